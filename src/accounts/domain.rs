@@ -1,0 +1,439 @@
+//! The account's domain types. Input is parsed into these at the edge; past that point the
+//! account rules never re-check it.
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use uuid::Uuid;
+
+/// A problem with one input field, in words meant for the person who typed it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self { field, message: message.into() }
+    }
+}
+
+/// An email address: trimmed as given, compared in lower case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Email {
+    address: String,
+    normalized: String,
+}
+
+impl Email {
+    pub const MAX_LEN: usize = 254;
+
+    pub fn parse(input: &str) -> Result<Self, FieldError> {
+        let address = input.trim();
+        let invalid = |why: &str| FieldError::new("email", why);
+        if address.is_empty() {
+            return Err(invalid("enter an email address"));
+        }
+        if address.len() > Self::MAX_LEN {
+            return Err(invalid("an email address has at most 254 characters"));
+        }
+        if address.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(invalid("an email address has no spaces or control characters"));
+        }
+        let parsed = email_address::EmailAddress::parse_with_options(
+            address,
+            email_address::Options::default().without_display_text().without_domain_literal(),
+        )
+        .map_err(|_| invalid("this is not a valid email address, like ann@example.com"))?;
+        if parsed.domain().starts_with('.') || parsed.domain().ends_with('.') || parsed.domain().contains("..") {
+            return Err(invalid("this is not a valid email address, like ann@example.com"));
+        }
+        Ok(Self { address: address.to_owned(), normalized: address.to_lowercase() })
+    }
+
+    /// An address already stored (and so already valid).
+    pub fn from_stored(address: String) -> Self {
+        let normalized = address.to_lowercase();
+        Self { address, normalized }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.address
+    }
+
+    /// The form uniqueness and look-ups use.
+    pub fn normalized(&self) -> &str {
+        &self.normalized
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.address)
+    }
+}
+
+/// A username: 3–32 of `[A-Za-z0-9_.-]`, unique case-insensitively.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(input: &str) -> Result<Self, FieldError> {
+        let name = input.trim();
+        let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
+        if !(3..=32).contains(&name.len()) {
+            return Err(FieldError::new("username", "a username has 3 to 32 characters"));
+        }
+        if !name.chars().all(ok_char) {
+            return Err(FieldError::new(
+                "username",
+                "a username may hold only letters, digits, underscore, dot and hyphen",
+            ));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn normalized(&self) -> String {
+        self.0.to_ascii_lowercase()
+    }
+}
+
+/// A display name: up to 200 characters, no control characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    /// Empty input means "no name".
+    pub fn parse(input: &str) -> Result<Option<Self>, FieldError> {
+        let name = input.trim();
+        if name.is_empty() {
+            return Ok(None);
+        }
+        if name.chars().count() > 200 {
+            return Err(FieldError::new("name", "a name has at most 200 characters"));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(FieldError::new("name", "a name may not hold control characters"));
+        }
+        Ok(Some(Self(name.to_owned())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The user's own JSON data: an object of at most 16 KiB.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AccountData(serde_json::Map<String, serde_json::Value>);
+
+impl AccountData {
+    pub const MAX_BYTES: usize = 16 * 1024;
+
+    pub fn parse(value: serde_json::Value) -> Result<Self, FieldError> {
+        match value {
+            serde_json::Value::Object(map) => Self::from_map(map),
+            serde_json::Value::Null => Ok(Self::default()),
+            _ => Err(FieldError::new("data", "data must be a JSON object, like {\"phone\": \"+49…\"}")),
+        }
+    }
+
+    pub fn from_map(map: serde_json::Map<String, serde_json::Value>) -> Result<Self, FieldError> {
+        let size = serde_json::to_vec(&map).map(|v| v.len()).unwrap_or(usize::MAX);
+        if size > Self::MAX_BYTES {
+            return Err(FieldError::new("data", "data may hold at most 16 KiB of JSON"));
+        }
+        Ok(Self(map))
+    }
+
+    pub fn as_map(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.0
+    }
+
+    pub fn into_map(self) -> serde_json::Map<String, serde_json::Value> {
+        self.0
+    }
+}
+
+/// A password chosen by a user, checked against the policy: 8 to 1024 characters, not one of
+/// the most common passwords, not the email or username itself.
+pub struct NewPassword(SecretString);
+
+impl NewPassword {
+    pub const MIN_CHARS: usize = 8;
+    pub const MAX_CHARS: usize = 1024;
+
+    /// `field` names the input for the error; `identity` holds the email and username, which
+    /// the password may not merely repeat.
+    pub fn parse(password: &SecretString, field: &'static str, identity: &[&str]) -> Result<Self, FieldError> {
+        let text = password.expose_secret();
+        let chars = text.chars().count();
+        if chars < Self::MIN_CHARS {
+            return Err(FieldError::new(field, "a password has at least 8 characters"));
+        }
+        if chars > Self::MAX_CHARS {
+            return Err(FieldError::new(field, "a password has at most 1024 characters"));
+        }
+        if is_common_password(text) {
+            return Err(FieldError::new(
+                field,
+                "this password is one of the most common ones and easy to guess; choose another",
+            ));
+        }
+        let lowered = text.to_lowercase();
+        let local_part = |s: &str| s.split('@').next().unwrap_or(s).to_lowercase();
+        if identity.iter().filter(|s| !s.is_empty()).any(|s| lowered == s.to_lowercase() || lowered == local_part(s)) {
+            return Err(FieldError::new(field, "a password may not be your email address or username"));
+        }
+        Ok(Self(password.clone()))
+    }
+
+    pub fn secret(&self) -> &SecretString {
+        &self.0
+    }
+}
+
+impl fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NewPassword(***)")
+    }
+}
+
+/// Whether the password, compared case-insensitively, is on the shipped list of common
+/// passwords (every one of eight characters or more among the 30,000 most common).
+pub fn is_common_password(password: &str) -> bool {
+    static LIST: OnceLock<std::collections::HashSet<&'static str>> = OnceLock::new();
+    let list = LIST.get_or_init(|| include_str!("common-passwords.txt").lines().collect());
+    list.contains(password.to_lowercase().as_str())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    User,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "user" => Some(Role::User),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Pending,
+    Active,
+    Disabled,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Active => "active",
+            Status::Disabled => "disabled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Status::Pending),
+            "active" => Some(Status::Active),
+            "disabled" => Some(Status::Disabled),
+            _ => None,
+        }
+    }
+}
+
+/// An account as the rules see it. The password hash is kept apart, in [`Credentials`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Account {
+    pub id: Uuid,
+    pub email: String,
+    pub username: Option<String>,
+    pub name: Option<String>,
+    pub data: serde_json::Map<String, serde_json::Value>,
+    pub role: Role,
+    pub status: Status,
+    pub email_verified: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Account {
+    /// How the account is greeted: its username, else its email.
+    pub fn display_name(&self) -> &str {
+        self.username.as_deref().unwrap_or(&self.email)
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+/// An account with its password hash (a PHC string), as loaded for a login.
+#[derive(Clone)]
+pub struct Credentials {
+    pub account: Account,
+    pub password_hash: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials").field("account", &self.account).field("password_hash", &"***").finish()
+    }
+}
+
+/// How a path's `{key}` names an account: its id, its email or its username.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AccountKey {
+    Id(Uuid),
+    Email(String),
+    Username(String),
+}
+
+impl AccountKey {
+    /// A key holding `@` is an email; one that parses as a UUID is an id; else a username.
+    pub fn parse(key: &str) -> Self {
+        let key = key.trim();
+        if key.contains('@') {
+            AccountKey::Email(key.to_lowercase())
+        } else if let Ok(id) = Uuid::parse_str(key) {
+            AccountKey::Id(id)
+        } else {
+            AccountKey::Username(key.to_ascii_lowercase())
+        }
+    }
+
+    /// Whether this key names the given account.
+    pub fn names(&self, account: &Account) -> bool {
+        match self {
+            AccountKey::Id(id) => *id == account.id,
+            AccountKey::Email(email) => *email == account.email.to_lowercase(),
+            AccountKey::Username(name) => account.username.as_deref().map(str::to_ascii_lowercase).as_deref() == Some(name),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn secret(s: &str) -> SecretString {
+        SecretString::from(s.to_owned())
+    }
+
+    #[test]
+    fn emails_are_trimmed_and_compared_in_lower_case() {
+        let email = Email::parse("  Ann.Lee@Example.COM ").unwrap();
+        assert_eq!(email.as_str(), "Ann.Lee@Example.COM");
+        assert_eq!(email.normalized(), "ann.lee@example.com");
+    }
+
+    #[test]
+    fn bad_emails_are_refused() {
+        for bad in ["", "ann", "ann@", "@example.com", "ann@@example.com", "ann lee@example.com", "Ann <ann@example.com>", "ann@example..com"] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert!(Email::parse(&long).is_err());
+    }
+
+    #[test]
+    fn usernames_follow_the_contract() {
+        assert_eq!(Username::parse("ben").unwrap().as_str(), "ben");
+        assert_eq!(Username::parse("Ben_1.x-y").unwrap().normalized(), "ben_1.x-y");
+        for bad in ["be", &"x".repeat(33), "ben!", "ben@example.com", "bén", "b en"] {
+            assert!(Username::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn passwords_follow_the_policy() {
+        assert!(NewPassword::parse(&secret("correct horse battery"), "password", &[]).is_ok());
+        let short = NewPassword::parse(&secret("short"), "password", &[]).unwrap_err();
+        assert!(short.message.contains("at least 8"));
+        assert!(NewPassword::parse(&secret(&"x".repeat(1025)), "password", &[]).is_err());
+        assert!(NewPassword::parse(&secret(&"é".repeat(1024)), "password", &[]).is_ok());
+        let common = NewPassword::parse(&secret("password123"), "password", &[]).unwrap_err();
+        assert!(common.message.contains("common"));
+        assert!(NewPassword::parse(&secret("PASSWORD123"), "password", &[]).is_err());
+        let same = NewPassword::parse(&secret("ann.lee.rocks"), "password", &["ann.lee.rocks@example.com"]);
+        assert!(same.is_err());
+        assert!(NewPassword::parse(&secret("bennyboy99"), "password", &["BennyBoy99"]).is_err());
+    }
+
+    #[test]
+    fn the_common_list_holds_thousands_of_passwords() {
+        let count = include_str!("common-passwords.txt").lines().count();
+        assert!(count >= 10_000, "only {count} entries");
+        assert!(is_common_password("12345678") && is_common_password("iloveyou1") || is_common_password("sunshine"));
+    }
+
+    #[test]
+    fn data_must_be_a_small_object() {
+        assert!(AccountData::parse(serde_json::json!({"phone": "+49"})).is_ok());
+        assert!(AccountData::parse(serde_json::json!(null)).unwrap().as_map().is_empty());
+        assert_eq!(AccountData::parse(serde_json::json!([1])).unwrap_err().field, "data");
+        assert!(AccountData::parse(serde_json::json!({"big": "x".repeat(17 * 1024)})).is_err());
+    }
+
+    #[test]
+    fn keys_name_accounts_by_id_email_or_username() {
+        let id = Uuid::now_v7();
+        assert_eq!(AccountKey::parse(&id.to_string()), AccountKey::Id(id));
+        assert_eq!(AccountKey::parse("Ann@Example.com"), AccountKey::Email("ann@example.com".into()));
+        assert_eq!(AccountKey::parse("Ben"), AccountKey::Username("ben".into()));
+    }
+
+    #[test]
+    fn new_password_debug_hides_the_secret() {
+        let p = NewPassword::parse(&secret("correct horse battery"), "password", &[]).unwrap();
+        assert!(!format!("{p:?}").contains("horse"));
+    }
+
+    proptest! {
+        #[test]
+        fn valid_usernames_round_trip(name in "[A-Za-z0-9_.-]{3,32}") {
+            let parsed = Username::parse(&name).unwrap();
+            prop_assert_eq!(parsed.as_str(), name.as_str());
+        }
+
+        #[test]
+        fn usernames_with_other_characters_are_refused(name in "[a-z]{2,10}[^A-Za-z0-9_.-][a-z]{1,10}") {
+            prop_assert!(Username::parse(&name).is_err() || name.trim() != name);
+        }
+
+        #[test]
+        fn email_parsing_never_panics(input in "\\PC{0,300}") {
+            let _ = Email::parse(&input);
+        }
+
+        #[test]
+        fn parsed_emails_have_one_at_and_no_spaces(local in "[a-z0-9.]{1,20}", domain in "[a-z]{1,10}\\.[a-z]{2,5}") {
+            if let Ok(email) = Email::parse(&format!("{local}@{domain}")) {
+                prop_assert_eq!(email.as_str().matches('@').count(), 1);
+                prop_assert!(!email.as_str().contains(' '));
+            }
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! The account rules: sign-up and activation, login and sessions, profile reads and edits with
+//! their access rules, password change and reset, and the operator's account commands.
+//! Nothing here knows about HTTP; every outcome is an [`Error`] variant or a value.
+
+pub mod domain;
+mod operator;
+mod password;
+mod profile;
+mod session;
+mod signup;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use url::Url;
+use uuid::Uuid;
+
+pub use self::domain::FieldError;
+pub use self::password::PasswordChange;
+pub use self::profile::Edit;
+pub use self::session::{Caller, ClientInfo, LoginId, TokenPair};
+pub use self::signup::{Activated, SignUp};
+use crate::mail::outbox::Outbox;
+use crate::mail::templates::Rendered;
+use crate::passwords::{HashError, PasswordHasher};
+use crate::sessions::SessionStore;
+use crate::store::{NewEmail, NewOneTimeToken, Store, StoreError, TokenPurpose};
+use crate::tokens::jwt::KeyRing;
+use crate::tokens::opaque::OpaqueToken;
+
+/// Every way an account operation can fail. The HTTP layer maps each to the contract's code.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the input breaks a rule")]
+    Validation(Vec<FieldError>),
+    #[error("wrong email, username or password")]
+    InvalidCredentials,
+    #[error("the account is not activated yet")]
+    NotActivated,
+    #[error("the account is disabled")]
+    Disabled,
+    #[error("not allowed")]
+    Forbidden,
+    #[error("no such account")]
+    NotFound,
+    #[error("no such session")]
+    SessionNotFound,
+    #[error("the email address belongs to another account")]
+    EmailTaken,
+    #[error("the username belongs to another account")]
+    UsernameTaken,
+    #[error("the token is unknown or already spent")]
+    TokenInvalid,
+    #[error("the link has expired")]
+    TokenExpired,
+    #[error("the access token is missing, invalid, expired or revoked")]
+    Unauthorized,
+    #[error("too many password checks are waiting")]
+    Busy,
+    #[error("a backing service is unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl Error {
+    pub fn field(field: &'static str, message: impl Into<String>) -> Self {
+        Error::Validation(vec![FieldError::new(field, message)])
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::EmailTaken => Error::EmailTaken,
+            StoreError::UsernameTaken => Error::UsernameTaken,
+            StoreError::Unavailable(cause) => Error::Unavailable(cause),
+            StoreError::Other(cause) => Error::Unexpected(cause),
+        }
+    }
+}
+
+impl From<HashError> for Error {
+    fn from(error: HashError) -> Self {
+        match error {
+            HashError::Busy => Error::Busy,
+            HashError::Stopped => Error::Unavailable(anyhow::anyhow!("the hashing pool has stopped")),
+            HashError::Failed(why) => Error::Unexpected(anyhow::anyhow!(why)),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Lifetimes and links.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub public_url: Url,
+    pub access_token_ttl: Duration,
+    pub session_ttl: Duration,
+    pub activation_ttl: Duration,
+    pub reset_ttl: Duration,
+}
+
+impl Settings {
+    /// `{public_url}/{path}?token={token}`, respecting a path prefix in the public URL.
+    fn link(&self, path: &str, token: &str) -> String {
+        format!("{}/{path}?token={token}", self.public_url.as_str().trim_end_matches('/'))
+    }
+
+    fn message_id(&self, id: Uuid) -> String {
+        format!("<{id}@{}>", self.public_url.host_str().unwrap_or("gatehouse"))
+    }
+}
+
+/// The account service: the one place the rules live.
+#[derive(Clone, Debug)]
+pub struct Accounts {
+    store: Arc<dyn Store>,
+    sessions: Arc<dyn SessionStore>,
+    hasher: PasswordHasher,
+    keys: Arc<KeyRing>,
+    outbox: Outbox,
+    settings: Settings,
+}
+
+impl Accounts {
+    pub fn new(
+        store: Arc<dyn Store>,
+        sessions: Arc<dyn SessionStore>,
+        hasher: PasswordHasher,
+        keys: Arc<KeyRing>,
+        outbox: Outbox,
+        settings: Settings,
+    ) -> Self {
+        Self { store, sessions, hasher, keys, outbox, settings }
+    }
+
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
+    }
+
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Readiness: the database and the session store answer.
+    pub async fn check_ready(&self) -> Result<()> {
+        self.store.ping().await?;
+        self.sessions.ping_sessions().await?;
+        Ok(())
+    }
+
+    /// A one-time token for `purpose` and the email carrying its link, ready to store together.
+    fn link_email(
+        &self,
+        account_id: Uuid,
+        recipient: &str,
+        purpose: TokenPurpose,
+        now: DateTime<Utc>,
+    ) -> (NewOneTimeToken, NewEmail) {
+        let token = OpaqueToken::generate();
+        let (ttl, rendered) = match purpose {
+            TokenPurpose::Activation => {
+                let link = self.settings.link("activate", token.expose());
+                (self.settings.activation_ttl, crate::mail::templates::activation(&link, self.settings.activation_ttl))
+            }
+            TokenPurpose::PasswordReset => {
+                let link = self.settings.link("password/reset", token.expose());
+                (self.settings.reset_ttl, crate::mail::templates::password_reset(&link, self.settings.reset_ttl))
+            }
+        };
+        let record = NewOneTimeToken {
+            hash: token.hash,
+            account_id,
+            purpose,
+            created_at: now,
+            expires_at: now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(1)),
+        };
+        (record, self.email(recipient, rendered, now))
+    }
+
+    fn email(&self, recipient: &str, rendered: Rendered, now: DateTime<Utc>) -> NewEmail {
+        let id = Uuid::now_v7();
+        NewEmail {
+            id,
+            kind: rendered.kind,
+            recipient: recipient.to_owned(),
+            subject: rendered.subject,
+            text_body: rendered.text,
+            html_body: rendered.html,
+            message_id: self.settings.message_id(id),
+            created_at: now,
+        }
+    }
+}
+
+impl From<FieldError> for Error {
+    fn from(error: FieldError) -> Self {
+        Error::Validation(vec![error])
+    }
+}

@@ -1,0 +1,80 @@
+//! What operators do outside the API: create accounts from the command line and ensure the
+//! bootstrap admin from `GATEHOUSE_ADMIN_EMAIL` / `GATEHOUSE_ADMIN_PASSWORD`.
+
+use chrono::Utc;
+use secrecy::SecretString;
+use uuid::Uuid;
+
+use super::domain::{Account, AccountKey, Email, NewPassword, Role, Status, Username};
+use super::{Accounts, Error, Result};
+use crate::store::{NewAccount, ProfileChange};
+
+impl Accounts {
+    /// Creates an active account (the operator vouches for the address).
+    pub async fn create_active_account(
+        &self,
+        email: &str,
+        username: Option<&str>,
+        password: SecretString,
+        role: Role,
+    ) -> Result<Account> {
+        let mut errors = Vec::new();
+        let email = Email::parse(email).map_err(|e| errors.push(e)).ok();
+        let username = username.map(|u| Username::parse(u).map_err(|e| errors.push(e)).ok()).unwrap_or_default();
+        let identity = [
+            email.as_ref().map(Email::as_str).unwrap_or_default(),
+            username.as_ref().map(Username::as_str).unwrap_or_default(),
+        ];
+        let password = NewPassword::parse(&password, "password", &identity).map_err(|e| errors.push(e)).ok();
+        let (Some(email), Some(password), true) = (email, password, errors.is_empty()) else {
+            return Err(Error::Validation(errors));
+        };
+        let password_hash = self.hasher.hash(password.secret().clone()).await?;
+        let account = NewAccount {
+            id: Uuid::now_v7(),
+            email: email.as_str().to_owned(),
+            email_normalized: email.normalized().to_owned(),
+            username: username.map(|u| u.as_str().to_owned()),
+            name: None,
+            data: Default::default(),
+            password_hash,
+            role,
+            status: Status::Active,
+            email_verified: true,
+            now: Utc::now(),
+        };
+        let created = self.store.insert_account(&account, None).await?;
+        tracing::info!(account_id = %created.id, role = role.as_str(), "account created by an operator");
+        Ok(created)
+    }
+
+    /// Makes sure the account exists, is an active admin, and has this password.
+    pub async fn ensure_admin(&self, email: &str, password: SecretString) -> Result<Account> {
+        let parsed = Email::parse(email).map_err(|e| Error::Validation(vec![e]))?;
+        let Some(existing) = self.store.find_account(&AccountKey::Email(parsed.normalized().to_owned())).await? else {
+            return self.create_active_account(email, None, password, Role::Admin).await;
+        };
+        let mut account = existing.account;
+        if account.role != Role::Admin || account.status != Status::Active {
+            let change = ProfileChange {
+                username: account.username.clone(),
+                name: account.name.clone(),
+                data: account.data.clone(),
+                role: Role::Admin,
+                status: Status::Active,
+                now: Utc::now(),
+            };
+            account = self.store.update_profile(account.id, &change).await?.ok_or(Error::NotFound)?;
+        }
+        let verified = self.hasher.verify(password.clone(), Some(existing.password_hash)).await?;
+        if !verified.matches {
+            let identity = [account.email.as_str(), account.username.as_deref().unwrap_or_default()];
+            let password = NewPassword::parse(&password, "password", &identity)?;
+            let hash = self.hasher.hash(password.secret().clone()).await?;
+            self.sessions.revoke_all_sessions(account.id, None).await?;
+            self.store.set_password_hash(account.id, &hash, Utc::now()).await?;
+            tracing::info!(account_id = %account.id, "bootstrap admin password set from the configuration");
+        }
+        Ok(account)
+    }
+}

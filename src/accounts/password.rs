@@ -1,0 +1,119 @@
+//! Changing a password (knowing the current one), and resetting a forgotten one by an
+//! emailed link. Both end sessions: a change every other session (or all, without a token),
+//! a reset all of them.
+
+use chrono::Utc;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::domain::{AccountKey, Email, NewPassword, Status};
+use super::{Accounts, Caller, Error, Result};
+use crate::store::TokenPurpose;
+use crate::tokens::opaque::{TokenHash, plausible};
+
+/// A password change as submitted.
+#[derive(Debug)]
+pub struct PasswordChange {
+    pub email: Option<String>,
+    pub current_password: SecretString,
+    pub new_password: SecretString,
+}
+
+impl Accounts {
+    /// Sets a new password after checking the current one. With a caller (a token), the
+    /// account is the caller's and every other session ends; without, every session ends.
+    pub async fn change_password(&self, caller: Option<&Caller>, change: PasswordChange) -> Result<()> {
+        let found = match caller {
+            Some(caller) => {
+                let me = self.me(caller).await?;
+                if let Some(email) = change.email.as_deref().filter(|e| !e.trim().is_empty()) {
+                    if email.trim().to_lowercase() != me.email.to_lowercase() {
+                        return Err(Error::Forbidden);
+                    }
+                }
+                self.store.find_account(&AccountKey::Id(me.id)).await?
+            }
+            None => {
+                let email = change.email.as_deref().unwrap_or_default();
+                let email = Email::parse(email).map_err(|e| Error::Validation(vec![e]))?;
+                self.store.find_account(&AccountKey::Email(email.normalized().to_owned())).await?
+            }
+        };
+        let identity = found
+            .as_ref()
+            .map(|c| [c.account.email.clone(), c.account.username.clone().unwrap_or_default()])
+            .unwrap_or_else(|| [change.email.clone().unwrap_or_default(), String::new()]);
+        let identity = [identity[0].as_str(), identity[1].as_str()];
+        let new_password = NewPassword::parse(&change.new_password, "new_password", &identity)?;
+
+        let verified = self.hasher.verify(change.current_password.clone(), found.as_ref().map(|c| c.password_hash.clone())).await?;
+        let Some(credentials) = found.filter(|_| verified.matches) else {
+            return Err(Error::InvalidCredentials);
+        };
+        let account = credentials.account;
+        match account.status {
+            Status::Pending => return Err(Error::NotActivated),
+            Status::Disabled => return Err(Error::Disabled),
+            Status::Active => {}
+        }
+        if change.new_password.expose_secret() == change.current_password.expose_secret() {
+            return Err(Error::field("new_password", "choose a password different from the current one"));
+        }
+        let hash = self.hasher.hash(new_password.secret().clone()).await?;
+        // Sessions end before the new password is stored: should the write then fail, the
+        // old sessions are gone rather than kept.
+        let keep = caller.map(|c| c.session_id);
+        let ended = self.sessions.revoke_all_sessions(account.id, keep).await?;
+        self.store.set_password_hash(account.id, &hash, Utc::now()).await?;
+        tracing::info!(account_id = %account.id, sessions_ended = ended, "password changed");
+        Ok(())
+    }
+
+    /// Emails a reset link when the address belongs to an account that may use one. The
+    /// outcome is the same whether or not it does.
+    pub async fn forgot_password(&self, email: &str) -> Result<()> {
+        let email = Email::parse(email).map_err(|e| Error::Validation(vec![e]))?;
+        let found = self.store.find_account(&AccountKey::Email(email.normalized().to_owned())).await?;
+        match found.map(|c| c.account) {
+            Some(account) if account.status != Status::Disabled => {
+                let (token, mail) = self.link_email(account.id, &account.email, TokenPurpose::PasswordReset, Utc::now());
+                self.store.insert_link(&token, &mail).await?;
+                self.outbox.wake();
+                tracing::info!(account_id = %account.id, "password reset link sent");
+            }
+            _ => tracing::debug!("password reset asked for an address with no usable account"),
+        }
+        Ok(())
+    }
+
+    /// Whether a reset link may still be used, without spending it (for showing the form).
+    pub async fn check_reset_token(&self, token: &str) -> Result<()> {
+        if !plausible(token) {
+            return Err(Error::TokenInvalid);
+        }
+        let record = self.store.find_token(&TokenHash::of(token)).await?.ok_or(Error::TokenInvalid)?;
+        if record.purpose != TokenPurpose::PasswordReset || record.used_at.is_some() {
+            return Err(Error::TokenInvalid);
+        }
+        if record.expires_at <= Utc::now() {
+            return Err(Error::TokenExpired);
+        }
+        Ok(())
+    }
+
+    /// Sets a new password with a reset link, ends every session, and spends the link.
+    pub async fn reset_password(&self, token: &str, new_password: SecretString) -> Result<()> {
+        self.check_reset_token(token).await?;
+        let hash = TokenHash::of(token);
+        let record = self.store.find_token(&hash).await?.ok_or(Error::TokenInvalid)?;
+        let account = self.store.find_account(&AccountKey::Id(record.account_id)).await?.ok_or(Error::TokenInvalid)?.account;
+        let identity = [account.email.as_str(), account.username.as_deref().unwrap_or_default()];
+        let new_password = NewPassword::parse(&new_password, "new_password", &identity)?;
+        let password_hash = self.hasher.hash(new_password.secret().clone()).await?;
+        self.sessions.revoke_all_sessions(account.id, None).await?;
+        if !self.store.redeem_reset(&hash, &password_hash, Utc::now()).await? {
+            return Err(Error::TokenInvalid);
+        }
+        tracing::info!(account_id = %account.id, "password reset");
+        Ok(())
+    }
+}

@@ -1,0 +1,292 @@
+//! Reading, editing and deleting accounts, with the access rules: a user may act on their own
+//! account only (and is told `Forbidden` about any other, whether or not it exists); an admin
+//! may act on any account, may change `role` and `status`, and is told `NotFound` about an
+//! account that does not exist.
+
+use chrono::Utc;
+use serde_json::{Map, Value};
+
+use super::domain::{Account, AccountData, AccountKey, DisplayName, FieldError, Role, Status, Username};
+use super::{Accounts, Caller, Error, Result};
+use crate::store::ProfileChange;
+
+/// The fields an edit may name; any other top-level field is kept in `data`.
+const EDITABLE: &[&str] = &["username", "name", "data", "role", "status"];
+/// Fields of the account's representation that are not edited here. They may be sent back
+/// unchanged (clients often PUT what they GET); a different value is refused.
+const READ_ONLY: &[&str] = &["id", "email", "email_verified", "created_at", "updated_at"];
+
+/// An edit as submitted: a PUT replaces the editable fields (omitted ones are cleared, except
+/// `role` and `status`, which stay); a PATCH is a JSON merge patch (RFC 7396) of them.
+#[derive(Debug)]
+pub enum Edit {
+    Replace(Map<String, Value>),
+    MergePatch(Map<String, Value>),
+}
+
+impl Accounts {
+    /// The account `key` names, if the caller may see it.
+    pub async fn get_account(&self, caller: &Caller, key: &str) -> Result<Account> {
+        self.resolve(caller, key).await.map(|(_, target)| target)
+    }
+
+    /// Applies an edit to the account `key` names.
+    pub async fn update_account(&self, caller: &Caller, key: &str, edit: Edit) -> Result<Account> {
+        let (me, target) = self.resolve(caller, key).await?;
+        let change = plan(&target, edit)?;
+        if !me.is_admin() && (change.role != target.role || change.status != target.status) {
+            return Err(Error::Forbidden);
+        }
+        if change.status == Status::Disabled && target.status != Status::Disabled {
+            // End the sessions first: should the update then fail, nobody kept access.
+            self.sessions.revoke_all_sessions(target.id, None).await?;
+        }
+        let updated = self.store.update_profile(target.id, &change).await?.ok_or(Error::NotFound)?;
+        tracing::info!(account_id = %updated.id, by = %me.id, "account updated");
+        Ok(updated)
+    }
+
+    /// Deletes the account `key` names, and everything of it; its sessions end.
+    pub async fn delete_account(&self, caller: &Caller, key: &str) -> Result<()> {
+        let (me, target) = self.resolve(caller, key).await?;
+        self.sessions.revoke_all_sessions(target.id, None).await?;
+        if !self.store.delete_account(target.id).await? {
+            return Err(Error::NotFound);
+        }
+        tracing::info!(account_id = %target.id, by = %me.id, "account deleted");
+        Ok(())
+    }
+
+    /// The caller's account and the target account, once the access rules allow it.
+    async fn resolve(&self, caller: &Caller, key: &str) -> Result<(Account, Account)> {
+        let me = self.me(caller).await?;
+        let key = AccountKey::parse(key);
+        if key.names(&me) {
+            return Ok((me.clone(), me));
+        }
+        if !me.is_admin() {
+            return Err(Error::Forbidden);
+        }
+        let target = self.store.find_account(&key).await?.ok_or(Error::NotFound)?;
+        Ok((me, target.account))
+    }
+}
+
+/// Works out the account's editable fields after the edit, parsing each.
+fn plan(current: &Account, edit: Edit) -> Result<ProfileChange> {
+    let mut errors = Vec::new();
+    let (body, patch) = match edit {
+        Edit::Replace(body) => (body, false),
+        Edit::MergePatch(body) => (body, true),
+    };
+    let mut fields = Map::new();
+    let mut extra = Map::new();
+    for (key, value) in body {
+        if EDITABLE.contains(&key.as_str()) {
+            fields.insert(key, value);
+        } else if key == "password" || key == "new_password" {
+            errors.push(FieldError::new("password", "change a password with POST /password/change"));
+        } else if READ_ONLY.contains(&key.as_str()) {
+            if !unchanged(current, &key, &value) {
+                errors.push(FieldError::new(read_only_name(&key), format!("{key} cannot be changed here")));
+            }
+        } else {
+            extra.insert(key, value);
+        }
+    }
+
+    let username = match edited(&fields, "username", patch) {
+        Some(Value::Null) => None,
+        Some(Value::String(name)) if name.trim().is_empty() => None,
+        Some(Value::String(name)) => Username::parse(&name).map_err(|e| errors.push(e)).ok().map(|u| u.as_str().to_owned()),
+        Some(_) => {
+            errors.push(FieldError::new("username", "username must be a string or null"));
+            None
+        }
+        None => current.username.clone(),
+    };
+    let name = match edited(&fields, "name", patch) {
+        Some(Value::Null) => None,
+        Some(Value::String(name)) => {
+            DisplayName::parse(&name).map_err(|e| errors.push(e)).ok().flatten().map(|n| n.as_str().to_owned())
+        }
+        Some(_) => {
+            errors.push(FieldError::new("name", "name must be a string or null"));
+            None
+        }
+        None => current.name.clone(),
+    };
+    let data = {
+        let base = if patch { current.data.clone() } else { Map::new() };
+        let mut doc = Value::Object(base);
+        match edited(&fields, "data", patch) {
+            Some(Value::Object(data)) if patch => merge_patch(&mut doc, &Value::Object(data)),
+            Some(Value::Object(data)) => doc = Value::Object(data),
+            Some(Value::Null) => doc = Value::Object(Map::new()),
+            Some(_) => errors.push(FieldError::new("data", "data must be a JSON object")),
+            None => {}
+        }
+        merge_patch(&mut doc, &Value::Object(extra));
+        AccountData::parse(doc).map_err(|e| errors.push(e)).ok()
+    };
+    let role = match fields.get("role") {
+        None | Some(Value::Null) => Some(current.role),
+        Some(Value::String(role)) => Role::parse(role).or_else(|| {
+            errors.push(FieldError::new("role", "role is user or admin"));
+            None
+        }),
+        Some(_) => {
+            errors.push(FieldError::new("role", "role is user or admin"));
+            None
+        }
+    };
+    let status = match fields.get("status") {
+        None | Some(Value::Null) => Some(current.status),
+        Some(Value::String(status)) => Status::parse(status).or_else(|| {
+            errors.push(FieldError::new("status", "status is pending, active or disabled"));
+            None
+        }),
+        Some(_) => {
+            errors.push(FieldError::new("status", "status is pending, active or disabled"));
+            None
+        }
+    };
+    match (data, role, status) {
+        (Some(data), Some(role), Some(status)) if errors.is_empty() => Ok(ProfileChange {
+            username,
+            name,
+            data: data.into_map(),
+            role,
+            status,
+            now: Utc::now(),
+        }),
+        _ => Err(Error::Validation(errors)),
+    }
+}
+
+/// The new value of a field: for a replacement, the field or null; for a patch, the field if
+/// the patch names it.
+fn edited(fields: &Map<String, Value>, key: &str, patch: bool) -> Option<Value> {
+    match fields.get(key) {
+        Some(value) => Some(value.clone()),
+        None if patch => None,
+        None => Some(Value::Null),
+    }
+}
+
+/// RFC 7396: objects merge recursively, null removes, anything else replaces.
+fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    let Value::Object(map) = target else { return };
+    for (key, value) in patch {
+        if value.is_null() {
+            map.remove(key);
+        } else {
+            merge_patch(map.entry(key.clone()).or_insert(Value::Null), value);
+        }
+    }
+}
+
+fn unchanged(current: &Account, key: &str, value: &Value) -> bool {
+    match key {
+        "id" => value.as_str() == Some(current.id.to_string().as_str()),
+        "email" => value.as_str().map(|e| e.trim().to_lowercase()) == Some(current.email.to_lowercase()),
+        "email_verified" => value.as_bool() == Some(current.email_verified),
+        // Timestamps are the server's; whatever the client echoes back is ignored.
+        _ => true,
+    }
+}
+
+fn read_only_name(key: &str) -> &'static str {
+    READ_ONLY.iter().find(|k| **k == key).copied().unwrap_or("body")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn account() -> Account {
+        Account {
+            id: uuid::Uuid::now_v7(),
+            email: "ann@example.com".into(),
+            username: Some("ann".into()),
+            name: Some("Ann".into()),
+            data: json!({"phone": "+49", "address": {"city": "Berlin", "zip": "10115"}}).as_object().unwrap().clone(),
+            role: Role::User,
+            status: Status::Active,
+            email_verified: true,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn put_replaces_and_clears_what_is_omitted() {
+        let change = plan(&account(), Edit::Replace(obj(json!({"data": {"phone": "+1"}})))).unwrap();
+        assert_eq!(change.username, None);
+        assert_eq!(change.name, None);
+        assert_eq!(Value::Object(change.data), json!({"phone": "+1"}));
+        assert_eq!((change.role, change.status), (Role::User, Status::Active));
+    }
+
+    #[test]
+    fn patch_merges_recursively_and_null_removes() {
+        let patch = json!({"name": null, "data": {"address": {"zip": null, "street": "Main"}}, "nickname": "annie"});
+        let change = plan(&account(), Edit::MergePatch(obj(patch))).unwrap();
+        assert_eq!(change.username.as_deref(), Some("ann"));
+        assert_eq!(change.name, None);
+        assert_eq!(
+            Value::Object(change.data),
+            json!({"phone": "+49", "address": {"city": "Berlin", "street": "Main"}, "nickname": "annie"})
+        );
+    }
+
+    #[test]
+    fn extra_top_level_fields_go_to_data() {
+        let change = plan(&account(), Edit::Replace(obj(json!({"username": "ann", "phone": "+7"})))).unwrap();
+        assert_eq!(Value::Object(change.data), json!({"phone": "+7"}));
+    }
+
+    #[test]
+    fn echoing_the_representation_back_is_accepted_but_changing_the_email_is_not() {
+        let a = account();
+        let echo = json!({"id": a.id.to_string(), "email": "ANN@example.com", "created_at": "2020-01-01T00:00:00Z", "username": "ann"});
+        assert!(plan(&a, Edit::Replace(obj(echo))).is_ok());
+        let Err(Error::Validation(errors)) = plan(&a, Edit::Replace(obj(json!({"email": "bob@example.com"})))) else {
+            panic!("an email change was accepted");
+        };
+        assert_eq!(errors[0].field, "email");
+    }
+
+    #[test]
+    fn bad_values_are_all_reported() {
+        let Err(Error::Validation(errors)) =
+            plan(&account(), Edit::Replace(obj(json!({"username": "x", "data": [1], "role": "root", "status": 3}))))
+        else {
+            panic!("bad values were accepted");
+        };
+        let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["username", "data", "role", "status"]);
+    }
+
+    #[test]
+    fn merge_patch_follows_rfc_7396_examples() {
+        let mut doc = json!({"a": "b", "c": {"d": "e", "f": "g"}});
+        merge_patch(&mut doc, &json!({"a": "z", "c": {"f": null}}));
+        assert_eq!(doc, json!({"a": "z", "c": {"d": "e"}}));
+        let mut doc = json!({"a": [{"b": "c"}]});
+        merge_patch(&mut doc, &json!({"a": [1]}));
+        assert_eq!(doc, json!({"a": [1]}));
+    }
+}

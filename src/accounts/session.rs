@@ -1,0 +1,216 @@
+//! Login, refresh, the per-request token check, logout and the session list.
+//!
+//! An access token is a short-lived signed JWT naming its session; the session lives in the
+//! session store. Checking both on every request gives the speed of a JWT and the instant
+//! revocation of a server-side session.
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use uuid::Uuid;
+
+use super::domain::{Account, AccountKey, Email, Status};
+use super::{Accounts, Error, Result};
+use crate::sessions::{LiveSession, NewSession, Rotation, SessionInfo};
+use crate::tokens::jwt::AccessClaims;
+use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
+
+/// Sessions are marked used at most this often, so the per-request check stays a read.
+const TOUCH_INTERVAL: chrono::Duration = chrono::Duration::seconds(60);
+
+/// Who is logging in: an email address or a username.
+#[derive(Debug, Clone)]
+pub enum LoginId {
+    Email(String),
+    Username(String),
+}
+
+impl LoginId {
+    /// A username holding `@` is an email address, as OAuth2 password-grant clients send it.
+    pub fn from_fields(email: Option<String>, username: Option<String>) -> Option<Self> {
+        match (email.filter(|e| !e.trim().is_empty()), username.filter(|u| !u.trim().is_empty())) {
+            (Some(email), _) => Some(LoginId::Email(email)),
+            (None, Some(name)) if name.contains('@') => Some(LoginId::Email(name)),
+            (None, Some(name)) => Some(LoginId::Username(name)),
+            (None, None) => None,
+        }
+    }
+}
+
+/// Where a request came from, recorded with the session.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// An authenticated caller: a valid token whose session is live.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub account_id: Uuid,
+    pub session_id: Uuid,
+}
+
+/// What a login or refresh hands out.
+pub struct TokenPair {
+    pub access_token: String,
+    pub expires_in: u64,
+    pub refresh_token: SecretString,
+    pub account: Account,
+}
+
+impl std::fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenPair").field("account", &self.account.id).finish_non_exhaustive()
+    }
+}
+
+impl Accounts {
+    /// Checks the password and starts a session. An unknown account costs the same time as a
+    /// wrong password and gets the same answer.
+    pub async fn log_in(&self, id: LoginId, password: SecretString, client: ClientInfo) -> Result<TokenPair> {
+        let key = match &id {
+            LoginId::Email(email) => Email::parse(email).ok().map(|e| AccountKey::Email(e.normalized().to_owned())),
+            LoginId::Username(name) => Some(AccountKey::Username(name.trim().to_ascii_lowercase())),
+        };
+        let found = match &key {
+            Some(key) => self.store.find_account(key).await?,
+            None => None,
+        };
+        let verified = self.hasher.verify(password, found.as_ref().map(|c| c.password_hash.clone())).await?;
+        let Some(credentials) = found.filter(|_| verified.matches) else {
+            tracing::info!("login refused: wrong credentials");
+            return Err(Error::InvalidCredentials);
+        };
+        let account = credentials.account;
+        match account.status {
+            Status::Pending => return Err(Error::NotActivated),
+            Status::Disabled => return Err(Error::Disabled),
+            Status::Active => {}
+        }
+        if let Some(upgraded) = verified.rehashed {
+            if let Err(error) = self.store.set_password_hash(account.id, &upgraded, Utc::now()).await {
+                tracing::warn!(account_id = %account.id, error = %error, "could not store the upgraded password hash");
+            }
+        }
+        let now = Utc::now();
+        let refresh = OpaqueToken::generate();
+        let session = NewSession {
+            id: Uuid::now_v7(),
+            account_id: account.id,
+            refresh_hash: refresh.hash,
+            created_at: now,
+            expires_at: now + chrono::Duration::from_std(self.settings.session_ttl).unwrap_or(chrono::Duration::days(1)),
+            user_agent: client.user_agent.map(|ua| truncate(ua, 256)),
+            ip: client.ip,
+        };
+        self.sessions.create_session(&session).await?;
+        tracing::info!(account_id = %account.id, session_id = %session.id, "logged in");
+        let live = LiveSession { id: session.id, account_id: account.id, expires_at: session.expires_at, last_used_at: now };
+        self.token_pair(account, &live, refresh.secret, now)
+    }
+
+    /// Spends a refresh token for a new pair. A token that was spent already revokes its session.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair> {
+        if !plausible(refresh_token) {
+            return Err(Error::TokenInvalid);
+        }
+        let next = OpaqueToken::generate();
+        let now = Utc::now();
+        let session = match self.sessions.rotate_refresh(&TokenHash::of(refresh_token), &next.hash, now).await? {
+            Rotation::Rotated(session) => session,
+            Rotation::Reused { session_id, account_id } => {
+                tracing::warn!(%account_id, %session_id, "a spent refresh token was presented; session revoked");
+                return Err(Error::TokenInvalid);
+            }
+            Rotation::Unknown => return Err(Error::TokenInvalid),
+        };
+        let account = self.store.find_account(&AccountKey::Id(session.account_id)).await?.map(|c| c.account);
+        let Some(account) = account.filter(|a| a.status == Status::Active) else {
+            self.sessions.revoke_session(session.account_id, session.id).await?;
+            return Err(Error::TokenInvalid);
+        };
+        self.token_pair(account, &session, next.secret, now)
+    }
+
+    fn token_pair(&self, account: Account, session: &LiveSession, refresh: SecretString, now: DateTime<Utc>) -> Result<TokenPair> {
+        let ttl = chrono::Duration::from_std(self.settings.access_token_ttl).unwrap_or(chrono::Duration::minutes(15));
+        let exp = (now + ttl).min(session.expires_at);
+        let claims = AccessClaims {
+            iss: self.keys.issuer().to_owned(),
+            sub: account.id,
+            sid: session.id,
+            iat: now.timestamp(),
+            exp: exp.timestamp(),
+            jti: Uuid::now_v7(),
+            email: account.email.clone(),
+            role: account.role.as_str().to_owned(),
+        };
+        let access_token = self.keys.sign(&claims)?;
+        let expires_in = u64::try_from((exp - now).num_seconds()).unwrap_or_default();
+        Ok(TokenPair { access_token, expires_in, refresh_token: refresh, account })
+    }
+
+    /// The per-request check: signature, expiry, and a live session for the token's account.
+    pub async fn authenticate(&self, token: &str) -> Result<Caller> {
+        let claims = self.keys.verify(token).map_err(|why| {
+            tracing::debug!(%why, "access token refused");
+            Error::Unauthorized
+        })?;
+        let now = Utc::now();
+        let session = self.sessions.live_session(claims.sid, now).await?.ok_or(Error::Unauthorized)?;
+        if session.account_id != claims.sub {
+            return Err(Error::Unauthorized);
+        }
+        if now - session.last_used_at > TOUCH_INTERVAL {
+            let sessions = self.sessions.clone();
+            tokio::spawn(async move {
+                if let Err(error) = sessions.touch_session(session.id, now).await {
+                    tracing::debug!(%error, "could not mark the session used");
+                }
+            });
+        }
+        Ok(Caller { account_id: claims.sub, session_id: claims.sid })
+    }
+
+    /// The caller's own account.
+    pub async fn me(&self, caller: &Caller) -> Result<Account> {
+        let found = self.store.find_account(&AccountKey::Id(caller.account_id)).await?;
+        found.map(|c| c.account).ok_or(Error::Unauthorized)
+    }
+
+    /// Ends the caller's session, or with `everywhere` every session of the account.
+    pub async fn log_out(&self, caller: &Caller, everywhere: bool) -> Result<()> {
+        if everywhere {
+            let ended = self.sessions.revoke_all_sessions(caller.account_id, None).await?;
+            tracing::info!(account_id = %caller.account_id, ended, "logged out everywhere");
+        } else {
+            self.sessions.revoke_session(caller.account_id, caller.session_id).await?;
+            tracing::info!(account_id = %caller.account_id, session_id = %caller.session_id, "logged out");
+        }
+        Ok(())
+    }
+
+    pub async fn list_sessions(&self, caller: &Caller) -> Result<Vec<SessionInfo>> {
+        Ok(self.sessions.list_sessions(caller.account_id, Utc::now()).await?)
+    }
+
+    /// Ends one of the caller's own sessions.
+    pub async fn end_session(&self, caller: &Caller, session_id: Uuid) -> Result<()> {
+        if self.sessions.revoke_session(caller.account_id, session_id).await? {
+            Ok(())
+        } else {
+            Err(Error::SessionNotFound)
+        }
+    }
+}
+
+fn truncate(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}

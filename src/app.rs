@@ -1,0 +1,191 @@
+//! Wiring: opens the database, loads the signing keys, starts the hashing pool and the outbox
+//! worker, ensures the bootstrap admin, binds the listener and serves until told to stop.
+//! Tests start exactly this, on port 0.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::Utc;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::accounts::{Accounts, Settings};
+use crate::config::Config;
+use crate::http::{self, AppState};
+use crate::mail::outbox::{Outbox, OutboxSettings};
+use crate::mail::smtp::SmtpTransport;
+use crate::mail::{LogTransport, Transport};
+use crate::passwords::PasswordHasher;
+use crate::store::{self, Backend, Store};
+use crate::tokens::jwt::{KeyRing, SigningKey};
+
+/// How often expired sessions and tokens are swept away.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(600);
+/// How long shutdown waits for the outbox worker to settle the email it is sending.
+const WORKER_GRACE: Duration = Duration::from_secs(30);
+
+/// Everything but the listener: what the server and the operator commands share.
+#[derive(Clone, Debug)]
+pub struct Services {
+    pub backend: Backend,
+    pub accounts: Accounts,
+    pub outbox: Outbox,
+}
+
+impl Services {
+    /// Connects to the database (migrating it), loads or creates the signing key, and builds
+    /// the account service. `public_url` is the base of emailed links and the token issuer.
+    pub async fn open(config: &Config, public_url: url::Url, outbox_settings: OutboxSettings) -> anyhow::Result<Self> {
+        let backend = store::connect(&config.database_url, config.database_max_connections).await?;
+        let issuer = public_url.as_str().trim_end_matches('/').to_owned();
+        let keys = load_or_create_keys(backend.store.as_ref(), issuer).await?;
+        let transport: Arc<dyn Transport> = match &config.smtp_url {
+            Some(url) => Arc::new(SmtpTransport::new(url, &config.mail_from)?),
+            None => Arc::new(LogTransport),
+        };
+        let outbox = Outbox::new(backend.store.clone(), transport, outbox_settings);
+        let hasher = PasswordHasher::start(config.hash_threads, config.hash_queue);
+        let settings = Settings {
+            public_url,
+            access_token_ttl: config.access_token_ttl,
+            session_ttl: config.session_ttl,
+            activation_ttl: config.activation_ttl,
+            reset_ttl: config.reset_ttl,
+        };
+        let accounts = Accounts::new(
+            backend.store.clone(),
+            backend.sessions.clone(),
+            hasher,
+            Arc::new(keys),
+            outbox.clone(),
+            settings,
+        );
+        Ok(Self { backend, accounts, outbox })
+    }
+}
+
+/// Reads the signing keys; on a database without any, creates the first one. Two processes
+/// starting at once on an empty database both end up with the one that was stored first.
+async fn load_or_create_keys(store: &dyn Store, issuer: String) -> anyhow::Result<KeyRing> {
+    let mut keys = store.signing_keys().await?;
+    if keys.is_empty() {
+        store.insert_first_signing_key(&SigningKey::generate(Utc::now())?).await?;
+        keys = store.signing_keys().await?;
+        tracing::info!(kid = %keys.first().map(|k| k.kid.as_str()).unwrap_or("?"), "created the first signing key");
+    }
+    KeyRing::new(issuer, keys)
+}
+
+/// A bound, ready-to-run server.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    address: SocketAddr,
+    services: Services,
+    request_timeout: Duration,
+}
+
+impl Application {
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        Self::build_with(config, OutboxSettings::default()).await
+    }
+
+    /// Like [`Application::build`], with the outbox worker's timings chosen by the caller.
+    pub async fn build_with(config: &Config, outbox_settings: OutboxSettings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("binding {} (GATEHOUSE_BIND); is another process using it?", config.bind))?;
+        let address = listener.local_addr()?;
+        let mut public_url = config.public_url.clone();
+        if public_url.port() == Some(0) {
+            // Bound to port 0 without an explicit public URL: links point at the real port.
+            let _ = public_url.set_port(Some(address.port()));
+        }
+        let services = Services::open(config, public_url, outbox_settings).await?;
+        if let Some(admin) = &config.admin {
+            services
+                .accounts
+                .ensure_admin(&admin.email, admin.password.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("ensuring the admin from GATEHOUSE_ADMIN_EMAIL: {e:?}"))?;
+        }
+        Ok(Self { listener, address, services, request_timeout: config.request_timeout })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// Serves until SIGTERM or Ctrl-C.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes, then finishes in-flight requests and stops the worker.
+    pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let Self { listener, address, services, request_timeout } = self;
+        let background = CancellationToken::new();
+        let worker = tokio::spawn(services.outbox.clone().run(background.child_token()));
+        let sweeper = tokio::spawn(housekeeping(services.backend.store.clone(), background.child_token()));
+        let state = AppState::new(services.accounts.clone(), services.outbox.clone());
+        let app = http::router(state, request_timeout);
+        tracing::info!(%address, "gatehouse is listening");
+        let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(stop)
+            .await;
+        tracing::info!("no longer accepting requests; stopping background work");
+        background.cancel();
+        if tokio::time::timeout(WORKER_GRACE, worker).await.is_err() {
+            tracing::warn!("the outbox worker did not stop in time; its claim will expire and be retried");
+        }
+        sweeper.abort();
+        served.context("serving HTTP")
+    }
+}
+
+async fn housekeeping(store: Arc<dyn Store>, stop: CancellationToken) {
+    loop {
+        match store.purge_expired(Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "expired sessions and links removed"),
+            Err(error) => tracing::warn!(%error, "housekeeping failed; will try again"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(HOUSEKEEPING_EVERY) => {}
+        }
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("Ctrl-C received; shutting down"),
+        _ = terminate => tracing::info!("SIGTERM received; shutting down"),
+    }
+}

@@ -1,0 +1,210 @@
+//! The command line: `serve` (the default), `migrate`, `user create`, `config check` and
+//! `mail test`. Exit codes: 0 done, 1 failed, 2 bad configuration or usage.
+
+use std::io::{BufRead, IsTerminal};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use secrecy::SecretString;
+
+use crate::accounts::domain::Role;
+use crate::app::{Application, Services};
+use crate::config::{Config, ConfigError, Loaded};
+use crate::mail::outbox::OutboxSettings;
+use crate::mail::templates;
+use crate::store::QueuedEmail;
+
+#[derive(Parser, Debug)]
+#[command(name = "gatehouse", version, about = "Self-hosted user accounts and authentication.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Create or bring the database schema up to date, then exit.
+    Migrate,
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Check email delivery.
+    #[command(subcommand)]
+    Mail(MailCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Create an active account (the password is asked for, or read from standard input).
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        username: Option<String>,
+        /// Make the account an administrator.
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from the first line of standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Print the effective configuration, secrets masked; exit 2 if a value is bad.
+    Check,
+}
+
+#[derive(Subcommand, Debug)]
+enum MailCommand {
+    /// Send one test message through the configured transport, now.
+    Test {
+        #[arg(long)]
+        to: String,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve);
+    let loaded = match Config::load() {
+        Ok(loaded) => loaded,
+        Err(error) => return config_failed(&error),
+    };
+    if let Command::Config(ConfigCommand::Check) = command {
+        return config_check(&loaded);
+    }
+    let Loaded { config, warnings } = loaded;
+    if let Err(error) = crate::telemetry::init(&config.log, config.log_format, std::io::stderr) {
+        eprintln!("gatehouse: {error:#}");
+        return ExitCode::from(2);
+    }
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("gatehouse: starting the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match command {
+            Command::Serve | Command::Config(_) => serve(config).await,
+            Command::Migrate => migrate(config).await,
+            Command::User(UserCommand::Create { email, username, admin, password_stdin }) => {
+                create_user(config, email, username, admin, password_stdin).await
+            }
+            Command::Mail(MailCommand::Test { to }) => mail_test(config, to).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = %format!("{error:#}"), "gatehouse stopped");
+            eprintln!("gatehouse: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config_failed(error: &ConfigError) -> ExitCode {
+    eprintln!("gatehouse: {error}");
+    eprintln!("Set the variables in the environment, in .env, or in gatehouse.toml; `gatehouse config check` shows the result.");
+    ExitCode::from(2)
+}
+
+fn config_check(loaded: &Loaded) -> ExitCode {
+    for warning in &loaded.warnings {
+        println!("warning: {warning}");
+    }
+    for (name, value) in loaded.config.describe() {
+        println!("{name}={value}");
+    }
+    println!("configuration OK");
+    ExitCode::SUCCESS
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let app = Application::build(&config).await?;
+    app.run_until_stopped().await
+}
+
+async fn open(config: &Config) -> anyhow::Result<Services> {
+    Services::open(config, config.public_url.clone(), OutboxSettings::default()).await
+}
+
+async fn migrate(config: Config) -> anyhow::Result<()> {
+    open(&config).await?;
+    println!("the database at {} is up to date", config.database_url);
+    Ok(())
+}
+
+async fn create_user(
+    config: Config,
+    email: String,
+    username: Option<String>,
+    admin: bool,
+    password_stdin: bool,
+) -> anyhow::Result<()> {
+    let password = read_password(password_stdin)?;
+    let services = open(&config).await?;
+    let role = if admin { Role::Admin } else { Role::User };
+    let account = services
+        .accounts
+        .create_active_account(&email, username.as_deref(), password, role)
+        .await
+        .map_err(|e| match e {
+            crate::accounts::Error::Validation(errors) => anyhow::anyhow!(
+                "{}",
+                errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
+            ),
+            crate::accounts::Error::EmailTaken => anyhow::anyhow!("an account with this email exists already"),
+            crate::accounts::Error::UsernameTaken => anyhow::anyhow!("an account with this username exists already"),
+            other => anyhow::anyhow!(other),
+        })?;
+    println!("created {} account {} ({})", role.as_str(), account.email, account.id);
+    Ok(())
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<SecretString> {
+    let password = if from_stdin || !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        let first = rpassword::prompt_password("Password: ")?;
+        let second = rpassword::prompt_password("Password again: ")?;
+        anyhow::ensure!(first == second, "the two passwords differ");
+        first
+    };
+    anyhow::ensure!(!password.is_empty(), "no password given");
+    Ok(SecretString::from(password))
+}
+
+async fn mail_test(config: Config, to: String) -> anyhow::Result<()> {
+    let services = open(&config).await?;
+    let transport = services.outbox.transport().clone();
+    let rendered = templates::test_message(config.public_url.as_str());
+    let id = uuid::Uuid::now_v7();
+    let email = QueuedEmail {
+        id,
+        kind: rendered.kind.into(),
+        recipient: to.clone(),
+        subject: rendered.subject,
+        text_body: rendered.text,
+        html_body: rendered.html,
+        message_id: format!("<{id}@{}>", config.public_url.host_str().unwrap_or("gatehouse")),
+        attempts: 1,
+    };
+    transport.send(&email).await.map_err(|e| anyhow::anyhow!("sending through {}: {e}", transport.describe()))?;
+    println!("sent a test message to {to} through {}", transport.describe());
+    Ok(())
+}

@@ -1,0 +1,525 @@
+//! Configuration: every `GATEHOUSE_*` setting, read from `gatehouse.toml`, then `.env`, then the
+//! environment (the later source wins), parsed once at start-up into a [`Config`].
+//!
+//! A bad value stops start-up with a message that names the variable and says how to fix it;
+//! unknown `GATEHOUSE_*` names are reported as warnings (usually a typo).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+/// Every setting gatehouse reads, with its default and a one-line description.
+/// `config check` prints them in this order.
+pub const SETTINGS: &[(&str, &str, &str)] = &[
+    ("GATEHOUSE_BIND", "127.0.0.1:8080", "listen address"),
+    ("GATEHOUSE_PUBLIC_URL", "http:// + bind", "base of the links in emails"),
+    ("GATEHOUSE_DATABASE_URL", "sqlite://gatehouse.db", "sqlite://, postgres:// or mysql:// URL"),
+    ("GATEHOUSE_DATABASE_MAX_CONNECTIONS", "10", "database pool size"),
+    ("GATEHOUSE_REDIS_URL", "", "when set, sessions and rate limits live in Redis"),
+    ("GATEHOUSE_SMTP_URL", "", "smtp://host:port or smtps://user:pass@host:465; unset: log"),
+    ("GATEHOUSE_MAIL_FROM", "gatehouse <no-reply@localhost>", "sender of every email"),
+    ("GATEHOUSE_ADMIN_EMAIL", "", "bootstrap admin account (with GATEHOUSE_ADMIN_PASSWORD)"),
+    ("GATEHOUSE_ADMIN_PASSWORD", "", "bootstrap admin password"),
+    ("GATEHOUSE_ACCESS_TOKEN_TTL", "15m", "access token lifetime"),
+    ("GATEHOUSE_SESSION_TTL", "24h", "session lifetime from login"),
+    ("GATEHOUSE_ACTIVATION_TTL", "24h", "activation link lifetime"),
+    ("GATEHOUSE_RESET_TTL", "1h", "password-reset link lifetime"),
+    ("GATEHOUSE_REQUEST_TIMEOUT", "30s", "longest time one request may take"),
+    ("GATEHOUSE_HASH_THREADS", "number of cores", "password-hashing threads"),
+    ("GATEHOUSE_HASH_QUEUE", "64", "hash jobs allowed to wait before answering 503"),
+    ("GATEHOUSE_LOG", "info", "log filter (tracing EnvFilter syntax)"),
+    ("GATEHOUSE_LOG_FORMAT", "text", "text or json"),
+];
+
+/// Names accepted without the `GATEHOUSE_` prefix, as many platforms provide them.
+const ALIASES: &[(&str, &str)] = &[
+    ("DATABASE_URL", "GATEHOUSE_DATABASE_URL"),
+    ("REDIS_URL", "GATEHOUSE_REDIS_URL"),
+];
+
+/// The parsed configuration of one gatehouse process.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub public_url: Url,
+    pub database_url: SecretUrl,
+    pub database_max_connections: u32,
+    pub redis_url: Option<SecretUrl>,
+    pub smtp_url: Option<SecretUrl>,
+    pub mail_from: String,
+    pub admin: Option<AdminSeed>,
+    pub access_token_ttl: Duration,
+    pub session_ttl: Duration,
+    pub activation_ttl: Duration,
+    pub reset_ttl: Duration,
+    pub request_timeout: Duration,
+    pub hash_threads: usize,
+    pub hash_queue: usize,
+    pub log: String,
+    pub log_format: LogFormat,
+}
+
+/// The admin account ensured at start-up.
+#[derive(Clone, Debug)]
+pub struct AdminSeed {
+    pub email: String,
+    pub password: SecretString,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A URL that may carry a password. Its `Debug` and `Display` mask the password.
+#[derive(Clone)]
+pub struct SecretUrl(SecretString);
+
+impl SecretUrl {
+    pub fn new(url: &str) -> Self {
+        Self(SecretString::from(url.to_owned()))
+    }
+
+    /// The full URL, password included: only for handing to a client library.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    pub fn scheme(&self) -> &str {
+        self.expose().split(':').next().unwrap_or_default()
+    }
+
+    /// The URL with any password replaced by `***`.
+    pub fn masked(&self) -> String {
+        match Url::parse(self.expose()) {
+            Ok(mut url) if url.password().is_some() => {
+                let _ = url.set_password(Some("***"));
+                url.to_string()
+            }
+            Ok(url) => url.to_string(),
+            Err(_) => "<unparseable URL>".to_owned(),
+        }
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+impl fmt::Display for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+/// Everything wrong with a configuration, each problem with its advice.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "the configuration has {} problem(s):", self.problems.len())?;
+        for problem in &self.problems {
+            writeln!(f, "  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// A configuration together with the warnings found while reading it.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// Reads `gatehouse.toml` (if present), `.env` (if present) and the process environment,
+    /// in that order of increasing precedence.
+    pub fn load() -> Result<Loaded, ConfigError> {
+        let mut vars = BTreeMap::new();
+        let mut warnings = Vec::new();
+        let mut problems = Vec::new();
+        if let Err(problem) = read_toml(Path::new("gatehouse.toml"), &mut vars) {
+            problems.push(problem);
+        }
+        if let Ok(iter) = dotenvy::from_path_iter(".env") {
+            for item in iter {
+                match item {
+                    Ok((key, value)) => {
+                        vars.insert(key, value);
+                    }
+                    Err(err) => problems.push(format!(".env: {err}; fix the line or remove the file")),
+                }
+            }
+        }
+        vars.extend(std::env::vars());
+        if !problems.is_empty() {
+            return Err(ConfigError { problems });
+        }
+        let mut loaded = Self::from_vars(vars)?;
+        warnings.append(&mut loaded.warnings);
+        loaded.warnings = warnings;
+        Ok(loaded)
+    }
+
+    /// Parses a configuration from name → value pairs. Names that are not gatehouse's are
+    /// ignored, except unknown `GATEHOUSE_*` names, which become warnings.
+    pub fn from_vars<I, K, V>(vars: I) -> Result<Loaded, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let mut map: BTreeMap<String, String> = BTreeMap::new();
+        let mut warnings = Vec::new();
+        let mut aliased = Vec::new();
+        for (key, value) in vars {
+            let (key, value) = (key.into(), value.into());
+            if let Some((_, target)) = ALIASES.iter().find(|(alias, _)| *alias == key) {
+                aliased.push((target.to_string(), value));
+            } else if key.starts_with("GATEHOUSE_") {
+                if !SETTINGS.iter().any(|(name, _, _)| *name == key) && !key.starts_with("GATEHOUSE_TEST_") {
+                    warnings.push(format!("unknown setting {key} is ignored; check its spelling"));
+                }
+                map.insert(key, value);
+            }
+        }
+        for (target, value) in aliased {
+            map.entry(target).or_insert(value);
+        }
+        let mut p = Parser { map: &map, problems: Vec::new() };
+
+        let bind = p.parse("GATEHOUSE_BIND", "127.0.0.1:8080", |v| {
+            v.parse::<SocketAddr>().map_err(|_| "write an IP address and port, like 127.0.0.1:8080 or 0.0.0.0:8080".into())
+        });
+        let default_public = bind.map(|b| format!("http://{b}")).unwrap_or_default();
+        let public_url = p.parse("GATEHOUSE_PUBLIC_URL", &default_public, parse_public_url);
+        let database_url = p.parse("GATEHOUSE_DATABASE_URL", "sqlite://gatehouse.db", parse_database_url);
+        let database_max_connections = p.parse("GATEHOUSE_DATABASE_MAX_CONNECTIONS", "10", |v| {
+            parse_count(v, 1, 1000)
+        });
+        let redis_url = p.optional("GATEHOUSE_REDIS_URL", |v| {
+            parse_url_with_schemes(v, &["redis", "rediss"], "redis://host:6379")
+        });
+        let smtp_url = p.optional("GATEHOUSE_SMTP_URL", |v| {
+            parse_url_with_schemes(v, &["smtp", "smtps"], "smtp://localhost:1025 or smtps://user:pass@host:465")
+        });
+        let mail_from = p.parse("GATEHOUSE_MAIL_FROM", "gatehouse <no-reply@localhost>", |v| {
+            v.parse::<lettre::message::Mailbox>()
+                .map(|_| v.to_owned())
+                .map_err(|_| "write an address, like no-reply@example.com or Name <no-reply@example.com>".into())
+        });
+        let admin_email = p.optional("GATEHOUSE_ADMIN_EMAIL", |v| Ok(v.to_owned()));
+        let admin_password = p.optional("GATEHOUSE_ADMIN_PASSWORD", |v| Ok(SecretString::from(v.to_owned())));
+        let admin = match (admin_email, admin_password) {
+            (Some(Some(email)), Some(Some(password))) => Some(AdminSeed { email, password }),
+            (Some(None), Some(Some(_))) | (Some(Some(_)), Some(None)) => {
+                p.problems.push(
+                    "GATEHOUSE_ADMIN_EMAIL and GATEHOUSE_ADMIN_PASSWORD go together: set both, or neither".into(),
+                );
+                None
+            }
+            _ => None,
+        };
+        let access_token_ttl = p.parse("GATEHOUSE_ACCESS_TOKEN_TTL", "15m", parse_duration);
+        let session_ttl = p.parse("GATEHOUSE_SESSION_TTL", "24h", parse_duration);
+        let activation_ttl = p.parse("GATEHOUSE_ACTIVATION_TTL", "24h", parse_duration);
+        let reset_ttl = p.parse("GATEHOUSE_RESET_TTL", "1h", parse_duration);
+        let request_timeout = p.parse("GATEHOUSE_REQUEST_TIMEOUT", "30s", parse_duration);
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let hash_threads = p.parse("GATEHOUSE_HASH_THREADS", &cores.to_string(), |v| parse_count(v, 1, 256));
+        let hash_queue = p.parse("GATEHOUSE_HASH_QUEUE", "64", |v| parse_count(v, 1, 100_000));
+        let log = p.parse("GATEHOUSE_LOG", "info", |v| {
+            tracing_subscriber::EnvFilter::try_new(v)
+                .map(|_| v.to_owned())
+                .map_err(|e| format!("{e}; write a filter like info or gatehouse=debug,info"))
+        });
+        let log_format = p.parse("GATEHOUSE_LOG_FORMAT", "text", |v| match v {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err("write text or json".into()),
+        });
+
+        if let (Some(access), Some(session)) = (access_token_ttl, session_ttl) {
+            if access > session {
+                p.problems.push(
+                    "GATEHOUSE_ACCESS_TOKEN_TTL is longer than GATEHOUSE_SESSION_TTL; make the access token the shorter one"
+                        .into(),
+                );
+            }
+        }
+
+        let build = || {
+            Some(Config {
+                bind: bind?,
+                public_url: public_url?,
+                database_url: database_url?,
+                database_max_connections: database_max_connections?,
+                redis_url: redis_url?,
+                smtp_url: smtp_url?,
+                mail_from: mail_from?,
+                admin,
+                access_token_ttl: access_token_ttl?,
+                session_ttl: session_ttl?,
+                activation_ttl: activation_ttl?,
+                reset_ttl: reset_ttl?,
+                request_timeout: request_timeout?,
+                hash_threads: hash_threads?,
+                hash_queue: hash_queue?,
+                log: log?,
+                log_format: log_format?,
+            })
+        };
+        match build() {
+            Some(config) if p.problems.is_empty() => Ok(Loaded { config, warnings }),
+            _ => Err(ConfigError { problems: p.problems }),
+        }
+    }
+
+    /// The effective configuration as `NAME=value` lines, secrets masked.
+    pub fn describe(&self) -> Vec<(String, String)> {
+        let show = |d: Duration| humantime::format_duration(d).to_string();
+        let or_unset = |v: Option<String>| v.unwrap_or_else(|| "(unset)".to_owned());
+        vec![
+            ("GATEHOUSE_BIND".into(), self.bind.to_string()),
+            ("GATEHOUSE_PUBLIC_URL".into(), self.public_url.to_string()),
+            ("GATEHOUSE_DATABASE_URL".into(), self.database_url.masked()),
+            ("GATEHOUSE_DATABASE_MAX_CONNECTIONS".into(), self.database_max_connections.to_string()),
+            ("GATEHOUSE_REDIS_URL".into(), or_unset(self.redis_url.as_ref().map(SecretUrl::masked))),
+            (
+                "GATEHOUSE_SMTP_URL".into(),
+                self.smtp_url.as_ref().map(SecretUrl::masked).unwrap_or_else(|| "(unset: emails go to the log)".into()),
+            ),
+            ("GATEHOUSE_MAIL_FROM".into(), self.mail_from.clone()),
+            ("GATEHOUSE_ADMIN_EMAIL".into(), or_unset(self.admin.as_ref().map(|a| a.email.clone()))),
+            ("GATEHOUSE_ADMIN_PASSWORD".into(), or_unset(self.admin.as_ref().map(|_| "***".to_owned()))),
+            ("GATEHOUSE_ACCESS_TOKEN_TTL".into(), show(self.access_token_ttl)),
+            ("GATEHOUSE_SESSION_TTL".into(), show(self.session_ttl)),
+            ("GATEHOUSE_ACTIVATION_TTL".into(), show(self.activation_ttl)),
+            ("GATEHOUSE_RESET_TTL".into(), show(self.reset_ttl)),
+            ("GATEHOUSE_REQUEST_TIMEOUT".into(), show(self.request_timeout)),
+            ("GATEHOUSE_HASH_THREADS".into(), self.hash_threads.to_string()),
+            ("GATEHOUSE_HASH_QUEUE".into(), self.hash_queue.to_string()),
+            ("GATEHOUSE_LOG".into(), self.log.clone()),
+            (
+                "GATEHOUSE_LOG_FORMAT".into(),
+                match self.log_format {
+                    LogFormat::Text => "text".into(),
+                    LogFormat::Json => "json".into(),
+                },
+            ),
+        ]
+    }
+}
+
+/// Collects parse problems so that one run reports every bad value at once.
+struct Parser<'a> {
+    map: &'a BTreeMap<String, String>,
+    problems: Vec<String>,
+}
+
+impl Parser<'_> {
+    fn parse<T>(&mut self, name: &str, default: &str, f: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
+        let raw = self.map.get(name).map(String::as_str).map(str::trim).filter(|v| !v.is_empty());
+        let value = raw.unwrap_or(default);
+        match f(value) {
+            Ok(v) => Some(v),
+            Err(advice) => {
+                let shown = if name.contains("PASSWORD") { "***" } else { value };
+                self.problems.push(format!("{name}={shown:?} is not valid: {advice}"));
+                None
+            }
+        }
+    }
+
+    /// `Some(None)` when unset, `Some(Some(v))` when set and valid, `None` when invalid.
+    fn optional<T>(&mut self, name: &str, f: impl FnOnce(&str) -> Result<T, String>) -> Option<Option<T>> {
+        match self.map.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+            None => Some(None),
+            Some(value) => match f(value) {
+                Ok(v) => Some(Some(v)),
+                Err(advice) => {
+                    self.problems.push(format!("{name} is not valid: {advice}"));
+                    None
+                }
+            },
+        }
+    }
+}
+
+/// Parses a human duration such as `15m`, `24h` or `1h 30m`. Zero is refused.
+pub fn parse_duration(value: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(value) {
+        Ok(d) if d.is_zero() => Err("must be longer than zero".into()),
+        Ok(d) => Ok(d),
+        Err(_) => Err("write a number with a unit, like 30s, 15m, 24h or 7days".into()),
+    }
+}
+
+fn parse_count<T: TryFrom<u64>>(value: &str, min: u64, max: u64) -> Result<T, String> {
+    let advice = || format!("write a whole number from {min} to {max}");
+    let n: u64 = value.parse().map_err(|_| advice())?;
+    if !(min..=max).contains(&n) {
+        return Err(advice());
+    }
+    T::try_from(n).map_err(|_| advice())
+}
+
+fn parse_public_url(value: &str) -> Result<Url, String> {
+    let url = Url::parse(value).map_err(|_| "write an absolute URL, like https://auth.example.com".to_owned())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err("write an http:// or https:// URL with a host, like https://auth.example.com".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("leave out the query and fragment; links are built by appending paths".into());
+    }
+    Ok(url)
+}
+
+fn parse_database_url(value: &str) -> Result<SecretUrl, String> {
+    let scheme = value.split("://").next().unwrap_or_default();
+    match scheme {
+        "sqlite" => Ok(SecretUrl::new(value)),
+        "postgres" | "postgresql" | "mysql" | "mariadb" => Err(format!(
+            "{scheme} is not supported by this build yet; use sqlite://path/to/file.db"
+        )),
+        _ => Err("write sqlite://path/to/file.db".into()),
+    }
+}
+
+fn parse_url_with_schemes(value: &str, schemes: &[&str], example: &str) -> Result<SecretUrl, String> {
+    match Url::parse(value) {
+        Ok(url) if schemes.contains(&url.scheme()) && url.host().is_some() => Ok(SecretUrl::new(value)),
+        _ => Err(format!("write a URL like {example}")),
+    }
+}
+
+/// Reads `gatehouse.toml`: keys are the setting names without the prefix, in lower case
+/// (`bind = "0.0.0.0:8080"`, `session_ttl = "12h"`).
+fn read_toml(path: &Path, vars: &mut BTreeMap<String, String>) -> Result<(), String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(());
+    };
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| format!("{}: {e}; fix the syntax or remove the file", path.display()))?;
+    for (key, value) in table {
+        let name = format!("GATEHOUSE_{}", key.to_ascii_uppercase());
+        let value = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            other => {
+                return Err(format!(
+                    "{}: `{key}` must be a string or a number, not {}",
+                    path.display(),
+                    other.type_str()
+                ));
+            }
+        };
+        vars.insert(name, value);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Loaded, ConfigError> {
+        Config::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let config = load(&[]).unwrap().config;
+        assert_eq!(config.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.public_url.as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(config.database_url.expose(), "sqlite://gatehouse.db");
+        assert_eq!(config.access_token_ttl, Duration::from_secs(15 * 60));
+        assert_eq!(config.session_ttl, Duration::from_secs(24 * 3600));
+        assert_eq!(config.activation_ttl, Duration::from_secs(24 * 3600));
+        assert_eq!(config.reset_ttl, Duration::from_secs(3600));
+        assert_eq!(config.mail_from, "gatehouse <no-reply@localhost>");
+        assert!(config.redis_url.is_none() && config.smtp_url.is_none() && config.admin.is_none());
+        assert_eq!(config.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn durations_take_units() {
+        assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(parse_duration("24h").unwrap(), Duration::from_secs(86_400));
+        assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5_400));
+        assert!(parse_duration("15").unwrap_err().contains("unit"));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_with_advice() {
+        let err = load(&[("GATEHOUSE_BIND", "localhost"), ("GATEHOUSE_SESSION_TTL", "forever")]).unwrap_err();
+        assert_eq!(err.problems.len(), 2, "{err}");
+        assert!(err.problems[0].contains("GATEHOUSE_BIND") && err.problems[0].contains("127.0.0.1:8080"));
+        assert!(err.problems[1].contains("GATEHOUSE_SESSION_TTL") && err.problems[1].contains("24h"));
+    }
+
+    #[test]
+    fn unknown_gatehouse_names_are_warned_about() {
+        let loaded = load(&[("GATEHOUSE_SESION_TTL", "1h"), ("HOME", "/root")]).unwrap();
+        assert_eq!(loaded.warnings.len(), 1);
+        assert!(loaded.warnings[0].contains("GATEHOUSE_SESION_TTL"));
+    }
+
+    #[test]
+    fn unprefixed_database_url_is_accepted_but_the_prefixed_one_wins() {
+        let config = load(&[("DATABASE_URL", "sqlite://a.db")]).unwrap().config;
+        assert_eq!(config.database_url.expose(), "sqlite://a.db");
+        let config = load(&[("DATABASE_URL", "sqlite://a.db"), ("GATEHOUSE_DATABASE_URL", "sqlite://b.db")])
+            .unwrap()
+            .config;
+        assert_eq!(config.database_url.expose(), "sqlite://b.db");
+    }
+
+    #[test]
+    fn admin_email_and_password_go_together() {
+        let err = load(&[("GATEHOUSE_ADMIN_EMAIL", "root@example.com")]).unwrap_err();
+        assert!(err.problems[0].contains("go together"));
+    }
+
+    #[test]
+    fn secrets_are_masked_in_debug_and_describe() {
+        let config = load(&[
+            ("GATEHOUSE_SMTP_URL", "smtps://mailer:hunter22secret@mail.example.com:465"),
+            ("GATEHOUSE_ADMIN_EMAIL", "root@example.com"),
+            ("GATEHOUSE_ADMIN_PASSWORD", "correct horse battery"),
+        ])
+        .unwrap()
+        .config;
+        let debug = format!("{config:?}");
+        let described = format!("{:?}", config.describe());
+        for text in [debug, described] {
+            assert!(!text.contains("hunter22secret"), "{text}");
+            assert!(!text.contains("correct horse battery"), "{text}");
+            assert!(text.contains("mail.example.com"));
+        }
+    }
+
+    #[test]
+    fn a_bad_password_value_is_not_echoed() {
+        let err = load(&[("GATEHOUSE_SMTP_URL", "not a url with secret")]).unwrap_err();
+        assert!(!err.to_string().contains("secret"), "{err}");
+    }
+}

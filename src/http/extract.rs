@@ -1,0 +1,190 @@
+//! Extractors that answer in the app's own error format: JSON bodies, JSON-or-form bodies,
+//! the bearer token (required or optional), and where the request came from.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::accounts::{self, Caller, ClientInfo};
+
+/// The kinds of body a handler accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyKind {
+    Json,
+    Form,
+}
+
+fn body_kind(headers: &HeaderMap) -> Option<Result<BodyKind, String>> {
+    let value = headers.get(header::CONTENT_TYPE)?;
+    let parsed = value.to_str().ok().and_then(|v| v.parse::<mime::Mime>().ok());
+    Some(match parsed {
+        Some(m) if m.type_() == mime::APPLICATION && (m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON)) => {
+            Ok(BodyKind::Json)
+        }
+        Some(m) if m.essence_str() == "application/x-www-form-urlencoded" => Ok(BodyKind::Form),
+        _ => Err(format!("Content-Type {:?} is not supported", value.to_str().unwrap_or("(binary)"))),
+    })
+}
+
+async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::MalformedRequest(format!("The body could not be read: {rejection}"))
+        }
+    })
+}
+
+/// Reads and parses a body of an accepted kind. An empty body without a content type is a
+/// malformed request (nothing was sent), any other unaccepted type is 415.
+async fn parse_body<T: DeserializeOwned, S: Send + Sync>(
+    req: Request,
+    state: &S,
+    accept_form: bool,
+) -> Result<(T, BodyKind), ApiError> {
+    let kind = body_kind(req.headers());
+    let bytes = read_body(req, state).await?;
+    let expected = if accept_form { "application/json or application/x-www-form-urlencoded" } else { "application/json" };
+    let kind = match kind {
+        None if bytes.is_empty() => return Err(ApiError::MalformedRequest(format!("Send a body as {expected}."))),
+        None => return Err(ApiError::UnsupportedMediaType(format!("Send the body as {expected}, with that Content-Type."))),
+        Some(Err(why)) => return Err(ApiError::UnsupportedMediaType(format!("{why}; send {expected}."))),
+        Some(Ok(BodyKind::Form)) if !accept_form => {
+            return Err(ApiError::UnsupportedMediaType(format!("This endpoint takes {expected}.")));
+        }
+        Some(Ok(kind)) => kind,
+    };
+    let value = match kind {
+        BodyKind::Json => parse_json(&bytes)?,
+        BodyKind::Form => serde_urlencoded::from_bytes(&bytes)
+            .map_err(|e| ApiError::MalformedRequest(format!("The form body is not valid: {e}.")))?,
+    };
+    Ok((value, kind))
+}
+
+/// Parses JSON, telling a syntax error from a missing or mistyped field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ApiError::MalformedRequest(format!("The body does not fit: {e}.")),
+        _ => ApiError::MalformedRequest(format!("The body is not valid JSON: {e}.")),
+    })
+}
+
+/// A JSON body, with rejections as problem+json.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        parse_body(req, state, false).await.map(|(value, _)| Json(value))
+    }
+}
+
+/// A JSON or `application/x-www-form-urlencoded` body; `kind` says which arrived.
+#[derive(Debug)]
+pub struct JsonOrForm<T> {
+    pub value: T,
+    pub kind: BodyKind,
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonOrForm<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        parse_body(req, state, true).await.map(|(value, kind)| JsonOrForm { value, kind })
+    }
+}
+
+/// The bearer token from `Authorization`, if any; `Err` when the header is there but unusable.
+fn bearer(parts: &Parts) -> Option<Result<&str, ()>> {
+    let value = parts.headers.get(header::AUTHORIZATION)?;
+    let Ok(value) = value.to_str() else { return Some(Err(())) };
+    let (scheme, token) = value.trim().split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Some(Err(()));
+    }
+    Some(Ok(token.trim()))
+}
+
+fn record_caller(caller: &Caller) {
+    tracing::Span::current().record("account_id", tracing::field::display(caller.account_id));
+}
+
+/// A caller with a valid token and a live session; 401 otherwise.
+#[derive(Debug, Clone)]
+pub struct Auth(pub Caller);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = match bearer(parts) {
+            None => return Err(ApiError::Unauthorized { token_sent: false }),
+            Some(Err(())) => return Err(ApiError::Unauthorized { token_sent: true }),
+            Some(Ok(token)) => token,
+        };
+        let caller = state.accounts.authenticate(token).await?;
+        record_caller(&caller);
+        Ok(Auth(caller))
+    }
+}
+
+/// A caller if a valid token was sent. A missing or invalid token means anonymous; an
+/// unreachable session store is still an error (nobody is let in on a guess).
+#[derive(Debug, Clone)]
+pub struct MaybeAuth(pub Option<Caller>);
+
+impl FromRequestParts<AppState> for MaybeAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Some(Ok(token)) = bearer(parts) else { return Ok(MaybeAuth(None)) };
+        match state.accounts.authenticate(token).await {
+            Ok(caller) => {
+                record_caller(&caller);
+                Ok(MaybeAuth(Some(caller)))
+            }
+            Err(accounts::Error::Unauthorized) => Ok(MaybeAuth(None)),
+            Err(other) => Err(other.into()),
+        }
+    }
+}
+
+/// Where the request came from: the peer address and the user agent.
+#[derive(Debug, Clone)]
+pub struct Client(pub ClientInfo);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().filter(|c| !c.is_control()).collect());
+        Ok(Client(ClientInfo { ip, user_agent }))
+    }
+}
+
+/// Whether the client prefers an HTML page (a browser following a link).
+pub fn wants_html(headers: &HeaderMap) -> bool {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let html = accept.find("text/html");
+    let json = accept.find("application/json");
+    match (html, json) {
+        (Some(h), Some(j)) => h < j,
+        (Some(_), None) => true,
+        _ => false,
+    }
+}

@@ -1,0 +1,104 @@
+//! The few HTML pages a person sees: the result of following an activation link, and the
+//! password-reset form with its result. Each refuses framing and carries a strict
+//! Content-Security-Policy that allows only its own inline style and same-origin forms.
+
+use std::sync::OnceLock;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
+use sha2::{Digest, Sha256};
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem;color:#222}\
+h1{font-size:1.4rem}label{display:block;margin:1rem 0 .3rem}input{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}\
+button{margin-top:1rem;padding:.6rem 1.2rem;font-size:1rem}.error{color:#a00}";
+
+fn csp() -> &'static str {
+    static CSP: OnceLock<String> = OnceLock::new();
+    CSP.get_or_init(|| {
+        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(STYLE.as_bytes()));
+        format!(
+            "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        )
+    })
+}
+
+fn page(status: StatusCode, title: &str, body: String) -> Response {
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>{title}</title><style>{STYLE}</style></head>\n<body>\n<h1>{title}</h1>\n{body}</body></html>\n",
+        title = text(title),
+    );
+    let mut response = (status, html).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    if let Ok(value) = HeaderValue::from_str(csp()) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
+}
+
+fn paragraph(s: &str) -> String {
+    format!("<p>{}</p>\n", text(s))
+}
+
+pub fn activated(email: &str) -> Response {
+    page(
+        StatusCode::OK,
+        "Your account is active",
+        paragraph(&format!("Thank you: {email} is confirmed and the account is ready. You can log in now.")),
+    )
+}
+
+/// A page for a failed link, with the status of the matching API error.
+pub fn link_problem(status: StatusCode, title: &str, detail: &str) -> Response {
+    page(status, title, paragraph(detail))
+}
+
+/// The reset form. It posts the token back with the new password; showing it spends nothing.
+pub fn reset_form(token: &str, error: Option<&str>, status: StatusCode) -> Response {
+    let error = error.map(|e| format!("<p class=\"error\">{}</p>\n", text(e))).unwrap_or_default();
+    let body = format!(
+        "{error}<form method=\"post\" action=\"reset\">\n\
+         <input type=\"hidden\" name=\"token\" value=\"{token}\">\n\
+         <label for=\"new_password\">New password (at least 8 characters)</label>\n\
+         <input id=\"new_password\" name=\"new_password\" type=\"password\" autocomplete=\"new-password\" minlength=\"8\" maxlength=\"1024\" required autofocus>\n\
+         <button type=\"submit\">Set new password</button>\n</form>\n",
+        token = attr(token),
+    );
+    page(status, "Choose a new password", body)
+}
+
+pub fn reset_done() -> Response {
+    page(
+        StatusCode::OK,
+        "Your password has been changed",
+        paragraph("You can log in with the new password now. Every session that used the old one has ended."),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn pages_refuse_framing_and_escape_their_input() {
+        let response = reset_form("\"><script>x</script>", Some("<b>bad</b>"), StatusCode::OK);
+        let headers = response.headers().clone();
+        assert!(headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("frame-ancestors 'none'"));
+        assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        assert!(!body.contains("<script>") && !body.contains("<b>bad"));
+    }
+
+    #[test]
+    fn the_csp_hash_matches_the_inline_style() {
+        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(STYLE.as_bytes()));
+        assert!(csp().contains(&hash));
+        assert!(!csp().contains("unsafe-inline"));
+    }
+}

@@ -1,0 +1,58 @@
+//! `GET /healthz` (the process answers) and `GET /readyz` (the database, the session store and
+//! the mail server can be reached, so this replica may take traffic).
+
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+
+use crate::http::AppState;
+use crate::http::error::ApiError;
+
+/// How long a mail-server check is trusted; readiness probes must not hammer SMTP.
+const MAILER_CHECK_TTL: Duration = Duration::from_secs(15);
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+}
+
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+    let checks = tokio::time::timeout(Duration::from_secs(3), state.accounts.check_ready()).await;
+    match checks {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            return Err(ApiError::Unavailable("Not ready: the database or session store is unreachable.".into(), Some(error.into())));
+        }
+        Err(_) => return Err(ApiError::Unavailable("Not ready: the database or session store is not answering.".into(), None)),
+    }
+    if !mailer_ok(&state).await {
+        return Err(ApiError::Unavailable("Not ready: the mail server is unreachable.".into(), None));
+    }
+    Ok(Json(Health { status: "ready" }))
+}
+
+async fn mailer_ok(state: &AppState) -> bool {
+    if let Some((at, ok)) = *state.mailer_health.lock().unwrap_or_else(|p| p.into_inner()) {
+        if at.elapsed() < MAILER_CHECK_TTL {
+            return ok;
+        }
+    }
+    let result = state.outbox.transport().ping().await;
+    if let Err(error) = &result {
+        tracing::warn!(%error, "mail server check failed");
+    }
+    let ok = result.is_ok();
+    *state.mailer_health.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), ok));
+    ok
+}

@@ -1,0 +1,9 @@
+//! The contract's routes; each module owns its `router()`.
+
+pub mod activation;
+pub mod auth;
+pub mod health;
+pub mod password;
+pub mod root;
+pub mod users;
+pub mod wellknown;

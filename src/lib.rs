@@ -1,0 +1,19 @@
+//! gatehouse: a self-hosted user-account and authentication service.
+//!
+//! The folders are the architecture: [`http`] (routes, extractors, the one error type) calls
+//! [`accounts`] (the account rules), which uses [`store`] (SQL, one file per database),
+//! [`sessions`], [`mail`] (templates, outbox worker, transports), [`passwords`] (Argon2id on
+//! its own threads) and [`tokens`] (JWT and opaque-token crypto). [`app`] wires them together;
+//! [`cli`] is the command line. Nothing depends on `http`.
+
+pub mod accounts;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod mail;
+pub mod passwords;
+pub mod sessions;
+pub mod store;
+pub mod telemetry;
+pub mod tokens;

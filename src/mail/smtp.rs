@@ -1,0 +1,95 @@
+//! The SMTP transport, through lettre. `smtp://host:port` speaks plain SMTP (add
+//! `?tls=required` for STARTTLS), `smtps://user:pass@host:465` speaks TLS from the start.
+//! Connection errors and 4xx answers are transient (retried); 5xx answers are permanent.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use super::{SendError, Transport};
+use crate::config::SecretUrl;
+use crate::store::QueuedEmail;
+
+/// How long one SMTP conversation may take before it counts as a transient failure.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
+
+pub struct SmtpTransport {
+    mailer: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    described: String,
+}
+
+impl std::fmt::Debug for SmtpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpTransport").field("server", &self.described).finish_non_exhaustive()
+    }
+}
+
+impl SmtpTransport {
+    pub fn new(url: &SecretUrl, from: &str) -> anyhow::Result<Self> {
+        let mailer = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
+            .map_err(|e| anyhow::anyhow!("GATEHOUSE_SMTP_URL {url}: {e}"))?
+            .timeout(Some(SMTP_TIMEOUT))
+            .build();
+        let from = from.parse().map_err(|e| anyhow::anyhow!("GATEHOUSE_MAIL_FROM {from:?}: {e}"))?;
+        Ok(Self { mailer, from, described: format!("SMTP at {url}") })
+    }
+
+    fn build(&self, email: &QueuedEmail) -> Result<Message, SendError> {
+        let to: Mailbox = email
+            .recipient
+            .parse()
+            .map_err(|e| SendError::Permanent(format!("recipient address {:?} unusable: {e}", email.recipient)))?;
+        Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(email.subject.clone())
+            .message_id(Some(email.message_id.clone()))
+            .multipart(MultiPart::alternative_plain_html(email.text_body.clone(), email.html_body.clone()))
+            .map_err(|e| SendError::Permanent(format!("building the message: {e}")))
+    }
+}
+
+/// Sorts lettre's errors into retry-or-not, with advice an operator can act on.
+fn classify(error: lettre::transport::smtp::Error) -> SendError {
+    if error.is_permanent() {
+        SendError::Permanent(format!("the mail server refused the message: {error}"))
+    } else if error.is_transient() {
+        SendError::Transient(format!("the mail server asked to try later: {error}"))
+    } else if error.is_timeout() {
+        SendError::Transient(format!("the mail server did not answer in time: {error}"))
+    } else if error.is_tls() {
+        SendError::Transient(format!(
+            "TLS with the mail server failed ({error}); check smtps:// versus smtp://…?tls=required and the certificate"
+        ))
+    } else {
+        SendError::Transient(format!("could not talk to the mail server ({error}); is GATEHOUSE_SMTP_URL right and the server up?"))
+    }
+}
+
+#[async_trait]
+impl Transport for SmtpTransport {
+    async fn send(&self, email: &QueuedEmail) -> Result<(), SendError> {
+        let message = self.build(email)?;
+        match tokio::time::timeout(SMTP_TIMEOUT, self.mailer.send(message)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => Err(classify(error)),
+            Err(_) => Err(SendError::Transient("the mail server did not answer in time".into())),
+        }
+    }
+
+    async fn ping(&self) -> Result<(), SendError> {
+        match tokio::time::timeout(Duration::from_secs(5), self.mailer.test_connection()).await {
+            Ok(Ok(true)) => Ok(()),
+            Ok(Ok(false)) => Err(SendError::Transient("the mail server closed the connection".into())),
+            Ok(Err(error)) => Err(classify(error)),
+            Err(_) => Err(SendError::Transient("the mail server did not answer in time".into())),
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.described.clone()
+    }
+}

@@ -1,0 +1,148 @@
+//! The emails gatehouse sends. Each has a plain-text part, in which the link stands on a line
+//! of its own, and an HTML part.
+
+use std::time::Duration;
+
+use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
+
+/// A rendered email, ready for the outbox.
+pub struct Rendered {
+    pub kind: &'static str,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl std::fmt::Debug for Rendered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rendered").field("kind", &self.kind).field("subject", &self.subject).finish_non_exhaustive()
+    }
+}
+
+fn lifetime(ttl: Duration) -> String {
+    let secs = ttl.as_secs();
+    match secs {
+        s if s % 86_400 == 0 && s >= 86_400 => plural(s / 86_400, "day"),
+        s if s % 3_600 == 0 && s >= 3_600 => plural(s / 3_600, "hour"),
+        s if s >= 60 => plural(s / 60, "minute"),
+        s => plural(s, "second"),
+    }
+}
+
+fn plural(n: u64, unit: &str) -> String {
+    if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") }
+}
+
+fn html_page(title: &str, paragraphs: &[String], link: Option<(&str, &str)>) -> String {
+    let mut body = String::new();
+    for p in paragraphs {
+        body.push_str(&format!("<p>{}</p>\n", text(p)));
+    }
+    if let Some((label, href)) = link {
+        body.push_str(&format!(
+            "<p><a href=\"{}\" style=\"display:inline-block;padding:10px 16px;background:#1f4f82;color:#fff;\
+             text-decoration:none;border-radius:4px\">{}</a></p>\n<p style=\"font-size:12px;color:#555\">{}</p>\n",
+            attr(href),
+            text(label),
+            text(href)
+        ));
+    }
+    format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{}</title></head>\n\
+         <body style=\"font-family:sans-serif;max-width:560px;margin:24px auto;color:#222\">\n<h2>{}</h2>\n{}</body></html>\n",
+        text(title),
+        text(title),
+        body
+    )
+}
+
+/// The confirmation email sent at sign-up and on resend.
+pub fn activation(link: &str, ttl: Duration) -> Rendered {
+    let valid = lifetime(ttl);
+    let subject = "Confirm your email address".to_owned();
+    let text = format!(
+        "Welcome!\n\nTo activate your account, open this link:\n\n{link}\n\n\
+         The link works once and expires in {valid}.\n\
+         If you did not sign up, ignore this email; no account will be activated.\n"
+    );
+    let html = html_page(
+        &subject,
+        &[
+            "Welcome! To activate your account, follow the link below.".into(),
+            format!("The link works once and expires in {valid}. If you did not sign up, ignore this email."),
+        ],
+        Some(("Activate my account", link)),
+    );
+    Rendered { kind: "activation", subject, text, html }
+}
+
+/// The password-reset email.
+pub fn password_reset(link: &str, ttl: Duration) -> Rendered {
+    let valid = lifetime(ttl);
+    let subject = "Reset your password".to_owned();
+    let text = format!(
+        "Someone asked to reset the password of your account.\n\nTo choose a new password, open this link:\n\n{link}\n\n\
+         The link works once and expires in {valid}.\n\
+         If it was not you, ignore this email; your password stays as it is.\n"
+    );
+    let html = html_page(
+        &subject,
+        &[
+            "Someone asked to reset the password of your account. To choose a new one, follow the link below.".into(),
+            format!("The link works once and expires in {valid}. If it was not you, ignore this email."),
+        ],
+        Some(("Choose a new password", link)),
+    );
+    Rendered { kind: "password_reset", subject, text, html }
+}
+
+/// The message `gatehouse mail test` sends.
+pub fn test_message(public_url: &str) -> Rendered {
+    let subject = "gatehouse test message".to_owned();
+    let text = format!(
+        "This is a test message from the gatehouse at {public_url}.\n\nIf you can read it, email delivery works.\n"
+    );
+    let html = html_page(
+        &subject,
+        &[format!("This is a test message from the gatehouse at {public_url}."), "If you can read it, email delivery works.".into()],
+        None,
+    );
+    Rendered { kind: "test", subject, text, html }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LINK: &str = "https://auth.example.com/activate?token=abc_DEF-123";
+
+    #[test]
+    fn the_link_stands_on_a_line_of_its_own() {
+        for rendered in [activation(LINK, Duration::from_secs(86_400)), password_reset(LINK, Duration::from_secs(3_600))] {
+            assert!(rendered.text.lines().any(|line| line == LINK), "{}", rendered.text);
+            assert!(rendered.html.contains(&format!("href=\"{LINK}\"")));
+        }
+    }
+
+    #[test]
+    fn lifetimes_read_naturally() {
+        assert!(activation(LINK, Duration::from_secs(86_400)).text.contains("expires in 1 day"));
+        assert!(password_reset(LINK, Duration::from_secs(3_600)).text.contains("expires in 1 hour"));
+        assert!(password_reset(LINK, Duration::from_secs(1_800)).text.contains("expires in 30 minutes"));
+        assert!(password_reset(LINK, Duration::from_secs(7_200)).text.contains("expires in 2 hours"));
+    }
+
+    #[test]
+    fn html_escapes_what_it_prints() {
+        let hostile = "https://x.example/a?token=\"><script>alert(1)</script>";
+        let rendered = activation(hostile, Duration::from_secs(60));
+        assert!(!rendered.html.contains("<script>"));
+    }
+
+    #[test]
+    fn each_kind_has_its_subject() {
+        assert_eq!(activation(LINK, Duration::from_secs(60)).kind, "activation");
+        assert_eq!(password_reset(LINK, Duration::from_secs(60)).subject, "Reset your password");
+        assert!(test_message("http://localhost:8080").text.contains("http://localhost:8080"));
+    }
+}

@@ -1,0 +1,308 @@
+//! Password hashing: Argon2id with OWASP's parameters (19 MiB, t=2, p=1), as PHC strings, run
+//! on a small pool of dedicated threads so that hashing never blocks the async workers.
+//!
+//! The pool's queue is bounded: when it is full the caller is told [`HashError::Busy`] at once
+//! (and answers 503) instead of the queue, and the memory behind it, growing without limit.
+//! Each thread owns one Argon2 work area and reuses it for every job.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use argon2::password_hash::PasswordHash;
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use subtle::ConstantTimeEq;
+use tokio::sync::oneshot;
+
+/// OWASP's recommended Argon2id parameters: 19 MiB of memory, two passes, one lane.
+pub const M_COST_KIB: u32 = 19 * 1024;
+pub const T_COST: u32 = 2;
+pub const P_COST: u32 = 1;
+const OUTPUT_LEN: usize = 32;
+const SALT_LEN: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// Too many hash jobs are waiting; try again shortly.
+    #[error("the password-hashing queue is full")]
+    Busy,
+    /// The pool has stopped (the process is shutting down).
+    #[error("the password-hashing pool has stopped")]
+    Stopped,
+    #[error("hashing failed: {0}")]
+    Failed(String),
+}
+
+/// The outcome of a verification.
+#[derive(Debug)]
+pub struct Verified {
+    pub matches: bool,
+    /// A fresh hash at the current parameters, when the stored one used older ones.
+    pub rehashed: Option<String>,
+}
+
+enum Job {
+    Hash {
+        password: SecretString,
+        reply: oneshot::Sender<Result<String, HashError>>,
+    },
+    Verify {
+        password: SecretString,
+        phc: Option<String>,
+        reply: oneshot::Sender<Result<Verified, HashError>>,
+    },
+}
+
+/// Counters for the metrics and the benchmark.
+#[derive(Debug, Default)]
+pub struct PoolStats {
+    pub jobs: AtomicU64,
+    pub rejected: AtomicU64,
+    pub wait_micros: AtomicU64,
+}
+
+/// A handle to the hashing pool; cheap to clone.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    jobs: Sender<(Instant, Job)>,
+    stats: Arc<PoolStats>,
+    threads: usize,
+}
+
+impl std::fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordHasher").field("threads", &self.threads).field("queued", &self.queued()).finish()
+    }
+}
+
+impl PasswordHasher {
+    /// Starts `threads` hashing threads that share a queue of at most `queue` waiting jobs.
+    pub fn start(threads: usize, queue: usize) -> Self {
+        let (tx, rx) = crossbeam_channel::bounded::<(Instant, Job)>(queue);
+        let stats = Arc::new(PoolStats::default());
+        for n in 0..threads {
+            let rx = rx.clone();
+            let stats = stats.clone();
+            std::thread::Builder::new()
+                .name(format!("gatehouse-hash-{n}"))
+                .spawn(move || worker(rx, stats))
+                .expect("spawning a hashing thread");
+        }
+        Self { jobs: tx, stats, threads }
+    }
+
+    /// Jobs waiting for a thread right now.
+    pub fn queued(&self) -> usize {
+        self.jobs.len()
+    }
+
+    pub fn stats(&self) -> &PoolStats {
+        &self.stats
+    }
+
+    /// Hashes a new password into a PHC string.
+    pub async fn hash(&self, password: SecretString) -> Result<String, HashError> {
+        let (reply, rx) = oneshot::channel();
+        self.submit(Job::Hash { password, reply })?;
+        rx.await.map_err(|_| HashError::Stopped)?
+    }
+
+    /// Checks a password against a stored PHC string. With `None` (an unknown account) it
+    /// checks against a dummy hash, so the answer costs the same time, and never matches.
+    pub async fn verify(&self, password: SecretString, phc: Option<String>) -> Result<Verified, HashError> {
+        let (reply, rx) = oneshot::channel();
+        self.submit(Job::Verify { password, phc, reply })?;
+        rx.await.map_err(|_| HashError::Stopped)?
+    }
+
+    fn submit(&self, job: Job) -> Result<(), HashError> {
+        match self.jobs.try_send((Instant::now(), job)) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => {
+                self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                Err(HashError::Busy)
+            }
+            Err(TrySendError::Disconnected(_)) => Err(HashError::Stopped),
+        }
+    }
+}
+
+fn current_params() -> Params {
+    Params::new(M_COST_KIB, T_COST, P_COST, Some(OUTPUT_LEN)).expect("OWASP parameters are valid")
+}
+
+/// One hashing thread: takes jobs until every sender is gone.
+fn worker(rx: Receiver<(Instant, Job)>, stats: Arc<PoolStats>) {
+    let mut memory: Vec<Block> = Vec::new();
+    while let Ok((queued_at, job)) = rx.recv() {
+        let waited = queued_at.elapsed().as_micros().min(u128::from(u64::MAX)) as u64;
+        stats.wait_micros.fetch_add(waited, Ordering::Relaxed);
+        stats.jobs.fetch_add(1, Ordering::Relaxed);
+        match job {
+            Job::Hash { password, reply } => {
+                let _ = reply.send(hash_with(&mut memory, password.expose_secret().as_bytes()));
+            }
+            Job::Verify { password, phc, reply } => {
+                let _ = reply.send(verify_with(&mut memory, password.expose_secret().as_bytes(), phc.as_deref()));
+            }
+        }
+    }
+}
+
+fn hash_with(memory: &mut Vec<Block>, password: &[u8]) -> Result<String, HashError> {
+    let mut salt = [0u8; SALT_LEN];
+    rand::rngs::OsRng.fill_bytes(&mut salt);
+    let params = current_params();
+    let mut out = [0u8; OUTPUT_LEN];
+    compute(memory, Algorithm::Argon2id, Version::V0x13, params.clone(), password, &salt, &mut out)?;
+    Ok(format!(
+        "$argon2id$v=19$m={},t={},p={}${}${}",
+        params.m_cost(),
+        params.t_cost(),
+        params.p_cost(),
+        B64.encode(salt),
+        B64.encode(out)
+    ))
+}
+
+fn verify_with(memory: &mut Vec<Block>, password: &[u8], phc: Option<&str>) -> Result<Verified, HashError> {
+    let Some(phc) = phc else {
+        // An unknown account: do the same work against the dummy hash, then say no.
+        verify_with(memory, password, Some(DUMMY_HASH))?;
+        return Ok(Verified { matches: false, rehashed: None });
+    };
+    let parsed = PasswordHash::new(phc).map_err(|e| HashError::Failed(format!("stored hash unreadable: {e}")))?;
+    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(|e| HashError::Failed(e.to_string()))?;
+    let version = parsed.version.map(Version::try_from).transpose().map_err(|e| HashError::Failed(e.to_string()))?;
+    let version = version.unwrap_or(Version::V0x13);
+    let params = Params::try_from(&parsed).map_err(|e| HashError::Failed(e.to_string()))?;
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return Err(HashError::Failed("stored hash has no salt or output".into()));
+    };
+    let mut salt_buf = [0u8; 64];
+    let salt = salt.decode_b64(&mut salt_buf).map_err(|e| HashError::Failed(e.to_string()))?;
+    let expected = expected.as_bytes();
+    let mut out = vec![0u8; expected.len()];
+    let params = rebuild_params(&params, expected.len())?;
+    compute(memory, algorithm, version, params.clone(), password, salt, &mut out)?;
+    let matches = bool::from(out.ct_eq(expected));
+    let outdated = algorithm != Algorithm::Argon2id
+        || version != Version::V0x13
+        || params.m_cost() != M_COST_KIB
+        || params.t_cost() != T_COST
+        || params.p_cost() != P_COST
+        || expected.len() != OUTPUT_LEN;
+    let rehashed = if matches && outdated { Some(hash_with(memory, password)?) } else { None };
+    Ok(Verified { matches, rehashed })
+}
+
+fn rebuild_params(params: &Params, output_len: usize) -> Result<Params, HashError> {
+    Params::new(params.m_cost(), params.t_cost(), params.p_cost(), Some(output_len))
+        .map_err(|e| HashError::Failed(e.to_string()))
+}
+
+/// Runs Argon2 in this thread's reusable work area, growing it when a stored hash asks for more.
+fn compute(
+    memory: &mut Vec<Block>,
+    algorithm: Algorithm,
+    version: Version,
+    params: Params,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), HashError> {
+    let blocks = params.block_count();
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password, salt, out, &mut memory[..blocks])
+        .map_err(|e| HashError::Failed(e.to_string()))
+}
+
+/// A hash of a random, forgotten password at the current parameters, verified against when
+/// the account does not exist so that the answer takes as long as a wrong password.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$1SbgmDTgXM1oFz9lVD3trlnUv4F1ZfBBO1zv38jRdZ0";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret(s: &str) -> SecretString {
+        SecretString::from(s.to_owned())
+    }
+
+    #[tokio::test]
+    async fn a_hash_verifies_its_own_password_only() {
+        let pool = PasswordHasher::start(1, 4);
+        let phc = pool.hash(secret("correct horse battery")).await.unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        let good = pool.verify(secret("correct horse battery"), Some(phc.clone())).await.unwrap();
+        assert!(good.matches && good.rehashed.is_none());
+        let bad = pool.verify(secret("correct horse batterz"), Some(phc)).await.unwrap();
+        assert!(!bad.matches);
+    }
+
+    #[tokio::test]
+    async fn unknown_accounts_never_match() {
+        let pool = PasswordHasher::start(1, 4);
+        let verified = pool.verify(secret("anything at all"), None).await.unwrap();
+        assert!(!verified.matches);
+    }
+
+    #[test]
+    fn the_dummy_hash_uses_the_current_parameters() {
+        let parsed = PasswordHash::new(DUMMY_HASH).unwrap();
+        let params = Params::try_from(&parsed).unwrap();
+        assert_eq!((params.m_cost(), params.t_cost(), params.p_cost()), (M_COST_KIB, T_COST, P_COST));
+        assert_eq!(parsed.hash.unwrap().as_bytes().len(), OUTPUT_LEN);
+    }
+
+    #[tokio::test]
+    async fn hashes_with_older_parameters_are_upgraded_on_success() {
+        // A hash made with weaker parameters, as an older release would have stored it.
+        let weak = Params::new(8 * 1024, 1, 1, Some(32)).unwrap();
+        let salt = b"0123456789abcdef";
+        let mut out = [0u8; 32];
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, weak).hash_password_into(b"old password ok", salt, &mut out).unwrap();
+        let old = format!("$argon2id$v=19$m=8192,t=1,p=1${}${}", B64.encode(salt), B64.encode(out));
+        let pool = PasswordHasher::start(1, 4);
+        let verified = pool.verify(secret("old password ok"), Some(old.clone())).await.unwrap();
+        assert!(verified.matches);
+        let new = verified.rehashed.expect("an upgraded hash");
+        assert!(new.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(pool.verify(secret("old password ok"), Some(new)).await.unwrap().matches);
+        let wrong = pool.verify(secret("not the password"), Some(old)).await.unwrap();
+        assert!(!wrong.matches && wrong.rehashed.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_answers_busy_at_once() {
+        let pool = PasswordHasher::start(1, 1);
+        let mut pending = Vec::new();
+        let mut busy = 0;
+        for _ in 0..8 {
+            let pool = pool.clone();
+            pending.push(tokio::spawn(async move { pool.hash(secret("correct horse battery")).await }));
+        }
+        for job in pending {
+            if let Err(HashError::Busy) = job.await.unwrap() {
+                busy += 1;
+            }
+        }
+        assert!(busy >= 1, "eight jobs fit in a pool of one thread and a queue of one");
+        assert!(pool.stats().rejected.load(Ordering::Relaxed) >= 1);
+    }
+
+    #[tokio::test]
+    async fn garbage_in_the_stored_hash_is_an_error_not_a_match() {
+        let pool = PasswordHasher::start(1, 4);
+        assert!(pool.verify(secret("whatever123"), Some("not a phc".into())).await.is_err());
+    }
+}

@@ -1,0 +1,73 @@
+//! Sessions: one per login, living at most the session lifetime. Every authenticated request
+//! checks that its session is still live, so logout, password change, deletion and disabling
+//! take effect on the very next request. Each session holds the hash of its current refresh
+//! token; spent refresh tokens are remembered so that presenting one again revokes the session.
+//!
+//! The database stores (see `store/`) implement [`SessionStore`].
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::store::StoreResult;
+use crate::tokens::opaque::TokenHash;
+
+#[derive(Debug)]
+pub struct NewSession {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub refresh_hash: TokenHash,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// A session that is live right now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveSession {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+}
+
+/// A session as its owner sees it in the list.
+#[derive(Clone, Debug)]
+pub struct SessionInfo {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// The outcome of presenting a refresh token.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was current; it is now spent and `next` is current.
+    Rotated(LiveSession),
+    /// The token was spent already: the session has been revoked.
+    Reused { session_id: Uuid, account_id: Uuid },
+    /// No live session knows this token.
+    Unknown,
+}
+
+#[async_trait]
+pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
+    async fn create_session(&self, session: &NewSession) -> StoreResult<()>;
+    /// The session, if it exists and has not expired.
+    async fn live_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<LiveSession>>;
+    /// Records use of the session (for the owner's session list).
+    async fn touch_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Spends `presented` and makes `next` the session's refresh token, atomically; a spent
+    /// token revokes the session.
+    async fn rotate_refresh(&self, presented: &TokenHash, next: &TokenHash, now: DateTime<Utc>) -> StoreResult<Rotation>;
+    /// Ends one session of the account; `false` when it has no such session.
+    async fn revoke_session(&self, account_id: Uuid, id: Uuid) -> StoreResult<bool>;
+    /// Ends every session of the account, but `except`.
+    async fn revoke_all_sessions(&self, account_id: Uuid, except: Option<Uuid>) -> StoreResult<u64>;
+    async fn list_sessions(&self, account_id: Uuid, now: DateTime<Utc>) -> StoreResult<Vec<SessionInfo>>;
+    async fn ping_sessions(&self) -> StoreResult<()>;
+}
