@@ -205,7 +205,8 @@ impl Config {
         let bind = p.parse("GATEHOUSE_BIND", "127.0.0.1:8080", |v| {
             v.parse::<SocketAddr>().map_err(|_| "write an IP address and port, like 127.0.0.1:8080 or 0.0.0.0:8080".into())
         });
-        let default_public = bind.map(|b| format!("http://{b}")).unwrap_or_default();
+        // When the bind address is bad, that is the problem to report, not the derived URL.
+        let default_public = bind.map(|b| format!("http://{b}")).unwrap_or_else(|| "http://127.0.0.1:8080".into());
         let public_url = p.parse("GATEHOUSE_PUBLIC_URL", &default_public, parse_public_url);
         let database_url = p.parse("GATEHOUSE_DATABASE_URL", "sqlite://gatehouse.db", parse_database_url);
         let database_max_connections = p.parse("GATEHOUSE_DATABASE_MAX_CONNECTIONS", "10", |v| {

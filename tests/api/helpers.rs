@@ -1,0 +1,262 @@
+//! `spawn_app()`: the real application on port 0, with a fresh database and a real SMTP
+//! server, plus one helper per endpoint.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use gatehouse::app::Application;
+use gatehouse::config::Config;
+use gatehouse::mail::outbox::OutboxSettings;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use crate::smtp::SmtpServer;
+
+/// A password that passes the policy; tests that need another say so.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Everything the application logged during this test process.
+pub fn logs() -> String {
+    String::from_utf8_lossy(&log_buffer().lock().unwrap()).into_owned()
+}
+
+fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| Arc::new(Mutex::new(Vec::new())))
+}
+
+#[derive(Clone)]
+struct BufferWriter;
+
+impl Write for BufferWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        log_buffer().lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn init_logs() {
+    static INIT: OnceLock<()> = OnceLock::new();
+    INIT.get_or_init(|| {
+        let _ = gatehouse::telemetry::init(
+            "debug,hyper=info,h2=info,sqlx=info,tower=info",
+            gatehouse::config::LogFormat::Text,
+            || BufferWriter,
+        );
+    });
+}
+
+/// Settings a test may change before the app starts.
+#[derive(Default, Clone)]
+pub struct Options {
+    pub vars: Vec<(String, String)>,
+}
+
+impl Options {
+    pub fn var(mut self, name: &str, value: &str) -> Self {
+        self.vars.push((name.to_owned(), value.to_owned()));
+        self
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub smtp: SmtpServer,
+    pub db_url: String,
+    config: Config,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _dir: Arc<tempfile::TempDir>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+pub async fn spawn_app_with(options: Options) -> TestApp {
+    init_logs();
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let smtp = SmtpServer::start().await;
+    let db_url = format!("sqlite://{}", dir.path().join("gatehouse.db").display());
+    let mut vars = vec![
+        ("GATEHOUSE_BIND".to_owned(), "127.0.0.1:0".to_owned()),
+        ("GATEHOUSE_DATABASE_URL".to_owned(), db_url.clone()),
+        ("GATEHOUSE_SMTP_URL".to_owned(), smtp.url()),
+        ("GATEHOUSE_MAIL_FROM".to_owned(), "gatehouse <no-reply@gatehouse.test>".to_owned()),
+        ("GATEHOUSE_HASH_QUEUE".to_owned(), "256".to_owned()),
+    ];
+    vars.extend(options.vars);
+    let config = Config::from_vars(vars).expect("a valid test configuration").config;
+    start(config, smtp, db_url, dir).await
+}
+
+fn outbox_settings() -> OutboxSettings {
+    OutboxSettings {
+        poll: Duration::from_millis(100),
+        base_backoff: Duration::from_millis(200),
+        ..OutboxSettings::default()
+    }
+}
+
+async fn start(config: Config, smtp: SmtpServer, db_url: String, dir: Arc<tempfile::TempDir>) -> TestApp {
+    let app = Application::build_with(&config, outbox_settings()).await.expect("the app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    TestApp { address, client, smtp, db_url, config, stop: Some(stop), server: Some(server), _dir: dir }
+}
+
+impl TestApp {
+    /// Stops the server gracefully and starts a new one on the same database.
+    pub async fn restart(mut self) -> TestApp {
+        self.stop.take().unwrap().send(()).unwrap();
+        self.server.take().unwrap().await.unwrap().unwrap();
+        let mut config = self.config.clone();
+        // Keep the address, so links in emails sent before the restart still work.
+        config.bind = self.address.trim_start_matches("http://").parse().unwrap();
+        config.public_url = self.address.parse().unwrap();
+        start(config, self.smtp.clone(), self.db_url.clone(), self._dir.clone()).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value, token: Option<&str>) -> Response {
+        let mut request = self.client.post(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn send_json(&self, method: reqwest::Method, path: &str, body: &Value, token: Option<&str>) -> Response {
+        let mut request = self.client.request(method, self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Response {
+        let mut request = self.client.delete(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn sign_up(&self, body: Value) -> Response {
+        self.post_json("/user", &body, None).await
+    }
+
+    /// The activation link from the `nth` email to `email`.
+    pub async fn activation_link(&self, email: &str, nth: usize) -> String {
+        self.smtp.nth_to(email, nth).await.link("/activate?token=")
+    }
+
+    pub async fn reset_link(&self, email: &str, nth: usize) -> String {
+        self.smtp.nth_to(email, nth).await.link("/password/reset?token=")
+    }
+
+    /// Signs up, follows the emailed link, and returns the account.
+    pub async fn active_user(&self, email: &str, username: Option<&str>) -> Value {
+        let mut body = json!({"email": email, "password": PASSWORD});
+        if let Some(username) = username {
+            body["username"] = username.into();
+        }
+        let response = self.sign_up(body).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "{}", response.text().await.unwrap());
+        let link = self.activation_link(email, 1).await;
+        let response = self.client.get(&link).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json::<Value>().await.unwrap()["user"].clone()
+    }
+
+    pub async fn log_in(&self, email: &str, password: &str) -> Response {
+        self.post_json("/auth", &json!({"email": email, "password": password}), None).await
+    }
+
+    /// Logs in and returns the token response.
+    pub async fn tokens(&self, email: &str, password: &str) -> Value {
+        let response = self.log_in(email, password).await;
+        assert_eq!(response.status(), StatusCode::OK, "{}", response.text().await.unwrap());
+        response.json().await.unwrap()
+    }
+
+    /// An active user, logged in: `(account, access token)`.
+    pub async fn logged_in_user(&self, email: &str) -> (Value, String) {
+        let account = self.active_user(email, None).await;
+        let tokens = self.tokens(email, PASSWORD).await;
+        (account, tokens["access_token"].as_str().unwrap().to_owned())
+    }
+
+    /// An admin made from the command line's account service, logged in.
+    pub async fn admin(&self, email: &str) -> String {
+        let services = gatehouse::app::Services::open(&self.config, self.address.parse().unwrap(), OutboxSettings::default())
+            .await
+            .unwrap();
+        services
+            .accounts
+            .create_active_account(email, None, secrecy::SecretString::from(PASSWORD.to_owned()), gatehouse::accounts::domain::Role::Admin)
+            .await
+            .unwrap();
+        self.tokens(email, PASSWORD).await["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A count from the test's database.
+    pub async fn count(&self, query: &str) -> i64 {
+        use sqlx::ConnectOptions;
+        let mut conn = self.db_url.parse::<sqlx::sqlite::SqliteConnectOptions>().unwrap().connect().await.unwrap();
+        sqlx::query_scalar(query).fetch_one(&mut conn).await.unwrap()
+    }
+
+    /// Runs SQL against the test's database (for moving clocks, e.g. expiring links).
+    pub async fn sql(&self, statement: &str) {
+        use sqlx::ConnectOptions;
+        let mut conn = self.db_url.parse::<sqlx::sqlite::SqliteConnectOptions>().unwrap().connect().await.unwrap();
+        sqlx::query(statement).execute(&mut conn).await.unwrap();
+    }
+}
+
+/// Asserts a problem+json answer with the given status and code; returns the body.
+pub async fn assert_problem(response: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status, "wrong status for expected {code}");
+    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status.as_u16());
+    assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string());
+    body
+}
+
+/// Decodes the payload of a JWT without verifying it.
+pub fn jwt_payload(token: &str) -> Value {
+    use base64::Engine;
+    let part = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+pub fn jwt_header(token: &str) -> Value {
+    use base64::Engine;
+    let part = token.split('.').next().unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
