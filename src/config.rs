@@ -254,13 +254,13 @@ impl Config {
             _ => Err("write text or json".into()),
         });
 
-        if let (Some(access), Some(session)) = (access_token_ttl, session_ttl) {
-            if access > session {
-                p.problems.push(
-                    "GATEHOUSE_ACCESS_TOKEN_TTL is longer than GATEHOUSE_SESSION_TTL; make the access token the shorter one"
-                        .into(),
-                );
-            }
+        if let (Some(access), Some(session)) = (access_token_ttl, session_ttl)
+            && access > session
+        {
+            p.problems.push(
+                "GATEHOUSE_ACCESS_TOKEN_TTL is longer than GATEHOUSE_SESSION_TTL; make the access token the shorter one"
+                    .into(),
+            );
         }
 
         let build = || {

@@ -25,10 +25,10 @@ impl Accounts {
         let found = match caller {
             Some(caller) => {
                 let me = self.me(caller).await?;
-                if let Some(email) = change.email.as_deref().filter(|e| !e.trim().is_empty()) {
-                    if email.trim().to_lowercase() != me.email.to_lowercase() {
-                        return Err(Error::Forbidden);
-                    }
+                if let Some(email) = change.email.as_deref().filter(|e| !e.trim().is_empty())
+                    && email.trim().to_lowercase() != me.email.to_lowercase()
+                {
+                    return Err(Error::Forbidden);
                 }
                 self.store.find_account(&AccountKey::Id(me.id)).await?
             }

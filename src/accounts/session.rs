@@ -87,10 +87,10 @@ impl Accounts {
             Status::Disabled => return Err(Error::Disabled),
             Status::Active => {}
         }
-        if let Some(upgraded) = verified.rehashed {
-            if let Err(error) = self.store.set_password_hash(account.id, &upgraded, Utc::now()).await {
-                tracing::warn!(account_id = %account.id, error = %error, "could not store the upgraded password hash");
-            }
+        if let Some(upgraded) = verified.rehashed
+            && let Err(error) = self.store.set_password_hash(account.id, &upgraded, Utc::now()).await
+        {
+            tracing::warn!(account_id = %account.id, error = %error, "could not store the upgraded password hash");
         }
         let now = Utc::now();
         let refresh = OpaqueToken::generate();

@@ -54,10 +54,10 @@ impl Accounts {
         if self.store.find_account(&AccountKey::Email(email.normalized().to_owned())).await?.is_some() {
             return Err(Error::EmailTaken);
         }
-        if let Some(username) = &username {
-            if self.store.find_account(&AccountKey::Username(username.normalized())).await?.is_some() {
-                return Err(Error::UsernameTaken);
-            }
+        if let Some(username) = &username
+            && self.store.find_account(&AccountKey::Username(username.normalized())).await?.is_some()
+        {
+            return Err(Error::UsernameTaken);
         }
 
         let password_hash = self.hasher.hash(password.secret().clone()).await?;

@@ -43,10 +43,10 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError>
 }
 
 async fn mailer_ok(state: &AppState) -> bool {
-    if let Some((at, ok)) = *state.mailer_health.lock().unwrap_or_else(|p| p.into_inner()) {
-        if at.elapsed() < MAILER_CHECK_TTL {
-            return ok;
-        }
+    if let Some((at, ok)) = *state.mailer_health.lock().unwrap_or_else(|p| p.into_inner())
+        && at.elapsed() < MAILER_CHECK_TTL
+    {
+        return ok;
     }
     let result = state.outbox.transport().ping().await;
     if let Err(error) = &result {
