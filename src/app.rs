@@ -106,11 +106,23 @@ impl Application {
         }
         let services = Services::open(config, public_url, outbox_settings).await?;
         if let Some(admin) = &config.admin {
-            services
-                .accounts
-                .ensure_admin(&admin.email, admin.password.clone())
-                .await
-                .map_err(|e| anyhow::anyhow!("ensuring the admin from GATEHOUSE_ADMIN_EMAIL: {e:?}"))?;
+            let ensured = services.accounts.ensure_admin(&admin.email, admin.password.clone()).await;
+            match ensured {
+                Ok(_) => {}
+                Err(crate::accounts::Error::Validation(errors)) => {
+                    let problems = errors
+                        .iter()
+                        .map(|e| match e.field {
+                            "email" => format!("GATEHOUSE_ADMIN_EMAIL is not valid: {}", e.message),
+                            _ => format!("GATEHOUSE_ADMIN_PASSWORD is not valid: {}", e.message),
+                        })
+                        .collect();
+                    return Err(crate::config::ConfigError { problems }.into());
+                }
+                Err(other) => {
+                    return Err(anyhow::Error::new(other).context("ensuring the admin from GATEHOUSE_ADMIN_EMAIL"));
+                }
+            }
         }
         Ok(Self { listener, address, services, request_timeout: config.request_timeout })
     }

@@ -81,7 +81,9 @@ pub fn main() -> ExitCode {
         return config_check(&loaded);
     }
     let Loaded { config, warnings } = loaded;
-    if let Err(error) = crate::telemetry::init(&config.log, config.log_format, std::io::stderr) {
+    if let Err(error) =
+        crate::telemetry::init(&config.log, config.log_format, std::io::stderr().is_terminal(), std::io::stderr)
+    {
         eprintln!("gatehouse: {error:#}");
         return ExitCode::from(2);
     }
@@ -107,17 +109,22 @@ pub fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(error = %format!("{error:#}"), "gatehouse stopped");
-            eprintln!("gatehouse: {error:#}");
-            ExitCode::FAILURE
-        }
+        Err(error) => match error.downcast_ref::<ConfigError>() {
+            Some(config_error) => config_failed(config_error),
+            None => {
+                tracing::error!(error = %format!("{error:#}"), "gatehouse stopped");
+                eprintln!("gatehouse: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
 fn config_failed(error: &ConfigError) -> ExitCode {
     eprintln!("gatehouse: {error}");
-    eprintln!("Set the variables in the environment, in .env, or in gatehouse.toml; `gatehouse config check` shows the result.");
+    eprintln!(
+        "Set the variables in the environment, in .env, or in gatehouse.toml; `gatehouse config check` shows the result."
+    );
     ExitCode::from(2)
 }
 
@@ -157,11 +164,8 @@ async fn create_user(
     let password = read_password(password_stdin)?;
     let services = open(&config).await?;
     let role = if admin { Role::Admin } else { Role::User };
-    let account = services
-        .accounts
-        .create_active_account(&email, username.as_deref(), password, role)
-        .await
-        .map_err(|e| match e {
+    let account = services.accounts.create_active_account(&email, username.as_deref(), password, role).await.map_err(
+        |e| match e {
             crate::accounts::Error::Validation(errors) => anyhow::anyhow!(
                 "{}",
                 errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
@@ -169,7 +173,8 @@ async fn create_user(
             crate::accounts::Error::EmailTaken => anyhow::anyhow!("an account with this email exists already"),
             crate::accounts::Error::UsernameTaken => anyhow::anyhow!("an account with this username exists already"),
             other => anyhow::anyhow!(other),
-        })?;
+        },
+    )?;
     println!("created {} account {} ({})", role.as_str(), account.email, account.id);
     Ok(())
 }

@@ -37,10 +37,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
 ];
 
 /// Names accepted without the `GATEHOUSE_` prefix, as many platforms provide them.
-const ALIASES: &[(&str, &str)] = &[
-    ("DATABASE_URL", "GATEHOUSE_DATABASE_URL"),
-    ("REDIS_URL", "GATEHOUSE_REDIS_URL"),
-];
+const ALIASES: &[(&str, &str)] = &[("DATABASE_URL", "GATEHOUSE_DATABASE_URL"), ("REDIS_URL", "GATEHOUSE_REDIS_URL")];
 
 /// The parsed configuration of one gatehouse process.
 #[derive(Clone, Debug)]
@@ -203,18 +200,16 @@ impl Config {
         let mut p = Parser { map: &map, problems: Vec::new() };
 
         let bind = p.parse("GATEHOUSE_BIND", "127.0.0.1:8080", |v| {
-            v.parse::<SocketAddr>().map_err(|_| "write an IP address and port, like 127.0.0.1:8080 or 0.0.0.0:8080".into())
+            v.parse::<SocketAddr>()
+                .map_err(|_| "write an IP address and port, like 127.0.0.1:8080 or 0.0.0.0:8080".into())
         });
         // When the bind address is bad, that is the problem to report, not the derived URL.
         let default_public = bind.map(|b| format!("http://{b}")).unwrap_or_else(|| "http://127.0.0.1:8080".into());
         let public_url = p.parse("GATEHOUSE_PUBLIC_URL", &default_public, parse_public_url);
         let database_url = p.parse("GATEHOUSE_DATABASE_URL", "sqlite://gatehouse.db", parse_database_url);
-        let database_max_connections = p.parse("GATEHOUSE_DATABASE_MAX_CONNECTIONS", "10", |v| {
-            parse_count(v, 1, 1000)
-        });
-        let redis_url = p.optional("GATEHOUSE_REDIS_URL", |v| {
-            parse_url_with_schemes(v, &["redis", "rediss"], "redis://host:6379")
-        });
+        let database_max_connections = p.parse("GATEHOUSE_DATABASE_MAX_CONNECTIONS", "10", |v| parse_count(v, 1, 1000));
+        let redis_url =
+            p.optional("GATEHOUSE_REDIS_URL", |v| parse_url_with_schemes(v, &["redis", "rediss"], "redis://host:6379"));
         let smtp_url = p.optional("GATEHOUSE_SMTP_URL", |v| {
             parse_url_with_schemes(v, &["smtp", "smtps"], "smtp://localhost:1025 or smtps://user:pass@host:465")
         });
@@ -394,9 +389,9 @@ fn parse_database_url(value: &str) -> Result<SecretUrl, String> {
     let scheme = value.split("://").next().unwrap_or_default();
     match scheme {
         "sqlite" => Ok(SecretUrl::new(value)),
-        "postgres" | "postgresql" | "mysql" | "mariadb" => Err(format!(
-            "{scheme} is not supported by this build yet; use sqlite://path/to/file.db"
-        )),
+        "postgres" | "postgresql" | "mysql" | "mariadb" => {
+            Err(format!("{scheme} is not supported by this build yet; use sqlite://path/to/file.db"))
+        }
         _ => Err("write sqlite://path/to/file.db".into()),
     }
 }
@@ -414,9 +409,8 @@ fn read_toml(path: &Path, vars: &mut BTreeMap<String, String>) -> Result<(), Str
     let Ok(text) = std::fs::read_to_string(path) else {
         return Ok(());
     };
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e| format!("{}: {e}; fix the syntax or remove the file", path.display()))?;
+    let table: toml::Table =
+        text.parse().map_err(|e| format!("{}: {e}; fix the syntax or remove the file", path.display()))?;
     for (key, value) in table {
         let name = format!("GATEHOUSE_{}", key.to_ascii_uppercase());
         let value = match value {
@@ -488,9 +482,8 @@ mod tests {
     fn unprefixed_database_url_is_accepted_but_the_prefixed_one_wins() {
         let config = load(&[("DATABASE_URL", "sqlite://a.db")]).unwrap().config;
         assert_eq!(config.database_url.expose(), "sqlite://a.db");
-        let config = load(&[("DATABASE_URL", "sqlite://a.db"), ("GATEHOUSE_DATABASE_URL", "sqlite://b.db")])
-            .unwrap()
-            .config;
+        let config =
+            load(&[("DATABASE_URL", "sqlite://a.db"), ("GATEHOUSE_DATABASE_URL", "sqlite://b.db")]).unwrap().config;
         assert_eq!(config.database_url.expose(), "sqlite://b.db");
     }
 

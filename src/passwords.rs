@@ -47,15 +47,8 @@ pub struct Verified {
 }
 
 enum Job {
-    Hash {
-        password: SecretString,
-        reply: oneshot::Sender<Result<String, HashError>>,
-    },
-    Verify {
-        password: SecretString,
-        phc: Option<String>,
-        reply: oneshot::Sender<Result<Verified, HashError>>,
-    },
+    Hash { password: SecretString, reply: oneshot::Sender<Result<String, HashError>> },
+    Verify { password: SecretString, phc: Option<String>, reply: oneshot::Sender<Result<Verified, HashError>> },
 }
 
 /// Counters for the metrics and the benchmark.
@@ -270,7 +263,9 @@ mod tests {
         let weak = Params::new(8 * 1024, 1, 1, Some(32)).unwrap();
         let salt = b"0123456789abcdef";
         let mut out = [0u8; 32];
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, weak).hash_password_into(b"old password ok", salt, &mut out).unwrap();
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, weak)
+            .hash_password_into(b"old password ok", salt, &mut out)
+            .unwrap();
         let old = format!("$argon2id$v=19$m=8192,t=1,p=1${}${}", B64.encode(salt), B64.encode(out));
         let pool = PasswordHasher::start(1, 4);
         let verified = pool.verify(secret("old password ok"), Some(old.clone())).await.unwrap();

@@ -328,7 +328,9 @@ impl AccountKey {
         match self {
             AccountKey::Id(id) => *id == account.id,
             AccountKey::Email(email) => *email == account.email.to_lowercase(),
-            AccountKey::Username(name) => account.username.as_deref().map(str::to_ascii_lowercase).as_deref() == Some(name),
+            AccountKey::Username(name) => {
+                account.username.as_deref().map(str::to_ascii_lowercase).as_deref() == Some(name)
+            }
         }
     }
 }
@@ -351,7 +353,16 @@ mod tests {
 
     #[test]
     fn bad_emails_are_refused() {
-        for bad in ["", "ann", "ann@", "@example.com", "ann@@example.com", "ann lee@example.com", "Ann <ann@example.com>", "ann@example..com"] {
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@@example.com",
+            "ann lee@example.com",
+            "Ann <ann@example.com>",
+            "ann@example..com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} was accepted");
         }
         let long = format!("{}@example.com", "a".repeat(250));

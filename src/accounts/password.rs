@@ -45,7 +45,10 @@ impl Accounts {
         let identity = [identity[0].as_str(), identity[1].as_str()];
         let new_password = NewPassword::parse(&change.new_password, "new_password", &identity)?;
 
-        let verified = self.hasher.verify(change.current_password.clone(), found.as_ref().map(|c| c.password_hash.clone())).await?;
+        let verified = self
+            .hasher
+            .verify(change.current_password.clone(), found.as_ref().map(|c| c.password_hash.clone()))
+            .await?;
         let Some(credentials) = found.filter(|_| verified.matches) else {
             return Err(Error::InvalidCredentials);
         };
@@ -75,7 +78,8 @@ impl Accounts {
         let found = self.store.find_account(&AccountKey::Email(email.normalized().to_owned())).await?;
         match found.map(|c| c.account) {
             Some(account) if account.status != Status::Disabled => {
-                let (token, mail) = self.link_email(account.id, &account.email, TokenPurpose::PasswordReset, Utc::now());
+                let (token, mail) =
+                    self.link_email(account.id, &account.email, TokenPurpose::PasswordReset, Utc::now());
                 self.store.insert_link(&token, &mail).await?;
                 self.outbox.wake();
                 tracing::info!(account_id = %account.id, "password reset link sent");
@@ -105,7 +109,8 @@ impl Accounts {
         self.check_reset_token(token).await?;
         let hash = TokenHash::of(token);
         let record = self.store.find_token(&hash).await?.ok_or(Error::TokenInvalid)?;
-        let account = self.store.find_account(&AccountKey::Id(record.account_id)).await?.ok_or(Error::TokenInvalid)?.account;
+        let account =
+            self.store.find_account(&AccountKey::Id(record.account_id)).await?.ok_or(Error::TokenInvalid)?.account;
         let identity = [account.email.as_str(), account.username.as_deref().unwrap_or_default()];
         let new_password = NewPassword::parse(&new_password, "new_password", &identity)?;
         let password_hash = self.hasher.hash(new_password.secret().clone()).await?;

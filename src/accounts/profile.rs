@@ -98,7 +98,9 @@ fn plan(current: &Account, edit: Edit) -> Result<ProfileChange> {
     let username = match edited(&fields, "username", patch) {
         Some(Value::Null) => None,
         Some(Value::String(name)) if name.trim().is_empty() => None,
-        Some(Value::String(name)) => Username::parse(&name).map_err(|e| errors.push(e)).ok().map(|u| u.as_str().to_owned()),
+        Some(Value::String(name)) => {
+            Username::parse(&name).map_err(|e| errors.push(e)).ok().map(|u| u.as_str().to_owned())
+        }
         Some(_) => {
             errors.push(FieldError::new("username", "username must be a string or null"));
             None
@@ -152,14 +154,9 @@ fn plan(current: &Account, edit: Edit) -> Result<ProfileChange> {
         }
     };
     match (data, role, status) {
-        (Some(data), Some(role), Some(status)) if errors.is_empty() => Ok(ProfileChange {
-            username,
-            name,
-            data: data.into_map(),
-            role,
-            status,
-            now: Utc::now(),
-        }),
+        (Some(data), Some(role), Some(status)) if errors.is_empty() => {
+            Ok(ProfileChange { username, name, data: data.into_map(), role, status, now: Utc::now() })
+        }
         _ => Err(Error::Validation(errors)),
     }
 }

@@ -99,13 +99,15 @@ impl Accounts {
             account_id: account.id,
             refresh_hash: refresh.hash,
             created_at: now,
-            expires_at: now + chrono::Duration::from_std(self.settings.session_ttl).unwrap_or(chrono::Duration::days(1)),
+            expires_at: now
+                + chrono::Duration::from_std(self.settings.session_ttl).unwrap_or(chrono::Duration::days(1)),
             user_agent: client.user_agent.map(|ua| truncate(ua, 256)),
             ip: client.ip,
         };
         self.sessions.create_session(&session).await?;
         tracing::info!(account_id = %account.id, session_id = %session.id, "logged in");
-        let live = LiveSession { id: session.id, account_id: account.id, expires_at: session.expires_at, last_used_at: now };
+        let live =
+            LiveSession { id: session.id, account_id: account.id, expires_at: session.expires_at, last_used_at: now };
         self.token_pair(account, &live, refresh.secret, now)
     }
 
@@ -132,7 +134,13 @@ impl Accounts {
         self.token_pair(account, &session, next.secret, now)
     }
 
-    fn token_pair(&self, account: Account, session: &LiveSession, refresh: SecretString, now: DateTime<Utc>) -> Result<TokenPair> {
+    fn token_pair(
+        &self,
+        account: Account,
+        session: &LiveSession,
+        refresh: SecretString,
+        now: DateTime<Utc>,
+    ) -> Result<TokenPair> {
         let ttl = chrono::Duration::from_std(self.settings.access_token_ttl).unwrap_or(chrono::Duration::minutes(15));
         let exp = (now + ttl).min(session.expires_at);
         let claims = AccessClaims {

@@ -4,7 +4,9 @@ use chrono::Utc;
 use secrecy::SecretString;
 use uuid::Uuid;
 
-use super::domain::{Account, AccountData, AccountKey, DisplayName, Email, FieldError, NewPassword, Role, Status, Username};
+use super::domain::{
+    Account, AccountData, AccountKey, DisplayName, Email, FieldError, NewPassword, Role, Status, Username,
+};
 use super::{Accounts, Error, Result};
 use crate::store::{NewAccount, TokenPurpose};
 use crate::tokens::opaque::{TokenHash, plausible};
@@ -38,7 +40,8 @@ impl Accounts {
             Some(u) => Username::parse(u).map_err(|e| errors.push(e)).ok(),
             None => None,
         };
-        let name = DisplayName::parse(input.name.as_deref().unwrap_or_default()).map_err(|e| errors.push(e)).ok().flatten();
+        let name =
+            DisplayName::parse(input.name.as_deref().unwrap_or_default()).map_err(|e| errors.push(e)).ok().flatten();
         let data = merge_data(input.data, input.extra).map_err(|e| errors.push(e)).ok();
         let identity = [
             email.as_ref().map(Email::as_str).unwrap_or_default(),

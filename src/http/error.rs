@@ -83,7 +83,9 @@ impl ApiError {
             UsernameTaken => (StatusCode::CONFLICT, "username_taken", "Username taken"),
             TokenExpired => (StatusCode::GONE, "token_expired", "Link expired"),
             PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "Payload too large"),
-            UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported media type"),
+            UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported media type")
+            }
             ValidationFailed(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "Validation failed"),
             Unavailable(..) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Internal error"),
@@ -96,9 +98,13 @@ impl ApiError {
             MalformedRequest(why) => why.clone(),
             TokenInvalid => "The token is unknown or has already been used.".into(),
             Unauthorized { token_sent: false } => "Send an access token: Authorization: Bearer <token>.".into(),
-            Unauthorized { token_sent: true } => "The access token is invalid, expired or revoked; log in again.".into(),
+            Unauthorized { token_sent: true } => {
+                "The access token is invalid, expired or revoked; log in again.".into()
+            }
             InvalidCredentials => "The email, username or password is wrong.".into(),
-            AccountNotActivated => "The account is not activated yet: follow the link in the confirmation email.".into(),
+            AccountNotActivated => {
+                "The account is not activated yet: follow the link in the confirmation email.".into()
+            }
             AccountDisabled => "The account has been disabled by an administrator.".into(),
             Forbidden => "You are not allowed to do this.".into(),
             NotFound(what) => format!("No such {what}."),
@@ -178,7 +184,9 @@ impl From<accounts::Error> for ApiError {
             E::TokenInvalid => ApiError::TokenInvalid,
             E::TokenExpired => ApiError::TokenExpired,
             E::Unauthorized => ApiError::Unauthorized { token_sent: true },
-            E::Busy => ApiError::Unavailable("Too many logins are being checked right now; try again shortly.".into(), None),
+            E::Busy => {
+                ApiError::Unavailable("Too many logins are being checked right now; try again shortly.".into(), None)
+            }
             E::Unavailable(cause) => {
                 ApiError::Unavailable("A backing service is unavailable; try again shortly.".into(), Some(cause))
             }

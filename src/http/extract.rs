@@ -51,10 +51,13 @@ async fn parse_body<T: DeserializeOwned, S: Send + Sync>(
 ) -> Result<(T, BodyKind), ApiError> {
     let kind = body_kind(req.headers());
     let bytes = read_body(req, state).await?;
-    let expected = if accept_form { "application/json or application/x-www-form-urlencoded" } else { "application/json" };
+    let expected =
+        if accept_form { "application/json or application/x-www-form-urlencoded" } else { "application/json" };
     let kind = match kind {
         None if bytes.is_empty() => return Err(ApiError::MalformedRequest(format!("Send a body as {expected}."))),
-        None => return Err(ApiError::UnsupportedMediaType(format!("Send the body as {expected}, with that Content-Type."))),
+        None => {
+            return Err(ApiError::UnsupportedMediaType(format!("Send the body as {expected}, with that Content-Type.")));
+        }
         Some(Err(why)) => return Err(ApiError::UnsupportedMediaType(format!("{why}; send {expected}."))),
         Some(Ok(BodyKind::Form)) if !accept_form => {
             return Err(ApiError::UnsupportedMediaType(format!("This endpoint takes {expected}.")));

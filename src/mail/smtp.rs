@@ -65,7 +65,9 @@ fn classify(error: lettre::transport::smtp::Error) -> SendError {
             "TLS with the mail server failed ({error}); check smtps:// versus smtp://…?tls=required and the certificate"
         ))
     } else {
-        SendError::Transient(format!("could not talk to the mail server ({error}); is GATEHOUSE_SMTP_URL right and the server up?"))
+        SendError::Transient(format!(
+            "could not talk to the mail server ({error}); is GATEHOUSE_SMTP_URL right and the server up?"
+        ))
     }
 }
 

@@ -104,7 +104,10 @@ pub fn test_message(public_url: &str) -> Rendered {
     );
     let html = html_page(
         &subject,
-        &[format!("This is a test message from the gatehouse at {public_url}."), "If you can read it, email delivery works.".into()],
+        &[
+            format!("This is a test message from the gatehouse at {public_url}."),
+            "If you can read it, email delivery works.".into(),
+        ],
         None,
     );
     Rendered { kind: "test", subject, text, html }
@@ -118,7 +121,9 @@ mod tests {
 
     #[test]
     fn the_link_stands_on_a_line_of_its_own() {
-        for rendered in [activation(LINK, Duration::from_secs(86_400)), password_reset(LINK, Duration::from_secs(3_600))] {
+        for rendered in
+            [activation(LINK, Duration::from_secs(86_400)), password_reset(LINK, Duration::from_secs(3_600))]
+        {
             assert!(rendered.text.lines().any(|line| line == LINK), "{}", rendered.text);
             assert!(rendered.html.contains(&format!("href=\"{LINK}\"")));
         }

@@ -63,7 +63,12 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
     async fn touch_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()>;
     /// Spends `presented` and makes `next` the session's refresh token, atomically; a spent
     /// token revokes the session.
-    async fn rotate_refresh(&self, presented: &TokenHash, next: &TokenHash, now: DateTime<Utc>) -> StoreResult<Rotation>;
+    async fn rotate_refresh(
+        &self,
+        presented: &TokenHash,
+        next: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Rotation>;
     /// Ends one session of the account; `false` when it has no such session.
     async fn revoke_session(&self, account_id: Uuid, id: Uuid) -> StoreResult<bool>;
     /// Ends every session of the account, but `except`.

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{Row, Sqlite, Transaction};
 use uuid::Uuid;
 
@@ -499,12 +501,13 @@ impl SessionStore for SqliteStore {
     }
 
     async fn live_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<LiveSession>> {
-        let row = sqlx::query("SELECT account_id, expires_at, last_used_at FROM sessions WHERE id = ? AND expires_at > ?")
-            .bind(id.to_string())
-            .bind(now)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
+        let row =
+            sqlx::query("SELECT account_id, expires_at, last_used_at FROM sessions WHERE id = ? AND expires_at > ?")
+                .bind(id.to_string())
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_err)?;
         row.map(|row| {
             Ok(LiveSession {
                 id,
@@ -527,7 +530,12 @@ impl SessionStore for SqliteStore {
         Ok(())
     }
 
-    async fn rotate_refresh(&self, presented: &TokenHash, next: &TokenHash, now: DateTime<Utc>) -> StoreResult<Rotation> {
+    async fn rotate_refresh(
+        &self,
+        presented: &TokenHash,
+        next: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Rotation> {
         let mut tx = self.write_tx().await?;
         let row = sqlx::query(
             "SELECT r.session_id, r.used_at, s.account_id, s.expires_at

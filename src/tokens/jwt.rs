@@ -42,7 +42,10 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).field("created_at", &self.created_at).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
     }
 }
 
@@ -82,7 +85,10 @@ pub struct KeyRing {
 
 impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyRing").field("issuer", &self.issuer).field("active_kid", &self.active.0).finish_non_exhaustive()
+        f.debug_struct("KeyRing")
+            .field("issuer", &self.issuer)
+            .field("active_kid", &self.active.0)
+            .finish_non_exhaustive()
     }
 }
 
@@ -103,7 +109,8 @@ impl KeyRing {
     pub fn new(issuer: impl Into<String>, mut keys: Vec<SigningKey>) -> anyhow::Result<Self> {
         keys.sort_by_key(|k| k.created_at);
         let newest = keys.last().ok_or_else(|| anyhow::anyhow!("no signing key"))?;
-        Ed25519KeyPair::from_pkcs8(&newest.private_pkcs8).map_err(|_| anyhow::anyhow!("stored signing key unreadable"))?;
+        Ed25519KeyPair::from_pkcs8(&newest.private_pkcs8)
+            .map_err(|_| anyhow::anyhow!("stored signing key unreadable"))?;
         let active = (newest.kid.clone(), EncodingKey::from_ed_der(&newest.private_pkcs8));
         let issuer = issuer.into();
         let verifiers = keys.iter().map(|k| (k.kid.clone(), DecodingKey::from_ed_der(&k.public_key))).collect();
@@ -137,15 +144,15 @@ impl KeyRing {
             return Err(TokenError::Invalid);
         }
         let key = header.kid.as_deref().and_then(|kid| self.verifiers.get(kid)).ok_or(TokenError::UnknownKey)?;
-        jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation).map(|data| data.claims).map_err(|e| {
-            match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-                jsonwebtoken::errors::ErrorKind::Base64(_)
-                | jsonwebtoken::errors::ErrorKind::Json(_)
-                | jsonwebtoken::errors::ErrorKind::Utf8(_)
-                | jsonwebtoken::errors::ErrorKind::InvalidToken => TokenError::Malformed,
-                _ => TokenError::Invalid,
-            }
+        jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation).map(|data| data.claims).map_err(|e| match e
+            .kind()
+        {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+            jsonwebtoken::errors::ErrorKind::Base64(_)
+            | jsonwebtoken::errors::ErrorKind::Json(_)
+            | jsonwebtoken::errors::ErrorKind::Utf8(_)
+            | jsonwebtoken::errors::ErrorKind::InvalidToken => TokenError::Malformed,
+            _ => TokenError::Invalid,
         })
     }
 

@@ -27,7 +27,8 @@ async fn a_browser_gets_an_html_page_that_refuses_framing() {
     app.sign_up(json!({"email": "ben@example.com", "password": PASSWORD})).await;
     let link = app.activation_link("ben@example.com", 1).await;
 
-    let response = app.client.get(&link).header("accept", "text/html,application/xhtml+xml,*/*;q=0.8").send().await.unwrap();
+    let response =
+        app.client.get(&link).header("accept", "text/html,application/xhtml+xml,*/*;q=0.8").send().await.unwrap();
 
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));

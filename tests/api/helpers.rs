@@ -46,6 +46,7 @@ fn init_logs() {
         let _ = gatehouse::telemetry::init(
             "debug,hyper=info,h2=info,sqlx=info,tower=info",
             gatehouse::config::LogFormat::Text,
+            false,
             || BufferWriter,
         );
     });
@@ -210,12 +211,18 @@ impl TestApp {
 
     /// An admin made from the command line's account service, logged in.
     pub async fn admin(&self, email: &str) -> String {
-        let services = gatehouse::app::Services::open(&self.config, self.address.parse().unwrap(), OutboxSettings::default())
-            .await
-            .unwrap();
+        let services =
+            gatehouse::app::Services::open(&self.config, self.address.parse().unwrap(), OutboxSettings::default())
+                .await
+                .unwrap();
         services
             .accounts
-            .create_active_account(email, None, secrecy::SecretString::from(PASSWORD.to_owned()), gatehouse::accounts::domain::Role::Admin)
+            .create_active_account(
+                email,
+                None,
+                secrecy::SecretString::from(PASSWORD.to_owned()),
+                gatehouse::accounts::domain::Role::Admin,
+            )
             .await
             .unwrap();
         self.tokens(email, PASSWORD).await["access_token"].as_str().unwrap().to_owned()

@@ -30,7 +30,10 @@ async fn login_returns_a_bearer_token_with_the_contract_claims() {
     let jwks: Value = app.get("/.well-known/jwks.json", None).await.json().await.unwrap();
     let key = &jwks["keys"][0];
     assert_eq!(key["kid"], header["kid"]);
-    assert_eq!((key["kty"].as_str(), key["crv"].as_str(), key["alg"].as_str()), (Some("OKP"), Some("Ed25519"), Some("EdDSA")));
+    assert_eq!(
+        (key["kty"].as_str(), key["crv"].as_str(), key["alg"].as_str()),
+        (Some("OKP"), Some("Ed25519"), Some("EdDSA"))
+    );
 }
 
 #[tokio::test]
@@ -75,14 +78,29 @@ async fn a_pending_account_cannot_log_in_until_activated() {
 
     assert_problem(app.log_in("dan@example.com", PASSWORD).await, StatusCode::FORBIDDEN, "account_not_activated").await;
     // The wrong password says nothing about the account's state.
-    assert_problem(app.log_in("dan@example.com", "wrong password here").await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    assert_problem(
+        app.log_in("dan@example.com", "wrong password here").await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn login_without_identifier_or_password_is_malformed() {
     let app = spawn_app().await;
-    assert_problem(app.post_json("/auth", &json!({"password": PASSWORD}), None).await, StatusCode::BAD_REQUEST, "malformed_request").await;
-    assert_problem(app.post_json("/auth", &json!({"email": "a@example.com"}), None).await, StatusCode::BAD_REQUEST, "malformed_request").await;
+    assert_problem(
+        app.post_json("/auth", &json!({"password": PASSWORD}), None).await,
+        StatusCode::BAD_REQUEST,
+        "malformed_request",
+    )
+    .await;
+    assert_problem(
+        app.post_json("/auth", &json!({"email": "a@example.com"}), None).await,
+        StatusCode::BAD_REQUEST,
+        "malformed_request",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -96,7 +114,8 @@ async fn only_a_valid_token_opens_the_protected_resource() {
     let garbage = app.get("/protected", Some("not.a.token")).await;
     assert_eq!(garbage.headers()["www-authenticate"], r#"Bearer realm="gatehouse", error="invalid_token""#);
     assert_problem(garbage, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    let wrong_scheme = app.client.get(app.url("/protected")).header("authorization", format!("Basic {token}")).send().await.unwrap();
+    let wrong_scheme =
+        app.client.get(app.url("/protected")).header("authorization", format!("Basic {token}")).send().await.unwrap();
     assert_problem(wrong_scheme, StatusCode::UNAUTHORIZED, "unauthorized").await;
 
     let ok = app.get("/protected", Some(&token)).await;
@@ -161,8 +180,18 @@ async fn unknown_refresh_tokens_and_refresh_after_logout_are_invalid() {
     let app = spawn_app().await;
     app.active_user("ivy@example.com", None).await;
     let tokens = app.tokens("ivy@example.com", PASSWORD).await;
-    assert_problem(app.post_json("/auth/refresh", &json!({"refresh_token": "made-up"}), None).await, StatusCode::BAD_REQUEST, "token_invalid").await;
-    assert_problem(app.post_json("/auth/refresh", &json!({}), None).await, StatusCode::BAD_REQUEST, "malformed_request").await;
+    assert_problem(
+        app.post_json("/auth/refresh", &json!({"refresh_token": "made-up"}), None).await,
+        StatusCode::BAD_REQUEST,
+        "token_invalid",
+    )
+    .await;
+    assert_problem(
+        app.post_json("/auth/refresh", &json!({}), None).await,
+        StatusCode::BAD_REQUEST,
+        "malformed_request",
+    )
+    .await;
 
     app.delete("/auth", tokens["access_token"].as_str()).await;
 
@@ -200,7 +229,12 @@ async fn the_session_list_shows_live_sessions_and_one_can_be_ended() {
 
     let path = format!("/auth/sessions/{}", phone_session["id"].as_str().unwrap());
     assert_eq!(app.delete(&path, Some(laptop_token)).await.status(), StatusCode::NO_CONTENT);
-    assert_problem(app.get("/protected", phone["access_token"].as_str()).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    assert_problem(
+        app.get("/protected", phone["access_token"].as_str()).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
     assert_problem(app.delete(&path, Some(laptop_token)).await, StatusCode::NOT_FOUND, "not_found").await;
 }
 

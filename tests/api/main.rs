@@ -3,5 +3,11 @@
 mod activation;
 mod helpers;
 mod login;
+mod logs;
+mod misc;
+mod password;
+mod restart;
+mod seeds;
 mod signup;
 mod smtp;
+mod users;

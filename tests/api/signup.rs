@@ -7,7 +7,8 @@ use crate::helpers::{PASSWORD, assert_problem, spawn_app};
 async fn sign_up_creates_a_pending_account_and_emails_a_confirmation_link() {
     let app = spawn_app().await;
 
-    let response = app.sign_up(json!({"email": "Ann@Example.com", "password": PASSWORD, "username": "ann", "name": "Ann"})).await;
+    let response =
+        app.sign_up(json!({"email": "Ann@Example.com", "password": PASSWORD, "username": "ann", "name": "Ann"})).await;
 
     assert_eq!(response.status(), StatusCode::CREATED);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
@@ -52,7 +53,8 @@ async fn a_taken_email_or_username_is_a_conflict_whatever_its_case() {
 
     let same_email = app.sign_up(json!({"email": " CAT@example.COM ", "password": PASSWORD})).await;
     assert_problem(same_email, StatusCode::CONFLICT, "email_taken").await;
-    let same_username = app.sign_up(json!({"email": "other@example.com", "password": PASSWORD, "username": "cAT"})).await;
+    let same_username =
+        app.sign_up(json!({"email": "other@example.com", "password": PASSWORD, "username": "cAT"})).await;
     assert_problem(same_username, StatusCode::CONFLICT, "username_taken").await;
 }
 
@@ -60,7 +62,8 @@ async fn a_taken_email_or_username_is_a_conflict_whatever_its_case() {
 async fn invalid_fields_are_all_reported_in_one_answer() {
     let app = spawn_app().await;
 
-    let response = app.sign_up(json!({"email": "not-an-email", "password": "short", "username": "x!", "data": [1, 2]})).await;
+    let response =
+        app.sign_up(json!({"email": "not-an-email", "password": "short", "username": "x!", "data": [1, 2]})).await;
 
     let body = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
@@ -92,7 +95,12 @@ async fn a_password_of_1025_characters_is_refused_and_1024_accepted() {
 #[tokio::test]
 async fn missing_or_mistyped_fields_are_malformed_requests() {
     let app = spawn_app().await;
-    for body in [json!({"password": PASSWORD}), json!({"email": "fay@example.com"}), json!({"email": 42, "password": PASSWORD}), json!([1])] {
+    for body in [
+        json!({"password": PASSWORD}),
+        json!({"email": "fay@example.com"}),
+        json!({"email": 42, "password": PASSWORD}),
+        json!([1]),
+    ] {
         let response = app.sign_up(body.clone()).await;
         assert_problem(response, StatusCode::BAD_REQUEST, "malformed_request").await;
     }
@@ -101,9 +109,17 @@ async fn missing_or_mistyped_fields_are_malformed_requests() {
 #[tokio::test]
 async fn broken_json_is_400_and_a_wrong_content_type_is_415() {
     let app = spawn_app().await;
-    let broken = app.client.post(app.url("/user")).header("content-type", "application/json").body("{\"email\":").send().await.unwrap();
+    let broken = app
+        .client
+        .post(app.url("/user"))
+        .header("content-type", "application/json")
+        .body("{\"email\":")
+        .send()
+        .await
+        .unwrap();
     assert_problem(broken, StatusCode::BAD_REQUEST, "malformed_request").await;
-    let text = app.client.post(app.url("/user")).header("content-type", "text/plain").body("hello").send().await.unwrap();
+    let text =
+        app.client.post(app.url("/user")).header("content-type", "text/plain").body("hello").send().await.unwrap();
     assert_problem(text, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
     let none = app.client.post(app.url("/user")).body("{}").send().await.unwrap();
     assert_problem(none, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
@@ -133,7 +149,13 @@ async fn fifty_simultaneous_sign_ups_with_one_email_make_one_account() {
         let client = app.client.clone();
         let url = app.url("/user");
         attempts.push(tokio::spawn(async move {
-            client.post(url).json(&json!({"email": "ivy@example.com", "password": PASSWORD})).send().await.unwrap().status()
+            client
+                .post(url)
+                .json(&json!({"email": "ivy@example.com", "password": PASSWORD}))
+                .send()
+                .await
+                .unwrap()
+                .status()
         }));
     }
     let mut created = 0;

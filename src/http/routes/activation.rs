@@ -14,9 +14,7 @@ use crate::http::views::{AccountBody, MessageBody};
 use crate::http::{AppState, pages};
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/activate", get(follow_link).post(activate))
-        .route("/activate/resend", post(resend))
+    Router::new().route("/activate", get(follow_link).post(activate)).route("/activate/resend", post(resend))
 }
 
 #[derive(Deserialize)]
@@ -68,7 +66,10 @@ async fn follow_link(State(state): State<AppState>, headers: HeaderMap, Query(qu
     }
 }
 
-async fn activate(State(state): State<AppState>, extract::Json(body): extract::Json<TokenBody>) -> Result<Json<Activated>, ApiError> {
+async fn activate(
+    State(state): State<AppState>,
+    extract::Json(body): extract::Json<TokenBody>,
+) -> Result<Json<Activated>, ApiError> {
     Ok(Json(run(&state, &body.token).await?))
 }
 
@@ -77,7 +78,10 @@ struct ResendBody {
     email: String,
 }
 
-async fn resend(State(state): State<AppState>, extract::Json(body): extract::Json<ResendBody>) -> Result<(StatusCode, Json<MessageBody>), ApiError> {
+async fn resend(
+    State(state): State<AppState>,
+    extract::Json(body): extract::Json<ResendBody>,
+) -> Result<(StatusCode, Json<MessageBody>), ApiError> {
     state.accounts.resend_activation(&body.email).await?;
     Ok((
         StatusCode::ACCEPTED,

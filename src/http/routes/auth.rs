@@ -65,7 +65,10 @@ async fn log_out(
         None | Some("") | Some("current") | Some("local") => false,
         Some("all") | Some("global") => true,
         Some(_) => {
-            return Err(ApiError::ValidationFailed(vec![FieldError::new("scope", "scope is all, or left out for this session")]));
+            return Err(ApiError::ValidationFailed(vec![FieldError::new(
+                "scope",
+                "scope is all, or left out for this session",
+            )]));
         }
     };
     state.accounts.log_out(&caller, everywhere).await?;
@@ -82,7 +85,11 @@ async fn sessions(State(state): State<AppState>, Auth(caller): Auth) -> Result<J
     Ok(Json(SessionList { sessions: list.into_iter().map(|s| SessionBody::new(s, caller.session_id)).collect() }))
 }
 
-async fn end_session(State(state): State<AppState>, Auth(caller): Auth, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn end_session(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound("session"))?;
     state.accounts.end_session(&caller, id).await?;
     Ok(StatusCode::NO_CONTENT)

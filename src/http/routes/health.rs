@@ -32,9 +32,17 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError>
     match checks {
         Ok(Ok(())) => {}
         Ok(Err(error)) => {
-            return Err(ApiError::Unavailable("Not ready: the database or session store is unreachable.".into(), Some(error.into())));
+            return Err(ApiError::Unavailable(
+                "Not ready: the database or session store is unreachable.".into(),
+                Some(error.into()),
+            ));
         }
-        Err(_) => return Err(ApiError::Unavailable("Not ready: the database or session store is not answering.".into(), None)),
+        Err(_) => {
+            return Err(ApiError::Unavailable(
+                "Not ready: the database or session store is not answering.".into(),
+                None,
+            ));
+        }
     }
     if !mailer_ok(&state).await {
         return Err(ApiError::Unavailable("Not ready: the mail server is unreachable.".into(), None));

@@ -37,7 +37,8 @@ async fn change(
     if caller.is_none() && body.email.as_deref().is_none_or(|e| e.trim().is_empty()) {
         return Err(ApiError::MalformedRequest("Send `email` (or an access token) with the passwords.".into()));
     }
-    let change = PasswordChange { email: body.email, current_password: body.current_password, new_password: body.new_password };
+    let change =
+        PasswordChange { email: body.email, current_password: body.current_password, new_password: body.new_password };
     state.accounts.change_password(caller.as_ref(), change).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -47,7 +48,10 @@ struct ForgotBody {
     email: String,
 }
 
-async fn forgot(State(state): State<AppState>, extract::Json(body): extract::Json<ForgotBody>) -> Result<(StatusCode, Json<MessageBody>), ApiError> {
+async fn forgot(
+    State(state): State<AppState>,
+    extract::Json(body): extract::Json<ForgotBody>,
+) -> Result<(StatusCode, Json<MessageBody>), ApiError> {
     state.accounts.forgot_password(&body.email).await?;
     Ok((
         StatusCode::ACCEPTED,

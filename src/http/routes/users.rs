@@ -34,7 +34,10 @@ fn required(value: Option<String>, field: &str) -> Result<String, ApiError> {
     value.ok_or_else(|| ApiError::MalformedRequest(format!("The field `{field}` is required.")))
 }
 
-async fn sign_up(State(state): State<AppState>, extract::Json(mut body): extract::Json<Map<String, Value>>) -> Result<Response, ApiError> {
+async fn sign_up(
+    State(state): State<AppState>,
+    extract::Json(mut body): extract::Json<Map<String, Value>>,
+) -> Result<Response, ApiError> {
     let email = required(take_string(&mut body, "email")?, "email")?;
     let password = required(take_string(&mut body, "password")?, "password")?;
     let username = take_string(&mut body, "username")?;
@@ -50,7 +53,11 @@ async fn me(State(state): State<AppState>, Auth(caller): Auth) -> Result<Json<Ac
     Ok(Json(state.accounts.me(&caller).await?.into()))
 }
 
-async fn read(State(state): State<AppState>, Auth(caller): Auth, Path(key): Path<String>) -> Result<Json<AccountBody>, ApiError> {
+async fn read(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(key): Path<String>,
+) -> Result<Json<AccountBody>, ApiError> {
     Ok(Json(state.accounts.get_account(&caller, &key).await?.into()))
 }
 
@@ -72,7 +79,11 @@ async fn patch(
     Ok(Json(state.accounts.update_account(&caller, &key, Edit::MergePatch(body)).await?.into()))
 }
 
-async fn delete(State(state): State<AppState>, Auth(caller): Auth, Path(key): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(key): Path<String>,
+) -> Result<StatusCode, ApiError> {
     state.accounts.delete_account(&caller, &key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
