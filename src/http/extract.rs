@@ -56,7 +56,9 @@ async fn parse_body<T: DeserializeOwned, S: Send + Sync>(
     let kind = match kind {
         None if bytes.is_empty() => return Err(ApiError::MalformedRequest(format!("Send a body as {expected}."))),
         None => {
-            return Err(ApiError::UnsupportedMediaType(format!("Send the body as {expected}, with that Content-Type.")));
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "Send the body as {expected}, with that Content-Type."
+            )));
         }
         Some(Err(why)) => return Err(ApiError::UnsupportedMediaType(format!("{why}; send {expected}."))),
         Some(Ok(BodyKind::Form)) if !accept_form => {
