@@ -13,16 +13,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use secrecy::SecretString;
 use url::Url;
 use uuid::Uuid;
 
 pub use self::domain::FieldError;
+use self::domain::{Account, Credentials, Status};
 pub use self::password::PasswordChange;
 pub use self::profile::Edit;
 pub use self::session::{Caller, ClientInfo, LoginId, TokenPair};
 pub use self::signup::{Activated, SignUp};
 use crate::mail::outbox::Outbox;
-use crate::mail::templates::Rendered;
+use crate::mail::templates::{self, Rendered};
 use crate::passwords::{HashError, PasswordHasher};
 use crate::sessions::SessionStore;
 use crate::store::{NewEmail, NewOneTimeToken, Store, StoreError, TokenPurpose};
@@ -156,6 +158,26 @@ impl Accounts {
         Ok(())
     }
 
+    /// Checks a password against a looked-up account (against a dummy hash when there is
+    /// none, so both take the same time) and then the account's state. Login and password
+    /// change both pass this one gate. Returns the account and, when the stored hash used
+    /// outdated parameters, a fresh one.
+    async fn verify_credentials(
+        &self,
+        found: Option<Credentials>,
+        password: SecretString,
+    ) -> Result<(Account, Option<String>)> {
+        let verified = self.hasher.verify(password, found.as_ref().map(|c| c.password_hash.clone())).await?;
+        let Some(credentials) = found.filter(|_| verified.matches) else {
+            return Err(Error::InvalidCredentials);
+        };
+        match credentials.account.status {
+            Status::Pending => Err(Error::NotActivated),
+            Status::Disabled => Err(Error::Disabled),
+            Status::Active => Ok((credentials.account, verified.rehashed)),
+        }
+    }
+
     /// A one-time token for `purpose` and the email carrying its link, ready to store together.
     fn link_email(
         &self,
@@ -165,16 +187,11 @@ impl Accounts {
         now: DateTime<Utc>,
     ) -> (NewOneTimeToken, NewEmail) {
         let token = OpaqueToken::generate();
-        let (ttl, rendered) = match purpose {
-            TokenPurpose::Activation => {
-                let link = self.settings.link("activate", token.expose());
-                (self.settings.activation_ttl, crate::mail::templates::activation(&link, self.settings.activation_ttl))
-            }
-            TokenPurpose::PasswordReset => {
-                let link = self.settings.link("password/reset", token.expose());
-                (self.settings.reset_ttl, crate::mail::templates::password_reset(&link, self.settings.reset_ttl))
-            }
+        let (path, ttl, render): (_, _, fn(&str, Duration) -> Rendered) = match purpose {
+            TokenPurpose::Activation => ("activate", self.settings.activation_ttl, templates::activation),
+            TokenPurpose::PasswordReset => ("password/reset", self.settings.reset_ttl, templates::password_reset),
         };
+        let rendered = render(&self.settings.link(path, token.expose()), ttl);
         let record = NewOneTimeToken {
             hash: token.hash,
             account_id,

@@ -45,19 +45,7 @@ impl Accounts {
         let identity = [identity[0].as_str(), identity[1].as_str()];
         let new_password = NewPassword::parse(&change.new_password, "new_password", &identity)?;
 
-        let verified = self
-            .hasher
-            .verify(change.current_password.clone(), found.as_ref().map(|c| c.password_hash.clone()))
-            .await?;
-        let Some(credentials) = found.filter(|_| verified.matches) else {
-            return Err(Error::InvalidCredentials);
-        };
-        let account = credentials.account;
-        match account.status {
-            Status::Pending => return Err(Error::NotActivated),
-            Status::Disabled => return Err(Error::Disabled),
-            Status::Active => {}
-        }
+        let (account, _) = self.verify_credentials(found, change.current_password.clone()).await?;
         if change.new_password.expose_secret() == change.current_password.expose_secret() {
             return Err(Error::field("new_password", "choose a password different from the current one"));
         }

@@ -76,18 +76,12 @@ impl Accounts {
             Some(key) => self.store.find_account(key).await?,
             None => None,
         };
-        let verified = self.hasher.verify(password, found.as_ref().map(|c| c.password_hash.clone())).await?;
-        let Some(credentials) = found.filter(|_| verified.matches) else {
-            tracing::info!("login refused: wrong credentials");
-            return Err(Error::InvalidCredentials);
-        };
-        let account = credentials.account;
-        match account.status {
-            Status::Pending => return Err(Error::NotActivated),
-            Status::Disabled => return Err(Error::Disabled),
-            Status::Active => {}
-        }
-        if let Some(upgraded) = verified.rehashed
+        let (account, rehashed) = self.verify_credentials(found, password).await.inspect_err(|e| {
+            if matches!(e, Error::InvalidCredentials) {
+                tracing::info!("login refused: wrong credentials");
+            }
+        })?;
+        if let Some(upgraded) = rehashed
             && let Err(error) = self.store.set_password_hash(account.id, &upgraded, Utc::now()).await
         {
             tracing::warn!(account_id = %account.id, error = %error, "could not store the upgraded password hash");
