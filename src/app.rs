@@ -19,7 +19,9 @@ use crate::mail::outbox::{Outbox, OutboxSettings};
 use crate::mail::smtp::SmtpTransport;
 use crate::mail::{LogTransport, Transport};
 use crate::passwords::PasswordHasher;
-use crate::store::{self, Backend, Store};
+use crate::sessions::SessionStore;
+use crate::sessions::redis::RedisSessions;
+use crate::store::{self, Backend, DbOptions, Store};
 use crate::tokens::jwt::{KeyRing, SigningKey};
 
 /// How often expired sessions and tokens are swept away.
@@ -39,7 +41,13 @@ impl Services {
     /// Connects to the database (migrating it), loads or creates the signing key, and builds
     /// the account service. `public_url` is the base of emailed links and the token issuer.
     pub async fn open(config: &Config, public_url: url::Url, outbox_settings: OutboxSettings) -> anyhow::Result<Self> {
-        let backend = store::connect(&config.database_url, config.database_max_connections).await?;
+        let options = DbOptions { max_connections: config.database_max_connections, timeout: config.database_timeout };
+        let (store, database_sessions) = store::connect(&config.database_url, &options).await?.into_parts();
+        let sessions: Arc<dyn SessionStore> = match &config.redis_url {
+            Some(url) => Arc::new(RedisSessions::connect(url, &config.redis_prefix, config.database_timeout).await?),
+            None => database_sessions,
+        };
+        let backend = Backend { store, sessions };
         let issuer = public_url.as_str().trim_end_matches('/').to_owned();
         let keys = load_or_create_keys(backend.store.as_ref(), issuer).await?;
         let transport: Arc<dyn Transport> = match &config.smtp_url {

@@ -20,7 +20,9 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("GATEHOUSE_PUBLIC_URL", "http:// + bind", "base of the links in emails"),
     ("GATEHOUSE_DATABASE_URL", "sqlite://gatehouse.db", "sqlite://, postgres:// or mysql:// URL"),
     ("GATEHOUSE_DATABASE_MAX_CONNECTIONS", "10", "database pool size"),
+    ("GATEHOUSE_DATABASE_TIMEOUT", "5s", "connect, pool-wait and statement timeout"),
     ("GATEHOUSE_REDIS_URL", "", "when set, sessions and rate limits live in Redis"),
+    ("GATEHOUSE_REDIS_PREFIX", "gatehouse:", "prefix of every Redis key"),
     ("GATEHOUSE_SMTP_URL", "", "smtp://host:port or smtps://user:pass@host:465; unset: log"),
     ("GATEHOUSE_MAIL_FROM", "gatehouse <no-reply@localhost>", "sender of every email"),
     ("GATEHOUSE_ADMIN_EMAIL", "", "bootstrap admin account (with GATEHOUSE_ADMIN_PASSWORD)"),
@@ -46,7 +48,9 @@ pub struct Config {
     pub public_url: Url,
     pub database_url: SecretUrl,
     pub database_max_connections: u32,
+    pub database_timeout: Duration,
     pub redis_url: Option<SecretUrl>,
+    pub redis_prefix: String,
     pub smtp_url: Option<SecretUrl>,
     pub mail_from: String,
     pub admin: Option<AdminSeed>,
@@ -208,6 +212,14 @@ impl Config {
         let public_url = p.parse("GATEHOUSE_PUBLIC_URL", &default_public, parse_public_url);
         let database_url = p.parse("GATEHOUSE_DATABASE_URL", "sqlite://gatehouse.db", parse_database_url);
         let database_max_connections = p.parse("GATEHOUSE_DATABASE_MAX_CONNECTIONS", "10", |v| parse_count(v, 1, 1000));
+        let database_timeout = p.parse("GATEHOUSE_DATABASE_TIMEOUT", "5s", parse_duration);
+        let redis_prefix = p.parse("GATEHOUSE_REDIS_PREFIX", "gatehouse:", |v| {
+            if v.len() <= 64 && v.chars().all(|c| c.is_ascii_graphic()) {
+                Ok(v.to_owned())
+            } else {
+                Err("write up to 64 visible characters without spaces, like gatehouse: or app1:auth:".into())
+            }
+        });
         let redis_url =
             p.optional("GATEHOUSE_REDIS_URL", |v| parse_url_with_schemes(v, &["redis", "rediss"], "redis://host:6379"));
         let smtp_url = p.optional("GATEHOUSE_SMTP_URL", |v| {
@@ -264,7 +276,9 @@ impl Config {
                 public_url: public_url?,
                 database_url: database_url?,
                 database_max_connections: database_max_connections?,
+                database_timeout: database_timeout?,
                 redis_url: redis_url?,
+                redis_prefix: redis_prefix?,
                 smtp_url: smtp_url?,
                 mail_from: mail_from?,
                 admin,
@@ -294,7 +308,9 @@ impl Config {
             ("GATEHOUSE_PUBLIC_URL".into(), self.public_url.to_string()),
             ("GATEHOUSE_DATABASE_URL".into(), self.database_url.masked()),
             ("GATEHOUSE_DATABASE_MAX_CONNECTIONS".into(), self.database_max_connections.to_string()),
+            ("GATEHOUSE_DATABASE_TIMEOUT".into(), show(self.database_timeout)),
             ("GATEHOUSE_REDIS_URL".into(), or_unset(self.redis_url.as_ref().map(SecretUrl::masked))),
+            ("GATEHOUSE_REDIS_PREFIX".into(), self.redis_prefix.clone()),
             (
                 "GATEHOUSE_SMTP_URL".into(),
                 self.smtp_url.as_ref().map(SecretUrl::masked).unwrap_or_else(|| "(unset: emails go to the log)".into()),
@@ -386,13 +402,18 @@ fn parse_public_url(value: &str) -> Result<Url, String> {
 }
 
 fn parse_database_url(value: &str) -> Result<SecretUrl, String> {
+    let advice = "write sqlite://path/to/file.db, postgres://user:pass@host/db or mysql://user:pass@host/db";
     let scheme = value.split("://").next().unwrap_or_default();
     match scheme {
         "sqlite" => Ok(SecretUrl::new(value)),
-        "postgres" | "postgresql" | "mysql" | "mariadb" => {
-            Err(format!("{scheme} is not supported by this build yet; use sqlite://path/to/file.db"))
-        }
-        _ => Err("write sqlite://path/to/file.db".into()),
+        "postgres" | "postgresql" | "mysql" | "mariadb" => match Url::parse(value) {
+            Ok(url) if url.host().is_some() && url.path().len() > 1 => {
+                // MariaDB speaks the MySQL protocol; one driver serves both.
+                Ok(SecretUrl::new(&value.replacen("mariadb://", "mysql://", 1)))
+            }
+            _ => Err(format!("{advice} (with a host and a database name)")),
+        },
+        _ => Err(advice.into()),
     }
 }
 
@@ -450,6 +471,8 @@ mod tests {
         assert_eq!(config.reset_ttl, Duration::from_secs(3600));
         assert_eq!(config.mail_from, "gatehouse <no-reply@localhost>");
         assert!(config.redis_url.is_none() && config.smtp_url.is_none() && config.admin.is_none());
+        assert_eq!(config.database_timeout, Duration::from_secs(5));
+        assert_eq!(config.redis_prefix, "gatehouse:");
         assert_eq!(config.log_format, LogFormat::Text);
     }
 
@@ -485,6 +508,17 @@ mod tests {
         let config =
             load(&[("DATABASE_URL", "sqlite://a.db"), ("GATEHOUSE_DATABASE_URL", "sqlite://b.db")]).unwrap().config;
         assert_eq!(config.database_url.expose(), "sqlite://b.db");
+    }
+
+    #[test]
+    fn the_database_is_chosen_by_the_url_scheme() {
+        for url in ["postgres://u:p@db/gatehouse", "postgresql://db/gatehouse", "mysql://root@db:3306/gatehouse"] {
+            assert_eq!(load(&[("GATEHOUSE_DATABASE_URL", url)]).unwrap().config.database_url.expose(), url);
+        }
+        let maria = load(&[("GATEHOUSE_DATABASE_URL", "mariadb://root@db/gatehouse")]).unwrap().config;
+        assert_eq!(maria.database_url.scheme(), "mysql");
+        assert!(load(&[("GATEHOUSE_DATABASE_URL", "postgres://db")]).is_err(), "a database name is needed");
+        assert!(load(&[("GATEHOUSE_DATABASE_URL", "oracle://db/x")]).is_err());
     }
 
     #[test]

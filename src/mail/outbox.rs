@@ -179,7 +179,8 @@ mod tests {
     async fn backoff_doubles_and_is_capped() {
         let dir = tempfile::tempdir().unwrap();
         let url = crate::config::SecretUrl::new(&format!("sqlite://{}", dir.path().join("t.db").display()));
-        let store = Arc::new(crate::store::sqlite::SqliteStore::connect(&url, 2).await.unwrap());
+        let options = crate::store::DbOptions { max_connections: 2, timeout: Duration::from_secs(5) };
+        let store = Arc::new(crate::store::sqlite::SqliteStore::connect(&url, &options).await.unwrap());
         let outbox = Outbox::new(store, Arc::new(Never), OutboxSettings::default());
         assert_eq!(outbox.backoff(1), Duration::from_secs(5));
         assert_eq!(outbox.backoff(2), Duration::from_secs(10));

@@ -3,7 +3,10 @@
 //! take effect on the very next request. Each session holds the hash of its current refresh
 //! token; spent refresh tokens are remembered so that presenting one again revokes the session.
 //!
-//! The database stores (see `store/`) implement [`SessionStore`].
+//! The database stores (see `store/`) implement [`SessionStore`]; so does [`redis`], for
+//! several replicas sharing sessions.
+
+pub mod redis;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

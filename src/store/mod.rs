@@ -3,6 +3,8 @@
 //! [`StoreError::EmailTaken`] or [`StoreError::UsernameTaken`] here, per backend, and an
 //! unreachable or full database becomes [`StoreError::Unavailable`].
 
+pub mod mysql;
+pub mod postgres;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -192,14 +194,33 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
+/// How to connect to a database.
+#[derive(Clone, Debug)]
+pub struct DbOptions {
+    /// The largest number of pooled connections.
+    pub max_connections: u32,
+    /// The bound on connecting, on waiting for a pooled connection, and on one statement.
+    pub timeout: Duration,
+}
+
 /// Opens the database named by the URL and brings its schema up to date.
-pub async fn connect(url: &SecretUrl, max_connections: u32) -> anyhow::Result<Backend> {
-    match url.scheme() {
-        "sqlite" => {
-            let store = Arc::new(sqlite::SqliteStore::connect(url, max_connections).await?);
-            Ok(Backend { store: store.clone(), sessions: store })
-        }
+pub async fn connect(url: &SecretUrl, options: &DbOptions) -> anyhow::Result<Arc<dyn FullStore>> {
+    Ok(match url.scheme() {
+        "sqlite" => Arc::new(sqlite::SqliteStore::connect(url, options).await?),
+        "postgres" | "postgresql" => postgres::open(url, options).await?,
+        "mysql" => mysql::open(url, options).await?,
         other => anyhow::bail!("unsupported database scheme {other:?}"),
+    })
+}
+
+/// A database store that also keeps sessions (used when no Redis is configured).
+pub trait FullStore: Store + SessionStore {
+    fn into_parts(self: Arc<Self>) -> (Arc<dyn Store>, Arc<dyn SessionStore>);
+}
+
+impl<T: Store + SessionStore> FullStore for T {
+    fn into_parts(self: Arc<Self>) -> (Arc<dyn Store>, Arc<dyn SessionStore>) {
+        (self.clone(), self)
     }
 }
 

@@ -15,8 +15,8 @@ use sqlx::{Row, Sqlite, Transaction};
 use uuid::Uuid;
 
 use super::{
-    NewAccount, NewEmail, NewOneTimeToken, OneTimeToken, ProfileChange, QueuedEmail, Store, StoreError, StoreResult,
-    TokenPurpose,
+    DbOptions, NewAccount, NewEmail, NewOneTimeToken, OneTimeToken, ProfileChange, QueuedEmail, Store, StoreError,
+    StoreResult, TokenPurpose,
 };
 use crate::accounts::domain::{Account, AccountKey, Credentials, Role, Status};
 use crate::config::SecretUrl;
@@ -39,17 +39,17 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file and runs the embedded migrations.
-    pub async fn connect(url: &SecretUrl, max_connections: u32) -> anyhow::Result<Self> {
+    pub async fn connect(url: &SecretUrl, db: &DbOptions) -> anyhow::Result<Self> {
         let options = SqliteConnectOptions::from_str(url.expose())
             .map_err(|e| anyhow::anyhow!("GATEHOUSE_DATABASE_URL {url}: {e}"))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(5))
+            .busy_timeout(db.timeout)
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(5))
+            .max_connections(db.max_connections)
+            .acquire_timeout(db.timeout)
             .connect_with(options)
             .await
             .map_err(|e| anyhow::anyhow!("opening the SQLite database {url}: {e}"))?;

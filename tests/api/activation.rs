@@ -58,7 +58,7 @@ async fn unknown_tokens_are_invalid_and_expired_ones_gone() {
 
     app.sign_up(json!({"email": "dan@example.com", "password": PASSWORD})).await;
     let link = app.activation_link("dan@example.com", 1).await;
-    app.sql("UPDATE one_time_tokens SET expires_at = '2000-01-01T00:00:00+00:00'").await;
+    app.expire_links().await;
 
     assert_problem(app.client.get(&link).send().await.unwrap(), StatusCode::GONE, "token_expired").await;
     let page = app.client.get(&link).header("accept", "text/html").send().await.unwrap();

@@ -12,6 +12,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
+use crate::database::TestDatabase;
 use crate::smtp::SmtpServer;
 
 /// A password that passes the policy; tests that need another say so.
@@ -69,32 +70,36 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub smtp: SmtpServer,
-    pub db_url: String,
+    pub db: Arc<TestDatabase>,
     config: Config,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    _dir: Arc<tempfile::TempDir>,
 }
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(Options::default()).await
 }
 
+/// The app on the backend chosen by the environment (see `tests/common/database.rs`); with
+/// `GATEHOUSE_TEST_REDIS_URL` set, sessions live in Redis under a key prefix of the test's own.
 pub async fn spawn_app_with(options: Options) -> TestApp {
     init_logs();
-    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let db = Arc::new(TestDatabase::create().await);
     let smtp = SmtpServer::start().await;
-    let db_url = format!("sqlite://{}", dir.path().join("gatehouse.db").display());
     let mut vars = vec![
         ("GATEHOUSE_BIND".to_owned(), "127.0.0.1:0".to_owned()),
-        ("GATEHOUSE_DATABASE_URL".to_owned(), db_url.clone()),
+        ("GATEHOUSE_DATABASE_URL".to_owned(), db.url.clone()),
         ("GATEHOUSE_SMTP_URL".to_owned(), smtp.url()),
         ("GATEHOUSE_MAIL_FROM".to_owned(), "gatehouse <no-reply@gatehouse.test>".to_owned()),
         ("GATEHOUSE_HASH_QUEUE".to_owned(), "256".to_owned()),
     ];
+    if let Ok(redis) = std::env::var("GATEHOUSE_TEST_REDIS_URL") {
+        vars.push(("GATEHOUSE_REDIS_URL".to_owned(), redis));
+        vars.push(("GATEHOUSE_REDIS_PREFIX".to_owned(), format!("gh-test-{}:", uuid::Uuid::now_v7().simple())));
+    }
     vars.extend(options.vars);
     let config = Config::from_vars(vars).expect("a valid test configuration").config;
-    start(config, smtp, db_url, dir).await
+    start(config, smtp, db).await
 }
 
 fn outbox_settings() -> OutboxSettings {
@@ -105,7 +110,7 @@ fn outbox_settings() -> OutboxSettings {
     }
 }
 
-async fn start(config: Config, smtp: SmtpServer, db_url: String, dir: Arc<tempfile::TempDir>) -> TestApp {
+async fn start(config: Config, smtp: SmtpServer, db: Arc<TestDatabase>) -> TestApp {
     let app = Application::build_with(&config, outbox_settings()).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let (stop, stopped) = oneshot::channel::<()>();
@@ -113,7 +118,7 @@ async fn start(config: Config, smtp: SmtpServer, db_url: String, dir: Arc<tempfi
         let _ = stopped.await;
     }));
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    TestApp { address, client, smtp, db_url, config, stop: Some(stop), server: Some(server), _dir: dir }
+    TestApp { address, client, smtp, db, config, stop: Some(stop), server: Some(server) }
 }
 
 impl TestApp {
@@ -125,7 +130,7 @@ impl TestApp {
         // Keep the address, so links in emails sent before the restart still work.
         config.bind = self.address.trim_start_matches("http://").parse().unwrap();
         config.public_url = self.address.parse().unwrap();
-        start(config, self.smtp.clone(), self.db_url.clone(), self._dir.clone()).await
+        start(config, self.smtp.clone(), self.db.clone()).await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -230,16 +235,17 @@ impl TestApp {
 
     /// A count from the test's database.
     pub async fn count(&self, query: &str) -> i64 {
-        use sqlx::ConnectOptions;
-        let mut conn = self.db_url.parse::<sqlx::sqlite::SqliteConnectOptions>().unwrap().connect().await.unwrap();
-        sqlx::query_scalar(query).fetch_one(&mut conn).await.unwrap()
+        self.db.count(query).await
     }
 
-    /// Runs SQL against the test's database (for moving clocks, e.g. expiring links).
+    /// Runs SQL against the test's database.
     pub async fn sql(&self, statement: &str) {
-        use sqlx::ConnectOptions;
-        let mut conn = self.db_url.parse::<sqlx::sqlite::SqliteConnectOptions>().unwrap().connect().await.unwrap();
-        sqlx::query(statement).execute(&mut conn).await.unwrap();
+        self.db.execute(statement).await
+    }
+
+    /// Moves every emailed link's expiry into the past.
+    pub async fn expire_links(&self) {
+        self.sql(&format!("UPDATE one_time_tokens SET expires_at = {}", self.db.long_ago())).await
     }
 }
 

@@ -1,6 +1,8 @@
 //! The integration suite: the real application, a real SQLite database, a real SMTP server.
 
 mod activation;
+#[path = "../common/database.rs"]
+mod database;
 mod helpers;
 mod login;
 mod logs;

@@ -209,7 +209,7 @@ async fn an_expired_reset_link_is_gone() {
     let app = spawn_app().await;
     app.active_user("ivy@example.com", None).await;
     let token = reset_token(&app, "ivy@example.com", 2).await;
-    app.sql("UPDATE one_time_tokens SET expires_at = '2000-01-01T00:00:00+00:00'").await;
+    app.expire_links().await;
 
     let response = reset(&app, &token, NEW_PASSWORD).await;
 

@@ -1,0 +1,339 @@
+//! The Redis session store, for several replicas sharing sessions. Each session is a hash
+//! that expires with the session; each refresh token a string naming its session and whether
+//! it is current or spent; each account a set of its session ids. Every operation that reads
+//! and writes is one Lua script, so it is atomic and one round trip; the per-request check is
+//! one `HMGET`.
+//!
+//! Keys (all under the configured prefix `P`):
+//! - `P s:{session id}` hash: `account`, `created`, `used`, `expires` (Unix ms), `ua`, `ip`
+//! - `P r:{refresh token hash, hex}` string: `"{session id} c"` (current) or `"… s"` (spent)
+//! - `P a:{account id}` set of the account's session ids
+//!
+//! When Redis cannot be reached every call fails, and requests answer 503: nobody is let in on
+//! a guess. The connection manager reconnects by itself when Redis is back.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeZone, Utc};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Script, Value};
+use uuid::Uuid;
+
+use super::{LiveSession, NewSession, Rotation, SessionInfo, SessionStore};
+use crate::config::SecretUrl;
+use crate::store::{StoreError, StoreResult};
+use crate::tokens::opaque::TokenHash;
+
+const CREATE: &str = r"
+redis.call('HSET', KEYS[1], 'account', ARGV[1], 'created', ARGV[2], 'used', ARGV[2], 'expires', ARGV[3],
+           'ua', ARGV[4], 'ip', ARGV[5])
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+redis.call('SADD', KEYS[2], ARGV[6])
+local ttl = redis.call('PTTL', KEYS[2])
+if ttl < 0 or tonumber(ARGV[2]) + ttl < tonumber(ARGV[3]) then
+  redis.call('PEXPIREAT', KEYS[2], ARGV[3])
+end
+redis.call('SET', KEYS[3], ARGV[6] .. ' c', 'PXAT', ARGV[3])
+return 1
+";
+
+const TOUCH: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HSET', KEYS[1], 'used', ARGV[1])
+end
+return 1
+";
+
+/// Returns {0} unknown, {1, sid, account, expires} rotated, {2, sid, account} reused.
+const ROTATE: &str = r"
+local value = redis.call('GET', KEYS[1])
+if not value then return {0} end
+local sid, state = string.match(value, '^(%S+) (%a)$')
+if not sid then return {0} end
+local session = ARGV[1] .. 's:' .. sid
+local fields = redis.call('HMGET', session, 'account', 'expires')
+local account, expires = fields[1], fields[2]
+if not account or tonumber(expires) <= tonumber(ARGV[2]) then return {0} end
+if state ~= 'c' then
+  redis.call('DEL', session)
+  redis.call('SREM', ARGV[1] .. 'a:' .. account, sid)
+  return {2, sid, account}
+end
+redis.call('SET', KEYS[1], sid .. ' s', 'KEEPTTL')
+redis.call('SET', KEYS[2], sid .. ' c', 'PXAT', expires)
+redis.call('HSET', session, 'used', ARGV[2])
+return {1, sid, account, expires}
+";
+
+const REVOKE: &str = r"
+if redis.call('HGET', KEYS[1], 'account') == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[2], ARGV[2])
+  return 1
+end
+return 0
+";
+
+const REVOKE_ALL: &str = r"
+local ended = 0
+for _, sid in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if sid ~= ARGV[2] then
+    ended = ended + redis.call('DEL', ARGV[1] .. 's:' .. sid)
+    redis.call('SREM', KEYS[1], sid)
+  end
+end
+return ended
+";
+
+/// Returns a flat list: for each live session, id, created, used, expires, ua, ip.
+const LIST: &str = r"
+local out = {}
+for _, sid in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local f = redis.call('HMGET', ARGV[1] .. 's:' .. sid, 'created', 'used', 'expires', 'ua', 'ip')
+  if f[1] and tonumber(f[3]) > tonumber(ARGV[2]) then
+    table.insert(out, sid); table.insert(out, f[1]); table.insert(out, f[2]); table.insert(out, f[3])
+    table.insert(out, f[4] or ''); table.insert(out, f[5] or '')
+  elseif not f[1] then
+    redis.call('SREM', KEYS[1], sid)
+  end
+end
+return out
+";
+
+pub struct RedisSessions {
+    connection: ConnectionManager,
+    prefix: String,
+    create: Script,
+    touch: Script,
+    rotate: Script,
+    revoke: Script,
+    revoke_all: Script,
+    list: Script,
+}
+
+impl std::fmt::Debug for RedisSessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSessions").field("prefix", &self.prefix).finish_non_exhaustive()
+    }
+}
+
+fn unavailable(error: redis::RedisError) -> StoreError {
+    StoreError::Unavailable(anyhow::Error::new(error).context("Redis"))
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn time(ms: i64) -> StoreResult<DateTime<Utc>> {
+    Utc.timestamp_millis_opt(ms).single().ok_or_else(|| StoreError::Other(anyhow::anyhow!("bad time {ms} in Redis")))
+}
+
+fn hex(hash: &TokenHash) -> String {
+    hash.as_bytes().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
+        Value::SimpleString(s) => Some(s.clone()),
+        Value::Int(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn number(value: &Value) -> StoreResult<i64> {
+    text(value).and_then(|t| t.parse().ok()).ok_or_else(|| StoreError::Other(anyhow::anyhow!("bad number in Redis")))
+}
+
+fn id(value: &Value) -> StoreResult<Uuid> {
+    text(value)
+        .and_then(|t| Uuid::parse_str(&t).ok())
+        .ok_or_else(|| StoreError::Other(anyhow::anyhow!("bad id in Redis")))
+}
+
+fn optional(value: &Value) -> Option<String> {
+    text(value).filter(|t| !t.is_empty())
+}
+
+impl RedisSessions {
+    /// Connects (failing if Redis cannot be reached now); later outages are survived.
+    pub async fn connect(url: &SecretUrl, prefix: &str, timeout: Duration) -> anyhow::Result<Self> {
+        let client =
+            redis::Client::open(url.expose()).map_err(|e| anyhow::anyhow!("GATEHOUSE_REDIS_URL {url}: {e}"))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_secs(2));
+        let connection = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(|e| anyhow::anyhow!("connecting to Redis at {url}: {e}; is it running?"))?;
+        Ok(Self {
+            connection,
+            prefix: prefix.to_owned(),
+            create: Script::new(CREATE),
+            touch: Script::new(TOUCH),
+            rotate: Script::new(ROTATE),
+            revoke: Script::new(REVOKE),
+            revoke_all: Script::new(REVOKE_ALL),
+            list: Script::new(LIST),
+        })
+    }
+
+    fn session_key(&self, id: Uuid) -> String {
+        format!("{}s:{id}", self.prefix)
+    }
+
+    fn account_key(&self, id: Uuid) -> String {
+        format!("{}a:{id}", self.prefix)
+    }
+
+    fn refresh_key(&self, hash: &TokenHash) -> String {
+        format!("{}r:{}", self.prefix, hex(hash))
+    }
+}
+
+#[async_trait]
+impl SessionStore for RedisSessions {
+    async fn create_session(&self, session: &NewSession) -> StoreResult<()> {
+        let mut connection = self.connection.clone();
+        self.create
+            .key(self.session_key(session.id))
+            .key(self.account_key(session.account_id))
+            .key(self.refresh_key(&session.refresh_hash))
+            .arg(session.account_id.to_string())
+            .arg(ms(session.created_at))
+            .arg(ms(session.expires_at))
+            .arg(session.user_agent.as_deref().unwrap_or_default())
+            .arg(session.ip.as_deref().unwrap_or_default())
+            .arg(session.id.to_string())
+            .invoke_async::<i64>(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn live_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<LiveSession>> {
+        let mut connection = self.connection.clone();
+        let fields: Vec<Value> = redis::cmd("HMGET")
+            .arg(self.session_key(id))
+            .arg("account")
+            .arg("expires")
+            .arg("used")
+            .query_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        let [account, expires, used] = fields.as_slice() else { return Ok(None) };
+        if matches!(account, Value::Nil) {
+            return Ok(None);
+        }
+        let expires_at = time(number(expires)?)?;
+        if expires_at <= now {
+            return Ok(None);
+        }
+        Ok(Some(LiveSession { id, account_id: self::id(account)?, expires_at, last_used_at: time(number(used)?)? }))
+    }
+
+    async fn touch_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
+        let mut connection = self.connection.clone();
+        self.touch
+            .key(self.session_key(id))
+            .arg(ms(now))
+            .invoke_async::<i64>(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn rotate_refresh(
+        &self,
+        presented: &TokenHash,
+        next: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Rotation> {
+        let mut connection = self.connection.clone();
+        let reply: Vec<Value> = self
+            .rotate
+            .key(self.refresh_key(presented))
+            .key(self.refresh_key(next))
+            .arg(&self.prefix)
+            .arg(ms(now))
+            .invoke_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        match reply.as_slice() {
+            [outcome, sid, account, expires] if number(outcome)? == 1 => Ok(Rotation::Rotated(LiveSession {
+                id: id(sid)?,
+                account_id: id(account)?,
+                expires_at: time(number(expires)?)?,
+                last_used_at: now,
+            })),
+            [outcome, sid, account] if number(outcome)? == 2 => {
+                Ok(Rotation::Reused { session_id: id(sid)?, account_id: id(account)? })
+            }
+            _ => Ok(Rotation::Unknown),
+        }
+    }
+
+    async fn revoke_session(&self, account_id: Uuid, id: Uuid) -> StoreResult<bool> {
+        let mut connection = self.connection.clone();
+        let ended: i64 = self
+            .revoke
+            .key(self.session_key(id))
+            .key(self.account_key(account_id))
+            .arg(account_id.to_string())
+            .arg(id.to_string())
+            .invoke_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        Ok(ended == 1)
+    }
+
+    async fn revoke_all_sessions(&self, account_id: Uuid, except: Option<Uuid>) -> StoreResult<u64> {
+        let mut connection = self.connection.clone();
+        let ended: i64 = self
+            .revoke_all
+            .key(self.account_key(account_id))
+            .arg(&self.prefix)
+            .arg(except.map(|id| id.to_string()).unwrap_or_default())
+            .invoke_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        Ok(ended.try_into().unwrap_or_default())
+    }
+
+    async fn list_sessions(&self, account_id: Uuid, now: DateTime<Utc>) -> StoreResult<Vec<SessionInfo>> {
+        let mut connection = self.connection.clone();
+        let flat: Vec<Value> = self
+            .list
+            .key(self.account_key(account_id))
+            .arg(&self.prefix)
+            .arg(ms(now))
+            .invoke_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        let mut sessions = flat
+            .chunks_exact(6)
+            .map(|f| {
+                Ok(SessionInfo {
+                    id: id(&f[0])?,
+                    created_at: time(number(&f[1])?)?,
+                    last_used_at: time(number(&f[2])?)?,
+                    expires_at: time(number(&f[3])?)?,
+                    user_agent: optional(&f[4]),
+                    ip: optional(&f[5]),
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        sessions.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        Ok(sessions)
+    }
+
+    async fn ping_sessions(&self) -> StoreResult<()> {
+        let mut connection = self.connection.clone();
+        let _: String = redis::cmd("PING").query_async(&mut connection).await.map_err(unavailable)?;
+        Ok(())
+    }
+}
