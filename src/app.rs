@@ -98,7 +98,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        Self::build_with(config, OutboxSettings::default()).await
+        Self::build_with(config, OutboxSettings { lease: config.outbox_lease, ..OutboxSettings::default() }).await
     }
 
     /// Like [`Application::build`], with the outbox worker's timings chosen by the caller.

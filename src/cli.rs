@@ -3,6 +3,7 @@
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
@@ -148,8 +149,12 @@ async fn open(config: &Config) -> anyhow::Result<Services> {
     Services::open(config, config.public_url.clone(), OutboxSettings::default()).await
 }
 
+/// Brings the schema up to date and nothing else (no signing key is made), so that data can
+/// be copied into a freshly migrated database.
 async fn migrate(config: Config) -> anyhow::Result<()> {
-    open(&config).await?;
+    let options =
+        crate::store::DbOptions { max_connections: 1, timeout: config.database_timeout.max(Duration::from_secs(30)) };
+    crate::store::connect(&config.database_url, &options).await?;
     println!("the database at {} is up to date", config.database_url);
     Ok(())
 }

@@ -25,6 +25,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("GATEHOUSE_REDIS_PREFIX", "gatehouse:", "prefix of every Redis key"),
     ("GATEHOUSE_SMTP_URL", "", "smtp://host:port or smtps://user:pass@host:465; unset: log"),
     ("GATEHOUSE_MAIL_FROM", "gatehouse <no-reply@localhost>", "sender of every email"),
+    ("GATEHOUSE_OUTBOX_LEASE", "2m", "how long a replica's claim on an email lasts before another may retry it"),
     ("GATEHOUSE_ADMIN_EMAIL", "", "bootstrap admin account (with GATEHOUSE_ADMIN_PASSWORD)"),
     ("GATEHOUSE_ADMIN_PASSWORD", "", "bootstrap admin password"),
     ("GATEHOUSE_ACCESS_TOKEN_TTL", "15m", "access token lifetime"),
@@ -53,6 +54,7 @@ pub struct Config {
     pub redis_prefix: String,
     pub smtp_url: Option<SecretUrl>,
     pub mail_from: String,
+    pub outbox_lease: Duration,
     pub admin: Option<AdminSeed>,
     pub access_token_ttl: Duration,
     pub session_ttl: Duration,
@@ -230,6 +232,7 @@ impl Config {
                 .map(|_| v.to_owned())
                 .map_err(|_| "write an address, like no-reply@example.com or Name <no-reply@example.com>".into())
         });
+        let outbox_lease = p.parse("GATEHOUSE_OUTBOX_LEASE", "2m", parse_duration);
         let admin_email = p.optional("GATEHOUSE_ADMIN_EMAIL", |v| Ok(v.to_owned()));
         let admin_password = p.optional("GATEHOUSE_ADMIN_PASSWORD", |v| Ok(SecretString::from(v.to_owned())));
         let admin = match (admin_email, admin_password) {
@@ -281,6 +284,7 @@ impl Config {
                 redis_prefix: redis_prefix?,
                 smtp_url: smtp_url?,
                 mail_from: mail_from?,
+                outbox_lease: outbox_lease?,
                 admin,
                 access_token_ttl: access_token_ttl?,
                 session_ttl: session_ttl?,
@@ -316,6 +320,7 @@ impl Config {
                 self.smtp_url.as_ref().map(SecretUrl::masked).unwrap_or_else(|| "(unset: emails go to the log)".into()),
             ),
             ("GATEHOUSE_MAIL_FROM".into(), self.mail_from.clone()),
+            ("GATEHOUSE_OUTBOX_LEASE".into(), show(self.outbox_lease)),
             ("GATEHOUSE_ADMIN_EMAIL".into(), or_unset(self.admin.as_ref().map(|a| a.email.clone()))),
             ("GATEHOUSE_ADMIN_PASSWORD".into(), or_unset(self.admin.as_ref().map(|_| "***".to_owned()))),
             ("GATEHOUSE_ACCESS_TOKEN_TTL".into(), show(self.access_token_ttl)),

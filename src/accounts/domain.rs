@@ -146,6 +146,10 @@ impl AccountData {
     }
 
     pub fn from_map(map: serde_json::Map<String, serde_json::Value>) -> Result<Self, FieldError> {
+        // Text columns of some databases cannot hold NUL; it has no place in user data anyway.
+        if map.iter().any(|(key, value)| key.contains('\0') || holds_nul(value)) {
+            return Err(FieldError::new("data", "data may not contain NUL characters (\\u0000)"));
+        }
         let size = serde_json::to_vec(&map).map(|v| v.len()).unwrap_or(usize::MAX);
         if size > Self::MAX_BYTES {
             return Err(FieldError::new("data", "data may hold at most 16 KiB of JSON"));
@@ -159,6 +163,15 @@ impl AccountData {
 
     pub fn into_map(self) -> serde_json::Map<String, serde_json::Value> {
         self.0
+    }
+}
+
+fn holds_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(holds_nul),
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
     }
 }
 
@@ -406,6 +419,8 @@ mod tests {
         assert!(AccountData::parse(serde_json::json!(null)).unwrap().as_map().is_empty());
         assert_eq!(AccountData::parse(serde_json::json!([1])).unwrap_err().field, "data");
         assert!(AccountData::parse(serde_json::json!({"big": "x".repeat(17 * 1024)})).is_err());
+        assert!(AccountData::parse(serde_json::json!({"a": ["ok", {"b": "nul\u{0}"}]})).is_err());
+        assert!(AccountData::parse(serde_json::json!({"nul\u{0}key": 1})).is_err());
     }
 
     #[test]

@@ -30,8 +30,9 @@ redis.call('HSET', KEYS[1], 'account', ARGV[1], 'created', ARGV[2], 'used', ARGV
            'ua', ARGV[4], 'ip', ARGV[5])
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 redis.call('SADD', KEYS[2], ARGV[6])
+-- The account's set lives as long as its longest session: only ever extend it.
 local ttl = redis.call('PTTL', KEYS[2])
-if ttl < 0 or tonumber(ARGV[2]) + ttl < tonumber(ARGV[3]) then
+if ttl == -1 or (ttl >= 0 and tonumber(ARGV[7]) + ttl < tonumber(ARGV[3])) then
   redis.call('PEXPIREAT', KEYS[2], ARGV[3])
 end
 redis.call('SET', KEYS[3], ARGV[6] .. ' c', 'PXAT', ARGV[3])
@@ -209,6 +210,7 @@ impl SessionStore for RedisSessions {
             .arg(session.user_agent.as_deref().unwrap_or_default())
             .arg(session.ip.as_deref().unwrap_or_default())
             .arg(session.id.to_string())
+            .arg(ms(Utc::now()))
             .invoke_async::<i64>(&mut connection)
             .await
             .map_err(unavailable)?;
@@ -327,7 +329,7 @@ impl SessionStore for RedisSessions {
                 })
             })
             .collect::<StoreResult<Vec<_>>>()?;
-        sessions.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        sessions.sort_by_key(|s| std::cmp::Reverse((s.created_at, s.id)));
         Ok(sessions)
     }
 

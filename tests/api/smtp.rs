@@ -1,6 +1,8 @@
 //! A real SMTP server for the tests, built on the `mailin` protocol library: gatehouse's
 //! lettre transport talks to it over TCP, and the tests read the delivered messages.
 
+#![allow(dead_code)]
+
 use std::io;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};

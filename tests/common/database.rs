@@ -130,6 +130,15 @@ impl Drop for TestDatabase {
             runtime.block_on(async move {
                 sqlx::any::install_default_drivers();
                 let Ok(mut admin) = sqlx::AnyConnection::connect(&server).await else { return };
+                if kind == Kind::Mysql {
+                    // The app may still hold a transaction open; DROP would wait on its locks.
+                    let query =
+                        format!("SELECT CAST(ID AS SIGNED) FROM information_schema.PROCESSLIST WHERE DB = '{name}'");
+                    let ids: Vec<i64> = sqlx::query_scalar(&query).fetch_all(&mut admin).await.unwrap_or_default();
+                    for id in ids {
+                        let _ = admin.execute(format!("KILL {id}").as_str()).await;
+                    }
+                }
                 let statement = match kind {
                     Kind::Postgres => format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
                     _ => format!("DROP DATABASE IF EXISTS {name}"),

@@ -1,0 +1,302 @@
+//! Several gatehouse processes on one PostgreSQL + Redis, and outages of both under a running
+//! server. Needs `GATEHOUSE_TEST_POSTGRES_URL` and `GATEHOUSE_TEST_REDIS_URL`; without them the
+//! tests are skipped and say so.
+
+#[path = "common/database.rs"]
+mod database;
+#[path = "common/proxy.rs"]
+mod proxy;
+#[path = "api/smtp.rs"]
+mod smtp;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use database::{Kind, TestDatabase};
+use proxy::Proxy;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use smtp::SmtpServer;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// The servers these tests need, or `None` (and a note on stderr) when they are not configured.
+fn servers() -> Option<(String, String)> {
+    match (std::env::var("GATEHOUSE_TEST_POSTGRES_URL"), std::env::var("GATEHOUSE_TEST_REDIS_URL")) {
+        (Ok(pg), Ok(redis)) if !pg.is_empty() && !redis.is_empty() => Some((pg, redis)),
+        _ => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "note: replica and outage tests skipped: GATEHOUSE_TEST_POSTGRES_URL and GATEHOUSE_TEST_REDIS_URL are not both set"
+            );
+            None
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// One gatehouse process; killed when dropped.
+struct Replica {
+    child: Child,
+    url: String,
+}
+
+impl Replica {
+    fn start(port: u16, env: &HashMap<String, String>) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+        command.arg("serve").env_clear().stdout(Stdio::null()).stderr(Stdio::null());
+        for key in ["PATH", "HOME"] {
+            if let Ok(value) = std::env::var(key) {
+                command.env(key, value);
+            }
+        }
+        command.envs(env).env("GATEHOUSE_BIND", format!("127.0.0.1:{port}"));
+        let child = command.spawn().expect("starting gatehouse");
+        Self { child, url: format!("http://127.0.0.1:{port}") }
+    }
+
+    /// SIGKILL: no graceful anything.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls `url` until it answers `want` (at most 30 s).
+async fn until_status(client: &reqwest::Client, url: &str, token: Option<&str>, want: StatusCode) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut request = client.get(url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Ok(response) = request.send().await
+            && response.status() == want
+        {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{url} never answered {want}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn base_env(db: &TestDatabase, redis: &str, smtp: &SmtpServer, public_url: &str) -> HashMap<String, String> {
+    HashMap::from([
+        ("GATEHOUSE_DATABASE_URL".into(), db.url.clone()),
+        ("GATEHOUSE_DATABASE_TIMEOUT".into(), "2s".into()),
+        ("GATEHOUSE_REDIS_URL".into(), redis.to_owned()),
+        ("GATEHOUSE_REDIS_PREFIX".into(), format!("gh-replicas-{}:", uuid::Uuid::now_v7().simple())),
+        ("GATEHOUSE_SMTP_URL".into(), smtp.url()),
+        ("GATEHOUSE_PUBLIC_URL".into(), public_url.to_owned()),
+        ("GATEHOUSE_OUTBOX_LEASE".into(), "3s".into()),
+        ("GATEHOUSE_HASH_QUEUE".into(), "512".into()),
+        ("GATEHOUSE_LOG".into(), "warn".into()),
+    ])
+}
+
+async fn post(client: &reqwest::Client, url: &str, body: Value, token: Option<&str>) -> reqwest::Response {
+    let mut request = client.post(url).json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap()
+}
+
+async fn log_in(client: &reqwest::Client, base: &str, email: &str, password: &str) -> String {
+    let response = post(client, &format!("{base}/auth"), json!({"email": email, "password": password}), None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned()
+}
+
+/// The activation link of `email`'s first message, pointed at `base`.
+async fn activate(client: &reqwest::Client, smtp: &SmtpServer, email: &str, base: &str) {
+    let link = smtp.nth_to(email, 1).await.link("/activate?token=");
+    let token = link.split("token=").nth(1).unwrap();
+    let response = client.get(format!("{base}/activate?token={token}")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_replicas_share_keys_sessions_and_the_outbox() {
+    let Some((postgres, redis)) = servers() else { return };
+    let db = TestDatabase::create_on(Kind::Postgres, &postgres).await;
+    let smtp = SmtpServer::start().await;
+    let ports = [free_port(), free_port(), free_port()];
+    let env = base_env(&db, &redis, &smtp, &format!("http://127.0.0.1:{}", ports[0]));
+    // Started together on an empty database: they race to create the signing key.
+    let mut replicas: Vec<Replica> = ports.iter().map(|port| Replica::start(*port, &env)).collect();
+    let client = reqwest::Client::new();
+    for replica in &replicas {
+        until_status(&client, &format!("{}/readyz", replica.url), None, StatusCode::OK).await;
+    }
+    let [a, b, c] = [replicas[0].url.clone(), replicas[1].url.clone(), replicas[2].url.clone()];
+
+    // One signing key for all.
+    let mut kids = Vec::new();
+    for base in [&a, &b, &c] {
+        let jwks: Value =
+            client.get(format!("{base}/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+        kids.push(jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].clone()).collect::<Vec<_>>());
+    }
+    assert_eq!(kids[0].len(), 1);
+    assert!(kids.iter().all(|k| *k == kids[0]), "{kids:?}");
+
+    // Log in on A; the token works on B and C; log out on B and A refuses it.
+    let signed_up =
+        post(&client, &format!("{a}/user"), json!({"email": "ann@example.com", "password": PASSWORD}), None).await;
+    assert_eq!(signed_up.status(), StatusCode::CREATED);
+    activate(&client, &smtp, "ann@example.com", &b).await;
+    let token = log_in(&client, &a, "ann@example.com", PASSWORD).await;
+    for base in [&b, &c] {
+        let response = client.get(format!("{base}/protected")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let logout = client.delete(format!("{b}/auth")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    let refused = client.get(format!("{a}/protected")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+
+    // A password change on C ends the sessions made on A and B.
+    let on_a = log_in(&client, &a, "ann@example.com", PASSWORD).await;
+    let on_b = log_in(&client, &b, "ann@example.com", PASSWORD).await;
+    let change =
+        json!({"email": "ann@example.com", "current_password": PASSWORD, "new_password": "a brand new passphrase"});
+    assert_eq!(post(&client, &format!("{c}/password/change"), change, None).await.status(), StatusCode::NO_CONTENT);
+    for (base, token) in [(&a, &on_a), (&b, &on_b)] {
+        let response = client.get(format!("{base}/protected")).bearer_auth(token).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+
+    // 100 sign-ups spread over the three, one replica killed half way: every acknowledged
+    // sign-up gets its email, and any email sent twice is the identical message.
+    let mut acknowledged = Vec::new();
+    for n in 0..100 {
+        if n == 50 {
+            replicas[2].kill();
+        }
+        let email = format!("user{n}@example.com");
+        let mut targets = vec![&a, &b, &c];
+        targets.rotate_left(n % 3);
+        for base in targets {
+            let sent =
+                client.post(format!("{base}/user")).json(&json!({"email": email, "password": PASSWORD})).send().await;
+            match sent {
+                Ok(response) if response.status() == StatusCode::CREATED => {
+                    acknowledged.push(email.clone());
+                    break;
+                }
+                Ok(response) => panic!("sign-up of {email} on {base} answered {}", response.status()),
+                Err(_) => continue, // the killed replica: nothing was acknowledged, try the next one
+            }
+        }
+    }
+    assert_eq!(acknowledged.len(), 100);
+    for email in &acknowledged {
+        let received = smtp.wait_for(email, 1).await;
+        let first = &received[0];
+        for again in &received[1..] {
+            assert_eq!(again.message_id(), first.message_id(), "a resend of {email} must be identical");
+            assert_eq!(again.text(), first.text());
+        }
+    }
+    let activation_links: std::collections::HashSet<String> =
+        acknowledged.iter().flat_map(|e| smtp.messages_to(e)).map(|m| m.link("/activate?token=")).collect();
+    assert_eq!(activation_links.len(), 100, "one distinct link per account, never a second one");
+    drop(replicas);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_redis_outage_refuses_everyone_and_service_resumes_by_itself() {
+    let Some((postgres, redis)) = servers() else { return };
+    let db = TestDatabase::create_on(Kind::Postgres, &postgres).await;
+    let smtp = SmtpServer::start().await;
+    let redis_target = url::Url::parse(&redis).unwrap();
+    let proxy =
+        Proxy::start(format!("{}:{}", redis_target.host_str().unwrap(), redis_target.port().unwrap_or(6379))).await;
+    let port = free_port();
+    let mut env =
+        base_env(&db, &format!("redis://127.0.0.1:{}", proxy.port), &smtp, &format!("http://127.0.0.1:{port}"));
+    env.insert("GATEHOUSE_DATABASE_TIMEOUT".into(), "1s".into());
+    let replica = Replica::start(port, &env);
+    let client = reqwest::Client::new();
+    let base = replica.url.clone();
+    until_status(&client, &format!("{base}/readyz"), None, StatusCode::OK).await;
+    post(&client, &format!("{base}/user"), json!({"email": "ben@example.com", "password": PASSWORD}), None).await;
+    activate(&client, &smtp, "ben@example.com", &base).await;
+    let token = log_in(&client, &base, "ben@example.com", PASSWORD).await;
+
+    proxy.cut().await;
+
+    // Fail closed: the token is not honoured while its session cannot be checked.
+    until_status(&client, &format!("{base}/protected"), Some(&token), StatusCode::SERVICE_UNAVAILABLE).await;
+    let response = client.get(format!("{base}/protected")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    assert_eq!(response.json::<Value>().await.unwrap()["code"], "unavailable");
+    let login =
+        post(&client, &format!("{base}/auth"), json!({"email": "ben@example.com", "password": PASSWORD}), None).await;
+    assert_eq!(login.status(), StatusCode::SERVICE_UNAVAILABLE);
+    until_status(&client, &format!("{base}/readyz"), None, StatusCode::SERVICE_UNAVAILABLE).await;
+
+    proxy.restore();
+
+    until_status(&client, &format!("{base}/protected"), Some(&token), StatusCode::OK).await;
+    until_status(&client, &format!("{base}/readyz"), None, StatusCode::OK).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_outage_answers_503_writes_nothing_half_and_recovers() {
+    let Some((postgres, redis)) = servers() else { return };
+    let db = TestDatabase::create_on(Kind::Postgres, &postgres).await;
+    let smtp = SmtpServer::start().await;
+    let target = url::Url::parse(&db.url).unwrap();
+    let proxy = Proxy::start(format!("{}:{}", target.host_str().unwrap(), target.port().unwrap_or(5432))).await;
+    let mut proxied = target.clone();
+    proxied.set_port(Some(proxy.port)).unwrap();
+    let port = free_port();
+    let mut env = base_env(&db, &redis, &smtp, &format!("http://127.0.0.1:{port}"));
+    env.insert("GATEHOUSE_DATABASE_URL".into(), proxied.to_string());
+    let replica = Replica::start(port, &env);
+    let client = reqwest::Client::new();
+    let base = replica.url.clone();
+    until_status(&client, &format!("{base}/readyz"), None, StatusCode::OK).await;
+    post(&client, &format!("{base}/user"), json!({"email": "cat@example.com", "password": PASSWORD}), None).await;
+    activate(&client, &smtp, "cat@example.com", &base).await;
+    let token = log_in(&client, &base, "cat@example.com", PASSWORD).await;
+
+    proxy.cut().await;
+
+    let signup =
+        post(&client, &format!("{base}/user"), json!({"email": "dan@example.com", "password": PASSWORD}), None).await;
+    assert_eq!(signup.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(signup.json::<Value>().await.unwrap()["code"], "unavailable");
+    let me = client.get(format!("{base}/user")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(me.status(), StatusCode::SERVICE_UNAVAILABLE);
+    until_status(&client, &format!("{base}/readyz"), None, StatusCode::SERVICE_UNAVAILABLE).await;
+
+    proxy.restore();
+
+    until_status(&client, &format!("{base}/user"), Some(&token), StatusCode::OK).await;
+    until_status(&client, &format!("{base}/readyz"), None, StatusCode::OK).await;
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM accounts WHERE email = 'dan@example.com'").await,
+        0,
+        "nothing half-written"
+    );
+    assert_eq!(db.count("SELECT COUNT(*) FROM outbox WHERE recipient = 'dan@example.com'").await, 0);
+    let again =
+        post(&client, &format!("{base}/user"), json!({"email": "dan@example.com", "password": PASSWORD}), None).await;
+    assert_eq!(again.status(), StatusCode::CREATED);
+    smtp.wait_for("dan@example.com", 1).await;
+}

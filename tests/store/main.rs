@@ -1,0 +1,129 @@
+//! The store conformance suite: every behaviour the account rules rely on, written once and
+//! run against SQLite always, against PostgreSQL and MariaDB/MySQL when
+//! `GATEHOUSE_TEST_POSTGRES_URL` / `GATEHOUSE_TEST_MYSQL_URL` are set, and (for sessions)
+//! against Redis when `GATEHOUSE_TEST_REDIS_URL` is set. Each test gets a database of its own,
+//! dropped afterwards. A backend without its URL is skipped, and says so on stderr.
+
+#[path = "../common/database.rs"]
+mod database;
+mod scenarios;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use database::{Kind, TestDatabase};
+use gatehouse::config::SecretUrl;
+use gatehouse::sessions::SessionStore;
+use gatehouse::sessions::redis::RedisSessions;
+use gatehouse::store::{DbOptions, Store};
+
+/// A store under test, with the database it lives in.
+#[derive(Debug)]
+pub struct Harness {
+    pub store: Arc<dyn Store>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub db: Arc<TestDatabase>,
+}
+
+impl Harness {
+    /// A second, independent connection pool on the same database (another replica).
+    pub async fn another_replica(&self) -> Arc<dyn Store> {
+        open(&self.db).await.0
+    }
+}
+
+fn options() -> DbOptions {
+    DbOptions { max_connections: 8, timeout: Duration::from_secs(10) }
+}
+
+async fn open(db: &TestDatabase) -> (Arc<dyn Store>, Arc<dyn SessionStore>) {
+    gatehouse::store::connect(&SecretUrl::new(&db.url), &options()).await.expect("the store opens").into_parts()
+}
+
+/// Says once per backend, on the real stderr (not captured), that its tests are skipped.
+fn skip(backend: &str, var: &str) {
+    static SAID: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut said = SAID.lock().unwrap();
+    if !said.iter().any(|b| b == backend) {
+        said.push(backend.to_owned());
+        let _ = writeln!(std::io::stderr(), "note: {backend} store tests skipped: {var} is not set");
+    }
+}
+
+pub async fn harness(kind: Kind) -> Option<Harness> {
+    let db = match kind {
+        Kind::Sqlite => TestDatabase::create_sqlite(),
+        _ => match kind.server_url() {
+            Some(server) => TestDatabase::create_on(kind, &server).await,
+            None => {
+                skip(&format!("{kind:?}"), kind.env_var());
+                return None;
+            }
+        },
+    };
+    let (store, sessions) = open(&db).await;
+    Some(Harness { store, sessions, db: Arc::new(db) })
+}
+
+/// Accounts in SQLite, sessions in Redis: the session scenarios against the Redis store.
+pub async fn redis_harness() -> Option<Harness> {
+    let Ok(url) = std::env::var("GATEHOUSE_TEST_REDIS_URL") else {
+        skip("Redis", "GATEHOUSE_TEST_REDIS_URL");
+        return None;
+    };
+    let db = TestDatabase::create_sqlite();
+    let (store, _) = open(&db).await;
+    let prefix = format!("gh-store-test-{}:", uuid::Uuid::now_v7().simple());
+    let sessions = RedisSessions::connect(&SecretUrl::new(&url), &prefix, Duration::from_secs(5)).await.unwrap();
+    Some(Harness { store, sessions: Arc::new(sessions), db: Arc::new(db) })
+}
+
+/// For each named scenario, one test per backend.
+macro_rules! conformance {
+    (stores: $($store:ident),* ; sessions: $($session:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $store() { if let Some(h) = crate::harness(crate::Kind::Sqlite).await { crate::scenarios::$store(h).await } } )*
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $session() { if let Some(h) = crate::harness(crate::Kind::Sqlite).await { crate::scenarios::$session(h).await } } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $store() { if let Some(h) = crate::harness(crate::Kind::Postgres).await { crate::scenarios::$store(h).await } } )*
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $session() { if let Some(h) = crate::harness(crate::Kind::Postgres).await { crate::scenarios::$session(h).await } } )*
+        }
+        mod mysql {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $store() { if let Some(h) = crate::harness(crate::Kind::Mysql).await { crate::scenarios::$store(h).await } } )*
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $session() { if let Some(h) = crate::harness(crate::Kind::Mysql).await { crate::scenarios::$session(h).await } } )*
+        }
+        mod redis_sessions {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $session() { if let Some(h) = crate::redis_harness().await { crate::scenarios::$session(h).await } } )*
+        }
+    };
+}
+
+conformance! {
+    stores:
+        accounts_round_trip_every_field,
+        emails_and_usernames_are_unique_whatever_their_case,
+        updates_replace_the_editable_fields,
+        deleting_an_account_takes_its_sessions_and_links_with_it,
+        a_link_is_redeemed_once_and_not_after_it_expires,
+        concurrent_redemptions_of_one_reset_link_succeed_once,
+        the_outbox_hands_out_each_due_email_once_per_lease,
+        retried_failed_and_sent_emails_leave_the_queue_as_they_should,
+        two_replicas_claiming_at_once_never_get_the_same_email,
+        replicas_racing_on_an_empty_database_agree_on_one_signing_key,
+        purging_removes_expired_sessions_only;
+    sessions:
+        a_session_is_live_until_it_expires_or_is_revoked,
+        refresh_rotation_spends_the_old_token_and_reuse_revokes_the_session,
+        concurrent_refreshes_with_one_token_rotate_once,
+        only_the_owner_can_end_a_session_and_revoke_all_spares_the_exception,
+        the_session_list_shows_live_sessions_newest_first,
+}

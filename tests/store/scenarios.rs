@@ -1,0 +1,458 @@
+//! The scenarios of the conformance suite; each takes a fresh [`Harness`].
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use gatehouse::accounts::domain::{AccountKey, Role, Status};
+use gatehouse::sessions::{NewSession, Rotation};
+use gatehouse::store::{NewAccount, NewEmail, NewOneTimeToken, ProfileChange, StoreError, TokenPurpose};
+use gatehouse::tokens::jwt::SigningKey;
+use gatehouse::tokens::opaque::{OpaqueToken, TokenHash};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::Harness;
+
+/// Now, at the millisecond: every backend keeps at least that much precision.
+fn now() -> DateTime<Utc> {
+    let t = Utc::now();
+    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap()
+}
+
+fn minutes(n: i64) -> chrono::Duration {
+    chrono::Duration::minutes(n)
+}
+
+fn account(email: &str, username: Option<&str>) -> NewAccount {
+    NewAccount {
+        id: Uuid::now_v7(),
+        email: email.to_owned(),
+        email_normalized: email.to_lowercase(),
+        username: username.map(str::to_owned),
+        name: Some("Ann Lee".into()),
+        data: json!({"phone": "+49 30 1234", "tags": ["a", "ü"], "nested": {"n": 1.5, "ok": true}})
+            .as_object()
+            .unwrap()
+            .clone(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g".into(),
+        role: Role::User,
+        status: Status::Pending,
+        email_verified: false,
+        now: now(),
+    }
+}
+
+fn email(recipient: &str, at: DateTime<Utc>) -> NewEmail {
+    let id = Uuid::now_v7();
+    NewEmail {
+        id,
+        kind: "activation",
+        recipient: recipient.to_owned(),
+        subject: "Confirm your email address".into(),
+        text_body: format!("open https://x.example/activate?token={id}"),
+        html_body: "<p>html</p>".into(),
+        message_id: format!("<{id}@x.example>"),
+        created_at: at,
+    }
+}
+
+fn link(account_id: Uuid, purpose: TokenPurpose, expires_at: DateTime<Utc>) -> (OpaqueToken, NewOneTimeToken) {
+    let token = OpaqueToken::generate();
+    let record = NewOneTimeToken { hash: token.hash, account_id, purpose, created_at: now(), expires_at };
+    (token, record)
+}
+
+async fn seeded(h: &Harness, email_address: &str) -> Uuid {
+    h.store.insert_account(&account(email_address, None), None).await.unwrap().id
+}
+
+fn session(account_id: Uuid, created_at: DateTime<Utc>, lifetime: chrono::Duration) -> (NewSession, TokenHash) {
+    let refresh = OpaqueToken::generate();
+    let new = NewSession {
+        id: Uuid::now_v7(),
+        account_id,
+        refresh_hash: refresh.hash,
+        created_at,
+        expires_at: created_at + lifetime,
+        user_agent: Some("conformance/1.0".into()),
+        ip: Some("192.0.2.7".into()),
+    };
+    (new, refresh.hash)
+}
+
+pub async fn accounts_round_trip_every_field(h: Harness) {
+    let new = account("Ann.Lee@Example.com", Some("AnnLee"));
+
+    let created = h.store.insert_account(&new, None).await.unwrap();
+
+    assert_eq!(created.id, new.id);
+    for key in
+        [AccountKey::Id(new.id), AccountKey::Email("ann.lee@example.com".into()), AccountKey::Username("annlee".into())]
+    {
+        let found = h.store.find_account(&key).await.unwrap().unwrap_or_else(|| panic!("not found by {key:?}"));
+        let a = found.account;
+        assert_eq!(a.id, new.id);
+        assert_eq!(a.email, "Ann.Lee@Example.com", "the email keeps its case");
+        assert_eq!(a.username.as_deref(), Some("AnnLee"));
+        assert_eq!(a.name.as_deref(), Some("Ann Lee"));
+        assert_eq!(serde_json::Value::Object(a.data.clone()), serde_json::Value::Object(new.data.clone()));
+        assert_eq!((a.role, a.status, a.email_verified), (Role::User, Status::Pending, false));
+        assert_eq!(a.created_at, new.now, "timestamps come back as the same UTC instant");
+        assert_eq!(found.password_hash, new.password_hash);
+    }
+    assert!(h.store.find_account(&AccountKey::Email("nobody@example.com".into())).await.unwrap().is_none());
+    assert!(h.store.find_account(&AccountKey::Id(Uuid::now_v7())).await.unwrap().is_none());
+}
+
+pub async fn emails_and_usernames_are_unique_whatever_their_case(h: Harness) {
+    h.store.insert_account(&account("ben@example.com", Some("Ben")), None).await.unwrap();
+
+    let same_email = h.store.insert_account(&account("BEN@example.COM", None), None).await;
+    let same_username = h.store.insert_account(&account("other@example.com", Some("bEN")), None).await;
+
+    assert!(matches!(same_email, Err(StoreError::EmailTaken)), "{same_email:?}");
+    assert!(matches!(same_username, Err(StoreError::UsernameTaken)), "{same_username:?}");
+    let other = h.store.insert_account(&account("cat@example.com", Some("cat")), None).await.unwrap();
+    let change = ProfileChange {
+        username: Some("BEN".into()),
+        name: None,
+        data: Default::default(),
+        role: Role::User,
+        status: Status::Active,
+        now: now(),
+    };
+    let renamed = h.store.update_profile(other.id, &change).await;
+    assert!(matches!(renamed, Err(StoreError::UsernameTaken)), "{renamed:?}");
+    // Several accounts without a username are fine.
+    h.store.insert_account(&account("dan@example.com", None), None).await.unwrap();
+    h.store.insert_account(&account("eve@example.com", None), None).await.unwrap();
+}
+
+pub async fn updates_replace_the_editable_fields(h: Harness) {
+    let id = seeded(&h, "fay@example.com").await;
+    let later = now() + minutes(1);
+    let change = ProfileChange {
+        username: Some("fay".into()),
+        name: None,
+        data: json!({"lang": "de"}).as_object().unwrap().clone(),
+        role: Role::Admin,
+        status: Status::Disabled,
+        now: later,
+    };
+
+    let updated = h.store.update_profile(id, &change).await.unwrap().unwrap();
+
+    assert_eq!(updated.username.as_deref(), Some("fay"));
+    assert_eq!(updated.name, None);
+    assert_eq!(serde_json::Value::Object(updated.data), json!({"lang": "de"}));
+    assert_eq!((updated.role, updated.status), (Role::Admin, Status::Disabled));
+    assert_eq!(updated.updated_at, later);
+    assert!(h.store.find_account(&AccountKey::Username("FAY".into())).await.unwrap().is_some());
+    assert!(h.store.update_profile(Uuid::now_v7(), &change).await.unwrap().is_none());
+    h.store.set_password_hash(id, "$argon2id$new", later).await.unwrap();
+    let found = h.store.find_account(&AccountKey::Id(id)).await.unwrap().unwrap();
+    assert_eq!(found.password_hash, "$argon2id$new");
+}
+
+pub async fn deleting_an_account_takes_its_sessions_and_links_with_it(h: Harness) {
+    let id = seeded(&h, "gus@example.com").await;
+    let (new, _) = session(id, now(), minutes(60));
+    h.sessions.create_session(&new).await.unwrap();
+    let (token, record) = link(id, TokenPurpose::Activation, now() + minutes(60));
+    h.store.insert_link(&record, &email("gus@example.com", now())).await.unwrap();
+
+    assert!(h.store.delete_account(id).await.unwrap());
+
+    assert!(h.store.find_account(&AccountKey::Id(id)).await.unwrap().is_none());
+    assert!(h.store.find_token(&token.hash).await.unwrap().is_none());
+    assert!(h.sessions.live_session(new.id, now()).await.unwrap().is_none());
+    assert!(!h.store.delete_account(id).await.unwrap(), "a second delete finds nothing");
+}
+
+pub async fn a_link_is_redeemed_once_and_not_after_it_expires(h: Harness) {
+    let id = seeded(&h, "hal@example.com").await;
+    let (token, record) = link(id, TokenPurpose::Activation, now() + minutes(60));
+    h.store.insert_link(&record, &email("hal@example.com", now())).await.unwrap();
+
+    let stored = h.store.find_token(&token.hash).await.unwrap().unwrap();
+    assert_eq!((stored.account_id, stored.purpose, stored.used_at), (id, TokenPurpose::Activation, None));
+    assert!(h.store.redeem_activation(&token.hash, now()).await.unwrap());
+    assert!(!h.store.redeem_activation(&token.hash, now()).await.unwrap(), "single use");
+    let a = h.store.find_account(&AccountKey::Id(id)).await.unwrap().unwrap().account;
+    assert_eq!((a.status, a.email_verified), (Status::Active, true));
+    assert!(h.store.find_token(&token.hash).await.unwrap().unwrap().used_at.is_some());
+
+    let (old, record) = link(id, TokenPurpose::PasswordReset, now() - minutes(1));
+    h.store.insert_link(&record, &email("hal@example.com", now())).await.unwrap();
+    assert!(!h.store.redeem_reset(&old.hash, "$argon2id$x", now()).await.unwrap(), "expired");
+    assert!(!h.store.redeem_activation(&old.hash, now()).await.unwrap(), "wrong purpose");
+}
+
+pub async fn concurrent_redemptions_of_one_reset_link_succeed_once(h: Harness) {
+    let id = seeded(&h, "ivy@example.com").await;
+    let (token, record) = link(id, TokenPurpose::PasswordReset, now() + minutes(60));
+    let (other, other_record) = link(id, TokenPurpose::PasswordReset, now() + minutes(60));
+    h.store.insert_link(&record, &email("ivy@example.com", now())).await.unwrap();
+    h.store.insert_link(&other_record, &email("ivy@example.com", now())).await.unwrap();
+
+    let attempts: Vec<_> = (0..12)
+        .map(|n| {
+            let store = h.store.clone();
+            let hash = token.hash;
+            tokio::spawn(async move { store.redeem_reset(&hash, &format!("$argon2id${n}"), now()).await.unwrap() })
+        })
+        .collect();
+    let mut successes = 0;
+    for attempt in attempts {
+        successes += usize::from(attempt.await.unwrap());
+    }
+
+    assert_eq!(successes, 1);
+    let a = h.store.find_account(&AccountKey::Id(id)).await.unwrap().unwrap();
+    assert!(a.password_hash.starts_with("$argon2id$"));
+    assert_eq!(a.account.status, Status::Active, "a reset proves the address");
+    assert!(!h.store.redeem_reset(&other.hash, "$argon2id$late", now()).await.unwrap(), "the other links are spent");
+}
+
+pub async fn the_outbox_hands_out_each_due_email_once_per_lease(h: Harness) {
+    let id = seeded(&h, "jon@example.com").await;
+    let t0 = now();
+    for _ in 0..3 {
+        let (_, record) = link(id, TokenPurpose::Activation, t0 + minutes(60));
+        h.store.insert_link(&record, &email("jon@example.com", t0)).await.unwrap();
+    }
+    let lease = Duration::from_secs(60);
+
+    let first = h.store.claim_emails(t0, lease, 2).await.unwrap();
+    let second = h.store.claim_emails(t0, lease, 2).await.unwrap();
+    let third = h.store.claim_emails(t0, lease, 2).await.unwrap();
+
+    assert_eq!((first.len(), second.len(), third.len()), (2, 1, 0));
+    let ids: HashSet<Uuid> = first.iter().chain(&second).map(|e| e.id).collect();
+    assert_eq!(ids.len(), 3);
+    let claimed = &first[0];
+    assert_eq!(claimed.attempts, 1);
+    assert!(claimed.text_body.contains("activate?token=") && claimed.message_id.ends_with("@x.example>"));
+    assert_eq!(claimed.recipient, "jon@example.com");
+    assert_eq!(h.store.outbox_backlog().await.unwrap(), 3);
+
+    // A worker that died holding a claim loses it once the lease runs out.
+    let after_lease = t0 + chrono::Duration::seconds(61);
+    let reclaimed = h.store.claim_emails(after_lease, lease, 10).await.unwrap();
+    assert_eq!(reclaimed.len(), 3);
+    assert!(reclaimed.iter().all(|e| e.attempts == 2));
+    let again = reclaimed.iter().find(|e| e.id == claimed.id).unwrap();
+    assert_eq!((&again.message_id, &again.text_body), (&claimed.message_id, &claimed.text_body), "an identical resend");
+}
+
+pub async fn retried_failed_and_sent_emails_leave_the_queue_as_they_should(h: Harness) {
+    let id = seeded(&h, "kim@example.com").await;
+    let t0 = now();
+    for _ in 0..3 {
+        let (_, record) = link(id, TokenPurpose::Activation, t0 + minutes(60));
+        h.store.insert_link(&record, &email("kim@example.com", t0)).await.unwrap();
+    }
+    let claimed = h.store.claim_emails(t0, Duration::from_secs(60), 10).await.unwrap();
+    let [sent, retried, failed] = claimed.as_slice() else { panic!("three emails") };
+
+    h.store.email_sent(sent.id, t0).await.unwrap();
+    h.store.email_retry(retried.id, t0 + minutes(5), "421 try later").await.unwrap();
+    h.store.email_failed(failed.id, t0, "550 no such user").await.unwrap();
+
+    assert_eq!(h.store.outbox_backlog().await.unwrap(), 1, "only the retried one waits");
+    assert!(h.store.claim_emails(t0 + minutes(4), Duration::from_secs(60), 10).await.unwrap().is_empty());
+    let due = h.store.claim_emails(t0 + minutes(5), Duration::from_secs(60), 10).await.unwrap();
+    assert_eq!(due.iter().map(|e| e.id).collect::<Vec<_>>(), vec![retried.id]);
+    assert_eq!(due[0].attempts, 2);
+    let sent_bodies = h.db.count("SELECT COUNT(*) FROM outbox WHERE status = 'sent' AND body_text IS NULL AND body_html IS NULL AND recipient = 'kim@example.com'").await;
+    assert_eq!(sent_bodies, 1, "a delivered email's bodies are erased");
+    let failed_rows =
+        h.db.count("SELECT COUNT(*) FROM outbox WHERE status = 'failed' AND last_error = '550 no such user'").await;
+    assert_eq!(failed_rows, 1);
+}
+
+pub async fn two_replicas_claiming_at_once_never_get_the_same_email(h: Harness) {
+    let id = seeded(&h, "lea@example.com").await;
+    let t0 = now();
+    for _ in 0..40 {
+        let (_, record) = link(id, TokenPurpose::Activation, t0 + minutes(60));
+        h.store.insert_link(&record, &email("lea@example.com", t0)).await.unwrap();
+    }
+    let replicas = [h.store.clone(), h.another_replica().await, h.another_replica().await];
+
+    let workers: Vec<_> = replicas
+        .into_iter()
+        .map(|store| {
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                loop {
+                    let batch = store.claim_emails(t0, Duration::from_secs(600), 3).await.unwrap();
+                    if batch.is_empty() {
+                        return got;
+                    }
+                    got.extend(batch.into_iter().map(|e| e.id));
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for worker in workers {
+        all.extend(worker.await.unwrap());
+    }
+
+    let unique: HashSet<_> = all.iter().collect();
+    assert_eq!(all.len(), 40, "every email claimed");
+    assert_eq!(unique.len(), 40, "none twice");
+}
+
+pub async fn replicas_racing_on_an_empty_database_agree_on_one_signing_key(h: Harness) {
+    let mut racers = Vec::new();
+    for _ in 0..3 {
+        racers.push(h.another_replica().await);
+    }
+    let attempts: Vec<_> = racers
+        .into_iter()
+        .map(|store| {
+            tokio::spawn(async move {
+                store.insert_first_signing_key(&SigningKey::generate(Utc::now()).unwrap()).await.unwrap();
+                store.signing_keys().await.unwrap().into_iter().map(|k| k.kid).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for attempt in attempts {
+        seen.push(attempt.await.unwrap());
+    }
+
+    assert!(seen.iter().all(|kids| kids.len() == 1), "{seen:?}");
+    assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:?}");
+    let stored = h.store.signing_keys().await.unwrap();
+    assert_eq!(stored[0].public_key.len(), 32);
+    assert!(!stored[0].private_pkcs8.is_empty());
+}
+
+pub async fn purging_removes_expired_sessions_only(h: Harness) {
+    let id = seeded(&h, "max@example.com").await;
+    let (old, _) = session(id, now() - minutes(120), minutes(60));
+    let (live, _) = session(id, now(), minutes(60));
+    h.sessions.create_session(&old).await.unwrap();
+    h.sessions.create_session(&live).await.unwrap();
+
+    h.store.purge_expired(now()).await.unwrap();
+
+    assert_eq!(h.db.count("SELECT COUNT(*) FROM sessions").await, 1);
+    assert!(h.sessions.live_session(live.id, now()).await.unwrap().is_some());
+}
+
+pub async fn a_session_is_live_until_it_expires_or_is_revoked(h: Harness) {
+    let id = seeded(&h, "ned@example.com").await;
+    let t0 = now();
+    let (new, _) = session(id, t0, minutes(30));
+    h.sessions.create_session(&new).await.unwrap();
+
+    let live = h.sessions.live_session(new.id, t0).await.unwrap().expect("live");
+    assert_eq!((live.account_id, live.expires_at, live.last_used_at), (id, t0 + minutes(30), t0));
+    h.sessions.touch_session(new.id, t0 + minutes(2)).await.unwrap();
+    assert_eq!(h.sessions.live_session(new.id, t0).await.unwrap().unwrap().last_used_at, t0 + minutes(2));
+    assert!(h.sessions.live_session(new.id, t0 + minutes(30)).await.unwrap().is_none(), "expired");
+    assert!(h.sessions.live_session(Uuid::now_v7(), t0).await.unwrap().is_none(), "unknown");
+
+    assert!(h.sessions.revoke_session(id, new.id).await.unwrap());
+    assert!(h.sessions.live_session(new.id, t0).await.unwrap().is_none(), "revoked");
+    h.sessions.touch_session(new.id, t0).await.unwrap();
+    assert!(h.sessions.live_session(new.id, t0).await.unwrap().is_none(), "touching does not revive it");
+}
+
+pub async fn refresh_rotation_spends_the_old_token_and_reuse_revokes_the_session(h: Harness) {
+    let id = seeded(&h, "oli@example.com").await;
+    let t0 = now();
+    let (new, first) = session(id, t0, minutes(60));
+    h.sessions.create_session(&new).await.unwrap();
+    let second = OpaqueToken::generate().hash;
+    let third = OpaqueToken::generate().hash;
+
+    let rotated = h.sessions.rotate_refresh(&first, &second, t0 + minutes(1)).await.unwrap();
+    let Rotation::Rotated(live) = rotated else { panic!("{rotated:?}") };
+    assert_eq!((live.id, live.account_id, live.expires_at), (new.id, id, t0 + minutes(60)));
+    assert_eq!(h.sessions.live_session(new.id, t0).await.unwrap().unwrap().last_used_at, t0 + minutes(1));
+
+    let unknown = h.sessions.rotate_refresh(&OpaqueToken::generate().hash, &third, t0).await.unwrap();
+    assert_eq!(unknown, Rotation::Unknown);
+
+    let reused = h.sessions.rotate_refresh(&first, &third, t0 + minutes(2)).await.unwrap();
+    assert_eq!(reused, Rotation::Reused { session_id: new.id, account_id: id });
+    assert!(h.sessions.live_session(new.id, t0).await.unwrap().is_none(), "the session is revoked");
+    let after = h.sessions.rotate_refresh(&second, &third, t0 + minutes(3)).await.unwrap();
+    assert_eq!(after, Rotation::Unknown, "the newest token died with its session");
+
+    let (expired, token) = session(id, t0 - minutes(120), minutes(60));
+    h.sessions.create_session(&expired).await.unwrap();
+    assert_eq!(h.sessions.rotate_refresh(&token, &third, t0).await.unwrap(), Rotation::Unknown);
+}
+
+pub async fn concurrent_refreshes_with_one_token_rotate_once(h: Harness) {
+    let id = seeded(&h, "pia@example.com").await;
+    let (new, token) = session(id, now(), minutes(60));
+    h.sessions.create_session(&new).await.unwrap();
+
+    let attempts: Vec<_> = (0..10)
+        .map(|_| {
+            let sessions = h.sessions.clone();
+            tokio::spawn(
+                async move { sessions.rotate_refresh(&token, &OpaqueToken::generate().hash, now()).await.unwrap() },
+            )
+        })
+        .collect();
+    let mut rotated = 0;
+    for attempt in attempts {
+        if let Rotation::Rotated(_) = attempt.await.unwrap() {
+            rotated += 1;
+        }
+    }
+
+    assert_eq!(rotated, 1);
+}
+
+pub async fn only_the_owner_can_end_a_session_and_revoke_all_spares_the_exception(h: Harness) {
+    let ann = seeded(&h, "quinn@example.com").await;
+    let ben = seeded(&h, "rae@example.com").await;
+    let t0 = now();
+    let sessions: Vec<_> = (0..3).map(|n| session(ann, t0 + chrono::Duration::seconds(n), minutes(60)).0).collect();
+    for s in &sessions {
+        h.sessions.create_session(s).await.unwrap();
+    }
+    let (bens, _) = session(ben, t0, minutes(60));
+    h.sessions.create_session(&bens).await.unwrap();
+
+    assert!(!h.sessions.revoke_session(ben, sessions[0].id).await.unwrap(), "not Ben's");
+    assert!(h.sessions.live_session(sessions[0].id, t0).await.unwrap().is_some());
+
+    let ended = h.sessions.revoke_all_sessions(ann, Some(sessions[1].id)).await.unwrap();
+
+    assert_eq!(ended, 2);
+    assert!(h.sessions.live_session(sessions[1].id, t0).await.unwrap().is_some(), "the exception lives");
+    assert!(h.sessions.live_session(sessions[0].id, t0).await.unwrap().is_none());
+    assert!(h.sessions.live_session(bens.id, t0).await.unwrap().is_some(), "other accounts untouched");
+    assert_eq!(h.sessions.revoke_all_sessions(ann, None).await.unwrap(), 1);
+}
+
+pub async fn the_session_list_shows_live_sessions_newest_first(h: Harness) {
+    let id = seeded(&h, "sam@example.com").await;
+    let t0 = now();
+    let (old, _) = session(id, t0 - minutes(10), minutes(60));
+    let (new, _) = session(id, t0, minutes(60));
+    let (expired, _) = session(id, t0 - minutes(120), minutes(60));
+    for s in [&old, &new, &expired] {
+        h.sessions.create_session(s).await.unwrap();
+    }
+
+    let list = h.sessions.list_sessions(id, t0).await.unwrap();
+
+    assert_eq!(list.iter().map(|s| s.id).collect::<Vec<_>>(), vec![new.id, old.id]);
+    let shown = &list[0];
+    assert_eq!((shown.created_at, shown.last_used_at, shown.expires_at), (t0, t0, t0 + minutes(60)));
+    assert_eq!(shown.user_agent.as_deref(), Some("conformance/1.0"));
+    assert_eq!(shown.ip.as_deref(), Some("192.0.2.7"));
+    assert!(h.sessions.list_sessions(Uuid::now_v7(), t0).await.unwrap().is_empty());
+}
