@@ -37,6 +37,11 @@ enum Command {
     /// Check email delivery.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// Print the OpenAPI 3.1 description of the HTTP API.
+    Openapi,
+    /// Exit 0 if the server on GATEHOUSE_BIND answers /healthz, 1 otherwise (for container
+    /// health checks, where there is no shell or curl).
+    Healthcheck,
 }
 
 #[derive(Subcommand, Debug)]
@@ -78,8 +83,14 @@ pub fn main() -> ExitCode {
         Ok(loaded) => loaded,
         Err(error) => return config_failed(&error),
     };
-    if let Command::Config(ConfigCommand::Check) = command {
-        return config_check(&loaded);
+    match command {
+        Command::Config(ConfigCommand::Check) => return config_check(&loaded),
+        Command::Openapi => {
+            println!("{}", crate::http::openapi::json());
+            return ExitCode::SUCCESS;
+        }
+        Command::Healthcheck => return healthcheck(&loaded.config),
+        _ => {}
     }
     let Loaded { config, warnings } = loaded;
     if let Err(error) =
@@ -100,7 +111,7 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match command {
-            Command::Serve | Command::Config(_) => serve(config).await,
+            Command::Serve | Command::Config(_) | Command::Openapi | Command::Healthcheck => serve(config).await,
             Command::Migrate => migrate(config).await,
             Command::User(UserCommand::Create { email, username, admin, password_stdin }) => {
                 create_user(config, email, username, admin, password_stdin).await
@@ -127,6 +138,35 @@ fn config_failed(error: &ConfigError) -> ExitCode {
         "Set the variables in the environment, in .env, or in gatehouse.toml; `gatehouse config check` shows the result."
     );
     ExitCode::from(2)
+}
+
+/// A plain HTTP/1.1 GET of /healthz on the bind address (0.0.0.0 means this host).
+fn healthcheck(config: &Config) -> ExitCode {
+    use std::io::{Read, Write};
+    let mut address = config.bind;
+    if address.ip().is_unspecified() {
+        address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let timeout = Duration::from_secs(3);
+    let answer = (|| -> std::io::Result<String> {
+        let mut stream = std::net::TcpStream::connect_timeout(&address, timeout)?;
+        stream.set_read_timeout(Some(timeout))?;
+        write!(stream, "GET /healthz HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n")?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        Ok(response)
+    })();
+    match answer {
+        Ok(response) if response.starts_with("HTTP/1.1 200") => ExitCode::SUCCESS,
+        Ok(response) => {
+            eprintln!("gatehouse at {address}: {}", response.lines().next().unwrap_or("no answer"));
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("gatehouse at {address}: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn config_check(loaded: &Loaded) -> ExitCode {

@@ -5,6 +5,7 @@
 pub mod error;
 pub mod extract;
 mod middleware;
+pub mod openapi;
 mod pages;
 pub mod routes;
 pub mod views;
@@ -50,6 +51,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .merge(routes::password::router())
         .merge(routes::wellknown::router())
         .merge(routes::health::router())
+        .merge(openapi::router())
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
 

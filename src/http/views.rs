@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::accounts::TokenPair;
@@ -13,16 +14,31 @@ fn rfc3339(t: &DateTime<Utc>) -> String {
 }
 
 /// The account, as every endpoint shows it. The password hash is not part of it.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, ToSchema)]
+#[schema(as = Account, example = json!({
+    "id": "0193b5d2-7c1e-7a4b-9d3e-2f1a6c8b9e01", "email": "ann@example.com", "username": "ann",
+    "name": "Ann", "data": {"phone": "+49 30 1234"}, "role": "user", "status": "active",
+    "email_verified": true, "created_at": "2026-01-02T03:04:05.678Z", "updated_at": "2026-01-02T03:04:05.678Z"
+}))]
 pub struct AccountBody {
+    /// UUIDv7.
     pub id: Uuid,
+    /// As the user typed it (trimmed); unique case-insensitively.
     pub email: String,
+    /// 3–32 of `[A-Za-z0-9_.-]`, unique case-insensitively.
     pub username: Option<String>,
     pub name: Option<String>,
+    /// Any JSON object the user chose (at most 16 KiB).
+    #[schema(value_type = Object)]
     pub data: serde_json::Map<String, serde_json::Value>,
+    #[schema(value_type = String, example = "user")]
+    /// `user` or `admin`.
     pub role: &'static str,
+    /// `pending` (not yet activated), `active` or `disabled`.
+    #[schema(value_type = String, example = "active")]
     pub status: &'static str,
     pub email_verified: bool,
+    /// RFC 3339, UTC.
     pub created_at: String,
     pub updated_at: String,
 }
@@ -45,11 +61,17 @@ impl From<Account> for AccountBody {
 }
 
 /// The answer to a login or a refresh.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = TokenPair)]
 pub struct TokenBody {
+    /// An EdDSA-signed JWT; send it as `Authorization: Bearer …`.
     pub access_token: String,
+    #[schema(value_type = String, example = "Bearer")]
     pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    #[schema(example = 900)]
     pub expires_in: u64,
+    /// Opaque and single-use: spend it at `POST /auth/refresh` for a new pair.
     pub refresh_token: String,
     pub user: AccountBody,
 }
@@ -74,7 +96,8 @@ impl From<TokenPair> for TokenBody {
 }
 
 /// One of the caller's sessions.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, ToSchema)]
+#[schema(as = Session)]
 pub struct SessionBody {
     pub id: Uuid,
     pub created_at: String,
@@ -101,7 +124,9 @@ impl SessionBody {
 }
 
 /// A plain message, for answers with nothing else to say.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, ToSchema)]
+#[schema(as = Message)]
 pub struct MessageBody {
+    #[schema(value_type = String)]
     pub message: &'static str,
 }

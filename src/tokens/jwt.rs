@@ -93,7 +93,7 @@ impl std::fmt::Debug for KeyRing {
 }
 
 /// One entry of the JWKS document (RFC 8037 OKP key).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Jwk {
     pub kty: String,
     pub crv: String,
@@ -101,6 +101,7 @@ pub struct Jwk {
     pub kid: String,
     pub alg: String,
     #[serde(rename = "use")]
+    #[schema(rename = "use")]
     pub use_: String,
 }
 

@@ -3,6 +3,7 @@
 mod activation;
 #[path = "../common/database.rs"]
 mod database;
+mod docs;
 mod helpers;
 mod login;
 mod logs;

@@ -17,7 +17,8 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/activate", get(follow_link).post(activate)).route("/activate/resend", post(resend))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = ActivationRequest)]
 struct TokenBody {
     token: String,
 }
@@ -27,8 +28,9 @@ struct TokenQuery {
     token: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Activated {
+    #[schema(value_type = String)]
     message: &'static str,
     user: AccountBody,
 }
@@ -39,6 +41,15 @@ async fn run(state: &AppState, token: &str) -> Result<Activated, ApiError> {
     Ok(Activated { message, user: outcome.account.into() })
 }
 
+#[utoipa::path(
+    get, path = "/activate", tag = "activation",
+    description = "The link in the confirmation email. A browser (`Accept: text/html`) gets a small HTML page, others JSON. Following it again answers the same.",
+    params(("token" = Option<String>, Query, description = "The token from the emailed link")),
+    responses(
+        (status = 200, description = "Active", body = Activated),
+        (status = 400, description = "`malformed_request` (no token) or `token_invalid`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`token_expired`: ask for a new link", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+)]
 async fn follow_link(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<TokenQuery>) -> Response {
     let result = match query.token.as_deref() {
         Some(token) => run(&state, token).await,
@@ -66,6 +77,12 @@ async fn follow_link(State(state): State<AppState>, headers: HeaderMap, Query(qu
     }
 }
 
+#[utoipa::path(
+    post, path = "/activate", tag = "activation",
+    request_body = TokenBody,
+    responses((status = 200, description = "Active", body = Activated),
+        (status = 400, description = "`malformed_request` or `token_invalid`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 410, description = "`token_expired`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+)]
 async fn activate(
     State(state): State<AppState>,
     extract::Json(body): extract::Json<TokenBody>,
@@ -73,11 +90,17 @@ async fn activate(
     Ok(Json(run(&state, &body.token).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct ResendBody {
     email: String,
 }
 
+#[utoipa::path(
+    post, path = "/activate/resend", tag = "activation",
+    description = "A fresh link for a pending account. The same answer whether or not the account exists.",
+    request_body = ResendBody,
+    responses((status = 202, description = "Accepted", body = MessageBody), (status = 400, description = "`malformed_request`: the body is not valid JSON, or a field is missing or of the wrong type", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+)]
 async fn resend(
     State(state): State<AppState>,
     extract::Json(body): extract::Json<ResendBody>,

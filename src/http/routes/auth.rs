@@ -23,13 +23,24 @@ pub fn router() -> Router<AppState> {
 }
 
 /// `{"email" or "username", "password"}`; OAuth2 password-grant fields are accepted and ignored.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct LoginBody {
     email: Option<String>,
     username: Option<String>,
+    #[schema(value_type = String, format = Password)]
     password: SecretString,
 }
 
+#[utoipa::path(
+    post, path = "/auth", tag = "sessions",
+    description = "Log in with `email` or `username` and `password`. Also takes `application/x-www-form-urlencoded` (OAuth2 password grant); a `username` holding `@` is read as an email.",
+    request_body = LoginBody,
+    responses((status = 200, description = "A token pair", body = TokenBody),
+        (status = 400, description = "`malformed_request`: the body is not valid JSON, or a field is missing or of the wrong type", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`invalid_credentials`: wrong email, username or password (one answer for all)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`account_not_activated` or `account_disabled`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+)]
 async fn log_in(
     State(state): State<AppState>,
     Client(client): Client,
@@ -41,11 +52,19 @@ async fn log_in(
     Ok(Json(state.accounts.log_in(id, password, client).await?.into()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct RefreshBody {
+    #[schema(value_type = String, format = Password)]
     refresh_token: SecretString,
 }
 
+#[utoipa::path(
+    post, path = "/auth/refresh", tag = "sessions",
+    description = "Spends the refresh token for a new pair. Presenting a spent one revokes the whole session.",
+    request_body = RefreshBody,
+    responses((status = 200, description = "A new token pair", body = TokenBody),
+        (status = 400, description = "`malformed_request`, or `token_invalid`: unknown, spent or expired refresh token", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+)]
 async fn refresh(State(state): State<AppState>, body: JsonOrForm<RefreshBody>) -> Result<Json<TokenBody>, ApiError> {
     use secrecy::ExposeSecret;
     Ok(Json(state.accounts.refresh(body.value.refresh_token.expose_secret()).await?.into()))
@@ -56,6 +75,11 @@ struct LogoutQuery {
     scope: Option<String>,
 }
 
+#[utoipa::path(
+    delete, path = "/auth", tag = "sessions", security(("bearer" = [])),
+    params(("scope" = Option<String>, Query, description = "`all` ends every session of the account")),
+    responses((status = 204, description = "Logged out"), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+)]
 async fn log_out(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -75,16 +99,25 @@ async fn log_out(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct SessionList {
     sessions: Vec<SessionBody>,
 }
 
+#[utoipa::path(
+    get, path = "/auth/sessions", tag = "sessions", security(("bearer" = [])),
+    responses((status = 200, description = "The caller's live sessions", body = SessionList), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+)]
 async fn sessions(State(state): State<AppState>, Auth(caller): Auth) -> Result<Json<SessionList>, ApiError> {
     let list = state.accounts.list_sessions(&caller).await?;
     Ok(Json(SessionList { sessions: list.into_iter().map(|s| SessionBody::new(s, caller.session_id)).collect() }))
 }
 
+#[utoipa::path(
+    delete, path = "/auth/sessions/{id}", tag = "sessions", security(("bearer" = [])),
+    params(("id" = String, Path, description = "A session id from `GET /auth/sessions`")),
+    responses((status = 204, description = "Ended"), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 404, description = "`not_found`: no such session of yours", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+)]
 async fn end_session(
     State(state): State<AppState>,
     Auth(caller): Auth,

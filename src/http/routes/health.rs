@@ -18,15 +18,24 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Health {
+    #[schema(value_type = String)]
     status: &'static str,
 }
 
+#[utoipa::path(
+    get, path = "/healthz", tag = "service",
+    responses((status = 200, description = "The process answers", body = Health))
+)]
 async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
+#[utoipa::path(
+    get, path = "/readyz", tag = "service",
+    responses((status = 200, description = "Database, session store and mail server reachable", body = Health), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+)]
 async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     let checks = tokio::time::timeout(Duration::from_secs(3), state.accounts.check_ready()).await;
     match checks {

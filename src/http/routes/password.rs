@@ -22,13 +22,24 @@ pub fn router() -> Router<AppState> {
         .route("/password/reset", get(form).post(reset))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct ChangeBody {
     email: Option<String>,
+    #[schema(value_type = String, format = Password)]
     current_password: SecretString,
+    #[schema(value_type = String, format = Password)]
     new_password: SecretString,
 }
 
+#[utoipa::path(
+    post, path = "/password/change", tag = "passwords", security((), ("bearer" = [])),
+    description = "With a token, every other session of the account ends; without one, every session ends.",
+    request_body = ChangeBody,
+    responses((status = 204, description = "Changed"), (status = 400, description = "`malformed_request`: the body is not valid JSON, or a field is missing or of the wrong type", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`invalid_credentials`: wrong email or current password", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden` (the token's account is not `email`'s), `account_not_activated`, `account_disabled`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+)]
 async fn change(
     State(state): State<AppState>,
     MaybeAuth(caller): MaybeAuth,
@@ -43,11 +54,17 @@ async fn change(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct ForgotBody {
     email: String,
 }
 
+#[utoipa::path(
+    post, path = "/password/forgot", tag = "passwords",
+    description = "Emails a reset link. The same answer whether or not the account exists.",
+    request_body = ForgotBody,
+    responses((status = 202, description = "Accepted", body = MessageBody), (status = 400, description = "`malformed_request`: the body is not valid JSON, or a field is missing or of the wrong type", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+)]
 async fn forgot(
     State(state): State<AppState>,
     extract::Json(body): extract::Json<ForgotBody>,
@@ -81,6 +98,15 @@ fn link_problem(error: ApiError) -> Response {
 }
 
 /// Shows the reset form; the token is checked but not spent.
+#[utoipa::path(
+    get, path = "/password/reset", tag = "passwords",
+    description = "The link in the reset email: an HTML form that posts to `POST /password/reset`. Showing it does not spend the token.",
+    params(("token" = Option<String>, Query, description = "The token from the emailed link")),
+    responses(
+        (status = 200, description = "The form", content_type = "text/html"),
+        (status = 400, description = "The link is not valid", content_type = "text/html"),
+        (status = 410, description = "The link has expired", content_type = "text/html"))
+)]
 async fn form(State(state): State<AppState>, Query(query): Query<TokenQuery>) -> Response {
     let Some(token) = query.token else {
         return link_problem(ApiError::TokenInvalid);
@@ -91,12 +117,20 @@ async fn form(State(state): State<AppState>, Query(query): Query<TokenQuery>) ->
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct ResetBody {
     token: String,
+    #[schema(value_type = String, format = Password)]
     new_password: SecretString,
 }
 
+#[utoipa::path(
+    post, path = "/password/reset", tag = "passwords",
+    description = "Sets the password and ends every session. Also takes the form of the reset page, which then gets HTML answers.",
+    request_body = ResetBody,
+    responses((status = 204, description = "Changed"),
+        (status = 400, description = "`malformed_request` or `token_invalid`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 410, description = "`token_expired`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+)]
 async fn reset(State(state): State<AppState>, body: JsonOrForm<ResetBody>) -> Response {
     let ResetBody { token, new_password } = body.value;
     let result = state.accounts.reset_password(&token, new_password).await.map_err(ApiError::from);

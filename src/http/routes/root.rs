@@ -15,13 +15,18 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/", get(hello)).route("/protected", get(protected))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Hello {
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     user: Option<AccountBody>,
 }
 
+#[utoipa::path(
+    get, path = "/", tag = "service", security((), ("bearer" = [])),
+    description = "Anonymous: `Hello World`. With a valid token: a personal greeting and the account.",
+    responses((status = 200, description = "The greeting", body = Hello), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+)]
 async fn hello(State(state): State<AppState>, MaybeAuth(caller): MaybeAuth) -> Result<Json<Hello>, ApiError> {
     let Some(caller) = caller else {
         return Ok(Json(Hello { message: "Hello World".into(), user: None }));
@@ -30,12 +35,17 @@ async fn hello(State(state): State<AppState>, MaybeAuth(caller): MaybeAuth) -> R
     Ok(Json(Hello { message: format!("Hello {}", account.display_name()), user: Some(account.into()) }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Protected {
+    #[schema(value_type = String)]
     message: &'static str,
     user_id: uuid::Uuid,
 }
 
+#[utoipa::path(
+    get, path = "/protected", tag = "service", security(("bearer" = [])),
+    responses((status = 200, description = "The protected resource", body = Protected), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+)]
 async fn protected(Auth(caller): Auth) -> Json<Protected> {
     Json(Protected { message: "You are in: this resource needs a valid access token.", user_id: caller.account_id })
 }

@@ -34,6 +34,15 @@ fn required(value: Option<String>, field: &str) -> Result<String, ApiError> {
     value.ok_or_else(|| ApiError::MalformedRequest(format!("The field `{field}` is required.")))
 }
 
+#[utoipa::path(
+    post, path = "/user", tag = "accounts",
+    description = "Sign up. Creates a `pending` account and emails the confirmation link. Top-level fields other than the listed ones are kept in `data`.",
+    request_body = crate::http::openapi::SignUpRequest,
+    responses(
+        (status = 201, description = "Created; `Location: /user/{id}`", body = AccountBody,
+         headers(("location" = String, description = "/user/{id}"))),
+        (status = 400, description = "`malformed_request`: the body is not valid JSON, or a field is missing or of the wrong type", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 409, description = "`email_taken` or `username_taken`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+)]
 async fn sign_up(
     State(state): State<AppState>,
     extract::Json(mut body): extract::Json<Map<String, Value>>,
@@ -49,10 +58,19 @@ async fn sign_up(
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(AccountBody::from(account))).into_response())
 }
 
+#[utoipa::path(
+    get, path = "/user", tag = "accounts", security(("bearer" = [])),
+    responses((status = 200, description = "The caller's own account", body = AccountBody), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+)]
 async fn me(State(state): State<AppState>, Auth(caller): Auth) -> Result<Json<AccountBody>, ApiError> {
     Ok(Json(state.accounts.me(&caller).await?.into()))
 }
 
+#[utoipa::path(
+    get, path = "/user/{key}", tag = "accounts", security(("bearer" = [])),
+    params(("key" = String, Path, description = "The account's id, username or email")),
+    responses((status = 200, description = "The account", body = AccountBody), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 403, description = "`forbidden`: not your account, and you are not an admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 404, description = "`not_found`: (admins) no such account", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+)]
 async fn read(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -61,6 +79,14 @@ async fn read(
     Ok(Json(state.accounts.get_account(&caller, &key).await?.into()))
 }
 
+#[utoipa::path(
+    put, path = "/user/{key}", tag = "accounts", security(("bearer" = [])),
+    description = "Replaces `name`, `username` and `data` (omitted ones are cleared). An admin may also set `role` and `status` (omitted: unchanged); disabling ends the account's sessions at once.",
+    params(("key" = String, Path, description = "The account's id, username or email")),
+    request_body = crate::http::openapi::ProfileEdit,
+    responses((status = 200, description = "The updated account", body = AccountBody),
+        (status = 400, description = "`malformed_request`: the body is not valid JSON, or a field is missing or of the wrong type", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 403, description = "`forbidden`: not your account, and you are not an admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 404, description = "`not_found`: (admins) no such account", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 409, description = "`email_taken` or `username_taken`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+)]
 async fn replace(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -70,6 +96,14 @@ async fn replace(
     Ok(Json(state.accounts.update_account(&caller, &key, Edit::Replace(body)).await?.into()))
 }
 
+#[utoipa::path(
+    patch, path = "/user/{key}", tag = "accounts", security(("bearer" = [])),
+    description = "A JSON merge patch (RFC 7396) of the same fields as PUT: `null` removes, objects merge.",
+    params(("key" = String, Path, description = "The account's id, username or email")),
+    request_body(content = crate::http::openapi::ProfileEdit, content_type = "application/merge-patch+json"),
+    responses((status = 200, description = "The updated account", body = AccountBody),
+        (status = 400, description = "`malformed_request`: the body is not valid JSON, or a field is missing or of the wrong type", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 403, description = "`forbidden`: not your account, and you are not an admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 404, description = "`not_found`: (admins) no such account", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 409, description = "`email_taken` or `username_taken`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+)]
 async fn patch(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -79,6 +113,11 @@ async fn patch(
     Ok(Json(state.accounts.update_account(&caller, &key, Edit::MergePatch(body)).await?.into()))
 }
 
+#[utoipa::path(
+    delete, path = "/user/{key}", tag = "accounts", security(("bearer" = [])),
+    params(("key" = String, Path, description = "The account's id, username or email")),
+    responses((status = 204, description = "Deleted, with everything of it; its sessions ended"), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 403, description = "`forbidden`: not your account, and you are not an admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 404, description = "`not_found`: (admins) no such account", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+)]
 async fn delete(
     State(state): State<AppState>,
     Auth(caller): Auth,

@@ -14,11 +14,15 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/.well-known/jwks.json", get(jwks))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Jwks {
     keys: Vec<Jwk>,
 }
 
+#[utoipa::path(
+    get, path = "/.well-known/jwks.json", tag = "keys",
+    responses((status = 200, description = "The public keys that verify access tokens", body = Jwks))
+)]
 async fn jwks(State(state): State<AppState>) -> Response {
     let mut response = Json(Jwks { keys: state.accounts.keys().jwks() }).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
