@@ -47,7 +47,11 @@ impl Services {
             Some(url) => Arc::new(RedisSessions::connect(url, &config.redis_prefix, config.database_timeout).await?),
             None => database_sessions,
         };
-        let backend = Backend { store, sessions };
+        crate::metrics::handle();
+        let backend = Backend {
+            store: Arc::new(crate::metrics::TimedStore(store)),
+            sessions: Arc::new(crate::metrics::TimedSessions(sessions)),
+        };
         let issuer = public_url.as_str().trim_end_matches('/').to_owned();
         let keys = load_or_create_keys(backend.store.as_ref(), issuer).await?;
         let transport: Arc<dyn Transport> = match &config.smtp_url {

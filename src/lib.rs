@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod mail;
+pub mod metrics;
 pub mod passwords;
 pub mod sessions;
 pub mod store;

@@ -118,6 +118,7 @@ impl PasswordHasher {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => {
                 self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                ::metrics::counter!("gatehouse_password_hash_rejected_total").increment(1);
                 Err(HashError::Busy)
             }
             Err(TrySendError::Disconnected(_)) => Err(HashError::Stopped),
@@ -133,8 +134,9 @@ fn current_params() -> Params {
 fn worker(rx: Receiver<(Instant, Job)>, stats: Arc<PoolStats>) {
     let mut memory: Vec<Block> = Vec::new();
     while let Ok((queued_at, job)) = rx.recv() {
-        let waited = queued_at.elapsed().as_micros().min(u128::from(u64::MAX)) as u64;
-        stats.wait_micros.fetch_add(waited, Ordering::Relaxed);
+        let waited = queued_at.elapsed();
+        ::metrics::histogram!("gatehouse_password_hash_wait_seconds").record(waited.as_secs_f64());
+        stats.wait_micros.fetch_add(waited.as_micros().min(u128::from(u64::MAX)) as u64, Ordering::Relaxed);
         stats.jobs.fetch_add(1, Ordering::Relaxed);
         match job {
             Job::Hash { password, reply } => {

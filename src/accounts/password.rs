@@ -70,6 +70,7 @@ impl Accounts {
                     self.link_email(account.id, &account.email, TokenPurpose::PasswordReset, Utc::now());
                 self.store.insert_link(&token, &mail).await?;
                 self.outbox.wake();
+                crate::metrics::event("gatehouse_emails_queued_total", "kind", "password_reset");
                 tracing::info!(account_id = %account.id, "password reset link sent");
             }
             _ => tracing::debug!("password reset asked for an address with no usable account"),

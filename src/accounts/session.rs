@@ -68,6 +68,20 @@ impl Accounts {
     /// Checks the password and starts a session. An unknown account costs the same time as a
     /// wrong password and gets the same answer.
     pub async fn log_in(&self, id: LoginId, password: SecretString, client: ClientInfo) -> Result<TokenPair> {
+        let result = self.try_log_in(id, password, client).await;
+        let outcome = match &result {
+            Ok(_) => "success",
+            Err(Error::InvalidCredentials) => "invalid_credentials",
+            Err(Error::NotActivated) => "not_activated",
+            Err(Error::Disabled) => "disabled",
+            Err(Error::Busy) => "busy",
+            Err(_) => "error",
+        };
+        crate::metrics::event("gatehouse_logins_total", "outcome", outcome);
+        result
+    }
+
+    async fn try_log_in(&self, id: LoginId, password: SecretString, client: ClientInfo) -> Result<TokenPair> {
         let key = match &id {
             LoginId::Email(email) => Email::parse(email).ok().map(|e| AccountKey::Email(e.normalized().to_owned())),
             LoginId::Username(name) => Some(AccountKey::Username(name.trim().to_ascii_lowercase())),
@@ -107,6 +121,17 @@ impl Accounts {
 
     /// Spends a refresh token for a new pair. A token that was spent already revokes its session.
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair> {
+        let result = self.try_refresh(refresh_token).await;
+        let outcome = match &result {
+            Ok(_) => "rotated",
+            Err(Error::TokenInvalid) => "invalid",
+            Err(_) => "error",
+        };
+        crate::metrics::event("gatehouse_refreshes_total", "outcome", outcome);
+        result
+    }
+
+    async fn try_refresh(&self, refresh_token: &str) -> Result<TokenPair> {
         if !plausible(refresh_token) {
             return Err(Error::TokenInvalid);
         }
@@ -115,6 +140,7 @@ impl Accounts {
         let session = match self.sessions.rotate_refresh(&TokenHash::of(refresh_token), &next.hash, now).await? {
             Rotation::Rotated(session) => session,
             Rotation::Reused { session_id, account_id } => {
+                crate::metrics::event("gatehouse_refreshes_total", "outcome", "reused");
                 tracing::warn!(%account_id, %session_id, "a spent refresh token was presented; session revoked");
                 return Err(Error::TokenInvalid);
             }
@@ -182,6 +208,7 @@ impl Accounts {
 
     /// Ends the caller's session, or with `everywhere` every session of the account.
     pub async fn log_out(&self, caller: &Caller, everywhere: bool) -> Result<()> {
+        crate::metrics::event("gatehouse_logouts_total", "scope", if everywhere { "all" } else { "session" });
         if everywhere {
             let ended = self.sessions.revoke_all_sessions(caller.account_id, None).await?;
             tracing::info!(account_id = %caller.account_id, ended, "logged out everywhere");

@@ -8,6 +8,7 @@ use super::domain::{
     Account, AccountData, AccountKey, DisplayName, Email, FieldError, NewPassword, Role, Status, Username,
 };
 use super::{Accounts, Error, Result};
+use crate::metrics;
 use crate::store::{NewAccount, TokenPurpose};
 use crate::tokens::opaque::{TokenHash, plausible};
 
@@ -81,6 +82,8 @@ impl Accounts {
         let (token, mail) = self.link_email(account.id, email.as_str(), TokenPurpose::Activation, now);
         let created = self.store.insert_account(&account, Some((&token, &mail))).await?;
         self.outbox.wake();
+        metrics::count("gatehouse_signups_total");
+        metrics::event("gatehouse_emails_queued_total", "kind", "activation");
         tracing::info!(account_id = %created.id, "account signed up");
         Ok(created)
     }
@@ -109,6 +112,7 @@ impl Accounts {
             return Err(Error::TokenInvalid);
         }
         if first_time {
+            metrics::count("gatehouse_activations_total");
             tracing::info!(account_id = %account.account.id, "account activated");
         }
         Ok(Activated { account: account.account, first_time })
@@ -125,6 +129,7 @@ impl Accounts {
                 let (token, mail) = self.link_email(account.id, &account.email, TokenPurpose::Activation, Utc::now());
                 self.store.insert_link(&token, &mail).await?;
                 self.outbox.wake();
+                metrics::event("gatehouse_emails_queued_total", "kind", "activation");
                 tracing::info!(account_id = %account.id, "activation link resent");
             }
             _ => tracing::debug!("activation resend for an address with no pending account"),

@@ -98,3 +98,14 @@ pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Respons
         .unwrap_or("(no message)");
     ApiError::Internal(anyhow::anyhow!("handler panicked: {what}")).into_response()
 }
+
+/// Counts and times every request by method, matched route and status.
+pub async fn record_metrics(req: Request, next: Next) -> Response<Body> {
+    let started = std::time::Instant::now();
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+    let method = req.method().clone();
+    let response = next.run(req).await;
+    let route = route.as_deref().unwrap_or("(unmatched)");
+    crate::metrics::http_request(method.as_str(), route, response.status().as_u16(), started.elapsed());
+    response
+}

@@ -49,6 +49,7 @@ and admin access to every account.\n\nEvery error is an RFC 9457 `application/pr
         routes::wellknown::jwks,
         routes::health::healthz,
         routes::health::readyz,
+        routes::health::metrics,
     ),
     components(schemas(Problem, ProblemCode, FieldProblem)),
     modifiers(&BearerAuth),

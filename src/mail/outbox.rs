@@ -84,6 +84,9 @@ impl Outbox {
         for email in claimed {
             self.deliver(&email, &mut pass).await?;
         }
+        if let Ok(backlog) = self.store.outbox_backlog().await {
+            ::metrics::gauge!("gatehouse_outbox_backlog").set(backlog as f64);
+        }
         Ok(pass)
     }
 
@@ -92,17 +95,20 @@ impl Outbox {
             Ok(()) => {
                 self.store.email_sent(email.id, Utc::now()).await?;
                 tracing::info!(email_id = %email.id, kind = %email.kind, attempts = email.attempts, "email delivered");
+                ::metrics::counter!("gatehouse_emails_sent_total", "kind" => email.kind.clone()).increment(1);
                 pass.sent += 1;
             }
             Err(SendError::Permanent(error)) => {
                 self.store.email_failed(email.id, Utc::now(), &error).await?;
                 tracing::error!(email_id = %email.id, kind = %email.kind, %error, "email failed for good");
+                ::metrics::counter!("gatehouse_emails_failed_total", "kind" => email.kind.clone()).increment(1);
                 pass.failed += 1;
             }
             Err(SendError::Transient(error)) if email.attempts >= self.settings.max_attempts => {
                 let error = format!("gave up after {} attempts; last error: {error}", email.attempts);
                 self.store.email_failed(email.id, Utc::now(), &error).await?;
                 tracing::error!(email_id = %email.id, kind = %email.kind, %error, "email failed for good");
+                ::metrics::counter!("gatehouse_emails_failed_total", "kind" => email.kind.clone()).increment(1);
                 pass.failed += 1;
             }
             Err(SendError::Transient(error)) => {
@@ -114,6 +120,7 @@ impl Outbox {
                     retry_in = %humantime::format_duration(delay), %error,
                     "email not delivered; will retry"
                 );
+                ::metrics::counter!("gatehouse_email_retries_total", "kind" => email.kind.clone()).increment(1);
                 pass.retried += 1;
             }
         }

@@ -35,3 +35,34 @@ async fn the_docs_page_renders_the_document_with_assets_served_by_gatehouse_itse
     assert!(script.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
     assert!(script.bytes().await.unwrap().len() > 500_000, "the Redoc bundle is embedded");
 }
+
+#[tokio::test]
+async fn metrics_count_requests_logins_emails_and_time_the_stores() {
+    let app = spawn_app().await;
+    let (_, token) = app.logged_in_user("mia@example.com").await;
+    assert_eq!(app.get("/protected", Some(&token)).await.status(), StatusCode::OK);
+    let _ = app.log_in("mia@example.com", "a wrong password here").await;
+
+    let response = app.get("/metrics", None).await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = response.text().await.unwrap();
+    for needle in [
+        r#"gatehouse_http_requests_total{method="POST",route="/auth",status="200"}"#,
+        r#"gatehouse_http_request_duration_seconds_bucket{method="POST",route="/user",status="201""#,
+        r#"gatehouse_logins_total{outcome="success"}"#,
+        r#"gatehouse_logins_total{outcome="invalid_credentials"}"#,
+        "gatehouse_signups_total",
+        "gatehouse_activations_total",
+        r#"gatehouse_emails_queued_total{kind="activation"}"#,
+        r#"gatehouse_emails_sent_total{kind="activation"}"#,
+        "gatehouse_outbox_backlog",
+        "gatehouse_password_hash_queue_depth",
+        "gatehouse_password_hash_wait_seconds_bucket",
+        r#"gatehouse_session_store_duration_seconds_bucket{op="check""#,
+        r#"gatehouse_database_duration_seconds_bucket{op="find_account""#,
+    ] {
+        assert!(text.contains(needle), "{needle} missing from /metrics:\n{text}");
+    }
+}

@@ -1,5 +1,6 @@
-//! `GET /healthz` (the process answers) and `GET /readyz` (the database, the session store and
-//! the mail server can be reached, so this replica may take traffic).
+//! `GET /healthz` (the process answers), `GET /readyz` (the database, the session store and
+//! the mail server can be reached, so this replica may take traffic) and `GET /metrics`
+//! (Prometheus text).
 
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,7 @@ use crate::http::error::ApiError;
 const MAILER_CHECK_TTL: Duration = Duration::from_secs(15);
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -72,4 +73,21 @@ async fn mailer_ok(state: &AppState) -> bool {
     let ok = result.is_ok();
     *state.mailer_health.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), ok));
     ok
+}
+
+#[utoipa::path(
+    get, path = "/metrics", tag = "service",
+    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain"))
+)]
+async fn metrics(State(state): State<AppState>) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse;
+    ::metrics::gauge!("gatehouse_password_hash_queue_depth").set(state.accounts.hasher().queued() as f64);
+    let handle = crate::metrics::handle();
+    handle.run_upkeep();
+    let mut response = handle.render().into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    response
 }

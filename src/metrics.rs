@@ -1,0 +1,200 @@
+//! Prometheus metrics, through the `metrics` facade. The names:
+//!
+//! - `gatehouse_http_requests_total` and `gatehouse_http_request_duration_seconds`, by `method`,
+//!   matched `route` and `status`;
+//! - `gatehouse_signups_total`, `gatehouse_activations_total`, `gatehouse_logins_total{outcome}`,
+//!   `gatehouse_refreshes_total{outcome}`, `gatehouse_logouts_total{scope}`;
+//! - `gatehouse_emails_queued_total{kind}`, `gatehouse_emails_sent_total{kind}`,
+//!   `gatehouse_emails_failed_total{kind}`, `gatehouse_email_retries_total{kind}`,
+//!   `gatehouse_outbox_backlog`;
+//! - `gatehouse_password_hash_queue_depth`, `gatehouse_password_hash_wait_seconds`,
+//!   `gatehouse_password_hash_rejected_total`;
+//! - `gatehouse_database_duration_seconds{op}` and `gatehouse_session_store_duration_seconds{op}`,
+//!   timed around every store call by the decorators below.
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use uuid::Uuid;
+
+use crate::accounts::domain::{Account, AccountKey, Credentials};
+use crate::sessions::{LiveSession, NewSession, Rotation, SessionInfo, SessionStore};
+use crate::store::{
+    NewAccount, NewEmail, NewOneTimeToken, OneTimeToken, ProfileChange, QueuedEmail, Store, StoreResult,
+};
+use crate::tokens::jwt::SigningKey;
+use crate::tokens::opaque::TokenHash;
+
+/// Buckets for request and store latencies: 100 µs to 10 s.
+const LATENCY_BUCKETS: &[f64] =
+    &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// The process-wide recorder (installed once; every app in the process reports to it).
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+            .expect("the buckets are not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        // Another recorder may be installed already (a test harness, say); then this one only
+        // renders what it records, which is nothing, and the other wins.
+        let _ = ::metrics::set_global_recorder(recorder);
+        describe();
+        handle
+    })
+}
+
+fn describe() {
+    use ::metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!("gatehouse_http_requests_total", "HTTP requests answered, by method, route and status");
+    describe_histogram!("gatehouse_http_request_duration_seconds", "HTTP request latency");
+    describe_counter!("gatehouse_signups_total", "Accounts signed up");
+    describe_counter!("gatehouse_activations_total", "Accounts activated by their emailed link");
+    describe_counter!("gatehouse_logins_total", "Login attempts by outcome");
+    describe_counter!("gatehouse_refreshes_total", "Refresh attempts by outcome");
+    describe_counter!("gatehouse_logouts_total", "Logouts by scope");
+    describe_counter!("gatehouse_emails_queued_total", "Emails written to the outbox");
+    describe_counter!("gatehouse_emails_sent_total", "Emails handed to the mail server");
+    describe_counter!("gatehouse_emails_failed_total", "Emails given up on");
+    describe_counter!("gatehouse_email_retries_total", "Delivery attempts that will be retried");
+    describe_gauge!("gatehouse_outbox_backlog", "Emails queued and not yet delivered");
+    describe_gauge!("gatehouse_password_hash_queue_depth", "Password-hash jobs waiting for a thread");
+    describe_histogram!("gatehouse_password_hash_wait_seconds", "Time a hash job waited for a thread");
+    describe_counter!("gatehouse_password_hash_rejected_total", "Hash jobs refused because the queue was full");
+    describe_histogram!("gatehouse_database_duration_seconds", "Database call latency by operation");
+    describe_histogram!("gatehouse_session_store_duration_seconds", "Session-store call latency by operation");
+}
+
+/// Records one answered HTTP request.
+pub fn http_request(method: &str, route: &str, status: u16, latency: Duration) {
+    let labels = [("method", method.to_owned()), ("route", route.to_owned()), ("status", status.to_string())];
+    ::metrics::counter!("gatehouse_http_requests_total", &labels).increment(1);
+    ::metrics::histogram!("gatehouse_http_request_duration_seconds", &labels).record(latency.as_secs_f64());
+}
+
+/// Counts an event of the account rules, with one label.
+pub fn event(name: &'static str, label: &'static str, value: &'static str) {
+    ::metrics::counter!(name, label => value).increment(1);
+}
+
+/// Counts an event with no label.
+pub fn count(name: &'static str) {
+    ::metrics::counter!(name).increment(1);
+}
+
+macro_rules! timed {
+    ($metric:literal, $op:literal, $call:expr) => {{
+        let started = Instant::now();
+        let result = $call.await;
+        ::metrics::histogram!($metric, "op" => $op).record(started.elapsed().as_secs_f64());
+        result
+    }};
+}
+
+/// A store that times every call.
+#[derive(Debug)]
+pub struct TimedStore(pub Arc<dyn Store>);
+
+#[async_trait]
+impl Store for TimedStore {
+    async fn ping(&self) -> StoreResult<()> {
+        timed!("gatehouse_database_duration_seconds", "ping", self.0.ping())
+    }
+    async fn insert_account(
+        &self,
+        account: &NewAccount,
+        link: Option<(&NewOneTimeToken, &NewEmail)>,
+    ) -> StoreResult<Account> {
+        timed!("gatehouse_database_duration_seconds", "insert_account", self.0.insert_account(account, link))
+    }
+    async fn find_account(&self, key: &AccountKey) -> StoreResult<Option<Credentials>> {
+        timed!("gatehouse_database_duration_seconds", "find_account", self.0.find_account(key))
+    }
+    async fn update_profile(&self, id: Uuid, change: &ProfileChange) -> StoreResult<Option<Account>> {
+        timed!("gatehouse_database_duration_seconds", "update_profile", self.0.update_profile(id, change))
+    }
+    async fn set_password_hash(&self, id: Uuid, hash: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        timed!("gatehouse_database_duration_seconds", "set_password_hash", self.0.set_password_hash(id, hash, now))
+    }
+    async fn delete_account(&self, id: Uuid) -> StoreResult<bool> {
+        timed!("gatehouse_database_duration_seconds", "delete_account", self.0.delete_account(id))
+    }
+    async fn insert_link(&self, token: &NewOneTimeToken, email: &NewEmail) -> StoreResult<()> {
+        timed!("gatehouse_database_duration_seconds", "insert_link", self.0.insert_link(token, email))
+    }
+    async fn find_token(&self, hash: &TokenHash) -> StoreResult<Option<OneTimeToken>> {
+        timed!("gatehouse_database_duration_seconds", "find_token", self.0.find_token(hash))
+    }
+    async fn redeem_activation(&self, hash: &TokenHash, now: DateTime<Utc>) -> StoreResult<bool> {
+        timed!("gatehouse_database_duration_seconds", "redeem_activation", self.0.redeem_activation(hash, now))
+    }
+    async fn redeem_reset(&self, hash: &TokenHash, password_hash: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+        timed!("gatehouse_database_duration_seconds", "redeem_reset", self.0.redeem_reset(hash, password_hash, now))
+    }
+    async fn claim_emails(&self, now: DateTime<Utc>, lease: Duration, limit: u32) -> StoreResult<Vec<QueuedEmail>> {
+        timed!("gatehouse_database_duration_seconds", "claim_emails", self.0.claim_emails(now, lease, limit))
+    }
+    async fn email_sent(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
+        timed!("gatehouse_database_duration_seconds", "email_sent", self.0.email_sent(id, now))
+    }
+    async fn email_retry(&self, id: Uuid, next_attempt_at: DateTime<Utc>, error: &str) -> StoreResult<()> {
+        timed!("gatehouse_database_duration_seconds", "email_retry", self.0.email_retry(id, next_attempt_at, error))
+    }
+    async fn email_failed(&self, id: Uuid, now: DateTime<Utc>, error: &str) -> StoreResult<()> {
+        timed!("gatehouse_database_duration_seconds", "email_failed", self.0.email_failed(id, now, error))
+    }
+    async fn outbox_backlog(&self) -> StoreResult<u64> {
+        timed!("gatehouse_database_duration_seconds", "outbox_backlog", self.0.outbox_backlog())
+    }
+    async fn signing_keys(&self) -> StoreResult<Vec<SigningKey>> {
+        timed!("gatehouse_database_duration_seconds", "signing_keys", self.0.signing_keys())
+    }
+    async fn insert_first_signing_key(&self, key: &SigningKey) -> StoreResult<()> {
+        timed!("gatehouse_database_duration_seconds", "insert_first_signing_key", self.0.insert_first_signing_key(key))
+    }
+    async fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        timed!("gatehouse_database_duration_seconds", "purge_expired", self.0.purge_expired(now))
+    }
+}
+
+/// A session store that times every call.
+#[derive(Debug)]
+pub struct TimedSessions(pub Arc<dyn SessionStore>);
+
+#[async_trait]
+impl SessionStore for TimedSessions {
+    async fn create_session(&self, session: &NewSession) -> StoreResult<()> {
+        timed!("gatehouse_session_store_duration_seconds", "create", self.0.create_session(session))
+    }
+    async fn live_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<LiveSession>> {
+        timed!("gatehouse_session_store_duration_seconds", "check", self.0.live_session(id, now))
+    }
+    async fn touch_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
+        timed!("gatehouse_session_store_duration_seconds", "touch", self.0.touch_session(id, now))
+    }
+    async fn rotate_refresh(
+        &self,
+        presented: &TokenHash,
+        next: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Rotation> {
+        timed!("gatehouse_session_store_duration_seconds", "rotate", self.0.rotate_refresh(presented, next, now))
+    }
+    async fn revoke_session(&self, account_id: Uuid, id: Uuid) -> StoreResult<bool> {
+        timed!("gatehouse_session_store_duration_seconds", "revoke", self.0.revoke_session(account_id, id))
+    }
+    async fn revoke_all_sessions(&self, account_id: Uuid, except: Option<Uuid>) -> StoreResult<u64> {
+        timed!("gatehouse_session_store_duration_seconds", "revoke_all", self.0.revoke_all_sessions(account_id, except))
+    }
+    async fn list_sessions(&self, account_id: Uuid, now: DateTime<Utc>) -> StoreResult<Vec<SessionInfo>> {
+        timed!("gatehouse_session_store_duration_seconds", "list", self.0.list_sessions(account_id, now))
+    }
+    async fn ping_sessions(&self) -> StoreResult<()> {
+        timed!("gatehouse_session_store_duration_seconds", "ping", self.0.ping_sessions())
+    }
+}
