@@ -19,6 +19,7 @@ import http.client
 import json
 import os
 import re
+import secrets
 import shlex
 import shutil
 import signal
@@ -46,7 +47,8 @@ def skip(message: str) -> None:
 def fail(message: str) -> None:
     global FAILED
     FAILED = True
-    print(f"  FAILED: {message}", flush=True)
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    print(f"  FAILED: {' | '.join(lines)}", flush=True)
 
 
 def check(condition: bool, message: str, problem: str = "") -> bool:
@@ -172,7 +174,7 @@ def ignore_rules(path: Path) -> list[tuple[bool, re.Pattern[str]]]:
             continue
         negate = line.startswith("!")
         pattern = line.lstrip("!").strip().lstrip("/")
-        pattern = pattern[2:] if pattern.startswith("./") else pattern
+        pattern = pattern.removeprefix("./")
         regex, i = "", 0
         while i < len(pattern):
             if pattern.startswith("**/", i):
@@ -278,7 +280,10 @@ def check_dockerfile(context_dir: Path) -> dict:
         expected = ["cargo", "build", "--release", "--locked"]
         if check(command == expected, f"its command is `{' '.join(expected)}`", f"found `{' '.join(command)}`"):
             facts["build_command"] = command
-        check("target/release/gatehouse" in run.rest, "the same RUN copies target/release/gatehouse out of the cache mount")
+        check(
+            "target/release/gatehouse" in run.rest,
+            "the same RUN copies target/release/gatehouse out of the cache mount",
+        )
 
     # The runtime stage.
     copies_from = [split_flags(shlex.split(c.rest)) for c in runtime.all("COPY")]
@@ -567,7 +572,12 @@ def clean_env(settings: dict[str, str], home: str) -> dict[str, str]:
 def config_check(binary: str, settings: dict[str, str], what: str, scratch: Path) -> dict[str, str] | None:
     empty = Path(tempfile.mkdtemp(dir=scratch))  # no .env or gatehouse.toml to read
     result = subprocess.run(
-        [binary, "config", "check"], env=clean_env(settings, str(empty)), cwd=empty, capture_output=True, text=True
+        [binary, "config", "check"],
+        env=clean_env(settings, str(empty)),
+        cwd=empty,
+        check=False,
+        capture_output=True,
+        text=True,
     )
     warnings = [line for line in result.stdout.splitlines() if line.startswith("warning:")]
     if result.returncode != 0:
@@ -584,7 +594,7 @@ def check_libraries(binary: str) -> None:
     if not shutil.which("readelf"):
         skip("readelf not found: the binary's shared libraries are unchecked")
         return
-    dynamic = subprocess.run(["readelf", "-d", binary], capture_output=True, text=True).stdout
+    dynamic = subprocess.run(["readelf", "-d", binary], check=False, capture_output=True, text=True).stdout
     needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", dynamic)
     # gcr.io/distroless/cc-debian12: glibc, libgcc, libstdc++, libgomp, OpenSSL 3.
     allowed = re.compile(
@@ -593,8 +603,10 @@ def check_libraries(binary: str) -> None:
     )
     missing = [lib for lib in needed if not allowed.fullmatch(lib)]
     check(not missing, f"the binary needs only libraries distroless/cc has ({', '.join(needed)})", ", ".join(missing))
-    versions = subprocess.run(["readelf", "-V", binary], capture_output=True, text=True).stdout
-    glibc = max((tuple(map(int, v.split("."))) for v in re.findall(r"GLIBC_(\d+\.\d+(?:\.\d+)?)", versions)), default=())
+    versions = subprocess.run(["readelf", "-V", binary], check=False, capture_output=True, text=True).stdout
+    glibc = max(
+        (tuple(map(int, v.split("."))) for v in re.findall(r"GLIBC_(\d+\.\d+(?:\.\d+)?)", versions)), default=()
+    )
     newest = ".".join(map(str, glibc))
     check(glibc <= (2, 36), f"it needs glibc {newest} at most; Debian 12 has 2.36", newest)
 
@@ -618,7 +630,7 @@ def get(port: int, path: str) -> int | None:
 
 
 def run_healthcheck(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
+    return subprocess.run(argv, env=env, check=False, capture_output=True, text=True, timeout=30)
 
 
 def nginx_config(nginx_conf: str, scratch: Path, upstream_port: int, http_port: int, https_port: int) -> Path:
@@ -626,10 +638,25 @@ def nginx_config(nginx_conf: str, scratch: Path, upstream_port: int, http_port: 
     work = scratch / "nginx"
     (work / "tmp").mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=auth.example.com",
-         "-keyout", str(work / "key.pem"), "-out", str(work / "cert.pem")],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=auth.example.com",
+            "-keyout",
+            str(work / "key.pem"),
+            "-out",
+            str(work / "cert.pem"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     text = Path(nginx_conf).read_text()
     text = re.sub(r"(?m)^(\s*ssl_certificate\s+)\S+;", rf"\g<1>{work}/cert.pem;", text)
     text = re.sub(r"(?m)^(\s*ssl_certificate_key\s+)\S+;", rf"\g<1>{work}/key.pem;", text)
@@ -653,9 +680,13 @@ def check_nginx(nginx: str, nginx_conf: str, scratch: Path, upstream_port: int |
     http_port, https_port = free_port(), free_port()
     work = nginx_config(nginx_conf, scratch, upstream_port or 8080, http_port, https_port)
     conf = str(work / "nginx.conf")
-    test = subprocess.run([nginx, "-t", "-p", str(work), "-c", conf, "-e", "stderr"], capture_output=True, text=True)
+    test = subprocess.run(
+        [nginx, "-t", "-p", str(work), "-c", conf, "-e", "stderr"], check=False, capture_output=True, text=True
+    )
     messages = test.stderr.strip().replace("\n", " | ")
-    if not check(test.returncode == 0, "`nginx -t` accepts it (inside http {}, with a throwaway certificate)", messages):
+    if not check(
+        test.returncode == 0, "`nginx -t` accepts it (inside http {}, with a throwaway certificate)", messages
+    ):
         return
     if "[warn]" in test.stderr:
         print(f"  note: nginx warns: {messages}")
@@ -664,8 +695,10 @@ def check_nginx(nginx: str, nginx_conf: str, scratch: Path, upstream_port: int |
         return
     server = subprocess.Popen(
         [nginx, "-p", str(work), "-c", conf, "-e", "stderr", "-g", "daemon off; master_process off;"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         if not check(wait_until(lambda: get(http_port, "/") is not None, 10), "nginx starts with it"):
             return
@@ -702,7 +735,9 @@ def check_nginx(nginx: str, nginx_conf: str, scratch: Path, upstream_port: int |
         )
         response, _ = https("GET", "/healthz")
         check(bool(response.getheader("X-Request-Id")), "without one, nginx's $request_id is passed and echoed")
-        response, _ = https("POST", "/user", body=b"{" + b" " * 70_000 + b"}", headers={"Content-Type": "application/json"})
+        response, _ = https(
+            "POST", "/user", body=b"{" + b" " * 70_000 + b"}", headers={"Content-Type": "application/json"}
+        )
         check(response.status == 413, "a 70 kB body is refused by nginx with 413 (client_max_body_size 64k)")
         response, version = https("GET", "/healthz", tls12=True)
         check(version == "TLSv1.2" and response.status == 200, f"TLS 1.2 is accepted ({version})")
@@ -713,6 +748,65 @@ def check_nginx(nginx: str, nginx_conf: str, scratch: Path, upstream_port: int |
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def check_live_server(binary: str, facts: dict, scratch: Path, args: argparse.Namespace) -> bool:
+    """Runs the binary with the image's settings (another port, a scratch database); checks the
+    HEALTHCHECK command both ways, nginx in front of it, and the stop on SIGTERM. Returns whether
+    the server came up."""
+    print("\n-- a live server with the image's settings: HEALTHCHECK and stopping", flush=True)
+    port = free_port()
+    data = scratch / "data"
+    data.mkdir()
+    env = dict(facts.get("docker_env", {}))
+    env["GATEHOUSE_BIND"] = env.get("GATEHOUSE_BIND", "0.0.0.0:8080").rpartition(":")[0] + f":{port}"
+    env["GATEHOUSE_DATABASE_URL"] = f"sqlite://{data}/gatehouse.db"
+    env = clean_env(env, str(data))
+    print(f"  (GATEHOUSE_BIND={env['GATEHOUSE_BIND']}, database in {data})")
+    healthcheck = [binary, *facts.get("healthcheck", ["", "healthcheck"])[1:]]
+    shown = f"gatehouse {' '.join(healthcheck[1:])}"
+    serve = [binary, *facts.get("unit_exec_start", ["", "serve"])[1:]]
+    log_path = scratch / "serve.log"
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(serve, env=env, cwd=data, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            up = wait_until(lambda: get(port, "/healthz") == 200 or server.poll() is not None, 60)
+            up = up and server.poll() is None
+            if not check(up, "gatehouse serves /healthz with the Dockerfile's settings", log_path.read_text()[-2000:]):
+                return False
+            result = run_healthcheck(healthcheck, env)
+            exists = not (result.returncode == 2 and "unrecognized subcommand" in result.stderr)
+            if not exists:
+                fail(f"`{shown}` is not a gatehouse command: the HEALTHCHECK would always fail")
+            else:
+                check(
+                    result.returncode == 0,
+                    f"HEALTHCHECK `{shown}` exits 0 while it serves",
+                    f"exit {result.returncode}: {result.stderr.strip()}",
+                )
+            if args.nginx:
+                check_nginx(args.nginx, args.nginx_conf, scratch, port)
+                print("\n-- the live server, continued: stopping", flush=True)
+            started = time.monotonic()
+            server.send_signal(signal.SIGTERM)
+            try:
+                code = server.wait(timeout=40)
+                took = time.monotonic() - started
+                check(
+                    code == 0 and took < 35,
+                    f"on SIGTERM it stops cleanly in {took:.1f}s (exit {code}; the grace is 35 s)",
+                )
+            except subprocess.TimeoutExpired:
+                fail("it did not stop within 40 s of SIGTERM")
+                return True
+            if exists:
+                result = run_healthcheck(healthcheck, env)
+                check(result.returncode != 0, f"`{shown}` fails once it has stopped (exit {result.returncode})")
+            return True
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
 
 
 def runtime(args: argparse.Namespace) -> int:
@@ -732,57 +826,24 @@ def runtime(args: argparse.Namespace) -> int:
         if "unit_env" in facts:
             known = config_check(binary, facts["unit_env"], "deploy/gatehouse.env", scratch)
         if known is not None:
-            for name, value in facts.get("unit_env_examples", {}).items():
+            examples = facts.get("unit_env_examples", {})
+            for name, value in examples.items():
                 if name not in known:
                     fail(f"deploy/gatehouse.env mentions {name}, which gatehouse does not know")
-                elif value:
-                    config_check(binary, {**facts["unit_env"], name: value}, f"gatehouse.env's example {name}={value}", scratch)
+                    continue
+                example = {name: value}
+                if name.startswith("GATEHOUSE_ADMIN_"):  # these two go together
+                    if name != "GATEHOUSE_ADMIN_EMAIL":
+                        continue
+                    password = examples.get("GATEHOUSE_ADMIN_PASSWORD") or secrets.token_urlsafe(24)
+                    example["GATEHOUSE_ADMIN_PASSWORD"] = password
+                elif not value:
+                    continue
+                shown = " ".join(f"{k}={v}" for k, v in example.items() if k != "GATEHOUSE_ADMIN_PASSWORD")
+                config_check(binary, {**facts["unit_env"], **example}, f"gatehouse.env's example {shown}", scratch)
 
-        print("\n-- a live server with the image's settings: HEALTHCHECK and stopping", flush=True)
-        port = free_port()
-        data = scratch / "data"
-        data.mkdir()
-        env = dict(facts.get("docker_env", {}))
-        env["GATEHOUSE_BIND"] = env.get("GATEHOUSE_BIND", "0.0.0.0:8080").rpartition(":")[0] + f":{port}"
-        env["GATEHOUSE_DATABASE_URL"] = f"sqlite://{data}/gatehouse.db"
-        env = clean_env(env, str(data))
-        print(f"  (GATEHOUSE_BIND={env['GATEHOUSE_BIND']}, database in {data})")
-        healthcheck = [binary, *facts.get("healthcheck", ["", "healthcheck"])[1:]]
-        log = open(scratch / "serve.log", "w")
-        server = subprocess.Popen([binary, *facts.get("unit_exec_start", ["", "serve"])[1:]], env=env, cwd=data,
-                                  stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-        live_port, unknown = None, False
-        try:
-            up = wait_until(lambda: get(port, "/healthz") == 200 or server.poll() is not None, 60)
-            up = up and server.poll() is None
-            if check(up, "gatehouse serves /healthz with the Dockerfile's settings", (scratch / "serve.log").read_text()[-2000:]):
-                live_port = port
-                result = run_healthcheck(healthcheck, env)
-                unknown = result.returncode == 2 and "unrecognized subcommand" in result.stderr
-                if unknown:
-                    fail(f"`{' '.join(healthcheck[1:])}` is not a gatehouse command: the HEALTHCHECK would always fail")
-                else:
-                    check(result.returncode == 0, f"HEALTHCHECK `gatehouse {' '.join(healthcheck[1:])}` exits 0 while it serves",
-                          f"exit {result.returncode}: {result.stderr.strip()}")  # fmt: skip
-                if args.nginx:
-                    check_nginx(args.nginx, args.nginx_conf, scratch, live_port)
-            started = time.monotonic()
-            server.send_signal(signal.SIGTERM)
-            try:
-                code = server.wait(timeout=40)
-                took = time.monotonic() - started
-                check(code == 0 and took < 35, f"on SIGTERM it stops cleanly in {took:.1f}s (exit {code}; the grace is 35 s)")
-            except subprocess.TimeoutExpired:
-                fail("it did not stop within 40 s of SIGTERM")
-            if live_port and not unknown:
-                result = run_healthcheck(healthcheck, env)
-                check(result.returncode != 0, f"the HEALTHCHECK fails once it has stopped (exit {result.returncode})")
-        finally:
-            if server.poll() is None:
-                server.kill()
-                server.wait()
-            log.close()
-        if args.nginx and live_port is None:
+        live = check_live_server(binary, facts, scratch, args)
+        if args.nginx and not live:
             check_nginx(args.nginx, args.nginx_conf, scratch, None)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -11,7 +11,7 @@
 # A tool that cannot be had is skipped with a message; any real failure makes the exit status 1.
 # Tools are cached under ~/.cache, so a second run only rebuilds what changed.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse-target}"
 export CARGO_TERM_COLOR=never
@@ -34,8 +34,18 @@ say() { echo "$*" | tee -a "$log"; }
 ok() { say "  ok: $*"; }
 skip() { say "  SKIPPED: $*"; }
 fail() { say "  FAILED: $*"; }
-# Runs check.py, keeping its ok/SKIPPED/FAILED lines for the summary.
-check_py() { "$PY" deploy/check.py "$@" 2>&1 | tee -a "$log"; return "${PIPESTATUS[0]}"; }
+failures() { grep -c '^  FAILED:' "$log" || true; }
+# Runs check.py, keeping its ok/SKIPPED/FAILED lines for the summary. A non-zero exit that
+# reported no failure (a crash) is a failure too.
+check_py() {
+  local before status
+  before=$(failures)
+  "$PY" deploy/check.py "$@" 2>&1 | tee -a "$log"
+  status=${PIPESTATUS[0]}
+  if [ "$status" -ne 0 ] && [ "$(failures)" -eq "$before" ]; then
+    fail "deploy/check.py $1 exited with $status"
+  fi
+}
 
 section "tools"
 if [ ! -x "$VENV/bin/python" ] && ! python3 -m venv "$VENV" >"$work/venv.log" 2>&1; then
@@ -78,9 +88,7 @@ else
 fi
 
 section "Dockerfile, docker-compose.yml and deploy/ files, read together"
-if ! check_py static --context-dir "$CONTEXT" --facts "$work/facts.json"; then
-  say "  FAILED: (the static checks above)"
-fi
+check_py static --context-dir "$CONTEXT" --facts "$work/facts.json"
 
 section "hadolint Dockerfile"
 if have hadolint; then
@@ -101,9 +109,13 @@ if [ "${#build[@]}" -eq 0 ] || [ ! -d "$CONTEXT" ]; then
   fail "no build command or build context came out of the Dockerfile (see above)"
 else
   echo "  in $CONTEXT: ${build[*]}  (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+  # Another cargo (.ci/run) may hold the target directory's lock for a while.
   if (cd "$CONTEXT" && "${build[@]}") >"$work/build.log" 2>&1; then
-    ok "\`${build[*]}\` succeeds on exactly the builder's files"
+    ok "\`${build[*]}\` succeeds on exactly the builder's files ($(grep -o 'Finished.*' "$work/build.log" | tail -1))"
     built=yes
+    if grep -q 'Blocking waiting for file lock' "$work/build.log"; then
+      echo "  (most of that time was spent waiting for another cargo's lock on $CARGO_TARGET_DIR)"
+    fi
   else
     fail "\`${build[*]}\` fails on the builder's files:"
     tail -30 "$work/build.log" | sed 's/^/    /' | tee -a "$log"
@@ -128,8 +140,8 @@ elif [ -x "$TOOLS/nginx/usr/sbin/nginx" ]; then
 elif command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null; then
   # The Debian package's binary, unpacked into the cache: nothing is installed or started.
   mkdir -p "$TOOLS/deb"
-  if (cd "$TOOLS/deb" && apt-get download nginx) >"$work/apt.log" 2>&1 \
-    && dpkg-deb -x "$(ls -t "$TOOLS"/deb/nginx_*.deb | head -1)" "$TOOLS/nginx" \
+  if (cd "$TOOLS/deb" && rm -f nginx_*.deb && apt-get download nginx) >"$work/apt.log" 2>&1 \
+    && dpkg-deb -x "$TOOLS"/deb/nginx_*.deb "$TOOLS/nginx" \
     && "$TOOLS/nginx/usr/sbin/nginx" -v >/dev/null 2>&1; then
     nginx="$TOOLS/nginx/usr/sbin/nginx"
   fi
@@ -143,9 +155,7 @@ fi
 
 if [ "$built" = yes ]; then
   section "the built binary against the images, units and configurations"
-  if ! check_py runtime --binary "$binary" --facts "$work/facts.json" ${nginx:+--nginx "$nginx"}; then
-    say "  FAILED: (the runtime checks above)"
-  fi
+  check_py runtime --binary "$binary" --facts "$work/facts.json" ${nginx:+--nginx "$nginx"}
 else
   skip "no binary: the runtime checks (libraries, configurations, HEALTHCHECK, SIGTERM, nginx in front) did not run"
 fi
@@ -180,7 +190,7 @@ fi
 
 section "summary"
 skipped=$(grep -c '^  SKIPPED:' "$log" || true)
-failed=$(grep -c '^  FAILED:' "$log" || true)
+failed=$(failures)
 echo "  passed: $(grep -c '^  ok:' "$log" || true), skipped: $skipped, failed: $failed"
 grep -E '^  (SKIPPED|FAILED):' "$log" || true
 echo "  not checkable here: \`docker build\` and \`docker compose up\` themselves (no Docker engine);"

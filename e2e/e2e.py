@@ -50,7 +50,7 @@ def secret(value: str) -> str:
     return value
 
 
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)*")
 _TOKEN_PARAM = re.compile(r"(token=)[^&\s\"'<>]+")
 _SECRET_FIELD = re.compile(r"(\"(?:access_token|refresh_token|token|password|current_password|new_password)\"\s*:\s*\")[^\"]*(\")")
 
@@ -61,6 +61,12 @@ def redact(text: str) -> str:
     text = _JWT.sub("<redacted-jwt>", text)
     text = _TOKEN_PARAM.sub(r"\1<redacted>", text)
     return _SECRET_FIELD.sub(r"\1<redacted>\2", text)
+
+
+def shorten(text: str, limit: int = 240) -> str:
+    """Redacts, then shortens (in this order, so no secret is cut to an unrecognisable piece)."""
+    text = redact(text)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 # --------------------------------------------------------------------------------------------
@@ -117,9 +123,7 @@ class Response:
                     summary += f" code={body['code']!r}"
             except ValueError:
                 pass
-        snippet = " ".join(self.text.split())
-        if len(snippet) > 240:
-            snippet = snippet[:240] + "…"
+        snippet = shorten(" ".join(self.text.split()))
         if snippet:
             summary += f": {snippet}"
         return redact(summary)
@@ -205,12 +209,12 @@ def expect_problem(resp: Response, status: int, code: str) -> dict:
 
 def expect_eq(what: str, expected: Any, got: Any) -> None:
     if expected != got:
-        raise Fail(f"expected {what} {redact(repr(expected))}, got {redact(repr(got))}")
+        raise Fail(f"expected {what} {shorten(repr(expected))}, got {shorten(repr(got))}")
 
 
 def expect_true(what: str, condition: bool, got: Any) -> None:
     if not condition:
-        raise Fail(f"expected {what}, got {redact(repr(got))}")
+        raise Fail(f"expected {what}, got {shorten(repr(got))}")
 
 
 def expect_unauthorized(resp: Response, token_sent: bool) -> None:
@@ -256,21 +260,27 @@ class MailCatcher:
     def wait_for_link(self, address: str, public_url: str, path: str, deadline_s: float) -> str:
         pattern = re.compile(r"^" + re.escape(public_url.rstrip("/") + path) + r"\?token=[^\s]+$")
         deadline = time.monotonic() + deadline_s
-        seen = 0
         while True:
             messages = self.messages_to(address)
-            seen = len(messages)
+            others = []
             for message_id, text in messages:
                 if message_id in self.used:
                     continue
                 for line in text.splitlines():
+                    if "token=" in line and path in line:
+                        others.append(line.strip())
                     if pattern.match(line.strip()):
                         self.used.add(message_id)
-                        return secret(line.strip())
+                        link = secret(line.strip())
+                        for token in urllib.parse.parse_qs(urllib.parse.urlsplit(link).query).get("token", []):
+                            secret(token)
+                        return link
             if time.monotonic() >= deadline:
+                found = f"; the {path} links in them: {', '.join(others)}" if others else ""
+                hint = " (pass --public-url when GATEHOUSE_PUBLIC_URL differs from --base)" if others else ""
                 raise Fail(
-                    f"expected an email to {address} with a line of its own holding {public_url.rstrip('/')}{path}?token=…"
-                    f" within {deadline_s:g} s, got {seen} message(s) to that address and no such line"
+                    f"expected an email to {address} with a line of its own holding {public_url.rstrip('/')}{path}?token=<token>"
+                    f" within {deadline_s:g} s, got {len(messages)} message(s) to that address and no such line{found}{hint}"
                 )
             time.sleep(0.5)
 
@@ -318,7 +328,7 @@ class Mailpit(MailCatcher):
     def messages_to(self, address: str) -> list[tuple[str, str]]:
         body = self.get_json("/api/v1/messages?limit=200")
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
-            raise Fail(f'expected Mailpit\'s {{"messages": [...]}} from GET /api/v1/messages, got {redact(str(body))[:200]}')
+            raise Fail(f'expected Mailpit\'s {{"messages": [...]}} from GET /api/v1/messages, got {shorten(str(body))}')
         found = []
         for summary in reversed(body["messages"]):
             recipients = [str(r.get("Address", "")).lower() for r in summary.get("To") or [] if isinstance(r, dict)]
@@ -584,7 +594,16 @@ class Story:
         resp = self.api.request("GET", self.link_on_base(link), accept="text/html")
         expect_status(resp, 200)
         expect_eq("the reset form's content type", "text/html", resp.content_type)
-        expect_true("an HTML <form> posting to /password/reset", "<form" in resp.text.lower() and "/password/reset" in resp.text, resp.text[:200])
+        form = re.search(r"<form\b([^>]*)>(.*?)</form>", resp.text, re.IGNORECASE | re.DOTALL)
+        expect_true("an HTML <form> on the page", form is not None, resp.text)
+        attributes, inner = form.group(1), form.group(2)
+        method = re.search(r"""method\s*=\s*["']?(\w+)""", attributes, re.IGNORECASE)
+        expect_eq("the form's method", "post", method.group(1).lower() if method else "get")
+        action = re.search(r"""action\s*=\s*["']([^"']*)["']""", attributes, re.IGNORECASE)
+        target = urllib.parse.urljoin(resp.url, action.group(1) if action else "")
+        expect_eq("the path the form posts to", "/password/reset", urllib.parse.urlsplit(target).path)
+        for field in ("token", "new_password"):
+            expect_true(f"a form field named {field!r}", re.search(rf"""name\s*=\s*["']{field}["']""", inner) is not None, "(none)")
 
     def step_reset(self) -> None:
         link = self.need("reset_link")

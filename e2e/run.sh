@@ -62,7 +62,7 @@ maildev_dir="${GATEHOUSE_E2E_MAILDEV_DIR:-$HOME/.cache/gatehouse-maildev}"
 maildev="$maildev_dir/node_modules/.bin/maildev"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-e2e.XXXXXX")
-gatehouse_pid="" maildev_pid=""
+gatehouse_pid="" maildev_pid="" e2e_pid=""
 
 stop() { # pid: SIGTERM, then SIGKILL after 10 s
   local pid=$1
@@ -75,6 +75,7 @@ stop() { # pid: SIGTERM, then SIGKILL after 10 s
 
 cleanup() {
   local status=$?
+  stop "$e2e_pid"
   stop "$gatehouse_pid"
   stop "$maildev_pid"
   if [ "${GATEHOUSE_E2E_KEEP:-}" = 1 ]; then
@@ -136,7 +137,12 @@ cargo build --release --locked
 bin="$CARGO_TARGET_DIR/release/gatehouse"
 [ -x "$bin" ] || die "no binary at $bin after the build"
 
-# MailDev, installed once from the npm registry and cached.
+# MailDev, installed once from the npm registry and cached (under a lock, for concurrent runs).
+mkdir -p "$(dirname "$maildev_dir")"
+if command -v flock >/dev/null; then
+  exec 8>"$maildev_dir.lock"
+  flock -w 600 8 || die "could not lock $maildev_dir.lock"
+fi
 if ! "$maildev" --version >/dev/null 2>&1; then
   say "installing MailDev 3 from npm into $maildev_dir (once)"
   mkdir -p "$maildev_dir"
@@ -155,6 +161,7 @@ EOF
       || die "could not install MailDev from npm into $maildev_dir"
   fi
 fi
+exec 8>&-
 say "MailDev $("$maildev" --version 2>/dev/null): SMTP 127.0.0.1:$smtp_port, API http://127.0.0.1:$web_port"
 "$maildev" --smtp "$smtp_port" --ip 127.0.0.1 --web "$web_port" --web-ip 127.0.0.1 \
   --mail-directory "$work/mail" >"$work/maildev.log" 2>&1 &
@@ -181,11 +188,18 @@ wait_http "http://127.0.0.1:$http_port/readyz" 60 "$gatehouse_pid" \
   || { show_log "$work/gatehouse.log"; die "gatehouse did not become ready"; }
 say "ready; running e2e/e2e.py"
 
+# In the background and waited for, so that a signal to this script stops it at once.
 status=0
-python3 e2e/e2e.py --base "http://127.0.0.1:$http_port" --maildev "http://127.0.0.1:$web_port" || status=$?
+python3 e2e/e2e.py --base "http://127.0.0.1:$http_port" --maildev "http://127.0.0.1:$web_port" &
+e2e_pid=$!
+wait "$e2e_pid" || status=$?
+e2e_pid=""
 
 say "stopping gatehouse (SIGTERM)"
-kill -TERM "$gatehouse_pid"
+if ! kill -TERM "$gatehouse_pid" 2>/dev/null; then
+  say "error: gatehouse was no longer running at the end of the story" >&2
+  status=1
+fi
 for _ in $(seq 1 300); do kill -0 "$gatehouse_pid" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$gatehouse_pid" 2>/dev/null; then
   say "error: gatehouse did not exit within 30 s of SIGTERM" >&2
