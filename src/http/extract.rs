@@ -1,5 +1,6 @@
 //! Extractors that answer in the app's own error format: JSON bodies, JSON-or-form bodies,
-//! the bearer token (required or optional), and where the request came from.
+//! query strings, path segments, the bearer token (required or optional), and where the
+//! request came from.
 
 use std::net::SocketAddr;
 
@@ -106,6 +107,42 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonOrForm<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         parse_body(req, state, true).await.map(|(value, kind)| JsonOrForm { value, kind })
+    }
+}
+
+/// A query string (`?token=…`), with rejections (a repeated or mistyped parameter) as
+/// problem+json `malformed_request` instead of axum's plain text.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| Query(value))
+            .map_err(|rejection| {
+                ApiError::MalformedRequest(format!("The query string is not valid: {}.", rejection.body_text()))
+            })
+    }
+}
+
+/// Path parameters (`/user/{key}`), with rejections (a segment that is not UTF-8 once
+/// percent-decoded) as problem+json `malformed_request` instead of axum's plain text.
+#[derive(Debug)]
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| Path(value))
+            .map_err(|rejection| {
+                ApiError::MalformedRequest(format!("The path is not valid: {}.", rejection.body_text()))
+            })
     }
 }
 

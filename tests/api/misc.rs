@@ -290,3 +290,19 @@ async fn the_bootstrap_admin_from_the_environment_logs_in_as_admin_and_reads_oth
     let missing = app.get("/user/nobody@example.com", Some(access)).await;
     assert_problem(missing, StatusCode::NOT_FOUND, "not_found").await;
 }
+
+#[tokio::test]
+async fn malformed_query_strings_and_paths_are_problem_json_400s() {
+    let app = crate::helpers::spawn_app().await;
+    let (_, token) = app.logged_in_user("query@example.com").await;
+
+    let doubled = app.get("/activate?token=a&token=b", None).await;
+    crate::helpers::assert_problem(doubled, reqwest::StatusCode::BAD_REQUEST, "malformed_request").await;
+    let bad_scope = app.delete("/auth?scope=a&scope=b", Some(&token)).await;
+    crate::helpers::assert_problem(bad_scope, reqwest::StatusCode::BAD_REQUEST, "malformed_request").await;
+    let bad_path = app.get("/user/%FF", Some(&token)).await;
+    crate::helpers::assert_problem(bad_path, reqwest::StatusCode::BAD_REQUEST, "malformed_request").await;
+    let page = app.client.get(app.url("/activate?token=a&token=b")).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(page.status(), reqwest::StatusCode::BAD_REQUEST);
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+}

@@ -1,7 +1,7 @@
 //! Activation: the link in the confirmation email (`GET /activate`, an HTML page for
 //! browsers), the same for API clients (`POST /activate`), and resending the link.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::http::error::ApiError;
-use crate::http::extract::{self, wants_html};
+use crate::http::extract::{self, Query, wants_html};
 use crate::http::views::{AccountBody, MessageBody};
 use crate::http::{AppState, pages};
 
@@ -46,14 +46,21 @@ async fn run(state: &AppState, token: &str) -> Result<Activated, ApiError> {
     description = "The link in the confirmation email. A browser (`Accept: text/html`) gets a small HTML page, others JSON. Following it again answers the same.",
     params(("token" = Option<String>, Query, description = "The token from the emailed link")),
     responses(
-        (status = 200, description = "Active", body = Activated),
-        (status = 400, description = "`malformed_request` (no token) or `token_invalid`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 410, description = "`token_expired`: ask for a new link", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+        (status = 200, description = "Active: JSON, or a page saying so for a browser", content((Activated = "application/json"), ("text/html"))),
+        (status = 400, description = "`malformed_request` (no token) or `token_invalid`; a page for a browser", content((crate::http::openapi::Problem = "application/problem+json"), ("text/html"))),
+        (status = 410, description = "`token_expired`: ask for a new link; a page for a browser", content((crate::http::openapi::Problem = "application/problem+json"), ("text/html"))), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
 )]
-async fn follow_link(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<TokenQuery>) -> Response {
-    let result = match query.token.as_deref() {
-        Some(token) => run(&state, token).await,
-        None => Err(ApiError::MalformedRequest("The link has no token; copy the whole link from the email.".into())),
+async fn follow_link(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<TokenQuery>, ApiError>,
+) -> Response {
+    let result = match query.map(|Query(query)| query.token) {
+        Ok(Some(token)) => run(&state, &token).await,
+        Ok(None) => {
+            Err(ApiError::MalformedRequest("The link has no token; copy the whole link from the email.".into()))
+        }
+        Err(error) => Err(error),
     };
     if !wants_html(&headers) {
         return match result {
@@ -81,7 +88,7 @@ async fn follow_link(State(state): State<AppState>, headers: HeaderMap, Query(qu
     post, path = "/activate", tag = "activation",
     request_body = TokenBody,
     responses((status = 200, description = "Active", body = Activated),
-        (status = 400, description = "`malformed_request` or `token_invalid`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 410, description = "`token_expired`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+        (status = 400, description = "`malformed_request` or `token_invalid`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 410, description = "`token_expired`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
 )]
 async fn activate(
     State(state): State<AppState>,
@@ -99,7 +106,7 @@ struct ResendBody {
     post, path = "/activate/resend", tag = "activation",
     description = "A fresh link for a pending account. The same answer whether or not the account exists.",
     request_body = ResendBody,
-    responses((status = 202, description = "Accepted", body = MessageBody), (status = 400, description = "`malformed_request`: the body is not valid JSON, or a field is missing or of the wrong type", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+    responses((status = 202, description = "Accepted", body = MessageBody), (status = 400, description = "`malformed_request`: the body is not valid JSON, or a field is missing or of the wrong type", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
 )]
 async fn resend(
     State(state): State<AppState>,

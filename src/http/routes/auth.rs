@@ -1,6 +1,6 @@
 //! Login (`POST /auth`, JSON or form), refresh, logout and the caller's sessions.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, post};
 use axum::{Json, Router};
@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::accounts::{FieldError, LoginId};
 use crate::http::AppState;
 use crate::http::error::ApiError;
-use crate::http::extract::{Auth, Client, JsonOrForm};
+use crate::http::extract::{Auth, Client, JsonOrForm, Path, Query};
 use crate::http::views::{SessionBody, TokenBody};
 
 pub fn router() -> Router<AppState> {
@@ -34,7 +34,7 @@ struct LoginBody {
 #[utoipa::path(
     post, path = "/auth", tag = "sessions",
     description = "Log in with `email` or `username` and `password`. Also takes `application/x-www-form-urlencoded` (OAuth2 password grant); a `username` holding `@` is read as an email.",
-    request_body = LoginBody,
+    request_body(content((LoginBody = "application/json"), (LoginBody = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "A token pair", body = TokenBody),
         (status = 400, description = "`malformed_request`: the body is not valid JSON, or a field is missing or of the wrong type", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
         (status = 401, description = "`invalid_credentials`: wrong email, username or password (one answer for all)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
@@ -61,9 +61,9 @@ struct RefreshBody {
 #[utoipa::path(
     post, path = "/auth/refresh", tag = "sessions",
     description = "Spends the refresh token for a new pair. Presenting a spent one revokes the whole session.",
-    request_body = RefreshBody,
+    request_body(content((RefreshBody = "application/json"), (RefreshBody = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "A new token pair", body = TokenBody),
-        (status = 400, description = "`malformed_request`, or `token_invalid`: unknown, spent or expired refresh token", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+        (status = 400, description = "`malformed_request`, or `token_invalid`: unknown, spent or expired refresh token", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
 )]
 async fn refresh(State(state): State<AppState>, body: JsonOrForm<RefreshBody>) -> Result<Json<TokenBody>, ApiError> {
     use secrecy::ExposeSecret;
@@ -78,7 +78,7 @@ struct LogoutQuery {
 #[utoipa::path(
     delete, path = "/auth", tag = "sessions", security(("bearer" = [])),
     params(("scope" = Option<String>, Query, description = "`all` ends every session of the account")),
-    responses((status = 204, description = "Logged out"), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+    responses((status = 204, description = "Logged out"), (status = 400, description = "`malformed_request`: the query string is not valid", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
 )]
 async fn log_out(
     State(state): State<AppState>,
@@ -116,7 +116,7 @@ async fn sessions(State(state): State<AppState>, Auth(caller): Auth) -> Result<J
 #[utoipa::path(
     delete, path = "/auth/sessions/{id}", tag = "sessions", security(("bearer" = [])),
     params(("id" = String, Path, description = "A session id from `GET /auth/sessions`")),
-    responses((status = 204, description = "Ended"), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 404, description = "`not_found`: no such session of yours", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+    responses((status = 204, description = "Ended"), (status = 400, description = "`malformed_request`: the path is not valid", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 404, description = "`not_found`: no such session of yours", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
 )]
 async fn end_session(
     State(state): State<AppState>,

@@ -1,7 +1,7 @@
 //! Passwords: change (knowing the current one), forgot (email a reset link) and reset (with
 //! the link; a browser gets a form and an HTML answer).
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::accounts::PasswordChange;
 use crate::http::error::ApiError;
-use crate::http::extract::{self, BodyKind, JsonOrForm, MaybeAuth};
+use crate::http::extract::{self, BodyKind, JsonOrForm, MaybeAuth, Query};
 use crate::http::views::MessageBody;
 use crate::http::{AppState, pages};
 
@@ -38,7 +38,7 @@ struct ChangeBody {
     responses((status = 204, description = "Changed"), (status = 400, description = "`malformed_request`: the body is not valid JSON, or a field is missing or of the wrong type", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
         (status = 401, description = "`invalid_credentials`: wrong email or current password", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
         (status = 403, description = "`forbidden` (the token's account is not `email`'s), `account_not_activated`, `account_disabled`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+        (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
 )]
 async fn change(
     State(state): State<AppState>,
@@ -63,7 +63,7 @@ struct ForgotBody {
     post, path = "/password/forgot", tag = "passwords",
     description = "Emails a reset link. The same answer whether or not the account exists.",
     request_body = ForgotBody,
-    responses((status = 202, description = "Accepted", body = MessageBody), (status = 400, description = "`malformed_request`: the body is not valid JSON, or a field is missing or of the wrong type", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+    responses((status = 202, description = "Accepted", body = MessageBody), (status = 400, description = "`malformed_request`: the body is not valid JSON, or a field is missing or of the wrong type", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
 )]
 async fn forgot(
     State(state): State<AppState>,
@@ -105,10 +105,11 @@ fn link_problem(error: ApiError) -> Response {
     responses(
         (status = 200, description = "The form", content_type = "text/html"),
         (status = 400, description = "The link is not valid", content_type = "text/html"),
-        (status = 410, description = "The link has expired", content_type = "text/html"))
+        (status = 410, description = "The link has expired", content_type = "text/html"),
+        (status = 503, description = "`unavailable`: the database cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
 )]
-async fn form(State(state): State<AppState>, Query(query): Query<TokenQuery>) -> Response {
-    let Some(token) = query.token else {
+async fn form(State(state): State<AppState>, query: Result<Query<TokenQuery>, ApiError>) -> Response {
+    let Ok(Query(TokenQuery { token: Some(token) })) = query else {
         return link_problem(ApiError::TokenInvalid);
     };
     match state.accounts.check_reset_token(&token).await {
@@ -127,9 +128,9 @@ struct ResetBody {
 #[utoipa::path(
     post, path = "/password/reset", tag = "passwords",
     description = "Sets the password and ends every session. Also takes the form of the reset page, which then gets HTML answers.",
-    request_body = ResetBody,
-    responses((status = 204, description = "Changed"),
-        (status = 400, description = "`malformed_request` or `token_invalid`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 410, description = "`token_expired`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+    request_body(content((ResetBody = "application/json"), (ResetBody = "application/x-www-form-urlencoded"))),
+    responses((status = 204, description = "Changed (JSON)"), (status = 200, description = "Changed (form): a page saying so", content_type = "text/html"),
+        (status = 400, description = "`malformed_request` or `token_invalid`; a page for a form", content((crate::http::openapi::Problem = "application/problem+json"), ("text/html"))), (status = 410, description = "`token_expired`; a page for a form", content((crate::http::openapi::Problem = "application/problem+json"), ("text/html"))), (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`; the form again for a form", content((crate::http::openapi::Problem = "application/problem+json"), ("text/html"))), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
 )]
 async fn reset(State(state): State<AppState>, body: JsonOrForm<ResetBody>) -> Response {
     let ResetBody { token, new_password } = body.value;
