@@ -42,7 +42,7 @@ async fn run(state: &AppState, token: &str) -> Result<Activated, ApiError> {
 }
 
 #[utoipa::path(
-    get, path = "/activate", tag = "activation",
+    get, path = "/activate", summary = "Follow the activation link", tag = "activation",
     description = "The link in the confirmation email. A browser (`Accept: text/html`) gets a small HTML page, others JSON. Following it again answers the same.",
     params(("token" = Option<String>, Query, description = "The token from the emailed link")),
     responses(
@@ -85,7 +85,7 @@ async fn follow_link(
 }
 
 #[utoipa::path(
-    post, path = "/activate", tag = "activation",
+    post, path = "/activate", summary = "Activate with a token", tag = "activation",
     request_body = TokenBody,
     responses((status = 200, description = "Active", body = Activated),
         (status = 400, description = "`malformed_request` or `token_invalid`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 410, description = "`token_expired`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
@@ -103,7 +103,7 @@ struct ResendBody {
 }
 
 #[utoipa::path(
-    post, path = "/activate/resend", tag = "activation",
+    post, path = "/activate/resend", summary = "Resend the activation link", tag = "activation",
     description = "A fresh link for a pending account. The same answer whether or not the account exists.",
     request_body = ResendBody,
     responses((status = 202, description = "Accepted", body = MessageBody), (status = 400, description = "`malformed_request`: the body is not valid JSON, or a field is missing or of the wrong type", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))

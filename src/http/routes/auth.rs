@@ -32,7 +32,7 @@ struct LoginBody {
 }
 
 #[utoipa::path(
-    post, path = "/auth", tag = "sessions",
+    post, path = "/auth", summary = "Log in", tag = "sessions",
     description = "Log in with `email` or `username` and `password`. Also takes `application/x-www-form-urlencoded` (OAuth2 password grant); a `username` holding `@` is read as an email.",
     request_body(content((LoginBody = "application/json"), (LoginBody = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "A token pair", body = TokenBody),
@@ -59,7 +59,7 @@ struct RefreshBody {
 }
 
 #[utoipa::path(
-    post, path = "/auth/refresh", tag = "sessions",
+    post, path = "/auth/refresh", summary = "Refresh the token pair", tag = "sessions",
     description = "Spends the refresh token for a new pair. Presenting a spent one revokes the whole session.",
     request_body(content((RefreshBody = "application/json"), (RefreshBody = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "A new token pair", body = TokenBody),
@@ -76,7 +76,7 @@ struct LogoutQuery {
 }
 
 #[utoipa::path(
-    delete, path = "/auth", tag = "sessions", security(("bearer" = [])),
+    delete, path = "/auth", summary = "Log out", tag = "sessions", security(("bearer" = [])),
     params(("scope" = Option<String>, Query, description = "`all` ends every session of the account")),
     responses((status = 204, description = "Logged out"), (status = 400, description = "`malformed_request`: the query string is not valid", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
 )]
@@ -105,7 +105,7 @@ struct SessionList {
 }
 
 #[utoipa::path(
-    get, path = "/auth/sessions", tag = "sessions", security(("bearer" = [])),
+    get, path = "/auth/sessions", summary = "Your live sessions", tag = "sessions", security(("bearer" = [])),
     responses((status = 200, description = "The caller's live sessions", body = SessionList), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
 )]
 async fn sessions(State(state): State<AppState>, Auth(caller): Auth) -> Result<Json<SessionList>, ApiError> {
@@ -114,7 +114,7 @@ async fn sessions(State(state): State<AppState>, Auth(caller): Auth) -> Result<J
 }
 
 #[utoipa::path(
-    delete, path = "/auth/sessions/{id}", tag = "sessions", security(("bearer" = [])),
+    delete, path = "/auth/sessions/{id}", summary = "End one of your sessions", tag = "sessions", security(("bearer" = [])),
     params(("id" = String, Path, description = "A session id from `GET /auth/sessions`")),
     responses((status = 204, description = "Ended"), (status = 400, description = "`malformed_request`: the path is not valid", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 404, description = "`not_found`: no such session of yours", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
 )]

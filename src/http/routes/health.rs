@@ -26,7 +26,7 @@ struct Health {
 }
 
 #[utoipa::path(
-    get, path = "/healthz", tag = "service",
+    get, path = "/healthz", summary = "Liveness", tag = "service",
     responses((status = 200, description = "The process answers", body = Health))
 )]
 async fn healthz() -> Json<Health> {
@@ -34,7 +34,7 @@ async fn healthz() -> Json<Health> {
 }
 
 #[utoipa::path(
-    get, path = "/readyz", tag = "service",
+    get, path = "/readyz", summary = "Readiness", tag = "service",
     responses((status = 200, description = "Database, session store and mail server reachable", body = Health), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
 )]
 async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
@@ -76,7 +76,7 @@ async fn mailer_ok(state: &AppState) -> bool {
 }
 
 #[utoipa::path(
-    get, path = "/metrics", tag = "service",
+    get, path = "/metrics", summary = "Prometheus metrics", tag = "service",
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain"))
 )]
 async fn metrics(State(state): State<AppState>) -> axum::response::Response {

@@ -32,7 +32,7 @@ struct ChangeBody {
 }
 
 #[utoipa::path(
-    post, path = "/password/change", tag = "passwords", security((), ("bearer" = [])),
+    post, path = "/password/change", summary = "Change the password", tag = "passwords", security((), ("bearer" = [])),
     description = "With a token, every other session of the account ends; without one, every session ends.",
     request_body = ChangeBody,
     responses((status = 204, description = "Changed"), (status = 400, description = "`malformed_request`: the body is not valid JSON, or a field is missing or of the wrong type", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
@@ -60,7 +60,7 @@ struct ForgotBody {
 }
 
 #[utoipa::path(
-    post, path = "/password/forgot", tag = "passwords",
+    post, path = "/password/forgot", summary = "Forgot the password: email a reset link", tag = "passwords",
     description = "Emails a reset link. The same answer whether or not the account exists.",
     request_body = ForgotBody,
     responses((status = 202, description = "Accepted", body = MessageBody), (status = 400, description = "`malformed_request`: the body is not valid JSON, or a field is missing or of the wrong type", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
@@ -99,7 +99,7 @@ fn link_problem(error: ApiError) -> Response {
 
 /// Shows the reset form; the token is checked but not spent.
 #[utoipa::path(
-    get, path = "/password/reset", tag = "passwords",
+    get, path = "/password/reset", summary = "The password-reset form", tag = "passwords",
     description = "The link in the reset email: an HTML form that posts to `POST /password/reset`. Showing it does not spend the token.",
     params(("token" = Option<String>, Query, description = "The token from the emailed link")),
     responses(
@@ -126,7 +126,7 @@ struct ResetBody {
 }
 
 #[utoipa::path(
-    post, path = "/password/reset", tag = "passwords",
+    post, path = "/password/reset", summary = "Reset the password with a link", tag = "passwords",
     description = "Sets the password and ends every session. Also takes the form of the reset page, which then gets HTML answers.",
     request_body(content((ResetBody = "application/json"), (ResetBody = "application/x-www-form-urlencoded"))),
     responses((status = 204, description = "Changed (JSON)"), (status = 200, description = "Changed (form): a page saying so", content_type = "text/html"),

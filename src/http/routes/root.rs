@@ -23,7 +23,7 @@ struct Hello {
 }
 
 #[utoipa::path(
-    get, path = "/", tag = "service", security((), ("bearer" = [])),
+    get, path = "/", summary = "Greeting (personal with a token)", tag = "service", security((), ("bearer" = [])),
     description = "Anonymous: `Hello World`. With a valid token: a personal greeting and the account.",
     responses((status = 200, description = "The greeting", body = Hello), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
 )]
@@ -43,7 +43,7 @@ struct Protected {
 }
 
 #[utoipa::path(
-    get, path = "/protected", tag = "service", security(("bearer" = [])),
+    get, path = "/protected", summary = "A protected resource", tag = "service", security(("bearer" = [])),
     responses((status = 200, description = "The protected resource", body = Protected), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
 )]
 async fn protected(Auth(caller): Auth) -> Json<Protected> {

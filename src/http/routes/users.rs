@@ -35,7 +35,7 @@ fn required(value: Option<String>, field: &str) -> Result<String, ApiError> {
 }
 
 #[utoipa::path(
-    post, path = "/user", tag = "accounts",
+    post, path = "/user", summary = "Sign up", tag = "accounts",
     description = "Sign up. Creates a `pending` account and emails the confirmation link. Top-level fields other than the listed ones are kept in `data`.",
     request_body = crate::http::openapi::SignUpRequest,
     responses(
@@ -59,7 +59,7 @@ async fn sign_up(
 }
 
 #[utoipa::path(
-    get, path = "/user", tag = "accounts", security(("bearer" = [])),
+    get, path = "/user", summary = "Your own account", tag = "accounts", security(("bearer" = [])),
     responses((status = 200, description = "The caller's own account", body = AccountBody), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
 )]
 async fn me(State(state): State<AppState>, Auth(caller): Auth) -> Result<Json<AccountBody>, ApiError> {
@@ -67,7 +67,7 @@ async fn me(State(state): State<AppState>, Auth(caller): Auth) -> Result<Json<Ac
 }
 
 #[utoipa::path(
-    get, path = "/user/{key}", tag = "accounts", security(("bearer" = [])),
+    get, path = "/user/{key}", summary = "Read an account", tag = "accounts", security(("bearer" = [])),
     params(("key" = String, Path, description = "The account's id, username or email")),
     responses((status = 200, description = "The account", body = AccountBody), (status = 400, description = "`malformed_request`: the path is not valid", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 403, description = "`forbidden`: not your account, and you are not an admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 404, description = "`not_found`: (admins) no such account", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
 )]
@@ -80,7 +80,7 @@ async fn read(
 }
 
 #[utoipa::path(
-    put, path = "/user/{key}", tag = "accounts", security(("bearer" = [])),
+    put, path = "/user/{key}", summary = "Replace an account's fields", tag = "accounts", security(("bearer" = [])),
     description = "Replaces `name`, `username` and `data` (omitted ones are cleared). An admin may also set `role` and `status` (omitted: unchanged); disabling ends the account's sessions at once.",
     params(("key" = String, Path, description = "The account's id, username or email")),
     request_body = crate::http::openapi::ProfileEdit,
@@ -97,7 +97,7 @@ async fn replace(
 }
 
 #[utoipa::path(
-    patch, path = "/user/{key}", tag = "accounts", security(("bearer" = [])),
+    patch, path = "/user/{key}", summary = "Merge-patch an account", tag = "accounts", security(("bearer" = [])),
     description = "A JSON merge patch (RFC 7396) of the same fields as PUT: `null` removes, objects merge.",
     params(("key" = String, Path, description = "The account's id, username or email")),
     request_body(content = crate::http::openapi::ProfileEdit, content_type = "application/merge-patch+json"),
@@ -114,7 +114,7 @@ async fn patch(
 }
 
 #[utoipa::path(
-    delete, path = "/user/{key}", tag = "accounts", security(("bearer" = [])),
+    delete, path = "/user/{key}", summary = "Delete an account", tag = "accounts", security(("bearer" = [])),
     params(("key" = String, Path, description = "The account's id, username or email")),
     responses((status = 204, description = "Deleted, with everything of it; its sessions ended"), (status = 400, description = "`malformed_request`: the path is not valid", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 403, description = "`forbidden`: not your account, and you are not an admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 404, description = "`not_found`: (admins) no such account", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
 )]
