@@ -12,9 +12,12 @@ use chrono::Utc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::accounts::{Accounts, Settings};
+use crate::accounts::{Accounts, Parts, Settings, Throttle};
+use crate::audit::AuditLog;
 use crate::config::Config;
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, Edge};
+use crate::limits::LimitStore;
+use crate::limits::redis::RedisLimits;
 use crate::mail::outbox::{Outbox, OutboxSettings};
 use crate::mail::smtp::SmtpTransport;
 use crate::mail::{LogTransport, Transport};
@@ -35,6 +38,9 @@ pub struct Services {
     pub backend: Backend,
     pub accounts: Accounts,
     pub outbox: Outbox,
+    /// The audit writer runs from `open` until [`Services::close`].
+    audit_stop: CancellationToken,
+    audit_writer: Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 impl Services {
@@ -60,22 +66,51 @@ impl Services {
         };
         let outbox = Outbox::new(backend.store.clone(), transport, outbox_settings);
         let hasher = PasswordHasher::start(config.hash_threads, config.hash_queue);
+        let security = &config.security;
         let settings = Settings {
             public_url,
             access_token_ttl: config.access_token_ttl,
             session_ttl: config.session_ttl,
             activation_ttl: config.activation_ttl,
             reset_ttl: config.reset_ttl,
+            signup_conceal_existing: security.signup_conceal_existing,
+            refresh_grace: security.refresh_grace,
         };
-        let accounts = Accounts::new(
-            backend.store.clone(),
-            backend.sessions.clone(),
+        // Rate limits live beside the sessions: in Redis when configured, else the database.
+        let limits: Arc<dyn LimitStore> = match &config.redis_url {
+            Some(url) => Arc::new(RedisLimits::connect(url, &config.redis_prefix, config.database_timeout).await?),
+            None => backend.store.clone(),
+        };
+        let keys = Arc::new(keys);
+        let throttle = Throttle::new(limits, security.rate_limits.clone(), keys.derive_secret("device-tokens"));
+        let (audit, writer) = AuditLog::start(backend.store.clone());
+        let audit_stop = CancellationToken::new();
+        let audit_writer = tokio::spawn(writer.run(audit_stop.clone()));
+        let accounts = Accounts::new(Parts {
+            store: backend.store.clone(),
+            sessions: backend.sessions.clone(),
             hasher,
-            Arc::new(keys),
-            outbox.clone(),
+            keys,
+            outbox: outbox.clone(),
             settings,
-        );
-        Ok(Self { backend, accounts, outbox })
+            throttle,
+            audit,
+        });
+        Ok(Self {
+            backend,
+            accounts,
+            outbox,
+            audit_stop,
+            audit_writer: Arc::new(tokio::sync::Mutex::new(Some(audit_writer))),
+        })
+    }
+
+    /// Writes the audit events still queued and stops the writer.
+    pub async fn close(&self) {
+        self.audit_stop.cancel();
+        if let Some(writer) = self.audit_writer.lock().await.take() {
+            let _ = writer.await;
+        }
     }
 }
 
@@ -98,6 +133,8 @@ pub struct Application {
     address: SocketAddr,
     services: Services,
     request_timeout: Duration,
+    edge: Edge,
+    audit_retention: Duration,
 }
 
 impl Application {
@@ -136,7 +173,15 @@ impl Application {
                 }
             }
         }
-        Ok(Self { listener, address, services, request_timeout: config.request_timeout })
+        let public = &services.accounts.settings().public_url;
+        let edge = Edge {
+            trusted_proxies: config.security.trusted_proxies.clone(),
+            cors_origins: config.security.cors_origins.clone(),
+            https: public.scheme() == "https",
+            origin: public.origin().ascii_serialization(),
+        };
+        let audit_retention = config.security.audit_retention;
+        Ok(Self { listener, address, services, request_timeout: config.request_timeout, edge, audit_retention })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -158,11 +203,16 @@ impl Application {
 
     /// Serves until `stop` completes, then finishes in-flight requests and stops the worker.
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Self { listener, address, services, request_timeout } = self;
+        let Self { listener, address, services, request_timeout, edge, audit_retention } = self;
         let background = CancellationToken::new();
         let worker = tokio::spawn(services.outbox.clone().run(background.child_token()));
-        let sweeper = tokio::spawn(housekeeping(services.backend.store.clone(), background.child_token()));
-        let state = AppState::new(services.accounts.clone(), services.outbox.clone());
+        let sweeper = tokio::spawn(housekeeping(
+            services.backend.store.clone(),
+            services.accounts.audit().clone(),
+            audit_retention,
+            background.child_token(),
+        ));
+        let state = AppState::new(services.accounts.clone(), services.outbox.clone(), edge);
         let app = http::router(state, request_timeout);
         tracing::info!(%address, "gatehouse is listening");
         let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -174,16 +224,28 @@ impl Application {
             tracing::warn!("the outbox worker did not stop in time; its claim will expire and be retried");
         }
         sweeper.abort();
+        services.close().await;
         served.context("serving HTTP")
     }
 }
 
-async fn housekeeping(store: Arc<dyn Store>, stop: CancellationToken) {
+/// Sweeps expired sessions, links and rate-limit state, and audit events past retention.
+async fn housekeeping(store: Arc<dyn Store>, audit: AuditLog, retention: Duration, stop: CancellationToken) {
     loop {
-        match store.purge_expired(Utc::now()).await {
+        let now = Utc::now();
+        match store.purge_expired(now).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(removed = n, "expired sessions and links removed"),
             Err(error) => tracing::warn!(%error, "housekeeping failed; will try again"),
+        }
+        if let Err(error) = store.purge_limits(now.timestamp_millis()).await {
+            tracing::warn!(%error, "sweeping rate-limit state failed; will try again");
+        }
+        let cutoff = now - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(90));
+        match audit.purge(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "audit events past retention removed"),
+            Err(error) => tracing::warn!(%error, "removing old audit events failed; will try again"),
         }
         tokio::select! {
             _ = stop.cancelled() => return,

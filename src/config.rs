@@ -11,6 +11,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
+
+use crate::limits::{Budget, LockoutPolicy};
 use url::Url;
 
 /// Every setting gatehouse reads, with its default and a one-line description.
@@ -35,6 +37,29 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("GATEHOUSE_REQUEST_TIMEOUT", "30s", "longest time one request may take"),
     ("GATEHOUSE_HASH_THREADS", "number of cores", "password-hashing threads"),
     ("GATEHOUSE_HASH_QUEUE", "64", "hash jobs allowed to wait before answering 503"),
+    ("GATEHOUSE_RATE_LIMIT", "on", "off turns every rate limit and the login lockout off (tests, benchmarks)"),
+    ("GATEHOUSE_RATE_LIMIT_LOGIN", "120/1m", "login attempts per client IP"),
+    ("GATEHOUSE_RATE_LIMIT_SIGNUP", "60/1m", "sign-ups per client IP"),
+    ("GATEHOUSE_RATE_LIMIT_RESEND", "20/1m", "activation-link requests per client IP"),
+    ("GATEHOUSE_RATE_LIMIT_FORGOT", "20/1m", "password-reset requests per client IP"),
+    ("GATEHOUSE_RATE_LIMIT_REFRESH", "120/1m", "token refreshes per client IP"),
+    (
+        "GATEHOUSE_RATE_LIMIT_EMAIL",
+        "5/1h",
+        "emails of one kind sent to one address on request (beyond: accepted, not sent)",
+    ),
+    ("GATEHOUSE_LOCKOUT_FAILURES", "5", "failed logins for one account from one client before delays begin"),
+    ("GATEHOUSE_LOCKOUT_ACCOUNT_FAILURES", "15", "failed logins for one account from anywhere before delays begin"),
+    ("GATEHOUSE_LOCKOUT_MAX_DELAY", "15m", "longest delay after repeated failed logins (delays double from 1s)"),
+    (
+        "GATEHOUSE_TRUSTED_PROXIES",
+        "",
+        "proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For/Forwarded is believed",
+    ),
+    ("GATEHOUSE_CORS_ORIGINS", "", "browser origins allowed to call the API (comma-separated); unset: CORS off"),
+    ("GATEHOUSE_SIGNUP_CONCEAL_EXISTING", "false", "true: sign-up with a taken email answers like a new one (202)"),
+    ("GATEHOUSE_REFRESH_GRACE", "30s", "a spent refresh token presented again this soon gets the same new pair"),
+    ("GATEHOUSE_AUDIT_RETENTION", "90days", "how long audit events are kept"),
     ("GATEHOUSE_LOG", "info", "log filter (tracing EnvFilter syntax)"),
     ("GATEHOUSE_LOG_FORMAT", "text", "text or json"),
 ];
@@ -65,6 +90,36 @@ pub struct Config {
     pub hash_queue: usize,
     pub log: String,
     pub log_format: LogFormat,
+    pub security: Security,
+}
+
+/// The brute-force, enumeration and browser defences.
+#[derive(Clone, Debug)]
+pub struct Security {
+    /// `None` when `GATEHOUSE_RATE_LIMIT=off`.
+    pub rate_limits: Option<RateLimits>,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub cors_origins: Vec<String>,
+    pub signup_conceal_existing: bool,
+    /// Zero when off.
+    pub refresh_grace: Duration,
+    pub audit_retention: Duration,
+}
+
+/// Every budget and the login lockout policy.
+#[derive(Clone, Debug)]
+pub struct RateLimits {
+    pub login: Budget,
+    pub signup: Budget,
+    pub resend: Budget,
+    pub forgot: Budget,
+    pub refresh: Budget,
+    /// Per recipient address and kind of email sent on request.
+    pub email: Budget,
+    /// Failed logins for one account from one client (IP or device).
+    pub lockout_client: LockoutPolicy,
+    /// Failed logins for one account from anywhere.
+    pub lockout_account: LockoutPolicy,
 }
 
 /// The admin account ensured at start-up.
@@ -264,6 +319,8 @@ impl Config {
             _ => Err("write text or json".into()),
         });
 
+        let security = parse_security(&mut p);
+
         if let (Some(access), Some(session)) = (access_token_ttl, session_ttl)
             && access > session
         {
@@ -295,6 +352,7 @@ impl Config {
                 hash_queue: hash_queue?,
                 log: log?,
                 log_format: log_format?,
+                security: security?,
             })
         };
         match build() {
@@ -307,7 +365,7 @@ impl Config {
     pub fn describe(&self) -> Vec<(String, String)> {
         let show = |d: Duration| humantime::format_duration(d).to_string();
         let or_unset = |v: Option<String>| v.unwrap_or_else(|| "(unset)".to_owned());
-        vec![
+        let mut lines: Vec<(String, String)> = vec![
             ("GATEHOUSE_BIND".into(), self.bind.to_string()),
             ("GATEHOUSE_PUBLIC_URL".into(), self.public_url.to_string()),
             ("GATEHOUSE_DATABASE_URL".into(), self.database_url.masked()),
@@ -330,6 +388,32 @@ impl Config {
             ("GATEHOUSE_REQUEST_TIMEOUT".into(), show(self.request_timeout)),
             ("GATEHOUSE_HASH_THREADS".into(), self.hash_threads.to_string()),
             ("GATEHOUSE_HASH_QUEUE".into(), self.hash_queue.to_string()),
+            ("GATEHOUSE_RATE_LIMIT".into(), if self.security.rate_limits.is_some() { "on" } else { "off" }.into()),
+        ];
+        let limits = self.security.rate_limits.as_ref();
+        let budget = |pick: fn(&RateLimits) -> Budget| {
+            limits.map(pick).map(|b| format!("{}/{}", b.count, show(b.period))).unwrap_or_else(|| "(off)".into())
+        };
+        let failures =
+            |pick: fn(&RateLimits) -> u32| limits.map(|l| pick(l).to_string()).unwrap_or_else(|| "(off)".into());
+        lines.extend([
+            ("GATEHOUSE_RATE_LIMIT_LOGIN".into(), budget(|l| l.login)),
+            ("GATEHOUSE_RATE_LIMIT_SIGNUP".into(), budget(|l| l.signup)),
+            ("GATEHOUSE_RATE_LIMIT_RESEND".into(), budget(|l| l.resend)),
+            ("GATEHOUSE_RATE_LIMIT_FORGOT".into(), budget(|l| l.forgot)),
+            ("GATEHOUSE_RATE_LIMIT_REFRESH".into(), budget(|l| l.refresh)),
+            ("GATEHOUSE_RATE_LIMIT_EMAIL".into(), budget(|l| l.email)),
+            ("GATEHOUSE_LOCKOUT_FAILURES".into(), failures(|l| l.lockout_client.free)),
+            ("GATEHOUSE_LOCKOUT_ACCOUNT_FAILURES".into(), failures(|l| l.lockout_account.free)),
+            (
+                "GATEHOUSE_LOCKOUT_MAX_DELAY".into(),
+                limits.map(|l| show(l.lockout_client.max)).unwrap_or_else(|| "(off)".into()),
+            ),
+            ("GATEHOUSE_TRUSTED_PROXIES".into(), join_or_unset(&self.security.trusted_proxies)),
+            ("GATEHOUSE_CORS_ORIGINS".into(), join_or_unset(&self.security.cors_origins)),
+            ("GATEHOUSE_SIGNUP_CONCEAL_EXISTING".into(), self.security.signup_conceal_existing.to_string()),
+            ("GATEHOUSE_REFRESH_GRACE".into(), show(self.security.refresh_grace)),
+            ("GATEHOUSE_AUDIT_RETENTION".into(), show(self.security.audit_retention)),
             ("GATEHOUSE_LOG".into(), self.log.clone()),
             (
                 "GATEHOUSE_LOG_FORMAT".into(),
@@ -338,8 +422,112 @@ impl Config {
                     LogFormat::Json => "json".into(),
                 },
             ),
-        ]
+        ]);
+        lines
     }
+}
+
+fn join_or_unset<T: ToString>(items: &[T]) -> String {
+    if items.is_empty() { "(unset)".into() } else { items.iter().map(T::to_string).collect::<Vec<_>>().join(",") }
+}
+
+/// The security settings: rate limits and lockout, proxies, CORS, sign-up concealment,
+/// refresh grace, audit retention.
+fn parse_security(p: &mut Parser<'_>) -> Option<Security> {
+    let enabled = p.parse("GATEHOUSE_RATE_LIMIT", "on", parse_switch);
+    let login = p.parse("GATEHOUSE_RATE_LIMIT_LOGIN", "120/1m", parse_budget);
+    let signup = p.parse("GATEHOUSE_RATE_LIMIT_SIGNUP", "60/1m", parse_budget);
+    let resend = p.parse("GATEHOUSE_RATE_LIMIT_RESEND", "20/1m", parse_budget);
+    let forgot = p.parse("GATEHOUSE_RATE_LIMIT_FORGOT", "20/1m", parse_budget);
+    let refresh = p.parse("GATEHOUSE_RATE_LIMIT_REFRESH", "120/1m", parse_budget);
+    let email = p.parse("GATEHOUSE_RATE_LIMIT_EMAIL", "5/1h", parse_budget);
+    let client_failures = p.parse("GATEHOUSE_LOCKOUT_FAILURES", "5", |v| parse_count::<u32>(v, 1, 1000));
+    let account_failures = p.parse("GATEHOUSE_LOCKOUT_ACCOUNT_FAILURES", "15", |v| parse_count::<u32>(v, 1, 10_000));
+    let max_delay = p.parse("GATEHOUSE_LOCKOUT_MAX_DELAY", "15m", parse_duration);
+    let trusted_proxies = p.parse("GATEHOUSE_TRUSTED_PROXIES", "", |v| {
+        split_list(v)
+            .map(|item| {
+                item.parse::<ipnet::IpNet>()
+                    .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        format!("{item:?} is not an IP address or CIDR; write a list like 10.0.0.0/8,127.0.0.1")
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()
+    });
+    let cors_origins = p.parse("GATEHOUSE_CORS_ORIGINS", "", |v| {
+        split_list(v)
+            .map(|item| match Url::parse(item) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() && url.path() == "/" => {
+                    Ok(url.origin().ascii_serialization())
+                }
+                _ => Err(format!(
+                    "{item:?} is not an origin; write a list like https://app.example.com,http://localhost:3000"
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()
+    });
+    let signup_conceal_existing = p.parse("GATEHOUSE_SIGNUP_CONCEAL_EXISTING", "false", parse_bool);
+    let refresh_grace = p.parse("GATEHOUSE_REFRESH_GRACE", "30s", |v| match v {
+        "off" | "0" | "0s" => Ok(Duration::ZERO),
+        other => parse_duration(other),
+    });
+    let audit_retention = p.parse("GATEHOUSE_AUDIT_RETENTION", "90days", parse_duration);
+    let max_delay = max_delay?;
+    let lockout = |free| LockoutPolicy {
+        free,
+        base: Duration::from_secs(1),
+        max: max_delay,
+        forget_after: (max_delay * 2).max(Duration::from_secs(3600)),
+    };
+    let rate_limits = enabled?.then(|| -> Option<RateLimits> {
+        Some(RateLimits {
+            login: login?,
+            signup: signup?,
+            resend: resend?,
+            forgot: forgot?,
+            refresh: refresh?,
+            email: email?,
+            lockout_client: lockout(client_failures?),
+            lockout_account: lockout(account_failures?),
+        })
+    });
+    Some(Security {
+        rate_limits: match rate_limits {
+            Some(limits) => Some(limits?),
+            None => None,
+        },
+        trusted_proxies: trusted_proxies?,
+        cors_origins: cors_origins?,
+        signup_conceal_existing: signup_conceal_existing?,
+        refresh_grace: refresh_grace?,
+        audit_retention: audit_retention?,
+    })
+}
+
+fn split_list(value: &str) -> impl Iterator<Item = &str> {
+    value.split([',', ' ']).map(str::trim).filter(|item| !item.is_empty())
+}
+
+fn parse_switch(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" | "yes" => Ok(true),
+        "off" | "false" | "0" | "no" => Ok(false),
+        _ => Err("write on or off".into()),
+    }
+}
+
+fn parse_bool(value: &str) -> Result<bool, String> {
+    parse_switch(value).map_err(|_| "write true or false".into())
+}
+
+/// A budget like `60/1m`: that many requests per period, all of which may come at once.
+pub fn parse_budget(value: &str) -> Result<Budget, String> {
+    let advice = || "write a count and a period, like 60/1m or 5/1h".to_owned();
+    let (count, period) = value.split_once('/').ok_or_else(advice)?;
+    let count = parse_count::<u32>(count.trim(), 1, 1_000_000).map_err(|_| advice())?;
+    let period = parse_duration(period.trim()).map_err(|_| advice())?;
+    Ok(Budget { count, period })
 }
 
 /// Collects parse problems so that one run reports every bad value at once.
@@ -479,6 +667,42 @@ mod tests {
         assert_eq!(config.database_timeout, Duration::from_secs(5));
         assert_eq!(config.redis_prefix, "gatehouse:");
         assert_eq!(config.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn security_defaults_honour_the_contract() {
+        let security = load(&[]).unwrap().config.security;
+        let limits = security.rate_limits.expect("rate limits are on by default");
+        assert!(limits.login.count >= 60 && limits.login.period <= Duration::from_secs(60));
+        assert!(limits.signup.count >= 30 && limits.signup.period <= Duration::from_secs(60));
+        assert!(limits.lockout_client.free < 20 && limits.lockout_account.free < 20);
+        assert!(security.trusted_proxies.is_empty() && security.cors_origins.is_empty());
+        assert!(!security.signup_conceal_existing);
+        assert_eq!(security.refresh_grace, Duration::from_secs(30));
+        assert!(load(&[("GATEHOUSE_RATE_LIMIT", "off")]).unwrap().config.security.rate_limits.is_none());
+    }
+
+    #[test]
+    fn security_lists_and_budgets_are_parsed_with_advice() {
+        let config = load(&[
+            ("GATEHOUSE_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1,::1"),
+            ("GATEHOUSE_CORS_ORIGINS", "https://app.example.com,http://localhost:3000/"),
+            ("GATEHOUSE_RATE_LIMIT_LOGIN", "10/30s"),
+            ("GATEHOUSE_REFRESH_GRACE", "off"),
+        ])
+        .unwrap()
+        .config;
+        assert_eq!(config.security.trusted_proxies.len(), 3);
+        assert_eq!(config.security.cors_origins, ["https://app.example.com", "http://localhost:3000"]);
+        assert_eq!(config.security.rate_limits.unwrap().login, Budget { count: 10, period: Duration::from_secs(30) });
+        assert_eq!(config.security.refresh_grace, Duration::ZERO);
+        let err = load(&[
+            ("GATEHOUSE_TRUSTED_PROXIES", "proxy.local"),
+            ("GATEHOUSE_CORS_ORIGINS", "https://app.example.com/path"),
+            ("GATEHOUSE_RATE_LIMIT_SIGNUP", "lots"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.problems.len(), 3, "{err}");
     }
 
     #[test]

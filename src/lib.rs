@@ -8,9 +8,11 @@
 
 pub mod accounts;
 pub mod app;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod limits;
 pub mod mail;
 pub mod metrics;
 pub mod passwords;

@@ -68,6 +68,11 @@ fn describe() {
     describe_counter!("gatehouse_password_hash_rejected_total", "Hash jobs refused because the queue was full");
     describe_histogram!("gatehouse_database_duration_seconds", "Database call latency by operation");
     describe_histogram!("gatehouse_session_store_duration_seconds", "Session-store call latency by operation");
+    describe_counter!(
+        "gatehouse_rate_limited_total",
+        "Requests refused by a rate limit or the login lockout, by action"
+    );
+    describe_counter!("gatehouse_audit_dropped_total", "Audit events dropped because the audit queue was full");
 }
 
 /// Records one answered HTTP request.
@@ -118,8 +123,18 @@ impl Store for TimedStore {
     async fn update_profile(&self, id: Uuid, change: &ProfileChange) -> StoreResult<Option<Account>> {
         timed!("gatehouse_database_duration_seconds", "update_profile", self.0.update_profile(id, change))
     }
-    async fn set_password_hash(&self, id: Uuid, hash: &str, now: DateTime<Utc>) -> StoreResult<()> {
-        timed!("gatehouse_database_duration_seconds", "set_password_hash", self.0.set_password_hash(id, hash, now))
+    async fn set_password_hash(
+        &self,
+        id: Uuid,
+        hash: &str,
+        now: DateTime<Utc>,
+        notice: Option<&NewEmail>,
+    ) -> StoreResult<()> {
+        timed!(
+            "gatehouse_database_duration_seconds",
+            "set_password_hash",
+            self.0.set_password_hash(id, hash, now, notice)
+        )
     }
     async fn delete_account(&self, id: Uuid) -> StoreResult<bool> {
         timed!("gatehouse_database_duration_seconds", "delete_account", self.0.delete_account(id))
@@ -133,8 +148,21 @@ impl Store for TimedStore {
     async fn redeem_activation(&self, hash: &TokenHash, now: DateTime<Utc>) -> StoreResult<bool> {
         timed!("gatehouse_database_duration_seconds", "redeem_activation", self.0.redeem_activation(hash, now))
     }
-    async fn redeem_reset(&self, hash: &TokenHash, password_hash: &str, now: DateTime<Utc>) -> StoreResult<bool> {
-        timed!("gatehouse_database_duration_seconds", "redeem_reset", self.0.redeem_reset(hash, password_hash, now))
+    async fn redeem_reset(
+        &self,
+        hash: &TokenHash,
+        password_hash: &str,
+        now: DateTime<Utc>,
+        notice: Option<&NewEmail>,
+    ) -> StoreResult<bool> {
+        timed!(
+            "gatehouse_database_duration_seconds",
+            "redeem_reset",
+            self.0.redeem_reset(hash, password_hash, now, notice)
+        )
+    }
+    async fn queue_email(&self, email: &NewEmail) -> StoreResult<()> {
+        timed!("gatehouse_database_duration_seconds", "queue_email", self.0.queue_email(email))
     }
     async fn claim_emails(&self, now: DateTime<Utc>, lease: Duration, limit: u32) -> StoreResult<Vec<QueuedEmail>> {
         timed!("gatehouse_database_duration_seconds", "claim_emails", self.0.claim_emails(now, lease, limit))
@@ -162,6 +190,94 @@ impl Store for TimedStore {
     }
 }
 
+#[async_trait]
+impl crate::limits::LimitStore for TimedStore {
+    async fn take(
+        &self,
+        key: &str,
+        budget: crate::limits::Budget,
+        now_ms: i64,
+    ) -> StoreResult<crate::limits::Decision> {
+        timed!("gatehouse_database_duration_seconds", "rate_limit_take", self.0.take(key, budget, now_ms))
+    }
+    async fn failures(&self, key: &str, now_ms: i64) -> StoreResult<crate::limits::FailureState> {
+        timed!("gatehouse_database_duration_seconds", "rate_limit_failures", self.0.failures(key, now_ms))
+    }
+    async fn record_failure(
+        &self,
+        key: &str,
+        policy: &crate::limits::LockoutPolicy,
+        now_ms: i64,
+    ) -> StoreResult<crate::limits::FailureState> {
+        timed!(
+            "gatehouse_database_duration_seconds",
+            "rate_limit_record_failure",
+            self.0.record_failure(key, policy, now_ms)
+        )
+    }
+    async fn clear(&self, key: &str) -> StoreResult<()> {
+        timed!("gatehouse_database_duration_seconds", "rate_limit_clear", self.0.clear(key))
+    }
+    async fn purge_limits(&self, now_ms: i64) -> StoreResult<u64> {
+        timed!("gatehouse_database_duration_seconds", "purge_limits", self.0.purge_limits(now_ms))
+    }
+}
+
+#[async_trait]
+impl crate::audit::AuditStore for TimedStore {
+    async fn insert_events(&self, events: &[crate::audit::AuditEvent]) -> StoreResult<()> {
+        timed!("gatehouse_database_duration_seconds", "insert_events", self.0.insert_events(events))
+    }
+    async fn list_events(&self, filter: &crate::audit::EventFilter) -> StoreResult<Vec<crate::audit::AuditEvent>> {
+        timed!("gatehouse_database_duration_seconds", "list_events", self.0.list_events(filter))
+    }
+    async fn purge_events(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        timed!("gatehouse_database_duration_seconds", "purge_events", self.0.purge_events(before))
+    }
+}
+
+#[async_trait]
+impl crate::store::email_change::EmailChangeStore for TimedStore {
+    async fn insert_email_change(
+        &self,
+        change: &crate::store::email_change::NewEmailChange,
+        email: &crate::store::NewEmail,
+    ) -> StoreResult<()> {
+        timed!("gatehouse_database_duration_seconds", "insert_email_change", self.0.insert_email_change(change, email))
+    }
+    async fn find_email_change(
+        &self,
+        hash: &crate::tokens::opaque::TokenHash,
+    ) -> StoreResult<Option<crate::store::email_change::EmailChangeToken>> {
+        timed!("gatehouse_database_duration_seconds", "find_email_change", self.0.find_email_change(hash))
+    }
+    async fn redeem_email_change(
+        &self,
+        hash: &crate::tokens::opaque::TokenHash,
+        revert: &crate::store::email_change::NewEmailChange,
+        notice: &crate::store::NewEmail,
+        now: DateTime<Utc>,
+    ) -> StoreResult<crate::store::email_change::Redeemed> {
+        timed!(
+            "gatehouse_database_duration_seconds",
+            "redeem_email_change",
+            self.0.redeem_email_change(hash, revert, notice, now)
+        )
+    }
+    async fn redeem_email_revert(
+        &self,
+        hash: &crate::tokens::opaque::TokenHash,
+        notice: Option<&crate::store::NewEmail>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<crate::store::email_change::Redeemed> {
+        timed!(
+            "gatehouse_database_duration_seconds",
+            "redeem_email_revert",
+            self.0.redeem_email_revert(hash, notice, now)
+        )
+    }
+}
+
 /// A session store that times every call.
 #[derive(Debug)]
 pub struct TimedSessions(pub Arc<dyn SessionStore>);
@@ -182,8 +298,9 @@ impl SessionStore for TimedSessions {
         presented: &TokenHash,
         next: &TokenHash,
         now: DateTime<Utc>,
+        grace: Duration,
     ) -> StoreResult<Rotation> {
-        timed!("gatehouse_session_store_duration_seconds", "rotate", self.0.rotate_refresh(presented, next, now))
+        timed!("gatehouse_session_store_duration_seconds", "rotate", self.0.rotate_refresh(presented, next, now, grace))
     }
     async fn revoke_session(&self, account_id: Uuid, id: Uuid) -> StoreResult<bool> {
         timed!("gatehouse_session_store_duration_seconds", "revoke", self.0.revoke_session(account_id, id))

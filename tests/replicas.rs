@@ -103,6 +103,8 @@ fn base_env(db: &TestDatabase, redis: &str, smtp: &SmtpServer, public_url: &str)
         ("GATEHOUSE_OUTBOX_LEASE".into(), "3s".into()),
         ("GATEHOUSE_HASH_QUEUE".into(), "512".into()),
         ("GATEHOUSE_LOG".into(), "warn".into()),
+        // Every request here comes from 127.0.0.1; the budget test sets its own.
+        ("GATEHOUSE_RATE_LIMIT_SIGNUP".into(), "1000/1m".into()),
     ])
 }
 
@@ -214,6 +216,46 @@ async fn three_replicas_share_keys_sessions_and_the_outbox() {
     let activation_links: std::collections::HashSet<String> =
         acknowledged.iter().flat_map(|e| smtp.messages_to(e)).map(|m| m.link("/activate?token=")).collect();
     assert_eq!(activation_links.len(), 100, "one distinct link per account, never a second one");
+    drop(replicas);
+}
+
+/// A budget and the login lockout are shared: requests spread over two processes on one Redis
+/// count together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_share_one_rate_limit_and_one_lockout() {
+    let Some((postgres, redis)) = servers() else { return };
+    let db = TestDatabase::create_on(Kind::Postgres, &postgres).await;
+    let smtp = SmtpServer::start().await;
+    let ports = [free_port(), free_port()];
+    let mut env = base_env(&db, &redis, &smtp, &format!("http://127.0.0.1:{}", ports[0]));
+    env.insert("GATEHOUSE_RATE_LIMIT_SIGNUP".into(), "4/1m".into());
+    let replicas: Vec<Replica> = ports.iter().map(|port| Replica::start(*port, &env)).collect();
+    let client = reqwest::Client::new();
+    for replica in &replicas {
+        until_status(&client, &format!("{}/readyz", replica.url), None, StatusCode::OK).await;
+    }
+    let (a, b) = (replicas[0].url.clone(), replicas[1].url.clone());
+
+    let mut statuses = Vec::new();
+    for n in 0..6 {
+        let base = if n % 2 == 0 { &a } else { &b };
+        let body = json!({"email": format!("budget{n}@example.com"), "password": PASSWORD});
+        statuses.push(post(&client, &format!("{base}/user"), body, None).await.status());
+    }
+    assert_eq!(&statuses[..4], [StatusCode::CREATED; 4]);
+    assert_eq!(&statuses[4..], [StatusCode::TOO_MANY_REQUESTS; 2], "the budget is one for both replicas");
+
+    // Failed logins for one name alternate between the replicas; the lockout still comes.
+    let mut first_429 = None;
+    for n in 0..12 {
+        let base = if n % 2 == 0 { &a } else { &b };
+        let body = json!({"email": "target@example.com", "password": "wrong password!"});
+        if post(&client, &format!("{base}/auth"), body, None).await.status() == StatusCode::TOO_MANY_REQUESTS {
+            first_429 = Some(n + 1);
+            break;
+        }
+    }
+    assert_eq!(first_429, Some(7), "five free failures, a sixth that locks, the seventh refused");
     drop(replicas);
 }
 

@@ -31,8 +31,19 @@ pub struct Email {
 impl Email {
     pub const MAX_LEN: usize = 254;
 
+    /// Parses an address. Its lower-case form, which look-ups use, must be a valid address
+    /// too (a few letters lower-case into more than one character).
     pub fn parse(input: &str) -> Result<Self, FieldError> {
         let address = input.trim();
+        Self::check(address)?;
+        let normalized = address.to_lowercase();
+        if normalized != address {
+            Self::check(&normalized)?;
+        }
+        Ok(Self { address: address.to_owned(), normalized })
+    }
+
+    fn check(address: &str) -> Result<(), FieldError> {
         let invalid = |why: &str| FieldError::new("email", why);
         if address.is_empty() {
             return Err(invalid("enter an email address"));
@@ -51,7 +62,7 @@ impl Email {
         if parsed.domain().starts_with('.') || parsed.domain().ends_with('.') || parsed.domain().contains("..") {
             return Err(invalid("this is not a valid email address, like ann@example.com"));
         }
-        Ok(Self { address: address.to_owned(), normalized: address.to_lowercase() })
+        Ok(())
     }
 
     /// An address already stored (and so already valid).
@@ -200,10 +211,11 @@ impl NewPassword {
                 "this password is one of the most common ones and easy to guess; choose another",
             ));
         }
-        let lowered = text.to_lowercase();
-        let local_part = |s: &str| s.split('@').next().unwrap_or(s).to_lowercase();
-        if identity.iter().filter(|s| !s.is_empty()).any(|s| lowered == s.to_lowercase() || lowered == local_part(s)) {
-            return Err(FieldError::new(field, "a password may not be your email address or username"));
+        if too_similar(text, identity) {
+            return Err(FieldError::new(
+                field,
+                "this password is too close to your email address or username; choose one that does not contain them",
+            ));
         }
         Ok(Self(password.clone()))
     }
@@ -217,6 +229,38 @@ impl fmt::Debug for NewPassword {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("NewPassword(***)")
     }
+}
+
+/// Letters and digits only, lower-cased: `Ann.Smith-1` and `annsmith1` compare equal.
+fn letters_and_digits(text: &str) -> String {
+    text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+}
+
+/// Whether the password is little more than the user's own identifiers: it is one of them (or
+/// part of one), or what is left once they are taken out is short or a common password.
+/// `identity` holds the email address and username; the email's local part and its words
+/// (split at `.`, `_`, `-`, `+`) count too. Pieces shorter than four characters are ignored.
+pub fn too_similar(password: &str, identity: &[&str]) -> bool {
+    let normalized = letters_and_digits(password);
+    let mut pieces: Vec<String> = Vec::new();
+    for item in identity.iter().filter(|s| !s.is_empty()) {
+        pieces.push(letters_and_digits(item));
+        if let Some((local, _)) = item.split_once('@') {
+            pieces.push(letters_and_digits(local));
+            pieces.extend(local.split(['.', '_', '-', '+']).map(letters_and_digits));
+        }
+    }
+    pieces.retain(|p| p.chars().count() >= 4);
+    pieces.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    pieces.dedup();
+    if normalized.chars().count() >= 4 && pieces.iter().any(|p| p.contains(&normalized)) {
+        return true;
+    }
+    let mut rest = normalized.clone();
+    for piece in &pieces {
+        rest = rest.replace(piece.as_str(), "");
+    }
+    rest.len() != normalized.len() && (rest.chars().count() < 5 || is_common_password(&rest))
 }
 
 /// Whether the password, compared case-insensitively, is on the shipped list of common
@@ -404,6 +448,30 @@ mod tests {
         let same = NewPassword::parse(&secret("ann.lee.rocks"), "password", &["ann.lee.rocks@example.com"]);
         assert!(same.is_err());
         assert!(NewPassword::parse(&secret("bennyboy99"), "password", &["BennyBoy99"]).is_err());
+    }
+
+    #[test]
+    fn an_address_whose_lower_case_is_no_address_is_refused() {
+        assert!(Email::parse("a@\u{130}\u{130}.com").is_err(), "İ lowers to i and a combining dot");
+        assert_eq!(Email::parse("Ann@Example.COM").unwrap().normalized(), "ann@example.com");
+    }
+
+    #[test]
+    fn passwords_too_close_to_the_identity_are_refused() {
+        let me = ["Ann.Smith@example.com", "annsmith"];
+        for close in
+            ["annsmith2024", "Ann.Smith!!1", "ann-smith-1", "smith1990", "ANNSMITH@EXAMPLE", "annsmith+password1"]
+        {
+            assert!(too_similar(close, &me), "{close} should be too similar");
+        }
+        for fine in
+            ["correct horse battery", "ann loves blue cheese", "sm1th-and-w3sson-ok?", "!!!!!!!!a", "12345678901"]
+        {
+            assert!(!too_similar(fine, &me), "{fine} should be allowed");
+        }
+        let refused = NewPassword::parse(&secret("annsmith2024"), "password", &me).unwrap_err();
+        assert!(refused.message.contains("email address or username"), "{}", refused.message);
+        assert!(!too_similar("anything-goes-here", &["", ""]));
     }
 
     #[test]

@@ -3,11 +3,13 @@
 //! Nothing here knows about HTTP; every outcome is an [`Error`] variant or a value.
 
 pub mod domain;
+mod email_change;
 mod operator;
 mod password;
 mod profile;
 mod session;
 mod signup;
+pub mod throttle;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +24,9 @@ use self::domain::{Account, Credentials, Status};
 pub use self::password::PasswordChange;
 pub use self::profile::Edit;
 pub use self::session::{Caller, ClientInfo, LoginId, TokenPair};
-pub use self::signup::{Activated, SignUp};
+pub use self::signup::{Activated, SignUp, SignedUp};
+pub use self::throttle::Throttle;
+use crate::audit::{AuditEvent, AuditLog};
 use crate::mail::outbox::Outbox;
 use crate::mail::templates::{self, Rendered};
 use crate::passwords::{HashError, PasswordHasher};
@@ -58,6 +62,8 @@ pub enum Error {
     TokenExpired,
     #[error("the access token is missing, invalid, expired or revoked")]
     Unauthorized,
+    #[error("too many attempts; retry after {retry_after:?}")]
+    RateLimited { retry_after: Duration },
     #[error("too many password checks are waiting")]
     Busy,
     #[error("a backing service is unavailable")]
@@ -95,6 +101,18 @@ impl From<HashError> for Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The least time forgot-password and resend take to answer, whatever happened: longer than
+/// either path's work, so that the answer's timing tells nothing about the account.
+pub const ANSWER_FLOOR: Duration = Duration::from_millis(50);
+
+/// Runs `work`, then waits until at least `floor` has passed since it began.
+async fn at_least<T>(floor: Duration, work: impl std::future::Future<Output = T>) -> T {
+    let started = tokio::time::Instant::now();
+    let result = work.await;
+    tokio::time::sleep_until(started + floor).await;
+    result
+}
+
 /// Lifetimes and links.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -103,12 +121,21 @@ pub struct Settings {
     pub session_ttl: Duration,
     pub activation_ttl: Duration,
     pub reset_ttl: Duration,
+    /// Sign-up with a taken address answers like a new one; the owner is told by email.
+    pub signup_conceal_existing: bool,
+    /// A spent refresh token presented again this soon gets the same new pair.
+    pub refresh_grace: Duration,
 }
 
 impl Settings {
     /// `{public_url}/{path}?token={token}`, respecting a path prefix in the public URL.
     fn link(&self, path: &str, token: &str) -> String {
         format!("{}/{path}?token={token}", self.public_url.as_str().trim_end_matches('/'))
+    }
+
+    /// The public URL without a trailing slash, for emails that point at the site.
+    fn site(&self) -> &str {
+        self.public_url.as_str().trim_end_matches('/')
     }
 
     fn message_id(&self, id: Uuid) -> String {
@@ -125,18 +152,53 @@ pub struct Accounts {
     keys: Arc<KeyRing>,
     outbox: Outbox,
     settings: Settings,
+    throttle: Throttle,
+    audit: AuditLog,
+}
+
+/// What the account service is built from.
+#[derive(Debug)]
+pub struct Parts {
+    pub store: Arc<dyn Store>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub hasher: PasswordHasher,
+    pub keys: Arc<KeyRing>,
+    pub outbox: Outbox,
+    pub settings: Settings,
+    pub throttle: Throttle,
+    pub audit: AuditLog,
 }
 
 impl Accounts {
-    pub fn new(
-        store: Arc<dyn Store>,
-        sessions: Arc<dyn SessionStore>,
-        hasher: PasswordHasher,
-        keys: Arc<KeyRing>,
-        outbox: Outbox,
-        settings: Settings,
-    ) -> Self {
-        Self { store, sessions, hasher, keys, outbox, settings }
+    pub fn new(parts: Parts) -> Self {
+        let Parts { store, sessions, hasher, keys, outbox, settings, throttle, audit } = parts;
+        Self { store, sessions, hasher, keys, outbox, settings, throttle, audit }
+    }
+
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// Takes one request of `action` from the client IP's budget; a refusal is audited.
+    async fn per_ip(&self, action: throttle::Action, client: &ClientInfo) -> Result<()> {
+        let result = self.throttle.per_ip(action, client).await;
+        if let Err(Error::RateLimited { .. }) = &result {
+            self.audit.record(
+                self.event(crate::audit::kinds::RATE_LIMITED, None, client)
+                    .detail(serde_json::json!({ "action": action.as_str() })),
+            );
+        }
+        result
+    }
+
+    /// An audit event of `kind` about `account`, with where the request came from.
+    fn event(&self, kind: &str, account: Option<Uuid>, client: &ClientInfo) -> AuditEvent {
+        let mut event =
+            AuditEvent::new(kind).client(client.ip.clone(), client.user_agent.clone(), client.request_id.clone());
+        if let Some(account) = account {
+            event = event.account(account);
+        }
+        event
     }
 
     pub fn keys(&self) -> &KeyRing {

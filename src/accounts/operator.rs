@@ -72,7 +72,7 @@ impl Accounts {
             let password = NewPassword::parse(&password, "password", &identity)?;
             let hash = self.hasher.hash(password.secret().clone()).await?;
             self.sessions.revoke_all_sessions(account.id, None).await?;
-            self.store.set_password_hash(account.id, &hash, Utc::now()).await?;
+            self.store.set_password_hash(account.id, &hash, Utc::now(), None).await?;
             tracing::info!(account_id = %account.id, "bootstrap admin password set from the configuration");
         }
         Ok(account)

@@ -5,8 +5,13 @@
 use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
 
+use serde_json::json;
+
 use super::domain::{AccountKey, Email, NewPassword, Status};
-use super::{Accounts, Caller, Error, Result};
+use super::throttle::Action;
+use super::{Accounts, Caller, ClientInfo, Error, Result};
+use crate::audit::kinds;
+use crate::mail::templates;
 use crate::store::TokenPurpose;
 use crate::tokens::opaque::{TokenHash, plausible};
 
@@ -21,7 +26,12 @@ pub struct PasswordChange {
 impl Accounts {
     /// Sets a new password after checking the current one. With a caller (a token), the
     /// account is the caller's and every other session ends; without, every session ends.
-    pub async fn change_password(&self, caller: Option<&Caller>, change: PasswordChange) -> Result<()> {
+    pub async fn change_password(
+        &self,
+        caller: Option<&Caller>,
+        change: PasswordChange,
+        client: &ClientInfo,
+    ) -> Result<()> {
         let found = match caller {
             Some(caller) => {
                 let me = self.me(caller).await?;
@@ -54,26 +64,49 @@ impl Accounts {
         // old sessions are gone rather than kept.
         let keep = caller.map(|c| c.session_id);
         let ended = self.sessions.revoke_all_sessions(account.id, keep).await?;
-        self.store.set_password_hash(account.id, &hash, Utc::now()).await?;
+        let now = Utc::now();
+        let notice = self.email(&account.email, templates::password_changed(false, self.settings.site()), now);
+        self.store.set_password_hash(account.id, &hash, now, Some(&notice)).await?;
+        self.outbox.wake();
         tracing::info!(account_id = %account.id, sessions_ended = ended, "password changed");
+        self.audit.record(
+            self.event(kinds::PASSWORD_CHANGED, Some(account.id), client).detail(json!({ "sessions_ended": ended })),
+        );
         Ok(())
     }
 
     /// Emails a reset link when the address belongs to an account that may use one. The
-    /// outcome is the same whether or not it does.
-    pub async fn forgot_password(&self, email: &str) -> Result<()> {
+    /// outcome and its timing are the same whether or not it does: each path makes one
+    /// database write (the link, or the audit event), and the answer is not given before
+    /// [`super::ANSWER_FLOOR`] has passed, which hides what jitter remains.
+    pub async fn forgot_password(&self, email: &str, client: &ClientInfo) -> Result<()> {
+        super::at_least(super::ANSWER_FLOOR, self.try_forgot_password(email, client)).await
+    }
+
+    async fn try_forgot_password(&self, email: &str, client: &ClientInfo) -> Result<()> {
+        self.per_ip(Action::Forgot, client).await?;
         let email = Email::parse(email).map_err(|e| Error::Validation(vec![e]))?;
+        let may_send = self.throttle.may_email("password_reset", email.normalized()).await?;
         let found = self.store.find_account(&AccountKey::Email(email.normalized().to_owned())).await?;
+        let event = self.event(kinds::PASSWORD_RESET_REQUESTED, None, client);
         match found.map(|c| c.account) {
-            Some(account) if account.status != Status::Disabled => {
+            Some(account) if account.status != Status::Disabled && may_send => {
                 let (token, mail) =
                     self.link_email(account.id, &account.email, TokenPurpose::PasswordReset, Utc::now());
                 self.store.insert_link(&token, &mail).await?;
                 self.outbox.wake();
                 crate::metrics::event("gatehouse_emails_queued_total", "kind", "password_reset");
                 tracing::info!(account_id = %account.id, "password reset link sent");
+                self.audit.record(event.account(account.id));
             }
-            _ => tracing::debug!("password reset asked for an address with no usable account"),
+            found => {
+                tracing::debug!("password reset without sending: no usable account, or the address's budget is spent");
+                let event = match found {
+                    Some(account) => event.account(account.id),
+                    None => event.detail(json!({ "email": email.normalized() })),
+                };
+                self.audit.record_now(event).await?;
+            }
         }
         Ok(())
     }
@@ -94,7 +127,7 @@ impl Accounts {
     }
 
     /// Sets a new password with a reset link, ends every session, and spends the link.
-    pub async fn reset_password(&self, token: &str, new_password: SecretString) -> Result<()> {
+    pub async fn reset_password(&self, token: &str, new_password: SecretString, client: &ClientInfo) -> Result<()> {
         self.check_reset_token(token).await?;
         let hash = TokenHash::of(token);
         let record = self.store.find_token(&hash).await?.ok_or(Error::TokenInvalid)?;
@@ -104,10 +137,14 @@ impl Accounts {
         let new_password = NewPassword::parse(&new_password, "new_password", &identity)?;
         let password_hash = self.hasher.hash(new_password.secret().clone()).await?;
         self.sessions.revoke_all_sessions(account.id, None).await?;
-        if !self.store.redeem_reset(&hash, &password_hash, Utc::now()).await? {
+        let now = Utc::now();
+        let notice = self.email(&account.email, templates::password_changed(true, self.settings.site()), now);
+        if !self.store.redeem_reset(&hash, &password_hash, now, Some(&notice)).await? {
             return Err(Error::TokenInvalid);
         }
+        self.outbox.wake();
         tracing::info!(account_id = %account.id, "password reset");
+        self.audit.record(self.event(kinds::PASSWORD_RESET, Some(account.id), client));
         Ok(())
     }
 }

@@ -4,10 +4,11 @@
 //! account that does not exist.
 
 use chrono::Utc;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::domain::{Account, AccountData, AccountKey, DisplayName, FieldError, Role, Status, Username};
-use super::{Accounts, Caller, Error, Result};
+use super::{Accounts, Caller, ClientInfo, Error, Result};
+use crate::audit::kinds;
 use crate::store::ProfileChange;
 
 /// The fields an edit may name; any other top-level field is kept in `data`.
@@ -31,7 +32,7 @@ impl Accounts {
     }
 
     /// Applies an edit to the account `key` names.
-    pub async fn update_account(&self, caller: &Caller, key: &str, edit: Edit) -> Result<Account> {
+    pub async fn update_account(&self, caller: &Caller, key: &str, edit: Edit, client: &ClientInfo) -> Result<Account> {
         let (me, target) = self.resolve(caller, key).await?;
         let change = plan(&target, edit)?;
         if !me.is_admin() && (change.role != target.role || change.status != target.status) {
@@ -43,18 +44,50 @@ impl Accounts {
         }
         let updated = self.store.update_profile(target.id, &change).await?.ok_or(Error::NotFound)?;
         tracing::info!(account_id = %updated.id, by = %me.id, "account updated");
+        let kind = if me.id == target.id { kinds::ACCOUNT_UPDATED } else { kinds::ADMIN_ACCOUNT_UPDATED };
+        let mut detail = serde_json::Map::new();
+        if target.role != updated.role {
+            detail.insert("role".into(), json!({ "from": target.role.as_str(), "to": updated.role.as_str() }));
+        }
+        if target.status != updated.status {
+            detail.insert("status".into(), json!({ "from": target.status.as_str(), "to": updated.status.as_str() }));
+        }
+        let mut event = self.event(kind, Some(updated.id), client);
+        if me.id != target.id {
+            event = event.actor(me.id);
+        }
+        self.audit.record(event.detail(Value::Object(detail)));
         Ok(updated)
     }
 
     /// Deletes the account `key` names, and everything of it; its sessions end.
-    pub async fn delete_account(&self, caller: &Caller, key: &str) -> Result<()> {
+    pub async fn delete_account(&self, caller: &Caller, key: &str, client: &ClientInfo) -> Result<()> {
         let (me, target) = self.resolve(caller, key).await?;
         self.sessions.revoke_all_sessions(target.id, None).await?;
         if !self.store.delete_account(target.id).await? {
             return Err(Error::NotFound);
         }
         tracing::info!(account_id = %target.id, by = %me.id, "account deleted");
+        let mut event = self.event(
+            if me.id == target.id { kinds::ACCOUNT_DELETED } else { kinds::ADMIN_ACCOUNT_DELETED },
+            Some(target.id),
+            client,
+        );
+        if me.id != target.id {
+            event = event.actor(me.id);
+        }
+        self.audit.record(event.detail(json!({ "email": target.email })));
         Ok(())
+    }
+
+    /// The caller's account, if it is an active admin's; `Forbidden` otherwise.
+    pub async fn require_admin(&self, caller: &Caller) -> Result<Account> {
+        let found = self.store.find_account(&AccountKey::Id(caller.account_id)).await?;
+        let account = found.map(|c| c.account).ok_or(Error::Unauthorized)?;
+        if account.role != Role::Admin || account.status != Status::Active {
+            return Err(Error::Forbidden);
+        }
+        Ok(account)
     }
 
     /// The caller's account and the target account, once the access rules allow it.

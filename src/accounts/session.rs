@@ -8,8 +8,12 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use uuid::Uuid;
 
+use serde_json::json;
+
 use super::domain::{Account, AccountKey, Email, Status};
+use super::throttle::Action;
 use super::{Accounts, Error, Result};
+use crate::audit::kinds;
 use crate::sessions::{LiveSession, NewSession, Rotation, SessionInfo};
 use crate::tokens::jwt::AccessClaims;
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
@@ -36,11 +40,25 @@ impl LoginId {
     }
 }
 
-/// Where a request came from, recorded with the session.
-#[derive(Debug, Clone, Default)]
+/// Where a request came from: recorded with sessions and audit events, and the key of the
+/// per-client rate limits.
+#[derive(Clone, Default)]
 pub struct ClientInfo {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    /// The device token the client holds, if any (see [`super::throttle`]).
+    pub device: Option<String>,
+}
+
+impl std::fmt::Debug for ClientInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientInfo")
+            .field("ip", &self.ip)
+            .field("request_id", &self.request_id)
+            .field("device", &self.device.as_ref().map(|_| "***"))
+            .finish_non_exhaustive()
+    }
 }
 
 /// An authenticated caller: a valid token whose session is live.
@@ -56,6 +74,8 @@ pub struct TokenPair {
     pub expires_in: u64,
     pub refresh_token: SecretString,
     pub account: Account,
+    /// After a login with limits on: proof for later logins that this client is known.
+    pub device_token: Option<String>,
 }
 
 impl std::fmt::Debug for TokenPair {
@@ -66,14 +86,15 @@ impl std::fmt::Debug for TokenPair {
 
 impl Accounts {
     /// Checks the password and starts a session. An unknown account costs the same time as a
-    /// wrong password and gets the same answer.
+    /// wrong password and gets the same answer; both count towards the login lockout.
     pub async fn log_in(&self, id: LoginId, password: SecretString, client: ClientInfo) -> Result<TokenPair> {
-        let result = self.try_log_in(id, password, client).await;
+        let result = self.try_log_in(id, password, &client).await;
         let outcome = match &result {
             Ok(_) => "success",
             Err(Error::InvalidCredentials) => "invalid_credentials",
             Err(Error::NotActivated) => "not_activated",
             Err(Error::Disabled) => "disabled",
+            Err(Error::RateLimited { .. }) => "rate_limited",
             Err(Error::Busy) => "busy",
             Err(_) => "error",
         };
@@ -81,22 +102,58 @@ impl Accounts {
         result
     }
 
-    async fn try_log_in(&self, id: LoginId, password: SecretString, client: ClientInfo) -> Result<TokenPair> {
-        let key = match &id {
-            LoginId::Email(email) => Email::parse(email).ok().map(|e| AccountKey::Email(e.normalized().to_owned())),
-            LoginId::Username(name) => Some(AccountKey::Username(name.trim().to_ascii_lowercase())),
+    async fn try_log_in(&self, id: LoginId, password: SecretString, client: &ClientInfo) -> Result<TokenPair> {
+        let (key, login) = match &id {
+            LoginId::Email(email) => match Email::parse(email) {
+                Ok(email) => (Some(AccountKey::Email(email.normalized().to_owned())), email.normalized().to_owned()),
+                Err(_) => (None, email.trim().to_lowercase()),
+            },
+            LoginId::Username(name) => {
+                let name = name.trim().to_ascii_lowercase();
+                (Some(AccountKey::Username(name.clone())), name)
+            }
+        };
+        let gate = match self.throttle.login_gate(&login, client).await {
+            Ok(gate) => gate,
+            Err(error @ Error::RateLimited { .. }) => {
+                self.audit.record(self.event(kinds::LOGIN_LOCKED, None, client).detail(json!({ "login": login })));
+                return Err(error);
+            }
+            Err(other) => return Err(other),
         };
         let found = match &key {
             Some(key) => self.store.find_account(key).await?,
             None => None,
         };
-        let (account, rehashed) = self.verify_credentials(found, password).await.inspect_err(|e| {
-            if matches!(e, Error::InvalidCredentials) {
+        let known = found.as_ref().map(|c| c.account.id);
+        let (account, rehashed) = match self.verify_credentials(found, password).await {
+            Ok(verified) => verified,
+            Err(Error::InvalidCredentials) => {
                 tracing::info!("login refused: wrong credentials");
+                if let Some(gate) = &gate {
+                    self.throttle.login_failed(gate).await?;
+                }
+                self.audit.record(self.event(kinds::LOGIN_FAILED, known, client).detail(json!({ "login": login })));
+                return Err(Error::InvalidCredentials);
             }
-        })?;
+            Err(other) => {
+                let reason = match &other {
+                    Error::NotActivated => Some("not_activated"),
+                    Error::Disabled => Some("disabled"),
+                    _ => None,
+                };
+                if let Some(reason) = reason {
+                    self.audit
+                        .record(self.event(kinds::LOGIN_FAILED, known, client).detail(json!({ "reason": reason })));
+                }
+                return Err(other);
+            }
+        };
+        if let Some(gate) = &gate {
+            self.throttle.login_succeeded(gate).await?;
+        }
         if let Some(upgraded) = rehashed
-            && let Err(error) = self.store.set_password_hash(account.id, &upgraded, Utc::now()).await
+            && let Err(error) = self.store.set_password_hash(account.id, &upgraded, Utc::now(), None).await
         {
             tracing::warn!(account_id = %account.id, error = %error, "could not store the upgraded password hash");
         }
@@ -109,39 +166,63 @@ impl Accounts {
             created_at: now,
             expires_at: now
                 + chrono::Duration::from_std(self.settings.session_ttl).unwrap_or(chrono::Duration::days(1)),
-            user_agent: client.user_agent.map(|ua| truncate(ua, 256)),
-            ip: client.ip,
+            user_agent: client.user_agent.clone().map(|ua| truncate(ua, 256)),
+            ip: client.ip.clone(),
         };
         self.sessions.create_session(&session).await?;
         tracing::info!(account_id = %account.id, session_id = %session.id, "logged in");
+        self.audit.record(
+            self.event(kinds::LOGIN_SUCCEEDED, Some(account.id), client).detail(json!({ "session_id": session.id })),
+        );
         let live =
             LiveSession { id: session.id, account_id: account.id, expires_at: session.expires_at, last_used_at: now };
-        self.token_pair(account, &live, refresh.secret, now)
+        let mut pair = self.token_pair(account, &live, refresh.secret, now)?;
+        pair.device_token = self.throttle.enabled().then(|| self.throttle.device_token(&login));
+        Ok(pair)
     }
 
-    /// Spends a refresh token for a new pair. A token that was spent already revokes its session.
-    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair> {
-        let result = self.try_refresh(refresh_token).await;
+    /// Spends a refresh token for a new pair. A token spent within the grace period (a retry,
+    /// a second tab) gets the same new refresh token; one spent before that revokes the session.
+    pub async fn refresh(&self, refresh_token: &str, client: ClientInfo) -> Result<TokenPair> {
+        let result = self.try_refresh(refresh_token, &client).await;
         let outcome = match &result {
             Ok(_) => "rotated",
             Err(Error::TokenInvalid) => "invalid",
+            Err(Error::RateLimited { .. }) => "rate_limited",
             Err(_) => "error",
         };
         crate::metrics::event("gatehouse_refreshes_total", "outcome", outcome);
         result
     }
 
-    async fn try_refresh(&self, refresh_token: &str) -> Result<TokenPair> {
+    async fn try_refresh(&self, refresh_token: &str, client: &ClientInfo) -> Result<TokenPair> {
+        self.per_ip(Action::Refresh, client).await?;
         if !plausible(refresh_token) {
             return Err(Error::TokenInvalid);
         }
-        let next = OpaqueToken::generate();
+        // The next token follows from the presented one, so a replay within the grace period
+        // can be answered with the very same token on any replica.
+        let next = OpaqueToken::derive(&self.keys.derive_secret("refresh-rotation"), refresh_token);
         let now = Utc::now();
-        let session = match self.sessions.rotate_refresh(&TokenHash::of(refresh_token), &next.hash, now).await? {
+        let presented = TokenHash::of(refresh_token);
+        let session = match self
+            .sessions
+            .rotate_refresh(&presented, &next.hash, now, self.settings.refresh_grace)
+            .await?
+        {
             Rotation::Rotated(session) => session,
+            Rotation::Replayed(session) => {
+                crate::metrics::event("gatehouse_refreshes_total", "outcome", "replayed");
+                tracing::info!(session_id = %session.id, "a refresh token was presented again within the grace period");
+                session
+            }
             Rotation::Reused { session_id, account_id } => {
                 crate::metrics::event("gatehouse_refreshes_total", "outcome", "reused");
                 tracing::warn!(%account_id, %session_id, "a spent refresh token was presented; session revoked");
+                self.audit.record(
+                    self.event(kinds::REFRESH_REUSED, Some(account_id), client)
+                        .detail(json!({ "session_id": session_id })),
+                );
                 return Err(Error::TokenInvalid);
             }
             Rotation::Unknown => return Err(Error::TokenInvalid),
@@ -175,7 +256,7 @@ impl Accounts {
         };
         let access_token = self.keys.sign(&claims)?;
         let expires_in = u64::try_from((exp - now).num_seconds()).unwrap_or_default();
-        Ok(TokenPair { access_token, expires_in, refresh_token: refresh, account })
+        Ok(TokenPair { access_token, expires_in, refresh_token: refresh, account, device_token: None })
     }
 
     /// The per-request check: signature, expiry, and a live session for the token's account.
@@ -207,7 +288,7 @@ impl Accounts {
     }
 
     /// Ends the caller's session, or with `everywhere` every session of the account.
-    pub async fn log_out(&self, caller: &Caller, everywhere: bool) -> Result<()> {
+    pub async fn log_out(&self, caller: &Caller, everywhere: bool, client: &ClientInfo) -> Result<()> {
         crate::metrics::event("gatehouse_logouts_total", "scope", if everywhere { "all" } else { "session" });
         if everywhere {
             let ended = self.sessions.revoke_all_sessions(caller.account_id, None).await?;
@@ -216,6 +297,11 @@ impl Accounts {
             self.sessions.revoke_session(caller.account_id, caller.session_id).await?;
             tracing::info!(account_id = %caller.account_id, session_id = %caller.session_id, "logged out");
         }
+        let scope = if everywhere { "all" } else { "session" };
+        self.audit.record(
+            self.event(kinds::LOGOUT, Some(caller.account_id), client)
+                .detail(json!({ "scope": scope, "session_id": caller.session_id })),
+        );
         Ok(())
     }
 
@@ -224,8 +310,12 @@ impl Accounts {
     }
 
     /// Ends one of the caller's own sessions.
-    pub async fn end_session(&self, caller: &Caller, session_id: Uuid) -> Result<()> {
+    pub async fn end_session(&self, caller: &Caller, session_id: Uuid, client: &ClientInfo) -> Result<()> {
         if self.sessions.revoke_session(caller.account_id, session_id).await? {
+            self.audit.record(
+                self.event(kinds::SESSION_ENDED, Some(caller.account_id), client)
+                    .detail(json!({ "session_id": session_id })),
+            );
             Ok(())
         } else {
             Err(Error::SessionNotFound)

@@ -7,9 +7,12 @@ use uuid::Uuid;
 use super::domain::{
     Account, AccountData, AccountKey, DisplayName, Email, FieldError, NewPassword, Role, Status, Username,
 };
-use super::{Accounts, Error, Result};
+use super::throttle::Action;
+use super::{Accounts, ClientInfo, Error, Result};
+use crate::audit::kinds;
+use crate::mail::templates;
 use crate::metrics;
-use crate::store::{NewAccount, TokenPurpose};
+use crate::store::{NewAccount, StoreError, TokenPurpose};
 use crate::tokens::opaque::{TokenHash, plausible};
 
 /// A sign-up as submitted. `extra` holds the top-level fields that are not the account's own;
@@ -24,6 +27,16 @@ pub struct SignUp {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
+/// The outcome of a sign-up.
+#[derive(Debug)]
+pub enum SignedUp {
+    /// A new pending account; its confirmation email is queued.
+    Created(Account),
+    /// Sign-up conceals existing accounts and the address was taken: nothing was created, and
+    /// the owner is told by email. The caller answers exactly as for a new account.
+    Concealed,
+}
+
 /// The outcome of following an activation link.
 #[derive(Debug)]
 pub struct Activated {
@@ -34,7 +47,9 @@ pub struct Activated {
 
 impl Accounts {
     /// Creates a pending account and queues its confirmation email in the same transaction.
-    pub async fn sign_up(&self, input: SignUp) -> Result<Account> {
+    /// With `signup_conceal_existing`, a taken address is not revealed: see [`SignedUp`].
+    pub async fn sign_up(&self, input: SignUp, client: &ClientInfo) -> Result<SignedUp> {
+        self.per_ip(Action::SignUp, client).await?;
         let mut errors = Vec::new();
         let email = Email::parse(&input.email).map_err(|e| errors.push(e)).ok();
         let username = match input.username.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
@@ -54,9 +69,15 @@ impl Accounts {
         };
 
         // Refuse a taken address or username before paying for a hash; the insert below is
-        // still what decides when two sign-ups race.
-        if self.store.find_account(&AccountKey::Email(email.normalized().to_owned())).await?.is_some() {
-            return Err(Error::EmailTaken);
+        // still what decides when two sign-ups race. When taken addresses are concealed, the
+        // hash is paid for all the same, so both answers take the same time.
+        let conceal = self.settings.signup_conceal_existing;
+        if let Some(owner) = self.store.find_account(&AccountKey::Email(email.normalized().to_owned())).await? {
+            if !conceal {
+                return Err(Error::EmailTaken);
+            }
+            self.hasher.hash(password.secret().clone()).await?;
+            return self.conceal_taken(owner.account, client).await;
         }
         if let Some(username) = &username
             && self.store.find_account(&AccountKey::Username(username.normalized())).await?.is_some()
@@ -80,16 +101,42 @@ impl Accounts {
             now,
         };
         let (token, mail) = self.link_email(account.id, email.as_str(), TokenPurpose::Activation, now);
-        let created = self.store.insert_account(&account, Some((&token, &mail))).await?;
+        let created = match self.store.insert_account(&account, Some((&token, &mail))).await {
+            Ok(created) => created,
+            Err(StoreError::EmailTaken) if conceal => {
+                // Lost a race with another sign-up for the same address.
+                let owner = self.store.find_account(&AccountKey::Email(account.email_normalized.clone())).await?;
+                return match owner {
+                    Some(owner) => self.conceal_taken(owner.account, client).await,
+                    None => Err(Error::EmailTaken),
+                };
+            }
+            Err(other) => return Err(other.into()),
+        };
         self.outbox.wake();
         metrics::count("gatehouse_signups_total");
         metrics::event("gatehouse_emails_queued_total", "kind", "activation");
         tracing::info!(account_id = %created.id, "account signed up");
-        Ok(created)
+        self.audit.record(self.event(kinds::SIGNUP, Some(created.id), client));
+        Ok(SignedUp::Created(created))
+    }
+
+    /// A sign-up with the address of `owner`, concealed: the owner is told by email (within the
+    /// per-address email budget) and the caller hears what a new sign-up hears.
+    async fn conceal_taken(&self, owner: Account, client: &ClientInfo) -> Result<SignedUp> {
+        let notify = self.throttle.may_email("signup_attempt", &owner.email.to_lowercase()).await?;
+        if notify {
+            let rendered = templates::signup_attempt(self.settings.site());
+            self.store.queue_email(&self.email(&owner.email, rendered, Utc::now())).await?;
+            self.outbox.wake();
+        }
+        tracing::info!(account_id = %owner.id, notified = notify, "sign-up with a taken address, concealed");
+        self.audit.record(self.event(kinds::SIGNUP_EXISTING_EMAIL, Some(owner.id), client));
+        Ok(SignedUp::Concealed)
     }
 
     /// Follows an activation link. Following it again answers the same, without effect.
-    pub async fn activate(&self, token: &str) -> Result<Activated> {
+    pub async fn activate(&self, token: &str, client: &ClientInfo) -> Result<Activated> {
         if !plausible(token) {
             return Err(Error::TokenInvalid);
         }
@@ -114,25 +161,45 @@ impl Accounts {
         if first_time {
             metrics::count("gatehouse_activations_total");
             tracing::info!(account_id = %account.account.id, "account activated");
+            self.audit.record(self.event(kinds::ACTIVATION, Some(account.account.id), client));
         }
         Ok(Activated { account: account.account, first_time })
     }
 
     /// Sends a fresh activation link when the address belongs to a pending account. The
-    /// outcome is the same whether or not it does.
-    pub async fn resend_activation(&self, email: &str) -> Result<()> {
+    /// outcome and its timing are the same whether or not it does: each path makes one
+    /// database write (the link, or the audit event), and the answer is not given before
+    /// [`super::ANSWER_FLOOR`] has passed, which hides what jitter remains.
+    pub async fn resend_activation(&self, email: &str, client: &ClientInfo) -> Result<()> {
+        super::at_least(super::ANSWER_FLOOR, self.try_resend_activation(email, client)).await
+    }
+
+    async fn try_resend_activation(&self, email: &str, client: &ClientInfo) -> Result<()> {
+        self.per_ip(Action::Resend, client).await?;
         let email = Email::parse(email).map_err(|e| Error::Validation(vec![e]))?;
+        let may_send = self.throttle.may_email("activation", email.normalized()).await?;
         let found = self.store.find_account(&AccountKey::Email(email.normalized().to_owned())).await?;
+        let event = self.event(kinds::ACTIVATION_RESEND_REQUESTED, None, client);
         match found {
-            Some(credentials) if credentials.account.status == Status::Pending => {
+            Some(credentials) if credentials.account.status == Status::Pending && may_send => {
                 let account = credentials.account;
                 let (token, mail) = self.link_email(account.id, &account.email, TokenPurpose::Activation, Utc::now());
                 self.store.insert_link(&token, &mail).await?;
                 self.outbox.wake();
                 metrics::event("gatehouse_emails_queued_total", "kind", "activation");
                 tracing::info!(account_id = %account.id, "activation link resent");
+                self.audit.record(event.account(account.id));
             }
-            _ => tracing::debug!("activation resend for an address with no pending account"),
+            found => {
+                tracing::debug!(
+                    "activation resend without sending: no pending account, or the address's budget is spent"
+                );
+                let event = match found {
+                    Some(credentials) => event.account(credentials.account.id),
+                    None => event.detail(serde_json::json!({ "email": email.normalized() })),
+                };
+                self.audit.record_now(event).await?;
+            }
         }
         Ok(())
     }

@@ -41,6 +41,8 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     /// 422: well-formed input that breaks a rule.
     ValidationFailed(Vec<FieldError>),
+    /// 429: too many requests; try again after the delay.
+    RateLimited { retry_after: std::time::Duration },
     /// 503: the database, the session store or the hashing pool cannot serve now.
     Unavailable(String, Option<anyhow::Error>),
     /// 500: a bug. Never the client's doing.
@@ -87,6 +89,7 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported media type")
             }
             ValidationFailed(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "Validation failed"),
+            RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests"),
             Unavailable(..) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Internal error"),
         }
@@ -115,6 +118,9 @@ impl ApiError {
             PayloadTooLarge => "The request body is larger than 64 KiB.".into(),
             UnsupportedMediaType(why) => why.clone(),
             ValidationFailed(errors) => errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; "),
+            RateLimited { retry_after } => {
+                format!("Too many attempts; try again in {} second(s).", retry_after_seconds(*retry_after))
+            }
             Unavailable(why, _) => why.clone(),
             Internal(_) => "Something went wrong on our side; it has been logged.".into(),
         }
@@ -162,10 +168,18 @@ impl IntoResponse for ApiError {
             ApiError::Unavailable(..) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
+            ApiError::RateLimited { retry_after } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds(*retry_after)));
+            }
             _ => {}
         }
         response
     }
+}
+
+/// Whole seconds, rounded up: a client that waits this long is let through.
+fn retry_after_seconds(delay: std::time::Duration) -> u64 {
+    delay.as_millis().div_ceil(1000).max(1) as u64
 }
 
 impl From<accounts::Error> for ApiError {
@@ -184,6 +198,7 @@ impl From<accounts::Error> for ApiError {
             E::TokenInvalid => ApiError::TokenInvalid,
             E::TokenExpired => ApiError::TokenExpired,
             E::Unauthorized => ApiError::Unauthorized { token_sent: true },
+            E::RateLimited { retry_after } => ApiError::RateLimited { retry_after },
             E::Busy => {
                 ApiError::Unavailable("Too many logins are being checked right now; try again shortly.".into(), None)
             }

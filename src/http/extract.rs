@@ -10,8 +10,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use serde::de::DeserializeOwned;
 
-use super::AppState;
 use super::error::ApiError;
+use super::{AppState, client_ip};
 use crate::accounts::{self, Caller, ClientInfo};
 
 /// The kinds of body a handler accepts.
@@ -201,22 +201,45 @@ impl FromRequestParts<AppState> for MaybeAuth {
     }
 }
 
-/// Where the request came from: the peer address and the user agent.
+/// The cookie that marks a device that has logged in to an account before.
+pub const DEVICE_COOKIE: &str = "gatehouse_device";
+
+/// Where the request came from: the client IP (through trusted proxies), the user agent, the
+/// request id, and the device token if the client holds one.
 #[derive(Debug, Clone)]
 pub struct Client(pub ClientInfo);
 
-impl<S: Send + Sync> FromRequestParts<S> for Client {
+impl FromRequestParts<AppState> for Client {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| client_ip::resolve(addr.ip(), &parts.headers, &state.edge.trusted_proxies))
+            .map(|ip| ip.to_string());
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().filter(|c| !c.is_control()).collect());
-        Ok(Client(ClientInfo { ip, user_agent }))
+        let request_id =
+            parts.headers.get(super::middleware::REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Ok(Client(ClientInfo { ip, user_agent, request_id, device: cookie(&parts.headers, DEVICE_COOKIE) }))
     }
+}
+
+/// The value of cookie `name`, if the request carries it.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim_matches('"').to_owned())
+        .filter(|value| !value.is_empty() && value.len() <= 128)
 }
 
 /// Whether the client prefers an HTML page (a browser following a link).

@@ -2,6 +2,7 @@
 //! passes through (request id, tracing span, timeout, body limit, security headers).
 //! Status codes and JSON shapes live here and nowhere else.
 
+pub mod client_ip;
 pub mod error;
 pub mod extract;
 mod middleware;
@@ -21,6 +22,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use self::error::ApiError;
 use crate::accounts::Accounts;
+use crate::audit::AuditLog;
 use crate::mail::outbox::Outbox;
 
 /// Request bodies larger than this are refused with 413.
@@ -31,24 +33,43 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct AppState {
     pub accounts: Accounts,
     pub outbox: Outbox,
+    pub audit: AuditLog,
+    pub edge: Arc<Edge>,
     /// The last mail-server check and its outcome, so readiness probes stay cheap.
     pub mailer_health: Arc<Mutex<Option<(Instant, bool)>>>,
 }
 
+/// How the HTTP edge treats browsers and proxies.
+#[derive(Clone, Debug, Default)]
+pub struct Edge {
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Origins allowed to call the API from a browser; empty: CORS off.
+    pub cors_origins: Vec<String>,
+    /// The public URL is https: send HSTS, mark cookies `Secure`.
+    pub https: bool,
+    /// The public origin, which the forms on gatehouse's own pages post from.
+    pub origin: String,
+}
+
 impl AppState {
-    pub fn new(accounts: Accounts, outbox: Outbox) -> Self {
-        Self { accounts, outbox, mailer_health: Arc::new(Mutex::new(None)) }
+    pub fn new(accounts: Accounts, outbox: Outbox, edge: Edge) -> Self {
+        let audit = accounts.audit().clone();
+        Self { accounts, outbox, audit, edge: Arc::new(edge), mailer_health: Arc::new(Mutex::new(None)) }
     }
 }
 
 /// The whole application: every route, the fallbacks, and the middleware.
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
+    let edge = state.edge.clone();
     let routes = Router::new()
         .merge(routes::root::router())
         .merge(routes::users::router())
         .merge(routes::auth::router())
         .merge(routes::activation::router())
         .merge(routes::password::router())
+        .merge(routes::email::router())
+        .merge(routes::events::router())
         .merge(routes::wellknown::router())
         .merge(routes::health::router())
         .merge(openapi::router())
@@ -73,5 +94,43 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
 
-    routes.layer(layers).with_state(state)
+    let routes = routes.layer(layers);
+    let routes = if edge.https {
+        // Browsers that once reached gatehouse over https never try plain http again.
+        routes.layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        ))
+    } else {
+        routes
+    };
+    let routes = match cors(&edge.cors_origins) {
+        Some(cors) => routes.layer(cors),
+        None => routes,
+    };
+    routes.with_state(state)
+}
+
+/// CORS for the configured origins: bearer tokens in `Authorization`, no cookies (credentials
+/// stay off, so another site can never ride on a browser's cookies).
+fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use axum::http::Method;
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if origins.is_empty() {
+        return None;
+    }
+    let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(allowed))
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::ACCEPT,
+                HeaderName::from_static(middleware::REQUEST_ID),
+            ])
+            .expose_headers([header::LOCATION, header::RETRY_AFTER, HeaderName::from_static(middleware::REQUEST_ID)])
+            .max_age(Duration::from_secs(600)),
+    )
 }

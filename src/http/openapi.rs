@@ -46,6 +46,12 @@ and admin access to every account.\n\nEvery error is an RFC 9457 `application/pr
         routes::password::forgot,
         routes::password::form,
         routes::password::reset,
+        routes::email::request,
+        routes::email::follow_confirm,
+        routes::email::confirm,
+        routes::email::follow_revert,
+        routes::email::revert,
+        routes::events::list,
         routes::wellknown::jwks,
         routes::health::healthz,
         routes::health::readyz,
@@ -59,6 +65,7 @@ and admin access to every account.\n\nEvery error is an RFC 9457 `application/pr
         (name = "sessions", description = "Login, refresh, logout and the session list"),
         (name = "passwords", description = "Change, forgot, reset"),
         (name = "keys", description = "Public keys for verifying access tokens"),
+        (name = "admin", description = "For admins: the audit trail"),
         (name = "service", description = "Greeting, the protected resource, health"),
     )
 )]

@@ -1,5 +1,5 @@
-//! The few HTML pages a person sees: the result of following an activation link, and the
-//! password-reset form with its result. Each refuses framing and carries a strict
+//! The few HTML pages a person sees: the result of following an activation link, the
+//! password-reset form with its result, and the email-change confirmation and undo pages. Each refuses framing and carries a strict
 //! Content-Security-Policy that allows only its own inline style and same-origin forms.
 
 use std::sync::OnceLock;
@@ -77,6 +77,39 @@ pub fn reset_done() -> Response {
         StatusCode::OK,
         "Your password has been changed",
         paragraph("You can log in with the new password now. Every session that used the old one has ended."),
+    )
+}
+
+pub fn email_confirmed(email: &str) -> Response {
+    page(
+        StatusCode::OK,
+        "Your email address has changed",
+        paragraph(&format!("{email} is now the address of your account. Your old address has been told.")),
+    )
+}
+
+/// The undo page for an email change. A button posts the token back, so that a mail scanner
+/// fetching the link undoes nothing.
+pub fn revert_form(token: &str) -> Response {
+    let body = format!(
+        "{}<form method=\"post\" action=\"revert\">\n\
+         <input type=\"hidden\" name=\"token\" value=\"{token}\">\n\
+         <button type=\"submit\">Restore my old address and log out everywhere</button>\n</form>\n",
+        paragraph(
+            "If you did not change the email address of your account, restore the old one here. Every session will be logged out; then reset your password."
+        ),
+        token = attr(token),
+    );
+    page(StatusCode::OK, "Undo the email change", body)
+}
+
+pub fn revert_done(email: &str) -> Response {
+    page(
+        StatusCode::OK,
+        "Your old email address is back",
+        paragraph(&format!(
+            "{email} is the address of your account again and every session has been logged out. Reset your password now if someone else knew it."
+        )),
     )
 }
 

@@ -96,6 +96,92 @@ pub fn password_reset(link: &str, ttl: Duration) -> Rendered {
     Rendered { kind: "password_reset", subject, text, html }
 }
 
+/// Tells the owner their password was changed (`reset`: with a link sent to this address).
+pub fn password_changed(reset: bool, site: &str) -> Rendered {
+    let how = if reset { "reset with a link sent to this address" } else { "changed" };
+    let subject = "Your password was changed".to_owned();
+    let text = format!(
+        "The password of your account at {site} was just {how}. Other sessions have been logged out.\n\n\
+         If this was you, there is nothing to do.\n\
+         If it was not, reset your password at once (\"forgot password\" at {site}) and review your account.\n"
+    );
+    let html = html_page(
+        &subject,
+        &[
+            format!("The password of your account at {site} was just {how}. Other sessions have been logged out."),
+            format!(
+                "If this was you, there is nothing to do. If it was not, reset your password at once (\"forgot password\" at {site}) and review your account."
+            ),
+        ],
+        None,
+    );
+    Rendered { kind: if reset { "password_reset_notice" } else { "password_changed" }, subject, text, html }
+}
+
+/// Sent to the new address of an email change; following the link makes the change.
+pub fn email_change_confirm(link: &str, ttl: Duration) -> Rendered {
+    let valid = lifetime(ttl);
+    let subject = "Confirm your new email address".to_owned();
+    let text = format!(
+        "Someone asked to use this address for their account.\n\nTo confirm the change, open this link:\n\n{link}\n\n\
+         The link works once and expires in {valid}.\n\
+         If it was not you, ignore this email; nothing changes.\n"
+    );
+    let html = html_page(
+        &subject,
+        &[
+            "Someone asked to use this address for their account. To confirm, follow the link below.".into(),
+            format!("The link works once and expires in {valid}. If it was not you, ignore this email."),
+        ],
+        Some(("Confirm my new address", link)),
+    );
+    Rendered { kind: "email_change", subject, text, html }
+}
+
+/// Sent to the old address once an email change took effect, with a link that undoes it.
+pub fn email_changed(new_address: &str, undo_link: &str, ttl: Duration) -> Rendered {
+    let valid = lifetime(ttl);
+    let subject = "Your email address was changed".to_owned();
+    let text = format!(
+        "The email address of your account was just changed to {new_address}.\n\n\
+         If this was you, there is nothing to do.\n\
+         If it was not, open this link to restore this address and log out every session:\n\n{undo_link}\n\n\
+         The link works once and expires in {valid}.\n"
+    );
+    let html = html_page(
+        &subject,
+        &[
+            format!("The email address of your account was just changed to {new_address}."),
+            format!(
+                "If this was you, there is nothing to do. If it was not, follow the link below to restore this \
+                 address and log out every session. It works once and expires in {valid}."
+            ),
+        ],
+        Some(("Undo the change", undo_link)),
+    );
+    Rendered { kind: "email_changed", subject, text, html }
+}
+
+/// Sent to the owner of an address someone tried to sign up with (when sign-up conceals
+/// existing accounts).
+pub fn signup_attempt(site: &str) -> Rendered {
+    let subject = "Someone tried to sign up with your address".to_owned();
+    let text = format!(
+        "Someone just tried to create an account at {site} with this email address, but it has one already.\n\n\
+         If it was you, log in instead, or use \"forgot password\" there if you no longer know your password.\n\
+         If it was not you, ignore this email; nothing has changed.\n"
+    );
+    let html = html_page(
+        &subject,
+        &[
+            format!("Someone just tried to create an account at {site} with this email address, but it has one already."),
+            "If it was you, log in instead, or use \"forgot password\" if you no longer know your password. If it was not you, ignore this email; nothing has changed.".into(),
+        ],
+        None,
+    );
+    Rendered { kind: "signup_attempt", subject, text, html }
+}
+
 /// The message `gatehouse mail test` sends.
 pub fn test_message(public_url: &str) -> Rendered {
     let subject = "gatehouse test message".to_owned();

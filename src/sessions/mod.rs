@@ -1,12 +1,17 @@
 //! Sessions: one per login, living at most the session lifetime. Every authenticated request
 //! checks that its session is still live, so logout, password change, deletion and disabling
 //! take effect on the very next request. Each session holds the hash of its current refresh
-//! token; spent refresh tokens are remembered so that presenting one again revokes the session.
+//! token; spent refresh tokens are remembered so that presenting one again revokes the session,
+//! unless it is a replay within a short grace period (two tabs refreshing at once, a retry
+//! after a lost response): the account layer derives the next refresh token from the presented
+//! one, so such a replay can be answered with the very token the first presentation got.
 //!
 //! The database stores (see `store/`) implement [`SessionStore`]; so does [`redis`], for
 //! several replicas sharing sessions.
 
 pub mod redis;
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -51,7 +56,10 @@ pub struct SessionInfo {
 pub enum Rotation {
     /// The token was current; it is now spent and `next` is current.
     Rotated(LiveSession),
-    /// The token was spent already: the session has been revoked.
+    /// The token was spent less than the grace period ago, by the rotation that made `next`
+    /// current, and `next` still is: nothing changed; the caller answers as that rotation did.
+    Replayed(LiveSession),
+    /// The token was spent already (and this is no replay): the session has been revoked.
     Reused { session_id: Uuid, account_id: Uuid },
     /// No live session knows this token.
     Unknown,
@@ -64,13 +72,15 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
     async fn live_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<LiveSession>>;
     /// Records use of the session (for the owner's session list).
     async fn touch_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()>;
-    /// Spends `presented` and makes `next` the session's refresh token, atomically; a spent
-    /// token revokes the session.
+    /// Spends `presented` and makes `next` the session's refresh token, atomically. A spent
+    /// token revokes the session, unless it was spent less than `grace` ago by a rotation to
+    /// `next` and `next` is still current ([`Rotation::Replayed`]).
     async fn rotate_refresh(
         &self,
         presented: &TokenHash,
         next: &TokenHash,
         now: DateTime<Utc>,
+        grace: Duration,
     ) -> StoreResult<Rotation>;
     /// Ends one session of the account; `false` when it has no such session.
     async fn revoke_session(&self, account_id: Uuid, id: Uuid) -> StoreResult<bool>;
@@ -78,4 +88,29 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
     async fn revoke_all_sessions(&self, account_id: Uuid, except: Option<Uuid>) -> StoreResult<u64>;
     async fn list_sessions(&self, account_id: Uuid, now: DateTime<Utc>) -> StoreResult<Vec<SessionInfo>>;
     async fn ping_sessions(&self) -> StoreResult<()>;
+}
+
+/// Whether a refresh token spent at `spent_at` is, at `now`, still within `grace` of its spending
+/// (a spending stamped later than `now`, by a replica whose clock runs ahead, is). A zero grace
+/// period is none at all.
+pub(crate) fn spent_within(spent_at: DateTime<Utc>, now: DateTime<Utc>, grace: Duration) -> bool {
+    !grace.is_zero()
+        && chrono::Duration::from_std(grace).map_or(true, |grace| now.signed_duration_since(spent_at) < grace)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spent_token_is_within_the_grace_period_until_it_has_fully_passed() {
+        let spent = Utc::now();
+        let grace = Duration::from_secs(30);
+        let after = |seconds| spent + chrono::Duration::seconds(seconds);
+
+        assert!(spent_within(spent, after(29), grace));
+        assert!(!spent_within(spent, after(30), grace));
+        assert!(spent_within(spent, after(-5), grace), "a replica whose clock runs behind");
+        assert!(!spent_within(spent, after(-5), Duration::ZERO), "no grace period, whatever the clocks");
+    }
 }

@@ -6,7 +6,9 @@
 //!
 //! Keys (all under the configured prefix `P`):
 //! - `P s:{session id}` hash: `account`, `created`, `used`, `expires` (Unix ms), `ua`, `ip`
-//! - `P r:{refresh token hash, hex}` string: `"{session id} c"` (current) or `"… s"` (spent)
+//! - `P r:{refresh token hash, hex}` string: `"{session id} c"` (current), or
+//!   `"{session id} s {spent at, Unix ms} {successor hash, hex}"` (spent; older entries may
+//!   lack the time and the successor, and then never count as a replay)
 //! - `P a:{account id}` set of the account's session ids
 //!
 //! When Redis cannot be reached every call fails, and requests answer 503: nobody is let in on
@@ -46,22 +48,30 @@ end
 return 1
 ";
 
-/// Returns {0} unknown, {1, sid, account, expires} rotated, {2, sid, account} reused.
+/// KEYS: presented, next; ARGV: prefix, now (ms), grace (ms), next (hex). Returns {0} unknown,
+/// {1, sid, account, expires} rotated, {2, sid, account} reused, {3, sid, account, expires,
+/// used} replayed (a token spent less than the grace ago for `next`, which is still current).
 const ROTATE: &str = r"
 local value = redis.call('GET', KEYS[1])
 if not value then return {0} end
-local sid, state = string.match(value, '^(%S+) (%a)$')
+local sid, state, rest = string.match(value, '^(%S+) (%a)(.*)$')
 if not sid then return {0} end
 local session = ARGV[1] .. 's:' .. sid
-local fields = redis.call('HMGET', session, 'account', 'expires')
-local account, expires = fields[1], fields[2]
+local fields = redis.call('HMGET', session, 'account', 'expires', 'used')
+local account, expires, used = fields[1], fields[2], fields[3]
 if not account or tonumber(expires) <= tonumber(ARGV[2]) then return {0} end
 if state ~= 'c' then
+  local spent, successor = string.match(rest, '^ (%d+) (%x+)$')
+  local grace = tonumber(ARGV[3])
+  if spent and successor == ARGV[4] and grace > 0 and tonumber(ARGV[2]) - tonumber(spent) < grace
+     and redis.call('GET', KEYS[2]) == sid .. ' c' then
+    return {3, sid, account, expires, used}
+  end
   redis.call('DEL', session)
   redis.call('SREM', ARGV[1] .. 'a:' .. account, sid)
   return {2, sid, account}
 end
-redis.call('SET', KEYS[1], sid .. ' s', 'KEEPTTL')
+redis.call('SET', KEYS[1], sid .. ' s ' .. ARGV[2] .. ' ' .. ARGV[4], 'KEEPTTL')
 redis.call('SET', KEYS[2], sid .. ' c', 'PXAT', expires)
 redis.call('HSET', session, 'used', ARGV[2])
 return {1, sid, account, expires}
@@ -254,6 +264,7 @@ impl SessionStore for RedisSessions {
         presented: &TokenHash,
         next: &TokenHash,
         now: DateTime<Utc>,
+        grace: Duration,
     ) -> StoreResult<Rotation> {
         let mut connection = self.connection.clone();
         let reply: Vec<Value> = self
@@ -262,6 +273,8 @@ impl SessionStore for RedisSessions {
             .key(self.refresh_key(next))
             .arg(&self.prefix)
             .arg(ms(now))
+            .arg(i64::try_from(grace.as_millis()).unwrap_or(i64::MAX))
+            .arg(hex(next))
             .invoke_async(&mut connection)
             .await
             .map_err(unavailable)?;
@@ -271,6 +284,12 @@ impl SessionStore for RedisSessions {
                 account_id: id(account)?,
                 expires_at: time(number(expires)?)?,
                 last_used_at: now,
+            })),
+            [outcome, sid, account, expires, used] if number(outcome)? == 3 => Ok(Rotation::Replayed(LiveSession {
+                id: id(sid)?,
+                account_id: id(account)?,
+                expires_at: time(number(expires)?)?,
+                last_used_at: time(number(used)?)?,
             })),
             [outcome, sid, account] if number(outcome)? == 2 => {
                 Ok(Rotation::Reused { session_id: id(sid)?, account_id: id(account)? })

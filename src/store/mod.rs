@@ -3,6 +3,7 @@
 //! [`StoreError::EmailTaken`] or [`StoreError::UsernameTaken`] here, per backend, and an
 //! unreachable or full database becomes [`StoreError::Unavailable`].
 
+pub mod email_change;
 pub mod mysql;
 pub mod postgres;
 pub mod sqlite;
@@ -14,8 +15,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use self::email_change::EmailChangeStore;
 use crate::accounts::domain::{Account, AccountKey, Credentials, Role, Status};
+use crate::audit::AuditStore;
 use crate::config::SecretUrl;
+use crate::limits::LimitStore;
 use crate::sessions::SessionStore;
 use crate::tokens::jwt::SigningKey;
 use crate::tokens::opaque::TokenHash;
@@ -147,9 +151,10 @@ impl std::fmt::Debug for QueuedEmail {
     }
 }
 
-/// What the account rules need from a database.
+/// What the account rules need from a database. The audit trail, email changes and (when no
+/// Redis is configured) rate limits live in the same database.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+pub trait Store: AuditStore + EmailChangeStore + LimitStore + Send + Sync + std::fmt::Debug + 'static {
     /// A cheap round trip, for readiness.
     async fn ping(&self) -> StoreResult<()>;
 
@@ -162,8 +167,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn find_account(&self, key: &AccountKey) -> StoreResult<Option<Credentials>>;
     /// Replaces the editable fields; `None` when the account does not exist.
     async fn update_profile(&self, id: Uuid, change: &ProfileChange) -> StoreResult<Option<Account>>;
-    /// Sets a new password hash.
-    async fn set_password_hash(&self, id: Uuid, hash: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Sets a new password hash and queues `notice` (telling the owner), atomically.
+    async fn set_password_hash(
+        &self,
+        id: Uuid,
+        hash: &str,
+        now: DateTime<Utc>,
+        notice: Option<&NewEmail>,
+    ) -> StoreResult<()>;
     async fn delete_account(&self, id: Uuid) -> StoreResult<bool>;
 
     /// Stores a one-time token and queues the email that carries it, atomically.
@@ -172,9 +183,18 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Spends an activation token and activates its pending account. `false` when the token
     /// was already spent (by a concurrent request, say).
     async fn redeem_activation(&self, hash: &TokenHash, now: DateTime<Utc>) -> StoreResult<bool>;
-    /// Spends a reset token, sets the password, spends the account's other reset tokens and
-    /// activates a pending account (the link proved the address). `false` when already spent.
-    async fn redeem_reset(&self, hash: &TokenHash, password_hash: &str, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Spends a reset token, sets the password, spends the account's other reset tokens,
+    /// activates a pending account (the link proved the address) and queues `notice`,
+    /// atomically. `false` when already spent.
+    async fn redeem_reset(
+        &self,
+        hash: &TokenHash,
+        password_hash: &str,
+        now: DateTime<Utc>,
+        notice: Option<&NewEmail>,
+    ) -> StoreResult<bool>;
+    /// Queues an email that goes with no other change.
+    async fn queue_email(&self, email: &NewEmail) -> StoreResult<()>;
 
     /// Claims up to `limit` due emails for `lease`; a claim not settled by then is retried.
     async fn claim_emails(&self, now: DateTime<Utc>, lease: Duration, limit: u32) -> StoreResult<Vec<QueuedEmail>>;

@@ -7,6 +7,10 @@
 //! a spend of a single-use token is a conditional `UPDATE` or a `SELECT … FOR UPDATE`. A
 //! transaction chosen as a deadlock victim is retried once.
 
+mod audit;
+mod email_change;
+mod limits;
+
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -393,15 +397,28 @@ impl Store for MySqlStore {
         .await
     }
 
-    async fn set_password_hash(&self, id: Uuid, hash: &str, now: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query("UPDATE accounts SET password_hash = ?, updated_at = ? WHERE id = ?")
-            .bind(hash)
-            .bind(now)
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(())
+    async fn set_password_hash(
+        &self,
+        id: Uuid,
+        hash: &str,
+        now: DateTime<Utc>,
+        notice: Option<&NewEmail>,
+    ) -> StoreResult<()> {
+        retrying(|| async move {
+            let mut tx = self.begin().await?;
+            sqlx::query("UPDATE accounts SET password_hash = ?, updated_at = ? WHERE id = ?")
+                .bind(hash)
+                .bind(now)
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            if let Some(notice) = notice {
+                insert_email(&mut tx, notice).await?;
+            }
+            tx.commit().await.map_err(map_err)
+        })
+        .await
     }
 
     async fn delete_account(&self, id: Uuid) -> StoreResult<bool> {
@@ -412,6 +429,15 @@ impl Store for MySqlStore {
                 .await
                 .map_err(map_err)?;
             Ok(done.rows_affected() == 1)
+        })
+        .await
+    }
+
+    async fn queue_email(&self, email: &NewEmail) -> StoreResult<()> {
+        retrying(|| async move {
+            let mut tx = self.begin().await?;
+            insert_email(&mut tx, email).await?;
+            tx.commit().await.map_err(map_err)
         })
         .await
     }
@@ -465,7 +491,13 @@ impl Store for MySqlStore {
         .await
     }
 
-    async fn redeem_reset(&self, hash: &TokenHash, password_hash: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+    async fn redeem_reset(
+        &self,
+        hash: &TokenHash,
+        password_hash: &str,
+        now: DateTime<Utc>,
+        notice: Option<&NewEmail>,
+    ) -> StoreResult<bool> {
         retrying(|| async move {
             let mut tx = self.begin().await?;
             let Some(account_id) = spend_token(&mut tx, hash, TokenPurpose::PasswordReset, now).await? else {
@@ -492,6 +524,9 @@ impl Store for MySqlStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+            if let Some(notice) = notice {
+                insert_email(&mut tx, notice).await?;
+            }
             tx.commit().await.map_err(map_err)?;
             Ok(true)
         })
@@ -656,8 +691,13 @@ impl Store for MySqlStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err)?;
+            let changes = sqlx::query("DELETE FROM email_changes WHERE expires_at <= ?")
+                .bind(now - EXPIRED_TOKEN_RETENTION)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
             tx.commit().await.map_err(map_err)?;
-            Ok(sessions.rows_affected() + tokens.rows_affected())
+            Ok(sessions.rows_affected() + tokens.rows_affected() + changes.rows_affected())
         })
         .await
     }
@@ -729,13 +769,14 @@ impl SessionStore for MySqlStore {
         presented: &TokenHash,
         next: &TokenHash,
         now: DateTime<Utc>,
+        grace: Duration,
     ) -> StoreResult<Rotation> {
         retrying(|| async move {
             let mut tx = self.begin().await?;
             // Locks the token and its session: a concurrent rotation with the same token waits
             // here, then finds it spent.
             let row = sqlx::query(
-                "SELECT r.session_id, r.used_at, s.account_id, s.expires_at
+                "SELECT r.session_id, r.used_at, s.account_id, s.expires_at, s.last_used_at
                  FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
                  WHERE r.hash = ?
                  FOR UPDATE",
@@ -756,7 +797,29 @@ impl SessionStore for MySqlStore {
                 tx.rollback().await.map_err(map_err)?;
                 return Ok(Rotation::Unknown);
             }
-            if used_at.is_some() {
+            if let Some(spent_at) = used_at {
+                // A replay within the grace period: `next` must be the token this one was spent
+                // for (created at that very instant) and still be the session's current token.
+                if crate::sessions::spent_within(spent_at, now, grace) {
+                    let created_at: Option<DateTime<Utc>> = sqlx::query_scalar(
+                        "SELECT created_at FROM refresh_tokens WHERE hash = ? AND session_id = ? AND used_at IS NULL",
+                    )
+                    .bind(next.as_bytes().as_slice())
+                    .bind(session_id.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                    if created_at == Some(spent_at) {
+                        tx.rollback().await.map_err(map_err)?;
+                        let last_used_at = row.try_get("last_used_at").map_err(map_err)?;
+                        return Ok(Rotation::Replayed(LiveSession {
+                            id: session_id,
+                            account_id,
+                            expires_at,
+                            last_used_at,
+                        }));
+                    }
+                }
                 sqlx::query("DELETE FROM sessions WHERE id = ?")
                     .bind(session_id.to_string())
                     .execute(&mut *tx)

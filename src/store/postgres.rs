@@ -5,6 +5,10 @@
 //! cascading delete takes them, so concurrent requests queue instead of deadlocking. The outbox
 //! is claimed with `FOR UPDATE SKIP LOCKED`, so each email goes to one replica.
 
+mod audit;
+mod email_change;
+mod limits;
+
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -273,21 +277,37 @@ impl Store for PostgresStore {
         Ok(row.as_ref().map(account_from_row).transpose()?.map(|c| c.account))
     }
 
-    async fn set_password_hash(&self, id: Uuid, hash: &str, now: DateTime<Utc>) -> StoreResult<()> {
+    async fn set_password_hash(
+        &self,
+        id: Uuid,
+        hash: &str,
+        now: DateTime<Utc>,
+        notice: Option<&NewEmail>,
+    ) -> StoreResult<()> {
+        let mut tx = self.tx().await?;
         sqlx::query("UPDATE accounts SET password_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(hash)
             .bind(now)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        Ok(())
+        if let Some(notice) = notice {
+            insert_email(&mut tx, notice).await?;
+        }
+        tx.commit().await.map_err(map_err)
     }
 
     async fn delete_account(&self, id: Uuid) -> StoreResult<bool> {
         let done =
             sqlx::query("DELETE FROM accounts WHERE id = $1").bind(id).execute(&self.pool).await.map_err(map_err)?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn queue_email(&self, email: &NewEmail) -> StoreResult<()> {
+        let mut tx = self.tx().await?;
+        insert_email(&mut tx, email).await?;
+        tx.commit().await.map_err(map_err)
     }
 
     async fn insert_link(&self, token: &NewOneTimeToken, email: &NewEmail) -> StoreResult<()> {
@@ -332,7 +352,13 @@ impl Store for PostgresStore {
         Ok(true)
     }
 
-    async fn redeem_reset(&self, hash: &TokenHash, password_hash: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+    async fn redeem_reset(
+        &self,
+        hash: &TokenHash,
+        password_hash: &str,
+        now: DateTime<Utc>,
+        notice: Option<&NewEmail>,
+    ) -> StoreResult<bool> {
         let mut tx = self.tx().await?;
         let Some(account_id) = spend_token(&mut tx, hash, TokenPurpose::PasswordReset, now).await? else {
             return Ok(false);
@@ -357,6 +383,9 @@ impl Store for PostgresStore {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
+        if let Some(notice) = notice {
+            insert_email(&mut tx, notice).await?;
+        }
         tx.commit().await.map_err(map_err)?;
         Ok(true)
     }
@@ -484,8 +513,13 @@ impl Store for PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+        let changes = sqlx::query("DELETE FROM email_changes WHERE expires_at <= $1")
+            .bind(now - EXPIRED_TOKEN_RETENTION)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
-        Ok(sessions.rows_affected() + tokens.rows_affected())
+        Ok(sessions.rows_affected() + tokens.rows_affected() + changes.rows_affected())
     }
 }
 
@@ -550,12 +584,13 @@ impl SessionStore for PostgresStore {
         presented: &TokenHash,
         next: &TokenHash,
         now: DateTime<Utc>,
+        grace: Duration,
     ) -> StoreResult<Rotation> {
         let mut tx = self.tx().await?;
         // Lock the token's session first: concurrent presentations of its tokens queue here, and
         // the token is read afresh once the lock is held (a later statement sees their commits).
         let row = sqlx::query(
-            "SELECT id, account_id, expires_at FROM sessions
+            "SELECT id, account_id, expires_at, last_used_at FROM sessions
              WHERE id = (SELECT session_id FROM refresh_tokens WHERE hash = $1)
              FOR NO KEY UPDATE",
         )
@@ -578,7 +613,30 @@ impl SessionStore for PostgresStore {
                 .map_err(map_err)?;
         match used_at {
             None => return Ok(Rotation::Unknown),
-            Some(Some(_)) => {
+            Some(Some(spent_at)) => {
+                // A replay within the grace period: `next` must be the token this one was spent
+                // for (created at that very instant) and still be the session's current token.
+                if crate::sessions::spent_within(spent_at, now, grace) {
+                    let created_at: Option<DateTime<Utc>> = sqlx::query_scalar(
+                        "SELECT created_at FROM refresh_tokens
+                         WHERE hash = $1 AND session_id = $2 AND used_at IS NULL",
+                    )
+                    .bind(next.as_bytes().as_slice())
+                    .bind(session_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                    if created_at == Some(spent_at) {
+                        tx.rollback().await.map_err(map_err)?;
+                        let last_used_at = get(&row, "last_used_at")?;
+                        return Ok(Rotation::Replayed(LiveSession {
+                            id: session_id,
+                            account_id,
+                            expires_at,
+                            last_used_at,
+                        }));
+                    }
+                }
                 sqlx::query("DELETE FROM sessions WHERE id = $1")
                     .bind(session_id)
                     .execute(&mut *tx)

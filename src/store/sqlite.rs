@@ -3,6 +3,10 @@
 //! write transaction starts with `BEGIN IMMEDIATE`, so concurrent writers queue on the busy
 //! timeout instead of failing on a lock upgrade.
 
+mod audit;
+mod email_change;
+mod limits;
+
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -253,15 +257,25 @@ impl Store for SqliteStore {
         Ok(row.as_ref().map(account_from_row).transpose()?.map(|c| c.account))
     }
 
-    async fn set_password_hash(&self, id: Uuid, hash: &str, now: DateTime<Utc>) -> StoreResult<()> {
+    async fn set_password_hash(
+        &self,
+        id: Uuid,
+        hash: &str,
+        now: DateTime<Utc>,
+        notice: Option<&NewEmail>,
+    ) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
         sqlx::query("UPDATE accounts SET password_hash = ?, updated_at = ? WHERE id = ?")
             .bind(hash)
             .bind(now)
             .bind(id.to_string())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        Ok(())
+        if let Some(notice) = notice {
+            insert_email(&mut tx, notice).await?;
+        }
+        tx.commit().await.map_err(map_err)
     }
 
     async fn delete_account(&self, id: Uuid) -> StoreResult<bool> {
@@ -271,6 +285,12 @@ impl Store for SqliteStore {
             .await
             .map_err(map_err)?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn queue_email(&self, email: &NewEmail) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        insert_email(&mut tx, email).await?;
+        tx.commit().await.map_err(map_err)
     }
 
     async fn insert_link(&self, token: &NewOneTimeToken, email: &NewEmail) -> StoreResult<()> {
@@ -315,7 +335,13 @@ impl Store for SqliteStore {
         Ok(true)
     }
 
-    async fn redeem_reset(&self, hash: &TokenHash, password_hash: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+    async fn redeem_reset(
+        &self,
+        hash: &TokenHash,
+        password_hash: &str,
+        now: DateTime<Utc>,
+        notice: Option<&NewEmail>,
+    ) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
         let Some(account_id) = spend_token(&mut tx, hash, TokenPurpose::PasswordReset, now).await? else {
             return Ok(false);
@@ -340,6 +366,9 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
+        if let Some(notice) = notice {
+            insert_email(&mut tx, notice).await?;
+        }
         tx.commit().await.map_err(map_err)?;
         Ok(true)
     }
@@ -467,8 +496,13 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+        let changes = sqlx::query("DELETE FROM email_changes WHERE expires_at <= ?")
+            .bind(now - EXPIRED_TOKEN_RETENTION)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
-        Ok(sessions.rows_affected() + tokens.rows_affected())
+        Ok(sessions.rows_affected() + tokens.rows_affected() + changes.rows_affected())
     }
 }
 
@@ -535,10 +569,11 @@ impl SessionStore for SqliteStore {
         presented: &TokenHash,
         next: &TokenHash,
         now: DateTime<Utc>,
+        grace: Duration,
     ) -> StoreResult<Rotation> {
         let mut tx = self.write_tx().await?;
         let row = sqlx::query(
-            "SELECT r.session_id, r.used_at, s.account_id, s.expires_at
+            "SELECT r.session_id, r.used_at, s.account_id, s.expires_at, s.last_used_at
              FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
              WHERE r.hash = ?",
         )
@@ -554,7 +589,30 @@ impl SessionStore for SqliteStore {
         if expires_at <= now {
             return Ok(Rotation::Unknown);
         }
-        if used_at.is_some() {
+        if let Some(spent_at) = used_at {
+            // A replay within the grace period: `next` must be the token this one was spent for
+            // (created at that very instant) and still be the session's current token.
+            if crate::sessions::spent_within(spent_at, now, grace) {
+                let successor = sqlx::query(
+                    "SELECT created_at FROM refresh_tokens WHERE hash = ? AND session_id = ? AND used_at IS NULL",
+                )
+                .bind(next.as_bytes().as_slice())
+                .bind(session_id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?;
+                let created_at: Option<DateTime<Utc>> =
+                    successor.map(|row| row.try_get("created_at")).transpose().map_err(map_err)?;
+                if created_at == Some(spent_at) {
+                    let last_used_at = row.try_get("last_used_at").map_err(map_err)?;
+                    return Ok(Rotation::Replayed(LiveSession {
+                        id: session_id,
+                        account_id,
+                        expires_at,
+                        last_used_at,
+                    }));
+                }
+            }
             sqlx::query("DELETE FROM sessions WHERE id = ?")
                 .bind(session_id.to_string())
                 .execute(&mut *tx)

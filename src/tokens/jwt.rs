@@ -81,6 +81,7 @@ pub struct KeyRing {
     verifiers: HashMap<String, DecodingKey>,
     public: Vec<(String, Vec<u8>)>,
     validation: Validation,
+    root: ring::hmac::Key,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -113,6 +114,8 @@ impl KeyRing {
         Ed25519KeyPair::from_pkcs8(&newest.private_pkcs8)
             .map_err(|_| anyhow::anyhow!("stored signing key unreadable"))?;
         let active = (newest.kid.clone(), EncodingKey::from_ed_der(&newest.private_pkcs8));
+        // The oldest key roots the derived secrets, so they stay the same when a new key is added.
+        let root = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &keys[0].private_pkcs8);
         let issuer = issuer.into();
         let verifiers = keys.iter().map(|k| (k.kid.clone(), DecodingKey::from_ed_der(&k.public_key))).collect();
         let public = keys.iter().map(|k| (k.kid.clone(), k.public_key.clone())).collect();
@@ -121,11 +124,18 @@ impl KeyRing {
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         validation.leeway = 0;
         validation.validate_aud = false;
-        Ok(Self { issuer, active, verifiers, public, validation })
+        Ok(Self { issuer, active, verifiers, public, validation, root })
     }
 
     pub fn issuer(&self) -> &str {
         &self.issuer
+    }
+
+    /// A secret for `purpose`, derived from the stored signing keys: every replica derives the
+    /// same one, and it never leaves the process.
+    pub fn derive_secret(&self, purpose: &str) -> ring::hmac::Key {
+        let tag = ring::hmac::sign(&self.root, purpose.as_bytes());
+        ring::hmac::Key::new(ring::hmac::HMAC_SHA256, tag.as_ref())
     }
 
     /// Signs claims with the active key.

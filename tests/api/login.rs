@@ -167,11 +167,15 @@ async fn refresh_rotates_and_a_spent_refresh_token_revokes_the_session() {
     assert_eq!(jwt_payload(&new_access)["sid"], jwt_payload(first["access_token"].as_str().unwrap())["sid"]);
     assert_eq!(app.get("/protected", Some(&new_access)).await.status(), StatusCode::OK);
 
-    // The old refresh token again: the whole session is revoked, new tokens included.
+    // Rotate once more; now the first token is two rotations old, past any grace: presenting
+    // it revokes the whole session, new tokens included.
+    let response = app.post_json("/auth/refresh", &json!({"refresh_token": second["refresh_token"]}), None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let third: Value = response.json().await.unwrap();
     let reuse = app.post_json("/auth/refresh", &json!({"refresh_token": refresh}), None).await;
     assert_problem(reuse, StatusCode::BAD_REQUEST, "token_invalid").await;
     assert_problem(app.get("/protected", Some(&new_access)).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    let newest = app.post_json("/auth/refresh", &json!({"refresh_token": second["refresh_token"]}), None).await;
+    let newest = app.post_json("/auth/refresh", &json!({"refresh_token": third["refresh_token"]}), None).await;
     assert_problem(newest, StatusCode::BAD_REQUEST, "token_invalid").await;
 }
 

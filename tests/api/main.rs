@@ -10,6 +10,7 @@ mod logs;
 mod misc;
 mod password;
 mod restart;
+mod security;
 mod seeds;
 mod signup;
 mod smtp;

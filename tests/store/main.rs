@@ -4,8 +4,11 @@
 //! against Redis when `GATEHOUSE_TEST_REDIS_URL` is set. Each test gets a database of its own,
 //! dropped afterwards. A backend without its URL is skipped, and says so on stderr.
 
+mod audit;
 #[path = "../common/database.rs"]
 mod database;
+mod email_change;
+mod limits;
 mod scenarios;
 
 use std::io::Write;
@@ -124,6 +127,11 @@ conformance! {
         a_session_is_live_until_it_expires_or_is_revoked,
         refresh_rotation_spends_the_old_token_and_reuse_revokes_the_session,
         concurrent_refreshes_with_one_token_rotate_once,
+        a_replay_within_the_grace_period_with_the_successor_changes_nothing,
+        a_replay_after_the_grace_period_revokes_the_session,
+        a_replay_after_the_successor_rotated_again_revokes_the_session,
+        a_replay_with_another_successor_revokes_the_session,
+        concurrent_refreshes_with_one_token_and_its_successor_rotate_once_and_replay,
         only_the_owner_can_end_a_session_and_revoke_all_spares_the_exception,
         the_session_list_shows_live_sessions_newest_first,
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use gatehouse::accounts::domain::{AccountKey, Role, Status};
-use gatehouse::sessions::{NewSession, Rotation};
+use gatehouse::sessions::{LiveSession, NewSession, Rotation};
 use gatehouse::store::{NewAccount, NewEmail, NewOneTimeToken, ProfileChange, StoreError, TokenPurpose};
 use gatehouse::tokens::jwt::SigningKey;
 use gatehouse::tokens::opaque::{OpaqueToken, TokenHash};
@@ -14,13 +14,16 @@ use uuid::Uuid;
 
 use crate::Harness;
 
+/// How long a spent refresh token may be presented again with its successor.
+const GRACE: Duration = Duration::from_secs(30);
+
 /// Now, at the millisecond: every backend keeps at least that much precision.
-fn now() -> DateTime<Utc> {
+pub(crate) fn now() -> DateTime<Utc> {
     let t = Utc::now();
     DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap()
 }
 
-fn minutes(n: i64) -> chrono::Duration {
+pub(crate) fn minutes(n: i64) -> chrono::Duration {
     chrono::Duration::minutes(n)
 }
 
@@ -43,7 +46,7 @@ fn account(email: &str, username: Option<&str>) -> NewAccount {
     }
 }
 
-fn email(recipient: &str, at: DateTime<Utc>) -> NewEmail {
+pub(crate) fn email(recipient: &str, at: DateTime<Utc>) -> NewEmail {
     let id = Uuid::now_v7();
     NewEmail {
         id,
@@ -63,7 +66,7 @@ fn link(account_id: Uuid, purpose: TokenPurpose, expires_at: DateTime<Utc>) -> (
     (token, record)
 }
 
-async fn seeded(h: &Harness, email_address: &str) -> Uuid {
+pub(crate) async fn seeded(h: &Harness, email_address: &str) -> Uuid {
     h.store.insert_account(&account(email_address, None), None).await.unwrap().id
 }
 
@@ -150,7 +153,7 @@ pub async fn updates_replace_the_editable_fields(h: Harness) {
     assert_eq!(updated.updated_at, later);
     assert!(h.store.find_account(&AccountKey::Username("FAY".into())).await.unwrap().is_some());
     assert!(h.store.update_profile(Uuid::now_v7(), &change).await.unwrap().is_none());
-    h.store.set_password_hash(id, "$argon2id$new", later).await.unwrap();
+    h.store.set_password_hash(id, "$argon2id$new", later, None).await.unwrap();
     let found = h.store.find_account(&AccountKey::Id(id)).await.unwrap().unwrap();
     assert_eq!(found.password_hash, "$argon2id$new");
 }
@@ -185,7 +188,7 @@ pub async fn a_link_is_redeemed_once_and_not_after_it_expires(h: Harness) {
 
     let (old, record) = link(id, TokenPurpose::PasswordReset, now() - minutes(1));
     h.store.insert_link(&record, &email("hal@example.com", now())).await.unwrap();
-    assert!(!h.store.redeem_reset(&old.hash, "$argon2id$x", now()).await.unwrap(), "expired");
+    assert!(!h.store.redeem_reset(&old.hash, "$argon2id$x", now(), None).await.unwrap(), "expired");
     assert!(!h.store.redeem_activation(&old.hash, now()).await.unwrap(), "wrong purpose");
 }
 
@@ -200,7 +203,9 @@ pub async fn concurrent_redemptions_of_one_reset_link_succeed_once(h: Harness) {
         .map(|n| {
             let store = h.store.clone();
             let hash = token.hash;
-            tokio::spawn(async move { store.redeem_reset(&hash, &format!("$argon2id${n}"), now()).await.unwrap() })
+            tokio::spawn(
+                async move { store.redeem_reset(&hash, &format!("$argon2id${n}"), now(), None).await.unwrap() },
+            )
         })
         .collect();
     let mut successes = 0;
@@ -212,7 +217,10 @@ pub async fn concurrent_redemptions_of_one_reset_link_succeed_once(h: Harness) {
     let a = h.store.find_account(&AccountKey::Id(id)).await.unwrap().unwrap();
     assert!(a.password_hash.starts_with("$argon2id$"));
     assert_eq!(a.account.status, Status::Active, "a reset proves the address");
-    assert!(!h.store.redeem_reset(&other.hash, "$argon2id$late", now()).await.unwrap(), "the other links are spent");
+    assert!(
+        !h.store.redeem_reset(&other.hash, "$argon2id$late", now(), None).await.unwrap(),
+        "the other links are spent"
+    );
 }
 
 pub async fn the_outbox_hands_out_each_due_email_once_per_lease(h: Harness) {
@@ -372,23 +380,23 @@ pub async fn refresh_rotation_spends_the_old_token_and_reuse_revokes_the_session
     let second = OpaqueToken::generate().hash;
     let third = OpaqueToken::generate().hash;
 
-    let rotated = h.sessions.rotate_refresh(&first, &second, t0 + minutes(1)).await.unwrap();
+    let rotated = h.sessions.rotate_refresh(&first, &second, t0 + minutes(1), GRACE).await.unwrap();
     let Rotation::Rotated(live) = rotated else { panic!("{rotated:?}") };
     assert_eq!((live.id, live.account_id, live.expires_at), (new.id, id, t0 + minutes(60)));
     assert_eq!(h.sessions.live_session(new.id, t0).await.unwrap().unwrap().last_used_at, t0 + minutes(1));
 
-    let unknown = h.sessions.rotate_refresh(&OpaqueToken::generate().hash, &third, t0).await.unwrap();
+    let unknown = h.sessions.rotate_refresh(&OpaqueToken::generate().hash, &third, t0, GRACE).await.unwrap();
     assert_eq!(unknown, Rotation::Unknown);
 
-    let reused = h.sessions.rotate_refresh(&first, &third, t0 + minutes(2)).await.unwrap();
+    let reused = h.sessions.rotate_refresh(&first, &third, t0 + minutes(2), GRACE).await.unwrap();
     assert_eq!(reused, Rotation::Reused { session_id: new.id, account_id: id });
     assert!(h.sessions.live_session(new.id, t0).await.unwrap().is_none(), "the session is revoked");
-    let after = h.sessions.rotate_refresh(&second, &third, t0 + minutes(3)).await.unwrap();
+    let after = h.sessions.rotate_refresh(&second, &third, t0 + minutes(3), GRACE).await.unwrap();
     assert_eq!(after, Rotation::Unknown, "the newest token died with its session");
 
     let (expired, token) = session(id, t0 - minutes(120), minutes(60));
     h.sessions.create_session(&expired).await.unwrap();
-    assert_eq!(h.sessions.rotate_refresh(&token, &third, t0).await.unwrap(), Rotation::Unknown);
+    assert_eq!(h.sessions.rotate_refresh(&token, &third, t0, GRACE).await.unwrap(), Rotation::Unknown);
 }
 
 pub async fn concurrent_refreshes_with_one_token_rotate_once(h: Harness) {
@@ -399,9 +407,9 @@ pub async fn concurrent_refreshes_with_one_token_rotate_once(h: Harness) {
     let attempts: Vec<_> = (0..10)
         .map(|_| {
             let sessions = h.sessions.clone();
-            tokio::spawn(
-                async move { sessions.rotate_refresh(&token, &OpaqueToken::generate().hash, now()).await.unwrap() },
-            )
+            tokio::spawn(async move {
+                sessions.rotate_refresh(&token, &OpaqueToken::generate().hash, now(), GRACE).await.unwrap()
+            })
         })
         .collect();
     let mut rotated = 0;
@@ -412,6 +420,115 @@ pub async fn concurrent_refreshes_with_one_token_rotate_once(h: Harness) {
     }
 
     assert_eq!(rotated, 1);
+}
+
+pub async fn a_replay_within_the_grace_period_with_the_successor_changes_nothing(h: Harness) {
+    let id = seeded(&h, "pat@example.com").await;
+    let t0 = now();
+    let (new, first) = session(id, t0, minutes(60));
+    h.sessions.create_session(&new).await.unwrap();
+    let second = OpaqueToken::generate().hash;
+    let third = OpaqueToken::generate().hash;
+    let t1 = t0 + minutes(1);
+    let rotated = h.sessions.rotate_refresh(&first, &second, t1, GRACE).await.unwrap();
+    assert!(matches!(rotated, Rotation::Rotated(_)), "{rotated:?}");
+
+    let replayed = h.sessions.rotate_refresh(&first, &second, t1 + chrono::Duration::seconds(29), GRACE).await.unwrap();
+
+    let expected = LiveSession { id: new.id, account_id: id, expires_at: t0 + minutes(60), last_used_at: t1 };
+    assert_eq!(replayed, Rotation::Replayed(expected.clone()));
+    assert_eq!(h.sessions.live_session(new.id, t1).await.unwrap(), Some(expected), "live and untouched");
+    let later = t1 + chrono::Duration::seconds(40);
+    let onwards = h.sessions.rotate_refresh(&second, &third, later, GRACE).await.unwrap();
+    assert!(matches!(onwards, Rotation::Rotated(ref s) if s.id == new.id), "the successor rotates: {onwards:?}");
+    assert_eq!(h.sessions.live_session(new.id, t1).await.unwrap().unwrap().last_used_at, later);
+}
+
+pub async fn a_replay_after_the_grace_period_revokes_the_session(h: Harness) {
+    let id = seeded(&h, "quin@example.com").await;
+    let t0 = now();
+    let (new, first) = session(id, t0, minutes(60));
+    h.sessions.create_session(&new).await.unwrap();
+    let second = OpaqueToken::generate().hash;
+    h.sessions.rotate_refresh(&first, &second, t0, GRACE).await.unwrap();
+
+    let replayed = h.sessions.rotate_refresh(&first, &second, t0 + chrono::Duration::seconds(30), GRACE).await.unwrap();
+
+    assert_eq!(replayed, Rotation::Reused { session_id: new.id, account_id: id });
+    assert!(h.sessions.live_session(new.id, t0).await.unwrap().is_none(), "the session is revoked");
+    let next = OpaqueToken::generate().hash;
+    assert_eq!(h.sessions.rotate_refresh(&second, &next, t0, GRACE).await.unwrap(), Rotation::Unknown);
+
+    // A zero grace period is none, even to a replica whose clock runs behind.
+    let (new, first) = session(id, t0, minutes(60));
+    h.sessions.create_session(&new).await.unwrap();
+    let successor = OpaqueToken::generate().hash;
+    h.sessions.rotate_refresh(&first, &successor, t0, Duration::ZERO).await.unwrap();
+    let behind = t0 - chrono::Duration::seconds(1);
+    let replayed = h.sessions.rotate_refresh(&first, &successor, behind, Duration::ZERO).await.unwrap();
+    assert_eq!(replayed, Rotation::Reused { session_id: new.id, account_id: id }, "no grace period");
+}
+
+pub async fn a_replay_after_the_successor_rotated_again_revokes_the_session(h: Harness) {
+    let id = seeded(&h, "rex@example.com").await;
+    let t0 = now();
+    let seconds = chrono::Duration::seconds;
+    for next_presented in ["the spent successor", "the current token"] {
+        let (new, first) = session(id, t0, minutes(60));
+        h.sessions.create_session(&new).await.unwrap();
+        let second = OpaqueToken::generate().hash;
+        let third = OpaqueToken::generate().hash;
+        h.sessions.rotate_refresh(&first, &second, t0, GRACE).await.unwrap();
+        h.sessions.rotate_refresh(&second, &third, t0 + seconds(1), GRACE).await.unwrap();
+        let next = if next_presented == "the current token" { third } else { second };
+
+        let replayed = h.sessions.rotate_refresh(&first, &next, t0 + seconds(2), GRACE).await.unwrap();
+
+        assert_eq!(replayed, Rotation::Reused { session_id: new.id, account_id: id }, "with {next_presented}");
+        assert!(h.sessions.live_session(new.id, t0).await.unwrap().is_none(), "revoked, with {next_presented}");
+    }
+}
+
+pub async fn a_replay_with_another_successor_revokes_the_session(h: Harness) {
+    let id = seeded(&h, "sue@example.com").await;
+    let t0 = now();
+    let (new, first) = session(id, t0, minutes(60));
+    h.sessions.create_session(&new).await.unwrap();
+    let second = OpaqueToken::generate().hash;
+    h.sessions.rotate_refresh(&first, &second, t0, GRACE).await.unwrap();
+
+    let other = OpaqueToken::generate().hash;
+    let replayed = h.sessions.rotate_refresh(&first, &other, t0 + chrono::Duration::seconds(1), GRACE).await.unwrap();
+
+    assert_eq!(replayed, Rotation::Reused { session_id: new.id, account_id: id });
+    assert!(h.sessions.live_session(new.id, t0).await.unwrap().is_none(), "the session is revoked");
+}
+
+pub async fn concurrent_refreshes_with_one_token_and_its_successor_rotate_once_and_replay(h: Harness) {
+    let id = seeded(&h, "tom@example.com").await;
+    let (new, token) = session(id, now(), minutes(60));
+    h.sessions.create_session(&new).await.unwrap();
+    let next = OpaqueToken::generate().hash;
+
+    let attempts: Vec<_> = (0..20)
+        .map(|_| {
+            let sessions = h.sessions.clone();
+            tokio::spawn(async move { sessions.rotate_refresh(&token, &next, now(), GRACE).await.unwrap() })
+        })
+        .collect();
+    let (mut rotated, mut replayed) = (0, 0);
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Rotation::Rotated(s) if s.id == new.id => rotated += 1,
+            Rotation::Replayed(s) if s.id == new.id => replayed += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    assert_eq!((rotated, replayed), (1, 19));
+    assert!(h.sessions.live_session(new.id, now()).await.unwrap().is_some(), "the session lives");
+    let onwards = h.sessions.rotate_refresh(&next, &OpaqueToken::generate().hash, now(), GRACE).await.unwrap();
+    assert!(matches!(onwards, Rotation::Rotated(_)), "the successor is current: {onwards:?}");
 }
 
 pub async fn only_the_owner_can_end_a_session_and_revoke_all_spares_the_exception(h: Harness) {

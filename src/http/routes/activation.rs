@@ -8,8 +8,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+use crate::accounts::ClientInfo;
 use crate::http::error::ApiError;
-use crate::http::extract::{self, Query, wants_html};
+use crate::http::extract::{self, Client, Query, wants_html};
 use crate::http::views::{AccountBody, MessageBody};
 use crate::http::{AppState, pages};
 
@@ -35,8 +36,8 @@ struct Activated {
     user: AccountBody,
 }
 
-async fn run(state: &AppState, token: &str) -> Result<Activated, ApiError> {
-    let outcome = state.accounts.activate(token).await?;
+async fn run(state: &AppState, token: &str, client: &ClientInfo) -> Result<Activated, ApiError> {
+    let outcome = state.accounts.activate(token, client).await?;
     let message = if outcome.first_time { "Your account is active." } else { "Your account was already active." };
     Ok(Activated { message, user: outcome.account.into() })
 }
@@ -52,11 +53,12 @@ async fn run(state: &AppState, token: &str) -> Result<Activated, ApiError> {
 )]
 async fn follow_link(
     State(state): State<AppState>,
+    Client(client): Client,
     headers: HeaderMap,
     query: Result<Query<TokenQuery>, ApiError>,
 ) -> Response {
     let result = match query.map(|Query(query)| query.token) {
-        Ok(Some(token)) => run(&state, &token).await,
+        Ok(Some(token)) => run(&state, &token, &client).await,
         Ok(None) => {
             Err(ApiError::MalformedRequest("The link has no token; copy the whole link from the email.".into()))
         }
@@ -92,9 +94,10 @@ async fn follow_link(
 )]
 async fn activate(
     State(state): State<AppState>,
+    Client(client): Client,
     extract::Json(body): extract::Json<TokenBody>,
 ) -> Result<Json<Activated>, ApiError> {
-    Ok(Json(run(&state, &body.token).await?))
+    Ok(Json(run(&state, &body.token, &client).await?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -106,13 +109,14 @@ struct ResendBody {
     post, path = "/activate/resend", summary = "Resend the activation link", tag = "activation",
     description = "A fresh link for a pending account. The same answer whether or not the account exists.",
     request_body = ResendBody,
-    responses((status = 202, description = "Accepted", body = MessageBody), (status = 400, description = "`malformed_request`: the body is not valid JSON, or a field is missing or of the wrong type", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+    responses((status = 202, description = "Accepted", body = MessageBody), (status = 400, description = "`malformed_request`: the body is not valid JSON, or a field is missing or of the wrong type", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 429, description = "`rate_limited`: too many attempts; see `Retry-After`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
 )]
 async fn resend(
     State(state): State<AppState>,
+    Client(client): Client,
     extract::Json(body): extract::Json<ResendBody>,
 ) -> Result<(StatusCode, Json<MessageBody>), ApiError> {
-    state.accounts.resend_activation(&body.email).await?;
+    state.accounts.resend_activation(&body.email, &client).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(MessageBody { message: "If a pending account has this address, a new activation link is on its way." }),

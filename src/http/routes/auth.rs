@@ -1,7 +1,8 @@
 //! Login (`POST /auth`, JSON or form), refresh, logout and the caller's sessions.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, post};
 use axum::{Json, Router};
 use secrecy::SecretString;
@@ -11,7 +12,7 @@ use uuid::Uuid;
 use crate::accounts::{FieldError, LoginId};
 use crate::http::AppState;
 use crate::http::error::ApiError;
-use crate::http::extract::{Auth, Client, JsonOrForm, Path, Query};
+use crate::http::extract::{Auth, Client, DEVICE_COOKIE, JsonOrForm, Path, Query};
 use crate::http::views::{SessionBody, TokenBody};
 
 pub fn router() -> Router<AppState> {
@@ -35,21 +36,34 @@ struct LoginBody {
     post, path = "/auth", summary = "Log in", tag = "sessions",
     description = "Log in with `email` or `username` and `password`. Also takes `application/x-www-form-urlencoded` (OAuth2 password grant); a `username` holding `@` is read as an email.",
     request_body(content((LoginBody = "application/json"), (LoginBody = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "A token pair", body = TokenBody),
+    responses((status = 200, description = "A token pair. With rate limits on, a `gatehouse_device` cookie marks this client as known to the account: the login lockout others cause does not hold it back.", body = TokenBody),
         (status = 400, description = "`malformed_request`: the body is not valid JSON, or a field is missing or of the wrong type", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
         (status = 401, description = "`invalid_credentials`: wrong email, username or password (one answer for all)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
         (status = 403, description = "`account_not_activated` or `account_disabled`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+        (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 429, description = "`rate_limited`: too many attempts; see `Retry-After`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
 )]
 async fn log_in(
     State(state): State<AppState>,
     Client(client): Client,
     body: JsonOrForm<LoginBody>,
-) -> Result<Json<TokenBody>, ApiError> {
+) -> Result<Response, ApiError> {
     let LoginBody { email, username, password } = body.value;
     let id = LoginId::from_fields(email, username)
         .ok_or_else(|| ApiError::MalformedRequest("Send `email` or `username` with the `password`.".into()))?;
-    Ok(Json(state.accounts.log_in(id, password, client).await?.into()))
+    let mut pair = state.accounts.log_in(id, password, client).await?;
+    let cookie = pair.device_token.take().map(|token| device_cookie(&token, state.edge.https));
+    let mut response = Json(TokenBody::from(pair)).into_response();
+    if let Some(Ok(cookie)) = cookie.map(|c| HeaderValue::from_str(&c)) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// The device cookie: sent back only to `/auth`, never readable by scripts, never sent by
+/// another site's requests.
+fn device_cookie(token: &str, https: bool) -> String {
+    let secure = if https { "; Secure" } else { "" };
+    format!("{DEVICE_COOKIE}={token}; Path=/auth; Max-Age=31536000; HttpOnly; SameSite=Strict{secure}")
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -60,14 +74,18 @@ struct RefreshBody {
 
 #[utoipa::path(
     post, path = "/auth/refresh", summary = "Refresh the token pair", tag = "sessions",
-    description = "Spends the refresh token for a new pair. Presenting a spent one revokes the whole session.",
+    description = "Spends the refresh token for a new pair. Presenting it again within the grace period (`GATEHOUSE_REFRESH_GRACE`, 30 s) answers with the same new refresh token; presenting a spent one after that revokes the whole session.",
     request_body(content((RefreshBody = "application/json"), (RefreshBody = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "A new token pair", body = TokenBody),
-        (status = 400, description = "`malformed_request`, or `token_invalid`: unknown, spent or expired refresh token", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+        (status = 400, description = "`malformed_request`, or `token_invalid`: unknown, spent or expired refresh token", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 429, description = "`rate_limited`: too many attempts; see `Retry-After`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
 )]
-async fn refresh(State(state): State<AppState>, body: JsonOrForm<RefreshBody>) -> Result<Json<TokenBody>, ApiError> {
+async fn refresh(
+    State(state): State<AppState>,
+    Client(client): Client,
+    body: JsonOrForm<RefreshBody>,
+) -> Result<Json<TokenBody>, ApiError> {
     use secrecy::ExposeSecret;
-    Ok(Json(state.accounts.refresh(body.value.refresh_token.expose_secret()).await?.into()))
+    Ok(Json(state.accounts.refresh(body.value.refresh_token.expose_secret(), client).await?.into()))
 }
 
 #[derive(Deserialize)]
@@ -83,6 +101,7 @@ struct LogoutQuery {
 async fn log_out(
     State(state): State<AppState>,
     Auth(caller): Auth,
+    Client(client): Client,
     Query(query): Query<LogoutQuery>,
 ) -> Result<StatusCode, ApiError> {
     let everywhere = match query.scope.as_deref() {
@@ -95,7 +114,7 @@ async fn log_out(
             )]));
         }
     };
-    state.accounts.log_out(&caller, everywhere).await?;
+    state.accounts.log_out(&caller, everywhere, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -121,9 +140,10 @@ async fn sessions(State(state): State<AppState>, Auth(caller): Auth) -> Result<J
 async fn end_session(
     State(state): State<AppState>,
     Auth(caller): Auth,
+    Client(client): Client,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound("session"))?;
-    state.accounts.end_session(&caller, id).await?;
+    state.accounts.end_session(&caller, id, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

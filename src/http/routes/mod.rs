@@ -2,6 +2,8 @@
 
 pub mod activation;
 pub mod auth;
+pub mod email;
+pub mod events;
 pub mod health;
 pub mod password;
 pub mod root;

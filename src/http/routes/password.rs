@@ -2,7 +2,7 @@
 //! the link; a browser gets a form and an HTML answer).
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::accounts::PasswordChange;
 use crate::http::error::ApiError;
-use crate::http::extract::{self, BodyKind, JsonOrForm, MaybeAuth, Query};
+use crate::http::extract::{self, BodyKind, Client, JsonOrForm, MaybeAuth, Query};
 use crate::http::views::MessageBody;
 use crate::http::{AppState, pages};
 
@@ -43,6 +43,7 @@ struct ChangeBody {
 async fn change(
     State(state): State<AppState>,
     MaybeAuth(caller): MaybeAuth,
+    Client(client): Client,
     extract::Json(body): extract::Json<ChangeBody>,
 ) -> Result<StatusCode, ApiError> {
     if caller.is_none() && body.email.as_deref().is_none_or(|e| e.trim().is_empty()) {
@@ -50,7 +51,7 @@ async fn change(
     }
     let change =
         PasswordChange { email: body.email, current_password: body.current_password, new_password: body.new_password };
-    state.accounts.change_password(caller.as_ref(), change).await?;
+    state.accounts.change_password(caller.as_ref(), change, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -63,13 +64,14 @@ struct ForgotBody {
     post, path = "/password/forgot", summary = "Forgot the password: email a reset link", tag = "passwords",
     description = "Emails a reset link. The same answer whether or not the account exists.",
     request_body = ForgotBody,
-    responses((status = 202, description = "Accepted", body = MessageBody), (status = 400, description = "`malformed_request`: the body is not valid JSON, or a field is missing or of the wrong type", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+    responses((status = 202, description = "Accepted", body = MessageBody), (status = 400, description = "`malformed_request`: the body is not valid JSON, or a field is missing or of the wrong type", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 429, description = "`rate_limited`: too many attempts; see `Retry-After`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
 )]
 async fn forgot(
     State(state): State<AppState>,
+    Client(client): Client,
     extract::Json(body): extract::Json<ForgotBody>,
 ) -> Result<(StatusCode, Json<MessageBody>), ApiError> {
-    state.accounts.forgot_password(&body.email).await?;
+    state.accounts.forgot_password(&body.email, &client).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(MessageBody { message: "If an account has this address, a password-reset link is on its way." }),
@@ -118,6 +120,18 @@ async fn form(State(state): State<AppState>, query: Result<Query<TokenQuery>, Ap
     }
 }
 
+/// Whether a form post comes from gatehouse's own page: browsers send `Origin` (or
+/// `Sec-Fetch-Site`) with every form post; a request without either is not a cross-site one.
+fn same_origin(headers: &HeaderMap, origin: &str) -> bool {
+    if let Some(sent) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        return sent == origin;
+    }
+    match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        Some(site) => matches!(site, "same-origin" | "none"),
+        None => true,
+    }
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 struct ResetBody {
     token: String,
@@ -132,9 +146,22 @@ struct ResetBody {
     responses((status = 204, description = "Changed (JSON)"), (status = 200, description = "Changed (form): a page saying so", content_type = "text/html"),
         (status = 400, description = "`malformed_request` or `token_invalid`; a page for a form", content((crate::http::openapi::Problem = "application/problem+json"), ("text/html"))), (status = 410, description = "`token_expired`; a page for a form", content((crate::http::openapi::Problem = "application/problem+json"), ("text/html"))), (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`; the form again for a form", content((crate::http::openapi::Problem = "application/problem+json"), ("text/html"))), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
 )]
-async fn reset(State(state): State<AppState>, body: JsonOrForm<ResetBody>) -> Response {
+async fn reset(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    body: JsonOrForm<ResetBody>,
+) -> Response {
     let ResetBody { token, new_password } = body.value;
-    let result = state.accounts.reset_password(&token, new_password).await.map_err(ApiError::from);
+    if body.kind == BodyKind::Form && !same_origin(&headers, &state.edge.origin) {
+        // Another site's page posting the form: refused before the token is even looked at.
+        return pages::link_problem(
+            StatusCode::FORBIDDEN,
+            "This form was sent from another site",
+            "Open the link from the email again and submit the form on this page.",
+        );
+    }
+    let result = state.accounts.reset_password(&token, new_password, &client).await.map_err(ApiError::from);
     match (body.kind, result) {
         (BodyKind::Json, Ok(())) => StatusCode::NO_CONTENT.into_response(),
         (BodyKind::Json, Err(error)) => error.into_response(),

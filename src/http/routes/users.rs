@@ -9,11 +9,11 @@ use axum::{Json, Router};
 use secrecy::SecretString;
 use serde_json::{Map, Value};
 
-use crate::accounts::{Edit, SignUp};
+use crate::accounts::{Edit, SignUp, SignedUp};
 use crate::http::AppState;
 use crate::http::error::ApiError;
-use crate::http::extract::{self, Auth, Path};
-use crate::http::views::AccountBody;
+use crate::http::extract::{self, Auth, Client, Path};
+use crate::http::views::{AccountBody, MessageBody};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -41,10 +41,12 @@ fn required(value: Option<String>, field: &str) -> Result<String, ApiError> {
     responses(
         (status = 201, description = "Created; `Location: /user/{id}`", body = AccountBody,
          headers(("location" = String, description = "/user/{id}"))),
-        (status = 400, description = "`malformed_request`: the body is not valid JSON, or a field is missing or of the wrong type", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 409, description = "`email_taken` or `username_taken`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+        (status = 202, description = "Accepted (only with `GATEHOUSE_SIGNUP_CONCEAL_EXISTING=true`, for a new and a taken address alike)", body = MessageBody),
+        (status = 400, description = "`malformed_request`: the body is not valid JSON, or a field is missing or of the wrong type", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 409, description = "`email_taken` or `username_taken`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 429, description = "`rate_limited`: too many attempts; see `Retry-After`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
 )]
 async fn sign_up(
     State(state): State<AppState>,
+    Client(client): Client,
     extract::Json(mut body): extract::Json<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
     let email = required(take_string(&mut body, "email")?, "email")?;
@@ -53,7 +55,14 @@ async fn sign_up(
     let name = take_string(&mut body, "name")?;
     let data = body.remove("data");
     let input = SignUp { email, password: SecretString::from(password), username, name, data, extra: body };
-    let account = state.accounts.sign_up(input).await?;
+    let account = match state.accounts.sign_up(input, &client).await? {
+        SignedUp::Created(account) if !state.accounts.settings().signup_conceal_existing => account,
+        // Concealing: a new account and a taken address get the same answer.
+        SignedUp::Created(_) | SignedUp::Concealed => {
+            let message = MessageBody { message: "Check your inbox: a confirmation link is on its way." };
+            return Ok((StatusCode::ACCEPTED, Json(message)).into_response());
+        }
+    };
     let location = HeaderValue::from_str(&format!("/user/{}", account.id)).map_err(|e| ApiError::Internal(e.into()))?;
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(AccountBody::from(account))).into_response())
 }
@@ -90,10 +99,11 @@ async fn read(
 async fn replace(
     State(state): State<AppState>,
     Auth(caller): Auth,
+    Client(client): Client,
     Path(key): Path<String>,
     extract::Json(body): extract::Json<Map<String, Value>>,
 ) -> Result<Json<AccountBody>, ApiError> {
-    Ok(Json(state.accounts.update_account(&caller, &key, Edit::Replace(body)).await?.into()))
+    Ok(Json(state.accounts.update_account(&caller, &key, Edit::Replace(body), &client).await?.into()))
 }
 
 #[utoipa::path(
@@ -107,10 +117,11 @@ async fn replace(
 async fn patch(
     State(state): State<AppState>,
     Auth(caller): Auth,
+    Client(client): Client,
     Path(key): Path<String>,
     extract::Json(body): extract::Json<Map<String, Value>>,
 ) -> Result<Json<AccountBody>, ApiError> {
-    Ok(Json(state.accounts.update_account(&caller, &key, Edit::MergePatch(body)).await?.into()))
+    Ok(Json(state.accounts.update_account(&caller, &key, Edit::MergePatch(body), &client).await?.into()))
 }
 
 #[utoipa::path(
@@ -121,8 +132,9 @@ async fn patch(
 async fn delete(
     State(state): State<AppState>,
     Auth(caller): Auth,
+    Client(client): Client,
     Path(key): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.accounts.delete_account(&caller, &key).await?;
+    state.accounts.delete_account(&caller, &key, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

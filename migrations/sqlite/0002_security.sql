@@ -1,0 +1,47 @@
+-- Security hardening: shared rate limits, the audit trail, and email-address changes.
+
+-- Rate-limit state, shared by every replica when no Redis is configured. `key` is a
+-- namespaced digest (never a raw email or IP). For a request budget, `until_ms` is the
+-- theoretical arrival time of the generic cell rate algorithm; for failed logins, `count`
+-- is the run of failures and `until_ms` the end of the current delay. Rows past
+-- `expires_ms` mean nothing and are swept away.
+CREATE TABLE rate_limits (
+    key        TEXT PRIMARY KEY NOT NULL,
+    until_ms   INTEGER NOT NULL,
+    count      INTEGER NOT NULL DEFAULT 0,
+    expires_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX rate_limits_by_expiry ON rate_limits (expires_ms);
+
+-- The audit trail: one row per security event, kept for GATEHOUSE_AUDIT_RETENTION. No
+-- foreign key on purpose: the events of a deleted account stay. Ids are UUIDv7, so they sort
+-- by time and serve as the pagination cursor.
+CREATE TABLE audit_events (
+    id         TEXT PRIMARY KEY NOT NULL,
+    at         TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    account_id TEXT,
+    actor_id   TEXT,
+    ip         TEXT,
+    user_agent TEXT,
+    request_id TEXT,
+    detail     TEXT CHECK (detail IS NULL OR json_valid(detail))
+) STRICT;
+CREATE INDEX audit_events_by_account ON audit_events (account_id, id);
+CREATE INDEX audit_events_by_kind ON audit_events (kind, id);
+CREATE INDEX audit_events_by_time ON audit_events (at);
+
+-- Pending email-address changes: a `confirm` link goes to the new address (the change takes
+-- effect when it is followed), a `revert` link to the old one (it undoes the change). Only
+-- the hash of each link token is stored; `email` is the address the link sets.
+CREATE TABLE email_changes (
+    hash       BLOB PRIMARY KEY NOT NULL,
+    account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL CHECK (kind IN ('confirm', 'revert')),
+    email      TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at    TEXT
+) STRICT;
+CREATE INDEX email_changes_by_account ON email_changes (account_id, kind);
+CREATE INDEX email_changes_by_expiry ON email_changes (expires_at);

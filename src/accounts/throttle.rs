@@ -1,0 +1,211 @@
+//! Rate limits and the login lockout, as the account rules apply them.
+//!
+//! - Every rate-limited action has a budget per client IP; past it, `429` with `Retry-After`.
+//! - Emails sent on request (activation links, reset links, "someone tried to sign up with
+//!   your address") have a budget per recipient; past it the request is still answered as
+//!   usual but nothing is sent, so the budget neither reveals whether an account exists nor
+//!   lets anyone flood an inbox.
+//! - Failed logins are counted per login name (whether or not such an account exists, so the
+//!   answers reveal nothing) twice: per client (device, else IP) and account-wide. Past the free
+//!   failures each one adds a doubling delay, during which attempts get `429` without the
+//!   password being checked. A device that has logged in to the account before (it holds a
+//!   device token) is not held back by the account-wide delay that others cause, so an
+//!   attacker elsewhere cannot lock the owner out.
+//!
+//! Keys are digests: the limit store never sees an address, a login name or an IP.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::session::ClientInfo;
+use super::{Error, Result};
+use crate::config::RateLimits;
+use crate::limits::{Budget, Decision, LimitStore};
+use crate::tokens::opaque::OpaqueToken;
+
+/// The actions with a per-IP budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Login,
+    SignUp,
+    Resend,
+    Forgot,
+    Refresh,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Login => "login",
+            Action::SignUp => "signup",
+            Action::Resend => "resend",
+            Action::Forgot => "forgot",
+            Action::Refresh => "refresh",
+        }
+    }
+}
+
+/// The checks to make around one login attempt, keyed by the login name and the client.
+#[derive(Debug, Clone)]
+pub struct LoginGate {
+    client_key: String,
+    account_key: String,
+    /// The client holds a device token for this login name.
+    known_device: bool,
+}
+
+/// The throttle: the limit store and the configured budgets (`None`: limits are off).
+#[derive(Clone, Debug)]
+pub struct Throttle {
+    store: Arc<dyn LimitStore>,
+    limits: Option<RateLimits>,
+    device_key: Arc<ring::hmac::Key>,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// `namespace:digest(parts)`; the digest keeps raw identifiers out of the limit store.
+fn key(namespace: &str, parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    format!("{namespace}:{}", URL_SAFE_NO_PAD.encode(&hasher.finalize()[..18]))
+}
+
+impl Throttle {
+    pub fn new(store: Arc<dyn LimitStore>, limits: Option<RateLimits>, device_key: ring::hmac::Key) -> Self {
+        Self { store, limits, device_key: Arc::new(device_key) }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.limits.is_some()
+    }
+
+    async fn take(&self, key: &str, budget: Budget) -> Result<Decision> {
+        Ok(self.store.take(key, budget, now_ms()).await?)
+    }
+
+    /// Takes one request of `action` from the client IP's budget.
+    pub async fn per_ip(&self, action: Action, client: &ClientInfo) -> Result<()> {
+        let Some(limits) = &self.limits else { return Ok(()) };
+        let Some(ip) = &client.ip else { return Ok(()) };
+        let budget = match action {
+            Action::Login => limits.login,
+            Action::SignUp => limits.signup,
+            Action::Resend => limits.resend,
+            Action::Forgot => limits.forgot,
+            Action::Refresh => limits.refresh,
+        };
+        match self.take(&key(&format!("ip:{}", action.as_str()), &[ip]), budget).await? {
+            Decision::Allowed => Ok(()),
+            Decision::Limited { retry_after } => {
+                crate::metrics::event("gatehouse_rate_limited_total", "action", action.as_str());
+                tracing::info!(action = action.as_str(), "rate limit reached for a client IP");
+                Err(Error::RateLimited { retry_after })
+            }
+        }
+    }
+
+    /// Whether one more email of `kind` may go to `address` (normalized) now.
+    pub async fn may_email(&self, kind: &str, address: &str) -> Result<bool> {
+        let Some(limits) = &self.limits else { return Ok(true) };
+        let allowed =
+            matches!(self.take(&key(&format!("mail:{kind}"), &[address]), limits.email).await?, Decision::Allowed);
+        if !allowed {
+            crate::metrics::event("gatehouse_rate_limited_total", "action", "email");
+            tracing::info!(kind, "email budget of a recipient reached; not sending");
+        }
+        Ok(allowed)
+    }
+
+    /// A device token for `login`: proof, on later attempts, that this client has logged in to
+    /// the account before.
+    pub fn device_token(&self, login: &str) -> String {
+        let nonce = OpaqueToken::generate().expose().to_owned();
+        let tag = ring::hmac::sign(&self.device_key, format!("{nonce}\0{login}").as_bytes());
+        format!("{nonce}.{}", URL_SAFE_NO_PAD.encode(&tag.as_ref()[..16]))
+    }
+
+    /// The device id in `token` if it was issued for `login`.
+    fn device_id<'a>(&self, token: &'a str, login: &str) -> Option<&'a str> {
+        let (nonce, tag) = token.split_once('.')?;
+        let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
+        let expected = ring::hmac::sign(&self.device_key, format!("{nonce}\0{login}").as_bytes());
+        // Constant time: the tag is a secret-derived value.
+        (tag.len() == 16 && bool::from(expected.as_ref()[..16].ct_eq(&tag))).then_some(nonce)
+    }
+
+    /// Before a password is checked: answers `RateLimited` while the login name is held back
+    /// for this client. `login` is the normalized login name (email or username).
+    pub async fn login_gate(&self, login: &str, client: &ClientInfo) -> Result<Option<LoginGate>> {
+        if self.limits.is_none() {
+            return Ok(None);
+        }
+        self.per_ip(Action::Login, client).await?;
+        let device = client.device.as_deref().and_then(|token| self.device_id(token, login));
+        let client_id = match (device, &client.ip) {
+            (Some(device), _) => format!("device:{device}"),
+            (None, Some(ip)) => format!("ip:{ip}"),
+            (None, None) => "ip:unknown".to_owned(),
+        };
+        let gate = LoginGate {
+            client_key: key("fail:client", &[login, &client_id]),
+            account_key: key("fail:account", &[login]),
+            known_device: device.is_some(),
+        };
+        let now = now_ms();
+        let mut wait = crate::limits::retry_after(self.store.failures(&gate.client_key, now).await?, now);
+        if !gate.known_device {
+            let account_wait = crate::limits::retry_after(self.store.failures(&gate.account_key, now).await?, now);
+            wait = wait.max(account_wait);
+        }
+        match wait {
+            Some(retry_after) if retry_after > Duration::ZERO => {
+                crate::metrics::event("gatehouse_rate_limited_total", "action", "login_lockout");
+                Err(Error::RateLimited { retry_after })
+            }
+            _ => Ok(Some(gate)),
+        }
+    }
+
+    /// After a wrong password (or an unknown login name): one more failure on both counters.
+    pub async fn login_failed(&self, gate: &LoginGate) -> Result<()> {
+        let Some(limits) = &self.limits else { return Ok(()) };
+        let now = now_ms();
+        let client = self.store.record_failure(&gate.client_key, &limits.lockout_client, now).await?;
+        let account = self.store.record_failure(&gate.account_key, &limits.lockout_account, now).await?;
+        if client.locked_until_ms > now || account.locked_until_ms > now {
+            tracing::info!(
+                client_failures = client.failures,
+                account_failures = account.failures,
+                "repeated failed logins: further attempts are delayed"
+            );
+        }
+        Ok(())
+    }
+
+    /// After a right password: the client's run of failures ends, and so does the account's
+    /// when the client had to pass the account-wide check. A known device, which is let past
+    /// that check, leaves the account's run alone: the owner logging in from their own browser
+    /// must not hand an attacker elsewhere a fresh set of free guesses.
+    pub async fn login_succeeded(&self, gate: &LoginGate) -> Result<()> {
+        let now = now_ms();
+        let keys: &[&String] =
+            if gate.known_device { &[&gate.client_key] } else { &[&gate.client_key, &gate.account_key] };
+        for key in keys {
+            if self.store.failures(key, now).await?.failures > 0 {
+                self.store.clear(key).await?;
+            }
+        }
+        Ok(())
+    }
+}

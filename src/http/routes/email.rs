@@ -1,0 +1,204 @@
+//! Changing the email address: the request (`POST /email/change`, with a token and the current
+//! password), the link sent to the new address (`/email/confirm`), and the undo link sent to
+//! the old one (`/email/revert`; a browser gets a page with a button, so that fetching the link
+//! alone changes nothing).
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use crate::accounts::ClientInfo;
+use crate::http::error::ApiError;
+use crate::http::extract::{self, Auth, Client, JsonOrForm, Query, wants_html};
+use crate::http::views::{AccountBody, MessageBody};
+use crate::http::{AppState, pages};
+use crate::store::email_change::ChangeKind;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/email/change", post(request))
+        .route("/email/confirm", get(follow_confirm).post(confirm))
+        .route("/email/revert", get(follow_revert).post(revert))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct ChangeRequest {
+    new_email: String,
+    #[schema(value_type = String, format = Password)]
+    current_password: SecretString,
+}
+
+#[utoipa::path(
+    post, path = "/email/change", summary = "Change your email address", tag = "accounts", security(("bearer" = [])),
+    description = "Emails a confirmation link to `new_email`; the address changes only when it is followed. The old address is then told, with a link that undoes the change.",
+    request_body = ChangeRequest,
+    responses((status = 202, description = "Accepted: a link is on its way to the new address", body = MessageBody),
+        (status = 400, description = "`malformed_request`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized` (token) or `invalid_credentials` (current password)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`email_taken`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`unavailable`", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+)]
+async fn request(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Client(client): Client,
+    extract::Json(body): extract::Json<ChangeRequest>,
+) -> Result<(StatusCode, Json<MessageBody>), ApiError> {
+    state.accounts.request_email_change(&caller, &body.new_email, body.current_password, &client).await?;
+    Ok((StatusCode::ACCEPTED, Json(MessageBody { message: "Follow the link sent to the new address to confirm it." })))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = EmailChangeToken)]
+struct TokenBody {
+    token: String,
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct Changed {
+    #[schema(value_type = String)]
+    message: &'static str,
+    user: AccountBody,
+}
+
+fn token_from(query: Result<Query<TokenQuery>, ApiError>) -> Result<String, ApiError> {
+    match query {
+        Ok(Query(TokenQuery { token: Some(token) })) => Ok(token),
+        Ok(_) => Err(ApiError::MalformedRequest("The link has no token; copy the whole link from the email.".into())),
+        Err(error) => Err(error),
+    }
+}
+
+/// A failed link as a page for a browser, as problem+json otherwise.
+fn link_problem(error: ApiError, html: bool) -> Response {
+    match (html, error) {
+        (true, ApiError::TokenExpired) => {
+            pages::link_problem(StatusCode::GONE, "This link has expired", "Links expire after a while; start again.")
+        }
+        (true, ApiError::TokenInvalid | ApiError::MalformedRequest(_)) => pages::link_problem(
+            StatusCode::BAD_REQUEST,
+            "This link is not valid",
+            "The link is incomplete, unknown or already used.",
+        ),
+        (true, ApiError::EmailTaken) => pages::link_problem(
+            StatusCode::CONFLICT,
+            "This address is taken",
+            "Another account uses this address by now, so the change cannot be made.",
+        ),
+        (_, error) => error.into_response(),
+    }
+}
+
+async fn do_confirm(state: &AppState, token: &str, client: &ClientInfo) -> Result<Changed, ApiError> {
+    let account = state.accounts.confirm_email_change(token, client).await?;
+    Ok(Changed { message: "Your email address has changed.", user: account.into() })
+}
+
+#[utoipa::path(
+    get, path = "/email/confirm", summary = "Follow the link sent to the new address", tag = "accounts",
+    params(("token" = Option<String>, Query, description = "The token from the emailed link")),
+    responses((status = 200, description = "Changed: JSON, or a page for a browser", content((Changed = "application/json"), ("text/html"))),
+        (status = 400, description = "`malformed_request` or `token_invalid`", content((crate::http::openapi::Problem = "application/problem+json"), ("text/html"))),
+        (status = 409, description = "`email_taken`: another account has the address by now", content((crate::http::openapi::Problem = "application/problem+json"), ("text/html"))),
+        (status = 410, description = "`token_expired`", content((crate::http::openapi::Problem = "application/problem+json"), ("text/html"))),
+        (status = 503, description = "`unavailable`", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+)]
+async fn follow_confirm(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    query: Result<Query<TokenQuery>, ApiError>,
+) -> Response {
+    let html = wants_html(&headers);
+    let result = match token_from(query) {
+        Ok(token) => do_confirm(&state, &token, &client).await,
+        Err(error) => Err(error),
+    };
+    match (html, result) {
+        (true, Ok(changed)) => pages::email_confirmed(&changed.user.email),
+        (false, Ok(changed)) => Json(changed).into_response(),
+        (html, Err(error)) => link_problem(error, html),
+    }
+}
+
+#[utoipa::path(
+    post, path = "/email/confirm", summary = "Confirm the new address with the token", tag = "accounts",
+    request_body = TokenBody,
+    responses((status = 200, description = "Changed", body = Changed),
+        (status = 400, description = "`malformed_request` or `token_invalid`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`email_taken`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`token_expired`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`unavailable`", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+)]
+async fn confirm(
+    State(state): State<AppState>,
+    Client(client): Client,
+    extract::Json(body): extract::Json<TokenBody>,
+) -> Result<Json<Changed>, ApiError> {
+    Ok(Json(do_confirm(&state, &body.token, &client).await?))
+}
+
+#[utoipa::path(
+    get, path = "/email/revert", summary = "The undo page sent to the old address", tag = "accounts",
+    description = "A browser gets a page with a button that posts to `POST /email/revert`; showing it spends nothing. Others get `{\"message\"}` if the link is usable.",
+    params(("token" = Option<String>, Query, description = "The token from the emailed link")),
+    responses((status = 200, description = "The undo page, or JSON saying the link is usable", content((MessageBody = "application/json"), ("text/html"))),
+        (status = 400, description = "`malformed_request` or `token_invalid`", content((crate::http::openapi::Problem = "application/problem+json"), ("text/html"))),
+        (status = 410, description = "`token_expired`", content((crate::http::openapi::Problem = "application/problem+json"), ("text/html"))),
+        (status = 503, description = "`unavailable`", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+)]
+async fn follow_revert(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<TokenQuery>, ApiError>,
+) -> Response {
+    let html = wants_html(&headers);
+    let token = match token_from(query) {
+        Ok(token) => token,
+        Err(error) => return link_problem(error, html),
+    };
+    match state.accounts.check_change_link(&token, ChangeKind::Revert).await {
+        Ok(()) if html => pages::revert_form(&token),
+        Ok(()) => Json(MessageBody { message: "POST this token to /email/revert to restore the old address." })
+            .into_response(),
+        Err(error) => link_problem(error.into(), html),
+    }
+}
+
+#[utoipa::path(
+    post, path = "/email/revert", summary = "Undo an email change", tag = "accounts",
+    description = "Restores the old address, cancels pending changes and ends every session. Takes JSON, or the form of the undo page (which then gets a page).",
+    request_body(content((TokenBody = "application/json"), (TokenBody = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "Restored", content((Changed = "application/json"), ("text/html"))),
+        (status = 400, description = "`malformed_request` or `token_invalid`", content((crate::http::openapi::Problem = "application/problem+json"), ("text/html"))),
+        (status = 409, description = "`email_taken`: another account has the old address by now", content((crate::http::openapi::Problem = "application/problem+json"), ("text/html"))),
+        (status = 410, description = "`token_expired`", content((crate::http::openapi::Problem = "application/problem+json"), ("text/html"))),
+        (status = 413, description = "`payload_too_large`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`unavailable`", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+)]
+async fn revert(State(state): State<AppState>, Client(client): Client, body: JsonOrForm<TokenBody>) -> Response {
+    let html = body.kind == extract::BodyKind::Form;
+    match state.accounts.revert_email_change(&body.value.token, &client).await {
+        Ok(account) if html => pages::revert_done(&account.email),
+        Ok(account) => {
+            Json(Changed { message: "Your old email address is back; every session has ended.", user: account.into() })
+                .into_response()
+        }
+        Err(error) => link_problem(error.into(), html),
+    }
+}

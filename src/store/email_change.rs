@@ -1,0 +1,93 @@
+//! Email-address changes: the types and the store interface. A change takes effect only when
+//! a link sent to the new address is followed; the old address then gets a link that undoes it.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{NewEmail, StoreResult};
+use crate::accounts::domain::Account;
+use crate::tokens::opaque::TokenHash;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// Sent to the new address; following it makes the change.
+    Confirm,
+    /// Sent to the old address after a change; following it restores the old address.
+    Revert,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Confirm => "confirm",
+            ChangeKind::Revert => "revert",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "confirm" => Some(ChangeKind::Confirm),
+            "revert" => Some(ChangeKind::Revert),
+            _ => None,
+        }
+    }
+}
+
+/// A change link about to be stored (only its hash). `email` is the address it sets, as typed.
+#[derive(Debug, Clone)]
+pub struct NewEmailChange {
+    pub hash: TokenHash,
+    pub account_id: Uuid,
+    pub kind: ChangeKind,
+    pub email: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A stored change link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailChangeToken {
+    pub account_id: Uuid,
+    pub kind: ChangeKind,
+    pub email: String,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+/// What following a link did.
+#[derive(Debug)]
+pub enum Redeemed {
+    /// The address is now the link's; `previous` is the one it replaced.
+    Changed { account: Account, previous: String },
+    /// The link was spent already (by a concurrent request, say).
+    AlreadySpent,
+}
+
+#[async_trait]
+pub trait EmailChangeStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Stores a confirm link and queues the email that carries it, atomically. Earlier unspent
+    /// confirm links of the account are spent (only the newest request counts).
+    async fn insert_email_change(&self, change: &NewEmailChange, email: &NewEmail) -> StoreResult<()>;
+    async fn find_email_change(&self, hash: &TokenHash) -> StoreResult<Option<EmailChangeToken>>;
+    /// Spends a confirm link and, atomically: sets the account's email (and `email_verified`)
+    /// to the link's address (`EmailTaken` if another account has it by now, and nothing
+    /// changes), stores `revert` (a link for the old address) and queues `notice` (the email
+    /// carrying it to the old address).
+    async fn redeem_email_change(
+        &self,
+        hash: &TokenHash,
+        revert: &NewEmailChange,
+        notice: &NewEmail,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Redeemed>;
+    /// Spends a revert link and, atomically: restores the link's address (`EmailTaken` if
+    /// another account has it by now), spends every other change link of the account, and
+    /// queues `notice` if given.
+    async fn redeem_email_revert(
+        &self,
+        hash: &TokenHash,
+        notice: Option<&NewEmail>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Redeemed>;
+}
