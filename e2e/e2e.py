@@ -526,6 +526,19 @@ class Story:
         expect_eq('"token_type"', "Bearer", body.get("token_type"))
         self.still_valid("refreshed_access")
 
+    def step_refresh_replay(self) -> None:
+        old = self.need("refresh", "refreshed_refresh")[0]
+        body = expect_json(self.api.request("POST", "/auth/refresh", json_body={"refresh_token": old}), 200)
+        expect_eq("the refresh token of a replay within the grace period", self.state["refreshed_refresh"], body.get("refresh_token"))
+
+    def step_refresh_again(self) -> None:
+        current = self.need("refreshed_refresh")
+        body = expect_json(self.api.request("POST", "/auth/refresh", json_body={"refresh_token": current}), 200)
+        newest = body.get("refresh_token")
+        expect_true("a new refresh_token", isinstance(newest, str) and newest != current, "(missing or the same)")
+        self.state["newest_refresh"] = secret(newest)
+        self.state["refreshed_access"] = secret(body.get("access_token"))
+
     def step_refresh_reuse(self) -> None:
         old = self.need("refresh", "refreshed_access")[0]
         expect_problem(self.api.request("POST", "/auth/refresh", json_body={"refresh_token": old}), 400, "token_invalid")
@@ -533,7 +546,7 @@ class Story:
     def step_reuse_revokes(self) -> None:
         self.revoked("refreshed_access")
         expect_problem(
-            self.api.request("POST", "/auth/refresh", json_body={"refresh_token": self.need("refreshed_refresh")}),
+            self.api.request("POST", "/auth/refresh", json_body={"refresh_token": self.need("newest_refresh")}),
             400,
             "token_invalid",
         )
@@ -657,7 +670,9 @@ class Story:
             ("GET /user (own account)", self.step_me),
             ('PATCH /user/{username} {"data":{"city":"Berlin"}} (merged)', self.step_patch),
             ("refresh (200, new refresh token differs, new access token works)", self.step_refresh),
-            ("reusing the spent refresh token is 400 token_invalid", self.step_refresh_reuse),
+            ("the spent refresh token again at once (a second tab): the same new refresh token", self.step_refresh_replay),
+            ("refresh once more (the first token is now two rotations old)", self.step_refresh_again),
+            ("reusing the first, long-spent refresh token is 400 token_invalid", self.step_refresh_reuse),
             ("the reuse revoked the session (new access token 401, new refresh token 400)", self.step_reuse_revokes),
             ("login again (200)", self.step_login_again),
             ("logout (204)", self.step_logout),

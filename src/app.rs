@@ -59,7 +59,7 @@ impl Services {
             sessions: Arc::new(crate::metrics::TimedSessions(sessions)),
         };
         let issuer = public_url.as_str().trim_end_matches('/').to_owned();
-        let keys = load_or_create_keys(backend.store.as_ref(), issuer).await?;
+        let keys = load_or_create_keys(backend.store.as_ref(), issuer, config.access_token_ttl).await?;
         let transport: Arc<dyn Transport> = match &config.smtp_url {
             Some(url) => Arc::new(SmtpTransport::new(url, &config.mail_from)?),
             None => Arc::new(LogTransport),
@@ -116,14 +116,14 @@ impl Services {
 
 /// Reads the signing keys; on a database without any, creates the first one. Two processes
 /// starting at once on an empty database both end up with the one that was stored first.
-async fn load_or_create_keys(store: &dyn Store, issuer: String) -> anyhow::Result<KeyRing> {
+async fn load_or_create_keys(store: &dyn Store, issuer: String, token_ttl: Duration) -> anyhow::Result<KeyRing> {
     let mut keys = store.signing_keys().await?;
     if keys.is_empty() {
         store.insert_first_signing_key(&SigningKey::generate(Utc::now())?).await?;
         keys = store.signing_keys().await?;
         tracing::info!(kid = %keys.first().map(|k| k.kid.as_str()).unwrap_or("?"), "created the first signing key");
     }
-    KeyRing::new(issuer, keys)
+    KeyRing::at(issuer, keys, Utc::now(), Some(token_ttl))
 }
 
 /// A bound, ready-to-run server.
@@ -212,6 +212,7 @@ impl Application {
             audit_retention,
             background.child_token(),
         ));
+        let reloader = tokio::spawn(reload_keys(services.accounts.clone(), background.child_token()));
         let state = AppState::new(services.accounts.clone(), services.outbox.clone(), edge);
         let app = http::router(state, request_timeout);
         tracing::info!(%address, "gatehouse is listening");
@@ -224,8 +225,23 @@ impl Application {
             tracing::warn!("the outbox worker did not stop in time; its claim will expire and be retried");
         }
         sweeper.abort();
+        reloader.abort();
         services.close().await;
         served.context("serving HTTP")
+    }
+}
+
+/// Re-reads the signing keys now and then, so that a key rotated on any replica (or by an
+/// operator) is published here before it signs.
+async fn reload_keys(accounts: Accounts, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(crate::accounts::KEY_RELOAD_EVERY) => {}
+        }
+        if let Err(error) = accounts.reload_keys().await {
+            tracing::warn!(%error, "reloading the signing keys failed; will try again");
+        }
     }
 }
 

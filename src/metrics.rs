@@ -278,6 +278,54 @@ impl crate::store::email_change::EmailChangeStore for TimedStore {
     }
 }
 
+#[async_trait]
+impl crate::store::admin::AdminStore for TimedStore {
+    async fn list_accounts(
+        &self,
+        query: &crate::store::admin::AccountQuery,
+    ) -> StoreResult<Vec<crate::accounts::domain::Account>> {
+        timed!("gatehouse_database_duration_seconds", "list_accounts", self.0.list_accounts(query))
+    }
+    async fn count_accounts(&self, query: &crate::store::admin::AccountQuery) -> StoreResult<u64> {
+        timed!("gatehouse_database_duration_seconds", "count_accounts", self.0.count_accounts(query))
+    }
+    async fn list_outbox(
+        &self,
+        query: &crate::store::admin::OutboxQuery,
+    ) -> StoreResult<Vec<crate::store::admin::OutboxEntry>> {
+        timed!("gatehouse_database_duration_seconds", "list_outbox", self.0.list_outbox(query))
+    }
+    async fn find_outbox(&self, id: Uuid) -> StoreResult<Option<crate::store::admin::OutboxEntry>> {
+        timed!("gatehouse_database_duration_seconds", "find_outbox", self.0.find_outbox(id))
+    }
+    async fn retry_email(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<crate::store::admin::Retried> {
+        timed!("gatehouse_database_duration_seconds", "retry_email", self.0.retry_email(id, now))
+    }
+    async fn insert_signing_key(&self, key: &SigningKey) -> StoreResult<()> {
+        timed!("gatehouse_database_duration_seconds", "insert_signing_key", self.0.insert_signing_key(key))
+    }
+    async fn delete_signing_keys_before(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        timed!(
+            "gatehouse_database_duration_seconds",
+            "delete_signing_keys_before",
+            self.0.delete_signing_keys_before(before)
+        )
+    }
+    async fn seed_accounts(
+        &self,
+        prefix: &str,
+        count: u64,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        timed!(
+            "gatehouse_database_duration_seconds",
+            "seed_accounts",
+            self.0.seed_accounts(prefix, count, password_hash, now)
+        )
+    }
+}
+
 /// A session store that times every call.
 #[derive(Debug)]
 pub struct TimedSessions(pub Arc<dyn SessionStore>);

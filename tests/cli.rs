@@ -1,5 +1,6 @@
 //! The `gatehouse` binary as an operator runs it: `config check`, `migrate`, `user create`,
-//! `--help`, and `serve` started and stopped with SIGTERM. Each test runs in its own
+//! the operator commands (`user list|show|…`, `keys`, `outbox`), `--help`, and `serve`
+//! started and stopped with SIGTERM. Each test runs in its own
 //! temporary directory with an environment holding only what the test sets.
 
 use std::io::Write;
@@ -60,6 +61,34 @@ fn create_user(dir: &Path, args: &[&str], password: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// `gatehouse <args>`, which must succeed.
+fn ok(dir: &Path, args: &[&str]) -> Output {
+    let output = run(gatehouse(dir).args(args));
+    assert_eq!(output.status.code(), Some(0), "gatehouse {args:?}: {}", stderr(&output));
+    output
+}
+
+/// `gatehouse <args> --json`, which must succeed: the document it printed.
+fn json_of(dir: &Path, args: &[&str]) -> Value {
+    let output = ok(dir, &[args, &["--json"]].concat());
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(&output)))
+}
+
+/// The one line a refused command printed: it exited 1 and said why once, not also in the log.
+fn refusal(output: &Output) -> String {
+    let err = stderr(output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    let mut lines = err.lines().filter_map(|line| line.strip_prefix("gatehouse: "));
+    let reason = lines.next().unwrap_or_else(|| panic!("no reason given: {err}")).to_owned();
+    assert_eq!(err.matches(&reason).count(), 1, "said once: {err}");
+    reason
+}
+
+/// The emails of the accounts in a `user list --json` page, in order.
+fn emails(page: &Value) -> Vec<&str> {
+    page["users"].as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap()).collect()
+}
+
 /// Waits at most `limit` for the child to exit.
 async fn wait_for_exit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
     let deadline = Instant::now() + limit;
@@ -82,7 +111,7 @@ fn help_lists_every_command() {
 
     assert!(output.status.success(), "{}", stderr(&output));
     let help = stdout(&output);
-    for command in ["serve", "migrate", "user", "config", "mail"] {
+    for command in ["serve", "migrate", "user", "keys", "outbox", "config", "mail"] {
         assert!(help.lines().any(|line| line.trim_start().starts_with(command)), "{command} missing from:\n{help}");
     }
 }
@@ -311,6 +340,176 @@ fn user_create_refuses_a_weak_password_or_a_bad_username_and_says_why() {
     // Nothing was created: the address is still free.
     let fine = create_user(dir.path(), &["--email", "b@example.com"], PASSWORD);
     assert_eq!(fine.status.code(), Some(0), "{}", stderr(&fine));
+}
+
+#[test]
+fn user_list_prints_a_table_or_json_filtered_by_text_and_status() {
+    let dir = tempfile::tempdir().unwrap();
+    for (email, username) in [("root@example.com", "root"), ("ann@example.com", "ann"), ("bob@example.com", "bob")] {
+        let created = create_user(dir.path(), &["--email", email, "--username", username], PASSWORD);
+        assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
+    }
+    ok(dir.path(), &["user", "disable", "bob"]);
+
+    let table = stdout(&ok(dir.path(), &["user", "list"]));
+    let all = json_of(dir.path(), &["user", "list"]);
+    let by_text = json_of(dir.path(), &["user", "list", "--q", "ANN"]);
+    let disabled = json_of(dir.path(), &["user", "list", "--status", "disabled"]);
+    let first = json_of(dir.path(), &["user", "list", "--limit", "1"]);
+
+    let header = table.lines().next().unwrap();
+    assert!(header.starts_with("ID") && header.contains("EMAIL") && header.contains("STATUS"), "{table}");
+    let bob = table.lines().find(|line| line.contains("bob@example.com")).expect(&table);
+    assert_eq!(bob.find("disabled"), header.find("STATUS"), "the columns line up:\n{table}");
+    assert!(table.contains("3 of 3 accounts"), "{table}");
+    assert_eq!(emails(&all), ["bob@example.com", "ann@example.com", "root@example.com"], "newest first");
+    assert_eq!(all["total"], 3);
+    let keys: Vec<&String> = all["users"][0].as_object().unwrap().keys().collect();
+    let api =
+        ["created_at", "data", "email", "email_verified", "id", "name", "role", "status", "updated_at", "username"];
+    assert_eq!(keys, api, "the HTTP API's field names");
+    assert_eq!(emails(&by_text), ["ann@example.com"]);
+    assert_eq!(by_text["total"], Value::Null, "a text search is not counted");
+    assert_eq!(emails(&disabled), ["bob@example.com"]);
+    assert_eq!(disabled["users"][0]["status"], "disabled");
+    assert_eq!(emails(&first), ["bob@example.com"]);
+    let next = first["next_cursor"].as_str().expect("a next page");
+    let second = json_of(dir.path(), &["user", "list", "--limit", "1", "--cursor", next]);
+    assert_eq!(emails(&second), ["ann@example.com"]);
+}
+
+#[test]
+fn user_show_disable_and_enable_report_and_change_the_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = create_user(dir.path(), &["--email", "ann@example.com", "--username", "ann"], PASSWORD);
+    assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
+
+    let shown = stdout(&ok(dir.path(), &["user", "show", "ann@example.com"]));
+    let before = json_of(dir.path(), &["user", "show", "ann"]);
+    let disabled = stdout(&ok(dir.path(), &["user", "disable", "ann"]));
+    let after_disable = json_of(dir.path(), &["user", "show", "ann"]);
+    let enabled = json_of(dir.path(), &["user", "enable", before["id"].as_str().unwrap()]);
+    let missing = run(gatehouse(dir.path()).args(["user", "show", "bob"]));
+
+    assert!(shown.lines().any(|line| line.starts_with("live sessions") && line.ends_with(" 0")), "{shown}");
+    assert!(shown.lines().any(|line| line.starts_with("status") && line.ends_with(" active")), "{shown}");
+    assert_eq!(before["status"], "active");
+    assert_eq!(before["live_sessions"], 0);
+    assert_eq!(disabled.lines().count(), 1, "one line: {disabled}");
+    assert!(disabled.contains("ann@example.com") && disabled.contains("disabled"), "{disabled}");
+    assert_eq!(after_disable["status"], "disabled");
+    assert_eq!(enabled["status"], "active");
+    assert_eq!(enabled["id"], before["id"]);
+    assert_eq!(refusal(&missing), "no such account: bob");
+}
+
+#[test]
+fn promote_and_demote_change_the_role_but_the_last_active_admin_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let root: &[&str] = &["--email", "root@example.com", "--admin"];
+    for args in [root, &["--email", "ann@example.com", "--username", "ann"]] {
+        let created = create_user(dir.path(), args, PASSWORD);
+        assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
+    }
+
+    let alone = run(gatehouse(dir.path()).args(["user", "demote", "root@example.com"]));
+    let disable_alone = run(gatehouse(dir.path()).args(["user", "disable", "root@example.com"]));
+    let promoted = json_of(dir.path(), &["user", "promote", "ann"]);
+    let demoted = stdout(&ok(dir.path(), &["user", "demote", "root@example.com"]));
+
+    let message = "the last active admin cannot be demoted, disabled or deleted; make another admin first";
+    assert_eq!(refusal(&alone), message);
+    assert_eq!(refusal(&disable_alone), message);
+    assert_eq!(promoted["role"], "admin");
+    assert!(demoted.contains("root@example.com"), "{demoted}");
+    assert_eq!(json_of(dir.path(), &["user", "show", "root@example.com"])["role"], "user");
+    assert_eq!(json_of(dir.path(), &["user", "show", "root@example.com"])["status"], "active");
+}
+
+#[test]
+fn delete_without_yes_is_refused_when_no_terminal_can_confirm_and_with_yes_deletes() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = create_user(dir.path(), &["--email", "ann@example.com", "--username", "ann"], PASSWORD);
+    assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
+
+    let unconfirmed = run(gatehouse(dir.path()).args(["user", "delete", "ann"]));
+    let still_there = json_of(dir.path(), &["user", "show", "ann"]);
+    let deleted = stdout(&ok(dir.path(), &["user", "delete", "ann", "--yes"]));
+    let gone = run(gatehouse(dir.path()).args(["user", "show", "ann"]));
+
+    assert!(refusal(&unconfirmed).contains("--yes"), "{}", stderr(&unconfirmed));
+    assert_eq!(still_there["email"], "ann@example.com");
+    assert!(deleted.starts_with("deleted ann@example.com"), "{deleted}");
+    assert_eq!(refusal(&gone), "no such account: ann");
+}
+
+#[test]
+fn keys_rotate_adds_a_key_that_is_published_but_does_not_sign_yet() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let before = json_of(dir.path(), &["keys", "list"]);
+    let rotated = stdout(&ok(dir.path(), &["keys", "rotate"]));
+    let after = json_of(dir.path(), &["keys", "list"]);
+    let table = stdout(&ok(dir.path(), &["keys", "list"]));
+
+    let before = before.as_array().unwrap();
+    assert_eq!(before.len(), 1, "{before:?}");
+    assert_eq!((&before[0]["signing"], &before[0]["published"]), (&json!(true), &json!(true)));
+    let after = after.as_array().unwrap();
+    assert_eq!(after.len(), 2, "{after:?}");
+    let new = after.iter().find(|k| k["kid"] != before[0]["kid"]).unwrap();
+    let old = after.iter().find(|k| k["kid"] == before[0]["kid"]).unwrap();
+    assert_eq!((&new["signing"], &new["published"]), (&json!(false), &json!(true)));
+    assert_eq!(old["signing"], true, "the old key signs until the new one has been published long enough");
+    let kid = new["kid"].as_str().unwrap();
+    assert!(rotated.contains(kid), "{rotated}");
+    assert!(rotated.contains("2m") && rotated.contains("old key keeps verifying"), "{rotated}");
+    let line = table.lines().find(|line| line.starts_with(kid)).expect(&table);
+    assert!(line.split_whitespace().rev().take(2).eq(["yes", "no"]), "signing no, published yes: {line}");
+}
+
+#[test]
+fn reset_password_queues_an_email_the_outbox_lists_without_its_link_and_only_failed_ones_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = create_user(dir.path(), &["--email", "ann@example.com", "--username", "ann"], PASSWORD);
+    assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
+
+    let queued = stdout(&ok(dir.path(), &["user", "reset-password", "ann"]));
+    let listed = ok(dir.path(), &["outbox", "list", "--recipient", "ANN@example.com", "--json"]);
+    let table = stdout(&ok(dir.path(), &["outbox", "list", "--status", "queued"]));
+    let failed = json_of(dir.path(), &["outbox", "list", "--status", "failed"]);
+
+    assert!(queued.contains("ann@example.com"), "{queued}");
+    let page: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let emails = page["emails"].as_array().unwrap();
+    assert_eq!(emails.len(), 1, "{page}");
+    assert_eq!(emails[0]["recipient"], "ann@example.com");
+    assert_eq!(emails[0]["kind"], "password_reset");
+    assert_eq!(emails[0]["status"], "queued");
+    let fields: Vec<&String> = emails[0].as_object().unwrap().keys().collect();
+    let api = [
+        "attempts",
+        "created_at",
+        "id",
+        "kind",
+        "last_error",
+        "next_attempt_at",
+        "recipient",
+        "sent_at",
+        "status",
+        "subject",
+    ];
+    assert_eq!(fields, api, "no body");
+    assert!(!stdout(&listed).contains("token"), "no link: {}", stdout(&listed));
+    assert!(table.lines().any(|line| line.contains("password_reset") && line.contains("ann@example.com")), "{table}");
+    assert_eq!(failed["emails"], json!([]));
+
+    let id = emails[0]["id"].as_str().unwrap();
+    let not_failed = run(gatehouse(dir.path()).args(["outbox", "retry", id]));
+    let unknown = run(gatehouse(dir.path()).args(["outbox", "retry", "0193b5d2-7c1e-7a4b-9d3e-2f1a6c8b9e01"]));
+
+    assert_eq!(refusal(&not_failed), "only a failed email can be retried");
+    assert_eq!(refusal(&unknown), "no such email: 0193b5d2-7c1e-7a4b-9d3e-2f1a6c8b9e01");
 }
 
 #[tokio::test]

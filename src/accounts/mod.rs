@@ -2,8 +2,10 @@
 //! their access rules, password change and reset, and the operator's account commands.
 //! Nothing here knows about HTTP; every outcome is an [`Error`] variant or a value.
 
+pub mod admin;
 pub mod domain;
 mod email_change;
+mod keys;
 mod operator;
 mod password;
 mod profile;
@@ -21,6 +23,7 @@ use uuid::Uuid;
 
 pub use self::domain::FieldError;
 use self::domain::{Account, Credentials, Status};
+pub use self::keys::{KeyInfo, RELOAD_EVERY as KEY_RELOAD_EVERY};
 pub use self::password::PasswordChange;
 pub use self::profile::Edit;
 pub use self::session::{Caller, ClientInfo, LoginId, TokenPair};
@@ -48,6 +51,8 @@ pub enum Error {
     Disabled,
     #[error("not allowed")]
     Forbidden,
+    #[error("the last active admin cannot be demoted, disabled or deleted")]
+    LastAdmin,
     #[error("no such account")]
     NotFound,
     #[error("no such session")]
@@ -83,6 +88,7 @@ impl From<StoreError> for Error {
         match error {
             StoreError::EmailTaken => Error::EmailTaken,
             StoreError::UsernameTaken => Error::UsernameTaken,
+            StoreError::LastAdmin => Error::LastAdmin,
             StoreError::Unavailable(cause) => Error::Unavailable(cause),
             StoreError::Other(cause) => Error::Unexpected(cause),
         }
@@ -133,6 +139,11 @@ impl Settings {
         format!("{}/{path}?token={token}", self.public_url.as_str().trim_end_matches('/'))
     }
 
+    /// The token issuer: the public URL without a trailing slash.
+    pub fn public_url_issuer(&self) -> String {
+        self.site().to_owned()
+    }
+
     /// The public URL without a trailing slash, for emails that point at the site.
     fn site(&self) -> &str {
         self.public_url.as_str().trim_end_matches('/')
@@ -149,7 +160,7 @@ pub struct Accounts {
     store: Arc<dyn Store>,
     sessions: Arc<dyn SessionStore>,
     hasher: PasswordHasher,
-    keys: Arc<KeyRing>,
+    keys: keys::Keys,
     outbox: Outbox,
     settings: Settings,
     throttle: Throttle,
@@ -172,7 +183,7 @@ pub struct Parts {
 impl Accounts {
     pub fn new(parts: Parts) -> Self {
         let Parts { store, sessions, hasher, keys, outbox, settings, throttle, audit } = parts;
-        Self { store, sessions, hasher, keys, outbox, settings, throttle, audit }
+        Self { store, sessions, hasher, keys: keys::Keys::new(keys), outbox, settings, throttle, audit }
     }
 
     pub fn audit(&self) -> &AuditLog {
@@ -201,8 +212,9 @@ impl Accounts {
         event
     }
 
-    pub fn keys(&self) -> &KeyRing {
-        &self.keys
+    /// The signing keys as last loaded.
+    pub fn keys(&self) -> Arc<KeyRing> {
+        self.keys.current()
     }
 
     pub fn hasher(&self) -> &PasswordHasher {

@@ -38,6 +38,7 @@ impl Accounts {
         if !me.is_admin() && (change.role != target.role || change.status != target.status) {
             return Err(Error::Forbidden);
         }
+        self.keep_an_admin(&target, change.role, change.status).await?;
         if change.status == Status::Disabled && target.status != Status::Disabled {
             // End the sessions first: should the update then fail, nobody kept access.
             self.sessions.revoke_all_sessions(target.id, None).await?;
@@ -63,6 +64,7 @@ impl Accounts {
     /// Deletes the account `key` names, and everything of it; its sessions end.
     pub async fn delete_account(&self, caller: &Caller, key: &str, client: &ClientInfo) -> Result<()> {
         let (me, target) = self.resolve(caller, key).await?;
+        self.keep_an_admin(&target, Role::User, Status::Disabled).await?;
         self.sessions.revoke_all_sessions(target.id, None).await?;
         if !self.store.delete_account(target.id).await? {
             return Err(Error::NotFound);
@@ -77,6 +79,24 @@ impl Accounts {
             event = event.actor(me.id);
         }
         self.audit.record(event.detail(json!({ "email": target.email })));
+        Ok(())
+    }
+
+    /// Refuses, before any session is ended, a change that would leave no active admin. The
+    /// store checks again inside its transaction, which is what decides a race.
+    pub(super) async fn keep_an_admin(&self, target: &Account, role: Role, status: Status) -> Result<()> {
+        let is_admin = target.role == Role::Admin && target.status == Status::Active;
+        let stays_admin = role == Role::Admin && status == Status::Active;
+        if is_admin && !stays_admin {
+            let query = crate::store::admin::AccountQuery {
+                role: Some(Role::Admin),
+                status: Some(Status::Active),
+                ..Default::default()
+            };
+            if self.store.count_accounts(&query).await? <= 1 {
+                return Err(Error::LastAdmin);
+            }
+        }
         Ok(())
     }
 

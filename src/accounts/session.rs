@@ -202,7 +202,7 @@ impl Accounts {
         }
         // The next token follows from the presented one, so a replay within the grace period
         // can be answered with the very same token on any replica.
-        let next = OpaqueToken::derive(&self.keys.derive_secret("refresh-rotation"), refresh_token);
+        let next = OpaqueToken::derive(&self.keys().derive_secret("refresh-rotation"), refresh_token);
         let now = Utc::now();
         let presented = TokenHash::of(refresh_token);
         let session = match self
@@ -245,7 +245,7 @@ impl Accounts {
         let ttl = chrono::Duration::from_std(self.settings.access_token_ttl).unwrap_or(chrono::Duration::minutes(15));
         let exp = (now + ttl).min(session.expires_at);
         let claims = AccessClaims {
-            iss: self.keys.issuer().to_owned(),
+            iss: self.keys().issuer().to_owned(),
             sub: account.id,
             sid: session.id,
             iat: now.timestamp(),
@@ -254,14 +254,14 @@ impl Accounts {
             email: account.email.clone(),
             role: account.role.as_str().to_owned(),
         };
-        let access_token = self.keys.sign(&claims)?;
+        let access_token = self.keys().sign(&claims)?;
         let expires_in = u64::try_from((exp - now).num_seconds()).unwrap_or_default();
         Ok(TokenPair { access_token, expires_in, refresh_token: refresh, account, device_token: None })
     }
 
     /// The per-request check: signature, expiry, and a live session for the token's account.
     pub async fn authenticate(&self, token: &str) -> Result<Caller> {
-        let claims = self.keys.verify(token).map_err(|why| {
+        let claims = self.verify_token(token).await.map_err(|why| {
             tracing::debug!(%why, "access token refused");
             Error::Unauthorized
         })?;

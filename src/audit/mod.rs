@@ -46,6 +46,14 @@ pub mod kinds {
     pub const ADMIN_ACCOUNT_DELETED: &str = "admin.account_deleted";
     pub const ADMIN_ACCOUNT_CREATED: &str = "admin.account_created";
     pub const ADMIN_SESSIONS_ENDED: &str = "admin.sessions_ended";
+    /// An admin (or an operator at the command line) had a password-reset link sent.
+    pub const ADMIN_PASSWORD_RESET_SENT: &str = "admin.password_reset_sent";
+    /// An admin (or an operator) had the activation link sent again.
+    pub const ADMIN_ACTIVATION_SENT: &str = "admin.activation_sent";
+    /// An admin (or an operator) requeued a failed email.
+    pub const ADMIN_EMAIL_RETRIED: &str = "admin.email_retried";
+    /// An operator added a signing key.
+    pub const ADMIN_KEY_ROTATED: &str = "admin.key_rotated";
     pub const RATE_LIMITED: &str = "rate_limited";
 }
 

@@ -25,6 +25,8 @@ pub enum ApiError {
     AccountDisabled,
     /// 403: authenticated, but not allowed.
     Forbidden,
+    /// 403 `forbidden`: the change would leave no active admin.
+    LastAdmin,
     /// 404: no such route, account or session.
     NotFound(&'static str),
     /// 405
@@ -78,7 +80,7 @@ impl ApiError {
             InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials", "Invalid credentials"),
             AccountNotActivated => (StatusCode::FORBIDDEN, "account_not_activated", "Account not activated"),
             AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled", "Account disabled"),
-            Forbidden => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            Forbidden | LastAdmin => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             NotFound(_) => (StatusCode::NOT_FOUND, "not_found", "Not found"),
             MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed"),
             EmailTaken => (StatusCode::CONFLICT, "email_taken", "Email taken"),
@@ -110,6 +112,7 @@ impl ApiError {
             }
             AccountDisabled => "The account has been disabled by an administrator.".into(),
             Forbidden => "You are not allowed to do this.".into(),
+            LastAdmin => "This is the last active admin: make another admin first.".into(),
             NotFound(what) => format!("No such {what}."),
             MethodNotAllowed => "This path does not support this method.".into(),
             EmailTaken => "An account with this email address exists already.".into(),
@@ -191,6 +194,7 @@ impl From<accounts::Error> for ApiError {
             E::NotActivated => ApiError::AccountNotActivated,
             E::Disabled => ApiError::AccountDisabled,
             E::Forbidden => ApiError::Forbidden,
+            E::LastAdmin => ApiError::LastAdmin,
             E::NotFound => ApiError::NotFound("account"),
             E::SessionNotFound => ApiError::NotFound("session"),
             E::EmailTaken => ApiError::EmailTaken,

@@ -70,9 +70,11 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .merge(routes::password::router())
         .merge(routes::email::router())
         .merge(routes::events::router())
+        .merge(routes::admin::router())
         .merge(routes::wellknown::router())
         .merge(routes::health::router())
         .merge(openapi::router())
+        .merge(routes::console::router())
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
 

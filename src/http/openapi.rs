@@ -52,6 +52,14 @@ and admin access to every account.\n\nEvery error is an RFC 9457 `application/pr
         routes::email::follow_revert,
         routes::email::revert,
         routes::events::list,
+        routes::admin::list_users,
+        routes::admin::create_user,
+        routes::admin::user_sessions,
+        routes::admin::end_user_sessions,
+        routes::admin::send_password_reset,
+        routes::admin::resend_activation,
+        routes::admin::list_outbox,
+        routes::admin::retry_email,
         routes::wellknown::jwks,
         routes::health::healthz,
         routes::health::readyz,
@@ -65,7 +73,7 @@ and admin access to every account.\n\nEvery error is an RFC 9457 `application/pr
         (name = "sessions", description = "Login, refresh, logout and the session list"),
         (name = "passwords", description = "Change, forgot, reset"),
         (name = "keys", description = "Public keys for verifying access tokens"),
-        (name = "admin", description = "For admins: the audit trail"),
+        (name = "admin", description = "For admins: accounts, sessions, the outbox and the audit trail"),
         (name = "service", description = "Greeting, the protected resource, health"),
     )
 )]

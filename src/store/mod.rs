@@ -3,6 +3,7 @@
 //! [`StoreError::EmailTaken`] or [`StoreError::UsernameTaken`] here, per backend, and an
 //! unreachable or full database becomes [`StoreError::Unavailable`].
 
+pub mod admin;
 pub mod email_change;
 pub mod mysql;
 pub mod postgres;
@@ -15,6 +16,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use self::admin::AdminStore;
 use self::email_change::EmailChangeStore;
 use crate::accounts::domain::{Account, AccountKey, Credentials, Role, Status};
 use crate::audit::AuditStore;
@@ -30,6 +32,9 @@ pub enum StoreError {
     EmailTaken,
     #[error("the username belongs to another account")]
     UsernameTaken,
+    /// The change would leave no active admin.
+    #[error("the last active admin cannot be removed")]
+    LastAdmin,
     /// The database cannot be reached, is locked past the busy timeout, or cannot write.
     #[error("the database is unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -154,7 +159,9 @@ impl std::fmt::Debug for QueuedEmail {
 /// What the account rules need from a database. The audit trail, email changes and (when no
 /// Redis is configured) rate limits live in the same database.
 #[async_trait]
-pub trait Store: AuditStore + EmailChangeStore + LimitStore + Send + Sync + std::fmt::Debug + 'static {
+pub trait Store:
+    AdminStore + AuditStore + EmailChangeStore + LimitStore + Send + Sync + std::fmt::Debug + 'static
+{
     /// A cheap round trip, for readiness.
     async fn ping(&self) -> StoreResult<()>;
 

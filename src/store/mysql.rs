@@ -7,6 +7,7 @@
 //! a spend of a single-use token is a conditional `UPDATE` or a `SELECT … FOR UPDATE`. A
 //! transaction chosen as a deadlock victim is retried once.
 
+mod admin;
 mod audit;
 mod email_change;
 mod limits;
@@ -367,26 +368,43 @@ impl Store for MySqlStore {
         row.as_ref().map(account_from_row).transpose()
     }
 
+    /// One conditional update unless the change would take an active admin's rights away; then
+    /// the last-admin guard decides under lock (see [`admin::refuse_last_admin`]).
     async fn update_profile(&self, id: Uuid, change: &ProfileChange) -> StoreResult<Option<Account>> {
-        retrying(|| async move {
+        fn update<'q>(
+            sql: &'q str,
+            id: Uuid,
+            change: &'q ProfileChange,
+        ) -> sqlx::query::Query<'q, MySql, sqlx::mysql::MySqlArguments> {
+            sqlx::query(sql)
+                .bind(&change.username)
+                .bind(change.username.as_ref().map(|u| u.to_ascii_lowercase()))
+                .bind(&change.name)
+                .bind(json_text(&change.data))
+                .bind(change.role.as_str())
+                .bind(change.status.as_str())
+                .bind(change.now)
+                .bind(id.to_string())
+        }
+        const UPDATE: &str = "UPDATE accounts SET username = ?, username_normalized = ?, name = ?, data = ?, role = ?, \
+                              status = ?, updated_at = ? WHERE id = ?";
+        let stays_active_admin = change.role == Role::Admin && change.status == Status::Active;
+        let unguarded = format!("{UPDATE} AND (? OR NOT (role = 'admin' AND status = 'active'))");
+        retrying(|| async {
             let mut tx = self.begin().await?;
-            let updated = sqlx::query(
-                "UPDATE accounts SET username = ?, username_normalized = ?, name = ?, data = ?, role = ?, status = ?,
-                                     updated_at = ?
-                 WHERE id = ?",
-            )
-            .bind(&change.username)
-            .bind(change.username.as_ref().map(|u| u.to_ascii_lowercase()))
-            .bind(&change.name)
-            .bind(json_text(&change.data))
-            .bind(change.role.as_str())
-            .bind(change.status.as_str())
-            .bind(change.now)
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-            if updated.rows_affected() == 0 {
+            // The row lock this update takes makes its condition hold at the moment of the write.
+            let mut updated = update(&unguarded, id, change)
+                .bind(stays_active_admin)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected();
+            if updated == 0 && !stays_active_admin {
+                // No such account, or an active admin about to be demoted or disabled.
+                admin::refuse_last_admin(&mut tx, id).await?;
+                updated = update(UPDATE, id, change).execute(&mut *tx).await.map_err(map_err)?.rows_affected();
+            }
+            if updated == 0 {
                 tx.rollback().await.map_err(map_err)?;
                 return Ok(None);
             }
@@ -421,14 +439,28 @@ impl Store for MySqlStore {
         .await
     }
 
+    /// One conditional delete unless the account is an active admin; then the last-admin guard
+    /// decides under lock.
     async fn delete_account(&self, id: Uuid) -> StoreResult<bool> {
         retrying(|| async move {
-            let done = sqlx::query("DELETE FROM accounts WHERE id = ?")
+            let mut tx = self.begin().await?;
+            let done = sqlx::query("DELETE FROM accounts WHERE id = ? AND NOT (role = 'admin' AND status = 'active')")
                 .bind(id.to_string())
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(map_err)?;
-            Ok(done.rows_affected() == 1)
+            let mut deleted = done.rows_affected() == 1;
+            if !deleted {
+                admin::refuse_last_admin(&mut tx, id).await?;
+                let done = sqlx::query("DELETE FROM accounts WHERE id = ?")
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                deleted = done.rows_affected() == 1;
+            }
+            tx.commit().await.map_err(map_err)?;
+            Ok(deleted)
         })
         .await
     }

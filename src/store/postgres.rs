@@ -5,6 +5,7 @@
 //! cascading delete takes them, so concurrent requests queue instead of deadlocking. The outbox
 //! is claimed with `FOR UPDATE SKIP LOCKED`, so each email goes to one replica.
 
+mod admin;
 mod audit;
 mod email_change;
 mod limits;
@@ -256,24 +257,45 @@ impl Store for PostgresStore {
         row.as_ref().map(account_from_row).transpose()
     }
 
+    /// One statement unless the change would take an active admin's rights away; then the
+    /// last-admin guard decides under lock (see [`admin::refuse_last_admin`]).
     async fn update_profile(&self, id: Uuid, change: &ProfileChange) -> StoreResult<Option<Account>> {
-        let row = sqlx::query(&format!(
-            "UPDATE accounts SET username = $1, username_normalized = $2, name = $3, data = $4, role = $5,
-                                 status = $6, updated_at = $7
-             WHERE id = $8
-             RETURNING {ACCOUNT_COLUMNS}"
-        ))
-        .bind(&change.username)
-        .bind(change.username.as_ref().map(|u| u.to_ascii_lowercase()))
-        .bind(&change.name)
-        .bind(Json(&change.data))
-        .bind(change.role.as_str())
-        .bind(change.status.as_str())
-        .bind(change.now)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_err)?;
+        fn bind<'q>(
+            sql: &'q str,
+            id: Uuid,
+            change: &'q ProfileChange,
+        ) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+            sqlx::query(sql)
+                .bind(&change.username)
+                .bind(change.username.as_ref().map(|u| u.to_ascii_lowercase()))
+                .bind(&change.name)
+                .bind(Json(&change.data))
+                .bind(change.role.as_str())
+                .bind(change.status.as_str())
+                .bind(change.now)
+                .bind(id)
+        }
+        let update = |condition: &str| {
+            format!(
+                "UPDATE accounts SET username = $1, username_normalized = $2, name = $3, data = $4, role = $5,
+                                     status = $6, updated_at = $7
+                 WHERE id = $8{condition}
+                 RETURNING {ACCOUNT_COLUMNS}"
+            )
+        };
+        let stays_active_admin = change.role == Role::Admin && change.status == Status::Active;
+        // The row lock this update takes makes its condition hold at the moment of the write.
+        let unguarded = update(" AND ($9 OR NOT (role = 'admin' AND status = 'active'))");
+        let row =
+            bind(&unguarded, id, change).bind(stays_active_admin).fetch_optional(&self.pool).await.map_err(map_err)?;
+        if row.is_some() || stays_active_admin {
+            return Ok(row.as_ref().map(account_from_row).transpose()?.map(|c| c.account));
+        }
+        // No such account, or an active admin about to be demoted or disabled.
+        let mut tx = self.tx().await?;
+        admin::refuse_last_admin(&mut tx, id).await?;
+        let row = bind(&update(""), id, change).fetch_optional(&mut *tx).await.map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
         Ok(row.as_ref().map(account_from_row).transpose()?.map(|c| c.account))
     }
 
@@ -298,9 +320,22 @@ impl Store for PostgresStore {
         tx.commit().await.map_err(map_err)
     }
 
+    /// One statement unless the account is an active admin; then the last-admin guard decides
+    /// under lock.
     async fn delete_account(&self, id: Uuid) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM accounts WHERE id = $1 AND NOT (role = 'admin' AND status = 'active')")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        if done.rows_affected() == 1 {
+            return Ok(true);
+        }
+        let mut tx = self.tx().await?;
+        admin::refuse_last_admin(&mut tx, id).await?;
         let done =
-            sqlx::query("DELETE FROM accounts WHERE id = $1").bind(id).execute(&self.pool).await.map_err(map_err)?;
+            sqlx::query("DELETE FROM accounts WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -3,6 +3,7 @@
 //! write transaction starts with `BEGIN IMMEDIATE`, so concurrent writers queue on the busy
 //! timeout instead of failing on a lock upgrade.
 
+mod admin;
 mod audit;
 mod email_change;
 mod limits;
@@ -237,6 +238,10 @@ impl Store for SqliteStore {
     }
 
     async fn update_profile(&self, id: Uuid, change: &ProfileChange) -> StoreResult<Option<Account>> {
+        let mut tx = self.write_tx().await?;
+        if !(change.role == Role::Admin && change.status == Status::Active) {
+            admin::refuse_last_admin(&mut tx, id).await?;
+        }
         let row = sqlx::query(&format!(
             "UPDATE accounts SET username = ?, username_normalized = ?, name = ?, data = ?, role = ?, status = ?,
                                  updated_at = ?
@@ -251,9 +256,10 @@ impl Store for SqliteStore {
         .bind(change.status.as_str())
         .bind(change.now)
         .bind(id.to_string())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
         Ok(row.as_ref().map(account_from_row).transpose()?.map(|c| c.account))
     }
 
@@ -279,11 +285,14 @@ impl Store for SqliteStore {
     }
 
     async fn delete_account(&self, id: Uuid) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        admin::refuse_last_admin(&mut tx, id).await?;
         let done = sqlx::query("DELETE FROM accounts WHERE id = ?")
             .bind(id.to_string())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -106,25 +106,64 @@ pub struct Jwk {
     pub use_: String,
 }
 
+/// A new key is published (in the JWKS, on every replica) this long before it signs anything,
+/// so that no replica is handed a token signed by a key it has not loaded yet. Replicas reload
+/// their keys more often than this.
+pub const KEY_PUBLISH_DELAY: std::time::Duration = std::time::Duration::from_secs(120);
+
 impl KeyRing {
-    /// Builds a ring from stored keys. The most recently created key signs.
-    pub fn new(issuer: impl Into<String>, mut keys: Vec<SigningKey>) -> anyhow::Result<Self> {
+    /// Builds a ring from stored keys, as of now, keeping every key.
+    pub fn new(issuer: impl Into<String>, keys: Vec<SigningKey>) -> anyhow::Result<Self> {
+        Self::at(issuer, keys, Utc::now(), None)
+    }
+
+    /// Builds a ring from stored keys, as of `now`. The signing key is the newest one published
+    /// for at least [`KEY_PUBLISH_DELAY`] (or the oldest, when none is yet: a first key signs at
+    /// once). With `token_ttl`, a key that stopped signing longer than that ago verifies nothing
+    /// and leaves the JWKS: every token it signed has expired.
+    pub fn at(
+        issuer: impl Into<String>,
+        mut keys: Vec<SigningKey>,
+        now: DateTime<Utc>,
+        token_ttl: Option<std::time::Duration>,
+    ) -> anyhow::Result<Self> {
         keys.sort_by_key(|k| k.created_at);
-        let newest = keys.last().ok_or_else(|| anyhow::anyhow!("no signing key"))?;
-        Ed25519KeyPair::from_pkcs8(&newest.private_pkcs8)
+        let oldest = keys.first().ok_or_else(|| anyhow::anyhow!("no signing key"))?;
+        let publish = chrono::Duration::from_std(KEY_PUBLISH_DELAY).unwrap_or_default();
+        let signing = keys.iter().rev().find(|k| k.created_at + publish <= now).unwrap_or(oldest);
+        Ed25519KeyPair::from_pkcs8(&signing.private_pkcs8)
             .map_err(|_| anyhow::anyhow!("stored signing key unreadable"))?;
-        let active = (newest.kid.clone(), EncodingKey::from_ed_der(&newest.private_pkcs8));
+        let active = (signing.kid.clone(), EncodingKey::from_ed_der(&signing.private_pkcs8));
         // The oldest key roots the derived secrets, so they stay the same when a new key is added.
-        let root = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &keys[0].private_pkcs8);
+        let root = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &oldest.private_pkcs8);
+        // A key stops signing when its successor starts; its tokens live `token_ttl` longer.
+        let retired = |index: usize| match (token_ttl, keys.get(index + 1)) {
+            (Some(ttl), Some(next)) => {
+                next.created_at + publish + chrono::Duration::from_std(ttl).unwrap_or_default() <= now
+                    && keys[index].kid != signing.kid
+            }
+            _ => false,
+        };
+        let live: Vec<&SigningKey> = keys.iter().enumerate().filter(|(i, _)| !retired(*i)).map(|(_, k)| k).collect();
         let issuer = issuer.into();
-        let verifiers = keys.iter().map(|k| (k.kid.clone(), DecodingKey::from_ed_der(&k.public_key))).collect();
-        let public = keys.iter().map(|k| (k.kid.clone(), k.public_key.clone())).collect();
+        let verifiers = live.iter().map(|k| (k.kid.clone(), DecodingKey::from_ed_der(&k.public_key))).collect();
+        let public = live.iter().map(|k| (k.kid.clone(), k.public_key.clone())).collect();
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[&issuer]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         validation.leeway = 0;
         validation.validate_aud = false;
         Ok(Self { issuer, active, verifiers, public, validation, root })
+    }
+
+    /// The kid of the key that signs.
+    pub fn signing_kid(&self) -> &str {
+        &self.active.0
+    }
+
+    /// Whether `kid` verifies tokens (is in the JWKS).
+    pub fn knows(&self, kid: &str) -> bool {
+        self.verifiers.contains_key(kid)
     }
 
     pub fn issuer(&self) -> &str {
@@ -186,6 +225,27 @@ impl KeyRing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_key_is_published_before_it_signs_and_an_old_one_leaves_once_its_tokens_expired() {
+        let start = Utc::now() - chrono::Duration::days(1);
+        let old = SigningKey::generate(start).unwrap();
+        let new = SigningKey::generate(start + chrono::Duration::hours(1)).unwrap();
+        let ttl = Some(std::time::Duration::from_secs(900));
+        let at = |offset: chrono::Duration| {
+            KeyRing::at("https://a.example", vec![old.clone(), new.clone()], new.created_at + offset, ttl).unwrap()
+        };
+        let just_added = at(chrono::Duration::seconds(1));
+        assert_eq!(just_added.signing_kid(), old.kid, "the old key signs until the new one is published");
+        assert!(just_added.knows(&new.kid) && just_added.knows(&old.kid));
+        let published = at(chrono::Duration::seconds(121));
+        assert_eq!(published.signing_kid(), new.kid);
+        assert!(published.knows(&old.kid), "tokens the old key signed are still valid");
+        let later = at(chrono::Duration::seconds(120 + 901));
+        assert!(!later.knows(&old.kid) && later.jwks().len() == 1, "every token of the old key has expired");
+        let only = KeyRing::at("https://a.example", vec![new.clone()], new.created_at, ttl).unwrap();
+        assert_eq!(only.signing_kid(), new.kid, "a first key signs at once");
+    }
 
     fn ring() -> KeyRing {
         KeyRing::new("https://auth.example.com", vec![SigningKey::generate(Utc::now()).unwrap()]).unwrap()
@@ -281,9 +341,9 @@ mod tests {
     }
 
     #[test]
-    fn older_keys_still_verify_but_the_newest_signs() {
+    fn older_keys_still_verify_but_the_newest_published_signs() {
         let old = SigningKey::generate(Utc::now() - chrono::Duration::hours(1)).unwrap();
-        let new = SigningKey::generate(Utc::now()).unwrap();
+        let new = SigningKey::generate(Utc::now() - chrono::Duration::minutes(5)).unwrap();
         let old_ring = KeyRing::new("https://auth.example.com", vec![old.clone()]).unwrap();
         let token_by_old = old_ring.sign(&claims(60)).unwrap();
         let ring = KeyRing::new("https://auth.example.com", vec![new.clone(), old]).unwrap();

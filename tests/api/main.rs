@@ -1,6 +1,7 @@
 //! The integration suite: the real application, a real SQLite database, a real SMTP server.
 
 mod activation;
+mod admin;
 #[path = "../common/database.rs"]
 mod database;
 mod docs;

@@ -4,6 +4,7 @@
 //! against Redis when `GATEHOUSE_TEST_REDIS_URL` is set. Each test gets a database of its own,
 //! dropped afterwards. A backend without its URL is skipped, and says so on stderr.
 
+mod admin;
 mod audit;
 #[path = "../common/database.rs"]
 mod database;

@@ -1,7 +1,9 @@
 //! The contract's routes; each module owns its `router()`.
 
 pub mod activation;
+pub mod admin;
 pub mod auth;
+pub mod console;
 pub mod email;
 pub mod events;
 pub mod health;

@@ -70,10 +70,10 @@ impl AuditStore for MySqlStore {
             query.push(" AND ip = ").push_bind(ip.clone());
         }
         if let Some(since) = filter.since {
-            query.push(" AND at >= ").push_bind(since);
+            query.push(" AND at >= ").push_bind(since.naive_utc());
         }
         if let Some(until) = filter.until {
-            query.push(" AND at < ").push_bind(until);
+            query.push(" AND at < ").push_bind(until.naive_utc());
         }
         if let Some(before) = filter.before {
             query.push(" AND id < ").push_bind(before.to_string());

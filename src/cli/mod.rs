@@ -1,5 +1,9 @@
-//! The command line: `serve` (the default), `migrate`, `user create`, `config check` and
-//! `mail test`. Exit codes: 0 done, 1 failed, 2 bad configuration or usage.
+//! The command line: `serve` (the default), `migrate`, `user create`, `config check`,
+//! `mail test`, and the operator commands of [`admin`] (`user list|show|…`, `keys`, `outbox`).
+//! Exit codes: 0 done, 1 failed or refused, 2 bad configuration or usage.
+
+mod admin;
+mod table;
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
@@ -31,6 +35,12 @@ enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Inspect and rotate the token signing keys.
+    #[command(subcommand)]
+    Keys(admin::KeysCommand),
+    /// Inspect the email outbox and retry failed emails.
+    #[command(subcommand)]
+    Outbox(admin::OutboxCommand),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -59,6 +69,8 @@ enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    #[command(flatten)]
+    Manage(admin::UserCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -116,6 +128,9 @@ pub fn main() -> ExitCode {
             Command::User(UserCommand::Create { email, username, admin, password_stdin }) => {
                 create_user(config, email, username, admin, password_stdin).await
             }
+            Command::User(UserCommand::Manage(command)) => operate(config, admin::Operation::User(command)).await,
+            Command::Keys(command) => operate(config, admin::Operation::Keys(command)).await,
+            Command::Outbox(command) => operate(config, admin::Operation::Outbox(command)).await,
             Command::Mail(MailCommand::Test { to }) => mail_test(config, to).await,
         }
     });
@@ -123,6 +138,10 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => match error.downcast_ref::<ConfigError>() {
             Some(config_error) => config_failed(config_error),
+            None if error.is::<admin::Refused>() => {
+                eprintln!("gatehouse: {error}");
+                ExitCode::FAILURE
+            }
             None => {
                 tracing::error!(error = %format!("{error:#}"), "gatehouse stopped");
                 eprintln!("gatehouse: {error:#}");
@@ -209,19 +228,19 @@ async fn create_user(
     let password = read_password(password_stdin)?;
     let services = open(&config).await?;
     let role = if admin { Role::Admin } else { Role::User };
-    let account = services.accounts.create_active_account(&email, username.as_deref(), password, role).await.map_err(
-        |e| match e {
-            crate::accounts::Error::Validation(errors) => anyhow::anyhow!(
-                "{}",
-                errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
-            ),
-            crate::accounts::Error::EmailTaken => anyhow::anyhow!("an account with this email exists already"),
-            crate::accounts::Error::UsernameTaken => anyhow::anyhow!("an account with this username exists already"),
-            other => anyhow::anyhow!(other),
-        },
-    )?;
+    let created = services.accounts.create_active_account(&email, username.as_deref(), password, role).await;
+    services.close().await;
+    let account = created.map_err(|e| admin::explain(e, || "no such account".into()))?;
     println!("created {} account {} ({})", role.as_str(), account.email, account.id);
     Ok(())
+}
+
+/// Runs an operator command, then writes out the audit events it queued.
+async fn operate(config: Config, operation: admin::Operation) -> anyhow::Result<()> {
+    let services = open(&config).await?;
+    let result = admin::run(&services, config.access_token_ttl, operation).await;
+    services.close().await;
+    result
 }
 
 fn read_password(from_stdin: bool) -> anyhow::Result<SecretString> {

@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# The admin console at /admin, driven in a real headless Chromium (e2e/console/console.test.mjs,
+# with playwright-core and Debian's chromium; no browser is downloaded).
+#
+#   e2e/console.sh
+#       installs chromium with apt-get when /usr/bin/chromium is missing (as root; without root
+#       or network it prints "skipped: …" and exits 0), runs `npm ci` in e2e/console, builds the
+#       release binary, starts `gatehouse serve` on a free port with a fresh SQLite database in a
+#       temporary directory (a bootstrap admin, rate limits off, emails to the log), creates a
+#       few accounts with `gatehouse user create`, runs the browser test and stops gatehouse.
+#       Screenshots of each step land in target/console-screenshots/.
+#
+# Exit status: the test's (0 all passed, 1 a step failed), 1 when the stack cannot be brought
+# up, 0 with "skipped: …" when Chromium is missing and cannot be installed.
+#
+# Environment: CARGO_TARGET_DIR (default ~/.cache/gatehouse-target); GATEHOUSE_E2E_BIN, a
+# gatehouse binary to use instead of building one; GATEHOUSE_E2E_CHROMIUM (default
+# /usr/bin/chromium); GATEHOUSE_E2E_KEEP=1 keeps the temporary directory (database and log).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+started=$(date +%s)
+say() { printf '[console %3ss] %s\n' "$(( $(date +%s) - started ))" "$*"; }
+die() { say "error: $*" >&2; exit 1; }
+skip() { say "skipped: $*"; exit 0; }
+
+case ${1:-} in
+  "") ;;
+  -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+esac
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse-target}"
+chromium="${GATEHOUSE_E2E_CHROMIUM:-/usr/bin/chromium}"
+screenshots="$PWD/target/console-screenshots"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-console.XXXXXX")
+gatehouse_pid="" test_pid=""
+
+stop() { # pid: SIGTERM, then SIGKILL after 10 s
+  local pid=$1
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local status=$?
+  stop "$test_pid"
+  stop "$gatehouse_pid"
+  if [ "${GATEHOUSE_E2E_KEEP:-}" = 1 ]; then
+    say "kept $work (gh.db, gatehouse.log)"
+  else
+    rm -rf "$work"
+  fi
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+show_log() { # file: its last lines, for a failure
+  [ -s "$1" ] || return 0
+  echo "---- last lines of $(basename "$1") ----" >&2
+  tail -n 40 "$1" >&2
+  echo "----" >&2
+}
+
+# ------------------------------------------------------------------------------------------
+# The browser.
+if [ ! -x "$chromium" ]; then
+  [ "$chromium" = /usr/bin/chromium ] || die "GATEHOUSE_E2E_CHROMIUM=$chromium is not an executable"
+  [ "$(id -u)" -eq 0 ] || skip "$chromium is missing and installing it needs root (apt-get install chromium chromium-driver)"
+  command -v apt-get >/dev/null || skip "$chromium is missing and there is no apt-get to install it"
+  say "installing chromium and chromium-driver with apt-get"
+  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } \
+    >"$work/apt.log" 2>&1; then
+    skip "$chromium is missing and apt-get could not install it (no network?): $(tail -n 1 "$work/apt.log")"
+  fi
+  [ -x "$chromium" ] || skip "apt-get installed chromium but $chromium is still missing"
+fi
+say "$("$chromium" --version 2>/dev/null | head -n 1)"
+
+for tool in node npm python3; do
+  command -v "$tool" >/dev/null || die "$tool is needed and not on PATH"
+done
+
+say "npm ci in e2e/console"
+(cd e2e/console && npm ci --no-audit --no-fund --loglevel=error >"$work/npm.log" 2>&1) \
+  || { show_log "$work/npm.log"; die "npm ci failed in e2e/console"; }
+
+# ------------------------------------------------------------------------------------------
+# gatehouse.
+if [ -n "${GATEHOUSE_E2E_BIN:-}" ]; then
+  bin=$GATEHOUSE_E2E_BIN
+  say "using $bin"
+else
+  say "cargo build --release --locked (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+  cargo build --release --locked
+  bin="$CARGO_TARGET_DIR/release/gatehouse"
+fi
+[ -x "$bin" ] || die "no gatehouse binary at $bin"
+
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+base="http://127.0.0.1:$port"
+
+# Polls a URL until it answers 200, for at most $2 seconds, while process $3 is alive.
+wait_http() {
+  local url=$1 seconds=$2 pid=$3
+  python3 - "$url" "$seconds" "$pid" <<'EOF'
+import os, sys, time, urllib.request
+url, seconds, pid = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+deadline = time.monotonic() + seconds
+while time.monotonic() < deadline:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        sys.exit(f"the process exited before {url} answered")
+    try:
+        with opener.open(url, timeout=2) as resp:
+            if resp.status == 200:
+                sys.exit(0)
+    except Exception:
+        pass
+    time.sleep(0.25)
+sys.exit(f"{url} did not answer 200 within {seconds:g} s")
+EOF
+}
+
+admin_email=admin@example.com
+admin_password="correct horse battery staple console $RANDOM$RANDOM"
+user_password="a long user passphrase $RANDOM$RANDOM"
+
+# The environment gatehouse runs in, for a subshell that then execs it: the temporary
+# directory as working directory (so no .env or gatehouse.toml of the clone is read) and nothing
+# of ours from the environment but the settings below.
+gatehouse_env() {
+  cd "$work"
+  while read -r name; do unset "$name"; done < <(compgen -e | grep -E '^(GATEHOUSE_|DATABASE_URL$|REDIS_URL$)' || true)
+  export GATEHOUSE_BIND="127.0.0.1:$port"
+  export GATEHOUSE_PUBLIC_URL="$base"
+  export GATEHOUSE_DATABASE_URL="sqlite://$work/gh.db"
+  export GATEHOUSE_RATE_LIMIT=off
+  export GATEHOUSE_LOG=info
+}
+
+say "gatehouse serve on $base, SQLite in $work"
+(
+  gatehouse_env
+  export GATEHOUSE_ADMIN_EMAIL="$admin_email" GATEHOUSE_ADMIN_PASSWORD="$admin_password"
+  exec "$bin" serve
+) >"$work/gatehouse.log" 2>&1 &
+gatehouse_pid=$!
+wait_http "$base/readyz" 60 "$gatehouse_pid" || { show_log "$work/gatehouse.log"; die "gatehouse did not become ready"; }
+
+# Active accounts, made next to the running server (SQLite in WAL mode allows it).
+for who in ann bob carol; do
+  printf '%s\n' "$user_password" \
+    | (gatehouse_env && exec "$bin" user create --email "$who@example.com" --username "$who" --password-stdin) \
+      >>"$work/users.log" 2>&1 \
+    || { show_log "$work/users.log"; die "gatehouse user create --email $who@example.com failed"; }
+done
+say "ready, with accounts ann, bob and carol; running e2e/console/console.test.mjs"
+
+# In the background and waited for, so that a signal to this script stops it at once.
+status=0
+GATEHOUSE_E2E_BASE="$base" \
+  GATEHOUSE_E2E_ADMIN_EMAIL="$admin_email" GATEHOUSE_E2E_ADMIN_PASSWORD="$admin_password" \
+  GATEHOUSE_E2E_USER_PASSWORD="$user_password" \
+  GATEHOUSE_E2E_CHROMIUM="$chromium" GATEHOUSE_E2E_SCREENSHOTS="$screenshots" \
+  node e2e/console/console.test.mjs &
+test_pid=$!
+wait "$test_pid" || status=$?
+test_pid=""
+
+kill -0 "$gatehouse_pid" 2>/dev/null || { say "error: gatehouse was no longer running at the end" >&2; status=1; }
+[ "$status" -eq 0 ] || show_log "$work/gatehouse.log"
+say "screenshots in $screenshots"
+say "console: $([ "$status" -eq 0 ] && echo passed || echo FAILED)"
+exit "$status"

@@ -1,0 +1,498 @@
+// The admin console at /admin, in a real headless Chromium, against a running gatehouse.
+// e2e/console.sh starts gatehouse and runs this; to run it against a server of your own:
+//
+//   GATEHOUSE_E2E_BASE=http://127.0.0.1:8080 GATEHOUSE_E2E_ADMIN_EMAIL=… \
+//   GATEHOUSE_E2E_ADMIN_PASSWORD=… GATEHOUSE_E2E_USER_PASSWORD=… node e2e/console/console.test.mjs
+//
+// The server needs active accounts ann@, bob@ and carol@example.com (usernames ann, bob, carol)
+// with GATEHOUSE_E2E_USER_PASSWORD, and rate limits off. Each step prints PASS, FAIL (with the
+// reason) or SKIP (a step it needs failed); a screenshot of the page after each step goes to
+// GATEHOUSE_E2E_SCREENSHOTS (default target/console-screenshots). Exit status 1 when a step
+// failed.
+
+import assert from 'node:assert/strict';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { chromium } from 'playwright-core';
+
+function setting(name, fallback) {
+  const value = process.env[name] ?? fallback;
+  if (value === undefined || value === '') {
+    console.error(`${name} is not set (see the top of ${path.basename(fileURLToPath(import.meta.url))})`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const BASE = setting('GATEHOUSE_E2E_BASE').replace(/\/+$/, '');
+const ADMIN = { email: setting('GATEHOUSE_E2E_ADMIN_EMAIL'), password: setting('GATEHOUSE_E2E_ADMIN_PASSWORD') };
+const USER_PASSWORD = setting('GATEHOUSE_E2E_USER_PASSWORD');
+const CHROMIUM = setting('GATEHOUSE_E2E_CHROMIUM', '/usr/bin/chromium');
+const SHOTS = setting('GATEHOUSE_E2E_SCREENSHOTS', path.join(repo, 'target/console-screenshots'));
+const ANN = 'ann@example.com';
+const BOB = 'bob@example.com';
+const DORA = 'dora@example.com';
+// Markup in a name must come out as text, never as elements.
+const DORA_NAME = '<img src=x data-xss=1> Dora <b>bold</b>';
+const EXPECTED_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
+  "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+// ------------------------------------------------------------------------------------------
+// The API, from outside the browser: for arranging and for checking what the page claims.
+
+async function call(method, urlPath, { token, body, contentType = 'application/json' } = {}) {
+  const headers = { Accept: 'application/json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = contentType;
+  const response = await fetch(BASE + urlPath, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON; keep the text for the message
+  }
+  return { status: response.status, json, text };
+}
+
+async function logInApi(email, password) {
+  const answer = await call('POST', '/auth', { body: { email, password } });
+  assert.equal(answer.status, 200, `POST /auth as ${email}: ${answer.status} ${answer.text}`);
+  return answer.json;
+}
+
+// ------------------------------------------------------------------------------------------
+// Steps
+
+const results = [];
+let page;
+let current = null;
+const consoleErrors = [];
+
+/** Runs one step unless a step it needs did not pass; screenshots the page afterwards. */
+async function step(name, needs, body, { expectConsole = [] } = {}) {
+  const number = String(results.length + 1).padStart(2, '0');
+  const missing = needs.filter((n) => !results.some((r) => r.name === n && r.ok));
+  if (missing.length > 0) {
+    results.push({ name, ok: false, skipped: true });
+    console.log(`SKIP ${number} ${name} (needs: ${missing.join('; ')})`);
+    return;
+  }
+  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  current = { name, expectConsole, csp: [] };
+  const began = Date.now();
+  let error = null;
+  try {
+    await body();
+    if (current.csp.length > 0) {
+      throw new Error(`Content-Security-Policy violations in the browser console:\n  ${current.csp.join('\n  ')}`);
+    }
+  } catch (e) {
+    error = e;
+  }
+  current = null;
+  const shot = path.join(SHOTS, `${number}-${slug}${error ? '-FAILED' : ''}.png`);
+  await page?.screenshot({ path: shot, fullPage: true }).catch(() => {});
+  const seconds = ((Date.now() - began) / 1000).toFixed(1);
+  results.push({ name, ok: !error, error });
+  if (error) {
+    console.log(`FAIL ${number} ${name} (${seconds} s): ${error.message}`);
+  } else {
+    console.log(`PASS ${number} ${name} (${seconds} s)`);
+  }
+}
+
+function watchConsole(target) {
+  target.on('console', (message) => {
+    if (message.type() !== 'error') return;
+    const text = message.text();
+    const where = message.location()?.url || '';
+    const entry = `${text}${where ? ` [${where}]` : ''}`;
+    if (/Content.Security.Policy/i.test(text)) {
+      (current?.csp ?? consoleErrors).push(entry);
+    }
+    if (current?.expectConsole.some((pattern) => pattern.test(entry))) return;
+    consoleErrors.push(`${current ? `during "${current.name}": ` : ''}${entry}`);
+  });
+  target.on('pageerror', (error) => {
+    consoleErrors.push(`${current ? `during "${current.name}": ` : ''}uncaught ${error.name}: ${error.message}`);
+  });
+}
+
+/** Polls `probe` until it returns a truthy value, for at most `ms`; then fails with `what`. */
+async function until(what, probe, ms = 8000) {
+  const deadline = Date.now() + ms;
+  let last;
+  for (;;) {
+    try {
+      last = await probe();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) {
+      const shown = await messageText();
+      throw new Error(`${what} (waited ${ms / 1000} s)${shown ? `; the page says: "${shown}"` : ''}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function messageText() {
+  if (!page) return '';
+  return page
+    .locator('#message')
+    .evaluate((box) => (box.hidden ? '' : box.textContent.trim()))
+    .catch(() => '');
+}
+
+async function expectMessage(pattern) {
+  await until(`the message area should match ${pattern}`, async () => pattern.test(await messageText()));
+}
+
+const visible = (selector) => page.locator(selector).isVisible();
+const userRow = (email) => page.locator(`#users-body tr[data-testid="user-row"][data-email="${email}"]`);
+const detailValue = (field) => page.locator(`#detail dd[data-field="${field}"]`).getAttribute('data-value');
+const detailText = (testid) => page.getByTestId(testid).textContent();
+
+/** Clicks the detail panel's "Reload" until `probe` holds: audit events are written in batches,
+ *  so the newest may show a moment after the action. */
+async function reloadDetailUntil(what, probe, ms = 8000) {
+  await until(
+    what,
+    async () => {
+      await page.click('#detail-reload');
+      await page.locator('#detail[aria-busy="false"]').waitFor({ state: 'attached' });
+      return probe();
+    },
+    ms,
+  );
+}
+
+const eventRows = (kind) => page.locator(`#events-body tr[data-testid="event-row"][data-kind="${kind}"]`);
+
+async function logInPage(email, password) {
+  await page.fill('#login-email', email);
+  await page.fill('#login-password', password);
+  await page.click('#login-submit');
+}
+
+async function search(q, status = '', role = '') {
+  await page.selectOption('#filter-status', status);
+  await page.selectOption('#filter-role', role);
+  await page.fill('#search-q', q);
+  await page.press('#search-q', 'Enter');
+}
+
+async function openAccount(email) {
+  await userRow(email).locator('button').click();
+  await until(`the detail panel should show ${email}`, async () =>
+    (await visible('#detail')) && (await detailText('detail-email')) === email,
+  );
+}
+
+// ------------------------------------------------------------------------------------------
+
+async function main() {
+  await mkdir(SHOTS, { recursive: true });
+  for (const file of await readdir(SHOTS)) {
+    if (file.endsWith('.png')) await rm(path.join(SHOTS, file));
+  }
+
+  // Arranged through the API: the admin's own token for checks, ann's id, and a pending account.
+  const adminToken = (await logInApi(ADMIN.email, ADMIN.password)).access_token;
+  const ann = (await call('GET', `/user/${encodeURIComponent(ANN)}`, { token: adminToken })).json;
+  assert.ok(ann?.id, `${ANN} should exist (e2e/console.sh creates it)`);
+  const signUp = await call('POST', '/user', { body: { email: DORA, password: USER_PASSWORD, name: DORA_NAME } });
+  assert.ok([201, 409].includes(signUp.status), `signing up ${DORA}: ${signUp.status} ${signUp.text}`);
+
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--no-first-run'],
+  });
+  const dialogs = [];
+  let dismissNext = false;
+  const requests = [];
+  try {
+    const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+    page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    watchConsole(page);
+    page.on('dialog', (dialog) => {
+      dialogs.push(dialog.message());
+      if (dismissNext) {
+        dismissNext = false;
+        dialog.dismiss();
+      } else {
+        dialog.accept();
+      }
+    });
+    page.on('request', (request) => requests.push(`${request.method()} ${new URL(request.url()).pathname}`));
+
+    await step('the page loads with its strict CSP', [], async () => {
+      const response = await page.goto(`${BASE}/admin`);
+      assert.equal(response.status(), 200, 'GET /admin');
+      const headers = response.headers();
+      assert.equal(headers['content-security-policy'], EXPECTED_CSP, 'the CSP of /admin');
+      assert.ok(!/unsafe-/.test(headers['content-security-policy']), 'no unsafe-* in the CSP');
+      assert.equal(headers['x-frame-options'], 'DENY');
+      assert.match(headers['content-type'], /^text\/html/);
+      await until('admin.js should have run', () => page.locator('body[data-ready="true"]').count());
+      assert.ok(await visible('#login-form'), 'the login form is shown');
+      assert.ok(!(await visible('#console-view')), 'the console is hidden before login');
+      const css = await page.locator('h1').evaluate((h) => getComputedStyle(h.parentElement).display);
+      assert.equal(css, 'flex', 'admin.css should style the header (was it blocked?)');
+    });
+
+    await step('a wrong password shows the API error', ['the page loads with its strict CSP'], async () => {
+      await logInPage(ADMIN.email, `${ADMIN.password}-wrong`);
+      await until('an error message should appear', async () =>
+        (await page.locator('#message[data-kind="error"]').count()) > 0,
+      );
+      assert.ok(await visible('#login-form'), 'still on the login form');
+    }, { expectConsole: [/status of 401/] });
+
+    await step('a non-admin is refused', ['the page loads with its strict CSP'], async () => {
+      await logInPage(BOB, USER_PASSWORD);
+      await expectMessage(/not an administrator/);
+      assert.ok(await visible('#login-form'), 'the login form is shown again');
+      assert.ok(!(await visible('#console-view')), 'the console stays hidden');
+      const kept = await page.evaluate(() => sessionStorage.length);
+      assert.equal(kept, 0, 'no token is kept for a refused login');
+    });
+
+    await step('the admin logs in', ['the page loads with its strict CSP'], async () => {
+      await logInPage(ADMIN.email, ADMIN.password);
+      await until('the console should open', () => visible('#console-view'));
+      assert.equal((await page.textContent('#whoami')).trim(), ADMIN.email, 'the header names the admin');
+      assert.ok(!(await visible('#login-view')), 'the login form is hidden');
+    });
+
+    await step('the account list shows the accounts', ['the admin logs in'], async () => {
+      await until('the list should show the accounts', async () =>
+        (await userRow(ANN).count()) === 1 && (await userRow(BOB).count()) === 1,
+      );
+      assert.match(await page.textContent('#users-summary'), /shown/);
+    });
+
+    await step('search finds ann', ['the admin logs in'], async () => {
+      await search('ann');
+      await until(`the list should show only ${ANN}`, async () => {
+        const emails = await page.locator('#users-body tr[data-testid="user-row"]').evaluateAll((rows) =>
+          rows.map((r) => r.dataset.email),
+        );
+        return emails.length === 1 && emails[0] === ANN;
+      });
+      const cells = await userRow(ANN).locator('td').allTextContents();
+      assert.deepEqual(cells.slice(0, 5), [ANN, 'ann', '—', 'user', 'active'], 'the row of ann');
+    });
+
+    await step('the filters narrow the list', ['search finds ann'], async () => {
+      await search('', 'active', 'admin');
+      await until('only the admin should be listed', async () => {
+        const emails = await page.locator('#users-body tr[data-testid="user-row"]').evaluateAll((rows) =>
+          rows.map((r) => r.dataset.email),
+        );
+        return emails.length === 1 && emails[0] === ADMIN.email;
+      });
+      await search('ann');
+      await until(`${ANN} should be listed again`, async () => (await userRow(ANN).count()) === 1);
+    });
+
+    await step('ann opens in the detail panel', ['search finds ann'], async () => {
+      await openAccount(ANN);
+      assert.equal(await detailText('detail-id'), ann.id);
+      assert.equal(await detailValue('status'), 'active');
+      assert.equal(await detailValue('role'), 'user');
+      assert.equal((await page.textContent('#action-status')).trim(), 'Disable');
+      assert.equal((await page.textContent('#action-role')).trim(), 'Make admin');
+      assert.ok(!(await visible('#action-resend-activation')), 'no "Resend activation" for an active account');
+      await until('the events table should load', async () =>
+        !(await page.locator('#events-body td').first().textContent()).startsWith('Loading'),
+      );
+      const eventsError = await page.locator('#events-body td.error').count();
+      assert.equal(eventsError, 0, await page.locator('#events-body').textContent());
+    });
+
+    await step('a dismissed confirm changes nothing', ['ann opens in the detail panel'], async () => {
+      const asked = dialogs.length;
+      const sent = requests.length;
+      dismissNext = true;
+      await page.click('#action-status');
+      await until('a confirm() should ask', () => dialogs.length > asked);
+      await until('the button should be usable again', () => page.isEnabled('#action-status'));
+      const patches = requests.slice(sent).filter((r) => r.startsWith('PATCH '));
+      assert.deepEqual(patches, [], 'no request after "Cancel"');
+      assert.equal(await detailValue('status'), 'active');
+    });
+
+    await step('disable ann', ['ann opens in the detail panel'], async () => {
+      const asked = dialogs.length;
+      await page.click('#action-status');
+      await until('the detail should say disabled', async () => (await detailValue('status')) === 'disabled');
+      assert.ok(dialogs.length > asked && /Disable/.test(dialogs.at(-1)), 'a confirm() should ask first');
+      await expectMessage(/disabled/);
+      assert.equal((await userRow(ANN).locator('.badge').nth(1).textContent()).trim(), 'disabled', 'the row too');
+      assert.equal((await page.textContent('#action-status')).trim(), 'Enable');
+      const viaApi = await call('GET', `/user/${ann.id}`, { token: adminToken });
+      assert.equal(viaApi.json?.status, 'disabled', `GET /user/{id}: ${viaApi.text}`);
+      const login = await call('POST', '/auth', { body: { email: ANN, password: USER_PASSWORD } });
+      assert.equal(login.status, 403, `ann's login: ${login.text}`);
+      assert.equal(login.json?.code, 'account_disabled');
+      await reloadDetailUntil('the events should show an admin.account_updated', async () =>
+        (await eventRows('admin.account_updated').count()) > 0,
+      );
+      assert.equal(await detailValue('status'), 'disabled', 'still disabled after the reload');
+    });
+
+    await step('enable ann again', ['disable ann'], async () => {
+      await page.click('#action-status');
+      await until('the detail should say active', async () => (await detailValue('status')) === 'active');
+      await expectMessage(/enabled/);
+      const login = await call('POST', '/auth', { body: { email: ANN, password: USER_PASSWORD } });
+      assert.equal(login.status, 200, `ann's login after enabling: ${login.text}`);
+    });
+
+    await step('make ann an admin, and back', ['ann opens in the detail panel'], async () => {
+      await page.click('#action-role');
+      await until('the detail should say admin', async () => (await detailValue('role')) === 'admin');
+      assert.match(dialogs.at(-1), /administrator/, 'a confirm() should ask first');
+      assert.equal((await userRow(ANN).locator('.badge').first().textContent()).trim(), 'admin', 'the row too');
+      const viaApi = await call('GET', `/user/${ann.id}`, { token: adminToken });
+      assert.equal(viaApi.json?.role, 'admin', `GET /user/{id}: ${viaApi.text}`);
+      await page.screenshot({ path: path.join(SHOTS, 'ann-is-admin.png'), fullPage: true });
+      await page.click('#action-role');
+      await until('the detail should say user again', async () => (await detailValue('role')) === 'user');
+    });
+
+    await step('end ann\'s sessions', ['enable ann again'], async () => {
+      const pair = await logInApi(ANN, USER_PASSWORD);
+      await openAccount(ANN);
+      await until('the sessions table should list a session', async () =>
+        (await page.locator('#sessions-body tr[data-testid="session-row"]').count()) > 0,
+      );
+      const asked = dialogs.length;
+      await page.click('#action-end-sessions');
+      await expectMessage(/session.*ended/);
+      assert.ok(dialogs.length > asked, 'a confirm() should ask first');
+      await until('the sessions table should be empty', async () =>
+        /No active session/.test(await page.textContent('#sessions-body')),
+      );
+      const refreshed = await call('POST', '/auth/refresh', { body: { refresh_token: pair.refresh_token } });
+      assert.equal(refreshed.status, 400, `ann's refresh token after the end: ${refreshed.text}`);
+      await reloadDetailUntil('the events should show an admin.sessions_ended', async () =>
+        (await eventRows('admin.sessions_ended').count()) > 0,
+      );
+    });
+
+    await step('send ann a password reset', ['enable ann again'], async () => {
+      const asked = dialogs.length;
+      await page.click('#action-password-reset');
+      await expectMessage(/password-reset link is on its way/);
+      assert.ok(dialogs.length > asked, 'a confirm() should ask first');
+    });
+
+    await step('a pending account offers "Resend activation"', ['search finds ann'], async () => {
+      await search('dora');
+      await until(`${DORA} should be listed`, async () => (await userRow(DORA).count()) === 1);
+      const name = userRow(DORA).locator('td').nth(2);
+      assert.equal(await name.textContent(), DORA_NAME, 'the name is shown as text');
+      assert.equal(await page.locator('[data-xss]').count(), 0, 'no element was made from the name');
+      await openAccount(DORA);
+      assert.equal(await detailValue('status'), 'pending');
+      assert.ok(await visible('#action-resend-activation'), '"Resend activation" is offered');
+      await page.click('#action-resend-activation');
+      await expectMessage(/activation link is on its way/);
+    });
+
+    await step('an expired access token is refreshed and the call retried', ['search finds ann'], async () => {
+      await search('ann');
+      await until(`${ANN} should be listed`, async () => (await userRow(ANN).count()) === 1);
+      let refused = 0;
+      // The next read of an account answers 401, as it would once the access token expired.
+      await page.route(`${BASE}/user/*`, (route) => {
+        if (refused > 0) return route.continue();
+        refused++;
+        return route.fulfill({
+          status: 401,
+          contentType: 'application/problem+json',
+          body: JSON.stringify({ type: 'about:blank', title: 'Unauthorized', status: 401, code: 'unauthorized' }),
+        });
+      });
+      const sent = requests.length;
+      try {
+        await openAccount(ANN);
+      } finally {
+        await page.unroute(`${BASE}/user/*`);
+      }
+      const after = requests.slice(sent);
+      assert.equal(refused, 1, 'the faked 401 was served');
+      assert.equal(after.filter((r) => r === 'POST /auth/refresh').length, 1, `one refresh: ${after.join(', ')}`);
+      assert.equal(after.filter((r) => r.startsWith('GET /user/')).length, 2, `one retry: ${after.join(', ')}`);
+      assert.ok(await visible('#console-view'), 'still logged in');
+    }, { expectConsole: [/status of 401/] });
+
+    await step('a reload stays logged in', ['the admin logs in'], async () => {
+      await page.reload();
+      await until('the console should open again after the reload', () => visible('#console-view'));
+      assert.equal((await page.textContent('#whoami')).trim(), ADMIN.email);
+    });
+
+    await step('the outbox lists the emails', ['the admin logs in'], async () => {
+      await page.click('#tab-outbox');
+      await until('the outbox panel should show', () => visible('#outbox-panel'));
+      assert.equal(await page.getAttribute('#tab-outbox', 'aria-selected'), 'true');
+      await until('the outbox should list the email to dora', async () =>
+        (await page.locator(`#outbox-body tr[data-testid="outbox-row"]:has-text("${DORA}")`).count()) > 0,
+      );
+      await page.fill('#outbox-recipient', DORA);
+      await page.click('#outbox-submit');
+      await until('the filtered outbox should list only the emails to dora', async () => {
+        const recipients = await page
+          .locator('#outbox-body tr[data-testid="outbox-row"] td:nth-child(3)')
+          .allTextContents();
+        return recipients.length > 0 && recipients.every((r) => r === DORA);
+      });
+      const kinds = await page.locator('#outbox-body tr[data-testid="outbox-row"] td:nth-child(2)').allTextContents();
+      assert.ok(kinds.includes('activation'), `an activation email to dora: ${kinds.join(', ')}`);
+    });
+
+    await step('log out', ['the admin logs in'], async () => {
+      await page.click('#logout');
+      await until('the login form should be back', () => visible('#login-form'));
+      await expectMessage(/logged out/);
+      assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'the refresh token is forgotten');
+      await page.reload();
+      await until('admin.js should have run', () => page.locator('body[data-ready="true"]').count());
+      assert.ok(await visible('#login-form'), 'a reload after logging out shows the login form');
+    });
+
+    await step('the browser console stayed clean', [], async () => {
+      assert.equal(consoleErrors.length, 0, `errors in the browser console:\n  ${consoleErrors.join('\n  ')}`);
+    });
+  } finally {
+    await browser.close();
+  }
+
+  const passed = results.filter((r) => r.ok).length;
+  const failed = results.filter((r) => !r.ok && !r.skipped).length;
+  const skipped = results.filter((r) => r.skipped).length;
+  console.log(`${passed} passed, ${failed} failed, ${skipped} skipped; screenshots in ${SHOTS}`);
+  return failed + skipped === 0;
+}
+
+main().then(
+  (ok) => process.exit(ok ? 0 : 1),
+  (error) => {
+    console.error(`console test could not run: ${error.stack || error}`);
+    process.exit(1);
+  },
+);

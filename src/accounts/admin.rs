@@ -1,0 +1,341 @@
+//! Administration: what an admin (through the API) or an operator (at the command line) may do
+//! to other people's accounts, to the outbox and to the signing keys. All of it hangs off
+//! [`Admin`], a capability: the only ways to get one are [`Accounts::as_admin`], which checks
+//! that the caller is an active admin, and [`Accounts::as_operator`], for the command line,
+//! whose user already holds the database. Code without one cannot even name these operations.
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::domain::{
+    Account, AccountData, AccountKey, DisplayName, Email, FieldError, NewPassword, Role, Status, Username,
+};
+use super::{Accounts, Caller, ClientInfo, Error, Result};
+use crate::audit::{AuditEvent, kinds};
+use crate::sessions::SessionInfo;
+use crate::store::admin::{AccountQuery, OutboxEntry, OutboxQuery, Retried};
+use crate::store::{NewAccount, ProfileChange, TokenPurpose};
+use crate::tokens::opaque::OpaqueToken;
+
+/// The most accounts, events or emails one page may hold. A caller may fetch one more, to
+/// learn whether a next page exists.
+pub const MAX_PAGE: u32 = 500;
+
+/// Who acts: an admin's account, or an operator at the command line.
+#[derive(Debug, Clone)]
+enum Actor {
+    Admin(Account),
+    Operator,
+}
+
+/// The capability to administer. See the module documentation.
+#[derive(Debug, Clone)]
+pub struct Admin<'a> {
+    accounts: &'a Accounts,
+    actor: Actor,
+    client: ClientInfo,
+}
+
+/// An account an admin creates directly.
+#[derive(Debug)]
+pub struct NewUser {
+    pub email: String,
+    /// Without one, an active account is sent a password-reset link to choose its own.
+    pub password: Option<SecretString>,
+    pub username: Option<String>,
+    pub name: Option<String>,
+    pub data: Option<serde_json::Value>,
+    pub role: Role,
+    /// `Active` (the admin vouches for the address) or `Pending` (an activation email is sent).
+    pub status: Status,
+}
+
+/// A page of accounts, and how many match in all when that was cheap to count.
+#[derive(Debug)]
+pub struct UserPage {
+    pub users: Vec<Account>,
+    pub total: Option<u64>,
+}
+
+impl Accounts {
+    /// The admin capability for a caller that is an active admin; `Forbidden` otherwise.
+    pub async fn as_admin(&self, caller: &Caller, client: &ClientInfo) -> Result<Admin<'_>> {
+        let account = self.require_admin(caller).await?;
+        Ok(Admin { accounts: self, actor: Actor::Admin(account), client: client.clone() })
+    }
+
+    /// The admin capability for an operator at the command line.
+    pub fn as_operator(&self) -> Admin<'_> {
+        Admin { accounts: self, actor: Actor::Operator, client: ClientInfo::default() }
+    }
+}
+
+impl Admin<'_> {
+    /// The acting admin's account id (none for an operator).
+    pub fn actor_id(&self) -> Option<Uuid> {
+        match &self.actor {
+            Actor::Admin(account) => Some(account.id),
+            Actor::Operator => None,
+        }
+    }
+
+    fn event(&self, kind: &str, account: Option<Uuid>) -> AuditEvent {
+        let mut event = self.accounts.event(kind, account, &self.client);
+        match &self.actor {
+            Actor::Admin(admin) => event = event.actor(admin.id),
+            Actor::Operator => {}
+        }
+        event
+    }
+
+    /// Records an admin action. An operator's command ends right after, so its events are
+    /// written at once; an admin's go through the batching writer.
+    async fn audit(&self, event: AuditEvent) -> Result<()> {
+        let event = match &self.actor {
+            Actor::Admin(_) => {
+                self.accounts.audit.record(event);
+                return Ok(());
+            }
+            Actor::Operator => event.detail(json!({ "via": "command line" })),
+        };
+        Ok(self.accounts.audit.record_now(event).await?)
+    }
+
+    /// Accounts matching the query, newest first, with the total when it is cheap (no text
+    /// search, which would have to scan).
+    pub async fn list_users(&self, query: &AccountQuery) -> Result<UserPage> {
+        let mut query = query.clone();
+        query.q = query.q.map(|q| q.trim().to_lowercase()).filter(|q| !q.is_empty());
+        query.limit = query.limit.clamp(1, MAX_PAGE + 1);
+        let users = self.accounts.store.list_accounts(&query).await?;
+        let total = match query.q {
+            None => Some(self.accounts.store.count_accounts(&query).await?),
+            Some(_) => None,
+        };
+        Ok(UserPage { users, total })
+    }
+
+    /// The account `key` (id, email or username) names.
+    pub async fn find_user(&self, key: &str) -> Result<Account> {
+        let found = self.accounts.store.find_account(&AccountKey::parse(key)).await?;
+        found.map(|c| c.account).ok_or(Error::NotFound)
+    }
+
+    /// Creates an account directly: active (with the given password, or with a reset link to
+    /// choose one) or pending (with an activation link), with the given role.
+    pub async fn create_user(&self, input: NewUser) -> Result<Account> {
+        if input.status == Status::Disabled {
+            return Err(Error::field("status", "a new account is active or pending"));
+        }
+        let mut errors = Vec::new();
+        let email = Email::parse(&input.email).map_err(|e| errors.push(e)).ok();
+        let username = match input.username.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            Some(u) => Username::parse(u).map_err(|e| errors.push(e)).ok(),
+            None => None,
+        };
+        let name =
+            DisplayName::parse(input.name.as_deref().unwrap_or_default()).map_err(|e| errors.push(e)).ok().flatten();
+        let data = AccountData::parse(input.data.unwrap_or(serde_json::Value::Null)).map_err(|e| errors.push(e)).ok();
+        let identity = [
+            email.as_ref().map(Email::as_str).unwrap_or_default(),
+            username.as_ref().map(Username::as_str).unwrap_or_default(),
+        ];
+        let password = match &input.password {
+            Some(password) => NewPassword::parse(password, "password", &identity).map_err(|e| errors.push(e)).ok(),
+            None => None,
+        };
+        let (Some(email), Some(data), true) = (email, data, errors.is_empty()) else {
+            return Err(Error::Validation(errors));
+        };
+        // Without a password the account gets a random one nobody knows, and a link to set its own.
+        let secret = match &password {
+            Some(password) => password.secret().clone(),
+            None => OpaqueToken::generate().secret,
+        };
+        let password_hash = self.accounts.hasher.hash(secret).await?;
+        let now = Utc::now();
+        let account = NewAccount {
+            id: Uuid::now_v7(),
+            email: email.as_str().to_owned(),
+            email_normalized: email.normalized().to_owned(),
+            username: username.map(|u| u.as_str().to_owned()),
+            name: name.map(|n| n.as_str().to_owned()),
+            data: data.into_map(),
+            password_hash,
+            role: input.role,
+            status: input.status,
+            email_verified: input.status == Status::Active,
+            now,
+        };
+        let purpose = match (input.status, &password) {
+            (Status::Pending, _) => Some(TokenPurpose::Activation),
+            (_, None) => Some(TokenPurpose::PasswordReset),
+            _ => None,
+        };
+        let link = purpose.map(|purpose| self.accounts.link_email(account.id, email.as_str(), purpose, now));
+        let created = self.accounts.store.insert_account(&account, link.as_ref().map(|(t, m)| (t, m))).await?;
+        if link.is_some() {
+            self.accounts.outbox.wake();
+        }
+        tracing::info!(account_id = %created.id, role = created.role.as_str(), "account created by an admin");
+        let detail =
+            json!({ "role": created.role.as_str(), "status": created.status.as_str(), "email": created.email });
+        self.audit(self.event(kinds::ADMIN_ACCOUNT_CREATED, Some(created.id)).detail(detail)).await?;
+        Ok(created)
+    }
+
+    /// Sets the status of the account `key` names; disabling ends its sessions at once. The
+    /// last active admin cannot be disabled.
+    pub async fn set_status(&self, key: &str, status: Status) -> Result<Account> {
+        let target = self.find_user(key).await?;
+        let role = target.role;
+        self.change(target, role, status).await
+    }
+
+    /// Sets the role of the account `key` names. The last active admin cannot be demoted.
+    pub async fn set_role(&self, key: &str, role: Role) -> Result<Account> {
+        let target = self.find_user(key).await?;
+        let status = target.status;
+        self.change(target, role, status).await
+    }
+
+    async fn change(&self, target: Account, role: Role, status: Status) -> Result<Account> {
+        let change = ProfileChange {
+            username: target.username.clone(),
+            name: target.name.clone(),
+            data: target.data.clone(),
+            role,
+            status,
+            now: Utc::now(),
+        };
+        if change.role == target.role && change.status == target.status {
+            return Ok(target);
+        }
+        self.accounts.keep_an_admin(&target, role, status).await?;
+        if status == Status::Disabled && target.status != Status::Disabled {
+            // Sessions end first: should the update then fail, nobody kept access.
+            self.accounts.sessions.revoke_all_sessions(target.id, None).await?;
+        }
+        let updated = self.accounts.store.update_profile(target.id, &change).await?.ok_or(Error::NotFound)?;
+        let mut detail = serde_json::Map::new();
+        if target.role != updated.role {
+            detail.insert("role".into(), json!({ "from": target.role.as_str(), "to": updated.role.as_str() }));
+        }
+        if target.status != updated.status {
+            detail.insert("status".into(), json!({ "from": target.status.as_str(), "to": updated.status.as_str() }));
+        }
+        tracing::info!(account_id = %updated.id, "account changed by an admin");
+        self.audit(self.event(kinds::ADMIN_ACCOUNT_UPDATED, Some(updated.id)).detail(detail.into())).await?;
+        Ok(updated)
+    }
+
+    /// Deletes the account `key` names, and everything of it. The last active admin stays.
+    pub async fn delete_user(&self, key: &str) -> Result<Account> {
+        let target = self.find_user(key).await?;
+        self.accounts.keep_an_admin(&target, Role::User, Status::Disabled).await?;
+        self.accounts.sessions.revoke_all_sessions(target.id, None).await?;
+        if !self.accounts.store.delete_account(target.id).await? {
+            return Err(Error::NotFound);
+        }
+        tracing::info!(account_id = %target.id, "account deleted by an admin");
+        self.audit(self.event(kinds::ADMIN_ACCOUNT_DELETED, Some(target.id)).detail(json!({ "email": target.email })))
+            .await?;
+        Ok(target)
+    }
+
+    /// Emails the account a password-reset link.
+    pub async fn send_password_reset(&self, key: &str) -> Result<Account> {
+        let target = self.find_user(key).await?;
+        if target.status == Status::Disabled {
+            return Err(Error::field("status", "the account is disabled; enable it first"));
+        }
+        self.send_link(&target, TokenPurpose::PasswordReset).await?;
+        self.audit(self.event(kinds::ADMIN_PASSWORD_RESET_SENT, Some(target.id))).await?;
+        Ok(target)
+    }
+
+    /// Emails a pending account its activation link again.
+    pub async fn resend_activation(&self, key: &str) -> Result<Account> {
+        let target = self.find_user(key).await?;
+        if target.status != Status::Pending {
+            return Err(Error::field("status", "only a pending account has an activation link to send"));
+        }
+        self.send_link(&target, TokenPurpose::Activation).await?;
+        self.audit(self.event(kinds::ADMIN_ACTIVATION_SENT, Some(target.id))).await?;
+        Ok(target)
+    }
+
+    async fn send_link(&self, target: &Account, purpose: TokenPurpose) -> Result<()> {
+        let (token, mail) = self.accounts.link_email(target.id, &target.email, purpose, Utc::now());
+        self.accounts.store.insert_link(&token, &mail).await?;
+        self.accounts.outbox.wake();
+        crate::metrics::event("gatehouse_emails_queued_total", "kind", purpose.as_str());
+        Ok(())
+    }
+
+    /// The live sessions of the account `key` names.
+    pub async fn sessions(&self, key: &str) -> Result<Vec<SessionInfo>> {
+        let target = self.find_user(key).await?;
+        Ok(self.accounts.sessions.list_sessions(target.id, Utc::now()).await?)
+    }
+
+    /// Ends every session of the account `key` names; how many ended.
+    pub async fn end_sessions(&self, key: &str) -> Result<u64> {
+        let target = self.find_user(key).await?;
+        let ended = self.accounts.sessions.revoke_all_sessions(target.id, None).await?;
+        tracing::info!(account_id = %target.id, ended, "sessions ended by an admin");
+        self.audit(self.event(kinds::ADMIN_SESSIONS_ENDED, Some(target.id)).detail(json!({ "ended": ended }))).await?;
+        Ok(ended)
+    }
+
+    /// Emails in the outbox, newest first: never their bodies.
+    pub async fn outbox(&self, query: &OutboxQuery) -> Result<Vec<OutboxEntry>> {
+        let mut query = query.clone();
+        query.limit = query.limit.clamp(1, MAX_PAGE + 1);
+        Ok(self.accounts.store.list_outbox(&query).await?)
+    }
+
+    /// Queues a failed email again.
+    pub async fn retry_email(&self, id: Uuid) -> Result<OutboxEntry> {
+        match self.accounts.store.retry_email(id, Utc::now()).await? {
+            Retried::NotFound => return Err(Error::NotFound),
+            Retried::NotFailed => return Err(Error::field("status", "only a failed email can be retried")),
+            Retried::Requeued => {}
+        }
+        self.accounts.outbox.wake();
+        let entry = self.accounts.store.find_outbox(id).await?.ok_or(Error::NotFound)?;
+        tracing::info!(email_id = %id, kind = %entry.kind, "failed email requeued by an admin");
+        self.audit(self.event(kinds::ADMIN_EMAIL_RETRIED, None).detail(json!({ "email_id": id, "kind": entry.kind })))
+            .await?;
+        Ok(entry)
+    }
+
+    /// Every signing key, with what it does now.
+    pub async fn keys(&self) -> Result<Vec<super::KeyInfo>> {
+        self.accounts.list_keys().await
+    }
+
+    /// Adds a signing key (see [`Accounts::rotate_key`]).
+    pub async fn rotate_key(&self) -> Result<super::KeyInfo> {
+        self.accounts.rotate_key().await
+    }
+}
+
+/// Parses the `status` a list may be filtered by.
+pub fn parse_status(value: &str) -> Result<Status, FieldError> {
+    Status::parse(value).ok_or_else(|| FieldError::new("status", "status is pending, active or disabled"))
+}
+
+/// Parses the `role` a list may be filtered by.
+pub fn parse_role(value: &str) -> Result<Role, FieldError> {
+    Role::parse(value).ok_or_else(|| FieldError::new("role", "role is user or admin"))
+}
+
+/// A time bound of a list filter, RFC 3339.
+pub fn parse_time(field: &'static str, value: &str) -> Result<DateTime<Utc>, FieldError> {
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| FieldError::new(field, "write a time like 2026-01-31T12:00:00Z"))
+}

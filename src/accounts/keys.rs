@@ -1,0 +1,121 @@
+//! The signing keys in use: loaded from the database, reloaded on a timer (and when a token
+//! names a key this replica has not seen), and rotated by an operator. A new key is published
+//! for a while before it signs, and an old one stays in the JWKS until every token it signed
+//! has expired (see [`KeyRing::at`]).
+
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+use super::{Accounts, Result};
+use crate::tokens::jwt::{AccessClaims, KeyRing, SigningKey, TokenError};
+
+/// How often a replica re-reads the keys; shorter than the publish delay.
+pub const RELOAD_EVERY: Duration = Duration::from_secs(30);
+/// A token naming an unknown key triggers a reload at most this often.
+const UNKNOWN_KID_RELOAD: Duration = Duration::from_secs(5);
+
+/// The current key ring, swapped whole on reload.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    ring: Arc<RwLock<Arc<KeyRing>>>,
+    last_reload: Arc<Mutex<Option<Instant>>>,
+}
+
+impl Keys {
+    pub fn new(ring: Arc<KeyRing>) -> Self {
+        Self { ring: Arc::new(RwLock::new(ring)), last_reload: Arc::new(Mutex::new(None)) }
+    }
+
+    pub fn current(&self) -> Arc<KeyRing> {
+        self.ring.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    fn replace(&self, ring: KeyRing) {
+        *self.ring.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(ring);
+    }
+
+    /// Whether an unknown-key reload may run now (and records that it does).
+    fn may_reload_for_unknown_kid(&self) -> bool {
+        let mut last = self.last_reload.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if last.is_some_and(|at| at.elapsed() < UNKNOWN_KID_RELOAD) {
+            return false;
+        }
+        *last = Some(Instant::now());
+        true
+    }
+}
+
+/// A signing key as an operator sees it (never the private half).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    pub kid: String,
+    pub created_at: DateTime<Utc>,
+    /// Signs new tokens now.
+    pub signing: bool,
+    /// In the JWKS: verifies tokens.
+    pub published: bool,
+}
+
+impl Accounts {
+    /// Re-reads the signing keys from the database.
+    pub async fn reload_keys(&self) -> Result<()> {
+        let stored = self.store.signing_keys().await?;
+        let ring =
+            KeyRing::at(self.settings.public_url_issuer(), stored, Utc::now(), Some(self.settings.access_token_ttl))?;
+        self.keys.replace(ring);
+        Ok(())
+    }
+
+    /// Verifies an access token; a token naming a key not loaded here (another replica rotated)
+    /// makes this replica reload its keys once before deciding.
+    pub(super) async fn verify_token(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        match self.keys().verify(token) {
+            Err(TokenError::UnknownKey) if self.keys.may_reload_for_unknown_kid() => {
+                if let Err(error) = self.reload_keys().await {
+                    tracing::warn!(%error, "could not reload the signing keys");
+                }
+                self.keys().verify(token)
+            }
+            other => other,
+        }
+    }
+
+    /// Every stored key, with what it does now.
+    pub async fn list_keys(&self) -> Result<Vec<KeyInfo>> {
+        let mut stored = self.store.signing_keys().await?;
+        stored.sort_by_key(|k| k.created_at);
+        let ring = KeyRing::at(
+            self.settings.public_url_issuer(),
+            stored.clone(),
+            Utc::now(),
+            Some(self.settings.access_token_ttl),
+        )?;
+        Ok(stored
+            .into_iter()
+            .map(|k| KeyInfo {
+                signing: k.kid == ring.signing_kid(),
+                published: ring.knows(&k.kid),
+                kid: k.kid,
+                created_at: k.created_at,
+            })
+            .collect())
+    }
+
+    /// Adds a new signing key. Every replica publishes it within [`RELOAD_EVERY`] and signs
+    /// with it after the publish delay; the old key keeps verifying until its tokens expire.
+    pub async fn rotate_key(&self) -> Result<KeyInfo> {
+        let key = SigningKey::generate(Utc::now())?;
+        self.store.insert_signing_key(&key).await?;
+        tracing::info!(kid = %key.kid, "a new signing key was added");
+        self.audit
+            .record_now(
+                crate::audit::AuditEvent::new(crate::audit::kinds::ADMIN_KEY_ROTATED)
+                    .detail(serde_json::json!({ "kid": key.kid })),
+            )
+            .await?;
+        self.reload_keys().await?;
+        Ok(KeyInfo { kid: key.kid, created_at: key.created_at, signing: false, published: true })
+    }
+}

@@ -1,0 +1,130 @@
+//! What administration needs from the database: listing and counting accounts, guarding the
+//! last active admin, inspecting and retrying the outbox, adding signing keys, and seeding
+//! accounts in bulk for load tests.
+//!
+//! The last-admin rule itself lives in each store's `update_profile` and `delete_account`:
+//! a change that would leave no active admin fails with [`StoreError::LastAdmin`] and changes
+//! nothing, however many admins act at once.
+//!
+//! [`StoreError::LastAdmin`]: super::StoreError::LastAdmin
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::StoreResult;
+use crate::accounts::domain::{Account, Role, Status};
+use crate::tokens::jwt::SigningKey;
+
+/// Which accounts to list: newest first (by id, which is time-ordered), after the cursor.
+#[derive(Clone, Debug, Default)]
+pub struct AccountQuery {
+    /// A case-insensitive substring of the email, username or name (already lower-cased).
+    pub q: Option<String>,
+    pub status: Option<Status>,
+    pub role: Option<Role>,
+    /// `created_at >= created_after`.
+    pub created_after: Option<DateTime<Utc>>,
+    /// `created_at < created_before`.
+    pub created_before: Option<DateTime<Utc>>,
+    /// Keyset cursor: only accounts with `id < before` (the last id of the previous page).
+    pub before: Option<Uuid>,
+    pub limit: u32,
+}
+
+/// One email in the outbox, as an admin sees it: never its body (which holds the link).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxEntry {
+    pub id: Uuid,
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    /// `queued`, `sending`, `sent` or `failed`.
+    pub status: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub next_attempt_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// Which outbox rows to list: newest first, after the cursor.
+#[derive(Clone, Debug, Default)]
+pub struct OutboxQuery {
+    pub status: Option<String>,
+    /// Exact recipient, compared case-insensitively.
+    pub recipient: Option<String>,
+    /// Keyset cursor: only rows with `id < before`.
+    pub before: Option<Uuid>,
+    pub limit: u32,
+}
+
+/// What asking for a retry of an email did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Retried {
+    /// It was `failed` and is `queued` again, due now, with its attempts reset.
+    Requeued,
+    /// No such email.
+    NotFound,
+    /// It is not `failed` (it is queued, being sent, or sent); nothing changed.
+    NotFailed,
+}
+
+#[async_trait]
+pub trait AdminStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Accounts matching the query, newest first, at most `query.limit`.
+    async fn list_accounts(&self, query: &AccountQuery) -> StoreResult<Vec<Account>>;
+    /// How many accounts match the query's filters (`before` and `limit` ignored).
+    async fn count_accounts(&self, query: &AccountQuery) -> StoreResult<u64>;
+    async fn list_outbox(&self, query: &OutboxQuery) -> StoreResult<Vec<OutboxEntry>>;
+    async fn find_outbox(&self, id: Uuid) -> StoreResult<Option<OutboxEntry>>;
+    /// Requeues a failed email, due `now`.
+    async fn retry_email(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Retried>;
+    /// Stores a signing key as the newest generation (one past the highest stored).
+    async fn insert_signing_key(&self, key: &SigningKey) -> StoreResult<()>;
+    /// Deletes signing keys created before `before`, except the newest one; how many.
+    async fn delete_signing_keys_before(&self, before: DateTime<Utc>) -> StoreResult<u64>;
+    /// Inserts `count` active, verified users for load tests: `{prefix}{n}@example.com`,
+    /// username `{prefix}{n}`, name `Seed {n}` for `n` in `1..=count`, all with `password_hash`
+    /// and created `now`, their ids time-ordered UUIDv7 in the order of `n`. Written in large
+    /// batches; how many were inserted.
+    async fn seed_accounts(
+        &self,
+        prefix: &str,
+        count: u64,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+}
+
+/// A `LIKE` pattern matching every text that contains `q`, with `!` as the escape character
+/// (the same in every SQL dialect, unlike the backslash): `%`, `_` and `!` in `q` are literal.
+pub(crate) fn like_contains(q: &str) -> String {
+    let mut pattern = String::with_capacity(q.len() + 2);
+    pattern.push('%');
+    for c in q.chars() {
+        if matches!(c, '!' | '%' | '_') {
+            pattern.push('!');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// The seeded account number `n`: its email, username and display name.
+pub(crate) fn seed_identity(prefix: &str, n: u64) -> (String, String, String) {
+    (format!("{prefix}{n}@example.com"), format!("{prefix}{n}"), format!("Seed {n}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contains_patterns_escape_wildcards_and_the_escape_character() {
+        assert_eq!(like_contains("ann"), "%ann%");
+        assert_eq!(like_contains("50%_off!"), "%50!%!_off!!%");
+        assert_eq!(like_contains(""), "%%");
+    }
+}
