@@ -1,20 +1,30 @@
 //! Wiring: opens the database, loads the signing keys, starts the hashing pool and the outbox
-//! worker, ensures the bootstrap admin, binds the listener and serves until told to stop.
+//! worker, ensures the bootstrap admin, binds the listener and serves until told to stop —
+//! answering 503 and retrying in the background while the database is not reachable yet.
 //! Tests start exactly this, on port 0.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::extract::ConnectInfo;
+use axum::routing::get;
+use axum::{Json, Router};
 use chrono::Utc;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
 
-use crate::accounts::{Accounts, Parts, Settings, Throttle};
+use crate::accounts::domain::{Email, NewPassword};
+use crate::accounts::{Accounts, FieldError, Parts, Settings, Throttle};
 use crate::audit::AuditLog;
-use crate::config::Config;
+use crate::config::{AdminSeed, Config, ConfigError};
+use crate::http::error::ApiError;
 use crate::http::{self, AppState, Edge};
 use crate::limits::LimitStore;
 use crate::limits::redis::RedisLimits;
@@ -126,15 +136,28 @@ async fn load_or_create_keys(store: &dyn Store, issuer: String, token_ttl: Durat
     KeyRing::at(issuer, keys, Utc::now(), Some(token_ttl))
 }
 
+/// The most a request line and its headers may weigh; past it hyper answers a bare `431` (it
+/// refuses the request before any of our code runs, so the answer cannot be problem+json).
+/// hyper's other bound, 100 header fields, stays at its default.
+const MAX_HEADER_BYTES: usize = 32 * 1024;
+/// The first pause between attempts to reach the database at start-up; it doubles up to the next.
+const STARTUP_RETRY_FIRST: Duration = Duration::from_secs(1);
+const STARTUP_RETRY_MAX: Duration = Duration::from_secs(30);
+
 /// A bound, ready-to-run server.
+///
+/// The database may be unreachable when the server starts. Then `build` still succeeds and
+/// `run_until` serves at once, from the same listener, a small "starting" router (`/healthz`
+/// 200, `/readyz` and everything else 503) while a background task keeps trying to open the
+/// services. When it succeeds it builds the real router and publishes it in a `OnceLock` that
+/// every request consults first; from then on the server is the one it would have been.
 #[derive(Debug)]
 pub struct Application {
     listener: TcpListener,
     address: SocketAddr,
-    services: Services,
-    request_timeout: Duration,
-    edge: Edge,
-    audit_retention: Duration,
+    /// `None` while the database has not been reached yet.
+    services: Option<Services>,
+    opener: Opener,
 }
 
 impl Application {
@@ -143,6 +166,10 @@ impl Application {
     }
 
     /// Like [`Application::build`], with the outbox worker's timings chosen by the caller.
+    ///
+    /// Binds the listener and makes one attempt to open the services. A configuration error
+    /// (a bootstrap admin the rules refuse…) fails the build; an unreachable database does not:
+    /// the server starts without it and keeps trying (see [`Application`]).
     pub async fn build_with(config: &Config, outbox_settings: OutboxSettings) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(config.bind)
             .await
@@ -153,35 +180,21 @@ impl Application {
             // Bound to port 0 without an explicit public URL: links point at the real port.
             let _ = public_url.set_port(Some(address.port()));
         }
-        let services = Services::open(config, public_url, outbox_settings).await?;
-        if let Some(admin) = &config.admin {
-            let ensured = services.accounts.ensure_admin(&admin.email, admin.password.clone()).await;
-            match ensured {
-                Ok(_) => {}
-                Err(crate::accounts::Error::Validation(errors)) => {
-                    let problems = errors
-                        .iter()
-                        .map(|e| match e.field {
-                            "email" => format!("GATEHOUSE_ADMIN_EMAIL is not valid: {}", e.message),
-                            _ => format!("GATEHOUSE_ADMIN_PASSWORD is not valid: {}", e.message),
-                        })
-                        .collect();
-                    return Err(crate::config::ConfigError { problems }.into());
-                }
-                Err(other) => {
-                    return Err(anyhow::Error::new(other).context("ensuring the admin from GATEHOUSE_ADMIN_EMAIL"));
-                }
+        let opener = Opener { config: config.clone(), public_url, outbox_settings };
+        let services = match opener.open().await {
+            Ok(services) => Some(services),
+            Err(error) if error.is::<ConfigError>() => return Err(error),
+            Err(error) => {
+                // What the database would have refused must not wait for it to come back.
+                check_admin_seed(config)?;
+                tracing::warn!(
+                    error = %format!("{error:#}"),
+                    "the database is not reachable yet; serving 503 until it is, and trying again"
+                );
+                None
             }
-        }
-        let public = &services.accounts.settings().public_url;
-        let edge = Edge {
-            trusted_proxies: config.security.trusted_proxies.clone(),
-            cors_origins: config.security.cors_origins.clone(),
-            https: public.scheme() == "https",
-            origin: public.origin().ascii_serialization(),
         };
-        let audit_retention = config.security.audit_retention;
-        Ok(Self { listener, address, services, request_timeout: config.request_timeout, edge, audit_retention })
+        Ok(Self { listener, address, services, opener })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -192,10 +205,6 @@ impl Application {
         self.address.port()
     }
 
-    pub fn services(&self) -> &Services {
-        &self.services
-    }
-
     /// Serves until SIGTERM or Ctrl-C.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.run_until(shutdown_signal()).await
@@ -203,32 +212,246 @@ impl Application {
 
     /// Serves until `stop` completes, then finishes in-flight requests and stops the worker.
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Self { listener, address, services, request_timeout, edge, audit_retention } = self;
+        let Self { listener, address, services, opener } = self;
+        let router: Arc<OnceLock<Router>> = Arc::default();
+        // Start-up met a configuration error: stop serving and report it.
+        let fatal = CancellationToken::new();
+        let give_up = CancellationToken::new();
+        // Already open: the router is in place before the first connection is accepted.
+        let running = services.map(|services| Running::start(services, &opener, &router));
+        let startup = tokio::spawn({
+            let (opener, router, fatal, give_up) = (opener.clone(), router.clone(), fatal.clone(), give_up.clone());
+            async move {
+                if running.is_some() {
+                    return Ok(running);
+                }
+                match opener.open_eventually(give_up).await {
+                    Ok(Some(services)) => Ok(Some(Running::start(services, &opener, &router))),
+                    Ok(None) => Ok(None),
+                    Err(error) => {
+                        fatal.cancel();
+                        Err(error)
+                    }
+                }
+            }
+        });
+        tracing::info!(%address, "gatehouse is listening");
+        let stop = async move {
+            tokio::select! {
+                () = stop => {}
+                () = fatal.cancelled() => {}
+            }
+        };
+        serve(listener, router, starting_router(), opener.config.header_timeout, stop).await;
+        tracing::info!("no longer accepting requests; stopping background work");
+        give_up.cancel();
+        match startup.await {
+            Ok(Ok(Some(running))) => running.stop().await,
+            Ok(Ok(None)) => {}
+            Ok(Err(error)) => return Err(error),
+            Err(error) => return Err(anyhow::Error::new(error).context("starting the services")),
+        }
+        Ok(())
+    }
+}
+
+/// What it takes to open the services, kept so that start-up can try again later.
+#[derive(Clone, Debug)]
+struct Opener {
+    config: Config,
+    public_url: url::Url,
+    outbox_settings: OutboxSettings,
+}
+
+impl Opener {
+    /// Opens the services and ensures the bootstrap admin.
+    async fn open(&self) -> anyhow::Result<Services> {
+        let services = Services::open(&self.config, self.public_url.clone(), self.outbox_settings.clone()).await?;
+        let Some(admin) = &self.config.admin else { return Ok(services) };
+        match ensure_admin(&services, admin).await {
+            Ok(()) => Ok(services),
+            Err(error) => {
+                services.close().await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Tries again, pausing longer after each failure, until the services open (`None` if
+    /// `stop` comes first). Only a configuration error ends the attempts.
+    async fn open_eventually(&self, stop: CancellationToken) -> anyhow::Result<Option<Services>> {
+        let mut pause = STARTUP_RETRY_FIRST;
+        let mut attempt = 1;
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return Ok(None),
+                () = tokio::time::sleep(pause) => {}
+            }
+            attempt += 1;
+            let opened = tokio::select! {
+                () = stop.cancelled() => return Ok(None),
+                opened = self.open() => opened,
+            };
+            match opened {
+                Ok(services) => {
+                    tracing::info!(attempt, "the database is reachable now; gatehouse is ready");
+                    return Ok(Some(services));
+                }
+                Err(error) if error.is::<ConfigError>() => return Err(error),
+                Err(error) => {
+                    pause = (pause * 2).min(STARTUP_RETRY_MAX);
+                    tracing::warn!(
+                        attempt, retry_in = %humantime::format_duration(pause), error = %format!("{error:#}"),
+                        "the database is still not reachable; serving 503 until it is"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Makes sure the admin named by `GATEHOUSE_ADMIN_EMAIL` exists, is active and has the
+/// configured password. Values the rules refuse are a configuration error.
+async fn ensure_admin(services: &Services, admin: &AdminSeed) -> anyhow::Result<()> {
+    match services.accounts.ensure_admin(&admin.email, admin.password.clone()).await {
+        Ok(_) => Ok(()),
+        Err(crate::accounts::Error::Validation(errors)) => Err(admin_problems(errors).into()),
+        Err(other) => Err(anyhow::Error::new(other).context("ensuring the admin from GATEHOUSE_ADMIN_EMAIL")),
+    }
+}
+
+/// The checks of [`ensure_admin`] that need no database, for a start without one: a bad
+/// bootstrap admin stops start-up at once rather than whenever the database appears.
+fn check_admin_seed(config: &Config) -> Result<(), ConfigError> {
+    let Some(admin) = &config.admin else { return Ok(()) };
+    let mut errors = Vec::new();
+    let _ = Email::parse(&admin.email).map_err(|e| errors.push(e));
+    let _ = NewPassword::parse(&admin.password, "password", &[admin.email.trim(), ""]).map_err(|e| errors.push(e));
+    if errors.is_empty() { Ok(()) } else { Err(admin_problems(errors)) }
+}
+
+fn admin_problems(errors: Vec<FieldError>) -> ConfigError {
+    let problems = errors
+        .iter()
+        .map(|e| match e.field {
+            "email" => format!("GATEHOUSE_ADMIN_EMAIL is not valid: {}", e.message),
+            _ => format!("GATEHOUSE_ADMIN_PASSWORD is not valid: {}", e.message),
+        })
+        .collect();
+    ConfigError { problems }
+}
+
+/// The services at work: their router published, their background tasks running.
+struct Running {
+    services: Services,
+    background: CancellationToken,
+    worker: tokio::task::JoinHandle<()>,
+    sweeper: tokio::task::JoinHandle<()>,
+    reloader: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Starts the outbox worker, housekeeping and key reloading, and publishes the router.
+    fn start(services: Services, opener: &Opener, router: &OnceLock<Router>) -> Self {
+        let config = &opener.config;
         let background = CancellationToken::new();
         let worker = tokio::spawn(services.outbox.clone().run(background.child_token()));
         let sweeper = tokio::spawn(housekeeping(
             services.backend.store.clone(),
             services.accounts.audit().clone(),
-            audit_retention,
+            config.security.audit_retention,
             background.child_token(),
         ));
         let reloader = tokio::spawn(reload_keys(services.accounts.clone(), background.child_token()));
+        let edge = Edge {
+            trusted_proxies: config.security.trusted_proxies.clone(),
+            cors_origins: config.security.cors_origins.clone(),
+            https: opener.public_url.scheme() == "https",
+            origin: opener.public_url.origin().ascii_serialization(),
+        };
         let state = AppState::new(services.accounts.clone(), services.outbox.clone(), edge);
-        let app = http::router(state, request_timeout);
-        tracing::info!(%address, "gatehouse is listening");
-        let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(stop)
-            .await;
-        tracing::info!("no longer accepting requests; stopping background work");
-        background.cancel();
-        if tokio::time::timeout(WORKER_GRACE, worker).await.is_err() {
+        let _ = router.set(http::router(state, config.request_timeout));
+        Self { services, background, worker, sweeper, reloader }
+    }
+
+    /// Lets the worker settle the email it is sending, stops the rest, flushes the audit log.
+    async fn stop(self) {
+        self.background.cancel();
+        if tokio::time::timeout(WORKER_GRACE, self.worker).await.is_err() {
             tracing::warn!("the outbox worker did not stop in time; its claim will expire and be retried");
         }
-        sweeper.abort();
-        reloader.abort();
-        services.close().await;
-        served.context("serving HTTP")
+        self.sweeper.abort();
+        self.reloader.abort();
+        self.services.close().await;
     }
+}
+
+/// What answers while the database has not been reached: alive, not ready, nothing else.
+fn starting_router() -> Router {
+    let not_ready = || async { ApiError::Unavailable("Not ready: the database is not reachable yet.".into(), None) };
+    let starting =
+        || async { ApiError::Unavailable("gatehouse is starting: the database is not reachable yet.".into(), None) };
+    Router::new()
+        .route("/healthz", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
+        .route("/readyz", get(not_ready))
+        .fallback(starting)
+}
+
+/// Serves HTTP/1.1 on `listener` until `stop` completes, then lets open requests finish.
+/// Each request goes to the router in `app` once it is set, to `starting` until then.
+///
+/// hyper's own connection builder rather than `axum::serve`, for the two bounds that lacks: a
+/// deadline on reading a request's line and headers (`GATEHOUSE_HEADER_TIMEOUT`: a client
+/// dribbling bytes cannot hold a connection forever) and a size limit on them.
+async fn serve(
+    listener: TcpListener,
+    app: Arc<OnceLock<Router>>,
+    starting: Router,
+    header_timeout: Duration,
+    stop: impl Future<Output = ()>,
+) {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(header_timeout).max_header_size(MAX_HEADER_BYTES);
+    let connections = GracefulShutdown::new();
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    accept_failed(error).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let (app, starting) = (app.clone(), starting.clone());
+        let service = tower::service_fn(move |mut request: axum::extract::Request<hyper::body::Incoming>| {
+            // What `into_make_service_with_connect_info` would add: the client IP extractor reads it.
+            request.extensions_mut().insert(ConnectInfo(peer));
+            app.get().unwrap_or(&starting).clone().oneshot(request)
+        });
+        let connection =
+            connections.watch(http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service)));
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, %peer, "connection closed with an error");
+            }
+        });
+    }
+    drop(listener);
+    connections.shutdown().await;
+}
+
+/// After a failed accept: a connection that died while queued is nothing to worry about;
+/// anything else (out of file descriptors…) is logged and followed by a pause.
+async fn accept_failed(error: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(error.kind(), ConnectionAborted | ConnectionRefused | ConnectionReset) {
+        return;
+    }
+    tracing::error!(%error, "accepting a connection failed; pausing for a second");
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
 /// Re-reads the signing keys now and then, so that a key rotated on any replica (or by an

@@ -35,6 +35,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("GATEHOUSE_ACTIVATION_TTL", "24h", "activation link lifetime"),
     ("GATEHOUSE_RESET_TTL", "1h", "password-reset link lifetime"),
     ("GATEHOUSE_REQUEST_TIMEOUT", "30s", "longest time one request may take"),
+    ("GATEHOUSE_HEADER_TIMEOUT", "10s", "longest time a client may take to send a request's headers"),
     ("GATEHOUSE_HASH_THREADS", "number of cores", "password-hashing threads"),
     ("GATEHOUSE_HASH_QUEUE", "64", "hash jobs allowed to wait before answering 503"),
     ("GATEHOUSE_RATE_LIMIT", "on", "off turns every rate limit and the login lockout off (tests, benchmarks)"),
@@ -86,6 +87,8 @@ pub struct Config {
     pub activation_ttl: Duration,
     pub reset_ttl: Duration,
     pub request_timeout: Duration,
+    /// How long a client may take to send a request line and headers (slow-loris defence).
+    pub header_timeout: Duration,
     pub hash_threads: usize,
     pub hash_queue: usize,
     pub log: String,
@@ -305,6 +308,7 @@ impl Config {
         let activation_ttl = p.parse("GATEHOUSE_ACTIVATION_TTL", "24h", parse_duration);
         let reset_ttl = p.parse("GATEHOUSE_RESET_TTL", "1h", parse_duration);
         let request_timeout = p.parse("GATEHOUSE_REQUEST_TIMEOUT", "30s", parse_duration);
+        let header_timeout = p.parse("GATEHOUSE_HEADER_TIMEOUT", "10s", parse_duration);
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let hash_threads = p.parse("GATEHOUSE_HASH_THREADS", &cores.to_string(), |v| parse_count(v, 1, 256));
         let hash_queue = p.parse("GATEHOUSE_HASH_QUEUE", "64", |v| parse_count(v, 1, 100_000));
@@ -348,6 +352,7 @@ impl Config {
                 activation_ttl: activation_ttl?,
                 reset_ttl: reset_ttl?,
                 request_timeout: request_timeout?,
+                header_timeout: header_timeout?,
                 hash_threads: hash_threads?,
                 hash_queue: hash_queue?,
                 log: log?,
@@ -386,6 +391,7 @@ impl Config {
             ("GATEHOUSE_ACTIVATION_TTL".into(), show(self.activation_ttl)),
             ("GATEHOUSE_RESET_TTL".into(), show(self.reset_ttl)),
             ("GATEHOUSE_REQUEST_TIMEOUT".into(), show(self.request_timeout)),
+            ("GATEHOUSE_HEADER_TIMEOUT".into(), show(self.header_timeout)),
             ("GATEHOUSE_HASH_THREADS".into(), self.hash_threads.to_string()),
             ("GATEHOUSE_HASH_QUEUE".into(), self.hash_queue.to_string()),
             ("GATEHOUSE_RATE_LIMIT".into(), if self.security.rate_limits.is_some() { "on" } else { "off" }.into()),

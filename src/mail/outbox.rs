@@ -26,6 +26,9 @@ pub struct OutboxSettings {
     /// After this many attempts a transiently failing email is marked failed.
     pub max_attempts: u32,
     pub batch: u32,
+    /// The longest one delivery may take, whatever the transport; past it the attempt counts as
+    /// a transient failure (a mail server that accepts and then hangs must not stall the queue).
+    pub send_timeout: Duration,
 }
 
 impl Default for OutboxSettings {
@@ -37,6 +40,7 @@ impl Default for OutboxSettings {
             max_backoff: Duration::from_secs(30 * 60),
             max_attempts: 15,
             batch: 16,
+            send_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -91,7 +95,14 @@ impl Outbox {
     }
 
     async fn deliver(&self, email: &QueuedEmail, pass: &mut Pass) -> anyhow::Result<()> {
-        match self.transport.send(email).await {
+        let sent = match tokio::time::timeout(self.settings.send_timeout, self.transport.send(email)).await {
+            Ok(sent) => sent,
+            Err(_) => Err(SendError::Transient(format!(
+                "the mail server did not finish within {}",
+                humantime::format_duration(self.settings.send_timeout)
+            ))),
+        };
+        match sent {
             Ok(()) => {
                 self.store.email_sent(email.id, Utc::now()).await?;
                 tracing::info!(email_id = %email.id, kind = %email.kind, attempts = email.attempts, "email delivered");

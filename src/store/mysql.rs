@@ -84,7 +84,7 @@ impl MySqlStore {
             .await
             .map_err(|_| anyhow::anyhow!("opening the MySQL database {url}: no connection within {:?}", db.timeout))?
             .map_err(|e| anyhow::anyhow!("opening the MySQL database {url}: {e}"))?;
-        MIGRATOR.run(&mut conn).await.map_err(|e| anyhow::anyhow!("migrating the MySQL database {url}: {e}"))?;
+        MIGRATOR.run_direct(&mut conn).await.map_err(|e| anyhow::anyhow!("migrating the MySQL database {url}: {e}"))?;
         let _ = conn.close().await;
 
         let timeout = db.timeout;

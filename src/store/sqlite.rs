@@ -15,8 +15,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+    SqliteTransactionManager,
 };
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Row, Sqlite, Transaction, TransactionManager};
 use uuid::Uuid;
 
 use super::{
@@ -55,6 +56,39 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(db.max_connections)
             .acquire_timeout(db.timeout)
+            // A COMMIT that fails on a full or read-only disk leaves sqlx counting the connection
+            // as inside a transaction (SQLite has already rolled it back), and every later BEGIN
+            // on it fails. Such a connection is closed instead of going back to the pool.
+            // SQLite quietly opens a file it may not write (a read-only or failing disk) read-only,
+            // and such a connection would go on refusing writes after the disk recovers. It is
+            // marked `query_only` (`BEGIN IMMEDIATE` fails at once on it, before any locking):
+            // it serves reads, and is closed when released instead of going back to the pool.
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    match sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await {
+                        Ok(_) => {
+                            sqlx::query("ROLLBACK").execute(&mut *conn).await?;
+                        }
+                        Err(error) if is_read_only(&error) => {
+                            sqlx::query("PRAGMA query_only = ON").execute(&mut *conn).await?;
+                        }
+                        Err(error) => return Err(error),
+                    }
+                    Ok(())
+                })
+            })
+            // A COMMIT that fails on a full or read-only disk leaves sqlx counting the connection
+            // as inside a transaction (SQLite has already rolled it back), and every later BEGIN
+            // on it would fail. Such a connection is closed too.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    if SqliteTransactionManager::get_transaction_depth(conn) != 0 {
+                        return Ok(false);
+                    }
+                    let query_only: bool = sqlx::query_scalar("PRAGMA query_only").fetch_one(&mut *conn).await?;
+                    Ok(!query_only)
+                })
+            })
             .connect_with(options)
             .await
             .map_err(|e| anyhow::anyhow!("opening the SQLite database {url}: {e}"))?;
@@ -65,6 +99,15 @@ impl SqliteStore {
     async fn write_tx(&self) -> StoreResult<Transaction<'static, Sqlite>> {
         self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)
     }
+}
+
+/// SQLITE_READONLY, plain or extended.
+fn is_read_only(error: &sqlx::Error) -> bool {
+    let code = match error {
+        sqlx::Error::Database(db) => db.code().and_then(|c| c.parse::<i32>().ok()),
+        _ => None,
+    };
+    code.map(|c| c & 0xff) == Some(8)
 }
 
 /// Turns a driver error into the store's terms: unique violations into "taken", an

@@ -1,0 +1,94 @@
+//! Starting while the database is down: the server listens at once, is alive but not ready,
+//! answers 503 to everything else, and serves normally as soon as the database appears.
+
+use std::io::Write;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::database::{Kind, TestDatabase};
+use crate::proxy::Proxy;
+use crate::{Server, assert_problem, config, logs, quick_outbox};
+
+/// What a server that has not reached its database answers.
+async fn assert_starting(server: &Server) {
+    assert_eq!(server.get("/healthz", None).await.status(), StatusCode::OK);
+    let body = assert_problem(server.get("/readyz", None).await, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+    assert!(body["detail"].as_str().unwrap().contains("database is not reachable"), "{body}");
+    let signup = server.sign_up("early@example.com").await;
+    assert_eq!(signup.headers()["retry-after"], "1");
+    assert_problem(signup, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+    assert_problem(server.get("/user", Some("whatever")).await, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+}
+
+#[tokio::test]
+async fn a_server_started_while_postgres_is_down_becomes_ready_when_it_appears() {
+    let Some(server_url) = Kind::Postgres.server_url() else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: PostgreSQL start-up test skipped: GATEHOUSE_TEST_POSTGRES_URL is not set"
+        );
+        return;
+    };
+    let db = TestDatabase::create_on(Kind::Postgres, &server_url).await;
+    let mut url = url::Url::parse(&db.url).unwrap();
+    let target = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+    let proxy = Proxy::start(target).await;
+    proxy.cut().await;
+    url.set_host(Some("127.0.0.1")).unwrap();
+    url.set_port(Some(proxy.port)).unwrap();
+    let config = config(url.as_str(), &[("GATEHOUSE_DATABASE_TIMEOUT", "1s")]);
+
+    let server = Server::start(&config, quick_outbox()).await;
+    assert_starting(&server).await;
+
+    proxy.restore();
+    server.until_status("/readyz", StatusCode::OK, Duration::from_secs(30)).await;
+    let signup = server.sign_up("late@example.com").await;
+    assert_eq!(signup.status(), StatusCode::CREATED, "{}", signup.text().await.unwrap());
+    assert_eq!(db.count("SELECT COUNT(*) FROM accounts").await, 1);
+    let logs = logs();
+    assert!(logs.contains("the database is not reachable yet"), "{logs}");
+    assert!(logs.contains("gatehouse is ready"), "{logs}");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_server_started_before_its_sqlite_directory_exists_becomes_ready_when_it_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = config(&format!("sqlite://{}", data.join("gatehouse.db").display()), &[]);
+
+    let server = Server::start(&config, quick_outbox()).await;
+    assert_starting(&server).await;
+
+    std::fs::create_dir(&data).unwrap();
+    server.until_status("/readyz", StatusCode::OK, Duration::from_secs(30)).await;
+    let signup = server.sign_up("late@example.com").await;
+    assert_eq!(signup.status(), StatusCode::CREATED, "{}", signup.text().await.unwrap());
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_bad_admin_password_stops_start_up_at_once_even_without_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("missing").join("gatehouse.db").display());
+    let config = config(&url, &[("GATEHOUSE_ADMIN_EMAIL", "admin@example.com"), ("GATEHOUSE_ADMIN_PASSWORD", "short")]);
+
+    let error = gatehouse::app::Application::build(&config).await.expect_err("start-up refused");
+
+    let problem = error.downcast_ref::<gatehouse::config::ConfigError>().expect("a configuration error");
+    assert!(problem.to_string().contains("GATEHOUSE_ADMIN_PASSWORD"), "{problem}");
+}
+
+#[tokio::test]
+async fn a_server_still_starting_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("missing").join("gatehouse.db").display());
+    let server = Server::start(&config(&url, &[]), quick_outbox()).await;
+    assert_eq!(server.get("/healthz", None).await.status(), StatusCode::OK);
+
+    let stopped = tokio::time::timeout(Duration::from_secs(10), server.stop()).await;
+
+    stopped.expect("stopped in time").unwrap();
+}
