@@ -37,6 +37,7 @@ use crate::sessions::SessionStore;
 use crate::store::{NewEmail, NewOneTimeToken, Store, StoreError, TokenPurpose};
 use crate::tokens::jwt::KeyRing;
 use crate::tokens::opaque::OpaqueToken;
+use crate::tokens::verified::VerifiedTokens;
 
 /// Every way an account operation can fail. The HTTP layer maps each to the contract's code.
 #[derive(Debug, thiserror::Error)]
@@ -161,6 +162,8 @@ pub struct Accounts {
     sessions: Arc<dyn SessionStore>,
     hasher: PasswordHasher,
     keys: keys::Keys,
+    /// Access tokens whose signature this process has checked (see [`VerifiedTokens`]).
+    verified: Arc<VerifiedTokens>,
     outbox: Outbox,
     settings: Settings,
     throttle: Throttle,
@@ -183,7 +186,9 @@ pub struct Parts {
 impl Accounts {
     pub fn new(parts: Parts) -> Self {
         let Parts { store, sessions, hasher, keys, outbox, settings, throttle, audit } = parts;
-        Self { store, sessions, hasher, keys: keys::Keys::new(keys), outbox, settings, throttle, audit }
+        let keys = keys::Keys::new(keys);
+        let verified = Arc::new(VerifiedTokens::default());
+        Self { store, sessions, hasher, keys, verified, outbox, settings, throttle, audit }
     }
 
     pub fn audit(&self) -> &AuditLog {

@@ -1,6 +1,8 @@
-//! Token crypto: the EdDSA-signed JWT access tokens ([`jwt`]) and the opaque random tokens
-//! behind refresh tokens and emailed links ([`opaque`]). Nothing else in gatehouse touches
+//! Token crypto: the EdDSA-signed JWT access tokens ([`jwt`]), the memory of those already
+//! verified ([`verified`]) and the opaque random tokens behind refresh tokens and emailed
+//! links ([`opaque`]). Nothing else in gatehouse touches
 //! signatures, random token bytes or token hashes.
 
 pub mod jwt;
 pub mod opaque;
+pub mod verified;

@@ -1,0 +1,20 @@
+-- GET wrk's URL with `Authorization: Bearer <token>`, each thread cycling through its share
+-- of the access tokens in the file named by the first argument.
+-- Arguments: <tokens-file> <wrk-threads>
+package.path = os.getenv("GATEHOUSE_BENCH_LUA") .. "/?.lua;" .. package.path
+require "report"
+
+local requests, next_one = {}, 1
+
+function init(args)
+  for _, token in ipairs(my_lines(args[1], thread_id, tonumber(args[2]))) do
+    table.insert(requests, wrk.format("GET", wrk.path, { ["Authorization"] = "Bearer " .. token }))
+  end
+  if #requests == 0 then error("no tokens for thread " .. thread_id) end
+end
+
+function request()
+  local r = requests[next_one]
+  next_one = next_one % #requests + 1
+  return r
+end

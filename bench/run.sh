@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The gatehouse benchmark: builds the release binary and the two bench programs
+# (examples/hash_bound.rs, examples/seed.rs), installs wrk if it is missing, then runs
+# bench/bench.py, which starts the server on a fresh database on loopback, drives every
+# scenario at concurrency 1, 64 and 256 for a few seconds, three interleaved rounds, and writes
+# bench/results/latest.json, the tables in docs/BENCHMARKS.md and docs/bench-throughput.svg.
+#
+# Usage: bench/run.sh [--no-build] [--smoke] [bench.py options]   (--help lists them)
+#   --no-build  use the binaries already in $CARGO_TARGET_DIR/release (e.g. a copy taken
+#             while others rebuild the shared cache)
+#   --smoke   one round of 1-second runs at concurrency 1 and 16 of healthz, GET /user and
+#             login; checks that the harness works (throughput, no errors), asserts no target,
+#             writes nothing. Well under a minute once built.
+#
+# Environment: CARGO_TARGET_DIR (default ~/.cache/gatehouse-target);
+#   GATEHOUSE_BENCH_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test): run on a fresh
+#   PostgreSQL database created next to that one (and dropped afterwards);
+#   GATEHOUSE_BENCH_REDIS_URL (e.g. redis://127.0.0.1:6379): sessions in Redis, under a unique
+#   key prefix (deleted afterwards).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+case "${1:-}" in
+  -h | --help)
+    sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+    echo
+    exec python3 bench/bench.py --help
+    ;;
+esac
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse-target}"
+
+if ! command -v wrk >/dev/null; then
+  echo "bench: installing wrk" >&2
+  apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
+fi
+command -v python3 >/dev/null || { echo "bench: python3 is needed" >&2; exit 1; }
+
+if [ "${1:-}" = --no-build ]; then
+  shift
+else
+  echo "bench: cargo build --release --locked (the server, hash_bound, seed)" >&2
+  cargo build --release --locked --quiet --bin gatehouse --example hash_bound --example seed
+fi
+
+exec python3 bench/bench.py "$@"
