@@ -2,9 +2,10 @@
 //!
 //! The folders are the architecture: [`http`] (routes, extractors, the one error type) calls
 //! [`accounts`] (the account rules), which uses [`store`] (SQL, one file per database),
-//! [`sessions`], [`mail`] (templates, outbox worker, transports), [`passwords`] (Argon2id on
-//! its own threads) and [`tokens`] (JWT and opaque-token crypto). [`app`] wires them together;
-//! [`cli`] is the command line. Nothing depends on `http`.
+//! [`sessions`], [`limits`] (rate limits and the login lockout), [`audit`] (the audit trail),
+//! [`mail`] (templates, outbox worker, transports), [`passwords`] (Argon2id on its own threads)
+//! and [`tokens`] (JWT and opaque-token crypto). [`app`] wires them together; [`cli`] is the
+//! command line. Nothing depends on `http`.
 
 pub mod accounts;
 pub mod app;
