@@ -433,7 +433,7 @@ def main():
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--accounts", type=int, default=512, help="seeded accounts")
     parser.add_argument("--sessions", type=int, default=256, help="access tokens used by the GET scenarios")
-    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/BENCHMARKS.md and the plot")
+    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/BENCHMARKS.md, the plot or bench/results (the figures go to the temp directory)")
     options = parser.parse_args()
     if options.smoke:
         options.rounds, options.duration, options.concurrency = 1, 1, "1,16"
@@ -512,11 +512,14 @@ def main():
         print("benchmark smoke run: the harness works (targets are not asserted here)")
         return 0
 
-    out_dir = ROOT / "bench" / "results"
+    # With --no-docs (a partial or experimental run) the committed results stay as they are.
+    out_dir = Path(tempfile.gettempdir()) if options.no_docs else ROOT / "bench" / "results"
     out_dir.mkdir(exist_ok=True)
     name = "latest.json" if bench.backend == "sqlite" else f"latest-{bench.backend.replace('+', '-')}.json"
+    if options.no_docs:
+        name = f"gatehouse-bench-{name}"
     (out_dir / name).write_text(json.dumps(results, indent=1) + "\n")
-    log(f"wrote bench/results/{name}")
+    log(f"wrote {out_dir / name}")
     for check in results["targets"]:
         log(f"{'PASS' if check['pass'] else 'MISS'}  {check['target']}: {check['value']:.3g} ({check['need']}) "
             f"{check['note']}")
