@@ -25,7 +25,7 @@ use subtle::ConstantTimeEq;
 use super::session::ClientInfo;
 use super::{Error, Result};
 use crate::config::RateLimits;
-use crate::limits::{Budget, Decision, LimitStore};
+use crate::limits::{Budget, Decision, FailureState, LimitStore};
 use crate::tokens::opaque::OpaqueToken;
 
 /// The actions with a per-IP budget.
@@ -57,6 +57,10 @@ pub struct LoginGate {
     account_key: String,
     /// The client holds a device token for this login name.
     known_device: bool,
+    /// Which runs of failures the gate saw, so that a success clears them without reading
+    /// them again.
+    client_failed: bool,
+    account_failed: bool,
 }
 
 /// The throttle: the limit store and the configured budgets (`None`: limits are off).
@@ -157,17 +161,23 @@ impl Throttle {
             (None, Some(ip)) => format!("ip:{ip}"),
             (None, None) => "ip:unknown".to_owned(),
         };
-        let gate = LoginGate {
-            client_key: key("fail:client", &[login, &client_id]),
-            account_key: key("fail:account", &[login]),
-            known_device: device.is_some(),
-        };
+        let client_key = key("fail:client", &[login, &client_id]);
+        let account_key = key("fail:account", &[login]);
         let now = now_ms();
-        let mut wait = crate::limits::retry_after(self.store.failures(&gate.client_key, now).await?, now);
-        if !gate.known_device {
-            let account_wait = crate::limits::retry_after(self.store.failures(&gate.account_key, now).await?, now);
-            wait = wait.max(account_wait);
-        }
+        let client = self.store.failures(&client_key, now).await?;
+        // A known device is not held back by the account-wide run, so it is not read for one.
+        let account = match device {
+            Some(_) => FailureState::default(),
+            None => self.store.failures(&account_key, now).await?,
+        };
+        let wait = crate::limits::retry_after(client, now).max(crate::limits::retry_after(account, now));
+        let gate = LoginGate {
+            client_key,
+            account_key,
+            known_device: device.is_some(),
+            client_failed: client.failures > 0,
+            account_failed: account.failures > 0,
+        };
         match wait {
             Some(retry_after) if retry_after > Duration::ZERO => {
                 crate::metrics::event("gatehouse_rate_limited_total", "action", "login_lockout");
@@ -198,13 +208,11 @@ impl Throttle {
     /// that check, leaves the account's run alone: the owner logging in from their own browser
     /// must not hand an attacker elsewhere a fresh set of free guesses.
     pub async fn login_succeeded(&self, gate: &LoginGate) -> Result<()> {
-        let now = now_ms();
-        let keys: &[&String] =
-            if gate.known_device { &[&gate.client_key] } else { &[&gate.client_key, &gate.account_key] };
-        for key in keys {
-            if self.store.failures(key, now).await?.failures > 0 {
-                self.store.clear(key).await?;
-            }
+        if gate.client_failed {
+            self.store.clear(&gate.client_key).await?;
+        }
+        if gate.account_failed && !gate.known_device {
+            self.store.clear(&gate.account_key).await?;
         }
         Ok(())
     }

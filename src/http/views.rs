@@ -9,7 +9,8 @@ use crate::accounts::TokenPair;
 use crate::accounts::domain::Account;
 use crate::sessions::SessionInfo;
 
-fn rfc3339(t: &DateTime<Utc>) -> String {
+/// A time as the API writes it: RFC 3339, UTC, milliseconds.
+pub fn rfc3339(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 

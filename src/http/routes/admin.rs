@@ -8,7 +8,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, SecondsFormat, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -20,7 +19,7 @@ use crate::accounts::domain::{Role, Status};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{self, Auth, Client, Path, Query};
-use crate::http::views::{AccountBody, MessageBody, SessionBody};
+use crate::http::views::{AccountBody, MessageBody, SessionBody, rfc3339};
 use crate::store::admin::{AccountQuery, OutboxEntry, OutboxQuery};
 
 const DEFAULT_LIMIT: u32 = 50;
@@ -337,10 +336,6 @@ pub struct OutboxEmail {
     sent_at: Option<String>,
 }
 
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
 impl From<OutboxEntry> for OutboxEmail {
     fn from(e: OutboxEntry) -> Self {
         Self {
@@ -351,9 +346,9 @@ impl From<OutboxEntry> for OutboxEmail {
             status: e.status,
             attempts: e.attempts,
             last_error: e.last_error,
-            created_at: rfc3339(e.created_at),
-            next_attempt_at: rfc3339(e.next_attempt_at),
-            sent_at: e.sent_at.map(rfc3339),
+            created_at: rfc3339(&e.created_at),
+            next_attempt_at: rfc3339(&e.next_attempt_at),
+            sent_at: e.sent_at.as_ref().map(rfc3339),
         }
     }
 }
