@@ -19,7 +19,8 @@ async fn main() -> anyhow::Result<()> {
     let count: u64 = args.next().and_then(|a| a.parse().ok()).ok_or_else(|| anyhow::anyhow!(usage))?;
     let prefix = args.next().unwrap_or_else(|| "seed".to_owned());
     let password = args.next().unwrap_or_else(|| "bench-password-9f3k2".to_owned());
-    let hash = PasswordHasher::start(1, 1).hash(SecretString::from(password)).await?;
+    let hash =
+        PasswordHasher::start(1, 1, std::time::Duration::from_secs(60)).hash(SecretString::from(password)).await?;
     let store =
         connect(&SecretUrl::new(&url), &DbOptions { max_connections: 4, timeout: Duration::from_secs(60) }).await?;
     let started = Instant::now();

@@ -75,7 +75,7 @@ impl Services {
             None => Arc::new(LogTransport),
         };
         let outbox = Outbox::new(backend.store.clone(), transport, outbox_settings);
-        let hasher = PasswordHasher::start(config.hash_threads, config.hash_queue);
+        let hasher = PasswordHasher::start(config.hash_threads, config.hash_queue, config.hash_max_wait);
         let security = &config.security;
         let settings = Settings {
             public_url,

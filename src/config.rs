@@ -38,6 +38,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("GATEHOUSE_HEADER_TIMEOUT", "10s", "longest time a client may take to send a request's headers"),
     ("GATEHOUSE_HASH_THREADS", "number of cores", "password-hashing threads"),
     ("GATEHOUSE_HASH_QUEUE", "64", "hash jobs allowed to wait before answering 503"),
+    ("GATEHOUSE_HASH_MAX_WAIT", "1s", "longest a login or sign-up waits for a hashing thread before answering 503"),
     ("GATEHOUSE_RATE_LIMIT", "on", "off turns every rate limit and the login lockout off (tests, benchmarks)"),
     ("GATEHOUSE_RATE_LIMIT_LOGIN", "120/1m", "login attempts per client IP"),
     ("GATEHOUSE_RATE_LIMIT_SIGNUP", "60/1m", "sign-ups per client IP"),
@@ -91,6 +92,7 @@ pub struct Config {
     pub header_timeout: Duration,
     pub hash_threads: usize,
     pub hash_queue: usize,
+    pub hash_max_wait: Duration,
     pub log: String,
     pub log_format: LogFormat,
     pub security: Security,
@@ -312,6 +314,7 @@ impl Config {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let hash_threads = p.parse("GATEHOUSE_HASH_THREADS", &cores.to_string(), |v| parse_count(v, 1, 256));
         let hash_queue = p.parse("GATEHOUSE_HASH_QUEUE", "64", |v| parse_count(v, 1, 100_000));
+        let hash_max_wait = p.parse("GATEHOUSE_HASH_MAX_WAIT", "1s", parse_duration);
         let log = p.parse("GATEHOUSE_LOG", "info", |v| {
             tracing_subscriber::EnvFilter::try_new(v)
                 .map(|_| v.to_owned())
@@ -355,6 +358,7 @@ impl Config {
                 header_timeout: header_timeout?,
                 hash_threads: hash_threads?,
                 hash_queue: hash_queue?,
+                hash_max_wait: hash_max_wait?,
                 log: log?,
                 log_format: log_format?,
                 security: security?,
@@ -394,6 +398,7 @@ impl Config {
             ("GATEHOUSE_HEADER_TIMEOUT".into(), show(self.header_timeout)),
             ("GATEHOUSE_HASH_THREADS".into(), self.hash_threads.to_string()),
             ("GATEHOUSE_HASH_QUEUE".into(), self.hash_queue.to_string()),
+            ("GATEHOUSE_HASH_MAX_WAIT".into(), show(self.hash_max_wait)),
             ("GATEHOUSE_RATE_LIMIT".into(), if self.security.rate_limits.is_some() { "on" } else { "off" }.into()),
         ];
         let limits = self.security.rate_limits.as_ref();

@@ -32,6 +32,9 @@ use crate::tokens::opaque::TokenHash;
 const LATENCY_BUCKETS: &[f64] =
     &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
 /// The process-wide recorder (installed once; every app in the process reports to it).
 pub fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -45,6 +48,19 @@ pub fn handle() -> &'static PrometheusHandle {
         // renders what it records, which is nothing, and the other wins.
         let _ = ::metrics::set_global_recorder(recorder);
         describe();
+        // Histogram samples pile up in the recorder until they are folded into the buckets,
+        // which a scrape of /metrics does; without scrapes that would be a few dozen bytes
+        // more memory per request, for ever. This folds them in every few seconds regardless.
+        let upkeep = handle.clone();
+        std::thread::Builder::new()
+            .name("gatehouse-metrics".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(UPKEEP_INTERVAL);
+                    upkeep.run_upkeep();
+                }
+            })
+            .expect("spawning the metrics upkeep thread");
         handle
     })
 }
@@ -337,6 +353,13 @@ impl SessionStore for TimedSessions {
     }
     async fn live_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<LiveSession>> {
         timed!("gatehouse_session_store_duration_seconds", "check", self.0.live_session(id, now))
+    }
+    async fn live_session_and_account(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(LiveSession, Option<Account>)>> {
+        timed!("gatehouse_session_store_duration_seconds", "check", self.0.live_session_and_account(id, now))
     }
     async fn touch_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
         timed!("gatehouse_session_store_duration_seconds", "touch", self.0.touch_session(id, now))

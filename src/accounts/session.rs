@@ -66,6 +66,9 @@ impl std::fmt::Debug for ClientInfo {
 pub struct Caller {
     pub account_id: Uuid,
     pub session_id: Uuid,
+    /// The account, when the session store read it with the session (this request's read,
+    /// never one remembered from an earlier request).
+    pub account: Option<Account>,
 }
 
 /// What a login or refresh hands out.
@@ -266,7 +269,8 @@ impl Accounts {
             Error::Unauthorized
         })?;
         let now = Utc::now();
-        let session = self.sessions.live_session(claims.sid, now).await?.ok_or(Error::Unauthorized)?;
+        let (session, account) =
+            self.sessions.live_session_and_account(claims.sid, now).await?.ok_or(Error::Unauthorized)?;
         if session.account_id != claims.sub {
             return Err(Error::Unauthorized);
         }
@@ -278,13 +282,24 @@ impl Accounts {
                 }
             });
         }
-        Ok(Caller { account_id: claims.sub, session_id: claims.sid })
+        Ok(Caller { account_id: claims.sub, session_id: claims.sid, account })
     }
 
     /// The caller's own account.
     pub async fn me(&self, caller: &Caller) -> Result<Account> {
+        if let Some(account) = &caller.account {
+            return Ok(account.clone());
+        }
         let found = self.store.find_account(&AccountKey::Id(caller.account_id)).await?;
         found.map(|c| c.account).ok_or(Error::Unauthorized)
+    }
+
+    /// The caller's own account, taking the one read with the session if there is one.
+    pub async fn into_me(&self, caller: Caller) -> Result<Account> {
+        match caller.account {
+            Some(account) => Ok(account),
+            None => self.me(&caller).await,
+        }
     }
 
     /// Ends the caller's session, or with `everywhere` every session of the account.

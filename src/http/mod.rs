@@ -28,15 +28,26 @@ use crate::mail::outbox::Outbox;
 /// Request bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// What every handler can reach.
+/// What every handler can reach. Every request gets a copy, so it is one shared pointer.
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+#[derive(Debug)]
+pub struct Shared {
     pub accounts: Accounts,
     pub outbox: Outbox,
     pub audit: AuditLog,
     pub edge: Arc<Edge>,
     /// The last mail-server check and its outcome, so readiness probes stay cheap.
-    pub mailer_health: Arc<Mutex<Option<(Instant, bool)>>>,
+    pub mailer_health: Mutex<Option<(Instant, bool)>>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 /// How the HTTP edge treats browsers and proxies.
@@ -55,7 +66,7 @@ pub struct Edge {
 impl AppState {
     pub fn new(accounts: Accounts, outbox: Outbox, edge: Edge) -> Self {
         let audit = accounts.audit().clone();
-        Self { accounts, outbox, audit, edge: Arc::new(edge), mailer_health: Arc::new(Mutex::new(None)) }
+        Self(Arc::new(Shared { accounts, outbox, audit, edge: Arc::new(edge), mailer_health: Mutex::new(None) }))
     }
 }
 

@@ -17,6 +17,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::accounts::domain::Account;
 use crate::store::StoreResult;
 use crate::tokens::opaque::TokenHash;
 
@@ -70,6 +71,14 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
     async fn create_session(&self, session: &NewSession) -> StoreResult<()>;
     /// The session, if it exists and has not expired.
     async fn live_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<LiveSession>>;
+    /// The session as [`Self::live_session`] has it and, where this store also holds the
+    /// accounts, the account it belongs to, read in the same statement (one read for the
+    /// per-request check of `GET /user`). A store without the accounts answers `None` for it.
+    async fn live_session_and_account(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(LiveSession, Option<Account>)>>;
     /// Records use of the session (for the owner's session list).
     async fn touch_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()>;
     /// Spends `presented` and makes `next` the session's refresh token, atomically. A spent

@@ -23,6 +23,7 @@ use redis::{Script, Value};
 use uuid::Uuid;
 
 use super::{LiveSession, NewSession, Rotation, SessionInfo, SessionStore};
+use crate::accounts::domain::Account;
 use crate::config::SecretUrl;
 use crate::store::{StoreError, StoreResult};
 use crate::tokens::opaque::TokenHash;
@@ -246,6 +247,15 @@ impl SessionStore for RedisSessions {
             return Ok(None);
         }
         Ok(Some(LiveSession { id, account_id: self::id(account)?, expires_at, last_used_at: time(number(used)?)? }))
+    }
+
+    /// The accounts are in the database, not here: the session alone.
+    async fn live_session_and_account(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(LiveSession, Option<Account>)>> {
+        Ok(self.live_session(id, now).await?.map(|session| (session, None)))
     }
 
     async fn touch_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {

@@ -221,6 +221,18 @@ pub trait Store:
     async fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
+/// The statement that reads a live session and its account at once: `account_id, expires_at,
+/// last_used_at`, then the account's `columns` (comma-separated, in that order), for the
+/// session `id` unexpired at `now` (each a placeholder in the backend's syntax).
+pub(crate) fn live_session_and_account_sql(columns: &str, id: &str, now: &str) -> String {
+    let columns: Vec<String> = columns.split(',').map(|column| format!("a.{}", column.trim())).collect();
+    format!(
+        "SELECT s.account_id, s.expires_at, s.last_used_at, {} FROM sessions s JOIN accounts a ON a.id = s.account_id \
+         WHERE s.id = {id} AND s.expires_at > {now}",
+        columns.join(", ")
+    )
+}
+
 /// How to connect to a database.
 #[derive(Clone, Debug)]
 pub struct DbOptions {

@@ -13,7 +13,7 @@ mod email_change;
 mod limits;
 
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -781,6 +781,26 @@ impl SessionStore for MySqlStore {
                 expires_at: row.try_get("expires_at").map_err(map_err)?,
                 last_used_at: row.try_get("last_used_at").map_err(map_err)?,
             })
+        })
+        .transpose()
+    }
+
+    async fn live_session_and_account(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(LiveSession, Option<Account>)>> {
+        static SQL: LazyLock<String> =
+            LazyLock::new(|| crate::store::live_session_and_account_sql(ACCOUNT_COLUMNS, "?", "?"));
+        let row = sqlx::query(&SQL).bind(id.to_string()).bind(now).fetch_optional(&self.pool).await.map_err(map_err)?;
+        row.map(|row| {
+            let session = LiveSession {
+                id,
+                account_id: uuid(&row, "account_id")?,
+                expires_at: row.try_get("expires_at").map_err(map_err)?,
+                last_used_at: row.try_get("last_used_at").map_err(map_err)?,
+            };
+            Ok((session, Some(account_from_row(&row)?.account)))
         })
         .transpose()
     }

@@ -11,7 +11,7 @@ mod email_change;
 mod limits;
 
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -600,6 +600,26 @@ impl SessionStore for PostgresStore {
                 expires_at: get(&row, "expires_at")?,
                 last_used_at: get(&row, "last_used_at")?,
             })
+        })
+        .transpose()
+    }
+
+    async fn live_session_and_account(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(LiveSession, Option<Account>)>> {
+        static SQL: LazyLock<String> =
+            LazyLock::new(|| crate::store::live_session_and_account_sql(ACCOUNT_COLUMNS, "$1", "$2"));
+        let row = sqlx::query(&SQL).bind(id).bind(now).fetch_optional(&self.pool).await.map_err(map_err)?;
+        row.map(|row| {
+            let session = LiveSession {
+                id,
+                account_id: get(&row, "account_id")?,
+                expires_at: get(&row, "expires_at")?,
+                last_used_at: get(&row, "last_used_at")?,
+            };
+            Ok((session, Some(account_from_row(&row)?.account)))
         })
         .transpose()
     }

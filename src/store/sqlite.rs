@@ -7,8 +7,10 @@ mod admin;
 mod audit;
 mod email_change;
 mod limits;
+mod reader;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -41,6 +43,8 @@ const ACCOUNT_COLUMNS: &str =
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The per-request reads, done in place (see [`reader`]); none for an in-memory database.
+    reader: Option<Arc<reader::Reader>>,
 }
 
 impl SqliteStore {
@@ -53,6 +57,8 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(db.timeout)
             .foreign_keys(true);
+        let in_memory = url.expose().contains(":memory:") || url.expose().contains("mode=memory");
+        let reader = reader::Reader::new(options.get_filename().to_owned(), in_memory).map(Arc::new);
         let pool = SqlitePoolOptions::new()
             .max_connections(db.max_connections)
             .acquire_timeout(db.timeout)
@@ -93,7 +99,7 @@ impl SqliteStore {
             .await
             .map_err(|e| anyhow::anyhow!("opening the SQLite database {url}: {e}"))?;
         MIGRATOR.run(&pool).await.map_err(|e| anyhow::anyhow!("migrating the SQLite database {url}: {e}"))?;
-        Ok(Self { pool })
+        Ok(Self { pool, reader })
     }
 
     async fn write_tx(&self) -> StoreResult<Transaction<'static, Sqlite>> {
@@ -141,24 +147,54 @@ fn uuid(row: &SqliteRow, column: &str) -> StoreResult<Uuid> {
     Uuid::parse_str(&text).map_err(|e| StoreError::Other(anyhow::anyhow!("bad uuid in {column}: {e}")))
 }
 
+/// An account's columns as stored, read by either driver.
+struct AccountRow {
+    id: String,
+    email: String,
+    username: Option<String>,
+    name: Option<String>,
+    data: String,
+    password_hash: String,
+    role: String,
+    status: String,
+    email_verified: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl AccountRow {
+    fn into_credentials(self) -> anyhow::Result<Credentials> {
+        let account = Account {
+            id: Uuid::parse_str(&self.id)?,
+            email: self.email,
+            username: self.username,
+            name: self.name,
+            data: serde_json::from_str(&self.data).map_err(|e| anyhow::anyhow!("bad data json: {e}"))?,
+            role: Role::parse(&self.role).ok_or_else(|| anyhow::anyhow!("bad role {:?}", self.role))?,
+            status: Status::parse(&self.status).ok_or_else(|| anyhow::anyhow!("bad status {:?}", self.status))?,
+            email_verified: self.email_verified,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        };
+        Ok(Credentials { account, password_hash: self.password_hash })
+    }
+}
+
 fn account_from_row(row: &SqliteRow) -> StoreResult<Credentials> {
-    let data: String = row.try_get("data").map_err(map_err)?;
-    let data = serde_json::from_str(&data).map_err(|e| StoreError::Other(anyhow::anyhow!("bad data json: {e}")))?;
-    let role: String = row.try_get("role").map_err(map_err)?;
-    let status: String = row.try_get("status").map_err(map_err)?;
-    let account = Account {
-        id: uuid(row, "id")?,
+    let account = AccountRow {
+        id: row.try_get("id").map_err(map_err)?,
         email: row.try_get("email").map_err(map_err)?,
         username: row.try_get("username").map_err(map_err)?,
         name: row.try_get("name").map_err(map_err)?,
-        data,
-        role: Role::parse(&role).ok_or_else(|| anyhow::anyhow!("bad role {role:?}"))?,
-        status: Status::parse(&status).ok_or_else(|| anyhow::anyhow!("bad status {status:?}"))?,
+        data: row.try_get("data").map_err(map_err)?,
+        password_hash: row.try_get("password_hash").map_err(map_err)?,
+        role: row.try_get("role").map_err(map_err)?,
+        status: row.try_get("status").map_err(map_err)?,
         email_verified: row.try_get("email_verified").map_err(map_err)?,
         created_at: row.try_get("created_at").map_err(map_err)?,
         updated_at: row.try_get("updated_at").map_err(map_err)?,
     };
-    Ok(Credentials { account, password_hash: row.try_get("password_hash").map_err(map_err)? })
+    Ok(account.into_credentials()?)
 }
 
 fn json_text(data: &serde_json::Map<String, serde_json::Value>) -> String {
@@ -267,6 +303,12 @@ impl Store for SqliteStore {
     }
 
     async fn find_account(&self, key: &AccountKey) -> StoreResult<Option<Credentials>> {
+        if let Some(reader) = &self.reader {
+            match reader.find_account(key) {
+                Ok(found) => return Ok(found),
+                Err(error) => tracing::debug!(%error, "in-place account read failed; reading through the pool"),
+            }
+        }
         let (column, value) = match key {
             AccountKey::Id(id) => ("id", id.to_string()),
             AccountKey::Email(email) => ("email_normalized", email.to_lowercase()),
@@ -587,6 +629,12 @@ impl SessionStore for SqliteStore {
     }
 
     async fn live_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<LiveSession>> {
+        if let Some(reader) = &self.reader {
+            match reader.live_session(id, now) {
+                Ok(found) => return Ok(found),
+                Err(error) => tracing::debug!(%error, "in-place session read failed; reading through the pool"),
+            }
+        }
         let row =
             sqlx::query("SELECT account_id, expires_at, last_used_at FROM sessions WHERE id = ? AND expires_at > ?")
                 .bind(id.to_string())
@@ -603,6 +651,20 @@ impl SessionStore for SqliteStore {
             })
         })
         .transpose()
+    }
+
+    async fn live_session_and_account(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(LiveSession, Option<Account>)>> {
+        if let Some(reader) = &self.reader {
+            match reader.live_session_and_account(id, now) {
+                Ok(found) => return Ok(found.map(|(session, account)| (session, Some(account)))),
+                Err(error) => tracing::debug!(%error, "in-place session read failed; reading through the pool"),
+            }
+        }
+        Ok(self.live_session(id, now).await?.map(|session| (session, None)))
     }
 
     async fn touch_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {

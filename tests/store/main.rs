@@ -28,6 +28,8 @@ pub struct Harness {
     pub store: Arc<dyn Store>,
     pub sessions: Arc<dyn SessionStore>,
     pub db: Arc<TestDatabase>,
+    /// The session store is the database, which holds the accounts too (not Redis).
+    pub sessions_in_database: bool,
 }
 
 impl Harness {
@@ -67,7 +69,7 @@ pub async fn harness(kind: Kind) -> Option<Harness> {
         },
     };
     let (store, sessions) = open(&db).await;
-    Some(Harness { store, sessions, db: Arc::new(db) })
+    Some(Harness { store, sessions, db: Arc::new(db), sessions_in_database: true })
 }
 
 /// Accounts in SQLite, sessions in Redis: the session scenarios against the Redis store.
@@ -80,7 +82,7 @@ pub async fn redis_harness() -> Option<Harness> {
     let (store, _) = open(&db).await;
     let prefix = format!("gh-store-test-{}:", uuid::Uuid::now_v7().simple());
     let sessions = RedisSessions::connect(&SecretUrl::new(&url), &prefix, Duration::from_secs(5)).await.unwrap();
-    Some(Harness { store, sessions: Arc::new(sessions), db: Arc::new(db) })
+    Some(Harness { store, sessions: Arc::new(sessions), db: Arc::new(db), sessions_in_database: false })
 }
 
 /// For each named scenario, one test per backend.
@@ -126,6 +128,7 @@ conformance! {
         purging_removes_expired_sessions_only;
     sessions:
         a_session_is_live_until_it_expires_or_is_revoked,
+        the_per_request_read_gives_the_session_and_its_current_account,
         refresh_rotation_spends_the_old_token_and_reuse_revokes_the_session,
         concurrent_refreshes_with_one_token_rotate_once,
         a_replay_within_the_grace_period_with_the_successor_changes_nothing,

@@ -372,6 +372,37 @@ pub async fn a_session_is_live_until_it_expires_or_is_revoked(h: Harness) {
     assert!(h.sessions.live_session(new.id, t0).await.unwrap().is_none(), "touching does not revive it");
 }
 
+/// The per-request read: the session and, from a store that also holds the accounts, its
+/// account as it is now (read afresh each time, so a change or a revocation shows at once).
+pub async fn the_per_request_read_gives_the_session_and_its_current_account(h: Harness) {
+    let id = seeded(&h, "nia@example.com").await;
+    let t0 = now();
+    let (new, _) = session(id, t0, minutes(30));
+    h.sessions.create_session(&new).await.unwrap();
+
+    let (live, account) = h.sessions.live_session_and_account(new.id, t0).await.unwrap().expect("live");
+    assert_eq!(Some(live), h.sessions.live_session(new.id, t0).await.unwrap());
+    let stored = h.store.find_account(&AccountKey::Id(id)).await.unwrap().unwrap().account;
+    assert_eq!(account, h.sessions_in_database.then_some(stored), "Redis holds no accounts");
+
+    let change = ProfileChange {
+        username: Some("nia".into()),
+        name: Some("Nia".into()),
+        data: json!({"team": "blue"}).as_object().unwrap().clone(),
+        role: Role::User,
+        status: Status::Active,
+        now: t0 + minutes(1),
+    };
+    let updated = h.store.update_profile(id, &change).await.unwrap().unwrap();
+    let (_, account) = h.sessions.live_session_and_account(new.id, t0).await.unwrap().expect("live");
+    assert_eq!(account, h.sessions_in_database.then_some(updated), "the account as it is after the change");
+
+    assert!(h.sessions.live_session_and_account(new.id, t0 + minutes(30)).await.unwrap().is_none(), "expired");
+    assert!(h.sessions.live_session_and_account(Uuid::now_v7(), t0).await.unwrap().is_none(), "unknown");
+    assert!(h.sessions.revoke_session(id, new.id).await.unwrap());
+    assert!(h.sessions.live_session_and_account(new.id, t0).await.unwrap().is_none(), "revoked");
+}
+
 pub async fn refresh_rotation_spends_the_old_token_and_reuse_revokes_the_session(h: Harness) {
     let id = seeded(&h, "oli@example.com").await;
     let t0 = now();

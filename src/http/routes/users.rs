@@ -72,7 +72,7 @@ async fn sign_up(
     responses((status = 200, description = "The caller's own account", body = AccountBody), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
 )]
 async fn me(State(state): State<AppState>, Auth(caller): Auth) -> Result<Json<AccountBody>, ApiError> {
-    Ok(Json(state.accounts.me(&caller).await?.into()))
+    Ok(Json(state.accounts.into_me(caller).await?.into()))
 }
 
 #[utoipa::path(
