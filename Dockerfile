@@ -19,6 +19,7 @@ WORKDIR /build
 # Only what the build reads. A new top-level directory that the code includes (include_bytes!,
 # sqlx::migrate!) must be added here; deploy/check.sh fails if it is missing.
 COPY Cargo.toml Cargo.lock ./
+COPY .cargo ./.cargo
 COPY src ./src
 COPY migrations ./migrations
 COPY assets ./assets
