@@ -59,6 +59,7 @@ fn fixture() -> &'static Fixture {
             ("GATEHOUSE_RATE_LIMIT", "off".to_owned()),
             ("GATEHOUSE_HASH_THREADS", "2".to_owned()),
             ("GATEHOUSE_HASH_QUEUE", "256".to_owned()),
+            ("GATEHOUSE_HASH_MAX_WAIT", "5m".to_owned()),
             ("GATEHOUSE_ADMIN_EMAIL", ADMIN.to_owned()),
             ("GATEHOUSE_ADMIN_PASSWORD", PASSWORD.to_owned()),
         ];

@@ -102,6 +102,7 @@ fn base_env(db: &TestDatabase, redis: &str, smtp: &SmtpServer, public_url: &str)
         ("GATEHOUSE_PUBLIC_URL".into(), public_url.to_owned()),
         ("GATEHOUSE_OUTBOX_LEASE".into(), "3s".into()),
         ("GATEHOUSE_HASH_QUEUE".into(), "512".into()),
+        ("GATEHOUSE_HASH_MAX_WAIT".into(), "5m".into()),
         ("GATEHOUSE_LOG".into(), "warn".into()),
         // Every request here comes from 127.0.0.1; the budget test sets its own.
         ("GATEHOUSE_RATE_LIMIT_SIGNUP".into(), "1000/1m".into()),

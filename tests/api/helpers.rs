@@ -92,6 +92,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         ("GATEHOUSE_SMTP_URL".to_owned(), smtp.url()),
         ("GATEHOUSE_MAIL_FROM".to_owned(), "gatehouse <no-reply@gatehouse.test>".to_owned()),
         ("GATEHOUSE_HASH_QUEUE".to_owned(), "256".to_owned()),
+        ("GATEHOUSE_HASH_MAX_WAIT".to_owned(), "5m".to_owned()),
     ];
     if let Ok(redis) = std::env::var("GATEHOUSE_TEST_REDIS_URL") {
         vars.push(("GATEHOUSE_REDIS_URL".to_owned(), redis));

@@ -24,6 +24,7 @@ async fn app(backend: &Backend, vars: &[(&str, &str)]) -> (Server, SmtpServer, r
     let mail = SmtpServer::start().await;
     let mut env = backend.env(&mail.url());
     env.insert("GATEHOUSE_HASH_QUEUE".into(), "256".into());
+    env.insert("GATEHOUSE_HASH_MAX_WAIT".into(), "5m".into());
     env.insert("GATEHOUSE_ADMIN_EMAIL".into(), ADMIN.into());
     env.insert("GATEHOUSE_ADMIN_PASSWORD".into(), PASSWORD.into());
     env.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));

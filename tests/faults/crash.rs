@@ -258,6 +258,7 @@ async fn run(backend: &Backend) {
     let mut env = backend.env(&mail.url());
     env.insert("GATEHOUSE_OUTBOX_LEASE".into(), "2s".into());
     env.insert("GATEHOUSE_HASH_QUEUE".into(), "1024".into());
+    env.insert("GATEHOUSE_HASH_MAX_WAIT".into(), "5m".into());
     env.insert("GATEHOUSE_DATABASE_TIMEOUT".into(), "3s".into());
     let mut server = Server::start(env).await;
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();

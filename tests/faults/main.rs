@@ -78,6 +78,7 @@ pub fn config(database_url: &str, vars: &[(&str, &str)]) -> Config {
         ("GATEHOUSE_MAIL_FROM".to_owned(), "gatehouse <no-reply@gatehouse.test>".to_owned()),
         ("GATEHOUSE_RATE_LIMIT".to_owned(), "off".to_owned()),
         ("GATEHOUSE_HASH_QUEUE".to_owned(), "256".to_owned()),
+        ("GATEHOUSE_HASH_MAX_WAIT".to_owned(), "5m".to_owned()),
     ];
     all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     Config::from_vars(all).expect("a valid test configuration").config
