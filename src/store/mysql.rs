@@ -201,6 +201,16 @@ fn uuid(row: &MySqlRow, column: &str) -> StoreResult<Uuid> {
     Uuid::parse_str(&text).map_err(|e| StoreError::Other(anyhow::anyhow!("bad uuid in {column}: {e}")))
 }
 
+/// The session columns `account_id, expires_at, last_used_at` of a row.
+fn session_from_row(id: Uuid, row: &MySqlRow) -> StoreResult<LiveSession> {
+    Ok(LiveSession {
+        id,
+        account_id: uuid(row, "account_id")?,
+        expires_at: row.try_get("expires_at").map_err(map_err)?,
+        last_used_at: row.try_get("last_used_at").map_err(map_err)?,
+    })
+}
+
 fn account_from_row(row: &MySqlRow) -> StoreResult<Credentials> {
     let data: String = row.try_get("data").map_err(map_err)?;
     let data = serde_json::from_str(&data).map_err(|e| StoreError::Other(anyhow::anyhow!("bad data json: {e}")))?;
@@ -774,15 +784,7 @@ impl SessionStore for MySqlStore {
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(map_err)?;
-        row.map(|row| {
-            Ok(LiveSession {
-                id,
-                account_id: uuid(&row, "account_id")?,
-                expires_at: row.try_get("expires_at").map_err(map_err)?,
-                last_used_at: row.try_get("last_used_at").map_err(map_err)?,
-            })
-        })
-        .transpose()
+        row.map(|row| session_from_row(id, &row)).transpose()
     }
 
     async fn live_session_and_account(
@@ -793,16 +795,7 @@ impl SessionStore for MySqlStore {
         static SQL: LazyLock<String> =
             LazyLock::new(|| crate::store::live_session_and_account_sql(ACCOUNT_COLUMNS, "?", "?"));
         let row = sqlx::query(&SQL).bind(id.to_string()).bind(now).fetch_optional(&self.pool).await.map_err(map_err)?;
-        row.map(|row| {
-            let session = LiveSession {
-                id,
-                account_id: uuid(&row, "account_id")?,
-                expires_at: row.try_get("expires_at").map_err(map_err)?,
-                last_used_at: row.try_get("last_used_at").map_err(map_err)?,
-            };
-            Ok((session, Some(account_from_row(&row)?.account)))
-        })
-        .transpose()
+        row.map(|row| Ok((session_from_row(id, &row)?, Some(account_from_row(&row)?.account)))).transpose()
     }
 
     async fn touch_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {

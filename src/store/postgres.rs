@@ -112,6 +112,16 @@ where
     row.try_get(column).map_err(map_err)
 }
 
+/// The session columns `account_id, expires_at, last_used_at` of a row.
+fn session_from_row(id: Uuid, row: &PgRow) -> StoreResult<LiveSession> {
+    Ok(LiveSession {
+        id,
+        account_id: get(row, "account_id")?,
+        expires_at: get(row, "expires_at")?,
+        last_used_at: get(row, "last_used_at")?,
+    })
+}
+
 fn account_from_row(row: &PgRow) -> StoreResult<Credentials> {
     let Json(data): Json<JsonMap> = get(row, "data")?;
     let role: String = get(row, "role")?;
@@ -593,15 +603,7 @@ impl SessionStore for PostgresStore {
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(map_err)?;
-        row.map(|row| {
-            Ok(LiveSession {
-                id,
-                account_id: get(&row, "account_id")?,
-                expires_at: get(&row, "expires_at")?,
-                last_used_at: get(&row, "last_used_at")?,
-            })
-        })
-        .transpose()
+        row.map(|row| session_from_row(id, &row)).transpose()
     }
 
     async fn live_session_and_account(
@@ -612,16 +614,7 @@ impl SessionStore for PostgresStore {
         static SQL: LazyLock<String> =
             LazyLock::new(|| crate::store::live_session_and_account_sql(ACCOUNT_COLUMNS, "$1", "$2"));
         let row = sqlx::query(&SQL).bind(id).bind(now).fetch_optional(&self.pool).await.map_err(map_err)?;
-        row.map(|row| {
-            let session = LiveSession {
-                id,
-                account_id: get(&row, "account_id")?,
-                expires_at: get(&row, "expires_at")?,
-                last_used_at: get(&row, "last_used_at")?,
-            };
-            Ok((session, Some(account_from_row(&row)?.account)))
-        })
-        .transpose()
+        row.map(|row| Ok((session_from_row(id, &row)?, Some(account_from_row(&row)?.account)))).transpose()
     }
 
     async fn touch_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {

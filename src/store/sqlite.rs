@@ -10,7 +10,7 @@ mod limits;
 mod reader;
 
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -145,6 +145,16 @@ fn map_err(error: sqlx::Error) -> StoreError {
 fn uuid(row: &SqliteRow, column: &str) -> StoreResult<Uuid> {
     let text: String = row.try_get(column).map_err(map_err)?;
     Uuid::parse_str(&text).map_err(|e| StoreError::Other(anyhow::anyhow!("bad uuid in {column}: {e}")))
+}
+
+/// The session columns `account_id, expires_at, last_used_at` of a row.
+fn session_from_row(id: Uuid, row: &SqliteRow) -> StoreResult<LiveSession> {
+    Ok(LiveSession {
+        id,
+        account_id: uuid(row, "account_id")?,
+        expires_at: row.try_get("expires_at").map_err(map_err)?,
+        last_used_at: row.try_get("last_used_at").map_err(map_err)?,
+    })
 }
 
 /// An account's columns as stored, read by either driver.
@@ -642,15 +652,7 @@ impl SessionStore for SqliteStore {
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(map_err)?;
-        row.map(|row| {
-            Ok(LiveSession {
-                id,
-                account_id: uuid(&row, "account_id")?,
-                expires_at: row.try_get("expires_at").map_err(map_err)?,
-                last_used_at: row.try_get("last_used_at").map_err(map_err)?,
-            })
-        })
-        .transpose()
+        row.map(|row| session_from_row(id, &row)).transpose()
     }
 
     async fn live_session_and_account(
@@ -664,7 +666,10 @@ impl SessionStore for SqliteStore {
                 Err(error) => tracing::debug!(%error, "in-place session read failed; reading through the pool"),
             }
         }
-        Ok(self.live_session(id, now).await?.map(|session| (session, None)))
+        static SQL: LazyLock<String> =
+            LazyLock::new(|| crate::store::live_session_and_account_sql(ACCOUNT_COLUMNS, "?", "?"));
+        let row = sqlx::query(&SQL).bind(id.to_string()).bind(now).fetch_optional(&self.pool).await.map_err(map_err)?;
+        row.map(|row| Ok((session_from_row(id, &row)?, Some(account_from_row(&row)?.account)))).transpose()
     }
 
     async fn touch_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
