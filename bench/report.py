@@ -74,8 +74,9 @@ def section(results):
                          f"{f['rejected_503']:.0f} | {fmt(f['p50_ms'])} | {fmt(f['p99_ms'])} |")
     lines += ["", "| target | measured | needed | | note |", "|---|---:|---|---|---|"]
     for t in results["targets"]:
-        value = f"{t['value']:.0%}" if "%" in t["need"] else f"{t['value']:.3g}"
-        lines.append(f"| {t['target']} | {value} | {t['need']} | **{'PASS' if t['pass'] else 'MISS'}** | {t['note']} |")
+        value = f"{t['value']:.0%}" if "%" in t["need"] or t["pass"] is None else f"{t['value']:.3g}"
+        verdict = "info" if t["pass"] is None else f"**{'PASS' if t['pass'] else 'MISS'}**"
+        lines.append(f"| {t['target']} | {value} | {t['need']} | {verdict} | {t['note']} |")
     return "\n".join(lines)
 
 

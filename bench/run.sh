@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The gatehouse benchmark: builds the release binary and the two bench programs
-# (examples/hash_bound.rs, examples/seed.rs), installs wrk if it is missing, then runs
+# The gatehouse benchmark: builds the release binary and the bench programs
+# (examples/hash_bound.rs, examples/seed.rs, examples/io_bound.rs), installs wrk if it is missing, then runs
 # bench/bench.py, which starts the server on a fresh database on loopback, drives every
 # scenario at concurrency 1, 64 and 256 for a few seconds, three interleaved rounds, and writes
 # bench/results/latest.json, the tables in docs/BENCHMARKS.md and docs/bench-throughput.svg.
@@ -40,7 +40,7 @@ if [ "${1:-}" = --no-build ]; then
   shift
 else
   echo "bench: cargo build --release --locked (the server, hash_bound, seed)" >&2
-  cargo build --release --locked --quiet --bin gatehouse --example hash_bound --example seed
+  cargo build --release --locked --quiet --bin gatehouse --example hash_bound --example seed --example io_bound
 fi
 
 exec python3 bench/bench.py "$@"
