@@ -21,7 +21,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use uuid::Uuid;
 
 use crate::accounts::domain::{Account, AccountKey, Credentials};
-use crate::sessions::{LiveSession, NewSession, Rotation, SessionInfo, SessionStore};
+use crate::sessions::{AccountRead, LiveSession, NewSession, Rotation, SessionInfo, SessionStore};
 use crate::store::{
     NewAccount, NewEmail, NewOneTimeToken, OneTimeToken, ProfileChange, QueuedEmail, Store, StoreResult,
 };
@@ -357,9 +357,20 @@ impl SessionStore for TimedSessions {
     async fn live_session_and_account(
         &self,
         id: Uuid,
+        account_id: Uuid,
         now: DateTime<Utc>,
-    ) -> StoreResult<Option<(LiveSession, Option<Account>)>> {
-        timed!("gatehouse_session_store_duration_seconds", "check", self.0.live_session_and_account(id, now))
+    ) -> StoreResult<Option<(LiveSession, AccountRead)>> {
+        timed!(
+            "gatehouse_session_store_duration_seconds",
+            "check",
+            self.0.live_session_and_account(id, account_id, now)
+        )
+    }
+    async fn keep_account_copy(&self, account: &Account, seen: &str) -> StoreResult<()> {
+        timed!("gatehouse_session_store_duration_seconds", "keep_copy", self.0.keep_account_copy(account, seen))
+    }
+    async fn drop_account_copy(&self, account_id: Uuid) -> StoreResult<()> {
+        timed!("gatehouse_session_store_duration_seconds", "drop_copy", self.0.drop_account_copy(account_id))
     }
     async fn touch_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
         timed!("gatehouse_session_store_duration_seconds", "touch", self.0.touch_session(id, now))

@@ -171,6 +171,32 @@ async fn three_replicas_share_keys_sessions_and_the_outbox() {
     let refused = client.get(format!("{a}/protected")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
 
+    // GET /user on B (which keeps a copy of the account in Redis), a change on C: A and B
+    // show it on the next read.
+    let token = log_in(&client, &a, "ann@example.com", PASSWORD).await;
+    let me = |base: String, token: String| {
+        let client = client.clone();
+        async move {
+            let response = client.get(format!("{base}/user")).bearer_auth(&token).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    for base in [&b, &b, &a] {
+        assert_eq!(me(base.clone(), token.clone()).await["data"], json!({}));
+    }
+    let patched = client
+        .patch(format!("{c}/user/ann@example.com"))
+        .bearer_auth(&token)
+        .json(&json!({"data": {"plan": "pro"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), StatusCode::OK);
+    for base in [&a, &b] {
+        assert_eq!(me(base.clone(), token.clone()).await["data"], json!({"plan": "pro"}), "on {base}");
+    }
+
     // A password change on C ends the sessions made on A and B.
     let on_a = log_in(&client, &a, "ann@example.com", PASSWORD).await;
     let on_b = log_in(&client, &b, "ann@example.com", PASSWORD).await;

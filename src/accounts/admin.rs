@@ -219,6 +219,7 @@ impl Admin<'_> {
             self.accounts.sessions.revoke_all_sessions(target.id, None).await?;
         }
         let updated = self.accounts.store.update_profile(target.id, &change).await?.ok_or(Error::NotFound)?;
+        self.accounts.account_changed(updated.id).await;
         let mut detail = serde_json::Map::new();
         if target.role != updated.role {
             detail.insert("role".into(), json!({ "from": target.role.as_str(), "to": updated.role.as_str() }));
@@ -239,6 +240,7 @@ impl Admin<'_> {
         if !self.accounts.store.delete_account(target.id).await? {
             return Err(Error::NotFound);
         }
+        self.accounts.account_changed(target.id).await;
         tracing::info!(account_id = %target.id, "account deleted by an admin");
         self.audit(self.event(kinds::ADMIN_ACCOUNT_DELETED, Some(target.id)).detail(json!({ "email": target.email })))
             .await?;

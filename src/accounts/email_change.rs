@@ -84,6 +84,7 @@ impl Accounts {
             other => other?,
         };
         let Redeemed::Changed { account, previous } = redeemed else { return Err(Error::TokenInvalid) };
+        self.account_changed(account.id).await;
         self.outbox.wake();
         tracing::info!(account_id = %account.id, "email address changed");
         self.audit.record(
@@ -102,6 +103,7 @@ impl Accounts {
             other => other?,
         };
         let Redeemed::Changed { account, previous } = redeemed else { return Err(Error::TokenInvalid) };
+        self.account_changed(account.id).await;
         let ended = self.sessions.revoke_all_sessions(record.account_id, None).await?;
         tracing::info!(account_id = %account.id, sessions_ended = ended, "email change undone");
         self.audit.record(

@@ -65,6 +65,7 @@ impl Accounts {
                 now: Utc::now(),
             };
             account = self.store.update_profile(account.id, &change).await?.ok_or(Error::NotFound)?;
+            self.account_changed(account.id).await;
         }
         let verified = self.hasher.verify(password.clone(), Some(existing.password_hash)).await?;
         if !verified.matches {
@@ -73,6 +74,7 @@ impl Accounts {
             let hash = self.hasher.hash(password.secret().clone()).await?;
             self.sessions.revoke_all_sessions(account.id, None).await?;
             self.store.set_password_hash(account.id, &hash, Utc::now(), None).await?;
+            self.account_changed(account.id).await;
             tracing::info!(account_id = %account.id, "bootstrap admin password set from the configuration");
         }
         Ok(account)

@@ -67,6 +67,7 @@ impl Accounts {
         let now = Utc::now();
         let notice = self.email(&account.email, templates::password_changed(false, self.settings.site()), now);
         self.store.set_password_hash(account.id, &hash, now, Some(&notice)).await?;
+        self.account_changed(account.id).await;
         self.outbox.wake();
         tracing::info!(account_id = %account.id, sessions_ended = ended, "password changed");
         self.audit.record(
@@ -142,6 +143,7 @@ impl Accounts {
         if !self.store.redeem_reset(&hash, &password_hash, now, Some(&notice)).await? {
             return Err(Error::TokenInvalid);
         }
+        self.account_changed(account.id).await;
         self.outbox.wake();
         tracing::info!(account_id = %account.id, "password reset");
         self.audit.record(self.event(kinds::PASSWORD_RESET, Some(account.id), client));

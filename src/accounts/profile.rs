@@ -44,6 +44,7 @@ impl Accounts {
             self.sessions.revoke_all_sessions(target.id, None).await?;
         }
         let updated = self.store.update_profile(target.id, &change).await?.ok_or(Error::NotFound)?;
+        self.account_changed(updated.id).await;
         tracing::info!(account_id = %updated.id, by = %me.id, "account updated");
         let kind = if me.id == target.id { kinds::ACCOUNT_UPDATED } else { kinds::ADMIN_ACCOUNT_UPDATED };
         let mut detail = serde_json::Map::new();
@@ -69,6 +70,7 @@ impl Accounts {
         if !self.store.delete_account(target.id).await? {
             return Err(Error::NotFound);
         }
+        self.account_changed(target.id).await;
         tracing::info!(account_id = %target.id, by = %me.id, "account deleted");
         let mut event = self.event(
             if me.id == target.id { kinds::ACCOUNT_DELETED } else { kinds::ADMIN_ACCOUNT_DELETED },

@@ -14,7 +14,7 @@ use super::domain::{Account, AccountKey, Email, Status};
 use super::throttle::Action;
 use super::{Accounts, Error, Result};
 use crate::audit::kinds;
-use crate::sessions::{LiveSession, NewSession, Rotation, SessionInfo};
+use crate::sessions::{AccountRead, LiveSession, NewSession, Rotation, SessionInfo};
 use crate::tokens::jwt::AccessClaims;
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
 
@@ -66,9 +66,9 @@ impl std::fmt::Debug for ClientInfo {
 pub struct Caller {
     pub account_id: Uuid,
     pub session_id: Uuid,
-    /// The account, when the session store read it with the session (this request's read,
-    /// never one remembered from an earlier request).
-    pub account: Option<Account>,
+    /// What the session store read of the account with the session: the account itself (this
+    /// request's read), its copy (only ever shown to its owner), or nothing.
+    pub account: AccountRead,
 }
 
 /// What a login or refresh hands out.
@@ -155,10 +155,13 @@ impl Accounts {
         if let Some(gate) = &gate {
             self.throttle.login_succeeded(gate).await?;
         }
-        if let Some(upgraded) = rehashed
-            && let Err(error) = self.store.set_password_hash(account.id, &upgraded, Utc::now(), None).await
-        {
-            tracing::warn!(account_id = %account.id, error = %error, "could not store the upgraded password hash");
+        if let Some(upgraded) = rehashed {
+            match self.store.set_password_hash(account.id, &upgraded, Utc::now(), None).await {
+                Ok(()) => self.account_changed(account.id).await,
+                Err(error) => {
+                    tracing::warn!(account_id = %account.id, error = %error, "could not store the upgraded password hash");
+                }
+            }
         }
         let now = Utc::now();
         let refresh = OpaqueToken::generate();
@@ -262,15 +265,31 @@ impl Accounts {
         Ok(TokenPair { access_token, expires_in, refresh_token: refresh, account, device_token: None })
     }
 
-    /// The per-request check: signature, expiry, and a live session for the token's account.
+    /// The per-request check: signature, expiry, and a live session for the token's account;
+    /// with it, what the session store holds of the account (see [`Caller::account`]).
     pub async fn authenticate(&self, token: &str) -> Result<Caller> {
+        self.check(token, true).await
+    }
+
+    /// The same check, for routes that need no more than the caller's ids: the session alone is
+    /// read.
+    pub async fn authenticate_session(&self, token: &str) -> Result<Caller> {
+        self.check(token, false).await
+    }
+
+    async fn check(&self, token: &str, with_account: bool) -> Result<Caller> {
         let claims = self.verify_token(token).await.map_err(|why| {
             tracing::debug!(%why, "access token refused");
             Error::Unauthorized
         })?;
         let now = Utc::now();
-        let (session, account) =
-            self.sessions.live_session_and_account(claims.sid, now).await?.ok_or(Error::Unauthorized)?;
+        let found = if with_account {
+            self.sessions.live_session_and_account(claims.sid, claims.sub, now).await?
+        } else {
+            let session = self.sessions.live_session(claims.sid, now).await?;
+            session.map(|session| (session, AccountRead::Unread { seen: None }))
+        };
+        let (session, account) = found.ok_or(Error::Unauthorized)?;
         if session.account_id != claims.sub {
             return Err(Error::Unauthorized);
         }
@@ -285,20 +304,40 @@ impl Accounts {
         Ok(Caller { account_id: claims.sub, session_id: claims.sid, account })
     }
 
-    /// The caller's own account.
+    /// The caller's own account, current: the one read with the session where the session
+    /// store holds the accounts, else from the database.
     pub async fn me(&self, caller: &Caller) -> Result<Account> {
-        if let Some(account) = &caller.account {
+        if let AccountRead::Current(account) = &caller.account {
             return Ok(account.clone());
         }
         let found = self.store.find_account(&AccountKey::Id(caller.account_id)).await?;
         found.map(|c| c.account).ok_or(Error::Unauthorized)
     }
 
-    /// The caller's own account, taking the one read with the session if there is one.
+    /// The caller's own account, to show it (`GET /user`): the one read with the session, or
+    /// its copy, else the database's, of which the session store then keeps a copy.
     pub async fn into_me(&self, caller: Caller) -> Result<Account> {
         match caller.account {
-            Some(account) => Ok(account),
-            None => self.me(&caller).await,
+            AccountRead::Current(account) | AccountRead::Copy(account) => Ok(account),
+            AccountRead::Unread { seen } => {
+                let found = self.store.find_account(&AccountKey::Id(caller.account_id)).await?;
+                let account = found.map(|c| c.account).ok_or(Error::Unauthorized)?;
+                if let Some(seen) = seen
+                    && let Err(error) = self.sessions.keep_account_copy(&account, &seen).await
+                {
+                    tracing::debug!(%error, "could not keep a copy of the account");
+                }
+                Ok(account)
+            }
+        }
+    }
+
+    /// After any change to an account: marks the session store's copy of it stale. The change
+    /// is made by then, so a failure is reported, not returned: the owner may see the old
+    /// account in `GET /user` until the copy expires.
+    pub(crate) async fn account_changed(&self, account_id: Uuid) {
+        if let Err(error) = self.sessions.drop_account_copy(account_id).await {
+            tracing::warn!(%error, %account_id, "could not mark the copy of the account stale; it shows until it expires");
         }
     }
 

@@ -152,6 +152,9 @@ impl Accounts {
                 return Err(Error::TokenExpired);
             }
             first_time = self.store.redeem_activation(&hash, now).await?;
+            if first_time {
+                self.account_changed(record.account_id).await;
+            }
         }
         let account = self.store.find_account(&AccountKey::Id(record.account_id)).await?.ok_or(Error::TokenInvalid)?;
         if account.account.status == Status::Pending {

@@ -157,6 +157,15 @@ fn bearer(parts: &Parts) -> Option<Result<&str, ()>> {
     Some(Ok(token.trim()))
 }
 
+/// The bearer token a route requires; 401 without one.
+fn required_bearer(parts: &Parts) -> Result<&str, ApiError> {
+    match bearer(parts) {
+        None => Err(ApiError::Unauthorized { token_sent: false }),
+        Some(Err(())) => Err(ApiError::Unauthorized { token_sent: true }),
+        Some(Ok(token)) => Ok(token),
+    }
+}
+
 fn record_caller(caller: &Caller) {
     tracing::Span::current().record("account_id", tracing::field::display(caller.account_id));
 }
@@ -169,14 +178,26 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = match bearer(parts) {
-            None => return Err(ApiError::Unauthorized { token_sent: false }),
-            Some(Err(())) => return Err(ApiError::Unauthorized { token_sent: true }),
-            Some(Ok(token)) => token,
-        };
+        let token = required_bearer(parts)?;
         let caller = state.accounts.authenticate(token).await?;
         record_caller(&caller);
         Ok(Auth(caller))
+    }
+}
+
+/// As [`Auth`], for routes that use only the caller's ids: the session store reads the session
+/// alone, not the account with it.
+#[derive(Debug, Clone)]
+pub struct SessionAuth(pub Caller);
+
+impl FromRequestParts<AppState> for SessionAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = required_bearer(parts)?;
+        let caller = state.accounts.authenticate_session(token).await?;
+        record_caller(&caller);
+        Ok(SessionAuth(caller))
     }
 }
 

@@ -66,19 +66,49 @@ pub enum Rotation {
     Unknown,
 }
 
+/// What the per-request read found of the session's account.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AccountRead {
+    /// Read with the session, in the same statement: current, fit for any decision.
+    Current(Account),
+    /// The copy kept beside the sessions: current unless the mark of a change to the account
+    /// was lost (Redis failing right after the database write), and then for at most the
+    /// copy's lifetime. Fit to show the account to its owner; never used to authorise.
+    Copy(Account),
+    /// Not read: ask the database. `seen` is what the store held in the copy's place, to hand
+    /// to [`SessionStore::keep_account_copy`] with the account read; `None` when the store
+    /// keeps no copies.
+    Unread { seen: Option<String> },
+}
+
 #[async_trait]
 pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
     async fn create_session(&self, session: &NewSession) -> StoreResult<()>;
     /// The session, if it exists and has not expired.
     async fn live_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<LiveSession>>;
-    /// The session as [`Self::live_session`] has it and, where this store also holds the
-    /// accounts, the account it belongs to, read in the same statement (one read for the
-    /// per-request check of `GET /user`). A store without the accounts answers `None` for it.
+    /// The session as [`Self::live_session`] has it and what this store can say of the
+    /// account it belongs to (`account_id`, the one the token names) in the same round trip:
+    /// the account itself where the store also holds the accounts, else the copy it keeps
+    /// (see [`Self::keep_account_copy`]), else nothing (one read for the per-request check of
+    /// `GET /user`).
     async fn live_session_and_account(
         &self,
         id: Uuid,
+        account_id: Uuid,
         now: DateTime<Utc>,
-    ) -> StoreResult<Option<(LiveSession, Option<Account>)>>;
+    ) -> StoreResult<Option<(LiveSession, AccountRead)>>;
+    /// Keeps a copy of `account` for [`Self::live_session_and_account`], unless what stands in
+    /// its place is no longer `seen` (what [`AccountRead::Unread`] reported): then the account
+    /// changed since it was read, and the copy would be stale. Stores that hold the accounts
+    /// themselves keep nothing.
+    async fn keep_account_copy(&self, _account: &Account, _seen: &str) -> StoreResult<()> {
+        Ok(())
+    }
+    /// Marks the copy of the account stale, so that the next read goes to the database; called
+    /// after every change to the account.
+    async fn drop_account_copy(&self, _account_id: Uuid) -> StoreResult<()> {
+        Ok(())
+    }
     /// Records use of the session (for the owner's session list).
     async fn touch_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()>;
     /// Spends `presented` and makes `next` the session's refresh token, atomically. A spent

@@ -10,6 +10,13 @@
 //!   `"{session id} s {spent at, Unix ms} {successor hash, hex}"` (spent; older entries may
 //!   lack the time and the successor, and then never count as a replay)
 //! - `P a:{account id}` set of the account's session ids
+//! - `P u:{account id}` string: `"s {json}"`, a copy of the account for `GET /user` (never the
+//!   password hash), or `"x {nonce}"`, the mark that the account changed. Both expire after
+//!   [`ACCOUNT_COPY_TTL`]. A copy is written only by a compare-and-set against what the reader
+//!   saw before it read the database, and every account change writes a fresh mark after its
+//!   database write, so a read that raced a change can never put the old account back. If
+//!   writing the mark fails (Redis down right after the database write), the old copy may be
+//!   shown to its owner until it expires; it is never used to authorise anything.
 //!
 //! When Redis cannot be reached every call fails, and requests answer 503: nobody is let in on
 //! a guess. The connection manager reconnects by itself when Redis is back.
@@ -22,8 +29,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Script, Value};
 use uuid::Uuid;
 
-use super::{LiveSession, NewSession, Rotation, SessionInfo, SessionStore};
-use crate::accounts::domain::Account;
+use super::{AccountRead, LiveSession, NewSession, Rotation, SessionInfo, SessionStore};
+use crate::accounts::domain::{Account, Role, Status};
 use crate::config::SecretUrl;
 use crate::store::{StoreError, StoreResult};
 use crate::tokens::opaque::TokenHash;
@@ -78,6 +85,78 @@ redis.call('HSET', session, 'used', ARGV[2])
 return {1, sid, account, expires}
 ";
 
+/// KEYS: copy; ARGV: what the reader saw there (`''` for nothing), the copy, its lifetime (ms).
+const KEEP_COPY: &str = r"
+if (redis.call('GET', KEYS[1]) or '') == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+";
+
+/// How long a copy of an account (or the mark of its change) lives in Redis.
+pub const ACCOUNT_COPY_TTL: Duration = Duration::from_secs(300);
+
+const COPY_PREFIX: &str = "s ";
+const MARK_PREFIX: &str = "x ";
+
+/// An account as its copy in Redis holds it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct AccountCopy {
+    id: Uuid,
+    email: String,
+    username: Option<String>,
+    name: Option<String>,
+    data: serde_json::Map<String, serde_json::Value>,
+    role: String,
+    status: String,
+    email_verified: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl AccountCopy {
+    fn of(account: &Account) -> Self {
+        Self {
+            id: account.id,
+            email: account.email.clone(),
+            username: account.username.clone(),
+            name: account.name.clone(),
+            data: account.data.clone(),
+            role: account.role.as_str().to_owned(),
+            status: account.status.as_str().to_owned(),
+            email_verified: account.email_verified,
+            created_at: account.created_at,
+            updated_at: account.updated_at,
+        }
+    }
+
+    fn into_account(self) -> Option<Account> {
+        Some(Account {
+            id: self.id,
+            email: self.email,
+            username: self.username,
+            name: self.name,
+            data: self.data,
+            role: Role::parse(&self.role)?,
+            status: Status::parse(&self.status)?,
+            email_verified: self.email_verified,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// What stood in the copy's place: the account when it is a readable copy of `account_id`'s.
+fn read_copy(raw: Option<Vec<u8>>, account_id: Uuid) -> AccountRead {
+    let raw = raw.map(|bytes| String::from_utf8(bytes).unwrap_or_default()).unwrap_or_default();
+    let copy = raw.strip_prefix(COPY_PREFIX).and_then(|json| serde_json::from_str::<AccountCopy>(json).ok());
+    match copy.and_then(AccountCopy::into_account) {
+        Some(account) if account.id == account_id => AccountRead::Copy(account),
+        _ => AccountRead::Unread { seen: Some(raw) },
+    }
+}
+
 const REVOKE: &str = r"
 if redis.call('HGET', KEYS[1], 'account') == ARGV[1] then
   redis.call('DEL', KEYS[1])
@@ -122,6 +201,7 @@ pub struct RedisSessions {
     revoke: Script,
     revoke_all: Script,
     list: Script,
+    keep_copy: Script,
 }
 
 impl std::fmt::Debug for RedisSessions {
@@ -165,6 +245,26 @@ fn id(value: &Value) -> StoreResult<Uuid> {
         .ok_or_else(|| StoreError::Other(anyhow::anyhow!("bad id in Redis")))
 }
 
+fn ms_of(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The session hash fields the per-request check reads, in the order [`live`] takes them.
+const SESSION_FIELDS: [&str; 3] = ["account", "expires", "used"];
+
+/// The live session from its `HMGET` of [`SESSION_FIELDS`], if it exists and has not expired.
+fn live(id: Uuid, fields: &[Value], now: DateTime<Utc>) -> StoreResult<Option<LiveSession>> {
+    let [account, expires, used] = fields else { return Ok(None) };
+    if matches!(account, Value::Nil) {
+        return Ok(None);
+    }
+    let expires_at = time(number(expires)?)?;
+    if expires_at <= now {
+        return Ok(None);
+    }
+    Ok(Some(LiveSession { id, account_id: self::id(account)?, expires_at, last_used_at: time(number(used)?)? }))
+}
+
 fn optional(value: &Value) -> Option<String> {
     text(value).filter(|t| !t.is_empty())
 }
@@ -191,6 +291,7 @@ impl RedisSessions {
             revoke: Script::new(REVOKE),
             revoke_all: Script::new(REVOKE_ALL),
             list: Script::new(LIST),
+            keep_copy: Script::new(KEEP_COPY),
         })
     }
 
@@ -200,6 +301,10 @@ impl RedisSessions {
 
     fn account_key(&self, id: Uuid) -> String {
         format!("{}a:{id}", self.prefix)
+    }
+
+    fn copy_key(&self, account_id: Uuid) -> String {
+        format!("{}u:{account_id}", self.prefix)
     }
 
     fn refresh_key(&self, hash: &TokenHash) -> String {
@@ -232,30 +337,66 @@ impl SessionStore for RedisSessions {
         let mut connection = self.connection.clone();
         let fields: Vec<Value> = redis::cmd("HMGET")
             .arg(self.session_key(id))
-            .arg("account")
-            .arg("expires")
-            .arg("used")
+            .arg(&SESSION_FIELDS[..])
             .query_async(&mut connection)
             .await
             .map_err(unavailable)?;
-        let [account, expires, used] = fields.as_slice() else { return Ok(None) };
-        if matches!(account, Value::Nil) {
-            return Ok(None);
-        }
-        let expires_at = time(number(expires)?)?;
-        if expires_at <= now {
-            return Ok(None);
-        }
-        Ok(Some(LiveSession { id, account_id: self::id(account)?, expires_at, last_used_at: time(number(used)?)? }))
+        live(id, &fields, now)
     }
 
-    /// The accounts are in the database, not here: the session alone.
+    /// The session and, in the same round trip (not atomically: the copy is only shown, and
+    /// the session alone decides), the account's copy.
     async fn live_session_and_account(
         &self,
         id: Uuid,
+        account_id: Uuid,
         now: DateTime<Utc>,
-    ) -> StoreResult<Option<(LiveSession, Option<Account>)>> {
-        Ok(self.live_session(id, now).await?.map(|session| (session, None)))
+    ) -> StoreResult<Option<(LiveSession, AccountRead)>> {
+        let mut connection = self.connection.clone();
+        let (fields, copy): (Vec<Value>, Option<Vec<u8>>) = redis::pipe()
+            .cmd("HMGET")
+            .arg(self.session_key(id))
+            .arg(&SESSION_FIELDS[..])
+            .cmd("GET")
+            .arg(self.copy_key(account_id))
+            .query_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        let Some(session) = live(id, &fields, now)? else { return Ok(None) };
+        let read = if session.account_id == account_id {
+            read_copy(copy, account_id)
+        } else {
+            AccountRead::Unread { seen: None }
+        };
+        Ok(Some((session, read)))
+    }
+
+    async fn keep_account_copy(&self, account: &Account, seen: &str) -> StoreResult<()> {
+        let copy = serde_json::to_string(&AccountCopy::of(account))
+            .map_err(|e| StoreError::Other(anyhow::Error::new(e).context("account copy")))?;
+        let mut connection = self.connection.clone();
+        self.keep_copy
+            .key(self.copy_key(account.id))
+            .arg(seen)
+            .arg(format!("{COPY_PREFIX}{copy}"))
+            .arg(ms_of(ACCOUNT_COPY_TTL))
+            .invoke_async::<i64>(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn drop_account_copy(&self, account_id: Uuid) -> StoreResult<()> {
+        let mut connection = self.connection.clone();
+        let _: () = redis::cmd("SET")
+            .arg(self.copy_key(account_id))
+            .arg(format!("{MARK_PREFIX}{}", Uuid::now_v7()))
+            .arg("PX")
+            .arg(ms_of(ACCOUNT_COPY_TTL))
+            .query_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 
     async fn touch_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
@@ -283,7 +424,7 @@ impl SessionStore for RedisSessions {
             .key(self.refresh_key(next))
             .arg(&self.prefix)
             .arg(ms(now))
-            .arg(i64::try_from(grace.as_millis()).unwrap_or(i64::MAX))
+            .arg(ms_of(grace))
             .arg(hex(next))
             .invoke_async(&mut connection)
             .await

@@ -27,7 +27,7 @@ use super::{
 };
 use crate::accounts::domain::{Account, AccountKey, Credentials, Role, Status};
 use crate::config::SecretUrl;
-use crate::sessions::{LiveSession, NewSession, Rotation, SessionInfo, SessionStore};
+use crate::sessions::{AccountRead, LiveSession, NewSession, Rotation, SessionInfo, SessionStore};
 use crate::tokens::jwt::SigningKey;
 use crate::tokens::opaque::TokenHash;
 
@@ -609,12 +609,14 @@ impl SessionStore for PostgresStore {
     async fn live_session_and_account(
         &self,
         id: Uuid,
+        _account_id: Uuid,
         now: DateTime<Utc>,
-    ) -> StoreResult<Option<(LiveSession, Option<Account>)>> {
+    ) -> StoreResult<Option<(LiveSession, AccountRead)>> {
         static SQL: LazyLock<String> =
             LazyLock::new(|| crate::store::live_session_and_account_sql(ACCOUNT_COLUMNS, "$1", "$2"));
         let row = sqlx::query(&SQL).bind(id).bind(now).fetch_optional(&self.pool).await.map_err(map_err)?;
-        row.map(|row| Ok((session_from_row(id, &row)?, Some(account_from_row(&row)?.account)))).transpose()
+        row.map(|row| Ok((session_from_row(id, &row)?, AccountRead::Current(account_from_row(&row)?.account))))
+            .transpose()
     }
 
     async fn touch_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {

@@ -28,7 +28,7 @@ use super::{
 };
 use crate::accounts::domain::{Account, AccountKey, Credentials, Role, Status};
 use crate::config::SecretUrl;
-use crate::sessions::{LiveSession, NewSession, Rotation, SessionInfo, SessionStore};
+use crate::sessions::{AccountRead, LiveSession, NewSession, Rotation, SessionInfo, SessionStore};
 use crate::tokens::jwt::SigningKey;
 use crate::tokens::opaque::TokenHash;
 
@@ -658,18 +658,20 @@ impl SessionStore for SqliteStore {
     async fn live_session_and_account(
         &self,
         id: Uuid,
+        _account_id: Uuid,
         now: DateTime<Utc>,
-    ) -> StoreResult<Option<(LiveSession, Option<Account>)>> {
+    ) -> StoreResult<Option<(LiveSession, AccountRead)>> {
         if let Some(reader) = &self.reader {
             match reader.live_session_and_account(id, now) {
-                Ok(found) => return Ok(found.map(|(session, account)| (session, Some(account)))),
+                Ok(found) => return Ok(found.map(|(session, account)| (session, AccountRead::Current(account)))),
                 Err(error) => tracing::debug!(%error, "in-place session read failed; reading through the pool"),
             }
         }
         static SQL: LazyLock<String> =
             LazyLock::new(|| crate::store::live_session_and_account_sql(ACCOUNT_COLUMNS, "?", "?"));
         let row = sqlx::query(&SQL).bind(id.to_string()).bind(now).fetch_optional(&self.pool).await.map_err(map_err)?;
-        row.map(|row| Ok((session_from_row(id, &row)?, Some(account_from_row(&row)?.account)))).transpose()
+        row.map(|row| Ok((session_from_row(id, &row)?, AccountRead::Current(account_from_row(&row)?.account))))
+            .transpose()
     }
 
     async fn touch_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {

@@ -52,6 +52,45 @@ async fn get_user_returns_the_callers_own_account() {
     assert!(body.get("password").is_none() && body.get("password_hash").is_none());
 }
 
+/// With sessions in Redis, `GET /user` answers from a copy of the account kept there; every
+/// change must show on the very next read, whoever made it.
+#[tokio::test]
+async fn get_user_shows_every_change_on_the_next_read() {
+    let app = spawn_app().await;
+    let admin = app.admin("root@example.com").await;
+    let (account, token) = logged_in_with_username(&app, "ivy@example.com", "ivy").await;
+    let me = |token: String| {
+        let app = &app;
+        async move {
+            let response = app.get("/user", Some(&token)).await;
+            assert_eq!(response.status(), StatusCode::OK);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    for _ in 0..2 {
+        assert_eq!(me(token.clone()).await["data"], json!({}), "read twice: the second may be the copy");
+    }
+
+    let patched =
+        patch_as(&app, "ivy", "application/merge-patch+json", &json!({"data": {"plan": "pro"}}), &token).await;
+    assert_eq!(patched.status(), StatusCode::OK);
+    assert_eq!(me(token.clone()).await["data"], json!({"plan": "pro"}), "the owner's own change");
+    assert_eq!(me(token.clone()).await["data"], json!({"plan": "pro"}));
+
+    let id = account["id"].as_str().unwrap();
+    let promoted = app
+        .send_json(Method::PUT, &format!("/user/{id}"), &json!({"username": "ivy2", "role": "admin"}), Some(&admin))
+        .await;
+    assert_eq!(promoted.status(), StatusCode::OK);
+    let after = me(token.clone()).await;
+    assert_eq!(
+        (after["role"].as_str(), after["username"].as_str()),
+        (Some("admin"), Some("ivy2")),
+        "an admin's change"
+    );
+    assert_eq!(after["data"], json!({}), "PUT replaced the data");
+}
+
 #[tokio::test]
 async fn get_user_without_a_token_is_unauthorized() {
     let app = spawn_app().await;

@@ -129,6 +129,7 @@ conformance! {
     sessions:
         a_session_is_live_until_it_expires_or_is_revoked,
         the_per_request_read_gives_the_session_and_its_current_account,
+        a_copy_of_the_account_is_read_until_the_account_changes,
         refresh_rotation_spends_the_old_token_and_reuse_revokes_the_session,
         concurrent_refreshes_with_one_token_rotate_once,
         a_replay_within_the_grace_period_with_the_successor_changes_nothing,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use gatehouse::accounts::domain::{AccountKey, Role, Status};
-use gatehouse::sessions::{LiveSession, NewSession, Rotation};
+use gatehouse::sessions::{AccountRead, LiveSession, NewSession, Rotation};
 use gatehouse::store::{NewAccount, NewEmail, NewOneTimeToken, ProfileChange, StoreError, TokenPurpose};
 use gatehouse::tokens::jwt::SigningKey;
 use gatehouse::tokens::opaque::{OpaqueToken, TokenHash};
@@ -380,10 +380,15 @@ pub async fn the_per_request_read_gives_the_session_and_its_current_account(h: H
     let (new, _) = session(id, t0, minutes(30));
     h.sessions.create_session(&new).await.unwrap();
 
-    let (live, account) = h.sessions.live_session_and_account(new.id, t0).await.unwrap().expect("live");
+    let (live, read) = h.sessions.live_session_and_account(new.id, id, t0).await.unwrap().expect("live");
     assert_eq!(Some(live), h.sessions.live_session(new.id, t0).await.unwrap());
     let stored = h.store.find_account(&AccountKey::Id(id)).await.unwrap().unwrap().account;
-    assert_eq!(account, h.sessions_in_database.then_some(stored), "Redis holds no accounts");
+    let expected = if h.sessions_in_database {
+        AccountRead::Current(stored)
+    } else {
+        AccountRead::Unread { seen: Some(String::new()) }
+    };
+    assert_eq!(read, expected, "the account from the database; from Redis, no copy yet");
 
     let change = ProfileChange {
         username: Some("nia".into()),
@@ -394,13 +399,66 @@ pub async fn the_per_request_read_gives_the_session_and_its_current_account(h: H
         now: t0 + minutes(1),
     };
     let updated = h.store.update_profile(id, &change).await.unwrap().unwrap();
-    let (_, account) = h.sessions.live_session_and_account(new.id, t0).await.unwrap().expect("live");
-    assert_eq!(account, h.sessions_in_database.then_some(updated), "the account as it is after the change");
+    let (_, read) = h.sessions.live_session_and_account(new.id, id, t0).await.unwrap().expect("live");
+    if h.sessions_in_database {
+        assert_eq!(read, AccountRead::Current(updated), "the account as it is after the change");
+    }
 
-    assert!(h.sessions.live_session_and_account(new.id, t0 + minutes(30)).await.unwrap().is_none(), "expired");
-    assert!(h.sessions.live_session_and_account(Uuid::now_v7(), t0).await.unwrap().is_none(), "unknown");
+    assert!(h.sessions.live_session_and_account(new.id, id, t0 + minutes(30)).await.unwrap().is_none(), "expired");
+    assert!(h.sessions.live_session_and_account(Uuid::now_v7(), id, t0).await.unwrap().is_none(), "unknown");
     assert!(h.sessions.revoke_session(id, new.id).await.unwrap());
-    assert!(h.sessions.live_session_and_account(new.id, t0).await.unwrap().is_none(), "revoked");
+    assert!(h.sessions.live_session_and_account(new.id, id, t0).await.unwrap().is_none(), "revoked");
+}
+
+/// Redis keeps a copy of the account for `GET /user`; a change marks it stale, and a reader
+/// that read the account before the change cannot put the old one back. The database stores
+/// read the account itself and keep no copy.
+pub async fn a_copy_of_the_account_is_read_until_the_account_changes(h: Harness) {
+    let id = seeded(&h, "ola@example.com").await;
+    let t0 = now();
+    let (new, _) = session(id, t0, minutes(30));
+    h.sessions.create_session(&new).await.unwrap();
+    let account = h.store.find_account(&AccountKey::Id(id)).await.unwrap().unwrap().account;
+    let read = |account_id| {
+        let sessions = h.sessions.clone();
+        async move { sessions.live_session_and_account(new.id, account_id, t0).await.unwrap().expect("live").1 }
+    };
+
+    if h.sessions_in_database {
+        h.sessions.keep_account_copy(&account, "").await.unwrap();
+        h.sessions.drop_account_copy(id).await.unwrap();
+        assert_eq!(read(id).await, AccountRead::Current(account), "read with the session, never a copy");
+        return;
+    }
+    let AccountRead::Unread { seen: Some(nothing) } = read(id).await else { panic!("no copy yet") };
+    h.sessions.keep_account_copy(&account, &nothing).await.unwrap();
+    assert_eq!(read(id).await, AccountRead::Copy(account.clone()));
+
+    h.sessions.drop_account_copy(id).await.unwrap();
+    let AccountRead::Unread { seen: Some(mark) } = read(id).await else { panic!("the change marks the copy stale") };
+    assert_ne!(mark, nothing);
+    h.sessions.keep_account_copy(&account, &nothing).await.unwrap();
+    assert_eq!(
+        read(id).await,
+        AccountRead::Unread { seen: Some(mark.clone()) },
+        "a copy read before the change is refused"
+    );
+
+    let change = ProfileChange {
+        username: Some("ola".into()),
+        name: None,
+        data: json!({"plan": "pro"}).as_object().unwrap().clone(),
+        role: Role::User,
+        status: Status::Active,
+        now: t0 + minutes(1),
+    };
+    let updated = h.store.update_profile(id, &change).await.unwrap().unwrap();
+    h.sessions.drop_account_copy(id).await.unwrap();
+    let AccountRead::Unread { seen: Some(latest) } = read(id).await else { panic!("marked again") };
+    h.sessions.keep_account_copy(&updated, &latest).await.unwrap();
+    assert_eq!(read(id).await, AccountRead::Copy(updated), "the account as read after the change");
+
+    assert_eq!(read(Uuid::now_v7()).await, AccountRead::Unread { seen: None }, "another account's token reads nothing");
 }
 
 pub async fn refresh_rotation_spends_the_old_token_and_reuse_revokes_the_session(h: Harness) {

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::http::AppState;
 use crate::http::error::ApiError;
-use crate::http::extract::{Auth, MaybeAuth};
+use crate::http::extract::{MaybeAuth, SessionAuth};
 use crate::http::views::AccountBody;
 
 pub fn router() -> Router<AppState> {
@@ -46,6 +46,6 @@ struct Protected {
     get, path = "/protected", summary = "A protected resource", tag = "service", security(("bearer" = [])),
     responses((status = 200, description = "The protected resource", body = Protected), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
 )]
-async fn protected(Auth(caller): Auth) -> Json<Protected> {
+async fn protected(SessionAuth(caller): SessionAuth) -> Json<Protected> {
     Json(Protected { message: "You are in: this resource needs a valid access token.", user_id: caller.account_id })
 }
