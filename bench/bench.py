@@ -307,7 +307,7 @@ class Bench:
 
     def mixed(self, server, concurrency, seconds, bound):
         """A login flood at 4x the hashing bound while GET /user is measured."""
-        flood_connections = 512
+        flood_connections = self.o.flood_connections
         offered = 4 * bound
         # Each flood connection waits between requests so that together they offer `offered`
         # logins/s; a request's own answer takes time too (a refusal is held for 100 ms,
@@ -486,6 +486,8 @@ def main():
     parser.add_argument("--concurrency", default="1,64,256")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--accounts", type=int, default=512, help="seeded accounts")
+    parser.add_argument("--flood-connections", type=int, default=512,
+                        help="connections offering the mixed scenario's login flood (the rate stays 4x the bound)")
     parser.add_argument("--sessions", type=int, default=256, help="access tokens used by the GET scenarios")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/BENCHMARKS.md, the plot or bench/results (the figures go to the temp directory)")
     options = parser.parse_args()
@@ -540,6 +542,7 @@ def main():
         "backend": bench.backend,
         "machine": machine(),
         "options": {"rounds": options.rounds, "duration_s": options.duration, "concurrency": concurrencies,
+                    "flood_connections": options.flood_connections,
                     "accounts": options.accounts, "sessions": options.sessions, "smoke": options.smoke},
         "hash_bound": {"per_second": statistics.median(b["per_second"] for b in bounds),
                        "cpu_ms_per_verify": statistics.median(b["cpu_ms_per_verify"] for b in bounds),
