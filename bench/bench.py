@@ -426,12 +426,14 @@ def targets(results):
                        f"median of per-round ratios; medians {user:,.0f} vs {healthz:,.0f} req/s"))
         io = results.get("io_bound")
         if io:
-            # Not a target: how far the round trips alone already are from /healthz here.
-            checks.append(("1. (bound) bare HMGET + SELECT vs bare /healthz", io["both"] / io["healthz"],
-                           "not a target", None, f"{io['both']:,.0f} vs {io['healthz']:,.0f} req/s; "
-                           f"HMGET alone {io['redis'] / io['healthz']:.0%}"))
-            checks.append(("1. (bound) GET /user vs that bound", user / io["both"], "not a target", None,
-                           f"{user:,.0f} vs {io['both']:,.0f} req/s"))
+            # Not targets: what the round trips alone allow here. GET /user reads the session
+            # and the account's copy in one Redis round trip; a database read per request
+            # instead would cap it near the SELECT row.
+            checks.append(("1. (bound) bare Redis HMGET vs bare /healthz", io["redis"] / io["healthz"],
+                           "not a target", None, f"{io['redis']:,.0f} vs {io['healthz']:,.0f} req/s; "
+                           f"with a PostgreSQL SELECT too: {io['both'] / io['healthz']:.0%}"))
+            checks.append(("1. (bound) GET /user vs that bare HMGET", user / io["redis"], "not a target", None,
+                           f"{user:,.0f} vs {io['redis']:,.0f} req/s"))
     login = get("login", 64, "ok_per_s")
     if login is not None:
         ratio = paired("login", "ok_per_s", bound_rounds)
