@@ -314,8 +314,9 @@ impl Accounts {
         found.map(|c| c.account).ok_or(Error::Unauthorized)
     }
 
-    /// The caller's own account, to show it (`GET /user`): the one read with the session, or
-    /// its copy, else the database's, of which the session store then keeps a copy.
+    /// The caller's own account, to show it to its owner (`GET /user`, the greeting at `GET /`):
+    /// the one read with the session, or its copy, else the database's, of which the session
+    /// store then keeps a copy.
     pub async fn into_me(&self, caller: Caller) -> Result<Account> {
         match caller.account {
             AccountRead::Current(account) | AccountRead::Copy(account) => Ok(account),

@@ -10,7 +10,7 @@
 //!   `"{session id} s {spent at, Unix ms} {successor hash, hex}"` (spent; older entries may
 //!   lack the time and the successor, and then never count as a replay)
 //! - `P a:{account id}` set of the account's session ids
-//! - `P u:{account id}` string: `"s {json}"`, a copy of the account for `GET /user` (never the
+//! - `P u:{account id}` string: `"s {json}"`, a copy of the account to show its owner (never the
 //!   password hash), or `"x {nonce}"`, the mark that the account changed. Both expire after
 //!   [`ACCOUNT_COPY_TTL`]. A copy is written only by a compare-and-set against what the reader
 //!   saw before it read the database, and every account change writes a fresh mark after its
