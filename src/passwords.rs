@@ -109,18 +109,20 @@ impl PasswordHasher {
 
     /// Hashes a new password into a PHC string.
     pub async fn hash(&self, password: SecretString) -> Result<String, HashError> {
-        let (reply, rx) = oneshot::channel();
-        if let Err(error) = self.submit(Job::Hash { password, reply }) {
-            return Err(paced(error).await);
-        }
-        rx.await.map_err(|_| HashError::Stopped)?
+        self.run(|reply| Job::Hash { password, reply }).await
     }
 
     /// Checks a password against a stored PHC string. With `None` (an unknown account) it
     /// checks against a dummy hash, so the answer costs the same time, and never matches.
     pub async fn verify(&self, password: SecretString, phc: Option<String>) -> Result<Verified, HashError> {
+        self.run(|reply| Job::Verify { password, phc, reply }).await
+    }
+
+    /// Queues the job that `job` makes around its reply channel and waits for the answer; a
+    /// refusal for a full queue is held [`REFUSAL_PACE`] first.
+    async fn run<T>(&self, job: impl FnOnce(oneshot::Sender<Result<T, HashError>>) -> Job) -> Result<T, HashError> {
         let (reply, rx) = oneshot::channel();
-        if let Err(error) = self.submit(Job::Verify { password, phc, reply }) {
+        if let Err(error) = self.submit(job(reply)) {
             return Err(paced(error).await);
         }
         rx.await.map_err(|_| HashError::Stopped)?

@@ -54,21 +54,9 @@ impl Reader {
     }
 
     pub(super) fn live_session(&self, id: Uuid, now: DateTime<Utc>) -> anyhow::Result<Option<LiveSession>> {
-        self.with(|conn| {
-            let mut statement = conn.prepare_cached(
-                "SELECT account_id, expires_at, last_used_at FROM sessions WHERE id = ?1 AND expires_at > ?2",
-            )?;
-            let row = statement
-                .query_row(
-                    (&*id.hyphenated().encode_lower(&mut Uuid::encode_buffer()), timestamp(now)),
-                    session_columns,
-                )
-                .optional()?;
-            row.map(|(account_id, expires_at, last_used_at)| {
-                Ok(LiveSession { id, account_id: Uuid::parse_str(&account_id)?, expires_at, last_used_at })
-            })
-            .transpose()
-        })
+        const SQL: &str = "SELECT account_id, expires_at, last_used_at FROM sessions WHERE id = ?1 AND expires_at > ?2";
+        let row = self.session_row(SQL, id, now, session_columns)?;
+        row.map(|columns| columns.into_session(id)).transpose()
     }
 
     /// The live session and its account, in one statement.
@@ -77,18 +65,25 @@ impl Reader {
         id: Uuid,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Option<(LiveSession, Account)>> {
+        let row = self.session_row(&self.session_and_account, id, now, |row| {
+            Ok((session_columns(row)?, account_row(row, SESSION_COLUMNS)?))
+        })?;
+        row.map(|(columns, account)| Ok((columns.into_session(id)?, account.into_credentials()?.account))).transpose()
+    }
+
+    /// The row `sql` finds for the session `id` still live at `now` (its parameters, in order).
+    fn session_row<T>(
+        &self,
+        sql: &str,
+        id: Uuid,
+        now: DateTime<Utc>,
+        columns: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> anyhow::Result<Option<T>> {
         self.with(|conn| {
-            let mut statement = conn.prepare_cached(&self.session_and_account)?;
-            let row = statement
-                .query_row((&*id.hyphenated().encode_lower(&mut Uuid::encode_buffer()), timestamp(now)), |row| {
-                    Ok((session_columns(row)?, account_row(row, SESSION_COLUMNS)?))
-                })
-                .optional()?;
-            row.map(|((account_id, expires_at, last_used_at), account)| {
-                let session = LiveSession { id, account_id: Uuid::parse_str(&account_id)?, expires_at, last_used_at };
-                Ok((session, account.into_credentials()?.account))
-            })
-            .transpose()
+            let mut statement = conn.prepare_cached(sql)?;
+            let mut buffer = Uuid::encode_buffer();
+            let id = id.hyphenated().encode_lower(&mut buffer);
+            Ok(statement.query_row((&*id, timestamp(now)), columns).optional()?)
         })
     }
 
@@ -134,8 +129,22 @@ impl Reader {
 /// `account_id, expires_at, last_used_at`, first in the session reads.
 const SESSION_COLUMNS: usize = 3;
 
-fn session_columns(row: &Row<'_>) -> rusqlite::Result<(String, DateTime<Utc>, DateTime<Utc>)> {
-    Ok((row.get(0)?, time(row, 1)?, time(row, 2)?))
+/// A session row's own columns.
+struct SessionColumns {
+    account_id: String,
+    expires_at: DateTime<Utc>,
+    last_used_at: DateTime<Utc>,
+}
+
+impl SessionColumns {
+    fn into_session(self, id: Uuid) -> anyhow::Result<LiveSession> {
+        let Self { account_id, expires_at, last_used_at } = self;
+        Ok(LiveSession { id, account_id: Uuid::parse_str(&account_id)?, expires_at, last_used_at })
+    }
+}
+
+fn session_columns(row: &Row<'_>) -> rusqlite::Result<SessionColumns> {
+    Ok(SessionColumns { account_id: row.get(0)?, expires_at: time(row, 1)?, last_used_at: time(row, 2)? })
 }
 
 /// The account's columns, in the order of `ACCOUNT_COLUMNS`, from position `at` on.
