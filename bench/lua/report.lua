@@ -39,11 +39,18 @@ function done(summary, latency, requests)
   end
   local parts = {}
   for status, n in pairs(counted) do table.insert(parts, string.format('"%d":%d', status, n)) end
+  -- Requests sent, answered or not, where the script counts them in `sent`.
+  local sent = 0
+  for _, thread in ipairs(threads) do
+    local n = thread:get("sent")
+    if type(n) == "number" then sent = sent + n end
+  end
   local e = summary.errors
   io.write(string.format(
-    '\nWRK_JSON {"requests":%d,"duration_us":%d,"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},'
+    '\nWRK_JSON {"requests":%d,"sent":%d,"duration_us":%d,'
+      .. '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},'
       .. '"latency_us":{"p50":%d,"p99":%d,"p999":%d,"max":%d,"mean":%.1f},"statuses":{%s}}\n',
-    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    summary.requests, sent, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(99), latency:percentile(99.9), latency.max, latency.mean,
     table.concat(parts, ",")))
   if finish then finish() end
