@@ -3,9 +3,11 @@
 //!
 //! The pool's queue is bounded twice. By length: when it is full the caller is told
 //! [`HashError::Busy`] promptly (after [`REFUSAL_PACE`]; it answers 503) instead of the queue,
-//! and the memory behind it, growing without limit. By time: a job that has waited longer than
-//! the pool's `max_wait` when a thread takes it up is answered `Busy` without being hashed (its
-//! client has waited long enough, and hashing it would only make the jobs behind it wait longer).
+//! and the memory behind it, growing without limit. By time: a caller waits at most the pool's
+//! `max_wait` for a thread to take its job up; then it is answered `Busy`, however slowly the
+//! threads get through the jobs ahead of it, and the thread that reaches the job later drops it
+//! unhashed (its client has had its answer, and hashing it would only make the jobs behind it
+//! wait longer). A job a thread has taken up is waited for to the end.
 //! Each thread owns one Argon2 work area and reuses it for every job.
 //!
 //! The threads run below normal scheduling priority (Linux `SCHED_BATCH`, nice 10): hashing is
@@ -14,7 +16,7 @@
 //! nothing else to run, hashing still gets every core.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::PasswordHash;
@@ -59,6 +61,23 @@ enum Job {
     Verify { password: SecretString, phc: Option<String>, reply: oneshot::Sender<Result<Verified, HashError>> },
 }
 
+/// A job in the queue, with when it was queued and who has it: [`WAITING`] until a thread takes
+/// it up ([`TAKEN`]) or its caller stops waiting ([`GIVEN_UP`]), whichever comes first.
+struct Queued {
+    at: Instant,
+    state: Arc<AtomicU8>,
+    job: Job,
+}
+
+const WAITING: u8 = 0;
+const TAKEN: u8 = 1;
+const GIVEN_UP: u8 = 2;
+
+/// Moves a queued job's state from [`WAITING`] to `to`; false if the other side moved it first.
+fn claim(state: &AtomicU8, to: u8) -> bool {
+    state.compare_exchange(WAITING, to, Ordering::AcqRel, Ordering::Acquire).is_ok()
+}
+
 /// Counters for the metrics and the benchmark.
 #[derive(Debug, Default)]
 pub struct PoolStats {
@@ -70,9 +89,10 @@ pub struct PoolStats {
 /// A handle to the hashing pool; cheap to clone.
 #[derive(Clone)]
 pub struct PasswordHasher {
-    jobs: Sender<(Instant, Job)>,
+    jobs: Sender<Queued>,
     stats: Arc<PoolStats>,
     threads: usize,
+    max_wait: Duration,
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -83,9 +103,9 @@ impl std::fmt::Debug for PasswordHasher {
 
 impl PasswordHasher {
     /// Starts `threads` hashing threads that share a queue of at most `queue` waiting jobs, none
-    /// of which is kept waiting much longer than `max_wait`.
+    /// of whose callers waits longer than `max_wait` for a thread.
     pub fn start(threads: usize, queue: usize, max_wait: Duration) -> Self {
-        let (tx, rx) = crossbeam_channel::bounded::<(Instant, Job)>(queue);
+        let (tx, rx) = crossbeam_channel::bounded::<Queued>(queue);
         let stats = Arc::new(PoolStats::default());
         for n in 0..threads {
             let rx = rx.clone();
@@ -95,7 +115,7 @@ impl PasswordHasher {
                 .spawn(move || worker(rx, stats, max_wait))
                 .expect("spawning a hashing thread");
         }
-        Self { jobs: tx, stats, threads }
+        Self { jobs: tx, stats, threads, max_wait }
     }
 
     /// Jobs waiting for a thread right now.
@@ -118,18 +138,24 @@ impl PasswordHasher {
         self.run(|reply| Job::Verify { password, phc, reply }).await
     }
 
-    /// Queues the job that `job` makes around its reply channel and waits for the answer; a
-    /// refusal for a full queue is held [`REFUSAL_PACE`] first.
+    /// Queues the job that `job` makes around its reply channel and waits for the answer: at
+    /// most `max_wait` for a thread to take the job up, then to the end. A refusal for a full
+    /// queue is held [`REFUSAL_PACE`] first.
     async fn run<T>(&self, job: impl FnOnce(oneshot::Sender<Result<T, HashError>>) -> Job) -> Result<T, HashError> {
-        let (reply, rx) = oneshot::channel();
-        if let Err(error) = self.submit(job(reply)) {
+        let (reply, mut answer) = oneshot::channel();
+        let state = Arc::new(AtomicU8::new(WAITING));
+        if let Err(error) = self.submit(Queued { at: Instant::now(), state: state.clone(), job: job(reply) }) {
             return Err(paced(error).await);
         }
-        rx.await.map_err(|_| HashError::Stopped)?
+        match tokio::time::timeout(self.max_wait, &mut answer).await {
+            Ok(answered) => answered.map_err(|_| HashError::Stopped)?,
+            Err(_) if claim(&state, GIVEN_UP) => Err(rejected(&self.stats)),
+            Err(_) => answer.await.map_err(|_| HashError::Stopped)?,
+        }
     }
 
-    fn submit(&self, job: Job) -> Result<(), HashError> {
-        match self.jobs.try_send((Instant::now(), job)) {
+    fn submit(&self, job: Queued) -> Result<(), HashError> {
+        match self.jobs.try_send(job) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => Err(rejected(&self.stats)),
             Err(TrySendError::Disconnected(_)) => Err(HashError::Stopped),
@@ -162,13 +188,16 @@ fn current_params() -> Params {
 }
 
 /// One hashing thread: lowers its own priority, then takes jobs until every sender is gone.
-fn worker(rx: Receiver<(Instant, Job)>, stats: Arc<PoolStats>, max_wait: Duration) {
+fn worker(rx: Receiver<Queued>, stats: Arc<PoolStats>, max_wait: Duration) {
     lower_priority();
     let mut memory: Vec<Block> = Vec::new();
-    while let Ok((queued_at, job)) = rx.recv() {
-        let waited = queued_at.elapsed();
+    while let Ok(Queued { at, state, job }) = rx.recv() {
+        let waited = at.elapsed();
         ::metrics::histogram!("gatehouse_password_hash_wait_seconds").record(waited.as_secs_f64());
         stats.wait_micros.fetch_add(micros(waited), Ordering::Relaxed);
+        if !claim(&state, TAKEN) {
+            continue; // its caller has stopped waiting and been answered
+        }
         if waited > max_wait {
             let busy = rejected(&stats);
             match job {
@@ -380,6 +409,35 @@ mod tests {
         assert!(done >= 1, "the first job waits for nothing");
         assert!(busy >= 4, "one thread hashes for far longer than 1 ms: {done} done, {busy} busy");
         assert_eq!(pool.stats().rejected.load(Ordering::Relaxed), busy);
+    }
+
+    #[tokio::test]
+    async fn a_caller_behind_a_slow_thread_is_refused_at_the_bound_not_when_the_thread_is_free() {
+        // One thread; an Argon2id hash at gatehouse's parameters takes far longer than 5 ms.
+        let pool = PasswordHasher::start(1, 16, Duration::from_millis(5));
+        let started = Instant::now();
+        let timed = |pool: PasswordHasher| async move {
+            let answer = pool.hash(secret("correct horse battery")).await;
+            (answer, started.elapsed())
+        };
+        let first = tokio::spawn(timed(pool.clone()));
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let behind: Vec<_> = (0..3).map(|_| tokio::spawn(timed(pool.clone()))).collect();
+        let (first, first_done) = first.await.unwrap();
+        assert!(first.is_ok(), "the first job is taken up at once and hashed");
+        for job in behind {
+            let (answer, answered) = job.await.unwrap();
+            assert!(matches!(answer, Err(HashError::Busy)), "a job left waiting past the bound is refused");
+            assert!(
+                answered < first_done,
+                "refused at the bound ({answered:?}), before the thread was free ({first_done:?})"
+            );
+        }
+        // The thread reaches the three given-up jobs and drops them unhashed.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(pool.queued(), 0);
+        assert_eq!(pool.stats().jobs.load(Ordering::Relaxed), 1, "only the first job was hashed");
+        assert_eq!(pool.stats().rejected.load(Ordering::Relaxed), 3, "each refusal counted once");
     }
 
     #[tokio::test]
