@@ -310,7 +310,12 @@ impl Accounts {
         if let AccountRead::Current(account) = &caller.account {
             return Ok(account.clone());
         }
-        let found = self.store.find_account(&AccountKey::Id(caller.account_id)).await?;
+        self.stored_account(caller.account_id).await
+    }
+
+    /// The caller's account as the database has it (gone: the token is no longer good).
+    async fn stored_account(&self, account_id: Uuid) -> Result<Account> {
+        let found = self.store.find_account(&AccountKey::Id(account_id)).await?;
         found.map(|c| c.account).ok_or(Error::Unauthorized)
     }
 
@@ -321,8 +326,7 @@ impl Accounts {
         match caller.account {
             AccountRead::Current(account) | AccountRead::Copy(account) => Ok(account),
             AccountRead::Unread { seen } => {
-                let found = self.store.find_account(&AccountKey::Id(caller.account_id)).await?;
-                let account = found.map(|c| c.account).ok_or(Error::Unauthorized)?;
+                let account = self.stored_account(caller.account_id).await?;
                 if let Some(seen) = seen
                     && let Err(error) = self.sessions.keep_account_copy(&account, &seen).await
                 {
