@@ -363,6 +363,7 @@ impl Running {
             background.child_token(),
         ));
         let reloader = tokio::spawn(reload_keys(services.accounts.clone(), background.child_token()));
+        crate::memory::start_trimming();
         let edge = Edge {
             trusted_proxies: config.security.trusted_proxies.clone(),
             cors_origins: config.security.cors_origins.clone(),

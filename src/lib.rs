@@ -15,6 +15,7 @@ pub mod config;
 pub mod http;
 pub mod limits;
 pub mod mail;
+pub mod memory;
 pub mod metrics;
 pub mod passwords;
 pub mod sessions;

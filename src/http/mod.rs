@@ -92,7 +92,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
     let layers = ServiceBuilder::new()
         .layer(axum::middleware::from_fn(middleware::request_id))
         .layer(middleware::trace_layer())
-        .layer(axum::middleware::from_fn(middleware::record_metrics))
+        .layer(axum::middleware::from_fn(middleware::observe))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::panic_response))
         .layer(axum::middleware::from_fn_with_state(request_timeout, middleware::timeout))
         .layer(SetResponseHeaderLayer::if_not_present(
