@@ -107,27 +107,21 @@ pub fn http_request(method: &Method, route: &str, status: u16, latency: Duration
     static SERIES: OnceLock<RwLock<HashMap<Box<str>, Vec<RequestSeries>>>> = OnceLock::new();
     let series = SERIES.get_or_init(Default::default);
     let known = series.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(found) = known.get(route).and_then(|s| s.iter().find(|s| s.method == *method && s.status == status)) {
+    if let Some(found) = known.get(route).and_then(|s| s.iter().find(|s| s.is(method, status))) {
         return recorded(found);
     }
     drop(known);
+    // Another request may have registered it since the look-up above.
     let mut known = series.write().unwrap_or_else(|poisoned| poisoned.into_inner());
     let for_route = known.entry(route.into()).or_default();
-    let at = match for_route.iter().position(|s| s.method == *method && s.status == status) {
-        Some(at) => at,
+    match for_route.iter().find(|s| s.is(method, status)) {
+        Some(found) => recorded(found),
         None => {
-            let labels =
-                [("method", method.as_str().to_owned()), ("route", route.to_owned()), ("status", status.to_string())];
-            for_route.push(RequestSeries {
-                method: method.clone(),
-                status,
-                requests: ::metrics::counter!("gatehouse_http_requests_total", &labels),
-                duration: ::metrics::histogram!("gatehouse_http_request_duration_seconds", &labels),
-            });
-            for_route.len() - 1
+            let registered = RequestSeries::register(method, route, status);
+            recorded(&registered);
+            for_route.push(registered);
         }
-    };
-    recorded(&for_route[at]);
+    }
 }
 
 /// The registered request counter and latency histogram of one method, route and status.
@@ -136,6 +130,23 @@ struct RequestSeries {
     status: u16,
     requests: ::metrics::Counter,
     duration: ::metrics::Histogram,
+}
+
+impl RequestSeries {
+    fn register(method: &Method, route: &str, status: u16) -> Self {
+        let labels =
+            [("method", method.as_str().to_owned()), ("route", route.to_owned()), ("status", status.to_string())];
+        Self {
+            method: method.clone(),
+            status,
+            requests: ::metrics::counter!("gatehouse_http_requests_total", &labels),
+            duration: ::metrics::histogram!("gatehouse_http_request_duration_seconds", &labels),
+        }
+    }
+
+    fn is(&self, method: &Method, status: u16) -> bool {
+        self.method == *method && self.status == status
+    }
 }
 
 /// Counts an event of the account rules, with one label.

@@ -396,20 +396,30 @@ mod tests {
     const SLOW_HASH: &str =
         "$argon2id$v=19$m=19456,t=20,p=1$c29tZXNhbHRzb21lc2FsdA$1SbgmDTgXM1oFz9lVD3trlnUv4F1ZfBBO1zv38jRdZ0";
 
-    /// Starts a job that keeps the pool's thread busy, and a clock.
-    fn occupy(pool: &PasswordHasher) -> (Instant, tokio::task::JoinHandle<(bool, Duration)>) {
-        let (pool, started) = (pool.clone(), Instant::now());
-        let job = tokio::spawn(async move {
-            let answer = pool.verify(secret("correct horse battery"), Some(SLOW_HASH.into())).await;
-            (answer.is_ok(), started.elapsed())
-        });
-        (started, job)
+    /// Starts `job` on the pool; its answer comes with the moment it came.
+    fn spawn_job<T, F>(
+        pool: &PasswordHasher,
+        job: impl FnOnce(PasswordHasher) -> F,
+    ) -> tokio::task::JoinHandle<(Result<T, HashError>, Instant)>
+    where
+        T: Send + 'static,
+        F: std::future::Future<Output = Result<T, HashError>> + Send + 'static,
+    {
+        let answer = job(pool.clone());
+        tokio::spawn(async move { (answer.await, Instant::now()) })
     }
 
-    /// Starts a hash job; its answer comes with the moment it came.
+    /// A job that keeps the pool's thread busy.
+    fn occupy(pool: &PasswordHasher) -> tokio::task::JoinHandle<(Result<Verified, HashError>, Instant)> {
+        spawn_job(
+            pool,
+            |pool| async move { pool.verify(secret("correct horse battery"), Some(SLOW_HASH.into())).await },
+        )
+    }
+
+    /// A hash job.
     fn hash_job(pool: &PasswordHasher) -> tokio::task::JoinHandle<(Result<String, HashError>, Instant)> {
-        let pool = pool.clone();
-        tokio::spawn(async move { (pool.hash(secret("correct horse battery")).await, Instant::now()) })
+        spawn_job(pool, |pool| async move { pool.hash(secret("correct horse battery")).await })
     }
 
     #[tokio::test]
@@ -417,14 +427,14 @@ mod tests {
         for _ in 0..20 {
             // One thread and a 1 ms bound: a first job occupies the thread, five more wait.
             let pool = PasswordHasher::start(1, 16, Duration::from_millis(1));
-            let (_, first) = occupy(&pool);
+            let first = occupy(&pool);
             tokio::time::sleep(Duration::from_millis(5)).await;
             let rest: Vec<_> = (0..5).map(|_| hash_job(&pool)).collect();
             let mut answers = Vec::new();
             for job in rest {
                 answers.push(job.await.unwrap().0);
             }
-            if !first.await.unwrap().0 {
+            if first.await.unwrap().0.is_err() {
                 // A busy machine kept the thread from taking the first job up within 1 ms.
                 continue;
             }
@@ -442,11 +452,13 @@ mod tests {
         for _ in 0..20 {
             // One thread and a 5 ms bound: a first job occupies the thread, three more wait.
             let pool = PasswordHasher::start(1, 16, Duration::from_millis(5));
-            let (started, first) = occupy(&pool);
+            let started = Instant::now();
+            let first = occupy(&pool);
             tokio::time::sleep(Duration::from_millis(1)).await;
             let behind: Vec<_> = (0..3).map(|_| hash_job(&pool)).collect();
-            let (first_ok, first_done) = first.await.unwrap();
-            if !first_ok {
+            let (first, first_at) = first.await.unwrap();
+            let first_done = first_at - started;
+            if first.is_err() {
                 // A busy machine kept the thread from taking the first job up within 5 ms.
                 continue;
             }

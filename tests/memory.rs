@@ -16,9 +16,8 @@ fn memory_freed_after_a_burst_is_handed_back() {
     // Arrange: a thread allocates 64 MiB in small blocks (the allocator's heaps, not maps of
     // their own), frees all but the last, which keeps the top of its heap in use so the heap
     // cannot shrink by itself, and stays alive with it.
-    let (freed, finish) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
-    let (freed_tx, freed_rx) = freed;
-    let (finish_tx, finish_rx) = finish;
+    let (freed_tx, freed_rx) = std::sync::mpsc::channel();
+    let (finish_tx, finish_rx) = std::sync::mpsc::channel::<()>();
     let burst = std::thread::spawn(move || {
         let mut blocks: Vec<Vec<u8>> = (0..16 * 1024).map(|i| vec![i as u8; 4096]).collect();
         let last = blocks.pop();
