@@ -7,12 +7,21 @@
 //! on the path of every authenticated request, so they go through a few plain connections kept
 //! here instead, used in place for the few µs a point lookup by key takes.
 //!
-//! Nothing is remembered between requests: every read sees the latest commit, of this process
-//! or any other (the operator commands), so revocation stays immediate. The connections are
-//! `query_only` and never wait for a lock (busy timeout zero). Any failure here — a lock, a
-//! damaged file, a value this code does not read — is not an answer: the caller falls back to
-//! the pool, whose error handling and busy timeout are the authoritative ones.
+//! Each kept connection remembers the sessions it has read with their accounts, and asks SQLite
+//! before every use whether anything at all has been committed since: `PRAGMA data_version`
+//! changes with every commit of any other connection, of this process (every write goes
+//! through the pool) or of another one (the operator commands). Any commit forgets everything
+//! the connection remembered, so a remembered row is exactly what the read would find now —
+//! revocation stays immediate — and the check costs a fraction of the read it saves. Only
+//! expiry is decided here, against the request's own clock, as the read's `expires_at > now`
+//! would.
+//!
+//! The connections are `query_only` and never wait for a lock (busy timeout zero). Any failure
+//! here — a lock, a damaged file, a value this code does not read — is not an answer: the
+//! caller falls back to the pool, whose error handling and busy timeout are the authoritative
+//! ones.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -25,13 +34,20 @@ use crate::accounts::domain::{Account, AccountKey, Credentials};
 use crate::sessions::LiveSession;
 
 /// Connections kept for reuse; more are opened when more requests read at once, and closed
-/// after.
+/// after (with what they remembered).
 const KEPT: usize = 4;
+
+/// Sessions a kept connection remembers at most; when it is full, one goes for each new one.
+const REMEMBERED: usize = 1024;
+
+/// The largest `data` an account may carry and still be remembered, in bytes of stored JSON:
+/// together with [`REMEMBERED`] and [`KEPT`] this bounds the memory spent at a few MiB.
+const REMEMBERED_DATA: usize = 1024;
 
 #[derive(Debug)]
 pub(super) struct Reader {
     path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
+    idle: Mutex<Vec<Kept>>,
     by_id: String,
     by_email: String,
     by_username: String,
@@ -55,35 +71,36 @@ impl Reader {
 
     pub(super) fn live_session(&self, id: Uuid, now: DateTime<Utc>) -> anyhow::Result<Option<LiveSession>> {
         const SQL: &str = "SELECT account_id, expires_at, last_used_at FROM sessions WHERE id = ?1 AND expires_at > ?2";
-        let row = self.session_row(SQL, id, now, session_columns)?;
-        row.map(|columns| columns.into_session(id)).transpose()
+        self.with(|kept| {
+            if let Some(remembered) = kept.recall(&id)? {
+                return Ok(remembered.live_at(now).map(|(session, _)| session));
+            }
+            let row = session_row(&kept.conn, SQL, id, now, session_columns)?;
+            row.map(|columns| columns.into_session(id)).transpose()
+        })
     }
 
-    /// The live session and its account, in one statement.
+    /// The live session and its account: remembered, or read in one statement (and then
+    /// remembered).
     pub(super) fn live_session_and_account(
         &self,
         id: Uuid,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Option<(LiveSession, Account)>> {
-        let row = self.session_row(&self.session_and_account, id, now, |row| {
-            Ok((session_columns(row)?, account_row(row, SESSION_COLUMNS)?))
-        })?;
-        row.map(|(columns, account)| Ok((columns.into_session(id)?, account.into_credentials()?.account))).transpose()
-    }
-
-    /// The row `sql` finds for the session `id` still live at `now` (its parameters, in order).
-    fn session_row<T>(
-        &self,
-        sql: &str,
-        id: Uuid,
-        now: DateTime<Utc>,
-        columns: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
-    ) -> anyhow::Result<Option<T>> {
-        self.with(|conn| {
-            let mut statement = conn.prepare_cached(sql)?;
-            let mut buffer = Uuid::encode_buffer();
-            let id = id.hyphenated().encode_lower(&mut buffer);
-            Ok(statement.query_row((&*id, timestamp(now)), columns).optional()?)
+        self.with(|kept| {
+            if let Some(remembered) = kept.recall(&id)? {
+                return Ok(remembered.live_at(now).map(|(session, account)| (session, account.clone())));
+            }
+            let row = session_row(&kept.conn, &self.session_and_account, id, now, |row| {
+                Ok((session_columns(row)?, account_row(row, SESSION_COLUMNS)?))
+            })?;
+            let Some((columns, account)) = row else { return Ok(None) };
+            let data_len = account.data.len();
+            let (session, account) = (columns.into_session(id)?, account.into_credentials()?.account);
+            if data_len <= REMEMBERED_DATA {
+                kept.remember(Remembered { session: session.clone(), account: account.clone() });
+            }
+            Ok(Some((session, account)))
         })
     }
 
@@ -93,28 +110,34 @@ impl Reader {
             AccountKey::Email(email) => (&self.by_email, email.to_lowercase()),
             AccountKey::Username(name) => (&self.by_username, name.to_ascii_lowercase()),
         };
-        self.with(|conn| {
-            let mut statement = conn.prepare_cached(sql)?;
+        self.with(|kept| {
+            let mut statement = kept.conn.prepare_cached(sql)?;
             let row = statement.query_row([value], |row| account_row(row, 0)).optional()?;
             row.map(AccountRow::into_credentials).transpose()
         })
     }
 
     /// Runs `read` on an idle connection (opening one if there is none), then keeps it.
-    fn with<T>(&self, read: impl FnOnce(&Connection) -> anyhow::Result<T>) -> anyhow::Result<T> {
+    fn with<T>(&self, read: impl FnOnce(&mut Kept) -> anyhow::Result<T>) -> anyhow::Result<T> {
         let idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop();
-        let conn = match idle {
-            Some(conn) => conn,
-            None => self.open()?,
+        let mut kept = match idle {
+            Some(kept) => kept,
+            None => Kept { conn: self.open()?, version: None, sessions: HashMap::new() },
         };
-        let result = read(&conn);
+        let result = read(&mut kept);
         if result.is_ok() {
             let mut idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             if idle.len() < KEPT {
-                idle.push(conn);
+                idle.push(kept);
             }
         }
         result
+    }
+
+    /// Sessions remembered now, over the idle connections.
+    #[cfg(test)]
+    fn remembered(&self) -> usize {
+        self.idle.lock().unwrap().iter().map(|kept| kept.sessions.len()).sum()
     }
 
     fn open(&self) -> anyhow::Result<Connection> {
@@ -124,6 +147,71 @@ impl Reader {
         conn.pragma_update(None, "query_only", true)?;
         Ok(conn)
     }
+}
+
+/// A connection kept for reuse, with the sessions it read while nothing was committed.
+struct Kept {
+    conn: Connection,
+    /// The connection's `PRAGMA data_version` when `sessions` was last known current.
+    version: Option<i64>,
+    sessions: HashMap<Uuid, Remembered>,
+}
+
+impl std::fmt::Debug for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kept").field("version", &self.version).field("remembered", &self.sessions.len()).finish()
+    }
+}
+
+impl Kept {
+    /// The session as remembered, if nothing has been committed since it was read; every
+    /// remembered session is forgotten when something has.
+    fn recall(&mut self, id: &Uuid) -> anyhow::Result<Option<&Remembered>> {
+        let version: i64 = self.conn.prepare_cached("PRAGMA data_version")?.query_row([], |row| row.get(0))?;
+        if self.version != Some(version) {
+            self.sessions.clear();
+            self.version = Some(version);
+        }
+        Ok(self.sessions.get(id))
+    }
+
+    /// Remembers a session read at the current version, making room if need be.
+    fn remember(&mut self, remembered: Remembered) {
+        if self.sessions.len() >= REMEMBERED
+            && let Some(any) = self.sessions.keys().next().copied()
+        {
+            self.sessions.remove(&any);
+        }
+        self.sessions.insert(remembered.session.id, remembered);
+    }
+}
+
+/// A session as read, with its account.
+struct Remembered {
+    session: LiveSession,
+    account: Account,
+}
+
+impl Remembered {
+    /// The session and account if the session is still live at `now` (the read's
+    /// `expires_at > now`).
+    fn live_at(&self, now: DateTime<Utc>) -> Option<(LiveSession, &Account)> {
+        (self.session.expires_at > now).then(|| (self.session.clone(), &self.account))
+    }
+}
+
+/// The row `sql` finds for the session `id` still live at `now` (its parameters, in order).
+fn session_row<T>(
+    conn: &Connection,
+    sql: &str,
+    id: Uuid,
+    now: DateTime<Utc>,
+    columns: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+) -> anyhow::Result<Option<T>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let mut buffer = Uuid::encode_buffer();
+    let id = id.hyphenated().encode_lower(&mut buffer);
+    Ok(statement.query_row((&*id, timestamp(now)), columns).optional()?)
 }
 
 /// `account_id, expires_at, last_used_at`, first in the session reads.
@@ -175,4 +263,145 @@ fn time(row: &Row<'_>, column: usize) -> rusqlite::Result<DateTime<Utc>> {
 /// A time as the async driver binds one, so that comparisons in SQL agree with its writes.
 fn timestamp(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::AutoSi, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use chrono::Duration as Span;
+
+    use super::*;
+    use crate::accounts::domain::{Role, Status};
+    use crate::config::SecretUrl;
+    use crate::sessions::{NewSession, SessionStore};
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::{DbOptions, NewAccount, Store};
+    use crate::tokens::opaque::OpaqueToken;
+
+    /// A store on a fresh file, with one account and one session of it (live for 30 minutes
+    /// from `now`).
+    async fn one_session(now: DateTime<Utc>) -> (tempfile::TempDir, SqliteStore, Uuid, Uuid) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = SecretUrl::new(&format!("sqlite://{}", dir.path().join("t.db").display()));
+        let options = DbOptions { max_connections: 2, timeout: Duration::from_secs(5) };
+        let store = SqliteStore::connect(&url, &options).await.unwrap();
+        let account = NewAccount {
+            id: Uuid::now_v7(),
+            email: "ann@example.com".into(),
+            email_normalized: "ann@example.com".into(),
+            username: None,
+            name: Some("Ann".into()),
+            data: serde_json::Map::new(),
+            password_hash: "$argon2id$v=19$m=12288,t=3,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
+                .into(),
+            role: Role::User,
+            status: Status::Active,
+            email_verified: true,
+            now,
+        };
+        let account_id = store.insert_account(&account, None).await.unwrap().id;
+        let session = NewSession {
+            id: Uuid::now_v7(),
+            account_id,
+            refresh_hash: OpaqueToken::generate().hash,
+            created_at: now,
+            expires_at: now + Span::minutes(30),
+            user_agent: None,
+            ip: None,
+        };
+        store.create_session(&session).await.unwrap();
+        (dir, store, account_id, session.id)
+    }
+
+    fn reader(store: &SqliteStore) -> &Reader {
+        store.reader.as_deref().expect("a file database has a reader")
+    }
+
+    fn name_read(reader: &Reader, session: Uuid, now: DateTime<Utc>) -> Option<String> {
+        reader.live_session_and_account(session, now).unwrap().expect("live").1.name
+    }
+
+    #[tokio::test]
+    async fn a_session_read_is_remembered_until_anything_is_committed() {
+        let now = Utc::now();
+        let (dir, store, account_id, session) = one_session(now).await;
+        let reader = reader(&store);
+
+        assert_eq!(name_read(reader, session, now).as_deref(), Some("Ann"));
+        assert_eq!(reader.remembered(), 1, "remembered after the first read");
+        assert_eq!(name_read(reader, session, now).as_deref(), Some("Ann"));
+        assert_eq!(reader.remembered(), 1);
+
+        // Another process (an operator command, another replica) commits a change.
+        let other = Connection::open(dir.path().join("t.db")).unwrap();
+        other.execute("UPDATE accounts SET name = 'Ann Lee' WHERE id = ?1", [account_id.to_string()]).unwrap();
+        assert_eq!(name_read(reader, session, now).as_deref(), Some("Ann Lee"), "the change shows at once");
+
+        // This process revokes the session, through the pool.
+        assert!(store.revoke_session(account_id, session).await.unwrap());
+        assert_eq!(reader.live_session_and_account(session, now).unwrap(), None, "revoked");
+        assert_eq!(reader.live_session(session, now).unwrap(), None, "revoked");
+        assert_eq!(reader.remembered(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_remembered_session_still_expires() {
+        let now = Utc::now();
+        let (_dir, store, _, session) = one_session(now).await;
+        let reader = reader(&store);
+
+        let (live, _) = reader.live_session_and_account(session, now).unwrap().expect("live");
+        assert_eq!(reader.remembered(), 1);
+        assert_eq!(reader.live_session(session, now).unwrap(), Some(live.clone()), "from memory");
+        let last_moment = live.expires_at - Span::microseconds(1);
+        assert!(reader.live_session_and_account(session, last_moment).unwrap().is_some());
+        assert_eq!(reader.live_session_and_account(session, live.expires_at).unwrap(), None, "expired");
+        assert_eq!(reader.live_session(session, live.expires_at).unwrap(), None, "expired");
+    }
+
+    #[tokio::test]
+    async fn an_account_with_much_data_is_read_each_time() {
+        let now = Utc::now();
+        let (_dir, store, account_id, session) = one_session(now).await;
+        let reader = reader(&store);
+        let big = "x".repeat(REMEMBERED_DATA);
+        let other = Connection::open(&reader.path).unwrap();
+        other
+            .execute("UPDATE accounts SET data = json_object('note', ?1) WHERE id = ?2", (&big, account_id.to_string()))
+            .unwrap();
+
+        let (_, account) = reader.live_session_and_account(session, now).unwrap().expect("live");
+        assert_eq!(account.data["note"], big.as_str());
+        assert_eq!(reader.remembered(), 0);
+    }
+
+    #[test]
+    fn a_full_connection_forgets_one_session_for_each_new_one() {
+        let now = Utc::now();
+        let mut kept = Kept { conn: Connection::open_in_memory().unwrap(), version: None, sessions: HashMap::new() };
+        let account = Account {
+            id: Uuid::now_v7(),
+            email: "ann@example.com".into(),
+            username: None,
+            name: None,
+            data: serde_json::Map::new(),
+            role: Role::User,
+            status: Status::Active,
+            email_verified: true,
+            created_at: now,
+            updated_at: now,
+        };
+        let remembered = |id| Remembered {
+            session: LiveSession { id, account_id: account.id, expires_at: now, last_used_at: now },
+            account: account.clone(),
+        };
+        let ids: Vec<Uuid> = (0..REMEMBERED + 10).map(|_| Uuid::now_v7()).collect();
+        for id in &ids {
+            kept.remember(remembered(*id));
+            assert!(kept.sessions.len() <= REMEMBERED);
+        }
+        assert_eq!(kept.sessions.len(), REMEMBERED);
+        assert!(kept.sessions.contains_key(ids.last().unwrap()), "the newest is kept");
+    }
 }
