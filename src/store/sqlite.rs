@@ -62,6 +62,11 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(db.max_connections)
             .acquire_timeout(db.timeout)
+            // No ping before each use: a SQLite connection is a file handle in this process, not
+            // a socket that can go stale, and the ping is a round trip to the connection's
+            // thread on every acquire (a sixth of a login's database work). A failing file
+            // shows in the statement itself.
+            .test_before_acquire(false)
             // A COMMIT that fails on a full or read-only disk leaves sqlx counting the connection
             // as inside a transaction (SQLite has already rolled it back), and every later BEGIN
             // on it fails. Such a connection is closed instead of going back to the pool.
