@@ -26,6 +26,9 @@ pub struct OutboxSettings {
     /// After this many attempts a transiently failing email is marked failed.
     pub max_attempts: u32,
     pub batch: u32,
+    /// How long a woken worker waits for more emails before it claims: a delay nobody notices
+    /// in an inbox, which spares the database a claim per email when many come at once.
+    pub gather: Duration,
     /// The longest one delivery may take, whatever the transport; past it the attempt counts as
     /// a transient failure (a mail server that accepts and then hangs must not stall the queue).
     pub send_timeout: Duration,
@@ -40,6 +43,7 @@ impl Default for OutboxSettings {
             max_backoff: Duration::from_secs(30 * 60),
             max_attempts: 15,
             batch: 16,
+            gather: Duration::from_millis(50),
             send_timeout: Duration::from_secs(30),
         }
     }
@@ -165,7 +169,14 @@ impl Outbox {
             }
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = self.wake.notified() => {}
+                _ = self.wake.notified() => {
+                    // Emails queued in the next moments join this pass: under a stream of
+                    // sign-ups one claim (and one backlog count) serves several emails, not one.
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(self.settings.gather) => {}
+                    }
+                }
                 _ = tokio::time::sleep(pause) => {}
             }
         }
