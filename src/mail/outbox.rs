@@ -87,7 +87,11 @@ impl Outbox {
 
     /// One pass: claims a batch of due emails and settles each.
     pub async fn deliver_due(&self) -> anyhow::Result<Pass> {
-        let claimed = self.store.claim_emails(Utc::now(), self.settings.lease, self.settings.batch).await?;
+        let mut claimed = self.store.claim_emails(Utc::now(), self.settings.lease, self.settings.batch).await?;
+        // In the order they were written (the ids are UUIDv7): a batch claimed at once comes
+        // back from some databases in no particular order, and whoever asks for a second
+        // email (a reset link after the activation) expects it after the first.
+        claimed.sort_by_key(|email| email.id);
         let mut pass = Pass::default();
         for email in claimed {
             self.deliver(&email, &mut pass).await?;
