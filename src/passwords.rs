@@ -6,8 +6,8 @@
 //! hashing thread holds its work area for good, so the memory per hash is paid once per core,
 //! and a login storm is the server's peak: 12 MiB instead of OWASP's first setting (19 MiB, two
 //! passes) is 14 MiB less at that peak on two cores. The fourth pass keeps the cost of a guess
-//! where that first setting put it and a little above (19–20 ms of CPU per verify on the
-//! benchmark machine against 18), and fixed costs of a login weigh no more against the hash than
+//! where that first setting put it and a little above (20–21 ms of CPU per verify on the
+//! benchmark machine against 18–20), and fixed costs of a login weigh no more against the hash than
 //! they did. Hashes stored with other parameters still verify, and are replaced at the next
 //! successful login.
 //!

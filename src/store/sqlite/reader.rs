@@ -122,7 +122,7 @@ impl Reader {
         let idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop();
         let mut kept = match idle {
             Some(kept) => kept,
-            None => Kept { conn: self.open()?, version: None, sessions: HashMap::new() },
+            None => Kept::new(self.open()?),
         };
         let result = read(&mut kept);
         if result.is_ok() {
@@ -164,6 +164,10 @@ impl std::fmt::Debug for Kept {
 }
 
 impl Kept {
+    fn new(conn: Connection) -> Self {
+        Self { conn, version: None, sessions: HashMap::new() }
+    }
+
     /// The session as remembered, if nothing has been committed since it was read; every
     /// remembered session is forgotten when something has.
     fn recall(&mut self, id: &Uuid) -> anyhow::Result<Option<&Remembered>> {
@@ -379,7 +383,7 @@ mod tests {
     #[test]
     fn a_full_connection_forgets_one_session_for_each_new_one() {
         let now = Utc::now();
-        let mut kept = Kept { conn: Connection::open_in_memory().unwrap(), version: None, sessions: HashMap::new() };
+        let mut kept = Kept::new(Connection::open_in_memory().unwrap());
         let account = Account {
             id: Uuid::now_v7(),
             email: "ann@example.com".into(),
