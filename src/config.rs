@@ -66,8 +66,21 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("GATEHOUSE_LOG_FORMAT", "text", "text or json"),
 ];
 
-/// Names accepted without the `GATEHOUSE_` prefix, as many platforms provide them.
-const ALIASES: &[(&str, &str)] = &[("DATABASE_URL", "GATEHOUSE_DATABASE_URL"), ("REDIS_URL", "GATEHOUSE_REDIS_URL")];
+/// Names accepted without the `GATEHOUSE_` prefix, as many platforms and `.env` files provide
+/// them; the `GATEHOUSE_` name wins where both are set.
+const ALIASES: &[(&str, &str)] = &[
+    ("DATABASE_URL", "GATEHOUSE_DATABASE_URL"),
+    ("REDIS_URL", "GATEHOUSE_REDIS_URL"),
+    ("ADMIN_EMAIL", "GATEHOUSE_ADMIN_EMAIL"),
+    ("ADMIN_PASSWORD", "GATEHOUSE_ADMIN_PASSWORD"),
+];
+
+/// Names other services read that gatehouse does not need, with what to do instead.
+const FOREIGN: &[(&str, &str)] = &[(
+    "JWT_SECRET_KEY",
+    "JWT_SECRET_KEY is ignored: gatehouse generates its signing keys, keeps them in the database (so every \
+     replica signs alike) and rotates them with `gatehouse keys rotate`; no shared secret is needed",
+)];
 
 /// The parsed configuration of one gatehouse process.
 #[derive(Clone, Debug)]
@@ -252,7 +265,9 @@ impl Config {
         for (key, value) in vars {
             let (key, value) = (key.into(), value.into());
             if let Some((_, target)) = ALIASES.iter().find(|(alias, _)| *alias == key) {
-                aliased.push((target.to_string(), value));
+                aliased.push((target.to_string(), key, value));
+            } else if let Some((_, advice)) = FOREIGN.iter().find(|(name, _)| *name == key) {
+                warnings.push((*advice).to_owned());
             } else if key.starts_with("GATEHOUSE_") {
                 if !SETTINGS.iter().any(|(name, _, _)| *name == key) && !key.starts_with("GATEHOUSE_TEST_") {
                     warnings.push(format!("unknown setting {key} is ignored; check its spelling"));
@@ -260,9 +275,15 @@ impl Config {
                 map.insert(key, value);
             }
         }
-        for (target, value) in aliased {
-            map.entry(target).or_insert(value);
+        // Which name each value was read from, where it was an alias, for the messages.
+        let mut read_as: BTreeMap<String, String> = BTreeMap::new();
+        for (target, alias, value) in aliased {
+            if let std::collections::btree_map::Entry::Vacant(entry) = map.entry(target) {
+                read_as.insert(entry.key().clone(), alias);
+                entry.insert(value);
+            }
         }
+        let name = |target: &str| read_as.get(target).cloned().unwrap_or_else(|| target.to_owned());
         let mut p = Parser { map: &map, problems: Vec::new() };
 
         let bind = p.parse("GATEHOUSE_BIND", "127.0.0.1:8080", |v| {
@@ -297,10 +318,20 @@ impl Config {
         let admin_password = p.optional("GATEHOUSE_ADMIN_PASSWORD", |v| Ok(SecretString::from(v.to_owned())));
         let admin = match (admin_email, admin_password) {
             (Some(Some(email)), Some(Some(password))) => Some(AdminSeed { email, password }),
-            (Some(None), Some(Some(_))) | (Some(Some(_)), Some(None)) => {
-                p.problems.push(
-                    "GATEHOUSE_ADMIN_EMAIL and GATEHOUSE_ADMIN_PASSWORD go together: set both, or neither".into(),
-                );
+            (None | Some(None), Some(Some(_))) => {
+                p.problems.push(format!(
+                    "{} is set but no admin email is: set GATEHOUSE_ADMIN_EMAIL (or ADMIN_EMAIL) too, or remove the \
+                     password",
+                    name("GATEHOUSE_ADMIN_PASSWORD")
+                ));
+                None
+            }
+            (Some(Some(_)), None | Some(None)) => {
+                p.problems.push(format!(
+                    "{} is set but no admin password is: set GATEHOUSE_ADMIN_PASSWORD (or ADMIN_PASSWORD) too, or \
+                     remove the email",
+                    name("GATEHOUSE_ADMIN_EMAIL")
+                ));
                 None
             }
             _ => None,
@@ -764,7 +795,33 @@ mod tests {
     #[test]
     fn admin_email_and_password_go_together() {
         let err = load(&[("GATEHOUSE_ADMIN_EMAIL", "root@example.com")]).unwrap_err();
-        assert!(err.problems[0].contains("go together"));
+        assert!(err.problems[0].contains("no admin password"), "{err}");
+    }
+
+    #[test]
+    fn the_common_env_names_set_the_admin_and_a_lone_password_is_an_error_that_names_it() {
+        let config =
+            load(&[("ADMIN_EMAIL", "root@example.com"), ("ADMIN_PASSWORD", "correct horse battery")]).unwrap().config;
+        assert_eq!(config.admin.unwrap().email, "root@example.com");
+        let err = load(&[("ADMIN_PASSWORD", "correct horse battery")]).unwrap_err();
+        assert_eq!(err.problems.len(), 1);
+        assert!(err.problems[0].starts_with("ADMIN_PASSWORD is set but no admin email is"), "{err}");
+        let config = load(&[
+            ("ADMIN_EMAIL", "a@example.com"),
+            ("GATEHOUSE_ADMIN_EMAIL", "b@example.com"),
+            ("ADMIN_PASSWORD", "x"),
+        ])
+        .unwrap()
+        .config;
+        assert_eq!(config.admin.unwrap().email, "b@example.com", "the GATEHOUSE_ name wins");
+    }
+
+    #[test]
+    fn a_jwt_secret_is_warned_about_and_never_used() {
+        let loaded = load(&[("JWT_SECRET_KEY", "s3cret-value")]).unwrap();
+        assert_eq!(loaded.warnings.len(), 1);
+        assert!(loaded.warnings[0].contains("generates its signing keys"), "{:?}", loaded.warnings);
+        assert!(!loaded.warnings[0].contains("s3cret-value"));
     }
 
     #[test]
