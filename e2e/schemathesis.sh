@@ -147,10 +147,9 @@ st_run() { # name, then extra arguments for `st run`
   return "$status"
 }
 
-# operationIds are the handlers' names. Three operations end the token's session: they run
-# last, each with its own token (after which 401, which they document, is the expected answer);
-# deleting the account goes last of all.
-enders=(end_session log_out delete) # DELETE /auth/sessions/{id}, DELETE /auth, DELETE /user/{key}
+# Four operations end the token's session: they run last, each with its own token (after which
+# 401, which they document, is the expected answer); deleting the account goes last of all.
+enders=(endSession logout deleteUser deleteCurrentUser) # DELETE /auth/sessions/{id}, DELETE /auth, DELETE /user/{key}, DELETE /user
 status=0
 st_run all-but-enders "${enders[@]/#/--exclude-operation-id=}" || status=1
 for op in "${enders[@]}"; do

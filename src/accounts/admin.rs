@@ -117,9 +117,13 @@ impl Admin<'_> {
         Ok(UserPage { users, total })
     }
 
-    /// The account `key` (id, email or username) names.
+    /// The account `key` (id, email, username, or `me`: the acting admin) names.
     pub async fn find_user(&self, key: &str) -> Result<Account> {
-        let found = self.accounts.store.find_account(&AccountKey::parse(key)).await?;
+        let key = match &self.actor {
+            Actor::Admin(admin) if AccountKey::is_me(key) => AccountKey::Id(admin.id),
+            _ => AccountKey::parse(key),
+        };
+        let found = self.accounts.store.find_account(&key).await?;
         found.map(|c| c.account).ok_or(Error::NotFound)
     }
 

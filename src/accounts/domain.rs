@@ -368,6 +368,12 @@ pub enum AccountKey {
 }
 
 impl AccountKey {
+    /// Whether a path key is `me`: the caller's own account. No username can be `me` (they are
+    /// at least three characters long), so the word is free to mean this.
+    pub fn is_me(key: &str) -> bool {
+        key.trim().eq_ignore_ascii_case("me")
+    }
+
     /// A key holding `@` is an email; one that parses as a UUID is an id; else a username.
     pub fn parse(key: &str) -> Self {
         let key = key.trim();
@@ -497,6 +503,8 @@ mod tests {
         assert_eq!(AccountKey::parse(&id.to_string()), AccountKey::Id(id));
         assert_eq!(AccountKey::parse("Ann@Example.com"), AccountKey::Email("ann@example.com".into()));
         assert_eq!(AccountKey::parse("Ben"), AccountKey::Username("ben".into()));
+        assert!(AccountKey::is_me("me") && AccountKey::is_me(" ME "));
+        assert!(!AccountKey::is_me("mel") && Username::parse("me").is_err(), "no username is `me`");
     }
 
     #[test]

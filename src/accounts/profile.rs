@@ -17,8 +17,9 @@ const EDITABLE: &[&str] = &["username", "name", "data", "role", "status"];
 /// unchanged (clients often PUT what they GET); a different value is refused.
 const READ_ONLY: &[&str] = &["id", "email", "email_verified", "created_at", "updated_at"];
 
-/// An edit as submitted: a PUT replaces the editable fields (omitted ones are cleared, except
-/// `role` and `status`, which stay); a PATCH is a JSON merge patch (RFC 7396) of them.
+/// An edit as submitted. A PUT replaces `name` and `data` (omitted: cleared); `username` changes
+/// only when the body names it (`null` clears it), and `role` and `status` stay when omitted. A
+/// PATCH is a JSON merge patch (RFC 7396) of the same fields.
 #[derive(Debug)]
 pub enum Edit {
     Replace(Map<String, Value>),
@@ -115,6 +116,9 @@ impl Accounts {
     /// The caller's account and the target account, once the access rules allow it.
     async fn resolve(&self, caller: &Caller, key: &str) -> Result<(Account, Account)> {
         let me = self.me(caller).await?;
+        if AccountKey::is_me(key) {
+            return Ok((me.clone(), me));
+        }
         let key = AccountKey::parse(key);
         if key.names(&me) {
             return Ok((me.clone(), me));
@@ -150,7 +154,9 @@ fn plan(current: &Account, edit: Edit) -> Result<ProfileChange> {
         }
     }
 
-    let username = match edited(&fields, "username", patch) {
+    // A username is how the account is addressed (`/user/ben`): a PUT that does not name it
+    // keeps it, so replacing the JSON data never makes the account unreachable by its name.
+    let username = match fields.get("username").cloned() {
         Some(Value::Null) => None,
         Some(Value::String(name)) if name.trim().is_empty() => None,
         Some(Value::String(name)) => {
@@ -284,9 +290,9 @@ mod tests {
     }
 
     #[test]
-    fn put_replaces_and_clears_what_is_omitted() {
+    fn put_replaces_name_and_data_and_keeps_an_unnamed_username() {
         let change = plan(&account(), Edit::Replace(obj(json!({"data": {"phone": "+1"}})))).unwrap();
-        assert_eq!(change.username, None);
+        assert_eq!(change.username.as_deref(), Some("ann"));
         assert_eq!(change.name, None);
         assert_eq!(Value::Object(change.data), json!({"phone": "+1"}));
         assert_eq!((change.role, change.status), (Role::User, Status::Active));
@@ -302,6 +308,12 @@ mod tests {
             Value::Object(change.data),
             json!({"phone": "+49", "address": {"city": "Berlin", "street": "Main"}, "nickname": "annie"})
         );
+    }
+
+    #[test]
+    fn put_clears_the_username_only_when_it_is_null() {
+        let change = plan(&account(), Edit::Replace(obj(json!({"username": null})))).unwrap();
+        assert_eq!(change.username, None);
     }
 
     #[test]

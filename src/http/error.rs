@@ -6,6 +6,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::accounts::{self, FieldError};
 
@@ -51,49 +52,226 @@ pub enum ApiError {
     Internal(anyhow::Error),
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
+/// Every error answer: RFC 9457 problem details, `application/problem+json`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "urn:gatehouse:problem:validation_failed", "title": "Validation failed", "status": 422,
+    "detail": "a password has at least 8 characters", "code": "validation_failed",
+    "errors": [{"field": "password", "message": "a password has at least 8 characters"}]
+}))]
+pub struct Problem<'a> {
+    /// `urn:gatehouse:problem:{code}`.
     #[serde(rename = "type")]
     kind: String,
     title: &'a str,
     status: u16,
+    /// What went wrong and what to do, for a person.
     detail: String,
-    code: &'a str,
+    code: Code,
+    /// Only with `validation_failed`: each field's problem.
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<Vec<ProblemField<'a>>>,
 }
 
-#[derive(Serialize)]
+/// One field's problem in a `validation_failed` answer.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = FieldProblem)]
 struct ProblemField<'a> {
     field: &'a str,
     message: &'a str,
 }
 
+/// The contract's error codes, each with its status, title and what it means: the one table
+/// that the problem answers, the OpenAPI description (`ProblemCode`, and each route's error
+/// responses) and `docs/API.md` follow.
+macro_rules! codes {
+    ($($name:ident = $code:literal, $status:ident, $title:literal, $meaning:literal;)*) => {
+        /// A stable machine-readable error code (the `code` of a problem answer).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Code { $($name),* }
+
+        impl Serialize for Code {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl utoipa::PartialSchema for Code {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                use utoipa::openapi::schema::{ObjectBuilder, Type};
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some("The stable machine-readable error codes."))
+                    .enum_values(Some(Code::ALL.iter().map(|code| code.as_str())))
+                    .into()
+            }
+        }
+
+        impl ToSchema for Code {
+            fn name() -> std::borrow::Cow<'static, str> {
+                "ProblemCode".into()
+            }
+        }
+
+        impl Code {
+            pub const ALL: &'static [Code] = &[$(Code::$name),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$name => $code),* }
+            }
+
+            pub fn status(self) -> StatusCode {
+                match self { $(Code::$name => StatusCode::$status),* }
+            }
+
+            pub fn title(self) -> &'static str {
+                match self { $(Code::$name => $title),* }
+            }
+
+            /// When a client gets it, for the API description.
+            pub fn meaning(self) -> &'static str {
+                match self { $(Code::$name => $meaning),* }
+            }
+        }
+
+        /// One type per code, so that a route's OpenAPI attribute can name the errors it
+        /// answers with: `responses((status = 200, …), Errors<(code::Unauthorized, code::Unavailable)>)`.
+        pub mod code {
+            $(
+                #[doc = $meaning]
+                #[derive(Debug)]
+                pub struct $name;
+
+                impl super::Codes for $name {
+                    fn collect(codes: &mut Vec<super::Code>) {
+                        codes.push(super::Code::$name);
+                    }
+                }
+            )*
+        }
+    };
+}
+
+codes! {
+    MalformedRequest = "malformed_request", BAD_REQUEST, "Malformed request",
+        "the body is not valid JSON or form data, or a field is missing or of the wrong type";
+    TokenInvalid = "token_invalid", BAD_REQUEST, "Invalid token",
+        "the activation, reset, refresh or email-change token is unknown or already spent";
+    Unauthorized = "unauthorized", UNAUTHORIZED, "Unauthorized",
+        "no access token, or a malformed, expired, tampered or revoked one";
+    InvalidCredentials = "invalid_credentials", UNAUTHORIZED, "Invalid credentials",
+        "wrong email, username or password (one answer for all)";
+    AccountNotActivated = "account_not_activated", FORBIDDEN, "Account not activated",
+        "right password, but the account is still pending its email confirmation";
+    AccountDisabled = "account_disabled", FORBIDDEN, "Account disabled",
+        "right password, but an admin has disabled the account";
+    Forbidden = "forbidden", FORBIDDEN, "Forbidden",
+        "authenticated, but not allowed: another user's account, an admin route, or the last active admin";
+    NotFound = "not_found", NOT_FOUND, "Not found",
+        "no such route, or (for admins) no such account, session or email";
+    MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED, "Method not allowed",
+        "the path does not support this method";
+    EmailTaken = "email_taken", CONFLICT, "Email taken",
+        "another account has this email address";
+    UsernameTaken = "username_taken", CONFLICT, "Username taken",
+        "another account has this username";
+    TokenExpired = "token_expired", GONE, "Link expired",
+        "the link is past its expiry; ask for a new one";
+    PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE, "Payload too large",
+        "the request body is over 64 KiB";
+    UnsupportedMediaType = "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, "Unsupported media type",
+        "the body's content type is not one this route reads";
+    ValidationFailed = "validation_failed", UNPROCESSABLE_ENTITY, "Validation failed",
+        "well-formed input that breaks a rule; `errors[]` names each field";
+    RateLimited = "rate_limited", TOO_MANY_REQUESTS, "Too many requests",
+        "too many attempts; wait for `Retry-After` seconds";
+    Unavailable = "unavailable", SERVICE_UNAVAILABLE, "Service unavailable",
+        "the database, the session store or the hashing pool cannot serve now; nothing was half-written";
+    InternalError = "internal_error", INTERNAL_SERVER_ERROR, "Internal error",
+        "a bug on the server's side; it has been logged";
+}
+
+/// Codes a route can answer with, as named in its OpenAPI attribute: one code type, or a tuple
+/// of them.
+pub trait Codes {
+    fn collect(codes: &mut Vec<Code>);
+}
+
+macro_rules! tuple_codes {
+    ($($t:ident),+) => {
+        impl<$($t: Codes),+> Codes for ($($t,)+) {
+            fn collect(codes: &mut Vec<Code>) {
+                $($t::collect(codes);)+
+            }
+        }
+    };
+}
+tuple_codes!(A);
+tuple_codes!(A, B);
+tuple_codes!(A, B, C);
+tuple_codes!(A, B, C, D);
+tuple_codes!(A, B, C, D, E);
+tuple_codes!(A, B, C, D, E, F);
+tuple_codes!(A, B, C, D, E, F, G);
+tuple_codes!(A, B, C, D, E, F, G, H);
+tuple_codes!(A, B, C, D, E, F, G, H, I);
+tuple_codes!(A, B, C, D, E, F, G, H, I, J);
+tuple_codes!(A, B, C, D, E, F, G, H, I, J, K);
+tuple_codes!(A, B, C, D, E, F, G, H, I, J, K, L);
+
+/// The error responses of a route, for its OpenAPI attribute: one problem+json response per
+/// status, whose description lists the codes it may carry and what each means.
+#[derive(Debug)]
+pub struct Errors<T>(std::marker::PhantomData<T>);
+
+impl<T: Codes> utoipa::IntoResponses for Errors<T> {
+    fn responses() -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::response::Response>> {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let mut codes = Vec::new();
+        T::collect(&mut codes);
+        let mut by_status: std::collections::BTreeMap<u16, Vec<Code>> = std::collections::BTreeMap::new();
+        for code in codes {
+            by_status.entry(code.status().as_u16()).or_default().push(code);
+        }
+        by_status
+            .into_iter()
+            .map(|(status, codes)| {
+                let description =
+                    codes.iter().map(|c| format!("`{}`: {}", c.as_str(), c.meaning())).collect::<Vec<_>>().join("; ");
+                let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build();
+                let response = ResponseBuilder::new()
+                    .description(description)
+                    .content("application/problem+json", content)
+                    .build();
+                (status.to_string(), response.into())
+            })
+            .collect()
+    }
+}
+
 impl ApiError {
-    /// Status, stable code and short title of each variant.
-    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+    /// The contract code of each variant.
+    fn code(&self) -> Code {
         use ApiError::*;
         match self {
-            MalformedRequest(_) => (StatusCode::BAD_REQUEST, "malformed_request", "Malformed request"),
-            TokenInvalid => (StatusCode::BAD_REQUEST, "token_invalid", "Invalid token"),
-            Unauthorized { .. } => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
-            InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials", "Invalid credentials"),
-            AccountNotActivated => (StatusCode::FORBIDDEN, "account_not_activated", "Account not activated"),
-            AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled", "Account disabled"),
-            Forbidden | LastAdmin => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
-            NotFound(_) => (StatusCode::NOT_FOUND, "not_found", "Not found"),
-            MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed"),
-            EmailTaken => (StatusCode::CONFLICT, "email_taken", "Email taken"),
-            UsernameTaken => (StatusCode::CONFLICT, "username_taken", "Username taken"),
-            TokenExpired => (StatusCode::GONE, "token_expired", "Link expired"),
-            PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "Payload too large"),
-            UnsupportedMediaType(_) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported media type")
-            }
-            ValidationFailed(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "Validation failed"),
-            RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests"),
-            Unavailable(..) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
-            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Internal error"),
+            MalformedRequest(_) => Code::MalformedRequest,
+            TokenInvalid => Code::TokenInvalid,
+            Unauthorized { .. } => Code::Unauthorized,
+            InvalidCredentials => Code::InvalidCredentials,
+            AccountNotActivated => Code::AccountNotActivated,
+            AccountDisabled => Code::AccountDisabled,
+            Forbidden | LastAdmin => Code::Forbidden,
+            NotFound(_) => Code::NotFound,
+            MethodNotAllowed => Code::MethodNotAllowed,
+            EmailTaken => Code::EmailTaken,
+            UsernameTaken => Code::UsernameTaken,
+            TokenExpired => Code::TokenExpired,
+            PayloadTooLarge => Code::PayloadTooLarge,
+            UnsupportedMediaType(_) => Code::UnsupportedMediaType,
+            ValidationFailed(_) => Code::ValidationFailed,
+            RateLimited { .. } => Code::RateLimited,
+            Unavailable(..) => Code::Unavailable,
+            Internal(_) => Code::InternalError,
         }
     }
 
@@ -132,7 +310,8 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code, title) = self.parts();
+        let code = self.code();
+        let (status, title) = (code.status(), code.title());
         match &self {
             ApiError::Internal(cause) => tracing::error!(error = %format!("{cause:#}"), "request failed"),
             ApiError::Unavailable(why, Some(cause)) => {
@@ -147,7 +326,7 @@ impl IntoResponse for ApiError {
             _ => None,
         };
         let problem = Problem {
-            kind: format!("urn:gatehouse:problem:{code}"),
+            kind: format!("urn:gatehouse:problem:{}", code.as_str()),
             title,
             status: status.as_u16(),
             detail: self.detail(),

@@ -10,30 +10,40 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
 use super::AppState;
+use super::error::Problem;
 use super::routes;
+
+/// The description's introduction, which Redoc shows first.
+const GETTING_STARTED: &str = "Self-hosted user accounts and authentication: sign-up with email confirmation, \
+login with signed access tokens checked against a live session, refresh, logout, profiles, password change and \
+reset, and admin access to every account.
+
+## Getting started: authenticate like this
+
+1. **Sign up**: `POST /user` with `{\"email\", \"password\"}` (and optionally `username`, `name`, `data`, or any \
+other top-level field, which is kept in `data`). The account is `pending`; a confirmation email is on its way.
+2. **Confirm**: follow the link in the email (`GET /activate?token=…`), or `POST /activate` with `{\"token\"}`.
+3. **Log in**: `POST /auth` with `{\"email\" or \"username\", \"password\"}` (JSON, or a form). The answer holds \
+an `access_token` (a JWT, 15 minutes by default) and a `refresh_token`.
+4. **Call**: send `Authorization: Bearer <access_token>` to any route marked with a lock, e.g. `GET /user` or \
+`GET /protected`. Logging out (`DELETE /auth`) ends the session: the token is refused from the very next request.
+5. **Stay logged in**: before the access token expires, `POST /auth/refresh` with `{\"refresh_token\"}` gives a new \
+pair; each refresh token works once. The session itself ends 24 hours after login.
+
+Other services can verify access tokens offline with the keys at `/.well-known/jwks.json`; only gatehouse knows \
+at once that a session has ended.
+
+Every error is an RFC 9457 `application/problem+json` document with a stable `code` (the `ProblemCode` schema \
+lists them all); a `validation_failed` answer names each field in `errors[]`.";
 
 #[derive(OpenApi, Debug)]
 #[openapi(
-    info(
-        title = "gatehouse",
-        description = "Self-hosted user accounts and authentication: sign-up with email confirmation, login with \
-EdDSA-signed access tokens checked against a live session, refresh, logout, profiles, password change and reset, \
-and admin access to every account.\n\nEvery error is an RFC 9457 `application/problem+json` document with a stable \
-`code`.",
-        license(name = "MIT OR Apache-2.0")
-    ),
+    info(title = "gatehouse", description = GETTING_STARTED, license(name = "MIT OR Apache-2.0")),
     paths(
-        routes::root::hello,
-        routes::root::protected,
         routes::users::sign_up,
-        routes::users::me,
-        routes::users::read,
-        routes::users::replace,
-        routes::users::patch,
-        routes::users::delete,
         routes::activation::follow_link,
         routes::activation::activate,
         routes::activation::resend,
@@ -42,16 +52,25 @@ and admin access to every account.\n\nEvery error is an RFC 9457 `application/pr
         routes::auth::log_out,
         routes::auth::sessions,
         routes::auth::end_session,
-        routes::password::change,
-        routes::password::forgot,
-        routes::password::form,
-        routes::password::reset,
+        routes::users::me,
+        routes::users::replace_mine,
+        routes::users::patch_mine,
+        routes::users::delete_mine,
+        routes::users::read,
+        routes::users::replace,
+        routes::users::patch,
+        routes::users::delete,
+        routes::root::hello,
+        routes::root::protected,
         routes::email::request,
         routes::email::follow_confirm,
         routes::email::confirm,
         routes::email::follow_revert,
         routes::email::revert,
-        routes::events::list,
+        routes::password::change,
+        routes::password::forgot,
+        routes::password::form,
+        routes::password::reset,
         routes::admin::list_users,
         routes::admin::create_user,
         routes::admin::user_sessions,
@@ -60,21 +79,25 @@ and admin access to every account.\n\nEvery error is an RFC 9457 `application/pr
         routes::admin::resend_activation,
         routes::admin::list_outbox,
         routes::admin::retry_email,
+        routes::events::list,
         routes::wellknown::jwks,
         routes::health::healthz,
         routes::health::readyz,
         routes::health::metrics,
+        openapi_json,
+        docs,
     ),
-    components(schemas(Problem, ProblemCode, FieldProblem)),
+    components(schemas(Problem)),
     modifiers(&BearerAuth),
     tags(
-        (name = "accounts", description = "Sign-up and the account: read, edit, delete"),
+        (name = "sign-up", description = "Creating an account"),
         (name = "activation", description = "Confirming the email address"),
-        (name = "sessions", description = "Login, refresh, logout and the session list"),
-        (name = "passwords", description = "Change, forgot, reset"),
-        (name = "keys", description = "Public keys for verifying access tokens"),
+        (name = "login", description = "Login, refresh, logout and the session list"),
+        (name = "account", description = "Your account: read, edit, delete, change the email address"),
+        (name = "password", description = "Change, forgot, reset"),
         (name = "admin", description = "For admins: accounts, sessions, the outbox and the audit trail"),
-        (name = "service", description = "Greeting, the protected resource, health"),
+        (name = "keys", description = "Public keys for verifying access tokens"),
+        (name = "service", description = "Health, metrics and this description"),
     )
 )]
 pub struct ApiDoc;
@@ -91,90 +114,6 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Every error answer (RFC 9457).
-#[derive(ToSchema, Debug)]
-#[allow(dead_code)]
-#[schema(example = json!({
-    "type": "urn:gatehouse:problem:validation_failed", "title": "Validation failed", "status": 422,
-    "detail": "a password has at least 8 characters", "code": "validation_failed",
-    "errors": [{"field": "password", "message": "a password has at least 8 characters"}]
-}))]
-pub struct Problem {
-    /// `urn:gatehouse:problem:{code}`.
-    #[schema(rename = "type")]
-    kind: String,
-    title: String,
-    status: u16,
-    /// What went wrong and what to do, for a person.
-    detail: String,
-    code: ProblemCode,
-    /// Only with `validation_failed`: each field's problem.
-    errors: Option<Vec<FieldProblem>>,
-}
-
-/// The stable machine-readable error codes.
-#[derive(ToSchema, Debug)]
-#[allow(dead_code)]
-#[schema(rename_all = "snake_case")]
-pub enum ProblemCode {
-    MalformedRequest,
-    TokenInvalid,
-    Unauthorized,
-    InvalidCredentials,
-    AccountNotActivated,
-    AccountDisabled,
-    Forbidden,
-    NotFound,
-    MethodNotAllowed,
-    EmailTaken,
-    UsernameTaken,
-    TokenExpired,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-    ValidationFailed,
-    RateLimited,
-    Unavailable,
-    InternalError,
-}
-
-/// One field's problem in a `validation_failed` answer.
-#[derive(ToSchema, Debug)]
-#[allow(dead_code)]
-pub struct FieldProblem {
-    field: String,
-    message: String,
-}
-
-/// The body of `POST /user`. Any other top-level field is kept in `data`.
-#[derive(ToSchema, Debug)]
-#[allow(dead_code)]
-#[schema(example = json!({"email": "ann@example.com", "password": "correct horse battery staple", "username": "ann", "phone": "+49 30 1234"}))]
-pub struct SignUpRequest {
-    email: String,
-    /// 8 to 1024 characters, not a common password, not the email or username.
-    #[schema(format = Password)]
-    password: String,
-    username: Option<String>,
-    name: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    data: Option<serde_json::Value>,
-}
-
-/// The editable fields of an account. Other top-level fields are kept in `data`.
-#[derive(ToSchema, Debug)]
-#[allow(dead_code)]
-#[schema(example = json!({"name": "Ann Lee", "data": {"city": "Berlin"}}))]
-pub struct ProfileEdit {
-    username: Option<String>,
-    name: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    data: Option<serde_json::Value>,
-    /// Admins only: `user` or `admin`.
-    role: Option<String>,
-    /// Admins only: `pending`, `active` or `disabled`.
-    status: Option<String>,
-}
-
 /// The document as pretty JSON, built once.
 pub fn json() -> &'static str {
     static JSON: OnceLock<String> = OnceLock::new();
@@ -188,6 +127,10 @@ pub fn router() -> Router<AppState> {
         .route("/docs/redoc.standalone.js", get(redoc))
 }
 
+#[utoipa::path(
+    get, path = "/openapi.json", summary = "This description", operation_id = "getOpenApi", tag = "service",
+    responses((status = 200, description = "The OpenAPI 3.1 description of the API", content_type = "application/json"))
+)]
 async fn openapi_json() -> Response {
     let mut response = json().into_response();
     let headers = response.headers_mut();
@@ -202,6 +145,10 @@ const DOCS_PAGE: &str = r#"<!doctype html>
 <body><redoc spec-url="openapi.json"></redoc><script src="docs/redoc.standalone.js"></script></body></html>
 "#;
 
+#[utoipa::path(
+    get, path = "/docs", summary = "The API reference", operation_id = "getApiDocs", tag = "service",
+    responses((status = 200, description = "This description rendered as a page (no external resources)", content_type = "text/html"))
+)]
 async fn docs() -> Response {
     let mut response = DOCS_PAGE.into_response();
     let headers = response.headers_mut();
@@ -257,6 +204,9 @@ mod tests {
             ("/user/{key}", "put"),
             ("/user/{key}", "patch"),
             ("/user/{key}", "delete"),
+            ("/user", "put"),
+            ("/user", "patch"),
+            ("/user", "delete"),
             ("/activate", "get"),
             ("/activate", "post"),
             ("/activate/resend", "post"),
@@ -273,6 +223,8 @@ mod tests {
             ("/.well-known/jwks.json", "get"),
             ("/healthz", "get"),
             ("/readyz", "get"),
+            ("/openapi.json", "get"),
+            ("/docs", "get"),
         ] {
             assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} is not described");
         }
@@ -281,5 +233,41 @@ mod tests {
             assert!(codes.iter().any(|c| c == code), "{code} missing");
         }
         assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    }
+
+    #[test]
+    fn every_operation_has_a_unique_operation_id_and_a_declared_tag() {
+        let doc: serde_json::Value = serde_json::from_str(json()).unwrap();
+        let tags: Vec<&str> = doc["tags"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+        let mut ids = std::collections::HashSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let id = operation["operationId"].as_str().unwrap_or_default();
+                assert!(
+                    id.chars().next().is_some_and(|c| c.is_ascii_lowercase()) && !id.contains('_'),
+                    "{method} {path}: operationId {id:?} is not a camelCase name"
+                );
+                assert!(ids.insert(id.to_owned()), "{method} {path}: operationId {id} is used twice");
+                let tag = operation["tags"][0].as_str().unwrap_or_default();
+                assert!(tags.contains(&tag), "{method} {path}: tag {tag:?} is not declared");
+            }
+        }
+    }
+
+    #[test]
+    fn error_responses_come_from_the_code_table() {
+        let doc: serde_json::Value = serde_json::from_str(json()).unwrap();
+        let login = &doc["paths"]["/auth"]["post"]["responses"];
+        let forbidden = login["403"]["description"].as_str().unwrap();
+        assert!(
+            forbidden.contains("`account_not_activated`") && forbidden.contains("`account_disabled`"),
+            "{forbidden}"
+        );
+        assert_eq!(
+            login["401"]["content"]["application/problem+json"]["schema"]["$ref"],
+            "#/components/schemas/Problem"
+        );
+        let codes = doc["components"]["schemas"]["ProblemCode"]["enum"].as_array().unwrap();
+        assert_eq!(codes.len(), crate::http::error::Code::ALL.len());
     }
 }

@@ -159,6 +159,16 @@ async fn seed_002_rest_api_with_username_and_json_data_hello_world_user_routes_a
     let unchanged: Value = app.get("/user/ben", Some(&token)).await.json().await.unwrap();
     assert_eq!(unchanged["data"]["phone"], "+1 555 0199");
 
+    // `http PUT :8080/user/ben phone=…`: a bare field updates the JSON data; the account keeps
+    // its username, so /user/ben still names it.
+    let put = app.send_json(Method::PUT, "/user/ben", &json!({"phone": "+1 555 0123"}), Some(&token)).await;
+    assert_eq!(put.status(), StatusCode::OK);
+    let put: Value = put.json().await.unwrap();
+    assert_eq!((put["username"].as_str(), &put["data"]), (Some("ben"), &json!({"phone": "+1 555 0123"})));
+    let again = app.get("/user/ben", Some(&token)).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(again.json::<Value>().await.unwrap()["data"]["phone"], "+1 555 0123");
+
     // An administrative user can modify other users' accounts.
     let admin = app.admin("root@example.com").await;
     let by_admin = app
@@ -187,6 +197,81 @@ async fn seed_002_rest_api_with_username_and_json_data_hello_world_user_routes_a
     assert_problem(app.get("/user/ben", Some(&admin)).await, StatusCode::NOT_FOUND, "not_found").await;
     let login = app.post_json("/auth", &json!({"username": "ben", "password": PASSWORD}), None).await;
     assert_problem(login, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+}
+
+/// Seed 002's own requests, sent by HTTPie as its document writes them: `http --form POST
+/// :PORT/auth username=ben password=…`, `http PUT :PORT/user/ben phone=…`, `http :PORT/`. Runs
+/// when HTTPie is installed (`GATEHOUSE_TEST_HTTPIE` names its `http` program, or `http` is on
+/// the PATH); says it was skipped otherwise. The same requests built by hand run in the test
+/// above either way.
+#[tokio::test]
+async fn seed_002_httpie_requests_work_as_written() {
+    let Some(http) = httpie() else {
+        eprintln!("skipped: HTTPie is not installed (set GATEHOUSE_TEST_HTTPIE to its `http` program)");
+        return;
+    };
+    let app = spawn_app().await;
+    let port = app.address.rsplit(':').next().unwrap().to_owned();
+    let run = |args: Vec<String>| {
+        let http = http.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let out = std::process::Command::new(&http)
+                    .args(["--ignore-stdin", "--check-status", "--print=b", "--pretty=none"])
+                    .args(&args)
+                    .stdin(std::process::Stdio::null())
+                    .output()
+                    .expect("HTTPie runs");
+                let body = String::from_utf8_lossy(&out.stdout).into_owned();
+                assert!(out.status.success(), "http {args:?} failed: {body} {}", String::from_utf8_lossy(&out.stderr));
+                if body.trim().is_empty() { Value::Null } else { serde_json::from_str(&body).expect("a JSON answer") }
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let at = |path: &str| format!(":{port}{path}");
+
+    // Sign up with a username, a password and additional JSON data; activate by the link.
+    let created = run(vec![
+        "POST".into(),
+        at("/user"),
+        "username=ben".into(),
+        format!("password={PASSWORD}"),
+        "email=ben@example.com".into(),
+        "address=1 Main Street".into(),
+    ])
+    .await;
+    assert_eq!(created["username"], "ben");
+    let link = app.activation_link("ben@example.com", 1).await;
+    assert_eq!(app.client.get(&link).send().await.unwrap().status(), StatusCode::OK);
+
+    assert_eq!(run(vec![at("/")]).await, json!({"message": "Hello World"}));
+    let login =
+        run(vec!["--form".into(), "POST".into(), at("/auth"), "username=ben".into(), format!("password={PASSWORD}")])
+            .await;
+    let token = bearer(&login);
+    let auth = format!("Authorization:Bearer {token}");
+
+    let updated = run(vec!["PUT".into(), at("/user/ben"), "phone=+49 30 1234".into(), auth.clone()]).await;
+    assert_eq!(updated["username"], "ben");
+    assert_eq!(updated["data"], json!({"phone": "+49 30 1234"}));
+    let read = run(vec![at("/user/ben"), auth.clone()]).await;
+    assert_eq!(read["data"]["phone"], "+49 30 1234");
+    assert_eq!(run(vec![at("/"), auth.clone()]).await["message"], "Hello ben");
+
+    run(vec!["DELETE".into(), at("/auth"), auth.clone()]).await;
+    assert_problem(app.get("/user/ben", Some(&token)).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+}
+
+/// HTTPie's `http` program, if it is installed.
+fn httpie() -> Option<std::path::PathBuf> {
+    let candidate = std::env::var_os("GATEHOUSE_TEST_HTTPIE").map(std::path::PathBuf::from).or_else(|| {
+        std::env::var_os("PATH")
+            .and_then(|path| std::env::split_paths(&path).map(|dir| dir.join("http")).find(|p| p.is_file()))
+    })?;
+    let version = std::process::Command::new(&candidate).arg("--version").output().ok()?;
+    version.status.success().then_some(candidate)
 }
 
 fn timestamp(value: &Value) -> DateTime<Utc> {

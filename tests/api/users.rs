@@ -153,7 +153,7 @@ async fn an_admin_reads_any_account_and_gets_404_for_a_missing_one() {
 }
 
 #[tokio::test]
-async fn put_replaces_name_username_and_data_and_clears_what_is_omitted() {
+async fn put_replaces_name_and_data_clears_them_when_omitted_and_keeps_the_username_unless_named() {
     let app = spawn_app().await;
     let (account, token) = logged_in_with_username(&app, "fay@example.com", "fay").await;
     let id = account["id"].as_str().unwrap();
@@ -173,7 +173,7 @@ async fn put_replaces_name_username_and_data_and_clears_what_is_omitted() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["id"], account["id"]);
     assert_eq!(body["name"], Value::Null);
-    assert_eq!(body["username"], Value::Null);
+    assert_eq!(body["username"], "fay", "a PUT that does not name the username keeps it");
     assert_eq!(body["data"], json!({"phone": "+1"}));
     assert_eq!(
         (body["role"].as_str(), body["status"].as_str()),
@@ -181,10 +181,50 @@ async fn put_replaces_name_username_and_data_and_clears_what_is_omitted() {
         "role and status stay"
     );
     assert_eq!(body["email"], "fay@example.com");
-    let stored = read(&app, id, &token).await;
+    let stored = read(&app, "fay", &token).await;
     assert_eq!(stored["data"], json!({"phone": "+1"}));
-    assert_eq!(stored["username"], Value::Null);
     assert_eq!(stored["name"], Value::Null);
+
+    // Top-level fields other than the account's own are the JSON data, as on sign-up.
+    let bare = app.send_json(Method::PUT, "/user/fay", &json!({"address": "1 Main St"}), Some(&token)).await;
+    assert_eq!(bare.status(), StatusCode::OK);
+    let bare: Value = bare.json().await.unwrap();
+    assert_eq!((bare["username"].as_str(), &bare["data"]), (Some("fay"), &json!({"address": "1 Main St"})));
+
+    // A null username clears it.
+    let cleared = app.send_json(Method::PUT, "/user/fay", &json!({"username": null}), Some(&token)).await;
+    assert_eq!(cleared.status(), StatusCode::OK);
+    assert_eq!(read(&app, id, &token).await["username"], Value::Null);
+}
+
+#[tokio::test]
+async fn me_names_the_caller_and_put_patch_and_delete_without_a_key_act_on_the_caller() {
+    let app = spawn_app().await;
+    let (account, token) = logged_in_with_username(&app, "moe@example.com", "moe").await;
+    let admin = app.admin("root@example.com").await;
+
+    assert_eq!(read(&app, "me", &token).await["id"], account["id"]);
+    assert_eq!(read(&app, "ME", &token).await["id"], account["id"]);
+    let admins_me = app.get("/user/me", Some(&admin)).await.json::<Value>().await.unwrap();
+    assert_eq!(admins_me["email"], "root@example.com", "`me` is the caller, admin or not");
+    assert_eq!(app.get("/admin/users/me/sessions", Some(&admin)).await.status(), StatusCode::OK);
+
+    let put = app.send_json(Method::PUT, "/user", &json!({"name": "Moe", "phone": "+1"}), Some(&token)).await;
+    assert_eq!(put.status(), StatusCode::OK);
+    let put: Value = put.json().await.unwrap();
+    assert_eq!((put["name"].as_str(), put["username"].as_str()), (Some("Moe"), Some("moe")));
+    assert_eq!(put["data"], json!({"phone": "+1"}));
+
+    let patched = app.send_json(Method::PATCH, "/user/me", &json!({"data": {"lang": "de"}}), Some(&token)).await;
+    assert_eq!(patched.status(), StatusCode::OK);
+    assert_eq!(patched.json::<Value>().await.unwrap()["data"], json!({"phone": "+1", "lang": "de"}));
+    let patched = app.send_json(Method::PATCH, "/user", &json!({"name": null}), Some(&token)).await;
+    assert_eq!(patched.json::<Value>().await.unwrap()["name"], Value::Null);
+
+    assert_problem(app.delete("/user", None).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    assert_eq!(app.delete("/user", Some(&token)).await.status(), StatusCode::NO_CONTENT);
+    let gone = app.get(&format!("/user/{}", account["id"].as_str().unwrap()), Some(&admin)).await;
+    assert_problem(gone, StatusCode::NOT_FOUND, "not_found").await;
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::ClientInfo;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, Errors, Problem, code};
 use crate::http::extract::{self, Client, Query, wants_html};
 use crate::http::views::{AccountBody, MessageBody};
 use crate::http::{AppState, pages};
@@ -43,13 +43,13 @@ async fn run(state: &AppState, token: &str, client: &ClientInfo) -> Result<Activ
 }
 
 #[utoipa::path(
-    get, path = "/activate", summary = "Follow the activation link", tag = "activation",
+    get, path = "/activate", summary = "Follow the activation link", operation_id = "followActivationLink", tag = "activation",
     description = "The link in the confirmation email. A browser (`Accept: text/html`) gets a small HTML page, others JSON. Following it again answers the same.",
     params(("token" = Option<String>, Query, description = "The token from the emailed link")),
     responses(
         (status = 200, description = "Active: JSON, or a page saying so for a browser", content((Activated = "application/json"), ("text/html"))),
-        (status = 400, description = "`malformed_request` (no token) or `token_invalid`; a page for a browser", content((crate::http::openapi::Problem = "application/problem+json"), ("text/html"))),
-        (status = 410, description = "`token_expired`: ask for a new link; a page for a browser", content((crate::http::openapi::Problem = "application/problem+json"), ("text/html"))), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+        (status = 400, description = "`malformed_request` (no token) or `token_invalid`; a page for a browser", content((Problem = "application/problem+json"), ("text/html"))),
+        (status = 410, description = "`token_expired`: ask for a new link; a page for a browser", content((Problem = "application/problem+json"), ("text/html"))), Errors<(code::Unavailable,)>)
 )]
 async fn follow_link(
     State(state): State<AppState>,
@@ -87,10 +87,9 @@ async fn follow_link(
 }
 
 #[utoipa::path(
-    post, path = "/activate", summary = "Activate with a token", tag = "activation",
+    post, path = "/activate", summary = "Activate with a token", operation_id = "activate", tag = "activation",
     request_body = TokenBody,
-    responses((status = 200, description = "Active", body = Activated),
-        (status = 400, description = "`malformed_request` or `token_invalid`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 410, description = "`token_expired`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+    responses((status = 200, description = "Active", body = Activated), Errors<(code::MalformedRequest, code::TokenInvalid, code::TokenExpired, code::PayloadTooLarge, code::UnsupportedMediaType, code::Unavailable)>)
 )]
 async fn activate(
     State(state): State<AppState>,
@@ -106,10 +105,10 @@ struct ResendBody {
 }
 
 #[utoipa::path(
-    post, path = "/activate/resend", summary = "Resend the activation link", tag = "activation",
+    post, path = "/activate/resend", summary = "Resend the activation link", operation_id = "resendActivation", tag = "activation",
     description = "A fresh link for a pending account. The same answer whether or not the account exists.",
     request_body = ResendBody,
-    responses((status = 202, description = "Accepted", body = MessageBody), (status = 400, description = "`malformed_request`: the body is not valid JSON, or a field is missing or of the wrong type", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 429, description = "`rate_limited`: too many attempts; see `Retry-After`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+    responses((status = 202, description = "Accepted", body = MessageBody), Errors<(code::MalformedRequest, code::PayloadTooLarge, code::UnsupportedMediaType, code::ValidationFailed, code::RateLimited, code::Unavailable)>)
 )]
 async fn resend(
     State(state): State<AppState>,

@@ -17,7 +17,7 @@ use crate::accounts::FieldError;
 use crate::accounts::admin::{MAX_PAGE, NewUser, parse_role, parse_status, parse_time};
 use crate::accounts::domain::{Role, Status};
 use crate::http::AppState;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{self, Auth, Client, Path, Query};
 use crate::http::views::{AccountBody, MessageBody, SessionBody, rfc3339};
 use crate::store::admin::{AccountQuery, OutboxEntry, OutboxQuery};
@@ -33,8 +33,6 @@ pub fn router() -> Router<AppState> {
         .route("/admin/outbox", get(list_outbox))
         .route("/admin/outbox/{id}/retry", post(retry_email))
 }
-
-type Problem = crate::http::openapi::Problem;
 
 /// The filters of the account list, as sent.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -114,15 +112,10 @@ fn account_query(query: UsersQuery) -> Result<AccountQuery, ApiError> {
 }
 
 #[utoipa::path(
-    get, path = "/admin/users", summary = "List and search accounts", tag = "admin", security(("bearer" = [])),
+    get, path = "/admin/users", summary = "List and search accounts", operation_id = "listUsers", tag = "admin", security(("bearer" = [])),
     description = "Newest first. `q` matches a case-insensitive substring of the email, username or name; filters combine. Page with `cursor` (keyset: every page costs the same).",
     params(UsersQuery),
-    responses((status = 200, description = "A page of accounts", body = UserPage),
-        (status = 400, description = "`malformed_request`: a parameter is repeated", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`forbidden`: not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`, with `errors[]`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`unavailable`", body = Problem, content_type = "application/problem+json"))
+    responses((status = 200, description = "A page of accounts", body = UserPage), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::ValidationFailed, code::Unavailable)>)
 )]
 pub async fn list_users(
     State(state): State<AppState>,
@@ -167,19 +160,11 @@ pub struct CreateUser {
 }
 
 #[utoipa::path(
-    post, path = "/admin/users", summary = "Create an account", tag = "admin", security(("bearer" = [])),
+    post, path = "/admin/users", summary = "Create an account", operation_id = "createUser", tag = "admin", security(("bearer" = [])),
     description = "Active (with a password, or emailed a link to choose one) or pending (emailed the activation link), with a role.",
     request_body = CreateUser,
     responses((status = 201, description = "Created; `Location: /user/{id}`", body = AccountBody,
-            headers(("location" = String, description = "/user/{id}"))),
-        (status = 400, description = "`malformed_request`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`forbidden`: not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`email_taken` or `username_taken`", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "`unsupported_media_type`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`, with `errors[]`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`unavailable`", body = Problem, content_type = "application/problem+json"))
+            headers(("location" = String, description = "/user/{id}"))), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::EmailTaken, code::UsernameTaken, code::PayloadTooLarge, code::UnsupportedMediaType, code::ValidationFailed, code::Unavailable)>)
 )]
 pub async fn create_user(
     State(state): State<AppState>,
@@ -226,13 +211,9 @@ pub struct SessionList {
 }
 
 #[utoipa::path(
-    get, path = "/admin/users/{key}/sessions", summary = "An account's live sessions", tag = "admin", security(("bearer" = [])),
+    get, path = "/admin/users/{key}/sessions", summary = "An account's live sessions", operation_id = "listUserSessions", tag = "admin", security(("bearer" = [])),
     params(("key" = String, Path, description = "The account's id, username or email")),
-    responses((status = 200, description = "Its live sessions", body = SessionList),
-        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`forbidden`: not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not_found`: no such account", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`unavailable`", body = Problem, content_type = "application/problem+json"))
+    responses((status = 200, description = "Its live sessions", body = SessionList), Errors<(code::Unauthorized, code::Forbidden, code::NotFound, code::Unavailable)>)
 )]
 pub async fn user_sessions(
     State(state): State<AppState>,
@@ -246,13 +227,9 @@ pub async fn user_sessions(
 }
 
 #[utoipa::path(
-    delete, path = "/admin/users/{key}/sessions", summary = "End all of an account's sessions", tag = "admin", security(("bearer" = [])),
+    delete, path = "/admin/users/{key}/sessions", summary = "End all of an account's sessions", operation_id = "endUserSessions", tag = "admin", security(("bearer" = [])),
     params(("key" = String, Path, description = "The account's id, username or email")),
-    responses((status = 204, description = "Every session ended; its tokens are refused from the next request on"),
-        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`forbidden`: not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not_found`: no such account", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`unavailable`", body = Problem, content_type = "application/problem+json"))
+    responses((status = 204, description = "Every session ended; its tokens are refused from the next request on"), Errors<(code::Unauthorized, code::Forbidden, code::NotFound, code::Unavailable)>)
 )]
 pub async fn end_user_sessions(
     State(state): State<AppState>,
@@ -265,14 +242,9 @@ pub async fn end_user_sessions(
 }
 
 #[utoipa::path(
-    post, path = "/admin/users/{key}/password-reset", summary = "Email an account a reset link", tag = "admin", security(("bearer" = [])),
+    post, path = "/admin/users/{key}/password-reset", summary = "Email an account a reset link", operation_id = "sendPasswordReset", tag = "admin", security(("bearer" = [])),
     params(("key" = String, Path, description = "The account's id, username or email")),
-    responses((status = 202, description = "The link is on its way", body = MessageBody),
-        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`forbidden`: not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not_found`: no such account", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: the account is disabled", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`unavailable`", body = Problem, content_type = "application/problem+json"))
+    responses((status = 202, description = "The link is on its way", body = MessageBody), Errors<(code::Unauthorized, code::Forbidden, code::NotFound, code::ValidationFailed, code::Unavailable)>)
 )]
 pub async fn send_password_reset(
     State(state): State<AppState>,
@@ -285,14 +257,9 @@ pub async fn send_password_reset(
 }
 
 #[utoipa::path(
-    post, path = "/admin/users/{key}/activation", summary = "Email a pending account its activation link again", tag = "admin", security(("bearer" = [])),
+    post, path = "/admin/users/{key}/activation", summary = "Email a pending account its activation link again", operation_id = "resendUserActivation", tag = "admin", security(("bearer" = [])),
     params(("key" = String, Path, description = "The account's id, username or email")),
-    responses((status = 202, description = "The link is on its way", body = MessageBody),
-        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`forbidden`: not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not_found`: no such account", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: the account is not pending", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`unavailable`", body = Problem, content_type = "application/problem+json"))
+    responses((status = 202, description = "The link is on its way", body = MessageBody), Errors<(code::Unauthorized, code::Forbidden, code::NotFound, code::ValidationFailed, code::Unavailable)>)
 )]
 pub async fn resend_activation(
     State(state): State<AppState>,
@@ -361,15 +328,10 @@ pub struct OutboxPage {
 }
 
 #[utoipa::path(
-    get, path = "/admin/outbox", summary = "Emails queued, sent and failed", tag = "admin", security(("bearer" = [])),
+    get, path = "/admin/outbox", summary = "Emails queued, sent and failed", operation_id = "listOutbox", tag = "admin", security(("bearer" = [])),
     description = "Newest first: recipient, kind, status, attempts, last error and times. Never a body, a token or a link.",
     params(OutboxParams),
-    responses((status = 200, description = "A page of emails", body = OutboxPage),
-        (status = 400, description = "`malformed_request`: a parameter is repeated", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`forbidden`: not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`, with `errors[]`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`unavailable`", body = Problem, content_type = "application/problem+json"))
+    responses((status = 200, description = "A page of emails", body = OutboxPage), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::ValidationFailed, code::Unavailable)>)
 )]
 pub async fn list_outbox(
     State(state): State<AppState>,
@@ -403,14 +365,9 @@ pub async fn list_outbox(
 }
 
 #[utoipa::path(
-    post, path = "/admin/outbox/{id}/retry", summary = "Retry a failed email", tag = "admin", security(("bearer" = [])),
+    post, path = "/admin/outbox/{id}/retry", summary = "Retry a failed email", operation_id = "retryEmail", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "The email's id")),
-    responses((status = 200, description = "Queued again, due now", body = OutboxEmail),
-        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`forbidden`: not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not_found`: no such email", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: the email has not failed", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`unavailable`", body = Problem, content_type = "application/problem+json"))
+    responses((status = 200, description = "Queued again, due now", body = OutboxEmail), Errors<(code::Unauthorized, code::Forbidden, code::NotFound, code::ValidationFailed, code::Unavailable)>)
 )]
 pub async fn retry_email(
     State(state): State<AppState>,

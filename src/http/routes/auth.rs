@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::accounts::{FieldError, LoginId};
 use crate::http::AppState;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{Auth, Client, DEVICE_COOKIE, JsonOrForm, Path, Query};
 use crate::http::views::{SessionBody, TokenBody};
 
@@ -33,14 +33,10 @@ struct LoginBody {
 }
 
 #[utoipa::path(
-    post, path = "/auth", summary = "Log in", tag = "sessions",
+    post, path = "/auth", summary = "Log in", operation_id = "login", tag = "login",
     description = "Log in with `email` or `username` and `password`. Also takes `application/x-www-form-urlencoded` (OAuth2 password grant); a `username` holding `@` is read as an email.",
     request_body(content((LoginBody = "application/json"), (LoginBody = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "A token pair. With rate limits on, a `gatehouse_device` cookie marks this client as known to the account: the login lockout others cause does not hold it back.", body = TokenBody),
-        (status = 400, description = "`malformed_request`: the body is not valid JSON, or a field is missing or of the wrong type", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`invalid_credentials`: wrong email, username or password (one answer for all)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`account_not_activated` or `account_disabled`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 429, description = "`rate_limited`: too many attempts; see `Retry-After`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+    responses((status = 200, description = "A token pair. With rate limits on, a `gatehouse_device` cookie marks this client as known to the account: the login lockout others cause does not hold it back.", body = TokenBody), Errors<(code::MalformedRequest, code::InvalidCredentials, code::AccountNotActivated, code::AccountDisabled, code::PayloadTooLarge, code::UnsupportedMediaType, code::RateLimited, code::Unavailable)>)
 )]
 async fn log_in(
     State(state): State<AppState>,
@@ -73,11 +69,10 @@ struct RefreshBody {
 }
 
 #[utoipa::path(
-    post, path = "/auth/refresh", summary = "Refresh the token pair", tag = "sessions",
+    post, path = "/auth/refresh", summary = "Refresh the token pair", operation_id = "refreshToken", tag = "login",
     description = "Spends the refresh token for a new pair. Presenting it again within the grace period (`GATEHOUSE_REFRESH_GRACE`, 30 s) answers with the same new refresh token; presenting a spent one after that revokes the whole session.",
     request_body(content((RefreshBody = "application/json"), (RefreshBody = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "A new token pair", body = TokenBody),
-        (status = 400, description = "`malformed_request`, or `token_invalid`: unknown, spent or expired refresh token", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 429, description = "`rate_limited`: too many attempts; see `Retry-After`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+    responses((status = 200, description = "A new token pair", body = TokenBody), Errors<(code::MalformedRequest, code::TokenInvalid, code::PayloadTooLarge, code::UnsupportedMediaType, code::RateLimited, code::Unavailable)>)
 )]
 async fn refresh(
     State(state): State<AppState>,
@@ -94,9 +89,9 @@ struct LogoutQuery {
 }
 
 #[utoipa::path(
-    delete, path = "/auth", summary = "Log out", tag = "sessions", security(("bearer" = [])),
+    delete, path = "/auth", summary = "Log out", operation_id = "logout", tag = "login", security(("bearer" = [])),
     params(("scope" = Option<String>, Query, description = "`all` ends every session of the account")),
-    responses((status = 204, description = "Logged out"), (status = 400, description = "`malformed_request`: the query string is not valid", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+    responses((status = 204, description = "Logged out"), Errors<(code::MalformedRequest, code::Unauthorized, code::ValidationFailed, code::Unavailable)>)
 )]
 async fn log_out(
     State(state): State<AppState>,
@@ -124,8 +119,8 @@ struct SessionList {
 }
 
 #[utoipa::path(
-    get, path = "/auth/sessions", summary = "Your live sessions", tag = "sessions", security(("bearer" = [])),
-    responses((status = 200, description = "The caller's live sessions", body = SessionList), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+    get, path = "/auth/sessions", summary = "Your live sessions", operation_id = "listSessions", tag = "login", security(("bearer" = [])),
+    responses((status = 200, description = "The caller's live sessions", body = SessionList), Errors<(code::Unauthorized, code::Unavailable)>)
 )]
 async fn sessions(State(state): State<AppState>, Auth(caller): Auth) -> Result<Json<SessionList>, ApiError> {
     let list = state.accounts.list_sessions(&caller).await?;
@@ -133,9 +128,9 @@ async fn sessions(State(state): State<AppState>, Auth(caller): Auth) -> Result<J
 }
 
 #[utoipa::path(
-    delete, path = "/auth/sessions/{id}", summary = "End one of your sessions", tag = "sessions", security(("bearer" = [])),
+    delete, path = "/auth/sessions/{id}", summary = "End one of your sessions", operation_id = "endSession", tag = "login", security(("bearer" = [])),
     params(("id" = String, Path, description = "A session id from `GET /auth/sessions`")),
-    responses((status = 204, description = "Ended"), (status = 400, description = "`malformed_request`: the path is not valid", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 404, description = "`not_found`: no such session of yours", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+    responses((status = 204, description = "Ended"), Errors<(code::MalformedRequest, code::Unauthorized, code::NotFound, code::Unavailable)>)
 )]
 async fn end_session(
     State(state): State<AppState>,

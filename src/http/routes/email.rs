@@ -12,7 +12,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::ClientInfo;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, Errors, Problem, code};
 use crate::http::extract::{self, Auth, Client, JsonOrForm, Query, wants_html};
 use crate::http::views::{AccountBody, MessageBody};
 use crate::http::{AppState, pages};
@@ -33,17 +33,10 @@ struct ChangeRequest {
 }
 
 #[utoipa::path(
-    post, path = "/email/change", summary = "Change your email address", tag = "accounts", security(("bearer" = [])),
+    post, path = "/email/change", summary = "Change your email address", operation_id = "requestEmailChange", tag = "account", security(("bearer" = [])),
     description = "Emails a confirmation link to `new_email`; the address changes only when it is followed. The old address is then told, with a link that undoes the change.",
     request_body = ChangeRequest,
-    responses((status = 202, description = "Accepted: a link is on its way to the new address", body = MessageBody),
-        (status = 400, description = "`malformed_request`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`unauthorized` (token) or `invalid_credentials` (current password)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`email_taken`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "`payload_too_large`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`unavailable`", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+    responses((status = 202, description = "Accepted: a link is on its way to the new address", body = MessageBody), Errors<(code::MalformedRequest, code::Unauthorized, code::InvalidCredentials, code::EmailTaken, code::PayloadTooLarge, code::UnsupportedMediaType, code::ValidationFailed, code::Unavailable)>)
 )]
 async fn request(
     State(state): State<AppState>,
@@ -107,13 +100,12 @@ async fn do_confirm(state: &AppState, token: &str, client: &ClientInfo) -> Resul
 }
 
 #[utoipa::path(
-    get, path = "/email/confirm", summary = "Follow the link sent to the new address", tag = "accounts",
+    get, path = "/email/confirm", summary = "Follow the link sent to the new address", operation_id = "followEmailConfirmLink", tag = "account",
     params(("token" = Option<String>, Query, description = "The token from the emailed link")),
     responses((status = 200, description = "Changed: JSON, or a page for a browser", content((Changed = "application/json"), ("text/html"))),
-        (status = 400, description = "`malformed_request` or `token_invalid`", content((crate::http::openapi::Problem = "application/problem+json"), ("text/html"))),
-        (status = 409, description = "`email_taken`: another account has the address by now", content((crate::http::openapi::Problem = "application/problem+json"), ("text/html"))),
-        (status = 410, description = "`token_expired`", content((crate::http::openapi::Problem = "application/problem+json"), ("text/html"))),
-        (status = 503, description = "`unavailable`", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+        (status = 400, description = "`malformed_request` or `token_invalid`", content((Problem = "application/problem+json"), ("text/html"))),
+        (status = 409, description = "`email_taken`: another account has the address by now", content((Problem = "application/problem+json"), ("text/html"))),
+        (status = 410, description = "`token_expired`", content((Problem = "application/problem+json"), ("text/html"))), Errors<(code::Unavailable,)>)
 )]
 async fn follow_confirm(
     State(state): State<AppState>,
@@ -134,15 +126,9 @@ async fn follow_confirm(
 }
 
 #[utoipa::path(
-    post, path = "/email/confirm", summary = "Confirm the new address with the token", tag = "accounts",
+    post, path = "/email/confirm", summary = "Confirm the new address with the token", operation_id = "confirmEmailChange", tag = "account",
     request_body = TokenBody,
-    responses((status = 200, description = "Changed", body = Changed),
-        (status = 400, description = "`malformed_request` or `token_invalid`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`email_taken`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 410, description = "`token_expired`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "`payload_too_large`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`unavailable`", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+    responses((status = 200, description = "Changed", body = Changed), Errors<(code::MalformedRequest, code::TokenInvalid, code::EmailTaken, code::TokenExpired, code::PayloadTooLarge, code::UnsupportedMediaType, code::Unavailable)>)
 )]
 async fn confirm(
     State(state): State<AppState>,
@@ -153,13 +139,12 @@ async fn confirm(
 }
 
 #[utoipa::path(
-    get, path = "/email/revert", summary = "The undo page sent to the old address", tag = "accounts",
+    get, path = "/email/revert", summary = "The undo page sent to the old address", operation_id = "followEmailRevertLink", tag = "account",
     description = "A browser gets a page with a button that posts to `POST /email/revert`; showing it spends nothing. Others get `{\"message\"}` if the link is usable.",
     params(("token" = Option<String>, Query, description = "The token from the emailed link")),
     responses((status = 200, description = "The undo page, or JSON saying the link is usable", content((MessageBody = "application/json"), ("text/html"))),
-        (status = 400, description = "`malformed_request` or `token_invalid`", content((crate::http::openapi::Problem = "application/problem+json"), ("text/html"))),
-        (status = 410, description = "`token_expired`", content((crate::http::openapi::Problem = "application/problem+json"), ("text/html"))),
-        (status = 503, description = "`unavailable`", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+        (status = 400, description = "`malformed_request` or `token_invalid`", content((Problem = "application/problem+json"), ("text/html"))),
+        (status = 410, description = "`token_expired`", content((Problem = "application/problem+json"), ("text/html"))), Errors<(code::Unavailable,)>)
 )]
 async fn follow_revert(
     State(state): State<AppState>,
@@ -180,16 +165,13 @@ async fn follow_revert(
 }
 
 #[utoipa::path(
-    post, path = "/email/revert", summary = "Undo an email change", tag = "accounts",
+    post, path = "/email/revert", summary = "Undo an email change", operation_id = "revertEmailChange", tag = "account",
     description = "Restores the old address, cancels pending changes and ends every session. Takes JSON, or the form of the undo page (which then gets a page).",
     request_body(content((TokenBody = "application/json"), (TokenBody = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "Restored", content((Changed = "application/json"), ("text/html"))),
-        (status = 400, description = "`malformed_request` or `token_invalid`", content((crate::http::openapi::Problem = "application/problem+json"), ("text/html"))),
-        (status = 409, description = "`email_taken`: another account has the old address by now", content((crate::http::openapi::Problem = "application/problem+json"), ("text/html"))),
-        (status = 410, description = "`token_expired`", content((crate::http::openapi::Problem = "application/problem+json"), ("text/html"))),
-        (status = 413, description = "`payload_too_large`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`unavailable`", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+        (status = 400, description = "`malformed_request` or `token_invalid`", content((Problem = "application/problem+json"), ("text/html"))),
+        (status = 409, description = "`email_taken`: another account has the old address by now", content((Problem = "application/problem+json"), ("text/html"))),
+        (status = 410, description = "`token_expired`", content((Problem = "application/problem+json"), ("text/html"))), Errors<(code::PayloadTooLarge, code::UnsupportedMediaType, code::Unavailable)>)
 )]
 async fn revert(State(state): State<AppState>, Client(client): Client, body: JsonOrForm<TokenBody>) -> Response {
     let html = body.kind == extract::BodyKind::Form;

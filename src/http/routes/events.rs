@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::accounts::{self, FieldError};
 use crate::audit::{AuditEvent, EventFilter, SHORT_TEXT_MAX};
 use crate::http::AppState;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{Auth, Query};
 
 /// Events per page unless `limit` says otherwise, and the most `limit` may ask for.
@@ -107,15 +107,10 @@ impl From<AuditEvent> for EventBody {
 }
 
 #[utoipa::path(
-    get, path = "/admin/events", summary = "The audit trail", tag = "admin", security(("bearer" = [])),
+    get, path = "/admin/events", summary = "The audit trail", operation_id = "listEvents", tag = "admin", security(("bearer" = [])),
     description = "Security events (sign-ups, logins, password and email changes, admin actions, refusals), newest first. Filters combine; page with `cursor`.",
     params(EventQuery),
-    responses((status = 200, description = "A page of events", body = EventPage),
-        (status = 400, description = "`malformed_request`: a parameter is repeated", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`forbidden`: not an admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`, with `errors[]`: a filter, `limit` or `cursor` is not valid", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`unavailable`: the database or session store cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+    responses((status = 200, description = "A page of events", body = EventPage), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::ValidationFailed, code::Unavailable)>)
 )]
 pub async fn list(
     State(state): State<AppState>,

@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 use crate::http::AppState;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, Errors, code};
 
 /// How long a mail-server check is trusted; readiness probes must not hammer SMTP.
 const MAILER_CHECK_TTL: Duration = Duration::from_secs(15);
@@ -26,7 +26,7 @@ struct Health {
 }
 
 #[utoipa::path(
-    get, path = "/healthz", summary = "Liveness", tag = "service",
+    get, path = "/healthz", summary = "Liveness", operation_id = "getHealth", tag = "service",
     responses((status = 200, description = "The process answers", body = Health))
 )]
 async fn healthz() -> Json<Health> {
@@ -34,8 +34,8 @@ async fn healthz() -> Json<Health> {
 }
 
 #[utoipa::path(
-    get, path = "/readyz", summary = "Readiness", tag = "service",
-    responses((status = 200, description = "Database, session store and mail server reachable", body = Health), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+    get, path = "/readyz", summary = "Readiness", operation_id = "getReadiness", tag = "service",
+    responses((status = 200, description = "Database, session store and mail server reachable", body = Health), Errors<(code::Unavailable,)>)
 )]
 async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     let checks = tokio::time::timeout(Duration::from_secs(3), state.accounts.check_ready()).await;
@@ -76,7 +76,7 @@ async fn mailer_ok(state: &AppState) -> bool {
 }
 
 #[utoipa::path(
-    get, path = "/metrics", summary = "Prometheus metrics", tag = "service",
+    get, path = "/metrics", summary = "Prometheus metrics", operation_id = "getMetrics", tag = "service",
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain"))
 )]
 async fn metrics(State(state): State<AppState>) -> axum::response::Response {

@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::accounts::PasswordChange;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, Errors, Problem, code};
 use crate::http::extract::{self, BodyKind, Client, JsonOrForm, MaybeAuth, Query};
 use crate::http::views::MessageBody;
 use crate::http::{AppState, pages};
@@ -32,13 +32,10 @@ struct ChangeBody {
 }
 
 #[utoipa::path(
-    post, path = "/password/change", summary = "Change the password", tag = "passwords", security((), ("bearer" = [])),
+    post, path = "/password/change", summary = "Change the password", operation_id = "changePassword", tag = "password", security((), ("bearer" = [])),
     description = "With a token, every other session of the account ends; without one, every session ends.",
     request_body = ChangeBody,
-    responses((status = 204, description = "Changed"), (status = 400, description = "`malformed_request`: the body is not valid JSON, or a field is missing or of the wrong type", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`invalid_credentials`: wrong email or current password", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`forbidden` (the token's account is not `email`'s), `account_not_activated`, `account_disabled`", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+    responses((status = 204, description = "Changed"), Errors<(code::MalformedRequest, code::InvalidCredentials, code::AccountNotActivated, code::AccountDisabled, code::Forbidden, code::PayloadTooLarge, code::UnsupportedMediaType, code::ValidationFailed, code::Unavailable)>)
 )]
 async fn change(
     State(state): State<AppState>,
@@ -61,10 +58,10 @@ struct ForgotBody {
 }
 
 #[utoipa::path(
-    post, path = "/password/forgot", summary = "Forgot the password: email a reset link", tag = "passwords",
+    post, path = "/password/forgot", summary = "Forgot the password: email a reset link", operation_id = "forgotPassword", tag = "password",
     description = "Emails a reset link. The same answer whether or not the account exists.",
     request_body = ForgotBody,
-    responses((status = 202, description = "Accepted", body = MessageBody), (status = 400, description = "`malformed_request`: the body is not valid JSON, or a field is missing or of the wrong type", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 429, description = "`rate_limited`: too many attempts; see `Retry-After`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+    responses((status = 202, description = "Accepted", body = MessageBody), Errors<(code::MalformedRequest, code::PayloadTooLarge, code::UnsupportedMediaType, code::ValidationFailed, code::RateLimited, code::Unavailable)>)
 )]
 async fn forgot(
     State(state): State<AppState>,
@@ -101,14 +98,13 @@ fn link_problem(error: ApiError) -> Response {
 
 /// Shows the reset form; the token is checked but not spent.
 #[utoipa::path(
-    get, path = "/password/reset", summary = "The password-reset form", tag = "passwords",
+    get, path = "/password/reset", summary = "The password-reset form", operation_id = "showPasswordResetForm", tag = "password",
     description = "The link in the reset email: an HTML form that posts to `POST /password/reset`. Showing it does not spend the token.",
     params(("token" = Option<String>, Query, description = "The token from the emailed link")),
     responses(
         (status = 200, description = "The form", content_type = "text/html"),
         (status = 400, description = "The link is not valid", content_type = "text/html"),
-        (status = 410, description = "The link has expired", content_type = "text/html"),
-        (status = 503, description = "`unavailable`: the database cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+        (status = 410, description = "The link has expired", content_type = "text/html"), Errors<(code::Unavailable,)>)
 )]
 async fn form(State(state): State<AppState>, query: Result<Query<TokenQuery>, ApiError>) -> Response {
     let Ok(Query(TokenQuery { token: Some(token) })) = query else {
@@ -140,11 +136,11 @@ struct ResetBody {
 }
 
 #[utoipa::path(
-    post, path = "/password/reset", summary = "Reset the password with a link", tag = "passwords",
+    post, path = "/password/reset", summary = "Reset the password with a link", operation_id = "resetPassword", tag = "password",
     description = "Sets the password and ends every session. Also takes the form of the reset page, which then gets HTML answers.",
     request_body(content((ResetBody = "application/json"), (ResetBody = "application/x-www-form-urlencoded"))),
     responses((status = 204, description = "Changed (JSON)"), (status = 200, description = "Changed (form): a page saying so", content_type = "text/html"),
-        (status = 400, description = "`malformed_request` or `token_invalid`; a page for a form", content((crate::http::openapi::Problem = "application/problem+json"), ("text/html"))), (status = 410, description = "`token_expired`; a page for a form", content((crate::http::openapi::Problem = "application/problem+json"), ("text/html"))), (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`; the form again for a form", content((crate::http::openapi::Problem = "application/problem+json"), ("text/html"))), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+        (status = 400, description = "`malformed_request` or `token_invalid`; a page for a form", content((Problem = "application/problem+json"), ("text/html"))), (status = 410, description = "`token_expired`; a page for a form", content((Problem = "application/problem+json"), ("text/html"))), (status = 422, description = "`validation_failed`, with `errors[]`; the form again for a form", content((Problem = "application/problem+json"), ("text/html"))), Errors<(code::PayloadTooLarge, code::UnsupportedMediaType, code::Unavailable)>)
 )]
 async fn reset(
     State(state): State<AppState>,

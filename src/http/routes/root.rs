@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 use crate::http::AppState;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{MaybeAuth, SessionAuth};
 use crate::http::views::AccountBody;
 
@@ -23,9 +23,9 @@ struct Hello {
 }
 
 #[utoipa::path(
-    get, path = "/", summary = "Greeting (personal with a token)", tag = "service", security((), ("bearer" = [])),
+    get, path = "/", summary = "Greeting (personal with a token)", operation_id = "getGreeting", tag = "account", security((), ("bearer" = [])),
     description = "Anonymous: `Hello World`. With a valid token: a personal greeting and the account.",
-    responses((status = 200, description = "The greeting", body = Hello), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+    responses((status = 200, description = "The greeting", body = Hello), Errors<(code::Unavailable,)>)
 )]
 async fn hello(State(state): State<AppState>, MaybeAuth(caller): MaybeAuth) -> Result<Json<Hello>, ApiError> {
     let Some(caller) = caller else {
@@ -43,8 +43,8 @@ struct Protected {
 }
 
 #[utoipa::path(
-    get, path = "/protected", summary = "A protected resource", tag = "service", security(("bearer" = [])),
-    responses((status = 200, description = "The protected resource", body = Protected), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+    get, path = "/protected", summary = "A protected resource", operation_id = "getProtected", tag = "account", security(("bearer" = [])),
+    responses((status = 200, description = "The protected resource", body = Protected), Errors<(code::Unauthorized, code::Unavailable)>)
 )]
 async fn protected(SessionAuth(caller): SessionAuth) -> Json<Protected> {
     Json(Protected { message: "You are in: this resource needs a valid access token.", user_id: caller.account_id })

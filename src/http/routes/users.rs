@@ -1,5 +1,5 @@
-//! Accounts: sign-up (`POST /user`), the caller's own account (`GET /user`), and reading,
-//! editing and deleting an account by id, username or email (`/user/{key}`).
+//! Accounts: sign-up (`POST /user`), the caller's own account (`/user`, or `/user/me`), and
+//! reading, editing and deleting an account by id, username or email (`/user/{key}`).
 
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -8,16 +8,20 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use secrecy::SecretString;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use crate::accounts::{Edit, SignUp, SignedUp};
 use crate::http::AppState;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{self, Auth, Client, Path};
 use crate::http::views::{AccountBody, MessageBody};
 
+/// The path key that names the caller's own account.
+const ME: &str = "me";
+
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/user", post(sign_up).get(me))
+        .route("/user", post(sign_up).get(me).put(replace_mine).patch(patch_mine).delete(delete_mine))
         .route("/user/{key}", get(read).put(replace).patch(patch).delete(delete))
 }
 
@@ -35,14 +39,13 @@ fn required(value: Option<String>, field: &str) -> Result<String, ApiError> {
 }
 
 #[utoipa::path(
-    post, path = "/user", summary = "Sign up", tag = "accounts",
+    post, path = "/user", summary = "Sign up", operation_id = "signUp", tag = "sign-up",
     description = "Sign up. Creates a `pending` account and emails the confirmation link. Top-level fields other than the listed ones are kept in `data`.",
-    request_body = crate::http::openapi::SignUpRequest,
+    request_body = SignUpRequest,
     responses(
         (status = 201, description = "Created; `Location: /user/{id}`", body = AccountBody,
          headers(("location" = String, description = "/user/{id}"))),
-        (status = 202, description = "Accepted (only with `GATEHOUSE_SIGNUP_CONCEAL_EXISTING=true`, for a new and a taken address alike)", body = MessageBody),
-        (status = 400, description = "`malformed_request`: the body is not valid JSON, or a field is missing or of the wrong type", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 409, description = "`email_taken` or `username_taken`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 429, description = "`rate_limited`: too many attempts; see `Retry-After`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+        (status = 202, description = "Accepted (only with `GATEHOUSE_SIGNUP_CONCEAL_EXISTING=true`, for a new and a taken address alike)", body = MessageBody), Errors<(code::MalformedRequest, code::EmailTaken, code::UsernameTaken, code::PayloadTooLarge, code::UnsupportedMediaType, code::ValidationFailed, code::RateLimited, code::Unavailable)>)
 )]
 async fn sign_up(
     State(state): State<AppState>,
@@ -68,17 +71,17 @@ async fn sign_up(
 }
 
 #[utoipa::path(
-    get, path = "/user", summary = "Your own account", tag = "accounts", security(("bearer" = [])),
-    responses((status = 200, description = "The caller's own account", body = AccountBody), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+    get, path = "/user", summary = "Your own account", operation_id = "getCurrentUser", tag = "account", security(("bearer" = [])),
+    responses((status = 200, description = "The caller's own account", body = AccountBody), Errors<(code::Unauthorized, code::Unavailable)>)
 )]
 async fn me(State(state): State<AppState>, Auth(caller): Auth) -> Result<Json<AccountBody>, ApiError> {
     Ok(Json(state.accounts.into_me(caller).await?.into()))
 }
 
 #[utoipa::path(
-    get, path = "/user/{key}", summary = "Read an account", tag = "accounts", security(("bearer" = [])),
-    params(("key" = String, Path, description = "The account's id, username or email")),
-    responses((status = 200, description = "The account", body = AccountBody), (status = 400, description = "`malformed_request`: the path is not valid", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 403, description = "`forbidden`: not your account, and you are not an admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 404, description = "`not_found`: (admins) no such account", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+    get, path = "/user/{key}", summary = "Read an account", operation_id = "getUser", tag = "account", security(("bearer" = [])),
+    params(("key" = String, Path, description = "The account's id, username or email, or `me`")),
+    responses((status = 200, description = "The account", body = AccountBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::NotFound, code::Unavailable)>)
 )]
 async fn read(
     State(state): State<AppState>,
@@ -89,12 +92,11 @@ async fn read(
 }
 
 #[utoipa::path(
-    put, path = "/user/{key}", summary = "Replace an account's fields", tag = "accounts", security(("bearer" = [])),
-    description = "Replaces `name`, `username` and `data` (omitted ones are cleared). An admin may also set `role` and `status` (omitted: unchanged); disabling ends the account's sessions at once.",
-    params(("key" = String, Path, description = "The account's id, username or email")),
-    request_body = crate::http::openapi::ProfileEdit,
-    responses((status = 200, description = "The updated account", body = AccountBody),
-        (status = 400, description = "`malformed_request`: the body is not valid JSON, or a field is missing or of the wrong type", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 403, description = "`forbidden`: not your account, and you are not an admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 404, description = "`not_found`: (admins) no such account", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 409, description = "`email_taken` or `username_taken`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+    put, path = "/user/{key}", summary = "Replace an account's profile", operation_id = "replaceUser", tag = "account", security(("bearer" = [])),
+    description = "Replaces `name` and `data` (omitted: cleared). Top-level fields other than the account's own are kept in `data`, as on sign-up, so `{\"phone\": \"+49…\"}` replaces the JSON data with that. `username` changes only when the body names it (`null` clears it). An admin may also set `role` and `status` (omitted: unchanged); disabling ends the account's sessions at once.",
+    params(("key" = String, Path, description = "The account's id, username or email, or `me`")),
+    request_body = ProfileEdit,
+    responses((status = 200, description = "The updated account", body = AccountBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::NotFound, code::EmailTaken, code::UsernameTaken, code::PayloadTooLarge, code::UnsupportedMediaType, code::ValidationFailed, code::Unavailable)>)
 )]
 async fn replace(
     State(state): State<AppState>,
@@ -107,12 +109,26 @@ async fn replace(
 }
 
 #[utoipa::path(
-    patch, path = "/user/{key}", summary = "Merge-patch an account", tag = "accounts", security(("bearer" = [])),
+    put, path = "/user", summary = "Replace your own profile", operation_id = "replaceCurrentUser", tag = "account", security(("bearer" = [])),
+    description = "`PUT /user/me`: see `replaceUser`.",
+    request_body = ProfileEdit,
+    responses((status = 200, description = "The updated account", body = AccountBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::UsernameTaken, code::PayloadTooLarge, code::UnsupportedMediaType, code::ValidationFailed, code::Unavailable)>)
+)]
+async fn replace_mine(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Client(client): Client,
+    extract::Json(body): extract::Json<Map<String, Value>>,
+) -> Result<Json<AccountBody>, ApiError> {
+    Ok(Json(state.accounts.update_account(&caller, ME, Edit::Replace(body), &client).await?.into()))
+}
+
+#[utoipa::path(
+    patch, path = "/user/{key}", summary = "Merge-patch an account's profile", operation_id = "updateUser", tag = "account", security(("bearer" = [])),
     description = "A JSON merge patch (RFC 7396) of the same fields as PUT: `null` removes, objects merge.",
-    params(("key" = String, Path, description = "The account's id, username or email")),
-    request_body(content = crate::http::openapi::ProfileEdit, content_type = "application/merge-patch+json"),
-    responses((status = 200, description = "The updated account", body = AccountBody),
-        (status = 400, description = "`malformed_request`: the body is not valid JSON, or a field is missing or of the wrong type", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 403, description = "`forbidden`: not your account, and you are not an admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 404, description = "`not_found`: (admins) no such account", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 409, description = "`email_taken` or `username_taken`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 415, description = "`unsupported_media_type`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 422, description = "`validation_failed`, with `errors[]`", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+    params(("key" = String, Path, description = "The account's id, username or email, or `me`")),
+    request_body(content = ProfileEdit, content_type = "application/merge-patch+json"),
+    responses((status = 200, description = "The updated account", body = AccountBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::NotFound, code::EmailTaken, code::UsernameTaken, code::PayloadTooLarge, code::UnsupportedMediaType, code::ValidationFailed, code::Unavailable)>)
 )]
 async fn patch(
     State(state): State<AppState>,
@@ -125,9 +141,24 @@ async fn patch(
 }
 
 #[utoipa::path(
-    delete, path = "/user/{key}", summary = "Delete an account", tag = "accounts", security(("bearer" = [])),
-    params(("key" = String, Path, description = "The account's id, username or email")),
-    responses((status = 204, description = "Deleted, with everything of it; its sessions ended"), (status = 400, description = "`malformed_request`: the path is not valid", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 401, description = "`unauthorized`: no token, or a bad, expired or revoked one", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 403, description = "`forbidden`: not your account, and you are not an admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 404, description = "`not_found`: (admins) no such account", body = crate::http::openapi::Problem, content_type = "application/problem+json"), (status = 503, description = "`unavailable`: the database, session store or hashing pool cannot serve now", body = crate::http::openapi::Problem, content_type = "application/problem+json"))
+    patch, path = "/user", summary = "Merge-patch your own profile", operation_id = "updateCurrentUser", tag = "account", security(("bearer" = [])),
+    description = "`PATCH /user/me`: see `updateUser`.",
+    request_body(content = ProfileEdit, content_type = "application/merge-patch+json"),
+    responses((status = 200, description = "The updated account", body = AccountBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::UsernameTaken, code::PayloadTooLarge, code::UnsupportedMediaType, code::ValidationFailed, code::Unavailable)>)
+)]
+async fn patch_mine(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Client(client): Client,
+    extract::Json(body): extract::Json<Map<String, Value>>,
+) -> Result<Json<AccountBody>, ApiError> {
+    Ok(Json(state.accounts.update_account(&caller, ME, Edit::MergePatch(body), &client).await?.into()))
+}
+
+#[utoipa::path(
+    delete, path = "/user/{key}", summary = "Delete an account", operation_id = "deleteUser", tag = "account", security(("bearer" = [])),
+    params(("key" = String, Path, description = "The account's id, username or email, or `me`")),
+    responses((status = 204, description = "Deleted, with everything of it; its sessions ended"), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::NotFound, code::Unavailable)>)
 )]
 async fn delete(
     State(state): State<AppState>,
@@ -137,4 +168,51 @@ async fn delete(
 ) -> Result<StatusCode, ApiError> {
     state.accounts.delete_account(&caller, &key, &client).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(
+    delete, path = "/user", summary = "Delete your own account", operation_id = "deleteCurrentUser", tag = "account", security(("bearer" = [])),
+    description = "`DELETE /user/me`: see `deleteUser`.",
+    responses((status = 204, description = "Deleted, with everything of it; its sessions ended"), Errors<(code::Unauthorized, code::Forbidden, code::Unavailable)>)
+)]
+async fn delete_mine(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Client(client): Client,
+) -> Result<StatusCode, ApiError> {
+    state.accounts.delete_account(&caller, ME, &client).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The body of `POST /user`. Any other top-level field is kept in `data`.
+#[derive(ToSchema, Debug)]
+#[allow(dead_code)]
+#[schema(example = json!({"email": "ann@example.com", "password": "correct horse battery staple", "username": "ann", "phone": "+49 30 1234"}))]
+pub struct SignUpRequest {
+    email: String,
+    /// 8 to 1024 characters, not a common password, not the email or username.
+    #[schema(format = Password)]
+    password: String,
+    username: Option<String>,
+    name: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    data: Option<Value>,
+}
+
+/// The profile fields of an account. Other top-level fields are kept in `data`.
+#[derive(ToSchema, Debug)]
+#[allow(dead_code)]
+#[schema(example = json!({"name": "Ann Lee", "data": {"city": "Berlin"}}))]
+pub struct ProfileEdit {
+    /// Changes only when given; `null` clears it.
+    username: Option<String>,
+    /// Replaced by PUT (omitted: cleared).
+    name: Option<String>,
+    /// Replaced by PUT (omitted: cleared), merged by PATCH.
+    #[schema(value_type = Option<Object>)]
+    data: Option<Value>,
+    /// Admins only: `user` or `admin`.
+    role: Option<String>,
+    /// Admins only: `pending`, `active` or `disabled`.
+    status: Option<String>,
 }

@@ -20,7 +20,7 @@ struct Jwks {
 }
 
 #[utoipa::path(
-    get, path = "/.well-known/jwks.json", summary = "Token-verification keys (JWKS)", tag = "keys",
+    get, path = "/.well-known/jwks.json", summary = "Token-verification keys (JWKS)", operation_id = "getJwks", tag = "keys",
     responses((status = 200, description = "The public keys that verify access tokens", body = Jwks))
 )]
 async fn jwks(State(state): State<AppState>) -> Response {
