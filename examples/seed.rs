@@ -6,8 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use gatehouse::config::SecretUrl;
 use gatehouse::passwords::PasswordHasher;
+use gatehouse::secret_url::SecretUrl;
 use gatehouse::store::{DbOptions, connect};
 use secrecy::SecretString;
 

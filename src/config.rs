@@ -10,10 +10,12 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use crate::limits::{Budget, LockoutPolicy};
 use url::Url;
+
+use crate::secret_url::SecretUrl;
 
 /// Every setting gatehouse reads, with its default and a one-line description.
 /// `config check` prints them in this order.
@@ -151,49 +153,6 @@ pub struct AdminSeed {
 pub enum LogFormat {
     Text,
     Json,
-}
-
-/// A URL that may carry a password. Its `Debug` and `Display` mask the password.
-#[derive(Clone)]
-pub struct SecretUrl(SecretString);
-
-impl SecretUrl {
-    pub fn new(url: &str) -> Self {
-        Self(SecretString::from(url.to_owned()))
-    }
-
-    /// The full URL, password included: only for handing to a client library.
-    pub fn expose(&self) -> &str {
-        self.0.expose_secret()
-    }
-
-    pub fn scheme(&self) -> &str {
-        self.expose().split(':').next().unwrap_or_default()
-    }
-
-    /// The URL with any password replaced by `***`.
-    pub fn masked(&self) -> String {
-        match Url::parse(self.expose()) {
-            Ok(mut url) if url.password().is_some() => {
-                let _ = url.set_password(Some("***"));
-                url.to_string()
-            }
-            Ok(url) => url.to_string(),
-            Err(_) => "<unparseable URL>".to_owned(),
-        }
-    }
-}
-
-impl fmt::Debug for SecretUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.masked())
-    }
-}
-
-impl fmt::Display for SecretUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.masked())
-    }
 }
 
 /// Everything wrong with a configuration, each problem with its advice.

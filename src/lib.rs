@@ -18,6 +18,7 @@ pub mod mail;
 pub mod memory;
 pub mod metrics;
 pub mod passwords;
+pub mod secret_url;
 pub mod sessions;
 pub mod store;
 pub mod telemetry;

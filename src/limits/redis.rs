@@ -17,7 +17,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Script, Value};
 
 use super::{Budget, Decision, FailureState, LimitRow, LimitStore, LockoutPolicy, cell, failures_in, millis};
-use crate::config::SecretUrl;
+use crate::secret_url::SecretUrl;
 use crate::store::{StoreError, StoreResult};
 
 /// [`super::apply_take`]. ARGV: now, emission interval, tolerance (ms). Returns {1, new arrival

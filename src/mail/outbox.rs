@@ -211,7 +211,7 @@ mod tests {
     #[tokio::test]
     async fn backoff_doubles_and_is_capped() {
         let dir = tempfile::tempdir().unwrap();
-        let url = crate::config::SecretUrl::new(&format!("sqlite://{}", dir.path().join("t.db").display()));
+        let url = crate::secret_url::SecretUrl::new(&format!("sqlite://{}", dir.path().join("t.db").display()));
         let options = crate::store::DbOptions { max_connections: 2, timeout: Duration::from_secs(5) };
         let store = Arc::new(crate::store::sqlite::SqliteStore::connect(&url, &options).await.unwrap());
         let outbox = Outbox::new(store, Arc::new(Never), OutboxSettings::default());

@@ -9,7 +9,7 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::{SendError, Transport};
-use crate::config::SecretUrl;
+use crate::secret_url::SecretUrl;
 use crate::store::QueuedEmail;
 
 /// How long one SMTP conversation may take before it counts as a transient failure.

@@ -31,7 +31,7 @@ use uuid::Uuid;
 
 use super::{AccountRead, LiveSession, NewSession, Rotation, SessionInfo, SessionStore};
 use crate::accounts::domain::{Account, Role, Status};
-use crate::config::SecretUrl;
+use crate::secret_url::SecretUrl;
 use crate::store::{StoreError, StoreResult};
 use crate::tokens::opaque::TokenHash;
 

@@ -26,7 +26,7 @@ use super::{
     StoreError, StoreResult, TokenPurpose,
 };
 use crate::accounts::domain::{Account, AccountKey, Credentials, Role, Status};
-use crate::config::SecretUrl;
+use crate::secret_url::SecretUrl;
 use crate::sessions::{AccountRead, LiveSession, NewSession, Rotation, SessionInfo, SessionStore};
 use crate::tokens::jwt::SigningKey;
 use crate::tokens::opaque::TokenHash;

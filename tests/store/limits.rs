@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use gatehouse::config::SecretUrl;
 use gatehouse::limits::redis::RedisLimits;
 use gatehouse::limits::{Budget, Decision, FailureState, LimitStore, LockoutPolicy};
+use gatehouse::secret_url::SecretUrl;
 
 use crate::{Harness, Kind};
 

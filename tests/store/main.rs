@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use database::{Kind, TestDatabase};
-use gatehouse::config::SecretUrl;
+use gatehouse::secret_url::SecretUrl;
 use gatehouse::sessions::SessionStore;
 use gatehouse::sessions::redis::RedisSessions;
 use gatehouse::store::{DbOptions, Store};

@@ -277,7 +277,7 @@ mod tests {
 
     use super::*;
     use crate::accounts::domain::{Role, Status};
-    use crate::config::SecretUrl;
+    use crate::secret_url::SecretUrl;
     use crate::sessions::{NewSession, SessionStore};
     use crate::store::sqlite::SqliteStore;
     use crate::store::{DbOptions, NewAccount, Store};
