@@ -64,10 +64,7 @@ impl Services {
             None => database_sessions,
         };
         crate::metrics::handle();
-        let backend = Backend {
-            store: Arc::new(crate::metrics::TimedStore(store)),
-            sessions: Arc::new(crate::metrics::TimedSessions(sessions)),
-        };
+        let backend = Backend { store, sessions };
         let issuer = public_url.as_str().trim_end_matches('/').to_owned();
         let keys = load_or_create_keys(backend.store.as_ref(), issuer, config.access_token_ttl).await?;
         let transport: Arc<dyn Transport> = match &config.smtp_url {

@@ -10,25 +10,14 @@
 //! - `gatehouse_password_hash_queue_depth`, `gatehouse_password_hash_wait_seconds`,
 //!   `gatehouse_password_hash_rejected_total`;
 //! - `gatehouse_database_duration_seconds{op}` and `gatehouse_session_store_duration_seconds{op}`,
-//!   timed around every store call by the decorators below.
+//!   timed inside every store call with [`timed!`].
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::{OnceLock, RwLock};
+use std::time::Duration;
 
-use async_trait::async_trait;
 use axum::http::Method;
-use chrono::{DateTime, Utc};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use uuid::Uuid;
-
-use crate::accounts::domain::{Account, AccountKey, Credentials};
-use crate::sessions::{AccountRead, LiveSession, NewSession, Rotation, SessionInfo, SessionStore};
-use crate::store::{
-    NewAccount, NewEmail, NewOneTimeToken, OneTimeToken, ProfileChange, QueuedEmail, Store, StoreResult,
-};
-use crate::tokens::jwt::SigningKey;
-use crate::tokens::opaque::TokenHash;
 
 /// Buckets for request and store latencies: 100 µs to 10 s.
 const LATENCY_BUCKETS: &[f64] =
@@ -159,11 +148,14 @@ pub fn count(name: &'static str) {
     ::metrics::counter!(name).increment(1);
 }
 
-/// Times `$call` into the histogram `$metric{op=$op}`, registered once per call site.
+/// Times `$call` (a future) into the histogram `$metric{op=$op}`, whose handle is registered
+/// once per call site: registering builds the labels and looks them up in the recorder, which
+/// would cost more than a cheap store call. The stores time each of their operations with it
+/// (`gatehouse_database_duration_seconds`, `gatehouse_session_store_duration_seconds`).
 macro_rules! timed {
-    ($metric:literal, $op:literal, $call:expr) => {{
-        static HISTOGRAM: OnceLock<::metrics::Histogram> = OnceLock::new();
-        let started = Instant::now();
+    ($metric:expr, $op:literal, $call:expr) => {{
+        static HISTOGRAM: std::sync::OnceLock<::metrics::Histogram> = std::sync::OnceLock::new();
+        let started = std::time::Instant::now();
         let result = $call.await;
         HISTOGRAM
             .get_or_init(|| ::metrics::histogram!($metric, "op" => $op))
@@ -171,284 +163,9 @@ macro_rules! timed {
         result
     }};
 }
+pub(crate) use timed;
 
-/// A store that times every call.
-#[derive(Debug)]
-pub struct TimedStore(pub Arc<dyn Store>);
-
-#[async_trait]
-impl Store for TimedStore {
-    async fn ping(&self) -> StoreResult<()> {
-        timed!("gatehouse_database_duration_seconds", "ping", self.0.ping())
-    }
-    async fn insert_account(
-        &self,
-        account: &NewAccount,
-        link: Option<(&NewOneTimeToken, &NewEmail)>,
-    ) -> StoreResult<Account> {
-        timed!("gatehouse_database_duration_seconds", "insert_account", self.0.insert_account(account, link))
-    }
-    async fn find_account(&self, key: &AccountKey) -> StoreResult<Option<Credentials>> {
-        timed!("gatehouse_database_duration_seconds", "find_account", self.0.find_account(key))
-    }
-    async fn update_profile(&self, id: Uuid, change: &ProfileChange) -> StoreResult<Option<Account>> {
-        timed!("gatehouse_database_duration_seconds", "update_profile", self.0.update_profile(id, change))
-    }
-    async fn set_password_hash(
-        &self,
-        id: Uuid,
-        hash: &str,
-        now: DateTime<Utc>,
-        notice: Option<&NewEmail>,
-    ) -> StoreResult<()> {
-        timed!(
-            "gatehouse_database_duration_seconds",
-            "set_password_hash",
-            self.0.set_password_hash(id, hash, now, notice)
-        )
-    }
-    async fn delete_account(&self, id: Uuid) -> StoreResult<bool> {
-        timed!("gatehouse_database_duration_seconds", "delete_account", self.0.delete_account(id))
-    }
-    async fn insert_link(&self, token: &NewOneTimeToken, email: &NewEmail) -> StoreResult<()> {
-        timed!("gatehouse_database_duration_seconds", "insert_link", self.0.insert_link(token, email))
-    }
-    async fn find_token(&self, hash: &TokenHash) -> StoreResult<Option<OneTimeToken>> {
-        timed!("gatehouse_database_duration_seconds", "find_token", self.0.find_token(hash))
-    }
-    async fn redeem_activation(&self, hash: &TokenHash, now: DateTime<Utc>) -> StoreResult<bool> {
-        timed!("gatehouse_database_duration_seconds", "redeem_activation", self.0.redeem_activation(hash, now))
-    }
-    async fn redeem_reset(
-        &self,
-        hash: &TokenHash,
-        password_hash: &str,
-        now: DateTime<Utc>,
-        notice: Option<&NewEmail>,
-    ) -> StoreResult<bool> {
-        timed!(
-            "gatehouse_database_duration_seconds",
-            "redeem_reset",
-            self.0.redeem_reset(hash, password_hash, now, notice)
-        )
-    }
-    async fn queue_email(&self, email: &NewEmail) -> StoreResult<()> {
-        timed!("gatehouse_database_duration_seconds", "queue_email", self.0.queue_email(email))
-    }
-    async fn claim_emails(&self, now: DateTime<Utc>, lease: Duration, limit: u32) -> StoreResult<Vec<QueuedEmail>> {
-        timed!("gatehouse_database_duration_seconds", "claim_emails", self.0.claim_emails(now, lease, limit))
-    }
-    async fn email_sent(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
-        timed!("gatehouse_database_duration_seconds", "email_sent", self.0.email_sent(id, now))
-    }
-    async fn email_retry(&self, id: Uuid, next_attempt_at: DateTime<Utc>, error: &str) -> StoreResult<()> {
-        timed!("gatehouse_database_duration_seconds", "email_retry", self.0.email_retry(id, next_attempt_at, error))
-    }
-    async fn email_failed(&self, id: Uuid, now: DateTime<Utc>, error: &str) -> StoreResult<()> {
-        timed!("gatehouse_database_duration_seconds", "email_failed", self.0.email_failed(id, now, error))
-    }
-    async fn outbox_backlog(&self) -> StoreResult<u64> {
-        timed!("gatehouse_database_duration_seconds", "outbox_backlog", self.0.outbox_backlog())
-    }
-    async fn signing_keys(&self) -> StoreResult<Vec<SigningKey>> {
-        timed!("gatehouse_database_duration_seconds", "signing_keys", self.0.signing_keys())
-    }
-    async fn insert_first_signing_key(&self, key: &SigningKey) -> StoreResult<()> {
-        timed!("gatehouse_database_duration_seconds", "insert_first_signing_key", self.0.insert_first_signing_key(key))
-    }
-    async fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<u64> {
-        timed!("gatehouse_database_duration_seconds", "purge_expired", self.0.purge_expired(now))
-    }
-}
-
-#[async_trait]
-impl crate::limits::LimitStore for TimedStore {
-    async fn take(
-        &self,
-        key: &str,
-        budget: crate::limits::Budget,
-        now_ms: i64,
-    ) -> StoreResult<crate::limits::Decision> {
-        timed!("gatehouse_database_duration_seconds", "rate_limit_take", self.0.take(key, budget, now_ms))
-    }
-    async fn failures(&self, key: &str, now_ms: i64) -> StoreResult<crate::limits::FailureState> {
-        timed!("gatehouse_database_duration_seconds", "rate_limit_failures", self.0.failures(key, now_ms))
-    }
-    async fn record_failure(
-        &self,
-        key: &str,
-        policy: &crate::limits::LockoutPolicy,
-        now_ms: i64,
-    ) -> StoreResult<crate::limits::FailureState> {
-        timed!(
-            "gatehouse_database_duration_seconds",
-            "rate_limit_record_failure",
-            self.0.record_failure(key, policy, now_ms)
-        )
-    }
-    async fn clear(&self, key: &str) -> StoreResult<()> {
-        timed!("gatehouse_database_duration_seconds", "rate_limit_clear", self.0.clear(key))
-    }
-    async fn purge_limits(&self, now_ms: i64) -> StoreResult<u64> {
-        timed!("gatehouse_database_duration_seconds", "purge_limits", self.0.purge_limits(now_ms))
-    }
-}
-
-#[async_trait]
-impl crate::audit::AuditStore for TimedStore {
-    async fn insert_events(&self, events: &[crate::audit::AuditEvent]) -> StoreResult<()> {
-        timed!("gatehouse_database_duration_seconds", "insert_events", self.0.insert_events(events))
-    }
-    async fn list_events(&self, filter: &crate::audit::EventFilter) -> StoreResult<Vec<crate::audit::AuditEvent>> {
-        timed!("gatehouse_database_duration_seconds", "list_events", self.0.list_events(filter))
-    }
-    async fn purge_events(&self, before: DateTime<Utc>) -> StoreResult<u64> {
-        timed!("gatehouse_database_duration_seconds", "purge_events", self.0.purge_events(before))
-    }
-}
-
-#[async_trait]
-impl crate::store::email_change::EmailChangeStore for TimedStore {
-    async fn insert_email_change(
-        &self,
-        change: &crate::store::email_change::NewEmailChange,
-        email: &crate::store::NewEmail,
-    ) -> StoreResult<()> {
-        timed!("gatehouse_database_duration_seconds", "insert_email_change", self.0.insert_email_change(change, email))
-    }
-    async fn find_email_change(
-        &self,
-        hash: &crate::tokens::opaque::TokenHash,
-    ) -> StoreResult<Option<crate::store::email_change::EmailChangeToken>> {
-        timed!("gatehouse_database_duration_seconds", "find_email_change", self.0.find_email_change(hash))
-    }
-    async fn redeem_email_change(
-        &self,
-        hash: &crate::tokens::opaque::TokenHash,
-        revert: &crate::store::email_change::NewEmailChange,
-        notice: &crate::store::NewEmail,
-        now: DateTime<Utc>,
-    ) -> StoreResult<crate::store::email_change::Redeemed> {
-        timed!(
-            "gatehouse_database_duration_seconds",
-            "redeem_email_change",
-            self.0.redeem_email_change(hash, revert, notice, now)
-        )
-    }
-    async fn redeem_email_revert(
-        &self,
-        hash: &crate::tokens::opaque::TokenHash,
-        notice: Option<&crate::store::NewEmail>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<crate::store::email_change::Redeemed> {
-        timed!(
-            "gatehouse_database_duration_seconds",
-            "redeem_email_revert",
-            self.0.redeem_email_revert(hash, notice, now)
-        )
-    }
-}
-
-#[async_trait]
-impl crate::store::admin::AdminStore for TimedStore {
-    async fn list_accounts(
-        &self,
-        query: &crate::store::admin::AccountQuery,
-    ) -> StoreResult<Vec<crate::accounts::domain::Account>> {
-        timed!("gatehouse_database_duration_seconds", "list_accounts", self.0.list_accounts(query))
-    }
-    async fn count_accounts(&self, query: &crate::store::admin::AccountQuery) -> StoreResult<u64> {
-        timed!("gatehouse_database_duration_seconds", "count_accounts", self.0.count_accounts(query))
-    }
-    async fn list_outbox(
-        &self,
-        query: &crate::store::admin::OutboxQuery,
-    ) -> StoreResult<Vec<crate::store::admin::OutboxEntry>> {
-        timed!("gatehouse_database_duration_seconds", "list_outbox", self.0.list_outbox(query))
-    }
-    async fn find_outbox(&self, id: Uuid) -> StoreResult<Option<crate::store::admin::OutboxEntry>> {
-        timed!("gatehouse_database_duration_seconds", "find_outbox", self.0.find_outbox(id))
-    }
-    async fn retry_email(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<crate::store::admin::Retried> {
-        timed!("gatehouse_database_duration_seconds", "retry_email", self.0.retry_email(id, now))
-    }
-    async fn insert_signing_key(&self, key: &SigningKey) -> StoreResult<()> {
-        timed!("gatehouse_database_duration_seconds", "insert_signing_key", self.0.insert_signing_key(key))
-    }
-    async fn delete_signing_keys_before(&self, before: DateTime<Utc>) -> StoreResult<u64> {
-        timed!(
-            "gatehouse_database_duration_seconds",
-            "delete_signing_keys_before",
-            self.0.delete_signing_keys_before(before)
-        )
-    }
-    async fn seed_accounts(
-        &self,
-        prefix: &str,
-        count: u64,
-        password_hash: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<u64> {
-        timed!(
-            "gatehouse_database_duration_seconds",
-            "seed_accounts",
-            self.0.seed_accounts(prefix, count, password_hash, now)
-        )
-    }
-}
-
-/// A session store that times every call.
-#[derive(Debug)]
-pub struct TimedSessions(pub Arc<dyn SessionStore>);
-
-#[async_trait]
-impl SessionStore for TimedSessions {
-    async fn create_session(&self, session: &NewSession) -> StoreResult<()> {
-        timed!("gatehouse_session_store_duration_seconds", "create", self.0.create_session(session))
-    }
-    async fn live_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<LiveSession>> {
-        timed!("gatehouse_session_store_duration_seconds", "check", self.0.live_session(id, now))
-    }
-    async fn live_session_and_account(
-        &self,
-        id: Uuid,
-        account_id: Uuid,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<(LiveSession, AccountRead)>> {
-        timed!(
-            "gatehouse_session_store_duration_seconds",
-            "check",
-            self.0.live_session_and_account(id, account_id, now)
-        )
-    }
-    async fn keep_account_copy(&self, account: &Account, seen: &str) -> StoreResult<()> {
-        timed!("gatehouse_session_store_duration_seconds", "keep_copy", self.0.keep_account_copy(account, seen))
-    }
-    async fn drop_account_copy(&self, account_id: Uuid) -> StoreResult<()> {
-        timed!("gatehouse_session_store_duration_seconds", "drop_copy", self.0.drop_account_copy(account_id))
-    }
-    async fn touch_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
-        timed!("gatehouse_session_store_duration_seconds", "touch", self.0.touch_session(id, now))
-    }
-    async fn rotate_refresh(
-        &self,
-        presented: &TokenHash,
-        next: &TokenHash,
-        now: DateTime<Utc>,
-        grace: Duration,
-    ) -> StoreResult<Rotation> {
-        timed!("gatehouse_session_store_duration_seconds", "rotate", self.0.rotate_refresh(presented, next, now, grace))
-    }
-    async fn revoke_session(&self, account_id: Uuid, id: Uuid) -> StoreResult<bool> {
-        timed!("gatehouse_session_store_duration_seconds", "revoke", self.0.revoke_session(account_id, id))
-    }
-    async fn revoke_all_sessions(&self, account_id: Uuid, except: Option<Uuid>) -> StoreResult<u64> {
-        timed!("gatehouse_session_store_duration_seconds", "revoke_all", self.0.revoke_all_sessions(account_id, except))
-    }
-    async fn list_sessions(&self, account_id: Uuid, now: DateTime<Utc>) -> StoreResult<Vec<SessionInfo>> {
-        timed!("gatehouse_session_store_duration_seconds", "list", self.0.list_sessions(account_id, now))
-    }
-    async fn ping_sessions(&self) -> StoreResult<()> {
-        timed!("gatehouse_session_store_duration_seconds", "ping", self.0.ping_sessions())
-    }
-}
+/// The histogram of database calls, by operation.
+pub(crate) const DATABASE: &str = "gatehouse_database_duration_seconds";
+/// The histogram of session-store calls, by operation.
+pub(crate) const SESSION_STORE: &str = "gatehouse_session_store_duration_seconds";

@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::store::{StoreError, StoreResult};
+use crate::store::error::{StoreError, StoreResult};
 
 /// The names of the events, as stored in `kind`.
 pub mod kinds {
@@ -166,20 +166,6 @@ fn without_nul(value: &serde_json::Value) -> serde_json::Value {
         Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.replace('\0', ""), without_nul(v))).collect()),
         other => other.clone(),
     }
-}
-
-/// A `LIKE` pattern matching every text that starts with `prefix`, with `!` as the escape
-/// character (the same in every SQL dialect, unlike the backslash).
-pub fn like_prefix(prefix: &str) -> String {
-    let mut pattern = String::with_capacity(prefix.len() + 2);
-    for c in prefix.chars() {
-        if matches!(c, '!' | '%' | '_') {
-            pattern.push('!');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
 }
 
 /// Which events to list: newest first, before `before` (the previous page's last id).
@@ -765,13 +751,6 @@ mod tests {
         assert_eq!(clip("héllo", 3), "hé");
         assert_eq!(clip("abc", 10), "abc");
         assert_eq!(clip("日本", 2), "");
-    }
-
-    #[test]
-    fn like_prefixes_escape_wildcards() {
-        assert_eq!(like_prefix("login."), "login.%");
-        assert_eq!(like_prefix("rate_limited."), "rate!_limited.%");
-        assert_eq!(like_prefix("a%b!"), "a!%b!!%");
     }
 
     #[test]

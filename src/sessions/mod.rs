@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::accounts::domain::Account;
-use crate::store::StoreResult;
+use crate::store::error::StoreResult;
 use crate::tokens::opaque::TokenHash;
 
 #[derive(Debug)]

@@ -31,8 +31,9 @@ use uuid::Uuid;
 
 use super::{AccountRead, LiveSession, NewSession, Rotation, SessionInfo, SessionStore};
 use crate::accounts::domain::{Account, Role, Status};
+use crate::metrics::{SESSION_STORE as SESSIONS, timed};
 use crate::secret_url::SecretUrl;
-use crate::store::{StoreError, StoreResult};
+use crate::store::error::{StoreError, StoreResult};
 use crate::tokens::opaque::TokenHash;
 
 const CREATE: &str = r"
@@ -315,33 +316,37 @@ impl RedisSessions {
 #[async_trait]
 impl SessionStore for RedisSessions {
     async fn create_session(&self, session: &NewSession) -> StoreResult<()> {
-        let mut connection = self.connection.clone();
-        self.create
-            .key(self.session_key(session.id))
-            .key(self.account_key(session.account_id))
-            .key(self.refresh_key(&session.refresh_hash))
-            .arg(session.account_id.to_string())
-            .arg(ms(session.created_at))
-            .arg(ms(session.expires_at))
-            .arg(session.user_agent.as_deref().unwrap_or_default())
-            .arg(session.ip.as_deref().unwrap_or_default())
-            .arg(session.id.to_string())
-            .arg(ms(Utc::now()))
-            .invoke_async::<i64>(&mut connection)
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        timed!(SESSIONS, "create", async {
+            let mut connection = self.connection.clone();
+            self.create
+                .key(self.session_key(session.id))
+                .key(self.account_key(session.account_id))
+                .key(self.refresh_key(&session.refresh_hash))
+                .arg(session.account_id.to_string())
+                .arg(ms(session.created_at))
+                .arg(ms(session.expires_at))
+                .arg(session.user_agent.as_deref().unwrap_or_default())
+                .arg(session.ip.as_deref().unwrap_or_default())
+                .arg(session.id.to_string())
+                .arg(ms(Utc::now()))
+                .invoke_async::<i64>(&mut connection)
+                .await
+                .map_err(unavailable)?;
+            Ok(())
+        })
     }
 
     async fn live_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<LiveSession>> {
-        let mut connection = self.connection.clone();
-        let fields: Vec<Value> = redis::cmd("HMGET")
-            .arg(self.session_key(id))
-            .arg(&SESSION_FIELDS[..])
-            .query_async(&mut connection)
-            .await
-            .map_err(unavailable)?;
-        live(id, &fields, now)
+        timed!(SESSIONS, "check", async {
+            let mut connection = self.connection.clone();
+            let fields: Vec<Value> = redis::cmd("HMGET")
+                .arg(self.session_key(id))
+                .arg(&SESSION_FIELDS[..])
+                .query_async(&mut connection)
+                .await
+                .map_err(unavailable)?;
+            live(id, &fields, now)
+        })
     }
 
     /// The session and, in the same round trip (not atomically: the copy is only shown, and
@@ -352,62 +357,70 @@ impl SessionStore for RedisSessions {
         account_id: Uuid,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<(LiveSession, AccountRead)>> {
-        let mut connection = self.connection.clone();
-        let (fields, copy): (Vec<Value>, Option<Vec<u8>>) = redis::pipe()
-            .cmd("HMGET")
-            .arg(self.session_key(id))
-            .arg(&SESSION_FIELDS[..])
-            .cmd("GET")
-            .arg(self.copy_key(account_id))
-            .query_async(&mut connection)
-            .await
-            .map_err(unavailable)?;
-        let Some(session) = live(id, &fields, now)? else { return Ok(None) };
-        let read = if session.account_id == account_id {
-            read_copy(copy, account_id)
-        } else {
-            AccountRead::Unread { seen: None }
-        };
-        Ok(Some((session, read)))
+        timed!(SESSIONS, "check", async {
+            let mut connection = self.connection.clone();
+            let (fields, copy): (Vec<Value>, Option<Vec<u8>>) = redis::pipe()
+                .cmd("HMGET")
+                .arg(self.session_key(id))
+                .arg(&SESSION_FIELDS[..])
+                .cmd("GET")
+                .arg(self.copy_key(account_id))
+                .query_async(&mut connection)
+                .await
+                .map_err(unavailable)?;
+            let Some(session) = live(id, &fields, now)? else { return Ok(None) };
+            let read = if session.account_id == account_id {
+                read_copy(copy, account_id)
+            } else {
+                AccountRead::Unread { seen: None }
+            };
+            Ok(Some((session, read)))
+        })
     }
 
     async fn keep_account_copy(&self, account: &Account, seen: &str) -> StoreResult<()> {
-        let copy = serde_json::to_string(&AccountCopy::of(account))
-            .map_err(|e| StoreError::Other(anyhow::Error::new(e).context("account copy")))?;
-        let mut connection = self.connection.clone();
-        self.keep_copy
-            .key(self.copy_key(account.id))
-            .arg(seen)
-            .arg(format!("{COPY_PREFIX}{copy}"))
-            .arg(ms_of(ACCOUNT_COPY_TTL))
-            .invoke_async::<i64>(&mut connection)
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        timed!(SESSIONS, "keep_copy", async {
+            let copy = serde_json::to_string(&AccountCopy::of(account))
+                .map_err(|e| StoreError::Other(anyhow::Error::new(e).context("account copy")))?;
+            let mut connection = self.connection.clone();
+            self.keep_copy
+                .key(self.copy_key(account.id))
+                .arg(seen)
+                .arg(format!("{COPY_PREFIX}{copy}"))
+                .arg(ms_of(ACCOUNT_COPY_TTL))
+                .invoke_async::<i64>(&mut connection)
+                .await
+                .map_err(unavailable)?;
+            Ok(())
+        })
     }
 
     async fn drop_account_copy(&self, account_id: Uuid) -> StoreResult<()> {
-        let mut connection = self.connection.clone();
-        let _: () = redis::cmd("SET")
-            .arg(self.copy_key(account_id))
-            .arg(format!("{MARK_PREFIX}{}", Uuid::now_v7()))
-            .arg("PX")
-            .arg(ms_of(ACCOUNT_COPY_TTL))
-            .query_async(&mut connection)
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        timed!(SESSIONS, "drop_copy", async {
+            let mut connection = self.connection.clone();
+            let _: () = redis::cmd("SET")
+                .arg(self.copy_key(account_id))
+                .arg(format!("{MARK_PREFIX}{}", Uuid::now_v7()))
+                .arg("PX")
+                .arg(ms_of(ACCOUNT_COPY_TTL))
+                .query_async(&mut connection)
+                .await
+                .map_err(unavailable)?;
+            Ok(())
+        })
     }
 
     async fn touch_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
-        let mut connection = self.connection.clone();
-        self.touch
-            .key(self.session_key(id))
-            .arg(ms(now))
-            .invoke_async::<i64>(&mut connection)
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        timed!(SESSIONS, "touch", async {
+            let mut connection = self.connection.clone();
+            self.touch
+                .key(self.session_key(id))
+                .arg(ms(now))
+                .invoke_async::<i64>(&mut connection)
+                .await
+                .map_err(unavailable)?;
+            Ok(())
+        })
     }
 
     async fn rotate_refresh(
@@ -417,95 +430,107 @@ impl SessionStore for RedisSessions {
         now: DateTime<Utc>,
         grace: Duration,
     ) -> StoreResult<Rotation> {
-        let mut connection = self.connection.clone();
-        let reply: Vec<Value> = self
-            .rotate
-            .key(self.refresh_key(presented))
-            .key(self.refresh_key(next))
-            .arg(&self.prefix)
-            .arg(ms(now))
-            .arg(ms_of(grace))
-            .arg(hex(next))
-            .invoke_async(&mut connection)
-            .await
-            .map_err(unavailable)?;
-        match reply.as_slice() {
-            [outcome, sid, account, expires] if number(outcome)? == 1 => Ok(Rotation::Rotated(LiveSession {
-                id: id(sid)?,
-                account_id: id(account)?,
-                expires_at: time(number(expires)?)?,
-                last_used_at: now,
-            })),
-            [outcome, sid, account, expires, used] if number(outcome)? == 3 => Ok(Rotation::Replayed(LiveSession {
-                id: id(sid)?,
-                account_id: id(account)?,
-                expires_at: time(number(expires)?)?,
-                last_used_at: time(number(used)?)?,
-            })),
-            [outcome, sid, account] if number(outcome)? == 2 => {
-                Ok(Rotation::Reused { session_id: id(sid)?, account_id: id(account)? })
+        timed!(SESSIONS, "rotate", async {
+            let mut connection = self.connection.clone();
+            let reply: Vec<Value> = self
+                .rotate
+                .key(self.refresh_key(presented))
+                .key(self.refresh_key(next))
+                .arg(&self.prefix)
+                .arg(ms(now))
+                .arg(ms_of(grace))
+                .arg(hex(next))
+                .invoke_async(&mut connection)
+                .await
+                .map_err(unavailable)?;
+            match reply.as_slice() {
+                [outcome, sid, account, expires] if number(outcome)? == 1 => Ok(Rotation::Rotated(LiveSession {
+                    id: id(sid)?,
+                    account_id: id(account)?,
+                    expires_at: time(number(expires)?)?,
+                    last_used_at: now,
+                })),
+                [outcome, sid, account, expires, used] if number(outcome)? == 3 => {
+                    Ok(Rotation::Replayed(LiveSession {
+                        id: id(sid)?,
+                        account_id: id(account)?,
+                        expires_at: time(number(expires)?)?,
+                        last_used_at: time(number(used)?)?,
+                    }))
+                }
+                [outcome, sid, account] if number(outcome)? == 2 => {
+                    Ok(Rotation::Reused { session_id: id(sid)?, account_id: id(account)? })
+                }
+                _ => Ok(Rotation::Unknown),
             }
-            _ => Ok(Rotation::Unknown),
-        }
+        })
     }
 
     async fn revoke_session(&self, account_id: Uuid, id: Uuid) -> StoreResult<bool> {
-        let mut connection = self.connection.clone();
-        let ended: i64 = self
-            .revoke
-            .key(self.session_key(id))
-            .key(self.account_key(account_id))
-            .arg(account_id.to_string())
-            .arg(id.to_string())
-            .invoke_async(&mut connection)
-            .await
-            .map_err(unavailable)?;
-        Ok(ended == 1)
+        timed!(SESSIONS, "revoke", async {
+            let mut connection = self.connection.clone();
+            let ended: i64 = self
+                .revoke
+                .key(self.session_key(id))
+                .key(self.account_key(account_id))
+                .arg(account_id.to_string())
+                .arg(id.to_string())
+                .invoke_async(&mut connection)
+                .await
+                .map_err(unavailable)?;
+            Ok(ended == 1)
+        })
     }
 
     async fn revoke_all_sessions(&self, account_id: Uuid, except: Option<Uuid>) -> StoreResult<u64> {
-        let mut connection = self.connection.clone();
-        let ended: i64 = self
-            .revoke_all
-            .key(self.account_key(account_id))
-            .arg(&self.prefix)
-            .arg(except.map(|id| id.to_string()).unwrap_or_default())
-            .invoke_async(&mut connection)
-            .await
-            .map_err(unavailable)?;
-        Ok(ended.try_into().unwrap_or_default())
+        timed!(SESSIONS, "revoke_all", async {
+            let mut connection = self.connection.clone();
+            let ended: i64 = self
+                .revoke_all
+                .key(self.account_key(account_id))
+                .arg(&self.prefix)
+                .arg(except.map(|id| id.to_string()).unwrap_or_default())
+                .invoke_async(&mut connection)
+                .await
+                .map_err(unavailable)?;
+            Ok(ended.try_into().unwrap_or_default())
+        })
     }
 
     async fn list_sessions(&self, account_id: Uuid, now: DateTime<Utc>) -> StoreResult<Vec<SessionInfo>> {
-        let mut connection = self.connection.clone();
-        let flat: Vec<Value> = self
-            .list
-            .key(self.account_key(account_id))
-            .arg(&self.prefix)
-            .arg(ms(now))
-            .invoke_async(&mut connection)
-            .await
-            .map_err(unavailable)?;
-        let mut sessions = flat
-            .chunks_exact(6)
-            .map(|f| {
-                Ok(SessionInfo {
-                    id: id(&f[0])?,
-                    created_at: time(number(&f[1])?)?,
-                    last_used_at: time(number(&f[2])?)?,
-                    expires_at: time(number(&f[3])?)?,
-                    user_agent: optional(&f[4]),
-                    ip: optional(&f[5]),
+        timed!(SESSIONS, "list", async {
+            let mut connection = self.connection.clone();
+            let flat: Vec<Value> = self
+                .list
+                .key(self.account_key(account_id))
+                .arg(&self.prefix)
+                .arg(ms(now))
+                .invoke_async(&mut connection)
+                .await
+                .map_err(unavailable)?;
+            let mut sessions = flat
+                .chunks_exact(6)
+                .map(|f| {
+                    Ok(SessionInfo {
+                        id: id(&f[0])?,
+                        created_at: time(number(&f[1])?)?,
+                        last_used_at: time(number(&f[2])?)?,
+                        expires_at: time(number(&f[3])?)?,
+                        user_agent: optional(&f[4]),
+                        ip: optional(&f[5]),
+                    })
                 })
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
-        sessions.sort_by_key(|s| std::cmp::Reverse((s.created_at, s.id)));
-        Ok(sessions)
+                .collect::<StoreResult<Vec<_>>>()?;
+            sessions.sort_by_key(|s| std::cmp::Reverse((s.created_at, s.id)));
+            Ok(sessions)
+        })
     }
 
     async fn ping_sessions(&self) -> StoreResult<()> {
-        let mut connection = self.connection.clone();
-        let _: String = redis::cmd("PING").query_async(&mut connection).await.map_err(unavailable)?;
-        Ok(())
+        timed!(SESSIONS, "ping", async {
+            let mut connection = self.connection.clone();
+            let _: String = redis::cmd("PING").query_async(&mut connection).await.map_err(unavailable)?;
+            Ok(())
+        })
     }
 }

@@ -12,9 +12,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::StoreResult;
+use super::error::StoreResult;
 use crate::accounts::domain::{Account, Role, Status};
-use crate::tokens::jwt::SigningKey;
 
 /// Which accounts to list: newest first (by id, which is time-ordered), after the cursor.
 #[derive(Clone, Debug, Default)]
@@ -80,10 +79,6 @@ pub trait AdminStore: Send + Sync + std::fmt::Debug + 'static {
     async fn find_outbox(&self, id: Uuid) -> StoreResult<Option<OutboxEntry>>;
     /// Requeues a failed email, due `now`.
     async fn retry_email(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Retried>;
-    /// Stores a signing key as the newest generation (one past the highest stored).
-    async fn insert_signing_key(&self, key: &SigningKey) -> StoreResult<()>;
-    /// Deletes signing keys created before `before`, except the newest one; how many.
-    async fn delete_signing_keys_before(&self, before: DateTime<Utc>) -> StoreResult<u64>;
     /// Inserts `count` active, verified users for load tests: `{prefix}{n}@example.com`,
     /// username `{prefix}{n}`, name `Seed {n}` for `n` in `1..=count`, all with `password_hash`
     /// and created `now`, their ids time-ordered UUIDv7 in the order of `n`. Written in large
@@ -95,36 +90,4 @@ pub trait AdminStore: Send + Sync + std::fmt::Debug + 'static {
         password_hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<u64>;
-}
-
-/// A `LIKE` pattern matching every text that contains `q`, with `!` as the escape character
-/// (the same in every SQL dialect, unlike the backslash): `%`, `_` and `!` in `q` are literal.
-pub(crate) fn like_contains(q: &str) -> String {
-    let mut pattern = String::with_capacity(q.len() + 2);
-    pattern.push('%');
-    for c in q.chars() {
-        if matches!(c, '!' | '%' | '_') {
-            pattern.push('!');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
-/// The seeded account number `n`: its email, username and display name.
-pub(crate) fn seed_identity(prefix: &str, n: u64) -> (String, String, String) {
-    (format!("{prefix}{n}@example.com"), format!("{prefix}{n}"), format!("Seed {n}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn contains_patterns_escape_wildcards_and_the_escape_character() {
-        assert_eq!(like_contains("ann"), "%ann%");
-        assert_eq!(like_contains("50%_off!"), "%50!%!_off!!%");
-        assert_eq!(like_contains(""), "%%");
-    }
 }

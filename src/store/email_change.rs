@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{NewEmail, StoreResult};
+use super::error::StoreResult;
+use super::outbox::NewEmail;
 use crate::accounts::domain::Account;
 use crate::tokens::opaque::TokenHash;
 

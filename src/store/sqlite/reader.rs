@@ -29,9 +29,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
 use uuid::Uuid;
 
-use super::{ACCOUNT_COLUMNS, AccountRow};
-use crate::accounts::domain::{Account, AccountKey, Credentials};
+use crate::accounts::domain::{Account, AccountKey, Credentials, Role, Status};
 use crate::sessions::LiveSession;
+use crate::store::sql::ACCOUNT_COLUMNS;
+use crate::store::sql::sessions::live_session_and_account_sql;
 
 /// Connections kept for reuse; more are opened when more requests read at once, and closed
 /// after (with what they remembered).
@@ -65,7 +66,7 @@ impl Reader {
             by_id: select("id"),
             by_email: select("email_normalized"),
             by_username: select("username_normalized"),
-            session_and_account: crate::store::live_session_and_account_sql(ACCOUNT_COLUMNS, "?1", "?2"),
+            session_and_account: live_session_and_account_sql("?1", "?2"),
         })
     }
 
@@ -256,6 +257,39 @@ fn account_row(row: &Row<'_>, at: usize) -> rusqlite::Result<AccountRow> {
     })
 }
 
+/// An account's columns as stored, as this reader reads them.
+struct AccountRow {
+    id: String,
+    email: String,
+    username: Option<String>,
+    name: Option<String>,
+    data: String,
+    password_hash: String,
+    role: String,
+    status: String,
+    email_verified: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl AccountRow {
+    fn into_credentials(self) -> anyhow::Result<Credentials> {
+        let account = Account {
+            id: Uuid::parse_str(&self.id)?,
+            email: self.email,
+            username: self.username,
+            name: self.name,
+            data: serde_json::from_str(&self.data).map_err(|e| anyhow::anyhow!("bad data json: {e}"))?,
+            role: Role::parse(&self.role).ok_or_else(|| anyhow::anyhow!("bad role {:?}", self.role))?,
+            status: Status::parse(&self.status).ok_or_else(|| anyhow::anyhow!("bad status {:?}", self.status))?,
+            email_verified: self.email_verified,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        };
+        Ok(Credentials { account, password_hash: self.password_hash })
+    }
+}
+
 /// A time column, as the async driver writes one (RFC 3339).
 fn time(row: &Row<'_>, column: usize) -> rusqlite::Result<DateTime<Utc>> {
     let text = row.get_ref(column)?.as_str()?;
@@ -276,11 +310,10 @@ mod tests {
     use chrono::Duration as Span;
 
     use super::*;
-    use crate::accounts::domain::{Role, Status};
     use crate::secret_url::SecretUrl;
     use crate::sessions::{NewSession, SessionStore};
     use crate::store::sqlite::SqliteStore;
-    use crate::store::{DbOptions, NewAccount, Store};
+    use crate::store::{AccountStore, DbOptions, NewAccount};
     use crate::tokens::opaque::OpaqueToken;
 
     /// A store on a fresh file, with one account and one session of it (live for 30 minutes
@@ -319,7 +352,7 @@ mod tests {
     }
 
     fn reader(store: &SqliteStore) -> &Reader {
-        store.reader.as_deref().expect("a file database has a reader")
+        store.db.reader.as_deref().expect("a file database has a reader")
     }
 
     fn name_read(reader: &Reader, session: Uuid, now: DateTime<Utc>) -> Option<String> {

@@ -1,0 +1,60 @@
+//! Accounts as the store keeps them: what an account is written from ([`NewAccount`],
+//! [`ProfileChange`]), and the operations on the `accounts` table the rules call.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::error::StoreResult;
+use super::outbox::NewEmail;
+use super::tokens::NewOneTimeToken;
+use crate::accounts::domain::{Account, AccountKey, Credentials, Role, Status};
+
+/// A new account, its fields already parsed.
+#[derive(Debug)]
+pub struct NewAccount {
+    pub id: Uuid,
+    pub email: String,
+    pub email_normalized: String,
+    pub username: Option<String>,
+    pub name: Option<String>,
+    pub data: serde_json::Map<String, serde_json::Value>,
+    pub password_hash: String,
+    pub role: Role,
+    pub status: Status,
+    pub email_verified: bool,
+    pub now: DateTime<Utc>,
+}
+
+/// The editable fields of an account, as they are to be after an update.
+#[derive(Debug)]
+pub struct ProfileChange {
+    pub username: Option<String>,
+    pub name: Option<String>,
+    pub data: serde_json::Map<String, serde_json::Value>,
+    pub role: Role,
+    pub status: Status,
+    pub now: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Inserts an account, with its first one-time token and the email carrying it, atomically.
+    async fn insert_account(
+        &self,
+        account: &NewAccount,
+        link: Option<(&NewOneTimeToken, &NewEmail)>,
+    ) -> StoreResult<Account>;
+    async fn find_account(&self, key: &AccountKey) -> StoreResult<Option<Credentials>>;
+    /// Replaces the editable fields; `None` when the account does not exist.
+    async fn update_profile(&self, id: Uuid, change: &ProfileChange) -> StoreResult<Option<Account>>;
+    /// Sets a new password hash and queues `notice` (telling the owner), atomically.
+    async fn set_password_hash(
+        &self,
+        id: Uuid,
+        hash: &str,
+        now: DateTime<Utc>,
+        notice: Option<&NewEmail>,
+    ) -> StoreResult<()>;
+    async fn delete_account(&self, id: Uuid) -> StoreResult<bool>;
+}

@@ -1,0 +1,217 @@
+//! The `accounts` table: insert (with the first link and its email), find by id, email or
+//! username, profile updates and password changes, deletion; and the last-admin guard, inside
+//! the transaction of any change that could remove the last active admin.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::outbox::insert_email;
+use super::tokens::insert_token;
+use super::{ACCOUNT_COLUMNS, Dialect, Exec, Row, SqlStore, Transaction, account_from_row, args, sql};
+use crate::accounts::domain::{Account, AccountKey, Credentials, Role, Status};
+use crate::metrics::{DATABASE as DB, timed};
+use crate::store::accounts::{AccountStore, NewAccount, ProfileChange};
+use crate::store::error::{StoreError, StoreResult};
+use crate::store::outbox::NewEmail;
+use crate::store::tokens::NewOneTimeToken;
+
+/// The account `id` as stored now, read inside a transaction.
+pub(super) async fn read_account(tx: &mut impl Exec, id: Uuid) -> StoreResult<Option<Credentials>> {
+    let row = tx.fetch_optional(sql!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?"), args![id]).await?;
+    row.as_ref().map(account_from_row).transpose()
+}
+
+/// The last-admin guard, inside the transaction of a change that leaves account `id` no longer
+/// an active admin: [`StoreError::LastAdmin`] when it is one now and no other is.
+///
+/// It locks every active admin first, in id order, then the account itself, so two guards
+/// (two admins demoting each other) queue instead of deadlocking, and the admins it counts
+/// stay admins until the transaction ends; a locking read sees the latest committed rows, so
+/// an admin demoted meanwhile is not counted. `NO KEY UPDATE` (PostgreSQL) is the strength of
+/// an ordinary update: it does not hold back an admin's new session, which only references the
+/// row. On SQLite the write transaction alone serializes the guards.
+pub(super) async fn refuse_last_admin(tx: &mut impl Exec, id: Uuid) -> StoreResult<()> {
+    let admins = tx
+        .fetch_all(
+            sql!("SELECT id FROM accounts WHERE role = 'admin' AND status = 'active' ORDER BY id FOR NO KEY UPDATE"),
+            args![],
+        )
+        .await?;
+    let target =
+        tx.fetch_optional(sql!("SELECT role, status FROM accounts WHERE id = ? FOR NO KEY UPDATE"), args![id]).await?;
+    let Some(target) = target else { return Ok(()) };
+    let is_active_admin = target.text("role")? == Role::Admin.as_str() && target.text("status")? == "active";
+    let others = admins.iter().map(|row| row.id("id")).filter(|admin| !matches!(admin, Ok(a) if *a == id)).count();
+    if is_active_admin && others == 0 {
+        return Err(StoreError::LastAdmin);
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl<D: Dialect> AccountStore for SqlStore<D> {
+    async fn insert_account(
+        &self,
+        account: &NewAccount,
+        link: Option<(&NewOneTimeToken, &NewEmail)>,
+    ) -> StoreResult<Account> {
+        let username_normalized = account.username.as_ref().map(|u| u.to_ascii_lowercase());
+        let username_normalized = username_normalized.as_deref();
+        timed!(
+            DB,
+            "insert_account",
+            self.retrying(|| async move {
+                let mut tx = self.db.begin().await?;
+                tx.execute(
+                    sql!(
+                        "INSERT INTO accounts (id, email, email_normalized, username, username_normalized, name, data,
+                                               password_hash, role, status, email_verified, created_at, updated_at)
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    ),
+                    args![
+                        account.id,
+                        &account.email,
+                        &account.email_normalized,
+                        &account.username,
+                        username_normalized,
+                        &account.name,
+                        &account.data,
+                        &account.password_hash,
+                        account.role.as_str(),
+                        account.status.as_str(),
+                        account.email_verified,
+                        account.now,
+                        account.now,
+                    ],
+                )
+                .await?;
+                if let Some((token, email)) = link {
+                    insert_token(&mut tx, token).await?;
+                    insert_email(&mut tx, email).await?;
+                }
+                let stored = read_account(&mut tx, account.id).await?;
+                tx.commit().await?;
+                stored.map(|c| c.account).ok_or_else(|| anyhow::anyhow!("the inserted account was not found").into())
+            })
+        )
+    }
+
+    async fn find_account(&self, key: &AccountKey) -> StoreResult<Option<Credentials>> {
+        timed!(DB, "find_account", async {
+            if let Some(found) = self.db.find_account_in_place(key) {
+                return found;
+            }
+            let row = match key {
+                AccountKey::Id(id) => {
+                    let sql = sql!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?");
+                    self.db.pool().fetch_optional(sql, args![*id]).await?
+                }
+                AccountKey::Email(email) => {
+                    let sql = sql!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email_normalized = ?");
+                    self.db.pool().fetch_optional(sql, args![email.to_lowercase().as_str()]).await?
+                }
+                AccountKey::Username(name) => {
+                    let sql = sql!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE username_normalized = ?");
+                    self.db.pool().fetch_optional(sql, args![name.to_ascii_lowercase().as_str()]).await?
+                }
+            };
+            row.as_ref().map(account_from_row).transpose()
+        })
+    }
+
+    async fn update_profile(&self, id: Uuid, change: &ProfileChange) -> StoreResult<Option<Account>> {
+        let username_normalized = change.username.as_ref().map(|u| u.to_ascii_lowercase());
+        let stays_active_admin = change.role == Role::Admin && change.status == Status::Active;
+        let values = args![
+            &change.username,
+            username_normalized.as_deref(),
+            &change.name,
+            &change.data,
+            change.role.as_str(),
+            change.status.as_str(),
+            change.now,
+            id,
+        ];
+        timed!(
+            DB,
+            "update_profile",
+            self.retrying(|| async move {
+                let mut tx = self.db.begin().await?;
+                // The row lock this update takes makes its condition hold at the moment of the
+                // write: an active admin is left alone unless it stays one.
+                let mut guarded = values.to_vec();
+                guarded.push(stays_active_admin.into());
+                let mut updated = tx
+                    .execute(
+                        sql!(
+                            "UPDATE accounts SET username = ?, username_normalized = ?, name = ?, data = ?, role = ?,
+                                                 status = ?, updated_at = ?
+                             WHERE id = ? AND (? OR NOT (role = 'admin' AND status = 'active'))"
+                        ),
+                        &guarded,
+                    )
+                    .await?;
+                if updated == 0 && !stays_active_admin {
+                    // No such account, or an active admin about to be demoted or disabled.
+                    refuse_last_admin(&mut tx, id).await?;
+                    updated = tx
+                        .execute(
+                            sql!(
+                                "UPDATE accounts SET username = ?, username_normalized = ?, name = ?, data = ?,
+                                                     role = ?, status = ?, updated_at = ?
+                                 WHERE id = ?"
+                            ),
+                            values,
+                        )
+                        .await?;
+                }
+                if updated == 0 {
+                    return Ok(None);
+                }
+                let stored = read_account(&mut tx, id).await?;
+                tx.commit().await?;
+                Ok(stored.map(|c| c.account))
+            })
+        )
+    }
+
+    async fn set_password_hash(
+        &self,
+        id: Uuid,
+        hash: &str,
+        now: DateTime<Utc>,
+        notice: Option<&NewEmail>,
+    ) -> StoreResult<()> {
+        timed!(
+            DB,
+            "set_password_hash",
+            self.retrying(|| async move {
+                let mut tx = self.db.begin().await?;
+                tx.execute(
+                    sql!("UPDATE accounts SET password_hash = ?, updated_at = ? WHERE id = ?"),
+                    args![hash, now, id],
+                )
+                .await?;
+                if let Some(notice) = notice {
+                    insert_email(&mut tx, notice).await?;
+                }
+                tx.commit().await
+            })
+        )
+    }
+
+    async fn delete_account(&self, id: Uuid) -> StoreResult<bool> {
+        timed!(
+            DB,
+            "delete_account",
+            self.retrying(|| async move {
+                let mut tx = self.db.begin().await?;
+                refuse_last_admin(&mut tx, id).await?;
+                let deleted = tx.execute(sql!("DELETE FROM accounts WHERE id = ?"), args![id]).await?;
+                tx.commit().await?;
+                Ok(deleted == 1)
+            })
+        )
+    }
+}

@@ -1,0 +1,220 @@
+//! The administration queries: the account list and count (filters, substring search, keyset
+//! pages newest first), the outbox as admins see it (never the bodies, which hold one-time
+//! links) and its retry, and bulk seeding for load tests.
+//!
+//! The substring search is a `LIKE '%q%'` on the lower-cased email and username and on
+//! `lower(name)`. PostgreSQL serves it from trigram indexes (`0003_admin.sql`), and its list
+//! statements are planned with their actual values each time (see [`Built::unprepared`]): whether
+//! `q` matches a handful of accounts or half the table is a choice only the values can make.
+//! SQLite and MariaDB/MySQL scan in id order and stop at a page of matches. SQLite's `lower()`
+//! folds ASCII letters only, so there a name's non-ASCII capitals match only as typed.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{
+    ACCOUNT_COLUMNS, Arg, Built, Dialect, Exec, Row, SqlStore, Transaction, account_from_row, args, like_pattern, sql,
+};
+use crate::accounts::domain::Account;
+use crate::metrics::{DATABASE as DB, timed};
+use crate::store::admin::{AccountQuery, AdminStore, OutboxEntry, OutboxQuery, Retried};
+use crate::store::error::StoreResult;
+
+/// The outbox columns an admin sees: never the bodies, which hold one-time links.
+const OUTBOX_COLUMNS: &str =
+    "id, kind, recipient, subject, status, attempts, last_error, created_at, next_attempt_at, sent_at";
+
+/// Seeded rows per transaction (each commit is a synced write).
+const SEED_ROWS_PER_TRANSACTION: u64 = 100_000;
+/// Values per seeded row.
+const SEED_VALUES_PER_ROW: usize = 9;
+
+/// The filters of an account query, appended to `… WHERE TRUE`; with the keyset cursor when
+/// `cursor` is set.
+fn push_filters<'a>(sql: &mut Built<'a>, query: &'a AccountQuery, pattern: Option<&'a str>, cursor: bool) {
+    if let Some(pattern) = pattern {
+        sql.push(
+            " AND (email_normalized LIKE ? ESCAPE '!' OR username_normalized LIKE ? ESCAPE '!' \
+             OR lower(name) LIKE ? ESCAPE '!')",
+            args![pattern, pattern, pattern],
+        );
+    }
+    if let Some(status) = query.status {
+        sql.and("status = ?", status.as_str());
+    }
+    if let Some(role) = query.role {
+        sql.and("role = ?", role.as_str());
+    }
+    if let Some(after) = query.created_after {
+        sql.and("created_at >= ?", after);
+    }
+    if let Some(before) = query.created_before {
+        sql.and("created_at < ?", before);
+    }
+    if let (true, Some(before)) = (cursor, query.before) {
+        sql.and("id < ?", before);
+    }
+}
+
+fn outbox_from_row(row: &impl Row) -> StoreResult<OutboxEntry> {
+    Ok(OutboxEntry {
+        id: row.id("id")?,
+        kind: row.text("kind")?,
+        recipient: row.text("recipient")?,
+        subject: row.text("subject")?,
+        status: row.text("status")?,
+        attempts: row.int("attempts")?.try_into().unwrap_or(u32::MAX),
+        last_error: row.opt_text("last_error")?,
+        created_at: row.time("created_at")?,
+        next_attempt_at: row.time("next_attempt_at")?,
+        sent_at: row.opt_time("sent_at")?,
+    })
+}
+
+/// The seeded account number `n`: its email, username and display name.
+pub(crate) fn seed_identity(prefix: &str, n: u64) -> (String, String, String) {
+    (format!("{prefix}{n}@example.com"), format!("{prefix}{n}"), format!("Seed {n}"))
+}
+
+#[async_trait]
+impl<D: Dialect> AdminStore for SqlStore<D> {
+    async fn list_accounts(&self, query: &AccountQuery) -> StoreResult<Vec<Account>> {
+        if query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        timed!(DB, "list_accounts", async {
+            let pattern = query.q.as_deref().filter(|q| !q.is_empty()).map(|q| like_pattern(q, false));
+            let mut sql = Built::new(format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE TRUE")).unprepared();
+            push_filters(&mut sql, query, pattern.as_deref(), true);
+            sql.push(" ORDER BY id DESC LIMIT ?", args![i64::from(query.limit)]);
+            let rows = sql.fetch_all(&mut self.db.pool()).await?;
+            rows.iter().map(|row| Ok(account_from_row(row)?.account)).collect()
+        })
+    }
+
+    async fn count_accounts(&self, query: &AccountQuery) -> StoreResult<u64> {
+        timed!(DB, "count_accounts", async {
+            let pattern = query.q.as_deref().filter(|q| !q.is_empty()).map(|q| like_pattern(q, false));
+            let mut sql = Built::new("SELECT COUNT(*) AS n FROM accounts WHERE TRUE").unprepared();
+            push_filters(&mut sql, query, pattern.as_deref(), false);
+            let row = sql.fetch_optional(&mut self.db.pool()).await?;
+            row.map_or(Ok(0), |row| row.count("n"))
+        })
+    }
+
+    async fn list_outbox(&self, query: &OutboxQuery) -> StoreResult<Vec<OutboxEntry>> {
+        if query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        timed!(DB, "list_outbox", async {
+            let mut sql = Built::new(format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE TRUE"));
+            if let Some(status) = &query.status {
+                sql.and("status = ?", status);
+            }
+            if let Some(recipient) = &query.recipient {
+                sql.and(D::RECIPIENT_IS, recipient);
+            }
+            if let Some(before) = query.before {
+                sql.and("id < ?", before);
+            }
+            sql.push(" ORDER BY id DESC LIMIT ?", args![i64::from(query.limit)]);
+            let rows = sql.fetch_all(&mut self.db.pool()).await?;
+            rows.iter().map(outbox_from_row).collect()
+        })
+    }
+
+    async fn find_outbox(&self, id: Uuid) -> StoreResult<Option<OutboxEntry>> {
+        timed!(DB, "find_outbox", async {
+            let sql = sql!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = ?");
+            let row = self.db.pool().fetch_optional(sql, args![id]).await?;
+            row.as_ref().map(outbox_from_row).transpose()
+        })
+    }
+
+    /// Keeps `last_error`, so the list still says why the email failed until the next attempt
+    /// replaces it.
+    async fn retry_email(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Retried> {
+        timed!(
+            DB,
+            "retry_email",
+            self.retrying(|| async move {
+                let mut tx = self.db.begin().await?;
+                let row =
+                    tx.fetch_optional(sql!("SELECT status FROM outbox WHERE id = ? FOR UPDATE"), args![id]).await?;
+                match row.map(|row| row.text("status")).transpose()?.as_deref() {
+                    None => return Ok(Retried::NotFound),
+                    Some("failed") => {}
+                    Some(_) => return Ok(Retried::NotFailed),
+                }
+                tx.execute(
+                    sql!(
+                        "UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = ?, claimed_until = NULL
+                         WHERE id = ?"
+                    ),
+                    args![now, id],
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(Retried::Requeued)
+            })
+        )
+    }
+
+    async fn seed_accounts(
+        &self,
+        prefix: &str,
+        count: u64,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let rows_per_insert = u64::try_from(D::MAX_PARAMETERS / SEED_VALUES_PER_ROW).unwrap_or(1_000).min(5_000);
+        timed!(DB, "seed_accounts", async {
+            let mut next = 1;
+            while next <= count {
+                let last_of_transaction = count.min(next + SEED_ROWS_PER_TRANSACTION - 1);
+                let mut tx = self.db.begin().await?;
+                while next <= last_of_transaction {
+                    let last = last_of_transaction.min(next + rows_per_insert - 1);
+                    let rows: Vec<(Uuid, String, String, String, String, String)> = (next..=last)
+                        .map(|n| {
+                            let (email, username, name) = seed_identity(prefix, n);
+                            let normalized = (email.to_lowercase(), username.to_ascii_lowercase());
+                            (Uuid::now_v7(), email, normalized.0, username, normalized.1, name)
+                        })
+                        .collect();
+                    let mut insert = Built::new(
+                        "INSERT INTO accounts (id, email, email_normalized, username, username_normalized, name, data,
+                                               password_hash, role, status, email_verified, created_at, updated_at)
+                         VALUES ",
+                    );
+                    for (i, (id, email, email_normalized, username, username_normalized, name)) in
+                        rows.iter().enumerate()
+                    {
+                        let values: [Arg<'_>; SEED_VALUES_PER_ROW] = [
+                            (*id).into(),
+                            email.into(),
+                            email_normalized.into(),
+                            username.into(),
+                            username_normalized.into(),
+                            name.into(),
+                            password_hash.into(),
+                            now.into(),
+                            now.into(),
+                        ];
+                        let row = "(?, ?, ?, ?, ?, ?, '{}', ?, 'user', 'active', TRUE, ?, ?)";
+                        insert.push(if i == 0 { "" } else { ", " }, &[]).push(row, &values);
+                    }
+                    insert.execute(&mut tx).await?;
+                    next = last + 1;
+                }
+                tx.commit().await?;
+            }
+            if let Some(analyze) = D::ANALYZE_ACCOUNTS {
+                // Statistics now rather than at the server's next pass: the search plans by them.
+                self.db.pool().execute_text(analyze, &[]).await?;
+            }
+            Ok(count)
+        })
+    }
+}

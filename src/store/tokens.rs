@@ -1,0 +1,72 @@
+//! One-time link tokens (activation and password reset) as the store keeps them: only their
+//! hashes, each spent once.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::error::StoreResult;
+use super::outbox::NewEmail;
+use crate::tokens::opaque::TokenHash;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenPurpose {
+    Activation,
+    PasswordReset,
+}
+
+impl TokenPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenPurpose::Activation => "activation",
+            TokenPurpose::PasswordReset => "password_reset",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "activation" => Some(TokenPurpose::Activation),
+            "password_reset" => Some(TokenPurpose::PasswordReset),
+            _ => None,
+        }
+    }
+}
+
+/// A one-time link token about to be stored (only its hash).
+#[derive(Debug)]
+pub struct NewOneTimeToken {
+    pub hash: TokenHash,
+    pub account_id: Uuid,
+    pub purpose: TokenPurpose,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A stored one-time token.
+#[derive(Debug)]
+pub struct OneTimeToken {
+    pub account_id: Uuid,
+    pub purpose: TokenPurpose,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+#[async_trait]
+pub trait TokenStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Stores a one-time token and queues the email that carries it, atomically.
+    async fn insert_link(&self, token: &NewOneTimeToken, email: &NewEmail) -> StoreResult<()>;
+    async fn find_token(&self, hash: &TokenHash) -> StoreResult<Option<OneTimeToken>>;
+    /// Spends an activation token and activates its pending account. `false` when the token
+    /// was already spent (by a concurrent request, say).
+    async fn redeem_activation(&self, hash: &TokenHash, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Spends a reset token, sets the password, spends the account's other reset tokens,
+    /// activates a pending account (the link proved the address) and queues `notice`,
+    /// atomically. `false` when already spent.
+    async fn redeem_reset(
+        &self,
+        hash: &TokenHash,
+        password_hash: &str,
+        now: DateTime<Utc>,
+        notice: Option<&NewEmail>,
+    ) -> StoreResult<bool>;
+}
