@@ -3,60 +3,13 @@
 //! for a while before it signs, and an old one stays in the JWKS until every token it signed
 //! has expired (see [`KeyRing::at`]).
 
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 
+use super::key_cache::KeyInfo;
 use super::{Accounts, Result};
 use crate::tokens::jwt::{AccessClaims, KeyRing, SigningKey, TokenError};
-
-/// How often a replica re-reads the keys; shorter than the publish delay.
-pub const RELOAD_EVERY: Duration = Duration::from_secs(30);
-/// A token naming an unknown key triggers a reload at most this often.
-const UNKNOWN_KID_RELOAD: Duration = Duration::from_secs(5);
-
-/// The current key ring, swapped whole on reload.
-#[derive(Debug, Clone)]
-pub struct Keys {
-    ring: Arc<RwLock<Arc<KeyRing>>>,
-    last_reload: Arc<Mutex<Option<Instant>>>,
-}
-
-impl Keys {
-    pub fn new(ring: Arc<KeyRing>) -> Self {
-        Self { ring: Arc::new(RwLock::new(ring)), last_reload: Arc::new(Mutex::new(None)) }
-    }
-
-    pub fn current(&self) -> Arc<KeyRing> {
-        self.ring.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
-    }
-
-    fn replace(&self, ring: KeyRing) {
-        *self.ring.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(ring);
-    }
-
-    /// Whether an unknown-key reload may run now (and records that it does).
-    fn may_reload_for_unknown_kid(&self) -> bool {
-        let mut last = self.last_reload.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if last.is_some_and(|at| at.elapsed() < UNKNOWN_KID_RELOAD) {
-            return false;
-        }
-        *last = Some(Instant::now());
-        true
-    }
-}
-
-/// A signing key as an operator sees it (never the private half).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyInfo {
-    pub kid: String,
-    pub created_at: DateTime<Utc>,
-    /// Signs new tokens now.
-    pub signing: bool,
-    /// In the JWKS: verifies tokens.
-    pub published: bool,
-}
 
 impl Accounts {
     /// Re-reads the signing keys from the database.

@@ -3,8 +3,11 @@
 //! Nothing here knows about HTTP; every outcome is an [`Error`] variant or a value.
 
 pub mod admin;
+mod client;
 pub mod domain;
 mod email_change;
+mod error;
+mod key_cache;
 mod keys;
 mod operator;
 mod password;
@@ -21,93 +24,27 @@ use secrecy::SecretString;
 use url::Url;
 use uuid::Uuid;
 
+pub use self::client::ClientInfo;
 pub use self::domain::FieldError;
 use self::domain::{Account, Credentials, Status};
-pub use self::keys::{KeyInfo, RELOAD_EVERY as KEY_RELOAD_EVERY};
+pub use self::error::{Error, Result};
+use self::key_cache::Keys;
+pub use self::key_cache::{KeyInfo, RELOAD_EVERY as KEY_RELOAD_EVERY};
 pub use self::password::PasswordChange;
 pub use self::profile::Edit;
-pub use self::session::{Caller, ClientInfo, LoginId, TokenPair};
+pub use self::session::{Caller, LoginId, TokenPair};
 pub use self::signup::{Activated, SignUp, SignedUp};
+use self::throttle::Action;
 pub use self::throttle::Throttle;
 use crate::audit::{AuditEvent, AuditLog};
 use crate::mail::outbox::Outbox;
 use crate::mail::templates::{self, Rendered};
-use crate::passwords::{HashError, PasswordHasher};
+use crate::passwords::PasswordHasher;
 use crate::sessions::SessionStore;
-use crate::store::{NewEmail, NewOneTimeToken, Store, StoreError, TokenPurpose};
+use crate::store::{NewEmail, NewOneTimeToken, Store, TokenPurpose};
 use crate::tokens::jwt::KeyRing;
 use crate::tokens::opaque::OpaqueToken;
 use crate::tokens::verified::VerifiedTokens;
-
-/// Every way an account operation can fail. The HTTP layer maps each to the contract's code.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("the input breaks a rule")]
-    Validation(Vec<FieldError>),
-    #[error("wrong email, username or password")]
-    InvalidCredentials,
-    #[error("the account is not activated yet")]
-    NotActivated,
-    #[error("the account is disabled")]
-    Disabled,
-    #[error("not allowed")]
-    Forbidden,
-    #[error("the last active admin cannot be demoted, disabled or deleted")]
-    LastAdmin,
-    #[error("no such account")]
-    NotFound,
-    #[error("no such session")]
-    SessionNotFound,
-    #[error("the email address belongs to another account")]
-    EmailTaken,
-    #[error("the username belongs to another account")]
-    UsernameTaken,
-    #[error("the token is unknown or already spent")]
-    TokenInvalid,
-    #[error("the link has expired")]
-    TokenExpired,
-    #[error("the access token is missing, invalid, expired or revoked")]
-    Unauthorized,
-    #[error("too many attempts; retry after {retry_after:?}")]
-    RateLimited { retry_after: Duration },
-    #[error("too many password checks are waiting")]
-    Busy,
-    #[error("a backing service is unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
-}
-
-impl Error {
-    pub fn field(field: &'static str, message: impl Into<String>) -> Self {
-        Error::Validation(vec![FieldError::new(field, message)])
-    }
-}
-
-impl From<StoreError> for Error {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::EmailTaken => Error::EmailTaken,
-            StoreError::UsernameTaken => Error::UsernameTaken,
-            StoreError::LastAdmin => Error::LastAdmin,
-            StoreError::Conflict => Error::Unexpected(anyhow::anyhow!("a unique key was taken by a concurrent write")),
-            StoreError::Unavailable(cause) => Error::Unavailable(cause),
-            StoreError::Other(cause) => Error::Unexpected(cause),
-        }
-    }
-}
-
-impl From<HashError> for Error {
-    fn from(error: HashError) -> Self {
-        match error {
-            HashError::Busy => Error::Busy,
-            HashError::Stopped => Error::Unavailable(anyhow::anyhow!("the hashing pool has stopped")),
-            HashError::Failed(why) => Error::Unexpected(anyhow::anyhow!(why)),
-        }
-    }
-}
-
-pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The least time forgot-password and resend take to answer, whatever happened: longer than
 /// either path's work, so that the answer's timing tells nothing about the account.
@@ -162,7 +99,7 @@ pub struct Accounts {
     store: Arc<dyn Store>,
     sessions: Arc<dyn SessionStore>,
     hasher: PasswordHasher,
-    keys: keys::Keys,
+    keys: Keys,
     /// Access tokens whose signature this process has checked (see [`VerifiedTokens`]).
     verified: Arc<VerifiedTokens>,
     outbox: Outbox,
@@ -187,7 +124,7 @@ pub struct Parts {
 impl Accounts {
     pub fn new(parts: Parts) -> Self {
         let Parts { store, sessions, hasher, keys, outbox, settings, throttle, audit } = parts;
-        let keys = keys::Keys::new(keys);
+        let keys = Keys::new(keys);
         let verified = Arc::new(VerifiedTokens::default());
         Self { store, sessions, hasher, keys, verified, outbox, settings, throttle, audit }
     }
@@ -197,7 +134,7 @@ impl Accounts {
     }
 
     /// Takes one request of `action` from the client IP's budget; a refusal is audited.
-    async fn per_ip(&self, action: throttle::Action, client: &ClientInfo) -> Result<()> {
+    async fn per_ip(&self, action: Action, client: &ClientInfo) -> Result<()> {
         let result = self.throttle.per_ip(action, client).await;
         if let Err(Error::RateLimited { .. }) = &result {
             self.audit.record(

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::domain::{Account, AccountKey, Email, Status};
 use super::throttle::Action;
-use super::{Accounts, Error, Result};
+use super::{Accounts, ClientInfo, Error, Result};
 use crate::audit::kinds;
 use crate::sessions::{AccountRead, LiveSession, NewSession, Rotation, SessionInfo};
 use crate::tokens::jwt::AccessClaims;
@@ -37,27 +37,6 @@ impl LoginId {
             (None, Some(name)) => Some(LoginId::Username(name)),
             (None, None) => None,
         }
-    }
-}
-
-/// Where a request came from: recorded with sessions and audit events, and the key of the
-/// per-client rate limits.
-#[derive(Clone, Default)]
-pub struct ClientInfo {
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub request_id: Option<String>,
-    /// The device token the client holds, if any (see [`super::throttle`]).
-    pub device: Option<String>,
-}
-
-impl std::fmt::Debug for ClientInfo {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientInfo")
-            .field("ip", &self.ip)
-            .field("request_id", &self.request_id)
-            .field("device", &self.device.as_ref().map(|_| "***"))
-            .finish_non_exhaustive()
     }
 }
 

@@ -22,8 +22,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::session::ClientInfo;
-use super::{Error, Result};
+use super::client::ClientInfo;
+use super::error::{Error, Result};
 use crate::config::RateLimits;
 use crate::limits::{Budget, Decision, FailureState, LimitStore};
 use crate::tokens::opaque::OpaqueToken;

@@ -10,8 +10,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use serde::de::DeserializeOwned;
 
+use super::client_ip;
 use super::error::ApiError;
-use super::{AppState, client_ip};
+use super::state::AppState;
 use crate::accounts::{self, Caller, ClientInfo};
 
 /// The kinds of body a handler accepts.

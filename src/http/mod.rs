@@ -9,10 +9,10 @@ mod middleware;
 pub mod openapi;
 mod pages;
 pub mod routes;
+pub mod state;
 pub mod views;
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -21,54 +21,10 @@ use tower::ServiceBuilder;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use self::error::ApiError;
-use crate::accounts::Accounts;
-use crate::audit::AuditLog;
-use crate::mail::outbox::Outbox;
+pub use self::state::{AppState, Edge};
 
 /// Request bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-/// What every handler can reach. Every request gets a copy, so it is one shared pointer.
-#[derive(Clone, Debug)]
-pub struct AppState(Arc<Shared>);
-
-#[derive(Debug)]
-pub struct Shared {
-    pub accounts: Accounts,
-    pub outbox: Outbox,
-    pub audit: AuditLog,
-    pub edge: Arc<Edge>,
-    /// The last mail-server check and its outcome, so readiness probes stay cheap.
-    pub mailer_health: Mutex<Option<(Instant, bool)>>,
-}
-
-impl std::ops::Deref for AppState {
-    type Target = Shared;
-
-    fn deref(&self) -> &Shared {
-        &self.0
-    }
-}
-
-/// How the HTTP edge treats browsers and proxies.
-#[derive(Clone, Debug, Default)]
-pub struct Edge {
-    /// Proxies whose `Forwarded` / `X-Forwarded-For` is believed.
-    pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// Origins allowed to call the API from a browser; empty: CORS off.
-    pub cors_origins: Vec<String>,
-    /// The public URL is https: send HSTS, mark cookies `Secure`.
-    pub https: bool,
-    /// The public origin, which the forms on gatehouse's own pages post from.
-    pub origin: String,
-}
-
-impl AppState {
-    pub fn new(accounts: Accounts, outbox: Outbox, edge: Edge) -> Self {
-        let audit = accounts.audit().clone();
-        Self(Arc::new(Shared { accounts, outbox, audit, edge: Arc::new(edge), mailer_health: Mutex::new(None) }))
-    }
-}
 
 /// The whole application: every route, the fallbacks, and the middleware.
 pub fn router(state: AppState, request_timeout: Duration) -> Router {

@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::accounts::ClientInfo;
 use crate::http::error::{ApiError, Errors, Problem, code};
 use crate::http::extract::{self, Client, Query, wants_html};
+use crate::http::pages;
+use crate::http::state::AppState;
 use crate::http::views::{AccountBody, MessageBody};
-use crate::http::{AppState, pages};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/activate", get(follow_link).post(activate)).route("/activate/resend", post(resend))

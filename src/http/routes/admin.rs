@@ -16,9 +16,9 @@ use uuid::Uuid;
 use crate::accounts::FieldError;
 use crate::accounts::admin::{MAX_PAGE, NewUser, parse_role, parse_status, parse_time};
 use crate::accounts::domain::{Role, Status};
-use crate::http::AppState;
 use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{self, Auth, Client, Path, Query};
+use crate::http::state::AppState;
 use crate::http::views::{AccountBody, MessageBody, SessionBody, rfc3339};
 use crate::store::admin::{AccountQuery, OutboxEntry, OutboxQuery};
 

@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::accounts::{FieldError, LoginId};
-use crate::http::AppState;
 use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{Auth, Client, DEVICE_COOKIE, JsonOrForm, Path, Query};
+use crate::http::state::AppState;
 use crate::http::views::{SessionBody, TokenBody};
 
 pub fn router() -> Router<AppState> {

@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::http::AppState;
+use crate::http::state::AppState;
 
 const INDEX_HTML: &str = include_str!("../../../assets/admin/index.html");
 const ADMIN_JS: &str = include_str!("../../../assets/admin/admin.js");

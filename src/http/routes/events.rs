@@ -15,9 +15,9 @@ use uuid::Uuid;
 
 use crate::accounts::{self, FieldError};
 use crate::audit::{AuditEvent, EventFilter, SHORT_TEXT_MAX};
-use crate::http::AppState;
 use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{Auth, Query};
+use crate::http::state::AppState;
 
 /// Events per page unless `limit` says otherwise, and the most `limit` may ask for.
 const DEFAULT_LIMIT: u32 = 50;

@@ -9,8 +9,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 
-use crate::http::AppState;
 use crate::http::error::{ApiError, Errors, code};
+use crate::http::state::AppState;
 
 /// How long a mail-server check is trusted; readiness probes must not hammer SMTP.
 const MAILER_CHECK_TTL: Duration = Duration::from_secs(15);

@@ -12,8 +12,9 @@ use serde::Deserialize;
 use crate::accounts::PasswordChange;
 use crate::http::error::{ApiError, Errors, Problem, code};
 use crate::http::extract::{self, BodyKind, Client, JsonOrForm, MaybeAuth, Query};
+use crate::http::pages;
+use crate::http::state::AppState;
 use crate::http::views::MessageBody;
-use crate::http::{AppState, pages};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -6,9 +6,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 
-use crate::http::AppState;
 use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{MaybeAuth, SessionAuth};
+use crate::http::state::AppState;
 use crate::http::views::AccountBody;
 
 pub fn router() -> Router<AppState> {

@@ -7,7 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 
-use crate::http::AppState;
+use crate::http::state::AppState;
 use crate::tokens::jwt::Jwk;
 
 pub fn router() -> Router<AppState> {

@@ -1,0 +1,22 @@
+//! Where a request came from.
+
+/// Where a request came from: recorded with sessions and audit events, and the key of the
+/// per-client rate limits.
+#[derive(Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    /// The device token the client holds, if any (see the throttle).
+    pub device: Option<String>,
+}
+
+impl std::fmt::Debug for ClientInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientInfo")
+            .field("ip", &self.ip)
+            .field("request_id", &self.request_id)
+            .field("device", &self.device.as_ref().map(|_| "***"))
+            .finish_non_exhaustive()
+    }
+}

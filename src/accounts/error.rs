@@ -1,0 +1,78 @@
+//! Every way an account operation can fail, and how the store's and the hashing pool's errors
+//! become one of them.
+
+use std::time::Duration;
+
+use super::domain::FieldError;
+use crate::passwords::HashError;
+use crate::store::StoreError;
+
+/// Every way an account operation can fail. The HTTP layer maps each to the contract's code.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the input breaks a rule")]
+    Validation(Vec<FieldError>),
+    #[error("wrong email, username or password")]
+    InvalidCredentials,
+    #[error("the account is not activated yet")]
+    NotActivated,
+    #[error("the account is disabled")]
+    Disabled,
+    #[error("not allowed")]
+    Forbidden,
+    #[error("the last active admin cannot be demoted, disabled or deleted")]
+    LastAdmin,
+    #[error("no such account")]
+    NotFound,
+    #[error("no such session")]
+    SessionNotFound,
+    #[error("the email address belongs to another account")]
+    EmailTaken,
+    #[error("the username belongs to another account")]
+    UsernameTaken,
+    #[error("the token is unknown or already spent")]
+    TokenInvalid,
+    #[error("the link has expired")]
+    TokenExpired,
+    #[error("the access token is missing, invalid, expired or revoked")]
+    Unauthorized,
+    #[error("too many attempts; retry after {retry_after:?}")]
+    RateLimited { retry_after: Duration },
+    #[error("too many password checks are waiting")]
+    Busy,
+    #[error("a backing service is unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl Error {
+    pub fn field(field: &'static str, message: impl Into<String>) -> Self {
+        Error::Validation(vec![FieldError::new(field, message)])
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::EmailTaken => Error::EmailTaken,
+            StoreError::UsernameTaken => Error::UsernameTaken,
+            StoreError::LastAdmin => Error::LastAdmin,
+            StoreError::Conflict => Error::Unexpected(anyhow::anyhow!("a unique key was taken by a concurrent write")),
+            StoreError::Unavailable(cause) => Error::Unavailable(cause),
+            StoreError::Other(cause) => Error::Unexpected(cause),
+        }
+    }
+}
+
+impl From<HashError> for Error {
+    fn from(error: HashError) -> Self {
+        match error {
+            HashError::Busy => Error::Busy,
+            HashError::Stopped => Error::Unavailable(anyhow::anyhow!("the hashing pool has stopped")),
+            HashError::Failed(why) => Error::Unexpected(anyhow::anyhow!(why)),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
