@@ -9,14 +9,13 @@ use secrecy::SecretString;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::domain::{
-    Account, AccountData, AccountKey, DisplayName, Email, FieldError, NewPassword, Role, Status, Username,
-};
+use super::domain::{Account, AccountData, AccountKey, FieldError, Role, Status};
+use super::new_account::{NewProfile, Submitted};
 use super::{Accounts, Caller, ClientInfo, Error, Result};
-use crate::audit::{AuditEvent, kinds};
+use crate::audit::{AuditEvent, EventFilter, kinds};
 use crate::sessions::SessionInfo;
 use crate::store::admin::{AccountQuery, OutboxEntry, OutboxQuery, Retried};
-use crate::store::{NewAccount, ProfileChange, TokenPurpose};
+use crate::store::{ProfileChange, TokenPurpose};
 use crate::tokens::opaque::OpaqueToken;
 
 /// The most accounts, events or emails one page may hold. A caller may fetch one more, to
@@ -47,9 +46,11 @@ pub struct NewUser {
     pub username: Option<String>,
     pub name: Option<String>,
     pub data: Option<serde_json::Value>,
-    pub role: Role,
-    /// `Active` (the admin vouches for the address) or `Pending` (an activation email is sent).
-    pub status: Status,
+    /// `user` (the default) or `admin`, as submitted.
+    pub role: Option<String>,
+    /// `active` (the default: the admin vouches for the address) or `pending` (an activation
+    /// email is sent), as submitted.
+    pub status: Option<String>,
 }
 
 /// A page of accounts, and how many match in all when that was cheap to count.
@@ -127,53 +128,50 @@ impl Admin<'_> {
         found.map(|c| c.account).ok_or(Error::NotFound)
     }
 
+    /// Audit events matching the filter, newest first.
+    pub async fn events(&self, filter: &EventFilter) -> Result<Vec<AuditEvent>> {
+        Ok(self.accounts.audit.list(filter).await?)
+    }
+
     /// Creates an account directly: active (with the given password, or with a reset link to
     /// choose one) or pending (with an activation link), with the given role.
     pub async fn create_user(&self, input: NewUser) -> Result<Account> {
-        if input.status == Status::Disabled {
-            return Err(Error::field("status", "a new account is active or pending"));
-        }
         let mut errors = Vec::new();
-        let email = Email::parse(&input.email).map_err(|e| errors.push(e)).ok();
-        let username = match input.username.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
-            Some(u) => Username::parse(u).map_err(|e| errors.push(e)).ok(),
-            None => None,
+        let role = match input.role.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+            None => Some(Role::User),
+            Some(role) => parse_role(role).map_err(|e| errors.push(e)).ok(),
         };
-        let name =
-            DisplayName::parse(input.name.as_deref().unwrap_or_default()).map_err(|e| errors.push(e)).ok().flatten();
-        let data = AccountData::parse(input.data.unwrap_or(serde_json::Value::Null)).map_err(|e| errors.push(e)).ok();
-        let identity = [
-            email.as_ref().map(Email::as_str).unwrap_or_default(),
-            username.as_ref().map(Username::as_str).unwrap_or_default(),
-        ];
-        let password = match &input.password {
-            Some(password) => NewPassword::parse(password, "password", &identity).map_err(|e| errors.push(e)).ok(),
-            None => None,
+        let status = match input.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => Some(Status::Active),
+            Some(status) => match parse_status(status) {
+                Ok(Status::Disabled) => {
+                    errors.push(FieldError::new("status", "a new account is active or pending"));
+                    None
+                }
+                parsed => parsed.map_err(|e| errors.push(e)).ok(),
+            },
         };
-        let (Some(email), Some(data), true) = (email, data, errors.is_empty()) else {
+        let submitted = Submitted {
+            email: &input.email,
+            username: input.username.as_deref(),
+            name: input.name.as_deref(),
+            data: AccountData::parse(input.data.unwrap_or(serde_json::Value::Null)),
+            password: input.password.as_ref(),
+        };
+        let profile = NewProfile::parse(submitted).map_err(|e| errors.extend(e)).ok();
+        let (Some(role), Some(status), Some(profile), true) = (role, status, profile, errors.is_empty()) else {
             return Err(Error::Validation(errors));
         };
         // Without a password the account gets a random one nobody knows, and a link to set its own.
-        let secret = match &password {
+        let secret = match &profile.password {
             Some(password) => password.secret().clone(),
             None => OpaqueToken::generate().secret,
         };
         let password_hash = self.accounts.hasher.hash(secret).await?;
         let now = Utc::now();
-        let account = NewAccount {
-            id: Uuid::now_v7(),
-            email: email.as_str().to_owned(),
-            email_normalized: email.normalized().to_owned(),
-            username: username.map(|u| u.as_str().to_owned()),
-            name: name.map(|n| n.as_str().to_owned()),
-            data: data.into_map(),
-            password_hash,
-            role: input.role,
-            status: input.status,
-            email_verified: input.status == Status::Active,
-            now,
-        };
-        let purpose = match (input.status, &password) {
+        let account = profile.account(password_hash, role, status, status == Status::Active, now);
+        let (email, password) = (&profile.email, &profile.password);
+        let purpose = match (status, &password) {
             (Status::Pending, _) => Some(TokenPurpose::Activation),
             (_, None) => Some(TokenPurpose::PasswordReset),
             _ => None,

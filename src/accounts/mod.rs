@@ -9,6 +9,7 @@ mod email_change;
 mod error;
 mod key_cache;
 mod keys;
+mod new_account;
 mod operator;
 mod password;
 mod profile;

@@ -2,17 +2,15 @@
 
 use chrono::Utc;
 use secrecy::SecretString;
-use uuid::Uuid;
 
-use super::domain::{
-    Account, AccountData, AccountKey, DisplayName, Email, FieldError, NewPassword, Role, Status, Username,
-};
+use super::domain::{Account, AccountData, AccountKey, Email, FieldError, Role, Status};
+use super::new_account::{NewProfile, Submitted};
 use super::throttle::Action;
 use super::{Accounts, ClientInfo, Error, Result};
 use crate::audit::kinds;
 use crate::mail::templates;
 use crate::metrics;
-use crate::store::{NewAccount, StoreError, TokenPurpose};
+use crate::store::{StoreError, TokenPurpose};
 use crate::tokens::opaque::{TokenHash, plausible};
 
 /// A sign-up as submitted. `extra` holds the top-level fields that are not the account's own;
@@ -50,23 +48,18 @@ impl Accounts {
     /// With `signup_conceal_existing`, a taken address is not revealed: see [`SignedUp`].
     pub async fn sign_up(&self, input: SignUp, client: &ClientInfo) -> Result<SignedUp> {
         self.per_ip(Action::SignUp, client).await?;
-        let mut errors = Vec::new();
-        let email = Email::parse(&input.email).map_err(|e| errors.push(e)).ok();
-        let username = match input.username.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
-            Some(u) => Username::parse(u).map_err(|e| errors.push(e)).ok(),
-            None => None,
+        let submitted = Submitted {
+            email: &input.email,
+            username: input.username.as_deref(),
+            name: input.name.as_deref(),
+            data: merge_data(input.data, input.extra),
+            password: Some(&input.password),
         };
-        let name =
-            DisplayName::parse(input.name.as_deref().unwrap_or_default()).map_err(|e| errors.push(e)).ok().flatten();
-        let data = merge_data(input.data, input.extra).map_err(|e| errors.push(e)).ok();
-        let identity = [
-            email.as_ref().map(Email::as_str).unwrap_or_default(),
-            username.as_ref().map(Username::as_str).unwrap_or_default(),
-        ];
-        let password = NewPassword::parse(&input.password, "password", &identity).map_err(|e| errors.push(e)).ok();
-        let (Some(email), Some(data), Some(password), true) = (email, data, password, errors.is_empty()) else {
-            return Err(Error::Validation(errors));
+        let profile = NewProfile::parse(submitted).map_err(Error::Validation)?;
+        let Some(password) = &profile.password else {
+            return Err(Error::field("password", "a password is required"));
         };
+        let (email, username) = (&profile.email, &profile.username);
 
         // Refuse a taken address or username before paying for a hash; the insert below is
         // still what decides when two sign-ups race. When taken addresses are concealed, the
@@ -87,19 +80,7 @@ impl Accounts {
 
         let password_hash = self.hasher.hash(password.secret().clone()).await?;
         let now = Utc::now();
-        let account = NewAccount {
-            id: Uuid::now_v7(),
-            email: email.as_str().to_owned(),
-            email_normalized: email.normalized().to_owned(),
-            username: username.map(|u| u.as_str().to_owned()),
-            name: name.map(|n| n.as_str().to_owned()),
-            data: data.into_map(),
-            password_hash,
-            role: Role::User,
-            status: Status::Pending,
-            email_verified: false,
-            now,
-        };
+        let account = profile.account(password_hash, Role::User, Status::Pending, false, now);
         let (token, mail) = self.link_email(account.id, email.as_str(), TokenPurpose::Activation, now);
         let created = match self.store.insert_account(&account, Some((&token, &mail))).await {
             Ok(created) => created,

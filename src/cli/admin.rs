@@ -7,17 +7,18 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::table::{Table, shorten};
-use crate::accounts::admin::{Admin, MAX_PAGE, UserPage, parse_role, parse_status};
+use crate::accounts::admin::{Admin, MAX_PAGE, parse_role, parse_status};
 use crate::accounts::domain::{Account, Role, Status};
-use crate::accounts::{Error, KEY_RELOAD_EVERY, KeyInfo};
+use crate::accounts::{Error, KEY_RELOAD_EVERY};
 use crate::app::Services;
-use crate::store::admin::{AccountQuery, OutboxEntry, OutboxQuery};
+use crate::http::views::{AccountBody, AccountReport, KeyBody, OutboxEmail, OutboxPage, UserPage};
+use crate::store::admin::{AccountQuery, OutboxQuery};
 use crate::tokens::jwt::KEY_PUBLISH_DELAY;
 
 const DEFAULT_LIMIT: u32 = 50;
@@ -236,9 +237,9 @@ async fn user(admin: &Admin<'_>, command: UserCommand) -> anyhow::Result<()> {
             let account = admin.find_user(&target.key).await.map_err(no_account(&target.key))?;
             let ended = admin.end_sessions(&account.id.to_string()).await.map_err(no_account(&target.key))?;
             if target.json {
-                let mut body = account_json(&account);
-                body["sessions_ended"] = json!(ended);
-                return print_json(&body);
+                let report =
+                    AccountReport { account: account.into(), live_sessions: None, sessions_ended: Some(ended) };
+                return print_json(&report);
             }
             println!("ended {} of {}", plural(ended, "session"), who(&account));
             Ok(())
@@ -263,12 +264,12 @@ async fn confirm_deletion(admin: &Admin<'_>, key: &str) -> anyhow::Result<Uuid> 
 }
 
 async fn list_users(admin: &Admin<'_>, query: AccountQuery, limit: u32, json: bool) -> anyhow::Result<()> {
-    let UserPage { mut users, total } =
+    let crate::accounts::admin::UserPage { mut users, total } =
         admin.list_users(&query).await.map_err(|e| explain(e, || "no such account".into()))?;
     let next_cursor = if cut(&mut users, limit) { users.last().map(|a| a.id) } else { None };
     if json {
-        let users: Vec<Value> = users.iter().map(account_json).collect();
-        return print_json(&json!({ "users": users, "next_cursor": next_cursor, "total": total }));
+        let users = users.into_iter().map(AccountBody::from).collect();
+        return print_json(&UserPage { users, next_cursor: next_cursor.map(|id| id.to_string()), total });
     }
     if users.is_empty() {
         println!("no accounts match");
@@ -301,9 +302,8 @@ async fn show_user(admin: &Admin<'_>, target: &Target) -> anyhow::Result<()> {
     let account = admin.find_user(&target.key).await.map_err(no_account(&target.key))?;
     let sessions = admin.sessions(&account.id.to_string()).await.map_err(no_account(&target.key))?.len();
     if target.json {
-        let mut body = account_json(&account);
-        body["live_sessions"] = json!(sessions);
-        return print_json(&body);
+        let live_sessions = Some(sessions as u64);
+        return print_json(&AccountReport { account: account.into(), live_sessions, sessions_ended: None });
     }
     let a = &account;
     let mut table = Table::pairs();
@@ -326,7 +326,7 @@ async fn show_user(admin: &Admin<'_>, target: &Target) -> anyhow::Result<()> {
 async fn list_keys(admin: &Admin<'_>, json: bool) -> anyhow::Result<()> {
     let keys = admin.keys().await.map_err(|e| explain(e, || "no signing keys".into()))?;
     if json {
-        return print_json(&Value::Array(keys.iter().map(key_json).collect()));
+        return print_json(&keys.into_iter().map(KeyBody::from).collect::<Vec<_>>());
     }
     let mut table = Table::with_header(["KID", "CREATED (UTC)", "SIGNING", "PUBLISHED"]);
     for key in &keys {
@@ -357,8 +357,8 @@ async fn list_outbox(admin: &Admin<'_>, query: OutboxQuery, limit: u32, json: bo
     let mut emails = admin.outbox(&query).await.map_err(|e| explain(e, || "no such email".into()))?;
     let next_cursor = if cut(&mut emails, limit) { emails.last().map(|e| e.id) } else { None };
     if json {
-        let emails: Vec<Value> = emails.iter().map(email_json).collect();
-        return print_json(&json!({ "emails": emails, "next_cursor": next_cursor }));
+        let emails = emails.into_iter().map(OutboxEmail::from).collect();
+        return print_json(&OutboxPage { emails, next_cursor: next_cursor.map(|id| id.to_string()) });
     }
     if emails.is_empty() {
         println!("no emails match");
@@ -399,60 +399,21 @@ fn cut<T>(items: &mut Vec<T>, limit: u32) -> bool {
 
 fn report(account: &Account, json: bool, done: &str) -> anyhow::Result<()> {
     if json {
-        return print_json(&account_json(account));
+        return print_json(&AccountBody::from(account.clone()));
     }
     println!("{done}");
     Ok(())
 }
 
-fn print_json(value: &Value) -> anyhow::Result<()> {
+/// Prints one of the HTTP API's JSON shapes (`http::views`), so scripts read what API clients do.
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
-}
-
-/// The account with the HTTP API's field names (its `Account` schema).
-fn account_json(a: &Account) -> Value {
-    json!({
-        "id": a.id,
-        "email": a.email,
-        "username": a.username,
-        "name": a.name,
-        "data": a.data,
-        "role": a.role.as_str(),
-        "status": a.status.as_str(),
-        "email_verified": a.email_verified,
-        "created_at": rfc3339(a.created_at),
-        "updated_at": rfc3339(a.updated_at),
-    })
-}
-
-/// An outbox email with the HTTP API's field names: never its body, which holds the link.
-fn email_json(e: &OutboxEntry) -> Value {
-    json!({
-        "id": e.id,
-        "kind": e.kind,
-        "recipient": e.recipient,
-        "subject": e.subject,
-        "status": e.status,
-        "attempts": e.attempts,
-        "last_error": e.last_error,
-        "created_at": rfc3339(e.created_at),
-        "next_attempt_at": rfc3339(e.next_attempt_at),
-        "sent_at": e.sent_at.map(rfc3339),
-    })
-}
-
-fn key_json(k: &KeyInfo) -> Value {
-    json!({ "kid": k.kid, "created_at": rfc3339(k.created_at), "signing": k.signing, "published": k.published })
 }
 
 /// How an account is named in a confirmation.
 fn who(account: &Account) -> String {
     format!("{} ({})", account.email, account.id)
-}
-
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 fn minute(t: DateTime<Utc>) -> String {

@@ -9,6 +9,7 @@ mod middleware;
 pub mod openapi;
 mod pages;
 pub mod routes;
+pub mod serve;
 pub mod state;
 pub mod views;
 

@@ -5,9 +5,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::accounts::TokenPair;
 use crate::accounts::domain::Account;
+use crate::accounts::{KeyInfo, TokenPair};
 use crate::sessions::SessionInfo;
+use crate::store::admin::OutboxEntry;
 
 /// A time as the API writes it: RFC 3339, UTC, milliseconds.
 pub fn rfc3339(t: &DateTime<Utc>) -> String {
@@ -130,4 +131,83 @@ impl SessionBody {
 pub struct MessageBody {
     #[schema(value_type = String)]
     pub message: &'static str,
+}
+
+/// One page of accounts, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserPage {
+    pub users: Vec<AccountBody>,
+    /// Pass it as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+    /// How many accounts match in all; `null` when counting would be slow (a text search).
+    pub total: Option<u64>,
+}
+
+/// One email in the outbox (never its body, which holds the link).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutboxEmail {
+    pub id: Uuid,
+    /// `activation`, `password_reset`, `password_changed`, `email_change`, …
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    /// `queued`, `sending`, `sent` or `failed`.
+    pub status: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub next_attempt_at: String,
+    pub sent_at: Option<String>,
+}
+
+impl From<OutboxEntry> for OutboxEmail {
+    fn from(e: OutboxEntry) -> Self {
+        Self {
+            id: e.id,
+            kind: e.kind,
+            recipient: e.recipient,
+            subject: e.subject,
+            status: e.status,
+            attempts: e.attempts,
+            last_error: e.last_error,
+            created_at: rfc3339(&e.created_at),
+            next_attempt_at: rfc3339(&e.next_attempt_at),
+            sent_at: e.sent_at.as_ref().map(rfc3339),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutboxPage {
+    pub emails: Vec<OutboxEmail>,
+    /// Pass it as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A signing key as an operator sees it (never the private half).
+#[derive(Debug, Serialize)]
+pub struct KeyBody {
+    pub kid: String,
+    pub created_at: String,
+    /// Signs new tokens now.
+    pub signing: bool,
+    /// In the JWKS: verifies tokens.
+    pub published: bool,
+}
+
+impl From<KeyInfo> for KeyBody {
+    fn from(k: KeyInfo) -> Self {
+        Self { kid: k.kid, created_at: rfc3339(&k.created_at), signing: k.signing, published: k.published }
+    }
+}
+
+/// An account with what an operator's command counted of its sessions.
+#[derive(Debug, Serialize)]
+pub struct AccountReport {
+    #[serde(flatten)]
+    pub account: AccountBody,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live_sessions: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sessions_ended: Option<u64>,
 }

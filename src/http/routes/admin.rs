@@ -15,12 +15,11 @@ use uuid::Uuid;
 
 use crate::accounts::FieldError;
 use crate::accounts::admin::{MAX_PAGE, NewUser, parse_role, parse_status, parse_time};
-use crate::accounts::domain::{Role, Status};
 use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{self, Auth, Client, Path, Query};
 use crate::http::state::AppState;
-use crate::http::views::{AccountBody, MessageBody, SessionBody, rfc3339};
-use crate::store::admin::{AccountQuery, OutboxEntry, OutboxQuery};
+use crate::http::views::{AccountBody, MessageBody, OutboxEmail, OutboxPage, SessionBody, UserPage};
+use crate::store::admin::{AccountQuery, OutboxQuery};
 
 const DEFAULT_LIMIT: u32 = 50;
 
@@ -55,16 +54,6 @@ pub struct UsersQuery {
     limit: Option<String>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
-}
-
-/// One page of accounts, newest first.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UserPage {
-    pub users: Vec<AccountBody>,
-    /// Pass it as `cursor` for the next page; `null` on the last page.
-    pub next_cursor: Option<String>,
-    /// How many accounts match in all; `null` when counting would be slow (a text search).
-    pub total: Option<u64>,
 }
 
 /// The value, or `None` with its problem noted.
@@ -173,31 +162,14 @@ pub async fn create_user(
     extract::Json(body): extract::Json<CreateUser>,
 ) -> Result<Response, ApiError> {
     let admin = state.accounts.as_admin(&caller, &client).await?;
-    let mut errors = Vec::new();
-    let role = match body.role.as_deref() {
-        None | Some("") => Some(Role::User),
-        Some(role) => parse_role(role).map_err(|e| errors.push(e)).ok(),
-    };
-    let status = match body.status.as_deref() {
-        None | Some("") => Some(Status::Active),
-        Some("active") => Some(Status::Active),
-        Some("pending") => Some(Status::Pending),
-        Some(_) => {
-            errors.push(FieldError::new("status", "a new account is active or pending"));
-            None
-        }
-    };
-    let (Some(role), Some(status), true) = (role, status, errors.is_empty()) else {
-        return Err(ApiError::ValidationFailed(errors));
-    };
     let input = NewUser {
         email: body.email,
         password: body.password,
         username: body.username,
         name: body.name,
         data: body.data,
-        role,
-        status,
+        role: body.role,
+        status: body.status,
     };
     let account = admin.create_user(input).await?;
     let location = HeaderValue::from_str(&format!("/user/{}", account.id)).map_err(|e| ApiError::Internal(e.into()))?;
@@ -286,47 +258,6 @@ pub struct OutboxParams {
     cursor: Option<String>,
 }
 
-/// One email in the outbox (never its body, which holds the link).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OutboxEmail {
-    id: Uuid,
-    /// `activation`, `password_reset`, `password_changed`, `email_change`, …
-    kind: String,
-    recipient: String,
-    subject: String,
-    /// `queued`, `sending`, `sent` or `failed`.
-    status: String,
-    attempts: u32,
-    last_error: Option<String>,
-    created_at: String,
-    next_attempt_at: String,
-    sent_at: Option<String>,
-}
-
-impl From<OutboxEntry> for OutboxEmail {
-    fn from(e: OutboxEntry) -> Self {
-        Self {
-            id: e.id,
-            kind: e.kind,
-            recipient: e.recipient,
-            subject: e.subject,
-            status: e.status,
-            attempts: e.attempts,
-            last_error: e.last_error,
-            created_at: rfc3339(&e.created_at),
-            next_attempt_at: rfc3339(&e.next_attempt_at),
-            sent_at: e.sent_at.as_ref().map(rfc3339),
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OutboxPage {
-    emails: Vec<OutboxEmail>,
-    /// Pass it as `cursor` for the next page; `null` on the last page.
-    next_cursor: Option<String>,
-}
-
 #[utoipa::path(
     get, path = "/admin/outbox", summary = "Emails queued, sent and failed", operation_id = "listOutbox", tag = "admin", security(("bearer" = [])),
     description = "Newest first: recipient, kind, status, attempts, last error and times. Never a body, a token or a link.",
@@ -387,6 +318,7 @@ pub async fn retry_email(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::accounts::domain::{Role, Status};
 
     fn query(pairs: &[(&str, &str)]) -> UsersQuery {
         serde_urlencoded::from_str(&serde_urlencoded::to_string(pairs).unwrap()).unwrap()

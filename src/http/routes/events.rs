@@ -13,10 +13,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::accounts::{self, FieldError};
+use crate::accounts::FieldError;
 use crate::audit::{AuditEvent, EventFilter, SHORT_TEXT_MAX};
 use crate::http::error::{ApiError, Errors, code};
-use crate::http::extract::{Auth, Query};
+use crate::http::extract::{Auth, Client, Query};
 use crate::http::state::AppState;
 
 /// Events per page unless `limit` says otherwise, and the most `limit` may ask for.
@@ -115,14 +115,14 @@ impl From<AuditEvent> for EventBody {
 pub async fn list(
     State(state): State<AppState>,
     Auth(caller): Auth,
+    Client(client): Client,
     Query(query): Query<EventQuery>,
 ) -> Result<Json<EventPage>, ApiError> {
-    state.accounts.require_admin(&caller).await?;
+    let admin = state.accounts.as_admin(&caller, &client).await?;
     let filter = filter(query)?;
     let page = filter.limit as usize;
     // One more than a page: whether it comes back says whether there is a next page.
-    let mut events =
-        state.audit.list(&EventFilter { limit: filter.limit + 1, ..filter }).await.map_err(accounts::Error::from)?;
+    let mut events = admin.events(&EventFilter { limit: filter.limit + 1, ..filter }).await?;
     let next_cursor = if events.len() > page {
         events.truncate(page);
         events.last().map(|last| last.id.to_string())
