@@ -2,6 +2,9 @@
 //! same (but for the request id) for existing and unknown accounts, and take the same time.
 //! A binary of its own, so that no other test shares the machine while it measures.
 
+#[path = "common/logs.rs"]
+#[allow(dead_code)]
+mod captured;
 #[path = "common/database.rs"]
 mod database;
 #[path = "api/helpers.rs"]

@@ -340,7 +340,7 @@ async fn the_outbox_lists_emails_without_their_links_and_retries_a_failed_one() 
     // A second email that the mail server refused for good.
     app.post_json("/activate/resend", &json!({"email": "mail@example.com"}), None).await;
     app.smtp.wait_for("mail@example.com", 2).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.outbox_settled().await;
     let failed_id = admin_get(&app, "/admin/outbox?recipient=mail@example.com", &admin).await["emails"][0]["id"]
         .as_str()
         .unwrap()

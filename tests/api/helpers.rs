@@ -1,8 +1,7 @@
 //! `spawn_app()`: the real application on port 0, with a fresh database and a real SMTP
 //! server, plus one helper per endpoint.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse::app::Application;
@@ -18,39 +17,8 @@ use crate::smtp::SmtpServer;
 /// A password that passes the policy; tests that need another say so.
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// Everything the application logged during this test process.
-pub fn logs() -> String {
-    String::from_utf8_lossy(&log_buffer().lock().unwrap()).into_owned()
-}
-
-fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| Arc::new(Mutex::new(Vec::new())))
-}
-
-#[derive(Clone)]
-struct BufferWriter;
-
-impl Write for BufferWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        log_buffer().lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn init_logs() {
-    static INIT: OnceLock<()> = OnceLock::new();
-    INIT.get_or_init(|| {
-        let _ = gatehouse::telemetry::init(
-            "debug,hyper=info,h2=info,sqlx=info,tower=info",
-            gatehouse::config::LogFormat::Text,
-            false,
-            || BufferWriter,
-        );
-    });
+    crate::captured::capture("debug,hyper=info,h2=info,sqlx=info,tower=info");
 }
 
 /// Settings a test may change before the app starts.
@@ -237,6 +205,20 @@ impl TestApp {
     /// A count from the test's database.
     pub async fn count(&self, query: &str) -> i64 {
         self.db.count(query).await
+    }
+
+    /// Waits (at most ten seconds) until the outbox holds nothing queued or being sent: every
+    /// email written so far has been delivered or given up on.
+    pub async fn outbox_settled(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let pending = self.count("SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'sending')").await;
+            if pending == 0 {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{pending} email(s) still in the outbox after 10 s");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Runs SQL against the test's database.

@@ -4,7 +4,8 @@
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{logs, spawn_app};
+use crate::captured::logs;
+use crate::helpers::spawn_app;
 
 /// Sends a request tagged with a request id of this test, so its log lines can be found.
 async fn send(request: RequestBuilder, id: &str) -> Response {

@@ -2,6 +2,8 @@
 
 mod activation;
 mod admin;
+#[path = "../common/logs.rs"]
+mod captured;
 #[path = "../common/database.rs"]
 mod database;
 mod docs;

@@ -4,6 +4,8 @@
 //! application on port 0; tests that need a service or a privilege that is missing say so on
 //! stderr and pass.
 
+#[path = "../common/logs.rs"]
+mod captured;
 #[path = "../common/database.rs"]
 mod database;
 #[path = "../api/smtp.rs"]
@@ -20,8 +22,6 @@ mod slowloris;
 mod smtp;
 mod startup;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use gatehouse::app::Application;
@@ -33,39 +33,10 @@ use tokio::sync::oneshot;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// Everything the application logged during this test process.
-pub fn logs() -> String {
-    String::from_utf8_lossy(&log_buffer().lock().unwrap()).into_owned()
-}
-
-fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| Arc::new(Mutex::new(Vec::new())))
-}
-
-#[derive(Clone)]
-struct BufferWriter;
-
-impl Write for BufferWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        log_buffer().lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+pub use crate::captured::logs;
 
 fn init_logs() {
-    static INIT: OnceLock<()> = OnceLock::new();
-    INIT.get_or_init(|| {
-        let _ = gatehouse::telemetry::init(
-            "info,gatehouse=debug,sqlx=warn",
-            gatehouse::config::LogFormat::Text,
-            false,
-            || BufferWriter,
-        );
-    });
+    crate::captured::capture("info,gatehouse=debug,sqlx=warn");
 }
 
 /// A configuration for one test: port 0, the given database, mail to the log unless `vars`
