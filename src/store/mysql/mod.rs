@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use super::DbOptions;
 use super::error::{StoreError, StoreResult};
-use super::sql::{Arg, Dialect, Row, SqlStore, Transaction, exec_on, native_columns, object_from_text, uuid_from_text};
+use super::sql::{Arg, Dialect, Row, SqlStore, native_columns, object_from_text, runners, uuid_from_text};
 use crate::secret_url::SecretUrl;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/mysql");
@@ -183,24 +183,13 @@ where
 }
 
 impl Row for MySqlRow {
-    native_columns!();
+    native_columns!(widening integers);
 
     fn id(&self, column: &str) -> StoreResult<Uuid> {
         uuid_from_text(&get::<String>(self, column)?, column)
     }
     fn opt_id(&self, column: &str) -> StoreResult<Option<Uuid>> {
         get::<Option<String>>(self, column)?.map(|text| uuid_from_text(&text, column)).transpose()
-    }
-    fn int(&self, column: &str) -> StoreResult<i64> {
-        self.opt_int(column)?.ok_or_else(|| StoreError::Other(anyhow::anyhow!("{column} is NULL")))
-    }
-    /// `INT` columns and `BIGINT` ones (`COUNT(*)`, milliseconds) alike.
-    fn opt_int(&self, column: &str) -> StoreResult<Option<i64>> {
-        match self.try_get::<Option<i64>, _>(column) {
-            Ok(n) => Ok(n),
-            Err(sqlx::Error::ColumnDecode { .. }) => Ok(get::<Option<i32>>(self, column)?.map(i64::from)),
-            Err(error) => Err(map_err(error)),
-        }
     }
     fn object(&self, column: &str) -> StoreResult<Map<String, Value>> {
         object_from_text(&get::<String>(self, column)?, column)
@@ -211,22 +200,7 @@ impl Row for MySqlRow {
     }
 }
 
-/// Statements on the pool.
-#[derive(Debug)]
-pub struct MySqlPoolExec<'a>(&'a MySqlPool);
-
-/// A transaction (READ COMMITTED, set on each connection).
-#[derive(Debug)]
-pub struct MySqlTx(sqlx::Transaction<'static, MySql>);
-
-exec_on!(MySqlPoolExec<'_>, MySqlDb, MySqlRow, this => this.0);
-exec_on!(MySqlTx, MySqlDb, MySqlRow, this => &mut *this.0);
-
-impl Transaction for MySqlTx {
-    async fn commit(self) -> StoreResult<()> {
-        self.0.commit().await.map_err(map_err)
-    }
-}
+runners!(db: MySql, dialect: MySqlDb, row: MySqlRow, pool: MySqlPoolExec, tx: MySqlTx);
 
 impl Dialect for MySqlDb {
     const INDEX: usize = 2;

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::DbOptions;
 use super::error::{StoreError, StoreResult};
-use super::sql::{Arg, Dialect, Row, SqlStore, Transaction, exec_on, native_columns, numbered_placeholders};
+use super::sql::{Arg, Dialect, Row, SqlStore, native_columns, numbered_placeholders, runners};
 use crate::secret_url::SecretUrl;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -116,25 +116,13 @@ where
 }
 
 impl Row for PgRow {
-    native_columns!();
+    native_columns!(widening integers);
 
     fn id(&self, column: &str) -> StoreResult<Uuid> {
         get(self, column)
     }
     fn opt_id(&self, column: &str) -> StoreResult<Option<Uuid>> {
         get(self, column)
-    }
-    /// `INTEGER` columns (attempts, counts of failures) and `BIGINT` ones (milliseconds,
-    /// `COUNT(*)`) alike.
-    fn int(&self, column: &str) -> StoreResult<i64> {
-        self.opt_int(column)?.ok_or_else(|| StoreError::Other(anyhow::anyhow!("{column} is NULL")))
-    }
-    fn opt_int(&self, column: &str) -> StoreResult<Option<i64>> {
-        match self.try_get::<Option<i64>, _>(column) {
-            Ok(n) => Ok(n),
-            Err(sqlx::Error::ColumnDecode { .. }) => Ok(get::<Option<i32>>(self, column)?.map(i64::from)),
-            Err(error) => Err(map_err(error)),
-        }
     }
     fn object(&self, column: &str) -> StoreResult<Map<String, Value>> {
         get::<Json<Map<String, Value>>>(self, column).map(|Json(map)| map)
@@ -144,22 +132,7 @@ impl Row for PgRow {
     }
 }
 
-/// Statements on the pool.
-#[derive(Debug)]
-pub struct PgPoolExec<'a>(&'a PgPool);
-
-/// A transaction (READ COMMITTED, the server's default).
-#[derive(Debug)]
-pub struct PgTx(sqlx::Transaction<'static, Postgres>);
-
-exec_on!(PgPoolExec<'_>, PostgresDb, PgRow, this => this.0);
-exec_on!(PgTx, PostgresDb, PgRow, this => &mut *this.0);
-
-impl Transaction for PgTx {
-    async fn commit(self) -> StoreResult<()> {
-        self.0.commit().await.map_err(map_err)
-    }
-}
+runners!(db: Postgres, dialect: PostgresDb, row: PgRow, pool: PgPoolExec, tx: PgTx);
 
 impl Dialect for PostgresDb {
     const INDEX: usize = 1;

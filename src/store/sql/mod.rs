@@ -130,11 +130,29 @@ pub trait Exec: Send {
     }
 }
 
-/// Implements [`Exec`] for a dialect's pool handle or transaction type: `$this => $executor`
-/// names the sqlx executor inside it. The dialect's module provides `arguments(args)` (the
-/// values bound in its native types) and `map_err`.
-macro_rules! exec_on {
-    ($type:ty, $dialect:ty, $row:ty, $this:ident => $executor:expr) => {
+/// A dialect's statement runners: `$pool` (statements on the pool) and `$tx` (a write
+/// transaction), both implementing [`Exec`], over the sqlx database `$db`. The dialect's module
+/// provides `arguments(args)` (the values bound in its native types) and `map_err`.
+macro_rules! runners {
+    (db: $db:ty, dialect: $dialect:ty, row: $row:ty, pool: $pool:ident, tx: $tx:ident) => {
+        /// Statements on the pool.
+        #[derive(Debug)]
+        pub struct $pool<'a>(&'a sqlx::Pool<$db>);
+
+        /// A write transaction; rolled back when dropped uncommitted.
+        #[derive(Debug)]
+        pub struct $tx(sqlx::Transaction<'static, $db>);
+
+        $crate::store::sql::runners!(@exec $pool<'_>, $dialect, $row, this => this.0);
+        $crate::store::sql::runners!(@exec $tx, $dialect, $row, this => &mut *this.0);
+
+        impl $crate::store::sql::Transaction for $tx {
+            async fn commit(self) -> StoreResult<()> {
+                self.0.commit().await.map_err(map_err)
+            }
+        }
+    };
+    (@exec $type:ty, $dialect:ty, $row:ty, $this:ident => $executor:expr) => {
         impl $crate::store::sql::Exec for $type {
             type Dialect = $dialect;
 
@@ -164,7 +182,7 @@ macro_rules! exec_on {
         }
     };
 }
-pub(crate) use exec_on;
+pub(crate) use runners;
 
 /// A write transaction: rolled back when dropped uncommitted.
 pub trait Transaction: Exec {

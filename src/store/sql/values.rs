@@ -156,6 +156,22 @@ macro_rules! native_columns {
         fn bytes(&self, column: &str) -> StoreResult<Vec<u8>> {
             get(self, column)
         }
+        fn int(&self, column: &str) -> StoreResult<i64> {
+            self.opt_int(column)?.ok_or_else(|| StoreError::Other(anyhow::anyhow!("{column} is NULL")))
+        }
+    };
+    // Servers that have `INT` columns (attempts, counts of failures) beside `BIGINT` ones
+    // (milliseconds, `COUNT(*)`): either is read as `i64`.
+    (widening integers) => {
+        $crate::store::sql::native_columns!();
+
+        fn opt_int(&self, column: &str) -> StoreResult<Option<i64>> {
+            match self.try_get::<Option<i64>, _>(column) {
+                Ok(n) => Ok(n),
+                Err(sqlx::Error::ColumnDecode { .. }) => Ok(get::<Option<i32>>(self, column)?.map(i64::from)),
+                Err(error) => Err(map_err(error)),
+            }
+        }
     };
 }
 pub(crate) use native_columns;

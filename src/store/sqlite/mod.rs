@@ -24,8 +24,8 @@ use uuid::Uuid;
 use super::DbOptions;
 use super::error::{StoreError, StoreResult};
 use super::sql::{
-    Arg, Dialect, Row, SqlStore, Transaction, exec_on, json_from_text, native_columns, object_from_text,
-    uuid_from_text, without_locks,
+    Arg, Dialect, Row, SqlStore, json_from_text, native_columns, object_from_text, runners, uuid_from_text,
+    without_locks,
 };
 use crate::accounts::domain::{Account, AccountKey, Credentials};
 use crate::secret_url::SecretUrl;
@@ -176,9 +176,6 @@ impl Row for SqliteRow {
     fn opt_id(&self, column: &str) -> StoreResult<Option<Uuid>> {
         get::<Option<String>>(self, column)?.map(|text| uuid_from_text(&text, column)).transpose()
     }
-    fn int(&self, column: &str) -> StoreResult<i64> {
-        get(self, column)
-    }
     fn opt_int(&self, column: &str) -> StoreResult<Option<i64>> {
         get(self, column)
     }
@@ -190,22 +187,7 @@ impl Row for SqliteRow {
     }
 }
 
-/// Statements on the pool.
-#[derive(Debug)]
-pub struct SqlitePoolExec<'a>(&'a SqlitePool);
-
-/// A write transaction (`BEGIN IMMEDIATE`).
-#[derive(Debug)]
-pub struct SqliteTx(sqlx::Transaction<'static, Sqlite>);
-
-exec_on!(SqlitePoolExec<'_>, SqliteDb, SqliteRow, this => this.0);
-exec_on!(SqliteTx, SqliteDb, SqliteRow, this => &mut *this.0);
-
-impl Transaction for SqliteTx {
-    async fn commit(self) -> StoreResult<()> {
-        self.0.commit().await.map_err(map_err)
-    }
-}
+runners!(db: Sqlite, dialect: SqliteDb, row: SqliteRow, pool: SqlitePoolExec, tx: SqliteTx);
 
 impl Dialect for SqliteDb {
     const INDEX: usize = 0;
