@@ -36,12 +36,14 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// The value `config check` printed for `name`.
+/// The value `config check` printed for `name` (each line is `NAME=value    # source`).
 fn setting(output: &Output, name: &str) -> String {
     let prefix = format!("{name}=");
     stdout(output)
         .lines()
-        .find_map(|line| line.strip_prefix(&prefix).map(str::to_owned))
+        .find_map(|line| {
+            line.strip_prefix(&prefix).map(|rest| rest.split("    # ").next().unwrap_or(rest).trim_end().to_owned())
+        })
         .unwrap_or_else(|| panic!("{name} not printed in:\n{}", stdout(output)))
 }
 
@@ -168,13 +170,13 @@ fn config_check_prints_every_setting_and_exits_0() {
         "GATEHOUSE_LOG",
         "GATEHOUSE_LOG_FORMAT",
     ];
-    let every = gatehouse::config::SETTINGS.iter().map(|(name, _, _)| *name);
+    let every = gatehouse::config::settings::ALL.iter().map(|setting| setting.name());
     for name in contract.into_iter().chain(every) {
         setting(&output, name);
     }
     assert_eq!(setting(&output, "GATEHOUSE_BIND"), "127.0.0.1:8080");
     assert_eq!(setting(&output, "GATEHOUSE_ACCESS_TOKEN_TTL"), "15m");
-    assert_eq!(setting(&output, "GATEHOUSE_SESSION_TTL"), "1day");
+    assert_eq!(setting(&output, "GATEHOUSE_SESSION_TTL"), "24h", "a default as written");
     assert!(setting(&output, "GATEHOUSE_DATABASE_URL").contains("g.db"));
     assert!(!stdout(&output).contains("warning"), "{}", stdout(&output));
 }
@@ -256,10 +258,18 @@ fn values_come_from_gatehouse_toml_then_dotenv_then_the_environment_which_wins()
     let output = run(gatehouse(dir.path()).args(["config", "check"]).env("GATEHOUSE_SESSION_TTL", "3h"));
 
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert_eq!(setting(&output, "GATEHOUSE_ACTIVATION_TTL"), "2days", "from gatehouse.toml");
+    assert_eq!(setting(&output, "GATEHOUSE_ACTIVATION_TTL"), "48h", "from gatehouse.toml, as written");
     assert_eq!(setting(&output, "GATEHOUSE_MAIL_FROM"), "toml <toml@example.com>", "from gatehouse.toml");
     assert_eq!(setting(&output, "GATEHOUSE_RESET_TTL"), "30m", ".env wins over gatehouse.toml");
     assert_eq!(setting(&output, "GATEHOUSE_SESSION_TTL"), "3h", "the environment wins over both");
+    let out = stdout(&output);
+    let source = |name: &str| {
+        out.lines().find(|line| line.starts_with(&format!("{name}="))).and_then(|line| line.split("# ").nth(1))
+    };
+    assert_eq!(source("GATEHOUSE_ACTIVATION_TTL"), Some("gatehouse.toml"), "{out}");
+    assert_eq!(source("GATEHOUSE_RESET_TTL"), Some(".env"));
+    assert_eq!(source("GATEHOUSE_SESSION_TTL"), Some("env"));
+    assert_eq!(source("GATEHOUSE_HASH_QUEUE"), Some("default"));
 }
 
 #[test]

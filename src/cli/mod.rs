@@ -104,7 +104,7 @@ pub fn main() -> ExitCode {
         Command::Healthcheck => return healthcheck(&loaded.config),
         _ => {}
     }
-    let Loaded { config, warnings } = loaded;
+    let Loaded { config, warnings, .. } = loaded;
     if let Err(error) =
         crate::telemetry::init(&config.log, config.log_format, std::io::stderr().is_terminal(), std::io::stderr)
     {
@@ -192,8 +192,10 @@ fn config_check(loaded: &Loaded) -> ExitCode {
     for warning in &loaded.warnings {
         println!("warning: {warning}");
     }
-    for (name, value) in loaded.config.describe() {
-        println!("{name}={value}");
+    let width = loaded.effective.iter().map(|e| e.name.len() + e.value.len()).max().unwrap_or(0) + 1;
+    for setting in &loaded.effective {
+        let line = format!("{}={}", setting.name, setting.value);
+        println!("{line:<width$}    # {}", setting.source);
     }
     println!("configuration OK");
     ExitCode::SUCCESS

@@ -1,0 +1,406 @@
+//! Configuration: every `GATEHOUSE_*` setting, read from `gatehouse.toml`, then `.env`, then the
+//! environment (the later source wins), parsed once at start-up into a [`Config`]. Each setting
+//! is declared once, in [`settings`]; the value parsers are in `parse.rs`, the sources in
+//! `sources.rs`.
+//!
+//! A bad value stops start-up with a message that names the variable and says how to fix it;
+//! every bad value is reported at once. Unknown `GATEHOUSE_*` names are reported as warnings
+//! (usually a typo).
+
+mod parse;
+pub mod settings;
+mod sources;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+pub use self::parse::{LogFormat, parse_budget, parse_duration};
+use self::settings::{Described, Fallback, Setting, Shown};
+use self::sources::{Raw, Source, gather, read_files};
+use crate::limits::{Budget, LockoutPolicy};
+use crate::secret_url::SecretUrl;
+
+/// The parsed configuration of one gatehouse process.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub public_url: Url,
+    pub database_url: SecretUrl,
+    pub database_max_connections: u32,
+    pub database_timeout: Duration,
+    pub redis_url: Option<SecretUrl>,
+    pub redis_prefix: String,
+    pub smtp_url: Option<SecretUrl>,
+    pub mail_from: String,
+    pub outbox_lease: Duration,
+    pub admin: Option<AdminSeed>,
+    pub access_token_ttl: Duration,
+    pub session_ttl: Duration,
+    pub activation_ttl: Duration,
+    pub reset_ttl: Duration,
+    pub request_timeout: Duration,
+    /// How long a client may take to send a request line and headers (slow-loris defence).
+    pub header_timeout: Duration,
+    pub hash_threads: usize,
+    pub hash_queue: usize,
+    pub hash_max_wait: Duration,
+    pub log: String,
+    pub log_format: LogFormat,
+    pub security: Security,
+}
+
+/// The brute-force, enumeration and browser defences.
+#[derive(Clone, Debug)]
+pub struct Security {
+    /// `None` when `GATEHOUSE_RATE_LIMIT=off`.
+    pub rate_limits: Option<RateLimits>,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub cors_origins: Vec<String>,
+    pub signup_conceal_existing: bool,
+    /// Zero when off.
+    pub refresh_grace: Duration,
+    pub audit_retention: Duration,
+}
+
+/// Every budget and the login lockout policy.
+#[derive(Clone, Debug)]
+pub struct RateLimits {
+    pub login: Budget,
+    pub signup: Budget,
+    pub resend: Budget,
+    pub forgot: Budget,
+    pub refresh: Budget,
+    /// Per recipient address and kind of email sent on request.
+    pub email: Budget,
+    /// Failed logins for one account from one client (IP or device).
+    pub lockout_client: LockoutPolicy,
+    /// Failed logins for one account from anywhere.
+    pub lockout_account: LockoutPolicy,
+}
+
+/// The admin account ensured at start-up.
+#[derive(Clone, Debug)]
+pub struct AdminSeed {
+    pub email: String,
+    pub password: SecretString,
+}
+
+/// Everything wrong with a configuration, each problem with its advice.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "the configuration has {} problem(s):", self.problems.len())?;
+        for problem in &self.problems {
+            writeln!(f, "  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// One line of `config check`: a setting, its value as written (secrets masked), and where it
+/// came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Effective {
+    pub name: &'static str,
+    pub value: String,
+    /// `env`, `.env`, `gatehouse.toml`, `default`, or `default (computed)`; with the alias it
+    /// was read under, if any.
+    pub source: String,
+}
+
+/// A configuration together with the warnings found while reading it.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<String>,
+    /// Every setting as `config check` shows it, in declaration order.
+    pub effective: Vec<Effective>,
+}
+
+impl Config {
+    /// Reads `gatehouse.toml` (if present), `.env` (if present) and the process environment,
+    /// in that order of increasing precedence.
+    pub fn load() -> Result<Loaded, ConfigError> {
+        let mut vars = read_files().map_err(|problems| ConfigError { problems })?;
+        vars.extend(std::env::vars().map(|(k, v)| (k, v, Source::Env)));
+        Self::parse(vars)
+    }
+
+    /// Parses a configuration from name → value pairs, as if from the environment. Names that
+    /// are not gatehouse's are ignored, except unknown `GATEHOUSE_*` names, which become
+    /// warnings.
+    pub fn from_vars<I, K, V>(vars: I) -> Result<Loaded, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Self::parse(vars.into_iter().map(|(k, v)| (k.into(), v.into(), Source::Env)))
+    }
+
+    fn parse(vars: impl IntoIterator<Item = (String, String, Source)>) -> Result<Loaded, ConfigError> {
+        use self::settings::*;
+        let gathered = gather(vars);
+        let mut p = Parser { raw: &gathered.values, problems: Vec::new(), computed: BTreeMap::new() };
+
+        let bind = p.get(&BIND);
+        // When the bind address is bad, that is the problem to report, not the derived URL.
+        let default_public = match (bind, gathered.values.get(BIND.name).map(|raw| raw.value.trim())) {
+            (Some(_), Some(written)) if written.starts_with("localhost:") => format!("http://{written}"),
+            (Some(bind), _) => format!("http://{bind}"),
+            (None, _) => "http://127.0.0.1:8080".into(),
+        };
+        let public_url = p.get_or(&PUBLIC_URL, &default_public);
+        let database_url = p.get(&DATABASE_URL);
+        let database_max_connections = p.get(&DATABASE_MAX_CONNECTIONS);
+        let database_timeout = p.get(&DATABASE_TIMEOUT);
+        let redis_prefix = p.get(&REDIS_PREFIX);
+        let redis_url = p.optional(&REDIS_URL);
+        let smtp_url = p.optional(&SMTP_URL);
+        let mail_from = p.get(&MAIL_FROM);
+        let outbox_lease = p.get(&OUTBOX_LEASE);
+        let admin = admin_seed(&mut p);
+        let access_token_ttl = p.get(&ACCESS_TOKEN_TTL);
+        let session_ttl = p.get(&SESSION_TTL);
+        let activation_ttl = p.get(&ACTIVATION_TTL);
+        let reset_ttl = p.get(&RESET_TTL);
+        let request_timeout = p.get(&REQUEST_TIMEOUT);
+        let header_timeout = p.get(&HEADER_TIMEOUT);
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let hash_threads = p.get_or(&HASH_THREADS, &cores.to_string());
+        let hash_queue = p.get(&HASH_QUEUE);
+        let hash_max_wait = p.get(&HASH_MAX_WAIT);
+        let log = p.get(&LOG);
+        let log_format = p.get(&LOG_FORMAT);
+        let security = security(&mut p);
+
+        if let (Some(access), Some(session)) = (access_token_ttl, session_ttl)
+            && access > session
+        {
+            p.problems.push(format!(
+                "{} is longer than {}; make the access token the shorter one",
+                ACCESS_TOKEN_TTL.name, SESSION_TTL.name
+            ));
+        }
+
+        let build = || {
+            Some(Config {
+                bind: bind?,
+                public_url: public_url?,
+                database_url: database_url?,
+                database_max_connections: database_max_connections?,
+                database_timeout: database_timeout?,
+                redis_url: redis_url?,
+                redis_prefix: redis_prefix?,
+                smtp_url: smtp_url?,
+                mail_from: mail_from?,
+                outbox_lease: outbox_lease?,
+                admin: admin?,
+                access_token_ttl: access_token_ttl?,
+                session_ttl: session_ttl?,
+                activation_ttl: activation_ttl?,
+                reset_ttl: reset_ttl?,
+                request_timeout: request_timeout?,
+                header_timeout: header_timeout?,
+                hash_threads: hash_threads?,
+                hash_queue: hash_queue?,
+                hash_max_wait: hash_max_wait?,
+                log: log?,
+                log_format: log_format?,
+                security: security?,
+            })
+        };
+        match build() {
+            Some(config) if p.problems.is_empty() => {
+                let effective = p.effective();
+                Ok(Loaded { config, warnings: gathered.warnings, effective })
+            }
+            _ => Err(ConfigError { problems: p.problems }),
+        }
+    }
+}
+
+/// The bootstrap admin: both the email and the password, or neither. A lone one is an error
+/// that names the variable it was read from.
+fn admin_seed(p: &mut Parser<'_>) -> Option<Option<AdminSeed>> {
+    use self::settings::{ADMIN_EMAIL, ADMIN_PASSWORD};
+    let email = p.optional(&ADMIN_EMAIL)?;
+    let password = p.optional(&ADMIN_PASSWORD)?;
+    match (email, password) {
+        (Some(email), Some(password)) => Some(Some(AdminSeed { email, password })),
+        (None, None) => Some(None),
+        (None, Some(_)) => {
+            let name = p.read_as(&ADMIN_PASSWORD);
+            p.problems.push(format!(
+                "{name} is set but no admin email is: set GATEHOUSE_ADMIN_EMAIL (or ADMIN_EMAIL) too, or remove \
+                 the password"
+            ));
+            None
+        }
+        (Some(_), None) => {
+            let name = p.read_as(&ADMIN_EMAIL);
+            p.problems.push(format!(
+                "{name} is set but no admin password is: set GATEHOUSE_ADMIN_PASSWORD (or ADMIN_PASSWORD) too, or \
+                 remove the email"
+            ));
+            None
+        }
+    }
+}
+
+/// The security settings: rate limits and lockout, proxies, CORS, sign-up concealment,
+/// refresh grace, audit retention.
+fn security(p: &mut Parser<'_>) -> Option<Security> {
+    use self::settings::*;
+    let enabled = p.get(&RATE_LIMIT);
+    let login = p.get(&RATE_LIMIT_LOGIN);
+    let signup = p.get(&RATE_LIMIT_SIGNUP);
+    let resend = p.get(&RATE_LIMIT_RESEND);
+    let forgot = p.get(&RATE_LIMIT_FORGOT);
+    let refresh = p.get(&RATE_LIMIT_REFRESH);
+    let email = p.get(&RATE_LIMIT_EMAIL);
+    let client_failures = p.get(&LOCKOUT_FAILURES);
+    let account_failures = p.get(&LOCKOUT_ACCOUNT_FAILURES);
+    let max_delay = p.get(&LOCKOUT_MAX_DELAY);
+    let trusted_proxies = p.optional(&TRUSTED_PROXIES);
+    let cors_origins = p.optional(&CORS_ORIGINS);
+    let signup_conceal_existing = p.get(&SIGNUP_CONCEAL_EXISTING);
+    let refresh_grace = p.get(&REFRESH_GRACE);
+    let audit_retention = p.get(&AUDIT_RETENTION);
+    let max_delay = max_delay?;
+    let lockout = |free| LockoutPolicy {
+        free,
+        base: Duration::from_secs(1),
+        max: max_delay,
+        forget_after: (max_delay * 2).max(Duration::from_secs(3600)),
+    };
+    let rate_limits = match enabled? {
+        true => Some(RateLimits {
+            login: login?,
+            signup: signup?,
+            resend: resend?,
+            forgot: forgot?,
+            refresh: refresh?,
+            email: email?,
+            lockout_client: lockout(client_failures?),
+            lockout_account: lockout(account_failures?),
+        }),
+        false => None,
+    };
+    Some(Security {
+        rate_limits,
+        trusted_proxies: trusted_proxies?.unwrap_or_default(),
+        cors_origins: cors_origins?.unwrap_or_default(),
+        signup_conceal_existing: signup_conceal_existing?,
+        refresh_grace: refresh_grace?,
+        audit_retention: audit_retention?,
+    })
+}
+
+/// Parses settings from what was gathered, collecting every problem so that one run reports
+/// them all.
+struct Parser<'a> {
+    raw: &'a BTreeMap<String, Raw>,
+    problems: Vec<String>,
+    /// Computed defaults, as used: shown by `config check`.
+    computed: BTreeMap<&'static str, String>,
+}
+
+impl Parser<'_> {
+    /// The setting's value, or its default.
+    fn get<T>(&mut self, setting: &Setting<T>) -> Option<T> {
+        match setting.default {
+            Fallback::Value(default) => self.parse(setting, Some(default)),
+            Fallback::Computed(_) | Fallback::Unset => self.parse(setting, None),
+        }
+    }
+
+    /// The setting's value, or the default computed at start.
+    fn get_or<T>(&mut self, setting: &Setting<T>, computed: &str) -> Option<T> {
+        if self.written(setting).is_none() {
+            self.computed.insert(setting.name, computed.to_owned());
+        }
+        self.parse(setting, Some(computed))
+    }
+
+    /// `Some(None)` when unset, `Some(Some(v))` when set and valid, `None` when invalid.
+    fn optional<T>(&mut self, setting: &Setting<T>) -> Option<Option<T>> {
+        match self.written(setting) {
+            None => Some(None),
+            Some(_) => self.parse(setting, None).map(Some),
+        }
+    }
+
+    fn written(&self, setting: &dyn Described) -> Option<&str> {
+        self.raw.get(setting.name()).map(|raw| raw.value.trim()).filter(|value| !value.is_empty())
+    }
+
+    /// The name the setting's value was read under: an alias, or its own.
+    fn read_as(&self, setting: &dyn Described) -> &'static str {
+        self.raw.get(setting.name()).and_then(|raw| raw.alias).unwrap_or(setting.name())
+    }
+
+    fn parse<T>(&mut self, setting: &Setting<T>, default: Option<&str>) -> Option<T> {
+        let value = self.written(setting).map(str::to_owned).or(default.map(str::to_owned))?;
+        match (setting.parse)(&value) {
+            Ok(parsed) => Some(parsed),
+            Err(advice) => {
+                let problem = match setting.shown {
+                    Shown::Plain => format!("{}={value:?} is not valid: {advice}", self.read_as(setting)),
+                    Shown::Url | Shown::Secret => format!("{} is not valid: {advice}", self.read_as(setting)),
+                };
+                self.problems.push(problem);
+                None
+            }
+        }
+    }
+
+    /// Every setting as `config check` shows it: the value as written (or the default), secrets
+    /// masked, and where it came from.
+    fn effective(&self) -> Vec<Effective> {
+        settings::ALL
+            .iter()
+            .map(|setting| {
+                let name = setting.name();
+                let (value, source) = match (self.raw.get(name), self.written(*setting)) {
+                    (Some(raw), Some(written)) => {
+                        let source = match raw.alias {
+                            Some(alias) => format!("{} as {alias}", raw.source.as_str()),
+                            None => raw.source.as_str().to_owned(),
+                        };
+                        (written.to_owned(), source)
+                    }
+                    _ => match setting.default() {
+                        Fallback::Value(default) => (default.to_owned(), "default".to_owned()),
+                        Fallback::Computed(how) => {
+                            let value = self.computed.get(name).cloned().unwrap_or_else(|| how.to_owned());
+                            (value, "default (computed)".to_owned())
+                        }
+                        Fallback::Unset => ("(unset)".to_owned(), "default".to_owned()),
+                    },
+                };
+                let value = match setting.shown() {
+                    _ if value == "(unset)" => value,
+                    Shown::Plain => value,
+                    Shown::Url => SecretUrl::new(&value).masked(),
+                    Shown::Secret => "***".to_owned(),
+                };
+                Effective { name, value, source }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

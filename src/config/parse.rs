@@ -1,0 +1,196 @@
+//! The value parsers: each turns a setting's text into its value, or into advice on how to
+//! write it.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use url::Url;
+
+use crate::limits::Budget;
+use crate::secret_url::SecretUrl;
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Parses a human duration such as `15m`, `24h` or `1h 30m`. Zero is refused.
+pub fn parse_duration(value: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(value) {
+        Ok(d) if d.is_zero() => Err("must be longer than zero".into()),
+        Ok(d) => Ok(d),
+        Err(_) => Err("write a number with a unit, like 30s, 15m, 24h or 7days".into()),
+    }
+}
+
+/// A duration, or `off` (zero).
+pub(super) fn parse_grace(value: &str) -> Result<Duration, String> {
+    match value {
+        "off" | "0" | "0s" => Ok(Duration::ZERO),
+        other => parse_duration(other),
+    }
+}
+
+pub(super) fn parse_count<T: TryFrom<u64>>(value: &str, min: u64, max: u64) -> Result<T, String> {
+    let advice = || format!("write a whole number from {min} to {max}");
+    let n: u64 = value.parse().map_err(|_| advice())?;
+    if !(min..=max).contains(&n) {
+        return Err(advice());
+    }
+    T::try_from(n).map_err(|_| advice())
+}
+
+/// A budget like `60/1m`: that many requests per period, all of which may come at once.
+pub fn parse_budget(value: &str) -> Result<Budget, String> {
+    let advice = || "write a count and a period, like 60/1m or 5/1h".to_owned();
+    let (count, period) = value.split_once('/').ok_or_else(advice)?;
+    let count = parse_count::<u32>(count.trim(), 1, 1_000_000).map_err(|_| advice())?;
+    let period = parse_duration(period.trim()).map_err(|_| advice())?;
+    Ok(Budget { count, period })
+}
+
+pub(super) fn parse_switch(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" | "yes" => Ok(true),
+        "off" | "false" | "0" | "no" => Ok(false),
+        _ => Err("write on or off".into()),
+    }
+}
+
+pub(super) fn parse_bool(value: &str) -> Result<bool, String> {
+    parse_switch(value).map_err(|_| "write true or false".into())
+}
+
+/// `IP:port`; `localhost:port` (the loopback address); `:port` (every interface, as most
+/// servers read it).
+pub(super) fn parse_bind(value: &str) -> Result<SocketAddr, String> {
+    let advice = || "write an IP address and port, like 127.0.0.1:8080, localhost:8080 or :8080".to_owned();
+    if let Ok(address) = value.parse::<SocketAddr>() {
+        return Ok(address);
+    }
+    let (host, port) = value.rsplit_once(':').ok_or_else(advice)?;
+    let port: u16 = port.parse().map_err(|_| advice())?;
+    match host {
+        "" => Ok(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))),
+        "localhost" => Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, port))),
+        _ => Err(advice()),
+    }
+}
+
+pub(super) fn parse_public_url(value: &str) -> Result<Url, String> {
+    let url = Url::parse(value).map_err(|_| "write an absolute URL, like https://auth.example.com".to_owned())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err("write an http:// or https:// URL with a host, like https://auth.example.com".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("leave out the query and fragment; links are built by appending paths".into());
+    }
+    Ok(url)
+}
+
+pub(super) fn parse_database_url(value: &str) -> Result<SecretUrl, String> {
+    let advice = "write sqlite://path/to/file.db, postgres://user:pass@host/db or mysql://user:pass@host/db";
+    let scheme = value.split("://").next().unwrap_or_default();
+    match scheme {
+        "sqlite" => Ok(SecretUrl::new(value)),
+        "postgres" | "postgresql" | "mysql" | "mariadb" => match Url::parse(value) {
+            Ok(url) if url.host().is_some() && url.path().len() > 1 => {
+                // MariaDB speaks the MySQL protocol; one driver serves both.
+                Ok(SecretUrl::new(&value.replacen("mariadb://", "mysql://", 1)))
+            }
+            _ => Err(format!("{advice} (with a host and a database name)")),
+        },
+        _ => Err(advice.into()),
+    }
+}
+
+pub(super) fn parse_url_with_schemes(value: &str, schemes: &[&str], example: &str) -> Result<SecretUrl, String> {
+    match Url::parse(value) {
+        Ok(url) if schemes.contains(&url.scheme()) && url.host().is_some() => Ok(SecretUrl::new(value)),
+        _ => Err(format!("write a URL like {example}")),
+    }
+}
+
+pub(super) fn parse_redis_prefix(value: &str) -> Result<String, String> {
+    if value.len() <= 64 && value.chars().all(|c| c.is_ascii_graphic()) {
+        Ok(value.to_owned())
+    } else {
+        Err("write up to 64 visible characters without spaces, like gatehouse: or app1:auth:".into())
+    }
+}
+
+pub(super) fn parse_mail_from(value: &str) -> Result<String, String> {
+    value
+        .parse::<lettre::message::Mailbox>()
+        .map(|_| value.to_owned())
+        .map_err(|_| "write an address, like no-reply@example.com or Name <no-reply@example.com>".into())
+}
+
+pub(super) fn parse_log_filter(value: &str) -> Result<String, String> {
+    tracing_subscriber::EnvFilter::try_new(value)
+        .map(|_| value.to_owned())
+        .map_err(|e| format!("{e}; write a filter like info or gatehouse=debug,info"))
+}
+
+pub(super) fn parse_log_format(value: &str) -> Result<LogFormat, String> {
+    match value {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        _ => Err("write text or json".into()),
+    }
+}
+
+fn split_list(value: &str) -> impl Iterator<Item = &str> {
+    value.split([',', ' ']).map(str::trim).filter(|item| !item.is_empty())
+}
+
+pub(super) fn parse_proxies(value: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    split_list(value)
+        .map(|item| {
+            item.parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("{item:?} is not an IP address or CIDR; write a list like 10.0.0.0/8,127.0.0.1"))
+        })
+        .collect()
+}
+
+pub(super) fn parse_origins(value: &str) -> Result<Vec<String>, String> {
+    split_list(value)
+        .map(|item| match Url::parse(item) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() && url.path() == "/" => {
+                Ok(url.origin().ascii_serialization())
+            }
+            _ => Err(format!(
+                "{item:?} is not an origin; write a list like https://app.example.com,http://localhost:3000"
+            )),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_units() {
+        assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(parse_duration("24h").unwrap(), Duration::from_secs(86_400));
+        assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5_400));
+        assert!(parse_duration("15").unwrap_err().contains("unit"));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn the_bind_address_takes_localhost_and_a_bare_port() {
+        assert_eq!(parse_bind("127.0.0.1:8080").unwrap().to_string(), "127.0.0.1:8080");
+        assert_eq!(parse_bind("[::1]:8080").unwrap().to_string(), "[::1]:8080");
+        assert_eq!(parse_bind("localhost:8080").unwrap().to_string(), "127.0.0.1:8080");
+        assert_eq!(parse_bind(":8080").unwrap().to_string(), "0.0.0.0:8080");
+        for bad in ["localhost", "example.com:8080", ":http", "8080"] {
+            assert!(parse_bind(bad).is_err(), "{bad} was accepted");
+        }
+    }
+}

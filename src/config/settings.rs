@@ -1,0 +1,212 @@
+//! Every setting gatehouse reads, each declared once: its name, default, parser, help, and
+//! whether its value is a secret. The parsing (`Config::from_vars`), the table `gatehouse config
+//! check` prints and the README's configuration table (kept in step by a test) all come from
+//! here. `config check` lists them in this order.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use url::Url;
+
+use super::parse::{
+    LogFormat, parse_bind, parse_bool, parse_budget, parse_count, parse_database_url, parse_duration, parse_grace,
+    parse_log_filter, parse_log_format, parse_mail_from, parse_origins, parse_proxies, parse_public_url,
+    parse_redis_prefix, parse_switch, parse_url_with_schemes,
+};
+use crate::limits::Budget;
+use crate::secret_url::SecretUrl;
+
+/// A setting's default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fallback {
+    /// This value, parsed like one that was set.
+    Value(&'static str),
+    /// Worked out at start from other values or the machine; the text says how.
+    Computed(&'static str),
+    /// None: the feature stays off, or the value is simply absent.
+    Unset,
+}
+
+/// How a setting's value is shown by `config check`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shown {
+    Plain,
+    /// A URL whose password is masked.
+    Url,
+    /// Never shown: `***`.
+    Secret,
+}
+
+/// One setting: everything about it but its value.
+#[derive(Debug)]
+pub struct Setting<T: 'static> {
+    pub name: &'static str,
+    pub default: Fallback,
+    /// One line for `config check` and the README's table.
+    pub help: &'static str,
+    pub shown: Shown,
+    pub parse: fn(&str) -> Result<T, String>,
+}
+
+/// What every setting can say of itself, whatever its value's type.
+pub trait Described: Sync {
+    fn name(&self) -> &'static str;
+    fn default(&self) -> Fallback;
+    fn help(&self) -> &'static str;
+    fn shown(&self) -> Shown;
+}
+
+impl<T> Described for Setting<T> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn default(&self) -> Fallback {
+        self.default
+    }
+    fn help(&self) -> &'static str {
+        self.help
+    }
+    fn shown(&self) -> Shown {
+        self.shown
+    }
+}
+
+macro_rules! settings {
+    ($($id:ident: $type:ty = $name:literal, $default:expr, $shown:ident, $parse:expr, $help:literal;)*) => {
+        $(
+            #[doc = $help]
+            pub const $id: Setting<$type> = Setting {
+                name: $name,
+                default: $default,
+                help: $help,
+                shown: Shown::$shown,
+                parse: $parse,
+            };
+        )*
+
+        /// Every setting, in the order `config check` and the README list them.
+        pub const ALL: &[&dyn Described] = &[$(&$id),*];
+    };
+}
+
+use Fallback::{Computed, Unset, Value};
+
+settings! {
+    BIND: SocketAddr = "GATEHOUSE_BIND", Value("127.0.0.1:8080"), Plain, parse_bind,
+        "listen address: `IP:port`, `localhost:port`, or `:port` for every interface";
+    PUBLIC_URL: Url = "GATEHOUSE_PUBLIC_URL", Computed("`http://` + bind"), Plain, parse_public_url,
+        "the address people reach gatehouse at: base of the links in emails, and the token issuer";
+    DATABASE_URL: SecretUrl = "GATEHOUSE_DATABASE_URL", Value("sqlite://gatehouse.db"), Url, parse_database_url,
+        "`sqlite://path`, `postgres://user:pass@host/db`, or `mysql://…` (MariaDB too); migrations run at start";
+    DATABASE_MAX_CONNECTIONS: u32 = "GATEHOUSE_DATABASE_MAX_CONNECTIONS", Value("10"), Plain,
+        |v| parse_count(v, 1, 1000),
+        "database pool size (per replica)";
+    DATABASE_TIMEOUT: Duration = "GATEHOUSE_DATABASE_TIMEOUT", Value("5s"), Plain, parse_duration,
+        "bound on connecting, waiting for a pooled connection, and each statement; past it: `503`";
+    REDIS_URL: SecretUrl = "GATEHOUSE_REDIS_URL", Unset, Url,
+        |v| parse_url_with_schemes(v, &["redis", "rediss"], "redis://host:6379"),
+        "when set, sessions (and refresh tokens) and rate limits live in Redis, shared by every replica";
+    REDIS_PREFIX: String = "GATEHOUSE_REDIS_PREFIX", Value("gatehouse:"), Plain, parse_redis_prefix,
+        "prefix of every Redis key";
+    SMTP_URL: SecretUrl = "GATEHOUSE_SMTP_URL", Unset, Url,
+        |v| parse_url_with_schemes(v, &["smtp", "smtps"], "smtp://localhost:1025 or smtps://user:pass@host:465"),
+        "`smtp://host:port` (plain; add `?tls=required` for STARTTLS), `smtps://user:pass@host:465`; unset: emails are written to the log";
+    MAIL_FROM: String = "GATEHOUSE_MAIL_FROM", Value("gatehouse <no-reply@localhost>"), Plain, parse_mail_from,
+        "sender of every email";
+    OUTBOX_LEASE: Duration = "GATEHOUSE_OUTBOX_LEASE", Value("2m"), Plain, parse_duration,
+        "how long a replica's claim on an email lasts before another may retry it";
+    ADMIN_EMAIL: String = "GATEHOUSE_ADMIN_EMAIL", Unset, Plain, |v| Ok(v.to_owned()),
+        "with `GATEHOUSE_ADMIN_PASSWORD`: that admin exists, is active and has that password after start";
+    ADMIN_PASSWORD: secrecy::SecretString = "GATEHOUSE_ADMIN_PASSWORD", Unset, Secret,
+        |v| Ok(secrecy::SecretString::from(v.to_owned())),
+        "the bootstrap admin's password (see `GATEHOUSE_ADMIN_EMAIL`)";
+    ACCESS_TOKEN_TTL: Duration = "GATEHOUSE_ACCESS_TOKEN_TTL", Value("15m"), Plain, parse_duration,
+        "access-token lifetime";
+    SESSION_TTL: Duration = "GATEHOUSE_SESSION_TTL", Value("24h"), Plain, parse_duration,
+        "session lifetime from login (refresh does not extend it)";
+    ACTIVATION_TTL: Duration = "GATEHOUSE_ACTIVATION_TTL", Value("24h"), Plain, parse_duration,
+        "activation link lifetime";
+    RESET_TTL: Duration = "GATEHOUSE_RESET_TTL", Value("1h"), Plain, parse_duration,
+        "password-reset link lifetime";
+    REQUEST_TIMEOUT: Duration = "GATEHOUSE_REQUEST_TIMEOUT", Value("30s"), Plain, parse_duration,
+        "a request taking longer answers `503`";
+    HEADER_TIMEOUT: Duration = "GATEHOUSE_HEADER_TIMEOUT", Value("10s"), Plain, parse_duration,
+        "a client that has not sent a request's line and headers within this is disconnected (slow-loris defence); headers over 32 KiB or 100 fields answer `431`";
+    HASH_THREADS: usize = "GATEHOUSE_HASH_THREADS", Computed("number of cores"), Plain,
+        |v| parse_count(v, 1, 256),
+        "password-hashing threads";
+    HASH_QUEUE: usize = "GATEHOUSE_HASH_QUEUE", Value("64"), Plain, |v| parse_count(v, 1, 100_000),
+        "hash jobs that may wait; beyond that, logins answer `503` at once";
+    HASH_MAX_WAIT: Duration = "GATEHOUSE_HASH_MAX_WAIT", Value("1s"), Plain, parse_duration,
+        "a login or sign-up that no hashing thread has taken up within this answers `503` then, and is not hashed";
+    RATE_LIMIT: bool = "GATEHOUSE_RATE_LIMIT", Value("on"), Plain, parse_switch,
+        "`off` turns every rate limit and the login lockout off (tests, benchmarks)";
+    RATE_LIMIT_LOGIN: Budget = "GATEHOUSE_RATE_LIMIT_LOGIN", Value("120/1m"), Plain, parse_budget,
+        "login attempts per client IP; past it `429` with `Retry-After`";
+    RATE_LIMIT_SIGNUP: Budget = "GATEHOUSE_RATE_LIMIT_SIGNUP", Value("60/1m"), Plain, parse_budget,
+        "sign-ups per client IP";
+    RATE_LIMIT_RESEND: Budget = "GATEHOUSE_RATE_LIMIT_RESEND", Value("20/1m"), Plain, parse_budget,
+        "activation-link requests per client IP";
+    RATE_LIMIT_FORGOT: Budget = "GATEHOUSE_RATE_LIMIT_FORGOT", Value("20/1m"), Plain, parse_budget,
+        "password-reset requests per client IP";
+    RATE_LIMIT_REFRESH: Budget = "GATEHOUSE_RATE_LIMIT_REFRESH", Value("120/1m"), Plain, parse_budget,
+        "token refreshes per client IP";
+    RATE_LIMIT_EMAIL: Budget = "GATEHOUSE_RATE_LIMIT_EMAIL", Value("5/1h"), Plain, parse_budget,
+        "emails of one kind to one address on request; past it the answer is unchanged but nothing is sent";
+    LOCKOUT_FAILURES: u32 = "GATEHOUSE_LOCKOUT_FAILURES", Value("5"), Plain, |v| parse_count(v, 1, 1000),
+        "failed logins for one account from one client before delays begin";
+    LOCKOUT_ACCOUNT_FAILURES: u32 = "GATEHOUSE_LOCKOUT_ACCOUNT_FAILURES", Value("15"), Plain,
+        |v| parse_count(v, 1, 10_000),
+        "failed logins for one account from anywhere before delays begin";
+    LOCKOUT_MAX_DELAY: Duration = "GATEHOUSE_LOCKOUT_MAX_DELAY", Value("15m"), Plain, parse_duration,
+        "the longest delay after repeated failed logins; delays double from 1 s";
+    TRUSTED_PROXIES: Vec<ipnet::IpNet> = "GATEHOUSE_TRUSTED_PROXIES", Unset, Plain, parse_proxies,
+        "proxies (IPs, CIDRs, comma-separated) whose `Forwarded`/`X-Forwarded-For` names the client IP";
+    CORS_ORIGINS: Vec<String> = "GATEHOUSE_CORS_ORIGINS", Unset, Plain, parse_origins,
+        "browser origins allowed to call the API (comma-separated); unset: CORS off";
+    SIGNUP_CONCEAL_EXISTING: bool = "GATEHOUSE_SIGNUP_CONCEAL_EXISTING", Value("false"), Plain, parse_bool,
+        "`true`: sign-up with a taken email answers `202` like a new one; the owner is told by email";
+    REFRESH_GRACE: Duration = "GATEHOUSE_REFRESH_GRACE", Value("30s"), Plain, parse_grace,
+        "a just-spent refresh token presented again this soon gets the same new pair (`off` to disable)";
+    AUDIT_RETENTION: Duration = "GATEHOUSE_AUDIT_RETENTION", Value("90days"), Plain, parse_duration,
+        "how long audit events are kept";
+    LOG: String = "GATEHOUSE_LOG", Value("info"), Plain, parse_log_filter,
+        "log filter, e.g. `gatehouse=debug,info`";
+    LOG_FORMAT: LogFormat = "GATEHOUSE_LOG_FORMAT", Value("text"), Plain, parse_log_format,
+        "`text` or `json` (JSON lines)";
+}
+
+/// Names accepted without the `GATEHOUSE_` prefix, as many platforms and `.env` files provide
+/// them; the `GATEHOUSE_` name wins where both are set.
+pub const ALIASES: &[(&str, &str)] = &[
+    ("DATABASE_URL", "GATEHOUSE_DATABASE_URL"),
+    ("REDIS_URL", "GATEHOUSE_REDIS_URL"),
+    ("ADMIN_EMAIL", "GATEHOUSE_ADMIN_EMAIL"),
+    ("ADMIN_PASSWORD", "GATEHOUSE_ADMIN_PASSWORD"),
+];
+
+/// Names other services read that gatehouse does not need, with what to do instead.
+pub const FOREIGN: &[(&str, &str)] = &[(
+    "JWT_SECRET_KEY",
+    "JWT_SECRET_KEY is ignored: gatehouse generates its signing keys, keeps them in the database (so every \
+     replica signs alike) and rotates them with `gatehouse keys rotate`; no shared secret is needed",
+)];
+
+/// The README's configuration table: one row per setting, from the declarations above.
+pub fn markdown_table() -> String {
+    let mut table = String::from("| variable | default | meaning |\n|---|---|---|\n");
+    for setting in ALL {
+        let default = match setting.default() {
+            Fallback::Value(value) => format!("`{value}`"),
+            Fallback::Computed(how) => how.to_owned(),
+            Fallback::Unset => "unset".to_owned(),
+        };
+        table.push_str(&format!("| `{}` | {default} | {} |\n", setting.name(), setting.help()));
+    }
+    table
+}
+
+/// The setting named `name`, if gatehouse has one.
+pub fn find(name: &str) -> Option<&'static dyn Described> {
+    ALL.iter().copied().find(|setting| setting.name() == name)
+}
