@@ -6,246 +6,20 @@
 //! the database refuses them. `record_now` writes at once, for the few events that must be
 //! stored before the answer leaves.
 
-use std::collections::VecDeque;
+mod event;
+pub mod kinds;
+mod writer;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
-use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
-use crate::store::error::{StoreError, StoreResult};
-
-/// The names of the events, as stored in `kind`.
-pub mod kinds {
-    pub const SIGNUP: &str = "signup";
-    /// A sign-up attempt with an address that belongs to an account already.
-    pub const SIGNUP_EXISTING_EMAIL: &str = "signup.existing_email";
-    pub const ACTIVATION: &str = "activation";
-    pub const ACTIVATION_RESEND_REQUESTED: &str = "activation.resend_requested";
-    pub const LOGIN_SUCCEEDED: &str = "login.succeeded";
-    pub const LOGIN_FAILED: &str = "login.failed";
-    /// A login refused by the lockout, before the password was checked.
-    pub const LOGIN_LOCKED: &str = "login.locked";
-    pub const LOGOUT: &str = "logout";
-    pub const SESSION_ENDED: &str = "session.ended";
-    /// A spent refresh token presented again: the session was ended.
-    pub const REFRESH_REUSED: &str = "refresh.reused";
-    pub const PASSWORD_CHANGED: &str = "password.changed";
-    pub const PASSWORD_RESET_REQUESTED: &str = "password.reset_requested";
-    pub const PASSWORD_RESET: &str = "password.reset";
-    pub const EMAIL_CHANGE_REQUESTED: &str = "email.change_requested";
-    pub const EMAIL_CHANGED: &str = "email.changed";
-    pub const EMAIL_CHANGE_REVERTED: &str = "email.change_reverted";
-    pub const ACCOUNT_UPDATED: &str = "account.updated";
-    pub const ACCOUNT_DELETED: &str = "account.deleted";
-    pub const ADMIN_ACCOUNT_UPDATED: &str = "admin.account_updated";
-    pub const ADMIN_ACCOUNT_DELETED: &str = "admin.account_deleted";
-    pub const ADMIN_ACCOUNT_CREATED: &str = "admin.account_created";
-    pub const ADMIN_SESSIONS_ENDED: &str = "admin.sessions_ended";
-    /// An admin (or an operator at the command line) had a password-reset link sent.
-    pub const ADMIN_PASSWORD_RESET_SENT: &str = "admin.password_reset_sent";
-    /// An admin (or an operator) had the activation link sent again.
-    pub const ADMIN_ACTIVATION_SENT: &str = "admin.activation_sent";
-    /// An admin (or an operator) requeued a failed email.
-    pub const ADMIN_EMAIL_RETRIED: &str = "admin.email_retried";
-    /// An operator added a signing key.
-    pub const ADMIN_KEY_ROTATED: &str = "admin.key_rotated";
-    pub const RATE_LIMITED: &str = "rate_limited";
-}
-
-/// One security event.
-#[derive(Clone, Debug, PartialEq)]
-pub struct AuditEvent {
-    /// UUIDv7: sorts by time; the pagination cursor.
-    pub id: Uuid,
-    pub at: DateTime<Utc>,
-    /// What happened, like `login.failed` (see [`kinds`]).
-    pub kind: String,
-    /// The account it happened to, when known.
-    pub account_id: Option<Uuid>,
-    /// The admin who did it, for admin actions.
-    pub actor_id: Option<Uuid>,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub request_id: Option<String>,
-    /// A small JSON object with the details (never a password, hash or token).
-    pub detail: Option<serde_json::Value>,
-}
-
-/// The longest `kind`, `ip` and `request_id` the stores keep, in bytes (the MySQL columns).
-pub const SHORT_TEXT_MAX: usize = 64;
-/// The longest `user_agent` the stores keep, in bytes.
-pub const USER_AGENT_MAX: usize = 512;
-
-impl AuditEvent {
-    /// An event of `kind` happening now, with a fresh id.
-    pub fn new(kind: &str) -> Self {
-        Self {
-            id: Uuid::now_v7(),
-            at: to_micros(Utc::now()),
-            kind: kind.to_owned(),
-            account_id: None,
-            actor_id: None,
-            ip: None,
-            user_agent: None,
-            request_id: None,
-            detail: None,
-        }
-    }
-
-    /// The account the event happened to.
-    pub fn account(mut self, id: Uuid) -> Self {
-        self.account_id = Some(id);
-        self
-    }
-
-    /// The admin who acted.
-    pub fn actor(mut self, id: Uuid) -> Self {
-        self.actor_id = Some(id);
-        self
-    }
-
-    /// Where the request came from.
-    pub fn client(mut self, ip: Option<String>, user_agent: Option<String>, request_id: Option<String>) -> Self {
-        self.ip = ip;
-        self.user_agent = user_agent;
-        self.request_id = request_id;
-        self
-    }
-
-    pub fn detail(mut self, detail: serde_json::Value) -> Self {
-        self.detail = Some(detail);
-        self
-    }
-
-    /// The event as every store keeps it: the time at the microsecond, text cut to the column
-    /// sizes (at a character boundary), and no NUL characters (PostgreSQL cannot store them in
-    /// TEXT or JSONB), so that an odd user agent or login name never costs the event.
-    pub fn storable(&self) -> AuditEvent {
-        let text = |value: &str, max: usize| clip(&value.replace('\0', ""), max).to_owned();
-        AuditEvent {
-            id: self.id,
-            at: to_micros(self.at),
-            kind: text(&self.kind, SHORT_TEXT_MAX),
-            account_id: self.account_id,
-            actor_id: self.actor_id,
-            ip: self.ip.as_deref().map(|ip| text(ip, SHORT_TEXT_MAX)),
-            user_agent: self.user_agent.as_deref().map(|agent| text(agent, USER_AGENT_MAX)),
-            request_id: self.request_id.as_deref().map(|id| text(id, SHORT_TEXT_MAX)),
-            detail: self.detail.as_ref().map(without_nul),
-        }
-    }
-}
-
-/// A time at the microsecond, the precision every backend keeps.
-fn to_micros(at: DateTime<Utc>) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(at.timestamp_micros()).unwrap_or(at)
-}
-
-/// At most `max` bytes of `text`, cut at a character boundary.
-pub fn clip(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
-}
-
-fn without_nul(value: &serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    match value {
-        Value::String(s) => Value::String(s.replace('\0', "")),
-        Value::Array(items) => Value::Array(items.iter().map(without_nul).collect()),
-        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.replace('\0', ""), without_nul(v))).collect()),
-        other => other.clone(),
-    }
-}
-
-/// Which events to list: newest first, before `before` (the previous page's last id).
-#[derive(Clone, Debug, Default)]
-pub struct EventFilter {
-    pub account_id: Option<Uuid>,
-    /// An exact kind (`login.failed`) or a prefix ending in `.` (`login.`).
-    pub kind: Option<String>,
-    pub ip: Option<String>,
-    pub since: Option<DateTime<Utc>>,
-    pub until: Option<DateTime<Utc>>,
-    pub before: Option<Uuid>,
-    pub limit: u32,
-}
-
-impl EventFilter {
-    /// Whether an event passes the filter (all but `limit`): the stores say the same in SQL.
-    pub fn matches(&self, event: &AuditEvent) -> bool {
-        let kind = match self.kind.as_deref() {
-            None => true,
-            Some(prefix) if prefix.ends_with('.') => event.kind.starts_with(prefix),
-            Some(kind) => event.kind == kind,
-        };
-        kind && self.account_id.is_none_or(|id| event.account_id == Some(id))
-            && self.ip.as_deref().is_none_or(|ip| event.ip.as_deref() == Some(ip))
-            && self.since.is_none_or(|since| event.at >= since)
-            && self.until.is_none_or(|until| event.at < until)
-            && self.before.is_none_or(|before| event.id < before)
-    }
-}
-
-/// Where events are kept.
-#[async_trait]
-pub trait AuditStore: Send + Sync + std::fmt::Debug + 'static {
-    /// Appends events, all in one transaction. An event whose id is stored already is skipped,
-    /// so a write retried after a lost answer does not fail.
-    async fn insert_events(&self, events: &[AuditEvent]) -> StoreResult<()>;
-    /// Lists events matching the filter, newest first, at most `filter.limit`.
-    async fn list_events(&self, filter: &EventFilter) -> StoreResult<Vec<AuditEvent>>;
-    /// Deletes events older than `before`.
-    async fn purge_events(&self, before: DateTime<Utc>) -> StoreResult<u64>;
-}
-
-/// How the writer batches and retries.
-#[derive(Clone, Debug)]
-struct Settings {
-    /// Events waiting for the writer; beyond this `record` drops them.
-    queue: usize,
-    /// The most events one write takes.
-    batch: usize,
-    /// The most events the writer holds while the database refuses them.
-    held: usize,
-    first_backoff: Duration,
-    max_backoff: Duration,
-    /// A batch refused this many times for a reason other than an unavailable database is
-    /// written one event at a time, and an event refused once more is dropped.
-    attempts: u32,
-    /// How long, once stopped, the writer keeps trying to write what it holds.
-    stop_grace: Duration,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            queue: 10_000,
-            batch: 500,
-            held: 50_000,
-            first_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(5),
-            attempts: 3,
-            stop_grace: Duration::from_secs(5),
-        }
-    }
-}
-
-enum Message {
-    Event(AuditEvent),
-    /// Answered once every event queued before it is written (or given up on).
-    Flush(oneshot::Sender<()>),
-}
+pub use self::event::{AuditEvent, AuditStore, EventFilter, SHORT_TEXT_MAX, USER_AGENT_MAX, clip};
+pub use self::writer::AuditWriter;
+use self::writer::{Message, Settings, chain, dropped};
+use crate::store::error::StoreResult;
 
 /// The audit trail's front: queues events for the [`AuditWriter`], writes urgent ones at once,
 /// and reads them back for admins.
@@ -254,15 +28,6 @@ pub struct AuditLog {
     store: Arc<dyn AuditStore>,
     queue: mpsc::Sender<Message>,
     dropped: Arc<AtomicU64>,
-}
-
-/// The task that writes what the [`AuditLog`] queued: run it with [`AuditWriter::run`].
-#[derive(Debug)]
-pub struct AuditWriter {
-    store: Arc<dyn AuditStore>,
-    queue: mpsc::Receiver<Message>,
-    dropped: Arc<AtomicU64>,
-    settings: Settings,
 }
 
 impl AuditLog {
@@ -344,187 +109,21 @@ impl AuditLog {
     }
 }
 
-/// Counts dropped events; warns on the first and then on every thousandth.
-fn dropped(counter: &AtomicU64, n: u64, why: &str) {
-    let before = counter.fetch_add(n, Ordering::Relaxed);
-    for _ in 0..n {
-        crate::metrics::count("gatehouse_audit_dropped_total");
-    }
-    if before == 0 || (before + n) / 1000 > before / 1000 {
-        tracing::warn!(dropped_total = before + n, "{why}; audit events dropped");
-    }
-}
-
-/// A store error with its causes, for the log.
-fn chain(error: &StoreError) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-/// What the writer holds: events taken from the queue and not yet written, in order, and the
-/// flushes waiting for them. Events are numbered as they are taken; `settled` counts those
-/// written or given up on.
-#[derive(Default)]
-struct Held {
-    events: VecDeque<AuditEvent>,
-    taken: u64,
-    settled: u64,
-    flushes: Vec<(u64, oneshot::Sender<()>)>,
-}
-
-impl Held {
-    fn take(&mut self, message: Message) {
-        match message {
-            Message::Event(event) => {
-                self.events.push_back(event);
-                self.taken += 1;
-            }
-            Message::Flush(done) if self.settled >= self.taken => {
-                let _ = done.send(());
-            }
-            Message::Flush(done) => self.flushes.push((self.taken, done)),
-        }
-    }
-
-    /// The first `n` events are written or given up on.
-    fn settle(&mut self, n: usize) {
-        self.events.drain(..n);
-        self.settled += n as u64;
-        let settled = self.settled;
-        for (_, done) in self.flushes.extract_if(.., |(target, _)| *target <= settled) {
-            let _ = done.send(());
-        }
-    }
-}
-
-/// What became of one write.
-enum Outcome {
-    Written,
-    /// Try again after this long.
-    Retry(Duration),
-}
-
-impl AuditWriter {
-    /// Writes what is queued, up to a batch at a time, until `stop`; then writes what is left
-    /// (trying for a few seconds if the database refuses) and returns.
-    pub async fn run(mut self, stop: CancellationToken) {
-        let mut held = Held::default();
-        let mut failures = 0;
-        loop {
-            if held.events.is_empty() {
-                tokio::select! {
-                    biased;
-                    _ = stop.cancelled() => break,
-                    message = self.queue.recv() => match message {
-                        Some(message) => held.take(message),
-                        None => break,
-                    },
-                }
-            }
-            self.take_waiting(&mut held);
-            if held.events.is_empty() {
-                continue;
-            }
-            if let Outcome::Retry(backoff) = self.write_front(&mut held, &mut failures).await {
-                tokio::select! {
-                    _ = stop.cancelled() => break,
-                    _ = tokio::time::sleep(backoff) => {}
-                }
-            }
-        }
-        self.finish(held, failures).await;
-    }
-
-    /// Takes what waits in the queue, without waiting, while the writer holds less than its bound.
-    fn take_waiting(&mut self, held: &mut Held) {
-        while held.events.len() < self.settings.held {
-            match self.queue.try_recv() {
-                Ok(message) => held.take(message),
-                Err(_) => break,
-            }
-        }
-    }
-
-    /// Writes the oldest held events, one batch.
-    async fn write_front(&self, held: &mut Held, failures: &mut u32) -> Outcome {
-        let n = held.events.len().min(self.settings.batch);
-        let batch = &held.events.make_contiguous()[..n];
-        match self.store.insert_events(batch).await {
-            Ok(()) => {
-                held.settle(n);
-                *failures = 0;
-                Outcome::Written
-            }
-            Err(error) => {
-                *failures += 1;
-                tracing::warn!(
-                    error = %chain(&error), events = n, held = held.events.len(), attempt = *failures,
-                    "writing audit events failed; will retry"
-                );
-                if !matches!(error, StoreError::Unavailable(_)) && *failures >= self.settings.attempts {
-                    *failures = 0;
-                    return self.write_one_by_one(held, n).await;
-                }
-                let exponent = (*failures - 1).min(16);
-                Outcome::Retry(self.settings.first_backoff.saturating_mul(1 << exponent).min(self.settings.max_backoff))
-            }
-        }
-    }
-
-    /// Writes the first `n` held events one at a time, dropping those the store refuses: one
-    /// event the database cannot take must not hold up the others. Should the database become
-    /// unavailable meanwhile, the rest are kept for the next attempt.
-    async fn write_one_by_one(&self, held: &mut Held, n: usize) -> Outcome {
-        for _ in 0..n {
-            let Some(event) = held.events.front() else { break };
-            match self.store.insert_events(std::slice::from_ref(event)).await {
-                Ok(()) => {}
-                Err(StoreError::Unavailable(_)) => return Outcome::Retry(self.settings.first_backoff),
-                Err(error) => {
-                    tracing::warn!(error = %chain(&error), event_id = %event.id, kind = %event.kind, "an audit event was refused");
-                    dropped(&self.dropped, 1, "the database refused an audit event");
-                }
-            }
-            held.settle(1);
-        }
-        Outcome::Written
-    }
-
-    /// After `stop`: writes what is queued and held, giving up after the grace period.
-    async fn finish(mut self, mut held: Held, mut failures: u32) {
-        self.queue.close();
-        while let Ok(message) = self.queue.try_recv() {
-            held.take(message);
-        }
-        let deadline = tokio::time::Instant::now() + self.settings.stop_grace;
-        while !held.events.is_empty() {
-            if let Outcome::Retry(backoff) = self.write_front(&mut held, &mut failures).await {
-                if tokio::time::Instant::now() + backoff > deadline {
-                    let lost = held.events.len();
-                    dropped(&self.dropped, lost as u64, "the database refused audit events at shutdown");
-                    held.settle(lost);
-                    break;
-                }
-                tokio::time::sleep(backoff).await;
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
     use std::sync::atomic::AtomicU32;
 
+    use std::time::Duration;
+
+    use async_trait::async_trait;
     use serde_json::json;
+    use tokio_util::sync::CancellationToken;
+
+    use uuid::Uuid;
 
     use super::*;
+    use crate::store::error::StoreError;
 
     /// Events in memory; can refuse writes as an unavailable database, and refuses any event
     /// of the kind `poison` as a database error.

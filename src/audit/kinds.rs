@@ -1,0 +1,36 @@
+//! The names of the events, as stored in `kind`.
+
+pub const SIGNUP: &str = "signup";
+/// A sign-up attempt with an address that belongs to an account already.
+pub const SIGNUP_EXISTING_EMAIL: &str = "signup.existing_email";
+pub const ACTIVATION: &str = "activation";
+pub const ACTIVATION_RESEND_REQUESTED: &str = "activation.resend_requested";
+pub const LOGIN_SUCCEEDED: &str = "login.succeeded";
+pub const LOGIN_FAILED: &str = "login.failed";
+/// A login refused by the lockout, before the password was checked.
+pub const LOGIN_LOCKED: &str = "login.locked";
+pub const LOGOUT: &str = "logout";
+pub const SESSION_ENDED: &str = "session.ended";
+/// A spent refresh token presented again: the session was ended.
+pub const REFRESH_REUSED: &str = "refresh.reused";
+pub const PASSWORD_CHANGED: &str = "password.changed";
+pub const PASSWORD_RESET_REQUESTED: &str = "password.reset_requested";
+pub const PASSWORD_RESET: &str = "password.reset";
+pub const EMAIL_CHANGE_REQUESTED: &str = "email.change_requested";
+pub const EMAIL_CHANGED: &str = "email.changed";
+pub const EMAIL_CHANGE_REVERTED: &str = "email.change_reverted";
+pub const ACCOUNT_UPDATED: &str = "account.updated";
+pub const ACCOUNT_DELETED: &str = "account.deleted";
+pub const ADMIN_ACCOUNT_UPDATED: &str = "admin.account_updated";
+pub const ADMIN_ACCOUNT_DELETED: &str = "admin.account_deleted";
+pub const ADMIN_ACCOUNT_CREATED: &str = "admin.account_created";
+pub const ADMIN_SESSIONS_ENDED: &str = "admin.sessions_ended";
+/// An admin (or an operator at the command line) had a password-reset link sent.
+pub const ADMIN_PASSWORD_RESET_SENT: &str = "admin.password_reset_sent";
+/// An admin (or an operator) had the activation link sent again.
+pub const ADMIN_ACTIVATION_SENT: &str = "admin.activation_sent";
+/// An admin (or an operator) requeued a failed email.
+pub const ADMIN_EMAIL_RETRIED: &str = "admin.email_retried";
+/// An operator added a signing key.
+pub const ADMIN_KEY_ROTATED: &str = "admin.key_rotated";
+pub const RATE_LIMITED: &str = "rate_limited";

@@ -1,0 +1,229 @@
+//! The shape of `src/`, checked: no import circles between its files, and no file too long to
+//! read in one sitting. See `docs/ARCHITECTURE.md` for the layers these checks keep.
+//!
+//! An import is a `use` of a `crate::`, `super::` or `self::` path (re-exports, `pub use`, are
+//! not: they only pass a name on), an inline `crate::…` path, or a parent's use of a child
+//! module by its bare name (`sqlite::SqliteStore`). Each path counts as an import of the
+//! deepest module file it names. Test modules at the end of a file are left out.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// The most lines of code (tests left out) a file under `src/` may have.
+const MAX_LINES: usize = 500;
+
+type Module = Vec<String>;
+
+/// Every `.rs` file under `src/`, by its module path (`["store", "sql"]`; the crate root `[]`).
+fn modules() -> BTreeMap<Module, PathBuf> {
+    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                found.push(path);
+            }
+        }
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    walk(&src, &mut files);
+    files
+        .into_iter()
+        .filter(|path| path.file_name().is_some_and(|n| n != "main.rs"))
+        .map(|path| {
+            let relative = path.strip_prefix(&src).unwrap().with_extension("");
+            let mut module: Module = relative.iter().map(|part| part.to_string_lossy().into_owned()).collect();
+            if module.last().is_some_and(|last| last == "mod" || last == "lib") {
+                module.pop();
+            }
+            (module, path)
+        })
+        .collect()
+}
+
+/// The code of a file without its test module.
+fn code(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    match text.find("#[cfg(test)]\nmod tests") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
+}
+
+/// The paths a `use` tree names: `a::{b, c::{d}}` gives `a::b` and `a::c::d`.
+fn expand(tree: &str) -> Vec<String> {
+    let tree = tree.trim();
+    let Some(open) = tree.find("::{") else { return vec![tree.to_owned()] };
+    let (prefix, inner) = (&tree[..open], &tree[open + 3..tree.len() - 1]);
+    let (mut parts, mut depth, mut current) = (Vec::new(), 0, String::new());
+    for c in inner.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(std::mem::take(&mut current));
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    parts.push(current);
+    parts
+        .iter()
+        .filter(|part| !part.trim().is_empty())
+        .flat_map(|part| expand(part))
+        .map(|path| if path == "self" { prefix.to_owned() } else { format!("{prefix}::{path}") })
+        .collect()
+}
+
+/// The module a path names, relative to `from`: the deepest module file along it.
+fn resolve(path: &str, from: &Module, modules: &BTreeMap<Module, PathBuf>) -> Option<Module> {
+    let path = path.split(" as ").next().unwrap().trim();
+    let segments: Vec<&str> = path.split("::").collect();
+    let mut base: Module = match segments[0] {
+        "crate" => Vec::new(),
+        "super" | "self" => from.clone(),
+        _ => return None,
+    };
+    let mut rest = &segments[1..];
+    if segments[0] != "crate" {
+        let mut all = &segments[..];
+        while let Some(first) = all.first() {
+            match *first {
+                "super" => {
+                    base.pop();
+                }
+                "self" => {}
+                _ => break,
+            }
+            all = &all[1..];
+        }
+        rest = all;
+    }
+    let mut path: Module = base;
+    path.extend(rest.iter().map(|s| (*s).to_owned()));
+    (0..=path.len()).rev().map(|n| path[..n].to_vec()).find(|candidate| modules.contains_key(candidate))
+}
+
+/// Each module file's imports of other module files.
+fn imports(modules: &BTreeMap<Module, PathBuf>) -> BTreeMap<Module, BTreeSet<Module>> {
+    let mut graph = BTreeMap::new();
+    for (module, path) in modules {
+        let code = code(path);
+        let mut found = BTreeSet::new();
+        let mut rest = code.as_str();
+        while let Some(at) = rest.find("use ") {
+            let before = &rest[..at];
+            let line_start = before.rfind('\n').map_or(0, |n| n + 1);
+            let prefix = before[line_start..].trim();
+            let end = rest[at..].find(';').map_or(rest.len(), |n| at + n);
+            let is_statement = prefix.is_empty() || prefix.starts_with("pub");
+            if is_statement && !prefix.starts_with("pub") {
+                for path in expand(&rest[at + 4..end]) {
+                    found.extend(resolve(&path, module, modules));
+                }
+            }
+            rest = &rest[end.min(rest.len())..];
+            if rest.is_empty() {
+                break;
+            }
+            rest = &rest[1.min(rest.len())..];
+        }
+        for (at, _) in code.match_indices("crate::") {
+            let path: String =
+                code[at..].chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':').collect();
+            found.extend(resolve(path.trim_end_matches(':'), module, modules));
+        }
+        let body: String = code
+            .lines()
+            .filter(|line| {
+                let line = line.trim_start();
+                !(line.starts_with("mod ") || line.starts_with("pub mod ") || line.starts_with("pub(crate) mod "))
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        for line in code.lines() {
+            let declared = line.trim_start().trim_start_matches("pub(crate) ").trim_start_matches("pub ");
+            if let Some(name) = declared.strip_prefix("mod ").and_then(|rest| rest.strip_suffix(';')) {
+                let mut child = module.clone();
+                child.push(name.to_owned());
+                let used = body.match_indices(&format!("{name}::")).any(|(at, _)| {
+                    let before = body[..at].chars().next_back();
+                    !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':')
+                });
+                if modules.contains_key(&child) && used {
+                    found.insert(child);
+                }
+            }
+        }
+        found.remove(module);
+        graph.insert(module.clone(), found);
+    }
+    graph
+}
+
+/// A circle through `start`, if there is one.
+fn circle(graph: &BTreeMap<Module, BTreeSet<Module>>, start: &Module) -> Option<Vec<Module>> {
+    let mut stack = vec![(start.clone(), vec![start.clone()])];
+    let mut seen = BTreeSet::new();
+    while let Some((at, path)) = stack.pop() {
+        for next in graph.get(&at).into_iter().flatten() {
+            if next == start {
+                return Some(path.clone());
+            }
+            if seen.insert(next.clone()) {
+                let mut longer = path.clone();
+                longer.push(next.clone());
+                stack.push((next.clone(), longer));
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn no_file_under_src_imports_itself_through_others() {
+    let modules = modules();
+    let graph = imports(&modules);
+    assert!(graph.len() > 50, "the walk found only {} modules", graph.len());
+    assert!(
+        graph
+            .get(&vec!["store".to_owned(), "sql".to_owned()])
+            .is_some_and(|i| i.contains(&vec!["sessions".to_owned()])),
+        "the import graph misses store/sql → sessions: {:?}",
+        graph.get(&vec!["store".to_owned(), "sql".to_owned()])
+    );
+    let circles: Vec<String> = graph
+        .keys()
+        .filter_map(|module| circle(&graph, module))
+        .map(|path| {
+            path.iter()
+                .map(|m| if m.is_empty() { "lib".to_owned() } else { m.join("/") })
+                .collect::<Vec<_>>()
+                .join(" → ")
+        })
+        .collect();
+    assert!(circles.is_empty(), "import circles:\n{}", circles.join("\n"));
+}
+
+#[test]
+fn no_file_under_src_is_longer_than_a_sitting() {
+    let long: Vec<String> = modules()
+        .values()
+        .map(|path| (code(path).lines().count(), path))
+        .filter(|(lines, _)| *lines > MAX_LINES)
+        .map(|(lines, path)| format!("{} has {lines} lines", path.display()))
+        .collect();
+    assert!(long.is_empty(), "over {MAX_LINES} lines of code:\n{}", long.join("\n"));
+}
+
+#[test]
+fn use_trees_are_expanded() {
+    assert_eq!(
+        expand("crate::a::{b, c::{d, e}, self}"),
+        ["crate::a::b", "crate::a::c::d", "crate::a::c::e", "crate::a"]
+    );
+}
