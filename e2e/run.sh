@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # End-to-end run of the whole user story against a real gatehouse process and a real mail
-# catcher, over HTTP (e2e/e2e.py does the talking).
+# catcher, over HTTP: e2e/e2e.py walks it, then the Postman collection (postman/) does, run by
+# newman.
 #
 #   e2e/run.sh
 #       builds the release binary, starts MailDev (installed once from npm into
 #       ~/.cache/gatehouse-maildev) and `gatehouse serve` on free ports with a fresh SQLite
-#       database in a temporary directory, runs e2e/e2e.py, stops both (gatehouse must exit 0
-#       on SIGTERM) and removes everything it made.
+#       database in a temporary directory, runs e2e/e2e.py and then the Postman collection
+#       (postman/newman.sh), stops both (gatehouse must exit 0 on SIGTERM) and removes
+#       everything it made.
 #
 #   e2e/run.sh --against http://localhost:8080 --mailpit http://localhost:8025
 #   e2e/run.sh --against http://localhost:8080 --maildev http://localhost:1080
@@ -191,6 +193,13 @@ say "ready; running e2e/e2e.py"
 # In the background and waited for, so that a signal to this script stops it at once.
 status=0
 python3 e2e/e2e.py --base "http://127.0.0.1:$http_port" --maildev "http://127.0.0.1:$web_port" &
+e2e_pid=$!
+wait "$e2e_pid" || status=$?
+e2e_pid=""
+
+# The same story once more, as the Postman collection walks it, run by newman.
+say "running the Postman collection with newman (postman/newman.sh)"
+postman/newman.sh --base "http://127.0.0.1:$http_port" --maildev "http://127.0.0.1:$web_port" &
 e2e_pid=$!
 wait "$e2e_pid" || status=$?
 e2e_pid=""
