@@ -19,6 +19,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
+use self::parse::default_public_url;
 pub use self::parse::{LogFormat, parse_budget, parse_duration};
 use self::settings::{Described, Fallback, Setting, Shown};
 use self::sources::{Raw, Source, gather, read_files};
@@ -156,12 +157,13 @@ impl Config {
 
         let bind = p.get(&BIND);
         // When the bind address is bad, that is the problem to report, not the derived URL.
-        let default_public = match (bind, gathered.values.get(BIND.name).map(|raw| raw.value.trim())) {
-            (Some(_), Some(written)) if written.starts_with("localhost:") => format!("http://{written}"),
-            (Some(bind), _) => format!("http://{bind}"),
-            (None, _) => "http://127.0.0.1:8080".into(),
+        let public_url = match bind {
+            Some(bind) => {
+                let derived = default_public_url(p.written(&BIND), bind);
+                p.get_or(&PUBLIC_URL, &derived)
+            }
+            None => p.get(&PUBLIC_URL),
         };
-        let public_url = p.get_or(&PUBLIC_URL, &default_public);
         let database_url = p.get(&DATABASE_URL);
         let database_max_connections = p.get(&DATABASE_MAX_CONNECTIONS);
         let database_timeout = p.get(&DATABASE_TIMEOUT);

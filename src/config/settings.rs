@@ -93,8 +93,9 @@ use Fallback::{Computed, Unset, Value};
 
 settings! {
     BIND: SocketAddr = "GATEHOUSE_BIND", Value("127.0.0.1:8080"), Plain, parse_bind,
-        "listen address: `IP:port`, `localhost:port`, or `:port` for every interface";
-    PUBLIC_URL: Url = "GATEHOUSE_PUBLIC_URL", Computed("`http://` + bind"), Plain, parse_public_url,
+        "listen address: `IP:port`, `localhost:port` (loopback), or `:port` for every interface (`0.0.0.0`)";
+    PUBLIC_URL: Url = "GATEHOUSE_PUBLIC_URL", Computed("`http://` + bind (`localhost` for `localhost:port` or every interface)"), Plain,
+        parse_public_url,
         "the address people reach gatehouse at: base of the links in emails, and the token issuer";
     DATABASE_URL: SecretUrl = "GATEHOUSE_DATABASE_URL", Value("sqlite://gatehouse.db"), Url, parse_database_url,
         "`sqlite://path`, `postgres://user:pass@host/db`, or `mysql://…` (MariaDB too); migrations run at start";

@@ -174,6 +174,16 @@ fn config_check_shows_values_as_written_and_where_they_came_from() {
     assert_eq!(loaded.effective.len(), settings::ALL.len());
 }
 
+#[test]
+fn a_bare_port_listens_on_every_interface_and_the_links_say_localhost() {
+    let config = load(&[("GATEHOUSE_BIND", ":8080")]).unwrap().config;
+    assert_eq!(config.bind.to_string(), "0.0.0.0:8080");
+    assert_eq!(config.public_url.as_str(), "http://localhost:8080/");
+    let config =
+        load(&[("GATEHOUSE_BIND", ":8080"), ("GATEHOUSE_PUBLIC_URL", "https://auth.example.com")]).unwrap().config;
+    assert_eq!(config.public_url.as_str(), "https://auth.example.com/", "a public URL that is set wins");
+}
+
 /// The README's configuration table is the declarations' own: `UPDATE_README=1 cargo test --lib
 /// config` rewrites it after a setting changes.
 #[test]
