@@ -211,3 +211,35 @@ pub fn markdown_table() -> String {
 pub fn find(name: &str) -> Option<&'static dyn Described> {
     ALL.iter().copied().find(|setting| setting.name() == name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's configuration table is the declarations' own: `UPDATE_README=1 cargo test
+    /// --lib config` rewrites it after a setting changes.
+    #[test]
+    fn the_readme_s_configuration_table_matches_the_declared_settings() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+        let readme = std::fs::read_to_string(path).unwrap();
+        let section = readme.find("## Configuration").expect("the README has a Configuration section");
+        let start = section + readme[section..].find("| variable | default | meaning |").expect("a settings table");
+        let end = start + readme[start..].find("\n\n").unwrap_or(readme.len() - start) + 1;
+        let (written, declared) = (&readme[start..end], markdown_table());
+        if std::env::var_os("UPDATE_README").is_some() {
+            std::fs::write(path, format!("{}{declared}{}", &readme[..start], &readme[end..])).unwrap();
+            return;
+        }
+        // A row missing, undeclared, or with another default or meaning shows on one side.
+        let only = |these: &str, not: &str| {
+            these.lines().filter(|row| !not.lines().any(|other| other == *row)).collect::<Vec<_>>().join("\n")
+        };
+        assert!(
+            written == declared,
+            "README.md's configuration table is out of step with src/config/settings.rs; run \
+             `UPDATE_README=1 cargo test --lib config` and commit it.\nOnly in the README:\n{}\nOnly declared:\n{}",
+            only(written, &declared),
+            only(&declared, written),
+        );
+    }
+}

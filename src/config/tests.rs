@@ -183,24 +183,3 @@ fn a_bare_port_listens_on_every_interface_and_the_links_say_localhost() {
         load(&[("GATEHOUSE_BIND", ":8080"), ("GATEHOUSE_PUBLIC_URL", "https://auth.example.com")]).unwrap().config;
     assert_eq!(config.public_url.as_str(), "https://auth.example.com/", "a public URL that is set wins");
 }
-
-/// The README's configuration table is the declarations' own: `UPDATE_README=1 cargo test --lib
-/// config` rewrites it after a setting changes.
-#[test]
-fn the_readme_s_configuration_table_matches_the_declared_settings() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
-    let readme = std::fs::read_to_string(path).unwrap();
-    let section = readme.find("## Configuration").expect("the README has a Configuration section");
-    let start = section + readme[section..].find("| variable | default | meaning |").expect("a settings table");
-    let end = start + readme[start..].find("\n\n").unwrap_or(readme.len() - start) + 1;
-    let generated = settings::markdown_table();
-    if std::env::var_os("UPDATE_README").is_some() {
-        std::fs::write(path, format!("{}{generated}{}", &readme[..start], &readme[end..])).unwrap();
-        return;
-    }
-    assert!(
-        readme[start..end] == generated,
-        "README.md's configuration table is out of date with src/config/settings.rs: run \
-         `UPDATE_README=1 cargo test --lib config` and commit it"
-    );
-}
