@@ -371,36 +371,36 @@ impl Parser<'_> {
     /// Every setting as `config check` shows it: the value as written (or the default), secrets
     /// masked, and where it came from.
     fn effective(&self) -> Vec<Effective> {
-        settings::ALL
-            .iter()
-            .map(|setting| {
-                let name = setting.name();
-                let (value, source) = match (self.raw.get(name), self.written(*setting)) {
-                    (Some(raw), Some(written)) => {
-                        let source = match raw.alias {
-                            Some(alias) => format!("{} as {alias}", raw.source.as_str()),
-                            None => raw.source.as_str().to_owned(),
-                        };
-                        (written.to_owned(), source)
-                    }
-                    _ => match setting.default() {
-                        Fallback::Value(default) => (default.to_owned(), "default".to_owned()),
-                        Fallback::Computed(how) => {
-                            let value = self.computed.get(name).cloned().unwrap_or_else(|| how.to_owned());
-                            (value, "default (computed)".to_owned())
-                        }
-                        Fallback::Unset => ("(unset)".to_owned(), "default".to_owned()),
-                    },
+        settings::ALL.iter().map(|setting| self.shown(*setting)).collect()
+    }
+
+    /// One setting's line; an unset one reads `(unset)`, whatever the text of a set one.
+    fn shown(&self, setting: &dyn Described) -> Effective {
+        let name = setting.name();
+        let (value, source) = match (self.raw.get(name), self.written(setting)) {
+            (Some(raw), Some(written)) => {
+                let source = match raw.alias {
+                    Some(alias) => format!("{} as {alias}", raw.source.as_str()),
+                    None => raw.source.as_str().to_owned(),
                 };
-                let value = match setting.shown() {
-                    _ if value == "(unset)" => value,
-                    Shown::Plain => value,
-                    Shown::Url => SecretUrl::new(&value).masked(),
-                    Shown::Secret => "***".to_owned(),
-                };
-                Effective { name, value, source }
-            })
-            .collect()
+                (Some(written.to_owned()), source)
+            }
+            _ => match setting.default() {
+                Fallback::Value(default) => (Some(default.to_owned()), "default".to_owned()),
+                Fallback::Computed(how) => {
+                    let value = self.computed.get(name).cloned().unwrap_or_else(|| how.to_owned());
+                    (Some(value), "default (computed)".to_owned())
+                }
+                Fallback::Unset => (None, "default".to_owned()),
+            },
+        };
+        let value = match (value, setting.shown()) {
+            (None, _) => "(unset)".to_owned(),
+            (Some(value), Shown::Plain) => value,
+            (Some(value), Shown::Url) => SecretUrl::new(&value).masked(),
+            (Some(_), Shown::Secret) => "***".to_owned(),
+        };
+        Effective { name, value, source }
     }
 }
 

@@ -144,6 +144,14 @@ fn secrets_are_masked_in_debug_and_in_what_config_check_shows() {
 }
 
 #[test]
+fn config_check_masks_a_secret_whatever_its_text() {
+    let loaded =
+        load(&[("GATEHOUSE_ADMIN_EMAIL", "root@example.com"), ("GATEHOUSE_ADMIN_PASSWORD", "(unset)")]).unwrap();
+    let password = loaded.effective.iter().find(|e| e.name == "GATEHOUSE_ADMIN_PASSWORD").unwrap();
+    assert_eq!((password.value.as_str(), password.source.as_str()), ("***", "env"));
+}
+
+#[test]
 fn a_bad_password_value_is_not_echoed() {
     let err = load(&[("GATEHOUSE_SMTP_URL", "not a url with secret")]).unwrap_err();
     assert!(!err.to_string().contains("secret"), "{err}");
