@@ -284,6 +284,8 @@ fn database_url_is_accepted_where_gatehouse_database_url_is_unset() {
 
     assert_eq!(alias.status.code(), Some(0), "{}", stderr(&alias));
     assert_eq!(setting(&alias, "GATEHOUSE_DATABASE_URL"), "sqlite://alias.db");
+    let line = stdout(&alias).lines().find(|line| line.starts_with("GATEHOUSE_DATABASE_URL=")).map(str::to_owned);
+    assert!(line.as_deref().is_some_and(|line| line.ends_with("# env as DATABASE_URL")), "{line:?}");
     assert_eq!(both.status.code(), Some(0), "{}", stderr(&both));
     assert!(setting(&both, "GATEHOUSE_DATABASE_URL").ends_with("g.db"), "the GATEHOUSE_ name wins");
 }

@@ -1,17 +1,18 @@
 //! Configuration: every `GATEHOUSE_*` setting, read from `gatehouse.toml`, then `.env`, then the
 //! environment (the later source wins), parsed once at start-up into a [`Config`]. Each setting
 //! is declared once, in [`settings`]; the value parsers are in `parse.rs`, the sources in
-//! `sources.rs`.
+//! `sources.rs`, and the reading of each declared setting (value or default, problems, what
+//! `config check` shows) in `read.rs`.
 //!
 //! A bad value stops start-up with a message that names the variable and says how to fix it;
 //! every bad value is reported at once. Unknown `GATEHOUSE_*` names are reported as warnings
 //! (usually a typo).
 
 mod parse;
+mod read;
 pub mod settings;
 mod sources;
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -19,9 +20,11 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
+use self::parse::default_public_url;
 pub use self::parse::{LogFormat, parse_budget, parse_duration};
-use self::settings::{Described, Fallback, Setting, Shown};
-use self::sources::{Raw, Source, gather, read_files};
+pub use self::read::Effective;
+use self::read::Parser;
+use self::sources::{Source, gather, read_files};
 use crate::limits::{Budget, LockoutPolicy};
 use crate::secret_url::SecretUrl;
 
@@ -108,17 +111,6 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// One line of `config check`: a setting, its value as written (secrets masked), and where it
-/// came from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Effective {
-    pub name: &'static str,
-    pub value: String,
-    /// `env`, `.env`, `gatehouse.toml`, `default`, or `default (computed)`; with the alias it
-    /// was read under, if any.
-    pub source: String,
-}
-
 /// A configuration together with the warnings found while reading it.
 #[derive(Debug)]
 pub struct Loaded {
@@ -152,16 +144,17 @@ impl Config {
     fn parse(vars: impl IntoIterator<Item = (String, String, Source)>) -> Result<Loaded, ConfigError> {
         use self::settings::*;
         let gathered = gather(vars);
-        let mut p = Parser { raw: &gathered.values, problems: Vec::new(), computed: BTreeMap::new() };
+        let mut p = Parser::new(&gathered.values);
 
         let bind = p.get(&BIND);
         // When the bind address is bad, that is the problem to report, not the derived URL.
-        let default_public = match (bind, gathered.values.get(BIND.name).map(|raw| raw.value.trim())) {
-            (Some(_), Some(written)) if written.starts_with("localhost:") => format!("http://{written}"),
-            (Some(bind), _) => format!("http://{bind}"),
-            (None, _) => "http://127.0.0.1:8080".into(),
+        let public_url = match bind {
+            Some(bind) => {
+                let derived = default_public_url(p.written(&BIND), bind);
+                p.get_or(&PUBLIC_URL, &derived)
+            }
+            None => p.get(&PUBLIC_URL),
         };
-        let public_url = p.get_or(&PUBLIC_URL, &default_public);
         let database_url = p.get(&DATABASE_URL);
         let database_max_connections = p.get(&DATABASE_MAX_CONNECTIONS);
         let database_timeout = p.get(&DATABASE_TIMEOUT);
@@ -306,100 +299,6 @@ fn security(p: &mut Parser<'_>) -> Option<Security> {
         refresh_grace: refresh_grace?,
         audit_retention: audit_retention?,
     })
-}
-
-/// Parses settings from what was gathered, collecting every problem so that one run reports
-/// them all.
-struct Parser<'a> {
-    raw: &'a BTreeMap<String, Raw>,
-    problems: Vec<String>,
-    /// Computed defaults, as used: shown by `config check`.
-    computed: BTreeMap<&'static str, String>,
-}
-
-impl Parser<'_> {
-    /// The setting's value, or its default.
-    fn get<T>(&mut self, setting: &Setting<T>) -> Option<T> {
-        match setting.default {
-            Fallback::Value(default) => self.parse(setting, Some(default)),
-            Fallback::Computed(_) | Fallback::Unset => self.parse(setting, None),
-        }
-    }
-
-    /// The setting's value, or the default computed at start.
-    fn get_or<T>(&mut self, setting: &Setting<T>, computed: &str) -> Option<T> {
-        if self.written(setting).is_none() {
-            self.computed.insert(setting.name, computed.to_owned());
-        }
-        self.parse(setting, Some(computed))
-    }
-
-    /// `Some(None)` when unset, `Some(Some(v))` when set and valid, `None` when invalid.
-    fn optional<T>(&mut self, setting: &Setting<T>) -> Option<Option<T>> {
-        match self.written(setting) {
-            None => Some(None),
-            Some(_) => self.parse(setting, None).map(Some),
-        }
-    }
-
-    fn written(&self, setting: &dyn Described) -> Option<&str> {
-        self.raw.get(setting.name()).map(|raw| raw.value.trim()).filter(|value| !value.is_empty())
-    }
-
-    /// The name the setting's value was read under: an alias, or its own.
-    fn read_as(&self, setting: &dyn Described) -> &'static str {
-        self.raw.get(setting.name()).and_then(|raw| raw.alias).unwrap_or(setting.name())
-    }
-
-    fn parse<T>(&mut self, setting: &Setting<T>, default: Option<&str>) -> Option<T> {
-        let value = self.written(setting).map(str::to_owned).or(default.map(str::to_owned))?;
-        match (setting.parse)(&value) {
-            Ok(parsed) => Some(parsed),
-            Err(advice) => {
-                let problem = match setting.shown {
-                    Shown::Plain => format!("{}={value:?} is not valid: {advice}", self.read_as(setting)),
-                    Shown::Url | Shown::Secret => format!("{} is not valid: {advice}", self.read_as(setting)),
-                };
-                self.problems.push(problem);
-                None
-            }
-        }
-    }
-
-    /// Every setting as `config check` shows it: the value as written (or the default), secrets
-    /// masked, and where it came from.
-    fn effective(&self) -> Vec<Effective> {
-        settings::ALL
-            .iter()
-            .map(|setting| {
-                let name = setting.name();
-                let (value, source) = match (self.raw.get(name), self.written(*setting)) {
-                    (Some(raw), Some(written)) => {
-                        let source = match raw.alias {
-                            Some(alias) => format!("{} as {alias}", raw.source.as_str()),
-                            None => raw.source.as_str().to_owned(),
-                        };
-                        (written.to_owned(), source)
-                    }
-                    _ => match setting.default() {
-                        Fallback::Value(default) => (default.to_owned(), "default".to_owned()),
-                        Fallback::Computed(how) => {
-                            let value = self.computed.get(name).cloned().unwrap_or_else(|| how.to_owned());
-                            (value, "default (computed)".to_owned())
-                        }
-                        Fallback::Unset => ("(unset)".to_owned(), "default".to_owned()),
-                    },
-                };
-                let value = match setting.shown() {
-                    _ if value == "(unset)" => value,
-                    Shown::Plain => value,
-                    Shown::Url => SecretUrl::new(&value).masked(),
-                    Shown::Secret => "***".to_owned(),
-                };
-                Effective { name, value, source }
-            })
-            .collect()
-    }
 }
 
 #[cfg(test)]

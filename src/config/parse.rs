@@ -79,6 +79,18 @@ pub(super) fn parse_bind(value: &str) -> Result<SocketAddr, String> {
     }
 }
 
+/// The public URL when none is set: `http://` + the bind address, but `localhost` where the
+/// bind was written `localhost:port` or listens on every interface (a link to `0.0.0.0`
+/// reaches nothing).
+pub(super) fn default_public_url(written_bind: Option<&str>, bind: SocketAddr) -> String {
+    let localhost = written_bind.is_some_and(|written| written.starts_with("localhost:"));
+    if localhost || bind.ip().is_unspecified() {
+        format!("http://localhost:{}", bind.port())
+    } else {
+        format!("http://{bind}")
+    }
+}
+
 pub(super) fn parse_public_url(value: &str) -> Result<Url, String> {
     let url = Url::parse(value).map_err(|_| "write an absolute URL, like https://auth.example.com".to_owned())?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
@@ -192,5 +204,16 @@ mod tests {
         for bad in ["localhost", "example.com:8080", ":http", "8080"] {
             assert!(parse_bind(bad).is_err(), "{bad} was accepted");
         }
+    }
+
+    #[test]
+    fn the_default_public_url_names_a_host_people_can_reach() {
+        let url = |written: &str| default_public_url(Some(written), parse_bind(written).unwrap());
+        assert_eq!(url("127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_eq!(url("192.0.2.7:80"), "http://192.0.2.7:80");
+        assert_eq!(url("localhost:9000"), "http://localhost:9000");
+        assert_eq!(url(":8080"), "http://localhost:8080");
+        assert_eq!(url("0.0.0.0:8080"), "http://localhost:8080");
+        assert_eq!(url("[::]:8080"), "http://localhost:8080");
     }
 }

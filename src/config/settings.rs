@@ -93,8 +93,9 @@ use Fallback::{Computed, Unset, Value};
 
 settings! {
     BIND: SocketAddr = "GATEHOUSE_BIND", Value("127.0.0.1:8080"), Plain, parse_bind,
-        "listen address: `IP:port`, `localhost:port`, or `:port` for every interface";
-    PUBLIC_URL: Url = "GATEHOUSE_PUBLIC_URL", Computed("`http://` + bind"), Plain, parse_public_url,
+        "listen address: `IP:port`, `localhost:port` (loopback), or `:port` for every interface (`0.0.0.0`)";
+    PUBLIC_URL: Url = "GATEHOUSE_PUBLIC_URL", Computed("`http://` + bind (`localhost` for `localhost:port` or every interface)"), Plain,
+        parse_public_url,
         "the address people reach gatehouse at: base of the links in emails, and the token issuer";
     DATABASE_URL: SecretUrl = "GATEHOUSE_DATABASE_URL", Value("sqlite://gatehouse.db"), Url, parse_database_url,
         "`sqlite://path`, `postgres://user:pass@host/db`, or `mysql://…` (MariaDB too); migrations run at start";
@@ -209,4 +210,36 @@ pub fn markdown_table() -> String {
 /// The setting named `name`, if gatehouse has one.
 pub fn find(name: &str) -> Option<&'static dyn Described> {
     ALL.iter().copied().find(|setting| setting.name() == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's configuration table is the declarations' own: `UPDATE_README=1 cargo test
+    /// --lib config` rewrites it after a setting changes.
+    #[test]
+    fn the_readme_s_configuration_table_matches_the_declared_settings() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+        let readme = std::fs::read_to_string(path).unwrap();
+        let section = readme.find("## Configuration").expect("the README has a Configuration section");
+        let start = section + readme[section..].find("| variable | default | meaning |").expect("a settings table");
+        let end = start + readme[start..].find("\n\n").unwrap_or(readme.len() - start) + 1;
+        let (written, declared) = (&readme[start..end], markdown_table());
+        if std::env::var_os("UPDATE_README").is_some() {
+            std::fs::write(path, format!("{}{declared}{}", &readme[..start], &readme[end..])).unwrap();
+            return;
+        }
+        // A row missing, undeclared, or with another default or meaning shows on one side.
+        let only = |these: &str, not: &str| {
+            these.lines().filter(|row| !not.lines().any(|other| other == *row)).collect::<Vec<_>>().join("\n")
+        };
+        assert!(
+            written == declared,
+            "README.md's configuration table is out of step with src/config/settings.rs; run \
+             `UPDATE_README=1 cargo test --lib config` and commit it.\nOnly in the README:\n{}\nOnly declared:\n{}",
+            only(written, &declared),
+            only(&declared, written),
+        );
+    }
 }

@@ -47,10 +47,11 @@ pub struct Gathered {
 /// setting only where the `GATEHOUSE_` name is not set.
 pub fn gather(vars: impl IntoIterator<Item = (String, String, Source)>) -> Gathered {
     let mut gathered = Gathered::default();
-    let mut aliased = Vec::new();
+    // By setting: as for every name, a later source replaces an earlier one.
+    let mut aliased = BTreeMap::new();
     for (key, value, source) in vars {
         if let Some((alias, target)) = ALIASES.iter().find(|(alias, _)| *alias == key) {
-            aliased.push((*target, Raw { value, source, alias: Some(alias) }));
+            aliased.insert(*target, Raw { value, source, alias: Some(alias) });
         } else if let Some((_, advice)) = FOREIGN.iter().find(|(name, _)| *name == key) {
             gathered.warnings.push((*advice).to_owned());
         } else if key.starts_with("GATEHOUSE_") {
@@ -111,4 +112,35 @@ fn read_toml(path: &Path) -> Result<BTreeMap<String, String>, String> {
         vars.insert(name, value);
     }
     Ok(vars)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gather_from(vars: &[(&str, &str, Source)]) -> Gathered {
+        gather(vars.iter().map(|(name, value, source)| (name.to_string(), value.to_string(), *source)))
+    }
+
+    #[test]
+    fn an_alias_in_the_environment_wins_over_the_same_alias_in_dotenv() {
+        let gathered = gather_from(&[
+            ("DATABASE_URL", "sqlite://dotenv.db", Source::DotEnv),
+            ("DATABASE_URL", "sqlite://env.db", Source::Env),
+        ]);
+
+        let raw = &gathered.values["GATEHOUSE_DATABASE_URL"];
+        assert_eq!((raw.value.as_str(), raw.source, raw.alias), ("sqlite://env.db", Source::Env, Some("DATABASE_URL")));
+    }
+
+    #[test]
+    fn the_gatehouse_name_wins_over_an_alias_from_any_source() {
+        let gathered = gather_from(&[
+            ("GATEHOUSE_DATABASE_URL", "sqlite://toml.db", Source::Toml),
+            ("DATABASE_URL", "sqlite://env.db", Source::Env),
+        ]);
+
+        let raw = &gathered.values["GATEHOUSE_DATABASE_URL"];
+        assert_eq!((raw.value.as_str(), raw.source, raw.alias), ("sqlite://toml.db", Source::Toml, None));
+    }
 }
