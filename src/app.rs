@@ -73,6 +73,7 @@ impl Services {
             session_ttl: config.session_ttl,
             activation_ttl: config.activation_ttl,
             reset_ttl: config.reset_ttl,
+            signup_open: security.signup_open,
             signup_conceal_existing: security.signup_conceal_existing,
             refresh_grace: security.refresh_grace,
         };

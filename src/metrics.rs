@@ -72,6 +72,7 @@ fn describe() {
     describe_counter!("gatehouse_emails_failed_total", "Emails given up on");
     describe_counter!("gatehouse_email_retries_total", "Delivery attempts that will be retried");
     describe_gauge!("gatehouse_outbox_backlog", "Emails queued and not yet delivered");
+    describe_gauge!(MAIL_SERVER_UP, "Whether the mail server answered its last check (readiness probes check it)");
     describe_gauge!("gatehouse_password_hash_queue_depth", "Password-hash jobs waiting for a thread");
     describe_histogram!("gatehouse_password_hash_wait_seconds", "Time a hash job waited for a thread");
     describe_counter!("gatehouse_password_hash_rejected_total", "Hash jobs refused because the queue was full");
@@ -164,6 +165,9 @@ macro_rules! timed {
     }};
 }
 pub(crate) use timed;
+
+/// Whether the mail server answered its last check (1) or not (0).
+pub(crate) const MAIL_SERVER_UP: &str = "gatehouse_mail_server_up";
 
 /// The histogram of database calls, by operation.
 pub(crate) const DATABASE: &str = "gatehouse_database_duration_seconds";

@@ -20,6 +20,8 @@ pub enum Error {
     Disabled,
     #[error("not allowed")]
     Forbidden,
+    #[error("sign-up is closed: accounts are created by admins")]
+    SignupDisabled,
     #[error("the last active admin cannot be demoted, disabled or deleted")]
     LastAdmin,
     #[error("no such account")]

@@ -67,6 +67,8 @@ pub struct Settings {
     pub session_ttl: Duration,
     pub activation_ttl: Duration,
     pub reset_ttl: Duration,
+    /// Anyone may sign up; when not, only admins and operators create accounts.
+    pub signup_open: bool,
     /// Sign-up with a taken address answers like a new one; the owner is told by email.
     pub signup_conceal_existing: bool,
     /// A spent refresh token presented again this soon gets the same new pair.

@@ -29,13 +29,15 @@ pub enum LoginId {
 }
 
 impl LoginId {
-    /// A username holding `@` is an email address, as OAuth2 password-grant clients send it.
+    /// What the login names, whichever field it came in: one holding `@` is an email address
+    /// (a `username` as OAuth2 password-grant clients send it), one without is a username (an
+    /// `email` field holding `ben`, as a client built for email logins sends it).
     pub fn from_fields(email: Option<String>, username: Option<String>) -> Option<Self> {
-        match (email.filter(|e| !e.trim().is_empty()), username.filter(|u| !u.trim().is_empty())) {
-            (Some(email), _) => Some(LoginId::Email(email)),
-            (None, Some(name)) if name.contains('@') => Some(LoginId::Email(name)),
-            (None, Some(name)) => Some(LoginId::Username(name)),
-            (None, None) => None,
+        let given = email.filter(|e| !e.trim().is_empty()).or(username.filter(|u| !u.trim().is_empty()));
+        match given {
+            Some(login) if login.contains('@') => Some(LoginId::Email(login)),
+            Some(name) => Some(LoginId::Username(name)),
+            None => None,
         }
     }
 }

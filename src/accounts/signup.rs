@@ -47,6 +47,9 @@ impl Accounts {
     /// Creates a pending account and queues its confirmation email in the same transaction.
     /// With `signup_conceal_existing`, a taken address is not revealed: see [`SignedUp`].
     pub async fn sign_up(&self, input: SignUp, client: &ClientInfo) -> Result<SignedUp> {
+        if !self.settings.signup_open {
+            return Err(Error::SignupDisabled);
+        }
         self.per_ip(Action::SignUp, client).await?;
         let submitted = Submitted {
             email: &input.email,

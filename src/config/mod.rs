@@ -64,6 +64,8 @@ pub struct Security {
     pub rate_limits: Option<RateLimits>,
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub cors_origins: Vec<String>,
+    /// Anyone may sign up (`GATEHOUSE_SIGNUP=open`); when closed, only admins create accounts.
+    pub signup_open: bool,
     pub signup_conceal_existing: bool,
     /// Zero when off.
     pub refresh_grace: Duration,
@@ -268,6 +270,7 @@ fn security(p: &mut Parser<'_>) -> Option<Security> {
     let max_delay = p.get(&LOCKOUT_MAX_DELAY);
     let trusted_proxies = p.optional(&TRUSTED_PROXIES);
     let cors_origins = p.optional(&CORS_ORIGINS);
+    let signup_open = p.get(&SIGNUP);
     let signup_conceal_existing = p.get(&SIGNUP_CONCEAL_EXISTING);
     let refresh_grace = p.get(&REFRESH_GRACE);
     let audit_retention = p.get(&AUDIT_RETENTION);
@@ -295,6 +298,7 @@ fn security(p: &mut Parser<'_>) -> Option<Security> {
         rate_limits,
         trusted_proxies: trusted_proxies?.unwrap_or_default(),
         cors_origins: cors_origins?.unwrap_or_default(),
+        signup_open: signup_open?,
         signup_conceal_existing: signup_conceal_existing?,
         refresh_grace: refresh_grace?,
         audit_retention: audit_retention?,

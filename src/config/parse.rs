@@ -59,6 +59,15 @@ pub(super) fn parse_switch(value: &str) -> Result<bool, String> {
     }
 }
 
+/// `open` (true) or `closed` (false).
+pub(super) fn parse_signup(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "open" => Ok(true),
+        "closed" => Ok(false),
+        _ => Err("write open or closed".into()),
+    }
+}
+
 pub(super) fn parse_bool(value: &str) -> Result<bool, String> {
     parse_switch(value).map_err(|_| "write true or false".into())
 }

@@ -11,7 +11,7 @@ use url::Url;
 use super::parse::{
     LogFormat, parse_bind, parse_bool, parse_budget, parse_count, parse_database_url, parse_duration, parse_grace,
     parse_log_filter, parse_log_format, parse_mail_from, parse_origins, parse_proxies, parse_public_url,
-    parse_redis_prefix, parse_switch, parse_url_with_schemes,
+    parse_redis_prefix, parse_signup, parse_switch, parse_url_with_schemes,
 };
 use crate::limits::Budget;
 use crate::secret_url::SecretUrl;
@@ -165,6 +165,8 @@ settings! {
         "proxies (IPs, CIDRs, comma-separated) whose `Forwarded`/`X-Forwarded-For` names the client IP";
     CORS_ORIGINS: Vec<String> = "GATEHOUSE_CORS_ORIGINS", Unset, Plain, parse_origins,
         "browser origins allowed to call the API (comma-separated); unset: CORS off";
+    SIGNUP: bool = "GATEHOUSE_SIGNUP", Value("open"), Plain, parse_signup,
+        "`closed`: `POST /user` answers `403 signup_disabled`; admins and the CLI still create accounts (invitations)";
     SIGNUP_CONCEAL_EXISTING: bool = "GATEHOUSE_SIGNUP_CONCEAL_EXISTING", Value("false"), Plain, parse_bool,
         "`true`: sign-up with a taken email answers `202` like a new one; the owner is told by email";
     REFRESH_GRACE: Duration = "GATEHOUSE_REFRESH_GRACE", Value("30s"), Plain, parse_grace,

@@ -12,12 +12,17 @@ use crate::accounts::{self, FieldError};
 
 #[derive(Debug)]
 pub enum ApiError {
-    /// 400: the body is not valid JSON or form data, or a field is missing or mistyped.
+    /// 400: the body is not valid JSON or form data, or a field is mistyped.
     MalformedRequest(String),
+    /// 400 `malformed_request`: required fields are missing; `errors[]` names each.
+    MissingFields(Vec<String>),
     /// 400: an activation, reset or refresh token is unknown or spent.
     TokenInvalid,
     /// 401: no token, or a bad, expired or revoked one.
     Unauthorized { token_sent: bool },
+    /// 401 `unauthorized`: an `Authorization` header that is not `Bearer <token>` (a bare token,
+    /// another scheme).
+    NotBearer,
     /// 401: wrong email, username or password (one answer for all three).
     InvalidCredentials,
     /// 403: right password, account still pending.
@@ -28,6 +33,8 @@ pub enum ApiError {
     Forbidden,
     /// 403 `forbidden`: the change would leave no active admin.
     LastAdmin,
+    /// 403: sign-up is closed.
+    SignupDisabled,
     /// 404: no such route, account or session.
     NotFound(&'static str),
     /// 405
@@ -68,7 +75,8 @@ pub struct Problem<'a> {
     /// What went wrong and what to do, for a person.
     detail: String,
     code: Code,
-    /// Only with `validation_failed`: each field's problem.
+    /// With `validation_failed`, and with `malformed_request` for missing fields: each field's
+    /// problem.
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<Vec<ProblemField<'a>>>,
 }
@@ -167,6 +175,8 @@ codes! {
         "right password, but an admin has disabled the account";
     Forbidden = "forbidden", FORBIDDEN, "Forbidden",
         "authenticated, but not allowed: another user's account, an admin route, or the last active admin";
+    SignupDisabled = "signup_disabled", FORBIDDEN, "Sign-up disabled",
+        "sign-up is closed here (`GATEHOUSE_SIGNUP=closed`): accounts are created by admins";
     NotFound = "not_found", NOT_FOUND, "Not found",
         "no such route, or (for admins) no such account, session or email";
     MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED, "Method not allowed",
@@ -254,13 +264,14 @@ impl ApiError {
     fn code(&self) -> Code {
         use ApiError::*;
         match self {
-            MalformedRequest(_) => Code::MalformedRequest,
+            MalformedRequest(_) | MissingFields(_) => Code::MalformedRequest,
             TokenInvalid => Code::TokenInvalid,
-            Unauthorized { .. } => Code::Unauthorized,
+            Unauthorized { .. } | NotBearer => Code::Unauthorized,
             InvalidCredentials => Code::InvalidCredentials,
             AccountNotActivated => Code::AccountNotActivated,
             AccountDisabled => Code::AccountDisabled,
             Forbidden | LastAdmin => Code::Forbidden,
+            SignupDisabled => Code::SignupDisabled,
             NotFound(_) => Code::NotFound,
             MethodNotAllowed => Code::MethodNotAllowed,
             EmailTaken => Code::EmailTaken,
@@ -279,11 +290,16 @@ impl ApiError {
         use ApiError::*;
         match self {
             MalformedRequest(why) => why.clone(),
+            MissingFields(fields) => {
+                let named: Vec<String> = fields.iter().map(|f| format!("`{f}`")).collect();
+                format!("Missing: {}.", named.join(", "))
+            }
             TokenInvalid => "The token is unknown or has already been used.".into(),
             Unauthorized { token_sent: false } => "Send an access token: Authorization: Bearer <token>.".into(),
             Unauthorized { token_sent: true } => {
                 "The access token is invalid, expired or revoked; log in again.".into()
             }
+            NotBearer => "Send the access token with the Bearer scheme: Authorization: Bearer <token>.".into(),
             InvalidCredentials => "The email, username or password is wrong.".into(),
             AccountNotActivated => {
                 "The account is not activated yet: follow the link in the confirmation email.".into()
@@ -291,6 +307,7 @@ impl ApiError {
             AccountDisabled => "The account has been disabled by an administrator.".into(),
             Forbidden => "You are not allowed to do this.".into(),
             LastAdmin => "This is the last active admin: make another admin first.".into(),
+            SignupDisabled => "Sign-up is closed here: ask an administrator for an account.".into(),
             NotFound(what) => format!("No such {what}."),
             MethodNotAllowed => "This path does not support this method.".into(),
             EmailTaken => "An account with this email address exists already.".into(),
@@ -323,6 +340,9 @@ impl IntoResponse for ApiError {
             ApiError::ValidationFailed(errors) => {
                 Some(errors.iter().map(|e| ProblemField { field: e.field, message: &e.message }).collect())
             }
+            ApiError::MissingFields(fields) => {
+                Some(fields.iter().map(|field| ProblemField { field, message: "is required" }).collect())
+            }
             _ => None,
         };
         let problem = Problem {
@@ -342,6 +362,12 @@ impl IntoResponse for ApiError {
                 headers.insert(
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static(r#"Bearer realm="gatehouse", error="invalid_token""#),
+                );
+            }
+            ApiError::NotBearer => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Bearer realm="gatehouse", error="invalid_request""#),
                 );
             }
             ApiError::Unauthorized { token_sent: false } | ApiError::InvalidCredentials => {
@@ -374,6 +400,7 @@ impl From<accounts::Error> for ApiError {
             E::Disabled => ApiError::AccountDisabled,
             E::Forbidden => ApiError::Forbidden,
             E::LastAdmin => ApiError::LastAdmin,
+            E::SignupDisabled => ApiError::SignupDisabled,
             E::NotFound => ApiError::NotFound("account"),
             E::SessionNotFound => ApiError::NotFound("session"),
             E::EmailTaken => ApiError::EmailTaken,

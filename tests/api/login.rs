@@ -254,3 +254,15 @@ async fn nobody_can_end_another_accounts_session() {
     assert_problem(response, StatusCode::NOT_FOUND, "not_found").await;
     assert_eq!(app.get("/protected", Some(&ben)).await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_json_login_with_a_username_in_email_works_as_the_form_does() {
+    let app = spawn_app().await;
+    app.active_user("ben@example.com", Some("ben")).await;
+
+    let response = app.post_json("/auth", &json!({"email": "ben", "password": PASSWORD}), None).await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let wrong = app.post_json("/auth", &json!({"email": "ben", "password": "not the password"}), None).await;
+    assert_problem(wrong, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+}

@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, assert_problem, spawn_app};
+use crate::helpers::{Options, PASSWORD, assert_problem, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn sign_up_creates_a_pending_account_and_emails_a_confirmation_link() {
@@ -167,4 +167,52 @@ async fn fifty_simultaneous_sign_ups_with_one_email_make_one_account() {
         }
     }
     assert_eq!(created, 1);
+}
+
+#[tokio::test]
+async fn closed_sign_up_answers_403_but_admins_still_create_accounts() {
+    let app = spawn_app_with(Options::default().var("GATEHOUSE_SIGNUP", "closed")).await;
+
+    let refused = app.sign_up(json!({"email": "walkin@example.com", "password": PASSWORD})).await;
+    assert_problem(refused, StatusCode::FORBIDDEN, "signup_disabled").await;
+    assert_eq!(app.count("SELECT COUNT(*) FROM accounts WHERE email_normalized = 'walkin@example.com'").await, 0);
+
+    let admin = app.admin("root@example.com").await;
+    let invited = app.post_json("/admin/users", &json!({"email": "invited@example.com"}), Some(&admin)).await;
+    assert_eq!(invited.status(), StatusCode::CREATED, "an admin's invitation still works");
+    let link = app.reset_link("invited@example.com", 1).await;
+    assert!(link.contains("/password/reset?token="), "the invited account is sent a link to choose a password");
+}
+
+#[tokio::test]
+async fn every_missing_field_is_named_and_no_parser_wording_reaches_the_client() {
+    let app = spawn_app().await;
+
+    let empty = app.sign_up(json!({})).await;
+    let problem = assert_problem(empty, StatusCode::BAD_REQUEST, "malformed_request").await;
+    let fields: Vec<&str> =
+        problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["email", "password"]);
+
+    let change = app.post_json("/password/change", &json!({"email": "a@example.com"}), None).await;
+    let problem = assert_problem(change, StatusCode::BAD_REQUEST, "malformed_request").await;
+    let fields: Vec<&str> =
+        problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["current_password", "new_password"], "{problem}");
+
+    let mistyped = app.post_json("/password/forgot", &json!({"email": 42}), None).await;
+    let problem = assert_problem(mistyped, StatusCode::BAD_REQUEST, "malformed_request").await;
+    assert_eq!(problem["detail"], "The field `email` must be a string.");
+    let broken = app
+        .client
+        .post(app.url("/auth"))
+        .header("content-type", "application/json")
+        .body("{\"email\": ")
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(broken, StatusCode::BAD_REQUEST, "malformed_request").await;
+    for wording in ["invalid type", "missing field", "EOF while parsing", "expected"] {
+        assert!(!problem["detail"].as_str().unwrap().contains(wording), "{problem}");
+    }
 }

@@ -1,6 +1,7 @@
-//! `GET /healthz` (the process answers), `GET /readyz` (the database, the session store and
-//! the mail server can be reached, so this replica may take traffic) and `GET /metrics`
-//! (Prometheus text).
+//! `GET /healthz` (the process answers), `GET /readyz` (the database and the session store
+//! answer, so this replica can serve; the mail server's state is reported but never makes it
+//! unready — the outbox holds mail until the server is back) and `GET /metrics` (Prometheus
+//! text).
 
 use std::time::{Duration, Instant};
 
@@ -25,6 +26,17 @@ struct Health {
     status: &'static str,
 }
 
+/// Readiness, with what the outbox waits on.
+#[derive(Serialize, utoipa::ToSchema)]
+struct Readiness {
+    /// `ready`.
+    #[schema(value_type = String)]
+    status: &'static str,
+    /// `reachable`, or `unreachable` (emails wait in the outbox and are sent once it is back).
+    #[schema(value_type = String)]
+    mail_server: &'static str,
+}
+
 #[utoipa::path(
     get, path = "/healthz", summary = "Liveness", operation_id = "getHealth", tag = "service",
     responses((status = 200, description = "The process answers", body = Health))
@@ -35,9 +47,10 @@ async fn healthz() -> Json<Health> {
 
 #[utoipa::path(
     get, path = "/readyz", summary = "Readiness", operation_id = "getReadiness", tag = "service",
-    responses((status = 200, description = "Database, session store and mail server reachable", body = Health), Errors<(code::Unavailable,)>)
+    description = "Ready: the database and the session store answer. The mail server's state is in the body (and in the metric `gatehouse_mail_server_up`) but never makes a replica unready: the outbox holds mail until the server is back.",
+    responses((status = 200, description = "The database and session store answer", body = Readiness), Errors<(code::Unavailable,)>)
 )]
-async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, ApiError> {
     let checks = tokio::time::timeout(Duration::from_secs(3), state.accounts.check_ready()).await;
     match checks {
         Ok(Ok(())) => {}
@@ -54,10 +67,8 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError>
             ));
         }
     }
-    if !mailer_ok(&state).await {
-        return Err(ApiError::Unavailable("Not ready: the mail server is unreachable.".into(), None));
-    }
-    Ok(Json(Health { status: "ready" }))
+    let mail_server = if mailer_ok(&state).await { "reachable" } else { "unreachable" };
+    Ok(Json(Readiness { status: "ready", mail_server }))
 }
 
 async fn mailer_ok(state: &AppState) -> bool {
@@ -71,6 +82,7 @@ async fn mailer_ok(state: &AppState) -> bool {
         tracing::warn!(%error, "mail server check failed");
     }
     let ok = result.is_ok();
+    ::metrics::gauge!(crate::metrics::MAIL_SERVER_UP).set(if ok { 1.0 } else { 0.0 });
     *state.mailer_health.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), ok));
     ok
 }

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use crate::accounts::{Edit, SignUp, SignedUp};
 use crate::http::error::{ApiError, Errors, code};
-use crate::http::extract::{self, Auth, Client, Path};
+use crate::http::extract::{self, Auth, Client, Object, Path};
 use crate::http::state::AppState;
 use crate::http::views::{AccountBody, MessageBody};
 
@@ -34,10 +34,6 @@ fn take_string(body: &mut Map<String, Value>, field: &str) -> Result<Option<Stri
     }
 }
 
-fn required(value: Option<String>, field: &str) -> Result<String, ApiError> {
-    value.ok_or_else(|| ApiError::MalformedRequest(format!("The field `{field}` is required.")))
-}
-
 #[utoipa::path(
     post, path = "/user", summary = "Sign up", operation_id = "signUp", tag = "sign-up",
     description = "Sign up. Creates a `pending` account and emails the confirmation link. Top-level fields other than the listed ones are kept in `data`.",
@@ -45,15 +41,19 @@ fn required(value: Option<String>, field: &str) -> Result<String, ApiError> {
     responses(
         (status = 201, description = "Created; `Location: /user/{id}`", body = AccountBody,
          headers(("location" = String, description = "/user/{id}"))),
-        (status = 202, description = "Accepted (only with `GATEHOUSE_SIGNUP_CONCEAL_EXISTING=true`, for a new and a taken address alike)", body = MessageBody), Errors<(code::MalformedRequest, code::EmailTaken, code::UsernameTaken, code::PayloadTooLarge, code::UnsupportedMediaType, code::ValidationFailed, code::RateLimited, code::Unavailable)>)
+        (status = 202, description = "Accepted (only with `GATEHOUSE_SIGNUP_CONCEAL_EXISTING=true`, for a new and a taken address alike)", body = MessageBody), Errors<(code::MalformedRequest, code::SignupDisabled, code::EmailTaken, code::UsernameTaken, code::PayloadTooLarge, code::UnsupportedMediaType, code::ValidationFailed, code::RateLimited, code::Unavailable)>)
 )]
 async fn sign_up(
     State(state): State<AppState>,
     Client(client): Client,
-    extract::Json(mut body): extract::Json<Map<String, Value>>,
+    extract::Json(Object(mut body)): extract::Json<Object>,
 ) -> Result<Response, ApiError> {
-    let email = required(take_string(&mut body, "email")?, "email")?;
-    let password = required(take_string(&mut body, "password")?, "password")?;
+    let (email, password) = (take_string(&mut body, "email")?, take_string(&mut body, "password")?);
+    let missing = [("email", email.is_none()), ("password", password.is_none())];
+    let (Some(email), Some(password)) = (email, password) else {
+        let missing = missing.into_iter().filter(|(_, missing)| *missing).map(|(field, _)| field.to_owned());
+        return Err(ApiError::MissingFields(missing.collect()));
+    };
     let username = take_string(&mut body, "username")?;
     let name = take_string(&mut body, "name")?;
     let data = body.remove("data");
@@ -103,7 +103,7 @@ async fn replace(
     Auth(caller): Auth,
     Client(client): Client,
     Path(key): Path<String>,
-    extract::Json(body): extract::Json<Map<String, Value>>,
+    extract::Json(Object(body)): extract::Json<Object>,
 ) -> Result<Json<AccountBody>, ApiError> {
     Ok(Json(state.accounts.update_account(&caller, &key, Edit::Replace(body), &client).await?.into()))
 }
@@ -118,7 +118,7 @@ async fn replace_mine(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Client(client): Client,
-    extract::Json(body): extract::Json<Map<String, Value>>,
+    extract::Json(Object(body)): extract::Json<Object>,
 ) -> Result<Json<AccountBody>, ApiError> {
     Ok(Json(state.accounts.update_account(&caller, ME, Edit::Replace(body), &client).await?.into()))
 }
@@ -135,7 +135,7 @@ async fn patch(
     Auth(caller): Auth,
     Client(client): Client,
     Path(key): Path<String>,
-    extract::Json(body): extract::Json<Map<String, Value>>,
+    extract::Json(Object(body)): extract::Json<Object>,
 ) -> Result<Json<AccountBody>, ApiError> {
     Ok(Json(state.accounts.update_account(&caller, &key, Edit::MergePatch(body), &client).await?.into()))
 }
@@ -150,7 +150,7 @@ async fn patch_mine(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Client(client): Client,
-    extract::Json(body): extract::Json<Map<String, Value>>,
+    extract::Json(Object(body)): extract::Json<Object>,
 ) -> Result<Json<AccountBody>, ApiError> {
     Ok(Json(state.accounts.update_account(&caller, ME, Edit::MergePatch(body), &client).await?.into()))
 }
