@@ -254,13 +254,31 @@ impl Opener {
     /// Opens the services and ensures the bootstrap admin.
     async fn open(&self) -> anyhow::Result<Services> {
         let services = Services::open(&self.config, self.public_url.clone(), self.outbox_settings.clone()).await?;
-        let Some(admin) = &self.config.admin else { return Ok(services) };
-        match ensure_admin(&services, admin).await {
-            Ok(()) => Ok(services),
-            Err(error) => {
-                services.close().await;
-                Err(error)
-            }
+        if let Some(admin) = &self.config.admin
+            && let Err(error) = ensure_admin(&services, admin).await
+        {
+            services.close().await;
+            return Err(error);
+        }
+        self.greet(&services).await;
+        Ok(services)
+    }
+
+    /// Says where the API reference and the admin console are, and warns when no one could
+    /// use the console: no active admin exists.
+    async fn greet(&self, services: &Services) {
+        let site = self.public_url.as_str().trim_end_matches('/');
+        tracing::info!(docs = %format!("{site}/docs"), console = %format!("{site}/admin"), "API reference and admin console");
+        let admins = crate::store::admin::AccountQuery {
+            role: Some(crate::accounts::domain::Role::Admin),
+            status: Some(crate::accounts::domain::Status::Active),
+            ..Default::default()
+        };
+        if let Ok(0) = services.backend.store.count_accounts(&admins).await {
+            tracing::warn!(
+                "there is no active admin account: create one with `gatehouse user create --email you@example.com \
+                 --admin`, or set GATEHOUSE_ADMIN_EMAIL and GATEHOUSE_ADMIN_PASSWORD"
+            );
         }
     }
 

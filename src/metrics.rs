@@ -41,6 +41,7 @@ pub fn handle() -> &'static PrometheusHandle {
         // renders what it records, which is nothing, and the other wins.
         let _ = ::metrics::set_global_recorder(recorder);
         describe();
+        zeros();
         // Histogram samples pile up in the recorder until they are folded into the buckets,
         // which a scrape of /metrics does; without scrapes that would be a few dozen bytes
         // more memory per request, for ever. This folds them in every second regardless.
@@ -83,6 +84,31 @@ fn describe() {
         "Requests refused by a rate limit or the login lockout, by action"
     );
     describe_counter!("gatehouse_audit_dropped_total", "Audit events dropped because the audit queue was full");
+    describe_gauge!("gatehouse_build_info", "Always 1; the version of the running build is its label");
+}
+
+/// Registers, at zero, the series that count failures and refusals, so that a dashboard or an
+/// alert sees them from the start (a series that appears only with its first failure cannot be
+/// told from one that is not exported), and states the build.
+fn zeros() {
+    use ::metrics::{counter, gauge};
+    for outcome in ["success", "invalid_credentials", "not_activated", "disabled", "rate_limited", "busy", "error"] {
+        counter!("gatehouse_logins_total", "outcome" => outcome).absolute(0);
+    }
+    for outcome in ["rotated", "replayed", "reused", "invalid", "rate_limited", "error"] {
+        counter!("gatehouse_refreshes_total", "outcome" => outcome).absolute(0);
+    }
+    for action in ["login", "signup", "resend", "forgot", "refresh", "email", "login_lockout"] {
+        counter!("gatehouse_rate_limited_total", "action" => action).absolute(0);
+    }
+    for kind in ["activation", "password_reset"] {
+        counter!("gatehouse_emails_failed_total", "kind" => kind).absolute(0);
+        counter!("gatehouse_email_retries_total", "kind" => kind).absolute(0);
+    }
+    for name in ["gatehouse_password_hash_rejected_total", "gatehouse_audit_dropped_total", "gatehouse_signups_total"] {
+        counter!(name).absolute(0);
+    }
+    gauge!("gatehouse_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
 }
 
 /// Records one answered HTTP request.

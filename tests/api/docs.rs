@@ -62,6 +62,13 @@ async fn metrics_count_requests_logins_emails_and_time_the_stores() {
         "gatehouse_password_hash_wait_seconds_bucket",
         r#"gatehouse_session_store_duration_seconds_bucket{op="check""#,
         r#"gatehouse_database_duration_seconds_bucket{op="find_account""#,
+        // Failure and refusal series exist from the start, at zero until something happens.
+        r#"gatehouse_rate_limited_total{action="forgot"}"#,
+        r#"gatehouse_logins_total{outcome="disabled"}"#,
+        r#"gatehouse_refreshes_total{outcome="reused"}"#,
+        r#"gatehouse_emails_failed_total{kind="password_reset"}"#,
+        "gatehouse_password_hash_rejected_total",
+        r#"gatehouse_build_info{version=""#,
     ] {
         assert!(text.contains(needle), "{needle} missing from /metrics:\n{text}");
     }

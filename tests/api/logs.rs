@@ -177,3 +177,13 @@ async fn a_whole_account_story_logs_each_request_but_no_password_token_or_link()
         }
     }
 }
+
+#[tokio::test]
+async fn the_start_says_where_the_docs_and_console_are_and_warns_when_no_admin_exists() {
+    let app = spawn_app().await;
+
+    let logs = logs();
+    let site = &app.address;
+    assert!(logs.contains(&format!("docs={site}/docs")) && logs.contains(&format!("console={site}/admin")), "{logs}");
+    assert!(logs.contains("there is no active admin account"), "{logs}");
+}
