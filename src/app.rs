@@ -22,11 +22,10 @@ use crate::http::{self, AppState, Edge};
 use crate::limits::LimitStore;
 use crate::limits::redis::RedisLimits;
 use crate::mail::outbox::{Outbox, OutboxSettings};
-use crate::mail::smtp::SmtpTransport;
-use crate::mail::{LogTransport, Transport};
 use crate::passwords::PasswordHasher;
 use crate::sessions::SessionStore;
 use crate::sessions::redis::RedisSessions;
+use crate::store::sqlite::file::{self as sqlite_file, ServerLock};
 use crate::store::{self, Backend, DbOptions, Store};
 use crate::tokens::jwt::{KeyRing, SigningKey};
 
@@ -60,10 +59,7 @@ impl Services {
         let backend = Backend { store, sessions };
         let issuer = public_url.as_str().trim_end_matches('/').to_owned();
         let keys = load_or_create_keys(backend.store.as_ref(), issuer, config.access_token_ttl).await?;
-        let transport: Arc<dyn Transport> = match &config.smtp_url {
-            Some(url) => Arc::new(SmtpTransport::new(url, &config.mail_from)?),
-            None => Arc::new(LogTransport),
-        };
+        let transport = crate::mail::smtp::transport(config.smtp_url.as_ref(), &config.mail_from)?;
         let outbox = Outbox::new(backend.store.clone(), transport, outbox_settings);
         let hasher = PasswordHasher::start(config.hash_threads, config.hash_queue, config.hash_max_wait);
         let security = &config.security;
@@ -142,6 +138,8 @@ const STARTUP_RETRY_MAX: Duration = Duration::from_secs(30);
 pub struct Application {
     listener: TcpListener,
     address: SocketAddr,
+    /// The lock on the SQLite file, held while the server runs (none for other databases).
+    _lock: Option<ServerLock>,
     /// `None` while the database has not been reached yet.
     services: Option<Services>,
     opener: Opener,
@@ -158,6 +156,16 @@ impl Application {
     /// (a bootstrap admin the rules refuse…) fails the build; an unreachable database does not:
     /// the server starts without it and keeps trying (see [`Application`]).
     pub async fn build_with(config: &Config, outbox_settings: OutboxSettings) -> anyhow::Result<Self> {
+        // A local file the server cannot write, or that another server holds, is a mistake in
+        // the configuration: it stops the start with its cause instead of answering 503 for ever.
+        let lock = match sqlite_file::path_of(&config.database_url) {
+            Some(path) => {
+                let refused = |problem| ConfigError { problems: vec![problem] };
+                sqlite_file::check_writable(&path).map_err(refused)?;
+                Some(ServerLock::take(&path).map_err(refused)?)
+            }
+            None => None,
+        };
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("binding {} (GATEHOUSE_BIND); is another process using it?", config.bind))?;
@@ -181,7 +189,7 @@ impl Application {
                 None
             }
         };
-        Ok(Self { listener, address, services, opener })
+        Ok(Self { listener, address, _lock: lock, services, opener })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -199,7 +207,7 @@ impl Application {
 
     /// Serves until `stop` completes, then finishes in-flight requests and stops the worker.
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Self { listener, address, services, opener } = self;
+        let Self { listener, address, _lock, services, opener } = self;
         let router: Arc<OnceLock<Router>> = Arc::default();
         // Start-up met a configuration error: stop serving and report it.
         let fatal = CancellationToken::new();

@@ -47,8 +47,14 @@ fn setting(output: &Output, name: &str) -> String {
         .unwrap_or_else(|| panic!("{name} not printed in:\n{}", stdout(output)))
 }
 
-/// `gatehouse user create …` with `password` on standard input.
+/// `gatehouse user create …` with `password` on standard input; the database is made first with
+/// `gatehouse migrate` when there is none yet, as an operator does (the operator commands refuse
+/// a SQLite file that does not exist).
 fn create_user(dir: &Path, args: &[&str], password: &str) -> Output {
+    if !dir.join("g.db").exists() {
+        let migrated = run(gatehouse(dir).arg("migrate"));
+        assert_eq!(migrated.status.code(), Some(0), "{}", stderr(&migrated));
+    }
     let mut child = gatehouse(dir)
         .args(["user", "create", "--password-stdin"])
         .args(args)
@@ -458,6 +464,7 @@ fn delete_without_yes_is_refused_when_no_terminal_can_confirm_and_with_yes_delet
 #[test]
 fn keys_rotate_adds_a_key_that_is_published_but_does_not_sign_yet() {
     let dir = tempfile::tempdir().unwrap();
+    ok(dir.path(), &["migrate"]);
 
     let before = json_of(dir.path(), &["keys", "list"]);
     let rotated = stdout(&ok(dir.path(), &["keys", "rotate"]));
@@ -607,4 +614,114 @@ async fn serve_answers_health_checks_serves_the_created_admin_and_exits_0_on_sig
     };
     assert_eq!(status.code(), Some(0), "{}", server_log());
     assert!(server_log().contains("SIGTERM"), "{}", server_log());
+}
+
+#[test]
+fn operator_commands_refuse_a_database_that_does_not_exist_and_name_it() {
+    let dir = tempfile::tempdir().unwrap();
+
+    for args in [&["user", "list"][..], &["keys", "list"], &["outbox", "list"]] {
+        let output = run(gatehouse(dir.path()).args(args));
+
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stdout(&output));
+        let error = stderr(&output);
+        let path = dir.path().join("g.db");
+        assert!(error.contains(&format!("there is no database at {}", path.display())), "{error}");
+        assert!(error.contains("GATEHOUSE_DATABASE_URL"), "{error}");
+    }
+    assert!(!dir.path().join("g.db").exists(), "no empty database was made");
+}
+
+#[test]
+fn write_commands_name_the_database_they_wrote_to_and_user_create_speaks_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = create_user(dir.path(), &["--email", "ann@example.com", "--json"], PASSWORD);
+    assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
+    let account: Value = serde_json::from_str(&stdout(&created)).expect("user create --json prints JSON");
+    assert_eq!((account["email"].as_str(), account["status"].as_str()), (Some("ann@example.com"), Some("active")));
+
+    let disabled = stdout(&ok(dir.path(), &["user", "disable", "ann@example.com"]));
+
+    assert!(disabled.contains(&format!("(database {})", dir.path().join("g.db").display())), "{disabled}");
+}
+
+#[test]
+fn mail_test_opens_no_database() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let output = run(gatehouse(dir.path()).args(["mail", "test", "--to", "ops@example.com"]));
+
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(!dir.path().join("g.db").exists(), "mail test made a database");
+}
+
+/// `gatehouse serve` with its environment and output, on a free port.
+fn serve(dir: &Path, env: &[(&str, &str)]) -> (Child, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = gatehouse(dir)
+        .arg("serve")
+        .env("GATEHOUSE_BIND", format!("127.0.0.1:{port}"))
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("gatehouse serve starts");
+    (child, port)
+}
+
+/// Stops a server: SIGTERM, then SIGKILL if it has not gone within ten seconds.
+fn stop(server: &mut Child) {
+    let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+/// Waits (at most ten seconds) until `port` answers /healthz.
+async fn until_healthy(port: u16, server: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.is_err() {
+        assert!(server.try_wait().unwrap().is_none(), "the server exited before it answered");
+        assert!(Instant::now() < deadline, "the server did not answer /healthz within 10 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_second_server_on_the_same_sqlite_file_refuses_to_start_while_operator_commands_work_beside_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut first, port) = serve(dir.path(), &[]);
+    until_healthy(port, &mut first).await;
+
+    let (second, _) = serve(dir.path(), &[]);
+    let second = second.wait_with_output().unwrap();
+    let listed = run(gatehouse(dir.path()).args(["user", "list"]));
+    stop(&mut first);
+
+    assert_eq!(second.status.code(), Some(2), "the second server exits with a configuration error");
+    let error = stderr(&second);
+    assert!(
+        error.contains("another gatehouse server") && error.contains(&dir.path().join("g.db").display().to_string()),
+        "{error}"
+    );
+    assert_eq!(listed.status.code(), Some(0), "an operator command beside the running server: {}", stderr(&listed));
+}
+
+#[test]
+fn serve_refuses_a_sqlite_file_in_a_missing_directory_with_its_absolute_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(gatehouse(dir.path())
+        .arg("serve")
+        .env("GATEHOUSE_BIND", "127.0.0.1:0")
+        .env("GATEHOUSE_DATABASE_URL", "sqlite://data/g.db"));
+
+    assert_eq!(output.status.code(), Some(2));
+    let error = stderr(&output);
+    assert!(
+        error.contains(&dir.path().join("data").display().to_string()) && error.contains("does not exist"),
+        "{error}"
+    );
 }

@@ -176,12 +176,23 @@ fn role_arg(value: &str) -> Result<Role, String> {
 
 /// Runs one operator command as the operator. `access_token_ttl` is how long the tokens an
 /// old key signed stay valid.
-pub async fn run(services: &Services, access_token_ttl: Duration, operation: Operation) -> anyhow::Result<()> {
+/// Runs an operator command. `database` names where it acts, for the confirmations of the
+/// commands that write.
+pub async fn run(
+    services: &Services,
+    access_token_ttl: Duration,
+    database: &str,
+    operation: Operation,
+) -> anyhow::Result<()> {
     let admin = services.accounts.as_operator();
     match operation {
-        Operation::User(command) => user(&admin, command).await,
+        Operation::User(command) => user(&admin, command, database).await,
         Operation::Keys(KeysCommand::List { json }) => list_keys(&admin, json).await,
-        Operation::Keys(KeysCommand::Rotate) => rotate_key(&admin, access_token_ttl).await,
+        Operation::Keys(KeysCommand::Rotate) => {
+            rotate_key(&admin, access_token_ttl).await?;
+            println!("(database {database})");
+            Ok(())
+        }
         Operation::Outbox(OutboxCommand::List { status, recipient, limit, cursor, json }) => {
             let recipient = recipient.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
             let query = OutboxQuery { status, recipient, before: cursor, limit: one_more(limit) };
@@ -190,7 +201,7 @@ pub async fn run(services: &Services, access_token_ttl: Duration, operation: Ope
         Operation::Outbox(OutboxCommand::Retry { id }) => {
             let entry = admin.retry_email(id).await.map_err(|e| explain(e, || format!("no such email: {id}")))?;
             println!(
-                "queued the {} email to {} again ({id}); the running server sends it",
+                "queued the {} email to {} again ({id}) in {database}; the running server sends it",
                 entry.kind, entry.recipient
             );
             Ok(())
@@ -198,7 +209,9 @@ pub async fn run(services: &Services, access_token_ttl: Duration, operation: Ope
     }
 }
 
-async fn user(admin: &Admin<'_>, command: UserCommand) -> anyhow::Result<()> {
+async fn user(admin: &Admin<'_>, command: UserCommand, database: &str) -> anyhow::Result<()> {
+    let report =
+        |account: &Account, json: bool, done: &str| report(account, json, &format!("{done} (database {database})"));
     match command {
         UserCommand::List { q, status, role, limit, cursor, json } => {
             let query =
@@ -241,7 +254,7 @@ async fn user(admin: &Admin<'_>, command: UserCommand) -> anyhow::Result<()> {
                     AccountReport { account: account.into(), live_sessions: None, sessions_ended: Some(ended) };
                 return print_json(&report);
             }
-            println!("ended {} of {}", plural(ended, "session"), who(&account));
+            println!("ended {} of {} (database {database})", plural(ended, "session"), who(&account));
             Ok(())
         }
     }

@@ -18,6 +18,7 @@ use crate::config::{Config, ConfigError, Loaded};
 use crate::mail::outbox::OutboxSettings;
 use crate::mail::templates;
 use crate::store::QueuedEmail;
+use crate::store::sqlite::file as sqlite_file;
 
 #[derive(Parser, Debug)]
 #[command(name = "gatehouse", version, about = "Self-hosted user accounts and authentication.")]
@@ -68,6 +69,9 @@ enum UserCommand {
         /// Read the password from the first line of standard input instead of prompting.
         #[arg(long)]
         password_stdin: bool,
+        /// Print the account as JSON, as the HTTP API shows it.
+        #[arg(long)]
+        json: bool,
     },
     #[command(flatten)]
     Manage(admin::UserCommand),
@@ -125,8 +129,8 @@ pub fn main() -> ExitCode {
         match command {
             Command::Serve | Command::Config(_) | Command::Openapi | Command::Healthcheck => serve(config).await,
             Command::Migrate => migrate(config).await,
-            Command::User(UserCommand::Create { email, username, admin, password_stdin }) => {
-                create_user(config, email, username, admin, password_stdin).await
+            Command::User(UserCommand::Create { email, username, admin, password_stdin, json }) => {
+                create_user(config, NewUserArgs { email, username, admin, password_stdin, json }).await
             }
             Command::User(UserCommand::Manage(command)) => operate(config, admin::Operation::User(command)).await,
             Command::Keys(command) => operate(config, admin::Operation::Keys(command)).await,
@@ -206,8 +210,34 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     app.run_until_stopped().await
 }
 
+/// Opens the services for an operator command. A SQLite file that does not exist is refused,
+/// not created: run in the wrong directory, a command would otherwise make an empty database
+/// there and act on it (and `user create --admin` would put the first admin in an orphan).
 async fn open(config: &Config) -> anyhow::Result<Services> {
+    if let Some(path) = sqlite_file::path_of(&config.database_url)
+        && !path.exists()
+    {
+        return Err(ConfigError {
+            problems: vec![format!(
+                "there is no database at {} (GATEHOUSE_DATABASE_URL={}, read in {}): run the command where the \
+                 server runs or point GATEHOUSE_DATABASE_URL at its database; `gatehouse migrate` creates a new one",
+                path.display(),
+                config.database_url,
+                std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default(),
+            )],
+        }
+        .into());
+    }
     Services::open(config, config.public_url.clone(), OutboxSettings::default()).await
+}
+
+/// Where a command writes, for its confirmation: the SQLite file's absolute path, or the
+/// server's URL with its password masked.
+fn database_named(config: &Config) -> String {
+    match sqlite_file::path_of(&config.database_url) {
+        Some(path) => path.display().to_string(),
+        None => config.database_url.masked(),
+    }
 }
 
 /// Brings the schema up to date and nothing else (no signing key is made), so that data can
@@ -220,27 +250,40 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn create_user(
-    config: Config,
+/// What `user create` was given.
+struct NewUserArgs {
     email: String,
     username: Option<String>,
     admin: bool,
     password_stdin: bool,
-) -> anyhow::Result<()> {
-    let password = read_password(password_stdin)?;
+    json: bool,
+}
+
+async fn create_user(config: Config, args: NewUserArgs) -> anyhow::Result<()> {
     let services = open(&config).await?;
-    let role = if admin { Role::Admin } else { Role::User };
-    let created = services.accounts.create_active_account(&email, username.as_deref(), password, role).await;
+    let password = match read_password(args.password_stdin) {
+        Ok(password) => password,
+        Err(error) => {
+            services.close().await;
+            return Err(error);
+        }
+    };
+    let role = if args.admin { Role::Admin } else { Role::User };
+    let created = services.accounts.create_active_account(&args.email, args.username.as_deref(), password, role).await;
     services.close().await;
     let account = created.map_err(|e| admin::explain(e, || "no such account".into()))?;
-    println!("created {} account {} ({})", role.as_str(), account.email, account.id);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&crate::http::views::AccountBody::from(account))?);
+        return Ok(());
+    }
+    println!("created {} account {} ({}) in {}", role.as_str(), account.email, account.id, database_named(&config));
     Ok(())
 }
 
 /// Runs an operator command, then writes out the audit events it queued.
 async fn operate(config: Config, operation: admin::Operation) -> anyhow::Result<()> {
     let services = open(&config).await?;
-    let result = admin::run(&services, config.access_token_ttl, operation).await;
+    let result = admin::run(&services, config.access_token_ttl, &database_named(&config), operation).await;
     services.close().await;
     result
 }
@@ -260,9 +303,9 @@ fn read_password(from_stdin: bool) -> anyhow::Result<SecretString> {
     Ok(SecretString::from(password))
 }
 
+/// Sends one message through the configured transport; no database is opened.
 async fn mail_test(config: Config, to: String) -> anyhow::Result<()> {
-    let services = open(&config).await?;
-    let transport = services.outbox.transport().clone();
+    let transport = crate::mail::smtp::transport(config.smtp_url.as_ref(), &config.mail_from)?;
     let rendered = templates::test_message(config.public_url.as_str());
     let id = uuid::Uuid::now_v7();
     let email = QueuedEmail {

@@ -2,13 +2,14 @@
 //! `?tls=required` for STARTTLS), `smtps://user:pass@host:465` speaks TLS from the start.
 //! Connection errors and 4xx answers are transient (retried); 5xx answers are permanent.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use super::{SendError, Transport};
+use super::{LogTransport, SendError, Transport};
 use crate::secret_url::SecretUrl;
 use crate::store::QueuedEmail;
 
@@ -94,4 +95,12 @@ impl Transport for SmtpTransport {
     fn describe(&self) -> String {
         self.described.clone()
     }
+}
+
+/// The transport the configuration names: SMTP at `smtp_url`, or the log when there is none.
+pub fn transport(smtp_url: Option<&SecretUrl>, mail_from: &str) -> anyhow::Result<Arc<dyn Transport>> {
+    Ok(match smtp_url {
+        Some(url) => Arc::new(SmtpTransport::new(url, mail_from)?),
+        None => Arc::new(LogTransport),
+    })
 }

@@ -53,27 +53,28 @@ async fn a_server_started_while_postgres_is_down_becomes_ready_when_it_appears()
     server.stop().await.unwrap();
 }
 
+/// A local file cannot appear by waiting: a SQLite file in a directory that does not exist is a
+/// mistake in the configuration, reported at once with the absolute path.
 #[tokio::test]
-async fn a_server_started_before_its_sqlite_directory_exists_becomes_ready_when_it_does() {
+async fn a_sqlite_file_in_a_missing_directory_stops_the_start_with_its_absolute_path() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let config = config(&format!("sqlite://{}", data.join("gatehouse.db").display()), &[]);
 
-    let server = Server::start(&config, quick_outbox()).await;
-    assert_starting(&server).await;
+    let error = gatehouse::app::Application::build(&config).await.expect_err("start-up refused");
 
-    std::fs::create_dir(&data).unwrap();
-    server.until_status("/readyz", StatusCode::OK, Duration::from_secs(30)).await;
-    let signup = server.sign_up("late@example.com").await;
-    assert_eq!(signup.status(), StatusCode::CREATED, "{}", signup.text().await.unwrap());
-    server.stop().await.unwrap();
+    let problem = error.downcast_ref::<gatehouse::config::ConfigError>().expect("a configuration error");
+    let text = problem.to_string();
+    assert!(text.contains(&data.display().to_string()) && text.contains("does not exist"), "{text}");
 }
+
+/// A port nothing listens on: a database that refuses connections, as one still starting does.
+const UNREACHABLE_POSTGRES: &str = "postgres://gatehouse@127.0.0.1:9/gatehouse";
 
 #[tokio::test]
 async fn a_bad_admin_password_stops_start_up_at_once_even_without_a_database() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("missing").join("gatehouse.db").display());
-    let config = config(&url, &[("GATEHOUSE_ADMIN_EMAIL", "admin@example.com"), ("GATEHOUSE_ADMIN_PASSWORD", "short")]);
+    let url = UNREACHABLE_POSTGRES;
+    let config = config(url, &[("GATEHOUSE_ADMIN_EMAIL", "admin@example.com"), ("GATEHOUSE_ADMIN_PASSWORD", "short")]);
 
     let error = gatehouse::app::Application::build(&config).await.expect_err("start-up refused");
 
@@ -83,9 +84,7 @@ async fn a_bad_admin_password_stops_start_up_at_once_even_without_a_database() {
 
 #[tokio::test]
 async fn a_server_still_starting_stops_cleanly() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("missing").join("gatehouse.db").display());
-    let server = Server::start(&config(&url, &[]), quick_outbox()).await;
+    let server = Server::start(&config(UNREACHABLE_POSTGRES, &[]), quick_outbox()).await;
     assert_eq!(server.get("/healthz", None).await.status(), StatusCode::OK);
 
     let stopped = tokio::time::timeout(Duration::from_secs(10), server.stop()).await;

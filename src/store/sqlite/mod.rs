@@ -7,6 +7,7 @@
 //! Ids, JSON and times are stored as text (a UUID's and an RFC 3339 UTC time's text sort as
 //! the values do). The per-request reads skip the pool (see [`reader`]).
 
+pub mod file;
 mod reader;
 
 use std::str::FromStr;
