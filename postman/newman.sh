@@ -36,5 +36,5 @@ exec 9>&-
 
 exec "$newman" run postman/gatehouse.postman_collection.json \
   --environment postman/gatehouse.postman_environment.json \
-  --env-var "baseUrl=$base" --env-var "mailUrl=$maildev/api" \
+  --env-var "baseUrl=$base" --env-var "mailUrl=$maildev" \
   --reporters cli --color off --timeout-request 15000
