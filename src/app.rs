@@ -27,7 +27,7 @@ use crate::sessions::SessionStore;
 use crate::sessions::redis::RedisSessions;
 use crate::store::sqlite::file::{self as sqlite_file, ServerLock};
 use crate::store::{self, Backend, DbOptions, Store};
-use crate::tokens::jwt::{KeyRing, SigningKey};
+use crate::tokens::jwt::{Issuing, KeyRing, SigningKey};
 
 /// How often expired sessions and tokens are swept away.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(600);
@@ -58,7 +58,13 @@ impl Services {
         crate::metrics::handle();
         let backend = Backend { store, sessions };
         let issuer = public_url.as_str().trim_end_matches('/').to_owned();
-        let keys = load_or_create_keys(backend.store.as_ref(), issuer, config.access_token_ttl).await?;
+        let issuing = Issuing {
+            audience: config.token_audience.clone().unwrap_or_else(|| issuer.clone()),
+            issuer,
+            algorithm: config.token_algorithm,
+            token_ttl: Some(config.access_token_ttl),
+        };
+        let keys = load_or_create_keys(backend.store.as_ref(), &issuing).await?;
         let transport = crate::mail::smtp::transport(config.smtp_url.as_ref(), &config.mail_from)?;
         let outbox = Outbox::new(backend.store.clone(), transport, outbox_settings);
         let hasher = PasswordHasher::start(config.hash_threads, config.hash_queue, config.hash_max_wait);
@@ -66,6 +72,8 @@ impl Services {
         let settings = Settings {
             public_url,
             access_token_ttl: config.access_token_ttl,
+            token_audience: issuing.audience.clone(),
+            token_algorithm: config.token_algorithm,
             session_ttl: config.session_ttl,
             activation_ttl: config.activation_ttl,
             reset_ttl: config.reset_ttl,
@@ -111,16 +119,25 @@ impl Services {
     }
 }
 
-/// Reads the signing keys; on a database without any, creates the first one. Two processes
-/// starting at once on an empty database both end up with the one that was stored first.
-async fn load_or_create_keys(store: &dyn Store, issuer: String, token_ttl: Duration) -> anyhow::Result<KeyRing> {
+/// Reads the signing keys; on a database without any, creates the first one, and when none is
+/// of the configured algorithm (it was just switched), adds one that signs at once. Two
+/// processes starting at once on an empty database both end up with the one stored first.
+async fn load_or_create_keys(store: &dyn Store, issuing: &Issuing) -> anyhow::Result<KeyRing> {
     let mut keys = store.signing_keys().await?;
     if keys.is_empty() {
-        store.insert_first_signing_key(&SigningKey::generate(Utc::now())?).await?;
+        store.insert_first_signing_key(&SigningKey::generate_for(issuing.algorithm, Utc::now())?).await?;
         keys = store.signing_keys().await?;
         tracing::info!(kid = %keys.first().map(|k| k.kid.as_str()).unwrap_or("?"), "created the first signing key");
+    } else if !keys.iter().any(|key| key.algorithm == issuing.algorithm) {
+        let key = SigningKey::generate_for(issuing.algorithm, Utc::now())?;
+        store.insert_signing_key(&key).await?;
+        tracing::info!(
+            kid = %key.kid, algorithm = %issuing.algorithm,
+            "the token algorithm changed: a new signing key signs from now on; tokens already issued stay valid"
+        );
+        keys = store.signing_keys().await?;
     }
-    KeyRing::at(issuer, keys, Utc::now(), Some(token_ttl))
+    KeyRing::at(issuing, keys, Utc::now())
 }
 
 /// The first pause between attempts to reach the database at start-up; it doubles up to the next.

@@ -383,8 +383,19 @@ fn user_list_prints_a_table_or_json_filtered_by_text_and_status() {
     assert_eq!(emails(&all), ["bob@example.com", "ann@example.com", "root@example.com"], "newest first");
     assert_eq!(all["total"], 3);
     let keys: Vec<&String> = all["users"][0].as_object().unwrap().keys().collect();
-    let api =
-        ["created_at", "data", "email", "email_verified", "id", "name", "role", "status", "updated_at", "username"];
+    let api = [
+        "app_data",
+        "created_at",
+        "data",
+        "email",
+        "email_verified",
+        "id",
+        "name",
+        "role",
+        "status",
+        "updated_at",
+        "username",
+    ];
     assert_eq!(keys, api, "the HTTP API's field names");
     assert_eq!(emails(&by_text), ["ann@example.com"]);
     assert_eq!(by_text["total"], Value::Null, "a text search is not counted");
@@ -442,6 +453,27 @@ fn promote_and_demote_change_the_role_but_the_last_active_admin_stays() {
     assert!(demoted.contains("root@example.com"), "{demoted}");
     assert_eq!(json_of(dir.path(), &["user", "show", "root@example.com"])["role"], "user");
     assert_eq!(json_of(dir.path(), &["user", "show", "root@example.com"])["status"], "active");
+}
+
+#[test]
+fn set_app_data_replaces_the_admin_written_object_and_refuses_what_is_not_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = create_user(dir.path(), &["--email", "ann@example.com", "--username", "ann"], PASSWORD);
+    assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
+
+    let set = json_of(dir.path(), &["user", "set-app-data", "ann", r#"{"plan": "pro", "seats": 5}"#]);
+    let said = stdout(&ok(dir.path(), &["user", "set-app-data", "ann@example.com", r#"{"plan": "team"}"#]));
+    let shown = json_of(dir.path(), &["user", "show", "ann"]);
+    let not_json = run(gatehouse(dir.path()).args(["user", "set-app-data", "ann", "plan=pro"]));
+    let not_object = run(gatehouse(dir.path()).args(["user", "set-app-data", "ann", "[1, 2]"]));
+
+    assert_eq!(set["app_data"], serde_json::json!({"plan": "pro", "seats": 5}));
+    assert!(said.starts_with("set the app_data of ann@example.com ("), "{said}");
+    assert!(said.contains(r#" to {"plan":"team"} (database "#), "{said}");
+    assert_eq!(shown["app_data"], serde_json::json!({"plan": "team"}), "replaced, not merged");
+    assert_eq!(not_json.status.code(), Some(2), "a usage error: {}", stderr(&not_json));
+    assert!(stderr(&not_json).contains("not JSON"), "{}", stderr(&not_json));
+    assert!(refusal(&not_object).starts_with("app_data must be a JSON object"), "{}", stderr(&not_object));
 }
 
 #[test]

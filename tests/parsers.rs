@@ -630,12 +630,14 @@ fn claims() -> impl Strategy<Value = AccessClaims> {
             AccessClaims {
                 iss: ISSUER.into(),
                 sub: Uuid::from_u128(sub),
+                aud: ISSUER.into(),
                 sid: Uuid::from_u128(sid),
                 iat: now,
                 exp: now + lifetime,
                 jti: Uuid::from_u128(jti),
                 email,
                 role,
+                app_data: serde_json::Map::new(),
             }
         },
     )
@@ -732,6 +734,14 @@ proptest! {
         let (ring, _) = rings();
         let token = ring.sign(&AccessClaims { iss: issuer, ..claims }).unwrap();
         prop_assert!(ring.verify(&token).is_err());
+    }
+
+    #[test]
+    fn tokens_for_another_audience_are_refused(claims in claims(), audience in any::<String>()) {
+        prop_assume!(audience != ISSUER);
+        let (ring, _) = rings();
+        let token = ring.sign(&AccessClaims { aud: audience, ..claims }).unwrap();
+        prop_assert_eq!(ring.verify(&token), Err(TokenError::Invalid));
     }
 }
 

@@ -422,13 +422,14 @@
         dd.dataset.value = value;
       } else if (field === 'email_verified') {
         dd.textContent = value ? 'yes' : 'no';
-      } else if (field === 'data') {
+      } else if (field === 'data' || field === 'app_data') {
         const json = value && Object.keys(value).length > 0 ? JSON.stringify(value, null, 1) : '—';
         dd.replaceChildren(el('code', { text: json }));
       } else {
         dd.textContent = dash(value);
       }
     }
+    $('app-data-input').value = JSON.stringify(account.app_data || {}, null, 1);
     $('action-status').textContent = account.status === 'disabled' ? 'Enable' : 'Disable';
     $('action-status').classList.toggle('danger', account.status !== 'disabled');
     $('action-role').textContent = account.role === 'admin' ? 'Remove admin' : 'Make admin';
@@ -560,6 +561,46 @@
     say(`${updated.email} is now ${updated.role === 'admin' ? 'an administrator' : 'an ordinary user'}.`);
   }
 
+  /**
+   * The JSON merge patch (RFC 7396) that turns `from` into `to`: removed keys become null,
+   * objects are patched key by key, anything else is replaced.
+   */
+  function mergeDiff(from, to) {
+    const isObject = (value) => value !== null && typeof value === 'object' && !Array.isArray(value);
+    if (!isObject(from) || !isObject(to)) {
+      return to;
+    }
+    const patch = {};
+    for (const key of Object.keys(from)) {
+      if (!(key in to)) {
+        patch[key] = null;
+      }
+    }
+    for (const [key, value] of Object.entries(to)) {
+      if (JSON.stringify(from[key]) !== JSON.stringify(value)) {
+        patch[key] = mergeDiff(from[key], value);
+      }
+    }
+    return patch;
+  }
+
+  async function saveAppData() {
+    const account = state.selected;
+    let appData;
+    try {
+      appData = JSON.parse($('app-data-input').value.trim() || '{}');
+    } catch (error) {
+      say(`App data is not JSON: ${error.message}`, 'error');
+      return;
+    }
+    if (appData === null || typeof appData !== 'object' || Array.isArray(appData)) {
+      say('App data must be a JSON object, like {"plan": "pro"}.', 'error');
+      return;
+    }
+    const updated = await patch(account, { app_data: mergeDiff(account.app_data || {}, appData) });
+    say(`The app data of ${updated.email} is saved; their next access token carries it.`);
+  }
+
   async function endSessions() {
     const account = state.selected;
     if (!confirm(`End every session of ${account.email}? They will have to log in again.`)) {
@@ -688,6 +729,11 @@
     on('action-status', 'click', () => busy($('action-status'), toggleStatus));
     on('action-role', 'click', () => busy($('action-role'), toggleRole));
     on('action-end-sessions', 'click', () => busy($('action-end-sessions'), endSessions));
+    on('app-data-form', 'submit', (event) => {
+      event.preventDefault();
+      clearMessage();
+      busy($('app-data-save'), saveAppData);
+    });
     on('action-password-reset', 'click', () => busy($('action-password-reset'), sendPasswordReset));
     on('action-resend-activation', 'click', () => busy($('action-resend-activation'), resendActivation));
     on('events-more', 'click', () => busy($('events-more'), () => loadEvents(false)));

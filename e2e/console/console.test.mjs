@@ -373,6 +373,28 @@ async function main() {
       await until('the detail should say user again', async () => (await detailValue('role')) === 'user');
     });
 
+    await step('set ann\'s app data', ['ann opens in the detail panel'], async () => {
+      await page.fill('#app-data-input', '{"plan": "pro", "seats": 5}');
+      await page.click('#app-data-save');
+      await expectMessage(/app data of .* is saved/);
+      const shown = await page.textContent('[data-testid="detail-app-data"]');
+      assert.deepEqual(JSON.parse(shown), { plan: 'pro', seats: 5 }, `the detail shows it: ${shown}`);
+      const viaApi = await call('GET', `/user/${ann.id}`, { token: adminToken });
+      assert.deepEqual(viaApi.json?.app_data, { plan: 'pro', seats: 5 }, `GET /user/{id}: ${viaApi.text}`);
+      // A key removed in the editor is removed from the account (the page sends a merge patch).
+      await page.fill('#app-data-input', '{"plan": "team"}');
+      await page.click('#app-data-save');
+      await until('the detail should show the new app data', async () =>
+        JSON.stringify(JSON.parse(await page.textContent('[data-testid="detail-app-data"]'))) === '{"plan":"team"}',
+      );
+      const login = await logInApi(ANN, USER_PASSWORD);
+      const claims = JSON.parse(Buffer.from(login.access_token.split('.')[1], 'base64url').toString());
+      assert.deepEqual(claims.app_data, { plan: 'team' }, 'ann\'s next access token carries it');
+      await page.fill('#app-data-input', 'not json');
+      await page.click('#app-data-save');
+      await expectMessage(/not JSON/);
+    });
+
     await step('end ann\'s sessions', ['enable ann again'], async () => {
       const pair = await logInApi(ANN, USER_PASSWORD);
       await openAccount(ANN);

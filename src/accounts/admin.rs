@@ -46,6 +46,7 @@ pub struct NewUser {
     pub username: Option<String>,
     pub name: Option<String>,
     pub data: Option<serde_json::Value>,
+    pub app_data: Option<serde_json::Value>,
     /// `user` (the default) or `admin`, as submitted.
     pub role: Option<String>,
     /// `active` (the default: the admin vouches for the address) or `pending` (an activation
@@ -156,6 +157,7 @@ impl Admin<'_> {
             username: input.username.as_deref(),
             name: input.name.as_deref(),
             data: AccountData::parse(input.data.unwrap_or(serde_json::Value::Null)),
+            app_data: AccountData::parse_field(input.app_data.unwrap_or(serde_json::Value::Null), "app_data"),
             password: input.password.as_ref(),
         };
         let profile = NewProfile::parse(submitted).map_err(|e| errors.extend(e)).ok();
@@ -192,27 +194,43 @@ impl Admin<'_> {
     /// last active admin cannot be disabled.
     pub async fn set_status(&self, key: &str, status: Status) -> Result<Account> {
         let target = self.find_user(key).await?;
-        let role = target.role;
-        self.change(target, role, status).await
+        let (role, app_data) = (target.role, target.app_data.clone());
+        self.change(target, role, status, app_data).await
     }
 
     /// Sets the role of the account `key` names. The last active admin cannot be demoted.
     pub async fn set_role(&self, key: &str, role: Role) -> Result<Account> {
         let target = self.find_user(key).await?;
-        let status = target.status;
-        self.change(target, role, status).await
+        let (status, app_data) = (target.status, target.app_data.clone());
+        self.change(target, role, status, app_data).await
     }
 
-    async fn change(&self, target: Account, role: Role, status: Status) -> Result<Account> {
+    /// Replaces the `app_data` of the account `key` names (an object; `null` empties it). Its
+    /// next access token carries the new value.
+    pub async fn set_app_data(&self, key: &str, app_data: serde_json::Value) -> Result<Account> {
+        let target = self.find_user(key).await?;
+        let app_data = AccountData::parse_field(app_data, "app_data").map_err(|e| Error::Validation(vec![e]))?;
+        let (role, status) = (target.role, target.status);
+        self.change(target, role, status, app_data.into_map()).await
+    }
+
+    async fn change(
+        &self,
+        target: Account,
+        role: Role,
+        status: Status,
+        app_data: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Account> {
         let change = ProfileChange {
             username: target.username.clone(),
             name: target.name.clone(),
             data: target.data.clone(),
+            app_data,
             role,
             status,
             now: Utc::now(),
         };
-        if change.role == target.role && change.status == target.status {
+        if change.role == target.role && change.status == target.status && change.app_data == target.app_data {
             return Ok(target);
         }
         self.accounts.keep_an_admin(&target, role, status).await?;
@@ -228,6 +246,9 @@ impl Admin<'_> {
         }
         if target.status != updated.status {
             detail.insert("status".into(), json!({ "from": target.status.as_str(), "to": updated.status.as_str() }));
+        }
+        if target.app_data != updated.app_data {
+            detail.insert("app_data".into(), json!({ "from": target.app_data, "to": updated.app_data }));
         }
         tracing::info!(account_id = %updated.id, "account changed by an admin");
         self.audit(self.event(kinds::ADMIN_ACCOUNT_UPDATED, Some(updated.id)).detail(detail.into())).await?;

@@ -141,29 +141,49 @@ impl DisplayName {
     }
 }
 
-/// The user's own JSON data: an object of at most 16 KiB.
+/// A JSON object of at most 16 KiB: the user's own `data`, or the `app_data` only admins set.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AccountData(serde_json::Map<String, serde_json::Value>);
 
 impl AccountData {
+    /// The most the user's `data` may hold, as JSON.
     pub const MAX_BYTES: usize = 16 * 1024;
+    /// The most `app_data` may hold: it rides in every access token.
+    pub const MAX_APP_BYTES: usize = 4 * 1024;
 
+    /// The user's `data`.
     pub fn parse(value: serde_json::Value) -> Result<Self, FieldError> {
+        Self::parse_field(value, "data")
+    }
+
+    /// An object for the field `field` (`data` or `app_data`); `null` is the empty object.
+    pub fn parse_field(value: serde_json::Value, field: &'static str) -> Result<Self, FieldError> {
         match value {
-            serde_json::Value::Object(map) => Self::from_map(map),
+            serde_json::Value::Object(map) => Self::from_map_field(map, field),
             serde_json::Value::Null => Ok(Self::default()),
-            _ => Err(FieldError::new("data", "data must be a JSON object, like {\"phone\": \"+49…\"}")),
+            _ => {
+                let example = if field == "data" { r#"{"phone": "+49…"}"# } else { r#"{"plan": "pro"}"# };
+                Err(FieldError::new(field, format!("{field} must be a JSON object, like {example}")))
+            }
         }
     }
 
     pub fn from_map(map: serde_json::Map<String, serde_json::Value>) -> Result<Self, FieldError> {
-        // Text columns of some databases cannot hold NUL; it has no place in user data anyway.
+        Self::from_map_field(map, "data")
+    }
+
+    fn from_map_field(
+        map: serde_json::Map<String, serde_json::Value>,
+        field: &'static str,
+    ) -> Result<Self, FieldError> {
+        // Text columns of some databases cannot hold NUL; it has no place in account data anyway.
         if map.iter().any(|(key, value)| key.contains('\0') || holds_nul(value)) {
-            return Err(FieldError::new("data", "data may not contain NUL characters (\\u0000)"));
+            return Err(FieldError::new(field, format!("{field} may not contain NUL characters (\\u0000)")));
         }
+        let (max, limit) = if field == "data" { (Self::MAX_BYTES, "16 KiB") } else { (Self::MAX_APP_BYTES, "4 KiB") };
         let size = serde_json::to_vec(&map).map(|v| v.len()).unwrap_or(usize::MAX);
-        if size > Self::MAX_BYTES {
-            return Err(FieldError::new("data", "data may hold at most 16 KiB of JSON"));
+        if size > max {
+            return Err(FieldError::new(field, format!("{field} may hold at most {limit} of JSON")));
         }
         Ok(Self(map))
     }
@@ -327,7 +347,11 @@ pub struct Account {
     pub email: String,
     pub username: Option<String>,
     pub name: Option<String>,
+    /// Written by the user: never to be trusted for a decision.
     pub data: serde_json::Map<String, serde_json::Value>,
+    /// Written by admins only (plan, tenant, permissions); the user reads it, and it is copied
+    /// into the access token.
+    pub app_data: serde_json::Map<String, serde_json::Value>,
     pub role: Role,
     pub status: Status,
     pub email_verified: bool,

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use crate::tokens::jwt::KeyRing;
+use crate::tokens::jwt::{KeyAlgorithm, KeyRing};
 
 /// How often a replica re-reads the keys; shorter than the publish delay.
 pub const RELOAD_EVERY: Duration = Duration::from_secs(30);
@@ -47,6 +47,7 @@ impl Keys {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyInfo {
     pub kid: String,
+    pub algorithm: KeyAlgorithm,
     pub created_at: DateTime<Utc>,
     /// Signs new tokens now.
     pub signing: bool,

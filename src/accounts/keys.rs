@@ -15,8 +15,7 @@ impl Accounts {
     /// Re-reads the signing keys from the database.
     pub async fn reload_keys(&self) -> Result<()> {
         let stored = self.store.signing_keys().await?;
-        let ring =
-            KeyRing::at(self.settings.public_url_issuer(), stored, Utc::now(), Some(self.settings.access_token_ttl))?;
+        let ring = KeyRing::at(&self.settings.issuing(), stored, Utc::now())?;
         self.keys.replace(ring);
         Ok(())
     }
@@ -42,18 +41,14 @@ impl Accounts {
     pub async fn list_keys(&self) -> Result<Vec<KeyInfo>> {
         let mut stored = self.store.signing_keys().await?;
         stored.sort_by_key(|k| k.created_at);
-        let ring = KeyRing::at(
-            self.settings.public_url_issuer(),
-            stored.clone(),
-            Utc::now(),
-            Some(self.settings.access_token_ttl),
-        )?;
+        let ring = KeyRing::at(&self.settings.issuing(), stored.clone(), Utc::now())?;
         Ok(stored
             .into_iter()
             .map(|k| KeyInfo {
                 signing: k.kid == ring.signing_kid(),
                 published: ring.knows(&k.kid),
                 kid: k.kid,
+                algorithm: k.algorithm,
                 created_at: k.created_at,
             })
             .collect())
@@ -62,16 +57,22 @@ impl Accounts {
     /// Adds a new signing key. Every replica publishes it within [`RELOAD_EVERY`] and signs
     /// with it after the publish delay; the old key keeps verifying until its tokens expire.
     pub async fn rotate_key(&self) -> Result<KeyInfo> {
-        let key = SigningKey::generate(Utc::now())?;
+        let key = SigningKey::generate_for(self.settings.token_algorithm, Utc::now())?;
         self.store.insert_signing_key(&key).await?;
         tracing::info!(kid = %key.kid, "a new signing key was added");
         self.audit
             .record_now(
                 crate::audit::AuditEvent::new(crate::audit::kinds::ADMIN_KEY_ROTATED)
-                    .detail(serde_json::json!({ "kid": key.kid })),
+                    .detail(serde_json::json!({ "kid": key.kid, "algorithm": key.algorithm.name() })),
             )
             .await?;
         self.reload_keys().await?;
-        Ok(KeyInfo { kid: key.kid, created_at: key.created_at, signing: false, published: true })
+        Ok(KeyInfo {
+            kid: key.kid,
+            algorithm: key.algorithm,
+            created_at: key.created_at,
+            signing: false,
+            published: true,
+        })
     }
 }

@@ -43,7 +43,7 @@ use crate::mail::templates::{self, Rendered};
 use crate::passwords::PasswordHasher;
 use crate::sessions::SessionStore;
 use crate::store::{NewEmail, NewOneTimeToken, Store, TokenPurpose};
-use crate::tokens::jwt::KeyRing;
+use crate::tokens::jwt::{Issuing, KeyAlgorithm, KeyRing};
 use crate::tokens::opaque::OpaqueToken;
 use crate::tokens::verified::VerifiedTokens;
 
@@ -64,6 +64,10 @@ async fn at_least<T>(floor: Duration, work: impl std::future::Future<Output = T>
 pub struct Settings {
     pub public_url: Url,
     pub access_token_ttl: Duration,
+    /// The `aud` of access tokens.
+    pub token_audience: String,
+    /// The algorithm new tokens (and rotated keys) are signed with.
+    pub token_algorithm: KeyAlgorithm,
     pub session_ttl: Duration,
     pub activation_ttl: Duration,
     pub reset_ttl: Duration,
@@ -84,6 +88,16 @@ impl Settings {
     /// The token issuer: the public URL without a trailing slash.
     pub fn public_url_issuer(&self) -> String {
         self.site().to_owned()
+    }
+
+    /// How tokens are issued.
+    pub fn issuing(&self) -> Issuing {
+        Issuing {
+            issuer: self.public_url_issuer(),
+            audience: self.token_audience.clone(),
+            algorithm: self.token_algorithm,
+            token_ttl: Some(self.access_token_ttl),
+        }
     }
 
     /// The public URL without a trailing slash, for emails that point at the site.

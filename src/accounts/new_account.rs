@@ -16,6 +16,7 @@ pub(super) struct NewProfile {
     pub username: Option<Username>,
     pub name: Option<DisplayName>,
     pub data: AccountData,
+    pub app_data: AccountData,
     /// Present when one was given, and then valid.
     pub password: Option<NewPassword>,
 }
@@ -28,6 +29,8 @@ pub(super) struct Submitted<'a> {
     pub name: Option<&'a str>,
     /// The JSON data, already assembled (sign-up gathers unknown top-level fields into it).
     pub data: Result<AccountData, FieldError>,
+    /// Only an admin's creation sets it; sign-up leaves it empty.
+    pub app_data: Result<AccountData, FieldError>,
     pub password: Option<&'a SecretString>,
 }
 
@@ -41,6 +44,7 @@ impl NewProfile {
         };
         let name = DisplayName::parse(submitted.name.unwrap_or_default()).map_err(|e| errors.push(e)).ok().flatten();
         let data = submitted.data.map_err(|e| errors.push(e)).ok();
+        let app_data = submitted.app_data.map_err(|e| errors.push(e)).ok();
         let identity = [
             email.as_ref().map(Email::as_str).unwrap_or_default(),
             username.as_ref().map(Username::as_str).unwrap_or_default(),
@@ -49,8 +53,10 @@ impl NewProfile {
             Some(password) => NewPassword::parse(password, "password", &identity).map_err(|e| errors.push(e)).ok(),
             None => None,
         };
-        match (email, data) {
-            (Some(email), Some(data)) if errors.is_empty() => Ok(Self { email, username, name, data, password }),
+        match (email, data, app_data) {
+            (Some(email), Some(data), Some(app_data)) if errors.is_empty() => {
+                Ok(Self { email, username, name, data, app_data, password })
+            }
             _ => Err(errors),
         }
     }
@@ -71,6 +77,7 @@ impl NewProfile {
             username: self.username.as_ref().map(|u| u.as_str().to_owned()),
             name: self.name.as_ref().map(|n| n.as_str().to_owned()),
             data: self.data.clone().into_map(),
+            app_data: self.app_data.clone().into_map(),
             password_hash,
             role,
             status,
@@ -85,7 +92,14 @@ mod tests {
     use super::*;
 
     fn submitted<'a>(email: &'a str, username: Option<&'a str>, password: Option<&'a SecretString>) -> Submitted<'a> {
-        Submitted { email, username, name: None, data: AccountData::parse(serde_json::Value::Null), password }
+        Submitted {
+            email,
+            username,
+            name: None,
+            data: AccountData::parse(serde_json::Value::Null),
+            app_data: Ok(AccountData::default()),
+            password,
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Reading, editing and deleting accounts, with the access rules: a user may act on their own
 //! account only (and is told `Forbidden` about any other, whether or not it exists); an admin
-//! may act on any account, may change `role` and `status`, and is told `NotFound` about an
-//! account that does not exist.
+//! may act on any account, may change `role`, `status` and `app_data`, and is told `NotFound`
+//! about an account that does not exist.
 
 use chrono::Utc;
 use serde_json::{Map, Value, json};
@@ -12,14 +12,14 @@ use crate::audit::kinds;
 use crate::store::ProfileChange;
 
 /// The fields an edit may name; any other top-level field is kept in `data`.
-const EDITABLE: &[&str] = &["username", "name", "data", "role", "status"];
+const EDITABLE: &[&str] = &["username", "name", "data", "app_data", "role", "status"];
 /// Fields of the account's representation that are not edited here. They may be sent back
 /// unchanged (clients often PUT what they GET); a different value is refused.
 const READ_ONLY: &[&str] = &["id", "email", "email_verified", "created_at", "updated_at"];
 
 /// An edit as submitted. A PUT replaces `name` and `data` (omitted: cleared); `username` changes
-/// only when the body names it (`null` clears it), and `role` and `status` stay when omitted. A
-/// PATCH is a JSON merge patch (RFC 7396) of the same fields.
+/// only when the body names it (`null` clears it), and `role`, `status` and `app_data` stay when
+/// omitted. A PATCH is a JSON merge patch (RFC 7396) of the same fields.
 #[derive(Debug)]
 pub enum Edit {
     Replace(Map<String, Value>),
@@ -36,7 +36,9 @@ impl Accounts {
     pub async fn update_account(&self, caller: &Caller, key: &str, edit: Edit, client: &ClientInfo) -> Result<Account> {
         let (me, target) = self.resolve(caller, key).await?;
         let change = plan(&target, edit)?;
-        if !me.is_admin() && (change.role != target.role || change.status != target.status) {
+        let admin_only =
+            change.role != target.role || change.status != target.status || change.app_data != target.app_data;
+        if !me.is_admin() && admin_only {
             return Err(Error::Forbidden);
         }
         self.keep_an_admin(&target, change.role, change.status).await?;
@@ -54,6 +56,9 @@ impl Accounts {
         }
         if target.status != updated.status {
             detail.insert("status".into(), json!({ "from": target.status.as_str(), "to": updated.status.as_str() }));
+        }
+        if target.app_data != updated.app_data {
+            detail.insert("app_data".into(), json!({ "from": target.app_data, "to": updated.app_data }));
         }
         let mut event = self.event(kind, Some(updated.id), client);
         if me.id != target.id {
@@ -193,6 +198,18 @@ fn plan(current: &Account, edit: Edit) -> Result<ProfileChange> {
         merge_patch(&mut doc, &Value::Object(extra));
         AccountData::parse(doc).map_err(|e| errors.push(e)).ok()
     };
+    // Only an admin's edit may change it (checked by the caller); omitted, it stays.
+    let app_data = {
+        let mut doc = Value::Object(current.app_data.clone());
+        match fields.get("app_data") {
+            Some(Value::Object(app_data)) if patch => merge_patch(&mut doc, &Value::Object(app_data.clone())),
+            Some(Value::Object(app_data)) => doc = Value::Object(app_data.clone()),
+            Some(Value::Null) => doc = Value::Object(Map::new()),
+            Some(_) => errors.push(FieldError::new("app_data", "app_data must be a JSON object")),
+            None => {}
+        }
+        AccountData::parse_field(doc, "app_data").map_err(|e| errors.push(e)).ok()
+    };
     let role = match fields.get("role") {
         None | Some(Value::Null) => Some(current.role),
         Some(Value::String(role)) => Role::parse(role).or_else(|| {
@@ -215,10 +232,16 @@ fn plan(current: &Account, edit: Edit) -> Result<ProfileChange> {
             None
         }
     };
-    match (data, role, status) {
-        (Some(data), Some(role), Some(status)) if errors.is_empty() => {
-            Ok(ProfileChange { username, name, data: data.into_map(), role, status, now: Utc::now() })
-        }
+    match (data, app_data, role, status) {
+        (Some(data), Some(app_data), Some(role), Some(status)) if errors.is_empty() => Ok(ProfileChange {
+            username,
+            name,
+            data: data.into_map(),
+            app_data: app_data.into_map(),
+            role,
+            status,
+            now: Utc::now(),
+        }),
         _ => Err(Error::Validation(errors)),
     }
 }
@@ -278,6 +301,7 @@ mod tests {
             username: Some("ann".into()),
             name: Some("Ann".into()),
             data: json!({"phone": "+49", "address": {"city": "Berlin", "zip": "10115"}}).as_object().unwrap().clone(),
+            app_data: serde_json::Map::new(),
             role: Role::User,
             status: Status::Active,
             email_verified: true,

@@ -234,12 +234,14 @@ impl Accounts {
         let claims = AccessClaims {
             iss: self.keys().issuer().to_owned(),
             sub: account.id,
+            aud: self.keys().audience().to_owned(),
             sid: session.id,
             iat: now.timestamp(),
             exp: exp.timestamp(),
             jti: Uuid::now_v7(),
             email: account.email.clone(),
             role: account.role.as_str().to_owned(),
+            app_data: account.app_data.clone(),
         };
         let access_token = self.keys().sign(&claims)?;
         let expires_in = u64::try_from((exp - now).num_seconds()).unwrap_or_default();

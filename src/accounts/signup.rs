@@ -51,11 +51,18 @@ impl Accounts {
             return Err(Error::SignupDisabled);
         }
         self.per_ip(Action::SignUp, client).await?;
+        // Not the user's to write: refused rather than kept in `data`, where an app reading
+        // the wrong field would trust it.
+        let app_data = match input.extra.contains_key("app_data") {
+            true => Err(FieldError::new("app_data", "app_data is written by admins only; put your own fields in data")),
+            false => Ok(AccountData::default()),
+        };
         let submitted = Submitted {
             email: &input.email,
             username: input.username.as_deref(),
             name: input.name.as_deref(),
             data: merge_data(input.data, input.extra),
+            app_data,
             password: Some(&input.password),
         };
         let profile = NewProfile::parse(submitted).map_err(Error::Validation)?;

@@ -57,6 +57,16 @@ pub enum UserCommand {
     Promote(Target),
     /// Make an administrator an ordinary user.
     Demote(Target),
+    /// Replace an account's app_data: the JSON object only admins write (plan, tenant,
+    /// permissions), which the user can read and which its next access token carries. `{}`
+    /// empties it.
+    SetAppData {
+        #[command(flatten)]
+        target: Target,
+        /// A JSON object, e.g. '{"plan": "pro"}'.
+        #[arg(value_name = "JSON", value_parser = json_arg)]
+        app_data: serde_json::Value,
+    },
     /// Delete an account and everything of it, for good.
     Delete {
         #[command(flatten)]
@@ -174,6 +184,10 @@ fn role_arg(value: &str) -> Result<Role, String> {
     parse_role(value).map_err(|e| e.message)
 }
 
+fn json_arg(value: &str) -> Result<serde_json::Value, String> {
+    serde_json::from_str(value).map_err(|e| format!("not JSON ({e}); quote it, e.g. '{{\"plan\": \"pro\"}}'"))
+}
+
 /// Runs one operator command as the operator. `access_token_ttl` is how long the tokens an
 /// old key signed stay valid.
 /// Runs an operator command. `database` names where it acts, for the confirmations of the
@@ -234,6 +248,11 @@ async fn user(admin: &Admin<'_>, command: UserCommand, database: &str) -> anyhow
         UserCommand::Demote(target) => {
             let account = admin.set_role(&target.key, Role::User).await.map_err(no_account(&target.key))?;
             report(&account, target.json, &format!("{} is an ordinary user", who(&account)))
+        }
+        UserCommand::SetAppData { target, app_data } => {
+            let account = admin.set_app_data(&target.key, app_data).await.map_err(no_account(&target.key))?;
+            let done = format!("set the app_data of {} to {}", who(&account), Value::Object(account.app_data.clone()));
+            report(&account, target.json, &done)
         }
         UserCommand::Delete { target, yes } => {
             // After a confirmation, the account confirmed is the one deleted, by its id.
@@ -331,7 +350,8 @@ async fn show_user(admin: &Admin<'_>, target: &Target) -> anyhow::Result<()> {
         .row(["created", &format!("{} UTC", minute(a.created_at))])
         .row(["updated", &format!("{} UTC", minute(a.updated_at))])
         .row(["live sessions", &sessions.to_string()])
-        .row(["data", &Value::Object(a.data.clone()).to_string()]);
+        .row(["data", &Value::Object(a.data.clone()).to_string()])
+        .row(["app_data", &Value::Object(a.app_data.clone()).to_string()]);
     print!("{table}");
     Ok(())
 }
@@ -341,9 +361,10 @@ async fn list_keys(admin: &Admin<'_>, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(&keys.into_iter().map(KeyBody::from).collect::<Vec<_>>());
     }
-    let mut table = Table::with_header(["KID", "CREATED (UTC)", "SIGNING", "PUBLISHED"]);
+    let mut table = Table::with_header(["KID", "ALGORITHM", "CREATED (UTC)", "SIGNING", "PUBLISHED"]);
     for key in &keys {
-        table.row([key.kid.as_str(), &minute(key.created_at), yes_no(key.signing), yes_no(key.published)]);
+        let created = minute(key.created_at);
+        table.row([key.kid.as_str(), key.algorithm.name(), &created, yes_no(key.signing), yes_no(key.published)]);
     }
     print!("{table}");
     Ok(())
@@ -352,7 +373,7 @@ async fn list_keys(admin: &Admin<'_>, json: bool) -> anyhow::Result<()> {
 async fn rotate_key(admin: &Admin<'_>, access_token_ttl: Duration) -> anyhow::Result<()> {
     let key = admin.rotate_key().await.map_err(|e| explain(e, || "no signing keys".into()))?;
     let signs_from = key.created_at + chrono::Duration::from_std(KEY_PUBLISH_DELAY)?;
-    println!("added signing key {}", key.kid);
+    println!("added {} signing key {}", key.algorithm, key.kid);
     println!(
         "running servers publish it within {} and sign with it from {} UTC, {} after it was made",
         humantime::format_duration(KEY_RELOAD_EVERY),

@@ -27,6 +27,7 @@ use self::read::Parser;
 use self::sources::{Source, gather, read_files};
 use crate::limits::{Budget, LockoutPolicy};
 use crate::secret_url::SecretUrl;
+use crate::tokens::keys::KeyAlgorithm;
 
 /// The parsed configuration of one gatehouse process.
 #[derive(Clone, Debug)]
@@ -43,6 +44,9 @@ pub struct Config {
     pub outbox_lease: Duration,
     pub admin: Option<AdminSeed>,
     pub access_token_ttl: Duration,
+    pub token_algorithm: KeyAlgorithm,
+    /// `None`: the public URL, as the issuer.
+    pub token_audience: Option<String>,
     pub session_ttl: Duration,
     pub activation_ttl: Duration,
     pub reset_ttl: Duration,
@@ -167,6 +171,8 @@ impl Config {
         let outbox_lease = p.get(&OUTBOX_LEASE);
         let admin = admin_seed(&mut p);
         let access_token_ttl = p.get(&ACCESS_TOKEN_TTL);
+        let token_algorithm = p.get(&TOKEN_ALGORITHM);
+        let token_audience = p.optional(&TOKEN_AUDIENCE);
         let session_ttl = p.get(&SESSION_TTL);
         let activation_ttl = p.get(&ACTIVATION_TTL);
         let reset_ttl = p.get(&RESET_TTL);
@@ -203,6 +209,8 @@ impl Config {
                 outbox_lease: outbox_lease?,
                 admin: admin?,
                 access_token_ttl: access_token_ttl?,
+                token_algorithm: token_algorithm?,
+                token_audience: token_audience?,
                 session_ttl: session_ttl?,
                 activation_ttl: activation_ttl?,
                 reset_ttl: reset_ttl?,

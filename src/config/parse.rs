@@ -8,6 +8,7 @@ use url::Url;
 
 use crate::limits::Budget;
 use crate::secret_url::SecretUrl;
+use crate::tokens::keys::KeyAlgorithm;
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,6 +27,31 @@ pub fn parse_duration(value: &str) -> Result<Duration, String> {
 }
 
 /// A duration, or `off` (zero).
+/// The outbox lease: renewed every third of itself, so a few seconds at the least.
+pub(super) fn parse_lease(value: &str) -> Result<Duration, String> {
+    let lease = parse_duration(value)?;
+    if lease < Duration::from_secs(3) {
+        return Err("must be at least 3s (claims are renewed every third of the lease)".into());
+    }
+    Ok(lease)
+}
+
+/// `EdDSA`, `ES256` or `RS256`, as a JWT header writes them (any case).
+pub(super) fn parse_algorithm(value: &str) -> Result<KeyAlgorithm, String> {
+    KeyAlgorithm::ALL
+        .into_iter()
+        .find(|algorithm| algorithm.name().eq_ignore_ascii_case(value.trim()))
+        .ok_or_else(|| "write EdDSA, ES256 or RS256".into())
+}
+
+/// Any non-empty text: usually the URL of the API the tokens are for.
+pub(super) fn parse_audience(value: &str) -> Result<String, String> {
+    match value.trim() {
+        "" => Err("write the audience the tokens are for, e.g. https://api.example.com".into()),
+        audience => Ok(audience.to_owned()),
+    }
+}
+
 pub(super) fn parse_grace(value: &str) -> Result<Duration, String> {
     match value {
         "off" | "0" | "0s" => Ok(Duration::ZERO),

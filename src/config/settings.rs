@@ -9,12 +9,13 @@ use std::time::Duration;
 use url::Url;
 
 use super::parse::{
-    LogFormat, parse_bind, parse_bool, parse_budget, parse_count, parse_database_url, parse_duration, parse_grace,
-    parse_log_filter, parse_log_format, parse_mail_from, parse_origins, parse_proxies, parse_public_url,
-    parse_redis_prefix, parse_signup, parse_switch, parse_url_with_schemes,
+    LogFormat, parse_algorithm, parse_audience, parse_bind, parse_bool, parse_budget, parse_count, parse_database_url,
+    parse_duration, parse_grace, parse_lease, parse_log_filter, parse_log_format, parse_mail_from, parse_origins,
+    parse_proxies, parse_public_url, parse_redis_prefix, parse_signup, parse_switch, parse_url_with_schemes,
 };
 use crate::limits::Budget;
 use crate::secret_url::SecretUrl;
+use crate::tokens::keys::KeyAlgorithm;
 
 /// A setting's default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,8 +115,8 @@ settings! {
         "`smtp://host:port` (plain; add `?tls=required` for STARTTLS), `smtps://user:pass@host:465`; unset: emails are written to the log";
     MAIL_FROM: String = "GATEHOUSE_MAIL_FROM", Value("gatehouse <no-reply@localhost>"), Plain, parse_mail_from,
         "sender of every email";
-    OUTBOX_LEASE: Duration = "GATEHOUSE_OUTBOX_LEASE", Value("2m"), Plain, parse_duration,
-        "how long a replica's claim on an email lasts before another may retry it";
+    OUTBOX_LEASE: Duration = "GATEHOUSE_OUTBOX_LEASE", Value("15s"), Plain, parse_lease,
+        "how long a claim on an email lasts unless its sender renews it: how soon a dead replica's emails are taken over";
     ADMIN_EMAIL: String = "GATEHOUSE_ADMIN_EMAIL", Unset, Plain, |v| Ok(v.to_owned()),
         "with `GATEHOUSE_ADMIN_PASSWORD`: that admin exists, is active and has that password after start";
     ADMIN_PASSWORD: secrecy::SecretString = "GATEHOUSE_ADMIN_PASSWORD", Unset, Secret,
@@ -123,6 +124,10 @@ settings! {
         "the bootstrap admin's password (see `GATEHOUSE_ADMIN_EMAIL`)";
     ACCESS_TOKEN_TTL: Duration = "GATEHOUSE_ACCESS_TOKEN_TTL", Value("15m"), Plain, parse_duration,
         "access-token lifetime";
+    TOKEN_ALGORITHM: KeyAlgorithm = "GATEHOUSE_TOKEN_ALGORITHM", Value("EdDSA"), Plain, parse_algorithm,
+        "how access tokens are signed: `EdDSA` (Ed25519), `ES256` (P-256) or `RS256` (RSA 2048) for verifiers without Ed25519; switching keeps tokens already issued valid";
+    TOKEN_AUDIENCE: String = "GATEHOUSE_TOKEN_AUDIENCE", Computed("the public URL, as the issuer"), Plain, parse_audience,
+        "the `aud` claim of access tokens, which the APIs verifying them check";
     SESSION_TTL: Duration = "GATEHOUSE_SESSION_TTL", Value("24h"), Plain, parse_duration,
         "session lifetime from login (refresh does not extend it)";
     ACTIVATION_TTL: Duration = "GATEHOUSE_ACTIVATION_TTL", Value("24h"), Plain, parse_duration,

@@ -30,9 +30,14 @@ pub struct AccountBody {
     /// 3–32 of `[A-Za-z0-9_.-]`, unique case-insensitively.
     pub username: Option<String>,
     pub name: Option<String>,
-    /// Any JSON object the user chose (at most 16 KiB).
+    /// Any JSON object the user chose (at most 16 KiB). The user writes it: never base a
+    /// decision (a permission, a plan) on it.
     #[schema(value_type = Object)]
     pub data: serde_json::Map<String, serde_json::Value>,
+    /// A JSON object only admins write (at most 16 KiB): plan, tenant, permissions. The user
+    /// reads it; access tokens carry it as the `app_data` claim.
+    #[schema(value_type = Object, example = json!({"plan": "pro"}))]
+    pub app_data: serde_json::Map<String, serde_json::Value>,
     #[schema(value_type = String, example = "user")]
     /// `user` or `admin`.
     pub role: &'static str,
@@ -55,6 +60,7 @@ impl From<Account> for AccountBody {
             username: a.username,
             name: a.name,
             data: a.data,
+            app_data: a.app_data,
             role: a.role.as_str(),
             status: a.status.as_str(),
             email_verified: a.email_verified,
@@ -66,7 +72,8 @@ impl From<Account> for AccountBody {
 #[derive(Serialize, ToSchema)]
 #[schema(as = TokenPair)]
 pub struct TokenBody {
-    /// An EdDSA-signed JWT; send it as `Authorization: Bearer …`.
+    /// A signed JWT (`EdDSA` unless `GATEHOUSE_TOKEN_ALGORITHM` says otherwise); send it as
+    /// `Authorization: Bearer …`.
     pub access_token: String,
     #[schema(value_type = String, example = "Bearer")]
     pub token_type: &'static str,
@@ -188,6 +195,8 @@ pub struct OutboxPage {
 #[derive(Debug, Serialize)]
 pub struct KeyBody {
     pub kid: String,
+    /// `EdDSA`, `ES256` or `RS256`.
+    pub algorithm: String,
     pub created_at: String,
     /// Signs new tokens now.
     pub signing: bool,
@@ -197,7 +206,13 @@ pub struct KeyBody {
 
 impl From<KeyInfo> for KeyBody {
     fn from(k: KeyInfo) -> Self {
-        Self { kid: k.kid, created_at: rfc3339(&k.created_at), signing: k.signing, published: k.published }
+        Self {
+            kid: k.kid,
+            algorithm: k.algorithm.name().to_owned(),
+            created_at: rfc3339(&k.created_at),
+            signing: k.signing,
+            published: k.published,
+        }
     }
 }
 

@@ -52,16 +52,36 @@ impl std::fmt::Debug for QueuedEmail {
     }
 }
 
+/// The worker holding a claim: each running worker draws its own at start, so a claim is
+/// renewed and settled only by the worker that made it.
+pub type Claimer = Uuid;
+
 #[async_trait]
 pub trait OutboxStore: Send + Sync + std::fmt::Debug + 'static {
     /// Queues an email that goes with no other change.
     async fn queue_email(&self, email: &NewEmail) -> StoreResult<()>;
-    /// Claims up to `limit` due emails for `lease`; a claim not settled by then is retried.
-    async fn claim_emails(&self, now: DateTime<Utc>, lease: Duration, limit: u32) -> StoreResult<Vec<QueuedEmail>>;
-    /// Marks an email delivered and erases its bodies.
-    async fn email_sent(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()>;
-    async fn email_retry(&self, id: Uuid, next_attempt_at: DateTime<Utc>, error: &str) -> StoreResult<()>;
-    async fn email_failed(&self, id: Uuid, now: DateTime<Utc>, error: &str) -> StoreResult<()>;
+    /// Claims for `claimer`, until `now + lease`, up to `limit` emails that are due or whose
+    /// claim has run out.
+    async fn claim_emails(
+        &self,
+        claimer: Claimer,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<QueuedEmail>>;
+    /// Extends every claim `claimer` still holds to `until`; answers how many it holds.
+    async fn renew_claims(&self, claimer: Claimer, until: DateTime<Utc>) -> StoreResult<u64>;
+    /// Marks an email delivered and erases its bodies. Each settlement applies only while
+    /// `claimer` holds the claim, and answers whether it did.
+    async fn email_sent(&self, claimer: Claimer, id: Uuid, now: DateTime<Utc>) -> StoreResult<bool>;
+    async fn email_retry(
+        &self,
+        claimer: Claimer,
+        id: Uuid,
+        next_attempt_at: DateTime<Utc>,
+        error: &str,
+    ) -> StoreResult<bool>;
+    async fn email_failed(&self, claimer: Claimer, id: Uuid, now: DateTime<Utc>, error: &str) -> StoreResult<bool>;
     /// Emails queued and not yet delivered or failed.
     async fn outbox_backlog(&self) -> StoreResult<u64>;
 }

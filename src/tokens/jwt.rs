@@ -1,20 +1,20 @@
-//! Access tokens: JWTs signed with Ed25519 (`alg: EdDSA`), `kid` in the header, verifiable by
-//! anyone holding the JWKS. Signing keys live in the database so that every replica, and every
-//! restart, signs and verifies with the same ones.
+//! Access tokens: JWTs signed with the configured algorithm (`EdDSA` by default, `ES256` or
+//! `RS256`), `kid` in the header, verifiable by anyone holding the JWKS. Signing keys live in
+//! the database so that every replica, and every restart, signs and verifies with the same ones.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use ring::signature::{Ed25519KeyPair, KeyPair};
+use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-/// Anything longer than this is not a token we issued; it is refused before any parsing.
-pub const MAX_TOKEN_LEN: usize = 4096;
+pub use super::keys::{Jwk, KeyAlgorithm, SigningKey};
+
+/// Anything longer than this is not a token we issued; it is refused before any parsing. The
+/// longest we issue carries 4 KiB of `app_data` (about 5.5 KB once encoded) and an RSA signature.
+pub const MAX_TOKEN_LEN: usize = 8192;
 
 /// The claims of an access token, as the contract lists them.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -22,6 +22,8 @@ pub struct AccessClaims {
     pub iss: String,
     /// The account id.
     pub sub: Uuid,
+    /// Who the token is for (`GATEHOUSE_TOKEN_AUDIENCE`); verifiers check it.
+    pub aud: String,
     /// The session id, checked against the session store on every request.
     pub sid: Uuid,
     pub iat: i64,
@@ -29,36 +31,9 @@ pub struct AccessClaims {
     pub jti: Uuid,
     pub email: String,
     pub role: String,
-}
-
-/// An Ed25519 signing key as stored: the PKCS#8 document and the raw public key.
-#[derive(Clone)]
-pub struct SigningKey {
-    pub kid: String,
-    pub private_pkcs8: Vec<u8>,
-    pub public_key: Vec<u8>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl std::fmt::Debug for SigningKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("kid", &self.kid)
-            .field("created_at", &self.created_at)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SigningKey {
-    /// Makes a new random key. Its `kid` is derived from the public key.
-    pub fn generate(now: DateTime<Utc>) -> anyhow::Result<Self> {
-        let rng = ring::rand::SystemRandom::new();
-        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| anyhow::anyhow!("generating an Ed25519 key"))?;
-        let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|_| anyhow::anyhow!("reading the new key"))?;
-        let public_key = pair.public_key().as_ref().to_vec();
-        let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(&public_key)[..12]);
-        Ok(Self { kid, private_pkcs8: pkcs8.as_ref().to_vec(), public_key, created_at: now })
-    }
+    /// The account's admin-written data (see [`crate::accounts::domain::Account::app_data`]).
+    #[serde(default)]
+    pub app_data: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Why a presented token was refused. The client only ever learns "401".
@@ -74,36 +49,44 @@ pub enum TokenError {
     Invalid,
 }
 
-/// The keys this process signs and verifies with; the newest signs.
+/// What tokens are issued as: by whom, for whom, signed with which algorithm, living how long.
+#[derive(Clone, Debug)]
+pub struct Issuing {
+    pub issuer: String,
+    pub audience: String,
+    /// The algorithm new tokens are signed with.
+    pub algorithm: KeyAlgorithm,
+    /// With it, a key that stopped signing longer than this ago verifies nothing and leaves
+    /// the JWKS: every token it signed has expired.
+    pub token_ttl: Option<Duration>,
+}
+
+impl Issuing {
+    /// Tokens by and for `issuer`, signed with Ed25519; old keys are kept.
+    pub fn new(issuer: impl Into<String>) -> Self {
+        let issuer = issuer.into();
+        Self { audience: issuer.clone(), issuer, algorithm: KeyAlgorithm::EdDSA, token_ttl: None }
+    }
+}
+
+/// The keys this process signs and verifies with.
 pub struct KeyRing {
-    issuer: String,
-    active: (String, EncodingKey),
-    verifiers: HashMap<String, DecodingKey>,
-    public: Vec<(String, Vec<u8>)>,
-    validation: Validation,
+    issuing: Issuing,
+    active: (String, KeyAlgorithm, EncodingKey),
+    verifiers: HashMap<String, (KeyAlgorithm, DecodingKey)>,
+    public: Vec<Jwk>,
+    /// One per algorithm: a token is checked only with the algorithm of the key its `kid` names.
+    validations: HashMap<KeyAlgorithm, Validation>,
     root: ring::hmac::Key,
 }
 
 impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeyRing")
-            .field("issuer", &self.issuer)
+            .field("issuing", &self.issuing)
             .field("active_kid", &self.active.0)
             .finish_non_exhaustive()
     }
-}
-
-/// One entry of the JWKS document (RFC 8037 OKP key).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
-pub struct Jwk {
-    pub kty: String,
-    pub crv: String,
-    pub x: String,
-    pub kid: String,
-    pub alg: String,
-    #[serde(rename = "use")]
-    #[schema(rename = "use")]
-    pub use_: String,
 }
 
 /// A new key is published (in the JWKS, on every replica) this long before it signs anything,
@@ -112,32 +95,37 @@ pub struct Jwk {
 pub const KEY_PUBLISH_DELAY: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl KeyRing {
-    /// Builds a ring from stored keys, as of now, keeping every key.
+    /// Builds a ring from stored keys, as of now, keeping every key; the newest key's
+    /// algorithm signs.
     pub fn new(issuer: impl Into<String>, keys: Vec<SigningKey>) -> anyhow::Result<Self> {
-        Self::at(issuer, keys, Utc::now(), None)
+        let newest = keys.iter().max_by_key(|k| k.created_at).ok_or_else(|| anyhow::anyhow!("no signing key"))?;
+        let issuing = Issuing { algorithm: newest.algorithm, ..Issuing::new(issuer) };
+        Self::at(&issuing, keys, Utc::now())
     }
 
-    /// Builds a ring from stored keys, as of `now`. The signing key is the newest one published
-    /// for at least [`KEY_PUBLISH_DELAY`] (or the oldest, when none is yet: a first key signs at
-    /// once). With `token_ttl`, a key that stopped signing longer than that ago verifies nothing
-    /// and leaves the JWKS: every token it signed has expired.
-    pub fn at(
-        issuer: impl Into<String>,
-        mut keys: Vec<SigningKey>,
-        now: DateTime<Utc>,
-        token_ttl: Option<std::time::Duration>,
-    ) -> anyhow::Result<Self> {
+    /// Builds a ring from stored keys, as of `now`. The signing key is the newest key of the
+    /// configured algorithm published for at least [`KEY_PUBLISH_DELAY`] — or, when none of
+    /// that algorithm is yet, the oldest of them at once: a first key signs at once, and so
+    /// does the first key of an algorithm just switched to (the operator asked for it; the
+    /// other replicas load it the moment a token names it). Should no key of the algorithm
+    /// exist, the newest published key of any algorithm signs.
+    pub fn at(issuing: &Issuing, mut keys: Vec<SigningKey>, now: DateTime<Utc>) -> anyhow::Result<Self> {
         keys.sort_by_key(|k| k.created_at);
         let oldest = keys.first().ok_or_else(|| anyhow::anyhow!("no signing key"))?;
         let publish = chrono::Duration::from_std(KEY_PUBLISH_DELAY).unwrap_or_default();
-        let signing = keys.iter().rev().find(|k| k.created_at + publish <= now).unwrap_or(oldest);
-        Ed25519KeyPair::from_pkcs8(&signing.private_pkcs8)
-            .map_err(|_| anyhow::anyhow!("stored signing key unreadable"))?;
-        let active = (signing.kid.clone(), EncodingKey::from_ed_der(&signing.private_pkcs8));
+        let published = |k: &&SigningKey| k.created_at + publish <= now;
+        let of_algorithm = || keys.iter().filter(|k| k.algorithm == issuing.algorithm);
+        let signing = of_algorithm()
+            .rev()
+            .find(published)
+            .or_else(|| of_algorithm().next())
+            .or_else(|| keys.iter().rev().find(published))
+            .unwrap_or(oldest);
+        let active = (signing.kid.clone(), signing.algorithm, signing.encoding_key()?);
         // The oldest key roots the derived secrets, so they stay the same when a new key is added.
         let root = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &oldest.private_pkcs8);
         // A key stops signing when its successor starts; its tokens live `token_ttl` longer.
-        let retired = |index: usize| match (token_ttl, keys.get(index + 1)) {
+        let retired = |index: usize| match (issuing.token_ttl, keys.get(index + 1)) {
             (Some(ttl), Some(next)) => {
                 next.created_at + publish + chrono::Duration::from_std(ttl).unwrap_or_default() <= now
                     && keys[index].kid != signing.kid
@@ -145,20 +133,34 @@ impl KeyRing {
             _ => false,
         };
         let live: Vec<&SigningKey> = keys.iter().enumerate().filter(|(i, _)| !retired(*i)).map(|(_, k)| k).collect();
-        let issuer = issuer.into();
-        let verifiers = live.iter().map(|k| (k.kid.clone(), DecodingKey::from_ed_der(&k.public_key))).collect();
-        let public = live.iter().map(|k| (k.kid.clone(), k.public_key.clone())).collect();
-        let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.set_issuer(&[&issuer]);
-        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        validation.leeway = 0;
-        validation.validate_aud = false;
-        Ok(Self { issuer, active, verifiers, public, validation, root })
+        let public = live.iter().map(|k| k.jwk()).collect::<anyhow::Result<Vec<Jwk>>>()?;
+        let verifiers = live
+            .iter()
+            .zip(&public)
+            .map(|(key, jwk)| Ok((key.kid.clone(), (key.algorithm, jwk.decoding_key()?))))
+            .collect::<anyhow::Result<_>>()?;
+        let validations = KeyAlgorithm::ALL
+            .into_iter()
+            .map(|algorithm| {
+                let mut validation = Validation::new(algorithm.jwt());
+                validation.set_issuer(&[&issuing.issuer]);
+                validation.set_audience(&[&issuing.audience]);
+                validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+                validation.leeway = 0;
+                (algorithm, validation)
+            })
+            .collect();
+        Ok(Self { issuing: issuing.clone(), active, verifiers, public, validations, root })
     }
 
     /// The kid of the key that signs.
     pub fn signing_kid(&self) -> &str {
         &self.active.0
+    }
+
+    /// The algorithm new tokens are signed with.
+    pub fn signing_algorithm(&self) -> KeyAlgorithm {
+        self.active.1
     }
 
     /// Whether `kid` verifies tokens (is in the JWKS).
@@ -167,7 +169,11 @@ impl KeyRing {
     }
 
     pub fn issuer(&self) -> &str {
-        &self.issuer
+        &self.issuing.issuer
+    }
+
+    pub fn audience(&self) -> &str {
+        &self.issuing.audience
     }
 
     /// A secret for `purpose`, derived from the stored signing keys: every replica derives the
@@ -179,51 +185,51 @@ impl KeyRing {
 
     /// Signs claims with the active key.
     pub fn sign(&self, claims: &AccessClaims) -> anyhow::Result<String> {
-        let mut header = Header::new(Algorithm::EdDSA);
+        let mut header = Header::new(self.active.1.jwt());
         header.kid = Some(self.active.0.clone());
-        Ok(jsonwebtoken::encode(&header, claims, &self.active.1)?)
+        Ok(jsonwebtoken::encode(&header, claims, &self.active.2)?)
     }
 
-    /// Checks a token's size, header, key, signature, issuer and expiry.
+    /// Checks a token's size, header, key, signature, issuer, audience and expiry. The
+    /// algorithm is the one of the key the `kid` names; a header naming another is refused.
     pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
         if token.is_empty() || token.len() > MAX_TOKEN_LEN || token.bytes().filter(|b| *b == b'.').count() != 2 {
             return Err(TokenError::Malformed);
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
-        if header.alg != Algorithm::EdDSA {
+        if !KeyAlgorithm::ALL.iter().any(|algorithm| algorithm.jwt() == header.alg) {
             return Err(TokenError::Invalid);
         }
-        let key = header.kid.as_deref().and_then(|kid| self.verifiers.get(kid)).ok_or(TokenError::UnknownKey)?;
-        jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation).map(|data| data.claims).map_err(|e| match e
-            .kind()
-        {
-            jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-            jsonwebtoken::errors::ErrorKind::Base64(_)
-            | jsonwebtoken::errors::ErrorKind::Json(_)
-            | jsonwebtoken::errors::ErrorKind::Utf8(_)
-            | jsonwebtoken::errors::ErrorKind::InvalidToken => TokenError::Malformed,
-            _ => TokenError::Invalid,
+        let (algorithm, key) =
+            header.kid.as_deref().and_then(|kid| self.verifiers.get(kid)).ok_or(TokenError::UnknownKey)?;
+        if header.alg != algorithm.jwt() {
+            return Err(TokenError::Invalid);
+        }
+        let validation = &self.validations[algorithm];
+        jsonwebtoken::decode::<AccessClaims>(token, key, validation).map(|data| data.claims).map_err(|e| {
+            match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                jsonwebtoken::errors::ErrorKind::Base64(_)
+                | jsonwebtoken::errors::ErrorKind::Json(_)
+                | jsonwebtoken::errors::ErrorKind::Utf8(_)
+                | jsonwebtoken::errors::ErrorKind::InvalidToken => TokenError::Malformed,
+                _ => TokenError::Invalid,
+            }
         })
     }
 
-    /// The public keys, as a JWKS would list them.
+    /// The public keys, as the JWKS lists them.
     pub fn jwks(&self) -> Vec<Jwk> {
-        self.public
-            .iter()
-            .map(|(kid, key)| Jwk {
-                kty: "OKP".into(),
-                crv: "Ed25519".into(),
-                x: URL_SAFE_NO_PAD.encode(key),
-                kid: kid.clone(),
-                alg: "EdDSA".into(),
-                use_: "sig".into(),
-            })
-            .collect()
+        self.public.clone()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use jsonwebtoken::Algorithm;
+
     use super::*;
 
     #[test]
@@ -232,8 +238,9 @@ mod tests {
         let old = SigningKey::generate(start).unwrap();
         let new = SigningKey::generate(start + chrono::Duration::hours(1)).unwrap();
         let ttl = Some(std::time::Duration::from_secs(900));
+        let issuing = Issuing { token_ttl: ttl, ..Issuing::new("https://a.example") };
         let at = |offset: chrono::Duration| {
-            KeyRing::at("https://a.example", vec![old.clone(), new.clone()], new.created_at + offset, ttl).unwrap()
+            KeyRing::at(&issuing, vec![old.clone(), new.clone()], new.created_at + offset).unwrap()
         };
         let just_added = at(chrono::Duration::seconds(1));
         assert_eq!(just_added.signing_kid(), old.kid, "the old key signs until the new one is published");
@@ -243,7 +250,7 @@ mod tests {
         assert!(published.knows(&old.kid), "tokens the old key signed are still valid");
         let later = at(chrono::Duration::seconds(120 + 901));
         assert!(!later.knows(&old.kid) && later.jwks().len() == 1, "every token of the old key has expired");
-        let only = KeyRing::at("https://a.example", vec![new.clone()], new.created_at, ttl).unwrap();
+        let only = KeyRing::at(&issuing, vec![new.clone()], new.created_at).unwrap();
         assert_eq!(only.signing_kid(), new.kid, "a first key signs at once");
     }
 
@@ -256,12 +263,14 @@ mod tests {
         AccessClaims {
             iss: "https://auth.example.com".into(),
             sub: Uuid::now_v7(),
+            aud: "https://auth.example.com".into(),
             sid: Uuid::now_v7(),
             iat: now,
             exp: now + exp_in,
             jti: Uuid::now_v7(),
             email: "ann@example.com".into(),
             role: "user".into(),
+            app_data: serde_json::Map::new(),
         }
     }
 
@@ -304,7 +313,7 @@ mod tests {
         // Even when the attacker copies our kid into the header.
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(ours.jwks()[0].kid.clone());
-        let forged = jsonwebtoken::encode(&header, &claims(60), &theirs.active.1).unwrap();
+        let forged = jsonwebtoken::encode(&header, &claims(60), &theirs.active.2).unwrap();
         assert_eq!(ours.verify(&forged), Err(TokenError::Invalid));
     }
 
@@ -318,17 +327,68 @@ mod tests {
         // An HS256 token "signed" with the public key, the classic algorithm-confusion attack.
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(kid);
-        let public = URL_SAFE_NO_PAD.decode(&ring.jwks()[0].x).unwrap();
+        let public = URL_SAFE_NO_PAD.decode(ring.jwks()[0].x.as_deref().unwrap()).unwrap();
         let hs = jsonwebtoken::encode(&header, &claims(60), &EncodingKey::from_secret(&public)).unwrap();
         assert_eq!(ring.verify(&hs), Err(TokenError::Invalid));
     }
 
     #[test]
-    fn a_token_for_another_issuer_is_refused() {
+    fn a_token_for_another_issuer_or_audience_is_refused() {
         let ring = ring();
         let mut foreign = claims(60);
         foreign.iss = "https://evil.example.com".into();
         assert_eq!(ring.verify(&ring.sign(&foreign).unwrap()), Err(TokenError::Invalid));
+        let mut elsewhere = claims(60);
+        elsewhere.aud = "https://other-app.example.com".into();
+        assert_eq!(ring.verify(&ring.sign(&elsewhere).unwrap()), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn every_algorithm_signs_tokens_its_jwk_verifies_and_no_other_algorithm_passes_for_it() {
+        for algorithm in KeyAlgorithm::ALL {
+            let key = SigningKey::generate_for(algorithm, Utc::now()).unwrap();
+            let ring = KeyRing::new("https://auth.example.com", vec![key.clone()]).unwrap();
+            let token = ring.sign(&claims(60)).unwrap();
+            let header = jsonwebtoken::decode_header(&token).unwrap();
+            assert_eq!((header.alg, header.kid.as_deref()), (algorithm.jwt(), Some(key.kid.as_str())));
+            assert!(ring.verify(&token).is_ok(), "{algorithm}");
+            // Verified from the published JWK alone, as another service would.
+            let jwk = &ring.jwks()[0];
+            assert_eq!((jwk.alg.as_str(), jwk.kid.as_str()), (algorithm.name(), key.kid.as_str()));
+            let mut validation = Validation::new(algorithm.jwt());
+            validation.set_audience(&["https://auth.example.com"]);
+            let decoded = jsonwebtoken::decode::<AccessClaims>(&token, &jwk.decoding_key().unwrap(), &validation);
+            assert!(decoded.is_ok(), "{algorithm}: {decoded:?}");
+            // The same signature under another algorithm's name is refused.
+            let (_, rest) = token.split_once('.').unwrap();
+            for other in KeyAlgorithm::ALL.into_iter().filter(|other| *other != algorithm) {
+                let renamed =
+                    URL_SAFE_NO_PAD.encode(format!(r#"{{"typ":"JWT","alg":"{}","kid":"{}"}}"#, other.name(), key.kid));
+                assert_eq!(
+                    ring.verify(&format!("{renamed}.{rest}")),
+                    Err(TokenError::Invalid),
+                    "{algorithm} as {other}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn after_an_algorithm_switch_the_new_algorithm_signs_at_once_and_old_tokens_still_verify() {
+        let old = SigningKey::generate_for(KeyAlgorithm::EdDSA, Utc::now() - chrono::Duration::days(1)).unwrap();
+        let before = KeyRing::new("https://auth.example.com", vec![old.clone()]).unwrap();
+        let old_token = before.sign(&claims(60)).unwrap();
+        let new = SigningKey::generate_for(KeyAlgorithm::RS256, Utc::now()).unwrap();
+        let issuing = Issuing { algorithm: KeyAlgorithm::RS256, ..Issuing::new("https://auth.example.com") };
+        let after = KeyRing::at(&issuing, vec![old.clone(), new.clone()], Utc::now()).unwrap();
+        assert_eq!((after.signing_kid(), after.signing_algorithm()), (new.kid.as_str(), KeyAlgorithm::RS256));
+        assert!(after.verify(&old_token).is_ok());
+        assert!(after.verify(&after.sign(&claims(60)).unwrap()).is_ok());
+        // A replica still configured for EdDSA keeps signing with it, and verifies both.
+        let unswitched = KeyRing::at(&Issuing::new("https://auth.example.com"), vec![old.clone(), new], Utc::now());
+        let unswitched = unswitched.unwrap();
+        assert_eq!(unswitched.signing_kid(), old.kid);
+        assert!(unswitched.verify(&after.sign(&claims(60)).unwrap()).is_ok());
     }
 
     #[test]
@@ -337,7 +397,7 @@ mod tests {
         for bad in ["", "abc", "a.b.c", "...", &"a".repeat(MAX_TOKEN_LEN + 1)] {
             assert!(ring.verify(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(ring.verify(&format!("{}.e30.sig", "x".repeat(5000))), Err(TokenError::Malformed));
+        assert_eq!(ring.verify(&format!("{}.e30.sig", "x".repeat(MAX_TOKEN_LEN + 1000))), Err(TokenError::Malformed));
     }
 
     #[test]

@@ -21,6 +21,9 @@ use super::jwt::{AccessClaims, KeyRing, MAX_TOKEN_LEN, TokenError};
 
 /// How many tokens a process remembers by default: a few hundred kilobytes at most.
 pub const DEFAULT_CAPACITY: usize = 4096;
+/// Longer tokens (much `app_data`) are verified in full every time, so that the memory stays
+/// within [`DEFAULT_CAPACITY`] times a small entry.
+const REMEMBERED_TOKEN_LEN: usize = 2048;
 
 struct Entry {
     kid: String,
@@ -73,6 +76,9 @@ impl VerifiedTokens {
         }
         let claims = Arc::new(ring.verify(token)?);
         // The signature checked out, so the header names a key the ring knows.
+        if token.len() > REMEMBERED_TOKEN_LEN {
+            return Ok(claims);
+        }
         if let Some(kid) = jsonwebtoken::decode_header(token).ok().and_then(|header| header.kid) {
             self.remember(digest, Entry { kid, claims: claims.clone() }, now);
         }
@@ -121,7 +127,7 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
-    use crate::tokens::jwt::SigningKey;
+    use crate::tokens::jwt::{Issuing, SigningKey};
 
     const ISSUER: &str = "https://auth.example.com";
 
@@ -129,12 +135,14 @@ mod tests {
         AccessClaims {
             iss: ISSUER.into(),
             sub: Uuid::now_v7(),
+            aud: ISSUER.into(),
             sid: Uuid::now_v7(),
             iat: exp - 900,
             exp,
             jti: Uuid::now_v7(),
             email: "ann@example.com".into(),
             role: "user".into(),
+            app_data: serde_json::Map::new(),
         }
     }
 
@@ -221,14 +229,14 @@ mod tests {
         let start = Utc::now() - chrono::Duration::days(1);
         let old = SigningKey::generate(start).unwrap();
         let new = SigningKey::generate(start + chrono::Duration::hours(1)).unwrap();
-        let ttl = Some(std::time::Duration::from_secs(900));
-        let first = KeyRing::at(ISSUER, vec![old.clone()], new.created_at, ttl).unwrap();
+        let issuing = Issuing { token_ttl: Some(std::time::Duration::from_secs(900)), ..Issuing::new(ISSUER) };
+        let first = KeyRing::at(&issuing, vec![old.clone()], new.created_at).unwrap();
         let now = Utc::now().timestamp();
         let token = first.sign(&claims(now + 60)).unwrap();
         let memory = VerifiedTokens::new(8);
         memory.verify(&first, &token, now).unwrap();
         // Much later, the old key has retired from the ring.
-        let later = KeyRing::at(ISSUER, vec![old, new], Utc::now(), ttl).unwrap();
+        let later = KeyRing::at(&issuing, vec![old, new], Utc::now()).unwrap();
         assert_eq!(memory.verify(&later, &token, now).unwrap_err(), TokenError::UnknownKey);
         assert!(memory.is_empty(), "the entry of a retired key is forgotten");
     }

@@ -92,10 +92,16 @@ async fn start(config: Config, smtp: SmtpServer, db: Arc<TestDatabase>) -> TestA
 
 impl TestApp {
     /// Stops the server gracefully and starts a new one on the same database.
-    pub async fn restart(mut self) -> TestApp {
+    pub async fn restart(self) -> TestApp {
+        self.restart_changing(|_| {}).await
+    }
+
+    /// Like [`TestApp::restart`], with the configuration changed first.
+    pub async fn restart_changing(mut self, change: impl FnOnce(&mut Config)) -> TestApp {
         self.stop.take().unwrap().send(()).unwrap();
         self.server.take().unwrap().await.unwrap().unwrap();
         let mut config = self.config.clone();
+        change(&mut config);
         // Keep the address, so links in emails sent before the restart still work.
         config.bind = self.address.trim_start_matches("http://").parse().unwrap();
         config.public_url = self.address.parse().unwrap();
@@ -183,13 +189,17 @@ impl TestApp {
         (account, tokens["access_token"].as_str().unwrap().to_owned())
     }
 
+    /// The account service an operator's command would use, on this app's database.
+    pub async fn services(&self) -> gatehouse::app::Services {
+        gatehouse::app::Services::open(&self.config, self.address.parse().unwrap(), OutboxSettings::default())
+            .await
+            .unwrap()
+    }
+
     /// An admin made from the command line's account service, logged in.
     pub async fn admin(&self, email: &str) -> String {
-        let services =
-            gatehouse::app::Services::open(&self.config, self.address.parse().unwrap(), OutboxSettings::default())
-                .await
-                .unwrap();
-        services
+        self.services()
+            .await
             .accounts
             .create_active_account(
                 email,

@@ -2,6 +2,7 @@
 
 mod activation;
 mod admin;
+mod app_data;
 #[path = "../common/logs.rs"]
 mod captured;
 #[path = "../common/database.rs"]
@@ -17,4 +18,5 @@ mod security;
 mod seeds;
 mod signup;
 mod smtp;
+mod tokens;
 mod users;

@@ -16,14 +16,18 @@ use serde_json::json;
 use crate::mail_server::SmtpServer;
 use crate::process::{Backend, PASSWORD, Server, exclusive};
 
-const KILLS: usize = 5;
+const KILLS: usize = 10;
+/// How soon after the last restart every acknowledged email must have been delivered.
+const MAIL_WITHIN: Duration = Duration::from_secs(30);
 const CLIENTS: usize = 48;
 const ACTIVATE: &str = "/activate?token=";
 
+/// At the default settings (but rate limits: see [`Backend::env`]), on SQLite and on
+/// PostgreSQL with Redis sessions when they are configured.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_acknowledged_request_survives_repeated_kill_9_under_load() {
     let _alone = exclusive().await;
-    for backend in Backend::all("crash", false).await {
+    for backend in Backend::all("crash", true).await {
         run(&backend).await;
     }
 }
@@ -255,12 +259,7 @@ async fn index_links(load: Arc<Load>, mail: SmtpServer) {
 async fn run(backend: &Backend) {
     let began = Instant::now();
     let mail = SmtpServer::start().await;
-    let mut env = backend.env(&mail.url());
-    env.insert("GATEHOUSE_OUTBOX_LEASE".into(), "2s".into());
-    env.insert("GATEHOUSE_HASH_QUEUE".into(), "1024".into());
-    env.insert("GATEHOUSE_HASH_MAX_WAIT".into(), "5m".into());
-    env.insert("GATEHOUSE_DATABASE_TIMEOUT".into(), "3s".into());
-    let mut server = Server::start(env).await;
+    let mut server = Server::start(backend.env(&mail.url())).await;
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
     let load = Arc::new(Load {
         client: client.clone(),
@@ -270,17 +269,18 @@ async fn run(backend: &Backend) {
         links: Mutex::new(HashMap::new()),
     });
 
-    // Load, and five kills at random moments.
+    // Load, and ten kills at random moments.
     let indexer = tokio::spawn(index_links(load.clone(), mail.clone()));
     let clients: Vec<_> = (0..CLIENTS).map(|id| tokio::spawn(one_client(id, load.clone()))).collect();
     let mut rng = StdRng::from_entropy();
     let mut restart_times = Vec::new();
+    let mut last_restart = Instant::now();
     for _ in 0..KILLS {
         tokio::time::sleep(Duration::from_millis(rng.gen_range(1500..4000))).await;
         server.kill();
-        let restarting = Instant::now();
+        last_restart = Instant::now();
         server.restart().await; // asserts that it becomes ready
-        restart_times.push(restarting.elapsed());
+        restart_times.push(last_restart.elapsed());
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     load.stop.store(true, Relaxed);
@@ -291,16 +291,20 @@ async fn run(backend: &Backend) {
     indexer.await.unwrap();
     let load_time = began.elapsed();
 
-    // Every email is delivered or given up on.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    // Every email is delivered within seconds of the last restart, including those a killed
+    // process had claimed: their claims run out after the default lease.
+    let outbox_settled = loop {
         let waiting = backend.db.count("SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'sending')").await;
         if waiting == 0 {
-            break;
+            break last_restart.elapsed();
         }
-        assert!(Instant::now() < deadline, "{waiting} email(s) still in the outbox after 60 s");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        assert!(
+            last_restart.elapsed() < MAIL_WITHIN,
+            "{waiting} email(s) still in the outbox {MAIL_WITHIN:?} after the last restart on {}",
+            backend.name
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
 
     let mut lost: Vec<String> = load.tally.wrong.lock().unwrap().clone();
     let mut checked = 0_u64;
@@ -368,11 +372,12 @@ async fn run(backend: &Backend) {
 
     let tally = &load.tally;
     eprintln!(
-        "crash [{}]: {KILLS} kills (restarts ready in {:?}), {} requests sent in {:.1} s, {} acknowledged \
+        "crash [{}]: {KILLS} kills (restarts ready in {:?}; outbox empty {:.1} s after the last), {} requests sent in {:.1} s, {} acknowledged \
          ({} sign-ups, {} activations, {} logins, {} password changes, {} token checks), {} unanswered, {} accounts, \
          {checked} promises checked, {resent} identical email resends, lost: {}",
         backend.name,
         restart_times.iter().max().unwrap(),
+        outbox_settled.as_secs_f64(),
         tally.sent.load(Relaxed),
         load_time.as_secs_f64(),
         tally.acknowledged(),

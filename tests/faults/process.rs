@@ -58,7 +58,8 @@ impl Backend {
     }
 
     /// The settings every fault test starts from: this backend, the mail server at `smtp_url`,
-    /// no rate limits, quiet logs.
+    /// quiet logs, and the defaults but one: rate limits are off, because all the clients of a
+    /// test share the address 127.0.0.1 and together send far more than one person would.
     pub fn env(&self, smtp_url: &str) -> HashMap<String, String> {
         let mut env = HashMap::from([
             ("GATEHOUSE_DATABASE_URL".to_owned(), self.db.url.clone()),

@@ -15,6 +15,9 @@ use gatehouse::tokens::jwt::SigningKey;
 use serde_json::Map;
 use uuid::Uuid;
 
+/// The outbox worker these tests claim as.
+const WORKER: Uuid = Uuid::from_u128(0x0192_0000_0000_7000_8000_0000_0000_0001);
+
 use crate::scenarios::{email, minutes, now};
 use crate::{Harness, Kind};
 
@@ -62,6 +65,7 @@ fn user(email: &str) -> NewAccount {
         username: None,
         name: None,
         data: Map::new(),
+        app_data: serde_json::Map::new(),
         password_hash: HASH.into(),
         role: Role::User,
         status: Status::Active,
@@ -97,6 +101,7 @@ fn change(account: &Account, role: Role, status: Status) -> ProfileChange {
         username: account.username.clone(),
         name: account.name.clone(),
         data: account.data.clone(),
+        app_data: account.app_data.clone(),
         role,
         status,
         now: now(),
@@ -334,11 +339,11 @@ async fn queue(h: &Harness, recipients: &[&str]) -> Vec<Uuid> {
 pub async fn the_outbox_lists_newest_first_and_filters_by_status_and_recipient(h: Harness) {
     let ids = queue(&h, &["Ann@X.example", "bob@x.example", "ann@x.example", "cy@x.example"]).await;
     let t0 = now();
-    let claimed = h.store.claim_emails(t0, Duration::from_secs(60), 10).await.unwrap();
+    let claimed = h.store.claim_emails(WORKER, t0, Duration::from_secs(60), 10).await.unwrap();
     assert_eq!(claimed.len(), 4);
-    h.store.email_sent(ids[0], t0).await.unwrap();
-    h.store.email_failed(ids[1], t0, "550 no such user").await.unwrap();
-    h.store.email_retry(ids[2], t0 + minutes(5), "421 later").await.unwrap();
+    h.store.email_sent(WORKER, ids[0], t0).await.unwrap();
+    h.store.email_failed(WORKER, ids[1], t0, "550 no such user").await.unwrap();
+    h.store.email_retry(WORKER, ids[2], t0 + minutes(5), "421 later").await.unwrap();
     let all = |limit| OutboxQuery { limit, ..OutboxQuery::default() };
     let ids_of = |entries: Vec<OutboxEntry>| entries.into_iter().map(|e| e.id).collect::<Vec<_>>();
 
@@ -367,9 +372,9 @@ pub async fn the_outbox_lists_newest_first_and_filters_by_status_and_recipient(h
 pub async fn a_failed_email_is_requeued_once_and_nothing_else_is(h: Harness) {
     let ids = queue(&h, &["a@x.example", "b@x.example", "c@x.example", "d@x.example"]).await;
     let t0 = now();
-    h.store.claim_emails(t0, Duration::from_secs(60), 3).await.unwrap();
-    h.store.email_failed(ids[0], t0, "550 no such user").await.unwrap();
-    h.store.email_sent(ids[1], t0).await.unwrap();
+    h.store.claim_emails(WORKER, t0, Duration::from_secs(60), 3).await.unwrap();
+    h.store.email_failed(WORKER, ids[0], t0, "550 no such user").await.unwrap();
+    h.store.email_sent(WORKER, ids[1], t0).await.unwrap();
     // ids[2] is being sent, ids[3] is queued.
     let retry_at = t0 + minutes(1);
 
@@ -391,7 +396,7 @@ pub async fn a_failed_email_is_requeued_once_and_nothing_else_is(h: Harness) {
     }
     assert_eq!(h.store.retry_email(Uuid::now_v7(), retry_at).await.unwrap(), Retried::NotFound);
     assert_eq!(h.store.find_outbox(ids[1]).await.unwrap().unwrap().status, "sent", "unchanged");
-    let due = h.store.claim_emails(retry_at, Duration::from_secs(60), 10).await.unwrap();
+    let due = h.store.claim_emails(WORKER, retry_at, Duration::from_secs(60), 10).await.unwrap();
     let requeued = due.iter().find(|e| e.id == ids[0]).expect("the requeued email is due");
     assert_eq!(requeued.attempts, 1, "its attempts start again");
     assert!(requeued.text_body.contains("activate?token="), "it still has its body");

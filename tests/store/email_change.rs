@@ -46,7 +46,7 @@ async fn confirmed(
 
 /// The recipients of the queued emails, in order.
 async fn queued(h: &Harness) -> Vec<String> {
-    let claimed = h.store.claim_emails(now(), Duration::from_secs(60), 100).await.unwrap();
+    let claimed = h.store.claim_emails(Uuid::now_v7(), now(), Duration::from_secs(60), 100).await.unwrap();
     let mut recipients: Vec<_> = claimed.into_iter().map(|e| e.recipient).collect();
     recipients.sort();
     recipients

@@ -38,6 +38,7 @@ fn account(email: &str, username: Option<&str>) -> NewAccount {
             .as_object()
             .unwrap()
             .clone(),
+        app_data: json!({"plan": "trial"}).as_object().unwrap().clone(),
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g".into(),
         role: Role::User,
         status: Status::Pending,
@@ -121,6 +122,7 @@ pub async fn emails_and_usernames_are_unique_whatever_their_case(h: Harness) {
         username: Some("BEN".into()),
         name: None,
         data: Default::default(),
+        app_data: serde_json::Map::new(),
         role: Role::User,
         status: Status::Active,
         now: now(),
@@ -139,16 +141,20 @@ pub async fn updates_replace_the_editable_fields(h: Harness) {
         username: Some("fay".into()),
         name: None,
         data: json!({"lang": "de"}).as_object().unwrap().clone(),
+        app_data: json!({"plan": "pro", "seats": [1, 2]}).as_object().unwrap().clone(),
         role: Role::Admin,
         status: Status::Disabled,
         now: later,
     };
+    let before = h.store.find_account(&AccountKey::Id(id)).await.unwrap().unwrap();
 
     let updated = h.store.update_profile(id, &change).await.unwrap().unwrap();
 
+    assert_eq!(serde_json::Value::Object(before.account.app_data), json!({"plan": "trial"}), "as inserted");
     assert_eq!(updated.username.as_deref(), Some("fay"));
     assert_eq!(updated.name, None);
     assert_eq!(serde_json::Value::Object(updated.data), json!({"lang": "de"}));
+    assert_eq!(serde_json::Value::Object(updated.app_data.clone()), json!({"plan": "pro", "seats": [1, 2]}));
     assert_eq!((updated.role, updated.status), (Role::Admin, Status::Disabled));
     assert_eq!(updated.updated_at, later);
     assert!(h.store.find_account(&AccountKey::Username("FAY".into())).await.unwrap().is_some());
@@ -232,9 +238,11 @@ pub async fn the_outbox_hands_out_each_due_email_once_per_lease(h: Harness) {
     }
     let lease = Duration::from_secs(60);
 
-    let first = h.store.claim_emails(t0, lease, 2).await.unwrap();
-    let second = h.store.claim_emails(t0, lease, 2).await.unwrap();
-    let third = h.store.claim_emails(t0, lease, 2).await.unwrap();
+    let (worker, other) = (Uuid::now_v7(), Uuid::now_v7());
+
+    let first = h.store.claim_emails(worker, t0, lease, 2).await.unwrap();
+    let second = h.store.claim_emails(worker, t0, lease, 2).await.unwrap();
+    let third = h.store.claim_emails(other, t0, lease, 2).await.unwrap();
 
     assert_eq!((first.len(), second.len(), third.len()), (2, 1, 0));
     let ids: HashSet<Uuid> = first.iter().chain(&second).map(|e| e.id).collect();
@@ -245,13 +253,25 @@ pub async fn the_outbox_hands_out_each_due_email_once_per_lease(h: Harness) {
     assert_eq!(claimed.recipient, "jon@example.com");
     assert_eq!(h.store.outbox_backlog().await.unwrap(), 3);
 
+    // A live worker renews its claims: nobody else gets them, however long it sends.
+    assert_eq!(h.store.renew_claims(worker, t0 + chrono::Duration::seconds(120)).await.unwrap(), 3);
+    assert_eq!(h.store.renew_claims(other, t0 + chrono::Duration::seconds(120)).await.unwrap(), 0, "it holds none");
+    assert!(h.store.claim_emails(other, t0 + chrono::Duration::seconds(61), lease, 10).await.unwrap().is_empty());
+
     // A worker that died holding a claim loses it once the lease runs out.
-    let after_lease = t0 + chrono::Duration::seconds(61);
-    let reclaimed = h.store.claim_emails(after_lease, lease, 10).await.unwrap();
+    let after_lease = t0 + chrono::Duration::seconds(121);
+    let reclaimed = h.store.claim_emails(other, after_lease, lease, 10).await.unwrap();
     assert_eq!(reclaimed.len(), 3);
     assert!(reclaimed.iter().all(|e| e.attempts == 2));
     let again = reclaimed.iter().find(|e| e.id == claimed.id).unwrap();
     assert_eq!((&again.message_id, &again.text_body), (&claimed.message_id, &claimed.text_body), "an identical resend");
+
+    // Only the holder settles: the first worker's late answer changes nothing.
+    assert!(!h.store.email_sent(worker, claimed.id, after_lease).await.unwrap());
+    assert!(!h.store.email_retry(worker, reclaimed[1].id, after_lease, "421 later").await.unwrap());
+    assert_eq!(h.store.renew_claims(worker, after_lease + minutes(5)).await.unwrap(), 0, "its claims are gone");
+    assert!(h.store.email_sent(other, claimed.id, after_lease).await.unwrap());
+    assert_eq!(h.store.outbox_backlog().await.unwrap(), 2);
 }
 
 pub async fn retried_failed_and_sent_emails_leave_the_queue_as_they_should(h: Harness) {
@@ -261,16 +281,17 @@ pub async fn retried_failed_and_sent_emails_leave_the_queue_as_they_should(h: Ha
         let (_, record) = link(id, TokenPurpose::Activation, t0 + minutes(60));
         h.store.insert_link(&record, &email("kim@example.com", t0)).await.unwrap();
     }
-    let claimed = h.store.claim_emails(t0, Duration::from_secs(60), 10).await.unwrap();
+    let worker = Uuid::now_v7();
+    let claimed = h.store.claim_emails(worker, t0, Duration::from_secs(60), 10).await.unwrap();
     let [sent, retried, failed] = claimed.as_slice() else { panic!("three emails") };
 
-    h.store.email_sent(sent.id, t0).await.unwrap();
-    h.store.email_retry(retried.id, t0 + minutes(5), "421 try later").await.unwrap();
-    h.store.email_failed(failed.id, t0, "550 no such user").await.unwrap();
+    assert!(h.store.email_sent(worker, sent.id, t0).await.unwrap());
+    assert!(h.store.email_retry(worker, retried.id, t0 + minutes(5), "421 try later").await.unwrap());
+    assert!(h.store.email_failed(worker, failed.id, t0, "550 no such user").await.unwrap());
 
     assert_eq!(h.store.outbox_backlog().await.unwrap(), 1, "only the retried one waits");
-    assert!(h.store.claim_emails(t0 + minutes(4), Duration::from_secs(60), 10).await.unwrap().is_empty());
-    let due = h.store.claim_emails(t0 + minutes(5), Duration::from_secs(60), 10).await.unwrap();
+    assert!(h.store.claim_emails(worker, t0 + minutes(4), Duration::from_secs(60), 10).await.unwrap().is_empty());
+    let due = h.store.claim_emails(worker, t0 + minutes(5), Duration::from_secs(60), 10).await.unwrap();
     assert_eq!(due.iter().map(|e| e.id).collect::<Vec<_>>(), vec![retried.id]);
     assert_eq!(due[0].attempts, 2);
     let sent_bodies = h.db.count("SELECT COUNT(*) FROM outbox WHERE status = 'sent' AND body_text IS NULL AND body_html IS NULL AND recipient = 'kim@example.com'").await;
@@ -293,9 +314,9 @@ pub async fn two_replicas_claiming_at_once_never_get_the_same_email(h: Harness) 
         .into_iter()
         .map(|store| {
             tokio::spawn(async move {
-                let mut got = Vec::new();
+                let (mut got, worker) = (Vec::new(), Uuid::now_v7());
                 loop {
-                    let batch = store.claim_emails(t0, Duration::from_secs(600), 3).await.unwrap();
+                    let batch = store.claim_emails(worker, t0, Duration::from_secs(600), 3).await.unwrap();
                     if batch.is_empty() {
                         return got;
                     }
@@ -394,6 +415,7 @@ pub async fn the_per_request_read_gives_the_session_and_its_current_account(h: H
         username: Some("nia".into()),
         name: Some("Nia".into()),
         data: json!({"team": "blue"}).as_object().unwrap().clone(),
+        app_data: serde_json::Map::new(),
         role: Role::User,
         status: Status::Active,
         now: t0 + minutes(1),
@@ -448,6 +470,7 @@ pub async fn a_copy_of_the_account_is_read_until_the_account_changes(h: Harness)
         username: Some("ola".into()),
         name: None,
         data: json!({"plan": "pro"}).as_object().unwrap().clone(),
+        app_data: serde_json::Map::new(),
         role: Role::User,
         status: Status::Active,
         now: t0 + minutes(1),

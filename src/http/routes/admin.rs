@@ -142,6 +142,9 @@ pub struct CreateUser {
     name: Option<String>,
     #[schema(value_type = Option<Object>)]
     data: Option<serde_json::Value>,
+    /// Admin-written data (plan, tenant, permissions), copied into access tokens.
+    #[schema(value_type = Option<Object>)]
+    app_data: Option<serde_json::Value>,
     /// `user` (default) or `admin`.
     role: Option<String>,
     /// `active` (default: the admin vouches for the address) or `pending` (an activation email is sent).
@@ -168,6 +171,7 @@ pub async fn create_user(
         username: body.username,
         name: body.name,
         data: body.data,
+        app_data: body.app_data,
         role: body.role,
         status: body.status,
     };

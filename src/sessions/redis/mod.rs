@@ -53,6 +53,9 @@ struct AccountCopy {
     username: Option<String>,
     name: Option<String>,
     data: serde_json::Map<String, serde_json::Value>,
+    /// Absent from copies written before it existed.
+    #[serde(default)]
+    app_data: serde_json::Map<String, serde_json::Value>,
     role: String,
     status: String,
     email_verified: bool,
@@ -68,6 +71,7 @@ impl AccountCopy {
             username: account.username.clone(),
             name: account.name.clone(),
             data: account.data.clone(),
+            app_data: account.app_data.clone(),
             role: account.role.as_str().to_owned(),
             status: account.status.as_str().to_owned(),
             email_verified: account.email_verified,
@@ -83,6 +87,7 @@ impl AccountCopy {
             username: self.username,
             name: self.name,
             data: self.data,
+            app_data: self.app_data,
             role: Role::parse(&self.role)?,
             status: Status::parse(&self.status)?,
             email_verified: self.email_verified,

@@ -66,8 +66,9 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
                 tx.execute(
                     sql!(
                         "INSERT INTO accounts (id, email, email_normalized, username, username_normalized, name, data,
-                                               password_hash, role, status, email_verified, created_at, updated_at)
-                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                                               app_data, password_hash, role, status, email_verified, created_at,
+                                               updated_at)
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                     ),
                     args![
                         account.id,
@@ -77,6 +78,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
                         username_normalized,
                         &account.name,
                         &account.data,
+                        &account.app_data,
                         &account.password_hash,
                         account.role.as_str(),
                         account.status.as_str(),
@@ -128,6 +130,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
             username_normalized.as_deref(),
             &change.name,
             &change.data,
+            &change.app_data,
             change.role.as_str(),
             change.status.as_str(),
             change.now,
@@ -145,8 +148,8 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
                 let mut updated = tx
                     .execute(
                         sql!(
-                            "UPDATE accounts SET username = ?, username_normalized = ?, name = ?, data = ?, role = ?,
-                                                 status = ?, updated_at = ?
+                            "UPDATE accounts SET username = ?, username_normalized = ?, name = ?, data = ?,
+                                                 app_data = ?, role = ?, status = ?, updated_at = ?
                              WHERE id = ? AND (? OR NOT (role = 'admin' AND status = 'active'))"
                         ),
                         &guarded,
@@ -159,7 +162,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
                         .execute(
                             sql!(
                                 "UPDATE accounts SET username = ?, username_normalized = ?, name = ?, data = ?,
-                                                     role = ?, status = ?, updated_at = ?
+                                                     app_data = ?, role = ?, status = ?, updated_at = ?
                                  WHERE id = ?"
                             ),
                             values,

@@ -185,7 +185,8 @@ impl<D: Dialect> AdminStore for SqlStore<D> {
                         .collect();
                     let mut insert = Built::new(
                         "INSERT INTO accounts (id, email, email_normalized, username, username_normalized, name, data,
-                                               password_hash, role, status, email_verified, created_at, updated_at)
+                                               app_data, password_hash, role, status, email_verified, created_at,
+                                               updated_at)
                          VALUES ",
                     );
                     for (i, (id, email, email_normalized, username, username_normalized, name)) in
@@ -202,7 +203,7 @@ impl<D: Dialect> AdminStore for SqlStore<D> {
                             now.into(),
                             now.into(),
                         ];
-                        let row = "(?, ?, ?, ?, ?, ?, '{}', ?, 'user', 'active', TRUE, ?, ?)";
+                        let row = "(?, ?, ?, ?, ?, ?, '{}', '{}', ?, 'user', 'active', TRUE, ?, ?)";
                         insert.push(if i == 0 { "" } else { ", " }, &[]).push(row, &values);
                     }
                     insert.execute(&mut tx).await?;

@@ -4,11 +4,22 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{Dialect, Exec, Row, SqlStore, args, sql};
+use super::{Arg, Dialect, Exec, Row, SqlStore, args, sql};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::keys::KeyStore;
-use crate::tokens::jwt::SigningKey;
+use crate::tokens::jwt::{KeyAlgorithm, SigningKey};
+
+/// A key's columns but `generation`, in the order both inserts name them.
+fn key_values(key: &SigningKey) -> [Arg<'_>; 5] {
+    [
+        key.kid.as_str().into(),
+        key.algorithm.name().into(),
+        key.private_pkcs8.as_slice().into(),
+        key.public_key.as_slice().into(),
+        key.created_at.into(),
+    ]
+}
 
 /// How often a rotation retries after a concurrent one took the generation it computed.
 const ROTATION_ATTEMPTS: usize = 10;
@@ -21,14 +32,18 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
                 .db
                 .pool()
                 .fetch_all(
-                    sql!("SELECT kid, private_key, public_key, created_at FROM signing_keys ORDER BY generation"),
+                    sql!("SELECT kid, algorithm, private_key, public_key, created_at FROM signing_keys ORDER BY generation"),
                     args![],
                 )
                 .await?;
             rows.iter()
                 .map(|row| {
+                    let algorithm = row.text("algorithm")?;
                     Ok(SigningKey {
                         kid: row.text("kid")?,
+                        algorithm: KeyAlgorithm::parse(&algorithm).ok_or_else(|| {
+                            StoreError::Other(anyhow::anyhow!("signing key with unknown algorithm {algorithm:?}"))
+                        })?,
                         private_pkcs8: row.bytes("private_key")?,
                         public_key: row.bytes("public_key")?,
                         created_at: row.time("created_at")?,
@@ -41,10 +56,11 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
     async fn insert_first_signing_key(&self, key: &SigningKey) -> StoreResult<()> {
         timed!(DB, "insert_first_signing_key", async {
             let sql = sql!(
-                "INSERT INTO signing_keys (kid, generation, private_key, public_key, created_at) VALUES (?, 1, ?, ?, ?) {}",
+                "INSERT INTO signing_keys (kid, generation, algorithm, private_key, public_key, created_at)
+                 VALUES (?, 1, ?, ?, ?, ?) {}",
                 D::skip_duplicates("generation")
             );
-            let values = args![&key.kid, key.private_pkcs8.as_slice(), key.public_key.as_slice(), key.created_at];
+            let values = &key_values(key);
             self.db.pool().execute(sql, values).await?;
             Ok(())
         })
@@ -55,10 +71,10 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
     async fn insert_signing_key(&self, key: &SigningKey) -> StoreResult<()> {
         timed!(DB, "insert_signing_key", async {
             let sql = sql!(
-                "INSERT INTO signing_keys (kid, generation, private_key, public_key, created_at)
-                 SELECT ?, COALESCE(MAX(generation), 0) + 1, ?, ?, ? FROM signing_keys"
+                "INSERT INTO signing_keys (kid, generation, algorithm, private_key, public_key, created_at)
+                 SELECT ?, COALESCE(MAX(generation), 0) + 1, ?, ?, ?, ? FROM signing_keys"
             );
-            let values = args![&key.kid, key.private_pkcs8.as_slice(), key.public_key.as_slice(), key.created_at];
+            let values = &key_values(key);
             for _ in 0..ROTATION_ATTEMPTS {
                 match self.db.pool().execute(sql, values).await {
                     Ok(_) => return Ok(()),

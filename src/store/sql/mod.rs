@@ -37,7 +37,7 @@ use crate::sessions::LiveSession;
 
 /// The account columns, in the order [`account_from_row`] reads them.
 pub(crate) const ACCOUNT_COLUMNS: &str =
-    "id, email, username, name, data, password_hash, role, status, email_verified, created_at, updated_at";
+    "id, email, username, name, data, app_data, password_hash, role, status, email_verified, created_at, updated_at";
 
 /// How many dialects there are: the size of each statement's cache of prepared texts.
 const DIALECTS: usize = 3;
@@ -369,6 +369,7 @@ pub(crate) fn account_from_row(row: &impl Row) -> StoreResult<Credentials> {
         username: row.opt_text("username")?,
         name: row.opt_text("name")?,
         data: row.object("data")?,
+        app_data: row.object("app_data")?,
         role: Role::parse(&role).ok_or_else(|| anyhow::anyhow!("bad role {role:?}"))?,
         status: Status::parse(&status).ok_or_else(|| anyhow::anyhow!("bad status {status:?}"))?,
         email_verified: row.bool("email_verified")?,

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::{Arg, Dialect, Exec, Row, SqlStore, Transaction, args, placeholders, sql};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::store::error::StoreResult;
-use crate::store::outbox::{NewEmail, OutboxStore, QueuedEmail};
+use crate::store::outbox::{Claimer, NewEmail, OutboxStore, QueuedEmail};
 
 pub(super) async fn insert_email(tx: &mut impl Exec, email: &NewEmail) -> StoreResult<()> {
     tx.execute(
@@ -65,7 +65,13 @@ impl<D: Dialect> OutboxStore for SqlStore<D> {
 
     /// Rows another replica is claiming right now are skipped, not waited for (`SKIP LOCKED`),
     /// so each email goes to one replica; on SQLite the write transaction alone does that.
-    async fn claim_emails(&self, now: DateTime<Utc>, lease: Duration, limit: u32) -> StoreResult<Vec<QueuedEmail>> {
+    async fn claim_emails(
+        &self,
+        claimer: Claimer,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<QueuedEmail>> {
         let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
         timed!(DB, "claim_emails", async {
             // Most polls find nothing due: find that out without opening a transaction.
@@ -104,17 +110,18 @@ impl<D: Dialect> OutboxStore for SqlStore<D> {
                     return Ok(Vec::new());
                 }
                 let list = placeholders(ids.len());
-                let mut claim: Vec<Arg<'_>> = vec![until.into()];
+                let mut claim: Vec<Arg<'_>> = vec![until.into(), claimer.into()];
                 claim.extend(ids.iter().map(|&id| Arg::from(id)));
                 let update = format!(
-                    "UPDATE outbox SET status = 'sending', claimed_until = ?, attempts = attempts + 1 WHERE id IN ({list})"
+                    "UPDATE outbox SET status = 'sending', claimed_until = ?, claimed_by = ?, attempts = attempts + 1
+                     WHERE id IN ({list})"
                 );
                 tx.execute_text(&D::prepare(&update), &claim).await?;
                 let read = format!(
                     "SELECT id, kind, recipient, subject, body_text, body_html, message_id, attempts FROM outbox
                      WHERE id IN ({list}) ORDER BY id"
                 );
-                let rows = tx.fetch_all_text(&D::prepare(&read), &claim[1..]).await?;
+                let rows = tx.fetch_all_text(&D::prepare(&read), &claim[2..]).await?;
                 tx.commit().await?;
                 rows.iter().map(queued_from_row).collect()
             })
@@ -122,49 +129,74 @@ impl<D: Dialect> OutboxStore for SqlStore<D> {
         })
     }
 
-    async fn email_sent(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
-        timed!(DB, "email_sent", async {
+    async fn renew_claims(&self, claimer: Claimer, until: DateTime<Utc>) -> StoreResult<u64> {
+        timed!(DB, "renew_claims", async {
             self.db
+                .pool()
+                .execute(
+                    sql!("UPDATE outbox SET claimed_until = ? WHERE claimed_by = ? AND status = 'sending'"),
+                    args![until, claimer],
+                )
+                .await
+        })
+    }
+
+    async fn email_sent(&self, claimer: Claimer, id: Uuid, now: DateTime<Utc>) -> StoreResult<bool> {
+        timed!(DB, "email_sent", async {
+            let settled = self
+                .db
                 .pool()
                 .execute(
                     sql!(
                         "UPDATE outbox SET status = 'sent', sent_at = ?, body_text = NULL, body_html = NULL,
-                                           claimed_until = NULL, last_error = NULL
-                         WHERE id = ?"
+                                           claimed_until = NULL, claimed_by = NULL, last_error = NULL
+                         WHERE id = ? AND claimed_by = ? AND status = 'sending'"
                     ),
-                    args![now, id],
+                    args![now, id, claimer],
                 )
                 .await?;
-            Ok(())
+            Ok(settled == 1)
         })
     }
 
-    async fn email_retry(&self, id: Uuid, next_attempt_at: DateTime<Utc>, error: &str) -> StoreResult<()> {
+    async fn email_retry(
+        &self,
+        claimer: Claimer,
+        id: Uuid,
+        next_attempt_at: DateTime<Utc>,
+        error: &str,
+    ) -> StoreResult<bool> {
         timed!(DB, "email_retry", async {
-            self.db
+            let settled = self
+                .db
                 .pool()
                 .execute(
                     sql!(
-                        "UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?, claimed_until = NULL
-                         WHERE id = ?"
+                        "UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?, claimed_until = NULL,
+                                           claimed_by = NULL
+                         WHERE id = ? AND claimed_by = ? AND status = 'sending'"
                     ),
-                    args![next_attempt_at, error, id],
+                    args![next_attempt_at, error, id, claimer],
                 )
                 .await?;
-            Ok(())
+            Ok(settled == 1)
         })
     }
 
-    async fn email_failed(&self, id: Uuid, _now: DateTime<Utc>, error: &str) -> StoreResult<()> {
+    async fn email_failed(&self, claimer: Claimer, id: Uuid, _now: DateTime<Utc>, error: &str) -> StoreResult<bool> {
         timed!(DB, "email_failed", async {
-            self.db
+            let settled = self
+                .db
                 .pool()
                 .execute(
-                    sql!("UPDATE outbox SET status = 'failed', last_error = ?, claimed_until = NULL WHERE id = ?"),
-                    args![error, id],
+                    sql!(
+                        "UPDATE outbox SET status = 'failed', last_error = ?, claimed_until = NULL, claimed_by = NULL
+                         WHERE id = ? AND claimed_by = ? AND status = 'sending'"
+                    ),
+                    args![error, id, claimer],
                 )
                 .await?;
-            Ok(())
+            Ok(settled == 1)
         })
     }
 

@@ -41,7 +41,8 @@ const KEPT: usize = 4;
 /// Sessions a kept connection remembers at most; when it is full, one goes for each new one.
 const REMEMBERED: usize = 1024;
 
-/// The largest `data` an account may carry and still be remembered, in bytes of stored JSON:
+/// The largest `data` and `app_data` an account may carry and still be remembered, in bytes of
+/// stored JSON:
 /// together with [`REMEMBERED`] and [`KEPT`] this bounds the memory spent at a few MiB.
 const REMEMBERED_DATA: usize = 1024;
 
@@ -96,7 +97,7 @@ impl Reader {
                 Ok((session_columns(row)?, account_row(row, SESSION_COLUMNS)?))
             })?;
             let Some((columns, account)) = row else { return Ok(None) };
-            let data_len = account.data.len();
+            let data_len = account.data.len() + account.app_data.len();
             let (session, account) = (columns.into_session(id)?, account.into_credentials()?.account);
             if data_len <= REMEMBERED_DATA {
                 kept.remember(Remembered { session: session.clone(), account: account.clone() });
@@ -248,12 +249,13 @@ fn account_row(row: &Row<'_>, at: usize) -> rusqlite::Result<AccountRow> {
         username: row.get(at + 2)?,
         name: row.get(at + 3)?,
         data: row.get(at + 4)?,
-        password_hash: row.get(at + 5)?,
-        role: row.get(at + 6)?,
-        status: row.get(at + 7)?,
-        email_verified: row.get(at + 8)?,
-        created_at: time(row, at + 9)?,
-        updated_at: time(row, at + 10)?,
+        app_data: row.get(at + 5)?,
+        password_hash: row.get(at + 6)?,
+        role: row.get(at + 7)?,
+        status: row.get(at + 8)?,
+        email_verified: row.get(at + 9)?,
+        created_at: time(row, at + 10)?,
+        updated_at: time(row, at + 11)?,
     })
 }
 
@@ -264,6 +266,7 @@ struct AccountRow {
     username: Option<String>,
     name: Option<String>,
     data: String,
+    app_data: String,
     password_hash: String,
     role: String,
     status: String,
@@ -280,6 +283,7 @@ impl AccountRow {
             username: self.username,
             name: self.name,
             data: serde_json::from_str(&self.data).map_err(|e| anyhow::anyhow!("bad data json: {e}"))?,
+            app_data: serde_json::from_str(&self.app_data).map_err(|e| anyhow::anyhow!("bad app_data json: {e}"))?,
             role: Role::parse(&self.role).ok_or_else(|| anyhow::anyhow!("bad role {:?}", self.role))?,
             status: Status::parse(&self.status).ok_or_else(|| anyhow::anyhow!("bad status {:?}", self.status))?,
             email_verified: self.email_verified,
@@ -330,6 +334,7 @@ mod tests {
             username: None,
             name: Some("Ann".into()),
             data: serde_json::Map::new(),
+            app_data: serde_json::Map::new(),
             password_hash: "$argon2id$v=19$m=12288,t=3,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
                 .into(),
             role: Role::User,
@@ -423,6 +428,7 @@ mod tests {
             username: None,
             name: None,
             data: serde_json::Map::new(),
+            app_data: serde_json::Map::new(),
             role: Role::User,
             status: Status::Active,
             email_verified: true,
