@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::accounts::domain::{Email, NewPassword};
+use crate::accounts::redirect::RedirectPolicy;
 use crate::accounts::{Accounts, FieldError, Parts, Settings, Throttle};
 use crate::audit::AuditLog;
 use crate::config::{AdminSeed, Config, ConfigError};
@@ -80,6 +81,8 @@ impl Services {
             signup_open: security.signup_open,
             signup_conceal_existing: security.signup_conceal_existing,
             refresh_grace: security.refresh_grace,
+            app_url: security.app_url.clone(),
+            redirects: RedirectPolicy::new(security.redirect_allow.clone()),
         };
         // Rate limits live beside the sessions: in Redis when configured, else the database.
         let limits: Arc<dyn LimitStore> = match &config.redis_url {

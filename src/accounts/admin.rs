@@ -178,7 +178,7 @@ impl Admin<'_> {
             (_, None) => Some(TokenPurpose::PasswordReset),
             _ => None,
         };
-        let link = purpose.map(|purpose| self.accounts.link_email(account.id, email.as_str(), purpose, now));
+        let link = purpose.map(|purpose| self.accounts.link_email(account.id, email.as_str(), purpose, now, None));
         let created = self.accounts.store.insert_account(&account, link.as_ref().map(|(t, m)| (t, m))).await?;
         if link.is_some() {
             self.accounts.outbox.wake();
@@ -293,7 +293,7 @@ impl Admin<'_> {
     }
 
     async fn send_link(&self, target: &Account, purpose: TokenPurpose) -> Result<()> {
-        let (token, mail) = self.accounts.link_email(target.id, &target.email, purpose, Utc::now());
+        let (token, mail) = self.accounts.link_email(target.id, &target.email, purpose, Utc::now(), None);
         self.accounts.store.insert_link(&token, &mail).await?;
         self.accounts.outbox.wake();
         crate::metrics::event("gatehouse_emails_queued_total", "kind", purpose.as_str());

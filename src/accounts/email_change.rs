@@ -27,8 +27,10 @@ impl Accounts {
         caller: &Caller,
         new_email: &str,
         current_password: SecretString,
+        redirect_to: Option<&str>,
         client: &ClientInfo,
     ) -> Result<()> {
+        let redirect = self.settings.redirect(redirect_to)?;
         let me = self.me(caller).await?;
         let email = Email::parse(new_email).map_err(|e| Error::field("new_email", e.message))?;
         if email.normalized() == me.email.trim().to_lowercase() {
@@ -50,7 +52,7 @@ impl Accounts {
             created_at: now,
             expires_at: now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(1)),
         };
-        let link = self.settings.link("email/confirm", token.expose());
+        let link = self.settings.link("email/confirm", token.expose(), redirect.as_ref());
         let mail = self.email(email.as_str(), templates::email_change_confirm(&link, ttl), now);
         self.store.insert_email_change(&change, &mail).await?;
         self.outbox.wake();
@@ -77,7 +79,7 @@ impl Accounts {
             created_at: now,
             expires_at: now + chrono::Duration::from_std(REVERT_TTL).unwrap_or(chrono::Duration::days(7)),
         };
-        let link = self.settings.link("email/revert", undo.expose());
+        let link = self.settings.link("email/revert", undo.expose(), None);
         let notice = self.email(&old_email, templates::email_changed(&record.email, &link, REVERT_TTL), now);
         let redeemed = match self.store.redeem_email_change(&hash, &revert, &notice, now).await {
             Err(StoreError::EmailTaken) => return Err(Error::EmailTaken),

@@ -13,6 +13,7 @@ mod new_account;
 mod operator;
 mod password;
 mod profile;
+pub mod redirect;
 mod session;
 mod signup;
 pub mod throttle;
@@ -33,6 +34,7 @@ use self::key_cache::Keys;
 pub use self::key_cache::{KeyInfo, RELOAD_EVERY as KEY_RELOAD_EVERY};
 pub use self::password::PasswordChange;
 pub use self::profile::Edit;
+use self::redirect::{RedirectPolicy, RedirectTo};
 pub use self::session::{Caller, LoginId, TokenPair};
 pub use self::signup::{Activated, SignUp, SignedUp};
 use self::throttle::Action;
@@ -77,12 +79,27 @@ pub struct Settings {
     pub signup_conceal_existing: bool,
     /// A spent refresh token presented again this soon gets the same new pair.
     pub refresh_grace: Duration,
+    /// The app's address, which the pages of emailed links point back to.
+    pub app_url: Option<Url>,
+    /// Where a browser completing an emailed link may be sent.
+    pub redirects: RedirectPolicy,
 }
 
 impl Settings {
-    /// `{public_url}/{path}?token={token}`, respecting a path prefix in the public URL.
-    fn link(&self, path: &str, token: &str) -> String {
-        format!("{}/{path}?token={token}", self.public_url.as_str().trim_end_matches('/'))
+    /// `{public_url}/{path}?token={token}`, respecting a path prefix in the public URL, and
+    /// `&redirect_to=…` where the request named one.
+    fn link(&self, path: &str, token: &str, redirect: Option<&RedirectTo>) -> String {
+        let mut link = format!("{}/{path}?token={token}", self.public_url.as_str().trim_end_matches('/'));
+        if let Some(redirect) = redirect {
+            link.push_str("&redirect_to=");
+            link.extend(url::form_urlencoded::byte_serialize(redirect.as_str().as_bytes()));
+        }
+        link
+    }
+
+    /// A submitted `redirect_to`, checked; absent is fine.
+    fn redirect(&self, value: Option<&str>) -> Result<Option<RedirectTo>> {
+        value.map(|value| self.redirects.check(value).map_err(|e| Error::Validation(vec![e]))).transpose()
     }
 
     /// The token issuer: the public URL without a trailing slash.
@@ -219,13 +236,14 @@ impl Accounts {
         recipient: &str,
         purpose: TokenPurpose,
         now: DateTime<Utc>,
+        redirect: Option<&RedirectTo>,
     ) -> (NewOneTimeToken, NewEmail) {
         let token = OpaqueToken::generate();
         let (path, ttl, render): (_, _, fn(&str, Duration) -> Rendered) = match purpose {
             TokenPurpose::Activation => ("activate", self.settings.activation_ttl, templates::activation),
             TokenPurpose::PasswordReset => ("password/reset", self.settings.reset_ttl, templates::password_reset),
         };
-        let rendered = render(&self.settings.link(path, token.expose()), ttl);
+        let rendered = render(&self.settings.link(path, token.expose(), redirect), ttl);
         let record = NewOneTimeToken {
             hash: token.hash,
             account_id,

@@ -80,11 +80,14 @@ impl Accounts {
     /// outcome and its timing are the same whether or not it does: each path makes one
     /// database write (the link, or the audit event), and the answer is not given before
     /// [`super::ANSWER_FLOOR`] has passed, which hides what jitter remains.
-    pub async fn forgot_password(&self, email: &str, client: &ClientInfo) -> Result<()> {
-        super::at_least(super::ANSWER_FLOOR, self.try_forgot_password(email, client)).await
+    /// `redirect_to` rides in the emailed link: the page that completes the reset sends the
+    /// browser there.
+    pub async fn forgot_password(&self, email: &str, redirect_to: Option<&str>, client: &ClientInfo) -> Result<()> {
+        super::at_least(super::ANSWER_FLOOR, self.try_forgot_password(email, redirect_to, client)).await
     }
 
-    async fn try_forgot_password(&self, email: &str, client: &ClientInfo) -> Result<()> {
+    async fn try_forgot_password(&self, email: &str, redirect_to: Option<&str>, client: &ClientInfo) -> Result<()> {
+        let redirect = self.settings.redirect(redirect_to)?;
         self.per_ip(Action::Forgot, client).await?;
         let email = Email::parse(email).map_err(|e| Error::Validation(vec![e]))?;
         let may_send = self.throttle.may_email("password_reset", email.normalized()).await?;
@@ -92,8 +95,13 @@ impl Accounts {
         let event = self.event(kinds::PASSWORD_RESET_REQUESTED, None, client);
         match found.map(|c| c.account) {
             Some(account) if account.status != Status::Disabled && may_send => {
-                let (token, mail) =
-                    self.link_email(account.id, &account.email, TokenPurpose::PasswordReset, Utc::now());
+                let (token, mail) = self.link_email(
+                    account.id,
+                    &account.email,
+                    TokenPurpose::PasswordReset,
+                    Utc::now(),
+                    redirect.as_ref(),
+                );
                 self.store.insert_link(&token, &mail).await?;
                 self.outbox.wake();
                 crate::metrics::event("gatehouse_emails_queued_total", "kind", "password_reset");

@@ -23,6 +23,8 @@ pub struct SignUp {
     pub name: Option<String>,
     pub data: Option<serde_json::Value>,
     pub extra: serde_json::Map<String, serde_json::Value>,
+    /// Where the browser that follows the activation link goes next (never kept in `data`).
+    pub redirect_to: Option<String>,
 }
 
 /// The outcome of a sign-up.
@@ -50,6 +52,7 @@ impl Accounts {
         if !self.settings.signup_open {
             return Err(Error::SignupDisabled);
         }
+        let redirect = self.settings.redirect(input.redirect_to.as_deref())?;
         self.per_ip(Action::SignUp, client).await?;
         // Not the user's to write: refused rather than kept in `data`, where an app reading
         // the wrong field would trust it.
@@ -91,7 +94,8 @@ impl Accounts {
         let password_hash = self.hasher.hash(password.secret().clone()).await?;
         let now = Utc::now();
         let account = profile.account(password_hash, Role::User, Status::Pending, false, now);
-        let (token, mail) = self.link_email(account.id, email.as_str(), TokenPurpose::Activation, now);
+        let (token, mail) =
+            self.link_email(account.id, email.as_str(), TokenPurpose::Activation, now, redirect.as_ref());
         let created = match self.store.insert_account(&account, Some((&token, &mail))).await {
             Ok(created) => created,
             Err(StoreError::EmailTaken) if conceal => {
@@ -164,11 +168,12 @@ impl Accounts {
     /// outcome and its timing are the same whether or not it does: each path makes one
     /// database write (the link, or the audit event), and the answer is not given before
     /// [`super::ANSWER_FLOOR`] has passed, which hides what jitter remains.
-    pub async fn resend_activation(&self, email: &str, client: &ClientInfo) -> Result<()> {
-        super::at_least(super::ANSWER_FLOOR, self.try_resend_activation(email, client)).await
+    pub async fn resend_activation(&self, email: &str, redirect_to: Option<&str>, client: &ClientInfo) -> Result<()> {
+        super::at_least(super::ANSWER_FLOOR, self.try_resend_activation(email, redirect_to, client)).await
     }
 
-    async fn try_resend_activation(&self, email: &str, client: &ClientInfo) -> Result<()> {
+    async fn try_resend_activation(&self, email: &str, redirect_to: Option<&str>, client: &ClientInfo) -> Result<()> {
+        let redirect = self.settings.redirect(redirect_to)?;
         self.per_ip(Action::Resend, client).await?;
         let email = Email::parse(email).map_err(|e| Error::Validation(vec![e]))?;
         let may_send = self.throttle.may_email("activation", email.normalized()).await?;
@@ -177,7 +182,13 @@ impl Accounts {
         match found {
             Some(credentials) if credentials.account.status == Status::Pending && may_send => {
                 let account = credentials.account;
-                let (token, mail) = self.link_email(account.id, &account.email, TokenPurpose::Activation, Utc::now());
+                let (token, mail) = self.link_email(
+                    account.id,
+                    &account.email,
+                    TokenPurpose::Activation,
+                    Utc::now(),
+                    redirect.as_ref(),
+                );
                 self.store.insert_link(&token, &mail).await?;
                 self.outbox.wake();
                 metrics::event("gatehouse_emails_queued_total", "kind", "activation");

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::accounts::redirect::RedirectPolicy;
 use crate::limits::Budget;
 use crate::secret_url::SecretUrl;
 use crate::tokens::keys::KeyAlgorithm;
@@ -201,6 +202,11 @@ pub(super) fn parse_proxies(value: &str) -> Result<Vec<ipnet::IpNet>, String> {
                 .map_err(|_| format!("{item:?} is not an IP address or CIDR; write a list like 10.0.0.0/8,127.0.0.1"))
         })
         .collect()
+}
+
+/// URL prefixes for `redirect_to` (see [`crate::accounts::redirect`]).
+pub(super) fn parse_redirect_allow(value: &str) -> Result<Vec<Url>, String> {
+    split_list(value).map(RedirectPolicy::prefix).collect()
 }
 
 pub(super) fn parse_origins(value: &str) -> Result<Vec<String>, String> {

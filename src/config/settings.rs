@@ -11,7 +11,8 @@ use url::Url;
 use super::parse::{
     LogFormat, parse_algorithm, parse_audience, parse_bind, parse_bool, parse_budget, parse_count, parse_database_url,
     parse_duration, parse_grace, parse_lease, parse_log_filter, parse_log_format, parse_mail_from, parse_origins,
-    parse_proxies, parse_public_url, parse_redis_prefix, parse_signup, parse_switch, parse_url_with_schemes,
+    parse_proxies, parse_public_url, parse_redirect_allow, parse_redis_prefix, parse_signup, parse_switch,
+    parse_url_with_schemes,
 };
 use crate::limits::Budget;
 use crate::secret_url::SecretUrl;
@@ -174,6 +175,10 @@ settings! {
         "`closed`: `POST /user` answers `403 signup_disabled`; admins and the CLI still create accounts (invitations)";
     SIGNUP_CONCEAL_EXISTING: bool = "GATEHOUSE_SIGNUP_CONCEAL_EXISTING", Value("false"), Plain, parse_bool,
         "`true`: sign-up with a taken email answers `202` like a new one; the owner is told by email";
+    APP_URL: Url = "GATEHOUSE_APP_URL", Unset, Plain, parse_public_url,
+        "the app's address: the activation, reset and email-change pages link back to it";
+    REDIRECT_ALLOW: Vec<Url> = "GATEHOUSE_REDIRECT_ALLOW", Unset, Plain, parse_redirect_allow,
+        "URL prefixes (comma-separated, e.g. `https://app.example.com/`) a `redirect_to` of sign-up, resend, forgot and email change must start with; a browser completing the link is sent there (`303`); any other `redirect_to` gets `422`";
     REFRESH_GRACE: Duration = "GATEHOUSE_REFRESH_GRACE", Value("30s"), Plain, parse_grace,
         "a just-spent refresh token presented again this soon gets the same new pair (`off` to disable)";
     AUDIT_RETENTION: Duration = "GATEHOUSE_AUDIT_RETENTION", Value("90days"), Plain, parse_duration,

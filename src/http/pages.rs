@@ -9,6 +9,9 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::accounts::redirect::RedirectTo;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem;color:#222}\
 h1{font-size:1.4rem}label{display:block;margin:1rem 0 .3rem}input{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}\
@@ -45,12 +48,29 @@ fn paragraph(s: &str) -> String {
     format!("<p>{}</p>\n", text(s))
 }
 
-pub fn activated(email: &str) -> Response {
-    page(
-        StatusCode::OK,
-        "Your account is active",
-        paragraph(&format!("Thank you: {email} is confirmed and the account is ready. You can log in now.")),
-    )
+/// A link back to the app (`GATEHOUSE_APP_URL`), when there is one.
+fn back_to(app_url: Option<&Url>) -> String {
+    match app_url {
+        Some(url) => format!(
+            "<p><a href=\"{href}\">Continue to {name}</a></p>\n",
+            href = attr(url.as_str()),
+            name = text(url.host_str().unwrap_or("the app")),
+        ),
+        None => String::new(),
+    }
+}
+
+/// Sends the browser on to where the request that emailed the link asked (`303 See Other`).
+pub fn see_other(to: &RedirectTo) -> Response {
+    match HeaderValue::from_str(to.as_str()) {
+        Ok(location) => (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+pub fn activated(email: &str, app_url: Option<&Url>) -> Response {
+    let body = paragraph(&format!("Thank you: {email} is confirmed and the account is ready. You can log in now."));
+    page(StatusCode::OK, "Your account is active", body + &back_to(app_url))
 }
 
 /// A page for a failed link, with the status of the matching API error.
@@ -58,12 +78,16 @@ pub fn link_problem(status: StatusCode, title: &str, detail: &str) -> Response {
     page(status, title, paragraph(detail))
 }
 
-/// The reset form. It posts the token back with the new password; showing it spends nothing.
-pub fn reset_form(token: &str, error: Option<&str>, status: StatusCode) -> Response {
+/// The reset form. It posts the token back with the new password (and where to go after);
+/// showing it spends nothing.
+pub fn reset_form(token: &str, redirect_to: Option<&RedirectTo>, error: Option<&str>, status: StatusCode) -> Response {
     let error = error.map(|e| format!("<p class=\"error\">{}</p>\n", text(e))).unwrap_or_default();
+    let redirect = redirect_to
+        .map(|to| format!("<input type=\"hidden\" name=\"redirect_to\" value=\"{}\">\n", attr(to.as_str())))
+        .unwrap_or_default();
     let body = format!(
         "{error}<form method=\"post\" action=\"reset\">\n\
-         <input type=\"hidden\" name=\"token\" value=\"{token}\">\n\
+         <input type=\"hidden\" name=\"token\" value=\"{token}\">\n{redirect}\
          <label for=\"new_password\">New password (at least 8 characters)</label>\n\
          <input id=\"new_password\" name=\"new_password\" type=\"password\" autocomplete=\"new-password\" minlength=\"8\" maxlength=\"1024\" required autofocus>\n\
          <button type=\"submit\">Set new password</button>\n</form>\n",
@@ -72,20 +96,14 @@ pub fn reset_form(token: &str, error: Option<&str>, status: StatusCode) -> Respo
     page(status, "Choose a new password", body)
 }
 
-pub fn reset_done() -> Response {
-    page(
-        StatusCode::OK,
-        "Your password has been changed",
-        paragraph("You can log in with the new password now. Every session that used the old one has ended."),
-    )
+pub fn reset_done(app_url: Option<&Url>) -> Response {
+    let body = paragraph("You can log in with the new password now. Every session that used the old one has ended.");
+    page(StatusCode::OK, "Your password has been changed", body + &back_to(app_url))
 }
 
-pub fn email_confirmed(email: &str) -> Response {
-    page(
-        StatusCode::OK,
-        "Your email address has changed",
-        paragraph(&format!("{email} is now the address of your account. Your old address has been told.")),
-    )
+pub fn email_confirmed(email: &str, app_url: Option<&Url>) -> Response {
+    let body = paragraph(&format!("{email} is now the address of your account. Your old address has been told."));
+    page(StatusCode::OK, "Your email address has changed", body + &back_to(app_url))
 }
 
 /// The undo page for an email change. A button posts the token back, so that a mail scanner
@@ -119,7 +137,7 @@ mod tests {
 
     #[tokio::test]
     async fn pages_refuse_framing_and_escape_their_input() {
-        let response = reset_form("\"><script>x</script>", Some("<b>bad</b>"), StatusCode::OK);
+        let response = reset_form("\"><script>x</script>", None, Some("<b>bad</b>"), StatusCode::OK);
         let headers = response.headers().clone();
         assert!(headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("frame-ancestors 'none'"));
         assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");

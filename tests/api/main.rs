@@ -13,6 +13,7 @@ mod login;
 mod logs;
 mod misc;
 mod password;
+mod redirects;
 mod restart;
 mod security;
 mod seeds;

@@ -28,6 +28,7 @@ struct TokenBody {
 #[derive(Deserialize)]
 struct TokenQuery {
     token: Option<String>,
+    redirect_to: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -46,9 +47,11 @@ async fn run(state: &AppState, token: &str, client: &ClientInfo) -> Result<Activ
 #[utoipa::path(
     get, path = "/activate", summary = "Follow the activation link", operation_id = "followActivationLink", tag = "activation",
     description = "The link in the confirmation email. A browser (`Accept: text/html`) gets a small HTML page, others JSON. Following it again answers the same.",
-    params(("token" = Option<String>, Query, description = "The token from the emailed link")),
+    params(("token" = Option<String>, Query, description = "The token from the emailed link"),
+        ("redirect_to" = Option<String>, Query, description = "Where the sign-up or resend asked a browser to go next")),
     responses(
         (status = 200, description = "Active: JSON, or a page saying so for a browser", content((Activated = "application/json"), ("text/html"))),
+        (status = 303, description = "Active, for a browser whose link carries an allowed `redirect_to`: sent there"),
         (status = 400, description = "`malformed_request` (no token) or `token_invalid`; a page for a browser", content((Problem = "application/problem+json"), ("text/html"))),
         (status = 410, description = "`token_expired`: ask for a new link; a page for a browser", content((Problem = "application/problem+json"), ("text/html"))), Errors<(code::Unavailable,)>)
 )]
@@ -58,7 +61,11 @@ async fn follow_link(
     headers: HeaderMap,
     query: Result<Query<TokenQuery>, ApiError>,
 ) -> Response {
-    let result = match query.map(|Query(query)| query.token) {
+    let (token, redirect_to) = match query {
+        Ok(Query(query)) => (Ok(query.token), query.redirect_to),
+        Err(error) => (Err(error), None),
+    };
+    let result = match token {
         Ok(Some(token)) => run(&state, &token, &client).await,
         Ok(None) => {
             Err(ApiError::MalformedRequest("The link has no token; copy the whole link from the email.".into()))
@@ -71,8 +78,10 @@ async fn follow_link(
             Err(error) => error.into_response(),
         };
     }
+    let settings = state.accounts.settings();
     match result {
-        Ok(body) => pages::activated(&body.user.email),
+        Ok(_) if let Some(to) = settings.redirects.recheck(redirect_to.as_deref()) => pages::see_other(&to),
+        Ok(body) => pages::activated(&body.user.email, settings.app_url.as_ref()),
         Err(ApiError::TokenExpired) => pages::link_problem(
             StatusCode::GONE,
             "This link has expired",
@@ -103,6 +112,8 @@ async fn activate(
 #[derive(Deserialize, utoipa::ToSchema)]
 struct ResendBody {
     email: String,
+    /// As on sign-up: where a browser following the new link goes next.
+    redirect_to: Option<String>,
 }
 
 #[utoipa::path(
@@ -116,7 +127,7 @@ async fn resend(
     Client(client): Client,
     extract::Json(body): extract::Json<ResendBody>,
 ) -> Result<(StatusCode, Json<MessageBody>), ApiError> {
-    state.accounts.resend_activation(&body.email, &client).await?;
+    state.accounts.resend_activation(&body.email, body.redirect_to.as_deref(), &client).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(MessageBody { message: "If a pending account has this address, a new activation link is on its way." }),

@@ -31,6 +31,9 @@ struct ChangeRequest {
     new_email: String,
     #[schema(value_type = String, format = Password)]
     current_password: SecretString,
+    /// Where a browser that follows the confirmation link goes next (`303`); it must start with
+    /// a prefix listed in `GATEHOUSE_REDIRECT_ALLOW`, else `422`.
+    redirect_to: Option<String>,
 }
 
 #[utoipa::path(
@@ -45,7 +48,8 @@ async fn request(
     Client(client): Client,
     extract::Json(body): extract::Json<ChangeRequest>,
 ) -> Result<(StatusCode, Json<MessageBody>), ApiError> {
-    state.accounts.request_email_change(&caller, &body.new_email, body.current_password, &client).await?;
+    let redirect_to = body.redirect_to.as_deref();
+    state.accounts.request_email_change(&caller, &body.new_email, body.current_password, redirect_to, &client).await?;
     Ok((StatusCode::ACCEPTED, Json(MessageBody { message: "Follow the link sent to the new address to confirm it." })))
 }
 
@@ -58,6 +62,7 @@ struct TokenBody {
 #[derive(Deserialize)]
 struct TokenQuery {
     token: Option<String>,
+    redirect_to: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -69,7 +74,7 @@ struct Changed {
 
 fn token_from(query: Result<Query<TokenQuery>, ApiError>) -> Result<String, ApiError> {
     match query {
-        Ok(Query(TokenQuery { token: Some(token) })) => Ok(token),
+        Ok(Query(TokenQuery { token: Some(token), .. })) => Ok(token),
         Ok(_) => Err(ApiError::MalformedRequest("The link has no token; copy the whole link from the email.".into())),
         Err(error) => Err(error),
     }
@@ -102,8 +107,10 @@ async fn do_confirm(state: &AppState, token: &str, client: &ClientInfo) -> Resul
 
 #[utoipa::path(
     get, path = "/email/confirm", summary = "Follow the link sent to the new address", operation_id = "followEmailConfirmLink", tag = "account",
-    params(("token" = Option<String>, Query, description = "The token from the emailed link")),
+    params(("token" = Option<String>, Query, description = "The token from the emailed link"),
+        ("redirect_to" = Option<String>, Query, description = "Where the change request asked a browser to go next")),
     responses((status = 200, description = "Changed: JSON, or a page for a browser", content((Changed = "application/json"), ("text/html"))),
+        (status = 303, description = "Changed, for a browser whose link carries an allowed `redirect_to`: sent there"),
         (status = 400, description = "`malformed_request` or `token_invalid`", content((Problem = "application/problem+json"), ("text/html"))),
         (status = 409, description = "`email_taken`: another account has the address by now", content((Problem = "application/problem+json"), ("text/html"))),
         (status = 410, description = "`token_expired`", content((Problem = "application/problem+json"), ("text/html"))), Errors<(code::Unavailable,)>)
@@ -115,12 +122,15 @@ async fn follow_confirm(
     query: Result<Query<TokenQuery>, ApiError>,
 ) -> Response {
     let html = wants_html(&headers);
+    let redirect_to = query.as_ref().ok().and_then(|Query(query)| query.redirect_to.clone());
     let result = match token_from(query) {
         Ok(token) => do_confirm(&state, &token, &client).await,
         Err(error) => Err(error),
     };
+    let settings = state.accounts.settings();
     match (html, result) {
-        (true, Ok(changed)) => pages::email_confirmed(&changed.user.email),
+        (true, Ok(_)) if let Some(to) = settings.redirects.recheck(redirect_to.as_deref()) => pages::see_other(&to),
+        (true, Ok(changed)) => pages::email_confirmed(&changed.user.email, settings.app_url.as_ref()),
         (false, Ok(changed)) => Json(changed).into_response(),
         (html, Err(error)) => link_problem(error, html),
     }

@@ -56,6 +56,9 @@ async fn change(
 #[derive(Deserialize, utoipa::ToSchema)]
 struct ForgotBody {
     email: String,
+    /// Where a browser that completes the reset goes next (`303`); it must start with a prefix
+    /// listed in `GATEHOUSE_REDIRECT_ALLOW`, else `422`.
+    redirect_to: Option<String>,
 }
 
 #[utoipa::path(
@@ -69,7 +72,7 @@ async fn forgot(
     Client(client): Client,
     extract::Json(body): extract::Json<ForgotBody>,
 ) -> Result<(StatusCode, Json<MessageBody>), ApiError> {
-    state.accounts.forgot_password(&body.email, &client).await?;
+    state.accounts.forgot_password(&body.email, body.redirect_to.as_deref(), &client).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(MessageBody { message: "If an account has this address, a password-reset link is on its way." }),
@@ -79,6 +82,7 @@ async fn forgot(
 #[derive(Deserialize)]
 struct TokenQuery {
     token: Option<String>,
+    redirect_to: Option<String>,
 }
 
 fn link_problem(error: ApiError) -> Response {
@@ -101,18 +105,20 @@ fn link_problem(error: ApiError) -> Response {
 #[utoipa::path(
     get, path = "/password/reset", summary = "The password-reset form", operation_id = "showPasswordResetForm", tag = "password",
     description = "The link in the reset email: an HTML form that posts to `POST /password/reset`. Showing it does not spend the token.",
-    params(("token" = Option<String>, Query, description = "The token from the emailed link")),
+    params(("token" = Option<String>, Query, description = "The token from the emailed link"),
+        ("redirect_to" = Option<String>, Query, description = "Where forgot-password asked a browser to go once the password is set")),
     responses(
         (status = 200, description = "The form", content_type = "text/html"),
         (status = 400, description = "The link is not valid", content_type = "text/html"),
         (status = 410, description = "The link has expired", content_type = "text/html"), Errors<(code::Unavailable,)>)
 )]
 async fn form(State(state): State<AppState>, query: Result<Query<TokenQuery>, ApiError>) -> Response {
-    let Ok(Query(TokenQuery { token: Some(token) })) = query else {
+    let Ok(Query(TokenQuery { token: Some(token), redirect_to })) = query else {
         return link_problem(ApiError::TokenInvalid);
     };
+    let redirect_to = state.accounts.settings().redirects.recheck(redirect_to.as_deref());
     match state.accounts.check_reset_token(&token).await {
-        Ok(()) => pages::reset_form(&token, None, StatusCode::OK),
+        Ok(()) => pages::reset_form(&token, redirect_to.as_ref(), None, StatusCode::OK),
         Err(error) => link_problem(error.into()),
     }
 }
@@ -134,6 +140,8 @@ struct ResetBody {
     token: String,
     #[schema(value_type = String, format = Password)]
     new_password: SecretString,
+    /// From the reset page's form: where the browser goes once the password is set (`303`).
+    redirect_to: Option<String>,
 }
 
 #[utoipa::path(
@@ -149,7 +157,9 @@ async fn reset(
     headers: HeaderMap,
     body: JsonOrForm<ResetBody>,
 ) -> Response {
-    let ResetBody { token, new_password } = body.value;
+    let ResetBody { token, new_password, redirect_to } = body.value;
+    let settings = state.accounts.settings();
+    let redirect_to = settings.redirects.recheck(redirect_to.as_deref());
     if body.kind == BodyKind::Form && !same_origin(&headers, &state.edge.origin) {
         // Another site's page posting the form: refused before the token is even looked at.
         return pages::link_problem(
@@ -162,10 +172,13 @@ async fn reset(
     match (body.kind, result) {
         (BodyKind::Json, Ok(())) => StatusCode::NO_CONTENT.into_response(),
         (BodyKind::Json, Err(error)) => error.into_response(),
-        (BodyKind::Form, Ok(())) => pages::reset_done(),
+        (BodyKind::Form, Ok(())) => match &redirect_to {
+            Some(to) => pages::see_other(to),
+            None => pages::reset_done(settings.app_url.as_ref()),
+        },
         (BodyKind::Form, Err(ApiError::ValidationFailed(errors))) => {
             let message = errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; ");
-            pages::reset_form(&token, Some(&message), StatusCode::UNPROCESSABLE_ENTITY)
+            pages::reset_form(&token, redirect_to.as_ref(), Some(&message), StatusCode::UNPROCESSABLE_ENTITY)
         }
         (BodyKind::Form, Err(error)) => link_problem(error),
     }

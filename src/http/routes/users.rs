@@ -57,7 +57,9 @@ async fn sign_up(
     let username = take_string(&mut body, "username")?;
     let name = take_string(&mut body, "name")?;
     let data = body.remove("data");
-    let input = SignUp { email, password: SecretString::from(password), username, name, data, extra: body };
+    let redirect_to = take_string(&mut body, "redirect_to")?;
+    let password = SecretString::from(password);
+    let input = SignUp { email, password, username, name, data, extra: body, redirect_to };
     let account = match state.accounts.sign_up(input, &client).await? {
         SignedUp::Created(account) if !state.accounts.settings().signup_conceal_existing => account,
         // Concealing: a new account and a taken address get the same answer.
@@ -197,6 +199,10 @@ pub struct SignUpRequest {
     name: Option<String>,
     #[schema(value_type = Option<Object>)]
     data: Option<Value>,
+    /// Where a browser that follows the activation link goes next (`303`); it must start with a
+    /// prefix listed in `GATEHOUSE_REDIRECT_ALLOW`, else `422`. Never kept in `data`.
+    #[schema(example = "https://app.example.com/welcome")]
+    redirect_to: Option<String>,
 }
 
 /// The profile fields of an account. Other top-level fields are kept in `data`.
