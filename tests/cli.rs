@@ -723,6 +723,25 @@ async fn until_healthy(port: u16, server: &mut Child) {
 }
 
 #[tokio::test]
+async fn the_binary_stays_ready_while_its_mail_server_is_unreachable_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port nothing listens on: the mail server is down.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (mut server, port) = serve(dir.path(), &[("GATEHOUSE_SMTP_URL", &format!("smtp://127.0.0.1:{closed}"))]);
+    until_healthy(port, &mut server).await;
+
+    let ready = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await.unwrap();
+    let status = ready.status();
+    let body: Value = ready.json().await.unwrap();
+    let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await.unwrap().text().await.unwrap();
+    stop(&mut server);
+
+    assert_eq!(status, reqwest::StatusCode::OK, "a mail outage never makes the replica unready: {body}");
+    assert_eq!(body, serde_json::json!({"status": "ready", "mail_server": "unreachable"}));
+    assert!(metrics.lines().any(|line| line == "gatehouse_mail_server_up 0"), "{metrics}");
+}
+
+#[tokio::test]
 async fn a_second_server_on_the_same_sqlite_file_refuses_to_start_while_operator_commands_work_beside_the_first() {
     let dir = tempfile::tempdir().unwrap();
     let (mut first, port) = serve(dir.path(), &[]);

@@ -172,6 +172,8 @@ async fn fifty_simultaneous_refreshes_within_the_grace_period_all_get_the_same_n
     }
 }
 
+/// `GATEHOUSE_REFRESH_GRACE=off` is the case under test: a deployment that turns the grace
+/// period off must still let exactly one of fifty concurrent refreshes win.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_simultaneous_refreshes_without_grace_let_one_win_and_end_the_session() {
     let _alone = exclusive().await;
