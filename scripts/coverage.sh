@@ -8,9 +8,9 @@
 # Writes the HTML report to target/coverage/html/index.html and ends with one line:
 #   coverage: lines 12345/23456 (52.63%), functions ..., regions ...
 # Files under tests/, examples/ and benches/ are left out of the figures (cargo-llvm-cov's
-# default), and so are doctests. The gatehouse binary that tests spawn is instrumented too, but
-# it writes its profile only where LLVM_PROFILE_FILE says: a test that starts it with
-# `env_clear()` counts only if it passes that variable through.
+# default), and so are doctests. The gatehouse binary that tests spawn is instrumented too and
+# writes its profile where LLVM_PROFILE_FILE says; the tests that start it with `env_clear()`
+# (tests/cli.rs, tests/faults/process.rs, tests/replicas.rs) pass that variable through.
 #
 # Installs what it needs once:
 #   - LLVM's llvm-profdata and llvm-cov matching rustc's LLVM: rustup's llvm-tools component,

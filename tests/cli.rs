@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 const PASSWORD: &str = "correct horse battery staple";
 
 /// The binary, run in `dir`, with `sqlite://<dir>/g.db` and nothing else from the environment
-/// (no stray `GATEHOUSE_*`, `DATABASE_URL` or `REDIS_URL` of the machine running the tests).
+/// (no stray `GATEHOUSE_*`, `DATABASE_URL` or `REDIS_URL` of the machine running the tests) but
+/// `LLVM_PROFILE_FILE`, so that a coverage run counts what the binary ran.
 fn gatehouse(dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
     command
@@ -21,6 +22,9 @@ fn gatehouse(dir: &Path) -> Command {
         .env_clear()
         .env("GATEHOUSE_DATABASE_URL", format!("sqlite://{}", dir.join("g.db").display()))
         .stdin(Stdio::null());
+    if let Ok(profile) = std::env::var("LLVM_PROFILE_FILE") {
+        command.env("LLVM_PROFILE_FILE", profile);
+    }
     command
 }
 

@@ -51,7 +51,8 @@ impl Replica {
     fn start(port: u16, env: &HashMap<String, String>) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
         command.arg("serve").env_clear().stdout(Stdio::null()).stderr(Stdio::null());
-        for key in ["PATH", "HOME"] {
+        // LLVM_PROFILE_FILE: a coverage run counts what the spawned binary ran.
+        for key in ["PATH", "HOME", "LLVM_PROFILE_FILE"] {
             if let Ok(value) = std::env::var(key) {
                 command.env(key, value);
             }

@@ -111,7 +111,8 @@ impl Server {
         assert!(self.child.is_none(), "the server is already running");
         let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
         command.arg("serve").current_dir(self.dir.path()).env_clear().stdout(Stdio::null()).stderr(Stdio::null());
-        for key in ["PATH", "HOME"] {
+        // LLVM_PROFILE_FILE: a coverage run counts what the spawned binary ran.
+        for key in ["PATH", "HOME", "LLVM_PROFILE_FILE"] {
             if let Ok(value) = std::env::var(key) {
                 command.env(key, value);
             }
