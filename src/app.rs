@@ -58,22 +58,17 @@ impl Services {
         };
         crate::metrics::handle();
         let backend = Backend { store, sessions };
-        let issuer = public_url.as_str().trim_end_matches('/').to_owned();
-        let issuing = Issuing {
-            audience: config.token_audience.clone().unwrap_or_else(|| issuer.clone()),
-            issuer,
-            algorithm: config.token_algorithm,
-            token_ttl: Some(config.access_token_ttl),
-        };
-        let keys = load_or_create_keys(backend.store.as_ref(), &issuing).await?;
         let transport = crate::mail::smtp::transport(config.smtp_url.as_ref(), &config.mail_from)?;
         let outbox = Outbox::new(backend.store.clone(), transport, outbox_settings);
         let hasher = PasswordHasher::start(config.hash_threads, config.hash_queue, config.hash_max_wait);
         let security = &config.security;
+        // The audience is the issuer (the public URL without a trailing slash) unless configured.
+        let token_audience =
+            config.token_audience.clone().unwrap_or_else(|| public_url.as_str().trim_end_matches('/').to_owned());
         let settings = Settings {
             public_url,
             access_token_ttl: config.access_token_ttl,
-            token_audience: issuing.audience.clone(),
+            token_audience,
             token_algorithm: config.token_algorithm,
             session_ttl: config.session_ttl,
             activation_ttl: config.activation_ttl,
@@ -84,6 +79,7 @@ impl Services {
             app_url: security.app_url.clone(),
             redirects: RedirectPolicy::new(security.redirect_allow.clone()),
         };
+        let keys = load_or_create_keys(backend.store.as_ref(), &settings.issuing()).await?;
         // Rate limits live beside the sessions: in Redis when configured, else the database.
         let limits: Arc<dyn LimitStore> = match &config.redis_url {
             Some(url) => Arc::new(RedisLimits::connect(url, &config.redis_prefix, config.database_timeout).await?),
