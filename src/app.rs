@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::accounts::domain::{Email, NewPassword};
 use crate::accounts::redirect::RedirectPolicy;
-use crate::accounts::{Accounts, FieldError, Parts, Settings, Throttle};
+use crate::accounts::{Accounts, FieldError, Parts, Settings, Throttle, keys};
 use crate::audit::AuditLog;
 use crate::config::{AdminSeed, Config, ConfigError};
 use crate::http::{self, AppState, Edge};
@@ -28,7 +28,6 @@ use crate::sessions::SessionStore;
 use crate::sessions::redis::RedisSessions;
 use crate::store::sqlite::file::{self as sqlite_file, ServerLock};
 use crate::store::{self, Backend, DbOptions, Store};
-use crate::tokens::jwt::{Issuing, KeyRing, SigningKey};
 
 /// How often expired sessions and tokens are swept away.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(600);
@@ -78,8 +77,10 @@ impl Services {
             refresh_grace: security.refresh_grace,
             app_url: security.app_url.clone(),
             redirects: RedirectPolicy::new(security.redirect_allow.clone()),
+            reauth_window: security.reauth_window,
         };
-        let keys = load_or_create_keys(backend.store.as_ref(), &settings.issuing()).await?;
+        let keys = keys::load_or_create(backend.store.as_ref(), &settings.issuing()).await?;
+        let sealer = Arc::new(keys::load_sealer(backend.store.as_ref(), security.encryption_key.as_ref()).await?);
         // Rate limits live beside the sessions: in Redis when configured, else the database.
         let limits: Arc<dyn LimitStore> = match &config.redis_url {
             Some(url) => Arc::new(RedisLimits::connect(url, &config.redis_prefix, config.database_timeout).await?),
@@ -99,6 +100,7 @@ impl Services {
             settings,
             throttle,
             audit,
+            sealer,
         });
         Ok(Self {
             backend,
@@ -116,27 +118,6 @@ impl Services {
             let _ = writer.await;
         }
     }
-}
-
-/// Reads the signing keys; on a database without any, creates the first one, and when none is
-/// of the configured algorithm (it was just switched), adds one that signs at once. Two
-/// processes starting at once on an empty database both end up with the one stored first.
-async fn load_or_create_keys(store: &dyn Store, issuing: &Issuing) -> anyhow::Result<KeyRing> {
-    let mut keys = store.signing_keys().await?;
-    if keys.is_empty() {
-        store.insert_first_signing_key(&SigningKey::generate_for(issuing.algorithm, Utc::now())?).await?;
-        keys = store.signing_keys().await?;
-        tracing::info!(kid = %keys.first().map(|k| k.kid.as_str()).unwrap_or("?"), "created the first signing key");
-    } else if !keys.iter().any(|key| key.algorithm == issuing.algorithm) {
-        let key = SigningKey::generate_for(issuing.algorithm, Utc::now())?;
-        store.insert_signing_key(&key).await?;
-        tracing::info!(
-            kid = %key.kid, algorithm = %issuing.algorithm,
-            "the token algorithm changed: a new signing key signs from now on; tokens already issued stay valid"
-        );
-        keys = store.signing_keys().await?;
-    }
-    KeyRing::at(issuing, keys, Utc::now())
 }
 
 /// The first pause between attempts to reach the database at start-up; it doubles up to the next.

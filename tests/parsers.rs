@@ -183,6 +183,11 @@ const ROUTES: &[Route] = &[
     Route::new("POST", "/password/change", &["email", "current_password", "new_password"]).with_token(),
     Route::new("PUT", "/user/{victim}", &["username", "name", "data", "role", "status", "email", "id"]).with_token(),
     Route::new("PATCH", "/user/{victim}", &["username", "name", "data", "role", "status"]).with_token(),
+    Route::new("POST", "/auth/mfa", &["mfa_token", "code", "recovery_code"]),
+    Route::new("POST", "/auth/reauthenticate", &["password", "code", "recovery_code"]).with_token(),
+    Route::new("POST", "/mfa/totp", &["password"]).with_token(),
+    Route::new("POST", "/mfa/totp/confirm", &["code"]).with_token(),
+    Route::new("DELETE", "/mfa/totp", &["password", "code", "recovery_code"]).with_token(),
 ];
 
 /// A body each route accepts (or refuses only for its content, like a wrong password).
@@ -196,6 +201,9 @@ fn valid_body(route: &Route) -> Value {
             json!({"current_password": "not the password", "new_password": "another long passphrase"})
         }
         "/user/{victim}" => json!({"name": "Victim", "data": {"phone": "+49 30 1234", "tags": ["a"]}}),
+        "/auth/mfa" => json!({"mfa_token": "x".repeat(43), "code": "123456"}),
+        "/auth/reauthenticate" | "/mfa/totp" => json!({"password": "not the password"}),
+        "/mfa/totp/confirm" => json!({"code": "123456"}),
         _ => json!({"email": "nobody@parsers.test"}),
     }
 }
@@ -638,6 +646,8 @@ fn claims() -> impl Strategy<Value = AccessClaims> {
                 email,
                 role,
                 app_data: serde_json::Map::new(),
+                amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
+                aal: 2,
             }
         },
     )

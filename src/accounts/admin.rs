@@ -300,6 +300,19 @@ impl Admin<'_> {
         Ok(())
     }
 
+    /// Removes every second factor of the account `key` names (a lost authenticator, no
+    /// recovery codes left); the owner is told by email. `NotFound`-like `MfaNotEnabled` when
+    /// it had none.
+    pub async fn reset_mfa(&self, key: &str) -> Result<Account> {
+        let target = self.find_user(key).await?;
+        if !self.accounts.reset_factors(&target).await? {
+            return Err(Error::MfaNotEnabled);
+        }
+        tracing::info!(account_id = %target.id, "second factors removed by an admin");
+        self.audit(self.event(kinds::ADMIN_MFA_RESET, Some(target.id))).await?;
+        Ok(target)
+    }
+
     /// The live sessions of the account `key` names.
     pub async fn sessions(&self, key: &str) -> Result<Vec<SessionInfo>> {
         let target = self.find_user(key).await?;

@@ -18,6 +18,18 @@ pub enum Error {
     NotActivated,
     #[error("the account is disabled")]
     Disabled,
+    #[error("the password is right; a second factor is required")]
+    MfaRequired(super::mfa::MfaChallenge),
+    #[error("the code is wrong or already used")]
+    InvalidCode,
+    #[error("the mfa_token is unknown, used, expired or out of attempts")]
+    MfaTokenInvalid,
+    #[error("a fresh authentication of this session is required")]
+    ReauthenticationRequired,
+    #[error("a second factor is enabled already")]
+    MfaAlreadyEnabled,
+    #[error("no second factor is enabled (or pending confirmation)")]
+    MfaNotEnabled,
     #[error("not allowed")]
     Forbidden,
     #[error("sign-up is closed: accounts are created by admins")]

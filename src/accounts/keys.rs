@@ -1,7 +1,7 @@
-//! The signing keys in use: loaded from the database, reloaded on a timer (and when a token
-//! names a key this replica has not seen), and rotated by an operator. A new key is published
-//! for a while before it signs, and an old one stays in the JWKS until every token it signed
-//! has expired (see [`KeyRing::at`]).
+//! The keys: the signing keys and the sealing key, loaded (or made) at start; the signing keys
+//! reloaded from the database on a timer (and when a token names a key this replica has not
+//! seen), and rotated by an operator. A new key is published for a while before it signs, and
+//! an old one stays in the JWKS until every token it signed has expired (see [`KeyRing::at`]).
 
 use std::sync::Arc;
 
@@ -9,7 +9,9 @@ use chrono::Utc;
 
 use super::key_cache::KeyInfo;
 use super::{Accounts, Result};
-use crate::tokens::jwt::{AccessClaims, KeyRing, SigningKey, TokenError};
+use crate::store::Store;
+use crate::tokens::jwt::{AccessClaims, Issuing, KeyRing, SigningKey, TokenError};
+use crate::tokens::sealing::{KEY_LEN, Sealer};
 
 impl Accounts {
     /// Re-reads the signing keys from the database.
@@ -75,4 +77,50 @@ impl Accounts {
             published: true,
         })
     }
+}
+
+/// Reads the signing keys; on a database without any, creates the first one, and when none is
+/// of the configured algorithm (it was just switched), adds one that signs at once. Two
+/// processes starting at once on an empty database both end up with the one stored first.
+pub async fn load_or_create(store: &dyn Store, issuing: &Issuing) -> anyhow::Result<KeyRing> {
+    let mut keys = store.signing_keys().await?;
+    if keys.is_empty() {
+        store.insert_first_signing_key(&SigningKey::generate_for(issuing.algorithm, Utc::now())?).await?;
+        keys = store.signing_keys().await?;
+        tracing::info!(kid = %keys.first().map(|k| k.kid.as_str()).unwrap_or("?"), "created the first signing key");
+    } else if !keys.iter().any(|key| key.algorithm == issuing.algorithm) {
+        let key = SigningKey::generate_for(issuing.algorithm, Utc::now())?;
+        store.insert_signing_key(&key).await?;
+        tracing::info!(
+            kid = %key.kid, algorithm = %issuing.algorithm,
+            "the token algorithm changed: a new signing key signs from now on; tokens already issued stay valid"
+        );
+        keys = store.signing_keys().await?;
+    }
+    KeyRing::at(issuing, keys, Utc::now())
+}
+
+/// The sealer: the configured key seals, and the generated one (created here on a database
+/// without one, unless a key is configured) still opens what it sealed.
+pub async fn load_sealer(store: &dyn Store, configured: Option<&secrecy::SecretString>) -> anyhow::Result<Sealer> {
+    let stored_key = |bytes: Vec<u8>| -> anyhow::Result<[u8; KEY_LEN]> {
+        bytes.try_into().map_err(|_| anyhow::anyhow!("the stored sealing key is not {KEY_LEN} bytes"))
+    };
+    let stored = store.sealing_key().await?.map(stored_key).transpose()?;
+    if let Some(configured) = configured {
+        let key = crate::config::encryption_key_bytes(configured)
+            .ok_or_else(|| anyhow::anyhow!("GATEHOUSE_ENCRYPTION_KEY is not 32 bytes of base64"))?;
+        return Ok(Sealer::new(&key, stored.as_slice()));
+    }
+    let key = match stored {
+        Some(key) => key,
+        None => {
+            store.insert_first_sealing_key(Sealer::generate_key().as_slice(), Utc::now()).await?;
+            tracing::info!(
+                "created the key that seals secrets at rest (set GATEHOUSE_ENCRYPTION_KEY to keep it outside the database)"
+            );
+            stored_key(store.sealing_key().await?.ok_or_else(|| anyhow::anyhow!("the sealing key was not stored"))?)?
+        }
+    };
+    Ok(Sealer::new(&key, &[]))
 }

@@ -8,7 +8,8 @@ pub mod domain;
 mod email_change;
 mod error;
 mod key_cache;
-mod keys;
+pub mod keys;
+pub mod mfa;
 mod new_account;
 mod operator;
 mod password;
@@ -32,6 +33,7 @@ use self::domain::{Account, Credentials, Status};
 pub use self::error::{Error, Result};
 use self::key_cache::Keys;
 pub use self::key_cache::{KeyInfo, RELOAD_EVERY as KEY_RELOAD_EVERY};
+pub use self::mfa::{Enrolment, MfaChallenge, Proof, Reauthenticated, SecondFactor};
 pub use self::password::PasswordChange;
 pub use self::profile::Edit;
 use self::redirect::{RedirectPolicy, RedirectTo};
@@ -47,6 +49,7 @@ use crate::sessions::SessionStore;
 use crate::store::{NewEmail, NewOneTimeToken, Store, TokenPurpose};
 use crate::tokens::jwt::{Issuing, KeyAlgorithm, KeyRing};
 use crate::tokens::opaque::OpaqueToken;
+use crate::tokens::sealing::Sealer;
 use crate::tokens::verified::VerifiedTokens;
 
 /// The least time forgot-password and resend take to answer, whatever happened: longer than
@@ -83,6 +86,8 @@ pub struct Settings {
     pub app_url: Option<Url>,
     /// Where a browser completing an emailed link may be sent.
     pub redirects: RedirectPolicy,
+    /// How recent a session's last authentication must be for a step-up.
+    pub reauth_window: Duration,
 }
 
 impl Settings {
@@ -140,6 +145,8 @@ pub struct Accounts {
     settings: Settings,
     throttle: Throttle,
     audit: AuditLog,
+    /// Seals the secrets kept for reading back (TOTP seeds).
+    sealer: Arc<Sealer>,
 }
 
 /// What the account service is built from.
@@ -153,14 +160,15 @@ pub struct Parts {
     pub settings: Settings,
     pub throttle: Throttle,
     pub audit: AuditLog,
+    pub sealer: Arc<Sealer>,
 }
 
 impl Accounts {
     pub fn new(parts: Parts) -> Self {
-        let Parts { store, sessions, hasher, keys, outbox, settings, throttle, audit } = parts;
+        let Parts { store, sessions, hasher, keys, outbox, settings, throttle, audit, sealer } = parts;
         let keys = Keys::new(keys);
         let verified = Arc::new(VerifiedTokens::default());
-        Self { store, sessions, hasher, keys, verified, outbox, settings, throttle, audit }
+        Self { store, sessions, hasher, keys, verified, outbox, settings, throttle, audit, sealer }
     }
 
     pub fn audit(&self) -> &AuditLog {

@@ -56,6 +56,9 @@ impl Accounts {
         let new_password = NewPassword::parse(&change.new_password, "new_password", &identity)?;
 
         let (account, _) = self.verify_credentials(found, change.current_password.clone()).await?;
+        // The current password is the fresh authentication; an account with a second factor
+        // also needs a session that passed it (none, without a token).
+        self.require_level(caller.map_or(0, |c| c.auth.aal), Some(self.store.factors(account.id).await?))?;
         if change.new_password.expose_secret() == change.current_password.expose_secret() {
             return Err(Error::field("new_password", "choose a password different from the current one"));
         }

@@ -68,9 +68,13 @@ impl Accounts {
         Ok(updated)
     }
 
-    /// Deletes the account `key` names, and everything of it; its sessions end.
+    /// Deletes the account `key` names, and everything of it; its sessions end. Deleting one's
+    /// own account is a step-up.
     pub async fn delete_account(&self, caller: &Caller, key: &str, client: &ClientInfo) -> Result<()> {
         let (me, target) = self.resolve(caller, key).await?;
+        if me.id == target.id {
+            self.require_step_up(caller, Some(self.store.factors(me.id).await?))?;
+        }
         self.keep_an_admin(&target, Role::User, Status::Disabled).await?;
         self.sessions.revoke_all_sessions(target.id, None).await?;
         if !self.store.delete_account(target.id).await? {

@@ -14,7 +14,7 @@ use super::domain::{Account, AccountKey, Email, Status};
 use super::throttle::Action;
 use super::{Accounts, ClientInfo, Error, Result};
 use crate::audit::kinds;
-use crate::sessions::{AccountRead, LiveSession, NewSession, Rotation, SessionInfo};
+use crate::sessions::{AccountRead, LiveSession, NewSession, Rotation, SessionAuth, SessionInfo};
 use crate::tokens::jwt::AccessClaims;
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
 
@@ -47,6 +47,9 @@ impl LoginId {
 pub struct Caller {
     pub account_id: Uuid,
     pub session_id: Uuid,
+    pub session_expires_at: DateTime<Utc>,
+    /// How the session was last authenticated (for step-up).
+    pub auth: SessionAuth,
     /// What the session store read of the account with the session: the account itself (this
     /// request's read), its copy (only ever shown to its owner), or nothing.
     pub account: AccountRead,
@@ -76,6 +79,7 @@ impl Accounts {
         let outcome = match &result {
             Ok(_) => "success",
             Err(Error::InvalidCredentials) => "invalid_credentials",
+            Err(Error::MfaRequired(_)) => "mfa_required",
             Err(Error::NotActivated) => "not_activated",
             Err(Error::Disabled) => "disabled",
             Err(Error::RateLimited { .. }) => "rate_limited",
@@ -144,6 +148,25 @@ impl Accounts {
                 }
             }
         }
+        if let Some(challenge) = self.challenge_if_needed(&account, "pwd").await? {
+            tracing::info!(account_id = %account.id, "password right; second factor required");
+            self.audit.record(self.event(kinds::LOGIN_MFA_REQUIRED, Some(account.id), client));
+            return Err(Error::MfaRequired(challenge));
+        }
+        let mut pair = self.start_session(account, SessionAuth::password(Utc::now()), client, json!({})).await?;
+        pair.device_token = self.throttle.enabled().then(|| self.throttle.device_token(&login));
+        Ok(pair)
+    }
+
+    /// Starts a session of an authenticated account and hands out its first token pair; the
+    /// login is audited with `detail` beside the session id.
+    pub(super) async fn start_session(
+        &self,
+        account: Account,
+        auth: SessionAuth,
+        client: &ClientInfo,
+        mut detail: serde_json::Value,
+    ) -> Result<TokenPair> {
         let now = Utc::now();
         let refresh = OpaqueToken::generate();
         let session = NewSession {
@@ -155,17 +178,22 @@ impl Accounts {
                 + chrono::Duration::from_std(self.settings.session_ttl).unwrap_or(chrono::Duration::days(1)),
             user_agent: client.user_agent.clone().map(|ua| truncate(ua, 256)),
             ip: client.ip.clone(),
+            auth,
         };
         self.sessions.create_session(&session).await?;
         tracing::info!(account_id = %account.id, session_id = %session.id, "logged in");
-        self.audit.record(
-            self.event(kinds::LOGIN_SUCCEEDED, Some(account.id), client).detail(json!({ "session_id": session.id })),
-        );
-        let live =
-            LiveSession { id: session.id, account_id: account.id, expires_at: session.expires_at, last_used_at: now };
-        let mut pair = self.token_pair(account, &live, refresh.secret, now)?;
-        pair.device_token = self.throttle.enabled().then(|| self.throttle.device_token(&login));
-        Ok(pair)
+        if let Some(detail) = detail.as_object_mut() {
+            detail.insert("session_id".into(), json!(session.id));
+        }
+        self.audit.record(self.event(kinds::LOGIN_SUCCEEDED, Some(account.id), client).detail(detail));
+        let live = LiveSession {
+            id: session.id,
+            account_id: account.id,
+            expires_at: session.expires_at,
+            last_used_at: now,
+            auth: session.auth,
+        };
+        self.token_pair(account, &live, refresh.secret, now)
     }
 
     /// Spends a refresh token for a new pair. A token spent within the grace period (a retry,
@@ -229,23 +257,40 @@ impl Accounts {
         refresh: SecretString,
         now: DateTime<Utc>,
     ) -> Result<TokenPair> {
+        let (access_token, expires_in) =
+            self.sign_access_token(&account, session.id, session.expires_at, &session.auth, now)?;
+        Ok(TokenPair { access_token, expires_in, refresh_token: refresh, account, device_token: None })
+    }
+
+    /// An access token of the session, living the access-token lifetime but never past the
+    /// session's end; with its lifetime in seconds.
+    pub(super) fn sign_access_token(
+        &self,
+        account: &Account,
+        session_id: Uuid,
+        session_expires_at: DateTime<Utc>,
+        auth: &SessionAuth,
+        now: DateTime<Utc>,
+    ) -> Result<(String, u64)> {
         let ttl = chrono::Duration::from_std(self.settings.access_token_ttl).unwrap_or(chrono::Duration::minutes(15));
-        let exp = (now + ttl).min(session.expires_at);
+        let exp = (now + ttl).min(session_expires_at);
         let claims = AccessClaims {
             iss: self.keys().issuer().to_owned(),
             sub: account.id,
             aud: self.keys().audience().to_owned(),
-            sid: session.id,
+            sid: session_id,
             iat: now.timestamp(),
             exp: exp.timestamp(),
             jti: Uuid::now_v7(),
             email: account.email.clone(),
             role: account.role.as_str().to_owned(),
             app_data: account.app_data.clone(),
+            amr: auth.amr.clone(),
+            aal: auth.aal,
         };
         let access_token = self.keys().sign(&claims)?;
         let expires_in = u64::try_from((exp - now).num_seconds()).unwrap_or_default();
-        Ok(TokenPair { access_token, expires_in, refresh_token: refresh, account, device_token: None })
+        Ok((access_token, expires_in))
     }
 
     /// The per-request check: signature, expiry, and a live session for the token's account;
@@ -277,14 +322,20 @@ impl Accounts {
             return Err(Error::Unauthorized);
         }
         if now - session.last_used_at > TOUCH_INTERVAL {
-            let sessions = self.sessions.clone();
+            let (sessions, session_id) = (self.sessions.clone(), session.id);
             tokio::spawn(async move {
-                if let Err(error) = sessions.touch_session(session.id, now).await {
+                if let Err(error) = sessions.touch_session(session_id, now).await {
                     tracing::debug!(%error, "could not mark the session used");
                 }
             });
         }
-        Ok(Caller { account_id: claims.sub, session_id: claims.sid, account })
+        Ok(Caller {
+            account_id: claims.sub,
+            session_id: claims.sid,
+            session_expires_at: session.expires_at,
+            auth: session.auth,
+            account,
+        })
     }
 
     /// The caller's own account, current: the one read with the session where the session

@@ -216,4 +216,48 @@ impl Throttle {
         }
         Ok(())
     }
+
+    /// The key of an account's run of wrong second-factor codes.
+    fn second_factor_key(account_id: uuid::Uuid) -> String {
+        key("mfa:account", &[&account_id.to_string()])
+    }
+
+    /// Refuses a second-factor attempt while the account's run of wrong codes holds it back.
+    pub async fn second_factor_gate(&self, account_id: uuid::Uuid) -> Result<()> {
+        if self.limits.is_none() {
+            return Ok(());
+        }
+        let now = now_ms();
+        let state = self.store.failures(&Self::second_factor_key(account_id), now).await?;
+        match u64::try_from(state.locked_until_ms - now) {
+            Ok(wait) if wait > 0 => {
+                crate::metrics::event("gatehouse_rate_limited_total", "action", "second_factor");
+                Err(Error::RateLimited { retry_after: Duration::from_millis(wait) })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// After a wrong second-factor code: one more failure in the account's run (the login
+    /// lockout's per-client policy: a few free, then doubling delays).
+    pub async fn second_factor_failed(&self, account_id: uuid::Uuid) -> Result<()> {
+        let Some(limits) = &self.limits else { return Ok(()) };
+        let state =
+            self.store.record_failure(&Self::second_factor_key(account_id), &limits.lockout_client, now_ms()).await?;
+        if state.locked_until_ms > now_ms() {
+            tracing::info!(
+                failures = state.failures,
+                "repeated wrong second-factor codes: further attempts are delayed"
+            );
+        }
+        Ok(())
+    }
+
+    /// After a right second-factor code: the account's run of wrong ones ends.
+    pub async fn second_factor_succeeded(&self, account_id: uuid::Uuid) -> Result<()> {
+        if self.limits.is_none() {
+            return Ok(());
+        }
+        Ok(self.store.clear(&Self::second_factor_key(account_id)).await?)
+    }
 }

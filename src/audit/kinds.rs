@@ -9,7 +9,20 @@ pub const LOGIN_SUCCEEDED: &str = "login.succeeded";
 pub const LOGIN_FAILED: &str = "login.failed";
 /// A login refused by the lockout, before the password was checked.
 pub const LOGIN_LOCKED: &str = "login.locked";
+/// A right password of an account with a second factor: the login waits for it.
+pub const LOGIN_MFA_REQUIRED: &str = "login.mfa_required";
 pub const LOGOUT: &str = "logout";
+/// A second factor was enabled (`detail.method`).
+pub const MFA_ENABLED: &str = "mfa.enabled";
+/// A second factor was removed by its owner.
+pub const MFA_DISABLED: &str = "mfa.disabled";
+/// A wrong, replayed or spent second-factor code.
+pub const MFA_FAILED: &str = "mfa.failed";
+pub const MFA_RECOVERY_CODES_RENEWED: &str = "mfa.recovery_codes_renewed";
+/// An admin (or an operator) removed every second factor of an account.
+pub const ADMIN_MFA_RESET: &str = "admin.mfa_reset";
+/// A session was authenticated afresh (a step-up).
+pub const REAUTHENTICATED: &str = "session.reauthenticated";
 pub const SESSION_ENDED: &str = "session.ended";
 /// A spent refresh token presented again: the session was ended.
 pub const REFRESH_REUSED: &str = "refresh.reused";

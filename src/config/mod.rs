@@ -21,7 +21,7 @@ use secrecy::SecretString;
 use url::Url;
 
 use self::parse::default_public_url;
-pub use self::parse::{LogFormat, parse_budget, parse_duration};
+pub use self::parse::{LogFormat, encryption_key_bytes, parse_budget, parse_duration};
 pub use self::read::Effective;
 use self::read::Parser;
 use self::sources::{Source, gather, read_files};
@@ -78,6 +78,10 @@ pub struct Security {
     /// Zero when off.
     pub refresh_grace: Duration,
     pub audit_retention: Duration,
+    /// How recent a session's authentication must be for a step-up.
+    pub reauth_window: Duration,
+    /// `GATEHOUSE_ENCRYPTION_KEY`; `None`: the key generated and kept in the database.
+    pub encryption_key: Option<SecretString>,
 }
 
 /// Every budget and the login lockout policy.
@@ -288,6 +292,8 @@ fn security(p: &mut Parser<'_>) -> Option<Security> {
     let redirect_allow = p.optional(&REDIRECT_ALLOW);
     let refresh_grace = p.get(&REFRESH_GRACE);
     let audit_retention = p.get(&AUDIT_RETENTION);
+    let reauth_window = p.get(&REAUTH_WINDOW);
+    let encryption_key = p.optional(&ENCRYPTION_KEY);
     let max_delay = max_delay?;
     let lockout = |free| LockoutPolicy {
         free,
@@ -318,6 +324,8 @@ fn security(p: &mut Parser<'_>) -> Option<Security> {
         redirect_allow: redirect_allow?.unwrap_or_default(),
         refresh_grace: refresh_grace?,
         audit_retention: audit_retention?,
+        reauth_window: reauth_window?,
+        encryption_key: encryption_key?,
     })
 }
 

@@ -53,6 +53,34 @@ pub(super) fn parse_audience(value: &str) -> Result<String, String> {
     }
 }
 
+/// A sealing key: 32 bytes, base64 (standard or URL-safe, padded or not).
+pub(super) fn parse_encryption_key(value: &str) -> Result<secrecy::SecretString, String> {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let trimmed = value.trim();
+    let bytes = STANDARD
+        .decode(trimmed)
+        .or_else(|_| URL_SAFE_NO_PAD.decode(trimmed.trim_end_matches('=')))
+        .map_err(|_| "write 32 random bytes in base64, e.g. the output of `openssl rand -base64 32`".to_owned())?;
+    if bytes.len() != crate::tokens::sealing::KEY_LEN {
+        return Err(format!(
+            "is {} bytes; a key is exactly 32 random bytes in base64 (`openssl rand -base64 32`)",
+            bytes.len()
+        ));
+    }
+    Ok(secrecy::SecretString::from(trimmed.to_owned()))
+}
+
+/// The sealing key's bytes, from a value [`parse_encryption_key`] accepted.
+pub fn encryption_key_bytes(value: &secrecy::SecretString) -> Option<[u8; 32]> {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use secrecy::ExposeSecret;
+    let text = value.expose_secret();
+    let bytes = STANDARD.decode(text).or_else(|_| URL_SAFE_NO_PAD.decode(text.trim_end_matches('='))).ok()?;
+    bytes.try_into().ok()
+}
+
 pub(super) fn parse_grace(value: &str) -> Result<Duration, String> {
     match value {
         "off" | "0" | "0s" => Ok(Duration::ZERO),

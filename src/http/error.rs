@@ -29,6 +29,18 @@ pub enum ApiError {
     AccountNotActivated,
     /// 403: right password, account disabled.
     AccountDisabled,
+    /// 403: right password; the second factor is next (`mfa_token`, `methods`).
+    MfaRequired { mfa_token: String, methods: Vec<&'static str> },
+    /// 401: a wrong, replayed or spent second-factor code.
+    InvalidCode,
+    /// 401: the `mfa_token` is unknown, spent, expired or out of attempts.
+    MfaTokenInvalid,
+    /// 403: the session must authenticate afresh (`POST /auth/reauthenticate`).
+    ReauthenticationRequired,
+    /// 409
+    MfaAlreadyEnabled,
+    /// 409
+    MfaNotEnabled,
     /// 403: authenticated, but not allowed.
     Forbidden,
     /// 403 `forbidden`: the change would leave no active admin.
@@ -79,6 +91,14 @@ pub struct Problem<'a> {
     /// problem.
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<Vec<ProblemField<'a>>>,
+    /// With `mfa_required`: the token `POST /auth/mfa` takes with the second factor (single
+    /// use, 5 minutes, 5 wrong codes at most).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mfa_token: Option<&'a str>,
+    /// With `mfa_required`: the second factors the account can finish the login with
+    /// (`totp`, `recovery_code`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    methods: Option<&'a [&'static str]>,
 }
 
 /// One field's problem in a `validation_failed` answer.
@@ -173,6 +193,18 @@ codes! {
         "right password, but the account is still pending its email confirmation";
     AccountDisabled = "account_disabled", FORBIDDEN, "Account disabled",
         "right password, but an admin has disabled the account";
+    MfaRequired = "mfa_required", FORBIDDEN, "Second factor required",
+        "right password; finish the login at `POST /auth/mfa` with the problem's `mfa_token` and one of its `methods`";
+    InvalidCode = "invalid_code", UNAUTHORIZED, "Invalid code",
+        "the second-factor code is wrong, was already used (a TOTP code works once), or the recovery code is spent";
+    MfaTokenInvalid = "mfa_token_invalid", UNAUTHORIZED, "Invalid mfa_token",
+        "the `mfa_token` is unknown, used, older than 5 minutes or out of attempts; log in again";
+    ReauthenticationRequired = "reauthentication_required", FORBIDDEN, "Reauthentication required",
+        "this change needs a fresh authentication of the session (and its second factor, if the account has one): `POST /auth/reauthenticate`, then retry";
+    MfaAlreadyEnabled = "mfa_already_enabled", CONFLICT, "Second factor already enabled",
+        "the account has a confirmed authenticator already; remove it first to enrol another";
+    MfaNotEnabled = "mfa_not_enabled", CONFLICT, "No second factor",
+        "the account has no second factor (or no enrolment waiting for confirmation)";
     Forbidden = "forbidden", FORBIDDEN, "Forbidden",
         "authenticated, but not allowed: another user's account, an admin route, or the last active admin";
     SignupDisabled = "signup_disabled", FORBIDDEN, "Sign-up disabled",
@@ -270,6 +302,12 @@ impl ApiError {
             InvalidCredentials => Code::InvalidCredentials,
             AccountNotActivated => Code::AccountNotActivated,
             AccountDisabled => Code::AccountDisabled,
+            MfaRequired { .. } => Code::MfaRequired,
+            InvalidCode => Code::InvalidCode,
+            MfaTokenInvalid => Code::MfaTokenInvalid,
+            ReauthenticationRequired => Code::ReauthenticationRequired,
+            MfaAlreadyEnabled => Code::MfaAlreadyEnabled,
+            MfaNotEnabled => Code::MfaNotEnabled,
             Forbidden | LastAdmin => Code::Forbidden,
             SignupDisabled => Code::SignupDisabled,
             NotFound(_) => Code::NotFound,
@@ -305,6 +343,16 @@ impl ApiError {
                 "The account is not activated yet: follow the link in the confirmation email.".into()
             }
             AccountDisabled => "The account has been disabled by an administrator.".into(),
+            MfaRequired { .. } => {
+                "The password is right; send a code from your authenticator (or a recovery code) with the mfa_token to POST /auth/mfa.".into()
+            }
+            InvalidCode => "The code is wrong or has been used already.".into(),
+            MfaTokenInvalid => "The mfa_token is unknown, used, expired or out of attempts; log in again.".into(),
+            ReauthenticationRequired => {
+                "Confirm it is you: POST /auth/reauthenticate with your password, or a code if the account has a second factor, then retry.".into()
+            }
+            MfaAlreadyEnabled => "An authenticator is enabled already; remove it before enrolling another.".into(),
+            MfaNotEnabled => "The account has no second factor (or no enrolment to confirm).".into(),
             Forbidden => "You are not allowed to do this.".into(),
             LastAdmin => "This is the last active admin: make another admin first.".into(),
             SignupDisabled => "Sign-up is closed here: ask an administrator for an account.".into(),
@@ -352,6 +400,14 @@ impl IntoResponse for ApiError {
             detail: self.detail(),
             code,
             errors,
+            mfa_token: None,
+            methods: None,
+        };
+        let problem = match &self {
+            ApiError::MfaRequired { mfa_token, methods } => {
+                Problem { mfa_token: Some(mfa_token), methods: Some(methods), ..problem }
+            }
+            _ => problem,
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (status, body).into_response();
@@ -398,6 +454,18 @@ impl From<accounts::Error> for ApiError {
             E::InvalidCredentials => ApiError::InvalidCredentials,
             E::NotActivated => ApiError::AccountNotActivated,
             E::Disabled => ApiError::AccountDisabled,
+            E::MfaRequired(challenge) => {
+                use secrecy::ExposeSecret;
+                ApiError::MfaRequired {
+                    mfa_token: challenge.mfa_token.expose_secret().to_owned(),
+                    methods: challenge.methods,
+                }
+            }
+            E::InvalidCode => ApiError::InvalidCode,
+            E::MfaTokenInvalid => ApiError::MfaTokenInvalid,
+            E::ReauthenticationRequired => ApiError::ReauthenticationRequired,
+            E::MfaAlreadyEnabled => ApiError::MfaAlreadyEnabled,
+            E::MfaNotEnabled => ApiError::MfaNotEnabled,
             E::Forbidden => ApiError::Forbidden,
             E::LastAdmin => ApiError::LastAdmin,
             E::SignupDisabled => ApiError::SignupDisabled,

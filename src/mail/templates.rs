@@ -182,6 +182,66 @@ pub fn signup_attempt(site: &str) -> Rendered {
     Rendered { kind: "signup_attempt", subject, text, html }
 }
 
+/// A plain notice: paragraphs, the same in both parts.
+fn notice(kind: &'static str, subject: &str, paragraphs: &[String]) -> Rendered {
+    let text = paragraphs.iter().map(|p| format!("{p}\n")).collect::<Vec<_>>().join("\n");
+    let html = html_page(subject, paragraphs, None);
+    Rendered { kind, subject: subject.to_owned(), text, html }
+}
+
+/// Tells the owner a second factor was added to their account.
+pub fn mfa_enabled(site: &str) -> Rendered {
+    notice(
+        "mfa_enabled",
+        "Two-step login is on",
+        &[
+            format!(
+                "An authenticator app was just added to your account at {site}: logging in now takes a code from it after the password."
+            ),
+            "Keep your recovery codes somewhere safe; each one works once if the app is lost.".into(),
+            format!(
+                "If this was not you, reset your password at once (\"forgot password\" at {site}) and ask an administrator to remove the authenticator."
+            ),
+        ],
+    )
+}
+
+/// Tells the owner their second factor was removed (`by_admin`: by an administrator).
+pub fn mfa_disabled(site: &str, by_admin: bool) -> Rendered {
+    let who = if by_admin { "by an administrator" } else { "from a session of your account" };
+    notice(
+        "mfa_disabled",
+        "Two-step login is off",
+        &[
+            format!(
+                "The authenticator app and recovery codes of your account at {site} were just removed {who}: logging in takes only the password now."
+            ),
+            format!(
+                "If this was not you, reset your password at once (\"forgot password\" at {site}) and turn two-step login on again."
+            ),
+        ],
+    )
+}
+
+/// Tells the owner a recovery code was used, and how many are left.
+pub fn recovery_code_used(site: &str, left: usize) -> Rendered {
+    let left_text = match left {
+        0 => "None are left: make a new set in your account settings now.".to_owned(),
+        1 => "1 is left; make a new set in your account settings soon.".to_owned(),
+        n => format!("{n} are left."),
+    };
+    notice(
+        "recovery_code_used",
+        "A recovery code was used",
+        &[
+            format!("A recovery code was just used to log in to your account at {site}. {left_text}"),
+            format!(
+                "If this was not you, reset your password at once (\"forgot password\" at {site}) and make a new set of recovery codes."
+            ),
+        ],
+    )
+}
+
 /// The message `gatehouse mail test` sends.
 pub fn test_message(public_url: &str) -> Rendered {
     let subject = "gatehouse test message".to_owned();

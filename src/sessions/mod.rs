@@ -30,6 +30,7 @@ pub struct NewSession {
     pub expires_at: DateTime<Utc>,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    pub auth: SessionAuth,
 }
 
 /// A session that is live right now.
@@ -39,6 +40,47 @@ pub struct LiveSession {
     pub account_id: Uuid,
     pub expires_at: DateTime<Utc>,
     pub last_used_at: DateTime<Utc>,
+    pub auth: SessionAuth,
+}
+
+/// How the holder of a session last proved who they are: the authenticator assurance level
+/// (1: one factor, 2: two), the methods used (RFC 8176 `amr` values) and when. Access tokens
+/// carry the level and the methods; step-up checks read the time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionAuth {
+    pub aal: u8,
+    pub amr: Vec<String>,
+    pub at: DateTime<Utc>,
+}
+
+impl SessionAuth {
+    /// A login by password alone.
+    pub fn password(at: DateTime<Utc>) -> Self {
+        Self { aal: 1, amr: vec!["pwd".to_owned()], at }
+    }
+
+    /// What a session from before authentication levels were recorded counts as: a password
+    /// login, long enough ago that any step-up asks again.
+    pub fn unrecorded() -> Self {
+        Self::password(DateTime::<Utc>::UNIX_EPOCH)
+    }
+
+    /// The stored form, one short text: `"{aal} {unix ms} {amr,…}"`.
+    pub fn encode(&self) -> String {
+        format!("{} {} {}", self.aal, self.at.timestamp_millis(), self.amr.join(","))
+    }
+
+    /// Reads [`Self::encode`]'s form; anything else (or nothing) is [`Self::unrecorded`].
+    pub fn decode(stored: Option<&str>) -> Self {
+        let parsed = stored.and_then(|text| {
+            let mut parts = text.splitn(3, ' ');
+            let aal = parts.next()?.parse().ok()?;
+            let at = DateTime::from_timestamp_millis(parts.next()?.parse().ok()?)?;
+            let amr = parts.next()?.split(',').filter(|m| !m.is_empty()).map(str::to_owned).collect();
+            Some(Self { aal, amr, at })
+        });
+        parsed.unwrap_or_else(Self::unrecorded)
+    }
 }
 
 /// A session as its owner sees it in the list.
@@ -109,6 +151,8 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
     async fn drop_account_copy(&self, _account_id: Uuid) -> StoreResult<()> {
         Ok(())
     }
+    /// Records a fresh authentication of the session (a step-up); `false` when it has ended.
+    async fn set_session_auth(&self, id: Uuid, auth: &SessionAuth) -> StoreResult<bool>;
     /// Records use of the session (for the owner's session list).
     async fn touch_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()>;
     /// Spends `presented` and makes `next` the session's refresh token, atomically. A spent
@@ -140,6 +184,17 @@ pub(crate) fn spent_within(spent_at: DateTime<Utc>, now: DateTime<Utc>, grace: D
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn session_auth_survives_its_stored_form_and_unknown_forms_count_as_unrecorded() {
+        let at = DateTime::from_timestamp_millis(1_700_000_000_123).unwrap();
+        let auth = SessionAuth { aal: 2, amr: vec!["pwd".into(), "otp".into(), "mfa".into()], at };
+        assert_eq!(auth.encode(), "2 1700000000123 pwd,otp,mfa");
+        assert_eq!(SessionAuth::decode(Some(&auth.encode())), auth);
+        assert_eq!(SessionAuth::decode(None), SessionAuth::unrecorded());
+        assert_eq!(SessionAuth::decode(Some("two x")), SessionAuth::unrecorded());
+        assert_eq!(SessionAuth::unrecorded().aal, 1);
+    }
 
     #[test]
     fn a_spent_token_is_within_the_grace_period_until_it_has_fully_passed() {

@@ -1,4 +1,5 @@
-//! The token-signing keys as the store keeps them: every replica signs with the same keys.
+//! The token-signing keys and the generated sealing key as the store keeps them: every replica
+//! signs and seals with the same keys.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -17,4 +18,9 @@ pub trait KeyStore: Send + Sync + std::fmt::Debug + 'static {
     async fn insert_signing_key(&self, key: &SigningKey) -> StoreResult<()>;
     /// Deletes keys created before `before`, but never the newest.
     async fn delete_signing_keys_before(&self, before: DateTime<Utc>) -> StoreResult<u64>;
+    /// The generated sealing key (see [`crate::tokens::sealing`]), if one was stored.
+    async fn sealing_key(&self) -> StoreResult<Option<Vec<u8>>>;
+    /// Stores `key` as the generated sealing key unless one exists already (another replica
+    /// may have won the race); afterwards every replica reads the same key.
+    async fn insert_first_sealing_key(&self, key: &[u8], now: DateTime<Utc>) -> StoreResult<()>;
 }

@@ -1,5 +1,5 @@
 //! Persistence: the only place SQL lives. The account rules see narrow traits, one per concern
-//! ([`AccountStore`], [`TokenStore`], [`OutboxStore`], [`KeyStore`], [`AdminStore`],
+//! ([`AccountStore`], [`TokenStore`], [`OutboxStore`], [`KeyStore`], [`MfaStore`], [`AdminStore`],
 //! [`EmailChangeStore`], and the audit trail's and rate limits' own), gathered in [`Store`].
 //! `sql/` implements them all once, over a dialect; `sqlite/`, `postgres/` and `mysql/` are
 //! the dialects; `open.rs` picks one by the URL's scheme.
@@ -13,6 +13,7 @@ pub mod admin;
 pub mod email_change;
 pub mod error;
 pub mod keys;
+pub mod mfa;
 pub mod mysql;
 mod open;
 pub mod outbox;
@@ -32,6 +33,7 @@ use self::admin::AdminStore;
 use self::email_change::EmailChangeStore;
 pub use self::error::{StoreError, StoreResult};
 pub use self::keys::KeyStore;
+pub use self::mfa::MfaStore;
 pub use self::open::connect;
 pub use self::outbox::{NewEmail, OutboxStore, QueuedEmail};
 pub use self::tokens::{NewOneTimeToken, OneTimeToken, TokenPurpose, TokenStore};
@@ -47,6 +49,7 @@ pub trait Store:
     + TokenStore
     + OutboxStore
     + KeyStore
+    + MfaStore
     + AdminStore
     + AuditStore
     + EmailChangeStore

@@ -34,6 +34,13 @@ pub struct AccessClaims {
     /// The account's admin-written data (see [`crate::accounts::domain::Account::app_data`]).
     #[serde(default)]
     pub app_data: serde_json::Map<String, serde_json::Value>,
+    /// How the session was authenticated (RFC 8176 values: `pwd`, `otp`, `mfa`…).
+    #[serde(default)]
+    pub amr: Vec<String>,
+    /// The authenticator assurance level: 1 for one factor, 2 for two (0 in tokens from
+    /// before it was recorded).
+    #[serde(default)]
+    pub aal: u8,
 }
 
 /// Why a presented token was refused. The client only ever learns "401".
@@ -271,6 +278,8 @@ mod tests {
             email: "ann@example.com".into(),
             role: "user".into(),
             app_data: serde_json::Map::new(),
+            amr: vec!["pwd".into()],
+            aal: 1,
         }
     }
 

@@ -143,6 +143,8 @@ mod tests {
             email: "ann@example.com".into(),
             role: "user".into(),
             app_data: serde_json::Map::new(),
+            amr: vec!["pwd".into()],
+            aal: 1,
         }
     }
 

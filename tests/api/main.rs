@@ -11,6 +11,7 @@ mod docs;
 mod helpers;
 mod login;
 mod logs;
+mod mfa;
 mod misc;
 mod password;
 mod redirects;

@@ -10,6 +10,7 @@ mod audit;
 mod database;
 mod email_change;
 mod limits;
+mod mfa;
 mod scenarios;
 
 use std::io::Write;

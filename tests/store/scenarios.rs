@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use gatehouse::accounts::domain::{AccountKey, Role, Status};
-use gatehouse::sessions::{AccountRead, LiveSession, NewSession, Rotation};
+use gatehouse::sessions::{AccountRead, LiveSession, NewSession, Rotation, SessionAuth};
 use gatehouse::store::{NewAccount, NewEmail, NewOneTimeToken, ProfileChange, StoreError, TokenPurpose};
 use gatehouse::tokens::jwt::SigningKey;
 use gatehouse::tokens::opaque::{OpaqueToken, TokenHash};
@@ -81,6 +81,7 @@ fn session(account_id: Uuid, created_at: DateTime<Utc>, lifetime: chrono::Durati
         expires_at: created_at + lifetime,
         user_agent: Some("conformance/1.0".into()),
         ip: Some("192.0.2.7".into()),
+        auth: SessionAuth::password(created_at),
     };
     (new, refresh.hash)
 }
@@ -547,7 +548,13 @@ pub async fn a_replay_within_the_grace_period_with_the_successor_changes_nothing
 
     let replayed = h.sessions.rotate_refresh(&first, &second, t1 + chrono::Duration::seconds(29), GRACE).await.unwrap();
 
-    let expected = LiveSession { id: new.id, account_id: id, expires_at: t0 + minutes(60), last_used_at: t1 };
+    let expected = LiveSession {
+        id: new.id,
+        account_id: id,
+        expires_at: t0 + minutes(60),
+        last_used_at: t1,
+        auth: SessionAuth::password(t0),
+    };
     assert_eq!(replayed, Rotation::Replayed(expected.clone()));
     assert_eq!(h.sessions.live_session(new.id, t1).await.unwrap(), Some(expected), "live and untouched");
     let later = t1 + chrono::Duration::seconds(40);

@@ -7,6 +7,7 @@ pub mod console;
 pub mod email;
 pub mod events;
 pub mod health;
+pub mod mfa;
 pub mod password;
 pub mod root;
 pub mod users;

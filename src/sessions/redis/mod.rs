@@ -5,7 +5,9 @@
 //! one `HMGET`.
 //!
 //! Keys (all under the configured prefix `P`):
-//! - `P s:{session id}` hash: `account`, `created`, `used`, `expires` (Unix ms), `ua`, `ip`
+//! - `P s:{session id}` hash: `account`, `created`, `used`, `expires` (Unix ms), `ua`, `ip`,
+//!   `auth` (how the session was authenticated, [`SessionAuth::encode`]; absent before it was
+//!   recorded)
 //! - `P r:{refresh token hash, hex}` string: `"{session id} c"` (current), or
 //!   `"{session id} s {spent at, Unix ms} {successor hash, hex}"` (spent; older entries may
 //!   lack the time and the successor, and then never count as a replay)
@@ -31,8 +33,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Script, Value};
 use uuid::Uuid;
 
-use self::scripts::{CREATE, KEEP_COPY, LIST, REVOKE, REVOKE_ALL, ROTATE, TOUCH};
-use super::{AccountRead, LiveSession, NewSession, Rotation, SessionInfo, SessionStore};
+use self::scripts::{CREATE, KEEP_COPY, LIST, REVOKE, REVOKE_ALL, ROTATE, SET_AUTH, TOUCH};
+use super::{AccountRead, LiveSession, NewSession, Rotation, SessionAuth, SessionInfo, SessionStore};
 use crate::accounts::domain::{Account, Role, Status};
 use crate::metrics::{SESSION_STORE as SESSIONS, timed};
 use crate::secret_url::SecretUrl;
@@ -112,6 +114,7 @@ pub struct RedisSessions {
     prefix: String,
     create: Script,
     touch: Script,
+    set_auth: Script,
     rotate: Script,
     revoke: Script,
     revoke_all: Script,
@@ -165,11 +168,11 @@ fn ms_of(duration: Duration) -> i64 {
 }
 
 /// The session hash fields the per-request check reads, in the order [`live`] takes them.
-const SESSION_FIELDS: [&str; 3] = ["account", "expires", "used"];
+const SESSION_FIELDS: [&str; 4] = ["account", "expires", "used", "auth"];
 
 /// The live session from its `HMGET` of [`SESSION_FIELDS`], if it exists and has not expired.
 fn live(id: Uuid, fields: &[Value], now: DateTime<Utc>) -> StoreResult<Option<LiveSession>> {
-    let [account, expires, used] = fields else { return Ok(None) };
+    let [account, expires, used, auth] = fields else { return Ok(None) };
     if matches!(account, Value::Nil) {
         return Ok(None);
     }
@@ -177,7 +180,18 @@ fn live(id: Uuid, fields: &[Value], now: DateTime<Utc>) -> StoreResult<Option<Li
     if expires_at <= now {
         return Ok(None);
     }
-    Ok(Some(LiveSession { id, account_id: self::id(account)?, expires_at, last_used_at: time(number(used)?)? }))
+    Ok(Some(LiveSession {
+        id,
+        account_id: self::id(account)?,
+        expires_at,
+        last_used_at: time(number(used)?)?,
+        auth: session_auth(auth),
+    }))
+}
+
+/// A session's `auth` field ([`SessionAuth::decode`]).
+fn session_auth(value: &Value) -> SessionAuth {
+    SessionAuth::decode(optional(value).as_deref())
 }
 
 fn optional(value: &Value) -> Option<String> {
@@ -202,6 +216,7 @@ impl RedisSessions {
             prefix: prefix.to_owned(),
             create: Script::new(CREATE),
             touch: Script::new(TOUCH),
+            set_auth: Script::new(SET_AUTH),
             rotate: Script::new(ROTATE),
             revoke: Script::new(REVOKE),
             revoke_all: Script::new(REVOKE_ALL),
@@ -243,6 +258,7 @@ impl SessionStore for RedisSessions {
                 .arg(session.ip.as_deref().unwrap_or_default())
                 .arg(session.id.to_string())
                 .arg(ms(Utc::now()))
+                .arg(session.auth.encode())
                 .invoke_async::<i64>(&mut connection)
                 .await
                 .map_err(unavailable)?;
@@ -324,6 +340,20 @@ impl SessionStore for RedisSessions {
         })
     }
 
+    async fn set_session_auth(&self, id: Uuid, auth: &SessionAuth) -> StoreResult<bool> {
+        timed!(SESSIONS, "set_auth", async {
+            let mut connection = self.connection.clone();
+            let set: i64 = self
+                .set_auth
+                .key(self.session_key(id))
+                .arg(auth.encode())
+                .invoke_async(&mut connection)
+                .await
+                .map_err(unavailable)?;
+            Ok(set == 1)
+        })
+    }
+
     async fn touch_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
         timed!(SESSIONS, "touch", async {
             let mut connection = self.connection.clone();
@@ -358,18 +388,20 @@ impl SessionStore for RedisSessions {
                 .await
                 .map_err(unavailable)?;
             match reply.as_slice() {
-                [outcome, sid, account, expires] if number(outcome)? == 1 => Ok(Rotation::Rotated(LiveSession {
+                [outcome, sid, account, expires, auth] if number(outcome)? == 1 => Ok(Rotation::Rotated(LiveSession {
                     id: id(sid)?,
                     account_id: id(account)?,
                     expires_at: time(number(expires)?)?,
                     last_used_at: now,
+                    auth: session_auth(auth),
                 })),
-                [outcome, sid, account, expires, used] if number(outcome)? == 3 => {
+                [outcome, sid, account, expires, auth, used] if number(outcome)? == 3 => {
                     Ok(Rotation::Replayed(LiveSession {
                         id: id(sid)?,
                         account_id: id(account)?,
                         expires_at: time(number(expires)?)?,
                         last_used_at: time(number(used)?)?,
+                        auth: session_auth(auth),
                     }))
                 }
                 [outcome, sid, account] if number(outcome)? == 2 => {

@@ -33,8 +33,10 @@ impl<D: Dialect> Store for SqlStore<D> {
                     tx.execute(sql!("DELETE FROM one_time_tokens WHERE expires_at <= ?"), args![before]).await?;
                 let changes =
                     tx.execute(sql!("DELETE FROM email_changes WHERE expires_at <= ?"), args![before]).await?;
+                let challenges =
+                    tx.execute(sql!("DELETE FROM mfa_challenges WHERE expires_at <= ?"), args![now]).await?;
                 tx.commit().await?;
-                Ok(sessions + tokens + changes)
+                Ok(sessions + tokens + changes + challenges)
             })
         )
     }

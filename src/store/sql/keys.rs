@@ -1,4 +1,5 @@
-//! The token-signing keys (`signing_keys`), by generation: the first key inserted once however
+//! The token-signing keys (`signing_keys`), by generation, and the generated sealing key
+//! (`sealing_keys`): the first key inserted once however
 //! many replicas start at once, each rotation one generation past the newest.
 
 use async_trait::async_trait;
@@ -83,6 +84,25 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
                 }
             }
             Err(StoreError::Other(anyhow::anyhow!("no free signing key generation after {ROTATION_ATTEMPTS} attempts")))
+        })
+    }
+
+    async fn sealing_key(&self) -> StoreResult<Option<Vec<u8>>> {
+        timed!(DB, "sealing_key", async {
+            let sql = sql!("SELECT secret FROM sealing_keys WHERE id = 'generated'");
+            let row = self.db.pool().fetch_optional(sql, args![]).await?;
+            row.map(|row| row.bytes("secret")).transpose()
+        })
+    }
+
+    async fn insert_first_sealing_key(&self, key: &[u8], now: DateTime<Utc>) -> StoreResult<()> {
+        timed!(DB, "insert_first_sealing_key", async {
+            let sql = sql!(
+                "INSERT INTO sealing_keys (id, secret, created_at) VALUES ('generated', ?, ?) {}",
+                D::skip_duplicates("id")
+            );
+            self.db.pool().execute(sql, args![key, now]).await?;
+            Ok(())
         })
     }
 

@@ -18,6 +18,7 @@ mod email_change;
 mod housekeeping;
 mod keys;
 mod limits;
+mod mfa;
 mod outbox;
 pub(crate) mod sessions;
 mod tokens;

@@ -10,30 +10,33 @@ use uuid::Uuid;
 
 use super::{ACCOUNT_COLUMNS, Dialect, Exec, Row, SqlStore, Transaction, account_from_row, args, sql};
 use crate::metrics::{SESSION_STORE as SESSIONS, timed};
-use crate::sessions::{AccountRead, LiveSession, NewSession, Rotation, SessionInfo, SessionStore, spent_within};
+use crate::sessions::{
+    AccountRead, LiveSession, NewSession, Rotation, SessionAuth, SessionInfo, SessionStore, spent_within,
+};
 use crate::store::Store;
 use crate::store::error::StoreResult;
 use crate::tokens::opaque::TokenHash;
 
 /// The statement that reads a live session and its account at once: `account_id, expires_at,
-/// last_used_at`, then [`ACCOUNT_COLUMNS`], for the session `id` unexpired at `now` (each a
+/// last_used_at, auth`, then [`ACCOUNT_COLUMNS`], for the session `id` unexpired at `now` (each a
 /// placeholder in the caller's syntax).
 pub(crate) fn live_session_and_account_sql(id: &str, now: &str) -> String {
     let columns: Vec<String> = ACCOUNT_COLUMNS.split(',').map(|column| format!("a.{}", column.trim())).collect();
     format!(
-        "SELECT s.account_id, s.expires_at, s.last_used_at, {} FROM sessions s JOIN accounts a ON a.id = s.account_id \
+        "SELECT s.account_id, s.expires_at, s.last_used_at, s.auth, {} FROM sessions s JOIN accounts a ON a.id = s.account_id \
          WHERE s.id = {id} AND s.expires_at > {now}",
         columns.join(", ")
     )
 }
 
-/// The session columns `account_id, expires_at, last_used_at` of a row.
+/// The session columns `account_id, expires_at, last_used_at, auth` of a row.
 fn session_from_row(id: Uuid, row: &impl Row) -> StoreResult<LiveSession> {
     Ok(LiveSession {
         id,
         account_id: row.id("account_id")?,
         expires_at: row.time("expires_at")?,
         last_used_at: row.time("last_used_at")?,
+        auth: SessionAuth::decode(row.opt_text("auth")?.as_deref()),
     })
 }
 
@@ -47,8 +50,8 @@ impl<D: Dialect> SessionStore for SqlStore<D> {
                 let mut tx = self.db.begin().await?;
                 tx.execute(
                     sql!(
-                        "INSERT INTO sessions (id, account_id, created_at, last_used_at, expires_at, user_agent, ip)
-                         VALUES (?, ?, ?, ?, ?, ?, ?)"
+                        "INSERT INTO sessions (id, account_id, created_at, last_used_at, expires_at, user_agent, ip, auth)
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
                     ),
                     args![
                         session.id,
@@ -58,6 +61,7 @@ impl<D: Dialect> SessionStore for SqlStore<D> {
                         session.expires_at,
                         &session.user_agent,
                         &session.ip,
+                        session.auth.encode().as_str(),
                     ],
                 )
                 .await?;
@@ -80,7 +84,7 @@ impl<D: Dialect> SessionStore for SqlStore<D> {
                 .db
                 .pool()
                 .fetch_optional(
-                    sql!("SELECT account_id, expires_at, last_used_at FROM sessions WHERE id = ? AND expires_at > ?"),
+                    sql!("SELECT account_id, expires_at, last_used_at, auth FROM sessions WHERE id = ? AND expires_at > ?"),
                     args![id, now],
                 )
                 .await?;
@@ -102,6 +106,13 @@ impl<D: Dialect> SessionStore for SqlStore<D> {
             let row = self.db.pool().fetch_optional(sql, args![id, now]).await?;
             row.map(|row| Ok((session_from_row(id, &row)?, AccountRead::Current(account_from_row(&row)?.account))))
                 .transpose()
+        })
+    }
+
+    async fn set_session_auth(&self, id: Uuid, auth: &SessionAuth) -> StoreResult<bool> {
+        timed!(SESSIONS, "set_auth", async {
+            let sql = sql!("UPDATE sessions SET auth = ? WHERE id = ?");
+            Ok(self.db.pool().execute(sql, args![auth.encode().as_str(), id]).await? == 1)
         })
     }
 
@@ -136,7 +147,7 @@ impl<D: Dialect> SessionStore for SqlStore<D> {
                 let session = tx
                     .fetch_optional(
                         sql!(
-                            "SELECT id, account_id, expires_at, last_used_at FROM sessions
+                            "SELECT id, account_id, expires_at, last_used_at, auth FROM sessions
                              WHERE id = (SELECT session_id FROM refresh_tokens WHERE hash = ?)
                              FOR NO KEY UPDATE"
                         ),

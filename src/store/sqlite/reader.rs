@@ -30,7 +30,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
 use uuid::Uuid;
 
 use crate::accounts::domain::{Account, AccountKey, Credentials, Role, Status};
-use crate::sessions::LiveSession;
+use crate::sessions::{LiveSession, SessionAuth};
 use crate::store::sql::ACCOUNT_COLUMNS;
 use crate::store::sql::sessions::live_session_and_account_sql;
 
@@ -72,7 +72,8 @@ impl Reader {
     }
 
     pub(super) fn live_session(&self, id: Uuid, now: DateTime<Utc>) -> anyhow::Result<Option<LiveSession>> {
-        const SQL: &str = "SELECT account_id, expires_at, last_used_at FROM sessions WHERE id = ?1 AND expires_at > ?2";
+        const SQL: &str =
+            "SELECT account_id, expires_at, last_used_at, auth FROM sessions WHERE id = ?1 AND expires_at > ?2";
         self.with(|kept| {
             if let Some(remembered) = kept.recall(&id)? {
                 return Ok(remembered.live_at(now).map(|(session, _)| session));
@@ -220,25 +221,32 @@ fn session_row<T>(
     Ok(statement.query_row((&*id, timestamp(now)), columns).optional()?)
 }
 
-/// `account_id, expires_at, last_used_at`, first in the session reads.
-const SESSION_COLUMNS: usize = 3;
+/// `account_id, expires_at, last_used_at, auth`, first in the session reads.
+const SESSION_COLUMNS: usize = 4;
 
 /// A session row's own columns.
 struct SessionColumns {
     account_id: String,
     expires_at: DateTime<Utc>,
     last_used_at: DateTime<Utc>,
+    auth: Option<String>,
 }
 
 impl SessionColumns {
     fn into_session(self, id: Uuid) -> anyhow::Result<LiveSession> {
-        let Self { account_id, expires_at, last_used_at } = self;
-        Ok(LiveSession { id, account_id: Uuid::parse_str(&account_id)?, expires_at, last_used_at })
+        let Self { account_id, expires_at, last_used_at, auth } = self;
+        let auth = SessionAuth::decode(auth.as_deref());
+        Ok(LiveSession { id, account_id: Uuid::parse_str(&account_id)?, expires_at, last_used_at, auth })
     }
 }
 
 fn session_columns(row: &Row<'_>) -> rusqlite::Result<SessionColumns> {
-    Ok(SessionColumns { account_id: row.get(0)?, expires_at: time(row, 1)?, last_used_at: time(row, 2)? })
+    Ok(SessionColumns {
+        account_id: row.get(0)?,
+        expires_at: time(row, 1)?,
+        last_used_at: time(row, 2)?,
+        auth: row.get(3)?,
+    })
 }
 
 /// The account's columns, in the order of `ACCOUNT_COLUMNS`, from position `at` on.
@@ -351,6 +359,7 @@ mod tests {
             expires_at: now + Span::minutes(30),
             user_agent: None,
             ip: None,
+            auth: SessionAuth::password(now),
         };
         store.create_session(&session).await.unwrap();
         (dir, store, account_id, session.id)
@@ -436,7 +445,13 @@ mod tests {
             updated_at: now,
         };
         let remembered = |id| Remembered {
-            session: LiveSession { id, account_id: account.id, expires_at: now, last_used_at: now },
+            session: LiveSession {
+                id,
+                account_id: account.id,
+                expires_at: now,
+                last_used_at: now,
+                auth: SessionAuth::password(now),
+            },
             account: account.clone(),
         };
         let ids: Vec<Uuid> = (0..REMEMBERED + 10).map(|_| Uuid::now_v7()).collect();

@@ -1,0 +1,391 @@
+//! Second factors: TOTP enrolment and removal, recovery codes, the second step of a login,
+//! and step-up (a fresh authentication of the session before a sensitive change).
+//!
+//! - A TOTP code is accepted once: the factor keeps the last time step it accepted, and a code
+//!   of that step or an earlier one is refused ([`MfaStore::accept_totp_step`], one
+//!   conditional write, so it holds for two requests at once on any replicas).
+//! - A login whose password is right but whose account has a factor gets a challenge (the
+//!   `mfa_token`): single use, [`CHALLENGE_TTL`], at most [`MAX_ATTEMPTS`] wrong codes; wrong
+//!   codes also count towards a per-account lockout in the shared limiter.
+//! - Sessions remember how they were authenticated ([`SessionAuth`]); a step-up requires the
+//!   last authentication to be within the reauthentication window, and at level 2 when the
+//!   account has a factor.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::domain::{Account, AccountKey, Status};
+use super::throttle::Action;
+use super::{Accounts, Caller, ClientInfo, Error, Result, TokenPair};
+use crate::audit::kinds;
+use crate::mail::templates;
+use crate::sessions::SessionAuth;
+use crate::store::mfa::{Factors, NewChallenge};
+use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
+use crate::tokens::{recovery, totp};
+
+/// How long a login may wait for its second factor.
+pub const CHALLENGE_TTL: Duration = Duration::from_secs(300);
+/// Wrong codes one challenge takes before it is spent.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// A second factor as presented.
+#[derive(Debug)]
+pub enum SecondFactor {
+    Totp(SecretString),
+    RecoveryCode(SecretString),
+}
+
+impl SecondFactor {
+    fn method(&self) -> &'static str {
+        match self {
+            SecondFactor::Totp(_) => "totp",
+            SecondFactor::RecoveryCode(_) => "recovery_code",
+        }
+    }
+}
+
+/// A proof presented for a step-up or to remove a factor.
+#[derive(Debug)]
+pub enum Proof {
+    Password(SecretString),
+    Factor(SecondFactor),
+}
+
+/// A TOTP enrolment begun: what the authenticator app needs.
+#[derive(Debug)]
+pub struct Enrolment {
+    /// The secret, base32, for typing in.
+    pub secret: SecretString,
+    /// The `otpauth://` URI, for a QR code.
+    pub otpauth_uri: SecretString,
+}
+
+/// A login that needs its second factor: the challenge and the methods it accepts.
+#[derive(Debug)]
+pub struct MfaChallenge {
+    pub mfa_token: SecretString,
+    pub methods: Vec<&'static str>,
+}
+
+/// A fresh access token after a step-up.
+#[derive(Debug)]
+pub struct Reauthenticated {
+    pub access_token: String,
+    pub expires_in: u64,
+}
+
+/// The methods a login of an account with `factors` may finish with.
+fn methods(factors: &Factors) -> Vec<&'static str> {
+    let mut methods = Vec::new();
+    if factors.totp {
+        methods.push("totp");
+    }
+    if factors.recovery_codes > 0 {
+        methods.push("recovery_code");
+    }
+    methods
+}
+
+/// `auth` after a second factor: level 2, with `otp` and `mfa` among the methods.
+fn with_second_factor(mut amr: Vec<String>, at: DateTime<Utc>) -> SessionAuth {
+    for method in ["otp", "mfa"] {
+        if !amr.iter().any(|m| m == method) {
+            amr.push(method.to_owned());
+        }
+    }
+    SessionAuth { aal: 2, amr, at }
+}
+
+fn unix(now: DateTime<Utc>) -> u64 {
+    u64::try_from(now.timestamp()).unwrap_or_default()
+}
+
+impl Accounts {
+    /// The caller's factors.
+    pub async fn factors(&self, caller: &Caller) -> Result<Factors> {
+        Ok(self.store.factors(caller.account_id).await?)
+    }
+
+    /// Starts a TOTP enrolment after checking the password; the factor counts only once
+    /// confirmed. Starting again replaces an unconfirmed secret.
+    pub async fn begin_totp(&self, caller: &Caller, password: SecretString) -> Result<Enrolment> {
+        let account = self.check_password(caller, password).await?;
+        let secret = totp::new_secret();
+        let sealed = self.sealer.seal(&secret, account.id.as_bytes());
+        if !self.store.begin_totp(account.id, &sealed, Utc::now()).await? {
+            return Err(Error::MfaAlreadyEnabled);
+        }
+        let issuer = self.settings.public_url.host_str().unwrap_or("gatehouse");
+        let otpauth_uri = totp::otpauth_uri(&secret, issuer, &account.email)?;
+        Ok(Enrolment { secret: totp::base32(&secret).into(), otpauth_uri: otpauth_uri.into() })
+    }
+
+    /// Confirms the enrolment with a code from the app: the factor counts from now, the
+    /// session is at level 2, and a set of recovery codes comes back, shown this once.
+    pub async fn confirm_totp(&self, caller: &Caller, code: SecretString, client: &ClientInfo) -> Result<Vec<String>> {
+        let account = self.me(caller).await?;
+        let stored = self.store.totp(account.id).await?.filter(|t| !t.confirmed).ok_or(Error::MfaNotEnabled)?;
+        let secret = self.sealer.open(&stored.secret, account.id.as_bytes()).map_err(anyhow::Error::new)?;
+        let now = Utc::now();
+        let step = totp::matching_step(&secret, code.expose_secret(), unix(now)).ok_or(Error::InvalidCode)?;
+        let codes = recovery::generate();
+        let hashes: Vec<[u8; 32]> = codes.iter().map(|c| recovery::hash(account.id, c)).collect();
+        let notice = self.email(&account.email, templates::mfa_enabled(self.settings.site()), now);
+        let step = i64::try_from(step).unwrap_or(i64::MAX);
+        if !self.store.confirm_totp(account.id, step, &hashes, &notice, now).await? {
+            return Err(Error::MfaNotEnabled);
+        }
+        self.outbox.wake();
+        self.sessions.set_session_auth(caller.session_id, &with_second_factor(caller.auth.amr.clone(), now)).await?;
+        tracing::info!(account_id = %account.id, "second factor enabled");
+        self.audit.record(self.event(kinds::MFA_ENABLED, Some(account.id), client).detail(json!({ "method": "totp" })));
+        Ok(codes)
+    }
+
+    /// Removes the caller's TOTP factor and recovery codes. The proof is a code of the factor,
+    /// or the password from a session already at level 2.
+    pub async fn disable_totp(&self, caller: &Caller, proof: Proof, client: &ClientInfo) -> Result<()> {
+        let account = match proof {
+            Proof::Password(password) => {
+                let account = self.check_password(caller, password).await?;
+                if caller.auth.aal < 2 {
+                    return Err(Error::ReauthenticationRequired);
+                }
+                account
+            }
+            Proof::Factor(factor) => {
+                let account = self.me(caller).await?;
+                if !self.store.factors(account.id).await?.any() {
+                    return Err(Error::MfaNotEnabled);
+                }
+                self.check_second_factor(&account, &factor, client).await?;
+                account
+            }
+        };
+        let notice = self.email(&account.email, templates::mfa_disabled(self.settings.site(), false), Utc::now());
+        if !self.store.remove_factors(account.id, Some(&notice)).await? {
+            return Err(Error::MfaNotEnabled);
+        }
+        self.outbox.wake();
+        tracing::info!(account_id = %account.id, "second factor removed");
+        self.audit
+            .record(self.event(kinds::MFA_DISABLED, Some(account.id), client).detail(json!({ "method": "totp" })));
+        Ok(())
+    }
+
+    /// A new set of recovery codes (step-up); the old set dies.
+    pub async fn new_recovery_codes(&self, caller: &Caller, client: &ClientInfo) -> Result<Vec<String>> {
+        let factors = self.store.factors(caller.account_id).await?;
+        if !factors.any() {
+            return Err(Error::MfaNotEnabled);
+        }
+        self.require_step_up(caller, Some(factors))?;
+        let codes = recovery::generate();
+        let hashes: Vec<[u8; 32]> = codes.iter().map(|c| recovery::hash(caller.account_id, c)).collect();
+        self.store.replace_recovery_codes(caller.account_id, &hashes, Utc::now()).await?;
+        self.audit.record(self.event(kinds::MFA_RECOVERY_CODES_RENEWED, Some(caller.account_id), client));
+        Ok(codes)
+    }
+
+    /// Refuses a sensitive change unless the session was authenticated within the
+    /// reauthentication window and, when the account has a factor, at level 2.
+    pub(super) fn require_step_up(&self, caller: &Caller, factors: Option<Factors>) -> Result<()> {
+        let window = chrono::Duration::from_std(self.settings.reauth_window).unwrap_or(chrono::Duration::minutes(5));
+        if Utc::now() - caller.auth.at > window {
+            return Err(Error::ReauthenticationRequired);
+        }
+        self.require_level(caller.auth.aal, factors)
+    }
+
+    /// Refuses a change made at level 1 (or without a session: `aal` 0) to an account with a
+    /// factor.
+    pub(super) fn require_level(&self, aal: u8, factors: Option<Factors>) -> Result<()> {
+        match factors {
+            Some(factors) if factors.any() && aal < 2 => Err(Error::ReauthenticationRequired),
+            _ => Ok(()),
+        }
+    }
+
+    /// Authenticates the session afresh (a step-up): the password refreshes the time, a
+    /// second factor also raises the session to level 2. Returns an access token carrying
+    /// the new level.
+    pub async fn reauthenticate(&self, caller: &Caller, proof: Proof, client: &ClientInfo) -> Result<Reauthenticated> {
+        let now = Utc::now();
+        let (account, auth) = match proof {
+            Proof::Password(password) => {
+                let account = self.check_password(caller, password).await?;
+                (account, SessionAuth { at: now, ..caller.auth.clone() })
+            }
+            Proof::Factor(factor) => {
+                let account = self.me(caller).await?;
+                self.check_second_factor(&account, &factor, client).await?;
+                (account, with_second_factor(caller.auth.amr.clone(), now))
+            }
+        };
+        if !self.sessions.set_session_auth(caller.session_id, &auth).await? {
+            return Err(Error::Unauthorized);
+        }
+        self.audit.record(
+            self.event(kinds::REAUTHENTICATED, Some(account.id), client)
+                .detail(json!({ "session_id": caller.session_id, "aal": auth.aal })),
+        );
+        let (access_token, expires_in) =
+            self.sign_access_token(&account, caller.session_id, caller.session_expires_at, &auth, now)?;
+        Ok(Reauthenticated { access_token, expires_in })
+    }
+
+    /// After the right password of an account with a factor: the challenge the second step
+    /// answers. `None` when the account has no factor.
+    pub(super) async fn challenge_if_needed(
+        &self,
+        account: &Account,
+        first_factor: &str,
+    ) -> Result<Option<MfaChallenge>> {
+        let factors = self.store.factors(account.id).await?;
+        if !factors.any() {
+            return Ok(None);
+        }
+        let token = OpaqueToken::generate();
+        let now = Utc::now();
+        let challenge = NewChallenge {
+            hash: token.hash,
+            account_id: account.id,
+            first_factor: first_factor.to_owned(),
+            created_at: now,
+            expires_at: now + chrono::Duration::from_std(CHALLENGE_TTL).unwrap_or(chrono::Duration::minutes(5)),
+        };
+        self.store.insert_challenge(&challenge).await?;
+        Ok(Some(MfaChallenge { mfa_token: token.secret, methods: methods(&factors) }))
+    }
+
+    /// The second step of a login: the challenge and a second factor give the token pair.
+    pub async fn complete_login(&self, mfa_token: &str, factor: SecondFactor, client: ClientInfo) -> Result<TokenPair> {
+        let result = self.try_complete_login(mfa_token, &factor, &client).await;
+        let outcome = match &result {
+            Ok(_) => "success",
+            Err(Error::InvalidCode) => "invalid_code",
+            Err(Error::MfaTokenInvalid) => "mfa_token_invalid",
+            Err(Error::RateLimited { .. }) => "rate_limited",
+            Err(_) => "error",
+        };
+        crate::metrics::event("gatehouse_second_factor_total", "outcome", outcome);
+        result
+    }
+
+    async fn try_complete_login(
+        &self,
+        mfa_token: &str,
+        factor: &SecondFactor,
+        client: &ClientInfo,
+    ) -> Result<TokenPair> {
+        self.per_ip(Action::Login, client).await?;
+        if !plausible(mfa_token) {
+            return Err(Error::MfaTokenInvalid);
+        }
+        let hash = TokenHash::of(mfa_token);
+        let now = Utc::now();
+        let claimed = self.store.claim_challenge(&hash, MAX_ATTEMPTS, now).await?.ok_or(Error::MfaTokenInvalid)?;
+        if let Err(error) = self.throttle.second_factor_gate(claimed.account_id).await {
+            self.store.release_challenge(&hash, false).await?;
+            return Err(error);
+        }
+        let found = self.store.find_account(&AccountKey::Id(claimed.account_id)).await?.map(|c| c.account);
+        let account = match found {
+            Some(account) if account.status == Status::Active => account,
+            Some(account) if account.status == Status::Disabled => return Err(Error::Disabled),
+            _ => return Err(Error::MfaTokenInvalid),
+        };
+        if let Err(error) = self.check_second_factor(&account, factor, client).await {
+            if matches!(error, Error::InvalidCode) {
+                self.store.release_challenge(&hash, true).await?;
+            }
+            return Err(error);
+        }
+        let auth = with_second_factor(vec![claimed.first_factor], Utc::now());
+        self.start_session(account, auth, client, json!({ "second_factor": factor.method() })).await
+    }
+
+    /// Checks a second factor of `account`, spending what it presents (the TOTP time step, the
+    /// recovery code). A wrong one counts towards the account's lockout and is audited.
+    async fn check_second_factor(&self, account: &Account, factor: &SecondFactor, client: &ClientInfo) -> Result<()> {
+        self.throttle.second_factor_gate(account.id).await?;
+        let right = match factor {
+            SecondFactor::Totp(code) => self.accept_totp(account.id, code.expose_secret()).await?,
+            SecondFactor::RecoveryCode(code) => self.spend_recovery_code(account, code.expose_secret()).await?,
+        };
+        if right {
+            self.throttle.second_factor_succeeded(account.id).await?;
+            return Ok(());
+        }
+        tracing::info!(account_id = %account.id, method = factor.method(), "second factor refused");
+        self.throttle.second_factor_failed(account.id).await?;
+        self.audit.record(
+            self.event(kinds::MFA_FAILED, Some(account.id), client).detail(json!({ "method": factor.method() })),
+        );
+        Err(Error::InvalidCode)
+    }
+
+    /// Whether `code` is a TOTP code of the account not accepted before; accepting it.
+    async fn accept_totp(&self, account_id: Uuid, code: &str) -> Result<bool> {
+        let Some(stored) = self.store.totp(account_id).await?.filter(|t| t.confirmed) else { return Ok(false) };
+        let secret = self.sealer.open(&stored.secret, account_id.as_bytes()).map_err(anyhow::Error::new)?;
+        let Some(step) = totp::matching_step(&secret, code, unix(Utc::now())) else { return Ok(false) };
+        Ok(self.store.accept_totp_step(account_id, i64::try_from(step).unwrap_or(i64::MAX)).await?)
+    }
+
+    /// Whether `code` is an unspent recovery code of the account; spending it and telling the
+    /// owner how many are left.
+    async fn spend_recovery_code(&self, account: &Account, code: &str) -> Result<bool> {
+        let unspent = self.store.recovery_codes(account.id).await?;
+        let Some(hash) = recovery::find(account.id, code, &unspent) else { return Ok(false) };
+        let left = unspent.len().saturating_sub(1);
+        let notice = self.email(&account.email, templates::recovery_code_used(self.settings.site(), left), Utc::now());
+        let spent = self.store.spend_recovery_code(account.id, &hash, &notice, Utc::now()).await?;
+        if spent {
+            self.outbox.wake();
+        }
+        Ok(spent)
+    }
+
+    /// The caller's account, after checking its password (a wrong one counts like a failed
+    /// login's would not: it answers `invalid_credentials` and is audited).
+    async fn check_password(&self, caller: &Caller, password: SecretString) -> Result<Account> {
+        let found = self.store.find_account(&AccountKey::Id(caller.account_id)).await?;
+        let (account, _) = self.verify_credentials(found, password).await?;
+        Ok(account)
+    }
+
+    /// Removes every factor of an account (an admin's reset); the owner is told.
+    pub(super) async fn reset_factors(&self, account: &Account) -> Result<bool> {
+        let notice = self.email(&account.email, templates::mfa_disabled(self.settings.site(), true), Utc::now());
+        let removed = self.store.remove_factors(account.id, Some(&notice)).await?;
+        if removed {
+            self.outbox.wake();
+        }
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_factor_raises_the_level_and_adds_its_methods_once() {
+        let at = Utc::now();
+        let auth = with_second_factor(vec!["pwd".into()], at);
+        assert_eq!(auth, SessionAuth { aal: 2, amr: vec!["pwd".into(), "otp".into(), "mfa".into()], at });
+        assert_eq!(with_second_factor(auth.amr.clone(), at).amr, auth.amr);
+    }
+
+    #[test]
+    fn recovery_codes_are_offered_only_while_some_are_left() {
+        assert_eq!(methods(&Factors { totp: true, recovery_codes: 3 }), ["totp", "recovery_code"]);
+        assert_eq!(methods(&Factors { totp: true, recovery_codes: 0 }), ["totp"]);
+    }
+}
