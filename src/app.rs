@@ -78,6 +78,7 @@ impl Services {
             app_url: security.app_url.clone(),
             redirects: RedirectPolicy::new(security.redirect_allow.clone()),
             reauth_window: security.reauth_window,
+            mfa_required: security.mfa_required,
         };
         let keys = keys::load_or_create(backend.store.as_ref(), &settings.issuing()).await?;
         let sealer = Arc::new(keys::load_sealer(backend.store.as_ref(), security.encryption_key.as_ref()).await?);

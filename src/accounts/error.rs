@@ -26,6 +26,8 @@ pub enum Error {
     MfaTokenInvalid,
     #[error("a fresh authentication of this session is required")]
     ReauthenticationRequired,
+    #[error("this account must enrol a second factor first")]
+    MfaEnrolmentRequired,
     #[error("a second factor is enabled already")]
     MfaAlreadyEnabled,
     #[error("no second factor is enabled (or pending confirmation)")]

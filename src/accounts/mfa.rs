@@ -22,6 +22,7 @@ use super::domain::{Account, AccountKey, Status};
 use super::throttle::Action;
 use super::{Accounts, Caller, ClientInfo, Error, Result, TokenPair};
 use crate::audit::kinds;
+use crate::config::MfaPolicy;
 use crate::mail::templates;
 use crate::sessions::SessionAuth;
 use crate::store::mfa::{Factors, NewChallenge};
@@ -32,6 +33,20 @@ use crate::tokens::{recovery, totp};
 pub const CHALLENGE_TTL: Duration = Duration::from_secs(300);
 /// Wrong codes one challenge takes before it is spent.
 pub const MAX_ATTEMPTS: u32 = 5;
+
+/// Whether `policy` requires `account` to have a second factor. A login of such an account
+/// without one gets an enrolment-only session: level [`ENROLMENT_ONLY`], good for enrolling a
+/// factor (and logging out) and nothing else until then.
+pub fn covers(policy: MfaPolicy, account: &Account) -> bool {
+    match policy {
+        MfaPolicy::None => false,
+        MfaPolicy::Admins => account.is_admin(),
+        MfaPolicy::All => true,
+    }
+}
+
+/// The assurance level of an enrolment-only session.
+pub const ENROLMENT_ONLY: u8 = 0;
 
 /// A second factor as presented.
 #[derive(Debug)]

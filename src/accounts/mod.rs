@@ -88,6 +88,8 @@ pub struct Settings {
     pub redirects: RedirectPolicy,
     /// How recent a session's last authentication must be for a step-up.
     pub reauth_window: Duration,
+    /// Which accounts must have a second factor.
+    pub mfa_required: crate::config::MfaPolicy,
 }
 
 impl Settings {

@@ -55,6 +55,16 @@ pub struct Caller {
     pub account: AccountRead,
 }
 
+impl Caller {
+    /// The caller, unless its session is good only for enrolling a second factor.
+    fn enrolled(self) -> Result<Self> {
+        match self.auth.aal {
+            super::mfa::ENROLMENT_ONLY => Err(Error::MfaEnrolmentRequired),
+            _ => Ok(self),
+        }
+    }
+}
+
 /// What a login or refresh hands out.
 pub struct TokenPair {
     pub access_token: String,
@@ -153,7 +163,14 @@ impl Accounts {
             self.audit.record(self.event(kinds::LOGIN_MFA_REQUIRED, Some(account.id), client));
             return Err(Error::MfaRequired(challenge));
         }
-        let mut pair = self.start_session(account, SessionAuth::password(Utc::now()), client, json!({})).await?;
+        let mut auth = SessionAuth::password(Utc::now());
+        let enrolment_only = super::mfa::covers(self.settings.mfa_required, &account);
+        if enrolment_only {
+            tracing::info!(account_id = %account.id, "a second factor is required and missing: enrolment-only session");
+            auth.aal = super::mfa::ENROLMENT_ONLY;
+        }
+        let detail = if enrolment_only { json!({ "enrolment_only": true }) } else { json!({}) };
+        let mut pair = self.start_session(account, auth, client, detail).await?;
         pair.device_token = self.throttle.enabled().then(|| self.throttle.device_token(&login));
         Ok(pair)
     }
@@ -294,15 +311,22 @@ impl Accounts {
     }
 
     /// The per-request check: signature, expiry, and a live session for the token's account;
-    /// with it, what the session store holds of the account (see [`Caller::account`]).
+    /// with it, what the session store holds of the account (see [`Caller::account`]). An
+    /// enrolment-only session (see [`super::mfa::MfaPolicy`]) is refused.
     pub async fn authenticate(&self, token: &str) -> Result<Caller> {
-        self.check(token, true).await
+        self.check(token, true).await?.enrolled()
     }
 
     /// The same check, for routes that need no more than the caller's ids: the session alone is
     /// read.
     pub async fn authenticate_session(&self, token: &str) -> Result<Caller> {
-        self.check(token, false).await
+        self.check(token, false).await?.enrolled()
+    }
+
+    /// The check for the routes an enrolment-only session may use: enrolling a second factor,
+    /// the session list, logout.
+    pub async fn authenticate_enrolling(&self, token: &str) -> Result<Caller> {
+        self.check(token, true).await
     }
 
     async fn check(&self, token: &str, with_account: bool) -> Result<Caller> {

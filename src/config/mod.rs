@@ -21,7 +21,7 @@ use secrecy::SecretString;
 use url::Url;
 
 use self::parse::default_public_url;
-pub use self::parse::{LogFormat, encryption_key_bytes, parse_budget, parse_duration};
+pub use self::parse::{LogFormat, MfaPolicy, encryption_key_bytes, parse_budget, parse_duration};
 pub use self::read::Effective;
 use self::read::Parser;
 use self::sources::{Source, gather, read_files};
@@ -80,6 +80,8 @@ pub struct Security {
     pub audit_retention: Duration,
     /// How recent a session's authentication must be for a step-up.
     pub reauth_window: Duration,
+    /// Which accounts must have a second factor.
+    pub mfa_required: MfaPolicy,
     /// `GATEHOUSE_ENCRYPTION_KEY`; `None`: the key generated and kept in the database.
     pub encryption_key: Option<SecretString>,
 }
@@ -293,6 +295,7 @@ fn security(p: &mut Parser<'_>) -> Option<Security> {
     let refresh_grace = p.get(&REFRESH_GRACE);
     let audit_retention = p.get(&AUDIT_RETENTION);
     let reauth_window = p.get(&REAUTH_WINDOW);
+    let mfa_required = p.get(&MFA_REQUIRED);
     let encryption_key = p.optional(&ENCRYPTION_KEY);
     let max_delay = max_delay?;
     let lockout = |free| LockoutPolicy {
@@ -325,6 +328,7 @@ fn security(p: &mut Parser<'_>) -> Option<Security> {
         refresh_grace: refresh_grace?,
         audit_retention: audit_retention?,
         reauth_window: reauth_window?,
+        mfa_required: mfa_required?,
         encryption_key: encryption_key?,
     })
 }

@@ -123,6 +123,24 @@ pub(super) fn parse_signup(value: &str) -> Result<bool, String> {
     }
 }
 
+/// Which accounts must have a second factor (`GATEHOUSE_MFA_REQUIRED`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MfaPolicy {
+    #[default]
+    None,
+    Admins,
+    All,
+}
+
+pub(super) fn parse_mfa_required(value: &str) -> Result<MfaPolicy, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "none" => Ok(MfaPolicy::None),
+        "admins" => Ok(MfaPolicy::Admins),
+        "all" => Ok(MfaPolicy::All),
+        _ => Err("write none, admins or all".into()),
+    }
+}
+
 pub(super) fn parse_bool(value: &str) -> Result<bool, String> {
     parse_switch(value).map_err(|_| "write true or false".into())
 }

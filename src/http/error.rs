@@ -37,6 +37,8 @@ pub enum ApiError {
     MfaTokenInvalid,
     /// 403: the session must authenticate afresh (`POST /auth/reauthenticate`).
     ReauthenticationRequired,
+    /// 403: the account must enrol a second factor before anything else.
+    MfaEnrolmentRequired,
     /// 409
     MfaAlreadyEnabled,
     /// 409
@@ -201,6 +203,8 @@ codes! {
         "the `mfa_token` is unknown, used, older than 5 minutes or out of attempts; log in again";
     ReauthenticationRequired = "reauthentication_required", FORBIDDEN, "Reauthentication required",
         "this change needs a fresh authentication of the session (and its second factor, if the account has one): `POST /auth/reauthenticate`, then retry";
+    MfaEnrolmentRequired = "mfa_enrolment_required", FORBIDDEN, "Second factor enrolment required",
+        "`GATEHOUSE_MFA_REQUIRED` covers this account and it has no second factor yet: enrol one (`POST /mfa/totp`, then `/mfa/totp/confirm`) with this session first";
     MfaAlreadyEnabled = "mfa_already_enabled", CONFLICT, "Second factor already enabled",
         "the account has a confirmed authenticator already; remove it first to enrol another";
     MfaNotEnabled = "mfa_not_enabled", CONFLICT, "No second factor",
@@ -306,6 +310,7 @@ impl ApiError {
             InvalidCode => Code::InvalidCode,
             MfaTokenInvalid => Code::MfaTokenInvalid,
             ReauthenticationRequired => Code::ReauthenticationRequired,
+            MfaEnrolmentRequired => Code::MfaEnrolmentRequired,
             MfaAlreadyEnabled => Code::MfaAlreadyEnabled,
             MfaNotEnabled => Code::MfaNotEnabled,
             Forbidden | LastAdmin => Code::Forbidden,
@@ -350,6 +355,9 @@ impl ApiError {
             MfaTokenInvalid => "The mfa_token is unknown, used, expired or out of attempts; log in again.".into(),
             ReauthenticationRequired => {
                 "Confirm it is you: POST /auth/reauthenticate with your password, or a code if the account has a second factor, then retry.".into()
+            }
+            MfaEnrolmentRequired => {
+                "This account needs a second factor: enrol an authenticator app (POST /mfa/totp, then POST /mfa/totp/confirm) first.".into()
             }
             MfaAlreadyEnabled => "An authenticator is enabled already; remove it before enrolling another.".into(),
             MfaNotEnabled => "The account has no second factor (or no enrolment to confirm).".into(),
@@ -464,6 +472,7 @@ impl From<accounts::Error> for ApiError {
             E::InvalidCode => ApiError::InvalidCode,
             E::MfaTokenInvalid => ApiError::MfaTokenInvalid,
             E::ReauthenticationRequired => ApiError::ReauthenticationRequired,
+            E::MfaEnrolmentRequired => ApiError::MfaEnrolmentRequired,
             E::MfaAlreadyEnabled => ApiError::MfaAlreadyEnabled,
             E::MfaNotEnabled => ApiError::MfaNotEnabled,
             E::Forbidden => ApiError::Forbidden,

@@ -258,6 +258,22 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
+/// As [`Auth`], for the routes an enrolment-only session may use too (enrolling a second
+/// factor, the session list, logout).
+#[derive(Debug, Clone)]
+pub struct EnrollingAuth(pub Caller);
+
+impl FromRequestParts<AppState> for EnrollingAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = required_bearer(parts)?;
+        let caller = state.accounts.authenticate_enrolling(token).await?;
+        record_caller(&caller);
+        Ok(EnrollingAuth(caller))
+    }
+}
+
 /// As [`Auth`], for routes that use only the caller's ids: the session store reads the session
 /// alone, not the account with it.
 #[derive(Debug, Clone)]

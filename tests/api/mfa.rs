@@ -319,3 +319,27 @@ async fn secrets_are_sealed_and_stay_readable_when_a_key_is_configured() {
             .await;
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+/// `GATEHOUSE_MFA_REQUIRED=admins`: an admin without a factor logs in to an enrolment-only
+/// session; a user is not covered.
+#[tokio::test]
+async fn a_covered_account_without_a_factor_can_only_enrol_until_it_has_one() {
+    let app = spawn_app_with(Options::default().var("GATEHOUSE_MFA_REQUIRED", "admins")).await;
+    let admin = app.admin("root@example.com").await;
+    assert_eq!(jwt_payload(&admin)["aal"], 0);
+    assert_problem(app.get("/user", Some(&admin)).await, StatusCode::FORBIDDEN, "mfa_enrolment_required").await;
+    assert_problem(app.get("/admin/users", Some(&admin)).await, StatusCode::FORBIDDEN, "mfa_enrolment_required").await;
+    assert_eq!(app.get("/auth/sessions", Some(&admin)).await.status(), StatusCode::OK);
+    let (_, user) = app.logged_in_user("ann@example.com").await;
+    assert_eq!(app.get("/user", Some(&user)).await.status(), StatusCode::OK, "users are not covered");
+
+    let response = app.post_json("/mfa/totp", &json!({"password": PASSWORD}), Some(&admin)).await;
+    let secret = response.json::<Value>().await.unwrap()["secret"].as_str().unwrap().to_owned();
+    let secret = totp_rs::Secret::try_from_base32(secret).unwrap().as_bytes().to_vec();
+    let response = app.post_json("/mfa/totp/confirm", &json!({"code": code(&secret, 0)}), Some(&admin)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(app.get("/admin/users", Some(&admin)).await.status(), StatusCode::OK, "enrolled: the session opens up");
+    let mfa_token = mfa_token(&app, "root@example.com").await;
+    let response = second_step(&app, json!({"mfa_token": mfa_token, "code": code(&secret, 1)})).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}

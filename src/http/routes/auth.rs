@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::accounts::{FieldError, LoginId};
 use crate::http::error::{ApiError, Errors, code};
-use crate::http::extract::{Auth, Client, DEVICE_COOKIE, JsonOrForm, Path, Query};
+use crate::http::extract::{Auth, Client, DEVICE_COOKIE, EnrollingAuth, JsonOrForm, Path, Query};
 use crate::http::state::AppState;
 use crate::http::views::{SessionBody, TokenBody};
 
@@ -95,7 +95,7 @@ struct LogoutQuery {
 )]
 async fn log_out(
     State(state): State<AppState>,
-    Auth(caller): Auth,
+    EnrollingAuth(caller): EnrollingAuth,
     Client(client): Client,
     Query(query): Query<LogoutQuery>,
 ) -> Result<StatusCode, ApiError> {
@@ -122,7 +122,10 @@ struct SessionList {
     get, path = "/auth/sessions", summary = "Your live sessions", operation_id = "listSessions", tag = "login", security(("bearer" = [])),
     responses((status = 200, description = "The caller's live sessions", body = SessionList), Errors<(code::Unauthorized, code::Unavailable)>)
 )]
-async fn sessions(State(state): State<AppState>, Auth(caller): Auth) -> Result<Json<SessionList>, ApiError> {
+async fn sessions(
+    State(state): State<AppState>,
+    EnrollingAuth(caller): EnrollingAuth,
+) -> Result<Json<SessionList>, ApiError> {
     let list = state.accounts.list_sessions(&caller).await?;
     Ok(Json(SessionList { sessions: list.into_iter().map(|s| SessionBody::new(s, caller.session_id)).collect() }))
 }

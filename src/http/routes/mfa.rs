@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use crate::accounts::{Proof, SecondFactor};
 use crate::http::error::{ApiError, Errors, code};
-use crate::http::extract::{self, Auth, Client, JsonOrForm, Path};
+use crate::http::extract::{self, Auth, Client, EnrollingAuth, JsonOrForm, Path};
 use crate::http::state::AppState;
 use crate::http::views::TokenBody;
 
@@ -40,7 +40,10 @@ struct MfaStatus {
     get, path = "/mfa", summary = "Your second factors", operation_id = "getMfa", tag = "mfa", security(("bearer" = [])),
     responses((status = 200, description = "Which factors the account has", body = MfaStatus), Errors<(code::Unauthorized, code::Unavailable)>)
 )]
-async fn status(State(state): State<AppState>, Auth(caller): Auth) -> Result<Json<MfaStatus>, ApiError> {
+async fn status(
+    State(state): State<AppState>,
+    EnrollingAuth(caller): EnrollingAuth,
+) -> Result<Json<MfaStatus>, ApiError> {
     let factors = state.accounts.factors(&caller).await?;
     Ok(Json(MfaStatus { totp: factors.totp, recovery_codes: factors.recovery_codes }))
 }
@@ -68,7 +71,7 @@ struct EnrolmentBody {
 )]
 async fn begin_totp(
     State(state): State<AppState>,
-    Auth(caller): Auth,
+    EnrollingAuth(caller): EnrollingAuth,
     extract::Json(body): extract::Json<PasswordBody>,
 ) -> Result<Json<EnrolmentBody>, ApiError> {
     let enrolment = state.accounts.begin_totp(&caller, body.password).await?;
@@ -100,7 +103,7 @@ struct RecoveryCodes {
 )]
 async fn confirm_totp(
     State(state): State<AppState>,
-    Auth(caller): Auth,
+    EnrollingAuth(caller): EnrollingAuth,
     Client(client): Client,
     extract::Json(body): extract::Json<CodeBody>,
 ) -> Result<Json<RecoveryCodes>, ApiError> {
