@@ -19,6 +19,8 @@
   const state = {
     access: null,
     refreshing: null,
+    /** Between a right password and the second factor: the login's `mfa_token`. */
+    mfaToken: null,
     me: null,
     users: { cursor: null, query: {}, seq: 0 },
     selected: null,
@@ -223,6 +225,9 @@
 
   function showLogin() {
     state.me = null;
+    state.mfaToken = null;
+    $('mfa-form').hidden = true;
+    $('login-form').hidden = false;
     $('console-view').hidden = true;
     $('session').hidden = true;
     $('login-view').hidden = false;
@@ -243,13 +248,57 @@
     clearMessage();
     const button = $('login-submit');
     await busy(button, async () => {
-      const pair = await api('POST', '/auth', {
+      const response = await send('POST', '/auth', {
         body: { email: $('login-email').value.trim(), password: $('login-password').value },
         auth: false,
       });
-      keep(pair);
+      const problem = response.status === 403 ? await response.clone().json().catch(() => null) : null;
+      if (problem && problem.code === 'mfa_required') {
+        $('login-password').value = '';
+        askSecondFactor(problem.mfa_token);
+        return;
+      }
+      keep(await read(response));
       $('login-password').value = '';
       await enter();
+    });
+  }
+
+  /** The second step of a login: the password was right, the account has a second factor. */
+  function askSecondFactor(mfaToken) {
+    state.mfaToken = mfaToken;
+    $('login-form').hidden = true;
+    $('mfa-form').hidden = false;
+    $('mfa-code').value = '';
+    $('mfa-code').focus();
+  }
+
+  function backToPassword() {
+    state.mfaToken = null;
+    $('mfa-form').hidden = true;
+    $('login-form').hidden = false;
+  }
+
+  async function logInSecondStep(event) {
+    event.preventDefault();
+    clearMessage();
+    await busy($('mfa-submit'), async () => {
+      const typed = $('mfa-code').value.trim();
+      // Six digits are a code from the app; anything else is read as a recovery code.
+      const body = /^[0-9]{3} ?[0-9]{3}$/.test(typed)
+        ? { mfa_token: state.mfaToken, code: typed.replace(' ', '') }
+        : { mfa_token: state.mfaToken, recovery_code: typed };
+      try {
+        const pair = await api('POST', '/auth/mfa', { body, auth: false });
+        keep(pair);
+        backToPassword();
+        await enter();
+      } catch (error) {
+        if (error.code === 'mfa_token_invalid') {
+          backToPassword();
+        }
+        throw error;
+      }
     });
   }
 
@@ -708,6 +757,8 @@
 
   function start() {
     on('login-form', 'submit', logIn);
+    on('mfa-form', 'submit', logInSecondStep);
+    on('mfa-cancel', 'click', backToPassword);
     on('logout', 'click', logOut);
     on('tab-users', 'click', () => selectTab('users'));
     on('tab-outbox', 'click', () => {

@@ -11,6 +11,7 @@
 // failed.
 
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -178,6 +179,29 @@ async function reloadDetailUntil(what, probe, ms = 8000) {
 }
 
 const eventRows = (kind) => page.locator(`#events-body tr[data-testid="event-row"][data-kind="${kind}"]`);
+
+/** The bytes of a base32 (RFC 4648, unpadded) TOTP secret. */
+function base32(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of text.replace(/=+$/, '').toUpperCase()) {
+    const value = alphabet.indexOf(c);
+    assert.ok(value >= 0, `not base32: ${c}`);
+    bits += value.toString(2).padStart(5, '0');
+  }
+  const bytes = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
+  return Buffer.from(bytes);
+}
+
+/** The authenticator app (RFC 6238: HMAC-SHA-1, 6 digits, 30 s): the code `offset` steps from now. */
+function totp(secret, offset) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30_000) + offset));
+  const mac = createHmac('sha1', secret).update(counter).digest();
+  const at = mac[mac.length - 1] & 0xf;
+  return String((mac.readUInt32BE(at) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
 
 async function logInPage(email, password) {
   await page.fill('#login-email', email);
@@ -496,6 +520,31 @@ async function main() {
       await until('admin.js should have run', () => page.locator('body[data-ready="true"]').count());
       assert.ok(await visible('#login-form'), 'a reload after logging out shows the login form');
     });
+
+    await step('a second factor is asked for after the password', ['log out'], async () => {
+      const annToken = (await logInApi(ANN, USER_PASSWORD)).access_token;
+      const enrolment = await call('POST', '/mfa/totp', { token: annToken, body: { password: USER_PASSWORD } });
+      assert.equal(enrolment.status, 200, `POST /mfa/totp: ${enrolment.text}`);
+      const secret = base32(enrolment.json.secret);
+      const confirmed = await call('POST', '/mfa/totp/confirm', { token: annToken, body: { code: totp(secret, 0) } });
+      assert.equal(confirmed.status, 200, `POST /mfa/totp/confirm: ${confirmed.text}`);
+      try {
+        await logInPage(ANN, USER_PASSWORD);
+        await until('the code form should show', () => visible('#mfa-form'));
+        assert.ok(!(await visible('#login-form')), 'the password form is hidden');
+        await page.screenshot({ path: path.join(SHOTS, 'second-factor.png') });
+        await page.fill('#mfa-code', totp(secret, 0));
+        await page.click('#mfa-submit');
+        await expectMessage(/wrong or has been used/);
+        assert.ok(await visible('#mfa-form'), 'a used code leaves the code form up');
+        await page.fill('#mfa-code', totp(secret, 1));
+        await page.click('#mfa-submit');
+        await expectMessage(/not an administrator/);
+        assert.ok(await visible('#login-form'), 'a user with the right code is still no admin: back at the password form');
+      } finally {
+        await call('DELETE', `/admin/users/${encodeURIComponent(ANN)}/mfa`, { token: adminToken });
+      }
+    }, { expectConsole: [/status of 401/, /status of 403/] });
 
     await step('the browser console stayed clean', [], async () => {
       assert.equal(consoleErrors.length, 0, `errors in the browser console:\n  ${consoleErrors.join('\n  ')}`);
