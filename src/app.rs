@@ -81,6 +81,7 @@ impl Services {
             mfa_required: security.mfa_required,
         };
         let keys = keys::load_or_create(backend.store.as_ref(), &settings.issuing()).await?;
+        let webauthn = relying_party(&settings.public_url, security)?;
         let sealer = Arc::new(keys::load_sealer(backend.store.as_ref(), security.encryption_key.as_ref()).await?);
         // Rate limits live beside the sessions: in Redis when configured, else the database.
         let limits: Arc<dyn LimitStore> = match &config.redis_url {
@@ -102,6 +103,7 @@ impl Services {
             throttle,
             audit,
             sealer,
+            webauthn,
         });
         Ok(Self {
             backend,
@@ -119,6 +121,26 @@ impl Services {
             let _ = writer.await;
         }
     }
+}
+
+/// The WebAuthn relying party from the public URL and the WebAuthn settings; an origin that
+/// does not belong to it stops the start.
+fn relying_party(
+    public_url: &url::Url,
+    security: &crate::config::Security,
+) -> anyhow::Result<Option<Arc<webauthn_rs::Webauthn>>> {
+    let party = crate::accounts::passkeys::relying_party(
+        public_url,
+        security.webauthn_rp_id.as_deref(),
+        &security.webauthn_origins,
+    )
+    .map_err(|why| ConfigError { problems: vec![format!("{why:#}")] })?;
+    if party.is_none() {
+        tracing::info!(
+            "passkeys are off: the public URL's host is not a domain name (set GATEHOUSE_WEBAUTHN_RP_ID to turn them on)"
+        );
+    }
+    Ok(party.map(Arc::new))
 }
 
 /// The first pause between attempts to reach the database at start-up; it doubles up to the next.

@@ -32,6 +32,12 @@ pub enum Error {
     MfaAlreadyEnabled,
     #[error("no second factor is enabled (or pending confirmation)")]
     MfaNotEnabled,
+    #[error("passkeys are off: no domain to bind them to")]
+    PasskeysUnavailable,
+    #[error("the WebAuthn answer was refused: {0}")]
+    WebauthnFailed(&'static str),
+    #[error("no such passkey")]
+    NotFoundPasskey,
     #[error("not allowed")]
     Forbidden,
     #[error("sign-up is closed: accounts are created by admins")]

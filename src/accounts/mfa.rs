@@ -53,6 +53,8 @@ pub const ENROLMENT_ONLY: u8 = 0;
 pub enum SecondFactor {
     Totp(SecretString),
     RecoveryCode(SecretString),
+    /// A passkey's assertion, answering `POST /auth/webauthn/options`.
+    Webauthn(Box<webauthn_rs::prelude::PublicKeyCredential>),
 }
 
 impl SecondFactor {
@@ -60,6 +62,7 @@ impl SecondFactor {
         match self {
             SecondFactor::Totp(_) => "totp",
             SecondFactor::RecoveryCode(_) => "recovery_code",
+            SecondFactor::Webauthn(_) => "webauthn",
         }
     }
 }
@@ -100,15 +103,19 @@ fn methods(factors: &Factors) -> Vec<&'static str> {
     if factors.totp {
         methods.push("totp");
     }
+    if factors.passkeys > 0 {
+        methods.push("webauthn");
+    }
     if factors.recovery_codes > 0 {
         methods.push("recovery_code");
     }
     methods
 }
 
-/// `auth` after a second factor: level 2, with `otp` and `mfa` among the methods.
-fn with_second_factor(mut amr: Vec<String>, at: DateTime<Utc>) -> SessionAuth {
-    for method in ["otp", "mfa"] {
+/// `auth` after a second factor whose RFC 8176 method is `method` (`otp`, `hwk`, `swk`):
+/// level 2, with it and `mfa` among the methods.
+fn with_second_factor(mut amr: Vec<String>, method: &str, at: DateTime<Utc>) -> SessionAuth {
+    for method in [method, "mfa"] {
         if !amr.iter().any(|m| m == method) {
             amr.push(method.to_owned());
         }
@@ -156,7 +163,8 @@ impl Accounts {
             return Err(Error::MfaNotEnabled);
         }
         self.outbox.wake();
-        self.sessions.set_session_auth(caller.session_id, &with_second_factor(caller.auth.amr.clone(), now)).await?;
+        let auth = with_second_factor(caller.auth.amr.clone(), "otp", now);
+        self.sessions.set_session_auth(caller.session_id, &auth).await?;
         tracing::info!(account_id = %account.id, "second factor enabled");
         self.audit.record(self.event(kinds::MFA_ENABLED, Some(account.id), client).detail(json!({ "method": "totp" })));
         Ok(codes)
@@ -183,7 +191,7 @@ impl Accounts {
             }
         };
         let notice = self.email(&account.email, templates::mfa_disabled(self.settings.site(), false), Utc::now());
-        if !self.store.remove_factors(account.id, Some(&notice)).await? {
+        if !self.store.remove_factors(account.id, false, Some(&notice)).await? {
             return Err(Error::MfaNotEnabled);
         }
         self.outbox.wake();
@@ -238,8 +246,8 @@ impl Accounts {
             }
             Proof::Factor(factor) => {
                 let account = self.me(caller).await?;
-                self.check_second_factor(&account, &factor, client).await?;
-                (account, with_second_factor(caller.auth.amr.clone(), now))
+                let method = self.check_second_factor(&account, &factor, client).await?;
+                (account, with_second_factor(caller.auth.amr.clone(), method, now))
             }
         };
         if !self.sessions.set_session_auth(caller.session_id, &auth).await? {
@@ -315,27 +323,42 @@ impl Accounts {
             Some(account) if account.status == Status::Disabled => return Err(Error::Disabled),
             _ => return Err(Error::MfaTokenInvalid),
         };
-        if let Err(error) = self.check_second_factor(&account, factor, client).await {
-            if matches!(error, Error::InvalidCode) {
-                self.store.release_challenge(&hash, true).await?;
+        let method = match self.check_second_factor(&account, factor, client).await {
+            Ok(method) => method,
+            Err(error) => {
+                if matches!(error, Error::InvalidCode) {
+                    self.store.release_challenge(&hash, true).await?;
+                }
+                return Err(error);
             }
-            return Err(error);
-        }
-        let auth = with_second_factor(vec![claimed.first_factor], Utc::now());
+        };
+        let auth = with_second_factor(vec![claimed.first_factor], method, Utc::now());
         self.start_session(account, auth, client, json!({ "second_factor": factor.method() })).await
     }
 
     /// Checks a second factor of `account`, spending what it presents (the TOTP time step, the
-    /// recovery code). A wrong one counts towards the account's lockout and is audited.
-    async fn check_second_factor(&self, account: &Account, factor: &SecondFactor, client: &ClientInfo) -> Result<()> {
+    /// recovery code, the passkey's challenge); its RFC 8176 method. A wrong one counts towards
+    /// the account's lockout and is audited.
+    async fn check_second_factor(
+        &self,
+        account: &Account,
+        factor: &SecondFactor,
+        client: &ClientInfo,
+    ) -> Result<&'static str> {
         self.throttle.second_factor_gate(account.id).await?;
         let right = match factor {
-            SecondFactor::Totp(code) => self.accept_totp(account.id, code.expose_secret()).await?,
-            SecondFactor::RecoveryCode(code) => self.spend_recovery_code(account, code.expose_secret()).await?,
+            SecondFactor::Totp(code) => self.accept_totp(account.id, code.expose_secret()).await?.then_some("otp"),
+            SecondFactor::RecoveryCode(code) => {
+                self.spend_recovery_code(account, code.expose_secret()).await?.then_some("otp")
+            }
+            SecondFactor::Webauthn(credential) => self
+                .verify_passkey(account, credential, client)
+                .await?
+                .map(|hardware| if hardware { "hwk" } else { "swk" }),
         };
-        if right {
+        if let Some(method) = right {
             self.throttle.second_factor_succeeded(account.id).await?;
-            return Ok(());
+            return Ok(method);
         }
         tracing::info!(account_id = %account.id, method = factor.method(), "second factor refused");
         self.throttle.second_factor_failed(account.id).await?;
@@ -378,7 +401,7 @@ impl Accounts {
     /// Removes every factor of an account (an admin's reset); the owner is told.
     pub(super) async fn reset_factors(&self, account: &Account) -> Result<bool> {
         let notice = self.email(&account.email, templates::mfa_disabled(self.settings.site(), true), Utc::now());
-        let removed = self.store.remove_factors(account.id, Some(&notice)).await?;
+        let removed = self.store.remove_factors(account.id, true, Some(&notice)).await?;
         if removed {
             self.outbox.wake();
         }
@@ -393,14 +416,16 @@ mod tests {
     #[test]
     fn a_second_factor_raises_the_level_and_adds_its_methods_once() {
         let at = Utc::now();
-        let auth = with_second_factor(vec!["pwd".into()], at);
+        let auth = with_second_factor(vec!["pwd".into()], "otp", at);
         assert_eq!(auth, SessionAuth { aal: 2, amr: vec!["pwd".into(), "otp".into(), "mfa".into()], at });
-        assert_eq!(with_second_factor(auth.amr.clone(), at).amr, auth.amr);
+        assert_eq!(with_second_factor(auth.amr.clone(), "otp", at).amr, auth.amr);
+        assert_eq!(with_second_factor(vec!["pwd".into()], "hwk", at).amr, ["pwd", "hwk", "mfa"]);
     }
 
     #[test]
     fn recovery_codes_are_offered_only_while_some_are_left() {
-        assert_eq!(methods(&Factors { totp: true, recovery_codes: 3 }), ["totp", "recovery_code"]);
-        assert_eq!(methods(&Factors { totp: true, recovery_codes: 0 }), ["totp"]);
+        assert_eq!(methods(&Factors { totp: true, recovery_codes: 3, passkeys: 0 }), ["totp", "recovery_code"]);
+        assert_eq!(methods(&Factors { totp: true, recovery_codes: 0, passkeys: 0 }), ["totp"]);
+        assert_eq!(methods(&Factors { totp: false, recovery_codes: 0, passkeys: 2 }), ["webauthn"]);
     }
 }

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod mfa;
 mod new_account;
 mod operator;
+pub mod passkeys;
 mod password;
 mod profile;
 pub mod redirect;
@@ -149,6 +150,8 @@ pub struct Accounts {
     audit: AuditLog,
     /// Seals the secrets kept for reading back (TOTP seeds).
     sealer: Arc<Sealer>,
+    /// The WebAuthn relying party; `None` when there is no domain to bind passkeys to.
+    webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }
 
 /// What the account service is built from.
@@ -163,14 +166,15 @@ pub struct Parts {
     pub throttle: Throttle,
     pub audit: AuditLog,
     pub sealer: Arc<Sealer>,
+    pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }
 
 impl Accounts {
     pub fn new(parts: Parts) -> Self {
-        let Parts { store, sessions, hasher, keys, outbox, settings, throttle, audit, sealer } = parts;
+        let Parts { store, sessions, hasher, keys, outbox, settings, throttle, audit, sealer, webauthn } = parts;
         let keys = Keys::new(keys);
         let verified = Arc::new(VerifiedTokens::default());
-        Self { store, sessions, hasher, keys, verified, outbox, settings, throttle, audit, sealer }
+        Self { store, sessions, hasher, keys, verified, outbox, settings, throttle, audit, sealer, webauthn }
     }
 
     pub fn audit(&self) -> &AuditLog {

@@ -21,6 +21,10 @@ pub const MFA_FAILED: &str = "mfa.failed";
 pub const MFA_RECOVERY_CODES_RENEWED: &str = "mfa.recovery_codes_renewed";
 /// An admin (or an operator) removed every second factor of an account.
 pub const ADMIN_MFA_RESET: &str = "admin.mfa_reset";
+pub const PASSKEY_ADDED: &str = "passkey.added";
+pub const PASSKEY_REMOVED: &str = "passkey.removed";
+/// A synced passkey presented other backup flags than stored; accepted.
+pub const PASSKEY_BACKUP_CHANGED: &str = "passkey.backup_changed";
 /// A session was authenticated afresh (a step-up).
 pub const REAUTHENTICATED: &str = "session.reauthenticated";
 pub const SESSION_ENDED: &str = "session.ended";

@@ -82,6 +82,10 @@ pub struct Security {
     pub reauth_window: Duration,
     /// Which accounts must have a second factor.
     pub mfa_required: MfaPolicy,
+    /// `GATEHOUSE_WEBAUTHN_RP_ID`; `None`: the public URL's host when it is a domain name.
+    pub webauthn_rp_id: Option<String>,
+    /// `GATEHOUSE_WEBAUTHN_ORIGINS`: origins besides the public URL's.
+    pub webauthn_origins: Vec<String>,
     /// `GATEHOUSE_ENCRYPTION_KEY`; `None`: the key generated and kept in the database.
     pub encryption_key: Option<SecretString>,
 }
@@ -296,6 +300,8 @@ fn security(p: &mut Parser<'_>) -> Option<Security> {
     let audit_retention = p.get(&AUDIT_RETENTION);
     let reauth_window = p.get(&REAUTH_WINDOW);
     let mfa_required = p.get(&MFA_REQUIRED);
+    let webauthn_rp_id = p.optional(&WEBAUTHN_RP_ID);
+    let webauthn_origins = p.optional(&WEBAUTHN_ORIGINS);
     let encryption_key = p.optional(&ENCRYPTION_KEY);
     let max_delay = max_delay?;
     let lockout = |free| LockoutPolicy {
@@ -329,6 +335,8 @@ fn security(p: &mut Parser<'_>) -> Option<Security> {
         audit_retention: audit_retention?,
         reauth_window: reauth_window?,
         mfa_required: mfa_required?,
+        webauthn_rp_id: webauthn_rp_id?,
+        webauthn_origins: webauthn_origins?.unwrap_or_default(),
         encryption_key: encryption_key?,
     })
 }

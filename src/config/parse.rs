@@ -255,6 +255,21 @@ pub(super) fn parse_redirect_allow(value: &str) -> Result<Vec<Url>, String> {
     split_list(value).map(RedirectPolicy::prefix).collect()
 }
 
+/// A WebAuthn relying party id: a domain name, lower case, without scheme, port or path.
+pub(super) fn parse_rp_id(value: &str) -> Result<String, String> {
+    let id = value.trim().trim_end_matches('.').to_ascii_lowercase();
+    let valid = !id.is_empty()
+        && id.parse::<std::net::IpAddr>().is_err()
+        && id.split('.').all(|label| {
+            !label.is_empty() && label.len() <= 63 && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    if valid {
+        Ok(id)
+    } else {
+        Err("write a domain name, like example.com or localhost (no scheme, port or IP address)".into())
+    }
+}
+
 pub(super) fn parse_origins(value: &str) -> Result<Vec<String>, String> {
     split_list(value)
         .map(|item| match Url::parse(item) {

@@ -12,7 +12,7 @@ use super::parse::{
     LogFormat, MfaPolicy, parse_algorithm, parse_audience, parse_bind, parse_bool, parse_budget, parse_count,
     parse_database_url, parse_duration, parse_encryption_key, parse_grace, parse_lease, parse_log_filter,
     parse_log_format, parse_mail_from, parse_mfa_required, parse_origins, parse_proxies, parse_public_url,
-    parse_redirect_allow, parse_redis_prefix, parse_signup, parse_switch, parse_url_with_schemes,
+    parse_redirect_allow, parse_redis_prefix, parse_rp_id, parse_signup, parse_switch, parse_url_with_schemes,
 };
 use crate::limits::Budget;
 use crate::secret_url::SecretUrl;
@@ -183,6 +183,10 @@ settings! {
         "a just-spent refresh token presented again this soon gets the same new pair (`off` to disable)";
     REAUTH_WINDOW: Duration = "GATEHOUSE_REAUTH_WINDOW", Value("5m"), Plain, parse_duration,
         "how recent a session's last authentication must be for a step-up (adding or removing a second factor, new recovery codes, deleting one's account); older sessions get `403 reauthentication_required` until `POST /auth/reauthenticate`";
+    WEBAUTHN_RP_ID: String = "GATEHOUSE_WEBAUTHN_RP_ID", Computed("the public URL's host, when it is a domain name"), Plain, parse_rp_id,
+        "the WebAuthn relying party id passkeys are bound to (a domain; an IP address cannot be one, so with an IP public URL passkeys are off until this is set)";
+    WEBAUTHN_ORIGINS: Vec<String> = "GATEHOUSE_WEBAUTHN_ORIGINS", Unset, Plain, parse_origins,
+        "origins besides the public URL's whose pages may use passkeys (comma-separated, e.g. https://app.example.com); each must be the relying party id or under it";
     MFA_REQUIRED: MfaPolicy = "GATEHOUSE_MFA_REQUIRED", Value("none"), Plain, parse_mfa_required,
         "`admins` or `all`: an account it covers that has no second factor can log in only to enrol one (other routes answer `403 mfa_enrolment_required`)";
     ENCRYPTION_KEY: secrecy::SecretString = "GATEHOUSE_ENCRYPTION_KEY", Computed("generated once and kept in the database"), Secret,

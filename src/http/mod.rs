@@ -35,6 +35,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .merge(routes::users::router())
         .merge(routes::auth::router())
         .merge(routes::mfa::router())
+        .merge(routes::passkeys::router())
         .merge(routes::activation::router())
         .merge(routes::password::router())
         .merge(routes::email::router())

@@ -242,6 +242,34 @@ pub fn recovery_code_used(site: &str, left: usize) -> Rendered {
     )
 }
 
+/// Tells the owner a passkey was added to their account.
+pub fn passkey_added(site: &str, name: &str) -> Rendered {
+    notice(
+        "passkey_added",
+        "A passkey was added",
+        &[
+            format!(
+                "A passkey named \"{name}\" was just added to your account at {site}; it logs in without the password and serves as a second factor."
+            ),
+            format!(
+                "If this was not you, reset your password at once (\"forgot password\" at {site}) and remove the passkey in your account settings."
+            ),
+        ],
+    )
+}
+
+/// Tells the owner a passkey was removed from their account.
+pub fn passkey_removed(site: &str) -> Rendered {
+    notice(
+        "passkey_removed",
+        "A passkey was removed",
+        &[
+            format!("A passkey was just removed from your account at {site}."),
+            format!("If this was not you, reset your password at once (\"forgot password\" at {site})."),
+        ],
+    )
+}
+
 /// The message `gatehouse mail test` sends.
 pub fn test_message(public_url: &str) -> Rendered {
     let subject = "gatehouse test message".to_owned();

@@ -28,12 +28,14 @@ pub struct Factors {
     pub totp: bool,
     /// Unspent recovery codes.
     pub recovery_codes: u32,
+    /// Passkeys.
+    pub passkeys: u32,
 }
 
 impl Factors {
     /// Whether a login needs a second factor.
     pub fn any(&self) -> bool {
-        self.totp
+        self.totp || self.passkeys > 0
     }
 }
 
@@ -76,9 +78,10 @@ pub trait MfaStore: Send + Sync + std::fmt::Debug + 'static {
     /// and no code of this step or a later one was accepted before. One conditional write: of
     /// two requests with the same code, on any replicas, exactly one is told `true`.
     async fn accept_totp_step(&self, account_id: Uuid, step: i64) -> StoreResult<bool>;
-    /// Removes the TOTP factor and the recovery codes and queues `notice`, atomically; `false`
-    /// when there was no factor.
-    async fn remove_factors(&self, account_id: Uuid, notice: Option<&NewEmail>) -> StoreResult<bool>;
+    /// Removes the TOTP factor (and with `passkeys`, every passkey) and queues `notice`,
+    /// atomically; the recovery codes go too unless passkeys remain. `false` when there was
+    /// nothing to remove.
+    async fn remove_factors(&self, account_id: Uuid, passkeys: bool, notice: Option<&NewEmail>) -> StoreResult<bool>;
     /// The hashes of the account's unspent recovery codes.
     async fn recovery_codes(&self, account_id: Uuid) -> StoreResult<Vec<[u8; 32]>>;
     /// Replaces every recovery code of the account.
@@ -103,6 +106,14 @@ pub trait MfaStore: Send + Sync + std::fmt::Debug + 'static {
         max_attempts: u32,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Claimed>>;
+    /// The account of an unexpired, unclaimed challenge with fewer than `max_attempts` wrong
+    /// codes (to offer its passkeys), without claiming it.
+    async fn challenge_account(
+        &self,
+        hash: &TokenHash,
+        max_attempts: u32,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Uuid>>;
     /// Frees a claimed challenge for another attempt; with `wrong`, after a wrong code, which
     /// it counts.
     async fn release_challenge(&self, hash: &TokenHash, wrong: bool) -> StoreResult<()>;

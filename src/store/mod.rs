@@ -1,5 +1,6 @@
 //! Persistence: the only place SQL lives. The account rules see narrow traits, one per concern
-//! ([`AccountStore`], [`TokenStore`], [`OutboxStore`], [`KeyStore`], [`MfaStore`], [`AdminStore`],
+//! ([`AccountStore`], [`TokenStore`], [`OutboxStore`], [`KeyStore`], [`MfaStore`],
+//! [`PasskeyStore`], [`AdminStore`],
 //! [`EmailChangeStore`], and the audit trail's and rate limits' own), gathered in [`Store`].
 //! `sql/` implements them all once, over a dialect; `sqlite/`, `postgres/` and `mysql/` are
 //! the dialects; `open.rs` picks one by the URL's scheme.
@@ -17,6 +18,7 @@ pub mod mfa;
 pub mod mysql;
 mod open;
 pub mod outbox;
+pub mod passkeys;
 pub mod postgres;
 pub mod sql;
 pub mod sqlite;
@@ -36,6 +38,7 @@ pub use self::keys::KeyStore;
 pub use self::mfa::MfaStore;
 pub use self::open::connect;
 pub use self::outbox::{NewEmail, OutboxStore, QueuedEmail};
+pub use self::passkeys::PasskeyStore;
 pub use self::tokens::{NewOneTimeToken, OneTimeToken, TokenPurpose, TokenStore};
 use crate::audit::AuditStore;
 use crate::limits::LimitStore;
@@ -50,6 +53,7 @@ pub trait Store:
     + OutboxStore
     + KeyStore
     + MfaStore
+    + PasskeyStore
     + AdminStore
     + AuditStore
     + EmailChangeStore

@@ -13,6 +13,7 @@ mod login;
 mod logs;
 mod mfa;
 mod misc;
+mod passkeys;
 mod password;
 mod redirects;
 mod restart;

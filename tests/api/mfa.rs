@@ -66,7 +66,7 @@ async fn an_app_is_enrolled_and_then_every_login_needs_one_fresh_code() {
     let secret = totp_rs::Secret::try_from_base32(enrolment["secret"].as_str().unwrap()).unwrap().as_bytes().to_vec();
     assert_eq!(secret.len(), 20);
     let status: Value = app.get("/mfa", Some(&token)).await.json().await.unwrap();
-    assert_eq!(status, json!({"totp": false, "recovery_codes": 0}), "not active before it is confirmed");
+    assert_eq!(status, json!({"totp": false, "recovery_codes": 0, "passkeys": 0}), "not active before it is confirmed");
     assert_eq!(app.log_in("ann@example.com", PASSWORD).await.status(), StatusCode::OK);
 
     let refused = app.post_json("/mfa/totp/confirm", &json!({"code": wrong_code(&secret)}), Some(&token)).await;
@@ -77,7 +77,7 @@ async fn an_app_is_enrolled_and_then_every_login_needs_one_fresh_code() {
     let codes = response.json::<Value>().await.unwrap()["recovery_codes"].as_array().unwrap().len();
     assert_eq!(codes, 10);
     let status: Value = app.get("/mfa", Some(&token)).await.json().await.unwrap();
-    assert_eq!(status, json!({"totp": true, "recovery_codes": 10}));
+    assert_eq!(status, json!({"totp": true, "recovery_codes": 10, "passkeys": 0}));
     let again = app.post_json("/mfa/totp", &json!({"password": PASSWORD}), Some(&token)).await;
     assert_problem(again, StatusCode::CONFLICT, "mfa_already_enabled").await;
     let notice = app.smtp.nth_to("ann@example.com", 2).await;

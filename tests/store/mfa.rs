@@ -8,7 +8,9 @@ use std::sync::Arc;
 use chrono::Utc;
 use gatehouse::sessions::SessionAuth;
 use gatehouse::store::Store;
+use gatehouse::store::StoreError;
 use gatehouse::store::mfa::NewChallenge;
+use gatehouse::store::passkeys::{Ceremony, NewCeremony, StoredPasskey};
 use gatehouse::tokens::opaque::OpaqueToken;
 use uuid::Uuid;
 
@@ -48,7 +50,9 @@ mfa_conformance! {
         replicas_racing_with_one_step_accept_it_once,
         recovery_codes_are_spent_once_and_replaced_whole,
         a_challenge_is_claimed_by_one_attempt_and_dies_after_the_last_wrong_code,
-        removing_the_factors_takes_the_codes_and_queues_the_notice;
+        removing_the_factors_takes_the_codes_and_queues_the_notice,
+        passkeys_are_unique_by_credential_and_leave_with_their_account_or_an_admin_reset,
+        a_ceremony_answers_once_whichever_replica_takes_it;
     sessions:
         a_session_keeps_how_it_was_authenticated_through_refresh_and_step_up,
 }
@@ -165,16 +169,16 @@ pub async fn a_challenge_is_claimed_by_one_attempt_and_dies_after_the_last_wrong
 
 pub async fn removing_the_factors_takes_the_codes_and_queues_the_notice(h: Harness) {
     let id = enrolled(&h, "ann@example.com").await;
-    assert!(h.store.remove_factors(id, Some(&email("ann@example.com", now()))).await.unwrap());
+    assert!(h.store.remove_factors(id, false, Some(&email("ann@example.com", now()))).await.unwrap());
     assert!(!h.store.factors(id).await.unwrap().any());
     assert!(h.store.recovery_codes(id).await.unwrap().is_empty());
     assert!(h.store.totp(id).await.unwrap().is_none());
-    assert!(!h.store.remove_factors(id, Some(&email("ann@example.com", now()))).await.unwrap(), "nothing left");
+    assert!(!h.store.remove_factors(id, false, Some(&email("ann@example.com", now()))).await.unwrap(), "nothing left");
     assert_eq!(h.db.count("SELECT COUNT(*) FROM outbox").await, 2, "the confirmation's notice and the removal's");
 
     let pending = seeded(&h, "ben@example.com").await;
     assert!(h.store.begin_totp(pending, SEALED, now()).await.unwrap());
-    assert!(!h.store.remove_factors(pending, None).await.unwrap(), "an unconfirmed secret is no factor");
+    assert!(!h.store.remove_factors(pending, false, None).await.unwrap(), "an unconfirmed secret is no factor");
 }
 
 pub async fn a_session_keeps_how_it_was_authenticated_through_refresh_and_step_up(h: Harness) {
@@ -207,4 +211,85 @@ pub async fn a_session_keeps_how_it_was_authenticated_through_refresh_and_step_u
     assert_eq!(h.sessions.live_session(session.id, now_).await.unwrap().unwrap().auth, later);
     assert!(h.sessions.revoke_session(id, session.id).await.unwrap());
     assert!(!h.sessions.set_session_auth(session.id, &later).await.unwrap(), "an ended session stays ended");
+}
+
+fn passkey(account_id: Uuid, credential: u8) -> StoredPasskey {
+    StoredPasskey {
+        id: Uuid::now_v7(),
+        account_id,
+        credential_id: vec![credential; 16],
+        passkey: r#"{"cred":{"counter":0}}"#.into(),
+        name: format!("key {credential}"),
+        backup_eligible: true,
+        backup_state: false,
+        created_at: now(),
+        last_used_at: None,
+    }
+}
+
+pub async fn passkeys_are_unique_by_credential_and_leave_with_their_account_or_an_admin_reset(h: Harness) {
+    let ann = enrolled(&h, "ann@example.com").await;
+    let ben = seeded(&h, "ben@example.com").await;
+    let first = passkey(ann, 1);
+    h.store.insert_passkey(&first, &email("ann@example.com", now())).await.unwrap();
+    h.store.insert_passkey(&passkey(ann, 2), &email("ann@example.com", now())).await.unwrap();
+    let taken = h.store.insert_passkey(&passkey(ben, 1), &email("ben@example.com", now())).await;
+    assert!(matches!(taken, Err(StoreError::Conflict)), "a credential id belongs to one account: {taken:?}");
+    assert_eq!(h.store.passkeys(ann).await.unwrap().len(), 2);
+    assert_eq!(h.store.factors(ann).await.unwrap().passkeys, 2);
+    let found = h.store.passkey_by_credential(&[1; 16]).await.unwrap().unwrap();
+    assert_eq!(found, first);
+
+    let used = StoredPasskey { passkey: r#"{"cred":{"counter":7}}"#.into(), backup_state: true, ..first.clone() };
+    h.store.record_passkey_use(&used, now()).await.unwrap();
+    let found = h.store.passkey_by_credential(&[1; 16]).await.unwrap().unwrap();
+    assert_eq!(
+        (found.passkey.as_str(), found.backup_state, found.last_used_at.is_some()),
+        (used.passkey.as_str(), true, true)
+    );
+
+    assert!(!h.store.delete_passkey(ben, first.id, &email("ben@example.com", now())).await.unwrap(), "not ben's");
+    assert!(h.store.delete_passkey(ann, first.id, &email("ann@example.com", now())).await.unwrap());
+    assert!(h.store.remove_factors(ann, false, None).await.unwrap(), "the app goes");
+    assert_eq!(h.store.recovery_codes(ann).await.unwrap().len(), 2, "the codes stay while a passkey remains");
+    assert!(h.store.remove_factors(ann, true, None).await.unwrap(), "the admin's reset takes the passkeys");
+    let factors = h.store.factors(ann).await.unwrap();
+    assert_eq!((factors.passkeys, factors.recovery_codes, factors.any()), (0, 0, false));
+
+    h.store.insert_passkey(&passkey(ben, 3), &email("ben@example.com", now())).await.unwrap();
+    assert!(h.store.delete_account(ben).await.unwrap());
+    assert!(h.store.passkey_by_credential(&[3; 16]).await.unwrap().is_none(), "gone with the account");
+}
+
+pub async fn a_ceremony_answers_once_whichever_replica_takes_it(h: Harness) {
+    let ann = seeded(&h, "ann@example.com").await;
+    let ceremony = NewCeremony {
+        hash: [5; 32],
+        account_id: Some(ann),
+        purpose: Ceremony::Register,
+        state: r#"{"rs":{}}"#.into(),
+        expires_at: now() + minutes(5),
+    };
+    h.store.insert_ceremony(&ceremony).await.unwrap();
+    assert!(h.store.take_ceremony(&[5; 32], Ceremony::Login, now()).await.unwrap().is_none(), "another purpose");
+    let replicas: Vec<Arc<dyn Store>> = vec![h.store.clone(), h.another_replica().await, h.another_replica().await];
+    let takers = (0..9).map(|n| {
+        let store = replicas[n % replicas.len()].clone();
+        tokio::spawn(async move { store.take_ceremony(&[5; 32], Ceremony::Register, now()).await.unwrap() })
+    });
+    let mut taken = Vec::new();
+    for taker in takers.collect::<Vec<_>>() {
+        taken.extend(taker.await.unwrap());
+    }
+    assert_eq!(taken, vec![(Some(ann), r#"{"rs":{}}"#.to_owned())], "exactly one taker gets the state");
+
+    let stale = NewCeremony {
+        hash: [6; 32],
+        account_id: None,
+        purpose: Ceremony::Login,
+        expires_at: now() - minutes(1),
+        ..ceremony
+    };
+    h.store.insert_ceremony(&stale).await.unwrap();
+    assert!(h.store.take_ceremony(&[6; 32], Ceremony::Login, now()).await.unwrap().is_none(), "expired");
 }

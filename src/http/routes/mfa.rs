@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use crate::accounts::{Proof, SecondFactor};
 use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{self, Auth, Client, EnrollingAuth, JsonOrForm, Path};
+use crate::http::routes::passkeys::credential;
 use crate::http::state::AppState;
 use crate::http::views::TokenBody;
 
@@ -34,6 +35,8 @@ struct MfaStatus {
     totp: bool,
     /// Unspent recovery codes.
     recovery_codes: u32,
+    /// Passkeys (see `GET /webauthn/credentials`).
+    passkeys: u32,
 }
 
 #[utoipa::path(
@@ -45,7 +48,7 @@ async fn status(
     EnrollingAuth(caller): EnrollingAuth,
 ) -> Result<Json<MfaStatus>, ApiError> {
     let factors = state.accounts.factors(&caller).await?;
-    Ok(Json(MfaStatus { totp: factors.totp, recovery_codes: factors.recovery_codes }))
+    Ok(Json(MfaStatus { totp: factors.totp, recovery_codes: factors.recovery_codes, passkeys: factors.passkeys }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -111,7 +114,7 @@ async fn confirm_totp(
     Ok(Json(RecoveryCodes { recovery_codes }))
 }
 
-/// One proof: the password, a code from the app, or a recovery code.
+/// One proof: the password, a code from the app, a recovery code, or a passkey's answer.
 #[derive(Deserialize, ToSchema)]
 struct ProofBody {
     #[schema(value_type = Option<String>, format = Password)]
@@ -120,15 +123,23 @@ struct ProofBody {
     code: Option<SecretString>,
     #[schema(value_type = Option<String>, example = "abcd-efgh-jkmn")]
     recovery_code: Option<SecretString>,
+    /// A passkey's answer to `POST /auth/webauthn/options` (sent with the bearer token).
+    #[schema(value_type = Option<Object>)]
+    webauthn: Option<serde_json::Value>,
 }
 
 impl ProofBody {
     fn into_proof(self) -> Result<Proof, ApiError> {
-        match (self.password, self.code, self.recovery_code) {
-            (Some(password), None, None) => Ok(Proof::Password(password)),
-            (None, Some(code), None) => Ok(Proof::Factor(SecondFactor::Totp(code))),
-            (None, None, Some(code)) => Ok(Proof::Factor(SecondFactor::RecoveryCode(code))),
-            _ => Err(ApiError::MalformedRequest("Send exactly one of `password`, `code` and `recovery_code`.".into())),
+        match (self.password, self.code, self.recovery_code, self.webauthn) {
+            (Some(password), None, None, None) => Ok(Proof::Password(password)),
+            (None, Some(code), None, None) => Ok(Proof::Factor(SecondFactor::Totp(code))),
+            (None, None, Some(code), None) => Ok(Proof::Factor(SecondFactor::RecoveryCode(code))),
+            (None, None, None, Some(answer)) => {
+                Ok(Proof::Factor(SecondFactor::Webauthn(Box::new(credential(answer)?))))
+            }
+            _ => Err(ApiError::MalformedRequest(
+                "Send exactly one of `password`, `code`, `recovery_code` and `webauthn`.".into(),
+            )),
         }
     }
 }
@@ -172,9 +183,12 @@ struct MfaLoginBody {
     /// Six digits from the app…
     #[schema(value_type = Option<String>, example = "123456")]
     code: Option<SecretString>,
-    /// …or one recovery code.
+    /// …or one recovery code…
     #[schema(value_type = Option<String>, example = "abcd-efgh-jkmn")]
     recovery_code: Option<SecretString>,
+    /// …or a passkey's answer to `POST /auth/webauthn/options` with this `mfa_token`.
+    #[schema(value_type = Option<Object>)]
+    webauthn: Option<serde_json::Value>,
 }
 
 #[utoipa::path(
@@ -188,13 +202,14 @@ async fn complete_login(
     Client(client): Client,
     body: JsonOrForm<MfaLoginBody>,
 ) -> Result<Json<TokenBody>, ApiError> {
-    let MfaLoginBody { mfa_token, code, recovery_code } = body.value;
-    let factor = match (code, recovery_code) {
-        (Some(code), None) => SecondFactor::Totp(code),
-        (None, Some(code)) => SecondFactor::RecoveryCode(code),
+    let MfaLoginBody { mfa_token, code, recovery_code, webauthn } = body.value;
+    let factor = match (code, recovery_code, webauthn) {
+        (Some(code), None, None) => SecondFactor::Totp(code),
+        (None, Some(code), None) => SecondFactor::RecoveryCode(code),
+        (None, None, Some(answer)) => SecondFactor::Webauthn(Box::new(credential(answer)?)),
         _ => {
             return Err(ApiError::MalformedRequest(
-                "Send the `mfa_token` with one of `code` and `recovery_code`.".into(),
+                "Send the `mfa_token` with one of `code`, `recovery_code` and `webauthn`.".into(),
             ));
         }
     };

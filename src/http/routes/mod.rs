@@ -8,6 +8,7 @@ pub mod email;
 pub mod events;
 pub mod health;
 pub mod mfa;
+pub mod passkeys;
 pub mod password;
 pub mod root;
 pub mod users;

@@ -35,8 +35,10 @@ impl<D: Dialect> Store for SqlStore<D> {
                     tx.execute(sql!("DELETE FROM email_changes WHERE expires_at <= ?"), args![before]).await?;
                 let challenges =
                     tx.execute(sql!("DELETE FROM mfa_challenges WHERE expires_at <= ?"), args![now]).await?;
+                let ceremonies =
+                    tx.execute(sql!("DELETE FROM webauthn_challenges WHERE expires_at <= ?"), args![now]).await?;
                 tx.commit().await?;
-                Ok(sessions + tokens + changes + challenges)
+                Ok(sessions + tokens + changes + challenges + ceremonies)
             })
         )
     }

@@ -41,15 +41,17 @@ impl<D: Dialect> MfaStore for SqlStore<D> {
                 .fetch_optional(
                     sql!(
                         "SELECT (SELECT COUNT(*) FROM mfa_totp WHERE account_id = ? AND confirmed_at IS NOT NULL) AS totp,
-                                (SELECT COUNT(*) FROM recovery_codes WHERE account_id = ? AND used_at IS NULL) AS codes"
+                                (SELECT COUNT(*) FROM recovery_codes WHERE account_id = ? AND used_at IS NULL) AS codes,
+                                (SELECT COUNT(*) FROM passkeys WHERE account_id = ?) AS passkeys"
                     ),
-                    args![account_id, account_id],
+                    args![account_id, account_id, account_id],
                 )
                 .await?;
             let Some(row) = row else { return Ok(Factors::default()) };
             Ok(Factors {
                 totp: row.count("totp")? > 0,
                 recovery_codes: row.count("codes")?.try_into().unwrap_or(u32::MAX),
+                passkeys: row.count("passkeys")?.try_into().unwrap_or(u32::MAX),
             })
         })
     }
@@ -154,24 +156,35 @@ impl<D: Dialect> MfaStore for SqlStore<D> {
         })
     }
 
-    async fn remove_factors(&self, account_id: Uuid, notice: Option<&NewEmail>) -> StoreResult<bool> {
+    async fn remove_factors(&self, account_id: Uuid, passkeys: bool, notice: Option<&NewEmail>) -> StoreResult<bool> {
         timed!(
             DB,
             "mfa_remove_factors",
             self.retrying(|| async move {
                 let mut tx = self.db.begin().await?;
                 tx.lock(sql!("SELECT 1 FROM accounts WHERE id = ? FOR NO KEY UPDATE"), args![account_id]).await?;
-                let removed = tx
+                let mut removed = tx
                     .execute(
                         sql!("DELETE FROM mfa_totp WHERE account_id = ? AND confirmed_at IS NOT NULL"),
                         args![account_id],
                     )
                     .await?;
+                if passkeys {
+                    removed += tx.execute(sql!("DELETE FROM passkeys WHERE account_id = ?"), args![account_id]).await?;
+                }
                 if removed == 0 {
                     return Ok(false);
                 }
                 tx.execute(sql!("DELETE FROM mfa_totp WHERE account_id = ?"), args![account_id]).await?;
-                tx.execute(sql!("DELETE FROM recovery_codes WHERE account_id = ?"), args![account_id]).await?;
+                // Recovery codes stay while passkeys remain: they stand in for a lost passkey too.
+                tx.execute(
+                    sql!(
+                        "DELETE FROM recovery_codes WHERE account_id = ?
+                         AND NOT EXISTS (SELECT 1 FROM passkeys WHERE account_id = ?)"
+                    ),
+                    args![account_id, account_id],
+                )
+                .await?;
                 if let Some(notice) = notice {
                     insert_email(&mut tx, notice).await?;
                 }
@@ -294,6 +307,28 @@ impl<D: Dialect> MfaStore for SqlStore<D> {
                 .await?;
             row.map(|row| Ok(Claimed { account_id: row.id("account_id")?, first_factor: row.text("first_factor")? }))
                 .transpose()
+        })
+    }
+
+    async fn challenge_account(
+        &self,
+        hash: &TokenHash,
+        max_attempts: u32,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Uuid>> {
+        timed!(DB, "mfa_challenge_account", async {
+            let row = self
+                .db
+                .pool()
+                .fetch_optional(
+                    sql!(
+                        "SELECT account_id FROM mfa_challenges
+                         WHERE hash = ? AND used_at IS NULL AND expires_at > ? AND attempts < ?"
+                    ),
+                    args![hash, now, i64::from(max_attempts)],
+                )
+                .await?;
+            row.map(|row| row.id("account_id")).transpose()
         })
     }
 

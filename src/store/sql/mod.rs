@@ -20,6 +20,7 @@ mod keys;
 mod limits;
 mod mfa;
 mod outbox;
+mod passkeys;
 pub(crate) mod sessions;
 mod tokens;
 mod values;

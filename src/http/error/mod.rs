@@ -3,12 +3,16 @@
 //! logged once, with their cause chain, inside the request's span; the client hears only
 //! "internal error".
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::accounts::{self, FieldError};
+
+mod codes;
+
+pub use self::codes::{Code, Codes, Errors, code};
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -43,6 +47,10 @@ pub enum ApiError {
     MfaAlreadyEnabled,
     /// 409
     MfaNotEnabled,
+    /// 409: passkeys are off (no domain to bind them to).
+    PasskeysUnavailable,
+    /// 400: a WebAuthn answer was refused, and why.
+    WebauthnFailed(&'static str),
     /// 403: authenticated, but not allowed.
     Forbidden,
     /// 403 `forbidden`: the change would leave no active admin.
@@ -111,190 +119,6 @@ struct ProblemField<'a> {
     message: &'a str,
 }
 
-/// The contract's error codes, each with its status, title and what it means: the one table
-/// that the problem answers, the OpenAPI description (`ProblemCode`, and each route's error
-/// responses) and `docs/API.md` follow.
-macro_rules! codes {
-    ($($name:ident = $code:literal, $status:ident, $title:literal, $meaning:literal;)*) => {
-        /// A stable machine-readable error code (the `code` of a problem answer).
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub enum Code { $($name),* }
-
-        impl Serialize for Code {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(self.as_str())
-            }
-        }
-
-        impl utoipa::PartialSchema for Code {
-            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-                use utoipa::openapi::schema::{ObjectBuilder, Type};
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .description(Some("The stable machine-readable error codes."))
-                    .enum_values(Some(Code::ALL.iter().map(|code| code.as_str())))
-                    .into()
-            }
-        }
-
-        impl ToSchema for Code {
-            fn name() -> std::borrow::Cow<'static, str> {
-                "ProblemCode".into()
-            }
-        }
-
-        impl Code {
-            pub const ALL: &'static [Code] = &[$(Code::$name),*];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $(Code::$name => $code),* }
-            }
-
-            pub fn status(self) -> StatusCode {
-                match self { $(Code::$name => StatusCode::$status),* }
-            }
-
-            pub fn title(self) -> &'static str {
-                match self { $(Code::$name => $title),* }
-            }
-
-            /// When a client gets it, for the API description.
-            pub fn meaning(self) -> &'static str {
-                match self { $(Code::$name => $meaning),* }
-            }
-        }
-
-        /// One type per code, so that a route's OpenAPI attribute can name the errors it
-        /// answers with: `responses((status = 200, …), Errors<(code::Unauthorized, code::Unavailable)>)`.
-        pub mod code {
-            $(
-                #[doc = $meaning]
-                #[derive(Debug)]
-                pub struct $name;
-
-                impl super::Codes for $name {
-                    fn collect(codes: &mut Vec<super::Code>) {
-                        codes.push(super::Code::$name);
-                    }
-                }
-            )*
-        }
-    };
-}
-
-codes! {
-    MalformedRequest = "malformed_request", BAD_REQUEST, "Malformed request",
-        "the body is not valid JSON or form data, or a field is missing or of the wrong type";
-    TokenInvalid = "token_invalid", BAD_REQUEST, "Invalid token",
-        "the activation, reset, refresh or email-change token is unknown or already spent";
-    Unauthorized = "unauthorized", UNAUTHORIZED, "Unauthorized",
-        "no access token, or a malformed, expired, tampered or revoked one";
-    InvalidCredentials = "invalid_credentials", UNAUTHORIZED, "Invalid credentials",
-        "wrong email, username or password (one answer for all)";
-    AccountNotActivated = "account_not_activated", FORBIDDEN, "Account not activated",
-        "right password, but the account is still pending its email confirmation";
-    AccountDisabled = "account_disabled", FORBIDDEN, "Account disabled",
-        "right password, but an admin has disabled the account";
-    MfaRequired = "mfa_required", FORBIDDEN, "Second factor required",
-        "right password; finish the login at `POST /auth/mfa` with the problem's `mfa_token` and one of its `methods`";
-    InvalidCode = "invalid_code", UNAUTHORIZED, "Invalid code",
-        "the second-factor code is wrong, was already used (a TOTP code works once), or the recovery code is spent";
-    MfaTokenInvalid = "mfa_token_invalid", UNAUTHORIZED, "Invalid mfa_token",
-        "the `mfa_token` is unknown, used, older than 5 minutes or out of attempts; log in again";
-    ReauthenticationRequired = "reauthentication_required", FORBIDDEN, "Reauthentication required",
-        "this change needs a fresh authentication of the session (and its second factor, if the account has one): `POST /auth/reauthenticate`, then retry";
-    MfaEnrolmentRequired = "mfa_enrolment_required", FORBIDDEN, "Second factor enrolment required",
-        "`GATEHOUSE_MFA_REQUIRED` covers this account and it has no second factor yet: enrol one (`POST /mfa/totp`, then `/mfa/totp/confirm`) with this session first";
-    MfaAlreadyEnabled = "mfa_already_enabled", CONFLICT, "Second factor already enabled",
-        "the account has a confirmed authenticator already; remove it first to enrol another";
-    MfaNotEnabled = "mfa_not_enabled", CONFLICT, "No second factor",
-        "the account has no second factor (or no enrolment waiting for confirmation)";
-    Forbidden = "forbidden", FORBIDDEN, "Forbidden",
-        "authenticated, but not allowed: another user's account, an admin route, or the last active admin";
-    SignupDisabled = "signup_disabled", FORBIDDEN, "Sign-up disabled",
-        "sign-up is closed here (`GATEHOUSE_SIGNUP=closed`): accounts are created by admins";
-    NotFound = "not_found", NOT_FOUND, "Not found",
-        "no such route, or (for admins) no such account, session or email";
-    MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED, "Method not allowed",
-        "the path does not support this method";
-    EmailTaken = "email_taken", CONFLICT, "Email taken",
-        "another account has this email address";
-    UsernameTaken = "username_taken", CONFLICT, "Username taken",
-        "another account has this username";
-    TokenExpired = "token_expired", GONE, "Link expired",
-        "the link is past its expiry; ask for a new one";
-    PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE, "Payload too large",
-        "the request body is over 64 KiB";
-    UnsupportedMediaType = "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, "Unsupported media type",
-        "the body's content type is not one this route reads";
-    ValidationFailed = "validation_failed", UNPROCESSABLE_ENTITY, "Validation failed",
-        "well-formed input that breaks a rule; `errors[]` names each field";
-    RateLimited = "rate_limited", TOO_MANY_REQUESTS, "Too many requests",
-        "too many attempts; wait for `Retry-After` seconds";
-    Unavailable = "unavailable", SERVICE_UNAVAILABLE, "Service unavailable",
-        "the database, the session store or the hashing pool cannot serve now; nothing was half-written";
-    InternalError = "internal_error", INTERNAL_SERVER_ERROR, "Internal error",
-        "a bug on the server's side; it has been logged";
-}
-
-/// Codes a route can answer with, as named in its OpenAPI attribute: one code type, or a tuple
-/// of them.
-pub trait Codes {
-    fn collect(codes: &mut Vec<Code>);
-}
-
-macro_rules! tuple_codes {
-    ($($t:ident),+) => {
-        impl<$($t: Codes),+> Codes for ($($t,)+) {
-            fn collect(codes: &mut Vec<Code>) {
-                $($t::collect(codes);)+
-            }
-        }
-    };
-}
-tuple_codes!(A);
-tuple_codes!(A, B);
-tuple_codes!(A, B, C);
-tuple_codes!(A, B, C, D);
-tuple_codes!(A, B, C, D, E);
-tuple_codes!(A, B, C, D, E, F);
-tuple_codes!(A, B, C, D, E, F, G);
-tuple_codes!(A, B, C, D, E, F, G, H);
-tuple_codes!(A, B, C, D, E, F, G, H, I);
-tuple_codes!(A, B, C, D, E, F, G, H, I, J);
-tuple_codes!(A, B, C, D, E, F, G, H, I, J, K);
-tuple_codes!(A, B, C, D, E, F, G, H, I, J, K, L);
-
-/// The error responses of a route, for its OpenAPI attribute: one problem+json response per
-/// status, whose description lists the codes it may carry and what each means.
-#[derive(Debug)]
-pub struct Errors<T>(std::marker::PhantomData<T>);
-
-impl<T: Codes> utoipa::IntoResponses for Errors<T> {
-    fn responses() -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::response::Response>> {
-        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
-        let mut codes = Vec::new();
-        T::collect(&mut codes);
-        let mut by_status: std::collections::BTreeMap<u16, Vec<Code>> = std::collections::BTreeMap::new();
-        for code in codes {
-            by_status.entry(code.status().as_u16()).or_default().push(code);
-        }
-        by_status
-            .into_iter()
-            .map(|(status, codes)| {
-                let description =
-                    codes.iter().map(|c| format!("`{}`: {}", c.as_str(), c.meaning())).collect::<Vec<_>>().join("; ");
-                let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build();
-                let response = ResponseBuilder::new()
-                    .description(description)
-                    .content("application/problem+json", content)
-                    .build();
-                (status.to_string(), response.into())
-            })
-            .collect()
-    }
-}
-
 impl ApiError {
     /// The contract code of each variant.
     fn code(&self) -> Code {
@@ -313,6 +137,8 @@ impl ApiError {
             MfaEnrolmentRequired => Code::MfaEnrolmentRequired,
             MfaAlreadyEnabled => Code::MfaAlreadyEnabled,
             MfaNotEnabled => Code::MfaNotEnabled,
+            PasskeysUnavailable => Code::PasskeysUnavailable,
+            WebauthnFailed(_) => Code::WebauthnFailed,
             Forbidden | LastAdmin => Code::Forbidden,
             SignupDisabled => Code::SignupDisabled,
             NotFound(_) => Code::NotFound,
@@ -361,6 +187,10 @@ impl ApiError {
             }
             MfaAlreadyEnabled => "An authenticator is enabled already; remove it before enrolling another.".into(),
             MfaNotEnabled => "The account has no second factor (or no enrolment to confirm).".into(),
+            PasskeysUnavailable => {
+                "Passkeys are off here: they need a domain name (GATEHOUSE_WEBAUTHN_RP_ID), not an IP address.".into()
+            }
+            WebauthnFailed(why) => format!("The passkey's answer was refused: {why}."),
             Forbidden => "You are not allowed to do this.".into(),
             LastAdmin => "This is the last active admin: make another admin first.".into(),
             SignupDisabled => "Sign-up is closed here: ask an administrator for an account.".into(),
@@ -475,6 +305,9 @@ impl From<accounts::Error> for ApiError {
             E::MfaEnrolmentRequired => ApiError::MfaEnrolmentRequired,
             E::MfaAlreadyEnabled => ApiError::MfaAlreadyEnabled,
             E::MfaNotEnabled => ApiError::MfaNotEnabled,
+            E::PasskeysUnavailable => ApiError::PasskeysUnavailable,
+            E::WebauthnFailed(why) => ApiError::WebauthnFailed(why),
+            E::NotFoundPasskey => ApiError::NotFound("passkey"),
             E::Forbidden => ApiError::Forbidden,
             E::LastAdmin => ApiError::LastAdmin,
             E::SignupDisabled => ApiError::SignupDisabled,
@@ -499,6 +332,8 @@ impl From<accounts::Error> for ApiError {
 
 #[cfg(test)]
 mod tests {
+    use axum::http::StatusCode;
+
     use super::*;
 
     async fn body(error: ApiError) -> (StatusCode, serde_json::Value, axum::http::HeaderMap) {
