@@ -114,7 +114,7 @@ fn methods(factors: &Factors) -> Vec<&'static str> {
 
 /// `auth` after a second factor whose RFC 8176 method is `method` (`otp`, `hwk`, `swk`):
 /// level 2, with it and `mfa` among the methods.
-fn with_second_factor(mut amr: Vec<String>, method: &str, at: DateTime<Utc>) -> SessionAuth {
+pub(super) fn with_second_factor(mut amr: Vec<String>, method: &str, at: DateTime<Utc>) -> SessionAuth {
     for method in [method, "mfa"] {
         if !amr.iter().any(|m| m == method) {
             amr.push(method.to_owned());
@@ -313,22 +313,22 @@ impl Accounts {
         let hash = TokenHash::of(mfa_token);
         let now = Utc::now();
         let claimed = self.store.claim_challenge(&hash, MAX_ATTEMPTS, now).await?.ok_or(Error::MfaTokenInvalid)?;
-        if let Err(error) = self.throttle.second_factor_gate(claimed.account_id).await {
-            self.store.release_challenge(&hash, false).await?;
-            return Err(error);
-        }
-        let found = self.store.find_account(&AccountKey::Id(claimed.account_id)).await?.map(|c| c.account);
-        let account = match found {
-            Some(account) if account.status == Status::Active => account,
-            Some(account) if account.status == Status::Disabled => return Err(Error::Disabled),
-            _ => return Err(Error::MfaTokenInvalid),
+        let checked = async {
+            let found = self.store.find_account(&AccountKey::Id(claimed.account_id)).await?.map(|c| c.account);
+            let account = match found {
+                Some(account) if account.status == Status::Active => account,
+                Some(account) if account.status == Status::Disabled => return Err(Error::Disabled),
+                _ => return Err(Error::MfaTokenInvalid),
+            };
+            let method = self.check_second_factor(&account, factor, client).await?;
+            Ok((account, method))
         };
-        let method = match self.check_second_factor(&account, factor, client).await {
-            Ok(method) => method,
+        let (account, method) = match checked.await {
+            Ok(checked) => checked,
             Err(error) => {
-                if matches!(error, Error::InvalidCode) {
-                    self.store.release_challenge(&hash, true).await?;
-                }
+                // A wrong code counts against the challenge; any other failure (the lockout, an
+                // outage) leaves it for another attempt.
+                self.store.release_challenge(&hash, matches!(error, Error::InvalidCode)).await?;
                 return Err(error);
             }
         };
@@ -390,12 +390,20 @@ impl Accounts {
         Ok(spent)
     }
 
-    /// The caller's account, after checking its password (a wrong one counts like a failed
-    /// login's would not: it answers `invalid_credentials` and is audited).
+    /// The caller's account, after checking its password. A wrong one answers
+    /// `invalid_credentials` and counts in the same per-account run as wrong codes, so a stolen
+    /// access token is no way to guess the password at leisure.
     async fn check_password(&self, caller: &Caller, password: SecretString) -> Result<Account> {
+        self.throttle.second_factor_gate(caller.account_id).await?;
         let found = self.store.find_account(&AccountKey::Id(caller.account_id)).await?;
-        let (account, _) = self.verify_credentials(found, password).await?;
-        Ok(account)
+        match self.verify_credentials(found, password).await {
+            Ok((account, _)) => Ok(account),
+            Err(Error::InvalidCredentials) => {
+                self.throttle.second_factor_failed(caller.account_id).await?;
+                Err(Error::InvalidCredentials)
+            }
+            Err(other) => Err(other),
+        }
     }
 
     /// Removes every factor of an account (an admin's reset); the owner is told.

@@ -250,6 +250,12 @@ impl Accounts {
             Err(other) => return Err(other.into()),
         }
         self.outbox.wake();
+        // Like a confirmed authenticator app: the session that added the passkey has shown it.
+        if caller.auth.aal < 2 {
+            let method = if backup_eligible { "swk" } else { "hwk" };
+            let auth = super::mfa::with_second_factor(caller.auth.amr.clone(), method, now);
+            self.sessions.set_session_auth(caller.session_id, &auth).await?;
+        }
         tracing::info!(account_id = %account.id, passkey_id = %stored.id, "passkey added");
         self.audit.record(
             self.event(kinds::PASSKEY_ADDED, Some(account.id), client)
@@ -276,12 +282,18 @@ impl Accounts {
         Ok(())
     }
 
-    /// Request options: for a passwordless login (`account` none: any discoverable passkey),
-    /// or for a second factor or step-up of `account` (its passkeys).
-    pub async fn passkey_request_options(&self, account: Option<Uuid>) -> Result<RequestChallengeResponse> {
+    /// Request options: for a passwordless login (`account` none: any discoverable passkey;
+    /// counted against the client's login budget, since anyone may ask), or for a second factor
+    /// or step-up of `account` (its passkeys).
+    pub async fn passkey_request_options(
+        &self,
+        account: Option<Uuid>,
+        client: &ClientInfo,
+    ) -> Result<RequestChallengeResponse> {
         let webauthn = self.relying_party()?;
         match account {
             None => {
+                self.per_ip(super::throttle::Action::Login, client).await?;
                 let (mut options, state) = webauthn
                     .start_discoverable_authentication()
                     .map_err(|e| anyhow::anyhow!("starting a passkey login: {e}"))?;

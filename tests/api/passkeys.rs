@@ -152,6 +152,7 @@ async fn an_authenticator_that_does_not_verify_its_user_is_refused() {
 async fn a_passkey_steps_up_and_is_removed_with_a_fresh_session_only() {
     let app = app().await;
     let (_, token) = app.logged_in_user("ann@example.com").await;
+    let older = app.tokens("ann@example.com", PASSWORD).await["access_token"].as_str().unwrap().to_owned();
     let mut passkey = authenticator();
     assert_eq!(register(&app, &token, &mut passkey, "Phone").await.0.status(), StatusCode::CREATED);
     let id =
@@ -160,16 +161,18 @@ async fn a_passkey_steps_up_and_is_removed_with_a_fresh_session_only() {
             .unwrap()
             .to_owned();
 
-    // The session that added it logged in by password: level 1, so removing needs a step-up.
-    let refused = app.delete(&format!("/webauthn/credentials/{id}"), Some(&token)).await;
+    // `older` logged in by password before the passkey existed: level 1, so removing it needs
+    // a step-up with the passkey.
+    let refused = app.delete(&format!("/webauthn/credentials/{id}"), Some(&older)).await;
     assert_problem(refused, StatusCode::FORBIDDEN, "reauthentication_required").await;
-    let request = options(&app, json!({}), Some(&token)).await;
+    let request = options(&app, json!({}), Some(&older)).await;
+    assert_eq!(request.public_key.allow_credentials.len(), 1, "a step-up offers the caller's passkeys");
     let proof = answer(&mut passkey, request, None, None);
-    let response = app.post_json("/auth/reauthenticate", &json!({"webauthn": proof}), Some(&token)).await;
+    let response = app.post_json("/auth/reauthenticate", &json!({"webauthn": proof}), Some(&older)).await;
     assert_eq!(response.status(), StatusCode::OK);
     let fresh: Value = response.json().await.unwrap();
     assert_eq!(jwt_payload(fresh["access_token"].as_str().unwrap())["aal"], 2);
-    let removed = app.delete(&format!("/webauthn/credentials/{id}"), Some(&token)).await;
+    let removed = app.delete(&format!("/webauthn/credentials/{id}"), Some(&older)).await;
     assert_eq!(removed.status(), StatusCode::NO_CONTENT);
     assert_eq!(app.smtp.nth_to("ann@example.com", 3).await.subject(), "A passkey was removed");
     assert_eq!(app.log_in("ann@example.com", PASSWORD).await.status(), StatusCode::OK, "no factor left");

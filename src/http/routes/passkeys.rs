@@ -15,7 +15,7 @@ use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
 
 use crate::accounts::passkeys::PasskeyInfo;
 use crate::http::error::{ApiError, Errors, code};
-use crate::http::extract::{self, Auth, Client, MaybeAuth, Path};
+use crate::http::extract::{self, Auth, Client, EnrollingAuth, MaybeAuth, Path};
 use crate::http::state::AppState;
 use crate::http::views::{TokenBody, rfc3339};
 
@@ -67,7 +67,10 @@ impl From<PasskeyInfo> for PasskeyBody {
     description = "A step-up. Creation options for `navigator.credentials.create` (`PublicKeyCredential.parseCreationOptionsFromJSON(options.publicKey)`): a discoverable credential with user verification, no attestation; the account's passkeys are excluded. Valid 5 minutes, once.",
     responses((status = 200, description = "`{\"publicKey\": {…}}`", body = Object), Errors<(code::Unauthorized, code::ReauthenticationRequired, code::PasskeysUnavailable, code::Unavailable)>)
 )]
-async fn registration_options(State(state): State<AppState>, Auth(caller): Auth) -> Result<Json<Value>, ApiError> {
+async fn registration_options(
+    State(state): State<AppState>,
+    EnrollingAuth(caller): EnrollingAuth,
+) -> Result<Json<Value>, ApiError> {
     let options = state.accounts.passkey_registration_options(&caller).await?;
     Ok(Json(serde_json::to_value(options).map_err(|e| ApiError::Internal(e.into()))?))
 }
@@ -88,7 +91,7 @@ struct RegisterBody {
 )]
 async fn register(
     State(state): State<AppState>,
-    Auth(caller): Auth,
+    EnrollingAuth(caller): EnrollingAuth,
     Client(client): Client,
     extract::Json(body): extract::Json<RegisterBody>,
 ) -> Result<(StatusCode, Json<PasskeyBody>), ApiError> {
@@ -139,11 +142,12 @@ struct OptionsBody {
     post, path = "/auth/webauthn/options", summary = "Options for logging in with a passkey", operation_id = "passkeyRequestOptions", tag = "login", security((), ("bearer" = [])),
     description = "Request options for `navigator.credentials.get` (`PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey)`), user verification required, valid 5 minutes, once. With `{}`: a passwordless login with any passkey of this site (answer at `POST /auth/webauthn`). With `{\"mfa_token\"}`: the second step of a password login, with the account's passkeys (answer at `POST /auth/mfa` as `webauthn`). With a bearer token: a step-up with the caller's passkeys (answer at `POST /auth/reauthenticate` as `webauthn`).",
     request_body = OptionsBody,
-    responses((status = 200, description = "`{\"publicKey\": {…}}`", body = Object), Errors<(code::MalformedRequest, code::MfaTokenInvalid, code::WebauthnFailed, code::PasskeysUnavailable, code::UnsupportedMediaType, code::Unavailable)>)
+    responses((status = 200, description = "`{\"publicKey\": {…}}`", body = Object), Errors<(code::MalformedRequest, code::MfaTokenInvalid, code::WebauthnFailed, code::PasskeysUnavailable, code::UnsupportedMediaType, code::RateLimited, code::Unavailable)>)
 )]
 async fn request_options(
     State(state): State<AppState>,
     MaybeAuth(caller): MaybeAuth,
+    Client(client): Client,
     extract::Json(body): extract::Json<OptionsBody>,
 ) -> Result<Json<Value>, ApiError> {
     use secrecy::ExposeSecret;
@@ -152,7 +156,7 @@ async fn request_options(
         (None, Some(caller)) => Some(caller.account_id),
         (None, None) => None,
     };
-    let options = state.accounts.passkey_request_options(account).await?;
+    let options = state.accounts.passkey_request_options(account, &client).await?;
     Ok(Json(serde_json::to_value(options).map_err(|e| ApiError::Internal(e.into()))?))
 }
 
