@@ -10,7 +10,10 @@ in docs/BENCHMARKS.md and docs/bench-throughput.svg. Standard library only.
 """
 
 import argparse
+import base64
 import concurrent.futures
+import hashlib
+import hmac
 import json
 import math
 import os
@@ -18,6 +21,7 @@ import re
 import shutil
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -39,12 +43,25 @@ SCENARIOS = {
     "user": ("GET", "/user", "token check + session read + account read"),
     "protected": ("GET", "/protected", "token check + session read"),
     "login": ("POST", "/auth", "Argon2id verify + session write"),
+    "login_totp": ("POST", "/auth", "login of an account with an authenticator app: password (403 mfa_required), "
+                                    "then POST /auth/mfa with the code; ok/s = completed logins"),
     "signup": ("POST", "/user", "Argon2id hash + account, token and outbox rows"),
     "refresh": ("POST", "/auth/refresh", "refresh-token rotation (one write transaction)"),
     "mixed": ("GET", "/user", "GET /user measured during a login flood at 4x hashing capacity"),
 }
 # The scenarios whose throughput is compared with the bare Argon2id bound.
 HASHING = ("login", "signup")
+TOTP_PREFIX = "benchtotp"
+# login_totp uses each account once per run, spread over one wrk thread per connection: runs
+# above this concurrency would leave each thread too few accounts.
+TOTP_MAX_CONCURRENCY = 64
+
+
+def totp_code(secret, step):
+    """RFC 6238 (HMAC-SHA-1, 6 digits) for time step `step`, as an authenticator app computes it."""
+    mac = hmac.new(secret, struct.pack(">Q", step), hashlib.sha1).digest()
+    at = mac[-1] & 0xF
+    return f"{(struct.unpack('>I', mac[at:at + 4])[0] & 0x7FFFFFFF) % 1_000_000:06d}"
 
 
 def log(*parts):
@@ -264,6 +281,51 @@ class Bench:
 
     # --- measurements ---------------------------------------------------------------------
 
+    def enrol_totp(self, server):
+        """Seeds --totp-accounts accounts apart from the others and turns an authenticator app on
+        for each through the API, as a person would; keeps their secrets."""
+        count = self.o.totp_accounts
+        done = subprocess.run([self.seed_binary, self.database_url, str(count), TOTP_PREFIX, PASSWORD],
+                              capture_output=True, text=True, check=True)
+        log("seeded for login_totp", done.stdout.strip())
+
+        def one(n):
+            email = f"{TOTP_PREFIX}{n}@example.com"
+            for _ in range(50):
+                status, body = http("POST", server.url + "/auth", {"email": email, "password": PASSWORD})
+                if status == 200:
+                    break
+                time.sleep(0.05)  # 503: the hashing queue is full, try again
+            else:
+                raise RuntimeError(f"login of {email} kept failing with {status}")
+            token = body["access_token"]
+            status, body = http("POST", server.url + "/mfa/totp", {"password": PASSWORD}, token=token)
+            if status != 200:
+                raise RuntimeError(f"POST /mfa/totp for {email}: {status} {body}")
+            secret = base64.b32decode(body["secret"] + "=" * (-len(body["secret"]) % 8))
+            step = int(time.time()) // 30
+            status, body = http("POST", server.url + "/mfa/totp/confirm", {"code": totp_code(secret, step)},
+                                token=token)
+            if status != 200:
+                raise RuntimeError(f"POST /mfa/totp/confirm for {email}: {status} {body}")
+            return email, secret, step
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            enrolled = list(pool.map(one, range(1, count + 1)))
+        self.totp_accounts = [(email, secret) for email, secret, _ in enrolled]
+        self.totp_last_step = max(step for _, _, step in enrolled)
+
+    def totp_codes(self):
+        """Writes each account's code for a time step none of them has used yet: the next one
+        while the server still takes it (one step ahead of its clock), else after waiting for
+        the clock to move on. Every run gets codes that have never been accepted."""
+        while int(time.time()) // 30 + 1 <= self.totp_last_step:
+            time.sleep(0.2)
+        step = max(self.totp_last_step + 1, int(time.time()) // 30)
+        self.totp_last_step = step
+        path = self.workdir / "totp-codes.txt"
+        path.write_text("".join(f"{email} {totp_code(secret, step)}\n" for email, secret in self.totp_accounts))
+        return path
+
     def hash_bound(self, seconds):
         done = subprocess.run([self.hash_bound_binary, str(os.cpu_count()), str(seconds)],
                               capture_output=True, text=True, check=True)
@@ -314,6 +376,10 @@ class Bench:
         elif name == "signup":
             run_id = f"{os.getpid()}{int(time.time() * 1000) % 10**8}c{concurrency}"
             command = wrk_command(url, "signup.lua", concurrency, seconds, [run_id, threads])
+        elif name == "login_totp":
+            # One connection per thread: each thread's answers then belong to its last request.
+            command = wrk_command(url, "login_totp.lua", concurrency, seconds,
+                                  [self.totp_codes(), PASSWORD, concurrency], threads=concurrency)
         elif name == "refresh":
             self.top_up_refresh(server, 2 * concurrency + 32)
             out = self.workdir / "refresh-left.txt"
@@ -329,7 +395,11 @@ class Bench:
         cpu = server.cpu_seconds() - cpu_before
         if name == "refresh":
             shutil.move(self.workdir / "refresh-left.txt", self.refresh_file)
-        return summarize(result, cpu, server.memory_kib()[1])
+        row = summarize(result, cpu, server.memory_kib()[1])
+        if name == "login_totp":
+            # The first step's 403 mfa_required is the expected answer, not an error.
+            row["errors"] -= row["statuses"].get("403", 0)
+        return row
 
     def mixed(self, server, concurrency, seconds, bound):
         """A login flood at 4x the hashing bound while GET /user is measured."""
@@ -564,11 +634,14 @@ def main():
                         help="connections offering the mixed scenario's login flood (the rate stays 4x the bound; "
                              "each open connection holds about 18 KiB of the server's memory)")
     parser.add_argument("--sessions", type=int, default=256, help="access tokens used by the GET scenarios")
+    parser.add_argument("--totp-accounts", type=int, default=512,
+                        help="accounts with an authenticator app for login_totp (each logs in once per run)")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/BENCHMARKS.md, the plot or bench/results (the figures go to the temp directory)")
     options = parser.parse_args()
     if options.smoke:
         options.rounds, options.duration, options.concurrency = 1, 1, "1,16"
-        options.scenarios, options.accounts, options.sessions = "healthz,user,login", 32, 32
+        options.scenarios, options.accounts, options.sessions = "healthz,user,login,login_totp", 32, 32
+        options.totp_accounts = 64
         options.no_docs = True
     concurrencies = [int(c) for c in options.concurrency.split(",")]
     names = options.scenarios.split(",")
@@ -587,6 +660,8 @@ def main():
         server.start()
         time.sleep(1)
         idle_rss = server.memory_kib()[0]
+        if "login_totp" in names:
+            bench.enrol_totp(server)
         pairs = bench.log_in_many(server, options.sessions)
         bench.tokens_file.write_text("\n".join(a for a, _ in pairs) + "\n")
         bench.refresh_file.write_text("\n".join(r for _, r in pairs) + "\n")
@@ -606,6 +681,8 @@ def main():
             bracket = not options.smoke
             for c in concurrencies:
                 for name in names:
+                    if name == "login_totp" and c > TOTP_MAX_CONCURRENCY:
+                        continue
                     before = bench.hash_bound(2) if bracket and name in HASHING and c == 64 else None
                     row = bench.scenario(server, name, c, options.duration, bound)
                     if before:

@@ -19,6 +19,7 @@ LABELS = {
     "user": "GET /user",
     "protected": "GET /protected",
     "login": "POST /auth (login)",
+    "login_totp": "login with an authenticator app (2 requests)",
     "signup": "POST /user (sign-up)",
     "refresh": "POST /auth/refresh",
     "mixed": "GET /user during login flood",

@@ -8,8 +8,8 @@
 # Usage: bench/run.sh [--no-build] [--smoke] [bench.py options]   (--help lists them)
 #   --no-build  use the binaries already in $CARGO_TARGET_DIR/release (e.g. a copy taken
 #             while others rebuild the shared cache)
-#   --smoke   one round of 1-second runs at concurrency 1 and 16 of healthz, GET /user and
-#             login; checks that the harness works (throughput, no errors), asserts no target,
+#   --smoke   one round of 1-second runs at concurrency 1 and 16 of healthz, GET /user,
+#             login and login with an authenticator app; checks that the harness works (throughput, no errors), asserts no target,
 #             writes nothing. Well under a minute once built.
 #
 # Environment: CARGO_TARGET_DIR (default ~/.cache/gatehouse-target);

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# The admin console at /admin, driven in a real headless Chromium (e2e/console/console.test.mjs,
-# with playwright-core and Debian's chromium; no browser is downloaded).
+# The admin console at /admin and the account page at /account with passkeys, driven in a real
+# headless Chromium (e2e/console/console.test.mjs, then e2e/console/account.test.mjs with
+# DevTools' virtual authenticators; playwright-core and Debian's chromium, no browser is
+# downloaded).
 #
 #   e2e/console.sh
 #       installs chromium with apt-get when /usr/bin/chromium is missing (as root; without root
 #       or network it prints "skipped: …" and exits 0), runs `npm ci` in e2e/console, builds the
 #       release binary, starts `gatehouse serve` on a free port with a fresh SQLite database in a
 #       temporary directory (a bootstrap admin, rate limits off, emails to the log), creates a
-#       few accounts with `gatehouse user create`, runs the browser test and stops gatehouse.
+#       few accounts with `gatehouse user create`, runs the browser tests and stops gatehouse.
+#       The public URL is http://localhost:PORT, so that passkeys work (their relying party
+#       cannot be an IP address); the tests' own API calls go to 127.0.0.1.
 #       Screenshots of each step land in target/console-screenshots/.
 #
 # Exit status: the test's (0 all passed, 1 a step failed), 1 when the stack cannot be brought
@@ -105,6 +109,7 @@ fi
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"
+public="http://localhost:$port"
 
 # Polls a URL until it answers 200, for at most $2 seconds, while process $3 is alive.
 wait_http() {
@@ -141,7 +146,7 @@ gatehouse_env() {
   cd "$work"
   while read -r name; do unset "$name"; done < <(compgen -e | grep -E '^(GATEHOUSE_|DATABASE_URL$|REDIS_URL$)' || true)
   export GATEHOUSE_BIND="127.0.0.1:$port"
-  export GATEHOUSE_PUBLIC_URL="$base"
+  export GATEHOUSE_PUBLIC_URL="$public"
   export GATEHOUSE_DATABASE_URL="sqlite://$work/gh.db"
   export GATEHOUSE_RATE_LIMIT=off
   export GATEHOUSE_LOG=info
@@ -163,18 +168,21 @@ for who in ann bob carol; do
       >>"$work/users.log" 2>&1 \
     || { show_log "$work/users.log"; die "gatehouse user create --email $who@example.com failed"; }
 done
-say "ready, with accounts ann, bob and carol; running e2e/console/console.test.mjs"
+say "ready, with accounts ann, bob and carol"
 
-# In the background and waited for, so that a signal to this script stops it at once.
+# Each in the background and waited for, so that a signal to this script stops it at once.
 status=0
-GATEHOUSE_E2E_BASE="$base" \
-  GATEHOUSE_E2E_ADMIN_EMAIL="$admin_email" GATEHOUSE_E2E_ADMIN_PASSWORD="$admin_password" \
-  GATEHOUSE_E2E_USER_PASSWORD="$user_password" \
-  GATEHOUSE_E2E_CHROMIUM="$chromium" GATEHOUSE_E2E_SCREENSHOTS="$screenshots" \
-  node e2e/console/console.test.mjs &
-test_pid=$!
-wait "$test_pid" || status=$?
-test_pid=""
+for test in console account; do
+  say "running e2e/console/$test.test.mjs"
+  GATEHOUSE_E2E_BASE="$base" GATEHOUSE_E2E_PAGE_BASE="$public" \
+    GATEHOUSE_E2E_ADMIN_EMAIL="$admin_email" GATEHOUSE_E2E_ADMIN_PASSWORD="$admin_password" \
+    GATEHOUSE_E2E_USER_PASSWORD="$user_password" \
+    GATEHOUSE_E2E_CHROMIUM="$chromium" GATEHOUSE_E2E_SCREENSHOTS="$screenshots" \
+    node "e2e/console/$test.test.mjs" &
+  test_pid=$!
+  wait "$test_pid" || status=$?
+  test_pid=""
+done
 
 kill -0 "$gatehouse_pid" 2>/dev/null || { say "error: gatehouse was no longer running at the end" >&2; status=1; }
 [ "$status" -eq 0 ] || show_log "$work/gatehouse.log"

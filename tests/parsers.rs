@@ -55,6 +55,9 @@ fn fixture() -> &'static Fixture {
         let dir = tempfile::tempdir().unwrap();
         let vars = [
             ("GATEHOUSE_BIND", "127.0.0.1:0".to_owned()),
+            // A domain name, so that passkeys are on and their bodies reach the WebAuthn parsing
+            // (with an IP address their routes answer 409 before reading the credential).
+            ("GATEHOUSE_PUBLIC_URL", "http://localhost:8080".to_owned()),
             ("GATEHOUSE_DATABASE_URL", format!("sqlite://{}", dir.path().join("parsers.db").display())),
             ("GATEHOUSE_RATE_LIMIT", "off".to_owned()),
             ("GATEHOUSE_HASH_THREADS", "2".to_owned()),
@@ -183,11 +186,14 @@ const ROUTES: &[Route] = &[
     Route::new("POST", "/password/change", &["email", "current_password", "new_password"]).with_token(),
     Route::new("PUT", "/user/{victim}", &["username", "name", "data", "role", "status", "email", "id"]).with_token(),
     Route::new("PATCH", "/user/{victim}", &["username", "name", "data", "role", "status"]).with_token(),
-    Route::new("POST", "/auth/mfa", &["mfa_token", "code", "recovery_code"]),
-    Route::new("POST", "/auth/reauthenticate", &["password", "code", "recovery_code"]).with_token(),
+    Route::new("POST", "/auth/mfa", &["mfa_token", "code", "recovery_code", "webauthn"]),
+    Route::new("POST", "/auth/reauthenticate", &["password", "code", "recovery_code", "webauthn"]).with_token(),
     Route::new("POST", "/mfa/totp", &["password"]).with_token(),
     Route::new("POST", "/mfa/totp/confirm", &["code"]).with_token(),
     Route::new("DELETE", "/mfa/totp", &["password", "code", "recovery_code"]).with_token(),
+    Route::new("POST", "/auth/webauthn/options", &["mfa_token"]),
+    Route::new("POST", "/auth/webauthn", &["credential"]),
+    Route::new("POST", "/webauthn/register", &["credential", "name"]).with_token(),
 ];
 
 /// A body each route accepts (or refuses only for its content, like a wrong password).
@@ -204,8 +210,24 @@ fn valid_body(route: &Route) -> Value {
         "/auth/mfa" => json!({"mfa_token": "x".repeat(43), "code": "123456"}),
         "/auth/reauthenticate" | "/mfa/totp" => json!({"password": "not the password"}),
         "/mfa/totp/confirm" => json!({"code": "123456"}),
+        "/auth/webauthn/options" => json!({}),
+        "/auth/webauthn" | "/webauthn/register" => json!({"credential": passkey_answer(), "name": "laptop"}),
         _ => json!({"email": "nobody@parsers.test"}),
     }
+}
+
+/// A browser's answer in the WebAuthn JSON shape (`PublicKeyCredential.toJSON()`), with both the
+/// registration and the authentication fields, each well-formed but verifying nothing.
+fn passkey_answer() -> Value {
+    let b64 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+    json!({
+        "id": b64, "rawId": b64, "type": "public-key",
+        "response": {
+            "clientDataJSON": b64, "attestationObject": b64, "transports": ["internal"],
+            "authenticatorData": b64, "signature": b64, "userHandle": b64
+        },
+        "clientExtensionResults": {}
+    })
 }
 
 const CONTENT_TYPES: &[Option<&str>] = &[

@@ -1,10 +1,6 @@
 // The gatehouse admin console: log in, list and search accounts, act on one, read its sessions
 // and audit events, and look after the outbox. It speaks only gatehouse's own JSON API (same
-// origin) and builds the page with DOM calls and textContent, never by parsing markup, so that
-// no value from the API is ever read as HTML.
-//
-// The access token lives in memory only; the refresh token in sessionStorage, so that a reload
-// of this tab stays logged in (a 401 is answered by one refresh and one retry).
+// origin), with the helpers of page.js (tokens, messages, DOM built with textContent).
 'use strict';
 
 (() => {
@@ -14,13 +10,13 @@
   const OUTBOX_PAGE = 50;
   const KNOWN_BADGES = new Set(['user', 'admin', 'pending', 'active', 'disabled', 'queued', 'sending', 'sent', 'failed']);
 
-  const $ = (id) => document.getElementById(id);
+  const { $, say, clearMessage, fail, apiClient, el, dash, time, cell, placeholder, busy } = window.gatehousePage;
+  const client = apiClient(REFRESH_KEY, () => leave());
+  const { send, api, forget, resume } = client;
+  /** The login forms (login.js), wired at the start. */
+  let login = null;
 
   const state = {
-    access: null,
-    refreshing: null,
-    /** Between a right password and the second factor: the login's `mfa_token`. */
-    mfaToken: null,
     me: null,
     users: { cursor: null, query: {}, seq: 0 },
     selected: null,
@@ -29,195 +25,11 @@
     outbox: { cursor: null, query: {}, seq: 0 },
   };
 
-  // ---------------------------------------------------------------------------------------
-  // Messages
-
-  function say(text, kind = 'info') {
-    const box = $('message');
-    box.textContent = text;
-    box.dataset.kind = kind;
-    box.setAttribute('role', kind === 'error' ? 'alert' : 'status');
-    box.hidden = false;
-  }
-
-  function clearMessage() {
-    const box = $('message');
-    box.textContent = '';
-    box.hidden = true;
-  }
-
-  /** An answer other than 2xx, with the problem document gatehouse sent. */
-  class ApiError extends Error {
-    constructor(status, problem, retryAfter) {
-      super(describeProblem(status, problem, retryAfter));
-      this.status = status;
-      this.code = problem && problem.code;
-    }
-  }
-
-  function describeProblem(status, problem, retryAfter) {
-    let text = (problem && (problem.detail || problem.title)) || `The server answered ${status}.`;
-    if (problem && Array.isArray(problem.errors) && problem.errors.length > 0) {
-      text += ' ' + problem.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
-    }
-    if (status === 429 && retryAfter) {
-      text += ` Try again in ${retryAfter} s.`;
-    }
-    return text;
-  }
-
-  function fail(error) {
-    if (error instanceof ApiError) {
-      say(error.message, 'error');
-    } else {
-      say(`Could not reach gatehouse: ${error && error.message ? error.message : error}`, 'error');
-    }
-  }
-
-  // ---------------------------------------------------------------------------------------
-  // The API
-
-  function send(method, path, { body, contentType, auth = true } = {}) {
-    const headers = { Accept: 'application/json' };
-    if (body !== undefined) {
-      headers['Content-Type'] = contentType || 'application/json';
-    }
-    if (auth && state.access) {
-      headers.Authorization = `Bearer ${state.access}`;
-    }
-    return fetch(path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: 'omit',
-      cache: 'no-store',
-    });
-  }
-
-  async function read(response) {
-    const type = response.headers.get('content-type') || '';
-    const data = type.includes('json') ? await response.json().catch(() => null) : null;
-    if (!response.ok) {
-      throw new ApiError(response.status, data, response.headers.get('retry-after'));
-    }
-    return data;
-  }
-
-  /** Calls the API; an expired access token is refreshed once and the call retried. */
-  async function api(method, path, options = {}) {
-    const used = state.access;
-    let response = await send(method, path, options);
-    if (response.status === 401 && options.auth !== false) {
-      // Another call may have refreshed the token meanwhile; otherwise spend the refresh token.
-      const fresh = (state.access && state.access !== used) || (await refresh());
-      if (fresh) {
-        response = await send(method, path, options);
-      }
-      if (response.status === 401) {
-        leave();
-        throw new ApiError(401, { detail: 'Your session has ended; log in again.' });
-      }
-    }
-    return read(response);
-  }
-
-  function keep(pair) {
-    state.access = pair.access_token;
-    sessionStorage.setItem(REFRESH_KEY, pair.refresh_token);
-  }
-
-  /** Trades the stored refresh token for a new pair; false when there is none or it failed. */
-  function refresh() {
-    if (!state.refreshing) {
-      state.refreshing = (async () => {
-        const token = sessionStorage.getItem(REFRESH_KEY);
-        if (!token) {
-          return false;
-        }
-        try {
-          const response = await send('POST', '/auth/refresh', { body: { refresh_token: token }, auth: false });
-          if (!response.ok) {
-            sessionStorage.removeItem(REFRESH_KEY);
-            state.access = null;
-            return false;
-          }
-          keep(await response.json());
-          return true;
-        } catch {
-          return false;
-        }
-      })().finally(() => {
-        state.refreshing = null;
-      });
-    }
-    return state.refreshing;
-  }
-
   const id = (account) => encodeURIComponent(account.id);
-
-  // ---------------------------------------------------------------------------------------
-  // Small DOM helpers
-
-  function el(tag, { text, className, attrs } = {}, children = []) {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) {
-      node.textContent = String(text);
-    }
-    if (className) {
-      node.className = className;
-    }
-    for (const [name, value] of Object.entries(attrs || {})) {
-      node.setAttribute(name, value);
-    }
-    for (const child of children) {
-      node.append(child);
-    }
-    return node;
-  }
-
-  const dash = (value) => (value === null || value === undefined || value === '' ? '—' : String(value));
-
-  /** A UTC timestamp, to the minute, with the exact value in its tooltip. */
-  function time(iso) {
-    if (!iso) {
-      return el('span', { text: '—' });
-    }
-    const date = new Date(iso);
-    const shown = Number.isNaN(date.getTime()) ? iso : `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-    return el('time', { text: shown, attrs: { datetime: iso, title: iso } });
-  }
 
   function badge(value) {
     const known = KNOWN_BADGES.has(value);
     return el('span', { text: dash(value), className: known ? `badge badge-${value}` : 'badge' });
-  }
-
-  function cell(content) {
-    const td = el('td');
-    td.append(content instanceof Node ? content : document.createTextNode(dash(content)));
-    return td;
-  }
-
-  /** A table's only row, saying there is nothing (or what went wrong). */
-  function placeholder(tbody, text, isError = false) {
-    const columns = tbody.closest('table').querySelectorAll('thead th').length;
-    tbody.replaceChildren(
-      el('tr', { className: 'empty' }, [
-        el('td', { text, className: isError ? 'error' : 'muted', attrs: { colspan: String(columns) } }),
-      ]),
-    );
-  }
-
-  /** Runs an action from a button: disabled while it runs, errors shown in the message area. */
-  async function busy(button, action) {
-    button.disabled = true;
-    try {
-      await action();
-    } catch (error) {
-      fail(error);
-    } finally {
-      button.disabled = false;
-    }
   }
 
   // ---------------------------------------------------------------------------------------
@@ -225,9 +37,7 @@
 
   function showLogin() {
     state.me = null;
-    state.mfaToken = null;
-    $('mfa-form').hidden = true;
-    $('login-form').hidden = false;
+    login.reset();
     $('console-view').hidden = true;
     $('session').hidden = true;
     $('login-view').hidden = false;
@@ -238,68 +48,8 @@
 
   /** Forgets the tokens and shows the login form. */
   function leave() {
-    state.access = null;
-    sessionStorage.removeItem(REFRESH_KEY);
+    forget();
     showLogin();
-  }
-
-  async function logIn(event) {
-    event.preventDefault();
-    clearMessage();
-    const button = $('login-submit');
-    await busy(button, async () => {
-      const response = await send('POST', '/auth', {
-        body: { email: $('login-email').value.trim(), password: $('login-password').value },
-        auth: false,
-      });
-      const problem = response.status === 403 ? await response.clone().json().catch(() => null) : null;
-      if (problem && problem.code === 'mfa_required') {
-        $('login-password').value = '';
-        askSecondFactor(problem.mfa_token);
-        return;
-      }
-      keep(await read(response));
-      $('login-password').value = '';
-      await enter();
-    });
-  }
-
-  /** The second step of a login: the password was right, the account has a second factor. */
-  function askSecondFactor(mfaToken) {
-    state.mfaToken = mfaToken;
-    $('login-form').hidden = true;
-    $('mfa-form').hidden = false;
-    $('mfa-code').value = '';
-    $('mfa-code').focus();
-  }
-
-  function backToPassword() {
-    state.mfaToken = null;
-    $('mfa-form').hidden = true;
-    $('login-form').hidden = false;
-  }
-
-  async function logInSecondStep(event) {
-    event.preventDefault();
-    clearMessage();
-    await busy($('mfa-submit'), async () => {
-      const typed = $('mfa-code').value.trim();
-      // Six digits are a code from the app; anything else is read as a recovery code.
-      const body = /^[0-9]{3} ?[0-9]{3}$/.test(typed)
-        ? { mfa_token: state.mfaToken, code: typed.replace(' ', '') }
-        : { mfa_token: state.mfaToken, recovery_code: typed };
-      try {
-        const pair = await api('POST', '/auth/mfa', { body, auth: false });
-        keep(pair);
-        backToPassword();
-        await enter();
-      } catch (error) {
-        if (error.code === 'mfa_token_invalid') {
-          backToPassword();
-        }
-        throw error;
-      }
-    });
   }
 
   /** With a token in hand: admins get the console, anyone else is logged out again. */
@@ -756,9 +506,7 @@
   }
 
   function start() {
-    on('login-form', 'submit', logIn);
-    on('mfa-form', 'submit', logInSecondStep);
-    on('mfa-cancel', 'click', backToPassword);
+    login = window.gatehouseLogin.wire({ client, enter });
     on('logout', 'click', logOut);
     on('tab-users', 'click', () => selectTab('users'));
     on('tab-outbox', 'click', () => {
@@ -796,15 +544,7 @@
     on('outbox-more', 'click', () => busy($('outbox-more'), () => loadOutbox(false)));
     $('detail-title').tabIndex = -1;
 
-    // A reload of this tab: the refresh token in sessionStorage logs back in.
-    if (sessionStorage.getItem(REFRESH_KEY)) {
-      refresh()
-        .then((ok) => (ok ? enter() : showLogin()))
-        .catch((error) => {
-          leave();
-          fail(error);
-        });
-    }
+    resume(enter);
     document.body.dataset.ready = 'true';
   }
 

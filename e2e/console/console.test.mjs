@@ -11,155 +11,28 @@
 // failed.
 
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
-import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { chromium } from 'playwright-core';
-
-function setting(name, fallback) {
-  const value = process.env[name] ?? fallback;
-  if (value === undefined || value === '') {
-    console.error(`${name} is not set (see the top of ${path.basename(fileURLToPath(import.meta.url))})`);
-    process.exit(2);
-  }
-  return value;
-}
+import {
+  BASE, EXPECTED_CSP, base32, call, freshScreenshots, launchChromium, logInApi, runTest, setting, steps, totp,
+} from './harness.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BASE = setting('GATEHOUSE_E2E_BASE').replace(/\/+$/, '');
 const ADMIN = { email: setting('GATEHOUSE_E2E_ADMIN_EMAIL'), password: setting('GATEHOUSE_E2E_ADMIN_PASSWORD') };
 const USER_PASSWORD = setting('GATEHOUSE_E2E_USER_PASSWORD');
 const CHROMIUM = setting('GATEHOUSE_E2E_CHROMIUM', '/usr/bin/chromium');
 const SHOTS = setting('GATEHOUSE_E2E_SCREENSHOTS', path.join(repo, 'target/console-screenshots'));
+
+
+let page;
+const { step, watchConsole, until, expectMessage, visible, consoleStayedClean, finish } = steps(() => page, SHOTS);
+
 const ANN = 'ann@example.com';
 const BOB = 'bob@example.com';
 const DORA = 'dora@example.com';
 // Markup in a name must come out as text, never as elements.
 const DORA_NAME = '<img src=x data-xss=1> Dora <b>bold</b>';
-const EXPECTED_CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
-  "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-
-// ------------------------------------------------------------------------------------------
-// The API, from outside the browser: for arranging and for checking what the page claims.
-
-async function call(method, urlPath, { token, body, contentType = 'application/json' } = {}) {
-  const headers = { Accept: 'application/json' };
-  if (token) headers.Authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['Content-Type'] = contentType;
-  const response = await fetch(BASE + urlPath, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  let json = null;
-  try {
-    json = text ? JSON.parse(text) : null;
-  } catch {
-    // not JSON; keep the text for the message
-  }
-  return { status: response.status, json, text };
-}
-
-async function logInApi(email, password) {
-  const answer = await call('POST', '/auth', { body: { email, password } });
-  assert.equal(answer.status, 200, `POST /auth as ${email}: ${answer.status} ${answer.text}`);
-  return answer.json;
-}
-
-// ------------------------------------------------------------------------------------------
-// Steps
-
-const results = [];
-let page;
-let current = null;
-const consoleErrors = [];
-
-/** Runs one step unless a step it needs did not pass; screenshots the page afterwards. */
-async function step(name, needs, body, { expectConsole = [] } = {}) {
-  const number = String(results.length + 1).padStart(2, '0');
-  const missing = needs.filter((n) => !results.some((r) => r.name === n && r.ok));
-  if (missing.length > 0) {
-    results.push({ name, ok: false, skipped: true });
-    console.log(`SKIP ${number} ${name} (needs: ${missing.join('; ')})`);
-    return;
-  }
-  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
-  current = { name, expectConsole, csp: [] };
-  const began = Date.now();
-  let error = null;
-  try {
-    await body();
-    if (current.csp.length > 0) {
-      throw new Error(`Content-Security-Policy violations in the browser console:\n  ${current.csp.join('\n  ')}`);
-    }
-  } catch (e) {
-    error = e;
-  }
-  current = null;
-  const shot = path.join(SHOTS, `${number}-${slug}${error ? '-FAILED' : ''}.png`);
-  await page?.screenshot({ path: shot, fullPage: true }).catch(() => {});
-  const seconds = ((Date.now() - began) / 1000).toFixed(1);
-  results.push({ name, ok: !error, error });
-  if (error) {
-    console.log(`FAIL ${number} ${name} (${seconds} s): ${error.message}`);
-  } else {
-    console.log(`PASS ${number} ${name} (${seconds} s)`);
-  }
-}
-
-function watchConsole(target) {
-  target.on('console', (message) => {
-    if (message.type() !== 'error') return;
-    const text = message.text();
-    const where = message.location()?.url || '';
-    const entry = `${text}${where ? ` [${where}]` : ''}`;
-    if (/Content.Security.Policy/i.test(text)) {
-      (current?.csp ?? consoleErrors).push(entry);
-    }
-    if (current?.expectConsole.some((pattern) => pattern.test(entry))) return;
-    consoleErrors.push(`${current ? `during "${current.name}": ` : ''}${entry}`);
-  });
-  target.on('pageerror', (error) => {
-    consoleErrors.push(`${current ? `during "${current.name}": ` : ''}uncaught ${error.name}: ${error.message}`);
-  });
-}
-
-/** Polls `probe` until it returns a truthy value, for at most `ms`; then fails with `what`. */
-async function until(what, probe, ms = 8000) {
-  const deadline = Date.now() + ms;
-  let last;
-  for (;;) {
-    try {
-      last = await probe();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) {
-      const shown = await messageText();
-      throw new Error(`${what} (waited ${ms / 1000} s)${shown ? `; the page says: "${shown}"` : ''}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-async function messageText() {
-  if (!page) return '';
-  return page
-    .locator('#message')
-    .evaluate((box) => (box.hidden ? '' : box.textContent.trim()))
-    .catch(() => '');
-}
-
-async function expectMessage(pattern) {
-  await until(`the message area should match ${pattern}`, async () => pattern.test(await messageText()));
-}
-
-const visible = (selector) => page.locator(selector).isVisible();
 const userRow = (email) => page.locator(`#users-body tr[data-testid="user-row"][data-email="${email}"]`);
 const detailValue = (field) => page.locator(`#detail dd[data-field="${field}"]`).getAttribute('data-value');
 const detailText = (testid) => page.getByTestId(testid).textContent();
@@ -179,29 +52,6 @@ async function reloadDetailUntil(what, probe, ms = 8000) {
 }
 
 const eventRows = (kind) => page.locator(`#events-body tr[data-testid="event-row"][data-kind="${kind}"]`);
-
-/** The bytes of a base32 (RFC 4648, unpadded) TOTP secret. */
-function base32(text) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const c of text.replace(/=+$/, '').toUpperCase()) {
-    const value = alphabet.indexOf(c);
-    assert.ok(value >= 0, `not base32: ${c}`);
-    bits += value.toString(2).padStart(5, '0');
-  }
-  const bytes = [];
-  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
-  return Buffer.from(bytes);
-}
-
-/** The authenticator app (RFC 6238: HMAC-SHA-1, 6 digits, 30 s): the code `offset` steps from now. */
-function totp(secret, offset) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30_000) + offset));
-  const mac = createHmac('sha1', secret).update(counter).digest();
-  const at = mac[mac.length - 1] & 0xf;
-  return String((mac.readUInt32BE(at) & 0x7fffffff) % 1_000_000).padStart(6, '0');
-}
 
 async function logInPage(email, password) {
   await page.fill('#login-email', email);
@@ -226,10 +76,7 @@ async function openAccount(email) {
 // ------------------------------------------------------------------------------------------
 
 async function main() {
-  await mkdir(SHOTS, { recursive: true });
-  for (const file of await readdir(SHOTS)) {
-    if (file.endsWith('.png')) await rm(path.join(SHOTS, file));
-  }
+  await freshScreenshots(SHOTS);
 
   // Arranged through the API: the admin's own token for checks, ann's id, and a pending account.
   const adminToken = (await logInApi(ADMIN.email, ADMIN.password)).access_token;
@@ -238,10 +85,7 @@ async function main() {
   const signUp = await call('POST', '/user', { body: { email: DORA, password: USER_PASSWORD, name: DORA_NAME } });
   assert.ok([201, 409].includes(signUp.status), `signing up ${DORA}: ${signUp.status} ${signUp.text}`);
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--no-first-run'],
-  });
+  const browser = await launchChromium(CHROMIUM);
   const dialogs = [];
   let dismissNext = false;
   const requests = [];
@@ -548,24 +392,12 @@ async function main() {
       }
     }, { expectConsole: [/status of 401/, /status of 403/] });
 
-    await step('the browser console stayed clean', [], async () => {
-      assert.equal(consoleErrors.length, 0, `errors in the browser console:\n  ${consoleErrors.join('\n  ')}`);
-    });
+    await consoleStayedClean();
   } finally {
     await browser.close();
   }
 
-  const passed = results.filter((r) => r.ok).length;
-  const failed = results.filter((r) => !r.ok && !r.skipped).length;
-  const skipped = results.filter((r) => r.skipped).length;
-  console.log(`${passed} passed, ${failed} failed, ${skipped} skipped; screenshots in ${SHOTS}`);
-  return failed + skipped === 0;
+  return finish();
 }
 
-main().then(
-  (ok) => process.exit(ok ? 0 : 1),
-  (error) => {
-    console.error(`console test could not run: ${error.stack || error}`);
-    process.exit(1);
-  },
-);
+runTest('console test', main);

@@ -63,6 +63,8 @@ async fn an_app_is_enrolled_and_then_every_login_needs_one_fresh_code() {
     let enrolment: Value = response.json().await.unwrap();
     let uri = enrolment["otpauth_uri"].as_str().unwrap();
     assert!(uri.starts_with("otpauth://totp/127.0.0.1:ann%40example.com?secret="), "{uri}");
+    let qr = enrolment["otpauth_qr"].as_str().unwrap();
+    assert!(qr.starts_with("data:image/svg+xml;base64,"), "{qr}");
     let secret = totp_rs::Secret::try_from_base32(enrolment["secret"].as_str().unwrap()).unwrap().as_bytes().to_vec();
     assert_eq!(secret.len(), 20);
     let status: Value = app.get("/mfa", Some(&token)).await.json().await.unwrap();

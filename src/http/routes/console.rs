@@ -1,7 +1,10 @@
-//! The admin console at `/admin`: one hand-written page, its script and its style sheet,
-//! compiled into the binary (`assets/admin/`). The page is a client of the JSON API like any
-//! other, so it is not part of the OpenAPI document. Its Content-Security-Policy allows only
-//! same-origin scripts, styles and requests: nothing inline, nothing from elsewhere.
+//! The two pages for people: the admin console at `/admin` and the account page at `/account`
+//! (second factors, passkeys, sessions). Each is one hand-written page with its script, compiled
+//! into the binary (`assets/`); they share the console's style sheet and three scripts: the page
+//! helpers, the passkey helper and the login forms.
+//! The pages are clients of the JSON API like any other, so they are not part of the OpenAPI
+//! document. Their Content-Security-Policy allows only same-origin scripts, styles and requests:
+//! nothing inline, nothing from elsewhere.
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
@@ -13,6 +16,12 @@ use crate::http::state::AppState;
 const INDEX_HTML: &str = include_str!("../../../assets/admin/index.html");
 const ADMIN_JS: &str = include_str!("../../../assets/admin/admin.js");
 const ADMIN_CSS: &str = include_str!("../../../assets/admin/admin.css");
+const ACCOUNT_HTML: &str = include_str!("../../../assets/account/index.html");
+const ACCOUNT_JS: &str = include_str!("../../../assets/account/account.js");
+const ACCOUNT_CSS: &str = include_str!("../../../assets/account/account.css");
+const PAGE_JS: &str = include_str!("../../../assets/page.js");
+const PASSKEY_JS: &str = include_str!("../../../assets/passkey.js");
+const LOGIN_JS: &str = include_str!("../../../assets/login.js");
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
                    img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -24,26 +33,36 @@ pub fn router() -> Router<AppState> {
 /// The routes need no state, so the tests can serve them alone.
 fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
-        .route("/admin", get(index))
-        .route("/admin/", get(index))
-        .route("/admin/admin.js", get(script))
-        .route("/admin/admin.css", get(style))
+        .route("/admin", get(|| page(INDEX_HTML)))
+        .route("/admin/", get(|| page(INDEX_HTML)))
+        .route("/admin/admin.js", get(|| script(ADMIN_JS)))
+        .route("/admin/admin.css", get(|| style(ADMIN_CSS)))
+        .route("/admin/page.js", get(|| script(PAGE_JS)))
+        .route("/admin/passkey.js", get(|| script(PASSKEY_JS)))
+        .route("/admin/login.js", get(|| script(LOGIN_JS)))
+        .route("/account", get(|| page(ACCOUNT_HTML)))
+        .route("/account/", get(|| page(ACCOUNT_HTML)))
+        .route("/account/account.js", get(|| script(ACCOUNT_JS)))
+        .route("/account/account.css", get(|| style(ACCOUNT_CSS)))
+        .route("/account/page.js", get(|| script(PAGE_JS)))
+        .route("/account/passkey.js", get(|| script(PASSKEY_JS)))
+        .route("/account/login.js", get(|| script(LOGIN_JS)))
 }
 
-async fn index() -> Response {
-    let mut response = asset(INDEX_HTML, "text/html; charset=utf-8");
+async fn page(html: &'static str) -> Response {
+    let mut response = asset(html, "text/html; charset=utf-8");
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
 }
 
-async fn script() -> Response {
-    asset(ADMIN_JS, "text/javascript; charset=utf-8")
+async fn script(body: &'static str) -> Response {
+    asset(body, "text/javascript; charset=utf-8")
 }
 
-async fn style() -> Response {
-    asset(ADMIN_CSS, "text/css; charset=utf-8")
+async fn style(body: &'static str) -> Response {
+    asset(body, "text/css; charset=utf-8")
 }
 
 /// The page and its assets always come fresh (`no-cache`), so a new binary's page never meets
@@ -84,6 +103,16 @@ mod tests {
             ("/admin/", "text/html; charset=utf-8", INDEX_HTML),
             ("/admin/admin.js", "text/javascript; charset=utf-8", ADMIN_JS),
             ("/admin/admin.css", "text/css; charset=utf-8", ADMIN_CSS),
+            ("/admin/page.js", "text/javascript; charset=utf-8", PAGE_JS),
+            ("/admin/passkey.js", "text/javascript; charset=utf-8", PASSKEY_JS),
+            ("/admin/login.js", "text/javascript; charset=utf-8", LOGIN_JS),
+            ("/account", "text/html; charset=utf-8", ACCOUNT_HTML),
+            ("/account/", "text/html; charset=utf-8", ACCOUNT_HTML),
+            ("/account/account.js", "text/javascript; charset=utf-8", ACCOUNT_JS),
+            ("/account/account.css", "text/css; charset=utf-8", ACCOUNT_CSS),
+            ("/account/page.js", "text/javascript; charset=utf-8", PAGE_JS),
+            ("/account/passkey.js", "text/javascript; charset=utf-8", PASSKEY_JS),
+            ("/account/login.js", "text/javascript; charset=utf-8", LOGIN_JS),
         ] {
             let response = get_path(path).await;
             assert_eq!(response.status(), StatusCode::OK, "{path}");
@@ -94,29 +123,41 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_page_carries_the_csp_and_refuses_framing() {
-        let response = get_path("/admin").await;
-        assert_eq!(response.headers()[header::CONTENT_SECURITY_POLICY], CSP);
-        assert_eq!(response.headers()[header::X_FRAME_OPTIONS], "DENY");
+    async fn the_pages_carry_the_csp_and_refuse_framing() {
+        for path in ["/admin", "/account"] {
+            let response = get_path(path).await;
+            assert_eq!(response.headers()[header::CONTENT_SECURITY_POLICY], CSP, "{path}");
+            assert_eq!(response.headers()[header::X_FRAME_OPTIONS], "DENY", "{path}");
+        }
     }
 
     #[test]
-    fn the_page_has_no_inline_script_or_style() {
+    fn the_pages_have_no_inline_script_or_style() {
         // What the CSP would block anyway: fail here, before a browser shows a broken page.
-        let html = INDEX_HTML.to_ascii_lowercase();
-        assert!(!html.contains("<style"), "inline <style> in index.html");
-        assert!(!html.contains(" style="), "inline style attribute in index.html");
-        let handler = html.match_indices(" on").any(|(at, _)| {
-            let name: String = html[at + 3..].chars().take_while(char::is_ascii_alphabetic).collect();
-            !name.is_empty() && html[at + 3 + name.len()..].starts_with('=')
-        });
-        assert!(!handler, "inline event handler in index.html");
-        for script in html.split("<script").skip(1) {
-            let tag = script.split('>').next().unwrap_or_default();
-            assert!(tag.contains(" src="), "inline <script> in index.html");
+        for (name, html) in [("admin/index.html", INDEX_HTML), ("account/index.html", ACCOUNT_HTML)] {
+            let html = html.to_ascii_lowercase();
+            assert!(!html.contains("<style"), "inline <style> in {name}");
+            assert!(!html.contains(" style="), "inline style attribute in {name}");
+            let handler = html.match_indices(" on").any(|(at, _)| {
+                let attribute: String = html[at + 3..].chars().take_while(char::is_ascii_alphabetic).collect();
+                !attribute.is_empty() && html[at + 3 + attribute.len()..].starts_with('=')
+            });
+            assert!(!handler, "inline event handler in {name}");
+            for script in html.split("<script").skip(1) {
+                let tag = script.split('>').next().unwrap_or_default();
+                assert!(tag.contains(" src="), "inline <script> in {name}");
+            }
         }
-        for sink in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("] {
-            assert!(!ADMIN_JS.contains(sink), "admin.js uses {sink}: build the DOM with textContent");
+        for (name, script) in [
+            ("admin.js", ADMIN_JS),
+            ("account.js", ACCOUNT_JS),
+            ("page.js", PAGE_JS),
+            ("passkey.js", PASSKEY_JS),
+            ("login.js", LOGIN_JS),
+        ] {
+            for sink in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("] {
+                assert!(!script.contains(sink), "{name} uses {sink}: build the DOM with textContent");
+            }
         }
     }
 }

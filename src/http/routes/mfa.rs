@@ -64,6 +64,8 @@ struct EnrolmentBody {
     secret: String,
     /// `otpauth://totp/…` (SHA-1, 6 digits, 30 s), for a QR code.
     otpauth_uri: String,
+    /// The same URI as a QR code: an SVG image in a `data:` URI, ready for an `<img src>`.
+    otpauth_qr: String,
 }
 
 #[utoipa::path(
@@ -78,10 +80,26 @@ async fn begin_totp(
     extract::Json(body): extract::Json<PasswordBody>,
 ) -> Result<Json<EnrolmentBody>, ApiError> {
     let enrolment = state.accounts.begin_totp(&caller, body.password).await?;
+    let otpauth_uri = enrolment.otpauth_uri.expose_secret();
     Ok(Json(EnrolmentBody {
         secret: enrolment.secret.expose_secret().to_owned(),
-        otpauth_uri: enrolment.otpauth_uri.expose_secret().to_owned(),
+        otpauth_qr: qr_data_uri(otpauth_uri),
+        otpauth_uri: otpauth_uri.to_owned(),
     }))
+}
+
+/// `data` as a QR code (medium error correction), an SVG image in a base64 `data:` URI. Drawn
+/// here rather than in the page so the page needs no QR library and the secret never leaves
+/// this answer (no image URL that would carry it).
+fn qr_data_uri(data: &str) -> String {
+    use base64::Engine as _;
+    use qrcode::render::svg;
+    // An otpauth URI is far below the largest QR code, so encoding cannot fail for it; an
+    // empty image is the harmless answer if it ever did (the secret is in the answer as text).
+    let svg = qrcode::QrCode::with_error_correction_level(data, qrcode::EcLevel::M)
+        .map(|code| code.render::<svg::Color<'_>>().min_dimensions(200, 200).quiet_zone(true).build())
+        .unwrap_or_default();
+    format!("data:image/svg+xml;base64,{}", base64::engine::general_purpose::STANDARD.encode(svg))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -261,4 +279,21 @@ async fn admin_reset(
 ) -> Result<StatusCode, ApiError> {
     state.accounts.as_admin(&caller, &client).await?.reset_mfa(&key).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+
+    use super::qr_data_uri;
+
+    #[test]
+    fn the_qr_code_is_an_svg_data_uri() {
+        let uri = qr_data_uri("otpauth://totp/gatehouse:ann%40example.com?secret=JBSWY3DPEHPK3PXP&issuer=gatehouse");
+        let encoded = uri.strip_prefix("data:image/svg+xml;base64,").expect(&uri);
+        let svg = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded).unwrap()).unwrap();
+        assert!(svg.contains("<svg") && svg.contains("</svg>"), "{svg}");
+        // Dark modules are drawn as a path; a code this size has hundreds of them.
+        assert!(svg.len() > 2_000, "{} bytes", svg.len());
+    }
 }

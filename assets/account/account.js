@@ -1,0 +1,322 @@
+// The gatehouse account page: log in (password, second factor, or a passkey alone), then set
+// up or turn off an authenticator app (QR code), see recovery codes once, add and remove
+// passkeys, and list or end one's sessions. Like the admin console it speaks only gatehouse's
+// JSON API (same origin), with the helpers of page.js (tokens, messages, DOM built with
+// textContent). A change that needs a fresh confirmation (403 reauthentication_required) asks
+// for it and then runs again.
+'use strict';
+
+(() => {
+  const REFRESH_KEY = 'gatehouse.account.refresh';
+  const passkeys = window.gatehousePasskey;
+  const { $, say, clearMessage, PageError, apiClient, el, dash, time, cell, placeholder, busy } = window.gatehousePage;
+  const { codeField, askPasskey } = window.gatehouseLogin;
+  const client = apiClient(REFRESH_KEY, () => leave());
+  const { api, send, forget, replaceAccess, resume } = client;
+  /** The login forms (login.js), wired at the start. */
+  let login = null;
+
+  const state = {
+    /** The action waiting for a step-up, run again once it succeeded. */
+    pending: null,
+  };
+
+  /** A form's submit runs `action` through busy(), after clearing the last message. */
+  function onSubmit(formId, buttonId, action) {
+    $(formId).addEventListener('submit', (event) => {
+      event.preventDefault();
+      clearMessage();
+      busy($(buttonId), action);
+    });
+  }
+
+  function onClick(buttonId, action) {
+    $(buttonId).addEventListener('click', () => {
+      clearMessage();
+      busy($(buttonId), action);
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Logging in and out
+
+  function showLogin() {
+    state.pending = null;
+    login.reset();
+    $('login-view').hidden = false;
+    $('account-view').hidden = true;
+    $('session').hidden = true;
+  }
+
+  /** Forgets the tokens and shows the login form. */
+  function leave() {
+    forget();
+    showLogin();
+  }
+
+  async function logOut() {
+    await send('DELETE', '/auth').catch(() => {});
+    leave();
+    say('You are logged out.');
+  }
+
+  /** With a token in hand: the account view. */
+  async function enter() {
+    $('login-view').hidden = true;
+    $('account-view').hidden = false;
+    $('session').hidden = false;
+    showPanels();
+    try {
+      const me = await api('GET', '/user');
+      $('whoami').textContent = me.email;
+    } catch (error) {
+      if (error.code !== 'mfa_enrolment_required') {
+        throw error;
+      }
+      $('whoami').textContent = 'you';
+      say('Your account needs a second factor: set up an authenticator app or add a passkey to go on.');
+    }
+    await Promise.all([loadFactors(), loadPasskeys(), loadSessions()]);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Step-up: a change that needs a fresh confirmation asks for it, then runs again
+
+  async function stepped(action) {
+    try {
+      await action();
+    } catch (error) {
+      if (error.code !== 'reauthentication_required') {
+        throw error;
+      }
+      state.pending = action;
+      $('reauth-why').textContent = error.message;
+      $('reauth-password').value = '';
+      $('reauth-code').value = '';
+      $('reauth-passkey').hidden = !passkeys.supported();
+      $('panels').hidden = true;
+      $('reauth-view').hidden = false;
+      $('reauth-password').focus();
+    }
+  }
+
+  async function reauthenticate(proof) {
+    const answer = await api('POST', '/auth/reauthenticate', { body: proof });
+    replaceAccess(answer.access_token);
+    const action = state.pending;
+    showPanels();
+    if (action) {
+      await action();
+    }
+  }
+
+  async function reauthenticateWithForm() {
+    const password = $('reauth-password').value;
+    const code = $('reauth-code').value.trim();
+    if (!password && !code) {
+      throw new PageError('Type your password or a code, or use a passkey.');
+    }
+    await reauthenticate(code ? codeField(code) : { password });
+  }
+
+  async function reauthenticateWithPasskey() {
+    const options = await api('POST', '/auth/webauthn/options', { body: {} });
+    await reauthenticate({ webauthn: await askPasskey(passkeys.get, options) });
+  }
+
+  function showPanels() {
+    state.pending = null;
+    $('reauth-view').hidden = true;
+    $('recovery-view').hidden = true;
+    $('panels').hidden = false;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // The authenticator app and recovery codes
+
+  async function loadFactors() {
+    const factors = await api('GET', '/mfa');
+    $('totp-status').textContent = factors.totp
+      ? `On. ${factors.recovery_codes} recovery code${factors.recovery_codes === 1 ? '' : 's'} left.`
+      : 'Off.';
+    $('totp-status').dataset.on = String(factors.totp);
+    $('totp-start').hidden = factors.totp;
+    $('totp-off').hidden = !factors.totp;
+    $('recovery-new').hidden = !(factors.totp || factors.passkeys > 0);
+    for (const form of ['totp-password-form', 'totp-confirm-form', 'totp-off-form']) {
+      $(form).hidden = true;
+    }
+  }
+
+  function open(formId, focusId) {
+    for (const form of ['totp-password-form', 'totp-confirm-form', 'totp-off-form']) {
+      $(form).hidden = form !== formId;
+    }
+    $(focusId).value = '';
+    $(focusId).focus();
+  }
+
+  async function beginTotp() {
+    const enrolment = await api('POST', '/mfa/totp', { body: { password: $('totp-password').value } });
+    $('totp-password').value = '';
+    $('totp-qr').src = enrolment.otpauth_qr;
+    $('totp-secret').textContent = enrolment.secret.replace(/(.{4})/g, '$1 ').trim();
+    open('totp-confirm-form', 'totp-code');
+  }
+
+  async function confirmTotp() {
+    const answer = await api('POST', '/mfa/totp/confirm', { body: { code: $('totp-code').value.replace(/\s/g, '') } });
+    $('totp-secret').textContent = '';
+    $('totp-qr').removeAttribute('src');
+    await loadFactors();
+    showRecoveryCodes(answer.recovery_codes);
+    say('Your authenticator app is on: logins ask for its code after the password.');
+  }
+
+  async function turnOffTotp() {
+    await api('DELETE', '/mfa/totp', { body: codeField($('totp-off-code').value) });
+    await loadFactors();
+    say('Your authenticator app is off.');
+  }
+
+  async function newRecoveryCodes() {
+    if (!confirm('New recovery codes replace all the ones you have now. Go on?')) {
+      return;
+    }
+    const answer = await api('POST', '/mfa/recovery-codes');
+    await loadFactors();
+    showRecoveryCodes(answer.recovery_codes);
+  }
+
+  function showRecoveryCodes(codes) {
+    $('recovery-list').replaceChildren(...codes.map((c) => el('li', { text: c })));
+    $('panels').hidden = true;
+    $('recovery-view').hidden = false;
+  }
+
+  function recoveryCodesSaved() {
+    $('recovery-list').replaceChildren();
+    showPanels();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Passkeys
+
+  async function loadPasskeys() {
+    const body = $('passkeys-body');
+    let list;
+    try {
+      list = (await api('GET', '/webauthn/credentials')).credentials;
+    } catch (error) {
+      if (error.code === 'mfa_enrolment_required') {
+        placeholder(body, 'Your passkeys show once you have a second factor.');
+        return;
+      }
+      throw error;
+    }
+    if (list.length === 0) {
+      placeholder(body, 'No passkeys yet.');
+      return;
+    }
+    body.replaceChildren(...list.map(passkeyRow));
+  }
+
+  function passkeyRow(passkey) {
+    const remove = el('button', { text: 'Remove', attrs: { type: 'button' } });
+    remove.addEventListener('click', () => busy(remove, () => stepped(() => removePasskey(passkey))));
+    return el('tr', { attrs: { 'data-testid': 'passkey-row', 'data-id': passkey.id } }, [
+      cell(passkey.name),
+      cell(time(passkey.created_at)),
+      cell(time(passkey.last_used_at)),
+      cell(passkey.backup_state ? 'yes' : passkey.backup_eligible ? 'can be' : 'no'),
+      cell(remove),
+    ]);
+  }
+
+  async function addPasskey() {
+    if (!passkeys.supported()) {
+      throw new PageError('This browser cannot create passkeys.');
+    }
+    const options = await api('POST', '/webauthn/register/options');
+    const credential = await askPasskey(passkeys.create, options);
+    const name = $('passkey-name').value.trim();
+    const added = await api('POST', '/webauthn/register', { body: name ? { credential, name } : { credential } });
+    $('passkey-name').value = '';
+    await Promise.all([loadPasskeys(), loadFactors()]);
+    say(`Passkey "${added.name}" added: you can log in with it, without a password.`);
+  }
+
+  async function removePasskey(passkey) {
+    if (!confirm(`Remove the passkey "${passkey.name}"?`)) {
+      return;
+    }
+    await api('DELETE', `/webauthn/credentials/${encodeURIComponent(passkey.id)}`);
+    await Promise.all([loadPasskeys(), loadFactors()]);
+    say(`Passkey "${passkey.name}" removed.`);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Sessions
+
+  async function loadSessions() {
+    const { sessions } = await api('GET', '/auth/sessions');
+    const body = $('sessions-body');
+    body.replaceChildren(...sessions.map(sessionRow));
+  }
+
+  function sessionRow(session) {
+    let action;
+    if (session.current) {
+      action = el('span', { text: 'this one', className: 'muted' });
+    } else {
+      action = el('button', { text: 'End', attrs: { type: 'button' } });
+      action.addEventListener('click', () =>
+        busy(action, async () => {
+          await api('DELETE', `/auth/sessions/${encodeURIComponent(session.id)}`);
+          await loadSessions();
+          say('The session has ended: its tokens no longer work.');
+        }),
+      );
+    }
+    return el('tr', { attrs: { 'data-testid': 'session-row', 'data-current': String(session.current) } }, [
+      cell(time(session.created_at)),
+      cell(time(session.last_used_at)),
+      cell(session.ip),
+      cell(el('span', { text: dash(session.user_agent), className: 'clip', attrs: { title: dash(session.user_agent) } })),
+      cell(action),
+    ]);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Wiring
+
+  function start() {
+    login = window.gatehouseLogin.wire({ client, enter });
+    onClick('logout', logOut);
+
+    onSubmit('reauth-form', 'reauth-submit', reauthenticateWithForm);
+    onClick('reauth-passkey', reauthenticateWithPasskey);
+    $('reauth-cancel').addEventListener('click', showPanels);
+
+    $('totp-start').addEventListener('click', () => open('totp-password-form', 'totp-password'));
+    onSubmit('totp-password-form', 'totp-password-submit', beginTotp);
+    onSubmit('totp-confirm-form', 'totp-confirm-submit', confirmTotp);
+    $('totp-off').addEventListener('click', () => open('totp-off-form', 'totp-off-code'));
+    onSubmit('totp-off-form', 'totp-off-submit', turnOffTotp);
+    onClick('recovery-new', () => stepped(newRecoveryCodes));
+    $('recovery-done').addEventListener('click', recoveryCodesSaved);
+    for (const cancel of document.querySelectorAll('button[data-cancels]')) {
+      cancel.addEventListener('click', () => {
+        $(cancel.dataset.cancels).hidden = true;
+      });
+    }
+
+    onSubmit('passkey-add-form', 'passkey-add', () => stepped(addPasskey));
+
+    showLogin();
+    resume(enter);
+    document.body.dataset.ready = 'true';
+  }
+
+  start();
+})();

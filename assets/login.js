@@ -1,0 +1,118 @@
+// The login of gatehouse's pages: the password, then the second step when the account has a
+// second factor (a code from the app, a recovery code, or a passkey), and, where the page has
+// the button, a passkey alone. The page holds the elements by id (login-form, login-email,
+// login-password, login-submit; mfa-form, mfa-code, mfa-submit, mfa-passkey, mfa-cancel;
+// passkey-login, optional) and says what happens once the token pair is kept (`enter`).
+'use strict';
+
+window.gatehouseLogin = (() => {
+  const { $, clearMessage, PageError, busy } = window.gatehousePage;
+  const passkeys = window.gatehousePasskey;
+
+  /** Six digits (a space in the middle allowed) are a code from the app; else a recovery code. */
+  function codeField(typed) {
+    const text = typed.trim();
+    return /^[0-9]{3} ?[0-9]{3}$/.test(text) ? { code: text.replace(' ', '') } : { recovery_code: text };
+  }
+
+  /** Asks the browser for a passkey answer to `options`; a refusal becomes a PageError. */
+  async function askPasskey(use, options) {
+    try {
+      return await use(options);
+    } catch (error) {
+      throw new PageError(passkeys.describe(error));
+    }
+  }
+
+  /** Wires the forms to `client` (page.js's apiClient); returns `reset`, back to the password. */
+  function wire({ client, enter }) {
+    const { api, read, send, keep } = client;
+    /** Between a right password and the second factor: the login's `mfa_token`. */
+    let mfaToken = null;
+
+    function askSecondFactor(token, methods) {
+      mfaToken = token;
+      $('login-form').hidden = true;
+      $('mfa-form').hidden = false;
+      $('mfa-passkey').hidden = !(methods.includes('webauthn') && passkeys.supported());
+      $('mfa-code').value = '';
+      $('mfa-code').focus();
+    }
+
+    function reset() {
+      mfaToken = null;
+      $('mfa-form').hidden = true;
+      $('login-form').hidden = false;
+    }
+
+    async function logIn() {
+      const who = $('login-email').value.trim();
+      const body = who.includes('@') ? { email: who } : { username: who };
+      body.password = $('login-password').value;
+      const response = await send('POST', '/auth', { body, auth: false });
+      const problem = response.status === 403 ? await response.clone().json().catch(() => null) : null;
+      $('login-password').value = '';
+      if (problem && problem.code === 'mfa_required') {
+        askSecondFactor(problem.mfa_token, problem.methods || []);
+        return;
+      }
+      keep(await read(response));
+      await enter();
+    }
+
+    async function finish(proof) {
+      try {
+        keep(await api('POST', '/auth/mfa', { body: { mfa_token: mfaToken, ...proof }, auth: false }));
+      } catch (error) {
+        if (error.code === 'mfa_token_invalid') {
+          reset();
+        }
+        throw error;
+      }
+      reset();
+      await enter();
+    }
+
+    async function withCode() {
+      const typed = $('mfa-code').value;
+      if (!typed.trim()) {
+        throw new PageError('Type the code from your app or a recovery code, or use a passkey.');
+      }
+      await finish(codeField(typed));
+    }
+
+    async function withPasskey() {
+      const options = await api('POST', '/auth/webauthn/options', { body: { mfa_token: mfaToken }, auth: false });
+      await finish({ webauthn: await askPasskey(passkeys.get, options) });
+    }
+
+    async function passkeyAlone() {
+      const options = await api('POST', '/auth/webauthn/options', { body: {}, auth: false });
+      const credential = await askPasskey(passkeys.get, options);
+      keep(await api('POST', '/auth/webauthn', { body: { credential }, auth: false }));
+      await enter();
+    }
+
+    const run = (buttonId, action) => {
+      clearMessage();
+      busy($(buttonId), action);
+    };
+    const submit = (formId, buttonId, action) =>
+      $(formId).addEventListener('submit', (event) => {
+        event.preventDefault();
+        run(buttonId, action);
+      });
+    submit('login-form', 'login-submit', logIn);
+    submit('mfa-form', 'mfa-submit', withCode);
+    $('mfa-passkey').addEventListener('click', () => run('mfa-passkey', withPasskey));
+    $('mfa-cancel').addEventListener('click', reset);
+    const alone = $('passkey-login');
+    if (alone) {
+      alone.hidden = !passkeys.supported();
+      alone.addEventListener('click', () => run('passkey-login', passkeyAlone));
+    }
+    return { reset };
+  }
+
+  return { wire, codeField, askPasskey };
+})();
