@@ -1,12 +1,13 @@
 // The login of gatehouse's pages: the password, then the second step when the account has a
 // second factor (a code from the app, a recovery code, or a passkey), and, where the page has
-// the button, a passkey alone. The page holds the elements by id (login-form, login-email,
-// login-password, login-submit; mfa-form, mfa-code, mfa-submit, mfa-passkey, mfa-cancel;
-// passkey-login, optional) and says what happens once the token pair is kept (`enter`).
+// the buttons, a passkey alone or a link and code by email. The page holds the elements by id
+// (login-form, login-email, login-password, login-submit; mfa-form, mfa-code, mfa-submit,
+// mfa-passkey, mfa-cancel; optional: passkey-login; email-login with email-form, email-code,
+// email-submit, email-cancel) and says what happens once the token pair is kept (`enter`).
 'use strict';
 
 window.gatehouseLogin = (() => {
-  const { $, clearMessage, PageError, busy } = window.gatehousePage;
+  const { $, say, clearMessage, PageError, busy } = window.gatehousePage;
   const passkeys = window.gatehousePasskey;
 
   /** Six digits (a space in the middle allowed) are a code from the app; else a recovery code. */
@@ -42,7 +43,23 @@ window.gatehouseLogin = (() => {
     function reset() {
       mfaToken = null;
       $('mfa-form').hidden = true;
+      const emailForm = $('email-form');
+      if (emailForm) {
+        emailForm.hidden = true;
+      }
       $('login-form').hidden = false;
+    }
+
+    /** The answer to a first factor: the token pair, or the second step it asks for. */
+    async function afterFirstFactor(response) {
+      const problem = response.status === 403 ? await response.clone().json().catch(() => null) : null;
+      if (problem && problem.code === 'mfa_required') {
+        askSecondFactor(problem.mfa_token, problem.methods || []);
+        return;
+      }
+      keep(await read(response));
+      reset();
+      await enter();
     }
 
     async function logIn() {
@@ -50,14 +67,38 @@ window.gatehouseLogin = (() => {
       const body = who.includes('@') ? { email: who } : { username: who };
       body.password = $('login-password').value;
       const response = await send('POST', '/auth', { body, auth: false });
-      const problem = response.status === 403 ? await response.clone().json().catch(() => null) : null;
       $('login-password').value = '';
-      if (problem && problem.code === 'mfa_required') {
-        askSecondFactor(problem.mfa_token, problem.methods || []);
-        return;
+      await afterFirstFactor(response);
+    }
+
+    /** The address an emailed login goes to, between asking and typing the code. */
+    let emailed = null;
+
+    async function emailMe() {
+      const email = $('login-email').value.trim();
+      if (!email.includes('@')) {
+        throw new PageError('Type your email address first; the link and the code go there.');
       }
-      keep(await read(response));
-      await enter();
+      await api('POST', '/auth/email', { body: { email }, auth: false });
+      emailed = email;
+      $('login-form').hidden = true;
+      $('email-form').hidden = false;
+      $('email-code').value = '';
+      $('email-code').focus();
+      say(`If ${email} may log in here, a link and a code are on their way: open the link, or type the code.`);
+    }
+
+    async function withEmailCode() {
+      const code = $('email-code').value.trim();
+      if (!code) {
+        throw new PageError('Type the eight-digit code from the email.');
+      }
+      await afterFirstFactor(await send('POST', '/auth/email/verify', { body: { email: emailed, code }, auth: false }));
+    }
+
+    /** Finishes a login that ended in a browser redirect (an emailed link): `?code=` of the URL. */
+    async function exchange(code) {
+      await afterFirstFactor(await send('POST', '/auth/exchange', { body: { code }, auth: false }));
     }
 
     async function finish(proof) {
@@ -111,7 +152,12 @@ window.gatehouseLogin = (() => {
       alone.hidden = !passkeys.supported();
       alone.addEventListener('click', () => run('passkey-login', passkeyAlone));
     }
-    return { reset };
+    if ($('email-login')) {
+      $('email-login').addEventListener('click', () => run('email-login', emailMe));
+      submit('email-form', 'email-submit', withEmailCode);
+      $('email-cancel').addEventListener('click', reset);
+    }
+    return { reset, exchange };
   }
 
   return { wire, codeField, askPasskey };

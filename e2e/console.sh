@@ -176,7 +176,7 @@ for test in console account; do
   say "running e2e/console/$test.test.mjs"
   GATEHOUSE_E2E_BASE="$base" GATEHOUSE_E2E_PAGE_BASE="$public" \
     GATEHOUSE_E2E_ADMIN_EMAIL="$admin_email" GATEHOUSE_E2E_ADMIN_PASSWORD="$admin_password" \
-    GATEHOUSE_E2E_USER_PASSWORD="$user_password" \
+    GATEHOUSE_E2E_USER_PASSWORD="$user_password" GATEHOUSE_E2E_LOG="$work/gatehouse.log" \
     GATEHOUSE_E2E_CHROMIUM="$chromium" GATEHOUSE_E2E_SCREENSHOTS="$screenshots" \
     node "e2e/console/$test.test.mjs" &
   test_pid=$!

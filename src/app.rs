@@ -79,6 +79,7 @@ impl Services {
             redirects: RedirectPolicy::new(security.redirect_allow.clone()),
             reauth_window: security.reauth_window,
             mfa_required: security.mfa_required,
+            passwordless: security.passwordless,
         };
         let keys = keys::load_or_create(backend.store.as_ref(), &settings.issuing()).await?;
         let webauthn = relying_party(&settings.public_url, security)?;

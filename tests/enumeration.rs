@@ -1,5 +1,6 @@
-//! Enumeration safety, measured: login, forgot-password and resend answer byte for byte the
-//! same (but for the request id) for existing and unknown accounts, and take the same time.
+//! Enumeration safety, measured: login, forgot-password, resend and login by email answer byte
+//! for byte the same (but for the request id) for existing and unknown accounts, and take the
+//! same time.
 //! A binary of its own, so that no other test shares the machine while it measures.
 
 #[path = "common/logs.rs"]
@@ -44,7 +45,7 @@ async fn enumeration_answers_are_identical_and_equally_fast() {
     let pending = app.sign_up(json!({"email": "pending@example.com", "password": PASSWORD})).await;
     assert_eq!(pending.status(), StatusCode::CREATED);
 
-    let cases: [(&str, Value, Value); 3] = [
+    let cases: [(&str, Value, Value); 4] = [
         (
             "/auth",
             json!({"email": "known@example.com", "password": "not the password"}),
@@ -52,6 +53,7 @@ async fn enumeration_answers_are_identical_and_equally_fast() {
         ),
         ("/password/forgot", json!({"email": "known@example.com"}), json!({"email": "unknown@example.com"})),
         ("/activate/resend", json!({"email": "pending@example.com"}), json!({"email": "unknown@example.com"})),
+        ("/auth/email", json!({"email": "known@example.com"}), json!({"email": "unknown@example.com"})),
     ];
     for (path, existing, unknown) in cases {
         let mut times = [Vec::new(), Vec::new()];

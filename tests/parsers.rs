@@ -194,6 +194,9 @@ const ROUTES: &[Route] = &[
     Route::new("POST", "/auth/webauthn/options", &["mfa_token"]),
     Route::new("POST", "/auth/webauthn", &["credential"]),
     Route::new("POST", "/webauthn/register", &["credential", "name"]).with_token(),
+    Route::new("POST", "/auth/email", &["email", "redirect_to"]),
+    Route::new("POST", "/auth/email/verify", &["email", "code", "token", "redirect_to"]).with_pages(),
+    Route::new("POST", "/auth/exchange", &["code"]),
 ];
 
 /// A body each route accepts (or refuses only for its content, like a wrong password).
@@ -211,6 +214,8 @@ fn valid_body(route: &Route) -> Value {
         "/auth/reauthenticate" | "/mfa/totp" => json!({"password": "not the password"}),
         "/mfa/totp/confirm" => json!({"code": "123456"}),
         "/auth/webauthn/options" => json!({}),
+        "/auth/email/verify" => json!({"email": "nobody@parsers.test", "code": "12345678"}),
+        "/auth/exchange" => json!({"code": "x".repeat(43)}),
         "/auth/webauthn" | "/webauthn/register" => json!({"credential": passkey_answer(), "name": "laptop"}),
         _ => json!({"email": "nobody@parsers.test"}),
     }

@@ -314,7 +314,15 @@
     onSubmit('passkey-add-form', 'passkey-add', () => stepped(addPasskey));
 
     showLogin();
-    resume(enter);
+    // Back from an emailed link: the redirect carries a one-time code for the tokens. It leaves
+    // the address bar (and the history) before it is spent.
+    const handoff = new URLSearchParams(window.location.search).get('code');
+    if (handoff) {
+      window.history.replaceState(null, '', window.location.pathname);
+      busy($('login-submit'), () => login.exchange(handoff));
+    } else {
+      resume(enter);
+    }
     document.body.dataset.ready = 'true';
   }
 

@@ -13,6 +13,7 @@
 // named account-NN-…).
 
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -26,6 +27,8 @@ const ADMIN = { email: setting('GATEHOUSE_E2E_ADMIN_EMAIL'), password: setting('
 const USER_PASSWORD = setting('GATEHOUSE_E2E_USER_PASSWORD');
 const CHROMIUM = setting('GATEHOUSE_E2E_CHROMIUM', '/usr/bin/chromium');
 const SHOTS = setting('GATEHOUSE_E2E_SCREENSHOTS', path.join(repo, 'target/console-screenshots'));
+const SERVER_LOG = setting('GATEHOUSE_E2E_LOG');
+const ANN = 'ann@example.com';
 const BOB = 'bob@example.com';
 const CAROL = 'carol@example.com';
 
@@ -85,6 +88,26 @@ async function answerTo(urlPath, action) {
   ]);
   assert.equal(response.status(), 200, `POST ${urlPath}: ${response.status()} ${await response.text()}`);
   return response.json();
+}
+
+/**
+ * The newest login email to `email` in the server's log (no SMTP is set, so emails are written
+ * there): its link and its code, once more than `seen` of them have arrived.
+ */
+async function emailedLogin(email, seen) {
+  let found = [];
+  await until(`a login email to ${email} should be in the log`, async () => {
+    // Each logged email starts with this; its body follows, then its fields (`to=…`).
+    const log = await readFile(SERVER_LOG, 'utf8');
+    found = log
+      .split('email (no GATEHOUSE_SMTP_URL set')
+      .filter((part) => part.includes(`to=${email} `) && part.includes('/auth/email/verify?token='));
+    return found.length > seen;
+  });
+  const text = found[found.length - 1];
+  const link = text.match(/^(http\S+\/auth\/email\/verify\?token=\S+)$/m)[1];
+  const code = text.match(/^([0-9]{8})$/m)[1];
+  return { link, code, count: found.length };
 }
 
 /** The claims of an access token (only read here; gatehouse checks the signature). */
@@ -293,6 +316,42 @@ async function main() {
       await page.click('#totp-off-submit');
       await expectMessage(/app is off/);
       assert.equal(await page.textContent('#totp-status'), 'Off.');
+      await logOutPage();
+    });
+
+    let annEmails = 0;
+    await step('ann logs in with a code from an email', ['the account page loads with its strict CSP'], async () => {
+      await page.fill('#login-email', ANN);
+      await page.click('#email-login');
+      await expectMessage(/a link and a code are on their way/);
+      assert.ok(await visible('#email-form'), 'the code form shows');
+      const { code, count } = await emailedLogin(ANN, annEmails);
+      annEmails = count;
+      await page.fill('#email-code', code);
+      const pair = await answerTo('/auth/email/verify', () => page.click('#email-submit'));
+      await expectLoggedIn(ANN);
+      assert.deepEqual(claims(pair.access_token).amr, ['email']);
+      await logOutPage();
+    });
+
+    await step('ann logs in by following the emailed link', ['ann logs in with a code from an email'], async () => {
+      await page.fill('#login-email', ANN);
+      await page.click('#email-login');
+      await expectMessage(/a link and a code are on their way/);
+      const { link, count } = await emailedLogin(ANN, annEmails);
+      annEmails = count;
+      // What a mail scanner does first: fetch the link. It must leave the link working.
+      const scanned = await fetch(link, { redirect: 'manual' });
+      assert.equal(scanned.status, 200);
+      await page.goto(link.replace(BASE, PAGE));
+      assert.ok(await visible('button[type="submit"]'), 'the link shows a page with one button');
+      const [pair] = await Promise.all([
+        page.waitForResponse((r) => new URL(r.url()).pathname === '/auth/exchange').then((r) => r.json()),
+        page.click('button[type="submit"]'),
+      ]);
+      await expectLoggedIn(ANN);
+      assert.deepEqual(claims(pair.access_token).amr, ['email']);
+      assert.equal(new URL(page.url()).search, '', 'the one-time code left the address bar');
       await logOutPage();
     });
 

@@ -42,6 +42,8 @@ pub enum Error {
     Forbidden,
     #[error("sign-up is closed: accounts are created by admins")]
     SignupDisabled,
+    #[error("login by email is off")]
+    PasswordlessDisabled,
     #[error("the last active admin cannot be demoted, disabled or deleted")]
     LastAdmin,
     #[error("no such account")]

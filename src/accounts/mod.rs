@@ -6,6 +6,7 @@ pub mod admin;
 mod client;
 pub mod domain;
 mod email_change;
+pub mod email_login;
 mod error;
 mod key_cache;
 pub mod keys;
@@ -31,6 +32,7 @@ use uuid::Uuid;
 pub use self::client::ClientInfo;
 pub use self::domain::FieldError;
 use self::domain::{Account, Credentials, Status};
+pub use self::email_login::EmailProof;
 pub use self::error::{Error, Result};
 use self::key_cache::Keys;
 pub use self::key_cache::{KeyInfo, RELOAD_EVERY as KEY_RELOAD_EVERY};
@@ -91,6 +93,8 @@ pub struct Settings {
     pub reauth_window: Duration,
     /// Which accounts must have a second factor.
     pub mfa_required: crate::config::MfaPolicy,
+    /// Login by an emailed link or code is on.
+    pub passwordless: bool,
 }
 
 impl Settings {

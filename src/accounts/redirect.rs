@@ -33,6 +33,13 @@ impl RedirectTo {
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
+
+    /// This address with `name=value` added to its query (the hand-off code of a browser login).
+    pub fn with_param(&self, name: &str, value: &str) -> Url {
+        let mut url = self.0.clone();
+        url.query_pairs_mut().append_pair(name, value);
+        url
+    }
 }
 
 impl RedirectPolicy {

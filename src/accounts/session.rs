@@ -158,21 +158,37 @@ impl Accounts {
                 }
             }
         }
-        if let Some(challenge) = self.challenge_if_needed(&account, "pwd").await? {
-            tracing::info!(account_id = %account.id, "password right; second factor required");
-            self.audit.record(self.event(kinds::LOGIN_MFA_REQUIRED, Some(account.id), client));
-            return Err(Error::MfaRequired(challenge));
-        }
-        let mut auth = SessionAuth::password(Utc::now());
-        let enrolment_only = super::mfa::covers(self.settings.mfa_required, &account);
-        if enrolment_only {
-            tracing::info!(account_id = %account.id, "a second factor is required and missing: enrolment-only session");
-            auth.aal = super::mfa::ENROLMENT_ONLY;
-        }
-        let detail = if enrolment_only { json!({ "enrolment_only": true }) } else { json!({}) };
-        let mut pair = self.start_session(account, auth, client, detail).await?;
+        let mut pair = self.after_first_factor(account, "pwd", client, json!({})).await?;
         pair.device_token = self.throttle.enabled().then(|| self.throttle.device_token(&login));
         Ok(pair)
+    }
+
+    /// What follows a first factor (`method`, RFC 8176: `pwd`, `email`): the second step when
+    /// the account has a second factor ([`Error::MfaRequired`]), an enrolment-only session when
+    /// `GATEHOUSE_MFA_REQUIRED` covers it and it has none, else a session of level 1.
+    pub(super) async fn after_first_factor(
+        &self,
+        account: Account,
+        method: &str,
+        client: &ClientInfo,
+        mut detail: serde_json::Value,
+    ) -> Result<TokenPair> {
+        if let Some(challenge) = self.challenge_if_needed(&account, method).await? {
+            tracing::info!(account_id = %account.id, method, "first factor right; second factor required");
+            self.audit.record(
+                self.event(kinds::LOGIN_MFA_REQUIRED, Some(account.id), client).detail(json!({ "method": method })),
+            );
+            return Err(Error::MfaRequired(challenge));
+        }
+        let mut auth = SessionAuth::first_factor(method, Utc::now());
+        if super::mfa::covers(self.settings.mfa_required, &account) {
+            tracing::info!(account_id = %account.id, "a second factor is required and missing: enrolment-only session");
+            auth.aal = super::mfa::ENROLMENT_ONLY;
+            if let Some(detail) = detail.as_object_mut() {
+                detail.insert("enrolment_only".into(), json!(true));
+            }
+        }
+        self.start_session(account, auth, client, detail).await
     }
 
     /// Starts a session of an authenticated account and hands out its first token pair; the

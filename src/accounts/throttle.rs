@@ -36,6 +36,8 @@ pub enum Action {
     Resend,
     Forgot,
     Refresh,
+    /// Asking for a login link and code by email (the password-reset budget).
+    EmailLogin,
 }
 
 impl Action {
@@ -46,6 +48,7 @@ impl Action {
             Action::Resend => "resend",
             Action::Forgot => "forgot",
             Action::Refresh => "refresh",
+            Action::EmailLogin => "email_login",
         }
     }
 }
@@ -106,7 +109,7 @@ impl Throttle {
             Action::Login => limits.login,
             Action::SignUp => limits.signup,
             Action::Resend => limits.resend,
-            Action::Forgot => limits.forgot,
+            Action::Forgot | Action::EmailLogin => limits.forgot,
             Action::Refresh => limits.refresh,
         };
         match self.take(&key(&format!("ip:{}", action.as_str()), &[ip]), budget).await? {

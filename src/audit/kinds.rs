@@ -11,6 +11,12 @@ pub const LOGIN_FAILED: &str = "login.failed";
 pub const LOGIN_LOCKED: &str = "login.locked";
 /// A right password of an account with a second factor: the login waits for it.
 pub const LOGIN_MFA_REQUIRED: &str = "login.mfa_required";
+/// A login link and code were asked for (`detail.email` when no account has the address).
+pub const EMAIL_LOGIN_REQUESTED: &str = "login.email_requested";
+/// A wrong code of a login by email.
+pub const EMAIL_LOGIN_FAILED: &str = "login.email_failed";
+/// An account was made by a sign-up link or code.
+pub const SIGNUP_BY_EMAIL: &str = "signup.by_email";
 pub const LOGOUT: &str = "logout";
 /// A second factor was enabled (`detail.method`).
 pub const MFA_ENABLED: &str = "mfa.enabled";

@@ -71,6 +71,8 @@ pub struct Security {
     /// Anyone may sign up (`GATEHOUSE_SIGNUP=open`); when closed, only admins create accounts.
     pub signup_open: bool,
     pub signup_conceal_existing: bool,
+    /// Login by an emailed link or code (`GATEHOUSE_PASSWORDLESS`).
+    pub passwordless: bool,
     /// `GATEHOUSE_APP_URL`: the pages of emailed links point back to it.
     pub app_url: Option<Url>,
     /// `GATEHOUSE_REDIRECT_ALLOW`: the prefixes a `redirect_to` must start with.
@@ -294,6 +296,7 @@ fn security(p: &mut Parser<'_>) -> Option<Security> {
     let cors_origins = p.optional(&CORS_ORIGINS);
     let signup_open = p.get(&SIGNUP);
     let signup_conceal_existing = p.get(&SIGNUP_CONCEAL_EXISTING);
+    let passwordless = p.get(&PASSWORDLESS);
     let app_url = p.optional(&APP_URL);
     let redirect_allow = p.optional(&REDIRECT_ALLOW);
     let refresh_grace = p.get(&REFRESH_GRACE);
@@ -329,6 +332,7 @@ fn security(p: &mut Parser<'_>) -> Option<Security> {
         cors_origins: cors_origins?.unwrap_or_default(),
         signup_open: signup_open?,
         signup_conceal_existing: signup_conceal_existing?,
+        passwordless: passwordless?,
         app_url: app_url?,
         redirect_allow: redirect_allow?.unwrap_or_default(),
         refresh_grace: refresh_grace?,

@@ -173,6 +173,8 @@ settings! {
         "browser origins allowed to call the API (comma-separated); unset: CORS off";
     SIGNUP: bool = "GATEHOUSE_SIGNUP", Value("open"), Plain, parse_signup,
         "`closed`: `POST /user` answers `403 signup_disabled`; admins and the CLI still create accounts (invitations)";
+    PASSWORDLESS: bool = "GATEHOUSE_PASSWORDLESS", Value("on"), Plain, parse_switch,
+        "`off`: login by an emailed link or code (`POST /auth/email`) answers `403 passwordless_disabled`";
     SIGNUP_CONCEAL_EXISTING: bool = "GATEHOUSE_SIGNUP_CONCEAL_EXISTING", Value("false"), Plain, parse_bool,
         "`true`: sign-up with a taken email answers `202` like a new one; the owner is told by email";
     APP_URL: Url = "GATEHOUSE_APP_URL", Unset, Plain, parse_public_url,

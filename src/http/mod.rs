@@ -38,6 +38,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .merge(routes::passkeys::router())
         .merge(routes::activation::router())
         .merge(routes::password::router())
+        .merge(routes::passwordless::router())
         .merge(routes::email::router())
         .merge(routes::events::router())
         .merge(routes::admin::router())

@@ -41,6 +41,10 @@ fn page(status: StatusCode, title: &str, body: String) -> Response {
         headers.insert(header::CONTENT_SECURITY_POLICY, value);
     }
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // The page's own form posts then carry its origin, which the post is checked against
+    // (`no-referrer`, the answers' default, makes browsers send `Origin: null`); other sites
+    // still get no referrer, so the token in the page's address never leaves it.
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     response
 }
 
@@ -62,7 +66,16 @@ fn back_to(app_url: Option<&Url>) -> String {
 
 /// Sends the browser on to where the request that emailed the link asked (`303 See Other`).
 pub fn see_other(to: &RedirectTo) -> Response {
-    match HeaderValue::from_str(to.as_str()) {
+    see_other_to(to.as_str())
+}
+
+/// Sends the browser on to `to` (`303 See Other`).
+pub fn see_other_url(to: &Url) -> Response {
+    see_other_to(to.as_str())
+}
+
+fn see_other_to(to: &str) -> Response {
+    match HeaderValue::from_str(to) {
         Ok(location) => (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
@@ -94,6 +107,22 @@ pub fn reset_form(token: &str, redirect_to: Option<&RedirectTo>, error: Option<&
         token = attr(token),
     );
     page(status, "Choose a new password", body)
+}
+
+/// The page of an emailed login link: one button posts the token back, so that a mail scanner
+/// fetching (or prefetching) the link spends nothing.
+pub fn email_login_form(token: &str, redirect_to: Option<&RedirectTo>) -> Response {
+    let redirect = redirect_to
+        .map(|to| format!("<input type=\"hidden\" name=\"redirect_to\" value=\"{}\">\n", attr(to.as_str())))
+        .unwrap_or_default();
+    let body = format!(
+        "{}<form method=\"post\" action=\"verify\">\n\
+         <input type=\"hidden\" name=\"token\" value=\"{token}\">\n{redirect}\
+         <button type=\"submit\" autofocus>Log in</button>\n</form>\n",
+        paragraph("You asked for a login link. Press the button to log in on this device."),
+        token = attr(token),
+    );
+    page(StatusCode::OK, "Log in", body)
 }
 
 pub fn reset_done(app_url: Option<&Url>) -> Response {

@@ -96,6 +96,40 @@ pub fn password_reset(link: &str, ttl: Duration) -> Rendered {
     Rendered { kind: "password_reset", subject, text, html }
 }
 
+/// The passwordless login email: a link and, for typing into the app instead, a code.
+/// `signup`: no account has the address yet, and using either makes one.
+pub fn email_login(link: &str, code: &str, ttl: Duration, site: &str, signup: bool) -> Rendered {
+    let valid = lifetime(ttl);
+    let (subject, opening, action) = match signup {
+        true => (
+            "Your sign-up link".to_owned(),
+            format!("Someone asked to sign up at {site} with this address."),
+            "To create your account and log in, open this link",
+        ),
+        false => (
+            "Your login link".to_owned(),
+            format!("Someone asked to log in to your account at {site}."),
+            "To log in, open this link",
+        ),
+    };
+    let text = format!(
+        "{opening}\n\n{action}:\n\n{link}\n\nor enter this code where you asked for it:\n\n{code}\n\n\
+         The link and the code work once, together, and expire in {valid}.\n\
+         If it was not you, ignore this email; nothing happens without them.\n"
+    );
+    let html = html_page(
+        &subject,
+        &[
+            format!("{opening} {action} (the button below), or enter this code where you asked for it: {code}"),
+            format!(
+                "The link and the code work once, together, and expire in {valid}. If it was not you, ignore this email."
+            ),
+        ],
+        Some((if signup { "Create my account and log in" } else { "Log in" }, link)),
+    );
+    Rendered { kind: if signup { "email_signup" } else { "email_login" }, subject, text, html }
+}
+
 /// Tells the owner their password was changed (`reset`: with a link sent to this address).
 pub fn password_changed(reset: bool, site: &str) -> Rendered {
     let how = if reset { "reset with a link sent to this address" } else { "changed" };
@@ -316,6 +350,19 @@ mod tests {
         let hostile = "https://x.example/a?token=\"><script>alert(1)</script>";
         let rendered = activation(hostile, Duration::from_secs(60));
         assert!(!rendered.html.contains("<script>"));
+    }
+
+    #[test]
+    fn the_login_email_holds_the_link_and_the_code_each_on_a_line_of_its_own() {
+        let login = email_login(LINK, "01234567", Duration::from_secs(600), "https://id.example.com", false);
+        let lines: Vec<&str> = login.text.lines().collect();
+        assert!(lines.contains(&LINK) && lines.contains(&"01234567"), "{}", login.text);
+        assert!(login.text.contains("expire in 10 minutes"));
+        assert!(login.html.contains("01234567") && login.html.contains(LINK));
+        assert_eq!((login.kind, login.subject.as_str()), ("email_login", "Your login link"));
+        let signup = email_login(LINK, "01234567", Duration::from_secs(600), "https://id.example.com", true);
+        assert_eq!((signup.kind, signup.subject.as_str()), ("email_signup", "Your sign-up link"));
+        assert!(signup.text.contains("create your account"));
     }
 
     #[test]

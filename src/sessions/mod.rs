@@ -56,7 +56,12 @@ pub struct SessionAuth {
 impl SessionAuth {
     /// A login by password alone.
     pub fn password(at: DateTime<Utc>) -> Self {
-        Self { aal: 1, amr: vec!["pwd".to_owned()], at }
+        Self::first_factor("pwd", at)
+    }
+
+    /// A login by one factor, whose RFC 8176 method is `method`.
+    pub fn first_factor(method: &str, at: DateTime<Utc>) -> Self {
+        Self { aal: 1, amr: vec![method.to_owned()], at }
     }
 
     /// What a session from before authentication levels were recorded counts as: a password

@@ -1,7 +1,7 @@
 //! Persistence: the only place SQL lives. The account rules see narrow traits, one per concern
 //! ([`AccountStore`], [`TokenStore`], [`OutboxStore`], [`KeyStore`], [`MfaStore`],
 //! [`PasskeyStore`], [`AdminStore`],
-//! [`EmailChangeStore`], and the audit trail's and rate limits' own), gathered in [`Store`].
+//! [`EmailChangeStore`], [`EmailLoginStore`], and the audit trail's and rate limits' own), gathered in [`Store`].
 //! `sql/` implements them all once, over a dialect; `sqlite/`, `postgres/` and `mysql/` are
 //! the dialects; `open.rs` picks one by the URL's scheme.
 //!
@@ -12,6 +12,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod email_change;
+pub mod email_login;
 pub mod error;
 pub mod keys;
 pub mod mfa;
@@ -33,6 +34,7 @@ use chrono::{DateTime, Utc};
 pub use self::accounts::{AccountStore, NewAccount, ProfileChange};
 use self::admin::AdminStore;
 use self::email_change::EmailChangeStore;
+pub use self::email_login::EmailLoginStore;
 pub use self::error::{StoreError, StoreResult};
 pub use self::keys::KeyStore;
 pub use self::mfa::MfaStore;
@@ -57,6 +59,7 @@ pub trait Store:
     + AdminStore
     + AuditStore
     + EmailChangeStore
+    + EmailLoginStore
     + LimitStore
     + Send
     + Sync

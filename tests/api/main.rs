@@ -15,6 +15,7 @@ mod mfa;
 mod misc;
 mod passkeys;
 mod password;
+mod passwordless;
 mod redirects;
 mod restart;
 mod security;

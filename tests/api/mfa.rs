@@ -13,7 +13,7 @@ fn now() -> u64 {
 }
 
 /// The authenticator app: the code for `offset` steps from now.
-fn code(secret: &[u8], offset: i64) -> String {
+pub(crate) fn code(secret: &[u8], offset: i64) -> String {
     let at = now() as i64 + offset * 30;
     gatehouse::tokens::totp::code_at(secret, at as u64)
 }
@@ -26,7 +26,7 @@ fn wrong_code(secret: &[u8]) -> String {
 
 /// An active, logged-in user who has enrolled and confirmed an authenticator app with the code
 /// of the current step: `(access token, secret, recovery codes)`.
-async fn enrolled_user(app: &TestApp, email: &str) -> (String, Vec<u8>, Vec<String>) {
+pub(crate) async fn enrolled_user(app: &TestApp, email: &str) -> (String, Vec<u8>, Vec<String>) {
     let (_, token) = app.logged_in_user(email).await;
     let response = app.post_json("/mfa/totp", &json!({"password": PASSWORD}), Some(&token)).await;
     assert_eq!(response.status(), StatusCode::OK);

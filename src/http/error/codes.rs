@@ -93,7 +93,7 @@ codes! {
     MfaRequired = "mfa_required", FORBIDDEN, "Second factor required",
         "right password; finish the login at `POST /auth/mfa` with the problem's `mfa_token` and one of its `methods`";
     InvalidCode = "invalid_code", UNAUTHORIZED, "Invalid code",
-        "the second-factor code is wrong, was already used (a TOTP code works once), or the recovery code is spent";
+        "the second-factor code is wrong, was already used (a TOTP code works once), or the recovery code is spent; or the emailed login code is wrong, used, expired or out of tries";
     MfaTokenInvalid = "mfa_token_invalid", UNAUTHORIZED, "Invalid mfa_token",
         "the `mfa_token` is unknown, used, older than 5 minutes or out of attempts; log in again";
     ReauthenticationRequired = "reauthentication_required", FORBIDDEN, "Reauthentication required",
@@ -112,6 +112,8 @@ codes! {
         "authenticated, but not allowed: another user's account, an admin route, or the last active admin";
     SignupDisabled = "signup_disabled", FORBIDDEN, "Sign-up disabled",
         "sign-up is closed here (`GATEHOUSE_SIGNUP=closed`): accounts are created by admins";
+    PasswordlessDisabled = "passwordless_disabled", FORBIDDEN, "Login by email disabled",
+        "login by an emailed link or code is off here (`GATEHOUSE_PASSWORDLESS=off`)";
     NotFound = "not_found", NOT_FOUND, "Not found",
         "no such route, or (for admins) no such account, session or email";
     MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED, "Method not allowed",

@@ -57,6 +57,8 @@ pub enum ApiError {
     LastAdmin,
     /// 403: sign-up is closed.
     SignupDisabled,
+    /// 403: login by email is off.
+    PasswordlessDisabled,
     /// 404: no such route, account or session.
     NotFound(&'static str),
     /// 405
@@ -141,6 +143,7 @@ impl ApiError {
             WebauthnFailed(_) => Code::WebauthnFailed,
             Forbidden | LastAdmin => Code::Forbidden,
             SignupDisabled => Code::SignupDisabled,
+            PasswordlessDisabled => Code::PasswordlessDisabled,
             NotFound(_) => Code::NotFound,
             MethodNotAllowed => Code::MethodNotAllowed,
             EmailTaken => Code::EmailTaken,
@@ -194,6 +197,7 @@ impl ApiError {
             Forbidden => "You are not allowed to do this.".into(),
             LastAdmin => "This is the last active admin: make another admin first.".into(),
             SignupDisabled => "Sign-up is closed here: ask an administrator for an account.".into(),
+            PasswordlessDisabled => "Login by an emailed link or code is off here; log in with your password.".into(),
             NotFound(what) => format!("No such {what}."),
             MethodNotAllowed => "This path does not support this method.".into(),
             EmailTaken => "An account with this email address exists already.".into(),
@@ -311,6 +315,7 @@ impl From<accounts::Error> for ApiError {
             E::Forbidden => ApiError::Forbidden,
             E::LastAdmin => ApiError::LastAdmin,
             E::SignupDisabled => ApiError::SignupDisabled,
+            E::PasswordlessDisabled => ApiError::PasswordlessDisabled,
             E::NotFound => ApiError::NotFound("account"),
             E::SessionNotFound => ApiError::NotFound("session"),
             E::EmailTaken => ApiError::EmailTaken,

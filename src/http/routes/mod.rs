@@ -10,6 +10,7 @@ pub mod health;
 pub mod mfa;
 pub mod passkeys;
 pub mod password;
+pub mod passwordless;
 pub mod root;
 pub mod users;
 pub mod wellknown;

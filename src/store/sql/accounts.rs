@@ -49,6 +49,38 @@ pub(super) async fn refuse_last_admin(tx: &mut impl Exec, id: Uuid) -> StoreResu
     Ok(())
 }
 
+/// Inserts an account row, inside a transaction.
+pub(super) async fn insert_account_row(tx: &mut impl Exec, account: &NewAccount) -> StoreResult<()> {
+    let username_normalized = account.username.as_ref().map(|u| u.to_ascii_lowercase());
+    let username_normalized = username_normalized.as_deref();
+    tx.execute(
+        sql!(
+            "INSERT INTO accounts (id, email, email_normalized, username, username_normalized, name, data,
+                                   app_data, password_hash, role, status, email_verified, created_at,
+                                   updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ),
+        args![
+            account.id,
+            &account.email,
+            &account.email_normalized,
+            &account.username,
+            username_normalized,
+            &account.name,
+            &account.data,
+            &account.app_data,
+            &account.password_hash,
+            account.role.as_str(),
+            account.status.as_str(),
+            account.email_verified,
+            account.now,
+            account.now,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
 #[async_trait]
 impl<D: Dialect> AccountStore for SqlStore<D> {
     async fn insert_account(
@@ -56,38 +88,12 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         account: &NewAccount,
         link: Option<(&NewOneTimeToken, &NewEmail)>,
     ) -> StoreResult<Account> {
-        let username_normalized = account.username.as_ref().map(|u| u.to_ascii_lowercase());
-        let username_normalized = username_normalized.as_deref();
         timed!(
             DB,
             "insert_account",
             self.retrying(|| async move {
                 let mut tx = self.db.begin().await?;
-                tx.execute(
-                    sql!(
-                        "INSERT INTO accounts (id, email, email_normalized, username, username_normalized, name, data,
-                                               app_data, password_hash, role, status, email_verified, created_at,
-                                               updated_at)
-                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    ),
-                    args![
-                        account.id,
-                        &account.email,
-                        &account.email_normalized,
-                        &account.username,
-                        username_normalized,
-                        &account.name,
-                        &account.data,
-                        &account.app_data,
-                        &account.password_hash,
-                        account.role.as_str(),
-                        account.status.as_str(),
-                        account.email_verified,
-                        account.now,
-                        account.now,
-                    ],
-                )
-                .await?;
+                insert_account_row(&mut tx, account).await?;
                 if let Some((token, email)) = link {
                     insert_token(&mut tx, token).await?;
                     insert_email(&mut tx, email).await?;

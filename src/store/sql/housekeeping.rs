@@ -8,7 +8,7 @@ use crate::metrics::{DATABASE as DB, timed};
 use crate::store::Store;
 use crate::store::error::StoreResult;
 
-/// How long expired one-time tokens and email-change links are kept, so that a late click
+/// How long expired one-time tokens, email-change links and logins by email are kept, so that a late click
 /// still hears "expired".
 const EXPIRED_TOKEN_RETENTION: chrono::Duration = chrono::Duration::days(7);
 
@@ -37,8 +37,11 @@ impl<D: Dialect> Store for SqlStore<D> {
                     tx.execute(sql!("DELETE FROM mfa_challenges WHERE expires_at <= ?"), args![now]).await?;
                 let ceremonies =
                     tx.execute(sql!("DELETE FROM webauthn_challenges WHERE expires_at <= ?"), args![now]).await?;
+                let email_logins =
+                    tx.execute(sql!("DELETE FROM email_logins WHERE expires_at <= ?"), args![before]).await?;
+                let handoffs = tx.execute(sql!("DELETE FROM login_handoffs WHERE expires_at <= ?"), args![now]).await?;
                 tx.commit().await?;
-                Ok(sessions + tokens + changes + challenges + ceremonies)
+                Ok(sessions + tokens + changes + challenges + ceremonies + email_logins + handoffs)
             })
         )
     }

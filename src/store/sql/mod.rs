@@ -15,6 +15,7 @@ mod accounts;
 mod admin;
 mod audit;
 mod email_change;
+mod email_login;
 mod housekeeping;
 mod keys;
 mod limits;

@@ -1,0 +1,102 @@
+//! Passwordless login as the store keeps it: the emailed link and code (only their keyed
+//! hashes), and the hand-off codes that carry a browser's finished login to the app. Every
+//! "only once" is one conditional write, so it holds across replicas.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::accounts::NewAccount;
+use super::error::StoreResult;
+use super::outbox::NewEmail;
+use crate::tokens::opaque::TokenHash;
+
+/// A login by email about to be stored, with the email that carries its link and code.
+#[derive(Debug)]
+pub struct NewEmailLogin {
+    pub id: Uuid,
+    /// The address as requested, and normalized.
+    pub email: String,
+    pub email_normalized: String,
+    /// `None`: no account has the address yet; using the link or code signs up.
+    pub account_id: Option<Uuid>,
+    pub link_hash: TokenHash,
+    pub code_hash: TokenHash,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A stored login by email that may still be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmailLogin {
+    pub id: Uuid,
+    pub email: String,
+    pub account_id: Option<Uuid>,
+    /// Read with the code's attempt: what the code must hash to.
+    pub code_hash: TokenHash,
+}
+
+/// Whether a link names a login, and if so whether it may still be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkState {
+    Live(EmailLogin),
+    /// Used, ended by a newer request, or dead of wrong codes.
+    Spent,
+    Expired,
+    Unknown,
+}
+
+/// What spending a login by email does to the account.
+#[derive(Debug)]
+pub enum Redeem<'a> {
+    /// The login's account: its address is proven. A pending one becomes active, and its
+    /// password (set by whoever signed up, not proven to be the owner) becomes `fresh_password`
+    /// (given for a pending account).
+    Existing { account_id: Uuid, fresh_password: Option<&'a str> },
+    /// No account had the address: this one is made, active.
+    New(&'a NewAccount),
+}
+
+#[async_trait]
+pub trait EmailLoginStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Stores a login by email and queues its email, atomically; an earlier login of the same
+    /// address that is still waiting ends.
+    async fn insert_email_login(&self, login: &NewEmailLogin, email: &NewEmail) -> StoreResult<()>;
+    /// The login a link names, without spending it; one with `max_attempts` wrong codes is dead.
+    async fn email_login_by_link(
+        &self,
+        hash: &TokenHash,
+        max_attempts: u32,
+        now: DateTime<Utc>,
+    ) -> StoreResult<LinkState>;
+    /// Takes one of the code attempts of the newest live login of `email_normalized`; `None`
+    /// when there is none, or its attempts are spent. Concurrent attempts each take their own,
+    /// so at most `max_attempts` codes are ever compared.
+    async fn take_code_attempt(
+        &self,
+        email_normalized: &str,
+        max_attempts: u32,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<EmailLogin>>;
+    /// Spends the login `id` and does `redeem`, atomically; `None` when it was no longer live
+    /// (spent by a concurrent request, say, or with more than `attempts_bound` code attempts).
+    /// The account id on success.
+    async fn redeem_email_login(
+        &self,
+        id: Uuid,
+        attempts_bound: u32,
+        redeem: Redeem<'_>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Uuid>>;
+    /// Stores a hand-off code (its hash) for the browser login of `account_id` by `method`.
+    async fn insert_handoff(
+        &self,
+        hash: &TokenHash,
+        account_id: Uuid,
+        method: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Spends a hand-off code: the account and method, once.
+    async fn spend_handoff(&self, hash: &TokenHash, now: DateTime<Utc>) -> StoreResult<Option<(Uuid, String)>>;
+}
