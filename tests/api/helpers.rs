@@ -217,6 +217,20 @@ impl TestApp {
         self.db.count(query).await
     }
 
+    /// Waits (at most five seconds) until `query` counts `expected`, and asserts it does: for
+    /// what is written after the answer (audit events are written in the background).
+    pub async fn count_reaches(&self, query: &str, expected: i64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let count = self.count(query).await;
+            if count == expected {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{query} counts {count}, not {expected}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Waits (at most ten seconds) until the outbox holds nothing queued or being sent: every
     /// email written so far has been delivered or given up on.
     pub async fn outbox_settled(&self) {

@@ -181,8 +181,7 @@ async fn an_mfa_token_takes_five_wrong_codes_then_is_spent() {
     assert_problem(unknown, StatusCode::UNAUTHORIZED, "mfa_token_invalid").await;
     let neither = second_step(&app, json!({"mfa_token": mfa_token_of(&app).await})).await;
     assert_problem(neither, StatusCode::BAD_REQUEST, "malformed_request").await;
-    let events = app.count("SELECT COUNT(*) FROM audit_events WHERE kind = 'mfa.failed'").await;
-    assert_eq!(events, 5);
+    app.count_reaches("SELECT COUNT(*) FROM audit_events WHERE kind = 'mfa.failed'", 5).await;
 }
 
 /// Eight logins race to spend one code: exactly one gets in, on every backend and with Redis.
@@ -289,7 +288,7 @@ async fn an_admin_removes_every_factor_and_the_user_is_told() {
     assert_eq!(app.log_in("ann@example.com", PASSWORD).await.status(), StatusCode::OK);
     let again = app.delete("/admin/users/ann@example.com/mfa", Some(&admin)).await;
     assert_problem(again, StatusCode::CONFLICT, "mfa_not_enabled").await;
-    assert_eq!(app.count("SELECT COUNT(*) FROM audit_events WHERE kind = 'admin.mfa_reset'").await, 1);
+    app.count_reaches("SELECT COUNT(*) FROM audit_events WHERE kind = 'admin.mfa_reset'", 1).await;
 }
 
 /// The secret is stored sealed; a key configured later seals new secrets while the generated
