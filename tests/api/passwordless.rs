@@ -298,3 +298,21 @@ async fn an_address_gets_at_most_its_email_budget_and_the_answer_never_changes()
     let logins = app.smtp.messages_to("kit@example.com").iter().filter(|m| m.subject() == "Your login link").count();
     assert_eq!(logins, 5, "GATEHOUSE_RATE_LIMIT_EMAIL is 5 an hour");
 }
+
+/// Per client IP, requests for links have a budget the size of forgot-password's (20 a minute by
+/// default, refilling one every three seconds, hence the small range).
+#[tokio::test]
+async fn a_client_that_asks_for_too_many_links_hears_429() {
+    let app = spawn_app().await;
+    let mut accepted = 0;
+    let limited = loop {
+        let response = ask(&app, &format!("person{accepted}@example.com")).await;
+        if response.status() != StatusCode::ACCEPTED {
+            break response;
+        }
+        accepted += 1;
+        assert!(accepted <= 22, "no limit after {accepted} requests");
+    };
+    assert!(accepted >= 20, "limited after {accepted} requests");
+    assert_problem(limited, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+}
