@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# The admin console at /admin and the account page at /account with passkeys, driven in a real
-# headless Chromium (e2e/console/console.test.mjs, then e2e/console/account.test.mjs with
-# DevTools' virtual authenticators; playwright-core and Debian's chromium, no browser is
-# downloaded).
+# The admin console at /admin and the account page at /account with passkeys and social login,
+# driven in a real headless Chromium (e2e/console/console.test.mjs, then
+# e2e/console/account.test.mjs with DevTools' virtual authenticators; playwright-core and
+# Debian's chromium, no browser is downloaded).
 #
 #   e2e/console.sh
 #       installs chromium with apt-get when /usr/bin/chromium is missing (as root; without root
-#       or network it prints "skipped: …" and exits 0), runs `npm ci` in e2e/console, builds the
-#       release binary, starts `gatehouse serve` on a free port with a fresh SQLite database in a
-#       temporary directory (a bootstrap admin, rate limits off, emails to the log), creates a
-#       few accounts with `gatehouse user create`, runs the browser tests and stops gatehouse.
+#       or network it prints "skipped: …" and exits 0), runs `npm ci` in e2e/console (and in
+#       e2e/oidc when its packages are missing or older than its lock), builds the release
+#       binary, starts the OpenID Connect provider e2e/oidc/provider.mjs on a free port, then
+#       `gatehouse serve` on another with a fresh SQLite database in a temporary directory (a
+#       bootstrap admin, rate limits off, emails to the log, the provider as the trusted social
+#       login "idp"), creates a few accounts with `gatehouse user create`, runs the browser tests
+#       and stops gatehouse and the provider.
 #       The public URL is http://localhost:PORT, so that passkeys work (their relying party
 #       cannot be an IP address); the tests' own API calls go to 127.0.0.1.
 #       Screenshots of each step land in target/console-screenshots/.
@@ -19,7 +22,7 @@
 #
 # Environment: CARGO_TARGET_DIR (default ~/.cache/gatehouse-target); GATEHOUSE_E2E_BIN, a
 # gatehouse binary to use instead of building one; GATEHOUSE_E2E_CHROMIUM (default
-# /usr/bin/chromium); GATEHOUSE_E2E_KEEP=1 keeps the temporary directory (database and log).
+# /usr/bin/chromium); GATEHOUSE_E2E_KEEP=1 keeps the temporary directory (database and logs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,7 +33,7 @@ skip() { say "skipped: $*"; exit 0; }
 
 case ${1:-} in
   "") ;;
-  -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
 esac
 
@@ -39,7 +42,7 @@ chromium="${GATEHOUSE_E2E_CHROMIUM:-/usr/bin/chromium}"
 screenshots="$PWD/target/console-screenshots"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-console.XXXXXX")
-gatehouse_pid="" test_pid=""
+gatehouse_pid="" provider_pid="" test_pid=""
 
 stop() { # pid: SIGTERM, then SIGKILL after 10 s
   local pid=$1
@@ -54,8 +57,9 @@ cleanup() {
   local status=$?
   stop "$test_pid"
   stop "$gatehouse_pid"
+  stop "$provider_pid"
   if [ "${GATEHOUSE_E2E_KEEP:-}" = 1 ]; then
-    say "kept $work (gh.db, gatehouse.log)"
+    say "kept $work (gh.db, gatehouse.log, provider.log)"
   else
     rm -rf "$work"
   fi
@@ -94,6 +98,12 @@ done
 say "npm ci in e2e/console"
 (cd e2e/console && npm ci --no-audit --no-fund --loglevel=error >"$work/npm.log" 2>&1) \
   || { show_log "$work/npm.log"; die "npm ci failed in e2e/console"; }
+# The provider's packages, as e2e/oidc/run.sh installs them.
+if [[ ! -d e2e/oidc/node_modules || e2e/oidc/package-lock.json -nt e2e/oidc/node_modules ]]; then
+  say "npm ci in e2e/oidc"
+  (cd e2e/oidc && npm ci --no-audit --no-fund --loglevel=error >"$work/npm-oidc.log" 2>&1) \
+    || { show_log "$work/npm-oidc.log"; die "npm ci failed in e2e/oidc"; }
+fi
 
 # ------------------------------------------------------------------------------------------
 # gatehouse.
@@ -135,6 +145,25 @@ sys.exit(f"{url} did not answer 200 within {seconds:g} s")
 EOF
 }
 
+# ------------------------------------------------------------------------------------------
+# The OpenID Connect provider of the social login, before gatehouse (which reads its discovery
+# document at the first login through it). It prints {"issuer":…,"port":…} once listening.
+say "OpenID Connect provider (e2e/oidc/provider.mjs) for the callback $public/auth/oidc/idp/callback"
+REDIRECT_URIS="$public/auth/oidc/idp/callback" PORT=0 node e2e/oidc/provider.mjs \
+  >"$work/provider.out" 2>"$work/provider.log" &
+provider_pid=$!
+issuer=""
+for _ in $(seq 1 300); do
+  issuer=$(python3 -c 'import json, sys; print(json.loads(open(sys.argv[1]).readline())["issuer"])' \
+    "$work/provider.out" 2>/dev/null) && break
+  kill -0 "$provider_pid" 2>/dev/null || break
+  sleep 0.1
+done
+[ -n "$issuer" ] || { show_log "$work/provider.log"; die "the OpenID Connect provider did not start"; }
+wait_http "$issuer/.well-known/openid-configuration" 10 "$provider_pid" \
+  || { show_log "$work/provider.log"; die "the OpenID Connect provider at $issuer does not answer"; }
+say "OpenID Connect provider at $issuer"
+
 admin_email=admin@example.com
 admin_password="correct horse battery staple console $RANDOM$RANDOM"
 user_password="a long user passphrase $RANDOM$RANDOM"
@@ -150,6 +179,10 @@ gatehouse_env() {
   export GATEHOUSE_DATABASE_URL="sqlite://$work/gh.db"
   export GATEHOUSE_RATE_LIMIT=off
   export GATEHOUSE_LOG=info
+  export GATEHOUSE_OIDC_IDP_ISSUER="$issuer"
+  export GATEHOUSE_OIDC_IDP_CLIENT_ID=gatehouse
+  export GATEHOUSE_OIDC_IDP_CLIENT_SECRET=gatehouse-secret
+  export GATEHOUSE_OIDC_IDP_TRUST_EMAIL=true
 }
 
 say "gatehouse serve on $base, SQLite in $work"
@@ -177,6 +210,7 @@ for test in console account; do
   GATEHOUSE_E2E_BASE="$base" GATEHOUSE_E2E_PAGE_BASE="$public" \
     GATEHOUSE_E2E_ADMIN_EMAIL="$admin_email" GATEHOUSE_E2E_ADMIN_PASSWORD="$admin_password" \
     GATEHOUSE_E2E_USER_PASSWORD="$user_password" GATEHOUSE_E2E_LOG="$work/gatehouse.log" \
+    GATEHOUSE_E2E_OIDC_ISSUER="$issuer" \
     GATEHOUSE_E2E_CHROMIUM="$chromium" GATEHOUSE_E2E_SCREENSHOTS="$screenshots" \
     node "e2e/console/$test.test.mjs" &
   test_pid=$!
@@ -185,7 +219,8 @@ for test in console account; do
 done
 
 kill -0 "$gatehouse_pid" 2>/dev/null || { say "error: gatehouse was no longer running at the end" >&2; status=1; }
-[ "$status" -eq 0 ] || show_log "$work/gatehouse.log"
+kill -0 "$provider_pid" 2>/dev/null || { say "error: the OpenID Connect provider was no longer running at the end" >&2; status=1; }
+[ "$status" -eq 0 ] || { show_log "$work/gatehouse.log"; show_log "$work/provider.log"; }
 say "screenshots in $screenshots"
 say "console: $([ "$status" -eq 0 ] && echo passed || echo FAILED)"
 exit "$status"

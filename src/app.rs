@@ -83,6 +83,11 @@ impl Services {
         };
         let keys = keys::load_or_create(backend.store.as_ref(), &settings.issuing()).await?;
         let webauthn = relying_party(&settings.public_url, security)?;
+        let providers = crate::federation::Providers::new(&config.providers, &settings.public_url)?;
+        if providers.list().next().is_some() {
+            let names: Vec<&str> = providers.list().map(|(name, _)| name).collect();
+            tracing::info!(providers = %names.join(", "), "social login providers configured");
+        }
         let sealer = Arc::new(keys::load_sealer(backend.store.as_ref(), security.encryption_key.as_ref()).await?);
         // Rate limits live beside the sessions: in Redis when configured, else the database.
         let limits: Arc<dyn LimitStore> = match &config.redis_url {
@@ -105,6 +110,7 @@ impl Services {
             audit,
             sealer,
             webauthn,
+            providers,
         });
         Ok(Self {
             backend,

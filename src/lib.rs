@@ -3,8 +3,9 @@
 //! The folders are the architecture: [`http`] (routes, extractors, the one error type) calls
 //! [`accounts`] (the account rules), which uses [`store`] (SQL, one file per database),
 //! [`sessions`], [`limits`] (rate limits and the login lockout), [`audit`] (the audit trail),
-//! [`mail`] (templates, outbox worker, transports), [`passwords`] (Argon2id on its own threads)
-//! and [`tokens`] (JWT and opaque-token crypto). [`app`] wires them together; [`cli`] is the
+//! [`mail`] (templates, outbox worker, transports), [`passwords`] (Argon2id on its own threads),
+//! [`federation`] (identity providers for social login) and [`tokens`] (JWT and opaque-token
+//! crypto). [`app`] wires them together; [`cli`] is the
 //! command line. Nothing depends on `http`.
 
 pub mod accounts;
@@ -12,6 +13,7 @@ pub mod app;
 pub mod audit;
 pub mod cli;
 pub mod config;
+pub mod federation;
 pub mod http;
 pub mod limits;
 pub mod mail;

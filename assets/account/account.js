@@ -1,6 +1,7 @@
-// The gatehouse account page: log in (password, second factor, or a passkey alone), then set
-// up or turn off an authenticator app (QR code), see recovery codes once, add and remove
-// passkeys, and list or end one's sessions. Like the admin console it speaks only gatehouse's
+// The gatehouse account page: log in (password, second factor, a passkey alone, an emailed
+// link or code, or a provider), then set up or turn off an authenticator app (QR code), see
+// recovery codes once, add and remove passkeys, link and unlink providers, and list or end
+// one's sessions. Like the admin console it speaks only gatehouse's
 // JSON API (same origin), with the helpers of page.js (tokens, messages, DOM built with
 // textContent). A change that needs a fresh confirmation (403 reauthentication_required) asks
 // for it and then runs again.
@@ -76,7 +77,7 @@
       $('whoami').textContent = 'you';
       say('Your account needs a second factor: set up an authenticator app or add a passkey to go on.');
     }
-    await Promise.all([loadFactors(), loadPasskeys(), loadSessions()]);
+    await Promise.all([loadFactors(), loadPasskeys(), loadIdentities(), loadSessions()]);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -256,6 +257,85 @@
   }
 
   // ---------------------------------------------------------------------------------------
+  // Providers: the login buttons, and the linked logins
+
+  /** The configured providers, `{name, label}`, once loaded. */
+  let providers = [];
+
+  async function loadProviders() {
+    providers = (await api('GET', '/auth/oidc', { auth: false })).providers;
+    const box = $('social-login');
+    box.replaceChildren(
+      ...providers.map((p) =>
+        el('a', {
+          text: `Continue with ${p.label}`,
+          attrs: { href: `/auth/oidc/${encodeURIComponent(p.name)}`, 'data-testid': `social-${p.name}` },
+        }),
+      ),
+    );
+    box.hidden = providers.length === 0;
+  }
+
+  function label(name) {
+    const provider = providers.find((p) => p.name === name);
+    return provider ? provider.label : name;
+  }
+
+  async function loadIdentities() {
+    $('identities-card').hidden = providers.length === 0;
+    if (providers.length === 0) {
+      return;
+    }
+    const body = $('identities-body');
+    const { identities } = await api('GET', '/user/identities');
+    if (identities.length === 0) {
+      placeholder(body, 'No linked logins yet.');
+    } else {
+      body.replaceChildren(...identities.map(identityRow));
+    }
+    const linked = new Set(identities.map((i) => i.provider));
+    $('identity-links').replaceChildren(
+      ...providers
+        .filter((p) => !linked.has(p.name))
+        .map((p) => {
+          const button = el('button', { text: `Link ${p.label}`, attrs: { type: 'button', 'data-testid': `link-${p.name}` } });
+          button.addEventListener('click', () => {
+            clearMessage();
+            busy(button, () => stepped(() => linkProvider(p)));
+          });
+          return button;
+        }),
+    );
+  }
+
+  function identityRow(identity) {
+    const remove = el('button', { text: 'Unlink', attrs: { type: 'button' } });
+    remove.addEventListener('click', () => busy(remove, () => stepped(() => unlink(identity))));
+    return el('tr', { attrs: { 'data-testid': 'identity-row', 'data-provider': identity.provider } }, [
+      cell(label(identity.provider)),
+      cell(identity.email),
+      cell(time(identity.created_at)),
+      cell(time(identity.last_login_at)),
+      cell(remove),
+    ]);
+  }
+
+  /** Off to the provider; it sends the browser back here with `?linked=` (or `?error=`). */
+  async function linkProvider(provider) {
+    const { url } = await api('POST', `/user/identities/${encodeURIComponent(provider.name)}`, { body: {} });
+    window.location.assign(url);
+  }
+
+  async function unlink(identity) {
+    if (!confirm(`Unlink your ${label(identity.provider)} login?`)) {
+      return;
+    }
+    await api('DELETE', `/user/identities/${encodeURIComponent(identity.id)}`);
+    await loadIdentities();
+    say(`Your ${label(identity.provider)} login is unlinked.`);
+  }
+
+  // ---------------------------------------------------------------------------------------
   // Sessions
 
   async function loadSessions() {
@@ -314,16 +394,30 @@
     onSubmit('passkey-add-form', 'passkey-add', () => stepped(addPasskey));
 
     showLogin();
-    // Back from an emailed link: the redirect carries a one-time code for the tokens. It leaves
-    // the address bar (and the history) before it is spent.
-    const handoff = new URLSearchParams(window.location.search).get('code');
-    if (handoff) {
+    // Back from an emailed link or a provider: the redirect carries a one-time code for the
+    // tokens (or what went wrong, or the provider just linked). It leaves the address bar (and
+    // the history) before it is spent.
+    const query = new URLSearchParams(window.location.search);
+    const handoff = query.get('code');
+    if (query.toString()) {
       window.history.replaceState(null, '', window.location.pathname);
-      busy($('login-submit'), () => login.exchange(handoff));
-    } else {
-      resume(enter);
     }
-    document.body.dataset.ready = 'true';
+    if (query.get('error')) {
+      say(query.get('error_description') || `The login failed (${query.get('error')}).`, 'error');
+    }
+    loadProviders()
+      .catch(() => {})
+      .then(() => {
+        if (query.get('linked')) {
+          say(`Linked: you can now log in with ${label(query.get('linked'))}.`);
+        }
+        if (handoff) {
+          busy($('login-submit'), () => login.exchange(handoff));
+        } else {
+          resume(enter);
+        }
+        document.body.dataset.ready = 'true';
+      });
   }
 
   start();

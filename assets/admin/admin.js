@@ -197,7 +197,7 @@
       if (!reload) {
         $('detail-title').focus();
       }
-      await Promise.all([loadSessions(), loadEvents(true)]);
+      await Promise.all([loadSessions(), loadIdentities(), loadEvents(true)]);
     } catch (error) {
       fail(error);
     } finally {
@@ -274,6 +274,35 @@
     }
   }
 
+  async function loadIdentities() {
+    const account = state.selected;
+    const tbody = $('identities-body');
+    placeholder(tbody, 'Loading…');
+    try {
+      const answer = await api('GET', `/admin/users/${id(account)}/identities`);
+      if (state.selected !== account) {
+        return;
+      }
+      tbody.replaceChildren(
+        ...answer.identities.map((i) =>
+          el('tr', { attrs: { 'data-testid': 'identity-row', 'data-provider': i.provider } }, [
+            cell(i.provider),
+            cell(i.email),
+            cell(time(i.created_at)),
+            cell(time(i.last_login_at)),
+          ]),
+        ),
+      );
+      if (answer.identities.length === 0) {
+        placeholder(tbody, 'No linked login.');
+      }
+    } catch (error) {
+      if (state.selected === account) {
+        placeholder(tbody, `Linked logins could not be loaded: ${error.message}`, true);
+      }
+    }
+  }
+
   function eventRow(event) {
     const detail = event.detail === null || event.detail === undefined ? '—' : JSON.stringify(event.detail);
     return el('tr', { attrs: { 'data-testid': 'event-row', 'data-kind': event.kind } }, [
@@ -319,7 +348,7 @@
 
   /** After an action: the account's sessions and events have changed. */
   function reloadActivity() {
-    return Promise.all([loadSessions(), loadEvents(true)]);
+    return Promise.all([loadSessions(), loadIdentities(), loadEvents(true)]);
   }
 
   async function patch(account, change) {

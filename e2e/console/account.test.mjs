@@ -1,16 +1,22 @@
-// The account page at /account and passkeys, in a real headless Chromium whose WebAuthn calls
-// are answered by DevTools' virtual authenticators (WebAuthn.addVirtualAuthenticator), against a
-// running gatehouse. e2e/console.sh runs it after the console test, on the same server:
+// The account page at /account with passkeys and social login, in a real headless Chromium
+// whose WebAuthn calls are answered by DevTools' virtual authenticators
+// (WebAuthn.addVirtualAuthenticator), against a running gatehouse and the OpenID Connect
+// provider of e2e/oidc/provider.mjs. e2e/console.sh runs it after the console test, on the
+// same server:
 //
 //   GATEHOUSE_E2E_BASE=http://127.0.0.1:8080 GATEHOUSE_E2E_PAGE_BASE=http://localhost:8080 \
 //   GATEHOUSE_E2E_ADMIN_EMAIL=… GATEHOUSE_E2E_ADMIN_PASSWORD=… GATEHOUSE_E2E_USER_PASSWORD=… \
+//   GATEHOUSE_E2E_LOG=…/gatehouse.log GATEHOUSE_E2E_OIDC_ISSUER=http://127.0.0.1:9090 \
 //   node e2e/console/account.test.mjs
 //
 // GATEHOUSE_E2E_PAGE_BASE is where the browser opens the pages: gatehouse's public URL, whose
 // host must be a domain name (a passkey's relying party cannot be an IP address). The server
-// needs active accounts bob@ and carol@example.com with GATEHOUSE_E2E_USER_PASSWORD and no
-// second factor, and rate limits off. Output and screenshots as in console.test.mjs (files
-// named account-NN-…).
+// needs active accounts ann@, bob@ and carol@example.com with GATEHOUSE_E2E_USER_PASSWORD and
+// no second factor, no account alice@example.com, rate limits off, emails written to its log
+// (GATEHOUSE_E2E_LOG), and the provider at GATEHOUSE_E2E_OIDC_ISSUER configured as the trusted
+// social login "idp" (GATEHOUSE_OIDC_IDP_ISSUER, _CLIENT_ID gatehouse, _CLIENT_SECRET
+// gatehouse-secret, _TRUST_EMAIL true) with the callback {PAGE_BASE}/auth/oidc/idp/callback.
+// Output and screenshots as in console.test.mjs (files named account-NN-…).
 
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -28,9 +34,12 @@ const USER_PASSWORD = setting('GATEHOUSE_E2E_USER_PASSWORD');
 const CHROMIUM = setting('GATEHOUSE_E2E_CHROMIUM', '/usr/bin/chromium');
 const SHOTS = setting('GATEHOUSE_E2E_SCREENSHOTS', path.join(repo, 'target/console-screenshots'));
 const SERVER_LOG = setting('GATEHOUSE_E2E_LOG');
+const OIDC_ISSUER = setting('GATEHOUSE_E2E_OIDC_ISSUER').replace(/\/+$/, '');
 const ANN = 'ann@example.com';
 const BOB = 'bob@example.com';
 const CAROL = 'carol@example.com';
+// Known only to the provider until the social login signs it up.
+const ALICE = 'alice@example.com';
 
 let page;
 let cdp;
@@ -128,6 +137,36 @@ const listPasskeys = async (token) => {
   return answer.json.credentials;
 };
 
+// ------------------------------------------------------------------------------------------
+// Social login (the provider of e2e/oidc/provider.mjs, configured as "idp")
+
+/** Has the provider log in its account `sub` (alice, bob or carol) at the next visit. */
+async function providerLogsIn(sub) {
+  const response = await fetch(`${OIDC_ISSUER}/_test/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ sub }),
+  });
+  assert.equal(response.status, 204, `POST ${OIDC_ISSUER}/_test/login ${sub}: ${await response.text()}`);
+}
+
+const identityRows = () => page.locator('#identities-body tr[data-testid="identity-row"]');
+const linkButton = () => page.locator('#identity-links button[data-testid="link-idp"]');
+
+/** Clicks "Continue with Idp"; the provider answers at once and the browser comes back to
+ *  /account with a code the page exchanges. Returns that exchange's token pair. */
+async function continueWithProvider() {
+  await until('the provider\'s button should show', () => visible('#social-login a[data-testid="social-idp"]'));
+  return answerTo('/auth/exchange', () => page.click('#social-login a[data-testid="social-idp"]'));
+}
+
+/** The identities of an account, as it sees them through the API. */
+async function listIdentities(token) {
+  const answer = await call('GET', '/user/identities', { token });
+  assert.equal(answer.status, 200, `GET /user/identities: ${answer.text}`);
+  return answer.json.identities;
+}
+
 /** Audit events of `kind` about the account, polled: they are written in batches. */
 async function expectEvent(adminToken, accountId, kind) {
   await until(`an audit event ${kind}`, async () => {
@@ -146,6 +185,9 @@ async function main() {
   // Tokens of API sessions, taken while a password alone still logs in.
   const carolToken = (await logInApi(CAROL, USER_PASSWORD)).access_token;
   const bobToken = (await logInApi(BOB, USER_PASSWORD)).access_token;
+  const annId = (await call('GET', `/user/${encodeURIComponent(ANN)}`, { token: adminToken })).json?.id;
+  assert.ok(annId, `${ANN} should exist (e2e/console.sh creates it)`);
+  const annToken = (await logInApi(ANN, USER_PASSWORD)).access_token;
 
   const browser = await launchChromium(CHROMIUM);
   try {
@@ -378,6 +420,156 @@ async function main() {
         await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId: authenticator });
       }
     }, { expectConsole: [/status of 403/] });
+
+    // Social login, in a browser context of its own: nothing of the steps above is kept in it.
+    const socialContext = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+    page = await socialContext.newPage();
+    page.setDefaultTimeout(10_000);
+    watchConsole(page);
+    page.on('dialog', (dialog) => dialog.accept());
+    let aliceId = null;
+
+    await step('the login form offers the provider', [], async () => {
+      const response = await page.goto(`${PAGE}/account`);
+      assert.equal(response.status(), 200);
+      await until('account.js should have run', () => page.locator('body[data-ready="true"]').count());
+      await until('the provider\'s button should show', () => visible('#social-login'));
+      const links = page.locator('#social-login a');
+      assert.equal(await links.count(), 1, 'one provider');
+      assert.equal((await links.first().textContent()).trim(), 'Continue with Idp');
+      assert.equal(new URL(await links.first().getAttribute('href'), PAGE).pathname, '/auth/oidc/idp');
+    });
+
+    await step('alice signs up through the provider', ['the login form offers the provider'], async () => {
+      const before = await call('GET', `/user/${encodeURIComponent(ALICE)}`, { token: adminToken });
+      assert.equal(before.status, 404, `no account ${ALICE} before: ${before.text}`);
+      await providerLogsIn('alice');
+      const pair = await continueWithProvider();
+      await expectLoggedIn(ALICE);
+      assert.deepEqual(claims(pair.access_token).amr, ['fed']);
+      assert.equal(new URL(page.url()).search, '', 'the one-time code left the address bar');
+      await until('one linked login should be listed', async () => (await identityRows().count()) === 1);
+      const row = identityRows().first();
+      assert.equal(await row.getAttribute('data-provider'), 'idp');
+      const cells = await row.locator('td').allTextContents();
+      assert.deepEqual(cells.slice(0, 2), ['Idp', ALICE], `the row of the identity: ${cells.join(' | ')}`);
+      assert.equal(await linkButton().count(), 0, 'no "Link Idp" for a linked provider');
+      const account = (await call('GET', `/user/${encodeURIComponent(ALICE)}`, { token: adminToken })).json;
+      assert.equal(account?.status, 'active', 'a trusted provider\'s verified address makes an active account');
+      assert.equal(account.name, 'Alice Liddell', 'the name the provider gave');
+      aliceId = account.id;
+      const [identity] = await listIdentities(pair.access_token);
+      assert.deepEqual([identity.provider, identity.email], ['idp', ALICE]);
+      await expectEvent(adminToken, aliceId, 'signup.by_provider');
+    });
+
+    await step('alice logs in through the provider again', ['alice signs up through the provider'], async () => {
+      await logOutPage();
+      await providerLogsIn('alice');
+      const pair = await continueWithProvider();
+      await expectLoggedIn(ALICE);
+      assert.equal(claims(pair.access_token).sub, aliceId, 'the same account');
+      await until('the linked login should be listed', async () => (await identityRows().count()) === 1);
+      await expectEvent(adminToken, aliceId, 'login.social');
+      await logOutPage();
+    });
+
+    await step('a provider login linked to another account is refused', ['alice signs up through the provider'], async () => {
+      await logInPage(ANN, USER_PASSWORD);
+      await expectLoggedIn(ANN);
+      await until('"Link Idp" should show', () => linkButton().isVisible());
+      assert.equal(await identityRows().count(), 0, 'no linked login yet');
+      await providerLogsIn('alice');
+      await linkButton().click();
+      await until('the page should say the login is taken', async () =>
+        (await page.locator('#message[data-kind="error"]').count()) > 0 &&
+        /linked to another account/.test(await page.textContent('#message')),
+      );
+      assert.equal(new URL(page.url()).search, '', 'the error left the address bar');
+      await expectLoggedIn(ANN);
+      await until('"Link Idp" should show again', () => linkButton().isVisible());
+      assert.equal(await identityRows().count(), 0, 'still no linked login');
+      assert.equal((await listIdentities(annToken)).length, 0);
+      await page.screenshot({ path: path.join(SHOTS, 'account-identity-taken.png'), fullPage: true });
+      await logOutPage();
+    });
+
+    await step('ann links a provider login', ['the login form offers the provider'], async () => {
+      await logInPage(ANN, USER_PASSWORD);
+      await expectLoggedIn(ANN);
+      await until('"Link Idp" should show', () => linkButton().isVisible());
+      // The provider's bob: his address there is unverified (and another account's here), which
+      // does not matter to a link that ann asks for herself.
+      await providerLogsIn('bob');
+      await linkButton().click();
+      await expectMessage(/^Linked: you can now log in with Idp\.$/);
+      await expectLoggedIn(ANN);
+      await until('the linked login should be listed', async () => (await identityRows().count()) === 1);
+      const cells = await identityRows().first().locator('td').allTextContents();
+      assert.deepEqual(cells.slice(0, 2), ['Idp', BOB], `the row of the identity: ${cells.join(' | ')}`);
+      assert.equal(await linkButton().count(), 0, 'no "Link Idp" once linked');
+      const identities = await listIdentities(annToken);
+      assert.deepEqual(identities.map((i) => [i.provider, i.email]), [['idp', BOB]]);
+      await expectEvent(adminToken, annId, 'identity.linked');
+      await until('an email should tell ann of the link', async () =>
+        (await readFile(SERVER_LOG, 'utf8'))
+          .split('email (no GATEHOUSE_SMTP_URL set')
+          .some((part) => part.includes(`to=${ANN} `) && part.includes(`your Idp account (${BOB})`)),
+      );
+    });
+
+    await step('ann logs in through the linked provider', ['ann links a provider login'], async () => {
+      await logOutPage();
+      await providerLogsIn('bob');
+      const pair = await continueWithProvider();
+      await expectLoggedIn(ANN);
+      assert.equal(claims(pair.access_token).sub, annId, 'ann\'s account');
+    });
+
+    await step('ann unlinks the provider', ['ann links a provider login'], async () => {
+      await until('the linked login should be listed', async () => (await identityRows().count()) === 1);
+      await identityRows().first().locator('button', { hasText: 'Unlink' }).click();
+      await expectMessage(/Your Idp login is unlinked/);
+      assert.equal(await identityRows().count(), 0, 'no linked login listed');
+      assert.match(await page.textContent('#identities-body'), /No linked logins yet/);
+      await until('"Link Idp" should show again', () => linkButton().isVisible());
+      assert.equal((await listIdentities(annToken)).length, 0);
+      await expectEvent(adminToken, annId, 'identity.unlinked');
+    });
+
+    await step('an unlinked provider login reaches no account', ['ann unlinks the provider'], async () => {
+      await logOutPage();
+      // bob's address at the provider is bob@'s here, but unverified there: no automatic link.
+      await providerLogsIn('bob');
+      await until('the provider\'s button should show', () => visible('#social-login a[data-testid="social-idp"]'));
+      await page.click('#social-login a[data-testid="social-idp"]');
+      await until('the page should say no account is linked', async () =>
+        (await page.locator('#message[data-kind="error"]').count()) > 0 &&
+        /No account is linked to this login/.test(await page.textContent('#message')),
+      );
+      assert.ok(await visible('#login-form'), 'still logged out');
+      assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'no token is kept');
+    });
+
+    await step('the admin console lists alice\'s linked login', ['alice signs up through the provider'], async () => {
+      await page.goto(`${PAGE}/admin`);
+      await until('admin.js should have run', () => page.locator('body[data-ready="true"]').count());
+      await logInPage(ADMIN.email, ADMIN.password);
+      await until('the console should open', () => visible('#console-view'));
+      await page.fill('#search-q', 'alice');
+      await page.press('#search-q', 'Enter');
+      const row = page.locator(`#users-body tr[data-testid="user-row"][data-email="${ALICE}"]`);
+      await until(`${ALICE} should be listed`, async () => (await row.count()) === 1);
+      await row.locator('button').click();
+      await until(`the detail panel should show ${ALICE}`, async () =>
+        (await visible('#detail')) && (await page.getByTestId('detail-email').textContent()) === ALICE,
+      );
+      const identities = page.locator('[data-testid="identities-table"] #identities-body tr[data-testid="identity-row"]');
+      await until('the linked login should be listed', async () => (await identities.count()) === 1);
+      assert.equal(await identities.first().getAttribute('data-provider'), 'idp');
+      const cells = await identities.first().locator('td').allTextContents();
+      assert.deepEqual(cells.slice(0, 2), ['idp', ALICE], `the row of the identity: ${cells.join(' | ')}`);
+    });
 
     await consoleStayedClean();
   } finally {

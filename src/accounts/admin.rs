@@ -313,6 +313,12 @@ impl Admin<'_> {
         Ok(target)
     }
 
+    /// The identities at providers linked to the account `key` names.
+    pub async fn identities(&self, key: &str) -> Result<Vec<crate::store::identities::Identity>> {
+        let target = self.find_user(key).await?;
+        Ok(self.accounts.store.identities(target.id).await?)
+    }
+
     /// The live sessions of the account `key` names.
     pub async fn sessions(&self, key: &str) -> Result<Vec<SessionInfo>> {
         let target = self.find_user(key).await?;

@@ -280,7 +280,7 @@ impl Accounts {
 
     /// The hash of a random password no one is told: an account made or taken over by email
     /// has no usable password until its owner sets one (`POST /password/forgot`).
-    async fn unknown_password_hash(&self) -> Result<String> {
+    pub(super) async fn unknown_password_hash(&self) -> Result<String> {
         let secret = OpaqueToken::generate().secret;
         Ok(self.hasher.hash(secret).await?)
     }
@@ -301,7 +301,7 @@ impl Accounts {
     }
 
     /// A hand-off code for the browser login of `account_id` by `method`.
-    async fn hand_off(&self, account_id: Uuid, method: &str) -> Result<SecretString> {
+    pub(super) async fn hand_off(&self, account_id: Uuid, method: &str) -> Result<SecretString> {
         let code = OpaqueToken::generate();
         let now = Utc::now();
         let expires_at = now + chrono::Duration::from_std(HANDOFF_TTL).unwrap_or(chrono::Duration::minutes(2));

@@ -38,6 +38,24 @@ pub enum Error {
     WebauthnFailed(&'static str),
     #[error("no such passkey")]
     NotFoundPasskey,
+    #[error("no such social login provider")]
+    UnknownProvider,
+    #[error("the social login's state is unknown, used, expired or from another browser")]
+    OidcStateInvalid,
+    #[error("the provider's answer was refused: {0}")]
+    OidcFailed(String),
+    #[error("the provider is unavailable: {0}")]
+    ProviderUnavailable(String),
+    #[error("no account is linked to this identity, and its address belongs to an account")]
+    IdentityNotLinked,
+    #[error("this identity is linked to another account")]
+    IdentityTaken,
+    #[error("the provider gave no email address")]
+    ProviderEmailMissing,
+    #[error("this identity is the account's last way in")]
+    LastWayIn,
+    #[error("no such linked identity")]
+    NotFoundIdentity,
     #[error("not allowed")]
     Forbidden,
     #[error("sign-up is closed: accounts are created by admins")]

@@ -8,6 +8,7 @@ pub mod domain;
 mod email_change;
 pub mod email_login;
 mod error;
+pub mod identities;
 mod key_cache;
 pub mod keys;
 pub mod mfa;
@@ -45,6 +46,7 @@ pub use self::signup::{Activated, SignUp, SignedUp};
 use self::throttle::Action;
 pub use self::throttle::Throttle;
 use crate::audit::{AuditEvent, AuditLog};
+use crate::federation::Providers;
 use crate::mail::outbox::Outbox;
 use crate::mail::templates::{self, Rendered};
 use crate::passwords::PasswordHasher;
@@ -156,6 +158,8 @@ pub struct Accounts {
     sealer: Arc<Sealer>,
     /// The WebAuthn relying party; `None` when there is no domain to bind passkeys to.
     webauthn: Option<Arc<webauthn_rs::Webauthn>>,
+    /// The social login providers.
+    providers: Providers,
 }
 
 /// What the account service is built from.
@@ -171,14 +175,16 @@ pub struct Parts {
     pub audit: AuditLog,
     pub sealer: Arc<Sealer>,
     pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
+    pub providers: Providers,
 }
 
 impl Accounts {
     pub fn new(parts: Parts) -> Self {
-        let Parts { store, sessions, hasher, keys, outbox, settings, throttle, audit, sealer, webauthn } = parts;
+        let Parts { store, sessions, hasher, keys, outbox, settings, throttle, audit, sealer, webauthn, providers } =
+            parts;
         let keys = Keys::new(keys);
         let verified = Arc::new(VerifiedTokens::default());
-        Self { store, sessions, hasher, keys, verified, outbox, settings, throttle, audit, sealer, webauthn }
+        Self { store, sessions, hasher, keys, verified, outbox, settings, throttle, audit, sealer, webauthn, providers }
     }
 
     pub fn audit(&self) -> &AuditLog {

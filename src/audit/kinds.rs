@@ -17,6 +17,15 @@ pub const EMAIL_LOGIN_REQUESTED: &str = "login.email_requested";
 pub const EMAIL_LOGIN_FAILED: &str = "login.email_failed";
 /// An account was made by a sign-up link or code.
 pub const SIGNUP_BY_EMAIL: &str = "signup.by_email";
+/// A login through a provider (`detail.provider`).
+pub const LOGIN_SOCIAL: &str = "login.social";
+/// A provider's answer that was refused (`detail.provider`, `detail.reason`).
+pub const LOGIN_SOCIAL_FAILED: &str = "login.social_failed";
+/// An account was made by a login through a provider.
+pub const SIGNUP_BY_PROVIDER: &str = "signup.by_provider";
+/// An identity at a provider was linked (`detail.automatic` when by a trusted address).
+pub const IDENTITY_LINKED: &str = "identity.linked";
+pub const IDENTITY_UNLINKED: &str = "identity.unlinked";
 pub const LOGOUT: &str = "logout";
 /// A second factor was enabled (`detail.method`).
 pub const MFA_ENABLED: &str = "mfa.enabled";

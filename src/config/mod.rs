@@ -9,6 +9,8 @@
 //! (usually a typo).
 
 mod parse;
+mod provider_names;
+pub mod providers;
 mod read;
 pub mod settings;
 mod sources;
@@ -22,6 +24,7 @@ use url::Url;
 
 use self::parse::default_public_url;
 pub use self::parse::{LogFormat, MfaPolicy, encryption_key_bytes, parse_budget, parse_duration};
+pub use self::providers::{GitHubEndpoints, ProviderConfig, ProviderKind};
 pub use self::read::Effective;
 use self::read::Parser;
 use self::sources::{Source, gather, read_files};
@@ -59,6 +62,8 @@ pub struct Config {
     pub log: String,
     pub log_format: LogFormat,
     pub security: Security,
+    /// Social login providers (`GATEHOUSE_OIDC_<NAME>_*`), by name.
+    pub providers: Vec<ProviderConfig>,
 }
 
 /// The brute-force, enumeration and browser defences.
@@ -201,6 +206,8 @@ impl Config {
         let log = p.get(&LOG);
         let log_format = p.get(&LOG_FORMAT);
         let security = security(&mut p);
+        let (providers, mut provider_problems, provider_lines) = providers::read(p.raw());
+        p.problems.append(&mut provider_problems);
 
         if let (Some(access), Some(session)) = (access_token_ttl, session_ttl)
             && access > session
@@ -238,11 +245,13 @@ impl Config {
                 log: log?,
                 log_format: log_format?,
                 security: security?,
+                providers,
             })
         };
         match build() {
             Some(config) if p.problems.is_empty() => {
-                let effective = p.effective();
+                let mut effective = p.effective();
+                effective.extend(provider_lines);
                 Ok(Loaded { config, warnings: gathered.warnings, effective })
             }
             _ => Err(ConfigError { problems: p.problems }),

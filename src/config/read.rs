@@ -12,7 +12,7 @@ use crate::secret_url::SecretUrl;
 /// came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Effective {
-    pub name: &'static str,
+    pub name: String,
     pub value: String,
     /// `env`, `.env`, `gatehouse.toml`, `default`, or `default (computed)`; with the alias it
     /// was read under, if any.
@@ -58,6 +58,11 @@ impl<'a> Parser<'a> {
             None => Some(None),
             Some(_) => self.parse(setting, None).map(Some),
         }
+    }
+
+    /// Everything gathered, for the settings that are not declared one by one (providers).
+    pub fn raw(&self) -> &'a BTreeMap<String, Raw> {
+        self.raw
     }
 
     /// The setting's text as written, if it was written and is not blank.
@@ -121,6 +126,6 @@ impl<'a> Parser<'a> {
             (Some(value), Shown::Url) => SecretUrl::new(&value).masked(),
             (Some(_), Shown::Secret) => "***".to_owned(),
         };
-        Effective { name, value, source }
+        Effective { name: name.to_owned(), value, source }
     }
 }

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::provider_names::is_provider_variable;
 use super::settings::{ALIASES, FOREIGN, find};
 
 /// Where a value was read.
@@ -55,7 +56,7 @@ pub fn gather(vars: impl IntoIterator<Item = (String, String, Source)>) -> Gathe
         } else if let Some((_, advice)) = FOREIGN.iter().find(|(name, _)| *name == key) {
             gathered.warnings.push((*advice).to_owned());
         } else if key.starts_with("GATEHOUSE_") {
-            if find(&key).is_none() && !key.starts_with("GATEHOUSE_TEST_") {
+            if find(&key).is_none() && !key.starts_with("GATEHOUSE_TEST_") && !is_provider_variable(&key) {
                 gathered.warnings.push(format!("unknown setting {key} is ignored; check its spelling"));
             }
             gathered.values.insert(key, Raw { value, source, alias: None });
@@ -87,7 +88,8 @@ pub fn read_files() -> Result<Vec<(String, String, Source)>, Vec<String>> {
 }
 
 /// Reads `gatehouse.toml`: keys are the setting names without the prefix, in lower case
-/// (`bind = "0.0.0.0:8080"`, `session_ttl = "12h"`).
+/// (`bind = "0.0.0.0:8080"`, `session_ttl = "12h"`); a provider's are in a table of its own
+/// (`[oidc.google]` with `client_id = "…"` is `GATEHOUSE_OIDC_GOOGLE_CLIENT_ID`).
 fn read_toml(path: &Path) -> Result<BTreeMap<String, String>, String> {
     let mut vars = BTreeMap::new();
     let Ok(text) = std::fs::read_to_string(path) else {
@@ -95,7 +97,23 @@ fn read_toml(path: &Path) -> Result<BTreeMap<String, String>, String> {
     };
     let table: toml::Table =
         text.parse().map_err(|e| format!("{}: {e}; fix the syntax or remove the file", path.display()))?;
+    let mut entries: Vec<(String, toml::Value)> = Vec::new();
     for (key, value) in table {
+        match value {
+            toml::Value::Table(providers) if key == "oidc" => {
+                for (provider, fields) in providers {
+                    let toml::Value::Table(fields) = fields else {
+                        return Err(format!("{}: `oidc.{provider}` must be a table of its settings", path.display()));
+                    };
+                    for (field, value) in fields {
+                        entries.push((format!("oidc_{provider}_{field}"), value));
+                    }
+                }
+            }
+            value => entries.push((key, value)),
+        }
+    }
+    for (key, value) in entries {
         let name = format!("GATEHOUSE_{}", key.to_ascii_uppercase());
         let value = match value {
             toml::Value::String(s) => s,

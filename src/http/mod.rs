@@ -39,6 +39,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .merge(routes::activation::router())
         .merge(routes::password::router())
         .merge(routes::passwordless::router())
+        .merge(routes::social::router())
         .merge(routes::email::router())
         .merge(routes::events::router())
         .merge(routes::admin::router())

@@ -304,6 +304,24 @@ pub fn passkey_removed(site: &str) -> Rendered {
     )
 }
 
+/// Tells the owner a login at a provider was linked to their account.
+pub fn identity_linked(site: &str, provider: &str, address: Option<&str>) -> Rendered {
+    let which = match address {
+        Some(address) => format!("your {provider} account ({address})"),
+        None => format!("a {provider} account"),
+    };
+    notice(
+        "identity_linked",
+        &format!("{provider} login linked"),
+        &[
+            format!("Logging in with {which} now logs in to your account at {site}."),
+            format!(
+                "If this was not you, reset your password at once (\"forgot password\" at {site}) and remove the {provider} login in your account settings."
+            ),
+        ],
+    )
+}
+
 /// The message `gatehouse mail test` sends.
 pub fn test_message(public_url: &str) -> Rendered {
     let subject = "gatehouse test message".to_owned();

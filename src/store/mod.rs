@@ -1,7 +1,7 @@
 //! Persistence: the only place SQL lives. The account rules see narrow traits, one per concern
 //! ([`AccountStore`], [`TokenStore`], [`OutboxStore`], [`KeyStore`], [`MfaStore`],
 //! [`PasskeyStore`], [`AdminStore`],
-//! [`EmailChangeStore`], [`EmailLoginStore`], and the audit trail's and rate limits' own), gathered in [`Store`].
+//! [`EmailChangeStore`], [`EmailLoginStore`], [`IdentityStore`], and the audit trail's and rate limits' own), gathered in [`Store`].
 //! `sql/` implements them all once, over a dialect; `sqlite/`, `postgres/` and `mysql/` are
 //! the dialects; `open.rs` picks one by the URL's scheme.
 //!
@@ -14,6 +14,7 @@ pub mod admin;
 pub mod email_change;
 pub mod email_login;
 pub mod error;
+pub mod identities;
 pub mod keys;
 pub mod mfa;
 pub mod mysql;
@@ -36,6 +37,7 @@ use self::admin::AdminStore;
 use self::email_change::EmailChangeStore;
 pub use self::email_login::EmailLoginStore;
 pub use self::error::{StoreError, StoreResult};
+pub use self::identities::IdentityStore;
 pub use self::keys::KeyStore;
 pub use self::mfa::MfaStore;
 pub use self::open::connect;
@@ -60,6 +62,7 @@ pub trait Store:
     + AuditStore
     + EmailChangeStore
     + EmailLoginStore
+    + IdentityStore
     + LimitStore
     + Send
     + Sync

@@ -22,5 +22,6 @@ mod security;
 mod seeds;
 mod signup;
 mod smtp;
+mod social;
 mod tokens;
 mod users;

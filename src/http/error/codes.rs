@@ -114,6 +114,20 @@ codes! {
         "sign-up is closed here (`GATEHOUSE_SIGNUP=closed`): accounts are created by admins";
     PasswordlessDisabled = "passwordless_disabled", FORBIDDEN, "Login by email disabled",
         "login by an emailed link or code is off here (`GATEHOUSE_PASSWORDLESS=off`)";
+    OidcStateInvalid = "oidc_state_invalid", BAD_REQUEST, "Social login state invalid",
+        "the provider's callback names a login that is unknown, finished, older than 10 minutes, or started in another browser (its binding cookie is missing); start the login again";
+    OidcFailed = "oidc_failed", BAD_REQUEST, "Social login refused",
+        "the provider's answer does not prove an identity: it refused, or the code, or the ID token's signature, issuer, audience, nonce or expiry, did not verify";
+    ProviderUnavailable = "provider_unavailable", BAD_GATEWAY, "Provider unavailable",
+        "the identity provider cannot be reached, or answered outside its protocol; try again later";
+    IdentityNotLinked = "identity_not_linked", CONFLICT, "Identity not linked",
+        "no account is linked to this identity and its address belongs to an account that cannot be linked by itself: log in to it and link the provider (`POST /user/identities/{provider}`)";
+    IdentityTaken = "identity_taken", CONFLICT, "Identity taken",
+        "this identity at the provider is linked to another account";
+    ProviderEmailMissing = "provider_email_missing", UNPROCESSABLE_ENTITY, "Provider gave no email",
+        "a new account needs an email address and the provider gave none (a GitHub account without a public or verified address, say)";
+    LastWayIn = "last_way_in", CONFLICT, "Last way in",
+        "the identity is the account's only way in (no other identity, no passkey, and an unconfirmed address): add one first";
     NotFound = "not_found", NOT_FOUND, "Not found",
         "no such route, or (for admins) no such account, session or email";
     MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED, "Method not allowed",

@@ -59,6 +59,20 @@ pub enum ApiError {
     SignupDisabled,
     /// 403: login by email is off.
     PasswordlessDisabled,
+    /// 400: a social login's `state` is unknown, spent, expired or from another browser.
+    OidcStateInvalid,
+    /// 400: the provider's answer did not prove an identity, and why.
+    OidcFailed(String),
+    /// 502: the provider cannot be reached.
+    ProviderUnavailable(String),
+    /// 409: the identity is new and its address belongs to an account: log in and link.
+    IdentityNotLinked,
+    /// 409: the identity is linked to another account.
+    IdentityTaken,
+    /// 422: the provider gave no (usable) email address for a new account.
+    ProviderEmailMissing,
+    /// 409: the identity is the account's last way in.
+    LastWayIn,
     /// 404: no such route, account or session.
     NotFound(&'static str),
     /// 405
@@ -123,6 +137,11 @@ struct ProblemField<'a> {
 
 impl ApiError {
     /// The contract code of each variant.
+    /// The contract's code, as in the problem's `code`.
+    pub fn code_str(&self) -> &'static str {
+        self.code().as_str()
+    }
+
     fn code(&self) -> Code {
         use ApiError::*;
         match self {
@@ -144,6 +163,13 @@ impl ApiError {
             Forbidden | LastAdmin => Code::Forbidden,
             SignupDisabled => Code::SignupDisabled,
             PasswordlessDisabled => Code::PasswordlessDisabled,
+            OidcStateInvalid => Code::OidcStateInvalid,
+            OidcFailed(_) => Code::OidcFailed,
+            ProviderUnavailable(_) => Code::ProviderUnavailable,
+            IdentityNotLinked => Code::IdentityNotLinked,
+            IdentityTaken => Code::IdentityTaken,
+            ProviderEmailMissing => Code::ProviderEmailMissing,
+            LastWayIn => Code::LastWayIn,
             NotFound(_) => Code::NotFound,
             MethodNotAllowed => Code::MethodNotAllowed,
             EmailTaken => Code::EmailTaken,
@@ -158,7 +184,7 @@ impl ApiError {
         }
     }
 
-    fn detail(&self) -> String {
+    pub fn detail(&self) -> String {
         use ApiError::*;
         match self {
             MalformedRequest(why) => why.clone(),
@@ -198,6 +224,13 @@ impl ApiError {
             LastAdmin => "This is the last active admin: make another admin first.".into(),
             SignupDisabled => "Sign-up is closed here: ask an administrator for an account.".into(),
             PasswordlessDisabled => "Login by an emailed link or code is off here; log in with your password.".into(),
+            OidcStateInvalid => "This login is unknown, already finished, too old, or was started in another browser; start it again.".into(),
+            OidcFailed(why) => format!("The provider's answer was refused: {why}."),
+            ProviderUnavailable(why) => format!("The provider cannot be reached now ({why}); try again later."),
+            IdentityNotLinked => "No account is linked to this login. If you have an account here, log in and link it from your account settings.".into(),
+            IdentityTaken => "This login is linked to another account already.".into(),
+            ProviderEmailMissing => "The provider gave no email address, which a new account needs; make one available to this site at the provider, or sign up with your address.".into(),
+            LastWayIn => "This is the account's last way in: add a passkey or another login, or confirm your email address, first.".into(),
             NotFound(what) => format!("No such {what}."),
             MethodNotAllowed => "This path does not support this method.".into(),
             EmailTaken => "An account with this email address exists already.".into(),
@@ -316,6 +349,15 @@ impl From<accounts::Error> for ApiError {
             E::LastAdmin => ApiError::LastAdmin,
             E::SignupDisabled => ApiError::SignupDisabled,
             E::PasswordlessDisabled => ApiError::PasswordlessDisabled,
+            E::UnknownProvider => ApiError::NotFound("provider"),
+            E::OidcStateInvalid => ApiError::OidcStateInvalid,
+            E::OidcFailed(why) => ApiError::OidcFailed(why),
+            E::ProviderUnavailable(why) => ApiError::ProviderUnavailable(why),
+            E::IdentityNotLinked => ApiError::IdentityNotLinked,
+            E::IdentityTaken => ApiError::IdentityTaken,
+            E::ProviderEmailMissing => ApiError::ProviderEmailMissing,
+            E::LastWayIn => ApiError::LastWayIn,
+            E::NotFoundIdentity => ApiError::NotFound("identity"),
             E::NotFound => ApiError::NotFound("account"),
             E::SessionNotFound => ApiError::NotFound("session"),
             E::EmailTaken => ApiError::EmailTaken,

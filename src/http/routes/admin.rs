@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/users", get(list_users).post(create_user))
         .route("/admin/users/{key}/sessions", get(user_sessions).delete(end_user_sessions))
+        .route("/admin/users/{key}/identities", get(user_identities))
         .route("/admin/users/{key}/password-reset", post(send_password_reset))
         .route("/admin/users/{key}/activation", post(resend_activation))
         .route("/admin/outbox", get(list_outbox))
@@ -200,6 +201,21 @@ pub async fn user_sessions(
     let admin = state.accounts.as_admin(&caller, &client).await?;
     let sessions = admin.sessions(&key).await?;
     Ok(Json(SessionList { sessions: sessions.into_iter().map(|s| SessionBody::new(s, caller.session_id)).collect() }))
+}
+
+#[utoipa::path(
+    get, path = "/admin/users/{key}/identities", summary = "An account's linked identities", operation_id = "listUserIdentities", tag = "admin", security(("bearer" = [])),
+    params(("key" = String, Path, description = "The account's id, username or email")),
+    responses((status = 200, description = "The identities at providers that log in to it", body = crate::http::routes::social::IdentityList), Errors<(code::Unauthorized, code::Forbidden, code::NotFound, code::Unavailable)>)
+)]
+pub async fn user_identities(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Client(client): Client,
+    Path(key): Path<String>,
+) -> Result<Json<crate::http::routes::social::IdentityList>, ApiError> {
+    let admin = state.accounts.as_admin(&caller, &client).await?;
+    Ok(Json(crate::http::routes::social::IdentityList::new(admin.identities(&key).await?)))
 }
 
 #[utoipa::path(

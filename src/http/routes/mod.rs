@@ -12,5 +12,6 @@ pub mod passkeys;
 pub mod password;
 pub mod passwordless;
 pub mod root;
+pub mod social;
 pub mod users;
 pub mod wellknown;

@@ -159,7 +159,7 @@ async fn verify(
             Ok(handoff) => {
                 let to = match &redirect_to {
                     Some(to) => to.with_param("code", handoff.expose_secret()),
-                    None => account_page(&accounts.settings().public_url, handoff.expose_secret()),
+                    None => account_page(&accounts.settings().public_url, "code", handoff.expose_secret()),
                 };
                 pages::see_other_url(&to)
             }
@@ -180,18 +180,19 @@ async fn verify(
     }
 }
 
-/// The account page under the public URL (which may have a path prefix), with the hand-off code.
-fn account_page(public_url: &url::Url, code: &str) -> url::Url {
+/// The account page under the public URL (which may have a path prefix), with `name=value` (the
+/// hand-off code, say) in its query.
+pub fn account_page(public_url: &url::Url, name: &str, value: &str) -> url::Url {
     let mut page = public_url.clone();
     let path = format!("{}/account", public_url.path().trim_end_matches('/'));
     page.set_path(&path);
     page.set_query(None);
-    page.query_pairs_mut().append_pair("code", code);
+    page.query_pairs_mut().append_pair(name, value);
     page
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-struct ExchangeBody {
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ExchangeBody {
     /// The `code` the redirect that ended a browser login carried.
     #[schema(value_type = String)]
     code: SecretString,
@@ -199,11 +200,11 @@ struct ExchangeBody {
 
 #[utoipa::path(
     post, path = "/auth/exchange", summary = "Exchange a browser login's code for tokens", operation_id = "exchangeLoginCode", tag = "login",
-    description = "A login finished in a browser (an emailed link) ends with a `303` whose query carries a one-time `code`; the app posts it here within 2 minutes for the token pair, or `403 mfa_required` when the account has a second factor. Tokens never travel in a URL.",
+    description = "`POST /auth/oidc/exchange` is the same. A login finished in a browser (an emailed link, a provider) ends with a `303` whose query carries a one-time `code`; the app posts it here within 2 minutes for the token pair, or `403 mfa_required` when the account has a second factor. Tokens never travel in a URL.",
     request_body(content((ExchangeBody = "application/json"), (ExchangeBody = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "A token pair", body = TokenBody), Errors<(code::MalformedRequest, code::TokenInvalid, code::MfaRequired, code::AccountDisabled, code::PayloadTooLarge, code::UnsupportedMediaType, code::RateLimited, code::Unavailable)>)
 )]
-async fn exchange(
+pub async fn exchange(
     State(state): State<AppState>,
     Client(client): Client,
     body: JsonOrForm<ExchangeBody>,
@@ -217,7 +218,7 @@ mod tests {
 
     #[test]
     fn the_account_page_keeps_the_public_urls_path_prefix() {
-        let at = |public: &str| account_page(&url::Url::parse(public).unwrap(), "c0de").to_string();
+        let at = |public: &str| account_page(&url::Url::parse(public).unwrap(), "code", "c0de").to_string();
         assert_eq!(at("https://id.example.com"), "https://id.example.com/account?code=c0de");
         assert_eq!(at("https://example.com/auth/"), "https://example.com/auth/account?code=c0de");
         assert_eq!(at("https://example.com/auth"), "https://example.com/auth/account?code=c0de");

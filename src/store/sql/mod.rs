@@ -17,6 +17,7 @@ mod audit;
 mod email_change;
 mod email_login;
 mod housekeeping;
+mod identities;
 mod keys;
 mod limits;
 mod mfa;

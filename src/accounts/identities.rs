@@ -1,0 +1,497 @@
+//! Social login: logging in (or signing up) through an OpenID Connect provider or GitHub, and
+//! linking such identities to accounts.
+//!
+//! A login goes to the provider with `state`, `nonce` and PKCE; the `state` is bound to the
+//! browser that started it by a cookie of its own, so a callback URL carried to another
+//! browser (login CSRF) fails. Identities are keyed on the provider's (issuer, subject), never
+//! on an address. The linking rules (see docs/SECURITY.md):
+//! - a known identity logs in to its account;
+//! - a new identity whose address matches an account links to it by itself only when the
+//!   provider is trusted (`_TRUST_EMAIL`), says the address is verified, and the account's
+//!   address is verified too; otherwise the person proves the account first (logs in, then
+//!   links from it);
+//! - a new identity with a new address signs up (when sign-up is open): active when a trusted
+//!   provider verified the address, else pending until our own confirmation email is used.
+//!
+//! A browser login ends, as a login by an emailed link does, with a one-time hand-off code
+//! for the app to exchange; an account with a second factor is asked for it at the exchange.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use super::domain::{Account, AccountData, AccountKey, Email, Role, Status};
+use super::new_account::{NewProfile, Submitted};
+use super::redirect::RedirectTo;
+use super::throttle::Action;
+use super::{Accounts, Caller, ClientInfo, Error, Result};
+use crate::audit::kinds;
+use crate::federation::{FederationError, Provider, ProviderIdentity};
+use crate::mail::templates;
+use crate::store::identities::{Identity, IdentityKey, NewOidcLogin, OidcLogin, Pending, Unlink};
+use crate::store::{StoreError, TokenPurpose};
+use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
+
+/// How long a login may stay at the provider, and a link's start URL wait for its browser.
+pub const LOGIN_TTL: Duration = Duration::from_secs(10 * 60);
+/// The `amr` of a login through a provider ("federated"; RFC 8176 registers none).
+pub const METHOD: &str = "fed";
+
+/// A login on its way to the provider: where to send the browser, and the cookie that binds
+/// the login to it.
+#[derive(Debug)]
+pub struct ToProvider {
+    pub url: url::Url,
+    pub cookie_name: String,
+    pub cookie_value: SecretString,
+}
+
+/// What a callback came to.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Logged in: the hand-off code for the app.
+    LoggedIn(SecretString),
+    /// The identity was linked to the account that asked.
+    Linked,
+}
+
+/// A callback's outcome, and where the login asked the browser to go (unknown when the
+/// `state` named no login).
+#[derive(Debug)]
+pub struct Callback {
+    pub redirect_to: Option<RedirectTo>,
+    pub known_login: bool,
+    pub outcome: Result<Outcome>,
+}
+
+/// The name of the cookie that binds the login of `state` to its browser: one per login, so
+/// that logins in two tabs do not undo each other.
+pub fn binding_cookie(state: &str) -> String {
+    let hash = TokenHash::of(state);
+    let short: String = hash.as_bytes()[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("gatehouse_oidc_{short}")
+}
+
+fn expiry(now: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
+    now + chrono::Duration::from_std(LOGIN_TTL).unwrap_or(chrono::Duration::minutes(10))
+}
+
+impl Accounts {
+    fn provider(&self, name: &str) -> Result<&std::sync::Arc<Provider>> {
+        self.providers.get(name).ok_or(Error::UnknownProvider)
+    }
+
+    /// The configured providers: `(name, label)`.
+    pub fn providers(&self) -> Vec<(String, String)> {
+        self.providers.list().map(|(name, label)| (name.to_owned(), label.to_owned())).collect()
+    }
+
+    /// The provider's authorization URL and what the login must keep, sealed.
+    async fn to_provider(&self, provider: &Provider, login_id: Uuid) -> Result<(ToProvider, Pending)> {
+        let authorization = provider.authorize(self.providers.http()).await.map_err(federation_error)?;
+        let binding = OpaqueToken::generate();
+        let state = authorization.state.expose_secret();
+        let pending = Pending {
+            state_hash: TokenHash::of(state),
+            binding_hash: binding.hash,
+            nonce: authorization.nonce,
+            pkce_verifier: self
+                .sealer
+                .seal(authorization.pkce_verifier.expose_secret().as_bytes(), login_id.as_bytes()),
+        };
+        let to =
+            ToProvider { url: authorization.url, cookie_name: binding_cookie(state), cookie_value: binding.secret };
+        Ok((to, pending))
+    }
+
+    /// Starts a login through `provider`; a browser that finishes it is sent to `redirect_to`
+    /// (checked like every `redirect_to`), else to `/account`.
+    pub async fn begin_social_login(
+        &self,
+        provider: &str,
+        redirect_to: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<ToProvider> {
+        let provider = self.provider(provider)?;
+        let redirect = self.settings.redirect(redirect_to)?;
+        self.per_ip(Action::Login, client).await?;
+        let id = Uuid::now_v7();
+        let (to, pending) = self.to_provider(provider, id).await?;
+        let now = Utc::now();
+        let login = NewOidcLogin {
+            id,
+            provider: provider.config.name.clone(),
+            pending: Some(pending),
+            start_hash: None,
+            redirect_to: redirect.map(|r| r.as_str().to_owned()),
+            link_account_id: None,
+            created_at: now,
+            expires_at: expiry(now),
+        };
+        self.store.insert_oidc_login(&login).await?;
+        Ok(to)
+    }
+
+    /// Starts linking an identity at `provider` to the caller's account (a sensitive change: a
+    /// recent authentication is required). The answer is a URL of gatehouse's, single use, for
+    /// the browser to open within [`LOGIN_TTL`]; it goes on to the provider.
+    pub async fn begin_social_link(
+        &self,
+        caller: &Caller,
+        provider: &str,
+        redirect_to: Option<&str>,
+    ) -> Result<url::Url> {
+        let provider = self.provider(provider)?;
+        let redirect = self.settings.redirect(redirect_to)?;
+        self.require_step_up(caller, Some(self.store.factors(caller.account_id).await?))?;
+        let start = OpaqueToken::generate();
+        let now = Utc::now();
+        let login = NewOidcLogin {
+            id: Uuid::now_v7(),
+            provider: provider.config.name.clone(),
+            pending: None,
+            start_hash: Some(start.hash),
+            redirect_to: redirect.map(|r| r.as_str().to_owned()),
+            link_account_id: Some(caller.account_id),
+            created_at: now,
+            expires_at: expiry(now),
+        };
+        self.store.insert_oidc_login(&login).await?;
+        let mut url = self.settings.public_url.clone();
+        let path = format!("{}/auth/oidc/{}", url.path().trim_end_matches('/'), provider.config.name);
+        url.set_path(&path);
+        url.query_pairs_mut().append_pair("start", start.expose());
+        Ok(url)
+    }
+
+    /// The browser has opened a link's start URL: on to the provider, bound to this browser.
+    pub async fn start_social_link(&self, provider: &str, start: &str) -> Result<ToProvider> {
+        let provider = self.provider(provider)?;
+        if !plausible(start) {
+            return Err(Error::OidcStateInvalid);
+        }
+        // The login's id seals the verifier; a link's is not known before the row is found.
+        let seal_id = Uuid::nil();
+        let (to, pending) = self.to_provider(provider, seal_id).await?;
+        match self.store.start_oidc_login(&provider.config.name, &TokenHash::of(start), &pending, Utc::now()).await? {
+            Some(_) => Ok(to),
+            None => Err(Error::OidcStateInvalid),
+        }
+    }
+
+    /// The provider's callback: checks the `state` and its browser, redeems the code, verifies
+    /// what the provider says, and logs in, signs up or links by the rules above.
+    pub async fn finish_social_login(
+        &self,
+        provider: &str,
+        answer: ProviderAnswer<'_>,
+        client: &ClientInfo,
+    ) -> Callback {
+        let provider = match self.provider(provider) {
+            Ok(provider) => provider,
+            Err(error) => return Callback { redirect_to: None, known_login: false, outcome: Err(error) },
+        };
+        let login = match self.per_ip(Action::Login, client).await {
+            Ok(()) => self.spend_social_login(provider, answer.state).await,
+            Err(error) => Err(error),
+        };
+        let login = match login {
+            Ok(login) => login,
+            Err(error) => {
+                self.social_failed(provider, None, &error, client);
+                return Callback { redirect_to: None, known_login: false, outcome: Err(error) };
+            }
+        };
+        let redirect_to = self.settings.redirects.recheck(login.redirect_to.as_deref());
+        let outcome = match self.finish_spent_login(provider, &login, answer, client).await {
+            Ok(Some(account)) => self.hand_off(account.id, METHOD).await.map(Outcome::LoggedIn),
+            Ok(None) => Ok(Outcome::Linked),
+            Err(error) => {
+                self.social_failed(provider, login.link_account_id, &error, client);
+                Err(error)
+            }
+        };
+        let label = match &outcome {
+            Ok(Outcome::LoggedIn(_)) => "success",
+            Ok(Outcome::Linked) => "linked",
+            Err(Error::OidcFailed(_)) => "refused",
+            Err(Error::ProviderUnavailable(_)) => "unavailable",
+            Err(_) => "error",
+        };
+        crate::metrics::event("gatehouse_social_logins_total", "outcome", label);
+        Callback { redirect_to, known_login: true, outcome }
+    }
+
+    fn social_failed(&self, provider: &Provider, account: Option<Uuid>, error: &Error, client: &ClientInfo) {
+        let reason = match error {
+            Error::OidcFailed(why) | Error::ProviderUnavailable(why) => why.clone(),
+            other => other.to_string(),
+        };
+        tracing::info!(provider = %provider.config.name, %reason, "social login refused");
+        self.audit.record(
+            self.event(kinds::LOGIN_SOCIAL_FAILED, account, client)
+                .detail(json!({ "provider": provider.config.name, "reason": reason })),
+        );
+    }
+
+    /// The login the `state` names, spent, if this browser started it.
+    async fn spend_social_login(&self, provider: &Provider, state: Option<&str>) -> Result<OidcLogin> {
+        let state = state.filter(|s| !s.is_empty() && s.len() <= 512).ok_or(Error::OidcStateInvalid)?;
+        self.store
+            .take_oidc_login(&provider.config.name, &TokenHash::of(state), Utc::now())
+            .await?
+            .ok_or(Error::OidcStateInvalid)
+    }
+
+    /// The account the spent login logs in to; `None` for a link, done.
+    async fn finish_spent_login(
+        &self,
+        provider: &Provider,
+        login: &OidcLogin,
+        answer: ProviderAnswer<'_>,
+        client: &ClientInfo,
+    ) -> Result<Option<Account>> {
+        let bound = answer
+            .binding
+            .is_some_and(|cookie| bool::from(TokenHash::of(cookie).as_bytes().ct_eq(login.binding_hash.as_bytes())));
+        if !bound {
+            return Err(Error::OidcStateInvalid);
+        }
+        if let Some(error) = answer.error {
+            return Err(Error::OidcFailed(format!("the provider answered {error}")));
+        }
+        // RFC 9207: a callback that names its issuer must name this provider's (mix-up attacks).
+        if answer.iss.is_some_and(|iss| iss != provider.issuer()) {
+            return Err(Error::OidcFailed("the callback's iss is another issuer's".into()));
+        }
+        let code = answer
+            .code
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| Error::OidcFailed("the callback has no code".into()))?;
+        let seal_id = if login.link_account_id.is_some() { Uuid::nil() } else { login.id };
+        let verifier = self.sealer.open(&login.pkce_verifier, seal_id.as_bytes()).map_err(anyhow::Error::new)?;
+        let verifier = SecretString::from(String::from_utf8_lossy(&verifier).into_owned());
+        let identity =
+            provider.finish(self.providers.http(), code, verifier, &login.nonce).await.map_err(federation_error)?;
+        match login.link_account_id {
+            Some(account_id) => {
+                self.link_identity(provider, account_id, &identity, false, client).await?;
+                Ok(None)
+            }
+            None => self.account_for_identity(provider, identity, client).await.map(Some),
+        }
+    }
+
+    /// Links `identity` to `account_id` (a no-op when it is linked to it already), telling the
+    /// owner by email.
+    async fn link_identity(
+        &self,
+        provider: &Provider,
+        account_id: Uuid,
+        identity: &ProviderIdentity,
+        automatic: bool,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        if let Some(linked) = self.store.identity(key_of(identity)).await? {
+            return if linked.account_id == account_id { Ok(()) } else { Err(Error::IdentityTaken) };
+        }
+        let account = self.store.find_account(&AccountKey::Id(account_id)).await?.ok_or(Error::NotFound)?.account;
+        let now = Utc::now();
+        let row = Identity {
+            id: Uuid::now_v7(),
+            account_id,
+            provider: provider.config.name.clone(),
+            email: identity.email.clone(),
+            created_at: now,
+            last_login_at: None,
+        };
+        let rendered =
+            templates::identity_linked(self.settings.site(), &provider.config.label, identity.email.as_deref());
+        match self.store.insert_identity(&row, key_of(identity), &self.email(&account.email, rendered, now)).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => return Err(Error::IdentityTaken),
+            Err(other) => return Err(other.into()),
+        }
+        self.outbox.wake();
+        tracing::info!(%account_id, provider = %provider.config.name, automatic, "identity linked");
+        self.audit.record(
+            self.event(kinds::IDENTITY_LINKED, Some(account_id), client)
+                .detail(json!({ "provider": provider.config.name, "identity_id": row.id, "automatic": automatic })),
+        );
+        Ok(())
+    }
+
+    /// The account a verified identity logs in to, by the linking rules.
+    async fn account_for_identity(
+        &self,
+        provider: &Provider,
+        identity: ProviderIdentity,
+        client: &ClientInfo,
+    ) -> Result<Account> {
+        if let Some(linked) = self.store.identity(key_of(&identity)).await? {
+            let account = self.store.find_account(&AccountKey::Id(linked.account_id)).await?.ok_or(Error::NotFound)?;
+            let account = usable(account.account)?;
+            self.store.identity_used(linked.id, Utc::now()).await?;
+            self.logged_in_socially(provider, &account, client);
+            return Ok(account);
+        }
+        let trusted = provider.config.trust_email && identity.email_verified;
+        let Some(address) = identity.email.as_deref() else {
+            return Err(if self.settings.signup_open { Error::ProviderEmailMissing } else { Error::SignupDisabled });
+        };
+        let email = Email::parse(address).map_err(|_| Error::ProviderEmailMissing)?;
+        let found = self.store.find_account(&AccountKey::Email(email.normalized().to_owned())).await?;
+        if let Some(found) = found {
+            let account = found.account;
+            if trusted && account.email_verified && account.status != Status::Pending {
+                let account = usable(account)?;
+                self.link_identity(provider, account.id, &identity, true, client).await?;
+                self.logged_in_socially(provider, &account, client);
+                return Ok(account);
+            }
+            tracing::info!(provider = %provider.config.name, trusted, "a new identity's address belongs to an account: not linked");
+            return Err(Error::IdentityNotLinked);
+        }
+        if !self.settings.signup_open {
+            return Err(Error::SignupDisabled);
+        }
+        self.sign_up_by_provider(provider, &identity, email.as_str(), trusted, client).await
+    }
+
+    fn logged_in_socially(&self, provider: &Provider, account: &Account, client: &ClientInfo) {
+        tracing::info!(account_id = %account.id, provider = %provider.config.name, "logged in through a provider");
+        self.audit.record(
+            self.event(kinds::LOGIN_SOCIAL, Some(account.id), client)
+                .detail(json!({ "provider": provider.config.name })),
+        );
+    }
+
+    /// A new account for a new identity: active when a trusted provider verified the address,
+    /// else pending with our own confirmation email (then [`Error::NotActivated`]).
+    async fn sign_up_by_provider(
+        &self,
+        provider: &Provider,
+        identity: &ProviderIdentity,
+        address: &str,
+        verified: bool,
+        client: &ClientInfo,
+    ) -> Result<Account> {
+        let profile = |name: Option<&str>| {
+            NewProfile::parse(Submitted {
+                email: address,
+                username: None,
+                name,
+                data: Ok(AccountData::default()),
+                app_data: Ok(AccountData::default()),
+                password: None,
+            })
+        };
+        // A provider's display name that breaks our rules is left out, not the sign-up.
+        let profile = profile(identity.name.as_deref()).or_else(|_| profile(None)).map_err(Error::Validation)?;
+        let hash = self.unknown_password_hash().await?;
+        let status = if verified { Status::Active } else { Status::Pending };
+        let now = Utc::now();
+        let account = profile.account(hash, Role::User, status, verified, now);
+        let row = Identity {
+            id: Uuid::now_v7(),
+            account_id: account.id,
+            provider: provider.config.name.clone(),
+            email: identity.email.clone(),
+            created_at: now,
+            last_login_at: Some(now),
+        };
+        let activation =
+            (!verified).then(|| self.link_email(account.id, &account.email, TokenPurpose::Activation, now, None));
+        let stored = self
+            .store
+            .insert_account_with_identity(
+                &account,
+                &row,
+                key_of(identity),
+                activation.as_ref().map(|(token, email)| (token, email)),
+            )
+            .await;
+        match stored {
+            Ok(()) => {}
+            // Someone signed up with the address, or linked the identity, meanwhile.
+            Err(StoreError::EmailTaken) => return Err(Error::IdentityNotLinked),
+            Err(StoreError::Conflict) => return Err(Error::IdentityTaken),
+            Err(other) => return Err(other.into()),
+        }
+        if activation.is_some() {
+            self.outbox.wake();
+        }
+        crate::metrics::count("gatehouse_signups_total");
+        tracing::info!(account_id = %account.id, provider = %provider.config.name, active = verified, "account signed up through a provider");
+        self.audit.record(
+            self.event(kinds::SIGNUP_BY_PROVIDER, Some(account.id), client)
+                .detail(json!({ "provider": provider.config.name, "active": verified })),
+        );
+        if !verified {
+            return Err(Error::NotActivated);
+        }
+        let found = self.store.find_account(&AccountKey::Id(account.id)).await?.ok_or(Error::NotFound)?;
+        self.logged_in_socially(provider, &found.account, client);
+        Ok(found.account)
+    }
+
+    /// The caller's linked identities.
+    pub async fn identities(&self, caller: &Caller) -> Result<Vec<Identity>> {
+        Ok(self.store.identities(caller.account_id).await?)
+    }
+
+    /// Removes one of the caller's identities, unless it is the account's last way in (a
+    /// sensitive change: a recent authentication is required).
+    pub async fn unlink_identity(&self, caller: &Caller, id: Uuid, client: &ClientInfo) -> Result<()> {
+        self.require_step_up(caller, Some(self.store.factors(caller.account_id).await?))?;
+        match self.store.delete_identity(caller.account_id, id).await? {
+            Unlink::Removed => {
+                tracing::info!(account_id = %caller.account_id, identity_id = %id, "identity unlinked");
+                self.audit.record(
+                    self.event(kinds::IDENTITY_UNLINKED, Some(caller.account_id), client)
+                        .detail(json!({ "identity_id": id })),
+                );
+                Ok(())
+            }
+            Unlink::LastWayIn => Err(Error::LastWayIn),
+            Unlink::NotFound => Err(Error::NotFoundIdentity),
+        }
+    }
+}
+
+/// What the provider's callback carried.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ProviderAnswer<'a> {
+    pub state: Option<&'a str>,
+    pub code: Option<&'a str>,
+    /// The provider's refusal (`access_denied`, say).
+    pub error: Option<&'a str>,
+    /// RFC 9207's `iss`.
+    pub iss: Option<&'a str>,
+    /// The value of the login's binding cookie, as this browser sent it.
+    pub binding: Option<&'a str>,
+}
+
+/// An account that may log in, or why not.
+fn usable(account: Account) -> Result<Account> {
+    match account.status {
+        Status::Active => Ok(account),
+        Status::Pending => Err(Error::NotActivated),
+        Status::Disabled => Err(Error::Disabled),
+    }
+}
+
+fn key_of(identity: &ProviderIdentity) -> IdentityKey<'_> {
+    IdentityKey { issuer: &identity.issuer, subject: &identity.subject }
+}
+
+fn federation_error(error: FederationError) -> Error {
+    match error {
+        FederationError::Unavailable(why) => Error::ProviderUnavailable(why),
+        FederationError::Refused(why) => Error::OidcFailed(why),
+    }
+}

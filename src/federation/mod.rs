@@ -1,0 +1,118 @@
+//! Talking to identity providers for social login: building the authorization redirect (with
+//! `state`, `nonce` and PKCE S256) and turning the provider's answer into a verified
+//! [`ProviderIdentity`]. OpenID Connect providers are spoken to through the `openidconnect`
+//! crate (discovery, the token exchange, the ID token's signature, `iss`, `aud`, `exp` and
+//! `nonce`); GitHub, which has no ID token, through its OAuth2 flow and REST API (`github.rs`).
+//!
+//! Nothing here knows about accounts: the account rules decide what an identity logs in to.
+//! The HTTP client follows no redirects (a provider that answers with one is refused, not
+//! followed somewhere else) and gives up after ten seconds.
+
+mod github;
+mod identity;
+mod oidc;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+use self::identity::Registration;
+pub use self::identity::{Authorization, FederationError, ProviderIdentity};
+use crate::config::{ProviderConfig, ProviderKind};
+
+/// How long one call to a provider may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One configured provider.
+#[derive(Debug)]
+pub struct Provider {
+    pub config: ProviderConfig,
+    redirect_uri: Url,
+    discovery: oidc::Discovery,
+}
+
+impl Provider {
+    fn registration(&self) -> Registration<'_> {
+        Registration { config: &self.config, redirect_uri: &self.redirect_uri }
+    }
+
+    /// Where to send the browser, with fresh `state`, `nonce` and PKCE.
+    pub async fn authorize(&self, http: &reqwest::Client) -> Result<Authorization, FederationError> {
+        match &self.config.kind {
+            ProviderKind::Oidc => oidc::authorize(self.registration(), &self.discovery, http).await,
+            ProviderKind::GitHub(endpoints) => Ok(github::authorize(self.registration(), endpoints)),
+        }
+    }
+
+    /// Redeems the callback's `code` and verifies what it gives.
+    pub async fn finish(
+        &self,
+        http: &reqwest::Client,
+        code: &str,
+        pkce_verifier: SecretString,
+        nonce: &str,
+    ) -> Result<ProviderIdentity, FederationError> {
+        match &self.config.kind {
+            ProviderKind::Oidc => {
+                oidc::finish(self.registration(), &self.discovery, http, code, pkce_verifier, nonce).await
+            }
+            ProviderKind::GitHub(endpoints) => {
+                github::finish(self.registration(), endpoints, http, code, pkce_verifier).await
+            }
+        }
+    }
+
+    /// The `iss` a callback may carry (RFC 9207), which must be this provider's when present.
+    pub fn issuer(&self) -> &str {
+        &self.config.issuer
+    }
+}
+
+/// Every configured provider, and the HTTP client they are reached with.
+#[derive(Clone, Debug)]
+pub struct Providers {
+    by_name: Arc<BTreeMap<String, Arc<Provider>>>,
+    http: reqwest::Client,
+}
+
+impl Providers {
+    /// The providers, each with its callback under `public_url`.
+    pub fn new(configs: &[ProviderConfig], public_url: &Url) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(CALL_TIMEOUT)
+            .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let base = public_url.as_str().trim_end_matches('/');
+        let by_name = configs
+            .iter()
+            .map(|config| {
+                let redirect_uri = Url::parse(&format!("{base}/auth/oidc/{}/callback", config.name))?;
+                let provider = Provider { config: config.clone(), redirect_uri, discovery: oidc::Discovery::default() };
+                Ok((config.name.clone(), Arc::new(provider)))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Self { by_name: Arc::new(by_name), http })
+    }
+
+    /// No providers.
+    pub fn none() -> Self {
+        Self::new(&[], &Url::parse("http://localhost/").expect("a valid URL")).expect("a client without providers")
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<Provider>> {
+        self.by_name.get(name)
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// `(name, label)` of each provider, by name.
+    pub fn list(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.by_name.values().map(|p| (p.config.name.as_str(), p.config.label.as_str()))
+    }
+}

@@ -1,0 +1,311 @@
+//! Social login (`/auth/oidc/…`) and the caller's linked identities (`/user/identities…`).
+//!
+//! A browser goes to `GET /auth/oidc/{provider}`, which sends it on to the provider with a
+//! cookie binding the login to it; the provider sends it back to `…/callback`, which answers
+//! with a `303` to the app's `redirect_to` carrying a one-time `code` (or an `error`), never a
+//! token. The app exchanges the code at `POST /auth/oidc/exchange`.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::accounts::identities::{self, Outcome, ProviderAnswer, ToProvider};
+use crate::http::error::{ApiError, Errors, code};
+use crate::http::extract::{Auth, Client, Path, Query, cookie};
+use crate::http::pages;
+use crate::http::routes::passwordless;
+use crate::http::state::AppState;
+use crate::http::views::rfc3339;
+use crate::store::identities::Identity;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/oidc", get(providers))
+        .route("/auth/oidc/exchange", post(exchange))
+        .route("/auth/oidc/{provider}", get(begin))
+        .route("/auth/oidc/{provider}/callback", get(callback))
+        .route("/user/identities", get(list))
+        .route("/user/identities/{provider_or_id}", post(link).delete(unlink))
+}
+
+/// A provider people can log in with.
+#[derive(Serialize, ToSchema)]
+struct ProviderBody {
+    /// As in paths: `/auth/oidc/{name}`.
+    name: String,
+    /// For the button: "Continue with {label}".
+    label: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct ProviderList {
+    providers: Vec<ProviderBody>,
+}
+
+#[utoipa::path(
+    get, path = "/auth/oidc", summary = "The social login providers", operation_id = "listProviders", tag = "social",
+    responses((status = 200, description = "The configured providers, by name", body = ProviderList))
+)]
+async fn providers(State(state): State<AppState>) -> Json<ProviderList> {
+    let providers = state.accounts.providers().into_iter().map(|(name, label)| ProviderBody { name, label }).collect();
+    Json(ProviderList { providers })
+}
+
+#[utoipa::path(
+    post, path = "/auth/oidc/exchange", summary = "Exchange a social login's code for tokens", operation_id = "exchangeSocialLoginCode", tag = "social",
+    description = "The same as `POST /auth/exchange`: the `code` the callback's redirect carried, once, within 2 minutes, for the token pair (the access token's `amr` is `[\"fed\"]`), or `403 mfa_required` when the account has a second factor.",
+    request_body(content((passwordless::ExchangeBody = "application/json"), (passwordless::ExchangeBody = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "A token pair", body = crate::http::views::TokenBody), Errors<(code::MalformedRequest, code::TokenInvalid, code::MfaRequired, code::AccountDisabled, code::PayloadTooLarge, code::UnsupportedMediaType, code::RateLimited, code::Unavailable)>)
+)]
+async fn exchange(
+    state: State<AppState>,
+    client: Client,
+    body: crate::http::extract::JsonOrForm<passwordless::ExchangeBody>,
+) -> Result<Json<crate::http::views::TokenBody>, ApiError> {
+    passwordless::exchange(state, client, body).await
+}
+
+#[derive(Deserialize)]
+struct BeginQuery {
+    redirect_to: Option<String>,
+    start: Option<String>,
+}
+
+/// The cookie binding a login to this browser: sent back only to the callback, never readable
+/// by scripts; `SameSite=Lax`, since the provider's redirect back is a cross-site navigation.
+fn binding_cookie(state: &AppState, provider: &str, name: &str, value: &str, max_age: u64) -> Option<HeaderValue> {
+    let prefix = state.accounts.settings().public_url.path().trim_end_matches('/').to_owned();
+    let secure = if state.edge.https { "; Secure" } else { "" };
+    let cookie = format!(
+        "{name}={value}; Path={prefix}/auth/oidc/{provider}/callback; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
+    );
+    HeaderValue::from_str(&cookie).ok()
+}
+
+fn to_provider(state: &AppState, provider: &str, to: ToProvider) -> Response {
+    let max_age = identities::LOGIN_TTL.as_secs();
+    let cookie = binding_cookie(state, provider, &to.cookie_name, to.cookie_value.expose_secret(), max_age);
+    match (HeaderValue::from_str(to.url.as_str()), cookie) {
+        (Ok(location), Some(cookie)) => {
+            (StatusCode::FOUND, [(header::LOCATION, location), (header::SET_COOKIE, cookie)]).into_response()
+        }
+        _ => ApiError::Internal(anyhow::anyhow!("the provider's URL or the cookie is not a header value"))
+            .into_response(),
+    }
+}
+
+#[utoipa::path(
+    get, path = "/auth/oidc/{provider}", summary = "Log in through a provider", operation_id = "beginSocialLogin", tag = "social",
+    description = "Sends the browser to the provider (`302`) with `state`, `nonce` and PKCE S256, and sets a cookie that binds the login to this browser for 10 minutes. The provider sends it back to `/auth/oidc/{provider}/callback`. With `start` (the URL `POST /user/identities/{provider}` gave), the login links the provider to that account instead.",
+    params(("provider" = String, Path, description = "The provider's name"),
+        ("redirect_to" = Option<String>, Query, description = "Where the browser goes once logged in (with `?code=` to exchange); it must start with a prefix in `GATEHOUSE_REDIRECT_ALLOW`. Without it: `/account`."),
+        ("start" = Option<String>, Query, description = "A link's one-time start token")),
+    responses((status = 302, description = "To the provider"),
+        Errors<(code::NotFound, code::OidcStateInvalid, code::ValidationFailed, code::ProviderUnavailable, code::RateLimited, code::Unavailable)>)
+)]
+async fn begin(
+    State(state): State<AppState>,
+    Client(client): Client,
+    Path(provider): Path<String>,
+    Query(query): Query<BeginQuery>,
+) -> Result<Response, ApiError> {
+    let accounts = &state.accounts;
+    let to = match &query.start {
+        Some(start) => accounts.start_social_link(&provider, start).await?,
+        None => accounts.begin_social_login(&provider, query.redirect_to.as_deref(), &client).await?,
+    };
+    Ok(to_provider(&state, &provider, to))
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    state: Option<String>,
+    code: Option<String>,
+    error: Option<String>,
+    iss: Option<String>,
+}
+
+#[utoipa::path(
+    get, path = "/auth/oidc/{provider}/callback", summary = "The provider's callback", operation_id = "finishSocialLogin", tag = "social",
+    description = "Where the provider sends the browser back. Checks the `state` (single use, 10 minutes, from this browser), redeems the code with the PKCE verifier, and verifies the ID token (signature by the provider's published keys, `iss`, `aud`, `exp`, `nonce`). Then, by the linking rules, logs in, signs up, or links; and answers `303` to the login's `redirect_to` (else `/account`) with `code` (exchange it at `POST /auth/oidc/exchange`), `linked={provider}` after a link, or `error={code}` (and `error_description`) when it failed. A `state` that names no login answers `400 oidc_state_invalid`.",
+    params(("provider" = String, Path, description = "The provider's name"),
+        ("state" = Option<String>, Query, description = "As the provider returns it"),
+        ("code" = Option<String>, Query, description = "The authorization code"),
+        ("error" = Option<String>, Query, description = "The provider's refusal (`access_denied`)"),
+        ("iss" = Option<String>, Query, description = "The issuer (RFC 9207); when present it must be the provider's")),
+    responses((status = 303, description = "To `redirect_to` (or `/account`) with `code`, `linked` or `error`"),
+        Errors<(code::NotFound, code::OidcStateInvalid, code::RateLimited, code::Unavailable)>)
+)]
+async fn callback(
+    State(state): State<AppState>,
+    Client(client): Client,
+    Path(provider): Path<String>,
+    headers: HeaderMap,
+    Query(query): Query<CallbackQuery>,
+) -> Response {
+    let cookie_name = query.state.as_deref().map(identities::binding_cookie);
+    let binding = cookie_name.as_deref().and_then(|name| cookie(&headers, name));
+    let answer = ProviderAnswer {
+        state: query.state.as_deref(),
+        code: query.code.as_deref(),
+        error: query.error.as_deref(),
+        iss: query.iss.as_deref(),
+        binding: binding.as_deref(),
+    };
+    let accounts = &state.accounts;
+    let callback = accounts.finish_social_login(&provider, answer, &client).await;
+    let mut response = if !callback.known_login {
+        match callback.outcome {
+            Err(error) => ApiError::from(error).into_response(),
+            Ok(_) => ApiError::OidcStateInvalid.into_response(),
+        }
+    } else {
+        let public_url = &accounts.settings().public_url;
+        let (name, value, description) = match &callback.outcome {
+            Ok(Outcome::LoggedIn(handoff)) => ("code", handoff.expose_secret().to_owned(), None),
+            Ok(Outcome::Linked) => ("linked", provider.clone(), None),
+            Err(error) => {
+                let error = ApiError::from(clone_error(error));
+                ("error", error.code_str().to_owned(), Some(error.detail()))
+            }
+        };
+        let mut to = match &callback.redirect_to {
+            Some(to) => to.with_param(name, &value),
+            None => passwordless::account_page(public_url, name, &value),
+        };
+        if let Some(description) = description {
+            to.query_pairs_mut().append_pair("error_description", &description);
+        }
+        pages::see_other_url(&to)
+    };
+    // The login is over, whatever came of it: its cookie goes.
+    if let Some(cookie) = cookie_name.and_then(|name| binding_cookie(&state, &provider, &name, "", 0)) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// The errors a callback can end in, for its redirect (an `Error` is not `Clone`).
+fn clone_error(error: &crate::accounts::Error) -> crate::accounts::Error {
+    use crate::accounts::Error as E;
+    match error {
+        E::OidcFailed(why) => E::OidcFailed(why.clone()),
+        E::ProviderUnavailable(why) => E::ProviderUnavailable(why.clone()),
+        E::OidcStateInvalid => E::OidcStateInvalid,
+        E::IdentityNotLinked => E::IdentityNotLinked,
+        E::IdentityTaken => E::IdentityTaken,
+        E::ProviderEmailMissing => E::ProviderEmailMissing,
+        E::SignupDisabled => E::SignupDisabled,
+        E::NotActivated => E::NotActivated,
+        E::Disabled => E::Disabled,
+        E::RateLimited { retry_after } => E::RateLimited { retry_after: *retry_after },
+        E::Unavailable(cause) => E::Unavailable(anyhow::anyhow!("{cause}")),
+        other => E::Unexpected(anyhow::anyhow!("{other}")),
+    }
+}
+
+/// An identity at a provider, as its owner sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IdentityBody {
+    id: Uuid,
+    /// The provider's name.
+    provider: String,
+    /// The address the provider gave when it was linked.
+    email: Option<String>,
+    created_at: String,
+    last_login_at: Option<String>,
+}
+
+impl From<Identity> for IdentityBody {
+    fn from(i: Identity) -> Self {
+        Self {
+            id: i.id,
+            provider: i.provider,
+            email: i.email,
+            created_at: rfc3339(&i.created_at),
+            last_login_at: i.last_login_at.as_ref().map(rfc3339),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IdentityList {
+    identities: Vec<IdentityBody>,
+}
+
+impl IdentityList {
+    pub fn new(identities: Vec<Identity>) -> Self {
+        Self { identities: identities.into_iter().map(IdentityBody::from).collect() }
+    }
+}
+
+#[utoipa::path(
+    get, path = "/user/identities", summary = "My linked identities", operation_id = "listIdentities", tag = "social", security(("bearer" = [])),
+    responses((status = 200, description = "The identities at providers that log in to this account", body = IdentityList), Errors<(code::Unauthorized, code::Unavailable)>)
+)]
+async fn list(State(state): State<AppState>, Auth(caller): Auth) -> Result<Json<IdentityList>, ApiError> {
+    Ok(Json(IdentityList::new(state.accounts.identities(&caller).await?)))
+}
+
+#[derive(Deserialize, ToSchema)]
+struct LinkBody {
+    /// Where the browser goes once the provider is linked (`?linked={provider}` added); it
+    /// must start with a prefix in `GATEHOUSE_REDIRECT_ALLOW`. Without it: `/account`.
+    redirect_to: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct LinkStart {
+    /// A URL of gatehouse's for the browser to open (single use, 10 minutes); it goes on to
+    /// the provider.
+    url: String,
+}
+
+#[utoipa::path(
+    post, path = "/user/identities/{provider}", summary = "Link a provider to my account", operation_id = "linkIdentity", tag = "social", security(("bearer" = [])),
+    description = "A step-up. Answers a URL for the browser to open: it goes to the provider, and the identity the person logs in with there is linked to this account (`409 identity_taken` in the redirect's `error` when it is linked to another). The owner is told by email. The body is optional.",
+    params(("provider" = String, Path, description = "The provider's name")),
+    request_body(content = Option<LinkBody>, content_type = "application/json"),
+    responses((status = 200, description = "The URL to open", body = LinkStart),
+        Errors<(code::MalformedRequest, code::Unauthorized, code::ReauthenticationRequired, code::NotFound, code::ValidationFailed, code::Unavailable)>)
+)]
+async fn link(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(provider): Path<String>,
+    body: Bytes,
+) -> Result<Json<LinkStart>, ApiError> {
+    let body: LinkBody = if body.iter().all(u8::is_ascii_whitespace) {
+        LinkBody { redirect_to: None }
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::MalformedRequest(format!("The body is not valid JSON: {e}.")))?
+    };
+    let url = state.accounts.begin_social_link(&caller, &provider, body.redirect_to.as_deref()).await?;
+    Ok(Json(LinkStart { url: url.to_string() }))
+}
+
+#[utoipa::path(
+    delete, path = "/user/identities/{id}", summary = "Unlink an identity", operation_id = "unlinkIdentity", tag = "social", security(("bearer" = [])),
+    description = "A step-up. Never the account's last way in: with no other identity, no passkey and an unconfirmed address, `409 last_way_in`.",
+    params(("id" = Uuid, Path, description = "The identity's id")),
+    responses((status = 204, description = "Unlinked"),
+        Errors<(code::Unauthorized, code::ReauthenticationRequired, code::NotFound, code::LastWayIn, code::Unavailable)>)
+)]
+async fn unlink(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Client(client): Client,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound("identity"))?;
+    state.accounts.unlink_identity(&caller, id, &client).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,122 @@
+//! Social login as the store keeps it: the identities linked to accounts, keyed on (issuer,
+//! subject), and the logins waiting at a provider (only hashes of their `state`, of the
+//! cookie binding them to a browser and of a link's start token; the PKCE verifier sealed).
+//! Each is spent by one conditional write, so it holds across replicas.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::accounts::NewAccount;
+use super::error::StoreResult;
+use super::outbox::NewEmail;
+use super::tokens::NewOneTimeToken;
+use crate::tokens::opaque::TokenHash;
+
+/// An account's identity at a provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    /// The provider's configured name.
+    pub provider: String,
+    /// The address the provider gave when it was linked, for showing.
+    pub email: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_login_at: Option<DateTime<Utc>>,
+}
+
+/// What an identity is keyed on: the provider's issuer and its subject there. Written, and
+/// looked up by, but never read back (MySQL keeps them in a binary collation, so that
+/// subjects differing only in case stay apart).
+#[derive(Clone, Copy, Debug)]
+pub struct IdentityKey<'a> {
+    pub issuer: &'a str,
+    pub subject: &'a str,
+}
+
+/// What a login sent to a provider must keep to finish.
+#[derive(Debug)]
+pub struct Pending {
+    pub state_hash: TokenHash,
+    /// The hash of the cookie that binds the login to its browser.
+    pub binding_hash: TokenHash,
+    pub nonce: String,
+    /// Sealed.
+    pub pkce_verifier: Vec<u8>,
+}
+
+/// A login about to wait at a provider: `pending` now, or (a link started by an API call) when
+/// the browser opens the URL of `start_hash`.
+#[derive(Debug)]
+pub struct NewOidcLogin {
+    pub id: Uuid,
+    pub provider: String,
+    pub pending: Option<Pending>,
+    pub start_hash: Option<TokenHash>,
+    pub redirect_to: Option<String>,
+    /// Linking to this account, not logging in.
+    pub link_account_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A login back from its provider, spent.
+#[derive(Debug)]
+pub struct OidcLogin {
+    pub id: Uuid,
+    pub binding_hash: TokenHash,
+    pub nonce: String,
+    pub pkce_verifier: Vec<u8>,
+    pub redirect_to: Option<String>,
+    pub link_account_id: Option<Uuid>,
+}
+
+/// What removing an identity came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unlink {
+    Removed,
+    /// It is the account's last way in: kept.
+    LastWayIn,
+    NotFound,
+}
+
+#[async_trait]
+pub trait IdentityStore: Send + Sync + std::fmt::Debug + 'static {
+    async fn insert_oidc_login(&self, login: &NewOidcLogin) -> StoreResult<()>;
+    /// Fills the login that `start_hash` names with `pending`, once, before it expires: its
+    /// `redirect_to`, or `None` when there is no such login waiting for its browser.
+    async fn start_oidc_login(
+        &self,
+        provider: &str,
+        start_hash: &TokenHash,
+        pending: &Pending,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Option<String>>>;
+    /// Spends the login of `provider` that `state_hash` names: once, before it expires.
+    async fn take_oidc_login(
+        &self,
+        provider: &str,
+        state_hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<OidcLogin>>;
+    async fn identity(&self, key: IdentityKey<'_>) -> StoreResult<Option<Identity>>;
+    async fn identities(&self, account_id: Uuid) -> StoreResult<Vec<Identity>>;
+    /// Links an identity and queues `notice`, atomically; `Conflict` when the identity is
+    /// linked already.
+    async fn insert_identity(&self, identity: &Identity, key: IdentityKey<'_>, notice: &NewEmail) -> StoreResult<()>;
+    /// Makes an account with its identity (and, when the account is pending, its activation
+    /// token and email), atomically.
+    async fn insert_account_with_identity(
+        &self,
+        account: &NewAccount,
+        identity: &Identity,
+        key: IdentityKey<'_>,
+        activation: Option<(&NewOneTimeToken, &NewEmail)>,
+    ) -> StoreResult<()>;
+    async fn identity_used(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Removes identity `id` of `account_id` unless it is the account's last way in: no other
+    /// identity, no passkey, and an address not verified (a verified one reaches the account by
+    /// a password reset or a login by email).
+    async fn delete_identity(&self, account_id: Uuid, id: Uuid) -> StoreResult<Unlink>;
+}

@@ -1,0 +1,375 @@
+//! Social login against real providers running locally: panva's `oidc-provider` (a real
+//! OpenID Connect provider, `e2e/oidc/provider.mjs`) and a stand-in for GitHub with its quirks
+//! (`e2e/oidc/github.mjs`). Each test starts its own, since their control APIs (who logs in
+//! next, which ID token to break) are global to the process.
+//!
+//! The servers need `e2e/oidc/node_modules` (`e2e/oidc/run.sh` installs it). Without it these
+//! tests say so and pass, unless `GATEHOUSE_TEST_OIDC` is set (as `.ci/run` does), when they
+//! fail.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use url::Url;
+
+use crate::helpers::{Options, TestApp, assert_problem, jwt_payload, spawn_app_with};
+
+/// Where the app lives: browsers are sent here at the end, and never fetch it.
+const APP: &str = "http://app.test/";
+
+/// A node server from `e2e/oidc/`, stopped when dropped.
+struct Node {
+    child: Child,
+    ready: Value,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn oidc_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e/oidc")
+}
+
+/// Whether the servers can run; when they cannot and `GATEHOUSE_TEST_OIDC` is set, a failure.
+fn servers_available() -> bool {
+    let installed = oidc_dir().join("node_modules/oidc-provider").is_dir();
+    if !installed {
+        assert!(
+            std::env::var_os("GATEHOUSE_TEST_OIDC").is_none(),
+            "GATEHOUSE_TEST_OIDC is set but e2e/oidc/node_modules is missing: run e2e/oidc/run.sh"
+        );
+        eprintln!("social login tests skipped: e2e/oidc/node_modules is missing (e2e/oidc/run.sh installs it)");
+    }
+    installed
+}
+
+fn start_node(script: &str, env: &[(&str, String)]) -> Node {
+    let mut command = Command::new("node");
+    command.arg(oidc_dir().join(script)).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("node starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("the ready line");
+    let ready = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{script} printed {line:?}"));
+    Node { child, ready }
+}
+
+/// The app, the OpenID Connect provider and the GitHub stand-in, wired together.
+struct World {
+    app: TestApp,
+    idp: Node,
+    _github: Node,
+    /// The provider's control API.
+    control: reqwest::Client,
+}
+
+/// Providers: `idp` (client `gatehouse`, HTTP Basic, trusted), `idppost` (client
+/// `gatehouse-post`, form post, not trusted) and `github` (trusted).
+async fn world(extra: &[(&str, &str)]) -> Option<World> {
+    if !servers_available() {
+        return None;
+    }
+    // The provider must know the callbacks before the app starts: the app's port is picked first.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let callbacks = ["idp", "idppost"].map(|name| format!("{base}/auth/oidc/{name}/callback")).join(",");
+    let idp = start_node("provider.mjs", &[("REDIRECT_URIS", callbacks)]);
+    let github = start_node("github.mjs", &[]);
+    let issuer = idp.ready["issuer"].as_str().unwrap().to_owned();
+    let gh = github.ready["base"].as_str().unwrap().to_owned();
+    let mut options = Options::default()
+        .var("GATEHOUSE_BIND", &format!("127.0.0.1:{port}"))
+        .var("GATEHOUSE_REDIRECT_ALLOW", APP)
+        .var("GATEHOUSE_OIDC_IDP_ISSUER", &issuer)
+        .var("GATEHOUSE_OIDC_IDP_CLIENT_ID", "gatehouse")
+        .var("GATEHOUSE_OIDC_IDP_CLIENT_SECRET", "gatehouse-secret")
+        .var("GATEHOUSE_OIDC_IDP_TRUST_EMAIL", "true")
+        .var("GATEHOUSE_OIDC_IDPPOST_ISSUER", &issuer)
+        .var("GATEHOUSE_OIDC_IDPPOST_CLIENT_ID", "gatehouse-post")
+        .var("GATEHOUSE_OIDC_IDPPOST_CLIENT_SECRET", "gatehouse-post-secret")
+        .var("GATEHOUSE_OIDC_IDPPOST_TOKEN_AUTH", "post")
+        .var("GATEHOUSE_OIDC_GITHUB_CLIENT_ID", "gh-client")
+        .var("GATEHOUSE_OIDC_GITHUB_CLIENT_SECRET", "gh-secret")
+        .var("GATEHOUSE_OIDC_GITHUB_TRUST_EMAIL", "true")
+        .var("GATEHOUSE_OIDC_GITHUB_AUTH_URL", &format!("{gh}/login/oauth/authorize"))
+        .var("GATEHOUSE_OIDC_GITHUB_TOKEN_URL", &format!("{gh}/login/oauth/access_token"))
+        .var("GATEHOUSE_OIDC_GITHUB_API_URL", &gh);
+    for (name, value) in extra {
+        options = options.var(name, value);
+    }
+    let app = spawn_app_with(options).await;
+    Some(World { app, idp, _github: github, control: reqwest::Client::new() })
+}
+
+impl World {
+    fn issuer(&self) -> &str {
+        self.idp.ready["issuer"].as_str().unwrap()
+    }
+
+    /// Who the provider logs in next: `alice` (verified), `bob` (unverified) or `carol`.
+    async fn next_user(&self, sub: &str) {
+        let answer =
+            self.control.post(format!("{}/_test/login", self.issuer())).json(&json!({"sub": sub})).send().await;
+        assert_eq!(answer.unwrap().status(), StatusCode::NO_CONTENT);
+    }
+
+    /// Who GitHub logs in next: `octo` (private verified address), `unverified`, `public`.
+    async fn next_github_user(&self, user: &str) {
+        let base = self._github.ready["base"].as_str().unwrap();
+        let answer = self.control.post(format!("{base}/_test/login")).json(&json!({"user": user})).send().await;
+        assert_eq!(answer.unwrap().status(), StatusCode::NO_CONTENT);
+    }
+
+    /// Breaks the provider's next ID token.
+    async fn tamper(&self, change: Value) {
+        let answer = self.control.post(format!("{}/_test/tamper", self.issuer())).json(&change).send().await;
+        assert_eq!(answer.unwrap().status(), StatusCode::NO_CONTENT);
+    }
+}
+
+/// A browser: keeps cookies, follows no redirect by itself.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// Follows redirects from `url` until one leads to the app, or to the callback when `stop_at`
+/// is given; that location.
+async fn follow(browser: &reqwest::Client, url: &str, stop_at_callback: bool) -> Url {
+    let mut url = Url::parse(url).unwrap();
+    for _ in 0..12 {
+        if url.as_str().starts_with(APP) || (stop_at_callback && url.path().ends_with("/callback")) {
+            return url;
+        }
+        let response = browser.get(url.clone()).send().await.unwrap();
+        let status = response.status();
+        let Some(location) = response.headers().get("location") else {
+            panic!("{url} answered {status} without a location: {}", response.text().await.unwrap());
+        };
+        url = url.join(location.to_str().unwrap()).unwrap();
+    }
+    panic!("too many redirects, last {url}");
+}
+
+fn param(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// A whole browser login through `provider`: where it ends at the app.
+async fn log_in_through(world: &World, provider: &str) -> Url {
+    let start = world.app.url(&format!("/auth/oidc/{provider}?redirect_to=http://app.test/done"));
+    follow(&browser(), &start, false).await
+}
+
+/// A login that must succeed: the token pair the hand-off code is exchanged for.
+async fn tokens_through(world: &World, provider: &str) -> Value {
+    let landed = log_in_through(world, provider).await;
+    assert!(landed.as_str().starts_with("http://app.test/done?"), "{landed}");
+    let code = param(&landed, "code").unwrap_or_else(|| panic!("no code in {landed}"));
+    let answer = world.app.post_json("/auth/oidc/exchange", &json!({"code": code}), None).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    answer.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_verified_identity_of_a_trusted_provider_signs_up_active_and_logs_in_again_to_the_same_account() {
+    let Some(world) = world(&[]).await else { return };
+    let app = &world.app;
+    let listed: Value = app.get("/auth/oidc", None).await.json().await.unwrap();
+    assert_eq!(listed["providers"].as_array().unwrap().len(), 3, "{listed}");
+
+    let pair = tokens_through(&world, "idp").await;
+    let access = pair["access_token"].as_str().unwrap();
+    assert_eq!(jwt_payload(access)["amr"], json!(["fed"]));
+    let me: Value = app.get("/user", Some(access)).await.json().await.unwrap();
+    assert_eq!((me["email"].as_str(), me["name"].as_str()), (Some("alice@example.com"), Some("Alice Liddell")));
+    assert_eq!(me["status"], "active");
+    let identities: Value = app.get("/user/identities", Some(access)).await.json().await.unwrap();
+    assert_eq!(identities["identities"][0]["provider"], "idp", "{identities}");
+
+    let again = tokens_through(&world, "idp").await;
+    assert_eq!(again["user"]["id"], me["id"], "the same identity logs in to the same account");
+    assert_eq!(app.count("SELECT COUNT(*) FROM accounts").await, 1);
+    app.count_reaches("SELECT COUNT(*) FROM audit_events WHERE kind = 'signup.by_provider'", 1).await;
+    app.count_reaches("SELECT COUNT(*) FROM audit_events WHERE kind = 'login.social'", 2).await;
+    // A hand-off code works once.
+    let landed = log_in_through(&world, "idp").await;
+    let code = param(&landed, "code").unwrap();
+    assert_eq!(app.post_json("/auth/oidc/exchange", &json!({"code": code}), None).await.status(), StatusCode::OK);
+    let replay = app.post_json("/auth/oidc/exchange", &json!({"code": code}), None).await;
+    assert_problem(replay, StatusCode::BAD_REQUEST, "token_invalid").await;
+}
+
+#[tokio::test]
+async fn an_unverified_or_untrusted_address_makes_a_pending_account_confirmed_by_our_own_email() {
+    let Some(world) = world(&[]).await else { return };
+    world.next_user("bob").await;
+    let landed = log_in_through(&world, "idp").await;
+    assert_eq!(param(&landed, "error").as_deref(), Some("account_not_activated"), "{landed}");
+    let link = world.app.activation_link("bob@example.com", 1).await;
+    assert!(link.contains("/activate?token="), "{link}");
+    // Confirmed, the same identity logs in.
+    let confirmed =
+        world.app.client.post(world.app.url("/activate")).json(&json!({"token": link.split("token=").nth(1).unwrap()}));
+    assert_eq!(confirmed.send().await.unwrap().status(), StatusCode::OK);
+    world.next_user("bob").await;
+    tokens_through(&world, "idp").await;
+
+    // carol's address is verified, but idppost is not trusted to say so.
+    world.next_user("carol").await;
+    let landed = log_in_through(&world, "idppost").await;
+    assert_eq!(param(&landed, "error").as_deref(), Some("account_not_activated"), "{landed}");
+}
+
+#[tokio::test]
+async fn a_new_identity_links_to_an_account_with_its_address_only_through_a_trusted_provider() {
+    let Some(world) = world(&[]).await else { return };
+    let app = &world.app;
+    let alice = app.active_user("alice@example.com", None).await;
+
+    let landed = log_in_through(&world, "idppost").await;
+    assert_eq!(param(&landed, "error").as_deref(), Some("identity_not_linked"), "{landed}");
+    assert!(param(&landed, "error_description").unwrap().contains("log in and link"), "{landed}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM identities").await, 0);
+
+    let pair = tokens_through(&world, "idp").await;
+    assert_eq!(pair["user"]["id"], alice["id"]);
+    app.smtp.wait_for("alice@example.com", 2).await;
+    let notice = app.smtp.messages_to("alice@example.com").pop().unwrap();
+    assert!(notice.text().contains("Idp account (alice@example.com)"), "{}", notice.text());
+    app.count_reaches("SELECT COUNT(*) FROM audit_events WHERE kind = 'identity.linked'", 1).await;
+}
+
+#[tokio::test]
+async fn an_id_token_with_a_wrong_audience_nonce_issuer_expiry_or_key_is_refused() {
+    let Some(world) = world(&[]).await else { return };
+    for (change, reason) in [
+        (json!({"aud": "other"}), "audience"),
+        (json!({"nonce": "not-the-one-sent"}), "nonce"),
+        (json!({"iss": "http://127.0.0.1:1"}), "issuer"),
+        (json!({"exp_offset_s": -600}), "xpired"),
+        (json!({"sign_with_unknown_key": true}), "ignature"),
+    ] {
+        world.tamper(change.clone()).await;
+        let landed = log_in_through(&world, "idp").await;
+        assert_eq!(param(&landed, "error").as_deref(), Some("oidc_failed"), "{change}: {landed}");
+        let description = param(&landed, "error_description").unwrap();
+        assert!(description.contains(reason), "{change}: {description}");
+    }
+    assert_eq!(world.app.count("SELECT COUNT(*) FROM accounts").await, 0);
+    world.app.count_reaches("SELECT COUNT(*) FROM audit_events WHERE kind = 'login.social_failed'", 5).await;
+    // The provider, untampered, still logs in.
+    tokens_through(&world, "idp").await;
+}
+
+#[tokio::test]
+async fn a_state_works_once_and_only_in_the_browser_that_started_the_login() {
+    let Some(world) = world(&[]).await else { return };
+    let app = &world.app;
+    let start = app.url("/auth/oidc/idp?redirect_to=http://app.test/done");
+
+    // Login CSRF: a callback URL carried to another browser (without the cookie) is refused.
+    let callback = follow(&browser(), &start, true).await;
+    let elsewhere = follow(&browser(), callback.as_str(), false).await;
+    assert_eq!(param(&elsewhere, "error").as_deref(), Some("oidc_state_invalid"), "{elsewhere}");
+
+    // A finished login's callback, replayed in the same browser, names no login any more.
+    let same = browser();
+    let callback = follow(&same, &start, true).await;
+    let landed = follow(&same, callback.as_str(), false).await;
+    assert!(param(&landed, "code").is_some(), "{landed}");
+    let replay = same.get(callback).send().await.unwrap();
+    assert_problem(replay, StatusCode::BAD_REQUEST, "oidc_state_invalid").await;
+
+    let unknown = app.get("/auth/oidc/idp/callback?state=made-up&code=x", None).await;
+    assert_problem(unknown, StatusCode::BAD_REQUEST, "oidc_state_invalid").await;
+    assert_problem(app.get("/auth/oidc/nope", None).await, StatusCode::NOT_FOUND, "not_found").await;
+    let elsewhere = app.get("/auth/oidc/idp?redirect_to=https://evil.example/", None).await;
+    assert_problem(elsewhere, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+}
+
+#[tokio::test]
+async fn github_s_private_address_comes_from_user_emails_and_its_200_errors_are_refusals() {
+    let Some(world) = world(&[]).await else { return };
+    let pair = tokens_through(&world, "github").await;
+    assert_eq!(pair["user"]["email"], "octo@example.com", "the primary verified address, though /user has null");
+    assert_eq!(pair["user"]["name"], "The Octocat");
+
+    world.next_github_user("unverified").await;
+    let landed = log_in_through(&world, "github").await;
+    assert_eq!(param(&landed, "error").as_deref(), Some("account_not_activated"), "{landed}");
+
+    // A code GitHub refuses (with status 200 and an `error`) is a refusal, not a token.
+    let browser = browser();
+    let callback = follow(&browser, &world.app.url("/auth/oidc/github?redirect_to=http://app.test/done"), true).await;
+    let mut forged = callback.clone();
+    let pairs: Vec<(String, String)> = callback
+        .query_pairs()
+        .map(|(k, v)| {
+            let value = if k == "code" { "wrong".to_owned() } else { v.into_owned() };
+            (k.into_owned(), value)
+        })
+        .collect();
+    forged.query_pairs_mut().clear().extend_pairs(pairs);
+    let landed = follow(&browser, forged.as_str(), false).await;
+    assert_eq!(param(&landed, "error").as_deref(), Some("oidc_failed"), "{landed}");
+    assert!(param(&landed, "error_description").unwrap().contains("bad_verification_code"), "{landed}");
+}
+
+#[tokio::test]
+async fn a_logged_in_person_links_a_provider_logs_in_with_it_and_unlinks_it_but_never_the_last_way_in() {
+    let Some(world) = world(&[]).await else { return };
+    let app = &world.app;
+    let (me, token) = app.logged_in_user("dana@example.com").await;
+    world.next_user("carol").await;
+    let started = app
+        .post_json("/user/identities/idppost", &json!({"redirect_to": "http://app.test/linked"}), Some(&token))
+        .await;
+    assert_eq!(started.status(), StatusCode::OK);
+    let url: Value = started.json().await.unwrap();
+    let landed = follow(&browser(), url["url"].as_str().unwrap(), false).await;
+    assert_eq!(param(&landed, "linked").as_deref(), Some("idppost"), "{landed}");
+    // The start URL worked once.
+    let again = app.client.get(url["url"].as_str().unwrap()).send().await.unwrap();
+    assert_problem(again, StatusCode::BAD_REQUEST, "oidc_state_invalid").await;
+    app.smtp.wait_for("dana@example.com", 2).await;
+
+    world.next_user("carol").await;
+    let pair = tokens_through(&world, "idppost").await;
+    assert_eq!(pair["user"]["id"], me["id"], "carol's identity logs in to dana's account");
+
+    // Another account cannot take the identity.
+    let (_, other) = app.logged_in_user("erin@example.com").await;
+    let body = json!({"redirect_to": "http://app.test/linked"});
+    let started: Value = app.post_json("/user/identities/idppost", &body, Some(&other)).await.json().await.unwrap();
+    world.next_user("carol").await;
+    let landed = follow(&browser(), started["url"].as_str().unwrap(), false).await;
+    assert_eq!(param(&landed, "error").as_deref(), Some("identity_taken"), "{landed}");
+
+    let listed: Value = app.get("/user/identities", Some(&token)).await.json().await.unwrap();
+    let id = listed["identities"][0]["id"].as_str().unwrap().to_owned();
+    // With an unconfirmed address and nothing else, the identity is the last way in.
+    app.sql("UPDATE accounts SET email_verified = FALSE WHERE email = 'dana@example.com'").await;
+    let last = app.delete(&format!("/user/identities/{id}"), Some(&token)).await;
+    assert_problem(last, StatusCode::CONFLICT, "last_way_in").await;
+    app.sql("UPDATE accounts SET email_verified = TRUE WHERE email = 'dana@example.com'").await;
+    assert_eq!(app.delete(&format!("/user/identities/{id}"), Some(&token)).await.status(), StatusCode::NO_CONTENT);
+    let listed: Value = app.get("/user/identities", Some(&token)).await.json().await.unwrap();
+    assert_eq!(listed["identities"], json!([]));
+    app.count_reaches("SELECT COUNT(*) FROM audit_events WHERE kind = 'identity.unlinked'", 1).await;
+}
+
+#[tokio::test]
+async fn sign_up_through_a_provider_obeys_the_sign_up_switch() {
+    let Some(world) = world(&[("GATEHOUSE_SIGNUP", "closed")]).await else { return };
+    let landed = log_in_through(&world, "idp").await;
+    assert_eq!(param(&landed, "error").as_deref(), Some("signup_disabled"), "{landed}");
+    assert_eq!(world.app.count("SELECT COUNT(*) FROM accounts").await, 0);
+}
