@@ -33,7 +33,7 @@ use crate::audit::kinds;
 use crate::federation::{FederationError, Provider, ProviderIdentity};
 use crate::mail::templates;
 use crate::store::identities::{Identity, IdentityKey, NewOidcLogin, OidcLogin, Pending, Unlink};
-use crate::store::{StoreError, TokenPurpose};
+use crate::store::{NewOneTimeToken, StoreError, TokenPurpose};
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
 
 /// How long a login may stay at the provider, and a link's start URL wait for its browser.
@@ -90,18 +90,19 @@ impl Accounts {
         self.providers.list().map(|(name, label)| (name.to_owned(), label.to_owned())).collect()
     }
 
-    /// The provider's authorization URL and what the login must keep, sealed.
-    async fn to_provider(&self, provider: &Provider, login_id: Uuid) -> Result<(ToProvider, Pending)> {
+    /// The provider's authorization URL and what the login must keep; the PKCE verifier is
+    /// sealed to the login's `state`.
+    async fn to_provider(&self, provider: &Provider) -> Result<(ToProvider, Pending)> {
         let authorization = provider.authorize(self.providers.http()).await.map_err(federation_error)?;
         let binding = OpaqueToken::generate();
         let state = authorization.state.expose_secret();
+        let state_hash = TokenHash::of(state);
+        let verifier = authorization.pkce_verifier.expose_secret().as_bytes();
         let pending = Pending {
-            state_hash: TokenHash::of(state),
+            pkce_verifier: self.sealer.seal(verifier, state_hash.as_bytes()),
+            state_hash,
             binding_hash: binding.hash,
             nonce: authorization.nonce,
-            pkce_verifier: self
-                .sealer
-                .seal(authorization.pkce_verifier.expose_secret().as_bytes(), login_id.as_bytes()),
         };
         let to =
             ToProvider { url: authorization.url, cookie_name: binding_cookie(state), cookie_value: binding.secret };
@@ -119,11 +120,10 @@ impl Accounts {
         let provider = self.provider(provider)?;
         let redirect = self.settings.redirect(redirect_to)?;
         self.per_ip(Action::Login, client).await?;
-        let id = Uuid::now_v7();
-        let (to, pending) = self.to_provider(provider, id).await?;
+        let (to, pending) = self.to_provider(provider).await?;
         let now = Utc::now();
         let login = NewOidcLogin {
-            id,
+            id: Uuid::now_v7(),
             provider: provider.config.name.clone(),
             pending: Some(pending),
             start_hash: None,
@@ -169,14 +169,13 @@ impl Accounts {
     }
 
     /// The browser has opened a link's start URL: on to the provider, bound to this browser.
-    pub async fn start_social_link(&self, provider: &str, start: &str) -> Result<ToProvider> {
+    pub async fn start_social_link(&self, provider: &str, start: &str, client: &ClientInfo) -> Result<ToProvider> {
         let provider = self.provider(provider)?;
+        self.per_ip(Action::Login, client).await?;
         if !plausible(start) {
             return Err(Error::OidcStateInvalid);
         }
-        // The login's id seals the verifier; a link's is not known before the row is found.
-        let seal_id = Uuid::nil();
-        let (to, pending) = self.to_provider(provider, seal_id).await?;
+        let (to, pending) = self.to_provider(provider).await?;
         match self.store.start_oidc_login(&provider.config.name, &TokenHash::of(start), &pending, Utc::now()).await? {
             Some(_) => Ok(to),
             None => Err(Error::OidcStateInvalid),
@@ -199,15 +198,15 @@ impl Accounts {
             Ok(()) => self.spend_social_login(provider, answer.state).await,
             Err(error) => Err(error),
         };
-        let login = match login {
-            Ok(login) => login,
+        let (login, state_hash) = match login {
+            Ok(spent) => spent,
             Err(error) => {
                 self.social_failed(provider, None, &error, client);
                 return Callback { redirect_to: None, known_login: false, outcome: Err(error) };
             }
         };
         let redirect_to = self.settings.redirects.recheck(login.redirect_to.as_deref());
-        let outcome = match self.finish_spent_login(provider, &login, answer, client).await {
+        let outcome = match self.finish_spent_login(provider, &login, &state_hash, answer, client).await {
             Ok(Some(account)) => self.hand_off(account.id, METHOD).await.map(Outcome::LoggedIn),
             Ok(None) => Ok(Outcome::Linked),
             Err(error) => {
@@ -239,12 +238,11 @@ impl Accounts {
     }
 
     /// The login the `state` names, spent, if this browser started it.
-    async fn spend_social_login(&self, provider: &Provider, state: Option<&str>) -> Result<OidcLogin> {
+    async fn spend_social_login(&self, provider: &Provider, state: Option<&str>) -> Result<(OidcLogin, TokenHash)> {
         let state = state.filter(|s| !s.is_empty() && s.len() <= 512).ok_or(Error::OidcStateInvalid)?;
-        self.store
-            .take_oidc_login(&provider.config.name, &TokenHash::of(state), Utc::now())
-            .await?
-            .ok_or(Error::OidcStateInvalid)
+        let state_hash = TokenHash::of(state);
+        let login = self.store.take_oidc_login(&provider.config.name, &state_hash, Utc::now()).await?;
+        Ok((login.ok_or(Error::OidcStateInvalid)?, state_hash))
     }
 
     /// The account the spent login logs in to; `None` for a link, done.
@@ -252,6 +250,7 @@ impl Accounts {
         &self,
         provider: &Provider,
         login: &OidcLogin,
+        state_hash: &TokenHash,
         answer: ProviderAnswer<'_>,
         client: &ClientInfo,
     ) -> Result<Option<Account>> {
@@ -272,8 +271,7 @@ impl Accounts {
             .code
             .filter(|c| !c.is_empty())
             .ok_or_else(|| Error::OidcFailed("the callback has no code".into()))?;
-        let seal_id = if login.link_account_id.is_some() { Uuid::nil() } else { login.id };
-        let verifier = self.sealer.open(&login.pkce_verifier, seal_id.as_bytes()).map_err(anyhow::Error::new)?;
+        let verifier = self.sealer.open(&login.pkce_verifier, state_hash.as_bytes()).map_err(anyhow::Error::new)?;
         let verifier = SecretString::from(String::from_utf8_lossy(&verifier).into_owned());
         let identity =
             provider.finish(self.providers.http(), code, verifier, &login.nonce).await.map_err(federation_error)?;
@@ -307,7 +305,8 @@ impl Accounts {
             provider: provider.config.name.clone(),
             email: identity.email.clone(),
             created_at: now,
-            last_login_at: None,
+            // An automatic link is a login through it.
+            last_login_at: automatic.then_some(now),
         };
         let rendered =
             templates::identity_linked(self.settings.site(), &provider.config.label, identity.email.as_deref());
@@ -404,8 +403,21 @@ impl Accounts {
             created_at: now,
             last_login_at: Some(now),
         };
-        let activation =
-            (!verified).then(|| self.link_email(account.id, &account.email, TokenPurpose::Activation, now, None));
+        let activation = (!verified).then(|| {
+            let token = OpaqueToken::generate();
+            let ttl = self.settings.activation_ttl;
+            let link = self.settings.link("activate", token.expose(), None);
+            let label = &provider.config.label;
+            let rendered = templates::activation_through(&link, ttl, label, identity.email.as_deref());
+            let record = NewOneTimeToken {
+                hash: token.hash,
+                account_id: account.id,
+                purpose: TokenPurpose::Activation,
+                created_at: now,
+                expires_at: now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(24)),
+            };
+            (record, self.email(&account.email, rendered, now))
+        });
         let stored = self
             .store
             .insert_account_with_identity(
@@ -448,8 +460,15 @@ impl Accounts {
     /// sensitive change: a recent authentication is required).
     pub async fn unlink_identity(&self, caller: &Caller, id: Uuid, client: &ClientInfo) -> Result<()> {
         self.require_step_up(caller, Some(self.store.factors(caller.account_id).await?))?;
-        match self.store.delete_identity(caller.account_id, id).await? {
+        let linked = self.store.identities(caller.account_id).await?;
+        let identity = linked.iter().find(|i| i.id == id).ok_or(Error::NotFoundIdentity)?;
+        let account = self.store.find_account(&AccountKey::Id(caller.account_id)).await?.ok_or(Error::NotFound)?;
+        let label = self.provider(&identity.provider).map_or(identity.provider.as_str(), |p| p.config.label.as_str());
+        let now = Utc::now();
+        let notice = self.email(&account.account.email, templates::identity_unlinked(self.settings.site(), label), now);
+        match self.store.delete_identity(caller.account_id, id, &notice).await? {
             Unlink::Removed => {
+                self.outbox.wake();
                 tracing::info!(account_id = %caller.account_id, identity_id = %id, "identity unlinked");
                 self.audit.record(
                     self.event(kinds::IDENTITY_UNLINKED, Some(caller.account_id), client)

@@ -1,7 +1,7 @@
 //! OpenID Connect providers: the discovery document (fetched when first needed, kept an hour,
 //! fetched again at once when an ID token names a key it does not list), the code flow with
-//! PKCE S256, and the ID token's checks, which `openidconnect` makes: signature by a key of the
-//! provider's JWKS, `iss`, `aud` (and `azp`), `exp`, `iat`, `nonce`, and `at_hash` when present.
+//! PKCE S256, and the ID token's checks, which `openidconnect` makes (signature by a key of the
+//! provider's JWKS, `iss`, `aud`, `exp`, `nonce`) and this file adds (`at_hash`, when present).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -76,6 +76,27 @@ pub fn activation(link: &str, ttl: Duration) -> Rendered {
     Rendered { kind: "activation", subject, text, html }
 }
 
+/// The confirmation email of an account made through a provider whose word on the address
+/// was not enough: confirming lets that login in.
+pub fn activation_through(link: &str, ttl: Duration, provider: &str, address_there: Option<&str>) -> Rendered {
+    let valid = lifetime(ttl);
+    let subject = "Confirm your email address".to_owned();
+    let who = match address_there {
+        Some(address) => format!("the {provider} account {address}"),
+        None => format!("a {provider} account"),
+    };
+    let lines = [
+        format!("An account was just made with this address by logging in with {who}."),
+        format!(
+            "If that was you, confirm your address: the link works once and expires in {valid}. Confirming lets that {provider} account log in to it."
+        ),
+        "If it was not you, ignore this email: the account stays inactive. You can still sign up yourself, or use \"forgot password\", which unlinks that login.".to_owned(),
+    ];
+    let text = format!("{}\n\n{}\n\n{link}\n\n{}\n", lines[0], lines[1], lines[2]);
+    let html = html_page(&subject, &lines, Some(("Confirm my address", link)));
+    Rendered { kind: "activation", subject, text, html }
+}
+
 /// The password-reset email.
 pub fn password_reset(link: &str, ttl: Duration) -> Rendered {
     let valid = lifetime(ttl);
@@ -299,6 +320,18 @@ pub fn passkey_removed(site: &str) -> Rendered {
         "A passkey was removed",
         &[
             format!("A passkey was just removed from your account at {site}."),
+            format!("If this was not you, reset your password at once (\"forgot password\" at {site})."),
+        ],
+    )
+}
+
+/// Tells the owner a login at a provider was unlinked from their account.
+pub fn identity_unlinked(site: &str, provider: &str) -> Rendered {
+    notice(
+        "identity_unlinked",
+        &format!("{provider} login unlinked"),
+        &[
+            format!("Logging in with your {provider} account no longer logs in to your account at {site}."),
             format!("If this was not you, reset your password at once (\"forgot password\" at {site})."),
         ],
     )

@@ -118,5 +118,6 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug + 'static {
     /// Removes identity `id` of `account_id` unless it is the account's last way in: no other
     /// identity, no passkey, and an address not verified (a verified one reaches the account by
     /// a password reset or a login by email).
-    async fn delete_identity(&self, account_id: Uuid, id: Uuid) -> StoreResult<Unlink>;
+    /// `notice` (telling the owner) is queued with the removal.
+    async fn delete_identity(&self, account_id: Uuid, id: Uuid, notice: &NewEmail) -> StoreResult<Unlink>;
 }

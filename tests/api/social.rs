@@ -222,10 +222,40 @@ async fn an_unverified_or_untrusted_address_makes_a_pending_account_confirmed_by
     world.next_user("bob").await;
     tokens_through(&world, "idp").await;
 
-    // carol's address is verified, but idppost is not trusted to say so.
+    // carol's address is verified, but idppost is not trusted to say so. The confirmation
+    // email says which login made the account.
     world.next_user("carol").await;
     let landed = log_in_through(&world, "idppost").await;
     assert_eq!(param(&landed, "error").as_deref(), Some("account_not_activated"), "{landed}");
+    let email = world.app.smtp.nth_to("carol@example.com", 1).await.text();
+    assert!(email.contains("logging in with the Idppost account carol@example.com"), "{email}");
+}
+
+/// An account made through a provider whose word on the address was not enough, then taken
+/// over by the address's owner another way than its confirmation link: the login that made it
+/// no longer gets in.
+#[tokio::test]
+async fn the_owner_of_the_address_who_resets_the_password_of_a_pending_account_unlinks_its_maker() {
+    let Some(world) = world(&[]).await else { return };
+    let app = &world.app;
+    world.next_user("bob").await;
+    let landed = log_in_through(&world, "idp").await;
+    assert_eq!(param(&landed, "error").as_deref(), Some("account_not_activated"), "{landed}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM identities").await, 1);
+
+    let forgot = app.post_json("/password/forgot", &json!({"email": "bob@example.com"}), None).await;
+    assert_eq!(forgot.status(), StatusCode::ACCEPTED);
+    let link = app.reset_link("bob@example.com", 2).await;
+    let token = link.split("token=").nth(1).unwrap().split('&').next().unwrap();
+    let body = json!({"token": token, "new_password": "the owner's own passphrase"});
+    assert!(app.post_json("/password/reset", &body, None).await.status().is_success());
+    assert_eq!(app.count("SELECT COUNT(*) FROM identities").await, 0, "the maker's login is unlinked");
+
+    world.next_user("bob").await;
+    let landed = log_in_through(&world, "idp").await;
+    assert_eq!(param(&landed, "error").as_deref(), Some("identity_not_linked"), "{landed}");
+    let owner = app.log_in("bob@example.com", "the owner's own passphrase").await;
+    assert_eq!(owner.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -361,9 +391,33 @@ async fn a_logged_in_person_links_a_provider_logs_in_with_it_and_unlinks_it_but_
     assert_problem(last, StatusCode::CONFLICT, "last_way_in").await;
     app.sql("UPDATE accounts SET email_verified = TRUE WHERE email = 'dana@example.com'").await;
     assert_eq!(app.delete(&format!("/user/identities/{id}"), Some(&token)).await.status(), StatusCode::NO_CONTENT);
+    let notice = app.smtp.nth_to("dana@example.com", 3).await.text();
+    assert!(notice.contains("no longer logs in"), "{notice}");
     let listed: Value = app.get("/user/identities", Some(&token)).await.json().await.unwrap();
     assert_eq!(listed["identities"], json!([]));
     app.count_reaches("SELECT COUNT(*) FROM audit_events WHERE kind = 'identity.unlinked'", 1).await;
+}
+
+/// Needs no node server: the provider here is a port nobody listens on.
+#[tokio::test]
+async fn a_provider_that_is_down_stops_neither_the_start_nor_other_logins_and_answers_502() {
+    let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let issuer = format!("http://127.0.0.1:{}", down.local_addr().unwrap().port());
+    drop(down);
+    let app = spawn_app_with(
+        Options::default()
+            .var("GATEHOUSE_OIDC_DOWN_ISSUER", &issuer)
+            .var("GATEHOUSE_OIDC_DOWN_CLIENT_ID", "id")
+            .var("GATEHOUSE_OIDC_DOWN_CLIENT_SECRET", "secret"),
+    )
+    .await;
+    assert_eq!(app.get("/readyz", None).await.status(), StatusCode::OK);
+    let answer = app.get("/auth/oidc/down", None).await;
+    let problem = assert_problem(answer, StatusCode::BAD_GATEWAY, "provider_unavailable").await;
+    assert!(!problem["detail"].as_str().unwrap().contains("127.0.0.1"), "no address is shown: {problem}");
+    app.count_reaches("SELECT COUNT(*) FROM oidc_logins", 0).await;
+    app.active_user("fay@example.com", None).await;
+    assert_eq!(app.log_in("fay@example.com", crate::helpers::PASSWORD).await.status(), StatusCode::OK);
 }
 
 #[tokio::test]

@@ -136,12 +136,12 @@ struct ProblemField<'a> {
 }
 
 impl ApiError {
-    /// The contract code of each variant.
     /// The contract's code, as in the problem's `code`.
     pub fn code_str(&self) -> &'static str {
         self.code().as_str()
     }
 
+    /// The contract code of each variant.
     fn code(&self) -> Code {
         use ApiError::*;
         match self {
@@ -226,7 +226,8 @@ impl ApiError {
             PasswordlessDisabled => "Login by an emailed link or code is off here; log in with your password.".into(),
             OidcStateInvalid => "This login is unknown, already finished, too old, or was started in another browser; start it again.".into(),
             OidcFailed(why) => format!("The provider's answer was refused: {why}."),
-            ProviderUnavailable(why) => format!("The provider cannot be reached now ({why}); try again later."),
+            // What failed (addresses, connection errors) is logged and audited, not shown.
+            ProviderUnavailable(_) => "The provider cannot be reached now; try again later.".into(),
             IdentityNotLinked => "No account is linked to this login. If you have an account here, log in and link it from your account settings.".into(),
             IdentityTaken => "This login is linked to another account already.".into(),
             ProviderEmailMissing => "The provider gave no email address, which a new account needs; make one available to this site at the provider, or sign up with your address.".into(),

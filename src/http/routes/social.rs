@@ -118,7 +118,7 @@ async fn begin(
 ) -> Result<Response, ApiError> {
     let accounts = &state.accounts;
     let to = match &query.start {
-        Some(start) => accounts.start_social_link(&provider, start).await?,
+        Some(start) => accounts.start_social_link(&provider, start, &client).await?,
         None => accounts.begin_social_login(&provider, query.redirect_to.as_deref(), &client).await?,
     };
     Ok(to_provider(&state, &provider, to))

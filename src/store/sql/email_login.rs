@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::accounts::insert_account_row;
 use super::outbox::insert_email;
+use super::tokens::drop_unconfirmed_identities;
 use super::{Dialect, Exec, Row, SqlStore, Transaction, args, sql};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::store::email_login::{EmailLogin, EmailLoginStore, LinkState, NewEmailLogin, Redeem};
@@ -164,6 +165,7 @@ impl<D: Dialect> EmailLoginStore for SqlStore<D> {
                 let account_id = match redeem {
                     Redeem::Existing { account_id, fresh_password } => {
                         if let Some(fresh_password) = fresh_password {
+                            drop_unconfirmed_identities(&mut tx, *account_id).await?;
                             tx.execute(
                                 sql!(
                                     "UPDATE accounts SET password_hash = ?, status = 'active', email_verified = TRUE,

@@ -259,7 +259,7 @@ impl<D: Dialect> IdentityStore for SqlStore<D> {
         })
     }
 
-    async fn delete_identity(&self, account_id: Uuid, id: Uuid) -> StoreResult<Unlink> {
+    async fn delete_identity(&self, account_id: Uuid, id: Uuid, notice: &NewEmail) -> StoreResult<Unlink> {
         timed!(
             DB,
             "delete_identity",
@@ -297,6 +297,7 @@ impl<D: Dialect> IdentityStore for SqlStore<D> {
                     return Ok(Unlink::LastWayIn);
                 }
                 tx.execute(sql!("DELETE FROM identities WHERE id = ?"), args![id]).await?;
+                insert_email(&mut tx, notice).await?;
                 tx.commit().await?;
                 Ok(Unlink::Removed)
             })

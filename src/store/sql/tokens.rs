@@ -14,6 +14,21 @@ use crate::store::outbox::NewEmail;
 use crate::store::tokens::{NewOneTimeToken, OneTimeToken, TokenPurpose, TokenStore};
 use crate::tokens::opaque::TokenHash;
 
+/// Unlinks the identities of `account_id` while it is pending: they were linked by whoever
+/// signed up, which the owner of the address, now proving it another way than the
+/// confirmation link (a password reset, a login by email), never agreed to.
+pub(super) async fn drop_unconfirmed_identities(tx: &mut impl Exec, account_id: Uuid) -> StoreResult<()> {
+    tx.execute(
+        sql!(
+            "DELETE FROM identities
+             WHERE account_id = ? AND EXISTS (SELECT 1 FROM accounts WHERE id = ? AND status = 'pending')"
+        ),
+        args![account_id, account_id],
+    )
+    .await?;
+    Ok(())
+}
+
 pub(super) async fn insert_token(tx: &mut impl Exec, token: &NewOneTimeToken) -> StoreResult<()> {
     tx.execute(
         sql!("INSERT INTO one_time_tokens (hash, account_id, purpose, created_at, expires_at) VALUES (?, ?, ?, ?, ?)"),
@@ -134,6 +149,7 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
                 let Some(account_id) = spend_token(&mut tx, hash, TokenPurpose::PasswordReset, now).await? else {
                     return Ok(false);
                 };
+                drop_unconfirmed_identities(&mut tx, account_id).await?;
                 tx.execute(
                     sql!(
                         "UPDATE accounts SET password_hash = ?, email_verified = TRUE, updated_at = ?,
