@@ -93,7 +93,10 @@ impl Accounts {
     /// The provider's authorization URL and what the login must keep; the PKCE verifier is
     /// sealed to the login's `state`.
     async fn to_provider(&self, provider: &Provider) -> Result<(ToProvider, Pending)> {
-        let authorization = provider.authorize(self.providers.http()).await.map_err(federation_error)?;
+        let authorization = provider
+            .authorize(self.providers.http().await.map_err(federation_error)?)
+            .await
+            .map_err(federation_error)?;
         let binding = OpaqueToken::generate();
         let state = authorization.state.expose_secret();
         let state_hash = TokenHash::of(state);
@@ -273,8 +276,10 @@ impl Accounts {
             .ok_or_else(|| Error::OidcFailed("the callback has no code".into()))?;
         let verifier = self.sealer.open(&login.pkce_verifier, state_hash.as_bytes()).map_err(anyhow::Error::new)?;
         let verifier = SecretString::from(String::from_utf8_lossy(&verifier).into_owned());
-        let identity =
-            provider.finish(self.providers.http(), code, verifier, &login.nonce).await.map_err(federation_error)?;
+        let identity = provider
+            .finish(self.providers.http().await.map_err(federation_error)?, code, verifier, &login.nonce)
+            .await
+            .map_err(federation_error)?;
         match login.link_account_id {
             Some(account_id) => {
                 self.link_identity(provider, account_id, &identity, false, client).await?;
