@@ -11,6 +11,7 @@ mod error;
 pub mod identities;
 mod key_cache;
 pub mod keys;
+mod linking;
 pub mod mfa;
 mod new_account;
 mod operator;

@@ -1,0 +1,229 @@
+//! The linking rules of social login (see `identities.rs` and docs/SECURITY.md): which account
+//! a verified identity logs in to, links to or signs up; and the caller's linked identities,
+//! listed and unlinked.
+
+use chrono::Utc;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::domain::{Account, AccountData, AccountKey, Email, Role, Status};
+use super::new_account::{NewProfile, Submitted};
+use super::{Accounts, Caller, ClientInfo, Error, Result};
+use crate::audit::kinds;
+use crate::federation::{Provider, ProviderIdentity};
+use crate::mail::templates;
+use crate::store::identities::{Identity, IdentityKey, Unlink};
+use crate::store::{NewOneTimeToken, StoreError, TokenPurpose};
+use crate::tokens::opaque::OpaqueToken;
+
+impl Accounts {
+    /// Links `identity` to `account_id` (a no-op when it is linked to it already), telling the
+    /// owner by email.
+    pub(super) async fn link_identity(
+        &self,
+        provider: &Provider,
+        account_id: Uuid,
+        identity: &ProviderIdentity,
+        automatic: bool,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        if let Some(linked) = self.store.identity(key_of(identity)).await? {
+            return if linked.account_id == account_id { Ok(()) } else { Err(Error::IdentityTaken) };
+        }
+        let account = self.store.find_account(&AccountKey::Id(account_id)).await?.ok_or(Error::NotFound)?.account;
+        let now = Utc::now();
+        let row = Identity {
+            id: Uuid::now_v7(),
+            account_id,
+            provider: provider.config.name.clone(),
+            email: identity.email.clone(),
+            created_at: now,
+            // An automatic link is a login through it.
+            last_login_at: automatic.then_some(now),
+        };
+        let rendered =
+            templates::identity_linked(self.settings.site(), &provider.config.label, identity.email.as_deref());
+        match self.store.insert_identity(&row, key_of(identity), &self.email(&account.email, rendered, now)).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => return Err(Error::IdentityTaken),
+            Err(other) => return Err(other.into()),
+        }
+        self.outbox.wake();
+        tracing::info!(%account_id, provider = %provider.config.name, automatic, "identity linked");
+        self.audit.record(
+            self.event(kinds::IDENTITY_LINKED, Some(account_id), client)
+                .detail(json!({ "provider": provider.config.name, "identity_id": row.id, "automatic": automatic })),
+        );
+        Ok(())
+    }
+
+    /// The account a verified identity logs in to, by the linking rules.
+    pub(super) async fn account_for_identity(
+        &self,
+        provider: &Provider,
+        identity: ProviderIdentity,
+        client: &ClientInfo,
+    ) -> Result<Account> {
+        if let Some(linked) = self.store.identity(key_of(&identity)).await? {
+            let account = self.store.find_account(&AccountKey::Id(linked.account_id)).await?.ok_or(Error::NotFound)?;
+            let account = usable(account.account)?;
+            self.store.identity_used(linked.id, Utc::now()).await?;
+            self.logged_in_socially(provider, &account, client);
+            return Ok(account);
+        }
+        let trusted = provider.config.trust_email && identity.email_verified;
+        let Some(address) = identity.email.as_deref() else {
+            return Err(if self.settings.signup_open { Error::ProviderEmailMissing } else { Error::SignupDisabled });
+        };
+        let email = Email::parse(address).map_err(|_| Error::ProviderEmailMissing)?;
+        let found = self.store.find_account(&AccountKey::Email(email.normalized().to_owned())).await?;
+        if let Some(found) = found {
+            let account = found.account;
+            if trusted && account.email_verified && account.status != Status::Pending {
+                let account = usable(account)?;
+                self.link_identity(provider, account.id, &identity, true, client).await?;
+                self.logged_in_socially(provider, &account, client);
+                return Ok(account);
+            }
+            tracing::info!(provider = %provider.config.name, trusted, "a new identity's address belongs to an account: not linked");
+            return Err(Error::IdentityNotLinked);
+        }
+        if !self.settings.signup_open {
+            return Err(Error::SignupDisabled);
+        }
+        self.sign_up_by_provider(provider, &identity, email.as_str(), trusted, client).await
+    }
+
+    fn logged_in_socially(&self, provider: &Provider, account: &Account, client: &ClientInfo) {
+        tracing::info!(account_id = %account.id, provider = %provider.config.name, "logged in through a provider");
+        self.audit.record(
+            self.event(kinds::LOGIN_SOCIAL, Some(account.id), client)
+                .detail(json!({ "provider": provider.config.name })),
+        );
+    }
+
+    /// A new account for a new identity: active when a trusted provider verified the address,
+    /// else pending with our own confirmation email (then [`Error::NotActivated`]).
+    async fn sign_up_by_provider(
+        &self,
+        provider: &Provider,
+        identity: &ProviderIdentity,
+        address: &str,
+        verified: bool,
+        client: &ClientInfo,
+    ) -> Result<Account> {
+        let profile = |name: Option<&str>| {
+            NewProfile::parse(Submitted {
+                email: address,
+                username: None,
+                name,
+                data: Ok(AccountData::default()),
+                app_data: Ok(AccountData::default()),
+                password: None,
+            })
+        };
+        // A provider's display name that breaks our rules is left out, not the sign-up.
+        let profile = profile(identity.name.as_deref()).or_else(|_| profile(None)).map_err(Error::Validation)?;
+        let hash = self.unknown_password_hash().await?;
+        let status = if verified { Status::Active } else { Status::Pending };
+        let now = Utc::now();
+        let account = profile.account(hash, Role::User, status, verified, now);
+        let row = Identity {
+            id: Uuid::now_v7(),
+            account_id: account.id,
+            provider: provider.config.name.clone(),
+            email: identity.email.clone(),
+            created_at: now,
+            last_login_at: Some(now),
+        };
+        let activation = (!verified).then(|| {
+            let token = OpaqueToken::generate();
+            let ttl = self.settings.activation_ttl;
+            let link = self.settings.link("activate", token.expose(), None);
+            let label = &provider.config.label;
+            let rendered = templates::activation_through(&link, ttl, label, identity.email.as_deref());
+            let record = NewOneTimeToken {
+                hash: token.hash,
+                account_id: account.id,
+                purpose: TokenPurpose::Activation,
+                created_at: now,
+                expires_at: now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(24)),
+            };
+            (record, self.email(&account.email, rendered, now))
+        });
+        let stored = self
+            .store
+            .insert_account_with_identity(
+                &account,
+                &row,
+                key_of(identity),
+                activation.as_ref().map(|(token, email)| (token, email)),
+            )
+            .await;
+        match stored {
+            Ok(()) => {}
+            // Someone signed up with the address, or linked the identity, meanwhile.
+            Err(StoreError::EmailTaken) => return Err(Error::IdentityNotLinked),
+            Err(StoreError::Conflict) => return Err(Error::IdentityTaken),
+            Err(other) => return Err(other.into()),
+        }
+        if activation.is_some() {
+            self.outbox.wake();
+        }
+        crate::metrics::count("gatehouse_signups_total");
+        tracing::info!(account_id = %account.id, provider = %provider.config.name, active = verified, "account signed up through a provider");
+        self.audit.record(
+            self.event(kinds::SIGNUP_BY_PROVIDER, Some(account.id), client)
+                .detail(json!({ "provider": provider.config.name, "active": verified })),
+        );
+        if !verified {
+            return Err(Error::NotActivated);
+        }
+        let found = self.store.find_account(&AccountKey::Id(account.id)).await?.ok_or(Error::NotFound)?;
+        self.logged_in_socially(provider, &found.account, client);
+        Ok(found.account)
+    }
+
+    /// The caller's linked identities.
+    pub async fn identities(&self, caller: &Caller) -> Result<Vec<Identity>> {
+        Ok(self.store.identities(caller.account_id).await?)
+    }
+
+    /// Removes one of the caller's identities, unless it is the account's last way in (a
+    /// sensitive change: a recent authentication is required).
+    pub async fn unlink_identity(&self, caller: &Caller, id: Uuid, client: &ClientInfo) -> Result<()> {
+        self.require_step_up(caller, Some(self.store.factors(caller.account_id).await?))?;
+        let linked = self.store.identities(caller.account_id).await?;
+        let identity = linked.iter().find(|i| i.id == id).ok_or(Error::NotFoundIdentity)?;
+        let account = self.store.find_account(&AccountKey::Id(caller.account_id)).await?.ok_or(Error::NotFound)?;
+        let label = self.provider(&identity.provider).map_or(identity.provider.as_str(), |p| p.config.label.as_str());
+        let now = Utc::now();
+        let notice = self.email(&account.account.email, templates::identity_unlinked(self.settings.site(), label), now);
+        match self.store.delete_identity(caller.account_id, id, &notice).await? {
+            Unlink::Removed => {
+                self.outbox.wake();
+                tracing::info!(account_id = %caller.account_id, identity_id = %id, "identity unlinked");
+                self.audit.record(
+                    self.event(kinds::IDENTITY_UNLINKED, Some(caller.account_id), client)
+                        .detail(json!({ "identity_id": id })),
+                );
+                Ok(())
+            }
+            Unlink::LastWayIn => Err(Error::LastWayIn),
+            Unlink::NotFound => Err(Error::NotFoundIdentity),
+        }
+    }
+}
+
+/// An account that may log in, or why not.
+fn usable(account: Account) -> Result<Account> {
+    match account.status {
+        Status::Active => Ok(account),
+        Status::Pending => Err(Error::NotActivated),
+        Status::Disabled => Err(Error::Disabled),
+    }
+}
+
+fn key_of(identity: &ProviderIdentity) -> IdentityKey<'_> {
+    IdentityKey { issuer: &identity.issuer, subject: &identity.subject }
+}
