@@ -168,11 +168,11 @@ async fn callback(
         }
     } else {
         let public_url = &accounts.settings().public_url;
-        let (name, value, description) = match &callback.outcome {
+        let (name, value, description) = match callback.outcome {
             Ok(Outcome::LoggedIn(handoff)) => ("code", handoff.expose_secret().to_owned(), None),
             Ok(Outcome::Linked) => ("linked", provider.clone(), None),
             Err(error) => {
-                let error = ApiError::from(clone_error(error));
+                let error = ApiError::from(error);
                 ("error", error.code_str().to_owned(), Some(error.detail()))
             }
         };
@@ -190,25 +190,6 @@ async fn callback(
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response
-}
-
-/// The errors a callback can end in, for its redirect (an `Error` is not `Clone`).
-fn clone_error(error: &crate::accounts::Error) -> crate::accounts::Error {
-    use crate::accounts::Error as E;
-    match error {
-        E::OidcFailed(why) => E::OidcFailed(why.clone()),
-        E::ProviderUnavailable(why) => E::ProviderUnavailable(why.clone()),
-        E::OidcStateInvalid => E::OidcStateInvalid,
-        E::IdentityNotLinked => E::IdentityNotLinked,
-        E::IdentityTaken => E::IdentityTaken,
-        E::ProviderEmailMissing => E::ProviderEmailMissing,
-        E::SignupDisabled => E::SignupDisabled,
-        E::NotActivated => E::NotActivated,
-        E::Disabled => E::Disabled,
-        E::RateLimited { retry_after } => E::RateLimited { retry_after: *retry_after },
-        E::Unavailable(cause) => E::Unavailable(anyhow::anyhow!("{cause}")),
-        other => E::Unexpected(anyhow::anyhow!("{other}")),
-    }
 }
 
 /// An identity at a provider, as its owner sees it.
