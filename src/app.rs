@@ -409,6 +409,8 @@ impl Running {
             cors_origins: config.security.cors_origins.clone(),
             https: opener.public_url.scheme() == "https",
             origin: opener.public_url.origin().ascii_serialization(),
+            forward_rules: config.security.forward_rules.clone(),
+            cookie_domain: config.security.cookie_domain.clone(),
         };
         let state = AppState::new(services.accounts.clone(), services.outbox.clone(), edge);
         let _ = router.set(http::router(state, config.request_timeout));

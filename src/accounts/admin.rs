@@ -83,7 +83,12 @@ impl Admin<'_> {
         }
     }
 
-    fn event(&self, kind: &str, account: Option<Uuid>) -> AuditEvent {
+    /// The account service the capability was taken from.
+    pub(in crate::accounts) fn accounts(&self) -> &Accounts {
+        self.accounts
+    }
+
+    pub(in crate::accounts) fn event(&self, kind: &str, account: Option<Uuid>) -> AuditEvent {
         let mut event = self.accounts.event(kind, account, &self.client);
         match &self.actor {
             Actor::Admin(admin) => event = event.actor(admin.id),
@@ -94,7 +99,7 @@ impl Admin<'_> {
 
     /// Records an admin action. An operator's command ends right after, so its events are
     /// written at once; an admin's go through the batching writer.
-    async fn audit(&self, event: AuditEvent) -> Result<()> {
+    pub(in crate::accounts) async fn audit(&self, event: AuditEvent) -> Result<()> {
         let event = match &self.actor {
             Actor::Admin(_) => {
                 self.accounts.audit.record(event);

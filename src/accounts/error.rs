@@ -56,6 +56,8 @@ pub enum Error {
     LastWayIn,
     #[error("no such linked identity")]
     NotFoundIdentity,
+    #[error("no such client")]
+    NotFoundClient,
     #[error("not allowed")]
     Forbidden,
     #[error("sign-up is closed: accounts are created by admins")]

@@ -120,7 +120,7 @@ pub(super) fn with_second_factor(mut amr: Vec<String>, method: &str, at: DateTim
             amr.push(method.to_owned());
         }
     }
-    SessionAuth { aal: 2, amr, at }
+    SessionAuth { aal: 2, amr, at, grant: None }
 }
 
 fn unix(now: DateTime<Utc>) -> u64 {
@@ -425,7 +425,7 @@ mod tests {
     fn a_second_factor_raises_the_level_and_adds_its_methods_once() {
         let at = Utc::now();
         let auth = with_second_factor(vec!["pwd".into()], "otp", at);
-        assert_eq!(auth, SessionAuth { aal: 2, amr: vec!["pwd".into(), "otp".into(), "mfa".into()], at });
+        assert_eq!(auth, SessionAuth { aal: 2, amr: vec!["pwd".into(), "otp".into(), "mfa".into()], at, grant: None });
         assert_eq!(with_second_factor(auth.amr.clone(), "otp", at).amr, auth.amr);
         assert_eq!(with_second_factor(vec!["pwd".into()], "hwk", at).amr, ["pwd", "hwk", "mfa"]);
     }

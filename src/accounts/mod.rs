@@ -3,6 +3,7 @@
 //! Nothing here knows about HTTP; every outcome is an [`Error`] variant or a value.
 
 pub mod admin;
+pub mod browser;
 mod client;
 pub mod domain;
 mod email_change;
@@ -14,6 +15,7 @@ pub mod keys;
 mod linking;
 pub mod mfa;
 mod new_account;
+pub mod oauth;
 mod operator;
 pub mod passkeys;
 mod password;

@@ -379,8 +379,12 @@ impl Accounts {
             None => return Err(Error::InvalidCredentials),
         };
         let method = if hardware { "hwk" } else { "swk" };
-        let auth =
-            SessionAuth { aal: 2, amr: vec![method.to_owned(), "user".to_owned(), "mfa".to_owned()], at: Utc::now() };
+        let auth = SessionAuth {
+            aal: 2,
+            amr: vec![method.to_owned(), "user".to_owned(), "mfa".to_owned()],
+            at: Utc::now(),
+            grant: None,
+        };
         self.start_session(account, auth, client, json!({ "method": "passkey", "passkey_id": stored.id })).await
     }
 

@@ -57,7 +57,7 @@ pub struct Caller {
 
 impl Caller {
     /// The caller, unless its session is good only for enrolling a second factor.
-    fn enrolled(self) -> Result<Self> {
+    pub(super) fn enrolled(self) -> Result<Self> {
         match self.auth.aal {
             super::mfa::ENROLMENT_ONLY => Err(Error::MfaEnrolmentRequired),
             _ => Ok(self),
@@ -71,6 +71,8 @@ pub struct TokenPair {
     pub expires_in: u64,
     pub refresh_token: SecretString,
     pub account: Account,
+    /// The session the pair belongs to (a browser login keeps it in its cookie).
+    pub session_id: Uuid,
     /// After a login with limits on: proof for later logins that this client is known.
     pub device_token: Option<String>,
 }
@@ -275,6 +277,13 @@ impl Accounts {
             }
             Rotation::Unknown => return Err(Error::TokenInvalid),
         };
+        if session.auth.grant.is_some() {
+            // A client app's refresh token belongs at `/oauth2/token`; here it could only mint
+            // tokens for gatehouse's own API, which its grant never covered.
+            tracing::warn!(session_id = %session.id, "a client's refresh token was sent to /auth/refresh; its session ended");
+            self.sessions.revoke_session(session.account_id, session.id).await?;
+            return Err(Error::TokenInvalid);
+        }
         let account = self.store.find_account(&AccountKey::Id(session.account_id)).await?.map(|c| c.account);
         let Some(account) = account.filter(|a| a.status == Status::Active) else {
             self.sessions.revoke_session(session.account_id, session.id).await?;
@@ -292,7 +301,14 @@ impl Accounts {
     ) -> Result<TokenPair> {
         let (access_token, expires_in) =
             self.sign_access_token(&account, session.id, session.expires_at, &session.auth, now)?;
-        Ok(TokenPair { access_token, expires_in, refresh_token: refresh, account, device_token: None })
+        Ok(TokenPair {
+            access_token,
+            expires_in,
+            refresh_token: refresh,
+            account,
+            session_id: session.id,
+            device_token: None,
+        })
     }
 
     /// An access token of the session, living the access-token lifetime but never past the
@@ -350,15 +366,21 @@ impl Accounts {
             tracing::debug!(%why, "access token refused");
             Error::Unauthorized
         })?;
+        self.live_caller(claims.sid, claims.sub, with_account).await
+    }
+
+    /// The caller of session `session_id` of `account_id`, if it is live (with what the session
+    /// store read of the account, when `with_account`); marks it used now and then.
+    pub(super) async fn live_caller(&self, session_id: Uuid, account_id: Uuid, with_account: bool) -> Result<Caller> {
         let now = Utc::now();
         let found = if with_account {
-            self.sessions.live_session_and_account(claims.sid, claims.sub, now).await?
+            self.sessions.live_session_and_account(session_id, account_id, now).await?
         } else {
-            let session = self.sessions.live_session(claims.sid, now).await?;
+            let session = self.sessions.live_session(session_id, now).await?;
             session.map(|session| (session, AccountRead::Unread { seen: None }))
         };
         let (session, account) = found.ok_or(Error::Unauthorized)?;
-        if session.account_id != claims.sub {
+        if session.account_id != account_id {
             return Err(Error::Unauthorized);
         }
         if now - session.last_used_at > TOUCH_INTERVAL {
@@ -369,13 +391,7 @@ impl Accounts {
                 }
             });
         }
-        Ok(Caller {
-            account_id: claims.sub,
-            session_id: claims.sid,
-            session_expires_at: session.expires_at,
-            auth: session.auth,
-            account,
-        })
+        Ok(Caller { account_id, session_id, session_expires_at: session.expires_at, auth: session.auth, account })
     }
 
     /// The caller's own account, current: the one read with the session where the session

@@ -66,3 +66,16 @@ pub const ADMIN_EMAIL_RETRIED: &str = "admin.email_retried";
 /// An operator added a signing key.
 pub const ADMIN_KEY_ROTATED: &str = "admin.key_rotated";
 pub const RATE_LIMITED: &str = "rate_limited";
+/// A client app was let in to an account (`detail.client_id`, `detail.scopes`): a code issued.
+pub const OAUTH_AUTHORIZED: &str = "oauth.authorized";
+/// A person agreed to share scopes with a client (`detail.client_id`, `detail.scopes`).
+pub const OAUTH_CONSENTED: &str = "oauth.consented";
+/// A client redeemed a code: its session started (`detail.client_id`, `detail.session_id`).
+pub const OAUTH_TOKEN_ISSUED: &str = "oauth.token_issued";
+/// A spent authorization code presented again: the session it started was ended.
+pub const OAUTH_CODE_REUSED: &str = "oauth.code_reused";
+/// An admin (or an operator) registered, changed, deleted a client or gave it a new secret.
+pub const ADMIN_CLIENT_CREATED: &str = "admin.client_created";
+pub const ADMIN_CLIENT_UPDATED: &str = "admin.client_updated";
+pub const ADMIN_CLIENT_DELETED: &str = "admin.client_deleted";
+pub const ADMIN_CLIENT_SECRET_ROTATED: &str = "admin.client_secret_rotated";

@@ -140,12 +140,13 @@ pub enum Operation {
     User(UserCommand),
     Keys(KeysCommand),
     Outbox(OutboxCommand),
+    Client(super::clients::ClientCommand),
 }
 
 /// A refusal by the rules (no such account, the last admin, a bad value, no confirmation):
 /// one line on standard error and exit 1, without an error in the log.
 #[derive(Debug)]
-pub struct Refused(String);
+pub struct Refused(pub String);
 
 impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -201,6 +202,7 @@ pub async fn run(
     let admin = services.accounts.as_operator();
     match operation {
         Operation::User(command) => user(&admin, command, database).await,
+        Operation::Client(command) => super::clients::run(&admin, command, database).await,
         Operation::Keys(KeysCommand::List { json }) => list_keys(&admin, json).await,
         Operation::Keys(KeysCommand::Rotate) => {
             rotate_key(&admin, access_token_ttl).await?;
@@ -440,7 +442,7 @@ fn report(account: &Account, json: bool, done: &str) -> anyhow::Result<()> {
 }
 
 /// Prints one of the HTTP API's JSON shapes (`http::views`), so scripts read what API clients do.
-fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+pub(super) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }

@@ -1,8 +1,10 @@
 //! The command line: `serve` (the default), `migrate`, `user create`, `config check`,
-//! `mail test`, and the operator commands of [`admin`] (`user list|show|…`, `keys`, `outbox`).
+//! `mail test`, and the operator commands of [`admin`] (`user list|show|…`, `keys`, `outbox`)
+//! and [`clients`] (`client create|list|…`).
 //! Exit codes: 0 done, 1 failed or refused, 2 bad configuration or usage.
 
 mod admin;
+mod clients;
 mod table;
 
 use std::io::{BufRead, IsTerminal};
@@ -42,6 +44,9 @@ enum Command {
     /// Inspect the email outbox and retry failed emails.
     #[command(subcommand)]
     Outbox(admin::OutboxCommand),
+    /// Manage the OpenID Connect client apps.
+    #[command(subcommand)]
+    Client(clients::ClientCommand),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -135,6 +140,7 @@ pub fn main() -> ExitCode {
             Command::User(UserCommand::Manage(command)) => operate(config, admin::Operation::User(command)).await,
             Command::Keys(command) => operate(config, admin::Operation::Keys(command)).await,
             Command::Outbox(command) => operate(config, admin::Operation::Outbox(command)).await,
+            Command::Client(command) => operate(config, admin::Operation::Client(command)).await,
             Command::Mail(MailCommand::Test { to }) => mail_test(config, to).await,
         }
     });

@@ -8,6 +8,7 @@
 //! every bad value is reported at once. Unknown `GATEHOUSE_*` names are reported as warnings
 //! (usually a typo).
 
+pub mod forward;
 mod parse;
 mod provider_names;
 pub mod providers;
@@ -72,6 +73,10 @@ pub struct Security {
     /// `None` when `GATEHOUSE_RATE_LIMIT=off`.
     pub rate_limits: Option<RateLimits>,
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `GATEHOUSE_FORWARD_RULES`.
+    pub forward_rules: forward::ForwardRules,
+    /// `GATEHOUSE_COOKIE_DOMAIN`.
+    pub cookie_domain: Option<String>,
     pub cors_origins: Vec<String>,
     /// Anyone may sign up (`GATEHOUSE_SIGNUP=open`); when closed, only admins create accounts.
     pub signup_open: bool,
@@ -302,6 +307,8 @@ fn security(p: &mut Parser<'_>) -> Option<Security> {
     let account_failures = p.get(&LOCKOUT_ACCOUNT_FAILURES);
     let max_delay = p.get(&LOCKOUT_MAX_DELAY);
     let trusted_proxies = p.optional(&TRUSTED_PROXIES);
+    let forward_rules = p.optional(&FORWARD_RULES);
+    let cookie_domain = p.optional(&COOKIE_DOMAIN);
     let cors_origins = p.optional(&CORS_ORIGINS);
     let signup_open = p.get(&SIGNUP);
     let signup_conceal_existing = p.get(&SIGNUP_CONCEAL_EXISTING);
@@ -338,6 +345,8 @@ fn security(p: &mut Parser<'_>) -> Option<Security> {
     Some(Security {
         rate_limits,
         trusted_proxies: trusted_proxies?.unwrap_or_default(),
+        forward_rules: forward_rules?.unwrap_or_default(),
+        cookie_domain: cookie_domain?,
         cors_origins: cors_origins?.unwrap_or_default(),
         signup_open: signup_open?,
         signup_conceal_existing: signup_conceal_existing?,

@@ -250,6 +250,16 @@ pub(super) fn parse_proxies(value: &str) -> Result<Vec<ipnet::IpNet>, String> {
         .collect()
 }
 
+/// A cookie's `Domain`: a domain name, lower case, without a leading dot, scheme or port.
+pub(super) fn parse_cookie_domain(value: &str) -> Result<String, String> {
+    let domain = value.trim().trim_start_matches('.').to_ascii_lowercase();
+    let valid = domain.contains('.')
+        && domain
+            .split('.')
+            .all(|label| !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    if valid { Ok(domain) } else { Err(format!("{value:?} is not a domain name; write one like example.com")) }
+}
+
 /// URL prefixes for `redirect_to` (see [`crate::accounts::redirect`]).
 pub(super) fn parse_redirect_allow(value: &str) -> Result<Vec<Url>, String> {
     split_list(value).map(RedirectPolicy::prefix).collect()

@@ -169,6 +169,10 @@ settings! {
         "the longest delay after repeated failed logins; delays double from 1 s";
     TRUSTED_PROXIES: Vec<ipnet::IpNet> = "GATEHOUSE_TRUSTED_PROXIES", Unset, Plain, parse_proxies,
         "proxies (IPs, CIDRs, comma-separated) whose `Forwarded`/`X-Forwarded-For` names the client IP";
+    FORWARD_RULES: super::forward::ForwardRules = "GATEHOUSE_FORWARD_RULES", Unset, Plain, super::forward::parse_forward_rules,
+        "what apps behind a forward-auth proxy (`GET /auth/forward`) require: `HOST[/PATH]=public|authenticated|group:NAME`, comma-separated, first match wins; unset or no match: a login";
+    COOKIE_DOMAIN: String = "GATEHOUSE_COOKIE_DOMAIN", Unset, Plain, super::parse::parse_cookie_domain,
+        "the `Domain` of the browser-session cookie (e.g. `example.com`), so that apps on sibling hosts behind a forward-auth proxy receive it; unset: gatehouse's own host only";
     CORS_ORIGINS: Vec<String> = "GATEHOUSE_CORS_ORIGINS", Unset, Plain, parse_origins,
         "browser origins allowed to call the API (comma-separated); unset: CORS off";
     SIGNUP: bool = "GATEHOUSE_SIGNUP", Value("open"), Plain, parse_signup,

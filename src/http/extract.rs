@@ -220,7 +220,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
 }
 
 /// The bearer token from `Authorization`, if any; `Err` when the header is there but unusable.
-fn bearer(parts: &Parts) -> Option<Result<&str, ()>> {
+pub(crate) fn bearer(parts: &Parts) -> Option<Result<&str, ()>> {
     let value = parts.headers.get(header::AUTHORIZATION)?;
     let Ok(value) = value.to_str() else { return Some(Err(())) };
     let (scheme, token) = value.trim().split_once(' ').unwrap_or((value, ""));

@@ -28,6 +28,12 @@ fn csp() -> &'static str {
 }
 
 fn page(status: StatusCode, title: &str, body: String) -> Response {
+    page_posting_to(status, title, body, None)
+}
+
+/// A page whose forms may lead (by the redirect answering them) to `target`'s origin too: a
+/// browser checks `form-action` on every redirect a form's answer starts.
+fn page_posting_to(status: StatusCode, title: &str, body: String, target: Option<&str>) -> Response {
     let html = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
@@ -37,7 +43,12 @@ fn page(status: StatusCode, title: &str, body: String) -> Response {
     let mut response = (status, html).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    if let Ok(value) = HeaderValue::from_str(csp()) {
+    let origin = target.and_then(|t| Url::parse(t).ok()).map(|url| url.origin().ascii_serialization());
+    let policy = match origin.filter(|o| o != "null") {
+        Some(origin) => csp().replace("form-action 'self'", &format!("form-action 'self' {origin}")),
+        None => csp().to_owned(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&policy) {
         headers.insert(header::CONTENT_SECURITY_POLICY, value);
     }
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -158,6 +169,124 @@ pub fn revert_done(email: &str) -> Response {
             "{email} is the address of your account again and every session has been logged out. Reset your password now if someone else knew it."
         )),
     )
+}
+
+/// The hosted login form (`/login`). `form` is its form token, `next` where a login goes on to.
+pub fn login_form(form: &str, next: Option<&str>, login: &str, error: Option<&str>, status: StatusCode) -> Response {
+    let body = format!(
+        "{error}<form method=\"post\" action=\"login\">\n{hidden}\
+         <label for=\"login\">Email or username</label>\n\
+         <input id=\"login\" name=\"login\" value=\"{login}\" autocomplete=\"username\" required autofocus>\n\
+         <label for=\"password\">Password</label>\n\
+         <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\n\
+         <button type=\"submit\">Log in</button>\n</form>\n",
+        error = error_line(error),
+        hidden = hidden_fields(form, next),
+        login = attr(login),
+    );
+    page_posting_to(status, "Log in", body, next)
+}
+
+/// The second step of a hosted login: a code from the authenticator app, or a recovery code.
+pub fn second_factor_form(
+    form: &str,
+    next: Option<&str>,
+    mfa_token: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let body = format!(
+        "{error}<form method=\"post\" action=\"login\">\n{hidden}\
+         <input type=\"hidden\" name=\"mfa_token\" value=\"{mfa_token}\">\n\
+         <label for=\"code\">The code from your authenticator app, or a recovery code</label>\n\
+         <input id=\"code\" name=\"code\" autocomplete=\"one-time-code\" required autofocus>\n\
+         <button type=\"submit\">Continue</button>\n</form>\n",
+        error = error_line(error),
+        hidden = hidden_fields(form, next),
+        mfa_token = attr(mfa_token),
+    );
+    page_posting_to(status, "Second factor", body, next)
+}
+
+/// Who is signed in here, with a button to sign out.
+pub fn signed_in(form: &str, who: &str) -> Response {
+    let body = format!(
+        "{}<form method=\"post\" action=\"logout\">\n{hidden}<button type=\"submit\">Log out</button>\n</form>\n",
+        paragraph(&format!("You are logged in as {who}.")),
+        hidden = hidden_fields(form, None),
+    );
+    page(StatusCode::OK, "Logged in", body)
+}
+
+/// After the browser session ended.
+pub fn signed_out(next: Option<&str>) -> Response {
+    let link = next.map(|to| format!("<p><a href=\"{}\">Continue</a></p>\n", attr(to))).unwrap_or_default();
+    page(StatusCode::OK, "Logged out", paragraph("You are logged out of every app that used this login.") + &link)
+}
+
+/// The consent page: may `client` have `scopes`? Both buttons post the request back.
+pub fn consent_form(form: &str, request: &str, client: &str, scopes: &[String], redirect_uri: &str) -> Response {
+    let items: String = scopes.iter().map(|scope| format!("<li>{}</li>\n", text(scope_meaning(scope)))).collect();
+    let body = format!(
+        "{intro}<ul>\n{items}</ul>\n<form method=\"post\" action=\"consent\">\n{hidden}\
+         <input type=\"hidden\" name=\"request\" value=\"{request}\">\n\
+         <button type=\"submit\" name=\"decision\" value=\"allow\" autofocus>Allow</button>\n\
+         <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\n</form>\n",
+        intro = paragraph(&format!("{client} asks to use your account:")),
+        hidden = hidden_fields(form, None),
+        request = attr(request),
+    );
+    page_posting_to(StatusCode::OK, "Allow access?", body, Some(redirect_uri))
+}
+
+fn scope_meaning(scope: &str) -> &str {
+    match scope {
+        "openid" => "know who you are (your account id)",
+        "profile" => "see your name and username",
+        "email" => "see your email address",
+        "offline_access" => "stay signed in while you are away",
+        "app_data" => "see the data administrators keep on your account (plan, roles)",
+        other => other,
+    }
+}
+
+/// An authorization request that cannot be answered at its redirect URI: shown, not sent.
+pub fn oauth_refused(why: &str) -> Response {
+    page(StatusCode::BAD_REQUEST, "This sign-in request is not valid", paragraph(why))
+}
+
+/// Asks before ending the browser session for a client that did not prove who asks.
+pub fn logout_form(form: &str, fields: &[(&str, &str)]) -> Response {
+    let hidden: String = fields
+        .iter()
+        .map(|(name, value)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">\n", attr(name), attr(value)))
+        .collect();
+    let body = format!(
+        "{}<form method=\"post\" action=\"logout\">\n{}{hidden}<button type=\"submit\" autofocus>Log out</button>\n</form>\n",
+        paragraph("Log out of every app that uses this login?"),
+        hidden_fields(form, None),
+    );
+    let target = fields.iter().find(|(name, _)| *name == "post_logout_redirect_uri").map(|(_, uri)| *uri);
+    page_posting_to(StatusCode::OK, "Log out", body, target)
+}
+
+/// A form that has lost its token (an old tab, or a post from another site).
+pub fn form_expired() -> Response {
+    page(
+        StatusCode::FORBIDDEN,
+        "This form has expired",
+        paragraph("Go back, reload the page and try again.") + "<p><a href=\"login\">Log in</a></p>\n",
+    )
+}
+
+fn hidden_fields(form: &str, next: Option<&str>) -> String {
+    let next =
+        next.map(|to| format!("<input type=\"hidden\" name=\"next\" value=\"{}\">\n", attr(to))).unwrap_or_default();
+    format!("<input type=\"hidden\" name=\"form\" value=\"{}\">\n{next}", attr(form))
+}
+
+fn error_line(error: Option<&str>) -> String {
+    error.map(|e| format!("<p class=\"error\">{}</p>\n", text(e))).unwrap_or_default()
 }
 
 #[cfg(test)]

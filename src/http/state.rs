@@ -41,6 +41,25 @@ pub struct Edge {
     pub https: bool,
     /// The public origin, which the forms on gatehouse's own pages post from.
     pub origin: String,
+    /// What the apps behind a forward-auth proxy require.
+    pub forward_rules: crate::config::forward::ForwardRules,
+    /// The `Domain` of the browser-session cookie, if set.
+    pub cookie_domain: Option<String>,
+}
+
+impl Edge {
+    /// A cookie of gatehouse's pages: `HttpOnly`, `SameSite=Lax` (sent on a top-level
+    /// navigation from another site, as a login's return needs, never on its sub-requests or
+    /// posts), `Secure` behind an https public URL; `Max-Age=0` removes it.
+    pub fn cookie(&self, name: &str, value: &str, max_age: u64, domain_wide: bool) -> Option<axum::http::HeaderValue> {
+        let secure = if self.https { "; Secure" } else { "" };
+        let domain = match (&self.cookie_domain, domain_wide) {
+            (Some(domain), true) => format!("; Domain={domain}"),
+            _ => String::new(),
+        };
+        let cookie = format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}{domain}");
+        axum::http::HeaderValue::from_str(&cookie).ok()
+    }
 }
 
 impl AppState {

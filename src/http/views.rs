@@ -6,9 +6,13 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::accounts::domain::Account;
+use secrecy::ExposeSecret;
+
+use crate::accounts::oauth::clients::ClientWithSecret;
 use crate::accounts::{KeyInfo, TokenPair};
 use crate::sessions::SessionInfo;
 use crate::store::admin::OutboxEntry;
+use crate::store::clients::OAuthClient;
 
 /// A time as the API writes it: RFC 3339, UTC, milliseconds.
 pub fn rfc3339(t: &DateTime<Utc>) -> String {
@@ -225,4 +229,55 @@ pub struct AccountReport {
     pub live_sessions: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sessions_ended: Option<u64>,
+}
+
+/// A client app as admins see it.
+#[derive(Serialize, ToSchema)]
+pub struct ClientBody {
+    client_id: String,
+    name: String,
+    /// Has a secret (`client_secret_basic` or `_post`); public clients (SPAs, native apps) have none.
+    confidential: bool,
+    redirect_uris: Vec<String>,
+    post_logout_redirect_uris: Vec<String>,
+    grant_types: Vec<String>,
+    scopes: Vec<String>,
+    /// People are not asked to consent.
+    first_party: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    /// Only when the client is registered or re-keyed: shown this once, stored only hashed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for ClientBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBody").field("client_id", &self.client_id).finish_non_exhaustive()
+    }
+}
+
+impl From<OAuthClient> for ClientBody {
+    fn from(c: OAuthClient) -> Self {
+        ClientBody {
+            client_id: c.id,
+            name: c.name,
+            confidential: c.confidential,
+            redirect_uris: c.redirect_uris,
+            post_logout_redirect_uris: c.post_logout_redirect_uris,
+            grant_types: c.grant_types,
+            scopes: c.scopes,
+            first_party: c.first_party,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            client_secret: None,
+        }
+    }
+}
+
+impl From<ClientWithSecret> for ClientBody {
+    fn from(made: ClientWithSecret) -> Self {
+        let secret = made.secret.map(|s| s.expose_secret().to_owned());
+        ClientBody { client_secret: secret, ..made.client.into() }
+    }
 }

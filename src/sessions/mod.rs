@@ -45,12 +45,25 @@ pub struct LiveSession {
 
 /// How the holder of a session last proved who they are: the authenticator assurance level
 /// (1: one factor, 2: two), the methods used (RFC 8176 `amr` values) and when. Access tokens
-/// carry the level and the methods; step-up checks read the time.
+/// carry the level and the methods; step-up checks read the time. A session an OAuth client
+/// holds (through `/oauth2/token`) also records its [`Grant`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionAuth {
     pub aal: u8,
     pub amr: Vec<String>,
     pub at: DateTime<Utc>,
+    pub grant: Option<Grant>,
+}
+
+/// What an OAuth client was granted: the session is that client's, whose tokens open only
+/// what its scopes name (never gatehouse's own API), and whose refresh tokens only it redeems.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    pub client_id: String,
+    /// The granted scopes.
+    pub scopes: Vec<String>,
+    /// The browser session the person granted it in; ending that session ends this one.
+    pub via: Option<Uuid>,
 }
 
 impl SessionAuth {
@@ -61,7 +74,7 @@ impl SessionAuth {
 
     /// A login by one factor, whose RFC 8176 method is `method`.
     pub fn first_factor(method: &str, at: DateTime<Utc>) -> Self {
-        Self { aal: 1, amr: vec![method.to_owned()], at }
+        Self { aal: 1, amr: vec![method.to_owned()], at, grant: None }
     }
 
     /// What a session from before authentication levels were recorded counts as: a password
@@ -70,19 +83,34 @@ impl SessionAuth {
         Self::password(DateTime::<Utc>::UNIX_EPOCH)
     }
 
-    /// The stored form, one short text: `"{aal} {unix ms} {amr,…}"`.
+    /// The stored form, one short text: `"{aal} {unix ms} {amr,…}"`, and for a client's
+    /// session ` {client_id} {scope+…} {browser session or -}`.
     pub fn encode(&self) -> String {
-        format!("{} {} {}", self.aal, self.at.timestamp_millis(), self.amr.join(","))
+        let mut text = format!("{} {} {}", self.aal, self.at.timestamp_millis(), self.amr.join(","));
+        if let Some(grant) = &self.grant {
+            let via = grant.via.map_or_else(|| "-".to_owned(), |id| id.simple().to_string());
+            text.push_str(&format!(" {} {} {via}", grant.client_id, grant.scopes.join("+")));
+        }
+        text
     }
 
     /// Reads [`Self::encode`]'s form; anything else (or nothing) is [`Self::unrecorded`].
     pub fn decode(stored: Option<&str>) -> Self {
         let parsed = stored.and_then(|text| {
-            let mut parts = text.splitn(3, ' ');
+            let mut parts = text.split(' ');
             let aal = parts.next()?.parse().ok()?;
             let at = DateTime::from_timestamp_millis(parts.next()?.parse().ok()?)?;
             let amr = parts.next()?.split(',').filter(|m| !m.is_empty()).map(str::to_owned).collect();
-            Some(Self { aal, amr, at })
+            let grant = match (parts.next(), parts.next(), parts.next()) {
+                (None, _, _) => None,
+                (Some(client_id), Some(scopes), Some(via)) => Some(Grant {
+                    client_id: client_id.to_owned(),
+                    scopes: scopes.split('+').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+                    via: if via == "-" { None } else { Some(Uuid::parse_str(via).ok()?) },
+                }),
+                _ => return None,
+            };
+            Some(Self { aal, amr, at, grant })
         });
         parsed.unwrap_or_else(Self::unrecorded)
     }
@@ -97,6 +125,7 @@ pub struct SessionInfo {
     pub expires_at: DateTime<Utc>,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    pub auth: SessionAuth,
 }
 
 /// The outcome of presenting a refresh token.
@@ -170,6 +199,9 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
         now: DateTime<Utc>,
         grace: Duration,
     ) -> StoreResult<Rotation>;
+    /// The live session a refresh token (current or spent) belongs to, spending nothing: for
+    /// a revocation, which must know whose the token is before it acts.
+    async fn refresh_token_session(&self, hash: &TokenHash, now: DateTime<Utc>) -> StoreResult<Option<LiveSession>>;
     /// Ends one session of the account; `false` when it has no such session.
     async fn revoke_session(&self, account_id: Uuid, id: Uuid) -> StoreResult<bool>;
     /// Ends every session of the account, but `except`.
@@ -193,9 +225,18 @@ mod tests {
     #[test]
     fn session_auth_survives_its_stored_form_and_unknown_forms_count_as_unrecorded() {
         let at = DateTime::from_timestamp_millis(1_700_000_000_123).unwrap();
-        let auth = SessionAuth { aal: 2, amr: vec!["pwd".into(), "otp".into(), "mfa".into()], at };
+        let auth = SessionAuth { aal: 2, amr: vec!["pwd".into(), "otp".into(), "mfa".into()], at, grant: None };
         assert_eq!(auth.encode(), "2 1700000000123 pwd,otp,mfa");
         assert_eq!(SessionAuth::decode(Some(&auth.encode())), auth);
+        let via = Uuid::now_v7();
+        let scopes = vec!["openid".to_owned(), "email".to_owned()];
+        let granted = SessionAuth { grant: Some(Grant { client_id: "c_1".into(), scopes, via: Some(via) }), ..auth };
+        assert_eq!(granted.encode(), format!("2 1700000000123 pwd,otp,mfa c_1 openid+email {}", via.simple()));
+        assert_eq!(SessionAuth::decode(Some(&granted.encode())), granted);
+        let machine =
+            SessionAuth { grant: Some(Grant { client_id: "c_2".into(), scopes: vec![], via: None }), ..granted };
+        assert_eq!(SessionAuth::decode(Some(&machine.encode())), machine);
+        assert_eq!(SessionAuth::decode(Some("1 1700000000123 pwd c_1")), SessionAuth::unrecorded());
         assert_eq!(SessionAuth::decode(None), SessionAuth::unrecorded());
         assert_eq!(SessionAuth::decode(Some("two x")), SessionAuth::unrecorded());
         assert_eq!(SessionAuth::unrecorded().aal, 1);

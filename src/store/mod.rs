@@ -1,7 +1,7 @@
 //! Persistence: the only place SQL lives. The account rules see narrow traits, one per concern
 //! ([`AccountStore`], [`TokenStore`], [`OutboxStore`], [`KeyStore`], [`MfaStore`],
 //! [`PasskeyStore`], [`AdminStore`],
-//! [`EmailChangeStore`], [`EmailLoginStore`], [`IdentityStore`], and the audit trail's and rate limits' own), gathered in [`Store`].
+//! [`EmailChangeStore`], [`EmailLoginStore`], [`IdentityStore`], [`ClientStore`], and the audit trail's and rate limits' own), gathered in [`Store`].
 //! `sql/` implements them all once, over a dialect; `sqlite/`, `postgres/` and `mysql/` are
 //! the dialects; `open.rs` picks one by the URL's scheme.
 //!
@@ -11,6 +11,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod clients;
 pub mod email_change;
 pub mod email_login;
 pub mod error;
@@ -34,6 +35,7 @@ use chrono::{DateTime, Utc};
 
 pub use self::accounts::{AccountStore, NewAccount, ProfileChange};
 use self::admin::AdminStore;
+pub use self::clients::ClientStore;
 use self::email_change::EmailChangeStore;
 pub use self::email_login::EmailLoginStore;
 pub use self::error::{StoreError, StoreResult};
@@ -63,6 +65,7 @@ pub trait Store:
     + EmailChangeStore
     + EmailLoginStore
     + IdentityStore
+    + ClientStore
     + LimitStore
     + Send
     + Sync

@@ -192,14 +192,43 @@ impl KeyRing {
 
     /// Signs claims with the active key.
     pub fn sign(&self, claims: &AccessClaims) -> anyhow::Result<String> {
+        self.sign_typed(claims, "JWT")
+    }
+
+    /// Signs any claims with the active key, with `typ` in the header (`at+jwt` for the access
+    /// tokens of client apps, RFC 9068).
+    pub fn sign_typed<T: Serialize>(&self, claims: &T, typ: &str) -> anyhow::Result<String> {
         let mut header = Header::new(self.active.1.jwt());
         header.kid = Some(self.active.0.clone());
+        header.typ = Some(typ.to_owned());
         Ok(jsonwebtoken::encode(&header, claims, &self.active.2)?)
     }
 
-    /// Checks a token's size, header, key, signature, issuer, audience and expiry. The
-    /// algorithm is the one of the key the `kid` names; a header naming another is refused.
-    pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
+    /// Checks a token of another shape than the access token ([`Self::verify`] does that): its
+    /// size, header (`typ` must be `typ`), key, signature, issuer and expiry, and with
+    /// `audiences` its `aud`. `expired_too` accepts an expired one (an `id_token_hint`).
+    pub fn verify_typed<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        typ: &str,
+        audiences: Option<&[&str]>,
+        expired_too: bool,
+    ) -> Result<T, TokenError> {
+        let (algorithm, key, header) = self.key_for(token)?;
+        if header.typ.as_deref().is_none_or(|t| !t.eq_ignore_ascii_case(typ)) {
+            return Err(TokenError::Invalid);
+        }
+        let mut validation = self.validations[&algorithm].clone();
+        match audiences {
+            Some(audiences) => validation.set_audience(audiences),
+            None => validation.validate_aud = false,
+        }
+        validation.validate_exp = !expired_too;
+        jsonwebtoken::decode::<T>(token, key, &validation).map(|data| data.claims).map_err(classify)
+    }
+
+    /// The key (and its algorithm) a token's header names, after the size and header checks.
+    fn key_for(&self, token: &str) -> Result<(KeyAlgorithm, &DecodingKey, Header), TokenError> {
         if token.is_empty() || token.len() > MAX_TOKEN_LEN || token.bytes().filter(|b| *b == b'.').count() != 2 {
             return Err(TokenError::Malformed);
         }
@@ -212,22 +241,35 @@ impl KeyRing {
         if header.alg != algorithm.jwt() {
             return Err(TokenError::Invalid);
         }
-        let validation = &self.validations[algorithm];
-        jsonwebtoken::decode::<AccessClaims>(token, key, validation).map(|data| data.claims).map_err(|e| {
-            match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-                jsonwebtoken::errors::ErrorKind::Base64(_)
-                | jsonwebtoken::errors::ErrorKind::Json(_)
-                | jsonwebtoken::errors::ErrorKind::Utf8(_)
-                | jsonwebtoken::errors::ErrorKind::InvalidToken => TokenError::Malformed,
-                _ => TokenError::Invalid,
-            }
-        })
+        Ok((*algorithm, key, header))
+    }
+
+    /// Checks a token's size, header, key, signature, issuer, audience and expiry. The
+    /// algorithm is the one of the key the `kid` names; a header naming another is refused.
+    pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        let (algorithm, key, header) = self.key_for(token)?;
+        // Client apps' access tokens (`at+jwt`) and ID tokens never pass for gatehouse's own.
+        if header.typ.as_deref().is_some_and(|typ| !typ.eq_ignore_ascii_case("JWT")) {
+            return Err(TokenError::Invalid);
+        }
+        let validation = &self.validations[&algorithm];
+        jsonwebtoken::decode::<AccessClaims>(token, key, validation).map(|data| data.claims).map_err(classify)
     }
 
     /// The public keys, as the JWKS lists them.
     pub fn jwks(&self) -> Vec<Jwk> {
         self.public.clone()
+    }
+}
+
+fn classify(error: jsonwebtoken::errors::Error) -> TokenError {
+    match error.kind() {
+        jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+        jsonwebtoken::errors::ErrorKind::Base64(_)
+        | jsonwebtoken::errors::ErrorKind::Json(_)
+        | jsonwebtoken::errors::ErrorKind::Utf8(_)
+        | jsonwebtoken::errors::ErrorKind::InvalidToken => TokenError::Malformed,
+        _ => TokenError::Invalid,
     }
 }
 

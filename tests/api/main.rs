@@ -3,16 +3,19 @@
 mod activation;
 mod admin;
 mod app_data;
+mod browser;
 #[path = "../common/logs.rs"]
 mod captured;
 #[path = "../common/database.rs"]
 mod database;
 mod docs;
+mod forward;
 mod helpers;
 mod login;
 mod logs;
 mod mfa;
 mod misc;
+mod oauth;
 mod passkeys;
 mod password;
 mod passwordless;

@@ -141,6 +141,11 @@ impl ApiError {
         self.code().as_str()
     }
 
+    /// The answer's status.
+    pub fn status(&self) -> axum::http::StatusCode {
+        self.code().status()
+    }
+
     /// The contract code of each variant.
     fn code(&self) -> Code {
         use ApiError::*;
@@ -346,6 +351,7 @@ impl From<accounts::Error> for ApiError {
             E::PasskeysUnavailable => ApiError::PasskeysUnavailable,
             E::WebauthnFailed(why) => ApiError::WebauthnFailed(why),
             E::NotFoundPasskey => ApiError::NotFound("passkey"),
+            E::NotFoundClient => ApiError::NotFound("client"),
             E::Forbidden => ApiError::Forbidden,
             E::LastAdmin => ApiError::LastAdmin,
             E::SignupDisabled => ApiError::SignupDisabled,

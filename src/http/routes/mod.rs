@@ -3,11 +3,15 @@
 pub mod activation;
 pub mod admin;
 pub mod auth;
+pub mod clients;
 pub mod console;
 pub mod email;
 pub mod events;
+pub mod forward;
 pub mod health;
+pub mod login;
 pub mod mfa;
+pub mod oauth;
 pub mod passkeys;
 pub mod password;
 pub mod passwordless;

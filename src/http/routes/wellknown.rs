@@ -37,8 +37,8 @@ async fn jwks(State(state): State<AppState>) -> Response {
     cached(Json(Jwks { keys: state.accounts.keys().jwks() }))
 }
 
-/// OpenID Connect discovery, as far as gatehouse is a provider today: who issues the tokens
-/// and where their keys are.
+/// OpenID Connect discovery: who issues the tokens, where their keys are, and the endpoints
+/// of gatehouse as the OpenID Connect provider of other apps.
 #[derive(Serialize, utoipa::ToSchema)]
 struct Discovery {
     /// The `iss` of every token: the public URL.
@@ -46,19 +46,39 @@ struct Discovery {
     issuer: String,
     #[schema(example = "https://auth.example.com/.well-known/jwks.json")]
     jwks_uri: String,
+    authorization_endpoint: String,
+    token_endpoint: String,
+    userinfo_endpoint: String,
+    revocation_endpoint: String,
+    introspection_endpoint: String,
+    end_session_endpoint: String,
     /// The algorithms of the published keys, the one signing now first.
     #[schema(example = json!(["EdDSA"]))]
     id_token_signing_alg_values_supported: Vec<String>,
     subject_types_supported: Vec<&'static str>,
-    /// The claims of an access token.
+    response_types_supported: Vec<&'static str>,
+    response_modes_supported: Vec<&'static str>,
+    grant_types_supported: &'static [&'static str],
+    /// S256 only: `plain` is refused.
+    code_challenge_methods_supported: Vec<&'static str>,
+    token_endpoint_auth_methods_supported: Vec<&'static str>,
+    revocation_endpoint_auth_methods_supported: Vec<&'static str>,
+    introspection_endpoint_auth_methods_supported: Vec<&'static str>,
+    scopes_supported: &'static [&'static str],
+    prompt_values_supported: Vec<&'static str>,
+    /// The claims of ID tokens, userinfo and gatehouse's own access tokens.
     claims_supported: Vec<&'static str>,
+    authorization_response_iss_parameter_supported: bool,
+    claims_parameter_supported: bool,
+    request_parameter_supported: bool,
+    request_uri_parameter_supported: bool,
 }
 
 #[utoipa::path(
     get, path = "/.well-known/openid-configuration", summary = "Discovery document", operation_id = "getOpenidConfiguration",
     tag = "keys",
-    description = "The issuer, the JWKS address and the signing algorithms, for verifiers that configure themselves \
-        from the issuer alone.",
+    description = "The issuer, the JWKS address, the signing algorithms and the OpenID Connect provider's endpoints, \
+        for verifiers and client apps that configure themselves from the issuer alone.",
     responses((status = 200, description = "The discovery document", body = Discovery))
 )]
 async fn openid_configuration(State(state): State<AppState>) -> Response {
@@ -69,12 +89,54 @@ async fn openid_configuration(State(state): State<AppState>) -> Response {
             algorithms.push(jwk.alg);
         }
     }
+    let issuer = keys.issuer();
+    let at = |path: &str| format!("{issuer}{path}");
+    let client_auth = vec!["client_secret_basic", "client_secret_post", "none"];
     cached(Json(Discovery {
-        issuer: keys.issuer().to_owned(),
-        jwks_uri: format!("{}/.well-known/jwks.json", keys.issuer()),
+        issuer: issuer.to_owned(),
+        jwks_uri: at("/.well-known/jwks.json"),
+        authorization_endpoint: at("/oauth2/authorize"),
+        token_endpoint: at("/oauth2/token"),
+        userinfo_endpoint: at("/oauth2/userinfo"),
+        revocation_endpoint: at("/oauth2/revoke"),
+        introspection_endpoint: at("/oauth2/introspect"),
+        end_session_endpoint: at("/oauth2/logout"),
         id_token_signing_alg_values_supported: algorithms,
         subject_types_supported: vec!["public"],
-        claims_supported: vec!["iss", "aud", "sub", "sid", "iat", "exp", "jti", "email", "role", "app_data"],
+        response_types_supported: vec!["code"],
+        response_modes_supported: vec!["query"],
+        grant_types_supported: crate::accounts::oauth::GRANT_TYPES,
+        code_challenge_methods_supported: vec!["S256"],
+        token_endpoint_auth_methods_supported: client_auth.clone(),
+        revocation_endpoint_auth_methods_supported: client_auth,
+        introspection_endpoint_auth_methods_supported: vec!["client_secret_basic", "client_secret_post"],
+        scopes_supported: crate::accounts::oauth::SCOPES,
+        prompt_values_supported: vec!["none", "login", "consent"],
+        claims_supported: vec![
+            "iss",
+            "aud",
+            "sub",
+            "sid",
+            "iat",
+            "exp",
+            "jti",
+            "auth_time",
+            "nonce",
+            "amr",
+            "acr",
+            "azp",
+            "email",
+            "email_verified",
+            "name",
+            "preferred_username",
+            "updated_at",
+            "role",
+            "app_data",
+        ],
+        authorization_response_iss_parameter_supported: true,
+        claims_parameter_supported: false,
+        request_parameter_supported: false,
+        request_uri_parameter_supported: false,
     }))
 }
 

@@ -279,6 +279,19 @@ impl SessionStore for RedisSessions {
         })
     }
 
+    async fn refresh_token_session(&self, hash: &TokenHash, now: DateTime<Utc>) -> StoreResult<Option<LiveSession>> {
+        let named: Option<String> = {
+            let mut connection = self.connection.clone();
+            redis::cmd("GET").arg(self.refresh_key(hash)).query_async(&mut connection).await.map_err(unavailable)?
+        };
+        let session =
+            named.as_deref().and_then(|value| value.split(' ').next()).and_then(|sid| Uuid::try_parse(sid).ok());
+        match session {
+            Some(id) => self.live_session(id, now).await,
+            None => Ok(None),
+        }
+    }
+
     /// The session and, in the same round trip (not atomically: the copy is only shown, and
     /// the session alone decides), the account's copy.
     async fn live_session_and_account(
@@ -455,7 +468,7 @@ impl SessionStore for RedisSessions {
                 .await
                 .map_err(unavailable)?;
             let mut sessions = flat
-                .chunks_exact(6)
+                .chunks_exact(7)
                 .map(|f| {
                     Ok(SessionInfo {
                         id: id(&f[0])?,
@@ -464,6 +477,7 @@ impl SessionStore for RedisSessions {
                         expires_at: time(number(&f[3])?)?,
                         user_agent: optional(&f[4]),
                         ip: optional(&f[5]),
+                        auth: session_auth(&f[6]),
                     })
                 })
                 .collect::<StoreResult<Vec<_>>>()?;

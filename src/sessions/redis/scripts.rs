@@ -94,10 +94,10 @@ return ended
 pub(super) const LIST: &str = r"
 local out = {}
 for _, sid in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local f = redis.call('HMGET', ARGV[1] .. 's:' .. sid, 'created', 'used', 'expires', 'ua', 'ip')
+  local f = redis.call('HMGET', ARGV[1] .. 's:' .. sid, 'created', 'used', 'expires', 'ua', 'ip', 'auth')
   if f[1] and tonumber(f[3]) > tonumber(ARGV[2]) then
     table.insert(out, sid); table.insert(out, f[1]); table.insert(out, f[2]); table.insert(out, f[3])
-    table.insert(out, f[4] or ''); table.insert(out, f[5] or '')
+    table.insert(out, f[4] or ''); table.insert(out, f[5] or ''); table.insert(out, f[6] or '')
   elseif not f[1] then
     redis.call('SREM', KEYS[1], sid)
   end

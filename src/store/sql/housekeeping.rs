@@ -41,8 +41,9 @@ impl<D: Dialect> Store for SqlStore<D> {
                     tx.execute(sql!("DELETE FROM email_logins WHERE expires_at <= ?"), args![before]).await?;
                 let handoffs = tx.execute(sql!("DELETE FROM login_handoffs WHERE expires_at <= ?"), args![now]).await?;
                 let social = tx.execute(sql!("DELETE FROM oidc_logins WHERE expires_at <= ?"), args![now]).await?;
+                let codes = tx.execute(sql!("DELETE FROM oauth_codes WHERE expires_at <= ?"), args![now]).await?;
                 tx.commit().await?;
-                Ok(sessions + tokens + changes + challenges + ceremonies + email_logins + handoffs + social)
+                Ok(sessions + tokens + changes + challenges + ceremonies + email_logins + handoffs + social + codes)
             })
         )
     }

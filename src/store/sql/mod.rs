@@ -14,6 +14,7 @@
 mod accounts;
 mod admin;
 mod audit;
+mod clients;
 mod email_change;
 mod email_login;
 mod housekeeping;

@@ -92,6 +92,23 @@ impl<D: Dialect> SessionStore for SqlStore<D> {
         })
     }
 
+    async fn refresh_token_session(&self, hash: &TokenHash, now: DateTime<Utc>) -> StoreResult<Option<LiveSession>> {
+        timed!(SESSIONS, "find_by_refresh", async {
+            let row = self
+                .db
+                .pool()
+                .fetch_optional(
+                    sql!(
+                        "SELECT id, account_id, expires_at, last_used_at, auth FROM sessions
+                         WHERE id = (SELECT session_id FROM refresh_tokens WHERE hash = ?) AND expires_at > ?"
+                    ),
+                    args![hash, now],
+                )
+                .await?;
+            row.map(|row| session_from_row(row.id("id")?, &row)).transpose()
+        })
+    }
+
     async fn live_session_and_account(
         &self,
         id: Uuid,
@@ -231,7 +248,7 @@ impl<D: Dialect> SessionStore for SqlStore<D> {
                 .pool()
                 .fetch_all(
                     sql!(
-                        "SELECT id, created_at, last_used_at, expires_at, user_agent, ip FROM sessions
+                        "SELECT id, created_at, last_used_at, expires_at, user_agent, ip, auth FROM sessions
                          WHERE account_id = ? AND expires_at > ? ORDER BY created_at DESC, id DESC"
                     ),
                     args![account_id, now],
@@ -246,6 +263,7 @@ impl<D: Dialect> SessionStore for SqlStore<D> {
                         expires_at: row.time("expires_at")?,
                         user_agent: row.opt_text("user_agent")?,
                         ip: row.opt_text("ip")?,
+                        auth: SessionAuth::decode(row.opt_text("auth")?.as_deref()),
                     })
                 })
                 .collect()

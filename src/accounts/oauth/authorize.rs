@@ -1,0 +1,252 @@
+//! The authorization endpoint's decisions (`GET /oauth2/authorize`, and the consent form's
+//! post): which client and redirect URI (anything wrong there is shown, never sent back, since
+//! the address cannot be trusted), then what the request asks (`response_type=code`, known scopes
+//! the client is registered for, PKCE S256), then the person: a login when there is no browser
+//! session, or `prompt=login` or `max_age` asks for a fresh one; consent unless the client is
+//! first-party or the person agreed to these scopes before (or `prompt=consent` asks again).
+//! The answer at the redirect URI carries `state` and `iss` (RFC 9207).
+
+use chrono::Utc;
+use serde_json::json;
+use url::Url;
+
+use super::{CODE_TTL, parse_scopes, redirect_matches};
+use crate::accounts::{Accounts, Caller, ClientInfo, Result};
+use crate::audit::kinds;
+use crate::store::clients::{NewCode, OAuthClient};
+use crate::tokens::opaque::OpaqueToken;
+
+/// What the authorization endpoint does with a request.
+#[derive(Debug)]
+pub enum Authorization {
+    /// No known client or no registered redirect URI: nothing may be sent back; show this.
+    Refused(String),
+    /// Send the browser back to the client, with a code or an error.
+    Redirect(Url),
+    /// A login first, then the request `again` (its query, without what the login satisfies).
+    Login { again: String, login_hint: Option<String> },
+    /// Ask the person whether `client` may have `scopes`.
+    Consent { client: String, scopes: Vec<String>, redirect_uri: String },
+}
+
+/// A request whose client and redirect URI are known: from here on, errors go back there.
+struct Checked {
+    client: OAuthClient,
+    redirect_uri: String,
+    state: Option<String>,
+    scopes: Vec<String>,
+    nonce: Option<String>,
+    challenge: String,
+    prompt: Vec<String>,
+    max_age: Option<i64>,
+    login_hint: Option<String>,
+}
+
+/// The value of `name`, if given once and not empty.
+fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str()).filter(|v| !v.is_empty())
+}
+
+/// The redirect URI with the answer's parameters, `state` and `iss` added.
+fn answer(redirect_uri: &str, params: &[(&str, &str)], state: Option<&str>, issuer: &str) -> Url {
+    let mut url = Url::parse(redirect_uri).expect("a registered redirect URI parses");
+    {
+        let mut query = url.query_pairs_mut();
+        for (name, value) in params {
+            query.append_pair(name, value);
+        }
+        if let Some(state) = state {
+            query.append_pair("state", state);
+        }
+        query.append_pair("iss", issuer);
+    }
+    url
+}
+
+/// A PKCE challenge: 43 to 128 characters of base64url (a SHA-256 is 43).
+fn plausible_challenge(challenge: &str) -> bool {
+    (43..=128).contains(&challenge.len())
+        && challenge.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
+}
+
+impl Accounts {
+    /// Decides an authorization request (its query string), for the browser session `session`;
+    /// `decision` is the person's answer on the consent page, when this is its post.
+    pub async fn authorize(
+        &self,
+        query: &str,
+        session: Option<&Caller>,
+        decision: Option<bool>,
+        client_info: &ClientInfo,
+    ) -> Result<Authorization> {
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        let checked = match self.check_request(&pairs).await? {
+            Ok(checked) => checked,
+            Err(refusal) => return Ok(refusal),
+        };
+        let issuer = self.keys().issuer().to_owned();
+        let error = |error: &str, description: &str| {
+            let params = [("error", error), ("error_description", description)];
+            Ok(Authorization::Redirect(answer(&checked.redirect_uri, &params, checked.state.as_deref(), &issuer)))
+        };
+        if let Some(why) = self.request_problem(&pairs, &checked) {
+            return error(why.0, &why.1);
+        }
+        let fresh_login = checked.prompt.iter().any(|p| p == "login");
+        let none = checked.prompt.iter().any(|p| p == "none");
+        // Compared in milliseconds, so that `max_age=0` always asks (it means `prompt=login`).
+        let session = session.filter(|caller| {
+            let age = (Utc::now() - caller.auth.at).num_milliseconds();
+            checked.max_age.is_none_or(|max| age <= max.saturating_mul(1000))
+        });
+        let Some(caller) = session.filter(|_| !fresh_login || decision.is_some()) else {
+            if none {
+                return error("login_required", "no one is logged in here (or not recently enough)");
+            }
+            let again: String = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs.iter().filter(|(key, _)| key != "max_age").map(|(key, value)| match key.as_str() {
+                    "prompt" => {
+                        let rest: Vec<&str> = value.split(' ').filter(|p| *p != "login").collect();
+                        (key.as_str(), rest.join(" "))
+                    }
+                    _ => (key.as_str(), value.clone()),
+                }))
+                .finish();
+            return Ok(Authorization::Login { again, login_hint: checked.login_hint });
+        };
+        let asked = checked.prompt.iter().any(|p| p == "consent");
+        match decision {
+            Some(false) => return error("access_denied", "the person did not allow it"),
+            Some(true) => {
+                let (account, client) = (caller.account_id, &checked.client.id);
+                self.store.save_consent(account, client, &checked.scopes, Utc::now()).await?;
+                self.audit.record(
+                    self.event(kinds::OAUTH_CONSENTED, Some(caller.account_id), client_info)
+                        .detail(json!({ "client_id": checked.client.id, "scopes": checked.scopes })),
+                );
+            }
+            None if checked.client.first_party && !asked => {}
+            None => {
+                let agreed = self.store.consent(caller.account_id, &checked.client.id).await?.unwrap_or_default();
+                let covered = checked.scopes.iter().all(|s| agreed.contains(s));
+                if asked || !covered {
+                    if none {
+                        return error("consent_required", "the person has not agreed to share this yet");
+                    }
+                    return Ok(Authorization::Consent {
+                        client: checked.client.name.clone(),
+                        scopes: checked.scopes.clone(),
+                        redirect_uri: checked.redirect_uri.clone(),
+                    });
+                }
+            }
+        }
+        let code = self.issue_code(&checked, caller, client_info).await?;
+        let url = answer(&checked.redirect_uri, &[("code", &code)], checked.state.as_deref(), &issuer);
+        Ok(Authorization::Redirect(url))
+    }
+
+    /// The client and its redirect URI, or the refusal to show.
+    async fn check_request(&self, pairs: &[(String, String)]) -> Result<std::result::Result<Checked, Authorization>> {
+        let refuse = |why: &str| Ok(Err(Authorization::Refused(why.to_owned())));
+        let Some(client_id) = param(pairs, "client_id") else {
+            return refuse("The request names no client (client_id).");
+        };
+        let Some(client) = self.find_client(client_id).await? else {
+            return refuse("The request names a client that is not registered here.");
+        };
+        let Some(redirect_uri) = param(pairs, "redirect_uri") else {
+            return refuse("The request has no redirect_uri; it is required here.");
+        };
+        if !client.redirect_uris.iter().any(|registered| redirect_matches(registered, redirect_uri)) {
+            return refuse("The redirect_uri is not one registered for this client.");
+        }
+        let scopes = parse_scopes(param(pairs, "scope").unwrap_or("openid")).unwrap_or_default();
+        Ok(Ok(Checked {
+            redirect_uri: redirect_uri.to_owned(),
+            state: param(pairs, "state").map(str::to_owned),
+            scopes,
+            nonce: param(pairs, "nonce").map(str::to_owned),
+            challenge: param(pairs, "code_challenge").unwrap_or_default().to_owned(),
+            prompt: param(pairs, "prompt")
+                .unwrap_or_default()
+                .split(' ')
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            max_age: param(pairs, "max_age").and_then(|v| v.parse().ok()),
+            login_hint: param(pairs, "login_hint").map(str::to_owned),
+            client,
+        }))
+    }
+
+    /// What is wrong with the rest of the request, as an error code and description.
+    fn request_problem(&self, pairs: &[(String, String)], checked: &Checked) -> Option<(&'static str, String)> {
+        let mut names: Vec<&str> = pairs.iter().map(|(key, _)| key.as_str()).collect();
+        names.sort_unstable();
+        if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Some(("invalid_request", format!("{} is given more than once", twice[0])));
+        }
+        if param(pairs, "request").is_some() || param(pairs, "request_uri").is_some() {
+            return Some(("request_not_supported", "request objects are not supported".into()));
+        }
+        match param(pairs, "response_type") {
+            Some("code") => {}
+            None => return Some(("invalid_request", "response_type is required (code)".into())),
+            Some(_) => return Some(("unsupported_response_type", "only response_type=code is supported".into())),
+        }
+        if !checked.client.grant_types.iter().any(|g| g == "authorization_code") {
+            return Some(("unauthorized_client", "this client may not use the authorization code grant".into()));
+        }
+        if let Err(why) = parse_scopes(param(pairs, "scope").unwrap_or("openid")) {
+            return Some(("invalid_scope", why));
+        }
+        if let Some(scope) = checked.scopes.iter().find(|s| !checked.client.scopes.contains(s)) {
+            return Some(("invalid_scope", format!("this client is not registered for the scope {scope:?}")));
+        }
+        if checked.challenge.is_empty() {
+            return Some((
+                "invalid_request",
+                "PKCE is required: send code_challenge and code_challenge_method=S256".into(),
+            ));
+        }
+        if param(pairs, "code_challenge_method") != Some("S256") {
+            return Some(("invalid_request", "only code_challenge_method=S256 is supported (plain is not)".into()));
+        }
+        if !plausible_challenge(&checked.challenge) {
+            return Some(("invalid_request", "code_challenge is not a base64url SHA-256".into()));
+        }
+        if param(pairs, "max_age").is_some() && checked.max_age.is_none_or(|age| age < 0) {
+            return Some(("invalid_request", "max_age is a number of seconds".into()));
+        }
+        let none = checked.prompt.iter().any(|p| p == "none");
+        if none && checked.prompt.len() > 1 {
+            return Some(("invalid_request", "prompt=none cannot be combined with other values".into()));
+        }
+        None
+    }
+
+    async fn issue_code(&self, checked: &Checked, caller: &Caller, client_info: &ClientInfo) -> Result<String> {
+        let now = Utc::now();
+        let code = OpaqueToken::generate();
+        let record = NewCode {
+            hash: code.hash,
+            client_id: checked.client.id.clone(),
+            account_id: caller.account_id,
+            browser_session_id: caller.session_id,
+            redirect_uri: checked.redirect_uri.clone(),
+            scopes: checked.scopes.clone(),
+            nonce: checked.nonce.clone(),
+            code_challenge: checked.challenge.clone(),
+            auth: caller.auth.encode(),
+            created_at: now,
+            expires_at: now + chrono::Duration::from_std(CODE_TTL).unwrap_or_default(),
+        };
+        self.store.insert_code(&record).await?;
+        self.audit.record(
+            self.event(kinds::OAUTH_AUTHORIZED, Some(caller.account_id), client_info)
+                .detail(json!({ "client_id": checked.client.id, "scopes": checked.scopes })),
+        );
+        Ok(code.expose().to_owned())
+    }
+}

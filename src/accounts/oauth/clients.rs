@@ -1,0 +1,213 @@
+//! The client registry: admins (the API, the console) and operators (the command line) register,
+//! change, re-key and remove client apps at runtime, with no restart; and the token endpoint
+//! authenticates a client by its secret, of which only the SHA-256 is kept (a 256-bit random
+//! secret needs no slow hash: it cannot be guessed, and the hash makes a stolen database useless).
+
+use chrono::Utc;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use super::{GRANT_TYPES, OAuthError, OAuthResult, parse_scopes, registrable};
+use crate::accounts::admin::Admin;
+use crate::accounts::{Accounts, Error, FieldError, Result};
+use crate::audit::kinds;
+use crate::store::clients::OAuthClient;
+use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
+
+/// A client as submitted (`POST /admin/clients`, `gatehouse client create`); on a change
+/// (`PATCH`), what is absent stays.
+#[derive(Debug, Default)]
+pub struct ClientSpec {
+    pub name: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// Only at creation: a client does not change between public and confidential.
+    pub confidential: Option<bool>,
+    pub grant_types: Option<Vec<String>>,
+    pub scopes: Option<Vec<String>>,
+    pub first_party: Option<bool>,
+}
+
+/// A client just registered or re-keyed, with its secret: shown this once.
+#[derive(Debug)]
+pub struct ClientWithSecret {
+    pub client: OAuthClient,
+    pub secret: Option<SecretString>,
+}
+
+/// Applies `spec` to `client` and checks the result whole; every problem comes back at once.
+fn apply(mut client: OAuthClient, spec: ClientSpec) -> Result<OAuthClient> {
+    let mut problems = Vec::new();
+    if let Some(name) = spec.name {
+        client.name = name.trim().to_owned();
+    }
+    if client.name.is_empty() || client.name.chars().count() > 200 {
+        problems.push(FieldError::new("name", "a client has a name of 1 to 200 characters"));
+    }
+    for (field, uris, target) in [
+        ("redirect_uris", spec.redirect_uris, &mut client.redirect_uris),
+        ("post_logout_redirect_uris", spec.post_logout_redirect_uris, &mut client.post_logout_redirect_uris),
+    ] {
+        if let Some(uris) = uris {
+            *target = uris;
+        }
+        if target.len() > 20 {
+            problems.push(FieldError::new(field, "at most 20 addresses"));
+        }
+        problems.extend(target.iter().filter_map(|uri| registrable(uri).err()).map(|why| FieldError::new(field, why)));
+    }
+    if let Some(grants) = spec.grant_types {
+        client.grant_types = grants;
+    }
+    client.grant_types.dedup();
+    if let Some(unknown) = client.grant_types.iter().find(|g| !GRANT_TYPES.contains(&g.as_str())) {
+        let why = format!("unknown grant type {unknown:?}; the grant types are {}", GRANT_TYPES.join(", "));
+        problems.push(FieldError::new("grant_types", why));
+    }
+    if client.grant_types.is_empty() {
+        problems.push(FieldError::new("grant_types", "a client needs at least one grant type"));
+    }
+    let grants = |g: &str| client.grant_types.iter().any(|x| x == g);
+    if grants("client_credentials") && !client.confidential {
+        problems
+            .push(FieldError::new("grant_types", "client_credentials needs a confidential client (one with a secret)"));
+    }
+    if grants("authorization_code") && client.redirect_uris.is_empty() {
+        problems.push(FieldError::new("redirect_uris", "authorization_code needs at least one redirect URI"));
+    }
+    if let Some(scopes) = spec.scopes {
+        match parse_scopes(&scopes.join(" ")) {
+            Ok(scopes) => client.scopes = scopes,
+            Err(why) => problems.push(FieldError::new("scopes", why)),
+        }
+    }
+    if let Some(first_party) = spec.first_party {
+        client.first_party = first_party;
+    }
+    if problems.is_empty() { Ok(client) } else { Err(Error::Validation(problems)) }
+}
+
+impl Admin<'_> {
+    /// Registers a client; a confidential one gets its secret, shown this once.
+    pub async fn create_client(&self, spec: ClientSpec) -> Result<ClientWithSecret> {
+        let now = Utc::now();
+        let confidential = spec.confidential.unwrap_or(true);
+        let blank = OAuthClient {
+            id: Uuid::new_v4().simple().to_string(),
+            name: String::new(),
+            confidential,
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            scopes: ["openid", "profile", "email", "offline_access"].map(str::to_owned).to_vec(),
+            first_party: false,
+            created_at: now,
+            updated_at: now,
+        };
+        let client = apply(blank, spec)?;
+        let secret = confidential.then(OpaqueToken::generate);
+        self.accounts().store.insert_client(&client, secret.as_ref().map(|s| &s.hash)).await?;
+        tracing::info!(client_id = %client.id, "client registered");
+        self.audit(self.event(kinds::ADMIN_CLIENT_CREATED, None).detail(describe(&client))).await?;
+        Ok(ClientWithSecret { client, secret: secret.map(|s| s.secret) })
+    }
+
+    pub async fn clients(&self) -> Result<Vec<OAuthClient>> {
+        Ok(self.accounts().store.list_clients().await?)
+    }
+
+    pub async fn client(&self, id: &str) -> Result<OAuthClient> {
+        self.accounts().store.find_client(id).await?.ok_or(Error::NotFoundClient)
+    }
+
+    /// Changes what `spec` names; the rest stays.
+    pub async fn update_client(&self, id: &str, spec: ClientSpec) -> Result<OAuthClient> {
+        if spec.confidential.is_some() {
+            let why = "a client stays public or confidential; register a new one to change that";
+            return Err(Error::field("confidential", why));
+        }
+        let client = apply(self.client(id).await?, spec)?;
+        let client = OAuthClient { updated_at: Utc::now(), ..client };
+        if !self.accounts().store.update_client(&client).await? {
+            return Err(Error::NotFoundClient);
+        }
+        self.audit(self.event(kinds::ADMIN_CLIENT_UPDATED, None).detail(describe(&client))).await?;
+        Ok(client)
+    }
+
+    /// A new secret for a confidential client; the old one stops working at once.
+    pub async fn rotate_client_secret(&self, id: &str) -> Result<ClientWithSecret> {
+        let client = self.client(id).await?;
+        if !client.confidential {
+            return Err(Error::field("confidential", "a public client has no secret"));
+        }
+        let secret = OpaqueToken::generate();
+        if !self.accounts().store.set_client_secret(id, &secret.hash, Utc::now()).await? {
+            return Err(Error::NotFoundClient);
+        }
+        self.audit(self.event(kinds::ADMIN_CLIENT_SECRET_ROTATED, None).detail(json!({ "client_id": id }))).await?;
+        Ok(ClientWithSecret { client, secret: Some(secret.secret) })
+    }
+
+    /// Removes a client: its codes and consents go, and its tokens are refused from the next
+    /// request (each check finds the client first).
+    pub async fn delete_client(&self, id: &str) -> Result<OAuthClient> {
+        let client = self.client(id).await?;
+        if !self.accounts().store.delete_client(id).await? {
+            return Err(Error::NotFoundClient);
+        }
+        self.audit(self.event(kinds::ADMIN_CLIENT_DELETED, None).detail(describe(&client))).await?;
+        Ok(client)
+    }
+}
+
+fn describe(client: &OAuthClient) -> serde_json::Value {
+    json!({ "client_id": client.id, "name": client.name, "scopes": client.scopes, "grant_types": client.grant_types })
+}
+
+/// How a client authenticated at the token, revocation or introspection endpoint.
+#[derive(Debug)]
+pub enum ClientCredentials {
+    /// `Authorization: Basic` or `client_id` and `client_secret` in the body.
+    Secret { id: String, secret: SecretString },
+    /// A public client: `client_id` alone.
+    Public { id: String },
+}
+
+impl Accounts {
+    /// The client the credentials prove, or `invalid_client`; a confidential client must send its
+    /// secret (compared in constant time), a public one must not.
+    pub async fn authenticate_client(&self, credentials: ClientCredentials) -> OAuthResult<OAuthClient> {
+        let invalid = || OAuthError::refused("invalid_client", "unknown client, or wrong client credentials");
+        let (id, secret) = match &credentials {
+            ClientCredentials::Secret { id, secret } => (id, Some(secret)),
+            ClientCredentials::Public { id } => (id, None),
+        };
+        if id.is_empty() || id.len() > 64 {
+            return Err(invalid());
+        }
+        let client = self.store.find_client(id).await?.ok_or_else(invalid)?;
+        match (client.confidential, secret) {
+            (true, Some(secret)) if plausible(secret.expose_secret()) => {
+                let stored = self.store.client_secret(id).await?.ok_or_else(invalid)?;
+                let presented = TokenHash::of(secret.expose_secret());
+                match bool::from(presented.as_bytes().ct_eq(stored.as_bytes())) {
+                    true => Ok(client),
+                    false => Err(invalid()),
+                }
+            }
+            (false, None) => Ok(client),
+            _ => Err(invalid()),
+        }
+    }
+
+    /// A client by its id, as a request names it.
+    pub async fn find_client(&self, id: &str) -> Result<Option<OAuthClient>> {
+        if id.is_empty() || id.len() > 64 {
+            return Ok(None);
+        }
+        Ok(self.store.find_client(id).await?)
+    }
+}

@@ -1,0 +1,454 @@
+//! The token endpoint's grants (authorization code with PKCE, refresh, client credentials), the
+//! ID token, the client's access token (RFC 9068 `at+jwt`, `aud` the client), and the endpoints
+//! that read them: userinfo, introspection (RFC 7662), revocation (RFC 7009) and the
+//! `id_token_hint` of RP-initiated logout.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use super::{OAuthError, OAuthResult, parse_scopes};
+use crate::accounts::domain::{Account, AccountKey, Status};
+use crate::accounts::throttle::Action;
+use crate::accounts::{Accounts, ClientInfo, Error, Result};
+use crate::audit::kinds;
+use crate::sessions::{Grant, LiveSession, NewSession, Rotation, SessionAuth};
+use crate::store::clients::{OAuthClient, Redemption};
+use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
+
+/// The `typ` of a client's access token.
+const ACCESS_TYP: &str = "at+jwt";
+
+/// The claims of a client's access token.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ClientAccessClaims {
+    pub iss: String,
+    /// The account id, or the client's for client credentials.
+    pub sub: String,
+    pub aud: String,
+    pub client_id: String,
+    pub scope: String,
+    /// The client session (none for client credentials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: Uuid,
+}
+
+/// What an `id_token_hint` tells: for whom it was issued, and in which browser session.
+#[derive(Debug, Deserialize)]
+pub struct IdTokenHint {
+    pub aud: String,
+    #[serde(default)]
+    pub sid: Option<Uuid>,
+}
+
+/// What the token endpoint was sent, beside the client's credentials.
+#[derive(Debug, Default)]
+pub struct TokenRequest {
+    pub grant_type: String,
+    pub code: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
+    pub refresh_token: Option<String>,
+    pub scope: Option<String>,
+}
+
+/// The token endpoint's answer.
+#[derive(Debug)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub expires_in: u64,
+    pub scope: String,
+    pub refresh_token: Option<SecretString>,
+    pub id_token: Option<String>,
+}
+
+/// The claims of `account` that `scopes` let a client see (the ID token's and userinfo's).
+fn account_claims(account: &Account, scopes: &[String]) -> Map<String, Value> {
+    let has = |scope: &str| scopes.iter().any(|s| s == scope);
+    let mut claims = Map::new();
+    claims.insert("sub".into(), json!(account.id));
+    if has("email") {
+        claims.insert("email".into(), json!(account.email));
+        claims.insert("email_verified".into(), json!(account.email_verified));
+    }
+    if has("profile") {
+        if let Some(name) = &account.name {
+            claims.insert("name".into(), json!(name));
+        }
+        if let Some(username) = &account.username {
+            claims.insert("preferred_username".into(), json!(username));
+        }
+        claims.insert("updated_at".into(), json!(account.updated_at.timestamp()));
+    }
+    if has("app_data") {
+        claims.insert("app_data".into(), Value::Object(account.app_data.clone()));
+    }
+    claims
+}
+
+/// Whether `verifier` is the PKCE verifier of `challenge` (S256), in constant time.
+fn pkce_holds(verifier: &str, challenge: &str) -> bool {
+    let well_formed = (43..=128).contains(&verifier.len())
+        && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'));
+    let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    well_formed && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
+}
+
+impl Accounts {
+    /// The token endpoint, for an authenticated client.
+    pub async fn token(
+        &self,
+        client: OAuthClient,
+        request: TokenRequest,
+        info: &ClientInfo,
+    ) -> OAuthResult<TokenResponse> {
+        self.per_ip(Action::Refresh, info).await?;
+        if !client.grant_types.contains(&request.grant_type) {
+            return Err(match request.grant_type.as_str() {
+                "authorization_code" | "refresh_token" | "client_credentials" => {
+                    OAuthError::refused("unauthorized_client", "this client may not use this grant type")
+                }
+                _ => OAuthError::refused(
+                    "unsupported_grant_type",
+                    "the grant types are authorization_code, refresh_token and client_credentials",
+                ),
+            });
+        }
+        match request.grant_type.as_str() {
+            "authorization_code" => self.redeem(client, request, info).await,
+            "refresh_token" => self.refresh_client(client, request).await,
+            _ => self.client_credentials(client, request),
+        }
+    }
+
+    async fn redeem(
+        &self,
+        client: OAuthClient,
+        request: TokenRequest,
+        info: &ClientInfo,
+    ) -> OAuthResult<TokenResponse> {
+        let code =
+            request.code.filter(|c| plausible(c)).ok_or_else(|| OAuthError::invalid_request("code is required"))?;
+        let verifier =
+            request.code_verifier.ok_or_else(|| OAuthError::invalid_request("code_verifier is required (PKCE)"))?;
+        let now = Utc::now();
+        let hash = TokenHash::of(&code);
+        let issued = match self.store.redeem_code(&hash, now).await? {
+            Redemption::Spent(issued) => issued,
+            Redemption::Reused { account_id, session_id } => {
+                if let Some(session_id) = session_id {
+                    self.sessions.revoke_session(account_id, session_id).await?;
+                }
+                tracing::warn!(%account_id, client_id = %client.id, "an authorization code was presented again; its session ended");
+                self.audit.record(
+                    self.event(kinds::OAUTH_CODE_REUSED, Some(account_id), info)
+                        .detail(json!({ "client_id": client.id, "session_id": session_id })),
+                );
+                return Err(OAuthError::invalid_grant(
+                    "the code has been used already; the tokens it gave are revoked",
+                ));
+            }
+            Redemption::Unknown => return Err(OAuthError::invalid_grant("the code is unknown or expired")),
+        };
+        if issued.client_id != client.id {
+            return Err(OAuthError::invalid_grant("the code was issued to another client"));
+        }
+        if request.redirect_uri.as_deref() != Some(issued.redirect_uri.as_str()) {
+            return Err(OAuthError::invalid_grant("redirect_uri is not the one of the authorization request"));
+        }
+        if !pkce_holds(&verifier, &issued.code_challenge) {
+            return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"));
+        }
+        // The browser session that granted it must still be live: a logout in between wins.
+        let browser = self.sessions.live_session(issued.browser_session_id, now).await?;
+        if browser.is_none_or(|b| b.account_id != issued.account_id) {
+            return Err(OAuthError::invalid_grant("the login that granted the code has ended"));
+        }
+        let account = self.active_account(issued.account_id).await?;
+        let auth = SessionAuth {
+            grant: Some(Grant {
+                client_id: client.id.clone(),
+                scopes: issued.scopes.clone(),
+                via: Some(issued.browser_session_id),
+            }),
+            ..SessionAuth::decode(Some(&issued.auth))
+        };
+        let refresh = OpaqueToken::generate();
+        let ttl = chrono::Duration::from_std(self.settings.session_ttl).unwrap_or(chrono::Duration::days(1));
+        let session = NewSession {
+            id: Uuid::now_v7(),
+            account_id: account.id,
+            refresh_hash: refresh.hash,
+            created_at: now,
+            expires_at: now + ttl,
+            user_agent: info.user_agent.clone(),
+            ip: info.ip.clone(),
+            auth,
+        };
+        self.sessions.create_session(&session).await?;
+        self.store.set_code_session(&hash, session.id).await?;
+        self.audit.record(
+            self.event(kinds::OAUTH_TOKEN_ISSUED, Some(account.id), info)
+                .detail(json!({ "client_id": client.id, "session_id": session.id })),
+        );
+        let live = LiveSession {
+            id: session.id,
+            account_id: account.id,
+            expires_at: session.expires_at,
+            last_used_at: now,
+            auth: session.auth,
+        };
+        self.client_tokens(&client, &account, &live, refresh.secret, issued.nonce.as_deref(), now)
+    }
+
+    async fn refresh_client(&self, client: OAuthClient, request: TokenRequest) -> OAuthResult<TokenResponse> {
+        let presented = request
+            .refresh_token
+            .filter(|t| plausible(t))
+            .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+        let next = OpaqueToken::derive(&self.keys().derive_secret("refresh-rotation"), &presented);
+        let now = Utc::now();
+        let rotation = self
+            .sessions
+            .rotate_refresh(&TokenHash::of(&presented), &next.hash, now, self.settings.refresh_grace)
+            .await?;
+        let session = match rotation {
+            Rotation::Rotated(session) | Rotation::Replayed(session) => session,
+            Rotation::Reused { session_id, account_id } => {
+                tracing::warn!(%account_id, %session_id, client_id = %client.id, "a spent refresh token was presented; the client session ended");
+                return Err(OAuthError::invalid_grant("the refresh token was used already; its session has ended"));
+            }
+            Rotation::Unknown => return Err(OAuthError::invalid_grant("the refresh token is unknown or expired")),
+        };
+        let grant = session.auth.grant.clone();
+        let Some(grant) = grant.filter(|g| g.client_id == client.id && g.scopes.iter().any(|s| s == "offline_access"))
+        else {
+            // Another client's, or gatehouse's own: stolen, or sent to the wrong place. Either way it
+            // is no longer secret.
+            self.sessions.revoke_session(session.account_id, session.id).await?;
+            return Err(OAuthError::invalid_grant("the refresh token was not issued to this client"));
+        };
+        if let Some(scope) = request.scope.as_deref() {
+            let asked = parse_scopes(scope).map_err(|why| OAuthError::refused("invalid_scope", why))?;
+            if asked.iter().any(|s| !grant.scopes.contains(s)) {
+                return Err(OAuthError::refused("invalid_scope", "a refresh cannot widen the granted scopes"));
+            }
+        }
+        let account = match self.active_account(session.account_id).await {
+            Ok(account) => account,
+            Err(error) => {
+                self.sessions.revoke_session(session.account_id, session.id).await?;
+                return Err(error);
+            }
+        };
+        self.client_tokens(&client, &account, &session, next.secret, None, now)
+    }
+
+    fn client_credentials(&self, client: OAuthClient, request: TokenRequest) -> OAuthResult<TokenResponse> {
+        let asked = parse_scopes(request.scope.as_deref().unwrap_or_default())
+            .map_err(|why| OAuthError::refused("invalid_scope", why))?;
+        if let Some(scope) =
+            asked.iter().find(|s| matches!(s.as_str(), "openid" | "offline_access") || !client.scopes.contains(s))
+        {
+            return Err(OAuthError::refused(
+                "invalid_scope",
+                format!("{scope:?} cannot be granted to the client itself"),
+            ));
+        }
+        let now = Utc::now();
+        let (access_token, expires_in) =
+            self.client_access_token(&client, client.id.clone(), None, &asked, None, now)?;
+        Ok(TokenResponse { access_token, expires_in, scope: asked.join(" "), refresh_token: None, id_token: None })
+    }
+
+    /// The account, if it is still active; else the grant is void.
+    async fn active_account(&self, account_id: Uuid) -> OAuthResult<Account> {
+        let account = self.store.find_account(&AccountKey::Id(account_id)).await?.map(|c| c.account);
+        account
+            .filter(|a| a.status == Status::Active)
+            .ok_or_else(|| OAuthError::invalid_grant("the account is disabled or gone"))
+    }
+
+    fn client_access_token(
+        &self,
+        client: &OAuthClient,
+        sub: String,
+        session: Option<&LiveSession>,
+        scopes: &[String],
+        end: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> OAuthResult<(String, u64)> {
+        let ttl = chrono::Duration::from_std(self.settings.access_token_ttl).unwrap_or(chrono::Duration::minutes(15));
+        let exp = end.map_or(now + ttl, |end| (now + ttl).min(end));
+        let claims = ClientAccessClaims {
+            iss: self.keys().issuer().to_owned(),
+            sub,
+            aud: client.id.clone(),
+            client_id: client.id.clone(),
+            scope: scopes.join(" "),
+            sid: session.map(|s| s.id),
+            iat: now.timestamp(),
+            exp: exp.timestamp(),
+            jti: Uuid::now_v7(),
+        };
+        let token = self.keys().sign_typed(&claims, ACCESS_TYP).map_err(Error::from)?;
+        Ok((token, u64::try_from((exp - now).num_seconds()).unwrap_or_default()))
+    }
+
+    /// The tokens of a client session: an access token, the ID token with `openid`, and the
+    /// refresh token with `offline_access`.
+    fn client_tokens(
+        &self,
+        client: &OAuthClient,
+        account: &Account,
+        session: &LiveSession,
+        refresh: SecretString,
+        nonce: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> OAuthResult<TokenResponse> {
+        let grant = session.auth.grant.as_ref().ok_or_else(|| OAuthError::invalid_grant("not a client session"))?;
+        let (access_token, expires_in) = self.client_access_token(
+            client,
+            account.id.to_string(),
+            Some(session),
+            &grant.scopes,
+            Some(session.expires_at),
+            now,
+        )?;
+        let has = |scope: &str| grant.scopes.iter().any(|s| s == scope);
+        let id_token = match has("openid") {
+            true => Some(self.id_token(client, account, session, grant, nonce, now)?),
+            false => None,
+        };
+        let offline = has("offline_access") && client.grant_types.iter().any(|g| g == "refresh_token");
+        Ok(TokenResponse {
+            access_token,
+            expires_in,
+            scope: grant.scopes.join(" "),
+            refresh_token: offline.then_some(refresh),
+            id_token,
+        })
+    }
+
+    fn id_token(
+        &self,
+        client: &OAuthClient,
+        account: &Account,
+        session: &LiveSession,
+        grant: &Grant,
+        nonce: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> OAuthResult<String> {
+        let ttl = chrono::Duration::from_std(self.settings.access_token_ttl).unwrap_or(chrono::Duration::minutes(15));
+        let mut claims = account_claims(account, &grant.scopes);
+        let auth = &session.auth;
+        claims.extend([
+            ("iss".to_owned(), json!(self.keys().issuer())),
+            ("aud".to_owned(), json!(client.id)),
+            ("azp".to_owned(), json!(client.id)),
+            ("iat".to_owned(), json!(now.timestamp())),
+            ("exp".to_owned(), json!((now + ttl).timestamp())),
+            ("auth_time".to_owned(), json!(auth.at.timestamp())),
+            ("amr".to_owned(), json!(auth.amr)),
+            ("acr".to_owned(), json!(if auth.aal >= 2 { "aal2" } else { "aal1" })),
+        ]);
+        if let Some(via) = grant.via {
+            claims.insert("sid".into(), json!(via));
+        }
+        if let Some(nonce) = nonce {
+            claims.insert("nonce".into(), json!(nonce));
+        }
+        Ok(self.keys().sign_typed(&claims, "JWT").map_err(Error::from)?)
+    }
+
+    /// The client session (or client) a client access token belongs to, if it is still good:
+    /// signature, expiry, a registered client, and a live session granted to that client.
+    async fn live_client_token(&self, token: &str) -> Result<(ClientAccessClaims, Option<LiveSession>)> {
+        let claims: ClientAccessClaims =
+            self.keys().verify_typed(token, ACCESS_TYP, None, false).map_err(|_| Error::Unauthorized)?;
+        if claims.aud != claims.client_id || self.find_client(&claims.client_id).await?.is_none() {
+            return Err(Error::Unauthorized);
+        }
+        let Some(sid) = claims.sid else { return Ok((claims, None)) };
+        let session = self.sessions.live_session(sid, Utc::now()).await?.ok_or(Error::Unauthorized)?;
+        let granted = session.auth.grant.as_ref().is_some_and(|g| g.client_id == claims.client_id);
+        if !granted || session.account_id.to_string() != claims.sub {
+            return Err(Error::Unauthorized);
+        }
+        Ok((claims, Some(session)))
+    }
+
+    /// UserInfo: the account's claims the token's scopes allow; `Forbidden` without `openid`.
+    pub async fn userinfo(&self, token: &str) -> Result<Map<String, Value>> {
+        let (claims, session) = self.live_client_token(token).await?;
+        let (Some(session), true) = (session, claims.scope.split(' ').any(|s| s == "openid")) else {
+            return Err(Error::Forbidden);
+        };
+        let account = self.store.find_account(&AccountKey::Id(session.account_id)).await?.map(|c| c.account);
+        let account = account.filter(|a| a.status == Status::Active).ok_or(Error::Unauthorized)?;
+        let scopes: Vec<String> = claims.scope.split(' ').map(str::to_owned).collect();
+        Ok(account_claims(&account, &scopes))
+    }
+
+    /// Introspection (RFC 7662): whether a client access token is live, and what it says.
+    /// Refresh tokens and anything else are `{"active": false}`.
+    pub async fn introspect(&self, token: &str) -> Result<Value> {
+        match self.live_client_token(token).await {
+            Ok((claims, _)) => Ok(json!({
+                "active": true,
+                "token_type": "access_token",
+                "client_id": claims.client_id,
+                "scope": claims.scope,
+                "sub": claims.sub,
+                "aud": claims.aud,
+                "iss": claims.iss,
+                "exp": claims.exp,
+                "iat": claims.iat,
+            })),
+            Err(Error::Unauthorized) => Ok(json!({ "active": false })),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Revocation (RFC 7009): a client's access or refresh token ends its session (the whole
+    /// family of refresh tokens with it). Unknown tokens are no error; another client's token is
+    /// refused and left alone.
+    pub async fn revoke_client_token(&self, client: &OAuthClient, token: &str) -> OAuthResult<()> {
+        let not_yours = || OAuthError::invalid_request("the token was not issued to this client");
+        match self.live_client_token(token).await {
+            Ok((claims, _)) if claims.client_id != client.id => return Err(not_yours()),
+            Ok((_, Some(session))) => {
+                self.sessions.revoke_session(session.account_id, session.id).await?;
+                return Ok(());
+            }
+            Ok((_, None)) => return Ok(()),
+            Err(Error::Unauthorized) => {}
+            Err(other) => return Err(other.into()),
+        }
+        if !plausible(token) {
+            return Ok(());
+        }
+        let Some(session) = self.sessions.refresh_token_session(&TokenHash::of(token), Utc::now()).await? else {
+            return Ok(());
+        };
+        if session.auth.grant.as_ref().is_none_or(|g| g.client_id != client.id) {
+            return Err(not_yours());
+        }
+        self.sessions.revoke_session(session.account_id, session.id).await?;
+        Ok(())
+    }
+
+    /// What an `id_token_hint` says, if we signed it (expired or not).
+    pub fn id_token_hint(&self, hint: &str) -> Option<IdTokenHint> {
+        self.keys().verify_typed::<IdTokenHint>(hint, "JWT", None, true).ok()
+    }
+}

@@ -1,0 +1,137 @@
+//! `GATEHOUSE_FORWARD_RULES`: what the apps behind a forward-auth proxy (`GET /auth/forward`)
+//! require, by host and path. A comma-separated list of `HOST[/PATH]=ACCESS`, checked in order,
+//! the first match deciding:
+//!
+//! - `HOST` is a host name, with a port when the app is reached on one (`app.example.com`,
+//!   `localhost:8081`), or `*.example.com` for every subdomain of `example.com`;
+//! - `PATH`, when given, matches that path and everything under it at a segment boundary
+//!   (`/admin` matches `/admin` and `/admin/x`, not `/administrator`);
+//! - `ACCESS` is `public` (no login), `authenticated` (any active account) or `group:NAME`
+//!   (accounts whose role is `NAME`, or whose `app_data.roles` lists it).
+//!
+//! A request no rule matches needs a login (`authenticated`).
+
+/// Who may pass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    Authenticated,
+    Group(String),
+}
+
+/// One rule of `GATEHOUSE_FORWARD_RULES`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForwardRule {
+    /// Lower case; a leading `*.` matches any subdomain.
+    host: String,
+    /// Empty, or a path starting with `/` without a trailing one.
+    path: String,
+    access: Access,
+}
+
+/// The rules, in order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ForwardRules(Vec<ForwardRule>);
+
+const AUTHENTICATED: Access = Access::Authenticated;
+
+impl ForwardRules {
+    /// What a request for `host` (with its port, if any) and `path` requires.
+    pub fn access(&self, host: &str, path: &str) -> &Access {
+        let host = host.to_ascii_lowercase();
+        let path = path.split(['?', '#']).next().unwrap_or_default();
+        self.0
+            .iter()
+            .find(|rule| rule.matches_host(&host) && rule.matches_path(path))
+            .map_or(&AUTHENTICATED, |r| &r.access)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl ForwardRule {
+    fn matches_host(&self, host: &str) -> bool {
+        match self.host.strip_prefix("*.") {
+            Some(parent) => host.strip_suffix(parent).is_some_and(|sub| sub.len() > 1 && sub.ends_with('.')),
+            None => host == self.host,
+        }
+    }
+
+    fn matches_path(&self, path: &str) -> bool {
+        self.path.is_empty()
+            || path.strip_prefix(&self.path).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    }
+}
+
+/// Parses the setting's value.
+pub(super) fn parse_forward_rules(value: &str) -> Result<ForwardRules, String> {
+    let example = "write a list like app.example.com/admin=group:admin,app.example.com/health=public";
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            let (target, access) =
+                item.split_once('=').ok_or_else(|| format!("{item:?} has no `=ACCESS`; {example}"))?;
+            let access = match access.trim() {
+                "public" => Access::Public,
+                "authenticated" => Access::Authenticated,
+                other => match other.strip_prefix("group:") {
+                    Some(group) if !group.is_empty() && group.chars().all(|c| c.is_ascii_graphic()) => {
+                        Access::Group(group.to_owned())
+                    }
+                    _ => return Err(format!("{item:?}: the access is public, authenticated or group:NAME")),
+                },
+            };
+            let target = target.trim().to_ascii_lowercase();
+            let (host, path) = match target.find('/') {
+                Some(slash) => (&target[..slash], target[slash..].trim_end_matches('/')),
+                None => (target.as_str(), ""),
+            };
+            let bare = host.strip_prefix("*.").unwrap_or(host);
+            let valid_host = !bare.is_empty()
+                && !bare.contains('*')
+                && bare.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+            if !valid_host || path.chars().any(|c| c.is_whitespace() || c == '?' || c == '#') {
+                return Err(format!("{item:?} does not name a host (and path); {example}"));
+            }
+            Ok(ForwardRule { host: host.to_owned(), path: path.to_owned(), access })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(ForwardRules)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_matching_rule_decides_and_paths_match_at_segment_boundaries() {
+        let rules = parse_forward_rules(
+            "app.example.com/admin=group:admin, app.example.com/health/=public, *.example.com=authenticated, \
+             open.example.com=public, localhost:8081=group:staff",
+        )
+        .unwrap();
+        assert_eq!(rules.access("app.example.com", "/admin"), &Access::Group("admin".into()));
+        assert_eq!(rules.access("APP.example.com", "/admin/users?x=1"), &Access::Group("admin".into()));
+        assert_eq!(rules.access("app.example.com", "/administrator"), &Access::Authenticated);
+        assert_eq!(rules.access("app.example.com", "/health"), &Access::Public);
+        // The wildcard comes first, so the later rule for open.example.com never applies.
+        assert_eq!(rules.access("open.example.com", "/"), &Access::Authenticated);
+        assert_eq!(rules.access("example.com", "/"), &Access::Authenticated, "no rule: a login");
+        assert_eq!(rules.access("evil-example.com", "/admin"), &Access::Authenticated);
+        assert_eq!(rules.access("localhost:8081", "/x"), &Access::Group("staff".into()));
+        assert_eq!(rules.access("localhost", "/x"), &Access::Authenticated);
+        assert!(parse_forward_rules("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn bad_rules_are_refused_with_the_item() {
+        for bad in ["app.example.com", "app.example.com=admins", "=public", "a*b.com=public", "x.com=group:"] {
+            let error = parse_forward_rules(bad).unwrap_err();
+            assert!(error.contains(bad.split('=').next().unwrap()), "{bad}: {error}");
+        }
+    }
+}

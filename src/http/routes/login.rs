@@ -1,0 +1,251 @@
+//! The hosted login of the browser session (`GET|POST /login`) and its logout (`POST /logout`):
+//! HTML forms that work without JavaScript, each carrying a token bound to a cookie of this
+//! browser (`gatehouse_form`), and checked for coming from gatehouse's own origin. A login sets
+//! `gatehouse_session` (see [`crate::accounts::browser`]) and goes on to `next`: the
+//! authorization request of a client app, or the page of an app behind a forward-auth proxy.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::accounts::browser::SESSION_COOKIE;
+use crate::accounts::{Caller, Error, LoginId, SecondFactor, TokenPair};
+use crate::http::error::ApiError;
+use crate::http::extract::{Client, JsonOrForm, Query, cookie};
+use crate::http::pages;
+use crate::http::routes::password::same_origin;
+use crate::http::state::AppState;
+use crate::tokens::opaque::OpaqueToken;
+
+/// The cookie the forms of gatehouse's pages are bound to.
+pub const FORM_COOKIE: &str = "gatehouse_form";
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/login", get(show).post(submit)).route("/logout", post(log_out))
+}
+
+/// The form cookie this browser holds, or a new one with the header that sets it.
+pub(crate) fn form_binding(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+    match cookie(headers, FORM_COOKIE) {
+        Some(value) => (value, None),
+        None => {
+            let value = OpaqueToken::generate().secret.expose_secret().to_owned();
+            let set = state.edge.cookie(FORM_COOKIE, &value, 86_400, false);
+            (value, set)
+        }
+    }
+}
+
+/// The form token for this browser, and the cookie to set when it had none.
+pub(crate) fn form_token(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+    let (binding, set) = form_binding(state, headers);
+    (state.accounts.form_token(&binding), set)
+}
+
+/// Whether a posted form is one of our pages' own, from this browser.
+pub(crate) fn form_posted_here(state: &AppState, headers: &HeaderMap, token: &str) -> bool {
+    same_origin(headers, &state.edge.origin)
+        && cookie(headers, FORM_COOKIE).is_some_and(|binding| state.accounts.form_token_valid(&binding, token))
+}
+
+/// Adds `Set-Cookie` headers to an answer.
+pub(crate) fn with_cookies(mut response: Response, cookies: impl IntoIterator<Item = Option<HeaderValue>>) -> Response {
+    for value in cookies.into_iter().flatten() {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// The live browser session this request's cookie names, if any.
+pub(crate) async fn browser_caller(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>, ApiError> {
+    let Some(value) = cookie(headers, SESSION_COOKIE) else { return Ok(None) };
+    match state.accounts.browser_caller(&value).await {
+        Ok(caller) => Ok(Some(caller)),
+        Err(Error::Unauthorized | Error::MfaEnrolmentRequired) => Ok(None),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `next` if a login may go on there: gatehouse's own pages (under the public URL), or an
+/// address `GATEHOUSE_REDIRECT_ALLOW` lists. Anything else is dropped, never followed.
+pub(crate) fn checked_next(state: &AppState, next: Option<&str>) -> Option<String> {
+    let next = next?;
+    let url = url::Url::parse(next).ok()?;
+    let public = state.accounts.settings().public_url.as_str();
+    let own = url.as_str().starts_with(public) || format!("{}/", url.as_str()) == public;
+    (own || state.accounts.settings().redirects.check(next).is_ok()).then(|| url.to_string())
+}
+
+/// Sends the browser on (`303`).
+pub(crate) fn go_to(to: &str) -> Response {
+    match HeaderValue::from_str(to) {
+        Ok(location) => (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
+        Err(_) => ApiError::Internal(anyhow::anyhow!("a checked address is not a header value")).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    next: Option<String>,
+}
+
+/// The login form; with no `next` and a live session, who is logged in.
+async fn show(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<LoginQuery>) -> Response {
+    let next = checked_next(&state, query.next.as_deref());
+    let (form, set) = form_token(&state, &headers);
+    if next.is_none() {
+        match browser_caller(&state, &headers).await {
+            Ok(Some(caller)) => {
+                let who = match state.accounts.me(&caller).await {
+                    Ok(account) => account.email,
+                    Err(error) => return ApiError::from(error).into_response(),
+                };
+                return with_cookies(pages::signed_in(&form, &who), [set]);
+            }
+            Ok(None) => {}
+            Err(error) => return error.into_response(),
+        }
+    }
+    with_cookies(pages::login_form(&form, next.as_deref(), "", None, StatusCode::OK), [set])
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct LoginForm {
+    form: String,
+    next: Option<String>,
+    login: Option<String>,
+    #[schema(value_type = Option<String>)]
+    password: Option<SecretString>,
+    /// The second step: the token of the first, and a code.
+    #[schema(value_type = Option<String>)]
+    mfa_token: Option<SecretString>,
+    #[schema(value_type = Option<String>)]
+    code: Option<SecretString>,
+}
+
+/// Either step of the login; a wrong answer shows its form again with the reason.
+async fn submit(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    body: JsonOrForm<LoginForm>,
+) -> Response {
+    let LoginForm { form, next, login, password, mfa_token, code } = body.value;
+    if !form_posted_here(&state, &headers, &form) {
+        return pages::form_expired();
+    }
+    let next = checked_next(&state, next.as_deref());
+    let login = login.unwrap_or_default();
+    if let (Some(mfa_token), Some(code)) = (mfa_token, code) {
+        let factor = match code.expose_secret().trim() {
+            totp if totp.len() == 6 && totp.bytes().all(|b| b.is_ascii_digit()) => SecondFactor::Totp(totp.into()),
+            recovery => SecondFactor::RecoveryCode(recovery.into()),
+        };
+        let client_again = client.clone();
+        return match state.accounts.complete_login(mfa_token.expose_secret(), factor, client).await {
+            Ok(pair) => logged_in(&state, &headers, &client_again, pair, next.as_deref()).await,
+            Err(error @ Error::InvalidCode) => {
+                let error = ApiError::from(error);
+                let page = pages::second_factor_form;
+                page(&form, next.as_deref(), mfa_token.expose_secret(), Some(&error.detail()), error.status())
+            }
+            Err(error) => refused(&form, next.as_deref(), "", error),
+        };
+    }
+    let id = LoginId::from_fields(Some(login.clone()), None);
+    let (Some(id), Some(password)) = (id, password) else {
+        let why = "Enter your email address or username and your password.";
+        return pages::login_form(&form, next.as_deref(), &login, Some(why), StatusCode::UNPROCESSABLE_ENTITY);
+    };
+    let client_again = client.clone();
+    match state.accounts.log_in(id, password, client).await {
+        Ok(pair) => logged_in(&state, &headers, &client_again, pair, next.as_deref()).await,
+        Err(Error::MfaRequired(challenge)) => {
+            pages::second_factor_form(&form, next.as_deref(), challenge.mfa_token.expose_secret(), None, StatusCode::OK)
+        }
+        Err(error) => refused(&form, next.as_deref(), &login, error),
+    }
+}
+
+/// The login form again, saying why; a failure of the server's answers as on the API.
+fn refused(form: &str, next: Option<&str>, login: &str, error: Error) -> Response {
+    let error = ApiError::from(error);
+    if error.status().is_server_error() {
+        return error.into_response();
+    }
+    let mut response = pages::login_form(form, next, login, Some(&error.detail()), error.status());
+    if let ApiError::RateLimited { retry_after } = &error {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
+    }
+    response
+}
+
+/// Sets the browser-session cookie and goes on to `next` (or to the login page, which then
+/// says who is logged in). A browser session already there is ended: this login replaces it.
+async fn logged_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: &crate::accounts::ClientInfo,
+    pair: TokenPair,
+    next: Option<&str>,
+) -> Response {
+    let value = state.accounts.browser_cookie(pair.session_id, pair.account.id);
+    if let Err(Error::MfaEnrolmentRequired) = state.accounts.browser_caller(&value).await {
+        let why = "This account must set up a second factor before it can log in to other apps: do that on your account page first.";
+        return pages::link_problem(StatusCode::FORBIDDEN, "Set up a second factor first", why);
+    }
+    if let Ok(Some(previous)) = browser_caller(state, headers).await
+        && previous.session_id != pair.session_id
+        && let Err(error) = state.accounts.end_session(&previous, previous.session_id, client).await
+    {
+        tracing::warn!(%error, "could not end the browser session this login replaces");
+    }
+    let max_age = state.accounts.settings().session_ttl.as_secs();
+    let login_page = format!("{}/login", state.accounts.settings().public_url_issuer());
+    let cookie = state.edge.cookie(SESSION_COOKIE, &value, max_age, true);
+    with_cookies(go_to(next.unwrap_or(&login_page)), [cookie])
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct LogoutForm {
+    form: String,
+    next: Option<String>,
+}
+
+/// Ends the browser session (and the client sessions granted through it).
+async fn log_out(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    body: JsonOrForm<LogoutForm>,
+) -> Response {
+    if !form_posted_here(&state, &headers, &body.value.form) {
+        return pages::form_expired();
+    }
+    if let Err(error) = end_browser_session(&state, &headers, &client).await {
+        return error.into_response();
+    }
+    let next = checked_next(&state, body.value.next.as_deref());
+    with_cookies(pages::signed_out(next.as_deref()), clear_session_cookies(&state))
+}
+
+/// Ends the browser session the request's cookie names, if it is live.
+pub(crate) async fn end_browser_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: &crate::accounts::ClientInfo,
+) -> Result<(), ApiError> {
+    if let Some(caller) = browser_caller(state, headers).await? {
+        state.accounts.log_out_browser(&caller, client).await?;
+    }
+    Ok(())
+}
+
+/// The headers that remove the browser-session cookie, wherever it was set.
+pub(crate) fn clear_session_cookies(state: &AppState) -> [Option<HeaderValue>; 2] {
+    [state.edge.cookie(SESSION_COOKIE, "", 0, false), state.edge.cookie(SESSION_COOKIE, "", 0, true)]
+}

@@ -1,0 +1,434 @@
+//! gatehouse as an OpenID Connect provider: `/oauth2/authorize` (with the consent form's post to
+//! `/oauth2/consent`), `/oauth2/token`, `/oauth2/userinfo`, `/oauth2/revoke` (RFC 7009),
+//! `/oauth2/introspect` (RFC 7662) and `/oauth2/logout` (RP-initiated logout). The token,
+//! revocation and introspection endpoints answer errors as RFC 6749 says
+//! (`{"error","error_description"}`, `application/json`), which is what client libraries read.
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::accounts::oauth::OAuthError;
+use crate::accounts::oauth::authorize::Authorization;
+use crate::accounts::oauth::clients::ClientCredentials;
+use crate::accounts::oauth::tokens::{TokenRequest, TokenResponse};
+use crate::accounts::{Caller, Error};
+use crate::http::error::{ApiError, Errors, code};
+use crate::http::extract::{Client, JsonOrForm, Query, bearer};
+use crate::http::pages;
+use crate::http::routes::login::{
+    browser_caller, clear_session_cookies, end_browser_session, form_posted_here, form_token, go_to, with_cookies,
+};
+use crate::http::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/oauth2/authorize", get(authorize))
+        .route("/oauth2/consent", post(consent))
+        .route("/oauth2/token", post(token))
+        .route("/oauth2/userinfo", get(userinfo).post(userinfo))
+        .route("/oauth2/revoke", post(revoke))
+        .route("/oauth2/introspect", post(introspect))
+        .route("/oauth2/logout", get(logout).post(logout_confirmed))
+}
+
+/// Turns the decision into the browser's next step.
+fn answer(state: &AppState, headers: &HeaderMap, query: &str, decision: Authorization) -> Response {
+    match decision {
+        Authorization::Refused(why) => pages::oauth_refused(&why),
+        Authorization::Redirect(url) => go_to(url.as_str()),
+        Authorization::Login { again, login_hint } => {
+            let issuer = state.accounts.settings().public_url_issuer();
+            let mut login = url::Url::parse(&format!("{issuer}/login")).expect("the public URL parses");
+            login.query_pairs_mut().append_pair("next", &format!("{issuer}/oauth2/authorize?{again}"));
+            if let Some(hint) = login_hint {
+                login.query_pairs_mut().append_pair("login_hint", &hint);
+            }
+            go_to(login.as_str())
+        }
+        Authorization::Consent { client, scopes, redirect_uri } => {
+            let (form, set) = form_token(state, headers);
+            with_cookies(pages::consent_form(&form, query, &client, &scopes, &redirect_uri), [set])
+        }
+    }
+}
+
+#[utoipa::path(
+    get, path = "/oauth2/authorize", summary = "Authorization endpoint (OpenID Connect)", operation_id = "oauthAuthorize", tag = "oidc-provider",
+    description = "The authorization code flow with PKCE S256 (required; `plain` is refused). Needs `client_id`, a registered `redirect_uri` (exact; a loopback one's port may vary), `response_type=code`, `code_challenge` and `code_challenge_method=S256`; takes `scope` (`openid profile email offline_access app_data`), `state`, `nonce`, `prompt` (`none`, `login`, `consent`), `max_age` and `login_hint`. Without a browser session the browser is sent to `/login` and back; consent is asked unless the client is first-party or the person agreed before. The answer goes to the redirect URI with `code` (or `error`), `state` and `iss`; an unknown client or redirect URI is shown as a page, never redirected.",
+    responses((status = 302, description = "To the redirect URI with `code` or `error`, or to `/login`"), (status = 200, description = "The consent page", content_type = "text/html"), (status = 400, description = "An unknown client or redirect URI: a page", content_type = "text/html"))
+)]
+async fn authorize(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let query = query.unwrap_or_default();
+    let caller = match browser_caller(&state, &headers).await {
+        Ok(caller) => caller,
+        Err(error) => return error.into_response(),
+    };
+    match state.accounts.authorize(&query, caller.as_ref(), None, &client).await {
+        Ok(decision) => answer(&state, &headers, &query, decision),
+        Err(error) => ApiError::from(error).into_response(),
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct ConsentForm {
+    form: String,
+    /// The authorization request's query string, as the consent page had it.
+    request: String,
+    /// `allow` or `deny`.
+    decision: String,
+}
+
+/// The consent page's answer: the authorization request decided again, with it.
+async fn consent(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    body: JsonOrForm<ConsentForm>,
+) -> Response {
+    let ConsentForm { form, request, decision } = body.value;
+    if !form_posted_here(&state, &headers, &form) {
+        return pages::form_expired();
+    }
+    let caller: Option<Caller> = match browser_caller(&state, &headers).await {
+        Ok(caller) => caller,
+        Err(error) => return error.into_response(),
+    };
+    let decision = Some(decision == "allow");
+    match state.accounts.authorize(&request, caller.as_ref(), decision.filter(|_| caller.is_some()), &client).await {
+        Ok(decision) => answer(&state, &headers, &request, decision),
+        Err(error) => ApiError::from(error).into_response(),
+    }
+}
+
+/// An OAuth error answer (RFC 6749 section 5.2), or gatehouse's own failure as a problem.
+fn oauth_error(error: OAuthError, basic: bool) -> Response {
+    match error {
+        OAuthError::Refused { error, description } => {
+            #[derive(Serialize)]
+            struct Body<'a> {
+                error: &'a str,
+                error_description: &'a str,
+            }
+            let status = if error == "invalid_client" { StatusCode::UNAUTHORIZED } else { StatusCode::BAD_REQUEST };
+            let mut response = (status, Json(Body { error, error_description: &description })).into_response();
+            if status == StatusCode::UNAUTHORIZED && basic {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Basic realm="gatehouse""#));
+            }
+            response
+        }
+        OAuthError::Failed(error) => ApiError::from(error).into_response(),
+    }
+}
+
+/// The client's credentials: `Authorization: Basic` (`client_secret_basic`), or `client_id`
+/// with `client_secret` (`client_secret_post`) or alone (a public client) in the body.
+fn credentials(
+    headers: &HeaderMap,
+    client_id: Option<String>,
+    client_secret: Option<SecretString>,
+) -> Result<(ClientCredentials, bool), OAuthError> {
+    let invalid = || {
+        OAuthError::refused("invalid_client", "send the client's credentials (Basic, or client_id and client_secret)")
+    };
+    if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        let Some(encoded) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) else {
+            return Err(invalid());
+        };
+        if client_secret.is_some() {
+            return Err(OAuthError::invalid_request("send the client's credentials one way, not two"));
+        }
+        let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| invalid())?;
+        let decoded = String::from_utf8(decoded).map_err(|_| invalid())?;
+        let (id, secret) = decoded.split_once(':').ok_or_else(invalid)?;
+        let unescape =
+            |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+        let (id, secret) = (unescape(id).ok_or_else(invalid)?, unescape(secret).ok_or_else(invalid)?);
+        if client_id.as_deref().is_some_and(|other| other != id) {
+            return Err(invalid());
+        }
+        return Ok((ClientCredentials::Secret { id, secret: secret.into() }, true));
+    }
+    match (client_id, client_secret) {
+        (Some(id), Some(secret)) => Ok((ClientCredentials::Secret { id, secret }, false)),
+        (Some(id), None) => Ok((ClientCredentials::Public { id }, false)),
+        _ => Err(invalid()),
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct TokenForm {
+    grant_type: Option<String>,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
+    refresh_token: Option<String>,
+    scope: Option<String>,
+    client_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    client_secret: Option<SecretString>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct TokenAnswer {
+    access_token: String,
+    /// `Bearer`.
+    token_type: &'static str,
+    expires_in: u64,
+    scope: String,
+    /// With `offline_access`; rotated on each use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    /// With `openid`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
+}
+
+impl From<TokenResponse> for TokenAnswer {
+    fn from(r: TokenResponse) -> Self {
+        TokenAnswer {
+            access_token: r.access_token,
+            token_type: "Bearer",
+            expires_in: r.expires_in,
+            scope: r.scope,
+            refresh_token: r.refresh_token.map(|t| t.expose_secret().to_owned()),
+            id_token: r.id_token,
+        }
+    }
+}
+
+#[utoipa::path(
+    post, path = "/oauth2/token", summary = "Token endpoint (OpenID Connect)", operation_id = "oauthToken", tag = "oidc-provider",
+    description = "`grant_type=authorization_code` (with `code`, `redirect_uri`, `code_verifier`), `refresh_token` (rotated; a spent one presented again ends the whole session) or `client_credentials` (confidential clients; `sub` is the client). Clients authenticate with `client_secret_basic` or `client_secret_post`; public clients send `client_id` alone. Errors are RFC 6749's: `{\"error\",\"error_description\"}`.",
+    request_body(content((TokenForm = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "The tokens", body = TokenAnswer), (status = 400, description = "RFC 6749 error: invalid_request, invalid_grant, invalid_scope, unauthorized_client, unsupported_grant_type"), (status = 401, description = "invalid_client"), Errors<(code::RateLimited, code::Unavailable)>)
+)]
+async fn token(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    body: JsonOrForm<TokenForm>,
+) -> Response {
+    let form = body.value;
+    let (credentials, basic) = match credentials(&headers, form.client_id, form.client_secret) {
+        Ok(found) => found,
+        Err(error) => return oauth_error(error, false),
+    };
+    let app = match state.accounts.authenticate_client(credentials).await {
+        Ok(app) => app,
+        Err(error) => return oauth_error(error, basic),
+    };
+    let request = TokenRequest {
+        grant_type: form.grant_type.unwrap_or_default(),
+        code: form.code,
+        redirect_uri: form.redirect_uri,
+        code_verifier: form.code_verifier,
+        refresh_token: form.refresh_token,
+        scope: form.scope,
+    };
+    match state.accounts.token(app, request, &client).await {
+        Ok(tokens) => Json(TokenAnswer::from(tokens)).into_response(),
+        Err(error) => oauth_error(error, basic),
+    }
+}
+
+#[utoipa::path(
+    get, path = "/oauth2/userinfo", summary = "UserInfo (OpenID Connect)", operation_id = "oauthUserinfo", tag = "oidc-provider", security(("bearer" = [])),
+    description = "The claims the access token's scopes allow: `sub`; `email`, `email_verified` (email); `name`, `preferred_username`, `updated_at` (profile); `app_data` (app_data). Takes a client's access token (`at+jwt`), not gatehouse's own; `POST` works too.",
+    responses((status = 200, description = "The claims", body = crate::http::extract::Object), Errors<(code::Unauthorized, code::Forbidden, code::Unavailable)>)
+)]
+async fn userinfo(State(state): State<AppState>, parts: axum::http::request::Parts) -> Response {
+    let Some(Ok(token)) = bearer(&parts) else { return ApiError::Unauthorized { token_sent: false }.into_response() };
+    match state.accounts.userinfo(token).await {
+        Ok(claims) => Json(claims).into_response(),
+        Err(Error::Forbidden) => {
+            let mut response = ApiError::Forbidden.into_response();
+            let value = HeaderValue::from_static(r#"Bearer error="insufficient_scope", scope="openid""#);
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+            response
+        }
+        Err(Error::Unauthorized) => ApiError::Unauthorized { token_sent: true }.into_response(),
+        Err(error) => ApiError::from(error).into_response(),
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct TokenOfClient {
+    token: Option<String>,
+    /// Accepted and not needed: gatehouse tells the kinds apart.
+    #[serde(rename = "token_type_hint")]
+    _token_type_hint: Option<String>,
+    client_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    client_secret: Option<SecretString>,
+}
+
+#[utoipa::path(
+    post, path = "/oauth2/revoke", summary = "Revoke a token (RFC 7009)", operation_id = "oauthRevoke", tag = "oidc-provider",
+    description = "Ends the client session an access or refresh token belongs to (every token of it). Answers 200 for unknown tokens too; a token issued to another client is refused (`400 invalid_request`) and left alone.",
+    request_body(content((TokenOfClient = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "Revoked, or nothing to revoke"), (status = 400, description = "invalid_request: another client's token"), (status = 401, description = "invalid_client"), Errors<code::Unavailable>)
+)]
+async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: JsonOrForm<TokenOfClient>) -> Response {
+    let form = body.value;
+    let (credentials, basic) = match credentials(&headers, form.client_id, form.client_secret) {
+        Ok(found) => found,
+        Err(error) => return oauth_error(error, false),
+    };
+    let app = match state.accounts.authenticate_client(credentials).await {
+        Ok(app) => app,
+        Err(error) => return oauth_error(error, basic),
+    };
+    let Some(token) = form.token else { return oauth_error(OAuthError::invalid_request("token is required"), basic) };
+    match state.accounts.revoke_client_token(&app, &token).await {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(error) => oauth_error(error, basic),
+    }
+}
+
+#[utoipa::path(
+    post, path = "/oauth2/introspect", summary = "Introspect a token (RFC 7662)", operation_id = "oauthIntrospect", tag = "oidc-provider",
+    description = "For confidential clients (resource servers): whether a client access token is live now (its session not ended), with its `client_id`, `scope`, `sub`, `exp`. Anything else is `{\"active\": false}`.",
+    request_body(content((TokenOfClient = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "`active`, and the token's claims when it is", body = crate::http::extract::Object), (status = 401, description = "invalid_client"), Errors<code::Unavailable>)
+)]
+async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: JsonOrForm<TokenOfClient>) -> Response {
+    let form = body.value;
+    let (credentials, basic) = match credentials(&headers, form.client_id, form.client_secret) {
+        Ok(found) => found,
+        Err(error) => return oauth_error(error, false),
+    };
+    match state.accounts.authenticate_client(credentials).await {
+        Ok(app) if app.confidential => {}
+        Ok(_) => {
+            return oauth_error(
+                OAuthError::refused("invalid_client", "introspection is for confidential clients"),
+                basic,
+            );
+        }
+        Err(error) => return oauth_error(error, basic),
+    }
+    let Some(token) = form.token else { return oauth_error(OAuthError::invalid_request("token is required"), basic) };
+    match state.accounts.introspect(&token).await {
+        Ok(answer) => Json(answer).into_response(),
+        Err(error) => ApiError::from(error).into_response(),
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams, utoipa::ToSchema)]
+struct LogoutRequest {
+    id_token_hint: Option<String>,
+    client_id: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+    /// The confirmation form's token (its post only).
+    form: Option<String>,
+}
+
+/// Where the browser goes after logout: a `post_logout_redirect_uri` registered for the client
+/// the request names (with `state`), if any; an unregistered one is an error.
+async fn after_logout(
+    state: &AppState,
+    request: &LogoutRequest,
+    client_id: Option<&str>,
+) -> Result<Option<String>, Response> {
+    let Some(uri) = request.post_logout_redirect_uri.as_deref() else { return Ok(None) };
+    let client = match client_id {
+        Some(id) => state.accounts.find_client(id).await.map_err(|e| ApiError::from(e).into_response())?,
+        None => None,
+    };
+    if !client.is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r == uri)) {
+        return Err(pages::oauth_refused("The post_logout_redirect_uri is not one registered for this client."));
+    }
+    let mut url =
+        url::Url::parse(uri).map_err(|_| pages::oauth_refused("The post_logout_redirect_uri is not a URL."))?;
+    if let Some(value) = &request.state {
+        url.query_pairs_mut().append_pair("state", value);
+    }
+    Ok(Some(url.to_string()))
+}
+
+#[utoipa::path(
+    get, path = "/oauth2/logout", summary = "RP-initiated logout (OpenID Connect)", operation_id = "oauthLogout", tag = "oidc-provider",
+    description = "Ends the browser session, and every client session granted through it. With a valid `id_token_hint` it ends at once; without one, a page asks first. `post_logout_redirect_uri` must be registered for the client (`client_id` or the hint's `aud`); `state` comes back with it.",
+    params(LogoutRequest),
+    responses((status = 302, description = "To the post_logout_redirect_uri"), (status = 200, description = "Logged out, or the confirmation page", content_type = "text/html"), (status = 400, description = "An unregistered post_logout_redirect_uri", content_type = "text/html"))
+)]
+async fn logout(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    Query(request): Query<LogoutRequest>,
+) -> Response {
+    let hint = request.id_token_hint.as_deref().map(|hint| state.accounts.id_token_hint(hint));
+    if let Some(None) = hint {
+        return pages::oauth_refused("The id_token_hint was not issued here.");
+    }
+    let hint = hint.flatten();
+    let client_id = hint.as_ref().map(|h| h.aud.clone()).or(request.client_id.clone());
+    let next = match after_logout(&state, &request, client_id.as_deref()).await {
+        Ok(next) => next,
+        Err(page) => return page,
+    };
+    if hint.is_none() {
+        let (form, set) = form_token(&state, &headers);
+        let mut fields = vec![];
+        for (name, value) in [
+            ("client_id", &client_id),
+            ("post_logout_redirect_uri", &request.post_logout_redirect_uri),
+            ("state", &request.state),
+        ] {
+            if let Some(value) = value {
+                fields.push((name, value.as_str()));
+            }
+        }
+        return with_cookies(pages::logout_form(&form, &fields), [set]);
+    }
+    finish_logout(&state, &headers, &client, next).await
+}
+
+/// The confirmation page's post.
+async fn logout_confirmed(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    body: JsonOrForm<LogoutRequest>,
+) -> Response {
+    let request = body.value;
+    if !request.form.as_deref().is_some_and(|form| form_posted_here(&state, &headers, form)) {
+        return pages::form_expired();
+    }
+    let next = match after_logout(&state, &request, request.client_id.as_deref()).await {
+        Ok(next) => next,
+        Err(page) => return page,
+    };
+    finish_logout(&state, &headers, &client, next).await
+}
+
+async fn finish_logout(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: &crate::accounts::ClientInfo,
+    next: Option<String>,
+) -> Response {
+    if let Err(error) = end_browser_session(state, headers, client).await {
+        return error.into_response();
+    }
+    let response = match next {
+        Some(next) => go_to(&next),
+        None => pages::signed_out(None),
+    };
+    with_cookies(response, clear_session_cookies(state))
+}

@@ -1,0 +1,157 @@
+//! Forward-auth (`GET /auth/forward`) and the browser session behind it (`/login`, `/logout`),
+//! asked the way nginx, Caddy and Traefik ask. (Real nginx and Caddy run in `e2e/proxy/`.)
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::browser::{Browser, field, location, query_param};
+use crate::helpers::{Options, PASSWORD, TestApp, assert_problem, spawn_app_with};
+
+const APP: &str = "http://app.test:8081";
+
+/// gatehouse behind a proxy on this host, guarding `APP`.
+async fn guarded(rules: &str) -> TestApp {
+    let options = Options::default()
+        .var("GATEHOUSE_TRUSTED_PROXIES", "127.0.0.1,::1")
+        .var("GATEHOUSE_REDIRECT_ALLOW", &format!("{APP}/"))
+        .var("GATEHOUSE_FORWARD_RULES", rules);
+    spawn_app_with(options).await
+}
+
+/// The question a proxy asks about `method path` on `APP`, as Traefik and Caddy put it.
+fn ask(app: &TestApp, client: &reqwest::Client, method: &str, path: &str) -> reqwest::RequestBuilder {
+    client
+        .get(app.url("/auth/forward"))
+        .header("x-forwarded-method", method)
+        .header("x-forwarded-proto", "http")
+        .header("x-forwarded-host", "app.test:8081")
+        .header("x-forwarded-uri", path)
+}
+
+fn header(response: &reqwest::Response, name: &str) -> Option<String> {
+    response.headers().get(name).map(|v| v.to_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn a_token_or_a_browser_session_passes_with_remote_headers_and_nobody_else_does() {
+    let app =
+        guarded("app.test:8081/health=public, app.test:8081/admin=group:admin, app.test:8081/staff=group:staff").await;
+    let (account, token) = app.logged_in_user("ann@example.com").await;
+
+    let passed = ask(&app, &app.client, "GET", "/reports?x=1").bearer_auth(&token).send().await.unwrap();
+    assert_eq!(passed.status(), StatusCode::OK);
+    assert_eq!(header(&passed, "remote-user").as_deref(), Some("ann@example.com"));
+    assert_eq!(header(&passed, "remote-email").as_deref(), Some("ann@example.com"));
+    assert_eq!(header(&passed, "remote-groups").as_deref(), Some("user"));
+
+    let api = ask(&app, &app.client, "GET", "/reports").send().await.unwrap();
+    assert_problem(api, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let forged = ask(&app, &app.client, "GET", "/reports")
+        .bearer_auth("not-a-token")
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED, "a client that sent a token hears 401, not a redirect");
+    let posted = ask(&app, &app.client, "POST", "/reports").header("accept", "text/html").send().await.unwrap();
+    assert_eq!(posted.status(), StatusCode::UNAUTHORIZED, "only page loads are sent to log in");
+
+    let public = ask(&app, &app.client, "GET", "/health").send().await.unwrap();
+    assert_eq!(public.status(), StatusCode::OK);
+    assert!(header(&public, "remote-user").is_none());
+
+    let admin_only = ask(&app, &app.client, "GET", "/admin/x").bearer_auth(&token).send().await.unwrap();
+    assert_problem(admin_only, StatusCode::FORBIDDEN, "forbidden").await;
+    let admin = app.admin("root@example.com").await;
+    let id = account["id"].as_str().unwrap();
+    let roles = json!({"app_data": {"roles": ["staff", "a,b"]}});
+    assert_eq!(
+        app.send_json(Method::PATCH, &format!("/user/{id}"), &roles, Some(&admin)).await.status(),
+        StatusCode::OK
+    );
+    let staff = ask(&app, &app.client, "GET", "/staff").bearer_auth(&token).send().await.unwrap();
+    assert_eq!(staff.status(), StatusCode::OK, "a group from app_data.roles");
+    assert_eq!(header(&staff, "remote-groups").as_deref(), Some("user,staff"), "a role with a comma is left out");
+    let as_admin = ask(&app, &app.client, "GET", "/admin/x").bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(as_admin.status(), StatusCode::OK);
+
+    // Logout acts on the very next question.
+    assert_eq!(app.delete("/auth", Some(&token)).await.status(), StatusCode::NO_CONTENT);
+    let after = ask(&app, &app.client, "GET", "/reports").bearer_auth(&token).send().await.unwrap();
+    assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_browser_is_sent_to_log_in_and_back_and_its_logout_acts_at_once() {
+    let app = guarded("").await;
+    app.active_user("ann@example.com", Some("ann")).await;
+    let browser = Browser::new(&app);
+
+    let asked = ask(&app, &browser.client, "GET", "/reports?x=1").header("accept", "text/html").send().await.unwrap();
+    assert_eq!(asked.status(), StatusCode::FOUND);
+    let login = location(&asked);
+    assert_eq!(query_param(&login, "next").as_deref(), Some("http://app.test:8081/reports?x=1"));
+    let nginx =
+        ask(&app, &browser.client, "GET", "/reports").header("accept", "text/html").query(&[("redirect", "401")]);
+    let nginx = nginx.send().await.unwrap();
+    assert_eq!(nginx.status(), StatusCode::UNAUTHORIZED, "nginx's auth_request passes only 2xx, 401 and 403");
+    assert!(header(&nginx, "location").unwrap().starts_with(&app.url("/login?next=")));
+
+    let wrong = browser.log_in(&login, "ann@example.com", "wrong password!").await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(wrong.text().await.unwrap().contains("is wrong"), "the form again, saying why");
+    let logged_in = browser.log_in(&login, "ann", PASSWORD).await;
+    assert_eq!(location(&logged_in), "http://app.test:8081/reports?x=1");
+    let cookie = header(&logged_in, "set-cookie").unwrap();
+    assert!(cookie.starts_with("gatehouse_session=") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
+
+    let passed = ask(&app, &browser.client, "GET", "/reports?x=1").header("accept", "text/html").send().await.unwrap();
+    assert_eq!(passed.status(), StatusCode::OK);
+    assert_eq!(header(&passed, "remote-user").as_deref(), Some("ann"));
+
+    let page = browser.get(&app.url("/login")).await.text().await.unwrap();
+    assert!(page.contains("logged in as ann@example.com"));
+    let form = field(&page, "form").unwrap();
+    assert_eq!(browser.post_form(&app.url("/logout"), &[("form", &form)]).await.status(), StatusCode::OK);
+    let after = ask(&app, &browser.client, "GET", "/reports").header("accept", "text/html").send().await.unwrap();
+    assert_eq!(after.status(), StatusCode::FOUND, "the ended session is refused at once");
+}
+
+#[tokio::test]
+async fn forms_from_elsewhere_and_addresses_outside_the_allow_list_lead_nowhere() {
+    let app = guarded("").await;
+    app.active_user("ann@example.com", None).await;
+    let browser = Browser::new(&app);
+    let page = browser.get(&app.url("/login")).await.text().await.unwrap();
+    let form = field(&page, "form").unwrap();
+    let fields = [("form", form.as_str()), ("login", "ann@example.com"), ("password", PASSWORD)];
+    let cross_site = browser.client.post(app.url("/login")).header("origin", "https://evil.example").form(&fields);
+    assert_eq!(cross_site.send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    let other_browser = Browser::new(&app);
+    assert_eq!(
+        other_browser.post_form(&app.url("/login"), &fields).await.status(),
+        StatusCode::FORBIDDEN,
+        "the token is this browser's"
+    );
+
+    let evil = app
+        .client
+        .get(app.url("/auth/forward"))
+        .header("accept", "text/html")
+        .header("x-forwarded-host", "evil.example")
+        .header("x-forwarded-uri", "/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(evil.status(), StatusCode::UNAUTHORIZED, "no redirect to a host the operator did not list");
+    let login = app.url("/login?next=https%3A%2F%2Fevil.example%2F");
+    let logged_in = browser.log_in(&login, "ann@example.com", PASSWORD).await;
+    assert_eq!(location(&logged_in), app.url("/login"), "an unlisted next is dropped");
+}
+
+#[tokio::test]
+async fn forwarded_headers_count_only_from_a_trusted_proxy() {
+    let app = spawn_app_with(Options::default().var("GATEHOUSE_FORWARD_RULES", "app.test:8081=public")).await;
+    let answer = ask(&app, &app.client, "GET", "/").send().await.unwrap();
+    assert_eq!(answer.status(), StatusCode::UNAUTHORIZED, "an untrusted peer cannot make its request public");
+}
