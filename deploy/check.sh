@@ -8,6 +8,9 @@
 #     shipped configuration, answer the HEALTHCHECK command and stop on SIGTERM in time;
 #   - deploy/nginx.conf with `nginx -t`, then nginx in front of the live binary;
 #   - deploy/gatehouse.service with `systemd-analyze verify` and `systemd-analyze security`.
+#   - deploy/forward-auth/: nginx.conf with `nginx -t`, the Caddyfile with `caddy validate` and
+#     `caddy fmt`, traefik.yml's middleware, routers and services read together (e2e/proxy/run.sh
+#     runs the first two in front of a live gatehouse).
 # A tool that cannot be had is skipped with a message; any real failure makes the exit status 1.
 # Tools are cached under ~/.cache, so a second run only rebuilds what changed.
 set -uo pipefail
@@ -186,6 +189,108 @@ if command -v systemd-analyze >/dev/null; then
   fi
 else
   skip "systemd-analyze is not installed: deploy/gatehouse.service is unchecked"
+fi
+
+section "deploy/forward-auth/"
+fa="$work/forward-auth"
+mkdir -p "$fa/caddy" "$fa/tmp"
+if [ -z "$nginx" ]; then
+  skip "no nginx (or no openssl): deploy/forward-auth/nginx.conf is unchecked"
+elif openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=app.example.com \
+  -keyout "$fa/key.pem" -out "$fa/cert.pem" >"$fa/openssl.log" 2>&1; then
+  # The file as shipped, in http {}, with a throwaway certificate (and no IPv6, which the test
+  # may lack); `nginx -t` binds nothing.
+  sed -e "s#/etc/letsencrypt/live/app.example.com/fullchain.pem#$fa/cert.pem#" \
+    -e "s#/etc/letsencrypt/live/app.example.com/privkey.pem#$fa/key.pem#" \
+    -e '/listen \[::\]/d' deploy/forward-auth/nginx.conf >"$fa/app.conf"
+  sed 's/auth_request_set/auth_request_sett/' "$fa/app.conf" >"$fa/broken.conf"
+  # Temporary paths of its own: the packaged binary's are under /var/lib/nginx.
+  temp=""
+  for kind in client_body proxy fastcgi uwsgi scgi; do temp+="    ${kind}_temp_path $fa/tmp/$kind;"$'\n'; done
+  for conf in app broken; do
+    printf 'pid %s/nginx.pid;\nerror_log stderr;\nevents {}\nhttp {\n%s    include %s/%s.conf;\n}\n' \
+      "$fa" "$temp" "$fa" "$conf" >"$fa/nginx-$conf.conf"
+  done
+  if "$nginx" -t -q -p "$fa/" -c "$fa/nginx-app.conf" -e stderr >"$fa/nginx-t.log" 2>&1; then
+    ok "\`nginx -t\` accepts deploy/forward-auth/nginx.conf (in http {}, with a throwaway certificate)"
+  else
+    fail "nginx -t refuses deploy/forward-auth/nginx.conf: $(cat "$fa/nginx-t.log")"
+  fi
+  if "$nginx" -t -q -p "$fa/" -c "$fa/nginx-broken.conf" -e stderr >/dev/null 2>&1; then
+    fail "nginx -t accepted a misspelt directive: the check above checks nothing"
+  else
+    ok "and it refuses a misspelt directive (the check can fail)"
+  fi
+else
+  fail "openssl could not make a throwaway certificate: $(tail -1 "$fa/openssl.log")"
+fi
+if command -v caddy >/dev/null; then
+  caddyfile="$PWD/deploy/forward-auth/Caddyfile"
+  # Caddy's storage and configuration directories in the scratch directory, not in ~.
+  if (cd "$fa/caddy" && HOME="$fa/caddy" XDG_DATA_HOME="$fa/caddy" XDG_CONFIG_HOME="$fa/caddy" \
+    caddy validate --adapter caddyfile --config "$caddyfile") >"$fa/caddy.log" 2>&1; then
+    ok "\`caddy validate\` accepts deploy/forward-auth/Caddyfile (caddy $(caddy version | cut -d' ' -f1))"
+  else
+    fail "caddy validate refuses deploy/forward-auth/Caddyfile: $(grep -v '"level":"info"' "$fa/caddy.log" | tail -5)"
+  fi
+  if caddy fmt "$caddyfile" | diff -u "$caddyfile" - >"$fa/caddy-fmt.diff"; then
+    ok "\`caddy fmt\` leaves it as it is"
+  else
+    fail "deploy/forward-auth/Caddyfile is not as \`caddy fmt\` writes it: $(cat "$fa/caddy-fmt.diff")"
+  fi
+else
+  skip "caddy is not installed (apt-get install caddy): deploy/forward-auth/Caddyfile is unchecked"
+fi
+# No Traefik here: its dynamic configuration is read as YAML and checked for what the forward
+# auth needs, with whichever Python has PyYAML.
+yaml_py=""
+for candidate in "$PY" python3; do
+  if "$candidate" -c 'import yaml' >/dev/null 2>&1; then yaml_py=$candidate; break; fi
+done
+if [ -z "$yaml_py" ]; then
+  skip "no Python with PyYAML: deploy/forward-auth/traefik.yml is unchecked"
+else
+  "$yaml_py" - deploy/forward-auth/traefik.yml <<'PYTHON' 2>&1 | tee -a "$log"
+import sys, urllib.parse, yaml
+path = sys.argv[1]
+http = yaml.safe_load(open(path))["http"]
+middlewares, routers, services = http["middlewares"], http["routers"], http["services"]
+problems = []
+known = {"address", "tls", "trustForwardHeader", "authResponseHeaders", "authResponseHeadersRegex",
+         "authRequestHeaders", "addAuthCookiesToResponse", "headerField", "forwardBody", "maxBodySize",
+         "preserveLocationHeader", "preserveRequestMethod", "maxResponseBodySize"}
+forward = {name: m["forwardAuth"] for name, m in middlewares.items() if "forwardAuth" in m}
+if len(forward) != 1:
+    problems.append(f"{len(forward)} forwardAuth middlewares, expected 1")
+for fa in forward.values():
+    if set(fa) - known:
+        problems.append(f"forwardAuth has unknown options {sorted(set(fa) - known)}")
+    if urllib.parse.urlsplit(fa.get("address", "")).path != "/auth/forward":
+        problems.append(f"forwardAuth.address {fa.get('address')!r} is not gatehouse's /auth/forward")
+    if fa.get("trustForwardHeader") is not True:
+        problems.append("forwardAuth.trustForwardHeader is not true")
+    if fa.get("authResponseHeaders") != ["Remote-User", "Remote-Email", "Remote-Name", "Remote-Groups"]:
+        problems.append(f"forwardAuth.authResponseHeaders is {fa.get('authResponseHeaders')}")
+    if "X-Original-URL" in (fa.get("authRequestHeaders") or ["X-Original-URL"]):
+        problems.append("forwardAuth passes a client's X-Original-URL on (authRequestHeaders)")
+for name, router in routers.items():
+    for used in router.get("middlewares", []):
+        if used not in middlewares:
+            problems.append(f"router {name} uses the undefined middleware {used}")
+    if router.get("service") not in services:
+        problems.append(f"router {name} uses the undefined service {router.get('service')}")
+    if not router.get("rule", "").startswith("Host(`"):
+        problems.append(f"router {name} has no Host rule")
+guarded = [n for n, r in routers.items() if set(r.get("middlewares", [])) & set(forward)]
+if not guarded:
+    problems.append("no router uses the forwardAuth middleware")
+if problems:
+    print(f"  FAILED: {path}: " + "; ".join(problems))
+else:
+    print(f"  ok: {path}: one forwardAuth middleware (address /auth/forward, trustForwardHeader, the "
+          f"four Remote-* headers, no X-Original-URL from clients), used by the router(s) "
+          f"{', '.join(guarded)}; every router's middlewares and service are defined")
+PYTHON
 fi
 
 section "summary"

@@ -150,6 +150,35 @@ async fn forms_from_elsewhere_and_addresses_outside_the_allow_list_lead_nowhere(
 }
 
 #[tokio::test]
+async fn a_forwarded_request_the_app_could_see_as_another_url_is_refused() {
+    let app = guarded("app.test:8081/admin=group:admin, app.test:8081/public=public").await;
+    let (_, token) = app.logged_in_user("ann@example.com").await;
+    let cases: [&[(&str, &str)]; 6] = [
+        &[
+            ("x-forwarded-host", "app.test:8081"),
+            ("x-forwarded-uri", "/admin/x"),
+            ("x-original-url", "http://app.test:8081/public/x"),
+        ],
+        &[("x-forwarded-host", "app.test:8081?"), ("x-forwarded-uri", "/admin/x")],
+        &[("x-forwarded-host", "app.test:8081/public"), ("x-forwarded-uri", "/admin/x")],
+        &[("x-forwarded-host", "app.test:8081"), ("x-forwarded-uri", "/public/x#/../../admin/x")],
+        &[("x-forwarded-host", "app.test:8081"), ("x-forwarded-uri", "/public/..%2fadmin/x")],
+        &[("x-original-url", "http://app.test:8081?/admin/x")],
+    ];
+    for headers in cases {
+        let mut request =
+            app.client.get(app.url("/auth/forward")).bearer_auth(&token).header("x-forwarded-proto", "http");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let answer = request.send().await.unwrap();
+        assert_problem(answer, StatusCode::FORBIDDEN, "forbidden").await;
+    }
+    let agreeing = ask(&app, &app.client, "GET", "/public/x").header("x-original-url", "http://app.test:8081/public/x");
+    assert_eq!(agreeing.send().await.unwrap().status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn forwarded_headers_count_only_from_a_trusted_proxy() {
     let app = spawn_app_with(Options::default().var("GATEHOUSE_FORWARD_RULES", "app.test:8081=public")).await;
     let answer = ask(&app, &app.client, "GET", "/").send().await.unwrap();

@@ -473,6 +473,18 @@ async fn prompt_login_and_max_age_ask_for_a_fresh_login_and_a_revocation_ends_th
         let next = query_param(&to, "next").unwrap();
         assert!(!next.contains("prompt=login") && !next.contains("max_age"), "a login satisfies it: {next}");
     }
+    let admin = app.admin("second-admin@example.com").await;
+    let other = confidential(&app, &admin).await;
+    let foreign = app
+        .client
+        .post(app.url("/oauth2/revoke"))
+        .header("authorization", other.basic())
+        .form(&[("token", tokens["refresh_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    oauth_error(foreign, StatusCode::BAD_REQUEST, "invalid_request").await;
+    assert_eq!(userinfo(&app, tokens["access_token"].as_str().unwrap()).await.status(), StatusCode::OK, "left alone");
     let revoked = app
         .client
         .post(app.url("/oauth2/revoke"))

@@ -11,6 +11,7 @@ mod database;
 mod email_change;
 mod limits;
 mod mfa;
+mod oauth;
 mod scenarios;
 
 use std::io::Write;

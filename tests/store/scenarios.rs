@@ -71,7 +71,11 @@ pub(crate) async fn seeded(h: &Harness, email_address: &str) -> Uuid {
     h.store.insert_account(&account(email_address, None), None).await.unwrap().id
 }
 
-fn session(account_id: Uuid, created_at: DateTime<Utc>, lifetime: chrono::Duration) -> (NewSession, TokenHash) {
+pub(crate) fn session(
+    account_id: Uuid,
+    created_at: DateTime<Utc>,
+    lifetime: chrono::Duration,
+) -> (NewSession, TokenHash) {
     let refresh = OpaqueToken::generate();
     let new = NewSession {
         id: Uuid::now_v7(),

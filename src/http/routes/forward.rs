@@ -5,7 +5,10 @@
 //! nginx's `X-Original-URL`), believed only from `GATEHOUSE_TRUSTED_PROXIES`.
 //!
 //! `200` lets the request through, with `Remote-User`, `Remote-Email`, `Remote-Name` and
-//! `Remote-Groups` for the proxy to pass on (in place of any the client sent). Without a login,
+//! `Remote-Groups` for the proxy to pass on (in place of any the client sent). A forwarded
+//! request that could reach the app as another URL than the one judged is refused (`403`): an
+//! `X-Original-URL` that disagrees with `X-Forwarded-*`, a host that is not a host, a fragment,
+//! or a percent-encoded slash, backslash or dot in the path. Without a login,
 //! an API client gets `401`, and a browser is sent to `/login` with the request's URL to come back
 //! to (`302`; with `?redirect=401`, a `401` carrying that `Location`, for nginx, whose
 //! `auth_request` passes only 2xx, 401 and 403 on). Logged in without the group a rule asks for:
@@ -47,23 +50,58 @@ struct Target {
     url: Url,
 }
 
+/// What a trusted proxy's headers say of the request: nothing, the request, or something that
+/// cannot be the request a proxy forwards (the app might see another URL than the one judged).
+enum Forwarded {
+    Absent,
+    Request(Target),
+    Suspicious(&'static str),
+}
+
+/// Whether `host` is a host with an optional port and nothing else.
+fn plain_host(host: &str) -> bool {
+    !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+}
+
 /// The forwarded request, from a trusted proxy's headers.
-fn target(headers: &HeaderMap) -> Option<Target> {
+fn forwarded(headers: &HeaderMap) -> Forwarded {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
     let method = get("x-forwarded-method").or(get("x-original-method")).unwrap_or("GET").to_ascii_uppercase();
-    let url = match get("x-original-url") {
-        Some(url) => Url::parse(url).ok()?,
-        None => {
+    let from_parts = match get("x-forwarded-host") {
+        None => None,
+        Some(host) if !plain_host(host) => return Forwarded::Suspicious("the forwarded host is not a host"),
+        Some(host) => {
             let proto = get("x-forwarded-proto").unwrap_or("https");
-            let host = get("x-forwarded-host")?;
             let uri = get("x-forwarded-uri").unwrap_or("/");
             if !matches!(proto, "http" | "https") || !uri.starts_with('/') {
-                return None;
+                return Forwarded::Suspicious("the forwarded scheme or path is not one");
             }
-            Url::parse(&format!("{proto}://{host}{uri}")).ok()?
+            Some(format!("{proto}://{host}{uri}"))
         }
     };
-    Some(Target { method, url })
+    let original = get("x-original-url").map(str::to_owned);
+    let text = match (from_parts, original) {
+        (None, None) => return Forwarded::Absent,
+        (Some(parts), Some(original)) if parts != original => {
+            return Forwarded::Suspicious("X-Original-URL and X-Forwarded-* name different requests");
+        }
+        (Some(url), _) | (None, Some(url)) => url,
+    };
+    if text.contains('#') {
+        return Forwarded::Suspicious("the forwarded URL holds a fragment");
+    }
+    // The authority as written, up to the path: a `?` or `@` there would move the real path
+    // into a query or the host into credentials.
+    let authority = text.split_once("://").map_or("", |(_, rest)| rest.split('/').next().unwrap_or_default());
+    if !plain_host(authority) {
+        return Forwarded::Suspicious("the forwarded host is not a host");
+    }
+    let Ok(url) = Url::parse(&text) else { return Forwarded::Suspicious("the forwarded URL does not parse") };
+    let path = url.path().to_ascii_lowercase();
+    if ["%2f", "%5c", "%2e"].iter().any(|encoded| path.contains(encoded)) || !url.host_str().is_some_and(plain_host) {
+        return Forwarded::Suspicious("the forwarded path hides a separator, or the host is not one");
+    }
+    Forwarded::Request(Target { method, url })
 }
 
 /// `host[:port]` as the forward rules name it.
@@ -88,7 +126,15 @@ fn authority(url: &Url) -> String {
 )]
 async fn forward(State(state): State<AppState>, parts: Parts, Query(query): Query<ForwardQuery>) -> Response {
     let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
-    let target = peer.filter(|ip| is_trusted(*ip, &state.edge.trusted_proxies)).and_then(|_| target(&parts.headers));
+    let trusted = peer.is_some_and(|ip| is_trusted(ip, &state.edge.trusted_proxies));
+    let target = match trusted.then(|| forwarded(&parts.headers)) {
+        None | Some(Forwarded::Absent) => None,
+        Some(Forwarded::Request(target)) => Some(target),
+        Some(Forwarded::Suspicious(why)) => {
+            tracing::warn!(why, "a forwarded request was refused");
+            return ApiError::Forbidden.into_response();
+        }
+    };
     let access = match &target {
         Some(target) => state.edge.forward_rules.access(&authority(&target.url), target.url.path()).clone(),
         None => Access::Authenticated,

@@ -1,0 +1,683 @@
+#!/usr/bin/env python3
+"""gatehouse's forward auth (GET /auth/forward) through real reverse proxies, as e2e/proxy/run.sh
+starts them: nginx (auth_request) and Caddy (forward_auth) with the configurations of
+deploy/forward-auth/, in front of e2e/proxy/upstream.py, an app that logs the headers it gets.
+Traefik's ForwardAuth is not run; the requests it makes (deploy/forward-auth/traefik.yml says
+which headers they carry) are sent to gatehouse directly.
+
+For each proxy:
+  1  an API client without a token gets 401 (WWW-Authenticate: Bearer); the app never sees it
+  2  a bearer token passes; the app gets Remote-User, -Email, -Name and -Groups of its account
+  3  a browser goes to gatehouse's /login?next=<its URL>, logs in with the form and comes back
+     (303) to its URL, which now passes with the Remote-* headers
+  4  after a logout (POST /logout) the old cookie is refused at once: 302 / 401
+  5  Remote-* headers a client sends itself never reach the app (5b: nor do X-Original-URL or
+     X-Forwarded-* it sends move the decision to another path)
+  6  a group:admin path: 403 for a user, 200 for an admin; group:staff from app_data.roles
+  7  a public path: 200 without a login, and no Remote-* at the app
+  8  a browser is never sent to log in for a URL outside GATEHOUSE_REDIRECT_ALLOW (the
+     proxies' /app/): 401 on /outside/, and a Host header of evil.example never leads there
+     (8b: nor does a Host header, or a # in the URL, get a request past a rule)
+Then Traefik's request shape, and the same forwarded headers from a peer that is not in
+GATEHOUSE_TRUSTED_PROXIES (a connection from 127.0.0.2), which must be ignored.
+
+    GATEHOUSE_E2E_ADMIN_PASSWORD=... python3 e2e/proxy/check.py --gatehouse URL \
+        --nginx URL --caddy URL --upstream-log FILE --admin-email EMAIL
+
+Prints one line per check ("  ok: ..." or "  FAILED: ..."); exit status 1 when one failed.
+"""
+
+import argparse
+import gzip
+import http.client
+import json
+import os
+import re
+import secrets
+import sys
+import time
+import urllib.parse
+from html.parser import HTMLParser
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TRAEFIK_YML = ROOT / "deploy" / "forward-auth" / "traefik.yml"
+REMOTE = ("Remote-User", "Remote-Email", "Remote-Name", "Remote-Groups")
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+API_ACCEPT = "application/json"
+
+
+class Fail(Exception):
+    pass
+
+
+def expect(condition, message):
+    if not condition:
+        raise Fail(message)
+
+
+# ------------------------------------------------------------------------------------------
+# HTTP, without any automatic redirect, cookie or proxy handling.
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+
+    def header(self, name):
+        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
+
+    def all(self, name):
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    def json(self):
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def __str__(self):
+        shown = [f"{k}: {v}" for k, v in self.headers
+                 if k.lower() in ("location", "www-authenticate", "content-type", "set-cookie") or k.lower().startswith("remote-")]
+        body = re.sub(r"\s+", " ", self.text())[:200]
+        return f"{self.status} [{'; '.join(shown)}] {body!r}"
+
+
+def request(url, method="GET", headers=None, body=None, source=None, target=None):
+    """One request on a new connection; `target` sends that request target as it is."""
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=20,
+                                      source_address=(source, 0) if source else None)
+    target = target or (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        conn.request(method, target, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+        if resp.getheader("Content-Encoding") == "gzip":
+            data = gzip.decompress(data)
+        return Response(resp.status, resp.getheaders(), data)
+    finally:
+        conn.close()
+
+
+class Jar:
+    """A browser's cookies for 127.0.0.1: cookies are not port-specific, so gatehouse's reach
+    the proxies on the other ports, as they do in a browser."""
+
+    def __init__(self):
+        self.cookies = {}
+
+    def take(self, response):
+        for line in response.all("Set-Cookie"):
+            pair, _, attributes = line.partition(";")
+            name, _, value = pair.strip().partition("=")
+            if re.search(r"(?i)max-age=0\b", attributes) or not value:
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = value
+
+    def header(self):
+        return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+
+
+class Forms(HTMLParser):
+    """The forms of a page: [{"action": ..., "fields": {name: value}}]."""
+
+    def __init__(self, html):
+        super().__init__()
+        self.forms = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self.forms.append({"action": attrs.get("action"), "method": attrs.get("method"), "fields": {}})
+        elif tag == "input" and self.forms and attrs.get("name"):
+            self.forms[-1]["fields"][attrs["name"]] = attrs.get("value") or ""
+
+
+def form_of(response, action):
+    forms = [f for f in Forms(response.text()).forms if f["action"] == action]
+    expect(len(forms) == 1 and (forms[0]["method"] or "").lower() == "post",
+           f"no <form method=\"post\" action=\"{action}\"> on the page: {response}")
+    return forms[0]["fields"]
+
+
+# ------------------------------------------------------------------------------------------
+# The app behind the proxies.
+
+class Upstream:
+    def __init__(self, log):
+        self.log = Path(log)
+
+    def seen(self, probe):
+        if not self.log.exists():
+            return []
+        records = [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
+        return [r for r in records if f"probe={probe}" in r["path"]]
+
+    def one(self, probe):
+        seen = self.seen(probe)
+        expect(len(seen) == 1, f"the app saw the request {len(seen)} times, expected once")
+        return seen[0]
+
+    def none(self, probe):
+        seen = self.seen(probe)
+        expect(not seen, f"the request reached the app: {seen}")
+
+
+def remote_at_upstream(record):
+    """The Remote-* headers the app got: lower-case name with `_` read as `-` (as CGI-style
+    frameworks read them) -> every value."""
+    found = {}
+    for name, value in record["headers"]:
+        key = name.lower().replace("_", "-")
+        if key.startswith("remote-"):
+            found.setdefault(key, []).append(value)
+    return found
+
+
+def expect_remote(record, expected):
+    """The app got exactly the expected Remote-* values, once each (an expected empty value
+    may arrive empty or not at all), and no other Remote-* header."""
+    got = remote_at_upstream(record)
+    wanted = {k.lower() for k in REMOTE}
+    expect(set(got) <= wanted, f"the app got other Remote-* headers: {got}")
+    for name in REMOTE:
+        values = got.get(name.lower(), [])
+        want = expected[name]
+        if want:
+            expect(values == [want], f"the app got {name}: {values}, expected [{want!r}] (all it got: {got})")
+        else:
+            expect(all(v == "" for v in values), f"the app got {name}: {values}, expected none")
+    return got
+
+
+def expect_no_remote(record):
+    got = remote_at_upstream(record)
+    expect(all(v == "" for values in got.values() for v in values), f"the app got Remote-* headers: {got}")
+    return "none" if not got else "only empty ones"
+
+
+# ------------------------------------------------------------------------------------------
+
+class Suite:
+    def __init__(self, args, admin_password):
+        self.gatehouse = args.gatehouse.rstrip("/")
+        self.proxies = {"nginx": args.nginx.rstrip("/"), "caddy": args.caddy.rstrip("/")}
+        self.upstream = Upstream(args.upstream_log)
+        self.admin_email, self.admin_password = args.admin_email, admin_password
+        self.passed = self.failed = 0
+        self.users = {}
+
+    def run(self, label, check, *args):
+        try:
+            detail = check(*args)
+        except Fail as failure:
+            self.failed += 1
+            print(f"  FAILED: {label}: {failure}", flush=True)
+        except Exception as error:  # a crash of the check is a failure too
+            self.failed += 1
+            print(f"  FAILED: {label}: {type(error).__name__}: {error}", flush=True)
+        else:
+            self.passed += 1
+            print(f"  ok: {label}: {detail}", flush=True)
+
+    # -- accounts -------------------------------------------------------------------------
+
+    def api(self, method, path, body=None, token=None):
+        headers = {"Accept": API_ACCEPT}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return request(self.gatehouse + path, method, headers, json.dumps(body) if body is not None else None)
+
+    def token(self, email, password):
+        resp = self.api("POST", "/auth", {"email": email, "password": password})
+        expect(resp.status == 200 and (resp.json() or {}).get("access_token"), f"POST /auth as {email}: {resp}")
+        return resp.json()["access_token"]
+
+    def setup(self):
+        admin = self.token(self.admin_email, self.admin_password)
+        password = f"a long passphrase for the proxy test {secrets.token_hex(8)}"
+        made = []
+        people = [
+            ("ann", {"email": "ann@example.com", "username": "ann", "name": "Ann Example"}),
+            # Groups are the role plus the strings of the admin-set app_data.roles.
+            ("sam", {"email": "sam@example.com", "username": "sam", "name": "Sam Staff",
+                     "app_data": {"roles": ["staff"]}}),
+        ]
+        for key, fields in people:
+            resp = self.api("POST", "/admin/users", dict(fields, password=password), admin)
+            expect(resp.status == 201, f"POST /admin/users {fields['email']}: {resp}")
+            if "app_data" in fields:
+                expect((resp.json() or {}).get("app_data") == fields["app_data"],
+                       f"POST /admin/users did not keep app_data {fields['app_data']}: {resp}")
+            made.append((key, fields))
+        tokens = {"admin": admin, "ann": self.token("ann@example.com", password),
+                  "sam": self.token("sam@example.com", password)}
+        for key, token in tokens.items():
+            resp = self.api("GET", "/user", token=token)
+            expect(resp.status == 200, f"GET /user as {key}: {resp}")
+            account = resp.json()
+            roles = [r for r in (account.get("app_data") or {}).get("roles", []) if isinstance(r, str)]
+            self.users[key] = {
+                "token": token,
+                "login": account.get("username") or account["email"],
+                "password": password if key != "admin" else self.admin_password,
+                "remote": {
+                    "Remote-User": account.get("username") or account["email"],
+                    "Remote-Email": account["email"],
+                    "Remote-Name": account.get("name") or "",
+                    "Remote-Groups": ",".join([account["role"]] + roles),
+                },
+            }
+        for key, fields in made:
+            account_of = {"username": self.users[key]["remote"]["Remote-User"],
+                          "email": self.users[key]["remote"]["Remote-Email"],
+                          "name": self.users[key]["remote"]["Remote-Name"]}
+            expect(all(account_of[f] == fields[f] for f in account_of),
+                   f"GET /user as {key} shows {account_of}, not what was created: {fields}")
+        expect([u["remote"]["Remote-Groups"] for u in self.users.values()] == ["admin", "user", "user,staff"],
+               f"unexpected roles: {[u['remote']['Remote-Groups'] for u in self.users.values()]}")
+        return (f"admin {self.admin_email} logged in; created {', '.join(k for k, _ in made)} "
+                f"(sam with app_data.roles [\"staff\"]); groups: "
+                + ", ".join(f"{k}={u['remote']['Remote-Groups']}" for k, u in self.users.items()))
+
+    # -- the browser's login at gatehouse -----------------------------------------------------
+
+    def browser_login(self, jar, login_url, who, next_expected):
+        """GET the login page, POST its form; returns the 303's Location."""
+        user = self.users[who]
+        page = request(login_url, headers={"Accept": BROWSER_ACCEPT, "Cookie": jar.header()})
+        jar.take(page)
+        expect(page.status == 200, f"GET {login_url}: {page}")
+        expect("gatehouse_form" in jar.cookies, f"the login page set no gatehouse_form cookie: {page}")
+        fields = form_of(page, "login")
+        expect("form" in fields and "login" in fields and "password" in fields,
+               f"the login form lacks form/login/password inputs: {fields}")
+        expect(fields.get("next") == next_expected,
+               f"the login form's next is {fields.get('next')!r}, expected {next_expected!r}")
+        fields.update(login=user["login"], password=user["password"])
+        post = request(urllib.parse.urljoin(login_url, "login"), "POST", {
+            "Accept": BROWSER_ACCEPT,
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Origin": self.gatehouse,
+            "Cookie": jar.header(),
+        }, urllib.parse.urlencode(fields))
+        jar.take(post)
+        expect(post.status == 303, f"POST /login: {post}")
+        session = [c for c in post.all("Set-Cookie") if c.startswith("gatehouse_session=")]
+        expect(len(session) == 1, f"POST /login set no gatehouse_session cookie: {post}")
+        attributes = {a.strip().lower() for a in session[0].split(";")[1:]}
+        for attribute in ("path=/", "httponly", "samesite=lax"):
+            expect(attribute in attributes, f"the session cookie lacks {attribute}: {session[0]}")
+        return post.header("Location")
+
+    def browser_logout(self, jar):
+        page = request(self.gatehouse + "/login", headers={"Accept": BROWSER_ACCEPT, "Cookie": jar.header()})
+        jar.take(page)
+        expect(page.status == 200, f"GET /login with the session: {page}")
+        fields = form_of(page, "logout")
+        expect("form" in fields, f"the logout form has no hidden form input: {fields}")
+        post = request(self.gatehouse + "/logout", "POST", {
+            "Accept": BROWSER_ACCEPT,
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Origin": self.gatehouse,
+            "Cookie": jar.header(),
+        }, urllib.parse.urlencode({"form": fields["form"]}))
+        expect(post.status == 200, f"POST /logout: {post}")
+        cleared = [c for c in post.all("Set-Cookie") if c.startswith("gatehouse_session=")]
+        expect(cleared and all(re.search(r"(?i)max-age=0", c) for c in cleared),
+               f"POST /logout did not clear the session cookie: {post}")
+
+    def login_redirect(self, resp, original):
+        """resp is the 302 to gatehouse's login page with next=original; returns its URL."""
+        location = resp.header("Location") or ""
+        expect(resp.status == 302, f"expected 302 to the login page, got {resp}")
+        parts = urllib.parse.urlsplit(location)
+        expect(f"{parts.scheme}://{parts.netloc}{parts.path}" == self.gatehouse + "/login",
+               f"the 302 goes to {location!r}, not to {self.gatehouse}/login")
+        nexts = urllib.parse.parse_qs(parts.query).get("next")
+        expect(nexts == [original], f"the login page's next is {nexts}, expected [{original!r}]")
+        return location
+
+    # -- through a proxy ------------------------------------------------------------------
+
+    def via(self, proxy, path, headers=None, method="GET"):
+        """A request through the proxy with a fresh probe; returns (response, probe, url)."""
+        probe = secrets.token_hex(6)
+        url = f"{self.proxies[proxy]}{path}?probe={probe}"
+        return request(url, method, headers or {}), probe, url
+
+    def c1_no_token(self, proxy):
+        resp, probe, _ = self.via(proxy, "/app/api", {"Accept": API_ACCEPT})
+        expect(resp.status == 401, f"expected 401, got {resp}")
+        challenge = resp.header("WWW-Authenticate") or ""
+        expect(challenge.startswith("Bearer"), f"the 401 has no WWW-Authenticate: Bearer: {resp}")
+        self.upstream.none(probe)
+        return f"401, WWW-Authenticate: {challenge}; the app never saw it"
+
+    def c2_bearer(self, proxy):
+        details = []
+        for who in ("ann", "sam"):
+            user = self.users[who]
+            resp, probe, _ = self.via(proxy, "/app/api", {"Accept": API_ACCEPT, "Authorization": f"Bearer {user['token']}"})
+            expect(resp.status == 200, f"{who}'s token: expected 200, got {resp}")
+            expect_remote(self.upstream.one(probe), user["remote"])
+            details.append(f"{who}: " + ", ".join(f"{k}={v!r}" for k, v in user["remote"].items() if k != "Remote-Name"))
+        return "200; the app got " + "; ".join(details)
+
+    def c3_browser(self, proxy):
+        jar = Jar()
+        resp, probe, url = self.via(proxy, "/app/page", {"Accept": BROWSER_ACCEPT})
+        login_url = self.login_redirect(resp, url)
+        self.upstream.none(probe)
+        back = self.browser_login(jar, login_url, "ann", url)
+        expect(back == url, f"the login sent the browser to {back!r}, expected {url!r}")
+        again = request(url, headers={"Accept": BROWSER_ACCEPT, "Cookie": jar.header()})
+        expect(again.status == 200, f"back at {url} with the session cookie: {again}")
+        expect_remote(self.upstream.one(probe), self.users["ann"]["remote"])
+        return "302 to /login?next=<the URL>, login form, 303 back, then 200 with ann's Remote-* at the app"
+
+    def c4_logout(self, proxy):
+        jar = Jar()
+        resp, probe, url = self.via(proxy, "/app/logout-test", {"Accept": BROWSER_ACCEPT})
+        back = self.browser_login(jar, self.login_redirect(resp, url), "ann", url)
+        expect(back == url, f"the login sent the browser to {back!r}")
+        old = jar.header()
+        live = request(url, headers={"Accept": BROWSER_ACCEPT, "Cookie": old})
+        expect(live.status == 200, f"before the logout, with the cookie: {live}")
+        self.browser_logout(jar)
+        browser, probe_b, url_b = self.via(proxy, "/app/after-logout", {"Accept": BROWSER_ACCEPT, "Cookie": old})
+        self.login_redirect(browser, url_b)
+        api, probe_a, _ = self.via(proxy, "/app/after-logout", {"Accept": API_ACCEPT, "Cookie": old})
+        expect(api.status == 401, f"an API client with the old cookie: expected 401, got {api}")
+        self.upstream.none(probe_b)
+        self.upstream.none(probe_a)
+        return "200 before; after POST /logout the old cookie gets 302 to the login (browser) and 401 (API) at once"
+
+    FORGED = {
+        "Remote-User": "admin", "Remote-Groups": "admin", "Remote-Email": "evil@x", "Remote-Name": "Mallory",
+        "Remote_User": "admin", "Remote_Groups": "admin",
+    }
+
+    def c5_forged_identity(self, proxy):
+        user = self.users["ann"]
+        resp, probe, _ = self.via(proxy, "/app/forged", dict(self.FORGED, Accept=API_ACCEPT, Authorization=f"Bearer {user['token']}"))
+        expect(resp.status == 200, f"ann's token with forged headers: expected 200, got {resp}")
+        expect_remote(self.upstream.one(probe), user["remote"])
+        resp, probe, _ = self.via(proxy, "/public/forged", dict(self.FORGED, Accept=API_ACCEPT))
+        expect(resp.status == 200, f"the public path with forged headers: expected 200, got {resp}")
+        public = expect_no_remote(self.upstream.one(probe))
+        return (f"with Remote-User: admin, Remote-Groups: admin, Remote-Email: evil@x (and Remote_User) sent: "
+                f"the app got ann's real values (token), {public} (public path)")
+
+    def c5b_forged_routing(self, proxy):
+        base = self.proxies[proxy]
+        host = urllib.parse.urlsplit(base).netloc
+        lies = {
+            "X-Original-URL": f"{base}/public/x", "X-Original-Method": "GET",
+            "X-Forwarded-Uri": "/public/x", "X-Forwarded-Host": host, "X-Forwarded-Proto": "http",
+            "X-Forwarded-Method": "GET",
+        }
+        resp, probe, _ = self.via(proxy, "/admin/x", dict(lies, Accept=API_ACCEPT))
+        expect(resp.status == 401, f"no login, /admin with headers naming /public: expected 401, got {resp}")
+        self.upstream.none(probe)
+        resp, probe, _ = self.via(proxy, "/admin/x", dict(lies, Accept=API_ACCEPT, Authorization=f"Bearer {self.users['ann']['token']}"))
+        expect(resp.status == 403, f"ann on /admin with headers naming /public: expected 403, got {resp}")
+        self.upstream.none(probe)
+        return "X-Original-URL / X-Forwarded-* naming the public path, sent on /admin: still 401 (no login), 403 (ann)"
+
+    def c6_groups(self, proxy):
+        for who, path, status in (("ann", "/admin/x", 403), ("admin", "/admin/x", 200),
+                                  ("ann", "/staff/x", 403), ("sam", "/staff/x", 200)):
+            user = self.users[who]
+            resp, probe, _ = self.via(proxy, path, {"Accept": API_ACCEPT, "Authorization": f"Bearer {user['token']}"})
+            expect(resp.status == status, f"{who} on {path} (group rule): expected {status}, got {resp}")
+            if status == 200:
+                expect_remote(self.upstream.one(probe), user["remote"])
+            else:
+                self.upstream.none(probe)
+        return ("/admin (group:admin): 403 ann, 200 admin; /staff (group:staff, from app_data.roles): "
+                "403 ann, 200 sam with Remote-Groups user,staff")
+
+    def c7_public(self, proxy):
+        for accept in (BROWSER_ACCEPT, API_ACCEPT):
+            resp, probe, _ = self.via(proxy, "/public/page", {"Accept": accept})
+            expect(resp.status == 200, f"the public path without a login (Accept {accept}): expected 200, got {resp}")
+            shown = expect_no_remote(self.upstream.one(probe))
+        return f"200 without a login (browser and API), Remote-* at the app: {shown}"
+
+    def expect_not_passed(self, proxy, resp, probe, what):
+        """The request never reached the app, and the client was sent nowhere but to gatehouse's
+        login page for a URL of the proxy's own origin."""
+        self.upstream.none(probe)
+        location = resp.header("Location")
+        if location:
+            parts = urllib.parse.urlsplit(location)
+            nexts = urllib.parse.parse_qs(parts.query).get("next", [])
+            expect(f"{parts.scheme}://{parts.netloc}{parts.path}" == self.gatehouse + "/login"
+                   and len(nexts) == 1 and nexts[0].startswith(self.proxies[proxy] + "/"),
+                   f"{what}: sent to {location!r}")
+        if location:
+            return f"{resp.status} to the login for {nexts[0]}"
+        return f"{resp.status}{' (empty: the proxy serves no site of that name)' if resp.status == 200 and not resp.body else ''}"
+
+    def c8_outside_redirect_allow(self, proxy):
+        # GATEHOUSE_REDIRECT_ALLOW lists the proxies' /app/ only.
+        resp, probe, url = self.via(proxy, "/outside/page", {"Accept": BROWSER_ACCEPT})
+        expect(resp.status == 401 and not resp.header("Location"),
+               f"a browser without a login on {url} (not under GATEHOUSE_REDIRECT_ALLOW): expected 401, got {resp}")
+        self.upstream.none(probe)
+        port = urllib.parse.urlsplit(self.proxies[proxy]).port
+        answers = ["/outside/ (not listed): 401 without Location"]
+        for host in ("evil.example", f"evil.example:{port}"):
+            resp, probe, _ = self.via(proxy, "/app/page", {"Accept": BROWSER_ACCEPT, "Host": host})
+            answers.append(f"{host}: " + self.expect_not_passed(proxy, resp, probe, f"a browser with Host: {host}"))
+        return "a browser without a login, never sent elsewhere, the app never reached: " + "; ".join(answers)
+
+    def c8b_host_tricks(self, proxy):
+        """A Host header that names another host, or ends the URL before its path, must not make
+        gatehouse judge another host or path than the one the app gets."""
+        host = urllib.parse.urlsplit(self.proxies[proxy]).netloc
+        token = self.users["ann"]["token"]
+        answers = []
+        for sent in ("evil.example", f"{host}?", f"{host}#", f"{host}/public"):
+            resp, probe, _ = self.via(proxy, "/admin/x", {"Accept": API_ACCEPT, "Authorization": f"Bearer {token}", "Host": sent})
+            expect(resp.status != 200 or not self.upstream.seen(probe),
+                   f"ann on /admin/x (group:admin) with Host: {sent}: let through to the app: {resp}")
+            answers.append(f"{sent!r} {self.expect_not_passed(proxy, resp, probe, f'Host: {sent}')}")
+        # A fragment in the request target: gatehouse must not judge only the path before it.
+        # (The probe goes into the path, before the #.)
+        probe = secrets.token_hex(6)
+        resp = request(self.proxies[proxy], headers={"Accept": API_ACCEPT}, target=f"/public/probe={probe}#/../../admin/x")
+        expect(not self.upstream.seen(probe), f"GET /public/…#/../../admin/x without a login reached the app: {resp}")
+        return ("ann on /admin never reaches the app with Host " + ", ".join(answers)
+                + f"; GET /public/…#/../../admin/x without a login: {resp.status}, not passed on")
+
+    # -- Traefik's requests, sent directly ----------------------------------------------------
+
+    def traefik_shape(self):
+        """What traefik.yml configures: the address' path, and which headers go either way."""
+        text = TRAEFIK_YML.read_text()
+
+        def listed(key):
+            block = re.search(rf"\n(\s*){key}:\n((?:\1\s+- .*\n)+)", text)
+            expect(block, f"traefik.yml has no {key} list")
+            return [item.strip().strip('"') for item in re.findall(r"- (.*)", block.group(2))]
+
+        address = re.search(r'address:\s*"?(http[^"\s]+)', text)
+        expect(address and urllib.parse.urlsplit(address.group(1)).path == "/auth/forward",
+               "traefik.yml's forwardAuth address is not gatehouse's /auth/forward")
+        expect(re.search(r"trustForwardHeader:\s*true", text), "traefik.yml does not set trustForwardHeader: true")
+        return listed("authRequestHeaders"), listed("authResponseHeaders")
+
+    def traefik(self, uri, *, accept=API_ACCEPT, token=None, cookie=None, method="GET",
+                host="app.example.com", source=None):
+        """The request Traefik's ForwardAuth makes for a client's `method` https://host/uri: a
+        GET to the address, with the client's headers authRequestHeaders lets through and
+        X-Forwarded-* of the entry point."""
+        client = {"accept": accept, "authorization": f"Bearer {token}" if token else None, "cookie": cookie}
+        headers = {name: client[name.lower()] for name in self.request_headers if client.get(name.lower())}
+        headers.update({
+            "User-Agent": "Go-http-client/1.1",
+            "Accept-Encoding": "gzip",
+            "X-Forwarded-For": "203.0.113.7",
+            "X-Forwarded-Method": method,
+            "X-Forwarded-Proto": "https",
+            "X-Forwarded-Port": "443",
+            "X-Forwarded-Host": host,
+            "X-Forwarded-Uri": uri,
+        })
+        return request(self.gatehouse + "/auth/forward", "GET", headers, source=source)
+
+    def expect_remote_response(self, resp, who):
+        expect(resp.status == 200, f"{who}: expected 200, got {resp}")
+        sent = {k.lower() for k, _ in resp.headers if k.lower().startswith("remote-")}
+        listed = {h.lower() for h in self.response_headers}
+        expect(sent <= listed, f"gatehouse sent {sorted(sent - listed)}, which authResponseHeaders does not list")
+        for name, value in self.users[who]["remote"].items():
+            expect((resp.header(name) or "") == value, f"{who}: {name} is {resp.header(name)!r}, expected {value!r}")
+
+    def t1_api(self):
+        resp = self.traefik("/dash")
+        expect(resp.status == 401 and (resp.header("WWW-Authenticate") or "").startswith("Bearer")
+               and not resp.header("Location"), f"expected 401 with WWW-Authenticate: Bearer, got {resp}")
+        return "no token: 401, WWW-Authenticate: Bearer, no Location"
+
+    def t2_bearer(self):
+        self.expect_remote_response(self.traefik("/dash", token=self.users["ann"]["token"]), "ann")
+        return "ann's token: 200 with exactly the Remote-* traefik.yml's authResponseHeaders copies"
+
+    def t3_browser(self):
+        original = "https://app.example.com/dash?tab=1"
+        self.login_redirect(self.traefik("/dash?tab=1", accept=BROWSER_ACCEPT), original)
+        posted = self.traefik("/dash", accept=BROWSER_ACCEPT, method="POST")
+        expect(posted.status == 401 and not posted.header("Location"),
+               f"a browser's POST without a login: expected 401 (not a page load), got {posted}")
+        return f"a browser: 302 to /login?next={original}; a forwarded POST: 401"
+
+    def t4_cookie(self):
+        original = "https://app.example.com/dash?tab=2"
+        jar = Jar()
+        login_url = self.login_redirect(self.traefik("/dash?tab=2", accept=BROWSER_ACCEPT), original)
+        back = self.browser_login(jar, login_url, "ann", original)
+        expect(back == original, f"the login sent the browser to {back!r}, expected {original!r}")
+        old = jar.header()
+        self.expect_remote_response(self.traefik("/dash?tab=2", accept=BROWSER_ACCEPT, cookie=old), "ann")
+        self.browser_logout(jar)
+        self.login_redirect(self.traefik("/dash?tab=2", accept=BROWSER_ACCEPT, cookie=old), original)
+        return "the session cookie: 200 with Remote-*; after the logout the same cookie: 302 to the login"
+
+    def t5_groups(self):
+        refused = self.traefik("/admin/users", token=self.users["ann"]["token"])
+        expect(refused.status == 403, f"ann on /admin: expected 403, got {refused}")
+        self.expect_remote_response(self.traefik("/admin/users", token=self.users["admin"]["token"]), "admin")
+        self.expect_remote_response(self.traefik("/staff", token=self.users["sam"]["token"]), "sam")
+        return "/admin: 403 ann, 200 admin; /staff: 200 sam"
+
+    def t6_public(self):
+        resp = self.traefik("/public/x", accept=BROWSER_ACCEPT)
+        expect(resp.status == 200 and not any(k.lower().startswith("remote-") for k, _ in resp.headers),
+               f"the public path: expected 200 without Remote-*, got {resp}")
+        return "the public path: 200 without a login and without Remote-*"
+
+    def t7_evil(self):
+        resp = self.traefik("/dash", accept=BROWSER_ACCEPT, host="evil.example")
+        expect(resp.status == 401 and not resp.header("Location"), f"X-Forwarded-Host: evil.example: expected 401, got {resp}")
+        page = request(self.gatehouse + "/login?" + urllib.parse.urlencode({"next": "http://evil.example/"}),
+                       headers={"Accept": BROWSER_ACCEPT})
+        fields = form_of(page, "login")
+        expect("next" not in fields, f"the login page kept next=http://evil.example/: {fields}")
+        # The form posted with that next all the same: the login goes to gatehouse's own page.
+        jar = Jar()
+        jar.take(page)
+        fields.update(next="http://evil.example/", login="ann", password=self.users["ann"]["password"])
+        post = request(self.gatehouse + "/login", "POST", {
+            "Accept": BROWSER_ACCEPT, "Content-Type": "application/x-www-form-urlencoded",
+            "Origin": self.gatehouse, "Cookie": jar.header(),
+        }, urllib.parse.urlencode(fields))
+        expect(post.status == 303 and (post.header("Location") or "").startswith(self.gatehouse + "/"),
+               f"a login posted with next=http://evil.example/: expected 303 to gatehouse itself, got {post}")
+        return ("X-Forwarded-Host: evil.example: 401 without Location; /login?next=http://evil.example/ drops "
+                f"the next, and a login posted with it goes to {post.header('Location')}")
+
+    def t8_untrusted(self):
+        source = "127.0.0.2"
+        ann = self.users["ann"]["token"]
+        pairs = [
+            ("the public path, no login", dict(uri="/public/x"), 200, 401),
+            ("ann on /admin", dict(uri="/admin/x", token=ann), 403, 200),
+            ("a browser without a login", dict(uri="/dash", accept=BROWSER_ACCEPT), 302, 401),
+        ]
+        for what, kwargs, trusted, untrusted in pairs:
+            near = self.traefik(**kwargs)
+            far = self.traefik(**kwargs, source=source)
+            expect(near.status == trusted, f"{what} from 127.0.0.1: expected {trusted}, got {near}")
+            expect(far.status == untrusted and not far.header("Location"),
+                   f"{what} from {source} (not trusted): expected {untrusted}, got {far}")
+        return (f"the same headers from {source}, not in GATEHOUSE_TRUSTED_PROXIES, are ignored: public path "
+                "200 -> 401, ann on /admin 403 -> 200 (no rule applies: a login is enough), browser 302 -> 401")
+
+    def main(self):
+        print("setup", flush=True)
+        self.run("accounts", self.setup)
+        if self.failed:
+            return 1
+        for proxy in self.proxies:
+            print(f"{proxy} ({self.proxies[proxy]})", flush=True)
+            for label, check in (
+                ("1 API client without a token", self.c1_no_token),
+                ("2 bearer token", self.c2_bearer),
+                ("3 browser login round trip", self.c3_browser),
+                ("4 logged-out session", self.c4_logout),
+                ("5 forged Remote-* headers", self.c5_forged_identity),
+                ("5b forged routing headers", self.c5b_forged_routing),
+                ("6 group rules", self.c6_groups),
+                ("7 public rule", self.c7_public),
+                ("8 next outside GATEHOUSE_REDIRECT_ALLOW", self.c8_outside_redirect_allow),
+                ("8b Host and URL tricks", self.c8b_host_tricks),
+            ):
+                self.run(f"{proxy} {label}", check, proxy)
+        print("traefik (its ForwardAuth requests, sent to gatehouse directly)", flush=True)
+        try:
+            self.request_headers, self.response_headers = self.traefik_shape()
+        except Fail as failure:
+            self.failed += 1
+            print(f"  FAILED: traefik.yml: {failure}")
+            return 1
+        print(f"  traefik.yml: authRequestHeaders {self.request_headers}, authResponseHeaders {self.response_headers}")
+        for label, check in (
+            ("1 API client", self.t1_api), ("2 bearer token", self.t2_bearer), ("3 browser", self.t3_browser),
+            ("4 session cookie and logout", self.t4_cookie), ("5 group rules", self.t5_groups),
+            ("6 public rule", self.t6_public), ("7 next outside GATEHOUSE_REDIRECT_ALLOW", self.t7_evil),
+            ("8 untrusted peer", self.t8_untrusted),
+        ):
+            self.run(f"traefik {label}", check)
+        print(f"passed: {self.passed}, failed: {self.failed}", flush=True)
+        return 1 if self.failed else 0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--gatehouse", required=True)
+    parser.add_argument("--nginx", required=True)
+    parser.add_argument("--caddy", required=True)
+    parser.add_argument("--upstream-log", required=True)
+    parser.add_argument("--admin-email", required=True)
+    args = parser.parse_args()
+    password = os.environ.get("GATEHOUSE_E2E_ADMIN_PASSWORD")
+    if not password:
+        sys.exit("GATEHOUSE_E2E_ADMIN_PASSWORD is not set")
+    started = time.monotonic()
+    status = Suite(args, password).main()
+    print(f"({time.monotonic() - started:.1f} s)")
+    sys.exit(status)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# gatehouse's forward auth (GET /auth/forward) behind real reverse proxies: nginx (auth_request)
+# and Caddy (forward_auth) from Debian's packages, configured by the very files of
+# deploy/forward-auth/, in front of an app that echoes the headers it gets
+# (e2e/proxy/upstream.py); Traefik's ForwardAuth requests, as deploy/forward-auth/traefik.yml
+# shapes them, are sent to gatehouse directly (Traefik is not packaged).
+#
+#   e2e/proxy/run.sh
+#       installs nginx and caddy with apt-get when either is missing (as root; without root or
+#       network it prints "skipped: …" and exits 0), builds the release binary, picks free
+#       ports, renders deploy/forward-auth/nginx.conf and Caddyfile for them
+#       (e2e/proxy/render.py), starts the echoing app, `gatehouse serve` with a fresh SQLite
+#       database in a temporary directory (a bootstrap admin, GATEHOUSE_TRUSTED_PROXIES=127.0.0.1,
+#       GATEHOUSE_FORWARD_RULES with /admin=group:admin, /staff=group:staff and /public=public
+#       for each proxy and for app.example.com, GATEHOUSE_REDIRECT_ALLOW listing the proxies'
+#       /app/ and https://app.example.com/), then nginx and Caddy as the current user with
+#       everything under the temporary directory; runs e2e/proxy/check.py (one line per check),
+#       stops everything (gatehouse must exit 0 on SIGTERM) and removes what it made.
+#
+# Exit status: 0 all passed, 1 a check failed or the stack could not be brought up, 0 with
+# "skipped: …" when nginx or caddy is missing and cannot be installed.
+#
+# Environment: CARGO_TARGET_DIR (default ~/.cache/gatehouse-target); GATEHOUSE_E2E_BIN, a
+# gatehouse binary to use instead of building one; GATEHOUSE_E2E_KEEP=1 keeps the temporary
+# directory (database, configurations and logs).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+started=$(date +%s)
+say() { printf '[proxy %3ss] %s\n' "$(( $(date +%s) - started ))" "$*"; }
+die() { say "error: $*" >&2; exit 1; }
+skip() { say "skipped: $*"; exit 0; }
+
+case ${1:-} in
+  "") ;;
+  -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+esac
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse-target}"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-proxy.XXXXXX")
+gatehouse_pid="" upstream_pid="" nginx_pid="" caddy_pid="" check_pid=""
+
+stop() { # pid: SIGTERM, then SIGKILL after 10 s
+  local pid=$1
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+show_log() { # file: its last lines, for a failure
+  [ -s "$1" ] || return 0
+  echo "---- last lines of ${1#"$work"/} ----" >&2
+  tail -n 40 "$1" >&2
+  echo "----" >&2
+}
+
+show_logs() {
+  show_log "$work/gatehouse.log"
+  show_log "$work/upstream.log"
+  show_log "$work/nginx/error.log"
+  show_log "$work/nginx/access.log"
+  show_log "$work/caddy/caddy.log"
+}
+
+cleanup() {
+  local status=$?
+  stop "$check_pid"
+  stop "$nginx_pid"
+  stop "$caddy_pid"
+  stop "$gatehouse_pid"
+  stop "$upstream_pid"
+  if [ "${GATEHOUSE_E2E_KEEP:-}" = 1 ]; then
+    say "kept $work (g.db, gatehouse.log, upstream.log, nginx/, caddy/)"
+  else
+    rm -rf "$work"
+  fi
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ------------------------------------------------------------------------------------------
+# The proxies, from Debian's packages.
+if ! command -v nginx >/dev/null || ! command -v caddy >/dev/null; then
+  [ "$(id -u)" -eq 0 ] || skip "nginx or caddy is missing and installing them needs root (apt-get install nginx caddy)"
+  command -v apt-get >/dev/null || skip "nginx or caddy is missing and there is no apt-get to install them"
+  say "installing nginx and caddy with apt-get"
+  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx caddy; } \
+    >"$work/apt.log" 2>&1; then
+    skip "nginx or caddy is missing and apt-get could not install them (no network?): $(tail -n 1 "$work/apt.log")"
+  fi
+  command -v nginx >/dev/null && command -v caddy >/dev/null || skip "apt-get ran but nginx or caddy is still missing"
+fi
+say "$(nginx -v 2>&1), caddy $(caddy version 2>/dev/null | head -n 1)"
+command -v python3 >/dev/null || die "python3 is needed and not on PATH"
+
+# ------------------------------------------------------------------------------------------
+# gatehouse.
+if [ -n "${GATEHOUSE_E2E_BIN:-}" ]; then
+  bin=$GATEHOUSE_E2E_BIN
+  say "using $bin"
+else
+  say "cargo build --release --locked (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+  cargo build --release --locked
+  bin="$CARGO_TARGET_DIR/release/gatehouse"
+fi
+[ -x "$bin" ] || die "no gatehouse binary at $bin"
+
+# Four distinct free TCP ports on 127.0.0.1 (held open together so they differ).
+read -r port upstream_port nginx_port caddy_port < <(python3 - <<'EOF'
+import socket
+socks = [socket.socket() for _ in range(4)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))
+for s in socks:
+    s.close()
+EOF
+)
+base="http://127.0.0.1:$port"
+nginx_url="http://127.0.0.1:$nginx_port"
+caddy_url="http://127.0.0.1:$caddy_port"
+
+# Polls a URL until it answers 200, for at most $2 seconds, while process $3 is alive.
+wait_http() {
+  local url=$1 seconds=$2 pid=$3
+  python3 - "$url" "$seconds" "$pid" <<'EOF'
+import os, sys, time, urllib.request
+url, seconds, pid = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+deadline = time.monotonic() + seconds
+while time.monotonic() < deadline:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        sys.exit(f"the process exited before {url} answered")
+    try:
+        with opener.open(url, timeout=2) as resp:
+            if resp.status == 200:
+                sys.exit(0)
+    except Exception:
+        pass
+    time.sleep(0.25)
+sys.exit(f"{url} did not answer 200 within {seconds:g} s")
+EOF
+}
+
+say "rendering deploy/forward-auth/nginx.conf and Caddyfile for nginx on $nginx_port, Caddy on $caddy_port"
+python3 e2e/proxy/render.py --out "$work" --gatehouse-port "$port" --upstream-port "$upstream_port" \
+  --nginx-port "$nginx_port" --caddy-port "$caddy_port"
+
+say "the echoing app (e2e/proxy/upstream.py) on 127.0.0.1:$upstream_port"
+python3 e2e/proxy/upstream.py "$upstream_port" "$work/upstream.jsonl" >"$work/upstream.log" 2>&1 &
+upstream_pid=$!
+wait_http "http://127.0.0.1:$upstream_port/ready" 10 "$upstream_pid" \
+  || { show_logs; die "the echoing app did not come up"; }
+
+rules=""
+for host in "127.0.0.1:$nginx_port" "127.0.0.1:$caddy_port" app.example.com; do
+  rules+="${rules:+,}$host/admin=group:admin,$host/staff=group:staff,$host/public=public"
+done
+# The proxies' /app/ only, so that their /outside/ is a URL a login may not return to.
+redirect_allow="$nginx_url/app/,$caddy_url/app/,https://app.example.com/"
+admin_email=admin@example.com
+admin_password="correct horse battery staple proxy $RANDOM$RANDOM"
+
+# From the temporary directory (so no .env or gatehouse.toml of the clone is read) and with
+# nothing of ours from the environment but the settings below.
+say "gatehouse serve on $base, SQLite in $work"
+say "  GATEHOUSE_FORWARD_RULES=$rules"
+say "  GATEHOUSE_REDIRECT_ALLOW=$redirect_allow"
+(
+  cd "$work"
+  while read -r name; do unset "$name"; done < <(compgen -e | grep -E '^(GATEHOUSE_|DATABASE_URL$|REDIS_URL$)' || true)
+  export GATEHOUSE_BIND="127.0.0.1:$port"
+  export GATEHOUSE_PUBLIC_URL="$base"
+  export GATEHOUSE_DATABASE_URL="sqlite://$work/g.db"
+  export GATEHOUSE_ADMIN_EMAIL="$admin_email" GATEHOUSE_ADMIN_PASSWORD="$admin_password"
+  export GATEHOUSE_TRUSTED_PROXIES=127.0.0.1
+  export GATEHOUSE_REDIRECT_ALLOW="$redirect_allow"
+  export GATEHOUSE_FORWARD_RULES="$rules"
+  exec "$bin" serve
+) >"$work/gatehouse.log" 2>&1 &
+gatehouse_pid=$!
+wait_http "$base/readyz" 60 "$gatehouse_pid" || { show_logs; die "gatehouse did not become ready"; }
+
+say "nginx -p $work/nginx -c nginx.conf"
+nginx -t -q -p "$work/nginx/" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" \
+  || { show_logs; die "nginx -t refuses the rendered deploy/forward-auth/nginx.conf"; }
+nginx -p "$work/nginx/" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" -g 'daemon off;' \
+  >"$work/nginx/stdout.log" 2>&1 &
+nginx_pid=$!
+
+say "caddy run --config Caddyfile --adapter caddyfile (in $work/caddy)"
+(
+  cd "$work/caddy"
+  export HOME="$work/caddy" XDG_DATA_HOME="$work/caddy/data" XDG_CONFIG_HOME="$work/caddy/config"
+  exec caddy run --config Caddyfile --adapter caddyfile
+) >"$work/caddy/caddy.log" 2>&1 &
+caddy_pid=$!
+
+# A public path answers without a login once the proxy, gatehouse and the app all work.
+wait_http "$nginx_url/public/ready" 20 "$nginx_pid" || { show_logs; die "nginx did not come up"; }
+wait_http "$caddy_url/public/ready" 20 "$caddy_pid" || { show_logs; die "Caddy did not come up"; }
+say "ready; running e2e/proxy/check.py"
+
+# In the background and waited for, so that a signal to this script stops it at once.
+status=0
+GATEHOUSE_E2E_ADMIN_PASSWORD="$admin_password" python3 e2e/proxy/check.py --gatehouse "$base" \
+  --nginx "$nginx_url" --caddy "$caddy_url" --upstream-log "$work/upstream.jsonl" --admin-email "$admin_email" &
+check_pid=$!
+wait "$check_pid" || status=$?
+check_pid=""
+
+for name in nginx caddy upstream; do
+  pid_var="${name}_pid"
+  kill -0 "${!pid_var}" 2>/dev/null || { say "error: $name was no longer running at the end" >&2; status=1; }
+done
+
+say "stopping gatehouse (SIGTERM)"
+if ! kill -TERM "$gatehouse_pid" 2>/dev/null; then
+  say "error: gatehouse was no longer running at the end of the checks" >&2
+  status=1
+fi
+for _ in $(seq 1 300); do kill -0 "$gatehouse_pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$gatehouse_pid" 2>/dev/null; then
+  say "error: gatehouse did not exit within 30 s of SIGTERM" >&2
+  status=1
+else
+  exit_code=0
+  wait "$gatehouse_pid" || exit_code=$?
+  gatehouse_pid=""
+  if [ "$exit_code" -ne 0 ]; then
+    say "error: gatehouse exited with status $exit_code on SIGTERM, expected 0" >&2
+    status=1
+  else
+    say "gatehouse exited 0"
+  fi
+fi
+[ "$status" -eq 0 ] || show_logs
+say "proxy: $([ "$status" -eq 0 ] && echo passed || echo FAILED)"
+exit "$status"

@@ -1,0 +1,188 @@
+//! The OpenID Connect provider's storage on every database: clients round-trip and keep only
+//! the hash of their secret, a code is redeemed once however many replicas race for it, and a
+//! client's session keeps its grant (and is found by its refresh token without spending it) in
+//! every session store.
+
+use std::sync::Arc;
+
+use gatehouse::sessions::{Grant, SessionAuth};
+use gatehouse::store::clients::{NewCode, OAuthClient, Redemption};
+use gatehouse::tokens::opaque::{OpaqueToken, TokenHash};
+use uuid::Uuid;
+
+use crate::Harness;
+use crate::scenarios::{minutes, now, seeded, session};
+
+macro_rules! oauth_conformance {
+    (stores: $($name:ident),* ; sessions: $($session:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $name() { if let Some(h) = crate::harness(crate::Kind::Sqlite).await { super::$name(h).await } } )*
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $session() { if let Some(h) = crate::harness(crate::Kind::Sqlite).await { super::$session(h).await } } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $name() { if let Some(h) = crate::harness(crate::Kind::Postgres).await { super::$name(h).await } } )*
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $session() { if let Some(h) = crate::harness(crate::Kind::Postgres).await { super::$session(h).await } } )*
+        }
+        mod mysql {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $name() { if let Some(h) = crate::harness(crate::Kind::Mysql).await { super::$name(h).await } } )*
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $session() { if let Some(h) = crate::harness(crate::Kind::Mysql).await { super::$session(h).await } } )*
+        }
+        mod redis_sessions {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $session() { if let Some(h) = crate::redis_harness().await { super::$session(h).await } } )*
+        }
+    };
+}
+
+oauth_conformance! {
+    stores:
+        a_client_round_trips_and_keeps_only_the_hash_of_its_secret,
+        a_code_is_redeemed_once_by_racing_replicas_and_not_after_its_minute;
+    sessions:
+        a_client_session_keeps_its_grant_and_is_found_by_its_refresh_token,
+}
+
+fn client(confidential: bool) -> OAuthClient {
+    let at = now();
+    OAuthClient {
+        id: Uuid::new_v4().simple().to_string(),
+        name: "Dashboard".into(),
+        confidential,
+        redirect_uris: vec!["https://app.example.com/cb".into(), "http://127.0.0.1/cb".into()],
+        post_logout_redirect_uris: vec!["https://app.example.com/bye".into()],
+        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        scopes: vec!["openid".into(), "email".into()],
+        first_party: false,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+pub async fn a_client_round_trips_and_keeps_only_the_hash_of_its_secret(h: Harness) {
+    let app = client(true);
+    let secret = OpaqueToken::generate();
+    h.store.insert_client(&app, Some(&secret.hash)).await.unwrap();
+    assert_eq!(h.store.find_client(&app.id).await.unwrap(), Some(app.clone()));
+    assert_eq!(h.store.client_secret(&app.id).await.unwrap(), Some(secret.hash));
+    let public = client(false);
+    h.store.insert_client(&public, None).await.unwrap();
+    assert_eq!(h.store.client_secret(&public.id).await.unwrap(), None);
+    assert!(
+        !h.store.set_client_secret(&public.id, &secret.hash, now()).await.unwrap(),
+        "a public client gets no secret"
+    );
+    assert_eq!(h.store.list_clients().await.unwrap().len(), 2);
+
+    let changed =
+        OAuthClient { name: "Renamed".into(), scopes: vec!["openid".into()], first_party: true, ..app.clone() };
+    assert!(h.store.update_client(&changed).await.unwrap());
+    assert_eq!(h.store.find_client(&app.id).await.unwrap(), Some(changed));
+    let next = OpaqueToken::generate();
+    assert!(h.store.set_client_secret(&app.id, &next.hash, now()).await.unwrap());
+    assert_eq!(h.store.client_secret(&app.id).await.unwrap(), Some(next.hash));
+
+    let account = seeded(&h, "ann@example.com").await;
+    h.store.save_consent(account, &app.id, &["openid".into()], now()).await.unwrap();
+    h.store.save_consent(account, &app.id, &["openid".into(), "email".into()], now()).await.unwrap();
+    assert_eq!(h.store.consent(account, &app.id).await.unwrap(), Some(vec!["openid".into(), "email".into()]));
+    assert!(h.store.delete_client(&app.id).await.unwrap());
+    assert_eq!(h.store.consent(account, &app.id).await.unwrap(), None, "consents leave with their client");
+    assert!(!h.store.delete_client(&app.id).await.unwrap());
+}
+
+pub async fn a_code_is_redeemed_once_by_racing_replicas_and_not_after_its_minute(h: Harness) {
+    let app = client(true);
+    h.store.insert_client(&app, Some(&OpaqueToken::generate().hash)).await.unwrap();
+    let account = seeded(&h, "ann@example.com").await;
+    let t0 = now();
+    let code = |expires_in: chrono::Duration| NewCode {
+        hash: OpaqueToken::generate().hash,
+        client_id: app.id.clone(),
+        account_id: account,
+        browser_session_id: Uuid::now_v7(),
+        redirect_uri: "https://app.example.com/cb".into(),
+        scopes: vec!["openid".into(), "email".into()],
+        nonce: Some("n-1".into()),
+        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+        auth: SessionAuth::password(t0).encode(),
+        created_at: t0,
+        expires_at: t0 + expires_in,
+    };
+    let live = code(minutes(1));
+    h.store.insert_code(&live).await.unwrap();
+    let store = Arc::clone(&h.store);
+    let racers: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, hash) = (Arc::clone(&store), live.hash);
+            tokio::spawn(async move { store.redeem_code(&hash, now()).await.unwrap() })
+        })
+        .collect();
+    let mut spent = 0;
+    for racer in racers {
+        match racer.await.unwrap() {
+            Redemption::Spent(found) => {
+                spent += 1;
+                assert_eq!((found.client_id.as_str(), found.nonce.as_deref()), (app.id.as_str(), Some("n-1")));
+                assert_eq!((found.account_id, &found.scopes), (account, &live.scopes));
+            }
+            Redemption::Reused { account_id, session_id } => assert_eq!((account_id, session_id), (account, None)),
+            Redemption::Unknown => panic!("a live code is known"),
+        }
+    }
+    assert_eq!(spent, 1, "one redemption wins");
+    let session_id = Uuid::now_v7();
+    h.store.set_code_session(&live.hash, session_id).await.unwrap();
+    let again = h.store.redeem_code(&live.hash, now()).await.unwrap();
+    assert!(matches!(again, Redemption::Reused { session_id: Some(id), .. } if id == session_id), "{again:?}");
+
+    let late = code(minutes(1));
+    h.store.insert_code(&late).await.unwrap();
+    assert!(matches!(h.store.redeem_code(&late.hash, t0 + minutes(2)).await.unwrap(), Redemption::Unknown));
+    assert!(matches!(h.store.redeem_code(&OpaqueToken::generate().hash, t0).await.unwrap(), Redemption::Unknown));
+    let expired = code(minutes(-1));
+    h.store.insert_code(&expired).await.unwrap();
+    assert!(h.store.purge_expired(now()).await.unwrap() >= 1);
+    assert!(
+        matches!(h.store.redeem_code(&live.hash, now()).await.unwrap(), Redemption::Reused { .. }),
+        "a spent live code stays until it expires"
+    );
+}
+
+pub async fn a_client_session_keeps_its_grant_and_is_found_by_its_refresh_token(h: Harness) {
+    let account = seeded(&h, "ann@example.com").await;
+    let t0 = now();
+    let (mut new, refresh) = session(account, t0, minutes(60));
+    let grant = Grant {
+        client_id: "c0ffee".into(),
+        scopes: vec!["openid".into(), "offline_access".into()],
+        via: Some(Uuid::now_v7()),
+    };
+    new.auth = SessionAuth { grant: Some(grant.clone()), ..SessionAuth::password(t0) };
+    h.sessions.create_session(&new).await.unwrap();
+    let found = h.sessions.refresh_token_session(&refresh, t0).await.unwrap().expect("found by its refresh token");
+    assert_eq!((found.id, found.auth.grant.as_ref()), (new.id, Some(&grant)));
+    let listed = h.sessions.list_sessions(account, t0).await.unwrap();
+    assert_eq!(listed[0].auth.grant.as_ref(), Some(&grant), "the list shows whose session it is");
+
+    let next = OpaqueToken::generate().hash;
+    h.sessions.rotate_refresh(&refresh, &next, t0, std::time::Duration::from_secs(30)).await.unwrap();
+    assert_eq!(
+        h.sessions.refresh_token_session(&refresh, t0).await.unwrap().map(|s| s.id),
+        Some(new.id),
+        "a spent token still names it"
+    );
+    assert_eq!(
+        h.sessions.refresh_token_session(&next, t0).await.unwrap().map(|s| s.id),
+        Some(new.id),
+        "finding spends nothing"
+    );
+    assert!(h.sessions.refresh_token_session(&TokenHash::of("unknown"), t0).await.unwrap().is_none());
+    h.sessions.revoke_session(account, new.id).await.unwrap();
+    assert!(h.sessions.refresh_token_session(&next, t0).await.unwrap().is_none(), "not after the session ended");
+}
