@@ -42,6 +42,7 @@ SCENARIOS = {
     "healthz": ("GET", "/healthz", "in-binary baseline"),
     "user": ("GET", "/user", "token check + session read + account read"),
     "protected": ("GET", "/protected", "token check + session read"),
+    "forward": ("GET", "/auth/forward", "forward-auth: token check + session and account read, Remote-* headers"),
     "login": ("POST", "/auth", "Argon2id verify + session write"),
     "login_totp": ("POST", "/auth", "login of an account with an authenticator app: password (403 mfa_required), "
                                     "then POST /auth/mfa with the code; ok/s = completed logins"),
@@ -368,7 +369,7 @@ class Bench:
         url = server.url + SCENARIOS[name][1]
         threads = min(concurrency, 2)
         env = None
-        if name in ("healthz", "user", "protected"):
+        if name in ("healthz", "user", "protected", "forward"):
             # /healthz gets the same Authorization header, so the requests differ only in route.
             command = wrk_command(url, "get_token.lua", concurrency, seconds, [self.tokens_file, threads])
         elif name == "login":
@@ -640,7 +641,7 @@ def main():
     options = parser.parse_args()
     if options.smoke:
         options.rounds, options.duration, options.concurrency = 1, 1, "1,16"
-        options.scenarios, options.accounts, options.sessions = "healthz,user,login,login_totp", 32, 32
+        options.scenarios, options.accounts, options.sessions = "healthz,user,forward,login,login_totp", 32, 32
         # Each login spends its account's code for the run, and each wrk thread cycles through
         # its own share: the share must outlast a second of logins at c=16 on a fast machine
         # (64 accounts, 4 a thread, were spent and replayed at 58 logins/s).

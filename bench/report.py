@@ -18,13 +18,14 @@ LABELS = {
     "healthz": "GET /healthz",
     "user": "GET /user",
     "protected": "GET /protected",
+    "forward": "GET /auth/forward (forward-auth)",
     "login": "POST /auth (login)",
     "login_totp": "login with an authenticator app (2 requests)",
     "signup": "POST /user (sign-up)",
     "refresh": "POST /auth/refresh",
     "mixed": "GET /user during login flood",
 }
-COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2"]
+COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
 
 def fmt(value, digits=1):

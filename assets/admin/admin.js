@@ -1,5 +1,5 @@
 // The gatehouse admin console: log in, list and search accounts, act on one, read its sessions
-// and audit events, and look after the outbox. It speaks only gatehouse's own JSON API (same
+// and audit events, look after the outbox, and register the client apps. It speaks only gatehouse's own JSON API (same
 // origin), with the helpers of page.js (tokens, messages, DOM built with textContent).
 'use strict';
 
@@ -25,6 +25,8 @@
     outbox: { cursor: null, query: {}, seq: 0 },
   };
 
+  const lines = (text) => text.split('\n').map((line) => line.trim()).filter(Boolean);
+
   const id = (account) => encodeURIComponent(account.id);
 
   function badge(value) {
@@ -43,6 +45,8 @@
     $('login-view').hidden = false;
     $('users-body').replaceChildren();
     $('outbox-body').replaceChildren();
+    $('clients-body').replaceChildren();
+    $('client-secret').hidden = true;
     closeDetail();
   }
 
@@ -83,7 +87,7 @@
   // Tabs
 
   function selectTab(name) {
-    for (const tab of ['users', 'outbox']) {
+    for (const tab of ['users', 'outbox', 'clients']) {
       const on = tab === name;
       $(`tab-${tab}`).setAttribute('aria-selected', String(on));
       $(`${tab}-panel`).hidden = !on;
@@ -528,6 +532,86 @@
   }
 
   // ---------------------------------------------------------------------------------------
+  // Client apps
+
+  function clientRow(app) {
+    const rotate = el('button', {
+      text: 'New secret',
+      attrs: { type: 'button', 'data-testid': 'client-rotate', 'aria-label': `Give ${app.name} a new secret` },
+    });
+    rotate.hidden = !app.confidential;
+    rotate.addEventListener('click', () => busy(rotate, () => rotateSecret(app)));
+    const remove = el('button', {
+      text: 'Delete',
+      attrs: { type: 'button', 'data-testid': 'client-delete', 'aria-label': `Delete ${app.name}` },
+    });
+    remove.addEventListener('click', () => busy(remove, () => deleteClient(app)));
+    const kind = `${app.confidential ? 'confidential' : 'public'}${app.first_party ? ', first-party' : ''}`;
+    return el('tr', { attrs: { 'data-testid': 'client-row', 'data-id': app.client_id } }, [
+      cell(app.name),
+      cell(el('code', { text: app.client_id })),
+      cell(kind),
+      cell(app.grant_types.join(' ')),
+      cell(app.scopes.join(' ')),
+      cell(app.redirect_uris.join(' ')),
+      el('td', {}, [rotate, remove]),
+    ]);
+  }
+
+  async function loadClients() {
+    const { clients } = await api('GET', '/admin/clients');
+    const tbody = $('clients-body');
+    tbody.replaceChildren(...clients.map(clientRow));
+    if (clients.length === 0) {
+      placeholder(tbody, 'No client app is registered yet.');
+    }
+  }
+
+  function showSecret(app) {
+    $('client-secret').hidden = !app.client_secret;
+    $('client-secret-name').textContent = app.name;
+    $('client-secret-value').textContent = app.client_secret || '';
+  }
+
+  async function registerClient() {
+    const form = $('client-form');
+    const checked = (name) => [...form.querySelectorAll(`input[name="${name}"]:checked`)].map((box) => box.value);
+    const app = await api('POST', '/admin/clients', {
+      body: {
+        name: $('client-name').value.trim(),
+        redirect_uris: lines($('client-redirects').value),
+        post_logout_redirect_uris: lines($('client-logouts').value),
+        grant_types: checked('grant_types'),
+        scopes: checked('scopes'),
+        confidential: !$('client-public').checked,
+        first_party: $('client-first-party').checked,
+      },
+    });
+    form.reset();
+    showSecret(app);
+    say(`${app.name} is registered: its client id is ${app.client_id}.`);
+    await loadClients();
+  }
+
+  async function rotateSecret(app) {
+    if (!confirm(`Give ${app.name} a new secret? The old one stops working at once.`)) {
+      return;
+    }
+    showSecret(await api('POST', `/admin/clients/${encodeURIComponent(app.client_id)}/secret`));
+    say(`${app.name} has a new secret.`);
+  }
+
+  async function deleteClient(app) {
+    if (!confirm(`Delete ${app.name}? Its tokens are refused from their next use.`)) {
+      return;
+    }
+    await api('DELETE', `/admin/clients/${encodeURIComponent(app.client_id)}`);
+    $('client-secret').hidden = true;
+    say(`${app.name} is deleted.`);
+    await loadClients();
+  }
+
+  // ---------------------------------------------------------------------------------------
   // Wiring
 
   function on(elementId, type, handler) {
@@ -571,6 +655,16 @@
       busy($('outbox-submit'), () => loadOutbox(true));
     });
     on('outbox-more', 'click', () => busy($('outbox-more'), () => loadOutbox(false)));
+    on('tab-clients', 'click', () => {
+      selectTab('clients');
+      clearMessage();
+      loadClients().catch(fail);
+    });
+    on('client-form', 'submit', (event) => {
+      event.preventDefault();
+      clearMessage();
+      busy($('client-submit'), registerClient);
+    });
     $('detail-title').tabIndex = -1;
 
     resume(enter);

@@ -355,6 +355,30 @@ async function main() {
       assert.ok(kinds.includes('activation'), `an activation email to dora: ${kinds.join(', ')}`);
     });
 
+    await step('client apps are registered, re-keyed and deleted', ['the admin logs in'], async () => {
+      await page.click('#tab-clients');
+      await until('the client apps panel should show', () => visible('#clients-panel'));
+      await page.fill('#client-name', 'Grafana');
+      await page.fill('#client-redirects', 'https://grafana.example.com/login/generic_oauth');
+      await page.check('#client-first-party');
+      await page.click('#client-submit');
+      await until('the secret should be shown once', () => visible('#client-secret'));
+      const secret = (await page.textContent('#client-secret-value')).trim();
+      assert.ok(secret.length >= 43, `a 256-bit secret: ${secret}`);
+      const row = page.locator('#clients-body tr[data-testid="client-row"]:has-text("Grafana")');
+      await until('the list should show the new client', async () => (await row.count()) === 1);
+      const clientId = await row.getAttribute('data-id');
+      const listed = await call('GET', '/admin/clients', { token: (await logInApi(ADMIN.email, ADMIN.password)).access_token });
+      const stored = listed.json.clients.find((c) => c.client_id === clientId);
+      assert.ok(stored && stored.first_party && stored.confidential, `registered as asked: ${listed.text}`);
+      assert.equal(stored.client_secret, undefined, 'the secret is not shown again');
+      await row.locator('[data-testid="client-rotate"]').click();
+      await until('a new secret should be shown', async () => (await page.textContent('#client-secret-value')).trim() !== secret);
+      await row.locator('[data-testid="client-delete"]').click();
+      await until('the client should be gone', async () => (await row.count()) === 0);
+      await expectMessage(/Grafana is deleted/);
+    });
+
     await step('log out', ['the admin logs in'], async () => {
       await page.click('#logout');
       await until('the login form should be back', () => visible('#login-form'));

@@ -5,7 +5,8 @@
 //! - `HOST` is a host name, with a port when the app is reached on one (`app.example.com`,
 //!   `localhost:8081`), or `*.example.com` for every subdomain of `example.com`;
 //! - `PATH`, when given, matches that path and everything under it at a segment boundary
-//!   (`/admin` matches `/admin` and `/admin/x`, not `/administrator`);
+//!   (`/admin` matches `/admin` and `/admin/x`, not `/administrator`), in any letter case (an
+//!   app that routes `/ADMIN` to `/admin` is covered too);
 //! - `ACCESS` is `public` (no login), `authenticated` (any active account) or `group:NAME`
 //!   (accounts whose role is `NAME`, or whose `app_data.roles` lists it).
 //!
@@ -39,10 +40,10 @@ impl ForwardRules {
     /// What a request for `host` (with its port, if any) and `path` requires.
     pub fn access(&self, host: &str, path: &str) -> &Access {
         let host = host.to_ascii_lowercase();
-        let path = path.split(['?', '#']).next().unwrap_or_default();
+        let path = path.split(['?', '#']).next().unwrap_or_default().to_ascii_lowercase();
         self.0
             .iter()
-            .find(|rule| rule.matches_host(&host) && rule.matches_path(path))
+            .find(|rule| rule.matches_host(&host) && rule.matches_path(&path))
             .map_or(&AUTHENTICATED, |r| &r.access)
     }
 
@@ -117,6 +118,7 @@ mod tests {
         assert_eq!(rules.access("app.example.com", "/admin"), &Access::Group("admin".into()));
         assert_eq!(rules.access("APP.example.com", "/admin/users?x=1"), &Access::Group("admin".into()));
         assert_eq!(rules.access("app.example.com", "/administrator"), &Access::Authenticated);
+        assert_eq!(rules.access("app.example.com", "/ADMIN/x"), &Access::Group("admin".into()), "any letter case");
         assert_eq!(rules.access("app.example.com", "/health"), &Access::Public);
         // The wildcard comes first, so the later rule for open.example.com never applies.
         assert_eq!(rules.access("open.example.com", "/"), &Access::Authenticated);

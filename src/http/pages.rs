@@ -43,7 +43,7 @@ fn page_posting_to(status: StatusCode, title: &str, body: String, target: Option
     let mut response = (status, html).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    let origin = target.and_then(|t| Url::parse(t).ok()).map(|url| url.origin().ascii_serialization());
+    let origin = target.and_then(eventual).map(|url| url.origin().ascii_serialization());
     let policy = match origin.filter(|o| o != "null") {
         Some(origin) => csp().replace("form-action 'self'", &format!("form-action 'self' {origin}")),
         None => csp().to_owned(),
@@ -57,6 +57,17 @@ fn page_posting_to(status: StatusCode, title: &str, body: String, target: Option
     // still get no referrer, so the token in the page's address never leaves it.
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     response
+}
+
+/// Where a form's answer finally leads: for a login that goes on to an authorization request,
+/// the client's redirect URI (a browser checks `form-action` on each redirect of the chain).
+fn eventual(target: &str) -> Option<Url> {
+    let url = Url::parse(target).ok()?;
+    if url.path().ends_with("/oauth2/authorize") {
+        let redirect = url.query_pairs().find(|(name, _)| name == "redirect_uri").map(|(_, value)| value.into_owned());
+        return redirect.and_then(|r| Url::parse(&r).ok());
+    }
+    Some(url)
 }
 
 fn paragraph(s: &str) -> String {
@@ -302,6 +313,19 @@ mod tests {
         let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
         let body = String::from_utf8(body.to_vec()).unwrap();
         assert!(!body.contains("<script>") && !body.contains("<b>bad"));
+    }
+
+    #[test]
+    fn a_login_on_its_way_to_a_client_may_lead_to_the_client_s_origin() {
+        let csp_of =
+            |response: Response| response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned();
+        let next =
+            "https://id.example.com/oauth2/authorize?client_id=c&redirect_uri=https%3A%2F%2Fapp.example.org%2Fcb";
+        let policy = csp_of(login_form("f", Some(next), "", None, StatusCode::OK));
+        assert!(policy.contains("form-action 'self' https://app.example.org;"), "{policy}");
+        let policy = csp_of(login_form("f", Some("https://wiki.example.net/page"), "", None, StatusCode::OK));
+        assert!(policy.contains("form-action 'self' https://wiki.example.net;"), "{policy}");
+        assert!(csp_of(login_form("f", None, "", None, StatusCode::OK)).contains("form-action 'self';"));
     }
 
     #[test]

@@ -120,6 +120,10 @@ pub struct SessionBody {
     pub ip: Option<String>,
     /// Whether this is the session of the token making the request.
     pub current: bool,
+    /// The client app that holds this session (through `/oauth2/token`); absent for a login
+    /// to gatehouse itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
 }
 
 impl SessionBody {
@@ -132,6 +136,7 @@ impl SessionBody {
             user_agent: s.user_agent,
             ip: s.ip,
             current: s.id == current,
+            client_id: s.auth.grant.map(|grant| grant.client_id),
         }
     }
 }

@@ -122,7 +122,8 @@ async fn forms_from_elsewhere_and_addresses_outside_the_allow_list_lead_nowhere(
     let app = guarded("").await;
     app.active_user("ann@example.com", None).await;
     let browser = Browser::new(&app);
-    let page = browser.get(&app.url("/login")).await.text().await.unwrap();
+    let page = browser.get(&app.url("/login?login_hint=ann%40example.com")).await.text().await.unwrap();
+    assert!(page.contains("value=\"ann@example.com\""), "the hint fills in the login field");
     let form = field(&page, "form").unwrap();
     let fields = [("form", form.as_str()), ("login", "ann@example.com"), ("password", PASSWORD)];
     let cross_site = browser.client.post(app.url("/login")).header("origin", "https://evil.example").form(&fields);
@@ -153,7 +154,9 @@ async fn forms_from_elsewhere_and_addresses_outside_the_allow_list_lead_nowhere(
 async fn a_forwarded_request_the_app_could_see_as_another_url_is_refused() {
     let app = guarded("app.test:8081/admin=group:admin, app.test:8081/public=public").await;
     let (_, token) = app.logged_in_user("ann@example.com").await;
-    let cases: [&[(&str, &str)]; 6] = [
+    let cases: [&[(&str, &str)]; 8] = [
+        &[("x-forwarded-host", "app.test:8081"), ("x-forwarded-uri", "/%61dmin/x")],
+        &[("x-forwarded-host", "app.test:8081"), ("x-forwarded-uri", "/public/x%")],
         &[
             ("x-forwarded-host", "app.test:8081"),
             ("x-forwarded-uri", "/admin/x"),
@@ -176,6 +179,10 @@ async fn a_forwarded_request_the_app_could_see_as_another_url_is_refused() {
     }
     let agreeing = ask(&app, &app.client, "GET", "/public/x").header("x-original-url", "http://app.test:8081/public/x");
     assert_eq!(agreeing.send().await.unwrap().status(), StatusCode::OK);
+    let shouting = ask(&app, &app.client, "GET", "/ADMIN/x").bearer_auth(&token).send().await.unwrap();
+    assert_problem(shouting, StatusCode::FORBIDDEN, "forbidden").await;
+    let spaced = ask(&app, &app.client, "GET", "/public/a%20b%C3%A9").send().await.unwrap();
+    assert_eq!(spaced.status(), StatusCode::OK, "other escapes are an ordinary path");
 }
 
 #[tokio::test]

@@ -167,6 +167,13 @@ async fn the_code_flow_gives_tokens_that_open_userinfo_and_never_gatehouse_s_own
     )
     .await;
 
+    // The person sees the app among their sessions (and can end it there).
+    let own = app.tokens("ann@example.com", PASSWORD).await;
+    let listed: Value = app.get("/auth/sessions", own["access_token"].as_str()).await.json().await.unwrap();
+    let apps: Vec<&Value> =
+        listed["sessions"].as_array().unwrap().iter().filter(|s| s["client_id"] == client.id.as_str()).collect();
+    assert_eq!(apps.len(), 1, "{listed}");
+
     // The person agreed once: the next authorization asks nothing and the session carries on.
     let (verifier, challenge) = pkce();
     let again = authorize(&app, &browser, &authorize_url(&app, &client, &challenge, &[]), "-").await;
@@ -440,6 +447,24 @@ async fn logging_out_ends_the_browser_session_and_every_client_session_it_grante
     let refused = browser.get(bad.as_str()).await;
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "an unregistered address is never followed");
     assert_eq!(userinfo(&app, access).await.status(), StatusCode::OK, "and nothing ended");
+
+    // The hint of one browser's session, opened in another browser that has a session: asked.
+    let other = Browser::new(&app);
+    let (_, challenge) = pkce();
+    let client_b = Client { id: client.id.clone(), secret: None };
+    authorize(
+        &app,
+        &other,
+        &authorize_url(&app, &client_b, &challenge, &[("login_hint", "ann@example.com")]),
+        "ann@example.com",
+    )
+    .await;
+    let mut elsewhere = url::Url::parse(&app.url("/oauth2/logout")).unwrap();
+    elsewhere.query_pairs_mut().append_pair("id_token_hint", hint);
+    let asked = other.get(elsewhere.as_str()).await;
+    assert_eq!(asked.status(), StatusCode::OK);
+    assert!(asked.text().await.unwrap().contains("action=\"logout\""), "a confirmation page");
+    assert_eq!(userinfo(&app, access).await.status(), StatusCode::OK, "nothing ended without asking");
 
     let mut url = url::Url::parse(&app.url("/oauth2/logout")).unwrap();
     url.query_pairs_mut()

@@ -315,7 +315,12 @@ impl Accounts {
         nonce: Option<&str>,
         now: DateTime<Utc>,
     ) -> OAuthResult<TokenResponse> {
-        let grant = session.auth.grant.as_ref().ok_or_else(|| OAuthError::invalid_grant("not a client session"))?;
+        let granted = session.auth.grant.as_ref().ok_or_else(|| OAuthError::invalid_grant("not a client session"))?;
+        // What the client is registered for now bounds what it was granted before.
+        let grant = &Grant {
+            scopes: granted.scopes.iter().filter(|s| client.scopes.contains(s)).cloned().collect(),
+            ..granted.clone()
+        };
         let (access_token, expires_in) = self.client_access_token(
             client,
             account.id.to_string(),

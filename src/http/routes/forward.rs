@@ -8,7 +8,8 @@
 //! `Remote-Groups` for the proxy to pass on (in place of any the client sent). A forwarded
 //! request that could reach the app as another URL than the one judged is refused (`403`): an
 //! `X-Original-URL` that disagrees with `X-Forwarded-*`, a host that is not a host, a fragment,
-//! or a percent-encoded slash, backslash or dot in the path. Without a login,
+//! or a path that percent-encodes a letter, digit, `-._~`, slash or backslash. Rule paths match
+//! in any letter case. Without a login,
 //! an API client gets `401`, and a browser is sent to `/login` with the request's URL to come back
 //! to (`302`; with `?redirect=401`, a `401` carrying that `Location`, for nginx, whose
 //! `auth_request` passes only 2xx, 401 and 403 on). Logged in without the group a rule asks for:
@@ -63,6 +64,17 @@ fn plain_host(host: &str) -> bool {
     !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
 }
 
+/// Whether a path percent-encodes a character no client needs to (a letter, a digit, `-._~`)
+/// or a separator (`/`, `\`): the rules compare the path as written, and an app that decodes
+/// it first would route `/%61dmin` or `/public/..%2fadmin` where no rule looked.
+fn hides_characters(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    bytes.iter().enumerate().filter(|(_, b)| **b == b'%').any(|(at, _)| {
+        let hex = path.get(at + 1..at + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
+        hex.is_none_or(|c| c.is_ascii_alphanumeric() || b"-._~/\\".contains(&c))
+    })
+}
+
 /// The forwarded request, from a trusted proxy's headers.
 fn forwarded(headers: &HeaderMap) -> Forwarded {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
@@ -97,9 +109,10 @@ fn forwarded(headers: &HeaderMap) -> Forwarded {
         return Forwarded::Suspicious("the forwarded host is not a host");
     }
     let Ok(url) = Url::parse(&text) else { return Forwarded::Suspicious("the forwarded URL does not parse") };
-    let path = url.path().to_ascii_lowercase();
-    if ["%2f", "%5c", "%2e"].iter().any(|encoded| path.contains(encoded)) || !url.host_str().is_some_and(plain_host) {
-        return Forwarded::Suspicious("the forwarded path hides a separator, or the host is not one");
+    if hides_characters(url.path()) || !url.host_str().is_some_and(plain_host) {
+        return Forwarded::Suspicious(
+            "the forwarded path escapes a letter, digit or separator, or the host is not one",
+        );
     }
     Forwarded::Request(Target { method, url })
 }

@@ -91,6 +91,8 @@ pub(crate) fn go_to(to: &str) -> Response {
 #[derive(Deserialize)]
 struct LoginQuery {
     next: Option<String>,
+    /// Fills in the login field (an authorization request's `login_hint`).
+    login_hint: Option<String>,
 }
 
 /// The login form; with no `next` and a live session, who is logged in.
@@ -110,7 +112,8 @@ async fn show(State(state): State<AppState>, headers: HeaderMap, Query(query): Q
             Err(error) => return error.into_response(),
         }
     }
-    with_cookies(pages::login_form(&form, next.as_deref(), "", None, StatusCode::OK), [set])
+    let hint = query.login_hint.filter(|h| h.len() <= 254 && !h.chars().any(char::is_control)).unwrap_or_default();
+    with_cookies(pages::login_form(&form, next.as_deref(), &hint, None, StatusCode::OK), [set])
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

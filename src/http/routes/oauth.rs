@@ -61,7 +61,7 @@ fn answer(state: &AppState, headers: &HeaderMap, query: &str, decision: Authoriz
 #[utoipa::path(
     get, path = "/oauth2/authorize", summary = "Authorization endpoint (OpenID Connect)", operation_id = "oauthAuthorize", tag = "oidc-provider",
     description = "The authorization code flow with PKCE S256 (required; `plain` is refused). Needs `client_id`, a registered `redirect_uri` (exact; a loopback one's port may vary), `response_type=code`, `code_challenge` and `code_challenge_method=S256`; takes `scope` (`openid profile email offline_access app_data`), `state`, `nonce`, `prompt` (`none`, `login`, `consent`), `max_age` and `login_hint`. Without a browser session the browser is sent to `/login` and back; consent is asked unless the client is first-party or the person agreed before. The answer goes to the redirect URI with `code` (or `error`), `state` and `iss`; an unknown client or redirect URI is shown as a page, never redirected.",
-    responses((status = 302, description = "To the redirect URI with `code` or `error`, or to `/login`"), (status = 200, description = "The consent page", content_type = "text/html"), (status = 400, description = "An unknown client or redirect URI: a page", content_type = "text/html"))
+    responses((status = 303, description = "To the redirect URI with `code` or `error`, or to `/login`"), (status = 200, description = "The consent page", content_type = "text/html"), (status = 400, description = "An unknown client or redirect URI: a page", content_type = "text/html"))
 )]
 async fn authorize(
     State(state): State<AppState>,
@@ -362,9 +362,9 @@ async fn after_logout(
 
 #[utoipa::path(
     get, path = "/oauth2/logout", summary = "RP-initiated logout (OpenID Connect)", operation_id = "oauthLogout", tag = "oidc-provider",
-    description = "Ends the browser session, and every client session granted through it. With a valid `id_token_hint` it ends at once; without one, a page asks first. `post_logout_redirect_uri` must be registered for the client (`client_id` or the hint's `aud`); `state` comes back with it.",
+    description = "Ends the browser session, and every client session granted through it. With an `id_token_hint` that gatehouse issued to a registered client for this browser's session it ends at once; otherwise a page asks first. `post_logout_redirect_uri` must be registered for the client (`client_id` or the hint's `aud`); `state` comes back with it.",
     params(LogoutRequest),
-    responses((status = 302, description = "To the post_logout_redirect_uri"), (status = 200, description = "Logged out, or the confirmation page", content_type = "text/html"), (status = 400, description = "An unregistered post_logout_redirect_uri", content_type = "text/html"))
+    responses((status = 303, description = "To the post_logout_redirect_uri"), (status = 200, description = "Logged out, or the confirmation page", content_type = "text/html"), (status = 400, description = "An unregistered post_logout_redirect_uri", content_type = "text/html"))
 )]
 async fn logout(
     State(state): State<AppState>,
@@ -376,7 +376,23 @@ async fn logout(
     if let Some(None) = hint {
         return pages::oauth_refused("The id_token_hint was not issued here.");
     }
-    let hint = hint.flatten();
+    // A hint ends the session without asking only when it is an ID token of a registered
+    // client for this very browser session; any other is a reason to ask.
+    let session = match browser_caller(&state, &headers).await {
+        Ok(session) => session,
+        Err(error) => return error.into_response(),
+    };
+    let mut hint = hint.flatten();
+    if let Some(given) = &hint {
+        let client = match state.accounts.find_client(&given.aud).await {
+            Ok(client) => client,
+            Err(error) => return ApiError::from(error).into_response(),
+        };
+        let ours = session.as_ref().is_none_or(|s| given.sid == Some(s.session_id));
+        if client.is_none() || !ours {
+            hint = None;
+        }
+    }
     let client_id = hint.as_ref().map(|h| h.aud.clone()).or(request.client_id.clone());
     let next = match after_logout(&state, &request, client_id.as_deref()).await {
         Ok(next) => next,
