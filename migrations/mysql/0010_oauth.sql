@@ -25,8 +25,10 @@ CREATE TABLE oauth_clients (
 
 -- An authorization code: its SHA-256, what it was issued for (the PKCE S256 challenge, the
 -- exact redirect URI, the scopes, the nonce, how the person had authenticated), spent once
--- (`used_at`) within a minute. `session_id` is the client session its redemption started,
--- which a second redemption ends (RFC 6749 section 4.1.2).
+-- (`used_at`) within a minute. `session_id` is the client session its redemption starts
+-- (named when the code is spent); a second redemption ends it and marks `reused_at`, which the
+-- first checks once its session exists, so a replay racing the redemption ends it too
+-- (RFC 6749 section 4.1.2).
 CREATE TABLE oauth_codes (
     hash               BINARY(32)   NOT NULL,
     client_id          VARCHAR(64)  NOT NULL,
@@ -41,6 +43,7 @@ CREATE TABLE oauth_codes (
     expires_at         DATETIME(6)  NOT NULL,
     used_at            DATETIME(6),
     session_id         CHAR(36),
+    reused_at          DATETIME(6),
     PRIMARY KEY (hash),
     KEY oauth_codes_by_expiry (expires_at),
     CONSTRAINT oauth_codes_client_fk FOREIGN KEY (client_id) REFERENCES oauth_clients (id) ON DELETE CASCADE,

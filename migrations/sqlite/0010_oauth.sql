@@ -19,8 +19,10 @@ CREATE TABLE oauth_clients (
 
 -- An authorization code: its SHA-256, what it was issued for (the PKCE S256 challenge, the
 -- exact redirect URI, the scopes, the nonce, how the person had authenticated), spent once
--- (`used_at`) within a minute. `session_id` is the client session its redemption started,
--- which a second redemption ends (RFC 6749 section 4.1.2).
+-- (`used_at`) within a minute. `session_id` is the client session its redemption starts
+-- (named when the code is spent); a second redemption ends it and marks `reused_at`, which the
+-- first checks once its session exists, so a replay racing the redemption ends it too
+-- (RFC 6749 section 4.1.2).
 CREATE TABLE oauth_codes (
     hash               BLOB PRIMARY KEY NOT NULL,
     client_id          TEXT NOT NULL REFERENCES oauth_clients (id) ON DELETE CASCADE,
@@ -34,7 +36,8 @@ CREATE TABLE oauth_codes (
     created_at         TEXT NOT NULL,
     expires_at         TEXT NOT NULL,
     used_at            TEXT,
-    session_id         TEXT
+    session_id         TEXT,
+    reused_at          TEXT
 ) STRICT;
 CREATE INDEX oauth_codes_by_expiry ON oauth_codes (expires_at);
 

@@ -62,6 +62,32 @@ impl Accounts {
         URL_SAFE_NO_PAD.decode(token).is_ok_and(|tag| ring::hmac::verify(&key, binding.as_bytes(), &tag).is_ok())
     }
 
+    /// A new login in a browser that had a session: the old one ends. The client sessions
+    /// granted through it move to the new one when it is the same account (so that logging out
+    /// later still reaches them), and end with it when another account logs in.
+    pub async fn replace_browser_session(
+        &self,
+        old: &Caller,
+        new_session: Uuid,
+        new_account: Uuid,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        if old.account_id != new_account {
+            return self.log_out_browser(old, client).await;
+        }
+        let now = chrono::Utc::now();
+        for session in self.sessions.list_sessions(old.account_id, now).await? {
+            let Some(grant) = session.auth.grant.as_ref().filter(|grant| grant.via == Some(old.session_id)) else {
+                continue;
+            };
+            let grant = crate::sessions::Grant { via: Some(new_session), ..grant.clone() };
+            let auth = crate::sessions::SessionAuth { grant: Some(grant), ..session.auth.clone() };
+            self.sessions.set_session_auth(session.id, &auth).await?;
+        }
+        self.sessions.revoke_session(old.account_id, old.session_id).await?;
+        Ok(())
+    }
+
     /// Ends a browser session and every client session granted through it: signing out of
     /// gatehouse signs out of the apps it let in.
     pub async fn log_out_browser(&self, caller: &Caller, client: &ClientInfo) -> Result<()> {

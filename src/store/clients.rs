@@ -50,7 +50,8 @@ pub struct NewCode {
 pub enum Redemption {
     /// Live and now spent: what it was issued for.
     Spent(NewCode),
-    /// Spent before: the client session its first redemption started, which is to end.
+    /// Spent before (and now marked reused): the client session its first redemption started,
+    /// which is to end.
     Reused { account_id: Uuid, session_id: Option<Uuid> },
     /// Unknown, or past its minute.
     Unknown,
@@ -71,10 +72,12 @@ pub trait ClientStore {
     /// Removes a client with its codes and consents; `false` when there was none.
     async fn delete_client(&self, id: &str) -> StoreResult<bool>;
     async fn insert_code(&self, code: &NewCode) -> StoreResult<()>;
-    /// Spends a code, once, if it is live.
-    async fn redeem_code(&self, hash: &TokenHash, now: DateTime<Utc>) -> StoreResult<Redemption>;
-    /// Records the client session a code's redemption started.
-    async fn set_code_session(&self, hash: &TokenHash, session_id: Uuid) -> StoreResult<()>;
+    /// Spends a code, once, if it is live, naming `session_id` as the client session its
+    /// redemption starts. Presented again, it is marked reused (see [`Self::code_reused`]).
+    async fn redeem_code(&self, hash: &TokenHash, session_id: Uuid, now: DateTime<Utc>) -> StoreResult<Redemption>;
+    /// Whether the code was presented again since it was spent: its redemption, once its session
+    /// exists, asks, so that a replay racing it ends the session too.
+    async fn code_reused(&self, hash: &TokenHash) -> StoreResult<bool>;
     /// The scopes the account agreed to share with the client, if it ever did.
     async fn consent(&self, account_id: Uuid, client_id: &str) -> StoreResult<Option<Vec<String>>>;
     async fn save_consent(

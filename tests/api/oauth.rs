@@ -487,7 +487,7 @@ async fn logging_out_ends_the_browser_session_and_every_client_session_it_grante
 }
 
 #[tokio::test]
-async fn prompt_login_and_max_age_ask_for_a_fresh_login_and_a_revocation_ends_the_session() {
+async fn prompt_login_and_max_age_ask_for_a_fresh_login_which_keeps_the_apps_within_reach_of_logout() {
     let app = spawn_app().await;
     let (client, browser, tokens) = signed_in(&app, "ann@example.com").await;
     let (_, challenge) = pkce();
@@ -498,6 +498,28 @@ async fn prompt_login_and_max_age_ask_for_a_fresh_login_and_a_revocation_ends_th
         let next = query_param(&to, "next").unwrap();
         assert!(!next.contains("prompt=login") && !next.contains("max_age"), "a login satisfies it: {next}");
     }
+    // After a fresh login in the same browser, logging out still reaches the app's session.
+    let (verifier, challenge) = pkce();
+    let back =
+        authorize(&app, &browser, &authorize_url(&app, &client, &challenge, &[("prompt", "login")]), "ann@example.com")
+            .await;
+    let later: Value =
+        redeem(&app, &client, &query_param(&back, "code").unwrap(), &verifier).await.json().await.unwrap();
+    let page = browser.get(&app.url("/login")).await.text().await.unwrap();
+    let form = field(&page, "form").unwrap();
+    assert_eq!(browser.post_form(&app.url("/logout"), &[("form", &form)]).await.status(), StatusCode::OK);
+    assert_eq!(userinfo(&app, later["access_token"].as_str().unwrap()).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        userinfo(&app, tokens["access_token"].as_str().unwrap()).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "the grant of the replaced session moved, and ended"
+    );
+}
+
+#[tokio::test]
+async fn a_revocation_ends_the_session_and_another_client_s_token_is_left_alone() {
+    let app = spawn_app().await;
+    let (client, _, tokens) = signed_in(&app, "ann@example.com").await;
     let admin = app.admin("second-admin@example.com").await;
     let other = confidential(&app, &admin).await;
     let foreign = app

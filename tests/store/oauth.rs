@@ -120,10 +120,11 @@ pub async fn a_code_is_redeemed_once_by_racing_replicas_and_not_after_its_minute
     let racers: Vec<_> = (0..8)
         .map(|_| {
             let (store, hash) = (Arc::clone(&store), live.hash);
-            tokio::spawn(async move { store.redeem_code(&hash, now()).await.unwrap() })
+            tokio::spawn(async move { store.redeem_code(&hash, Uuid::now_v7(), now()).await.unwrap() })
         })
         .collect();
     let mut spent = 0;
+    let mut named = None;
     for racer in racers {
         match racer.await.unwrap() {
             Redemption::Spent(found) => {
@@ -131,27 +132,35 @@ pub async fn a_code_is_redeemed_once_by_racing_replicas_and_not_after_its_minute
                 assert_eq!((found.client_id.as_str(), found.nonce.as_deref()), (app.id.as_str(), Some("n-1")));
                 assert_eq!((found.account_id, &found.scopes), (account, &live.scopes));
             }
-            Redemption::Reused { account_id, session_id } => assert_eq!((account_id, session_id), (account, None)),
+            Redemption::Reused { account_id, session_id } => {
+                assert_eq!(account_id, account);
+                assert!(session_id.is_some(), "the winner named its session when it spent the code");
+                named = session_id;
+            }
             Redemption::Unknown => panic!("a live code is known"),
         }
     }
     assert_eq!(spent, 1, "one redemption wins");
-    let session_id = Uuid::now_v7();
-    h.store.set_code_session(&live.hash, session_id).await.unwrap();
-    let again = h.store.redeem_code(&live.hash, now()).await.unwrap();
-    assert!(matches!(again, Redemption::Reused { session_id: Some(id), .. } if id == session_id), "{again:?}");
+    assert!(named.is_some() && h.store.code_reused(&live.hash).await.unwrap(), "the losers marked it reused");
+    let fresh = code(minutes(1));
+    h.store.insert_code(&fresh).await.unwrap();
+    assert!(matches!(h.store.redeem_code(&fresh.hash, Uuid::now_v7(), now()).await.unwrap(), Redemption::Spent(_)));
+    assert!(!h.store.code_reused(&fresh.hash).await.unwrap(), "spent once is not reused");
 
     let late = code(minutes(1));
     h.store.insert_code(&late).await.unwrap();
-    assert!(matches!(h.store.redeem_code(&late.hash, t0 + minutes(2)).await.unwrap(), Redemption::Unknown));
-    assert!(matches!(h.store.redeem_code(&OpaqueToken::generate().hash, t0).await.unwrap(), Redemption::Unknown));
+    assert!(matches!(
+        h.store.redeem_code(&late.hash, Uuid::now_v7(), t0 + minutes(2)).await.unwrap(),
+        Redemption::Unknown
+    ));
+    assert!(!h.store.code_reused(&late.hash).await.unwrap(), "an expired code presented is not a reuse");
+    let unknown = h.store.redeem_code(&OpaqueToken::generate().hash, Uuid::now_v7(), t0).await.unwrap();
+    assert!(matches!(unknown, Redemption::Unknown));
     let expired = code(minutes(-1));
     h.store.insert_code(&expired).await.unwrap();
     assert!(h.store.purge_expired(now()).await.unwrap() >= 1);
-    assert!(
-        matches!(h.store.redeem_code(&live.hash, now()).await.unwrap(), Redemption::Reused { .. }),
-        "a spent live code stays until it expires"
-    );
+    let again = h.store.redeem_code(&live.hash, Uuid::now_v7(), now()).await.unwrap();
+    assert!(matches!(again, Redemption::Reused { .. }), "a spent live code stays until it expires");
 }
 
 pub async fn a_client_session_keeps_its_grant_and_is_found_by_its_refresh_token(h: Harness) {

@@ -142,7 +142,8 @@ impl Accounts {
             request.code_verifier.ok_or_else(|| OAuthError::invalid_request("code_verifier is required (PKCE)"))?;
         let now = Utc::now();
         let hash = TokenHash::of(&code);
-        let issued = match self.store.redeem_code(&hash, now).await? {
+        let session_id = Uuid::now_v7();
+        let issued = match self.store.redeem_code(&hash, session_id, now).await? {
             Redemption::Spent(issued) => issued,
             Redemption::Reused { account_id, session_id } => {
                 if let Some(session_id) = session_id {
@@ -185,7 +186,7 @@ impl Accounts {
         let refresh = OpaqueToken::generate();
         let ttl = chrono::Duration::from_std(self.settings.session_ttl).unwrap_or(chrono::Duration::days(1));
         let session = NewSession {
-            id: Uuid::now_v7(),
+            id: session_id,
             account_id: account.id,
             refresh_hash: refresh.hash,
             created_at: now,
@@ -195,7 +196,11 @@ impl Accounts {
             auth,
         };
         self.sessions.create_session(&session).await?;
-        self.store.set_code_session(&hash, session.id).await?;
+        // A replay that came while the session was being made found nothing to end yet.
+        if self.store.code_reused(&hash).await? {
+            self.sessions.revoke_session(account.id, session.id).await?;
+            return Err(OAuthError::invalid_grant("the code has been used already; the tokens it gave are revoked"));
+        }
         self.audit.record(
             self.event(kinds::OAUTH_TOKEN_ISSUED, Some(account.id), info)
                 .detail(json!({ "client_id": client.id, "session_id": session.id })),

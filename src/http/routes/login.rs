@@ -188,7 +188,8 @@ fn refused(form: &str, next: Option<&str>, login: &str, error: Error) -> Respons
 }
 
 /// Sets the browser-session cookie and goes on to `next` (or to the login page, which then
-/// says who is logged in). A browser session already there is ended: this login replaces it.
+/// says who is logged in). A browser session already there is replaced (see
+/// [`crate::accounts::Accounts::replace_browser_session`]).
 async fn logged_in(
     state: &AppState,
     headers: &HeaderMap,
@@ -203,7 +204,8 @@ async fn logged_in(
     }
     if let Ok(Some(previous)) = browser_caller(state, headers).await
         && previous.session_id != pair.session_id
-        && let Err(error) = state.accounts.end_session(&previous, previous.session_id, client).await
+        && let Err(error) =
+            state.accounts.replace_browser_session(&previous, pair.session_id, pair.account.id, client).await
     {
         tracing::warn!(%error, "could not end the browser session this login replaces");
     }

@@ -200,7 +200,7 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
         })
     }
 
-    async fn redeem_code(&self, hash: &TokenHash, now: DateTime<Utc>) -> StoreResult<Redemption> {
+    async fn redeem_code(&self, hash: &TokenHash, session_id: Uuid, now: DateTime<Utc>) -> StoreResult<Redemption> {
         timed!(
             DB,
             "redeem_code",
@@ -209,12 +209,19 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
                 let spent = tx
                     .execute(
                         sql!(
-                            "UPDATE oauth_codes SET used_at = ?
+                            "UPDATE oauth_codes SET used_at = ?, session_id = ?
                              WHERE hash = ? AND used_at IS NULL AND expires_at > ?"
                         ),
-                        args![now, hash, now],
+                        args![now, session_id, hash, now],
                     )
                     .await?;
+                if spent != 1 {
+                    tx.execute(
+                        sql!("UPDATE oauth_codes SET reused_at = ? WHERE hash = ? AND used_at IS NOT NULL"),
+                        args![now, hash],
+                    )
+                    .await?;
+                }
                 let row = tx
                     .fetch_optional(
                         sql!("SELECT {CODE_COLUMNS}, used_at, session_id FROM oauth_codes WHERE hash = ?"),
@@ -234,13 +241,17 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
         )
     }
 
-    async fn set_code_session(&self, hash: &TokenHash, session_id: Uuid) -> StoreResult<()> {
-        timed!(DB, "set_code_session", async {
-            self.db
+    async fn code_reused(&self, hash: &TokenHash) -> StoreResult<bool> {
+        timed!(DB, "code_reused", async {
+            let row = self
+                .db
                 .pool()
-                .execute(sql!("UPDATE oauth_codes SET session_id = ? WHERE hash = ?"), args![session_id, hash])
+                .fetch_optional(
+                    sql!("SELECT 1 AS reused FROM oauth_codes WHERE hash = ? AND reused_at IS NOT NULL"),
+                    args![hash],
+                )
                 .await?;
-            Ok(())
+            Ok(row.is_some())
         })
     }
 
