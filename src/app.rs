@@ -64,6 +64,7 @@ impl Services {
         // The audience is the issuer (the public URL without a trailing slash) unless configured.
         let token_audience =
             config.token_audience.clone().unwrap_or_else(|| public_url.as_str().trim_end_matches('/').to_owned());
+        let login = login_page(&public_url);
         let settings = Settings {
             public_url,
             access_token_ttl: config.access_token_ttl,
@@ -76,7 +77,7 @@ impl Services {
             signup_conceal_existing: security.signup_conceal_existing,
             refresh_grace: security.refresh_grace,
             app_url: security.app_url.clone(),
-            redirects: RedirectPolicy::new(security.redirect_allow.clone()),
+            redirects: RedirectPolicy::new(security.redirect_allow.clone()).with_login_page(login),
             reauth_window: security.reauth_window,
             mfa_required: security.mfa_required,
             passwordless: security.passwordless,
@@ -128,6 +129,14 @@ impl Services {
             let _ = writer.await;
         }
     }
+}
+
+/// gatehouse's hosted login page under the public URL (which may have a path prefix).
+fn login_page(public_url: &url::Url) -> url::Url {
+    let mut page = public_url.clone();
+    page.set_path(&format!("{}/login", public_url.path().trim_end_matches('/')));
+    page.set_query(None);
+    page
 }
 
 /// The WebAuthn relying party from the public URL and the WebAuthn settings; an origin that

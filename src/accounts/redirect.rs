@@ -23,6 +23,9 @@ const MAX_LEN: usize = 2048;
 #[derive(Clone, Debug, Default)]
 pub struct RedirectPolicy {
     allowed: Vec<Url>,
+    /// gatehouse's own login page (`/login`), where a login by email or through a provider
+    /// started there comes back: always allowed, whatever the operator listed.
+    login_page: Option<Url>,
 }
 
 /// A `redirect_to` the policy allowed.
@@ -45,7 +48,23 @@ impl RedirectTo {
 impl RedirectPolicy {
     /// Prefixes as configured: absolute `http`/`https` URLs with a host and no credentials.
     pub fn new(allowed: Vec<Url>) -> Self {
-        Self { allowed }
+        Self { allowed, login_page: None }
+    }
+
+    /// Allows gatehouse's own login page, `login_page` (its path exactly, any query), too.
+    pub fn with_login_page(self, login_page: Url) -> Self {
+        Self { login_page: Some(login_page), ..self }
+    }
+
+    fn is_login_page(&self, url: &Url) -> bool {
+        self.login_page.as_ref().is_some_and(|page| {
+            url.scheme() == page.scheme()
+                && url.host() == page.host()
+                && url.port_or_known_default() == page.port_or_known_default()
+                && url.path() == page.path()
+                && url.username().is_empty()
+                && url.password().is_none()
+        })
     }
 
     /// Parses one configured prefix (see `GATEHOUSE_REDIRECT_ALLOW`).
@@ -63,6 +82,12 @@ impl RedirectPolicy {
     /// Checks a submitted `redirect_to`; the error names the field for a `422`.
     pub fn check(&self, value: &str) -> Result<RedirectTo, FieldError> {
         let refuse = |why: &str| Err(FieldError::new("redirect_to", why.to_owned()));
+        if value.len() <= MAX_LEN
+            && let Ok(url) = Url::parse(value)
+            && self.is_login_page(&url)
+        {
+            return Ok(RedirectTo(url));
+        }
         if self.allowed.is_empty() {
             return refuse("redirect_to is not accepted here: GATEHOUSE_REDIRECT_ALLOW lists no address");
         }
@@ -107,6 +132,21 @@ mod tests {
     fn policy() -> RedirectPolicy {
         let prefixes = ["https://app.example.com/", "https://shop.example.com/welcome", "http://localhost:3000/"];
         RedirectPolicy::new(prefixes.iter().map(|p| RedirectPolicy::prefix(p).unwrap()).collect())
+    }
+
+    #[test]
+    fn the_own_login_page_is_allowed_whatever_is_listed_and_nothing_beside_it() {
+        let policy = RedirectPolicy::default().with_login_page(Url::parse("https://id.example.com/login").unwrap());
+        assert!(policy.check("https://id.example.com/login?next=https%3A%2F%2Fapp.example.com%2F").is_ok());
+        for other in [
+            "https://id.example.com/login/x",
+            "https://id.example.com/loginx",
+            "https://id.example.com.evil.com/login",
+            "https://u@id.example.com/login",
+            "http://id.example.com/login",
+        ] {
+            assert!(policy.check(other).is_err(), "{other}");
+        }
     }
 
     #[test]

@@ -182,20 +182,59 @@ pub fn revert_done(email: &str) -> Response {
     )
 }
 
+/// The other ways in that the hosted login page offers beside the password.
+#[derive(Debug, Default)]
+pub struct OtherWays {
+    /// "Continue with {label}", and where the link leads.
+    pub providers: Vec<(String, String)>,
+    /// Login by an emailed link is on.
+    pub email: bool,
+}
+
 /// The hosted login form (`/login`). `form` is its form token, `next` where a login goes on to.
-pub fn login_form(form: &str, next: Option<&str>, login: &str, error: Option<&str>, status: StatusCode) -> Response {
+pub fn login_form(
+    form: &str,
+    next: Option<&str>,
+    login: &str,
+    error: Option<&str>,
+    status: StatusCode,
+    ways: &OtherWays,
+) -> Response {
+    let hidden = hidden_fields(form, next);
+    let providers: String = ways
+        .providers
+        .iter()
+        .map(|(label, href)| format!("<p><a href=\"{}\">Continue with {}</a></p>\n", attr(href), text(label)))
+        .collect();
+    let email = match ways.email {
+        true => format!(
+            "<form method=\"post\" action=\"login\">\n{hidden}\
+             <label for=\"email_link\">Or get a link by email</label>\n\
+             <input id=\"email_link\" name=\"email_link\" type=\"email\" autocomplete=\"email\" required>\n\
+             <button type=\"submit\">Email me a link</button>\n</form>\n"
+        ),
+        false => String::new(),
+    };
     let body = format!(
         "{error}<form method=\"post\" action=\"login\">\n{hidden}\
          <label for=\"login\">Email or username</label>\n\
          <input id=\"login\" name=\"login\" value=\"{login}\" autocomplete=\"username\" required autofocus>\n\
          <label for=\"password\">Password</label>\n\
          <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\n\
-         <button type=\"submit\">Log in</button>\n</form>\n",
+         <button type=\"submit\">Log in</button>\n</form>\n{providers}{email}",
         error = error_line(error),
-        hidden = hidden_fields(form, next),
         login = attr(login),
     );
     page_posting_to(status, "Log in", body, next)
+}
+
+/// After "Email me a link": the same words whether an account has the address or not.
+pub fn email_link_sent() -> Response {
+    page(
+        StatusCode::OK,
+        "Check your email",
+        paragraph("If an account has this address, a login link is on its way. Open it in this browser."),
+    )
 }
 
 /// The second step of a hosted login: a code from the authenticator app, or a recovery code.
@@ -321,11 +360,12 @@ mod tests {
             |response: Response| response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned();
         let next =
             "https://id.example.com/oauth2/authorize?client_id=c&redirect_uri=https%3A%2F%2Fapp.example.org%2Fcb";
-        let policy = csp_of(login_form("f", Some(next), "", None, StatusCode::OK));
+        let ways = OtherWays::default();
+        let policy = csp_of(login_form("f", Some(next), "", None, StatusCode::OK, &ways));
         assert!(policy.contains("form-action 'self' https://app.example.org;"), "{policy}");
-        let policy = csp_of(login_form("f", Some("https://wiki.example.net/page"), "", None, StatusCode::OK));
+        let policy = csp_of(login_form("f", Some("https://wiki.example.net/page"), "", None, StatusCode::OK, &ways));
         assert!(policy.contains("form-action 'self' https://wiki.example.net;"), "{policy}");
-        assert!(csp_of(login_form("f", None, "", None, StatusCode::OK)).contains("form-action 'self';"));
+        assert!(csp_of(login_form("f", None, "", None, StatusCode::OK, &ways)).contains("form-action 'self';"));
     }
 
     #[test]

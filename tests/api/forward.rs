@@ -191,3 +191,26 @@ async fn forwarded_headers_count_only_from_a_trusted_proxy() {
     let answer = ask(&app, &app.client, "GET", "/").send().await.unwrap();
     assert_eq!(answer.status(), StatusCode::UNAUTHORIZED, "an untrusted peer cannot make its request public");
 }
+
+#[tokio::test]
+async fn the_login_page_takes_a_link_by_email_and_goes_on_to_next() {
+    let app = guarded("").await;
+    app.active_user("ann@example.com", None).await;
+    let browser = Browser::new(&app);
+    let page = browser.get(&app.url("/login?next=http%3A%2F%2Fapp.test%3A8081%2Freports")).await.text().await.unwrap();
+    let (form, next) = (field(&page, "form").unwrap(), field(&page, "next").unwrap());
+    let fields = [("form", form.as_str()), ("next", next.as_str()), ("email_link", "ann@example.com")];
+    let sent = browser.post_form(&app.url("/login"), &fields).await;
+    assert_eq!(sent.status(), StatusCode::OK);
+    assert!(sent.text().await.unwrap().contains("a login link is on its way"));
+    let link = app.smtp.nth_to("ann@example.com", 2).await.link("/auth/email/verify?token=");
+    let page = browser.get(&link).await.text().await.unwrap();
+    let (token, redirect_to) = (field(&page, "token").unwrap(), field(&page, "redirect_to").unwrap());
+    assert!(redirect_to.starts_with(&app.url("/login?next=")), "the link comes back to the login page: {redirect_to}");
+    let back =
+        browser.post_form(&app.url("/auth/email/verify"), &[("token", &token), ("redirect_to", &redirect_to)]).await;
+    let done = browser.get(&location(&back)).await;
+    assert_eq!(location(&done), "http://app.test:8081/reports");
+    let passed = ask(&app, &browser.client, "GET", "/reports").header("accept", "text/html").send().await.unwrap();
+    assert_eq!(header(&passed, "remote-user").as_deref(), Some("ann@example.com"));
+}

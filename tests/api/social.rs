@@ -427,3 +427,20 @@ async fn sign_up_through_a_provider_obeys_the_sign_up_switch() {
     assert_eq!(param(&landed, "error").as_deref(), Some("signup_disabled"), "{landed}");
     assert_eq!(world.app.count("SELECT COUNT(*) FROM accounts").await, 0);
 }
+
+#[tokio::test]
+async fn the_hosted_login_page_offers_each_provider_and_its_login_ends_in_the_browser_session() {
+    let Some(world) = world(&[]).await else { return };
+    let app = &world.app;
+    let browser = browser();
+    let next = "http://app.test/reports";
+    let page = browser.get(app.url("/login?next=http%3A%2F%2Fapp.test%2Freports")).send().await.unwrap();
+    let html = page.text().await.unwrap();
+    let mut links = html.split("<a href=\"").skip(1).map(|rest| rest.split('"').next().unwrap().replace("&amp;", "&"));
+    let start = links.find(|href| href.contains("/auth/oidc/idp?")).expect("a link for each provider");
+    assert!(html.contains("Continue with"));
+    let landed = follow(&browser, &start, false).await;
+    assert_eq!(landed.as_str(), next, "back to where the login was for, through /login");
+    let signed_in = browser.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    assert!(signed_in.contains("logged in as alice@example.com"), "the browser session is the provider's login");
+}

@@ -77,7 +77,7 @@ async fn list(
 #[utoipa::path(
     post, path = "/admin/clients", summary = "Register a client app", operation_id = "createClient", tag = "admin", security(("bearer" = [])),
     request_body = ClientInput,
-    responses((status = 201, description = "Registered; a confidential client's `client_secret` is shown this once", body = ClientBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::ValidationFailed, code::Unavailable)>)
+    responses((status = 201, description = "Registered; a confidential client's `client_secret` is shown this once", body = ClientBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::ValidationFailed, code::PayloadTooLarge, code::UnsupportedMediaType, code::Unavailable)>)
 )]
 async fn create(
     State(state): State<AppState>,
@@ -109,7 +109,7 @@ async fn read(
     patch, path = "/admin/clients/{id}", summary = "Change a client app", operation_id = "updateClient", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "The client_id")),
     request_body = ClientInput,
-    responses((status = 200, description = "The client as changed", body = ClientBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::NotFound, code::ValidationFailed, code::Unavailable)>)
+    responses((status = 200, description = "The client as changed", body = ClientBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::NotFound, code::ValidationFailed, code::PayloadTooLarge, code::UnsupportedMediaType, code::Unavailable)>)
 )]
 async fn update(
     State(state): State<AppState>,

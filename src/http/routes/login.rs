@@ -1,5 +1,6 @@
 //! The hosted login of the browser session (`GET|POST /login`) and its logout (`POST /logout`):
-//! HTML forms that work without JavaScript, each carrying a token bound to a cookie of this
+//! the password (then a second factor), a link by email, or a provider; HTML forms that work
+//! without JavaScript, each carrying a token bound to a cookie of this
 //! browser (`gatehouse_form`), and checked for coming from gatehouse's own origin. A login sets
 //! `gatehouse_session` (see [`crate::accounts::browser`]) and goes on to `next`: the
 //! authorization request of a client app, or the page of an app behind a forward-auth proxy.
@@ -93,12 +94,69 @@ struct LoginQuery {
     next: Option<String>,
     /// Fills in the login field (an authorization request's `login_hint`).
     login_hint: Option<String>,
+    /// Back from a login by email or through a provider started here: its hand-off code.
+    code: Option<SecretString>,
+    /// Back from one that failed.
+    error: Option<String>,
+    error_description: Option<String>,
 }
 
-/// The login form; with no `next` and a live session, who is logged in.
-async fn show(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<LoginQuery>) -> Response {
+/// This page's own address with `next`: where a login by email or through a provider started
+/// here comes back to (`GATEHOUSE_REDIRECT_ALLOW` always allows it).
+fn back_here(state: &AppState, next: Option<&str>) -> String {
+    let mut page = url::Url::parse(&format!("{}/login", state.accounts.settings().public_url_issuer()))
+        .unwrap_or_else(|_| state.accounts.settings().public_url.clone());
+    if let Some(next) = next {
+        page.query_pairs_mut().append_pair("next", next);
+    }
+    page.to_string()
+}
+
+/// The ways in the page offers beside the password: each provider, and a link by email.
+fn other_ways(state: &AppState, next: Option<&str>) -> pages::OtherWays {
+    let back = back_here(state, next);
+    let issuer = state.accounts.settings().public_url_issuer();
+    let providers = state
+        .accounts
+        .providers()
+        .into_iter()
+        .filter_map(|(name, label)| {
+            let mut start = url::Url::parse(&format!("{issuer}/auth/oidc/{name}")).ok()?;
+            start.query_pairs_mut().append_pair("redirect_to", &back);
+            Some((label, start.to_string()))
+        })
+        .collect();
+    pages::OtherWays { providers, email: state.accounts.settings().passwordless }
+}
+
+/// The login form; with no `next` and a live session, who is logged in; back from a login by
+/// email or through a provider, its end.
+async fn show(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    Query(query): Query<LoginQuery>,
+) -> Response {
     let next = checked_next(&state, query.next.as_deref());
     let (form, set) = form_token(&state, &headers);
+    let ways = other_ways(&state, next.as_deref());
+    if let Some(code) = &query.code {
+        let client_again = client.clone();
+        let response = match state.accounts.exchange_handoff(code.expose_secret(), client).await {
+            Ok(pair) => logged_in(&state, &headers, &client_again, pair, next.as_deref()).await,
+            Err(Error::MfaRequired(challenge)) => {
+                let token = challenge.mfa_token.expose_secret().to_owned();
+                pages::second_factor_form(&form, next.as_deref(), &token, None, StatusCode::OK)
+            }
+            Err(error) => refused(&form, next.as_deref(), "", error, &ways),
+        };
+        return with_cookies(response, [set]);
+    }
+    if let Some(error) = &query.error {
+        let why = query.error_description.as_deref().unwrap_or(error.as_str());
+        let page = pages::login_form(&form, next.as_deref(), "", Some(why), StatusCode::OK, &ways);
+        return with_cookies(page, [set]);
+    }
     if next.is_none() {
         match browser_caller(&state, &headers).await {
             Ok(Some(caller)) => {
@@ -113,7 +171,7 @@ async fn show(State(state): State<AppState>, headers: HeaderMap, Query(query): Q
         }
     }
     let hint = query.login_hint.filter(|h| h.len() <= 254 && !h.chars().any(char::is_control)).unwrap_or_default();
-    with_cookies(pages::login_form(&form, next.as_deref(), &hint, None, StatusCode::OK), [set])
+    with_cookies(pages::login_form(&form, next.as_deref(), &hint, None, StatusCode::OK, &ways), [set])
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -128,21 +186,32 @@ struct LoginForm {
     mfa_token: Option<SecretString>,
     #[schema(value_type = Option<String>)]
     code: Option<SecretString>,
+    /// "Email me a link" to this address instead.
+    email_link: Option<String>,
 }
 
-/// Either step of the login; a wrong answer shows its form again with the reason.
+/// Either step of the login, or a link by email; a wrong answer shows its form again with the
+/// reason.
 async fn submit(
     State(state): State<AppState>,
     Client(client): Client,
     headers: HeaderMap,
     body: JsonOrForm<LoginForm>,
 ) -> Response {
-    let LoginForm { form, next, login, password, mfa_token, code } = body.value;
+    let LoginForm { form, next, login, password, mfa_token, code, email_link } = body.value;
     if !form_posted_here(&state, &headers, &form) {
         return pages::form_expired();
     }
     let next = checked_next(&state, next.as_deref());
+    let ways = other_ways(&state, next.as_deref());
     let login = login.unwrap_or_default();
+    if let Some(address) = email_link {
+        let back = back_here(&state, next.as_deref());
+        return match state.accounts.request_email_login(&address, Some(back.as_str()), &client).await {
+            Ok(()) => pages::email_link_sent(),
+            Err(error) => refused(&form, next.as_deref(), &address, error, &ways),
+        };
+    }
     if let (Some(mfa_token), Some(code)) = (mfa_token, code) {
         let factor = match code.expose_secret().trim() {
             totp if totp.len() == 6 && totp.bytes().all(|b| b.is_ascii_digit()) => SecondFactor::Totp(totp.into()),
@@ -156,13 +225,13 @@ async fn submit(
                 let page = pages::second_factor_form;
                 page(&form, next.as_deref(), mfa_token.expose_secret(), Some(&error.detail()), error.status())
             }
-            Err(error) => refused(&form, next.as_deref(), "", error),
+            Err(error) => refused(&form, next.as_deref(), "", error, &ways),
         };
     }
     let id = LoginId::from_fields(Some(login.clone()), None);
     let (Some(id), Some(password)) = (id, password) else {
         let why = "Enter your email address or username and your password.";
-        return pages::login_form(&form, next.as_deref(), &login, Some(why), StatusCode::UNPROCESSABLE_ENTITY);
+        return pages::login_form(&form, next.as_deref(), &login, Some(why), StatusCode::UNPROCESSABLE_ENTITY, &ways);
     };
     let client_again = client.clone();
     match state.accounts.log_in(id, password, client).await {
@@ -170,17 +239,17 @@ async fn submit(
         Err(Error::MfaRequired(challenge)) => {
             pages::second_factor_form(&form, next.as_deref(), challenge.mfa_token.expose_secret(), None, StatusCode::OK)
         }
-        Err(error) => refused(&form, next.as_deref(), &login, error),
+        Err(error) => refused(&form, next.as_deref(), &login, error, &ways),
     }
 }
 
 /// The login form again, saying why; a failure of the server's answers as on the API.
-fn refused(form: &str, next: Option<&str>, login: &str, error: Error) -> Response {
+fn refused(form: &str, next: Option<&str>, login: &str, error: Error, ways: &pages::OtherWays) -> Response {
     let error = ApiError::from(error);
     if error.status().is_server_error() {
         return error.into_response();
     }
-    let mut response = pages::login_form(form, next, login, Some(&error.detail()), error.status());
+    let mut response = pages::login_form(form, next, login, Some(&error.detail()), error.status(), ways);
     if let ApiError::RateLimited { retry_after } = &error {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
     }

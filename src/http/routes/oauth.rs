@@ -213,7 +213,7 @@ impl From<TokenResponse> for TokenAnswer {
     post, path = "/oauth2/token", summary = "Token endpoint (OpenID Connect)", operation_id = "oauthToken", tag = "oidc-provider",
     description = "`grant_type=authorization_code` (with `code`, `redirect_uri`, `code_verifier`), `refresh_token` (rotated; a spent one presented again ends the whole session) or `client_credentials` (confidential clients; `sub` is the client). Clients authenticate with `client_secret_basic` or `client_secret_post`; public clients send `client_id` alone. Errors are RFC 6749's: `{\"error\",\"error_description\"}`.",
     request_body(content((TokenForm = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "The tokens", body = TokenAnswer), (status = 400, description = "RFC 6749 error: invalid_request, invalid_grant, invalid_scope, unauthorized_client, unsupported_grant_type"), (status = 401, description = "invalid_client"), Errors<(code::RateLimited, code::Unavailable)>)
+    responses((status = 200, description = "The tokens", body = TokenAnswer), (status = 400, description = "RFC 6749 error: invalid_request, invalid_grant, invalid_scope, unauthorized_client, unsupported_grant_type; or `malformed_request`: a body that is not a form"), (status = 401, description = "invalid_client"), Errors<(code::PayloadTooLarge, code::UnsupportedMediaType, code::RateLimited, code::Unavailable)>)
 )]
 async fn token(
     State(state): State<AppState>,
@@ -279,7 +279,7 @@ struct TokenOfClient {
     post, path = "/oauth2/revoke", summary = "Revoke a token (RFC 7009)", operation_id = "oauthRevoke", tag = "oidc-provider",
     description = "Ends the client session an access or refresh token belongs to (every token of it). Answers 200 for unknown tokens too; a token issued to another client is refused (`400 invalid_request`) and left alone.",
     request_body(content((TokenOfClient = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "Revoked, or nothing to revoke"), (status = 400, description = "invalid_request: another client's token"), (status = 401, description = "invalid_client"), Errors<code::Unavailable>)
+    responses((status = 200, description = "Revoked, or nothing to revoke"), (status = 400, description = "invalid_request: no `token`, or another client's token; or `malformed_request`: a body that is not a form"), (status = 401, description = "invalid_client"), Errors<(code::PayloadTooLarge, code::UnsupportedMediaType, code::Unavailable)>)
 )]
 async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: JsonOrForm<TokenOfClient>) -> Response {
     let form = body.value;
@@ -302,7 +302,7 @@ async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: JsonOrF
     post, path = "/oauth2/introspect", summary = "Introspect a token (RFC 7662)", operation_id = "oauthIntrospect", tag = "oidc-provider",
     description = "For confidential clients (resource servers): whether a client access token is live now (its session not ended), with its `client_id`, `scope`, `sub`, `exp`. Anything else is `{\"active\": false}`.",
     request_body(content((TokenOfClient = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "`active`, and the token's claims when it is", body = crate::http::extract::Object), (status = 401, description = "invalid_client"), Errors<code::Unavailable>)
+    responses((status = 200, description = "`active`, and the token's claims when it is", body = crate::http::extract::Object), (status = 400, description = "invalid_request: no `token`; or `malformed_request`: a body that is not a form"), (status = 401, description = "invalid_client"), Errors<(code::PayloadTooLarge, code::UnsupportedMediaType, code::Unavailable)>)
 )]
 async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: JsonOrForm<TokenOfClient>) -> Response {
     let form = body.value;
