@@ -139,8 +139,10 @@ class Forms(HTMLParser):
 
 
 def form_of(response, action):
+    """The fields of the page's first form posting to `action` (the login page's first is the
+    password form; "Email me a link" follows it)."""
     forms = [f for f in Forms(response.text()).forms if f["action"] == action]
-    expect(len(forms) == 1 and (forms[0]["method"] or "").lower() == "post",
+    expect(forms and (forms[0]["method"] or "").lower() == "post",
            f"no <form method=\"post\" action=\"{action}\"> on the page: {response}")
     return forms[0]["fields"]
 
