@@ -87,6 +87,36 @@ pub async fn redis_harness() -> Option<Harness> {
     Some(Harness { store, sessions: Arc::new(sessions), db: Arc::new(db), sessions_in_database: false })
 }
 
+/// For each named scenario of the module it is invoked in, one test per backend (the store
+/// scenarios on the three databases, the session ones on those and on Redis).
+macro_rules! per_backend {
+    (stores: $($name:ident),* ; sessions: $($session:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $name() { if let Some(h) = crate::harness(crate::Kind::Sqlite).await { super::$name(h).await } } )*
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $session() { if let Some(h) = crate::harness(crate::Kind::Sqlite).await { super::$session(h).await } } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $name() { if let Some(h) = crate::harness(crate::Kind::Postgres).await { super::$name(h).await } } )*
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $session() { if let Some(h) = crate::harness(crate::Kind::Postgres).await { super::$session(h).await } } )*
+        }
+        mod mysql {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $name() { if let Some(h) = crate::harness(crate::Kind::Mysql).await { super::$name(h).await } } )*
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $session() { if let Some(h) = crate::harness(crate::Kind::Mysql).await { super::$session(h).await } } )*
+        }
+        mod redis_sessions {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $session() { if let Some(h) = crate::redis_harness().await { super::$session(h).await } } )*
+        }
+    };
+}
+pub(crate) use per_backend;
+
 /// For each named scenario, one test per backend.
 macro_rules! conformance {
     (stores: $($store:ident),* ; sessions: $($session:ident),* $(,)?) => {

@@ -17,34 +17,7 @@ use uuid::Uuid;
 use crate::Harness;
 use crate::scenarios::{email, minutes, now, seeded};
 
-macro_rules! mfa_conformance {
-    (stores: $($name:ident),* ; sessions: $($session:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-               async fn $name() { if let Some(h) = crate::harness(crate::Kind::Sqlite).await { super::$name(h).await } } )*
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-               async fn $session() { if let Some(h) = crate::harness(crate::Kind::Sqlite).await { super::$session(h).await } } )*
-        }
-        mod postgres {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-               async fn $name() { if let Some(h) = crate::harness(crate::Kind::Postgres).await { super::$name(h).await } } )*
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-               async fn $session() { if let Some(h) = crate::harness(crate::Kind::Postgres).await { super::$session(h).await } } )*
-        }
-        mod mysql {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-               async fn $name() { if let Some(h) = crate::harness(crate::Kind::Mysql).await { super::$name(h).await } } )*
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-               async fn $session() { if let Some(h) = crate::harness(crate::Kind::Mysql).await { super::$session(h).await } } )*
-        }
-        mod redis_sessions {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-               async fn $session() { if let Some(h) = crate::redis_harness().await { super::$session(h).await } } )*
-        }
-    };
-}
-
-mfa_conformance! {
+crate::per_backend! {
     stores:
         a_totp_factor_counts_once_confirmed_and_accepts_each_step_once,
         replicas_racing_with_one_step_accept_it_once,

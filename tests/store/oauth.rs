@@ -13,34 +13,7 @@ use uuid::Uuid;
 use crate::Harness;
 use crate::scenarios::{minutes, now, seeded, session};
 
-macro_rules! oauth_conformance {
-    (stores: $($name:ident),* ; sessions: $($session:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-               async fn $name() { if let Some(h) = crate::harness(crate::Kind::Sqlite).await { super::$name(h).await } } )*
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-               async fn $session() { if let Some(h) = crate::harness(crate::Kind::Sqlite).await { super::$session(h).await } } )*
-        }
-        mod postgres {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-               async fn $name() { if let Some(h) = crate::harness(crate::Kind::Postgres).await { super::$name(h).await } } )*
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-               async fn $session() { if let Some(h) = crate::harness(crate::Kind::Postgres).await { super::$session(h).await } } )*
-        }
-        mod mysql {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-               async fn $name() { if let Some(h) = crate::harness(crate::Kind::Mysql).await { super::$name(h).await } } )*
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-               async fn $session() { if let Some(h) = crate::harness(crate::Kind::Mysql).await { super::$session(h).await } } )*
-        }
-        mod redis_sessions {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-               async fn $session() { if let Some(h) = crate::redis_harness().await { super::$session(h).await } } )*
-        }
-    };
-}
-
-oauth_conformance! {
+crate::per_backend! {
     stores:
         a_client_round_trips_and_keeps_only_the_hash_of_its_secret,
         a_code_is_redeemed_once_by_racing_replicas_and_not_after_its_minute;

@@ -25,6 +25,7 @@ use crate::http::routes::login::{
     browser_caller, clear_session_cookies, end_browser_session, form_posted_here, form_token, go_to, with_cookies,
 };
 use crate::http::state::AppState;
+use crate::store::clients::OAuthClient;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -168,6 +169,19 @@ fn credentials(
     }
 }
 
+/// The client a request to the token, revocation or introspection endpoint comes from,
+/// authenticated, and whether it used `Basic`; or the answer refusing it.
+async fn calling_client(
+    state: &AppState,
+    headers: &HeaderMap,
+    client_id: Option<String>,
+    client_secret: Option<SecretString>,
+) -> Result<(OAuthClient, bool), Response> {
+    let (credentials, basic) = credentials(headers, client_id, client_secret).map_err(|e| oauth_error(e, false))?;
+    let app = state.accounts.authenticate_client(credentials).await.map_err(|e| oauth_error(e, basic))?;
+    Ok((app, basic))
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 struct TokenForm {
     grant_type: Option<String>,
@@ -222,13 +236,9 @@ async fn token(
     body: JsonOrForm<TokenForm>,
 ) -> Response {
     let form = body.value;
-    let (credentials, basic) = match credentials(&headers, form.client_id, form.client_secret) {
+    let (app, basic) = match calling_client(&state, &headers, form.client_id, form.client_secret).await {
         Ok(found) => found,
-        Err(error) => return oauth_error(error, false),
-    };
-    let app = match state.accounts.authenticate_client(credentials).await {
-        Ok(app) => app,
-        Err(error) => return oauth_error(error, basic),
+        Err(refusal) => return refusal,
     };
     let request = TokenRequest {
         grant_type: form.grant_type.unwrap_or_default(),
@@ -283,13 +293,9 @@ struct TokenOfClient {
 )]
 async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: JsonOrForm<TokenOfClient>) -> Response {
     let form = body.value;
-    let (credentials, basic) = match credentials(&headers, form.client_id, form.client_secret) {
+    let (app, basic) = match calling_client(&state, &headers, form.client_id, form.client_secret).await {
         Ok(found) => found,
-        Err(error) => return oauth_error(error, false),
-    };
-    let app = match state.accounts.authenticate_client(credentials).await {
-        Ok(app) => app,
-        Err(error) => return oauth_error(error, basic),
+        Err(refusal) => return refusal,
     };
     let Some(token) = form.token else { return oauth_error(OAuthError::invalid_request("token is required"), basic) };
     match state.accounts.revoke_client_token(&app, &token).await {
@@ -306,19 +312,13 @@ async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: JsonOrF
 )]
 async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: JsonOrForm<TokenOfClient>) -> Response {
     let form = body.value;
-    let (credentials, basic) = match credentials(&headers, form.client_id, form.client_secret) {
+    let (app, basic) = match calling_client(&state, &headers, form.client_id, form.client_secret).await {
         Ok(found) => found,
-        Err(error) => return oauth_error(error, false),
+        Err(refusal) => return refusal,
     };
-    match state.accounts.authenticate_client(credentials).await {
-        Ok(app) if app.confidential => {}
-        Ok(_) => {
-            return oauth_error(
-                OAuthError::refused("invalid_client", "introspection is for confidential clients"),
-                basic,
-            );
-        }
-        Err(error) => return oauth_error(error, basic),
+    if !app.confidential {
+        let refusal = OAuthError::refused("invalid_client", "introspection is for confidential clients");
+        return oauth_error(refusal, basic);
     }
     let Some(token) = form.token else { return oauth_error(OAuthError::invalid_request("token is required"), basic) };
     match state.accounts.introspect(&token).await {
