@@ -61,15 +61,15 @@ impl Services {
         let outbox = Outbox::new(backend.store.clone(), transport, outbox_settings);
         let hasher = PasswordHasher::start(config.hash_threads, config.hash_queue, config.hash_max_wait);
         let security = &config.security;
-        // The audience is the issuer (the public URL without a trailing slash) unless configured.
-        let token_audience =
-            config.token_audience.clone().unwrap_or_else(|| public_url.as_str().trim_end_matches('/').to_owned());
+        let issuer = public_url.as_str().trim_end_matches('/').to_owned();
+        let token_audience = config.token_audience.clone().unwrap_or(issuer); // the issuer unless configured
         let login = login_page(&public_url);
         let settings = Settings {
             public_url,
             access_token_ttl: config.access_token_ttl,
             token_audience,
             token_algorithm: config.token_algorithm,
+            id_token_algorithm: config.id_token_algorithm,
             session_ttl: config.session_ttl,
             activation_ttl: config.activation_ttl,
             reset_ttl: config.reset_ttl,

@@ -518,7 +518,7 @@ fn keys_rotate_adds_a_key_that_is_published_but_does_not_sign_yet() {
     assert_eq!(old["signing"], true, "the old key signs until the new one has been published long enough");
     let kid = new["kid"].as_str().unwrap();
     assert!(rotated.contains(kid), "{rotated}");
-    assert!(rotated.contains("2m") && rotated.contains("old key keeps verifying"), "{rotated}");
+    assert!(rotated.contains("2m") && rotated.contains("old keys keep verifying"), "{rotated}");
     let line = table.lines().find(|line| line.starts_with(kid)).expect(&table);
     assert!(line.split_whitespace().rev().take(2).eq(["yes", "no"]), "signing no, published yes: {line}");
 }

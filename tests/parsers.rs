@@ -396,7 +396,9 @@ fn query_string(names: &'static [&'static str]) -> impl Strategy<Value = String>
         "[ -~]{0,64}".prop_map(|s| s.replace(['#', ' '], "+")),
         Just("%".to_owned()),
         Just("%FF%FE".to_owned()),
-        (0usize..10_000).prop_map(|n| "a".repeat(n)),
+        // Long, yet five of them stay under the 32 KiB a request's head may weigh: past that,
+        // hyper answers a bare 431 before gatehouse sees the request (src/http/serve.rs).
+        (0usize..6_000).prop_map(|n| "a".repeat(n)),
     ];
     prop::collection::vec((name, value), 0..5)
         .prop_map(|pairs| pairs.into_iter().map(|(n, v)| format!("{}={v}", percent(&n))).collect::<Vec<_>>().join("&"))

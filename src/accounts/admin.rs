@@ -367,7 +367,7 @@ impl Admin<'_> {
     }
 
     /// Adds a signing key (see [`Accounts::rotate_key`]).
-    pub async fn rotate_key(&self) -> Result<super::KeyInfo> {
+    pub async fn rotate_key(&self) -> Result<Vec<super::KeyInfo>> {
         self.accounts.rotate_key().await
     }
 }

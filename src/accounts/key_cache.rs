@@ -17,11 +17,17 @@ const UNKNOWN_KID_RELOAD: Duration = Duration::from_secs(5);
 pub struct Keys {
     ring: Arc<RwLock<Arc<KeyRing>>>,
     last_reload: Arc<Mutex<Option<Instant>>>,
+    /// Held while the ID-token key is made, so that one request makes it.
+    pub(super) making_id_key: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Keys {
     pub fn new(ring: Arc<KeyRing>) -> Self {
-        Self { ring: Arc::new(RwLock::new(ring)), last_reload: Arc::new(Mutex::new(None)) }
+        Self {
+            ring: Arc::new(RwLock::new(ring)),
+            last_reload: Arc::new(Mutex::new(None)),
+            making_id_key: Arc::new(tokio::sync::Mutex::new(())),
+        }
     }
 
     pub fn current(&self) -> Arc<KeyRing> {
@@ -49,8 +55,10 @@ pub struct KeyInfo {
     pub kid: String,
     pub algorithm: KeyAlgorithm,
     pub created_at: DateTime<Utc>,
-    /// Signs new tokens now.
+    /// Signs new access tokens now.
     pub signing: bool,
+    /// Signs new ID tokens now.
+    pub signs_id_tokens: bool,
     /// In the JWKS: verifies tokens.
     pub published: bool,
 }

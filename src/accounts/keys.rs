@@ -10,7 +10,7 @@ use chrono::Utc;
 use super::key_cache::KeyInfo;
 use super::{Accounts, Result};
 use crate::store::Store;
-use crate::tokens::jwt::{AccessClaims, Issuing, KeyRing, SigningKey, TokenError};
+use crate::tokens::jwt::{AccessClaims, Issuing, KeyAlgorithm, KeyRing, SigningKey, TokenError};
 use crate::tokens::sealing::{KEY_LEN, Sealer};
 
 impl Accounts {
@@ -48,6 +48,7 @@ impl Accounts {
             .into_iter()
             .map(|k| KeyInfo {
                 signing: k.kid == ring.signing_kid(),
+                signs_id_tokens: k.kid == ring.id_signing_kid() && !ring.needs_id_key(),
                 published: ring.knows(&k.kid),
                 kid: k.kid,
                 algorithm: k.algorithm,
@@ -56,27 +57,61 @@ impl Accounts {
             .collect())
     }
 
-    /// Adds a new signing key. Every replica publishes it within [`RELOAD_EVERY`] and signs
-    /// with it after the publish delay; the old key keeps verifying until its tokens expire.
-    pub async fn rotate_key(&self) -> Result<KeyInfo> {
-        let key = SigningKey::generate_for(self.settings.token_algorithm, Utc::now())?;
-        self.store.insert_signing_key(&key).await?;
-        tracing::info!(kid = %key.kid, "a new signing key was added");
-        self.audit
-            .record_now(
-                crate::audit::AuditEvent::new(crate::audit::kinds::ADMIN_KEY_ROTATED)
-                    .detail(serde_json::json!({ "kid": key.kid, "algorithm": key.algorithm.name() })),
-            )
-            .await?;
+    /// Adds a new signing key, and a new ID-token key when those have a key of their own.
+    /// Every replica publishes them within [`RELOAD_EVERY`] and signs with them after the
+    /// publish delay; the old keys keep verifying until their tokens expire.
+    pub async fn rotate_key(&self) -> Result<Vec<KeyInfo>> {
+        let ring = self.keys();
+        let mut algorithms = vec![self.settings.token_algorithm];
+        if ring.id_signing_algorithm() != self.settings.token_algorithm && !ring.needs_id_key() {
+            algorithms.push(ring.id_signing_algorithm());
+        }
+        let mut added = Vec::new();
+        for algorithm in algorithms {
+            let key = generate(algorithm).await?;
+            self.store.insert_signing_key(&key).await?;
+            tracing::info!(kid = %key.kid, %algorithm, "a new signing key was added");
+            self.audit
+                .record_now(
+                    crate::audit::AuditEvent::new(crate::audit::kinds::ADMIN_KEY_ROTATED)
+                        .detail(serde_json::json!({ "kid": key.kid, "algorithm": algorithm.name() })),
+                )
+                .await?;
+            added.push(KeyInfo {
+                signs_id_tokens: false,
+                kid: key.kid,
+                algorithm,
+                created_at: key.created_at,
+                signing: false,
+                published: true,
+            });
+        }
         self.reload_keys().await?;
-        Ok(KeyInfo {
-            kid: key.kid,
-            algorithm: key.algorithm,
-            created_at: key.created_at,
-            signing: false,
-            published: true,
-        })
+        Ok(added)
     }
+
+    /// Makes the key that signs ID tokens when none of their algorithm exists yet (see
+    /// [`KeyRing::needs_id_key`]). Another replica may have made it: the keys are read again
+    /// first; and should two make one at once, every replica signs with the older.
+    pub async fn ensure_id_key(&self) -> Result<()> {
+        if !self.keys().needs_id_key() {
+            return Ok(());
+        }
+        let _one_at_a_time = self.keys.making_id_key.lock().await;
+        self.reload_keys().await?;
+        if !self.keys().needs_id_key() {
+            return Ok(());
+        }
+        let key = generate(self.settings.id_token_algorithm).await?;
+        self.store.insert_signing_key(&key).await?;
+        tracing::info!(kid = %key.kid, algorithm = %key.algorithm, "made the key that signs ID tokens");
+        self.reload_keys().await
+    }
+}
+
+/// A new key, made off the async threads: an RSA key is a prime search of a fraction of a second.
+async fn generate(algorithm: KeyAlgorithm) -> anyhow::Result<SigningKey> {
+    tokio::task::spawn_blocking(move || SigningKey::generate_for(algorithm, Utc::now())).await?
 }
 
 /// Reads the signing keys; on a database without any, creates the first one, and when none is

@@ -81,6 +81,8 @@ pub struct Settings {
     pub token_audience: String,
     /// The algorithm new tokens (and rotated keys) are signed with.
     pub token_algorithm: KeyAlgorithm,
+    /// The algorithm ID tokens are signed with.
+    pub id_token_algorithm: KeyAlgorithm,
     pub session_ttl: Duration,
     pub activation_ttl: Duration,
     pub reset_ttl: Duration,
@@ -130,6 +132,7 @@ impl Settings {
             issuer: self.public_url_issuer(),
             audience: self.token_audience.clone(),
             algorithm: self.token_algorithm,
+            id_algorithm: self.id_token_algorithm,
             token_ttl: Some(self.access_token_ttl),
         }
     }

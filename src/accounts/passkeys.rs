@@ -144,6 +144,11 @@ impl From<StoredPasskey> for PasskeyInfo {
 }
 
 impl Accounts {
+    /// Whether passkeys can be used here (the public URL names a domain to bind them to).
+    pub fn passkeys_available(&self) -> bool {
+        self.webauthn.is_some()
+    }
+
     fn relying_party(&self) -> Result<&Webauthn> {
         self.webauthn.as_deref().ok_or(Error::PasskeysUnavailable)
     }

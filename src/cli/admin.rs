@@ -363,27 +363,36 @@ async fn list_keys(admin: &Admin<'_>, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(&keys.into_iter().map(KeyBody::from).collect::<Vec<_>>());
     }
-    let mut table = Table::with_header(["KID", "ALGORITHM", "CREATED (UTC)", "SIGNING", "PUBLISHED"]);
+    let mut table = Table::with_header(["KID", "ALGORITHM", "CREATED (UTC)", "SIGNS", "PUBLISHED"]);
     for key in &keys {
         let created = minute(key.created_at);
-        table.row([key.kid.as_str(), key.algorithm.name(), &created, yes_no(key.signing), yes_no(key.published)]);
+        let signs = match (key.signing, key.signs_id_tokens) {
+            (true, true) => "access and ID tokens",
+            (true, false) => "access tokens",
+            (false, true) => "ID tokens",
+            (false, false) => "no",
+        };
+        table.row([key.kid.as_str(), key.algorithm.name(), &created, signs, yes_no(key.published)]);
     }
     print!("{table}");
     Ok(())
 }
 
 async fn rotate_key(admin: &Admin<'_>, access_token_ttl: Duration) -> anyhow::Result<()> {
-    let key = admin.rotate_key().await.map_err(|e| explain(e, || "no signing keys".into()))?;
+    let keys = admin.rotate_key().await.map_err(|e| explain(e, || "no signing keys".into()))?;
+    for (key, signs) in keys.iter().zip(["access tokens", "ID tokens"]) {
+        println!("added {} signing key {} for {signs}", key.algorithm, key.kid);
+    }
+    let Some(key) = keys.first() else { return Ok(()) };
     let signs_from = key.created_at + chrono::Duration::from_std(KEY_PUBLISH_DELAY)?;
-    println!("added {} signing key {}", key.algorithm, key.kid);
     println!(
-        "running servers publish it within {} and sign with it from {} UTC, {} after it was made",
+        "running servers publish the new keys within {} and sign with them from {} UTC, {} after they were made",
         humantime::format_duration(KEY_RELOAD_EVERY),
         second(signs_from),
         humantime::format_duration(KEY_PUBLISH_DELAY),
     );
     println!(
-        "the old key keeps verifying the tokens it signed until they expire (at most {} later)",
+        "the old keys keep verifying the tokens they signed until those expire (at most {} later)",
         humantime::format_duration(access_token_ttl),
     );
     Ok(())

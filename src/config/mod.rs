@@ -49,6 +49,8 @@ pub struct Config {
     pub admin: Option<AdminSeed>,
     pub access_token_ttl: Duration,
     pub token_algorithm: KeyAlgorithm,
+    /// How the ID tokens of client apps are signed.
+    pub id_token_algorithm: KeyAlgorithm,
     /// `None`: the public URL, as the issuer.
     pub token_audience: Option<String>,
     pub session_ttl: Duration,
@@ -198,6 +200,7 @@ impl Config {
         let admin = admin_seed(&mut p);
         let access_token_ttl = p.get(&ACCESS_TOKEN_TTL);
         let token_algorithm = p.get(&TOKEN_ALGORITHM);
+        let id_token_algorithm = p.get(&ID_TOKEN_ALGORITHM);
         let token_audience = p.optional(&TOKEN_AUDIENCE);
         let session_ttl = p.get(&SESSION_TTL);
         let activation_ttl = p.get(&ACTIVATION_TTL);
@@ -238,6 +241,7 @@ impl Config {
                 admin: admin?,
                 access_token_ttl: access_token_ttl?,
                 token_algorithm: token_algorithm?,
+                id_token_algorithm: id_token_algorithm?,
                 token_audience: token_audience?,
                 session_ttl: session_ttl?,
                 activation_ttl: activation_ttl?,

@@ -189,6 +189,38 @@ pub struct OtherWays {
     pub providers: Vec<(String, String)>,
     /// Login by an emailed link is on.
     pub email: bool,
+    /// Passkeys can be used here.
+    pub passkeys: bool,
+}
+
+/// A form posting a passkey's answer (`passkey`), shown by the page's script only where the
+/// browser can use passkeys; `mfa_token` for the second step of a password login. Without
+/// scripts the page works as before, with the other ways in.
+fn passkey_form(hidden: &str, mfa_token: Option<&str>, label: &str) -> String {
+    let mfa = mfa_token.map_or(String::new(), |token| {
+        format!("<input type=\"hidden\" name=\"mfa_token\" value=\"{}\">\n", attr(token))
+    });
+    format!(
+        "<form method=\"post\" action=\"login\" id=\"passkey-form\" hidden>\n{hidden}{mfa}\
+         <input type=\"hidden\" name=\"passkey\" id=\"passkey\">\n\
+         <p class=\"error\" id=\"passkey-error\" role=\"alert\"></p>\n\
+         <button type=\"submit\">{label}</button>\n</form>\n\
+         <script src=\"login/passkey.js\"></script>\n<script src=\"login/hosted.js\"></script>\n",
+        label = text(label),
+    )
+}
+
+/// The page's policy, widened for its scripts: same-origin scripts, and requests to gatehouse
+/// itself (the passkey options).
+fn with_scripts(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    let policy = headers.get(header::CONTENT_SECURITY_POLICY).and_then(|v| v.to_str().ok()).map(|policy| {
+        policy.replacen("default-src 'none';", "default-src 'none'; script-src 'self'; connect-src 'self';", 1)
+    });
+    if let Some(value) = policy.and_then(|p| HeaderValue::from_str(&p).ok()) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    response
 }
 
 /// The hosted login form (`/login`). `form` is its form token, `next` where a login goes on to.
@@ -215,17 +247,22 @@ pub fn login_form(
         ),
         false => String::new(),
     };
+    let passkey = match ways.passkeys {
+        true => passkey_form(&hidden, None, "Log in with a passkey"),
+        false => String::new(),
+    };
     let body = format!(
         "{error}<form method=\"post\" action=\"login\">\n{hidden}\
          <label for=\"login\">Email or username</label>\n\
          <input id=\"login\" name=\"login\" value=\"{login}\" autocomplete=\"username\" required autofocus>\n\
          <label for=\"password\">Password</label>\n\
          <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\n\
-         <button type=\"submit\">Log in</button>\n</form>\n{providers}{email}",
+         <button type=\"submit\">Log in</button>\n</form>\n{passkey}{providers}{email}",
         error = error_line(error),
         login = attr(login),
     );
-    page_posting_to(status, "Log in", body, next)
+    let page = page_posting_to(status, "Log in", body, next);
+    if ways.passkeys { with_scripts(page) } else { page }
 }
 
 /// After "Email me a link": the same words whether an account has the address or not.
@@ -237,25 +274,33 @@ pub fn email_link_sent() -> Response {
     )
 }
 
-/// The second step of a hosted login: a code from the authenticator app, or a recovery code.
+/// The second step of a hosted login: a code from the authenticator app or a recovery code,
+/// and with `passkey` (the account has one) its passkey.
 pub fn second_factor_form(
     form: &str,
     next: Option<&str>,
     mfa_token: &str,
+    passkey: bool,
     error: Option<&str>,
     status: StatusCode,
 ) -> Response {
+    let hidden = hidden_fields(form, next);
+    let with_passkey = match passkey {
+        true => passkey_form(&hidden, Some(mfa_token), "Use your passkey"),
+        false => String::new(),
+    };
+    let offered = if passkey { "<input type=\"hidden\" name=\"with_passkey\" value=\"1\">\n" } else { "" };
     let body = format!(
-        "{error}<form method=\"post\" action=\"login\">\n{hidden}\
+        "{error}{with_passkey}<form method=\"post\" action=\"login\">\n{hidden}{offered}\
          <input type=\"hidden\" name=\"mfa_token\" value=\"{mfa_token}\">\n\
          <label for=\"code\">The code from your authenticator app, or a recovery code</label>\n\
          <input id=\"code\" name=\"code\" autocomplete=\"one-time-code\" required autofocus>\n\
          <button type=\"submit\">Continue</button>\n</form>\n",
         error = error_line(error),
-        hidden = hidden_fields(form, next),
         mfa_token = attr(mfa_token),
     );
-    page_posting_to(status, "Second factor", body, next)
+    let page = page_posting_to(status, "Second factor", body, next);
+    if passkey { with_scripts(page) } else { page }
 }
 
 /// Who is signed in here, with a button to sign out.

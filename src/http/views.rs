@@ -207,8 +207,10 @@ pub struct KeyBody {
     /// `EdDSA`, `ES256` or `RS256`.
     pub algorithm: String,
     pub created_at: String,
-    /// Signs new tokens now.
+    /// Signs new access tokens now.
     pub signing: bool,
+    /// Signs new ID tokens now.
+    pub signs_id_tokens: bool,
     /// In the JWKS: verifies tokens.
     pub published: bool,
 }
@@ -220,6 +222,7 @@ impl From<KeyInfo> for KeyBody {
             algorithm: k.algorithm.name().to_owned(),
             created_at: rfc3339(&k.created_at),
             signing: k.signing,
+            signs_id_tokens: k.signs_id_tokens,
             published: k.published,
         }
     }

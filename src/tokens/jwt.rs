@@ -63,6 +63,9 @@ pub struct Issuing {
     pub audience: String,
     /// The algorithm new tokens are signed with.
     pub algorithm: KeyAlgorithm,
+    /// The algorithm the ID tokens of client apps are signed with (`RS256`, which OpenID
+    /// Connect asks every relying party to accept, unless configured otherwise).
+    pub id_algorithm: KeyAlgorithm,
     /// With it, a key that stopped signing longer than this ago verifies nothing and leaves
     /// the JWKS: every token it signed has expired.
     pub token_ttl: Option<Duration>,
@@ -72,7 +75,8 @@ impl Issuing {
     /// Tokens by and for `issuer`, signed with Ed25519; old keys are kept.
     pub fn new(issuer: impl Into<String>) -> Self {
         let issuer = issuer.into();
-        Self { audience: issuer.clone(), issuer, algorithm: KeyAlgorithm::EdDSA, token_ttl: None }
+        let (algorithm, id_algorithm) = (KeyAlgorithm::EdDSA, KeyAlgorithm::RS256);
+        Self { audience: issuer.clone(), issuer, algorithm, id_algorithm, token_ttl: None }
     }
 }
 
@@ -80,6 +84,9 @@ impl Issuing {
 pub struct KeyRing {
     issuing: Issuing,
     active: (String, KeyAlgorithm, EncodingKey),
+    /// The key that signs ID tokens, when it is not the active one; none until a key of the
+    /// ID-token algorithm exists (see [`KeyRing::needs_id_key`]).
+    id_signer: Option<(String, KeyAlgorithm, EncodingKey)>,
     verifiers: HashMap<String, (KeyAlgorithm, DecodingKey)>,
     public: Vec<Jwk>,
     /// One per algorithm: a token is checked only with the algorithm of the key its `kid` names.
@@ -115,27 +122,44 @@ impl KeyRing {
     /// that algorithm is yet, the oldest of them at once: a first key signs at once, and so
     /// does the first key of an algorithm just switched to (the operator asked for it; the
     /// other replicas load it the moment a token names it). Should no key of the algorithm
-    /// exist, the newest published key of any algorithm signs.
+    /// exist, the newest published key of any algorithm signs. ID tokens are signed the same
+    /// way by a key of their own algorithm.
     pub fn at(issuing: &Issuing, mut keys: Vec<SigningKey>, now: DateTime<Utc>) -> anyhow::Result<Self> {
         keys.sort_by_key(|k| k.created_at);
         let oldest = keys.first().ok_or_else(|| anyhow::anyhow!("no signing key"))?;
         let publish = chrono::Duration::from_std(KEY_PUBLISH_DELAY).unwrap_or_default();
         let published = |k: &&SigningKey| k.created_at + publish <= now;
-        let of_algorithm = || keys.iter().filter(|k| k.algorithm == issuing.algorithm);
-        let signing = of_algorithm()
-            .rev()
-            .find(published)
-            .or_else(|| of_algorithm().next())
-            .or_else(|| keys.iter().rev().find(published))
-            .unwrap_or(oldest);
+        let of_algorithm = |algorithm: KeyAlgorithm| keys.iter().filter(move |k| k.algorithm == algorithm);
+        let signer =
+            |algorithm| of_algorithm(algorithm).rev().find(published).or_else(|| of_algorithm(algorithm).next());
+        let signing = signer(issuing.algorithm).or_else(|| keys.iter().rev().find(published)).unwrap_or(oldest);
         let active = (signing.kid.clone(), signing.algorithm, signing.encoding_key()?);
+        let id_signing = match issuing.id_algorithm == signing.algorithm {
+            true => None,
+            false => signer(issuing.id_algorithm),
+        };
+        let id_signer = match id_signing {
+            Some(key) => Some((key.kid.clone(), key.algorithm, key.encoding_key()?)),
+            None => None,
+        };
         // The oldest key roots the derived secrets, so they stay the same when a new key is added.
         let root = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &oldest.private_pkcs8);
-        // A key stops signing when its successor starts; its tokens live `token_ttl` longer.
-        let retired = |index: usize| match (issuing.token_ttl, keys.get(index + 1)) {
-            (Some(ttl), Some(next)) => {
-                next.created_at + publish + chrono::Duration::from_std(ttl).unwrap_or_default() <= now
-                    && keys[index].kid != signing.kid
+        // A key stops signing when its successor starts: the next key of its algorithm; for a key
+        // of an algorithm no longer configured, the next one of each configured algorithm (the
+        // later of the two). Its tokens live `token_ttl` longer.
+        let first_after = |index: usize, algorithm| keys[index + 1..].iter().find(|k| k.algorithm == algorithm);
+        let succeeded_at = |index: usize| {
+            let algorithm = keys[index].algorithm;
+            if algorithm == issuing.algorithm || algorithm == issuing.id_algorithm {
+                return first_after(index, algorithm).map(|next| next.created_at);
+            }
+            let access = first_after(index, issuing.algorithm)?.created_at;
+            Some(first_after(index, issuing.id_algorithm).map_or(access, |id| id.created_at.max(access)))
+        };
+        let signs = |key: &SigningKey| key.kid == signing.kid || id_signing.is_some_and(|id| id.kid == key.kid);
+        let retired = |index: usize| match (issuing.token_ttl, succeeded_at(index)) {
+            (Some(ttl), Some(at)) => {
+                at + publish + chrono::Duration::from_std(ttl).unwrap_or_default() <= now && !signs(&keys[index])
             }
             _ => false,
         };
@@ -157,7 +181,7 @@ impl KeyRing {
                 (algorithm, validation)
             })
             .collect();
-        Ok(Self { issuing: issuing.clone(), active, verifiers, public, validations, root })
+        Ok(Self { issuing: issuing.clone(), active, id_signer, verifiers, public, validations, root })
     }
 
     /// The kid of the key that signs.
@@ -168,6 +192,29 @@ impl KeyRing {
     /// The algorithm new tokens are signed with.
     pub fn signing_algorithm(&self) -> KeyAlgorithm {
         self.active.1
+    }
+
+    /// The kid of the key that signs ID tokens.
+    pub fn id_signing_kid(&self) -> &str {
+        self.id_signer.as_ref().map_or(&self.active.0, |(kid, ..)| kid)
+    }
+
+    /// The algorithm ID tokens are signed with: the configured one once a key of it exists.
+    pub fn id_signing_algorithm(&self) -> KeyAlgorithm {
+        self.id_signer.as_ref().map_or(self.active.1, |(_, algorithm, _)| *algorithm)
+    }
+
+    /// The algorithm ID tokens are configured for; until its key exists, the token endpoint
+    /// makes it before it signs.
+    pub fn id_token_algorithm(&self) -> KeyAlgorithm {
+        self.issuing.id_algorithm
+    }
+
+    /// Whether ID tokens are configured for an algorithm no stored key has yet. The key is made
+    /// when the first client app is registered (or the first ID token is asked for), not at
+    /// start: generating an RSA key takes a moment, and most installations have no client app.
+    pub fn needs_id_key(&self) -> bool {
+        self.id_signer.is_none() && self.active.1 != self.issuing.id_algorithm
     }
 
     /// Whether `kid` verifies tokens (is in the JWKS).
@@ -198,10 +245,12 @@ impl KeyRing {
     /// Signs any claims with the active key, with `typ` in the header (`at+jwt` for the access
     /// tokens of client apps, RFC 9068).
     pub fn sign_typed<T: Serialize>(&self, claims: &T, typ: &str) -> anyhow::Result<String> {
-        let mut header = Header::new(self.active.1.jwt());
-        header.kid = Some(self.active.0.clone());
-        header.typ = Some(typ.to_owned());
-        Ok(jsonwebtoken::encode(&header, claims, &self.active.2)?)
+        sign_with(&self.active, claims, typ)
+    }
+
+    /// Signs the claims of an ID token with the ID-token key (the active key until one exists).
+    pub fn sign_id_token<T: Serialize>(&self, claims: &T) -> anyhow::Result<String> {
+        sign_with(self.id_signer.as_ref().unwrap_or(&self.active), claims, "JWT")
     }
 
     /// Checks a token of another shape than the access token ([`Self::verify`] does that): its
@@ -262,6 +311,17 @@ impl KeyRing {
     }
 }
 
+fn sign_with<T: Serialize>(
+    (kid, algorithm, key): &(String, KeyAlgorithm, EncodingKey),
+    claims: &T,
+    typ: &str,
+) -> anyhow::Result<String> {
+    let mut header = Header::new(algorithm.jwt());
+    header.kid = Some(kid.clone());
+    header.typ = Some(typ.to_owned());
+    Ok(jsonwebtoken::encode(&header, claims, key)?)
+}
+
 fn classify(error: jsonwebtoken::errors::Error) -> TokenError {
     match error.kind() {
         jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
@@ -301,6 +361,39 @@ mod tests {
         assert!(!later.knows(&old.kid) && later.jwks().len() == 1, "every token of the old key has expired");
         let only = KeyRing::at(&issuing, vec![new.clone()], new.created_at).unwrap();
         assert_eq!(only.signing_kid(), new.kid, "a first key signs at once");
+    }
+
+    #[test]
+    fn id_tokens_have_a_key_of_their_own_which_stays_while_the_access_key_rotates() {
+        let start = Utc::now() - chrono::Duration::days(1);
+        let ed0 = SigningKey::generate(start).unwrap();
+        let rs = SigningKey::generate_for(KeyAlgorithm::RS256, start + chrono::Duration::hours(1)).unwrap();
+        let ed1 = SigningKey::generate(start + chrono::Duration::hours(2)).unwrap();
+        let issuing =
+            Issuing { token_ttl: Some(std::time::Duration::from_secs(900)), ..Issuing::new("https://a.example") };
+        let without = KeyRing::at(&issuing, vec![ed0.clone()], Utc::now()).unwrap();
+        assert!(without.needs_id_key(), "no RS256 key yet");
+        assert_eq!(without.id_signing_kid(), ed0.kid, "until then the access key signs ID tokens");
+
+        // The RS256 key came an hour after ed0, ed1 an hour later: ed0 signed until ed1 took over.
+        let ring = |at| KeyRing::at(&issuing, vec![ed0.clone(), rs.clone(), ed1.clone()], at).unwrap();
+        let soon = ring(ed1.created_at + chrono::Duration::seconds(121));
+        assert!(!soon.needs_id_key());
+        assert_eq!((soon.signing_kid(), soon.id_signing_kid()), (ed1.kid.as_str(), rs.kid.as_str()));
+        assert!(soon.knows(&ed0.kid), "ed0's last tokens are still valid, whatever came between");
+        let later = ring(Utc::now());
+        assert!(!later.knows(&ed0.kid) && later.knows(&rs.kid) && later.knows(&ed1.kid));
+
+        let id_token = later.sign_id_token(&claims(60)).unwrap();
+        let header = jsonwebtoken::decode_header(&id_token).unwrap();
+        assert_eq!((header.alg, header.kid.as_deref()), (Algorithm::RS256, Some(rs.kid.as_str())));
+        let access = jsonwebtoken::decode_header(&later.sign(&claims(60)).unwrap()).unwrap();
+        assert_eq!((access.alg, access.kid), (Algorithm::EdDSA, Some(ed1.kid.clone())));
+
+        // When access tokens are RS256 too, one key signs both.
+        let rsa_only = KeyRing::new("https://a.example", vec![rs.clone()]).unwrap();
+        assert!(!rsa_only.needs_id_key());
+        assert_eq!(rsa_only.id_signing_kid(), rs.kid);
     }
 
     fn ring() -> KeyRing {

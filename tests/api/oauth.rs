@@ -147,7 +147,11 @@ async fn the_code_flow_gives_tokens_that_open_userinfo_and_never_gatehouse_s_own
     let access = tokens["access_token"].as_str().unwrap();
     assert_eq!(jwt_header(access)["typ"], "at+jwt");
     assert_eq!(jwt_payload(access)["aud"], client.id.as_str());
-    let id = jwt_payload(tokens["id_token"].as_str().unwrap());
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let algorithms = (&jwt_header(id_token)["alg"], &jwt_header(access)["alg"]);
+    assert_eq!(algorithms, (&json!("RS256"), &json!("EdDSA")), "ID tokens in the algorithm OpenID Connect requires");
+    crate::tokens::verify_like_an_api(&app, id_token, &client.id).await;
+    let id = jwt_payload(id_token);
     assert_eq!((&id["aud"], &id["azp"], &id["nonce"]), (&json!(client.id), &json!(client.id), &json!("n-1")));
     assert_eq!(
         (&id["sub"], &id["email"], &id["iss"]),

@@ -189,3 +189,60 @@ async fn passkeys_are_off_without_a_domain_and_say_why() {
     let response = app.post_json("/auth/webauthn/options", &json!({}), None).await;
     assert_problem(response, StatusCode::CONFLICT, "passkeys_unavailable").await;
 }
+
+#[tokio::test]
+async fn the_hosted_login_page_takes_a_passkey_alone_and_as_the_second_step() {
+    use crate::browser::{Browser, field, location};
+    let app = app().await;
+    let (account, token) = app.logged_in_user("ann@example.com").await;
+    let mut passkey = authenticator();
+    let (response, credential_id) = register(&app, &token, &mut passkey, "Laptop").await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let user = uuid::Uuid::parse_str(account["id"].as_str().unwrap()).unwrap();
+
+    // The page offers the passkey, hidden until its script finds a browser that can use one.
+    let browser = Browser::new(&app);
+    let page = browser.get(&app.url("/login")).await;
+    let policy = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(policy.contains("script-src 'self'") && policy.contains("connect-src 'self'"), "{policy}");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<form method=\"post\" action=\"login\" id=\"passkey-form\" hidden>"), "{html}");
+    assert!(html.contains("Log in with a passkey") && html.contains("<script src=\"login/hosted.js\">"));
+    for script in ["/login/hosted.js", "/login/passkey.js"] {
+        let served = app.get(script, None).await;
+        assert_eq!(served.status(), StatusCode::OK, "{script}");
+        assert!(served.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    }
+
+    // What the script does: the options, the passkey's answer, posted with the page's form.
+    let form = field(&html, "form").unwrap();
+    let request = options(&app, json!({}), None).await;
+    let signed = answer(&mut passkey, request, Some(&credential_id), Some(user.as_bytes()));
+    let signed = serde_json::to_string(&signed).unwrap();
+    let response = browser.post_form(&app.url("/login"), &[("form", &form), ("passkey", &signed)]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), app.url("/login"));
+    let signed_in = browser.get(&app.url("/login")).await.text().await.unwrap();
+    assert!(signed_in.contains("ann@example.com"), "the browser session is ann's: {signed_in}");
+
+    // The same answer again, or something that is no passkey's answer: the form says why.
+    let replayed = browser.post_form(&app.url("/login"), &[("form", &form), ("passkey", &signed)]).await;
+    assert_eq!(replayed.status(), StatusCode::UNAUTHORIZED);
+    let garbage = browser.post_form(&app.url("/login"), &[("form", &form), ("passkey", "{}")]).await;
+    assert_eq!(garbage.status(), StatusCode::BAD_REQUEST);
+    assert!(garbage.text().await.unwrap().contains("not a passkey"));
+
+    // A password login of an account with a passkey asks for it as the second step.
+    let other = Browser::new(&app);
+    let second = other.log_in(&app.url("/login"), "ann@example.com", PASSWORD).await;
+    assert_eq!(second.status(), StatusCode::OK);
+    let html = second.text().await.unwrap();
+    assert!(html.contains("Use your passkey"), "{html}");
+    let (form, mfa_token) = (field(&html, "form").unwrap(), field(&html, "mfa_token").unwrap());
+    let request = options(&app, json!({"mfa_token": mfa_token}), None).await;
+    let signed = serde_json::to_string(&answer(&mut passkey, request, None, None)).unwrap();
+    let fields = [("form", form.as_str()), ("mfa_token", &mfa_token), ("passkey", &signed)];
+    let response = other.post_form(&app.url("/login"), &fields).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(response.headers()["set-cookie"].to_str().unwrap().starts_with("gatehouse_session="));
+}

@@ -13,7 +13,7 @@ const ALGORITHMS: [&str; 3] = ["EdDSA", "ES256", "RS256"];
 
 /// Verifies `token` as another service would: with the key its `kid` names in a freshly
 /// fetched JWKS, the algorithm that key declares, the issuer and the audience.
-async fn verify_like_an_api(app: &TestApp, token: &str, audience: &str) -> Value {
+pub async fn verify_like_an_api(app: &TestApp, token: &str, audience: &str) -> Value {
     let jwks: Value = app.get("/.well-known/jwks.json", None).await.json().await.unwrap();
     let kid = jwt_header(token)["kid"].clone();
     let key = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid).expect("the token's kid is published");
@@ -66,7 +66,7 @@ async fn each_algorithm_signs_tokens_that_verify_with_the_published_jwk_alone() 
 }
 
 #[tokio::test]
-async fn the_discovery_document_names_the_issuer_the_jwks_and_the_signing_algorithms() {
+async fn the_discovery_document_names_the_issuer_the_jwks_and_the_id_token_algorithm() {
     let app = spawn_app_with(Options::default().var("GATEHOUSE_TOKEN_ALGORITHM", "ES256")).await;
 
     let response = app.get("/.well-known/openid-configuration", None).await;
@@ -76,7 +76,7 @@ async fn the_discovery_document_names_the_issuer_the_jwks_and_the_signing_algori
     let discovery: Value = response.json().await.unwrap();
     assert_eq!(discovery["issuer"], app.address);
     assert_eq!(discovery["jwks_uri"], app.url("/.well-known/jwks.json"));
-    assert_eq!(discovery["id_token_signing_alg_values_supported"], serde_json::json!(["ES256"]));
+    assert_eq!(discovery["id_token_signing_alg_values_supported"], serde_json::json!(["RS256"]), "what OIDC requires");
     let jwks = app.client.get(discovery["jwks_uri"].as_str().unwrap()).send().await.unwrap();
     assert_eq!(jwks.status(), StatusCode::OK);
 }
@@ -98,8 +98,6 @@ async fn switching_the_algorithm_signs_with_the_new_one_at_once_and_keeps_issued
             verify_like_an_api(&app, token, &app.address).await;
             assert_eq!(app.get("/protected", Some(token)).await.status(), StatusCode::OK);
         }
-        let discovery: Value = app.get("/.well-known/openid-configuration", None).await.json().await.unwrap();
-        assert_eq!(discovery["id_token_signing_alg_values_supported"][0], algorithm, "the signing one first");
     }
 }
 
@@ -110,7 +108,7 @@ async fn a_rotation_publishes_a_key_of_the_configured_algorithm_while_the_old_ke
         let (_, before) = app.logged_in_user("ann@example.com").await;
         let old_kid = jwt_header(&before)["kid"].clone();
 
-        let rotated = app.services().await.accounts.rotate_key().await.unwrap();
+        let rotated = app.services().await.accounts.rotate_key().await.unwrap().remove(0);
         let app = app.restart().await;
 
         assert_eq!(rotated.algorithm, algorithm);

@@ -110,6 +110,8 @@ impl Admin<'_> {
         let secret = confidential.then(OpaqueToken::generate);
         self.accounts().store.insert_client(&client, secret.as_ref().map(|s| &s.hash)).await?;
         tracing::info!(client_id = %client.id, "client registered");
+        // Published now, so the app finds it in the JWKS on its first login.
+        self.accounts().ensure_id_key().await?;
         self.audit(self.event(kinds::ADMIN_CLIENT_CREATED, None).detail(describe(&client))).await?;
         Ok(ClientWithSecret { client, secret: secret.map(|s| s.secret) })
     }

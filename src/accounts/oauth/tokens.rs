@@ -123,6 +123,8 @@ impl Accounts {
                 ),
             });
         }
+        // Clients registered before ID tokens had a key of their own find it made here.
+        self.ensure_id_key().await?;
         match request.grant_type.as_str() {
             "authorization_code" => self.redeem(client, request, info).await,
             "refresh_token" => self.refresh_client(client, request).await,
@@ -377,7 +379,7 @@ impl Accounts {
         if let Some(nonce) = nonce {
             claims.insert("nonce".into(), json!(nonce));
         }
-        Ok(self.keys().sign_typed(&claims, "JWT").map_err(Error::from)?)
+        Ok(self.keys().sign_id_token(&claims).map_err(Error::from)?)
     }
 
     /// The client session (or client) a client access token belongs to, if it is still good:

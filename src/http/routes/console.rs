@@ -1,7 +1,8 @@
 //! The two pages for people: the admin console at `/admin` and the account page at `/account`
 //! (second factors, passkeys, sessions). Each is one hand-written page with its script, compiled
 //! into the binary (`assets/`); they share the console's style sheet and three scripts: the page
-//! helpers, the passkey helper and the login forms.
+//! helpers, the passkey helper and the login forms. The hosted login page (`/login`) takes the
+//! passkey helper and a script of its own from here too.
 //! The pages are clients of the JSON API like any other, so they are not part of the OpenAPI
 //! document. Their Content-Security-Policy allows only same-origin scripts, styles and requests:
 //! nothing inline, nothing from elsewhere.
@@ -22,6 +23,7 @@ const ACCOUNT_CSS: &str = include_str!("../../../assets/account/account.css");
 const PAGE_JS: &str = include_str!("../../../assets/page.js");
 const PASSKEY_JS: &str = include_str!("../../../assets/passkey.js");
 const LOGIN_JS: &str = include_str!("../../../assets/login.js");
+const HOSTED_LOGIN_JS: &str = include_str!("../../../assets/hosted-login.js");
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
                    img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -47,6 +49,9 @@ fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/account/page.js", get(|| script(PAGE_JS)))
         .route("/account/passkey.js", get(|| script(PASSKEY_JS)))
         .route("/account/login.js", get(|| script(LOGIN_JS)))
+        // The hosted login page's passkey button (see `crate::http::pages`).
+        .route("/login/passkey.js", get(|| script(PASSKEY_JS)))
+        .route("/login/hosted.js", get(|| script(HOSTED_LOGIN_JS)))
 }
 
 async fn page(html: &'static str) -> Response {

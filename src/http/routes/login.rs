@@ -126,7 +126,8 @@ fn other_ways(state: &AppState, next: Option<&str>) -> pages::OtherWays {
             Some((label, start.to_string()))
         })
         .collect();
-    pages::OtherWays { providers, email: state.accounts.settings().passwordless }
+    let (email, passkeys) = (state.accounts.settings().passwordless, state.accounts.passkeys_available());
+    pages::OtherWays { providers, email, passkeys }
 }
 
 /// The login form; with no `next` and a live session, who is logged in; back from a login by
@@ -144,10 +145,7 @@ async fn show(
         let client_again = client.clone();
         let response = match state.accounts.exchange_handoff(code.expose_secret(), client).await {
             Ok(pair) => logged_in(&state, &headers, &client_again, pair, next.as_deref()).await,
-            Err(Error::MfaRequired(challenge)) => {
-                let token = challenge.mfa_token.expose_secret().to_owned();
-                pages::second_factor_form(&form, next.as_deref(), &token, None, StatusCode::OK)
-            }
+            Err(Error::MfaRequired(challenge)) => second_step(&form, next.as_deref(), &challenge),
             Err(error) => refused(&form, next.as_deref(), "", error, &ways),
         };
         return with_cookies(response, [set]);
@@ -188,6 +186,11 @@ struct LoginForm {
     code: Option<SecretString>,
     /// "Email me a link" to this address instead.
     email_link: Option<String>,
+    /// A passkey's answer (`credential.toJSON()` as JSON) to the options of
+    /// `POST /auth/webauthn/options`: a login, or with `mfa_token` its second step.
+    passkey: Option<String>,
+    /// The second step offered the passkey: a wrong code offers it again.
+    with_passkey: Option<String>,
 }
 
 /// Either step of the login, or a link by email; a wrong answer shows its form again with the
@@ -198,7 +201,7 @@ async fn submit(
     headers: HeaderMap,
     body: JsonOrForm<LoginForm>,
 ) -> Response {
-    let LoginForm { form, next, login, password, mfa_token, code, email_link } = body.value;
+    let LoginForm { form, next, login, password, mfa_token, code, email_link, passkey, with_passkey } = body.value;
     if !form_posted_here(&state, &headers, &form) {
         return pages::form_expired();
     }
@@ -212,18 +215,38 @@ async fn submit(
             Err(error) => refused(&form, next.as_deref(), &address, error, &ways),
         };
     }
+    let client_again = client.clone();
+    if let Some(answer) = passkey {
+        let outcome = match (serde_json::from_str(&answer), &mfa_token) {
+            (Err(_), _) => Err(Error::WebauthnFailed("the browser's answer is not a passkey's")),
+            (Ok(credential), Some(token)) => {
+                let factor = SecondFactor::Webauthn(Box::new(credential));
+                state.accounts.complete_login(token.expose_secret(), factor, client).await
+            }
+            (Ok(credential), None) => state.accounts.log_in_with_passkey(&credential, client).await,
+        };
+        return match (outcome, mfa_token) {
+            (Ok(pair), _) => logged_in(&state, &headers, &client_again, pair, next.as_deref()).await,
+            (Err(error @ Error::WebauthnFailed(_)), Some(token)) => {
+                let error = ApiError::from(error);
+                let page = pages::second_factor_form;
+                page(&form, next.as_deref(), token.expose_secret(), true, Some(&error.detail()), error.status())
+            }
+            (Err(error), _) => refused(&form, next.as_deref(), "", error, &ways),
+        };
+    }
     if let (Some(mfa_token), Some(code)) = (mfa_token, code) {
         let factor = match code.expose_secret().trim() {
             totp if totp.len() == 6 && totp.bytes().all(|b| b.is_ascii_digit()) => SecondFactor::Totp(totp.into()),
             recovery => SecondFactor::RecoveryCode(recovery.into()),
         };
-        let client_again = client.clone();
         return match state.accounts.complete_login(mfa_token.expose_secret(), factor, client).await {
             Ok(pair) => logged_in(&state, &headers, &client_again, pair, next.as_deref()).await,
             Err(error @ Error::InvalidCode) => {
                 let error = ApiError::from(error);
+                let (token, offered) = (mfa_token.expose_secret(), with_passkey.is_some() && ways.passkeys);
                 let page = pages::second_factor_form;
-                page(&form, next.as_deref(), mfa_token.expose_secret(), Some(&error.detail()), error.status())
+                page(&form, next.as_deref(), token, offered, Some(&error.detail()), error.status())
             }
             Err(error) => refused(&form, next.as_deref(), "", error, &ways),
         };
@@ -233,14 +256,17 @@ async fn submit(
         let why = "Enter your email address or username and your password.";
         return pages::login_form(&form, next.as_deref(), &login, Some(why), StatusCode::UNPROCESSABLE_ENTITY, &ways);
     };
-    let client_again = client.clone();
     match state.accounts.log_in(id, password, client).await {
         Ok(pair) => logged_in(&state, &headers, &client_again, pair, next.as_deref()).await,
-        Err(Error::MfaRequired(challenge)) => {
-            pages::second_factor_form(&form, next.as_deref(), challenge.mfa_token.expose_secret(), None, StatusCode::OK)
-        }
+        Err(Error::MfaRequired(challenge)) => second_step(&form, next.as_deref(), &challenge),
         Err(error) => refused(&form, next.as_deref(), &login, error, &ways),
     }
+}
+
+/// The second step's form, offering the passkey when the account has one.
+fn second_step(form: &str, next: Option<&str>, challenge: &crate::accounts::MfaChallenge) -> Response {
+    let passkey = challenge.methods.contains(&"webauthn");
+    pages::second_factor_form(form, next, challenge.mfa_token.expose_secret(), passkey, None, StatusCode::OK)
 }
 
 /// The login form again, saying why; a failure of the server's answers as on the API.

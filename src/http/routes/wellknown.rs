@@ -52,8 +52,8 @@ struct Discovery {
     revocation_endpoint: String,
     introspection_endpoint: String,
     end_session_endpoint: String,
-    /// The algorithms of the published keys, the one signing now first.
-    #[schema(example = json!(["EdDSA"]))]
+    /// How ID tokens are signed (`GATEHOUSE_ID_TOKEN_ALGORITHM`, `RS256` by default).
+    #[schema(example = json!(["RS256"]))]
     id_token_signing_alg_values_supported: Vec<String>,
     subject_types_supported: Vec<&'static str>,
     response_types_supported: Vec<&'static str>,
@@ -83,12 +83,6 @@ struct Discovery {
 )]
 async fn openid_configuration(State(state): State<AppState>) -> Response {
     let keys = state.accounts.keys();
-    let mut algorithms = vec![keys.signing_algorithm().name().to_owned()];
-    for jwk in keys.jwks() {
-        if !algorithms.contains(&jwk.alg) {
-            algorithms.push(jwk.alg);
-        }
-    }
     let issuer = keys.issuer();
     let at = |path: &str| format!("{issuer}{path}");
     let client_auth = vec!["client_secret_basic", "client_secret_post", "none"];
@@ -101,7 +95,7 @@ async fn openid_configuration(State(state): State<AppState>) -> Response {
         revocation_endpoint: at("/oauth2/revoke"),
         introspection_endpoint: at("/oauth2/introspect"),
         end_session_endpoint: at("/oauth2/logout"),
-        id_token_signing_alg_values_supported: algorithms,
+        id_token_signing_alg_values_supported: vec![keys.id_token_algorithm().name().to_owned()],
         subject_types_supported: vec!["public"],
         response_types_supported: vec!["code"],
         response_modes_supported: vec!["query"],
