@@ -1,8 +1,8 @@
-// The account page at /account with passkeys and social login, in a real headless Chromium
-// whose WebAuthn calls are answered by DevTools' virtual authenticators
-// (WebAuthn.addVirtualAuthenticator), against a running gatehouse and the OpenID Connect
-// provider of e2e/oidc/provider.mjs. e2e/console.sh runs it after the console test, on the
-// same server:
+// The account page at /account with passkeys and social login, and the passkey button of the
+// hosted login page (/login), in a real headless Chromium whose WebAuthn calls are answered by
+// DevTools' virtual authenticators (WebAuthn.addVirtualAuthenticator), against a running
+// gatehouse and the OpenID Connect provider of e2e/oidc/provider.mjs. e2e/console.sh runs it
+// after the console test, on the same server:
 //
 //   GATEHOUSE_E2E_BASE=http://127.0.0.1:8080 GATEHOUSE_E2E_PAGE_BASE=http://localhost:8080 \
 //   GATEHOUSE_E2E_ADMIN_EMAIL=… GATEHOUSE_E2E_ADMIN_PASSWORD=… GATEHOUSE_E2E_USER_PASSWORD=… \
@@ -138,6 +138,83 @@ const listPasskeys = async (token) => {
 };
 
 // ------------------------------------------------------------------------------------------
+// The hosted login page (/login): server-rendered forms; its passkey form is shown by its
+// script (login/hosted.js) where the browser has WebAuthn, and posts the passkey's answer.
+
+/** The visible text of the page, on one line. */
+const pageText = async () => (await page.locator('body').innerText()).replace(/\s+/g, ' ').trim();
+
+/** Waits for the page to say `pattern`; failing, tells where the browser is and what it shows. */
+async function expectPageSays(pattern) {
+  try {
+    await until(`the page should say ${pattern}`, async () => pattern.test(await pageText()));
+  } catch (error) {
+    const shown = await pageText().catch(() => '(nothing readable)');
+    throw new Error(`${error.message}; at ${page.url()} it shows: "${shown}"`);
+  }
+}
+
+/**
+ * Clicks the passkey button `label` of a hosted page (visible once hosted.js has run) and
+ * returns the answer to the form it then posts to /login; fails with what #passkey-error says
+ * when the script gives up instead.
+ */
+async function postPasskeyForm(label) {
+  const button = page.locator('#passkey-form button[type="submit"]');
+  await until(`the passkey button "${label}" should show`, () => button.isVisible());
+  assert.equal((await button.textContent()).trim(), label);
+  let posted = null;
+  const onResponse = (response) => {
+    if (new URL(response.url()).pathname === '/login' && response.request().method() === 'POST') posted = response;
+  };
+  page.on('response', onResponse);
+  try {
+    await button.click();
+    const outcome = await until('the passkey form should post the browser\'s answer', async () => {
+      if (posted) return { posted };
+      const refused = await page.evaluate(() => document.getElementById('passkey-error')?.textContent.trim() || '');
+      return refused ? { refused } : null;
+    });
+    assert.ok(outcome.posted, `the passkey form says: "${outcome.refused}"`);
+    return outcome.posted;
+  } finally {
+    page.off('response', onResponse);
+  }
+}
+
+/** The hosted page answered a login: `303` to `to`, with the browser-session cookie. */
+async function expectLoggedInTo(answer, to) {
+  const body = answer.status() === 303 ? '' : `: "${(await answer.text().catch(() => '')).replace(/\s+/g, ' ')}"`;
+  assert.equal(answer.status(), 303, `POST /login answered ${answer.status()}${body}`);
+  assert.equal(new URL(answer.headers().location, PAGE).href, to, 'where the login goes on to');
+  const session = (await page.context().cookies(PAGE)).find((c) => c.name === 'gatehouse_session');
+  assert.ok(session?.httpOnly, 'an HttpOnly browser-session cookie is set');
+}
+
+/**
+ * Runs `body` while listening to the page: an error in its console (a Content-Security-Policy
+ * violation, a failed request) or an uncaught exception fails the step that caused it.
+ */
+async function withoutPageErrors(body) {
+  const errors = [];
+  const onConsole = (message) => {
+    if (message.type() === 'error' || /Content.Security.Policy/i.test(message.text())) {
+      errors.push(`${message.type()}: ${message.text()} [${message.location()?.url || ''}]`);
+    }
+  };
+  const onPageError = (error) => errors.push(`uncaught ${error.name}: ${error.message}`);
+  page.on('console', onConsole);
+  page.on('pageerror', onPageError);
+  try {
+    await body();
+  } finally {
+    page.off('console', onConsole);
+    page.off('pageerror', onPageError);
+  }
+  assert.deepEqual(errors, [], `the page logged errors:\n  ${errors.join('\n  ')}`);
+}
+
+// ------------------------------------------------------------------------------------------
 // Social login (the provider of e2e/oidc/provider.mjs, configured as "idp")
 
 /** Has the provider log in its account `sub` (alice, bob or carol) at the next visit. */
@@ -268,7 +345,52 @@ async function main() {
       assert.ok(claims(pair.access_token).amr.includes('pwd'), 'the password counts too');
     }, { expectConsole: [/status of 403/] });
 
+    // The hosted login page (/login) of the same browser, with the same authenticator; its
+    // session is the gatehouse_session cookie, so without cookies the browser has none there.
+    await step('the hosted login page logs carol in with her passkey alone', ['a passkey alone logs carol in'], () =>
+      withoutPageErrors(async () => {
+        await page.context().clearCookies();
+        const response = await page.goto(`${PAGE}/login`);
+        assert.equal(response.status(), 200);
+        const policy = response.headers()['content-security-policy'];
+        assert.match(policy, /^default-src 'none'; script-src 'self'; connect-src 'self'; /, 'the page\'s CSP');
+        assert.ok(!/unsafe|\*/.test(policy), `nothing loose in the CSP: ${policy}`);
+        await expectPageSays(/Email or username/);
+        const answer = await postPasskeyForm('Log in with a passkey');
+        await expectLoggedInTo(answer, `${PAGE}/login`);
+        await expectPageSays(/You are logged in as carol@example\.com\./);
+      }),
+    );
+
+    await step('the hosted login page takes her passkey as the second step', ['a passkey alone logs carol in'], () =>
+      withoutPageErrors(async () => {
+        await page.context().clearCookies();
+        // Back to the account page when logged in (gatehouse's own pages are always a `next`).
+        const next = `${PAGE}/account`;
+        await page.goto(`${PAGE}/login?next=${encodeURIComponent(next)}`);
+        await page.fill('#login', CAROL);
+        await page.fill('#password', USER_PASSWORD);
+        await page.getByRole('button', { name: 'Log in', exact: true }).click();
+        await expectPageSays(/Second factor/);
+        assert.equal(await page.locator('#passkey-form input[name="mfa_token"]').count(), 1, 'the form carries the mfa_token');
+        const answer = await postPasskeyForm('Use your passkey');
+        await expectLoggedInTo(answer, next);
+        await until(`the browser should reach ${next}`, () => page.url() === next);
+        // The cookie session, as the browser's own requests see it.
+        const loginPage = await page.context().request.get(`${PAGE}/login`);
+        assert.match(await loginPage.text(), /You are logged in as carol@example\.com\./);
+        // The account page's own session (its refresh token in sessionStorage) outlived both.
+        await expectLoggedIn(CAROL);
+        await page.context().clearCookies();
+      }),
+    );
+
     await step('carol removes her passkey', ['the passkey is the second step of a password login'], async () => {
+      // Back on the account page should a hosted login step above have stopped elsewhere.
+      if (new URL(page.url()).pathname !== '/account') {
+        await page.goto(`${PAGE}/account`);
+        await expectLoggedIn(CAROL);
+      }
       await passkeyRows().first().locator('button').click();
       await expectMessage(/Passkey "laptop" removed/);
       assert.equal(await passkeyRows().count(), 0);
