@@ -411,7 +411,7 @@ impl Running {
             config.security.audit_retention,
             background.child_token(),
         ));
-        let reloader = tokio::spawn(reload_keys(services.accounts.clone(), background.child_token()));
+        let reloader = tokio::spawn(services.accounts.clone().reload_keys_until(background.child_token()));
         crate::memory::start_trimming();
         let edge = Edge {
             trusted_proxies: config.security.trusted_proxies.clone(),
@@ -438,20 +438,6 @@ impl Running {
     }
 }
 
-/// Re-reads the signing keys now and then, so that a key rotated on any replica (or by an
-/// operator) is published here before it signs.
-async fn reload_keys(accounts: Accounts, stop: CancellationToken) {
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(crate::accounts::KEY_RELOAD_EVERY) => {}
-        }
-        if let Err(error) = accounts.reload_keys().await {
-            tracing::warn!(%error, "reloading the signing keys failed; will try again");
-        }
-    }
-}
-
 /// Sweeps expired sessions, links and rate-limit state, and audit events past retention.
 async fn housekeeping(store: Arc<dyn Store>, audit: AuditLog, retention: Duration, stop: CancellationToken) {
     loop {
@@ -470,6 +456,7 @@ async fn housekeeping(store: Arc<dyn Store>, audit: AuditLog, retention: Duratio
             Ok(n) => tracing::info!(removed = n, "audit events past retention removed"),
             Err(error) => tracing::warn!(%error, "removing old audit events failed; will try again"),
         }
+        crate::accounts::import::count_imported_hashes(store.as_ref()).await;
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(HOUSEKEEPING_EVERY) => {}

@@ -39,6 +39,15 @@ use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 use tokio::sync::oneshot;
 
+pub mod foreign;
+
+/// The start of every hash gatehouse makes now: a stored hash without it is replaced at the
+/// account's next successful login.
+pub const CURRENT_PREFIX: &str = "$argon2id$v=19$m=12288,t=4,p=1$";
+/// The stored hash of an account without a password (imported without one): nothing matches
+/// it, and its owner sets one by a reset or logs in another way.
+pub const NO_PASSWORD: &str = "!";
+
 /// 12 MiB of memory, four passes (OWASP's setting for 12 MiB, and one pass more), one lane.
 pub const M_COST_KIB: u32 = 12 * 1024;
 pub const T_COST: u32 = 4;
@@ -275,6 +284,16 @@ fn verify_with(memory: &mut Vec<Block>, password: &[u8], phc: Option<&str>) -> R
         verify_with(memory, password, Some(DUMMY_HASH))?;
         return Ok(Verified { matches: false, rehashed: None });
     };
+    if phc.starts_with(NO_PASSWORD) {
+        verify_with(memory, password, Some(DUMMY_HASH))?;
+        return Ok(Verified { matches: false, rehashed: None });
+    }
+    if !phc.starts_with("$argon2") {
+        // An imported account's hash: replaced with Argon2id once it has matched.
+        let matches = foreign::verify(phc, password).map_err(HashError::Failed)?;
+        let rehashed = if matches { Some(hash_with(memory, password)?) } else { None };
+        return Ok(Verified { matches, rehashed });
+    }
     let parsed = PasswordHash::new(phc).map_err(|e| HashError::Failed(format!("stored hash unreadable: {e}")))?;
     let algorithm = Algorithm::try_from(parsed.algorithm).map_err(|e| HashError::Failed(e.to_string()))?;
     let version = parsed.version.map(Version::try_from).transpose().map_err(|e| HashError::Failed(e.to_string()))?;

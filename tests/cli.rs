@@ -780,3 +780,33 @@ fn serve_refuses_a_sqlite_file_in_a_missing_directory_with_its_absolute_path() {
         "{error}"
     );
 }
+
+#[test]
+fn import_reports_bad_lines_by_number_changes_nothing_the_second_time_and_status_counts_what_remains() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(dir.path(), &["migrate"]);
+    let file = dir.path().join("users.jsonl");
+    // Python's bcrypt, cost 4 (tests/fixtures/foreign-hashes.jsonl).
+    let bcrypt = "$2b$04$o4g2bmmyULpl8D3aY/ykre6Suxo8q4GRkuuQ6A2WFoUAPbPv8LoAS";
+    let lines = [
+        json!({"email": "ann@example.com", "username": "ann", "password_hash": bcrypt}).to_string(),
+        json!({"email": "bob@example.com", "password_hash": "md5:0123"}).to_string(),
+        json!({"email": "carl@example.com"}).to_string(),
+    ];
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let path = file.to_str().unwrap();
+
+    let first = stdout(&ok(dir.path(), &["import", path]));
+    assert!(first.contains("line 2: password_hash: an unknown password hash format"), "{first}");
+    assert!(first.contains("3 lines: 2 accounts imported, 0 already there (left alone), 1 bad"), "{first}");
+    let again = json_of(dir.path(), &["import", path]);
+    assert_eq!((&again["imported"], &again["existing"], &again["bad"][0]["line"]), (&json!(0), &json!(2), &json!(2)));
+    assert_eq!(json_of(dir.path(), &["import", "status"]), json!({"bcrypt": 1, "none": 1}));
+    let table = stdout(&ok(dir.path(), &["import", "status"]));
+    assert!(table.lines().any(|l| l.split_whitespace().eq(["bcrypt", "1"])), "{table}");
+
+    let strict = run(gatehouse(dir.path()).args(["import", path, "--strict"]));
+    assert!(refusal(&strict).contains("line 2"), "--strict stops at the bad line");
+    let missing = run(gatehouse(dir.path()).args(["import", "no-such-file.jsonl"]));
+    assert!(refusal(&missing).contains("cannot open no-such-file.jsonl"));
+}

@@ -39,6 +39,20 @@ impl Accounts {
         }
     }
 
+    /// Re-reads the signing keys now and then until `stop`, so that a key rotated on any
+    /// replica (or by an operator) is published here before it signs.
+    pub async fn reload_keys_until(self, stop: tokio_util::sync::CancellationToken) {
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(super::KEY_RELOAD_EVERY) => {}
+            }
+            if let Err(error) = self.reload_keys().await {
+                tracing::warn!(%error, "reloading the signing keys failed; will try again");
+            }
+        }
+    }
+
     /// Every stored key, with what it does now.
     pub async fn list_keys(&self) -> Result<Vec<KeyInfo>> {
         let mut stored = self.store.signing_keys().await?;

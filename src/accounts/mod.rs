@@ -10,6 +10,7 @@ mod email_change;
 pub mod email_login;
 mod error;
 pub mod identities;
+pub mod import;
 mod key_cache;
 pub mod keys;
 mod linking;

@@ -126,6 +126,7 @@ impl Accounts {
             None => None,
         };
         let known = found.as_ref().map(|c| c.account.id);
+        let stored = found.as_ref().map(|c| c.password_hash.clone()).unwrap_or_default();
         let (account, rehashed) = match self.verify_credentials(found, password).await {
             Ok(verified) => verified,
             Err(Error::InvalidCredentials) => {
@@ -153,8 +154,13 @@ impl Accounts {
             self.throttle.login_succeeded(gate).await?;
         }
         if let Some(upgraded) = rehashed {
-            match self.store.set_password_hash(account.id, &upgraded, Utc::now(), None).await {
-                Ok(()) => self.account_changed(account.id).await,
+            // Only the hash just verified is replaced: a password changed meanwhile stays.
+            match self.store.replace_password_hash(account.id, &stored, &upgraded, Utc::now()).await {
+                Ok(replaced) => {
+                    let from = crate::passwords::foreign::Format::of(&stored).map_or("?", |f| f.name());
+                    tracing::info!(account_id = %account.id, from, replaced, "the password hash was replaced with gatehouse's");
+                    self.account_changed(account.id).await;
+                }
                 Err(error) => {
                     tracing::warn!(account_id = %account.id, error = %error, "could not store the upgraded password hash");
                 }

@@ -79,3 +79,5 @@ pub const ADMIN_CLIENT_CREATED: &str = "admin.client_created";
 pub const ADMIN_CLIENT_UPDATED: &str = "admin.client_updated";
 pub const ADMIN_CLIENT_DELETED: &str = "admin.client_deleted";
 pub const ADMIN_CLIENT_SECRET_ROTATED: &str = "admin.client_secret_rotated";
+/// Accounts were imported (`detail.lines`, `.imported`, `.existing`, `.bad`).
+pub const ADMIN_USERS_IMPORTED: &str = "admin.users_imported";

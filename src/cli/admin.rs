@@ -141,6 +141,7 @@ pub enum Operation {
     Keys(KeysCommand),
     Outbox(OutboxCommand),
     Client(super::clients::ClientCommand),
+    Import(super::import::ImportArgs),
 }
 
 /// A refusal by the rules (no such account, the last admin, a bad value, no confirmation):
@@ -203,6 +204,7 @@ pub async fn run(
     match operation {
         Operation::User(command) => user(&admin, command, database).await,
         Operation::Client(command) => super::clients::run(&admin, command, database).await,
+        Operation::Import(args) => super::import::run(&admin, args, database).await,
         Operation::Keys(KeysCommand::List { json }) => list_keys(&admin, json).await,
         Operation::Keys(KeysCommand::Rotate) => {
             rotate_key(&admin, access_token_ttl).await?;

@@ -1,10 +1,11 @@
 //! The command line: `serve` (the default), `migrate`, `user create`, `config check`,
-//! `mail test`, and the operator commands of [`admin`] (`user list|show|…`, `keys`, `outbox`)
-//! and [`clients`] (`client create|list|…`).
+//! `mail test`, and the operator commands of [`admin`] (`user list|show|…`, `keys`, `outbox`),
+//! [`clients`] (`client create|list|…`) and [`import`] (`import FILE`, `import status`).
 //! Exit codes: 0 done, 1 failed or refused, 2 bad configuration or usage.
 
 mod admin;
 mod clients;
+mod import;
 mod table;
 
 use std::io::{BufRead, IsTerminal};
@@ -47,6 +48,9 @@ enum Command {
     /// Manage the OpenID Connect client apps.
     #[command(subcommand)]
     Client(clients::ClientCommand),
+    /// Import accounts from another system, with their password hashes (`import FILE`), or
+    /// count those still on an imported hash (`import status`).
+    Import(import::ImportArgs),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -141,6 +145,7 @@ pub fn main() -> ExitCode {
             Command::Keys(command) => operate(config, admin::Operation::Keys(command)).await,
             Command::Outbox(command) => operate(config, admin::Operation::Outbox(command)).await,
             Command::Client(command) => operate(config, admin::Operation::Client(command)).await,
+            Command::Import(args) => operate(config, admin::Operation::Import(args)).await,
             Command::Mail(MailCommand::Test { to }) => mail_test(config, to).await,
         }
     });

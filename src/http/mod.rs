@@ -47,6 +47,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .merge(routes::email::router())
         .merge(routes::events::router())
         .merge(routes::admin::router())
+        .merge(routes::import::router())
         .merge(routes::wellknown::router())
         .merge(routes::health::router())
         .merge(openapi::router())

@@ -98,6 +98,8 @@ lists them all); a `validation_failed` answer names each field in `errors[]`.";
         routes::password::reset,
         routes::admin::list_users,
         routes::admin::create_user,
+        routes::import::import,
+        routes::import::status,
         routes::admin::user_sessions,
         routes::admin::end_user_sessions,
         routes::admin::send_password_reset,

@@ -16,6 +16,7 @@ pub mod email_change;
 pub mod email_login;
 pub mod error;
 pub mod identities;
+pub mod import;
 pub mod keys;
 pub mod mfa;
 pub mod mysql;
@@ -40,6 +41,7 @@ use self::email_change::EmailChangeStore;
 pub use self::email_login::EmailLoginStore;
 pub use self::error::{StoreError, StoreResult};
 pub use self::identities::IdentityStore;
+pub use self::import::ImportStore;
 pub use self::keys::KeyStore;
 pub use self::mfa::MfaStore;
 pub use self::open::connect;
@@ -66,6 +68,7 @@ pub trait Store:
     + EmailLoginStore
     + IdentityStore
     + ClientStore
+    + ImportStore
     + LimitStore
     + Send
     + Sync

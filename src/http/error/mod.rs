@@ -242,7 +242,7 @@ impl ApiError {
             EmailTaken => "An account with this email address exists already.".into(),
             UsernameTaken => "An account with this username exists already.".into(),
             TokenExpired => "The link has expired; ask for a new one.".into(),
-            PayloadTooLarge => "The request body is larger than 64 KiB.".into(),
+            PayloadTooLarge => "The request body is larger than this route takes: 64 KiB (an import: 64 MiB).".into(),
             UnsupportedMediaType(why) => why.clone(),
             ValidationFailed(errors) => errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; "),
             RateLimited { retry_after } => {

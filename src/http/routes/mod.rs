@@ -9,6 +9,7 @@ pub mod email;
 pub mod events;
 pub mod forward;
 pub mod health;
+pub mod import;
 pub mod login;
 pub mod mfa;
 pub mod oauth;

@@ -19,6 +19,7 @@ mod email_change;
 mod email_login;
 mod housekeeping;
 mod identities;
+mod import;
 mod keys;
 mod limits;
 mod mfa;
