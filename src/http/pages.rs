@@ -265,13 +265,27 @@ pub fn login_form(
     if ways.passkeys { with_scripts(page) } else { page }
 }
 
-/// After "Email me a link": the same words whether an account has the address or not.
-pub fn email_link_sent() -> Response {
-    page(
-        StatusCode::OK,
-        "Check your email",
-        paragraph("If an account has this address, a login link is on its way. Open it in this browser."),
-    )
+/// After "Email me a link": the same words whether an account has the address or not, and a
+/// form for the code the email carries beside the link.
+pub fn email_link_sent(
+    form: &str,
+    next: Option<&str>,
+    email: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let body = format!(
+        "{error}{sent}<form method=\"post\" action=\"login\">\n{hidden}\
+         <input type=\"hidden\" name=\"email\" value=\"{email}\">\n\
+         <label for=\"email_code\">Or type the code from the email</label>\n\
+         <input id=\"email_code\" name=\"email_code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required autofocus>\n\
+         <button type=\"submit\">Log in</button>\n</form>\n",
+        error = error_line(error),
+        sent = paragraph("If an account has this address, a login link is on its way. Open it in this browser."),
+        hidden = hidden_fields(form, next),
+        email = attr(email),
+    );
+    page_posting_to(status, "Check your email", body, next)
 }
 
 /// The second step of a hosted login: a code from the authenticator app or a recovery code,

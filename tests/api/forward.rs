@@ -214,3 +214,31 @@ async fn the_login_page_takes_a_link_by_email_and_goes_on_to_next() {
     let passed = ask(&app, &browser.client, "GET", "/reports").header("accept", "text/html").send().await.unwrap();
     assert_eq!(header(&passed, "remote-user").as_deref(), Some("ann@example.com"));
 }
+
+#[tokio::test]
+async fn the_login_page_takes_the_code_of_the_email_and_goes_on_to_next() {
+    let app = guarded("").await;
+    app.active_user("ann@example.com", None).await;
+    let browser = Browser::new(&app);
+    let page = browser.get(&app.url("/login?next=http%3A%2F%2Fapp.test%3A8081%2Freports")).await.text().await.unwrap();
+    let (form, next) = (field(&page, "form").unwrap(), field(&page, "next").unwrap());
+    let fields = [("form", form.as_str()), ("next", next.as_str()), ("email_link", "ann@example.com")];
+    let sent = browser.post_form(&app.url("/login"), &fields).await.text().await.unwrap();
+    assert!(sent.contains("Or type the code from the email"), "{sent}");
+    assert_eq!(field(&sent, "email").as_deref(), Some("ann@example.com"));
+    let text = app.smtp.nth_to("ann@example.com", 2).await.text();
+    let code = text.lines().map(str::trim).find(|l| l.len() == 8 && l.bytes().all(|b| b.is_ascii_digit())).unwrap();
+
+    // A wrong code shows the same page again, saying why; the right one logs in.
+    let wrong =
+        [("form", form.as_str()), ("next", next.as_str()), ("email", "ann@example.com"), ("email_code", "00000000")];
+    let refused = browser.post_form(&app.url("/login"), &wrong).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert!(refused.text().await.unwrap().contains("Or type the code from the email"));
+    let right = [("form", form.as_str()), ("next", next.as_str()), ("email", "ann@example.com"), ("email_code", code)];
+    let done = browser.post_form(&app.url("/login"), &right).await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&done), "http://app.test:8081/reports");
+    let passed = ask(&app, &browser.client, "GET", "/reports").header("accept", "text/html").send().await.unwrap();
+    assert_eq!(header(&passed, "remote-user").as_deref(), Some("ann@example.com"));
+}

@@ -14,6 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::accounts::browser::SESSION_COOKIE;
+use crate::accounts::email_login::EmailProof;
 use crate::accounts::{Caller, Error, LoginId, SecondFactor, TokenPair};
 use crate::http::error::ApiError;
 use crate::http::extract::{Client, JsonOrForm, Query, cookie};
@@ -186,6 +187,10 @@ struct LoginForm {
     code: Option<SecretString>,
     /// "Email me a link" to this address instead.
     email_link: Option<String>,
+    /// Then the code that email carries, with the address (`email`) it was sent to.
+    #[schema(value_type = Option<String>)]
+    email_code: Option<SecretString>,
+    email: Option<String>,
     /// A passkey's answer (`credential.toJSON()` as JSON) to the options of
     /// `POST /auth/webauthn/options`: a login, or with `mfa_token` its second step.
     passkey: Option<String>,
@@ -201,7 +206,19 @@ async fn submit(
     headers: HeaderMap,
     body: JsonOrForm<LoginForm>,
 ) -> Response {
-    let LoginForm { form, next, login, password, mfa_token, code, email_link, passkey, with_passkey } = body.value;
+    let LoginForm {
+        form,
+        next,
+        login,
+        password,
+        mfa_token,
+        code,
+        email_link,
+        email_code,
+        email,
+        passkey,
+        with_passkey,
+    } = body.value;
     if !form_posted_here(&state, &headers, &form) {
         return pages::form_expired();
     }
@@ -211,11 +228,23 @@ async fn submit(
     if let Some(address) = email_link {
         let back = back_here(&state, next.as_deref());
         return match state.accounts.request_email_login(&address, Some(back.as_str()), &client).await {
-            Ok(()) => pages::email_link_sent(),
+            Ok(()) => pages::email_link_sent(&form, next.as_deref(), address.trim(), None, StatusCode::OK),
             Err(error) => refused(&form, next.as_deref(), &address, error, &ways),
         };
     }
     let client_again = client.clone();
+    if let (Some(code), Some(email)) = (email_code, email) {
+        let proof = EmailProof::Code { email: email.clone(), code };
+        return match state.accounts.log_in_by_email(proof, client).await {
+            Ok(pair) => logged_in(&state, &headers, &client_again, pair, next.as_deref()).await,
+            Err(Error::MfaRequired(challenge)) => second_step(&form, next.as_deref(), &challenge),
+            Err(error @ Error::InvalidCode) => {
+                let error = ApiError::from(error);
+                pages::email_link_sent(&form, next.as_deref(), &email, Some(&error.detail()), error.status())
+            }
+            Err(error) => refused(&form, next.as_deref(), &email, error, &ways),
+        };
+    }
     if let Some(answer) = passkey {
         let outcome = match (serde_json::from_str(&answer), &mfa_token) {
             (Err(_), _) => Err(Error::WebauthnFailed("the browser's answer is not a passkey's")),
