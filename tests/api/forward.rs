@@ -192,8 +192,9 @@ async fn forwarded_headers_count_only_from_a_trusted_proxy() {
     assert_eq!(answer.status(), StatusCode::UNAUTHORIZED, "an untrusted peer cannot make its request public");
 }
 
-#[tokio::test]
-async fn the_login_page_takes_a_link_by_email_and_goes_on_to_next() {
+/// Ann, in a browser sent to the login page by a guarded app, asks for a login by email: the
+/// app, the browser, the page's form token and `next`, and the "Check your email" page.
+async fn email_login_asked() -> (TestApp, Browser, String, String, String) {
     let app = guarded("").await;
     app.active_user("ann@example.com", None).await;
     let browser = Browser::new(&app);
@@ -202,7 +203,14 @@ async fn the_login_page_takes_a_link_by_email_and_goes_on_to_next() {
     let fields = [("form", form.as_str()), ("next", next.as_str()), ("email_link", "ann@example.com")];
     let sent = browser.post_form(&app.url("/login"), &fields).await;
     assert_eq!(sent.status(), StatusCode::OK);
-    assert!(sent.text().await.unwrap().contains("a login link is on its way"));
+    let sent = sent.text().await.unwrap();
+    assert!(sent.contains("a login link is on its way"), "{sent}");
+    (app, browser, form, next, sent)
+}
+
+#[tokio::test]
+async fn the_login_page_takes_a_link_by_email_and_goes_on_to_next() {
+    let (app, browser, _, _, _) = email_login_asked().await;
     let link = app.smtp.nth_to("ann@example.com", 2).await.link("/auth/email/verify?token=");
     let page = browser.get(&link).await.text().await.unwrap();
     let (token, redirect_to) = (field(&page, "token").unwrap(), field(&page, "redirect_to").unwrap());
@@ -217,13 +225,7 @@ async fn the_login_page_takes_a_link_by_email_and_goes_on_to_next() {
 
 #[tokio::test]
 async fn the_login_page_takes_the_code_of_the_email_and_goes_on_to_next() {
-    let app = guarded("").await;
-    app.active_user("ann@example.com", None).await;
-    let browser = Browser::new(&app);
-    let page = browser.get(&app.url("/login?next=http%3A%2F%2Fapp.test%3A8081%2Freports")).await.text().await.unwrap();
-    let (form, next) = (field(&page, "form").unwrap(), field(&page, "next").unwrap());
-    let fields = [("form", form.as_str()), ("next", next.as_str()), ("email_link", "ann@example.com")];
-    let sent = browser.post_form(&app.url("/login"), &fields).await.text().await.unwrap();
+    let (app, browser, form, next, sent) = email_login_asked().await;
     assert!(sent.contains("Or type the code from the email"), "{sent}");
     assert_eq!(field(&sent, "email").as_deref(), Some("ann@example.com"));
     let text = app.smtp.nth_to("ann@example.com", 2).await.text();
