@@ -17,8 +17,9 @@ for (const token of tokens) {
     const { payload, protectedHeader } = await jwtVerify(token, jwks, {
       issuer,
       audience,
-      // Only what gatehouse signs with: never "none", never an HMAC.
-      algorithms: discovery.id_token_signing_alg_values_supported,
+      // Only what gatehouse signs access tokens with: never "none", never an HMAC. (The
+      // discovery document's id_token_signing_alg_values_supported is for ID tokens: RS256.)
+      algorithms: ["EdDSA", "ES256", "RS256"],
     });
     console.log(`ok ${protectedHeader.alg} ${payload.sub}`);
   } catch (error) {
