@@ -141,7 +141,8 @@ impl DisplayName {
     }
 }
 
-/// A JSON object of at most 16 KiB: the user's own `data`, or the `app_data` only admins set.
+/// A JSON object: the user's own `data` (at most 16 KiB), or the `app_data` only admins set (at
+/// most 4 KiB).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AccountData(serde_json::Map<String, serde_json::Value>);
 

@@ -1,7 +1,8 @@
 //! The OpenAPI 3.1 description, generated from the handlers' annotations and the response
 //! types; served at `/openapi.json`, rendered at `/docs` by Redoc (embedded in the binary, no
 //! CDN). `openapi.json` at the repository root is a committed copy; a test fails when the two
-//! drift apart (`UPDATE_OPENAPI=1 cargo test openapi` rewrites it).
+//! drift apart (`UPDATE_OPENAPI=1 cargo test openapi` rewrites it; the TypeScript client's types follow
+//! with `npm run generate` in `clients/typescript`).
 
 use std::sync::OnceLock;
 
@@ -232,7 +233,7 @@ mod tests {
         let committed = std::fs::read_to_string(path).unwrap_or_default();
         assert!(
             committed == generated,
-            "openapi.json is out of date with the code: run `UPDATE_OPENAPI=1 cargo test --lib openapi` and commit it"
+            "openapi.json is out of date with the code: run `UPDATE_OPENAPI=1 cargo test --lib openapi`, then `npm run generate` in clients/typescript, and commit both"
         );
     }
 

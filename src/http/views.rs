@@ -38,8 +38,8 @@ pub struct AccountBody {
     /// decision (a permission, a plan) on it.
     #[schema(value_type = Object)]
     pub data: serde_json::Map<String, serde_json::Value>,
-    /// A JSON object only admins write (at most 16 KiB): plan, tenant, permissions. The user
-    /// reads it; access tokens carry it as the `app_data` claim.
+    /// A JSON object only admins write (at most 4 KiB: it rides in every access token): plan,
+    /// tenant, permissions. The user reads it; access tokens carry it as the `app_data` claim.
     #[schema(value_type = Object, example = json!({"plan": "pro"}))]
     pub app_data: serde_json::Map<String, serde_json::Value>,
     #[schema(value_type = String, example = "user")]

@@ -122,7 +122,7 @@ pub struct Problem<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     mfa_token: Option<&'a str>,
     /// With `mfa_required`: the second factors the account can finish the login with
-    /// (`totp`, `recovery_code`).
+    /// (`totp`, `webauthn`, `recovery_code`).
     #[serde(skip_serializing_if = "Option::is_none")]
     methods: Option<&'a [&'static str]>,
 }
