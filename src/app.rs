@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use chrono::Utc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -27,10 +26,12 @@ use crate::passwords::PasswordHasher;
 use crate::sessions::SessionStore;
 use crate::sessions::redis::RedisSessions;
 use crate::store::sqlite::file::{self as sqlite_file, ServerLock};
-use crate::store::{self, Backend, DbOptions, Store};
+use crate::store::{self, Backend, DbOptions};
+use crate::webhooks::{Deliverer, DeliverySettings, Guard};
 
-/// How often expired sessions and tokens are swept away.
-const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(600);
+mod housekeeping;
+use self::housekeeping::housekeeping;
+
 /// How long shutdown waits for the outbox worker to settle the email it is sending.
 const WORKER_GRACE: Duration = Duration::from_secs(30);
 
@@ -40,6 +41,7 @@ pub struct Services {
     pub backend: Backend,
     pub accounts: Accounts,
     pub outbox: Outbox,
+    pub webhooks: Deliverer,
     /// The audit writer runs from `open` until [`Services::close`].
     audit_stop: CancellationToken,
     audit_writer: Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
@@ -81,6 +83,7 @@ impl Services {
             reauth_window: security.reauth_window,
             mfa_required: security.mfa_required,
             passwordless: security.passwordless,
+            webhooks_allow_private: security.webhook_allow_private,
         };
         let keys = keys::load_or_create(backend.store.as_ref(), &settings.issuing()).await?;
         let webauthn = relying_party(&settings.public_url, security)?;
@@ -90,6 +93,10 @@ impl Services {
             tracing::info!(providers = %names.join(", "), "social login providers configured");
         }
         let sealer = Arc::new(keys::load_sealer(backend.store.as_ref(), security.encryption_key.as_ref()).await?);
+        let guard = Guard::new(security.webhook_allow_private);
+        let render = http::views::stored_account;
+        let webhooks =
+            Deliverer::new(backend.store.clone(), sealer.clone(), guard, render, DeliverySettings::default())?;
         // Rate limits live beside the sessions: in Redis when configured, else the database.
         let limits: Arc<dyn LimitStore> = match &config.redis_url {
             Some(url) => Arc::new(RedisLimits::connect(url, &config.redis_prefix, config.database_timeout).await?),
@@ -117,6 +124,7 @@ impl Services {
             backend,
             accounts,
             outbox,
+            webhooks,
             audit_stop,
             audit_writer: Arc::new(tokio::sync::Mutex::new(Some(audit_writer))),
         })
@@ -395,6 +403,7 @@ struct Running {
     services: Services,
     background: CancellationToken,
     worker: tokio::task::JoinHandle<()>,
+    deliverer: tokio::task::JoinHandle<()>,
     sweeper: tokio::task::JoinHandle<()>,
     reloader: tokio::task::JoinHandle<()>,
 }
@@ -405,6 +414,7 @@ impl Running {
         let config = &opener.config;
         let background = CancellationToken::new();
         let worker = tokio::spawn(services.outbox.clone().run(background.child_token()));
+        let deliverer = tokio::spawn(services.webhooks.clone().run(background.child_token()));
         let sweeper = tokio::spawn(housekeeping(
             services.backend.store.clone(),
             services.accounts.audit().clone(),
@@ -423,7 +433,7 @@ impl Running {
         };
         let state = AppState::new(services.accounts.clone(), services.outbox.clone(), edge);
         let _ = router.set(http::router(state, config.request_timeout));
-        Self { services, background, worker, sweeper, reloader }
+        Self { services, background, worker, deliverer, sweeper, reloader }
     }
 
     /// Lets the worker settle the email it is sending, stops the rest, flushes the audit log.
@@ -432,35 +442,12 @@ impl Running {
         if tokio::time::timeout(WORKER_GRACE, self.worker).await.is_err() {
             tracing::warn!("the outbox worker did not stop in time; its claim will expire and be retried");
         }
+        if tokio::time::timeout(WORKER_GRACE, self.deliverer).await.is_err() {
+            tracing::warn!("the webhook worker did not stop in time; its claims will expire and be retried");
+        }
         self.sweeper.abort();
         self.reloader.abort();
         self.services.close().await;
-    }
-}
-
-/// Sweeps expired sessions, links and rate-limit state, and audit events past retention.
-async fn housekeeping(store: Arc<dyn Store>, audit: AuditLog, retention: Duration, stop: CancellationToken) {
-    loop {
-        let now = Utc::now();
-        match store.purge_expired(now).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(removed = n, "expired sessions and links removed"),
-            Err(error) => tracing::warn!(%error, "housekeeping failed; will try again"),
-        }
-        if let Err(error) = store.purge_limits(now.timestamp_millis()).await {
-            tracing::warn!(%error, "sweeping rate-limit state failed; will try again");
-        }
-        let cutoff = now - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(90));
-        match audit.purge(cutoff).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(removed = n, "audit events past retention removed"),
-            Err(error) => tracing::warn!(%error, "removing old audit events failed; will try again"),
-        }
-        crate::accounts::import::count_imported_hashes(store.as_ref()).await;
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(HOUSEKEEPING_EVERY) => {}
-        }
     }
 }
 

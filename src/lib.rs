@@ -25,3 +25,4 @@ pub mod sessions;
 pub mod store;
 pub mod telemetry;
 pub mod tokens;
+pub mod webhooks;

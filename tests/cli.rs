@@ -810,3 +810,50 @@ fn import_reports_bad_lines_by_number_changes_nothing_the_second_time_and_status
     let missing = run(gatehouse(dir.path()).args(["import", "no-such-file.jsonl"]));
     assert!(refusal(&missing).contains("cannot open no-such-file.jsonl"));
 }
+
+#[test]
+fn webhook_commands_register_show_and_remove_an_endpoint_and_refuse_a_private_one() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(dir.path(), &["migrate"]);
+    let private = run(gatehouse(dir.path()).args([
+        "webhook",
+        "create",
+        "--url",
+        "http://10.0.0.7/in",
+        "--event",
+        "user.created",
+    ]));
+    let made = json_of(
+        dir.path(),
+        &[
+            "webhook",
+            "create",
+            "--url",
+            "https://93.184.216.34/in",
+            "--event",
+            "user.created",
+            "--event",
+            "user.deleted",
+        ],
+    );
+    let id = made["id"].as_str().unwrap().to_owned();
+    let listed = stdout(&ok(dir.path(), &["webhook", "list"]));
+    let disabled = stdout(&ok(dir.path(), &["webhook", "update", &id, "--enabled", "false"]));
+    let log = json_of(dir.path(), &["webhook", "deliveries", &id]);
+    let unconfirmed = run(gatehouse(dir.path()).args(["webhook", "delete", &id]));
+    let deleted = stdout(&ok(dir.path(), &["webhook", "delete", &id, "--yes"]));
+    let gone = run(gatehouse(dir.path()).args(["webhook", "show", &id]));
+
+    assert!(refusal(&private).contains("10.0.0.7"), "{}", stderr(&private));
+    assert!(made["secret"].as_str().unwrap().starts_with("whsec_"), "{made}");
+    assert_eq!(made["events"], serde_json::json!(["user.created", "user.deleted"]));
+    assert!(
+        listed.contains(&id) && listed.contains("https://93.184.216.34/in") && !listed.contains("whsec_"),
+        "{listed}"
+    );
+    assert!(disabled.lines().any(|line| line.starts_with("enabled") && line.ends_with("false")), "{disabled}");
+    assert_eq!(log, serde_json::json!([]));
+    assert!(refusal(&unconfirmed).contains("--yes"));
+    assert!(deleted.starts_with(&format!("deleted webhook endpoint {id}")), "{deleted}");
+    assert_eq!(refusal(&gone), format!("no such webhook endpoint: {id}"));
+}

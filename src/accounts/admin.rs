@@ -11,11 +11,11 @@ use uuid::Uuid;
 
 use super::domain::{Account, AccountData, AccountKey, FieldError, Role, Status};
 use super::new_account::{NewProfile, Submitted};
-use super::{Accounts, Caller, ClientInfo, Error, Result};
+use super::{Accounts, Caller, ClientInfo, Error, Result, updated_events};
 use crate::audit::{AuditEvent, EventFilter, kinds};
 use crate::sessions::SessionInfo;
 use crate::store::admin::{AccountQuery, OutboxEntry, OutboxQuery, Retried};
-use crate::store::{ProfileChange, TokenPurpose};
+use crate::store::{Event, EventType, ProfileChange, TokenPurpose};
 use crate::tokens::opaque::OpaqueToken;
 
 /// The most accounts, events or emails one page may hold. A caller may fetch one more, to
@@ -184,7 +184,9 @@ impl Admin<'_> {
             _ => None,
         };
         let link = purpose.map(|purpose| self.accounts.link_email(account.id, email.as_str(), purpose, now, None));
-        let created = self.accounts.store.insert_account(&account, link.as_ref().map(|(t, m)| (t, m))).await?;
+        let created = [Event::new(EventType::UserCreated, account.id)];
+        let created =
+            self.accounts.store.insert_account(&account, link.as_ref().map(|(t, m)| (t, m)), &created).await?;
         if link.is_some() {
             self.accounts.outbox.wake();
         }
@@ -243,7 +245,8 @@ impl Admin<'_> {
             // Sessions end first: should the update then fail, nobody kept access.
             self.accounts.sessions.revoke_all_sessions(target.id, None).await?;
         }
-        let updated = self.accounts.store.update_profile(target.id, &change).await?.ok_or(Error::NotFound)?;
+        let events = updated_events(&target, change.status);
+        let updated = self.accounts.store.update_profile(target.id, &change, &events).await?.ok_or(Error::NotFound)?;
         self.accounts.account_changed(updated.id).await;
         let mut detail = serde_json::Map::new();
         if target.role != updated.role {
@@ -265,7 +268,7 @@ impl Admin<'_> {
         let target = self.find_user(key).await?;
         self.accounts.keep_an_admin(&target, Role::User, Status::Disabled).await?;
         self.accounts.sessions.revoke_all_sessions(target.id, None).await?;
-        if !self.accounts.store.delete_account(target.id).await? {
+        if !self.accounts.store.delete_account(target.id, &[Event::new(EventType::UserDeleted, target.id)]).await? {
             return Err(Error::NotFound);
         }
         self.accounts.account_changed(target.id).await;
@@ -334,6 +337,7 @@ impl Admin<'_> {
     pub async fn end_sessions(&self, key: &str) -> Result<u64> {
         let target = self.find_user(key).await?;
         let ended = self.accounts.sessions.revoke_all_sessions(target.id, None).await?;
+        self.accounts.tell(&[super::sessions_revoked(target.id, "admin", None)]).await?;
         tracing::info!(account_id = %target.id, ended, "sessions ended by an admin");
         self.audit(self.event(kinds::ADMIN_SESSIONS_ENDED, Some(target.id)).detail(json!({ "ended": ended }))).await?;
         Ok(ended)

@@ -102,6 +102,7 @@ impl Accounts {
             self.sessions.revoke_session(caller.account_id, *session_id).await?;
         }
         self.sessions.revoke_session(caller.account_id, caller.session_id).await?;
+        self.tell(&[super::sessions_revoked(caller.account_id, "logout", Some(caller.session_id))]).await?;
         crate::metrics::event("gatehouse_logouts_total", "scope", "browser");
         tracing::info!(account_id = %caller.account_id, session_id = %caller.session_id, clients = through.len(), "logged out of the browser session");
         self.audit.record(self.event(kinds::LOGOUT, Some(caller.account_id), client).detail(json!({

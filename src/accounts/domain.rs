@@ -292,7 +292,8 @@ pub fn is_common_password(password: &str) -> bool {
     list.contains(password.to_lowercase().as_str())
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Role {
     User,
     Admin,
@@ -315,7 +316,8 @@ impl Role {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Status {
     Pending,
     Active,
@@ -341,8 +343,9 @@ impl Status {
     }
 }
 
-/// An account as the rules see it. The password hash is kept apart, in [`Credentials`].
-#[derive(Clone, Debug, PartialEq)]
+/// An account as the rules see it. The password hash is kept apart, in [`Credentials`]. Its
+/// serde form is how a webhook delivery keeps the account until it is sent.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Account {
     pub id: Uuid,
     pub email: String,

@@ -12,8 +12,8 @@ use super::domain::{Account, AccountKey, Email};
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::audit::kinds;
 use crate::mail::templates;
-use crate::store::StoreError;
 use crate::store::email_change::{ChangeKind, EmailChangeToken, NewEmailChange, Redeemed};
+use crate::store::{Event, EventType, StoreError};
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
 
 /// How long the old address can undo a change.
@@ -82,7 +82,8 @@ impl Accounts {
         };
         let link = self.settings.link("email/revert", undo.expose(), None);
         let notice = self.email(&old_email, templates::email_changed(&record.email, &link, REVERT_TTL), now);
-        let redeemed = match self.store.redeem_email_change(&hash, &revert, &notice, now).await {
+        let updated = [Event::new(EventType::UserUpdated, record.account_id)];
+        let redeemed = match self.store.redeem_email_change(&hash, &revert, &notice, now, &updated).await {
             Err(StoreError::EmailTaken) => return Err(Error::EmailTaken),
             other => other?,
         };
@@ -101,7 +102,8 @@ impl Accounts {
     /// changes are cancelled and every session ends.
     pub async fn revert_email_change(&self, token: &str, client: &ClientInfo) -> Result<Account> {
         let (hash, record) = self.usable_change_link(token, ChangeKind::Revert).await?;
-        let redeemed = match self.store.redeem_email_revert(&hash, None, Utc::now()).await {
+        let updated = [Event::new(EventType::UserUpdated, record.account_id)];
+        let redeemed = match self.store.redeem_email_revert(&hash, None, Utc::now(), &updated).await {
             Err(StoreError::EmailTaken) => return Err(Error::EmailTaken),
             other => other?,
         };

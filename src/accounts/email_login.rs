@@ -23,8 +23,8 @@ use super::throttle::Action;
 use super::{Accounts, ClientInfo, Error, Result, TokenPair};
 use crate::audit::kinds;
 use crate::mail::templates;
-use crate::store::StoreError;
 use crate::store::email_login::{EmailLogin, LinkState, NewEmailLogin, Redeem};
+use crate::store::{Event, EventType, StoreError};
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
 
 /// Wrong codes a login by email survives; the next attempt finds it dead.
@@ -241,14 +241,20 @@ impl Accounts {
                         _ => None,
                     };
                     let redeem = Redeem::Existing { account_id: account.id, fresh_password: fresh.as_deref() };
-                    self.store.redeem_email_login(login.id, attempts_bound, redeem, now).await
+                    let activated = match account.status {
+                        Status::Pending => vec![Event::new(EventType::UserActivated, account.id)],
+                        _ => Vec::new(),
+                    };
+                    self.store.redeem_email_login(login.id, attempts_bound, redeem, now, &activated).await
                 }
                 None => {
                     if !self.settings.signup_open {
                         return Err(Error::SignupDisabled);
                     }
                     let new = self.account_by_email(&login.email).await?;
-                    let result = self.store.redeem_email_login(login.id, attempts_bound, Redeem::New(&new), now).await;
+                    let created = [Event::new(EventType::UserCreated, new.id)];
+                    let result =
+                        self.store.redeem_email_login(login.id, attempts_bound, Redeem::New(&new), now, &created).await;
                     if let Ok(Some(id)) = &result {
                         crate::metrics::count("gatehouse_signups_total");
                         tracing::info!(account_id = %id, "account signed up by email");

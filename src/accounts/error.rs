@@ -58,6 +58,10 @@ pub enum Error {
     NotFoundIdentity,
     #[error("no such client")]
     NotFoundClient,
+    #[error("no such webhook endpoint")]
+    NotFoundWebhook,
+    #[error("no such webhook delivery")]
+    NotFoundDelivery,
     #[error("not allowed")]
     Forbidden,
     #[error("sign-up is closed: accounts are created by admins")]

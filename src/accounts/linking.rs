@@ -8,12 +8,12 @@ use uuid::Uuid;
 
 use super::domain::{Account, AccountData, AccountKey, Email, Role, Status};
 use super::new_account::{NewProfile, Submitted};
-use super::{Accounts, Caller, ClientInfo, Error, Result};
+use super::{Accounts, Caller, ClientInfo, Error, Result, identity_linked};
 use crate::audit::kinds;
 use crate::federation::{Provider, ProviderIdentity};
 use crate::mail::templates;
 use crate::store::identities::{Identity, IdentityKey, Unlink};
-use crate::store::{NewOneTimeToken, StoreError, TokenPurpose};
+use crate::store::{Event, EventType, NewOneTimeToken, StoreError, TokenPurpose};
 use crate::tokens::opaque::OpaqueToken;
 
 impl Accounts {
@@ -43,7 +43,9 @@ impl Accounts {
         };
         let rendered =
             templates::identity_linked(self.settings.site(), &provider.config.label, identity.email.as_deref());
-        match self.store.insert_identity(&row, key_of(identity), &self.email(&account.email, rendered, now)).await {
+        let linked = [identity_linked(account_id, &provider.config.name)];
+        let notice = self.email(&account.email, rendered, now);
+        match self.store.insert_identity(&row, key_of(identity), &notice, &linked).await {
             Ok(()) => {}
             Err(StoreError::Conflict) => return Err(Error::IdentityTaken),
             Err(other) => return Err(other.into()),
@@ -158,6 +160,7 @@ impl Accounts {
                 &row,
                 key_of(identity),
                 activation.as_ref().map(|(token, email)| (token, email)),
+                &[Event::new(EventType::UserCreated, account.id), identity_linked(account.id, &provider.config.name)],
             )
             .await;
         match stored {

@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::domain::{Account, AccountKey, Status};
 use super::throttle::Action;
-use super::{Accounts, Caller, ClientInfo, Error, Result, TokenPair};
+use super::{Accounts, Caller, ClientInfo, Error, Result, TokenPair, mfa_changed};
 use crate::audit::kinds;
 use crate::config::MfaPolicy;
 use crate::mail::templates;
@@ -159,7 +159,8 @@ impl Accounts {
         let hashes: Vec<[u8; 32]> = codes.iter().map(|c| recovery::hash(account.id, c)).collect();
         let notice = self.email(&account.email, templates::mfa_enabled(self.settings.site()), now);
         let step = i64::try_from(step).unwrap_or(i64::MAX);
-        if !self.store.confirm_totp(account.id, step, &hashes, &notice, now).await? {
+        let changed = [mfa_changed(account.id, "totp", "added")];
+        if !self.store.confirm_totp(account.id, step, &hashes, &notice, now, &changed).await? {
             return Err(Error::MfaNotEnabled);
         }
         self.outbox.wake();
@@ -191,7 +192,8 @@ impl Accounts {
             }
         };
         let notice = self.email(&account.email, templates::mfa_disabled(self.settings.site(), false), Utc::now());
-        if !self.store.remove_factors(account.id, false, Some(&notice)).await? {
+        let changed = [mfa_changed(account.id, "totp", "removed")];
+        if !self.store.remove_factors(account.id, false, Some(&notice), &changed).await? {
             return Err(Error::MfaNotEnabled);
         }
         self.outbox.wake();
@@ -409,7 +411,8 @@ impl Accounts {
     /// Removes every factor of an account (an admin's reset); the owner is told.
     pub(super) async fn reset_factors(&self, account: &Account) -> Result<bool> {
         let notice = self.email(&account.email, templates::mfa_disabled(self.settings.site(), true), Utc::now());
-        let removed = self.store.remove_factors(account.id, true, Some(&notice)).await?;
+        let changed = [mfa_changed(account.id, "all", "removed")];
+        let removed = self.store.remove_factors(account.id, true, Some(&notice), &changed).await?;
         if removed {
             self.outbox.wake();
         }

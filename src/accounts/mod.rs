@@ -25,6 +25,7 @@ pub mod redirect;
 mod session;
 mod signup;
 pub mod throttle;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,7 +56,7 @@ use crate::mail::outbox::Outbox;
 use crate::mail::templates::{self, Rendered};
 use crate::passwords::PasswordHasher;
 use crate::sessions::SessionStore;
-use crate::store::{NewEmail, NewOneTimeToken, Store, TokenPurpose};
+use crate::store::{Event, EventType, NewEmail, NewOneTimeToken, Store, TokenPurpose};
 use crate::tokens::jwt::{Issuing, KeyAlgorithm, KeyRing};
 use crate::tokens::opaque::OpaqueToken;
 use crate::tokens::sealing::Sealer;
@@ -71,6 +72,36 @@ async fn at_least<T>(floor: Duration, work: impl std::future::Future<Output = T>
     let result = work.await;
     tokio::time::sleep_until(started + floor).await;
     result
+}
+
+/// The webhook events an update of `before` tells of: `user.updated`, and `user.activated`
+/// when it takes a pending account to `active`.
+fn updated_events(before: &Account, status: Status) -> Vec<Event> {
+    let mut events = vec![Event::new(EventType::UserUpdated, before.id)];
+    if before.status == Status::Pending && status == Status::Active {
+        events.push(Event::new(EventType::UserActivated, before.id));
+    }
+    events
+}
+
+/// `user.mfa_changed`: `factor` (`totp`, `passkey`, `all`) was `change`d (`added`, `removed`).
+fn mfa_changed(account_id: Uuid, factor: &str, change: &str) -> Event {
+    Event::new(EventType::UserMfaChanged, account_id).with("factor", factor).with("change", change)
+}
+
+/// `identity.linked`: an identity of `provider` now signs in to the account.
+fn identity_linked(account_id: Uuid, provider: &str) -> Event {
+    Event::new(EventType::IdentityLinked, account_id).with("provider", provider)
+}
+
+/// `session.revoked`: a person or an admin ended sessions of the account — one (`session_id`)
+/// or all — and why (`logout`, `logout_all`, `ended`, `admin`).
+fn sessions_revoked(account_id: Uuid, reason: &str, session: Option<Uuid>) -> Event {
+    let event = Event::new(EventType::SessionRevoked, account_id).with("reason", reason);
+    match session {
+        Some(id) => event.with("session_id", id.to_string()),
+        None => event.with("scope", "all"),
+    }
 }
 
 /// Lifetimes and links.
@@ -103,6 +134,8 @@ pub struct Settings {
     pub mfa_required: crate::config::MfaPolicy,
     /// Login by an emailed link or code is on.
     pub passwordless: bool,
+    /// Webhooks may go to loopback, link-local and private addresses.
+    pub webhooks_allow_private: bool,
 }
 
 impl Settings {
@@ -196,6 +229,13 @@ impl Accounts {
 
     pub fn audit(&self) -> &AuditLog {
         &self.audit
+    }
+
+    /// Writes the webhook events of a change the database did not make (a session starts or
+    /// ends in the session store, which may be Redis), right after it. Should that fail, the
+    /// request fails: no token goes out for a login nobody was told of.
+    async fn tell(&self, events: &[Event]) -> Result<()> {
+        Ok(self.store.queue_events(events).await?)
     }
 
     /// Takes one request of `action` from the client IP's budget; a refusal is audited.

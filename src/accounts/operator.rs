@@ -6,8 +6,8 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::domain::{Account, AccountKey, Email, NewPassword, Role, Status, Username};
-use super::{Accounts, Error, Result};
-use crate::store::{NewAccount, ProfileChange};
+use super::{Accounts, Error, Result, updated_events};
+use crate::store::{Event, EventType, NewAccount, ProfileChange};
 
 impl Accounts {
     /// Creates an active account (the operator vouches for the address).
@@ -44,7 +44,8 @@ impl Accounts {
             email_verified: true,
             now: Utc::now(),
         };
-        let created = self.store.insert_account(&account, None).await?;
+        let created =
+            self.store.insert_account(&account, None, &[Event::new(EventType::UserCreated, account.id)]).await?;
         tracing::info!(account_id = %created.id, role = role.as_str(), "account created by an operator");
         Ok(created)
     }
@@ -66,7 +67,8 @@ impl Accounts {
                 status: Status::Active,
                 now: Utc::now(),
             };
-            account = self.store.update_profile(account.id, &change).await?.ok_or(Error::NotFound)?;
+            let events = updated_events(&account, change.status);
+            account = self.store.update_profile(account.id, &change, &events).await?.ok_or(Error::NotFound)?;
             self.account_changed(account.id).await;
         }
         let verified = self.hasher.verify(password.clone(), Some(existing.password_hash)).await?;
@@ -75,7 +77,8 @@ impl Accounts {
             let password = NewPassword::parse(&password, "password", &identity)?;
             let hash = self.hasher.hash(password.secret().clone()).await?;
             self.sessions.revoke_all_sessions(account.id, None).await?;
-            self.store.set_password_hash(account.id, &hash, Utc::now(), None).await?;
+            let changed = [Event::new(EventType::UserPasswordChanged, account.id)];
+            self.store.set_password_hash(account.id, &hash, Utc::now(), None, &changed).await?;
             self.account_changed(account.id).await;
             tracing::info!(account_id = %account.id, "bootstrap admin password set from the configuration");
         }

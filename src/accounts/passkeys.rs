@@ -26,7 +26,7 @@ use webauthn_rs::{Webauthn, WebauthnBuilder};
 use webauthn_rs_proto::{AuthenticatorSelectionCriteria, ResidentKeyRequirement, UserVerificationPolicy};
 
 use super::domain::{Account, AccountKey, Status};
-use super::{Accounts, Caller, ClientInfo, Error, Result, TokenPair};
+use super::{Accounts, Caller, ClientInfo, Error, Result, TokenPair, mfa_changed};
 use crate::audit::kinds;
 use crate::mail::templates;
 use crate::sessions::SessionAuth;
@@ -249,7 +249,8 @@ impl Accounts {
             last_used_at: None,
         };
         let notice = self.email(&account.email, templates::passkey_added(self.settings.site(), &stored.name), now);
-        match self.store.insert_passkey(&stored, &notice).await {
+        let changed = [mfa_changed(account.id, "passkey", "added")];
+        match self.store.insert_passkey(&stored, &notice, &changed).await {
             Ok(()) => {}
             Err(StoreError::Conflict) => return Err(Error::WebauthnFailed("this passkey is registered already")),
             Err(other) => return Err(other.into()),
@@ -278,7 +279,8 @@ impl Accounts {
         self.require_step_up(caller, Some(self.store.factors(caller.account_id).await?))?;
         let account = self.me(caller).await?;
         let notice = self.email(&account.email, templates::passkey_removed(self.settings.site()), Utc::now());
-        if !self.store.delete_passkey(account.id, id, &notice).await? {
+        let changed = [mfa_changed(account.id, "passkey", "removed")];
+        if !self.store.delete_passkey(account.id, id, &notice, &changed).await? {
             return Err(Error::NotFoundPasskey);
         }
         self.outbox.wake();

@@ -13,6 +13,7 @@ use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::audit::kinds;
 use crate::mail::templates;
 use crate::store::TokenPurpose;
+use crate::store::{Event, EventType};
 use crate::tokens::opaque::{TokenHash, plausible};
 
 /// A password change as submitted.
@@ -69,7 +70,8 @@ impl Accounts {
         let ended = self.sessions.revoke_all_sessions(account.id, keep).await?;
         let now = Utc::now();
         let notice = self.email(&account.email, templates::password_changed(false, self.settings.site()), now);
-        self.store.set_password_hash(account.id, &hash, now, Some(&notice)).await?;
+        let changed = [Event::new(EventType::UserPasswordChanged, account.id)];
+        self.store.set_password_hash(account.id, &hash, now, Some(&notice), &changed).await?;
         self.account_changed(account.id).await;
         self.outbox.wake();
         tracing::info!(account_id = %account.id, sessions_ended = ended, "password changed");
@@ -151,7 +153,8 @@ impl Accounts {
         self.sessions.revoke_all_sessions(account.id, None).await?;
         let now = Utc::now();
         let notice = self.email(&account.email, templates::password_changed(true, self.settings.site()), now);
-        if !self.store.redeem_reset(&hash, &password_hash, now, Some(&notice)).await? {
+        let changed = [Event::new(EventType::UserPasswordChanged, account.id)];
+        if !self.store.redeem_reset(&hash, &password_hash, now, Some(&notice), &changed).await? {
             return Err(Error::TokenInvalid);
         }
         self.account_changed(account.id).await;

@@ -7,9 +7,9 @@ use chrono::Utc;
 use serde_json::{Map, Value, json};
 
 use super::domain::{Account, AccountData, AccountKey, DisplayName, FieldError, Role, Status, Username};
-use super::{Accounts, Caller, ClientInfo, Error, Result};
+use super::{Accounts, Caller, ClientInfo, Error, Result, updated_events};
 use crate::audit::kinds;
-use crate::store::ProfileChange;
+use crate::store::{Event, EventType, ProfileChange};
 
 /// The fields an edit may name; any other top-level field is kept in `data`.
 const EDITABLE: &[&str] = &["username", "name", "data", "app_data", "role", "status"];
@@ -46,7 +46,8 @@ impl Accounts {
             // End the sessions first: should the update then fail, nobody kept access.
             self.sessions.revoke_all_sessions(target.id, None).await?;
         }
-        let updated = self.store.update_profile(target.id, &change).await?.ok_or(Error::NotFound)?;
+        let events = updated_events(&target, change.status);
+        let updated = self.store.update_profile(target.id, &change, &events).await?.ok_or(Error::NotFound)?;
         self.account_changed(updated.id).await;
         tracing::info!(account_id = %updated.id, by = %me.id, "account updated");
         let kind = if me.id == target.id { kinds::ACCOUNT_UPDATED } else { kinds::ADMIN_ACCOUNT_UPDATED };
@@ -77,7 +78,7 @@ impl Accounts {
         }
         self.keep_an_admin(&target, Role::User, Status::Disabled).await?;
         self.sessions.revoke_all_sessions(target.id, None).await?;
-        if !self.store.delete_account(target.id).await? {
+        if !self.store.delete_account(target.id, &[Event::new(EventType::UserDeleted, target.id)]).await? {
             return Err(Error::NotFound);
         }
         self.account_changed(target.id).await;

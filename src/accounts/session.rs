@@ -12,9 +12,10 @@ use serde_json::json;
 
 use super::domain::{Account, AccountKey, Email, Status};
 use super::throttle::Action;
-use super::{Accounts, ClientInfo, Error, Result};
+use super::{Accounts, ClientInfo, Error, Result, sessions_revoked};
 use crate::audit::kinds;
 use crate::sessions::{AccountRead, LiveSession, NewSession, Rotation, SessionAuth, SessionInfo};
+use crate::store::{Event, EventType};
 use crate::tokens::jwt::AccessClaims;
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
 
@@ -222,6 +223,7 @@ impl Accounts {
             auth,
         };
         self.sessions.create_session(&session).await?;
+        self.tell(&[Event::new(EventType::UserLogin, account.id).with("session_id", session.id.to_string())]).await?;
         tracing::info!(account_id = %account.id, session_id = %session.id, "logged in");
         if let Some(detail) = detail.as_object_mut() {
             detail.insert("session_id".into(), json!(session.id));
@@ -447,9 +449,11 @@ impl Accounts {
         crate::metrics::event("gatehouse_logouts_total", "scope", if everywhere { "all" } else { "session" });
         if everywhere {
             let ended = self.sessions.revoke_all_sessions(caller.account_id, None).await?;
+            self.tell(&[sessions_revoked(caller.account_id, "logout_all", None)]).await?;
             tracing::info!(account_id = %caller.account_id, ended, "logged out everywhere");
         } else {
             self.sessions.revoke_session(caller.account_id, caller.session_id).await?;
+            self.tell(&[sessions_revoked(caller.account_id, "logout", Some(caller.session_id))]).await?;
             tracing::info!(account_id = %caller.account_id, session_id = %caller.session_id, "logged out");
         }
         let scope = if everywhere { "all" } else { "session" };
@@ -467,6 +471,7 @@ impl Accounts {
     /// Ends one of the caller's own sessions.
     pub async fn end_session(&self, caller: &Caller, session_id: Uuid, client: &ClientInfo) -> Result<()> {
         if self.sessions.revoke_session(caller.account_id, session_id).await? {
+            self.tell(&[sessions_revoked(caller.account_id, "ended", Some(session_id))]).await?;
             self.audit.record(
                 self.event(kinds::SESSION_ENDED, Some(caller.account_id), client)
                     .detail(json!({ "session_id": session_id })),

@@ -10,7 +10,7 @@ use super::{Accounts, ClientInfo, Error, Result};
 use crate::audit::kinds;
 use crate::mail::templates;
 use crate::metrics;
-use crate::store::{StoreError, TokenPurpose};
+use crate::store::{Event, EventType, StoreError, TokenPurpose};
 use crate::tokens::opaque::{TokenHash, plausible};
 
 /// A sign-up as submitted. `extra` holds the top-level fields that are not the account's own;
@@ -96,7 +96,11 @@ impl Accounts {
         let account = profile.account(password_hash, Role::User, Status::Pending, false, now);
         let (token, mail) =
             self.link_email(account.id, email.as_str(), TokenPurpose::Activation, now, redirect.as_ref());
-        let created = match self.store.insert_account(&account, Some((&token, &mail))).await {
+        let created = match self
+            .store
+            .insert_account(&account, Some((&token, &mail)), &[Event::new(EventType::UserCreated, account.id)])
+            .await
+        {
             Ok(created) => created,
             Err(StoreError::EmailTaken) if conceal => {
                 // Lost a race with another sign-up for the same address.
@@ -146,7 +150,10 @@ impl Accounts {
             if record.expires_at <= now {
                 return Err(Error::TokenExpired);
             }
-            first_time = self.store.redeem_activation(&hash, now).await?;
+            first_time = self
+                .store
+                .redeem_activation(&hash, now, &[Event::new(EventType::UserActivated, record.account_id)])
+                .await?;
             if first_time {
                 self.account_changed(record.account_id).await;
             }

@@ -79,5 +79,11 @@ pub const ADMIN_CLIENT_CREATED: &str = "admin.client_created";
 pub const ADMIN_CLIENT_UPDATED: &str = "admin.client_updated";
 pub const ADMIN_CLIENT_DELETED: &str = "admin.client_deleted";
 pub const ADMIN_CLIENT_SECRET_ROTATED: &str = "admin.client_secret_rotated";
+/// An admin (or an operator) registered, changed or deleted a webhook endpoint
+/// (`detail.webhook_id`, `.url`, `.events`), or replayed a delivery (`detail.event_id`).
+pub const ADMIN_WEBHOOK_CREATED: &str = "admin.webhook_created";
+pub const ADMIN_WEBHOOK_UPDATED: &str = "admin.webhook_updated";
+pub const ADMIN_WEBHOOK_DELETED: &str = "admin.webhook_deleted";
+pub const ADMIN_WEBHOOK_REPLAYED: &str = "admin.webhook_replayed";
 /// Accounts were imported (`detail.lines`, `.imported`, `.existing`, `.bad`).
 pub const ADMIN_USERS_IMPORTED: &str = "admin.users_imported";

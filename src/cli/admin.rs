@@ -141,6 +141,7 @@ pub enum Operation {
     Keys(KeysCommand),
     Outbox(OutboxCommand),
     Client(super::clients::ClientCommand),
+    Webhook(super::webhooks::WebhookCommand),
     Import(super::import::ImportArgs),
 }
 
@@ -166,7 +167,7 @@ pub fn explain(error: Error, not_found: impl FnOnce() -> String) -> anyhow::Erro
         Error::LastAdmin => {
             "the last active admin cannot be demoted, disabled or deleted; make another admin first".to_owned()
         }
-        Error::NotFound => not_found(),
+        Error::NotFound | Error::NotFoundClient | Error::NotFoundWebhook | Error::NotFoundDelivery => not_found(),
         Error::EmailTaken => "an account with this email exists already".to_owned(),
         Error::UsernameTaken => "an account with this username exists already".to_owned(),
         other => other.to_string(),
@@ -204,6 +205,7 @@ pub async fn run(
     match operation {
         Operation::User(command) => user(&admin, command, database).await,
         Operation::Client(command) => super::clients::run(&admin, command, database).await,
+        Operation::Webhook(command) => super::webhooks::run(&admin, command, database).await,
         Operation::Import(args) => super::import::run(&admin, args, database).await,
         Operation::Keys(KeysCommand::List { json }) => list_keys(&admin, json).await,
         Operation::Keys(KeysCommand::Rotate) => {

@@ -7,6 +7,7 @@ mod admin;
 mod clients;
 mod import;
 mod table;
+mod webhooks;
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
@@ -48,6 +49,9 @@ enum Command {
     /// Manage the OpenID Connect client apps.
     #[command(subcommand)]
     Client(clients::ClientCommand),
+    /// Manage the webhook endpoints and read their delivery logs.
+    #[command(subcommand)]
+    Webhook(webhooks::WebhookCommand),
     /// Import accounts from another system, with their password hashes (`import FILE`), or
     /// count those still on an imported hash (`import status`).
     Import(import::ImportArgs),
@@ -145,6 +149,7 @@ pub fn main() -> ExitCode {
             Command::Keys(command) => operate(config, admin::Operation::Keys(command)).await,
             Command::Outbox(command) => operate(config, admin::Operation::Outbox(command)).await,
             Command::Client(command) => operate(config, admin::Operation::Client(command)).await,
+            Command::Webhook(command) => operate(config, admin::Operation::Webhook(command)).await,
             Command::Import(args) => operate(config, admin::Operation::Import(args)).await,
             Command::Mail(MailCommand::Test { to }) => mail_test(config, to).await,
         }

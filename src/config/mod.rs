@@ -85,6 +85,8 @@ pub struct Security {
     pub signup_conceal_existing: bool,
     /// Login by an emailed link or code (`GATEHOUSE_PASSWORDLESS`).
     pub passwordless: bool,
+    /// `GATEHOUSE_WEBHOOK_ALLOW_PRIVATE`: webhooks may go to private addresses.
+    pub webhook_allow_private: bool,
     /// `GATEHOUSE_APP_URL`: the pages of emailed links point back to it.
     pub app_url: Option<Url>,
     /// `GATEHOUSE_REDIRECT_ALLOW`: the prefixes a `redirect_to` must start with.
@@ -317,6 +319,7 @@ fn security(p: &mut Parser<'_>) -> Option<Security> {
     let signup_open = p.get(&SIGNUP);
     let signup_conceal_existing = p.get(&SIGNUP_CONCEAL_EXISTING);
     let passwordless = p.get(&PASSWORDLESS);
+    let webhook_allow_private = p.get(&WEBHOOK_ALLOW_PRIVATE);
     let app_url = p.optional(&APP_URL);
     let redirect_allow = p.optional(&REDIRECT_ALLOW);
     let refresh_grace = p.get(&REFRESH_GRACE);
@@ -355,6 +358,7 @@ fn security(p: &mut Parser<'_>) -> Option<Security> {
         signup_open: signup_open?,
         signup_conceal_existing: signup_conceal_existing?,
         passwordless: passwordless?,
+        webhook_allow_private: webhook_allow_private?,
         app_url: app_url?,
         redirect_allow: redirect_allow?.unwrap_or_default(),
         refresh_grace: refresh_grace?,

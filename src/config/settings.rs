@@ -181,6 +181,8 @@ settings! {
         "`closed`: `POST /user` answers `403 signup_disabled`; admins and the CLI still create accounts (invitations)";
     PASSWORDLESS: bool = "GATEHOUSE_PASSWORDLESS", Value("on"), Plain, parse_switch,
         "`off`: login by an emailed link or code (`POST /auth/email`) answers `403 passwordless_disabled`";
+    WEBHOOK_ALLOW_PRIVATE: bool = "GATEHOUSE_WEBHOOK_ALLOW_PRIVATE", Value("false"), Plain, parse_bool,
+        "`true`: webhooks may go to loopback, link-local and private addresses (a receiver on the same network); otherwise registering such a URL answers `422` and a name that resolves to one is not delivered to";
     SIGNUP_CONCEAL_EXISTING: bool = "GATEHOUSE_SIGNUP_CONCEAL_EXISTING", Value("false"), Plain, parse_bool,
         "`true`: sign-up with a taken email answers `202` like a new one; the owner is told by email";
     APP_URL: Url = "GATEHOUSE_APP_URL", Unset, Plain, parse_public_url,

@@ -9,10 +9,12 @@ use crate::accounts::domain::Account;
 use secrecy::ExposeSecret;
 
 use crate::accounts::oauth::clients::ClientWithSecret;
+use crate::accounts::webhooks::EndpointWithSecret;
 use crate::accounts::{KeyInfo, TokenPair};
 use crate::sessions::SessionInfo;
 use crate::store::admin::OutboxEntry;
 use crate::store::clients::OAuthClient;
+use crate::store::webhooks::{Delivery, DeliveryStatus, Endpoint};
 
 /// A time as the API writes it: RFC 3339, UTC, milliseconds.
 pub fn rfc3339(t: &DateTime<Utc>) -> String {
@@ -70,6 +72,13 @@ impl From<Account> for AccountBody {
             email_verified: a.email_verified,
         }
     }
+}
+
+/// The account as a webhook delivery keeps it (the domain's serde form), as the API shows it:
+/// what a delivery's `data.account` holds.
+pub fn stored_account(stored: serde_json::Value) -> Option<serde_json::Value> {
+    let account: Account = serde_json::from_value(stored).ok()?;
+    serde_json::to_value(AccountBody::from(account)).ok()
 }
 
 /// The answer to a login or a refresh.
@@ -287,5 +296,94 @@ impl From<ClientWithSecret> for ClientBody {
     fn from(made: ClientWithSecret) -> Self {
         let secret = made.secret.map(|s| s.expose_secret().to_owned());
         ClientBody { client_secret: secret, ..made.client.into() }
+    }
+}
+
+/// A webhook endpoint. Its `secret` shows only in the answer that registers it.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Webhook)]
+pub struct WebhookBody {
+    id: Uuid,
+    url: String,
+    /// The event types it receives.
+    #[schema(example = json!(["user.created", "user.deleted"]))]
+    events: Vec<&'static str>,
+    description: String,
+    /// A disabled endpoint's deliveries wait until it is enabled again.
+    enabled: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    /// Only when the endpoint is registered: the Standard Webhooks signing secret (`whsec_…`),
+    /// shown this once. Give it to the receiver's verification library.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
+}
+
+impl std::fmt::Debug for WebhookBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookBody").field("id", &self.id).field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
+impl From<Endpoint> for WebhookBody {
+    fn from(e: Endpoint) -> Self {
+        WebhookBody {
+            id: e.id,
+            url: e.url,
+            events: e.events.iter().map(|t| t.as_str()).collect(),
+            description: e.description,
+            enabled: e.enabled,
+            created_at: e.created_at,
+            updated_at: e.updated_at,
+            secret: None,
+        }
+    }
+}
+
+impl From<EndpointWithSecret> for WebhookBody {
+    fn from(made: EndpointWithSecret) -> Self {
+        WebhookBody { secret: Some(made.secret.expose_secret().to_owned()), ..made.endpoint.into() }
+    }
+}
+
+/// One event owed to one endpoint, in the delivery log.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = WebhookDelivery)]
+pub struct DeliveryBody {
+    /// The event's id: the `webhook-id` header of every attempt (UUIDv7).
+    id: Uuid,
+    /// The event type, like `user.created`.
+    #[serde(rename = "type")]
+    kind: String,
+    account_id: Uuid,
+    /// When the change happened.
+    occurred_at: DateTime<Utc>,
+    /// `queued`, `sending`, `delivered` or `failed` (given up after a day of attempts).
+    #[schema(example = "delivered")]
+    status: &'static str,
+    attempts: u32,
+    /// When the next attempt is due (while queued).
+    next_attempt_at: Option<DateTime<Utc>>,
+    /// The HTTP status of the last answer, when there was one.
+    last_response_status: Option<u16>,
+    /// Why the last attempt failed.
+    last_error: Option<String>,
+    delivered_at: Option<DateTime<Utc>>,
+}
+
+impl From<Delivery> for DeliveryBody {
+    fn from(d: Delivery) -> Self {
+        DeliveryBody {
+            id: d.event_id,
+            kind: d.kind,
+            account_id: d.account_id,
+            occurred_at: d.occurred_at,
+            status: d.status.as_str(),
+            attempts: d.attempts,
+            next_attempt_at: (d.status == DeliveryStatus::Queued).then_some(d.next_attempt_at),
+            last_response_status: d.last_response_status,
+            last_error: d.last_error,
+            delivered_at: d.delivered_at,
+        }
     }
 }

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::error::StoreResult;
 use super::outbox::NewEmail;
 use super::tokens::NewOneTimeToken;
+use super::webhooks::Event;
 use crate::accounts::domain::{Account, AccountKey, Credentials, Role, Status};
 
 /// A new account, its fields already parsed.
@@ -46,10 +47,11 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
         &self,
         account: &NewAccount,
         link: Option<(&NewOneTimeToken, &NewEmail)>,
+        events: &[Event],
     ) -> StoreResult<Account>;
     async fn find_account(&self, key: &AccountKey) -> StoreResult<Option<Credentials>>;
     /// Replaces the editable fields; `None` when the account does not exist.
-    async fn update_profile(&self, id: Uuid, change: &ProfileChange) -> StoreResult<Option<Account>>;
+    async fn update_profile(&self, id: Uuid, change: &ProfileChange, events: &[Event]) -> StoreResult<Option<Account>>;
     /// Sets a new password hash and queues `notice` (telling the owner), atomically.
     async fn set_password_hash(
         &self,
@@ -57,6 +59,7 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
         hash: &str,
         now: DateTime<Utc>,
         notice: Option<&NewEmail>,
+        events: &[Event],
     ) -> StoreResult<()>;
-    async fn delete_account(&self, id: Uuid) -> StoreResult<bool>;
+    async fn delete_account(&self, id: Uuid, events: &[Event]) -> StoreResult<bool>;
 }

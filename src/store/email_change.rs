@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::error::StoreResult;
 use super::outbox::NewEmail;
+use super::webhooks::Event;
 use crate::accounts::domain::Account;
 use crate::tokens::opaque::TokenHash;
 
@@ -81,6 +82,7 @@ pub trait EmailChangeStore: Send + Sync + std::fmt::Debug + 'static {
         revert: &NewEmailChange,
         notice: &NewEmail,
         now: DateTime<Utc>,
+        events: &[Event],
     ) -> StoreResult<Redeemed>;
     /// Spends a revert link and, atomically: restores the link's address (`EmailTaken` if
     /// another account has it by now), spends every other change link of the account, and
@@ -90,5 +92,6 @@ pub trait EmailChangeStore: Send + Sync + std::fmt::Debug + 'static {
         hash: &TokenHash,
         notice: Option<&NewEmail>,
         now: DateTime<Utc>,
+        events: &[Event],
     ) -> StoreResult<Redeemed>;
 }

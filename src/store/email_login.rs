@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::accounts::NewAccount;
 use super::error::StoreResult;
 use super::outbox::NewEmail;
+use super::webhooks::Event;
 use crate::tokens::opaque::TokenHash;
 
 /// A login by email about to be stored, with the email that carries its link and code.
@@ -87,6 +88,7 @@ pub trait EmailLoginStore: Send + Sync + std::fmt::Debug + 'static {
         attempts_bound: u32,
         redeem: Redeem<'_>,
         now: DateTime<Utc>,
+        events: &[Event],
     ) -> StoreResult<Option<Uuid>>;
     /// Stores a hand-off code (its hash) for the browser login of `account_id` by `method`.
     async fn insert_handoff(

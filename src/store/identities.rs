@@ -11,6 +11,7 @@ use super::accounts::NewAccount;
 use super::error::StoreResult;
 use super::outbox::NewEmail;
 use super::tokens::NewOneTimeToken;
+use super::webhooks::Event;
 use crate::tokens::opaque::TokenHash;
 
 /// An account's identity at a provider.
@@ -104,7 +105,13 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug + 'static {
     async fn identities(&self, account_id: Uuid) -> StoreResult<Vec<Identity>>;
     /// Links an identity and queues `notice`, atomically; `Conflict` when the identity is
     /// linked already.
-    async fn insert_identity(&self, identity: &Identity, key: IdentityKey<'_>, notice: &NewEmail) -> StoreResult<()>;
+    async fn insert_identity(
+        &self,
+        identity: &Identity,
+        key: IdentityKey<'_>,
+        notice: &NewEmail,
+        events: &[Event],
+    ) -> StoreResult<()>;
     /// Makes an account with its identity (and, when the account is pending, its activation
     /// token and email), atomically.
     async fn insert_account_with_identity(
@@ -113,6 +120,7 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug + 'static {
         identity: &Identity,
         key: IdentityKey<'_>,
         activation: Option<(&NewOneTimeToken, &NewEmail)>,
+        events: &[Event],
     ) -> StoreResult<()>;
     async fn identity_used(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()>;
     /// Removes identity `id` of `account_id` unless it is the account's last way in: no other

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::error::StoreResult;
 use super::outbox::NewEmail;
+use super::webhooks::Event;
 use crate::tokens::opaque::TokenHash;
 
 /// An account's TOTP factor as stored.
@@ -73,6 +74,7 @@ pub trait MfaStore: Send + Sync + std::fmt::Debug + 'static {
         codes: &[[u8; 32]],
         notice: &NewEmail,
         now: DateTime<Utc>,
+        events: &[Event],
     ) -> StoreResult<bool>;
     /// Accepts a code of time step `step`: `true` only if the account has a confirmed factor
     /// and no code of this step or a later one was accepted before. One conditional write: of
@@ -81,7 +83,13 @@ pub trait MfaStore: Send + Sync + std::fmt::Debug + 'static {
     /// Removes the TOTP factor (and with `passkeys`, every passkey) and queues `notice`,
     /// atomically; the recovery codes go too unless passkeys remain. `false` when there was
     /// nothing to remove.
-    async fn remove_factors(&self, account_id: Uuid, passkeys: bool, notice: Option<&NewEmail>) -> StoreResult<bool>;
+    async fn remove_factors(
+        &self,
+        account_id: Uuid,
+        passkeys: bool,
+        notice: Option<&NewEmail>,
+        events: &[Event],
+    ) -> StoreResult<bool>;
     /// The hashes of the account's unspent recovery codes.
     async fn recovery_codes(&self, account_id: Uuid) -> StoreResult<Vec<[u8; 32]>>;
     /// Replaces every recovery code of the account.

@@ -1,7 +1,7 @@
 //! Persistence: the only place SQL lives. The account rules see narrow traits, one per concern
 //! ([`AccountStore`], [`TokenStore`], [`OutboxStore`], [`KeyStore`], [`MfaStore`],
 //! [`PasskeyStore`], [`AdminStore`],
-//! [`EmailChangeStore`], [`EmailLoginStore`], [`IdentityStore`], [`ClientStore`], and the audit trail's and rate limits' own), gathered in [`Store`].
+//! [`EmailChangeStore`], [`EmailLoginStore`], [`IdentityStore`], [`ClientStore`], [`WebhookStore`], and the audit trail's and rate limits' own), gathered in [`Store`].
 //! `sql/` implements them all once, over a dialect; `sqlite/`, `postgres/` and `mysql/` are
 //! the dialects; `open.rs` picks one by the URL's scheme.
 //!
@@ -27,6 +27,7 @@ pub mod postgres;
 pub mod sql;
 pub mod sqlite;
 pub mod tokens;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +49,7 @@ pub use self::open::connect;
 pub use self::outbox::{NewEmail, OutboxStore, QueuedEmail};
 pub use self::passkeys::PasskeyStore;
 pub use self::tokens::{NewOneTimeToken, OneTimeToken, TokenPurpose, TokenStore};
+pub use self::webhooks::{Event, EventType, WebhookStore};
 use crate::audit::AuditStore;
 use crate::limits::LimitStore;
 use crate::sessions::SessionStore;
@@ -69,6 +71,7 @@ pub trait Store:
     + IdentityStore
     + ClientStore
     + ImportStore
+    + WebhookStore
     + LimitStore
     + Send
     + Sync

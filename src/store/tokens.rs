@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::error::StoreResult;
 use super::outbox::NewEmail;
+use super::webhooks::Event;
 use crate::tokens::opaque::TokenHash;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,7 +59,7 @@ pub trait TokenStore: Send + Sync + std::fmt::Debug + 'static {
     async fn find_token(&self, hash: &TokenHash) -> StoreResult<Option<OneTimeToken>>;
     /// Spends an activation token and activates its pending account. `false` when the token
     /// was already spent (by a concurrent request, say).
-    async fn redeem_activation(&self, hash: &TokenHash, now: DateTime<Utc>) -> StoreResult<bool>;
+    async fn redeem_activation(&self, hash: &TokenHash, now: DateTime<Utc>, events: &[Event]) -> StoreResult<bool>;
     /// Spends a reset token, sets the password, spends the account's other reset tokens,
     /// activates a pending account (the link proved the address) and queues `notice`,
     /// atomically. `false` when already spent.
@@ -68,5 +69,6 @@ pub trait TokenStore: Send + Sync + std::fmt::Debug + 'static {
         password_hash: &str,
         now: DateTime<Utc>,
         notice: Option<&NewEmail>,
+        events: &[Event],
     ) -> StoreResult<bool>;
 }

@@ -29,3 +29,4 @@ mod smtp;
 mod social;
 mod tokens;
 mod users;
+mod webhooks;

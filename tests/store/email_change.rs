@@ -40,7 +40,7 @@ async fn confirmed(
     old: &str,
 ) -> (Result<Redeemed, StoreError>, TokenHash) {
     let revert = change(account_id, ChangeKind::Revert, old, now() + minutes(60 * 24 * 7));
-    let outcome = h.store.redeem_email_change(link, &revert, &email(old, now()), now()).await;
+    let outcome = h.store.redeem_email_change(link, &revert, &email(old, now()), now(), &[]).await;
     (outcome, revert.hash)
 }
 
@@ -122,7 +122,7 @@ async fn concurrent_redemptions_of_one_change_link_succeed_once(h: Harness) {
             let store = h.store.clone();
             tokio::spawn(async move {
                 let revert = change(id, ChangeKind::Revert, "xia@example.com", now() + minutes(60));
-                store.redeem_email_change(&link, &revert, &email("xia@example.com", now()), now()).await.unwrap()
+                store.redeem_email_change(&link, &revert, &email("xia@example.com", now()), now(), &[]).await.unwrap()
             })
         })
         .collect();
@@ -149,7 +149,7 @@ async fn reverting_restores_the_address_and_spends_every_other_link(h: Harness) 
     let pending = requested(&h, id, "yan@elsewhere.example").await;
 
     let notice = email("yan@example.com", now());
-    let outcome = h.store.redeem_email_revert(&revert, Some(&notice), now()).await;
+    let outcome = h.store.redeem_email_revert(&revert, Some(&notice), now(), &[]).await;
 
     let Ok(Redeemed::Changed { account, previous }) = outcome else { panic!("{outcome:?}") };
     assert_eq!((account.email.as_str(), account.email_verified), ("yan@example.com", true));
@@ -157,11 +157,11 @@ async fn reverting_restores_the_address_and_spends_every_other_link(h: Harness) 
     assert_eq!(address_of(&h, id).await, "yan@example.com");
     assert!(h.store.find_email_change(&revert).await.unwrap().unwrap().used_at.is_some());
     assert!(h.store.find_email_change(&pending).await.unwrap().unwrap().used_at.is_some(), "the pending link");
-    let again = h.store.redeem_email_revert(&revert, None, now()).await;
+    let again = h.store.redeem_email_revert(&revert, None, now(), &[]).await;
     assert!(matches!(again, Ok(Redeemed::AlreadySpent)), "{again:?}");
     let (confirm, _) = confirmed(&h, &pending, id, "yan@example.com").await;
     assert!(matches!(confirm, Ok(Redeemed::AlreadySpent)), "{confirm:?}");
-    assert!(matches!(h.store.redeem_email_revert(&link, None, now()).await, Ok(Redeemed::AlreadySpent)));
+    assert!(matches!(h.store.redeem_email_revert(&link, None, now(), &[]).await, Ok(Redeemed::AlreadySpent)));
     assert_eq!(queued(&h).await.iter().filter(|r| *r == "yan@example.com").count(), 2, "two notices");
 }
 
@@ -187,7 +187,7 @@ async fn deleting_an_account_removes_its_change_links(h: Harness) {
     let other = seeded(&h, "bea@example.com").await;
     let kept = requested(&h, other, "bea@new.example").await;
 
-    assert!(h.store.delete_account(id).await.unwrap());
+    assert!(h.store.delete_account(id, &[]).await.unwrap());
 
     assert!(h.store.find_email_change(&link).await.unwrap().is_none());
     assert!(h.store.find_email_change(&revert).await.unwrap().is_none());

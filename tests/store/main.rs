@@ -13,6 +13,7 @@ mod limits;
 mod mfa;
 mod oauth;
 mod scenarios;
+mod webhooks;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

@@ -68,7 +68,7 @@ fn link(account_id: Uuid, purpose: TokenPurpose, expires_at: DateTime<Utc>) -> (
 }
 
 pub(crate) async fn seeded(h: &Harness, email_address: &str) -> Uuid {
-    h.store.insert_account(&account(email_address, None), None).await.unwrap().id
+    h.store.insert_account(&account(email_address, None), None, &[]).await.unwrap().id
 }
 
 pub(crate) fn session(
@@ -93,7 +93,7 @@ pub(crate) fn session(
 pub async fn accounts_round_trip_every_field(h: Harness) {
     let new = account("Ann.Lee@Example.com", Some("AnnLee"));
 
-    let created = h.store.insert_account(&new, None).await.unwrap();
+    let created = h.store.insert_account(&new, None, &[]).await.unwrap();
 
     assert_eq!(created.id, new.id);
     for key in
@@ -115,14 +115,14 @@ pub async fn accounts_round_trip_every_field(h: Harness) {
 }
 
 pub async fn emails_and_usernames_are_unique_whatever_their_case(h: Harness) {
-    h.store.insert_account(&account("ben@example.com", Some("Ben")), None).await.unwrap();
+    h.store.insert_account(&account("ben@example.com", Some("Ben")), None, &[]).await.unwrap();
 
-    let same_email = h.store.insert_account(&account("BEN@example.COM", None), None).await;
-    let same_username = h.store.insert_account(&account("other@example.com", Some("bEN")), None).await;
+    let same_email = h.store.insert_account(&account("BEN@example.COM", None), None, &[]).await;
+    let same_username = h.store.insert_account(&account("other@example.com", Some("bEN")), None, &[]).await;
 
     assert!(matches!(same_email, Err(StoreError::EmailTaken)), "{same_email:?}");
     assert!(matches!(same_username, Err(StoreError::UsernameTaken)), "{same_username:?}");
-    let other = h.store.insert_account(&account("cat@example.com", Some("cat")), None).await.unwrap();
+    let other = h.store.insert_account(&account("cat@example.com", Some("cat")), None, &[]).await.unwrap();
     let change = ProfileChange {
         username: Some("BEN".into()),
         name: None,
@@ -132,11 +132,11 @@ pub async fn emails_and_usernames_are_unique_whatever_their_case(h: Harness) {
         status: Status::Active,
         now: now(),
     };
-    let renamed = h.store.update_profile(other.id, &change).await;
+    let renamed = h.store.update_profile(other.id, &change, &[]).await;
     assert!(matches!(renamed, Err(StoreError::UsernameTaken)), "{renamed:?}");
     // Several accounts without a username are fine.
-    h.store.insert_account(&account("dan@example.com", None), None).await.unwrap();
-    h.store.insert_account(&account("eve@example.com", None), None).await.unwrap();
+    h.store.insert_account(&account("dan@example.com", None), None, &[]).await.unwrap();
+    h.store.insert_account(&account("eve@example.com", None), None, &[]).await.unwrap();
 }
 
 pub async fn updates_replace_the_editable_fields(h: Harness) {
@@ -153,7 +153,7 @@ pub async fn updates_replace_the_editable_fields(h: Harness) {
     };
     let before = h.store.find_account(&AccountKey::Id(id)).await.unwrap().unwrap();
 
-    let updated = h.store.update_profile(id, &change).await.unwrap().unwrap();
+    let updated = h.store.update_profile(id, &change, &[]).await.unwrap().unwrap();
 
     assert_eq!(serde_json::Value::Object(before.account.app_data), json!({"plan": "trial"}), "as inserted");
     assert_eq!(updated.username.as_deref(), Some("fay"));
@@ -163,8 +163,8 @@ pub async fn updates_replace_the_editable_fields(h: Harness) {
     assert_eq!((updated.role, updated.status), (Role::Admin, Status::Disabled));
     assert_eq!(updated.updated_at, later);
     assert!(h.store.find_account(&AccountKey::Username("FAY".into())).await.unwrap().is_some());
-    assert!(h.store.update_profile(Uuid::now_v7(), &change).await.unwrap().is_none());
-    h.store.set_password_hash(id, "$argon2id$new", later, None).await.unwrap();
+    assert!(h.store.update_profile(Uuid::now_v7(), &change, &[]).await.unwrap().is_none());
+    h.store.set_password_hash(id, "$argon2id$new", later, None, &[]).await.unwrap();
     let found = h.store.find_account(&AccountKey::Id(id)).await.unwrap().unwrap();
     assert_eq!(found.password_hash, "$argon2id$new");
 }
@@ -176,12 +176,12 @@ pub async fn deleting_an_account_takes_its_sessions_and_links_with_it(h: Harness
     let (token, record) = link(id, TokenPurpose::Activation, now() + minutes(60));
     h.store.insert_link(&record, &email("gus@example.com", now())).await.unwrap();
 
-    assert!(h.store.delete_account(id).await.unwrap());
+    assert!(h.store.delete_account(id, &[]).await.unwrap());
 
     assert!(h.store.find_account(&AccountKey::Id(id)).await.unwrap().is_none());
     assert!(h.store.find_token(&token.hash).await.unwrap().is_none());
     assert!(h.sessions.live_session(new.id, now()).await.unwrap().is_none());
-    assert!(!h.store.delete_account(id).await.unwrap(), "a second delete finds nothing");
+    assert!(!h.store.delete_account(id, &[]).await.unwrap(), "a second delete finds nothing");
 }
 
 pub async fn a_link_is_redeemed_once_and_not_after_it_expires(h: Harness) {
@@ -191,16 +191,16 @@ pub async fn a_link_is_redeemed_once_and_not_after_it_expires(h: Harness) {
 
     let stored = h.store.find_token(&token.hash).await.unwrap().unwrap();
     assert_eq!((stored.account_id, stored.purpose, stored.used_at), (id, TokenPurpose::Activation, None));
-    assert!(h.store.redeem_activation(&token.hash, now()).await.unwrap());
-    assert!(!h.store.redeem_activation(&token.hash, now()).await.unwrap(), "single use");
+    assert!(h.store.redeem_activation(&token.hash, now(), &[]).await.unwrap());
+    assert!(!h.store.redeem_activation(&token.hash, now(), &[]).await.unwrap(), "single use");
     let a = h.store.find_account(&AccountKey::Id(id)).await.unwrap().unwrap().account;
     assert_eq!((a.status, a.email_verified), (Status::Active, true));
     assert!(h.store.find_token(&token.hash).await.unwrap().unwrap().used_at.is_some());
 
     let (old, record) = link(id, TokenPurpose::PasswordReset, now() - minutes(1));
     h.store.insert_link(&record, &email("hal@example.com", now())).await.unwrap();
-    assert!(!h.store.redeem_reset(&old.hash, "$argon2id$x", now(), None).await.unwrap(), "expired");
-    assert!(!h.store.redeem_activation(&old.hash, now()).await.unwrap(), "wrong purpose");
+    assert!(!h.store.redeem_reset(&old.hash, "$argon2id$x", now(), None, &[]).await.unwrap(), "expired");
+    assert!(!h.store.redeem_activation(&old.hash, now(), &[]).await.unwrap(), "wrong purpose");
 }
 
 pub async fn concurrent_redemptions_of_one_reset_link_succeed_once(h: Harness) {
@@ -214,9 +214,9 @@ pub async fn concurrent_redemptions_of_one_reset_link_succeed_once(h: Harness) {
         .map(|n| {
             let store = h.store.clone();
             let hash = token.hash;
-            tokio::spawn(
-                async move { store.redeem_reset(&hash, &format!("$argon2id${n}"), now(), None).await.unwrap() },
-            )
+            tokio::spawn(async move {
+                store.redeem_reset(&hash, &format!("$argon2id${n}"), now(), None, &[]).await.unwrap()
+            })
         })
         .collect();
     let mut successes = 0;
@@ -229,7 +229,7 @@ pub async fn concurrent_redemptions_of_one_reset_link_succeed_once(h: Harness) {
     assert!(a.password_hash.starts_with("$argon2id$"));
     assert_eq!(a.account.status, Status::Active, "a reset proves the address");
     assert!(
-        !h.store.redeem_reset(&other.hash, "$argon2id$late", now(), None).await.unwrap(),
+        !h.store.redeem_reset(&other.hash, "$argon2id$late", now(), None, &[]).await.unwrap(),
         "the other links are spent"
     );
 }
@@ -425,7 +425,7 @@ pub async fn the_per_request_read_gives_the_session_and_its_current_account(h: H
         status: Status::Active,
         now: t0 + minutes(1),
     };
-    let updated = h.store.update_profile(id, &change).await.unwrap().unwrap();
+    let updated = h.store.update_profile(id, &change, &[]).await.unwrap().unwrap();
     let (_, read) = h.sessions.live_session_and_account(new.id, id, t0).await.unwrap().expect("live");
     if h.sessions_in_database {
         assert_eq!(read, AccountRead::Current(updated), "the account as it is after the change");
@@ -480,7 +480,7 @@ pub async fn a_copy_of_the_account_is_read_until_the_account_changes(h: Harness)
         status: Status::Active,
         now: t0 + minutes(1),
     };
-    let updated = h.store.update_profile(id, &change).await.unwrap().unwrap();
+    let updated = h.store.update_profile(id, &change, &[]).await.unwrap().unwrap();
     h.sessions.drop_account_copy(id).await.unwrap();
     let AccountRead::Unread { seen: Some(latest) } = read(id).await else { panic!("marked again") };
     h.sessions.keep_account_copy(&updated, &latest).await.unwrap();

@@ -352,6 +352,8 @@ impl From<accounts::Error> for ApiError {
             E::WebauthnFailed(why) => ApiError::WebauthnFailed(why),
             E::NotFoundPasskey => ApiError::NotFound("passkey"),
             E::NotFoundClient => ApiError::NotFound("client"),
+            E::NotFoundWebhook => ApiError::NotFound("webhook endpoint"),
+            E::NotFoundDelivery => ApiError::NotFound("webhook delivery"),
             E::Forbidden => ApiError::Forbidden,
             E::LastAdmin => ApiError::LastAdmin,
             E::SignupDisabled => ApiError::SignupDisabled,

@@ -19,4 +19,5 @@ pub mod passwordless;
 pub mod root;
 pub mod social;
 pub mod users;
+pub mod webhooks;
 pub mod wellknown;

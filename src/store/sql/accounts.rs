@@ -8,19 +8,15 @@ use uuid::Uuid;
 
 use super::outbox::insert_email;
 use super::tokens::insert_token;
-use super::{ACCOUNT_COLUMNS, Dialect, Exec, Row, SqlStore, Transaction, account_from_row, args, sql};
+use super::webhooks::insert_events;
+use super::{ACCOUNT_COLUMNS, Dialect, Exec, Row, SqlStore, Transaction, account_from_row, args, read_account, sql};
 use crate::accounts::domain::{Account, AccountKey, Credentials, Role, Status};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::store::accounts::{AccountStore, NewAccount, ProfileChange};
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::outbox::NewEmail;
 use crate::store::tokens::NewOneTimeToken;
-
-/// The account `id` as stored now, read inside a transaction.
-pub(super) async fn read_account(tx: &mut impl Exec, id: Uuid) -> StoreResult<Option<Credentials>> {
-    let row = tx.fetch_optional(sql!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?"), args![id]).await?;
-    row.as_ref().map(account_from_row).transpose()
-}
+use crate::store::webhooks::Event;
 
 /// The last-admin guard, inside the transaction of a change that leaves account `id` no longer
 /// an active admin: [`StoreError::LastAdmin`] when it is one now and no other is.
@@ -87,6 +83,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         &self,
         account: &NewAccount,
         link: Option<(&NewOneTimeToken, &NewEmail)>,
+        events: &[Event],
     ) -> StoreResult<Account> {
         timed!(
             DB,
@@ -98,6 +95,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
                     insert_token(&mut tx, token).await?;
                     insert_email(&mut tx, email).await?;
                 }
+                insert_events(&mut tx, events).await?;
                 let stored = read_account(&mut tx, account.id).await?;
                 tx.commit().await?;
                 stored.map(|c| c.account).ok_or_else(|| anyhow::anyhow!("the inserted account was not found").into())
@@ -128,7 +126,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         })
     }
 
-    async fn update_profile(&self, id: Uuid, change: &ProfileChange) -> StoreResult<Option<Account>> {
+    async fn update_profile(&self, id: Uuid, change: &ProfileChange, events: &[Event]) -> StoreResult<Option<Account>> {
         let username_normalized = change.username.as_ref().map(|u| u.to_ascii_lowercase());
         let stays_active_admin = change.role == Role::Admin && change.status == Status::Active;
         let values = args![
@@ -178,6 +176,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
                 if updated == 0 {
                     return Ok(None);
                 }
+                insert_events(&mut tx, events).await?;
                 let stored = read_account(&mut tx, id).await?;
                 tx.commit().await?;
                 Ok(stored.map(|c| c.account))
@@ -191,6 +190,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         hash: &str,
         now: DateTime<Utc>,
         notice: Option<&NewEmail>,
+        events: &[Event],
     ) -> StoreResult<()> {
         timed!(
             DB,
@@ -205,21 +205,28 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
                 if let Some(notice) = notice {
                     insert_email(&mut tx, notice).await?;
                 }
+                insert_events(&mut tx, events).await?;
                 tx.commit().await
             })
         )
     }
 
-    async fn delete_account(&self, id: Uuid) -> StoreResult<bool> {
+    async fn delete_account(&self, id: Uuid, events: &[Event]) -> StoreResult<bool> {
         timed!(
             DB,
             "delete_account",
             self.retrying(|| async move {
                 let mut tx = self.db.begin().await?;
                 refuse_last_admin(&mut tx, id).await?;
+                // Told before it goes: the event carries the account as it was.
+                insert_events(&mut tx, events).await?;
                 let deleted = tx.execute(sql!("DELETE FROM accounts WHERE id = ?"), args![id]).await?;
+                if deleted == 0 {
+                    // Nothing changed, so nothing is told: dropping the transaction undoes the events.
+                    return Ok(false);
+                }
                 tx.commit().await?;
-                Ok(deleted == 1)
+                Ok(true)
             })
         )
     }

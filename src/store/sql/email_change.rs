@@ -8,14 +8,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::accounts::read_account;
 use super::outbox::insert_email;
-use super::{Dialect, Exec, Row, SqlStore, Transaction, args, sql};
+use super::webhooks::insert_events;
+use super::{Dialect, Exec, Row, SqlStore, Transaction, args, read_account, sql};
 use crate::accounts::domain::Account;
 use crate::metrics::{DATABASE as DB, timed};
 use crate::store::email_change::{ChangeKind, EmailChangeStore, EmailChangeToken, NewEmailChange, Redeemed};
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::outbox::NewEmail;
+use crate::store::webhooks::Event;
 use crate::tokens::opaque::TokenHash;
 
 fn change_from_row(row: &impl Row) -> StoreResult<EmailChangeToken> {
@@ -135,6 +136,7 @@ impl<D: Dialect> EmailChangeStore for SqlStore<D> {
         revert: &NewEmailChange,
         notice: &NewEmail,
         now: DateTime<Utc>,
+        events: &[Event],
     ) -> StoreResult<Redeemed> {
         timed!(
             DB,
@@ -148,6 +150,7 @@ impl<D: Dialect> EmailChangeStore for SqlStore<D> {
                 let account = set_email(&mut tx, link.account_id, &link.email, now).await?;
                 insert_change(&mut tx, revert).await?;
                 insert_email(&mut tx, notice).await?;
+                insert_events(&mut tx, events).await?;
                 tx.commit().await?;
                 Ok(Redeemed::Changed { account, previous })
             })
@@ -159,6 +162,7 @@ impl<D: Dialect> EmailChangeStore for SqlStore<D> {
         hash: &TokenHash,
         notice: Option<&NewEmail>,
         now: DateTime<Utc>,
+        events: &[Event],
     ) -> StoreResult<Redeemed> {
         timed!(
             DB,
@@ -178,6 +182,7 @@ impl<D: Dialect> EmailChangeStore for SqlStore<D> {
                 if let Some(notice) = notice {
                     insert_email(&mut tx, notice).await?;
                 }
+                insert_events(&mut tx, events).await?;
                 tx.commit().await?;
                 Ok(Redeemed::Changed { account, previous })
             })

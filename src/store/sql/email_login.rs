@@ -9,11 +9,13 @@ use uuid::Uuid;
 use super::accounts::insert_account_row;
 use super::outbox::insert_email;
 use super::tokens::drop_unconfirmed_identities;
+use super::webhooks::insert_events;
 use super::{Dialect, Exec, Row, SqlStore, Transaction, args, sql};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::store::email_login::{EmailLogin, EmailLoginStore, LinkState, NewEmailLogin, Redeem};
 use crate::store::error::StoreResult;
 use crate::store::outbox::NewEmail;
+use crate::store::webhooks::Event;
 use crate::tokens::opaque::TokenHash;
 
 fn login_from_row(row: &impl Row) -> StoreResult<EmailLogin> {
@@ -143,6 +145,7 @@ impl<D: Dialect> EmailLoginStore for SqlStore<D> {
         attempts_bound: u32,
         redeem: Redeem<'_>,
         now: DateTime<Utc>,
+        events: &[Event],
     ) -> StoreResult<Option<Uuid>> {
         let redeem = &redeem;
         timed!(
@@ -190,6 +193,7 @@ impl<D: Dialect> EmailLoginStore for SqlStore<D> {
                         account.id
                     }
                 };
+                insert_events(&mut tx, events).await?;
                 tx.commit().await?;
                 Ok(Some(account_id))
             })

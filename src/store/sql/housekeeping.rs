@@ -11,6 +11,8 @@ use crate::store::error::StoreResult;
 /// How long expired one-time tokens, email-change links and logins by email are kept, so that a late click
 /// still hears "expired".
 const EXPIRED_TOKEN_RETENTION: chrono::Duration = chrono::Duration::days(7);
+/// How long the webhook delivery log keeps deliveries that were delivered or given up.
+const WEBHOOK_LOG_RETENTION: chrono::Duration = chrono::Duration::days(30);
 
 #[async_trait]
 impl<D: Dialect> Store for SqlStore<D> {
@@ -42,8 +44,14 @@ impl<D: Dialect> Store for SqlStore<D> {
                 let handoffs = tx.execute(sql!("DELETE FROM login_handoffs WHERE expires_at <= ?"), args![now]).await?;
                 let social = tx.execute(sql!("DELETE FROM oidc_logins WHERE expires_at <= ?"), args![now]).await?;
                 let codes = tx.execute(sql!("DELETE FROM oauth_codes WHERE expires_at <= ?"), args![now]).await?;
+                let deliveries = tx
+                    .execute(
+                        sql!("DELETE FROM webhook_deliveries WHERE status IN ('delivered', 'failed') AND occurred_at <= ?"),
+                        args![now - WEBHOOK_LOG_RETENTION],
+                    )
+                    .await?;
                 tx.commit().await?;
-                Ok(sessions + tokens + changes + challenges + ceremonies + email_logins + handoffs + social + codes)
+                Ok(sessions + tokens + changes + challenges + ceremonies + email_logins + handoffs + social + codes + deliveries)
             })
         )
     }

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::accounts::insert_account_row;
 use super::outbox::insert_email;
 use super::tokens::insert_token;
+use super::webhooks::insert_events;
 use super::{Dialect, Exec, Row, SqlStore, Transaction, args, sql};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::store::accounts::NewAccount;
@@ -17,6 +18,7 @@ use crate::store::error::StoreResult;
 use crate::store::identities::{Identity, IdentityKey, IdentityStore, NewOidcLogin, OidcLogin, Pending, Unlink};
 use crate::store::outbox::NewEmail;
 use crate::store::tokens::NewOneTimeToken;
+use crate::store::webhooks::Event;
 use crate::tokens::opaque::TokenHash;
 
 const IDENTITY_COLUMNS: &str = "id, account_id, provider, email, created_at, last_login_at";
@@ -213,7 +215,13 @@ impl<D: Dialect> IdentityStore for SqlStore<D> {
         })
     }
 
-    async fn insert_identity(&self, identity: &Identity, key: IdentityKey<'_>, notice: &NewEmail) -> StoreResult<()> {
+    async fn insert_identity(
+        &self,
+        identity: &Identity,
+        key: IdentityKey<'_>,
+        notice: &NewEmail,
+        events: &[Event],
+    ) -> StoreResult<()> {
         timed!(
             DB,
             "insert_identity",
@@ -221,6 +229,7 @@ impl<D: Dialect> IdentityStore for SqlStore<D> {
                 let mut tx = self.db.begin().await?;
                 insert_identity_row(&mut tx, identity, key).await?;
                 insert_email(&mut tx, notice).await?;
+                insert_events(&mut tx, events).await?;
                 tx.commit().await
             })
         )
@@ -232,6 +241,7 @@ impl<D: Dialect> IdentityStore for SqlStore<D> {
         identity: &Identity,
         key: IdentityKey<'_>,
         activation: Option<(&NewOneTimeToken, &NewEmail)>,
+        events: &[Event],
     ) -> StoreResult<()> {
         timed!(
             DB,
@@ -244,6 +254,7 @@ impl<D: Dialect> IdentityStore for SqlStore<D> {
                     insert_token(&mut tx, token).await?;
                     insert_email(&mut tx, email).await?;
                 }
+                insert_events(&mut tx, events).await?;
                 tx.commit().await
             })
         )

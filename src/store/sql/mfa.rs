@@ -6,11 +6,13 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::outbox::insert_email;
+use super::webhooks::insert_events;
 use super::{Dialect, Exec, Row, SqlStore, Transaction, args, sql};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::mfa::{Claimed, Factors, MfaStore, NewChallenge, StoredTotp};
 use crate::store::outbox::NewEmail;
+use crate::store::webhooks::Event;
 use crate::tokens::opaque::TokenHash;
 
 async fn insert_codes(tx: &mut impl Exec, account_id: Uuid, codes: &[[u8; 32]], now: DateTime<Utc>) -> StoreResult<()> {
@@ -112,6 +114,7 @@ impl<D: Dialect> MfaStore for SqlStore<D> {
         codes: &[[u8; 32]],
         notice: &NewEmail,
         now: DateTime<Utc>,
+        events: &[Event],
     ) -> StoreResult<bool> {
         timed!(
             DB,
@@ -133,6 +136,7 @@ impl<D: Dialect> MfaStore for SqlStore<D> {
                 }
                 insert_codes(&mut tx, account_id, codes, now).await?;
                 insert_email(&mut tx, notice).await?;
+                insert_events(&mut tx, events).await?;
                 tx.commit().await?;
                 Ok(true)
             })
@@ -156,7 +160,13 @@ impl<D: Dialect> MfaStore for SqlStore<D> {
         })
     }
 
-    async fn remove_factors(&self, account_id: Uuid, passkeys: bool, notice: Option<&NewEmail>) -> StoreResult<bool> {
+    async fn remove_factors(
+        &self,
+        account_id: Uuid,
+        passkeys: bool,
+        notice: Option<&NewEmail>,
+        events: &[Event],
+    ) -> StoreResult<bool> {
         timed!(
             DB,
             "mfa_remove_factors",
@@ -188,6 +198,7 @@ impl<D: Dialect> MfaStore for SqlStore<D> {
                 if let Some(notice) = notice {
                     insert_email(&mut tx, notice).await?;
                 }
+                insert_events(&mut tx, events).await?;
                 tx.commit().await?;
                 Ok(true)
             })

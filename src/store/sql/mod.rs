@@ -28,6 +28,7 @@ mod passkeys;
 pub(crate) mod sessions;
 mod tokens;
 mod values;
+mod webhooks;
 
 use std::future::Future;
 use std::sync::OnceLock;
@@ -363,6 +364,13 @@ pub(crate) fn like_pattern(q: &str, prefix: bool) -> String {
 /// The `?, ?, …` of an `IN` list of `n` values.
 pub(crate) fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
+}
+
+/// The account `id` as stored now, read inside a transaction (the account store's, the email
+/// changes' and the webhook events', which carry the account).
+pub(crate) async fn read_account(tx: &mut impl Exec, id: Uuid) -> StoreResult<Option<Credentials>> {
+    let row = tx.fetch_optional(sql!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?"), args![id]).await?;
+    row.as_ref().map(account_from_row).transpose()
 }
 
 /// An account and its password hash from a row holding [`ACCOUNT_COLUMNS`].

@@ -6,11 +6,13 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::outbox::insert_email;
+use super::webhooks::insert_events;
 use super::{Dialect, Exec, Row, SqlStore, Transaction, args, sql};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::store::error::StoreResult;
 use crate::store::outbox::NewEmail;
 use crate::store::passkeys::{Ceremony, NewCeremony, PasskeyStore, StoredPasskey};
+use crate::store::webhooks::Event;
 
 const PASSKEY_COLUMNS: &str =
     "id, account_id, credential_id, passkey, name, backup_eligible, backup_state, created_at, last_used_at";
@@ -31,7 +33,7 @@ fn passkey_from_row(row: &impl Row) -> StoreResult<StoredPasskey> {
 
 #[async_trait]
 impl<D: Dialect> PasskeyStore for SqlStore<D> {
-    async fn insert_passkey(&self, passkey: &StoredPasskey, notice: &NewEmail) -> StoreResult<()> {
+    async fn insert_passkey(&self, passkey: &StoredPasskey, notice: &NewEmail, events: &[Event]) -> StoreResult<()> {
         timed!(
             DB,
             "insert_passkey",
@@ -53,6 +55,7 @@ impl<D: Dialect> PasskeyStore for SqlStore<D> {
                 )
                 .await?;
                 insert_email(&mut tx, notice).await?;
+                insert_events(&mut tx, events).await?;
                 tx.commit().await
             })
         )
@@ -90,7 +93,13 @@ impl<D: Dialect> PasskeyStore for SqlStore<D> {
         })
     }
 
-    async fn delete_passkey(&self, account_id: Uuid, id: Uuid, notice: &NewEmail) -> StoreResult<bool> {
+    async fn delete_passkey(
+        &self,
+        account_id: Uuid,
+        id: Uuid,
+        notice: &NewEmail,
+        events: &[Event],
+    ) -> StoreResult<bool> {
         timed!(
             DB,
             "delete_passkey",
@@ -103,6 +112,7 @@ impl<D: Dialect> PasskeyStore for SqlStore<D> {
                     return Ok(false);
                 }
                 insert_email(&mut tx, notice).await?;
+                insert_events(&mut tx, events).await?;
                 tx.commit().await?;
                 Ok(true)
             })

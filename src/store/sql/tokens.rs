@@ -7,11 +7,13 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::outbox::insert_email;
+use super::webhooks::insert_events;
 use super::{Dialect, Exec, Row, SqlStore, Transaction, args, sql};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::store::error::StoreResult;
 use crate::store::outbox::NewEmail;
 use crate::store::tokens::{NewOneTimeToken, OneTimeToken, TokenPurpose, TokenStore};
+use crate::store::webhooks::Event;
 use crate::tokens::opaque::TokenHash;
 
 /// Unlinks the identities of `account_id` while it is pending: they were linked by whoever
@@ -110,7 +112,7 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
         })
     }
 
-    async fn redeem_activation(&self, hash: &TokenHash, now: DateTime<Utc>) -> StoreResult<bool> {
+    async fn redeem_activation(&self, hash: &TokenHash, now: DateTime<Utc>, events: &[Event]) -> StoreResult<bool> {
         timed!(
             DB,
             "redeem_activation",
@@ -128,6 +130,7 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
                     args![now, account_id],
                 )
                 .await?;
+                insert_events(&mut tx, events).await?;
                 tx.commit().await?;
                 Ok(true)
             })
@@ -140,6 +143,7 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
         password_hash: &str,
         now: DateTime<Utc>,
         notice: Option<&NewEmail>,
+        events: &[Event],
     ) -> StoreResult<bool> {
         timed!(
             DB,
@@ -170,6 +174,7 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
                 if let Some(notice) = notice {
                     insert_email(&mut tx, notice).await?;
                 }
+                insert_events(&mut tx, events).await?;
                 tx.commit().await?;
                 Ok(true)
             })

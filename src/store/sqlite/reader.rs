@@ -350,7 +350,7 @@ mod tests {
             email_verified: true,
             now,
         };
-        let account_id = store.insert_account(&account, None).await.unwrap().id;
+        let account_id = store.insert_account(&account, None, &[]).await.unwrap().id;
         let session = NewSession {
             id: Uuid::now_v7(),
             account_id,

@@ -1,0 +1,169 @@
+//! The webhook registry: admins (the API, the console) and operators (the command line)
+//! register, change and remove endpoints at runtime, read each endpoint's delivery log and
+//! replay a delivery. An endpoint's signing secret is made here, shown once, and kept sealed
+//! (the worker must read it back to sign). Its URL passes the guard against private networks
+//! when it is registered or changed, and again at each delivery (`webhooks::guard`).
+
+use chrono::Utc;
+use secrecy::SecretString;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::accounts::admin::{Admin, MAX_PAGE};
+use crate::accounts::{Error, FieldError, Result};
+use crate::audit::kinds;
+use crate::store::webhooks::{Delivery, DeliveryQuery, DeliveryStatus, Endpoint, EventType};
+use crate::webhooks::signing::sealed_place;
+use crate::webhooks::{Guard, Secret};
+
+/// An endpoint as submitted; on a change, what is absent stays.
+#[derive(Debug, Default)]
+pub struct WebhookSpec {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+/// An endpoint just registered, with its secret: shown this once.
+#[derive(Debug)]
+pub struct EndpointWithSecret {
+    pub endpoint: Endpoint,
+    pub secret: SecretString,
+}
+
+/// Applies `spec` to `endpoint` and checks the result whole; every problem comes back at once.
+async fn apply(mut endpoint: Endpoint, spec: WebhookSpec, guard: Guard) -> Result<Endpoint> {
+    let mut problems = Vec::new();
+    if let Some(url) = spec.url {
+        match guard.check(url.trim()).await {
+            Ok(url) => endpoint.url = url.to_string(),
+            Err(why) => problems.push(FieldError::new("url", why)),
+        }
+    }
+    if let Some(names) = spec.events {
+        let mut events = Vec::new();
+        for name in &names {
+            match EventType::parse(name) {
+                Some(kind) if !events.contains(&kind) => events.push(kind),
+                Some(_) => {}
+                None => {
+                    let known: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+                    let why = format!("unknown event {name:?}; the events are {}", known.join(", "));
+                    problems.push(FieldError::new("events", why));
+                }
+            }
+        }
+        endpoint.events = events;
+    }
+    if endpoint.events.is_empty() {
+        problems.push(FieldError::new("events", "an endpoint receives at least one event"));
+    }
+    if let Some(description) = spec.description {
+        endpoint.description = description.trim().to_owned();
+    }
+    if endpoint.description.chars().count() > 200 {
+        problems.push(FieldError::new("description", "at most 200 characters"));
+    }
+    if let Some(enabled) = spec.enabled {
+        endpoint.enabled = enabled;
+    }
+    if problems.is_empty() { Ok(endpoint) } else { Err(Error::Validation(problems)) }
+}
+
+impl Admin<'_> {
+    fn guard(&self) -> Guard {
+        Guard::new(self.accounts().settings.webhooks_allow_private)
+    }
+
+    /// Registers an endpoint with a new secret, shown this once.
+    pub async fn create_webhook(&self, spec: WebhookSpec) -> Result<EndpointWithSecret> {
+        if spec.url.is_none() {
+            return Err(Error::field("url", "an endpoint needs its URL"));
+        }
+        let now = Utc::now();
+        let blank = Endpoint {
+            id: Uuid::now_v7(),
+            url: String::new(),
+            events: Vec::new(),
+            description: String::new(),
+            enabled: true,
+            created_at: now,
+            updated_at: now,
+        };
+        let endpoint = apply(blank, spec, self.guard()).await?;
+        let secret = Secret::generate();
+        let sealed = self.accounts().sealer.seal(secret.bytes(), &sealed_place(endpoint.id));
+        self.accounts().store.insert_endpoint(&endpoint, &sealed).await?;
+        tracing::info!(webhook_id = %endpoint.id, "webhook endpoint registered");
+        self.audit(self.event(kinds::ADMIN_WEBHOOK_CREATED, None).detail(describe(&endpoint))).await?;
+        Ok(EndpointWithSecret { endpoint, secret: secret.display() })
+    }
+
+    pub async fn webhooks(&self) -> Result<Vec<Endpoint>> {
+        Ok(self.accounts().store.endpoints().await?)
+    }
+
+    pub async fn webhook(&self, id: Uuid) -> Result<Endpoint> {
+        self.accounts().store.endpoint(id).await?.ok_or(Error::NotFoundWebhook)
+    }
+
+    /// Changes what `spec` names; the rest stays. Disabling holds deliveries back (they wait,
+    /// and go once it is enabled again); nothing owed is dropped.
+    pub async fn update_webhook(&self, id: Uuid, spec: WebhookSpec) -> Result<Endpoint> {
+        let endpoint = apply(self.webhook(id).await?, spec, self.guard()).await?;
+        let endpoint = Endpoint { updated_at: Utc::now(), ..endpoint };
+        if !self.accounts().store.update_endpoint(&endpoint).await? {
+            return Err(Error::NotFoundWebhook);
+        }
+        self.audit(self.event(kinds::ADMIN_WEBHOOK_UPDATED, None).detail(describe(&endpoint))).await?;
+        Ok(endpoint)
+    }
+
+    /// Removes an endpoint and every delivery still owed to it.
+    pub async fn delete_webhook(&self, id: Uuid) -> Result<Endpoint> {
+        let endpoint = self.webhook(id).await?;
+        if !self.accounts().store.delete_endpoint(id).await? {
+            return Err(Error::NotFoundWebhook);
+        }
+        self.audit(self.event(kinds::ADMIN_WEBHOOK_DELETED, None).detail(describe(&endpoint))).await?;
+        Ok(endpoint)
+    }
+
+    /// The endpoint's deliveries, newest first: `limit` (at most [`MAX_PAGE`] + 1) older than
+    /// `before`, optionally of one status.
+    pub async fn webhook_deliveries(
+        &self,
+        id: Uuid,
+        status: Option<DeliveryStatus>,
+        before: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>> {
+        self.webhook(id).await?;
+        let query = DeliveryQuery { endpoint_id: id, status, before, limit: limit.clamp(1, MAX_PAGE + 1) };
+        Ok(self.accounts().store.deliveries(&query).await?)
+    }
+
+    /// Sends a delivered or failed delivery again, now, with the same `webhook-id` and body, and
+    /// another day of attempts.
+    pub async fn replay_webhook(&self, id: Uuid, event_id: Uuid) -> Result<Delivery> {
+        let store = &self.accounts().store;
+        let delivery = store.delivery(id, event_id).await?.ok_or(Error::NotFoundDelivery)?;
+        if !store.replay_delivery(id, event_id, Utc::now()).await? {
+            let why =
+                format!("the delivery is {}; only a delivered or failed one is replayed", delivery.status.as_str());
+            return Err(Error::field("status", why));
+        }
+        self.audit(
+            self.event(kinds::ADMIN_WEBHOOK_REPLAYED, Some(delivery.account_id))
+                .detail(json!({ "webhook_id": id, "event_id": event_id })),
+        )
+        .await?;
+        store.delivery(id, event_id).await?.ok_or(Error::NotFoundDelivery)
+    }
+}
+
+fn describe(endpoint: &Endpoint) -> serde_json::Value {
+    let events: Vec<&str> = endpoint.events.iter().map(|t| t.as_str()).collect();
+    json!({ "webhook_id": endpoint.id, "url": endpoint.url, "events": events, "enabled": endpoint.enabled })
+}

@@ -1,0 +1,222 @@
+//! Webhooks as the store keeps them: the endpoints admins register, and the deliveries owed to
+//! them. A delivery is written in the transaction of the change it tells of (the store methods
+//! that make a change take its [`Event`]s), so it exists if and only if the change committed;
+//! then, like the outbox's emails, it is claimed by a delivery worker and settled.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::error::StoreResult;
+use super::outbox::Claimer;
+
+/// What a webhook tells of. The names are the contract's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventType {
+    UserCreated,
+    UserActivated,
+    UserUpdated,
+    UserDeleted,
+    UserLogin,
+    UserPasswordChanged,
+    UserMfaChanged,
+    SessionRevoked,
+    IdentityLinked,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 9] = [
+        EventType::UserCreated,
+        EventType::UserActivated,
+        EventType::UserUpdated,
+        EventType::UserDeleted,
+        EventType::UserLogin,
+        EventType::UserPasswordChanged,
+        EventType::UserMfaChanged,
+        EventType::SessionRevoked,
+        EventType::IdentityLinked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::UserCreated => "user.created",
+            EventType::UserActivated => "user.activated",
+            EventType::UserUpdated => "user.updated",
+            EventType::UserDeleted => "user.deleted",
+            EventType::UserLogin => "user.login",
+            EventType::UserPasswordChanged => "user.password_changed",
+            EventType::UserMfaChanged => "user.mfa_changed",
+            EventType::SessionRevoked => "session.revoked",
+            EventType::IdentityLinked => "identity.linked",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<EventType> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
+
+/// Something that happened to an account, to be told to the endpoints that receive its type.
+/// The store adds the account as it stands in the same transaction (before a deletion, after
+/// any other change).
+#[derive(Clone, Debug)]
+pub struct Event {
+    /// UUIDv7: the `webhook-id`, and the order of an account's events.
+    pub id: Uuid,
+    pub kind: EventType,
+    pub account_id: Uuid,
+    pub at: DateTime<Utc>,
+    /// Details beside the account (a JSON object: the provider linked, the factor changed…);
+    /// never a secret.
+    pub detail: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Event {
+    pub fn new(kind: EventType, account_id: Uuid) -> Self {
+        Self { id: Uuid::now_v7(), kind, account_id, at: Utc::now(), detail: serde_json::Map::new() }
+    }
+
+    pub fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.detail.insert(key.to_owned(), value.into());
+        self
+    }
+}
+
+/// A registered endpoint (its secret is kept apart, sealed).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Endpoint {
+    pub id: Uuid,
+    pub url: String,
+    pub events: Vec<EventType>,
+    pub description: String,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Where a delivery stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    Queued,
+    Sending,
+    Delivered,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Queued => "queued",
+            DeliveryStatus::Sending => "sending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<DeliveryStatus> {
+        [Self::Queued, Self::Sending, Self::Delivered, Self::Failed].into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+/// One event owed to one endpoint, as the delivery log shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Delivery {
+    pub endpoint_id: Uuid,
+    pub event_id: Uuid,
+    pub kind: String,
+    pub account_id: Uuid,
+    pub occurred_at: DateTime<Utc>,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    pub next_attempt_at: DateTime<Utc>,
+    /// The HTTP status of the last answer, when there was one.
+    pub last_response_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// A delivery claimed for sending, with what sending needs.
+#[derive(Clone)]
+pub struct ClaimedDelivery {
+    pub endpoint_id: Uuid,
+    pub event_id: Uuid,
+    pub kind: String,
+    pub occurred_at: DateTime<Utc>,
+    /// `{"account": …, …details}`, as written with the change.
+    pub data: String,
+    pub attempts: u32,
+    pub url: String,
+    pub secret_sealed: Vec<u8>,
+}
+
+impl std::fmt::Debug for ClaimedDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClaimedDelivery")
+            .field("endpoint_id", &self.endpoint_id)
+            .field("event_id", &self.event_id)
+            .field("kind", &self.kind)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How an attempt ended.
+#[derive(Clone, Debug)]
+pub enum Settlement {
+    Delivered { at: DateTime<Utc>, status: u16 },
+    Retry { at: DateTime<Utc>, status: Option<u16>, error: String },
+    Failed { status: Option<u16>, error: String },
+}
+
+/// Which deliveries the log lists: one endpoint's, newest first, optionally of one status,
+/// older than the cursor.
+#[derive(Clone, Debug)]
+pub struct DeliveryQuery {
+    pub endpoint_id: Uuid,
+    pub status: Option<DeliveryStatus>,
+    pub before: Option<Uuid>,
+    pub limit: u32,
+}
+
+#[async_trait]
+pub trait WebhookStore: Send + Sync + std::fmt::Debug + 'static {
+    async fn insert_endpoint(&self, endpoint: &Endpoint, secret_sealed: &[u8]) -> StoreResult<()>;
+    /// Every endpoint, oldest first.
+    async fn endpoints(&self) -> StoreResult<Vec<Endpoint>>;
+    async fn endpoint(&self, id: Uuid) -> StoreResult<Option<Endpoint>>;
+    /// Replaces the endpoint's url, events, description and enabled flag; `false` when it is gone.
+    async fn update_endpoint(&self, endpoint: &Endpoint) -> StoreResult<bool>;
+    /// Removes the endpoint and every delivery owed to it.
+    async fn delete_endpoint(&self, id: Uuid) -> StoreResult<bool>;
+    /// Writes events that go with no change of the database's own (a session in Redis).
+    async fn queue_events(&self, events: &[Event]) -> StoreResult<()>;
+    /// Claims for `claimer`, until `now + lease`, up to `limit` deliveries that are due (or
+    /// whose claim ran out) and that no earlier delivery of the same account to the same
+    /// endpoint is still waiting for: an account's events go out in order.
+    async fn claim_deliveries(
+        &self,
+        claimer: Claimer,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedDelivery>>;
+    /// Extends every claim `claimer` still holds to `until`; answers how many it holds.
+    async fn renew_deliveries(&self, claimer: Claimer, until: DateTime<Utc>) -> StoreResult<u64>;
+    /// Records an attempt's end, while `claimer` holds the claim; answers whether it did.
+    async fn settle_delivery(
+        &self,
+        claimer: Claimer,
+        endpoint_id: Uuid,
+        event_id: Uuid,
+        settlement: &Settlement,
+    ) -> StoreResult<bool>;
+    async fn deliveries(&self, query: &DeliveryQuery) -> StoreResult<Vec<Delivery>>;
+    async fn delivery(&self, endpoint_id: Uuid, event_id: Uuid) -> StoreResult<Option<Delivery>>;
+    /// Queues a delivered or failed delivery again, due at `now`, its attempts counted afresh;
+    /// `false` when there is none or it is still on its way.
+    async fn replay_delivery(&self, endpoint_id: Uuid, event_id: Uuid, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Deliveries queued or being sent.
+    async fn webhook_backlog(&self) -> StoreResult<u64>;
+}

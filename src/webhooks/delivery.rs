@@ -1,0 +1,272 @@
+//! The delivery worker: claims due deliveries, posts each to its endpoint signed as Standard
+//! Webhooks asks, and settles it — delivered on any 2xx, otherwise tried again on a schedule
+//! that spans a day, then failed (an admin may replay it).
+//!
+//! At least once: a claim is a lease, and a delivery whose worker died (a crash, `kill -9`)
+//! is claimed again once the lease runs out and sent with the same `webhook-id`, which is how
+//! receivers recognise a repeat. In order per account and endpoint: the store never claims a
+//! delivery while an earlier one of the same account to the same endpoint is still waiting,
+//! so one in flight per account and endpoint at most, and the claimed ones go out side by side.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{SecondsFormat, Utc};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use url::Host;
+use uuid::Uuid;
+
+use super::guard::Guard;
+use super::signing::{Secret, sealed_place};
+use crate::store::Store;
+use crate::store::outbox::Claimer;
+use crate::store::webhooks::{ClaimedDelivery, Settlement};
+use crate::tokens::sealing::Sealer;
+
+/// Turns the account as a delivery keeps it into the account as the API shows it (the JSON
+/// shape lives with the HTTP layer, which hands this in); `None` when it cannot be read.
+pub type RenderAccount = fn(serde_json::Value) -> Option<serde_json::Value>;
+
+/// The delays before the second, third… attempt: about 24 hours in all, then the delivery fails.
+const RETRY_DELAYS: [Duration; 10] = [
+    Duration::from_secs(5),
+    Duration::from_secs(30),
+    Duration::from_secs(2 * 60),
+    Duration::from_secs(10 * 60),
+    Duration::from_secs(30 * 60),
+    Duration::from_secs(60 * 60),
+    Duration::from_secs(2 * 60 * 60),
+    Duration::from_secs(4 * 60 * 60),
+    Duration::from_secs(8 * 60 * 60),
+    Duration::from_secs(8 * 60 * 60),
+];
+
+/// The settings of the worker; the defaults suit production.
+#[derive(Clone, Debug)]
+pub struct DeliverySettings {
+    /// How long a claim lasts: longer than an attempt may take, so a live worker's deliveries
+    /// are not claimed by another, and short enough that a dead worker's go out again soon.
+    pub lease: Duration,
+    /// How often the worker looks for due deliveries.
+    pub poll: Duration,
+    pub batch: u32,
+    /// The longest one attempt may take, connection and answer together.
+    pub timeout: Duration,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(30),
+            poll: Duration::from_secs(1),
+            batch: 32,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// How one attempt ended.
+#[derive(Debug)]
+enum Outcome {
+    Delivered(u16),
+    Refused { status: Option<u16>, error: String },
+}
+
+/// What one pass did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Pass {
+    pub delivered: usize,
+    pub retried: usize,
+    pub failed: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct Deliverer {
+    store: Arc<dyn Store>,
+    sealer: Arc<Sealer>,
+    http: reqwest::Client,
+    guard: Guard,
+    render: RenderAccount,
+    settings: DeliverySettings,
+    claimer: Claimer,
+}
+
+impl Deliverer {
+    pub fn new(
+        store: Arc<dyn Store>,
+        sealer: Arc<Sealer>,
+        guard: Guard,
+        render: RenderAccount,
+        settings: DeliverySettings,
+    ) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
+            // A redirect would lead the request past the guard; a receiver's 3xx is a failure.
+            .redirect(reqwest::redirect::Policy::none())
+            // A proxy from the environment would connect where the guard never looked.
+            .no_proxy()
+            .dns_resolver(guard.resolver())
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout)
+            .build()?;
+        Ok(Self { store, sealer, http, guard, render, settings, claimer: Uuid::now_v7() })
+    }
+
+    /// One pass: claims the due deliveries, sends them side by side, settles each.
+    pub async fn deliver_due(&self) -> anyhow::Result<Pass> {
+        let claimed =
+            self.store.claim_deliveries(self.claimer, Utc::now(), self.settings.lease, self.settings.batch).await?;
+        let mut attempts = JoinSet::new();
+        for delivery in claimed {
+            let worker = self.clone();
+            attempts.spawn(async move {
+                let outcome = worker.attempt(&delivery).await;
+                (delivery, outcome)
+            });
+        }
+        let mut pass = Pass::default();
+        if attempts.is_empty() {
+            return Ok(pass);
+        }
+        while let Some(done) = attempts.join_next().await {
+            let (delivery, outcome) = done?;
+            self.settle(&delivery, outcome, &mut pass).await?;
+        }
+        if let Ok(backlog) = self.store.webhook_backlog().await {
+            ::metrics::gauge!("gatehouse_webhook_backlog").set(backlog as f64);
+        }
+        Ok(pass)
+    }
+
+    async fn attempt(&self, delivery: &ClaimedDelivery) -> Outcome {
+        let refused = |error: String| Outcome::Refused { status: None, error };
+        let Some(body) = self.payload(delivery) else {
+            return refused("the stored event could not be read".into());
+        };
+        let secret = match self.sealer.open(&delivery.secret_sealed, &sealed_place(delivery.endpoint_id)) {
+            Ok(bytes) => Secret::from_bytes(bytes),
+            Err(_) => return refused("the endpoint's secret does not open with the sealing keys".into()),
+        };
+        let url = match url::Url::parse(&delivery.url) {
+            Ok(url) => url,
+            Err(e) => return refused(format!("the URL no longer parses ({e})")),
+        };
+        // A name is checked by the resolver; an address in the URL never reaches it.
+        let literal = match url.host() {
+            Some(Host::Ipv4(ip)) => Some(ip.into()),
+            Some(Host::Ipv6(ip)) => Some(ip.into()),
+            _ => None,
+        };
+        if let Some(ip) = literal.filter(|ip| !self.guard.allows(*ip)) {
+            return refused(format!("{ip} is not a public address"));
+        }
+        let id = delivery.event_id.to_string();
+        let timestamp = Utc::now().timestamp();
+        let sent = self
+            .http
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("webhook-id", &id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", secret.sign(&id, timestamp, &body))
+            .body(body)
+            .send()
+            .await;
+        match sent {
+            Ok(answer) if answer.status().is_success() => Outcome::Delivered(answer.status().as_u16()),
+            Ok(answer) => {
+                let status = answer.status();
+                Outcome::Refused { status: Some(status.as_u16()), error: format!("the endpoint answered {status}") }
+            }
+            Err(e) if e.is_timeout() => refused(format!("no answer within {:?}", self.settings.timeout)),
+            Err(e) => refused(format!("{:#}", anyhow::Error::from(e.without_url()))),
+        }
+    }
+
+    /// `{"type","timestamp","data"}`, `data` holding the account as the API shows it and the
+    /// event's details. The same bytes on every attempt.
+    fn payload(&self, delivery: &ClaimedDelivery) -> Option<String> {
+        let serde_json::Value::Object(mut data) = serde_json::from_str(&delivery.data).ok()? else { return None };
+        let account = (self.render)(data.remove("account")?)?;
+        data.insert("account".into(), account);
+        let payload = serde_json::json!({
+            "type": delivery.kind,
+            "timestamp": delivery.occurred_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            "data": data,
+        });
+        Some(payload.to_string())
+    }
+
+    async fn settle(&self, delivery: &ClaimedDelivery, outcome: Outcome, pass: &mut Pass) -> anyhow::Result<()> {
+        let (endpoint, event) = (delivery.endpoint_id, delivery.event_id);
+        let settlement = match outcome {
+            Outcome::Delivered(status) => {
+                pass.delivered += 1;
+                ::metrics::counter!("gatehouse_webhook_deliveries_total", "outcome" => "delivered").increment(1);
+                tracing::debug!(%endpoint, %event, kind = delivery.kind, status, "webhook delivered");
+                Settlement::Delivered { at: Utc::now(), status }
+            }
+            Outcome::Refused { status, error } => match retry_delay(delivery.attempts) {
+                Some(delay) => {
+                    pass.retried += 1;
+                    ::metrics::counter!("gatehouse_webhook_deliveries_total", "outcome" => "retried").increment(1);
+                    tracing::warn!(%endpoint, %event, attempts = delivery.attempts, error, "webhook not delivered; will try again");
+                    let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(8));
+                    Settlement::Retry { at, status, error }
+                }
+                None => {
+                    pass.failed += 1;
+                    ::metrics::counter!("gatehouse_webhook_deliveries_total", "outcome" => "failed").increment(1);
+                    tracing::error!(%endpoint, %event, attempts = delivery.attempts, error, "webhook given up after a day of attempts");
+                    Settlement::Failed { status, error }
+                }
+            },
+        };
+        if !self.store.settle_delivery(self.claimer, endpoint, event, &settlement).await? {
+            tracing::warn!(%endpoint, %event, "a webhook delivery's claim ran out before it was settled; it goes again");
+        }
+        Ok(())
+    }
+
+    /// Delivers until `shutdown` is cancelled; a pass under way is finished first.
+    pub async fn run(self, shutdown: CancellationToken) {
+        tracing::info!("webhook worker started");
+        loop {
+            let pause = match self.deliver_due().await {
+                Ok(pass) if pass.delivered + pass.retried + pass.failed >= self.settings.batch as usize => {
+                    Duration::ZERO
+                }
+                Ok(_) => self.settings.poll,
+                Err(error) => {
+                    tracing::warn!(error = %format!("{error:#}"), "webhook pass failed; will try again");
+                    self.settings.poll
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+        tracing::info!("webhook worker stopped");
+    }
+}
+
+/// The delay before the next attempt after `attempts` have failed; `None` when the day is over.
+fn retry_delay(attempts: u32) -> Option<Duration> {
+    let index = usize::try_from(attempts).ok()?.checked_sub(1)?;
+    RETRY_DELAYS.get(index).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_span_about_a_day_then_stop() {
+        let total: Duration = (1..).map_while(retry_delay).sum();
+        assert!(total >= Duration::from_secs(23 * 3600) && total <= Duration::from_secs(25 * 3600), "{total:?}");
+        assert_eq!(retry_delay(1), Some(Duration::from_secs(5)));
+        assert_eq!(retry_delay(11), None);
+    }
+}
