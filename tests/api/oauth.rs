@@ -547,3 +547,18 @@ async fn a_revocation_ends_the_session_and_another_client_s_token_is_left_alone(
     assert_eq!(revoked.status(), StatusCode::OK);
     assert_eq!(userinfo(&app, tokens["access_token"].as_str().unwrap()).await.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_client_apps_session_is_told_to_webhooks_as_a_login_naming_the_client() {
+    let app = spawn_app().await;
+    let admin = app.admin("root@example.com").await;
+    let hook = json!({"url": "https://93.184.216.34/in", "events": ["user.login"]});
+    assert_eq!(app.post_json("/admin/webhooks", &hook, Some(&admin)).await.status(), StatusCode::CREATED);
+
+    let (client, _, _) = signed_in(&app, "ann@example.com").await;
+
+    let query = "SELECT COUNT(*) FROM webhook_deliveries WHERE event_type = 'user.login' AND data LIKE";
+    app.count_reaches(&format!("{query} '%\"client_id\":\"{}\"%'", client.id), 1).await;
+    // The hosted page's login, and the client's.
+    app.count_reaches(&format!("{query} '%\"email\":\"ann@example.com\"%'"), 2).await;
+}
