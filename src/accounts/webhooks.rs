@@ -62,8 +62,8 @@ async fn apply(mut endpoint: Endpoint, spec: WebhookSpec, guard: Guard) -> Resul
     if let Some(description) = spec.description {
         endpoint.description = description.trim().to_owned();
     }
-    if endpoint.description.chars().count() > 200 {
-        problems.push(FieldError::new("description", "at most 200 characters"));
+    if endpoint.description.chars().count() > 200 || endpoint.description.chars().any(char::is_control) {
+        problems.push(FieldError::new("description", "at most 200 characters, none of them a control character"));
     }
     if let Some(enabled) = spec.enabled {
         endpoint.enabled = enabled;

@@ -95,6 +95,9 @@ fn parse(text: &str) -> Result<Url, String> {
         return Err(format!("at most {URL_MAX} characters"));
     }
     let url = Url::parse(text).map_err(|e| format!("not a URL ({e})"))?;
+    if url.as_str().len() > URL_MAX {
+        return Err(format!("at most {URL_MAX} characters, written out (percent-encoded, the host in punycode)"));
+    }
     if !matches!(url.scheme(), "https" | "http") {
         return Err("an http or https URL".into());
     }

@@ -166,7 +166,7 @@ async fn remove(
 #[utoipa::path(
     get, path = "/admin/webhooks/{id}/deliveries", summary = "A webhook endpoint's delivery log", operation_id = "listWebhookDeliveries", tag = "admin", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The endpoint's id"), DeliveryQuery),
-    responses((status = 200, description = "Its deliveries, newest first: state, attempts, the last answer", body = DeliveryPage), Errors<(code::Unauthorized, code::Forbidden, code::NotFound, code::ValidationFailed, code::Unavailable)>)
+    responses((status = 200, description = "Its deliveries, newest first: state, attempts, the last answer", body = DeliveryPage), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::NotFound, code::ValidationFailed, code::Unavailable)>)
 )]
 async fn deliveries(
     State(state): State<AppState>,
