@@ -1,5 +1,6 @@
 // The gatehouse admin console: log in, list and search accounts, act on one, read its sessions
-// and audit events, look after the outbox, and register the client apps. It speaks only gatehouse's own JSON API (same
+// and audit events, look after the outbox, register the client apps and the webhook endpoints
+// (with each endpoint's delivery log). It speaks only gatehouse's own JSON API (same
 // origin), with the helpers of page.js (tokens, messages, DOM built with textContent).
 'use strict';
 
@@ -8,7 +9,10 @@
   const USERS_PAGE = 50;
   const EVENTS_PAGE = 20;
   const OUTBOX_PAGE = 50;
-  const KNOWN_BADGES = new Set(['user', 'admin', 'pending', 'active', 'disabled', 'queued', 'sending', 'sent', 'failed']);
+  const DELIVERIES_PAGE = 50;
+  const KNOWN_BADGES = new Set([
+    'user', 'admin', 'pending', 'active', 'disabled', 'enabled', 'queued', 'sending', 'sent', 'delivered', 'failed',
+  ]);
 
   const { $, say, clearMessage, fail, apiClient, el, dash, time, cell, placeholder, busy } = window.gatehousePage;
   const client = apiClient(REFRESH_KEY, () => leave());
@@ -23,6 +27,8 @@
     detailSeq: 0,
     events: { cursor: null },
     outbox: { cursor: null, query: {}, seq: 0 },
+    // The delivery log shown: its endpoint (null when closed), paging and filter.
+    deliveries: { endpoint: null, cursor: null, status: '', seq: 0 },
   };
 
   const lines = (text) => text.split('\n').map((line) => line.trim()).filter(Boolean);
@@ -47,6 +53,9 @@
     $('outbox-body').replaceChildren();
     $('clients-body').replaceChildren();
     $('client-secret').hidden = true;
+    $('webhooks-body').replaceChildren();
+    $('webhook-secret').hidden = true;
+    closeDeliveries();
     closeDetail();
   }
 
@@ -87,7 +96,7 @@
   // Tabs
 
   function selectTab(name) {
-    for (const tab of ['users', 'outbox', 'clients']) {
+    for (const tab of ['users', 'outbox', 'clients', 'webhooks']) {
       const on = tab === name;
       $(`tab-${tab}`).setAttribute('aria-selected', String(on));
       $(`${tab}-panel`).hidden = !on;
@@ -612,6 +621,235 @@
   }
 
   // ---------------------------------------------------------------------------------------
+  // Webhooks
+
+  const hookId = (hook) => encodeURIComponent(hook.id);
+
+  function webhookRow(hook) {
+    const deliveries = el('button', {
+      text: 'Deliveries',
+      attrs: { type: 'button', 'data-testid': 'webhook-deliveries', 'aria-label': `Show the deliveries to ${hook.url}` },
+    });
+    deliveries.addEventListener('click', () => busy(deliveries, () => openDeliveries(hook)));
+    const toggle = el('button', {
+      text: hook.enabled ? 'Disable' : 'Enable',
+      attrs: {
+        type: 'button',
+        'data-testid': 'webhook-toggle',
+        'aria-label': `${hook.enabled ? 'Disable' : 'Enable'} ${hook.url}`,
+      },
+    });
+    toggle.addEventListener('click', () => busy(toggle, () => toggleWebhook(hook)));
+    const remove = el('button', {
+      text: 'Delete',
+      attrs: { type: 'button', 'data-testid': 'webhook-delete', 'aria-label': `Delete ${hook.url}` },
+    });
+    remove.addEventListener('click', () => busy(remove, () => deleteWebhook(hook)));
+    const row = el(
+      'tr',
+      { attrs: { 'data-testid': 'webhook-row', 'data-id': hook.id, 'data-url': hook.url, 'data-enabled': String(hook.enabled) } },
+      [
+        cell(el('span', { text: hook.url, className: 'clip', attrs: { title: hook.url } })),
+        cell(hook.events.join(' ')),
+        cell(hook.description),
+        cell(badge(hook.enabled ? 'enabled' : 'disabled')),
+        el('td', { className: 'row-actions' }, [deliveries, toggle, remove]),
+      ],
+    );
+    if (state.deliveries.endpoint && state.deliveries.endpoint.id === hook.id) {
+      row.classList.add('selected');
+    }
+    return row;
+  }
+
+  async function loadWebhooks() {
+    const { webhooks } = await api('GET', '/admin/webhooks');
+    const tbody = $('webhooks-body');
+    tbody.replaceChildren(...webhooks.map(webhookRow));
+    if (webhooks.length === 0) {
+      placeholder(tbody, 'No webhook endpoint is registered yet.');
+    }
+    // The open delivery log follows its endpoint (enabled or not), or closes when it is gone.
+    const open = state.deliveries.endpoint;
+    if (open) {
+      const now = webhooks.find((hook) => hook.id === open.id);
+      if (now) {
+        showDeliveriesOf(now);
+      } else {
+        closeDeliveries();
+      }
+    }
+  }
+
+  async function registerWebhook() {
+    const form = $('webhook-form');
+    const events = [...form.querySelectorAll('input[name="events"]:checked')].map((box) => box.value);
+    const hook = await api('POST', '/admin/webhooks', {
+      body: { url: $('webhook-url').value.trim(), events, description: $('webhook-description').value.trim() },
+    });
+    form.reset();
+    $('webhook-secret').hidden = !hook.secret;
+    $('webhook-secret-url').textContent = hook.url;
+    $('webhook-secret-value').textContent = hook.secret || '';
+    say(`${hook.url} is registered for ${hook.events.join(', ')}.`);
+    await loadWebhooks();
+  }
+
+  async function toggleWebhook(hook) {
+    const updated = await api('PATCH', `/admin/webhooks/${hookId(hook)}`, { body: { enabled: !hook.enabled } });
+    say(
+      updated.enabled
+        ? `${updated.url} is enabled: what it is owed goes out again, and it receives new events.`
+        : `${updated.url} is disabled: what it is owed waits until it is enabled again; events meanwhile are not kept for it.`,
+    );
+    await loadWebhooks();
+  }
+
+  async function deleteWebhook(hook) {
+    if (!confirm(`Delete the webhook endpoint ${hook.url}? The deliveries still owed to it are dropped.`)) {
+      return;
+    }
+    await api('DELETE', `/admin/webhooks/${hookId(hook)}`);
+    if ($('webhook-secret-url').textContent === hook.url) {
+      $('webhook-secret').hidden = true;
+    }
+    say(`${hook.url} is deleted.`);
+    await loadWebhooks();
+  }
+
+  // The delivery log of one endpoint
+
+  /** The heading and the note of the open log, and its endpoint's row marked. */
+  function showDeliveriesOf(hook) {
+    state.deliveries.endpoint = hook;
+    $('deliveries-url').textContent = hook.url;
+    $('deliveries-held').hidden = hook.enabled;
+    for (const row of $('webhooks-body').rows) {
+      row.classList.toggle('selected', row.dataset.id === hook.id);
+    }
+  }
+
+  function closeDeliveries() {
+    const log = state.deliveries;
+    log.endpoint = null;
+    log.cursor = null;
+    log.seq++;
+    $('deliveries').hidden = true;
+    $('deliveries-body').replaceChildren();
+    $('deliveries-more').hidden = true;
+    for (const row of $('webhooks-body').rows) {
+      row.classList.remove('selected');
+    }
+  }
+
+  function deliveryRow(delivery) {
+    const action = el('td');
+    if (delivery.status === 'delivered' || delivery.status === 'failed') {
+      const replay = el('button', {
+        text: 'Replay',
+        attrs: { type: 'button', 'data-testid': 'delivery-replay', 'aria-label': `Send the ${delivery.type} event ${delivery.id} again` },
+      });
+      replay.addEventListener('click', () => busy(replay, () => replayDelivery(delivery)));
+      action.append(replay);
+    }
+    const answer =
+      delivery.last_response_status !== null && delivery.last_response_status !== undefined
+        ? String(delivery.last_response_status)
+        : delivery.last_error;
+    const next = delivery.next_attempt_at ? `; next attempt ${delivery.next_attempt_at}` : '';
+    return el(
+      'tr',
+      {
+        attrs: {
+          'data-testid': 'delivery-row',
+          'data-id': delivery.id,
+          'data-type': delivery.type,
+          'data-status': delivery.status,
+          'data-attempts': String(delivery.attempts),
+        },
+      },
+      [
+        cell(el('code', { text: delivery.id })),
+        cell(el('code', { text: delivery.type })),
+        cell(el('span', { attrs: { title: `${delivery.status}${next}` } }, [badge(delivery.status)])),
+        cell(delivery.attempts),
+        cell(el('span', { text: dash(answer), className: 'clip', attrs: { title: delivery.last_error || '' } })),
+        cell(time(delivery.occurred_at)),
+        action,
+      ],
+    );
+  }
+
+  async function openDeliveries(hook) {
+    clearMessage();
+    $('deliveries-status').value = ''; // each endpoint's log opens unfiltered
+    showDeliveriesOf(hook);
+    $('deliveries').hidden = false;
+    placeholder($('deliveries-body'), 'Loading…');
+    await loadDeliveries(true);
+    $('deliveries-title').focus();
+  }
+
+  async function loadDeliveries(fresh) {
+    const log = state.deliveries;
+    const hook = log.endpoint;
+    if (!hook) {
+      return;
+    }
+    const tbody = $('deliveries-body');
+    if (fresh) {
+      log.cursor = null;
+      log.status = $('deliveries-status').value;
+    }
+    const seq = ++log.seq;
+    const params = new URLSearchParams({ limit: String(DELIVERIES_PAGE) });
+    if (log.status) {
+      params.set('status', log.status);
+    }
+    if (!fresh && log.cursor) {
+      params.set('cursor', log.cursor);
+    }
+    let page;
+    try {
+      page = await api('GET', `/admin/webhooks/${hookId(hook)}/deliveries?${params}`);
+    } catch (error) {
+      if (seq === log.seq && fresh) {
+        placeholder(tbody, `The deliveries could not be loaded: ${error.message}`, true);
+        $('deliveries-more').hidden = true;
+      }
+      throw error;
+    }
+    if (seq !== log.seq) {
+      return; // another endpoint, filter or page was asked for meanwhile
+    }
+    if (fresh) {
+      tbody.replaceChildren();
+    }
+    tbody.append(...page.deliveries.map(deliveryRow));
+    log.cursor = page.next_cursor || null;
+    $('deliveries-more').hidden = !log.cursor;
+    if (tbody.querySelectorAll('tr[data-testid="delivery-row"]').length === 0) {
+      placeholder(tbody, log.status ? `No ${log.status} delivery.` : 'No delivery yet: nothing has happened that this endpoint receives.');
+    }
+  }
+
+  async function replayDelivery(delivery) {
+    const hook = state.deliveries.endpoint;
+    if (!hook) {
+      return;
+    }
+    const again = await api(
+      'POST',
+      `/admin/webhooks/${hookId(hook)}/deliveries/${encodeURIComponent(delivery.id)}/replay`,
+    );
+    const row = rowOf($('deliveries-body'), delivery.id);
+    if (row && state.deliveries.endpoint === hook) {
+      row.replaceWith(deliveryRow(again));
+    }
+    say(`The ${again.type} event ${again.id} is queued again, with the same webhook-id.`);
+  }
+
+  // ---------------------------------------------------------------------------------------
   // Wiring
 
   function on(elementId, type, handler) {
@@ -665,7 +903,26 @@
       clearMessage();
       busy($('client-submit'), registerClient);
     });
+    on('tab-webhooks', 'click', () => {
+      selectTab('webhooks');
+      clearMessage();
+      loadWebhooks().catch(fail);
+    });
+    on('webhook-form', 'submit', (event) => {
+      event.preventDefault();
+      clearMessage();
+      busy($('webhook-submit'), registerWebhook);
+    });
+    on('deliveries-form', 'submit', (event) => {
+      event.preventDefault();
+      clearMessage();
+      busy($('deliveries-submit'), () => loadDeliveries(true));
+    });
+    on('deliveries-status', 'change', () => busy($('deliveries-submit'), () => loadDeliveries(true)));
+    on('deliveries-more', 'click', () => busy($('deliveries-more'), () => loadDeliveries(false)));
+    on('deliveries-close', 'click', closeDeliveries);
     $('detail-title').tabIndex = -1;
+    $('deliveries-title').tabIndex = -1;
 
     resume(enter);
     document.body.dataset.ready = 'true';

@@ -379,6 +379,156 @@ async function main() {
       await expectMessage(/Grafana is deleted/);
     });
 
+    // Webhooks: the server runs with its default settings, so private targets are refused; the
+    // public IP literal needs no DNS, and with no network here its attempts fail (or, with one,
+    // are answered): the steps assert what the delivery log says either way.
+    const PRIVATE_HOOK = 'http://127.0.0.1:9/hook';
+    const PUBLIC_HOOK = 'https://93.184.216.34/hook';
+    const hookRow = () => page.locator(`#webhooks-body tr[data-testid="webhook-row"][data-url="${PUBLIC_HOOK}"]`);
+    const webhooksViaApi = async () => {
+      const token = (await logInApi(ADMIN.email, ADMIN.password)).access_token;
+      const listed = await call('GET', '/admin/webhooks', { token });
+      assert.equal(listed.status, 200, `GET /admin/webhooks: ${listed.text}`);
+      return { token, listed };
+    };
+    let hook = null;
+
+    await step('the webhooks tab opens', ['the admin logs in'], async () => {
+      await page.click('#tab-webhooks');
+      await until('the webhooks panel should show', () => visible('#webhooks-panel'));
+      assert.equal(await page.getAttribute('#tab-webhooks', 'aria-selected'), 'true');
+      assert.equal(await page.getAttribute('#tab-clients', 'aria-selected'), 'false');
+      assert.ok(!(await visible('#clients-panel')), 'the client apps panel is hidden');
+      await until('the endpoint table should load (rows, or "No webhook endpoint")', async () =>
+        (await page.locator('#webhooks-body tr').count()) > 0,
+      );
+      assert.match(await page.textContent('#webhooks-panel > p.muted'), /Standard Webhooks/);
+      assert.ok(!(await visible('#webhook-secret')), 'no secret is shown before a registration');
+      assert.ok(!(await visible('#deliveries')), 'no delivery log is open');
+    });
+
+    await step('a webhook to a private address is refused', ['the webhooks tab opens'], async () => {
+      await page.fill('#webhook-url', PRIVATE_HOOK);
+      await page.check('#webhook-form input[name="events"][value="user.created"]');
+      await page.click('#webhook-submit');
+      await expectMessage(/127\.0\.0\.1.*private address.*GATEHOUSE_WEBHOOK_ALLOW_PRIVATE/);
+      assert.equal(await page.getAttribute('#message', 'data-kind'), 'error');
+      assert.equal(await page.getAttribute('#message', 'role'), 'alert');
+      assert.equal(await page.inputValue('#webhook-url'), PRIVATE_HOOK, 'the form keeps what was typed');
+      assert.ok(!(await visible('#webhook-secret')), 'no secret for a refused endpoint');
+      const { listed } = await webhooksViaApi();
+      assert.ok(!listed.json.webhooks.some((w) => w.url === PRIVATE_HOOK), `nothing registered: ${listed.text}`);
+    }, { expectConsole: [/status of 422/] });
+
+    await step('a webhook endpoint is registered and its secret shown once', ['the webhooks tab opens'], async () => {
+      await page.fill('#webhook-url', PUBLIC_HOOK);
+      await page.check('#webhook-form input[name="events"][value="user.created"]');
+      await page.fill('#webhook-description', 'console test <b>receiver</b>');
+      await page.click('#webhook-submit');
+      await until('the signing secret should be shown once', () => visible('#webhook-secret'));
+      const secret = (await page.textContent('#webhook-secret-value')).trim();
+      assert.match(secret, /^whsec_[A-Za-z0-9+/]{32,}={0,2}$/, `a Standard Webhooks secret: ${secret}`);
+      assert.match(await page.textContent('#webhook-secret'), /shown this once/);
+      assert.equal((await page.textContent('#webhook-secret-url')).trim(), PUBLIC_HOOK);
+      await expectMessage(/is registered/);
+      await until('the list should show the new endpoint', async () => (await hookRow().count()) === 1);
+      const cells = await hookRow().locator('td').allTextContents();
+      assert.deepEqual(cells.slice(0, 4), [PUBLIC_HOOK, 'user.created', 'console test <b>receiver</b>', 'enabled']);
+      assert.equal(await page.locator('#webhooks-body b').count(), 0, 'no element was made from the description');
+      assert.equal(await page.inputValue('#webhook-url'), '', 'the form is emptied');
+      const { listed } = await webhooksViaApi();
+      hook = listed.json.webhooks.find((w) => w.url === PUBLIC_HOOK);
+      assert.ok(hook, `GET /admin/webhooks lists it: ${listed.text}`);
+      assert.equal(await hookRow().getAttribute('data-id'), hook.id);
+      assert.deepEqual(hook.events, ['user.created']);
+      assert.equal(hook.enabled, true);
+      assert.equal(hook.secret, undefined, 'the secret is not shown again');
+      assert.ok(!listed.text.includes(secret) && !listed.text.includes('whsec_'), 'no secret anywhere in the list');
+    });
+
+    await step('the delivery log shows the user.created event', ['a webhook endpoint is registered and its secret shown once'], async () => {
+      const email = `hooked-${Date.now()}@example.com`;
+      const signUp = await call('POST', '/user', { body: { email, password: USER_PASSWORD } });
+      assert.equal(signUp.status, 201, `signing up ${email}: ${signUp.text}`);
+      const accountId = signUp.json.id;
+      const { token } = await webhooksViaApi();
+      const path = `/admin/webhooks/${hook.id}/deliveries?limit=50`;
+      const owed = await call('GET', path, { token });
+      assert.equal(owed.status, 200, `GET ${path}: ${owed.text}`);
+      const delivery = owed.json.deliveries.find((d) => d.account_id === accountId);
+      assert.ok(delivery, `a delivery for ${email}, written with the account: ${owed.text}`);
+      assert.equal(delivery.type, 'user.created');
+
+      await hookRow().locator('[data-testid="webhook-deliveries"]').click();
+      await until('the delivery log should open', () => visible('#deliveries'));
+      assert.equal((await page.textContent('#deliveries-url')).trim(), PUBLIC_HOOK);
+      assert.ok(!(await visible('#deliveries-held')), 'no "disabled" note for an enabled endpoint');
+      const row = page.locator(`#deliveries-body tr[data-testid="delivery-row"][data-id="${delivery.id}"]`);
+      await until('the log should list the user.created event', async () => (await row.count()) === 1);
+      assert.equal(await row.getAttribute('data-type'), 'user.created');
+      assert.equal((await row.locator('td').nth(0).textContent()).trim(), delivery.id, 'the event id');
+      assert.equal((await row.locator('td').nth(1).textContent()).trim(), 'user.created', 'the type');
+      assert.ok(Number(await row.getAttribute('data-attempts')) >= 0, 'attempts');
+
+      // The worker polls every second; an attempt ends within its 10 s timeout. "Show" reloads the log.
+      await until('the log should show an attempt and its answer', async () => {
+        await page.click('#deliveries-submit');
+        await page.locator('#deliveries-submit:enabled').waitFor();
+        if ((await row.count()) !== 1) return false;
+        const attempts = Number(await row.getAttribute('data-attempts'));
+        const status = await row.getAttribute('data-status');
+        return attempts >= 1 && status !== 'sending' && (await row.locator('td').nth(4).textContent()).trim() !== '—';
+      }, 30_000);
+      const now = (await call('GET', path, { token })).json.deliveries.find((d) => d.id === delivery.id);
+      const cells = await row.locator('td').allTextContents();
+      assert.equal(cells[2].trim(), now.status, `the status as the API has it: ${JSON.stringify(now)}`);
+      assert.ok(['queued', 'delivered'].includes(now.status), `within a day, queued again or delivered: ${now.status}`);
+      assert.equal(Number(cells[3]), now.attempts, 'the attempts as the API has them');
+      const answer = now.last_response_status !== null ? String(now.last_response_status) : now.last_error;
+      assert.ok(answer, `the last answer: ${JSON.stringify(now)}`);
+      assert.equal(cells[4].trim(), answer, 'the last answer: its status code, else the error');
+      const replayable = now.status === 'delivered' || now.status === 'failed';
+      assert.equal(await row.locator('[data-testid="delivery-replay"]').count(), replayable ? 1 : 0, 'Replay only on delivered or failed');
+
+      await page.selectOption('#deliveries-status', 'failed');
+      await until('the "failed" filter should hide it', async () =>
+        (await row.count()) === 0 && /No failed delivery/.test(await page.textContent('#deliveries-body')),
+      );
+      await page.selectOption('#deliveries-status', '');
+      await until('"any" should list it again', async () => (await row.count()) === 1);
+      assert.ok(!(await visible('#deliveries-more')), 'one page only: no "More"');
+    });
+
+    await step('disable the webhook endpoint', ['a webhook endpoint is registered and its secret shown once'], async () => {
+      const toggle = hookRow().locator('[data-testid="webhook-toggle"]');
+      assert.equal((await toggle.textContent()).trim(), 'Disable');
+      await toggle.click();
+      await until('the row should say disabled', async () => (await hookRow().getAttribute('data-enabled')) === 'false');
+      await expectMessage(/is disabled/);
+      assert.equal((await hookRow().locator('[data-testid="webhook-toggle"]').textContent()).trim(), 'Enable');
+      assert.equal((await hookRow().locator('.badge').textContent()).trim(), 'disabled');
+      const { listed } = await webhooksViaApi();
+      const stored = listed.json.webhooks.find((w) => w.id === hook.id);
+      assert.equal(stored?.enabled, false, `GET /admin/webhooks: ${listed.text}`);
+      if (await visible('#deliveries')) {
+        assert.ok(await visible('#deliveries-held'), 'the open log says its deliveries wait');
+      }
+    });
+
+    await step('delete the webhook endpoint', ['a webhook endpoint is registered and its secret shown once'], async () => {
+      const asked = dialogs.length;
+      await hookRow().locator('[data-testid="webhook-delete"]').click();
+      await until('the endpoint should be gone', async () => (await hookRow().count()) === 0);
+      assert.ok(dialogs.length > asked && /Delete the webhook endpoint/.test(dialogs.at(-1)), 'a confirm() should ask first');
+      await expectMessage(/is deleted/);
+      assert.ok(!(await visible('#webhook-secret')), 'its secret is no longer shown');
+      assert.ok(!(await visible('#deliveries')), 'its delivery log is closed');
+      const { token, listed } = await webhooksViaApi();
+      assert.ok(!listed.json.webhooks.some((w) => w.id === hook.id), `GET /admin/webhooks: ${listed.text}`);
+      const gone = await call('GET', `/admin/webhooks/${hook.id}`, { token });
+      assert.equal(gone.status, 404, `GET /admin/webhooks/{id} after the delete: ${gone.text}`);
+    });
+
     await step('log out', ['the admin logs in'], async () => {
       await page.click('#logout');
       await until('the login form should be back', () => visible('#login-form'));
