@@ -108,8 +108,8 @@ impl Admin<'_> {
         self.accounts().store.endpoint(id).await?.ok_or(Error::NotFoundWebhook)
     }
 
-    /// Changes what `spec` names; the rest stays. Disabling holds deliveries back (they wait,
-    /// and go once it is enabled again); nothing owed is dropped.
+    /// Changes what `spec` names; the rest stays. A disabled endpoint is written nothing new;
+    /// what it was owed waits, and goes once it is enabled again.
     pub async fn update_webhook(&self, id: Uuid, spec: WebhookSpec) -> Result<Endpoint> {
         let endpoint = apply(self.webhook(id).await?, spec, self.guard()).await?;
         let endpoint = Endpoint { updated_at: Utc::now(), ..endpoint };

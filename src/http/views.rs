@@ -309,7 +309,8 @@ pub struct WebhookBody {
     #[schema(example = json!(["user.created", "user.deleted"]))]
     events: Vec<&'static str>,
     description: String,
-    /// A disabled endpoint's deliveries wait until it is enabled again.
+    /// A disabled endpoint is written no new deliveries; those it was owed wait until it is
+    /// enabled again.
     enabled: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,

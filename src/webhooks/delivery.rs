@@ -6,13 +6,14 @@
 //! is claimed again once the lease runs out and sent with the same `webhook-id`, which is how
 //! receivers recognise a repeat. In order per account and endpoint: the store never claims a
 //! delivery while an earlier one of the same account to the same endpoint is still waiting,
-//! so one in flight per account and endpoint at most, and the claimed ones go out side by side.
+//! so one in flight per account and endpoint at most. Every attempt runs in a task of its own
+//! (at most [`IN_FLIGHT`] at once), so a receiver that takes its 10 s holds up nobody else.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
-use tokio::task::JoinSet;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use url::Host;
 use uuid::Uuid;
@@ -73,13 +74,8 @@ enum Outcome {
     Refused { status: Option<u16>, error: String },
 }
 
-/// What one pass did.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Pass {
-    pub delivered: usize,
-    pub retried: usize,
-    pub failed: usize,
-}
+/// The most attempts one process has under way at once.
+const IN_FLIGHT: usize = 64;
 
 #[derive(Clone, Debug)]
 pub struct Deliverer {
@@ -113,30 +109,33 @@ impl Deliverer {
         Ok(Self { store, sealer, http, guard, render, settings, claimer: Uuid::now_v7() })
     }
 
-    /// One pass: claims the due deliveries, sends them side by side, settles each.
-    pub async fn deliver_due(&self) -> anyhow::Result<Pass> {
-        let claimed =
-            self.store.claim_deliveries(self.claimer, Utc::now(), self.settings.lease, self.settings.batch).await?;
-        let mut attempts = JoinSet::new();
+    /// One pass: claims as many due deliveries as there are free slots, and sends each in a task
+    /// of its own that settles it and frees its slot; answers how many it claimed. A slow
+    /// receiver holds its slots for at most the attempt's timeout and never holds up the others.
+    async fn pass(&self, slots: &Arc<Semaphore>) -> anyhow::Result<usize> {
+        let free = u32::try_from(slots.available_permits()).unwrap_or(u32::MAX).min(self.settings.batch);
+        if free == 0 {
+            return Ok(0);
+        }
+        let claimed = self.store.claim_deliveries(self.claimer, Utc::now(), self.settings.lease, free).await?;
+        let count = claimed.len();
         for delivery in claimed {
+            let slot = slots.clone().acquire_owned().await?;
             let worker = self.clone();
-            attempts.spawn(async move {
+            tokio::spawn(async move {
                 let outcome = worker.attempt(&delivery).await;
-                (delivery, outcome)
+                if let Err(error) = worker.settle(&delivery, outcome).await {
+                    tracing::warn!(error = %format!("{error:#}"), "a webhook delivery could not be settled; its claim runs out and it goes again");
+                }
+                drop(slot);
             });
         }
-        let mut pass = Pass::default();
-        if attempts.is_empty() {
-            return Ok(pass);
-        }
-        while let Some(done) = attempts.join_next().await {
-            let (delivery, outcome) = done?;
-            self.settle(&delivery, outcome, &mut pass).await?;
-        }
-        if let Ok(backlog) = self.store.webhook_backlog().await {
+        if count > 0
+            && let Ok(backlog) = self.store.webhook_backlog().await
+        {
             ::metrics::gauge!("gatehouse_webhook_backlog").set(backlog as f64);
         }
-        Ok(pass)
+        Ok(count)
     }
 
     async fn attempt(&self, delivery: &ClaimedDelivery) -> Outcome {
@@ -198,25 +197,22 @@ impl Deliverer {
         Some(payload.to_string())
     }
 
-    async fn settle(&self, delivery: &ClaimedDelivery, outcome: Outcome, pass: &mut Pass) -> anyhow::Result<()> {
+    async fn settle(&self, delivery: &ClaimedDelivery, outcome: Outcome) -> anyhow::Result<()> {
         let (endpoint, event) = (delivery.endpoint_id, delivery.event_id);
         let settlement = match outcome {
             Outcome::Delivered(status) => {
-                pass.delivered += 1;
                 ::metrics::counter!("gatehouse_webhook_deliveries_total", "outcome" => "delivered").increment(1);
                 tracing::debug!(%endpoint, %event, kind = delivery.kind, status, "webhook delivered");
                 Settlement::Delivered { at: Utc::now(), status }
             }
             Outcome::Refused { status, error } => match retry_delay(delivery.attempts) {
                 Some(delay) => {
-                    pass.retried += 1;
                     ::metrics::counter!("gatehouse_webhook_deliveries_total", "outcome" => "retried").increment(1);
                     tracing::warn!(%endpoint, %event, attempts = delivery.attempts, error, "webhook not delivered; will try again");
                     let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(8));
                     Settlement::Retry { at, status, error }
                 }
                 None => {
-                    pass.failed += 1;
                     ::metrics::counter!("gatehouse_webhook_deliveries_total", "outcome" => "failed").increment(1);
                     tracing::error!(%endpoint, %event, attempts = delivery.attempts, error, "webhook given up after a day of attempts");
                     Settlement::Failed { status, error }
@@ -229,14 +225,13 @@ impl Deliverer {
         Ok(())
     }
 
-    /// Delivers until `shutdown` is cancelled; a pass under way is finished first.
+    /// Delivers until `shutdown` is cancelled, then waits for the attempts under way to settle.
     pub async fn run(self, shutdown: CancellationToken) {
         tracing::info!("webhook worker started");
+        let slots = Arc::new(Semaphore::new(IN_FLIGHT));
         loop {
-            let pause = match self.deliver_due().await {
-                Ok(pass) if pass.delivered + pass.retried + pass.failed >= self.settings.batch as usize => {
-                    Duration::ZERO
-                }
+            let pause = match self.pass(&slots).await {
+                Ok(claimed) if claimed as u32 >= self.settings.batch => Duration::ZERO,
                 Ok(_) => self.settings.poll,
                 Err(error) => {
                     tracing::warn!(error = %format!("{error:#}"), "webhook pass failed; will try again");
@@ -248,6 +243,8 @@ impl Deliverer {
                 _ = tokio::time::sleep(pause) => {}
             }
         }
+        // Every slot back means every attempt settled (each ends within the timeout).
+        let _ = slots.acquire_many(IN_FLIGHT as u32).await;
         tracing::info!("webhook worker stopped");
     }
 }

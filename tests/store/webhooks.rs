@@ -129,13 +129,14 @@ pub async fn replay_queues_a_settled_delivery_and_disabled_or_deleted_endpoints_
     let worker = Uuid::now_v7();
     assert_eq!(h.store.claim_deliveries(worker, chrono::Utc::now(), LEASE, 10).await.unwrap().len(), 1);
     assert!(!h.store.replay_delivery(hooks.id, event.id, now()).await.unwrap(), "not while it is on its way");
-    let failed = Settlement::Failed { status: None, error: "connection refused".into() };
+    let failed = Settlement::Failed { status: Some(503), error: "the endpoint answered 503".into() };
     assert!(h.store.settle_delivery(worker, hooks.id, event.id, &failed).await.unwrap());
     assert_eq!(h.store.delivery(hooks.id, event.id).await.unwrap().unwrap().status, DeliveryStatus::Failed);
 
     assert!(h.store.replay_delivery(hooks.id, event.id, now()).await.unwrap());
     let replayed = h.store.delivery(hooks.id, event.id).await.unwrap().unwrap();
     assert_eq!((replayed.status, replayed.attempts), (DeliveryStatus::Queued, 0));
+    assert_eq!((replayed.last_response_status, replayed.last_error), (None, None), "a fresh start");
 
     let disabled = Endpoint { enabled: false, updated_at: now(), ..hooks.clone() };
     assert!(h.store.update_endpoint(&disabled).await.unwrap());

@@ -2094,7 +2094,10 @@ export interface components {
              */
             events: string[];
             description: string;
-            /** @description A disabled endpoint's deliveries wait until it is enabled again. */
+            /**
+             * @description A disabled endpoint is written no new deliveries; those it was owed wait until it is
+             *     enabled again.
+             */
             enabled: boolean;
             /** Format: date-time */
             created_at: string;
@@ -2163,7 +2166,10 @@ export interface components {
             events?: string[] | null;
             /** @description A note for admins, at most 200 characters. */
             description?: string | null;
-            /** @description Default `true`. A disabled endpoint's deliveries wait; they go once it is enabled again. */
+            /**
+             * @description Default `true`. A disabled endpoint is written no new deliveries; those it was owed
+             *     already wait, and go once it is enabled again.
+             */
             enabled?: boolean | null;
         };
         WebhookList: {

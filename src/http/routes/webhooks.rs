@@ -51,7 +51,8 @@ struct WebhookInput {
     events: Option<Vec<String>>,
     /// A note for admins, at most 200 characters.
     description: Option<String>,
-    /// Default `true`. A disabled endpoint's deliveries wait; they go once it is enabled again.
+    /// Default `true`. A disabled endpoint is written no new deliveries; those it was owed
+    /// already wait, and go once it is enabled again.
     enabled: Option<bool>,
 }
 

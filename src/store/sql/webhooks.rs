@@ -381,7 +381,8 @@ impl<D: Dialect> WebhookStore for SqlStore<D> {
                 .execute(
                     sql!(
                         "UPDATE webhook_deliveries SET status = 'queued', attempts = 0, next_attempt_at = ?,
-                                                       delivered_at = NULL, last_error = NULL
+                                                       delivered_at = NULL, last_error = NULL,
+                                                       last_response_status = NULL
                          WHERE endpoint_id = ? AND event_id = ? AND status IN ('delivered', 'failed')"
                     ),
                     args![now, endpoint_id, event_id],
