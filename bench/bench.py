@@ -25,9 +25,11 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,6 +91,41 @@ def http(method, url, body=None, token=None, timeout=30):
             return answer.status, (json.loads(raw) if raw else None)
     except urllib.error.HTTPError as error:
         return error.code, None
+
+
+class WebhookReceiver:
+    """A webhook endpoint in this process on loopback: answers every delivery 204 and counts them."""
+
+    def __init__(self):
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.count += 1
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.count = 0
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hooks"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def register(self, server, email, password):
+        """Registers the receiver for every event, as the bootstrap admin."""
+        status, tokens = http("POST", server.url + "/auth", {"email": email, "password": password})
+        assert status == 200, f"the bench admin could not log in: {status}"
+        events = ["user.created", "user.activated", "user.updated", "user.deleted", "user.login",
+                  "user.password_changed", "user.mfa_changed", "session.revoked", "identity.linked"]
+        status, _ = http("POST", server.url + "/admin/webhooks", {"url": self.url, "events": events},
+                         token=tokens["access_token"])
+        assert status == 201, f"the webhook endpoint was not registered: {status}"
+
+    def close(self):
+        self.httpd.shutdown()
 
 
 class Server:
@@ -637,8 +674,12 @@ def main():
     parser.add_argument("--sessions", type=int, default=256, help="access tokens used by the GET scenarios")
     parser.add_argument("--totp-accounts", type=int, default=512,
                         help="accounts with an authenticator app for login_totp (each logs in once per run)")
+    parser.add_argument("--webhooks", action="store_true",
+                        help="register a webhook endpoint for every event (a receiver in this process answering 204), "
+                             "to measure what telling of each change costs; implies --no-docs")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/BENCHMARKS.md, the plot or bench/results (the figures go to the temp directory)")
     options = parser.parse_args()
+    options.no_docs = options.no_docs or options.webhooks
     if options.smoke:
         options.rounds, options.duration, options.concurrency = 1, 1, "1,16"
         options.scenarios, options.accounts, options.sessions = "healthz,user,forward,login,login_totp", 32, 32
@@ -660,8 +701,17 @@ def main():
         log(f"backend {bench.backend}, work in {workdir}")
         startup = bench.startup(1 if options.smoke else 7)
         bench.seed(options.accounts)
-        server = Server(bench.binary, bench.database_url, workdir, bench.extra_env)
+        extra_env = dict(bench.extra_env or {})
+        receiver = None
+        if options.webhooks:
+            # The receiver is on loopback, which webhooks may reach only when allowed.
+            extra_env.update({"GATEHOUSE_WEBHOOK_ALLOW_PRIVATE": "true", "GATEHOUSE_ADMIN_EMAIL": "benchadmin@example.com",
+                              "GATEHOUSE_ADMIN_PASSWORD": "bench admin passphrase"})
+        server = Server(bench.binary, bench.database_url, workdir, extra_env)
         server.start()
+        if options.webhooks:
+            receiver = WebhookReceiver()
+            receiver.register(server, "benchadmin@example.com", "bench admin passphrase")
         time.sleep(1)
         idle_rss = server.memory_kib()[0]
         if "login_totp" in names:
@@ -702,6 +752,9 @@ def main():
                     time.sleep(0.5)
         time.sleep(2)
         after_rss, lifetime_peak = server.memory_kib()
+        if receiver:
+            log(f"webhook deliveries received: {receiver.count}")
+            receiver.close()
     finally:
         if server:
             server.stop()
