@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use url::Host;
 use uuid::Uuid;
@@ -86,6 +86,8 @@ pub struct Deliverer {
     render: RenderAccount,
     settings: DeliverySettings,
     claimer: Claimer,
+    /// Rung when an attempt settles: the account's next event may be due now, and a slot is free.
+    settled: Arc<Notify>,
 }
 
 impl Deliverer {
@@ -106,7 +108,16 @@ impl Deliverer {
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
             .build()?;
-        Ok(Self { store, sealer, http, guard, render, settings, claimer: Uuid::now_v7() })
+        Ok(Self {
+            store,
+            sealer,
+            http,
+            guard,
+            render,
+            settings,
+            claimer: Uuid::now_v7(),
+            settled: Arc::new(Notify::new()),
+        })
     }
 
     /// One pass: claims as many due deliveries as there are free slots, and sends each in a task
@@ -128,6 +139,7 @@ impl Deliverer {
                     tracing::warn!(error = %format!("{error:#}"), "a webhook delivery could not be settled; its claim runs out and it goes again");
                 }
                 drop(slot);
+                worker.settled.notify_one();
             });
         }
         if count > 0
@@ -240,6 +252,7 @@ impl Deliverer {
             };
             tokio::select! {
                 _ = shutdown.cancelled() => break,
+                _ = self.settled.notified() => {}
                 _ = tokio::time::sleep(pause) => {}
             }
         }

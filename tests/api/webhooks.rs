@@ -62,9 +62,9 @@ impl Receiver {
         self.got.lock().unwrap().clone()
     }
 
-    /// Waits (at most ten seconds) until `n` requests have come.
+    /// Waits (at most 30 seconds) until `n` requests have come.
     async fn wait_for(&self, n: usize) -> Vec<Received> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             let got = self.received();
             if got.len() >= n {
@@ -73,6 +73,18 @@ impl Receiver {
             assert!(tokio::time::Instant::now() < deadline, "{} of {n} webhook requests came: {got:#?}", got.len());
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
+    }
+}
+
+/// Polls `check` until it gives a value, for at most 30 seconds.
+async fn poll<T, F: std::future::Future<Output = Option<T>>>(what: &str, mut check: impl FnMut() -> F) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "waited 30 s for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 
@@ -264,13 +276,11 @@ async fn a_receiver_that_was_down_gets_the_event_again_with_the_same_id_and_a_re
 
     app.sign_up(json!({"email": "bob@example.com", "password": PASSWORD})).await;
     let first = receiver.wait_for(1).await;
-    let page = loop {
+    let page = poll("the first attempt in the log", || async {
         let page: Value = app.get(&log, Some(&admin)).await.json().await.unwrap();
-        if page["deliveries"][0]["attempts"] == 1 && page["deliveries"][0]["status"] == "queued" {
-            break page;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    };
+        (page["deliveries"][0]["attempts"] == 1 && page["deliveries"][0]["status"] == "queued").then_some(page)
+    })
+    .await;
     let delivery = &page["deliveries"][0];
     assert_eq!(
         (delivery["type"].as_str(), delivery["last_response_status"].as_u64()),
@@ -288,13 +298,11 @@ async fn a_receiver_that_was_down_gets_the_event_again_with_the_same_id_and_a_re
         "the same event"
     );
     assert!(signed_by(&got[1], &secret));
-    let delivered = loop {
+    let delivered = poll("the delivery settled", || async {
         let page: Value = app.get(&format!("{log}?status=delivered"), Some(&admin)).await.json().await.unwrap();
-        if let Some(found) = page["deliveries"].as_array().unwrap().first() {
-            break found.clone();
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    };
+        page["deliveries"].as_array().unwrap().first().cloned()
+    })
+    .await;
     assert_eq!((delivered["attempts"].as_u64(), delivered["last_response_status"].as_u64()), (Some(2), Some(200)));
 
     let id = delivered["id"].as_str().unwrap();
@@ -319,15 +327,11 @@ async fn a_target_that_turns_private_is_not_delivered_to() {
     let admin = app.tokens("root@example.com", PASSWORD).await["access_token"].as_str().unwrap().to_owned();
     app.sign_up(json!({"email": "cy@example.com", "password": PASSWORD})).await;
     let log = format!("/admin/webhooks/{endpoint}/deliveries");
-    let refused = loop {
+    let refused = poll("an attempt in the log", || async {
         let page: Value = app.get(&log, Some(&admin)).await.json().await.unwrap();
-        let attempted =
-            page["deliveries"].as_array().unwrap().iter().find(|d| d["attempts"].as_u64() >= Some(1)).cloned();
-        if let Some(delivery) = attempted {
-            break delivery;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    };
+        page["deliveries"].as_array().unwrap().iter().find(|d| d["attempts"].as_u64() >= Some(1)).cloned()
+    })
+    .await;
     assert!(refused["last_error"].as_str().unwrap().contains("public"), "{refused}");
     assert_eq!(refused["last_response_status"], Value::Null);
     assert!(receiver.received().is_empty(), "nothing reached the private address");
