@@ -60,14 +60,13 @@ impl EventType {
 
 /// Something that happened to an account, to be told to the endpoints that receive its type.
 /// The store adds the account as it stands in the same transaction (before a deletion, after
-/// any other change).
+/// any other change), and the event's id (a UUIDv7: the `webhook-id`, and the order of the
+/// account's events) and time, taken there, after the change locked the account's row: so two
+/// changes of one account racing each other are told in the order they committed.
 #[derive(Clone, Debug)]
 pub struct Event {
-    /// UUIDv7: the `webhook-id`, and the order of an account's events.
-    pub id: Uuid,
     pub kind: EventType,
     pub account_id: Uuid,
-    pub at: DateTime<Utc>,
     /// Details beside the account (a JSON object: the provider linked, the factor changed…);
     /// never a secret.
     pub detail: serde_json::Map<String, serde_json::Value>,
@@ -75,7 +74,7 @@ pub struct Event {
 
 impl Event {
     pub fn new(kind: EventType, account_id: Uuid) -> Self {
-        Self { id: Uuid::now_v7(), kind, account_id, at: Utc::now(), detail: serde_json::Map::new() }
+        Self { kind, account_id, detail: serde_json::Map::new() }
     }
 
     pub fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {

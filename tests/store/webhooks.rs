@@ -37,6 +37,11 @@ async fn endpoint(h: &Harness, events: &[EventType]) -> Endpoint {
     endpoint
 }
 
+/// The id the store gave the newest event owed to `endpoint`.
+async fn newest(h: &Harness, endpoint: Uuid) -> Uuid {
+    log(h, endpoint).await.first().expect("a delivery").event_id
+}
+
 async fn log(h: &Harness, endpoint: Uuid) -> Vec<gatehouse::store::webhooks::Delivery> {
     let query = DeliveryQuery { endpoint_id: endpoint, status: None, before: None, limit: 100 };
     h.store.deliveries(&query).await.unwrap()
@@ -49,33 +54,33 @@ pub async fn deliveries_exist_exactly_for_committed_changes_and_subscribed_endpo
     let account = seeded(&h, "wes@example.com").await;
 
     let changed = Event::new(EventType::UserPasswordChanged, account);
-    h.store.set_password_hash(account, "$argon2id$new", now(), None, std::slice::from_ref(&changed)).await.unwrap();
+    h.store.set_password_hash(account, "$argon2id$new", now(), None, &[changed]).await.unwrap();
+    let changed = newest(&h, deletions.id).await;
     let nobody = Event::new(EventType::UserDeleted, Uuid::now_v7());
-    assert!(
-        !h.store.delete_account(nobody.account_id, std::slice::from_ref(&nobody)).await.unwrap(),
-        "no such account"
-    );
+    assert!(!h.store.delete_account(nobody.account_id, &[nobody]).await.unwrap(), "no such account");
 
     let written = log(&h, deletions.id).await;
     assert_eq!(written.len(), 1, "one change committed, one did not: {written:?}");
-    assert_eq!((written[0].event_id, written[0].kind.as_str()), (changed.id, "user.password_changed"));
+    assert_eq!((written[0].event_id, written[0].kind.as_str()), (changed, "user.password_changed"));
     assert_eq!((written[0].status, written[0].attempts, written[0].account_id), (DeliveryStatus::Queued, 0, account));
     assert!(log(&h, logins.id).await.is_empty(), "an endpoint gets only the types it receives");
 
     // The deletion tells of the account as it was, though it is gone by the time it is sent.
     let deleted = Event::new(EventType::UserDeleted, account);
-    assert!(h.store.delete_account(account, std::slice::from_ref(&deleted)).await.unwrap());
+    assert!(h.store.delete_account(account, &[deleted]).await.unwrap());
+    let deleted = newest(&h, deletions.id).await;
+    assert!(deleted > changed, "ids follow the order of the changes");
     let worker = Uuid::now_v7();
     let claimed = h.store.claim_deliveries(worker, chrono::Utc::now(), LEASE, 10).await.unwrap();
     let ids: Vec<Uuid> = claimed.iter().map(|d| d.event_id).collect();
-    assert_eq!(ids, vec![changed.id], "the deletion waits for the earlier event of the same account");
+    assert_eq!(ids, vec![changed], "the deletion waits for the earlier event of the same account");
     let done = Settlement::Delivered { at: now(), status: 204 };
-    assert!(h.store.settle_delivery(worker, deletions.id, changed.id, &done).await.unwrap());
+    assert!(h.store.settle_delivery(worker, deletions.id, changed, &done).await.unwrap());
     let claimed = h.store.claim_deliveries(worker, chrono::Utc::now(), LEASE, 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
-    assert_eq!((claimed[0].event_id, claimed[0].kind.as_str()), (deleted.id, "user.deleted"));
+    assert_eq!((claimed[0].event_id, claimed[0].kind.as_str()), (deleted, "user.deleted"));
     assert!(claimed[0].data.contains("wes@example.com"), "the account as it was: {}", claimed[0].data);
-    let delivered = h.store.delivery(deletions.id, changed.id).await.unwrap().unwrap();
+    let delivered = h.store.delivery(deletions.id, changed).await.unwrap().unwrap();
     assert_eq!((delivered.status, delivered.last_response_status), (DeliveryStatus::Delivered, Some(204)));
     assert!(delivered.delivered_at.is_some());
 }
@@ -86,17 +91,18 @@ pub async fn an_accounts_deliveries_are_claimed_in_order_and_a_lost_claim_is_tak
     let mut ann_events = Vec::new();
     for _ in 0..3 {
         let event = Event::new(EventType::UserPasswordChanged, ann);
-        h.store.set_password_hash(ann, "$argon2id$x", now(), None, std::slice::from_ref(&event)).await.unwrap();
-        ann_events.push(event.id);
+        h.store.set_password_hash(ann, "$argon2id$x", now(), None, &[event]).await.unwrap();
+        ann_events.push(newest(&h, hooks.id).await);
     }
     let bob_event = Event::new(EventType::UserPasswordChanged, bob);
-    h.store.set_password_hash(bob, "$argon2id$y", now(), None, std::slice::from_ref(&bob_event)).await.unwrap();
+    h.store.set_password_hash(bob, "$argon2id$y", now(), None, &[bob_event]).await.unwrap();
+    let bob_event = newest(&h, hooks.id).await;
 
     let first = Uuid::now_v7();
     let claimed = h.store.claim_deliveries(first, chrono::Utc::now(), LEASE, 10).await.unwrap();
     let mut ids: Vec<Uuid> = claimed.iter().map(|d| d.event_id).collect();
     ids.sort();
-    assert_eq!(ids, vec![ann_events[0], bob_event.id], "one per account at a time, the oldest first");
+    assert_eq!(ids, vec![ann_events[0], bob_event], "one per account at a time, the oldest first");
     assert!(claimed.iter().all(|d| d.url == hooks.url && d.secret_sealed == b"sealed secret" && d.attempts == 1));
     assert!(claimed.iter().all(|d| d.data.contains("\"account\"")), "the account rides with the event");
 
@@ -110,12 +116,12 @@ pub async fn an_accounts_deliveries_are_claimed_in_order_and_a_lost_claim_is_tak
     assert!(!h.store.settle_delivery(first, hooks.id, ann_events[0], &done).await.unwrap(), "no longer the first's");
     assert!(h.store.settle_delivery(second, hooks.id, ann_events[0], &done).await.unwrap());
     let retry = Settlement::Retry { at: later + chrono::Duration::minutes(5), status: Some(503), error: "down".into() };
-    assert!(h.store.settle_delivery(second, hooks.id, bob_event.id, &retry).await.unwrap());
+    assert!(h.store.settle_delivery(second, hooks.id, bob_event, &retry).await.unwrap());
 
     let next = h.store.claim_deliveries(second, later, LEASE, 10).await.unwrap();
     let next_ids: Vec<Uuid> = next.iter().map(|d| d.event_id).collect();
     assert_eq!(next_ids, vec![ann_events[1]], "Ann's second, now that her first is delivered; Bob's waits to retry");
-    let bob_row = h.store.delivery(hooks.id, bob_event.id).await.unwrap().unwrap();
+    let bob_row = h.store.delivery(hooks.id, bob_event).await.unwrap().unwrap();
     assert_eq!((bob_row.status, bob_row.last_response_status), (DeliveryStatus::Queued, Some(503)));
     assert_eq!(bob_row.last_error.as_deref(), Some("down"));
     assert_eq!(h.store.webhook_backlog().await.unwrap(), 3);
@@ -125,16 +131,17 @@ pub async fn replay_queues_a_settled_delivery_and_disabled_or_deleted_endpoints_
     let hooks = endpoint(&h, &[EventType::UserPasswordChanged]).await;
     let cat = seeded(&h, "cat@example.com").await;
     let event = Event::new(EventType::UserPasswordChanged, cat);
-    h.store.set_password_hash(cat, "$argon2id$z", now(), None, std::slice::from_ref(&event)).await.unwrap();
+    h.store.set_password_hash(cat, "$argon2id$z", now(), None, &[event]).await.unwrap();
+    let event = newest(&h, hooks.id).await;
     let worker = Uuid::now_v7();
     assert_eq!(h.store.claim_deliveries(worker, chrono::Utc::now(), LEASE, 10).await.unwrap().len(), 1);
-    assert!(!h.store.replay_delivery(hooks.id, event.id, now()).await.unwrap(), "not while it is on its way");
+    assert!(!h.store.replay_delivery(hooks.id, event, now()).await.unwrap(), "not while it is on its way");
     let failed = Settlement::Failed { status: Some(503), error: "the endpoint answered 503".into() };
-    assert!(h.store.settle_delivery(worker, hooks.id, event.id, &failed).await.unwrap());
-    assert_eq!(h.store.delivery(hooks.id, event.id).await.unwrap().unwrap().status, DeliveryStatus::Failed);
+    assert!(h.store.settle_delivery(worker, hooks.id, event, &failed).await.unwrap());
+    assert_eq!(h.store.delivery(hooks.id, event).await.unwrap().unwrap().status, DeliveryStatus::Failed);
 
-    assert!(h.store.replay_delivery(hooks.id, event.id, now()).await.unwrap());
-    let replayed = h.store.delivery(hooks.id, event.id).await.unwrap().unwrap();
+    assert!(h.store.replay_delivery(hooks.id, event, now()).await.unwrap());
+    let replayed = h.store.delivery(hooks.id, event).await.unwrap().unwrap();
     assert_eq!((replayed.status, replayed.attempts), (DeliveryStatus::Queued, 0));
     assert_eq!((replayed.last_response_status, replayed.last_error), (None, None), "a fresh start");
 

@@ -218,7 +218,9 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
             self.retrying(|| async move {
                 let mut tx = self.db.begin().await?;
                 refuse_last_admin(&mut tx, id).await?;
-                // Told before it goes: the event carries the account as it was.
+                // Told before it goes (the event carries the account as it was), once its row is
+                // locked, so a change racing the deletion is told first or not at all.
+                tx.lock(sql!("SELECT 1 FROM accounts WHERE id = ? FOR UPDATE"), args![id]).await?;
                 insert_events(&mut tx, events).await?;
                 let deleted = tx.execute(sql!("DELETE FROM accounts WHERE id = ?"), args![id]).await?;
                 if deleted == 0 {

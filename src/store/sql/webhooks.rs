@@ -85,6 +85,7 @@ pub(super) async fn insert_events(tx: &mut impl Exec, events: &[Event]) -> Store
         let mut data = event.detail.clone();
         data.insert("account".into(), serde_json::to_value(&stored.account).map_err(anyhow::Error::from)?);
         let data = Value::Object(data).to_string();
+        let (id, at) = (Uuid::now_v7(), Utc::now());
         for endpoint in receivers {
             tx.execute(
                 sql!(
@@ -92,7 +93,7 @@ pub(super) async fn insert_events(tx: &mut impl Exec, events: &[Event]) -> Store
                                                      status, attempts, next_attempt_at)
                      VALUES (?, ?, ?, ?, ?, ?, 'queued', 0, ?)"
                 ),
-                args![endpoint, event.id, event.kind.as_str(), event.account_id, &data, event.at, event.at],
+                args![endpoint, id, event.kind.as_str(), event.account_id, &data, at, at],
             )
             .await?;
         }
