@@ -204,11 +204,10 @@ impl Accounts {
             self.sessions.revoke_session(account.id, session.id).await?;
             return Err(OAuthError::invalid_grant("the code has been used already; the tokens it gave are revoked"));
         }
-        // As `Accounts::tell` does for gatehouse's own logins.
         let login = Event::new(EventType::UserLogin, account.id)
             .with("session_id", session.id.to_string())
             .with("client_id", client.id.clone());
-        self.store.queue_events(&[login]).await?;
+        self.tell(&[login]).await?;
         self.audit.record(
             self.event(kinds::OAUTH_TOKEN_ISSUED, Some(account.id), info)
                 .detail(json!({ "client_id": client.id, "session_id": session.id })),
