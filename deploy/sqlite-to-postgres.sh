@@ -33,11 +33,11 @@ done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# Every table and every column, as of migration 0011. Parents come before the tables whose
+# Every table and every column, as of migration 0012. Parents come before the tables whose
 # foreign keys name them. Short-lived rows (rate limits, login challenges, logins waiting at a
 # provider, authorization codes) are copied too: harmless, and in-flight logins keep working.
 tables=(
-  "accounts id email email_normalized username username_normalized name data password_hash role status email_verified created_at updated_at app_data"
+  "accounts id email email_normalized username username_normalized name data password_hash role status email_verified created_at updated_at app_data locale"
   "sessions id account_id created_at last_used_at expires_at user_agent ip auth"
   "refresh_tokens hash session_id created_at used_at"
   "one_time_tokens hash account_id purpose created_at expires_at used_at"

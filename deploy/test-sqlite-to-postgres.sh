@@ -327,7 +327,7 @@ need "webhook without description" 201 "$(json POST /admin/webhooks '{"url":"htt
 
 # Ann: sign-up with data, activation, app_data from the admin, a session whose user agent is
 # "\N" (the NULL marker of PostgreSQL's COPY), an authenticator app, a passkey.
-need "sign up ann" 201 "$(json POST /user '{"email":"'"$ann_email"'","password":"'"$ann_password"'","username":"ann","name":"Ann \"Annie\" Müller, Jr. \\ Zoë","data":{"prefs":{"lang":"de"}},"phone":"+49 30 1234"}')"
+need "sign up ann" 201 "$(json POST /user '{"email":"'"$ann_email"'","password":"'"$ann_password"'","username":"ann","name":"Ann \"Annie\" Müller, Jr. \\ Zoë","data":{"prefs":{"lang":"de"}},"phone":"+49 30 1234"}' -H "accept-language: de-DE,de;q=0.9")"
 ann_id=$(jget id)
 link=$(py mail_link "$work/server.log" "$ann_email" /activate) || abort "setup: ann's activation email"
 need "activate ann" 200 "$(call GET "/activate?token=${link##*token=}")"
@@ -515,6 +515,8 @@ check "ann's authenticator code is accepted (the sealed secret and its key came 
 token=$(jget access_token 2>/dev/null || true)
 check "ann's account: her app_data" '{"plan":"pro","quota":1.5,"roles":["staff"]}' \
   "$(call GET /user -H "authorization: Bearer $token" > /dev/null; jget app_data 2>/dev/null | canon)"
+check "ann's account: her language" de \
+  "$(call GET /user -H "authorization: Bearer $token" > /dev/null; jget locale 2>/dev/null || true)"
 check "ann's passkey is listed" 'Laptop "work", 2nd' \
   "$(call GET /webauthn/credentials -H "authorization: Bearer $token" > /dev/null; jget credentials.0.name 2>/dev/null || true)"
 check "ann's access token from before the copy still works (its session came along)" 200 \

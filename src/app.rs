@@ -84,6 +84,7 @@ impl Services {
             mfa_required: security.mfa_required,
             passwordless: security.passwordless,
             webhooks_allow_private: security.webhook_allow_private,
+            texts: config.texts.clone(),
         };
         let keys = keys::load_or_create(backend.store.as_ref(), &settings.issuing()).await?;
         let webauthn = relying_party(&settings.public_url, security)?;

@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod federation;
 pub mod http;
+pub mod i18n;
 pub mod limits;
 pub mod mail;
 pub mod memory;

@@ -231,6 +231,28 @@ fn a_bad_value_exits_2_and_names_the_variable_with_advice() {
 }
 
 #[test]
+fn a_broken_template_stops_the_start_with_its_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("templates");
+    std::fs::create_dir(&templates).unwrap();
+    std::fs::write(templates.join("de.ftl"), "# ours\n\npassword-reset =\n    .subject = Neu\n    .intro = { $lnk }\n")
+        .unwrap();
+
+    let serve = run(gatehouse(dir.path()).arg("serve").env("GATEHOUSE_TEMPLATES_DIR", &templates));
+
+    assert_eq!(serve.status.code(), Some(2));
+    let err = stderr(&serve);
+    let file = templates.join("de.ftl").display().to_string();
+    assert!(err.contains(&format!("GATEHOUSE_TEMPLATES_DIR: {file}:3: `password-reset` lacks")), "{err}");
+    assert!(err.contains(&format!("{file}:3: `password-reset.intro`")) && err.contains("lnk"), "{err}");
+    assert!(!dir.path().join("g.db").exists(), "nothing was done");
+
+    std::fs::write(templates.join("de.ftl"), "password-reset =\n    .subject = Neues Passwort für { $product }\n    .intro = Hallo\n    .button = Los\n    .outro = Bis { $valid }\n").unwrap();
+    let check = run(gatehouse(dir.path()).args(["config", "check"]).env("GATEHOUSE_TEMPLATES_DIR", &templates));
+    assert_eq!(check.status.code(), Some(0), "a whole message is taken: {}", stderr(&check));
+}
+
+#[test]
 fn a_bad_value_stops_every_command_with_exit_2() {
     let dir = tempfile::tempdir().unwrap();
 
@@ -394,6 +416,7 @@ fn user_list_prints_a_table_or_json_filtered_by_text_and_status() {
         "email",
         "email_verified",
         "id",
+        "locale",
         "name",
         "role",
         "status",

@@ -12,6 +12,7 @@
   const passkeys = window.gatehousePasskey;
   const { $, say, clearMessage, PageError, apiClient, el, dash, time, cell, placeholder, busy } = window.gatehousePage;
   const { codeField, askPasskey } = window.gatehouseLogin;
+  const { t } = window.gatehouseI18n;
   const client = apiClient(REFRESH_KEY, () => leave());
   const { api, send, forget, replaceAccess, resume } = client;
   /** The login forms (login.js), wired at the start. */
@@ -58,7 +59,7 @@
   async function logOut() {
     await send('DELETE', '/auth').catch(() => {});
     leave();
-    say('You are logged out.');
+    say(t('You are logged out.'));
   }
 
   /** With a token in hand: the account view. */
@@ -70,12 +71,14 @@
     try {
       const me = await api('GET', '/user');
       $('whoami').textContent = me.email;
+      window.gatehouseI18n.use(me.locale);
+      $('language').value = me.locale || '';
     } catch (error) {
       if (error.code !== 'mfa_enrolment_required') {
         throw error;
       }
-      $('whoami').textContent = 'you';
-      say('Your account needs a second factor: set up an authenticator app or add a passkey to go on.');
+      $('whoami').textContent = t('you');
+      say(t('Your account needs a second factor: set up an authenticator app or add a passkey to go on.'));
     }
     await Promise.all([loadFactors(), loadPasskeys(), loadIdentities(), loadSessions()]);
   }
@@ -115,7 +118,7 @@
     const password = $('reauth-password').value;
     const code = $('reauth-code').value.trim();
     if (!password && !code) {
-      throw new PageError('Type your password or a code, or use a passkey.');
+      throw new PageError(t('Type your password or a code, or use a passkey.'));
     }
     await reauthenticate(code ? codeField(code) : { password });
   }
@@ -138,8 +141,10 @@
   async function loadFactors() {
     const factors = await api('GET', '/mfa');
     $('totp-status').textContent = factors.totp
-      ? `On. ${factors.recovery_codes} recovery code${factors.recovery_codes === 1 ? '' : 's'} left.`
-      : 'Off.';
+      ? factors.recovery_codes === 1
+        ? t('On. 1 recovery code left.')
+        : t('On. {count} recovery codes left.', { count: factors.recovery_codes })
+      : t('Off.');
     $('totp-status').dataset.on = String(factors.totp);
     $('totp-start').hidden = factors.totp;
     $('totp-off').hidden = !factors.totp;
@@ -171,17 +176,17 @@
     $('totp-qr').removeAttribute('src');
     await loadFactors();
     showRecoveryCodes(answer.recovery_codes);
-    say('Your authenticator app is on: logins ask for its code after the password.');
+    say(t('Your authenticator app is on: logins ask for its code after the password.'));
   }
 
   async function turnOffTotp() {
     await api('DELETE', '/mfa/totp', { body: codeField($('totp-off-code').value) });
     await loadFactors();
-    say('Your authenticator app is off.');
+    say(t('Your authenticator app is off.'));
   }
 
   async function newRecoveryCodes() {
-    if (!confirm('New recovery codes replace all the ones you have now. Go on?')) {
+    if (!confirm(t('New recovery codes replace all the ones you have now. Go on?'))) {
       return;
     }
     const answer = await api('POST', '/mfa/recovery-codes');
@@ -210,33 +215,33 @@
       list = (await api('GET', '/webauthn/credentials')).credentials;
     } catch (error) {
       if (error.code === 'mfa_enrolment_required') {
-        placeholder(body, 'Your passkeys show once you have a second factor.');
+        placeholder(body, t('Your passkeys show once you have a second factor.'));
         return;
       }
       throw error;
     }
     if (list.length === 0) {
-      placeholder(body, 'No passkeys yet.');
+      placeholder(body, t('No passkeys yet.'));
       return;
     }
     body.replaceChildren(...list.map(passkeyRow));
   }
 
   function passkeyRow(passkey) {
-    const remove = el('button', { text: 'Remove', attrs: { type: 'button' } });
+    const remove = el('button', { text: t('Remove'), attrs: { type: 'button' } });
     remove.addEventListener('click', () => busy(remove, () => stepped(() => removePasskey(passkey))));
     return el('tr', { attrs: { 'data-testid': 'passkey-row', 'data-id': passkey.id } }, [
       cell(passkey.name),
       cell(time(passkey.created_at)),
       cell(time(passkey.last_used_at)),
-      cell(passkey.backup_state ? 'yes' : passkey.backup_eligible ? 'can be' : 'no'),
+      cell(t(passkey.backup_state ? 'yes' : passkey.backup_eligible ? 'can be' : 'no')),
       cell(remove),
     ]);
   }
 
   async function addPasskey() {
     if (!passkeys.supported()) {
-      throw new PageError('This browser cannot create passkeys.');
+      throw new PageError(t('This browser cannot create passkeys.'));
     }
     const options = await api('POST', '/webauthn/register/options');
     const credential = await askPasskey(passkeys.create, options);
@@ -244,16 +249,16 @@
     const added = await api('POST', '/webauthn/register', { body: name ? { credential, name } : { credential } });
     $('passkey-name').value = '';
     await Promise.all([loadPasskeys(), loadFactors()]);
-    say(`Passkey "${added.name}" added: you can log in with it, without a password.`);
+    say(t('Passkey "{name}" added: you can log in with it, without a password.', { name: added.name }));
   }
 
   async function removePasskey(passkey) {
-    if (!confirm(`Remove the passkey "${passkey.name}"?`)) {
+    if (!confirm(t('Remove the passkey "{name}"?', { name: passkey.name }))) {
       return;
     }
     await api('DELETE', `/webauthn/credentials/${encodeURIComponent(passkey.id)}`);
     await Promise.all([loadPasskeys(), loadFactors()]);
-    say(`Passkey "${passkey.name}" removed.`);
+    say(t('Passkey "{name}" removed.', { name: passkey.name }));
   }
 
   // ---------------------------------------------------------------------------------------
@@ -268,7 +273,7 @@
     box.replaceChildren(
       ...providers.map((p) =>
         el('a', {
-          text: `Continue with ${p.label}`,
+          text: t('Continue with {provider}', { provider: p.label }),
           attrs: { href: `/auth/oidc/${encodeURIComponent(p.name)}`, 'data-testid': `social-${p.name}` },
         }),
       ),
@@ -289,7 +294,7 @@
     const body = $('identities-body');
     const { identities } = await api('GET', '/user/identities');
     if (identities.length === 0) {
-      placeholder(body, 'No linked logins yet.');
+      placeholder(body, t('No linked logins yet.'));
     } else {
       body.replaceChildren(...identities.map(identityRow));
     }
@@ -298,7 +303,7 @@
       ...providers
         .filter((p) => !linked.has(p.name))
         .map((p) => {
-          const button = el('button', { text: `Link ${p.label}`, attrs: { type: 'button', 'data-testid': `link-${p.name}` } });
+          const button = el('button', { text: t('Link {provider}', { provider: p.label }), attrs: { type: 'button', 'data-testid': `link-${p.name}` } });
           button.addEventListener('click', () => {
             clearMessage();
             busy(button, () => stepped(() => linkProvider(p)));
@@ -309,7 +314,7 @@
   }
 
   function identityRow(identity) {
-    const remove = el('button', { text: 'Unlink', attrs: { type: 'button' } });
+    const remove = el('button', { text: t('Unlink'), attrs: { type: 'button' } });
     remove.addEventListener('click', () => busy(remove, () => stepped(() => unlink(identity))));
     return el('tr', { attrs: { 'data-testid': 'identity-row', 'data-provider': identity.provider } }, [
       cell(label(identity.provider)),
@@ -327,12 +332,12 @@
   }
 
   async function unlink(identity) {
-    if (!confirm(`Unlink your ${label(identity.provider)} login?`)) {
+    if (!confirm(t('Unlink your {provider} login?', { provider: label(identity.provider) }))) {
       return;
     }
     await api('DELETE', `/user/identities/${encodeURIComponent(identity.id)}`);
     await loadIdentities();
-    say(`Your ${label(identity.provider)} login is unlinked.`);
+    say(t('Your {provider} login is unlinked.', { provider: label(identity.provider) }));
   }
 
   // ---------------------------------------------------------------------------------------
@@ -347,14 +352,14 @@
   function sessionRow(session) {
     let action;
     if (session.current) {
-      action = el('span', { text: 'this one', className: 'muted' });
+      action = el('span', { text: t('this one'), className: 'muted' });
     } else {
-      action = el('button', { text: 'End', attrs: { type: 'button' } });
+      action = el('button', { text: t('End'), attrs: { type: 'button' } });
       action.addEventListener('click', () =>
         busy(action, async () => {
           await api('DELETE', `/auth/sessions/${encodeURIComponent(session.id)}`);
           await loadSessions();
-          say('The session has ended: its tokens no longer work.');
+          say(t('The session has ended: its tokens no longer work.'));
         }),
       );
     }
@@ -365,6 +370,18 @@
       cell(el('span', { text: dash(session.user_agent), className: 'clip', attrs: { title: dash(session.user_agent) } })),
       cell(action),
     ]);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Language: of this page and of the account's emails
+
+  async function saveLanguage() {
+    const locale = $('language').value || null;
+    const me = await api('PATCH', '/user', { body: { locale } });
+    window.gatehouseI18n.use(me.locale);
+    await Promise.all([loadFactors(), loadPasskeys(), loadProviders(), loadSessions()]);
+    await loadIdentities();
+    say(t('Your language is saved.'));
   }
 
   // ---------------------------------------------------------------------------------------
@@ -392,6 +409,7 @@
     }
 
     onSubmit('passkey-add-form', 'passkey-add', () => stepped(addPasskey));
+    onSubmit('language-form', 'language-save', saveLanguage);
 
     showLogin();
     // Back from an emailed link or a provider: the redirect carries a one-time code for the
@@ -403,13 +421,13 @@
       window.history.replaceState(null, '', window.location.pathname);
     }
     if (query.get('error')) {
-      say(query.get('error_description') || `The login failed (${query.get('error')}).`, 'error');
+      say(query.get('error_description') || t('The login failed ({error}).', { error: query.get('error') }), 'error');
     }
     loadProviders()
       .catch(() => {})
       .then(() => {
         if (query.get('linked')) {
-          say(`Linked: you can now log in with ${label(query.get('linked'))}.`);
+          say(t('Linked: you can now log in with {provider}.', { provider: label(query.get('linked')) }));
         }
         if (handoff) {
           busy($('login-submit'), () => login.exchange(handoff));

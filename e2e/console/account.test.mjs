@@ -288,6 +288,19 @@ async function main() {
       assert.ok(await visible('#passkey-login'), 'the passkey button shows in a browser with WebAuthn');
     });
 
+    await step('every word of the account page is there in German, French and Spanish', ['the account page loads with its strict CSP'], async () => {
+      const script = await readFile(path.join(repo, 'assets/account/account.js'), 'utf8');
+      const passed = [...script.matchAll(/\bt\(\s*'((?:[^'\\]|\\.)*)'/g)].map((m) => m[1].replace(/\\(.)/g, '$1'));
+      assert.ok(passed.length > 20, `account.js passes its words through t(): ${passed.length} found`);
+      const missing = await page.evaluate((fromScript) => {
+        const { words, has } = window.gatehouseI18n;
+        const names = /^(English|Deutsch|Français|Español|IP)$/;
+        const all = [...new Set([...words(), ...fromScript])].filter((w) => !names.test(w));
+        return ['de', 'fr', 'es'].flatMap((language) => all.filter((w) => !has(language, w)).map((w) => `${language}: ${w}`));
+      }, passed);
+      assert.deepEqual(missing, [], 'every word has its translation');
+    });
+
     await step('carol logs in with her password', ['the account page loads with its strict CSP'], async () => {
       await logInPage(CAROL, USER_PASSWORD);
       await expectLoggedIn(CAROL);
@@ -480,6 +493,27 @@ async function main() {
       await page.click('#totp-off-submit');
       await expectMessage(/app is off/);
       assert.equal(await page.textContent('#totp-status'), 'Off.');
+      await logOutPage();
+    });
+
+    await step('bob reads his account page in German, after a reload too', ['bob turns the app off with a code'], async () => {
+      await logInPage(BOB, USER_PASSWORD);
+      await expectLoggedIn(BOB);
+      await page.selectOption('#language', 'de');
+      await page.click('#language-save');
+      await expectMessage(/Ihre Sprache ist gespeichert/);
+      assert.equal(await page.getAttribute('html', 'lang'), 'de');
+      assert.equal(await page.textContent('#sessions-heading'), 'Sitzungen');
+      assert.equal(await page.textContent('#totp-status'), 'Aus.', 'what the page writes, too');
+      await page.reload();
+      await expectLoggedIn(BOB);
+      await until('the page should come back in German (the locale is the account\'s)', async () =>
+        (await page.textContent('#sessions-heading')) === 'Sitzungen' && (await page.inputValue('#language')) === 'de',
+      );
+      await page.selectOption('#language', '');
+      await page.click('#language-save');
+      await expectMessage(/Your language is saved/);
+      assert.equal(await page.textContent('#sessions-heading'), 'Sessions', 'back to the browser\'s language');
       await logOutPage();
     });
 

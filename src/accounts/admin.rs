@@ -183,7 +183,8 @@ impl Admin<'_> {
             (_, None) => Some(TokenPurpose::PasswordReset),
             _ => None,
         };
-        let link = purpose.map(|purpose| self.accounts.link_email(account.id, email.as_str(), purpose, now, None));
+        let link =
+            purpose.map(|purpose| self.accounts.link_email(account.id, email.as_str(), None, purpose, now, None));
         let created = [Event::new(EventType::UserCreated, account.id)];
         let created =
             self.accounts.store.insert_account(&account, link.as_ref().map(|(t, m)| (t, m)), &created).await?;
@@ -235,6 +236,7 @@ impl Admin<'_> {
             app_data,
             role,
             status,
+            locale: target.locale,
             now: Utc::now(),
         };
         if change.role == target.role && change.status == target.status && change.app_data == target.app_data {
@@ -301,7 +303,8 @@ impl Admin<'_> {
     }
 
     async fn send_link(&self, target: &Account, purpose: TokenPurpose) -> Result<()> {
-        let (token, mail) = self.accounts.link_email(target.id, &target.email, purpose, Utc::now(), None);
+        let (token, mail) =
+            self.accounts.link_email(target.id, &target.email, target.locale, purpose, Utc::now(), None);
         self.accounts.store.insert_link(&token, &mail).await?;
         self.accounts.outbox.wake();
         crate::metrics::event("gatehouse_emails_queued_total", "kind", purpose.as_str());

@@ -9,6 +9,9 @@ pub struct ClientInfo {
     pub request_id: Option<String>,
     /// The device token the client holds, if any (see the throttle).
     pub device: Option<String>,
+    /// The language the client asks for (`Accept-Language`), when gatehouse speaks it: a new
+    /// account's, and that of emails to an address with no account yet.
+    pub locale: Option<crate::i18n::Locale>,
 }
 
 impl std::fmt::Debug for ClientInfo {

@@ -359,6 +359,10 @@ pub struct Account {
     pub role: Role,
     pub status: Status,
     pub email_verified: bool,
+    /// The language of the account's emails; `None`: the operator's default. (Absent from
+    /// webhook deliveries written before it existed.)
+    #[serde(default)]
+    pub locale: Option<crate::i18n::Locale>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

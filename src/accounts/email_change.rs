@@ -11,7 +11,6 @@ use serde_json::json;
 use super::domain::{Account, AccountKey, Email};
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::audit::kinds;
-use crate::mail::templates;
 use crate::store::email_change::{ChangeKind, EmailChangeToken, NewEmailChange, Redeemed};
 use crate::store::{Event, EventType, StoreError};
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
@@ -54,7 +53,8 @@ impl Accounts {
             expires_at: now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(1)),
         };
         let link = self.settings.link("email/confirm", token.expose(), redirect.as_ref());
-        let mail = self.email(email.as_str(), templates::email_change_confirm(&link, ttl), now);
+        let mail =
+            self.email(email.as_str(), self.settings.letters(account.locale).email_change_confirm(&link, ttl), now);
         self.store.insert_email_change(&change, &mail).await?;
         self.outbox.wake();
         tracing::info!(account_id = %account.id, "email change requested");
@@ -69,7 +69,7 @@ impl Accounts {
     pub async fn confirm_email_change(&self, token: &str, client: &ClientInfo) -> Result<Account> {
         let (hash, record) = self.usable_change_link(token, ChangeKind::Confirm).await?;
         let current = self.store.find_account(&AccountKey::Id(record.account_id)).await?.ok_or(Error::TokenInvalid)?;
-        let old_email = current.account.email;
+        let (old_email, locale) = (current.account.email, current.account.locale);
         let now = Utc::now();
         let undo = OpaqueToken::generate();
         let revert = NewEmailChange {
@@ -81,7 +81,8 @@ impl Accounts {
             expires_at: now + chrono::Duration::from_std(REVERT_TTL).unwrap_or(chrono::Duration::days(7)),
         };
         let link = self.settings.link("email/revert", undo.expose(), None);
-        let notice = self.email(&old_email, templates::email_changed(&record.email, &link, REVERT_TTL), now);
+        let notice =
+            self.email(&old_email, self.settings.letters(locale).email_changed(&record.email, &link, REVERT_TTL), now);
         let updated = [Event::new(EventType::UserUpdated, record.account_id)];
         let redeemed = match self.store.redeem_email_change(&hash, &revert, &notice, now, &updated).await {
             Err(StoreError::EmailTaken) => return Err(Error::EmailTaken),

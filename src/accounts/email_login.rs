@@ -22,7 +22,7 @@ use super::new_account::{NewProfile, Submitted};
 use super::throttle::Action;
 use super::{Accounts, ClientInfo, Error, Result, TokenPair};
 use crate::audit::kinds;
-use crate::mail::templates;
+use crate::i18n::Locale;
 use crate::store::email_login::{EmailLogin, LinkState, NewEmailLogin, Redeem};
 use crate::store::{Event, EventType, StoreError};
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
@@ -90,13 +90,15 @@ impl Accounts {
         let found = self.store.find_account(&AccountKey::Email(email.normalized().to_owned())).await?;
         let event = self.event(kinds::EMAIL_LOGIN_REQUESTED, None, client);
         let recipient = match &found {
-            Some(c) if c.account.status != Status::Disabled => Some((Some(c.account.id), c.account.email.clone())),
+            Some(c) if c.account.status != Status::Disabled => {
+                Some((Some(c.account.id), c.account.email.clone(), c.account.locale))
+            }
             Some(_) => None,
-            None if self.settings.signup_open => Some((None, email.as_str().to_owned())),
+            None if self.settings.signup_open => Some((None, email.as_str().to_owned(), client.locale)),
             None => None,
         };
         match recipient {
-            Some((account_id, address)) if may_send => {
+            Some((account_id, address, locale)) if may_send => {
                 let now = Utc::now();
                 let (link_token, code) = (OpaqueToken::generate(), generate_code());
                 let id = Uuid::now_v7();
@@ -111,8 +113,8 @@ impl Accounts {
                     expires_at: now + chrono::Duration::from_std(LOGIN_TTL).unwrap_or(chrono::Duration::minutes(10)),
                 };
                 let link = self.settings.link("auth/email/verify", link_token.expose(), redirect.as_ref());
-                let rendered =
-                    templates::email_login(&link, &code, LOGIN_TTL, self.settings.site(), account_id.is_none());
+                let letters = self.settings.letters(locale);
+                let rendered = letters.email_login(&link, &code, LOGIN_TTL, account_id.is_none());
                 let kind = rendered.kind;
                 self.store.insert_email_login(&login, &self.email(&address, rendered, now)).await?;
                 self.outbox.wake();
@@ -251,7 +253,7 @@ impl Accounts {
                     if !self.settings.signup_open {
                         return Err(Error::SignupDisabled);
                     }
-                    let new = self.account_by_email(&login.email).await?;
+                    let new = self.account_by_email(&login.email, client.locale).await?;
                     let created = [Event::new(EventType::UserCreated, new.id)];
                     let result =
                         self.store.redeem_email_login(login.id, attempts_bound, Redeem::New(&new), now, &created).await;
@@ -292,7 +294,7 @@ impl Accounts {
     }
 
     /// A new active account for `email`, proven by the emailed link or code.
-    async fn account_by_email(&self, email: &str) -> Result<crate::store::NewAccount> {
+    async fn account_by_email(&self, email: &str, locale: Option<Locale>) -> Result<crate::store::NewAccount> {
         let submitted = Submitted {
             email,
             username: None,
@@ -303,7 +305,9 @@ impl Accounts {
         };
         let profile = NewProfile::parse(submitted).map_err(Error::Validation)?;
         let hash = self.unknown_password_hash().await?;
-        Ok(profile.account(hash, Role::User, Status::Active, true, Utc::now()))
+        let mut account = profile.account(hash, Role::User, Status::Active, true, Utc::now());
+        account.locale = locale;
+        Ok(account)
     }
 
     /// A hand-off code for the browser login of `account_id` by `method`.

@@ -11,7 +11,6 @@ use super::new_account::{NewProfile, Submitted};
 use super::{Accounts, Caller, ClientInfo, Error, Result, identity_linked};
 use crate::audit::kinds;
 use crate::federation::{Provider, ProviderIdentity};
-use crate::mail::templates;
 use crate::store::identities::{Identity, IdentityKey, Unlink};
 use crate::store::{Event, EventType, NewOneTimeToken, StoreError, TokenPurpose};
 use crate::tokens::opaque::OpaqueToken;
@@ -41,8 +40,8 @@ impl Accounts {
             // An automatic link is a login through it.
             last_login_at: automatic.then_some(now),
         };
-        let rendered =
-            templates::identity_linked(self.settings.site(), &provider.config.label, identity.email.as_deref());
+        let letters = self.settings.letters(account.locale);
+        let rendered = letters.identity_linked(&provider.config.label, identity.email.as_deref());
         let linked = [identity_linked(account_id, &provider.config.name)];
         let notice = self.email(&account.email, rendered, now);
         match self.store.insert_identity(&row, key_of(identity), &notice, &linked).await {
@@ -129,7 +128,8 @@ impl Accounts {
         let hash = self.unknown_password_hash().await?;
         let status = if verified { Status::Active } else { Status::Pending };
         let now = Utc::now();
-        let account = profile.account(hash, Role::User, status, verified, now);
+        let mut account = profile.account(hash, Role::User, status, verified, now);
+        account.locale = client.locale;
         let row = Identity {
             id: Uuid::now_v7(),
             account_id: account.id,
@@ -143,7 +143,8 @@ impl Accounts {
             let ttl = self.settings.activation_ttl;
             let link = self.settings.link("activate", token.expose(), None);
             let label = &provider.config.label;
-            let rendered = templates::activation_through(&link, ttl, label, identity.email.as_deref());
+            let letters = self.settings.letters(account.locale);
+            let rendered = letters.activation_through(&link, ttl, label, identity.email.as_deref());
             let record = NewOneTimeToken {
                 hash: token.hash,
                 account_id: account.id,
@@ -201,7 +202,11 @@ impl Accounts {
         let account = self.store.find_account(&AccountKey::Id(caller.account_id)).await?.ok_or(Error::NotFound)?;
         let label = self.provider(&identity.provider).map_or(identity.provider.as_str(), |p| p.config.label.as_str());
         let now = Utc::now();
-        let notice = self.email(&account.account.email, templates::identity_unlinked(self.settings.site(), label), now);
+        let notice = self.email(
+            &account.account.email,
+            self.settings.letters(account.account.locale).identity_unlinked(label),
+            now,
+        );
         match self.store.delete_identity(caller.account_id, id, &notice).await? {
             Unlink::Removed => {
                 self.outbox.wake();

@@ -23,7 +23,6 @@ use super::throttle::Action;
 use super::{Accounts, Caller, ClientInfo, Error, Result, TokenPair, mfa_changed};
 use crate::audit::kinds;
 use crate::config::MfaPolicy;
-use crate::mail::templates;
 use crate::sessions::SessionAuth;
 use crate::store::mfa::{Factors, NewChallenge};
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
@@ -157,7 +156,7 @@ impl Accounts {
         let step = totp::matching_step(&secret, code.expose_secret(), unix(now)).ok_or(Error::InvalidCode)?;
         let codes = recovery::generate();
         let hashes: Vec<[u8; 32]> = codes.iter().map(|c| recovery::hash(account.id, c)).collect();
-        let notice = self.email(&account.email, templates::mfa_enabled(self.settings.site()), now);
+        let notice = self.email(&account.email, self.settings.letters(account.locale).mfa_enabled(), now);
         let step = i64::try_from(step).unwrap_or(i64::MAX);
         let changed = [mfa_changed(account.id, "totp", "added")];
         if !self.store.confirm_totp(account.id, step, &hashes, &notice, now, &changed).await? {
@@ -191,7 +190,7 @@ impl Accounts {
                 account
             }
         };
-        let notice = self.email(&account.email, templates::mfa_disabled(self.settings.site(), false), Utc::now());
+        let notice = self.email(&account.email, self.settings.letters(account.locale).mfa_disabled(false), Utc::now());
         let changed = [mfa_changed(account.id, "totp", "removed")];
         if !self.store.remove_factors(account.id, false, Some(&notice), &changed).await? {
             return Err(Error::MfaNotEnabled);
@@ -384,7 +383,8 @@ impl Accounts {
         let unspent = self.store.recovery_codes(account.id).await?;
         let Some(hash) = recovery::find(account.id, code, &unspent) else { return Ok(false) };
         let left = unspent.len().saturating_sub(1);
-        let notice = self.email(&account.email, templates::recovery_code_used(self.settings.site(), left), Utc::now());
+        let notice =
+            self.email(&account.email, self.settings.letters(account.locale).recovery_code_used(left), Utc::now());
         let spent = self.store.spend_recovery_code(account.id, &hash, &notice, Utc::now()).await?;
         if spent {
             self.outbox.wake();
@@ -410,7 +410,7 @@ impl Accounts {
 
     /// Removes every factor of an account (an admin's reset); the owner is told.
     pub(super) async fn reset_factors(&self, account: &Account) -> Result<bool> {
-        let notice = self.email(&account.email, templates::mfa_disabled(self.settings.site(), true), Utc::now());
+        let notice = self.email(&account.email, self.settings.letters(account.locale).mfa_disabled(true), Utc::now());
         let changed = [mfa_changed(account.id, "all", "removed")];
         let removed = self.store.remove_factors(account.id, true, Some(&notice), &changed).await?;
         if removed {

@@ -52,8 +52,9 @@ use self::throttle::Action;
 pub use self::throttle::Throttle;
 use crate::audit::{AuditEvent, AuditLog};
 use crate::federation::Providers;
+use crate::i18n::{Catalog, Locale};
 use crate::mail::outbox::Outbox;
-use crate::mail::templates::{self, Rendered};
+use crate::mail::templates::{Letters, Rendered};
 use crate::passwords::PasswordHasher;
 use crate::sessions::SessionStore;
 use crate::store::{Event, EventType, NewEmail, NewOneTimeToken, Store, TokenPurpose};
@@ -136,6 +137,8 @@ pub struct Settings {
     pub passwordless: bool,
     /// Webhooks may go to loopback, link-local and private addresses.
     pub webhooks_allow_private: bool,
+    /// Every text in every language, and the brand.
+    pub texts: Arc<Catalog>,
 }
 
 impl Settings {
@@ -171,7 +174,12 @@ impl Settings {
         }
     }
 
-    /// The public URL without a trailing slash, for emails that point at the site.
+    /// Emails in the language of an account that says `locale` (or nothing).
+    pub fn letters(&self, locale: Option<Locale>) -> Letters<'_> {
+        Letters::new(&self.texts, self.texts.pick(locale))
+    }
+
+    /// The public URL without a trailing slash.
     fn site(&self) -> &str {
         self.public_url.as_str().trim_end_matches('/')
     }
@@ -305,16 +313,22 @@ impl Accounts {
         &self,
         account_id: Uuid,
         recipient: &str,
+        locale: Option<Locale>,
         purpose: TokenPurpose,
         now: DateTime<Utc>,
         redirect: Option<&RedirectTo>,
     ) -> (NewOneTimeToken, NewEmail) {
         let token = OpaqueToken::generate();
-        let (path, ttl, render): (_, _, fn(&str, Duration) -> Rendered) = match purpose {
-            TokenPurpose::Activation => ("activate", self.settings.activation_ttl, templates::activation),
-            TokenPurpose::PasswordReset => ("password/reset", self.settings.reset_ttl, templates::password_reset),
+        let letters = self.settings.letters(locale);
+        let (path, ttl) = match purpose {
+            TokenPurpose::Activation => ("activate", self.settings.activation_ttl),
+            TokenPurpose::PasswordReset => ("password/reset", self.settings.reset_ttl),
         };
-        let rendered = render(&self.settings.link(path, token.expose(), redirect), ttl);
+        let link = self.settings.link(path, token.expose(), redirect);
+        let rendered = match purpose {
+            TokenPurpose::Activation => letters.activation(&link, ttl),
+            TokenPurpose::PasswordReset => letters.password_reset(&link, ttl),
+        };
         let record = NewOneTimeToken {
             hash: token.hash,
             account_id,

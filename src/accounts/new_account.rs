@@ -82,6 +82,7 @@ impl NewProfile {
             role,
             status,
             email_verified,
+            locale: None,
             now,
         }
     }

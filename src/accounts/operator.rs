@@ -42,6 +42,7 @@ impl Accounts {
             role,
             status: Status::Active,
             email_verified: true,
+            locale: None,
             now: Utc::now(),
         };
         let created =
@@ -65,6 +66,7 @@ impl Accounts {
                 app_data: account.app_data.clone(),
                 role: Role::Admin,
                 status: Status::Active,
+                locale: account.locale,
                 now: Utc::now(),
             };
             let events = updated_events(&account, change.status);

@@ -28,7 +28,6 @@ use webauthn_rs_proto::{AuthenticatorSelectionCriteria, ResidentKeyRequirement, 
 use super::domain::{Account, AccountKey, Status};
 use super::{Accounts, Caller, ClientInfo, Error, Result, TokenPair, mfa_changed};
 use crate::audit::kinds;
-use crate::mail::templates;
 use crate::sessions::SessionAuth;
 use crate::store::StoreError;
 use crate::store::passkeys::{Ceremony, NewCeremony, StoredPasskey};
@@ -248,7 +247,7 @@ impl Accounts {
             created_at: now,
             last_used_at: None,
         };
-        let notice = self.email(&account.email, templates::passkey_added(self.settings.site(), &stored.name), now);
+        let notice = self.email(&account.email, self.settings.letters(account.locale).passkey_added(&stored.name), now);
         let changed = [mfa_changed(account.id, "passkey", "added")];
         match self.store.insert_passkey(&stored, &notice, &changed).await {
             Ok(()) => {}
@@ -278,7 +277,7 @@ impl Accounts {
     pub async fn delete_passkey(&self, caller: &Caller, id: Uuid, client: &ClientInfo) -> Result<()> {
         self.require_step_up(caller, Some(self.store.factors(caller.account_id).await?))?;
         let account = self.me(caller).await?;
-        let notice = self.email(&account.email, templates::passkey_removed(self.settings.site()), Utc::now());
+        let notice = self.email(&account.email, self.settings.letters(account.locale).passkey_removed(), Utc::now());
         let changed = [mfa_changed(account.id, "passkey", "removed")];
         if !self.store.delete_passkey(account.id, id, &notice, &changed).await? {
             return Err(Error::NotFoundPasskey);

@@ -11,7 +11,6 @@ use super::domain::{AccountKey, Email, NewPassword, Status};
 use super::throttle::Action;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::audit::kinds;
-use crate::mail::templates;
 use crate::store::TokenPurpose;
 use crate::store::{Event, EventType};
 use crate::tokens::opaque::{TokenHash, plausible};
@@ -69,7 +68,7 @@ impl Accounts {
         let keep = caller.map(|c| c.session_id);
         let ended = self.sessions.revoke_all_sessions(account.id, keep).await?;
         let now = Utc::now();
-        let notice = self.email(&account.email, templates::password_changed(false, self.settings.site()), now);
+        let notice = self.email(&account.email, self.settings.letters(account.locale).password_changed(false), now);
         let changed = [Event::new(EventType::UserPasswordChanged, account.id)];
         self.store.set_password_hash(account.id, &hash, now, Some(&notice), &changed).await?;
         self.account_changed(account.id).await;
@@ -103,6 +102,7 @@ impl Accounts {
                 let (token, mail) = self.link_email(
                     account.id,
                     &account.email,
+                    account.locale,
                     TokenPurpose::PasswordReset,
                     Utc::now(),
                     redirect.as_ref(),
@@ -152,7 +152,7 @@ impl Accounts {
         let password_hash = self.hasher.hash(new_password.secret().clone()).await?;
         self.sessions.revoke_all_sessions(account.id, None).await?;
         let now = Utc::now();
-        let notice = self.email(&account.email, templates::password_changed(true, self.settings.site()), now);
+        let notice = self.email(&account.email, self.settings.letters(account.locale).password_changed(true), now);
         let changed = [Event::new(EventType::UserPasswordChanged, account.id)];
         if !self.store.redeem_reset(&hash, &password_hash, now, Some(&notice), &changed).await? {
             return Err(Error::TokenInvalid);

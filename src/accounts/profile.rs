@@ -9,10 +9,11 @@ use serde_json::{Map, Value, json};
 use super::domain::{Account, AccountData, AccountKey, DisplayName, FieldError, Role, Status, Username};
 use super::{Accounts, Caller, ClientInfo, Error, Result, updated_events};
 use crate::audit::kinds;
+use crate::i18n::Locale;
 use crate::store::{Event, EventType, ProfileChange};
 
 /// The fields an edit may name; any other top-level field is kept in `data`.
-const EDITABLE: &[&str] = &["username", "name", "data", "app_data", "role", "status"];
+const EDITABLE: &[&str] = &["username", "name", "data", "app_data", "role", "status", "locale"];
 /// Fields of the account's representation that are not edited here. They may be sent back
 /// unchanged (clients often PUT what they GET); a different value is refused.
 const READ_ONLY: &[&str] = &["id", "email", "email_verified", "created_at", "updated_at"];
@@ -237,6 +238,15 @@ fn plan(current: &Account, edit: Edit) -> Result<ProfileChange> {
             None
         }
     };
+    // Like `username`, it changes only when the body names it.
+    let locale = match fields.get("locale") {
+        None => current.locale,
+        Some(Value::Null) => None,
+        Some(value) => value.as_str().and_then(Locale::parse).or_else(|| {
+            errors.push(FieldError::new("locale", "locale is one of en, de, fr, es, or null for the default"));
+            None
+        }),
+    };
     match (data, app_data, role, status) {
         (Some(data), Some(app_data), Some(role), Some(status)) if errors.is_empty() => Ok(ProfileChange {
             username,
@@ -245,6 +255,7 @@ fn plan(current: &Account, edit: Edit) -> Result<ProfileChange> {
             app_data: app_data.into_map(),
             role,
             status,
+            locale,
             now: Utc::now(),
         }),
         _ => Err(Error::Validation(errors)),
@@ -310,6 +321,7 @@ mod tests {
             role: Role::User,
             status: Status::Active,
             email_verified: true,
+            locale: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }

@@ -8,7 +8,7 @@ use super::new_account::{NewProfile, Submitted};
 use super::throttle::Action;
 use super::{Accounts, ClientInfo, Error, Result};
 use crate::audit::kinds;
-use crate::mail::templates;
+use crate::i18n::Locale;
 use crate::metrics;
 use crate::store::{Event, EventType, StoreError, TokenPurpose};
 use crate::tokens::opaque::{TokenHash, plausible};
@@ -25,6 +25,8 @@ pub struct SignUp {
     pub extra: serde_json::Map<String, serde_json::Value>,
     /// Where the browser that follows the activation link goes next (never kept in `data`).
     pub redirect_to: Option<String>,
+    /// The language of the account's emails, when the body names one; else the browser's.
+    pub locale: Option<String>,
 }
 
 /// The outcome of a sign-up.
@@ -68,6 +70,12 @@ impl Accounts {
             app_data,
             password: Some(&input.password),
         };
+        let locale = match input.locale.as_deref() {
+            Some(tag) => Some(Locale::parse(tag).ok_or_else(|| {
+                Error::field("locale", "locale is one of en, de, fr, es; leave it out to use the browser's language")
+            })?),
+            None => client.locale,
+        };
         let profile = NewProfile::parse(submitted).map_err(Error::Validation)?;
         let Some(password) = &profile.password else {
             return Err(Error::field("password", "a password is required"));
@@ -93,9 +101,10 @@ impl Accounts {
 
         let password_hash = self.hasher.hash(password.secret().clone()).await?;
         let now = Utc::now();
-        let account = profile.account(password_hash, Role::User, Status::Pending, false, now);
+        let mut account = profile.account(password_hash, Role::User, Status::Pending, false, now);
+        account.locale = locale;
         let (token, mail) =
-            self.link_email(account.id, email.as_str(), TokenPurpose::Activation, now, redirect.as_ref());
+            self.link_email(account.id, email.as_str(), locale, TokenPurpose::Activation, now, redirect.as_ref());
         let created = match self
             .store
             .insert_account(&account, Some((&token, &mail)), &[Event::new(EventType::UserCreated, account.id)])
@@ -125,7 +134,7 @@ impl Accounts {
     async fn conceal_taken(&self, owner: Account, client: &ClientInfo) -> Result<SignedUp> {
         let notify = self.throttle.may_email("signup_attempt", &owner.email.to_lowercase()).await?;
         if notify {
-            let rendered = templates::signup_attempt(self.settings.site());
+            let rendered = self.settings.letters(owner.locale).signup_attempt();
             self.store.queue_email(&self.email(&owner.email, rendered, Utc::now())).await?;
             self.outbox.wake();
         }
@@ -192,6 +201,7 @@ impl Accounts {
                 let (token, mail) = self.link_email(
                     account.id,
                     &account.email,
+                    account.locale,
                     TokenPurpose::Activation,
                     Utc::now(),
                     redirect.as_ref(),

@@ -20,7 +20,7 @@ use crate::accounts::domain::Role;
 use crate::app::{Application, Services};
 use crate::config::{Config, ConfigError, Loaded};
 use crate::mail::outbox::OutboxSettings;
-use crate::mail::templates;
+use crate::mail::templates::Letters;
 use crate::store::QueuedEmail;
 use crate::store::sqlite::file as sqlite_file;
 
@@ -322,7 +322,7 @@ fn read_password(from_stdin: bool) -> anyhow::Result<SecretString> {
 /// Sends one message through the configured transport; no database is opened.
 async fn mail_test(config: Config, to: String) -> anyhow::Result<()> {
     let transport = crate::mail::smtp::transport(config.smtp_url.as_ref(), &config.mail_from)?;
-    let rendered = templates::test_message(config.public_url.as_str());
+    let rendered = Letters::new(&config.texts, config.texts.pick(None)).test_message();
     let id = uuid::Uuid::now_v7();
     let email = QueuedEmail {
         id,

@@ -67,6 +67,9 @@ pub struct Config {
     pub security: Security,
     /// Social login providers (`GATEHOUSE_OIDC_<NAME>_*`), by name.
     pub providers: Vec<ProviderConfig>,
+    /// Every text in every language, with the brand and the operator's templates: read and
+    /// checked with the rest of the configuration.
+    pub texts: std::sync::Arc<crate::i18n::Catalog>,
 }
 
 /// The brute-force, enumeration and browser defences.
@@ -216,6 +219,7 @@ impl Config {
         let log = p.get(&LOG);
         let log_format = p.get(&LOG_FORMAT);
         let security = security(&mut p);
+        let texts = presentation(&mut p, public_url.as_ref(), security.as_ref());
         let (providers, mut provider_problems, provider_lines) = providers::read(p.raw());
         p.problems.append(&mut provider_problems);
 
@@ -257,6 +261,7 @@ impl Config {
                 log_format: log_format?,
                 security: security?,
                 providers,
+                texts: texts?,
             })
         };
         match build() {
@@ -293,6 +298,40 @@ fn admin_seed(p: &mut Parser<'_>) -> Option<Option<AdminSeed>> {
                 "{name} is set but no admin password is: set GATEHOUSE_ADMIN_PASSWORD (or ADMIN_PASSWORD) too, or \
                  remove the email"
             ));
+            None
+        }
+    }
+}
+
+/// The languages, the brand and the operator's templates, which are read and checked here so
+/// that a broken one stops the start (and shows in `config check`).
+fn presentation(
+    p: &mut Parser<'_>,
+    public_url: Option<&Url>,
+    security: Option<&Security>,
+) -> Option<std::sync::Arc<crate::i18n::Catalog>> {
+    use self::settings::*;
+    let default_locale = p.get(&DEFAULT_LOCALE);
+    let product_name = p.optional(&PRODUCT_NAME);
+    let logo_url = p.optional(&LOGO_URL);
+    let accent_color = p.get(&ACCENT_COLOR);
+    let templates_dir = p.optional(&TEMPLATES_DIR);
+    let public_url = public_url?;
+    let named = security.and_then(|s| s.app_url.as_ref()).unwrap_or(public_url);
+    let host = named.host_str().unwrap_or("gatehouse");
+    let options = crate::i18n::Options {
+        default_locale: default_locale?,
+        product_name: product_name?.unwrap_or_else(|| host.to_owned()),
+        site: public_url.as_str().trim_end_matches('/').to_owned(),
+        logo_url: logo_url?,
+        accent_color: accent_color?,
+        templates_dir: templates_dir?,
+    };
+    match crate::i18n::Catalog::load(&options) {
+        Ok(catalog) => Some(std::sync::Arc::new(catalog)),
+        Err(problems) => {
+            let problems = problems.into_iter().map(|problem| format!("{}: {problem}", TEMPLATES_DIR.name));
+            p.problems.extend(problems);
             None
         }
     }

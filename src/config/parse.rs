@@ -293,6 +293,33 @@ pub(super) fn parse_origins(value: &str) -> Result<Vec<String>, String> {
         .collect()
 }
 
+pub(super) fn parse_locale(value: &str) -> Result<crate::i18n::Locale, String> {
+    crate::i18n::Locale::parse(value).ok_or_else(|| "write one of en, de, fr or es".into())
+}
+
+pub(super) fn parse_product_name(value: &str) -> Result<String, String> {
+    let name = value.trim();
+    match name.chars().count() {
+        1..=64 if !name.chars().any(char::is_control) => Ok(name.to_owned()),
+        _ => Err("write a name of 1 to 64 characters, like Acme or Acme Cloud".into()),
+    }
+}
+
+pub(super) fn parse_logo_url(value: &str) -> Result<Url, String> {
+    match Url::parse(value) {
+        Ok(url) if url.scheme() == "https" && url.host().is_some() => Ok(url),
+        _ => Err("write an https:// address of an image, like https://example.com/logo.png".into()),
+    }
+}
+
+pub(super) fn parse_color(value: &str) -> Result<String, String> {
+    let color = value.trim().to_ascii_lowercase();
+    match crate::i18n::is_hex_color(&color) {
+        true => Ok(color),
+        false => Err("write a colour as #rgb or #rrggbb, like #1f4f82".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

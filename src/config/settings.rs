@@ -14,6 +14,7 @@ use super::parse::{
     parse_log_format, parse_mail_from, parse_mfa_required, parse_origins, parse_proxies, parse_public_url,
     parse_redirect_allow, parse_redis_prefix, parse_rp_id, parse_signup, parse_switch, parse_url_with_schemes,
 };
+use super::parse::{parse_color, parse_locale, parse_logo_url, parse_product_name};
 use crate::limits::Budget;
 use crate::secret_url::SecretUrl;
 use crate::tokens::keys::KeyAlgorithm;
@@ -204,6 +205,16 @@ settings! {
         "32 random bytes, base64 (`openssl rand -base64 32`), that seal TOTP secrets at rest; set it (from a secret store) to keep them unreadable to whoever has only the database; secrets sealed by the generated key stay readable";
     AUDIT_RETENTION: Duration = "GATEHOUSE_AUDIT_RETENTION", Value("90days"), Plain, parse_duration,
         "how long audit events are kept";
+    DEFAULT_LOCALE: crate::i18n::Locale = "GATEHOUSE_DEFAULT_LOCALE", Value("en"), Plain, parse_locale,
+        "the language (`en`, `de`, `fr` or `es`) of emails to an account that has chosen none and of pages whose browser asks for none of these";
+    PRODUCT_NAME: String = "GATEHOUSE_PRODUCT_NAME", Computed("the host of `GATEHOUSE_APP_URL`, else of the public URL"), Plain, parse_product_name,
+        "the name emails and pages call the service by (\"your account at …\")";
+    LOGO_URL: Url = "GATEHOUSE_LOGO_URL", Unset, Plain, parse_logo_url,
+        "an `https://` image shown at the top of emails and pages";
+    ACCENT_COLOR: String = "GATEHOUSE_ACCENT_COLOR", Value("#1f4f82"), Plain, parse_color,
+        "the colour (`#rgb` or `#rrggbb`) of buttons and links in emails and pages";
+    TEMPLATES_DIR: std::path::PathBuf = "GATEHOUSE_TEMPLATES_DIR", Unset, Plain, |v| Ok(std::path::PathBuf::from(v)),
+        "a directory of the operator's texts (`en.ftl`, `de.ftl`, `fr.ftl`, `es.ftl`: any of gatehouse's messages) and email layouts (`email.html`, `email.txt`); checked at start, and a broken file stops it with its file and line";
     LOG: String = "GATEHOUSE_LOG", Value("info"), Plain, parse_log_filter,
         "log filter, e.g. `gatehouse=debug,info`";
     LOG_FORMAT: LogFormat = "GATEHOUSE_LOG_FORMAT", Value("text"), Plain, parse_log_format,

@@ -335,7 +335,13 @@ impl FromRequestParts<AppState> for Client {
             .map(|v| v.chars().filter(|c| !c.is_control()).collect());
         let request_id =
             parts.headers.get(super::middleware::REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        Ok(Client(ClientInfo { ip, user_agent, request_id, device: cookie(&parts.headers, DEVICE_COOKIE) }))
+        let locale = parts
+            .headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::i18n::Locale::from_accept_language);
+        let device = cookie(&parts.headers, DEVICE_COOKIE);
+        Ok(Client(ClientInfo { ip, user_agent, request_id, device, locale }))
     }
 }
 

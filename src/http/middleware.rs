@@ -1,11 +1,12 @@
 //! Middleware: the request id, the per-request tracing span and its closing log line, the
-//! metrics, the request timeout, and the answer to a panic.
+//! metrics, the request timeout, the answer to a panic, and the language of pages.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, Response};
+use axum::http::{HeaderValue, Response, header};
 use axum::middleware::Next;
 use axum::response::IntoResponse;
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
@@ -14,6 +15,7 @@ use tracing::Span;
 use uuid::Uuid;
 
 use super::error::ApiError;
+use crate::i18n::{Catalog, Locale};
 
 pub const REQUEST_ID: &str = "x-request-id";
 
@@ -107,6 +109,14 @@ pub async fn observe(req: Request, next: Next) -> Response<Body> {
         tracing::info!(status, latency_ms, "request answered");
     }
     response
+}
+
+/// Sets the language (the browser's `Accept-Language`, else the default) and the texts of any
+/// page this request is answered with.
+pub async fn page_language(State(texts): State<Arc<Catalog>>, req: Request, next: Next) -> Response<Body> {
+    let asked = req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    let locale = texts.pick(asked.and_then(Locale::from_accept_language));
+    super::pages::in_language(super::pages::PageContext { texts, locale }, next.run(req)).await
 }
 
 #[cfg(test)]

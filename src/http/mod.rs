@@ -72,7 +72,11 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
             HeaderName::from_static("x-frame-options"),
             HeaderValue::from_static("DENY"),
         ))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.accounts.settings().texts.clone(),
+            middleware::page_language,
+        ));
 
     let routes = routes.layer(layers);
     let routes = if edge.https {

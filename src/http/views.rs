@@ -26,7 +26,8 @@ pub fn rfc3339(t: &DateTime<Utc>) -> String {
 #[schema(as = Account, example = json!({
     "id": "0193b5d2-7c1e-7a4b-9d3e-2f1a6c8b9e01", "email": "ann@example.com", "username": "ann",
     "name": "Ann", "data": {"phone": "+49 30 1234"}, "role": "user", "status": "active",
-    "email_verified": true, "created_at": "2026-01-02T03:04:05.678Z", "updated_at": "2026-01-02T03:04:05.678Z"
+    "email_verified": true, "locale": "de", "created_at": "2026-01-02T03:04:05.678Z",
+    "updated_at": "2026-01-02T03:04:05.678Z"
 }))]
 pub struct AccountBody {
     /// UUIDv7.
@@ -51,6 +52,11 @@ pub struct AccountBody {
     #[schema(value_type = String, example = "active")]
     pub status: &'static str,
     pub email_verified: bool,
+    /// The language of the account's emails: `en`, `de`, `fr` or `es`; `null` until chosen
+    /// (the operator's `GATEHOUSE_DEFAULT_LOCALE` then). Taken from the browser's
+    /// `Accept-Language` at sign-up; set it with `PATCH /user`.
+    #[schema(value_type = Option<String>, example = "de")]
+    pub locale: Option<&'static str>,
     /// RFC 3339, UTC.
     pub created_at: String,
     pub updated_at: String,
@@ -70,6 +76,7 @@ impl From<Account> for AccountBody {
             role: a.role.as_str(),
             status: a.status.as_str(),
             email_verified: a.email_verified,
+            locale: a.locale.map(|l| l.as_str()),
         }
     }
 }

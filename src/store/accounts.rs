@@ -25,6 +25,8 @@ pub struct NewAccount {
     pub role: Role,
     pub status: Status,
     pub email_verified: bool,
+    /// The language of its emails (from the browser that signed up); `None`: the default.
+    pub locale: Option<crate::i18n::Locale>,
     pub now: DateTime<Utc>,
 }
 
@@ -37,6 +39,7 @@ pub struct ProfileChange {
     pub app_data: serde_json::Map<String, serde_json::Value>,
     pub role: Role,
     pub status: Status,
+    pub locale: Option<crate::i18n::Locale>,
     pub now: DateTime<Utc>,
 }
 

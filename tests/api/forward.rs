@@ -99,7 +99,7 @@ async fn a_browser_is_sent_to_log_in_and_back_and_its_logout_acts_at_once() {
 
     let wrong = browser.log_in(&login, "ann@example.com", "wrong password!").await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    assert!(wrong.text().await.unwrap().contains("is wrong"), "the form again, saying why");
+    assert!(wrong.text().await.unwrap().contains("Wrong email, username or password."), "the form again, saying why");
     let logged_in = browser.log_in(&login, "ann", PASSWORD).await;
     assert_eq!(location(&logged_in), "http://app.test:8081/reports?x=1");
     let cookie = header(&logged_in, "set-cookie").unwrap();

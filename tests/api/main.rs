@@ -11,6 +11,7 @@ mod database;
 mod docs;
 mod forward;
 mod helpers;
+mod i18n;
 mod import;
 mod login;
 mod logs;

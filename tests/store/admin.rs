@@ -70,6 +70,7 @@ fn user(email: &str) -> NewAccount {
         role: Role::User,
         status: Status::Active,
         email_verified: true,
+        locale: None,
         now: now(),
     }
 }
@@ -104,6 +105,7 @@ fn change(account: &Account, role: Role, status: Status) -> ProfileChange {
         app_data: account.app_data.clone(),
         role,
         status,
+        locale: account.locale,
         now: now(),
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use gatehouse::accounts::domain::{AccountKey, Role, Status};
+use gatehouse::i18n::Locale;
 use gatehouse::sessions::{AccountRead, LiveSession, NewSession, Rotation, SessionAuth};
 use gatehouse::store::{NewAccount, NewEmail, NewOneTimeToken, ProfileChange, StoreError, TokenPurpose};
 use gatehouse::tokens::jwt::SigningKey;
@@ -43,6 +44,7 @@ fn account(email: &str, username: Option<&str>) -> NewAccount {
         role: Role::User,
         status: Status::Pending,
         email_verified: false,
+        locale: Some(Locale::De),
         now: now(),
     }
 }
@@ -107,6 +109,7 @@ pub async fn accounts_round_trip_every_field(h: Harness) {
         assert_eq!(a.name.as_deref(), Some("Ann Lee"));
         assert_eq!(serde_json::Value::Object(a.data.clone()), serde_json::Value::Object(new.data.clone()));
         assert_eq!((a.role, a.status, a.email_verified), (Role::User, Status::Pending, false));
+        assert_eq!(a.locale, Some(Locale::De));
         assert_eq!(a.created_at, new.now, "timestamps come back as the same UTC instant");
         assert_eq!(found.password_hash, new.password_hash);
     }
@@ -130,6 +133,7 @@ pub async fn emails_and_usernames_are_unique_whatever_their_case(h: Harness) {
         app_data: serde_json::Map::new(),
         role: Role::User,
         status: Status::Active,
+        locale: None,
         now: now(),
     };
     let renamed = h.store.update_profile(other.id, &change, &[]).await;
@@ -149,6 +153,7 @@ pub async fn updates_replace_the_editable_fields(h: Harness) {
         app_data: json!({"plan": "pro", "seats": [1, 2]}).as_object().unwrap().clone(),
         role: Role::Admin,
         status: Status::Disabled,
+        locale: Some(Locale::Fr),
         now: later,
     };
     let before = h.store.find_account(&AccountKey::Id(id)).await.unwrap().unwrap();
@@ -161,6 +166,7 @@ pub async fn updates_replace_the_editable_fields(h: Harness) {
     assert_eq!(serde_json::Value::Object(updated.data), json!({"lang": "de"}));
     assert_eq!(serde_json::Value::Object(updated.app_data.clone()), json!({"plan": "pro", "seats": [1, 2]}));
     assert_eq!((updated.role, updated.status), (Role::Admin, Status::Disabled));
+    assert_eq!(updated.locale, Some(Locale::Fr));
     assert_eq!(updated.updated_at, later);
     assert!(h.store.find_account(&AccountKey::Username("FAY".into())).await.unwrap().is_some());
     assert!(h.store.update_profile(Uuid::now_v7(), &change, &[]).await.unwrap().is_none());
@@ -423,6 +429,7 @@ pub async fn the_per_request_read_gives_the_session_and_its_current_account(h: H
         app_data: serde_json::Map::new(),
         role: Role::User,
         status: Status::Active,
+        locale: None,
         now: t0 + minutes(1),
     };
     let updated = h.store.update_profile(id, &change, &[]).await.unwrap().unwrap();
@@ -478,6 +485,7 @@ pub async fn a_copy_of_the_account_is_read_until_the_account_changes(h: Harness)
         app_data: serde_json::Map::new(),
         role: Role::User,
         status: Status::Active,
+        locale: None,
         now: t0 + minutes(1),
     };
     let updated = h.store.update_profile(id, &change, &[]).await.unwrap().unwrap();

@@ -1376,6 +1376,7 @@ export interface components {
          *       "email": "ann@example.com",
          *       "email_verified": true,
          *       "id": "0193b5d2-7c1e-7a4b-9d3e-2f1a6c8b9e01",
+         *       "locale": "de",
          *       "name": "Ann",
          *       "role": "user",
          *       "status": "active",
@@ -1415,6 +1416,13 @@ export interface components {
              */
             status: string;
             email_verified: boolean;
+            /**
+             * @description The language of the account's emails: `en`, `de`, `fr` or `es`; `null` until chosen
+             *     (the operator's `GATEHOUSE_DEFAULT_LOCALE` then). Taken from the browser's
+             *     `Accept-Language` at sign-up; set it with `PATCH /user`.
+             * @example de
+             */
+            locale?: string | null;
             /** @description RFC 3339, UTC. */
             created_at: string;
             updated_at: string;
@@ -1891,6 +1899,11 @@ export interface components {
             role?: string | null;
             /** @description Admins only: `pending`, `active` or `disabled`. */
             status?: string | null;
+            /**
+             * @description The language of the account's emails: `en`, `de`, `fr` or `es`; `null` for the
+             *     operator's default. Changes only when given.
+             */
+            locale?: string | null;
         };
         /** @description One proof: the password, a code from the app, a recovery code, or a passkey's answer. */
         ProofBody: {
@@ -2006,6 +2019,13 @@ export interface components {
              * @example https://app.example.com/welcome
              */
             redirect_to?: string | null;
+            /**
+             * @description The language of the account's emails: `en`, `de`, `fr` or `es` (a tag like `de-AT`
+             *     counts as its language); else `422`. Omitted: the first of these the request's
+             *     `Accept-Language` names, else none (the operator's default). Never kept in `data`.
+             * @example de
+             */
+            locale?: string | null;
         };
         TokenAnswer: {
             access_token: string;

@@ -82,17 +82,9 @@ async fn follow_link(
     match result {
         Ok(_) if let Some(to) = settings.redirects.recheck(redirect_to.as_deref()) => pages::see_other(&to),
         Ok(body) => pages::activated(&body.user.email, settings.app_url.as_ref()),
-        Err(ApiError::TokenExpired) => pages::link_problem(
-            StatusCode::GONE,
-            "This link has expired",
-            "Activation links expire. Ask for a new one from the app, and use the newest email.",
-        ),
+        Err(ApiError::TokenExpired) => pages::link_problem(StatusCode::GONE, "activation-link-expired"),
         Err(error @ (ApiError::Unavailable(..) | ApiError::Internal(_))) => error.into_response(),
-        Err(_) => pages::link_problem(
-            StatusCode::BAD_REQUEST,
-            "This link is not valid",
-            "The link is incomplete or unknown. Copy the whole link from the newest email.",
-        ),
+        Err(_) => pages::link_problem(StatusCode::BAD_REQUEST, "activation-link-invalid"),
     }
 }
 

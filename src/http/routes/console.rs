@@ -8,6 +8,7 @@
 //! nothing inline, nothing from elsewhere.
 
 use axum::Router;
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -20,6 +21,7 @@ const ADMIN_CSS: &str = include_str!("../../../assets/admin/admin.css");
 const ACCOUNT_HTML: &str = include_str!("../../../assets/account/index.html");
 const ACCOUNT_JS: &str = include_str!("../../../assets/account/account.js");
 const ACCOUNT_CSS: &str = include_str!("../../../assets/account/account.css");
+const ACCOUNT_I18N_JS: &str = include_str!("../../../assets/account/i18n.js");
 const PAGE_JS: &str = include_str!("../../../assets/page.js");
 const PASSKEY_JS: &str = include_str!("../../../assets/passkey.js");
 const LOGIN_JS: &str = include_str!("../../../assets/login.js");
@@ -30,6 +32,56 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; conn
 
 pub fn router() -> Router<AppState> {
     routes()
+        .route("/account", get(account_page))
+        .route("/account/", get(account_page))
+        .route("/account/brand.css", get(brand))
+}
+
+/// The account page, whose policy also lets in the operator's logo (`GATEHOUSE_LOGO_URL`).
+async fn account_page(State(state): State<AppState>) -> Response {
+    let mut response = page(ACCOUNT_HTML).await;
+    let logo =
+        state.accounts.settings().texts.options().logo_url.as_ref().map(|url| url.origin().ascii_serialization());
+    let policy = logo.map(|origin| CSP.replace("img-src 'self' data:", &format!("img-src 'self' data: {origin}")));
+    if let Some(value) = policy.and_then(|p| HeaderValue::from_str(&p).ok()) {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    response
+}
+
+/// The account page's share of the brand: the accent colour, the product name beside its
+/// heading and the logo before it.
+async fn brand(State(state): State<AppState>) -> Response {
+    let options = state.accounts.settings().texts.options();
+    let mut css = format!(
+        ":root {{ --accent: {}; }}\n.bar h1::after {{ content: \" · {}\"; font-weight: 400; }}\n",
+        options.accent_color,
+        css_string(&options.product_name)
+    );
+    if let Some(logo) = &options.logo_url {
+        css.push_str(&format!(
+            ".bar h1::before {{ content: \"\"; display: inline-block; width: 2rem; height: 1.5rem; \
+             margin-right: .6rem; vertical-align: middle; background: url(\"{}\") no-repeat center / contain; }}\n",
+            css_string(logo.as_str())
+        ));
+    }
+    let mut response = css.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// `value` inside a CSS string: quotes, backslashes and control characters escaped.
+fn css_string(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| match c {
+            '"' | '\\' => format!("\\{c}"),
+            c if c.is_control() || c == '<' => format!("\\{:x} ", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 /// The routes need no state, so the tests can serve them alone.
@@ -42,10 +94,9 @@ fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/admin/page.js", get(|| script(PAGE_JS)))
         .route("/admin/passkey.js", get(|| script(PASSKEY_JS)))
         .route("/admin/login.js", get(|| script(LOGIN_JS)))
-        .route("/account", get(|| page(ACCOUNT_HTML)))
-        .route("/account/", get(|| page(ACCOUNT_HTML)))
         .route("/account/account.js", get(|| script(ACCOUNT_JS)))
         .route("/account/account.css", get(|| style(ACCOUNT_CSS)))
+        .route("/account/i18n.js", get(|| script(ACCOUNT_I18N_JS)))
         .route("/account/page.js", get(|| script(PAGE_JS)))
         .route("/account/passkey.js", get(|| script(PASSKEY_JS)))
         .route("/account/login.js", get(|| script(LOGIN_JS)))
@@ -111,10 +162,9 @@ mod tests {
             ("/admin/page.js", "text/javascript; charset=utf-8", PAGE_JS),
             ("/admin/passkey.js", "text/javascript; charset=utf-8", PASSKEY_JS),
             ("/admin/login.js", "text/javascript; charset=utf-8", LOGIN_JS),
-            ("/account", "text/html; charset=utf-8", ACCOUNT_HTML),
-            ("/account/", "text/html; charset=utf-8", ACCOUNT_HTML),
             ("/account/account.js", "text/javascript; charset=utf-8", ACCOUNT_JS),
             ("/account/account.css", "text/css; charset=utf-8", ACCOUNT_CSS),
+            ("/account/i18n.js", "text/javascript; charset=utf-8", ACCOUNT_I18N_JS),
             ("/account/page.js", "text/javascript; charset=utf-8", PAGE_JS),
             ("/account/passkey.js", "text/javascript; charset=utf-8", PASSKEY_JS),
             ("/account/login.js", "text/javascript; charset=utf-8", LOGIN_JS),
@@ -129,11 +179,17 @@ mod tests {
 
     #[tokio::test]
     async fn the_pages_carry_the_csp_and_refuse_framing() {
-        for path in ["/admin", "/account"] {
+        for path in ["/admin"] {
             let response = get_path(path).await;
             assert_eq!(response.headers()[header::CONTENT_SECURITY_POLICY], CSP, "{path}");
             assert_eq!(response.headers()[header::X_FRAME_OPTIONS], "DENY", "{path}");
         }
+    }
+
+    #[test]
+    fn a_css_string_cannot_end_early() {
+        assert_eq!(css_string(r#"Acme "Cloud" \ <x>"#), r#"Acme \"Cloud\" \\ \3c x>"#);
+        assert_eq!(css_string("a\nb"), "a\\a b");
     }
 
     #[test]

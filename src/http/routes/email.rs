@@ -83,19 +83,11 @@ fn token_from(query: Result<Query<TokenQuery>, ApiError>) -> Result<String, ApiE
 /// A failed link as a page for a browser, as problem+json otherwise.
 fn link_problem(error: ApiError, html: bool) -> Response {
     match (html, error) {
-        (true, ApiError::TokenExpired) => {
-            pages::link_problem(StatusCode::GONE, "This link has expired", "Links expire after a while; start again.")
+        (true, ApiError::TokenExpired) => pages::link_problem(StatusCode::GONE, "link-expired"),
+        (true, ApiError::TokenInvalid | ApiError::MalformedRequest(_)) => {
+            pages::link_problem(StatusCode::BAD_REQUEST, "link-invalid")
         }
-        (true, ApiError::TokenInvalid | ApiError::MalformedRequest(_)) => pages::link_problem(
-            StatusCode::BAD_REQUEST,
-            "This link is not valid",
-            "The link is incomplete, unknown or already used.",
-        ),
-        (true, ApiError::EmailTaken) => pages::link_problem(
-            StatusCode::CONFLICT,
-            "This address is taken",
-            "Another account uses this address by now, so the change cannot be made.",
-        ),
+        (true, ApiError::EmailTaken) => pages::link_problem(StatusCode::CONFLICT, "link-address-taken"),
         (_, error) => error.into_response(),
     }
 }

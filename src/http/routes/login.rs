@@ -240,7 +240,7 @@ async fn submit(
             Err(Error::MfaRequired(challenge)) => second_step(&form, next.as_deref(), &challenge),
             Err(error @ Error::InvalidCode) => {
                 let error = ApiError::from(error);
-                pages::email_link_sent(&form, next.as_deref(), &email, Some(&error.detail()), error.status())
+                pages::email_link_sent(&form, next.as_deref(), &email, Some(&pages::explain(&error)), error.status())
             }
             Err(error) => refused(&form, next.as_deref(), &email, error, &ways),
         };
@@ -259,7 +259,7 @@ async fn submit(
             (Err(error @ Error::WebauthnFailed(_)), Some(token)) => {
                 let error = ApiError::from(error);
                 let page = pages::second_factor_form;
-                page(&form, next.as_deref(), token.expose_secret(), true, Some(&error.detail()), error.status())
+                page(&form, next.as_deref(), token.expose_secret(), true, Some(&pages::explain(&error)), error.status())
             }
             (Err(error), _) => refused(&form, next.as_deref(), "", error, &ways),
         };
@@ -275,15 +275,16 @@ async fn submit(
                 let error = ApiError::from(error);
                 let (token, offered) = (mfa_token.expose_secret(), with_passkey.is_some() && ways.passkeys);
                 let page = pages::second_factor_form;
-                page(&form, next.as_deref(), token, offered, Some(&error.detail()), error.status())
+                page(&form, next.as_deref(), token, offered, Some(&pages::explain(&error)), error.status())
             }
             Err(error) => refused(&form, next.as_deref(), "", error, &ways),
         };
     }
     let id = LoginId::from_fields(Some(login.clone()), None);
     let (Some(id), Some(password)) = (id, password) else {
-        let why = "Enter your email address or username and your password.";
-        return pages::login_form(&form, next.as_deref(), &login, Some(why), StatusCode::UNPROCESSABLE_ENTITY, &ways);
+        let why = pages::t("page-login.missing");
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        return pages::login_form(&form, next.as_deref(), &login, Some(&why), status, &ways);
     };
     match state.accounts.log_in(id, password, client).await {
         Ok(pair) => logged_in(&state, &headers, &client_again, pair, next.as_deref()).await,
@@ -304,7 +305,7 @@ fn refused(form: &str, next: Option<&str>, login: &str, error: Error, ways: &pag
     if error.status().is_server_error() {
         return error.into_response();
     }
-    let mut response = pages::login_form(form, next, login, Some(&error.detail()), error.status(), ways);
+    let mut response = pages::login_form(form, next, login, Some(&pages::explain(&error)), error.status(), ways);
     if let ApiError::RateLimited { retry_after } = &error {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
     }
@@ -323,8 +324,7 @@ async fn logged_in(
 ) -> Response {
     let value = state.accounts.browser_cookie(pair.session_id, pair.account.id);
     if let Err(Error::MfaEnrolmentRequired) = state.accounts.browser_caller(&value).await {
-        let why = "This account must set up a second factor before it can log in to other apps: do that on your account page first.";
-        return pages::link_problem(StatusCode::FORBIDDEN, "Set up a second factor first", why);
+        return pages::link_problem(StatusCode::FORBIDDEN, "second-factor-first");
     }
     if let Ok(Some(previous)) = browser_caller(state, headers).await
         && previous.session_id != pair.session_id

@@ -87,16 +87,10 @@ struct TokenQuery {
 
 fn link_problem(error: ApiError) -> Response {
     match error {
-        ApiError::TokenExpired => pages::link_problem(
-            StatusCode::GONE,
-            "This link has expired",
-            "Password-reset links expire after a while. Ask for a new one and use the newest email.",
-        ),
-        ApiError::TokenInvalid | ApiError::MalformedRequest(_) => pages::link_problem(
-            StatusCode::BAD_REQUEST,
-            "This link is not valid",
-            "The link is incomplete, unknown or already used. Ask for a new one and use the newest email.",
-        ),
+        ApiError::TokenExpired => pages::link_problem(StatusCode::GONE, "reset-link-expired"),
+        ApiError::TokenInvalid | ApiError::MalformedRequest(_) => {
+            pages::link_problem(StatusCode::BAD_REQUEST, "login-link-invalid")
+        }
         other => other.into_response(),
     }
 }
@@ -166,11 +160,7 @@ async fn reset(
     let redirect_to = settings.redirects.recheck(redirect_to.as_deref());
     if body.kind == BodyKind::Form && !same_origin(&headers, &state.edge.origin) {
         // Another site's page posting the form: refused before the token is even looked at.
-        return pages::link_problem(
-            StatusCode::FORBIDDEN,
-            "This form was sent from another site",
-            "Open the link from the email again and submit the form on this page.",
-        );
+        return pages::link_problem(StatusCode::FORBIDDEN, "form-from-elsewhere");
     }
     let result = state.accounts.reset_password(&token, new_password, &client).await.map_err(ApiError::from);
     match (body.kind, result) {

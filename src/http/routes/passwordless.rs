@@ -59,31 +59,13 @@ struct LinkQuery {
 
 fn link_problem(error: ApiError) -> Response {
     match error {
-        ApiError::TokenExpired => pages::link_problem(
-            StatusCode::GONE,
-            "This link has expired",
-            "Login links work for 10 minutes, and a newer request ends the older link. Ask for a new one and use the newest email.",
-        ),
-        ApiError::TokenInvalid | ApiError::MalformedRequest(_) => pages::link_problem(
-            StatusCode::BAD_REQUEST,
-            "This link is not valid",
-            "The link is incomplete, unknown or already used. Ask for a new one and use the newest email.",
-        ),
-        ApiError::PasswordlessDisabled => pages::link_problem(
-            StatusCode::FORBIDDEN,
-            "Login by email is off",
-            "This site no longer logs in by emailed links. Log in with your password.",
-        ),
-        ApiError::AccountDisabled => pages::link_problem(
-            StatusCode::FORBIDDEN,
-            "This account is disabled",
-            "An administrator has disabled this account.",
-        ),
-        ApiError::SignupDisabled => pages::link_problem(
-            StatusCode::FORBIDDEN,
-            "Sign-up is closed",
-            "This site no longer creates accounts by email. Ask an administrator for one.",
-        ),
+        ApiError::TokenExpired => pages::link_problem(StatusCode::GONE, "login-link-expired"),
+        ApiError::TokenInvalid | ApiError::MalformedRequest(_) => {
+            pages::link_problem(StatusCode::BAD_REQUEST, "login-link-invalid")
+        }
+        ApiError::PasswordlessDisabled => pages::link_problem(StatusCode::FORBIDDEN, "login-by-email-off"),
+        ApiError::AccountDisabled => pages::link_problem(StatusCode::FORBIDDEN, "account-disabled"),
+        ApiError::SignupDisabled => pages::link_problem(StatusCode::FORBIDDEN, "signup-closed"),
         other => other.into_response(),
     }
 }
@@ -147,11 +129,7 @@ async fn verify(
     if body.kind == BodyKind::Form {
         let Some(token) = token else { return link_problem(ApiError::TokenInvalid) };
         if !same_origin(&headers, &state.edge.origin) {
-            return pages::link_problem(
-                StatusCode::FORBIDDEN,
-                "This form was sent from another site",
-                "Open the link from the email again and press the button on that page.",
-            );
+            return pages::link_problem(StatusCode::FORBIDDEN, "form-from-elsewhere");
         }
         let accounts = &state.accounts;
         let redirect_to = accounts.settings().redirects.recheck(redirect_to.as_deref());

@@ -58,8 +58,9 @@ async fn sign_up(
     let name = take_string(&mut body, "name")?;
     let data = body.remove("data");
     let redirect_to = take_string(&mut body, "redirect_to")?;
+    let locale = take_string(&mut body, "locale")?;
     let password = SecretString::from(password);
-    let input = SignUp { email, password, username, name, data, extra: body, redirect_to };
+    let input = SignUp { email, password, username, name, data, extra: body, redirect_to, locale };
     let account = match state.accounts.sign_up(input, &client).await? {
         SignedUp::Created(account) if !state.accounts.settings().signup_conceal_existing => account,
         // Concealing: a new account and a taken address get the same answer.
@@ -203,6 +204,11 @@ pub struct SignUpRequest {
     /// prefix listed in `GATEHOUSE_REDIRECT_ALLOW`, else `422`. Never kept in `data`.
     #[schema(example = "https://app.example.com/welcome")]
     redirect_to: Option<String>,
+    /// The language of the account's emails: `en`, `de`, `fr` or `es` (a tag like `de-AT`
+    /// counts as its language); else `422`. Omitted: the first of these the request's
+    /// `Accept-Language` names, else none (the operator's default). Never kept in `data`.
+    #[schema(example = "de")]
+    locale: Option<String>,
 }
 
 /// The profile fields of an account. Other top-level fields are kept in `data`.
@@ -221,4 +227,7 @@ pub struct ProfileEdit {
     role: Option<String>,
     /// Admins only: `pending`, `active` or `disabled`.
     status: Option<String>,
+    /// The language of the account's emails: `en`, `de`, `fr` or `es`; `null` for the
+    /// operator's default. Changes only when given.
+    locale: Option<String>,
 }

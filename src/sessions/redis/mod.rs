@@ -63,6 +63,8 @@ struct AccountCopy {
     email_verified: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    #[serde(default)] // as `app_data`
+    locale: Option<String>,
 }
 
 impl AccountCopy {
@@ -79,6 +81,7 @@ impl AccountCopy {
             email_verified: account.email_verified,
             created_at: account.created_at,
             updated_at: account.updated_at,
+            locale: account.locale.map(|l| l.as_str().to_owned()),
         }
     }
 
@@ -93,6 +96,7 @@ impl AccountCopy {
             role: Role::parse(&self.role)?,
             status: Status::parse(&self.status)?,
             email_verified: self.email_verified,
+            locale: self.locale.as_deref().and_then(crate::i18n::Locale::parse),
             created_at: self.created_at,
             updated_at: self.updated_at,
         })

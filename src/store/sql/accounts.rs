@@ -53,8 +53,8 @@ pub(super) async fn insert_account_row(tx: &mut impl Exec, account: &NewAccount)
         sql!(
             "INSERT INTO accounts (id, email, email_normalized, username, username_normalized, name, data,
                                    app_data, password_hash, role, status, email_verified, created_at,
-                                   updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                                   updated_at, locale)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ),
         args![
             account.id,
@@ -71,6 +71,7 @@ pub(super) async fn insert_account_row(tx: &mut impl Exec, account: &NewAccount)
             account.email_verified,
             account.now,
             account.now,
+            account.locale.map(|l| l.as_str()),
         ],
     )
     .await?;
@@ -137,6 +138,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
             &change.app_data,
             change.role.as_str(),
             change.status.as_str(),
+            change.locale.map(|l| l.as_str()),
             change.now,
             id,
         ];
@@ -153,7 +155,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
                     .execute(
                         sql!(
                             "UPDATE accounts SET username = ?, username_normalized = ?, name = ?, data = ?,
-                                                 app_data = ?, role = ?, status = ?, updated_at = ?
+                                                 app_data = ?, role = ?, status = ?, locale = ?, updated_at = ?
                              WHERE id = ? AND (? OR NOT (role = 'admin' AND status = 'active'))"
                         ),
                         &guarded,
@@ -166,7 +168,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
                         .execute(
                             sql!(
                                 "UPDATE accounts SET username = ?, username_normalized = ?, name = ?, data = ?,
-                                                     app_data = ?, role = ?, status = ?, updated_at = ?
+                                                     app_data = ?, role = ?, status = ?, locale = ?, updated_at = ?
                                  WHERE id = ?"
                             ),
                             values,

@@ -43,8 +43,7 @@ use crate::accounts::domain::{Account, AccountKey, Credentials, Role, Status};
 use crate::sessions::LiveSession;
 
 /// The account columns, in the order [`account_from_row`] reads them.
-pub(crate) const ACCOUNT_COLUMNS: &str =
-    "id, email, username, name, data, app_data, password_hash, role, status, email_verified, created_at, updated_at";
+pub(crate) const ACCOUNT_COLUMNS: &str = "id, email, username, name, data, app_data, password_hash, role, status, email_verified, created_at, updated_at, locale";
 
 /// How many dialects there are: the size of each statement's cache of prepared texts.
 const DIALECTS: usize = 3;
@@ -387,6 +386,7 @@ pub(crate) fn account_from_row(row: &impl Row) -> StoreResult<Credentials> {
         role: Role::parse(&role).ok_or_else(|| anyhow::anyhow!("bad role {role:?}"))?,
         status: Status::parse(&status).ok_or_else(|| anyhow::anyhow!("bad status {status:?}"))?,
         email_verified: row.bool("email_verified")?,
+        locale: row.opt_text("locale")?.as_deref().and_then(crate::i18n::Locale::parse),
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
     };

@@ -264,6 +264,7 @@ fn account_row(row: &Row<'_>, at: usize) -> rusqlite::Result<AccountRow> {
         email_verified: row.get(at + 9)?,
         created_at: time(row, at + 10)?,
         updated_at: time(row, at + 11)?,
+        locale: row.get(at + 12)?,
     })
 }
 
@@ -281,6 +282,7 @@ struct AccountRow {
     email_verified: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    locale: Option<String>,
 }
 
 impl AccountRow {
@@ -295,6 +297,7 @@ impl AccountRow {
             role: Role::parse(&self.role).ok_or_else(|| anyhow::anyhow!("bad role {:?}", self.role))?,
             status: Status::parse(&self.status).ok_or_else(|| anyhow::anyhow!("bad status {:?}", self.status))?,
             email_verified: self.email_verified,
+            locale: self.locale.as_deref().and_then(crate::i18n::Locale::parse),
             created_at: self.created_at,
             updated_at: self.updated_at,
         };
@@ -348,6 +351,7 @@ mod tests {
             role: Role::User,
             status: Status::Active,
             email_verified: true,
+            locale: None,
             now,
         };
         let account_id = store.insert_account(&account, None, &[]).await.unwrap().id;
@@ -441,6 +445,7 @@ mod tests {
             role: Role::User,
             status: Status::Active,
             email_verified: true,
+            locale: None,
             created_at: now,
             updated_at: now,
         };

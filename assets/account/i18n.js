@@ -1,0 +1,362 @@
+// The account page in the account's language: English, German, French or Spanish. Texts are
+// keyed by their English words; what a language lacks stays English. The page's own words
+// (headings, labels, buttons) are translated where they stand, and account.js passes what it
+// writes through `t`. Messages that come from the server (a problem's detail) stay as sent.
+'use strict';
+
+window.gatehouseI18n = (() => {
+  /** Each language, named in itself. */
+  const LANGUAGES = { en: 'English', de: 'Deutsch', fr: 'Français', es: 'Español' };
+
+  const TEXTS = {
+    de: {
+      'Your account': 'Ihr Konto',
+      'Logged in as': 'Angemeldet als',
+      'Log out': 'Abmelden',
+      'Log in': 'Anmelden',
+      'Email or username': 'E-Mail-Adresse oder Benutzername',
+      Password: 'Passwort',
+      or: 'oder',
+      'Log in with a passkey': 'Mit einem Passkey anmelden',
+      'Email me a link': 'Link per E-Mail senden',
+      'Code from the email': 'Code aus der E-Mail',
+      Back: 'Zurück',
+      'Code from your authenticator app, or a recovery code': 'Code aus Ihrer Authenticator-App oder ein Wiederherstellungscode',
+      Continue: 'Weiter',
+      'Use a passkey': 'Passkey verwenden',
+      'Confirm it is you': 'Bestätigen Sie, dass Sie es sind',
+      'This change needs a fresh confirmation.': 'Diese Änderung braucht eine neue Bestätigung.',
+      'or a code from your authenticator app': 'oder ein Code aus Ihrer Authenticator-App',
+      Confirm: 'Bestätigen',
+      Cancel: 'Abbrechen',
+      'Your recovery codes': 'Ihre Wiederherstellungscodes',
+      'Each logs you in once if you lose your authenticator. Keep them somewhere safe: they are shown this once.':
+        'Jeder meldet Sie einmal an, falls Sie Ihre Authenticator-App verlieren. Bewahren Sie sie sicher auf: Sie werden nur dieses eine Mal angezeigt.',
+      'I have saved them': 'Ich habe sie gespeichert',
+      'Authenticator app': 'Authenticator-App',
+      'Set up an authenticator app': 'Authenticator-App einrichten',
+      'Turn off': 'Ausschalten',
+      'New recovery codes': 'Neue Wiederherstellungscodes',
+      'Your password, to begin': 'Ihr Passwort, um zu beginnen',
+      'Scan this code with your authenticator app, or type the key into it.':
+        'Scannen Sie diesen Code mit Ihrer Authenticator-App oder geben Sie den Schlüssel dort ein.',
+      'QR code of the key for your authenticator app': 'QR-Code des Schlüssels für Ihre Authenticator-App',
+      'Key:': 'Schlüssel:',
+      'The six-digit code the app shows': 'Der sechsstellige Code, den die App anzeigt',
+      'Turn on': 'Einschalten',
+      'A code from the app, to turn it off': 'Ein Code aus der App, um sie auszuschalten',
+      Passkeys: 'Passkeys',
+      'A passkey logs you in without a password, and counts as a second factor.':
+        'Ein Passkey meldet Sie ohne Passwort an und zählt als zweiter Faktor.',
+      Name: 'Name',
+      Added: 'Hinzugefügt',
+      'Last used': 'Zuletzt verwendet',
+      Synced: 'Synchronisiert',
+      'e.g. my laptop': 'z. B. mein Laptop',
+      'Add a passkey': 'Passkey hinzufügen',
+      'Linked logins': 'Verknüpfte Anmeldungen',
+      'Each logs in to this account through another site.': 'Jede meldet über eine andere Website bei diesem Konto an.',
+      Through: 'Über',
+      'Address there': 'Adresse dort',
+      Linked: 'Verknüpft',
+      Sessions: 'Sitzungen',
+      Started: 'Begonnen',
+      IP: 'IP',
+      'Browser or app': 'Browser oder App',
+      Language: 'Sprache',
+      'The language of this page and of your emails.': 'Die Sprache dieser Seite und Ihrer E-Mails.',
+      'Automatic (this browser’s)': 'Automatisch (die dieses Browsers)',
+      'Save': 'Speichern',
+      'Your language is saved.': 'Ihre Sprache ist gespeichert.',
+      'You are logged out.': 'Sie sind abgemeldet.',
+      you: 'Sie',
+      'Your account needs a second factor: set up an authenticator app or add a passkey to go on.':
+        'Ihr Konto braucht einen zweiten Faktor: Richten Sie eine Authenticator-App ein oder fügen Sie einen Passkey hinzu, um fortzufahren.',
+      'Type your password or a code, or use a passkey.': 'Geben Sie Ihr Passwort oder einen Code ein, oder verwenden Sie einen Passkey.',
+      'On. {count} recovery codes left.': 'Ein. Noch {count} Wiederherstellungscodes.',
+      'On. 1 recovery code left.': 'Ein. Noch 1 Wiederherstellungscode.',
+      'Off.': 'Aus.',
+      'Your authenticator app is on: logins ask for its code after the password.':
+        'Ihre Authenticator-App ist eingeschaltet: Bei der Anmeldung wird nach dem Passwort ihr Code abgefragt.',
+      'Your authenticator app is off.': 'Ihre Authenticator-App ist ausgeschaltet.',
+      'New recovery codes replace all the ones you have now. Go on?':
+        'Neue Wiederherstellungscodes ersetzen alle, die Sie jetzt haben. Fortfahren?',
+      'Your passkeys show once you have a second factor.': 'Ihre Passkeys erscheinen, sobald Sie einen zweiten Faktor haben.',
+      'No passkeys yet.': 'Noch keine Passkeys.',
+      Remove: 'Entfernen',
+      'This browser cannot create passkeys.': 'Dieser Browser kann keine Passkeys erstellen.',
+      'Passkey "{name}" added: you can log in with it, without a password.':
+        'Passkey „{name}“ hinzugefügt: Sie können sich damit ohne Passwort anmelden.',
+      'Remove the passkey "{name}"?': 'Den Passkey „{name}“ entfernen?',
+      'Passkey "{name}" removed.': 'Passkey „{name}“ entfernt.',
+      'Continue with {provider}': 'Weiter mit {provider}',
+      'No linked logins yet.': 'Noch keine verknüpften Anmeldungen.',
+      'Link {provider}': '{provider} verknüpfen',
+      Unlink: 'Trennen',
+      'Unlink your {provider} login?': 'Ihre Anmeldung mit {provider} trennen?',
+      'Your {provider} login is unlinked.': 'Ihre Anmeldung mit {provider} ist getrennt.',
+      'this one': 'diese',
+      End: 'Beenden',
+      'The session has ended: its tokens no longer work.': 'Die Sitzung ist beendet: Ihre Tokens funktionieren nicht mehr.',
+      'The login failed ({error}).': 'Die Anmeldung ist fehlgeschlagen ({error}).',
+      'Linked: you can now log in with {provider}.': 'Verknüpft: Sie können sich jetzt mit {provider} anmelden.',
+      yes: 'ja',
+      'can be': 'möglich',
+      no: 'nein',
+    },
+    fr: {
+      'Your account': 'Votre compte',
+      'Logged in as': 'Connecté en tant que',
+      'Log out': 'Se déconnecter',
+      'Log in': 'Se connecter',
+      'Email or username': 'Adresse e-mail ou nom d’utilisateur',
+      Password: 'Mot de passe',
+      or: 'ou',
+      'Log in with a passkey': 'Se connecter avec une clé d’accès',
+      'Email me a link': 'M’envoyer un lien',
+      'Code from the email': 'Code reçu par e-mail',
+      Back: 'Retour',
+      'Code from your authenticator app, or a recovery code': 'Code de votre application d’authentification, ou code de récupération',
+      Continue: 'Continuer',
+      'Use a passkey': 'Utiliser une clé d’accès',
+      'Confirm it is you': 'Confirmez qu’il s’agit bien de vous',
+      'This change needs a fresh confirmation.': 'Ce changement demande une nouvelle confirmation.',
+      'or a code from your authenticator app': 'ou un code de votre application d’authentification',
+      Confirm: 'Confirmer',
+      Cancel: 'Annuler',
+      'Your recovery codes': 'Vos codes de récupération',
+      'Each logs you in once if you lose your authenticator. Keep them somewhere safe: they are shown this once.':
+        'Chacun vous connecte une fois si vous perdez votre application d’authentification. Conservez-les en lieu sûr : ils ne sont affichés qu’une fois.',
+      'I have saved them': 'Je les ai enregistrés',
+      'Authenticator app': 'Application d’authentification',
+      'Set up an authenticator app': 'Configurer une application d’authentification',
+      'Turn off': 'Désactiver',
+      'New recovery codes': 'Nouveaux codes de récupération',
+      'Your password, to begin': 'Votre mot de passe, pour commencer',
+      'Scan this code with your authenticator app, or type the key into it.':
+        'Scannez ce code avec votre application d’authentification, ou saisissez-y la clé.',
+      'QR code of the key for your authenticator app': 'QR code de la clé pour votre application d’authentification',
+      'Key:': 'Clé :',
+      'The six-digit code the app shows': 'Le code à six chiffres affiché par l’application',
+      'Turn on': 'Activer',
+      'A code from the app, to turn it off': 'Un code de l’application, pour la désactiver',
+      Passkeys: 'Clés d’accès',
+      'A passkey logs you in without a password, and counts as a second factor.':
+        'Une clé d’accès vous connecte sans mot de passe et compte comme second facteur.',
+      Name: 'Nom',
+      Added: 'Ajoutée',
+      'Last used': 'Dernière utilisation',
+      Synced: 'Synchronisée',
+      'e.g. my laptop': 'p. ex. mon ordinateur portable',
+      'Add a passkey': 'Ajouter une clé d’accès',
+      'Linked logins': 'Connexions associées',
+      'Each logs in to this account through another site.': 'Chacune connecte à ce compte via un autre site.',
+      Through: 'Via',
+      'Address there': 'Adresse là-bas',
+      Linked: 'Associée',
+      Sessions: 'Sessions',
+      Started: 'Ouverte',
+      IP: 'IP',
+      'Browser or app': 'Navigateur ou application',
+      Language: 'Langue',
+      'The language of this page and of your emails.': 'La langue de cette page et de vos e-mails.',
+      'Automatic (this browser’s)': 'Automatique (celle de ce navigateur)',
+      'Save': 'Enregistrer',
+      'Your language is saved.': 'Votre langue est enregistrée.',
+      'You are logged out.': 'Vous êtes déconnecté.',
+      you: 'vous',
+      'Your account needs a second factor: set up an authenticator app or add a passkey to go on.':
+        'Votre compte a besoin d’un second facteur : configurez une application d’authentification ou ajoutez une clé d’accès pour continuer.',
+      'Type your password or a code, or use a passkey.': 'Saisissez votre mot de passe ou un code, ou utilisez une clé d’accès.',
+      'On. {count} recovery codes left.': 'Activée. Il reste {count} codes de récupération.',
+      'On. 1 recovery code left.': 'Activée. Il reste 1 code de récupération.',
+      'Off.': 'Désactivée.',
+      'Your authenticator app is on: logins ask for its code after the password.':
+        'Votre application d’authentification est activée : la connexion demande son code après le mot de passe.',
+      'Your authenticator app is off.': 'Votre application d’authentification est désactivée.',
+      'New recovery codes replace all the ones you have now. Go on?':
+        'De nouveaux codes de récupération remplacent tous ceux que vous avez. Continuer ?',
+      'Your passkeys show once you have a second factor.': 'Vos clés d’accès s’affichent dès que vous avez un second facteur.',
+      'No passkeys yet.': 'Aucune clé d’accès pour l’instant.',
+      Remove: 'Supprimer',
+      'This browser cannot create passkeys.': 'Ce navigateur ne peut pas créer de clés d’accès.',
+      'Passkey "{name}" added: you can log in with it, without a password.':
+        'Clé d’accès « {name} » ajoutée : vous pouvez vous connecter avec, sans mot de passe.',
+      'Remove the passkey "{name}"?': 'Supprimer la clé d’accès « {name} » ?',
+      'Passkey "{name}" removed.': 'Clé d’accès « {name} » supprimée.',
+      'Continue with {provider}': 'Continuer avec {provider}',
+      'No linked logins yet.': 'Aucune connexion associée pour l’instant.',
+      'Link {provider}': 'Associer {provider}',
+      Unlink: 'Dissocier',
+      'Unlink your {provider} login?': 'Dissocier votre connexion {provider} ?',
+      'Your {provider} login is unlinked.': 'Votre connexion {provider} est dissociée.',
+      'this one': 'celle-ci',
+      End: 'Terminer',
+      'The session has ended: its tokens no longer work.': 'La session est terminée : ses jetons ne fonctionnent plus.',
+      'The login failed ({error}).': 'La connexion a échoué ({error}).',
+      'Linked: you can now log in with {provider}.': 'Associée : vous pouvez maintenant vous connecter avec {provider}.',
+      yes: 'oui',
+      'can be': 'possible',
+      no: 'non',
+    },
+    es: {
+      'Your account': 'Su cuenta',
+      'Logged in as': 'Sesión iniciada como',
+      'Log out': 'Cerrar sesión',
+      'Log in': 'Iniciar sesión',
+      'Email or username': 'Correo electrónico o nombre de usuario',
+      Password: 'Contraseña',
+      or: 'o',
+      'Log in with a passkey': 'Iniciar sesión con una llave de acceso',
+      'Email me a link': 'Enviarme un enlace',
+      'Code from the email': 'Código del correo',
+      Back: 'Atrás',
+      'Code from your authenticator app, or a recovery code': 'Código de su aplicación de autenticación, o un código de recuperación',
+      Continue: 'Continuar',
+      'Use a passkey': 'Usar una llave de acceso',
+      'Confirm it is you': 'Confirme que es usted',
+      'This change needs a fresh confirmation.': 'Este cambio necesita una confirmación reciente.',
+      'or a code from your authenticator app': 'o un código de su aplicación de autenticación',
+      Confirm: 'Confirmar',
+      Cancel: 'Cancelar',
+      'Your recovery codes': 'Sus códigos de recuperación',
+      'Each logs you in once if you lose your authenticator. Keep them somewhere safe: they are shown this once.':
+        'Cada uno le permite iniciar sesión una vez si pierde su aplicación de autenticación. Guárdelos en un lugar seguro: solo se muestran esta vez.',
+      'I have saved them': 'Ya los he guardado',
+      'Authenticator app': 'Aplicación de autenticación',
+      'Set up an authenticator app': 'Configurar una aplicación de autenticación',
+      'Turn off': 'Desactivar',
+      'New recovery codes': 'Nuevos códigos de recuperación',
+      'Your password, to begin': 'Su contraseña, para empezar',
+      'Scan this code with your authenticator app, or type the key into it.':
+        'Escanee este código con su aplicación de autenticación, o escriba la clave en ella.',
+      'QR code of the key for your authenticator app': 'Código QR de la clave para su aplicación de autenticación',
+      'Key:': 'Clave:',
+      'The six-digit code the app shows': 'El código de seis dígitos que muestra la aplicación',
+      'Turn on': 'Activar',
+      'A code from the app, to turn it off': 'Un código de la aplicación, para desactivarla',
+      Passkeys: 'Llaves de acceso',
+      'A passkey logs you in without a password, and counts as a second factor.':
+        'Una llave de acceso le permite iniciar sesión sin contraseña y cuenta como segundo factor.',
+      Name: 'Nombre',
+      Added: 'Añadida',
+      'Last used': 'Último uso',
+      Synced: 'Sincronizada',
+      'e.g. my laptop': 'p. ej. mi portátil',
+      'Add a passkey': 'Añadir una llave de acceso',
+      'Linked logins': 'Inicios de sesión vinculados',
+      'Each logs in to this account through another site.': 'Cada uno da acceso a esta cuenta a través de otro sitio.',
+      Through: 'A través de',
+      'Address there': 'Dirección allí',
+      Linked: 'Vinculado',
+      Sessions: 'Sesiones',
+      Started: 'Iniciada',
+      IP: 'IP',
+      'Browser or app': 'Navegador o aplicación',
+      Language: 'Idioma',
+      'The language of this page and of your emails.': 'El idioma de esta página y de sus correos.',
+      'Automatic (this browser’s)': 'Automático (el de este navegador)',
+      'Save': 'Guardar',
+      'Your language is saved.': 'Su idioma se ha guardado.',
+      'You are logged out.': 'Ha cerrado la sesión.',
+      you: 'usted',
+      'Your account needs a second factor: set up an authenticator app or add a passkey to go on.':
+        'Su cuenta necesita un segundo factor: configure una aplicación de autenticación o añada una llave de acceso para continuar.',
+      'Type your password or a code, or use a passkey.': 'Escriba su contraseña o un código, o use una llave de acceso.',
+      'On. {count} recovery codes left.': 'Activada. Quedan {count} códigos de recuperación.',
+      'On. 1 recovery code left.': 'Activada. Queda 1 código de recuperación.',
+      'Off.': 'Desactivada.',
+      'Your authenticator app is on: logins ask for its code after the password.':
+        'Su aplicación de autenticación está activada: al iniciar sesión se pide su código después de la contraseña.',
+      'Your authenticator app is off.': 'Su aplicación de autenticación está desactivada.',
+      'New recovery codes replace all the ones you have now. Go on?':
+        'Los nuevos códigos de recuperación sustituyen a todos los que tiene ahora. ¿Continuar?',
+      'Your passkeys show once you have a second factor.': 'Sus llaves de acceso aparecen cuando tenga un segundo factor.',
+      'No passkeys yet.': 'Aún no hay llaves de acceso.',
+      Remove: 'Eliminar',
+      'This browser cannot create passkeys.': 'Este navegador no puede crear llaves de acceso.',
+      'Passkey "{name}" added: you can log in with it, without a password.':
+        'Llave de acceso «{name}» añadida: puede iniciar sesión con ella, sin contraseña.',
+      'Remove the passkey "{name}"?': '¿Eliminar la llave de acceso «{name}»?',
+      'Passkey "{name}" removed.': 'Llave de acceso «{name}» eliminada.',
+      'Continue with {provider}': 'Continuar con {provider}',
+      'No linked logins yet.': 'Aún no hay inicios de sesión vinculados.',
+      'Link {provider}': 'Vincular {provider}',
+      Unlink: 'Desvincular',
+      'Unlink your {provider} login?': '¿Desvincular su inicio de sesión con {provider}?',
+      'Your {provider} login is unlinked.': 'Su inicio de sesión con {provider} está desvinculado.',
+      'this one': 'esta',
+      End: 'Cerrar',
+      'The session has ended: its tokens no longer work.': 'La sesión se ha cerrado: sus tokens ya no funcionan.',
+      'The login failed ({error}).': 'El inicio de sesión falló ({error}).',
+      'Linked: you can now log in with {provider}.': 'Vinculado: ya puede iniciar sesión con {provider}.',
+      yes: 'sí',
+      'can be': 'posible',
+      no: 'no',
+    },
+  };
+
+  let current = 'en';
+
+  /** The first of the browser's languages that the page speaks, else English. */
+  function browserLanguage() {
+    for (const tag of navigator.languages || [navigator.language || 'en']) {
+      const primary = String(tag).split(/[-_]/)[0].toLowerCase();
+      if (LANGUAGES[primary]) {
+        return primary;
+      }
+    }
+    return 'en';
+  }
+
+  /** `text` (English, with `{name}` places) in the page's language, with `vars` put in. */
+  function t(text, vars = {}) {
+    const words = (TEXTS[current] || {})[text] || text;
+    return words.replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole));
+  }
+
+  /** The page's own words as written in index.html, kept to translate again on a change. */
+  const written = [];
+  const ATTRIBUTES = ['placeholder', 'alt', 'title', 'aria-label'];
+
+  function collect() {
+    for (const node of document.querySelectorAll('title, h1, h2, h3, label, button, th, p, span, option, a')) {
+      const text = node.textContent.replace(/\s+/g, ' ').trim();
+      if (node.children.length === 0 && text) {
+        written.push({ node, text });
+      }
+    }
+    for (const node of document.querySelectorAll(ATTRIBUTES.map((a) => `[${a}]`).join(', '))) {
+      for (const attribute of ATTRIBUTES) {
+        if (node.hasAttribute(attribute)) {
+          written.push({ node, attribute, text: node.getAttribute(attribute) });
+        }
+      }
+    }
+  }
+
+  /** Shows the page in `language` (`en`, `de`, `fr`, `es`), or the browser's when none. */
+  function use(language) {
+    current = LANGUAGES[language] ? language : browserLanguage();
+    document.documentElement.lang = current;
+    for (const { node, attribute, text } of written) {
+      if (attribute) {
+        node.setAttribute(attribute, t(text));
+      } else {
+        node.textContent = t(text);
+      }
+    }
+  }
+
+  collect();
+  use(null);
+  return {
+    LANGUAGES,
+    t,
+    use,
+    /** The page's own words, as index.html has them in English. */
+    words: () => written.map((w) => w.text),
+    /** Whether `language` has `text` (for the page's test). */
+    has: (language, text) => Boolean(TEXTS[language] && TEXTS[language][text]),
+  };
+})();
