@@ -31,6 +31,7 @@ use crate::webhooks::{Deliverer, DeliverySettings, Guard};
 
 mod housekeeping;
 use self::housekeeping::housekeeping;
+pub use self::housekeeping::{Swept, sweep};
 
 /// How long shutdown waits for the outbox worker to settle the email it is sending.
 const WORKER_GRACE: Duration = Duration::from_secs(30);

@@ -123,7 +123,7 @@ fn help_lists_every_command() {
 
     assert!(output.status.success(), "{}", stderr(&output));
     let help = stdout(&output);
-    for command in ["serve", "migrate", "user", "keys", "outbox", "config", "mail"] {
+    for command in ["serve", "migrate", "user", "keys", "outbox", "config", "mail", "purge"] {
         assert!(help.lines().any(|line| line.trim_start().starts_with(command)), "{command} missing from:\n{help}");
     }
 }
@@ -350,6 +350,23 @@ fn migrate_creates_the_database_and_can_run_again() {
     assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
     let db = std::fs::read(dir.path().join("g.db")).expect("the database file exists");
     assert!(db.starts_with(b"SQLite format 3\0"));
+}
+
+#[test]
+fn purge_sweeps_a_database_once_and_refuses_one_that_is_not_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let nowhere = run(gatehouse(dir.path()).arg("purge"));
+    ok(dir.path(), &["migrate"]);
+
+    let swept = ok(dir.path(), &["purge"]);
+
+    assert_eq!(nowhere.status.code(), Some(2), "{}", stderr(&nowhere));
+    assert!(stderr(&nowhere).contains("there is no database"), "{}", stderr(&nowhere));
+    assert!(
+        stdout(&swept).starts_with("removed 0 expired sessions, links and codes and 0 audit events past retention"),
+        "{}",
+        stdout(&swept)
+    );
 }
 
 #[test]

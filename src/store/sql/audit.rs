@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{Arg, Built, Dialect, Exec, Row, SqlStore, Transaction, args, like_pattern, sql};
+use super::{Arg, Built, Dialect, Row, SqlStore, Transaction, args, like_pattern};
 use crate::audit::{AuditEvent, AuditStore, EventFilter};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::store::error::StoreResult;
@@ -108,8 +108,8 @@ impl<D: Dialect> AuditStore for SqlStore<D> {
     }
 
     async fn purge_events(&self, before: DateTime<Utc>) -> StoreResult<u64> {
-        timed!(DB, "purge_events", async {
-            self.db.pool().execute(sql!("DELETE FROM audit_events WHERE at < ?"), args![before]).await
-        })
+        // In batches, as the other purges: a year of events must not hold the write lock.
+        let delete = super::housekeeping::limited_delete("audit_events", "id", "at < ?");
+        timed!(DB, "purge_events", self.purge_batches(&delete, before))
     }
 }

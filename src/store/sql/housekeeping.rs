@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{Dialect, Exec, SqlStore, Transaction, args, sql};
+use super::{Dialect, Exec, SqlStore, args, sql};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::store::Store;
 use crate::store::error::StoreResult;
@@ -13,6 +13,8 @@ use crate::store::error::StoreResult;
 const EXPIRED_TOKEN_RETENTION: chrono::Duration = chrono::Duration::days(7);
 /// How long the webhook delivery log keeps deliveries that were delivered or given up.
 const WEBHOOK_LOG_RETENTION: chrono::Duration = chrono::Duration::days(30);
+/// Rows one purge statement removes at most (see [`SqlStore::purge_batches`]).
+const PURGE_BATCH: i64 = 1_000;
 
 #[async_trait]
 impl<D: Dialect> Store for SqlStore<D> {
@@ -24,35 +26,94 @@ impl<D: Dialect> Store for SqlStore<D> {
     }
 
     async fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<u64> {
-        let before = now - EXPIRED_TOKEN_RETENTION;
-        timed!(
-            DB,
-            "purge_expired",
-            self.retrying(|| async move {
-                let mut tx = self.db.begin().await?;
-                let sessions = tx.execute(sql!("DELETE FROM sessions WHERE expires_at <= ?"), args![now]).await?;
-                let tokens =
-                    tx.execute(sql!("DELETE FROM one_time_tokens WHERE expires_at <= ?"), args![before]).await?;
-                let changes =
-                    tx.execute(sql!("DELETE FROM email_changes WHERE expires_at <= ?"), args![before]).await?;
-                let challenges =
-                    tx.execute(sql!("DELETE FROM mfa_challenges WHERE expires_at <= ?"), args![now]).await?;
-                let ceremonies =
-                    tx.execute(sql!("DELETE FROM webauthn_challenges WHERE expires_at <= ?"), args![now]).await?;
-                let email_logins =
-                    tx.execute(sql!("DELETE FROM email_logins WHERE expires_at <= ?"), args![before]).await?;
-                let handoffs = tx.execute(sql!("DELETE FROM login_handoffs WHERE expires_at <= ?"), args![now]).await?;
-                let social = tx.execute(sql!("DELETE FROM oidc_logins WHERE expires_at <= ?"), args![now]).await?;
-                let codes = tx.execute(sql!("DELETE FROM oauth_codes WHERE expires_at <= ?"), args![now]).await?;
-                let deliveries = tx
-                    .execute(
-                        sql!("DELETE FROM webhook_deliveries WHERE status IN ('delivered', 'failed') AND occurred_at <= ?"),
-                        args![now - WEBHOOK_LOG_RETENTION],
-                    )
-                    .await?;
-                tx.commit().await?;
-                Ok(sessions + tokens + changes + challenges + ceremonies + email_logins + handoffs + social + codes + deliveries)
-            })
-        )
+        timed!(DB, "purge_expired", async {
+            let mut removed = 0;
+            for purge in PURGES {
+                let cutoff = match purge.kept {
+                    Kept::No => now,
+                    Kept::AsExpiredTokens => now - EXPIRED_TOKEN_RETENTION,
+                    Kept::AsWebhookLog => now - WEBHOOK_LOG_RETENTION,
+                };
+                removed += self.purge_batches(&purge.statement(), cutoff).await?;
+            }
+            Ok(removed)
+        })
+    }
+}
+
+/// How long past its cut-off a row is kept.
+enum Kept {
+    No,
+    AsExpiredTokens,
+    AsWebhookLog,
+}
+
+/// What the purge removes from one table: the rows matching `condition` (whose one `?` is the
+/// cut-off), named by their `key`.
+struct Purge {
+    table: &'static str,
+    key: &'static str,
+    condition: &'static str,
+    kept: Kept,
+}
+
+const PURGES: [Purge; 10] = [
+    Purge { table: "sessions", key: "id", condition: "expires_at <= ?", kept: Kept::No },
+    Purge { table: "one_time_tokens", key: "hash", condition: "expires_at <= ?", kept: Kept::AsExpiredTokens },
+    Purge { table: "email_changes", key: "hash", condition: "expires_at <= ?", kept: Kept::AsExpiredTokens },
+    Purge { table: "mfa_challenges", key: "hash", condition: "expires_at <= ?", kept: Kept::No },
+    Purge { table: "webauthn_challenges", key: "hash", condition: "expires_at <= ?", kept: Kept::No },
+    Purge { table: "email_logins", key: "id", condition: "expires_at <= ?", kept: Kept::AsExpiredTokens },
+    Purge { table: "login_handoffs", key: "hash", condition: "expires_at <= ?", kept: Kept::No },
+    Purge { table: "oidc_logins", key: "id", condition: "expires_at <= ?", kept: Kept::No },
+    Purge { table: "oauth_codes", key: "hash", condition: "expires_at <= ?", kept: Kept::No },
+    Purge {
+        table: "webhook_deliveries",
+        key: "endpoint_id, event_id",
+        condition: "status IN ('delivered', 'failed') AND occurred_at <= ?",
+        kept: Kept::AsWebhookLog,
+    },
+];
+
+impl Purge {
+    /// `DELETE` of at most [`PURGE_BATCH`] matching rows ([`limited_delete`]).
+    fn statement(&self) -> String {
+        limited_delete(self.table, self.key, self.condition)
+    }
+}
+
+/// `DELETE` of at most a limit of `table`'s rows matching `condition` (the limit is the last
+/// value), named by their `key`. The inner `SELECT` is wrapped in a derived table because MySQL
+/// and MariaDB refuse a `LIMIT` directly inside `IN`; a row value serves a composite key on
+/// every server.
+pub(super) fn limited_delete(table: &str, key: &str, condition: &str) -> String {
+    let matched = if key.contains(',') { format!("({key})") } else { key.to_owned() };
+    format!(
+        "DELETE FROM {table} WHERE {matched} IN \
+         (SELECT {key} FROM (SELECT {key} FROM {table} WHERE {condition} LIMIT ?) AS doomed)"
+    )
+}
+
+impl<D: Dialect> SqlStore<D> {
+    /// Runs a [`limited_delete`] statement until it removes less than a whole batch: each batch
+    /// is its own short transaction, so requests that write (a login, a sign-up; on SQLite every
+    /// writer waits for the one write lock) wait for one batch at most, never for the whole
+    /// purge. After each whole batch it rests as long as the batch took, so that a long purge
+    /// takes at most half of the database's time (and of a core) from the requests. How many
+    /// rows went.
+    pub(super) async fn purge_batches(&self, delete: &str, cutoff: DateTime<Utc>) -> StoreResult<u64> {
+        let delete = D::prepare(delete);
+        let mut removed = 0;
+        loop {
+            let started = tokio::time::Instant::now();
+            let batch = self
+                .retrying(|| async { self.db.pool().execute_text(&delete, args![cutoff, PURGE_BATCH]).await })
+                .await?;
+            removed += batch;
+            if batch < PURGE_BATCH as u64 {
+                return Ok(removed);
+            }
+            tokio::time::sleep(started.elapsed()).await;
+        }
     }
 }
