@@ -21,6 +21,8 @@ use crate::tokens::opaque::OpaqueToken;
 /// The most accounts, events or emails one page may hold. A caller may fetch one more, to
 /// learn whether a next page exists.
 pub const MAX_PAGE: u32 = 500;
+/// The account list's `total` is given when at most this many accounts match.
+pub const COUNTED_UP_TO: u64 = 10_000;
 
 /// Who acts: an admin's account, or an operator at the command line.
 #[derive(Debug, Clone)]
@@ -110,16 +112,20 @@ impl Admin<'_> {
         Ok(self.accounts.audit.record_now(event).await?)
     }
 
-    /// Accounts matching the query, newest first, with the total when it is cheap (no text
-    /// search, which would have to scan).
+    /// Accounts matching the query, newest first, with the total when it is cheap: on the
+    /// first page of a list without a text search (which would have to scan), when at most
+    /// [`COUNTED_UP_TO`] match (counting a million takes longer than the page itself).
     pub async fn list_users(&self, query: &AccountQuery) -> Result<UserPage> {
         let mut query = query.clone();
         query.q = query.q.map(|q| q.trim().to_lowercase()).filter(|q| !q.is_empty());
         query.limit = query.limit.clamp(1, MAX_PAGE + 1);
         let users = self.accounts.store.list_accounts(&query).await?;
-        let total = match query.q {
-            None => Some(self.accounts.store.count_accounts(&query).await?),
-            Some(_) => None,
+        let total = match (&query.q, query.before) {
+            (None, None) => {
+                let counted = self.accounts.store.count_accounts_up_to(&query, COUNTED_UP_TO + 1).await?;
+                (counted <= COUNTED_UP_TO).then_some(counted)
+            }
+            _ => None,
         };
         Ok(UserPage { users, total })
     }

@@ -171,7 +171,8 @@ pub struct UserPage {
     pub users: Vec<AccountBody>,
     /// Pass it as `cursor` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
-    /// How many accounts match in all; `null` when counting would be slow (a text search).
+    /// How many accounts match in all, on the first page; `null` on later pages and when counting
+    /// would be slow: for a text search, or when more than 10,000 match.
     pub total: Option<u64>,
 }
 

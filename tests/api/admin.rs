@@ -114,7 +114,14 @@ async fn admins_list_search_and_filter_accounts() {
     assert!(future["users"].as_array().unwrap().is_empty());
     let past = admin_get(&app, "/admin/users?created_before=2999-01-01T00:00:00Z&limit=2", &admin).await;
     assert_eq!(past["users"].as_array().unwrap().len(), 2);
+    assert_eq!(past["total"], 5);
     assert!(past["next_cursor"].is_string());
+    let cursor = past["next_cursor"].as_str().unwrap();
+    let next =
+        admin_get(&app, &format!("/admin/users?created_before=2999-01-01T00:00:00Z&limit=2&cursor={cursor}"), &admin)
+            .await;
+    assert_eq!(next["users"].as_array().unwrap().len(), 2);
+    assert!(next["total"].is_null(), "counted on the first page only");
 
     let bad = app.get("/admin/users?status=asleep&limit=501", Some(&admin)).await;
     let problem = assert_problem(bad, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;

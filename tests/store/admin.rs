@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use gatehouse::accounts::domain::{Account, AccountKey, Role, Status};
-use gatehouse::store::admin::{AccountQuery, OutboxEntry, OutboxQuery, Retried};
+use gatehouse::store::admin::{AccountQuery, HistoryPlan, OutboxEntry, OutboxQuery, Retried};
 use gatehouse::store::{NewAccount, ProfileChange, Store, StoreError};
 use gatehouse::tokens::jwt::SigningKey;
 use serde_json::Map;
@@ -52,6 +52,7 @@ admin_conformance! {
     concurrent_rotations_get_distinct_generations,
     deleting_old_signing_keys_keeps_the_newest,
     seeding_inserts_listable_active_verified_accounts,
+    a_seeded_history_is_written_whole_and_the_purge_takes_its_expired_part_in_batches,
 }
 
 const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
@@ -250,6 +251,12 @@ pub async fn counting_ignores_the_cursor_and_the_limit(h: Harness) {
     assert_eq!(h.store.count_accounts(&paged).await.unwrap(), 6);
     assert_eq!(h.store.count_accounts(&AccountQuery { status: Some(Status::Active), ..paged }).await.unwrap(), 5);
     assert_eq!(h.store.count_accounts(&query()).await.unwrap(), 6);
+
+    let active = AccountQuery { status: Some(Status::Active), ..query() };
+    assert_eq!(h.store.count_accounts_up_to(&active, 3).await.unwrap(), 3, "counting stops at the bound");
+    assert_eq!(h.store.count_accounts_up_to(&active, 5).await.unwrap(), 5);
+    assert_eq!(h.store.count_accounts_up_to(&active, 100).await.unwrap(), 5, "fewer match than the bound");
+    assert_eq!(h.store.count_accounts_up_to(&search("c3@"), 100).await.unwrap(), 1);
 }
 
 pub async fn the_only_active_admin_cannot_be_demoted_disabled_or_deleted(h: Harness) {
@@ -491,6 +498,51 @@ pub async fn seeding_inserts_listable_active_verified_accounts(h: Harness) {
     assert_eq!(listed(&*h.store, &search("load1234")).await, ["Load1234@example.com"]);
     assert_eq!(h.store.count_accounts(&search("seed 25")).await.unwrap(), 12, "25, 250…259 and 2500");
     assert_eq!(h.store.seed_accounts("none", 0, HASH, t0).await.unwrap(), 0);
+}
+
+/// The growth benchmark's seeding, and the purge it measures: more expired rows than one purge
+/// statement takes (1,000), so that the batches must follow each other to the end.
+pub async fn a_seeded_history_is_written_whole_and_the_purge_takes_its_expired_part_in_batches(h: Harness) {
+    let t0 = now();
+    assert_eq!(h.store.seed_accounts("hist", 40, HASH, t0).await.unwrap(), 40);
+    let plan = HistoryPlan {
+        live_sessions: 50,
+        expired_sessions: 4_100,
+        spent_links: 2_001,
+        audit_events: 12_345,
+        second_factors: 7,
+        identities: 9,
+        clients: 3,
+    };
+    assert_eq!(h.store.seed_history(&plan, t0).await.unwrap(), plan);
+    for (table, rows) in [
+        ("sessions", 4_150),
+        ("refresh_tokens", 50 + 2 * 4_100),
+        ("one_time_tokens", 2_001),
+        ("audit_events", 12_345),
+        ("mfa_totp", 7),
+        ("recovery_codes", 70),
+        ("identities", 9),
+        ("oauth_clients", 3),
+    ] {
+        assert_eq!(h.db.count(&format!("SELECT COUNT(*) FROM {table}")).await, rows, "{table}");
+    }
+    let owners = h.db.count("SELECT COUNT(DISTINCT account_id) FROM sessions").await;
+    assert_eq!(owners, 40, "the sessions are spread over every account");
+
+    assert_eq!(h.store.purge_expired(t0).await.unwrap(), 4_100 + 2_001);
+    assert_eq!(h.db.count("SELECT COUNT(*) FROM sessions").await, 50, "the live sessions stay");
+    assert_eq!(h.db.count("SELECT COUNT(*) FROM refresh_tokens").await, 50, "the expired ones' tokens went with them");
+    assert_eq!(h.db.count("SELECT COUNT(*) FROM one_time_tokens").await, 0);
+    assert_eq!(h.store.purge_expired(t0).await.unwrap(), 0);
+
+    // The events span the last sixty days: a thirty-day cut-off takes about half, in batches.
+    let removed = h.store.purge_events(t0 - chrono::Duration::days(30)).await.unwrap();
+    assert!((6_000..=6_300).contains(&removed), "{removed}");
+    assert_eq!(h.db.count("SELECT COUNT(*) FROM audit_events").await, 12_345 - i64::try_from(removed).unwrap());
+    let oldest =
+        h.store.list_events(&gatehouse::audit::EventFilter { limit: 500, ..Default::default() }).await.unwrap();
+    assert!(oldest.iter().all(|event| event.at >= t0 - chrono::Duration::days(30)));
 }
 
 /// Seeds a million accounts and times the admin's list on them. Ignored: it takes a while.

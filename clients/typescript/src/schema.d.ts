@@ -2082,7 +2082,8 @@ export interface components {
             next_cursor?: string | null;
             /**
              * Format: int64
-             * @description How many accounts match in all; `null` when counting would be slow (a text search).
+             * @description How many accounts match in all, on the first page; `null` on later pages and when counting
+             *     would be slow: for a text search, or when more than 10,000 match.
              */
             total?: number | null;
         };

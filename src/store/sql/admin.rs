@@ -18,7 +18,7 @@ use super::{
 };
 use crate::accounts::domain::Account;
 use crate::metrics::{DATABASE as DB, timed};
-use crate::store::admin::{AccountQuery, AdminStore, OutboxEntry, OutboxQuery, Retried};
+use crate::store::admin::{AccountQuery, AdminStore, HistoryPlan, OutboxEntry, OutboxQuery, Retried};
 use crate::store::error::StoreResult;
 
 /// The outbox columns an admin sees: never the bodies, which hold one-time links.
@@ -98,6 +98,18 @@ impl<D: Dialect> AdminStore for SqlStore<D> {
             let pattern = query.q.as_deref().filter(|q| !q.is_empty()).map(|q| like_pattern(q, false));
             let mut sql = Built::new("SELECT COUNT(*) AS n FROM accounts WHERE TRUE").unprepared();
             push_filters(&mut sql, query, pattern.as_deref(), false);
+            let row = sql.fetch_optional(&mut self.db.pool()).await?;
+            row.map_or(Ok(0), |row| row.count("n"))
+        })
+    }
+
+    async fn count_accounts_up_to(&self, query: &AccountQuery, at_most: u64) -> StoreResult<u64> {
+        timed!(DB, "count_accounts", async {
+            let pattern = query.q.as_deref().filter(|q| !q.is_empty()).map(|q| like_pattern(q, false));
+            let mut sql =
+                Built::new("SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM accounts WHERE TRUE").unprepared();
+            push_filters(&mut sql, query, pattern.as_deref(), false);
+            sql.push(" LIMIT ?) AS matched", args![i64::try_from(at_most).unwrap_or(i64::MAX)]);
             let row = sql.fetch_optional(&mut self.db.pool()).await?;
             row.map_or(Ok(0), |row| row.count("n"))
         })
@@ -217,5 +229,9 @@ impl<D: Dialect> AdminStore for SqlStore<D> {
             }
             Ok(count)
         })
+    }
+
+    async fn seed_history(&self, plan: &HistoryPlan, now: DateTime<Utc>) -> StoreResult<HistoryPlan> {
+        timed!(DB, "seed_history", self.seed_history_rows(plan, now))
     }
 }

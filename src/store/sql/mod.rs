@@ -17,6 +17,7 @@ mod audit;
 mod clients;
 mod email_change;
 mod email_login;
+mod growth;
 mod housekeeping;
 mod identities;
 mod import;
