@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # The gatehouse benchmark: builds the release binary and the bench programs
-# (examples/hash_bound.rs, examples/seed.rs, examples/io_bound.rs), installs wrk if it is missing, then runs
+# (examples/hash_bound.rs, examples/seed.rs, examples/seed_history.rs, examples/io_bound.rs), installs wrk if it is missing, then runs
 # bench/bench.py, which starts the server on a fresh database on loopback, drives every
 # scenario at concurrency 1, 64 and 256 for a few seconds, three interleaved rounds, and writes
 # bench/results/latest.json, the tables in docs/BENCHMARKS.md and docs/bench-throughput.svg.
 #
 # Usage: bench/run.sh [--no-build] [--smoke] [bench.py options]   (--help lists them)
+#        bench/run.sh [--no-build] --growth [--smoke] [growth.py options]
+#   --growth  the growth benchmark (bench/growth.py): the cost of each request at 1k, 100k and
+#             1M accounts with their history (seeded by examples/seed_history.rs), the admin
+#             list and audit trail at depth, start-up, memory, disk and the purge; results in
+#             the growth section of docs/BENCHMARKS.md and docs/bench-growth.svg. About half an
+#             hour per backend at 1M. With --smoke: 1k and 10k accounts, a minute or two,
+#             asserts that every figure is there, writes nothing.
 #   --no-build  use the binaries already in $CARGO_TARGET_DIR/release (e.g. a copy taken
 #             while others rebuild the shared cache)
 #   --smoke   one round of 1-second runs at concurrency 1 and 16 of healthz, GET /user,
@@ -39,8 +46,13 @@ command -v python3 >/dev/null || { echo "bench: python3 is needed" >&2; exit 1; 
 if [ "${1:-}" = --no-build ]; then
   shift
 else
-  echo "bench: cargo build --release --locked (the server, hash_bound, seed)" >&2
-  cargo build --release --locked --quiet --bin gatehouse --example hash_bound --example seed --example io_bound
+  echo "bench: cargo build --release --locked (the server, hash_bound, seed, seed_history)" >&2
+  cargo build --release --locked --quiet --bin gatehouse --example hash_bound --example seed --example io_bound \
+    --example seed_history
 fi
 
+if [ "${1:-}" = --growth ]; then
+  shift
+  exec python3 bench/growth.py "$@"
+fi
 exec python3 bench/bench.py "$@"
