@@ -44,7 +44,7 @@ def section(results):
         f"### {results['backend']} — {results['when']}",
         "",
         f"Machine: {m['nproc']} cores ({m['cpu']}), {m['memory_gib']} GiB; load generator on the same machine. "
-        f"{o['rounds']} rounds of {o['duration_s']} s per figure (median); start-up is the median of {o['starts']}.",
+        f"{o['rounds']} round{'' if o['rounds'] == 1 else 's'} of {o['duration_s']} s per figure (the median); start-up is the median of {o['starts']}.",
         "",
         f"| at this many accounts | {heads} |",
         f"|---|{rule}|",
@@ -64,7 +64,7 @@ def section(results):
     line("start-up to ready, ms", [f"{s['startup_ms']:.0f}" for s in sizes])
     line("idle RSS · peak RSS, MiB", [f"{s['idle_rss_mib']:.1f} · {s['peak_rss_mib']:.1f}" for s in sizes])
     line("database on disk, MiB", [f"{s['database_mib']:,.0f}" for s in sizes])
-    line("purge: seconds (rows)", [f"{s['purge']['seconds']:.1f} ({sum(s['purge']['seeded'].values()):,})" for s in sizes])
+    line("purge: seconds (expired sessions and spent links; their refresh tokens go with them)", [f"{s['purge']['seconds']:.1f} ({sum(s['purge']['seeded'].values()):,})" for s in sizes])
     line("GET /user p99 ms during the purge · without",
          [f"{s['purge']['p99_ms']:.1f} · {s['purge']['without_p99_ms']:.1f}" for s in sizes])
     line("seeding: accounts · history, s",
