@@ -94,13 +94,7 @@ impl<D: Dialect> AdminStore for SqlStore<D> {
     }
 
     async fn count_accounts(&self, query: &AccountQuery) -> StoreResult<u64> {
-        timed!(DB, "count_accounts", async {
-            let pattern = query.q.as_deref().filter(|q| !q.is_empty()).map(|q| like_pattern(q, false));
-            let mut sql = Built::new("SELECT COUNT(*) AS n FROM accounts WHERE TRUE").unprepared();
-            push_filters(&mut sql, query, pattern.as_deref(), false);
-            let row = sql.fetch_optional(&mut self.db.pool()).await?;
-            row.map_or(Ok(0), |row| row.count("n"))
-        })
+        self.count_accounts_up_to(query, u64::MAX).await
     }
 
     async fn count_accounts_up_to(&self, query: &AccountQuery, at_most: u64) -> StoreResult<u64> {

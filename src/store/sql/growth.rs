@@ -139,22 +139,23 @@ impl<D: Dialect> SqlStore<D> {
             return Ok(HistoryPlan::default());
         };
         let account = |n: u64| accounts[usize::try_from(n % len).unwrap_or_default()];
-        let agent = || Cell::Text("Mozilla/5.0 (X11; Linux x86_64) seeded".to_owned());
-        let ip = |n: u64| Cell::Text(format!("198.51.100.{}", n % 250 + 1));
+        let session = |n: u64, id: Uuid, created: DateTime<Utc>, expires: DateTime<Utc>| {
+            vec![
+                Cell::Id(id),
+                Cell::Id(account(n)),
+                Cell::Time(created),
+                Cell::Time(created),
+                Cell::Time(expires),
+                Cell::Text("Mozilla/5.0 (X11; Linux x86_64) seeded".to_owned()),
+                Cell::Text(format!("198.51.100.{}", n % 250 + 1)),
+            ]
+        };
 
         // Live sessions: logged in over the last week, expiring in the next thirty days.
         let live: Vec<Uuid> = (0..plan.live_sessions).map(|_| Uuid::now_v7()).collect();
         self.insert_rows(&SESSIONS, plan.live_sessions, |n| {
             let created = now - Duration::seconds(i64::try_from(n % 604_800).unwrap_or_default());
-            vec![
-                Cell::Id(live[usize::try_from(n).unwrap_or_default()]),
-                Cell::Id(account(n)),
-                Cell::Time(created),
-                Cell::Time(created),
-                Cell::Time(created + Duration::days(30)),
-                agent(),
-                ip(n),
-            ]
+            session(n, live[usize::try_from(n).unwrap_or_default()], created, created + Duration::days(30))
         })
         .await?;
         self.insert_rows(&REFRESH_TOKENS, plan.live_sessions, |n| {
@@ -173,15 +174,7 @@ impl<D: Dialect> SqlStore<D> {
         let expired: Vec<Uuid> = (0..plan.expired_sessions).map(|_| Uuid::now_v7()).collect();
         let created = now - Duration::days(31);
         self.insert_rows(&SESSIONS, plan.expired_sessions, |n| {
-            vec![
-                Cell::Id(expired[usize::try_from(n).unwrap_or_default()]),
-                Cell::Id(account(n)),
-                Cell::Time(created),
-                Cell::Time(created),
-                Cell::Time(now - Duration::hours(1)),
-                agent(),
-                ip(n),
-            ]
+            session(n, expired[usize::try_from(n).unwrap_or_default()], created, now - Duration::hours(1))
         })
         .await?;
         self.insert_rows(&REFRESH_TOKENS, 2 * plan.expired_sessions, |n| {
