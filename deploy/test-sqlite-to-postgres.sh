@@ -189,7 +189,7 @@ def tables(db):
     con = sqlite3.connect(db)
     return [r[0] for r in con.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
-        "AND name <> '_sqlx_migrations' ORDER BY name")]
+        "AND name <> '_sqlx_migrations' AND name NOT LIKE 'account\\_search%' ESCAPE '\\' ORDER BY name")]
 
 def canon():
     """JSON from stdin, with its keys sorted; "(none)" for nothing."""

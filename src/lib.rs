@@ -21,6 +21,7 @@ pub mod mail;
 pub mod memory;
 pub mod metrics;
 pub mod passwords;
+mod priority;
 pub mod secret_url;
 pub mod sessions;
 pub mod store;

@@ -208,7 +208,7 @@ fn current_params() -> Params {
 
 /// One hashing thread: lowers its own priority, then takes jobs until every sender is gone.
 fn worker(rx: Receiver<Queued>, stats: Arc<PoolStats>, max_wait: Duration) {
-    lower_priority();
+    crate::priority::lower_this_thread("a password-hashing thread");
     let mut memory: Vec<Block> = Vec::new();
     while let Ok(Queued { at, state, job }) = rx.recv() {
         let waited = at.elapsed();
@@ -240,27 +240,6 @@ fn worker(rx: Receiver<Queued>, stats: Arc<PoolStats>, max_wait: Duration) {
 fn micros(duration: Duration) -> u64 {
     u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }
-
-/// Nice 10 in `SCHED_BATCH`: a woken request handler preempts hashing, and while request
-/// handlers want the cores each hashing thread still gets about a tenth of one (scheduler weight
-/// 110 against 1024), so that a storm of cheap requests (refused logins among them) slows
-/// logins down without stopping them. At nice 19 the benchmark's token checks fared a little
-/// better during a login flood, but a closed loop of refused logins starved hashing outright.
-#[cfg(target_os = "linux")]
-fn lower_priority() {
-    use thread_priority::unix::{NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy};
-    use thread_priority::{ThreadPriority, ThreadPriorityValue, thread_native_id};
-
-    // The crate maps 0..=99 onto nice 19..=-20; 22 is nice 10.
-    let nice_10 = ThreadPriority::Crossplatform(ThreadPriorityValue::try_from(22u8).expect("in range"));
-    let batch = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch);
-    if let Err(error) = set_thread_priority_and_policy(thread_native_id(), nice_10, batch) {
-        tracing::warn!(?error, "could not lower the priority of a password-hashing thread");
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn lower_priority() {}
 
 fn hash_with(memory: &mut Vec<Block>, password: &[u8]) -> Result<String, HashError> {
     let mut salt = [0u8; SALT_LEN];

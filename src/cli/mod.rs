@@ -63,7 +63,7 @@ enum Command {
     Mail(MailCommand),
     /// Remove now what the server's housekeeping removes every ten minutes: expired sessions,
     /// links and codes, audit events past GATEHOUSE_AUDIT_RETENTION, old webhook deliveries.
-    /// Safe while servers run: it deletes in small batches.
+    /// Safe while servers run: it deletes in small batches, below normal CPU priority.
     Purge,
     /// Print the OpenAPI 3.1 description of the HTTP API.
     Openapi,
@@ -134,6 +134,11 @@ pub fn main() -> ExitCode {
     }
     for warning in warnings {
         tracing::warn!("{warning}");
+    }
+    if let Command::Purge = command {
+        // Before the runtime starts its threads, which inherit it: the purge must not take the
+        // cores from the server answering requests beside it.
+        crate::priority::lower_this_thread("the purge");
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,

@@ -42,6 +42,8 @@ macro_rules! admin_conformance {
 admin_conformance! {
     accounts_filter_by_status_role_and_creation_time_alone_and_combined,
     the_search_matches_email_username_or_name_in_any_case_and_wildcards_literally,
+    the_search_follows_renames_and_deletions,
+    the_search_answers_alike_when_thousands_hold_the_term,
     pages_hold_every_account_once_while_accounts_are_added,
     counting_ignores_the_cursor_and_the_limit,
     the_only_active_admin_cannot_be_demoted_disabled_or_deleted,
@@ -181,6 +183,71 @@ pub async fn the_search_matches_email_username_or_name_in_any_case_and_wildcards
     let active_users = AccountQuery { status: Some(Status::Active), role: Some(Role::User), ..search("x.example") };
     assert_eq!(store.count_accounts(&active_users).await.unwrap(), 4);
     assert_eq!(store.count_accounts(&search("50")).await.unwrap(), 2);
+}
+
+/// SQLite's search index is kept by triggers: what it proposes must follow every change.
+pub async fn the_search_follows_renames_and_deletions(h: Harness) {
+    let carla = insert(&h, NewAccount { name: Some("Carla Martinez".into()), ..user("u1@x.example") }).await;
+    let dora = insert(&h, NewAccount { username: Some("dora_k".into()), ..user("u2@x.example") }).await;
+    let store = &*h.store;
+    assert_eq!(listed(store, &search("martinez")).await, ["u1@x.example"]);
+
+    let renamed = ProfileChange {
+        name: Some("Carla Moreno".into()),
+        username: Some("carlam".into()),
+        ..change(&carla, Role::User, Status::Active)
+    };
+    store.update_profile(carla.id, &renamed, &[]).await.unwrap().unwrap();
+    assert!(listed(store, &search("martinez")).await.is_empty(), "the old name is gone");
+    assert_eq!(listed(store, &search("moreno")).await, ["u1@x.example"], "the new name is found");
+    assert_eq!(listed(store, &search("carlam")).await, ["u1@x.example"], "the new username is found");
+    let unnamed = ProfileChange { name: None, ..renamed };
+    store.update_profile(carla.id, &unnamed, &[]).await.unwrap().unwrap();
+    assert!(listed(store, &search("moreno")).await.is_empty(), "a removed name is gone");
+    assert_eq!(store.count_accounts(&search("carlam")).await.unwrap(), 1);
+
+    assert!(store.delete_account(dora.id, &[]).await.unwrap());
+    assert!(listed(store, &search("dora_k")).await.is_empty());
+    assert_eq!(store.count_accounts(&search("dora_k")).await.unwrap(), 0);
+    let again = insert(&h, NewAccount { username: Some("dora_k".into()), ..user("u2@x.example") }).await;
+    assert_eq!(
+        store.list_accounts(&search("dora_k")).await.unwrap().iter().map(|a| a.id).collect::<Vec<_>>(),
+        [again.id]
+    );
+}
+
+/// More accounts hold the term than SQLite's list reads from its index (10,000): the list
+/// scans in id order instead, the count still stops at its bound, and a rarer term among them
+/// is still found through the index; each answers as the scan does.
+pub async fn the_search_answers_alike_when_thousands_hold_the_term(h: Harness) {
+    let t0 = now();
+    insert(&h, user("first@x.example")).await;
+    h.store.seed_accounts("Many", 10_200, HASH, t0).await.unwrap();
+    insert(&h, NewAccount { status: Status::Disabled, ..user("many-last@x.example") }).await;
+    let store = &*h.store;
+
+    let usernames = |accounts: Vec<Account>| accounts.into_iter().map(|a| a.username).collect::<Vec<_>>();
+    let page = store.list_accounts(&AccountQuery { limit: 3, ..search("many") }).await.unwrap();
+    assert_eq!(usernames(page), [None, Some("Many10200".into()), Some("Many10199".into())], "newest first");
+    let deep = store.list_accounts(&AccountQuery { limit: 2, ..search("many") }).await.unwrap();
+    let next = AccountQuery { before: Some(deep[1].id), limit: 2, ..search("many") };
+    assert_eq!(
+        usernames(store.list_accounts(&next).await.unwrap()),
+        [Some("Many10199".into()), Some("Many10198".into())]
+    );
+    assert_eq!(store.count_accounts_up_to(&search("many"), 10_000).await.unwrap(), 10_000);
+    assert_eq!(store.count_accounts(&search("many")).await.unwrap(), 10_201);
+    let disabled = AccountQuery { status: Some(Status::Disabled), ..search("many") };
+    assert_eq!(listed(store, &disabled).await, ["many-last@x.example"]);
+    assert_eq!(store.count_accounts_up_to(&disabled, 10_000).await.unwrap(), 1);
+
+    assert_eq!(listed(store, &search("many1234@")).await, ["Many1234@example.com"]);
+    assert_eq!(
+        usernames(store.list_accounts(&search("y1020")).await.unwrap()),
+        [Some("Many10200".into()), Some("Many1020".into())],
+        "the few that hold a rarer term, newest first"
+    );
+    assert_eq!(store.count_accounts(&search("y1020")).await.unwrap(), 2);
 }
 
 pub async fn pages_hold_every_account_once_while_accounts_are_added(h: Harness) {

@@ -212,6 +212,8 @@ impl Dialect for MySqlDb {
     /// The column's collation is case-insensitive, as its index `outbox_by_recipient` is.
     const RECIPIENT_IS: &'static str = "recipient = ?";
     const ANALYZE_ACCOUNTS: Option<&'static str> = None;
+    const SEARCH_PREFILTER: Option<&'static str> = None;
+    const SEARCH_INDEX: Option<&'static str> = None;
 
     type Row = MySqlRow;
     type Pool<'a> = MySqlPoolExec<'a>;

@@ -141,6 +141,10 @@ impl Dialect for PostgresDb {
     const INSERT_BLANK_LIMIT: &'static str = r#"ON CONFLICT ("key") DO UPDATE SET until_ms = rate_limits.until_ms"#;
     const RECIPIENT_IS: &'static str = "lower(recipient) = lower(?)";
     const ANALYZE_ACCOUNTS: Option<&'static str> = Some("ANALYZE accounts");
+    const SEARCH_INDEX: Option<&'static str> = None;
+    /// The one trigram index of the three fields (`0013_account_search.sql`).
+    const SEARCH_PREFILTER: Option<&'static str> =
+        Some("account_search_text(email_normalized, username_normalized, name) LIKE ? ESCAPE '!'");
 
     type Row = PgRow;
     type Pool<'a> = PgPoolExec<'a>;

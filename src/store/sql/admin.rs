@@ -3,11 +3,18 @@
 //! links) and its retry, and bulk seeding for load tests.
 //!
 //! The substring search is a `LIKE '%q%'` on the lower-cased email and username and on
-//! `lower(name)`. PostgreSQL serves it from trigram indexes (`0003_admin.sql`), and its list
+//! `lower(name)`. PostgreSQL serves it from a trigram index of the three together
+//! (`0013_account_search.sql`, the dialect's [`Dialect::SEARCH_PREFILTER`]), and its list
 //! statements are planned with their actual values each time (see [`Built::unprepared`]): whether
 //! `q` matches a handful of accounts or half the table is a choice only the values can make.
-//! SQLite and MariaDB/MySQL scan in id order and stop at a page of matches. SQLite's `lower()`
-//! folds ASCII letters only, so there a name's non-ASCII capitals match only as typed.
+//! SQLite takes the candidates of a term of three characters or more from its trigram index
+//! (`0013_account_search.sql`, the dialect's [`Dialect::SEARCH_INDEX`]) and applies the same
+//! `LIKE` to each, so the results are the scan's: a list reads them when fewer than
+//! [`INDEXED_CANDIDATES`] accounts hold the term, and scans in id order otherwise (so many match
+//! that a page of them comes soon); a count streams them from the index and stops at its bound.
+//! MariaDB/MySQL, and SQLite for a shorter term, scan in id order and stop at a page of
+//! matches. SQLite's `lower()` folds ASCII letters only, so there a name's non-ASCII capitals
+//! match only as typed.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -30,15 +37,53 @@ const SEED_ROWS_PER_TRANSACTION: u64 = 100_000;
 /// Values per seeded row.
 const SEED_VALUES_PER_ROW: usize = 9;
 
+/// The most accounts holding a search term for which the list reads them from the search
+/// index (and sorts them by id); when more do, a page of them comes sooner from the scan in id
+/// order. At a million accounts, reading this many candidates takes about as long as scanning
+/// for a page of them.
+pub(crate) const INDEXED_CANDIDATES: i64 = 10_000;
+
+/// An account query's search: the `LIKE` pattern, and the index's query where the dialect has
+/// a search index and the term is long enough for it (three characters: the trigram's).
+struct Search {
+    pattern: String,
+    indexed: Option<String>,
+}
+
+impl Search {
+    fn of<D: Dialect>(query: &AccountQuery) -> Option<Self> {
+        let q = query.q.as_deref().filter(|q| !q.is_empty())?;
+        let indexed = (D::SEARCH_INDEX.is_some() && q.chars().count() >= 3).then(|| phrase(q));
+        Some(Self { pattern: like_pattern(q, false), indexed })
+    }
+}
+
+/// The full-text query matching `q` as a substring: one quoted phrase, its quotes doubled.
+fn phrase(q: &str) -> String {
+    format!("\"{}\"", q.replace('"', "\"\""))
+}
+
 /// The filters of an account query, appended to `… WHERE TRUE`; with the keyset cursor when
-/// `cursor` is set.
-fn push_filters<'a>(sql: &mut Built<'a>, query: &'a AccountQuery, pattern: Option<&'a str>, cursor: bool) {
+/// `cursor` is set, and limited to the search index's candidates when `candidates` is set.
+fn push_filters<'a, D: Dialect>(
+    sql: &mut Built<'a>,
+    query: &'a AccountQuery,
+    pattern: Option<&'a str>,
+    candidates: Option<(&'static str, &'a str)>,
+    cursor: bool,
+) {
     if let Some(pattern) = pattern {
+        if let Some(prefilter) = D::SEARCH_PREFILTER {
+            sql.and(prefilter, pattern);
+        }
         sql.push(
             " AND (email_normalized LIKE ? ESCAPE '!' OR username_normalized LIKE ? ESCAPE '!' \
              OR lower(name) LIKE ? ESCAPE '!')",
             args![pattern, pattern, pattern],
         );
+    }
+    if let Some((index, phrase)) = candidates {
+        sql.push(" AND id IN (SELECT account_id FROM ", &[]).push(index, args![phrase]).push(")", &[]);
     }
     if let Some(status) = query.status {
         sql.and("status = ?", status.as_str());
@@ -84,9 +129,16 @@ impl<D: Dialect> AdminStore for SqlStore<D> {
             return Ok(Vec::new());
         }
         timed!(DB, "list_accounts", async {
-            let pattern = query.q.as_deref().filter(|q| !q.is_empty()).map(|q| like_pattern(q, false));
+            let search = Search::of::<D>(query);
+            let mut candidates = None;
+            if let (Some(index), Some(phrase)) = (D::SEARCH_INDEX, search.as_ref().and_then(|s| s.indexed.as_deref())) {
+                let mut sql = Built::new("SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM ");
+                sql.push(index, args![phrase]).push(" LIMIT ?) AS held", args![INDEXED_CANDIDATES]);
+                let held = sql.fetch_optional(&mut self.db.pool()).await?.map_or(Ok(0), |row| row.count("n"))?;
+                candidates = (held < INDEXED_CANDIDATES.unsigned_abs()).then_some((index, phrase));
+            }
             let mut sql = Built::new(format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE TRUE")).unprepared();
-            push_filters(&mut sql, query, pattern.as_deref(), true);
+            push_filters::<D>(&mut sql, query, search.as_ref().map(|s| s.pattern.as_str()), candidates, true);
             sql.push(" ORDER BY id DESC LIMIT ?", args![i64::from(query.limit)]);
             let rows = sql.fetch_all(&mut self.db.pool()).await?;
             rows.iter().map(|row| Ok(account_from_row(row)?.account)).collect()
@@ -99,10 +151,21 @@ impl<D: Dialect> AdminStore for SqlStore<D> {
 
     async fn count_accounts_up_to(&self, query: &AccountQuery, at_most: u64) -> StoreResult<u64> {
         timed!(DB, "count_accounts", async {
-            let pattern = query.q.as_deref().filter(|q| !q.is_empty()).map(|q| like_pattern(q, false));
-            let mut sql =
-                Built::new("SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM accounts WHERE TRUE").unprepared();
-            push_filters(&mut sql, query, pattern.as_deref(), false);
+            let search = Search::of::<D>(query);
+            let mut sql = Built::new("SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM ").unprepared();
+            match (D::SEARCH_INDEX, search.as_ref().and_then(|s| s.indexed.as_deref())) {
+                // The candidates first, in the index's order: the count stops at its bound
+                // after reading about that many, however many accounts hold the term.
+                (Some(index), Some(phrase)) => {
+                    sql.push("(SELECT account_id FROM ", &[])
+                        .push(index, args![phrase])
+                        .push(") AS found CROSS JOIN accounts ON accounts.id = found.account_id WHERE TRUE", &[]);
+                }
+                _ => {
+                    sql.push("accounts WHERE TRUE", &[]);
+                }
+            }
+            push_filters::<D>(&mut sql, query, search.as_ref().map(|s| s.pattern.as_str()), None, false);
             sql.push(" LIMIT ?) AS matched", args![i64::try_from(at_most).unwrap_or(i64::MAX)]);
             let row = sql.fetch_optional(&mut self.db.pool()).await?;
             row.map_or(Ok(0), |row| row.count("n"))

@@ -253,6 +253,14 @@ pub trait Dialect: Send + Sync + std::fmt::Debug + Sized + 'static {
     /// A statement refreshing the planner's statistics of `accounts` after a bulk insert, where
     /// the planner needs them at once.
     const ANALYZE_ACCOUNTS: Option<&'static str>;
+    /// The accounts' text-search index, where the dialect has one beside the `LIKE` (see
+    /// [`admin`]): the `FROM` clause (one `?`, the full-text phrase) of the accounts that may
+    /// hold the phrase, each with its `account_id`, in no useful order.
+    const SEARCH_INDEX: Option<&'static str>;
+    /// A condition (one `?`, the search's `LIKE` pattern) that every account the search
+    /// matches meets and that an index serves, where the dialect has one: the search asks it
+    /// besides the per-field `LIKE`.
+    const SEARCH_PREFILTER: Option<&'static str>;
 }
 
 /// The database store over a dialect; see the module documentation.
