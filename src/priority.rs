@@ -1,4 +1,4 @@
-//! Background work below normal scheduling priority: password hashing (see [`crate::passwords`])
+//! Background work below normal scheduling priority: password hashing (its threads)
 //! and the `gatehouse purge` command, which must not take the cores from serving requests.
 
 /// Puts the calling thread at nice 10 in Linux's `SCHED_BATCH`; threads it starts afterwards
