@@ -41,20 +41,25 @@ const SEED_VALUES_PER_ROW: usize = 9;
 /// index (and sorts them by id); when more do, a page of them comes sooner from the scan in id
 /// order. At a million accounts, reading this many candidates takes about as long as scanning
 /// for a page of them.
-pub(crate) const INDEXED_CANDIDATES: i64 = 10_000;
+const INDEXED_CANDIDATES: u64 = 10_000;
 
-/// An account query's search: the `LIKE` pattern, and the index's query where the dialect has
-/// a search index and the term is long enough for it (three characters: the trigram's).
+/// An account query's search: the `LIKE` pattern, and the dialect's search index (its `FROM`
+/// clause) with the phrase to ask it, where it has one and the term is long enough for it
+/// (three characters: the trigram's).
 struct Search {
     pattern: String,
-    indexed: Option<String>,
+    index: Option<(&'static str, String)>,
 }
 
 impl Search {
     fn of<D: Dialect>(query: &AccountQuery) -> Option<Self> {
         let q = query.q.as_deref().filter(|q| !q.is_empty())?;
-        let indexed = (D::SEARCH_INDEX.is_some() && q.chars().count() >= 3).then(|| phrase(q));
-        Some(Self { pattern: like_pattern(q, false), indexed })
+        let index = D::SEARCH_INDEX.filter(|_| q.chars().count() >= 3).map(|index| (index, phrase(q)));
+        Some(Self { pattern: like_pattern(q, false), index })
+    }
+
+    fn index(&self) -> Option<(&'static str, &str)> {
+        self.index.as_ref().map(|(index, phrase)| (*index, phrase.as_str()))
     }
 }
 
@@ -131,11 +136,11 @@ impl<D: Dialect> AdminStore for SqlStore<D> {
         timed!(DB, "list_accounts", async {
             let search = Search::of::<D>(query);
             let mut candidates = None;
-            if let (Some(index), Some(phrase)) = (D::SEARCH_INDEX, search.as_ref().and_then(|s| s.indexed.as_deref())) {
+            if let Some((index, phrase)) = search.as_ref().and_then(Search::index) {
                 let mut sql = Built::new("SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM ");
-                sql.push(index, args![phrase]).push(" LIMIT ?) AS held", args![INDEXED_CANDIDATES]);
+                sql.push(index, args![phrase]).push(" LIMIT ?) AS held", args![INDEXED_CANDIDATES as i64]);
                 let held = sql.fetch_optional(&mut self.db.pool()).await?.map_or(Ok(0), |row| row.count("n"))?;
-                candidates = (held < INDEXED_CANDIDATES.unsigned_abs()).then_some((index, phrase));
+                candidates = (held < INDEXED_CANDIDATES).then_some((index, phrase));
             }
             let mut sql = Built::new(format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE TRUE")).unprepared();
             push_filters::<D>(&mut sql, query, search.as_ref().map(|s| s.pattern.as_str()), candidates, true);
@@ -153,15 +158,15 @@ impl<D: Dialect> AdminStore for SqlStore<D> {
         timed!(DB, "count_accounts", async {
             let search = Search::of::<D>(query);
             let mut sql = Built::new("SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM ").unprepared();
-            match (D::SEARCH_INDEX, search.as_ref().and_then(|s| s.indexed.as_deref())) {
+            match search.as_ref().and_then(Search::index) {
                 // The candidates first, in the index's order: the count stops at its bound
                 // after reading about that many, however many accounts hold the term.
-                (Some(index), Some(phrase)) => {
+                Some((index, phrase)) => {
                     sql.push("(SELECT account_id FROM ", &[])
                         .push(index, args![phrase])
                         .push(") AS found CROSS JOIN accounts ON accounts.id = found.account_id WHERE TRUE", &[]);
                 }
-                _ => {
+                None => {
                     sql.push("accounts WHERE TRUE", &[]);
                 }
             }
