@@ -678,8 +678,14 @@ def main():
                         help="register a webhook endpoint for every event (a receiver in this process answering 204), "
                              "to measure what telling of each change costs; implies --no-docs")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/BENCHMARKS.md, the plot or bench/results (the figures go to the temp directory)")
+    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for the measured server (repeatable), to compare a setting against its "
+                             "default; implies --no-docs")
     options = parser.parse_args()
-    options.no_docs = options.no_docs or options.webhooks
+    options.no_docs = options.no_docs or options.webhooks or bool(options.server_env)
+    for setting in options.server_env:
+        if "=" not in setting or not setting.startswith("GATEHOUSE_"):
+            parser.error(f"--server-env wants GATEHOUSE_NAME=VALUE, not {setting!r}")
     if options.smoke:
         options.rounds, options.duration, options.concurrency = 1, 1, "1,16"
         options.scenarios, options.accounts, options.sessions = "healthz,user,forward,login,login_totp", 32, 32
@@ -702,6 +708,7 @@ def main():
         startup = bench.startup(1 if options.smoke else 7)
         bench.seed(options.accounts)
         extra_env = dict(bench.extra_env or {})
+        extra_env.update(setting.split("=", 1) for setting in options.server_env)
         receiver = None
         if options.webhooks:
             # The receiver is on loopback, which webhooks may reach only when allowed.

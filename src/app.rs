@@ -51,11 +51,21 @@ pub struct Services {
 impl Services {
     /// Connects to the database (migrating it), loads or creates the signing key, and builds
     /// the account service. `public_url` is the base of emailed links and the token issuer.
-    pub async fn open(config: &Config, public_url: url::Url, outbox_settings: OutboxSettings) -> anyhow::Result<Self> {
+    /// A process `serving` requests keeps a memory of sessions when they live in Redis.
+    pub async fn open(
+        config: &Config,
+        public_url: url::Url,
+        outbox_settings: OutboxSettings,
+        serving: bool,
+    ) -> anyhow::Result<Self> {
         let options = DbOptions { max_connections: config.database_max_connections, timeout: config.database_timeout };
         let (store, database_sessions) = store::connect(&config.database_url, &options).await?.into_parts();
         let sessions: Arc<dyn SessionStore> = match &config.redis_url {
-            Some(url) => Arc::new(RedisSessions::connect(url, &config.redis_prefix, config.database_timeout).await?),
+            Some(url) => {
+                let sessions = RedisSessions::connect(url, &config.redis_prefix, config.database_timeout).await?;
+                let memory = if serving { config.redis_session_memory << 20 } else { 0 };
+                Arc::new(sessions.with_memory(memory))
+            }
             None => database_sessions,
         };
         crate::metrics::handle();
@@ -307,7 +317,8 @@ struct Opener {
 impl Opener {
     /// Opens the services and ensures the bootstrap admin.
     async fn open(&self) -> anyhow::Result<Services> {
-        let services = Services::open(&self.config, self.public_url.clone(), self.outbox_settings.clone()).await?;
+        let services =
+            Services::open(&self.config, self.public_url.clone(), self.outbox_settings.clone(), true).await?;
         if let Some(admin) = &self.config.admin
             && let Err(error) = ensure_admin(&services, admin).await
         {

@@ -75,6 +75,12 @@ impl Drop for Replica {
     }
 }
 
+/// A proxy in front of the Redis at `redis` (a URL).
+async fn redis_proxy(redis: &str) -> Proxy {
+    let target = url::Url::parse(redis).unwrap();
+    Proxy::start(format!("{}:{}", target.host_str().unwrap(), target.port().unwrap_or(6379))).await
+}
+
 /// Polls `url` until it answers `want` (at most 30 s).
 async fn until_status(client: &reqwest::Client, url: &str, token: Option<&str>, want: StatusCode) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -306,9 +312,7 @@ async fn a_redis_outage_refuses_everyone_and_service_resumes_by_itself() {
     let Some((postgres, redis)) = servers() else { return };
     let db = TestDatabase::create_on(Kind::Postgres, &postgres).await;
     let smtp = SmtpServer::start().await;
-    let redis_target = url::Url::parse(&redis).unwrap();
-    let proxy =
-        Proxy::start(format!("{}:{}", redis_target.host_str().unwrap(), redis_target.port().unwrap_or(6379))).await;
+    let proxy = redis_proxy(&redis).await;
     let port = free_port();
     let env = base_env(&db, &format!("redis://127.0.0.1:{}", proxy.port), &smtp, &format!("http://127.0.0.1:{port}"));
     let replica = Replica::start(port, &env);
@@ -381,4 +385,95 @@ async fn a_database_outage_answers_503_writes_nothing_half_and_recovers() {
         post(&client, &format!("{base}/user"), json!({"email": "dan@example.com", "password": PASSWORD}), None).await;
     assert_eq!(again.status(), StatusCode::CREATED);
     smtp.wait_for("dan@example.com", 1).await;
+}
+
+/// GET /user on `base` with `token`: its status.
+async fn me_status(client: &reqwest::Client, base: &str, token: &str) -> StatusCode {
+    client.get(format!("{base}/user")).bearer_auth(token).send().await.unwrap().status()
+}
+
+/// Every replica remembers the sessions it checked (at the default memory), and still a
+/// logout answered by one is refused by every replica on the very next request: round after
+/// round, the logout made on each replica in turn, the checks sent all at once. A replica cut
+/// off from Redis without an error (its packets dropped) answers from memory for at most a
+/// second; a logout made meanwhile on another replica is answered only once that second is
+/// over, and then the cut-off replica no longer answers from memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_logout_holds_on_every_replica_at_once_though_each_remembers_sessions() {
+    let Some((postgres, redis)) = servers() else { return };
+    let db = TestDatabase::create_on(Kind::Postgres, &postgres).await;
+    let smtp = SmtpServer::start().await;
+    let proxy = redis_proxy(&redis).await;
+    let ports = [free_port(), free_port(), free_port()];
+    let env = base_env(&db, &redis, &smtp, &format!("http://127.0.0.1:{}", ports[0]));
+    let mut proxied = env.clone();
+    proxied.insert("GATEHOUSE_REDIS_URL".into(), format!("redis://127.0.0.1:{}", proxy.port));
+    let replicas = [Replica::start(ports[0], &env), Replica::start(ports[1], &env), Replica::start(ports[2], &proxied)];
+    let client = reqwest::Client::new();
+    for replica in &replicas {
+        until_status(&client, &format!("{}/readyz", replica.url), None, StatusCode::OK).await;
+    }
+    let bases: Vec<String> = replicas.iter().map(|r| r.url.clone()).collect();
+    let (a, c) = (&bases[0], &bases[2]);
+    post(&client, &format!("{a}/user"), json!({"email": "eve@example.com", "password": PASSWORD}), None).await;
+    activate(&client, &smtp, "eve@example.com", a).await;
+
+    let mut answered_in = Vec::new();
+    for round in 0..24 {
+        let token = log_in(&client, a, "eve@example.com", PASSWORD).await;
+        for _ in 0..2 {
+            for base in &bases {
+                assert_eq!(me_status(&client, base, &token).await, StatusCode::OK);
+            }
+        }
+        let out = &bases[round % 3];
+        let started = std::time::Instant::now();
+        let logout = client.delete(format!("{out}/auth")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+        answered_in.push(started.elapsed());
+        let mut checks = Vec::new();
+        for base in &bases {
+            for path in ["/user", "/protected"] {
+                let (client, token, url) = (client.clone(), token.clone(), format!("{base}{path}"));
+                checks.push(tokio::spawn(async move {
+                    let status = client.get(&url).bearer_auth(token).send().await.unwrap().status();
+                    (url, status)
+                }));
+            }
+        }
+        for check in checks {
+            let (url, status) = check.await.unwrap();
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "round {round}: {url} after the logout on {out}");
+        }
+    }
+    answered_in.sort();
+    eprintln!(
+        "replicas: a logout answered in {:.1} ms (median of {}), {:.1} ms at most",
+        answered_in[answered_in.len() / 2].as_secs_f64() * 1000.0,
+        answered_in.len(),
+        answered_in.last().unwrap().as_secs_f64() * 1000.0
+    );
+
+    // C's link to Redis drops every packet: C answers from memory, and A's logout waits for it.
+    let token = log_in(&client, a, "eve@example.com", PASSWORD).await;
+    for _ in 0..2 {
+        assert_eq!(me_status(&client, c, &token).await, StatusCode::OK);
+    }
+    proxy.stall();
+    assert_eq!(me_status(&client, c, &token).await, StatusCode::OK, "from memory: Redis is out of C's reach");
+    let started = std::time::Instant::now();
+    let logout = client.delete(format!("{a}/auth")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(500), "the logout waited for C: {waited:?}");
+    assert!(waited < Duration::from_secs(3), "but not longer than C can trust its memory: {waited:?}");
+    assert_eq!(
+        me_status(&client, c, &token).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "C no longer answers from memory, and cannot ask Redis"
+    );
+    proxy.restore();
+    until_status(&client, &format!("{c}/user"), Some(&token), StatusCode::UNAUTHORIZED).await;
+    eprintln!("replicas: a logout with one replica cut off from Redis answered in {} ms", waited.as_millis());
+    drop(replicas);
 }

@@ -384,7 +384,7 @@ impl Accounts {
         let found = if with_account {
             self.sessions.live_session_and_account(session_id, account_id, now).await?
         } else {
-            let session = self.sessions.live_session(session_id, now).await?;
+            let session = self.sessions.live_session_of(session_id, account_id, now).await?;
             session.map(|session| (session, AccountRead::Unread { seen: None }))
         };
         let (session, account) = found.ok_or(Error::Unauthorized)?;

@@ -254,7 +254,7 @@ async fn open(config: &Config) -> anyhow::Result<Services> {
         }
         .into());
     }
-    Services::open(config, config.public_url.clone(), OutboxSettings::default()).await
+    Services::open(config, config.public_url.clone(), OutboxSettings::default(), false).await
 }
 
 /// Where a command writes, for its confirmation: the SQLite file's absolute path, or the

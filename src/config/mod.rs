@@ -43,6 +43,8 @@ pub struct Config {
     pub database_timeout: Duration,
     pub redis_url: Option<SecretUrl>,
     pub redis_prefix: String,
+    /// MiB of the serving replica's memory of sessions (0: none).
+    pub redis_session_memory: usize,
     pub smtp_url: Option<SecretUrl>,
     pub mail_from: String,
     pub outbox_lease: Duration,
@@ -199,6 +201,7 @@ impl Config {
         let database_timeout = p.get(&DATABASE_TIMEOUT);
         let redis_prefix = p.get(&REDIS_PREFIX);
         let redis_url = p.optional(&REDIS_URL);
+        let redis_session_memory = p.get(&REDIS_SESSION_MEMORY);
         let smtp_url = p.optional(&SMTP_URL);
         let mail_from = p.get(&MAIL_FROM);
         let outbox_lease = p.get(&OUTBOX_LEASE);
@@ -241,6 +244,7 @@ impl Config {
                 database_timeout: database_timeout?,
                 redis_url: redis_url?,
                 redis_prefix: redis_prefix?,
+                redis_session_memory: redis_session_memory?,
                 smtp_url: smtp_url?,
                 mail_from: mail_from?,
                 outbox_lease: outbox_lease?,

@@ -112,6 +112,8 @@ settings! {
         "when set, sessions (and refresh tokens) and rate limits live in Redis, shared by every replica";
     REDIS_PREFIX: String = "GATEHOUSE_REDIS_PREFIX", Value("gatehouse:"), Plain, parse_redis_prefix,
         "prefix of every Redis key";
+    REDIS_SESSION_MEMORY: usize = "GATEHOUSE_REDIS_SESSION_MEMORY", Value("4"), Plain, |v| parse_count(v, 0, 1024),
+        "MiB each replica keeps of the sessions (and account copies) it checked lately, so that a token presented again is checked without a Redis round trip; a logout still holds on every replica at once; 0 turns it off";
     SMTP_URL: SecretUrl = "GATEHOUSE_SMTP_URL", Unset, Url,
         |v| parse_url_with_schemes(v, &["smtp", "smtps"], "smtp://localhost:1025 or smtps://user:pass@host:465"),
         "`smtp://host:port` (plain; add `?tls=required` for STARTTLS), `smtps://user:pass@host:465`; unset: emails are written to the log";

@@ -162,6 +162,17 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
     async fn create_session(&self, session: &NewSession) -> StoreResult<()>;
     /// The session, if it exists and has not expired.
     async fn live_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<LiveSession>>;
+    /// [`Self::live_session`] for a token naming `account_id`: a session of another account is
+    /// returned as it is (the caller refuses it). Stores that remember checked sessions answer
+    /// from memory.
+    async fn live_session_of(
+        &self,
+        id: Uuid,
+        _account_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<LiveSession>> {
+        self.live_session(id, now).await
+    }
     /// The session as [`Self::live_session`] has it and what this store can say of the
     /// account it belongs to (`account_id`, the one the token names) in the same round trip:
     /// the account itself where the store also holds the accounts, else the copy it keeps

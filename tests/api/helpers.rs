@@ -191,7 +191,7 @@ impl TestApp {
 
     /// The account service an operator's command would use, on this app's database.
     pub async fn services(&self) -> gatehouse::app::Services {
-        gatehouse::app::Services::open(&self.config, self.address.parse().unwrap(), OutboxSettings::default())
+        gatehouse::app::Services::open(&self.config, self.address.parse().unwrap(), OutboxSettings::default(), false)
             .await
             .unwrap()
     }

@@ -33,6 +33,9 @@ pub struct Harness {
     pub db: Arc<TestDatabase>,
     /// The session store is the database, which holds the accounts too (not Redis).
     pub sessions_in_database: bool,
+    /// For Redis: a second session store on the same keys, as another replica has it (each
+    /// with its memory of sessions, at the default size).
+    pub peer: Option<Arc<dyn SessionStore>>,
 }
 
 impl Harness {
@@ -72,8 +75,11 @@ pub async fn harness(kind: Kind) -> Option<Harness> {
         },
     };
     let (store, sessions) = open(&db).await;
-    Some(Harness { store, sessions, db: Arc::new(db), sessions_in_database: true })
+    Some(Harness { store, sessions, db: Arc::new(db), sessions_in_database: true, peer: None })
 }
+
+/// What a serving replica keeps in memory of sessions by default (`GATEHOUSE_REDIS_SESSION_MEMORY`).
+const MEMORY: usize = 4 << 20;
 
 /// Accounts in SQLite, sessions in Redis: the session scenarios against the Redis store.
 pub async fn redis_harness() -> Option<Harness> {
@@ -84,8 +90,12 @@ pub async fn redis_harness() -> Option<Harness> {
     let db = TestDatabase::create_sqlite();
     let (store, _) = open(&db).await;
     let prefix = format!("gh-store-test-{}:", uuid::Uuid::now_v7().simple());
-    let sessions = RedisSessions::connect(&SecretUrl::new(&url), &prefix, Duration::from_secs(5)).await.unwrap();
-    Some(Harness { store, sessions: Arc::new(sessions), db: Arc::new(db), sessions_in_database: false })
+    let replica = || async {
+        let sessions = RedisSessions::connect(&SecretUrl::new(&url), &prefix, Duration::from_secs(5)).await.unwrap();
+        Arc::new(sessions.with_memory(MEMORY)) as Arc<dyn SessionStore>
+    };
+    let (sessions, peer) = (replica().await, replica().await);
+    Some(Harness { store, sessions, db: Arc::new(db), sessions_in_database: false, peer: Some(peer) })
 }
 
 /// For each named scenario of the module it is invoked in, one test per backend (the store
@@ -161,6 +171,7 @@ conformance! {
         purging_removes_expired_sessions_only;
     sessions:
         a_session_is_live_until_it_expires_or_is_revoked,
+        what_one_replica_ends_another_refuses_at_once,
         the_per_request_read_gives_the_session_and_its_current_account,
         a_copy_of_the_account_is_read_until_the_account_changes,
         refresh_rotation_spends_the_old_token_and_reuse_revokes_the_session,

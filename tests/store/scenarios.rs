@@ -404,6 +404,62 @@ pub async fn a_session_is_live_until_it_expires_or_is_revoked(h: Harness) {
     assert!(h.sessions.live_session(new.id, t0).await.unwrap().is_none(), "touching does not revive it");
 }
 
+/// A session another replica checked (and, with Redis, remembers) is refused by it as soon as
+/// it ends, however it ends; a re-authentication and an account change show at once too.
+pub async fn what_one_replica_ends_another_refuses_at_once(h: Harness) {
+    let peer = h.peer.clone().unwrap_or_else(|| h.sessions.clone());
+    if h.peer.is_some() {
+        // The memory answers once its reader has read the invalidation stream through (its
+        // first read comes back within a quarter of a second).
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    let id = seeded(&h, "pia@example.com").await;
+    let account = h.store.find_account(&AccountKey::Id(id)).await.unwrap().unwrap().account;
+    let t0 = now();
+    for ending in ["logout", "logout everywhere", "refresh token reused", "step-up", "account changed"] {
+        let (new, refresh) = session(id, t0, minutes(30));
+        h.sessions.create_session(&new).await.unwrap();
+        if let AccountRead::Unread { seen: Some(seen) } =
+            peer.live_session_and_account(new.id, id, t0).await.unwrap().expect("live").1
+        {
+            peer.keep_account_copy(&account, &seen).await.unwrap();
+        }
+        for _ in 0..3 {
+            assert!(peer.live_session_of(new.id, id, t0).await.unwrap().is_some(), "{ending}: live");
+            assert!(peer.live_session_and_account(new.id, id, t0).await.unwrap().is_some(), "{ending}: live");
+        }
+        match ending {
+            "logout" => assert!(h.sessions.revoke_session(id, new.id).await.unwrap()),
+            "logout everywhere" => assert_eq!(h.sessions.revoke_all_sessions(id, None).await.unwrap(), 1),
+            "refresh token reused" => {
+                let (next, again) = (OpaqueToken::generate().hash, OpaqueToken::generate().hash);
+                let rotated = h.sessions.rotate_refresh(&refresh, &next, t0, Duration::ZERO).await.unwrap();
+                assert!(matches!(rotated, Rotation::Rotated(_)), "{rotated:?}");
+                let reused = h.sessions.rotate_refresh(&refresh, &again, t0, Duration::ZERO).await.unwrap();
+                assert!(matches!(reused, Rotation::Reused { .. }), "{reused:?}");
+            }
+            "step-up" => {
+                let stepped = SessionAuth { aal: 2, amr: vec!["pwd".into(), "otp".into()], at: t0, grant: None };
+                assert!(h.sessions.set_session_auth(new.id, &stepped).await.unwrap());
+                let seen = peer.live_session_of(new.id, id, t0).await.unwrap().expect("still live");
+                assert_eq!(seen.auth, stepped, "the new level, at once");
+                assert_eq!(peer.live_session_and_account(new.id, id, t0).await.unwrap().unwrap().0.auth, stepped);
+                continue;
+            }
+            _ => {
+                h.sessions.drop_account_copy(id).await.unwrap();
+                let (_, read) = peer.live_session_and_account(new.id, id, t0).await.unwrap().expect("still live");
+                if !h.sessions_in_database {
+                    assert!(matches!(read, AccountRead::Unread { .. }), "the old copy is gone: {read:?}");
+                }
+                continue;
+            }
+        }
+        assert!(peer.live_session_of(new.id, id, t0).await.unwrap().is_none(), "{ending}: ended");
+        assert!(peer.live_session_and_account(new.id, id, t0).await.unwrap().is_none(), "{ending}: ended");
+    }
+}
+
 /// The per-request read: the session and, from a store that also holds the accounts, its
 /// account as it is now (read afresh each time, so a change or a revocation shows at once).
 pub async fn the_per_request_read_gives_the_session_and_its_current_account(h: Harness) {

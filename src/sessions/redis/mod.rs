@@ -20,102 +20,55 @@
 //!   writing the mark fails (Redis down right after the database write), the old copy may be
 //!   shown to its owner until it expires; it is never used to authorise anything.
 //!
+//! A serving replica also keeps a memory of the sessions it checked lately, with their
+//! account copies ([`cache`]), kept true by the invalidation stream ([`sync`]): a token
+//! presented again is checked without a round trip, and a logout, once answered, is refused by
+//! every replica.
+//!
 //! When Redis cannot be reached every call fails, and requests answer 503: nobody is let in on
-//! a guess. The connection manager reconnects by itself when Redis is back.
+//! a guess (the memory stops answering within [`cache::TRUST`] of its last read of the stream).
+//! The connection manager reconnects by itself when Redis is back.
 
+mod cache;
+mod copy;
+mod reply;
 mod scripts;
+mod sync;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Script, Value};
 use uuid::Uuid;
 
-use self::scripts::{CREATE, KEEP_COPY, LIST, REVOKE, REVOKE_ALL, ROTATE, SET_AUTH, TOUCH};
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+use self::cache::{Cache, Ticket};
+pub use self::copy::ACCOUNT_COPY_TTL;
+use self::copy::{AccountCopy, COPY_PREFIX, MARK_PREFIX, read_copy};
+use self::reply::{SESSION_FIELDS, hex, id, live, ms, ms_of, number, optional, session_auth, text, time, unavailable};
+use self::scripts::{CREATE, DROP_COPY, KEEP_COPY, LIST, REVOKE, REVOKE_ALL, ROTATE, SET_AUTH, TOUCH};
+use self::sync::Keys;
 use super::{AccountRead, LiveSession, NewSession, Rotation, SessionAuth, SessionInfo, SessionStore};
-use crate::accounts::domain::{Account, Role, Status};
+use crate::accounts::domain::Account;
 use crate::metrics::{SESSION_STORE as SESSIONS, timed};
 use crate::secret_url::SecretUrl;
 use crate::store::error::{StoreError, StoreResult};
 use crate::tokens::opaque::TokenHash;
 
-/// How long a copy of an account (or the mark of its change) lives in Redis.
-pub const ACCOUNT_COPY_TTL: Duration = Duration::from_secs(300);
-
-const COPY_PREFIX: &str = "s ";
-const MARK_PREFIX: &str = "x ";
-
-/// An account as its copy in Redis holds it.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct AccountCopy {
-    id: Uuid,
-    email: String,
-    username: Option<String>,
-    name: Option<String>,
-    data: serde_json::Map<String, serde_json::Value>,
-    /// Absent from copies written before it existed.
-    #[serde(default)]
-    app_data: serde_json::Map<String, serde_json::Value>,
-    role: String,
-    status: String,
-    email_verified: bool,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    #[serde(default)] // as `app_data`
-    locale: Option<String>,
-}
-
-impl AccountCopy {
-    fn of(account: &Account) -> Self {
-        Self {
-            id: account.id,
-            email: account.email.clone(),
-            username: account.username.clone(),
-            name: account.name.clone(),
-            data: account.data.clone(),
-            app_data: account.app_data.clone(),
-            role: account.role.as_str().to_owned(),
-            status: account.status.as_str().to_owned(),
-            email_verified: account.email_verified,
-            created_at: account.created_at,
-            updated_at: account.updated_at,
-            locale: account.locale.map(|l| l.as_str().to_owned()),
-        }
-    }
-
-    fn into_account(self) -> Option<Account> {
-        Some(Account {
-            id: self.id,
-            email: self.email,
-            username: self.username,
-            name: self.name,
-            data: self.data,
-            app_data: self.app_data,
-            role: Role::parse(&self.role)?,
-            status: Status::parse(&self.status)?,
-            email_verified: self.email_verified,
-            locale: self.locale.as_deref().and_then(crate::i18n::Locale::parse),
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-        })
-    }
-}
-
-/// What stood in the copy's place: the account when it is a readable copy of `account_id`'s.
-fn read_copy(raw: Option<Vec<u8>>, account_id: Uuid) -> AccountRead {
-    let raw = raw.map(|bytes| String::from_utf8(bytes).unwrap_or_default()).unwrap_or_default();
-    let copy = raw.strip_prefix(COPY_PREFIX).and_then(|json| serde_json::from_str::<AccountCopy>(json).ok());
-    match copy.and_then(AccountCopy::into_account) {
-        Some(account) if account.id == account_id => AccountRead::Copy(account),
-        _ => AccountRead::Unread { seen: Some(raw) },
-    }
-}
-
 pub struct RedisSessions {
+    client: redis::Client,
     connection: ConnectionManager,
     prefix: String,
+    timeout: Duration,
+    keys: Keys,
+    /// The memory of sessions, in a serving replica ([`Self::with_memory`]).
+    cache: Option<Arc<Cache>>,
+    /// Stops the reader of the stream when the store goes.
+    _reader: Option<DropGuard>,
     create: Script,
     touch: Script,
     set_auth: Script,
@@ -124,82 +77,13 @@ pub struct RedisSessions {
     revoke_all: Script,
     list: Script,
     keep_copy: Script,
+    drop_copy: Script,
 }
 
 impl std::fmt::Debug for RedisSessions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisSessions").field("prefix", &self.prefix).finish_non_exhaustive()
     }
-}
-
-fn unavailable(error: redis::RedisError) -> StoreError {
-    StoreError::Unavailable(anyhow::Error::new(error).context("Redis"))
-}
-
-fn ms(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-fn time(ms: i64) -> StoreResult<DateTime<Utc>> {
-    Utc.timestamp_millis_opt(ms).single().ok_or_else(|| StoreError::Other(anyhow::anyhow!("bad time {ms} in Redis")))
-}
-
-fn hex(hash: &TokenHash) -> String {
-    hash.as_bytes().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn text(value: &Value) -> Option<String> {
-    match value {
-        Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
-        Value::SimpleString(s) => Some(s.clone()),
-        Value::Int(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn number(value: &Value) -> StoreResult<i64> {
-    text(value).and_then(|t| t.parse().ok()).ok_or_else(|| StoreError::Other(anyhow::anyhow!("bad number in Redis")))
-}
-
-fn id(value: &Value) -> StoreResult<Uuid> {
-    text(value)
-        .and_then(|t| Uuid::parse_str(&t).ok())
-        .ok_or_else(|| StoreError::Other(anyhow::anyhow!("bad id in Redis")))
-}
-
-fn ms_of(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
-}
-
-/// The session hash fields the per-request check reads, in the order [`live`] takes them.
-const SESSION_FIELDS: [&str; 4] = ["account", "expires", "used", "auth"];
-
-/// The live session from its `HMGET` of [`SESSION_FIELDS`], if it exists and has not expired.
-fn live(id: Uuid, fields: &[Value], now: DateTime<Utc>) -> StoreResult<Option<LiveSession>> {
-    let [account, expires, used, auth] = fields else { return Ok(None) };
-    if matches!(account, Value::Nil) {
-        return Ok(None);
-    }
-    let expires_at = time(number(expires)?)?;
-    if expires_at <= now {
-        return Ok(None);
-    }
-    Ok(Some(LiveSession {
-        id,
-        account_id: self::id(account)?,
-        expires_at,
-        last_used_at: time(number(used)?)?,
-        auth: session_auth(auth),
-    }))
-}
-
-/// A session's `auth` field ([`SessionAuth::decode`]).
-fn session_auth(value: &Value) -> SessionAuth {
-    SessionAuth::decode(optional(value).as_deref())
-}
-
-fn optional(value: &Value) -> Option<String> {
-    text(value).filter(|t| !t.is_empty())
 }
 
 impl RedisSessions {
@@ -212,12 +96,17 @@ impl RedisSessions {
             .set_response_timeout(Some(timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(2));
-        let connection = ConnectionManager::new_with_config(client, config)
+        let connection = ConnectionManager::new_with_config(client.clone(), config)
             .await
             .map_err(|e| anyhow::anyhow!("connecting to Redis at {url}: {e}; is it running?"))?;
         Ok(Self {
+            client,
             connection,
             prefix: prefix.to_owned(),
+            timeout,
+            keys: Keys::new(prefix),
+            cache: None,
+            _reader: None,
             create: Script::new(CREATE),
             touch: Script::new(TOUCH),
             set_auth: Script::new(SET_AUTH),
@@ -226,7 +115,48 @@ impl RedisSessions {
             revoke_all: Script::new(REVOKE_ALL),
             list: Script::new(LIST),
             keep_copy: Script::new(KEEP_COPY),
+            drop_copy: Script::new(DROP_COPY),
         })
+    }
+
+    /// Keeps a memory of recently checked sessions of at most `budget` bytes (none for 0), and
+    /// reads the invalidation stream to keep it true: for a replica that serves requests.
+    #[must_use]
+    pub fn with_memory(mut self, budget: usize) -> Self {
+        if budget > 0 {
+            let cache = Arc::new(Cache::new(budget));
+            let stop = CancellationToken::new();
+            sync::spawn(self.client.clone(), self.keys.clone(), cache.clone(), self.timeout, stop.clone());
+            self.cache = Some(cache);
+            self._reader = Some(stop.drop_guard());
+        }
+        self
+    }
+
+    /// The session from memory, if it holds it (with the account's copy, when `with_copy`).
+    fn remembered(&self, id: Uuid, account_id: Uuid, now: DateTime<Utc>, with_copy: bool) -> Option<cache::Hit> {
+        self.cache.as_ref()?.lookup(id, account_id, now, with_copy)
+    }
+
+    fn ticket(&self) -> Option<Ticket> {
+        self.cache.as_ref().and_then(|cache| cache.ticket())
+    }
+
+    /// After a script that added `entry` for `account_id` to the stream: forgets the account
+    /// here at once, then waits for the other replicas ([`sync::settle`]).
+    async fn invalidated(&self, account_id: Uuid, entry: &Value) {
+        if let Some(cache) = &self.cache {
+            cache.forget(account_id);
+        }
+        match text(entry) {
+            Some(entry) => sync::settle(&self.connection, &self.keys, &entry).await,
+            None => {
+                // Cannot happen with the scripts as written; if it did, waiting out every
+                // replica's trust is still right.
+                tracing::warn!("an invalidation of sessions came back without its entry");
+                tokio::time::sleep(sync::SETTLE).await;
+            }
+        }
     }
 
     fn session_key(&self, id: Uuid) -> String {
@@ -296,14 +226,37 @@ impl SessionStore for RedisSessions {
         }
     }
 
-    /// The session and, in the same round trip (not atomically: the copy is only shown, and
-    /// the session alone decides), the account's copy.
+    /// From memory when it holds the session, else one `HMGET`, kept in memory.
+    async fn live_session_of(
+        &self,
+        id: Uuid,
+        account_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<LiveSession>> {
+        if let Some((session, _)) = self.remembered(id, account_id, now, false) {
+            return Ok(Some(session));
+        }
+        let ticket = self.ticket();
+        let session = self.live_session(id, now).await?;
+        if let (Some(cache), Some(ticket), Some(session)) = (&self.cache, ticket, &session) {
+            cache.put(ticket, session.clone(), None);
+        }
+        Ok(session)
+    }
+
+    /// From memory when it holds the session and the account's copy; else the session and,
+    /// in the same round trip (not atomically: the copy is only shown, and the session alone
+    /// decides), the account's copy, both kept in memory.
     async fn live_session_and_account(
         &self,
         id: Uuid,
         account_id: Uuid,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<(LiveSession, AccountRead)>> {
+        if let Some((session, Some(account))) = self.remembered(id, account_id, now, true) {
+            return Ok(Some((session, AccountRead::Copy(account))));
+        }
+        let ticket = self.ticket();
         timed!(SESSIONS, "check", async {
             let mut connection = self.connection.clone();
             let (fields, copy): (Vec<Value>, Option<Vec<u8>>) = redis::pipe()
@@ -316,11 +269,19 @@ impl SessionStore for RedisSessions {
                 .await
                 .map_err(unavailable)?;
             let Some(session) = live(id, &fields, now)? else { return Ok(None) };
-            let read = if session.account_id == account_id {
-                read_copy(copy, account_id)
-            } else {
-                AccountRead::Unread { seen: None }
-            };
+            if session.account_id != account_id {
+                return Ok(Some((session, AccountRead::Unread { seen: None })));
+            }
+            let raw = copy.map(|bytes| String::from_utf8(bytes).unwrap_or_default()).unwrap_or_default();
+            let length = raw.len();
+            let read = read_copy(raw, account_id);
+            if let (Some(cache), Some(ticket)) = (&self.cache, ticket) {
+                let copy = match &read {
+                    AccountRead::Copy(account) => Some((account.clone(), length)),
+                    _ => None,
+                };
+                cache.put(ticket, session.clone(), copy);
+            }
             Ok(Some((session, read)))
         })
     }
@@ -345,14 +306,17 @@ impl SessionStore for RedisSessions {
     async fn drop_account_copy(&self, account_id: Uuid) -> StoreResult<()> {
         timed!(SESSIONS, "drop_copy", async {
             let mut connection = self.connection.clone();
-            let _: () = redis::cmd("SET")
-                .arg(self.copy_key(account_id))
+            let entry: Value = self
+                .drop_copy
+                .key(self.copy_key(account_id))
+                .key(&self.keys.stream)
                 .arg(format!("{MARK_PREFIX}{}", Uuid::now_v7()))
-                .arg("PX")
                 .arg(ms_of(ACCOUNT_COPY_TTL))
-                .query_async(&mut connection)
+                .arg(account_id.to_string())
+                .invoke_async(&mut connection)
                 .await
                 .map_err(unavailable)?;
+            self.invalidated(account_id, &entry).await;
             Ok(())
         })
     }
@@ -360,18 +324,28 @@ impl SessionStore for RedisSessions {
     async fn set_session_auth(&self, id: Uuid, auth: &SessionAuth) -> StoreResult<bool> {
         timed!(SESSIONS, "set_auth", async {
             let mut connection = self.connection.clone();
-            let set: i64 = self
+            let reply: Vec<Value> = self
                 .set_auth
                 .key(self.session_key(id))
+                .key(&self.keys.stream)
                 .arg(auth.encode())
                 .invoke_async(&mut connection)
                 .await
                 .map_err(unavailable)?;
-            Ok(set == 1)
+            match reply.as_slice() {
+                [set, entry, account] if number(set)? == 1 => {
+                    self.invalidated(crate::sessions::redis::id(account)?, entry).await;
+                    Ok(true)
+                }
+                _ => Ok(false),
+            }
         })
     }
 
     async fn touch_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
+        if let Some(cache) = &self.cache {
+            cache.touched(id, now);
+        }
         timed!(SESSIONS, "touch", async {
             let mut connection = self.connection.clone();
             self.touch
@@ -397,6 +371,7 @@ impl SessionStore for RedisSessions {
                 .rotate
                 .key(self.refresh_key(presented))
                 .key(self.refresh_key(next))
+                .key(&self.keys.stream)
                 .arg(&self.prefix)
                 .arg(ms(now))
                 .arg(ms_of(grace))
@@ -421,8 +396,10 @@ impl SessionStore for RedisSessions {
                         auth: session_auth(auth),
                     }))
                 }
-                [outcome, sid, account] if number(outcome)? == 2 => {
-                    Ok(Rotation::Reused { session_id: id(sid)?, account_id: id(account)? })
+                [outcome, sid, account, entry] if number(outcome)? == 2 => {
+                    let account_id = id(account)?;
+                    self.invalidated(account_id, entry).await;
+                    Ok(Rotation::Reused { session_id: id(sid)?, account_id })
                 }
                 _ => Ok(Rotation::Unknown),
             }
@@ -432,31 +409,44 @@ impl SessionStore for RedisSessions {
     async fn revoke_session(&self, account_id: Uuid, id: Uuid) -> StoreResult<bool> {
         timed!(SESSIONS, "revoke", async {
             let mut connection = self.connection.clone();
-            let ended: i64 = self
+            let reply: Vec<Value> = self
                 .revoke
                 .key(self.session_key(id))
                 .key(self.account_key(account_id))
+                .key(&self.keys.stream)
                 .arg(account_id.to_string())
                 .arg(id.to_string())
                 .invoke_async(&mut connection)
                 .await
                 .map_err(unavailable)?;
-            Ok(ended == 1)
+            match reply.as_slice() {
+                [ended, entry] if number(ended)? == 1 => {
+                    self.invalidated(account_id, entry).await;
+                    Ok(true)
+                }
+                _ => Ok(false),
+            }
         })
     }
 
     async fn revoke_all_sessions(&self, account_id: Uuid, except: Option<Uuid>) -> StoreResult<u64> {
         timed!(SESSIONS, "revoke_all", async {
             let mut connection = self.connection.clone();
-            let ended: i64 = self
+            let reply: Vec<Value> = self
                 .revoke_all
                 .key(self.account_key(account_id))
+                .key(&self.keys.stream)
                 .arg(&self.prefix)
                 .arg(except.map(|id| id.to_string()).unwrap_or_default())
+                .arg(account_id.to_string())
                 .invoke_async(&mut connection)
                 .await
                 .map_err(unavailable)?;
-            Ok(ended.try_into().unwrap_or_default())
+            let [ended, entry] = reply.as_slice() else {
+                return Err(StoreError::Other(anyhow::anyhow!("bad answer from Redis")));
+            };
+            self.invalidated(account_id, entry).await;
+            Ok(number(ended)?.try_into().unwrap_or_default())
         })
     }
 
