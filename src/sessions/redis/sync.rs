@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::cache::{Cache, TRUST};
+use super::reply::text;
 use super::scripts::{BEAT, BEHIND, JOIN};
 
 /// How long a read of the stream waits for an entry before it comes back empty (and the
@@ -144,11 +145,6 @@ async fn follow(
 
 /// The entries of an `XREAD` answer of one stream: id, and the account named (if readable).
 fn entries(read: &Value) -> Vec<(String, Option<Uuid>)> {
-    let text = |value: &Value| match value {
-        Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
-        Value::SimpleString(s) => Some(s.clone()),
-        _ => None,
-    };
     let Value::Array(streams) = read else { return Vec::new() };
     let Some(Value::Array(stream)) = streams.first() else { return Vec::new() };
     let Some(Value::Array(items)) = stream.get(1) else { return Vec::new() };
