@@ -248,6 +248,16 @@ pub async fn the_search_answers_alike_when_thousands_hold_the_term(h: Harness) {
         "the few that hold a rarer term, newest first"
     );
     assert_eq!(store.count_accounts(&search("y1020")).await.unwrap(), 2);
+
+    // PostgreSQL asks its index for the part of a term whose trigrams few accounts share (here
+    // the digits): many more accounts hold that part than the term, and the whole term decides.
+    assert_eq!(listed(store, &search("many1020@example")).await, ["Many1020@example.com"]);
+    assert_eq!(
+        usernames(store.list_accounts(&search("many1020")).await.unwrap()),
+        [Some("Many10200".into()), Some("Many1020".into())]
+    );
+    assert_eq!(store.count_accounts(&search("seed 1020")).await.unwrap(), 2, "Seed 1020 and Seed 10200");
+    assert_eq!(store.count_accounts(&search("many10200@example.com")).await.unwrap(), 1);
 }
 
 pub async fn pages_hold_every_account_once_while_accounts_are_added(h: Harness) {

@@ -213,6 +213,7 @@ impl Dialect for MySqlDb {
     const RECIPIENT_IS: &'static str = "recipient = ?";
     const ANALYZE_ACCOUNTS: Option<&'static str> = None;
     const SEARCH_PREFILTER: Option<&'static str> = None;
+    const SEARCH_SAMPLE: Option<&'static str> = None;
     const SEARCH_INDEX: Option<&'static str> = None;
 
     type Row = MySqlRow;

@@ -4,9 +4,10 @@
 //!
 //! The substring search is a `LIKE '%q%'` on the lower-cased email and username and on
 //! `lower(name)`. PostgreSQL serves it from a trigram index of the three together
-//! (`0013_account_search.sql`, the dialect's [`Dialect::SEARCH_PREFILTER`]), and its list
-//! statements are planned with their actual values each time (see [`Built::unprepared`]): whether
-//! `q` matches a handful of accounts or half the table is a choice only the values can make.
+//! (`0013_account_search.sql`, the dialect's [`Dialect::SEARCH_PREFILTER`]), asked for the
+//! term's rarest part (see [`search`](super::search)), and its list statements are planned
+//! with their actual values each time (see [`Built::unprepared`]): whether `q` matches a
+//! handful of accounts or half the table is a choice only the values can make.
 //! SQLite takes the candidates of a term of three characters or more from its trigram index
 //! (`0013_account_search.sql`, the dialect's [`Dialect::SEARCH_INDEX`]) and applies the same
 //! `LIKE` to each, so the results are the scan's: a list reads them when fewer than
@@ -16,10 +17,13 @@
 //! matches. SQLite's `lower()` folds ASCII letters only, so there a name's non-ASCII capitals
 //! match only as typed.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::search::rarest_part;
 use super::{
     ACCOUNT_COLUMNS, Arg, Built, Dialect, Exec, Row, SqlStore, Transaction, account_from_row, args, like_pattern, sql,
 };
@@ -43,19 +47,25 @@ const SEED_VALUES_PER_ROW: usize = 9;
 /// for a page of them.
 const INDEXED_CANDIDATES: u64 = 10_000;
 
-/// An account query's search: the `LIKE` pattern, and the dialect's search index (its `FROM`
+/// An account query's search: the `LIKE` pattern; the dialect's search index (its `FROM`
 /// clause) with the phrase to ask it, where it has one and the term is long enough for it
-/// (three characters: the trigram's).
+/// (three characters: the trigram's); and the pattern for the dialect's prefilter, where it has
+/// one: the term's rarest part's (see [`search`](super::search)).
 struct Search {
     pattern: String,
     index: Option<(&'static str, String)>,
+    prefilter: Option<(&'static str, String)>,
 }
 
 impl Search {
-    fn of<D: Dialect>(query: &AccountQuery) -> Option<Self> {
+    fn of<D: Dialect>(query: &AccountQuery, sample: Option<&[String]>) -> Option<Self> {
         let q = query.q.as_deref().filter(|q| !q.is_empty())?;
         let index = D::SEARCH_INDEX.filter(|_| q.chars().count() >= 3).map(|index| (index, phrase(q)));
-        Some(Self { pattern: like_pattern(q, false), index })
+        let prefilter = D::SEARCH_PREFILTER.map(|prefilter| {
+            let part = sample.and_then(|sample| rarest_part(q, sample)).unwrap_or(q);
+            (prefilter, like_pattern(part, false))
+        });
+        Some(Self { pattern: like_pattern(q, false), index, prefilter })
     }
 
     fn index(&self) -> Option<(&'static str, &str)> {
@@ -70,17 +80,18 @@ fn phrase(q: &str) -> String {
 
 /// The filters of an account query, appended to `… WHERE TRUE`; with the keyset cursor when
 /// `cursor` is set, and limited to the search index's candidates when `candidates` is set.
-fn push_filters<'a, D: Dialect>(
+fn push_filters<'a>(
     sql: &mut Built<'a>,
     query: &'a AccountQuery,
-    pattern: Option<&'a str>,
+    search: Option<&'a Search>,
     candidates: Option<(&'static str, &'a str)>,
     cursor: bool,
 ) {
-    if let Some(pattern) = pattern {
-        if let Some(prefilter) = D::SEARCH_PREFILTER {
-            sql.and(prefilter, pattern);
+    if let Some(Search { pattern, prefilter, .. }) = search {
+        if let Some((prefilter, part)) = prefilter {
+            sql.and(prefilter, part.as_str());
         }
+        let pattern = pattern.as_str();
         sql.push(
             " AND (email_normalized LIKE ? ESCAPE '!' OR username_normalized LIKE ? ESCAPE '!' \
              OR lower(name) LIKE ? ESCAPE '!')",
@@ -127,6 +138,24 @@ pub(crate) fn seed_identity(prefix: &str, n: u64) -> (String, String, String) {
     (format!("{prefix}{n}@example.com"), format!("{prefix}{n}"), format!("Seed {n}"))
 }
 
+impl<D: Dialect> SqlStore<D> {
+    /// The sample of accounts' search texts for choosing what the prefilter asks of its index,
+    /// where the dialect takes one and the term has more than one trigram to choose from;
+    /// taken again when the one held has served its time.
+    async fn search_sample(&self, query: &AccountQuery) -> StoreResult<Option<Arc<[String]>>> {
+        let Some(statement) = D::SEARCH_SAMPLE else { return Ok(None) };
+        if query.q.as_deref().is_none_or(|q| q.chars().count() < 4) {
+            return Ok(None);
+        }
+        if let Some(sample) = self.samples.fresh() {
+            return Ok(Some(sample));
+        }
+        let rows = self.db.pool().fetch_all_text(statement, &[]).await?;
+        let texts = rows.iter().map(|row| row.text("t")).collect::<StoreResult<Vec<_>>>()?;
+        Ok(Some(self.samples.keep(texts)))
+    }
+}
+
 #[async_trait]
 impl<D: Dialect> AdminStore for SqlStore<D> {
     async fn list_accounts(&self, query: &AccountQuery) -> StoreResult<Vec<Account>> {
@@ -134,7 +163,8 @@ impl<D: Dialect> AdminStore for SqlStore<D> {
             return Ok(Vec::new());
         }
         timed!(DB, "list_accounts", async {
-            let search = Search::of::<D>(query);
+            let sample = self.search_sample(query).await?;
+            let search = Search::of::<D>(query, sample.as_deref());
             let mut candidates = None;
             if let Some((index, phrase)) = search.as_ref().and_then(Search::index) {
                 let mut sql = Built::new("SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM ");
@@ -143,7 +173,7 @@ impl<D: Dialect> AdminStore for SqlStore<D> {
                 candidates = (held < INDEXED_CANDIDATES).then_some((index, phrase));
             }
             let mut sql = Built::new(format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE TRUE")).unprepared();
-            push_filters::<D>(&mut sql, query, search.as_ref().map(|s| s.pattern.as_str()), candidates, true);
+            push_filters(&mut sql, query, search.as_ref(), candidates, true);
             sql.push(" ORDER BY id DESC LIMIT ?", args![i64::from(query.limit)]);
             let rows = sql.fetch_all(&mut self.db.pool()).await?;
             rows.iter().map(|row| Ok(account_from_row(row)?.account)).collect()
@@ -156,7 +186,8 @@ impl<D: Dialect> AdminStore for SqlStore<D> {
 
     async fn count_accounts_up_to(&self, query: &AccountQuery, at_most: u64) -> StoreResult<u64> {
         timed!(DB, "count_accounts", async {
-            let search = Search::of::<D>(query);
+            let sample = self.search_sample(query).await?;
+            let search = Search::of::<D>(query, sample.as_deref());
             let mut sql = Built::new("SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM ").unprepared();
             match search.as_ref().and_then(Search::index) {
                 // The candidates first, in the index's order: the count stops at its bound
@@ -170,7 +201,7 @@ impl<D: Dialect> AdminStore for SqlStore<D> {
                     sql.push("accounts WHERE TRUE", &[]);
                 }
             }
-            push_filters::<D>(&mut sql, query, search.as_ref().map(|s| s.pattern.as_str()), None, false);
+            push_filters(&mut sql, query, search.as_ref(), None, false);
             sql.push(" LIMIT ?) AS matched", args![i64::try_from(at_most).unwrap_or(i64::MAX)]);
             let row = sql.fetch_optional(&mut self.db.pool()).await?;
             row.map_or(Ok(0), |row| row.count("n"))

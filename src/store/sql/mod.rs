@@ -26,6 +26,7 @@ mod limits;
 mod mfa;
 mod outbox;
 mod passkeys;
+mod search;
 pub(crate) mod sessions;
 mod tokens;
 mod values;
@@ -261,17 +262,23 @@ pub trait Dialect: Send + Sync + std::fmt::Debug + Sized + 'static {
     /// matches meets and that an index serves, where the dialect has one: the search asks it
     /// besides the per-field `LIKE`.
     const SEARCH_PREFILTER: Option<&'static str>;
+    /// A query of the search texts (column `t`, lower-cased as the prefilter's index holds
+    /// them) of a couple of thousand accounts taken at random, where the dialect has a
+    /// prefilter: the store asks it for the rarest part of a term (see [`search`]).
+    const SEARCH_SAMPLE: Option<&'static str>;
 }
 
 /// The database store over a dialect; see the module documentation.
 #[derive(Debug)]
 pub struct SqlStore<D> {
     pub(crate) db: D,
+    /// The sample of accounts' search texts the account search weighs its terms by.
+    samples: search::Samples,
 }
 
 impl<D: Dialect> SqlStore<D> {
     pub(crate) fn new(db: D) -> Self {
-        Self { db }
+        Self { db, samples: search::Samples::default() }
     }
 
     /// Runs `transaction`, and once more if the server rolled it back to break a deadlock.

@@ -199,6 +199,7 @@ impl Dialect for SqliteDb {
     const RECIPIENT_IS: &'static str = "recipient = ? COLLATE NOCASE";
     const ANALYZE_ACCOUNTS: Option<&'static str> = None;
     const SEARCH_PREFILTER: Option<&'static str> = None;
+    const SEARCH_SAMPLE: Option<&'static str> = None;
     /// The trigram full-text table of `0013_account_search.sql`, in its rows' order.
     const SEARCH_INDEX: Option<&'static str> = Some(
         "account_search CROSS JOIN account_search_docs ON account_search_docs.doc = account_search.rowid \
