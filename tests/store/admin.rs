@@ -249,8 +249,9 @@ pub async fn the_search_answers_alike_when_thousands_hold_the_term(h: Harness) {
     );
     assert_eq!(store.count_accounts(&search("y1020")).await.unwrap(), 2);
 
-    // PostgreSQL asks its index for the part of a term whose trigrams few accounts share (here
-    // the digits): many more accounts hold that part than the term, and the whole term decides.
+    // PostgreSQL and SQLite ask their index for the part of a term whose trigrams few accounts
+    // share (here the digits): many more accounts hold that part than the term, and the whole
+    // term decides.
     assert_eq!(listed(store, &search("many1020@example")).await, ["Many1020@example.com"]);
     assert_eq!(
         usernames(store.list_accounts(&search("many1020")).await.unwrap()),

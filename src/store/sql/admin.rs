@@ -9,10 +9,13 @@
 //! with their actual values each time (see [`Built::unprepared`]): whether `q` matches a
 //! handful of accounts or half the table is a choice only the values can make.
 //! SQLite takes the candidates of a term of three characters or more from its trigram index
-//! (`0013_account_search.sql`, the dialect's [`Dialect::SEARCH_INDEX`]) and applies the same
+//! (`0013_account_search.sql`, the dialect's [`Dialect::SEARCH_INDEX`]), asked for the term's
+//! rarest part too, and applies the same
 //! `LIKE` to each, so the results are the scan's: a list reads them when fewer than
 //! [`INDEXED_CANDIDATES`] accounts hold the term, and scans in id order otherwise (so many match
 //! that a page of them comes soon); a count streams them from the index and stops at its bound.
+//! A term that a quarter of a sample of the accounts holds is listed and counted by the scan
+//! alone (see [`search`](super::search)).
 //! MariaDB/MySQL, and SQLite for a shorter term, scan in id order and stop at a page of
 //! matches. SQLite's `lower()` folds ASCII letters only, so there a name's non-ASCII capitals
 //! match only as typed.
@@ -23,7 +26,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::search::rarest_part;
+use super::search::{held_by_many, rarest_part};
 use super::{
     ACCOUNT_COLUMNS, Arg, Built, Dialect, Exec, Row, SqlStore, Transaction, account_from_row, args, like_pattern, sql,
 };
@@ -48,9 +51,11 @@ const SEED_VALUES_PER_ROW: usize = 9;
 const INDEXED_CANDIDATES: u64 = 10_000;
 
 /// An account query's search: the `LIKE` pattern; the dialect's search index (its `FROM`
-/// clause) with the phrase to ask it, where it has one and the term is long enough for it
-/// (three characters: the trigram's); and the pattern for the dialect's prefilter, where it has
-/// one: the term's rarest part's (see [`search`](super::search)).
+/// clause) with the phrase to ask it, where it has one, the term is long enough for it (three
+/// characters: the trigram's) and the sample does not say that a quarter of the accounts hold
+/// it (then the scan in id order is the faster plan); and the pattern for the dialect's
+/// prefilter, where it has one. Index and prefilter are asked for the term's rarest part (see
+/// [`search`](super::search)); the `LIKE` of the whole term decides.
 struct Search {
     pattern: String,
     index: Option<(&'static str, String)>,
@@ -60,11 +65,10 @@ struct Search {
 impl Search {
     fn of<D: Dialect>(query: &AccountQuery, sample: Option<&[String]>) -> Option<Self> {
         let q = query.q.as_deref().filter(|q| !q.is_empty())?;
-        let index = D::SEARCH_INDEX.filter(|_| q.chars().count() >= 3).map(|index| (index, phrase(q)));
-        let prefilter = D::SEARCH_PREFILTER.map(|prefilter| {
-            let part = sample.and_then(|sample| rarest_part(q, sample)).unwrap_or(q);
-            (prefilter, like_pattern(part, false))
-        });
+        let part = sample.and_then(|sample| rarest_part(q, sample)).unwrap_or(q);
+        let common = sample.is_some_and(|sample| held_by_many(q, sample));
+        let index = D::SEARCH_INDEX.filter(|_| q.chars().count() >= 3 && !common).map(|index| (index, phrase(part)));
+        let prefilter = D::SEARCH_PREFILTER.map(|prefilter| (prefilter, like_pattern(part, false)));
         Some(Self { pattern: like_pattern(q, false), index, prefilter })
     }
 
@@ -139,8 +143,9 @@ pub(crate) fn seed_identity(prefix: &str, n: u64) -> (String, String, String) {
 }
 
 impl<D: Dialect> SqlStore<D> {
-    /// The sample of accounts' search texts for choosing what the prefilter asks of its index,
-    /// where the dialect takes one and the term has more than one trigram to choose from;
+    /// The sample of accounts' search texts for choosing the part of the term the index is
+    /// asked for, where the dialect takes one and the term has more than one trigram to choose
+    /// from;
     /// taken again when the one held has served its time.
     async fn search_sample(&self, query: &AccountQuery) -> StoreResult<Option<Arc<[String]>>> {
         let Some(statement) = D::SEARCH_SAMPLE else { return Ok(None) };
@@ -326,5 +331,44 @@ impl<D: Dialect> AdminStore for SqlStore<D> {
 
     async fn seed_history(&self, plan: &HistoryPlan, now: DateTime<Utc>) -> StoreResult<HistoryPlan> {
         timed!(DB, "seed_history", self.seed_history_rows(plan, now))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::secret_url::SecretUrl;
+    use crate::store::DbOptions;
+    use crate::store::sqlite::SqliteStore;
+
+    fn search(q: &str) -> AccountQuery {
+        AccountQuery { q: Some(q.into()), limit: 10, ..AccountQuery::default() }
+    }
+
+    /// SQLite draws its sample by random document numbers: distinct accounts, as its index
+    /// holds them, and enough of them to weigh a term by.
+    #[tokio::test]
+    async fn sqlite_samples_distinct_accounts_by_random_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = DbOptions { max_connections: 2, timeout: Duration::from_secs(5) };
+        let open = |name: &str| SecretUrl::new(&format!("sqlite://{}", dir.path().join(name).display()));
+        let empty = SqliteStore::connect(&open("empty.db"), &options).await.unwrap();
+        assert_eq!(empty.search_sample(&search("bench7")).await.unwrap().as_deref(), Some(&[][..]));
+
+        let store = SqliteStore::connect(&open("t.db"), &options).await.unwrap();
+        store.seed_accounts("Bench", 1_000, "$argon2id$unused", Utc::now()).await.unwrap();
+        assert!(store.search_sample(&search("ben")).await.unwrap().is_none(), "a term of one trigram");
+        let sample = store.search_sample(&search("bench7")).await.unwrap().unwrap();
+        let distinct: HashSet<&String> = sample.iter().collect();
+        assert_eq!(distinct.len(), sample.len());
+        assert!((300..=1_000).contains(&sample.len()), "{} of 1,000 (2,000 draws)", sample.len());
+        assert!(
+            sample.iter().all(|t| t.starts_with("bench") && t.contains("@example.com bench") && t.contains(" seed "))
+        );
+        let part = rarest_part("bench7@example.com", &sample);
+        assert_eq!(part, Some("ch7"), "{sample:?}");
     }
 }

@@ -262,9 +262,10 @@ pub trait Dialect: Send + Sync + std::fmt::Debug + Sized + 'static {
     /// matches meets and that an index serves, where the dialect has one: the search asks it
     /// besides the per-field `LIKE`.
     const SEARCH_PREFILTER: Option<&'static str>;
-    /// A query of the search texts (column `t`, lower-cased as the prefilter's index holds
-    /// them) of a couple of thousand accounts taken at random, where the dialect has a
-    /// prefilter: the store asks it for the rarest part of a term (see [`search`]).
+    /// A query of the search texts (column `t`, lower-cased as the index holds them) of a
+    /// couple of thousand accounts taken at random, without reading the others, where the
+    /// dialect has a search index or a prefilter: the store asks it for the rarest part of a
+    /// term (see [`search`]).
     const SEARCH_SAMPLE: Option<&'static str>;
 }
 
