@@ -1,5 +1,6 @@
 //! Background work below normal scheduling priority: password hashing (its threads)
-//! and the `gatehouse purge` command, which must not take the cores from serving requests.
+//! and the `gatehouse purge` command, which must not take the cores from serving requests;
+//! and the pace of the purges, which must not take the database from them either.
 
 /// Puts the calling thread at nice 10 in Linux's `SCHED_BATCH`; threads it starts afterwards
 /// inherit both. A woken request handler preempts it, and while request handlers want the
@@ -23,3 +24,15 @@ pub(crate) fn lower_this_thread(what: &str) {
 
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn lower_this_thread(_what: &str) {}
+
+/// How fast a purge removes rows. Either way it removes them in batches, each its own short
+/// transaction, so no request waits for more than one batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pace {
+    /// The server's own sweep: small batches, and a rows-per-second ceiling that keeps the
+    /// database's share of the work near one percent of a core, so that a backlog of millions
+    /// of rows goes over hours without the requests noticing (see `store::sql::housekeeping`).
+    Background,
+    /// `gatehouse purge`, run by hand: whole batches, each followed by a rest as long as it took.
+    Full,
+}

@@ -8,7 +8,7 @@ use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
 use crate::audit::AuditLog;
-use crate::store::Store;
+use crate::store::{Pace, Store};
 
 /// How often expired sessions and tokens are swept away.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(600);
@@ -25,10 +25,11 @@ pub struct Swept {
 }
 
 /// Sweeps expired sessions, links and rate-limit state, and audit events past retention,
-/// every [`HOUSEKEEPING_EVERY`] from the start.
+/// every [`HOUSEKEEPING_EVERY`] from the start, at [`Pace::Background`]: a backlog goes over
+/// several sweeps' time rather than in a burst the requests would feel.
 pub(super) async fn housekeeping(store: Arc<dyn Store>, audit: AuditLog, retention: Duration, stop: CancellationToken) {
     loop {
-        sweep(store.as_ref(), &audit, retention).await;
+        sweep(store.as_ref(), &audit, retention, Pace::Background).await;
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(HOUSEKEEPING_EVERY) => {}
@@ -36,12 +37,12 @@ pub(super) async fn housekeeping(store: Arc<dyn Store>, audit: AuditLog, retenti
     }
 }
 
-/// One sweep (the server's, or `gatehouse purge`'s). A part that fails is logged and left for
-/// the next sweep; the others go on.
-pub async fn sweep(store: &dyn Store, audit: &AuditLog, retention: Duration) -> Swept {
+/// One sweep at `pace` (the server's, or `gatehouse purge`'s). A part that fails is logged and
+/// left for the next sweep; the others go on.
+pub async fn sweep(store: &dyn Store, audit: &AuditLog, retention: Duration, pace: Pace) -> Swept {
     let now = Utc::now();
     let mut swept = Swept::default();
-    match store.purge_expired(now).await {
+    match store.purge_expired(now, pace).await {
         Ok(0) => {}
         Ok(n) => {
             swept.expired = n;
@@ -57,7 +58,7 @@ pub async fn sweep(store: &dyn Store, audit: &AuditLog, retention: Duration) -> 
         tracing::warn!(%error, "sweeping rate-limit state failed; will try again");
     }
     let cutoff = now - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(90));
-    match audit.purge(cutoff).await {
+    match audit.purge(cutoff, pace).await {
         Ok(0) => {}
         Ok(n) => {
             swept.audit_events = n;

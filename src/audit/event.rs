@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::priority::Pace;
 use crate::store::error::StoreResult;
 
 /// One security event.
@@ -155,6 +156,6 @@ pub trait AuditStore: Send + Sync + std::fmt::Debug + 'static {
     async fn insert_events(&self, events: &[AuditEvent]) -> StoreResult<()>;
     /// Lists events matching the filter, newest first, at most `filter.limit`.
     async fn list_events(&self, filter: &EventFilter) -> StoreResult<Vec<AuditEvent>>;
-    /// Deletes events older than `before`.
-    async fn purge_events(&self, before: DateTime<Utc>) -> StoreResult<u64>;
+    /// Deletes events older than `before`, at `pace`.
+    async fn purge_events(&self, before: DateTime<Utc>, pace: Pace) -> StoreResult<u64>;
 }

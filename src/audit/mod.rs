@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use self::event::{AuditEvent, AuditStore, EventFilter, SHORT_TEXT_MAX, USER_AGENT_MAX, clip};
 pub use self::writer::AuditWriter;
 use self::writer::{Message, Settings, chain, dropped};
+use crate::priority::Pace;
 use crate::store::error::StoreResult;
 
 /// The audit trail's front: queues events for the [`AuditWriter`], writes urgent ones at once,
@@ -81,9 +82,9 @@ impl AuditLog {
         self.store.list_events(filter).await
     }
 
-    /// Deletes the events older than `before`; how many.
-    pub async fn purge(&self, before: DateTime<Utc>) -> StoreResult<u64> {
-        self.store.purge_events(before).await
+    /// Deletes the events older than `before`, at `pace`; how many.
+    pub async fn purge(&self, before: DateTime<Utc>, pace: Pace) -> StoreResult<u64> {
+        self.store.purge_events(before, pace).await
     }
 
     /// How many events were dropped since the start.
@@ -159,7 +160,7 @@ mod tests {
             found.truncate(filter.limit as usize);
             Ok(found)
         }
-        async fn purge_events(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        async fn purge_events(&self, before: DateTime<Utc>, _pace: Pace) -> StoreResult<u64> {
             let mut stored = self.events.lock().unwrap();
             let n = stored.len();
             stored.retain(|e| e.at >= before);

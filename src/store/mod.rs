@@ -52,6 +52,7 @@ pub use self::tokens::{NewOneTimeToken, OneTimeToken, TokenPurpose, TokenStore};
 pub use self::webhooks::{Event, EventType, WebhookStore};
 use crate::audit::AuditStore;
 use crate::limits::LimitStore;
+pub use crate::priority::Pace;
 use crate::sessions::SessionStore;
 
 /// What the account rules need from a database, every concern together. The audit trail,
@@ -80,8 +81,9 @@ pub trait Store:
 {
     /// A cheap round trip, for readiness.
     async fn ping(&self) -> StoreResult<()>;
-    /// Deletes expired sessions and tokens and the bodies-erased outbox rows past retention.
-    async fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+    /// Deletes expired sessions and tokens and the bodies-erased outbox rows past retention,
+    /// at `pace`.
+    async fn purge_expired(&self, now: DateTime<Utc>, pace: Pace) -> StoreResult<u64>;
 }
 
 /// How to connect to a database.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use gatehouse::accounts::domain::{Account, AccountKey, Role, Status};
 use gatehouse::store::admin::{AccountQuery, HistoryPlan, OutboxEntry, OutboxQuery, Retried};
-use gatehouse::store::{NewAccount, ProfileChange, Store, StoreError};
+use gatehouse::store::{NewAccount, Pace, ProfileChange, Store, StoreError};
 use gatehouse::tokens::jwt::SigningKey;
 use serde_json::Map;
 use uuid::Uuid;
@@ -55,6 +55,8 @@ admin_conformance! {
     deleting_old_signing_keys_keeps_the_newest,
     seeding_inserts_listable_active_verified_accounts,
     a_seeded_history_is_written_whole_and_the_purge_takes_its_expired_part_in_batches,
+    the_servers_sweep_keeps_to_its_pace,
+    a_purge_goes_on_when_another_takes_some_of_its_batch,
 }
 
 const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
@@ -608,14 +610,14 @@ pub async fn a_seeded_history_is_written_whole_and_the_purge_takes_its_expired_p
     let owners = h.db.count("SELECT COUNT(DISTINCT account_id) FROM sessions").await;
     assert_eq!(owners, 40, "the sessions are spread over every account");
 
-    assert_eq!(h.store.purge_expired(t0).await.unwrap(), 4_100 + 2_001);
+    assert_eq!(h.store.purge_expired(t0, Pace::Full).await.unwrap(), 4_100 + 2_001);
     assert_eq!(h.db.count("SELECT COUNT(*) FROM sessions").await, 50, "the live sessions stay");
     assert_eq!(h.db.count("SELECT COUNT(*) FROM refresh_tokens").await, 50, "the expired ones' tokens went with them");
     assert_eq!(h.db.count("SELECT COUNT(*) FROM one_time_tokens").await, 0);
-    assert_eq!(h.store.purge_expired(t0).await.unwrap(), 0);
+    assert_eq!(h.store.purge_expired(t0, Pace::Full).await.unwrap(), 0);
 
     // The events span the last sixty days: a thirty-day cut-off takes about half, in batches.
-    let removed = h.store.purge_events(t0 - chrono::Duration::days(30)).await.unwrap();
+    let removed = h.store.purge_events(t0 - chrono::Duration::days(30), Pace::Full).await.unwrap();
     assert!((6_000..=6_300).contains(&removed), "{removed}");
     assert_eq!(h.db.count("SELECT COUNT(*) FROM audit_events").await, 12_345 - i64::try_from(removed).unwrap());
     let oldest =
@@ -704,4 +706,52 @@ mod benchmark {
         assert_eq!(time("count, no filter", || count(query())).await, ACCOUNTS);
         assert_eq!(time("count, status=active", || count(active.clone())).await, ACCOUNTS);
     }
+}
+
+/// The server's own sweep (`Pace::Background`) removes at most 500 rows a second, in batches of
+/// 25: 450 expired sessions take eighteen whole batches, each taking with its rest at least a
+/// twentieth of a second, and all of them go.
+pub async fn the_servers_sweep_keeps_to_its_pace(h: Harness) {
+    let t0 = now();
+    h.store.seed_accounts("paced", 10, HASH, t0).await.unwrap();
+    let plan = HistoryPlan { live_sessions: 5, expired_sessions: 450, ..HistoryPlan::default() };
+    h.store.seed_history(&plan, t0).await.unwrap();
+    let started = Instant::now();
+    assert_eq!(h.store.purge_expired(t0, Pace::Background).await.unwrap(), 450);
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(900), "{took:?}: eighteen batches of 50 ms at least");
+    assert_eq!(h.db.count("SELECT COUNT(*) FROM sessions").await, 5, "the live sessions stay");
+}
+
+/// A purge whose batch comes short because another (a replica's sweep, or `gatehouse purge`)
+/// deleted some of the rows it picked at the same moment goes on: when it returns, nothing
+/// expired is left. A transaction holds the first 100 rows the purge's first batch picks
+/// deleted until the purge waits on them: on PostgreSQL that batch then removes 900 rows (a purge
+/// that stopped at a batch short of whole returned 900 here). On SQLite, whose writers take
+/// turns, and on MySQL, where the purge's reading of the rows to pick waits for the
+/// transaction (a statement that writes reads with locks there), the batches come whole.
+pub async fn a_purge_goes_on_when_another_takes_some_of_its_batch(h: Harness) {
+    use sqlx::Connection;
+    let t0 = now();
+    h.store.seed_accounts("raced", 10, HASH, t0).await.unwrap();
+    let plan = HistoryPlan { spent_links: 2_500, ..HistoryPlan::default() };
+    h.store.seed_history(&plan, t0).await.unwrap();
+
+    let mut other = h.db.connect().await;
+    let mut taking = other.begin().await.unwrap();
+    let taken = sqlx::query(
+        "DELETE FROM one_time_tokens WHERE hash IN \
+         (SELECT hash FROM (SELECT hash FROM one_time_tokens LIMIT 100) AS doomed)",
+    )
+    .execute(&mut *taking)
+    .await
+    .unwrap();
+    assert_eq!(taken.rows_affected(), 100);
+    let store = Arc::clone(&h.store);
+    let purge = tokio::spawn(async move { store.purge_expired(t0, Pace::Full).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    taking.commit().await.unwrap();
+
+    assert_eq!(purge.await.unwrap().unwrap(), 2_400);
+    assert_eq!(h.db.count("SELECT COUNT(*) FROM one_time_tokens").await, 0, "nothing expired is left");
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use gatehouse::audit::{AuditEvent, AuditStore, EventFilter, kinds};
+use gatehouse::store::Pace;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -213,10 +214,10 @@ pub async fn purging_removes_only_older_events(h: Harness) {
     audit.insert_events(&old).await.unwrap();
     audit.insert_events(&kept).await.unwrap();
 
-    let purged = audit.purge_events(cutoff).await.unwrap();
+    let purged = audit.purge_events(cutoff, Pace::Full).await.unwrap();
 
     assert_eq!(purged, 2);
     let left: Vec<_> = audit.list_events(&all(10)).await.unwrap().into_iter().map(|e| e.id).collect();
     assert_eq!(left, [kept[1].id, kept[0].id]);
-    assert_eq!(audit.purge_events(cutoff).await.unwrap(), 0);
+    assert_eq!(audit.purge_events(cutoff, Pace::Full).await.unwrap(), 0);
 }

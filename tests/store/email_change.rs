@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use gatehouse::accounts::domain::AccountKey;
-use gatehouse::store::StoreError;
 use gatehouse::store::email_change::{ChangeKind, NewEmailChange, Redeemed};
+use gatehouse::store::{Pace, StoreError};
 use gatehouse::tokens::opaque::{OpaqueToken, TokenHash};
 use uuid::Uuid;
 
@@ -203,7 +203,7 @@ async fn purging_removes_change_links_a_week_after_they_expire(h: Harness) {
         h.store.insert_email_change(link, &email(&link.email, now())).await.unwrap();
     }
 
-    h.store.purge_expired(now()).await.unwrap();
+    h.store.purge_expired(now(), Pace::Full).await.unwrap();
 
     assert!(h.store.find_email_change(&old.hash).await.unwrap().is_none());
     assert!(h.store.find_email_change(&recent.hash).await.unwrap().is_some(), "a late click still hears 'expired'");

@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use gatehouse::sessions::SessionAuth;
-use gatehouse::store::Store;
 use gatehouse::store::StoreError;
 use gatehouse::store::mfa::NewChallenge;
 use gatehouse::store::passkeys::{Ceremony, NewCeremony, StoredPasskey};
+use gatehouse::store::{Pace, Store};
 use gatehouse::tokens::opaque::OpaqueToken;
 use uuid::Uuid;
 
@@ -135,7 +135,7 @@ pub async fn a_challenge_is_claimed_by_one_attempt_and_dies_after_the_last_wrong
         .await
         .unwrap();
     assert!(h.store.claim_challenge(&late.hash, 3, now()).await.unwrap().is_none(), "expired");
-    let purged = h.store.purge_expired(now()).await.unwrap();
+    let purged = h.store.purge_expired(now(), Pace::Full).await.unwrap();
     assert!(purged >= 1);
     assert!(h.store.claim_challenge(&OpaqueToken::generate().hash, 3, now()).await.unwrap().is_none(), "unknown");
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use gatehouse::accounts::domain::{AccountKey, Role, Status};
 use gatehouse::i18n::Locale;
 use gatehouse::sessions::{AccountRead, LiveSession, NewSession, Rotation, SessionAuth};
-use gatehouse::store::{NewAccount, NewEmail, NewOneTimeToken, ProfileChange, StoreError, TokenPurpose};
+use gatehouse::store::{NewAccount, NewEmail, NewOneTimeToken, Pace, ProfileChange, StoreError, TokenPurpose};
 use gatehouse::tokens::jwt::SigningKey;
 use gatehouse::tokens::opaque::{OpaqueToken, TokenHash};
 use serde_json::json;
@@ -379,7 +379,7 @@ pub async fn purging_removes_expired_sessions_only(h: Harness) {
     h.sessions.create_session(&old).await.unwrap();
     h.sessions.create_session(&live).await.unwrap();
 
-    h.store.purge_expired(now()).await.unwrap();
+    h.store.purge_expired(now(), Pace::Full).await.unwrap();
 
     assert_eq!(h.db.count("SELECT COUNT(*) FROM sessions").await, 1);
     assert!(h.sessions.live_session(live.id, now()).await.unwrap().is_some());

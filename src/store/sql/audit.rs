@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use super::{Arg, Built, Dialect, Row, SqlStore, Transaction, args, like_pattern};
 use crate::audit::{AuditEvent, AuditStore, EventFilter};
 use crate::metrics::{DATABASE as DB, timed};
+use crate::store::Pace;
 use crate::store::error::StoreResult;
 
 const COLUMNS: &str = "id, at, kind, account_id, actor_id, ip, user_agent, request_id, detail";
@@ -107,9 +108,9 @@ impl<D: Dialect> AuditStore for SqlStore<D> {
         })
     }
 
-    async fn purge_events(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+    async fn purge_events(&self, before: DateTime<Utc>, pace: Pace) -> StoreResult<u64> {
         // In batches, as the other purges: a year of events must not hold the write lock.
         let delete = super::housekeeping::limited_delete("audit_events", "id", "at < ?");
-        timed!(DB, "purge_events", self.purge_batches(&delete, before))
+        timed!(DB, "purge_events", self.purge_batches(&delete, before, pace))
     }
 }
