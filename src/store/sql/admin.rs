@@ -66,8 +66,8 @@ impl Search {
     fn of<D: Dialect>(query: &AccountQuery, sample: Option<&[String]>) -> Option<Self> {
         let q = query.q.as_deref().filter(|q| !q.is_empty())?;
         let part = sample.and_then(|sample| rarest_part(q, sample)).unwrap_or(q);
-        let common = sample.is_some_and(|sample| held_by_many(q, sample));
-        let index = D::SEARCH_INDEX.filter(|_| q.chars().count() >= 3 && !common).map(|index| (index, phrase(part)));
+        let common = || sample.is_some_and(|sample| held_by_many(q, sample));
+        let index = D::SEARCH_INDEX.filter(|_| q.chars().count() >= 3 && !common()).map(|index| (index, phrase(part)));
         let prefilter = D::SEARCH_PREFILTER.map(|prefilter| (prefilter, like_pattern(part, false)));
         Some(Self { pattern: like_pattern(q, false), index, prefilter })
     }
@@ -145,8 +145,7 @@ pub(crate) fn seed_identity(prefix: &str, n: u64) -> (String, String, String) {
 impl<D: Dialect> SqlStore<D> {
     /// The sample of accounts' search texts for choosing the part of the term the index is
     /// asked for, where the dialect takes one and the term has more than one trigram to choose
-    /// from;
-    /// taken again when the one held has served its time.
+    /// from; taken again when the one held has served its time.
     async fn search_sample(&self, query: &AccountQuery) -> StoreResult<Option<Arc<[String]>>> {
         let Some(statement) = D::SEARCH_SAMPLE else { return Ok(None) };
         if query.q.as_deref().is_none_or(|q| q.chars().count() < 4) {
