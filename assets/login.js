@@ -7,23 +7,8 @@
 'use strict';
 
 window.gatehouseLogin = (() => {
-  const { $, say, clearMessage, PageError, busy } = window.gatehousePage;
+  const { $, say, clearMessage, PageError, busy, codeField, askPasskey } = window.gatehousePage;
   const passkeys = window.gatehousePasskey;
-
-  /** Six digits (a space in the middle allowed) are a code from the app; else a recovery code. */
-  function codeField(typed) {
-    const text = typed.trim();
-    return /^[0-9]{3} ?[0-9]{3}$/.test(text) ? { code: text.replace(' ', '') } : { recovery_code: text };
-  }
-
-  /** Asks the browser for a passkey answer to `options`; a refusal becomes a PageError. */
-  async function askPasskey(use, options) {
-    try {
-      return await use(options);
-    } catch (error) {
-      throw new PageError(passkeys.describe(error));
-    }
-  }
 
   /** Wires the forms to `client` (page.js's apiClient); returns `reset`, back to the password. */
   function wire({ client, enter }) {
@@ -79,7 +64,7 @@ window.gatehouseLogin = (() => {
       if (!email.includes('@')) {
         throw new PageError('Type your email address first; the link and the code go there.');
       }
-      await api('POST', '/auth/email', { body: { email }, auth: false });
+      await api('POST', '/auth/email', { body: { email }, auth: false, handoff: true });
       emailed = email;
       $('login-form').hidden = true;
       $('email-form').hidden = false;
@@ -98,7 +83,7 @@ window.gatehouseLogin = (() => {
 
     /** Finishes a login that ended in a browser redirect (an emailed link): `?code=` of the URL. */
     async function exchange(code) {
-      await afterFirstFactor(await send('POST', '/auth/exchange', { body: { code }, auth: false }));
+      await afterFirstFactor(await send('POST', '/auth/exchange', { body: { code }, auth: false, handoff: true }));
     }
 
     async function finish(proof) {
@@ -160,5 +145,5 @@ window.gatehouseLogin = (() => {
     return { reset, exchange };
   }
 
-  return { wire, codeField, askPasskey };
+  return { wire };
 })();

@@ -4,7 +4,9 @@
 // as HTML.
 //
 // The access token lives in memory only; the refresh token in sessionStorage, so that a reload
-// of the tab stays logged in (a 401 is answered by one refresh and one retry).
+// of the tab stays logged in (a 401 is answered by one refresh and one retry). A change the
+// server refuses until the person confirms it is them (403 `reauthentication_required`) is
+// answered by the page's "Confirm it is you" form and one retry (`stepUp`).
 'use strict';
 
 window.gatehousePage = (() => {
@@ -51,7 +53,14 @@ window.gatehousePage = (() => {
   /** Something the browser refused or the page checked itself: not an answer of gatehouse. */
   class PageError extends Error {}
 
+  /** An action the person called off (a step-up they cancelled): it is reported by whoever
+   *  called it off, never as an error. */
+  class Cancelled extends Error {}
+
   function fail(error) {
+    if (error instanceof Cancelled) {
+      return;
+    }
     if (error instanceof ApiError || error instanceof PageError) {
       say(error.message, 'error');
     } else {
@@ -62,14 +71,27 @@ window.gatehousePage = (() => {
   // ---------------------------------------------------------------------------------------
   // The API
 
+  /** The problem document of an answer, read from a copy so that the answer stays unread. */
+  async function problemOf(response) {
+    const type = response.headers.get('content-type') || '';
+    return type.includes('json') ? response.clone().json().catch(() => null) : null;
+  }
+
   /**
    * The API as one page calls it: its refresh token under `refreshKey` in sessionStorage;
    * `onEnded` runs when the session is over (a 401 that a refresh did not cure).
    */
   function apiClient(refreshKey, onEnded) {
     const tokens = { access: null, refreshing: null };
+    /** Set by `stepUp`: asks the person to confirm it is them; settles once they have. */
+    let confirmStepUp = null;
 
-    function send(method, path, { body, contentType, auth = true } = {}) {
+    /**
+     * `handoff`: the request carries and keeps this browser's cookies (`same-origin`). Only the
+     * start and the exchange of a browser login need them: its hand-off code is bound to the
+     * browser's `gatehouse_handoff` cookie. Nothing else is authenticated by a cookie.
+     */
+    function send(method, path, { body, contentType, auth = true, handoff = false } = {}) {
       const headers = { Accept: 'application/json' };
       if (body !== undefined) {
         headers['Content-Type'] = contentType || 'application/json';
@@ -81,7 +103,7 @@ window.gatehousePage = (() => {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
-        credentials: 'omit',
+        credentials: handoff ? 'same-origin' : 'omit',
         cache: 'no-store',
       });
     }
@@ -95,19 +117,50 @@ window.gatehousePage = (() => {
       return data;
     }
 
-    /** Calls the API; an expired access token is refreshed once and the call retried. */
-    async function api(method, path, options = {}) {
+    /**
+     * Whether a 401 refuses the access token (code `unauthorized`, or no problem document), as
+     * opposed to what the request offered: a wrong password or code (`invalid_credentials`,
+     * `invalid_code`) says nothing about the session and must not end it.
+     */
+    async function tokenRefused(response) {
+      if (response.status !== 401) {
+        return false;
+      }
+      const problem = await problemOf(response);
+      return !problem || !problem.code || problem.code === 'unauthorized';
+    }
+
+    /** Sends a request; an expired access token is refreshed once and the request sent again. */
+    async function authorized(method, path, options) {
       const used = tokens.access;
       let response = await send(method, path, options);
-      if (response.status === 401 && options.auth !== false) {
+      if (options.auth !== false && (await tokenRefused(response))) {
         // Another call may have refreshed the token meanwhile; otherwise spend the refresh token.
         const fresh = (tokens.access && tokens.access !== used) || (await refresh());
         if (fresh) {
           response = await send(method, path, options);
         }
-        if (response.status === 401) {
+        if (!fresh || (await tokenRefused(response))) {
           onEnded();
           throw new ApiError(401, { detail: 'Your session has ended; log in again.' });
+        }
+      }
+      return response;
+    }
+
+    /**
+     * Calls the API. An expired access token is refreshed once and the call retried; a change
+     * refused until the person confirms it is them is sent once more after they have (when the
+     * page has a step-up form, and unless `stepUp: false`), and a second refusal is the caller's
+     * error like any other.
+     */
+    async function api(method, path, options = {}) {
+      let response = await authorized(method, path, options);
+      if (response.status === 403 && confirmStepUp && options.auth !== false && options.stepUp !== false) {
+        const problem = await problemOf(response);
+        if (problem && problem.code === 'reauthentication_required') {
+          await confirmStepUp();
+          response = await authorized(method, path, options);
         }
       }
       return read(response);
@@ -161,6 +214,10 @@ window.gatehousePage = (() => {
       /** A new access token for the same session (a step-up's answer). */
       replaceAccess: (token) => {
         tokens.access = token;
+      },
+      /** How `api` asks for a step-up (see `stepUp`): `confirm()` settles once it is done. */
+      askStepUpWith: (confirm) => {
+        confirmStepUp = confirm;
       },
       /**
        * After a reload of the tab: logs back in with the stored refresh token and runs `enter`;
@@ -241,5 +298,189 @@ window.gatehousePage = (() => {
     }
   }
 
-  return { $, say, clearMessage, ApiError, PageError, fail, apiClient, el, dash, time, cell, placeholder, busy };
+  // ---------------------------------------------------------------------------------------
+  // Codes and passkeys, as a login and a step-up read them
+
+  /** Six digits (a space in the middle allowed) are a code from the app; else a recovery code. */
+  function codeField(typed) {
+    const text = typed.trim();
+    return /^[0-9]{3} ?[0-9]{3}$/.test(text) ? { code: text.replace(' ', '') } : { recovery_code: text };
+  }
+
+  /**
+   * Asks the browser for a passkey answer to `options` with `use` (`get` or `create` of
+   * passkey.js, which the page loads after this file); a refusal becomes a PageError.
+   */
+  async function askPasskey(use, options) {
+    try {
+      return await use(options);
+    } catch (error) {
+      throw new PageError(window.gatehousePasskey.describe(error));
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Step-up: "Confirm it is you"
+
+  /**
+   * Wires the page's "Confirm it is you" form to `client` (an apiClient), whose `api` then
+   * answers a 403 `reauthentication_required` with it: the form asks for what can confirm the
+   * account (the password of an account without a second factor; with one, a code from the
+   * authenticator app, a recovery code or a passkey), `POST /auth/reauthenticate` checks it, its
+   * new access token replaces the old one, and the refused request is sent once more.
+   *
+   * The page holds the elements by id: reauth-view (hidden at first), reauth-form,
+   * reauth-password-field (its label and reauth-password), reauth-code-field (its label and
+   * reauth-code), reauth-submit, reauth-passkey, reauth-cancel. `covers` names what the form
+   * takes the place of while it is up; `t` translates the form's sentences (English by default).
+   * Returns `dismiss`, for the page to call when the session ends: the form goes, and the
+   * refused action is dropped without a word.
+   */
+  function stepUp(client, { covers, t = (text) => text }) {
+    /** The confirmation under way: its promise and how to settle it. */
+    let pending = null;
+    /** Where the focus was before the form took it. */
+    let returnFocus = null;
+
+    const shown = (id) => !$(id).hidden;
+
+    /** Which of the three ways can confirm this account; all of them when the factors are unknown. */
+    async function ways() {
+      const passkeys = Boolean(window.gatehousePasskey && window.gatehousePasskey.supported());
+      let factors;
+      try {
+        factors = await client.api('GET', '/mfa', { stepUp: false });
+      } catch {
+        return { password: true, code: true, passkey: passkeys };
+      }
+      const second = Boolean(factors.totp || factors.recovery_codes > 0 || factors.passkeys > 0);
+      return { password: !second, code: second, passkey: passkeys && factors.passkeys > 0 };
+    }
+
+    async function open(asked) {
+      const way = await ways();
+      if (pending !== asked) {
+        return; // dismissed meanwhile (the session ended)
+      }
+      returnFocus = document.activeElement;
+      $('reauth-password-field').hidden = !way.password;
+      $('reauth-code-field').hidden = !way.code;
+      $('reauth-passkey').hidden = !way.passkey;
+      $('reauth-password').value = '';
+      $('reauth-code').value = '';
+      $(covers).hidden = true;
+      $('reauth-view').hidden = false;
+      const first = way.password ? 'reauth-password' : way.code ? 'reauth-code' : 'reauth-passkey';
+      $(first).focus();
+    }
+
+    /** Takes the form away; the page's view comes back. Returns the confirmation it ended. */
+    function close() {
+      const ended = pending;
+      pending = null;
+      $('reauth-password').value = '';
+      $('reauth-code').value = '';
+      $('reauth-view').hidden = true;
+      $(covers).hidden = false;
+      if (returnFocus && returnFocus.isConnected) {
+        returnFocus.focus();
+      }
+      returnFocus = null;
+      return ended;
+    }
+
+    /** Shows the form (once for calls refused together); settles when it is answered. */
+    function confirm() {
+      if (!pending) {
+        const asked = {};
+        asked.promise = new Promise((resolve, reject) => {
+          asked.resolve = resolve;
+          asked.reject = reject;
+        });
+        pending = asked;
+        open(asked).catch((error) => {
+          close();
+          asked.reject(error);
+        });
+      }
+      return pending.promise;
+    }
+
+    async function reauthenticate(proof) {
+      let answer;
+      try {
+        answer = await client.api('POST', '/auth/reauthenticate', { body: proof, stepUp: false });
+      } finally {
+        // Typed once: a wrong password or code is not left in the field for the next try.
+        $('reauth-password').value = '';
+        $('reauth-code').value = '';
+      }
+      if (!pending) {
+        return; // cancelled or dismissed meanwhile: after a logout no token may come back
+      }
+      client.replaceAccess(answer.access_token);
+      clearMessage();
+      close().resolve();
+    }
+
+    async function withForm() {
+      const password = shown('reauth-password-field') ? $('reauth-password').value : '';
+      const code = shown('reauth-code-field') ? $('reauth-code').value.trim() : '';
+      if (!password && !code) {
+        throw new PageError(t('Type your password or a code, or use a passkey.'));
+      }
+      await reauthenticate(code ? codeField(code) : { password });
+    }
+
+    async function withPasskey() {
+      const options = await client.api('POST', '/auth/webauthn/options', { body: {}, stepUp: false });
+      await reauthenticate({ webauthn: await askPasskey(window.gatehousePasskey.get, options) });
+    }
+
+    function cancel() {
+      const ended = close();
+      if (ended) {
+        ended.reject(new Cancelled('cancelled'));
+        say(t('Cancelled: that change was not made.'));
+      }
+    }
+
+    function dismiss() {
+      if (pending) {
+        close().reject(new Cancelled('dismissed'));
+      }
+    }
+
+    $('reauth-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      clearMessage();
+      busy($('reauth-submit'), withForm);
+    });
+    $('reauth-passkey').addEventListener('click', () => {
+      clearMessage();
+      busy($('reauth-passkey'), withPasskey);
+    });
+    $('reauth-cancel').addEventListener('click', cancel);
+    client.askStepUpWith(confirm);
+    return { dismiss };
+  }
+
+  return {
+    $,
+    say,
+    clearMessage,
+    ApiError,
+    PageError,
+    fail,
+    apiClient,
+    el,
+    dash,
+    time,
+    cell,
+    placeholder,
+    busy,
+    codeField,
+    askPasskey,
+    stepUp,
+  };
 })();

@@ -146,6 +146,9 @@ class Server:
             "GATEHOUSE_LOG_FORMAT": "json",
             # The tokens prepared at the start must outlive the whole run.
             "GATEHOUSE_ACCESS_TOKEN_TTL": "3h",
+            # The forward scenario asks /auth/forward as a proxy on this host would; only a
+            # trusted proxy may ask.
+            "GATEHOUSE_TRUSTED_PROXIES": "127.0.0.1",
         })
         env.update(extra_env or {})
         self.env = env

@@ -284,12 +284,32 @@ for name, router in routers.items():
 guarded = [n for n, r in routers.items() if set(r.get("middlewares", [])) & set(forward)]
 if not guarded:
     problems.append("no router uses the forwardAuth middleware")
+# The routers to gatehouse itself (a service at the forwardAuth address): no client's Forwarded
+# or X-Real-IP may reach it through them.
+gatehouse_at = {urllib.parse.urlsplit(fa.get("address", "")).netloc for fa in forward.values()}
+def servers(router):
+    lb = (services.get(router.get("service")) or {}).get("loadBalancer") or {}
+    return {urllib.parse.urlsplit(s.get("url", "")).netloc for s in lb.get("servers", [])}
+def removed(router):
+    names = set()
+    for used in router.get("middlewares", []):
+        custom = ((middlewares.get(used) or {}).get("headers") or {}).get("customRequestHeaders") or {}
+        names |= {k.lower() for k, v in custom.items() if v == ""}
+    return names
+own = [n for n, r in routers.items() if servers(r) & gatehouse_at]
+if not own:
+    problems.append("no router passes requests to gatehouse itself (the forwardAuth address)")
+for name in own:
+    missing = {"forwarded", "x-real-ip"} - removed(routers[name])
+    if missing:
+        problems.append(f"router {name} (gatehouse itself) passes a client's {sorted(missing)} on")
 if problems:
     print(f"  FAILED: {path}: " + "; ".join(problems))
 else:
     print(f"  ok: {path}: one forwardAuth middleware (address /auth/forward, trustForwardHeader, the "
           f"four Remote-* headers, no X-Original-URL from clients), used by the router(s) "
-          f"{', '.join(guarded)}; every router's middlewares and service are defined")
+          f"{', '.join(guarded)}; the router(s) {', '.join(own)} to gatehouse itself remove a client's "
+          f"Forwarded and X-Real-IP; every router's middlewares and service are defined")
 PYTHON
 fi
 

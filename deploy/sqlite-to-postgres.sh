@@ -33,14 +33,15 @@ done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# Every table and every column, as of migration 0013. Parents come before the tables whose
+# Every table and every column, as of migration 0014. Parents come before the tables whose
 # foreign keys name them. Short-lived rows (rate limits, login challenges, logins waiting at a
 # provider, authorization codes) are copied too: harmless, and in-flight logins keep working.
 tables=(
   "accounts id email email_normalized username username_normalized name data password_hash role status email_verified created_at updated_at app_data locale"
+  "username_claims username_normalized account_id claimed_at"
   "sessions id account_id created_at last_used_at expires_at user_agent ip auth"
   "refresh_tokens hash session_id created_at used_at"
-  "one_time_tokens hash account_id purpose created_at expires_at used_at"
+  "one_time_tokens hash account_id purpose created_at expires_at used_at through_provider"
   "signing_keys kid generation algorithm private_key public_key created_at"
   "sealing_keys id secret created_at"
   "outbox id kind recipient subject body_text body_html message_id status attempts next_attempt_at claimed_until last_error created_at sent_at claimed_by"
@@ -52,11 +53,11 @@ tables=(
   "mfa_challenges hash account_id first_factor created_at expires_at attempts used_at"
   "passkeys id account_id credential_id passkey name backup_eligible backup_state created_at last_used_at"
   "webauthn_challenges hash account_id purpose state expires_at used_at"
-  "email_logins id email email_normalized account_id link_hash code_hash attempts created_at expires_at used_at"
-  "login_handoffs hash account_id method created_at expires_at used_at"
+  "email_logins id email email_normalized account_id link_hash code_hash attempts created_at expires_at used_at handoff_browser handoff_challenge"
+  "login_handoffs hash account_id method created_at expires_at used_at handoff_browser handoff_challenge"
   "identities id account_id provider issuer subject email created_at last_login_at"
-  "oidc_logins id provider state_hash binding_hash start_hash nonce pkce_verifier redirect_to link_account_id created_at expires_at used_at"
-  "oauth_clients id name confidential secret_hash redirect_uris post_logout_redirect_uris grant_types scopes first_party created_at updated_at"
+  "oidc_logins id provider state_hash binding_hash start_hash nonce pkce_verifier redirect_to link_account_id created_at expires_at used_at handoff_browser handoff_challenge"
+  "oauth_clients id name confidential secret_hash redirect_uris post_logout_redirect_uris grant_types scopes first_party created_at updated_at introspect"
   "oauth_codes hash client_id account_id browser_session_id redirect_uri scopes nonce code_challenge auth created_at expires_at used_at session_id reused_at"
   "oauth_consents account_id client_id scopes granted_at"
   "webhook_endpoints id url events description enabled secret_sealed created_at updated_at"

@@ -11,8 +11,10 @@
 #       binary, starts the OpenID Connect provider e2e/oidc/provider.mjs on a free port, then
 #       `gatehouse serve` on another with a fresh SQLite database in a temporary directory (a
 #       bootstrap admin, rate limits off, emails to the log, the provider as the trusted social
-#       login "idp"), creates a few accounts with `gatehouse user create`, runs the browser tests
-#       and stops gatehouse and the provider.
+#       login "idp"), creates a few accounts with `gatehouse user create`, starts a second
+#       `gatehouse serve` on a third port, alike but with a database of its own and
+#       GATEHOUSE_REAUTH_WINDOW=2s (for the console's step-up test, which must outwait the
+#       window), runs the browser tests and stops both servers and the provider.
 #       The public URL is http://localhost:PORT, so that passkeys work (their relying party
 #       cannot be an IP address); the tests' own API calls go to 127.0.0.1.
 #       Screenshots of each step land in target/console-screenshots/.
@@ -22,7 +24,7 @@
 #
 # Environment: CARGO_TARGET_DIR (default ~/.cache/gatehouse-target); GATEHOUSE_E2E_BIN, a
 # gatehouse binary to use instead of building one; GATEHOUSE_E2E_CHROMIUM (default
-# /usr/bin/chromium); GATEHOUSE_E2E_KEEP=1 keeps the temporary directory (database and logs).
+# /usr/bin/chromium); GATEHOUSE_E2E_KEEP=1 keeps the temporary directory (databases and logs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,7 +35,7 @@ skip() { say "skipped: $*"; exit 0; }
 
 case ${1:-} in
   "") ;;
-  -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
 esac
 
@@ -42,7 +44,7 @@ chromium="${GATEHOUSE_E2E_CHROMIUM:-/usr/bin/chromium}"
 screenshots="$PWD/target/console-screenshots"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-console.XXXXXX")
-gatehouse_pid="" provider_pid="" test_pid=""
+gatehouse_pid="" reauth_pid="" provider_pid="" test_pid=""
 
 stop() { # pid: SIGTERM, then SIGKILL after 10 s
   local pid=$1
@@ -57,9 +59,10 @@ cleanup() {
   local status=$?
   stop "$test_pid"
   stop "$gatehouse_pid"
+  stop "$reauth_pid"
   stop "$provider_pid"
   if [ "${GATEHOUSE_E2E_KEEP:-}" = 1 ]; then
-    say "kept $work (gh.db, gatehouse.log, provider.log)"
+    say "kept $work (gh.db, gatehouse.log, reauth.db, gatehouse-reauth.log, provider.log)"
   else
     rm -rf "$work"
   fi
@@ -117,9 +120,18 @@ else
 fi
 [ -x "$bin" ] || die "no gatehouse binary at $bin"
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# Two free ports at once (both held while asked for, so they differ): the main server's and
+# the step-up server's.
+read -r port reauth_port < <(python3 -c '
+import socket
+held = [socket.socket() for _ in range(2)]
+for s in held:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in held))
+')
 base="http://127.0.0.1:$port"
 public="http://localhost:$port"
+reauth_base="http://127.0.0.1:$reauth_port"
 
 # Polls a URL until it answers 200, for at most $2 seconds, while process $3 is alive.
 wait_http() {
@@ -170,13 +182,15 @@ user_password="a long user passphrase $RANDOM$RANDOM"
 
 # The environment gatehouse runs in, for a subshell that then execs it: the temporary
 # directory as working directory (so no .env or gatehouse.toml of the clone is read) and nothing
-# of ours from the environment but the settings below.
+# of ours from the environment but the settings below. Arguments: the port (default $port) and
+# the database file in $work (default gh.db).
 gatehouse_env() {
+  local listen=${1:-$port} database=${2:-gh.db}
   cd "$work"
   while read -r name; do unset "$name"; done < <(compgen -e | grep -E '^(GATEHOUSE_|DATABASE_URL$|REDIS_URL$)' || true)
-  export GATEHOUSE_BIND="127.0.0.1:$port"
-  export GATEHOUSE_PUBLIC_URL="$public"
-  export GATEHOUSE_DATABASE_URL="sqlite://$work/gh.db"
+  export GATEHOUSE_BIND="127.0.0.1:$listen"
+  export GATEHOUSE_PUBLIC_URL="http://localhost:$listen"
+  export GATEHOUSE_DATABASE_URL="sqlite://$work/$database"
   export GATEHOUSE_RATE_LIMIT=off
   export GATEHOUSE_LOG=info
   export GATEHOUSE_OIDC_IDP_ISSUER="$issuer"
@@ -203,11 +217,24 @@ for who in ann bob carol; do
 done
 say "ready, with accounts ann, bob and carol"
 
+# The step-up server: the same settings and admin, a database of its own, and a re-authentication
+# window short enough for a test to outwait. Only the console's step-up steps use it.
+say "gatehouse serve on $reauth_base with GATEHOUSE_REAUTH_WINDOW=2s, SQLite in $work/reauth.db"
+(
+  gatehouse_env "$reauth_port" reauth.db
+  export GATEHOUSE_ADMIN_EMAIL="$admin_email" GATEHOUSE_ADMIN_PASSWORD="$admin_password"
+  export GATEHOUSE_REAUTH_WINDOW=2s
+  exec "$bin" serve
+) >"$work/gatehouse-reauth.log" 2>&1 &
+reauth_pid=$!
+wait_http "$reauth_base/readyz" 60 "$reauth_pid" \
+  || { show_log "$work/gatehouse-reauth.log"; die "the step-up gatehouse did not become ready"; }
+
 # Each in the background and waited for, so that a signal to this script stops it at once.
 status=0
 for test in console account; do
   say "running e2e/console/$test.test.mjs"
-  GATEHOUSE_E2E_BASE="$base" GATEHOUSE_E2E_PAGE_BASE="$public" \
+  GATEHOUSE_E2E_BASE="$base" GATEHOUSE_E2E_PAGE_BASE="$public" GATEHOUSE_E2E_REAUTH_BASE="$reauth_base" \
     GATEHOUSE_E2E_ADMIN_EMAIL="$admin_email" GATEHOUSE_E2E_ADMIN_PASSWORD="$admin_password" \
     GATEHOUSE_E2E_USER_PASSWORD="$user_password" GATEHOUSE_E2E_LOG="$work/gatehouse.log" \
     GATEHOUSE_E2E_OIDC_ISSUER="$issuer" \
@@ -219,8 +246,9 @@ for test in console account; do
 done
 
 kill -0 "$gatehouse_pid" 2>/dev/null || { say "error: gatehouse was no longer running at the end" >&2; status=1; }
+kill -0 "$reauth_pid" 2>/dev/null || { say "error: the step-up gatehouse was no longer running at the end" >&2; status=1; }
 kill -0 "$provider_pid" 2>/dev/null || { say "error: the OpenID Connect provider was no longer running at the end" >&2; status=1; }
-[ "$status" -eq 0 ] || { show_log "$work/gatehouse.log"; show_log "$work/provider.log"; }
+[ "$status" -eq 0 ] || { show_log "$work/gatehouse.log"; show_log "$work/gatehouse-reauth.log"; show_log "$work/provider.log"; }
 say "screenshots in $screenshots"
 say "console: $([ "$status" -eq 0 ] && echo passed || echo FAILED)"
 exit "$status"

@@ -437,11 +437,15 @@ impl Running {
         let reloader = tokio::spawn(services.accounts.clone().reload_keys_until(background.child_token()));
         crate::memory::start_trimming();
         let edge = Edge {
-            trusted_proxies: config.security.trusted_proxies.clone(),
+            proxies: http::client_ip::Proxies {
+                trusted: config.security.trusted_proxies.clone(),
+                header: config.security.forwarded_header,
+            },
             cors_origins: config.security.cors_origins.clone(),
             https: opener.public_url.scheme() == "https",
             origin: opener.public_url.origin().ascii_serialization(),
             forward_rules: config.security.forward_rules.clone(),
+            remote_user: config.security.forward_remote_user,
             cookie_domain: config.security.cookie_domain.clone(),
         };
         let state = AppState::new(services.accounts.clone(), services.outbox.clone(), edge);

@@ -20,6 +20,11 @@
 //! wait longer). A job a thread has taken up is waited for to the end.
 //! Each thread owns one Argon2 work area and reuses it for every job.
 //!
+//! A stored hash that costs more than an import may ask now ([`foreign::costly`]: one imported
+//! before that limit) is verified by one thread of its own, with a queue of
+//! [`COSTLY_QUEUE`]: however many logins use such hashes, they wait there and answer `Busy`
+//! there, and never hold up the queue of every other login.
+//!
 //! The threads run below normal scheduling priority (Linux `SCHED_BATCH`, nice 10): hashing is
 //! the one CPU-heavy thing the server does, and a login storm must not take the cores from
 //! token checks and from the prompt refusals of the logins the queue has no room for. With
@@ -105,10 +110,15 @@ pub struct PoolStats {
     pub wait_micros: AtomicU64,
 }
 
+/// The jobs the thread for costly stored hashes may hold waiting.
+pub const COSTLY_QUEUE: usize = 4;
+
 /// A handle to the hashing pool; cheap to clone.
 #[derive(Clone)]
 pub struct PasswordHasher {
     jobs: Sender<Queued>,
+    /// The one thread for stored hashes over the import limit.
+    costly: Sender<Queued>,
     stats: Arc<PoolStats>,
     threads: usize,
     max_wait: Duration,
@@ -125,16 +135,17 @@ impl PasswordHasher {
     /// of whose callers waits longer than `max_wait` for a thread.
     pub fn start(threads: usize, queue: usize, max_wait: Duration) -> Self {
         let (tx, rx) = crossbeam_channel::bounded::<Queued>(queue);
+        let (costly, costly_rx) = crossbeam_channel::bounded::<Queued>(COSTLY_QUEUE);
         let stats = Arc::new(PoolStats::default());
-        for n in 0..threads {
-            let rx = rx.clone();
+        let queues = (0..threads).map(|n| (format!("gatehouse-hash-{n}"), rx.clone()));
+        for (name, rx) in queues.chain([("gatehouse-hash-costly".to_owned(), costly_rx)]) {
             let stats = stats.clone();
             std::thread::Builder::new()
-                .name(format!("gatehouse-hash-{n}"))
+                .name(name)
                 .spawn(move || worker(rx, stats, max_wait))
                 .expect("spawning a hashing thread");
         }
-        Self { jobs: tx, stats, threads, max_wait }
+        Self { jobs: tx, costly, stats, threads, max_wait }
     }
 
     /// Jobs waiting for a thread right now.
@@ -148,22 +159,27 @@ impl PasswordHasher {
 
     /// Hashes a new password into a PHC string.
     pub async fn hash(&self, password: SecretString) -> Result<String, HashError> {
-        self.run(|reply| Job::Hash { password, reply }).await
+        self.run(&self.jobs, |reply| Job::Hash { password, reply }).await
     }
 
     /// Checks a password against a stored PHC string. With `None` (an unknown account) it
     /// checks against a dummy hash, so the answer costs the same time, and never matches.
     pub async fn verify(&self, password: SecretString, phc: Option<String>) -> Result<Verified, HashError> {
-        self.run(|reply| Job::Verify { password, phc, reply }).await
+        let queue = if phc.as_deref().is_some_and(foreign::costly) { &self.costly } else { &self.jobs };
+        self.run(queue, |reply| Job::Verify { password, phc, reply }).await
     }
 
     /// Queues the job that `job` makes around its reply channel and waits for the answer: at
     /// most `max_wait` for a thread to take the job up, then to the end. A refusal for a full
     /// queue is held [`REFUSAL_PACE`] first.
-    async fn run<T>(&self, job: impl FnOnce(oneshot::Sender<Result<T, HashError>>) -> Job) -> Result<T, HashError> {
+    async fn run<T>(
+        &self,
+        queue: &Sender<Queued>,
+        job: impl FnOnce(oneshot::Sender<Result<T, HashError>>) -> Job,
+    ) -> Result<T, HashError> {
         let (reply, mut answer) = oneshot::channel();
         let state = Arc::new(AtomicU8::new(WAITING));
-        if let Err(error) = self.submit(Queued { at: Instant::now(), state: state.clone(), job: job(reply) }) {
+        if let Err(error) = self.submit(queue, Queued { at: Instant::now(), state: state.clone(), job: job(reply) }) {
             return Err(paced(error).await);
         }
         match tokio::time::timeout(self.max_wait, &mut answer).await {
@@ -173,8 +189,8 @@ impl PasswordHasher {
         }
     }
 
-    fn submit(&self, job: Queued) -> Result<(), HashError> {
-        match self.jobs.try_send(job) {
+    fn submit(&self, queue: &Sender<Queued>, job: Queued) -> Result<(), HashError> {
+        match queue.try_send(job) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => Err(rejected(&self.stats)),
             Err(TrySendError::Disconnected(_)) => Err(HashError::Stopped),
@@ -418,10 +434,45 @@ mod tests {
         assert!(pool.stats().rejected.load(Ordering::Relaxed) >= 1);
     }
 
-    /// A stored hash of ten times gatehouse's iterations: verifying it keeps a thread busy for
-    /// ten hashes' time, far longer than the bounds of the tests below, however slow the machine.
+    /// A stored hash of four times gatehouse's iterations (within what an import takes, so it is
+    /// verified on the login queue): it keeps a thread busy for four hashes' time, far longer
+    /// than the bounds of the tests below, however slow the machine.
     const SLOW_HASH: &str =
+        "$argon2id$v=19$m=12288,t=16,p=1$c29tZXNhbHRzb21lc2FsdA$1SbgmDTgXM1oFz9lVD3trlnUv4F1ZfBBO1zv38jRdZ0";
+    /// Ten times gatehouse's iterations: over the import limit, so verified on its own thread.
+    const COSTLY_HASH: &str =
         "$argon2id$v=19$m=12288,t=40,p=1$c29tZXNhbHRzb21lc2FsdA$1SbgmDTgXM1oFz9lVD3trlnUv4F1ZfBBO1zv38jRdZ0";
+
+    #[tokio::test]
+    async fn costly_stored_hashes_wait_on_their_own_thread_and_never_hold_up_the_logins_queue() {
+        for _ in 0..5 {
+            // One login thread, taking up a job within 100 ms or refusing it: a costly hash
+            // (ten hashes' time) on that thread would make the login below wait far longer.
+            let pool = PasswordHasher::start(1, 16, Duration::from_millis(100));
+            let costly: Vec<_> = (0..COSTLY_QUEUE + 3)
+                .map(|_| {
+                    spawn_job(&pool, |pool| async move {
+                        pool.verify(secret("correct horse battery"), Some(COSTLY_HASH.into())).await
+                    })
+                })
+                .collect();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            assert_eq!(pool.queued(), 0, "no costly job waits on the logins' queue");
+            let (hashed, _) = hash_job(&pool).await.unwrap();
+            let mut refused = 0;
+            for job in costly {
+                if matches!(job.await.unwrap().0, Err(HashError::Busy)) {
+                    refused += 1;
+                }
+            }
+            assert!(refused >= 3, "the costly thread's queue is bounded: {refused} refused");
+            if hashed.is_ok() {
+                return;
+            }
+            // A busy machine kept the idle login thread from taking the job up within 100 ms.
+        }
+        panic!("a login's hash waited behind costly stored hashes in five tries");
+    }
 
     /// Starts `job` on the pool; its answer comes with the moment it came.
     fn spawn_job<T, F>(

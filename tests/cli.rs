@@ -138,6 +138,19 @@ fn an_unknown_command_is_a_usage_error_with_exit_2() {
     assert!(stderr(&output).contains("frobnicate"), "{}", stderr(&output));
 }
 
+/// Forward-auth rules believe only a trusted proxy's headers; rules without trusted proxies
+/// would never apply, so the start is refused with the cause.
+#[test]
+fn forward_rules_without_trusted_proxies_stop_the_start_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let output =
+        run(gatehouse(dir.path()).arg("serve").env("GATEHOUSE_FORWARD_RULES", "app.example.com/admin=group:admin"));
+
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("GATEHOUSE_TRUSTED_PROXIES"), "{}", stderr(&output));
+}
+
 #[test]
 fn log_format_json_writes_one_json_object_per_line() {
     let dir = tempfile::tempdir().unwrap();

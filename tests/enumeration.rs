@@ -26,10 +26,19 @@ fn comparable(status: StatusCode, headers: &reqwest::header::HeaderMap, body: &s
     let mut names: Vec<_> = headers
         .iter()
         .filter(|(name, _)| !matches!(name.as_str(), "x-request-id" | "date" | "content-length"))
-        .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap_or("?")))
+        .map(|(name, value)| format!("{name}: {}", value.to_str().map_or("?".into(), random_cookie_masked)))
         .collect();
     names.sort();
     format!("{status}\n{}\n{body}", names.join("\n"))
+}
+
+/// A `Set-Cookie` of the hand-off cookie with its value masked: the value is a fresh random one
+/// for any browser that has none, whoever the address belongs to.
+fn random_cookie_masked(value: &str) -> String {
+    match value.strip_prefix("gatehouse_handoff=").and_then(|rest| rest.split_once(';')) {
+        Some((random, attributes)) if random.len() == 43 => format!("gatehouse_handoff=(random);{attributes}"),
+        _ => value.to_owned(),
+    }
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {

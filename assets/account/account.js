@@ -4,24 +4,21 @@
 // one's sessions. Like the admin console it speaks only gatehouse's
 // JSON API (same origin), with the helpers of page.js (tokens, messages, DOM built with
 // textContent). A change that needs a fresh confirmation (403 reauthentication_required) asks
-// for it and then runs again.
+// for it with the "Confirm it is you" form (page.js's stepUp) and is then sent again.
 'use strict';
 
 (() => {
   const REFRESH_KEY = 'gatehouse.account.refresh';
   const passkeys = window.gatehousePasskey;
   const { $, say, clearMessage, PageError, apiClient, el, dash, time, cell, placeholder, busy } = window.gatehousePage;
-  const { codeField, askPasskey } = window.gatehouseLogin;
+  const { codeField, askPasskey, stepUp } = window.gatehousePage;
   const { t } = window.gatehouseI18n;
   const client = apiClient(REFRESH_KEY, () => leave());
-  const { api, send, forget, replaceAccess, resume } = client;
+  const { api, send, forget, resume } = client;
   /** The login forms (login.js), wired at the start. */
   let login = null;
-
-  const state = {
-    /** The action waiting for a step-up, run again once it succeeded. */
-    pending: null,
-  };
+  /** The "Confirm it is you" form, which takes the place of the panels while it is up. */
+  const confirmation = stepUp(client, { covers: 'panels', t });
 
   /** A form's submit runs `action` through busy(), after clearing the last message. */
   function onSubmit(formId, buttonId, action) {
@@ -43,7 +40,7 @@
   // Logging in and out
 
   function showLogin() {
-    state.pending = null;
+    confirmation.dismiss();
     login.reset();
     $('login-view').hidden = false;
     $('account-view').hidden = true;
@@ -83,54 +80,7 @@
     await Promise.all([loadFactors(), loadPasskeys(), loadIdentities(), loadSessions()]);
   }
 
-  // ---------------------------------------------------------------------------------------
-  // Step-up: a change that needs a fresh confirmation asks for it, then runs again
-
-  async function stepped(action) {
-    try {
-      await action();
-    } catch (error) {
-      if (error.code !== 'reauthentication_required') {
-        throw error;
-      }
-      state.pending = action;
-      $('reauth-why').textContent = error.message;
-      $('reauth-password').value = '';
-      $('reauth-code').value = '';
-      $('reauth-passkey').hidden = !passkeys.supported();
-      $('panels').hidden = true;
-      $('reauth-view').hidden = false;
-      $('reauth-password').focus();
-    }
-  }
-
-  async function reauthenticate(proof) {
-    const answer = await api('POST', '/auth/reauthenticate', { body: proof });
-    replaceAccess(answer.access_token);
-    const action = state.pending;
-    showPanels();
-    if (action) {
-      await action();
-    }
-  }
-
-  async function reauthenticateWithForm() {
-    const password = $('reauth-password').value;
-    const code = $('reauth-code').value.trim();
-    if (!password && !code) {
-      throw new PageError(t('Type your password or a code, or use a passkey.'));
-    }
-    await reauthenticate(code ? codeField(code) : { password });
-  }
-
-  async function reauthenticateWithPasskey() {
-    const options = await api('POST', '/auth/webauthn/options', { body: {} });
-    await reauthenticate({ webauthn: await askPasskey(passkeys.get, options) });
-  }
-
   function showPanels() {
-    state.pending = null;
-    $('reauth-view').hidden = true;
     $('recovery-view').hidden = true;
     $('panels').hidden = false;
   }
@@ -229,7 +179,7 @@
 
   function passkeyRow(passkey) {
     const remove = el('button', { text: t('Remove'), attrs: { type: 'button' } });
-    remove.addEventListener('click', () => busy(remove, () => stepped(() => removePasskey(passkey))));
+    remove.addEventListener('click', () => busy(remove, () => removePasskey(passkey)));
     return el('tr', { attrs: { 'data-testid': 'passkey-row', 'data-id': passkey.id } }, [
       cell(passkey.name),
       cell(time(passkey.created_at)),
@@ -306,7 +256,7 @@
           const button = el('button', { text: t('Link {provider}', { provider: p.label }), attrs: { type: 'button', 'data-testid': `link-${p.name}` } });
           button.addEventListener('click', () => {
             clearMessage();
-            busy(button, () => stepped(() => linkProvider(p)));
+            busy(button, () => linkProvider(p));
           });
           return button;
         }),
@@ -315,7 +265,7 @@
 
   function identityRow(identity) {
     const remove = el('button', { text: t('Unlink'), attrs: { type: 'button' } });
-    remove.addEventListener('click', () => busy(remove, () => stepped(() => unlink(identity))));
+    remove.addEventListener('click', () => busy(remove, () => unlink(identity)));
     return el('tr', { attrs: { 'data-testid': 'identity-row', 'data-provider': identity.provider } }, [
       cell(label(identity.provider)),
       cell(identity.email),
@@ -387,20 +337,48 @@
   // ---------------------------------------------------------------------------------------
   // Wiring
 
+  /**
+   * What the page says when a login comes back to it with `?error={code}` (as a failed login
+   * through a provider does): its own sentence for each code a login can end with, and a general
+   * one for any other. Anyone can write such an address, so neither the code nor the
+   * `error_description` beside it is ever shown.
+   */
+  function loginFailed(code) {
+    const sentences = {
+      oidc_state_invalid: t('That login took too long or was started in another browser. Start again.'),
+      oidc_failed: t('The other site’s login did not work. Try again, or use another way in.'),
+      provider_unavailable: t('The other site cannot be reached right now. Try again later, or use another way in.'),
+      provider_email_missing: t('The other site did not tell us your email address, so no account can be made with it.'),
+      identity_taken: t('That login already belongs to another account.'),
+      identity_not_linked: t(
+        'No account is linked to this login. If you have an account here, log in another way and link it on this page.',
+      ),
+      account_not_activated: t('Confirm your email address first: follow the link in the email you were sent.'),
+      account_disabled: t('This account is disabled.'),
+      signup_disabled: t('Sign-up is closed here. Ask an administrator for an account.'),
+      rate_limited: t('Too many attempts. Wait a moment and try again.'),
+      token_invalid: t('This login has run out of time. Start again.'),
+      token_expired: t('This login has run out of time. Start again.'),
+      handoff_invalid: t('This login was started in another browser. Start it again here.'),
+      passwordless_disabled: t('Login by email is off here. Log in with your password.'),
+    };
+    // Own keys only: `?error=constructor` must not find what every object inherits.
+    if (Object.prototype.hasOwnProperty.call(sentences, code)) {
+      return sentences[code];
+    }
+    return t('The login did not work. Try again, or use another way in.');
+  }
+
   function start() {
     login = window.gatehouseLogin.wire({ client, enter });
     onClick('logout', logOut);
-
-    onSubmit('reauth-form', 'reauth-submit', reauthenticateWithForm);
-    onClick('reauth-passkey', reauthenticateWithPasskey);
-    $('reauth-cancel').addEventListener('click', showPanels);
 
     $('totp-start').addEventListener('click', () => open('totp-password-form', 'totp-password'));
     onSubmit('totp-password-form', 'totp-password-submit', beginTotp);
     onSubmit('totp-confirm-form', 'totp-confirm-submit', confirmTotp);
     $('totp-off').addEventListener('click', () => open('totp-off-form', 'totp-off-code'));
     onSubmit('totp-off-form', 'totp-off-submit', turnOffTotp);
-    onClick('recovery-new', () => stepped(newRecoveryCodes));
+    onClick('recovery-new', newRecoveryCodes);
     $('recovery-done').addEventListener('click', recoveryCodesSaved);
     for (const cancel of document.querySelectorAll('button[data-cancels]')) {
       cancel.addEventListener('click', () => {
@@ -408,7 +386,7 @@
       });
     }
 
-    onSubmit('passkey-add-form', 'passkey-add', () => stepped(addPasskey));
+    onSubmit('passkey-add-form', 'passkey-add', addPasskey);
     onSubmit('language-form', 'language-save', saveLanguage);
 
     showLogin();
@@ -421,13 +399,16 @@
       window.history.replaceState(null, '', window.location.pathname);
     }
     if (query.get('error')) {
-      say(query.get('error_description') || t('The login failed ({error}).', { error: query.get('error') }), 'error');
+      say(loginFailed(query.get('error')), 'error');
     }
     loadProviders()
       .catch(() => {})
       .then(() => {
-        if (query.get('linked')) {
-          say(t('Linked: you can now log in with {provider}.', { provider: label(query.get('linked')) }));
+        // Said only when `linked` names one of this server's providers, and then by its label: the
+        // address is anyone's to write.
+        const linked = providers.find((p) => p.name === query.get('linked'));
+        if (linked) {
+          say(t('Linked: you can now log in with {provider}.', { provider: linked.label }));
         }
         if (handoff) {
           busy($('login-submit'), () => login.exchange(handoff));

@@ -26,7 +26,7 @@ window.gatehouseI18n = (() => {
       'Use a passkey': 'Passkey verwenden',
       'Confirm it is you': 'Bestätigen Sie, dass Sie es sind',
       'This change needs a fresh confirmation.': 'Diese Änderung braucht eine neue Bestätigung.',
-      'or a code from your authenticator app': 'oder ein Code aus Ihrer Authenticator-App',
+      'Cancelled: that change was not made.': 'Abgebrochen: Diese Änderung wurde nicht vorgenommen.',
       Confirm: 'Bestätigen',
       Cancel: 'Abbrechen',
       'Your recovery codes': 'Ihre Wiederherstellungscodes',
@@ -98,7 +98,32 @@ window.gatehouseI18n = (() => {
       'this one': 'diese',
       End: 'Beenden',
       'The session has ended: its tokens no longer work.': 'Die Sitzung ist beendet: Ihre Tokens funktionieren nicht mehr.',
-      'The login failed ({error}).': 'Die Anmeldung ist fehlgeschlagen ({error}).',
+      'That login took too long or was started in another browser. Start again.':
+        'Diese Anmeldung hat zu lange gedauert oder wurde in einem anderen Browser begonnen. Beginnen Sie von vorn.',
+      'The other site’s login did not work. Try again, or use another way in.':
+        'Die Anmeldung bei der anderen Website hat nicht funktioniert. Versuchen Sie es erneut oder melden Sie sich anders an.',
+      'The other site cannot be reached right now. Try again later, or use another way in.':
+        'Die andere Website ist gerade nicht erreichbar. Versuchen Sie es später erneut oder melden Sie sich anders an.',
+      'The other site did not tell us your email address, so no account can be made with it.':
+        'Die andere Website hat uns Ihre E-Mail-Adresse nicht mitgeteilt, daher kann damit kein Konto angelegt werden.',
+      'That login already belongs to another account.': 'Diese Anmeldung gehört bereits zu einem anderen Konto.',
+      'No account is linked to this login. If you have an account here, log in another way and link it on this page.':
+        'Mit dieser Anmeldung ist kein Konto verknüpft. Wenn Sie hier ein Konto haben, melden Sie sich anders an und verknüpfen Sie sie auf dieser Seite.',
+      'Confirm your email address first: follow the link in the email you were sent.':
+        'Bestätigen Sie zuerst Ihre E-Mail-Adresse: Folgen Sie dem Link in der E-Mail, die Sie erhalten haben.',
+      'This account is disabled.': 'Dieses Konto ist gesperrt.',
+      'Sign-up is closed here. Ask an administrator for an account.':
+        'Die Registrierung ist hier geschlossen. Bitten Sie einen Administrator um ein Konto.',
+      'Too many attempts. Wait a moment and try again.':
+        'Zu viele Versuche. Warten Sie einen Moment und versuchen Sie es dann erneut.',
+      'This login has run out of time. Start again.':
+        'Die Zeit für diese Anmeldung ist abgelaufen. Beginnen Sie von vorn.',
+      'This login was started in another browser. Start it again here.':
+        'Diese Anmeldung wurde in einem anderen Browser begonnen. Beginnen Sie sie hier von vorn.',
+      'Login by email is off here. Log in with your password.':
+        'Die Anmeldung per E-Mail ist hier ausgeschaltet. Melden Sie sich mit Ihrem Passwort an.',
+      'The login did not work. Try again, or use another way in.':
+        'Die Anmeldung hat nicht geklappt. Versuchen Sie es erneut oder wählen Sie einen anderen Weg.',
       'Linked: you can now log in with {provider}.': 'Verknüpft: Sie können sich jetzt mit {provider} anmelden.',
       yes: 'ja',
       'can be': 'möglich',
@@ -121,7 +146,7 @@ window.gatehouseI18n = (() => {
       'Use a passkey': 'Utiliser une clé d’accès',
       'Confirm it is you': 'Confirmez qu’il s’agit bien de vous',
       'This change needs a fresh confirmation.': 'Ce changement demande une nouvelle confirmation.',
-      'or a code from your authenticator app': 'ou un code de votre application d’authentification',
+      'Cancelled: that change was not made.': 'Annulé : cette modification n’a pas été faite.',
       Confirm: 'Confirmer',
       Cancel: 'Annuler',
       'Your recovery codes': 'Vos codes de récupération',
@@ -193,7 +218,30 @@ window.gatehouseI18n = (() => {
       'this one': 'celle-ci',
       End: 'Terminer',
       'The session has ended: its tokens no longer work.': 'La session est terminée : ses jetons ne fonctionnent plus.',
-      'The login failed ({error}).': 'La connexion a échoué ({error}).',
+      'That login took too long or was started in another browser. Start again.':
+        'Cette connexion a pris trop de temps ou a été commencée dans un autre navigateur. Recommencez.',
+      'The other site’s login did not work. Try again, or use another way in.':
+        'La connexion par l’autre site n’a pas abouti. Réessayez, ou connectez-vous autrement.',
+      'The other site cannot be reached right now. Try again later, or use another way in.':
+        'L’autre site est injoignable pour le moment. Réessayez plus tard, ou connectez-vous autrement.',
+      'The other site did not tell us your email address, so no account can be made with it.':
+        'L’autre site ne nous a pas communiqué votre adresse e-mail ; aucun compte ne peut donc être créé avec elle.',
+      'That login already belongs to another account.': 'Cette connexion appartient déjà à un autre compte.',
+      'No account is linked to this login. If you have an account here, log in another way and link it on this page.':
+        'Aucun compte n’est associé à cette connexion. Si vous avez un compte ici, connectez-vous autrement et associez-la sur cette page.',
+      'Confirm your email address first: follow the link in the email you were sent.':
+        'Confirmez d’abord votre adresse e-mail : suivez le lien de l’e-mail qui vous a été envoyé.',
+      'This account is disabled.': 'Ce compte est désactivé.',
+      'Sign-up is closed here. Ask an administrator for an account.':
+        'Les inscriptions sont fermées ici. Demandez un compte à un administrateur.',
+      'Too many attempts. Wait a moment and try again.': 'Trop de tentatives. Patientez un instant et réessayez.',
+      'This login has run out of time. Start again.': 'Le délai de cette connexion est dépassé. Recommencez.',
+      'This login was started in another browser. Start it again here.':
+        'Cette connexion a été commencée dans un autre navigateur. Recommencez-la ici.',
+      'Login by email is off here. Log in with your password.':
+        'La connexion par e-mail est désactivée ici. Connectez-vous avec votre mot de passe.',
+      'The login did not work. Try again, or use another way in.':
+        'La connexion n’a pas abouti. Réessayez ou utilisez un autre moyen.',
       'Linked: you can now log in with {provider}.': 'Associée : vous pouvez maintenant vous connecter avec {provider}.',
       yes: 'oui',
       'can be': 'possible',
@@ -216,7 +264,7 @@ window.gatehouseI18n = (() => {
       'Use a passkey': 'Usar una llave de acceso',
       'Confirm it is you': 'Confirme que es usted',
       'This change needs a fresh confirmation.': 'Este cambio necesita una confirmación reciente.',
-      'or a code from your authenticator app': 'o un código de su aplicación de autenticación',
+      'Cancelled: that change was not made.': 'Cancelado: ese cambio no se ha hecho.',
       Confirm: 'Confirmar',
       Cancel: 'Cancelar',
       'Your recovery codes': 'Sus códigos de recuperación',
@@ -288,7 +336,31 @@ window.gatehouseI18n = (() => {
       'this one': 'esta',
       End: 'Cerrar',
       'The session has ended: its tokens no longer work.': 'La sesión se ha cerrado: sus tokens ya no funcionan.',
-      'The login failed ({error}).': 'El inicio de sesión falló ({error}).',
+      'That login took too long or was started in another browser. Start again.':
+        'Este inicio de sesión tardó demasiado o se empezó en otro navegador. Empiece de nuevo.',
+      'The other site’s login did not work. Try again, or use another way in.':
+        'El inicio de sesión en el otro sitio no funcionó. Inténtelo de nuevo o entre de otra forma.',
+      'The other site cannot be reached right now. Try again later, or use another way in.':
+        'Ahora mismo no se puede acceder al otro sitio. Inténtelo más tarde o entre de otra forma.',
+      'The other site did not tell us your email address, so no account can be made with it.':
+        'El otro sitio no nos indicó su dirección de correo electrónico, así que no se puede crear una cuenta con ella.',
+      'That login already belongs to another account.': 'Ese inicio de sesión ya pertenece a otra cuenta.',
+      'No account is linked to this login. If you have an account here, log in another way and link it on this page.':
+        'Ninguna cuenta está vinculada a este inicio de sesión. Si tiene una cuenta aquí, entre de otra forma y vincúlelo en esta página.',
+      'Confirm your email address first: follow the link in the email you were sent.':
+        'Confirme primero su dirección de correo electrónico: siga el enlace del correo que le enviamos.',
+      'This account is disabled.': 'Esta cuenta está desactivada.',
+      'Sign-up is closed here. Ask an administrator for an account.':
+        'Aquí el registro está cerrado. Pida una cuenta a un administrador.',
+      'Too many attempts. Wait a moment and try again.':
+        'Demasiados intentos. Espere un momento y vuelva a intentarlo.',
+      'This login has run out of time. Start again.': 'Este inicio de sesión ha caducado. Empiece de nuevo.',
+      'This login was started in another browser. Start it again here.':
+        'Este inicio de sesión se empezó en otro navegador. Empiécelo de nuevo aquí.',
+      'Login by email is off here. Log in with your password.':
+        'Aquí el inicio de sesión por correo está desactivado. Inicie sesión con su contraseña.',
+      'The login did not work. Try again, or use another way in.':
+        'El inicio de sesión no funcionó. Inténtelo de nuevo o use otra forma de entrar.',
       'Linked: you can now log in with {provider}.': 'Vinculado: ya puede iniciar sesión con {provider}.',
       yes: 'sí',
       'can be': 'posible',

@@ -1,7 +1,10 @@
 // The gatehouse admin console: log in, list and search accounts, act on one, read its sessions
 // and audit events, look after the outbox, register the client apps and the webhook endpoints
 // (with each endpoint's delivery log). It speaks only gatehouse's own JSON API (same
-// origin), with the helpers of page.js (tokens, messages, DOM built with textContent).
+// origin), with the helpers of page.js (tokens, messages, DOM built with textContent). A change
+// the server refuses until the admin confirms it is them (403 reauthentication_required: one that
+// gives lasting access, past GATEHOUSE_REAUTH_WINDOW after the login) brings up the "Confirm it
+// is you" form (page.js's stepUp) and is then sent again, without the admin doing it twice.
 'use strict';
 
 (() => {
@@ -15,10 +18,13 @@
   ]);
 
   const { $, say, clearMessage, fail, apiClient, el, dash, time, cell, placeholder, busy } = window.gatehousePage;
+  const { stepUp } = window.gatehousePage;
   const client = apiClient(REFRESH_KEY, () => leave());
   const { send, api, forget, resume } = client;
   /** The login forms (login.js), wired at the start. */
   let login = null;
+  /** The "Confirm it is you" form, which takes the place of the console while it is up. */
+  const confirmation = stepUp(client, { covers: 'console-view' });
 
   const state = {
     me: null,
@@ -44,6 +50,8 @@
   // Logging in and out
 
   function showLogin() {
+    // First: taking the form away brings the console back, which the lines below hide.
+    confirmation.dismiss();
     state.me = null;
     login.reset();
     $('console-view').hidden = true;

@@ -1,14 +1,17 @@
 // The admin console at /admin, in a real headless Chromium, against a running gatehouse.
 // e2e/console.sh starts gatehouse and runs this; to run it against a server of your own:
 //
-//   GATEHOUSE_E2E_BASE=http://127.0.0.1:8080 GATEHOUSE_E2E_ADMIN_EMAIL=… \
-//   GATEHOUSE_E2E_ADMIN_PASSWORD=… GATEHOUSE_E2E_USER_PASSWORD=… node e2e/console/console.test.mjs
+//   GATEHOUSE_E2E_BASE=http://127.0.0.1:8080 GATEHOUSE_E2E_REAUTH_BASE=http://127.0.0.1:8081 \
+//   GATEHOUSE_E2E_ADMIN_EMAIL=… GATEHOUSE_E2E_ADMIN_PASSWORD=… GATEHOUSE_E2E_USER_PASSWORD=… \
+//   node e2e/console/console.test.mjs
 //
 // The server needs active accounts ann@, bob@ and carol@example.com (usernames ann, bob, carol)
-// with GATEHOUSE_E2E_USER_PASSWORD, and rate limits off. Each step prints PASS, FAIL (with the
-// reason) or SKIP (a step it needs failed); a screenshot of the page after each step goes to
-// GATEHOUSE_E2E_SCREENSHOTS (default target/console-screenshots). Exit status 1 when a step
-// failed.
+// with GATEHOUSE_E2E_USER_PASSWORD, and rate limits off. The step-up steps run against a second
+// server at GATEHOUSE_E2E_REAUTH_BASE: the same admin, rate limits off, and
+// GATEHOUSE_REAUTH_WINDOW=2s, so that a login outlives the window within the test. Each step
+// prints PASS, FAIL (with the reason) or SKIP (a step it needs failed); a screenshot of the page
+// after each step goes to GATEHOUSE_E2E_SCREENSHOTS (default target/console-screenshots). Exit
+// status 1 when a step failed.
 
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -23,10 +26,15 @@ const ADMIN = { email: setting('GATEHOUSE_E2E_ADMIN_EMAIL'), password: setting('
 const USER_PASSWORD = setting('GATEHOUSE_E2E_USER_PASSWORD');
 const CHROMIUM = setting('GATEHOUSE_E2E_CHROMIUM', '/usr/bin/chromium');
 const SHOTS = setting('GATEHOUSE_E2E_SCREENSHOTS', path.join(repo, 'target/console-screenshots'));
+// The server whose re-authentication window is 2 s (GATEHOUSE_REAUTH_WINDOW).
+const REAUTH_BASE = setting('GATEHOUSE_E2E_REAUTH_BASE').replace(/\/+$/, '');
 
 
 let page;
-const { step, watchConsole, until, expectMessage, visible, consoleStayedClean, finish } = steps(() => page, SHOTS);
+const { step, watchConsole, until, messageText, expectMessage, visible, consoleStayedClean, finish } = steps(
+  () => page,
+  SHOTS,
+);
 
 const ANN = 'ann@example.com';
 const BOB = 'bob@example.com';
@@ -562,9 +570,102 @@ async function main() {
         await expectMessage(/not an administrator/);
         assert.ok(await visible('#login-form'), 'a user with the right code is still no admin: back at the password form');
       } finally {
-        await call('DELETE', `/admin/users/${encodeURIComponent(ANN)}/mfa`, { token: adminToken });
+        // With a login of just now: removing someone's second factors is refused to an admin whose
+        // login is older than GATEHOUSE_REAUTH_WINDOW, which adminToken's may be by this step.
+        const fresh = (await logInApi(ADMIN.email, ADMIN.password)).access_token;
+        await call('DELETE', `/admin/users/${encodeURIComponent(ANN)}/mfa`, { token: fresh });
       }
     }, { expectConsole: [/status of 401/, /status of 403/] });
+
+    // Step-up, on the server whose re-authentication window is 2 s, in a browser context of its
+    // own: a change that gives lasting access, asked for once the admin's login is older than the
+    // window, brings up "Confirm it is you"; once the admin has confirmed, the refused request is
+    // sent again and the change is made, without the admin asking for it a second time.
+    const reauthContext = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+    page = await reauthContext.newPage();
+    page.setDefaultTimeout(10_000);
+    watchConsole(page);
+    page.on('dialog', (dialog) => {
+      dialogs.push(dialog.message());
+      dialog.accept();
+    });
+    const stepUpRequests = [];
+    page.on('request', (request) => stepUpRequests.push(`${request.method()} ${new URL(request.url()).pathname}`));
+    const STEP_UP_APP = `Step-up app ${Date.now()}`;
+    const STEP_UP_REDIRECT = 'https://step-up.example.com/callback';
+    const stepUpRow = () => page.locator('#clients-body tr[data-testid="client-row"]').filter({ hasText: STEP_UP_APP });
+    /** The clients of that name on the step-up server, as its API lists them. */
+    const stepUpAppsViaApi = async () => {
+      const token = (await logInApi(ADMIN.email, ADMIN.password, REAUTH_BASE)).access_token;
+      const listed = await call('GET', '/admin/clients', { token, base: REAUTH_BASE });
+      assert.equal(listed.status, 200, `GET /admin/clients: ${listed.text}`);
+      return listed.json.clients.filter((c) => c.name === STEP_UP_APP);
+    };
+    const sentSince = (from, request) => stepUpRequests.slice(from).filter((r) => r === request).length;
+
+    await step('the admin logs in where a login is recent for 2 s', [], async () => {
+      const response = await page.goto(`${REAUTH_BASE}/admin`);
+      assert.equal(response.status(), 200, 'GET /admin');
+      await until('admin.js should have run', () => page.locator('body[data-ready="true"]').count());
+      await logInPage(ADMIN.email, ADMIN.password);
+      await until('the console should open', () => visible('#console-view'));
+      await page.click('#tab-clients');
+      await until('the client apps panel should show', () => visible('#clients-panel'));
+      await page.fill('#client-name', STEP_UP_APP);
+      await page.fill('#client-redirects', STEP_UP_REDIRECT);
+      assert.ok(!(await visible('#reauth-view')), 'no "Confirm it is you" before anything was refused');
+    });
+
+    await step('past the window, registering a client asks the admin to confirm it is them', ['the admin logs in where a login is recent for 2 s'], async () => {
+      // What is tested is the passage of time: the login must be older than the 2 s window.
+      await page.waitForTimeout(3_000);
+      const sent = stepUpRequests.length;
+      await page.click('#client-submit');
+      await until('the "Confirm it is you" form should show', () => visible('#reauth-form'));
+      assert.equal(sentSince(sent, 'POST /admin/clients'), 1, `one refused request: ${stepUpRequests.slice(sent).join(', ')}`);
+      assert.ok(!(await visible('#console-view')), 'the console makes way for the form');
+      assert.ok(await visible('#reauth-password'), 'an admin without a second factor is asked for the password');
+      assert.ok(!(await visible('#reauth-code')), 'and not for a code');
+      assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.id), 'reauth-password', 'the password field has the focus');
+      assert.equal(await messageText(), '', 'the refusal is not shown as an error');
+      assert.deepEqual(await stepUpAppsViaApi(), [], 'nothing is registered yet');
+    }, { expectConsole: [/status of 403/] });
+
+    await step('a wrong password keeps the form up with its error', ['past the window, registering a client asks the admin to confirm it is them'], async () => {
+      const sent = stepUpRequests.length;
+      await page.fill('#reauth-password', `${ADMIN.password}-wrong`);
+      await page.click('#reauth-submit');
+      await until('the error should show', async () =>
+        (await visible('#message[data-kind="error"]')) && /password is wrong/.test(await messageText()),
+      );
+      await until('the form should be usable again', () => page.isEnabled('#reauth-submit'));
+      assert.ok(await visible('#reauth-form'), 'the form stays up');
+      assert.ok(!(await visible('#console-view')), 'the console stays behind it');
+      assert.ok(!(await visible('#login-view')), 'the admin is still logged in');
+      assert.ok(await page.evaluate(() => sessionStorage.length > 0), 'the session is kept');
+      assert.ok((await page.inputValue('#reauth-password')) === '', 'the wrong password is not left in the field');
+      assert.equal(sentSince(sent, 'POST /auth/refresh'), 0, 'a wrong password is no reason to refresh the session');
+      assert.equal(sentSince(sent, 'POST /admin/clients'), 0, 'nothing is sent again before a confirmation');
+      assert.deepEqual(await stepUpAppsViaApi(), [], 'nothing is registered');
+    }, { expectConsole: [/status of 401/] });
+
+    await step('the right password registers the client without the admin doing it again', ['a wrong password keeps the form up with its error'], async () => {
+      const sent = stepUpRequests.length;
+      await page.fill('#reauth-password', ADMIN.password);
+      await page.click('#reauth-submit');
+      await until('the console should come back', () => visible('#console-view'));
+      await until('the list should show the new client', async () => (await stepUpRow().count()) === 1);
+      await expectMessage(new RegExp(`^${STEP_UP_APP} is registered`));
+      assert.ok(!(await visible('#reauth-view')), 'the form is gone');
+      assert.ok(await visible('#client-secret'), 'its secret is shown once, as after any registration');
+      assert.equal(await page.inputValue('#client-name'), '', 'the registration form is emptied');
+      const after = stepUpRequests.slice(sent).join(', ');
+      assert.equal(sentSince(sent, 'POST /auth/reauthenticate'), 1, `one confirmation: ${after}`);
+      assert.equal(sentSince(sent, 'POST /admin/clients'), 1, `the refused request sent once more: ${after}`);
+      const stored = await stepUpAppsViaApi();
+      assert.equal(stored.length, 1, 'registered once');
+      assert.deepEqual(stored[0].redirect_uris, [STEP_UP_REDIRECT], 'as the form had it');
+    });
 
     await consoleStayedClean();
   } finally {

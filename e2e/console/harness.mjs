@@ -23,13 +23,14 @@ export const EXPECTED_CSP =
   "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 // ------------------------------------------------------------------------------------------
-// The API, from outside the browser: for arranging and for checking what the page claims.
+// The API, from outside the browser: for arranging and for checking what the page claims. Each
+// call goes to BASE unless `base` names another server.
 
-export async function call(method, urlPath, { token, body, contentType = 'application/json' } = {}) {
+export async function call(method, urlPath, { token, body, contentType = 'application/json', base = BASE } = {}) {
   const headers = { Accept: 'application/json' };
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers['Content-Type'] = contentType;
-  const response = await fetch(BASE + urlPath, {
+  const response = await fetch(base + urlPath, {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -44,8 +45,8 @@ export async function call(method, urlPath, { token, body, contentType = 'applic
   return { status: response.status, json, text };
 }
 
-export async function logInApi(email, password) {
-  const answer = await call('POST', '/auth', { body: { email, password } });
+export async function logInApi(email, password, base = BASE) {
+  const answer = await call('POST', '/auth', { body: { email, password }, base });
   assert.equal(answer.status, 200, `POST /auth as ${email}: ${answer.status} ${answer.text}`);
   return answer.json;
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """gatehouse's forward auth (GET /auth/forward) through real reverse proxies, as e2e/proxy/run.sh
 starts them: nginx (auth_request) and Caddy (forward_auth) with the configurations of
-deploy/forward-auth/, in front of e2e/proxy/upstream.py, an app that logs the headers it gets.
+deploy/forward-auth/, in front of e2e/proxy/upstream.py, an app that logs the headers it gets;
+and gatehouse's own site through them: deploy/nginx.conf (HTTPS, a throwaway certificate) and
+the Caddyfile's auth.example.com.
 Traefik's ForwardAuth is not run; the requests it makes (deploy/forward-auth/traefik.yml says
 which headers they carry) are sent to gatehouse directly.
 
@@ -18,11 +20,17 @@ For each proxy:
   8  a browser is never sent to log in for a URL outside GATEHOUSE_REDIRECT_ALLOW (the
      proxies' /app/): 401 on /outside/, and a Host header of evil.example never leads there
      (8b: nor does a Host header, or a # in the URL, get a request past a rule)
-Then Traefik's request shape, and the same forwarded headers from a peer that is not in
-GATEHOUSE_TRUSTED_PROXIES (a connection from 127.0.0.2), which must be ignored.
+  9  gatehouse's own site through the proxy, from an address outside GATEHOUSE_TRUSTED_PROXIES
+     (127.0.0.2 through nginx, 127.0.0.3 through Caddy: a per-IP budget each): 25 POST
+     /password/forgot, each forging another client address in Forwarded, X-Real-IP and a
+     left-most X-Forwarded-For, still get 429 rate_limited once the budget (20/1m) is spent,
+     and the audit trail (GET /admin/events) has them from that address, never a forged one
+     (9b: nor do X-Original-URL or X-Forwarded-* a client sends there reach gatehouse)
+Then Traefik's request shape, and the same questions from a peer that is not in
+GATEHOUSE_TRUSTED_PROXIES (a connection from 127.0.0.2), which must be refused whole (403).
 
     GATEHOUSE_E2E_ADMIN_PASSWORD=... python3 e2e/proxy/check.py --gatehouse URL \
-        --nginx URL --caddy URL --upstream-log FILE --admin-email EMAIL
+        --nginx URL --caddy URL --nginx-api URL --upstream-log FILE --admin-email EMAIL
 
 Prints one line per check ("  ok: ..." or "  FAILED: ..."); exit status 1 when one failed.
 """
@@ -34,6 +42,7 @@ import json
 import os
 import re
 import secrets
+import ssl
 import sys
 import time
 import urllib.parse
@@ -86,10 +95,17 @@ class Response:
 
 
 def request(url, method="GET", headers=None, body=None, source=None, target=None):
-    """One request on a new connection; `target` sends that request target as it is."""
+    """One request on a new connection; `target` sends that request target as it is. HTTPS
+    is not verified (deploy/nginx.conf runs with a throwaway certificate)."""
     parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=20,
-                                      source_address=(source, 0) if source else None)
+    source_address = (source, 0) if source else None
+    if parts.scheme == "https":
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=20,
+                                           source_address=source_address, context=context)
+    else:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=20, source_address=source_address)
     target = target or (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
         conn.request(method, target, body=body, headers=headers or {})
@@ -209,6 +225,10 @@ class Suite:
     def __init__(self, args, admin_password):
         self.gatehouse = args.gatehouse.rstrip("/")
         self.proxies = {"nginx": args.nginx.rstrip("/"), "caddy": args.caddy.rstrip("/")}
+        # gatehouse's own site through each proxy: the URL to connect to, and the Host to send.
+        caddy_port = urllib.parse.urlsplit(self.proxies["caddy"]).port
+        self.sites = {"nginx": (args.nginx_api.rstrip("/"), "auth.example.com"),
+                      "caddy": (self.proxies["caddy"], f"auth.example.com:{caddy_port}")}
         self.upstream = Upstream(args.upstream_log)
         self.admin_email, self.admin_password = args.admin_email, admin_password
         self.passed = self.failed = 0
@@ -271,17 +291,18 @@ class Suite:
                 "login": account.get("username") or account["email"],
                 "password": password if key != "admin" else self.admin_password,
                 "remote": {
-                    "Remote-User": account.get("username") or account["email"],
+                    # The account id: a name that never passes to another person.
+                    "Remote-User": account["id"],
                     "Remote-Email": account["email"],
                     "Remote-Name": account.get("name") or "",
                     "Remote-Groups": ",".join([account["role"]] + roles),
                 },
             }
         for key, fields in made:
-            account_of = {"username": self.users[key]["remote"]["Remote-User"],
+            account_of = {"username": self.users[key]["login"] if fields.get("username") else None,
                           "email": self.users[key]["remote"]["Remote-Email"],
                           "name": self.users[key]["remote"]["Remote-Name"]}
-            expect(all(account_of[f] == fields[f] for f in account_of),
+            expect(all(account_of[f] == fields.get(f) for f in account_of if fields.get(f) is not None),
                    f"GET /user as {key} shows {account_of}, not what was created: {fields}")
         expect([u["remote"]["Remote-Groups"] for u in self.users.values()] == ["admin", "user", "user,staff"],
                f"unexpected roles: {[u['remote']['Remote-Groups'] for u in self.users.values()]}")
@@ -501,6 +522,93 @@ class Suite:
         return ("ann on /admin never reaches the app with Host " + ", ".join(answers)
                 + f"; GET /public/…#/../../admin/x without a login: {resp.status}, not passed on")
 
+    # -- gatehouse's own site through the proxy ---------------------------------------------
+
+    # The address outside GATEHOUSE_TRUSTED_PROXIES check 9 connects from: one per proxy, so
+    # that each has a per-IP budget of its own.
+    UNTRUSTED = {"nginx": "127.0.0.2", "caddy": "127.0.0.3"}
+    FORGOT_BUDGET = 20  # GATEHOUSE_RATE_LIMIT_FORGOT's default, 20/1m: one more every 3 s
+    FORGERIES = 25
+
+    def events_of(self, prefix, wanted):
+        """The audit events of POST /password/forgot (one a request: password.reset_requested,
+        or rate_limited) whose X-Request-Id starts with `prefix`, once there are `wanted` of
+        them or 10 s have passed (the trail is written a moment after the answer)."""
+        admin = self.users["admin"]["token"]
+        deadline = time.monotonic() + 10
+        while True:
+            found = []
+            for kind in ("rate_limited", "password.reset_requested"):
+                resp = self.api("GET", f"/admin/events?kind={kind}&limit=500", token=admin)
+                expect(resp.status == 200, f"GET /admin/events?kind={kind}: {resp}")
+                found += [e for e in resp.json()["events"] if (e.get("request_id") or "").startswith(prefix)]
+            if len(found) >= wanted or time.monotonic() > deadline:
+                return found
+            time.sleep(0.2)
+
+    def c9_forged_client_address(self, proxy):
+        url, host = self.sites[proxy]
+        source = self.UNTRUSTED[proxy]
+        prefix = f"forged-{proxy}-{secrets.token_hex(4)}-"
+        answers, forged = [], set()
+        started = time.monotonic()
+        for i in range(1, self.FORGERIES + 1):
+            lies = {"Forwarded": f"for=198.51.100.{i}", "X-Real-IP": f"203.0.113.{i}",
+                    "X-Forwarded-For": f"192.0.2.{i}"}
+            forged |= {f"198.51.100.{i}", f"203.0.113.{i}", f"192.0.2.{i}"}
+            resp = request(url + "/password/forgot", "POST", dict(lies, **{
+                "Host": host, "Accept": API_ACCEPT, "Content-Type": "application/json",
+                "X-Request-Id": f"{prefix}{i}",
+            }), json.dumps({"email": f"nobody-{i}@example.com"}), source=source)
+            answers.append((resp, time.monotonic() - started))
+        statuses = [r.status for r, _ in answers]
+        first = next((i for i, (r, _) in enumerate(answers, 1) if r.status == 429), None)
+        events = self.events_of(prefix, len(answers))
+        seen = sorted({e.get("ip") or "none" for e in events})
+        shown = ", ".join(seen[:3]) + (f" and {len(seen) - 3} more addresses" if len(seen) > 3 else "")
+        trail = f"the audit trail has this check's {len(events)} events from {shown or 'nowhere'}"
+        expect(statuses[0] == 202, f"the first POST /password/forgot: expected 202, got {answers[0][0]}")
+        expect(first is not None,
+               f"{self.FORGERIES} requests from {source}, each forging another address, never got 429 "
+               f"(statuses {statuses}): the forged addresses escaped the per-IP budget; {trail}")
+        expect(all(s == 202 for s in statuses[:first - 1]), f"before the 429: {statuses}")
+        limited, after = answers[first - 1]
+        expect((limited.json() or {}).get("code") == "rate_limited" and limited.header("Retry-After"),
+               f"request {first}: expected 429 rate_limited with Retry-After, got {limited}")
+        regained = int(after // 3)
+        expect(first <= self.FORGOT_BUDGET + 1 + regained,
+               f"the first 429 came at request {first}, {after:.1f} s in: past the budget of "
+               f"{self.FORGOT_BUDGET} (+{regained} regained): {statuses}")
+        expect(not forged & set(seen), f"{trail}: forged ones among them")
+        expect(seen == [source], f"{trail}, expected {source} only")
+        expect(any(e["kind"] == "rate_limited" and (e.get("detail") or {}).get("action") == "forgot" for e in events),
+               f"no rate_limited event with action forgot: {trail}")
+        return (f"{self.FORGERIES} POST /password/forgot from {source} with Forwarded: for=198.51.100.N, "
+                f"X-Real-IP: 203.0.113.N, X-Forwarded-For: 192.0.2.N: 202, then 429 rate_limited from request "
+                f"{first} ({after:.1f} s in, Retry-After: {limited.header('Retry-After')}); {trail} "
+                f"({sum(e['kind'] == 'rate_limited' for e in events)} rate_limited), none forged")
+
+    def c9b_forged_routing_at_gatehouse(self, proxy):
+        """X-Original-URL and X-Forwarded-* a client sends to gatehouse's own site must not reach
+        it: GET /auth/forward there would judge the request they name."""
+        url, host = self.sites[proxy]
+        lies = {
+            "X-Original-URL": "https://app.example.com/public/x", "X-Original-Method": "GET",
+            "X-Forwarded-Uri": "/public/x", "X-Forwarded-Method": "GET",
+        }
+        answers = []
+        # gatehouse's own name; and for nginx the app's too, which deploy/nginx.conf (the only
+        # server on its port) serves all the same and sends on as X-Forwarded-Host. Caddy routes
+        # no other name to gatehouse's site.
+        for sent in (host, "app.example.com") if proxy == "nginx" else (host,):
+            resp = request(url + "/auth/forward", headers=dict(lies, Host=sent, Accept=API_ACCEPT))
+            answers.append((sent, resp))
+        wrong = [f"Host: {sent}: {resp}" for sent, resp in answers if resp.status != 401 or resp.header("Remote-User")]
+        expect(not wrong, "GET /auth/forward with headers naming https://app.example.com/public/x (a public rule), "
+                          "no login: expected 401 as for any request without one, got " + "; ".join(wrong))
+        return ("GET /auth/forward at gatehouse's site, no login, with X-Original-URL and X-Forwarded-Uri naming "
+                "a public path: " + ", ".join(f"Host: {sent} 401" for sent, _ in answers))
+
     # -- Traefik's requests, sent directly ----------------------------------------------------
 
     def traefik_shape(self):
@@ -612,9 +720,9 @@ class Suite:
         source = "127.0.0.2"
         ann = self.users["ann"]["token"]
         pairs = [
-            ("the public path, no login", dict(uri="/public/x"), 200, 401),
-            ("ann on /admin", dict(uri="/admin/x", token=ann), 403, 200),
-            ("a browser without a login", dict(uri="/dash", accept=BROWSER_ACCEPT), 302, 401),
+            ("the public path, no login", dict(uri="/public/x"), 200, 403),
+            ("ann on /admin", dict(uri="/admin/x", token=ann), 403, 403),
+            ("a browser without a login", dict(uri="/dash", accept=BROWSER_ACCEPT), 302, 403),
         ]
         for what, kwargs, trusted, untrusted in pairs:
             near = self.traefik(**kwargs)
@@ -622,8 +730,8 @@ class Suite:
             expect(near.status == trusted, f"{what} from 127.0.0.1: expected {trusted}, got {near}")
             expect(far.status == untrusted and not far.header("Location"),
                    f"{what} from {source} (not trusted): expected {untrusted}, got {far}")
-        return (f"the same headers from {source}, not in GATEHOUSE_TRUSTED_PROXIES, are ignored: public path "
-                "200 -> 401, ann on /admin 403 -> 200 (no rule applies: a login is enough), browser 302 -> 401")
+        return (f"the same questions from {source}, not in GATEHOUSE_TRUSTED_PROXIES, are refused whole (403): "
+                "public path 200 -> 403, ann on /admin 403 -> 403, browser 302 -> 403; only a proxy may ask")
 
     def main(self):
         print("setup", flush=True)
@@ -643,6 +751,8 @@ class Suite:
                 ("7 public rule", self.c7_public),
                 ("8 next outside GATEHOUSE_REDIRECT_ALLOW", self.c8_outside_redirect_allow),
                 ("8b Host and URL tricks", self.c8b_host_tricks),
+                ("9 forged client address at gatehouse's site", self.c9_forged_client_address),
+                ("9b forged routing headers at gatehouse's site", self.c9b_forged_routing_at_gatehouse),
             ):
                 self.run(f"{proxy} {label}", check, proxy)
         print("traefik (its ForwardAuth requests, sent to gatehouse directly)", flush=True)
@@ -669,6 +779,7 @@ def main():
     parser.add_argument("--gatehouse", required=True)
     parser.add_argument("--nginx", required=True)
     parser.add_argument("--caddy", required=True)
+    parser.add_argument("--nginx-api", required=True)
     parser.add_argument("--upstream-log", required=True)
     parser.add_argument("--admin-email", required=True)
     args = parser.parse_args()

@@ -3,13 +3,17 @@
 # and Caddy (forward_auth) from Debian's packages, configured by the very files of
 # deploy/forward-auth/, in front of an app that echoes the headers it gets
 # (e2e/proxy/upstream.py); Traefik's ForwardAuth requests, as deploy/forward-auth/traefik.yml
-# shapes them, are sent to gatehouse directly (Traefik is not packaged).
+# shapes them, are sent to gatehouse directly (Traefik is not packaged). gatehouse's own site
+# is served by the same nginx with deploy/nginx.conf (HTTPS, a throwaway certificate) and by
+# the Caddyfile's auth.example.com: through both, a client outside GATEHOUSE_TRUSTED_PROXIES
+# forging its address in Forwarded, X-Real-IP and X-Forwarded-For must still be held to its
+# per-IP budget and be recorded under its own address (check.py's check 9).
 #
 #   e2e/proxy/run.sh
 #       installs nginx and caddy with apt-get when either is missing (as root; without root or
 #       network it prints "skipped: …" and exits 0), builds the release binary, picks free
-#       ports, renders deploy/forward-auth/nginx.conf and Caddyfile for them
-#       (e2e/proxy/render.py), starts the echoing app, `gatehouse serve` with a fresh SQLite
+#       ports, renders deploy/forward-auth/nginx.conf, the Caddyfile and deploy/nginx.conf for
+#       them (e2e/proxy/render.py), starts the echoing app, `gatehouse serve` with a fresh SQLite
 #       database in a temporary directory (a bootstrap admin, GATEHOUSE_TRUSTED_PROXIES=127.0.0.1,
 #       GATEHOUSE_FORWARD_RULES with /admin=group:admin, /staff=group:staff and /public=public
 #       for each proxy and for app.example.com, GATEHOUSE_REDIRECT_ALLOW listing the proxies'
@@ -17,8 +21,8 @@
 #       everything under the temporary directory; runs e2e/proxy/check.py (one line per check),
 #       stops everything (gatehouse must exit 0 on SIGTERM) and removes what it made.
 #
-# Exit status: 0 all passed, 1 a check failed or the stack could not be brought up, 0 with
-# "skipped: …" when nginx or caddy is missing and cannot be installed.
+# Needs python3 and openssl. Exit status: 0 all passed, 1 a check failed or the stack could not
+# be brought up, 0 with "skipped: …" when nginx or caddy is missing and cannot be installed.
 #
 # Environment: CARGO_TARGET_DIR (default ~/.cache/gatehouse-target); GATEHOUSE_E2E_BIN, a
 # gatehouse binary to use instead of building one; GATEHOUSE_E2E_KEEP=1 keeps the temporary
@@ -33,7 +37,7 @@ skip() { say "skipped: $*"; exit 0; }
 
 case ${1:-} in
   "") ;;
-  -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
 esac
 
@@ -63,6 +67,7 @@ show_logs() {
   show_log "$work/upstream.log"
   show_log "$work/nginx/error.log"
   show_log "$work/nginx/access.log"
+  show_log "$work/nginx/gatehouse.access.log"
   show_log "$work/caddy/caddy.log"
 }
 
@@ -98,6 +103,7 @@ if ! command -v nginx >/dev/null || ! command -v caddy >/dev/null; then
 fi
 say "$(nginx -v 2>&1), caddy $(caddy version 2>/dev/null | head -n 1)"
 command -v python3 >/dev/null || die "python3 is needed and not on PATH"
+command -v openssl >/dev/null || die "openssl is needed (a throwaway certificate for deploy/nginx.conf) and not on PATH"
 
 # ------------------------------------------------------------------------------------------
 # gatehouse.
@@ -111,10 +117,10 @@ else
 fi
 [ -x "$bin" ] || die "no gatehouse binary at $bin"
 
-# Four distinct free TCP ports on 127.0.0.1 (held open together so they differ).
-read -r port upstream_port nginx_port caddy_port < <(python3 - <<'EOF'
+# Six distinct free TCP ports on 127.0.0.1 (held open together so they differ).
+read -r port upstream_port nginx_port caddy_port api_port api_http_port < <(python3 - <<'EOF'
 import socket
-socks = [socket.socket() for _ in range(4)]
+socks = [socket.socket() for _ in range(6)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))
@@ -125,6 +131,7 @@ EOF
 base="http://127.0.0.1:$port"
 nginx_url="http://127.0.0.1:$nginx_port"
 caddy_url="http://127.0.0.1:$caddy_port"
+api_url="https://127.0.0.1:$api_port"
 
 # Polls a URL until it answers 200, for at most $2 seconds, while process $3 is alive.
 wait_http() {
@@ -150,9 +157,10 @@ sys.exit(f"{url} did not answer 200 within {seconds:g} s")
 EOF
 }
 
-say "rendering deploy/forward-auth/nginx.conf and Caddyfile for nginx on $nginx_port, Caddy on $caddy_port"
+say "rendering deploy/forward-auth/nginx.conf and Caddyfile for nginx on $nginx_port, Caddy on $caddy_port;"
+say "  deploy/nginx.conf for the same nginx on $api_port (HTTPS) and $api_http_port"
 python3 e2e/proxy/render.py --out "$work" --gatehouse-port "$port" --upstream-port "$upstream_port" \
-  --nginx-port "$nginx_port" --caddy-port "$caddy_port"
+  --nginx-port "$nginx_port" --caddy-port "$caddy_port" --nginx-api-port "$api_port" --nginx-api-http-port "$api_http_port"
 
 say "the echoing app (e2e/proxy/upstream.py) on 127.0.0.1:$upstream_port"
 python3 e2e/proxy/upstream.py "$upstream_port" "$work/upstream.jsonl" >"$work/upstream.log" 2>&1 &
@@ -191,7 +199,7 @@ wait_http "$base/readyz" 60 "$gatehouse_pid" || { show_logs; die "gatehouse did 
 
 say "nginx -p $work/nginx -c nginx.conf"
 nginx -t -q -p "$work/nginx/" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" \
-  || { show_logs; die "nginx -t refuses the rendered deploy/forward-auth/nginx.conf"; }
+  || { show_logs; die "nginx -t refuses the rendered deploy/forward-auth/nginx.conf or deploy/nginx.conf"; }
 nginx -p "$work/nginx/" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" -g 'daemon off;' \
   >"$work/nginx/stdout.log" 2>&1 &
 nginx_pid=$!
@@ -212,7 +220,7 @@ say "ready; running e2e/proxy/check.py"
 # In the background and waited for, so that a signal to this script stops it at once.
 status=0
 GATEHOUSE_E2E_ADMIN_PASSWORD="$admin_password" python3 e2e/proxy/check.py --gatehouse "$base" \
-  --nginx "$nginx_url" --caddy "$caddy_url" --upstream-log "$work/upstream.jsonl" --admin-email "$admin_email" &
+  --nginx "$nginx_url" --caddy "$caddy_url" --nginx-api "$api_url" --upstream-log "$work/upstream.jsonl" --admin-email "$admin_email" &
 check_pid=$!
 wait "$check_pid" || status=$?
 check_pid=""

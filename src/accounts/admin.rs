@@ -24,10 +24,11 @@ pub const MAX_PAGE: u32 = 500;
 /// The account list's `total` is given when at most this many accounts match.
 pub const COUNTED_UP_TO: u64 = 10_000;
 
-/// Who acts: an admin's account, or an operator at the command line.
+/// Who acts: an admin's account (with the session it acts in), or an operator at the command
+/// line.
 #[derive(Debug, Clone)]
 enum Actor {
-    Admin(Account),
+    Admin(Box<(Account, Caller)>),
     Operator,
 }
 
@@ -67,7 +68,7 @@ impl Accounts {
     /// The admin capability for a caller that is an active admin; `Forbidden` otherwise.
     pub async fn as_admin(&self, caller: &Caller, client: &ClientInfo) -> Result<Admin<'_>> {
         let account = self.require_admin(caller).await?;
-        Ok(Admin { accounts: self, actor: Actor::Admin(account), client: client.clone() })
+        Ok(Admin { accounts: self, actor: Actor::Admin(Box::new((account, caller.clone()))), client: client.clone() })
     }
 
     /// The admin capability for an operator at the command line.
@@ -80,8 +81,25 @@ impl Admin<'_> {
     /// The acting admin's account id (none for an operator).
     pub fn actor_id(&self) -> Option<Uuid> {
         match &self.actor {
-            Actor::Admin(account) => Some(account.id),
+            Actor::Admin(admin) => Some(admin.0.id),
             Actor::Operator => None,
+        }
+    }
+
+    /// Refuses (`ReauthenticationRequired`) an action that creates lasting access (a client,
+    /// its redirect URIs or secret, a webhook, an import, a role, another account's second
+    /// factors gone) unless the admin authenticated within the re-authentication window, at
+    /// their highest level: with their second factor when they have one. A stolen admin token
+    /// alone, past its first minutes, cannot plant a way back in. An operator at the command
+    /// line holds the database already.
+    pub(in crate::accounts) async fn require_recent(&self) -> Result<()> {
+        match &self.actor {
+            Actor::Admin(admin) => {
+                let (account, caller) = &**admin;
+                let factors = self.accounts.store.factors(account.id).await?;
+                self.accounts.require_step_up(caller, Some(factors))
+            }
+            Actor::Operator => Ok(()),
         }
     }
 
@@ -93,7 +111,7 @@ impl Admin<'_> {
     pub(in crate::accounts) fn event(&self, kind: &str, account: Option<Uuid>) -> AuditEvent {
         let mut event = self.accounts.event(kind, account, &self.client);
         match &self.actor {
-            Actor::Admin(admin) => event = event.actor(admin.id),
+            Actor::Admin(admin) => event = event.actor(admin.0.id),
             Actor::Operator => {}
         }
         event
@@ -103,7 +121,7 @@ impl Admin<'_> {
     /// written at once; an admin's go through the batching writer.
     pub(in crate::accounts) async fn audit(&self, event: AuditEvent) -> Result<()> {
         let event = match &self.actor {
-            Actor::Admin(_) => {
+            Actor::Admin(..) => {
                 self.accounts.audit.record(event);
                 return Ok(());
             }
@@ -133,7 +151,7 @@ impl Admin<'_> {
     /// The account `key` (id, email, username, or `me`: the acting admin) names.
     pub async fn find_user(&self, key: &str) -> Result<Account> {
         let key = match &self.actor {
-            Actor::Admin(admin) if AccountKey::is_me(key) => AccountKey::Id(admin.id),
+            Actor::Admin(admin) if AccountKey::is_me(key) => AccountKey::Id(admin.0.id),
             _ => AccountKey::parse(key),
         };
         let found = self.accounts.store.find_account(&key).await?;
@@ -175,6 +193,9 @@ impl Admin<'_> {
         let (Some(role), Some(status), Some(profile), true) = (role, status, profile, errors.is_empty()) else {
             return Err(Error::Validation(errors));
         };
+        if role == Role::Admin {
+            self.require_recent().await?;
+        }
         // Without a password the account gets a random one nobody knows, and a link to set its own.
         let secret = match &profile.password {
             Some(password) => password.secret().clone(),
@@ -248,6 +269,9 @@ impl Admin<'_> {
         if change.role == target.role && change.status == target.status && change.app_data == target.app_data {
             return Ok(target);
         }
+        if super::grants_access(&target, change.role, &change.app_data) {
+            self.require_recent().await?;
+        }
         self.accounts.keep_an_admin(&target, role, status).await?;
         if status == Status::Disabled && target.status != Status::Disabled {
             // Sessions end first: should the update then fail, nobody kept access.
@@ -303,7 +327,10 @@ impl Admin<'_> {
         if target.status != Status::Pending {
             return Err(Error::field("status", "only a pending account has an activation link to send"));
         }
-        self.send_link(&target, TokenPurpose::Activation).await?;
+        let (token, mail) = self.accounts.activation_email(&target, None).await?;
+        self.accounts.store.insert_link(&token, &mail).await?;
+        self.accounts.outbox.wake();
+        crate::metrics::event("gatehouse_emails_queued_total", "kind", TokenPurpose::Activation.as_str());
         self.audit(self.event(kinds::ADMIN_ACTIVATION_SENT, Some(target.id))).await?;
         Ok(target)
     }
@@ -321,6 +348,7 @@ impl Admin<'_> {
     /// recovery codes left); the owner is told by email. `NotFound`-like `MfaNotEnabled` when
     /// it had none.
     pub async fn reset_mfa(&self, key: &str) -> Result<Account> {
+        self.require_recent().await?;
         let target = self.find_user(key).await?;
         if !self.accounts.reset_factors(&target).await? {
             return Err(Error::MfaNotEnabled);

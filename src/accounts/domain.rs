@@ -114,6 +114,39 @@ impl Username {
     pub fn normalized(&self) -> String {
         self.0.to_ascii_lowercase()
     }
+
+    /// Whether this is a name that only an admin may give: one of [`RESERVED_USERNAMES`], or one
+    /// that differs from it only in letter case or in characters that look alike (the UTS #39
+    /// skeletons meet: `ADMlN`, `adrnin`, `r00t`).
+    pub fn reserved(&self) -> bool {
+        let own = skeletons(self.as_str());
+        RESERVED_USERNAMES.iter().any(|name| skeletons(name).iter().any(|s| own.contains(s)))
+    }
+}
+
+/// Names people would take for the service's own voice: an account may not choose them for
+/// itself (an admin may still give one).
+pub const RESERVED_USERNAMES: &[&str] = &[
+    "admin",
+    "root",
+    "administrator",
+    "system",
+    "support",
+    "security",
+    "postmaster",
+    "hostmaster",
+    "webmaster",
+    "abuse",
+    "noreply",
+    "gatehouse",
+];
+
+/// A name's UTS #39 skeletons as written, in lower case and in upper case, each lowered. The
+/// skeleton maps look-alikes of one case (`I` and `l`, `rn` and `m`, `0` and `O`), so a name is
+/// compared in each case it could be shown in.
+fn skeletons(name: &str) -> [String; 3] {
+    let skeleton = |s: &str| unicode_security::skeleton(s).collect::<String>().to_lowercase();
+    [skeleton(name), skeleton(&name.to_lowercase()), skeleton(&name.to_uppercase())]
 }
 
 /// A display name: up to 200 characters, no control characters.
@@ -468,6 +501,14 @@ mod tests {
     fn usernames_follow_the_contract() {
         assert_eq!(Username::parse("ben").unwrap().as_str(), "ben");
         assert_eq!(Username::parse("Ben_1.x-y").unwrap().normalized(), "ben_1.x-y");
+        for reserved in
+            ["admin", "ADMIN", "AdMiN", "ADMlN", "adrnin", "r00t", "ROOT", "n0reply", "gatehouse", "SUPP0RT", "abuse"]
+        {
+            assert!(Username::parse(reserved).unwrap().reserved(), "{reserved} is free");
+        }
+        for free in ["ben", "admins", "admin_1", "rooted", "sysadmin", "noreplies", "supporter"] {
+            assert!(!Username::parse(free).unwrap().reserved(), "{free} is reserved");
+        }
         for bad in ["be", &"x".repeat(33), "ben!", "ben@example.com", "bén", "b en"] {
             assert!(Username::parse(bad).is_err(), "{bad:?} was accepted");
         }

@@ -2,6 +2,12 @@
 //! (and, when no account has the address and sign-up is open, makes one). A browser that
 //! follows the link ends up at the app with a hand-off code, exchanged for the tokens.
 //!
+//! A hand-off code (of this login, or of a login through a provider) opens nothing by itself:
+//! it is bound to what started its login ([`HandoffBinding`]): the browser's hand-off cookie,
+//! or an API client's PKCE-style challenge. Without that, anyone could start a login to their
+//! own account, and send its code to a victim's browser or app, which would log the victim in
+//! as them (login CSRF).
+//!
 //! Mail scanners fetch links before people click them, so following the link (`GET`, `HEAD`)
 //! changes nothing: only the `POST` of the page it shows spends it. The code is eight digits,
 //! keyed-hashed with the login's id, compared in constant time; each login allows
@@ -23,7 +29,7 @@ use super::throttle::Action;
 use super::{Accounts, ClientInfo, Error, Result, TokenPair};
 use crate::audit::kinds;
 use crate::i18n::Locale;
-use crate::store::email_login::{EmailLogin, LinkState, NewEmailLogin, Redeem};
+use crate::store::email_login::{EmailLogin, HandoffBinding, LinkState, NewEmailLogin, Redeem};
 use crate::store::{Event, EventType, StoreError};
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
 
@@ -44,6 +50,33 @@ pub enum EmailProof {
     Code { email: String, code: SecretString },
     /// The token of the emailed link.
     Link(SecretString),
+}
+
+/// What proves, at the exchange of a hand-off code, that this is the browser or the client that
+/// started its login.
+#[derive(Debug, Default)]
+pub struct HandoffProof {
+    /// The value of the browser's hand-off cookie.
+    pub browser: Option<SecretString>,
+    /// The verifier of the challenge an API client sent at the start.
+    pub verifier: Option<SecretString>,
+}
+
+impl HandoffProof {
+    /// Whether the proof matches the binding: the verifier, when one is given (an API client
+    /// that sent a challenge), else the browser's cookie. Compared in constant time.
+    fn holds(&self, binding: &HandoffBinding) -> bool {
+        match (&self.verifier, &binding.challenge) {
+            (Some(verifier), Some(challenge)) => crate::tokens::pkce::holds(verifier.expose_secret(), challenge),
+            (Some(_), None) => false,
+            (None, _) => match (&self.browser, &binding.browser) {
+                (Some(cookie), Some(bound)) => {
+                    bool::from(TokenHash::of(cookie.expose_secret()).as_bytes().ct_eq(bound.as_bytes()))
+                }
+                _ => false,
+            },
+        }
+    }
 }
 
 /// An eight-digit code, uniform.
@@ -77,12 +110,24 @@ impl Accounts {
     /// not disabled, or no account while sign-up is open. The outcome and its timing are the
     /// same either way: one database write on each path (the login, or the audit event), and
     /// no answer before [`super::ANSWER_FLOOR`].
-    pub async fn request_email_login(&self, email: &str, redirect_to: Option<&str>, client: &ClientInfo) -> Result<()> {
+    pub async fn request_email_login(
+        &self,
+        email: &str,
+        redirect_to: Option<&str>,
+        handoff: HandoffBinding,
+        client: &ClientInfo,
+    ) -> Result<()> {
         self.passwordless_on()?;
-        super::at_least(super::ANSWER_FLOOR, self.try_request_email_login(email, redirect_to, client)).await
+        super::at_least(super::ANSWER_FLOOR, self.try_request_email_login(email, redirect_to, handoff, client)).await
     }
 
-    async fn try_request_email_login(&self, email: &str, redirect_to: Option<&str>, client: &ClientInfo) -> Result<()> {
+    async fn try_request_email_login(
+        &self,
+        email: &str,
+        redirect_to: Option<&str>,
+        handoff: HandoffBinding,
+        client: &ClientInfo,
+    ) -> Result<()> {
         let redirect = self.settings.redirect(redirect_to)?;
         self.per_ip(Action::EmailLogin, client).await?;
         let email = Email::parse(email).map_err(|e| Error::Validation(vec![e]))?;
@@ -109,6 +154,7 @@ impl Accounts {
                     account_id,
                     link_hash: link_token.hash,
                     code_hash: code_hash(&self.code_key(), id, &code),
+                    handoff,
                     created_at: now,
                     expires_at: now + chrono::Duration::from_std(LOGIN_TTL).unwrap_or(chrono::Duration::minutes(10)),
                 };
@@ -179,8 +225,9 @@ impl Accounts {
     /// exchange at `POST /auth/exchange` (tokens never travel in a URL).
     pub async fn email_link_in_browser(&self, token: &str, client: &ClientInfo) -> Result<SecretString> {
         self.passwordless_on()?;
+        let handoff = self.live_link(token).await?.handoff;
         let account = self.email_proof_account(EmailProof::Link(SecretString::from(token.to_owned())), client).await?;
-        self.hand_off(account.id, METHOD).await
+        self.hand_off(account.id, METHOD, &handoff).await
     }
 
     /// The account a code or link proves, the login spent.
@@ -310,24 +357,38 @@ impl Accounts {
         Ok(account)
     }
 
-    /// A hand-off code for the browser login of `account_id` by `method`.
-    pub(super) async fn hand_off(&self, account_id: Uuid, method: &str) -> Result<SecretString> {
+    /// A hand-off code for the browser login of `account_id` by `method`, bound to `binding`.
+    pub(super) async fn hand_off(
+        &self,
+        account_id: Uuid,
+        method: &str,
+        binding: &HandoffBinding,
+    ) -> Result<SecretString> {
         let code = OpaqueToken::generate();
         let now = Utc::now();
         let expires_at = now + chrono::Duration::from_std(HANDOFF_TTL).unwrap_or(chrono::Duration::minutes(2));
-        self.store.insert_handoff(&code.hash, account_id, method, now, expires_at).await?;
+        self.store.insert_handoff(&code.hash, account_id, method, binding, now, expires_at).await?;
         Ok(code.secret)
     }
 
     /// Exchanges a hand-off code (from the redirect that ended a browser login) for the token
-    /// pair, or the second step when the account has a second factor. Once.
-    pub async fn exchange_handoff(&self, code: &str, client: ClientInfo) -> Result<TokenPair> {
+    /// pair, or the second step when the account has a second factor. Once, and only with the
+    /// proof of what started the login (`HandoffInvalid` otherwise, the code spent).
+    pub async fn exchange_handoff(&self, code: &str, proof: &HandoffProof, client: ClientInfo) -> Result<TokenPair> {
         self.per_ip(Action::Login, &client).await?;
         if !plausible(code) {
             return Err(Error::TokenInvalid);
         }
-        let (account_id, method) =
-            self.store.spend_handoff(&TokenHash::of(code), Utc::now()).await?.ok_or(Error::TokenInvalid)?;
+        let spent = self.store.spend_handoff(&TokenHash::of(code), Utc::now()).await?.ok_or(Error::TokenInvalid)?;
+        if !proof.holds(&spent.binding) {
+            tracing::warn!(account_id = %spent.account_id, "a hand-off code was presented without the proof of the browser or client that started its login");
+            self.audit.record(
+                self.event(kinds::LOGIN_FAILED, Some(spent.account_id), &client)
+                    .detail(json!({ "method": spent.method, "handoff": true, "reason": "handoff_binding" })),
+            );
+            return Err(Error::HandoffInvalid);
+        }
+        let (account_id, method) = (spent.account_id, spent.method);
         let account = self.store.find_account(&AccountKey::Id(account_id)).await?.map(|c| c.account);
         let account = match account {
             Some(account) if account.status == Status::Active => account,

@@ -42,6 +42,8 @@ pub enum Error {
     UnknownProvider,
     #[error("the social login's state is unknown, used, expired or from another browser")]
     OidcStateInvalid,
+    #[error("the hand-off code was not presented by the browser or client that started its login")]
+    HandoffInvalid,
     #[error("the provider's answer was refused: {0}")]
     OidcFailed(String),
     #[error("the provider is unavailable: {0}")]

@@ -30,6 +30,7 @@ use super::throttle::Action;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::audit::kinds;
 use crate::federation::{FederationError, Provider};
+use crate::store::email_login::HandoffBinding;
 use crate::store::identities::{NewOidcLogin, OidcLogin, Pending};
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
 
@@ -115,6 +116,7 @@ impl Accounts {
         &self,
         provider: &str,
         redirect_to: Option<&str>,
+        handoff: HandoffBinding,
         client: &ClientInfo,
     ) -> Result<ToProvider> {
         let provider = self.provider(provider)?;
@@ -129,6 +131,7 @@ impl Accounts {
             start_hash: None,
             redirect_to: redirect.map(|r| r.as_str().to_owned()),
             link_account_id: None,
+            handoff,
             created_at: now,
             expires_at: expiry(now),
         };
@@ -157,6 +160,8 @@ impl Accounts {
             start_hash: Some(start.hash),
             redirect_to: redirect.map(|r| r.as_str().to_owned()),
             link_account_id: Some(caller.account_id),
+            // A link ends in no hand-off code.
+            handoff: HandoffBinding::default(),
             created_at: now,
             expires_at: expiry(now),
         };
@@ -168,7 +173,27 @@ impl Accounts {
         Ok(url)
     }
 
-    /// The browser has opened a link's start URL: on to the provider, bound to this browser.
+    /// Whom a link's start URL would link an identity at `provider` to (the account's address),
+    /// for the page that asks the person in the browser before it goes on: a start URL is
+    /// anyone's to send, and a browser that followed one blindly would link its owner's
+    /// identity to the sender's account. `OidcStateInvalid` when the URL is not waiting.
+    pub async fn social_link_target(&self, provider: &str, start: &str) -> Result<(String, String)> {
+        let provider = self.provider(provider)?;
+        if !plausible(start) {
+            return Err(Error::OidcStateInvalid);
+        }
+        let account_id = self
+            .store
+            .oidc_link_account(&provider.config.name, &TokenHash::of(start), Utc::now())
+            .await?
+            .ok_or(Error::OidcStateInvalid)?;
+        let account = self.store.find_account(&crate::accounts::domain::AccountKey::Id(account_id)).await?;
+        let account = account.ok_or(Error::OidcStateInvalid)?.account;
+        Ok((provider.config.label.clone(), account.email))
+    }
+
+    /// The browser has opened a link's start URL, and its person confirmed it: on to the
+    /// provider, bound to this browser.
     pub async fn start_social_link(&self, provider: &str, start: &str, client: &ClientInfo) -> Result<ToProvider> {
         let provider = self.provider(provider)?;
         self.per_ip(Action::Login, client).await?;
@@ -207,7 +232,7 @@ impl Accounts {
         };
         let redirect_to = self.settings.redirects.recheck(login.redirect_to.as_deref());
         let outcome = match self.finish_spent_login(provider, &login, &state_hash, answer, client).await {
-            Ok(Some(account)) => self.hand_off(account.id, METHOD).await.map(Outcome::LoggedIn),
+            Ok(Some(account)) => self.hand_off(account.id, METHOD, &login.handoff).await.map(Outcome::LoggedIn),
             Ok(None) => Ok(Outcome::Linked),
             Err(error) => {
                 self.social_failed(provider, login.link_account_id, &error, client);

@@ -214,6 +214,7 @@ impl Admin<'_> {
         options: &ImportOptions,
         mut progress: impl FnMut(&ImportReport),
     ) -> Result<ImportReport> {
+        self.require_recent().await?;
         if let Some(project) = &options.firebase {
             project.check().map_err(|why| Error::field("firebase", why))?;
         }

@@ -148,7 +148,7 @@ impl Accounts {
             let record = NewOneTimeToken {
                 hash: token.hash,
                 account_id: account.id,
-                purpose: TokenPurpose::Activation,
+                purpose: TokenPurpose::ActivationThroughProvider,
                 created_at: now,
                 expires_at: now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(24)),
             };

@@ -119,7 +119,7 @@ pub(super) fn with_second_factor(mut amr: Vec<String>, method: &str, at: DateTim
             amr.push(method.to_owned());
         }
     }
-    SessionAuth { aal: 2, amr, at, grant: None }
+    SessionAuth::second_factor(amr, at)
 }
 
 fn unix(now: DateTime<Utc>) -> u64 {
@@ -220,7 +220,11 @@ impl Accounts {
     /// reauthentication window and, when the account has a factor, at level 2.
     pub(super) fn require_step_up(&self, caller: &Caller, factors: Option<Factors>) -> Result<()> {
         let window = chrono::Duration::from_std(self.settings.reauth_window).unwrap_or(chrono::Duration::minutes(5));
-        if Utc::now() - caller.auth.at > window {
+        // An account with a second factor needs it proved recently, not only the password: a
+        // password alone refreshes level 1, never level 2.
+        let needs_second = factors.as_ref().is_some_and(Factors::any);
+        let proved = if needs_second { caller.auth.second_factor_at } else { Some(caller.auth.at) };
+        if proved.is_none_or(|at| Utc::now() - at > window) {
             return Err(Error::ReauthenticationRequired);
         }
         self.require_level(caller.auth.aal, factors)
@@ -428,7 +432,7 @@ mod tests {
     fn a_second_factor_raises_the_level_and_adds_its_methods_once() {
         let at = Utc::now();
         let auth = with_second_factor(vec!["pwd".into()], "otp", at);
-        assert_eq!(auth, SessionAuth { aal: 2, amr: vec!["pwd".into(), "otp".into(), "mfa".into()], at, grant: None });
+        assert_eq!(auth, SessionAuth::second_factor(vec!["pwd".into(), "otp".into(), "mfa".into()], at));
         assert_eq!(with_second_factor(auth.amr.clone(), "otp", at).amr, auth.amr);
         assert_eq!(with_second_factor(vec!["pwd".into()], "hwk", at).amr, ["pwd", "hwk", "mfa"]);
     }

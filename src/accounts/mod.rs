@@ -37,8 +37,8 @@ use uuid::Uuid;
 
 pub use self::client::ClientInfo;
 pub use self::domain::FieldError;
-use self::domain::{Account, Credentials, Status};
-pub use self::email_login::EmailProof;
+use self::domain::{Account, Credentials, Role, Status};
+pub use self::email_login::{EmailProof, HandoffProof};
 pub use self::error::{Error, Result};
 use self::key_cache::Keys;
 pub use self::key_cache::{KeyInfo, RELOAD_EVERY as KEY_RELOAD_EVERY};
@@ -57,6 +57,7 @@ use crate::mail::outbox::Outbox;
 use crate::mail::templates::{Letters, Rendered};
 use crate::passwords::PasswordHasher;
 use crate::sessions::SessionStore;
+pub use crate::store::email_login::HandoffBinding;
 use crate::store::{Event, EventType, NewEmail, NewOneTimeToken, Store, TokenPurpose};
 use crate::tokens::jwt::{Issuing, KeyAlgorithm, KeyRing};
 use crate::tokens::opaque::OpaqueToken;
@@ -226,6 +227,13 @@ pub struct Parts {
     pub providers: Providers,
 }
 
+/// Whether changing `target` to `role` and `app_data` changes what it may reach: its role, or
+/// the `app_data.roles` that forward-auth's `group:` rules read. Such a change is lasting
+/// access, which only an admin who authenticated recently may give.
+fn grants_access(target: &Account, role: Role, app_data: &serde_json::Map<String, serde_json::Value>) -> bool {
+    role != target.role || app_data.get("roles") != target.app_data.get("roles")
+}
+
 impl Accounts {
     pub fn new(parts: Parts) -> Self {
         let Parts { store, sessions, hasher, keys, outbox, settings, throttle, audit, sealer, webauthn, providers } =
@@ -308,6 +316,23 @@ impl Accounts {
         }
     }
 
+    /// A fresh activation link for a pending account, and its email. When whoever signed up
+    /// linked a provider's login, the email names it, and says that confirming here removes it
+    /// (it does: only the link of [`TokenPurpose::ActivationThroughProvider`] keeps it).
+    async fn activation_email(
+        &self,
+        account: &Account,
+        redirect: Option<&RedirectTo>,
+    ) -> Result<(NewOneTimeToken, NewEmail)> {
+        let identities = self.store.identities(account.id).await?;
+        let linked = identities.first().map(|identity| match self.providers.get(&identity.provider) {
+            Some(provider) => provider.config.label.clone(),
+            None => identity.provider.clone(),
+        });
+        let (id, email, locale, now) = (account.id, &account.email, account.locale, Utc::now());
+        Ok(self.link_email_unlinking(id, email, locale, TokenPurpose::Activation, now, redirect, linked.as_deref()))
+    }
+
     /// A one-time token for `purpose` and the email carrying its link, ready to store together.
     fn link_email(
         &self,
@@ -318,15 +343,37 @@ impl Accounts {
         now: DateTime<Utc>,
         redirect: Option<&RedirectTo>,
     ) -> (NewOneTimeToken, NewEmail) {
+        self.link_email_unlinking(account_id, recipient, locale, purpose, now, redirect, None)
+    }
+
+    /// [`Self::link_email`]; an activation's email names `unlinks`, the provider login that
+    /// following it removes.
+    #[allow(clippy::too_many_arguments)]
+    fn link_email_unlinking(
+        &self,
+        account_id: Uuid,
+        recipient: &str,
+        locale: Option<Locale>,
+        purpose: TokenPurpose,
+        now: DateTime<Utc>,
+        redirect: Option<&RedirectTo>,
+        unlinks: Option<&str>,
+    ) -> (NewOneTimeToken, NewEmail) {
         let token = OpaqueToken::generate();
         let letters = self.settings.letters(locale);
         let (path, ttl) = match purpose {
-            TokenPurpose::Activation => ("activate", self.settings.activation_ttl),
+            TokenPurpose::Activation | TokenPurpose::ActivationThroughProvider => {
+                ("activate", self.settings.activation_ttl)
+            }
             TokenPurpose::PasswordReset => ("password/reset", self.settings.reset_ttl),
         };
         let link = self.settings.link(path, token.expose(), redirect);
         let rendered = match purpose {
-            TokenPurpose::Activation => letters.activation(&link, ttl),
+            TokenPurpose::Activation => match unlinks {
+                Some(provider) => letters.activation_unlinking(&link, ttl, provider),
+                None => letters.activation(&link, ttl),
+            },
+            TokenPurpose::ActivationThroughProvider => letters.activation(&link, ttl),
             TokenPurpose::PasswordReset => letters.password_reset(&link, ttl),
         };
         let record = NewOneTimeToken {

@@ -4,11 +4,13 @@
 //! their server-side state is stored (found by the challenge the browser's answer carries),
 //! single use, [`CEREMONY_TTL`].
 //!
-//! Synced passkeys change their backup flags and may not count their uses; webauthn-rs refuses
-//! both (a backup-eligibility change, a counter that does not grow). gatehouse accepts them:
-//! before verifying, the stored credential takes the flags the authenticator presents, and a
-//! backup-eligible credential's stored counter is set to zero, which skips the counter check;
-//! every such change is audited. A device-bound credential keeps the counter check.
+//! Synced passkeys change their backup state and may not count their uses; webauthn-rs refuses
+//! a counter that does not grow. gatehouse accepts them: a credential registered backup
+//! eligible (BE=1) has its stored counter set to zero before verifying, which skips the
+//! counter check, and every change of its flags is audited. A credential registered
+//! device-bound (BE=0) keeps the counter check, and if it ever presents itself as backup
+//! eligible it is refused: a key that was bound to one device and now says it can be copied
+//! is a clone or another authenticator, and must be registered again.
 
 use std::time::Duration;
 
@@ -92,19 +94,24 @@ fn stored_flags(passkey: &Passkey) -> (bool, bool) {
 }
 
 /// The stored credential, ready to verify an assertion presenting `presented` flags: it takes
-/// the presented backup eligibility (a synced passkey's may change), and a backup-eligible
-/// one's counter is zeroed (synced passkeys' counters do not grow), which skips the check.
-fn prepared(stored: &StoredPasskey, presented: (bool, bool)) -> Result<Passkey> {
+/// the presented backup eligibility, and a backup-eligible one's counter is zeroed (synced
+/// passkeys' counters do not grow), which skips the check. `None`: a device-bound credential
+/// presents itself as backup eligible, which is refused.
+fn prepared(stored: &StoredPasskey, presented: (bool, bool)) -> Result<Option<Passkey>> {
+    if presented.0 && !stored.backup_eligible {
+        tracing::warn!(passkey_id = %stored.id, "a passkey registered device-bound presented itself as backup eligible: refused; it must be registered again");
+        return Ok(None);
+    }
     let mut value: Value = serde_json::from_str(&stored.passkey).map_err(anyhow::Error::new)?;
     let cred = value
         .get_mut("cred")
         .and_then(Value::as_object_mut)
         .ok_or_else(|| anyhow::anyhow!("a stored passkey has no credential"))?;
     cred.insert("backup_eligible".into(), json!(presented.0));
-    if presented.0 || stored.backup_eligible {
+    if stored.backup_eligible {
         cred.insert("counter".into(), json!(0));
     }
-    Ok(serde_json::from_value(value).map_err(anyhow::Error::new)?)
+    Ok(Some(serde_json::from_value(value).map_err(anyhow::Error::new)?))
 }
 
 /// An authentication state allowing `passkey` alone.
@@ -365,7 +372,13 @@ impl Accounts {
             return Err(Error::InvalidCredentials);
         };
         let presented = presented_flags(&credential.response.authenticator_data).ok_or(Error::InvalidCredentials)?;
-        let passkey = prepared(&stored, presented)?;
+        let Some(passkey) = prepared(&stored, presented)? else {
+            self.audit.record(
+                self.event(kinds::LOGIN_FAILED, Some(stored.account_id), client)
+                    .detail(json!({ "method": "passkey", "reason": "backup_eligibility_changed" })),
+            );
+            return Err(Error::InvalidCredentials);
+        };
         #[allow(deprecated)]
         let verified =
             webauthn.finish_discoverable_authentication(credential, state, &[DiscoverableKey::from(&passkey)]);
@@ -385,12 +398,8 @@ impl Accounts {
             None => return Err(Error::InvalidCredentials),
         };
         let method = if hardware { "hwk" } else { "swk" };
-        let auth = SessionAuth {
-            aal: 2,
-            amr: vec![method.to_owned(), "user".to_owned(), "mfa".to_owned()],
-            at: Utc::now(),
-            grant: None,
-        };
+        let amr = vec![method.to_owned(), "user".to_owned(), "mfa".to_owned()];
+        let auth = SessionAuth::second_factor(amr, Utc::now());
         self.start_session(account, auth, client, json!({ "method": "passkey", "passkey_id": stored.id })).await
     }
 
@@ -415,7 +424,7 @@ impl Accounts {
         let (Some(stored), Some(presented)) = (stored, presented_flags(&credential.response.authenticator_data)) else {
             return Ok(None);
         };
-        let passkey = prepared(&stored, presented)?;
+        let Some(passkey) = prepared(&stored, presented)? else { return Ok(None) };
         // The stored state lists the account's passkeys as they were when the options were made;
         // the one presented is checked, as prepared for the flags it presents.
         let state = with_credential(state, &passkey)?;
@@ -487,5 +496,25 @@ mod tests {
         data[32] = 0x05;
         assert_eq!(presented_flags(&data), Some((false, false)));
         assert_eq!(presented_flags(&data[..10]), None);
+    }
+
+    #[test]
+    fn a_device_bound_credential_that_turns_backup_eligible_is_refused() {
+        let stored = |backup_eligible: bool| StoredPasskey {
+            id: Uuid::now_v7(),
+            account_id: Uuid::now_v7(),
+            credential_id: vec![1, 2, 3],
+            passkey: "not consulted before the flags are".into(),
+            name: "key".into(),
+            backup_eligible,
+            backup_state: false,
+            created_at: Utc::now(),
+            last_used_at: None,
+        };
+        assert!(prepared(&stored(false), (true, false)).unwrap().is_none());
+        assert!(prepared(&stored(false), (true, true)).unwrap().is_none());
+        // The others go on to be read (and this one's stored form is not a credential).
+        assert!(prepared(&stored(false), (false, false)).is_err());
+        assert!(prepared(&stored(true), (true, true)).is_err());
     }
 }

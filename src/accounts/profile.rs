@@ -42,6 +42,13 @@ impl Accounts {
         if !me.is_admin() && admin_only {
             return Err(Error::Forbidden);
         }
+        let renamed = change.username.as_ref().filter(|name| target.username.as_ref() != Some(*name));
+        if !me.is_admin() && renamed.and_then(|name| Username::parse(name).ok()).is_some_and(|name| name.reserved()) {
+            return Err(Error::field("username", "this username is reserved; choose another"));
+        }
+        if super::grants_access(&target, change.role, &change.app_data) {
+            self.require_step_up(caller, Some(self.store.factors(me.id).await?))?;
+        }
         self.keep_an_admin(&target, change.role, change.status).await?;
         if change.status == Status::Disabled && target.status != Status::Disabled {
             // End the sessions first: should the update then fail, nobody kept access.

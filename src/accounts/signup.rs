@@ -3,7 +3,7 @@
 use chrono::Utc;
 use secrecy::SecretString;
 
-use super::domain::{Account, AccountData, AccountKey, Email, FieldError, Role, Status};
+use super::domain::{Account, AccountData, AccountKey, Email, FieldError, Role, Status, Username};
 use super::new_account::{NewProfile, Submitted};
 use super::throttle::Action;
 use super::{Accounts, ClientInfo, Error, Result};
@@ -81,6 +81,9 @@ impl Accounts {
             return Err(Error::field("password", "a password is required"));
         };
         let (email, username) = (&profile.email, &profile.username);
+        if username.as_ref().is_some_and(Username::reserved) {
+            return Err(Error::field("username", "this username is reserved; choose another"));
+        }
 
         // Refuse a taken address or username before paying for a hash; the insert below is
         // still what decides when two sign-ups race. When taken addresses are concealed, the
@@ -150,7 +153,7 @@ impl Accounts {
         }
         let hash = TokenHash::of(token);
         let record = self.store.find_token(&hash).await?.ok_or(Error::TokenInvalid)?;
-        if record.purpose != TokenPurpose::Activation {
+        if !matches!(record.purpose, TokenPurpose::Activation | TokenPurpose::ActivationThroughProvider) {
             return Err(Error::TokenInvalid);
         }
         let now = Utc::now();
@@ -198,14 +201,7 @@ impl Accounts {
         match found {
             Some(credentials) if credentials.account.status == Status::Pending && may_send => {
                 let account = credentials.account;
-                let (token, mail) = self.link_email(
-                    account.id,
-                    &account.email,
-                    account.locale,
-                    TokenPurpose::Activation,
-                    Utc::now(),
-                    redirect.as_ref(),
-                );
+                let (token, mail) = self.activation_email(&account, redirect.as_ref()).await?;
                 self.store.insert_link(&token, &mail).await?;
                 self.outbox.wake();
                 metrics::event("gatehouse_emails_queued_total", "kind", "activation");

@@ -81,6 +81,7 @@ impl Admin<'_> {
         if spec.url.is_none() {
             return Err(Error::field("url", "an endpoint needs its URL"));
         }
+        self.require_recent().await?;
         let now = Utc::now();
         let blank = Endpoint {
             id: Uuid::now_v7(),
@@ -111,7 +112,12 @@ impl Admin<'_> {
     /// Changes what `spec` names; the rest stays. A disabled endpoint is written nothing new;
     /// what it was owed waits, and goes once it is enabled again.
     pub async fn update_webhook(&self, id: Uuid, spec: WebhookSpec) -> Result<Endpoint> {
-        let endpoint = apply(self.webhook(id).await?, spec, self.guard()).await?;
+        let before = self.webhook(id).await?;
+        let endpoint = apply(before.clone(), spec, self.guard()).await?;
+        // Where every account's changes are sent, and which, is lasting access.
+        if endpoint.url != before.url || endpoint.events != before.events || (endpoint.enabled && !before.enabled) {
+            self.require_recent().await?;
+        }
         let endpoint = Endpoint { updated_at: Utc::now(), ..endpoint };
         if !self.accounts().store.update_endpoint(&endpoint).await? {
             return Err(Error::NotFoundWebhook);

@@ -34,6 +34,9 @@ pub enum ClientCommand {
         /// Trusted: people are not asked to consent.
         #[arg(long)]
         first_party: bool,
+        /// A resource server: it may introspect every client's tokens, not only its own.
+        #[arg(long)]
+        introspect: bool,
         /// Print the client as JSON, as the HTTP API shows it.
         #[arg(long)]
         json: bool,
@@ -75,6 +78,7 @@ pub async fn run(admin: &Admin<'_>, command: ClientCommand, database: &str) -> a
             grant_types,
             scopes,
             first_party,
+            introspect,
             json,
         } => {
             let spec = ClientSpec {
@@ -85,6 +89,7 @@ pub async fn run(admin: &Admin<'_>, command: ClientCommand, database: &str) -> a
                 grant_types: some(grant_types),
                 scopes: some(scopes),
                 first_party: Some(first_party),
+                introspect: Some(introspect),
             };
             let made = admin.create_client(spec).await.map_err(|e| explain(e, String::new))?;
             let body = ClientBody::from(made);
@@ -127,6 +132,7 @@ pub async fn run(admin: &Admin<'_>, command: ClientCommand, database: &str) -> a
             table.row(["name", client.name.as_str()]);
             table.row(["confidential", if client.confidential { "yes" } else { "no" }]);
             table.row(["first_party", if client.first_party { "yes" } else { "no" }]);
+            table.row(["introspect", if client.introspect { "yes" } else { "no" }]);
             table.row(["grant_types", &client.grant_types.join(" ")]);
             table.row(["scopes", &client.scopes.join(" ")]);
             table.row(["redirect_uris", &client.redirect_uris.join(" ")]);

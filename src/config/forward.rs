@@ -40,6 +40,13 @@ impl ForwardRules {
     /// What a request for `host` (with its port, if any) and `path` requires.
     pub fn access(&self, host: &str, path: &str) -> &Access {
         let host = host.to_ascii_lowercase();
+        // `app.example.com.` is `app.example.com`, written fully qualified.
+        let host = match host.split_once(':') {
+            Some((name, port)) if !name.starts_with('[') => {
+                format!("{}:{port}", name.strip_suffix('.').unwrap_or(name))
+            }
+            _ => host.strip_suffix('.').map(str::to_owned).unwrap_or(host),
+        };
         let path = path.split(['?', '#']).next().unwrap_or_default().to_ascii_lowercase();
         self.0
             .iter()
@@ -67,7 +74,7 @@ impl ForwardRule {
 }
 
 /// Parses the setting's value.
-pub(super) fn parse_forward_rules(value: &str) -> Result<ForwardRules, String> {
+pub fn parse_forward_rules(value: &str) -> Result<ForwardRules, String> {
     let example = "write a list like app.example.com/admin=group:admin,app.example.com/health=public";
     value
         .split(',')

@@ -24,7 +24,9 @@ use secrecy::SecretString;
 use url::Url;
 
 use self::parse::default_public_url;
-pub use self::parse::{LogFormat, MfaPolicy, encryption_key_bytes, parse_budget, parse_duration};
+pub use self::parse::{
+    ForwardedHeader, LogFormat, MfaPolicy, RemoteUser, encryption_key_bytes, parse_budget, parse_duration,
+};
 pub use self::providers::{GitHubEndpoints, ProviderConfig, ProviderKind};
 pub use self::read::Effective;
 use self::read::Parser;
@@ -80,8 +82,12 @@ pub struct Security {
     /// `None` when `GATEHOUSE_RATE_LIMIT=off`.
     pub rate_limits: Option<RateLimits>,
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `GATEHOUSE_FORWARDED_HEADER`.
+    pub forwarded_header: ForwardedHeader,
     /// `GATEHOUSE_FORWARD_RULES`.
     pub forward_rules: forward::ForwardRules,
+    /// `GATEHOUSE_FORWARD_REMOTE_USER`.
+    pub forward_remote_user: RemoteUser,
     /// `GATEHOUSE_COOKIE_DOMAIN`.
     pub cookie_domain: Option<String>,
     pub cors_origins: Vec<String>,
@@ -356,7 +362,9 @@ fn security(p: &mut Parser<'_>) -> Option<Security> {
     let account_failures = p.get(&LOCKOUT_ACCOUNT_FAILURES);
     let max_delay = p.get(&LOCKOUT_MAX_DELAY);
     let trusted_proxies = p.optional(&TRUSTED_PROXIES);
+    let forwarded_header = p.get(&FORWARDED_HEADER);
     let forward_rules = p.optional(&FORWARD_RULES);
+    let forward_remote_user = p.get(&FORWARD_REMOTE_USER);
     let cookie_domain = p.optional(&COOKIE_DOMAIN);
     let cors_origins = p.optional(&CORS_ORIGINS);
     let signup_open = p.get(&SIGNUP);
@@ -373,6 +381,15 @@ fn security(p: &mut Parser<'_>) -> Option<Security> {
     let webauthn_origins = p.optional(&WEBAUTHN_ORIGINS);
     let encryption_key = p.optional(&ENCRYPTION_KEY);
     let max_delay = max_delay?;
+    let (trusted_proxies, forward_rules) = (trusted_proxies?.unwrap_or_default(), forward_rules?.unwrap_or_default());
+    if trusted_proxies.is_empty() && !forward_rules.is_empty() {
+        p.problems.push(format!(
+            "{} is set but {} is not: forward-auth judges the request a proxy names in its headers, and without \
+             trusted proxies no header is believed, so every rule would be skipped; list the proxies' addresses",
+            FORWARD_RULES.name, TRUSTED_PROXIES.name
+        ));
+        return None;
+    }
     let lockout = |free| LockoutPolicy {
         free,
         base: Duration::from_secs(1),
@@ -394,8 +411,10 @@ fn security(p: &mut Parser<'_>) -> Option<Security> {
     };
     Some(Security {
         rate_limits,
-        trusted_proxies: trusted_proxies?.unwrap_or_default(),
-        forward_rules: forward_rules?.unwrap_or_default(),
+        trusted_proxies,
+        forwarded_header: forwarded_header?,
+        forward_rules,
+        forward_remote_user: forward_remote_user?,
         cookie_domain: cookie_domain?,
         cors_origins: cors_origins?.unwrap_or_default(),
         signup_open: signup_open?,

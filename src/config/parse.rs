@@ -18,6 +18,58 @@ pub enum LogFormat {
     Json,
 }
 
+/// The one header a trusted proxy names the client in (`GATEHOUSE_FORWARDED_HEADER`); the
+/// others are ignored, so that a proxy which passes a client's own copy of another header on
+/// cannot let the client choose its address.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For`, which nginx, Caddy, Traefik and most load balancers append to.
+    #[default]
+    XForwardedFor,
+    /// RFC 7239's `Forwarded` (its `for=` parameters).
+    Forwarded,
+    /// `X-Real-IP`: one address, which the proxy sets (never appends to).
+    XRealIp,
+}
+
+impl ForwardedHeader {
+    /// The header's name, in lower case.
+    pub fn name(self) -> &'static str {
+        match self {
+            ForwardedHeader::XForwardedFor => "x-forwarded-for",
+            ForwardedHeader::Forwarded => "forwarded",
+            ForwardedHeader::XRealIp => "x-real-ip",
+        }
+    }
+}
+
+pub(super) fn parse_forwarded_header(value: &str) -> Result<ForwardedHeader, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "x-forwarded-for" => Ok(ForwardedHeader::XForwardedFor),
+        "forwarded" => Ok(ForwardedHeader::Forwarded),
+        "x-real-ip" => Ok(ForwardedHeader::XRealIp),
+        _ => Err("write x-forwarded-for, forwarded or x-real-ip: the header your proxy sets".into()),
+    }
+}
+
+/// What forward-auth's `Remote-User` names (`GATEHOUSE_FORWARD_REMOTE_USER`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RemoteUser {
+    /// The account's id, which never changes and never names anyone else.
+    #[default]
+    Id,
+    /// The username, which is never given to another account once given (else the id).
+    Username,
+}
+
+pub(super) fn parse_remote_user(value: &str) -> Result<RemoteUser, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "id" => Ok(RemoteUser::Id),
+        "username" => Ok(RemoteUser::Username),
+        _ => Err("write id (the account's id) or username (its username, else its id)".into()),
+    }
+}
+
 /// Parses a human duration such as `15m`, `24h` or `1h 30m`. Zero is refused.
 pub fn parse_duration(value: &str) -> Result<Duration, String> {
     match humantime::parse_duration(value) {

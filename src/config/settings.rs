@@ -173,9 +173,13 @@ settings! {
     LOCKOUT_MAX_DELAY: Duration = "GATEHOUSE_LOCKOUT_MAX_DELAY", Value("15m"), Plain, parse_duration,
         "the longest delay after repeated failed logins; delays double from 1 s";
     TRUSTED_PROXIES: Vec<ipnet::IpNet> = "GATEHOUSE_TRUSTED_PROXIES", Unset, Plain, parse_proxies,
-        "proxies (IPs, CIDRs, comma-separated) whose `Forwarded`/`X-Forwarded-For` names the client IP";
+        "proxies (IPs, CIDRs, comma-separated) whose `GATEHOUSE_FORWARDED_HEADER` names the client IP";
+    FORWARDED_HEADER: super::parse::ForwardedHeader = "GATEHOUSE_FORWARDED_HEADER", Value("x-forwarded-for"), Plain, super::parse::parse_forwarded_header,
+        "the one header a trusted proxy names the client in: `x-forwarded-for`, `forwarded` or `x-real-ip`; the others are ignored, and the rightmost address no trusted proxy holds is the client";
     FORWARD_RULES: super::forward::ForwardRules = "GATEHOUSE_FORWARD_RULES", Unset, Plain, super::forward::parse_forward_rules,
         "what apps behind a forward-auth proxy (`GET /auth/forward`) require: `HOST[/PATH]=public|authenticated|group:NAME`, comma-separated, first match wins; unset or no match: a login";
+    FORWARD_REMOTE_USER: super::parse::RemoteUser = "GATEHOUSE_FORWARD_REMOTE_USER", Value("id"), Plain, super::parse::parse_remote_user,
+        "what forward-auth's `Remote-User` names: `id` (the account's id) or `username` (its username, which is never given to anyone else, else its id); `Remote-Email` and `Remote-Name` go beside it";
     COOKIE_DOMAIN: String = "GATEHOUSE_COOKIE_DOMAIN", Unset, Plain, super::parse::parse_cookie_domain,
         "the `Domain` of the browser-session cookie (e.g. `example.com`), so that apps on sibling hosts behind a forward-auth proxy receive it; unset: gatehouse's own host only";
     CORS_ORIGINS: Vec<String> = "GATEHOUSE_CORS_ORIGINS", Unset, Plain, parse_origins,
@@ -195,7 +199,7 @@ settings! {
     REFRESH_GRACE: Duration = "GATEHOUSE_REFRESH_GRACE", Value("30s"), Plain, parse_grace,
         "a just-spent refresh token presented again this soon gets the same new pair (`off` to disable)";
     REAUTH_WINDOW: Duration = "GATEHOUSE_REAUTH_WINDOW", Value("5m"), Plain, parse_duration,
-        "how recent a session's last authentication must be for a step-up (adding or removing a second factor, new recovery codes, deleting one's account); older sessions get `403 reauthentication_required` until `POST /auth/reauthenticate`";
+        "how recent a session's last authentication must be for a step-up (adding or removing a second factor, new recovery codes, deleting one's account, and an admin's changes that create lasting access: clients, webhooks, imports, roles); with a second factor on the account, that factor must be this recent; older sessions get `403 reauthentication_required` until `POST /auth/reauthenticate`";
     WEBAUTHN_RP_ID: String = "GATEHOUSE_WEBAUTHN_RP_ID", Computed("the public URL's host, when it is a domain name"), Plain, parse_rp_id,
         "the WebAuthn relying party id passkeys are bound to (a domain; an IP address cannot be one, so with an IP public URL passkeys are off until this is set)";
     WEBAUTHN_ORIGINS: Vec<String> = "GATEHOUSE_WEBAUTHN_ORIGINS", Unset, Plain, parse_origins,

@@ -1,36 +1,47 @@
 //! The client's IP address: the TCP peer, unless the peer is a trusted proxy, in which case the
-//! proxies' `Forwarded` (RFC 7239) or `X-Forwarded-For` header is read from the right, skipping
-//! trusted hops, and the first address not in the trusted list is the client. A client cannot
-//! forge its way past this: whatever it writes into the header itself ends up left of the
-//! address the trusted proxy appended.
+//! one header the operator named (`GATEHOUSE_FORWARDED_HEADER`: `X-Forwarded-For`, RFC 7239's
+//! `Forwarded`, or `X-Real-IP`) is read from the right, skipping trusted hops, and the first
+//! address not in the trusted list is the client. The other headers are never read: a proxy
+//! that appends to one header passes a client's own copy of the others on, and reading those
+//! would let the client choose its address. Whatever a client writes into the named header
+//! itself ends up left of the address the trusted proxy appended.
 
 use std::net::IpAddr;
 
 use axum::http::HeaderMap;
 use ipnet::IpNet;
 
-/// The client address for a request from `peer` carrying `headers`.
-pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| is_trusted(*ip, trusted);
-    if !is_trusted(&peer) {
-        return peer;
-    }
-    let hops = forwarded_hops(headers);
-    let mut client = peer;
-    for hop in hops.iter().rev() {
-        match hop {
-            Some(ip) if is_trusted(ip) => client = *ip,
-            Some(ip) => return *ip,
-            // An unknown or obfuscated hop: the last trusted proxy is all that is known.
-            None => return client,
-        }
-    }
-    client
+use crate::config::ForwardedHeader;
+
+/// The trusted proxies and the header they name the client in.
+#[derive(Clone, Debug, Default)]
+pub struct Proxies {
+    pub trusted: Vec<IpNet>,
+    pub header: ForwardedHeader,
 }
 
-/// Whether `ip` is one of the trusted proxies.
-pub fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {
-    trusted.iter().any(|net| net.contains(&canonical(ip)))
+impl Proxies {
+    /// The client address for a request from `peer` carrying `headers`.
+    pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        if !self.trusts(peer) {
+            return peer;
+        }
+        let mut client = canonical(peer);
+        for hop in hops(headers, self.header).iter().rev() {
+            match hop {
+                Some(ip) if self.trusts(*ip) => client = *ip,
+                Some(ip) => return *ip,
+                // An unknown or obfuscated hop: the last trusted proxy is all that is known.
+                None => return client,
+            }
+        }
+        client
+    }
+
+    /// Whether `ip` is one of the trusted proxies.
+    pub fn trusts(&self, ip: IpAddr) -> bool {
+        self.trusted.iter().any(|net| net.contains(&canonical(ip)))
+    }
 }
 
 /// An IPv4-mapped IPv6 address as the IPv4 address it is.
@@ -41,31 +52,25 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The hops named by `Forwarded` (preferred) or `X-Forwarded-For`, left to right; `None` for
-/// a hop that is not an address.
-fn forwarded_hops(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
-    let forwarded: Vec<Option<IpAddr>> = headers
-        .get_all("forwarded")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|element| {
-            element.split(';').find_map(|pair| {
-                let (name, value) = pair.split_once('=')?;
-                name.trim().eq_ignore_ascii_case("for").then(|| parse_node(value))
+/// The hops the named header lists, left to right (every copy of it, in order); `None` for a
+/// hop that is not an address.
+fn hops(headers: &HeaderMap, header: ForwardedHeader) -> Vec<Option<IpAddr>> {
+    let values = headers.get_all(header.name()).iter().map(|v| v.to_str().ok());
+    match header {
+        ForwardedHeader::Forwarded => values
+            .flat_map(|v| v.unwrap_or("for=unknown").split(','))
+            .map(|element| {
+                let node = element.split(';').find_map(|pair| {
+                    let (name, value) = pair.split_once('=')?;
+                    name.trim().eq_ignore_ascii_case("for").then(|| parse_node(value))
+                });
+                node.flatten()
             })
-        })
-        .collect();
-    if !forwarded.is_empty() {
-        return forwarded;
+            .collect(),
+        ForwardedHeader::XForwardedFor | ForwardedHeader::XRealIp => {
+            values.flat_map(|v| v.unwrap_or("unknown").split(',')).map(parse_node).collect()
+        }
     }
-    headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(parse_node)
-        .collect()
 }
 
 /// `192.0.2.1`, `192.0.2.1:4711`, `"[2001:db8::1]:4711"`, `2001:db8::1`.
@@ -98,45 +103,69 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn nets(list: &[&str]) -> Vec<IpNet> {
-        list.iter().map(|s| s.parse().unwrap()).collect()
+    fn proxies(list: &[&str], header: ForwardedHeader) -> Proxies {
+        Proxies { trusted: list.iter().map(|s| s.parse().unwrap()).collect(), header }
     }
+
+    const XFF: ForwardedHeader = ForwardedHeader::XForwardedFor;
 
     #[test]
     fn an_untrusted_peer_is_the_client_whatever_it_claims() {
-        let h = headers(&[("x-forwarded-for", "1.2.3.4"), ("forwarded", "for=5.6.7.8")]);
-        assert_eq!(resolve(ip("203.0.113.9"), &h, &[]), ip("203.0.113.9"));
-        assert_eq!(resolve(ip("203.0.113.9"), &h, &nets(&["10.0.0.0/8"])), ip("203.0.113.9"));
+        let h = headers(&[("x-forwarded-for", "1.2.3.4"), ("forwarded", "for=5.6.7.8"), ("x-real-ip", "9.9.9.9")]);
+        for header in [XFF, ForwardedHeader::Forwarded, ForwardedHeader::XRealIp] {
+            assert_eq!(proxies(&[], header).client(ip("203.0.113.9"), &h), ip("203.0.113.9"));
+            assert_eq!(proxies(&["10.0.0.0/8"], header).client(ip("203.0.113.9"), &h), ip("203.0.113.9"));
+        }
     }
 
     #[test]
     fn a_trusted_proxy_names_the_client_and_forged_entries_stay_left() {
-        let trusted = nets(&["10.0.0.0/8", "127.0.0.1/32"]);
+        let trusted = proxies(&["10.0.0.0/8", "127.0.0.1/32"], XFF);
         let h = headers(&[("x-forwarded-for", "6.6.6.6, 198.51.100.7, 10.1.1.1")]);
-        assert_eq!(resolve(ip("127.0.0.1"), &h, &trusted), ip("198.51.100.7"));
+        assert_eq!(trusted.client(ip("127.0.0.1"), &h), ip("198.51.100.7"));
         let h = headers(&[("x-forwarded-for", "198.51.100.7")]);
-        assert_eq!(resolve(ip("::ffff:127.0.0.1"), &h, &trusted), ip("198.51.100.7"));
+        assert_eq!(trusted.client(ip("::ffff:127.0.0.1"), &h), ip("198.51.100.7"));
+        // Two copies of the header read as one list, in order.
+        let h = headers(&[("x-forwarded-for", "6.6.6.6"), ("x-forwarded-for", "198.51.100.7")]);
+        assert_eq!(trusted.client(ip("127.0.0.1"), &h), ip("198.51.100.7"));
     }
 
     #[test]
-    fn forwarded_is_preferred_and_its_forms_are_read() {
-        let trusted = nets(&["10.0.0.0/8"]);
+    fn only_the_named_header_is_read() {
+        // A client's own Forwarded and X-Real-IP, passed on by a proxy that appends to
+        // X-Forwarded-For, choose nothing.
         let h = headers(&[
-            ("forwarded", r#"for="[2001:db8::1]:4711";proto=https, for=10.0.0.2"#),
-            ("x-forwarded-for", "9.9.9.9"),
+            ("forwarded", "for=6.6.6.6"),
+            ("x-real-ip", "7.7.7.7"),
+            ("x-forwarded-for", "8.8.8.8, 198.51.100.7"),
         ]);
-        assert_eq!(resolve(ip("10.0.0.1"), &h, &trusted), ip("2001:db8::1"));
+        assert_eq!(proxies(&["10.0.0.0/8"], XFF).client(ip("10.0.0.1"), &h), ip("198.51.100.7"));
+        assert_eq!(proxies(&["10.0.0.0/8"], ForwardedHeader::Forwarded).client(ip("10.0.0.1"), &h), ip("6.6.6.6"));
+        assert_eq!(proxies(&["10.0.0.0/8"], ForwardedHeader::XRealIp).client(ip("10.0.0.1"), &h), ip("7.7.7.7"));
+        // The named header absent: the proxy is all that is known.
+        let h = headers(&[("forwarded", "for=6.6.6.6"), ("x-real-ip", "7.7.7.7")]);
+        assert_eq!(proxies(&["10.0.0.0/8"], XFF).client(ip("10.0.0.1"), &h), ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn forwarded_forms_are_read() {
+        let trusted = proxies(&["10.0.0.0/8"], ForwardedHeader::Forwarded);
+        let h = headers(&[("forwarded", r#"for="[2001:db8::1]:4711";proto=https, for=10.0.0.2"#)]);
+        assert_eq!(trusted.client(ip("10.0.0.1"), &h), ip("2001:db8::1"));
         let h = headers(&[("forwarded", "for=192.0.2.60:8080;by=10.0.0.1")]);
-        assert_eq!(resolve(ip("10.0.0.1"), &h, &trusted), ip("192.0.2.60"));
+        assert_eq!(trusted.client(ip("10.0.0.1"), &h), ip("192.0.2.60"));
+        // An element without `for` is an unknown hop, not one to skip.
+        let h = headers(&[("forwarded", "for=6.6.6.6, proto=https")]);
+        assert_eq!(trusted.client(ip("10.0.0.1"), &h), ip("10.0.0.1"));
     }
 
     #[test]
     fn an_unknown_hop_or_no_header_leaves_the_proxy() {
-        let trusted = nets(&["10.0.0.0/8"]);
-        let h = headers(&[("forwarded", "for=unknown")]);
-        assert_eq!(resolve(ip("10.0.0.1"), &h, &trusted), ip("10.0.0.1"));
-        assert_eq!(resolve(ip("10.0.0.1"), &HeaderMap::new(), &trusted), ip("10.0.0.1"));
+        let trusted = proxies(&["10.0.0.0/8"], XFF);
+        let h = headers(&[("x-forwarded-for", "unknown")]);
+        assert_eq!(trusted.client(ip("10.0.0.1"), &h), ip("10.0.0.1"));
+        assert_eq!(trusted.client(ip("10.0.0.1"), &HeaderMap::new()), ip("10.0.0.1"));
         let h = headers(&[("x-forwarded-for", "10.0.0.5, 10.0.0.6")]);
-        assert_eq!(resolve(ip("10.0.0.1"), &h, &trusted), ip("10.0.0.5"));
+        assert_eq!(trusted.client(ip("10.0.0.1"), &h), ip("10.0.0.5"));
     }
 }

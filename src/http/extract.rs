@@ -10,7 +10,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use serde::de::DeserializeOwned;
 
-use super::client_ip;
 use super::error::ApiError;
 use super::state::AppState;
 use crate::accounts::{self, Caller, ClientInfo};
@@ -326,7 +325,7 @@ impl FromRequestParts<AppState> for Client {
         let ip = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| client_ip::resolve(addr.ip(), &parts.headers, &state.edge.trusted_proxies))
+            .map(|ConnectInfo(addr)| state.edge.proxies.client(addr.ip(), &parts.headers))
             .map(|ip| ip.to_string());
         let user_agent = parts
             .headers

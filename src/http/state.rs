@@ -33,8 +33,8 @@ impl std::ops::Deref for AppState {
 /// How the HTTP edge treats browsers and proxies.
 #[derive(Clone, Debug, Default)]
 pub struct Edge {
-    /// Proxies whose `Forwarded` / `X-Forwarded-For` is believed.
-    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The proxies whose header naming the client is believed, and that header.
+    pub proxies: crate::http::client_ip::Proxies,
     /// Origins allowed to call the API from a browser; empty: CORS off.
     pub cors_origins: Vec<String>,
     /// The public URL is https: send HSTS, mark cookies `Secure`.
@@ -43,6 +43,8 @@ pub struct Edge {
     pub origin: String,
     /// What the apps behind a forward-auth proxy require.
     pub forward_rules: crate::config::forward::ForwardRules,
+    /// What `Remote-User` names.
+    pub remote_user: crate::config::RemoteUser,
     /// The `Domain` of the browser-session cookie, if set.
     pub cookie_domain: Option<String>,
 }

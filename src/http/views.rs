@@ -269,6 +269,8 @@ pub struct ClientBody {
     scopes: Vec<String>,
     /// People are not asked to consent.
     first_party: bool,
+    /// A resource server: it may introspect every client's tokens, not only its own.
+    introspect: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     /// Only when the client is registered or re-keyed: shown this once, stored only hashed.
@@ -293,6 +295,7 @@ impl From<OAuthClient> for ClientBody {
             grant_types: c.grant_types,
             scopes: c.scopes,
             first_party: c.first_party,
+            introspect: c.introspect,
             created_at: c.created_at,
             updated_at: c.updated_at,
             client_secret: None,

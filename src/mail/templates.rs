@@ -80,6 +80,19 @@ impl<'a> Letters<'a> {
         self.with_link("activation", "activation", link, &[("valid", self.valid(ttl))])
     }
 
+    /// A pending account's activation email sent again, when whoever signed up linked a
+    /// provider's login: confirming by this link removes that login.
+    pub fn activation_unlinking(&self, link: &str, ttl: Duration, provider: &str) -> Rendered {
+        let args = [("valid", self.valid(ttl)), ("provider", provider.into())];
+        let blocks = vec![
+            self.paragraph("activation-unlinking.intro", &args),
+            self.link("activation.button", link),
+            self.paragraph("activation-unlinking.provider", &args),
+            self.paragraph("activation.outro", &args),
+        ];
+        self.finish("activation", "activation", &args, blocks)
+    }
+
     /// The confirmation email of an account made through a provider whose word on the address
     /// was not enough: confirming lets that login in.
     pub fn activation_through(&self, link: &str, ttl: Duration, provider: &str, address: Option<&str>) -> Rendered {

@@ -15,8 +15,12 @@
 //! secret beyond the hashes themselves: whoever holds the hashes of a Firebase export holds
 //! them too.
 //!
-//! What a hash asks for is bounded ([`MaxWork`]) when it is imported and again when it is
-//! verified, so that no imported hash can make a login cost seconds or gigabytes.
+//! What a hash asks for is bounded twice. An import takes only hashes within [`ImportLimit`]:
+//! what common frameworks write at their defaults (bcrypt 10 to 12, Django's PBKDF2), and
+//! nothing that makes one login cost seconds. Verification takes anything up to [`MaxWork`] (hashes imported before the
+//! import limit existed), so that no stored hash can make a login cost seconds or gigabytes;
+//! those over the import limit are verified on a queue of their own ([`costly`]), so that
+//! they can never fill the queue every other login waits in.
 
 use base64::Engine;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
@@ -45,6 +49,78 @@ impl MaxWork {
     /// Argon2's memory in KiB, and passes.
     pub const ARGON2_KIB: u32 = 256 * 1024;
     pub const ARGON2_T: u32 = 10;
+}
+
+/// The most work an imported hash may ask of a login. Measured on the benchmark machine (one
+/// core, the reference C implementations): gatehouse's own Argon2id takes 20 ms; bcrypt cost 13
+/// 470 ms, PBKDF2 at these iterations 240 to 310 ms, scrypt at 96 MiB 215 ms, Argon2 at
+/// 64 MiB × 3 passes 150 ms. So each family stops at about the same cost (the bcrypt and PBKDF2
+/// limits are where common frameworks' defaults end), well above gatehouse's own hash, and well
+/// below a second (docs/SECURITY.md).
+#[derive(Debug)]
+pub struct ImportLimit;
+
+impl ImportLimit {
+    /// bcrypt's cost: 2^13 rounds.
+    pub const BCRYPT_COST: u32 = 13;
+    /// PBKDF2's iterations, by digest.
+    pub const PBKDF2_SHA1: u32 = 1_300_000;
+    pub const PBKDF2_SHA256: u32 = 1_000_000;
+    pub const PBKDF2_SHA512: u32 = 600_000;
+    /// scrypt's memory passes: 128·r·N·p bytes (Firebase's default is 16 MiB, passlib's 16).
+    pub const SCRYPT_BYTES: u64 = 96 << 20;
+    /// Argon2's memory times its passes, in KiB (gatehouse's own is 12 MiB × 4).
+    pub const ARGON2_KIB_PASSES: u64 = 4 * (12 * 1024) * 4;
+}
+
+/// Why a stored hash asks more than [`ImportLimit`] allows, if it does.
+fn over_import_limit(stored: &str) -> Option<String> {
+    let over = |what: String, limit: String| {
+        Some(format!(
+            "{what}; an import takes at most {limit}, so that no login with it costs much more than a quarter of a second"
+        ))
+    };
+    if Format::of(stored)? == Format::Argon2 {
+        let parsed = argon2::password_hash::PasswordHash::new(stored).ok()?;
+        let params = argon2::Params::try_from(&parsed).ok()?;
+        let work = u64::from(params.m_cost()) * u64::from(params.t_cost());
+        return (work > ImportLimit::ARGON2_KIB_PASSES).then(|| {
+            let what = format!("an Argon2 hash of {} KiB and {} passes", params.m_cost(), params.t_cost());
+            over(what, format!("{} KiB times passes", ImportLimit::ARGON2_KIB_PASSES))
+        })?;
+    }
+    match parse(stored).ok()? {
+        Parsed::Bcrypt { cost } if cost > ImportLimit::BCRYPT_COST => {
+            over(format!("a bcrypt cost of {cost}"), format!("cost {}", ImportLimit::BCRYPT_COST))
+        }
+        Parsed::Pbkdf2 { digest, iterations, .. } => {
+            let limit = match digest {
+                "sha1" => ImportLimit::PBKDF2_SHA1,
+                "sha256" => ImportLimit::PBKDF2_SHA256,
+                _ => ImportLimit::PBKDF2_SHA512,
+            };
+            (iterations.get() > limit).then(|| {
+                over(format!("{iterations} PBKDF2-{} iterations", digest.to_uppercase()), format!("{limit}"))
+            })?
+        }
+        Parsed::Scrypt { params, .. } | Parsed::Firebase { params, .. } => {
+            let bytes = 128u64
+                .saturating_mul(u64::from(params.r()))
+                .saturating_mul(1u64 << params.log_n())
+                .saturating_mul(u64::from(params.p()));
+            (bytes > ImportLimit::SCRYPT_BYTES).then(|| {
+                let what = format!("scrypt with N=2^{}, r={}, p={}", params.log_n(), params.r(), params.p());
+                over(what, format!("{} MiB (128·r·N·p)", ImportLimit::SCRYPT_BYTES >> 20))
+            })?
+        }
+        _ => None,
+    }
+}
+
+/// Whether verifying a stored hash costs more than an import may ask now (it was imported
+/// before the limit, or by an older version): such hashes are verified on a queue of their own.
+pub fn costly(stored: &str) -> bool {
+    !stored.starts_with(super::CURRENT_PREFIX) && over_import_limit(stored).is_some()
 }
 
 /// The families of hashes gatehouse verifies; what `gatehouse import status` counts.
@@ -113,21 +189,45 @@ pub fn stored_form(hash: &str, salt: Option<&str>, firebase: Option<&FirebasePro
         return Ok(format!("$firebase-scrypt$r={r},m={m}${sep}${key}${salt}${hash}"));
     }
     match Format::of(hash) {
-        Some(Format::FirebaseScrypt) | None => Err(format!(
-            "an unknown password hash format (starting {:?}); gatehouse reads bcrypt, Argon2, scrypt, PBKDF2 (passlib's, PHC and Django's) and, with the project's settings and a password_salt, Firebase's scrypt",
-            hash.chars().take(8).collect::<String>()
-        )),
-        Some(Format::Argon2) => check_argon2(hash).map(|()| hash.to_owned()),
-        Some(_) => parse(hash).map(|_| hash.to_owned()),
+        Some(Format::FirebaseScrypt) | None => {
+            return Err(format!(
+                "an unknown password hash format (starting {:?}); gatehouse reads bcrypt, Argon2, scrypt, PBKDF2 (passlib's, PHC and Django's) and, with the project's settings and a password_salt, Firebase's scrypt",
+                hash.chars().take(8).collect::<String>()
+            ));
+        }
+        Some(Format::Argon2) => check_argon2(hash)?,
+        Some(_) => parse(hash).map(|_| ())?,
+    }
+    match over_import_limit(hash) {
+        Some(why) => Err(why),
+        None => Ok(hash.to_owned()),
     }
 }
 
 /// What a stored foreign hash says, parsed.
 enum Parsed {
-    Bcrypt,
-    Scrypt { params: scrypt::Params, salt: Vec<u8>, hash: Vec<u8> },
-    Firebase { params: scrypt::Params, salt: Vec<u8>, signer_key: Vec<u8>, hash: Vec<u8> },
-    Pbkdf2 { algorithm: ring::pbkdf2::Algorithm, iterations: std::num::NonZeroU32, salt: Vec<u8>, hash: Vec<u8> },
+    Bcrypt {
+        cost: u32,
+    },
+    Scrypt {
+        params: scrypt::Params,
+        salt: Vec<u8>,
+        hash: Vec<u8>,
+    },
+    Firebase {
+        params: scrypt::Params,
+        salt: Vec<u8>,
+        signer_key: Vec<u8>,
+        hash: Vec<u8>,
+    },
+    Pbkdf2 {
+        /// `sha1`, `sha256` or `sha512`.
+        digest: &'static str,
+        algorithm: ring::pbkdf2::Algorithm,
+        iterations: std::num::NonZeroU32,
+        salt: Vec<u8>,
+        hash: Vec<u8>,
+    },
 }
 
 /// Checks an imported Argon2 hash: readable, and within [`MaxWork`]. (Argon2 hashes are
@@ -152,7 +252,7 @@ fn check_argon2(phc: &str) -> Result<(), String> {
 pub fn verify(stored: &str, password: &[u8]) -> Result<bool, String> {
     let unreadable = |why: String| format!("stored hash unreadable: {why}");
     Ok(match parse(stored).map_err(unreadable)? {
-        Parsed::Bcrypt => bcrypt::verify(password, stored).map_err(|e| unreadable(e.to_string()))?,
+        Parsed::Bcrypt { .. } => bcrypt::verify(password, stored).map_err(|e| unreadable(e.to_string()))?,
         Parsed::Scrypt { params, salt, hash } => {
             let mut out = vec![0u8; hash.len()];
             scrypt::scrypt(password, &salt, &params, &mut out).map_err(|e| unreadable(e.to_string()))?;
@@ -166,7 +266,7 @@ pub fn verify(stored: &str, password: &[u8]) -> Result<bool, String> {
             ctr::Ctr128BE::<aes::Aes256>::new(&key.into(), &[0u8; 16].into()).apply_keystream(&mut out);
             bool::from(out.ct_eq(&hash))
         }
-        Parsed::Pbkdf2 { algorithm, iterations, salt, hash } => {
+        Parsed::Pbkdf2 { algorithm, iterations, salt, hash, .. } => {
             ring::pbkdf2::verify(algorithm, iterations, &salt, password, &hash).is_ok()
         }
     })
@@ -193,7 +293,7 @@ fn parse_bcrypt(stored: &str) -> Result<Parsed, String> {
     if !(4..=MaxWork::BCRYPT_COST).contains(&cost) {
         return Err(format!("a bcrypt cost of {cost}; gatehouse takes 4 to {}", MaxWork::BCRYPT_COST));
     }
-    Ok(Parsed::Bcrypt)
+    Ok(Parsed::Bcrypt { cost })
 }
 
 /// `$scrypt$ln=14,r=8,p=1$salt$hash`, salt and hash in base64 without padding.
@@ -245,10 +345,10 @@ fn parse_firebase(stored: &str) -> Result<Parsed, String> {
 fn parse_pbkdf2(stored: &str) -> Result<Parsed, String> {
     let django = !stored.starts_with('$');
     let (name, rest) = stored.trim_start_matches('$').split_once('$').ok_or("a PBKDF2 hash names its digest")?;
-    let algorithm = match name {
-        "pbkdf2-sha256" | "pbkdf2_sha256" => ring::pbkdf2::PBKDF2_HMAC_SHA256,
-        "pbkdf2-sha512" | "pbkdf2_sha512" => ring::pbkdf2::PBKDF2_HMAC_SHA512,
-        "pbkdf2-sha1" | "pbkdf2_sha1" | "pbkdf2" => ring::pbkdf2::PBKDF2_HMAC_SHA1,
+    let (digest, algorithm) = match name {
+        "pbkdf2-sha256" | "pbkdf2_sha256" => ("sha256", ring::pbkdf2::PBKDF2_HMAC_SHA256),
+        "pbkdf2-sha512" | "pbkdf2_sha512" => ("sha512", ring::pbkdf2::PBKDF2_HMAC_SHA512),
+        "pbkdf2-sha1" | "pbkdf2_sha1" | "pbkdf2" => ("sha1", ring::pbkdf2::PBKDF2_HMAC_SHA1),
         other => return Err(format!("an unknown PBKDF2 digest {other:?}")),
     };
     let [iterations, salt, hash] = fields::<3>(rest, "PBKDF2")?;
@@ -265,7 +365,7 @@ fn parse_pbkdf2(stored: &str) -> Result<Parsed, String> {
     if hash.len() < 16 {
         return Err("a PBKDF2 hash of fewer than 16 bytes".into());
     }
-    Ok(Parsed::Pbkdf2 { algorithm, iterations, salt, hash })
+    Ok(Parsed::Pbkdf2 { digest, algorithm, iterations, salt, hash })
 }
 
 /// scrypt's parameters from the log2 of N, r and p, within [`MaxWork`].
@@ -356,5 +456,44 @@ mod tests {
             assert!(stored_form(hash, None, None).is_err(), "{hash}");
         }
         assert!(stored_form("aGFzaA==", Some("c2FsdA=="), None).is_err(), "a salt without the project");
+    }
+
+    /// Hashes within what verification can do, but above what an import takes: refused at
+    /// import with the limit named, and, if already stored, verified on the costly queue.
+    #[test]
+    fn an_import_refuses_hashes_that_would_make_a_login_cost_seconds() {
+        let bcrypt = |cost: &str| format!("$2b${cost}$o4g2bmmyULpl8D3aY/ykre6Suxo8q4GRkuuQ6A2WFoUAPbPv8LoAS");
+        let over = [
+            (bcrypt("14"), "cost 13"),
+            (bcrypt("16"), "cost 13"),
+            ("$pbkdf2-sha256$1000001$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(), "1000000"),
+            ("pbkdf2_sha256$1500000$salt$aGFzaGhhc2hoYXNoaGFzaA==".into(), "1000000"),
+            ("$pbkdf2-sha512$600001$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(), "600000"),
+            ("pbkdf2_sha1$1300001$salt$aGFzaGhhc2hoYXNoaGFzaA==".into(), "1300000"),
+            ("$scrypt$ln=17,r=8,p=1$c2FsdA$aGFzaGhhc2hoYXNoaGFzaA".into(), "96 MiB"),
+            ("$scrypt$ln=14,r=8,p=8$c2FsdA$aGFzaGhhc2hoYXNoaGFzaA".into(), "96 MiB"),
+            ("$argon2id$v=19$m=65536,t=4,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(), "196608 KiB"),
+            ("$argon2id$v=19$m=262144,t=1,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(), "196608 KiB"),
+        ];
+        for (hash, limit) in &over {
+            let why = stored_form(hash, None, None).unwrap_err();
+            assert!(why.contains(limit), "{hash}: {why}");
+            assert!(costly(hash), "{hash} would be verified on the login queue");
+        }
+        let within = [
+            bcrypt("13"),
+            bcrypt("10"),
+            "$pbkdf2-sha256$1000000$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
+            "pbkdf2_sha256$870000$salt$aGFzaGhhc2hoYXNoaGFzaA==".into(),
+            "$pbkdf2-sha512$600000$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
+            "$scrypt$ln=16,r=8,p=1$c2FsdA$aGFzaGhhc2hoYXNoaGFzaA".into(),
+            "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
+        ];
+        for hash in &within {
+            assert_eq!(stored_form(hash, None, None).as_deref(), Ok(hash.as_str()));
+            assert!(!costly(hash), "{hash}");
+        }
+        assert!(!costly(crate::passwords::CURRENT_PREFIX), "gatehouse's own hashes");
     }
 }

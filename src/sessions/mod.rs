@@ -44,14 +44,18 @@ pub struct LiveSession {
 }
 
 /// How the holder of a session last proved who they are: the authenticator assurance level
-/// (1: one factor, 2: two), the methods used (RFC 8176 `amr` values) and when. Access tokens
-/// carry the level and the methods; step-up checks read the time. A session an OAuth client
-/// holds (through `/oauth2/token`) also records its [`Grant`].
+/// (1: one factor, 2: two), the methods used (RFC 8176 `amr` values), when they last proved
+/// anything (`at`) and when they last proved a second factor. Access tokens carry the level and
+/// the methods; step-up checks read the times: a password alone refreshes `at` but not the
+/// second factor's, so an action that needs a recent second factor asks for it again. A session
+/// an OAuth client holds (through `/oauth2/token`) also records its [`Grant`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionAuth {
     pub aal: u8,
     pub amr: Vec<String>,
     pub at: DateTime<Utc>,
+    /// When a second factor was last proved in this session (`None` at level 1).
+    pub second_factor_at: Option<DateTime<Utc>>,
     pub grant: Option<Grant>,
 }
 
@@ -74,7 +78,13 @@ impl SessionAuth {
 
     /// A login by one factor, whose RFC 8176 method is `method`.
     pub fn first_factor(method: &str, at: DateTime<Utc>) -> Self {
-        Self { aal: 1, amr: vec![method.to_owned()], at, grant: None }
+        Self { aal: 1, amr: vec![method.to_owned()], at, second_factor_at: None, grant: None }
+    }
+
+    /// A login, or a step-up, that proved a second factor (RFC 8176 `amr` values, `mfa` among
+    /// them) at `at`.
+    pub fn second_factor(amr: Vec<String>, at: DateTime<Utc>) -> Self {
+        Self { aal: 2, amr, at, second_factor_at: Some(at), grant: None }
     }
 
     /// What a session from before authentication levels were recorded counts as: a password
@@ -83,10 +93,15 @@ impl SessionAuth {
         Self::password(DateTime::<Utc>::UNIX_EPOCH)
     }
 
-    /// The stored form, one short text: `"{aal} {unix ms} {amr,…}"`, and for a client's
-    /// session ` {client_id} {scope+…} {browser session or -}`.
+    /// The stored form, one short text: `"{aal}[@{second factor's unix ms}] {unix ms} {amr,…}"`,
+    /// and for a client's session ` {client_id} {scope+…} {browser session or -}`. (A level 2
+    /// written before the second factor's time was kept has it at `at`.)
     pub fn encode(&self) -> String {
-        let mut text = format!("{} {} {}", self.aal, self.at.timestamp_millis(), self.amr.join(","));
+        let aal = match self.second_factor_at {
+            Some(second) if second != self.at => format!("{}@{}", self.aal, second.timestamp_millis()),
+            _ => self.aal.to_string(),
+        };
+        let mut text = format!("{aal} {} {}", self.at.timestamp_millis(), self.amr.join(","));
         if let Some(grant) = &self.grant {
             let via = grant.via.map_or_else(|| "-".to_owned(), |id| id.simple().to_string());
             text.push_str(&format!(" {} {} {via}", grant.client_id, grant.scopes.join("+")));
@@ -98,8 +113,13 @@ impl SessionAuth {
     pub fn decode(stored: Option<&str>) -> Self {
         let parsed = stored.and_then(|text| {
             let mut parts = text.split(' ');
-            let aal = parts.next()?.parse().ok()?;
+            let first = parts.next()?;
+            let (aal, second) = match first.split_once('@') {
+                Some((aal, ms)) => (aal.parse().ok()?, Some(DateTime::from_timestamp_millis(ms.parse().ok()?)?)),
+                None => (first.parse().ok()?, None),
+            };
             let at = DateTime::from_timestamp_millis(parts.next()?.parse().ok()?)?;
+            let second_factor_at = if aal >= 2 { Some(second.unwrap_or(at)) } else { None };
             let amr = parts.next()?.split(',').filter(|m| !m.is_empty()).map(str::to_owned).collect();
             let grant = match (parts.next(), parts.next(), parts.next()) {
                 (None, _, _) => None,
@@ -110,7 +130,7 @@ impl SessionAuth {
                 }),
                 _ => return None,
             };
-            Some(Self { aal, amr, at, grant })
+            Some(Self { aal, amr, at, second_factor_at, grant })
         });
         parsed.unwrap_or_else(Self::unrecorded)
     }
@@ -236,9 +256,13 @@ mod tests {
     #[test]
     fn session_auth_survives_its_stored_form_and_unknown_forms_count_as_unrecorded() {
         let at = DateTime::from_timestamp_millis(1_700_000_000_123).unwrap();
-        let auth = SessionAuth { aal: 2, amr: vec!["pwd".into(), "otp".into(), "mfa".into()], at, grant: None };
+        let auth = SessionAuth::second_factor(vec!["pwd".into(), "otp".into(), "mfa".into()], at);
         assert_eq!(auth.encode(), "2 1700000000123 pwd,otp,mfa");
         assert_eq!(SessionAuth::decode(Some(&auth.encode())), auth);
+        // A password alone later: the second factor keeps its own time.
+        let later = SessionAuth { at: at + chrono::Duration::minutes(10), ..auth.clone() };
+        assert_eq!(later.encode(), "2@1700000000123 1700000600123 pwd,otp,mfa");
+        assert_eq!(SessionAuth::decode(Some(&later.encode())), later);
         let via = Uuid::now_v7();
         let scopes = vec!["openid".to_owned(), "email".to_owned()];
         let granted = SessionAuth { grant: Some(Grant { client_id: "c_1".into(), scopes, via: Some(via) }), ..auth };
@@ -250,6 +274,7 @@ mod tests {
         assert_eq!(SessionAuth::decode(Some("1 1700000000123 pwd c_1")), SessionAuth::unrecorded());
         assert_eq!(SessionAuth::decode(None), SessionAuth::unrecorded());
         assert_eq!(SessionAuth::decode(Some("two x")), SessionAuth::unrecorded());
+        assert_eq!(SessionAuth::decode(Some("2@x 1700000000123 pwd")), SessionAuth::unrecorded());
         assert_eq!(SessionAuth::unrecorded().aal, 1);
     }
 

@@ -23,6 +23,8 @@ pub struct OAuthClient {
     pub scopes: Vec<String>,
     /// Trusted by the operator: people are not asked to consent.
     pub first_party: bool,
+    /// A resource server: it may introspect the tokens of every client, not only its own.
+    pub introspect: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -12,6 +12,27 @@ use super::outbox::NewEmail;
 use super::webhooks::Event;
 use crate::tokens::opaque::TokenHash;
 
+/// What a browser login's hand-off code is bound to, from the start of the login that made it
+/// (a login by email, or through a provider): the browser that started it, and an API client's
+/// PKCE-style challenge. The exchange of the code (the accounts' hand-off exchange) needs one of
+/// them, so a code carried to another browser, or to an app that did not start the login,
+/// opens nothing there.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HandoffBinding {
+    /// The SHA-256 of the value of the hand-off cookie of the browser that started the login.
+    pub browser: Option<TokenHash>,
+    /// base64url(SHA-256(verifier)), as the client sent it at the start.
+    pub challenge: Option<String>,
+}
+
+/// A hand-off code, spent: whose login, by which method, bound to what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpentHandoff {
+    pub account_id: Uuid,
+    pub method: String,
+    pub binding: HandoffBinding,
+}
+
 /// A login by email about to be stored, with the email that carries its link and code.
 #[derive(Debug)]
 pub struct NewEmailLogin {
@@ -23,6 +44,8 @@ pub struct NewEmailLogin {
     pub account_id: Option<Uuid>,
     pub link_hash: TokenHash,
     pub code_hash: TokenHash,
+    /// What the hand-off code of a browser that follows the link will be bound to.
+    pub handoff: HandoffBinding,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
@@ -35,6 +58,7 @@ pub struct EmailLogin {
     pub account_id: Option<Uuid>,
     /// Read with the code's attempt: what the code must hash to.
     pub code_hash: TokenHash,
+    pub handoff: HandoffBinding,
 }
 
 /// Whether a link names a login, and if so whether it may still be used.
@@ -90,15 +114,17 @@ pub trait EmailLoginStore: Send + Sync + std::fmt::Debug + 'static {
         now: DateTime<Utc>,
         events: &[Event],
     ) -> StoreResult<Option<Uuid>>;
-    /// Stores a hand-off code (its hash) for the browser login of `account_id` by `method`.
+    /// Stores a hand-off code (its hash) for the browser login of `account_id` by `method`,
+    /// bound to `binding`.
     async fn insert_handoff(
         &self,
         hash: &TokenHash,
         account_id: Uuid,
         method: &str,
+        binding: &HandoffBinding,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> StoreResult<()>;
-    /// Spends a hand-off code: the account and method, once.
-    async fn spend_handoff(&self, hash: &TokenHash, now: DateTime<Utc>) -> StoreResult<Option<(Uuid, String)>>;
+    /// Spends a hand-off code, once: whose login it carries, and what it is bound to.
+    async fn spend_handoff(&self, hash: &TokenHash, now: DateTime<Utc>) -> StoreResult<Option<SpentHandoff>>;
 }

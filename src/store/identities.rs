@@ -58,6 +58,8 @@ pub struct NewOidcLogin {
     pub redirect_to: Option<String>,
     /// Linking to this account, not logging in.
     pub link_account_id: Option<Uuid>,
+    /// What the hand-off code of the login will be bound to.
+    pub handoff: super::email_login::HandoffBinding,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
@@ -71,6 +73,7 @@ pub struct OidcLogin {
     pub pkce_verifier: Vec<u8>,
     pub redirect_to: Option<String>,
     pub link_account_id: Option<Uuid>,
+    pub handoff: super::email_login::HandoffBinding,
 }
 
 /// What removing an identity came to.
@@ -94,6 +97,14 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug + 'static {
         pending: &Pending,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Option<String>>>;
+    /// The account a link's start URL (`start_hash`) would link an identity at `provider` to,
+    /// while that URL is still waiting for its browser; nothing is spent.
+    async fn oidc_link_account(
+        &self,
+        provider: &str,
+        start_hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Uuid>>;
     /// Spends the login of `provider` that `state_hash` names: once, before it expires.
     async fn take_oidc_login(
         &self,

@@ -13,6 +13,9 @@ use crate::tokens::opaque::TokenHash;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenPurpose {
     Activation,
+    /// The confirmation email of an account made through a provider that did not vouch for the
+    /// address: following it keeps that provider's login. Any other activation removes it.
+    ActivationThroughProvider,
     PasswordReset,
 }
 
@@ -20,6 +23,7 @@ impl TokenPurpose {
     pub fn as_str(self) -> &'static str {
         match self {
             TokenPurpose::Activation => "activation",
+            TokenPurpose::ActivationThroughProvider => "activation_through_provider",
             TokenPurpose::PasswordReset => "password_reset",
         }
     }
@@ -27,6 +31,7 @@ impl TokenPurpose {
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "activation" => Some(TokenPurpose::Activation),
+            "activation_through_provider" => Some(TokenPurpose::ActivationThroughProvider),
             "password_reset" => Some(TokenPurpose::PasswordReset),
             _ => None,
         }
@@ -58,7 +63,9 @@ pub trait TokenStore: Send + Sync + std::fmt::Debug + 'static {
     async fn insert_link(&self, token: &NewOneTimeToken, email: &NewEmail) -> StoreResult<()>;
     async fn find_token(&self, hash: &TokenHash) -> StoreResult<Option<OneTimeToken>>;
     /// Spends an activation token and activates its pending account. `false` when the token
-    /// was already spent (by a concurrent request, say).
+    /// was already spent (by a concurrent request, say). Any activation but the link of a
+    /// provider sign-up ([`TokenPurpose::ActivationThroughProvider`]) removes the identities
+    /// whoever signed up linked, in the same transaction.
     async fn redeem_activation(&self, hash: &TokenHash, now: DateTime<Utc>, events: &[Event]) -> StoreResult<bool>;
     /// Spends a reset token, sets the password, spends the account's other reset tokens,
     /// activates a pending account (the link proved the address) and queues `notice`,

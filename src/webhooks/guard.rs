@@ -7,7 +7,7 @@
 //! `GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true` lifts it, for receivers on the same network.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use url::{Host, Url};
@@ -60,8 +60,9 @@ impl Guard {
             None if !addresses.is_empty() => Ok(()),
             None => Err("the host resolves to no address".into()),
             Some(ip) => Err(format!(
-                "the host is or resolves to {ip}, a loopback, link-local or private address; webhooks go to public \
-                 addresses unless GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true"
+                "the host is or resolves to {ip}, a loopback, private or otherwise special-purpose address ({}); \
+                 webhooks go to public addresses unless GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true",
+                special(*ip).map_or("reserved", |(_, name)| name)
             )),
         }
     }
@@ -110,53 +111,91 @@ fn parse(text: &str) -> Result<Url, String> {
     Ok(url)
 }
 
+/// The IANA special-purpose address registries (IPv4 and IPv6, as of 2025) and the blocks
+/// outside them that no public host has: `(block, globally reachable, what it is)`. An address
+/// is judged by the most specific block holding it, so that a globally reachable assignment
+/// inside a reserved block (an anycast service in `192.0.0.0/24`) keeps its own answer.
+const SPECIAL: &[(&str, bool, &str)] = &[
+    ("0.0.0.0/8", false, "this network"),
+    ("10.0.0.0/8", false, "private use"),
+    ("100.64.0.0/10", false, "shared address space"),
+    ("127.0.0.0/8", false, "loopback"),
+    ("169.254.0.0/16", false, "link local"),
+    ("172.16.0.0/12", false, "private use"),
+    ("192.0.0.0/24", false, "IETF protocol assignments"),
+    ("192.0.0.9/32", true, "port control protocol anycast"),
+    ("192.0.0.10/32", true, "traversal using relays around NAT anycast"),
+    ("192.0.2.0/24", false, "documentation (TEST-NET-1)"),
+    ("192.31.196.0/24", true, "AS112-v4"),
+    ("192.52.193.0/24", true, "automatic multicast tunneling"),
+    ("192.88.99.0/24", false, "deprecated 6to4 relay anycast"),
+    ("192.168.0.0/16", false, "private use"),
+    ("192.175.48.0/24", true, "direct delegation AS112 service"),
+    ("198.18.0.0/15", false, "benchmarking"),
+    ("198.51.100.0/24", false, "documentation (TEST-NET-2)"),
+    ("203.0.113.0/24", false, "documentation (TEST-NET-3)"),
+    ("224.0.0.0/4", false, "multicast"),
+    ("240.0.0.0/4", false, "reserved"),
+    ("255.255.255.255/32", false, "limited broadcast"),
+    ("::/0", false, "outside global unicast (2000::/3)"),
+    ("2000::/3", true, "global unicast"),
+    ("::1/128", false, "loopback"),
+    ("::/128", false, "unspecified"),
+    ("::ffff:0:0:0/96", false, "IPv4-translated"),
+    ("64:ff9b::/96", false, "IPv4-IPv6 translation (NAT64)"),
+    ("64:ff9b:1::/48", false, "IPv4-IPv6 translation, local use"),
+    ("100::/64", false, "discard only"),
+    ("100:0:0:1::/64", false, "dummy prefix"),
+    ("2001::/23", false, "IETF protocol assignments"),
+    ("2001::/32", false, "Teredo"),
+    ("2001:1::1/128", true, "port control protocol anycast"),
+    ("2001:1::2/128", true, "traversal using relays around NAT anycast"),
+    ("2001:1::3/128", true, "DNS-SD service registration protocol anycast"),
+    ("2001:2::/48", false, "benchmarking"),
+    ("2001:3::/32", true, "automatic multicast tunneling"),
+    ("2001:4:112::/48", true, "AS112-v6"),
+    ("2001:10::/28", false, "deprecated ORCHID"),
+    ("2001:20::/28", true, "ORCHIDv2"),
+    ("2001:30::/28", true, "drone remote ID protocol entity tags"),
+    ("2001:db8::/32", false, "documentation"),
+    ("2002::/16", false, "6to4"),
+    ("2620:4f:8000::/48", true, "direct delegation AS112 service"),
+    ("3fff::/20", false, "documentation"),
+    ("5f00::/16", false, "segment routing (SRv6) SIDs"),
+    ("fc00::/7", false, "unique local"),
+    ("fe80::/10", false, "link-local unicast"),
+    ("fec0::/10", false, "deprecated site-local"),
+    ("ff00::/8", false, "multicast"),
+];
+
+static BLOCKS: LazyLock<Vec<(ipnet::IpNet, bool, &'static str)>> = LazyLock::new(|| {
+    SPECIAL
+        .iter()
+        .map(|(block, reachable, name)| (block.parse().expect("the table's blocks parse"), *reachable, *name))
+        .collect()
+});
+
+/// The special-purpose block `ip` falls in (the most specific): `(globally reachable, name)`;
+/// `None` for an ordinary IPv4 address. IPv4-mapped (`::ffff:a.b.c.d`) and IPv4-compatible
+/// (`::a.b.c.d`) addresses reach the IPv4 host and are judged as it.
+fn special(ip: IpAddr) -> Option<(bool, &'static str)> {
+    let ip = match ip {
+        IpAddr::V6(v6) => embedded_v4(v6).map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    BLOCKS
+        .iter()
+        .filter(|(block, _, _)| block.contains(&ip))
+        .max_by_key(|(block, _, _)| block.prefix_len())
+        .map(|(_, reachable, name)| (*reachable, *name))
+}
+
 /// Whether `ip` is an address of the public internet.
 pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => match embedded_v4(v6) {
-            Some(v4) => is_public_v4(v4),
-            None => is_public_v6(v6),
-        },
-    }
+    special(ip).is_none_or(|(reachable, _)| reachable)
 }
 
-fn is_public_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, c, _] = ip.octets();
-    !(ip.is_unspecified()
-        || ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || ip.is_broadcast()
-        || ip.is_multicast()
-        || ip.is_documentation()
-        || a == 0
-        // Shared address space (carrier-grade NAT), 100.64.0.0/10.
-        || (a == 100 && (64..128).contains(&b))
-        // IETF protocol assignments, 192.0.0.0/24.
-        || (a == 192 && b == 0 && c == 0)
-        // Benchmarking, 198.18.0.0/15.
-        || (a == 198 && (b == 18 || b == 19))
-        // Reserved, 240.0.0.0/4.
-        || a >= 240)
-}
-
-fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
-    !(ip.is_unspecified()
-        || ip.is_loopback()
-        || ip.is_multicast()
-        // Unique local, fc00::/7.
-        || (first & 0xfe00) == 0xfc00
-        // Link-local, fe80::/10, and the old site-local, fec0::/10.
-        || (first & 0xffc0) == 0xfe80
-        || (first & 0xffc0) == 0xfec0
-        // Documentation, 2001:db8::/32.
-        || (first == 0x2001 && ip.segments()[1] == 0x0db8))
-}
-
-/// The IPv4 address inside an IPv4-mapped, IPv4-compatible or NAT64 (64:ff9b::/96) address,
-/// which reaches that IPv4 host and is judged as it.
+/// The IPv4 address inside an IPv4-mapped or IPv4-compatible address.
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     if let Some(v4) = ip.to_ipv4_mapped() {
         return Some(v4);
@@ -165,7 +204,6 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let tail = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
     match s[..6] {
         [0, 0, 0, 0, 0, 0] if !ip.is_loopback() && !ip.is_unspecified() => Some(tail),
-        [0x64, 0xff9b, 0, 0, 0, 0] => Some(tail),
         _ => None,
     }
 }
@@ -176,30 +214,88 @@ mod tests {
 
     use super::*;
 
+    /// One address from each block of the registries, and the answer it must get.
     #[test]
-    fn only_public_addresses_pass() {
-        for private in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "255.255.255.255",
-            "::1",
-            "::",
-            "fe80::1",
-            "fd00::1",
-            "::ffff:127.0.0.1",
-            "::ffff:169.254.169.254",
-            "64:ff9b::a00:1",
-            "::7f00:1",
-        ] {
-            assert!(!is_public(private.parse().unwrap()), "{private} passed");
+    fn each_special_purpose_block_is_judged_by_its_reachability() {
+        let cases: &[(&str, bool)] = &[
+            ("0.1.2.3", false),
+            ("10.1.2.3", false),
+            ("100.64.0.1", false),
+            ("100.127.255.254", false),
+            ("127.0.0.1", false),
+            ("169.254.169.254", false),
+            ("172.16.0.1", false),
+            ("172.31.255.255", false),
+            ("192.0.0.1", false),
+            ("192.0.0.9", true),
+            ("192.0.0.10", true),
+            ("192.0.2.1", false),
+            ("192.31.196.1", true),
+            ("192.52.193.1", true),
+            ("192.88.99.1", false),
+            ("192.168.1.1", false),
+            ("192.175.48.1", true),
+            ("198.18.0.1", false),
+            ("198.19.255.255", false),
+            ("198.51.100.7", false),
+            ("203.0.113.9", false),
+            ("224.0.0.251", false),
+            ("239.255.255.250", false),
+            ("240.0.0.1", false),
+            ("255.255.255.255", false),
+            ("::1", false),
+            ("::", false),
+            ("::ffff:0:a00:1", false),
+            ("::ffff:0:808:808", false),
+            ("64:ff9b::808:808", false),
+            ("64:ff9b:1::1", false),
+            ("100::1", false),
+            ("100:0:0:1::1", false),
+            ("2001::1", false),
+            ("2001:0:4136:e378:8000:63bf:3fff:fdd2", false),
+            ("2001:1::1", true),
+            ("2001:1::2", true),
+            ("2001:1::3", true),
+            ("2001:1::4", false),
+            ("2001:2::1", false),
+            ("2001:3::1", true),
+            ("2001:4:112::1", true),
+            ("2001:10::1", false),
+            ("2001:20::1", true),
+            ("2001:30::1", true),
+            ("2001:db8::1", false),
+            ("2002:c0a8:101::1", false),
+            ("2002:808:808::1", false),
+            ("2620:4f:8000::1", true),
+            ("3fff::1", false),
+            ("5f00::1", false),
+            ("fc00::1", false),
+            ("fd12:3456::1", false),
+            ("fe80::1", false),
+            ("fec0::1", false),
+            ("ff02::1", false),
+            ("4000::1", false),
+            // IPv4-mapped and IPv4-compatible forms are judged as their IPv4 address.
+            ("::ffff:127.0.0.1", false),
+            ("::ffff:169.254.169.254", false),
+            ("::ffff:8.8.8.8", true),
+            ("::7f00:1", false),
+            ("::a9fe:a9fe", false),
+            ("::808:808", true),
+            // Ordinary public addresses.
+            ("93.184.216.34", true),
+            ("1.1.1.1", true),
+            ("2606:4700:4700::1111", true),
+            ("2a00:1450:4001:80b::200e", true),
+        ];
+        for (address, public) in cases {
+            assert_eq!(is_public(address.parse().unwrap()), *public, "{address}");
         }
-        for public in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8"] {
-            assert!(is_public(public.parse().unwrap()), "{public} was refused");
+        // Every block of the table parses and has a test address above.
+        for (block, _, name) in SPECIAL {
+            let net: ipnet::IpNet = block.parse().unwrap();
+            let covered = cases.iter().any(|(address, _)| net.contains(&address.parse::<IpAddr>().unwrap()));
+            assert!(covered, "{block} ({name}) has no case");
         }
     }
 

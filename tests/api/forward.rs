@@ -40,7 +40,7 @@ async fn a_token_or_a_browser_session_passes_with_remote_headers_and_nobody_else
 
     let passed = ask(&app, &app.client, "GET", "/reports?x=1").bearer_auth(&token).send().await.unwrap();
     assert_eq!(passed.status(), StatusCode::OK);
-    assert_eq!(header(&passed, "remote-user").as_deref(), Some("ann@example.com"));
+    assert_eq!(header(&passed, "remote-user").as_deref(), account["id"].as_str(), "the id, which no one else gets");
     assert_eq!(header(&passed, "remote-email").as_deref(), Some("ann@example.com"));
     assert_eq!(header(&passed, "remote-groups").as_deref(), Some("user"));
 
@@ -83,7 +83,11 @@ async fn a_token_or_a_browser_session_passes_with_remote_headers_and_nobody_else
 
 #[tokio::test]
 async fn a_browser_is_sent_to_log_in_and_back_and_its_logout_acts_at_once() {
-    let app = guarded("").await;
+    let options = Options::default()
+        .var("GATEHOUSE_TRUSTED_PROXIES", "127.0.0.1,::1")
+        .var("GATEHOUSE_REDIRECT_ALLOW", &format!("{APP}/"))
+        .var("GATEHOUSE_FORWARD_REMOTE_USER", "username");
+    let app = spawn_app_with(options).await;
     app.active_user("ann@example.com", Some("ann")).await;
     let browser = Browser::new(&app);
 
@@ -186,10 +190,49 @@ async fn a_forwarded_request_the_app_could_see_as_another_url_is_refused() {
 }
 
 #[tokio::test]
-async fn forwarded_headers_count_only_from_a_trusted_proxy() {
-    let app = spawn_app_with(Options::default().var("GATEHOUSE_FORWARD_RULES", "app.test:8081=public")).await;
+async fn only_a_trusted_proxy_may_ask() {
+    let options = Options::default()
+        .var("GATEHOUSE_TRUSTED_PROXIES", "10.0.0.0/8")
+        .var("GATEHOUSE_FORWARD_RULES", "app.test:8081=public");
+    let app = spawn_app_with(options).await;
+    let (_, token) = app.logged_in_user("ann@example.com").await;
+    // The rules would make this request public, and the token would pass any rule: from a peer
+    // that is no proxy, neither counts.
     let answer = ask(&app, &app.client, "GET", "/").send().await.unwrap();
-    assert_eq!(answer.status(), StatusCode::UNAUTHORIZED, "an untrusted peer cannot make its request public");
+    assert_problem(answer, StatusCode::FORBIDDEN, "forbidden").await;
+    let answer = ask(&app, &app.client, "GET", "/").bearer_auth(&token).send().await.unwrap();
+    assert_problem(answer, StatusCode::FORBIDDEN, "forbidden").await;
+    let bare = app.client.get(app.url("/auth/forward")).bearer_auth(&token).send().await.unwrap();
+    assert_problem(bare, StatusCode::FORBIDDEN, "forbidden").await;
+}
+
+#[tokio::test]
+async fn paths_a_servlet_container_reads_differently_are_refused() {
+    let app = guarded("app.test:8081/health=public, app.test:8081/admin=group:admin").await;
+    let (_, token) = app.logged_in_user("ann@example.com").await;
+    for path in [
+        "/health/..;/admin",
+        "/admin;x=1",
+        "/admin;/users",
+        "//admin",
+        "/admin/.",
+        "/%2e%2e/admin",
+        "/health/%2E%2e/admin",
+    ] {
+        let answer = ask(&app, &app.client, "GET", path).bearer_auth(&token).send().await.unwrap();
+        assert_problem(answer, StatusCode::FORBIDDEN, "forbidden").await;
+    }
+    let fully_qualified = app
+        .client
+        .get(app.url("/auth/forward"))
+        .bearer_auth(&token)
+        .header("x-forwarded-proto", "http")
+        .header("x-forwarded-host", "APP.test.:8081")
+        .header("x-forwarded-uri", "/admin/x")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(fully_qualified, StatusCode::FORBIDDEN, "forbidden").await;
 }
 
 /// Ann, in a browser sent to the login page by a guarded app, asks for a login by email: the
@@ -220,7 +263,7 @@ async fn the_login_page_takes_a_link_by_email_and_goes_on_to_next() {
     let done = browser.get(&location(&back)).await;
     assert_eq!(location(&done), "http://app.test:8081/reports");
     let passed = ask(&app, &browser.client, "GET", "/reports").header("accept", "text/html").send().await.unwrap();
-    assert_eq!(header(&passed, "remote-user").as_deref(), Some("ann@example.com"));
+    assert_eq!(header(&passed, "remote-email").as_deref(), Some("ann@example.com"));
 }
 
 #[tokio::test]
@@ -242,5 +285,5 @@ async fn the_login_page_takes_the_code_of_the_email_and_goes_on_to_next() {
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&done), "http://app.test:8081/reports");
     let passed = ask(&app, &browser.client, "GET", "/reports").header("accept", "text/html").send().await.unwrap();
-    assert_eq!(header(&passed, "remote-user").as_deref(), Some("ann@example.com"));
+    assert_eq!(header(&passed, "remote-email").as_deref(), Some("ann@example.com"));
 }

@@ -2,6 +2,7 @@
 
 mod activation;
 mod admin;
+mod adversarial;
 mod app_data;
 mod browser;
 #[path = "../common/logs.rs"]

@@ -241,6 +241,7 @@ async fn sensitive_changes_need_a_fresh_authentication_with_the_second_factor() 
     assert_eq!((claims["aal"].clone(), claims["amr"].clone()), (json!(2), json!(["pwd", "otp", "mfa"])));
     let allowed = app.post_json("/mfa/recovery-codes", &json!({}), Some(&other)).await;
     assert_eq!(allowed.status(), StatusCode::OK);
+    let recovery = allowed.json::<Value>().await.unwrap()["recovery_codes"][0].as_str().unwrap().to_owned();
 
     // The window passes: the same session must authenticate again, even at level 2.
     tokio::time::sleep(Duration::from_millis(1_100)).await;
@@ -248,7 +249,13 @@ async fn sensitive_changes_need_a_fresh_authentication_with_the_second_factor() 
     assert_problem(refused, StatusCode::FORBIDDEN, "reauthentication_required").await;
     let refused = app.delete("/user", Some(&other)).await;
     assert_problem(refused, StatusCode::FORBIDDEN, "reauthentication_required").await;
+    // A password alone refreshes level 1 only: this account has a second factor, and deleting
+    // it needs that factor proved recently, whatever level the session once reached.
     let response = app.post_json("/auth/reauthenticate", &json!({"password": PASSWORD}), Some(&other)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let refused = app.delete("/user", Some(&other)).await;
+    assert_problem(refused, StatusCode::FORBIDDEN, "reauthentication_required").await;
+    let response = app.post_json("/auth/reauthenticate", &json!({"recovery_code": recovery}), Some(&other)).await;
     assert_eq!(response.status(), StatusCode::OK);
     let deleted = app.delete("/user", Some(&other)).await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);

@@ -14,18 +14,18 @@ use crate::helpers::{PASSWORD, TestApp, assert_problem, jwt_header, jwt_payload,
 
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
-struct Client {
-    id: String,
+pub(crate) struct Client {
+    pub(crate) id: String,
     secret: Option<String>,
 }
 
 impl Client {
-    fn basic(&self) -> String {
+    pub(crate) fn basic(&self) -> String {
         format!("Basic {}", STANDARD.encode(format!("{}:{}", self.id, self.secret.as_deref().unwrap_or_default())))
     }
 }
 
-async fn register(app: &TestApp, admin: &str, body: Value) -> Client {
+pub(crate) async fn register(app: &TestApp, admin: &str, body: Value) -> Client {
     let response = app.post_json("/admin/clients", &body, Some(admin)).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let body: Value = response.json().await.unwrap();
@@ -85,7 +85,7 @@ async fn authorize(app: &TestApp, browser: &Browser, url: &str, email: &str) -> 
     location(&response)
 }
 
-async fn token(app: &TestApp, client: &Client, form: &[(&str, &str)]) -> reqwest::Response {
+pub(crate) async fn token(app: &TestApp, client: &Client, form: &[(&str, &str)]) -> reqwest::Response {
     app.client.post(app.url("/oauth2/token")).header("authorization", client.basic()).form(form).send().await.unwrap()
 }
 
@@ -108,7 +108,7 @@ async fn userinfo(app: &TestApp, access_token: &str) -> reqwest::Response {
 
 /// An active account `email`, a confidential client, and a browser that has been through the
 /// whole flow: `(client, browser, tokens)`.
-async fn signed_in(app: &TestApp, email: &str) -> (Client, Browser, Value) {
+pub(crate) async fn signed_in(app: &TestApp, email: &str) -> (Client, Browser, Value) {
     let admin = app.admin(&format!("admin-{email}")).await;
     app.active_user(email, None).await;
     let client = confidential(app, &admin).await;

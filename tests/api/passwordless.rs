@@ -9,9 +9,12 @@ use serde_json::{Value, json};
 use crate::helpers::{Options, PASSWORD, TestApp, assert_problem, jwt_payload, spawn_app, spawn_app_with};
 use crate::mfa::{code as totp_code, enrolled_user};
 use crate::smtp::Received;
+use crate::social::{VERIFIER, challenge};
 
+/// An app asks for a login by email, with the challenge of its verifier (it exchanges the
+/// hand-off code itself, with [`exchange`]).
 async fn ask(app: &TestApp, email: &str) -> Response {
-    app.post_json("/auth/email", &json!({"email": email}), None).await
+    app.post_json("/auth/email", &json!({"email": email, "code_challenge": challenge()}), None).await
 }
 
 /// The link and the code of the `nth` email to `email`.
@@ -46,7 +49,7 @@ async fn press(app: &TestApp, token: &str, redirect_to: Option<&str>) -> Respons
 }
 
 async fn exchange(app: &TestApp, code: &str) -> Response {
-    app.post_json("/auth/exchange", &json!({"code": code}), None).await
+    app.post_json("/auth/exchange", &json!({"code": code, "code_verifier": VERIFIER}), None).await
 }
 
 /// The hand-off code in a `303`'s location, which must start with `prefix`.
@@ -217,7 +220,8 @@ async fn the_browser_goes_to_the_allowed_redirect_with_a_code_and_never_a_token(
     let elsewhere = json!({"email": "gil@example.com", "redirect_to": "https://evil.example/"});
     let refused = app.post_json("/auth/email", &elsewhere, None).await;
     assert_problem(refused, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
-    let body = json!({"email": "gil@example.com", "redirect_to": "https://app.example.com/welcome?from=mail"});
+    let body = json!({"email": "gil@example.com", "redirect_to": "https://app.example.com/welcome?from=mail",
+                      "code_challenge": challenge()});
     assert_eq!(app.post_json("/auth/email", &body, None).await.status(), StatusCode::ACCEPTED);
     let (link, _) = link_and_code(&app, "gil@example.com", 2).await;
     assert!(link.contains("&redirect_to=https%3A%2F%2Fapp.example.com%2Fwelcome%3Ffrom%3Dmail"), "{link}");
@@ -315,4 +319,56 @@ async fn a_client_that_asks_for_too_many_links_hears_429() {
     };
     assert!(accepted >= 20, "limited after {accepted} requests");
     assert_problem(limited, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+}
+
+/// Login CSRF through a hand-off code: a link requested in one browser ends in a code that only
+/// that browser can spend (its `gatehouse_handoff` cookie); an app that asked for it spends it
+/// only with the verifier of its challenge.
+#[tokio::test]
+async fn a_hand_off_code_is_spent_only_by_the_browser_or_the_app_that_asked_for_the_link() {
+    let app = spawn_app().await;
+    app.active_user("ann@example.com", None).await;
+    let browser = crate::browser::Browser::new(&app);
+    let asked = browser.client.post(app.url("/auth/email")).json(&json!({"email": "ann@example.com"})).send().await;
+    let asked = asked.unwrap();
+    assert_eq!(asked.status(), StatusCode::ACCEPTED);
+    let set = asked.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set.starts_with("gatehouse_handoff=") && set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
+    let (link, _) = link_and_code(&app, "ann@example.com", 2).await;
+
+    // The link's page in another browser (an attacker's code for their own account, sent to a
+    // victim): its code opens nothing there.
+    let code = handoff(&press(&app, &token_of(&link), None).await, &format!("{}/account?code=", app.address));
+    let elsewhere = app.post_json("/auth/exchange", &json!({"code": code}), None).await;
+    assert_problem(elsewhere, StatusCode::BAD_REQUEST, "handoff_invalid").await;
+
+    // In the browser that asked, it logs in.
+    browser.client.post(app.url("/auth/email")).json(&json!({"email": "ann@example.com"})).send().await.unwrap();
+    let (link, _) = link_and_code(&app, "ann@example.com", 3).await;
+    let code = handoff(&press(&app, &token_of(&link), None).await, &format!("{}/account?code=", app.address));
+    let spent = browser.client.post(app.url("/auth/exchange")).json(&json!({"code": code})).send().await.unwrap();
+    assert_eq!(spent.status(), StatusCode::OK);
+
+    // An app's login: the verifier, not a cookie, and not another verifier.
+    for (nth, verifier) in [(4, None), (5, Some("x".repeat(43)))] {
+        ask(&app, "ann@example.com").await;
+        let (link, _) = link_and_code(&app, "ann@example.com", nth).await;
+        let code = handoff(&press(&app, &token_of(&link), None).await, &format!("{}/account?code=", app.address));
+        let body = match verifier {
+            Some(verifier) => json!({"code": code, "code_verifier": verifier}),
+            None => json!({"code": code}),
+        };
+        // From the browser that holds a hand-off cookie, too: the app's login asks for its verifier.
+        let answer = browser.client.post(app.url("/auth/exchange")).json(&body).send().await.unwrap();
+        assert_problem(answer, StatusCode::BAD_REQUEST, "handoff_invalid").await;
+    }
+    let bad = app.post_json("/auth/email", &json!({"email": "ann@example.com", "code_challenge": "short"}), None).await;
+    assert_problem(bad, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    let plain = json!({"email": "ann@example.com", "code_challenge": challenge(), "code_challenge_method": "plain"});
+    assert_problem(
+        app.post_json("/auth/email", &plain, None).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
 }

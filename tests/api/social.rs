@@ -162,10 +162,28 @@ fn param(url: &Url, name: &str) -> Option<String> {
     url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
-/// A whole browser login through `provider`: where it ends at the app.
+/// The app's PKCE pair for the hand-off codes of its logins: `(verifier, challenge)`. The app
+/// exchanges the codes itself (not the browser), so it starts each login with the challenge.
+pub(crate) const VERIFIER: &str = "the-app-keeps-this-verifier-of-its-own-43-chars";
+pub(crate) fn challenge() -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(VERIFIER.as_bytes()))
+}
+
+/// A whole browser login through `provider`, started by the app (with its challenge): where it
+/// ends at the app.
 async fn log_in_through(world: &World, provider: &str) -> Url {
-    let start = world.app.url(&format!("/auth/oidc/{provider}?redirect_to=http://app.test/done"));
+    let start = world
+        .app
+        .url(&format!("/auth/oidc/{provider}?redirect_to=http://app.test/done&code_challenge={}", challenge()));
     follow(&browser(), &start, false).await
+}
+
+/// The app exchanges a hand-off code, with its verifier.
+async fn exchange(world: &World, code: &str) -> reqwest::Response {
+    let body = json!({"code": code, "code_verifier": VERIFIER});
+    world.app.post_json("/auth/oidc/exchange", &body, None).await
 }
 
 /// A login that must succeed: the token pair the hand-off code is exchanged for.
@@ -173,9 +191,22 @@ async fn tokens_through(world: &World, provider: &str) -> Value {
     let landed = log_in_through(world, provider).await;
     assert!(landed.as_str().starts_with("http://app.test/done?"), "{landed}");
     let code = param(&landed, "code").unwrap_or_else(|| panic!("no code in {landed}"));
-    let answer = world.app.post_json("/auth/oidc/exchange", &json!({"code": code}), None).await;
+    let answer = exchange(world, &code).await;
     assert_eq!(answer.status(), StatusCode::OK);
     answer.json().await.unwrap()
+}
+
+/// Opens a link's start URL in `browser`: the page that asks first, naming the account; then
+/// its button, and on through the provider. Where it ends at the app.
+async fn confirm_link(browser: &reqwest::Client, start: &str, account: &str) -> Url {
+    let page = browser.get(start).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK, "the start URL asks before it leaves");
+    assert!(page.headers().get("location").is_none());
+    let html = page.text().await.unwrap();
+    assert!(html.contains(account), "the page names the account: {html}");
+    let href = html.split("href=\"").nth(1).unwrap().split('"').next().unwrap().replace("&amp;", "&");
+    let go_on = Url::parse(start).unwrap().join(&href).unwrap();
+    follow(browser, go_on.as_str(), false).await
 }
 
 #[tokio::test]
@@ -202,8 +233,8 @@ async fn a_verified_identity_of_a_trusted_provider_signs_up_active_and_logs_in_a
     // A hand-off code works once.
     let landed = log_in_through(&world, "idp").await;
     let code = param(&landed, "code").unwrap();
-    assert_eq!(app.post_json("/auth/oidc/exchange", &json!({"code": code}), None).await.status(), StatusCode::OK);
-    let replay = app.post_json("/auth/oidc/exchange", &json!({"code": code}), None).await;
+    assert_eq!(exchange(&world, &code).await.status(), StatusCode::OK);
+    let replay = exchange(&world, &code).await;
     assert_problem(replay, StatusCode::BAD_REQUEST, "token_invalid").await;
 }
 
@@ -364,7 +395,7 @@ async fn a_logged_in_person_links_a_provider_logs_in_with_it_and_unlinks_it_but_
         .await;
     assert_eq!(started.status(), StatusCode::OK);
     let url: Value = started.json().await.unwrap();
-    let landed = follow(&browser(), url["url"].as_str().unwrap(), false).await;
+    let landed = confirm_link(&browser(), url["url"].as_str().unwrap(), "dana@example.com").await;
     assert_eq!(param(&landed, "linked").as_deref(), Some("idppost"), "{landed}");
     // The start URL worked once.
     let again = app.client.get(url["url"].as_str().unwrap()).send().await.unwrap();
@@ -380,7 +411,7 @@ async fn a_logged_in_person_links_a_provider_logs_in_with_it_and_unlinks_it_but_
     let body = json!({"redirect_to": "http://app.test/linked"});
     let started: Value = app.post_json("/user/identities/idppost", &body, Some(&other)).await.json().await.unwrap();
     world.next_user("carol").await;
-    let landed = follow(&browser(), started["url"].as_str().unwrap(), false).await;
+    let landed = confirm_link(&browser(), started["url"].as_str().unwrap(), "erin@example.com").await;
     assert_eq!(param(&landed, "error").as_deref(), Some("identity_taken"), "{landed}");
 
     let listed: Value = app.get("/user/identities", Some(&token)).await.json().await.unwrap();
@@ -443,4 +474,124 @@ async fn the_hosted_login_page_offers_each_provider_and_its_login_ends_in_the_br
     assert_eq!(landed.as_str(), next, "back to where the login was for, through /login");
     let signed_in = browser.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
     assert!(signed_in.contains("logged in as alice@example.com"), "the browser session is the provider's login");
+}
+
+/// Login CSRF through a hand-off code: whoever finishes a login in their own browser holds a
+/// code for their own account; carried to another browser (a link in a chat), or presented by
+/// an app without the verifier of the login it started, it logs nobody in and changes nothing
+/// there.
+#[tokio::test]
+async fn a_hand_off_code_opened_in_another_browser_or_without_the_verifier_logs_nobody_in() {
+    let Some(world) = world(&[]).await else { return };
+    let app = &world.app;
+    // The attacker logs in through the hosted page in their own browser, and stops where the
+    // browser would spend the code.
+    let attacker = browser();
+    let start = app.url("/auth/oidc/idp?redirect_to=")
+        + &url::form_urlencoded::byte_serialize(app.url("/login?next=http%3A%2F%2Fapp.test%2Freports").as_bytes())
+            .collect::<String>();
+    let callback = follow(&attacker, &start, true).await;
+    let answer = attacker.get(callback).send().await.unwrap();
+    let back = Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
+    assert!(param(&back, "code").is_some() && back.path().ends_with("/login"), "{back}");
+
+    // The victim's browser opens it: refused, and no session is set there.
+    let victim = browser();
+    let refused = victim.get(back.as_str()).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let cookies: Vec<_> =
+        refused.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+    assert!(!cookies.iter().any(|c| c.starts_with("gatehouse_session=")), "{cookies:?}");
+    assert!(refused.text().await.unwrap().contains("started in another browser"));
+    let signed_in = victim.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    assert!(!signed_in.contains("logged in as"), "the victim's browser holds no session");
+
+    // An app that started a login with a challenge must show its verifier; the browser's
+    // cookie is not enough there, and a wrong verifier opens nothing.
+    let landed = log_in_through(&world, "idp").await;
+    let code = param(&landed, "code").unwrap();
+    let without = app.post_json("/auth/oidc/exchange", &json!({"code": code}), None).await;
+    assert_problem(without, StatusCode::BAD_REQUEST, "handoff_invalid").await;
+    let landed = log_in_through(&world, "idp").await;
+    let code = param(&landed, "code").unwrap();
+    let wrong = json!({"code": code, "code_verifier": "another-verifier-that-is-long-enough-to-count-x"});
+    assert_problem(
+        app.post_json("/auth/oidc/exchange", &wrong, None).await,
+        StatusCode::BAD_REQUEST,
+        "handoff_invalid",
+    )
+    .await;
+    let landed = log_in_through(&world, "idp").await;
+    assert_eq!(exchange(&world, &param(&landed, "code").unwrap()).await.status(), StatusCode::OK);
+    app.count_reaches("SELECT COUNT(*) FROM audit_events WHERE kind = 'login.failed'", 3).await;
+}
+
+/// A forced link: the start URL of a link is anyone's to send. Opened in someone else's browser,
+/// it names the account it would link to and goes nowhere until that page's own button is
+/// pressed; a made-up answer to the page goes nowhere either.
+#[tokio::test]
+async fn a_link_start_url_opened_elsewhere_asks_first_and_only_its_own_page_goes_on() {
+    let Some(world) = world(&[]).await else { return };
+    let app = &world.app;
+    let (_, token) = app.logged_in_user("mallory@example.com").await;
+    let body = json!({"redirect_to": "http://app.test/linked"});
+    let started: Value = app.post_json("/user/identities/idp", &body, Some(&token)).await.json().await.unwrap();
+    let start = started["url"].as_str().unwrap();
+
+    let victim = browser();
+    let page = victim.get(start).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("mallory@example.com") && html.contains("close this page"), "{html}");
+    let forged = victim.get(format!("{start}&confirm=made-up")).send().await.unwrap();
+    assert_eq!(forged.status(), StatusCode::OK, "a made-up answer shows the page again");
+    assert!(forged.headers().get("location").is_none());
+    // Another browser's answer is not this one's either.
+    let other = browser();
+    let other_page = other.get(start).send().await.unwrap().text().await.unwrap();
+    let other_href = other_page.split("href=\"").nth(1).unwrap().split('"').next().unwrap().replace("&amp;", "&");
+    let carried = victim.get(Url::parse(start).unwrap().join(&other_href).unwrap()).send().await.unwrap();
+    assert_eq!(carried.status(), StatusCode::OK, "another browser's answer shows the page again");
+    assert_eq!(app.count("SELECT COUNT(*) FROM identities").await, 0, "nothing was linked");
+    world.next_user("carol").await;
+    let landed = confirm_link(&victim, start, "mallory@example.com").await;
+    assert_eq!(param(&landed, "linked").as_deref(), Some("idp"), "{landed}");
+}
+
+/// Pre-account takeover: someone makes a pending account with another person's address through
+/// a provider that does not vouch for it, then waits for the owner to activate it some other way
+/// than that sign-up's own confirmation link. Any such way removes the maker's login.
+#[tokio::test]
+async fn activating_a_pending_account_another_way_than_its_provider_link_drops_the_makers_login() {
+    let Some(world) = world(&[]).await else { return };
+    let app = &world.app;
+    world.next_user("bob").await;
+    let landed = log_in_through(&world, "idp").await;
+    assert_eq!(param(&landed, "error").as_deref(), Some("account_not_activated"), "{landed}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM identities").await, 1);
+
+    // The owner asks for the activation link again: its email names the login it removes.
+    let resend = app.post_json("/activate/resend", &json!({"email": "bob@example.com"}), None).await;
+    assert_eq!(resend.status(), StatusCode::ACCEPTED);
+    let email = app.smtp.nth_to("bob@example.com", 2).await;
+    assert!(email.text().contains("removes that Idp login"), "{}", email.text());
+    let link = email.link("/activate?token=");
+    let token = link.split("token=").nth(1).unwrap().split('&').next().unwrap();
+    assert_eq!(app.post_json("/activate", &json!({"token": token}), None).await.status(), StatusCode::OK);
+    assert_eq!(app.count("SELECT COUNT(*) FROM identities").await, 0, "the maker's login is gone");
+    world.next_user("bob").await;
+    let landed = log_in_through(&world, "idp").await;
+    assert_eq!(param(&landed, "error").as_deref(), Some("identity_not_linked"), "{landed}");
+
+    // The same by an admin's activation.
+    world.next_user("carol").await;
+    let landed = log_in_through(&world, "idppost").await;
+    assert_eq!(param(&landed, "error").as_deref(), Some("account_not_activated"), "{landed}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM identities").await, 1);
+    let admin = app.admin("root@example.com").await;
+    let activated = app
+        .send_json(reqwest::Method::PATCH, "/user/carol@example.com", &json!({"status": "active"}), Some(&admin))
+        .await;
+    assert_eq!(activated.status(), StatusCode::OK);
+    assert_eq!(app.count("SELECT COUNT(*) FROM identities").await, 0, "an admin vouches for the address only");
 }

@@ -211,7 +211,8 @@ pub async fn the_search_follows_renames_and_deletions(h: Harness) {
     assert!(store.delete_account(dora.id, &[]).await.unwrap());
     assert!(listed(store, &search("dora_k")).await.is_empty());
     assert_eq!(store.count_accounts(&search("dora_k")).await.unwrap(), 0);
-    let again = insert(&h, NewAccount { username: Some("dora_k".into()), ..user("u2@x.example") }).await;
+    // A name once given stays its holder's: the account made again takes a new one.
+    let again = insert(&h, NewAccount { username: Some("dora_kk".into()), ..user("u2@x.example") }).await;
     assert_eq!(
         store.list_accounts(&search("dora_k")).await.unwrap().iter().map(|a| a.id).collect::<Vec<_>>(),
         [again.id]

@@ -161,7 +161,7 @@ pub async fn a_session_keeps_how_it_was_authenticated_through_refresh_and_step_u
     let id = seeded(&h, "ann@example.com").await;
     let t0 = now();
     let refresh = OpaqueToken::generate();
-    let auth = SessionAuth { aal: 2, amr: vec!["pwd".into(), "otp".into(), "mfa".into()], at: t0, grant: None };
+    let auth = SessionAuth::second_factor(vec!["pwd".into(), "otp".into(), "mfa".into()], t0);
     let session = gatehouse::sessions::NewSession {
         id: Uuid::now_v7(),
         account_id: id,

@@ -33,6 +33,8 @@ fn client(confidential: bool) -> OAuthClient {
         grant_types: vec!["authorization_code".into(), "refresh_token".into()],
         scopes: vec!["openid".into(), "email".into()],
         first_party: false,
+        // Stored and read back like the rest (a resource server may introspect others' tokens).
+        introspect: confidential,
         created_at: at,
         updated_at: at,
     }

@@ -169,7 +169,8 @@ pub async fn updates_replace_the_editable_fields(h: Harness) {
     assert_eq!(updated.locale, Some(Locale::Fr));
     assert_eq!(updated.updated_at, later);
     assert!(h.store.find_account(&AccountKey::Username("FAY".into())).await.unwrap().is_some());
-    assert!(h.store.update_profile(Uuid::now_v7(), &change, &[]).await.unwrap().is_none());
+    let nameless = ProfileChange { username: None, ..change };
+    assert!(h.store.update_profile(Uuid::now_v7(), &nameless, &[]).await.unwrap().is_none());
     h.store.set_password_hash(id, "$argon2id$new", later, None, &[]).await.unwrap();
     let found = h.store.find_account(&AccountKey::Id(id)).await.unwrap().unwrap();
     assert_eq!(found.password_hash, "$argon2id$new");
@@ -439,7 +440,7 @@ pub async fn what_one_replica_ends_another_refuses_at_once(h: Harness) {
                 assert!(matches!(reused, Rotation::Reused { .. }), "{reused:?}");
             }
             "step-up" => {
-                let stepped = SessionAuth { aal: 2, amr: vec!["pwd".into(), "otp".into()], at: t0, grant: None };
+                let stepped = SessionAuth::second_factor(vec!["pwd".into(), "otp".into()], t0);
                 assert!(h.sessions.set_session_auth(new.id, &stepped).await.unwrap());
                 let seen = peer.live_session_of(new.id, id, t0).await.unwrap().expect("still live");
                 assert_eq!(seen.auth, stepped, "the new level, at once");
@@ -759,4 +760,107 @@ pub async fn the_session_list_shows_live_sessions_newest_first(h: Harness) {
     assert_eq!(shown.user_agent.as_deref(), Some("conformance/1.0"));
     assert_eq!(shown.ip.as_deref(), Some("192.0.2.7"));
     assert!(h.sessions.list_sessions(Uuid::now_v7(), t0).await.unwrap().is_empty());
+}
+
+/// A username once given never goes to another account: not after its holder changed it, not
+/// after its holder was deleted, not through an import. Its holder may take it back.
+pub async fn a_username_once_given_never_goes_to_another_account(h: Harness) {
+    let ann = h.store.insert_account(&account("ann@example.com", Some("Fay")), None, &[]).await.unwrap();
+    let change = |username: &str, at: &gatehouse::accounts::domain::Account| ProfileChange {
+        username: Some(username.to_owned()),
+        name: at.name.clone(),
+        data: at.data.clone(),
+        app_data: at.app_data.clone(),
+        role: at.role,
+        status: at.status,
+        locale: at.locale,
+        now: now(),
+    };
+    let renamed = h.store.update_profile(ann.id, &change("fae", &ann), &[]).await.unwrap().unwrap();
+    assert_eq!(renamed.username.as_deref(), Some("fae"));
+
+    let taken = h.store.insert_account(&account("eve@example.com", Some("FAY")), None, &[]).await;
+    assert!(matches!(taken, Err(StoreError::UsernameTaken)), "{taken:?}");
+    let eve = h.store.insert_account(&account("eve@example.com", None), None, &[]).await.unwrap();
+    let taken = h.store.update_profile(eve.id, &change("fay", &eve), &[]).await;
+    assert!(matches!(taken, Err(StoreError::UsernameTaken)), "{taken:?}");
+    let back = h.store.update_profile(ann.id, &change("fay", &renamed), &[]).await.unwrap().unwrap();
+    assert_eq!(back.username.as_deref(), Some("fay"), "its holder takes it back");
+
+    assert!(h.store.delete_account(ann.id, &[]).await.unwrap());
+    let taken = h.store.update_profile(eve.id, &change("fae", &eve), &[]).await;
+    assert!(matches!(taken, Err(StoreError::UsernameTaken)), "a deleted account's names stay its own: {taken:?}");
+    let imported = h
+        .store
+        .import_accounts(&[account("imp@example.com", Some("fay")), account("imp2@example.com", Some("free"))])
+        .await
+        .unwrap();
+    assert_eq!(imported.len(), 1, "the import skips the name once given");
+    assert!(h.store.find_account(&AccountKey::Email("imp2@example.com".into())).await.unwrap().is_some());
+    let taken = h.store.update_profile(eve.id, &change("free", &eve), &[]).await;
+    assert!(matches!(taken, Err(StoreError::UsernameTaken)), "an imported name is claimed too: {taken:?}");
+}
+
+/// A pending account made through a provider: its own confirmation link keeps the login its
+/// maker linked; proving the address any other way (a generic activation link, an admin's
+/// activation) removes it, in the same transaction.
+pub async fn activating_a_pending_account_another_way_drops_what_its_maker_linked(h: Harness) {
+    use gatehouse::store::identities::{Identity, IdentityKey};
+    for (n, purpose, kept) in
+        [(1, Some(TokenPurpose::ActivationThroughProvider), 1), (2, Some(TokenPurpose::Activation), 0), (3, None, 0)]
+    {
+        let pending = account(&format!("p{n}@example.com"), None);
+        let identity = Identity {
+            id: Uuid::now_v7(),
+            account_id: pending.id,
+            provider: "idp".into(),
+            email: Some(pending.email.clone()),
+            created_at: now(),
+            last_login_at: None,
+        };
+        let key = IdentityKey { issuer: "https://idp.example", subject: &format!("subject-{n}") };
+        h.store.insert_account_with_identity(&pending, &identity, key, None, &[]).await.unwrap();
+        match purpose {
+            Some(purpose) => {
+                let (token, record) = link(pending.id, purpose, now() + minutes(60));
+                h.store.insert_link(&record, &email(&pending.email, now())).await.unwrap();
+                assert!(h.store.redeem_activation(&token.hash, now(), &[]).await.unwrap());
+            }
+            None => {
+                // An admin's activation.
+                let found = h.store.find_account(&AccountKey::Id(pending.id)).await.unwrap().unwrap().account;
+                let change = ProfileChange {
+                    username: None,
+                    name: found.name.clone(),
+                    data: found.data.clone(),
+                    app_data: found.app_data.clone(),
+                    role: found.role,
+                    status: Status::Active,
+                    locale: found.locale,
+                    now: now(),
+                };
+                h.store.update_profile(pending.id, &change, &[]).await.unwrap().unwrap();
+            }
+        }
+        let active = h.store.find_account(&AccountKey::Id(pending.id)).await.unwrap().unwrap().account;
+        assert_eq!(active.status, Status::Active);
+        assert_eq!(h.store.identities(pending.id).await.unwrap().len(), kept, "{purpose:?}");
+    }
+}
+
+/// A hand-off code keeps what its login was bound to, and is spent once.
+pub async fn a_hand_off_code_keeps_its_binding_and_is_spent_once(h: Harness) {
+    use gatehouse::store::email_login::HandoffBinding;
+    let id = seeded(&h, "hana@example.com").await;
+    for binding in [
+        HandoffBinding { browser: Some(TokenHash::of("cookie")), challenge: Some("c".repeat(43)) },
+        HandoffBinding { browser: Some(TokenHash::of("cookie")), challenge: None },
+        HandoffBinding::default(),
+    ] {
+        let code = OpaqueToken::generate();
+        h.store.insert_handoff(&code.hash, id, "email", &binding, now(), now() + minutes(2)).await.unwrap();
+        let spent = h.store.spend_handoff(&code.hash, now()).await.unwrap().expect("spent once");
+        assert_eq!((spent.account_id, spent.method.as_str(), &spent.binding), (id, "email", &binding));
+        assert!(h.store.spend_handoff(&code.hash, now()).await.unwrap().is_none(), "and only once");
+    }
 }

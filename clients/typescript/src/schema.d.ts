@@ -456,7 +456,7 @@ export interface paths {
         put?: never;
         /**
          * Email me a login link and code
-         * @description Emails a link and an eight-digit code that log in once, within 10 minutes; a newer request ends the older link and code. When no account has the address and sign-up is open, using either creates an active account. The same answer, in the same time, whether or not an account exists.
+         * @description Emails a link and an eight-digit code that log in once, within 10 minutes; a newer request ends the older link and code. When no account has the address and sign-up is open, using either creates an active account. The same answer, in the same time, whether or not an account exists. The answer sets the `gatehouse_handoff` cookie: the hand-off code of a browser that follows the link can be exchanged only by this browser, or with the `code_verifier` of the `code_challenge` sent here.
          */
         post: operations["requestEmailLogin"];
         delete?: never;
@@ -500,7 +500,7 @@ export interface paths {
         put?: never;
         /**
          * Exchange a browser login's code for tokens
-         * @description `POST /auth/oidc/exchange` is the same. A login finished in a browser (an emailed link, a provider) ends with a `303` whose query carries a one-time `code`; the app posts it here within 2 minutes for the token pair, or `403 mfa_required` when the account has a second factor. Tokens never travel in a URL.
+         * @description `POST /auth/oidc/exchange` is the same. A login finished in a browser (an emailed link, a provider) ends with a `303` whose query carries a one-time `code`; the app posts it here within 2 minutes for the token pair, or `403 mfa_required` when the account has a second factor. Tokens never travel in a URL. The code is bound to what started the login: the same browser (its `gatehouse_handoff` cookie, sent by a page of gatehouse's own origin), or the `code_verifier` of the `code_challenge` the app started the login with; anything else is `400 handoff_invalid`.
          */
         post: operations["exchangeLoginCode"];
         delete?: never;
@@ -595,7 +595,7 @@ export interface paths {
         };
         /**
          * Log in through a provider
-         * @description Sends the browser to the provider (`302`) with `state`, `nonce` and PKCE S256, and sets a cookie that binds the login to this browser for 10 minutes. The provider sends it back to `/auth/oidc/{provider}/callback`. With `start` (the URL `POST /user/identities/{provider}` gave), the login links the provider to that account instead.
+         * @description Sends the browser to the provider (`302`) with `state`, `nonce` and PKCE S256, and sets a cookie that binds the login to this browser for 10 minutes, and the `gatehouse_handoff` cookie its hand-off code is bound to. The provider sends it back to `/auth/oidc/{provider}/callback`. With `start` (the URL `POST /user/identities/{provider}` gave), a page first asks whether to link the provider to that account (naming it); its button (this URL with `confirm`, a token of this browser) goes on to the provider.
          */
         get: operations["beginSocialLogin"];
         put?: never;
@@ -965,7 +965,7 @@ export interface paths {
         put?: never;
         /**
          * Introspect a token (RFC 7662)
-         * @description For confidential clients (resource servers): whether a client access token is live now (its session not ended), with its `client_id`, `scope`, `sub`, `exp`. Anything else is `{"active": false}`.
+         * @description For confidential clients: whether a client access token is live now (its session not ended), with its `client_id`, `scope`, `sub`, `exp`. A client learns this only of the tokens issued to it, unless it is registered as a resource server (`introspect: true`), which may introspect every client's. Anything else is `{"active": false}`.
          */
         post: operations["oauthIntrospect"];
         delete?: never;
@@ -1528,6 +1528,8 @@ export interface components {
             scopes: string[];
             /** @description People are not asked to consent. */
             first_party: boolean;
+            /** @description A resource server: it may introspect every client's tokens, not only its own. */
+            introspect: boolean;
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -1554,6 +1556,11 @@ export interface components {
             scopes?: string[] | null;
             /** @description Default `false`: people are asked to consent. */
             first_party?: boolean | null;
+            /**
+             * @description Default `false`: the client may introspect (`POST /oauth2/introspect`) only the tokens
+             *     issued to it; `true` makes it a resource server that may introspect every client's.
+             */
+            introspect?: boolean | null;
         };
         ClientList: {
             clients: components["schemas"]["ClientBody"][];
@@ -1643,6 +1650,16 @@ export interface components {
              *     `GATEHOUSE_REDIRECT_ALLOW`, else `422`. Without it the browser goes to `/account`.
              */
             redirect_to?: string | null;
+            /**
+             * @description An app that will exchange the hand-off code itself (its server, or a page on another
+             *     origin): base64url(SHA-256(code_verifier)) of a random `code_verifier` it keeps, which
+             *     `POST /auth/exchange` then asks for. Without it, only the browser that made this request
+             *     (its `gatehouse_handoff` cookie) can exchange the code.
+             * @example E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM
+             */
+            code_challenge?: string | null;
+            /** @description `S256` (the default, and the only one taken). */
+            code_challenge_method?: string | null;
         };
         /** @description A TOTP enrolment begun. */
         EnrolmentBody: {
@@ -1656,6 +1673,12 @@ export interface components {
         ExchangeBody: {
             /** @description The `code` the redirect that ended a browser login carried. */
             code: string;
+            /**
+             * @description The verifier of the `code_challenge` the login was started with (an app that exchanges
+             *     the code itself). Without it, the request must come from the browser that started the
+             *     login (its `gatehouse_handoff` cookie).
+             */
+            code_verifier?: string | null;
         };
         /** @description One field's problem in a `validation_failed` answer. */
         FieldProblem: {
@@ -1878,7 +1901,7 @@ export interface components {
          * @description The stable machine-readable error codes.
          * @enum {string}
          */
-        ProblemCode: "malformed_request" | "token_invalid" | "unauthorized" | "invalid_credentials" | "account_not_activated" | "account_disabled" | "mfa_required" | "invalid_code" | "mfa_token_invalid" | "reauthentication_required" | "mfa_enrolment_required" | "mfa_already_enabled" | "mfa_not_enabled" | "passkeys_unavailable" | "webauthn_failed" | "forbidden" | "signup_disabled" | "passwordless_disabled" | "oidc_state_invalid" | "oidc_failed" | "provider_unavailable" | "identity_not_linked" | "identity_taken" | "provider_email_missing" | "last_way_in" | "not_found" | "method_not_allowed" | "email_taken" | "username_taken" | "token_expired" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "rate_limited" | "unavailable" | "internal_error";
+        ProblemCode: "malformed_request" | "token_invalid" | "unauthorized" | "invalid_credentials" | "account_not_activated" | "account_disabled" | "mfa_required" | "invalid_code" | "mfa_token_invalid" | "reauthentication_required" | "mfa_enrolment_required" | "mfa_already_enabled" | "mfa_not_enabled" | "passkeys_unavailable" | "webauthn_failed" | "forbidden" | "signup_disabled" | "passwordless_disabled" | "oidc_state_invalid" | "handoff_invalid" | "oidc_failed" | "provider_unavailable" | "identity_not_linked" | "identity_taken" | "provider_email_missing" | "last_way_in" | "not_found" | "method_not_allowed" | "email_taken" | "username_taken" | "token_expired" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "rate_limited" | "unavailable" | "internal_error";
         /**
          * @description The profile fields of an account. Other top-level fields are kept in `data`.
          * @example {
@@ -2570,7 +2593,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin */
+            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin; `reauthentication_required`: this change needs a fresh authentication of the session (and its second factor, if the account has one): `POST /auth/reauthenticate`, then retry */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2776,7 +2799,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin */
+            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin; `reauthentication_required`: this change needs a fresh authentication of the session (and its second factor, if the account has one): `POST /auth/reauthenticate`, then retry */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2862,7 +2885,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin */
+            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin; `reauthentication_required`: this change needs a fresh authentication of the session (and its second factor, if the account has one): `POST /auth/reauthenticate`, then retry */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3250,7 +3273,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin */
+            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin; `reauthentication_required`: this change needs a fresh authentication of the session (and its second factor, if the account has one): `POST /auth/reauthenticate`, then retry */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3259,7 +3282,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `email_taken`: another account has this email address; `username_taken`: another account has this username */
+            /** @description `email_taken`: another account has this email address; `username_taken`: another account has, or once had, this username: a username once given is never given to another account */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3396,7 +3419,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin */
+            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin; `reauthentication_required`: this change needs a fresh authentication of the session (and its second factor, if the account has one): `POST /auth/reauthenticate`, then retry */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3598,7 +3621,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin */
+            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin; `reauthentication_required`: this change needs a fresh authentication of the session (and its second factor, if the account has one): `POST /auth/reauthenticate`, then retry */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3907,7 +3930,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin */
+            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin; `reauthentication_required`: this change needs a fresh authentication of the session (and its second factor, if the account has one): `POST /auth/reauthenticate`, then retry */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4113,7 +4136,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin */
+            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin; `reauthentication_required`: this change needs a fresh authentication of the session (and its second factor, if the account has one): `POST /auth/reauthenticate`, then retry */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4755,7 +4778,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenPair"];
                 };
             };
-            /** @description `malformed_request`: the body is not valid JSON or form data, or a field is missing or of the wrong type; `token_invalid`: the activation, reset, refresh or email-change token is unknown or already spent */
+            /** @description `malformed_request`: the body is not valid JSON or form data, or a field is missing or of the wrong type; `token_invalid`: the activation, reset, refresh or email-change token is unknown or already spent; `handoff_invalid`: a browser login's hand-off code was presented by a browser other than the one that started the login (its `gatehouse_handoff` cookie), or by a client without the `code_verifier` of the `code_challenge` it started the login with; the code is spent, nothing else changes; start the login again */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4823,7 +4846,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Let through; `Remote-User` (username, else email), `Remote-Email`, `Remote-Name`, `Remote-Groups` (the role and `app_data.roles`, comma-separated) name the account. A `public` rule answers 200 without them. */
+            /** @description Let through; `Remote-User` (the account id; with `GATEHOUSE_FORWARD_REMOTE_USER=username` the username, else the id), `Remote-Email`, `Remote-Name`, `Remote-Groups` (the role and `app_data.roles`, comma-separated) name the account. A `public` rule answers 200 without them. */
             200: {
                 headers: {
                     "Remote-Email"?: string;
@@ -4992,7 +5015,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenPair"];
                 };
             };
-            /** @description `malformed_request`: the body is not valid JSON or form data, or a field is missing or of the wrong type; `token_invalid`: the activation, reset, refresh or email-change token is unknown or already spent */
+            /** @description `malformed_request`: the body is not valid JSON or form data, or a field is missing or of the wrong type; `token_invalid`: the activation, reset, refresh or email-change token is unknown or already spent; `handoff_invalid`: a browser login's hand-off code was presented by a browser other than the one that started the login (its `gatehouse_handoff` cookie), or by a client without the `code_verifier` of the `code_challenge` it started the login with; the code is spent, nothing else changes; start the login again */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5053,8 +5076,14 @@ export interface operations {
             query?: {
                 /** @description Where the browser goes once logged in (with `?code=` to exchange); it must start with a prefix in `GATEHOUSE_REDIRECT_ALLOW`. Without it: `/account`. */
                 redirect_to?: string;
+                /** @description An app that exchanges the hand-off code itself: base64url(SHA-256(code_verifier)); `POST /auth/oidc/exchange` then takes the `code_verifier` in place of this browser's cookie */
+                code_challenge?: string;
+                /** @description `S256` (the default, and the only one) */
+                code_challenge_method?: string;
                 /** @description A link's one-time start token */
                 start?: string;
+                /** @description The link page's answer (its link carries it) */
+                confirm?: string;
             };
             header?: never;
             path: {
@@ -5065,6 +5094,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description With `start`: the page that asks to confirm the link */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
             /** @description To the provider */
             302: {
                 headers: {
@@ -7158,7 +7196,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `username_taken`: another account has this username */
+            /** @description `username_taken`: another account has, or once had, this username: a username once given is never given to another account */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7256,7 +7294,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `email_taken`: another account has this email address; `username_taken`: another account has this username */
+            /** @description `email_taken`: another account has this email address; `username_taken`: another account has, or once had, this username: a username once given is never given to another account */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7406,7 +7444,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `username_taken`: another account has this username */
+            /** @description `username_taken`: another account has, or once had, this username: a username once given is never given to another account */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7749,7 +7787,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin */
+            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin; `reauthentication_required`: this change needs a fresh authentication of the session (and its second factor, if the account has one): `POST /auth/reauthenticate`, then retry */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7767,7 +7805,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `email_taken`: another account has this email address; `username_taken`: another account has this username */
+            /** @description `email_taken`: another account has this email address; `username_taken`: another account has, or once had, this username: a username once given is never given to another account */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7923,7 +7961,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin */
+            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin; `reauthentication_required`: this change needs a fresh authentication of the session (and its second factor, if the account has one): `POST /auth/reauthenticate`, then retry */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7941,7 +7979,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `email_taken`: another account has this email address; `username_taken`: another account has this username */
+            /** @description `email_taken`: another account has this email address; `username_taken`: another account has, or once had, this username: a username once given is never given to another account */
             409: {
                 headers: {
                     [name: string]: unknown;

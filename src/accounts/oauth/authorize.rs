@@ -63,12 +63,6 @@ fn answer(redirect_uri: &str, params: &[(&str, &str)], state: Option<&str>, issu
     url
 }
 
-/// A PKCE challenge: 43 to 128 characters of base64url (a SHA-256 is 43).
-fn plausible_challenge(challenge: &str) -> bool {
-    (43..=128).contains(&challenge.len())
-        && challenge.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
-}
-
 impl Accounts {
     /// Decides an authorization request (its query string), for the browser session `session`;
     /// `decision` is the person's answer on the consent page, when this is its post.
@@ -146,6 +140,14 @@ impl Accounts {
         Ok(Authorization::Redirect(url))
     }
 
+    /// Whether an authorization request (its query) names a registered client and one of its
+    /// redirect URIs: only then may the login page that precedes it let its forms lead to the
+    /// client's origin.
+    pub async fn authorization_is_registered(&self, query: &str) -> Result<bool> {
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        Ok(self.check_request(&pairs).await?.is_ok())
+    }
+
     /// The client and its redirect URI, or the refusal to show.
     async fn check_request(&self, pairs: &[(String, String)]) -> Result<std::result::Result<Checked, Authorization>> {
         let refuse = |why: &str| Ok(Err(Authorization::Refused(why.to_owned())));
@@ -213,7 +215,7 @@ impl Accounts {
         if param(pairs, "code_challenge_method") != Some("S256") {
             return Some(("invalid_request", "only code_challenge_method=S256 is supported (plain is not)".into()));
         }
-        if !plausible_challenge(&checked.challenge) {
+        if !crate::tokens::pkce::plausible_challenge(&checked.challenge) {
             return Some(("invalid_request", "code_challenge is not a base64url SHA-256".into()));
         }
         if param(pairs, "max_age").is_some() && checked.max_age.is_none_or(|age| age < 0) {

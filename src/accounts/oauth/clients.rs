@@ -28,6 +28,8 @@ pub struct ClientSpec {
     pub grant_types: Option<Vec<String>>,
     pub scopes: Option<Vec<String>>,
     pub first_party: Option<bool>,
+    /// A resource server, which may introspect every client's tokens.
+    pub introspect: Option<bool>,
 }
 
 /// A client just registered or re-keyed, with its secret: shown this once.
@@ -86,12 +88,16 @@ fn apply(mut client: OAuthClient, spec: ClientSpec) -> Result<OAuthClient> {
     if let Some(first_party) = spec.first_party {
         client.first_party = first_party;
     }
+    if let Some(introspect) = spec.introspect {
+        client.introspect = introspect;
+    }
     if problems.is_empty() { Ok(client) } else { Err(Error::Validation(problems)) }
 }
 
 impl Admin<'_> {
     /// Registers a client; a confidential one gets its secret, shown this once.
     pub async fn create_client(&self, spec: ClientSpec) -> Result<ClientWithSecret> {
+        self.require_recent().await?;
         let now = Utc::now();
         let confidential = spec.confidential.unwrap_or(true);
         let blank = OAuthClient {
@@ -103,6 +109,7 @@ impl Admin<'_> {
             grant_types: vec!["authorization_code".into(), "refresh_token".into()],
             scopes: ["openid", "profile", "email", "offline_access"].map(str::to_owned).to_vec(),
             first_party: false,
+            introspect: false,
             created_at: now,
             updated_at: now,
         };
@@ -130,7 +137,13 @@ impl Admin<'_> {
             let why = "a client stays public or confidential; register a new one to change that";
             return Err(Error::field("confidential", why));
         }
-        let client = apply(self.client(id).await?, spec)?;
+        let before = self.client(id).await?;
+        let client = apply(before.clone(), spec)?;
+        // Where a client's codes may go, what it may ask for, and whether people are asked at
+        // all are lasting access; its name is not.
+        if (OAuthClient { name: before.name.clone(), ..client.clone() }) != before {
+            self.require_recent().await?;
+        }
         let client = OAuthClient { updated_at: Utc::now(), ..client };
         if !self.accounts().store.update_client(&client).await? {
             return Err(Error::NotFoundClient);
@@ -141,6 +154,7 @@ impl Admin<'_> {
 
     /// A new secret for a confidential client; the old one stops working at once.
     pub async fn rotate_client_secret(&self, id: &str) -> Result<ClientWithSecret> {
+        self.require_recent().await?;
         let client = self.client(id).await?;
         if !client.confidential {
             return Err(Error::field("confidential", "a public client has no secret"));

@@ -3,14 +3,10 @@
 //! that read them: userinfo, introspection (RFC 7662), revocation (RFC 7009) and the
 //! `id_token_hint` of RP-initiated logout.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use super::{OAuthError, OAuthResult, parse_scopes};
@@ -96,14 +92,6 @@ fn account_claims(account: &Account, scopes: &[String]) -> Map<String, Value> {
     claims
 }
 
-/// Whether `verifier` is the PKCE verifier of `challenge` (S256), in constant time.
-fn pkce_holds(verifier: &str, challenge: &str) -> bool {
-    let well_formed = (43..=128).contains(&verifier.len())
-        && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'));
-    let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    well_formed && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
-}
-
 impl Accounts {
     /// The token endpoint, for an authenticated client.
     pub async fn token(
@@ -169,7 +157,7 @@ impl Accounts {
         if request.redirect_uri.as_deref() != Some(issued.redirect_uri.as_str()) {
             return Err(OAuthError::invalid_grant("redirect_uri is not the one of the authorization request"));
         }
-        if !pkce_holds(&verifier, &issued.code_challenge) {
+        if !crate::tokens::pkce::holds(&verifier, &issued.code_challenge) {
             return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"));
         }
         // The browser session that granted it must still be live: a logout in between wins.
@@ -219,7 +207,7 @@ impl Accounts {
             last_used_at: now,
             auth: session.auth,
         };
-        self.client_tokens(&client, &account, &live, refresh.secret, issued.nonce.as_deref(), now)
+        self.client_tokens(&client, &account, &live, refresh.secret, issued.nonce.as_deref(), None, now)
     }
 
     async fn refresh_client(&self, client: OAuthClient, request: TokenRequest) -> OAuthResult<TokenResponse> {
@@ -249,12 +237,18 @@ impl Accounts {
             self.sessions.revoke_session(session.account_id, session.id).await?;
             return Err(OAuthError::invalid_grant("the refresh token was not issued to this client"));
         };
-        if let Some(scope) = request.scope.as_deref() {
-            let asked = parse_scopes(scope).map_err(|why| OAuthError::refused("invalid_scope", why))?;
-            if asked.iter().any(|s| !grant.scopes.contains(s)) {
-                return Err(OAuthError::refused("invalid_scope", "a refresh cannot widen the granted scopes"));
+        // RFC 6749 section 6: a refresh may ask for less than was granted; these tokens carry
+        // only that, and the grant keeps the rest for the refreshes after it.
+        let narrowed = match request.scope.as_deref() {
+            Some(scope) => {
+                let asked = parse_scopes(scope).map_err(|why| OAuthError::refused("invalid_scope", why))?;
+                if asked.iter().any(|s| !grant.scopes.contains(s)) {
+                    return Err(OAuthError::refused("invalid_scope", "a refresh cannot widen the granted scopes"));
+                }
+                Some(asked)
             }
-        }
+            None => None,
+        };
         let account = match self.active_account(session.account_id).await {
             Ok(account) => account,
             Err(error) => {
@@ -262,7 +256,7 @@ impl Accounts {
                 return Err(error);
             }
         };
-        self.client_tokens(&client, &account, &session, next.secret, None, now)
+        self.client_tokens(&client, &account, &session, next.secret, None, narrowed.as_deref(), now)
     }
 
     fn client_credentials(&self, client: OAuthClient, request: TokenRequest) -> OAuthResult<TokenResponse> {
@@ -317,7 +311,9 @@ impl Accounts {
     }
 
     /// The tokens of a client session: an access token, the ID token with `openid`, and the
-    /// refresh token with `offline_access`.
+    /// refresh token with `offline_access` (granted, whatever `narrowed` leaves out: it is the
+    /// grant's). `narrowed`: the scopes a refresh asked for, the only ones these tokens carry.
+    #[allow(clippy::too_many_arguments)]
     fn client_tokens(
         &self,
         client: &OAuthClient,
@@ -325,12 +321,22 @@ impl Accounts {
         session: &LiveSession,
         refresh: SecretString,
         nonce: Option<&str>,
+        narrowed: Option<&[String]>,
         now: DateTime<Utc>,
     ) -> OAuthResult<TokenResponse> {
         let granted = session.auth.grant.as_ref().ok_or_else(|| OAuthError::invalid_grant("not a client session"))?;
         // What the client is registered for now bounds what it was granted before.
+        let registered = |s: &&String| client.scopes.contains(s);
+        let offline = granted.scopes.iter().filter(registered).any(|s| s == "offline_access")
+            && client.grant_types.iter().any(|g| g == "refresh_token");
         let grant = &Grant {
-            scopes: granted.scopes.iter().filter(|s| client.scopes.contains(s)).cloned().collect(),
+            scopes: granted
+                .scopes
+                .iter()
+                .filter(registered)
+                .filter(|s| narrowed.is_none_or(|asked| asked.contains(s)))
+                .cloned()
+                .collect(),
             ..granted.clone()
         };
         let (access_token, expires_in) = self.client_access_token(
@@ -346,7 +352,6 @@ impl Accounts {
             true => Some(self.id_token(client, account, session, grant, nonce, now)?),
             false => None,
         };
-        let offline = has("offline_access") && client.grant_types.iter().any(|g| g == "refresh_token");
         Ok(TokenResponse {
             access_token,
             expires_in,
@@ -416,10 +421,13 @@ impl Accounts {
         Ok(account_claims(&account, &scopes))
     }
 
-    /// Introspection (RFC 7662): whether a client access token is live, and what it says.
-    /// Refresh tokens and anything else are `{"active": false}`.
-    pub async fn introspect(&self, token: &str) -> Result<Value> {
+    /// Introspection (RFC 7662): whether a client access token is live, and what it says, to
+    /// the client it was issued to, or to a resource server (a client registered with
+    /// `introspect`). Refresh tokens, other clients' tokens and anything else are
+    /// `{"active": false}`: a client learns nothing of tokens that are not its business.
+    pub async fn introspect(&self, asker: &OAuthClient, token: &str) -> Result<Value> {
         match self.live_client_token(token).await {
+            Ok((claims, _)) if claims.client_id != asker.id && !asker.introspect => Ok(json!({ "active": false })),
             Ok((claims, _)) => Ok(json!({
                 "active": true,
                 "token_type": "access_token",

@@ -116,6 +116,8 @@ codes! {
         "login by an emailed link or code is off here (`GATEHOUSE_PASSWORDLESS=off`)";
     OidcStateInvalid = "oidc_state_invalid", BAD_REQUEST, "Social login state invalid",
         "the provider's callback names a login that is unknown, finished, older than 10 minutes, or started in another browser (its binding cookie is missing); start the login again";
+    HandoffInvalid = "handoff_invalid", BAD_REQUEST, "Hand-off code from elsewhere",
+        "a browser login's hand-off code was presented by a browser other than the one that started the login (its `gatehouse_handoff` cookie), or by a client without the `code_verifier` of the `code_challenge` it started the login with; the code is spent, nothing else changes; start the login again";
     OidcFailed = "oidc_failed", BAD_REQUEST, "Social login refused",
         "the provider's answer does not prove an identity: it refused, or the code, or the ID token's signature, issuer, audience, nonce or expiry, did not verify";
     ProviderUnavailable = "provider_unavailable", BAD_GATEWAY, "Provider unavailable",
@@ -135,7 +137,7 @@ codes! {
     EmailTaken = "email_taken", CONFLICT, "Email taken",
         "another account has this email address";
     UsernameTaken = "username_taken", CONFLICT, "Username taken",
-        "another account has this username";
+        "another account has, or once had, this username: a username once given is never given to another account";
     TokenExpired = "token_expired", GONE, "Link expired",
         "the link is past its expiry; ask for a new one";
     PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE, "Payload too large",

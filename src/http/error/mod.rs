@@ -61,6 +61,9 @@ pub enum ApiError {
     PasswordlessDisabled,
     /// 400: a social login's `state` is unknown, spent, expired or from another browser.
     OidcStateInvalid,
+    /// 400: a hand-off code presented by a browser or client other than the one that started
+    /// its login.
+    HandoffInvalid,
     /// 400: the provider's answer did not prove an identity, and why.
     OidcFailed(String),
     /// 502: the provider cannot be reached.
@@ -169,6 +172,7 @@ impl ApiError {
             SignupDisabled => Code::SignupDisabled,
             PasswordlessDisabled => Code::PasswordlessDisabled,
             OidcStateInvalid => Code::OidcStateInvalid,
+            HandoffInvalid => Code::HandoffInvalid,
             OidcFailed(_) => Code::OidcFailed,
             ProviderUnavailable(_) => Code::ProviderUnavailable,
             IdentityNotLinked => Code::IdentityNotLinked,
@@ -230,6 +234,7 @@ impl ApiError {
             SignupDisabled => "Sign-up is closed here: ask an administrator for an account.".into(),
             PasswordlessDisabled => "Login by an emailed link or code is off here; log in with your password.".into(),
             OidcStateInvalid => "This login is unknown, already finished, too old, or was started in another browser; start it again.".into(),
+            HandoffInvalid => "This login was started in another browser, or by another app: start it again here (an app sends the code_verifier of the code_challenge it started the login with).".into(),
             OidcFailed(why) => format!("The provider's answer was refused: {why}."),
             // What failed (addresses, connection errors) is logged and audited, not shown.
             ProviderUnavailable(_) => "The provider cannot be reached now; try again later.".into(),
@@ -360,6 +365,7 @@ impl From<accounts::Error> for ApiError {
             E::PasswordlessDisabled => ApiError::PasswordlessDisabled,
             E::UnknownProvider => ApiError::NotFound("provider"),
             E::OidcStateInvalid => ApiError::OidcStateInvalid,
+            E::HandoffInvalid => ApiError::HandoffInvalid,
             E::OidcFailed(why) => ApiError::OidcFailed(why),
             E::ProviderUnavailable(why) => ApiError::ProviderUnavailable(why),
             E::IdentityNotLinked => ApiError::IdentityNotLinked,

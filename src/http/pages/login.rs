@@ -220,6 +220,24 @@ pub fn logout_form(form: &str, fields: &[(&str, &str)]) -> Response {
     page_posting_to(StatusCode::OK, &t("page-logout.title"), body, target)
 }
 
+/// Before a provider is linked to an account by a start URL (which anyone may send): whose
+/// account, and which provider, with the link that goes on (`confirm`, this browser's token).
+pub fn link_identity(form: &str, provider: &str, start: &str, label: &str, email: &str) -> Response {
+    let mut href = url::form_urlencoded::Serializer::new(String::new());
+    href.append_pair("start", start).append_pair("confirm", form);
+    let args = [("provider", label.into()), ("email", email.into())];
+    let body = format!(
+        "{intro}{warning}<p><a class=\"button\" href=\"{provider}?{query}\">{button}</a></p>\n{decline}",
+        intro = paragraph(&t_with("page-link-identity.body", &args)),
+        warning = paragraph(&t_with("page-link-identity.warning", &args)),
+        provider = attr(provider),
+        query = attr(&href.finish()),
+        button = text(&t_with("page-link-identity.button", &args)),
+        decline = paragraph(&t("page-link-identity.decline")),
+    );
+    page(StatusCode::OK, &t_with("page-link-identity.title", &args), body)
+}
+
 /// A form that has lost its token (an old tab, or a post from another site).
 pub fn form_expired() -> Response {
     let login = format!("<p><a href=\"login\">{}</a></p>\n", text(&t("page-form-expired.login")));

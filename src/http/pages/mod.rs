@@ -18,8 +18,8 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 pub use self::login::{
-    OtherWays, consent_form, email_link_sent, form_expired, login_form, logout_form, oauth_refused, second_factor_form,
-    signed_in, signed_out,
+    OtherWays, consent_form, email_link_sent, form_expired, link_identity, login_form, logout_form, oauth_refused,
+    second_factor_form, signed_in, signed_out,
 };
 use super::error::ApiError;
 use crate::accounts::redirect::RedirectTo;
@@ -76,6 +76,18 @@ pub fn explain(error: &ApiError) -> String {
         .try_with(|context| context.texts.lookup(context.locale, &key))
         .unwrap_or_else(|_| plain().lookup(Locale::En, &key));
     explained.unwrap_or_else(|| error.detail())
+}
+
+/// The page's own sentence for an error `code` that arrived in a URL (`?error=`), which anyone
+/// may have written: a code this server answers with maps to its sentence; anything else to a
+/// plain "it did not work". The code's own text is never shown.
+pub fn explain_code(code: &str) -> String {
+    let known = crate::http::error::Code::ALL.iter().find(|known| known.as_str() == code);
+    let key = known.map_or_else(|| "page-login.failed".to_owned(), |code| format!("problem-{}", code.as_str()));
+    let explained = CONTEXT
+        .try_with(|context| context.texts.lookup(context.locale, &key))
+        .unwrap_or_else(|_| plain().lookup(Locale::En, &key));
+    explained.unwrap_or_else(|| t("page-login.failed"))
 }
 
 fn style(accent: &str) -> String {

@@ -157,7 +157,7 @@ pub struct CreateUser {
     description = "Active (with a password, or emailed a link to choose one) or pending (emailed the activation link), with a role.",
     request_body = CreateUser,
     responses((status = 201, description = "Created; `Location: /user/{id}`", body = AccountBody,
-            headers(("location" = String, description = "/user/{id}"))), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::EmailTaken, code::UsernameTaken, code::PayloadTooLarge, code::UnsupportedMediaType, code::ValidationFailed, code::Unavailable)>)
+            headers(("location" = String, description = "/user/{id}"))), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::ReauthenticationRequired, code::EmailTaken, code::UsernameTaken, code::PayloadTooLarge, code::UnsupportedMediaType, code::ValidationFailed, code::Unavailable)>)
 )]
 pub async fn create_user(
     State(state): State<AppState>,

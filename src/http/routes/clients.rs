@@ -45,6 +45,9 @@ struct ClientInput {
     scopes: Option<Vec<String>>,
     /// Default `false`: people are asked to consent.
     first_party: Option<bool>,
+    /// Default `false`: the client may introspect (`POST /oauth2/introspect`) only the tokens
+    /// issued to it; `true` makes it a resource server that may introspect every client's.
+    introspect: Option<bool>,
 }
 
 impl From<ClientInput> for ClientSpec {
@@ -57,6 +60,7 @@ impl From<ClientInput> for ClientSpec {
             grant_types: i.grant_types,
             scopes: i.scopes,
             first_party: i.first_party,
+            introspect: i.introspect,
         }
     }
 }
@@ -77,7 +81,7 @@ async fn list(
 #[utoipa::path(
     post, path = "/admin/clients", summary = "Register a client app", operation_id = "createClient", tag = "admin", security(("bearer" = [])),
     request_body = ClientInput,
-    responses((status = 201, description = "Registered; a confidential client's `client_secret` is shown this once", body = ClientBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::ValidationFailed, code::PayloadTooLarge, code::UnsupportedMediaType, code::Unavailable)>)
+    responses((status = 201, description = "Registered; a confidential client's `client_secret` is shown this once", body = ClientBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::ReauthenticationRequired, code::ValidationFailed, code::PayloadTooLarge, code::UnsupportedMediaType, code::Unavailable)>)
 )]
 async fn create(
     State(state): State<AppState>,
@@ -109,7 +113,7 @@ async fn read(
     patch, path = "/admin/clients/{id}", summary = "Change a client app", operation_id = "updateClient", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "The client_id")),
     request_body = ClientInput,
-    responses((status = 200, description = "The client as changed", body = ClientBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::NotFound, code::ValidationFailed, code::PayloadTooLarge, code::UnsupportedMediaType, code::Unavailable)>)
+    responses((status = 200, description = "The client as changed", body = ClientBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::ReauthenticationRequired, code::NotFound, code::ValidationFailed, code::PayloadTooLarge, code::UnsupportedMediaType, code::Unavailable)>)
 )]
 async fn update(
     State(state): State<AppState>,
@@ -141,7 +145,7 @@ async fn remove(
 #[utoipa::path(
     post, path = "/admin/clients/{id}/secret", summary = "Give a client a new secret", operation_id = "rotateClientSecret", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "The client_id")),
-    responses((status = 200, description = "The client with its new `client_secret`, shown this once; the old one no longer works", body = ClientBody), Errors<(code::Unauthorized, code::Forbidden, code::NotFound, code::ValidationFailed, code::Unavailable)>)
+    responses((status = 200, description = "The client with its new `client_secret`, shown this once; the old one no longer works", body = ClientBody), Errors<(code::Unauthorized, code::Forbidden, code::ReauthenticationRequired, code::NotFound, code::ValidationFailed, code::Unavailable)>)
 )]
 async fn rotate_secret(
     State(state): State<AppState>,

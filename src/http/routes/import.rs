@@ -82,7 +82,7 @@ fn firebase(headers: &HeaderMap) -> Result<Option<FirebaseProject>, ApiError> {
     description = "JSON Lines (`application/x-ndjson`) or CSV with a header (`text/csv`), one account per line: `email`, `username`, `name`, `data`, `app_data`, `status` (`active` by default), `email_verified`, `created_at` (RFC 3339), `password_hash` (bcrypt, Argon2, scrypt, PBKDF2 in passlib's, PHC or Django's form; absent: no password) and, for Firebase's scrypt, `password_salt` with the project in the `Gatehouse-Firebase-Project` header (`signer_key=…, salt_separator=…, rounds=…, mem_cost=…`). Nothing is hashed: each imported hash is replaced with Argon2id at the account's first successful login. A line whose address or username an account already has is left alone, so importing the same file again changes nothing; a bad line is reported with its number and skipped (with `strict=true`, it stops the import: `422`). At most 64 MiB; `gatehouse import FILE` takes any size.",
     params(ImportQuery),
     request_body(content = String, content_type = "application/x-ndjson"),
-    responses((status = 200, description = "What was imported", body = ImportBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::PayloadTooLarge, code::UnsupportedMediaType, code::ValidationFailed, code::Unavailable)>)
+    responses((status = 200, description = "What was imported", body = ImportBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::ReauthenticationRequired, code::PayloadTooLarge, code::UnsupportedMediaType, code::ValidationFailed, code::Unavailable)>)
 )]
 pub async fn import(
     State(state): State<AppState>,

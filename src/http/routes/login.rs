@@ -15,16 +15,54 @@ use serde::Deserialize;
 
 use crate::accounts::browser::SESSION_COOKIE;
 use crate::accounts::email_login::EmailProof;
-use crate::accounts::{Caller, Error, LoginId, SecondFactor, TokenPair};
+use crate::accounts::{Caller, Error, HandoffBinding, HandoffProof, LoginId, SecondFactor, TokenPair};
 use crate::http::error::ApiError;
 use crate::http::extract::{Client, JsonOrForm, Query, cookie};
 use crate::http::pages;
 use crate::http::routes::password::same_origin;
 use crate::http::state::AppState;
-use crate::tokens::opaque::OpaqueToken;
+use crate::tokens::opaque::{OpaqueToken, TokenHash};
 
 /// The cookie the forms of gatehouse's pages are bound to.
 pub const FORM_COOKIE: &str = "gatehouse_form";
+
+/// The cookie a browser login (by an emailed link, or through a provider) is bound to: its
+/// hand-off code opens nothing in a browser without it (see
+/// [`crate::accounts::HandoffProof`]). One value per browser, kept while logins start, so that
+/// logins in two tabs do not undo each other.
+pub const HANDOFF_COOKIE: &str = "gatehouse_handoff";
+/// Long enough for an emailed link (10 minutes) and its hand-off code (2 more).
+const HANDOFF_COOKIE_AGE: u64 = 30 * 60;
+
+/// What a browser login starting now binds its hand-off code to: this browser's hand-off
+/// cookie (made now if it has none), and the S256 `challenge` an API client sent, which its
+/// exchange answers with the verifier instead. With the header that (re)sets the cookie.
+pub(crate) fn start_handoff(
+    state: &AppState,
+    headers: &HeaderMap,
+    challenge: Option<String>,
+    method: Option<&str>,
+) -> Result<(HandoffBinding, Option<HeaderValue>), ApiError> {
+    if method.is_some_and(|m| m != "S256") {
+        let why = "code_challenge_method is S256 (the only one taken)";
+        return Err(ApiError::from(Error::field("code_challenge_method", why)));
+    }
+    if challenge.as_deref().is_some_and(|c| !crate::tokens::pkce::plausible_challenge(c)) {
+        let why = "code_challenge is base64url(SHA-256(code_verifier)): 43 characters";
+        return Err(ApiError::from(Error::field("code_challenge", why)));
+    }
+    let value = cookie(headers, HANDOFF_COOKIE)
+        .filter(|v| crate::tokens::opaque::plausible(v))
+        .unwrap_or_else(|| OpaqueToken::generate().secret.expose_secret().to_owned());
+    let binding = HandoffBinding { browser: Some(TokenHash::of(&value)), challenge };
+    Ok((binding, state.edge.cookie(HANDOFF_COOKIE, &value, HANDOFF_COOKIE_AGE, false)))
+}
+
+/// What this request proves of the start of a hand-off code's login: the browser's hand-off
+/// cookie, and the verifier an API client sends.
+pub(crate) fn handoff_proof(headers: &HeaderMap, verifier: Option<SecretString>) -> HandoffProof {
+    HandoffProof { browser: cookie(headers, HANDOFF_COOKIE).map(SecretString::from), verifier }
+}
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/login", get(show).post(submit)).route("/logout", post(log_out))
@@ -82,6 +120,27 @@ pub(crate) fn checked_next(state: &AppState, next: Option<&str>) -> Option<Strin
     (own || state.accounts.settings().redirects.check(next).is_ok()).then(|| url.to_string())
 }
 
+/// `next` of the login page: as [`checked_next`] allows it, and when it is an authorization
+/// request of ours, only if that request names a registered client and redirect URI. The page's
+/// policy lets its forms lead to where `next` leads (the client's redirect URI), so nobody may
+/// widen it by naming an address in a request that would be refused anyway.
+pub(crate) async fn login_next(state: &AppState, next: Option<&str>) -> Option<String> {
+    let next = checked_next(state, next)?;
+    let url = url::Url::parse(&next).ok()?;
+    let authorize = format!("{}/oauth2/authorize", state.accounts.settings().public_url_issuer());
+    if url.as_str().split('?').next() != Some(authorize.as_str()) {
+        return Some(next);
+    }
+    match state.accounts.authorization_is_registered(url.query().unwrap_or_default()).await {
+        Ok(true) => Some(next),
+        Ok(false) => None,
+        Err(error) => {
+            tracing::warn!(%error, "an authorization request could not be checked; the login goes on without it");
+            None
+        }
+    }
+}
+
 /// Sends the browser on (`303`).
 pub(crate) fn go_to(to: &str) -> Response {
     match HeaderValue::from_str(to) {
@@ -97,9 +156,9 @@ struct LoginQuery {
     login_hint: Option<String>,
     /// Back from a login by email or through a provider started here: its hand-off code.
     code: Option<SecretString>,
-    /// Back from one that failed.
+    /// Back from one that failed: its error code, shown as this page's own sentence for it (a
+    /// description in the URL is anyone's to write, and is never shown).
     error: Option<String>,
-    error_description: Option<String>,
 }
 
 /// This page's own address with `next`: where a login by email or through a provider started
@@ -139,12 +198,13 @@ async fn show(
     headers: HeaderMap,
     Query(query): Query<LoginQuery>,
 ) -> Response {
-    let next = checked_next(&state, query.next.as_deref());
+    let next = login_next(&state, query.next.as_deref()).await;
     let (form, set) = form_token(&state, &headers);
     let ways = other_ways(&state, next.as_deref());
     if let Some(code) = &query.code {
         let client_again = client.clone();
-        let response = match state.accounts.exchange_handoff(code.expose_secret(), client).await {
+        let proof = handoff_proof(&headers, None);
+        let response = match state.accounts.exchange_handoff(code.expose_secret(), &proof, client).await {
             Ok(pair) => logged_in(&state, &headers, &client_again, pair, next.as_deref()).await,
             Err(Error::MfaRequired(challenge)) => second_step(&form, next.as_deref(), &challenge),
             Err(error) => refused(&form, next.as_deref(), "", error, &ways),
@@ -152,8 +212,8 @@ async fn show(
         return with_cookies(response, [set]);
     }
     if let Some(error) = &query.error {
-        let why = query.error_description.as_deref().unwrap_or(error.as_str());
-        let page = pages::login_form(&form, next.as_deref(), "", Some(why), StatusCode::OK, &ways);
+        let why = pages::explain_code(error);
+        let page = pages::login_form(&form, next.as_deref(), "", Some(&why), StatusCode::OK, &ways);
         return with_cookies(page, [set]);
     }
     if next.is_none() {
@@ -222,15 +282,20 @@ async fn submit(
     if !form_posted_here(&state, &headers, &form) {
         return pages::form_expired();
     }
-    let next = checked_next(&state, next.as_deref());
+    let next = login_next(&state, next.as_deref()).await;
     let ways = other_ways(&state, next.as_deref());
     let login = login.unwrap_or_default();
     if let Some(address) = email_link {
         let back = back_here(&state, next.as_deref());
-        return match state.accounts.request_email_login(&address, Some(back.as_str()), &client).await {
+        let (binding, set) = match start_handoff(&state, &headers, None, None) {
+            Ok(started) => started,
+            Err(error) => return error.into_response(),
+        };
+        let sent = match state.accounts.request_email_login(&address, Some(back.as_str()), binding, &client).await {
             Ok(()) => pages::email_link_sent(&form, next.as_deref(), address.trim(), None, StatusCode::OK),
             Err(error) => refused(&form, next.as_deref(), &address, error, &ways),
         };
+        return with_cookies(sent, [set]);
     }
     let client_again = client.clone();
     if let (Some(code), Some(email)) = (email_code, email) {

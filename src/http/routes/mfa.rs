@@ -269,7 +269,7 @@ async fn reauthenticate(
     delete, path = "/admin/users/{key}/mfa", summary = "Remove every second factor of an account", operation_id = "resetUserMfa", tag = "admin", security(("bearer" = [])),
     description = "For a user who lost the authenticator and the recovery codes. Audited; the user is told by email.",
     params(("key" = String, Path, description = "The account's id, username or email")),
-    responses((status = 204, description = "Removed"), Errors<(code::Unauthorized, code::Forbidden, code::NotFound, code::MfaNotEnabled, code::Unavailable)>)
+    responses((status = 204, description = "Removed"), Errors<(code::Unauthorized, code::Forbidden, code::ReauthenticationRequired, code::NotFound, code::MfaNotEnabled, code::Unavailable)>)
 )]
 async fn admin_reset(
     State(state): State<AppState>,

@@ -306,7 +306,7 @@ async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: JsonOrF
 
 #[utoipa::path(
     post, path = "/oauth2/introspect", summary = "Introspect a token (RFC 7662)", operation_id = "oauthIntrospect", tag = "oidc-provider",
-    description = "For confidential clients (resource servers): whether a client access token is live now (its session not ended), with its `client_id`, `scope`, `sub`, `exp`. Anything else is `{\"active\": false}`.",
+    description = "For confidential clients: whether a client access token is live now (its session not ended), with its `client_id`, `scope`, `sub`, `exp`. A client learns this only of the tokens issued to it, unless it is registered as a resource server (`introspect: true`), which may introspect every client's. Anything else is `{\"active\": false}`.",
     request_body(content((TokenOfClient = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "`active`, and the token's claims when it is", body = crate::http::extract::Object), (status = 400, description = "invalid_request: no `token`; or `malformed_request`: a body that is not a form"), (status = 401, description = "invalid_client"), Errors<(code::PayloadTooLarge, code::UnsupportedMediaType, code::Unavailable)>)
 )]
@@ -321,7 +321,7 @@ async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: Jso
         return oauth_error(refusal, basic);
     }
     let Some(token) = form.token else { return oauth_error(OAuthError::invalid_request("token is required"), basic) };
-    match state.accounts.introspect(&token).await {
+    match state.accounts.introspect(&app, &token).await {
         Ok(answer) => Json(answer).into_response(),
         Err(error) => ApiError::from(error).into_response(),
     }

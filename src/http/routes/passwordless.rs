@@ -13,6 +13,7 @@ use crate::accounts::EmailProof;
 use crate::http::error::{ApiError, Errors, Problem, code};
 use crate::http::extract::{self, BodyKind, Client, JsonOrForm, Query};
 use crate::http::pages;
+use crate::http::routes::login::{handoff_proof, start_handoff, with_cookies};
 use crate::http::routes::password::same_origin;
 use crate::http::state::AppState;
 use crate::http::views::{MessageBody, TokenBody};
@@ -31,24 +32,32 @@ struct EmailLoginBody {
     /// hand-off `code` added to its query); it must start with a prefix listed in
     /// `GATEHOUSE_REDIRECT_ALLOW`, else `422`. Without it the browser goes to `/account`.
     redirect_to: Option<String>,
+    /// An app that will exchange the hand-off code itself (its server, or a page on another
+    /// origin): base64url(SHA-256(code_verifier)) of a random `code_verifier` it keeps, which
+    /// `POST /auth/exchange` then asks for. Without it, only the browser that made this request
+    /// (its `gatehouse_handoff` cookie) can exchange the code.
+    #[schema(example = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")]
+    code_challenge: Option<String>,
+    /// `S256` (the default, and the only one taken).
+    code_challenge_method: Option<String>,
 }
 
 #[utoipa::path(
     post, path = "/auth/email", summary = "Email me a login link and code", operation_id = "requestEmailLogin", tag = "login",
-    description = "Emails a link and an eight-digit code that log in once, within 10 minutes; a newer request ends the older link and code. When no account has the address and sign-up is open, using either creates an active account. The same answer, in the same time, whether or not an account exists.",
+    description = "Emails a link and an eight-digit code that log in once, within 10 minutes; a newer request ends the older link and code. When no account has the address and sign-up is open, using either creates an active account. The same answer, in the same time, whether or not an account exists. The answer sets the `gatehouse_handoff` cookie: the hand-off code of a browser that follows the link can be exchanged only by this browser, or with the `code_verifier` of the `code_challenge` sent here.",
     request_body = EmailLoginBody,
     responses((status = 202, description = "Accepted", body = MessageBody), Errors<(code::MalformedRequest, code::PasswordlessDisabled, code::PayloadTooLarge, code::UnsupportedMediaType, code::ValidationFailed, code::RateLimited, code::Unavailable)>)
 )]
 async fn request(
     State(state): State<AppState>,
     Client(client): Client,
+    headers: HeaderMap,
     extract::Json(body): extract::Json<EmailLoginBody>,
-) -> Result<(StatusCode, Json<MessageBody>), ApiError> {
-    state.accounts.request_email_login(&body.email, body.redirect_to.as_deref(), &client).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(MessageBody { message: "If this address may log in here, a link and a code are on their way." }),
-    ))
+) -> Result<Response, ApiError> {
+    let (binding, set) = start_handoff(&state, &headers, body.code_challenge, body.code_challenge_method.as_deref())?;
+    state.accounts.request_email_login(&body.email, body.redirect_to.as_deref(), binding, &client).await?;
+    let message = MessageBody { message: "If this address may log in here, a link and a code are on their way." };
+    Ok(with_cookies((StatusCode::ACCEPTED, Json(message)).into_response(), [set]))
 }
 
 #[derive(Deserialize)]
@@ -174,20 +183,28 @@ pub struct ExchangeBody {
     /// The `code` the redirect that ended a browser login carried.
     #[schema(value_type = String)]
     code: SecretString,
+    /// The verifier of the `code_challenge` the login was started with (an app that exchanges
+    /// the code itself). Without it, the request must come from the browser that started the
+    /// login (its `gatehouse_handoff` cookie).
+    #[schema(value_type = Option<String>)]
+    code_verifier: Option<SecretString>,
 }
 
 #[utoipa::path(
     post, path = "/auth/exchange", summary = "Exchange a browser login's code for tokens", operation_id = "exchangeLoginCode", tag = "login",
-    description = "`POST /auth/oidc/exchange` is the same. A login finished in a browser (an emailed link, a provider) ends with a `303` whose query carries a one-time `code`; the app posts it here within 2 minutes for the token pair, or `403 mfa_required` when the account has a second factor. Tokens never travel in a URL.",
+    description = "`POST /auth/oidc/exchange` is the same. A login finished in a browser (an emailed link, a provider) ends with a `303` whose query carries a one-time `code`; the app posts it here within 2 minutes for the token pair, or `403 mfa_required` when the account has a second factor. Tokens never travel in a URL. The code is bound to what started the login: the same browser (its `gatehouse_handoff` cookie, sent by a page of gatehouse's own origin), or the `code_verifier` of the `code_challenge` the app started the login with; anything else is `400 handoff_invalid`.",
     request_body(content((ExchangeBody = "application/json"), (ExchangeBody = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "A token pair", body = TokenBody), Errors<(code::MalformedRequest, code::TokenInvalid, code::MfaRequired, code::AccountDisabled, code::PayloadTooLarge, code::UnsupportedMediaType, code::RateLimited, code::Unavailable)>)
+    responses((status = 200, description = "A token pair", body = TokenBody), Errors<(code::MalformedRequest, code::TokenInvalid, code::HandoffInvalid, code::MfaRequired, code::AccountDisabled, code::PayloadTooLarge, code::UnsupportedMediaType, code::RateLimited, code::Unavailable)>)
 )]
 pub async fn exchange(
     State(state): State<AppState>,
     Client(client): Client,
+    headers: HeaderMap,
     body: JsonOrForm<ExchangeBody>,
 ) -> Result<Json<TokenBody>, ApiError> {
-    Ok(Json(state.accounts.exchange_handoff(body.value.code.expose_secret(), client).await?.into()))
+    let ExchangeBody { code, code_verifier } = body.value;
+    let proof = handoff_proof(&headers, code_verifier);
+    Ok(Json(state.accounts.exchange_handoff(code.expose_secret(), &proof, client).await?.into()))
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use crate::accounts::identities::{self, Outcome, ProviderAnswer, ToProvider};
 use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{Auth, Client, Path, Query, cookie};
 use crate::http::pages;
+use crate::http::routes::login::{FORM_COOKIE, form_token, start_handoff, with_cookies};
 use crate::http::routes::passwordless;
 use crate::http::state::AppState;
 use crate::http::views::rfc3339;
@@ -62,20 +63,25 @@ async fn providers(State(state): State<AppState>) -> Json<ProviderList> {
     post, path = "/auth/oidc/exchange", summary = "Exchange a social login's code for tokens", operation_id = "exchangeSocialLoginCode", tag = "social",
     description = "The same as `POST /auth/exchange`: the `code` the callback's redirect carried, once, within 2 minutes, for the token pair (the access token's `amr` is `[\"fed\"]`), or `403 mfa_required` when the account has a second factor.",
     request_body(content((passwordless::ExchangeBody = "application/json"), (passwordless::ExchangeBody = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "A token pair", body = crate::http::views::TokenBody), Errors<(code::MalformedRequest, code::TokenInvalid, code::MfaRequired, code::AccountDisabled, code::PayloadTooLarge, code::UnsupportedMediaType, code::RateLimited, code::Unavailable)>)
+    responses((status = 200, description = "A token pair", body = crate::http::views::TokenBody), Errors<(code::MalformedRequest, code::TokenInvalid, code::HandoffInvalid, code::MfaRequired, code::AccountDisabled, code::PayloadTooLarge, code::UnsupportedMediaType, code::RateLimited, code::Unavailable)>)
 )]
 async fn exchange(
     state: State<AppState>,
     client: Client,
+    headers: HeaderMap,
     body: crate::http::extract::JsonOrForm<passwordless::ExchangeBody>,
 ) -> Result<Json<crate::http::views::TokenBody>, ApiError> {
-    passwordless::exchange(state, client, body).await
+    passwordless::exchange(state, client, headers, body).await
 }
 
 #[derive(Deserialize)]
 struct BeginQuery {
     redirect_to: Option<String>,
     start: Option<String>,
+    /// The link page's answer: a token of this browser's form cookie.
+    confirm: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
 }
 
 /// The cookie binding a login to this browser: sent back only to the callback, never readable
@@ -90,11 +96,17 @@ fn binding_cookie(state: &AppState, provider: &str, name: &str, value: &str, max
 }
 
 fn to_provider(state: &AppState, provider: &str, to: ToProvider) -> Response {
+    to_provider_with(state, provider, to, None)
+}
+
+/// [`to_provider`], also setting `also` (the hand-off cookie of a login).
+fn to_provider_with(state: &AppState, provider: &str, to: ToProvider, also: Option<HeaderValue>) -> Response {
     let max_age = identities::LOGIN_TTL.as_secs();
     let cookie = binding_cookie(state, provider, &to.cookie_name, to.cookie_value.expose_secret(), max_age);
     match (HeaderValue::from_str(to.url.as_str()), cookie) {
         (Ok(location), Some(cookie)) => {
-            (StatusCode::FOUND, [(header::LOCATION, location), (header::SET_COOKIE, cookie)]).into_response()
+            let to = (StatusCode::FOUND, [(header::LOCATION, location), (header::SET_COOKIE, cookie)]).into_response();
+            with_cookies(to, [also])
         }
         _ => ApiError::Internal(anyhow::anyhow!("the provider's URL or the cookie is not a header value"))
             .into_response(),
@@ -103,25 +115,40 @@ fn to_provider(state: &AppState, provider: &str, to: ToProvider) -> Response {
 
 #[utoipa::path(
     get, path = "/auth/oidc/{provider}", summary = "Log in through a provider", operation_id = "beginSocialLogin", tag = "social",
-    description = "Sends the browser to the provider (`302`) with `state`, `nonce` and PKCE S256, and sets a cookie that binds the login to this browser for 10 minutes. The provider sends it back to `/auth/oidc/{provider}/callback`. With `start` (the URL `POST /user/identities/{provider}` gave), the login links the provider to that account instead.",
+    description = "Sends the browser to the provider (`302`) with `state`, `nonce` and PKCE S256, and sets a cookie that binds the login to this browser for 10 minutes, and the `gatehouse_handoff` cookie its hand-off code is bound to. The provider sends it back to `/auth/oidc/{provider}/callback`. With `start` (the URL `POST /user/identities/{provider}` gave), a page first asks whether to link the provider to that account (naming it); its button (this URL with `confirm`, a token of this browser) goes on to the provider.",
     params(("provider" = String, Path, description = "The provider's name"),
         ("redirect_to" = Option<String>, Query, description = "Where the browser goes once logged in (with `?code=` to exchange); it must start with a prefix in `GATEHOUSE_REDIRECT_ALLOW`. Without it: `/account`."),
-        ("start" = Option<String>, Query, description = "A link's one-time start token")),
-    responses((status = 302, description = "To the provider"),
+        ("code_challenge" = Option<String>, Query, description = "An app that exchanges the hand-off code itself: base64url(SHA-256(code_verifier)); `POST /auth/oidc/exchange` then takes the `code_verifier` in place of this browser's cookie"),
+        ("code_challenge_method" = Option<String>, Query, description = "`S256` (the default, and the only one)"),
+        ("start" = Option<String>, Query, description = "A link's one-time start token"),
+        ("confirm" = Option<String>, Query, description = "The link page's answer (its link carries it)")),
+    responses((status = 302, description = "To the provider"), (status = 200, description = "With `start`: the page that asks to confirm the link", content_type = "text/html"),
         Errors<(code::NotFound, code::OidcStateInvalid, code::ValidationFailed, code::ProviderUnavailable, code::RateLimited, code::Unavailable)>)
 )]
 async fn begin(
     State(state): State<AppState>,
     Client(client): Client,
+    headers: HeaderMap,
     Path(provider): Path<String>,
     Query(query): Query<BeginQuery>,
 ) -> Result<Response, ApiError> {
     let accounts = &state.accounts;
-    let to = match &query.start {
-        Some(start) => accounts.start_social_link(&provider, start, &client).await?,
-        None => accounts.begin_social_login(&provider, query.redirect_to.as_deref(), &client).await?,
-    };
-    Ok(to_provider(&state, &provider, to))
+    if let Some(start) = &query.start {
+        // A link's start URL is anyone's to send: the person in this browser is asked first,
+        // and only the answer of that page (a token of this browser's form cookie) goes on.
+        let confirmed = query.confirm.as_deref().is_some_and(|token| {
+            cookie(&headers, FORM_COOKIE).is_some_and(|binding| accounts.form_token_valid(&binding, token))
+        });
+        if confirmed {
+            return Ok(to_provider(&state, &provider, accounts.start_social_link(&provider, start, &client).await?));
+        }
+        let (label, email) = accounts.social_link_target(&provider, start).await?;
+        let (form, set) = form_token(&state, &headers);
+        return Ok(with_cookies(pages::link_identity(&form, &provider, start, &label, &email), [set]));
+    }
+    let (binding, set) = start_handoff(&state, &headers, query.code_challenge, query.code_challenge_method.as_deref())?;
+    let to = accounts.begin_social_login(&provider, query.redirect_to.as_deref(), binding, &client).await?;
+    Ok(to_provider_with(&state, &provider, to, set))
 }
 
 #[derive(Deserialize)]

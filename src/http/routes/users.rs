@@ -99,7 +99,7 @@ async fn read(
     description = "Replaces `name` and `data` (omitted: cleared). Top-level fields other than the account's own are kept in `data`, as on sign-up, so `{\"phone\": \"+49…\"}` replaces the JSON data with that. `username` changes only when the body names it (`null` clears it). An admin may also set `role` and `status` (omitted: unchanged); disabling ends the account's sessions at once.",
     params(("key" = String, Path, description = "The account's id, username or email, or `me`")),
     request_body = ProfileEdit,
-    responses((status = 200, description = "The updated account", body = AccountBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::NotFound, code::EmailTaken, code::UsernameTaken, code::PayloadTooLarge, code::UnsupportedMediaType, code::ValidationFailed, code::Unavailable)>)
+    responses((status = 200, description = "The updated account", body = AccountBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::ReauthenticationRequired, code::NotFound, code::EmailTaken, code::UsernameTaken, code::PayloadTooLarge, code::UnsupportedMediaType, code::ValidationFailed, code::Unavailable)>)
 )]
 async fn replace(
     State(state): State<AppState>,
@@ -131,7 +131,7 @@ async fn replace_mine(
     description = "A JSON merge patch (RFC 7396) of the same fields as PUT: `null` removes, objects merge.",
     params(("key" = String, Path, description = "The account's id, username or email, or `me`")),
     request_body(content = ProfileEdit, content_type = "application/merge-patch+json"),
-    responses((status = 200, description = "The updated account", body = AccountBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::NotFound, code::EmailTaken, code::UsernameTaken, code::PayloadTooLarge, code::UnsupportedMediaType, code::ValidationFailed, code::Unavailable)>)
+    responses((status = 200, description = "The updated account", body = AccountBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::ReauthenticationRequired, code::NotFound, code::EmailTaken, code::UsernameTaken, code::PayloadTooLarge, code::UnsupportedMediaType, code::ValidationFailed, code::Unavailable)>)
 )]
 async fn patch(
     State(state): State<AppState>,

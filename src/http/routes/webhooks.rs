@@ -103,7 +103,7 @@ async fn list(
 #[utoipa::path(
     post, path = "/admin/webhooks", summary = "Register a webhook endpoint", operation_id = "createWebhook", tag = "admin", security(("bearer" = [])),
     request_body = WebhookInput,
-    responses((status = 201, description = "Registered; its signing `secret` (`whsec_…`) is shown this once", body = WebhookBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::ValidationFailed, code::PayloadTooLarge, code::UnsupportedMediaType, code::Unavailable)>)
+    responses((status = 201, description = "Registered; its signing `secret` (`whsec_…`) is shown this once", body = WebhookBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::ReauthenticationRequired, code::ValidationFailed, code::PayloadTooLarge, code::UnsupportedMediaType, code::Unavailable)>)
 )]
 async fn create(
     State(state): State<AppState>,
@@ -135,7 +135,7 @@ async fn read(
     patch, path = "/admin/webhooks/{id}", summary = "Change a webhook endpoint", operation_id = "updateWebhook", tag = "admin", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The endpoint's id")),
     request_body = WebhookInput,
-    responses((status = 200, description = "The endpoint as changed", body = WebhookBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::NotFound, code::ValidationFailed, code::PayloadTooLarge, code::UnsupportedMediaType, code::Unavailable)>)
+    responses((status = 200, description = "The endpoint as changed", body = WebhookBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::ReauthenticationRequired, code::NotFound, code::ValidationFailed, code::PayloadTooLarge, code::UnsupportedMediaType, code::Unavailable)>)
 )]
 async fn update(
     State(state): State<AppState>,

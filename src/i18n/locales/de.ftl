@@ -34,6 +34,10 @@ activation =
     .button = Konto aktivieren
     .outro = Der Link funktioniert einmal und ist { $valid } lang gültig. Wenn Sie sich nicht registriert haben, ignorieren Sie diese E-Mail; es wird kein Konto aktiviert.
 
+activation-unlinking =
+    .intro = Um Ihr Konto bei { $product } zu aktivieren, öffnen Sie diesen Link:
+    .provider = Dieses Konto wurde mit einer Anmeldung über ein { $provider }-Konto angelegt. Wenn Sie es über diesen Link aktivieren, wird diese { $provider }-Anmeldung entfernt, da nichts zeigt, dass sie Ihnen gehört. Wenn sie Ihnen gehört, melden Sie sich an und verknüpfen Sie sie auf Ihrer Kontoseite erneut.
+
 activation-through =
     .subject = Bestätigen Sie Ihre E-Mail-Adresse
     .intro-with-address = Soeben wurde bei { $product } mit dieser Adresse ein Konto angelegt, durch eine Anmeldung mit dem { $provider }-Konto { $address }.
@@ -183,6 +187,14 @@ page-login =
     .email-label = Oder einen Link per E-Mail erhalten
     .email-button = Link per E-Mail senden
     .missing = Geben Sie Ihre E-Mail-Adresse oder Ihren Benutzernamen und Ihr Passwort ein.
+    .failed = Die Anmeldung hat nicht geklappt. Versuchen Sie es erneut oder wählen Sie einen anderen Weg.
+
+page-link-identity =
+    .title = { $provider } verknüpfen?
+    .body = Damit wird eine { $provider }-Anmeldung mit dem Konto { $email } verknüpft: Wer sich mit diesem { $provider }-Konto anmeldet, gelangt in dieses Konto.
+    .warning = Fahren Sie nur fort, wenn { $email } Ihr Konto ist und Sie dies selbst angefordert haben. Wenn Ihnen jemand diesen Link geschickt hat, schließen Sie diese Seite.
+    .button = { $provider } mit { $email } verknüpfen
+    .decline = Nicht Ihres? Schließen Sie diese Seite: Es wird nichts verknüpft.
 
 page-link-sent =
     .title = Sehen Sie in Ihr Postfach
@@ -288,6 +300,7 @@ problem-passwordless_disabled = Die Anmeldung per E-Mail ist hier ausgeschaltet.
 problem-signup_disabled = Die Registrierung ist hier geschlossen. Bitten Sie einen Administrator um ein Konto.
 problem-validation_failed = Prüfen Sie Ihre Eingaben und versuchen Sie es erneut.
 problem-oidc_state_invalid = Diese Anmeldung hat zu lange gedauert oder wurde in einem anderen Browser begonnen. Beginnen Sie von vorn.
+problem-handoff_invalid = Diese Anmeldung wurde in einem anderen Browser begonnen. Beginnen Sie sie hier erneut.
 problem-oidc_failed = Die Anmeldung bei der anderen Website hat nicht funktioniert. Versuchen Sie es erneut oder melden Sie sich anders an.
 problem-provider_unavailable = Die andere Website ist gerade nicht erreichbar. Versuchen Sie es später erneut oder melden Sie sich anders an.
 problem-provider_email_missing = Die andere Website hat uns Ihre E-Mail-Adresse nicht mitgeteilt, daher kann damit kein Konto angelegt werden.

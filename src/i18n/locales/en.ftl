@@ -34,6 +34,10 @@ activation =
     .button = Activate my account
     .outro = The link works once and expires in { $valid }. If you did not sign up, ignore this email; no account will be activated.
 
+activation-unlinking =
+    .intro = To activate your account at { $product }, open this link:
+    .provider = This account was started by logging in with a { $provider } account. Activating it by this link removes that { $provider } login, since nothing shows it is yours. If it was yours, log in and link it again from your account page.
+
 activation-through =
     .subject = Confirm your email address
     .intro-with-address = An account was just made at { $product } with this address by logging in with the { $provider } account { $address }.
@@ -183,6 +187,14 @@ page-login =
     .email-label = Or get a link by email
     .email-button = Email me a link
     .missing = Enter your email address or username and your password.
+    .failed = The login did not work. Try again, or use another way in.
+
+page-link-identity =
+    .title = Link { $provider }?
+    .body = This links a { $provider } login to the account { $email }: whoever logs in with that { $provider } account will get into this one.
+    .warning = Go on only if { $email } is your account and you asked for this yourself. If someone sent you this link, close this page.
+    .button = Link { $provider } to { $email }
+    .decline = Not yours? Close this page: nothing is linked.
 
 page-link-sent =
     .title = Check your email
@@ -288,6 +300,7 @@ problem-passwordless_disabled = Login by email is off here. Log in with your pas
 problem-signup_disabled = Sign-up is closed here. Ask an administrator for an account.
 problem-validation_failed = Check what you entered and try again.
 problem-oidc_state_invalid = That login took too long or was started in another browser. Start again.
+problem-handoff_invalid = This login was started in another browser. Start it again here.
 problem-oidc_failed = The other site's login did not work. Try again, or use another way in.
 problem-provider_unavailable = The other site cannot be reached right now. Try again later, or use another way in.
 problem-provider_email_missing = The other site did not tell us your email address, so no account can be made with it.

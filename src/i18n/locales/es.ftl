@@ -34,6 +34,10 @@ activation =
     .button = Activar mi cuenta
     .outro = El enlace funciona una sola vez y caduca en { $valid }. Si usted no se registró, ignore este correo; no se activará ninguna cuenta.
 
+activation-unlinking =
+    .intro = Para activar su cuenta en { $product }, abra este enlace:
+    .provider = Esta cuenta se creó iniciando sesión con una cuenta de { $provider }. Activarla con este enlace elimina ese inicio de sesión de { $provider }, ya que nada muestra que sea suyo. Si lo es, inicie sesión y vuelva a vincularlo desde la página de su cuenta.
+
 activation-through =
     .subject = Confirme su dirección de correo electrónico
     .intro-with-address = Se acaba de crear una cuenta en { $product } con esta dirección al iniciar sesión con la cuenta de { $provider } { $address }.
@@ -183,6 +187,14 @@ page-login =
     .email-label = O reciba un enlace por correo electrónico
     .email-button = Enviarme un enlace
     .missing = Introduzca su correo electrónico o nombre de usuario y su contraseña.
+    .failed = El inicio de sesión no funcionó. Inténtelo de nuevo o use otra forma de entrar.
+
+page-link-identity =
+    .title = ¿Vincular { $provider }?
+    .body = Esto vincula un inicio de sesión de { $provider } a la cuenta { $email }: quien inicie sesión con esa cuenta de { $provider } entrará en esta.
+    .warning = Continúe solo si { $email } es su cuenta y lo pidió usted. Si alguien le envió este enlace, cierre esta página.
+    .button = Vincular { $provider } a { $email }
+    .decline = ¿No es suya? Cierre esta página: no se vincula nada.
 
 page-link-sent =
     .title = Revise su correo
@@ -288,6 +300,7 @@ problem-passwordless_disabled = Aquí el inicio de sesión por correo está desa
 problem-signup_disabled = Aquí el registro está cerrado. Pida una cuenta a un administrador.
 problem-validation_failed = Revise lo que ha introducido e inténtelo de nuevo.
 problem-oidc_state_invalid = Este inicio de sesión tardó demasiado o se empezó en otro navegador. Empiece de nuevo.
+problem-handoff_invalid = Este inicio de sesión se empezó en otro navegador. Empiécelo de nuevo aquí.
 problem-oidc_failed = El inicio de sesión en el otro sitio no funcionó. Inténtelo de nuevo o entre de otra forma.
 problem-provider_unavailable = Ahora mismo no se puede acceder al otro sitio. Inténtelo más tarde o entre de otra forma.
 problem-provider_email_missing = El otro sitio no nos indicó su dirección de correo electrónico, así que no se puede crear una cuenta con ella.

@@ -34,6 +34,10 @@ activation =
     .button = Activer mon compte
     .outro = Le lien ne fonctionne qu'une fois et expire dans { $valid }. Si vous ne vous êtes pas inscrit, ignorez cet e-mail ; aucun compte ne sera activé.
 
+activation-unlinking =
+    .intro = Pour activer votre compte sur { $product }, ouvrez ce lien :
+    .provider = Ce compte a été créé par une connexion avec un compte { $provider }. L'activer par ce lien supprime cette connexion { $provider }, puisque rien ne montre qu'elle est à vous. Si elle l'est, connectez-vous et liez-la de nouveau depuis la page de votre compte.
+
 activation-through =
     .subject = Confirmez votre adresse e-mail
     .intro-with-address = Un compte vient d'être créé sur { $product } avec cette adresse, par une connexion avec le compte { $provider } { $address }.
@@ -183,6 +187,14 @@ page-login =
     .email-label = Ou recevoir un lien par e-mail
     .email-button = M'envoyer un lien
     .missing = Saisissez votre adresse e-mail ou votre nom d'utilisateur, et votre mot de passe.
+    .failed = La connexion n'a pas abouti. Réessayez ou utilisez un autre moyen.
+
+page-link-identity =
+    .title = Lier { $provider } ?
+    .body = Ceci lie une connexion { $provider } au compte { $email } : quiconque se connecte avec ce compte { $provider } entrera dans celui-ci.
+    .warning = Ne continuez que si { $email } est votre compte et que vous l'avez demandé vous-même. Si quelqu'un vous a envoyé ce lien, fermez cette page.
+    .button = Lier { $provider } à { $email }
+    .decline = Ce n'est pas le vôtre ? Fermez cette page : rien n'est lié.
 
 page-link-sent =
     .title = Consultez vos e-mails
@@ -288,6 +300,7 @@ problem-passwordless_disabled = La connexion par e-mail est désactivée ici. Co
 problem-signup_disabled = Les inscriptions sont fermées ici. Demandez un compte à un administrateur.
 problem-validation_failed = Vérifiez ce que vous avez saisi et réessayez.
 problem-oidc_state_invalid = Cette connexion a pris trop de temps ou a été commencée dans un autre navigateur. Recommencez.
+problem-handoff_invalid = Cette connexion a été commencée dans un autre navigateur. Recommencez-la ici.
 problem-oidc_failed = La connexion par l'autre site n'a pas abouti. Réessayez, ou connectez-vous autrement.
 problem-provider_unavailable = L'autre site est injoignable pour le moment. Réessayez plus tard, ou connectez-vous autrement.
 problem-provider_email_missing = L'autre site ne nous a pas communiqué votre adresse e-mail ; aucun compte ne peut donc être créé avec elle.

@@ -45,6 +45,35 @@ pub(super) async fn refuse_last_admin(tx: &mut impl Exec, id: Uuid) -> StoreResu
     Ok(())
 }
 
+/// Claims a username (lower case) for `account_id` for good, inside the transaction that gives
+/// it: a name once given never goes to another account, even after its holder changed it or
+/// was deleted (`username_claims`). `UsernameTaken` when it is another account's.
+pub(super) async fn claim_username<E: Exec>(
+    tx: &mut E,
+    username_normalized: &str,
+    account_id: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    tx.execute(
+        sql!(
+            "INSERT INTO username_claims (username_normalized, account_id, claimed_at) VALUES (?, ?, ?) {}",
+            <E::Dialect as Dialect>::skip_duplicates("username_normalized")
+        ),
+        args![username_normalized, account_id, now],
+    )
+    .await?;
+    let holder = tx
+        .fetch_optional(
+            sql!("SELECT account_id FROM username_claims WHERE username_normalized = ?"),
+            args![username_normalized],
+        )
+        .await?;
+    match holder.map(|row| row.id("account_id")).transpose()? {
+        Some(holder) if holder == account_id => Ok(()),
+        _ => Err(StoreError::UsernameTaken),
+    }
+}
+
 /// Inserts an account row, inside a transaction.
 pub(super) async fn insert_account_row(tx: &mut impl Exec, account: &NewAccount) -> StoreResult<()> {
     let username_normalized = account.username.as_ref().map(|u| u.to_ascii_lowercase());
@@ -75,6 +104,9 @@ pub(super) async fn insert_account_row(tx: &mut impl Exec, account: &NewAccount)
         ],
     )
     .await?;
+    if let Some(username) = username_normalized {
+        claim_username(tx, username, account.id, account.now).await?;
+    }
     Ok(())
 }
 
@@ -130,6 +162,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
     async fn update_profile(&self, id: Uuid, change: &ProfileChange, events: &[Event]) -> StoreResult<Option<Account>> {
         let username_normalized = change.username.as_ref().map(|u| u.to_ascii_lowercase());
         let stays_active_admin = change.role == Role::Admin && change.status == Status::Active;
+        let claimed = username_normalized.as_deref();
         let values = args![
             &change.username,
             username_normalized.as_deref(),
@@ -147,6 +180,15 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
             "update_profile",
             self.retrying(|| async move {
                 let mut tx = self.db.begin().await?;
+                if change.status == Status::Active {
+                    // An admin activating a pending account vouches for the address, not for the
+                    // logins whoever signed up linked: those go. (A plain read first: a locking
+                    // one before the update's own lock would make concurrent updates deadlock.)
+                    let pending = sql!("SELECT 1 AS pending FROM accounts WHERE id = ? AND status = 'pending'");
+                    if tx.fetch_optional(pending, args![id]).await?.is_some() {
+                        tx.execute(sql!("DELETE FROM identities WHERE account_id = ?"), args![id]).await?;
+                    }
+                }
                 // The row lock this update takes makes its condition hold at the moment of the
                 // write: an active admin is left alone unless it stays one.
                 let mut guarded = values.to_vec();
@@ -177,6 +219,9 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
                 }
                 if updated == 0 {
                     return Ok(None);
+                }
+                if let Some(username) = claimed {
+                    claim_username(&mut tx, username, id, change.now).await?;
                 }
                 insert_events(&mut tx, events).await?;
                 let stored = read_account(&mut tx, id).await?;

@@ -13,7 +13,7 @@ use crate::store::error::StoreResult;
 use crate::tokens::opaque::TokenHash;
 
 const CLIENT_COLUMNS: &str = "id, name, confidential, redirect_uris, post_logout_redirect_uris, grant_types, scopes, \
-                              first_party, created_at, updated_at";
+                              first_party, introspect, created_at, updated_at";
 
 fn list(text: String) -> Vec<String> {
     text.split_whitespace().map(str::to_owned).collect()
@@ -29,6 +29,7 @@ fn client_from_row(row: &impl Row) -> StoreResult<OAuthClient> {
         grant_types: list(row.text("grant_types")?),
         scopes: list(row.text("scopes")?),
         first_party: row.bool("first_party")?,
+        introspect: row.bool("introspect")?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
     })
@@ -65,7 +66,7 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
             let (grants, scopes) = (client.grant_types.join(" "), client.scopes.join(" "));
             let mut tx = self.db.begin().await?;
             tx.execute(
-                sql!("INSERT INTO oauth_clients ({CLIENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                sql!("INSERT INTO oauth_clients ({CLIENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
                 args![
                     &client.id,
                     &client.name,
@@ -75,6 +76,7 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
                     &grants,
                     &scopes,
                     client.first_party,
+                    client.introspect,
                     client.created_at,
                     client.updated_at,
                 ],
@@ -134,7 +136,7 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
                 .execute(
                     sql!(
                         "UPDATE oauth_clients SET name = ?, redirect_uris = ?, post_logout_redirect_uris = ?,
-                                grant_types = ?, scopes = ?, first_party = ?, updated_at = ?
+                                grant_types = ?, scopes = ?, first_party = ?, introspect = ?, updated_at = ?
                          WHERE id = ?"
                     ),
                     args![
@@ -144,6 +146,7 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
                         &grants,
                         &scopes,
                         client.first_party,
+                        client.introspect,
                         client.updated_at,
                         &client.id,
                     ],

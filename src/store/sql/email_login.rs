@@ -12,7 +12,9 @@ use super::tokens::drop_unconfirmed_identities;
 use super::webhooks::insert_events;
 use super::{Dialect, Exec, Row, SqlStore, Transaction, args, sql};
 use crate::metrics::{DATABASE as DB, timed};
-use crate::store::email_login::{EmailLogin, EmailLoginStore, LinkState, NewEmailLogin, Redeem};
+use crate::store::email_login::{
+    EmailLogin, EmailLoginStore, HandoffBinding, LinkState, NewEmailLogin, Redeem, SpentHandoff,
+};
 use crate::store::error::StoreResult;
 use crate::store::outbox::NewEmail;
 use crate::store::webhooks::Event;
@@ -26,7 +28,19 @@ fn login_from_row(row: &impl Row) -> StoreResult<EmailLogin> {
         account_id: row.opt_id("account_id")?,
         code_hash: TokenHash::from_bytes(&code_hash)
             .ok_or_else(|| anyhow::anyhow!("a stored code hash is not 32 bytes"))?,
+        handoff: binding_from_row(row)?,
     })
+}
+
+/// The `handoff_browser` and `handoff_challenge` columns of a row.
+pub(super) fn binding_from_row(row: &impl Row) -> StoreResult<HandoffBinding> {
+    let browser = match row.opt_bytes("handoff_browser")? {
+        Some(bytes) => Some(
+            TokenHash::from_bytes(&bytes).ok_or_else(|| anyhow::anyhow!("a stored browser binding is not 32 bytes"))?,
+        ),
+        None => None,
+    };
+    Ok(HandoffBinding { browser, challenge: row.opt_text("handoff_challenge")? })
 }
 
 #[async_trait]
@@ -48,8 +62,8 @@ impl<D: Dialect> EmailLoginStore for SqlStore<D> {
                 tx.execute(
                     sql!(
                         "INSERT INTO email_logins (id, email, email_normalized, account_id, link_hash, code_hash,
-                                                   created_at, expires_at)
-                         VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                                                   handoff_browser, handoff_challenge, created_at, expires_at)
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                     ),
                     args![
                         login.id,
@@ -58,6 +72,8 @@ impl<D: Dialect> EmailLoginStore for SqlStore<D> {
                         login.account_id,
                         &login.link_hash,
                         &login.code_hash,
+                        login.handoff.browser.as_ref(),
+                        &login.handoff.challenge,
                         login.created_at,
                         login.expires_at,
                     ],
@@ -81,7 +97,8 @@ impl<D: Dialect> EmailLoginStore for SqlStore<D> {
                 .pool()
                 .fetch_optional(
                     sql!(
-                        "SELECT id, email, account_id, code_hash, attempts, expires_at, used_at
+                        "SELECT id, email, account_id, code_hash, handoff_browser, handoff_challenge, attempts,
+                                expires_at, used_at
                          FROM email_logins WHERE link_hash = ?"
                     ),
                     args![hash],
@@ -131,7 +148,7 @@ impl<D: Dialect> EmailLoginStore for SqlStore<D> {
             }
             let row = pool
                 .fetch_optional(
-                    sql!("SELECT id, email, account_id, code_hash FROM email_logins WHERE id = ?"),
+                    sql!("SELECT id, email, account_id, code_hash, handoff_browser, handoff_challenge FROM email_logins WHERE id = ?"),
                     args![id],
                 )
                 .await?;
@@ -205,6 +222,7 @@ impl<D: Dialect> EmailLoginStore for SqlStore<D> {
         hash: &TokenHash,
         account_id: Uuid,
         method: &str,
+        binding: &HandoffBinding,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> StoreResult<()> {
@@ -213,17 +231,18 @@ impl<D: Dialect> EmailLoginStore for SqlStore<D> {
                 .pool()
                 .execute(
                     sql!(
-                        "INSERT INTO login_handoffs (hash, account_id, method, created_at, expires_at)
-                         VALUES (?, ?, ?, ?, ?)"
+                        "INSERT INTO login_handoffs (hash, account_id, method, handoff_browser, handoff_challenge,
+                                                     created_at, expires_at)
+                         VALUES (?, ?, ?, ?, ?, ?, ?)"
                     ),
-                    args![hash, account_id, method, now, expires_at],
+                    args![hash, account_id, method, binding.browser.as_ref(), &binding.challenge, now, expires_at],
                 )
                 .await?;
             Ok(())
         })
     }
 
-    async fn spend_handoff(&self, hash: &TokenHash, now: DateTime<Utc>) -> StoreResult<Option<(Uuid, String)>> {
+    async fn spend_handoff(&self, hash: &TokenHash, now: DateTime<Utc>) -> StoreResult<Option<SpentHandoff>> {
         timed!(DB, "spend_handoff", async {
             let mut pool = self.db.pool();
             let spent = pool
@@ -239,9 +258,22 @@ impl<D: Dialect> EmailLoginStore for SqlStore<D> {
                 return Ok(None);
             }
             let row = pool
-                .fetch_optional(sql!("SELECT account_id, method FROM login_handoffs WHERE hash = ?"), args![hash])
+                .fetch_optional(
+                    sql!(
+                        "SELECT account_id, method, handoff_browser, handoff_challenge FROM login_handoffs
+                         WHERE hash = ?"
+                    ),
+                    args![hash],
+                )
                 .await?;
-            row.map(|row| Ok((row.id("account_id")?, row.text("method")?))).transpose()
+            let spent = |row: &<D as Dialect>::Row| -> StoreResult<SpentHandoff> {
+                Ok(SpentHandoff {
+                    account_id: row.id("account_id")?,
+                    method: row.text("method")?,
+                    binding: binding_from_row(row)?,
+                })
+            };
+            row.as_ref().map(spent).transpose()
         })
     }
 }

@@ -34,7 +34,7 @@ impl Cell {
             Cell::Id(id) => Arg::Id(Some(*id)),
             Cell::Text(text) => Arg::Text(Some(text)),
             Cell::Time(time) => Arg::Time(Some(*time)),
-            Cell::Bytes(bytes) => Arg::Bytes(bytes),
+            Cell::Bytes(bytes) => Arg::Bytes(Some(bytes)),
             Cell::Int(n) => Arg::Int(*n),
             Cell::Bool(b) => Arg::Bool(*b),
             Cell::NoTime => Arg::Time(None),

@@ -66,8 +66,9 @@ impl<D: Dialect> IdentityStore for SqlStore<D> {
                     pool.execute(
                         sql!(
                             "INSERT INTO oidc_logins (id, provider, state_hash, binding_hash, nonce, pkce_verifier,
-                                                      redirect_to, link_account_id, created_at, expires_at)
-                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                                                      redirect_to, link_account_id, handoff_browser,
+                                                      handoff_challenge, created_at, expires_at)
+                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                         ),
                         args![
                             login.id,
@@ -78,6 +79,8 @@ impl<D: Dialect> IdentityStore for SqlStore<D> {
                             pending.pkce_verifier.as_slice(),
                             &login.redirect_to,
                             login.link_account_id,
+                            login.handoff.browser.as_ref(),
+                            &login.handoff.challenge,
                             login.created_at,
                             login.expires_at,
                         ],
@@ -146,6 +149,29 @@ impl<D: Dialect> IdentityStore for SqlStore<D> {
         })
     }
 
+    async fn oidc_link_account(
+        &self,
+        provider: &str,
+        start_hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Uuid>> {
+        timed!(DB, "oidc_link_account", async {
+            let row = self
+                .db
+                .pool()
+                .fetch_optional(
+                    sql!(
+                        "SELECT link_account_id FROM oidc_logins
+                         WHERE start_hash = ? AND provider = ? AND state_hash IS NULL AND used_at IS NULL
+                               AND expires_at > ?"
+                    ),
+                    args![start_hash, provider, now],
+                )
+                .await?;
+            Ok(row.map(|row| row.opt_id("link_account_id")).transpose()?.flatten())
+        })
+    }
+
     async fn take_oidc_login(
         &self,
         provider: &str,
@@ -169,7 +195,8 @@ impl<D: Dialect> IdentityStore for SqlStore<D> {
             let row = pool
                 .fetch_optional(
                     sql!(
-                        "SELECT id, binding_hash, nonce, pkce_verifier, redirect_to, link_account_id
+                        "SELECT id, binding_hash, nonce, pkce_verifier, redirect_to, link_account_id,
+                                handoff_browser, handoff_challenge
                          FROM oidc_logins WHERE state_hash = ?"
                     ),
                     args![state_hash],
@@ -183,6 +210,7 @@ impl<D: Dialect> IdentityStore for SqlStore<D> {
                 pkce_verifier: row.bytes("pkce_verifier")?,
                 redirect_to: row.opt_text("redirect_to")?,
                 link_account_id: row.opt_id("link_account_id")?,
+                handoff: super::email_login::binding_from_row(&row)?,
             }))
         })
     }

@@ -1,5 +1,7 @@
 //! Bulk import into `accounts`: one multi-row `INSERT` per batch that skips rows colliding with
-//! an existing account (any unique key), and which rows went in read back by their new ids.
+//! an existing account (any unique key) or naming a username once given to another account
+//! (`username_claims`), and which rows went in read back by their new ids; their usernames are
+//! claimed in the same transaction.
 
 use async_trait::async_trait;
 
@@ -20,6 +22,21 @@ impl<D: Dialect> ImportStore for SqlStore<D> {
             let normalized: Vec<Option<String>> =
                 accounts.iter().map(|a| a.username.as_ref().map(|u| u.to_ascii_lowercase())).collect();
             let mut tx = self.db.begin().await?;
+            // Names once given to an account are never given to another: such rows are skipped.
+            // (One look-up per name: MySQL hands a binary-collated column back as bytes, so the
+            // names are asked for, not read back.)
+            let mut claimed = std::collections::HashSet::new();
+            for name in normalized.iter().flatten() {
+                let sql = sql!("SELECT 1 AS claimed FROM username_claims WHERE username_normalized = ?");
+                if tx.fetch_optional(sql, args![name.as_str()]).await?.is_some() {
+                    claimed.insert(name.clone());
+                }
+            }
+            let (accounts, normalized): (Vec<&NewAccount>, Vec<Option<String>>) = accounts
+                .iter()
+                .zip(normalized)
+                .filter(|(_, name)| name.as_ref().is_none_or(|name| !claimed.contains(name)))
+                .unzip();
             for (batch, usernames) in accounts.chunks(per_insert).zip(normalized.chunks(per_insert)) {
                 let mut insert = Built::new(
                     "INSERT INTO accounts (id, email, email_normalized, username, username_normalized, name, data,
@@ -53,13 +70,18 @@ impl<D: Dialect> ImportStore for SqlStore<D> {
             // Which went in: the ids are new (UUIDv7), so an id found is a row this import wrote.
             let mut inserted = Vec::new();
             for batch in accounts.chunks(per_insert) {
-                let mut select = Built::new("SELECT id FROM accounts WHERE id IN (");
+                let mut select = Built::new("SELECT id, username, created_at FROM accounts WHERE id IN (");
                 for (i, account) in batch.iter().enumerate() {
                     select.push(if i == 0 { "?" } else { ", ?" }, &[account.id.into()]);
                 }
                 select.push(")", &[]);
                 for row in select.fetch_all(&mut tx).await? {
-                    inserted.push(row.id("id")?);
+                    let id = row.id("id")?;
+                    if let Some(name) = row.opt_text("username")? {
+                        let name = name.to_ascii_lowercase();
+                        super::accounts::claim_username(&mut tx, &name, id, row.time("created_at")?).await?;
+                    }
+                    inserted.push(id);
                 }
             }
             tx.commit().await?;

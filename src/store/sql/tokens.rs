@@ -1,6 +1,8 @@
 //! One-time link tokens (`one_time_tokens`): stored with the email carrying them, looked up by
 //! hash, and spent once — activating the account or setting its new password in the same
-//! transaction.
+//! transaction. Proving the address any way but the confirmation link of a provider sign-up
+//! removes the identities linked while the account was pending (see
+//! [`drop_unconfirmed_identities`]).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -31,10 +33,24 @@ pub(super) async fn drop_unconfirmed_identities(tx: &mut impl Exec, account_id: 
     Ok(())
 }
 
+/// A purpose as stored: the `purpose` column (which a check constraint keeps to two values) and
+/// `through_provider`, which tells a provider sign-up's activation link from the others.
+fn stored(purpose: TokenPurpose) -> (&'static str, bool) {
+    match purpose {
+        TokenPurpose::Activation => ("activation", false),
+        TokenPurpose::ActivationThroughProvider => ("activation", true),
+        TokenPurpose::PasswordReset => ("password_reset", false),
+    }
+}
+
 pub(super) async fn insert_token(tx: &mut impl Exec, token: &NewOneTimeToken) -> StoreResult<()> {
+    let (purpose, through_provider) = stored(token.purpose);
     tx.execute(
-        sql!("INSERT INTO one_time_tokens (hash, account_id, purpose, created_at, expires_at) VALUES (?, ?, ?, ?, ?)"),
-        args![&token.hash, token.account_id, token.purpose.as_str(), token.created_at, token.expires_at],
+        sql!(
+            "INSERT INTO one_time_tokens (hash, account_id, purpose, through_provider, created_at, expires_at)
+             VALUES (?, ?, ?, ?, ?, ?)"
+        ),
+        args![&token.hash, token.account_id, purpose, through_provider, token.created_at, token.expires_at],
     )
     .await?;
     Ok(())
@@ -60,13 +76,14 @@ async fn spend_token(
         args![hash],
     )
     .await?;
+    let (purpose, through_provider) = stored(purpose);
     let spent = tx
         .execute(
             sql!(
                 "UPDATE one_time_tokens SET used_at = ?
-                 WHERE hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?"
+                 WHERE hash = ? AND purpose = ? AND through_provider = ? AND used_at IS NULL AND expires_at > ?"
             ),
-            args![now, hash, purpose.as_str(), now],
+            args![now, hash, purpose, through_provider, now],
         )
         .await?;
     if spent != 1 {
@@ -97,15 +114,23 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
                 .db
                 .pool()
                 .fetch_optional(
-                    sql!("SELECT account_id, purpose, expires_at, used_at FROM one_time_tokens WHERE hash = ?"),
+                    sql!(
+                        "SELECT account_id, purpose, through_provider, expires_at, used_at FROM one_time_tokens
+                         WHERE hash = ?"
+                    ),
                     args![hash],
                 )
                 .await?;
             let Some(row) = row else { return Ok(None) };
             let purpose = row.text("purpose")?;
+            let purpose = match (TokenPurpose::parse(&purpose), row.bool("through_provider")?) {
+                (Some(TokenPurpose::Activation), true) => TokenPurpose::ActivationThroughProvider,
+                (Some(purpose), _) => purpose,
+                (None, _) => return Err(anyhow::anyhow!("bad purpose {purpose:?}").into()),
+            };
             Ok(Some(OneTimeToken {
                 account_id: row.id("account_id")?,
-                purpose: TokenPurpose::parse(&purpose).ok_or_else(|| anyhow::anyhow!("bad purpose {purpose:?}"))?,
+                purpose,
                 expires_at: row.time("expires_at")?,
                 used_at: row.opt_time("used_at")?,
             }))
@@ -118,8 +143,15 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
             "redeem_activation",
             self.retrying(|| async move {
                 let mut tx = self.db.begin().await?;
-                let Some(account_id) = spend_token(&mut tx, hash, TokenPurpose::Activation, now).await? else {
-                    return Ok(false);
+                let account_id = match spend_token(&mut tx, hash, TokenPurpose::Activation, now).await? {
+                    Some(account_id) => {
+                        drop_unconfirmed_identities(&mut tx, account_id).await?;
+                        account_id
+                    }
+                    None => match spend_token(&mut tx, hash, TokenPurpose::ActivationThroughProvider, now).await? {
+                        Some(account_id) => account_id,
+                        None => return Ok(false),
+                    },
                 };
                 tx.execute(
                     sql!(

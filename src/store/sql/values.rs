@@ -17,7 +17,7 @@ pub enum Arg<'a> {
     Int(i64),
     Bool(bool),
     Time(Option<DateTime<Utc>>),
-    Bytes(&'a [u8]),
+    Bytes(Option<&'a [u8]>),
     /// A JSON object column (`data`).
     Object(&'a Map<String, Value>),
     /// Any JSON, or NULL.
@@ -86,13 +86,19 @@ impl From<Option<DateTime<Utc>>> for Arg<'_> {
 
 impl<'a> From<&'a [u8]> for Arg<'a> {
     fn from(bytes: &'a [u8]) -> Self {
-        Arg::Bytes(bytes)
+        Arg::Bytes(Some(bytes))
     }
 }
 
 impl<'a> From<&'a TokenHash> for Arg<'a> {
     fn from(hash: &'a TokenHash) -> Self {
-        Arg::Bytes(hash.as_bytes())
+        Arg::Bytes(Some(hash.as_bytes()))
+    }
+}
+
+impl<'a> From<Option<&'a TokenHash>> for Arg<'a> {
+    fn from(hash: Option<&'a TokenHash>) -> Self {
+        Arg::Bytes(hash.map(|hash| hash.as_bytes().as_slice()))
     }
 }
 
@@ -123,6 +129,7 @@ pub trait Row: Send + Sync + 'static {
     fn time(&self, column: &str) -> StoreResult<DateTime<Utc>>;
     fn opt_time(&self, column: &str) -> StoreResult<Option<DateTime<Utc>>>;
     fn bytes(&self, column: &str) -> StoreResult<Vec<u8>>;
+    fn opt_bytes(&self, column: &str) -> StoreResult<Option<Vec<u8>>>;
     /// A JSON object column.
     fn object(&self, column: &str) -> StoreResult<Map<String, Value>>;
     /// A JSON column that may be NULL.
@@ -154,6 +161,9 @@ macro_rules! native_columns {
             get(self, column)
         }
         fn bytes(&self, column: &str) -> StoreResult<Vec<u8>> {
+            get(self, column)
+        }
+        fn opt_bytes(&self, column: &str) -> StoreResult<Option<Vec<u8>>> {
             get(self, column)
         }
         fn int(&self, column: &str) -> StoreResult<i64> {

@@ -1,0 +1,29 @@
+-- A client may introspect only the tokens issued to it, unless it is a resource server.
+ALTER TABLE oauth_clients ADD COLUMN introspect BOOLEAN NOT NULL DEFAULT FALSE;
+
+-- The activation link of an account made through a provider that did not vouch for the address
+-- (a purpose of its own would not pass the purpose check): following it keeps the login that
+-- made the account; following any other activation link removes it.
+ALTER TABLE one_time_tokens ADD COLUMN through_provider BOOLEAN NOT NULL DEFAULT FALSE;
+
+-- What a browser login's hand-off code is bound to, carried from the login by email or through
+-- a provider that made it: the SHA-256 of the random value of the cookie the browser that
+-- started the login holds (`handoff_browser`), and the PKCE-style S256 challenge an API client
+-- sent at the start (`handoff_challenge`). The exchange needs one of them to match.
+ALTER TABLE email_logins ADD COLUMN handoff_browser BINARY(32), ADD COLUMN handoff_challenge VARCHAR(128);
+ALTER TABLE oidc_logins ADD COLUMN handoff_browser BINARY(32), ADD COLUMN handoff_challenge VARCHAR(128);
+ALTER TABLE login_handoffs ADD COLUMN handoff_browser BINARY(32), ADD COLUMN handoff_challenge VARCHAR(128);
+
+-- Every username ever given to an account, kept when the account lets it go or is deleted, so
+-- that a name that once meant one person never means another (apps that key on it, the
+-- forward-auth `Remote-User` and the ID token's `preferred_username`). The account that holds
+-- a claim may take its name back, no one else may take it.
+CREATE TABLE username_claims (
+    username_normalized VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+    account_id          CHAR(36)    NOT NULL,
+    claimed_at          DATETIME(6) NOT NULL,
+    PRIMARY KEY (username_normalized)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci
+  COMMENT = 'Every username ever given, never given to another account';
+INSERT INTO username_claims (username_normalized, account_id, claimed_at)
+    SELECT username_normalized, id, created_at FROM accounts WHERE username_normalized IS NOT NULL;
