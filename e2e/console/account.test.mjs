@@ -671,6 +671,17 @@ async function main() {
       await logOutPage();
     });
 
+    // A link's start URL stops at gatehouse's own page, which names the account the provider
+    // login would be linked to; only that page's button goes on to the provider.
+    async function confirmLink(email) {
+      await until('the link page should name the account', async () =>
+        new URL(page.url()).pathname.endsWith('/auth/oidc/idp') &&
+        (await page.textContent('body')).includes(email),
+      );
+      await page.screenshot({ path: path.join(SHOTS, 'account-link-confirm.png'), fullPage: true });
+      await page.click(`a:has-text("Link Idp to ${email}")`);
+    }
+
     await step('a provider login linked to another account is refused', ['alice signs up through the provider'], async () => {
       await logInPage(ANN, USER_PASSWORD);
       await expectLoggedIn(ANN);
@@ -678,6 +689,7 @@ async function main() {
       assert.equal(await identityRows().count(), 0, 'no linked login yet');
       await providerLogsIn('alice');
       await linkButton().click();
+      await confirmLink(ANN);
       await until('the page should say the login is taken', async () =>
         (await page.locator('#message[data-kind="error"]').count()) > 0 &&
         /^That login already belongs to another account\.$/.test(await messageText()),
@@ -699,6 +711,7 @@ async function main() {
       // does not matter to a link that ann asks for herself.
       await providerLogsIn('bob');
       await linkButton().click();
+      await confirmLink(ANN);
       await expectMessage(/^Linked: you can now log in with Idp\.$/);
       await expectLoggedIn(ANN);
       await until('the linked login should be listed', async () => (await identityRows().count()) === 1);

@@ -419,7 +419,7 @@ async function main() {
       await page.fill('#webhook-url', PRIVATE_HOOK);
       await page.check('#webhook-form input[name="events"][value="user.created"]');
       await page.click('#webhook-submit');
-      await expectMessage(/127\.0\.0\.1.*private address.*GATEHOUSE_WEBHOOK_ALLOW_PRIVATE/);
+      await expectMessage(/127\.0\.0\.1.*special-purpose address \(loopback\).*GATEHOUSE_WEBHOOK_ALLOW_PRIVATE/);
       assert.equal(await page.getAttribute('#message', 'data-kind'), 'error');
       assert.equal(await page.getAttribute('#message', 'role'), 'alert');
       assert.equal(await page.inputValue('#webhook-url'), PRIVATE_HOOK, 'the form keeps what was typed');
