@@ -97,6 +97,7 @@ impl Services {
             webhooks_allow_private: security.webhook_allow_private,
             texts: config.texts.clone(),
         };
+        http::routes::forward::warn_of_role_groups(&security.forward_rules);
         let keys = keys::load_or_create(backend.store.as_ref(), &settings.issuing()).await?;
         let webauthn = relying_party(&settings.public_url, security)?;
         let providers = crate::federation::Providers::new(&config.providers, &settings.public_url)?;

@@ -151,6 +151,67 @@ fn forward_rules_without_trusted_proxies_stop_the_start_with_exit_2() {
     assert!(stderr(&output).contains("GATEHOUSE_TRUSTED_PROXIES"), "{}", stderr(&output));
 }
 
+/// The claims of a JWT, undecoded but for the base64url of its middle part.
+fn claims_of(jwt: &str) -> Value {
+    use base64::Engine as _;
+    let payload = jwt.split('.').nth(1).expect("a JWT has three parts");
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+/// `gatehouse dev token` logs a test user in without a password, so it runs only where
+/// `GATEHOUSE_DEV=true`, which the configuration accepts only with a loopback public URL; the
+/// session it makes says `amr: ["dev"]`, so that nothing mistakes it for a real login.
+#[test]
+fn dev_token_gives_a_test_user_a_token_only_on_a_development_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(dir.path(), &["migrate"]);
+
+    let off = run(gatehouse(dir.path()).args(["dev", "token", "--email", "tess@example.com", "--create"]));
+    assert!(refusal(&off).contains("GATEHOUSE_DEV=true"), "{}", stderr(&off));
+
+    let production = run(gatehouse(dir.path())
+        .args(["dev", "token", "--email", "tess@example.com", "--create"])
+        .env("GATEHOUSE_DEV", "true")
+        .env("GATEHOUSE_PUBLIC_URL", "https://auth.example.com"));
+    assert_eq!(production.status.code(), Some(2), "{}", stderr(&production));
+    assert!(stderr(&production).contains("GATEHOUSE_DEV"), "{}", stderr(&production));
+    let serve = run(gatehouse(dir.path())
+        .arg("serve")
+        .env("GATEHOUSE_DEV", "true")
+        .env("GATEHOUSE_PUBLIC_URL", "https://auth.example.com"));
+    assert_eq!(serve.status.code(), Some(2), "a server with GATEHOUSE_DEV on a public URL: {}", stderr(&serve));
+
+    let dev = |args: &[&str]| {
+        run(gatehouse(dir.path())
+            .args(["dev", "token", "--email", "tess@example.com"])
+            .args(args)
+            .env("GATEHOUSE_DEV", "true"))
+    };
+    let missing = dev(&[]);
+    assert!(refusal(&missing).contains("--create"), "{}", stderr(&missing));
+
+    let created = dev(&["--create"]);
+    assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
+    let pair: Value = serde_json::from_slice(&created.stdout).unwrap();
+    assert_eq!(pair["token_type"], "Bearer");
+    assert!(pair["refresh_token"].as_str().is_some_and(|t| !t.is_empty()), "{pair}");
+    assert_eq!(pair["user"]["email"], "tess@example.com");
+    assert_eq!(pair["user"]["status"], "active");
+    let claims = claims_of(pair["access_token"].as_str().unwrap());
+    assert_eq!(claims["amr"], json!(["dev"]), "{claims}");
+    assert_eq!(claims["aal"], 1, "{claims}");
+    assert!(stderr(&created).contains("a development login"), "logged as such: {}", stderr(&created));
+
+    let again = dev(&["--second-factor"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    let pair: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(pair["user"]["id"], claims["sub"], "the same account, not a second one");
+    let claims = claims_of(pair["access_token"].as_str().unwrap());
+    assert_eq!(claims["amr"], json!(["dev", "mfa"]), "{claims}");
+    assert_eq!(claims["aal"], 2, "{claims}");
+    assert!(!stdout(&again).contains("password"), "{}", stdout(&again));
+}
+
 #[test]
 fn log_format_json_writes_one_json_object_per_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -909,4 +970,47 @@ fn webhook_commands_register_show_and_remove_an_endpoint_and_refuse_a_private_on
     assert!(refusal(&unconfirmed).contains("--yes"));
     assert!(deleted.starts_with(&format!("deleted webhook endpoint {id}")), "{deleted}");
     assert_eq!(refusal(&gone), format!("no such webhook endpoint: {id}"));
+}
+
+/// Without `GATEHOUSE_SMTP_URL` emails go to the log, and readiness says so rather than
+/// "reachable"; a client app registered at the command line beside the running server has the
+/// key of its ID tokens published by that server's JWKS at once, as one registered through the
+/// admin API has. A forward-auth rule's group that is also a role's name is warned of at start.
+#[tokio::test]
+async fn readiness_says_no_mail_server_is_configured_and_a_cli_client_s_id_key_is_published_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules =
+        [("GATEHOUSE_FORWARD_RULES", "app.example.com/admin=group:admin"), ("GATEHOUSE_TRUSTED_PROXIES", "127.0.0.1")];
+    let (mut server, port) = serve(dir.path(), &rules);
+    until_healthy(port, &mut server).await;
+    let get = |path: &str| {
+        let url = format!("http://127.0.0.1:{port}{path}");
+        async move { reqwest::get(url).await.unwrap().json::<Value>().await.unwrap() }
+    };
+
+    let ready = get("/readyz").await;
+    let created = run(gatehouse(dir.path()).args([
+        "client",
+        "create",
+        "--name",
+        "Reports",
+        "--redirect-uri",
+        "https://reports.example.com/callback",
+        "--json",
+    ]));
+    let jwks = get("/.well-known/jwks.json").await;
+    let discovery = get("/.well-known/openid-configuration").await;
+    stop(&mut server);
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut server.stderr.take().unwrap(), &mut log).unwrap();
+
+    assert!(log.contains("asks for group:admin") && log.contains("app_data.roles"), "{log}");
+    assert_eq!(ready, json!({"status": "ready", "mail_server": "not_configured"}));
+    assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
+    let algorithms: Vec<&str> = jwks["keys"].as_array().unwrap().iter().filter_map(|k| k["alg"].as_str()).collect();
+    assert!(algorithms.contains(&"RS256"), "the ID-token key is published: {algorithms:?}");
+    assert!(algorithms.contains(&"EdDSA"), "beside the access-token key: {algorithms:?}");
+    let claims: Vec<&str> =
+        discovery["claims_supported"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(!claims.contains(&"role"), "discovery lists no claim ID tokens never carry: {claims:?}");
 }

@@ -104,6 +104,16 @@ impl Accounts {
         Ok(added)
     }
 
+    /// Reloads the keys when this replica holds no ID-token key, at most every few seconds: one
+    /// made by another process (a client registered at the command line) is then published at
+    /// once.
+    pub async fn reload_keys_for_missing_id_key(&self) -> Result<()> {
+        if self.keys().needs_id_key() && self.keys.may_reload_for_unknown_kid() {
+            self.reload_keys().await?;
+        }
+        Ok(())
+    }
+
     /// Makes the key that signs ID tokens when none of their algorithm exists yet (see
     /// [`KeyRing::needs_id_key`]). Another replica may have made it: the keys are read again
     /// first; and should two make one at once, every replica signs with the older.

@@ -1,13 +1,16 @@
-//! What operators do outside the API: create accounts from the command line and ensure the
-//! bootstrap admin from `GATEHOUSE_ADMIN_EMAIL` / `GATEHOUSE_ADMIN_PASSWORD`.
+//! What operators do outside the API: create accounts from the command line, ensure the
+//! bootstrap admin from `GATEHOUSE_ADMIN_EMAIL` / `GATEHOUSE_ADMIN_PASSWORD`, and, on a
+//! development machine only, log a test user in for an app's test suite (`gatehouse dev token`).
 
 use chrono::Utc;
 use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::domain::{Account, AccountKey, Email, NewPassword, Role, Status, Username};
-use super::{Accounts, Error, Result, updated_events};
+use super::{Accounts, ClientInfo, Error, Result, TokenPair, updated_events};
+use crate::sessions::SessionAuth;
 use crate::store::{Event, EventType, NewAccount, ProfileChange};
+use crate::tokens::opaque::OpaqueToken;
 
 impl Accounts {
     /// Creates an active account (the operator vouches for the address).
@@ -85,5 +88,37 @@ impl Accounts {
             tracing::info!(account_id = %account.id, "bootstrap admin password set from the configuration");
         }
         Ok(account)
+    }
+
+    /// A token pair for the account `email`, logged in without a password, for the test suite
+    /// of an app on a development machine: the caller (the command line) checks that
+    /// `GATEHOUSE_DEV` is on, which the configuration allows only with a loopback public URL.
+    /// With `create`, an account that does not exist is made active, with a password nobody
+    /// knows. The session's `amr` is `["dev"]` (`["dev","mfa"]` and level 2 with
+    /// `second_factor`), so that nothing mistakes it for a real login.
+    pub async fn dev_login(&self, email: &str, create: bool, second_factor: bool) -> Result<TokenPair> {
+        let parsed = Email::parse(email).map_err(|e| Error::Validation(vec![e]))?;
+        let found = self.store.find_account(&AccountKey::Email(parsed.normalized().to_owned())).await?;
+        let account = match found {
+            Some(found) => found.account,
+            None if create => {
+                let password = SecretString::from(format!("dev {}", OpaqueToken::generate().expose()));
+                self.create_active_account(email, None, password, Role::User).await?
+            }
+            None => return Err(Error::NotFound),
+        };
+        match account.status {
+            Status::Active => {}
+            Status::Pending => return Err(Error::NotActivated),
+            Status::Disabled => return Err(Error::Disabled),
+        }
+        let now = Utc::now();
+        let auth = match second_factor {
+            true => SessionAuth::second_factor(vec!["dev".into(), "mfa".into()], now),
+            false => SessionAuth::first_factor("dev", now),
+        };
+        tracing::warn!(account_id = %account.id, "a development login, without a password (GATEHOUSE_DEV)");
+        let client = ClientInfo { user_agent: Some("gatehouse dev token".into()), ..ClientInfo::default() };
+        self.start_session(account, auth, &client, serde_json::json!({ "method": "dev" })).await
     }
 }

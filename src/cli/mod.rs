@@ -1,6 +1,7 @@
 //! The command line: `serve` (the default), `migrate`, `user create`, `config check`,
-//! `mail test`, and the operator commands of [`admin`] (`user list|show|…`, `keys`, `outbox`),
-//! [`clients`] (`client create|list|…`) and [`import`] (`import FILE`, `import status`).
+//! `mail test`, `dev token` (a development machine only), and the operator commands of
+//! [`admin`] (`user list|show|…`, `keys`, `outbox`), [`clients`] (`client create|list|…`) and
+//! [`import`] (`import FILE`, `import status`).
 //! Exit codes: 0 done, 1 failed or refused, 2 bad configuration or usage.
 
 mod admin;
@@ -61,6 +62,9 @@ enum Command {
     /// Check email delivery.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// A development machine's conveniences (GATEHOUSE_DEV=true, loopback public URL only).
+    #[command(subcommand)]
+    Dev(DevCommand),
     /// Remove now what the server's housekeeping removes every ten minutes: expired sessions,
     /// links and codes, audit events past GATEHOUSE_AUDIT_RETENTION, old webhook deliveries.
     /// Safe while servers run: it deletes in batches of 1,000 rows, below normal CPU priority,
@@ -99,6 +103,22 @@ enum UserCommand {
 enum ConfigCommand {
     /// Print the effective configuration, secrets masked; exit 2 if a value is bad.
     Check,
+}
+
+#[derive(Subcommand, Debug)]
+enum DevCommand {
+    /// Print a token pair (as `POST /auth` answers it) for a test user, logged in without a
+    /// password, for an app's test suite. Refused unless GATEHOUSE_DEV=true.
+    Token {
+        #[arg(long)]
+        email: String,
+        /// Make the account (active, with a password nobody knows) when there is none.
+        #[arg(long)]
+        create: bool,
+        /// A session at level 2 (`aal` 2), as after a second factor.
+        #[arg(long)]
+        second_factor: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -162,6 +182,9 @@ pub fn main() -> ExitCode {
             Command::Webhook(command) => operate(config, admin::Operation::Webhook(command)).await,
             Command::Import(args) => operate(config, admin::Operation::Import(args)).await,
             Command::Mail(MailCommand::Test { to }) => mail_test(config, to).await,
+            Command::Dev(DevCommand::Token { email, create, second_factor }) => {
+                dev_token(config, &email, create, second_factor).await
+            }
             Command::Purge => purge(config).await,
         }
     });
@@ -349,6 +372,24 @@ fn read_password(from_stdin: bool) -> anyhow::Result<SecretString> {
     };
     anyhow::ensure!(!password.is_empty(), "no password given");
     Ok(SecretString::from(password))
+}
+
+/// Prints a token pair for a test user (`gatehouse dev token`), on a development machine only.
+async fn dev_token(config: Config, email: &str, create: bool, second_factor: bool) -> anyhow::Result<()> {
+    if !config.dev {
+        return Err(admin::Refused(
+            "gatehouse dev token logs people in without a password, so it runs only with GATEHOUSE_DEV=true \
+             (which the configuration allows only with a loopback GATEHOUSE_PUBLIC_URL)"
+                .into(),
+        )
+        .into());
+    }
+    let services = open(&config).await?;
+    let pair = services.accounts.dev_login(email, create, second_factor).await;
+    services.close().await;
+    let pair = pair.map_err(|e| admin::explain(e, || format!("no account has {email}: add --create to make one")))?;
+    println!("{}", serde_json::to_string_pretty(&crate::http::views::TokenBody::from(pair))?);
+    Ok(())
 }
 
 /// Sends one message through the configured transport; no database is opened.

@@ -57,6 +57,21 @@ impl ForwardRules {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The groups the rules ask for (`group:NAME`), each once.
+    pub fn groups(&self) -> Vec<&str> {
+        let mut groups: Vec<&str> = self
+            .0
+            .iter()
+            .filter_map(|rule| match &rule.access {
+                Access::Group(group) => Some(group.as_str()),
+                _ => None,
+            })
+            .collect();
+        groups.sort_unstable();
+        groups.dedup();
+        groups
+    }
 }
 
 impl ForwardRule {

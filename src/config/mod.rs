@@ -69,6 +69,8 @@ pub struct Config {
     pub log: String,
     pub log_format: LogFormat,
     pub security: Security,
+    /// `GATEHOUSE_DEV`: a development machine (never production: only with a loopback public URL).
+    pub dev: bool,
     /// Social login providers (`GATEHOUSE_OIDC_<NAME>_*`), by name.
     pub providers: Vec<ProviderConfig>,
     /// Every text in every language, with the brand and the operator's templates: read and
@@ -228,6 +230,16 @@ impl Config {
         let log = p.get(&LOG);
         let log_format = p.get(&LOG_FORMAT);
         let security = security(&mut p);
+        let dev = p.get(&DEV);
+        if let (Some(true), Some(url)) = (dev, public_url.as_ref())
+            && !is_loopback(url)
+        {
+            p.problems.push(format!(
+                "{} is true but {} ({url}) is not on loopback: development conveniences log people in without a \
+                 password, so they run only on a development machine; unset it in production",
+                DEV.name, PUBLIC_URL.name
+            ));
+        }
         let texts = presentation(&mut p, public_url.as_ref(), security.as_ref());
         let (providers, mut provider_problems, provider_lines) = providers::read(p.raw());
         p.problems.append(&mut provider_problems);
@@ -270,6 +282,7 @@ impl Config {
                 log: log?,
                 log_format: log_format?,
                 security: security?,
+                dev: dev?,
                 providers,
                 texts: texts?,
             })
@@ -282,6 +295,16 @@ impl Config {
             }
             _ => Err(ConfigError { problems: p.problems }),
         }
+    }
+}
+
+/// Whether a URL names this machine: `localhost` (or a name under it), or a loopback address.
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name == "localhost" || name.ends_with(".localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 

@@ -172,6 +172,8 @@ settings! {
         "failed logins for one account from anywhere before delays begin";
     LOCKOUT_MAX_DELAY: Duration = "GATEHOUSE_LOCKOUT_MAX_DELAY", Value("15m"), Plain, parse_duration,
         "the longest delay after repeated failed logins; delays double from 1 s";
+    DEV: bool = "GATEHOUSE_DEV", Value("false"), Plain, parse_bool,
+        "`true`: a development machine's conveniences (`gatehouse dev token` logs a test user in without a password); refused at start unless the public URL is on loopback";
     TRUSTED_PROXIES: Vec<ipnet::IpNet> = "GATEHOUSE_TRUSTED_PROXIES", Unset, Plain, parse_proxies,
         "proxies (IPs, CIDRs, comma-separated) whose `GATEHOUSE_FORWARDED_HEADER` names the client IP";
     FORWARDED_HEADER: super::parse::ForwardedHeader = "GATEHOUSE_FORWARDED_HEADER", Value("x-forwarded-for"), Plain, super::parse::parse_forwarded_header,

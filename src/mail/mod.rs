@@ -28,6 +28,10 @@ pub trait Transport: Send + Sync + std::fmt::Debug + 'static {
     async fn ping(&self) -> Result<(), SendError>;
     /// A short description for logs, secrets masked.
     fn describe(&self) -> String;
+    /// Whether this sends to a mail server (the log does not).
+    fn has_server(&self) -> bool {
+        true
+    }
 }
 
 /// The development transport: writes each whole email, link included, to the log.
@@ -54,5 +58,9 @@ impl Transport for LogTransport {
 
     fn describe(&self) -> String {
         "the log (set GATEHOUSE_SMTP_URL to send real email)".into()
+    }
+
+    fn has_server(&self) -> bool {
+        false
     }
 }

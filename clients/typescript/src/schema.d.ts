@@ -1958,7 +1958,10 @@ export interface components {
         Readiness: {
             /** @description `ready`. */
             status: string;
-            /** @description `reachable`, or `unreachable` (emails wait in the outbox and are sent once it is back). */
+            /**
+             * @description `reachable`, `unreachable` (emails wait in the outbox and are sent once it is back), or
+             *     `not_configured` (no `GATEHOUSE_SMTP_URL`: emails are written to the log).
+             */
             mail_server: string;
         };
         /** @description A fresh access token after a step-up. */

@@ -78,25 +78,47 @@ function keySet(url: string): JWTVerifyGetKey {
  * Verifies a gatehouse access token and returns its claims. Throws one of `jose`'s errors
  * (`error.code` such as `ERR_JWS_SIGNATURE_VERIFICATION_FAILED`, `ERR_JWT_EXPIRED`,
  * `ERR_JWT_CLAIM_VALIDATION_FAILED` with `error.claim` naming `aud`, `iss`, `typ` or `aal`)
- * when it does not verify: answer `401` then.
+ * when it does not verify: answer `401` then. An `iss` refusal's message names the token's
+ * issuer and the expected one.
  */
 export async function verifyAccessToken(token: string, options: VerifyOptions): Promise<AccessTokenClaims> {
   const issuer = options.issuer.replace(/\/+$/, "");
   const keys = keySet(String(options.jwksUrl ?? `${issuer}/.well-known/jwks.json`));
-  const { payload } = await jwtVerify(token, keys, {
-    issuer,
-    audience: options.audience,
-    typ: "JWT",
-    algorithms: options.algorithms ?? ALGORITHMS,
-    requiredClaims: ["sub", "sid", "iat", "exp"],
-    clockTolerance: options.clockTolerance,
-  });
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(token, keys, {
+      issuer,
+      audience: options.audience,
+      typ: "JWT",
+      algorithms: options.algorithms ?? ALGORITHMS,
+      requiredClaims: ["sub", "sid", "iat", "exp"],
+      clockTolerance: options.clockTolerance,
+    }));
+  } catch (error) {
+    if (error instanceof errors.JWTClaimValidationFailed && error.claim === "iss" && error.reason === "check_failed") {
+      throw issuerMismatch(error, issuer);
+    }
+    throw error;
+  }
   const aal = typeof payload.aal === "number" ? payload.aal : 1;
   const minAal = options.minAal ?? 1;
   if (aal < minAal) {
     throw new errors.JWTClaimValidationFailed(`"aal" claim is ${aal}, below the ${minAal} required`, payload, "aal", "check_failed");
   }
   return { ...payload, aal } as AccessTokenClaims;
+}
+
+/**
+ * jose's `unexpected "iss" claim value`, naming both issuers. The usual cause is another
+ * spelling of gatehouse's address than its own (`http://localhost:8080` for
+ * `http://127.0.0.1:8080`): the issuer is compared as text.
+ */
+function issuerMismatch(error: errors.JWTClaimValidationFailed, expected: string): errors.JWTClaimValidationFailed {
+  const message =
+    `unexpected "iss" claim value: the token's issuer is ${JSON.stringify(error.payload.iss)}, ` +
+    `this verifier expects ${JSON.stringify(expected)} (pass the issuer exactly as gatehouse's ` +
+    `/.well-known/openid-configuration spells it)`;
+  return new errors.JWTClaimValidationFailed(message, error.payload, "iss", error.reason);
 }
 
 /** A verifier bound to its options: `const verify = createVerifier({ issuer, audience }); await verify(token)`. */

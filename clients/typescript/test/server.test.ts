@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { createRemoteJWKSet, jwtVerify } from "jose";
+import { createRemoteJWKSet, errors, jwtVerify } from "jose";
 
 import { Gatehouse, MfaRequired, type TokenPair } from "gatehouse-client";
 import { bearerToken, createVerifier, verifyAccessToken } from "gatehouse-client/server";
@@ -13,6 +13,8 @@ import { activeAccount, admin, env, untilExpired } from "./helpers.js";
 interface JoseFailure {
   code: string;
   claim?: string;
+  reason?: string;
+  message: string;
 }
 
 /** The jose error a verification fails with. */
@@ -95,6 +97,27 @@ describe("verifyAccessToken", () => {
     );
     assert.equal(issuer.code, "ERR_JWT_CLAIM_VALIDATION_FAILED");
     assert.equal(issuer.claim, "iss");
+  });
+
+  test("an issuer mismatch names the token's issuer and the expected one", async () => {
+    const { pair } = await loggedIn("issuer");
+    // The same gatehouse under another spelling of its address: the classic mistake.
+    const otherSpelling = env.base.replace("127.0.0.1", "localhost");
+    assert.notEqual(otherSpelling, env.base);
+    const error = await refusal(
+      verifyAccessToken(pair.access_token, {
+        issuer: otherSpelling,
+        audience: env.base,
+        jwksUrl: `${env.base}/.well-known/jwks.json`,
+      }),
+    );
+    assert.equal(error.code, "ERR_JWT_CLAIM_VALIDATION_FAILED");
+    assert.equal(error.claim, "iss");
+    assert.ok(error instanceof errors.JWTClaimValidationFailed, "still jose's error class");
+    assert.equal(error.reason, "check_failed");
+    assert.match(error.message, /^unexpected "iss" claim value: /);
+    assert.ok(error.message.includes(`the token's issuer is "${env.base}"`), error.message);
+    assert.ok(error.message.includes(`this verifier expects "${otherSpelling}"`), error.message);
   });
 
   test("refuses an expired token", async () => {

@@ -32,7 +32,8 @@ struct Readiness {
     /// `ready`.
     #[schema(value_type = String)]
     status: &'static str,
-    /// `reachable`, or `unreachable` (emails wait in the outbox and are sent once it is back).
+    /// `reachable`, `unreachable` (emails wait in the outbox and are sent once it is back), or
+    /// `not_configured` (no `GATEHOUSE_SMTP_URL`: emails are written to the log).
     #[schema(value_type = String)]
     mail_server: &'static str,
 }
@@ -67,7 +68,11 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, ApiErr
             ));
         }
     }
-    let mail_server = if mailer_ok(&state).await { "reachable" } else { "unreachable" };
+    let mail_server = match state.outbox.transport().has_server() {
+        false => "not_configured",
+        true if mailer_ok(&state).await => "reachable",
+        true => "unreachable",
+    };
     Ok(Json(Readiness { status: "ready", mail_server }))
 }
 

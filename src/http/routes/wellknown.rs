@@ -34,6 +34,11 @@ struct Jwks {
     responses((status = 200, description = "The public keys that verify access tokens", body = Jwks))
 )]
 async fn jwks(State(state): State<AppState>) -> Response {
+    // A client registered at the command line had its ID-token key made by another process:
+    // published here at once, not at the next reload.
+    if let Err(error) = state.accounts.reload_keys_for_missing_id_key().await {
+        tracing::warn!(%error, "could not reload the signing keys");
+    }
     cached(Json(Jwks { keys: state.accounts.keys().jwks() }))
 }
 
@@ -124,7 +129,6 @@ async fn openid_configuration(State(state): State<AppState>) -> Response {
             "name",
             "preferred_username",
             "updated_at",
-            "role",
             "app_data",
         ],
         authorization_response_iss_parameter_supported: true,

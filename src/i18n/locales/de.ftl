@@ -239,7 +239,7 @@ page-logout =
 
 page-form-expired =
     .title = Dieses Formular ist abgelaufen
-    .body = Gehen Sie zurück, laden Sie die Seite neu und versuchen Sie es noch einmal.
+    .body = Dieses Formular wurde in einem anderen Browser oder vor mehr als einem Tag geöffnet oder von einer anderen Website abgeschickt, daher kann ihm nicht vertraut werden. Öffnen Sie die Seite erneut.
     .login = Anmelden
 
 ## Seiten zu einem Link, der nicht verwendet werden kann

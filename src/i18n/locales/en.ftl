@@ -239,7 +239,7 @@ page-logout =
 
 page-form-expired =
     .title = This form has expired
-    .body = Go back, reload the page and try again.
+    .body = This form was opened in another browser, more than a day ago, or posted from another site, so it cannot be trusted. Open the page again (a script: GET the page first, keep its cookie, and post its hidden form field with an Origin header of this site).
     .login = Log in
 
 ## Pages for a link that cannot be used

@@ -239,7 +239,7 @@ page-logout =
 
 page-form-expired =
     .title = Este formulario ha caducado
-    .body = Vuelva atrás, recargue la página e inténtelo de nuevo.
+    .body = Este formulario se abrió en otro navegador, hace más de un día, o se envió desde otro sitio, así que no se puede confiar en él. Vuelva a abrir la página.
     .login = Iniciar sesión
 
 ## Páginas de un enlace que no se puede usar

@@ -239,7 +239,7 @@ page-logout =
 
 page-form-expired =
     .title = Ce formulaire a expiré
-    .body = Revenez en arrière, rechargez la page et réessayez.
+    .body = Ce formulaire a été ouvert dans un autre navigateur, il y a plus d'un jour, ou envoyé depuis un autre site : on ne peut donc pas s'y fier. Ouvrez de nouveau la page.
     .login = Se connecter
 
 ## Pages pour un lien inutilisable

@@ -155,7 +155,7 @@ async fn the_reviewed_differentials_are_refused() {
 #[test]
 fn rules_without_trusted_proxies_refuse_to_start_with_the_cause() {
     let refused = gatehouse::config::Config::from_vars([
-        ("GATEHOUSE_DATABASE_URL", "sqlite::memory:"),
+        ("GATEHOUSE_DATABASE_URL", "sqlite://gatehouse.db"),
         ("GATEHOUSE_FORWARD_RULES", "app.example.com/admin=group:admin"),
     ])
     .unwrap_err();

@@ -124,6 +124,19 @@ fn groups(account: &Account) -> Vec<String> {
     groups
 }
 
+/// Warns, at start, of each rule's `group:NAME` that is also a role's name: accounts of that
+/// role have it, and so do accounts whose `app_data.roles` lists the name.
+pub fn warn_of_role_groups(rules: &crate::config::forward::ForwardRules) {
+    for group in rules.groups().into_iter().filter(|g| crate::accounts::domain::Role::parse(g).is_some()) {
+        tracing::warn!(
+            group,
+            "a forward-auth rule asks for group:{group}, which accounts whose role is {group} have, and also \
+             accounts whose app_data.roles lists \"{group}\": keep role names out of app_data.roles, or name \
+             the group another way"
+        );
+    }
+}
+
 fn allowed(account: &Account, access: &Access) -> bool {
     match access {
         Access::Group(group) => groups(account).iter().any(|g| g == group),
