@@ -582,7 +582,7 @@ def targets(results):
     checks = []
     healthz, user = get("healthz", 64, "req_per_s"), get("user", 64, "ok_per_s")
     if healthz and user is not None:
-        need = 0.40 if pg else 0.60
+        need = 0.40 if pg else 0.75
         ratio = paired("user", "ok_per_s", healthz_rounds)
         checks.append(("1. GET /user vs GET /healthz at c=64", ratio, f">= {need:.0%}", ratio >= need,
                        f"median of per-round ratios to /healthz measured just before and after; medians "

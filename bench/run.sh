@@ -13,6 +13,12 @@
 #             the growth section of docs/BENCHMARKS.md and docs/bench-growth.svg. About half an
 #             hour per backend at 1M. With --smoke: 1k and 10k accounts, a minute or two,
 #             asserts that every figure is there, writes nothing.
+#        bench/run.sh [--no-build] --mail [--smoke] [mail.py options]
+#   --mail    the mail benchmark (bench/mail.py): a queue of 10,000 emails drained into a local
+#             SMTP sink, a sink answering each message after 100 ms, a minute of sign-ups at the
+#             server's full rate (the time from each 201 to its email), and 10,000 webhook
+#             deliveries to a local receiver; one summary line per backend. With --smoke: small
+#             sizes, checks the harness, asserts no target.
 #   --no-build  use the binaries already in $CARGO_TARGET_DIR/release (e.g. a copy taken
 #             while others rebuild the shared cache)
 #   --smoke   one round of 1-second runs at concurrency 1 and 16 of healthz, GET /user,
@@ -54,5 +60,9 @@ fi
 if [ "${1:-}" = --growth ]; then
   shift
   exec python3 bench/growth.py "$@"
+fi
+if [ "${1:-}" = --mail ]; then
+  shift
+  exec python3 bench/mail.py "$@"
 fi
 exec python3 bench/bench.py "$@"

@@ -33,7 +33,7 @@ done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# Every table and every column, as of migration 0014. Parents come before the tables whose
+# Every table and every column, as of migration 0015. Parents come before the tables whose
 # foreign keys name them. Short-lived rows (rate limits, login challenges, logins waiting at a
 # provider, authorization codes) are copied too: harmless, and in-flight logins keep working.
 tables=(
@@ -44,7 +44,7 @@ tables=(
   "one_time_tokens hash account_id purpose created_at expires_at used_at through_provider"
   "signing_keys kid generation algorithm private_key public_key created_at"
   "sealing_keys id secret created_at"
-  "outbox id kind recipient subject body_text body_html message_id status attempts next_attempt_at claimed_until last_error created_at sent_at claimed_by"
+  "jobs id kind lane topic target account_id ref_id payload body status attempts next_attempt_at claimed_until claimed_by last_status last_error created_at finished_at"
   "rate_limits key until_ms count expires_ms"
   "audit_events id at kind account_id actor_id ip user_agent request_id detail"
   "email_changes hash account_id kind email created_at expires_at used_at"
@@ -61,7 +61,6 @@ tables=(
   "oauth_codes hash client_id account_id browser_session_id redirect_uri scopes nonce code_challenge auth created_at expires_at used_at session_id reused_at"
   "oauth_consents account_id client_id scopes granted_at"
   "webhook_endpoints id url events description enabled secret_sealed created_at updated_at"
-  "webhook_deliveries endpoint_id event_id event_type account_id data occurred_at status attempts next_attempt_at claimed_until claimed_by last_response_status last_error delivered_at"
 )
 
 sq() { sqlite3 -batch -bail -noheader -list -init /dev/null "$sqlite_file" "$@"; }

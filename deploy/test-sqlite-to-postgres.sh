@@ -399,8 +399,8 @@ sqlite3 -bail "$sqlite_db" "
   INSERT INTO identities (id, account_id, provider, issuer, subject, email, created_at, last_login_at)
   SELECT '01a20a70-0000-7000-8000-000000000001', id, 'github', 'https://github.com', '583231', 'carol@users.noreply.github.com',
          '2026-01-02T03:04:05.123456789+00:00', NULL FROM accounts WHERE email = '$carol_email';
-  UPDATE outbox SET last_error = 'line one' || char(13) || char(10) || 'line two' || char(13) || 'esc ' || char(27) || '[0m tab' || char(9) || 'end'
-   WHERE id = (SELECT min(id) FROM outbox);" || abort "setup: direct inserts"
+  UPDATE jobs SET last_error = 'line one' || char(13) || char(10) || 'line two' || char(13) || 'esc ' || char(27) || '[0m tab' || char(9) || 'end'
+   WHERE id = (SELECT min(id) FROM jobs WHERE kind = 'email');" || abort "setup: direct inserts"
 for table in $(py list_tables "$sqlite_db"); do
   n=$(sqlite3 "$sqlite_db" "SELECT count(*) FROM \"$table\"")
   if [ "$n" -gt 0 ]; then pass "setup: SQLite's $table has rows ($n)"; else fail "setup: SQLite's $table has no rows: the test does not cover it"; fi
@@ -488,9 +488,9 @@ check "sessions: the user agent \\N stays text (SQLite: $(s "SELECT count(*) FRO
   1 "$(pg -c "SELECT count(*) FROM sessions WHERE user_agent = '\\N'")"
 check "webhook_endpoints: an empty description stays empty, not NULL (SQLite: $(s "SELECT count(*) FROM webhook_endpoints WHERE description = ''"))" \
   1 "$(pg -c "SELECT count(*) FROM webhook_endpoints WHERE description = ''")"
-check "outbox: a last_error with CR, LF, ESC and tab, byte for byte" \
-  "$(s "SELECT lower(hex(last_error)) FROM outbox WHERE last_error LIKE 'line one%'")" \
-  "$(pg -c "SELECT encode(convert_to(last_error, 'UTF8'), 'hex') FROM outbox WHERE last_error LIKE 'line one%'")"
+check "jobs: a last_error with CR, LF, ESC and tab, byte for byte" \
+  "$(s "SELECT lower(hex(last_error)) FROM jobs WHERE last_error LIKE 'line one%'")" \
+  "$(pg -c "SELECT encode(convert_to(last_error, 'UTF8'), 'hex') FROM jobs WHERE last_error LIKE 'line one%'")"
 
 # ==========================================================================================
 echo

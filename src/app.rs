@@ -70,6 +70,11 @@ impl Services {
         };
         crate::metrics::handle();
         let backend = Backend { store, sessions };
+        let outbox_settings = OutboxSettings {
+            connections: config.smtp_connections,
+            domain_rate: config.smtp_domain_rate,
+            ..outbox_settings
+        };
         let transport = crate::mail::smtp::transport(config.smtp_url.as_ref(), &config.mail_from)?;
         let outbox = Outbox::new(backend.store.clone(), transport, outbox_settings);
         let hasher = PasswordHasher::start(config.hash_threads, config.hash_queue, config.hash_max_wait);

@@ -3,7 +3,8 @@
 //! The folders are the architecture: [`http`] (routes, extractors, the one error type) calls
 //! [`accounts`] (the account rules), which uses [`store`] (SQL, one file per database),
 //! [`sessions`], [`limits`] (rate limits and the login lockout), [`audit`] (the audit trail),
-//! [`mail`] (templates, outbox worker, transports), [`passwords`] (Argon2id on its own threads),
+//! [`mail`] (templates, the outbox's sender, transports), [`jobs`] (the worker of the job queue
+//! that emails and webhook deliveries share), [`passwords`] (Argon2id on its own threads),
 //! [`federation`] (identity providers for social login) and [`tokens`] (JWT and opaque-token
 //! crypto). [`app`] wires them together; [`cli`] is the
 //! command line. Nothing depends on `http`.
@@ -16,6 +17,7 @@ pub mod config;
 pub mod federation;
 pub mod http;
 pub mod i18n;
+pub mod jobs;
 pub mod limits;
 pub mod mail;
 pub mod memory;

@@ -9,6 +9,7 @@
 //!   `gatehouse_outbox_backlog`;
 //! - `gatehouse_webhook_deliveries_total{outcome}` (`delivered`, `retried`, `failed`) and
 //!   `gatehouse_webhook_backlog`;
+//! - `gatehouse_jobs_waiting{kind}` and `gatehouse_jobs_oldest_seconds{kind}`: the job queue;
 //! - `gatehouse_password_hash_queue_depth`, `gatehouse_password_hash_wait_seconds`,
 //!   `gatehouse_password_hash_rejected_total`;
 //! - `gatehouse_database_duration_seconds{op}` and `gatehouse_session_store_duration_seconds{op}`,
@@ -77,6 +78,8 @@ fn describe() {
     describe_gauge!("gatehouse_outbox_backlog", "Emails queued and not yet delivered");
     describe_counter!("gatehouse_webhook_deliveries_total", "Webhook delivery attempts by outcome");
     describe_gauge!("gatehouse_webhook_backlog", "Webhook deliveries queued or being sent");
+    describe_gauge!("gatehouse_jobs_waiting", "Jobs of a kind queued, held or being sent");
+    describe_gauge!("gatehouse_jobs_oldest_seconds", "How long ago the oldest job of a kind still waiting was written");
     describe_gauge!(MAIL_SERVER_UP, "Whether the mail server answered its last check (readiness probes check it)");
     describe_gauge!("gatehouse_password_hash_queue_depth", "Password-hash jobs waiting for a thread");
     describe_histogram!("gatehouse_password_hash_wait_seconds", "Time a hash job waited for a thread");

@@ -380,7 +380,7 @@ async fn a_database_outage_answers_503_writes_nothing_half_and_recovers() {
         0,
         "nothing half-written"
     );
-    assert_eq!(db.count("SELECT COUNT(*) FROM outbox WHERE recipient = 'dan@example.com'").await, 0);
+    assert_eq!(db.count("SELECT COUNT(*) FROM jobs WHERE kind = 'email' AND target = 'dan@example.com'").await, 0);
     let again =
         post(&client, &format!("{base}/user"), json!({"email": "dan@example.com", "password": PASSWORD}), None).await;
     assert_eq!(again.status(), StatusCode::CREATED);

@@ -50,6 +50,10 @@ pub struct Config {
     pub smtp_url: Option<SecretUrl>,
     pub mail_from: String,
     pub outbox_lease: Duration,
+    /// Emails sent at once, over as many pooled connections.
+    pub smtp_connections: u32,
+    /// The most emails one recipient domain is sent per period, if limited.
+    pub smtp_domain_rate: Option<crate::limits::Budget>,
     pub admin: Option<AdminSeed>,
     pub access_token_ttl: Duration,
     pub token_algorithm: KeyAlgorithm,
@@ -213,6 +217,8 @@ impl Config {
         let smtp_url = p.optional(&SMTP_URL);
         let mail_from = p.get(&MAIL_FROM);
         let outbox_lease = p.get(&OUTBOX_LEASE);
+        let smtp_connections = p.get(&SMTP_CONNECTIONS);
+        let smtp_domain_rate = p.optional(&SMTP_DOMAIN_RATE);
         let admin = admin_seed(&mut p);
         let access_token_ttl = p.get(&ACCESS_TOKEN_TTL);
         let token_algorithm = p.get(&TOKEN_ALGORITHM);
@@ -266,6 +272,8 @@ impl Config {
                 smtp_url: smtp_url?,
                 mail_from: mail_from?,
                 outbox_lease: outbox_lease?,
+                smtp_connections: smtp_connections?,
+                smtp_domain_rate: smtp_domain_rate?,
                 admin: admin?,
                 access_token_ttl: access_token_ttl?,
                 token_algorithm: token_algorithm?,

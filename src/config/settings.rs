@@ -121,6 +121,10 @@ settings! {
         "sender of every email";
     OUTBOX_LEASE: Duration = "GATEHOUSE_OUTBOX_LEASE", Value("15s"), Plain, parse_lease,
         "how long a claim on an email lasts unless its sender renews it: how soon a dead replica's emails are taken over";
+    SMTP_CONNECTIONS: u32 = "GATEHOUSE_SMTP_CONNECTIONS", Value("8"), Plain, |v| parse_count(v, 1, 64),
+        "emails sent at once (per replica), each over a connection to the mail server that is kept open and reused";
+    SMTP_DOMAIN_RATE: Budget = "GATEHOUSE_SMTP_DOMAIN_RATE", Unset, Plain, parse_budget,
+        "the most emails one recipient domain is sent in a period (like `20/1s`), for relays that throttle; unset: no limit (a 4xx answer slows that domain down either way)";
     ADMIN_EMAIL: String = "GATEHOUSE_ADMIN_EMAIL", Unset, Plain, |v| Ok(v.to_owned()),
         "with `GATEHOUSE_ADMIN_PASSWORD`: that admin exists, is active and has that password after start";
     ADMIN_PASSWORD: secrecy::SecretString = "GATEHOUSE_ADMIN_PASSWORD", Unset, Secret,

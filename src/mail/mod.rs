@@ -1,7 +1,9 @@
 //! How mail leaves: templates for each kind of email, the transports (SMTP, or the log when no
 //! SMTP server is configured), and the outbox worker that delivers queued emails with retries.
 
+mod connections;
 pub mod outbox;
+mod pace;
 pub mod smtp;
 pub mod templates;
 
@@ -12,9 +14,13 @@ use crate::store::QueuedEmail;
 /// Why a delivery failed: worth retrying, or not.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
-    /// The server is unreachable, timed out or answered 4xx: retry later.
+    /// The server is unreachable or timed out: retry later.
     #[error("temporary failure: {0}")]
     Transient(String),
+    /// The server answered 4xx (busy, greylisting, too many messages): retry later, and slow
+    /// down towards that recipient's domain meanwhile.
+    #[error("the mail server asked to try later: {0}")]
+    Busy(String),
     /// The server refused the message for good (5xx): do not retry.
     #[error("permanent failure: {0}")]
     Permanent(String),

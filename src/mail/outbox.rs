@@ -1,27 +1,24 @@
-//! The outbox worker: claims due emails from the database, hands them to the transport, and
-//! settles each one — sent (bodies erased), retry later with exponential backoff, or failed
-//! for good.
-//!
-//! Claims are short leases held by one worker. While it sends, the worker renews its claims
-//! every third of the lease; an email whose worker died is claimed by another (or by the
-//! restarted process) once the lease runs out — seconds — and resent with the same Message-ID
-//! and link. A live worker never sends an email it may have lost: it stops a fifth of a lease
-//! before its last successful renewal runs out (see `docs/RELIABILITY.md`).
+//! The outbox's sender: how one email goes, for the job queue's worker ([`crate::jobs`]), which
+//! claims queued emails, runs up to `GATEHOUSE_SMTP_CONNECTIONS` sends at once over as many
+//! reused connections, renews its claims and settles the sends in batches. An email is sent,
+//! retried later with exponential backoff, or failed for good; its bodies are erased once sent.
+//! A recipient's domain that answers `4xx` is paused (and, with `GATEHOUSE_SMTP_DOMAIN_RATE`, no
+//! domain is sent more than its rate): its emails wait, their attempts not counted.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use tokio::sync::{Notify, watch};
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::pace::{DomainPace, domain_of};
 use super::{SendError, Transport};
-use crate::store::outbox::Claimer;
+use crate::jobs::{Pass, QueueSettings, Sender, Worker};
+use crate::limits::Budget;
+use crate::store::jobs::{Job, JobKind, Outcome};
 use crate::store::{QueuedEmail, Store};
 
-/// The settings of the worker; the defaults suit production.
+/// The settings of the outbox; the defaults suit production.
 #[derive(Clone, Debug)]
 pub struct OutboxSettings {
     /// How long a claim lasts unless its worker renews it (every third of it) — so how soon
@@ -34,205 +31,117 @@ pub struct OutboxSettings {
     pub max_backoff: Duration,
     /// After this many attempts a transiently failing email is marked failed.
     pub max_attempts: u32,
+    /// The most emails one claim takes.
     pub batch: u32,
-    /// How long a woken worker waits for more emails before it claims: a delay nobody notices
-    /// in an inbox, which spares the database a claim per email when many come at once.
+    /// How long a woken worker waits for more emails before it claims, and the settler for
+    /// more sends to end before it writes them.
     pub gather: Duration,
     /// The longest one delivery may take, whatever the transport; past it the attempt counts as
     /// a transient failure (a mail server that accepts and then hangs must not stall the queue).
     pub send_timeout: Duration,
+    /// Emails sent at once (`GATEHOUSE_SMTP_CONNECTIONS`).
+    pub connections: u32,
+    /// The most emails one recipient domain is sent per period (`GATEHOUSE_SMTP_DOMAIN_RATE`).
+    pub domain_rate: Option<Budget>,
 }
 
 impl Default for OutboxSettings {
     fn default() -> Self {
         Self {
             lease: Duration::from_secs(15),
-            poll: Duration::from_secs(2),
+            poll: Duration::from_secs(1),
             base_backoff: Duration::from_secs(5),
             max_backoff: Duration::from_secs(30 * 60),
             max_attempts: 15,
-            batch: 16,
-            gather: Duration::from_millis(50),
+            batch: 256,
+            gather: Duration::from_millis(10),
             send_timeout: Duration::from_secs(30),
+            connections: 8,
+            domain_rate: None,
         }
     }
 }
 
-#[derive(Clone, Debug)]
-pub struct Outbox {
-    store: Arc<dyn Store>,
+impl OutboxSettings {
+    fn queue(&self) -> QueueSettings {
+        QueueSettings { lease: self.lease, poll: self.poll, max_claim: self.batch, gather: self.gather }
+    }
+}
+
+/// How one email goes.
+#[derive(Debug)]
+pub struct EmailSender {
     transport: Arc<dyn Transport>,
-    wake: Arc<Notify>,
     settings: OutboxSettings,
-    /// This worker's name on its claims.
-    claimer: Claimer,
+    pace: DomainPace,
 }
 
-/// What one pass over the due emails did.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Pass {
-    pub sent: usize,
-    pub retried: usize,
-    pub failed: usize,
-    /// Left unsent because the claim could not be renewed in time: another worker takes them
-    /// when the lease runs out.
-    pub abandoned: usize,
-}
-
-impl Pass {
-    pub fn handled(&self) -> usize {
-        self.sent + self.retried + self.failed + self.abandoned
-    }
-}
-
-impl Outbox {
-    pub fn new(store: Arc<dyn Store>, transport: Arc<dyn Transport>, settings: OutboxSettings) -> Self {
-        Self { store, transport, wake: Arc::new(Notify::new()), settings, claimer: uuid::Uuid::now_v7() }
+impl Sender for EmailSender {
+    fn kind(&self) -> JobKind {
+        JobKind::Email
     }
 
-    /// Tells the worker that an email was queued, so it need not wait for its next poll.
-    pub fn wake(&self) {
-        self.wake.notify_one();
+    fn concurrency(&self) -> usize {
+        self.settings.connections.max(1) as usize
     }
 
-    pub fn transport(&self) -> &Arc<dyn Transport> {
-        &self.transport
-    }
-
-    /// One pass: claims a batch of due emails and settles each, renewing the claims meanwhile.
-    pub async fn deliver_due(&self) -> anyhow::Result<Pass> {
-        let asked = Instant::now();
-        let lease = self.settings.lease;
-        let mut claimed = self.store.claim_emails(self.claimer, Utc::now(), lease, self.settings.batch).await?;
-        // In the order they were written (the ids are UUIDv7): a batch claimed at once comes
-        // back from some databases in no particular order, and whoever asks for a second
-        // email (a reset link after the activation) expects it after the first.
-        claimed.sort_by_key(|email| email.id);
-        let mut pass = Pass::default();
-        if !claimed.is_empty() {
-            // Until when the claims are surely held: measured from before the request that
-            // made or renewed them, so the database's `claimed_until` is never earlier.
-            let (held_until, held) = watch::channel(asked + lease);
-            let delivering = async {
-                for (sent, email) in claimed.iter().enumerate() {
-                    if !self.deliver(email, &mut pass, held.clone()).await? {
-                        pass.abandoned = claimed.len() - sent;
-                        tracing::warn!(
-                            emails = pass.abandoned,
-                            "outbox claims could not be renewed; their emails are left to the next claim"
-                        );
-                        break;
-                    }
-                }
-                anyhow::Ok(())
-            };
-            tokio::select! {
-                delivered = delivering => delivered?,
-                never = self.keep_claims(held_until) => match never {},
-            }
-        }
-        if let Ok(backlog) = self.store.outbox_backlog().await {
-            ::metrics::gauge!("gatehouse_outbox_backlog").set(backlog as f64);
-        }
-        Ok(pass)
-    }
-
-    /// Renews this worker's claims every third of the lease, for as long as it is polled, and
-    /// publishes until when they are held.
-    async fn keep_claims(&self, held_until: watch::Sender<Instant>) -> Infallible {
-        let lease = self.settings.lease;
-        loop {
-            tokio::time::sleep(lease / 3).await;
-            let asked = Instant::now();
-            let until = Utc::now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(15));
-            match self.store.renew_claims(self.claimer, until).await {
-                Ok(_) => {
-                    held_until.send_replace(asked + lease);
-                }
-                Err(error) => tracing::warn!(%error, "could not renew the outbox claims; will try again"),
-            }
-        }
-    }
-
-    /// Resolves a fifth of a lease before the claims run out unrenewed: the margin covers the
-    /// last exchange with the mail server and the clocks of the replicas disagreeing a little.
-    async fn claims_lapsing(&self, mut held: watch::Receiver<Instant>) {
-        let margin = self.settings.lease / 5;
-        loop {
-            let until = *held.borrow_and_update();
-            tokio::select! {
-                () = tokio::time::sleep_until(until.checked_sub(margin).unwrap_or(until)) => return,
-                changed = held.changed() => {
-                    if changed.is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Sends one email and settles it; answers `false`, leaving it unsettled, when the claim
-    /// lapsed before the mail server answered.
-    async fn deliver(
-        &self,
-        email: &QueuedEmail,
-        pass: &mut Pass,
-        held: watch::Receiver<Instant>,
-    ) -> anyhow::Result<bool> {
-        let sending = tokio::time::timeout(self.settings.send_timeout, self.transport.send(email));
-        let sent = tokio::select! {
-            biased;
-            () = self.claims_lapsing(held) => return Ok(false),
-            sent = sending => match sent {
-                Ok(sent) => sent,
-                Err(_) => Err(SendError::Transient(format!(
-                    "the mail server did not finish within {}",
-                    humantime::format_duration(self.settings.send_timeout)
-                ))),
-            },
+    async fn attempt(&self, job: Job) -> Outcome {
+        let Some(email) = QueuedEmail::from_job(&job) else {
+            tracing::error!(email_id = %job.id, "a queued email could not be read; failed");
+            return Outcome::Failed { status: None, error: "the stored email could not be read".into() };
         };
-        let (settled, outcome) = match sent {
+        let domain = domain_of(&email.recipient);
+        if let Err(wait) = self.pace.reserve(&domain, email.id) {
+            tracing::debug!(email_id = %email.id, %domain, wait_ms = wait.as_millis() as u64, "email waits for its domain");
+            return Outcome::Deferred {
+                at: Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(1)),
+            };
+        }
+        let sent = match tokio::time::timeout(self.settings.send_timeout, self.transport.send(&email)).await {
+            Ok(sent) => sent,
+            Err(_) => Err(SendError::Transient(format!(
+                "the mail server did not finish within {}",
+                humantime::format_duration(self.settings.send_timeout)
+            ))),
+        };
+        let kind = email.kind.clone();
+        match sent {
             Ok(()) => {
-                let settled = self.store.email_sent(self.claimer, email.id, Utc::now()).await?;
-                tracing::info!(email_id = %email.id, kind = %email.kind, attempts = email.attempts, "email delivered");
-                ::metrics::counter!("gatehouse_emails_sent_total", "kind" => email.kind.clone()).increment(1);
-                pass.sent += 1;
-                (settled, "sent")
+                self.pace.accepted(&domain);
+                tracing::info!(email_id = %email.id, kind, attempts = email.attempts, "email delivered");
+                ::metrics::counter!("gatehouse_emails_sent_total", "kind" => kind).increment(1);
+                Outcome::Done { status: None }
             }
-            Err(SendError::Permanent(error)) => {
-                let settled = self.store.email_failed(self.claimer, email.id, Utc::now(), &error).await?;
-                tracing::error!(email_id = %email.id, kind = %email.kind, %error, "email failed for good");
-                ::metrics::counter!("gatehouse_emails_failed_total", "kind" => email.kind.clone()).increment(1);
-                pass.failed += 1;
-                (settled, "failed")
+            Err(SendError::Permanent(error)) => self.failed(&email, error),
+            Err(SendError::Transient(error) | SendError::Busy(error))
+                if email.attempts >= self.settings.max_attempts =>
+            {
+                self.failed(&email, format!("gave up after {} attempts; last error: {error}", email.attempts))
             }
-            Err(SendError::Transient(error)) if email.attempts >= self.settings.max_attempts => {
-                let error = format!("gave up after {} attempts; last error: {error}", email.attempts);
-                let settled = self.store.email_failed(self.claimer, email.id, Utc::now(), &error).await?;
-                tracing::error!(email_id = %email.id, kind = %email.kind, %error, "email failed for good");
-                ::metrics::counter!("gatehouse_emails_failed_total", "kind" => email.kind.clone()).increment(1);
-                pass.failed += 1;
-                (settled, "failed")
-            }
-            Err(SendError::Transient(error)) => {
+            Err(error) => {
+                if matches!(error, SendError::Busy(_)) {
+                    let pause = self.pace.busy(&domain);
+                    tracing::warn!(%domain, pause = %humantime::format_duration(pause), "the mail server asked to slow down; pausing the domain");
+                }
                 let delay = self.backoff(email.attempts);
-                let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::minutes(30));
-                let settled = self.store.email_retry(self.claimer, email.id, next, &error).await?;
                 tracing::warn!(
-                    email_id = %email.id, kind = %email.kind, attempts = email.attempts,
+                    email_id = %email.id, kind, attempts = email.attempts,
                     retry_in = %humantime::format_duration(delay), %error,
                     "email not delivered; will retry"
                 );
-                ::metrics::counter!("gatehouse_email_retries_total", "kind" => email.kind.clone()).increment(1);
-                pass.retried += 1;
-                (settled, "retry")
+                ::metrics::counter!("gatehouse_email_retries_total", "kind" => kind).increment(1);
+                let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::minutes(30));
+                Outcome::Retry { at, status: None, error: error.to_string() }
             }
-        };
-        if !settled {
-            // Only when the process stalled for longer than a lease in the middle of a send.
-            tracing::warn!(email_id = %email.id, outcome, "the outbox claim was taken over before the email was settled");
         }
-        Ok(true)
+    }
+}
+
+impl EmailSender {
+    fn failed(&self, email: &QueuedEmail, error: String) -> Outcome {
+        tracing::error!(email_id = %email.id, kind = %email.kind, %error, "email failed for good");
+        ::metrics::counter!("gatehouse_emails_failed_total", "kind" => email.kind.clone()).increment(1);
+        Outcome::Failed { status: None, error }
     }
 
     /// The delay before attempt `attempts + 1`: base × 2^(attempts−1), capped.
@@ -240,39 +149,47 @@ impl Outbox {
         let factor = 2u32.saturating_pow(attempts.saturating_sub(1).min(20));
         self.settings.base_backoff.saturating_mul(factor).min(self.settings.max_backoff)
     }
+}
 
-    /// Delivers until `shutdown` is cancelled. An email being sent when shutdown comes is
-    /// finished first; nothing is abandoned half-settled.
+/// The outbox: its worker and how it sends.
+#[derive(Clone, Debug)]
+pub struct Outbox {
+    worker: Worker<EmailSender>,
+    transport: Arc<dyn Transport>,
+}
+
+impl Outbox {
+    pub fn new(store: Arc<dyn Store>, transport: Arc<dyn Transport>, settings: OutboxSettings) -> Self {
+        let queue = settings.queue();
+        let pace = DomainPace::new(settings.domain_rate);
+        let sender = EmailSender { transport: transport.clone(), settings, pace };
+        Self { worker: Worker::new(store, sender, queue), transport }
+    }
+
+    /// Tells the worker that an email was queued, so it need not wait for its next poll.
+    pub fn wake(&self) {
+        self.worker.wake();
+    }
+
+    pub fn transport(&self) -> &Arc<dyn Transport> {
+        &self.transport
+    }
+
+    /// One pass: claims a batch of due emails, sends them and settles them.
+    pub async fn deliver_due(&self) -> anyhow::Result<Pass> {
+        self.worker.deliver_due().await
+    }
+
+    /// The delay before attempt `attempts + 1`.
+    pub fn backoff(&self, attempts: u32) -> Duration {
+        self.worker.sender().backoff(attempts)
+    }
+
+    /// Delivers until `shutdown` is cancelled. Emails being sent when shutdown comes are
+    /// finished and settled first; nothing is abandoned half-settled.
     pub async fn run(self, shutdown: CancellationToken) {
         tracing::info!(transport = %self.transport.describe(), "outbox worker started");
-        loop {
-            let pause = match self.deliver_due().await {
-                Ok(pass) if pass.handled() >= self.settings.batch as usize => Duration::ZERO,
-                Ok(_) => self.settings.poll,
-                Err(error) => {
-                    tracing::warn!(error = %format!("{error:#}"), "outbox pass failed; will try again");
-                    self.settings.poll
-                }
-            };
-            if pause.is_zero() {
-                if shutdown.is_cancelled() {
-                    break;
-                }
-                continue;
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = self.wake.notified() => {
-                    // Emails queued in the next moments join this pass: under a stream of
-                    // sign-ups one claim (and one backlog count) serves several emails, not one.
-                    tokio::select! {
-                        _ = shutdown.cancelled() => break,
-                        _ = tokio::time::sleep(self.settings.gather) => {}
-                    }
-                }
-                _ = tokio::time::sleep(pause) => {}
-            }
-        }
+        self.worker.run(shutdown).await;
         tracing::info!("outbox worker stopped");
     }
 }
@@ -280,6 +197,7 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::jobs::JobStore;
     use crate::store::outbox::OutboxStore;
 
     #[derive(Debug)]
@@ -355,9 +273,9 @@ mod tests {
         }
         let pass = sending.await.unwrap();
 
-        assert_eq!((pass.sent, pass.abandoned), (1, 0));
+        assert_eq!((pass.done, pass.abandoned), (1, 0));
         assert_eq!(slow.accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
-        assert_eq!(store.outbox_backlog().await.unwrap(), 0, "settled as sent");
+        assert_eq!(store.job_backlog(JobKind::Email).await.unwrap().jobs, 0, "settled as sent");
     }
 
     #[tokio::test]

@@ -1,14 +1,16 @@
-//! The SMTP transport, through lettre. `smtp://host:port` speaks plain SMTP (add
-//! `?tls=required` for STARTTLS), `smtps://user:pass@host:465` speaks TLS from the start.
-//! Connection errors and 4xx answers are transient (retried); 5xx answers are permanent.
+//! The SMTP transport: lettre builds each message and speaks SMTP over this transport's own
+//! connections (`connections.rs`: reused, without Nagle's delay). `smtp://host:port` speaks
+//! plain SMTP (add `?tls=required` for STARTTLS), `smtps://user:pass@host:465` speaks TLS from
+//! the start. Connection errors are transient (retried); a `4xx` answer is transient too and
+//! slows down the recipient's domain; a `5xx` is permanent.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
+use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+use super::connections::{Connections, Failure, Server};
 use super::{LogTransport, SendError, Transport};
 use crate::secret_url::SecretUrl;
 use crate::store::QueuedEmail;
@@ -17,7 +19,7 @@ use crate::store::QueuedEmail;
 const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub struct SmtpTransport {
-    mailer: AsyncSmtpTransport<Tokio1Executor>,
+    connections: Connections,
     from: Mailbox,
     described: String,
 }
@@ -30,12 +32,9 @@ impl std::fmt::Debug for SmtpTransport {
 
 impl SmtpTransport {
     pub fn new(url: &SecretUrl, from: &str) -> anyhow::Result<Self> {
-        let mailer = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
-            .map_err(|e| anyhow::anyhow!("GATEHOUSE_SMTP_URL {url}: {e}"))?
-            .timeout(Some(SMTP_TIMEOUT))
-            .build();
+        let connections = Connections::new(Server::parse(url)?);
         let from = from.parse().map_err(|e| anyhow::anyhow!("GATEHOUSE_MAIL_FROM {from:?}: {e}"))?;
-        Ok(Self { mailer, from, described: format!("SMTP at {url}") })
+        Ok(Self { connections, from, described: format!("SMTP at {url}") })
     }
 
     fn build(&self, email: &QueuedEmail) -> Result<Message, SendError> {
@@ -53,12 +52,20 @@ impl SmtpTransport {
     }
 }
 
-/// Sorts lettre's errors into retry-or-not, with advice an operator can act on.
-fn classify(error: lettre::transport::smtp::Error) -> SendError {
+/// Sorts a failure into retry-or-not, with advice an operator can act on.
+fn classify(failure: Failure) -> SendError {
+    let error = match failure {
+        Failure::Connect(error) => {
+            return SendError::Transient(format!(
+                "could not talk to the mail server ({error}); is GATEHOUSE_SMTP_URL right and the server up?"
+            ));
+        }
+        Failure::Smtp(error) => error,
+    };
     if error.is_permanent() {
         SendError::Permanent(format!("the mail server refused the message: {error}"))
     } else if error.is_transient() {
-        SendError::Transient(format!("the mail server asked to try later: {error}"))
+        SendError::Busy(error.to_string())
     } else if error.is_timeout() {
         SendError::Transient(format!("the mail server did not answer in time: {error}"))
     } else if error.is_tls() {
@@ -72,22 +79,24 @@ fn classify(error: lettre::transport::smtp::Error) -> SendError {
     }
 }
 
-#[async_trait]
+#[async_trait::async_trait]
 impl Transport for SmtpTransport {
     async fn send(&self, email: &QueuedEmail) -> Result<(), SendError> {
         let message = self.build(email)?;
-        match tokio::time::timeout(SMTP_TIMEOUT, self.mailer.send(message)).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(error)) => Err(classify(error)),
+        let formatted = message.formatted();
+        let sending = self.connections.send(message.envelope(), &formatted);
+        match tokio::time::timeout(SMTP_TIMEOUT, sending).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(failure)) => Err(classify(failure)),
             Err(_) => Err(SendError::Transient("the mail server did not answer in time".into())),
         }
     }
 
     async fn ping(&self) -> Result<(), SendError> {
-        match tokio::time::timeout(Duration::from_secs(5), self.mailer.test_connection()).await {
+        match tokio::time::timeout(Duration::from_secs(5), self.connections.ping()).await {
             Ok(Ok(true)) => Ok(()),
             Ok(Ok(false)) => Err(SendError::Transient("the mail server closed the connection".into())),
-            Ok(Err(error)) => Err(classify(error)),
+            Ok(Err(failure)) => Err(classify(failure)),
             Err(_) => Err(SendError::Transient("the mail server did not answer in time".into())),
         }
     }
@@ -98,6 +107,7 @@ impl Transport for SmtpTransport {
 }
 
 /// The transport the configuration names: SMTP at `smtp_url`, or the log when there is none.
+/// The number of connections follows from the sender's concurrency: one per email under way.
 pub fn transport(smtp_url: Option<&SecretUrl>, mail_from: &str) -> anyhow::Result<Arc<dyn Transport>> {
     Ok(match smtp_url {
         Some(url) => Arc::new(SmtpTransport::new(url, mail_from)?),

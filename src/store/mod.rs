@@ -1,7 +1,7 @@
 //! Persistence: the only place SQL lives. The account rules see narrow traits, one per concern
 //! ([`AccountStore`], [`TokenStore`], [`OutboxStore`], [`KeyStore`], [`MfaStore`],
 //! [`PasskeyStore`], [`AdminStore`],
-//! [`EmailChangeStore`], [`EmailLoginStore`], [`IdentityStore`], [`ClientStore`], [`WebhookStore`], and the audit trail's and rate limits' own), gathered in [`Store`].
+//! [`EmailChangeStore`], [`EmailLoginStore`], [`IdentityStore`], [`ClientStore`], [`WebhookStore`], [`JobStore`] (the queue of what is delivered later), and the audit trail's and rate limits' own), gathered in [`Store`].
 //! `sql/` implements them all once, over a dialect; `sqlite/`, `postgres/` and `mysql/` are
 //! the dialects; `open.rs` picks one by the URL's scheme.
 //!
@@ -17,6 +17,7 @@ pub mod email_login;
 pub mod error;
 pub mod identities;
 pub mod import;
+pub mod jobs;
 pub mod keys;
 pub mod mfa;
 pub mod mysql;
@@ -43,6 +44,7 @@ pub use self::email_login::EmailLoginStore;
 pub use self::error::{StoreError, StoreResult};
 pub use self::identities::IdentityStore;
 pub use self::import::ImportStore;
+pub use self::jobs::JobStore;
 pub use self::keys::KeyStore;
 pub use self::mfa::MfaStore;
 pub use self::open::connect;
@@ -62,6 +64,7 @@ pub trait Store:
     AccountStore
     + TokenStore
     + OutboxStore
+    + JobStore
     + KeyStore
     + MfaStore
     + PasskeyStore
@@ -81,8 +84,7 @@ pub trait Store:
 {
     /// A cheap round trip, for readiness.
     async fn ping(&self) -> StoreResult<()>;
-    /// Deletes expired sessions and tokens and the bodies-erased outbox rows past retention,
-    /// at `pace`.
+    /// Deletes expired sessions and tokens, and finished jobs past retention, at `pace`.
     async fn purge_expired(&self, now: DateTime<Utc>, pace: Pace) -> StoreResult<u64>;
 }
 

@@ -1,13 +1,12 @@
-//! The transactional outbox as the store keeps it: emails written in the same transaction as
-//! the change that causes them, claimed by a delivery worker, settled once sent or given up.
-
-use std::time::Duration;
+//! The outbox: emails written in the same transaction as the change that causes them, as jobs
+//! of the job queue ([`super::jobs`]), which claims and settles them.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::error::StoreResult;
+use super::jobs::{Job, JobKind, NewJob};
 
 /// An email to queue in the outbox, in the same transaction as the change that causes it.
 #[derive(Clone)]
@@ -52,36 +51,47 @@ impl std::fmt::Debug for QueuedEmail {
     }
 }
 
-/// The worker holding a claim: each running worker draws its own at start, so a claim is
-/// renewed and settled only by the worker that made it.
-pub type Claimer = Uuid;
+impl NewEmail {
+    /// The job that delivers it: its lane is its address, so one address's emails go out in
+    /// the order written; its subject and Message-ID are kept, its bodies erased once sent.
+    pub fn job(&self) -> NewJob {
+        NewJob {
+            id: self.id,
+            kind: JobKind::Email,
+            lane: format!("email {}", self.recipient.to_lowercase()),
+            topic: self.kind.to_owned(),
+            target: self.recipient.clone(),
+            account_id: None,
+            ref_id: None,
+            payload: serde_json::json!({ "subject": self.subject, "message_id": self.message_id }).to_string(),
+            body: Some(serde_json::json!({ "text": self.text_body, "html": self.html_body }).to_string()),
+            created_at: self.created_at,
+        }
+    }
+}
+
+impl QueuedEmail {
+    /// The email a claimed job carries; `None` when its stored form cannot be read (or its
+    /// bodies were erased).
+    pub fn from_job(job: &Job) -> Option<Self> {
+        let payload: serde_json::Value = serde_json::from_str(&job.payload).ok()?;
+        let body: serde_json::Value = serde_json::from_str(job.body.as_deref()?).ok()?;
+        let text = |value: &serde_json::Value, key: &str| value.get(key)?.as_str().map(str::to_owned);
+        Some(Self {
+            id: job.id,
+            kind: job.topic.clone(),
+            recipient: job.target.clone(),
+            subject: text(&payload, "subject")?,
+            text_body: text(&body, "text")?,
+            html_body: text(&body, "html")?,
+            message_id: text(&payload, "message_id")?,
+            attempts: job.attempts,
+        })
+    }
+}
 
 #[async_trait]
 pub trait OutboxStore: Send + Sync + std::fmt::Debug + 'static {
     /// Queues an email that goes with no other change.
     async fn queue_email(&self, email: &NewEmail) -> StoreResult<()>;
-    /// Claims for `claimer`, until `now + lease`, up to `limit` emails that are due or whose
-    /// claim has run out.
-    async fn claim_emails(
-        &self,
-        claimer: Claimer,
-        now: DateTime<Utc>,
-        lease: Duration,
-        limit: u32,
-    ) -> StoreResult<Vec<QueuedEmail>>;
-    /// Extends every claim `claimer` still holds to `until`; answers how many it holds.
-    async fn renew_claims(&self, claimer: Claimer, until: DateTime<Utc>) -> StoreResult<u64>;
-    /// Marks an email delivered and erases its bodies. Each settlement applies only while
-    /// `claimer` holds the claim, and answers whether it did.
-    async fn email_sent(&self, claimer: Claimer, id: Uuid, now: DateTime<Utc>) -> StoreResult<bool>;
-    async fn email_retry(
-        &self,
-        claimer: Claimer,
-        id: Uuid,
-        next_attempt_at: DateTime<Utc>,
-        error: &str,
-    ) -> StoreResult<bool>;
-    async fn email_failed(&self, claimer: Claimer, id: Uuid, now: DateTime<Utc>, error: &str) -> StoreResult<bool>;
-    /// Emails queued and not yet delivered or failed.
-    async fn outbox_backlog(&self) -> StoreResult<u64>;
 }

@@ -1,16 +1,14 @@
 //! Webhooks as the store keeps them: the endpoints admins register, and the deliveries owed to
 //! them. A delivery is written in the transaction of the change it tells of (the store methods
 //! that make a change take its [`Event`]s), so it exists if and only if the change committed;
-//! then, like the outbox's emails, it is claimed by a delivery worker and settled.
-
-use std::time::Duration;
+//! then, like the outbox's emails, it is a job of the job queue ([`super::jobs`]), claimed by a
+//! delivery worker and settled.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::error::StoreResult;
-use super::outbox::Claimer;
 
 /// What a webhook tells of. The names are the contract's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -136,39 +134,6 @@ pub struct Delivery {
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
-/// A delivery claimed for sending, with what sending needs.
-#[derive(Clone)]
-pub struct ClaimedDelivery {
-    pub endpoint_id: Uuid,
-    pub event_id: Uuid,
-    pub kind: String,
-    pub occurred_at: DateTime<Utc>,
-    /// `{"account": …, …details}`, as written with the change.
-    pub data: String,
-    pub attempts: u32,
-    pub url: String,
-    pub secret_sealed: Vec<u8>,
-}
-
-impl std::fmt::Debug for ClaimedDelivery {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClaimedDelivery")
-            .field("endpoint_id", &self.endpoint_id)
-            .field("event_id", &self.event_id)
-            .field("kind", &self.kind)
-            .field("attempts", &self.attempts)
-            .finish_non_exhaustive()
-    }
-}
-
-/// How an attempt ended.
-#[derive(Clone, Debug)]
-pub enum Settlement {
-    Delivered { at: DateTime<Utc>, status: u16 },
-    Retry { at: DateTime<Utc>, status: Option<u16>, error: String },
-    Failed { status: Option<u16>, error: String },
-}
-
 /// Which deliveries the log lists: one endpoint's, newest first, optionally of one status,
 /// older than the cursor.
 #[derive(Clone, Debug)]
@@ -191,31 +156,11 @@ pub trait WebhookStore: Send + Sync + std::fmt::Debug + 'static {
     async fn delete_endpoint(&self, id: Uuid) -> StoreResult<bool>;
     /// Writes events that go with no change of the database's own (a session in Redis).
     async fn queue_events(&self, events: &[Event]) -> StoreResult<()>;
-    /// Claims for `claimer`, until `now + lease`, up to `limit` deliveries that are due (or
-    /// whose claim ran out) and that no earlier delivery of the same account to the same
-    /// endpoint is still waiting for: an account's events go out in order.
-    async fn claim_deliveries(
-        &self,
-        claimer: Claimer,
-        now: DateTime<Utc>,
-        lease: Duration,
-        limit: u32,
-    ) -> StoreResult<Vec<ClaimedDelivery>>;
-    /// Extends every claim `claimer` still holds to `until`; answers how many it holds.
-    async fn renew_deliveries(&self, claimer: Claimer, until: DateTime<Utc>) -> StoreResult<u64>;
-    /// Records an attempt's end, while `claimer` holds the claim; answers whether it did.
-    async fn settle_delivery(
-        &self,
-        claimer: Claimer,
-        endpoint_id: Uuid,
-        event_id: Uuid,
-        settlement: &Settlement,
-    ) -> StoreResult<bool>;
+    /// An endpoint with its sealed secret, for sending to it.
+    async fn endpoint_with_secret(&self, id: Uuid) -> StoreResult<Option<(Endpoint, Vec<u8>)>>;
     async fn deliveries(&self, query: &DeliveryQuery) -> StoreResult<Vec<Delivery>>;
     async fn delivery(&self, endpoint_id: Uuid, event_id: Uuid) -> StoreResult<Option<Delivery>>;
     /// Queues a delivered or failed delivery again, due at `now`, its attempts counted afresh;
     /// `false` when there is none or it is still on its way.
     async fn replay_delivery(&self, endpoint_id: Uuid, event_id: Uuid, now: DateTime<Utc>) -> StoreResult<bool>;
-    /// Deliveries queued or being sent.
-    async fn webhook_backlog(&self) -> StoreResult<u64>;
 }

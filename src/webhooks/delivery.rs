@@ -1,28 +1,28 @@
-//! The delivery worker: claims due deliveries, posts each to its endpoint signed as Standard
-//! Webhooks asks, and settles it — delivered on any 2xx, otherwise tried again on a schedule
-//! that spans a day, then failed (an admin may replay it).
+//! The webhook sender: how one delivery goes, for the job queue's worker ([`crate::jobs`]),
+//! which claims due deliveries, runs up to [`IN_FLIGHT`] attempts at once, renews its claims
+//! and settles them in batches. An attempt posts the event to its endpoint signed as Standard
+//! Webhooks asks; any 2xx delivers it, anything else tries it again on a schedule that spans a
+//! day, then fails it (an admin may replay it).
 //!
-//! At least once: a claim is a lease, and a delivery whose worker died (a crash, `kill -9`)
-//! is claimed again once the lease runs out and sent with the same `webhook-id`, which is how
-//! receivers recognise a repeat. In order per account and endpoint: the store never claims a
-//! delivery while an earlier one of the same account to the same endpoint is still waiting,
-//! so one in flight per account and endpoint at most. Every attempt runs in a task of its own
-//! (at most [`IN_FLIGHT`] at once), so a receiver that takes its 10 s holds up nobody else.
+//! At least once: a delivery whose worker died (a crash, `kill -9`) is claimed again once its
+//! lease runs out and sent with the same `webhook-id`, which is how receivers recognise a
+//! repeat. In order per account and endpoint: a delivery's lane is its endpoint and account, and
+//! the queue never claims one while an earlier one of its lane waits. A receiver that takes its
+//! 10 s holds one slot, never the others.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{SecondsFormat, Utc};
-use tokio::sync::{Notify, Semaphore};
+use chrono::{DateTime, SecondsFormat, Utc};
 use tokio_util::sync::CancellationToken;
 use url::Host;
 use uuid::Uuid;
 
 use super::guard::Guard;
 use super::signing::{Secret, sealed_place};
+use crate::jobs::{QueueSettings, Sender, Worker};
 use crate::store::Store;
-use crate::store::outbox::Claimer;
-use crate::store::webhooks::{ClaimedDelivery, Settlement};
+use crate::store::jobs::{Job, JobKind, Outcome};
 use crate::tokens::sealing::Sealer;
 
 /// Turns the account as a delivery keeps it into the account as the API shows it (the JSON
@@ -43,11 +43,13 @@ const RETRY_DELAYS: [Duration; 10] = [
     Duration::from_secs(8 * 60 * 60),
 ];
 
+/// How long a delivery to an endpoint that was switched off waits before it looks again.
+const SWITCHED_OFF_WAIT: Duration = Duration::from_secs(60);
+
 /// The settings of the worker; the defaults suit production.
 #[derive(Clone, Debug)]
 pub struct DeliverySettings {
-    /// How long a claim lasts: longer than an attempt may take, so a live worker's deliveries
-    /// are not claimed by another, and short enough that a dead worker's go out again soon.
+    /// How long a claim lasts: how soon a dead worker's deliveries go out again.
     pub lease: Duration,
     /// How often the worker looks for due deliveries.
     pub poll: Duration,
@@ -61,33 +63,146 @@ impl Default for DeliverySettings {
         Self {
             lease: Duration::from_secs(30),
             poll: Duration::from_secs(1),
-            batch: 32,
+            batch: 256,
             timeout: Duration::from_secs(10),
         }
     }
 }
 
-/// How one attempt ended.
-#[derive(Debug)]
-enum Outcome {
-    Delivered(u16),
-    Refused { status: Option<u16>, error: String },
-}
-
 /// The most attempts one process has under way at once.
 const IN_FLIGHT: usize = 64;
 
-#[derive(Clone, Debug)]
-pub struct Deliverer {
+/// How one delivery goes.
+#[derive(Debug)]
+pub struct WebhookSender {
     store: Arc<dyn Store>,
     sealer: Arc<Sealer>,
     http: reqwest::Client,
     guard: Guard,
     render: RenderAccount,
-    settings: DeliverySettings,
-    claimer: Claimer,
-    /// Rung when an attempt settles: the account's next event may be due now, and a slot is free.
-    settled: Arc<Notify>,
+    timeout: Duration,
+}
+
+/// What an attempt found wrong before or while posting.
+struct Refused {
+    status: Option<u16>,
+    error: String,
+}
+
+impl Sender for WebhookSender {
+    fn kind(&self) -> JobKind {
+        JobKind::Webhook
+    }
+
+    fn concurrency(&self) -> usize {
+        IN_FLIGHT
+    }
+
+    async fn attempt(&self, job: Job) -> Outcome {
+        let (endpoint, event) = (job.target.clone(), job.ref_id.unwrap_or_default());
+        let refused = match self.post(&job).await {
+            Ok(Some(status)) => {
+                ::metrics::counter!("gatehouse_webhook_deliveries_total", "outcome" => "delivered").increment(1);
+                tracing::debug!(endpoint, %event, kind = job.topic, status, "webhook delivered");
+                return Outcome::Done { status: Some(status) };
+            }
+            Ok(None) => {
+                return Outcome::Deferred {
+                    at: Utc::now() + chrono::Duration::from_std(SWITCHED_OFF_WAIT).unwrap_or_default(),
+                };
+            }
+            Err(refused) => refused,
+        };
+        let Refused { status, error } = refused;
+        match retry_delay(job.attempts) {
+            Some(delay) => {
+                ::metrics::counter!("gatehouse_webhook_deliveries_total", "outcome" => "retried").increment(1);
+                tracing::warn!(endpoint, %event, attempts = job.attempts, error, "webhook not delivered; will try again");
+                let at: DateTime<Utc> =
+                    Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(8));
+                Outcome::Retry { at, status, error }
+            }
+            None => {
+                ::metrics::counter!("gatehouse_webhook_deliveries_total", "outcome" => "failed").increment(1);
+                tracing::error!(endpoint, %event, attempts = job.attempts, error, "webhook given up after a day of attempts");
+                Outcome::Failed { status, error }
+            }
+        }
+    }
+}
+
+impl WebhookSender {
+    /// Posts the delivery: its receiver's 2xx status, `None` when its endpoint is switched off
+    /// (it waits, untried), or why it did not go.
+    async fn post(&self, job: &Job) -> Result<Option<u16>, Refused> {
+        let refused = |error: String| Refused { status: None, error };
+        let endpoint_id = Uuid::parse_str(&job.target).map_err(|_| refused("the delivery names no endpoint".into()))?;
+        let event_id = job.ref_id.ok_or_else(|| refused("the delivery names no event".into()))?;
+        let (endpoint, sealed) = match self.store.endpoint_with_secret(endpoint_id).await {
+            Ok(Some(found)) => found,
+            Ok(None) => return Err(refused("the endpoint is gone".into())),
+            Err(error) => return Err(refused(format!("the endpoint could not be read ({error})"))),
+        };
+        if !endpoint.enabled {
+            return Ok(None);
+        }
+        let body = self.payload(job).ok_or_else(|| refused("the stored event could not be read".into()))?;
+        let secret = match self.sealer.open(&sealed, &sealed_place(endpoint_id)) {
+            Ok(bytes) => Secret::from_bytes(bytes),
+            Err(_) => return Err(refused("the endpoint's secret does not open with the sealing keys".into())),
+        };
+        let url = url::Url::parse(&endpoint.url).map_err(|e| refused(format!("the URL no longer parses ({e})")))?;
+        // A name is checked by the resolver; an address in the URL never reaches it.
+        let literal = match url.host() {
+            Some(Host::Ipv4(ip)) => Some(ip.into()),
+            Some(Host::Ipv6(ip)) => Some(ip.into()),
+            _ => None,
+        };
+        if let Some(ip) = literal.filter(|ip| !self.guard.allows(*ip)) {
+            return Err(refused(format!("{ip} is not a public address")));
+        }
+        let id = event_id.to_string();
+        let timestamp = Utc::now().timestamp();
+        let sent = self
+            .http
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("webhook-id", &id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", secret.sign(&id, timestamp, &body))
+            .body(body)
+            .send()
+            .await;
+        match sent {
+            Ok(answer) if answer.status().is_success() => Ok(Some(answer.status().as_u16())),
+            Ok(answer) => {
+                let status = answer.status();
+                Err(Refused { status: Some(status.as_u16()), error: format!("the endpoint answered {status}") })
+            }
+            Err(e) if e.is_timeout() => Err(refused(format!("no answer within {:?}", self.timeout))),
+            Err(e) => Err(refused(format!("{:#}", anyhow::Error::from(e.without_url())))),
+        }
+    }
+
+    /// `{"type","timestamp","data"}`, `data` holding the account as the API shows it and the
+    /// event's details. The same bytes on every attempt.
+    fn payload(&self, job: &Job) -> Option<String> {
+        let serde_json::Value::Object(mut data) = serde_json::from_str(&job.payload).ok()? else { return None };
+        let account = (self.render)(data.remove("account")?)?;
+        data.insert("account".into(), account);
+        let payload = serde_json::json!({
+            "type": job.topic,
+            "timestamp": job.created_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            "data": data,
+        });
+        Some(payload.to_string())
+    }
+}
+
+/// The webhook worker.
+#[derive(Clone, Debug)]
+pub struct Deliverer {
+    worker: Worker<WebhookSender>,
 }
 
 impl Deliverer {
@@ -108,156 +223,25 @@ impl Deliverer {
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
             .build()?;
-        Ok(Self {
-            store,
-            sealer,
-            http,
-            guard,
-            render,
-            settings,
-            claimer: Uuid::now_v7(),
-            settled: Arc::new(Notify::new()),
-        })
+        let sender = WebhookSender { store: store.clone(), sealer, http, guard, render, timeout: settings.timeout };
+        let queue = QueueSettings {
+            lease: settings.lease,
+            poll: settings.poll,
+            max_claim: settings.batch,
+            ..QueueSettings::default()
+        };
+        Ok(Self { worker: Worker::new(store, sender, queue) })
     }
 
-    /// One pass: claims as many due deliveries as there are free slots, and sends each in a task
-    /// of its own that settles it and frees its slot; answers how many it claimed. A slow
-    /// receiver holds its slots for at most the attempt's timeout and never holds up the others.
-    async fn pass(&self, slots: &Arc<Semaphore>) -> anyhow::Result<usize> {
-        let free = u32::try_from(slots.available_permits()).unwrap_or(u32::MAX).min(self.settings.batch);
-        if free == 0 {
-            return Ok(0);
-        }
-        let claimed = self.store.claim_deliveries(self.claimer, Utc::now(), self.settings.lease, free).await?;
-        let count = claimed.len();
-        for delivery in claimed {
-            let slot = slots.clone().acquire_owned().await?;
-            let worker = self.clone();
-            tokio::spawn(async move {
-                let outcome = worker.attempt(&delivery).await;
-                if let Err(error) = worker.settle(&delivery, outcome).await {
-                    tracing::warn!(error = %format!("{error:#}"), "a webhook delivery could not be settled; its claim runs out and it goes again");
-                }
-                drop(slot);
-                worker.settled.notify_one();
-            });
-        }
-        if count > 0
-            && let Ok(backlog) = self.store.webhook_backlog().await
-        {
-            ::metrics::gauge!("gatehouse_webhook_backlog").set(backlog as f64);
-        }
-        Ok(count)
-    }
-
-    async fn attempt(&self, delivery: &ClaimedDelivery) -> Outcome {
-        let refused = |error: String| Outcome::Refused { status: None, error };
-        let Some(body) = self.payload(delivery) else {
-            return refused("the stored event could not be read".into());
-        };
-        let secret = match self.sealer.open(&delivery.secret_sealed, &sealed_place(delivery.endpoint_id)) {
-            Ok(bytes) => Secret::from_bytes(bytes),
-            Err(_) => return refused("the endpoint's secret does not open with the sealing keys".into()),
-        };
-        let url = match url::Url::parse(&delivery.url) {
-            Ok(url) => url,
-            Err(e) => return refused(format!("the URL no longer parses ({e})")),
-        };
-        // A name is checked by the resolver; an address in the URL never reaches it.
-        let literal = match url.host() {
-            Some(Host::Ipv4(ip)) => Some(ip.into()),
-            Some(Host::Ipv6(ip)) => Some(ip.into()),
-            _ => None,
-        };
-        if let Some(ip) = literal.filter(|ip| !self.guard.allows(*ip)) {
-            return refused(format!("{ip} is not a public address"));
-        }
-        let id = delivery.event_id.to_string();
-        let timestamp = Utc::now().timestamp();
-        let sent = self
-            .http
-            .post(url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header("webhook-id", &id)
-            .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", secret.sign(&id, timestamp, &body))
-            .body(body)
-            .send()
-            .await;
-        match sent {
-            Ok(answer) if answer.status().is_success() => Outcome::Delivered(answer.status().as_u16()),
-            Ok(answer) => {
-                let status = answer.status();
-                Outcome::Refused { status: Some(status.as_u16()), error: format!("the endpoint answered {status}") }
-            }
-            Err(e) if e.is_timeout() => refused(format!("no answer within {:?}", self.settings.timeout)),
-            Err(e) => refused(format!("{:#}", anyhow::Error::from(e.without_url()))),
-        }
-    }
-
-    /// `{"type","timestamp","data"}`, `data` holding the account as the API shows it and the
-    /// event's details. The same bytes on every attempt.
-    fn payload(&self, delivery: &ClaimedDelivery) -> Option<String> {
-        let serde_json::Value::Object(mut data) = serde_json::from_str(&delivery.data).ok()? else { return None };
-        let account = (self.render)(data.remove("account")?)?;
-        data.insert("account".into(), account);
-        let payload = serde_json::json!({
-            "type": delivery.kind,
-            "timestamp": delivery.occurred_at.to_rfc3339_opts(SecondsFormat::Millis, true),
-            "data": data,
-        });
-        Some(payload.to_string())
-    }
-
-    async fn settle(&self, delivery: &ClaimedDelivery, outcome: Outcome) -> anyhow::Result<()> {
-        let (endpoint, event) = (delivery.endpoint_id, delivery.event_id);
-        let settlement = match outcome {
-            Outcome::Delivered(status) => {
-                ::metrics::counter!("gatehouse_webhook_deliveries_total", "outcome" => "delivered").increment(1);
-                tracing::debug!(%endpoint, %event, kind = delivery.kind, status, "webhook delivered");
-                Settlement::Delivered { at: Utc::now(), status }
-            }
-            Outcome::Refused { status, error } => match retry_delay(delivery.attempts) {
-                Some(delay) => {
-                    ::metrics::counter!("gatehouse_webhook_deliveries_total", "outcome" => "retried").increment(1);
-                    tracing::warn!(%endpoint, %event, attempts = delivery.attempts, error, "webhook not delivered; will try again");
-                    let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(8));
-                    Settlement::Retry { at, status, error }
-                }
-                None => {
-                    ::metrics::counter!("gatehouse_webhook_deliveries_total", "outcome" => "failed").increment(1);
-                    tracing::error!(%endpoint, %event, attempts = delivery.attempts, error, "webhook given up after a day of attempts");
-                    Settlement::Failed { status, error }
-                }
-            },
-        };
-        if !self.store.settle_delivery(self.claimer, endpoint, event, &settlement).await? {
-            tracing::warn!(%endpoint, %event, "a webhook delivery's claim ran out before it was settled; it goes again");
-        }
-        Ok(())
+    /// Tells the worker that deliveries were queued.
+    pub fn wake(&self) {
+        self.worker.wake();
     }
 
     /// Delivers until `shutdown` is cancelled, then waits for the attempts under way to settle.
     pub async fn run(self, shutdown: CancellationToken) {
         tracing::info!("webhook worker started");
-        let slots = Arc::new(Semaphore::new(IN_FLIGHT));
-        loop {
-            let pause = match self.pass(&slots).await {
-                Ok(claimed) if claimed as u32 >= self.settings.batch => Duration::ZERO,
-                Ok(_) => self.settings.poll,
-                Err(error) => {
-                    tracing::warn!(error = %format!("{error:#}"), "webhook pass failed; will try again");
-                    self.settings.poll
-                }
-            };
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = self.settled.notified() => {}
-                _ = tokio::time::sleep(pause) => {}
-            }
-        }
-        // Every slot back means every attempt settled (each ends within the timeout).
-        let _ = slots.acquire_many(IN_FLIGHT as u32).await;
+        self.worker.run(shutdown).await;
         tracing::info!("webhook worker stopped");
     }
 }

@@ -353,7 +353,7 @@ async fn the_outbox_lists_emails_without_their_links_and_retries_a_failed_one() 
         .unwrap()
         .to_owned();
     app.sql(&format!(
-        "UPDATE outbox SET status = 'failed', attempts = 15, last_error = '550 mailbox unavailable', body_text = 'x', body_html = 'x' WHERE id = '{failed_id}'"
+        "UPDATE jobs SET status = 'failed', attempts = 15, last_error = '550 mailbox unavailable', body = '{{\"text\":\"x\",\"html\":\"x\"}}' WHERE id = '{failed_id}'"
     ))
     .await;
     let failed = admin_get(&app, "/admin/outbox?status=failed", &admin).await;

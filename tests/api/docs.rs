@@ -58,6 +58,8 @@ async fn metrics_count_requests_logins_emails_and_time_the_stores() {
         r#"gatehouse_emails_queued_total{kind="activation"}"#,
         r#"gatehouse_emails_sent_total{kind="activation"}"#,
         "gatehouse_outbox_backlog",
+        r#"gatehouse_jobs_waiting{kind="email"}"#,
+        r#"gatehouse_jobs_oldest_seconds{kind="email"}"#,
         "gatehouse_password_hash_queue_depth",
         "gatehouse_password_hash_wait_seconds_bucket",
         r#"gatehouse_session_store_duration_seconds_bucket{op="check""#,

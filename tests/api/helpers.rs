@@ -236,7 +236,8 @@ impl TestApp {
     pub async fn outbox_settled(&self) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
-            let pending = self.count("SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'sending')").await;
+            let pending =
+                self.count("SELECT COUNT(*) FROM jobs WHERE kind = 'email' AND status IN ('queued', 'sending')").await;
             if pending == 0 {
                 return;
             }

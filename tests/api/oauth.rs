@@ -557,7 +557,7 @@ async fn a_client_apps_session_is_told_to_webhooks_as_a_login_naming_the_client(
 
     let (client, _, _) = signed_in(&app, "ann@example.com").await;
 
-    let query = "SELECT COUNT(*) FROM webhook_deliveries WHERE event_type = 'user.login' AND data LIKE";
+    let query = "SELECT COUNT(*) FROM jobs WHERE kind = 'webhook' AND topic = 'user.login' AND payload LIKE";
     app.count_reaches(&format!("{query} '%\"client_id\":\"{}\"%'", client.id), 1).await;
     // The hosted page's login, and the client's.
     app.count_reaches(&format!("{query} '%\"email\":\"ann@example.com\"%'"), 2).await;

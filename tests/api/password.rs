@@ -179,10 +179,13 @@ async fn forgot_answers_byte_for_byte_the_same_and_emails_only_an_existing_accou
     let link = app.reset_link("gus@example.com", 2).await;
     assert!(link.starts_with(&format!("{}/password/reset?token=", app.address)), "{link}");
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM outbox WHERE recipient = 'gus@example.com' AND kind = 'password_reset'").await,
+        app.count(
+            "SELECT COUNT(*) FROM jobs WHERE kind = 'email' AND target = 'gus@example.com' AND topic = 'password_reset'"
+        )
+        .await,
         1
     );
-    assert_eq!(app.count("SELECT COUNT(*) FROM outbox WHERE recipient = 'nobody@example.com'").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM jobs WHERE kind = 'email' AND target = 'nobody@example.com'").await, 0);
 }
 
 #[tokio::test]

@@ -58,6 +58,8 @@ struct Collector {
     inbox: Arc<Mutex<Vec<Received>>>,
     to: Vec<String>,
     data: Vec<u8>,
+    /// Messages accepted on this connection.
+    accepted: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Handler for Collector {
@@ -75,8 +77,18 @@ impl Handler for Collector {
     fn data_end(&mut self) -> Response {
         let message = Received { to: std::mem::take(&mut self.to), raw: std::mem::take(&mut self.data) };
         self.inbox.lock().unwrap().push(message);
+        self.accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         mailin::response::OK
     }
+}
+
+/// How the test's mail server treats the messages it accepts.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Manner {
+    /// How long it takes to answer each message's end (its `250`), as a slow relay does.
+    pub accept_after: Duration,
+    /// Closes a connection right after accepting this many messages on it.
+    pub close_after: Option<usize>,
 }
 
 /// The test's mail server; every message it accepted stays in its inbox.
@@ -84,6 +96,8 @@ impl Handler for Collector {
 pub struct SmtpServer {
     pub port: u16,
     inbox: Arc<Mutex<Vec<Received>>>,
+    /// Connections accepted so far.
+    connections: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl SmtpServer {
@@ -91,18 +105,34 @@ impl SmtpServer {
         Self::start_on(TcpListener::bind("127.0.0.1:0").await.unwrap())
     }
 
+    /// A server that accepts in its own manner (slowly, or closing connections).
+    pub async fn start_with(manner: Manner) -> Self {
+        Self::serve_on(TcpListener::bind("127.0.0.1:0").await.unwrap(), manner)
+    }
+
     /// Serves on a listener the test bound itself (to bring a "down" server back on its port).
     pub fn start_on(listener: TcpListener) -> Self {
+        Self::serve_on(listener, Manner::default())
+    }
+
+    fn serve_on(listener: TcpListener, manner: Manner) -> Self {
         let port = listener.local_addr().unwrap().port();
         let inbox = Arc::new(Mutex::new(Vec::new()));
-        let shared = inbox.clone();
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (shared, counted) = (inbox.clone(), connections.clone());
         tokio::spawn(async move {
             while let Ok((stream, peer)) = listener.accept().await {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let handler = Collector { inbox: shared.clone(), ..Default::default() };
-                tokio::spawn(serve(stream, peer.ip(), handler));
+                tokio::spawn(serve(stream, peer.ip(), handler, manner));
             }
         });
-        Self { port, inbox }
+        Self { port, inbox, connections }
+    }
+
+    /// How many connections clients have opened.
+    pub fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn url(&self) -> String {
@@ -140,7 +170,8 @@ impl SmtpServer {
     }
 }
 
-async fn serve(stream: tokio::net::TcpStream, ip: IpAddr, handler: Collector) {
+async fn serve(stream: tokio::net::TcpStream, ip: IpAddr, handler: Collector, manner: Manner) {
+    let accepted_count = handler.accepted.clone();
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     let mut session = SessionBuilder::new("smtp.test").build(ip, handler);
@@ -148,17 +179,29 @@ async fn serve(stream: tokio::net::TcpStream, ip: IpAddr, handler: Collector) {
         return;
     }
     let mut line = Vec::new();
+    let mut accepted_here = 0;
     loop {
         line.clear();
         match reader.read_until(b'\n', &mut line).await {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
+        let before = accepted_count.load(std::sync::atomic::Ordering::SeqCst);
         let response = session.process(&line);
+        let accepted = accepted_count.load(std::sync::atomic::Ordering::SeqCst) > before;
+        if accepted && !manner.accept_after.is_zero() {
+            tokio::time::sleep(manner.accept_after).await;
+        }
         match response.action {
             Action::Reply => {
                 if write.write_all(&response.buffer().unwrap()).await.is_err() {
                     return;
+                }
+                if accepted {
+                    accepted_here += 1;
+                    if manner.close_after.is_some_and(|n| accepted_here >= n) {
+                        return;
+                    }
                 }
             }
             Action::Close | Action::UpgradeTls => {

@@ -239,7 +239,7 @@ async fn committed_changes_arrive_signed_and_in_order_and_refused_ones_never() {
         "user.deleted",
     ];
     // Deliveries are written with the changes, so the database already holds all there will be.
-    assert_eq!(app.count("SELECT COUNT(*) FROM webhook_deliveries").await, expected.len() as i64);
+    assert_eq!(app.count("SELECT COUNT(*) FROM jobs WHERE kind = 'webhook'").await, expected.len() as i64);
     let got = receiver.wait_for(expected.len()).await;
     assert!(got.iter().all(|r| r.json()["data"]["account"]["id"] == ann_id.as_str()));
     let types: Vec<String> = got.iter().map(|r| r.json()["type"].as_str().unwrap().to_owned()).collect();
@@ -290,7 +290,7 @@ async fn a_receiver_that_was_down_gets_the_event_again_with_the_same_id_and_a_re
 
     // The receiver is back; the retry falls due (as it would 5 s later).
     receiver.answer(200);
-    app.sql(&format!("UPDATE webhook_deliveries SET next_attempt_at = {}", app.db.long_ago())).await;
+    app.sql(&format!("UPDATE jobs SET next_attempt_at = {} WHERE kind = 'webhook'", app.db.long_ago())).await;
     let got = receiver.wait_for(2).await;
     assert_eq!(
         (got[1].id.as_str(), got[1].body.as_str()),

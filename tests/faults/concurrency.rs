@@ -79,7 +79,8 @@ async fn fifty_simultaneous_sign_ups_with_one_email_make_one_account() {
         assert_eq!(count(&answers, StatusCode::CONFLICT, Some("email_taken")), RACERS - 1, "{}", backend.name);
         let accounts = "SELECT COUNT(*) FROM accounts WHERE email_normalized = 'ann@example.com'";
         assert_eq!(backend.db.count(accounts).await, 1);
-        let emails = "SELECT COUNT(*) FROM outbox WHERE recipient = 'ann@example.com' AND kind = 'activation'";
+        let emails =
+            "SELECT COUNT(*) FROM jobs WHERE kind = 'email' AND target = 'ann@example.com' AND topic = 'activation'";
         assert_eq!(backend.db.count(emails).await, 1, "{}: one confirmation email", backend.name);
         mail.wait_for("ann@example.com", 1).await;
     }

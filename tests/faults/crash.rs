@@ -294,7 +294,10 @@ async fn run(backend: &Backend) {
     // Every email is delivered within seconds of the last restart, including those a killed
     // process had claimed: their claims run out after the default lease.
     let outbox_settled = loop {
-        let waiting = backend.db.count("SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'sending')").await;
+        let waiting = backend
+            .db
+            .count("SELECT COUNT(*) FROM jobs WHERE kind = 'email' AND status IN ('queued', 'sending')")
+            .await;
         if waiting == 0 {
             break last_restart.elapsed();
         }
@@ -333,7 +336,7 @@ async fn run(backend: &Backend) {
         }
         checked += u64::from(user.activated);
     }
-    let failed = backend.db.count("SELECT COUNT(*) FROM outbox WHERE status = 'failed'").await;
+    let failed = backend.db.count("SELECT COUNT(*) FROM jobs WHERE kind = 'email' AND status = 'failed'").await;
     if failed > 0 {
         lost.push(format!("{failed} email(s) failed"));
     }

@@ -18,6 +18,7 @@ mod crash;
 mod disk;
 mod overload;
 mod process;
+mod signup_flood;
 mod slowloris;
 mod smtp;
 mod startup;

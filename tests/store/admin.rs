@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use gatehouse::accounts::domain::{Account, AccountKey, Role, Status};
 use gatehouse::store::admin::{AccountQuery, HistoryPlan, OutboxEntry, OutboxQuery, Retried};
-use gatehouse::store::{NewAccount, Pace, ProfileChange, Store, StoreError};
+use gatehouse::store::jobs::{JobKind, Outcome, Settled};
+use gatehouse::store::{NewAccount, Pace, ProfileChange, QueuedEmail, Store, StoreError};
 use gatehouse::tokens::jwt::SigningKey;
 use serde_json::Map;
 use uuid::Uuid;
@@ -423,6 +424,11 @@ pub async fn admins_demoting_each_other_at_once_always_leave_one(h: Harness) {
     }
 }
 
+/// Settles the email `id` that [`WORKER`] claimed.
+async fn settle(h: &Harness, id: Uuid, outcome: Outcome, at: DateTime<Utc>) {
+    assert_eq!(h.store.settle_jobs(WORKER, &[Settled { id, outcome, at }]).await.unwrap(), 1);
+}
+
 /// Queues emails to the recipients in order, a millisecond apart; their ids, oldest first.
 async fn queue(h: &Harness, recipients: &[&str]) -> Vec<Uuid> {
     let t0 = now() - minutes(1);
@@ -438,11 +444,13 @@ async fn queue(h: &Harness, recipients: &[&str]) -> Vec<Uuid> {
 pub async fn the_outbox_lists_newest_first_and_filters_by_status_and_recipient(h: Harness) {
     let ids = queue(&h, &["Ann@X.example", "bob@x.example", "ann@x.example", "cy@x.example"]).await;
     let t0 = now();
-    let claimed = h.store.claim_emails(WORKER, t0, Duration::from_secs(60), 10).await.unwrap();
-    assert_eq!(claimed.len(), 4);
-    h.store.email_sent(WORKER, ids[0], t0).await.unwrap();
-    h.store.email_failed(WORKER, ids[1], t0, "550 no such user").await.unwrap();
-    h.store.email_retry(WORKER, ids[2], t0 + minutes(5), "421 later").await.unwrap();
+    let claimed = h.store.claim_jobs(JobKind::Email, WORKER, t0, Duration::from_secs(60), 10).await.unwrap();
+    assert_eq!(claimed.len(), 3, "Ann's second email waits for her first");
+    settle(&h, ids[0], Outcome::Done { status: None }, t0).await;
+    settle(&h, ids[1], Outcome::Failed { status: None, error: "550 no such user".into() }, t0).await;
+    let claimed = h.store.claim_jobs(JobKind::Email, WORKER, t0, Duration::from_secs(60), 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|job| job.id).collect::<Vec<_>>(), [ids[2]]);
+    settle(&h, ids[2], Outcome::Retry { at: t0 + minutes(5), status: None, error: "421 later".into() }, t0).await;
     let all = |limit| OutboxQuery { limit, ..OutboxQuery::default() };
     let ids_of = |entries: Vec<OutboxEntry>| entries.into_iter().map(|e| e.id).collect::<Vec<_>>();
 
@@ -471,9 +479,9 @@ pub async fn the_outbox_lists_newest_first_and_filters_by_status_and_recipient(h
 pub async fn a_failed_email_is_requeued_once_and_nothing_else_is(h: Harness) {
     let ids = queue(&h, &["a@x.example", "b@x.example", "c@x.example", "d@x.example"]).await;
     let t0 = now();
-    h.store.claim_emails(WORKER, t0, Duration::from_secs(60), 3).await.unwrap();
-    h.store.email_failed(WORKER, ids[0], t0, "550 no such user").await.unwrap();
-    h.store.email_sent(WORKER, ids[1], t0).await.unwrap();
+    h.store.claim_jobs(JobKind::Email, WORKER, t0, Duration::from_secs(60), 3).await.unwrap();
+    settle(&h, ids[0], Outcome::Failed { status: None, error: "550 no such user".into() }, t0).await;
+    settle(&h, ids[1], Outcome::Done { status: None }, t0).await;
     // ids[2] is being sent, ids[3] is queued.
     let retry_at = t0 + minutes(1);
 
@@ -495,8 +503,9 @@ pub async fn a_failed_email_is_requeued_once_and_nothing_else_is(h: Harness) {
     }
     assert_eq!(h.store.retry_email(Uuid::now_v7(), retry_at).await.unwrap(), Retried::NotFound);
     assert_eq!(h.store.find_outbox(ids[1]).await.unwrap().unwrap().status, "sent", "unchanged");
-    let due = h.store.claim_emails(WORKER, retry_at, Duration::from_secs(60), 10).await.unwrap();
-    let requeued = due.iter().find(|e| e.id == ids[0]).expect("the requeued email is due");
+    let due = h.store.claim_jobs(JobKind::Email, WORKER, retry_at, Duration::from_secs(60), 10).await.unwrap();
+    let requeued = due.iter().find(|e| e.id == ids[0]).and_then(QueuedEmail::from_job);
+    let requeued = requeued.unwrap_or_else(|| panic!("the requeued email is due: {due:?}"));
     assert_eq!(requeued.attempts, 1, "its attempts start again");
     assert!(requeued.text_body.contains("activate?token="), "it still has its body");
 }

@@ -2,10 +2,9 @@
 //! (whatever the number of concurrent redeemers), and changes or restores an address only
 //! together with spending its link, storing the revert link and queueing the notice.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use gatehouse::accounts::domain::AccountKey;
+use gatehouse::store::admin::OutboxQuery;
 use gatehouse::store::email_change::{ChangeKind, NewEmailChange, Redeemed};
 use gatehouse::store::{Pace, StoreError};
 use gatehouse::tokens::opaque::{OpaqueToken, TokenHash};
@@ -46,8 +45,9 @@ async fn confirmed(
 
 /// The recipients of the queued emails, in order.
 async fn queued(h: &Harness) -> Vec<String> {
-    let claimed = h.store.claim_emails(Uuid::now_v7(), now(), Duration::from_secs(60), 100).await.unwrap();
-    let mut recipients: Vec<_> = claimed.into_iter().map(|e| e.recipient).collect();
+    let query = OutboxQuery { status: Some("queued".into()), limit: 100, ..OutboxQuery::default() };
+    let listed = h.store.list_outbox(&query).await.unwrap();
+    let mut recipients: Vec<_> = listed.into_iter().map(|e| e.recipient).collect();
     recipients.sort();
     recipients
 }

@@ -169,6 +169,7 @@ conformance! {
         concurrent_redemptions_of_one_reset_link_succeed_once,
         the_outbox_hands_out_each_due_email_once_per_lease,
         retried_failed_and_sent_emails_leave_the_queue_as_they_should,
+        one_addresss_emails_go_one_at_a_time_in_the_order_written,
         two_replicas_claiming_at_once_never_get_the_same_email,
         replicas_racing_on_an_empty_database_agree_on_one_signing_key,
         purging_removes_expired_sessions_only;

@@ -100,7 +100,7 @@ pub async fn recovery_codes_are_spent_once_and_replaced_whole(h: Harness) {
     assert_eq!(h.store.recovery_codes(id).await.unwrap(), vec![[2; 32]]);
     assert!(!spend(9).await.unwrap(), "an unknown code spends nothing");
     assert_eq!(h.store.factors(id).await.unwrap().recovery_codes, 1);
-    let notices = h.db.count("SELECT COUNT(*) FROM outbox").await;
+    let notices = h.db.count("SELECT COUNT(*) FROM jobs WHERE kind = 'email'").await;
     assert_eq!(notices, 2, "the confirmation's notice and one spend's");
 
     h.store.replace_recovery_codes(id, &[[7; 32], [8; 32], [9; 32]], now()).await.unwrap();
@@ -150,7 +150,11 @@ pub async fn removing_the_factors_takes_the_codes_and_queues_the_notice(h: Harne
         !h.store.remove_factors(id, false, Some(&email("ann@example.com", now())), &[]).await.unwrap(),
         "nothing left"
     );
-    assert_eq!(h.db.count("SELECT COUNT(*) FROM outbox").await, 2, "the confirmation's notice and the removal's");
+    assert_eq!(
+        h.db.count("SELECT COUNT(*) FROM jobs WHERE kind = 'email'").await,
+        2,
+        "the confirmation's notice and the removal's"
+    );
 
     let pending = seeded(&h, "ben@example.com").await;
     assert!(h.store.begin_totp(pending, SEALED, now()).await.unwrap());

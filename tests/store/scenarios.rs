@@ -7,7 +7,11 @@ use chrono::{DateTime, Utc};
 use gatehouse::accounts::domain::{AccountKey, Role, Status};
 use gatehouse::i18n::Locale;
 use gatehouse::sessions::{AccountRead, LiveSession, NewSession, Rotation, SessionAuth};
-use gatehouse::store::{NewAccount, NewEmail, NewOneTimeToken, Pace, ProfileChange, StoreError, TokenPurpose};
+use gatehouse::store::admin::OutboxQuery;
+use gatehouse::store::jobs::{JobKind, Outcome, Settled};
+use gatehouse::store::{
+    NewAccount, NewEmail, NewOneTimeToken, Pace, ProfileChange, QueuedEmail, StoreError, TokenPurpose,
+};
 use gatehouse::tokens::jwt::SigningKey;
 use gatehouse::tokens::opaque::{OpaqueToken, TokenHash};
 use serde_json::json;
@@ -241,20 +245,35 @@ pub async fn concurrent_redemptions_of_one_reset_link_succeed_once(h: Harness) {
     );
 }
 
+/// Claims up to `limit` due emails for `worker` as of `at`, with `lease`.
+async fn claim_emails(h: &Harness, worker: Uuid, at: DateTime<Utc>, lease: Duration, limit: u32) -> Vec<QueuedEmail> {
+    let jobs = h.store.claim_jobs(JobKind::Email, worker, at, lease, limit).await.unwrap();
+    jobs.iter().map(|job| QueuedEmail::from_job(job).expect("an email job reads back")).collect()
+}
+
+/// Settles the email `id` as `worker`; whether it did.
+async fn settle_email(h: &Harness, worker: Uuid, id: Uuid, outcome: Outcome, at: DateTime<Utc>) -> bool {
+    h.store.settle_jobs(worker, &[Settled { id, outcome, at }]).await.unwrap() == 1
+}
+
+async fn email_backlog(h: &Harness) -> u64 {
+    h.store.job_backlog(JobKind::Email).await.unwrap().jobs
+}
+
 pub async fn the_outbox_hands_out_each_due_email_once_per_lease(h: Harness) {
     let id = seeded(&h, "jon@example.com").await;
     let t0 = now();
-    for _ in 0..3 {
+    for n in 0..3 {
         let (_, record) = link(id, TokenPurpose::Activation, t0 + minutes(60));
-        h.store.insert_link(&record, &email("jon@example.com", t0)).await.unwrap();
+        h.store.insert_link(&record, &email(&format!("jon{n}@example.com"), t0)).await.unwrap();
     }
     let lease = Duration::from_secs(60);
 
     let (worker, other) = (Uuid::now_v7(), Uuid::now_v7());
 
-    let first = h.store.claim_emails(worker, t0, lease, 2).await.unwrap();
-    let second = h.store.claim_emails(worker, t0, lease, 2).await.unwrap();
-    let third = h.store.claim_emails(other, t0, lease, 2).await.unwrap();
+    let first = claim_emails(&h, worker, t0, lease, 2).await;
+    let second = claim_emails(&h, worker, t0, lease, 2).await;
+    let third = claim_emails(&h, other, t0, lease, 2).await;
 
     assert_eq!((first.len(), second.len(), third.len()), (2, 1, 0));
     let ids: HashSet<Uuid> = first.iter().chain(&second).map(|e| e.id).collect();
@@ -262,63 +281,141 @@ pub async fn the_outbox_hands_out_each_due_email_once_per_lease(h: Harness) {
     let claimed = &first[0];
     assert_eq!(claimed.attempts, 1);
     assert!(claimed.text_body.contains("activate?token=") && claimed.message_id.ends_with("@x.example>"));
-    assert_eq!(claimed.recipient, "jon@example.com");
-    assert_eq!(h.store.outbox_backlog().await.unwrap(), 3);
+    assert!(claimed.recipient.starts_with("jon") && claimed.recipient.ends_with("@example.com"));
+    let backlog = h.store.job_backlog(JobKind::Email).await.unwrap();
+    assert_eq!((backlog.jobs, backlog.oldest), (3, Some(t0)), "three wait, the oldest written at t0");
 
     // A live worker renews its claims: nobody else gets them, however long it sends.
-    assert_eq!(h.store.renew_claims(worker, t0 + chrono::Duration::seconds(120)).await.unwrap(), 3);
-    assert_eq!(h.store.renew_claims(other, t0 + chrono::Duration::seconds(120)).await.unwrap(), 0, "it holds none");
-    assert!(h.store.claim_emails(other, t0 + chrono::Duration::seconds(61), lease, 10).await.unwrap().is_empty());
+    assert_eq!(h.store.renew_jobs(JobKind::Email, worker, t0 + chrono::Duration::seconds(120)).await.unwrap(), 3);
+    let none = h.store.renew_jobs(JobKind::Email, other, t0 + chrono::Duration::seconds(120)).await.unwrap();
+    assert_eq!(none, 0, "it holds none");
+    assert!(claim_emails(&h, other, t0 + chrono::Duration::seconds(61), lease, 10).await.is_empty());
 
     // A worker that died holding a claim loses it once the lease runs out.
     let after_lease = t0 + chrono::Duration::seconds(121);
-    let reclaimed = h.store.claim_emails(other, after_lease, lease, 10).await.unwrap();
+    let reclaimed = claim_emails(&h, other, after_lease, lease, 10).await;
     assert_eq!(reclaimed.len(), 3);
     assert!(reclaimed.iter().all(|e| e.attempts == 2));
     let again = reclaimed.iter().find(|e| e.id == claimed.id).unwrap();
     assert_eq!((&again.message_id, &again.text_body), (&claimed.message_id, &claimed.text_body), "an identical resend");
 
     // Only the holder settles: the first worker's late answer changes nothing.
-    assert!(!h.store.email_sent(worker, claimed.id, after_lease).await.unwrap());
-    assert!(!h.store.email_retry(worker, reclaimed[1].id, after_lease, "421 later").await.unwrap());
-    assert_eq!(h.store.renew_claims(worker, after_lease + minutes(5)).await.unwrap(), 0, "its claims are gone");
-    assert!(h.store.email_sent(other, claimed.id, after_lease).await.unwrap());
-    assert_eq!(h.store.outbox_backlog().await.unwrap(), 2);
+    let late = Outcome::Retry { at: after_lease, status: None, error: "421 later".into() };
+    assert!(!settle_email(&h, worker, claimed.id, Outcome::Done { status: None }, after_lease).await);
+    let other_one = reclaimed.iter().find(|e| e.id != claimed.id).unwrap().id;
+    assert!(!settle_email(&h, worker, other_one, late, after_lease).await);
+    assert_eq!(
+        h.store.renew_jobs(JobKind::Email, worker, after_lease + minutes(5)).await.unwrap(),
+        0,
+        "its claims are gone"
+    );
+    assert!(settle_email(&h, other, claimed.id, Outcome::Done { status: None }, after_lease).await);
+    assert_eq!(email_backlog(&h).await, 2);
 }
 
 pub async fn retried_failed_and_sent_emails_leave_the_queue_as_they_should(h: Harness) {
     let id = seeded(&h, "kim@example.com").await;
     let t0 = now();
-    for _ in 0..3 {
+    for n in 0..4 {
         let (_, record) = link(id, TokenPurpose::Activation, t0 + minutes(60));
-        h.store.insert_link(&record, &email("kim@example.com", t0)).await.unwrap();
+        h.store.insert_link(&record, &email(&format!("kim{n}@example.com"), t0)).await.unwrap();
     }
     let worker = Uuid::now_v7();
-    let claimed = h.store.claim_emails(worker, t0, Duration::from_secs(60), 10).await.unwrap();
-    let [sent, retried, failed] = claimed.as_slice() else { panic!("three emails") };
+    let mut claimed = claim_emails(&h, worker, t0, Duration::from_secs(60), 10).await;
+    claimed.sort_by_key(|e| e.id);
+    let [sent, retried, failed, deferred] = claimed.as_slice() else { panic!("four emails") };
 
-    assert!(h.store.email_sent(worker, sent.id, t0).await.unwrap());
-    assert!(h.store.email_retry(worker, retried.id, t0 + minutes(5), "421 try later").await.unwrap());
-    assert!(h.store.email_failed(worker, failed.id, t0, "550 no such user").await.unwrap());
+    let settled = [
+        Settled { id: sent.id, outcome: Outcome::Done { status: None }, at: t0 },
+        Settled {
+            id: retried.id,
+            outcome: Outcome::Retry { at: t0 + minutes(5), status: None, error: "421 try later".into() },
+            at: t0,
+        },
+        Settled { id: failed.id, outcome: Outcome::Failed { status: None, error: "550 no such user".into() }, at: t0 },
+        Settled { id: deferred.id, outcome: Outcome::Deferred { at: t0 + minutes(2) }, at: t0 },
+    ];
+    assert_eq!(h.store.settle_jobs(worker, &settled).await.unwrap(), 4, "one batch settles all four");
 
-    assert_eq!(h.store.outbox_backlog().await.unwrap(), 1, "only the retried one waits");
-    assert!(h.store.claim_emails(worker, t0 + minutes(4), Duration::from_secs(60), 10).await.unwrap().is_empty());
-    let due = h.store.claim_emails(worker, t0 + minutes(5), Duration::from_secs(60), 10).await.unwrap();
+    assert_eq!(email_backlog(&h).await, 2, "the retried and the deferred one wait");
+    assert!(claim_emails(&h, worker, t0 + minutes(1), Duration::from_secs(60), 10).await.is_empty());
+    let put_back = claim_emails(&h, worker, t0 + minutes(2), Duration::from_secs(60), 10).await;
+    assert_eq!(
+        put_back.iter().map(|e| (e.id, e.attempts)).collect::<Vec<_>>(),
+        vec![(deferred.id, 1)],
+        "a deferral is not an attempt"
+    );
+    assert!(settle_email(&h, worker, deferred.id, Outcome::Done { status: None }, t0 + minutes(2)).await);
+    let due = claim_emails(&h, worker, t0 + minutes(5), Duration::from_secs(60), 10).await;
     assert_eq!(due.iter().map(|e| e.id).collect::<Vec<_>>(), vec![retried.id]);
     assert_eq!(due[0].attempts, 2);
-    let sent_bodies = h.db.count("SELECT COUNT(*) FROM outbox WHERE status = 'sent' AND body_text IS NULL AND body_html IS NULL AND recipient = 'kim@example.com'").await;
-    assert_eq!(sent_bodies, 1, "a delivered email's bodies are erased");
-    let failed_rows =
-        h.db.count("SELECT COUNT(*) FROM outbox WHERE status = 'failed' AND last_error = '550 no such user'").await;
-    assert_eq!(failed_rows, 1);
+    let outbox = |status: &str| OutboxQuery { status: Some(status.into()), limit: 10, ..OutboxQuery::default() };
+    let sent_list = h.store.list_outbox(&outbox("sent")).await.unwrap();
+    assert_eq!(sent_list.iter().map(|e| e.id).collect::<Vec<_>>(), vec![deferred.id, sent.id], "newest first");
+    assert_eq!(sent_list[1].sent_at, Some(t0));
+    let erased = h.db.count(&format!("SELECT COUNT(*) FROM jobs WHERE id = '{}' AND body IS NULL", sent.id)).await;
+    assert_eq!(erased, 1, "a delivered email's bodies are erased");
+    let failed_list = h.store.list_outbox(&outbox("failed")).await.unwrap();
+    assert_eq!(failed_list.len(), 1);
+    assert_eq!(failed_list[0].last_error.as_deref(), Some("550 no such user"));
+}
+
+/// One address's emails go out one at a time, in the order written: a claim never takes the
+/// second while the first waits or is being sent, whichever replica claims.
+pub async fn one_addresss_emails_go_one_at_a_time_in_the_order_written(h: Harness) {
+    let id = seeded(&h, "liv@example.com").await;
+    let t0 = now();
+    for n in 0..3 {
+        let (_, record) = link(id, TokenPurpose::Activation, t0 + minutes(60));
+        // The same address in any case is one lane.
+        let to = if n == 1 { "LIV@example.com" } else { "liv@example.com" };
+        h.store.insert_link(&record, &email(to, t0 + chrono::Duration::milliseconds(n))).await.unwrap();
+    }
+    let other = seeded(&h, "max@example.com").await;
+    let (_, record) = link(other, TokenPurpose::Activation, t0 + minutes(60));
+    h.store.insert_link(&record, &email("max@example.com", t0)).await.unwrap();
+    let lease = Duration::from_secs(60);
+    let (worker, replica) = (Uuid::now_v7(), Uuid::now_v7());
+    let second_store = h.another_replica().await;
+
+    let mut order = Vec::new();
+    let mut at = t0 + minutes(1);
+    for round in 0..3 {
+        let claimed = claim_emails(&h, worker, at, lease, 10).await;
+        let recipients: Vec<String> = claimed.iter().map(|e| e.recipient.to_lowercase()).collect();
+        let expected = if round == 0 { vec!["liv@example.com", "max@example.com"] } else { vec!["liv@example.com"] };
+        let mut sorted = recipients.clone();
+        sorted.sort();
+        assert_eq!(sorted, expected, "round {round}: one per address");
+        let liv = claimed.iter().find(|e| e.recipient.eq_ignore_ascii_case("liv@example.com")).unwrap();
+        let others = second_store.claim_jobs(JobKind::Email, replica, at, lease, 10).await.unwrap();
+        assert!(others.is_empty(), "another replica gets nothing while the first is on its way: {others:?}");
+        order.push(liv.id);
+        // A retry keeps its place: the next is not claimed before it goes.
+        if round == 1 {
+            let retry = Outcome::Retry { at: at + minutes(1), status: None, error: "421".into() };
+            assert!(settle_email(&h, worker, liv.id, retry, at).await);
+            assert!(claim_emails(&h, worker, at, lease, 10).await.is_empty(), "the third waits for the retried second");
+            at += minutes(1);
+            let again = claim_emails(&h, worker, at, lease, 10).await;
+            assert_eq!(again.iter().map(|e| e.id).collect::<Vec<_>>(), vec![liv.id]);
+        }
+        for email in claimed.iter().filter(|e| !e.recipient.eq_ignore_ascii_case("liv@example.com")) {
+            assert!(settle_email(&h, worker, email.id, Outcome::Done { status: None }, at).await);
+        }
+        assert!(settle_email(&h, worker, liv.id, Outcome::Done { status: None }, at).await);
+    }
+    let mut written = order.clone();
+    written.sort();
+    assert_eq!(order, written, "claimed in the order written (UUIDv7 ids)");
 }
 
 pub async fn two_replicas_claiming_at_once_never_get_the_same_email(h: Harness) {
     let id = seeded(&h, "lea@example.com").await;
     let t0 = now();
-    for _ in 0..40 {
+    for n in 0..40 {
         let (_, record) = link(id, TokenPurpose::Activation, t0 + minutes(60));
-        h.store.insert_link(&record, &email("lea@example.com", t0)).await.unwrap();
+        h.store.insert_link(&record, &email(&format!("lea{n}@example.com"), t0)).await.unwrap();
     }
     let replicas = [h.store.clone(), h.another_replica().await, h.another_replica().await];
 
@@ -328,7 +425,8 @@ pub async fn two_replicas_claiming_at_once_never_get_the_same_email(h: Harness) 
             tokio::spawn(async move {
                 let (mut got, worker) = (Vec::new(), Uuid::now_v7());
                 loop {
-                    let batch = store.claim_emails(worker, t0, Duration::from_secs(600), 3).await.unwrap();
+                    let batch =
+                        store.claim_jobs(JobKind::Email, worker, t0, Duration::from_secs(600), 3).await.unwrap();
                     if batch.is_empty() {
                         return got;
                     }

@@ -6,7 +6,8 @@
 
 use std::time::Duration;
 
-use gatehouse::store::webhooks::{DeliveryQuery, DeliveryStatus, Endpoint, Event, EventType, Settlement};
+use gatehouse::store::jobs::{Job, JobKind, Outcome, Settled};
+use gatehouse::store::webhooks::{DeliveryQuery, DeliveryStatus, Endpoint, Event, EventType};
 use uuid::Uuid;
 
 use crate::Harness;
@@ -42,6 +43,21 @@ async fn newest(h: &Harness, endpoint: Uuid) -> Uuid {
     log(h, endpoint).await.first().expect("a delivery").event_id
 }
 
+/// Claims up to ten due deliveries for `worker` as of `at`.
+async fn claim(h: &Harness, worker: Uuid, at: chrono::DateTime<chrono::Utc>) -> Vec<Job> {
+    h.store.claim_jobs(JobKind::Webhook, worker, at, LEASE, 10).await.unwrap()
+}
+
+/// Settles the delivery `job` as `worker`; whether it did.
+async fn settle(h: &Harness, worker: Uuid, job: Uuid, outcome: Outcome) -> bool {
+    h.store.settle_jobs(worker, &[Settled { id: job, outcome, at: now() }]).await.unwrap() == 1
+}
+
+/// The job that carries the delivery of `event`, among `claimed`.
+fn job_of(claimed: &[Job], event: Uuid) -> Uuid {
+    claimed.iter().find(|job| job.ref_id == Some(event)).expect("claimed").id
+}
+
 async fn log(h: &Harness, endpoint: Uuid) -> Vec<gatehouse::store::webhooks::Delivery> {
     let query = DeliveryQuery { endpoint_id: endpoint, status: None, before: None, limit: 100 };
     h.store.deliveries(&query).await.unwrap()
@@ -71,15 +87,15 @@ pub async fn deliveries_exist_exactly_for_committed_changes_and_subscribed_endpo
     let deleted = newest(&h, deletions.id).await;
     assert!(deleted > changed, "ids follow the order of the changes");
     let worker = Uuid::now_v7();
-    let claimed = h.store.claim_deliveries(worker, chrono::Utc::now(), LEASE, 10).await.unwrap();
-    let ids: Vec<Uuid> = claimed.iter().map(|d| d.event_id).collect();
-    assert_eq!(ids, vec![changed], "the deletion waits for the earlier event of the same account");
-    let done = Settlement::Delivered { at: now(), status: 204 };
-    assert!(h.store.settle_delivery(worker, deletions.id, changed, &done).await.unwrap());
-    let claimed = h.store.claim_deliveries(worker, chrono::Utc::now(), LEASE, 10).await.unwrap();
+    let claimed = claim(&h, worker, chrono::Utc::now()).await;
+    let ids: Vec<Option<Uuid>> = claimed.iter().map(|d| d.ref_id).collect();
+    assert_eq!(ids, vec![Some(changed)], "the deletion waits for the earlier event of the same account");
+    assert!(settle(&h, worker, claimed[0].id, Outcome::Done { status: Some(204) }).await);
+    let claimed = claim(&h, worker, chrono::Utc::now()).await;
     assert_eq!(claimed.len(), 1);
-    assert_eq!((claimed[0].event_id, claimed[0].kind.as_str()), (deleted, "user.deleted"));
-    assert!(claimed[0].data.contains("wes@example.com"), "the account as it was: {}", claimed[0].data);
+    assert_eq!((claimed[0].ref_id, claimed[0].topic.as_str()), (Some(deleted), "user.deleted"));
+    assert_eq!(claimed[0].target, deletions.id.to_string());
+    assert!(claimed[0].payload.contains("wes@example.com"), "the account as it was: {}", claimed[0].payload);
     let delivered = h.store.delivery(deletions.id, changed).await.unwrap().unwrap();
     assert_eq!((delivered.status, delivered.last_response_status), (DeliveryStatus::Delivered, Some(204)));
     assert!(delivered.delivered_at.is_some());
@@ -99,32 +115,37 @@ pub async fn an_accounts_deliveries_are_claimed_in_order_and_a_lost_claim_is_tak
     let bob_event = newest(&h, hooks.id).await;
 
     let first = Uuid::now_v7();
-    let claimed = h.store.claim_deliveries(first, chrono::Utc::now(), LEASE, 10).await.unwrap();
-    let mut ids: Vec<Uuid> = claimed.iter().map(|d| d.event_id).collect();
+    let claimed = claim(&h, first, chrono::Utc::now()).await;
+    let mut ids: Vec<Uuid> = claimed.iter().filter_map(|d| d.ref_id).collect();
     ids.sort();
     assert_eq!(ids, vec![ann_events[0], bob_event], "one per account at a time, the oldest first");
-    assert!(claimed.iter().all(|d| d.url == hooks.url && d.secret_sealed == b"sealed secret" && d.attempts == 1));
-    assert!(claimed.iter().all(|d| d.data.contains("\"account\"")), "the account rides with the event");
+    assert!(claimed.iter().all(|d| d.target == hooks.id.to_string() && d.attempts == 1));
+    assert!(claimed.iter().all(|d| d.payload.contains("\"account\"")), "the account rides with the event");
 
     // The first worker vanishes; once its lease is over another takes the same deliveries.
     let later = now() + chrono::Duration::seconds(31);
     let second = Uuid::now_v7();
-    let again = h.store.claim_deliveries(second, later, LEASE, 10).await.unwrap();
+    let again = claim(&h, second, later).await;
     assert_eq!(again.len(), 2, "taken over after the lease");
     assert!(again.iter().all(|d| d.attempts == 2));
-    let done = Settlement::Delivered { at: later, status: 200 };
-    assert!(!h.store.settle_delivery(first, hooks.id, ann_events[0], &done).await.unwrap(), "no longer the first's");
-    assert!(h.store.settle_delivery(second, hooks.id, ann_events[0], &done).await.unwrap());
-    let retry = Settlement::Retry { at: later + chrono::Duration::minutes(5), status: Some(503), error: "down".into() };
-    assert!(h.store.settle_delivery(second, hooks.id, bob_event, &retry).await.unwrap());
+    let (ann_job, bob_job) = (job_of(&again, ann_events[0]), job_of(&again, bob_event));
+    let done = Outcome::Done { status: Some(200) };
+    assert!(!settle(&h, first, ann_job, done.clone()).await, "no longer the first's");
+    assert!(settle(&h, second, ann_job, done).await);
+    let retry = Outcome::Retry { at: later + chrono::Duration::minutes(5), status: Some(503), error: "down".into() };
+    assert!(settle(&h, second, bob_job, retry).await);
 
-    let next = h.store.claim_deliveries(second, later, LEASE, 10).await.unwrap();
-    let next_ids: Vec<Uuid> = next.iter().map(|d| d.event_id).collect();
-    assert_eq!(next_ids, vec![ann_events[1]], "Ann's second, now that her first is delivered; Bob's waits to retry");
+    let next = claim(&h, second, later).await;
+    let next_ids: Vec<Option<Uuid>> = next.iter().map(|d| d.ref_id).collect();
+    assert_eq!(
+        next_ids,
+        vec![Some(ann_events[1])],
+        "Ann's second, now that her first is delivered; Bob's waits to retry"
+    );
     let bob_row = h.store.delivery(hooks.id, bob_event).await.unwrap().unwrap();
     assert_eq!((bob_row.status, bob_row.last_response_status), (DeliveryStatus::Queued, Some(503)));
     assert_eq!(bob_row.last_error.as_deref(), Some("down"));
-    assert_eq!(h.store.webhook_backlog().await.unwrap(), 3);
+    assert_eq!(h.store.job_backlog(JobKind::Webhook).await.unwrap().jobs, 3);
 }
 
 pub async fn replay_queues_a_settled_delivery_and_disabled_or_deleted_endpoints_get_nothing(h: Harness) {
@@ -134,10 +155,11 @@ pub async fn replay_queues_a_settled_delivery_and_disabled_or_deleted_endpoints_
     h.store.set_password_hash(cat, "$argon2id$z", now(), None, &[event]).await.unwrap();
     let event = newest(&h, hooks.id).await;
     let worker = Uuid::now_v7();
-    assert_eq!(h.store.claim_deliveries(worker, chrono::Utc::now(), LEASE, 10).await.unwrap().len(), 1);
+    let claimed = claim(&h, worker, chrono::Utc::now()).await;
+    assert_eq!(claimed.len(), 1);
     assert!(!h.store.replay_delivery(hooks.id, event, now()).await.unwrap(), "not while it is on its way");
-    let failed = Settlement::Failed { status: Some(503), error: "the endpoint answered 503".into() };
-    assert!(h.store.settle_delivery(worker, hooks.id, event, &failed).await.unwrap());
+    let failed = Outcome::Failed { status: Some(503), error: "the endpoint answered 503".into() };
+    assert!(settle(&h, worker, claimed[0].id, failed).await);
     assert_eq!(h.store.delivery(hooks.id, event).await.unwrap().unwrap().status, DeliveryStatus::Failed);
 
     assert!(h.store.replay_delivery(hooks.id, event, now()).await.unwrap());
@@ -147,22 +169,16 @@ pub async fn replay_queues_a_settled_delivery_and_disabled_or_deleted_endpoints_
 
     let disabled = Endpoint { enabled: false, updated_at: now(), ..hooks.clone() };
     assert!(h.store.update_endpoint(&disabled).await.unwrap());
-    assert!(
-        h.store.claim_deliveries(worker, chrono::Utc::now(), LEASE, 10).await.unwrap().is_empty(),
-        "held back while disabled"
-    );
+    assert!(claim(&h, worker, chrono::Utc::now()).await.is_empty(), "held back while disabled");
+    assert_eq!(log(&h, hooks.id).await[0].status, DeliveryStatus::Queued, "listed as queued while held");
     let more = Event::new(EventType::UserPasswordChanged, cat);
     h.store.set_password_hash(cat, "$argon2id$w", now(), None, &[more]).await.unwrap();
     assert_eq!(log(&h, hooks.id).await.len(), 1, "a disabled endpoint is not written to");
     assert!(h.store.update_endpoint(&hooks).await.unwrap());
-    assert_eq!(
-        h.store.claim_deliveries(worker, chrono::Utc::now(), LEASE, 10).await.unwrap().len(),
-        1,
-        "goes once enabled"
-    );
+    assert_eq!(claim(&h, worker, chrono::Utc::now()).await.len(), 1, "goes once enabled");
 
     assert!(h.store.delete_endpoint(hooks.id).await.unwrap());
     assert!(log(&h, hooks.id).await.is_empty(), "what was owed to it goes with it");
     assert_eq!(h.store.endpoint(hooks.id).await.unwrap(), None);
-    assert_eq!(h.store.webhook_backlog().await.unwrap(), 0);
+    assert_eq!(h.store.job_backlog(JobKind::Webhook).await.unwrap().jobs, 0);
 }

@@ -209,8 +209,6 @@ impl Dialect for MySqlDb {
     /// `ON DUPLICATE KEY UPDATE` locks a concurrently inserted row exclusively, where
     /// `INSERT IGNORE` would take a shared lock that two callers then deadlock upgrading.
     const INSERT_BLANK_LIMIT: &'static str = "ON DUPLICATE KEY UPDATE until_ms = until_ms";
-    /// The column's collation is case-insensitive, as its index `outbox_by_recipient` is.
-    const RECIPIENT_IS: &'static str = "recipient = ?";
     const ANALYZE_ACCOUNTS: Option<&'static str> = None;
     const SEARCH_PREFILTER: Option<&'static str> = None;
     const SEARCH_SAMPLE: Option<&'static str> = None;

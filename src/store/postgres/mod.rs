@@ -139,7 +139,6 @@ impl Dialect for PostgresDb {
     const ROW_LOCKS: bool = true;
     const MAX_PARAMETERS: usize = 65_535;
     const INSERT_BLANK_LIMIT: &'static str = r#"ON CONFLICT ("key") DO UPDATE SET until_ms = rate_limits.until_ms"#;
-    const RECIPIENT_IS: &'static str = "lower(recipient) = lower(?)";
     const ANALYZE_ACCOUNTS: Option<&'static str> = Some("ANALYZE accounts");
     const SEARCH_INDEX: Option<&'static str> = None;
     /// The one trigram index of the three fields (`0013_account_search.sql`).

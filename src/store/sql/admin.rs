@@ -37,7 +37,7 @@ use crate::store::error::StoreResult;
 
 /// The outbox columns an admin sees: never the bodies, which hold one-time links.
 const OUTBOX_COLUMNS: &str =
-    "id, kind, recipient, subject, status, attempts, last_error, created_at, next_attempt_at, sent_at";
+    "id, topic, target, payload, status, attempts, last_error, created_at, next_attempt_at, finished_at";
 
 /// Seeded rows per transaction (each commit is a synced write).
 const SEED_ROWS_PER_TRANSACTION: u64 = 100_000;
@@ -122,18 +122,26 @@ fn push_filters<'a>(
     }
 }
 
+/// An email job as the outbox shows it: `done` is `sent`; the subject comes from the kept
+/// payload.
 fn outbox_from_row(row: &impl Row) -> StoreResult<OutboxEntry> {
+    let status = match row.text("status")?.as_str() {
+        "done" => "sent".to_owned(),
+        other => other.to_owned(),
+    };
+    let payload: serde_json::Value = serde_json::from_str(&row.text("payload")?).map_err(anyhow::Error::from)?;
+    let sent = status == "sent";
     Ok(OutboxEntry {
         id: row.id("id")?,
-        kind: row.text("kind")?,
-        recipient: row.text("recipient")?,
-        subject: row.text("subject")?,
-        status: row.text("status")?,
+        kind: row.text("topic")?,
+        recipient: row.text("target")?,
+        subject: payload["subject"].as_str().unwrap_or_default().to_owned(),
+        status,
         attempts: row.int("attempts")?.try_into().unwrap_or(u32::MAX),
         last_error: row.opt_text("last_error")?,
         created_at: row.time("created_at")?,
         next_attempt_at: row.time("next_attempt_at")?,
-        sent_at: row.opt_time("sent_at")?,
+        sent_at: if sent { row.opt_time("finished_at")? } else { None },
     })
 }
 
@@ -217,12 +225,13 @@ impl<D: Dialect> AdminStore for SqlStore<D> {
             return Ok(Vec::new());
         }
         timed!(DB, "list_outbox", async {
-            let mut sql = Built::new(format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE TRUE"));
+            let mut sql = Built::new(format!("SELECT {OUTBOX_COLUMNS} FROM jobs WHERE kind = 'email'"));
             if let Some(status) = &query.status {
-                sql.and("status = ?", status);
+                sql.and("status = ?", if status == "sent" { "done" } else { status.as_str() });
             }
-            if let Some(recipient) = &query.recipient {
-                sql.and(D::RECIPIENT_IS, recipient);
+            let lane = query.recipient.as_ref().map(|recipient| format!("email {}", recipient.to_lowercase()));
+            if let Some(lane) = &lane {
+                sql.and("lane = ?", lane);
             }
             if let Some(before) = query.before {
                 sql.and("id < ?", before);
@@ -235,7 +244,7 @@ impl<D: Dialect> AdminStore for SqlStore<D> {
 
     async fn find_outbox(&self, id: Uuid) -> StoreResult<Option<OutboxEntry>> {
         timed!(DB, "find_outbox", async {
-            let sql = sql!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = ?");
+            let sql = sql!("SELECT {OUTBOX_COLUMNS} FROM jobs WHERE id = ? AND kind = 'email'");
             let row = self.db.pool().fetch_optional(sql, args![id]).await?;
             row.as_ref().map(outbox_from_row).transpose()
         })
@@ -250,7 +259,7 @@ impl<D: Dialect> AdminStore for SqlStore<D> {
             self.retrying(|| async move {
                 let mut tx = self.db.begin().await?;
                 let row =
-                    tx.fetch_optional(sql!("SELECT status FROM outbox WHERE id = ? FOR UPDATE"), args![id]).await?;
+                    tx.fetch_optional(sql!("SELECT status FROM jobs WHERE id = ? AND kind = 'email' FOR UPDATE"), args![id]).await?;
                 match row.map(|row| row.text("status")).transpose()?.as_deref() {
                     None => return Ok(Retried::NotFound),
                     Some("failed") => {}
@@ -258,7 +267,7 @@ impl<D: Dialect> AdminStore for SqlStore<D> {
                 }
                 tx.execute(
                     sql!(
-                        "UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = ?, claimed_until = NULL
+                        "UPDATE jobs SET status = 'queued', attempts = 0, next_attempt_at = ?, claimed_until = NULL, finished_at = NULL
                          WHERE id = ?"
                     ),
                     args![now, id],

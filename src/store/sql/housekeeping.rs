@@ -13,8 +13,9 @@ use crate::store::{Pace, Store};
 /// How long expired one-time tokens, email-change links and logins by email are kept, so that a late click
 /// still hears "expired".
 const EXPIRED_TOKEN_RETENTION: chrono::Duration = chrono::Duration::days(7);
-/// How long the webhook delivery log keeps deliveries that were delivered or given up.
-const WEBHOOK_LOG_RETENTION: chrono::Duration = chrono::Duration::days(30);
+/// How long finished jobs are kept: the outbox's sent and failed emails (bodies erased once sent)
+/// and the webhook delivery log's delivered and given-up deliveries.
+const FINISHED_JOB_RETENTION: chrono::Duration = chrono::Duration::days(30);
 /// Rows one purge statement removes at most at [`Pace::Full`] (see [`SqlStore::purge_batches`]).
 const PURGE_BATCH: i64 = 1_000;
 /// Rows one purge statement removes at most at [`Pace::Background`]: about a millisecond of the
@@ -43,7 +44,7 @@ impl<D: Dialect> Store for SqlStore<D> {
                 let cutoff = match purge.kept {
                     Kept::No => now,
                     Kept::AsExpiredTokens => now - EXPIRED_TOKEN_RETENTION,
-                    Kept::AsWebhookLog => now - WEBHOOK_LOG_RETENTION,
+                    Kept::AsFinishedJobs => now - FINISHED_JOB_RETENTION,
                 };
                 removed += self.purge_batches(&purge.statement(), cutoff, pace).await?;
             }
@@ -56,7 +57,7 @@ impl<D: Dialect> Store for SqlStore<D> {
 enum Kept {
     No,
     AsExpiredTokens,
-    AsWebhookLog,
+    AsFinishedJobs,
 }
 
 /// What the purge removes from one table: the rows matching `condition` (whose one `?` is the
@@ -79,10 +80,10 @@ const PURGES: [Purge; 10] = [
     Purge { table: "oidc_logins", key: "id", condition: "expires_at <= ?", kept: Kept::No },
     Purge { table: "oauth_codes", key: "hash", condition: "expires_at <= ?", kept: Kept::No },
     Purge {
-        table: "webhook_deliveries",
-        key: "endpoint_id, event_id",
-        condition: "status IN ('delivered', 'failed') AND occurred_at <= ?",
-        kept: Kept::AsWebhookLog,
+        table: "jobs",
+        key: "id",
+        condition: "status IN ('done', 'failed') AND created_at <= ?",
+        kept: Kept::AsFinishedJobs,
     },
 ];
 

@@ -21,6 +21,7 @@ mod growth;
 mod housekeeping;
 mod identities;
 mod import;
+mod jobs;
 mod keys;
 mod limits;
 mod mfa;
@@ -140,9 +141,13 @@ pub trait Exec: Send {
 
 /// A dialect's statement runners: `$pool` (statements on the pool) and `$tx` (a write
 /// transaction), both implementing [`Exec`], over the sqlx database `$db`. The dialect's module
-/// provides `arguments(args)` (the values bound in its native types) and `map_err`.
+/// provides `arguments(args)` (the values bound in its native types) and `map_err`. With
+/// `written: f`, `f()` runs after each statement run for its changes and after each commit.
 macro_rules! runners {
     (db: $db:ty, dialect: $dialect:ty, row: $row:ty, pool: $pool:ident, tx: $tx:ident) => {
+        $crate::store::sql::runners!(db: $db, dialect: $dialect, row: $row, pool: $pool, tx: $tx, written: (|| ()));
+    };
+    (db: $db:ty, dialect: $dialect:ty, row: $row:ty, pool: $pool:ident, tx: $tx:ident, written: $written:expr) => {
         /// Statements on the pool.
         #[derive(Debug)]
         pub struct $pool<'a>(&'a sqlx::Pool<$db>);
@@ -151,23 +156,27 @@ macro_rules! runners {
         #[derive(Debug)]
         pub struct $tx(sqlx::Transaction<'static, $db>);
 
-        $crate::store::sql::runners!(@exec $pool<'_>, $dialect, $row, this => this.0);
-        $crate::store::sql::runners!(@exec $tx, $dialect, $row, this => &mut *this.0);
+        $crate::store::sql::runners!(@exec $pool<'_>, $dialect, $row, $written, this => this.0);
+        $crate::store::sql::runners!(@exec $tx, $dialect, $row, $written, this => &mut *this.0);
 
         impl $crate::store::sql::Transaction for $tx {
             async fn commit(self) -> StoreResult<()> {
-                self.0.commit().await.map_err(map_err)
+                let committed = self.0.commit().await.map_err(map_err);
+                ($written)();
+                committed
             }
         }
     };
-    (@exec $type:ty, $dialect:ty, $row:ty, $this:ident => $executor:expr) => {
+    (@exec $type:ty, $dialect:ty, $row:ty, $written:expr, $this:ident => $executor:expr) => {
         impl $crate::store::sql::Exec for $type {
             type Dialect = $dialect;
 
             async fn execute_text(&mut self, text: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
                 let $this = self;
                 let query = sqlx::query_with(text, arguments(args).map_err(map_err)?);
-                Ok(query.execute($executor).await.map_err(map_err)?.rows_affected())
+                let done = query.execute($executor).await.map_err(map_err);
+                ($written)();
+                Ok(done?.rows_affected())
             }
 
             async fn fetch_optional_text(&mut self, text: &str, args: &[Arg<'_>]) -> StoreResult<Option<$row>> {
@@ -248,9 +257,6 @@ pub trait Dialect: Send + Sync + std::fmt::Debug + Sized + 'static {
     /// inserted the key first, waits for it and then holds the row's lock exclusively (so that
     /// two such callers do not deadlock upgrading a shared lock).
     const INSERT_BLANK_LIMIT: &'static str;
-    /// The condition (one `?`) that an outbox row's recipient is the given address, whatever
-    /// its case, in the form the dialect's `outbox_by_recipient` index serves.
-    const RECIPIENT_IS: &'static str;
     /// A statement refreshing the planner's statistics of `accounts` after a bulk insert, where
     /// the planner needs them at once.
     const ANALYZE_ACCOUNTS: Option<&'static str>;

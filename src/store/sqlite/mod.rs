@@ -196,15 +196,13 @@ impl Row for SqliteRow {
     }
 }
 
-runners!(db: Sqlite, dialect: SqliteDb, row: SqliteRow, pool: SqlitePoolExec, tx: SqliteTx);
+runners!(db: Sqlite, dialect: SqliteDb, row: SqliteRow, pool: SqlitePoolExec, tx: SqliteTx, written: reader::note_write);
 
 impl Dialect for SqliteDb {
     const INDEX: usize = 0;
     const ROW_LOCKS: bool = false;
     const MAX_PARAMETERS: usize = 32_766;
     const INSERT_BLANK_LIMIT: &'static str = "ON CONFLICT DO NOTHING";
-    /// NOCASE folds ASCII only, as the index `outbox_by_recipient` does.
-    const RECIPIENT_IS: &'static str = "recipient = ? COLLATE NOCASE";
     const ANALYZE_ACCOUNTS: Option<&'static str> = None;
     const SEARCH_PREFILTER: Option<&'static str> = None;
     /// Up to 2,000 distinct documents of the search index picked by random number, each a

@@ -7,14 +7,21 @@
 //! on the path of every authenticated request, so they go through a few plain connections kept
 //! here instead, used in place for the few µs a point lookup by key takes.
 //!
-//! Each kept connection remembers the sessions it has read with their accounts, and asks SQLite
-//! before every use whether anything at all has been committed since: `PRAGMA data_version`
-//! changes with every commit of any other connection, of this process (every write goes
-//! through the pool) or of another one (the operator commands). Any commit forgets everything
-//! the connection remembered, so a remembered row is exactly what the read would find now —
-//! revocation stays immediate — and the check costs a fraction of the read it saves. Only
-//! expiry is decided here, against the request's own clock, as the read's `expires_at > now`
-//! would.
+//! Each kept connection remembers the sessions it has read with their accounts, and forgets them
+//! all whenever anything at all may have been committed since:
+//!
+//! - **by this process**: every write of the process goes through the pool, whose runners count
+//!   each statement that changes something and each commit, after it ([`note_write`]); a count
+//!   that moved since the connection last looked forgets everything. So a logout, a password
+//!   change or a disabled account answered by this server is refused on the very next request;
+//! - **by another process** (the operator commands, `gatehouse user disable` and the like):
+//!   SQLite's `PRAGMA data_version` changes with every commit of any other connection, but
+//!   asking it takes the file's read lock (a `fcntl` and SQLite's process-wide lock mutex), which
+//!   cost a sixth of a token-checked request under load; it is asked when the count moved, and
+//!   otherwise at most every [`OTHER_PROCESSES`]. Such a change is seen within that time.
+//!
+//! Only expiry is decided here, against the request's own clock, as the read's
+//! `expires_at > now` would.
 //!
 //! The connections are `query_only` and never wait for a lock (busy timeout zero). Any failure
 //! here — a lock, a damaged file, a value this code does not read — is not an answer: the
@@ -24,6 +31,8 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
@@ -33,6 +42,20 @@ use crate::accounts::domain::{Account, AccountKey, Credentials, Role, Status};
 use crate::sessions::{LiveSession, SessionAuth};
 use crate::store::sql::ACCOUNT_COLUMNS;
 use crate::store::sql::sessions::live_session_and_account_sql;
+
+/// Statements that changed the database, and commits, of this process so far (every SQLite
+/// store of it: a process holds one, or a test a few, which only forget more often).
+static WRITES: AtomicU64 = AtomicU64::new(0);
+
+/// How long a kept connection trusts what it remembers without asking SQLite whether another
+/// process committed something.
+pub(super) const OTHER_PROCESSES: Duration = Duration::from_millis(100);
+
+/// Counts a write of this process: what every kept connection remembered is forgotten before
+/// its next use.
+pub(super) fn note_write() {
+    WRITES.fetch_add(1, Ordering::Release);
+}
 
 /// Connections kept for reuse; more are opened when more requests read at once, and closed
 /// after (with what they remembered).
@@ -157,6 +180,10 @@ struct Kept {
     conn: Connection,
     /// The connection's `PRAGMA data_version` when `sessions` was last known current.
     version: Option<i64>,
+    /// [`WRITES`] when `sessions` was last known current.
+    writes: u64,
+    /// When `version` was last asked.
+    asked: Option<Instant>,
     sessions: HashMap<Uuid, Remembered>,
 }
 
@@ -168,16 +195,21 @@ impl std::fmt::Debug for Kept {
 
 impl Kept {
     fn new(conn: Connection) -> Self {
-        Self { conn, version: None, sessions: HashMap::new() }
+        Self { conn, version: None, writes: 0, asked: None, sessions: HashMap::new() }
     }
 
     /// The session as remembered, if nothing has been committed since it was read; every
-    /// remembered session is forgotten when something has.
+    /// remembered session is forgotten when something may have been (see the module's
+    /// documentation).
     fn recall(&mut self, id: &Uuid) -> anyhow::Result<Option<&Remembered>> {
-        let version: i64 = self.conn.prepare_cached("PRAGMA data_version")?.query_row([], |row| row.get(0))?;
-        if self.version != Some(version) {
-            self.sessions.clear();
-            self.version = Some(version);
+        let writes = WRITES.load(Ordering::Acquire);
+        let now = Instant::now();
+        if writes != self.writes || self.asked.is_none_or(|asked| now.duration_since(asked) >= OTHER_PROCESSES) {
+            let version: i64 = self.conn.prepare_cached("PRAGMA data_version")?.query_row([], |row| row.get(0))?;
+            if self.version != Some(version) || writes != self.writes {
+                self.sessions.clear();
+            }
+            (self.version, self.writes, self.asked) = (Some(version), writes, Some(now));
         }
         Ok(self.sessions.get(id))
     }
@@ -377,6 +409,8 @@ mod tests {
         reader.live_session_and_account(session, now).unwrap().expect("live").1.name
     }
 
+    /// This process's writes are forgotten at once; another process's within
+    /// [`OTHER_PROCESSES`], when SQLite is asked again.
     #[tokio::test]
     async fn a_session_read_is_remembered_until_anything_is_committed() {
         let now = Utc::now();
@@ -388,10 +422,25 @@ mod tests {
         assert_eq!(name_read(reader, session, now).as_deref(), Some("Ann"));
         assert_eq!(reader.remembered(), 1);
 
-        // Another process (an operator command, another replica) commits a change.
+        // Another process (an operator command) commits a change: seen once SQLite is asked again.
         let other = Connection::open(dir.path().join("t.db")).unwrap();
         other.execute("UPDATE accounts SET name = 'Ann Lee' WHERE id = ?1", [account_id.to_string()]).unwrap();
-        assert_eq!(name_read(reader, session, now).as_deref(), Some("Ann Lee"), "the change shows at once");
+        tokio::time::sleep(OTHER_PROCESSES).await;
+        assert_eq!(name_read(reader, session, now).as_deref(), Some("Ann Lee"), "the change shows");
+
+        // This process changes the account, through the pool: seen at once.
+        let change = crate::store::ProfileChange {
+            username: None,
+            name: Some("Ann Lee-Park".into()),
+            data: serde_json::Map::new(),
+            app_data: serde_json::Map::new(),
+            role: Role::User,
+            status: Status::Active,
+            locale: None,
+            now,
+        };
+        store.update_profile(account_id, &change, &[]).await.unwrap();
+        assert_eq!(name_read(reader, session, now).as_deref(), Some("Ann Lee-Park"), "at once");
 
         // This process revokes the session, through the pool.
         assert!(store.revoke_session(account_id, session).await.unwrap());
