@@ -123,7 +123,7 @@ fn help_lists_every_command() {
 
     assert!(output.status.success(), "{}", stderr(&output));
     let help = stdout(&output);
-    for command in ["serve", "migrate", "user", "keys", "outbox", "config", "mail", "purge"] {
+    for command in ["serve", "migrate", "user", "keys", "outbox", "config", "mail", "purge", "work"] {
         assert!(help.lines().any(|line| line.trim_start().starts_with(command)), "{command} missing from:\n{help}");
     }
 }
@@ -635,6 +635,31 @@ fn keys_rotate_adds_a_key_that_is_published_but_does_not_sign_yet() {
     assert!(rotated.contains("2m") && rotated.contains("old keys keep verifying"), "{rotated}");
     let line = table.lines().find(|line| line.starts_with(kid)).expect(&table);
     assert!(line.split_whitespace().rev().take(2).eq(["yes", "no"]), "signing no, published yes: {line}");
+}
+
+/// One round of the background work, as a scheduler runs it: the queued email goes out (to the
+/// log, no SMTP server being set) and the outbox says so; a second round finds nothing.
+#[test]
+fn work_once_delivers_the_queued_emails_sweeps_and_says_what_it_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = create_user(dir.path(), &["--email", "ann@example.com", "--username", "ann"], PASSWORD);
+    assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
+    ok(dir.path(), &["user", "reset-password", "ann"]);
+
+    let first = ok(dir.path(), &["work", "--once"]);
+    let second = ok(dir.path(), &["work", "--once", "--within", "5s"]);
+    let without = run(gatehouse(dir.path()).arg("work"));
+
+    let done: Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(done["emails"]["done"], 1, "{done}");
+    assert_eq!(done["webhook_deliveries"]["done"], 0, "{done}");
+    assert!(done["swept"]["expired"].is_u64(), "{done}");
+    assert!(stderr(&first).contains("email delivered"), "{}", stderr(&first));
+    let again: Value = serde_json::from_slice(&second.stdout).unwrap();
+    assert_eq!(again["emails"]["done"], 0, "nothing left: {again}");
+    let sent = json_of(dir.path(), &["outbox", "list", "--status", "sent"]);
+    assert_eq!(sent["emails"][0]["recipient"], "ann@example.com", "{sent}");
+    assert_eq!(without.status.code(), Some(2), "a round needs --once: {}", stderr(&without));
 }
 
 #[test]

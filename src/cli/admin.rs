@@ -12,6 +12,7 @@ use clap::{Args, Subcommand};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::answer::{Refused, explain, print_json};
 use super::table::{Table, shorten};
 use crate::accounts::admin::{Admin, MAX_PAGE, parse_role, parse_status};
 use crate::accounts::domain::{Account, Role, Status};
@@ -143,36 +144,6 @@ pub enum Operation {
     Client(super::clients::ClientCommand),
     Webhook(super::webhooks::WebhookCommand),
     Import(super::import::ImportArgs),
-}
-
-/// A refusal by the rules (no such account, the last admin, a bad value, no confirmation):
-/// one line on standard error and exit 1, without an error in the log.
-#[derive(Debug)]
-pub struct Refused(pub String);
-
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Refused {}
-
-/// The one-line reason for a domain error; an unexpected failure keeps its cause chain.
-pub fn explain(error: Error, not_found: impl FnOnce() -> String) -> anyhow::Error {
-    let reason = match error {
-        Error::Unexpected(cause) => return cause,
-        Error::Unavailable(cause) => return cause.context("a backing service is unavailable"),
-        Error::Validation(errors) => errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; "),
-        Error::LastAdmin => {
-            "the last active admin cannot be demoted, disabled or deleted; make another admin first".to_owned()
-        }
-        Error::NotFound | Error::NotFoundClient | Error::NotFoundWebhook | Error::NotFoundDelivery => not_found(),
-        Error::EmailTaken => "an account with this email exists already".to_owned(),
-        Error::UsernameTaken => "an account with this username exists already".to_owned(),
-        other => other.to_string(),
-    };
-    Refused(reason).into()
 }
 
 fn no_account(key: &str) -> impl FnOnce(Error) -> anyhow::Error + '_ {
@@ -451,12 +422,6 @@ fn report(account: &Account, json: bool, done: &str) -> anyhow::Result<()> {
         return print_json(&AccountBody::from(account.clone()));
     }
     println!("{done}");
-    Ok(())
-}
-
-/// Prints one of the HTTP API's JSON shapes (`http::views`), so scripts read what API clients do.
-pub(super) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 

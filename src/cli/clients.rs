@@ -3,7 +3,7 @@
 
 use clap::Subcommand;
 
-use super::admin::{Refused, explain, print_json};
+use super::answer::{Refused, explain, print_json};
 use super::table::Table;
 use crate::accounts::admin::Admin;
 use crate::accounts::oauth::clients::ClientSpec;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::admin::{Refused, explain, print_json};
+use super::answer::{Refused, explain, print_json};
 use super::table::Table;
 use crate::accounts::admin::Admin;
 use crate::accounts::import::{ImportOptions, ImportReport};

@@ -5,10 +5,12 @@
 //! Exit codes: 0 done, 1 failed or refused, 2 bad configuration or usage.
 
 mod admin;
+mod answer;
 mod clients;
 mod import;
 mod table;
 mod webhooks;
+mod work;
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
@@ -70,6 +72,9 @@ enum Command {
     /// Safe while servers run: it deletes in batches of 1,000 rows, below normal CPU priority,
     /// at full speed (the servers' own sweep is paced to at most 500 rows a second).
     Purge,
+    /// Run one round of the background work a server does on its own (the emails and webhook
+    /// deliveries due, then the housekeeping sweep) and exit: for a scheduler.
+    Work(work::WorkArgs),
     /// Print the OpenAPI 3.1 description of the HTTP API.
     Openapi,
     /// Exit 0 if the server on GATEHOUSE_BIND answers /healthz, 1 otherwise (for container
@@ -186,13 +191,14 @@ pub fn main() -> ExitCode {
                 dev_token(config, &email, create, second_factor).await
             }
             Command::Purge => purge(config).await,
+            Command::Work(args) => work::run(config, args).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => match error.downcast_ref::<ConfigError>() {
             Some(config_error) => config_failed(config_error),
-            None if error.is::<admin::Refused>() => {
+            None if error.is::<answer::Refused>() => {
                 eprintln!("gatehouse: {error}");
                 ExitCode::FAILURE
             }
@@ -278,7 +284,8 @@ async fn open(config: &Config) -> anyhow::Result<Services> {
         }
         .into());
     }
-    Services::open(config, config.public_url.clone(), OutboxSettings::default(), false).await
+    let outbox = OutboxSettings { lease: config.outbox_lease, ..OutboxSettings::default() };
+    Services::open(config, config.public_url.clone(), outbox, false).await
 }
 
 /// Where a command writes, for its confirmation: the SQLite file's absolute path, or the
@@ -342,7 +349,7 @@ async fn create_user(config: Config, args: NewUserArgs) -> anyhow::Result<()> {
     let role = if args.admin { Role::Admin } else { Role::User };
     let created = services.accounts.create_active_account(&args.email, args.username.as_deref(), password, role).await;
     services.close().await;
-    let account = created.map_err(|e| admin::explain(e, || "no such account".into()))?;
+    let account = created.map_err(|e| answer::explain(e, || "no such account".into()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&crate::http::views::AccountBody::from(account))?);
         return Ok(());
@@ -377,7 +384,7 @@ fn read_password(from_stdin: bool) -> anyhow::Result<SecretString> {
 /// Prints a token pair for a test user (`gatehouse dev token`), on a development machine only.
 async fn dev_token(config: Config, email: &str, create: bool, second_factor: bool) -> anyhow::Result<()> {
     if !config.dev {
-        return Err(admin::Refused(
+        return Err(answer::Refused(
             "gatehouse dev token logs people in without a password, so it runs only with GATEHOUSE_DEV=true \
              (which the configuration allows only with a loopback GATEHOUSE_PUBLIC_URL)"
                 .into(),
@@ -387,7 +394,7 @@ async fn dev_token(config: Config, email: &str, create: bool, second_factor: boo
     let services = open(&config).await?;
     let pair = services.accounts.dev_login(email, create, second_factor).await;
     services.close().await;
-    let pair = pair.map_err(|e| admin::explain(e, || format!("no account has {email}: add --create to make one")))?;
+    let pair = pair.map_err(|e| answer::explain(e, || format!("no account has {email}: add --create to make one")))?;
     println!("{}", serde_json::to_string_pretty(&crate::http::views::TokenBody::from(pair))?);
     Ok(())
 }

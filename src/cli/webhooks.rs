@@ -5,7 +5,7 @@
 use clap::Subcommand;
 use uuid::Uuid;
 
-use super::admin::{Refused, explain, print_json};
+use super::answer::{Refused, explain, print_json};
 use super::table::Table;
 use crate::accounts::admin::Admin;
 use crate::accounts::webhooks::WebhookSpec;

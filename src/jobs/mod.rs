@@ -81,6 +81,15 @@ impl Pass {
         self.done + self.retried + self.failed + self.deferred + self.abandoned
     }
 
+    /// Adds another pass's counts to these.
+    pub fn add(&mut self, other: &Pass) {
+        self.done += other.done;
+        self.retried += other.retried;
+        self.failed += other.failed;
+        self.deferred += other.deferred;
+        self.abandoned += other.abandoned;
+    }
+
     fn count(&mut self, outcome: Option<&Outcome>) {
         match outcome {
             Some(Outcome::Done { .. }) => self.done += 1,

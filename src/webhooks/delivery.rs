@@ -238,6 +238,11 @@ impl Deliverer {
         self.worker.wake();
     }
 
+    /// One pass: claims a batch of due deliveries, sends them and settles them.
+    pub async fn deliver_due(&self) -> anyhow::Result<crate::jobs::Pass> {
+        self.worker.deliver_due().await
+    }
+
     /// Delivers until `shutdown` is cancelled, then waits for the attempts under way to settle.
     pub async fn run(self, shutdown: CancellationToken) {
         tracing::info!("webhook worker started");
