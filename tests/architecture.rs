@@ -2,7 +2,7 @@
 //! read in one sitting. See `docs/ARCHITECTURE.md` for the layers these checks keep.
 //!
 //! An import is a `use` of a `crate::`, `super::` or `self::` path (re-exports, `pub use`, are
-//! not: they only pass a name on), an inline `crate::…` path, or a parent's use of a child
+//! not: they only pass a name on), an inline `crate::…` or `super::…` path, or a parent's use of a child
 //! module by its bare name (`sqlite::SqliteStore`). Each path counts as an import of the
 //! deepest module file it names. Test modules at the end of a file are left out.
 
@@ -132,10 +132,18 @@ fn imports(modules: &BTreeMap<Module, PathBuf>) -> BTreeMap<Module, BTreeSet<Mod
             }
             rest = &rest[1.min(rest.len())..];
         }
-        for (at, _) in code.match_indices("crate::") {
-            let path: String =
-                code[at..].chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':').collect();
-            found.extend(resolve(path.trim_end_matches(':'), module, modules));
+        // Inline paths import too: `crate::a::b`, and `super::a` (a child's `super::` is its
+        // parent, so a parent and its child importing each other inline is a circle).
+        for prefix in ["crate::", "super::"] {
+            for (at, _) in code.match_indices(prefix) {
+                let before = code[..at].chars().next_back();
+                if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+                    continue; // the tail of a longer path (`super::super::`), read from its start
+                }
+                let path: String =
+                    code[at..].chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':').collect();
+                found.extend(resolve(path.trim_end_matches(':'), module, modules));
+            }
         }
         let body: String = code
             .lines()

@@ -26,7 +26,7 @@ use uuid::Uuid;
 use super::domain::{Account, AccountData, AccountKey, Email, Role, Status};
 use super::new_account::{NewProfile, Submitted};
 use super::throttle::Action;
-use super::{Accounts, ClientInfo, Error, Result, TokenPair};
+use super::{Accounts, ClientInfo, Error, LoginStep, Result};
 use crate::audit::kinds;
 use crate::i18n::Locale;
 use crate::store::email_login::{EmailLogin, HandoffBinding, LinkState, NewEmailLogin, Redeem};
@@ -200,9 +200,9 @@ impl Accounts {
         }
     }
 
-    /// Logs in with the emailed code or link: the token pair, or the second step
-    /// ([`Error::MfaRequired`]) when the account has a second factor.
-    pub async fn log_in_by_email(&self, proof: EmailProof, client: ClientInfo) -> Result<TokenPair> {
+    /// Logs in with the emailed code or link: the token pair, or the second step when the
+    /// account has a second factor.
+    pub async fn log_in_by_email(&self, proof: EmailProof, client: ClientInfo) -> Result<LoginStep> {
         let result = async {
             self.passwordless_on()?;
             let account = self.email_proof_account(proof, &client).await?;
@@ -210,8 +210,8 @@ impl Accounts {
         }
         .await;
         let outcome = match &result {
-            Ok(_) => "success",
-            Err(Error::MfaRequired(_)) => "mfa_required",
+            Ok(LoginStep::Session(_)) => "success",
+            Ok(LoginStep::SecondFactor(_)) => "mfa_required",
             Err(Error::InvalidCode) => "invalid_code",
             Err(Error::TokenInvalid | Error::TokenExpired) => "invalid_link",
             Err(Error::RateLimited { .. }) => "rate_limited",
@@ -374,7 +374,7 @@ impl Accounts {
     /// Exchanges a hand-off code (from the redirect that ended a browser login) for the token
     /// pair, or the second step when the account has a second factor. Once, and only with the
     /// proof of what started the login (`HandoffInvalid` otherwise, the code spent).
-    pub async fn exchange_handoff(&self, code: &str, proof: &HandoffProof, client: ClientInfo) -> Result<TokenPair> {
+    pub async fn exchange_handoff(&self, code: &str, proof: &HandoffProof, client: ClientInfo) -> Result<LoginStep> {
         self.per_ip(Action::Login, &client).await?;
         if !plausible(code) {
             return Err(Error::TokenInvalid);

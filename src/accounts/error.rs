@@ -18,8 +18,6 @@ pub enum Error {
     NotActivated,
     #[error("the account is disabled")]
     Disabled,
-    #[error("the password is right; a second factor is required")]
-    MfaRequired(super::mfa::MfaChallenge),
     #[error("the code is wrong or already used")]
     InvalidCode,
     #[error("the mfa_token is unknown, used, expired or out of attempts")]

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use serde_json::json;
 
 use super::domain::{Account, AccountKey, Email, Status};
+use super::login::{LoginId, LoginStep, TokenPair};
 use super::throttle::Action;
 use super::{Accounts, ClientInfo, Error, Result, sessions_revoked};
 use crate::audit::kinds;
@@ -21,27 +22,6 @@ use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
 
 /// Sessions are marked used at most this often, so the per-request check stays a read.
 const TOUCH_INTERVAL: chrono::Duration = chrono::Duration::seconds(60);
-
-/// Who is logging in: an email address or a username.
-#[derive(Debug, Clone)]
-pub enum LoginId {
-    Email(String),
-    Username(String),
-}
-
-impl LoginId {
-    /// What the login names, whichever field it came in: one holding `@` is an email address
-    /// (a `username` as OAuth2 password-grant clients send it), one without is a username (an
-    /// `email` field holding `ben`, as a client built for email logins sends it).
-    pub fn from_fields(email: Option<String>, username: Option<String>) -> Option<Self> {
-        let given = email.filter(|e| !e.trim().is_empty()).or(username.filter(|u| !u.trim().is_empty()));
-        match given {
-            Some(login) if login.contains('@') => Some(LoginId::Email(login)),
-            Some(name) => Some(LoginId::Username(name)),
-            None => None,
-        }
-    }
-}
 
 /// An authenticated caller: a valid token whose session is live.
 #[derive(Debug, Clone)]
@@ -66,33 +46,15 @@ impl Caller {
     }
 }
 
-/// What a login or refresh hands out.
-pub struct TokenPair {
-    pub access_token: String,
-    pub expires_in: u64,
-    pub refresh_token: SecretString,
-    pub account: Account,
-    /// The session the pair belongs to (a browser login keeps it in its cookie).
-    pub session_id: Uuid,
-    /// After a login with limits on: proof for later logins that this client is known.
-    pub device_token: Option<String>,
-}
-
-impl std::fmt::Debug for TokenPair {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenPair").field("account", &self.account.id).finish_non_exhaustive()
-    }
-}
-
 impl Accounts {
     /// Checks the password and starts a session. An unknown account costs the same time as a
     /// wrong password and gets the same answer; both count towards the login lockout.
-    pub async fn log_in(&self, id: LoginId, password: SecretString, client: ClientInfo) -> Result<TokenPair> {
+    pub async fn log_in(&self, id: LoginId, password: SecretString, client: ClientInfo) -> Result<LoginStep> {
         let result = self.try_log_in(id, password, &client).await;
         let outcome = match &result {
-            Ok(_) => "success",
+            Ok(LoginStep::Session(_)) => "success",
+            Ok(LoginStep::SecondFactor(_)) => "mfa_required",
             Err(Error::InvalidCredentials) => "invalid_credentials",
-            Err(Error::MfaRequired(_)) => "mfa_required",
             Err(Error::NotActivated) => "not_activated",
             Err(Error::Disabled) => "disabled",
             Err(Error::RateLimited { .. }) => "rate_limited",
@@ -103,7 +65,7 @@ impl Accounts {
         result
     }
 
-    async fn try_log_in(&self, id: LoginId, password: SecretString, client: &ClientInfo) -> Result<TokenPair> {
+    async fn try_log_in(&self, id: LoginId, password: SecretString, client: &ClientInfo) -> Result<LoginStep> {
         let (key, login) = match &id {
             LoginId::Email(email) => match Email::parse(email) {
                 Ok(email) => (Some(AccountKey::Email(email.normalized().to_owned())), email.normalized().to_owned()),
@@ -167,13 +129,18 @@ impl Accounts {
                 }
             }
         }
-        let mut pair = self.after_first_factor(account, "pwd", client, json!({})).await?;
-        pair.device_token = self.throttle.enabled().then(|| self.throttle.device_token(&login));
-        Ok(pair)
+        let step = self.after_first_factor(account, "pwd", client, json!({})).await?;
+        Ok(match step {
+            LoginStep::Session(mut pair) => {
+                pair.device_token = self.throttle.enabled().then(|| self.throttle.device_token(&login));
+                LoginStep::Session(pair)
+            }
+            second => second,
+        })
     }
 
     /// What follows a first factor (`method`, RFC 8176: `pwd`, `email`): the second step when
-    /// the account has a second factor ([`Error::MfaRequired`]), an enrolment-only session when
+    /// the account has a second factor, an enrolment-only session when
     /// `GATEHOUSE_MFA_REQUIRED` covers it and it has none, else a session of level 1.
     pub(super) async fn after_first_factor(
         &self,
@@ -181,13 +148,13 @@ impl Accounts {
         method: &str,
         client: &ClientInfo,
         mut detail: serde_json::Value,
-    ) -> Result<TokenPair> {
+    ) -> Result<LoginStep> {
         if let Some(challenge) = self.challenge_if_needed(&account, method).await? {
             tracing::info!(account_id = %account.id, method, "first factor right; second factor required");
             self.audit.record(
                 self.event(kinds::LOGIN_MFA_REQUIRED, Some(account.id), client).detail(json!({ "method": method })),
             );
-            return Err(Error::MfaRequired(challenge));
+            return Ok(LoginStep::SecondFactor(challenge));
         }
         let mut auth = SessionAuth::first_factor(method, Utc::now());
         if super::mfa::covers(self.settings.mfa_required, &account) {
@@ -197,7 +164,7 @@ impl Accounts {
                 detail.insert("enrolment_only".into(), json!(true));
             }
         }
-        self.start_session(account, auth, client, detail).await
+        self.start_session(account, auth, client, detail).await.map(|pair| LoginStep::Session(Box::new(pair)))
     }
 
     /// Starts a session of an authenticated account and hands out its first token pair; the

@@ -191,7 +191,7 @@ pub fn main() -> ExitCode {
                 dev_token(config, &email, create, second_factor).await
             }
             Command::Purge => purge(config).await,
-            Command::Work(args) => work::run(config, args).await,
+            Command::Work(args) => work::run(open(&config).await?, &config, args).await,
         }
     });
     match result {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde_json::json;
 
-use super::open;
+use crate::app::Services;
 use crate::config::Config;
 use crate::jobs::Pass;
 use crate::store::Pace;
@@ -25,11 +25,10 @@ pub struct WorkArgs {
     within: Duration,
 }
 
-/// Delivers what is due, pass after pass until a pass finds nothing or `within` has gone by,
-/// sweeps once, and prints one JSON line of what it did.
-pub async fn run(config: Config, args: WorkArgs) -> anyhow::Result<()> {
+/// Delivers what is due with `services`, pass after pass until a pass finds nothing or
+/// `within` has gone by, sweeps once, closes them and prints one JSON line of what it did.
+pub async fn run(services: Services, config: &Config, args: WorkArgs) -> anyhow::Result<()> {
     debug_assert!(args.once);
-    let services = open(&config).await?;
     let started = Instant::now();
     let (mut emails, mut deliveries) = (Pass::default(), Pass::default());
     let delivered = async {

@@ -6,7 +6,7 @@
 //! a change that would leave no active admin fails with [`StoreError::LastAdmin`] and changes
 //! nothing, however many admins act at once.
 //!
-//! [`StoreError::LastAdmin`]: super::StoreError::LastAdmin
+//! [`StoreError::LastAdmin`]: crate::store::error::StoreError::LastAdmin
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -332,6 +332,19 @@ fn retry_after_seconds(delay: std::time::Duration) -> u64 {
     delay.as_millis().div_ceil(1000).max(1) as u64
 }
 
+/// The token pair a login step ended with, or the API's `403 mfa_required` for the second step,
+/// with its `mfa_token` and the methods the account offers.
+pub fn tokens(step: accounts::LoginStep) -> Result<accounts::TokenPair, ApiError> {
+    use secrecy::ExposeSecret;
+    match step {
+        accounts::LoginStep::Session(pair) => Ok(*pair),
+        accounts::LoginStep::SecondFactor(challenge) => Err(ApiError::MfaRequired {
+            mfa_token: challenge.mfa_token.expose_secret().to_owned(),
+            methods: challenge.methods,
+        }),
+    }
+}
+
 impl From<accounts::Error> for ApiError {
     fn from(error: accounts::Error) -> Self {
         use accounts::Error as E;
@@ -340,13 +353,6 @@ impl From<accounts::Error> for ApiError {
             E::InvalidCredentials => ApiError::InvalidCredentials,
             E::NotActivated => ApiError::AccountNotActivated,
             E::Disabled => ApiError::AccountDisabled,
-            E::MfaRequired(challenge) => {
-                use secrecy::ExposeSecret;
-                ApiError::MfaRequired {
-                    mfa_token: challenge.mfa_token.expose_secret().to_owned(),
-                    methods: challenge.methods,
-                }
-            }
             E::InvalidCode => ApiError::InvalidCode,
             E::MfaTokenInvalid => ApiError::MfaTokenInvalid,
             E::ReauthenticationRequired => ApiError::ReauthenticationRequired,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::accounts::{FieldError, LoginId};
-use crate::http::error::{ApiError, Errors, code};
+use crate::http::error::{ApiError, Errors, code, tokens};
 use crate::http::extract::{Auth, Client, DEVICE_COOKIE, EnrollingAuth, JsonOrForm, Path, Query};
 use crate::http::state::AppState;
 use crate::http::views::{SessionBody, TokenBody};
@@ -46,7 +46,7 @@ async fn log_in(
     let LoginBody { email, username, password } = body.value;
     let id = LoginId::from_fields(email, username)
         .ok_or_else(|| ApiError::MalformedRequest("Send `email` or `username` with the `password`.".into()))?;
-    let mut pair = state.accounts.log_in(id, password, client).await?;
+    let mut pair = tokens(state.accounts.log_in(id, password, client).await?)?;
     let cookie = pair.device_token.take().map(|token| device_cookie(&token, state.edge.https));
     let mut response = Json(TokenBody::from(pair)).into_response();
     if let Some(Ok(cookie)) = cookie.map(|c| HeaderValue::from_str(&c)) {

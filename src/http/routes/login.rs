@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::accounts::browser::SESSION_COOKIE;
 use crate::accounts::email_login::EmailProof;
-use crate::accounts::{Caller, Error, HandoffBinding, HandoffProof, LoginId, SecondFactor, TokenPair};
+use crate::accounts::{Caller, Error, HandoffBinding, HandoffProof, LoginId, LoginStep, SecondFactor, TokenPair};
 use crate::http::error::ApiError;
 use crate::http::extract::{Client, JsonOrForm, Query, cookie};
 use crate::http::pages;
@@ -205,8 +205,8 @@ async fn show(
         let client_again = client.clone();
         let proof = handoff_proof(&headers, None);
         let response = match state.accounts.exchange_handoff(code.expose_secret(), &proof, client).await {
-            Ok(pair) => logged_in(&state, &headers, &client_again, pair, next.as_deref()).await,
-            Err(Error::MfaRequired(challenge)) => second_step(&form, next.as_deref(), &challenge),
+            Ok(LoginStep::Session(pair)) => logged_in(&state, &headers, &client_again, *pair, next.as_deref()).await,
+            Ok(LoginStep::SecondFactor(challenge)) => second_step(&form, next.as_deref(), &challenge),
             Err(error) => refused(&form, next.as_deref(), "", error, &ways),
         };
         return with_cookies(response, [set]);
@@ -301,8 +301,8 @@ async fn submit(
     if let (Some(code), Some(email)) = (email_code, email) {
         let proof = EmailProof::Code { email: email.clone(), code };
         return match state.accounts.log_in_by_email(proof, client).await {
-            Ok(pair) => logged_in(&state, &headers, &client_again, pair, next.as_deref()).await,
-            Err(Error::MfaRequired(challenge)) => second_step(&form, next.as_deref(), &challenge),
+            Ok(LoginStep::Session(pair)) => logged_in(&state, &headers, &client_again, *pair, next.as_deref()).await,
+            Ok(LoginStep::SecondFactor(challenge)) => second_step(&form, next.as_deref(), &challenge),
             Err(error @ Error::InvalidCode) => {
                 let error = ApiError::from(error);
                 pages::email_link_sent(&form, next.as_deref(), &email, Some(&pages::explain(&error)), error.status())
@@ -352,8 +352,8 @@ async fn submit(
         return pages::login_form(&form, next.as_deref(), &login, Some(&why), status, &ways);
     };
     match state.accounts.log_in(id, password, client).await {
-        Ok(pair) => logged_in(&state, &headers, &client_again, pair, next.as_deref()).await,
-        Err(Error::MfaRequired(challenge)) => second_step(&form, next.as_deref(), &challenge),
+        Ok(LoginStep::Session(pair)) => logged_in(&state, &headers, &client_again, *pair, next.as_deref()).await,
+        Ok(LoginStep::SecondFactor(challenge)) => second_step(&form, next.as_deref(), &challenge),
         Err(error) => refused(&form, next.as_deref(), &login, error, &ways),
     }
 }

@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::accounts::EmailProof;
-use crate::http::error::{ApiError, Errors, Problem, code};
+use crate::http::error::{ApiError, Errors, Problem, code, tokens};
 use crate::http::extract::{self, BodyKind, Client, JsonOrForm, Query};
 use crate::http::pages;
 use crate::http::routes::login::{handoff_proof, start_handoff, with_cookies};
@@ -161,9 +161,9 @@ async fn verify(
                 .into_response();
         }
     };
-    match state.accounts.log_in_by_email(proof, client).await {
+    match state.accounts.log_in_by_email(proof, client).await.map_err(ApiError::from).and_then(tokens) {
         Ok(pair) => Json(TokenBody::from(pair)).into_response(),
-        Err(error) => ApiError::from(error).into_response(),
+        Err(error) => error.into_response(),
     }
 }
 
@@ -204,7 +204,7 @@ pub async fn exchange(
 ) -> Result<Json<TokenBody>, ApiError> {
     let ExchangeBody { code, code_verifier } = body.value;
     let proof = handoff_proof(&headers, code_verifier);
-    Ok(Json(state.accounts.exchange_handoff(code.expose_secret(), &proof, client).await?.into()))
+    Ok(Json(tokens(state.accounts.exchange_handoff(code.expose_secret(), &proof, client).await?)?.into()))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! them), so that a token presented again is checked without a round trip to Redis.
 //!
 //! It answers only while it is *trusted*: while this replica's reader of the invalidation
-//! stream (see [`super::sync`]) has, less than [`TRUST`] ago, sent a read whose answer it has
+//! stream (`sync.rs`) has, less than [`TRUST`] ago, sent a read whose answer it has
 //! applied in full. Every change that could make an entry wrong (a session ended or re-
 //! authenticated, an account changed) is written to that stream in the same script that makes
 //! it, and whoever makes it waits until every replica has applied it, or [`TRUST`] (and a

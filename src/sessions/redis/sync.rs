@@ -1,5 +1,5 @@
 //! The invalidation stream, which keeps every replica's memory of sessions
-//! ([`super::cache`]) true.
+//! (`cache.rs`) true.
 //!
 //! Keys (under the store's prefix `P`):
 //! - `P inv`: a stream; each entry (field `a`: an account id) says that something held of
