@@ -26,12 +26,10 @@
 # gatehouse binary to use instead of building one; GATEHOUSE_E2E_CHROMIUM (default
 # /usr/bin/chromium); GATEHOUSE_E2E_KEEP=1 keeps the temporary directory (databases and logs).
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$(dirname "$0")/.."
 
-started=$(date +%s)
-say() { printf '[console %3ss] %s\n' "$(( $(date +%s) - started ))" "$*"; }
-die() { say "error: $*" >&2; exit 1; }
-skip() { say "skipped: $*"; exit 0; }
+say_as console
 
 case ${1:-} in
   "") ;;
@@ -43,41 +41,10 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse-target}"
 chromium="${GATEHOUSE_E2E_CHROMIUM:-/usr/bin/chromium}"
 screenshots="$PWD/target/console-screenshots"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-console.XXXXXX")
+# The temporary directory and what stops on the way out, in this order.
 gatehouse_pid="" reauth_pid="" provider_pid="" test_pid=""
-
-stop() { # pid: SIGTERM, then SIGKILL after 10 s
-  local pid=$1
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-  local status=$?
-  stop "$test_pid"
-  stop "$gatehouse_pid"
-  stop "$reauth_pid"
-  stop "$provider_pid"
-  if [ "${GATEHOUSE_E2E_KEEP:-}" = 1 ]; then
-    say "kept $work (gh.db, gatehouse.log, reauth.db, gatehouse-reauth.log, provider.log)"
-  else
-    rm -rf "$work"
-  fi
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-show_log() { # file: its last lines, for a failure
-  [ -s "$1" ] || return 0
-  echo "---- last lines of $(basename "$1") ----" >&2
-  tail -n 40 "$1" >&2
-  echo "----" >&2
-}
+cleanup_pids=(test_pid gatehouse_pid reauth_pid provider_pid)
+make_work_dir gatehouse-console GATEHOUSE_E2E_KEEP "gh.db, gatehouse.log, reauth.db, gatehouse-reauth.log, provider.log"
 
 # ------------------------------------------------------------------------------------------
 # The browser.
@@ -94,9 +61,7 @@ if [ ! -x "$chromium" ]; then
 fi
 say "$("$chromium" --version 2>/dev/null | head -n 1)"
 
-for tool in node npm python3; do
-  command -v "$tool" >/dev/null || die "$tool is needed and not on PATH"
-done
+need_tools node npm python3
 
 say "npm ci in e2e/console"
 (cd e2e/console && npm ci --no-audit --no-fund --loglevel=error >"$work/npm.log" 2>&1) \
@@ -110,52 +75,13 @@ fi
 
 # ------------------------------------------------------------------------------------------
 # gatehouse.
-if [ -n "${GATEHOUSE_E2E_BIN:-}" ]; then
-  bin=$GATEHOUSE_E2E_BIN
-  say "using $bin"
-else
-  say "cargo build --release --locked (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
-  cargo build --release --locked
-  bin="$CARGO_TARGET_DIR/release/gatehouse"
-fi
-[ -x "$bin" ] || die "no gatehouse binary at $bin"
+gatehouse_binary
 
-# Two free ports at once (both held while asked for, so they differ): the main server's and
-# the step-up server's.
-read -r port reauth_port < <(python3 -c '
-import socket
-held = [socket.socket() for _ in range(2)]
-for s in held:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in held))
-')
+# The main server's port and the step-up server's.
+read -r port reauth_port < <(free_ports 2)
 base="http://127.0.0.1:$port"
 public="http://localhost:$port"
 reauth_base="http://127.0.0.1:$reauth_port"
-
-# Polls a URL until it answers 200, for at most $2 seconds, while process $3 is alive.
-wait_http() {
-  local url=$1 seconds=$2 pid=$3
-  python3 - "$url" "$seconds" "$pid" <<'EOF'
-import os, sys, time, urllib.request
-url, seconds, pid = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
-opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-deadline = time.monotonic() + seconds
-while time.monotonic() < deadline:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        sys.exit(f"the process exited before {url} answered")
-    try:
-        with opener.open(url, timeout=2) as resp:
-            if resp.status == 200:
-                sys.exit(0)
-    except Exception:
-        pass
-    time.sleep(0.25)
-sys.exit(f"{url} did not answer 200 within {seconds:g} s")
-EOF
-}
 
 # ------------------------------------------------------------------------------------------
 # The OpenID Connect provider of the social login, before gatehouse (which reads its discovery
@@ -186,8 +112,7 @@ user_password="a long user passphrase $RANDOM$RANDOM"
 # the database file in $work (default gh.db).
 gatehouse_env() {
   local listen=${1:-$port} database=${2:-gh.db}
-  cd "$work"
-  while read -r name; do unset "$name"; done < <(compgen -e | grep -E '^(GATEHOUSE_|DATABASE_URL$|REDIS_URL$)' || true)
+  clean_gatehouse_env
   export GATEHOUSE_BIND="127.0.0.1:$listen"
   export GATEHOUSE_PUBLIC_URL="http://localhost:$listen"
   export GATEHOUSE_DATABASE_URL="sqlite://$work/$database"

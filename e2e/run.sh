@@ -23,6 +23,7 @@
 # (default ~/.cache/gatehouse-maildev), GATEHOUSE_E2E_KEEP=1 keeps the temporary directory
 # (database and logs) for a look afterwards.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$(dirname "$0")/.."
 
 usage() {
@@ -51,93 +52,21 @@ fi
 
 # ------------------------------------------------------------------------------------------
 # Our own stack.
-started=$(date +%s)
-say() { printf '[e2e %3ss] %s\n' "$(( $(date +%s) - started ))" "$*"; }
-die() { say "error: $*" >&2; exit 1; }
-
-for tool in cargo python3 npm node; do
-  command -v "$tool" >/dev/null || die "$tool is needed and not on PATH"
-done
+say_as e2e
+need_tools cargo python3 npm node
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse-target}"
 maildev_dir="${GATEHOUSE_E2E_MAILDEV_DIR:-$HOME/.cache/gatehouse-maildev}"
 maildev="$maildev_dir/node_modules/.bin/maildev"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-e2e.XXXXXX")
+# The temporary directory and what stops on the way out, in this order.
 gatehouse_pid="" maildev_pid="" e2e_pid=""
+cleanup_pids=(e2e_pid gatehouse_pid maildev_pid)
+make_work_dir gatehouse-e2e GATEHOUSE_E2E_KEEP "database, gatehouse.log, maildev.log"
 
-stop() { # pid: SIGTERM, then SIGKILL after 10 s
-  local pid=$1
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+read -r http_port smtp_port web_port < <(free_ports 3)
 
-cleanup() {
-  local status=$?
-  stop "$e2e_pid"
-  stop "$gatehouse_pid"
-  stop "$maildev_pid"
-  if [ "${GATEHOUSE_E2E_KEEP:-}" = 1 ]; then
-    say "kept $work (database, gatehouse.log, maildev.log)"
-  else
-    rm -rf "$work"
-  fi
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-show_log() { # file: its last lines, for a failure
-  [ -s "$1" ] || return 0
-  echo "---- last lines of $(basename "$1") ----" >&2
-  tail -n 40 "$1" >&2
-  echo "----" >&2
-}
-
-# Three distinct free TCP ports on 127.0.0.1 (held open together so they differ).
-read -r http_port smtp_port web_port < <(python3 - <<'EOF'
-import socket
-socks = [socket.socket() for _ in range(3)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in socks))
-for s in socks:
-    s.close()
-EOF
-)
-
-# Polls a URL until it answers 200, for at most $2 seconds, while process $3 is alive.
-wait_http() {
-  local url=$1 seconds=$2 pid=$3
-  python3 - "$url" "$seconds" "$pid" <<'EOF'
-import os, sys, time, urllib.request
-url, seconds, pid = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
-opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-deadline = time.monotonic() + seconds
-while time.monotonic() < deadline:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        sys.exit(f"the process exited before {url} answered")
-    try:
-        with opener.open(url, timeout=2) as resp:
-            if resp.status == 200:
-                sys.exit(0)
-    except Exception:
-        pass
-    time.sleep(0.25)
-sys.exit(f"{url} did not answer 200 within {seconds:g} s")
-EOF
-}
-
-say "cargo build --release --locked (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
-cargo build --release --locked
-bin="$CARGO_TARGET_DIR/release/gatehouse"
-[ -x "$bin" ] || die "no binary at $bin after the build"
+gatehouse_binary --build
 
 # MailDev, installed once from the npm registry and cached (under a lock, for concurrent runs).
 mkdir -p "$(dirname "$maildev_dir")"
@@ -175,8 +104,7 @@ wait_http "http://127.0.0.1:$web_port/api/healthz" 30 "$maildev_pid" \
 # and with nothing of ours from the environment but the settings below.
 say "gatehouse serve on http://127.0.0.1:$http_port, SQLite in $work"
 (
-  cd "$work"
-  while read -r name; do unset "$name"; done < <(compgen -e | grep -E '^(GATEHOUSE_|DATABASE_URL$|REDIS_URL$)' || true)
+  clean_gatehouse_env
   export GATEHOUSE_BIND="127.0.0.1:$http_port"
   export GATEHOUSE_PUBLIC_URL="http://127.0.0.1:$http_port"
   export GATEHOUSE_DATABASE_URL="sqlite://$work/gatehouse.db"
@@ -204,26 +132,7 @@ e2e_pid=$!
 wait "$e2e_pid" || status=$?
 e2e_pid=""
 
-say "stopping gatehouse (SIGTERM)"
-if ! kill -TERM "$gatehouse_pid" 2>/dev/null; then
-  say "error: gatehouse was no longer running at the end of the story" >&2
-  status=1
-fi
-for _ in $(seq 1 300); do kill -0 "$gatehouse_pid" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$gatehouse_pid" 2>/dev/null; then
-  say "error: gatehouse did not exit within 30 s of SIGTERM" >&2
-  status=1
-else
-  exit_code=0
-  wait "$gatehouse_pid" || exit_code=$?
-  gatehouse_pid=""
-  if [ "$exit_code" -ne 0 ]; then
-    say "error: gatehouse exited with status $exit_code on SIGTERM, expected 0" >&2
-    status=1
-  else
-    say "gatehouse exited 0"
-  fi
-fi
+stop_gatehouse "the story" || status=1
 [ "$status" -eq 0 ] || show_log "$work/gatehouse.log"
 say "e2e: $([ "$status" -eq 0 ] && echo passed || echo FAILED)"
 exit "$status"

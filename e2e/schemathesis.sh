@@ -19,55 +19,22 @@
 # default 50), GATEHOUSE_ST_KEEP=1 keeps the temporary directory (database, gatehouse.log and
 # the Schemathesis reports) for a look afterwards.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
 
-started=$(date +%s)
-say() { printf '[st %3ss] %s\n' "$(( $(date +%s) - started ))" "$*"; }
-die() { say "error: $*" >&2; exit 1; }
-
-for tool in cargo python3 curl; do
-  command -v "$tool" >/dev/null || die "$tool is needed and not on PATH"
-done
+say_as st
+need_tools cargo python3 curl
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse-target}"
 venv="${GATEHOUSE_ST_VENV:-$HOME/.cache/gatehouse-venv-st}"
 examples="${GATEHOUSE_ST_EXAMPLES:-50}"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-st.XXXXXX")
+# The temporary directory and what stops on the way out, in this order.
 gatehouse_pid="" st_pid=""
-
-stop() { # pid: SIGTERM, then SIGKILL after 10 s
-  local pid=$1
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-  local status=$?
-  stop "$st_pid"
-  stop "$gatehouse_pid"
-  if [ "${GATEHOUSE_ST_KEEP:-}" = 1 ]; then
-    say "kept $work (database, gatehouse.log, schemathesis reports)"
-  else
-    rm -rf "$work"
-  fi
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-show_log() { # file: its last lines, for a failure
-  [ -s "$1" ] || return 0
-  echo "---- last lines of $(basename "$1") ----" >&2
-  tail -n 40 "$1" >&2
-  echo "----" >&2
-}
+cleanup_pids=(st_pid gatehouse_pid)
+make_work_dir gatehouse-st GATEHOUSE_ST_KEEP "database, gatehouse.log, schemathesis reports"
 
 # Schemathesis, pinned, in its own virtual environment (under a lock, for concurrent runs).
 mkdir -p "$(dirname "$venv")"
@@ -83,12 +50,9 @@ if [ "$("$venv/bin/st" --version 2>/dev/null | grep -Eo '[0-9]+\.[0-9]+\.[0-9]+'
 fi
 exec 8>&-
 
-say "cargo build --locked (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
-cargo build --locked
-bin="$CARGO_TARGET_DIR/debug/gatehouse"
-[ -x "$bin" ] || die "no binary at $bin after the build"
+gatehouse_binary --build-debug
 
-http_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+http_port=$(free_ports 1)
 base="http://127.0.0.1:$http_port"
 email=st@example.com
 password="st-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
@@ -97,8 +61,7 @@ password="st-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 # read) and with nothing of ours from the environment but the settings below; in a subshell:
 # `( gatehouse_env; exec "$bin" … )`.
 gatehouse_env() {
-  cd "$work"
-  while read -r name; do unset "$name"; done < <(compgen -e | grep -E '^(GATEHOUSE_|DATABASE_URL$|REDIS_URL$)' || true)
+  clean_gatehouse_env
   export GATEHOUSE_BIND="127.0.0.1:$http_port"
   export GATEHOUSE_PUBLIC_URL="$base"
   export GATEHOUSE_DATABASE_URL="sqlite://$work/gatehouse.db"
@@ -114,13 +77,8 @@ printf '%s\n' "$password" | ( gatehouse_env; exec "$bin" user create --email "$e
 say "gatehouse serve on $base"
 ( gatehouse_env; exec "$bin" serve ) >"$work/gatehouse.log" 2>&1 &
 gatehouse_pid=$!
-ready=""
-for _ in $(seq 1 240); do # 60 s
-  kill -0 "$gatehouse_pid" 2>/dev/null || break
-  if curl -fsS --noproxy '*' -o /dev/null --max-time 2 "$base/readyz" 2>/dev/null; then ready=1; break; fi
-  sleep 0.25
-done
-[ -n "$ready" ] || { show_log "$work/gatehouse.log"; die "gatehouse did not become ready"; }
+# Quietly: the error below says what went wrong.
+wait_http "$base/readyz" 60 "$gatehouse_pid" 2>/dev/null || { show_log "$work/gatehouse.log"; die "gatehouse did not become ready"; }
 
 # A fresh access token for each run, as some operations end the session behind it.
 log_in() {

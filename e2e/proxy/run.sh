@@ -28,12 +28,10 @@
 # gatehouse binary to use instead of building one; GATEHOUSE_E2E_KEEP=1 keeps the temporary
 # directory (database, configurations and logs).
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cd "$(dirname "$0")/../.."
 
-started=$(date +%s)
-say() { printf '[proxy %3ss] %s\n' "$(( $(date +%s) - started ))" "$*"; }
-die() { say "error: $*" >&2; exit 1; }
-skip() { say "skipped: $*"; exit 0; }
+say_as proxy
 
 case ${1:-} in
   "") ;;
@@ -43,24 +41,10 @@ esac
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse-target}"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-proxy.XXXXXX")
+# The temporary directory and what stops on the way out, in this order.
 gatehouse_pid="" upstream_pid="" nginx_pid="" caddy_pid="" check_pid=""
-
-stop() { # pid: SIGTERM, then SIGKILL after 10 s
-  local pid=$1
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
-show_log() { # file: its last lines, for a failure
-  [ -s "$1" ] || return 0
-  echo "---- last lines of ${1#"$work"/} ----" >&2
-  tail -n 40 "$1" >&2
-  echo "----" >&2
-}
+cleanup_pids=(check_pid nginx_pid caddy_pid gatehouse_pid upstream_pid)
+make_work_dir gatehouse-proxy GATEHOUSE_E2E_KEEP "g.db, gatehouse.log, upstream.log, nginx/, caddy/"
 
 show_logs() {
   show_log "$work/gatehouse.log"
@@ -70,24 +54,6 @@ show_logs() {
   show_log "$work/nginx/gatehouse.access.log"
   show_log "$work/caddy/caddy.log"
 }
-
-cleanup() {
-  local status=$?
-  stop "$check_pid"
-  stop "$nginx_pid"
-  stop "$caddy_pid"
-  stop "$gatehouse_pid"
-  stop "$upstream_pid"
-  if [ "${GATEHOUSE_E2E_KEEP:-}" = 1 ]; then
-    say "kept $work (g.db, gatehouse.log, upstream.log, nginx/, caddy/)"
-  else
-    rm -rf "$work"
-  fi
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # ------------------------------------------------------------------------------------------
 # The proxies, from Debian's packages.
@@ -102,60 +68,18 @@ if ! command -v nginx >/dev/null || ! command -v caddy >/dev/null; then
   command -v nginx >/dev/null && command -v caddy >/dev/null || skip "apt-get ran but nginx or caddy is still missing"
 fi
 say "$(nginx -v 2>&1), caddy $(caddy version 2>/dev/null | head -n 1)"
-command -v python3 >/dev/null || die "python3 is needed and not on PATH"
+need_tools python3
 command -v openssl >/dev/null || die "openssl is needed (a throwaway certificate for deploy/nginx.conf) and not on PATH"
 
 # ------------------------------------------------------------------------------------------
 # gatehouse.
-if [ -n "${GATEHOUSE_E2E_BIN:-}" ]; then
-  bin=$GATEHOUSE_E2E_BIN
-  say "using $bin"
-else
-  say "cargo build --release --locked (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
-  cargo build --release --locked
-  bin="$CARGO_TARGET_DIR/release/gatehouse"
-fi
-[ -x "$bin" ] || die "no gatehouse binary at $bin"
+gatehouse_binary
 
-# Six distinct free TCP ports on 127.0.0.1 (held open together so they differ).
-read -r port upstream_port nginx_port caddy_port api_port api_http_port < <(python3 - <<'EOF'
-import socket
-socks = [socket.socket() for _ in range(6)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in socks))
-for s in socks:
-    s.close()
-EOF
-)
+read -r port upstream_port nginx_port caddy_port api_port api_http_port < <(free_ports 6)
 base="http://127.0.0.1:$port"
 nginx_url="http://127.0.0.1:$nginx_port"
 caddy_url="http://127.0.0.1:$caddy_port"
 api_url="https://127.0.0.1:$api_port"
-
-# Polls a URL until it answers 200, for at most $2 seconds, while process $3 is alive.
-wait_http() {
-  local url=$1 seconds=$2 pid=$3
-  python3 - "$url" "$seconds" "$pid" <<'EOF'
-import os, sys, time, urllib.request
-url, seconds, pid = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
-opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-deadline = time.monotonic() + seconds
-while time.monotonic() < deadline:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        sys.exit(f"the process exited before {url} answered")
-    try:
-        with opener.open(url, timeout=2) as resp:
-            if resp.status == 200:
-                sys.exit(0)
-    except Exception:
-        pass
-    time.sleep(0.25)
-sys.exit(f"{url} did not answer 200 within {seconds:g} s")
-EOF
-}
 
 say "rendering deploy/forward-auth/nginx.conf and Caddyfile for nginx on $nginx_port, Caddy on $caddy_port;"
 say "  deploy/nginx.conf for the same nginx on $api_port (HTTPS) and $api_http_port"
@@ -183,8 +107,7 @@ say "gatehouse serve on $base, SQLite in $work"
 say "  GATEHOUSE_FORWARD_RULES=$rules"
 say "  GATEHOUSE_REDIRECT_ALLOW=$redirect_allow"
 (
-  cd "$work"
-  while read -r name; do unset "$name"; done < <(compgen -e | grep -E '^(GATEHOUSE_|DATABASE_URL$|REDIS_URL$)' || true)
+  clean_gatehouse_env
   export GATEHOUSE_BIND="127.0.0.1:$port"
   export GATEHOUSE_PUBLIC_URL="$base"
   export GATEHOUSE_DATABASE_URL="sqlite://$work/g.db"
@@ -230,26 +153,7 @@ for name in nginx caddy upstream; do
   kill -0 "${!pid_var}" 2>/dev/null || { say "error: $name was no longer running at the end" >&2; status=1; }
 done
 
-say "stopping gatehouse (SIGTERM)"
-if ! kill -TERM "$gatehouse_pid" 2>/dev/null; then
-  say "error: gatehouse was no longer running at the end of the checks" >&2
-  status=1
-fi
-for _ in $(seq 1 300); do kill -0 "$gatehouse_pid" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$gatehouse_pid" 2>/dev/null; then
-  say "error: gatehouse did not exit within 30 s of SIGTERM" >&2
-  status=1
-else
-  exit_code=0
-  wait "$gatehouse_pid" || exit_code=$?
-  gatehouse_pid=""
-  if [ "$exit_code" -ne 0 ]; then
-    say "error: gatehouse exited with status $exit_code on SIGTERM, expected 0" >&2
-    status=1
-  else
-    say "gatehouse exited 0"
-  fi
-fi
+stop_gatehouse "the checks" || status=1
 [ "$status" -eq 0 ] || show_logs
 say "proxy: $([ "$status" -eq 0 ] && echo passed || echo FAILED)"
 exit "$status"

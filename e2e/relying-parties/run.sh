@@ -30,6 +30,7 @@
 # ~/.cache/gatehouse-authlib); GATEHOUSE_RP_SLOW=1 (above); GATEHOUSE_E2E_KEEP=1 keeps the
 # temporary directory (database and log).
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 case ${1:-} in
   "") ;;
@@ -43,56 +44,33 @@ if [[ -n "${GATEHOUSE_E2E_BIN:-}" && "$GATEHOUSE_E2E_BIN" != /* ]]; then
 fi
 cd "$(dirname "$0")"
 
-started=$(date +%s)
-say() { printf '[relying-parties %3ss] %s\n' "$(( $(date +%s) - started ))" "$*"; }
-die() { say "error: $*" >&2; exit 1; }
+say_as relying-parties
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse-target}"
 venv="${GATEHOUSE_RP_VENV:-$HOME/.cache/gatehouse-authlib}"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-rp.XXXXXX")
-gatehouse_pid="" test_pid=""
-log="$work/gatehouse.log"
+# A failure names each log it shows by its whole path.
+show_log_full_paths=1
 
-stop() { # pid: SIGTERM, then SIGKILL after 10 s
-  local pid=$1
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
-show_log() { # file: its last lines, for a failure
-  [ -s "$1" ] || return 0
-  echo "---- last lines of $1 ----" >&2
-  tail -n 40 "$1" >&2
-  echo "----" >&2
-}
-
-cleanup() {
-  local status=$?
-  stop "$test_pid"
+# On the way out, after the test has been stopped: a gatehouse still running fails the run, and
+# a failure shows the end of gatehouse's log.
+check_gatehouse_stopped() {
   if [ -n "$gatehouse_pid" ] && kill -0 "$gatehouse_pid" 2>/dev/null; then
     stop "$gatehouse_pid"
-    [ "$status" -ne 0 ] || status=1
+    [ "$cleanup_status" -ne 0 ] || cleanup_status=1
     say "error: gatehouse was still running at the end" >&2
   fi
-  [ "$status" -eq 0 ] || show_log "$log"
-  if [ "${GATEHOUSE_E2E_KEEP:-}" = 1 ]; then
-    say "kept $work (gatehouse.db, gatehouse.log)"
-  else
-    rm -rf "$work"
-  fi
-  exit "$status"
+  [ "$cleanup_status" -eq 0 ] || show_log "$log"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
-for tool in node npm python3; do
-  command -v "$tool" >/dev/null || die "$tool is needed and not on PATH"
-done
+# The temporary directory and the cleanup on the way out.
+gatehouse_pid="" test_pid=""
+cleanup_pids=(test_pid)
+cleanup_hooks=(check_gatehouse_stopped)
+make_work_dir gatehouse-rp GATEHOUSE_E2E_KEEP "gatehouse.db, gatehouse.log"
+log="$work/gatehouse.log"
+
+need_tools node npm python3
 
 # ------------------------------------------------------------------------------------------
 # The libraries.
@@ -116,17 +94,9 @@ say "Authlib $("$venv/bin/python" -c 'import authlib; print(authlib.__version__)
 
 # ------------------------------------------------------------------------------------------
 # gatehouse.
-if [ -n "${GATEHOUSE_E2E_BIN:-}" ]; then
-  bin=$GATEHOUSE_E2E_BIN
-  say "using $bin"
-else
-  say "cargo build --release --locked (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
-  (cd ../.. && cargo build --release --locked)
-  bin="$CARGO_TARGET_DIR/release/gatehouse"
-fi
-[ -x "$bin" ] || die "no gatehouse binary at $bin"
+gatehouse_binary
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_ports 1)
 base="http://127.0.0.1:$port"
 admin_email=admin@example.com
 admin_password="relying parties admin $RANDOM$RANDOM$RANDOM"
@@ -135,8 +105,7 @@ say "gatehouse serve on $base, SQLite in $work"
 (
   # The temporary directory as working directory (no .env or gatehouse.toml of the clone is
   # read) and none of our environment's gatehouse settings but these.
-  cd "$work"
-  while read -r name; do unset "$name"; done < <(compgen -e | grep -E '^(GATEHOUSE_|DATABASE_URL$|REDIS_URL$)' || true)
+  clean_gatehouse_env
   export GATEHOUSE_BIND="127.0.0.1:$port"
   export GATEHOUSE_PUBLIC_URL="$base"
   export GATEHOUSE_DATABASE_URL="sqlite://$work/gatehouse.db"
@@ -144,26 +113,7 @@ say "gatehouse serve on $base, SQLite in $work"
   exec "$bin" serve
 ) >"$log" 2>&1 &
 gatehouse_pid=$!
-
-python3 - "$base/healthz" 60 "$gatehouse_pid" <<'EOF' || die "gatehouse did not answer /healthz"
-import os, sys, time, urllib.request
-url, seconds, pid = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
-opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-deadline = time.monotonic() + seconds
-while time.monotonic() < deadline:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        sys.exit(f"gatehouse exited before {url} answered")
-    try:
-        with opener.open(url, timeout=2) as resp:
-            if resp.status == 200:
-                sys.exit(0)
-    except Exception:
-        pass
-    time.sleep(0.25)
-sys.exit(f"{url} did not answer 200 within {seconds:g} s")
-EOF
+wait_http "$base/healthz" 60 "$gatehouse_pid" gatehouse || die "gatehouse did not answer /healthz"
 say "gatehouse is up"
 
 # ------------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@
 # which this script does not build: run `cargo build --release --locked` first.
 # GATEHOUSE_E2E_KEEP=1 keeps the temporary directory (database and log).
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 case ${1:-} in
   "") ;;
@@ -49,58 +50,35 @@ if [[ -n "${GATEHOUSE_E2E_BIN:-}" && "$GATEHOUSE_E2E_BIN" != /* ]]; then
 fi
 cd "$(dirname "$0")"   # e2e/webhooks
 
-started=$(date +%s)
-say() { printf '[webhooks %3ss] %s\n' "$(( $(date +%s) - started ))" "$*"; }
-die() { say "error: $*" >&2; exit 1; }
+say_as webhooks
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse-target}"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-webhooks.XXXXXX")
-test_pid=""
-log="$work/gatehouse.log"
+# A failure names each log it shows by its whole path.
+show_log_full_paths=1
 
-stop() { # pid: SIGTERM, then SIGKILL after 10 s
-  local pid=$1
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
-show_log() { # file: its last lines, for a failure
-  [ -s "$1" ] || return 0
-  echo "---- last lines of $1 ----" >&2
-  tail -n 40 "$1" >&2
-  echo "----" >&2
-}
-
-cleanup() {
-  local status=$?
-  stop "$test_pid"
+# On the way out, after the tests have been stopped: a gatehouse still running fails the run,
+# and a failure shows the end of gatehouse's log.
+check_gatehouse_stopped() {
   # The tests remove gatehouse.pid once gatehouse has stopped; a pid left means it still runs.
   local gatehouse_pid
   gatehouse_pid=$(cat "$work/gatehouse.pid" 2>/dev/null || true)
   if [ -n "$gatehouse_pid" ] && kill -0 "$gatehouse_pid" 2>/dev/null; then
     stop "$gatehouse_pid"
-    [ "$status" -ne 0 ] || status=1
+    [ "$cleanup_status" -ne 0 ] || cleanup_status=1
     say "error: gatehouse was still running at the end" >&2
   fi
-  [ "$status" -eq 0 ] || show_log "$log"
-  if [ "${GATEHOUSE_E2E_KEEP:-}" = 1 ]; then
-    say "kept $work (gatehouse.db, gatehouse.log)"
-  else
-    rm -rf "$work"
-  fi
-  exit "$status"
+  [ "$cleanup_status" -eq 0 ] || show_log "$log"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
-for tool in node npm; do
-  command -v "$tool" >/dev/null || die "$tool is needed and not on PATH"
-done
+# The temporary directory and the cleanup on the way out.
+test_pid=""
+cleanup_pids=(test_pid)
+cleanup_hooks=(check_gatehouse_stopped)
+make_work_dir gatehouse-webhooks GATEHOUSE_E2E_KEEP "gatehouse.db, gatehouse.log"
+log="$work/gatehouse.log"
+
+need_tools node npm
 
 # ------------------------------------------------------------------------------------------
 # The reference library.
@@ -114,13 +92,7 @@ say "node $(node --version), standardwebhooks $(node -p 'require("./node_modules
 
 # ------------------------------------------------------------------------------------------
 # gatehouse: used as it is, never built here.
-if [ -n "${GATEHOUSE_E2E_BIN:-}" ]; then
-  bin=$GATEHOUSE_E2E_BIN
-else
-  bin="$CARGO_TARGET_DIR/release/gatehouse"
-fi
-[ -x "$bin" ] || die "no gatehouse binary at $bin: build it first (cargo build --release --locked) or set GATEHOUSE_E2E_BIN"
-say "using $bin ($(date -u -r "$bin" '+built %Y-%m-%d %H:%M:%S UTC'))"
+gatehouse_binary --no-build
 
 # ------------------------------------------------------------------------------------------
 # The tests, in the background and waited for, so that a signal stops them at once.
