@@ -1,13 +1,15 @@
 //! gatehouse: a self-hosted user-account and authentication service.
 //!
-//! The folders are the architecture: [`http`] (routes, extractors, the one error type) calls
-//! [`accounts`] (the account rules), which uses [`store`] (SQL, one file per database),
-//! [`sessions`], [`limits`] (rate limits and the login lockout), [`audit`] (the audit trail),
-//! [`mail`] (templates, the outbox's sender, transports), [`jobs`] (the worker of the job queue
-//! that emails and webhook deliveries share), [`passwords`] (Argon2id on its own threads),
-//! [`federation`] (identity providers for social login) and [`tokens`] (JWT and opaque-token
-//! crypto). [`app`] wires them together; [`cli`] is the
-//! command line. Nothing depends on `http`.
+//! The folders are the architecture: [`http`] (routes, extractors, the browser pages' shared
+//! helpers, the one error type, the JSON views) calls [`accounts`] (the account rules), which
+//! uses [`store`] (the port traits; their SQL written once in `store/sql`, with one dialect
+//! folder per database), [`sessions`], [`limits`] (rate limits and the login lockout),
+//! [`audit`] (the audit trail), [`mail`] (templates, the email sender, transports), [`webhooks`]
+//! (signing and the delivery sender), [`jobs`] (the worker of the job queue that emails and
+//! webhook deliveries share), [`passwords`] (Argon2id on its own threads), [`federation`]
+//! (identity providers for social login) and [`tokens`] (JWT, opaque-token, PKCE and TOTP
+//! crypto). [`config`] reads the settings; [`app`] wires the parts together; [`cli`] is the
+//! command line. Only `app` imports `http`, and nothing imports `cli`.
 
 pub mod accounts;
 pub mod app;

@@ -235,3 +235,30 @@ fn use_trees_are_expanded() {
         ["crate::a::b", "crate::a::c::d", "crate::a::c::e", "crate::a"]
     );
 }
+
+/// The route file (`http/routes/<name>`, a folder's files counting as one) a module belongs to.
+fn route_file(module: &Module) -> Option<&str> {
+    match module.as_slice() {
+        [http, routes, name, ..] if http == "http" && routes == "routes" => Some(name),
+        _ => None,
+    }
+}
+
+#[test]
+fn route_files_share_helpers_through_http_never_through_each_other() {
+    let graph = imports(&modules());
+    let crossings: Vec<String> = graph
+        .iter()
+        .filter_map(|(from, to)| Some((from, route_file(from)?, to)))
+        .flat_map(|(from, own, to)| {
+            to.iter()
+                .filter(move |m| route_file(m).is_some_and(|other| other != own))
+                .map(move |m| format!("{} → {}", from.join("/"), m.join("/")))
+        })
+        .collect();
+    assert!(
+        graph.keys().any(|m| route_file(m) == Some("forward") && m.len() == 4),
+        "the walk misses the files of http/routes/forward"
+    );
+    assert!(crossings.is_empty(), "route files importing each other:\n{}", crossings.join("\n"));
+}

@@ -10,7 +10,6 @@ mod proxy;
 mod smtp;
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -28,10 +27,14 @@ fn servers() -> Option<(String, String)> {
     match (std::env::var("GATEHOUSE_TEST_POSTGRES_URL"), std::env::var("GATEHOUSE_TEST_REDIS_URL")) {
         (Ok(pg), Ok(redis)) if !pg.is_empty() && !redis.is_empty() => Some((pg, redis)),
         _ => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "note: replica and outage tests skipped: GATEHOUSE_TEST_POSTGRES_URL and GATEHOUSE_TEST_REDIS_URL are not both set"
-            );
+            let what = "the replica and outage tests (PostgreSQL and Redis together)";
+            for (backend, variable) in
+                [("postgres", "GATEHOUSE_TEST_POSTGRES_URL"), ("redis", "GATEHOUSE_TEST_REDIS_URL")]
+            {
+                if std::env::var(variable).map_or(true, |url| url.is_empty()) {
+                    database::skip(backend, variable, what);
+                }
+            }
             None
         }
     }

@@ -269,7 +269,7 @@ impl Admin<'_> {
         if change.role == target.role && change.status == target.status && change.app_data == target.app_data {
             return Ok(target);
         }
-        if super::grants_access(&target, change.role, &change.app_data) {
+        if super::access::grants_access(&target, change.role, &change.app_data) {
             self.require_recent().await?;
         }
         self.accounts.keep_an_admin(&target, role, status).await?;

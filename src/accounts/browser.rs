@@ -23,7 +23,7 @@ impl Accounts {
     fn cookie_mac(&self, session_id: Uuid, account_id: Uuid) -> String {
         let key = self.keys().derive_secret("browser-session");
         let message = format!("{}.{}", session_id.simple(), account_id.simple());
-        URL_SAFE_NO_PAD.encode(ring::hmac::sign(&key, message.as_bytes()).as_ref())
+        URL_SAFE_NO_PAD.encode(key.tag(&[message.as_bytes()]))
     }
 
     /// The value of the cookie naming `session_id` (of `account_id`) as a browser session.
@@ -44,7 +44,9 @@ impl Accounts {
         let Ok(mac) = URL_SAFE_NO_PAD.decode(mac) else { return Err(Error::Unauthorized) };
         let key = self.keys().derive_secret("browser-session");
         let message = format!("{}.{}", session_id.simple(), account_id.simple());
-        ring::hmac::verify(&key, message.as_bytes(), &mac).map_err(|_| Error::Unauthorized)?;
+        if !key.verify(message.as_bytes(), &mac) {
+            return Err(Error::Unauthorized);
+        }
         self.live_caller(session_id, account_id, true).await?.enrolled()
     }
 
@@ -53,13 +55,13 @@ impl Accounts {
     /// post one, since it can read neither.
     pub fn form_token(&self, binding: &str) -> String {
         let key = self.keys().derive_secret("form-token");
-        URL_SAFE_NO_PAD.encode(ring::hmac::sign(&key, binding.as_bytes()).as_ref())
+        URL_SAFE_NO_PAD.encode(key.tag(&[binding.as_bytes()]))
     }
 
     /// Whether `token` is [`Self::form_token`] of `binding` (compared in constant time).
     pub fn form_token_valid(&self, binding: &str, token: &str) -> bool {
         let key = self.keys().derive_secret("form-token");
-        URL_SAFE_NO_PAD.decode(token).is_ok_and(|tag| ring::hmac::verify(&key, binding.as_bytes(), &tag).is_ok())
+        URL_SAFE_NO_PAD.decode(token).is_ok_and(|tag| key.verify(binding.as_bytes(), &tag))
     }
 
     /// A new login in a browser that had a session: the old one ends. The client sessions

@@ -405,10 +405,6 @@ impl Account {
     pub fn display_name(&self) -> &str {
         self.username.as_deref().unwrap_or(&self.email)
     }
-
-    pub fn is_admin(&self) -> bool {
-        self.role == Role::Admin
-    }
 }
 
 /// An account with its password hash (a PHC string), as loaded for a login.

@@ -20,7 +20,6 @@ use chrono::Utc;
 use rand::Rng;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
-use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use super::domain::{Account, AccountData, AccountKey, Email, Role, Status};
@@ -31,6 +30,7 @@ use crate::audit::kinds;
 use crate::i18n::Locale;
 use crate::store::email_login::{EmailLogin, HandoffBinding, LinkState, NewEmailLogin, Redeem};
 use crate::store::{Event, EventType, StoreError};
+use crate::tokens::mac::{MacKey, same};
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
 
 /// Wrong codes a login by email survives; the next attempt finds it dead.
@@ -70,9 +70,7 @@ impl HandoffProof {
             (Some(verifier), Some(challenge)) => crate::tokens::pkce::holds(verifier.expose_secret(), challenge),
             (Some(_), None) => false,
             (None, _) => match (&self.browser, &binding.browser) {
-                (Some(cookie), Some(bound)) => {
-                    bool::from(TokenHash::of(cookie.expose_secret()).as_bytes().ct_eq(bound.as_bytes()))
-                }
+                (Some(cookie), Some(bound)) => same(TokenHash::of(cookie.expose_secret()).as_bytes(), bound.as_bytes()),
                 _ => false,
             },
         }
@@ -86,9 +84,9 @@ fn generate_code() -> String {
 }
 
 /// The code's keyed hash, bound to its login: the database alone does not reveal it.
-fn code_hash(key: &ring::hmac::Key, login: Uuid, code: &str) -> TokenHash {
-    let tag = ring::hmac::sign(key, format!("{login}\0{code}").as_bytes());
-    TokenHash::from_bytes(tag.as_ref()).expect("HMAC-SHA256 tags are 32 bytes")
+fn code_hash(key: &MacKey, login: Uuid, code: &str) -> TokenHash {
+    TokenHash::from_bytes(&key.tag(&[login.to_string().as_bytes(), b"\0", code.as_bytes()]))
+        .expect("HMAC-SHA256 tags are 32 bytes")
 }
 
 /// A code as typed: digits, with spaces or dashes people add dropped.
@@ -102,7 +100,7 @@ impl Accounts {
         if self.settings.passwordless { Ok(()) } else { Err(Error::PasswordlessDisabled) }
     }
 
-    fn code_key(&self) -> ring::hmac::Key {
+    fn code_key(&self) -> MacKey {
         self.keys().derive_secret("email-login-codes")
     }
 
@@ -251,7 +249,7 @@ impl Accounts {
             return Err(Error::InvalidCode);
         };
         let expected = code_hash(&self.code_key(), login.id, &code);
-        if !bool::from(expected.as_bytes().ct_eq(login.code_hash.as_bytes())) {
+        if !same(expected.as_bytes(), login.code_hash.as_bytes()) {
             tracing::info!(account_id = ?login.account_id, "login by email refused: wrong code");
             let event = self.event(kinds::EMAIL_LOGIN_FAILED, login.account_id, client);
             self.audit.record(event.detail(json!({ "email": email.normalized() })));
@@ -419,8 +417,8 @@ mod tests {
 
     #[test]
     fn a_code_hash_is_bound_to_its_login_and_key() {
-        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"k");
-        let other_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"l");
+        let key = MacKey::new(b"k");
+        let other_key = MacKey::new(b"l");
         let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
         assert_eq!(code_hash(&key, a, "12345678"), code_hash(&key, a, "12345678"));
         assert_ne!(code_hash(&key, a, "12345678"), code_hash(&key, b, "12345678"));

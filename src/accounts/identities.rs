@@ -21,7 +21,6 @@ use std::time::Duration;
 use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
-use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use super::domain::Account;
@@ -32,6 +31,7 @@ use crate::audit::kinds;
 use crate::federation::{FederationError, Provider};
 use crate::store::email_login::HandoffBinding;
 use crate::store::identities::{NewOidcLogin, OidcLogin, Pending};
+use crate::tokens::mac::same;
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
 
 /// How long a login may stay at the provider, and a link's start URL wait for its browser.
@@ -279,9 +279,8 @@ impl Accounts {
         answer: ProviderAnswer<'_>,
         client: &ClientInfo,
     ) -> Result<Option<Account>> {
-        let bound = answer
-            .binding
-            .is_some_and(|cookie| bool::from(TokenHash::of(cookie).as_bytes().ct_eq(login.binding_hash.as_bytes())));
+        let bound =
+            answer.binding.is_some_and(|cookie| same(TokenHash::of(cookie).as_bytes(), login.binding_hash.as_bytes()));
         if !bound {
             return Err(Error::OidcStateInvalid);
         }

@@ -39,7 +39,7 @@ pub const MAX_ATTEMPTS: u32 = 5;
 pub fn covers(policy: MfaPolicy, account: &Account) -> bool {
     match policy {
         MfaPolicy::None => false,
-        MfaPolicy::Admins => account.is_admin(),
+        MfaPolicy::Admins => super::access::has_admin_role(account),
         MfaPolicy::All => true,
     }
 }

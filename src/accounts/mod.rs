@@ -2,6 +2,7 @@
 //! their access rules, password change and reset, and the operator's account commands.
 //! Nothing here knows about HTTP; every outcome is an [`Error`] variant or a value.
 
+pub mod access;
 pub mod admin;
 pub mod browser;
 mod client;
@@ -38,7 +39,7 @@ use uuid::Uuid;
 
 pub use self::client::ClientInfo;
 pub use self::domain::FieldError;
-use self::domain::{Account, Credentials, Role, Status};
+use self::domain::{Account, Credentials, Status};
 pub use self::email_login::{EmailProof, HandoffProof};
 pub use self::error::{Error, Result};
 use self::key_cache::Keys;
@@ -227,13 +228,6 @@ pub struct Parts {
     pub sealer: Arc<Sealer>,
     pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
     pub providers: Providers,
-}
-
-/// Whether changing `target` to `role` and `app_data` changes what it may reach: its role, or
-/// the `app_data.roles` that forward-auth's `group:` rules read. Such a change is lasting
-/// access, which only an admin who authenticated recently may give.
-fn grants_access(target: &Account, role: Role, app_data: &serde_json::Map<String, serde_json::Value>) -> bool {
-    role != target.role || app_data.get("roles") != target.app_data.get("roles")
 }
 
 impl Accounts {

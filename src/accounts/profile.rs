@@ -6,6 +6,7 @@
 use chrono::Utc;
 use serde_json::{Map, Value, json};
 
+use super::access;
 use super::domain::{Account, AccountData, AccountKey, DisplayName, FieldError, Role, Status, Username};
 use super::{Accounts, Caller, ClientInfo, Error, Result, updated_events};
 use crate::audit::kinds;
@@ -39,14 +40,16 @@ impl Accounts {
         let change = plan(&target, edit)?;
         let admin_only =
             change.role != target.role || change.status != target.status || change.app_data != target.app_data;
-        if !me.is_admin() && admin_only {
+        if !access::has_admin_role(&me) && admin_only {
             return Err(Error::Forbidden);
         }
         let renamed = change.username.as_ref().filter(|name| target.username.as_ref() != Some(*name));
-        if !me.is_admin() && renamed.and_then(|name| Username::parse(name).ok()).is_some_and(|name| name.reserved()) {
+        if !access::has_admin_role(&me)
+            && renamed.and_then(|name| Username::parse(name).ok()).is_some_and(|name| name.reserved())
+        {
             return Err(Error::field("username", "this username is reserved; choose another"));
         }
-        if super::grants_access(&target, change.role, &change.app_data) {
+        if access::grants_access(&target, change.role, &change.app_data) {
             self.require_step_up(caller, Some(self.store.factors(me.id).await?))?;
         }
         self.keep_an_admin(&target, change.role, change.status).await?;
@@ -106,7 +109,7 @@ impl Accounts {
     /// Refuses, before any session is ended, a change that would leave no active admin. The
     /// store checks again inside its transaction, which is what decides a race.
     pub(super) async fn keep_an_admin(&self, target: &Account, role: Role, status: Status) -> Result<()> {
-        let is_admin = target.role == Role::Admin && target.status == Status::Active;
+        let is_admin = access::is_active_admin(target);
         let stays_admin = role == Role::Admin && status == Status::Active;
         if is_admin && !stays_admin {
             let query = crate::store::admin::AccountQuery {
@@ -126,7 +129,7 @@ impl Accounts {
     pub(super) async fn require_admin(&self, caller: &Caller) -> Result<Account> {
         let found = self.store.find_account(&AccountKey::Id(caller.account_id)).await?;
         let account = found.map(|c| c.account).ok_or(Error::Unauthorized)?;
-        if account.role != Role::Admin || account.status != Status::Active {
+        if !access::is_active_admin(&account) {
             return Err(Error::Forbidden);
         }
         Ok(account)
@@ -142,7 +145,7 @@ impl Accounts {
         if key.names(&me) {
             return Ok((me.clone(), me));
         }
-        if !me.is_admin() {
+        if !access::manages_others(&me) {
             return Err(Error::Forbidden);
         }
         let target = self.store.find_account(&key).await?.ok_or(Error::NotFound)?;

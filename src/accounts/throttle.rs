@@ -20,12 +20,12 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use super::client::ClientInfo;
 use super::error::{Error, Result};
 use crate::config::RateLimits;
 use crate::limits::{Budget, Decision, FailureState, LimitStore};
+use crate::tokens::mac::{MacKey, same};
 use crate::tokens::opaque::OpaqueToken;
 
 /// The actions with a per-IP budget.
@@ -71,7 +71,7 @@ pub struct LoginGate {
 pub struct Throttle {
     store: Arc<dyn LimitStore>,
     limits: Option<RateLimits>,
-    device_key: Arc<ring::hmac::Key>,
+    device_key: Arc<MacKey>,
 }
 
 fn now_ms() -> i64 {
@@ -89,7 +89,7 @@ fn key(namespace: &str, parts: &[&str]) -> String {
 }
 
 impl Throttle {
-    pub fn new(store: Arc<dyn LimitStore>, limits: Option<RateLimits>, device_key: ring::hmac::Key) -> Self {
+    pub fn new(store: Arc<dyn LimitStore>, limits: Option<RateLimits>, device_key: MacKey) -> Self {
         Self { store, limits, device_key: Arc::new(device_key) }
     }
 
@@ -138,17 +138,16 @@ impl Throttle {
     /// the account before.
     pub fn device_token(&self, login: &str) -> String {
         let nonce = OpaqueToken::generate().expose().to_owned();
-        let tag = ring::hmac::sign(&self.device_key, format!("{nonce}\0{login}").as_bytes());
-        format!("{nonce}.{}", URL_SAFE_NO_PAD.encode(&tag.as_ref()[..16]))
+        let tag = self.device_key.tag(&[nonce.as_bytes(), b"\0", login.as_bytes()]);
+        format!("{nonce}.{}", URL_SAFE_NO_PAD.encode(&tag[..16]))
     }
 
     /// The device id in `token` if it was issued for `login`.
     fn device_id<'a>(&self, token: &'a str, login: &str) -> Option<&'a str> {
         let (nonce, tag) = token.split_once('.')?;
         let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
-        let expected = ring::hmac::sign(&self.device_key, format!("{nonce}\0{login}").as_bytes());
-        // Constant time: the tag is a secret-derived value.
-        (tag.len() == 16 && bool::from(expected.as_ref()[..16].ct_eq(&tag))).then_some(nonce)
+        let expected = self.device_key.tag(&[nonce.as_bytes(), b"\0", login.as_bytes()]);
+        same(&expected[..16], &tag).then_some(nonce)
     }
 
     /// Before a password is checked: answers `RateLimited` while the login name is held back

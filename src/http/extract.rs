@@ -368,3 +368,10 @@ pub fn wants_html(headers: &HeaderMap) -> bool {
         _ => false,
     }
 }
+
+/// A WebAuthn credential as `PublicKeyCredential.toJSON()` gives it, read into `T`.
+pub fn credential<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_json::from_value(value).map_err(|e| {
+        ApiError::MalformedRequest(format!("The `credential` is not a WebAuthn credential as browsers send it: {e}."))
+    })
+}

@@ -2,6 +2,7 @@
 //! passes through (request id, tracing span, timeout, body limit, security headers).
 //! Status codes and JSON shapes live here and nowhere else.
 
+pub mod browser;
 pub mod client_ip;
 pub mod error;
 pub mod extract;

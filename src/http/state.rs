@@ -1,11 +1,10 @@
-//! What every handler can reach: the account service, the outbox, the audit trail, and how
-//! the edge treats browsers and proxies.
+//! What every handler can reach: the account service, the outbox, and how the edge treats
+//! browsers and proxies.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::accounts::Accounts;
-use crate::audit::AuditLog;
 use crate::mail::outbox::Outbox;
 
 /// What every handler can reach. Every request gets a copy, so it is one shared pointer.
@@ -16,7 +15,6 @@ pub struct AppState(Arc<Shared>);
 pub struct Shared {
     pub accounts: Accounts,
     pub outbox: Outbox,
-    pub audit: AuditLog,
     pub edge: Arc<Edge>,
     /// The last mail-server check and its outcome, so readiness probes stay cheap.
     pub mailer_health: Mutex<Option<(Instant, bool)>>,
@@ -66,7 +64,6 @@ impl Edge {
 
 impl AppState {
     pub fn new(accounts: Accounts, outbox: Outbox, edge: Edge) -> Self {
-        let audit = accounts.audit().clone();
-        Self(Arc::new(Shared { accounts, outbox, audit, edge: Arc::new(edge), mailer_health: Mutex::new(None) }))
+        Self(Arc::new(Shared { accounts, outbox, edge: Arc::new(edge), mailer_health: Mutex::new(None) }))
     }
 }

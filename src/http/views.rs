@@ -14,6 +14,7 @@ use crate::accounts::{KeyInfo, TokenPair};
 use crate::sessions::SessionInfo;
 use crate::store::admin::OutboxEntry;
 use crate::store::clients::OAuthClient;
+use crate::store::identities::Identity;
 use crate::store::webhooks::{Delivery, DeliveryStatus, Endpoint};
 
 /// A time as the API writes it: RFC 3339, UTC, milliseconds.
@@ -397,5 +398,40 @@ impl From<Delivery> for DeliveryBody {
             last_error: d.last_error,
             delivered_at: d.delivered_at,
         }
+    }
+}
+
+/// An identity at a provider, as its owner sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IdentityBody {
+    id: Uuid,
+    /// The provider's name.
+    provider: String,
+    /// The address the provider gave when it was linked.
+    email: Option<String>,
+    created_at: String,
+    last_login_at: Option<String>,
+}
+
+impl From<Identity> for IdentityBody {
+    fn from(i: Identity) -> Self {
+        Self {
+            id: i.id,
+            provider: i.provider,
+            email: i.email,
+            created_at: rfc3339(&i.created_at),
+            last_login_at: i.last_login_at.as_ref().map(rfc3339),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IdentityList {
+    identities: Vec<IdentityBody>,
+}
+
+impl IdentityList {
+    pub fn new(identities: Vec<Identity>) -> Self {
+        Self { identities: identities.into_iter().map(IdentityBody::from).collect() }
     }
 }

@@ -10,6 +10,8 @@ use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::mac::MacKey;
+
 pub use super::keys::{Jwk, KeyAlgorithm, SigningKey};
 
 /// Anything longer than this is not a token we issued; it is refused before any parsing. The
@@ -91,7 +93,7 @@ pub struct KeyRing {
     public: Vec<Jwk>,
     /// One per algorithm: a token is checked only with the algorithm of the key its `kid` names.
     validations: HashMap<KeyAlgorithm, Validation>,
-    root: ring::hmac::Key,
+    root: MacKey,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -143,7 +145,7 @@ impl KeyRing {
             None => None,
         };
         // The oldest key roots the derived secrets, so they stay the same when a new key is added.
-        let root = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &oldest.private_pkcs8);
+        let root = MacKey::new(&oldest.private_pkcs8);
         // A key stops signing when its successor starts: the next key of its algorithm; for a key
         // of an algorithm no longer configured, the next one of each configured algorithm (the
         // later of the two). Its tokens live `token_ttl` longer.
@@ -232,9 +234,8 @@ impl KeyRing {
 
     /// A secret for `purpose`, derived from the stored signing keys: every replica derives the
     /// same one, and it never leaves the process.
-    pub fn derive_secret(&self, purpose: &str) -> ring::hmac::Key {
-        let tag = ring::hmac::sign(&self.root, purpose.as_bytes());
-        ring::hmac::Key::new(ring::hmac::HMAC_SHA256, tag.as_ref())
+    pub fn derive_secret(&self, purpose: &str) -> MacKey {
+        MacKey::new(&self.root.tag(&[purpose.as_bytes()]))
     }
 
     /// Signs claims with the active key.

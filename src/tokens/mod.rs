@@ -1,11 +1,14 @@
 //! Token crypto: the signed JWT access tokens ([`jwt`]) and their keys ([`keys`]), the memory of
 //! those already verified ([`verified`]), the opaque random tokens behind refresh tokens and
-//! emailed links ([`opaque`]), PKCE ([`pkce`]), one-time passwords ([`totp`]), recovery codes ([`recovery`]) and
+//! emailed links ([`opaque`]), keyed tags and the constant-time comparison of secrets
+//! ([`mac`]), PKCE ([`pkce`]), one-time passwords ([`totp`]), recovery codes ([`recovery`]) and
 //! the sealing of secrets at rest ([`sealing`]). Nothing else in gatehouse touches signatures,
-//! random token bytes, token hashes or ciphers.
+//! MACs, random token bytes, token hashes or ciphers (password hashing has its own room,
+//! `passwords`).
 
 pub mod jwt;
 pub mod keys;
+pub mod mac;
 pub mod opaque;
 pub mod pkce;
 pub mod recovery;

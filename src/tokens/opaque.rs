@@ -59,9 +59,8 @@ impl OpaqueToken {
 
     /// The token that follows `previous` under `key`: the same on every replica, unguessable
     /// without the key. Refresh rotation uses it so that a retried refresh gets the same answer.
-    pub fn derive(key: &ring::hmac::Key, previous: &str) -> Self {
-        let tag = ring::hmac::sign(key, previous.as_bytes());
-        let secret = URL_SAFE_NO_PAD.encode(&tag.as_ref()[..32]);
+    pub fn derive(key: &super::mac::MacKey, previous: &str) -> Self {
+        let secret = URL_SAFE_NO_PAD.encode(key.tag(&[previous.as_bytes()]));
         let hash = TokenHash::of(&secret);
         Self { secret: SecretString::from(secret), hash }
     }

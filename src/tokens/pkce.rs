@@ -5,7 +5,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+
+use super::mac::same;
 
 /// Whether `challenge` can be an S256 challenge: 43 to 128 characters of base64url (the
 /// unreserved characters RFC 7636 allows).
@@ -19,7 +20,7 @@ pub fn holds(verifier: &str, challenge: &str) -> bool {
     let well_formed = (43..=128).contains(&verifier.len())
         && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'));
     let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    well_formed && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
+    well_formed && same(computed.as_bytes(), challenge.as_bytes())
 }
 
 #[cfg(test)]

@@ -7,8 +7,9 @@
 
 use rand::Rng;
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 use uuid::Uuid;
+
+use super::mac::same;
 
 /// How many codes a set has.
 pub const COUNT: usize = 10;
@@ -48,7 +49,7 @@ pub fn find(account: Uuid, code: &str, unspent: &[[u8; 32]]) -> Option<[u8; 32]>
     let presented = hash(account, code);
     let mut found = None;
     for stored in unspent {
-        if bool::from(stored.ct_eq(&presented)) {
+        if same(stored, &presented) {
             found = Some(*stored);
         }
     }

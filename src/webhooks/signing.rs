@@ -1,14 +1,16 @@
 //! The Standard Webhooks scheme (standardwebhooks.com): a secret of random bytes written
 //! `whsec_<base64>`, and each attempt signed as `v1,<base64 HMAC-SHA256 of
-//! "{webhook-id}.{webhook-timestamp}.{body}">`. Small enough to write here over `ring`'s HMAC;
-//! the tests check it against the scheme's published example and its reference library.
+//! "{webhook-id}.{webhook-timestamp}.{body}">`. Small enough to write here over the keyed tags
+//! of `tokens::mac`; the tests check it against the scheme's published example and its
+//! reference library.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rand::RngCore;
-use ring::hmac;
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
+
+use crate::tokens::mac::MacKey;
 
 const PREFIX: &str = "whsec_";
 
@@ -57,14 +59,9 @@ impl Secret {
 
     /// The `webhook-signature` header's value for one attempt.
     pub fn sign(&self, id: &str, timestamp: i64, body: &str) -> String {
-        let key = hmac::Key::new(hmac::HMAC_SHA256, &self.0);
-        let mut context = hmac::Context::with_key(&key);
-        context.update(id.as_bytes());
-        context.update(b".");
-        context.update(timestamp.to_string().as_bytes());
-        context.update(b".");
-        context.update(body.as_bytes());
-        format!("v1,{}", STANDARD.encode(context.sign().as_ref()))
+        let tag =
+            MacKey::new(&self.0).tag(&[id.as_bytes(), b".", timestamp.to_string().as_bytes(), b".", body.as_bytes()]);
+        format!("v1,{}", STANDARD.encode(tag))
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, assert_problem, spawn_app};
+use crate::helpers::{PASSWORD, TestApp, assert_problem, eventually, spawn_app};
 
 async fn body(response: reqwest::Response) -> Value {
     let status = response.status();
@@ -324,14 +324,11 @@ async fn the_outbox_lists_emails_without_their_links_and_retries_a_failed_one() 
     );
     app.smtp.wait_for("mail@example.com", 1).await;
 
-    let mut page = Value::Null;
-    for _ in 0..50 {
-        page = admin_get(&app, "/admin/outbox?recipient=MAIL@example.com", &admin).await;
-        if page["emails"][0]["status"] == "sent" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let page = eventually("the activation email marked sent", Duration::from_secs(5), || async {
+        let page = admin_get(&app, "/admin/outbox?recipient=MAIL@example.com", &admin).await;
+        (page["emails"][0]["status"] == "sent").then_some(page)
+    })
+    .await;
     let email = &page["emails"][0];
     assert_eq!((email["kind"].as_str(), email["status"].as_str()), (Some("activation"), Some("sent")), "{page}");
     let text = page.to_string();
@@ -385,18 +382,15 @@ async fn admin_actions_are_audited_with_the_acting_admin() {
     app.delete(&format!("/admin/users/{id}/sessions"), Some(&admin)).await;
     app.delete(&format!("/user/{id}"), Some(&admin)).await;
 
-    let mut kinds = Vec::new();
-    for _ in 0..50 {
+    let list = eventually("the four admin events", Duration::from_secs(5), || async {
         let events = admin_get(&app, &format!("/admin/events?account={id}"), &admin).await;
         let list = events["events"].as_array().unwrap().clone();
-        kinds = list.iter().map(|e| e["kind"].as_str().unwrap().to_owned()).collect();
-        if kinds.len() >= 4 {
-            assert!(list.iter().all(|e| e["actor_id"] == admin_id.as_str()), "{list:?}");
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        (list.len() >= 4).then_some(list)
+    })
+    .await;
+    assert!(list.iter().all(|e| e["actor_id"] == admin_id.as_str()), "{list:?}");
+    let kinds: Vec<&str> = list.iter().map(|e| e["kind"].as_str().unwrap()).collect();
     for kind in ["admin.account_created", "admin.account_updated", "admin.sessions_ended", "admin.account_deleted"] {
-        assert!(kinds.iter().any(|k| k == kind), "no {kind} in {kinds:?}");
+        assert!(kinds.contains(&kind), "no {kind} in {kinds:?}");
     }
 }

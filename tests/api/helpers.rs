@@ -62,7 +62,12 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         ("GATEHOUSE_HASH_QUEUE".to_owned(), "256".to_owned()),
         ("GATEHOUSE_HASH_MAX_WAIT".to_owned(), "5m".to_owned()),
     ];
-    if let Ok(redis) = std::env::var("GATEHOUSE_TEST_REDIS_URL") {
+    let redis = std::env::var("GATEHOUSE_TEST_REDIS_URL").ok().filter(|url| !url.is_empty());
+    assert!(
+        redis.is_some() || !crate::database::required("redis"),
+        "GATEHOUSE_TEST_REQUIRE names redis but GATEHOUSE_TEST_REDIS_URL is not set"
+    );
+    if let Some(redis) = redis {
         vars.push(("GATEHOUSE_REDIS_URL".to_owned(), redis));
         vars.push(("GATEHOUSE_REDIS_PREFIX".to_owned(), format!("gh-test-{}:", uuid::Uuid::now_v7().simple())));
     }
@@ -220,30 +225,19 @@ impl TestApp {
     /// Waits (at most five seconds) until `query` counts `expected`, and asserts it does: for
     /// what is written after the answer (audit events are written in the background).
     pub async fn count_reaches(&self, query: &str, expected: i64) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            let count = self.count(query).await;
-            if count == expected {
-                return;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "{query} counts {count}, not {expected}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let what = format!("{query} to count {expected}");
+        eventually(&what, Duration::from_secs(5), || async { (self.count(query).await == expected).then_some(()) })
+            .await
     }
 
     /// Waits (at most ten seconds) until the outbox holds nothing queued or being sent: every
     /// email written so far has been delivered or given up on.
     pub async fn outbox_settled(&self) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let pending =
-                self.count("SELECT COUNT(*) FROM jobs WHERE kind = 'email' AND status IN ('queued', 'sending')").await;
-            if pending == 0 {
-                return;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "{pending} email(s) still in the outbox after 10 s");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let pending = "SELECT COUNT(*) FROM jobs WHERE kind = 'email' AND status IN ('queued', 'sending')";
+        eventually("an outbox with nothing queued or being sent", Duration::from_secs(10), || async {
+            (self.count(pending).await == 0).then_some(())
+        })
+        .await
     }
 
     /// Runs SQL against the test's database.
@@ -280,4 +274,21 @@ pub fn jwt_header(token: &str) -> Value {
     use base64::Engine;
     let part = token.split('.').next().unwrap();
     serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+/// Polls `check` every 20 ms until it gives a value, and fails naming `what` if `within` goes by
+/// first: for what happens after an answer (background writes, deliveries), never a fixed sleep.
+pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    within: Duration,
+    mut check: impl FnMut() -> F,
+) -> T {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "waited {within:?} for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

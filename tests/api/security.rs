@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Options, PASSWORD, TestApp, assert_problem, spawn_app, spawn_app_with};
+use crate::helpers::{Options, PASSWORD, TestApp, assert_problem, eventually, spawn_app, spawn_app_with};
 
 /// An app behind a trusted proxy (loopback), so tests can speak for many client IPs.
 async fn behind_proxy(options: Options) -> TestApp {
@@ -347,16 +347,14 @@ async fn security_events_are_audited_and_only_admins_read_them() {
     assert_problem(forbidden, StatusCode::FORBIDDEN, "forbidden").await;
 
     let admin = app.admin("root@example.com").await;
-    let mut kinds = Vec::new();
-    for _ in 0..50 {
+    let kinds = eventually("six events ending with the logout", Duration::from_secs(5), || async {
         let page: Value =
             app.get(&format!("/admin/events?account={id}&limit=100"), Some(&admin)).await.json().await.unwrap();
-        kinds = page["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_owned()).collect();
-        if kinds.iter().any(|k| k == "logout") && kinds.len() >= 6 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        let kinds: Vec<String> =
+            page["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_owned()).collect();
+        (kinds.iter().any(|k| k == "logout") && kinds.len() >= 6).then_some(kinds)
+    })
+    .await;
     for kind in ["signup", "activation", "login.succeeded", "login.failed", "password.changed", "logout"] {
         assert!(kinds.iter().any(|k| k == kind), "no {kind} event in {kinds:?}");
     }

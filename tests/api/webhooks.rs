@@ -64,28 +64,18 @@ impl Receiver {
 
     /// Waits (at most 30 seconds) until `n` requests have come.
     async fn wait_for(&self, n: usize) -> Vec<Received> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
+        let what = format!("{n} webhook requests");
+        poll(&what, || async {
             let got = self.received();
-            if got.len() >= n {
-                return got;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "{} of {n} webhook requests came: {got:#?}", got.len());
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+            (got.len() >= n).then_some(got)
+        })
+        .await
     }
 }
 
 /// Polls `check` until it gives a value, for at most 30 seconds.
-async fn poll<T, F: std::future::Future<Output = Option<T>>>(what: &str, mut check: impl FnMut() -> F) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(found) = check().await {
-            return found;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "waited 30 s for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+async fn poll<T, F: std::future::Future<Output = Option<T>>>(what: &str, check: impl FnMut() -> F) -> T {
+    crate::helpers::eventually(what, Duration::from_secs(30), check).await
 }
 
 type ReceiverState = (Arc<Mutex<Vec<Received>>>, Arc<Mutex<u16>>);

@@ -35,6 +35,15 @@ impl Kind {
         std::env::var(var).ok().filter(|v| !v.is_empty())
     }
 
+    /// The backend's name in `GATEHOUSE_TEST_BACKEND` and `GATEHOUSE_TEST_REQUIRE`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Sqlite => "sqlite",
+            Kind::Postgres => "postgres",
+            Kind::Mysql => "mysql",
+        }
+    }
+
     pub fn env_var(self) -> &'static str {
         match self {
             Kind::Sqlite => "",
@@ -148,4 +157,25 @@ impl Drop for TestDatabase {
         });
         let _ = done.join();
     }
+}
+
+/// Whether `GATEHOUSE_TEST_REQUIRE` (a comma-separated list of `postgres`, `mysql` and `redis`;
+/// `.ci/run` names the servers it started) names `backend`.
+pub fn required(backend: &str) -> bool {
+    std::env::var("GATEHOUSE_TEST_REQUIRE")
+        .unwrap_or_default()
+        .split(',')
+        .any(|named| named.trim().eq_ignore_ascii_case(backend))
+}
+
+/// `what` is skipped on `backend` because `variable` is not set: says so in a line nobody can
+/// miss, on the real stderr (not captured), or fails when `GATEHOUSE_TEST_REQUIRE` names the
+/// backend, so that a suite meant to run on a server never passes by skipping it.
+pub fn skip(backend: &str, variable: &str, what: &str) {
+    use std::io::Write;
+    assert!(
+        !required(backend),
+        "{what} would be skipped on {backend}: GATEHOUSE_TEST_REQUIRE names it but {variable} is not set"
+    );
+    let _ = writeln!(std::io::stderr(), "\n*** SKIPPED on {backend}: {what} ({variable} is not set) ***\n");
 }

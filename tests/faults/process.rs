@@ -52,7 +52,7 @@ impl Backend {
                 let db = TestDatabase::create_on(Kind::Postgres, &server).await;
                 backends.push(Backend { name, db, redis });
             }
-            None => eprintln!("note: {test}: PostgreSQL skipped: GATEHOUSE_TEST_POSTGRES_URL is not set"),
+            None => crate::database::skip("postgres", "GATEHOUSE_TEST_POSTGRES_URL", test),
         }
         backends
     }

@@ -238,11 +238,10 @@ async fn a_permanent_5xx_marks_the_email_failed_in_the_outbox_the_log_and_the_me
 /// claims differ by server); says on stderr what it skips.
 async fn databases(test: &str) -> Vec<TestDatabase> {
     let mut all = vec![TestDatabase::create_sqlite()];
-    for (variable, kind) in [("GATEHOUSE_TEST_POSTGRES_URL", Kind::Postgres), ("GATEHOUSE_TEST_MYSQL_URL", Kind::Mysql)]
-    {
-        match std::env::var(variable).ok().filter(|v| !v.is_empty()) {
+    for kind in [Kind::Postgres, Kind::Mysql] {
+        match kind.server_url() {
             Some(server) => all.push(TestDatabase::create_on(kind, &server).await),
-            None => eprintln!("note: {test}: {variable} is not set, so only the other databases run"),
+            None => crate::database::skip(kind.name(), kind.env_var(), test),
         }
     }
     all

@@ -1,7 +1,6 @@
 //! Starting while the database is down: the server listens at once, is alive but not ready,
 //! answers 503 to everything else, and serves normally as soon as the database appears.
 
-use std::io::Write;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -27,10 +26,7 @@ async fn assert_starting(server: &Server) {
 #[tokio::test]
 async fn a_server_started_while_postgres_is_down_becomes_ready_when_it_appears() {
     let Some(server_url) = Kind::Postgres.server_url() else {
-        let _ = writeln!(
-            std::io::stderr(),
-            "note: PostgreSQL start-up test skipped: GATEHOUSE_TEST_POSTGRES_URL is not set"
-        );
+        crate::database::skip("postgres", "GATEHOUSE_TEST_POSTGRES_URL", "the start-up test while PostgreSQL is down");
         return;
     };
     let db = TestDatabase::create_on(Kind::Postgres, &server_url).await;

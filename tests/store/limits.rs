@@ -30,7 +30,7 @@ async fn database(kind: Kind) -> Option<Subject> {
 /// Two connections to Redis under a prefix of the test's own.
 async fn redis_subject() -> Option<(Subject, String)> {
     let Ok(url) = std::env::var("GATEHOUSE_TEST_REDIS_URL") else {
-        crate::skip("Redis limit", "GATEHOUSE_TEST_REDIS_URL");
+        crate::skip("redis", "GATEHOUSE_TEST_REDIS_URL");
         return None;
     };
     let url = SecretUrl::new(&url);

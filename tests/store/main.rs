@@ -15,7 +15,6 @@ mod oauth;
 mod scenarios;
 mod webhooks;
 
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -53,13 +52,13 @@ async fn open(db: &TestDatabase) -> (Arc<dyn Store>, Arc<dyn SessionStore>) {
     gatehouse::store::connect(&SecretUrl::new(&db.url), &options()).await.expect("the store opens").into_parts()
 }
 
-/// Says once per backend, on the real stderr (not captured), that its tests are skipped.
+/// Says once per backend that its store tests are skipped (or fails, see [`database::skip`]).
 fn skip(backend: &str, var: &str) {
     static SAID: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let mut said = SAID.lock().unwrap();
     if !said.iter().any(|b| b == backend) {
         said.push(backend.to_owned());
-        let _ = writeln!(std::io::stderr(), "note: {backend} store tests skipped: {var} is not set");
+        database::skip(backend, var, "the store conformance tests");
     }
 }
 
@@ -69,7 +68,7 @@ pub async fn harness(kind: Kind) -> Option<Harness> {
         _ => match kind.server_url() {
             Some(server) => TestDatabase::create_on(kind, &server).await,
             None => {
-                skip(&format!("{kind:?}"), kind.env_var());
+                skip(kind.name(), kind.env_var());
                 return None;
             }
         },
@@ -84,7 +83,7 @@ const MEMORY: usize = 4 << 20;
 /// Accounts in SQLite, sessions in Redis: the session scenarios against the Redis store.
 pub async fn redis_harness() -> Option<Harness> {
     let Ok(url) = std::env::var("GATEHOUSE_TEST_REDIS_URL") else {
-        skip("Redis", "GATEHOUSE_TEST_REDIS_URL");
+        skip("redis", "GATEHOUSE_TEST_REDIS_URL");
         return None;
     };
     let db = TestDatabase::create_sqlite();

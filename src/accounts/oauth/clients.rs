@@ -6,7 +6,6 @@
 use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
-use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use super::{GRANT_TYPES, OAuthError, OAuthResult, parse_scopes, registrable};
@@ -14,6 +13,7 @@ use crate::accounts::admin::Admin;
 use crate::accounts::{Accounts, Error, FieldError, Result};
 use crate::audit::kinds;
 use crate::store::clients::OAuthClient;
+use crate::tokens::mac::same;
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
 
 /// A client as submitted (`POST /admin/clients`, `gatehouse client create`); on a change
@@ -209,7 +209,7 @@ impl Accounts {
             (true, Some(secret)) if plausible(secret.expose_secret()) => {
                 let stored = self.store.client_secret(id).await?.ok_or_else(invalid)?;
                 let presented = TokenHash::of(secret.expose_secret());
-                match bool::from(presented.as_bytes().ct_eq(stored.as_bytes())) {
+                match same(presented.as_bytes(), stored.as_bytes()) {
                     true => Ok(client),
                     false => Err(invalid()),
                 }

@@ -206,16 +206,16 @@ pub async fn user_sessions(
 #[utoipa::path(
     get, path = "/admin/users/{key}/identities", summary = "An account's linked identities", operation_id = "listUserIdentities", tag = "admin", security(("bearer" = [])),
     params(("key" = String, Path, description = "The account's id, username or email")),
-    responses((status = 200, description = "The identities at providers that log in to it", body = crate::http::routes::social::IdentityList), Errors<(code::Unauthorized, code::Forbidden, code::NotFound, code::Unavailable)>)
+    responses((status = 200, description = "The identities at providers that log in to it", body = crate::http::views::IdentityList), Errors<(code::Unauthorized, code::Forbidden, code::NotFound, code::Unavailable)>)
 )]
 pub async fn user_identities(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Client(client): Client,
     Path(key): Path<String>,
-) -> Result<Json<crate::http::routes::social::IdentityList>, ApiError> {
+) -> Result<Json<crate::http::views::IdentityList>, ApiError> {
     let admin = state.accounts.as_admin(&caller, &client).await?;
-    Ok(Json(crate::http::routes::social::IdentityList::new(admin.identities(&key).await?)))
+    Ok(Json(crate::http::views::IdentityList::new(admin.identities(&key).await?)))
 }
 
 #[utoipa::path(

@@ -15,109 +15,18 @@ use serde::Deserialize;
 
 use crate::accounts::browser::SESSION_COOKIE;
 use crate::accounts::email_login::EmailProof;
-use crate::accounts::{Caller, Error, HandoffBinding, HandoffProof, LoginId, LoginStep, SecondFactor, TokenPair};
+use crate::accounts::{Error, LoginId, LoginStep, SecondFactor, TokenPair};
+use crate::http::browser::{
+    browser_caller, checked_next, clear_session_cookies, end_browser_session, form_posted_here, form_token, go_to,
+    handoff_proof, start_handoff, with_cookies,
+};
 use crate::http::error::ApiError;
-use crate::http::extract::{Client, JsonOrForm, Query, cookie};
+use crate::http::extract::{Client, JsonOrForm, Query};
 use crate::http::pages;
-use crate::http::routes::password::same_origin;
 use crate::http::state::AppState;
-use crate::tokens::opaque::{OpaqueToken, TokenHash};
-
-/// The cookie the forms of gatehouse's pages are bound to.
-pub const FORM_COOKIE: &str = "gatehouse_form";
-
-/// The cookie a browser login (by an emailed link, or through a provider) is bound to: its
-/// hand-off code opens nothing in a browser without it (see
-/// [`crate::accounts::HandoffProof`]). One value per browser, kept while logins start, so that
-/// logins in two tabs do not undo each other.
-pub const HANDOFF_COOKIE: &str = "gatehouse_handoff";
-/// Long enough for an emailed link (10 minutes) and its hand-off code (2 more).
-const HANDOFF_COOKIE_AGE: u64 = 30 * 60;
-
-/// What a browser login starting now binds its hand-off code to: this browser's hand-off
-/// cookie (made now if it has none), and the S256 `challenge` an API client sent, which its
-/// exchange answers with the verifier instead. With the header that (re)sets the cookie.
-pub(crate) fn start_handoff(
-    state: &AppState,
-    headers: &HeaderMap,
-    challenge: Option<String>,
-    method: Option<&str>,
-) -> Result<(HandoffBinding, Option<HeaderValue>), ApiError> {
-    if method.is_some_and(|m| m != "S256") {
-        let why = "code_challenge_method is S256 (the only one taken)";
-        return Err(ApiError::from(Error::field("code_challenge_method", why)));
-    }
-    if challenge.as_deref().is_some_and(|c| !crate::tokens::pkce::plausible_challenge(c)) {
-        let why = "code_challenge is base64url(SHA-256(code_verifier)): 43 characters";
-        return Err(ApiError::from(Error::field("code_challenge", why)));
-    }
-    let value = cookie(headers, HANDOFF_COOKIE)
-        .filter(|v| crate::tokens::opaque::plausible(v))
-        .unwrap_or_else(|| OpaqueToken::generate().secret.expose_secret().to_owned());
-    let binding = HandoffBinding { browser: Some(TokenHash::of(&value)), challenge };
-    Ok((binding, state.edge.cookie(HANDOFF_COOKIE, &value, HANDOFF_COOKIE_AGE, false)))
-}
-
-/// What this request proves of the start of a hand-off code's login: the browser's hand-off
-/// cookie, and the verifier an API client sends.
-pub(crate) fn handoff_proof(headers: &HeaderMap, verifier: Option<SecretString>) -> HandoffProof {
-    HandoffProof { browser: cookie(headers, HANDOFF_COOKIE).map(SecretString::from), verifier }
-}
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/login", get(show).post(submit)).route("/logout", post(log_out))
-}
-
-/// The form cookie this browser holds, or a new one with the header that sets it.
-pub(crate) fn form_binding(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
-    match cookie(headers, FORM_COOKIE) {
-        Some(value) => (value, None),
-        None => {
-            let value = OpaqueToken::generate().secret.expose_secret().to_owned();
-            let set = state.edge.cookie(FORM_COOKIE, &value, 86_400, false);
-            (value, set)
-        }
-    }
-}
-
-/// The form token for this browser, and the cookie to set when it had none.
-pub(crate) fn form_token(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
-    let (binding, set) = form_binding(state, headers);
-    (state.accounts.form_token(&binding), set)
-}
-
-/// Whether a posted form is one of our pages' own, from this browser.
-pub(crate) fn form_posted_here(state: &AppState, headers: &HeaderMap, token: &str) -> bool {
-    same_origin(headers, &state.edge.origin)
-        && cookie(headers, FORM_COOKIE).is_some_and(|binding| state.accounts.form_token_valid(&binding, token))
-}
-
-/// Adds `Set-Cookie` headers to an answer.
-pub(crate) fn with_cookies(mut response: Response, cookies: impl IntoIterator<Item = Option<HeaderValue>>) -> Response {
-    for value in cookies.into_iter().flatten() {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
-    response
-}
-
-/// The live browser session this request's cookie names, if any.
-pub(crate) async fn browser_caller(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>, ApiError> {
-    let Some(value) = cookie(headers, SESSION_COOKIE) else { return Ok(None) };
-    match state.accounts.browser_caller(&value).await {
-        Ok(caller) => Ok(Some(caller)),
-        Err(Error::Unauthorized | Error::MfaEnrolmentRequired) => Ok(None),
-        Err(other) => Err(other.into()),
-    }
-}
-
-/// `next` if a login may go on there: gatehouse's own pages (under the public URL), or an
-/// address `GATEHOUSE_REDIRECT_ALLOW` lists. Anything else is dropped, never followed.
-pub(crate) fn checked_next(state: &AppState, next: Option<&str>) -> Option<String> {
-    let next = next?;
-    let url = url::Url::parse(next).ok()?;
-    let public = state.accounts.settings().public_url.as_str();
-    let own = url.as_str().starts_with(public) || format!("{}/", url.as_str()) == public;
-    (own || state.accounts.settings().redirects.check(next).is_ok()).then(|| url.to_string())
 }
 
 /// `next` of the login page: as [`checked_next`] allows it, and when it is an authorization
@@ -138,14 +47,6 @@ pub(crate) async fn login_next(state: &AppState, next: Option<&str>) -> Option<S
             tracing::warn!(%error, "an authorization request could not be checked; the login goes on without it");
             None
         }
-    }
-}
-
-/// Sends the browser on (`303`).
-pub(crate) fn go_to(to: &str) -> Response {
-    match HeaderValue::from_str(to) {
-        Ok(location) => (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
-        Err(_) => ApiError::Internal(anyhow::anyhow!("a checked address is not a header value")).into_response(),
     }
 }
 
@@ -425,21 +326,4 @@ async fn log_out(
     }
     let next = checked_next(&state, body.value.next.as_deref());
     with_cookies(pages::signed_out(next.as_deref()), clear_session_cookies(&state))
-}
-
-/// Ends the browser session the request's cookie names, if it is live.
-pub(crate) async fn end_browser_session(
-    state: &AppState,
-    headers: &HeaderMap,
-    client: &crate::accounts::ClientInfo,
-) -> Result<(), ApiError> {
-    if let Some(caller) = browser_caller(state, headers).await? {
-        state.accounts.log_out_browser(&caller, client).await?;
-    }
-    Ok(())
-}
-
-/// The headers that remove the browser-session cookie, wherever it was set.
-pub(crate) fn clear_session_cookies(state: &AppState) -> [Option<HeaderValue>; 2] {
-    [state.edge.cookie(SESSION_COOKIE, "", 0, false), state.edge.cookie(SESSION_COOKIE, "", 0, true)]
 }

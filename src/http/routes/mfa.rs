@@ -12,8 +12,7 @@ use utoipa::ToSchema;
 
 use crate::accounts::{Proof, SecondFactor};
 use crate::http::error::{ApiError, Errors, code};
-use crate::http::extract::{self, Auth, Client, EnrollingAuth, JsonOrForm, Path};
-use crate::http::routes::passkeys::credential;
+use crate::http::extract::{self, Auth, Client, EnrollingAuth, JsonOrForm, Path, credential};
 use crate::http::state::AppState;
 use crate::http::views::TokenBody;
 

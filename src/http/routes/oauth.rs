@@ -18,12 +18,12 @@ use crate::accounts::oauth::authorize::Authorization;
 use crate::accounts::oauth::clients::ClientCredentials;
 use crate::accounts::oauth::tokens::{TokenRequest, TokenResponse};
 use crate::accounts::{Caller, Error};
+use crate::http::browser::{
+    browser_caller, clear_session_cookies, end_browser_session, form_posted_here, form_token, go_to, with_cookies,
+};
 use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{Client, JsonOrForm, Query, bearer};
 use crate::http::pages;
-use crate::http::routes::login::{
-    browser_caller, clear_session_cookies, end_browser_session, form_posted_here, form_token, go_to, with_cookies,
-};
 use crate::http::state::AppState;
 use crate::store::clients::OAuthClient;
 

@@ -15,7 +15,7 @@ use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
 
 use crate::accounts::passkeys::PasskeyInfo;
 use crate::http::error::{ApiError, Errors, code};
-use crate::http::extract::{self, Auth, Client, EnrollingAuth, MaybeAuth, Path};
+use crate::http::extract::{self, Auth, Client, EnrollingAuth, MaybeAuth, Path, credential};
 use crate::http::state::AppState;
 use crate::http::views::{TokenBody, rfc3339};
 
@@ -27,13 +27,6 @@ pub fn router() -> Router<AppState> {
         .route("/webauthn/credentials/{id}", delete(remove))
         .route("/auth/webauthn/options", post(request_options))
         .route("/auth/webauthn", post(log_in))
-}
-
-/// A WebAuthn credential as `PublicKeyCredential.toJSON()` gives it, read into `T`.
-pub fn credential<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, ApiError> {
-    serde_json::from_value(value).map_err(|e| {
-        ApiError::MalformedRequest(format!("The `credential` is not a WebAuthn credential as browsers send it: {e}."))
-    })
 }
 
 /// A passkey as its owner sees it.

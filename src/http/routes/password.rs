@@ -2,7 +2,7 @@
 //! the link; a browser gets a form and an HTML answer).
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -10,6 +10,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::accounts::PasswordChange;
+use crate::http::browser::same_origin;
 use crate::http::error::{ApiError, Errors, Problem, code};
 use crate::http::extract::{self, BodyKind, Client, JsonOrForm, MaybeAuth, Query};
 use crate::http::pages;
@@ -117,22 +118,6 @@ async fn form(State(state): State<AppState>, query: Result<Query<TokenQuery>, Ap
     }
 }
 
-/// Whether a form post comes from gatehouse's own page: browsers send `Origin` (or
-/// `Sec-Fetch-Site`) with every form post; a request without either is not a cross-site one.
-/// `Origin: null` names no origin (a browser sends it when the page's referrer policy is
-/// `no-referrer`, or from a sandboxed frame): then `Sec-Fetch-Site` decides, and without it the
-/// post is refused.
-pub(crate) fn same_origin(headers: &HeaderMap, origin: &str) -> bool {
-    let sent = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).filter(|sent| *sent != "null");
-    if let Some(sent) = sent {
-        return sent == origin;
-    }
-    match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-        Some(site) => matches!(site, "same-origin" | "none"),
-        None => !headers.contains_key(header::ORIGIN),
-    }
-}
-
 #[derive(Deserialize, utoipa::ToSchema)]
 struct ResetBody {
     token: String,
@@ -175,30 +160,5 @@ async fn reset(
             pages::reset_form(&token, redirect_to.as_ref(), Some(&message), StatusCode::UNPROCESSABLE_ENTITY)
         }
         (BodyKind::Form, Err(error)) => link_problem(error),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use axum::http::{HeaderMap, HeaderValue};
-
-    use super::same_origin;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        pairs.iter().map(|(name, value)| (name.parse().unwrap(), HeaderValue::from_static(value))).collect()
-    }
-
-    #[test]
-    fn a_form_post_is_ours_by_its_origin_or_else_by_its_fetch_site() {
-        let ours = "https://id.example.com";
-        assert!(same_origin(&headers(&[("origin", "https://id.example.com")]), ours));
-        assert!(!same_origin(&headers(&[("origin", "https://evil.example")]), ours));
-        assert!(!same_origin(&headers(&[("origin", "https://evil.example"), ("sec-fetch-site", "same-origin")]), ours));
-        // What browsers send from a page whose referrer policy is no-referrer.
-        assert!(same_origin(&headers(&[("origin", "null"), ("sec-fetch-site", "same-origin")]), ours));
-        assert!(!same_origin(&headers(&[("origin", "null"), ("sec-fetch-site", "cross-site")]), ours));
-        assert!(!same_origin(&headers(&[("origin", "null")]), ours));
-        assert!(!same_origin(&headers(&[("sec-fetch-site", "cross-site")]), ours));
-        assert!(same_origin(&headers(&[]), ours), "not a browser's cross-site post");
     }
 }

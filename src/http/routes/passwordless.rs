@@ -10,11 +10,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::accounts::EmailProof;
+use crate::http::browser::{ExchangeBody, account_page, exchange_handoff, same_origin, start_handoff, with_cookies};
 use crate::http::error::{ApiError, Errors, Problem, code, tokens};
 use crate::http::extract::{self, BodyKind, Client, JsonOrForm, Query};
 use crate::http::pages;
-use crate::http::routes::login::{handoff_proof, start_handoff, with_cookies};
-use crate::http::routes::password::same_origin;
 use crate::http::state::AppState;
 use crate::http::views::{MessageBody, TokenBody};
 
@@ -167,29 +166,6 @@ async fn verify(
     }
 }
 
-/// The account page under the public URL (which may have a path prefix), with `name=value` (the
-/// hand-off code, say) in its query.
-pub fn account_page(public_url: &url::Url, name: &str, value: &str) -> url::Url {
-    let mut page = public_url.clone();
-    let path = format!("{}/account", public_url.path().trim_end_matches('/'));
-    page.set_path(&path);
-    page.set_query(None);
-    page.query_pairs_mut().append_pair(name, value);
-    page
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct ExchangeBody {
-    /// The `code` the redirect that ended a browser login carried.
-    #[schema(value_type = String)]
-    code: SecretString,
-    /// The verifier of the `code_challenge` the login was started with (an app that exchanges
-    /// the code itself). Without it, the request must come from the browser that started the
-    /// login (its `gatehouse_handoff` cookie).
-    #[schema(value_type = Option<String>)]
-    code_verifier: Option<SecretString>,
-}
-
 #[utoipa::path(
     post, path = "/auth/exchange", summary = "Exchange a browser login's code for tokens", operation_id = "exchangeLoginCode", tag = "login",
     description = "`POST /auth/oidc/exchange` is the same. A login finished in a browser (an emailed link, a provider) ends with a `303` whose query carries a one-time `code`; the app posts it here within 2 minutes for the token pair, or `403 mfa_required` when the account has a second factor. Tokens never travel in a URL. The code is bound to what started the login: the same browser (its `gatehouse_handoff` cookie, sent by a page of gatehouse's own origin), or the `code_verifier` of the `code_challenge` the app started the login with; anything else is `400 handoff_invalid`.",
@@ -202,20 +178,5 @@ pub async fn exchange(
     headers: HeaderMap,
     body: JsonOrForm<ExchangeBody>,
 ) -> Result<Json<TokenBody>, ApiError> {
-    let ExchangeBody { code, code_verifier } = body.value;
-    let proof = handoff_proof(&headers, code_verifier);
-    Ok(Json(tokens(state.accounts.exchange_handoff(code.expose_secret(), &proof, client).await?)?.into()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::account_page;
-
-    #[test]
-    fn the_account_page_keeps_the_public_urls_path_prefix() {
-        let at = |public: &str| account_page(&url::Url::parse(public).unwrap(), "code", "c0de").to_string();
-        assert_eq!(at("https://id.example.com"), "https://id.example.com/account?code=c0de");
-        assert_eq!(at("https://example.com/auth/"), "https://example.com/auth/account?code=c0de");
-        assert_eq!(at("https://example.com/auth"), "https://example.com/auth/account?code=c0de");
-    }
+    Ok(Json(exchange_handoff(&state, client, &headers, body.value).await?))
 }

@@ -17,14 +17,14 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::accounts::identities::{self, Outcome, ProviderAnswer, ToProvider};
+use crate::http::browser::{
+    ExchangeBody, FORM_COOKIE, account_page, exchange_handoff, form_token, start_handoff, with_cookies,
+};
 use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{Auth, Client, Path, Query, cookie};
 use crate::http::pages;
-use crate::http::routes::login::{FORM_COOKIE, form_token, start_handoff, with_cookies};
-use crate::http::routes::passwordless;
 use crate::http::state::AppState;
-use crate::http::views::rfc3339;
-use crate::store::identities::Identity;
+use crate::http::views::IdentityList;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -62,16 +62,16 @@ async fn providers(State(state): State<AppState>) -> Json<ProviderList> {
 #[utoipa::path(
     post, path = "/auth/oidc/exchange", summary = "Exchange a social login's code for tokens", operation_id = "exchangeSocialLoginCode", tag = "social",
     description = "The same as `POST /auth/exchange`: the `code` the callback's redirect carried, once, within 2 minutes, for the token pair (the access token's `amr` is `[\"fed\"]`), or `403 mfa_required` when the account has a second factor.",
-    request_body(content((passwordless::ExchangeBody = "application/json"), (passwordless::ExchangeBody = "application/x-www-form-urlencoded"))),
+    request_body(content((ExchangeBody = "application/json"), (ExchangeBody = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "A token pair", body = crate::http::views::TokenBody), Errors<(code::MalformedRequest, code::TokenInvalid, code::HandoffInvalid, code::MfaRequired, code::AccountDisabled, code::PayloadTooLarge, code::UnsupportedMediaType, code::RateLimited, code::Unavailable)>)
 )]
 async fn exchange(
-    state: State<AppState>,
-    client: Client,
+    State(state): State<AppState>,
+    Client(client): Client,
     headers: HeaderMap,
-    body: crate::http::extract::JsonOrForm<passwordless::ExchangeBody>,
+    body: crate::http::extract::JsonOrForm<ExchangeBody>,
 ) -> Result<Json<crate::http::views::TokenBody>, ApiError> {
-    passwordless::exchange(state, client, headers, body).await
+    Ok(Json(exchange_handoff(&state, client, &headers, body.value).await?))
 }
 
 #[derive(Deserialize)]
@@ -205,7 +205,7 @@ async fn callback(
         };
         let mut to = match &callback.redirect_to {
             Some(to) => to.with_param(name, &value),
-            None => passwordless::account_page(public_url, name, &value),
+            None => account_page(public_url, name, &value),
         };
         if let Some(description) = description {
             to.query_pairs_mut().append_pair("error_description", &description);
@@ -217,41 +217,6 @@ async fn callback(
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response
-}
-
-/// An identity at a provider, as its owner sees it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct IdentityBody {
-    id: Uuid,
-    /// The provider's name.
-    provider: String,
-    /// The address the provider gave when it was linked.
-    email: Option<String>,
-    created_at: String,
-    last_login_at: Option<String>,
-}
-
-impl From<Identity> for IdentityBody {
-    fn from(i: Identity) -> Self {
-        Self {
-            id: i.id,
-            provider: i.provider,
-            email: i.email,
-            created_at: rfc3339(&i.created_at),
-            last_login_at: i.last_login_at.as_ref().map(rfc3339),
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct IdentityList {
-    identities: Vec<IdentityBody>,
-}
-
-impl IdentityList {
-    pub fn new(identities: Vec<Identity>) -> Self {
-        Self { identities: identities.into_iter().map(IdentityBody::from).collect() }
-    }
 }
 
 #[utoipa::path(

@@ -28,13 +28,14 @@ use serde::Deserialize;
 use url::Url;
 
 use self::request::{Forwarded, Target, authority, forwarded};
+use crate::accounts::access;
 use crate::accounts::domain::Account;
 use crate::accounts::{Caller, Error};
 use crate::config::RemoteUser;
 use crate::config::forward::Access;
+use crate::http::browser::{browser_caller, checked_next};
 use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{Query, bearer, wants_html};
-use crate::http::routes::login::{browser_caller, checked_next};
 use crate::http::state::AppState;
 
 mod request;
@@ -115,19 +116,10 @@ async fn account_of(state: &AppState, caller: Caller, access: &Access) -> Result
     })
 }
 
-/// The account's groups: its role, then the strings of `app_data.roles`.
-fn groups(account: &Account) -> Vec<String> {
-    let mut groups = vec![account.role.as_str().to_owned()];
-    if let Some(serde_json::Value::Array(roles)) = account.app_data.get("roles") {
-        groups.extend(roles.iter().filter_map(|r| r.as_str()).filter(|r| !r.contains(',')).map(str::to_owned));
-    }
-    groups
-}
-
 /// Warns, at start, of each rule's `group:NAME` that is also a role's name: accounts of that
 /// role have it, and so do accounts whose `app_data.roles` lists the name.
 pub fn warn_of_role_groups(rules: &crate::config::forward::ForwardRules) {
-    for group in rules.groups().into_iter().filter(|g| crate::accounts::domain::Role::parse(g).is_some()) {
+    for group in access::role_named(rules.groups()) {
         tracing::warn!(
             group,
             "a forward-auth rule asks for group:{group}, which accounts whose role is {group} have, and also \
@@ -139,7 +131,7 @@ pub fn warn_of_role_groups(rules: &crate::config::forward::ForwardRules) {
 
 fn allowed(account: &Account, access: &Access) -> bool {
     match access {
-        Access::Group(group) => groups(account).iter().any(|g| g == group),
+        Access::Group(group) => access::in_group(account, group),
         Access::Public | Access::Authenticated => true,
     }
 }
@@ -158,7 +150,7 @@ fn remote_headers(account: &Account, remote_user: RemoteUser) -> Response {
         ("remote-user", user),
         ("remote-email", account.email.clone()),
         ("remote-name", account.name.clone().unwrap_or_default()),
-        ("remote-groups", groups(account).join(",")),
+        ("remote-groups", access::groups(account).join(",")),
     ];
     for (name, value) in values {
         let clean: String = value.chars().filter(|c| !c.is_control()).collect();

@@ -1,0 +1,111 @@
+//! Who may reach what, decided in one place: an account's groups (its role, then the names in
+//! its `app_data.roles`), whether it holds the admin capability, whether it may act on another
+//! account, and whether a change to an account changes what it may reach. The admin
+//! capability ([`super::Accounts::as_admin`]), account edits, the MFA policy and forward-auth's
+//! `group:` rules all ask here; organization membership joins these rules here.
+
+use serde_json::{Map, Value};
+
+use super::domain::{Account, Role, Status};
+
+/// The account's groups, as forward-auth's `group:NAME` rules and its `Remote-Groups` header
+/// see them: its role first, then the strings of `app_data.roles` (one holding a comma is
+/// dropped: it could not be told apart in the header).
+pub fn groups(account: &Account) -> Vec<String> {
+    let mut groups = vec![account.role.as_str().to_owned()];
+    if let Some(Value::Array(roles)) = account.app_data.get("roles") {
+        groups.extend(roles.iter().filter_map(Value::as_str).filter(|r| !r.contains(',')).map(str::to_owned));
+    }
+    groups
+}
+
+/// Whether the account is in `group`.
+pub fn in_group(account: &Account, group: &str) -> bool {
+    groups(account).iter().any(|g| g == group)
+}
+
+/// Whether the account's role is admin (whatever its status): the MFA policy `admins` covers
+/// it, and it may edit what only admins may (a disabled account has no session to do so).
+pub fn has_admin_role(account: &Account) -> bool {
+    account.role == Role::Admin
+}
+
+/// Whether the account holds the admin capability now: an admin, and active.
+pub fn is_active_admin(account: &Account) -> bool {
+    has_admin_role(account) && account.status == Status::Active
+}
+
+/// Whether `me` may read or change accounts other than its own: an admin may. Asked before the
+/// other account is looked up, so that the answer tells nobody else whether it exists.
+pub fn manages_others(me: &Account) -> bool {
+    has_admin_role(me)
+}
+
+/// Whether changing `target` to `role` and `app_data` changes what it may reach: its role, or
+/// the `app_data.roles` that [`groups`] reads. Such a change is lasting access, which only an
+/// admin who authenticated recently may give.
+pub fn grants_access(target: &Account, role: Role, app_data: &Map<String, Value>) -> bool {
+    role != target.role || app_data.get("roles") != target.app_data.get("roles")
+}
+
+/// The group names among `asked` (forward-auth rules' `group:NAME`) that are also a role's
+/// name: accounts of that role have them, and so do accounts whose `app_data.roles` lists them.
+pub fn role_named<'a>(asked: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    asked.into_iter().filter(|group| Role::parse(group).is_some()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn account(role: Role, status: Status, app_data: Value) -> Account {
+        Account {
+            id: uuid::Uuid::nil(),
+            email: "ann@example.com".into(),
+            username: None,
+            name: None,
+            data: Map::new(),
+            app_data: app_data.as_object().unwrap().clone(),
+            role,
+            status,
+            email_verified: true,
+            locale: None,
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn groups_are_the_role_then_app_data_roles_without_commas() {
+        let ann = account(Role::User, Status::Active, json!({"roles": ["staff", "a,b", 7, "ops"]}));
+        assert_eq!(groups(&ann), ["user", "staff", "ops"]);
+        assert!(in_group(&ann, "staff") && !in_group(&ann, "a,b") && !in_group(&ann, "admin"));
+        let none = account(Role::Admin, Status::Active, json!({"roles": "staff"}));
+        assert_eq!(groups(&none), ["admin"]);
+    }
+
+    #[test]
+    fn the_admin_capability_needs_the_role_and_an_active_account() {
+        assert!(is_active_admin(&account(Role::Admin, Status::Active, json!({}))));
+        assert!(!is_active_admin(&account(Role::Admin, Status::Disabled, json!({}))));
+        assert!(!is_active_admin(&account(Role::User, Status::Active, json!({"roles": ["admin"]}))));
+    }
+
+    #[test]
+    fn only_an_admin_manages_other_accounts() {
+        assert!(manages_others(&account(Role::Admin, Status::Active, json!({}))));
+        assert!(!manages_others(&account(Role::User, Status::Active, json!({"roles": ["admin"]}))));
+    }
+
+    #[test]
+    fn a_change_of_role_or_app_data_roles_grants_access_and_nothing_else_does() {
+        let ann = account(Role::User, Status::Active, json!({"roles": ["staff"], "theme": "dark"}));
+        let same = json!({"roles": ["staff"], "theme": "light"});
+        assert!(!grants_access(&ann, Role::User, same.as_object().unwrap()));
+        assert!(grants_access(&ann, Role::Admin, same.as_object().unwrap()));
+        assert!(grants_access(&ann, Role::User, json!({"roles": ["ops"]}).as_object().unwrap()));
+        assert_eq!(role_named(["admin", "staff", "user"]), ["admin", "user"]);
+    }
+}

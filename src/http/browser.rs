@@ -1,0 +1,221 @@
+//! What gatehouse's browser pages share: the form cookie and its tokens, the same-origin check
+//! of a posted form, the hand-off cookie of a login by link or provider, the browser session's
+//! cookie (who it names, and how it is ended), where a login may go on, and the `303` that
+//! sends the browser there. Route files take these from here and never from each other.
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::accounts::browser::SESSION_COOKIE;
+use crate::accounts::{Caller, Error, HandoffBinding, HandoffProof};
+use crate::http::error::{ApiError, tokens};
+use crate::http::extract::cookie;
+use crate::http::state::AppState;
+use crate::http::views::TokenBody;
+use crate::tokens::opaque::{OpaqueToken, TokenHash};
+
+/// The cookie the forms of gatehouse's pages are bound to.
+pub const FORM_COOKIE: &str = "gatehouse_form";
+
+/// The cookie a browser login (by an emailed link, or through a provider) is bound to: its
+/// hand-off code opens nothing in a browser without it (see
+/// [`crate::accounts::HandoffProof`]). One value per browser, kept while logins start, so that
+/// logins in two tabs do not undo each other.
+pub const HANDOFF_COOKIE: &str = "gatehouse_handoff";
+/// Long enough for an emailed link (10 minutes) and its hand-off code (2 more).
+const HANDOFF_COOKIE_AGE: u64 = 30 * 60;
+
+/// What a browser login starting now binds its hand-off code to: this browser's hand-off
+/// cookie (made now if it has none), and the S256 `challenge` an API client sent, which its
+/// exchange answers with the verifier instead. With the header that (re)sets the cookie.
+pub(crate) fn start_handoff(
+    state: &AppState,
+    headers: &HeaderMap,
+    challenge: Option<String>,
+    method: Option<&str>,
+) -> Result<(HandoffBinding, Option<HeaderValue>), ApiError> {
+    if method.is_some_and(|m| m != "S256") {
+        let why = "code_challenge_method is S256 (the only one taken)";
+        return Err(ApiError::from(Error::field("code_challenge_method", why)));
+    }
+    if challenge.as_deref().is_some_and(|c| !crate::tokens::pkce::plausible_challenge(c)) {
+        let why = "code_challenge is base64url(SHA-256(code_verifier)): 43 characters";
+        return Err(ApiError::from(Error::field("code_challenge", why)));
+    }
+    let value = cookie(headers, HANDOFF_COOKIE)
+        .filter(|v| crate::tokens::opaque::plausible(v))
+        .unwrap_or_else(|| OpaqueToken::generate().secret.expose_secret().to_owned());
+    let binding = HandoffBinding { browser: Some(TokenHash::of(&value)), challenge };
+    Ok((binding, state.edge.cookie(HANDOFF_COOKIE, &value, HANDOFF_COOKIE_AGE, false)))
+}
+
+/// What this request proves of the start of a hand-off code's login: the browser's hand-off
+/// cookie, and the verifier an API client sends.
+pub(crate) fn handoff_proof(headers: &HeaderMap, verifier: Option<SecretString>) -> HandoffProof {
+    HandoffProof { browser: cookie(headers, HANDOFF_COOKIE).map(SecretString::from), verifier }
+}
+
+/// The form cookie this browser holds, or a new one with the header that sets it.
+pub(crate) fn form_binding(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+    match cookie(headers, FORM_COOKIE) {
+        Some(value) => (value, None),
+        None => {
+            let value = OpaqueToken::generate().secret.expose_secret().to_owned();
+            let set = state.edge.cookie(FORM_COOKIE, &value, 86_400, false);
+            (value, set)
+        }
+    }
+}
+
+/// The form token for this browser, and the cookie to set when it had none.
+pub(crate) fn form_token(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+    let (binding, set) = form_binding(state, headers);
+    (state.accounts.form_token(&binding), set)
+}
+
+/// Whether a posted form is one of our pages' own, from this browser.
+pub(crate) fn form_posted_here(state: &AppState, headers: &HeaderMap, token: &str) -> bool {
+    same_origin(headers, &state.edge.origin)
+        && cookie(headers, FORM_COOKIE).is_some_and(|binding| state.accounts.form_token_valid(&binding, token))
+}
+
+/// Adds `Set-Cookie` headers to an answer.
+pub(crate) fn with_cookies(mut response: Response, cookies: impl IntoIterator<Item = Option<HeaderValue>>) -> Response {
+    for value in cookies.into_iter().flatten() {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// The live browser session this request's cookie names, if any.
+pub(crate) async fn browser_caller(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>, ApiError> {
+    let Some(value) = cookie(headers, SESSION_COOKIE) else { return Ok(None) };
+    match state.accounts.browser_caller(&value).await {
+        Ok(caller) => Ok(Some(caller)),
+        Err(Error::Unauthorized | Error::MfaEnrolmentRequired) => Ok(None),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `next` if a login may go on there: gatehouse's own pages (under the public URL), or an
+/// address `GATEHOUSE_REDIRECT_ALLOW` lists. Anything else is dropped, never followed.
+pub(crate) fn checked_next(state: &AppState, next: Option<&str>) -> Option<String> {
+    let next = next?;
+    let url = url::Url::parse(next).ok()?;
+    let public = state.accounts.settings().public_url.as_str();
+    let own = url.as_str().starts_with(public) || format!("{}/", url.as_str()) == public;
+    (own || state.accounts.settings().redirects.check(next).is_ok()).then(|| url.to_string())
+}
+
+/// Sends the browser on (`303`).
+pub(crate) fn go_to(to: &str) -> Response {
+    match HeaderValue::from_str(to) {
+        Ok(location) => (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
+        Err(_) => ApiError::Internal(anyhow::anyhow!("a checked address is not a header value")).into_response(),
+    }
+}
+
+/// Ends the browser session the request's cookie names, if it is live.
+pub(crate) async fn end_browser_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: &crate::accounts::ClientInfo,
+) -> Result<(), ApiError> {
+    if let Some(caller) = browser_caller(state, headers).await? {
+        state.accounts.log_out_browser(&caller, client).await?;
+    }
+    Ok(())
+}
+
+/// The headers that remove the browser-session cookie, wherever it was set.
+pub(crate) fn clear_session_cookies(state: &AppState) -> [Option<HeaderValue>; 2] {
+    [state.edge.cookie(SESSION_COOKIE, "", 0, false), state.edge.cookie(SESSION_COOKIE, "", 0, true)]
+}
+
+/// Whether a form post comes from gatehouse's own page: browsers send `Origin` (or
+/// `Sec-Fetch-Site`) with every form post; a request without either is not a cross-site one.
+/// `Origin: null` names no origin (a browser sends it when the page's referrer policy is
+/// `no-referrer`, or from a sandboxed frame): then `Sec-Fetch-Site` decides, and without it the
+/// post is refused.
+pub(crate) fn same_origin(headers: &HeaderMap, origin: &str) -> bool {
+    let sent = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).filter(|sent| *sent != "null");
+    if let Some(sent) = sent {
+        return sent == origin;
+    }
+    match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        Some(site) => matches!(site, "same-origin" | "none"),
+        None => !headers.contains_key(header::ORIGIN),
+    }
+}
+
+/// The account page under the public URL (which may have a path prefix), with `name=value` (the
+/// hand-off code, say) in its query.
+pub fn account_page(public_url: &url::Url, name: &str, value: &str) -> url::Url {
+    let mut page = public_url.clone();
+    let path = format!("{}/account", public_url.path().trim_end_matches('/'));
+    page.set_path(&path);
+    page.set_query(None);
+    page.query_pairs_mut().append_pair(name, value);
+    page
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ExchangeBody {
+    /// The `code` the redirect that ended a browser login carried.
+    #[schema(value_type = String)]
+    code: SecretString,
+    /// The verifier of the `code_challenge` the login was started with (an app that exchanges
+    /// the code itself). Without it, the request must come from the browser that started the
+    /// login (its `gatehouse_handoff` cookie).
+    #[schema(value_type = Option<String>)]
+    code_verifier: Option<SecretString>,
+}
+
+/// A browser login's hand-off `code` exchanged for its token pair (`POST /auth/exchange`, and
+/// `POST /auth/oidc/exchange` after a provider): bound to the browser's hand-off cookie or
+/// the verifier the body carries; `403 mfa_required` for the second step.
+pub(crate) async fn exchange_handoff(
+    state: &AppState,
+    client: crate::accounts::ClientInfo,
+    headers: &HeaderMap,
+    body: ExchangeBody,
+) -> Result<TokenBody, ApiError> {
+    let ExchangeBody { code, code_verifier } = body;
+    let proof = handoff_proof(headers, code_verifier);
+    Ok(tokens(state.accounts.exchange_handoff(code.expose_secret(), &proof, client).await?)?.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderMap, HeaderValue};
+
+    use super::{account_page, same_origin};
+
+    #[test]
+    fn the_account_page_keeps_the_public_urls_path_prefix() {
+        let at = |public: &str| account_page(&url::Url::parse(public).unwrap(), "code", "c0de").to_string();
+        assert_eq!(at("https://id.example.com"), "https://id.example.com/account?code=c0de");
+        assert_eq!(at("https://example.com/auth/"), "https://example.com/auth/account?code=c0de");
+        assert_eq!(at("https://example.com/auth"), "https://example.com/auth/account?code=c0de");
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs.iter().map(|(name, value)| (name.parse().unwrap(), HeaderValue::from_static(value))).collect()
+    }
+
+    #[test]
+    fn a_form_post_is_ours_by_its_origin_or_else_by_its_fetch_site() {
+        let ours = "https://id.example.com";
+        assert!(same_origin(&headers(&[("origin", "https://id.example.com")]), ours));
+        assert!(!same_origin(&headers(&[("origin", "https://evil.example")]), ours));
+        assert!(!same_origin(&headers(&[("origin", "https://evil.example"), ("sec-fetch-site", "same-origin")]), ours));
+        // What browsers send from a page whose referrer policy is no-referrer.
+        assert!(same_origin(&headers(&[("origin", "null"), ("sec-fetch-site", "same-origin")]), ours));
+        assert!(!same_origin(&headers(&[("origin", "null"), ("sec-fetch-site", "cross-site")]), ours));
+        assert!(!same_origin(&headers(&[("origin", "null")]), ours));
+        assert!(!same_origin(&headers(&[("sec-fetch-site", "cross-site")]), ours));
+        assert!(same_origin(&headers(&[]), ours), "not a browser's cross-site post");
+    }
+}
