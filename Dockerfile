@@ -23,6 +23,9 @@ COPY .cargo ./.cargo
 COPY src ./src
 COPY migrations ./migrations
 COPY assets ./assets
+# The workspace's other member (the benchmark's helpers): cargo reads its manifest, and builds
+# it only when asked.
+COPY bench/tools ./bench/tools
 
 # The registry and the target directory are cache mounts: a rebuild after a source change
 # recompiles gatehouse only, not its dependencies. The target directory does not outlive this

@@ -5,7 +5,7 @@ Starts the release binary on a fresh database, prepares accounts and tokens, dri
 scenario with wrk at each concurrency for a few seconds, round after round (interleaved, so a
 noisy neighbour hurts every scenario alike), and takes the median of the rounds. Samples the
 server's CPU time and memory from /proc, measures start-up to ready and the bare Argon2id
-bound (examples/hash_bound.rs) in the same run, and writes bench/results/*.json, the tables
+bound (bench/tools/hash_bound.rs) in the same run, and writes bench/results/*.json, the tables
 in docs/BENCHMARKS.md and docs/bench-throughput.svg. Standard library only.
 """
 
@@ -257,9 +257,12 @@ class Bench:
         self.workdir = Path(workdir)
         target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
         self.binary = str(target / "gatehouse")
-        self.hash_bound_binary = str(target / "examples" / "hash_bound")
-        self.seed_binary = str(target / "examples" / "seed")
-        self.io_bound_binary = str(target / "examples" / "io_bound")
+        # The helper programs (bench/tools): one binary, the tool named first.
+        tools = str(target / "gatehouse-bench")
+        self.hash_bound_command = [tools, "hash-bound"]
+        self.seed_command = [tools, "seed"]
+        self.seed_history_command = [tools, "seed-history"]
+        self.io_bound_command = [tools, "io-bound"]
         self.tokens_file = self.workdir / "access-tokens.txt"
         self.refresh_file = self.workdir / "refresh-tokens.txt"
         self.cleanup = []
@@ -295,7 +298,7 @@ class Bench:
     # --- preparation ----------------------------------------------------------------------
 
     def seed(self, count):
-        done = subprocess.run([self.seed_binary, self.database_url, str(count), PREFIX, PASSWORD],
+        done = subprocess.run([*self.seed_command, self.database_url, str(count), PREFIX, PASSWORD],
                               capture_output=True, text=True, check=True)
         log("seeded", done.stdout.strip())
 
@@ -326,7 +329,7 @@ class Bench:
         """Seeds --totp-accounts accounts apart from the others and turns an authenticator app on
         for each through the API, as a person would; keeps their secrets."""
         count = self.o.totp_accounts
-        done = subprocess.run([self.seed_binary, self.database_url, str(count), TOTP_PREFIX, PASSWORD],
+        done = subprocess.run([*self.seed_command, self.database_url, str(count), TOTP_PREFIX, PASSWORD],
                               capture_output=True, text=True, check=True)
         log("seeded for login_totp", done.stdout.strip())
 
@@ -368,16 +371,16 @@ class Bench:
         return path
 
     def hash_bound(self, seconds):
-        done = subprocess.run([self.hash_bound_binary, str(os.cpu_count()), str(seconds)],
+        done = subprocess.run([*self.hash_bound_command, str(os.cpu_count()), str(seconds)],
                               capture_output=True, text=True, check=True)
         return json.loads(done.stdout)
 
     def io_bound(self, seconds):
         """On PostgreSQL + Redis: req/s at c=64 of a bare axum server doing only the I/O of a
-        token-checked GET /user there (examples/io_bound.rs): /healthz, one Redis HMGET, and
+        token-checked GET /user there (bench/tools/io_bound.rs): /healthz, one Redis HMGET, and
         the HMGET plus one primary-key SELECT."""
         port = free_port()
-        process = subprocess.Popen([self.io_bound_binary, f"127.0.0.1:{port}", os.environ["GATEHOUSE_BENCH_REDIS_URL"],
+        process = subprocess.Popen([*self.io_bound_command, f"127.0.0.1:{port}", os.environ["GATEHOUSE_BENCH_REDIS_URL"],
                                     self.database_url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             if process.stdout.readline().strip() != "ready":

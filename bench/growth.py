@@ -3,8 +3,8 @@
 base grows.
 
 For each size (1k, 100k and 1M active accounts by default), on a fresh database: seeds the
-accounts and the history a service of that size has behind it (examples/seed.rs and
-examples/seed_history.rs, bulk inserts through the store: as many live sessions as accounts,
+accounts and the history a service of that size has behind it (bench/tools/seed.rs and
+bench/tools/seed_history.rs, bulk inserts through the store: as many live sessions as accounts,
 ten audit events per account, a few thousand accounts with second factors and with social
 identities, twenty client apps); measures start-up to ready and idle RSS; then, against the
 release binary, token-checked GET /user, login, sign-up and refresh at c=64, the admin's account
@@ -56,8 +56,7 @@ def history(size, redis):
 
 
 def seed_history(bench, plan, redis):
-    binary = str(Path(bench.seed_binary).with_name("seed_history"))
-    args = [binary, bench.database_url, plan["live_sessions"], plan["expired_sessions"], plan["spent_links"],
+    args = [*bench.seed_history_command, bench.database_url, plan["live_sessions"], plan["expired_sessions"], plan["spent_links"],
             plan["audit_events"], plan["second_factors"], plan["identities"], plan["clients"]]
     if redis:
         args += [bench.extra_env["GATEHOUSE_REDIS_URL"], bench.extra_env["GATEHOUSE_REDIS_PREFIX"]]
@@ -75,7 +74,7 @@ def seed_accounts(bench, size, extra):
     first ones) that get the second factors and identities."""
     started = time.perf_counter()
     for count, prefix in ((size, B.PREFIX), (extra, EXTRA_PREFIX)):
-        done = subprocess.run([bench.seed_binary, bench.database_url, str(count), prefix, B.PASSWORD],
+        done = subprocess.run([*bench.seed_command, bench.database_url, str(count), prefix, B.PASSWORD],
                               capture_output=True, text=True, check=True)
         B.log("seeded", done.stdout.strip())
     return time.perf_counter() - started

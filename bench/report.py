@@ -46,7 +46,7 @@ def section(results):
         f"load generator {m['load_generator']} on the same machine, loopback. "
         f"{o['rounds']} interleaved rounds of {o['duration_s']} s per run; every figure is the median of the rounds.",
         "",
-        f"Bare Argon2id bound (examples/hash_bound.rs, {hb['threads']} threads, one work area each): "
+        f"Bare Argon2id bound (bench/tools/hash_bound.rs, {hb['threads']} threads, one work area each): "
         f"**{hb['per_second']:.1f} verifies/s**, {hb['cpu_ms_per_verify']:.1f} ms of CPU per verify. "
         f"Start-up to ready: **{results['startup_ms']['median']:.0f} ms** (median of {len(results['startup_ms']['all'])}). "
         f"Idle RSS after start: **{results['memory']['idle_rss_mib']:.1f} MiB**; "

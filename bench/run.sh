@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The gatehouse benchmark: builds the release binary and the bench programs
-# (examples/hash_bound.rs, examples/seed.rs, examples/seed_history.rs, examples/io_bound.rs), installs wrk if it is missing, then runs
+# The gatehouse benchmark: builds the release binary and the bench programs (bench/tools:
+# hash_bound.rs, seed.rs, seed_history.rs, io_bound.rs), installs wrk if it is missing, then runs
 # bench/bench.py, which starts the server on a fresh database on loopback, drives every
 # scenario at concurrency 1, 64 and 256 for a few seconds, three interleaved rounds, and writes
 # bench/results/latest.json, the tables in docs/BENCHMARKS.md and docs/bench-throughput.svg.
@@ -8,7 +8,7 @@
 # Usage: bench/run.sh [--no-build] [--smoke] [bench.py options]   (--help lists them)
 #        bench/run.sh [--no-build] --growth [--smoke] [growth.py options]
 #   --growth  the growth benchmark (bench/growth.py): the cost of each request at 1k, 100k and
-#             1M accounts with their history (seeded by examples/seed_history.rs), the admin
+#             1M accounts with their history (seeded by bench/tools/seed_history.rs), the admin
 #             list and audit trail at depth, start-up, memory, disk and the purge; results in
 #             the growth section of docs/BENCHMARKS.md and docs/bench-growth.svg. About half an
 #             hour per backend at 1M. With --smoke: 1k and 10k accounts, a minute or two,
@@ -52,9 +52,10 @@ command -v python3 >/dev/null || { echo "bench: python3 is needed" >&2; exit 1; 
 if [ "${1:-}" = --no-build ]; then
   shift
 else
-  echo "bench: cargo build --release --locked (the server, hash_bound, seed, seed_history)" >&2
-  cargo build --release --locked --quiet --bin gatehouse --example hash_bound --example seed --example io_bound \
-    --example seed_history
+  # The server exactly as `cargo build --release --locked` builds it, and the helper programs
+  # beside it, sharing every compiled crate (bench/tools/Cargo.toml says how).
+  echo "bench: cargo build --release --locked (the server and bench/tools)" >&2
+  cargo build --release --locked --quiet -p gatehouse -p gatehouse-bench --bins
 fi
 
 if [ "${1:-}" = --growth ]; then

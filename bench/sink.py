@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Local receivers for the mail benchmark (bench/mail.py), standard library only.
 
-    python3 bench/sink.py smtp PORT RECORD [--delay-ms N]
+    python3 bench/sink.py smtp PORT RECORD [--delay-ms N] [--no-pipelining]
     python3 bench/sink.py http PORT RECORD
 
 `smtp`: an SMTP server that accepts every message (EHLO answers PIPELINING and 8BITMIME) and,
 for each, appends one line to RECORD once it has answered `250` to the message's end:
 `<unix time in ms> <recipient> <Message-ID>`. With --delay-ms it waits that long before that
-`250`, as a relay that takes its time does.
+`250`, as a relay that takes its time does; with --no-pipelining its EHLO leaves PIPELINING out,
+so the client must wait for each command's answer.
 
 `http`: an HTTP/1.1 server (keep-alive) that answers `204` to every POST and appends
 `<unix time in ms> <webhook-id> <the account id of the body's data.account.id>` per request.
@@ -29,7 +30,7 @@ def record(*fields):
     RECORD.flush()
 
 
-async def smtp_session(reader, writer, delay):
+async def smtp_session(reader, writer, delay, pipelining):
     async def say(line):
         writer.write(line.encode() + b"\r\n")
         await writer.drain()
@@ -44,7 +45,8 @@ async def smtp_session(reader, writer, delay):
             command = line.decode("latin-1").strip()
             verb = command[:4].upper()
             if verb in ("EHLO", "HELO"):
-                writer.write(b"250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 10485760\r\n")
+                offered = b"250-PIPELINING\r\n" if pipelining else b""
+                writer.write(b"250-sink\r\n" + offered + b"250-8BITMIME\r\n250 SIZE 10485760\r\n")
                 await writer.drain()
             elif verb == "MAIL":
                 recipients, message_id = [], None
@@ -113,9 +115,11 @@ async def main():
     delay = 0.0
     if "--delay-ms" in sys.argv:
         delay = int(sys.argv[sys.argv.index("--delay-ms") + 1]) / 1000
+    pipelining = "--no-pipelining" not in sys.argv
     RECORD = open(path, "a", buffering=1)
     if kind == "smtp":
-        server = await asyncio.start_server(lambda r, w: smtp_session(r, w, delay), "127.0.0.1", port, limit=1 << 22)
+        server = await asyncio.start_server(lambda r, w: smtp_session(r, w, delay, pipelining), "127.0.0.1", port,
+                                            limit=1 << 22)
     elif kind == "http":
         server = await asyncio.start_server(http_session, "127.0.0.1", port, limit=1 << 22)
     else:

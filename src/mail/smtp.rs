@@ -1,7 +1,7 @@
 //! The SMTP transport: lettre builds each message and speaks SMTP over this transport's own
-//! connections (`connections.rs`: reused, without Nagle's delay). `smtp://host:port` speaks
-//! plain SMTP (add `?tls=required` for STARTTLS), `smtps://user:pass@host:465` speaks TLS from
-//! the start. Connection errors are transient (retried); a `4xx` answer is transient too and
+//! connections (`connections.rs`: reused, without Nagle's delay, pipelined where offered).
+//! `smtp://host:port` speaks plain SMTP (add `?tls=required` for STARTTLS),
+//! `smtps://user:pass@host:465` speaks TLS from the start. Connection errors are transient (retried); a `4xx` answer is transient too and
 //! slows down the recipient's domain; a `5xx` is permanent.
 
 use std::sync::Arc;
@@ -60,6 +60,7 @@ fn classify(failure: Failure) -> SendError {
                 "could not talk to the mail server ({error}); is GATEHOUSE_SMTP_URL right and the server up?"
             ));
         }
+        Failure::Refused(reason) => return SendError::Permanent(reason),
         Failure::Smtp(error) => error,
     };
     if error.is_permanent() {

@@ -11,10 +11,12 @@
 
 pub mod redis;
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::accounts::domain::Account;
@@ -93,47 +95,105 @@ impl SessionAuth {
         Self::password(DateTime::<Utc>::UNIX_EPOCH)
     }
 
-    /// The stored form, one short text: `"{aal}[@{second factor's unix ms}] {unix ms} {amr,…}"`,
-    /// and for a client's session ` {client_id} {scope+…} {browser session or -}`. (A level 2
-    /// written before the second factor's time was kept has it at `at`.)
+    /// The stored form: a small JSON object, so that what a session records can grow by a
+    /// named field and older rows still read: `{"aal":1,"at":…,"amr":["pwd"]}`, plus
+    /// `"second_factor_at"` (unix ms) at level 2, and for a client's session
+    /// `"grant":{"client_id":…,"scopes":[…],"via":…}` (`via` left out when none).
     pub fn encode(&self) -> String {
-        let aal = match self.second_factor_at {
-            Some(second) if second != self.at => format!("{}@{}", self.aal, second.timestamp_millis()),
-            _ => self.aal.to_string(),
+        let stored = Stored {
+            aal: self.aal,
+            at: self.at.timestamp_millis(),
+            second_factor_at: self.second_factor_at.map(|at| at.timestamp_millis()),
+            amr: self.amr.iter().map(|method| Cow::Borrowed(method.as_str())).collect(),
+            grant: self.grant.as_ref().map(|grant| StoredGrant {
+                client_id: Cow::Borrowed(&grant.client_id),
+                scopes: grant.scopes.iter().map(|scope| Cow::Borrowed(scope.as_str())).collect(),
+                via: grant.via,
+            }),
         };
-        let mut text = format!("{aal} {} {}", self.at.timestamp_millis(), self.amr.join(","));
-        if let Some(grant) = &self.grant {
-            let via = grant.via.map_or_else(|| "-".to_owned(), |id| id.simple().to_string());
-            text.push_str(&format!(" {} {} {via}", grant.client_id, grant.scopes.join("+")));
-        }
-        text
+        serde_json::to_string(&stored).expect("a session's authentication serializes")
     }
 
-    /// Reads [`Self::encode`]'s form; anything else (or nothing) is [`Self::unrecorded`].
+    /// Reads [`Self::encode`]'s form, or the positional text sessions were stored in before it
+    /// (see [`Self::decode_positional`]); anything else (or nothing) is [`Self::unrecorded`].
     pub fn decode(stored: Option<&str>) -> Self {
-        let parsed = stored.and_then(|text| {
-            let mut parts = text.split(' ');
-            let first = parts.next()?;
-            let (aal, second) = match first.split_once('@') {
-                Some((aal, ms)) => (aal.parse().ok()?, Some(DateTime::from_timestamp_millis(ms.parse().ok()?)?)),
-                None => (first.parse().ok()?, None),
-            };
-            let at = DateTime::from_timestamp_millis(parts.next()?.parse().ok()?)?;
-            let second_factor_at = if aal >= 2 { Some(second.unwrap_or(at)) } else { None };
-            let amr = parts.next()?.split(',').filter(|m| !m.is_empty()).map(str::to_owned).collect();
-            let grant = match (parts.next(), parts.next(), parts.next()) {
-                (None, _, _) => None,
-                (Some(client_id), Some(scopes), Some(via)) => Some(Grant {
-                    client_id: client_id.to_owned(),
-                    scopes: scopes.split('+').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
-                    via: if via == "-" { None } else { Some(Uuid::parse_str(via).ok()?) },
-                }),
-                _ => return None,
-            };
-            Some(Self { aal, amr, at, second_factor_at, grant })
-        });
+        let parsed = match stored {
+            Some(text) if text.starts_with('{') => Self::decode_json(text),
+            Some(text) => Self::decode_positional(text),
+            None => None,
+        };
         parsed.unwrap_or_else(Self::unrecorded)
     }
+
+    fn decode_json(text: &str) -> Option<Self> {
+        let stored: Stored<'_> = serde_json::from_str(text).ok()?;
+        let at = DateTime::from_timestamp_millis(stored.at)?;
+        let second_factor_at = match (stored.aal, stored.second_factor_at) {
+            (0 | 1, _) => None,
+            (_, Some(ms)) => Some(DateTime::from_timestamp_millis(ms)?),
+            (_, None) => Some(at),
+        };
+        Some(Self {
+            aal: stored.aal,
+            amr: stored.amr.into_iter().map(Cow::into_owned).collect(),
+            at,
+            second_factor_at,
+            grant: stored.grant.map(|grant| Grant {
+                client_id: grant.client_id.into_owned(),
+                scopes: grant.scopes.into_iter().map(Cow::into_owned).collect(),
+                via: grant.via,
+            }),
+        })
+    }
+
+    /// The form sessions and authorization codes were stored in before the JSON one:
+    /// `"{aal}[@{second factor's unix ms}] {unix ms} {amr,…}"`, and for a client's session
+    /// ` {client_id} {scope+…} {browser session or -}`. (A level 2 written before the second
+    /// factor's time was kept has it at `at`.)
+    fn decode_positional(text: &str) -> Option<Self> {
+        let mut parts = text.split(' ');
+        let first = parts.next()?;
+        let (aal, second) = match first.split_once('@') {
+            Some((aal, ms)) => (aal.parse().ok()?, Some(DateTime::from_timestamp_millis(ms.parse().ok()?)?)),
+            None => (first.parse().ok()?, None),
+        };
+        let at = DateTime::from_timestamp_millis(parts.next()?.parse().ok()?)?;
+        let second_factor_at = if aal >= 2 { Some(second.unwrap_or(at)) } else { None };
+        let amr = parts.next()?.split(',').filter(|m| !m.is_empty()).map(str::to_owned).collect();
+        let grant = match (parts.next(), parts.next(), parts.next()) {
+            (None, _, _) => None,
+            (Some(client_id), Some(scopes), Some(via)) => Some(Grant {
+                client_id: client_id.to_owned(),
+                scopes: scopes.split('+').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+                via: if via == "-" { None } else { Some(Uuid::parse_str(via).ok()?) },
+            }),
+            _ => return None,
+        };
+        Some(Self { aal, amr, at, second_factor_at, grant })
+    }
+}
+
+/// [`SessionAuth`] as stored (times in unix milliseconds); borrowed where it can be.
+#[derive(Serialize, Deserialize)]
+struct Stored<'a> {
+    aal: u8,
+    at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    second_factor_at: Option<i64>,
+    #[serde(borrow)]
+    amr: Vec<Cow<'a, str>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    grant: Option<StoredGrant<'a>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredGrant<'a> {
+    #[serde(borrow)]
+    client_id: Cow<'a, str>,
+    #[serde(borrow)]
+    scopes: Vec<Cow<'a, str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    via: Option<Uuid>,
 }
 
 /// A session as its owner sees it in the list.
@@ -257,25 +317,53 @@ mod tests {
     fn session_auth_survives_its_stored_form_and_unknown_forms_count_as_unrecorded() {
         let at = DateTime::from_timestamp_millis(1_700_000_000_123).unwrap();
         let auth = SessionAuth::second_factor(vec!["pwd".into(), "otp".into(), "mfa".into()], at);
-        assert_eq!(auth.encode(), "2 1700000000123 pwd,otp,mfa");
+        let stored = r#"{"aal":2,"at":1700000000123,"second_factor_at":1700000000123,"amr":["pwd","otp","mfa"]}"#;
+        assert_eq!(auth.encode(), stored);
         assert_eq!(SessionAuth::decode(Some(&auth.encode())), auth);
         // A password alone later: the second factor keeps its own time.
         let later = SessionAuth { at: at + chrono::Duration::minutes(10), ..auth.clone() };
-        assert_eq!(later.encode(), "2@1700000000123 1700000600123 pwd,otp,mfa");
         assert_eq!(SessionAuth::decode(Some(&later.encode())), later);
         let via = Uuid::now_v7();
         let scopes = vec!["openid".to_owned(), "email".to_owned()];
         let granted = SessionAuth { grant: Some(Grant { client_id: "c_1".into(), scopes, via: Some(via) }), ..auth };
-        assert_eq!(granted.encode(), format!("2 1700000000123 pwd,otp,mfa c_1 openid+email {}", via.simple()));
+        assert!(
+            granted
+                .encode()
+                .ends_with(&format!(r#""grant":{{"client_id":"c_1","scopes":["openid","email"],"via":"{via}"}}}}"#))
+        );
         assert_eq!(SessionAuth::decode(Some(&granted.encode())), granted);
+        let machine = SessionAuth {
+            grant: Some(Grant { client_id: "c_2".into(), scopes: vec![], via: None }),
+            ..granted.clone()
+        };
+        assert_eq!(SessionAuth::decode(Some(&machine.encode())), machine);
+        // A field a later version adds is passed over; one missing or mistyped is not.
+        let added = stored.replace(r#""aal":2,"#, r#""aal":2,"org":"acme","#);
+        assert_eq!(SessionAuth::decode(Some(&added)), SessionAuth::decode(Some(stored)));
+        assert_eq!(SessionAuth::decode(Some(r#"{"aal":2,"amr":["pwd"]}"#)), SessionAuth::unrecorded());
+        assert_eq!(SessionAuth::decode(Some(r#"{"aal":"2","at":1,"amr":[]}"#)), SessionAuth::unrecorded());
+        assert_eq!(SessionAuth::decode(None), SessionAuth::unrecorded());
+        assert_eq!(SessionAuth::unrecorded().aal, 1);
+    }
+
+    #[test]
+    fn session_auth_stored_before_the_json_form_still_reads() {
+        let at = DateTime::from_timestamp_millis(1_700_000_000_123).unwrap();
+        let auth = SessionAuth::second_factor(vec!["pwd".into(), "otp".into(), "mfa".into()], at);
+        assert_eq!(SessionAuth::decode(Some("2 1700000000123 pwd,otp,mfa")), auth);
+        let later = SessionAuth { at: at + chrono::Duration::minutes(10), ..auth.clone() };
+        assert_eq!(SessionAuth::decode(Some("2@1700000000123 1700000600123 pwd,otp,mfa")), later);
+        let via = Uuid::now_v7();
+        let scopes = vec!["openid".to_owned(), "email".to_owned()];
+        let granted = SessionAuth { grant: Some(Grant { client_id: "c_1".into(), scopes, via: Some(via) }), ..auth };
+        let positional = format!("2 1700000000123 pwd,otp,mfa c_1 openid+email {}", via.simple());
+        assert_eq!(SessionAuth::decode(Some(&positional)), granted);
         let machine =
             SessionAuth { grant: Some(Grant { client_id: "c_2".into(), scopes: vec![], via: None }), ..granted };
-        assert_eq!(SessionAuth::decode(Some(&machine.encode())), machine);
+        assert_eq!(SessionAuth::decode(Some("2 1700000000123 pwd,otp,mfa c_2  -")), machine);
         assert_eq!(SessionAuth::decode(Some("1 1700000000123 pwd c_1")), SessionAuth::unrecorded());
-        assert_eq!(SessionAuth::decode(None), SessionAuth::unrecorded());
         assert_eq!(SessionAuth::decode(Some("two x")), SessionAuth::unrecorded());
         assert_eq!(SessionAuth::decode(Some("2@x 1700000000123 pwd")), SessionAuth::unrecorded());
-        assert_eq!(SessionAuth::unrecorded().aal, 1);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! does per second at gatehouse's parameters, on `threads` threads each reusing one work area
 //! (as the server's hashing pool does), with nothing else around them.
 //!
-//! `cargo run --release --example hash_bound -- [threads] [seconds]` prints one JSON line:
+//! `gatehouse-bench hash-bound [threads] [seconds]` prints one JSON line:
 //! `{"threads":2,"seconds":3.0,"verifies":180,"per_second":60.0,"cpu_ms_per_verify":22.1}`.
 
 use std::sync::Arc;
@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use gatehouse::passwords::{M_COST_KIB, P_COST, T_COST};
 
-fn main() {
-    let mut args = std::env::args().skip(1);
+pub fn main() {
+    let mut args = std::env::args().skip(2);
     let threads: usize = args
         .next()
         .and_then(|a| a.parse().ok())

@@ -4,7 +4,7 @@
 //! benchmark can say how close gatehouse comes to what one Redis read and one database read
 //! per request allow on this machine.
 //!
-//! `cargo run --release --example io_bound -- <bind> <redis-url> <postgres-url>` serves until
+//! `gatehouse-bench io-bound <bind> <redis-url> <postgres-url>` serves until
 //! killed:
 //! - `GET /healthz`: `ok`, the same baseline as gatehouse's;
 //! - `GET /redis`: one `HMGET` of three fields of a hash (the per-request session check);
@@ -81,10 +81,10 @@ async fn both(State(stores): Shared) -> Result<&'static str, StatusCode> {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
+pub async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(2);
     let (Some(bind), Some(redis_url), Some(postgres_url)) = (args.next(), args.next(), args.next()) else {
-        anyhow::bail!("usage: io_bound <bind> <redis-url> <postgres-url>");
+        anyhow::bail!("usage: gatehouse-bench io-bound <bind> <redis-url> <postgres-url>");
     };
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(5)))

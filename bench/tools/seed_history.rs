@@ -1,9 +1,9 @@
 //! Seeds the history a service of some size has behind it, for the growth benchmark
-//! (`bench/run.sh --growth`), over the accounts `examples/seed.rs` wrote: live sessions, expired
+//! (`bench/run.sh --growth`), over the accounts `seed.rs` wrote: live sessions, expired
 //! sessions and spent links for the purge, audit events, second factors, social identities and
 //! client apps ([`HistoryPlan`]).
 //!
-//! `seed_history <database-url> <live-sessions> <expired-sessions> <spent-links> <audit-events>
+//! `gatehouse-bench seed-history <database-url> <live-sessions> <expired-sessions> <spent-links> <audit-events>
 //! <second-factors> <identities> <clients> [<redis-url> <redis-prefix>]`
 //!
 //! With a Redis URL the live sessions are created in Redis, as the server keeps them there (the
@@ -25,9 +25,9 @@ use uuid::Uuid;
 const REDIS_IN_FLIGHT: usize = 64;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: seed_history <database-url> <live-sessions> <expired-sessions> <spent-links> <audit-events> \
+pub async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(2).collect();
+    let usage = "usage: gatehouse-bench seed-history <database-url> <live-sessions> <expired-sessions> <spent-links> <audit-events> \
                  <second-factors> <identities> <clients> [<redis-url> <redis-prefix>]";
     anyhow::ensure!(args.len() == 8 || args.len() == 10, usage);
     let number = |i: usize| args[i].parse::<u64>().map_err(|_| anyhow::anyhow!("{usage}: {} is not a count", args[i]));

@@ -1,7 +1,7 @@
 //! Seeds a database with many active accounts for the benchmark's admin-list scenario:
 //! `{prefix}{n}@example.com`, username `{prefix}{n}`, all with the same password.
 //!
-//! `cargo run --release --example seed -- <database-url> <count> [prefix] [password]`
+//! `gatehouse-bench seed <database-url> <count> [prefix] [password]`
 //! opens the store (bringing the schema up to date) and prints one JSON line.
 
 use std::time::{Duration, Instant};
@@ -12,9 +12,9 @@ use gatehouse::store::{DbOptions, connect};
 use secrecy::SecretString;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let usage = "usage: seed <database-url> <count> [prefix] [password]";
+pub async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(2);
+    let usage = "usage: gatehouse-bench seed <database-url> <count> [prefix] [password]";
     let url = args.next().ok_or_else(|| anyhow::anyhow!(usage))?;
     let count: u64 = args.next().and_then(|a| a.parse().ok()).ok_or_else(|| anyhow::anyhow!(usage))?;
     let prefix = args.next().unwrap_or_else(|| "seed".to_owned());
