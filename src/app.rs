@@ -13,7 +13,6 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::accounts::domain::{Email, NewPassword};
 use crate::accounts::redirect::RedirectPolicy;
 use crate::accounts::{Accounts, FieldError, Parts, Settings, Throttle, keys};
 use crate::audit::AuditLog;
@@ -22,6 +21,7 @@ use crate::http::{self, AppState, Edge};
 use crate::limits::LimitStore;
 use crate::limits::redis::RedisLimits;
 use crate::mail::outbox::{Outbox, OutboxSettings};
+use crate::model::account::{Email, NewPassword};
 use crate::passwords::PasswordHasher;
 use crate::sessions::SessionStore;
 use crate::sessions::redis::RedisSessions;
@@ -29,7 +29,9 @@ use crate::store::sqlite::file::{self as sqlite_file, ServerLock};
 use crate::store::{self, Backend, DbOptions};
 use crate::webhooks::{Deliverer, DeliverySettings, Guard};
 
+mod database;
 mod housekeeping;
+pub use self::database::{migrate, sqlite_path};
 use self::housekeeping::housekeeping;
 pub use self::housekeeping::{Swept, sweep};
 
@@ -341,8 +343,8 @@ impl Opener {
         let site = self.public_url.as_str().trim_end_matches('/');
         tracing::info!(docs = %format!("{site}/docs"), console = %format!("{site}/admin"), "API reference and admin console");
         let admins = crate::store::admin::AccountQuery {
-            role: Some(crate::accounts::domain::Role::Admin),
-            status: Some(crate::accounts::domain::Status::Active),
+            role: Some(crate::model::account::Role::Admin),
+            status: Some(crate::model::account::Status::Active),
             ..Default::default()
         };
         if let Ok(0) = services.backend.store.count_accounts(&admins).await {

@@ -24,6 +24,7 @@ pub mod limits;
 pub mod mail;
 pub mod memory;
 pub mod metrics;
+pub mod model;
 pub mod passwords;
 mod priority;
 pub mod secret_url;

@@ -262,3 +262,38 @@ fn route_files_share_helpers_through_http_never_through_each_other() {
     );
     assert!(crossings.is_empty(), "route files importing each other:\n{}", crossings.join("\n"));
 }
+
+/// The imports of the files of room `from` (`["http"]`) that land in a room `to` accepts,
+/// each as `from → to`.
+fn imports_between(from: &str, to: impl Fn(&Module) -> bool) -> Vec<String> {
+    let graph = imports(&modules());
+    graph
+        .iter()
+        .filter(|(module, _)| module.first().is_some_and(|room| room == from))
+        .flat_map(|(module, targets)| {
+            targets
+                .iter()
+                .filter(|target| to(target))
+                .map(move |target| format!("{} → {}", module.join("/"), target.join("/")))
+        })
+        .collect()
+}
+
+#[test]
+fn the_model_is_the_ground_floor_and_imports_nothing_above_it() {
+    let graph = imports(&modules());
+    assert!(graph.keys().any(|m| m == &["model".to_owned(), "account".to_owned()]), "the walk misses model/account");
+    let upward = imports_between("model", |target| target.first().is_none_or(|room| room != "model"));
+    assert!(upward.is_empty(), "the model importing rooms above it:\n{}", upward.join("\n"));
+}
+
+#[test]
+fn http_and_the_command_line_never_import_the_store() {
+    let is_store = |target: &Module| target.first().is_some_and(|room| room == "store");
+    let crossings: Vec<String> = ["http", "cli"].into_iter().flat_map(|room| imports_between(room, is_store)).collect();
+    assert!(
+        crossings.is_empty(),
+        "the store imported where the model or the app room should be:\n{}",
+        crossings.join("\n")
+    );
+}

@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use super::domain::{Account, Role, Status};
+use crate::model::account::{Account, Role, Status};
 
 /// The account's groups, as forward-auth's `group:NAME` rules and its `Remote-Groups` header
 /// see them: its role first, then the strings of `app_data.roles` (one holding a comma is

@@ -9,10 +9,10 @@ use secrecy::SecretString;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::domain::{Account, AccountData, AccountKey, FieldError, Role, Status};
 use super::new_account::{NewProfile, Submitted};
 use super::{Accounts, Caller, ClientInfo, Error, Result, updated_events};
 use crate::audit::{AuditEvent, EventFilter, kinds};
+use crate::model::account::{Account, AccountData, AccountKey, FieldError, Role, Status};
 use crate::sessions::SessionInfo;
 use crate::store::admin::{AccountQuery, OutboxEntry, OutboxQuery, Retried};
 use crate::store::{Event, EventType, ProfileChange, TokenPurpose};

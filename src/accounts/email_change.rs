@@ -8,9 +8,9 @@ use chrono::Utc;
 use secrecy::SecretString;
 use serde_json::json;
 
-use super::domain::{Account, AccountKey, Email};
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::audit::kinds;
+use crate::model::account::{Account, AccountKey, Email};
 use crate::store::email_change::{ChangeKind, EmailChangeToken, NewEmailChange, Redeemed};
 use crate::store::{Event, EventType, StoreError};
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};

@@ -22,12 +22,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::domain::{Account, AccountData, AccountKey, Email, Role, Status};
 use super::new_account::{NewProfile, Submitted};
 use super::throttle::Action;
 use super::{Accounts, ClientInfo, Error, LoginStep, Result};
 use crate::audit::kinds;
 use crate::i18n::Locale;
+use crate::model::account::{Account, AccountData, AccountKey, Email, Role, Status};
 use crate::store::email_login::{EmailLogin, HandoffBinding, LinkState, NewEmailLogin, Redeem};
 use crate::store::{Event, EventType, StoreError};
 use crate::tokens::mac::{MacKey, same};

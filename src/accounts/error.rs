@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::domain::FieldError;
+use crate::model::account::FieldError;
 use crate::passwords::HashError;
 use crate::store::StoreError;
 

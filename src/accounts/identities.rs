@@ -23,12 +23,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::domain::Account;
 use super::redirect::RedirectTo;
 use super::throttle::Action;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::audit::kinds;
 use crate::federation::{FederationError, Provider};
+use crate::model::account::Account;
 use crate::store::email_login::HandoffBinding;
 use crate::store::identities::{NewOidcLogin, OidcLogin, Pending};
 use crate::tokens::mac::same;
@@ -187,7 +187,7 @@ impl Accounts {
             .oidc_link_account(&provider.config.name, &TokenHash::of(start), Utc::now())
             .await?
             .ok_or(Error::OidcStateInvalid)?;
-        let account = self.store.find_account(&crate::accounts::domain::AccountKey::Id(account_id)).await?;
+        let account = self.store.find_account(&crate::model::account::AccountKey::Id(account_id)).await?;
         let account = account.ok_or(Error::OidcStateInvalid)?.account;
         Ok((provider.config.label.clone(), account.email))
     }

@@ -14,10 +14,10 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::admin::Admin;
-use super::domain::{AccountData, Role, Status};
 use super::new_account::{NewProfile, Submitted};
 use super::{Error, FieldError, Result};
 use crate::audit::kinds;
+use crate::model::account::{AccountData, Role, Status};
 use crate::passwords::foreign::{self, FirebaseProject};
 use crate::store::NewAccount;
 

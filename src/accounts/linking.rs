@@ -6,11 +6,11 @@ use chrono::Utc;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::domain::{Account, AccountData, AccountKey, Email, Role, Status};
 use super::new_account::{NewProfile, Submitted};
 use super::{Accounts, Caller, ClientInfo, Error, Result, identity_linked};
 use crate::audit::kinds;
 use crate::federation::{Provider, ProviderIdentity};
+use crate::model::account::{Account, AccountData, AccountKey, Email, Role, Status};
 use crate::store::identities::{Identity, IdentityKey, Unlink};
 use crate::store::{Event, EventType, NewOneTimeToken, StoreError, TokenPurpose};
 use crate::tokens::opaque::OpaqueToken;

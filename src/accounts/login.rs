@@ -5,7 +5,7 @@ use super::mfa::MfaChallenge;
 use secrecy::SecretString;
 use uuid::Uuid;
 
-use super::domain::Account;
+use crate::model::account::Account;
 
 /// Who is logging in: an email address or a username.
 #[derive(Debug, Clone)]

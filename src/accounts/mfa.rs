@@ -18,11 +18,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::domain::{Account, AccountKey, Status};
 use super::throttle::Action;
 use super::{Accounts, Caller, ClientInfo, Error, Result, TokenPair, mfa_changed};
 use crate::audit::kinds;
 use crate::config::MfaPolicy;
+use crate::model::account::{Account, AccountKey, Status};
 use crate::sessions::SessionAuth;
 use crate::store::mfa::{Factors, NewChallenge};
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use uuid::Uuid;
 
-use super::domain::{AccountData, DisplayName, Email, FieldError, NewPassword, Role, Status, Username};
+use crate::model::account::{AccountData, DisplayName, Email, FieldError, NewPassword, Role, Status, Username};
 use crate::store::NewAccount;
 
 /// A new account's fields, each parsed.

@@ -6,8 +6,8 @@ use chrono::Utc;
 use secrecy::SecretString;
 use uuid::Uuid;
 
-use super::domain::{Account, AccountKey, Email, NewPassword, Role, Status, Username};
 use super::{Accounts, ClientInfo, Error, Result, TokenPair, updated_events};
+use crate::model::account::{Account, AccountKey, Email, NewPassword, Role, Status, Username};
 use crate::sessions::SessionAuth;
 use crate::store::{Event, EventType, NewAccount, ProfileChange};
 use crate::tokens::opaque::OpaqueToken;

@@ -27,9 +27,9 @@ use webauthn_rs::prelude::{
 use webauthn_rs::{Webauthn, WebauthnBuilder};
 use webauthn_rs_proto::{AuthenticatorSelectionCriteria, ResidentKeyRequirement, UserVerificationPolicy};
 
-use super::domain::{Account, AccountKey, Status};
 use super::{Accounts, Caller, ClientInfo, Error, Result, TokenPair, mfa_changed};
 use crate::audit::kinds;
+use crate::model::account::{Account, AccountKey, Status};
 use crate::sessions::SessionAuth;
 use crate::store::StoreError;
 use crate::store::passkeys::{Ceremony, NewCeremony, StoredPasskey};

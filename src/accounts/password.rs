@@ -7,10 +7,10 @@ use secrecy::{ExposeSecret, SecretString};
 
 use serde_json::json;
 
-use super::domain::{AccountKey, Email, NewPassword, Status};
 use super::throttle::Action;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::audit::kinds;
+use crate::model::account::{AccountKey, Email, NewPassword, Status};
 use crate::store::TokenPurpose;
 use crate::store::{Event, EventType};
 use crate::tokens::opaque::{TokenHash, plausible};

@@ -7,10 +7,10 @@ use chrono::Utc;
 use serde_json::{Map, Value, json};
 
 use super::access;
-use super::domain::{Account, AccountData, AccountKey, DisplayName, FieldError, Role, Status, Username};
 use super::{Accounts, Caller, ClientInfo, Error, Result, updated_events};
 use crate::audit::kinds;
 use crate::i18n::Locale;
+use crate::model::account::{Account, AccountData, AccountKey, DisplayName, FieldError, Role, Status, Username};
 use crate::store::{Event, EventType, ProfileChange};
 
 /// The fields an edit may name; any other top-level field is kept in `data`.

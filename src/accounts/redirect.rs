@@ -13,7 +13,7 @@
 
 use url::Url;
 
-use super::domain::FieldError;
+use crate::model::account::FieldError;
 
 /// The longest `redirect_to` accepted.
 const MAX_LEN: usize = 2048;

@@ -10,11 +10,11 @@ use uuid::Uuid;
 
 use serde_json::json;
 
-use super::domain::{Account, AccountKey, Email, Status};
 use super::login::{LoginId, LoginStep, TokenPair};
 use super::throttle::Action;
 use super::{Accounts, ClientInfo, Error, Result, sessions_revoked};
 use crate::audit::kinds;
+use crate::model::account::{Account, AccountKey, Email, Status};
 use crate::sessions::{AccountRead, LiveSession, NewSession, Rotation, SessionAuth, SessionInfo};
 use crate::store::{Event, EventType};
 use crate::tokens::jwt::AccessClaims;

@@ -3,13 +3,13 @@
 use chrono::Utc;
 use secrecy::SecretString;
 
-use super::domain::{Account, AccountData, AccountKey, Email, FieldError, Role, Status, Username};
 use super::new_account::{NewProfile, Submitted};
 use super::throttle::Action;
 use super::{Accounts, ClientInfo, Error, Result};
 use crate::audit::kinds;
 use crate::i18n::Locale;
 use crate::metrics;
+use crate::model::account::{Account, AccountData, AccountKey, Email, FieldError, Role, Status, Username};
 use crate::store::{Event, EventType, StoreError, TokenPurpose};
 use crate::tokens::opaque::{TokenHash, plausible};
 

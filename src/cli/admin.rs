@@ -15,11 +15,11 @@ use uuid::Uuid;
 use super::answer::{Refused, explain, print_json};
 use super::table::{Table, shorten};
 use crate::accounts::admin::{Admin, MAX_PAGE, parse_role, parse_status};
-use crate::accounts::domain::{Account, Role, Status};
 use crate::accounts::{Error, KEY_RELOAD_EVERY};
 use crate::app::Services;
 use crate::http::views::{AccountBody, AccountReport, KeyBody, OutboxEmail, OutboxPage, UserPage};
-use crate::store::admin::{AccountQuery, OutboxQuery};
+use crate::model::account::{Account, Role, Status};
+use crate::model::admin::{AccountQuery, OutboxQuery};
 use crate::tokens::jwt::KEY_PUBLISH_DELAY;
 
 const DEFAULT_LIMIT: u32 = 50;

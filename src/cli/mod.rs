@@ -19,13 +19,12 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 
-use crate::accounts::domain::Role;
 use crate::app::{Application, Services};
 use crate::config::{Config, ConfigError, Loaded};
 use crate::mail::outbox::OutboxSettings;
 use crate::mail::templates::Letters;
-use crate::store::QueuedEmail;
-use crate::store::sqlite::file as sqlite_file;
+use crate::model::account::Role;
+use crate::model::email::QueuedEmail;
 
 #[derive(Parser, Debug)]
 #[command(name = "gatehouse", version, about = "Self-hosted user accounts and authentication.")]
@@ -270,7 +269,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 /// not created: run in the wrong directory, a command would otherwise make an empty database
 /// there and act on it (and `user create --admin` would put the first admin in an orphan).
 async fn open(config: &Config) -> anyhow::Result<Services> {
-    if let Some(path) = sqlite_file::path_of(&config.database_url)
+    if let Some(path) = crate::app::sqlite_path(&config.database_url)
         && !path.exists()
     {
         return Err(ConfigError {
@@ -291,7 +290,7 @@ async fn open(config: &Config) -> anyhow::Result<Services> {
 /// Where a command writes, for its confirmation: the SQLite file's absolute path, or the
 /// server's URL with its password masked.
 fn database_named(config: &Config) -> String {
-    match sqlite_file::path_of(&config.database_url) {
+    match crate::app::sqlite_path(&config.database_url) {
         Some(path) => path.display().to_string(),
         None => config.database_url.masked(),
     }
@@ -300,9 +299,7 @@ fn database_named(config: &Config) -> String {
 /// Brings the schema up to date and nothing else (no signing key is made), so that data can
 /// be copied into a freshly migrated database.
 async fn migrate(config: Config) -> anyhow::Result<()> {
-    let options =
-        crate::store::DbOptions { max_connections: 1, timeout: config.database_timeout.max(Duration::from_secs(30)) };
-    crate::store::connect(&config.database_url, &options).await?;
+    crate::app::migrate(&config).await?;
     println!("the database at {} is up to date", config.database_url);
     Ok(())
 }
@@ -314,7 +311,7 @@ async fn purge(config: Config) -> anyhow::Result<()> {
         services.backend.store.as_ref(),
         services.accounts.audit(),
         config.security.audit_retention,
-        crate::store::Pace::Full,
+        crate::priority::Pace::Full,
     )
     .await;
     services.close().await;

@@ -10,7 +10,7 @@ use super::table::Table;
 use crate::accounts::admin::Admin;
 use crate::accounts::webhooks::WebhookSpec;
 use crate::http::views::{DeliveryBody, WebhookBody};
-use crate::store::webhooks::DeliveryStatus;
+use crate::model::webhook::DeliveryStatus;
 
 /// The webhook endpoints.
 #[derive(Subcommand, Debug)]

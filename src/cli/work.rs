@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::app::Services;
 use crate::config::Config;
 use crate::jobs::Pass;
-use crate::store::Pace;
+use crate::priority::Pace;
 
 #[derive(Args, Debug)]
 pub struct WorkArgs {

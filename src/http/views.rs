@@ -5,17 +5,17 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::accounts::domain::Account;
+use crate::model::account::Account;
 use secrecy::ExposeSecret;
 
 use crate::accounts::oauth::clients::ClientWithSecret;
 use crate::accounts::webhooks::EndpointWithSecret;
 use crate::accounts::{KeyInfo, TokenPair};
+use crate::model::admin::OutboxEntry;
+use crate::model::client::OAuthClient;
+use crate::model::identity::Identity;
+use crate::model::webhook::{Delivery, DeliveryStatus, Endpoint};
 use crate::sessions::SessionInfo;
-use crate::store::admin::OutboxEntry;
-use crate::store::clients::OAuthClient;
-use crate::store::identities::Identity;
-use crate::store::webhooks::{Delivery, DeliveryStatus, Endpoint};
 
 /// A time as the API writes it: RFC 3339, UTC, milliseconds.
 pub fn rfc3339(t: &DateTime<Utc>) -> String {

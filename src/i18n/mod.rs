@@ -22,71 +22,21 @@ use url::Url;
 
 pub use self::layout::{Block, Composed};
 
-/// A language gatehouse has every text in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Locale {
-    En,
-    De,
-    Fr,
-    Es,
-}
+pub use crate::model::locale::Locale;
 
-impl Locale {
-    pub const ALL: [Locale; 4] = [Locale::En, Locale::De, Locale::Fr, Locale::Es];
-
-    /// The language's code, as accounts carry it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Locale::En => "en",
-            Locale::De => "de",
-            Locale::Fr => "fr",
-            Locale::Es => "es",
-        }
-    }
-
-    /// A language tag (`de`, `de-AT`, `fr_CA`; any case) whose language gatehouse speaks.
-    pub fn parse(tag: &str) -> Option<Locale> {
-        let primary = tag.trim().split(['-', '_']).next()?;
-        Locale::ALL.into_iter().find(|locale| locale.as_str().eq_ignore_ascii_case(primary))
-    }
-
-    /// The first language of an `Accept-Language` header, by its weight, that gatehouse speaks.
-    pub fn from_accept_language(header: &str) -> Option<Locale> {
-        let mut wanted: Vec<(u16, usize, Locale)> = header
-            .split(',')
-            .enumerate()
-            .filter_map(|(at, item)| {
-                let mut parts = item.split(';');
-                let locale = Locale::parse(parts.next()?)?;
-                let weight = parts.filter_map(|p| p.trim().strip_prefix("q=")).next().map_or(Some(1000), |q| {
-                    q.trim().parse::<f32>().ok().map(|q| (q.clamp(0.0, 1.0) * 1000.0) as u16)
-                })?;
-                (weight > 0).then_some((weight, at, locale))
-            })
-            .collect();
-        wanted.sort_by_key(|&(weight, at, _)| (std::cmp::Reverse(weight), at));
-        wanted.first().map(|&(_, _, locale)| locale)
-    }
-
-    fn builtin(self) -> &'static str {
-        match self {
-            Locale::En => include_str!("locales/en.ftl"),
-            Locale::De => include_str!("locales/de.ftl"),
-            Locale::Fr => include_str!("locales/fr.ftl"),
-            Locale::Es => include_str!("locales/es.ftl"),
-        }
-    }
-
-    fn index(self) -> usize {
-        Locale::ALL.iter().position(|&l| l == self).unwrap_or(0)
+/// The texts gatehouse ships in `locale`.
+fn builtin(locale: Locale) -> &'static str {
+    match locale {
+        Locale::En => include_str!("locales/en.ftl"),
+        Locale::De => include_str!("locales/de.ftl"),
+        Locale::Fr => include_str!("locales/fr.ftl"),
+        Locale::Es => include_str!("locales/es.ftl"),
     }
 }
 
-impl fmt::Display for Locale {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// Where `locale` stands in [`Locale::ALL`].
+fn index(locale: Locale) -> usize {
+    Locale::ALL.iter().position(|&l| l == locale).unwrap_or(0)
 }
 
 /// How the texts are chosen and dressed: the configuration's part of them.
@@ -154,7 +104,7 @@ impl Catalog {
             let langid = locale.as_str().parse().map_err(|e| vec![format!("{locale}: {e}")])?;
             let mut bundle = FluentBundle::new_concurrent(vec![langid]);
             bundle.set_use_isolating(false);
-            let builtin = FluentResource::try_new(locale.builtin().to_owned())
+            let builtin = FluentResource::try_new(builtin(locale).to_owned())
                 .map_err(|(_, errors)| vec![format!("the built-in {locale} texts do not parse: {errors:?}")])?;
             bundle.add_resource(builtin).map_err(|e| vec![format!("the built-in {locale} texts: {e:?}")])?;
             if let Some(resource) = found.texts.get(&locale) {
@@ -207,7 +157,7 @@ impl Catalog {
 
     /// As [`Catalog::text`], with the problem when the text did not resolve cleanly.
     fn format(&self, locale: Locale, key: &str, args: &[(&str, FluentValue<'_>)]) -> Result<String, (String, String)> {
-        let bundle = &self.bundles[locale.index()];
+        let bundle = &self.bundles[index(locale)];
         let (id, attribute) = match key.split_once('.') {
             Some((id, attribute)) => (id, Some(attribute)),
             None => (key, None),

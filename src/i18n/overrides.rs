@@ -131,7 +131,8 @@ pub(super) fn sample_args() -> Vec<(&'static str, FluentValue<'static>)> {
 
 /// The operator's messages: each must be one of gatehouse's, and resolve.
 pub(super) fn check(catalog: &Catalog, found: &Found) -> Vec<String> {
-    let english = FluentResource::try_new(Locale::En.builtin().to_owned()).unwrap_or_else(|(resource, _)| resource);
+    let english =
+        FluentResource::try_new(super::builtin(Locale::En).to_owned()).unwrap_or_else(|(resource, _)| resource);
     let known: HashMap<String, BTreeSet<String>> = messages(&english).into_iter().collect();
     let args = sample_args();
     let mut problems = Vec::new();
@@ -157,7 +158,8 @@ pub(super) fn check(catalog: &Catalog, found: &Found) -> Vec<String> {
                     problems.push(format!("{}: `{key}` is not one of gatehouse's messages", file.line_of(&id)));
                     continue;
                 }
-                if key == id && catalog.bundles[locale.index()].get_message(&id).and_then(|m| m.value()).is_none() {
+                if key == id && catalog.bundles[super::index(locale)].get_message(&id).and_then(|m| m.value()).is_none()
+                {
                     continue;
                 }
                 if let Err((_, why)) = catalog.format(locale, &key, &args) {

@@ -12,7 +12,7 @@ fn options() -> Options {
 }
 
 fn builtin_messages(locale: Locale) -> BTreeMap<String, BTreeSet<String>> {
-    let resource = FluentResource::try_new(locale.builtin().to_owned())
+    let resource = FluentResource::try_new(super::builtin(locale).to_owned())
         .unwrap_or_else(|(_, errors)| panic!("{locale}.ftl does not parse: {errors:?}"));
     messages(&resource).into_iter().collect()
 }
@@ -43,7 +43,7 @@ fn every_message_resolves_in_every_language() {
     for locale in Locale::ALL {
         for (id, attributes) in builtin_messages(locale) {
             let keys = attributes.iter().map(|a| format!("{id}.{a}"));
-            let has_value = catalog.bundles[locale.index()].get_message(&id).and_then(|m| m.value()).is_some();
+            let has_value = catalog.bundles[super::index(locale)].get_message(&id).and_then(|m| m.value()).is_some();
             for key in keys.chain(has_value.then(|| id.clone())) {
                 let text =
                     catalog.format(locale, &key, &args).unwrap_or_else(|(_, why)| panic!("{locale} {key}: {why}"));

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::accounts::domain::Account;
+use crate::model::account::Account;
 use crate::store::error::StoreResult;
 use crate::tokens::opaque::TokenHash;
 

@@ -9,7 +9,7 @@ use super::error::StoreResult;
 use super::outbox::NewEmail;
 use super::tokens::NewOneTimeToken;
 use super::webhooks::Event;
-use crate::accounts::domain::{Account, AccountKey, Credentials, Role, Status};
+use crate::model::account::{Account, AccountKey, Credentials, Role, Status};
 
 /// A new account, its fields already parsed.
 #[derive(Debug)]

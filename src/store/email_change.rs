@@ -8,33 +8,9 @@ use uuid::Uuid;
 use super::error::StoreResult;
 use super::outbox::NewEmail;
 use super::webhooks::Event;
-use crate::accounts::domain::Account;
+use crate::model::account::Account;
+pub use crate::model::email_change::ChangeKind;
 use crate::tokens::opaque::TokenHash;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ChangeKind {
-    /// Sent to the new address; following it makes the change.
-    Confirm,
-    /// Sent to the old address after a change; following it restores the old address.
-    Revert,
-}
-
-impl ChangeKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChangeKind::Confirm => "confirm",
-            ChangeKind::Revert => "revert",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "confirm" => Some(ChangeKind::Confirm),
-            "revert" => Some(ChangeKind::Revert),
-            _ => None,
-        }
-    }
-}
 
 /// A change link about to be stored (only its hash). `email` is the address it sets, as typed.
 #[derive(Debug, Clone)]

@@ -12,20 +12,8 @@ use super::error::StoreResult;
 use super::outbox::NewEmail;
 use super::tokens::NewOneTimeToken;
 use super::webhooks::Event;
+pub use crate::model::identity::Identity;
 use crate::tokens::opaque::TokenHash;
-
-/// An account's identity at a provider.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Identity {
-    pub id: Uuid,
-    pub account_id: Uuid,
-    /// The provider's configured name.
-    pub provider: String,
-    /// The address the provider gave when it was linked, for showing.
-    pub email: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub last_login_at: Option<DateTime<Utc>>,
-}
 
 /// What an identity is keyed on: the provider's issuer and its subject there. Written, and
 /// looked up by, but never read back (MySQL keeps them in a binary collation, so that

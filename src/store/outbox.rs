@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::error::StoreResult;
 use super::jobs::{Job, JobKind, NewJob};
+pub use crate::model::email::QueuedEmail;
 
 /// An email to queue in the outbox, in the same transaction as the change that causes it.
 #[derive(Clone)]
@@ -25,29 +26,6 @@ impl std::fmt::Debug for NewEmail {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The bodies hold one-time links: never print them.
         f.debug_struct("NewEmail").field("id", &self.id).field("kind", &self.kind).finish_non_exhaustive()
-    }
-}
-
-/// An email claimed from the outbox for delivery.
-#[derive(Clone)]
-pub struct QueuedEmail {
-    pub id: Uuid,
-    pub kind: String,
-    pub recipient: String,
-    pub subject: String,
-    pub text_body: String,
-    pub html_body: String,
-    pub message_id: String,
-    pub attempts: u32,
-}
-
-impl std::fmt::Debug for QueuedEmail {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QueuedEmail")
-            .field("id", &self.id)
-            .field("kind", &self.kind)
-            .field("attempts", &self.attempts)
-            .finish_non_exhaustive()
     }
 }
 

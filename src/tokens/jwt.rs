@@ -33,7 +33,7 @@ pub struct AccessClaims {
     pub jti: Uuid,
     pub email: String,
     pub role: String,
-    /// The account's admin-written data (see [`crate::accounts::domain::Account::app_data`]).
+    /// The account's admin-written data (see [`crate::model::account::Account::app_data`]).
     #[serde(default)]
     pub app_data: serde_json::Map<String, serde_json::Value>,
     /// How the session was authenticated (RFC 8176 values: `pwd`, `otp`, `mfa`…).

@@ -210,7 +210,7 @@ impl TestApp {
                 email,
                 None,
                 secrecy::SecretString::from(PASSWORD.to_owned()),
-                gatehouse::accounts::domain::Role::Admin,
+                gatehouse::model::account::Role::Admin,
             )
             .await
             .unwrap();

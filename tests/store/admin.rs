@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use gatehouse::accounts::domain::{Account, AccountKey, Role, Status};
+use gatehouse::model::account::{Account, AccountKey, Role, Status};
 use gatehouse::store::admin::{AccountQuery, HistoryPlan, OutboxEntry, OutboxQuery, Retried};
 use gatehouse::store::jobs::{JobKind, Outcome, Settled};
 use gatehouse::store::{NewAccount, Pace, ProfileChange, QueuedEmail, Store, StoreError};

@@ -3,7 +3,7 @@
 //! together with spending its link, storing the revert link and queueing the notice.
 
 use chrono::{DateTime, Utc};
-use gatehouse::accounts::domain::AccountKey;
+use gatehouse::model::account::AccountKey;
 use gatehouse::store::admin::OutboxQuery;
 use gatehouse::store::email_change::{ChangeKind, NewEmailChange, Redeemed};
 use gatehouse::store::{Pace, StoreError};

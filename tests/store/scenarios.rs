@@ -4,8 +4,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use gatehouse::accounts::domain::{AccountKey, Role, Status};
 use gatehouse::i18n::Locale;
+use gatehouse::model::account::{AccountKey, Role, Status};
 use gatehouse::sessions::{AccountRead, LiveSession, NewSession, Rotation, SessionAuth};
 use gatehouse::store::admin::OutboxQuery;
 use gatehouse::store::jobs::{JobKind, Outcome, Settled};
@@ -864,7 +864,7 @@ pub async fn the_session_list_shows_live_sessions_newest_first(h: Harness) {
 /// after its holder was deleted, not through an import. Its holder may take it back.
 pub async fn a_username_once_given_never_goes_to_another_account(h: Harness) {
     let ann = h.store.insert_account(&account("ann@example.com", Some("Fay")), None, &[]).await.unwrap();
-    let change = |username: &str, at: &gatehouse::accounts::domain::Account| ProfileChange {
+    let change = |username: &str, at: &gatehouse::model::account::Account| ProfileChange {
         username: Some(username.to_owned()),
         name: at.name.clone(),
         data: at.data.clone(),

@@ -10,10 +10,10 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::{OAuthError, OAuthResult, parse_scopes};
-use crate::accounts::domain::{Account, AccountKey, Status};
 use crate::accounts::throttle::Action;
 use crate::accounts::{Accounts, ClientInfo, Error, Result};
 use crate::audit::kinds;
+use crate::model::account::{Account, AccountKey, Status};
 use crate::sessions::{Grant, LiveSession, NewSession, Rotation, SessionAuth};
 use crate::store::clients::{OAuthClient, Redemption};
 use crate::store::{Event, EventType};

@@ -19,7 +19,7 @@ use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{self, Auth, Client, Path, Query};
 use crate::http::state::AppState;
 use crate::http::views::{AccountBody, MessageBody, OutboxEmail, OutboxPage, SessionBody, UserPage};
-use crate::store::admin::{AccountQuery, OutboxQuery};
+use crate::model::admin::{AccountQuery, OutboxQuery};
 
 const DEFAULT_LIMIT: u32 = 50;
 
@@ -338,7 +338,7 @@ pub async fn retry_email(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::accounts::domain::{Role, Status};
+    use crate::model::account::{Role, Status};
 
     fn query(pairs: &[(&str, &str)]) -> UsersQuery {
         serde_urlencoded::from_str(&serde_urlencoded::to_string(pairs).unwrap()).unwrap()

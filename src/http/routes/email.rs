@@ -17,7 +17,7 @@ use crate::http::extract::{self, Auth, Client, JsonOrForm, Query, wants_html};
 use crate::http::pages;
 use crate::http::state::AppState;
 use crate::http::views::{AccountBody, MessageBody};
-use crate::store::email_change::ChangeKind;
+use crate::model::email_change::ChangeKind;
 
 pub fn router() -> Router<AppState> {
     Router::new()

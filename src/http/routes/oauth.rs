@@ -25,7 +25,7 @@ use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{Client, JsonOrForm, Query, bearer};
 use crate::http::pages;
 use crate::http::state::AppState;
-use crate::store::clients::OAuthClient;
+use crate::model::client::OAuthClient;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -18,7 +18,7 @@ use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{Auth, Client, Json as JsonBody, Path, Query};
 use crate::http::state::AppState;
 use crate::http::views::{DeliveryBody, WebhookBody};
-use crate::store::webhooks::DeliveryStatus;
+use crate::model::webhook::DeliveryStatus;
 
 /// Deliveries per page unless `limit` says otherwise, and the most `limit` may ask for.
 const DEFAULT_LIMIT: u32 = 50;

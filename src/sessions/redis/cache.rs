@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::accounts::domain::Account;
+use crate::model::account::Account;
 use crate::sessions::LiveSession;
 
 /// How long after the send of its last applied read of the stream the memory still answers.

@@ -5,7 +5,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::accounts::domain::{Account, Role, Status};
+use crate::model::account::{Account, Role, Status};
 use crate::sessions::AccountRead;
 
 /// How long a copy of an account (or the mark of its change) lives in Redis.

@@ -53,8 +53,8 @@ use self::reply::{SESSION_FIELDS, hex, id, live, ms, ms_of, number, optional, se
 use self::scripts::{CREATE, DROP_COPY, KEEP_COPY, LIST, REVOKE, REVOKE_ALL, ROTATE, SET_AUTH, TOUCH};
 use self::sync::Keys;
 use super::{AccountRead, LiveSession, NewSession, Rotation, SessionAuth, SessionInfo, SessionStore};
-use crate::accounts::domain::Account;
 use crate::metrics::{SESSION_STORE as SESSIONS, timed};
+use crate::model::account::Account;
 use crate::secret_url::SecretUrl;
 use crate::store::error::{StoreError, StoreResult};
 use crate::tokens::opaque::TokenHash;

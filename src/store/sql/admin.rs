@@ -30,8 +30,8 @@ use super::search::{held_by_many, rarest_part};
 use super::{
     ACCOUNT_COLUMNS, Arg, Built, Dialect, Exec, Row, SqlStore, Transaction, account_from_row, args, like_pattern, sql,
 };
-use crate::accounts::domain::Account;
 use crate::metrics::{DATABASE as DB, timed};
+use crate::model::account::Account;
 use crate::store::admin::{AccountQuery, AdminStore, HistoryPlan, OutboxEntry, OutboxQuery, Retried};
 use crate::store::error::StoreResult;
 

@@ -42,7 +42,7 @@ use uuid::Uuid;
 pub use self::values::{Arg, Row};
 pub(crate) use self::values::{args, json_from_text, native_columns, object_from_text, uuid_from_text};
 use super::error::{StoreError, StoreResult};
-use crate::accounts::domain::{Account, AccountKey, Credentials, Role, Status};
+use crate::model::account::{Account, AccountKey, Credentials, Role, Status};
 use crate::sessions::LiveSession;
 
 /// The account columns, in the order [`account_from_row`] reads them.

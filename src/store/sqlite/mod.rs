@@ -28,7 +28,7 @@ use super::sql::{
     Arg, Dialect, Row, SqlStore, json_from_text, native_columns, object_from_text, runners, uuid_from_text,
     without_locks,
 };
-use crate::accounts::domain::{Account, AccountKey, Credentials};
+use crate::model::account::{Account, AccountKey, Credentials};
 use crate::secret_url::SecretUrl;
 use crate::sessions::LiveSession;
 

@@ -38,7 +38,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
 use uuid::Uuid;
 
-use crate::accounts::domain::{Account, AccountKey, Credentials, Role, Status};
+use crate::model::account::{Account, AccountKey, Credentials, Role, Status};
 use crate::sessions::{LiveSession, SessionAuth};
 use crate::store::sql::ACCOUNT_COLUMNS;
 use crate::store::sql::sessions::live_session_and_account_sql;

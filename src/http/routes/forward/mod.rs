@@ -29,7 +29,6 @@ use url::Url;
 
 use self::request::{Forwarded, Target, authority, forwarded};
 use crate::accounts::access;
-use crate::accounts::domain::Account;
 use crate::accounts::{Caller, Error};
 use crate::config::RemoteUser;
 use crate::config::forward::Access;
@@ -37,6 +36,7 @@ use crate::http::browser::{browser_caller, checked_next};
 use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{Query, bearer, wants_html};
 use crate::http::state::AppState;
+use crate::model::account::Account;
 
 mod request;
 

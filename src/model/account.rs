@@ -395,7 +395,7 @@ pub struct Account {
     /// The language of the account's emails; `None`: the operator's default. (Absent from
     /// webhook deliveries written before it existed.)
     #[serde(default)]
-    pub locale: Option<crate::i18n::Locale>,
+    pub locale: Option<crate::model::locale::Locale>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
