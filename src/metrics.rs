@@ -67,7 +67,10 @@ fn describe() {
     describe_counter!("gatehouse_http_requests_total", "HTTP requests answered, by method, route and status");
     describe_histogram!("gatehouse_http_request_duration_seconds", "HTTP request latency");
     describe_counter!("gatehouse_signups_total", "Accounts signed up");
-    describe_counter!("gatehouse_activations_total", "Accounts activated by their emailed link");
+    describe_counter!(
+        "gatehouse_activations_total",
+        "Accounts activated (by their emailed link, or by a login by email)"
+    );
     describe_counter!("gatehouse_logins_total", "Login attempts by outcome");
     describe_counter!("gatehouse_refreshes_total", "Refresh attempts by outcome");
     describe_counter!("gatehouse_logouts_total", "Logouts by scope");

@@ -10,12 +10,13 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::new_account::{NewProfile, Submitted};
-use super::{Accounts, Caller, ClientInfo, Error, Result, updated_events};
-use crate::audit::{AuditEvent, EventFilter, kinds};
+use super::{Accounts, Caller, ClientInfo, Error, Result};
+use crate::audit::{AuditEvent, EventFilter};
 use crate::model::account::{Account, AccountData, AccountKey, FieldError, Role, Status};
+use crate::model::outcome::{Effects, Kind, Outcome};
 use crate::sessions::SessionInfo;
 use crate::store::admin::{AccountQuery, OutboxEntry, OutboxQuery, Retried};
-use crate::store::{Event, EventType, ProfileChange, TokenPurpose};
+use crate::store::{ProfileChange, TokenPurpose};
 use crate::tokens::opaque::OpaqueToken;
 
 /// The most accounts, events or emails one page may hold. A caller may fetch one more, to
@@ -108,26 +109,19 @@ impl Admin<'_> {
         self.accounts
     }
 
-    pub(in crate::accounts) fn event(&self, kind: &str, account: Option<Uuid>) -> AuditEvent {
-        let mut event = self.accounts.event(kind, account, &self.client);
+    /// An outcome of an admin action: the admin is its actor; an operator's says so.
+    pub(in crate::accounts) fn outcome(&self, kind: Kind, account: Option<Uuid>) -> Outcome {
+        let outcome = self.accounts.outcome(kind, account, &self.client);
         match &self.actor {
-            Actor::Admin(admin) => event = event.actor(admin.0.id),
-            Actor::Operator => {}
+            Actor::Admin(admin) => outcome.actor(admin.0.id),
+            Actor::Operator => outcome.with("via", "command line"),
         }
-        event
     }
 
-    /// Records an admin action. An operator's command ends right after, so its events are
-    /// written at once; an admin's go through the batching writer.
-    pub(in crate::accounts) async fn audit(&self, event: AuditEvent) -> Result<()> {
-        let event = match &self.actor {
-            Actor::Admin(..) => {
-                self.accounts.audit.record(event);
-                return Ok(());
-            }
-            Actor::Operator => event.detail(json!({ "via": "command line" })),
-        };
-        Ok(self.accounts.audit.record_now(event).await?)
+    /// Records an admin action that changed no account (a registry, a key, the outbox), right
+    /// after the change.
+    pub(in crate::accounts) async fn audit(&self, outcome: Outcome) -> Result<()> {
+        self.accounts.tell(Effects::of(outcome)).await
     }
 
     /// Accounts matching the query, newest first, with the total when it is cheap: on the
@@ -212,16 +206,16 @@ impl Admin<'_> {
         };
         let link =
             purpose.map(|purpose| self.accounts.link_email(account.id, email.as_str(), None, purpose, now, None));
-        let created = [Event::new(EventType::UserCreated, account.id)];
-        let created =
-            self.accounts.store.insert_account(&account, link.as_ref().map(|(t, m)| (t, m)), &created).await?;
-        if link.is_some() {
-            self.accounts.outbox.wake();
-        }
-        tracing::info!(account_id = %created.id, role = created.role.as_str(), "account created by an admin");
         let detail =
-            json!({ "role": created.role.as_str(), "status": created.status.as_str(), "email": created.email });
-        self.audit(self.event(kinds::ADMIN_ACCOUNT_CREATED, Some(created.id)).detail(detail)).await?;
+            json!({ "role": account.role.as_str(), "status": account.status.as_str(), "email": account.email });
+        let mut effects = Effects::of(self.outcome(Kind::AdminAccountCreated, Some(account.id)).detail(detail));
+        let token = link.map(|(token, mail)| {
+            effects.emails.push(mail);
+            token
+        });
+        let created = self.accounts.store.insert_account(&account, token.as_ref(), &effects).await?;
+        self.accounts.settle(&effects).await;
+        tracing::info!(account_id = %created.id, role = created.role.as_str(), "account created by an admin");
         Ok(created)
     }
 
@@ -277,21 +271,11 @@ impl Admin<'_> {
             // Sessions end first: should the update then fail, nobody kept access.
             self.accounts.sessions.revoke_all_sessions(target.id, None).await?;
         }
-        let events = updated_events(&target, change.status);
-        let updated = self.accounts.store.update_profile(target.id, &change, &events).await?.ok_or(Error::NotFound)?;
-        self.accounts.account_changed(updated.id).await;
-        let mut detail = serde_json::Map::new();
-        if target.role != updated.role {
-            detail.insert("role".into(), json!({ "from": target.role.as_str(), "to": updated.role.as_str() }));
-        }
-        if target.status != updated.status {
-            detail.insert("status".into(), json!({ "from": target.status.as_str(), "to": updated.status.as_str() }));
-        }
-        if target.app_data != updated.app_data {
-            detail.insert("app_data".into(), json!({ "from": target.app_data, "to": updated.app_data }));
-        }
+        let detail = super::profile::changes(&target, &change);
+        let effects = Effects::of(self.outcome(Kind::AdminAccountUpdated, Some(target.id)).detail(detail.into()));
+        let updated = self.accounts.store.update_profile(target.id, &change, &effects).await?.ok_or(Error::NotFound)?;
+        self.accounts.settle(&effects).await;
         tracing::info!(account_id = %updated.id, "account changed by an admin");
-        self.audit(self.event(kinds::ADMIN_ACCOUNT_UPDATED, Some(updated.id)).detail(detail.into())).await?;
         Ok(updated)
     }
 
@@ -300,13 +284,13 @@ impl Admin<'_> {
         let target = self.find_user(key).await?;
         self.accounts.keep_an_admin(&target, Role::User, Status::Disabled).await?;
         self.accounts.sessions.revoke_all_sessions(target.id, None).await?;
-        if !self.accounts.store.delete_account(target.id, &[Event::new(EventType::UserDeleted, target.id)]).await? {
+        let deleted = self.outcome(Kind::AdminAccountDeleted, Some(target.id)).with("email", target.email.as_str());
+        let effects = Effects::of(deleted);
+        if !self.accounts.store.delete_account(target.id, &effects).await? {
             return Err(Error::NotFound);
         }
-        self.accounts.account_changed(target.id).await;
+        self.accounts.settle(&effects).await;
         tracing::info!(account_id = %target.id, "account deleted by an admin");
-        self.audit(self.event(kinds::ADMIN_ACCOUNT_DELETED, Some(target.id)).detail(json!({ "email": target.email })))
-            .await?;
         Ok(target)
     }
 
@@ -316,8 +300,12 @@ impl Admin<'_> {
         if target.status == Status::Disabled {
             return Err(Error::field("status", "the account is disabled; enable it first"));
         }
-        self.send_link(&target, TokenPurpose::PasswordReset).await?;
-        self.audit(self.event(kinds::ADMIN_PASSWORD_RESET_SENT, Some(target.id))).await?;
+        let purpose = TokenPurpose::PasswordReset;
+        let (token, mail) =
+            self.accounts.link_email(target.id, &target.email, target.locale, purpose, Utc::now(), None);
+        let effects = Effects::of(self.outcome(Kind::AdminPasswordResetSent, Some(target.id))).email(mail);
+        self.accounts.store.insert_link(&token, &effects).await?;
+        self.accounts.settle(&effects).await;
         Ok(target)
     }
 
@@ -328,20 +316,10 @@ impl Admin<'_> {
             return Err(Error::field("status", "only a pending account has an activation link to send"));
         }
         let (token, mail) = self.accounts.activation_email(&target, None).await?;
-        self.accounts.store.insert_link(&token, &mail).await?;
-        self.accounts.outbox.wake();
-        crate::metrics::event("gatehouse_emails_queued_total", "kind", TokenPurpose::Activation.as_str());
-        self.audit(self.event(kinds::ADMIN_ACTIVATION_SENT, Some(target.id))).await?;
+        let effects = Effects::of(self.outcome(Kind::AdminActivationSent, Some(target.id))).email(mail);
+        self.accounts.store.insert_link(&token, &effects).await?;
+        self.accounts.settle(&effects).await;
         Ok(target)
-    }
-
-    async fn send_link(&self, target: &Account, purpose: TokenPurpose) -> Result<()> {
-        let (token, mail) =
-            self.accounts.link_email(target.id, &target.email, target.locale, purpose, Utc::now(), None);
-        self.accounts.store.insert_link(&token, &mail).await?;
-        self.accounts.outbox.wake();
-        crate::metrics::event("gatehouse_emails_queued_total", "kind", purpose.as_str());
-        Ok(())
     }
 
     /// Removes every second factor of the account `key` names (a lost authenticator, no
@@ -350,11 +328,10 @@ impl Admin<'_> {
     pub async fn reset_mfa(&self, key: &str) -> Result<Account> {
         self.require_recent().await?;
         let target = self.find_user(key).await?;
-        if !self.accounts.reset_factors(&target).await? {
+        if !self.accounts.reset_factors(&target, self.outcome(Kind::AdminMfaReset, Some(target.id))).await? {
             return Err(Error::MfaNotEnabled);
         }
         tracing::info!(account_id = %target.id, "second factors removed by an admin");
-        self.audit(self.event(kinds::ADMIN_MFA_RESET, Some(target.id))).await?;
         Ok(target)
     }
 
@@ -374,9 +351,8 @@ impl Admin<'_> {
     pub async fn end_sessions(&self, key: &str) -> Result<u64> {
         let target = self.find_user(key).await?;
         let ended = self.accounts.sessions.revoke_all_sessions(target.id, None).await?;
-        self.accounts.tell(&[super::sessions_revoked(target.id, "admin", None)]).await?;
+        self.audit(self.outcome(Kind::AdminSessionsEnded, Some(target.id)).with("ended", ended)).await?;
         tracing::info!(account_id = %target.id, ended, "sessions ended by an admin");
-        self.audit(self.event(kinds::ADMIN_SESSIONS_ENDED, Some(target.id)).detail(json!({ "ended": ended }))).await?;
         Ok(ended)
     }
 
@@ -397,7 +373,7 @@ impl Admin<'_> {
         self.accounts.outbox.wake();
         let entry = self.accounts.store.find_outbox(id).await?.ok_or(Error::NotFound)?;
         tracing::info!(email_id = %id, kind = %entry.kind, "failed email requeued by an admin");
-        self.audit(self.event(kinds::ADMIN_EMAIL_RETRIED, None).detail(json!({ "email_id": id, "kind": entry.kind })))
+        self.audit(self.outcome(Kind::AdminEmailRetried, None).detail(json!({ "email_id": id, "kind": entry.kind })))
             .await?;
         Ok(entry)
     }

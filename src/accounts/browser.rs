@@ -14,7 +14,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{Accounts, Caller, ClientInfo, Error, Result};
-use crate::audit::kinds;
+use crate::model::outcome::{Effects, Kind};
 
 /// The cookie that holds the browser session.
 pub const SESSION_COOKIE: &str = "gatehouse_session";
@@ -104,14 +104,13 @@ impl Accounts {
             self.sessions.revoke_session(caller.account_id, *session_id).await?;
         }
         self.sessions.revoke_session(caller.account_id, caller.session_id).await?;
-        self.tell(&[super::sessions_revoked(caller.account_id, "logout", Some(caller.session_id))]).await?;
-        crate::metrics::event("gatehouse_logouts_total", "scope", "browser");
-        tracing::info!(account_id = %caller.account_id, session_id = %caller.session_id, clients = through.len(), "logged out of the browser session");
-        self.audit.record(self.event(kinds::LOGOUT, Some(caller.account_id), client).detail(json!({
+        let logged_out = self.outcome(Kind::Logout, Some(caller.account_id), client).detail(json!({
             "scope": "browser",
             "session_id": caller.session_id,
             "client_sessions": through,
-        })));
+        }));
+        self.tell(Effects::of(logged_out)).await?;
+        tracing::info!(account_id = %caller.account_id, session_id = %caller.session_id, clients = through.len(), "logged out of the browser session");
         Ok(())
     }
 }

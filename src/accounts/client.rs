@@ -14,6 +14,17 @@ pub struct ClientInfo {
     pub locale: Option<crate::i18n::Locale>,
 }
 
+impl ClientInfo {
+    /// Where the request came from, as an outcome records it.
+    pub fn origin(&self) -> crate::model::outcome::Origin {
+        crate::model::outcome::Origin {
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+            request_id: self.request_id.clone(),
+        }
+    }
+}
+
 impl std::fmt::Debug for ClientInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientInfo")

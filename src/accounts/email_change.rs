@@ -9,10 +9,10 @@ use secrecy::SecretString;
 use serde_json::json;
 
 use super::{Accounts, Caller, ClientInfo, Error, Result};
-use crate::audit::kinds;
 use crate::model::account::{Account, AccountKey, Email};
+use crate::model::outcome::{Effects, Kind};
+use crate::store::StoreError;
 use crate::store::email_change::{ChangeKind, EmailChangeToken, NewEmailChange, Redeemed};
-use crate::store::{Event, EventType, StoreError};
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
 
 /// How long the old address can undo a change.
@@ -55,12 +55,11 @@ impl Accounts {
         let link = self.settings.link("email/confirm", token.expose(), redirect.as_ref());
         let mail =
             self.email(email.as_str(), self.settings.letters(account.locale).email_change_confirm(&link, ttl), now);
-        self.store.insert_email_change(&change, &mail).await?;
-        self.outbox.wake();
+        let requested = self.outcome(Kind::EmailChangeRequested, Some(account.id), client).with("to", email.as_str());
+        let effects = Effects::of(requested).email(mail);
+        self.store.insert_email_change(&change, &effects).await?;
+        self.settle(&effects).await;
         tracing::info!(account_id = %account.id, "email change requested");
-        self.audit.record(
-            self.event(kinds::EMAIL_CHANGE_REQUESTED, Some(account.id), client).detail(json!({ "to": email.as_str() })),
-        );
         Ok(())
     }
 
@@ -83,19 +82,17 @@ impl Accounts {
         let link = self.settings.link("email/revert", undo.expose(), None);
         let notice =
             self.email(&old_email, self.settings.letters(locale).email_changed(&record.email, &link, REVERT_TTL), now);
-        let updated = [Event::new(EventType::UserUpdated, record.account_id)];
-        let redeemed = match self.store.redeem_email_change(&hash, &revert, &notice, now, &updated).await {
+        let changed = self
+            .outcome(Kind::EmailChanged, Some(record.account_id), client)
+            .detail(json!({ "from": old_email, "to": record.email }));
+        let effects = Effects::of(changed).email(notice);
+        let redeemed = match self.store.redeem_email_change(&hash, &revert, now, &effects).await {
             Err(StoreError::EmailTaken) => return Err(Error::EmailTaken),
             other => other?,
         };
-        let Redeemed::Changed { account, previous } = redeemed else { return Err(Error::TokenInvalid) };
-        self.account_changed(account.id).await;
-        self.outbox.wake();
+        let Redeemed::Changed { account, .. } = redeemed else { return Err(Error::TokenInvalid) };
+        self.settle(&effects).await;
         tracing::info!(account_id = %account.id, "email address changed");
-        self.audit.record(
-            self.event(kinds::EMAIL_CHANGED, Some(account.id), client)
-                .detail(json!({ "from": previous, "to": account.email })),
-        );
         Ok(account)
     }
 
@@ -103,19 +100,20 @@ impl Accounts {
     /// changes are cancelled and every session ends.
     pub async fn revert_email_change(&self, token: &str, client: &ClientInfo) -> Result<Account> {
         let (hash, record) = self.usable_change_link(token, ChangeKind::Revert).await?;
-        let updated = [Event::new(EventType::UserUpdated, record.account_id)];
-        let redeemed = match self.store.redeem_email_revert(&hash, None, Utc::now(), &updated).await {
+        let current = self.store.find_account(&AccountKey::Id(record.account_id)).await?.ok_or(Error::TokenInvalid)?;
+        // Sessions end first: whoever changed the address is out even should the write then fail.
+        let ended = self.sessions.revoke_all_sessions(record.account_id, None).await?;
+        let reverted = self
+            .outcome(Kind::EmailChangeReverted, Some(record.account_id), client)
+            .detail(json!({ "from": current.account.email, "to": record.email, "sessions_ended": ended }));
+        let effects = Effects::of(reverted);
+        let redeemed = match self.store.redeem_email_revert(&hash, Utc::now(), &effects).await {
             Err(StoreError::EmailTaken) => return Err(Error::EmailTaken),
             other => other?,
         };
-        let Redeemed::Changed { account, previous } = redeemed else { return Err(Error::TokenInvalid) };
-        self.account_changed(account.id).await;
-        let ended = self.sessions.revoke_all_sessions(record.account_id, None).await?;
+        let Redeemed::Changed { account, .. } = redeemed else { return Err(Error::TokenInvalid) };
+        self.settle(&effects).await;
         tracing::info!(account_id = %account.id, sessions_ended = ended, "email change undone");
-        self.audit.record(
-            self.event(kinds::EMAIL_CHANGE_REVERTED, Some(account.id), client)
-                .detail(json!({ "from": previous, "to": account.email, "sessions_ended": ended })),
-        );
         Ok(account)
     }
 

@@ -25,11 +25,11 @@ use uuid::Uuid;
 use super::new_account::{NewProfile, Submitted};
 use super::throttle::Action;
 use super::{Accounts, ClientInfo, Error, LoginStep, Result};
-use crate::audit::kinds;
 use crate::i18n::Locale;
 use crate::model::account::{Account, AccountData, AccountKey, Email, Role, Status};
+use crate::model::outcome::{Effects, Kind};
+use crate::store::StoreError;
 use crate::store::email_login::{EmailLogin, HandoffBinding, LinkState, NewEmailLogin, Redeem};
-use crate::store::{Event, EventType, StoreError};
 use crate::tokens::mac::{MacKey, same};
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
 
@@ -131,7 +131,7 @@ impl Accounts {
         let email = Email::parse(email).map_err(|e| Error::Validation(vec![e]))?;
         let may_send = self.throttle.may_email("email_login", email.normalized()).await?;
         let found = self.store.find_account(&AccountKey::Email(email.normalized().to_owned())).await?;
-        let event = self.event(kinds::EMAIL_LOGIN_REQUESTED, None, client);
+        let event = self.outcome(Kind::EmailLoginRequested, None, client);
         let recipient = match &found {
             Some(c) if c.account.status != Status::Disabled => {
                 Some((Some(c.account.id), c.account.email.clone(), c.account.locale))
@@ -159,15 +159,14 @@ impl Accounts {
                 let link = self.settings.link("auth/email/verify", link_token.expose(), redirect.as_ref());
                 let letters = self.settings.letters(locale);
                 let rendered = letters.email_login(&link, &code, LOGIN_TTL, account_id.is_none());
-                let kind = rendered.kind;
-                self.store.insert_email_login(&login, &self.email(&address, rendered, now)).await?;
-                self.outbox.wake();
-                crate::metrics::event("gatehouse_emails_queued_total", "kind", kind);
-                tracing::info!(account_id = ?account_id, signup = account_id.is_none(), "login link and code sent");
-                self.audit.record(match account_id {
+                let requested = match account_id {
                     Some(id) => event.account(id),
                     None => event.detail(json!({ "email": email.normalized(), "signup": true })),
-                });
+                };
+                let effects = Effects::of(requested).email(self.email(&address, rendered, now));
+                self.store.insert_email_login(&login, &effects).await?;
+                self.settle(&effects).await;
+                tracing::info!(account_id = ?account_id, signup = account_id.is_none(), "login link and code sent");
             }
             _ => {
                 tracing::debug!("login by email without sending: no usable account, or the address's budget is spent");
@@ -175,7 +174,7 @@ impl Accounts {
                     Some(c) => event.account(c.account.id),
                     None => event.detail(json!({ "email": email.normalized() })),
                 };
-                self.audit.record_now(event).await?;
+                self.tell(Effects::of(event)).await?;
             }
         }
         Ok(())
@@ -251,8 +250,8 @@ impl Accounts {
         let expected = code_hash(&self.code_key(), login.id, &code);
         if !same(expected.as_bytes(), login.code_hash.as_bytes()) {
             tracing::info!(account_id = ?login.account_id, "login by email refused: wrong code");
-            let event = self.event(kinds::EMAIL_LOGIN_FAILED, login.account_id, client);
-            self.audit.record(event.detail(json!({ "email": email.normalized() })));
+            let event = self.outcome(Kind::EmailLoginFailed, login.account_id, client);
+            self.note(event.detail(json!({ "email": email.normalized() })));
             return Err(Error::InvalidCode);
         }
         // The attempt that found the code is counted already: the bound includes it.
@@ -288,24 +287,30 @@ impl Accounts {
                         _ => None,
                     };
                     let redeem = Redeem::Existing { account_id: account.id, fresh_password: fresh.as_deref() };
-                    let activated = match account.status {
-                        Status::Pending => vec![Event::new(EventType::UserActivated, account.id)],
-                        _ => Vec::new(),
+                    // A pending account's address is proven by the login: it is activated.
+                    let effects = match account.status {
+                        Status::Pending => Effects::of(
+                            self.outcome(Kind::Activation, Some(account.id), client).with("via", "email_login"),
+                        ),
+                        _ => Effects::none(),
                     };
-                    self.store.redeem_email_login(login.id, attempts_bound, redeem, now, &activated).await
+                    let redeemed = self.store.redeem_email_login(login.id, attempts_bound, redeem, now, &effects).await;
+                    if let Ok(Some(_)) = &redeemed {
+                        self.settle(&effects).await;
+                    }
+                    redeemed
                 }
                 None => {
                     if !self.settings.signup_open {
                         return Err(Error::SignupDisabled);
                     }
                     let new = self.account_by_email(&login.email, client.locale).await?;
-                    let created = [Event::new(EventType::UserCreated, new.id)];
+                    let effects = Effects::of(self.outcome(Kind::SignupByEmail, Some(new.id), client));
                     let result =
-                        self.store.redeem_email_login(login.id, attempts_bound, Redeem::New(&new), now, &created).await;
+                        self.store.redeem_email_login(login.id, attempts_bound, Redeem::New(&new), now, &effects).await;
                     if let Ok(Some(id)) = &result {
-                        crate::metrics::count("gatehouse_signups_total");
+                        self.settle(&effects).await;
                         tracing::info!(account_id = %id, "account signed up by email");
-                        self.audit.record(self.event(kinds::SIGNUP_BY_EMAIL, Some(*id), client));
                     }
                     result
                 }
@@ -380,8 +385,8 @@ impl Accounts {
         let spent = self.store.spend_handoff(&TokenHash::of(code), Utc::now()).await?.ok_or(Error::TokenInvalid)?;
         if !proof.holds(&spent.binding) {
             tracing::warn!(account_id = %spent.account_id, "a hand-off code was presented without the proof of the browser or client that started its login");
-            self.audit.record(
-                self.event(kinds::LOGIN_FAILED, Some(spent.account_id), &client)
+            self.note(
+                self.outcome(Kind::LoginFailed, Some(spent.account_id), &client)
                     .detail(json!({ "method": spent.method, "handoff": true, "reason": "handoff_binding" })),
             );
             return Err(Error::HandoffInvalid);

@@ -26,9 +26,9 @@ use uuid::Uuid;
 use super::redirect::RedirectTo;
 use super::throttle::Action;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
-use crate::audit::kinds;
 use crate::federation::{FederationError, Provider};
 use crate::model::account::Account;
+use crate::model::outcome::Kind;
 use crate::store::email_login::HandoffBinding;
 use crate::store::identities::{NewOidcLogin, OidcLogin, Pending};
 use crate::tokens::mac::same;
@@ -256,8 +256,8 @@ impl Accounts {
             other => other.to_string(),
         };
         tracing::info!(provider = %provider.config.name, %reason, "social login refused");
-        self.audit.record(
-            self.event(kinds::LOGIN_SOCIAL_FAILED, account, client)
+        self.note(
+            self.outcome(Kind::LoginSocialFailed, account, client)
                 .detail(json!({ "provider": provider.config.name, "reason": reason })),
         );
     }

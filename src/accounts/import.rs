@@ -16,8 +16,8 @@ use uuid::Uuid;
 use super::admin::Admin;
 use super::new_account::{NewProfile, Submitted};
 use super::{Error, FieldError, Result};
-use crate::audit::kinds;
 use crate::model::account::{AccountData, Role, Status};
+use crate::model::outcome::Kind;
 use crate::passwords::foreign::{self, FirebaseProject};
 use crate::store::NewAccount;
 
@@ -249,7 +249,7 @@ impl Admin<'_> {
             }
         }
         let detail = json!({ "lines": report.lines, "imported": report.imported, "existing": report.existing, "bad": report.bad.len() });
-        self.audit(self.event(kinds::ADMIN_USERS_IMPORTED, None).detail(detail)).await?;
+        self.audit(self.outcome(Kind::AdminUsersImported, None).detail(detail)).await?;
         tracing::info!(
             imported = report.imported,
             existing = report.existing,

@@ -9,6 +9,7 @@ use chrono::Utc;
 
 use super::key_cache::KeyInfo;
 use super::{Accounts, Result};
+use crate::model::outcome::{Effects, Kind, Outcome};
 use crate::store::Store;
 use crate::tokens::jwt::{AccessClaims, Issuing, KeyAlgorithm, KeyRing, SigningKey, TokenError};
 use crate::tokens::sealing::{KEY_LEN, Sealer};
@@ -85,12 +86,9 @@ impl Accounts {
             let key = generate(algorithm).await?;
             self.store.insert_signing_key(&key).await?;
             tracing::info!(kid = %key.kid, %algorithm, "a new signing key was added");
-            self.audit
-                .record_now(
-                    crate::audit::AuditEvent::new(crate::audit::kinds::ADMIN_KEY_ROTATED)
-                        .detail(serde_json::json!({ "kid": key.kid, "algorithm": algorithm.name() })),
-                )
-                .await?;
+            let rotated =
+                Outcome::new(Kind::AdminKeyRotated).with("kid", key.kid.as_str()).with("algorithm", algorithm.name());
+            self.tell(Effects::of(rotated)).await?;
             added.push(KeyInfo {
                 signs_id_tokens: false,
                 kid: key.kid,

@@ -7,12 +7,12 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::new_account::{NewProfile, Submitted};
-use super::{Accounts, Caller, ClientInfo, Error, Result, identity_linked};
-use crate::audit::kinds;
+use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::federation::{Provider, ProviderIdentity};
 use crate::model::account::{Account, AccountData, AccountKey, Email, Role, Status};
+use crate::model::outcome::{Effects, Kind};
 use crate::store::identities::{Identity, IdentityKey, Unlink};
-use crate::store::{Event, EventType, NewOneTimeToken, StoreError, TokenPurpose};
+use crate::store::{NewOneTimeToken, StoreError, TokenPurpose};
 use crate::tokens::opaque::OpaqueToken;
 
 impl Accounts {
@@ -42,19 +42,18 @@ impl Accounts {
         };
         let letters = self.settings.letters(account.locale);
         let rendered = letters.identity_linked(&provider.config.label, identity.email.as_deref());
-        let linked = [identity_linked(account_id, &provider.config.name)];
         let notice = self.email(&account.email, rendered, now);
-        match self.store.insert_identity(&row, key_of(identity), &notice, &linked).await {
+        let linked = self
+            .outcome(Kind::IdentityLinked, Some(account_id), client)
+            .detail(json!({ "provider": provider.config.name, "identity_id": row.id, "automatic": automatic }));
+        let effects = Effects::of(linked).email(notice);
+        match self.store.insert_identity(&row, key_of(identity), &effects).await {
             Ok(()) => {}
             Err(StoreError::Conflict) => return Err(Error::IdentityTaken),
             Err(other) => return Err(other.into()),
         }
-        self.outbox.wake();
+        self.settle(&effects).await;
         tracing::info!(%account_id, provider = %provider.config.name, automatic, "identity linked");
-        self.audit.record(
-            self.event(kinds::IDENTITY_LINKED, Some(account_id), client)
-                .detail(json!({ "provider": provider.config.name, "identity_id": row.id, "automatic": automatic })),
-        );
         Ok(())
     }
 
@@ -97,8 +96,8 @@ impl Accounts {
 
     fn logged_in_socially(&self, provider: &Provider, account: &Account, client: &ClientInfo) {
         tracing::info!(account_id = %account.id, provider = %provider.config.name, "logged in through a provider");
-        self.audit.record(
-            self.event(kinds::LOGIN_SOCIAL, Some(account.id), client)
+        self.note(
+            self.outcome(Kind::LoginSocial, Some(account.id), client)
                 .detail(json!({ "provider": provider.config.name })),
         );
     }
@@ -154,16 +153,16 @@ impl Accounts {
             };
             (record, self.email(&account.email, rendered, now))
         });
-        let stored = self
-            .store
-            .insert_account_with_identity(
-                &account,
-                &row,
-                key_of(identity),
-                activation.as_ref().map(|(token, email)| (token, email)),
-                &[Event::new(EventType::UserCreated, account.id), identity_linked(account.id, &provider.config.name)],
-            )
-            .await;
+        let signed_up = self
+            .outcome(Kind::SignupByProvider, Some(account.id), client)
+            .detail(json!({ "provider": provider.config.name, "active": verified }));
+        let mut effects = Effects::of(signed_up);
+        let token = activation.map(|(token, email)| {
+            effects.emails.push(email);
+            token
+        });
+        let stored =
+            self.store.insert_account_with_identity(&account, &row, key_of(identity), token.as_ref(), &effects).await;
         match stored {
             Ok(()) => {}
             // Someone signed up with the address, or linked the identity, meanwhile.
@@ -171,15 +170,8 @@ impl Accounts {
             Err(StoreError::Conflict) => return Err(Error::IdentityTaken),
             Err(other) => return Err(other.into()),
         }
-        if activation.is_some() {
-            self.outbox.wake();
-        }
-        crate::metrics::count("gatehouse_signups_total");
+        self.settle(&effects).await;
         tracing::info!(account_id = %account.id, provider = %provider.config.name, active = verified, "account signed up through a provider");
-        self.audit.record(
-            self.event(kinds::SIGNUP_BY_PROVIDER, Some(account.id), client)
-                .detail(json!({ "provider": provider.config.name, "active": verified })),
-        );
         if !verified {
             return Err(Error::NotActivated);
         }
@@ -207,14 +199,13 @@ impl Accounts {
             self.settings.letters(account.account.locale).identity_unlinked(label),
             now,
         );
-        match self.store.delete_identity(caller.account_id, id, &notice).await? {
+        let unlinked =
+            self.outcome(Kind::IdentityUnlinked, Some(caller.account_id), client).with("identity_id", id.to_string());
+        let effects = Effects::of(unlinked).email(notice);
+        match self.store.delete_identity(caller.account_id, id, &effects).await? {
             Unlink::Removed => {
-                self.outbox.wake();
+                self.settle(&effects).await;
                 tracing::info!(account_id = %caller.account_id, identity_id = %id, "identity unlinked");
-                self.audit.record(
-                    self.event(kinds::IDENTITY_UNLINKED, Some(caller.account_id), client)
-                        .detail(json!({ "identity_id": id })),
-                );
                 Ok(())
             }
             Unlink::LastWayIn => Err(Error::LastWayIn),

@@ -19,10 +19,10 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::throttle::Action;
-use super::{Accounts, Caller, ClientInfo, Error, Result, TokenPair, mfa_changed};
-use crate::audit::kinds;
+use super::{Accounts, Caller, ClientInfo, Error, Result, TokenPair};
 use crate::config::MfaPolicy;
 use crate::model::account::{Account, AccountKey, Status};
+use crate::model::outcome::{Effects, Kind, Outcome};
 use crate::sessions::SessionAuth;
 use crate::store::mfa::{Factors, NewChallenge};
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
@@ -158,15 +158,15 @@ impl Accounts {
         let hashes: Vec<[u8; 32]> = codes.iter().map(|c| recovery::hash(account.id, c)).collect();
         let notice = self.email(&account.email, self.settings.letters(account.locale).mfa_enabled(), now);
         let step = i64::try_from(step).unwrap_or(i64::MAX);
-        let changed = [mfa_changed(account.id, "totp", "added")];
-        if !self.store.confirm_totp(account.id, step, &hashes, &notice, now, &changed).await? {
+        let enabled = self.outcome(Kind::MfaEnabled, Some(account.id), client).with("method", "totp");
+        let effects = Effects::of(enabled).email(notice);
+        if !self.store.confirm_totp(account.id, step, &hashes, now, &effects).await? {
             return Err(Error::MfaNotEnabled);
         }
-        self.outbox.wake();
+        self.settle(&effects).await;
         let auth = with_second_factor(caller.auth.amr.clone(), "otp", now);
         self.sessions.set_session_auth(caller.session_id, &auth).await?;
         tracing::info!(account_id = %account.id, "second factor enabled");
-        self.audit.record(self.event(kinds::MFA_ENABLED, Some(account.id), client).detail(json!({ "method": "totp" })));
         Ok(codes)
     }
 
@@ -191,14 +191,13 @@ impl Accounts {
             }
         };
         let notice = self.email(&account.email, self.settings.letters(account.locale).mfa_disabled(false), Utc::now());
-        let changed = [mfa_changed(account.id, "totp", "removed")];
-        if !self.store.remove_factors(account.id, false, Some(&notice), &changed).await? {
+        let disabled = self.outcome(Kind::MfaDisabled, Some(account.id), client).with("method", "totp");
+        let effects = Effects::of(disabled).email(notice);
+        if !self.store.remove_factors(account.id, false, &effects).await? {
             return Err(Error::MfaNotEnabled);
         }
-        self.outbox.wake();
+        self.settle(&effects).await;
         tracing::info!(account_id = %account.id, "second factor removed");
-        self.audit
-            .record(self.event(kinds::MFA_DISABLED, Some(account.id), client).detail(json!({ "method": "totp" })));
         Ok(())
     }
 
@@ -211,8 +210,9 @@ impl Accounts {
         self.require_step_up(caller, Some(factors))?;
         let codes = recovery::generate();
         let hashes: Vec<[u8; 32]> = codes.iter().map(|c| recovery::hash(caller.account_id, c)).collect();
-        self.store.replace_recovery_codes(caller.account_id, &hashes, Utc::now()).await?;
-        self.audit.record(self.event(kinds::MFA_RECOVERY_CODES_RENEWED, Some(caller.account_id), client));
+        let renewed = Effects::of(self.outcome(Kind::MfaRecoveryCodesRenewed, Some(caller.account_id), client));
+        self.store.replace_recovery_codes(caller.account_id, &hashes, Utc::now(), &renewed).await?;
+        self.settle(&renewed).await;
         Ok(codes)
     }
 
@@ -258,8 +258,8 @@ impl Accounts {
         if !self.sessions.set_session_auth(caller.session_id, &auth).await? {
             return Err(Error::Unauthorized);
         }
-        self.audit.record(
-            self.event(kinds::REAUTHENTICATED, Some(account.id), client)
+        self.note(
+            self.outcome(Kind::Reauthenticated, Some(account.id), client)
                 .detail(json!({ "session_id": caller.session_id, "aal": auth.aal })),
         );
         let (access_token, expires_in) =
@@ -367,9 +367,7 @@ impl Accounts {
         }
         tracing::info!(account_id = %account.id, method = factor.method(), "second factor refused");
         self.throttle.second_factor_failed(account.id).await?;
-        self.audit.record(
-            self.event(kinds::MFA_FAILED, Some(account.id), client).detail(json!({ "method": factor.method() })),
-        );
+        self.note(self.outcome(Kind::MfaFailed, Some(account.id), client).detail(json!({ "method": factor.method() })));
         Err(Error::InvalidCode)
     }
 
@@ -389,9 +387,10 @@ impl Accounts {
         let left = unspent.len().saturating_sub(1);
         let notice =
             self.email(&account.email, self.settings.letters(account.locale).recovery_code_used(left), Utc::now());
-        let spent = self.store.spend_recovery_code(account.id, &hash, &notice, Utc::now()).await?;
+        let effects = Effects::none().email(notice);
+        let spent = self.store.spend_recovery_code(account.id, &hash, &effects, Utc::now()).await?;
         if spent {
-            self.outbox.wake();
+            self.settle(&effects).await;
         }
         Ok(spent)
     }
@@ -413,12 +412,12 @@ impl Accounts {
     }
 
     /// Removes every factor of an account (an admin's reset); the owner is told.
-    pub(super) async fn reset_factors(&self, account: &Account) -> Result<bool> {
+    pub(super) async fn reset_factors(&self, account: &Account, reset: Outcome) -> Result<bool> {
         let notice = self.email(&account.email, self.settings.letters(account.locale).mfa_disabled(true), Utc::now());
-        let changed = [mfa_changed(account.id, "all", "removed")];
-        let removed = self.store.remove_factors(account.id, true, Some(&notice), &changed).await?;
+        let effects = Effects::of(reset).email(notice);
+        let removed = self.store.remove_factors(account.id, true, &effects).await?;
         if removed {
-            self.outbox.wake();
+            self.settle(&effects).await;
         }
         Ok(removed)
     }

@@ -50,17 +50,18 @@ pub use self::session::Caller;
 pub use self::signup::{Activated, SignUp, SignedUp};
 use self::throttle::Action;
 pub use self::throttle::Throttle;
-use crate::audit::{AuditEvent, AuditLog};
+use crate::audit::AuditLog;
 use crate::federation::Providers;
 use crate::i18n::{Catalog, Locale};
 use crate::mail::outbox::Outbox;
 use crate::mail::templates::{Letters, Rendered};
 pub use crate::model::account::FieldError;
 use crate::model::account::{Account, Credentials, Status};
+use crate::model::outcome::{Effects, Kind, Outcome};
 use crate::passwords::PasswordHasher;
 use crate::sessions::SessionStore;
 pub use crate::store::email_login::HandoffBinding;
-use crate::store::{Event, EventType, NewEmail, NewOneTimeToken, Store, TokenPurpose};
+use crate::store::{NewEmail, NewOneTimeToken, Store, TokenPurpose};
 use crate::tokens::jwt::{Issuing, KeyAlgorithm, KeyRing};
 use crate::tokens::opaque::OpaqueToken;
 use crate::tokens::sealing::Sealer;
@@ -78,33 +79,13 @@ async fn at_least<T>(floor: Duration, work: impl std::future::Future<Output = T>
     result
 }
 
-/// The webhook events an update of `before` tells of: `user.updated`, and `user.activated`
-/// when it takes a pending account to `active`.
-fn updated_events(before: &Account, status: Status) -> Vec<Event> {
-    let mut events = vec![Event::new(EventType::UserUpdated, before.id)];
-    if before.status == Status::Pending && status == Status::Active {
-        events.push(Event::new(EventType::UserActivated, before.id));
-    }
-    events
-}
-
-/// `user.mfa_changed`: `factor` (`totp`, `passkey`, `all`) was `change`d (`added`, `removed`).
-fn mfa_changed(account_id: Uuid, factor: &str, change: &str) -> Event {
-    Event::new(EventType::UserMfaChanged, account_id).with("factor", factor).with("change", change)
-}
-
-/// `identity.linked`: an identity of `provider` now signs in to the account.
-fn identity_linked(account_id: Uuid, provider: &str) -> Event {
-    Event::new(EventType::IdentityLinked, account_id).with("provider", provider)
-}
-
-/// `session.revoked`: a person or an admin ended sessions of the account — one (`session_id`)
-/// or all — and why (`logout`, `logout_all`, `ended`, `admin`).
-fn sessions_revoked(account_id: Uuid, reason: &str, session: Option<Uuid>) -> Event {
-    let event = Event::new(EventType::SessionRevoked, account_id).with("reason", reason);
-    match session {
-        Some(id) => event.with("session_id", id.to_string()),
-        None => event.with("scope", "all"),
+/// Adds one to the outcome's counter, if it has one.
+fn count(outcome: &Outcome) {
+    if let Some(counter) = outcome.counter() {
+        match counter.label {
+            Some((label, value)) => crate::metrics::event(counter.name, label, value),
+            None => crate::metrics::count(counter.name),
+        }
     }
 }
 
@@ -242,33 +223,58 @@ impl Accounts {
         &self.audit
     }
 
-    /// Writes the webhook events of a change the database did not make (a session starts or
-    /// ends in the session store, which may be Redis), right after it. Should that fail, the
-    /// request fails: no token goes out for a login nobody was told of.
-    async fn tell(&self, events: &[Event]) -> Result<()> {
-        Ok(self.store.queue_events(events).await?)
+    /// Writes the outcomes of a change the database did not make (a session starts or ends in
+    /// the session store, which may be Redis; an admin changes a registry), right after it:
+    /// their audit rows and webhook jobs in one transaction. Should that fail, the request
+    /// fails: no token goes out for a login nobody was told of.
+    async fn tell(&self, effects: Effects) -> Result<()> {
+        self.store.record(&effects).await?;
+        self.settle(&effects).await;
+        Ok(())
+    }
+
+    /// An outcome that changed nothing (a refused attempt, a request): its audit row goes
+    /// through the batching writer, so that a flood of refused logins costs no write each.
+    fn note(&self, outcome: Outcome) {
+        debug_assert!(outcome.webhooks().is_empty() && !outcome.kind.changes_account());
+        count(&outcome);
+        self.audit.record(outcome.audit());
+    }
+
+    /// After a change and its effects are committed: what the tables derive from its outcomes
+    /// beside the rows (the counters, the session store's stale copy of the account) and the
+    /// outbox's wake-up for its emails.
+    async fn settle(&self, effects: &Effects) {
+        for outcome in &effects.outcomes {
+            count(outcome);
+            if let (true, Some(account)) = (outcome.kind.changes_account(), outcome.account_id) {
+                self.account_changed(account).await;
+            }
+        }
+        for email in &effects.emails {
+            crate::metrics::event("gatehouse_emails_queued_total", "kind", email.kind);
+        }
+        if !effects.emails.is_empty() {
+            self.outbox.wake();
+        }
     }
 
     /// Takes one request of `action` from the client IP's budget; a refusal is audited.
     async fn per_ip(&self, action: Action, client: &ClientInfo) -> Result<()> {
         let result = self.throttle.per_ip(action, client).await;
         if let Err(Error::RateLimited { .. }) = &result {
-            self.audit.record(
-                self.event(crate::audit::kinds::RATE_LIMITED, None, client)
-                    .detail(serde_json::json!({ "action": action.as_str() })),
-            );
+            self.note(self.outcome(Kind::RateLimited, None, client).with("action", action.as_str()));
         }
         result
     }
 
-    /// An audit event of `kind` about `account`, with where the request came from.
-    fn event(&self, kind: &str, account: Option<Uuid>, client: &ClientInfo) -> AuditEvent {
-        let mut event =
-            AuditEvent::new(kind).client(client.ip.clone(), client.user_agent.clone(), client.request_id.clone());
-        if let Some(account) = account {
-            event = event.account(account);
+    /// An outcome of `kind` about `account`, with where the request came from.
+    fn outcome(&self, kind: Kind, account: Option<Uuid>, client: &ClientInfo) -> Outcome {
+        let outcome = Outcome::new(kind).origin(client.origin());
+        match account {
+            Some(account) => outcome.account(account),
+            None => outcome,
         }
-        event
     }
 
     /// The signing keys as last loaded.

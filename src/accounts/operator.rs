@@ -6,10 +6,11 @@ use chrono::Utc;
 use secrecy::SecretString;
 use uuid::Uuid;
 
-use super::{Accounts, ClientInfo, Error, Result, TokenPair, updated_events};
+use super::{Accounts, ClientInfo, Error, Result, TokenPair};
 use crate::model::account::{Account, AccountKey, Email, NewPassword, Role, Status, Username};
+use crate::model::outcome::{Effects, Kind, Outcome};
 use crate::sessions::SessionAuth;
-use crate::store::{Event, EventType, NewAccount, ProfileChange};
+use crate::store::{NewAccount, ProfileChange};
 use crate::tokens::opaque::OpaqueToken;
 
 impl Accounts {
@@ -48,8 +49,9 @@ impl Accounts {
             locale: None,
             now: Utc::now(),
         };
-        let created =
-            self.store.insert_account(&account, None, &[Event::new(EventType::UserCreated, account.id)]).await?;
+        let effects = Effects::of(by_operator(Kind::AdminAccountCreated, account.id).with("role", role.as_str()));
+        let created = self.store.insert_account(&account, None, &effects).await?;
+        self.settle(&effects).await;
         tracing::info!(account_id = %created.id, role = role.as_str(), "account created by an operator");
         Ok(created)
     }
@@ -72,9 +74,10 @@ impl Accounts {
                 locale: account.locale,
                 now: Utc::now(),
             };
-            let events = updated_events(&account, change.status);
-            account = self.store.update_profile(account.id, &change, &events).await?.ok_or(Error::NotFound)?;
-            self.account_changed(account.id).await;
+            let detail = super::profile::changes(&account, &change);
+            let effects = Effects::of(by_operator(Kind::AdminAccountUpdated, account.id).detail(detail.into()));
+            account = self.store.update_profile(account.id, &change, &effects).await?.ok_or(Error::NotFound)?;
+            self.settle(&effects).await;
         }
         let verified = self.hasher.verify(password.clone(), Some(existing.password_hash)).await?;
         if !verified.matches {
@@ -82,9 +85,9 @@ impl Accounts {
             let password = NewPassword::parse(&password, "password", &identity)?;
             let hash = self.hasher.hash(password.secret().clone()).await?;
             self.sessions.revoke_all_sessions(account.id, None).await?;
-            let changed = [Event::new(EventType::UserPasswordChanged, account.id)];
-            self.store.set_password_hash(account.id, &hash, Utc::now(), None, &changed).await?;
-            self.account_changed(account.id).await;
+            let effects = Effects::of(by_operator(Kind::PasswordChanged, account.id));
+            self.store.set_password_hash(account.id, &hash, Utc::now(), &effects).await?;
+            self.settle(&effects).await;
             tracing::info!(account_id = %account.id, "bootstrap admin password set from the configuration");
         }
         Ok(account)
@@ -121,4 +124,9 @@ impl Accounts {
         let client = ClientInfo { user_agent: Some("gatehouse dev token".into()), ..ClientInfo::default() };
         self.start_session(account, auth, &client, serde_json::json!({ "method": "dev" })).await
     }
+}
+
+/// An outcome of an operator's command.
+fn by_operator(kind: Kind, account: Uuid) -> Outcome {
+    Outcome::new(kind).account(account).with("via", "command line")
 }

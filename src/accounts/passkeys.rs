@@ -27,9 +27,9 @@ use webauthn_rs::prelude::{
 use webauthn_rs::{Webauthn, WebauthnBuilder};
 use webauthn_rs_proto::{AuthenticatorSelectionCriteria, ResidentKeyRequirement, UserVerificationPolicy};
 
-use super::{Accounts, Caller, ClientInfo, Error, Result, TokenPair, mfa_changed};
-use crate::audit::kinds;
+use super::{Accounts, Caller, ClientInfo, Error, Result, TokenPair};
 use crate::model::account::{Account, AccountKey, Status};
+use crate::model::outcome::{Effects, Kind};
 use crate::sessions::SessionAuth;
 use crate::store::StoreError;
 use crate::store::passkeys::{Ceremony, NewCeremony, StoredPasskey};
@@ -255,13 +255,16 @@ impl Accounts {
             last_used_at: None,
         };
         let notice = self.email(&account.email, self.settings.letters(account.locale).passkey_added(&stored.name), now);
-        let changed = [mfa_changed(account.id, "passkey", "added")];
-        match self.store.insert_passkey(&stored, &notice, &changed).await {
+        let added = self
+            .outcome(Kind::PasskeyAdded, Some(account.id), client)
+            .detail(json!({ "passkey_id": stored.id, "name": stored.name, "backup_eligible": backup_eligible }));
+        let effects = Effects::of(added).email(notice);
+        match self.store.insert_passkey(&stored, &effects).await {
             Ok(()) => {}
             Err(StoreError::Conflict) => return Err(Error::WebauthnFailed("this passkey is registered already")),
             Err(other) => return Err(other.into()),
         }
-        self.outbox.wake();
+        self.settle(&effects).await;
         // Like a confirmed authenticator app: the session that added the passkey has shown it.
         if caller.auth.aal < 2 {
             let method = if backup_eligible { "swk" } else { "hwk" };
@@ -269,10 +272,6 @@ impl Accounts {
             self.sessions.set_session_auth(caller.session_id, &auth).await?;
         }
         tracing::info!(account_id = %account.id, passkey_id = %stored.id, "passkey added");
-        self.audit.record(
-            self.event(kinds::PASSKEY_ADDED, Some(account.id), client)
-                .detail(json!({ "passkey_id": stored.id, "name": stored.name, "backup_eligible": backup_eligible })),
-        );
         Ok(stored.into())
     }
 
@@ -285,13 +284,12 @@ impl Accounts {
         self.require_step_up(caller, Some(self.store.factors(caller.account_id).await?))?;
         let account = self.me(caller).await?;
         let notice = self.email(&account.email, self.settings.letters(account.locale).passkey_removed(), Utc::now());
-        let changed = [mfa_changed(account.id, "passkey", "removed")];
-        if !self.store.delete_passkey(account.id, id, &notice, &changed).await? {
+        let removed = self.outcome(Kind::PasskeyRemoved, Some(account.id), client).with("passkey_id", id.to_string());
+        let effects = Effects::of(removed).email(notice);
+        if !self.store.delete_passkey(account.id, id, &effects).await? {
             return Err(Error::NotFoundPasskey);
         }
-        self.outbox.wake();
-        self.audit
-            .record(self.event(kinds::PASSKEY_REMOVED, Some(account.id), client).detail(json!({ "passkey_id": id })));
+        self.settle(&effects).await;
         Ok(())
     }
 
@@ -373,8 +371,8 @@ impl Accounts {
         };
         let presented = presented_flags(&credential.response.authenticator_data).ok_or(Error::InvalidCredentials)?;
         let Some(passkey) = prepared(&stored, presented)? else {
-            self.audit.record(
-                self.event(kinds::LOGIN_FAILED, Some(stored.account_id), client)
+            self.note(
+                self.outcome(Kind::LoginFailed, Some(stored.account_id), client)
                     .detail(json!({ "method": "passkey", "reason": "backup_eligibility_changed" })),
             );
             return Err(Error::InvalidCredentials);
@@ -384,8 +382,8 @@ impl Accounts {
             webauthn.finish_discoverable_authentication(credential, state, &[DiscoverableKey::from(&passkey)]);
         let result = verified.map_err(|e| {
             tracing::info!(error = %e, "passkey login refused");
-            self.audit.record(
-                self.event(kinds::LOGIN_FAILED, Some(stored.account_id), client).detail(json!({ "method": "passkey" })),
+            self.note(
+                self.outcome(Kind::LoginFailed, Some(stored.account_id), client).detail(json!({ "method": "passkey" })),
             );
             Error::InvalidCredentials
         })?;
@@ -453,13 +451,11 @@ impl Accounts {
         let (eligible, state) = (result.backup_eligible(), result.backup_state());
         if (eligible, state) != (stored.backup_eligible, stored.backup_state) {
             tracing::info!(passkey_id = %stored.id, eligible, state, "a passkey's backup flags changed; accepted");
-            self.audit.record(self.event(kinds::PASSKEY_BACKUP_CHANGED, Some(stored.account_id), client).detail(
-                json!({
-                    "passkey_id": stored.id,
-                    "backup_eligible": { "from": stored.backup_eligible, "to": eligible },
-                    "backup_state": { "from": stored.backup_state, "to": state },
-                }),
-            ));
+            self.note(self.outcome(Kind::PasskeyBackupChanged, Some(stored.account_id), client).detail(json!({
+                "passkey_id": stored.id,
+                "backup_eligible": { "from": stored.backup_eligible, "to": eligible },
+                "backup_state": { "from": stored.backup_state, "to": state },
+            })));
         }
         stored.passkey = serde_json::to_string(&passkey).map_err(anyhow::Error::new)?;
         stored.backup_eligible = eligible;

@@ -5,14 +5,12 @@
 use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
 
-use serde_json::json;
-
 use super::throttle::Action;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
-use crate::audit::kinds;
 use crate::model::account::{AccountKey, Email, NewPassword, Status};
+use crate::model::outcome::{Effects, Kind};
 use crate::store::TokenPurpose;
-use crate::store::{Event, EventType};
+
 use crate::tokens::opaque::{TokenHash, plausible};
 
 /// A password change as submitted.
@@ -69,14 +67,11 @@ impl Accounts {
         let ended = self.sessions.revoke_all_sessions(account.id, keep).await?;
         let now = Utc::now();
         let notice = self.email(&account.email, self.settings.letters(account.locale).password_changed(false), now);
-        let changed = [Event::new(EventType::UserPasswordChanged, account.id)];
-        self.store.set_password_hash(account.id, &hash, now, Some(&notice), &changed).await?;
-        self.account_changed(account.id).await;
-        self.outbox.wake();
+        let changed = self.outcome(Kind::PasswordChanged, Some(account.id), client).with("sessions_ended", ended);
+        let effects = Effects::of(changed).email(notice);
+        self.store.set_password_hash(account.id, &hash, now, &effects).await?;
+        self.settle(&effects).await;
         tracing::info!(account_id = %account.id, sessions_ended = ended, "password changed");
-        self.audit.record(
-            self.event(kinds::PASSWORD_CHANGED, Some(account.id), client).detail(json!({ "sessions_ended": ended })),
-        );
         Ok(())
     }
 
@@ -96,7 +91,7 @@ impl Accounts {
         let email = Email::parse(email).map_err(|e| Error::Validation(vec![e]))?;
         let may_send = self.throttle.may_email("password_reset", email.normalized()).await?;
         let found = self.store.find_account(&AccountKey::Email(email.normalized().to_owned())).await?;
-        let event = self.event(kinds::PASSWORD_RESET_REQUESTED, None, client);
+        let requested = self.outcome(Kind::PasswordResetRequested, None, client);
         match found.map(|c| c.account) {
             Some(account) if account.status != Status::Disabled && may_send => {
                 let (token, mail) = self.link_email(
@@ -107,19 +102,18 @@ impl Accounts {
                     Utc::now(),
                     redirect.as_ref(),
                 );
-                self.store.insert_link(&token, &mail).await?;
-                self.outbox.wake();
-                crate::metrics::event("gatehouse_emails_queued_total", "kind", "password_reset");
+                let effects = Effects::of(requested.account(account.id)).email(mail);
+                self.store.insert_link(&token, &effects).await?;
+                self.settle(&effects).await;
                 tracing::info!(account_id = %account.id, "password reset link sent");
-                self.audit.record(event.account(account.id));
             }
             found => {
                 tracing::debug!("password reset without sending: no usable account, or the address's budget is spent");
-                let event = match found {
-                    Some(account) => event.account(account.id),
-                    None => event.detail(json!({ "email": email.normalized() })),
+                let requested = match found {
+                    Some(account) => requested.account(account.id),
+                    None => requested.with("email", email.normalized()),
                 };
-                self.audit.record_now(event).await?;
+                self.tell(Effects::of(requested)).await?;
             }
         }
         Ok(())
@@ -153,14 +147,12 @@ impl Accounts {
         self.sessions.revoke_all_sessions(account.id, None).await?;
         let now = Utc::now();
         let notice = self.email(&account.email, self.settings.letters(account.locale).password_changed(true), now);
-        let changed = [Event::new(EventType::UserPasswordChanged, account.id)];
-        if !self.store.redeem_reset(&hash, &password_hash, now, Some(&notice), &changed).await? {
+        let effects = Effects::of(self.outcome(Kind::PasswordReset, Some(account.id), client)).email(notice);
+        if !self.store.redeem_reset(&hash, &password_hash, now, &effects).await? {
             return Err(Error::TokenInvalid);
         }
-        self.account_changed(account.id).await;
-        self.outbox.wake();
+        self.settle(&effects).await;
         tracing::info!(account_id = %account.id, "password reset");
-        self.audit.record(self.event(kinds::PASSWORD_RESET, Some(account.id), client));
         Ok(())
     }
 }

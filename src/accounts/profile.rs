@@ -7,11 +7,11 @@ use chrono::Utc;
 use serde_json::{Map, Value, json};
 
 use super::access;
-use super::{Accounts, Caller, ClientInfo, Error, Result, updated_events};
-use crate::audit::kinds;
+use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::i18n::Locale;
 use crate::model::account::{Account, AccountData, AccountKey, DisplayName, FieldError, Role, Status, Username};
-use crate::store::{Event, EventType, ProfileChange};
+use crate::model::outcome::{Effects, Kind};
+use crate::store::ProfileChange;
 
 /// The fields an edit may name; any other top-level field is kept in `data`.
 const EDITABLE: &[&str] = &["username", "name", "data", "app_data", "role", "status", "locale"];
@@ -57,26 +57,15 @@ impl Accounts {
             // End the sessions first: should the update then fail, nobody kept access.
             self.sessions.revoke_all_sessions(target.id, None).await?;
         }
-        let events = updated_events(&target, change.status);
-        let updated = self.store.update_profile(target.id, &change, &events).await?.ok_or(Error::NotFound)?;
-        self.account_changed(updated.id).await;
-        tracing::info!(account_id = %updated.id, by = %me.id, "account updated");
-        let kind = if me.id == target.id { kinds::ACCOUNT_UPDATED } else { kinds::ADMIN_ACCOUNT_UPDATED };
-        let mut detail = serde_json::Map::new();
-        if target.role != updated.role {
-            detail.insert("role".into(), json!({ "from": target.role.as_str(), "to": updated.role.as_str() }));
-        }
-        if target.status != updated.status {
-            detail.insert("status".into(), json!({ "from": target.status.as_str(), "to": updated.status.as_str() }));
-        }
-        if target.app_data != updated.app_data {
-            detail.insert("app_data".into(), json!({ "from": target.app_data, "to": updated.app_data }));
-        }
-        let mut event = self.event(kind, Some(updated.id), client);
+        let kind = if me.id == target.id { Kind::AccountUpdated } else { Kind::AdminAccountUpdated };
+        let mut updated = self.outcome(kind, Some(target.id), client).detail(Value::Object(changes(&target, &change)));
         if me.id != target.id {
-            event = event.actor(me.id);
+            updated = updated.actor(me.id);
         }
-        self.audit.record(event.detail(Value::Object(detail)));
+        let effects = Effects::of(updated);
+        let updated = self.store.update_profile(target.id, &change, &effects).await?.ok_or(Error::NotFound)?;
+        self.settle(&effects).await;
+        tracing::info!(account_id = %updated.id, by = %me.id, "account updated");
         Ok(updated)
     }
 
@@ -89,20 +78,17 @@ impl Accounts {
         }
         self.keep_an_admin(&target, Role::User, Status::Disabled).await?;
         self.sessions.revoke_all_sessions(target.id, None).await?;
-        if !self.store.delete_account(target.id, &[Event::new(EventType::UserDeleted, target.id)]).await? {
+        let kind = if me.id == target.id { Kind::AccountDeleted } else { Kind::AdminAccountDeleted };
+        let mut deleted = self.outcome(kind, Some(target.id), client).with("email", target.email.as_str());
+        if me.id != target.id {
+            deleted = deleted.actor(me.id);
+        }
+        let effects = Effects::of(deleted);
+        if !self.store.delete_account(target.id, &effects).await? {
             return Err(Error::NotFound);
         }
-        self.account_changed(target.id).await;
+        self.settle(&effects).await;
         tracing::info!(account_id = %target.id, by = %me.id, "account deleted");
-        let mut event = self.event(
-            if me.id == target.id { kinds::ACCOUNT_DELETED } else { kinds::ADMIN_ACCOUNT_DELETED },
-            Some(target.id),
-            client,
-        );
-        if me.id != target.id {
-            event = event.actor(me.id);
-        }
-        self.audit.record(event.detail(json!({ "email": target.email })));
         Ok(())
     }
 
@@ -313,6 +299,26 @@ fn unchanged(current: &Account, key: &str, value: &Value) -> bool {
 
 fn read_only_name(key: &str) -> &'static str {
     READ_ONLY.iter().find(|k| **k == key).copied().unwrap_or("body")
+}
+
+/// What an update changes that the audit trail keeps: the role, the status and the app's data,
+/// each from and to; and `activated` when it takes a pending account to active (the webhook
+/// `user.activated` follows from it).
+pub(super) fn changes(before: &Account, change: &ProfileChange) -> serde_json::Map<String, Value> {
+    let mut detail = serde_json::Map::new();
+    if before.role != change.role {
+        detail.insert("role".into(), json!({ "from": before.role.as_str(), "to": change.role.as_str() }));
+    }
+    if before.status != change.status {
+        detail.insert("status".into(), json!({ "from": before.status.as_str(), "to": change.status.as_str() }));
+    }
+    if before.app_data != change.app_data {
+        detail.insert("app_data".into(), json!({ "from": before.app_data, "to": change.app_data }));
+    }
+    if before.status == Status::Pending && change.status == Status::Active {
+        detail.insert("activated".into(), Value::Bool(true));
+    }
+    detail
 }
 
 #[cfg(test)]

@@ -12,11 +12,11 @@ use serde_json::json;
 
 use super::login::{LoginId, LoginStep, TokenPair};
 use super::throttle::Action;
-use super::{Accounts, ClientInfo, Error, Result, sessions_revoked};
-use crate::audit::kinds;
+use super::{Accounts, ClientInfo, Error, Result};
 use crate::model::account::{Account, AccountKey, Email, Status};
+use crate::model::outcome::{Effects, Kind};
 use crate::sessions::{AccountRead, LiveSession, NewSession, Rotation, SessionAuth, SessionInfo};
-use crate::store::{Event, EventType};
+
 use crate::tokens::jwt::AccessClaims;
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
 
@@ -79,7 +79,7 @@ impl Accounts {
         let gate = match self.throttle.login_gate(&login, client).await {
             Ok(gate) => gate,
             Err(error @ Error::RateLimited { .. }) => {
-                self.audit.record(self.event(kinds::LOGIN_LOCKED, None, client).detail(json!({ "login": login })));
+                self.note(self.outcome(Kind::LoginLocked, None, client).detail(json!({ "login": login })));
                 return Err(error);
             }
             Err(other) => return Err(other),
@@ -97,7 +97,7 @@ impl Accounts {
                 if let Some(gate) = &gate {
                     self.throttle.login_failed(gate).await?;
                 }
-                self.audit.record(self.event(kinds::LOGIN_FAILED, known, client).detail(json!({ "login": login })));
+                self.note(self.outcome(Kind::LoginFailed, known, client).detail(json!({ "login": login })));
                 return Err(Error::InvalidCredentials);
             }
             Err(other) => {
@@ -107,8 +107,7 @@ impl Accounts {
                     _ => None,
                 };
                 if let Some(reason) = reason {
-                    self.audit
-                        .record(self.event(kinds::LOGIN_FAILED, known, client).detail(json!({ "reason": reason })));
+                    self.note(self.outcome(Kind::LoginFailed, known, client).with("reason", reason));
                 }
                 return Err(other);
             }
@@ -151,8 +150,8 @@ impl Accounts {
     ) -> Result<LoginStep> {
         if let Some(challenge) = self.challenge_if_needed(&account, method).await? {
             tracing::info!(account_id = %account.id, method, "first factor right; second factor required");
-            self.audit.record(
-                self.event(kinds::LOGIN_MFA_REQUIRED, Some(account.id), client).detail(json!({ "method": method })),
+            self.note(
+                self.outcome(Kind::LoginMfaRequired, Some(account.id), client).detail(json!({ "method": method })),
             );
             return Ok(LoginStep::SecondFactor(challenge));
         }
@@ -174,7 +173,7 @@ impl Accounts {
         account: Account,
         auth: SessionAuth,
         client: &ClientInfo,
-        mut detail: serde_json::Value,
+        detail: serde_json::Value,
     ) -> Result<TokenPair> {
         let now = Utc::now();
         let refresh = OpaqueToken::generate();
@@ -190,12 +189,12 @@ impl Accounts {
             auth,
         };
         self.sessions.create_session(&session).await?;
-        self.tell(&[Event::new(EventType::UserLogin, account.id).with("session_id", session.id.to_string())]).await?;
+        let logged_in = self
+            .outcome(Kind::LoginSucceeded, Some(account.id), client)
+            .detail(detail)
+            .with("session_id", session.id.to_string());
+        self.tell(Effects::of(logged_in)).await?;
         tracing::info!(account_id = %account.id, session_id = %session.id, "logged in");
-        if let Some(detail) = detail.as_object_mut() {
-            detail.insert("session_id".into(), json!(session.id));
-        }
-        self.audit.record(self.event(kinds::LOGIN_SUCCEEDED, Some(account.id), client).detail(detail));
         let live = LiveSession {
             id: session.id,
             account_id: account.id,
@@ -244,8 +243,8 @@ impl Accounts {
             Rotation::Reused { session_id, account_id } => {
                 crate::metrics::event("gatehouse_refreshes_total", "outcome", "reused");
                 tracing::warn!(%account_id, %session_id, "a spent refresh token was presented; session revoked");
-                self.audit.record(
-                    self.event(kinds::REFRESH_REUSED, Some(account_id), client)
+                self.note(
+                    self.outcome(Kind::RefreshReused, Some(account_id), client)
                         .detail(json!({ "session_id": session_id })),
                 );
                 return Err(Error::TokenInvalid);
@@ -413,21 +412,19 @@ impl Accounts {
 
     /// Ends the caller's session, or with `everywhere` every session of the account.
     pub async fn log_out(&self, caller: &Caller, everywhere: bool, client: &ClientInfo) -> Result<()> {
-        crate::metrics::event("gatehouse_logouts_total", "scope", if everywhere { "all" } else { "session" });
+        let scope = if everywhere { "all" } else { "session" };
+        let logged_out = self
+            .outcome(Kind::Logout, Some(caller.account_id), client)
+            .detail(json!({ "scope": scope, "session_id": caller.session_id }));
         if everywhere {
             let ended = self.sessions.revoke_all_sessions(caller.account_id, None).await?;
-            self.tell(&[sessions_revoked(caller.account_id, "logout_all", None)]).await?;
+            self.tell(Effects::of(logged_out)).await?;
             tracing::info!(account_id = %caller.account_id, ended, "logged out everywhere");
         } else {
             self.sessions.revoke_session(caller.account_id, caller.session_id).await?;
-            self.tell(&[sessions_revoked(caller.account_id, "logout", Some(caller.session_id))]).await?;
+            self.tell(Effects::of(logged_out)).await?;
             tracing::info!(account_id = %caller.account_id, session_id = %caller.session_id, "logged out");
         }
-        let scope = if everywhere { "all" } else { "session" };
-        self.audit.record(
-            self.event(kinds::LOGOUT, Some(caller.account_id), client)
-                .detail(json!({ "scope": scope, "session_id": caller.session_id })),
-        );
         Ok(())
     }
 
@@ -438,11 +435,10 @@ impl Accounts {
     /// Ends one of the caller's own sessions.
     pub async fn end_session(&self, caller: &Caller, session_id: Uuid, client: &ClientInfo) -> Result<()> {
         if self.sessions.revoke_session(caller.account_id, session_id).await? {
-            self.tell(&[sessions_revoked(caller.account_id, "ended", Some(session_id))]).await?;
-            self.audit.record(
-                self.event(kinds::SESSION_ENDED, Some(caller.account_id), client)
-                    .detail(json!({ "session_id": session_id })),
-            );
+            let ended = self
+                .outcome(Kind::SessionEnded, Some(caller.account_id), client)
+                .with("session_id", session_id.to_string());
+            self.tell(Effects::of(ended)).await?;
             Ok(())
         } else {
             Err(Error::SessionNotFound)

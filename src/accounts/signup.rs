@@ -6,11 +6,10 @@ use secrecy::SecretString;
 use super::new_account::{NewProfile, Submitted};
 use super::throttle::Action;
 use super::{Accounts, ClientInfo, Error, Result};
-use crate::audit::kinds;
 use crate::i18n::Locale;
-use crate::metrics;
 use crate::model::account::{Account, AccountData, AccountKey, Email, FieldError, Role, Status, Username};
-use crate::store::{Event, EventType, StoreError, TokenPurpose};
+use crate::model::outcome::{Effects, Kind};
+use crate::store::{StoreError, TokenPurpose};
 use crate::tokens::opaque::{TokenHash, plausible};
 
 /// A sign-up as submitted. `extra` holds the top-level fields that are not the account's own;
@@ -108,11 +107,8 @@ impl Accounts {
         account.locale = locale;
         let (token, mail) =
             self.link_email(account.id, email.as_str(), locale, TokenPurpose::Activation, now, redirect.as_ref());
-        let created = match self
-            .store
-            .insert_account(&account, Some((&token, &mail)), &[Event::new(EventType::UserCreated, account.id)])
-            .await
-        {
+        let effects = Effects::of(self.outcome(Kind::Signup, Some(account.id), client)).email(mail);
+        let created = match self.store.insert_account(&account, Some(&token), &effects).await {
             Ok(created) => created,
             Err(StoreError::EmailTaken) if conceal => {
                 // Lost a race with another sign-up for the same address.
@@ -124,11 +120,8 @@ impl Accounts {
             }
             Err(other) => return Err(other.into()),
         };
-        self.outbox.wake();
-        metrics::count("gatehouse_signups_total");
-        metrics::event("gatehouse_emails_queued_total", "kind", "activation");
+        self.settle(&effects).await;
         tracing::info!(account_id = %created.id, "account signed up");
-        self.audit.record(self.event(kinds::SIGNUP, Some(created.id), client));
         Ok(SignedUp::Created(created))
     }
 
@@ -136,13 +129,13 @@ impl Accounts {
     /// per-address email budget) and the caller hears what a new sign-up hears.
     async fn conceal_taken(&self, owner: Account, client: &ClientInfo) -> Result<SignedUp> {
         let notify = self.throttle.may_email("signup_attempt", &owner.email.to_lowercase()).await?;
+        let mut effects = Effects::of(self.outcome(Kind::SignupExistingEmail, Some(owner.id), client));
         if notify {
             let rendered = self.settings.letters(owner.locale).signup_attempt();
-            self.store.queue_email(&self.email(&owner.email, rendered, Utc::now())).await?;
-            self.outbox.wake();
+            effects = effects.email(self.email(&owner.email, rendered, Utc::now()));
         }
+        self.tell(effects).await?;
         tracing::info!(account_id = %owner.id, notified = notify, "sign-up with a taken address, concealed");
-        self.audit.record(self.event(kinds::SIGNUP_EXISTING_EMAIL, Some(owner.id), client));
         Ok(SignedUp::Concealed)
     }
 
@@ -162,12 +155,10 @@ impl Accounts {
             if record.expires_at <= now {
                 return Err(Error::TokenExpired);
             }
-            first_time = self
-                .store
-                .redeem_activation(&hash, now, &[Event::new(EventType::UserActivated, record.account_id)])
-                .await?;
+            let effects = Effects::of(self.outcome(Kind::Activation, Some(record.account_id), client));
+            first_time = self.store.redeem_activation(&hash, now, &effects).await?;
             if first_time {
-                self.account_changed(record.account_id).await;
+                self.settle(&effects).await;
             }
         }
         let account = self.store.find_account(&AccountKey::Id(record.account_id)).await?.ok_or(Error::TokenInvalid)?;
@@ -176,9 +167,7 @@ impl Accounts {
             return Err(Error::TokenInvalid);
         }
         if first_time {
-            metrics::count("gatehouse_activations_total");
             tracing::info!(account_id = %account.account.id, "account activated");
-            self.audit.record(self.event(kinds::ACTIVATION, Some(account.account.id), client));
         }
         Ok(Activated { account: account.account, first_time })
     }
@@ -197,26 +186,25 @@ impl Accounts {
         let email = Email::parse(email).map_err(|e| Error::Validation(vec![e]))?;
         let may_send = self.throttle.may_email("activation", email.normalized()).await?;
         let found = self.store.find_account(&AccountKey::Email(email.normalized().to_owned())).await?;
-        let event = self.event(kinds::ACTIVATION_RESEND_REQUESTED, None, client);
+        let requested = self.outcome(Kind::ActivationResendRequested, None, client);
         match found {
             Some(credentials) if credentials.account.status == Status::Pending && may_send => {
                 let account = credentials.account;
                 let (token, mail) = self.activation_email(&account, redirect.as_ref()).await?;
-                self.store.insert_link(&token, &mail).await?;
-                self.outbox.wake();
-                metrics::event("gatehouse_emails_queued_total", "kind", "activation");
+                let effects = Effects::of(requested.account(account.id)).email(mail);
+                self.store.insert_link(&token, &effects).await?;
+                self.settle(&effects).await;
                 tracing::info!(account_id = %account.id, "activation link resent");
-                self.audit.record(event.account(account.id));
             }
             found => {
                 tracing::debug!(
                     "activation resend without sending: no pending account, or the address's budget is spent"
                 );
-                let event = match found {
-                    Some(credentials) => event.account(credentials.account.id),
-                    None => event.detail(serde_json::json!({ "email": email.normalized() })),
+                let requested = match found {
+                    Some(credentials) => requested.account(credentials.account.id),
+                    None => requested.with("email", email.normalized()),
                 };
-                self.audit.record_now(event).await?;
+                self.tell(Effects::of(requested)).await?;
             }
         }
         Ok(())

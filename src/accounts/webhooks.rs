@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::accounts::admin::{Admin, MAX_PAGE};
 use crate::accounts::{Error, FieldError, Result};
-use crate::audit::kinds;
+use crate::model::outcome::Kind;
 use crate::store::webhooks::{Delivery, DeliveryQuery, DeliveryStatus, Endpoint, EventType};
 use crate::webhooks::signing::sealed_place;
 use crate::webhooks::{Guard, Secret};
@@ -97,7 +97,7 @@ impl Admin<'_> {
         let sealed = self.accounts().sealer.seal(secret.bytes(), &sealed_place(endpoint.id));
         self.accounts().store.insert_endpoint(&endpoint, &sealed).await?;
         tracing::info!(webhook_id = %endpoint.id, "webhook endpoint registered");
-        self.audit(self.event(kinds::ADMIN_WEBHOOK_CREATED, None).detail(describe(&endpoint))).await?;
+        self.audit(self.outcome(Kind::AdminWebhookCreated, None).detail(describe(&endpoint))).await?;
         Ok(EndpointWithSecret { endpoint, secret: secret.display() })
     }
 
@@ -122,7 +122,7 @@ impl Admin<'_> {
         if !self.accounts().store.update_endpoint(&endpoint).await? {
             return Err(Error::NotFoundWebhook);
         }
-        self.audit(self.event(kinds::ADMIN_WEBHOOK_UPDATED, None).detail(describe(&endpoint))).await?;
+        self.audit(self.outcome(Kind::AdminWebhookUpdated, None).detail(describe(&endpoint))).await?;
         Ok(endpoint)
     }
 
@@ -132,7 +132,7 @@ impl Admin<'_> {
         if !self.accounts().store.delete_endpoint(id).await? {
             return Err(Error::NotFoundWebhook);
         }
-        self.audit(self.event(kinds::ADMIN_WEBHOOK_DELETED, None).detail(describe(&endpoint))).await?;
+        self.audit(self.outcome(Kind::AdminWebhookDeleted, None).detail(describe(&endpoint))).await?;
         Ok(endpoint)
     }
 
@@ -161,7 +161,7 @@ impl Admin<'_> {
             return Err(Error::field("status", why));
         }
         self.audit(
-            self.event(kinds::ADMIN_WEBHOOK_REPLAYED, Some(delivery.account_id))
+            self.outcome(Kind::AdminWebhookReplayed, Some(delivery.account_id))
                 .detail(json!({ "webhook_id": id, "event_id": event_id })),
         )
         .await?;

@@ -1,13 +1,13 @@
 //! The audit trail: every security event, with when, who, from where and which request.
 //!
-//! The account rules build an [`AuditEvent`] and hand it to the [`AuditLog`]: `record` queues
-//! it without waiting (a request never fails or slows down because of its audit event), and
-//! the [`AuditWriter`] task writes what is queued in batches, holding events in memory while
-//! the database refuses them. `record_now` writes at once, for the few events that must be
-//! stored before the answer leaves.
+//! What a change did is written in the change's own transaction (its outcomes' audit rows: see
+//! [`crate::model::outcome`]). What changed nothing (a refused login, a rate limit) comes here:
+//! the account rules hand its [`AuditEvent`] to the [`AuditLog`], whose `record` queues it
+//! without waiting (a flood of refused attempts costs no write each), and the [`AuditWriter`]
+//! task writes what is queued in batches, holding events in memory while the database refuses
+//! them.
 
 mod event;
-pub mod kinds;
 mod writer;
 
 use std::sync::Arc;
@@ -57,15 +57,6 @@ impl AuditLog {
             Err(mpsc::error::TrySendError::Closed(Message::Event(event))) => self.write_detached(event),
             Err(_) => {}
         }
-    }
-
-    /// Writes an event before returning, for events that must be stored before the answer.
-    pub async fn record_now(&self, event: AuditEvent) -> StoreResult<()> {
-        let result = self.store.insert_events(std::slice::from_ref(&event)).await;
-        if let Err(error) = &result {
-            tracing::warn!(error = %chain(error), event_id = %event.id, kind = %event.kind, "writing an audit event failed");
-        }
-        result
     }
 
     /// Returns once every event recorded before the call has been written (or given up on),
@@ -124,6 +115,7 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
+    use crate::model::outcome::Kind;
     use crate::store::error::StoreError;
 
     /// Events in memory; can refuse writes as an unavailable database, and refuses any event
@@ -191,7 +183,7 @@ mod tests {
     }
 
     fn numbered(n: usize) -> Vec<AuditEvent> {
-        (0..n).map(|i| AuditEvent::new(kinds::LOGIN_FAILED).detail(json!({ "n": i }))).collect()
+        (0..n).map(|i| AuditEvent::new(Kind::LoginFailed.as_str()).detail(json!({ "n": i }))).collect()
     }
 
     #[tokio::test]
@@ -241,11 +233,11 @@ mod tests {
     async fn an_event_the_database_refuses_is_dropped_and_the_others_are_written() {
         let store = Arc::new(Memory::default());
         let (log, _stop, _task) = running(&store, quick());
-        log.record(AuditEvent::new(kinds::SIGNUP));
+        log.record(AuditEvent::new(Kind::Signup.as_str()));
         log.record(AuditEvent::new("poison"));
-        log.record(AuditEvent::new(kinds::ACTIVATION));
+        log.record(AuditEvent::new(Kind::Activation.as_str()));
         log.flush().await;
-        assert_eq!(store.kinds(), [kinds::SIGNUP, kinds::ACTIVATION]);
+        assert_eq!(store.kinds(), [Kind::Signup.as_str(), Kind::Activation.as_str()]);
         assert_eq!(log.dropped(), 1);
     }
 
@@ -281,7 +273,7 @@ mod tests {
         let store = Arc::new(Memory::default());
         store.unavailable_for.store(u32::MAX, Ordering::SeqCst);
         let (log, writer) = AuditLog::start_with(store.clone(), quick());
-        log.record(AuditEvent::new(kinds::LOGOUT));
+        log.record(AuditEvent::new(Kind::Logout.as_str()));
         let stop = CancellationToken::new();
         stop.cancel();
         tokio::time::timeout(Duration::from_secs(5), writer.run(stop)).await.expect("the writer stops");
@@ -295,7 +287,7 @@ mod tests {
         let stop = CancellationToken::new();
         stop.cancel();
         writer.run(stop).await;
-        log.record(AuditEvent::new(kinds::LOGOUT));
+        log.record(AuditEvent::new(Kind::Logout.as_str()));
         log.flush().await;
         for _ in 0..200 {
             if !store.events.lock().unwrap().is_empty() {
@@ -303,23 +295,13 @@ mod tests {
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        assert_eq!(store.kinds(), [kinds::LOGOUT]);
-    }
-
-    #[tokio::test]
-    async fn record_now_writes_before_returning() {
-        let store = Arc::new(Memory::default());
-        let (log, _writer) = AuditLog::start(store.clone());
-        log.record_now(AuditEvent::new(kinds::PASSWORD_RESET_REQUESTED)).await.unwrap();
-        assert_eq!(store.kinds(), [kinds::PASSWORD_RESET_REQUESTED]);
-        store.unavailable_for.store(1, Ordering::SeqCst);
-        assert!(matches!(log.record_now(AuditEvent::new(kinds::LOGOUT)).await, Err(StoreError::Unavailable(_))));
+        assert_eq!(store.kinds(), [Kind::Logout.as_str()]);
     }
 
     #[test]
     fn the_builder_sets_every_field() {
         let (account, actor) = (Uuid::now_v7(), Uuid::now_v7());
-        let event = AuditEvent::new(kinds::ADMIN_ACCOUNT_UPDATED)
+        let event = AuditEvent::new(Kind::AdminAccountUpdated.as_str())
             .account(account)
             .actor(actor)
             .client(Some("192.0.2.1".into()), Some("curl/8".into()), Some("req-1".into()))
@@ -330,12 +312,12 @@ mod tests {
         assert_eq!(event.user_agent.as_deref(), Some("curl/8"));
         assert_eq!(event.request_id.as_deref(), Some("req-1"));
         assert_eq!(event.at.timestamp_subsec_nanos() % 1000, 0);
-        assert!(AuditEvent::new(kinds::SIGNUP).id > event.id);
+        assert!(AuditEvent::new(Kind::Signup.as_str()).id > event.id);
     }
 
     #[test]
     fn storable_events_fit_every_backend() {
-        let event = AuditEvent::new(kinds::LOGIN_FAILED)
+        let event = AuditEvent::new(Kind::LoginFailed.as_str())
             .client(Some("1".repeat(100)), Some(format!("{}\0é", "a".repeat(511))), Some("r".repeat(128)))
             .detail(json!({ "login\0": ["a\0b", { "c": "\0" }], "n": 1 }));
         let stored = event.storable();
@@ -355,7 +337,7 @@ mod tests {
 
     #[test]
     fn filters_match_kinds_exactly_or_by_prefix() {
-        let event = AuditEvent::new(kinds::LOGIN_FAILED);
+        let event = AuditEvent::new(Kind::LoginFailed.as_str());
         let filter = |kind: &str| EventFilter { kind: Some(kind.into()), limit: 10, ..EventFilter::default() };
         assert!(filter("login.").matches(&event));
         assert!(filter("login.failed").matches(&event));

@@ -6,10 +6,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::error::StoreResult;
-use super::outbox::NewEmail;
 use super::tokens::NewOneTimeToken;
-use super::webhooks::Event;
 use crate::model::account::{Account, AccountKey, Credentials, Role, Status};
+use crate::model::outcome::Effects;
 
 /// A new account, its fields already parsed.
 #[derive(Debug)]
@@ -49,20 +48,14 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
     async fn insert_account(
         &self,
         account: &NewAccount,
-        link: Option<(&NewOneTimeToken, &NewEmail)>,
-        events: &[Event],
+        link: Option<&NewOneTimeToken>,
+        effects: &Effects,
     ) -> StoreResult<Account>;
     async fn find_account(&self, key: &AccountKey) -> StoreResult<Option<Credentials>>;
     /// Replaces the editable fields; `None` when the account does not exist.
-    async fn update_profile(&self, id: Uuid, change: &ProfileChange, events: &[Event]) -> StoreResult<Option<Account>>;
+    async fn update_profile(&self, id: Uuid, change: &ProfileChange, effects: &Effects)
+    -> StoreResult<Option<Account>>;
     /// Sets a new password hash and queues `notice` (telling the owner), atomically.
-    async fn set_password_hash(
-        &self,
-        id: Uuid,
-        hash: &str,
-        now: DateTime<Utc>,
-        notice: Option<&NewEmail>,
-        events: &[Event],
-    ) -> StoreResult<()>;
-    async fn delete_account(&self, id: Uuid, events: &[Event]) -> StoreResult<bool>;
+    async fn set_password_hash(&self, id: Uuid, hash: &str, now: DateTime<Utc>, effects: &Effects) -> StoreResult<()>;
+    async fn delete_account(&self, id: Uuid, effects: &Effects) -> StoreResult<bool>;
 }

@@ -6,10 +6,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::error::StoreResult;
-use super::outbox::NewEmail;
-use super::webhooks::Event;
 use crate::model::account::Account;
 pub use crate::model::email_change::ChangeKind;
+use crate::model::outcome::Effects;
 use crate::tokens::opaque::TokenHash;
 
 /// A change link about to be stored (only its hash). `email` is the address it sets, as typed.
@@ -46,7 +45,7 @@ pub enum Redeemed {
 pub trait EmailChangeStore: Send + Sync + std::fmt::Debug + 'static {
     /// Stores a confirm link and queues the email that carries it, atomically. Earlier unspent
     /// confirm links of the account are spent (only the newest request counts).
-    async fn insert_email_change(&self, change: &NewEmailChange, email: &NewEmail) -> StoreResult<()>;
+    async fn insert_email_change(&self, change: &NewEmailChange, effects: &Effects) -> StoreResult<()>;
     async fn find_email_change(&self, hash: &TokenHash) -> StoreResult<Option<EmailChangeToken>>;
     /// Spends a confirm link and, atomically: sets the account's email (and `email_verified`)
     /// to the link's address (`EmailTaken` if another account has it by now, and nothing
@@ -56,9 +55,8 @@ pub trait EmailChangeStore: Send + Sync + std::fmt::Debug + 'static {
         &self,
         hash: &TokenHash,
         revert: &NewEmailChange,
-        notice: &NewEmail,
         now: DateTime<Utc>,
-        events: &[Event],
+        effects: &Effects,
     ) -> StoreResult<Redeemed>;
     /// Spends a revert link and, atomically: restores the link's address (`EmailTaken` if
     /// another account has it by now), spends every other change link of the account, and
@@ -66,8 +64,7 @@ pub trait EmailChangeStore: Send + Sync + std::fmt::Debug + 'static {
     async fn redeem_email_revert(
         &self,
         hash: &TokenHash,
-        notice: Option<&NewEmail>,
         now: DateTime<Utc>,
-        events: &[Event],
+        effects: &Effects,
     ) -> StoreResult<Redeemed>;
 }

@@ -8,8 +8,7 @@ use uuid::Uuid;
 
 use super::accounts::NewAccount;
 use super::error::StoreResult;
-use super::outbox::NewEmail;
-use super::webhooks::Event;
+use crate::model::outcome::Effects;
 use crate::tokens::opaque::TokenHash;
 
 /// What a browser login's hand-off code is bound to, from the start of the login that made it
@@ -86,7 +85,7 @@ pub enum Redeem<'a> {
 pub trait EmailLoginStore: Send + Sync + std::fmt::Debug + 'static {
     /// Stores a login by email and queues its email, atomically; an earlier login of the same
     /// address that is still waiting ends.
-    async fn insert_email_login(&self, login: &NewEmailLogin, email: &NewEmail) -> StoreResult<()>;
+    async fn insert_email_login(&self, login: &NewEmailLogin, effects: &Effects) -> StoreResult<()>;
     /// The login a link names, without spending it; one with `max_attempts` wrong codes is dead.
     async fn email_login_by_link(
         &self,
@@ -112,7 +111,7 @@ pub trait EmailLoginStore: Send + Sync + std::fmt::Debug + 'static {
         attempts_bound: u32,
         redeem: Redeem<'_>,
         now: DateTime<Utc>,
-        events: &[Event],
+        effects: &Effects,
     ) -> StoreResult<Option<Uuid>>;
     /// Stores a hand-off code (its hash) for the browser login of `account_id` by `method`,
     /// bound to `binding`.

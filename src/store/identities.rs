@@ -9,10 +9,9 @@ use uuid::Uuid;
 
 use super::accounts::NewAccount;
 use super::error::StoreResult;
-use super::outbox::NewEmail;
 use super::tokens::NewOneTimeToken;
-use super::webhooks::Event;
 pub use crate::model::identity::Identity;
+use crate::model::outcome::Effects;
 use crate::tokens::opaque::TokenHash;
 
 /// What an identity is keyed on: the provider's issuer and its subject there. Written, and
@@ -104,13 +103,7 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug + 'static {
     async fn identities(&self, account_id: Uuid) -> StoreResult<Vec<Identity>>;
     /// Links an identity and queues `notice`, atomically; `Conflict` when the identity is
     /// linked already.
-    async fn insert_identity(
-        &self,
-        identity: &Identity,
-        key: IdentityKey<'_>,
-        notice: &NewEmail,
-        events: &[Event],
-    ) -> StoreResult<()>;
+    async fn insert_identity(&self, identity: &Identity, key: IdentityKey<'_>, effects: &Effects) -> StoreResult<()>;
     /// Makes an account with its identity (and, when the account is pending, its activation
     /// token and email), atomically.
     async fn insert_account_with_identity(
@@ -118,13 +111,13 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug + 'static {
         account: &NewAccount,
         identity: &Identity,
         key: IdentityKey<'_>,
-        activation: Option<(&NewOneTimeToken, &NewEmail)>,
-        events: &[Event],
+        activation: Option<&NewOneTimeToken>,
+        effects: &Effects,
     ) -> StoreResult<()>;
     async fn identity_used(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()>;
     /// Removes identity `id` of `account_id` unless it is the account's last way in: no other
     /// identity, no passkey, and an address not verified (a verified one reaches the account by
     /// a password reset or a login by email).
     /// `notice` (telling the owner) is queued with the removal.
-    async fn delete_identity(&self, account_id: Uuid, id: Uuid, notice: &NewEmail) -> StoreResult<Unlink>;
+    async fn delete_identity(&self, account_id: Uuid, id: Uuid, effects: &Effects) -> StoreResult<Unlink>;
 }

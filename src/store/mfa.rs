@@ -7,8 +7,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::error::StoreResult;
-use super::outbox::NewEmail;
-use super::webhooks::Event;
+use crate::model::outcome::Effects;
 use crate::tokens::opaque::TokenHash;
 
 /// An account's TOTP factor as stored.
@@ -72,9 +71,8 @@ pub trait MfaStore: Send + Sync + std::fmt::Debug + 'static {
         account_id: Uuid,
         step: i64,
         codes: &[[u8; 32]],
-        notice: &NewEmail,
         now: DateTime<Utc>,
-        events: &[Event],
+        effects: &Effects,
     ) -> StoreResult<bool>;
     /// Accepts a code of time step `step`: `true` only if the account has a confirmed factor
     /// and no code of this step or a later one was accepted before. One conditional write: of
@@ -83,25 +81,24 @@ pub trait MfaStore: Send + Sync + std::fmt::Debug + 'static {
     /// Removes the TOTP factor (and with `passkeys`, every passkey) and queues `notice`,
     /// atomically; the recovery codes go too unless passkeys remain. `false` when there was
     /// nothing to remove.
-    async fn remove_factors(
-        &self,
-        account_id: Uuid,
-        passkeys: bool,
-        notice: Option<&NewEmail>,
-        events: &[Event],
-    ) -> StoreResult<bool>;
+    async fn remove_factors(&self, account_id: Uuid, passkeys: bool, effects: &Effects) -> StoreResult<bool>;
     /// The hashes of the account's unspent recovery codes.
     async fn recovery_codes(&self, account_id: Uuid) -> StoreResult<Vec<[u8; 32]>>;
     /// Replaces every recovery code of the account.
-    async fn replace_recovery_codes(&self, account_id: Uuid, codes: &[[u8; 32]], now: DateTime<Utc>)
-    -> StoreResult<()>;
+    async fn replace_recovery_codes(
+        &self,
+        account_id: Uuid,
+        codes: &[[u8; 32]],
+        now: DateTime<Utc>,
+        effects: &Effects,
+    ) -> StoreResult<()>;
     /// Spends one recovery code and queues `notice`, atomically; `false` when it was spent
     /// already (by a concurrent request, say).
     async fn spend_recovery_code(
         &self,
         account_id: Uuid,
         hash: &[u8; 32],
-        notice: &NewEmail,
+        effects: &Effects,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
     async fn insert_challenge(&self, challenge: &NewChallenge) -> StoreResult<()>;

@@ -1,50 +1,26 @@
 //! The outbox: emails written in the same transaction as the change that causes them, as jobs
 //! of the job queue ([`super::jobs`]), which claims and settles them.
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use uuid::Uuid;
-
 use super::error::StoreResult;
 use super::jobs::{Job, JobKind, NewJob};
-pub use crate::model::email::QueuedEmail;
+pub use crate::model::email::{NewEmail, QueuedEmail};
+use crate::model::outcome::Effects;
+use async_trait::async_trait;
 
-/// An email to queue in the outbox, in the same transaction as the change that causes it.
-#[derive(Clone)]
-pub struct NewEmail {
-    pub id: Uuid,
-    pub kind: &'static str,
-    pub recipient: String,
-    pub subject: String,
-    pub text_body: String,
-    pub html_body: String,
-    pub message_id: String,
-    pub created_at: DateTime<Utc>,
-}
-
-impl std::fmt::Debug for NewEmail {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The bodies hold one-time links: never print them.
-        f.debug_struct("NewEmail").field("id", &self.id).field("kind", &self.kind).finish_non_exhaustive()
-    }
-}
-
-impl NewEmail {
-    /// The job that delivers it: its lane is its address, so one address's emails go out in
-    /// the order written; its subject and Message-ID are kept, its bodies erased once sent.
-    pub fn job(&self) -> NewJob {
-        NewJob {
-            id: self.id,
-            kind: JobKind::Email,
-            lane: format!("email {}", self.recipient.to_lowercase()),
-            topic: self.kind.to_owned(),
-            target: self.recipient.clone(),
-            account_id: None,
-            ref_id: None,
-            payload: serde_json::json!({ "subject": self.subject, "message_id": self.message_id }).to_string(),
-            body: Some(serde_json::json!({ "text": self.text_body, "html": self.html_body }).to_string()),
-            created_at: self.created_at,
-        }
+/// The job that delivers an email: its lane is its address, so one address's emails go out in
+/// the order written; its subject and Message-ID are kept, its bodies erased once sent.
+pub fn email_job(email: &NewEmail) -> NewJob {
+    NewJob {
+        id: email.id,
+        kind: JobKind::Email,
+        lane: format!("email {}", email.recipient.to_lowercase()),
+        topic: email.kind.to_owned(),
+        target: email.recipient.clone(),
+        account_id: None,
+        ref_id: None,
+        payload: serde_json::json!({ "subject": email.subject, "message_id": email.message_id }).to_string(),
+        body: Some(serde_json::json!({ "text": email.text_body, "html": email.html_body }).to_string()),
+        created_at: email.created_at,
     }
 }
 
@@ -72,4 +48,8 @@ impl QueuedEmail {
 pub trait OutboxStore: Send + Sync + std::fmt::Debug + 'static {
     /// Queues an email that goes with no other change.
     async fn queue_email(&self, email: &NewEmail) -> StoreResult<()>;
+    /// Writes, in one transaction, what goes with no change of the database's own (a session
+    /// started or ended in the session store, which may be Redis; an admin's action on a
+    /// registry): the outcomes' audit rows and webhook jobs, and the emails.
+    async fn record(&self, effects: &Effects) -> StoreResult<()>;
 }

@@ -5,8 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::error::StoreResult;
-use super::outbox::NewEmail;
-use super::webhooks::Event;
+use crate::model::outcome::Effects;
 
 /// A stored passkey.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,20 +59,14 @@ pub struct NewCeremony {
 pub trait PasskeyStore: Send + Sync + std::fmt::Debug + 'static {
     /// Stores a new passkey and queues `notice`, atomically. A credential id stored already
     /// (on any account) is a [`super::StoreError::Conflict`].
-    async fn insert_passkey(&self, passkey: &StoredPasskey, notice: &NewEmail, events: &[Event]) -> StoreResult<()>;
+    async fn insert_passkey(&self, passkey: &StoredPasskey, effects: &Effects) -> StoreResult<()>;
     /// The account's passkeys, oldest first.
     async fn passkeys(&self, account_id: Uuid) -> StoreResult<Vec<StoredPasskey>>;
     async fn passkey_by_credential(&self, credential_id: &[u8]) -> StoreResult<Option<StoredPasskey>>;
     /// Records a use: the updated credential (counter, flags) and the time.
     async fn record_passkey_use(&self, passkey: &StoredPasskey, now: DateTime<Utc>) -> StoreResult<()>;
     /// Deletes one of the account's passkeys and queues `notice`; `false` when it has no such one.
-    async fn delete_passkey(
-        &self,
-        account_id: Uuid,
-        id: Uuid,
-        notice: &NewEmail,
-        events: &[Event],
-    ) -> StoreResult<bool>;
+    async fn delete_passkey(&self, account_id: Uuid, id: Uuid, effects: &Effects) -> StoreResult<bool>;
     async fn insert_ceremony(&self, ceremony: &NewCeremony) -> StoreResult<()>;
     /// Spends the unexpired ceremony of `purpose` whose challenge hashes to `hash`: its account
     /// and state, once.

@@ -6,8 +6,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::error::StoreResult;
-use super::outbox::NewEmail;
-use super::webhooks::Event;
+use crate::model::outcome::Effects;
 use crate::tokens::opaque::TokenHash;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,13 +59,13 @@ pub struct OneTimeToken {
 #[async_trait]
 pub trait TokenStore: Send + Sync + std::fmt::Debug + 'static {
     /// Stores a one-time token and queues the email that carries it, atomically.
-    async fn insert_link(&self, token: &NewOneTimeToken, email: &NewEmail) -> StoreResult<()>;
+    async fn insert_link(&self, token: &NewOneTimeToken, effects: &Effects) -> StoreResult<()>;
     async fn find_token(&self, hash: &TokenHash) -> StoreResult<Option<OneTimeToken>>;
     /// Spends an activation token and activates its pending account. `false` when the token
     /// was already spent (by a concurrent request, say). Any activation but the link of a
     /// provider sign-up ([`TokenPurpose::ActivationThroughProvider`]) removes the identities
     /// whoever signed up linked, in the same transaction.
-    async fn redeem_activation(&self, hash: &TokenHash, now: DateTime<Utc>, events: &[Event]) -> StoreResult<bool>;
+    async fn redeem_activation(&self, hash: &TokenHash, now: DateTime<Utc>, effects: &Effects) -> StoreResult<bool>;
     /// Spends a reset token, sets the password, spends the account's other reset tokens,
     /// activates a pending account (the link proved the address) and queues `notice`,
     /// atomically. `false` when already spent.
@@ -75,7 +74,6 @@ pub trait TokenStore: Send + Sync + std::fmt::Debug + 'static {
         hash: &TokenHash,
         password_hash: &str,
         now: DateTime<Utc>,
-        notice: Option<&NewEmail>,
-        events: &[Event],
+        effects: &Effects,
     ) -> StoreResult<bool>;
 }

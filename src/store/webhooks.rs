@@ -31,8 +31,6 @@ pub trait WebhookStore: Send + Sync + std::fmt::Debug + 'static {
     async fn update_endpoint(&self, endpoint: &Endpoint) -> StoreResult<bool>;
     /// Removes the endpoint and every delivery owed to it.
     async fn delete_endpoint(&self, id: Uuid) -> StoreResult<bool>;
-    /// Writes events that go with no change of the database's own (a session in Redis).
-    async fn queue_events(&self, events: &[Event]) -> StoreResult<()>;
     /// An endpoint with its sealed secret, for sending to it.
     async fn endpoint_with_secret(&self, id: Uuid) -> StoreResult<Option<(Endpoint, Vec<u8>)>>;
     async fn deliveries(&self, query: &DeliveryQuery) -> StoreResult<Vec<Delivery>>;

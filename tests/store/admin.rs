@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use gatehouse::model::account::{Account, AccountKey, Role, Status};
+use gatehouse::model::outcome::Effects;
 use gatehouse::store::admin::{AccountQuery, HistoryPlan, OutboxEntry, OutboxQuery, Retried};
 use gatehouse::store::jobs::{JobKind, Outcome, Settled};
 use gatehouse::store::{NewAccount, Pace, ProfileChange, QueuedEmail, Store, StoreError};
@@ -86,7 +87,7 @@ fn admin(email: &str) -> NewAccount {
 }
 
 async fn insert(h: &Harness, account: NewAccount) -> Account {
-    h.store.insert_account(&account, None, &[]).await.unwrap()
+    h.store.insert_account(&account, None, &Effects::none()).await.unwrap()
 }
 
 fn query() -> AccountQuery {
@@ -200,16 +201,16 @@ pub async fn the_search_follows_renames_and_deletions(h: Harness) {
         username: Some("carlam".into()),
         ..change(&carla, Role::User, Status::Active)
     };
-    store.update_profile(carla.id, &renamed, &[]).await.unwrap().unwrap();
+    store.update_profile(carla.id, &renamed, &Effects::none()).await.unwrap().unwrap();
     assert!(listed(store, &search("martinez")).await.is_empty(), "the old name is gone");
     assert_eq!(listed(store, &search("moreno")).await, ["u1@x.example"], "the new name is found");
     assert_eq!(listed(store, &search("carlam")).await, ["u1@x.example"], "the new username is found");
     let unnamed = ProfileChange { name: None, ..renamed };
-    store.update_profile(carla.id, &unnamed, &[]).await.unwrap().unwrap();
+    store.update_profile(carla.id, &unnamed, &Effects::none()).await.unwrap().unwrap();
     assert!(listed(store, &search("moreno")).await.is_empty(), "a removed name is gone");
     assert_eq!(store.count_accounts(&search("carlam")).await.unwrap(), 1);
 
-    assert!(store.delete_account(dora.id, &[]).await.unwrap());
+    assert!(store.delete_account(dora.id, &Effects::none()).await.unwrap());
     assert!(listed(store, &search("dora_k")).await.is_empty());
     assert_eq!(store.count_accounts(&search("dora_k")).await.unwrap(), 0);
     // A name once given stays its holder's: the account made again takes a new one.
@@ -278,7 +279,9 @@ pub async fn pages_hold_every_account_once_while_accounts_are_added(h: Harness) 
             let mut new = HashSet::new();
             while !stop.load(Ordering::SeqCst) {
                 let n = added.load(Ordering::SeqCst);
-                new.insert(store.insert_account(&user(&format!("new{n}@x.example")), None, &[]).await.unwrap().id);
+                new.insert(
+                    store.insert_account(&user(&format!("new{n}@x.example")), None, &Effects::none()).await.unwrap().id,
+                );
                 added.fetch_add(1, Ordering::SeqCst);
             }
             new
@@ -350,23 +353,31 @@ pub async fn the_only_active_admin_cannot_be_demoted_disabled_or_deleted(h: Harn
 
     for (role, status) in [(Role::User, Status::Active), (Role::Admin, Status::Disabled), (Role::User, Status::Pending)]
     {
-        let refused = store.update_profile(only.id, &change(&only, role, status), &[]).await;
+        let refused = store.update_profile(only.id, &change(&only, role, status), &Effects::none()).await;
         assert!(matches!(refused, Err(StoreError::LastAdmin)), "{role:?}/{status:?}: {refused:?}");
     }
-    assert!(matches!(store.delete_account(only.id, &[]).await, Err(StoreError::LastAdmin)));
+    assert!(matches!(store.delete_account(only.id, &Effects::none()).await, Err(StoreError::LastAdmin)));
 
     assert_eq!(current(store, only.id).await, Some(only.clone()), "nothing changed");
     let renamed = ProfileChange { name: Some("Root".into()), ..change(&only, Role::Admin, Status::Active) };
-    assert_eq!(store.update_profile(only.id, &renamed, &[]).await.unwrap().unwrap().name.as_deref(), Some("Root"));
-    let disabled =
-        store.update_profile(someone.id, &change(&someone, Role::User, Status::Disabled), &[]).await.unwrap();
-    assert_eq!(disabled.unwrap().status, Status::Disabled, "other accounts change freely");
-    assert!(store.delete_account(someone.id, &[]).await.unwrap());
     assert_eq!(
-        store.update_profile(Uuid::now_v7(), &change(&only, Role::User, Status::Active), &[]).await.unwrap(),
+        store.update_profile(only.id, &renamed, &Effects::none()).await.unwrap().unwrap().name.as_deref(),
+        Some("Root")
+    );
+    let disabled = store
+        .update_profile(someone.id, &change(&someone, Role::User, Status::Disabled), &Effects::none())
+        .await
+        .unwrap();
+    assert_eq!(disabled.unwrap().status, Status::Disabled, "other accounts change freely");
+    assert!(store.delete_account(someone.id, &Effects::none()).await.unwrap());
+    assert_eq!(
+        store
+            .update_profile(Uuid::now_v7(), &change(&only, Role::User, Status::Active), &Effects::none())
+            .await
+            .unwrap(),
         None
     );
-    assert!(!store.delete_account(Uuid::now_v7(), &[]).await.unwrap());
+    assert!(!store.delete_account(Uuid::now_v7(), &Effects::none()).await.unwrap());
     assert_eq!(active_admins(store).await, 1);
 }
 
@@ -375,16 +386,21 @@ pub async fn of_two_active_admins_one_can_go(h: Harness) {
     let second = insert(&h, admin("second@x.example")).await;
     let store = &*h.store;
 
-    let demoted =
-        store.update_profile(first.id, &change(&first, Role::User, Status::Active), &[]).await.unwrap().unwrap();
+    let demoted = store
+        .update_profile(first.id, &change(&first, Role::User, Status::Active), &Effects::none())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(demoted.role, Role::User);
-    let refused = store.update_profile(second.id, &change(&second, Role::Admin, Status::Disabled), &[]).await;
+    let refused =
+        store.update_profile(second.id, &change(&second, Role::Admin, Status::Disabled), &Effects::none()).await;
     assert!(matches!(refused, Err(StoreError::LastAdmin)), "{refused:?}");
-    assert!(matches!(store.delete_account(second.id, &[]).await, Err(StoreError::LastAdmin)));
+    assert!(matches!(store.delete_account(second.id, &Effects::none()).await, Err(StoreError::LastAdmin)));
 
-    let promoted = store.update_profile(first.id, &change(&first, Role::Admin, Status::Active), &[]).await.unwrap();
+    let promoted =
+        store.update_profile(first.id, &change(&first, Role::Admin, Status::Active), &Effects::none()).await.unwrap();
     assert_eq!(promoted.unwrap().role, Role::Admin);
-    assert!(store.delete_account(second.id, &[]).await.unwrap(), "now there is another admin");
+    assert!(store.delete_account(second.id, &Effects::none()).await.unwrap(), "now there is another admin");
     assert_eq!(active_admins(store).await, 1);
 }
 
@@ -397,14 +413,14 @@ pub async fn admins_demoting_each_other_at_once_always_leave_one(h: Harness) {
         let remove = |store: Arc<dyn Store>, account: Account, how: usize| async move {
             match how % 3 {
                 0 => store
-                    .update_profile(account.id, &change(&account, Role::User, Status::Active), &[])
+                    .update_profile(account.id, &change(&account, Role::User, Status::Active), &Effects::none())
                     .await
                     .map(|_| ()),
                 1 => store
-                    .update_profile(account.id, &change(&account, Role::Admin, Status::Disabled), &[])
+                    .update_profile(account.id, &change(&account, Role::Admin, Status::Disabled), &Effects::none())
                     .await
                     .map(|_| ()),
-                _ => store.delete_account(account.id, &[]).await.map(|_| ()),
+                _ => store.delete_account(account.id, &Effects::none()).await.map(|_| ()),
             }
         };
         let one = tokio::spawn(remove(h.store.clone(), survivor.clone(), round));

@@ -5,7 +5,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use gatehouse::audit::{AuditEvent, AuditStore, EventFilter, kinds};
+use gatehouse::audit::{AuditEvent, AuditStore, EventFilter};
+use gatehouse::model::outcome::Kind;
 use gatehouse::store::Pace;
 use serde_json::json;
 use uuid::Uuid;
@@ -62,12 +63,12 @@ fn micros(time: DateTime<Utc>) -> DateTime<Utc> {
 pub async fn events_round_trip_every_field(h: Harness) {
     let audit = audit(&h);
     let (account, actor) = (Uuid::now_v7(), Uuid::now_v7());
-    let full = AuditEvent::new(kinds::ADMIN_ACCOUNT_UPDATED)
+    let full = AuditEvent::new(Kind::AdminAccountUpdated.as_str())
         .account(account)
         .actor(actor)
         .client(Some("2001:db8::7".into()), Some("Mozilla/5.0 (ü)".into()), Some("req-1".into()))
         .detail(json!({"role": {"from": "user", "to": "admin"}, "n": 1.5, "list": [1, "zwei", null, true]}));
-    let bare = AuditEvent::new(kinds::RATE_LIMITED);
+    let bare = AuditEvent::new(Kind::RateLimited.as_str());
     audit.insert_events(&[full.clone(), bare.clone()]).await.unwrap();
 
     let listed = audit.list_events(&all(10)).await.unwrap();
@@ -78,10 +79,10 @@ pub async fn events_round_trip_every_field(h: Harness) {
 pub async fn writing_nothing_is_a_no_op_and_writing_twice_keeps_one(h: Harness) {
     let audit = audit(&h);
     audit.insert_events(&[]).await.unwrap();
-    let event = AuditEvent::new(kinds::LOGOUT);
+    let event = AuditEvent::new(Kind::Logout.as_str());
 
     audit.insert_events(std::slice::from_ref(&event)).await.unwrap();
-    audit.insert_events(&[event.clone(), AuditEvent::new(kinds::LOGOUT)]).await.unwrap();
+    audit.insert_events(&[event.clone(), AuditEvent::new(Kind::Logout.as_str())]).await.unwrap();
 
     let listed = audit.list_events(&all(10)).await.unwrap();
     assert_eq!(listed.len(), 2);
@@ -90,7 +91,8 @@ pub async fn writing_nothing_is_a_no_op_and_writing_twice_keeps_one(h: Harness) 
 
 pub async fn a_batch_larger_than_one_statement_is_written_whole(h: Harness) {
     let audit = audit(&h);
-    let events: Vec<_> = (0..1_234).map(|i| AuditEvent::new(kinds::LOGIN_FAILED).detail(json!({"n": i}))).collect();
+    let events: Vec<_> =
+        (0..1_234).map(|i| AuditEvent::new(Kind::LoginFailed.as_str()).detail(json!({"n": i}))).collect();
 
     audit.insert_events(&events).await.unwrap();
 
@@ -102,7 +104,7 @@ pub async fn a_batch_larger_than_one_statement_is_written_whole(h: Harness) {
 pub async fn text_too_long_for_a_column_is_cut_and_nul_is_dropped(h: Harness) {
     let audit = audit(&h);
     let agent = format!("{}é and more", "a".repeat(511));
-    let event = AuditEvent::new(kinds::LOGIN_FAILED)
+    let event = AuditEvent::new(Kind::LoginFailed.as_str())
         .client(Some("192.0.2.1".into()), Some(agent), Some("r".repeat(128)))
         .detail(json!({"login": "ann\u{0}@example.com"}));
 
@@ -121,11 +123,11 @@ pub async fn events_filter_by_account_kind_and_ip(h: Harness) {
         AuditEvent::new(kind).account(account).client(Some(ip.to_owned()), None, None)
     };
     let events = [
-        with(kinds::LOGIN_FAILED, ann, "192.0.2.1"),
-        with(kinds::LOGIN_SUCCEEDED, ann, "192.0.2.2"),
-        with(kinds::LOGIN_FAILED, bob, "192.0.2.1"),
-        with(kinds::LOGOUT, bob, "192.0.2.2"),
-        AuditEvent::new(kinds::RATE_LIMITED),
+        with(Kind::LoginFailed.as_str(), ann, "192.0.2.1"),
+        with(Kind::LoginSucceeded.as_str(), ann, "192.0.2.2"),
+        with(Kind::LoginFailed.as_str(), bob, "192.0.2.1"),
+        with(Kind::Logout.as_str(), bob, "192.0.2.2"),
+        AuditEvent::new(Kind::RateLimited.as_str()),
     ];
     audit.insert_events(&events).await.unwrap();
     let ids = |filter: EventFilter| {
@@ -134,7 +136,7 @@ pub async fn events_filter_by_account_kind_and_ip(h: Harness) {
     };
 
     let by_account = ids(EventFilter { account_id: Some(ann), ..all(10) }).await;
-    let exact_kind = ids(EventFilter { kind: Some(kinds::LOGIN_FAILED.into()), ..all(10) }).await;
+    let exact_kind = ids(EventFilter { kind: Some(Kind::LoginFailed.as_str().into()), ..all(10) }).await;
     let kind_prefix = ids(EventFilter { kind: Some("login.".into()), ..all(10) }).await;
     let by_ip = ids(EventFilter { ip: Some("192.0.2.2".into()), ..all(10) }).await;
     let combined = ids(EventFilter {
@@ -171,7 +173,7 @@ pub async fn a_kind_prefix_is_not_a_pattern(h: Harness) {
 pub async fn the_time_window_includes_since_and_excludes_until(h: Harness) {
     let audit = audit(&h);
     let t0 = micros(Utc::now()) - Duration::hours(1);
-    let events: Vec<_> = (0..5).map(|i| at(kinds::SIGNUP, t0 + Duration::minutes(i))).collect();
+    let events: Vec<_> = (0..5).map(|i| at(Kind::Signup.as_str(), t0 + Duration::minutes(i))).collect();
     audit.insert_events(&events).await.unwrap();
 
     let window = EventFilter { since: Some(events[1].at), until: Some(events[3].at), ..all(10) };
@@ -184,7 +186,7 @@ pub async fn the_time_window_includes_since_and_excludes_until(h: Harness) {
 
 pub async fn pages_follow_the_cursor_newest_first_without_gaps_or_repeats(h: Harness) {
     let audit = audit(&h);
-    let events: Vec<_> = (0..25).map(|_| AuditEvent::new(kinds::LOGIN_SUCCEEDED)).collect();
+    let events: Vec<_> = (0..25).map(|_| AuditEvent::new(Kind::LoginSucceeded.as_str())).collect();
     audit.insert_events(&events).await.unwrap();
 
     let mut seen = Vec::new();
@@ -208,9 +210,12 @@ pub async fn pages_follow_the_cursor_newest_first_without_gaps_or_repeats(h: Har
 pub async fn purging_removes_only_older_events(h: Harness) {
     let audit = audit(&h);
     let now = micros(Utc::now());
-    let old = [at(kinds::LOGIN_FAILED, now - Duration::days(100)), at(kinds::SIGNUP, now - Duration::days(91))];
+    let old = [
+        at(Kind::LoginFailed.as_str(), now - Duration::days(100)),
+        at(Kind::Signup.as_str(), now - Duration::days(91)),
+    ];
     let cutoff = now - Duration::days(90);
-    let kept = [at(kinds::LOGOUT, cutoff), at(kinds::LOGOUT, now)];
+    let kept = [at(Kind::Logout.as_str(), cutoff), at(Kind::Logout.as_str(), now)];
     audit.insert_events(&old).await.unwrap();
     audit.insert_events(&kept).await.unwrap();
 

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use gatehouse::model::account::AccountKey;
+use gatehouse::model::outcome::Effects;
 use gatehouse::store::admin::OutboxQuery;
 use gatehouse::store::email_change::{ChangeKind, NewEmailChange, Redeemed};
 use gatehouse::store::{Pace, StoreError};
@@ -27,7 +28,7 @@ fn change(account_id: Uuid, kind: ChangeKind, address: &str, expires_at: DateTim
 /// Stores a confirm link for `address` (and the email carrying it); its hash.
 async fn requested(h: &Harness, account_id: Uuid, address: &str) -> TokenHash {
     let link = change(account_id, ChangeKind::Confirm, address, now() + minutes(60));
-    h.store.insert_email_change(&link, &email(address, now())).await.unwrap();
+    h.store.insert_email_change(&link, &Effects::none().email(email(address, now()))).await.unwrap();
     link.hash
 }
 
@@ -39,7 +40,7 @@ async fn confirmed(
     old: &str,
 ) -> (Result<Redeemed, StoreError>, TokenHash) {
     let revert = change(account_id, ChangeKind::Revert, old, now() + minutes(60 * 24 * 7));
-    let outcome = h.store.redeem_email_change(link, &revert, &email(old, now()), now(), &[]).await;
+    let outcome = h.store.redeem_email_change(link, &revert, now(), &Effects::none().email(email(old, now()))).await;
     (outcome, revert.hash)
 }
 
@@ -107,7 +108,7 @@ async fn a_change_link_is_redeemed_once_and_only_while_it_lives(h: Harness) {
     assert!(matches!(wrong_kind, Ok(Redeemed::AlreadySpent)), "a revert link does not confirm: {wrong_kind:?}");
     assert_eq!(h.store.find_email_change(&revert_link).await.unwrap().unwrap().used_at, None, "nor is it spent");
     let stale = change(id, ChangeKind::Confirm, "wes@stale.example", now() - minutes(1));
-    h.store.insert_email_change(&stale, &email("wes@stale.example", now())).await.unwrap();
+    h.store.insert_email_change(&stale, &Effects::none().email(email("wes@stale.example", now()))).await.unwrap();
     let (expired, _) = confirmed(&h, &stale.hash, id, "wes@new.example").await;
     assert!(matches!(expired, Ok(Redeemed::AlreadySpent)), "expired: {expired:?}");
     assert_eq!(address_of(&h, id).await, "wes@new.example");
@@ -122,7 +123,10 @@ async fn concurrent_redemptions_of_one_change_link_succeed_once(h: Harness) {
             let store = h.store.clone();
             tokio::spawn(async move {
                 let revert = change(id, ChangeKind::Revert, "xia@example.com", now() + minutes(60));
-                store.redeem_email_change(&link, &revert, &email("xia@example.com", now()), now(), &[]).await.unwrap()
+                store
+                    .redeem_email_change(&link, &revert, now(), &Effects::none().email(email("xia@example.com", now())))
+                    .await
+                    .unwrap()
             })
         })
         .collect();
@@ -149,7 +153,7 @@ async fn reverting_restores_the_address_and_spends_every_other_link(h: Harness) 
     let pending = requested(&h, id, "yan@elsewhere.example").await;
 
     let notice = email("yan@example.com", now());
-    let outcome = h.store.redeem_email_revert(&revert, Some(&notice), now(), &[]).await;
+    let outcome = h.store.redeem_email_revert(&revert, now(), &Effects::none().email(notice)).await;
 
     let Ok(Redeemed::Changed { account, previous }) = outcome else { panic!("{outcome:?}") };
     assert_eq!((account.email.as_str(), account.email_verified), ("yan@example.com", true));
@@ -157,11 +161,11 @@ async fn reverting_restores_the_address_and_spends_every_other_link(h: Harness) 
     assert_eq!(address_of(&h, id).await, "yan@example.com");
     assert!(h.store.find_email_change(&revert).await.unwrap().unwrap().used_at.is_some());
     assert!(h.store.find_email_change(&pending).await.unwrap().unwrap().used_at.is_some(), "the pending link");
-    let again = h.store.redeem_email_revert(&revert, None, now(), &[]).await;
+    let again = h.store.redeem_email_revert(&revert, now(), &Effects::none()).await;
     assert!(matches!(again, Ok(Redeemed::AlreadySpent)), "{again:?}");
     let (confirm, _) = confirmed(&h, &pending, id, "yan@example.com").await;
     assert!(matches!(confirm, Ok(Redeemed::AlreadySpent)), "{confirm:?}");
-    assert!(matches!(h.store.redeem_email_revert(&link, None, now(), &[]).await, Ok(Redeemed::AlreadySpent)));
+    assert!(matches!(h.store.redeem_email_revert(&link, now(), &Effects::none()).await, Ok(Redeemed::AlreadySpent)));
     assert_eq!(queued(&h).await.iter().filter(|r| *r == "yan@example.com").count(), 2, "two notices");
 }
 
@@ -187,7 +191,7 @@ async fn deleting_an_account_removes_its_change_links(h: Harness) {
     let other = seeded(&h, "bea@example.com").await;
     let kept = requested(&h, other, "bea@new.example").await;
 
-    assert!(h.store.delete_account(id, &[]).await.unwrap());
+    assert!(h.store.delete_account(id, &Effects::none()).await.unwrap());
 
     assert!(h.store.find_email_change(&link).await.unwrap().is_none());
     assert!(h.store.find_email_change(&revert).await.unwrap().is_none());
@@ -200,7 +204,7 @@ async fn purging_removes_change_links_a_week_after_they_expire(h: Harness) {
     let old = change(id, ChangeKind::Confirm, "cal@old.example", now() - minutes(60 * 24 * 8));
     let recent = change(id, ChangeKind::Revert, "cal@example.com", now() - minutes(60 * 24 * 6));
     for link in [&old, &recent] {
-        h.store.insert_email_change(link, &email(&link.email, now())).await.unwrap();
+        h.store.insert_email_change(link, &Effects::none().email(email(&link.email, now()))).await.unwrap();
     }
 
     h.store.purge_expired(now(), Pace::Full).await.unwrap();

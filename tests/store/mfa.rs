@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
+use gatehouse::model::outcome::Effects;
 use gatehouse::sessions::SessionAuth;
 use gatehouse::store::StoreError;
 use gatehouse::store::mfa::NewChallenge;
@@ -35,7 +36,12 @@ const SEALED: &[u8] = b"\x01sealed secret bytes, opaque to the store";
 async fn enrolled(h: &Harness, address: &str) -> Uuid {
     let id = seeded(h, address).await;
     assert!(h.store.begin_totp(id, SEALED, now()).await.unwrap());
-    assert!(h.store.confirm_totp(id, 100, &[[1; 32], [2; 32]], &email(address, now()), now(), &[]).await.unwrap());
+    assert!(
+        h.store
+            .confirm_totp(id, 100, &[[1; 32], [2; 32]], now(), &Effects::none().email(email(address, now())))
+            .await
+            .unwrap()
+    );
     id
 }
 
@@ -50,8 +56,18 @@ pub async fn a_totp_factor_counts_once_confirmed_and_accepts_each_step_once(h: H
     assert!(!h.store.accept_totp_step(id, 99).await.unwrap(), "nor does it accept codes");
 
     let codes: Vec<[u8; 32]> = (0..10u8).map(|n| [n; 32]).collect();
-    assert!(h.store.confirm_totp(id, 100, &codes, &email("ann@example.com", now()), now(), &[]).await.unwrap());
-    assert!(!h.store.confirm_totp(id, 101, &codes, &email("ann@example.com", now()), now(), &[]).await.unwrap());
+    assert!(
+        h.store
+            .confirm_totp(id, 100, &codes, now(), &Effects::none().email(email("ann@example.com", now())))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !h.store
+            .confirm_totp(id, 101, &codes, now(), &Effects::none().email(email("ann@example.com", now())))
+            .await
+            .unwrap()
+    );
     let factors = h.store.factors(id).await.unwrap();
     assert!(factors.totp && factors.any());
     assert_eq!(factors.recovery_codes, 10);
@@ -92,7 +108,10 @@ pub async fn recovery_codes_are_spent_once_and_replaced_whole(h: Harness) {
     let spend = |n: u8| {
         let store = store.clone();
         tokio::spawn(async move {
-            store.spend_recovery_code(id, &[n; 32], &email("ann@example.com", now()), now()).await.unwrap()
+            store
+                .spend_recovery_code(id, &[n; 32], &Effects::none().email(email("ann@example.com", now())), now())
+                .await
+                .unwrap()
         })
     };
     let (a, b) = (spend(1), spend(1));
@@ -103,7 +122,7 @@ pub async fn recovery_codes_are_spent_once_and_replaced_whole(h: Harness) {
     let notices = h.db.count("SELECT COUNT(*) FROM jobs WHERE kind = 'email'").await;
     assert_eq!(notices, 2, "the confirmation's notice and one spend's");
 
-    h.store.replace_recovery_codes(id, &[[7; 32], [8; 32], [9; 32]], now()).await.unwrap();
+    h.store.replace_recovery_codes(id, &[[7; 32], [8; 32], [9; 32]], now(), &Effects::none()).await.unwrap();
     assert!(!spend(2).await.unwrap(), "the old set is gone");
     assert_eq!(h.store.factors(id).await.unwrap().recovery_codes, 3);
 }
@@ -142,12 +161,12 @@ pub async fn a_challenge_is_claimed_by_one_attempt_and_dies_after_the_last_wrong
 
 pub async fn removing_the_factors_takes_the_codes_and_queues_the_notice(h: Harness) {
     let id = enrolled(&h, "ann@example.com").await;
-    assert!(h.store.remove_factors(id, false, Some(&email("ann@example.com", now())), &[]).await.unwrap());
+    assert!(h.store.remove_factors(id, false, &Effects::none().email(email("ann@example.com", now()))).await.unwrap());
     assert!(!h.store.factors(id).await.unwrap().any());
     assert!(h.store.recovery_codes(id).await.unwrap().is_empty());
     assert!(h.store.totp(id).await.unwrap().is_none());
     assert!(
-        !h.store.remove_factors(id, false, Some(&email("ann@example.com", now())), &[]).await.unwrap(),
+        !h.store.remove_factors(id, false, &Effects::none().email(email("ann@example.com", now()))).await.unwrap(),
         "nothing left"
     );
     assert_eq!(
@@ -158,7 +177,10 @@ pub async fn removing_the_factors_takes_the_codes_and_queues_the_notice(h: Harne
 
     let pending = seeded(&h, "ben@example.com").await;
     assert!(h.store.begin_totp(pending, SEALED, now()).await.unwrap());
-    assert!(!h.store.remove_factors(pending, false, None, &[]).await.unwrap(), "an unconfirmed secret is no factor");
+    assert!(
+        !h.store.remove_factors(pending, false, &Effects::none()).await.unwrap(),
+        "an unconfirmed secret is no factor"
+    );
 }
 
 pub async fn a_session_keeps_how_it_was_authenticated_through_refresh_and_step_up(h: Harness) {
@@ -211,9 +233,9 @@ pub async fn passkeys_are_unique_by_credential_and_leave_with_their_account_or_a
     let ann = enrolled(&h, "ann@example.com").await;
     let ben = seeded(&h, "ben@example.com").await;
     let first = passkey(ann, 1);
-    h.store.insert_passkey(&first, &email("ann@example.com", now()), &[]).await.unwrap();
-    h.store.insert_passkey(&passkey(ann, 2), &email("ann@example.com", now()), &[]).await.unwrap();
-    let taken = h.store.insert_passkey(&passkey(ben, 1), &email("ben@example.com", now()), &[]).await;
+    h.store.insert_passkey(&first, &Effects::none().email(email("ann@example.com", now()))).await.unwrap();
+    h.store.insert_passkey(&passkey(ann, 2), &Effects::none().email(email("ann@example.com", now()))).await.unwrap();
+    let taken = h.store.insert_passkey(&passkey(ben, 1), &Effects::none().email(email("ben@example.com", now()))).await;
     assert!(matches!(taken, Err(StoreError::Conflict)), "a credential id belongs to one account: {taken:?}");
     assert_eq!(h.store.passkeys(ann).await.unwrap().len(), 2);
     assert_eq!(h.store.factors(ann).await.unwrap().passkeys, 2);
@@ -228,16 +250,21 @@ pub async fn passkeys_are_unique_by_credential_and_leave_with_their_account_or_a
         (used.passkey.as_str(), true, true)
     );
 
-    assert!(!h.store.delete_passkey(ben, first.id, &email("ben@example.com", now()), &[]).await.unwrap(), "not ben's");
-    assert!(h.store.delete_passkey(ann, first.id, &email("ann@example.com", now()), &[]).await.unwrap());
-    assert!(h.store.remove_factors(ann, false, None, &[]).await.unwrap(), "the app goes");
+    assert!(
+        !h.store.delete_passkey(ben, first.id, &Effects::none().email(email("ben@example.com", now()))).await.unwrap(),
+        "not ben's"
+    );
+    assert!(
+        h.store.delete_passkey(ann, first.id, &Effects::none().email(email("ann@example.com", now()))).await.unwrap()
+    );
+    assert!(h.store.remove_factors(ann, false, &Effects::none()).await.unwrap(), "the app goes");
     assert_eq!(h.store.recovery_codes(ann).await.unwrap().len(), 2, "the codes stay while a passkey remains");
-    assert!(h.store.remove_factors(ann, true, None, &[]).await.unwrap(), "the admin's reset takes the passkeys");
+    assert!(h.store.remove_factors(ann, true, &Effects::none()).await.unwrap(), "the admin's reset takes the passkeys");
     let factors = h.store.factors(ann).await.unwrap();
     assert_eq!((factors.passkeys, factors.recovery_codes, factors.any()), (0, 0, false));
 
-    h.store.insert_passkey(&passkey(ben, 3), &email("ben@example.com", now()), &[]).await.unwrap();
-    assert!(h.store.delete_account(ben, &[]).await.unwrap());
+    h.store.insert_passkey(&passkey(ben, 3), &Effects::none().email(email("ben@example.com", now()))).await.unwrap();
+    assert!(h.store.delete_account(ben, &Effects::none()).await.unwrap());
     assert!(h.store.passkey_by_credential(&[3; 16]).await.unwrap().is_none(), "gone with the account");
 }
 

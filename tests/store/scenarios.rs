@@ -6,6 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use gatehouse::i18n::Locale;
 use gatehouse::model::account::{AccountKey, Role, Status};
+use gatehouse::model::outcome::Effects;
 use gatehouse::sessions::{AccountRead, LiveSession, NewSession, Rotation, SessionAuth};
 use gatehouse::store::admin::OutboxQuery;
 use gatehouse::store::jobs::{JobKind, Outcome, Settled};
@@ -74,7 +75,7 @@ fn link(account_id: Uuid, purpose: TokenPurpose, expires_at: DateTime<Utc>) -> (
 }
 
 pub(crate) async fn seeded(h: &Harness, email_address: &str) -> Uuid {
-    h.store.insert_account(&account(email_address, None), None, &[]).await.unwrap().id
+    h.store.insert_account(&account(email_address, None), None, &Effects::none()).await.unwrap().id
 }
 
 pub(crate) fn session(
@@ -99,7 +100,7 @@ pub(crate) fn session(
 pub async fn accounts_round_trip_every_field(h: Harness) {
     let new = account("Ann.Lee@Example.com", Some("AnnLee"));
 
-    let created = h.store.insert_account(&new, None, &[]).await.unwrap();
+    let created = h.store.insert_account(&new, None, &Effects::none()).await.unwrap();
 
     assert_eq!(created.id, new.id);
     for key in
@@ -122,14 +123,15 @@ pub async fn accounts_round_trip_every_field(h: Harness) {
 }
 
 pub async fn emails_and_usernames_are_unique_whatever_their_case(h: Harness) {
-    h.store.insert_account(&account("ben@example.com", Some("Ben")), None, &[]).await.unwrap();
+    h.store.insert_account(&account("ben@example.com", Some("Ben")), None, &Effects::none()).await.unwrap();
 
-    let same_email = h.store.insert_account(&account("BEN@example.COM", None), None, &[]).await;
-    let same_username = h.store.insert_account(&account("other@example.com", Some("bEN")), None, &[]).await;
+    let same_email = h.store.insert_account(&account("BEN@example.COM", None), None, &Effects::none()).await;
+    let same_username =
+        h.store.insert_account(&account("other@example.com", Some("bEN")), None, &Effects::none()).await;
 
     assert!(matches!(same_email, Err(StoreError::EmailTaken)), "{same_email:?}");
     assert!(matches!(same_username, Err(StoreError::UsernameTaken)), "{same_username:?}");
-    let other = h.store.insert_account(&account("cat@example.com", Some("cat")), None, &[]).await.unwrap();
+    let other = h.store.insert_account(&account("cat@example.com", Some("cat")), None, &Effects::none()).await.unwrap();
     let change = ProfileChange {
         username: Some("BEN".into()),
         name: None,
@@ -140,11 +142,11 @@ pub async fn emails_and_usernames_are_unique_whatever_their_case(h: Harness) {
         locale: None,
         now: now(),
     };
-    let renamed = h.store.update_profile(other.id, &change, &[]).await;
+    let renamed = h.store.update_profile(other.id, &change, &Effects::none()).await;
     assert!(matches!(renamed, Err(StoreError::UsernameTaken)), "{renamed:?}");
     // Several accounts without a username are fine.
-    h.store.insert_account(&account("dan@example.com", None), None, &[]).await.unwrap();
-    h.store.insert_account(&account("eve@example.com", None), None, &[]).await.unwrap();
+    h.store.insert_account(&account("dan@example.com", None), None, &Effects::none()).await.unwrap();
+    h.store.insert_account(&account("eve@example.com", None), None, &Effects::none()).await.unwrap();
 }
 
 pub async fn updates_replace_the_editable_fields(h: Harness) {
@@ -162,7 +164,7 @@ pub async fn updates_replace_the_editable_fields(h: Harness) {
     };
     let before = h.store.find_account(&AccountKey::Id(id)).await.unwrap().unwrap();
 
-    let updated = h.store.update_profile(id, &change, &[]).await.unwrap().unwrap();
+    let updated = h.store.update_profile(id, &change, &Effects::none()).await.unwrap().unwrap();
 
     assert_eq!(serde_json::Value::Object(before.account.app_data), json!({"plan": "trial"}), "as inserted");
     assert_eq!(updated.username.as_deref(), Some("fay"));
@@ -174,8 +176,8 @@ pub async fn updates_replace_the_editable_fields(h: Harness) {
     assert_eq!(updated.updated_at, later);
     assert!(h.store.find_account(&AccountKey::Username("FAY".into())).await.unwrap().is_some());
     let nameless = ProfileChange { username: None, ..change };
-    assert!(h.store.update_profile(Uuid::now_v7(), &nameless, &[]).await.unwrap().is_none());
-    h.store.set_password_hash(id, "$argon2id$new", later, None, &[]).await.unwrap();
+    assert!(h.store.update_profile(Uuid::now_v7(), &nameless, &Effects::none()).await.unwrap().is_none());
+    h.store.set_password_hash(id, "$argon2id$new", later, &Effects::none()).await.unwrap();
     let found = h.store.find_account(&AccountKey::Id(id)).await.unwrap().unwrap();
     assert_eq!(found.password_hash, "$argon2id$new");
 }
@@ -185,48 +187,48 @@ pub async fn deleting_an_account_takes_its_sessions_and_links_with_it(h: Harness
     let (new, _) = session(id, now(), minutes(60));
     h.sessions.create_session(&new).await.unwrap();
     let (token, record) = link(id, TokenPurpose::Activation, now() + minutes(60));
-    h.store.insert_link(&record, &email("gus@example.com", now())).await.unwrap();
+    h.store.insert_link(&record, &Effects::none().email(email("gus@example.com", now()))).await.unwrap();
 
-    assert!(h.store.delete_account(id, &[]).await.unwrap());
+    assert!(h.store.delete_account(id, &Effects::none()).await.unwrap());
 
     assert!(h.store.find_account(&AccountKey::Id(id)).await.unwrap().is_none());
     assert!(h.store.find_token(&token.hash).await.unwrap().is_none());
     assert!(h.sessions.live_session(new.id, now()).await.unwrap().is_none());
-    assert!(!h.store.delete_account(id, &[]).await.unwrap(), "a second delete finds nothing");
+    assert!(!h.store.delete_account(id, &Effects::none()).await.unwrap(), "a second delete finds nothing");
 }
 
 pub async fn a_link_is_redeemed_once_and_not_after_it_expires(h: Harness) {
     let id = seeded(&h, "hal@example.com").await;
     let (token, record) = link(id, TokenPurpose::Activation, now() + minutes(60));
-    h.store.insert_link(&record, &email("hal@example.com", now())).await.unwrap();
+    h.store.insert_link(&record, &Effects::none().email(email("hal@example.com", now()))).await.unwrap();
 
     let stored = h.store.find_token(&token.hash).await.unwrap().unwrap();
     assert_eq!((stored.account_id, stored.purpose, stored.used_at), (id, TokenPurpose::Activation, None));
-    assert!(h.store.redeem_activation(&token.hash, now(), &[]).await.unwrap());
-    assert!(!h.store.redeem_activation(&token.hash, now(), &[]).await.unwrap(), "single use");
+    assert!(h.store.redeem_activation(&token.hash, now(), &Effects::none()).await.unwrap());
+    assert!(!h.store.redeem_activation(&token.hash, now(), &Effects::none()).await.unwrap(), "single use");
     let a = h.store.find_account(&AccountKey::Id(id)).await.unwrap().unwrap().account;
     assert_eq!((a.status, a.email_verified), (Status::Active, true));
     assert!(h.store.find_token(&token.hash).await.unwrap().unwrap().used_at.is_some());
 
     let (old, record) = link(id, TokenPurpose::PasswordReset, now() - minutes(1));
-    h.store.insert_link(&record, &email("hal@example.com", now())).await.unwrap();
-    assert!(!h.store.redeem_reset(&old.hash, "$argon2id$x", now(), None, &[]).await.unwrap(), "expired");
-    assert!(!h.store.redeem_activation(&old.hash, now(), &[]).await.unwrap(), "wrong purpose");
+    h.store.insert_link(&record, &Effects::none().email(email("hal@example.com", now()))).await.unwrap();
+    assert!(!h.store.redeem_reset(&old.hash, "$argon2id$x", now(), &Effects::none()).await.unwrap(), "expired");
+    assert!(!h.store.redeem_activation(&old.hash, now(), &Effects::none()).await.unwrap(), "wrong purpose");
 }
 
 pub async fn concurrent_redemptions_of_one_reset_link_succeed_once(h: Harness) {
     let id = seeded(&h, "ivy@example.com").await;
     let (token, record) = link(id, TokenPurpose::PasswordReset, now() + minutes(60));
     let (other, other_record) = link(id, TokenPurpose::PasswordReset, now() + minutes(60));
-    h.store.insert_link(&record, &email("ivy@example.com", now())).await.unwrap();
-    h.store.insert_link(&other_record, &email("ivy@example.com", now())).await.unwrap();
+    h.store.insert_link(&record, &Effects::none().email(email("ivy@example.com", now()))).await.unwrap();
+    h.store.insert_link(&other_record, &Effects::none().email(email("ivy@example.com", now()))).await.unwrap();
 
     let attempts: Vec<_> = (0..12)
         .map(|n| {
             let store = h.store.clone();
             let hash = token.hash;
             tokio::spawn(async move {
-                store.redeem_reset(&hash, &format!("$argon2id${n}"), now(), None, &[]).await.unwrap()
+                store.redeem_reset(&hash, &format!("$argon2id${n}"), now(), &Effects::none()).await.unwrap()
             })
         })
         .collect();
@@ -240,7 +242,7 @@ pub async fn concurrent_redemptions_of_one_reset_link_succeed_once(h: Harness) {
     assert!(a.password_hash.starts_with("$argon2id$"));
     assert_eq!(a.account.status, Status::Active, "a reset proves the address");
     assert!(
-        !h.store.redeem_reset(&other.hash, "$argon2id$late", now(), None, &[]).await.unwrap(),
+        !h.store.redeem_reset(&other.hash, "$argon2id$late", now(), &Effects::none()).await.unwrap(),
         "the other links are spent"
     );
 }
@@ -265,7 +267,7 @@ pub async fn the_outbox_hands_out_each_due_email_once_per_lease(h: Harness) {
     let t0 = now();
     for n in 0..3 {
         let (_, record) = link(id, TokenPurpose::Activation, t0 + minutes(60));
-        h.store.insert_link(&record, &email(&format!("jon{n}@example.com"), t0)).await.unwrap();
+        h.store.insert_link(&record, &Effects::none().email(email(&format!("jon{n}@example.com"), t0))).await.unwrap();
     }
     let lease = Duration::from_secs(60);
 
@@ -318,7 +320,7 @@ pub async fn retried_failed_and_sent_emails_leave_the_queue_as_they_should(h: Ha
     let t0 = now();
     for n in 0..4 {
         let (_, record) = link(id, TokenPurpose::Activation, t0 + minutes(60));
-        h.store.insert_link(&record, &email(&format!("kim{n}@example.com"), t0)).await.unwrap();
+        h.store.insert_link(&record, &Effects::none().email(email(&format!("kim{n}@example.com"), t0))).await.unwrap();
     }
     let worker = Uuid::now_v7();
     let mut claimed = claim_emails(&h, worker, t0, Duration::from_secs(60), 10).await;
@@ -369,11 +371,14 @@ pub async fn one_addresss_emails_go_one_at_a_time_in_the_order_written(h: Harnes
         let (_, record) = link(id, TokenPurpose::Activation, t0 + minutes(60));
         // The same address in any case is one lane.
         let to = if n == 1 { "LIV@example.com" } else { "liv@example.com" };
-        h.store.insert_link(&record, &email(to, t0 + chrono::Duration::milliseconds(n))).await.unwrap();
+        h.store
+            .insert_link(&record, &Effects::none().email(email(to, t0 + chrono::Duration::milliseconds(n))))
+            .await
+            .unwrap();
     }
     let other = seeded(&h, "max@example.com").await;
     let (_, record) = link(other, TokenPurpose::Activation, t0 + minutes(60));
-    h.store.insert_link(&record, &email("max@example.com", t0)).await.unwrap();
+    h.store.insert_link(&record, &Effects::none().email(email("max@example.com", t0))).await.unwrap();
     let lease = Duration::from_secs(60);
     let (worker, replica) = (Uuid::now_v7(), Uuid::now_v7());
     let second_store = h.another_replica().await;
@@ -415,7 +420,7 @@ pub async fn two_replicas_claiming_at_once_never_get_the_same_email(h: Harness) 
     let t0 = now();
     for n in 0..40 {
         let (_, record) = link(id, TokenPurpose::Activation, t0 + minutes(60));
-        h.store.insert_link(&record, &email(&format!("lea{n}@example.com"), t0)).await.unwrap();
+        h.store.insert_link(&record, &Effects::none().email(email(&format!("lea{n}@example.com"), t0))).await.unwrap();
     }
     let replicas = [h.store.clone(), h.another_replica().await, h.another_replica().await];
 
@@ -587,7 +592,7 @@ pub async fn the_per_request_read_gives_the_session_and_its_current_account(h: H
         locale: None,
         now: t0 + minutes(1),
     };
-    let updated = h.store.update_profile(id, &change, &[]).await.unwrap().unwrap();
+    let updated = h.store.update_profile(id, &change, &Effects::none()).await.unwrap().unwrap();
     let (_, read) = h.sessions.live_session_and_account(new.id, id, t0).await.unwrap().expect("live");
     if h.sessions_in_database {
         assert_eq!(read, AccountRead::Current(updated), "the account as it is after the change");
@@ -643,7 +648,7 @@ pub async fn a_copy_of_the_account_is_read_until_the_account_changes(h: Harness)
         locale: None,
         now: t0 + minutes(1),
     };
-    let updated = h.store.update_profile(id, &change, &[]).await.unwrap().unwrap();
+    let updated = h.store.update_profile(id, &change, &Effects::none()).await.unwrap().unwrap();
     h.sessions.drop_account_copy(id).await.unwrap();
     let AccountRead::Unread { seen: Some(latest) } = read(id).await else { panic!("marked again") };
     h.sessions.keep_account_copy(&updated, &latest).await.unwrap();
@@ -863,7 +868,7 @@ pub async fn the_session_list_shows_live_sessions_newest_first(h: Harness) {
 /// A username once given never goes to another account: not after its holder changed it, not
 /// after its holder was deleted, not through an import. Its holder may take it back.
 pub async fn a_username_once_given_never_goes_to_another_account(h: Harness) {
-    let ann = h.store.insert_account(&account("ann@example.com", Some("Fay")), None, &[]).await.unwrap();
+    let ann = h.store.insert_account(&account("ann@example.com", Some("Fay")), None, &Effects::none()).await.unwrap();
     let change = |username: &str, at: &gatehouse::model::account::Account| ProfileChange {
         username: Some(username.to_owned()),
         name: at.name.clone(),
@@ -874,19 +879,19 @@ pub async fn a_username_once_given_never_goes_to_another_account(h: Harness) {
         locale: at.locale,
         now: now(),
     };
-    let renamed = h.store.update_profile(ann.id, &change("fae", &ann), &[]).await.unwrap().unwrap();
+    let renamed = h.store.update_profile(ann.id, &change("fae", &ann), &Effects::none()).await.unwrap().unwrap();
     assert_eq!(renamed.username.as_deref(), Some("fae"));
 
-    let taken = h.store.insert_account(&account("eve@example.com", Some("FAY")), None, &[]).await;
+    let taken = h.store.insert_account(&account("eve@example.com", Some("FAY")), None, &Effects::none()).await;
     assert!(matches!(taken, Err(StoreError::UsernameTaken)), "{taken:?}");
-    let eve = h.store.insert_account(&account("eve@example.com", None), None, &[]).await.unwrap();
-    let taken = h.store.update_profile(eve.id, &change("fay", &eve), &[]).await;
+    let eve = h.store.insert_account(&account("eve@example.com", None), None, &Effects::none()).await.unwrap();
+    let taken = h.store.update_profile(eve.id, &change("fay", &eve), &Effects::none()).await;
     assert!(matches!(taken, Err(StoreError::UsernameTaken)), "{taken:?}");
-    let back = h.store.update_profile(ann.id, &change("fay", &renamed), &[]).await.unwrap().unwrap();
+    let back = h.store.update_profile(ann.id, &change("fay", &renamed), &Effects::none()).await.unwrap().unwrap();
     assert_eq!(back.username.as_deref(), Some("fay"), "its holder takes it back");
 
-    assert!(h.store.delete_account(ann.id, &[]).await.unwrap());
-    let taken = h.store.update_profile(eve.id, &change("fae", &eve), &[]).await;
+    assert!(h.store.delete_account(ann.id, &Effects::none()).await.unwrap());
+    let taken = h.store.update_profile(eve.id, &change("fae", &eve), &Effects::none()).await;
     assert!(matches!(taken, Err(StoreError::UsernameTaken)), "a deleted account's names stay its own: {taken:?}");
     let imported = h
         .store
@@ -895,7 +900,7 @@ pub async fn a_username_once_given_never_goes_to_another_account(h: Harness) {
         .unwrap();
     assert_eq!(imported.len(), 1, "the import skips the name once given");
     assert!(h.store.find_account(&AccountKey::Email("imp2@example.com".into())).await.unwrap().is_some());
-    let taken = h.store.update_profile(eve.id, &change("free", &eve), &[]).await;
+    let taken = h.store.update_profile(eve.id, &change("free", &eve), &Effects::none()).await;
     assert!(matches!(taken, Err(StoreError::UsernameTaken)), "an imported name is claimed too: {taken:?}");
 }
 
@@ -917,12 +922,12 @@ pub async fn activating_a_pending_account_another_way_drops_what_its_maker_linke
             last_login_at: None,
         };
         let key = IdentityKey { issuer: "https://idp.example", subject: &format!("subject-{n}") };
-        h.store.insert_account_with_identity(&pending, &identity, key, None, &[]).await.unwrap();
+        h.store.insert_account_with_identity(&pending, &identity, key, None, &Effects::none()).await.unwrap();
         match purpose {
             Some(purpose) => {
                 let (token, record) = link(pending.id, purpose, now() + minutes(60));
-                h.store.insert_link(&record, &email(&pending.email, now())).await.unwrap();
-                assert!(h.store.redeem_activation(&token.hash, now(), &[]).await.unwrap());
+                h.store.insert_link(&record, &Effects::none().email(email(&pending.email, now()))).await.unwrap();
+                assert!(h.store.redeem_activation(&token.hash, now(), &Effects::none()).await.unwrap());
             }
             None => {
                 // An admin's activation.
@@ -937,7 +942,7 @@ pub async fn activating_a_pending_account_another_way_drops_what_its_maker_linke
                     locale: found.locale,
                     now: now(),
                 };
-                h.store.update_profile(pending.id, &change, &[]).await.unwrap().unwrap();
+                h.store.update_profile(pending.id, &change, &Effects::none()).await.unwrap().unwrap();
             }
         }
         let active = h.store.find_account(&AccountKey::Id(pending.id)).await.unwrap().unwrap().account;

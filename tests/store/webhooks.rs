@@ -6,8 +6,9 @@
 
 use std::time::Duration;
 
+use gatehouse::model::outcome::{Effects, Kind, Outcome as Happened};
 use gatehouse::store::jobs::{Job, JobKind, Outcome, Settled};
-use gatehouse::store::webhooks::{DeliveryQuery, DeliveryStatus, Endpoint, Event, EventType};
+use gatehouse::store::webhooks::{DeliveryQuery, DeliveryStatus, Endpoint, EventType};
 use uuid::Uuid;
 
 use crate::Harness;
@@ -69,11 +70,14 @@ pub async fn deliveries_exist_exactly_for_committed_changes_and_subscribed_endpo
     assert_eq!(h.store.endpoints().await.unwrap().len(), 2);
     let account = seeded(&h, "wes@example.com").await;
 
-    let changed = Event::new(EventType::UserPasswordChanged, account);
-    h.store.set_password_hash(account, "$argon2id$new", now(), None, &[changed]).await.unwrap();
+    let changed = Happened::new(Kind::PasswordChanged).account(account);
+    h.store.set_password_hash(account, "$argon2id$new", now(), &Effects::none().and(changed)).await.unwrap();
     let changed = newest(&h, deletions.id).await;
-    let nobody = Event::new(EventType::UserDeleted, Uuid::now_v7());
-    assert!(!h.store.delete_account(nobody.account_id, &[nobody]).await.unwrap(), "no such account");
+    let nobody = Happened::new(Kind::AccountDeleted).account(Uuid::now_v7());
+    assert!(
+        !h.store.delete_account(nobody.account_id.unwrap(), &Effects::none().and(nobody)).await.unwrap(),
+        "no such account"
+    );
 
     let written = log(&h, deletions.id).await;
     assert_eq!(written.len(), 1, "one change committed, one did not: {written:?}");
@@ -82,8 +86,8 @@ pub async fn deliveries_exist_exactly_for_committed_changes_and_subscribed_endpo
     assert!(log(&h, logins.id).await.is_empty(), "an endpoint gets only the types it receives");
 
     // The deletion tells of the account as it was, though it is gone by the time it is sent.
-    let deleted = Event::new(EventType::UserDeleted, account);
-    assert!(h.store.delete_account(account, &[deleted]).await.unwrap());
+    let deleted = Happened::new(Kind::AccountDeleted).account(account);
+    assert!(h.store.delete_account(account, &Effects::none().and(deleted)).await.unwrap());
     let deleted = newest(&h, deletions.id).await;
     assert!(deleted > changed, "ids follow the order of the changes");
     let worker = Uuid::now_v7();
@@ -106,12 +110,12 @@ pub async fn an_accounts_deliveries_are_claimed_in_order_and_a_lost_claim_is_tak
     let (ann, bob) = (seeded(&h, "ann@example.com").await, seeded(&h, "bob@example.com").await);
     let mut ann_events = Vec::new();
     for _ in 0..3 {
-        let event = Event::new(EventType::UserPasswordChanged, ann);
-        h.store.set_password_hash(ann, "$argon2id$x", now(), None, &[event]).await.unwrap();
+        let event = Happened::new(Kind::PasswordChanged).account(ann);
+        h.store.set_password_hash(ann, "$argon2id$x", now(), &Effects::none().and(event)).await.unwrap();
         ann_events.push(newest(&h, hooks.id).await);
     }
-    let bob_event = Event::new(EventType::UserPasswordChanged, bob);
-    h.store.set_password_hash(bob, "$argon2id$y", now(), None, &[bob_event]).await.unwrap();
+    let bob_event = Happened::new(Kind::PasswordChanged).account(bob);
+    h.store.set_password_hash(bob, "$argon2id$y", now(), &Effects::none().and(bob_event)).await.unwrap();
     let bob_event = newest(&h, hooks.id).await;
 
     let first = Uuid::now_v7();
@@ -151,8 +155,8 @@ pub async fn an_accounts_deliveries_are_claimed_in_order_and_a_lost_claim_is_tak
 pub async fn replay_queues_a_settled_delivery_and_disabled_or_deleted_endpoints_get_nothing(h: Harness) {
     let hooks = endpoint(&h, &[EventType::UserPasswordChanged]).await;
     let cat = seeded(&h, "cat@example.com").await;
-    let event = Event::new(EventType::UserPasswordChanged, cat);
-    h.store.set_password_hash(cat, "$argon2id$z", now(), None, &[event]).await.unwrap();
+    let event = Happened::new(Kind::PasswordChanged).account(cat);
+    h.store.set_password_hash(cat, "$argon2id$z", now(), &Effects::none().and(event)).await.unwrap();
     let event = newest(&h, hooks.id).await;
     let worker = Uuid::now_v7();
     let claimed = claim(&h, worker, chrono::Utc::now()).await;
@@ -171,8 +175,8 @@ pub async fn replay_queues_a_settled_delivery_and_disabled_or_deleted_endpoints_
     assert!(h.store.update_endpoint(&disabled).await.unwrap());
     assert!(claim(&h, worker, chrono::Utc::now()).await.is_empty(), "held back while disabled");
     assert_eq!(log(&h, hooks.id).await[0].status, DeliveryStatus::Queued, "listed as queued while held");
-    let more = Event::new(EventType::UserPasswordChanged, cat);
-    h.store.set_password_hash(cat, "$argon2id$w", now(), None, &[more]).await.unwrap();
+    let more = Happened::new(Kind::PasswordChanged).account(cat);
+    h.store.set_password_hash(cat, "$argon2id$w", now(), &Effects::none().and(more)).await.unwrap();
     assert_eq!(log(&h, hooks.id).await.len(), 1, "a disabled endpoint is not written to");
     assert!(h.store.update_endpoint(&hooks).await.unwrap());
     assert_eq!(claim(&h, worker, chrono::Utc::now()).await.len(), 1, "goes once enabled");

@@ -12,7 +12,7 @@ use url::Url;
 
 use super::{CODE_TTL, parse_scopes, redirect_matches};
 use crate::accounts::{Accounts, Caller, ClientInfo, Result};
-use crate::audit::kinds;
+use crate::model::outcome::Kind;
 use crate::store::clients::{NewCode, OAuthClient};
 use crate::tokens::opaque::OpaqueToken;
 
@@ -114,8 +114,8 @@ impl Accounts {
             Some(true) => {
                 let (account, client) = (caller.account_id, &checked.client.id);
                 self.store.save_consent(account, client, &checked.scopes, Utc::now()).await?;
-                self.audit.record(
-                    self.event(kinds::OAUTH_CONSENTED, Some(caller.account_id), client_info)
+                self.note(
+                    self.outcome(Kind::OauthConsented, Some(caller.account_id), client_info)
                         .detail(json!({ "client_id": checked.client.id, "scopes": checked.scopes })),
                 );
             }
@@ -245,8 +245,8 @@ impl Accounts {
             expires_at: now + chrono::Duration::from_std(CODE_TTL).unwrap_or_default(),
         };
         self.store.insert_code(&record).await?;
-        self.audit.record(
-            self.event(kinds::OAUTH_AUTHORIZED, Some(caller.account_id), client_info)
+        self.note(
+            self.outcome(Kind::OauthAuthorized, Some(caller.account_id), client_info)
                 .detail(json!({ "client_id": checked.client.id, "scopes": checked.scopes })),
         );
         Ok(code.expose().to_owned())

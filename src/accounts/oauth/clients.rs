@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::{GRANT_TYPES, OAuthError, OAuthResult, parse_scopes, registrable};
 use crate::accounts::admin::Admin;
 use crate::accounts::{Accounts, Error, FieldError, Result};
-use crate::audit::kinds;
+use crate::model::outcome::Kind;
 use crate::store::clients::OAuthClient;
 use crate::tokens::mac::same;
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
@@ -119,7 +119,7 @@ impl Admin<'_> {
         tracing::info!(client_id = %client.id, "client registered");
         // Published now, so the app finds it in the JWKS on its first login.
         self.accounts().ensure_id_key().await?;
-        self.audit(self.event(kinds::ADMIN_CLIENT_CREATED, None).detail(describe(&client))).await?;
+        self.audit(self.outcome(Kind::AdminClientCreated, None).detail(describe(&client))).await?;
         Ok(ClientWithSecret { client, secret: secret.map(|s| s.secret) })
     }
 
@@ -148,7 +148,7 @@ impl Admin<'_> {
         if !self.accounts().store.update_client(&client).await? {
             return Err(Error::NotFoundClient);
         }
-        self.audit(self.event(kinds::ADMIN_CLIENT_UPDATED, None).detail(describe(&client))).await?;
+        self.audit(self.outcome(Kind::AdminClientUpdated, None).detail(describe(&client))).await?;
         Ok(client)
     }
 
@@ -163,7 +163,7 @@ impl Admin<'_> {
         if !self.accounts().store.set_client_secret(id, &secret.hash, Utc::now()).await? {
             return Err(Error::NotFoundClient);
         }
-        self.audit(self.event(kinds::ADMIN_CLIENT_SECRET_ROTATED, None).detail(json!({ "client_id": id }))).await?;
+        self.audit(self.outcome(Kind::AdminClientSecretRotated, None).detail(json!({ "client_id": id }))).await?;
         Ok(ClientWithSecret { client, secret: Some(secret.secret) })
     }
 
@@ -174,7 +174,7 @@ impl Admin<'_> {
         if !self.accounts().store.delete_client(id).await? {
             return Err(Error::NotFoundClient);
         }
-        self.audit(self.event(kinds::ADMIN_CLIENT_DELETED, None).detail(describe(&client))).await?;
+        self.audit(self.outcome(Kind::AdminClientDeleted, None).detail(describe(&client))).await?;
         Ok(client)
     }
 }

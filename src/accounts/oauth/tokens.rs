@@ -12,11 +12,11 @@ use uuid::Uuid;
 use super::{OAuthError, OAuthResult, parse_scopes};
 use crate::accounts::throttle::Action;
 use crate::accounts::{Accounts, ClientInfo, Error, Result};
-use crate::audit::kinds;
 use crate::model::account::{Account, AccountKey, Status};
+use crate::model::outcome::{Effects, Kind};
 use crate::sessions::{Grant, LiveSession, NewSession, Rotation, SessionAuth};
 use crate::store::clients::{OAuthClient, Redemption};
-use crate::store::{Event, EventType};
+
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
 
 /// The `typ` of a client's access token.
@@ -141,8 +141,8 @@ impl Accounts {
                     self.sessions.revoke_session(account_id, session_id).await?;
                 }
                 tracing::warn!(%account_id, client_id = %client.id, "an authorization code was presented again; its session ended");
-                self.audit.record(
-                    self.event(kinds::OAUTH_CODE_REUSED, Some(account_id), info)
+                self.note(
+                    self.outcome(Kind::OauthCodeReused, Some(account_id), info)
                         .detail(json!({ "client_id": client.id, "session_id": session_id })),
                 );
                 return Err(OAuthError::invalid_grant(
@@ -192,14 +192,11 @@ impl Accounts {
             self.sessions.revoke_session(account.id, session.id).await?;
             return Err(OAuthError::invalid_grant("the code has been used already; the tokens it gave are revoked"));
         }
-        let login = Event::new(EventType::UserLogin, account.id)
-            .with("session_id", session.id.to_string())
-            .with("client_id", client.id.clone());
-        self.tell(&[login]).await?;
-        self.audit.record(
-            self.event(kinds::OAUTH_TOKEN_ISSUED, Some(account.id), info)
-                .detail(json!({ "client_id": client.id, "session_id": session.id })),
-        );
+        let token_issued = self
+            .outcome(Kind::OauthTokenIssued, Some(account.id), info)
+            .with("client_id", client.id.as_str())
+            .with("session_id", session.id.to_string());
+        self.tell(Effects::of(token_issued)).await?;
         let live = LiveSession {
             id: session.id,
             account_id: account.id,

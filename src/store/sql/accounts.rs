@@ -6,17 +6,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::outbox::insert_email;
+use super::outbox::insert_effects;
 use super::tokens::insert_token;
-use super::webhooks::insert_events;
 use super::{ACCOUNT_COLUMNS, Dialect, Exec, Row, SqlStore, Transaction, account_from_row, args, read_account, sql};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::model::account::{Account, AccountKey, Credentials, Role, Status};
+use crate::model::outcome::Effects;
 use crate::store::accounts::{AccountStore, NewAccount, ProfileChange};
 use crate::store::error::{StoreError, StoreResult};
-use crate::store::outbox::NewEmail;
 use crate::store::tokens::NewOneTimeToken;
-use crate::store::webhooks::Event;
 
 /// The last-admin guard, inside the transaction of a change that leaves account `id` no longer
 /// an active admin: [`StoreError::LastAdmin`] when it is one now and no other is.
@@ -115,8 +113,8 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
     async fn insert_account(
         &self,
         account: &NewAccount,
-        link: Option<(&NewOneTimeToken, &NewEmail)>,
-        events: &[Event],
+        link: Option<&NewOneTimeToken>,
+        effects: &Effects,
     ) -> StoreResult<Account> {
         timed!(
             DB,
@@ -124,11 +122,10 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
             self.retrying(|| async move {
                 let mut tx = self.db.begin().await?;
                 insert_account_row(&mut tx, account).await?;
-                if let Some((token, email)) = link {
+                if let Some(token) = link {
                     insert_token(&mut tx, token).await?;
-                    insert_email(&mut tx, email).await?;
                 }
-                insert_events(&mut tx, events).await?;
+                insert_effects(&mut tx, effects).await?;
                 let stored = read_account(&mut tx, account.id).await?;
                 tx.commit().await?;
                 stored.map(|c| c.account).ok_or_else(|| anyhow::anyhow!("the inserted account was not found").into())
@@ -159,7 +156,12 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         })
     }
 
-    async fn update_profile(&self, id: Uuid, change: &ProfileChange, events: &[Event]) -> StoreResult<Option<Account>> {
+    async fn update_profile(
+        &self,
+        id: Uuid,
+        change: &ProfileChange,
+        effects: &Effects,
+    ) -> StoreResult<Option<Account>> {
         let username_normalized = change.username.as_ref().map(|u| u.to_ascii_lowercase());
         let stays_active_admin = change.role == Role::Admin && change.status == Status::Active;
         let claimed = username_normalized.as_deref();
@@ -223,7 +225,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
                 if let Some(username) = claimed {
                     claim_username(&mut tx, username, id, change.now).await?;
                 }
-                insert_events(&mut tx, events).await?;
+                insert_effects(&mut tx, effects).await?;
                 let stored = read_account(&mut tx, id).await?;
                 tx.commit().await?;
                 Ok(stored.map(|c| c.account))
@@ -231,14 +233,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         )
     }
 
-    async fn set_password_hash(
-        &self,
-        id: Uuid,
-        hash: &str,
-        now: DateTime<Utc>,
-        notice: Option<&NewEmail>,
-        events: &[Event],
-    ) -> StoreResult<()> {
+    async fn set_password_hash(&self, id: Uuid, hash: &str, now: DateTime<Utc>, effects: &Effects) -> StoreResult<()> {
         timed!(
             DB,
             "set_password_hash",
@@ -249,16 +244,13 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
                     args![hash, now, id],
                 )
                 .await?;
-                if let Some(notice) = notice {
-                    insert_email(&mut tx, notice).await?;
-                }
-                insert_events(&mut tx, events).await?;
+                insert_effects(&mut tx, effects).await?;
                 tx.commit().await
             })
         )
     }
 
-    async fn delete_account(&self, id: Uuid, events: &[Event]) -> StoreResult<bool> {
+    async fn delete_account(&self, id: Uuid, effects: &Effects) -> StoreResult<bool> {
         timed!(
             DB,
             "delete_account",
@@ -268,7 +260,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
                 // Told before it goes (the event carries the account as it was), once its row is
                 // locked, so a change racing the deletion is told first or not at all.
                 tx.lock(sql!("SELECT 1 FROM accounts WHERE id = ? FOR UPDATE"), args![id]).await?;
-                insert_events(&mut tx, events).await?;
+                insert_effects(&mut tx, effects).await?;
                 let deleted = tx.execute(sql!("DELETE FROM accounts WHERE id = ?"), args![id]).await?;
                 if deleted == 0 {
                     // Nothing changed, so nothing is told: dropping the transaction undoes the events.

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{Arg, Built, Dialect, Row, SqlStore, Transaction, args, like_pattern};
+use super::{Arg, Built, Dialect, Exec, Row, SqlStore, Transaction, args, like_pattern};
 use crate::audit::{AuditEvent, AuditStore, EventFilter};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::store::Pace;
@@ -29,42 +29,44 @@ fn event_from_row(row: &impl Row) -> StoreResult<AuditEvent> {
     })
 }
 
+/// Appends audit rows inside a transaction; a row whose id is stored already is skipped.
+pub(super) async fn insert_audit<E: Exec>(tx: &mut E, events: &[AuditEvent]) -> StoreResult<()> {
+    let stored: Vec<AuditEvent> = events.iter().map(AuditEvent::storable).collect();
+    let rows_per_insert = ROWS_PER_INSERT.min(E::Dialect::MAX_PARAMETERS / 9);
+    for chunk in stored.chunks(rows_per_insert) {
+        let mut insert = Built::new(format!("INSERT INTO audit_events ({COLUMNS}) VALUES "));
+        for (n, event) in chunk.iter().enumerate() {
+            let values: [Arg<'_>; 9] = [
+                event.id.into(),
+                event.at.into(),
+                event.kind.as_str().into(),
+                event.account_id.into(),
+                event.actor_id.into(),
+                event.ip.as_deref().into(),
+                event.user_agent.as_deref().into(),
+                event.request_id.as_deref().into(),
+                Arg::Json(event.detail.as_ref()),
+            ];
+            insert.push(if n == 0 { "(?, ?, ?, ?, ?, ?, ?, ?, ?)" } else { ", (?, ?, ?, ?, ?, ?, ?, ?, ?)" }, &values);
+        }
+        insert.push(&format!(" {}", E::Dialect::skip_duplicates("id")), &[]);
+        insert.execute(tx).await?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl<D: Dialect> AuditStore for SqlStore<D> {
     async fn insert_events(&self, events: &[AuditEvent]) -> StoreResult<()> {
         if events.is_empty() {
             return Ok(());
         }
-        let stored: Vec<AuditEvent> = events.iter().map(AuditEvent::storable).collect();
-        let stored = &stored;
-        let rows_per_insert = ROWS_PER_INSERT.min(D::MAX_PARAMETERS / 9);
         timed!(
             DB,
             "insert_events",
             self.retrying(|| async move {
                 let mut tx = self.db.begin().await?;
-                for chunk in stored.chunks(rows_per_insert) {
-                    let mut insert = Built::new(format!("INSERT INTO audit_events ({COLUMNS}) VALUES "));
-                    for (n, event) in chunk.iter().enumerate() {
-                        let values: [Arg<'_>; 9] = [
-                            event.id.into(),
-                            event.at.into(),
-                            event.kind.as_str().into(),
-                            event.account_id.into(),
-                            event.actor_id.into(),
-                            event.ip.as_deref().into(),
-                            event.user_agent.as_deref().into(),
-                            event.request_id.as_deref().into(),
-                            Arg::Json(event.detail.as_ref()),
-                        ];
-                        insert.push(
-                            if n == 0 { "(?, ?, ?, ?, ?, ?, ?, ?, ?)" } else { ", (?, ?, ?, ?, ?, ?, ?, ?, ?)" },
-                            &values,
-                        );
-                    }
-                    insert.push(&format!(" {}", D::skip_duplicates("id")), &[]);
-                    insert.execute(&mut tx).await?;
-                }
+                insert_audit(&mut tx, events).await?;
                 tx.commit().await
             })
         )

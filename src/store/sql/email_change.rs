@@ -8,15 +8,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::outbox::insert_email;
-use super::webhooks::insert_events;
+use super::outbox::insert_effects;
 use super::{Dialect, Exec, Row, SqlStore, Transaction, args, read_account, sql};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::model::account::Account;
+use crate::model::outcome::Effects;
 use crate::store::email_change::{ChangeKind, EmailChangeStore, EmailChangeToken, NewEmailChange, Redeemed};
 use crate::store::error::{StoreError, StoreResult};
-use crate::store::outbox::NewEmail;
-use crate::store::webhooks::Event;
 use crate::tokens::opaque::TokenHash;
 
 fn change_from_row(row: &impl Row) -> StoreResult<EmailChangeToken> {
@@ -93,7 +91,7 @@ async fn set_email(tx: &mut impl Exec, account_id: Uuid, email: &str, now: DateT
 
 #[async_trait]
 impl<D: Dialect> EmailChangeStore for SqlStore<D> {
-    async fn insert_email_change(&self, change: &NewEmailChange, email: &NewEmail) -> StoreResult<()> {
+    async fn insert_email_change(&self, change: &NewEmailChange, effects: &Effects) -> StoreResult<()> {
         timed!(
             DB,
             "insert_email_change",
@@ -110,7 +108,7 @@ impl<D: Dialect> EmailChangeStore for SqlStore<D> {
                 )
                 .await?;
                 insert_change(&mut tx, change).await?;
-                insert_email(&mut tx, email).await?;
+                insert_effects(&mut tx, effects).await?;
                 tx.commit().await
             })
         )
@@ -134,9 +132,8 @@ impl<D: Dialect> EmailChangeStore for SqlStore<D> {
         &self,
         hash: &TokenHash,
         revert: &NewEmailChange,
-        notice: &NewEmail,
         now: DateTime<Utc>,
-        events: &[Event],
+        effects: &Effects,
     ) -> StoreResult<Redeemed> {
         timed!(
             DB,
@@ -149,8 +146,7 @@ impl<D: Dialect> EmailChangeStore for SqlStore<D> {
                 tx.execute(sql!("UPDATE email_changes SET used_at = ? WHERE hash = ?"), args![now, hash]).await?;
                 let account = set_email(&mut tx, link.account_id, &link.email, now).await?;
                 insert_change(&mut tx, revert).await?;
-                insert_email(&mut tx, notice).await?;
-                insert_events(&mut tx, events).await?;
+                insert_effects(&mut tx, effects).await?;
                 tx.commit().await?;
                 Ok(Redeemed::Changed { account, previous })
             })
@@ -160,9 +156,8 @@ impl<D: Dialect> EmailChangeStore for SqlStore<D> {
     async fn redeem_email_revert(
         &self,
         hash: &TokenHash,
-        notice: Option<&NewEmail>,
         now: DateTime<Utc>,
-        events: &[Event],
+        effects: &Effects,
     ) -> StoreResult<Redeemed> {
         timed!(
             DB,
@@ -179,10 +174,7 @@ impl<D: Dialect> EmailChangeStore for SqlStore<D> {
                     args![now, link.account_id],
                 )
                 .await?;
-                if let Some(notice) = notice {
-                    insert_email(&mut tx, notice).await?;
-                }
-                insert_events(&mut tx, events).await?;
+                insert_effects(&mut tx, effects).await?;
                 tx.commit().await?;
                 Ok(Redeemed::Changed { account, previous })
             })

@@ -7,17 +7,15 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::accounts::insert_account_row;
-use super::outbox::insert_email;
+use super::outbox::insert_effects;
 use super::tokens::drop_unconfirmed_identities;
-use super::webhooks::insert_events;
 use super::{Dialect, Exec, Row, SqlStore, Transaction, args, sql};
 use crate::metrics::{DATABASE as DB, timed};
+use crate::model::outcome::Effects;
 use crate::store::email_login::{
     EmailLogin, EmailLoginStore, HandoffBinding, LinkState, NewEmailLogin, Redeem, SpentHandoff,
 };
 use crate::store::error::StoreResult;
-use crate::store::outbox::NewEmail;
-use crate::store::webhooks::Event;
 use crate::tokens::opaque::TokenHash;
 
 fn login_from_row(row: &impl Row) -> StoreResult<EmailLogin> {
@@ -45,7 +43,7 @@ pub(super) fn binding_from_row(row: &impl Row) -> StoreResult<HandoffBinding> {
 
 #[async_trait]
 impl<D: Dialect> EmailLoginStore for SqlStore<D> {
-    async fn insert_email_login(&self, login: &NewEmailLogin, email: &NewEmail) -> StoreResult<()> {
+    async fn insert_email_login(&self, login: &NewEmailLogin, effects: &Effects) -> StoreResult<()> {
         timed!(
             DB,
             "insert_email_login",
@@ -79,7 +77,7 @@ impl<D: Dialect> EmailLoginStore for SqlStore<D> {
                     ],
                 )
                 .await?;
-                insert_email(&mut tx, email).await?;
+                insert_effects(&mut tx, effects).await?;
                 tx.commit().await
             })
         )
@@ -162,7 +160,7 @@ impl<D: Dialect> EmailLoginStore for SqlStore<D> {
         attempts_bound: u32,
         redeem: Redeem<'_>,
         now: DateTime<Utc>,
-        events: &[Event],
+        effects: &Effects,
     ) -> StoreResult<Option<Uuid>> {
         let redeem = &redeem;
         timed!(
@@ -210,7 +208,7 @@ impl<D: Dialect> EmailLoginStore for SqlStore<D> {
                         account.id
                     }
                 };
-                insert_events(&mut tx, events).await?;
+                insert_effects(&mut tx, effects).await?;
                 tx.commit().await?;
                 Ok(Some(account_id))
             })

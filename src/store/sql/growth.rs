@@ -9,7 +9,8 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::{NoContext, Timestamp, Uuid};
 
 use super::{Arg, Built, Dialect, Exec, SqlStore, Transaction};
-use crate::audit::{AuditEvent, AuditStore, kinds};
+use crate::audit::{AuditEvent, AuditStore};
+use crate::model::outcome::Kind;
 use crate::store::admin::HistoryPlan;
 use crate::store::error::StoreResult;
 
@@ -87,16 +88,16 @@ const EVENTS_PER_CALL: u64 = 10_000;
 
 /// What seeded audit events record, in turn: mostly logins.
 const EVENT_KINDS: [&str; 10] = [
-    kinds::LOGIN_SUCCEEDED,
-    kinds::LOGIN_SUCCEEDED,
-    kinds::LOGIN_SUCCEEDED,
-    kinds::LOGIN_FAILED,
-    kinds::LOGIN_SUCCEEDED,
-    kinds::LOGOUT,
-    kinds::LOGIN_SUCCEEDED,
-    kinds::LOGIN_FAILED,
-    kinds::LOGIN_SUCCEEDED,
-    kinds::SIGNUP,
+    Kind::LoginSucceeded.as_str(),
+    Kind::LoginSucceeded.as_str(),
+    Kind::LoginSucceeded.as_str(),
+    Kind::LoginFailed.as_str(),
+    Kind::LoginSucceeded.as_str(),
+    Kind::Logout.as_str(),
+    Kind::LoginSucceeded.as_str(),
+    Kind::LoginFailed.as_str(),
+    Kind::LoginSucceeded.as_str(),
+    Kind::Signup.as_str(),
 ];
 
 /// Recovery codes each account with an authenticator app gets.

@@ -8,17 +8,15 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::accounts::insert_account_row;
-use super::outbox::insert_email;
+use super::outbox::insert_effects;
 use super::tokens::insert_token;
-use super::webhooks::insert_events;
 use super::{Dialect, Exec, Row, SqlStore, Transaction, args, sql};
 use crate::metrics::{DATABASE as DB, timed};
+use crate::model::outcome::Effects;
 use crate::store::accounts::NewAccount;
 use crate::store::error::StoreResult;
 use crate::store::identities::{Identity, IdentityKey, IdentityStore, NewOidcLogin, OidcLogin, Pending, Unlink};
-use crate::store::outbox::NewEmail;
 use crate::store::tokens::NewOneTimeToken;
-use crate::store::webhooks::Event;
 use crate::tokens::opaque::TokenHash;
 
 const IDENTITY_COLUMNS: &str = "id, account_id, provider, email, created_at, last_login_at";
@@ -243,21 +241,14 @@ impl<D: Dialect> IdentityStore for SqlStore<D> {
         })
     }
 
-    async fn insert_identity(
-        &self,
-        identity: &Identity,
-        key: IdentityKey<'_>,
-        notice: &NewEmail,
-        events: &[Event],
-    ) -> StoreResult<()> {
+    async fn insert_identity(&self, identity: &Identity, key: IdentityKey<'_>, effects: &Effects) -> StoreResult<()> {
         timed!(
             DB,
             "insert_identity",
             self.retrying(|| async move {
                 let mut tx = self.db.begin().await?;
                 insert_identity_row(&mut tx, identity, key).await?;
-                insert_email(&mut tx, notice).await?;
-                insert_events(&mut tx, events).await?;
+                insert_effects(&mut tx, effects).await?;
                 tx.commit().await
             })
         )
@@ -268,8 +259,8 @@ impl<D: Dialect> IdentityStore for SqlStore<D> {
         account: &NewAccount,
         identity: &Identity,
         key: IdentityKey<'_>,
-        activation: Option<(&NewOneTimeToken, &NewEmail)>,
-        events: &[Event],
+        activation: Option<&NewOneTimeToken>,
+        effects: &Effects,
     ) -> StoreResult<()> {
         timed!(
             DB,
@@ -278,11 +269,10 @@ impl<D: Dialect> IdentityStore for SqlStore<D> {
                 let mut tx = self.db.begin().await?;
                 insert_account_row(&mut tx, account).await?;
                 insert_identity_row(&mut tx, identity, key).await?;
-                if let Some((token, email)) = activation {
+                if let Some(token) = activation {
                     insert_token(&mut tx, token).await?;
-                    insert_email(&mut tx, email).await?;
                 }
-                insert_events(&mut tx, events).await?;
+                insert_effects(&mut tx, effects).await?;
                 tx.commit().await
             })
         )
@@ -298,7 +288,7 @@ impl<D: Dialect> IdentityStore for SqlStore<D> {
         })
     }
 
-    async fn delete_identity(&self, account_id: Uuid, id: Uuid, notice: &NewEmail) -> StoreResult<Unlink> {
+    async fn delete_identity(&self, account_id: Uuid, id: Uuid, effects: &Effects) -> StoreResult<Unlink> {
         timed!(
             DB,
             "delete_identity",
@@ -336,7 +326,7 @@ impl<D: Dialect> IdentityStore for SqlStore<D> {
                     return Ok(Unlink::LastWayIn);
                 }
                 tx.execute(sql!("DELETE FROM identities WHERE id = ?"), args![id]).await?;
-                insert_email(&mut tx, notice).await?;
+                insert_effects(&mut tx, effects).await?;
                 tx.commit().await?;
                 Ok(Unlink::Removed)
             })

@@ -5,14 +5,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::outbox::insert_email;
-use super::webhooks::insert_events;
+use super::outbox::insert_effects;
 use super::{Dialect, Exec, Row, SqlStore, Transaction, args, sql};
 use crate::metrics::{DATABASE as DB, timed};
+use crate::model::outcome::Effects;
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::mfa::{Claimed, Factors, MfaStore, NewChallenge, StoredTotp};
-use crate::store::outbox::NewEmail;
-use crate::store::webhooks::Event;
 use crate::tokens::opaque::TokenHash;
 
 async fn insert_codes(tx: &mut impl Exec, account_id: Uuid, codes: &[[u8; 32]], now: DateTime<Utc>) -> StoreResult<()> {
@@ -112,9 +110,8 @@ impl<D: Dialect> MfaStore for SqlStore<D> {
         account_id: Uuid,
         step: i64,
         codes: &[[u8; 32]],
-        notice: &NewEmail,
         now: DateTime<Utc>,
-        events: &[Event],
+        effects: &Effects,
     ) -> StoreResult<bool> {
         timed!(
             DB,
@@ -135,8 +132,7 @@ impl<D: Dialect> MfaStore for SqlStore<D> {
                     return Ok(false);
                 }
                 insert_codes(&mut tx, account_id, codes, now).await?;
-                insert_email(&mut tx, notice).await?;
-                insert_events(&mut tx, events).await?;
+                insert_effects(&mut tx, effects).await?;
                 tx.commit().await?;
                 Ok(true)
             })
@@ -160,13 +156,7 @@ impl<D: Dialect> MfaStore for SqlStore<D> {
         })
     }
 
-    async fn remove_factors(
-        &self,
-        account_id: Uuid,
-        passkeys: bool,
-        notice: Option<&NewEmail>,
-        events: &[Event],
-    ) -> StoreResult<bool> {
+    async fn remove_factors(&self, account_id: Uuid, passkeys: bool, effects: &Effects) -> StoreResult<bool> {
         timed!(
             DB,
             "mfa_remove_factors",
@@ -195,10 +185,7 @@ impl<D: Dialect> MfaStore for SqlStore<D> {
                     args![account_id, account_id],
                 )
                 .await?;
-                if let Some(notice) = notice {
-                    insert_email(&mut tx, notice).await?;
-                }
-                insert_events(&mut tx, events).await?;
+                insert_effects(&mut tx, effects).await?;
                 tx.commit().await?;
                 Ok(true)
             })
@@ -224,6 +211,7 @@ impl<D: Dialect> MfaStore for SqlStore<D> {
         account_id: Uuid,
         codes: &[[u8; 32]],
         now: DateTime<Utc>,
+        effects: &Effects,
     ) -> StoreResult<()> {
         timed!(
             DB,
@@ -232,6 +220,7 @@ impl<D: Dialect> MfaStore for SqlStore<D> {
                 let mut tx = self.db.begin().await?;
                 tx.lock(sql!("SELECT 1 FROM accounts WHERE id = ? FOR NO KEY UPDATE"), args![account_id]).await?;
                 insert_codes(&mut tx, account_id, codes, now).await?;
+                insert_effects(&mut tx, effects).await?;
                 tx.commit().await
             })
         )
@@ -241,7 +230,7 @@ impl<D: Dialect> MfaStore for SqlStore<D> {
         &self,
         account_id: Uuid,
         hash: &[u8; 32],
-        notice: &NewEmail,
+        effects: &Effects,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         timed!(
@@ -261,7 +250,7 @@ impl<D: Dialect> MfaStore for SqlStore<D> {
                 if spent != 1 {
                     return Ok(false);
                 }
-                insert_email(&mut tx, notice).await?;
+                insert_effects(&mut tx, effects).await?;
                 tx.commit().await?;
                 Ok(true)
             })

@@ -5,14 +5,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::outbox::insert_email;
-use super::webhooks::insert_events;
+use super::outbox::insert_effects;
 use super::{Dialect, Exec, Row, SqlStore, Transaction, args, sql};
 use crate::metrics::{DATABASE as DB, timed};
+use crate::model::outcome::Effects;
 use crate::store::error::StoreResult;
-use crate::store::outbox::NewEmail;
 use crate::store::passkeys::{Ceremony, NewCeremony, PasskeyStore, StoredPasskey};
-use crate::store::webhooks::Event;
 
 const PASSKEY_COLUMNS: &str =
     "id, account_id, credential_id, passkey, name, backup_eligible, backup_state, created_at, last_used_at";
@@ -33,7 +31,7 @@ fn passkey_from_row(row: &impl Row) -> StoreResult<StoredPasskey> {
 
 #[async_trait]
 impl<D: Dialect> PasskeyStore for SqlStore<D> {
-    async fn insert_passkey(&self, passkey: &StoredPasskey, notice: &NewEmail, events: &[Event]) -> StoreResult<()> {
+    async fn insert_passkey(&self, passkey: &StoredPasskey, effects: &Effects) -> StoreResult<()> {
         timed!(
             DB,
             "insert_passkey",
@@ -54,8 +52,7 @@ impl<D: Dialect> PasskeyStore for SqlStore<D> {
                     ],
                 )
                 .await?;
-                insert_email(&mut tx, notice).await?;
-                insert_events(&mut tx, events).await?;
+                insert_effects(&mut tx, effects).await?;
                 tx.commit().await
             })
         )
@@ -93,13 +90,7 @@ impl<D: Dialect> PasskeyStore for SqlStore<D> {
         })
     }
 
-    async fn delete_passkey(
-        &self,
-        account_id: Uuid,
-        id: Uuid,
-        notice: &NewEmail,
-        events: &[Event],
-    ) -> StoreResult<bool> {
+    async fn delete_passkey(&self, account_id: Uuid, id: Uuid, effects: &Effects) -> StoreResult<bool> {
         timed!(
             DB,
             "delete_passkey",
@@ -111,8 +102,7 @@ impl<D: Dialect> PasskeyStore for SqlStore<D> {
                 if deleted != 1 {
                     return Ok(false);
                 }
-                insert_email(&mut tx, notice).await?;
-                insert_events(&mut tx, events).await?;
+                insert_effects(&mut tx, effects).await?;
                 tx.commit().await?;
                 Ok(true)
             })

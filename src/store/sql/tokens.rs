@@ -8,14 +8,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::outbox::insert_email;
-use super::webhooks::insert_events;
+use super::outbox::insert_effects;
 use super::{Dialect, Exec, Row, SqlStore, Transaction, args, sql};
 use crate::metrics::{DATABASE as DB, timed};
+use crate::model::outcome::Effects;
 use crate::store::error::StoreResult;
-use crate::store::outbox::NewEmail;
 use crate::store::tokens::{NewOneTimeToken, OneTimeToken, TokenPurpose, TokenStore};
-use crate::store::webhooks::Event;
 use crate::tokens::opaque::TokenHash;
 
 /// Unlinks the identities of `account_id` while it is pending: they were linked by whoever
@@ -95,14 +93,14 @@ async fn spend_token(
 
 #[async_trait]
 impl<D: Dialect> TokenStore for SqlStore<D> {
-    async fn insert_link(&self, token: &NewOneTimeToken, email: &NewEmail) -> StoreResult<()> {
+    async fn insert_link(&self, token: &NewOneTimeToken, effects: &Effects) -> StoreResult<()> {
         timed!(
             DB,
             "insert_link",
             self.retrying(|| async move {
                 let mut tx = self.db.begin().await?;
                 insert_token(&mut tx, token).await?;
-                insert_email(&mut tx, email).await?;
+                insert_effects(&mut tx, effects).await?;
                 tx.commit().await
             })
         )
@@ -137,7 +135,7 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
         })
     }
 
-    async fn redeem_activation(&self, hash: &TokenHash, now: DateTime<Utc>, events: &[Event]) -> StoreResult<bool> {
+    async fn redeem_activation(&self, hash: &TokenHash, now: DateTime<Utc>, effects: &Effects) -> StoreResult<bool> {
         timed!(
             DB,
             "redeem_activation",
@@ -162,7 +160,7 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
                     args![now, account_id],
                 )
                 .await?;
-                insert_events(&mut tx, events).await?;
+                insert_effects(&mut tx, effects).await?;
                 tx.commit().await?;
                 Ok(true)
             })
@@ -174,8 +172,7 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
         hash: &TokenHash,
         password_hash: &str,
         now: DateTime<Utc>,
-        notice: Option<&NewEmail>,
-        events: &[Event],
+        effects: &Effects,
     ) -> StoreResult<bool> {
         timed!(
             DB,
@@ -203,10 +200,7 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
                     args![now, account_id],
                 )
                 .await?;
-                if let Some(notice) = notice {
-                    insert_email(&mut tx, notice).await?;
-                }
-                insert_events(&mut tx, events).await?;
+                insert_effects(&mut tx, effects).await?;
                 tx.commit().await?;
                 Ok(true)
             })

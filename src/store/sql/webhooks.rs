@@ -215,27 +215,6 @@ impl<D: Dialect> WebhookStore for SqlStore<D> {
         })
     }
 
-    /// Opens a write transaction only when an endpoint receives one of the events: on the login
-    /// path, with no endpoint registered, this is one read.
-    async fn queue_events(&self, events: &[Event]) -> StoreResult<()> {
-        timed!(DB, "queue_events", async {
-            let mut pool = self.db.pool();
-            let mut wanted = false;
-            for event in events {
-                wanted |= !subscribers(&mut pool, event.kind).await?.is_empty();
-            }
-            if !wanted {
-                return Ok(());
-            }
-            self.retrying(|| async move {
-                let mut tx = self.db.begin().await?;
-                insert_events(&mut tx, events).await?;
-                tx.commit().await
-            })
-            .await
-        })
-    }
-
     async fn endpoint_with_secret(&self, id: Uuid) -> StoreResult<Option<(Endpoint, Vec<u8>)>> {
         timed!(DB, "endpoint_with_secret", async {
             let row = self

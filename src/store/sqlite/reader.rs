@@ -354,6 +354,8 @@ fn timestamp(time: DateTime<Utc>) -> String {
 mod tests {
     use std::time::Duration;
 
+    use crate::model::outcome::Effects;
+
     use chrono::Duration as Span;
 
     use super::*;
@@ -386,7 +388,7 @@ mod tests {
             locale: None,
             now,
         };
-        let account_id = store.insert_account(&account, None, &[]).await.unwrap().id;
+        let account_id = store.insert_account(&account, None, &Effects::none()).await.unwrap().id;
         let session = NewSession {
             id: Uuid::now_v7(),
             account_id,
@@ -439,7 +441,7 @@ mod tests {
             locale: None,
             now,
         };
-        store.update_profile(account_id, &change, &[]).await.unwrap();
+        store.update_profile(account_id, &change, &Effects::none()).await.unwrap();
         assert_eq!(name_read(reader, session, now).as_deref(), Some("Ann Lee-Park"), "at once");
 
         // This process revokes the session, through the pool.
