@@ -297,3 +297,20 @@ fn http_and_the_command_line_never_import_the_store() {
         crossings.join("\n")
     );
 }
+
+#[test]
+fn the_contract_sits_below_http_and_the_command_line_and_its_account_beside_the_model() {
+    let above = |target: &Module| target.first().is_some_and(|room| room == "http" || room == "cli" || room == "app");
+    let upward = imports_between("contract", above);
+    assert!(upward.is_empty(), "the contract importing the rooms that use it:\n{}", upward.join("\n"));
+    let account = ["contract".to_owned(), "account".to_owned()];
+    let graph = imports(&modules());
+    let lifted: Vec<String> = graph
+        .get(account.as_slice())
+        .expect("the walk misses contract/account")
+        .iter()
+        .filter(|target| target.first().is_none_or(|room| room != "model"))
+        .map(|target| target.join("/"))
+        .collect();
+    assert!(lifted.is_empty(), "the account's shape, which the store and the webhook worker use, imports {lifted:?}");
+}

@@ -17,7 +17,7 @@ use super::table::{Table, shorten};
 use crate::accounts::admin::{Admin, MAX_PAGE, parse_role, parse_status};
 use crate::accounts::{Error, KEY_RELOAD_EVERY};
 use crate::app::Services;
-use crate::http::views::{AccountBody, AccountReport, KeyBody, OutboxEmail, OutboxPage, UserPage};
+use crate::contract::{AccountBody, AccountReport, KeyBody, OutboxEmail, OutboxPage, UserPage};
 use crate::model::account::{Account, Role, Status};
 use crate::model::admin::{AccountQuery, OutboxQuery};
 use crate::tokens::jwt::KEY_PUBLISH_DELAY;

@@ -33,7 +33,7 @@ pub fn explain(error: Error, not_found: impl FnOnce() -> String) -> anyhow::Erro
     Refused(reason).into()
 }
 
-/// Prints one of the HTTP API's JSON shapes (`http::views`), so scripts read what API clients do.
+/// Prints one of the contract's JSON shapes (`contract`), so scripts read what API clients do.
 pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())

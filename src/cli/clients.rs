@@ -7,7 +7,7 @@ use super::answer::{Refused, explain, print_json};
 use super::table::Table;
 use crate::accounts::admin::Admin;
 use crate::accounts::oauth::clients::ClientSpec;
-use crate::http::views::ClientBody;
+use crate::contract::ClientBody;
 
 /// The OpenID Connect client apps.
 #[derive(Subcommand, Debug)]

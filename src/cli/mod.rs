@@ -348,7 +348,7 @@ async fn create_user(config: Config, args: NewUserArgs) -> anyhow::Result<()> {
     services.close().await;
     let account = created.map_err(|e| answer::explain(e, || "no such account".into()))?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&crate::http::views::AccountBody::from(account))?);
+        println!("{}", serde_json::to_string_pretty(&crate::contract::AccountBody::from(account))?);
         return Ok(());
     }
     println!("created {} account {} ({}) in {}", role.as_str(), account.email, account.id, database_named(&config));
@@ -392,7 +392,7 @@ async fn dev_token(config: Config, email: &str, create: bool, second_factor: boo
     let pair = services.accounts.dev_login(email, create, second_factor).await;
     services.close().await;
     let pair = pair.map_err(|e| answer::explain(e, || format!("no account has {email}: add --create to make one")))?;
-    println!("{}", serde_json::to_string_pretty(&crate::http::views::TokenBody::from(pair))?);
+    println!("{}", serde_json::to_string_pretty(&crate::contract::TokenBody::from(pair))?);
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use super::answer::{Refused, explain, print_json};
 use super::table::Table;
 use crate::accounts::admin::Admin;
 use crate::accounts::webhooks::WebhookSpec;
-use crate::http::views::{DeliveryBody, WebhookBody};
+use crate::contract::{DeliveryBody, WebhookBody};
 use crate::model::webhook::DeliveryStatus;
 
 /// The webhook endpoints.

@@ -10,10 +10,10 @@ use serde::Deserialize;
 
 use crate::accounts::browser::SESSION_COOKIE;
 use crate::accounts::{Caller, Error, HandoffBinding, HandoffProof};
+use crate::contract::TokenBody;
 use crate::http::error::{ApiError, tokens};
 use crate::http::extract::cookie;
 use crate::http::state::AppState;
-use crate::http::views::TokenBody;
 use crate::tokens::opaque::{OpaqueToken, TokenHash};
 
 /// The cookie the forms of gatehouse's pages are bound to.

@@ -12,7 +12,6 @@ mod pages;
 pub mod routes;
 pub mod serve;
 pub mod state;
-pub mod views;
 
 use std::time::Duration;
 

@@ -376,8 +376,9 @@ impl Status {
     }
 }
 
-/// An account as the rules see it. The password hash is kept apart, in [`Credentials`]. Its
-/// serde form is how a webhook delivery keeps the account until it is sent.
+/// An account as the rules see it. The password hash is kept apart, in [`Credentials`]. It
+/// reads the contract's JSON of an account (and its own serde form, which webhook jobs written
+/// by earlier versions hold).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Account {
     pub id: Uuid,

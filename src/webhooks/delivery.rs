@@ -20,14 +20,11 @@ use uuid::Uuid;
 
 use super::guard::Guard;
 use super::signing::{Secret, sealed_place};
+use crate::contract::account::stored_account;
 use crate::jobs::{QueueSettings, Sender, Worker};
 use crate::store::Store;
 use crate::store::jobs::{Job, JobKind, Outcome};
 use crate::tokens::sealing::Sealer;
-
-/// Turns the account as a delivery keeps it into the account as the API shows it (the JSON
-/// shape lives with the HTTP layer, which hands this in); `None` when it cannot be read.
-pub type RenderAccount = fn(serde_json::Value) -> Option<serde_json::Value>;
 
 /// The delays before the second, third… attempt: about 24 hours in all, then the delivery fails.
 const RETRY_DELAYS: [Duration; 10] = [
@@ -79,7 +76,6 @@ pub struct WebhookSender {
     sealer: Arc<Sealer>,
     http: reqwest::Client,
     guard: Guard,
-    render: RenderAccount,
     timeout: Duration,
 }
 
@@ -188,7 +184,7 @@ impl WebhookSender {
     /// event's details. The same bytes on every attempt.
     fn payload(&self, job: &Job) -> Option<String> {
         let serde_json::Value::Object(mut data) = serde_json::from_str(&job.payload).ok()? else { return None };
-        let account = (self.render)(data.remove("account")?)?;
+        let account = stored_account(data.remove("account")?)?;
         data.insert("account".into(), account);
         let payload = serde_json::json!({
             "type": job.topic,
@@ -210,7 +206,6 @@ impl Deliverer {
         store: Arc<dyn Store>,
         sealer: Arc<Sealer>,
         guard: Guard,
-        render: RenderAccount,
         settings: DeliverySettings,
     ) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
@@ -223,7 +218,7 @@ impl Deliverer {
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
             .build()?;
-        let sender = WebhookSender { store: store.clone(), sealer, http, guard, render, timeout: settings.timeout };
+        let sender = WebhookSender { store: store.clone(), sealer, http, guard, timeout: settings.timeout };
         let queue = QueueSettings {
             lease: settings.lease,
             poll: settings.poll,

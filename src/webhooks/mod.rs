@@ -9,6 +9,6 @@ pub mod delivery;
 pub mod guard;
 pub mod signing;
 
-pub use self::delivery::{Deliverer, DeliverySettings, RenderAccount};
+pub use self::delivery::{Deliverer, DeliverySettings};
 pub use self::guard::Guard;
 pub use self::signing::Secret;

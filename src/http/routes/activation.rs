@@ -9,11 +9,11 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::ClientInfo;
+use crate::contract::{AccountBody, MessageBody};
 use crate::http::error::{ApiError, Errors, Problem, code};
 use crate::http::extract::{self, Client, Query, wants_html};
 use crate::http::pages;
 use crate::http::state::AppState;
-use crate::http::views::{AccountBody, MessageBody};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/activate", get(follow_link).post(activate)).route("/activate/resend", post(resend))

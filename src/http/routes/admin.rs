@@ -15,10 +15,10 @@ use uuid::Uuid;
 
 use crate::accounts::FieldError;
 use crate::accounts::admin::{MAX_PAGE, NewUser, parse_role, parse_status, parse_time};
+use crate::contract::{AccountBody, MessageBody, OutboxEmail, OutboxPage, SessionBody, UserPage};
 use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{self, Auth, Client, Path, Query};
 use crate::http::state::AppState;
-use crate::http::views::{AccountBody, MessageBody, OutboxEmail, OutboxPage, SessionBody, UserPage};
 use crate::model::admin::{AccountQuery, OutboxQuery};
 
 const DEFAULT_LIMIT: u32 = 50;
@@ -206,16 +206,16 @@ pub async fn user_sessions(
 #[utoipa::path(
     get, path = "/admin/users/{key}/identities", summary = "An account's linked identities", operation_id = "listUserIdentities", tag = "admin", security(("bearer" = [])),
     params(("key" = String, Path, description = "The account's id, username or email")),
-    responses((status = 200, description = "The identities at providers that log in to it", body = crate::http::views::IdentityList), Errors<(code::Unauthorized, code::Forbidden, code::NotFound, code::Unavailable)>)
+    responses((status = 200, description = "The identities at providers that log in to it", body = crate::contract::IdentityList), Errors<(code::Unauthorized, code::Forbidden, code::NotFound, code::Unavailable)>)
 )]
 pub async fn user_identities(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Client(client): Client,
     Path(key): Path<String>,
-) -> Result<Json<crate::http::views::IdentityList>, ApiError> {
+) -> Result<Json<crate::contract::IdentityList>, ApiError> {
     let admin = state.accounts.as_admin(&caller, &client).await?;
-    Ok(Json(crate::http::views::IdentityList::new(admin.identities(&key).await?)))
+    Ok(Json(crate::contract::IdentityList::new(admin.identities(&key).await?)))
 }
 
 #[utoipa::path(

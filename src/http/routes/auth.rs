@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::accounts::{FieldError, LoginId};
+use crate::contract::{SessionBody, TokenBody};
 use crate::http::error::{ApiError, Errors, code, tokens};
 use crate::http::extract::{Auth, Client, DEVICE_COOKIE, EnrollingAuth, JsonOrForm, Path, Query};
 use crate::http::state::AppState;
-use crate::http::views::{SessionBody, TokenBody};
 
 pub fn router() -> Router<AppState> {
     Router::new()

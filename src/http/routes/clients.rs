@@ -11,10 +11,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::accounts::oauth::clients::ClientSpec;
+use crate::contract::ClientBody;
 use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{Auth, Client, Json as JsonBody, Path};
 use crate::http::state::AppState;
-use crate::http::views::ClientBody;
 
 pub fn router() -> Router<AppState> {
     Router::new()

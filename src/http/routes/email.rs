@@ -12,11 +12,11 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::ClientInfo;
+use crate::contract::{AccountBody, MessageBody};
 use crate::http::error::{ApiError, Errors, Problem, code};
 use crate::http::extract::{self, Auth, Client, JsonOrForm, Query, wants_html};
 use crate::http::pages;
 use crate::http::state::AppState;
-use crate::http::views::{AccountBody, MessageBody};
 use crate::model::email_change::ChangeKind;
 
 pub fn router() -> Router<AppState> {

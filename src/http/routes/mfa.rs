@@ -11,10 +11,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::accounts::{Proof, SecondFactor};
+use crate::contract::TokenBody;
 use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{self, Auth, Client, EnrollingAuth, JsonOrForm, Path, credential};
 use crate::http::state::AppState;
-use crate::http::views::TokenBody;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -14,10 +14,10 @@ use uuid::Uuid;
 use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
 
 use crate::accounts::passkeys::PasskeyInfo;
+use crate::contract::{TokenBody, rfc3339};
 use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{self, Auth, Client, EnrollingAuth, MaybeAuth, Path, credential};
 use crate::http::state::AppState;
-use crate::http::views::{TokenBody, rfc3339};
 
 pub fn router() -> Router<AppState> {
     Router::new()

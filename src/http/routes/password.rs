@@ -10,12 +10,12 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::accounts::PasswordChange;
+use crate::contract::MessageBody;
 use crate::http::browser::same_origin;
 use crate::http::error::{ApiError, Errors, Problem, code};
 use crate::http::extract::{self, BodyKind, Client, JsonOrForm, MaybeAuth, Query};
 use crate::http::pages;
 use crate::http::state::AppState;
-use crate::http::views::MessageBody;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -10,12 +10,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::accounts::EmailProof;
+use crate::contract::{MessageBody, TokenBody};
 use crate::http::browser::{ExchangeBody, account_page, exchange_handoff, same_origin, start_handoff, with_cookies};
 use crate::http::error::{ApiError, Errors, Problem, code, tokens};
 use crate::http::extract::{self, BodyKind, Client, JsonOrForm, Query};
 use crate::http::pages;
 use crate::http::state::AppState;
-use crate::http::views::{MessageBody, TokenBody};
 
 pub fn router() -> Router<AppState> {
     Router::new()

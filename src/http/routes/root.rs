@@ -6,10 +6,10 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 
+use crate::contract::AccountBody;
 use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{MaybeAuth, SessionAuth};
 use crate::http::state::AppState;
-use crate::http::views::AccountBody;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/", get(hello)).route("/protected", get(protected))

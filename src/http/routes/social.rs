@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::accounts::identities::{self, Outcome, ProviderAnswer, ToProvider};
+use crate::contract::IdentityList;
 use crate::http::browser::{
     ExchangeBody, FORM_COOKIE, account_page, exchange_handoff, form_token, start_handoff, with_cookies,
 };
@@ -24,7 +25,6 @@ use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{Auth, Client, Path, Query, cookie};
 use crate::http::pages;
 use crate::http::state::AppState;
-use crate::http::views::IdentityList;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -63,14 +63,14 @@ async fn providers(State(state): State<AppState>) -> Json<ProviderList> {
     post, path = "/auth/oidc/exchange", summary = "Exchange a social login's code for tokens", operation_id = "exchangeSocialLoginCode", tag = "social",
     description = "The same as `POST /auth/exchange`: the `code` the callback's redirect carried, once, within 2 minutes, for the token pair (the access token's `amr` is `[\"fed\"]`), or `403 mfa_required` when the account has a second factor.",
     request_body(content((ExchangeBody = "application/json"), (ExchangeBody = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "A token pair", body = crate::http::views::TokenBody), Errors<(code::MalformedRequest, code::TokenInvalid, code::HandoffInvalid, code::MfaRequired, code::AccountDisabled, code::PayloadTooLarge, code::UnsupportedMediaType, code::RateLimited, code::Unavailable)>)
+    responses((status = 200, description = "A token pair", body = crate::contract::TokenBody), Errors<(code::MalformedRequest, code::TokenInvalid, code::HandoffInvalid, code::MfaRequired, code::AccountDisabled, code::PayloadTooLarge, code::UnsupportedMediaType, code::RateLimited, code::Unavailable)>)
 )]
 async fn exchange(
     State(state): State<AppState>,
     Client(client): Client,
     headers: HeaderMap,
     body: crate::http::extract::JsonOrForm<ExchangeBody>,
-) -> Result<Json<crate::http::views::TokenBody>, ApiError> {
+) -> Result<Json<crate::contract::TokenBody>, ApiError> {
     Ok(Json(exchange_handoff(&state, client, &headers, body.value).await?))
 }
 

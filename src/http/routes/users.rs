@@ -11,10 +11,10 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::accounts::{Edit, SignUp, SignedUp};
+use crate::contract::{AccountBody, MessageBody};
 use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{self, Auth, Client, Object, Path};
 use crate::http::state::AppState;
-use crate::http::views::{AccountBody, MessageBody};
 
 /// The path key that names the caller's own account.
 const ME: &str = "me";

@@ -14,10 +14,10 @@ use uuid::Uuid;
 
 use crate::accounts::webhooks::WebhookSpec;
 use crate::accounts::{Error, FieldError};
+use crate::contract::{DeliveryBody, WebhookBody};
 use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{Auth, Client, Json as JsonBody, Path, Query};
 use crate::http::state::AppState;
-use crate::http::views::{DeliveryBody, WebhookBody};
 use crate::model::webhook::DeliveryStatus;
 
 /// Deliveries per page unless `limit` says otherwise, and the most `limit` may ask for.

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::jobs::{hold_jobs, insert_job};
 use super::{Dialect, Exec, Row, SqlStore, Transaction, args, read_account, sql};
+use crate::contract::account::AccountBody;
 use crate::metrics::{DATABASE as DB, timed};
 use crate::store::error::StoreResult;
 use crate::store::jobs::{JobKind, NewJob};
@@ -98,7 +99,8 @@ pub(super) async fn insert_events(tx: &mut impl Exec, events: &[Event]) -> Store
         }
         let Some(stored) = read_account(tx, event.account_id).await? else { continue };
         let mut data = event.detail.clone();
-        data.insert("account".into(), serde_json::to_value(&stored.account).map_err(anyhow::Error::from)?);
+        let account = AccountBody::from(stored.account);
+        data.insert("account".into(), serde_json::to_value(&account).map_err(anyhow::Error::from)?);
         let data = Value::Object(data).to_string();
         let (id, at) = (Uuid::now_v7(), Utc::now());
         for endpoint in receivers {
