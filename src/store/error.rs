@@ -1,23 +1,3 @@
-//! The one error of every store: what the account rules need to know of a failed database,
-//! session-store or rate-limit call.
+//! The one error of every store (kept in the model, beside the values the ports speak in).
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("the email address belongs to another account")]
-    EmailTaken,
-    #[error("the username belongs to another account")]
-    UsernameTaken,
-    /// A unique key other than the email or username is taken (a concurrent write took it).
-    #[error("a unique key is taken")]
-    Conflict,
-    /// The change would leave no active admin.
-    #[error("the last active admin cannot be removed")]
-    LastAdmin,
-    /// The database cannot be reached, is locked past the busy timeout, or cannot write.
-    #[error("the database is unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    #[error(transparent)]
-    Other(#[from] anyhow::Error),
-}
-
-pub type StoreResult<T> = Result<T, StoreError>;
+pub use crate::model::error::{StoreError, StoreResult};
