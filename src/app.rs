@@ -13,8 +13,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::accounts::redirect::RedirectPolicy;
-use crate::accounts::{Accounts, FieldError, Parts, Settings, Throttle, keys};
+use crate::accounts::{Accounts, FieldError, Parts, Policy, Settings, Throttle, keys};
 use crate::audit::AuditLog;
 use crate::config::{AdminSeed, Config, ConfigError};
 use crate::http::{self, AppState, Edge};
@@ -93,17 +92,10 @@ impl Services {
             session_ttl: config.session_ttl,
             activation_ttl: config.activation_ttl,
             reset_ttl: config.reset_ttl,
-            signup_open: security.signup_open,
-            signup_conceal_existing: security.signup_conceal_existing,
             refresh_grace: security.refresh_grace,
-            app_url: security.app_url.clone(),
-            redirects: RedirectPolicy::new(security.redirect_allow.clone()).with_login_page(login),
-            reauth_window: security.reauth_window,
-            mfa_required: security.mfa_required,
-            passwordless: security.passwordless,
             webhooks_allow_private: security.webhook_allow_private,
-            texts: config.texts.clone(),
         };
+        let policy = Policy::configured(&config.policy, login, config.texts.clone());
         http::routes::forward::warn_of_role_groups(&security.forward_rules);
         let keys = keys::load_or_create(backend.store.as_ref(), &settings.issuing()).await?;
         let webauthn = relying_party(&settings.public_url, security)?;
@@ -132,6 +124,7 @@ impl Services {
             keys,
             outbox: outbox.clone(),
             settings,
+            policy,
             throttle,
             audit,
             sealer,

@@ -29,7 +29,7 @@ impl Accounts {
         redirect_to: Option<&str>,
         client: &ClientInfo,
     ) -> Result<()> {
-        let redirect = self.settings.redirect(redirect_to)?;
+        let redirect = self.policy.redirect(redirect_to)?;
         let me = self.me(caller).await?;
         let email = Email::parse(new_email).map_err(|e| Error::field("new_email", e.message))?;
         if email.normalized() == me.email.trim().to_lowercase() {
@@ -54,7 +54,7 @@ impl Accounts {
         };
         let link = self.settings.link("email/confirm", token.expose(), redirect.as_ref());
         let mail =
-            self.email(email.as_str(), self.settings.letters(account.locale).email_change_confirm(&link, ttl), now);
+            self.email(email.as_str(), self.policy.letters(account.locale).email_change_confirm(&link, ttl), now);
         let requested = self.outcome(Kind::EmailChangeRequested, Some(account.id), client).with("to", email.as_str());
         let effects = Effects::of(requested).email(mail);
         self.store.insert_email_change(&change, &effects).await?;
@@ -81,7 +81,7 @@ impl Accounts {
         };
         let link = self.settings.link("email/revert", undo.expose(), None);
         let notice =
-            self.email(&old_email, self.settings.letters(locale).email_changed(&record.email, &link, REVERT_TTL), now);
+            self.email(&old_email, self.policy.letters(locale).email_changed(&record.email, &link, REVERT_TTL), now);
         let changed = self
             .outcome(Kind::EmailChanged, Some(record.account_id), client)
             .detail(json!({ "from": old_email, "to": record.email }));

@@ -97,7 +97,7 @@ fn typed_code(code: &str) -> Option<String> {
 
 impl Accounts {
     fn passwordless_on(&self) -> Result<()> {
-        if self.settings.passwordless { Ok(()) } else { Err(Error::PasswordlessDisabled) }
+        if self.policy.passwordless { Ok(()) } else { Err(Error::PasswordlessDisabled) }
     }
 
     fn code_key(&self) -> MacKey {
@@ -126,7 +126,7 @@ impl Accounts {
         handoff: HandoffBinding,
         client: &ClientInfo,
     ) -> Result<()> {
-        let redirect = self.settings.redirect(redirect_to)?;
+        let redirect = self.policy.redirect(redirect_to)?;
         self.per_ip(Action::EmailLogin, client).await?;
         let email = Email::parse(email).map_err(|e| Error::Validation(vec![e]))?;
         let may_send = self.throttle.may_email("email_login", email.normalized()).await?;
@@ -137,7 +137,7 @@ impl Accounts {
                 Some((Some(c.account.id), c.account.email.clone(), c.account.locale))
             }
             Some(_) => None,
-            None if self.settings.signup_open => Some((None, email.as_str().to_owned(), client.locale)),
+            None if self.policy.signup_open => Some((None, email.as_str().to_owned(), client.locale)),
             None => None,
         };
         match recipient {
@@ -157,7 +157,7 @@ impl Accounts {
                     expires_at: now + chrono::Duration::from_std(LOGIN_TTL).unwrap_or(chrono::Duration::minutes(10)),
                 };
                 let link = self.settings.link("auth/email/verify", link_token.expose(), redirect.as_ref());
-                let letters = self.settings.letters(locale);
+                let letters = self.policy.letters(locale);
                 let rendered = letters.email_login(&link, &code, LOGIN_TTL, account_id.is_none());
                 let requested = match account_id {
                     Some(id) => event.account(id),
@@ -301,7 +301,7 @@ impl Accounts {
                     redeemed
                 }
                 None => {
-                    if !self.settings.signup_open {
+                    if !self.policy.signup_open {
                         return Err(Error::SignupDisabled);
                     }
                     let new = self.account_by_email(&login.email, client.locale).await?;

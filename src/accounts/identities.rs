@@ -120,7 +120,7 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<ToProvider> {
         let provider = self.provider(provider)?;
-        let redirect = self.settings.redirect(redirect_to)?;
+        let redirect = self.policy.redirect(redirect_to)?;
         self.per_ip(Action::Login, client).await?;
         let (to, pending) = self.to_provider(provider).await?;
         let now = Utc::now();
@@ -149,7 +149,7 @@ impl Accounts {
         redirect_to: Option<&str>,
     ) -> Result<url::Url> {
         let provider = self.provider(provider)?;
-        let redirect = self.settings.redirect(redirect_to)?;
+        let redirect = self.policy.redirect(redirect_to)?;
         self.require_step_up(caller, Some(self.store.factors(caller.account_id).await?))?;
         let start = OpaqueToken::generate();
         let now = Utc::now();
@@ -230,7 +230,7 @@ impl Accounts {
                 return Callback { redirect_to: None, known_login: false, outcome: Err(error) };
             }
         };
-        let redirect_to = self.settings.redirects.recheck(login.redirect_to.as_deref());
+        let redirect_to = self.policy.redirects.recheck(login.redirect_to.as_deref());
         let outcome = match self.finish_spent_login(provider, &login, &state_hash, answer, client).await {
             Ok(Some(account)) => self.hand_off(account.id, METHOD, &login.handoff).await.map(Outcome::LoggedIn),
             Ok(None) => Ok(Outcome::Linked),

@@ -40,7 +40,7 @@ impl Accounts {
             // An automatic link is a login through it.
             last_login_at: automatic.then_some(now),
         };
-        let letters = self.settings.letters(account.locale);
+        let letters = self.policy.letters(account.locale);
         let rendered = letters.identity_linked(&provider.config.label, identity.email.as_deref());
         let notice = self.email(&account.email, rendered, now);
         let linked = self
@@ -73,7 +73,7 @@ impl Accounts {
         }
         let trusted = provider.config.trust_email && identity.email_verified;
         let Some(address) = identity.email.as_deref() else {
-            return Err(if self.settings.signup_open { Error::ProviderEmailMissing } else { Error::SignupDisabled });
+            return Err(if self.policy.signup_open { Error::ProviderEmailMissing } else { Error::SignupDisabled });
         };
         let email = Email::parse(address).map_err(|_| Error::ProviderEmailMissing)?;
         let found = self.store.find_account(&AccountKey::Email(email.normalized().to_owned())).await?;
@@ -88,7 +88,7 @@ impl Accounts {
             tracing::info!(provider = %provider.config.name, trusted, "a new identity's address belongs to an account: not linked");
             return Err(Error::IdentityNotLinked);
         }
-        if !self.settings.signup_open {
+        if !self.policy.signup_open {
             return Err(Error::SignupDisabled);
         }
         self.sign_up_by_provider(provider, &identity, email.as_str(), trusted, client).await
@@ -142,7 +142,7 @@ impl Accounts {
             let ttl = self.settings.activation_ttl;
             let link = self.settings.link("activate", token.expose(), None);
             let label = &provider.config.label;
-            let letters = self.settings.letters(account.locale);
+            let letters = self.policy.letters(account.locale);
             let rendered = letters.activation_through(&link, ttl, label, identity.email.as_deref());
             let record = NewOneTimeToken {
                 hash: token.hash,
@@ -196,7 +196,7 @@ impl Accounts {
         let now = Utc::now();
         let notice = self.email(
             &account.account.email,
-            self.settings.letters(account.account.locale).identity_unlinked(label),
+            self.policy.letters(account.account.locale).identity_unlinked(label),
             now,
         );
         let unlinked =

@@ -156,7 +156,7 @@ impl Accounts {
         let step = totp::matching_step(&secret, code.expose_secret(), unix(now)).ok_or(Error::InvalidCode)?;
         let codes = recovery::generate();
         let hashes: Vec<[u8; 32]> = codes.iter().map(|c| recovery::hash(account.id, c)).collect();
-        let notice = self.email(&account.email, self.settings.letters(account.locale).mfa_enabled(), now);
+        let notice = self.email(&account.email, self.policy.letters(account.locale).mfa_enabled(), now);
         let step = i64::try_from(step).unwrap_or(i64::MAX);
         let enabled = self.outcome(Kind::MfaEnabled, Some(account.id), client).with("method", "totp");
         let effects = Effects::of(enabled).email(notice);
@@ -190,7 +190,7 @@ impl Accounts {
                 account
             }
         };
-        let notice = self.email(&account.email, self.settings.letters(account.locale).mfa_disabled(false), Utc::now());
+        let notice = self.email(&account.email, self.policy.letters(account.locale).mfa_disabled(false), Utc::now());
         let disabled = self.outcome(Kind::MfaDisabled, Some(account.id), client).with("method", "totp");
         let effects = Effects::of(disabled).email(notice);
         if !self.store.remove_factors(account.id, false, &effects).await? {
@@ -219,7 +219,7 @@ impl Accounts {
     /// Refuses a sensitive change unless the session was authenticated within the
     /// reauthentication window and, when the account has a factor, at level 2.
     pub(super) fn require_step_up(&self, caller: &Caller, factors: Option<Factors>) -> Result<()> {
-        let window = chrono::Duration::from_std(self.settings.reauth_window).unwrap_or(chrono::Duration::minutes(5));
+        let window = chrono::Duration::from_std(self.policy.reauth_window).unwrap_or(chrono::Duration::minutes(5));
         // An account with a second factor needs it proved recently, not only the password: a
         // password alone refreshes level 1, never level 2.
         let needs_second = factors.as_ref().is_some_and(Factors::any);
@@ -386,7 +386,7 @@ impl Accounts {
         let Some(hash) = recovery::find(account.id, code, &unspent) else { return Ok(false) };
         let left = unspent.len().saturating_sub(1);
         let notice =
-            self.email(&account.email, self.settings.letters(account.locale).recovery_code_used(left), Utc::now());
+            self.email(&account.email, self.policy.letters(account.locale).recovery_code_used(left), Utc::now());
         let effects = Effects::none().email(notice);
         let spent = self.store.spend_recovery_code(account.id, &hash, &effects, Utc::now()).await?;
         if spent {
@@ -413,7 +413,7 @@ impl Accounts {
 
     /// Removes every factor of an account (an admin's reset); the owner is told.
     pub(super) async fn reset_factors(&self, account: &Account, reset: Outcome) -> Result<bool> {
-        let notice = self.email(&account.email, self.settings.letters(account.locale).mfa_disabled(true), Utc::now());
+        let notice = self.email(&account.email, self.policy.letters(account.locale).mfa_disabled(true), Utc::now());
         let effects = Effects::of(reset).email(notice);
         let removed = self.store.remove_factors(account.id, true, &effects).await?;
         if removed {

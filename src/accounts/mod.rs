@@ -21,6 +21,7 @@ pub mod oauth;
 mod operator;
 pub mod passkeys;
 mod password;
+pub mod policy;
 mod profile;
 pub mod redirect;
 mod session;
@@ -44,17 +45,18 @@ pub use self::key_cache::{KeyInfo, RELOAD_EVERY as KEY_RELOAD_EVERY};
 pub use self::login::{LoginId, LoginStep, TokenPair};
 pub use self::mfa::{Enrolment, MfaChallenge, Proof, Reauthenticated, SecondFactor};
 pub use self::password::PasswordChange;
+pub use self::policy::Policy;
 pub use self::profile::Edit;
-use self::redirect::{RedirectPolicy, RedirectTo};
+use self::redirect::RedirectTo;
 pub use self::session::Caller;
 pub use self::signup::{Activated, SignUp, SignedUp};
 use self::throttle::Action;
 pub use self::throttle::Throttle;
 use crate::audit::AuditLog;
 use crate::federation::Providers;
-use crate::i18n::{Catalog, Locale};
+use crate::i18n::Locale;
 use crate::mail::outbox::Outbox;
-use crate::mail::templates::{Letters, Rendered};
+use crate::mail::templates::Rendered;
 pub use crate::model::account::FieldError;
 use crate::model::account::{Account, Credentials, Status};
 use crate::model::outcome::{Effects, Kind, Outcome};
@@ -89,7 +91,8 @@ fn count(outcome: &Outcome) {
     }
 }
 
-/// Lifetimes and links.
+/// The process's settings: links, token lifetimes and algorithms, what the service is. What is
+/// decided for the people who use it is the [`Policy`].
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub public_url: Url,
@@ -103,26 +106,10 @@ pub struct Settings {
     pub session_ttl: Duration,
     pub activation_ttl: Duration,
     pub reset_ttl: Duration,
-    /// Anyone may sign up; when not, only admins and operators create accounts.
-    pub signup_open: bool,
-    /// Sign-up with a taken address answers like a new one; the owner is told by email.
-    pub signup_conceal_existing: bool,
     /// A spent refresh token presented again this soon gets the same new pair.
     pub refresh_grace: Duration,
-    /// The app's address, which the pages of emailed links point back to.
-    pub app_url: Option<Url>,
-    /// Where a browser completing an emailed link may be sent.
-    pub redirects: RedirectPolicy,
-    /// How recent a session's last authentication must be for a step-up.
-    pub reauth_window: Duration,
-    /// Which accounts must have a second factor.
-    pub mfa_required: crate::config::MfaPolicy,
-    /// Login by an emailed link or code is on.
-    pub passwordless: bool,
     /// Webhooks may go to loopback, link-local and private addresses.
     pub webhooks_allow_private: bool,
-    /// Every text in every language, and the brand.
-    pub texts: Arc<Catalog>,
 }
 
 impl Settings {
@@ -135,11 +122,6 @@ impl Settings {
             link.extend(url::form_urlencoded::byte_serialize(redirect.as_str().as_bytes()));
         }
         link
-    }
-
-    /// A submitted `redirect_to`, checked; absent is fine.
-    fn redirect(&self, value: Option<&str>) -> Result<Option<RedirectTo>> {
-        value.map(|value| self.redirects.check(value).map_err(|e| Error::Validation(vec![e]))).transpose()
     }
 
     /// The token issuer: the public URL without a trailing slash.
@@ -156,11 +138,6 @@ impl Settings {
             id_algorithm: self.id_token_algorithm,
             token_ttl: Some(self.access_token_ttl),
         }
-    }
-
-    /// Emails in the language of an account that says `locale` (or nothing).
-    pub fn letters(&self, locale: Option<Locale>) -> Letters<'_> {
-        Letters::new(&self.texts, self.texts.pick(locale))
     }
 
     /// The public URL without a trailing slash.
@@ -184,6 +161,8 @@ pub struct Accounts {
     verified: Arc<VerifiedTokens>,
     outbox: Outbox,
     settings: Settings,
+    /// The policy in force (see [`Policy`]).
+    policy: Arc<Policy>,
     throttle: Throttle,
     audit: AuditLog,
     /// Seals the secrets kept for reading back (TOTP seeds).
@@ -203,6 +182,7 @@ pub struct Parts {
     pub keys: Arc<KeyRing>,
     pub outbox: Outbox,
     pub settings: Settings,
+    pub policy: Policy,
     pub throttle: Throttle,
     pub audit: AuditLog,
     pub sealer: Arc<Sealer>,
@@ -212,11 +192,38 @@ pub struct Parts {
 
 impl Accounts {
     pub fn new(parts: Parts) -> Self {
-        let Parts { store, sessions, hasher, keys, outbox, settings, throttle, audit, sealer, webauthn, providers } =
-            parts;
+        let Parts {
+            store,
+            sessions,
+            hasher,
+            keys,
+            outbox,
+            settings,
+            policy,
+            throttle,
+            audit,
+            sealer,
+            webauthn,
+            providers,
+        } = parts;
         let keys = Keys::new(keys);
         let verified = Arc::new(VerifiedTokens::default());
-        Self { store, sessions, hasher, keys, verified, outbox, settings, throttle, audit, sealer, webauthn, providers }
+        let policy = Arc::new(policy);
+        Self {
+            store,
+            sessions,
+            hasher,
+            keys,
+            verified,
+            outbox,
+            settings,
+            policy,
+            throttle,
+            audit,
+            sealer,
+            webauthn,
+            providers,
+        }
     }
 
     pub fn audit(&self) -> &AuditLog {
@@ -290,6 +297,11 @@ impl Accounts {
         &self.settings
     }
 
+    /// The policy in force: the configuration's, the one place a caller's policy is decided.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
     /// Readiness: the database and the session store answer.
     pub async fn check_ready(&self) -> Result<()> {
         self.store.ping().await?;
@@ -361,7 +373,7 @@ impl Accounts {
         unlinks: Option<&str>,
     ) -> (NewOneTimeToken, NewEmail) {
         let token = OpaqueToken::generate();
-        let letters = self.settings.letters(locale);
+        let letters = self.policy.letters(locale);
         let (path, ttl) = match purpose {
             TokenPurpose::Activation | TokenPurpose::ActivationThroughProvider => {
                 ("activate", self.settings.activation_ttl)

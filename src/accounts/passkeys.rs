@@ -254,7 +254,7 @@ impl Accounts {
             created_at: now,
             last_used_at: None,
         };
-        let notice = self.email(&account.email, self.settings.letters(account.locale).passkey_added(&stored.name), now);
+        let notice = self.email(&account.email, self.policy.letters(account.locale).passkey_added(&stored.name), now);
         let added = self
             .outcome(Kind::PasskeyAdded, Some(account.id), client)
             .detail(json!({ "passkey_id": stored.id, "name": stored.name, "backup_eligible": backup_eligible }));
@@ -283,7 +283,7 @@ impl Accounts {
     pub async fn delete_passkey(&self, caller: &Caller, id: Uuid, client: &ClientInfo) -> Result<()> {
         self.require_step_up(caller, Some(self.store.factors(caller.account_id).await?))?;
         let account = self.me(caller).await?;
-        let notice = self.email(&account.email, self.settings.letters(account.locale).passkey_removed(), Utc::now());
+        let notice = self.email(&account.email, self.policy.letters(account.locale).passkey_removed(), Utc::now());
         let removed = self.outcome(Kind::PasskeyRemoved, Some(account.id), client).with("passkey_id", id.to_string());
         let effects = Effects::of(removed).email(notice);
         if !self.store.delete_passkey(account.id, id, &effects).await? {

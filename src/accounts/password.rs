@@ -66,7 +66,7 @@ impl Accounts {
         let keep = caller.map(|c| c.session_id);
         let ended = self.sessions.revoke_all_sessions(account.id, keep).await?;
         let now = Utc::now();
-        let notice = self.email(&account.email, self.settings.letters(account.locale).password_changed(false), now);
+        let notice = self.email(&account.email, self.policy.letters(account.locale).password_changed(false), now);
         let changed = self.outcome(Kind::PasswordChanged, Some(account.id), client).with("sessions_ended", ended);
         let effects = Effects::of(changed).email(notice);
         self.store.set_password_hash(account.id, &hash, now, &effects).await?;
@@ -86,7 +86,7 @@ impl Accounts {
     }
 
     async fn try_forgot_password(&self, email: &str, redirect_to: Option<&str>, client: &ClientInfo) -> Result<()> {
-        let redirect = self.settings.redirect(redirect_to)?;
+        let redirect = self.policy.redirect(redirect_to)?;
         self.per_ip(Action::Forgot, client).await?;
         let email = Email::parse(email).map_err(|e| Error::Validation(vec![e]))?;
         let may_send = self.throttle.may_email("password_reset", email.normalized()).await?;
@@ -146,7 +146,7 @@ impl Accounts {
         let password_hash = self.hasher.hash(new_password.secret().clone()).await?;
         self.sessions.revoke_all_sessions(account.id, None).await?;
         let now = Utc::now();
-        let notice = self.email(&account.email, self.settings.letters(account.locale).password_changed(true), now);
+        let notice = self.email(&account.email, self.policy.letters(account.locale).password_changed(true), now);
         let effects = Effects::of(self.outcome(Kind::PasswordReset, Some(account.id), client)).email(notice);
         if !self.store.redeem_reset(&hash, &password_hash, now, &effects).await? {
             return Err(Error::TokenInvalid);

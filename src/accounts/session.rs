@@ -156,7 +156,7 @@ impl Accounts {
             return Ok(LoginStep::SecondFactor(challenge));
         }
         let mut auth = SessionAuth::first_factor(method, Utc::now());
-        if super::mfa::covers(self.settings.mfa_required, &account) {
+        if super::mfa::covers(self.policy.mfa_required, &account) {
             tracing::info!(account_id = %account.id, "a second factor is required and missing: enrolment-only session");
             auth.aal = super::mfa::ENROLMENT_ONLY;
             if let Some(detail) = detail.as_object_mut() {

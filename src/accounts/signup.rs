@@ -50,10 +50,10 @@ impl Accounts {
     /// Creates a pending account and queues its confirmation email in the same transaction.
     /// With `signup_conceal_existing`, a taken address is not revealed: see [`SignedUp`].
     pub async fn sign_up(&self, input: SignUp, client: &ClientInfo) -> Result<SignedUp> {
-        if !self.settings.signup_open {
+        if !self.policy.signup_open {
             return Err(Error::SignupDisabled);
         }
-        let redirect = self.settings.redirect(input.redirect_to.as_deref())?;
+        let redirect = self.policy.redirect(input.redirect_to.as_deref())?;
         self.per_ip(Action::SignUp, client).await?;
         // Not the user's to write: refused rather than kept in `data`, where an app reading
         // the wrong field would trust it.
@@ -87,7 +87,7 @@ impl Accounts {
         // Refuse a taken address or username before paying for a hash; the insert below is
         // still what decides when two sign-ups race. When taken addresses are concealed, the
         // hash is paid for all the same, so both answers take the same time.
-        let conceal = self.settings.signup_conceal_existing;
+        let conceal = self.policy.signup_conceal_existing;
         if let Some(owner) = self.store.find_account(&AccountKey::Email(email.normalized().to_owned())).await? {
             if !conceal {
                 return Err(Error::EmailTaken);
@@ -131,7 +131,7 @@ impl Accounts {
         let notify = self.throttle.may_email("signup_attempt", &owner.email.to_lowercase()).await?;
         let mut effects = Effects::of(self.outcome(Kind::SignupExistingEmail, Some(owner.id), client));
         if notify {
-            let rendered = self.settings.letters(owner.locale).signup_attempt();
+            let rendered = self.policy.letters(owner.locale).signup_attempt();
             effects = effects.email(self.email(&owner.email, rendered, Utc::now()));
         }
         self.tell(effects).await?;
@@ -181,7 +181,7 @@ impl Accounts {
     }
 
     async fn try_resend_activation(&self, email: &str, redirect_to: Option<&str>, client: &ClientInfo) -> Result<()> {
-        let redirect = self.settings.redirect(redirect_to)?;
+        let redirect = self.policy.redirect(redirect_to)?;
         self.per_ip(Action::Resend, client).await?;
         let email = Email::parse(email).map_err(|e| Error::Validation(vec![e]))?;
         let may_send = self.throttle.may_email("activation", email.normalized()).await?;

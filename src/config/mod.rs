@@ -73,6 +73,7 @@ pub struct Config {
     pub log: String,
     pub log_format: LogFormat,
     pub security: Security,
+    pub policy: Policy,
     /// `GATEHOUSE_DEV`: a development machine (never production: only with a loopback public URL).
     pub dev: bool,
     /// Social login providers (`GATEHOUSE_OIDC_<NAME>_*`), by name.
@@ -97,30 +98,38 @@ pub struct Security {
     /// `GATEHOUSE_COOKIE_DOMAIN`.
     pub cookie_domain: Option<String>,
     pub cors_origins: Vec<String>,
-    /// Anyone may sign up (`GATEHOUSE_SIGNUP=open`); when closed, only admins create accounts.
-    pub signup_open: bool,
-    pub signup_conceal_existing: bool,
-    /// Login by an emailed link or code (`GATEHOUSE_PASSWORDLESS`).
-    pub passwordless: bool,
     /// `GATEHOUSE_WEBHOOK_ALLOW_PRIVATE`: webhooks may go to private addresses.
     pub webhook_allow_private: bool,
-    /// `GATEHOUSE_APP_URL`: the pages of emailed links point back to it.
-    pub app_url: Option<Url>,
-    /// `GATEHOUSE_REDIRECT_ALLOW`: the prefixes a `redirect_to` must start with.
-    pub redirect_allow: Vec<Url>,
     /// Zero when off.
     pub refresh_grace: Duration,
     pub audit_retention: Duration,
-    /// How recent a session's authentication must be for a step-up.
-    pub reauth_window: Duration,
-    /// Which accounts must have a second factor.
-    pub mfa_required: MfaPolicy,
     /// `GATEHOUSE_WEBAUTHN_RP_ID`; `None`: the public URL's host when it is a domain name.
     pub webauthn_rp_id: Option<String>,
     /// `GATEHOUSE_WEBAUTHN_ORIGINS`: origins besides the public URL's.
     pub webauthn_origins: Vec<String>,
     /// `GATEHOUSE_ENCRYPTION_KEY`; `None`: the key generated and kept in the database.
     pub encryption_key: Option<SecretString>,
+}
+
+/// The policy the operator sets for the people who use gatehouse: who may sign up and how, the
+/// ways in, the second factor, the step-up window, where browsers may be sent. (The texts and
+/// brand are `Config::texts`.) The account rules hold it as `accounts::Policy`, apart from the
+/// process's settings, so that an organization may later have its own.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// Anyone may sign up (`GATEHOUSE_SIGNUP=open`); when closed, only admins create accounts.
+    pub signup_open: bool,
+    pub signup_conceal_existing: bool,
+    /// Login by an emailed link or code (`GATEHOUSE_PASSWORDLESS`).
+    pub passwordless: bool,
+    /// Which accounts must have a second factor.
+    pub mfa_required: MfaPolicy,
+    /// How recent a session's authentication must be for a step-up.
+    pub reauth_window: Duration,
+    /// `GATEHOUSE_APP_URL`: the pages of emailed links point back to it.
+    pub app_url: Option<Url>,
+    /// `GATEHOUSE_REDIRECT_ALLOW`: the prefixes a `redirect_to` must start with.
+    pub redirect_allow: Vec<Url>,
 }
 
 /// Every budget and the login lockout policy.
@@ -236,6 +245,7 @@ impl Config {
         let log = p.get(&LOG);
         let log_format = p.get(&LOG_FORMAT);
         let security = security(&mut p);
+        let policy = policy(&mut p);
         let dev = p.get(&DEV);
         if let (Some(true), Some(url)) = (dev, public_url.as_ref())
             && !is_loopback(url)
@@ -246,7 +256,7 @@ impl Config {
                 DEV.name, PUBLIC_URL.name
             ));
         }
-        let texts = presentation(&mut p, public_url.as_ref(), security.as_ref());
+        let texts = presentation(&mut p, public_url.as_ref(), policy.as_ref());
         let (providers, mut provider_problems, provider_lines) = providers::read(p.raw());
         p.problems.append(&mut provider_problems);
 
@@ -290,6 +300,7 @@ impl Config {
                 log: log?,
                 log_format: log_format?,
                 security: security?,
+                policy: policy?,
                 dev: dev?,
                 providers,
                 texts: texts?,
@@ -349,7 +360,7 @@ fn admin_seed(p: &mut Parser<'_>) -> Option<Option<AdminSeed>> {
 fn presentation(
     p: &mut Parser<'_>,
     public_url: Option<&Url>,
-    security: Option<&Security>,
+    policy: Option<&Policy>,
 ) -> Option<std::sync::Arc<crate::i18n::Catalog>> {
     use self::settings::*;
     let default_locale = p.get(&DEFAULT_LOCALE);
@@ -358,7 +369,7 @@ fn presentation(
     let accent_color = p.get(&ACCENT_COLOR);
     let templates_dir = p.optional(&TEMPLATES_DIR);
     let public_url = public_url?;
-    let named = security.and_then(|s| s.app_url.as_ref()).unwrap_or(public_url);
+    let named = policy.and_then(|s| s.app_url.as_ref()).unwrap_or(public_url);
     let host = named.host_str().unwrap_or("gatehouse");
     let options = crate::i18n::Options {
         default_locale: default_locale?,
@@ -398,16 +409,9 @@ fn security(p: &mut Parser<'_>) -> Option<Security> {
     let forward_remote_user = p.get(&FORWARD_REMOTE_USER);
     let cookie_domain = p.optional(&COOKIE_DOMAIN);
     let cors_origins = p.optional(&CORS_ORIGINS);
-    let signup_open = p.get(&SIGNUP);
-    let signup_conceal_existing = p.get(&SIGNUP_CONCEAL_EXISTING);
-    let passwordless = p.get(&PASSWORDLESS);
     let webhook_allow_private = p.get(&WEBHOOK_ALLOW_PRIVATE);
-    let app_url = p.optional(&APP_URL);
-    let redirect_allow = p.optional(&REDIRECT_ALLOW);
     let refresh_grace = p.get(&REFRESH_GRACE);
     let audit_retention = p.get(&AUDIT_RETENTION);
-    let reauth_window = p.get(&REAUTH_WINDOW);
-    let mfa_required = p.get(&MFA_REQUIRED);
     let webauthn_rp_id = p.optional(&WEBAUTHN_RP_ID);
     let webauthn_origins = p.optional(&WEBAUTHN_ORIGINS);
     let encryption_key = p.optional(&ENCRYPTION_KEY);
@@ -448,19 +452,33 @@ fn security(p: &mut Parser<'_>) -> Option<Security> {
         forward_remote_user: forward_remote_user?,
         cookie_domain: cookie_domain?,
         cors_origins: cors_origins?.unwrap_or_default(),
-        signup_open: signup_open?,
-        signup_conceal_existing: signup_conceal_existing?,
-        passwordless: passwordless?,
         webhook_allow_private: webhook_allow_private?,
-        app_url: app_url?,
-        redirect_allow: redirect_allow?.unwrap_or_default(),
         refresh_grace: refresh_grace?,
         audit_retention: audit_retention?,
-        reauth_window: reauth_window?,
-        mfa_required: mfa_required?,
         webauthn_rp_id: webauthn_rp_id?,
         webauthn_origins: webauthn_origins?.unwrap_or_default(),
         encryption_key: encryption_key?,
+    })
+}
+
+/// The policy settings (see [`Policy`]).
+fn policy(p: &mut Parser<'_>) -> Option<Policy> {
+    use self::settings::*;
+    let signup_open = p.get(&SIGNUP);
+    let signup_conceal_existing = p.get(&SIGNUP_CONCEAL_EXISTING);
+    let passwordless = p.get(&PASSWORDLESS);
+    let mfa_required = p.get(&MFA_REQUIRED);
+    let reauth_window = p.get(&REAUTH_WINDOW);
+    let app_url = p.optional(&APP_URL);
+    let redirect_allow = p.optional(&REDIRECT_ALLOW);
+    Some(Policy {
+        signup_open: signup_open?,
+        signup_conceal_existing: signup_conceal_existing?,
+        passwordless: passwordless?,
+        mfa_required: mfa_required?,
+        reauth_window: reauth_window?,
+        app_url: app_url?,
+        redirect_allow: redirect_allow?.unwrap_or_default(),
     })
 }
 

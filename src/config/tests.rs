@@ -34,7 +34,7 @@ fn security_defaults_honour_the_contract() {
     assert!(limits.signup.count >= 30 && limits.signup.period <= Duration::from_secs(60));
     assert!(limits.lockout_client.free < 20 && limits.lockout_account.free < 20);
     assert!(security.trusted_proxies.is_empty() && security.cors_origins.is_empty());
-    assert!(!security.signup_conceal_existing);
+    assert!(!load(&[]).unwrap().config.policy.signup_conceal_existing);
     assert_eq!(security.refresh_grace, Duration::from_secs(30));
     assert!(load(&[("GATEHOUSE_RATE_LIMIT", "off")]).unwrap().config.security.rate_limits.is_none());
 }

@@ -106,7 +106,7 @@ pub(crate) fn checked_next(state: &AppState, next: Option<&str>) -> Option<Strin
     let url = url::Url::parse(next).ok()?;
     let public = state.accounts.settings().public_url.as_str();
     let own = url.as_str().starts_with(public) || format!("{}/", url.as_str()) == public;
-    (own || state.accounts.settings().redirects.check(next).is_ok()).then(|| url.to_string())
+    (own || state.accounts.policy().redirects.check(next).is_ok()).then(|| url.to_string())
 }
 
 /// Sends the browser on (`303`).

@@ -73,10 +73,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
             HeaderValue::from_static("DENY"),
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn_with_state(
-            state.accounts.settings().texts.clone(),
-            middleware::page_language,
-        ));
+        .layer(axum::middleware::from_fn_with_state(state.accounts.policy().texts.clone(), middleware::page_language));
 
     let routes = routes.layer(layers);
     let routes = if edge.https {

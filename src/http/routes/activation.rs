@@ -78,10 +78,10 @@ async fn follow_link(
             Err(error) => error.into_response(),
         };
     }
-    let settings = state.accounts.settings();
+    let policy = state.accounts.policy();
     match result {
-        Ok(_) if let Some(to) = settings.redirects.recheck(redirect_to.as_deref()) => pages::see_other(&to),
-        Ok(body) => pages::activated(&body.user.email, settings.app_url.as_ref()),
+        Ok(_) if let Some(to) = policy.redirects.recheck(redirect_to.as_deref()) => pages::see_other(&to),
+        Ok(body) => pages::activated(&body.user.email, policy.app_url.as_ref()),
         Err(ApiError::TokenExpired) => pages::link_problem(StatusCode::GONE, "activation-link-expired"),
         Err(error @ (ApiError::Unavailable(..) | ApiError::Internal(_))) => error.into_response(),
         Err(_) => pages::link_problem(StatusCode::BAD_REQUEST, "activation-link-invalid"),

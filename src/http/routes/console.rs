@@ -40,8 +40,7 @@ pub fn router() -> Router<AppState> {
 /// The account page, whose policy also lets in the operator's logo (`GATEHOUSE_LOGO_URL`).
 async fn account_page(State(state): State<AppState>) -> Response {
     let mut response = page(ACCOUNT_HTML).await;
-    let logo =
-        state.accounts.settings().texts.options().logo_url.as_ref().map(|url| url.origin().ascii_serialization());
+    let logo = state.accounts.policy().texts.options().logo_url.as_ref().map(|url| url.origin().ascii_serialization());
     let policy = logo.map(|origin| CSP.replace("img-src 'self' data:", &format!("img-src 'self' data: {origin}")));
     if let Some(value) = policy.and_then(|p| HeaderValue::from_str(&p).ok()) {
         response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
@@ -52,7 +51,7 @@ async fn account_page(State(state): State<AppState>) -> Response {
 /// The account page's share of the brand: the accent colour, the product name beside its
 /// heading and the logo before it.
 async fn brand(State(state): State<AppState>) -> Response {
-    let options = state.accounts.settings().texts.options();
+    let options = state.accounts.policy().texts.options();
     let mut css = format!(
         ":root {{ --accent: {}; }}\n.bar h1::after {{ content: \" · {}\"; font-weight: 400; }}\n",
         options.accent_color,

@@ -119,10 +119,10 @@ async fn follow_confirm(
         Ok(token) => do_confirm(&state, &token, &client).await,
         Err(error) => Err(error),
     };
-    let settings = state.accounts.settings();
+    let policy = state.accounts.policy();
     match (html, result) {
-        (true, Ok(_)) if let Some(to) = settings.redirects.recheck(redirect_to.as_deref()) => pages::see_other(&to),
-        (true, Ok(changed)) => pages::email_confirmed(&changed.user.email, settings.app_url.as_ref()),
+        (true, Ok(_)) if let Some(to) = policy.redirects.recheck(redirect_to.as_deref()) => pages::see_other(&to),
+        (true, Ok(changed)) => pages::email_confirmed(&changed.user.email, policy.app_url.as_ref()),
         (false, Ok(changed)) => Json(changed).into_response(),
         (html, Err(error)) => link_problem(error, html),
     }

@@ -87,7 +87,7 @@ fn other_ways(state: &AppState, next: Option<&str>) -> pages::OtherWays {
             Some((label, start.to_string()))
         })
         .collect();
-    let (email, passkeys) = (state.accounts.settings().passwordless, state.accounts.passkeys_available());
+    let (email, passkeys) = (state.accounts.policy().passwordless, state.accounts.passkeys_available());
     pages::OtherWays { providers, email, passkeys }
 }
 

@@ -111,7 +111,7 @@ async fn form(State(state): State<AppState>, query: Result<Query<TokenQuery>, Ap
     let Ok(Query(TokenQuery { token: Some(token), redirect_to })) = query else {
         return link_problem(ApiError::TokenInvalid);
     };
-    let redirect_to = state.accounts.settings().redirects.recheck(redirect_to.as_deref());
+    let redirect_to = state.accounts.policy().redirects.recheck(redirect_to.as_deref());
     match state.accounts.check_reset_token(&token).await {
         Ok(()) => pages::reset_form(&token, redirect_to.as_ref(), None, StatusCode::OK),
         Err(error) => link_problem(error.into()),
@@ -141,8 +141,8 @@ async fn reset(
     body: JsonOrForm<ResetBody>,
 ) -> Response {
     let ResetBody { token, new_password, redirect_to } = body.value;
-    let settings = state.accounts.settings();
-    let redirect_to = settings.redirects.recheck(redirect_to.as_deref());
+    let policy = state.accounts.policy();
+    let redirect_to = policy.redirects.recheck(redirect_to.as_deref());
     if body.kind == BodyKind::Form && !same_origin(&headers, &state.edge.origin) {
         // Another site's page posting the form: refused before the token is even looked at.
         return pages::link_problem(StatusCode::FORBIDDEN, "form-from-elsewhere");
@@ -153,7 +153,7 @@ async fn reset(
         (BodyKind::Json, Err(error)) => error.into_response(),
         (BodyKind::Form, Ok(())) => match &redirect_to {
             Some(to) => pages::see_other(to),
-            None => pages::reset_done(settings.app_url.as_ref()),
+            None => pages::reset_done(policy.app_url.as_ref()),
         },
         (BodyKind::Form, Err(ApiError::ValidationFailed(errors))) => {
             let message = errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; ");

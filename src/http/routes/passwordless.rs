@@ -94,7 +94,7 @@ async fn page(State(state): State<AppState>, query: Result<Query<LinkQuery>, Api
     let Ok(Query(LinkQuery { token: Some(token), redirect_to })) = query else {
         return link_problem(ApiError::TokenInvalid);
     };
-    let redirect_to = state.accounts.settings().redirects.recheck(redirect_to.as_deref());
+    let redirect_to = state.accounts.policy().redirects.recheck(redirect_to.as_deref());
     match state.accounts.check_email_link(&token).await {
         Ok(()) => pages::email_login_form(&token, redirect_to.as_ref()),
         Err(error) => link_problem(error.into()),
@@ -140,7 +140,7 @@ async fn verify(
             return pages::link_problem(StatusCode::FORBIDDEN, "form-from-elsewhere");
         }
         let accounts = &state.accounts;
-        let redirect_to = accounts.settings().redirects.recheck(redirect_to.as_deref());
+        let redirect_to = accounts.policy().redirects.recheck(redirect_to.as_deref());
         return match accounts.email_link_in_browser(token.expose_secret(), &client).await {
             Ok(handoff) => {
                 let to = match &redirect_to {

@@ -62,7 +62,7 @@ async fn sign_up(
     let password = SecretString::from(password);
     let input = SignUp { email, password, username, name, data, extra: body, redirect_to, locale };
     let account = match state.accounts.sign_up(input, &client).await? {
-        SignedUp::Created(account) if !state.accounts.settings().signup_conceal_existing => account,
+        SignedUp::Created(account) if !state.accounts.policy().signup_conceal_existing => account,
         // Concealing: a new account and a taken address get the same answer.
         SignedUp::Created(_) | SignedUp::Concealed => {
             let message = MessageBody { message: "Check your inbox: a confirmation link is on its way." };
