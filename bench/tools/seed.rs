@@ -24,7 +24,8 @@ pub async fn main() -> anyhow::Result<()> {
     let store =
         connect(&SecretUrl::new(&url), &DbOptions { max_connections: 4, timeout: Duration::from_secs(60) }).await?;
     let started = Instant::now();
-    let inserted = store.seed_accounts(&prefix, count, &hash, chrono::Utc::now()).await?;
+    let inserted =
+        store.seeding().expect("the store seeds").seed_accounts(&prefix, count, &hash, chrono::Utc::now()).await?;
     println!("{{\"inserted\":{inserted},\"seconds\":{:.3}}}", started.elapsed().as_secs_f64());
     Ok(())
 }

@@ -16,7 +16,8 @@ use chrono::Utc;
 use gatehouse::secret_url::SecretUrl;
 use gatehouse::sessions::redis::RedisSessions;
 use gatehouse::sessions::{NewSession, SessionAuth, SessionStore};
-use gatehouse::store::admin::{AccountQuery, HistoryPlan};
+use gatehouse::store::admin::AccountQuery;
+use gatehouse::store::seeding::HistoryPlan;
 use gatehouse::store::{DbOptions, connect};
 use gatehouse::tokens::opaque::TokenHash;
 use uuid::Uuid;
@@ -82,7 +83,7 @@ pub async fn main() -> anyhow::Result<()> {
     }
 
     let started = Instant::now();
-    let seeded = store.seed_history(&plan, Utc::now()).await?;
+    let seeded = store.seeding().expect("the store seeds").seed_history(&plan, Utc::now()).await?;
     let mut report = serde_json::to_value(&seeded)?;
     if redis.is_some() {
         report["live_sessions"] = serde_json::json!(number(1)?);

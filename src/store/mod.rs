@@ -25,6 +25,7 @@ mod open;
 pub mod outbox;
 pub mod passkeys;
 pub mod postgres;
+pub mod seeding;
 pub mod sql;
 pub mod sqlite;
 pub mod tokens;
@@ -50,6 +51,7 @@ pub use self::mfa::MfaStore;
 pub use self::open::connect;
 pub use self::outbox::{NewEmail, OutboxStore, QueuedEmail};
 pub use self::passkeys::PasskeyStore;
+use self::seeding::SeedingStore;
 pub use self::tokens::{NewOneTimeToken, OneTimeToken, TokenPurpose, TokenStore};
 pub use self::webhooks::{Event, EventType, WebhookStore};
 use crate::audit::AuditStore;
@@ -86,6 +88,11 @@ pub trait Store:
     async fn ping(&self) -> StoreResult<()>;
     /// Deletes expired sessions and tokens, and finished jobs past retention, at `pace`.
     async fn purge_expired(&self, now: DateTime<Utc>, pace: Pace) -> StoreResult<u64>;
+    /// Seeding in bulk, for the benchmark and the growth tests: an optional capability (see
+    /// [`seeding`]); `None` when the backend does not offer it.
+    fn seeding(&self) -> Option<&dyn SeedingStore> {
+        None
+    }
 }
 
 /// How to connect to a database.

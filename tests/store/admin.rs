@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use gatehouse::model::account::{Account, AccountKey, Role, Status};
 use gatehouse::model::outcome::Effects;
-use gatehouse::store::admin::{AccountQuery, HistoryPlan, OutboxEntry, OutboxQuery, Retried};
+use gatehouse::store::admin::{AccountQuery, OutboxEntry, OutboxQuery, Retried};
 use gatehouse::store::jobs::{JobKind, Outcome, Settled};
+use gatehouse::store::seeding::HistoryPlan;
 use gatehouse::store::{NewAccount, Pace, ProfileChange, QueuedEmail, Store, StoreError};
 use gatehouse::tokens::jwt::SigningKey;
 use serde_json::Map;
@@ -227,7 +228,7 @@ pub async fn the_search_follows_renames_and_deletions(h: Harness) {
 pub async fn the_search_answers_alike_when_thousands_hold_the_term(h: Harness) {
     let t0 = now();
     insert(&h, user("first@x.example")).await;
-    h.store.seed_accounts("Many", 10_200, HASH, t0).await.unwrap();
+    h.store.seeding().expect("the store seeds").seed_accounts("Many", 10_200, HASH, t0).await.unwrap();
     insert(&h, NewAccount { status: Status::Disabled, ..user("many-last@x.example") }).await;
     let store = &*h.store;
 
@@ -573,7 +574,10 @@ pub async fn seeding_inserts_listable_active_verified_accounts(h: Harness) {
     let t0 = now();
     let before = insert(&h, user("earlier@x.example")).await;
 
-    assert_eq!(h.store.seed_accounts("Load", 2_500, HASH, t0).await.unwrap(), 2_500);
+    assert_eq!(
+        h.store.seeding().expect("the store seeds").seed_accounts("Load", 2_500, HASH, t0).await.unwrap(),
+        2_500
+    );
 
     assert_eq!(h.store.count_accounts(&query()).await.unwrap(), 2_501);
     let active = AccountQuery { status: Some(Status::Active), role: Some(Role::User), ..query() };
@@ -603,14 +607,14 @@ pub async fn seeding_inserts_listable_active_verified_accounts(h: Harness) {
     assert!(found.is_some(), "usernames are normalized");
     assert_eq!(listed(&*h.store, &search("load1234")).await, ["Load1234@example.com"]);
     assert_eq!(h.store.count_accounts(&search("seed 25")).await.unwrap(), 12, "25, 250…259 and 2500");
-    assert_eq!(h.store.seed_accounts("none", 0, HASH, t0).await.unwrap(), 0);
+    assert_eq!(h.store.seeding().expect("the store seeds").seed_accounts("none", 0, HASH, t0).await.unwrap(), 0);
 }
 
 /// The growth benchmark's seeding, and the purge it measures: more expired rows than one purge
 /// statement takes (1,000), so that the batches must follow each other to the end.
 pub async fn a_seeded_history_is_written_whole_and_the_purge_takes_its_expired_part_in_batches(h: Harness) {
     let t0 = now();
-    assert_eq!(h.store.seed_accounts("hist", 40, HASH, t0).await.unwrap(), 40);
+    assert_eq!(h.store.seeding().expect("the store seeds").seed_accounts("hist", 40, HASH, t0).await.unwrap(), 40);
     let plan = HistoryPlan {
         live_sessions: 50,
         expired_sessions: 4_100,
@@ -620,7 +624,7 @@ pub async fn a_seeded_history_is_written_whole_and_the_purge_takes_its_expired_p
         identities: 9,
         clients: 3,
     };
-    assert_eq!(h.store.seed_history(&plan, t0).await.unwrap(), plan);
+    assert_eq!(h.store.seeding().expect("the store seeds").seed_history(&plan, t0).await.unwrap(), plan);
     for (table, rows) in [
         ("sessions", 4_150),
         ("refresh_tokens", 50 + 2 * 4_100),
@@ -699,7 +703,10 @@ mod benchmark {
         let store = &*h.store;
         let t0 = now();
         let start = Instant::now();
-        assert_eq!(store.seed_accounts("bench", ACCOUNTS, HASH, t0).await.unwrap(), ACCOUNTS);
+        assert_eq!(
+            store.seeding().expect("the store seeds").seed_accounts("bench", ACCOUNTS, HASH, t0).await.unwrap(),
+            ACCOUNTS
+        );
         println!("{kind:?}: seeded {ACCOUNTS} accounts in {:.1} s", start.elapsed().as_secs_f64());
 
         let page =
@@ -739,9 +746,9 @@ mod benchmark {
 /// twentieth of a second, and all of them go.
 pub async fn the_servers_sweep_keeps_to_its_pace(h: Harness) {
     let t0 = now();
-    h.store.seed_accounts("paced", 10, HASH, t0).await.unwrap();
+    h.store.seeding().expect("the store seeds").seed_accounts("paced", 10, HASH, t0).await.unwrap();
     let plan = HistoryPlan { live_sessions: 5, expired_sessions: 450, ..HistoryPlan::default() };
-    h.store.seed_history(&plan, t0).await.unwrap();
+    h.store.seeding().expect("the store seeds").seed_history(&plan, t0).await.unwrap();
     let started = Instant::now();
     assert_eq!(h.store.purge_expired(t0, Pace::Background).await.unwrap(), 450);
     let took = started.elapsed();
@@ -759,9 +766,9 @@ pub async fn the_servers_sweep_keeps_to_its_pace(h: Harness) {
 pub async fn a_purge_goes_on_when_another_takes_some_of_its_batch(h: Harness) {
     use sqlx::Connection;
     let t0 = now();
-    h.store.seed_accounts("raced", 10, HASH, t0).await.unwrap();
+    h.store.seeding().expect("the store seeds").seed_accounts("raced", 10, HASH, t0).await.unwrap();
     let plan = HistoryPlan { spent_links: 2_500, ..HistoryPlan::default() };
-    h.store.seed_history(&plan, t0).await.unwrap();
+    h.store.seeding().expect("the store seeds").seed_history(&plan, t0).await.unwrap();
 
     let mut other = h.db.connect().await;
     let mut taking = other.begin().await.unwrap();

@@ -28,21 +28,16 @@ use uuid::Uuid;
 
 use super::search::{held_by_many, rarest_part};
 use super::{
-    ACCOUNT_COLUMNS, Arg, Built, Dialect, Exec, Row, SqlStore, Transaction, account_from_row, args, like_pattern, sql,
+    ACCOUNT_COLUMNS, Built, Dialect, Exec, Row, SqlStore, Transaction, account_from_row, args, like_pattern, sql,
 };
 use crate::metrics::{DATABASE as DB, timed};
 use crate::model::account::Account;
-use crate::store::admin::{AccountQuery, AdminStore, HistoryPlan, OutboxEntry, OutboxQuery, Retried};
+use crate::store::admin::{AccountQuery, AdminStore, OutboxEntry, OutboxQuery, Retried};
 use crate::store::error::StoreResult;
 
 /// The outbox columns an admin sees: never the bodies, which hold one-time links.
 const OUTBOX_COLUMNS: &str =
     "id, topic, target, payload, status, attempts, last_error, created_at, next_attempt_at, finished_at";
-
-/// Seeded rows per transaction (each commit is a synced write).
-const SEED_ROWS_PER_TRANSACTION: u64 = 100_000;
-/// Values per seeded row.
-const SEED_VALUES_PER_ROW: usize = 9;
 
 /// The most accounts holding a search term for which the list reads them from the search
 /// index (and sorts them by id); when more do, a page of them comes sooner from the scan in id
@@ -143,11 +138,6 @@ fn outbox_from_row(row: &impl Row) -> StoreResult<OutboxEntry> {
         next_attempt_at: row.time("next_attempt_at")?,
         sent_at: if sent { row.opt_time("finished_at")? } else { None },
     })
-}
-
-/// The seeded account number `n`: its email, username and display name.
-pub(crate) fn seed_identity(prefix: &str, n: u64) -> (String, String, String) {
-    (format!("{prefix}{n}@example.com"), format!("{prefix}{n}"), format!("Seed {n}"))
 }
 
 impl<D: Dialect> SqlStore<D> {
@@ -278,68 +268,6 @@ impl<D: Dialect> AdminStore for SqlStore<D> {
             })
         )
     }
-
-    async fn seed_accounts(
-        &self,
-        prefix: &str,
-        count: u64,
-        password_hash: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<u64> {
-        let rows_per_insert = u64::try_from(D::MAX_PARAMETERS / SEED_VALUES_PER_ROW).unwrap_or(1_000).min(5_000);
-        timed!(DB, "seed_accounts", async {
-            let mut next = 1;
-            while next <= count {
-                let last_of_transaction = count.min(next + SEED_ROWS_PER_TRANSACTION - 1);
-                let mut tx = self.db.begin().await?;
-                while next <= last_of_transaction {
-                    let last = last_of_transaction.min(next + rows_per_insert - 1);
-                    let rows: Vec<(Uuid, String, String, String, String, String)> = (next..=last)
-                        .map(|n| {
-                            let (email, username, name) = seed_identity(prefix, n);
-                            let normalized = (email.to_lowercase(), username.to_ascii_lowercase());
-                            (Uuid::now_v7(), email, normalized.0, username, normalized.1, name)
-                        })
-                        .collect();
-                    let mut insert = Built::new(
-                        "INSERT INTO accounts (id, email, email_normalized, username, username_normalized, name, data,
-                                               app_data, password_hash, role, status, email_verified, created_at,
-                                               updated_at)
-                         VALUES ",
-                    );
-                    for (i, (id, email, email_normalized, username, username_normalized, name)) in
-                        rows.iter().enumerate()
-                    {
-                        let values: [Arg<'_>; SEED_VALUES_PER_ROW] = [
-                            (*id).into(),
-                            email.into(),
-                            email_normalized.into(),
-                            username.into(),
-                            username_normalized.into(),
-                            name.into(),
-                            password_hash.into(),
-                            now.into(),
-                            now.into(),
-                        ];
-                        let row = "(?, ?, ?, ?, ?, ?, '{}', '{}', ?, 'user', 'active', TRUE, ?, ?)";
-                        insert.push(if i == 0 { "" } else { ", " }, &[]).push(row, &values);
-                    }
-                    insert.execute(&mut tx).await?;
-                    next = last + 1;
-                }
-                tx.commit().await?;
-            }
-            if let Some(analyze) = D::ANALYZE_ACCOUNTS {
-                // Statistics now rather than at the server's next pass: the search plans by them.
-                self.db.pool().execute_text(analyze, &[]).await?;
-            }
-            Ok(count)
-        })
-    }
-
-    async fn seed_history(&self, plan: &HistoryPlan, now: DateTime<Utc>) -> StoreResult<HistoryPlan> {
-        timed!(DB, "seed_history", self.seed_history_rows(plan, now))
-    }
 }
 
 #[cfg(test)]
@@ -350,6 +278,7 @@ mod tests {
     use super::*;
     use crate::secret_url::SecretUrl;
     use crate::store::DbOptions;
+    use crate::store::seeding::SeedingStore;
     use crate::store::sqlite::SqliteStore;
 
     fn search(q: &str) -> AccountQuery {

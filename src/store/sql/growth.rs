@@ -1,21 +1,33 @@
 //! Bulk seeding of what a service of some size has behind it, for the growth benchmark: live
 //! and expired sessions with their refresh tokens, spent one-time links, the audit trail,
 //! accounts with an authenticator app and recovery codes, social identities and client apps,
-//! spread over the accounts [`seed_accounts`](crate::store::admin::AdminStore::seed_accounts)
+//! spread over the accounts [`seed_accounts`](crate::store::seeding::SeedingStore::seed_accounts)
 //! wrote. The rows are written with multi-row `INSERT`s, many thousand per transaction, as an
 //! import is; none of them is usable for logging in (secrets and hashes are random bytes).
 
+use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use uuid::{NoContext, Timestamp, Uuid};
 
 use super::{Arg, Built, Dialect, Exec, SqlStore, Transaction};
 use crate::audit::{AuditEvent, AuditStore};
+use crate::metrics::{DATABASE as DB, timed};
 use crate::model::outcome::Kind;
-use crate::store::admin::HistoryPlan;
 use crate::store::error::StoreResult;
+use crate::store::seeding::{HistoryPlan, SeedingStore};
 
 /// Rows per transaction.
 const ROWS_PER_TRANSACTION: u64 = 50_000;
+
+/// Seeded rows per transaction (each commit is a synced write).
+const SEED_ROWS_PER_TRANSACTION: u64 = 100_000;
+/// Values per seeded row.
+const SEED_VALUES_PER_ROW: usize = 9;
+
+/// The seeded account number `n`: its email, username and display name.
+pub(crate) fn seed_identity(prefix: &str, n: u64) -> (String, String, String) {
+    (format!("{prefix}{n}@example.com"), format!("{prefix}{n}"), format!("Seed {n}"))
+}
 
 /// One value of a seeded row, owned while its batch is built.
 enum Cell {
@@ -282,5 +294,70 @@ impl<D: Dialect> SqlStore<D> {
             identities,
             clients: plan.clients,
         })
+    }
+}
+
+#[async_trait]
+impl<D: Dialect> SeedingStore for SqlStore<D> {
+    async fn seed_accounts(
+        &self,
+        prefix: &str,
+        count: u64,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let rows_per_insert = u64::try_from(D::MAX_PARAMETERS / SEED_VALUES_PER_ROW).unwrap_or(1_000).min(5_000);
+        timed!(DB, "seed_accounts", async {
+            let mut next = 1;
+            while next <= count {
+                let last_of_transaction = count.min(next + SEED_ROWS_PER_TRANSACTION - 1);
+                let mut tx = self.db.begin().await?;
+                while next <= last_of_transaction {
+                    let last = last_of_transaction.min(next + rows_per_insert - 1);
+                    let rows: Vec<(Uuid, String, String, String, String, String)> = (next..=last)
+                        .map(|n| {
+                            let (email, username, name) = seed_identity(prefix, n);
+                            let normalized = (email.to_lowercase(), username.to_ascii_lowercase());
+                            (Uuid::now_v7(), email, normalized.0, username, normalized.1, name)
+                        })
+                        .collect();
+                    let mut insert = Built::new(
+                        "INSERT INTO accounts (id, email, email_normalized, username, username_normalized, name, data,
+                                               app_data, password_hash, role, status, email_verified, created_at,
+                                               updated_at)
+                         VALUES ",
+                    );
+                    for (i, (id, email, email_normalized, username, username_normalized, name)) in
+                        rows.iter().enumerate()
+                    {
+                        let values: [Arg<'_>; SEED_VALUES_PER_ROW] = [
+                            (*id).into(),
+                            email.into(),
+                            email_normalized.into(),
+                            username.into(),
+                            username_normalized.into(),
+                            name.into(),
+                            password_hash.into(),
+                            now.into(),
+                            now.into(),
+                        ];
+                        let row = "(?, ?, ?, ?, ?, ?, '{}', '{}', ?, 'user', 'active', TRUE, ?, ?)";
+                        insert.push(if i == 0 { "" } else { ", " }, &[]).push(row, &values);
+                    }
+                    insert.execute(&mut tx).await?;
+                    next = last + 1;
+                }
+                tx.commit().await?;
+            }
+            if let Some(analyze) = D::ANALYZE_ACCOUNTS {
+                // Statistics now rather than at the server's next pass: the search plans by them.
+                self.db.pool().execute_text(analyze, &[]).await?;
+            }
+            Ok(count)
+        })
+    }
+
+    async fn seed_history(&self, plan: &HistoryPlan, now: DateTime<Utc>) -> StoreResult<HistoryPlan> {
+        timed!(DB, "seed_history", self.seed_history_rows(plan, now))
     }
 }

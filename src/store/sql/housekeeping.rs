@@ -51,6 +51,10 @@ impl<D: Dialect> Store for SqlStore<D> {
             Ok(removed)
         })
     }
+
+    fn seeding(&self) -> Option<&dyn crate::store::seeding::SeedingStore> {
+        Some(self)
+    }
 }
 
 /// How long past its cut-off a row is kept.
