@@ -81,3 +81,42 @@ pub fn stored_account(stored: serde_json::Value) -> Option<serde_json::Value> {
     let account: Account = serde_json::from_value(stored).ok()?;
     serde_json::to_value(AccountBody::from(account)).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    use super::*;
+    use crate::model::account::{Role, Status};
+
+    fn account() -> Account {
+        let at = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap() + chrono::Duration::microseconds(678_901);
+        Account {
+            id: Uuid::now_v7(),
+            email: "ann@example.com".into(),
+            username: Some("ann".into()),
+            name: None,
+            data: serde_json::Map::new(),
+            app_data: json!({ "plan": "pro" }).as_object().unwrap().clone(),
+            role: Role::User,
+            status: Status::Active,
+            email_verified: true,
+            locale: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    #[test]
+    fn a_webhook_job_s_account_reads_the_same_in_the_contract_s_form_and_the_older_serde_form() {
+        let account = account();
+        let contract = serde_json::to_value(AccountBody::from(account.clone())).unwrap();
+        let older = serde_json::to_value(&account).unwrap();
+        assert_ne!(contract, older, "the forms differ (the times' precision)");
+        assert_eq!(stored_account(contract.clone()), Some(contract.clone()), "the contract's form is sent as stored");
+        assert_eq!(stored_account(older), Some(contract.clone()), "an older job is sent in the contract's form");
+        assert_eq!(contract["created_at"], "2026-01-02T03:04:05.678Z");
+        assert_eq!(stored_account(json!({ "id": "not an account" })), None);
+    }
+}
