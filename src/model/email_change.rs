@@ -1,4 +1,10 @@
-//! Which of an email change's two links a token is.
+//! An email change's links: which of the two a token is, and the links as they are kept.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::account::Account;
+use super::token::TokenHash;
 
 /// The link to the new address confirms the change; the one to the old address undoes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,4 +30,34 @@ impl ChangeKind {
             _ => None,
         }
     }
+}
+
+/// A change link about to be stored (only its hash). `email` is the address it sets, as typed.
+#[derive(Debug, Clone)]
+pub struct NewEmailChange {
+    pub hash: TokenHash,
+    pub account_id: Uuid,
+    pub kind: ChangeKind,
+    pub email: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A stored change link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailChangeToken {
+    pub account_id: Uuid,
+    pub kind: ChangeKind,
+    pub email: String,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+/// What following a link did.
+#[derive(Debug)]
+pub enum Redeemed {
+    /// The address is now the link's; `previous` is the one it replaced.
+    Changed { account: Account, previous: String },
+    /// The link was spent already (by a concurrent request, say).
+    AlreadySpent,
 }

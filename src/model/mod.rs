@@ -8,15 +8,19 @@
 //! values.
 
 pub mod account;
+pub mod account_change;
 pub mod admin;
 pub mod audit;
 pub mod client;
 pub mod email;
 pub mod email_change;
+pub mod email_login;
 pub mod error;
 pub mod identity;
 pub mod locale;
+pub mod mfa;
 pub mod outcome;
+pub mod passkey;
 pub mod session;
 pub mod token;
 pub mod webhook;

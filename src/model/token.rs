@@ -1,7 +1,10 @@
 //! The hash of an opaque token (a refresh token, an emailed link): what the stores keep and
-//! are searched by. The tokens themselves are made in `tokens/opaque.rs`.
+//! are searched by; and the one-time link tokens (activation and password reset) kept by it.
+//! The tokens themselves are made in `tokens/opaque.rs`.
 
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 /// The SHA-256 hash of an opaque token: what the database stores and is searched by.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,4 +30,51 @@ impl std::fmt::Debug for TokenHash {
         // A prefix is enough to tell hashes apart in a test failure; it reveals nothing.
         write!(f, "TokenHash({:02x}{:02x}…)", self.0[0], self.0[1])
     }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenPurpose {
+    Activation,
+    /// The confirmation email of an account made through a provider that did not vouch for the
+    /// address: following it keeps that provider's login. Any other activation removes it.
+    ActivationThroughProvider,
+    PasswordReset,
+}
+
+impl TokenPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenPurpose::Activation => "activation",
+            TokenPurpose::ActivationThroughProvider => "activation_through_provider",
+            TokenPurpose::PasswordReset => "password_reset",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "activation" => Some(TokenPurpose::Activation),
+            "activation_through_provider" => Some(TokenPurpose::ActivationThroughProvider),
+            "password_reset" => Some(TokenPurpose::PasswordReset),
+            _ => None,
+        }
+    }
+}
+
+/// A one-time link token about to be stored (only its hash).
+#[derive(Debug)]
+pub struct NewOneTimeToken {
+    pub hash: TokenHash,
+    pub account_id: Uuid,
+    pub purpose: TokenPurpose,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A stored one-time token.
+#[derive(Debug)]
+pub struct OneTimeToken {
+    pub account_id: Uuid,
+    pub purpose: TokenPurpose,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
 }

@@ -7,40 +7,9 @@ use uuid::Uuid;
 
 use super::error::StoreResult;
 use super::tokens::NewOneTimeToken;
-use crate::model::account::{Account, AccountKey, Credentials, Role, Status};
+use crate::model::account::{Account, AccountKey, Credentials};
+pub use crate::model::account_change::{NewAccount, ProfileChange};
 use crate::model::outcome::Effects;
-
-/// A new account, its fields already parsed.
-#[derive(Debug)]
-pub struct NewAccount {
-    pub id: Uuid,
-    pub email: String,
-    pub email_normalized: String,
-    pub username: Option<String>,
-    pub name: Option<String>,
-    pub data: serde_json::Map<String, serde_json::Value>,
-    pub app_data: serde_json::Map<String, serde_json::Value>,
-    pub password_hash: String,
-    pub role: Role,
-    pub status: Status,
-    pub email_verified: bool,
-    /// The language of its emails (from the browser that signed up); `None`: the default.
-    pub locale: Option<crate::i18n::Locale>,
-    pub now: DateTime<Utc>,
-}
-
-/// The editable fields of an account, as they are to be after an update.
-#[derive(Debug)]
-pub struct ProfileChange {
-    pub username: Option<String>,
-    pub name: Option<String>,
-    pub data: serde_json::Map<String, serde_json::Value>,
-    pub app_data: serde_json::Map<String, serde_json::Value>,
-    pub role: Role,
-    pub status: Status,
-    pub locale: Option<crate::i18n::Locale>,
-    pub now: DateTime<Utc>,
-}
 
 #[async_trait]
 pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {

@@ -8,37 +8,8 @@ use uuid::Uuid;
 
 use super::error::StoreResult;
 pub use crate::model::client::OAuthClient;
+pub use crate::model::client::{NewCode, Redemption};
 use crate::tokens::opaque::TokenHash;
-
-/// An authorization code about to be handed out.
-#[derive(Debug)]
-pub struct NewCode {
-    pub hash: TokenHash,
-    pub client_id: String,
-    pub account_id: Uuid,
-    pub browser_session_id: Uuid,
-    pub redirect_uri: String,
-    pub scopes: Vec<String>,
-    pub nonce: Option<String>,
-    /// PKCE S256: base64url(SHA-256(verifier)).
-    pub code_challenge: String,
-    /// How the person had authenticated (`SessionAuth`'s stored form).
-    pub auth: String,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-}
-
-/// A code presented at the token endpoint.
-#[derive(Debug)]
-pub enum Redemption {
-    /// Live and now spent: what it was issued for.
-    Spent(NewCode),
-    /// Spent before (and now marked reused): the client session its first redemption started,
-    /// which is to end.
-    Reused { account_id: Uuid, session_id: Option<Uuid> },
-    /// Unknown, or past its minute.
-    Unknown,
-}
 
 #[async_trait]
 pub trait ClientStore {

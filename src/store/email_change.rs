@@ -3,43 +3,12 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use super::error::StoreResult;
-use crate::model::account::Account;
 pub use crate::model::email_change::ChangeKind;
+pub use crate::model::email_change::{EmailChangeToken, NewEmailChange, Redeemed};
 use crate::model::outcome::Effects;
 use crate::tokens::opaque::TokenHash;
-
-/// A change link about to be stored (only its hash). `email` is the address it sets, as typed.
-#[derive(Debug, Clone)]
-pub struct NewEmailChange {
-    pub hash: TokenHash,
-    pub account_id: Uuid,
-    pub kind: ChangeKind,
-    pub email: String,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-}
-
-/// A stored change link.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EmailChangeToken {
-    pub account_id: Uuid,
-    pub kind: ChangeKind,
-    pub email: String,
-    pub expires_at: DateTime<Utc>,
-    pub used_at: Option<DateTime<Utc>>,
-}
-
-/// What following a link did.
-#[derive(Debug)]
-pub enum Redeemed {
-    /// The address is now the link's; `previous` is the one it replaced.
-    Changed { account: Account, previous: String },
-    /// The link was spent already (by a concurrent request, say).
-    AlreadySpent,
-}
 
 #[async_trait]
 pub trait EmailChangeStore: Send + Sync + std::fmt::Debug + 'static {

@@ -3,58 +3,11 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use super::error::StoreResult;
 use crate::model::outcome::Effects;
+pub use crate::model::token::{NewOneTimeToken, OneTimeToken, TokenPurpose};
 use crate::tokens::opaque::TokenHash;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TokenPurpose {
-    Activation,
-    /// The confirmation email of an account made through a provider that did not vouch for the
-    /// address: following it keeps that provider's login. Any other activation removes it.
-    ActivationThroughProvider,
-    PasswordReset,
-}
-
-impl TokenPurpose {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TokenPurpose::Activation => "activation",
-            TokenPurpose::ActivationThroughProvider => "activation_through_provider",
-            TokenPurpose::PasswordReset => "password_reset",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "activation" => Some(TokenPurpose::Activation),
-            "activation_through_provider" => Some(TokenPurpose::ActivationThroughProvider),
-            "password_reset" => Some(TokenPurpose::PasswordReset),
-            _ => None,
-        }
-    }
-}
-
-/// A one-time link token about to be stored (only its hash).
-#[derive(Debug)]
-pub struct NewOneTimeToken {
-    pub hash: TokenHash,
-    pub account_id: Uuid,
-    pub purpose: TokenPurpose,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-}
-
-/// A stored one-time token.
-#[derive(Debug)]
-pub struct OneTimeToken {
-    pub account_id: Uuid,
-    pub purpose: TokenPurpose,
-    pub expires_at: DateTime<Utc>,
-    pub used_at: Option<DateTime<Utc>>,
-}
 
 #[async_trait]
 pub trait TokenStore: Send + Sync + std::fmt::Debug + 'static {
