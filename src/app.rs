@@ -106,7 +106,13 @@ impl Services {
         }
         let sealer = Arc::new(keys::load_sealer(backend.store.as_ref(), security.encryption_key.as_ref()).await?);
         let guard = Guard::new(security.webhook_allow_private);
-        let webhooks = Deliverer::new(backend.store.clone(), sealer.clone(), guard, DeliverySettings::default())?;
+        let webhooks = Deliverer::new(
+            backend.store.clone(),
+            backend.store.clone(),
+            sealer.clone(),
+            guard,
+            DeliverySettings::default(),
+        )?;
         // Rate limits live beside the sessions: in Redis when configured, else the database.
         let limits: Arc<dyn LimitStore> = match &config.redis_url {
             Some(url) => Arc::new(RedisLimits::connect(url, &config.redis_prefix, config.database_timeout).await?),

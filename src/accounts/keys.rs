@@ -10,7 +10,7 @@ use chrono::Utc;
 use super::key_cache::KeyInfo;
 use super::{Accounts, Result};
 use crate::model::outcome::{Effects, Kind, Outcome};
-use crate::store::Store;
+use crate::store::KeyStore;
 use crate::tokens::jwt::{AccessClaims, Issuing, KeyAlgorithm, KeyRing, SigningKey, TokenError};
 use crate::tokens::sealing::{KEY_LEN, Sealer};
 
@@ -139,7 +139,7 @@ async fn generate(algorithm: KeyAlgorithm) -> anyhow::Result<SigningKey> {
 /// Reads the signing keys; on a database without any, creates the first one, and when none is
 /// of the configured algorithm (it was just switched), adds one that signs at once. Two
 /// processes starting at once on an empty database both end up with the one stored first.
-pub async fn load_or_create(store: &dyn Store, issuing: &Issuing) -> anyhow::Result<KeyRing> {
+pub async fn load_or_create(store: &dyn KeyStore, issuing: &Issuing) -> anyhow::Result<KeyRing> {
     let mut keys = store.signing_keys().await?;
     if keys.is_empty() {
         store.insert_first_signing_key(&SigningKey::generate_for(issuing.algorithm, Utc::now())?).await?;
@@ -159,7 +159,7 @@ pub async fn load_or_create(store: &dyn Store, issuing: &Issuing) -> anyhow::Res
 
 /// The sealer: the configured key seals, and the generated one (created here on a database
 /// without one, unless a key is configured) still opens what it sealed.
-pub async fn load_sealer(store: &dyn Store, configured: Option<&secrecy::SecretString>) -> anyhow::Result<Sealer> {
+pub async fn load_sealer(store: &dyn KeyStore, configured: Option<&secrecy::SecretString>) -> anyhow::Result<Sealer> {
     let stored_key = |bytes: Vec<u8>| -> anyhow::Result<[u8; KEY_LEN]> {
         bytes.try_into().map_err(|_| anyhow::anyhow!("the stored sealing key is not {KEY_LEN} bytes"))
     };

@@ -42,7 +42,11 @@ pub(super) async fn housekeeping(store: Arc<dyn Store>, audit: AuditLog, retenti
 pub async fn sweep(store: &dyn Store, audit: &AuditLog, retention: Duration, pace: Pace) -> Swept {
     let now = Utc::now();
     let mut swept = Swept::default();
-    match store.purge_expired(now, pace).await {
+    let purged = match store.maintenance() {
+        Some(maintenance) => maintenance.purge_expired(now, pace).await,
+        None => Ok(0),
+    };
+    match purged {
         Ok(0) => {}
         Ok(n) => {
             swept.expired = n;

@@ -24,8 +24,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use self::settle::{Settler, settle_now};
-use crate::store::Store;
-use crate::store::jobs::{Claimer, Job, JobKind, Outcome, Settled};
+use crate::store::jobs::{Claimer, Job, JobKind, JobStore, Outcome, Settled};
 
 /// How one kind's attempts go.
 pub trait Sender: Send + Sync + std::fmt::Debug + 'static {
@@ -104,7 +103,7 @@ impl Pass {
 /// A kind's worker: its sender, and the claims it holds.
 #[derive(Debug)]
 pub struct Worker<S> {
-    store: Arc<dyn Store>,
+    store: Arc<dyn JobStore>,
     sender: Arc<S>,
     settings: QueueSettings,
     claimer: Claimer,
@@ -133,7 +132,7 @@ impl<S> Clone for Worker<S> {
 }
 
 impl<S: Sender> Worker<S> {
-    pub fn new(store: Arc<dyn Store>, sender: S, settings: QueueSettings) -> Self {
+    pub fn new(store: Arc<dyn JobStore>, sender: S, settings: QueueSettings) -> Self {
         Self {
             store,
             sender: Arc::new(sender),

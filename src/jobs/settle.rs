@@ -8,8 +8,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
-use crate::store::Store;
-use crate::store::jobs::{Claimer, Settled};
+use crate::store::jobs::{Claimer, JobStore, Settled};
 
 /// The most settlements one transaction writes.
 const MOST: usize = 512;
@@ -18,7 +17,7 @@ const RETRY_FOR: Duration = Duration::from_secs(10);
 
 #[derive(Debug)]
 pub(super) struct Settler {
-    store: Arc<dyn Store>,
+    store: Arc<dyn JobStore>,
     claimer: Claimer,
     gather: Duration,
     /// Rung after each batch: the next job of a settled one's lane may be due now.
@@ -26,7 +25,7 @@ pub(super) struct Settler {
 }
 
 impl Settler {
-    pub(super) fn new(store: Arc<dyn Store>, claimer: Claimer, gather: Duration, wake: Arc<Notify>) -> Self {
+    pub(super) fn new(store: Arc<dyn JobStore>, claimer: Claimer, gather: Duration, wake: Arc<Notify>) -> Self {
         Self { store, claimer, gather, wake }
     }
 
@@ -50,7 +49,7 @@ impl Settler {
 }
 
 /// Writes the settlements, trying again for a while if the database fails.
-pub(super) async fn settle_now(store: &dyn Store, claimer: Claimer, settled: &[Settled]) -> anyhow::Result<()> {
+pub(super) async fn settle_now(store: &dyn JobStore, claimer: Claimer, settled: &[Settled]) -> anyhow::Result<()> {
     let started = Instant::now();
     for chunk in settled.chunks(MOST) {
         let mut pause = Duration::from_millis(50);

@@ -15,8 +15,8 @@ use super::pace::{DomainPace, domain_of};
 use super::{SendError, Transport};
 use crate::jobs::{Pass, QueueSettings, Sender, Worker};
 use crate::limits::Budget;
-use crate::store::jobs::{Job, JobKind, Outcome};
-use crate::store::{QueuedEmail, Store};
+use crate::store::QueuedEmail;
+use crate::store::jobs::{Job, JobKind, JobStore, Outcome};
 
 /// The settings of the outbox; the defaults suit production.
 #[derive(Clone, Debug)]
@@ -159,11 +159,11 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    pub fn new(store: Arc<dyn Store>, transport: Arc<dyn Transport>, settings: OutboxSettings) -> Self {
+    pub fn new(jobs: Arc<dyn JobStore>, transport: Arc<dyn Transport>, settings: OutboxSettings) -> Self {
         let queue = settings.queue();
         let pace = DomainPace::new(settings.domain_rate);
         let sender = EmailSender { transport: transport.clone(), settings, pace };
-        Self { worker: Worker::new(store, sender, queue), transport }
+        Self { worker: Worker::new(jobs, sender, queue), transport }
     }
 
     /// Tells the worker that an email was queued, so it need not wait for its next poll.

@@ -1,13 +1,18 @@
-//! Persistence: the only place SQL lives. The account rules see narrow traits, one per concern
-//! ([`AccountStore`], [`TokenStore`], [`OutboxStore`], [`KeyStore`], [`MfaStore`],
-//! [`PasskeyStore`], [`AdminStore`],
-//! [`EmailChangeStore`], [`EmailLoginStore`], [`IdentityStore`], [`ClientStore`], [`WebhookStore`], [`JobStore`] (the queue of what is delivered later), and the audit trail's and rate limits' own), gathered in [`Store`].
-//! `sql/` implements them all once, over a dialect; `sqlite/`, `postgres/` and `mysql/` are
-//! the dialects; `open.rs` picks one by the URL's scheme.
+//! Persistence: the ports the account rules and the workers see, and the SQL store that
+//! implements them. The core port is one narrow trait per concern ([`AccountStore`],
+//! [`TokenStore`], [`OutboxStore`], [`KeyStore`], [`MfaStore`], [`PasskeyStore`],
+//! [`AdminStore`], [`EmailChangeStore`], [`EmailLoginStore`], [`IdentityStore`],
+//! [`ClientStore`], [`WebhookStore`], [`JobStore`], and the audit trail's and rate limits'
+//! own), gathered in [`Store`]: every backend has them all, and each consumer takes only the
+//! trait it needs (the job workers a [`JobStore`], the key loader a [`KeyStore`]). A backend
+//! may also offer optional capabilities, asked for through [`Store`]: [`maintenance`] (the paced
+//! purge of what has expired), [`seeding`] (bulk writes for the benchmark) and [`probe`]
+//! (counting for the conformance tests).
 //!
-//! A unique violation becomes [`StoreError::EmailTaken`] or [`StoreError::UsernameTaken`] in
-//! each dialect's error mapping, and an unreachable or full database becomes
-//! [`StoreError::Unavailable`].
+//! `sql/` implements them all once, over a dialect; `sqlite/`, `postgres/` and `mysql/` are
+//! the dialects; `open.rs` picks one by the URL's scheme. A unique violation becomes
+//! [`StoreError::EmailTaken`] or [`StoreError::UsernameTaken`] in each dialect's error
+//! mapping, and an unreachable or full database becomes [`StoreError::Unavailable`].
 
 pub mod accounts;
 pub mod admin;
@@ -19,12 +24,14 @@ pub mod identities;
 pub mod import;
 pub mod jobs;
 pub mod keys;
+pub mod maintenance;
 pub mod mfa;
 pub mod mysql;
 mod open;
 pub mod outbox;
 pub mod passkeys;
 pub mod postgres;
+pub mod probe;
 pub mod seeding;
 pub mod sql;
 pub mod sqlite;
@@ -35,7 +42,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 
 pub use self::accounts::{AccountStore, NewAccount, ProfileChange};
 use self::admin::AdminStore;
@@ -47,10 +53,12 @@ pub use self::identities::IdentityStore;
 pub use self::import::ImportStore;
 pub use self::jobs::JobStore;
 pub use self::keys::KeyStore;
+use self::maintenance::MaintenanceStore;
 pub use self::mfa::MfaStore;
 pub use self::open::connect;
 pub use self::outbox::{NewEmail, OutboxStore, QueuedEmail};
 pub use self::passkeys::PasskeyStore;
+use self::probe::Probe;
 use self::seeding::SeedingStore;
 pub use self::tokens::{NewOneTimeToken, OneTimeToken, TokenPurpose, TokenStore};
 pub use self::webhooks::{Event, EventType, WebhookStore};
@@ -86,8 +94,15 @@ pub trait Store:
 {
     /// A cheap round trip, for readiness.
     async fn ping(&self) -> StoreResult<()>;
-    /// Deletes expired sessions and tokens, and finished jobs past retention, at `pace`.
-    async fn purge_expired(&self, now: DateTime<Utc>, pace: Pace) -> StoreResult<u64>;
+    /// Removing what has expired, in paced batches: an optional capability (see
+    /// [`maintenance`]); `None` when the database expires items on its own.
+    fn maintenance(&self) -> Option<&dyn MaintenanceStore> {
+        None
+    }
+    /// Counting what the store holds, for the conformance tests only (see [`probe`]).
+    fn probe(&self) -> Option<&dyn Probe> {
+        None
+    }
     /// Seeding in bulk, for the benchmark and the growth tests: an optional capability (see
     /// [`seeding`]); `None` when the backend does not offer it.
     fn seeding(&self) -> Option<&dyn SeedingStore> {

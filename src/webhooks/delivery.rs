@@ -22,8 +22,8 @@ use super::guard::Guard;
 use super::signing::{Secret, sealed_place};
 use crate::contract::account::stored_account;
 use crate::jobs::{QueueSettings, Sender, Worker};
-use crate::store::Store;
-use crate::store::jobs::{Job, JobKind, Outcome};
+use crate::store::WebhookStore;
+use crate::store::jobs::{Job, JobKind, JobStore, Outcome};
 use crate::tokens::sealing::Sealer;
 
 /// The delays before the second, third… attempt: about 24 hours in all, then the delivery fails.
@@ -72,7 +72,7 @@ const IN_FLIGHT: usize = 64;
 /// How one delivery goes.
 #[derive(Debug)]
 pub struct WebhookSender {
-    store: Arc<dyn Store>,
+    endpoints: Arc<dyn WebhookStore>,
     sealer: Arc<Sealer>,
     http: reqwest::Client,
     guard: Guard,
@@ -134,7 +134,7 @@ impl WebhookSender {
         let refused = |error: String| Refused { status: None, error };
         let endpoint_id = Uuid::parse_str(&job.target).map_err(|_| refused("the delivery names no endpoint".into()))?;
         let event_id = job.ref_id.ok_or_else(|| refused("the delivery names no event".into()))?;
-        let (endpoint, sealed) = match self.store.endpoint_with_secret(endpoint_id).await {
+        let (endpoint, sealed) = match self.endpoints.endpoint_with_secret(endpoint_id).await {
             Ok(Some(found)) => found,
             Ok(None) => return Err(refused("the endpoint is gone".into())),
             Err(error) => return Err(refused(format!("the endpoint could not be read ({error})"))),
@@ -202,8 +202,10 @@ pub struct Deliverer {
 }
 
 impl Deliverer {
+    /// `jobs` holds the deliveries, `endpoints` where they go and their sealed secrets.
     pub fn new(
-        store: Arc<dyn Store>,
+        jobs: Arc<dyn JobStore>,
+        endpoints: Arc<dyn WebhookStore>,
         sealer: Arc<Sealer>,
         guard: Guard,
         settings: DeliverySettings,
@@ -218,14 +220,14 @@ impl Deliverer {
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
             .build()?;
-        let sender = WebhookSender { store: store.clone(), sealer, http, guard, timeout: settings.timeout };
+        let sender = WebhookSender { endpoints, sealer, http, guard, timeout: settings.timeout };
         let queue = QueueSettings {
             lease: settings.lease,
             poll: settings.poll,
             max_claim: settings.batch,
             ..QueueSettings::default()
         };
-        Ok(Self { worker: Worker::new(store, sender, queue) })
+        Ok(Self { worker: Worker::new(jobs, sender, queue) })
     }
 
     /// Tells the worker that deliveries were queued.

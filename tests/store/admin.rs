@@ -12,6 +12,7 @@ use gatehouse::model::account::{Account, AccountKey, Role, Status};
 use gatehouse::model::outcome::Effects;
 use gatehouse::store::admin::{AccountQuery, OutboxEntry, OutboxQuery, Retried};
 use gatehouse::store::jobs::{JobKind, Outcome, Settled};
+use gatehouse::store::probe::Held;
 use gatehouse::store::seeding::HistoryPlan;
 use gatehouse::store::{NewAccount, Pace, ProfileChange, QueuedEmail, Store, StoreError};
 use gatehouse::tokens::jwt::SigningKey;
@@ -547,8 +548,8 @@ pub async fn concurrent_rotations_get_distinct_generations(h: Harness) {
     }
 
     assert_eq!(h.store.signing_keys().await.unwrap().len(), 9);
-    assert_eq!(h.db.count("SELECT COUNT(DISTINCT generation) FROM signing_keys").await, 9);
-    assert_eq!(h.db.count("SELECT COUNT(*) FROM signing_keys WHERE generation BETWEEN 1 AND 9").await, 9);
+    assert_eq!(h.held(Held::KeyGenerations).await, 9);
+    assert_eq!(h.held(Held::NewestKeyGeneration).await, 9);
 }
 
 pub async fn deleting_old_signing_keys_keeps_the_newest(h: Harness) {
@@ -625,31 +626,31 @@ pub async fn a_seeded_history_is_written_whole_and_the_purge_takes_its_expired_p
         clients: 3,
     };
     assert_eq!(h.store.seeding().expect("the store seeds").seed_history(&plan, t0).await.unwrap(), plan);
-    for (table, rows) in [
-        ("sessions", 4_150),
-        ("refresh_tokens", 50 + 2 * 4_100),
-        ("one_time_tokens", 2_001),
-        ("audit_events", 12_345),
-        ("mfa_totp", 7),
-        ("recovery_codes", 70),
-        ("identities", 9),
-        ("oauth_clients", 3),
+    for (what, rows) in [
+        (Held::Sessions, 4_150),
+        (Held::RefreshTokens, 50 + 2 * 4_100),
+        (Held::OneTimeTokens, 2_001),
+        (Held::AuditEvents, 12_345),
+        (Held::Authenticators, 7),
+        (Held::RecoveryCodes, 70),
+        (Held::Identities, 9),
+        (Held::Clients, 3),
     ] {
-        assert_eq!(h.db.count(&format!("SELECT COUNT(*) FROM {table}")).await, rows, "{table}");
+        assert_eq!(h.held(what).await, rows, "{what:?}");
     }
-    let owners = h.db.count("SELECT COUNT(DISTINCT account_id) FROM sessions").await;
+    let owners = h.held(Held::SessionOwners).await;
     assert_eq!(owners, 40, "the sessions are spread over every account");
 
-    assert_eq!(h.store.purge_expired(t0, Pace::Full).await.unwrap(), 4_100 + 2_001);
-    assert_eq!(h.db.count("SELECT COUNT(*) FROM sessions").await, 50, "the live sessions stay");
-    assert_eq!(h.db.count("SELECT COUNT(*) FROM refresh_tokens").await, 50, "the expired ones' tokens went with them");
-    assert_eq!(h.db.count("SELECT COUNT(*) FROM one_time_tokens").await, 0);
-    assert_eq!(h.store.purge_expired(t0, Pace::Full).await.unwrap(), 0);
+    assert_eq!(h.purge(t0, Pace::Full).await, 4_100 + 2_001);
+    assert_eq!(h.held(Held::Sessions).await, 50, "the live sessions stay");
+    assert_eq!(h.held(Held::RefreshTokens).await, 50, "the expired ones' tokens went with them");
+    assert_eq!(h.held(Held::OneTimeTokens).await, 0);
+    assert_eq!(h.purge(t0, Pace::Full).await, 0);
 
     // The events span the last sixty days: a thirty-day cut-off takes about half, in batches.
     let removed = h.store.purge_events(t0 - chrono::Duration::days(30), Pace::Full).await.unwrap();
     assert!((6_000..=6_300).contains(&removed), "{removed}");
-    assert_eq!(h.db.count("SELECT COUNT(*) FROM audit_events").await, 12_345 - i64::try_from(removed).unwrap());
+    assert_eq!(h.held(Held::AuditEvents).await, 12_345 - removed);
     let oldest =
         h.store.list_events(&gatehouse::audit::EventFilter { limit: 500, ..Default::default() }).await.unwrap();
     assert!(oldest.iter().all(|event| event.at >= t0 - chrono::Duration::days(30)));
@@ -750,10 +751,10 @@ pub async fn the_servers_sweep_keeps_to_its_pace(h: Harness) {
     let plan = HistoryPlan { live_sessions: 5, expired_sessions: 450, ..HistoryPlan::default() };
     h.store.seeding().expect("the store seeds").seed_history(&plan, t0).await.unwrap();
     let started = Instant::now();
-    assert_eq!(h.store.purge_expired(t0, Pace::Background).await.unwrap(), 450);
+    assert_eq!(h.purge(t0, Pace::Background).await, 450);
     let took = started.elapsed();
     assert!(took >= Duration::from_millis(900), "{took:?}: eighteen batches of 50 ms at least");
-    assert_eq!(h.db.count("SELECT COUNT(*) FROM sessions").await, 5, "the live sessions stay");
+    assert_eq!(h.held(Held::Sessions).await, 5, "the live sessions stay");
 }
 
 /// A purge whose batch comes short because another (a replica's sweep, or `gatehouse purge`)
@@ -781,10 +782,12 @@ pub async fn a_purge_goes_on_when_another_takes_some_of_its_batch(h: Harness) {
     .unwrap();
     assert_eq!(taken.rows_affected(), 100);
     let store = Arc::clone(&h.store);
-    let purge = tokio::spawn(async move { store.purge_expired(t0, Pace::Full).await });
+    let purge = tokio::spawn(async move {
+        store.maintenance().expect("the store offers maintenance").purge_expired(t0, Pace::Full).await
+    });
     tokio::time::sleep(Duration::from_millis(300)).await;
     taking.commit().await.unwrap();
 
     assert_eq!(purge.await.unwrap().unwrap(), 2_400);
-    assert_eq!(h.db.count("SELECT COUNT(*) FROM one_time_tokens").await, 0, "nothing expired is left");
+    assert_eq!(h.held(Held::OneTimeTokens).await, 0, "nothing expired is left");
 }

@@ -9,6 +9,7 @@ use chrono::Utc;
 use gatehouse::limits::redis::RedisLimits;
 use gatehouse::limits::{Budget, Decision, FailureState, LimitStore, LockoutPolicy};
 use gatehouse::secret_url::SecretUrl;
+use gatehouse::store::probe::Held;
 
 use crate::{Harness, Kind};
 
@@ -197,17 +198,17 @@ async fn concurrent_failures_on_two_replicas_are_each_counted(s: Subject) {
 }
 
 async fn purging_deletes_expired_rows_only(s: Subject) {
-    let db = &s.harness.as_ref().expect("a database").db;
+    let h = s.harness.as_ref().expect("a database");
     let t0 = now();
     s.limits.take("ip:a", FIVE_PER_TEN_SECONDS, t0).await.unwrap();
     s.limits.record_failure("account:a", &policy(), t0).await.unwrap();
 
     assert_eq!(s.limits.purge_limits(t0 + 1_999).await.unwrap(), 0);
     assert_eq!(s.limits.purge_limits(t0 + 2_000).await.unwrap(), 1, "the budget's arrival time has passed");
-    assert_eq!(db.count("SELECT COUNT(*) FROM rate_limits").await, 1);
+    assert_eq!(h.held(Held::RateLimits).await, 1);
     assert_eq!(s.limits.failures("account:a", t0 + 2_000).await.unwrap().failures, 1);
     assert_eq!(s.limits.purge_limits(t0 + 3_600_000).await.unwrap(), 1);
-    assert_eq!(db.count("SELECT COUNT(*) FROM rate_limits").await, 0);
+    assert_eq!(h.held(Held::RateLimits).await, 0);
 }
 
 /// Redis only: keys carry their expiry, so Redis forgets them by itself; nothing is purged.

@@ -22,7 +22,8 @@ use database::{Kind, TestDatabase};
 use gatehouse::secret_url::SecretUrl;
 use gatehouse::sessions::SessionStore;
 use gatehouse::sessions::redis::RedisSessions;
-use gatehouse::store::{DbOptions, Store};
+use gatehouse::store::probe::Held;
+use gatehouse::store::{DbOptions, Pace, Store};
 
 /// A store under test, with the database it lives in.
 #[derive(Debug)]
@@ -41,6 +42,16 @@ impl Harness {
     /// A second, independent connection pool on the same database (another replica).
     pub async fn another_replica(&self) -> Arc<dyn Store> {
         open(&self.db).await.0
+    }
+
+    /// How many of `what` the store holds, asked through its probe.
+    pub async fn held(&self, what: Held) -> u64 {
+        self.store.probe().expect("the store offers its probe").count(what).await.unwrap()
+    }
+
+    /// Removes what expired before `now`, at `pace`, through the store's maintenance; how many rows went.
+    pub async fn purge(&self, now: chrono::DateTime<chrono::Utc>, pace: Pace) -> u64 {
+        self.store.maintenance().expect("the store offers maintenance").purge_expired(now, pace).await.unwrap()
     }
 }
 

@@ -11,6 +11,7 @@ use gatehouse::sessions::SessionAuth;
 use gatehouse::store::StoreError;
 use gatehouse::store::mfa::NewChallenge;
 use gatehouse::store::passkeys::{Ceremony, NewCeremony, StoredPasskey};
+use gatehouse::store::probe::Held;
 use gatehouse::store::{Pace, Store};
 use gatehouse::tokens::opaque::OpaqueToken;
 use uuid::Uuid;
@@ -119,7 +120,7 @@ pub async fn recovery_codes_are_spent_once_and_replaced_whole(h: Harness) {
     assert_eq!(h.store.recovery_codes(id).await.unwrap(), vec![[2; 32]]);
     assert!(!spend(9).await.unwrap(), "an unknown code spends nothing");
     assert_eq!(h.store.factors(id).await.unwrap().recovery_codes, 1);
-    let notices = h.db.count("SELECT COUNT(*) FROM jobs WHERE kind = 'email'").await;
+    let notices = h.held(Held::Emails).await;
     assert_eq!(notices, 2, "the confirmation's notice and one spend's");
 
     h.store.replace_recovery_codes(id, &[[7; 32], [8; 32], [9; 32]], now(), &Effects::none()).await.unwrap();
@@ -154,7 +155,7 @@ pub async fn a_challenge_is_claimed_by_one_attempt_and_dies_after_the_last_wrong
         .await
         .unwrap();
     assert!(h.store.claim_challenge(&late.hash, 3, now()).await.unwrap().is_none(), "expired");
-    let purged = h.store.purge_expired(now(), Pace::Full).await.unwrap();
+    let purged = h.purge(now(), Pace::Full).await;
     assert!(purged >= 1);
     assert!(h.store.claim_challenge(&OpaqueToken::generate().hash, 3, now()).await.unwrap().is_none(), "unknown");
 }
@@ -169,11 +170,7 @@ pub async fn removing_the_factors_takes_the_codes_and_queues_the_notice(h: Harne
         !h.store.remove_factors(id, false, &Effects::none().email(email("ann@example.com", now()))).await.unwrap(),
         "nothing left"
     );
-    assert_eq!(
-        h.db.count("SELECT COUNT(*) FROM jobs WHERE kind = 'email'").await,
-        2,
-        "the confirmation's notice and the removal's"
-    );
+    assert_eq!(h.held(Held::Emails).await, 2, "the confirmation's notice and the removal's");
 
     let pending = seeded(&h, "ben@example.com").await;
     assert!(h.store.begin_totp(pending, SEALED, now()).await.unwrap());

@@ -1,4 +1,5 @@
-//! The store as a whole: its readiness ping, and the purge of what has expired.
+//! The store as a whole: its readiness ping and the capabilities it offers, and the purge of
+//! what has expired.
 
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use chrono::{DateTime, Utc};
 use super::{Dialect, Exec, SqlStore, args, sql};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::store::error::StoreResult;
+use crate::store::maintenance::MaintenanceStore;
 use crate::store::{Pace, Store};
 
 /// How long expired one-time tokens, email-change links and logins by email are kept, so that a late click
@@ -37,6 +39,21 @@ impl<D: Dialect> Store for SqlStore<D> {
         })
     }
 
+    fn maintenance(&self) -> Option<&dyn MaintenanceStore> {
+        Some(self)
+    }
+
+    fn probe(&self) -> Option<&dyn crate::store::probe::Probe> {
+        Some(self)
+    }
+
+    fn seeding(&self) -> Option<&dyn crate::store::seeding::SeedingStore> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl<D: Dialect> MaintenanceStore for SqlStore<D> {
     async fn purge_expired(&self, now: DateTime<Utc>, pace: Pace) -> StoreResult<u64> {
         timed!(DB, "purge_expired", async {
             let mut removed = 0;
@@ -50,10 +67,6 @@ impl<D: Dialect> Store for SqlStore<D> {
             }
             Ok(removed)
         })
-    }
-
-    fn seeding(&self) -> Option<&dyn crate::store::seeding::SeedingStore> {
-        Some(self)
     }
 }
 

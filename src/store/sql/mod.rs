@@ -27,6 +27,7 @@ mod limits;
 mod mfa;
 mod outbox;
 mod passkeys;
+mod probe;
 mod search;
 pub(crate) mod sessions;
 mod tokens;
