@@ -17,6 +17,7 @@ pub mod accounts;
 pub mod app;
 pub mod audit;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod contract;
 pub mod federation;

@@ -77,7 +77,7 @@ impl Accounts {
         if old.account_id != new_account {
             return self.log_out_browser(old, client).await;
         }
-        let now = chrono::Utc::now();
+        let now = self.now();
         for session in self.sessions.list_sessions(old.account_id, now).await? {
             let Some(grant) = session.auth.grant.as_ref().filter(|grant| grant.via == Some(old.session_id)) else {
                 continue;
@@ -93,7 +93,7 @@ impl Accounts {
     /// Ends a browser session and every client session granted through it: signing out of
     /// gatehouse signs out of the apps it let in.
     pub async fn log_out_browser(&self, caller: &Caller, client: &ClientInfo) -> Result<()> {
-        let now = chrono::Utc::now();
+        let now = self.now();
         let granted = self.sessions.list_sessions(caller.account_id, now).await?;
         let through: Vec<Uuid> = granted
             .into_iter()

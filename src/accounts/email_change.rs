@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use secrecy::SecretString;
 use serde_json::json;
 
@@ -41,7 +40,7 @@ impl Accounts {
         if self.store.find_account(&AccountKey::Email(email.normalized().to_owned())).await?.is_some() {
             return Err(Error::EmailTaken);
         }
-        let now = Utc::now();
+        let now = self.now();
         let token = OpaqueToken::generate();
         let ttl = self.settings.activation_ttl;
         let change = NewEmailChange {
@@ -69,7 +68,7 @@ impl Accounts {
         let (hash, record) = self.usable_change_link(token, ChangeKind::Confirm).await?;
         let current = self.store.find_account(&AccountKey::Id(record.account_id)).await?.ok_or(Error::TokenInvalid)?;
         let (old_email, locale) = (current.account.email, current.account.locale);
-        let now = Utc::now();
+        let now = self.now();
         let undo = OpaqueToken::generate();
         let revert = NewEmailChange {
             hash: undo.hash,
@@ -107,7 +106,7 @@ impl Accounts {
             .outcome(Kind::EmailChangeReverted, Some(record.account_id), client)
             .detail(json!({ "from": current.account.email, "to": record.email, "sessions_ended": ended }));
         let effects = Effects::of(reverted);
-        let redeemed = match self.store.redeem_email_revert(&hash, Utc::now(), &effects).await {
+        let redeemed = match self.store.redeem_email_revert(&hash, self.now(), &effects).await {
             Err(StoreError::EmailTaken) => return Err(Error::EmailTaken),
             other => other?,
         };
@@ -132,7 +131,7 @@ impl Accounts {
         if record.kind != kind || record.used_at.is_some() {
             return Err(Error::TokenInvalid);
         }
-        if record.expires_at <= Utc::now() {
+        if record.expires_at <= self.now() {
             return Err(Error::TokenExpired);
         }
         Ok((hash, record))

@@ -16,7 +16,6 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use rand::Rng;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
@@ -142,7 +141,7 @@ impl Accounts {
         };
         match recipient {
             Some((account_id, address, locale)) if may_send => {
-                let now = Utc::now();
+                let now = self.now();
                 let (link_token, code) = (OpaqueToken::generate(), generate_code());
                 let id = Uuid::now_v7();
                 let login = NewEmailLogin {
@@ -190,7 +189,7 @@ impl Accounts {
         if !plausible(token) {
             return Err(Error::TokenInvalid);
         }
-        match self.store.email_login_by_link(&TokenHash::of(token), CODE_ATTEMPTS, Utc::now()).await? {
+        match self.store.email_login_by_link(&TokenHash::of(token), CODE_ATTEMPTS, self.now()).await? {
             LinkState::Live(login) => Ok(login),
             LinkState::Expired => Err(Error::TokenExpired),
             LinkState::Spent | LinkState::Unknown => Err(Error::TokenInvalid),
@@ -244,7 +243,7 @@ impl Accounts {
     async fn check_email_code(&self, email: &str, code: &SecretString, client: &ClientInfo) -> Result<Account> {
         let email = Email::parse(email).map_err(|e| Error::Validation(vec![e]))?;
         let code = typed_code(code.expose_secret()).ok_or(Error::InvalidCode)?;
-        let Some(login) = self.store.take_code_attempt(email.normalized(), CODE_ATTEMPTS, Utc::now()).await? else {
+        let Some(login) = self.store.take_code_attempt(email.normalized(), CODE_ATTEMPTS, self.now()).await? else {
             return Err(Error::InvalidCode);
         };
         let expected = code_hash(&self.code_key(), login.id, &code);
@@ -267,7 +266,7 @@ impl Accounts {
         spent: Error,
         client: &ClientInfo,
     ) -> Result<Account> {
-        let now = Utc::now();
+        let now = self.now();
         // An account made since the request (or gone) is looked up by the address again.
         let mut target = match login.account_id {
             Some(id) => self.store.find_account(&AccountKey::Id(id)).await?,
@@ -355,7 +354,7 @@ impl Accounts {
         };
         let profile = NewProfile::parse(submitted).map_err(Error::Validation)?;
         let hash = self.unknown_password_hash().await?;
-        let mut account = profile.account(hash, Role::User, Status::Active, true, Utc::now());
+        let mut account = profile.account(hash, Role::User, Status::Active, true, self.now());
         account.locale = locale;
         Ok(account)
     }
@@ -368,7 +367,7 @@ impl Accounts {
         binding: &HandoffBinding,
     ) -> Result<SecretString> {
         let code = OpaqueToken::generate();
-        let now = Utc::now();
+        let now = self.now();
         let expires_at = now + chrono::Duration::from_std(HANDOFF_TTL).unwrap_or(chrono::Duration::minutes(2));
         self.store.insert_handoff(&code.hash, account_id, method, binding, now, expires_at).await?;
         Ok(code.secret)
@@ -382,7 +381,7 @@ impl Accounts {
         if !plausible(code) {
             return Err(Error::TokenInvalid);
         }
-        let spent = self.store.spend_handoff(&TokenHash::of(code), Utc::now()).await?.ok_or(Error::TokenInvalid)?;
+        let spent = self.store.spend_handoff(&TokenHash::of(code), self.now()).await?.ok_or(Error::TokenInvalid)?;
         if !proof.holds(&spent.binding) {
             tracing::warn!(account_id = %spent.account_id, "a hand-off code was presented without the proof of the browser or client that started its login");
             self.note(

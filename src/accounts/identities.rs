@@ -123,7 +123,7 @@ impl Accounts {
         let redirect = self.policy.redirect(redirect_to)?;
         self.per_ip(Action::Login, client).await?;
         let (to, pending) = self.to_provider(provider).await?;
-        let now = Utc::now();
+        let now = self.now();
         let login = NewOidcLogin {
             id: Uuid::now_v7(),
             provider: provider.config.name.clone(),
@@ -152,7 +152,7 @@ impl Accounts {
         let redirect = self.policy.redirect(redirect_to)?;
         self.require_step_up(caller, Some(self.store.factors(caller.account_id).await?))?;
         let start = OpaqueToken::generate();
-        let now = Utc::now();
+        let now = self.now();
         let login = NewOidcLogin {
             id: Uuid::now_v7(),
             provider: provider.config.name.clone(),
@@ -184,7 +184,7 @@ impl Accounts {
         }
         let account_id = self
             .store
-            .oidc_link_account(&provider.config.name, &TokenHash::of(start), Utc::now())
+            .oidc_link_account(&provider.config.name, &TokenHash::of(start), self.now())
             .await?
             .ok_or(Error::OidcStateInvalid)?;
         let account = self.store.find_account(&crate::model::account::AccountKey::Id(account_id)).await?;
@@ -201,7 +201,7 @@ impl Accounts {
             return Err(Error::OidcStateInvalid);
         }
         let (to, pending) = self.to_provider(provider).await?;
-        match self.store.start_oidc_login(&provider.config.name, &TokenHash::of(start), &pending, Utc::now()).await? {
+        match self.store.start_oidc_login(&provider.config.name, &TokenHash::of(start), &pending, self.now()).await? {
             Some(_) => Ok(to),
             None => Err(Error::OidcStateInvalid),
         }
@@ -266,7 +266,7 @@ impl Accounts {
     async fn spend_social_login(&self, provider: &Provider, state: Option<&str>) -> Result<(OidcLogin, TokenHash)> {
         let state = state.filter(|s| !s.is_empty() && s.len() <= 512).ok_or(Error::OidcStateInvalid)?;
         let state_hash = TokenHash::of(state);
-        let login = self.store.take_oidc_login(&provider.config.name, &state_hash, Utc::now()).await?;
+        let login = self.store.take_oidc_login(&provider.config.name, &state_hash, self.now()).await?;
         Ok((login.ok_or(Error::OidcStateInvalid)?, state_hash))
     }
 

@@ -2,7 +2,6 @@
 //! a verified identity logs in to, links to or signs up; and the caller's linked identities,
 //! listed and unlinked.
 
-use chrono::Utc;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -30,7 +29,7 @@ impl Accounts {
             return if linked.account_id == account_id { Ok(()) } else { Err(Error::IdentityTaken) };
         }
         let account = self.store.find_account(&AccountKey::Id(account_id)).await?.ok_or(Error::NotFound)?.account;
-        let now = Utc::now();
+        let now = self.now();
         let row = Identity {
             id: Uuid::now_v7(),
             account_id,
@@ -67,7 +66,7 @@ impl Accounts {
         if let Some(linked) = self.store.identity(key_of(&identity)).await? {
             let account = self.store.find_account(&AccountKey::Id(linked.account_id)).await?.ok_or(Error::NotFound)?;
             let account = usable(account.account)?;
-            self.store.identity_used(linked.id, Utc::now()).await?;
+            self.store.identity_used(linked.id, self.now()).await?;
             self.logged_in_socially(provider, &account, client);
             return Ok(account);
         }
@@ -126,7 +125,7 @@ impl Accounts {
         let profile = profile(identity.name.as_deref()).or_else(|_| profile(None)).map_err(Error::Validation)?;
         let hash = self.unknown_password_hash().await?;
         let status = if verified { Status::Active } else { Status::Pending };
-        let now = Utc::now();
+        let now = self.now();
         let mut account = profile.account(hash, Role::User, status, verified, now);
         account.locale = client.locale;
         let row = Identity {
@@ -193,7 +192,7 @@ impl Accounts {
         let identity = linked.iter().find(|i| i.id == id).ok_or(Error::NotFoundIdentity)?;
         let account = self.store.find_account(&AccountKey::Id(caller.account_id)).await?.ok_or(Error::NotFound)?;
         let label = self.provider(&identity.provider).map_or(identity.provider.as_str(), |p| p.config.label.as_str());
-        let now = Utc::now();
+        let now = self.now();
         let notice = self.email(
             &account.account.email,
             self.policy.letters(account.account.locale).identity_unlinked(label),

@@ -138,7 +138,7 @@ impl Accounts {
         let account = self.check_password(caller, password).await?;
         let secret = totp::new_secret();
         let sealed = self.sealer.seal(&secret, account.id.as_bytes());
-        if !self.store.begin_totp(account.id, &sealed, Utc::now()).await? {
+        if !self.store.begin_totp(account.id, &sealed, self.now()).await? {
             return Err(Error::MfaAlreadyEnabled);
         }
         let issuer = self.settings.public_url.host_str().unwrap_or("gatehouse");
@@ -152,7 +152,7 @@ impl Accounts {
         let account = self.me(caller).await?;
         let stored = self.store.totp(account.id).await?.filter(|t| !t.confirmed).ok_or(Error::MfaNotEnabled)?;
         let secret = self.sealer.open(&stored.secret, account.id.as_bytes()).map_err(anyhow::Error::new)?;
-        let now = Utc::now();
+        let now = self.now();
         let step = totp::matching_step(&secret, code.expose_secret(), unix(now)).ok_or(Error::InvalidCode)?;
         let codes = recovery::generate();
         let hashes: Vec<[u8; 32]> = codes.iter().map(|c| recovery::hash(account.id, c)).collect();
@@ -190,7 +190,7 @@ impl Accounts {
                 account
             }
         };
-        let notice = self.email(&account.email, self.policy.letters(account.locale).mfa_disabled(false), Utc::now());
+        let notice = self.email(&account.email, self.policy.letters(account.locale).mfa_disabled(false), self.now());
         let disabled = self.outcome(Kind::MfaDisabled, Some(account.id), client).with("method", "totp");
         let effects = Effects::of(disabled).email(notice);
         if !self.store.remove_factors(account.id, false, &effects).await? {
@@ -211,7 +211,7 @@ impl Accounts {
         let codes = recovery::generate();
         let hashes: Vec<[u8; 32]> = codes.iter().map(|c| recovery::hash(caller.account_id, c)).collect();
         let renewed = Effects::of(self.outcome(Kind::MfaRecoveryCodesRenewed, Some(caller.account_id), client));
-        self.store.replace_recovery_codes(caller.account_id, &hashes, Utc::now(), &renewed).await?;
+        self.store.replace_recovery_codes(caller.account_id, &hashes, self.now(), &renewed).await?;
         self.settle(&renewed).await;
         Ok(codes)
     }
@@ -224,7 +224,7 @@ impl Accounts {
         // password alone refreshes level 1, never level 2.
         let needs_second = factors.as_ref().is_some_and(Factors::any);
         let proved = if needs_second { caller.auth.second_factor_at } else { Some(caller.auth.at) };
-        if proved.is_none_or(|at| Utc::now() - at > window) {
+        if proved.is_none_or(|at| self.now() - at > window) {
             return Err(Error::ReauthenticationRequired);
         }
         self.require_level(caller.auth.aal, factors)
@@ -243,7 +243,7 @@ impl Accounts {
     /// second factor also raises the session to level 2. Returns an access token carrying
     /// the new level.
     pub async fn reauthenticate(&self, caller: &Caller, proof: Proof, client: &ClientInfo) -> Result<Reauthenticated> {
-        let now = Utc::now();
+        let now = self.now();
         let (account, auth) = match proof {
             Proof::Password(password) => {
                 let account = self.check_password(caller, password).await?;
@@ -279,7 +279,7 @@ impl Accounts {
             return Ok(None);
         }
         let token = OpaqueToken::generate();
-        let now = Utc::now();
+        let now = self.now();
         let challenge = NewChallenge {
             hash: token.hash,
             account_id: account.id,
@@ -316,7 +316,7 @@ impl Accounts {
             return Err(Error::MfaTokenInvalid);
         }
         let hash = TokenHash::of(mfa_token);
-        let now = Utc::now();
+        let now = self.now();
         let claimed = self.store.claim_challenge(&hash, MAX_ATTEMPTS, now).await?.ok_or(Error::MfaTokenInvalid)?;
         let checked = async {
             let found = self.store.find_account(&AccountKey::Id(claimed.account_id)).await?.map(|c| c.account);
@@ -337,7 +337,7 @@ impl Accounts {
                 return Err(error);
             }
         };
-        let auth = with_second_factor(vec![claimed.first_factor], method, Utc::now());
+        let auth = with_second_factor(vec![claimed.first_factor], method, self.now());
         self.start_session(account, auth, client, json!({ "second_factor": factor.method() })).await
     }
 
@@ -375,7 +375,7 @@ impl Accounts {
     async fn accept_totp(&self, account_id: Uuid, code: &str) -> Result<bool> {
         let Some(stored) = self.store.totp(account_id).await?.filter(|t| t.confirmed) else { return Ok(false) };
         let secret = self.sealer.open(&stored.secret, account_id.as_bytes()).map_err(anyhow::Error::new)?;
-        let Some(step) = totp::matching_step(&secret, code, unix(Utc::now())) else { return Ok(false) };
+        let Some(step) = totp::matching_step(&secret, code, unix(self.now())) else { return Ok(false) };
         Ok(self.store.accept_totp_step(account_id, i64::try_from(step).unwrap_or(i64::MAX)).await?)
     }
 
@@ -386,9 +386,9 @@ impl Accounts {
         let Some(hash) = recovery::find(account.id, code, &unspent) else { return Ok(false) };
         let left = unspent.len().saturating_sub(1);
         let notice =
-            self.email(&account.email, self.policy.letters(account.locale).recovery_code_used(left), Utc::now());
+            self.email(&account.email, self.policy.letters(account.locale).recovery_code_used(left), self.now());
         let effects = Effects::none().email(notice);
-        let spent = self.store.spend_recovery_code(account.id, &hash, &effects, Utc::now()).await?;
+        let spent = self.store.spend_recovery_code(account.id, &hash, &effects, self.now()).await?;
         if spent {
             self.settle(&effects).await;
         }
@@ -413,7 +413,7 @@ impl Accounts {
 
     /// Removes every factor of an account (an admin's reset); the owner is told.
     pub(super) async fn reset_factors(&self, account: &Account, reset: Outcome) -> Result<bool> {
-        let notice = self.email(&account.email, self.policy.letters(account.locale).mfa_disabled(true), Utc::now());
+        let notice = self.email(&account.email, self.policy.letters(account.locale).mfa_disabled(true), self.now());
         let effects = Effects::of(reset).email(notice);
         let removed = self.store.remove_factors(account.id, true, &effects).await?;
         if removed {
@@ -429,7 +429,7 @@ mod tests {
 
     #[test]
     fn a_second_factor_raises_the_level_and_adds_its_methods_once() {
-        let at = Utc::now();
+        let at = chrono::Utc::now();
         let auth = with_second_factor(vec!["pwd".into()], "otp", at);
         assert_eq!(auth, SessionAuth::second_factor(vec!["pwd".into(), "otp".into(), "mfa".into()], at));
         assert_eq!(with_second_factor(auth.amr.clone(), "otp", at).amr, auth.amr);

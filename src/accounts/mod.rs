@@ -53,6 +53,7 @@ pub use self::signup::{Activated, SignUp, SignedUp};
 use self::throttle::Action;
 pub use self::throttle::Throttle;
 use crate::audit::AuditLog;
+use crate::clock::Clock;
 use crate::federation::Providers;
 use crate::i18n::Locale;
 use crate::mail::outbox::Outbox;
@@ -171,6 +172,8 @@ pub struct Accounts {
     webauthn: Option<Arc<webauthn_rs::Webauthn>>,
     /// The social login providers.
     providers: Providers,
+    /// What "now" is for the rules (the system's time, unless a test moved it on).
+    clock: Clock,
 }
 
 /// What the account service is built from.
@@ -188,6 +191,7 @@ pub struct Parts {
     pub sealer: Arc<Sealer>,
     pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
     pub providers: Providers,
+    pub clock: Clock,
 }
 
 impl Accounts {
@@ -205,6 +209,7 @@ impl Accounts {
             sealer,
             webauthn,
             providers,
+            clock,
         } = parts;
         let keys = Keys::new(keys);
         let verified = Arc::new(VerifiedTokens::default());
@@ -223,7 +228,13 @@ impl Accounts {
             sealer,
             webauthn,
             providers,
+            clock,
         }
+    }
+
+    /// The time the rules go by (see [`Clock`]).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
     }
 
     pub fn audit(&self) -> &AuditLog {
@@ -342,7 +353,7 @@ impl Accounts {
             Some(provider) => provider.config.label.clone(),
             None => identity.provider.clone(),
         });
-        let (id, email, locale, now) = (account.id, &account.email, account.locale, Utc::now());
+        let (id, email, locale, now) = (account.id, &account.email, account.locale, self.now());
         Ok(self.link_email_unlinking(id, email, locale, TokenPurpose::Activation, now, redirect, linked.as_deref()))
     }
 

@@ -171,7 +171,7 @@ impl Accounts {
             account_id,
             purpose,
             state: serde_json::to_string(state).map_err(anyhow::Error::new)?,
-            expires_at: Utc::now() + chrono::Duration::from_std(CEREMONY_TTL).unwrap_or(chrono::Duration::minutes(5)),
+            expires_at: self.now() + chrono::Duration::from_std(CEREMONY_TTL).unwrap_or(chrono::Duration::minutes(5)),
         };
         Ok(self.store.insert_ceremony(&ceremony).await?)
     }
@@ -183,7 +183,7 @@ impl Accounts {
         purpose: Ceremony,
     ) -> Result<Option<(Option<Uuid>, S)>> {
         let Some(hash) = challenge_hash(client_data_json) else { return Ok(None) };
-        let Some((account_id, state)) = self.store.take_ceremony(&hash, purpose, Utc::now()).await? else {
+        let Some((account_id, state)) = self.store.take_ceremony(&hash, purpose, self.now()).await? else {
             return Ok(None);
         };
         let state = serde_json::from_str(&state).map_err(anyhow::Error::new)?;
@@ -227,7 +227,7 @@ impl Accounts {
                 return Err(Error::field("name", format!("a passkey's name has at most {MAX_NAME} characters")));
             }
             Some(name) => name,
-            None => format!("Passkey added {}", Utc::now().format("%Y-%m-%d")),
+            None => format!("Passkey added {}", self.now().format("%Y-%m-%d")),
         };
         let taken = self
             .take_ceremony::<PasskeyRegistration>(&credential.response.client_data_json, Ceremony::Register)
@@ -242,7 +242,7 @@ impl Accounts {
         })?;
         let account = self.me(caller).await?;
         let (backup_eligible, backup_state) = stored_flags(&passkey);
-        let now = Utc::now();
+        let now = self.now();
         let stored = StoredPasskey {
             id: Uuid::now_v7(),
             account_id: account.id,
@@ -283,7 +283,7 @@ impl Accounts {
     pub async fn delete_passkey(&self, caller: &Caller, id: Uuid, client: &ClientInfo) -> Result<()> {
         self.require_step_up(caller, Some(self.store.factors(caller.account_id).await?))?;
         let account = self.me(caller).await?;
-        let notice = self.email(&account.email, self.policy.letters(account.locale).passkey_removed(), Utc::now());
+        let notice = self.email(&account.email, self.policy.letters(account.locale).passkey_removed(), self.now());
         let removed = self.outcome(Kind::PasskeyRemoved, Some(account.id), client).with("passkey_id", id.to_string());
         let effects = Effects::of(removed).email(notice);
         if !self.store.delete_passkey(account.id, id, &effects).await? {
@@ -337,7 +337,7 @@ impl Accounts {
     /// The account whose login challenge `mfa_token` is, for second-factor options.
     pub async fn mfa_token_account(&self, mfa_token: &str) -> Result<Uuid> {
         let hash = crate::tokens::opaque::TokenHash::of(mfa_token);
-        self.store.challenge_account(&hash, super::mfa::MAX_ATTEMPTS, Utc::now()).await?.ok_or(Error::MfaTokenInvalid)
+        self.store.challenge_account(&hash, super::mfa::MAX_ATTEMPTS, self.now()).await?.ok_or(Error::MfaTokenInvalid)
     }
 
     /// A passwordless login with a discoverable passkey: a session at level 2 (the passkey is
@@ -397,7 +397,7 @@ impl Accounts {
         };
         let method = if hardware { "hwk" } else { "swk" };
         let amr = vec![method.to_owned(), "user".to_owned(), "mfa".to_owned()];
-        let auth = SessionAuth::second_factor(amr, Utc::now());
+        let auth = SessionAuth::second_factor(amr, self.now());
         self.start_session(account, auth, client, json!({ "method": "passkey", "passkey_id": stored.id })).await
     }
 
@@ -460,7 +460,7 @@ impl Accounts {
         stored.passkey = serde_json::to_string(&passkey).map_err(anyhow::Error::new)?;
         stored.backup_eligible = eligible;
         stored.backup_state = state;
-        self.store.record_passkey_use(&stored, Utc::now()).await?;
+        self.store.record_passkey_use(&stored, self.now()).await?;
         Ok(!eligible)
     }
 }
@@ -504,7 +504,7 @@ mod tests {
             name: "key".into(),
             backup_eligible,
             backup_state: false,
-            created_at: Utc::now(),
+            created_at: chrono::Utc::now(),
             last_used_at: None,
         };
         assert!(prepared(&stored(false), (true, false)).unwrap().is_none());

@@ -2,7 +2,6 @@
 //! emailed link. Both end sessions: a change every other session (or all, without a token),
 //! a reset all of them.
 
-use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::throttle::Action;
@@ -65,7 +64,7 @@ impl Accounts {
         // old sessions are gone rather than kept.
         let keep = caller.map(|c| c.session_id);
         let ended = self.sessions.revoke_all_sessions(account.id, keep).await?;
-        let now = Utc::now();
+        let now = self.now();
         let notice = self.email(&account.email, self.policy.letters(account.locale).password_changed(false), now);
         let changed = self.outcome(Kind::PasswordChanged, Some(account.id), client).with("sessions_ended", ended);
         let effects = Effects::of(changed).email(notice);
@@ -99,7 +98,7 @@ impl Accounts {
                     &account.email,
                     account.locale,
                     TokenPurpose::PasswordReset,
-                    Utc::now(),
+                    self.now(),
                     redirect.as_ref(),
                 );
                 let effects = Effects::of(requested.account(account.id)).email(mail);
@@ -128,7 +127,7 @@ impl Accounts {
         if record.purpose != TokenPurpose::PasswordReset || record.used_at.is_some() {
             return Err(Error::TokenInvalid);
         }
-        if record.expires_at <= Utc::now() {
+        if record.expires_at <= self.now() {
             return Err(Error::TokenExpired);
         }
         Ok(())
@@ -145,7 +144,7 @@ impl Accounts {
         let new_password = NewPassword::parse(&new_password, "new_password", &identity)?;
         let password_hash = self.hasher.hash(new_password.secret().clone()).await?;
         self.sessions.revoke_all_sessions(account.id, None).await?;
-        let now = Utc::now();
+        let now = self.now();
         let notice = self.email(&account.email, self.policy.letters(account.locale).password_changed(true), now);
         let effects = Effects::of(self.outcome(Kind::PasswordReset, Some(account.id), client)).email(notice);
         if !self.store.redeem_reset(&hash, &password_hash, now, &effects).await? {

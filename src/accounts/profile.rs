@@ -3,7 +3,6 @@
 //! may act on any account, may change `role`, `status` and `app_data`, and is told `NotFound`
 //! about an account that does not exist.
 
-use chrono::Utc;
 use serde_json::{Map, Value, json};
 
 use super::access;
@@ -252,7 +251,7 @@ fn plan(current: &Account, edit: Edit) -> Result<ProfileChange> {
             role,
             status,
             locale,
-            now: Utc::now(),
+            now: chrono::Utc::now(),
         }),
         _ => Err(Error::Validation(errors)),
     }
@@ -338,8 +337,8 @@ mod tests {
             status: Status::Active,
             email_verified: true,
             locale: None,
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
         }
     }
 

@@ -117,7 +117,7 @@ impl Accounts {
         }
         if let Some(upgraded) = rehashed {
             // Only the hash just verified is replaced: a password changed meanwhile stays.
-            match self.store.replace_password_hash(account.id, &stored, &upgraded, Utc::now()).await {
+            match self.store.replace_password_hash(account.id, &stored, &upgraded, self.now()).await {
                 Ok(replaced) => {
                     let from = crate::passwords::foreign::Format::of(&stored).map_or("?", |f| f.name());
                     tracing::info!(account_id = %account.id, from, replaced, "the password hash was replaced with gatehouse's");
@@ -155,7 +155,7 @@ impl Accounts {
             );
             return Ok(LoginStep::SecondFactor(challenge));
         }
-        let mut auth = SessionAuth::first_factor(method, Utc::now());
+        let mut auth = SessionAuth::first_factor(method, self.now());
         if super::mfa::covers(self.policy.mfa_required, &account) {
             tracing::info!(account_id = %account.id, "a second factor is required and missing: enrolment-only session");
             auth.aal = super::mfa::ENROLMENT_ONLY;
@@ -175,7 +175,7 @@ impl Accounts {
         client: &ClientInfo,
         detail: serde_json::Value,
     ) -> Result<TokenPair> {
-        let now = Utc::now();
+        let now = self.now();
         let refresh = OpaqueToken::generate();
         let session = NewSession {
             id: Uuid::now_v7(),
@@ -227,7 +227,7 @@ impl Accounts {
         // The next token follows from the presented one, so a replay within the grace period
         // can be answered with the very same token on any replica.
         let next = OpaqueToken::derive(&self.keys().derive_secret("refresh-rotation"), refresh_token);
-        let now = Utc::now();
+        let now = self.now();
         let presented = TokenHash::of(refresh_token);
         let session = match self
             .sessions
@@ -346,7 +346,7 @@ impl Accounts {
     /// The caller of session `session_id` of `account_id`, if it is live (with what the session
     /// store read of the account, when `with_account`); marks it used now and then.
     pub(super) async fn live_caller(&self, session_id: Uuid, account_id: Uuid, with_account: bool) -> Result<Caller> {
-        let now = Utc::now();
+        let now = self.now();
         let found = if with_account {
             self.sessions.live_session_and_account(session_id, account_id, now).await?
         } else {
@@ -429,7 +429,7 @@ impl Accounts {
     }
 
     pub async fn list_sessions(&self, caller: &Caller) -> Result<Vec<SessionInfo>> {
-        Ok(self.sessions.list_sessions(caller.account_id, Utc::now()).await?)
+        Ok(self.sessions.list_sessions(caller.account_id, self.now()).await?)
     }
 
     /// Ends one of the caller's own sessions.

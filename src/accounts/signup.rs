@@ -1,6 +1,5 @@
 //! Sign-up, activation by the emailed link, and resending that link.
 
-use chrono::Utc;
 use secrecy::SecretString;
 
 use super::new_account::{NewProfile, Submitted};
@@ -102,7 +101,7 @@ impl Accounts {
         }
 
         let password_hash = self.hasher.hash(password.secret().clone()).await?;
-        let now = Utc::now();
+        let now = self.now();
         let mut account = profile.account(password_hash, Role::User, Status::Pending, false, now);
         account.locale = locale;
         let (token, mail) =
@@ -132,7 +131,7 @@ impl Accounts {
         let mut effects = Effects::of(self.outcome(Kind::SignupExistingEmail, Some(owner.id), client));
         if notify {
             let rendered = self.policy.letters(owner.locale).signup_attempt();
-            effects = effects.email(self.email(&owner.email, rendered, Utc::now()));
+            effects = effects.email(self.email(&owner.email, rendered, self.now()));
         }
         self.tell(effects).await?;
         tracing::info!(account_id = %owner.id, notified = notify, "sign-up with a taken address, concealed");
@@ -149,7 +148,7 @@ impl Accounts {
         if !matches!(record.purpose, TokenPurpose::Activation | TokenPurpose::ActivationThroughProvider) {
             return Err(Error::TokenInvalid);
         }
-        let now = Utc::now();
+        let now = self.now();
         let mut first_time = false;
         if record.used_at.is_none() {
             if record.expires_at <= now {

@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 
 use super::client::ClientInfo;
 use super::error::{Error, Result};
+use crate::clock::Clock;
 use crate::config::RateLimits;
 use crate::limits::{Budget, Decision, FailureState, LimitStore};
 use crate::tokens::mac::{MacKey, same};
@@ -72,10 +73,8 @@ pub struct Throttle {
     store: Arc<dyn LimitStore>,
     limits: Option<RateLimits>,
     device_key: Arc<MacKey>,
-}
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+    /// What "now" is (the system's time, unless a test moved it on).
+    clock: Clock,
 }
 
 /// `namespace:digest(parts)`; the digest keeps raw identifiers out of the limit store.
@@ -89,8 +88,8 @@ fn key(namespace: &str, parts: &[&str]) -> String {
 }
 
 impl Throttle {
-    pub fn new(store: Arc<dyn LimitStore>, limits: Option<RateLimits>, device_key: MacKey) -> Self {
-        Self { store, limits, device_key: Arc::new(device_key) }
+    pub fn new(store: Arc<dyn LimitStore>, limits: Option<RateLimits>, device_key: MacKey, clock: Clock) -> Self {
+        Self { store, limits, device_key: Arc::new(device_key), clock }
     }
 
     pub fn enabled(&self) -> bool {
@@ -98,7 +97,7 @@ impl Throttle {
     }
 
     async fn take(&self, key: &str, budget: Budget) -> Result<Decision> {
-        Ok(self.store.take(key, budget, now_ms()).await?)
+        Ok(self.store.take(key, budget, self.clock.now_ms()).await?)
     }
 
     /// Takes one request of `action` from the client IP's budget.
@@ -165,7 +164,7 @@ impl Throttle {
         };
         let client_key = key("fail:client", &[login, &client_id]);
         let account_key = key("fail:account", &[login]);
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let client = self.store.failures(&client_key, now).await?;
         // A known device is not held back by the account-wide run, so it is not read for one.
         let account = match device {
@@ -192,7 +191,7 @@ impl Throttle {
     /// After a wrong password (or an unknown login name): one more failure on both counters.
     pub async fn login_failed(&self, gate: &LoginGate) -> Result<()> {
         let Some(limits) = &self.limits else { return Ok(()) };
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let client = self.store.record_failure(&gate.client_key, &limits.lockout_client, now).await?;
         let account = self.store.record_failure(&gate.account_key, &limits.lockout_account, now).await?;
         if client.locked_until_ms > now || account.locked_until_ms > now {
@@ -229,7 +228,7 @@ impl Throttle {
         if self.limits.is_none() {
             return Ok(());
         }
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let state = self.store.failures(&Self::second_factor_key(account_id), now).await?;
         match u64::try_from(state.locked_until_ms - now) {
             Ok(wait) if wait > 0 => {
@@ -244,9 +243,11 @@ impl Throttle {
     /// lockout's per-client policy: a few free, then doubling delays).
     pub async fn second_factor_failed(&self, account_id: uuid::Uuid) -> Result<()> {
         let Some(limits) = &self.limits else { return Ok(()) };
-        let state =
-            self.store.record_failure(&Self::second_factor_key(account_id), &limits.lockout_client, now_ms()).await?;
-        if state.locked_until_ms > now_ms() {
+        let state = self
+            .store
+            .record_failure(&Self::second_factor_key(account_id), &limits.lockout_client, self.clock.now_ms())
+            .await?;
+        if state.locked_until_ms > self.clock.now_ms() {
             tracing::info!(
                 failures = state.failures,
                 "repeated wrong second-factor codes: further attempts are delayed"

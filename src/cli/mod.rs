@@ -284,7 +284,7 @@ async fn open(config: &Config) -> anyhow::Result<Services> {
         .into());
     }
     let outbox = OutboxSettings { lease: config.outbox_lease, ..OutboxSettings::default() };
-    Services::open(config, config.public_url.clone(), outbox, false).await
+    Services::open(config, config.public_url.clone(), outbox, false, crate::clock::Clock::system()).await
 }
 
 /// Where a command writes, for its confirmation: the SQLite file's absolute path, or the

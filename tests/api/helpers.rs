@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse::app::Application;
+use gatehouse::clock::Clock;
 use gatehouse::config::Config;
 use gatehouse::mail::outbox::OutboxSettings;
 use reqwest::{Response, StatusCode};
@@ -39,6 +40,9 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub smtp: SmtpServer,
     pub db: Arc<TestDatabase>,
+    /// The clock the server's rules go by: a test moves it on instead of sleeping through a
+    /// lockout or a window (a restart keeps it).
+    pub clock: Clock,
     config: Config,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -73,7 +77,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     }
     vars.extend(options.vars);
     let config = Config::from_vars(vars).expect("a valid test configuration").config;
-    start(config, smtp, db).await
+    start(config, smtp, db, Clock::system()).await
 }
 
 fn outbox_settings() -> OutboxSettings {
@@ -84,15 +88,15 @@ fn outbox_settings() -> OutboxSettings {
     }
 }
 
-async fn start(config: Config, smtp: SmtpServer, db: Arc<TestDatabase>) -> TestApp {
-    let app = Application::build_with(&config, outbox_settings()).await.expect("the app builds");
+async fn start(config: Config, smtp: SmtpServer, db: Arc<TestDatabase>, clock: Clock) -> TestApp {
+    let app = Application::build_on(&config, outbox_settings(), clock.clone()).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    TestApp { address, client, smtp, db, config, stop: Some(stop), server: Some(server) }
+    TestApp { address, client, smtp, db, clock, config, stop: Some(stop), server: Some(server) }
 }
 
 impl TestApp {
@@ -110,7 +114,7 @@ impl TestApp {
         // Keep the address, so links in emails sent before the restart still work.
         config.bind = self.address.trim_start_matches("http://").parse().unwrap();
         config.public_url = self.address.parse().unwrap();
-        start(config, self.smtp.clone(), self.db.clone()).await
+        start(config, self.smtp.clone(), self.db.clone(), self.clock.clone()).await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -196,9 +200,15 @@ impl TestApp {
 
     /// The account service an operator's command would use, on this app's database.
     pub async fn services(&self) -> gatehouse::app::Services {
-        gatehouse::app::Services::open(&self.config, self.address.parse().unwrap(), OutboxSettings::default(), false)
-            .await
-            .unwrap()
+        gatehouse::app::Services::open(
+            &self.config,
+            self.address.parse().unwrap(),
+            OutboxSettings::default(),
+            false,
+            self.clock.clone(),
+        )
+        .await
+        .unwrap()
     }
 
     /// An admin made from the command line's account service, logged in.

@@ -244,7 +244,7 @@ async fn sensitive_changes_need_a_fresh_authentication_with_the_second_factor() 
     let recovery = allowed.json::<Value>().await.unwrap()["recovery_codes"][0].as_str().unwrap().to_owned();
 
     // The window passes: the same session must authenticate again, even at level 2.
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    app.clock.advance(Duration::from_millis(1_100));
     let refused = app.post_json("/mfa/recovery-codes", &json!({}), Some(&other)).await;
     assert_problem(refused, StatusCode::FORBIDDEN, "reauthentication_required").await;
     let refused = app.delete("/user", Some(&other)).await;

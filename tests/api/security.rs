@@ -46,7 +46,7 @@ async fn failed_logins_bring_doubling_delays_then_429_for_known_and_unknown_acco
         assert_eq!(retry_after(&locked), 1);
         assert_problem(locked, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
 
-        tokio::time::sleep(Duration::from_millis(1100)).await;
+        app.clock.advance(Duration::from_millis(1100));
         let wrong = app.log_in(login, "wrong password!").await;
         assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED, "after the delay, the password is checked again");
         let locked = app.log_in(login, PASSWORD).await;
@@ -54,7 +54,7 @@ async fn failed_logins_bring_doubling_delays_then_429_for_known_and_unknown_acco
         assert_eq!(retry_after(&locked), 2, "the delay doubles");
     }
 
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    app.clock.advance(Duration::from_millis(2100));
     let ok = app.log_in("ann@example.com", PASSWORD).await;
     assert_eq!(ok.status(), StatusCode::OK, "the right password after the delay logs in");
     let again = app.log_in("ann@example.com", "wrong password!").await;
@@ -246,7 +246,7 @@ async fn a_spent_refresh_token_after_the_grace_period_revokes_the_session() {
     let old = json!({"refresh_token": tokens["refresh_token"]});
     let rotated: Value = app.post_json("/auth/refresh", &old, None).await.json().await.unwrap();
 
-    tokio::time::sleep(Duration::from_millis(1300)).await;
+    app.clock.advance(Duration::from_millis(1300));
     let reuse = app.post_json("/auth/refresh", &old, None).await;
     assert_problem(reuse, StatusCode::BAD_REQUEST, "token_invalid").await;
     let access = rotated["access_token"].as_str();

@@ -6,7 +6,6 @@
 //! first-party or the person agreed to these scopes before (or `prompt=consent` asks again).
 //! The answer at the redirect URI carries `state` and `iss` (RFC 9207).
 
-use chrono::Utc;
 use serde_json::json;
 use url::Url;
 
@@ -90,7 +89,7 @@ impl Accounts {
         let none = checked.prompt.iter().any(|p| p == "none");
         // Compared in milliseconds, so that `max_age=0` always asks (it means `prompt=login`).
         let session = session.filter(|caller| {
-            let age = (Utc::now() - caller.auth.at).num_milliseconds();
+            let age = (self.now() - caller.auth.at).num_milliseconds();
             checked.max_age.is_none_or(|max| age <= max.saturating_mul(1000))
         });
         let Some(caller) = session.filter(|_| !fresh_login || decision.is_some()) else {
@@ -113,7 +112,7 @@ impl Accounts {
             Some(false) => return error("access_denied", "the person did not allow it"),
             Some(true) => {
                 let (account, client) = (caller.account_id, &checked.client.id);
-                self.store.save_consent(account, client, &checked.scopes, Utc::now()).await?;
+                self.store.save_consent(account, client, &checked.scopes, self.now()).await?;
                 self.note(
                     self.outcome(Kind::OauthConsented, Some(caller.account_id), client_info)
                         .detail(json!({ "client_id": checked.client.id, "scopes": checked.scopes })),
@@ -229,7 +228,7 @@ impl Accounts {
     }
 
     async fn issue_code(&self, checked: &Checked, caller: &Caller, client_info: &ClientInfo) -> Result<String> {
-        let now = Utc::now();
+        let now = self.now();
         let code = OpaqueToken::generate();
         let record = NewCode {
             hash: code.hash,

@@ -3,7 +3,6 @@
 //! authenticates a client by its secret, of which only the SHA-256 is kept (a 256-bit random
 //! secret needs no slow hash: it cannot be guessed, and the hash makes a stolen database useless).
 
-use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use uuid::Uuid;
@@ -98,7 +97,7 @@ impl Admin<'_> {
     /// Registers a client; a confidential one gets its secret, shown this once.
     pub async fn create_client(&self, spec: ClientSpec) -> Result<ClientWithSecret> {
         self.require_recent().await?;
-        let now = Utc::now();
+        let now = self.accounts().now();
         let confidential = spec.confidential.unwrap_or(true);
         let blank = OAuthClient {
             id: Uuid::new_v4().simple().to_string(),
@@ -144,7 +143,7 @@ impl Admin<'_> {
         if (OAuthClient { name: before.name.clone(), ..client.clone() }) != before {
             self.require_recent().await?;
         }
-        let client = OAuthClient { updated_at: Utc::now(), ..client };
+        let client = OAuthClient { updated_at: self.accounts().now(), ..client };
         if !self.accounts().store.update_client(&client).await? {
             return Err(Error::NotFoundClient);
         }
@@ -160,7 +159,7 @@ impl Admin<'_> {
             return Err(Error::field("confidential", "a public client has no secret"));
         }
         let secret = OpaqueToken::generate();
-        if !self.accounts().store.set_client_secret(id, &secret.hash, Utc::now()).await? {
+        if !self.accounts().store.set_client_secret(id, &secret.hash, self.accounts().now()).await? {
             return Err(Error::NotFoundClient);
         }
         self.audit(self.outcome(Kind::AdminClientSecretRotated, None).detail(json!({ "client_id": id }))).await?;

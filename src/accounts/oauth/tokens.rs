@@ -131,7 +131,7 @@ impl Accounts {
             request.code.filter(|c| plausible(c)).ok_or_else(|| OAuthError::invalid_request("code is required"))?;
         let verifier =
             request.code_verifier.ok_or_else(|| OAuthError::invalid_request("code_verifier is required (PKCE)"))?;
-        let now = Utc::now();
+        let now = self.now();
         let hash = TokenHash::of(&code);
         let session_id = Uuid::now_v7();
         let issued = match self.store.redeem_code(&hash, session_id, now).await? {
@@ -213,7 +213,7 @@ impl Accounts {
             .filter(|t| plausible(t))
             .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
         let next = OpaqueToken::derive(&self.keys().derive_secret("refresh-rotation"), &presented);
-        let now = Utc::now();
+        let now = self.now();
         let rotation = self
             .sessions
             .rotate_refresh(&TokenHash::of(&presented), &next.hash, now, self.settings.refresh_grace)
@@ -267,7 +267,7 @@ impl Accounts {
                 format!("{scope:?} cannot be granted to the client itself"),
             ));
         }
-        let now = Utc::now();
+        let now = self.now();
         let (access_token, expires_in) =
             self.client_access_token(&client, client.id.clone(), None, &asked, None, now)?;
         Ok(TokenResponse { access_token, expires_in, scope: asked.join(" "), refresh_token: None, id_token: None })
@@ -398,7 +398,7 @@ impl Accounts {
             return Err(Error::Unauthorized);
         }
         let Some(sid) = claims.sid else { return Ok((claims, None)) };
-        let session = self.sessions.live_session(sid, Utc::now()).await?.ok_or(Error::Unauthorized)?;
+        let session = self.sessions.live_session(sid, self.now()).await?.ok_or(Error::Unauthorized)?;
         let granted = session.auth.grant.as_ref().is_some_and(|g| g.client_id == claims.client_id);
         if !granted || session.account_id.to_string() != claims.sub {
             return Err(Error::Unauthorized);
@@ -459,7 +459,7 @@ impl Accounts {
         if !plausible(token) {
             return Ok(());
         }
-        let Some(session) = self.sessions.refresh_token_session(&TokenHash::of(token), Utc::now()).await? else {
+        let Some(session) = self.sessions.refresh_token_session(&TokenHash::of(token), self.now()).await? else {
             return Ok(());
         };
         if session.auth.grant.as_ref().is_none_or(|g| g.client_id != client.id) {
