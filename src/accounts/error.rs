@@ -106,6 +106,7 @@ impl From<StoreError> for Error {
             StoreError::EmailTaken => Error::EmailTaken,
             StoreError::UsernameTaken => Error::UsernameTaken,
             StoreError::LastAdmin => Error::LastAdmin,
+            StoreError::SlugTaken => Error::Unexpected(anyhow::anyhow!("an organization's slug was taken")),
             StoreError::Conflict => Error::Unexpected(anyhow::anyhow!("a unique key was taken by a concurrent write")),
             StoreError::Unavailable(cause) => Error::Unavailable(cause),
             StoreError::Other(cause) => Error::Unexpected(cause),

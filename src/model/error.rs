@@ -10,6 +10,9 @@ pub enum StoreError {
     /// A unique key other than the email or username is taken (a concurrent write took it).
     #[error("a unique key is taken")]
     Conflict,
+    /// Another organization has the slug.
+    #[error("the slug belongs to another organization")]
+    SlugTaken,
     /// The change would leave no active admin.
     #[error("the last active admin cannot be removed")]
     LastAdmin,

@@ -19,6 +19,7 @@ pub mod error;
 pub mod identity;
 pub mod locale;
 pub mod mfa;
+pub mod org;
 pub mod outcome;
 pub mod passkey;
 pub mod session;

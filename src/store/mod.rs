@@ -2,8 +2,8 @@
 //! implements them. The core port is one narrow trait per concern ([`AccountStore`],
 //! [`TokenStore`], [`OutboxStore`], [`KeyStore`], [`MfaStore`], [`PasskeyStore`],
 //! [`AdminStore`], [`EmailChangeStore`], [`EmailLoginStore`], [`IdentityStore`],
-//! [`ClientStore`], [`WebhookStore`], [`JobStore`], and the audit trail's and rate limits'
-//! own), gathered in [`Store`]: every backend has them all, and each consumer takes only the
+//! [`ClientStore`], [`OrgStore`], [`WebhookStore`], [`JobStore`], and the audit trail's and
+//! rate limits' own), gathered in [`Store`]: every backend has them all, and each consumer takes only the
 //! trait it needs (the job workers a [`JobStore`], the key loader a [`KeyStore`]). A backend
 //! may also offer optional capabilities, asked for through [`Store`]: [`maintenance`] (the paced
 //! purge of what has expired), [`seeding`] (bulk writes for the benchmark) and [`probe`]
@@ -28,6 +28,7 @@ pub mod maintenance;
 pub mod mfa;
 pub mod mysql;
 mod open;
+pub mod orgs;
 pub mod outbox;
 pub mod passkeys;
 pub mod postgres;
@@ -56,6 +57,7 @@ pub use self::keys::KeyStore;
 use self::maintenance::MaintenanceStore;
 pub use self::mfa::MfaStore;
 pub use self::open::connect;
+pub use self::orgs::OrgStore;
 pub use self::outbox::{NewEmail, OutboxStore, QueuedEmail};
 pub use self::passkeys::PasskeyStore;
 use self::probe::Probe;
@@ -84,6 +86,7 @@ pub trait Store:
     + EmailLoginStore
     + IdentityStore
     + ClientStore
+    + OrgStore
     + ImportStore
     + WebhookStore
     + LimitStore

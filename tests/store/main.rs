@@ -12,6 +12,7 @@ mod email_change;
 mod limits;
 mod mfa;
 mod oauth;
+mod orgs;
 mod scenarios;
 mod webhooks;
 

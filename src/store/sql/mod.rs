@@ -25,6 +25,7 @@ mod jobs;
 mod keys;
 mod limits;
 mod mfa;
+mod orgs;
 mod outbox;
 mod passkeys;
 mod probe;

@@ -1,0 +1,196 @@
+//! Organizations: a group of accounts of the one user pool, each member with a role there.
+//! A person has one account and may belong to several organizations.
+//!
+//! A role grants permissions, strings `resource:action`: the built-in ones ([`PERMISSIONS`])
+//! and any an app defines. Three roles are built in: `owner` (every permission), `admin` (all
+//! but deleting the organization; changing an owner's role is an owner's alone, which the rules
+//! check apart) and `member` (none: a member reads the organization and its members).
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+/// The permissions gatehouse itself checks.
+pub const PERMISSIONS: [&str; 8] = [
+    "org:update",
+    "org:delete",
+    "members:invite",
+    "members:update",
+    "members:remove",
+    "roles:manage",
+    "sso:manage",
+    "api_keys:manage",
+];
+
+/// The built-in roles.
+pub const OWNER: &str = "owner";
+pub const ADMIN: &str = "admin";
+pub const MEMBER: &str = "member";
+
+/// The permissions a built-in role grants; `None` for any other name (a custom role, whose
+/// permissions the organization keeps).
+pub fn builtin_permissions(role: &str) -> Option<Vec<String>> {
+    let all = PERMISSIONS.iter().map(|p| (*p).to_owned());
+    match role {
+        OWNER => Some(all.collect()),
+        ADMIN => Some(all.filter(|p| p != "org:delete").collect()),
+        MEMBER => Some(Vec::new()),
+        _ => None,
+    }
+}
+
+/// An organization's slug: lower-case letters, digits and hyphens, 2 to 48 of them, neither
+/// starting nor ending with a hyphen, and never the shape of an id (`{org}` in a path is
+/// either).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Slug(String);
+
+impl Slug {
+    pub fn parse(text: &str) -> Option<Self> {
+        let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+        let fits = (2..=48).contains(&text.len())
+            && text.chars().all(allowed)
+            && !text.starts_with('-')
+            && !text.ends_with('-')
+            && Uuid::parse_str(text).is_err();
+        fits.then(|| Self(text.to_owned()))
+    }
+
+    /// A slug made from a name: lower case, each run of other characters one hyphen, cut to 48;
+    /// `None` when too little is left (the caller then asks for one).
+    pub fn from_name(name: &str) -> Option<Self> {
+        let mut slug = String::new();
+        for c in name.chars().flat_map(char::to_lowercase) {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() {
+                slug.push(c);
+            } else if !slug.is_empty() && !slug.ends_with('-') {
+                slug.push('-');
+            }
+        }
+        slug.truncate(48);
+        Self::parse(slug.trim_end_matches('-'))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A role's name: a built-in one, or a custom one (letters, digits, `_` and `-`, 1 to 48,
+/// starting with a letter).
+pub fn valid_role_name(name: &str) -> bool {
+    (1..=48).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+/// An organization.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Organization {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+    /// Free JSON the organization's admins keep.
+    pub data: Map<String, Value>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// How an organization is named in a request: its id or its slug.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrgKey<'a> {
+    Id(Uuid),
+    Slug(&'a str),
+}
+
+impl<'a> OrgKey<'a> {
+    /// An id if the text is one, else a slug.
+    pub fn of(text: &'a str) -> Self {
+        Uuid::parse_str(text).map_or(Self::Slug(text), Self::Id)
+    }
+}
+
+/// A new organization and its first owner.
+#[derive(Clone, Debug)]
+pub struct NewOrganization {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: Slug,
+    pub data: Map<String, Value>,
+    pub owner: Uuid,
+    pub now: DateTime<Utc>,
+}
+
+/// An organization's editable fields, as they are to be.
+#[derive(Clone, Debug)]
+pub struct OrgChange {
+    pub name: String,
+    pub slug: Slug,
+    pub data: Map<String, Value>,
+    pub now: DateTime<Utc>,
+}
+
+/// An account's place in an organization.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Membership {
+    pub org: Organization,
+    pub account_id: Uuid,
+    pub role: String,
+    pub joined_at: DateTime<Utc>,
+}
+
+/// A member as the organization's list shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    pub account_id: Uuid,
+    pub email: String,
+    pub name: Option<String>,
+    pub role: String,
+    pub joined_at: DateTime<Utc>,
+}
+
+/// What a change of a member's role or a removal came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberChange {
+    Done,
+    /// Not a member.
+    NotFound,
+    /// It would leave the organization without an owner: nothing changed.
+    LastOwner,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_short_lower_case_words_joined_by_hyphens_and_never_an_id() {
+        for good in ["ab", "acme", "acme-corp", "a1-b2", &"x".repeat(48)] {
+            assert!(Slug::parse(good).is_some(), "{good}");
+        }
+        let id = Uuid::now_v7().to_string();
+        for bad in ["a", "Acme", "acme_corp", "-acme", "acme-", "ac me", "açme", &"x".repeat(49), id.as_str()] {
+            assert!(Slug::parse(bad).is_none(), "{bad}");
+        }
+        assert_eq!(Slug::from_name("Acme, Inc.").unwrap().as_str(), "acme-inc");
+        assert_eq!(Slug::from_name("  Über Café 2 ").unwrap().as_str(), "ber-caf-2");
+        assert!(Slug::from_name("!").is_none());
+    }
+
+    #[test]
+    fn the_built_in_roles_grant_everything_all_but_deletion_and_nothing() {
+        assert_eq!(builtin_permissions(OWNER).unwrap().len(), PERMISSIONS.len());
+        let admin = builtin_permissions(ADMIN).unwrap();
+        assert!(!admin.iter().any(|p| p == "org:delete") && admin.len() == PERMISSIONS.len() - 1);
+        assert!(builtin_permissions(MEMBER).unwrap().is_empty());
+        assert!(builtin_permissions("billing").is_none());
+    }
+
+    #[test]
+    fn an_org_is_named_by_its_id_or_its_slug() {
+        let id = Uuid::now_v7();
+        assert_eq!(OrgKey::of(&id.to_string()), OrgKey::Id(id));
+        assert_eq!(OrgKey::of("acme"), OrgKey::Slug("acme"));
+        assert!(valid_role_name("billing-admin") && !valid_role_name("Billing") && !valid_role_name("1st"));
+    }
+}

@@ -1,0 +1,54 @@
+//! Organizations as the store keeps them: the organizations (a slug unique among them), their
+//! memberships (one per account and organization, with its role), and the last-owner guard,
+//! inside the transaction of any change that could leave an organization without an owner.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::error::StoreResult;
+pub use crate::model::org::{Member, MemberChange, Membership, NewOrganization, OrgChange, OrgKey, Organization};
+use crate::model::outcome::Effects;
+
+#[async_trait]
+pub trait OrgStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Stores an organization with its creator as its owner, atomically;
+    /// [`StoreError::SlugTaken`] when another has the slug.
+    ///
+    /// [`StoreError::SlugTaken`]: super::error::StoreError::SlugTaken
+    async fn insert_org(&self, org: &NewOrganization, effects: &Effects) -> StoreResult<Organization>;
+    async fn find_org(&self, key: OrgKey<'_>) -> StoreResult<Option<Organization>>;
+    /// Replaces the editable fields; `None` when there is no such organization.
+    async fn update_org(&self, id: Uuid, change: &OrgChange, effects: &Effects) -> StoreResult<Option<Organization>>;
+    /// Deletes an organization with its memberships; whether there was one.
+    async fn delete_org(&self, id: Uuid, effects: &Effects) -> StoreResult<bool>;
+    /// The account's memberships, the oldest first.
+    async fn memberships(&self, account_id: Uuid) -> StoreResult<Vec<Membership>>;
+    /// The account's membership of the organization, read fresh: what every check of a
+    /// member's rights asks.
+    async fn membership(&self, org_id: Uuid, account_id: Uuid) -> StoreResult<Option<Membership>>;
+    /// The members, in the order they joined (then by account id), after the cursor (the
+    /// account id of the previous page's last), at most `limit`.
+    async fn list_members(&self, org_id: Uuid, after: Option<Uuid>, limit: u32) -> StoreResult<Vec<Member>>;
+    /// How many members the organization has.
+    async fn count_members(&self, org_id: Uuid) -> StoreResult<u64>;
+    /// Adds a member; `false` (and nothing changes) when the account is one already.
+    async fn add_member(
+        &self,
+        org_id: Uuid,
+        account_id: Uuid,
+        role: &str,
+        now: DateTime<Utc>,
+        effects: &Effects,
+    ) -> StoreResult<bool>;
+    /// Gives a member another role, unless that leaves the organization without an owner.
+    async fn set_member_role(
+        &self,
+        org_id: Uuid,
+        account_id: Uuid,
+        role: &str,
+        effects: &Effects,
+    ) -> StoreResult<MemberChange>;
+    /// Removes a member, unless it is the last owner.
+    async fn remove_member(&self, org_id: Uuid, account_id: Uuid, effects: &Effects) -> StoreResult<MemberChange>;
+}

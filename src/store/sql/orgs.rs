@@ -1,0 +1,348 @@
+//! Organizations (`organizations`) and their memberships (`memberships`), and the last-owner
+//! guard.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::outbox::insert_effects;
+use super::{Dialect, Exec, Row, SqlStore, Transaction, args, sql};
+use crate::metrics::{DATABASE as DB, timed};
+use crate::model::org::{MemberChange, OWNER, Slug};
+use crate::model::outcome::Effects;
+use crate::store::error::{StoreError, StoreResult};
+use crate::store::orgs::{Member, Membership, NewOrganization, OrgChange, OrgKey, OrgStore, Organization};
+
+const ORG_COLUMNS: &str = "o.id, o.name, o.slug, o.data, o.created_at, o.updated_at";
+const MEMBER_COLUMNS: &str = "m.account_id, a.email, a.name, m.role, m.joined_at";
+/// An account's memberships with their organizations.
+const MEMBERSHIPS: &str = "SELECT o.id, o.name, o.slug, o.data, o.created_at, o.updated_at, m.account_id, m.role, \
+                           m.joined_at FROM memberships m JOIN organizations o ON o.id = m.org_id";
+
+fn org_from_row(row: &impl Row) -> StoreResult<Organization> {
+    Ok(Organization {
+        id: row.id("id")?,
+        name: row.text("name")?,
+        slug: row.text("slug")?,
+        data: row.object("data")?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+    })
+}
+
+fn membership_from_row(row: &impl Row) -> StoreResult<Membership> {
+    Ok(Membership {
+        org: org_from_row(row)?,
+        account_id: row.id("account_id")?,
+        role: row.text("role")?,
+        joined_at: row.time("joined_at")?,
+    })
+}
+
+/// A slug another organization holds, as the unique key reports it (a concurrent write took
+/// it between the check and the insert).
+fn slug_taken(error: StoreError) -> StoreError {
+    match error {
+        StoreError::Conflict => StoreError::SlugTaken,
+        other => other,
+    }
+}
+
+/// Whether another organization than `id` has the slug, inside the transaction that sets it.
+async fn slug_held_by_another(tx: &mut impl Exec, slug: &str, id: Uuid) -> StoreResult<bool> {
+    let holder = tx.fetch_optional(sql!("SELECT id FROM organizations WHERE slug = ?"), args![slug]).await?;
+    Ok(holder.map(|row| row.id("id")).transpose()?.is_some_and(|holder| holder != id))
+}
+
+async fn read_org(tx: &mut impl Exec, id: Uuid) -> StoreResult<Option<Organization>> {
+    let row = tx.fetch_optional(sql!("SELECT {ORG_COLUMNS} FROM organizations o WHERE o.id = ?"), args![id]).await?;
+    row.as_ref().map(org_from_row).transpose()
+}
+
+/// The last-owner guard, inside the transaction of a change that leaves `account_id` no longer
+/// an owner of `org_id` (its role changed to `role`, or, with `None`, its removal): what the
+/// change may do. It locks the organization's row first, so changes to one organization's
+/// owners take turns, and reads the owners with a locking read, which sees the latest
+/// committed rows: two owners demoting each other at once cannot both succeed.
+async fn guard_owners(
+    tx: &mut impl Exec,
+    org_id: Uuid,
+    account_id: Uuid,
+    role: Option<&str>,
+) -> StoreResult<MemberChange> {
+    tx.lock(sql!("SELECT id FROM organizations WHERE id = ? FOR UPDATE"), args![org_id]).await?;
+    let owners = tx
+        .fetch_all(
+            sql!("SELECT account_id FROM memberships WHERE org_id = ? AND role = ? ORDER BY account_id FOR UPDATE"),
+            args![org_id, OWNER],
+        )
+        .await?;
+    let current = tx
+        .fetch_optional(
+            sql!("SELECT role FROM memberships WHERE org_id = ? AND account_id = ? FOR UPDATE"),
+            args![org_id, account_id],
+        )
+        .await?;
+    let Some(current) = current else { return Ok(MemberChange::NotFound) };
+    let stays_owner = role == Some(OWNER);
+    if current.text("role")? == OWNER && !stays_owner {
+        let others = owners.iter().filter(|row| !matches!(row.id("account_id"), Ok(owner) if owner == account_id));
+        if others.count() == 0 {
+            return Ok(MemberChange::LastOwner);
+        }
+    }
+    Ok(MemberChange::Done)
+}
+
+#[async_trait]
+impl<D: Dialect> OrgStore for SqlStore<D> {
+    async fn insert_org(&self, org: &NewOrganization, effects: &Effects) -> StoreResult<Organization> {
+        timed!(
+            DB,
+            "insert_org",
+            self.retrying(|| async move {
+                let mut tx = self.db.begin().await?;
+                if slug_held_by_another(&mut tx, org.slug.as_str(), org.id).await? {
+                    return Err(StoreError::SlugTaken);
+                }
+                tx.execute(
+                    sql!(
+                        "INSERT INTO organizations (id, name, slug, data, created_at, updated_at)
+                         VALUES (?, ?, ?, ?, ?, ?)"
+                    ),
+                    args![org.id, &org.name, org.slug.as_str(), &org.data, org.now, org.now],
+                )
+                .await
+                .map_err(slug_taken)?;
+                tx.execute(
+                    sql!("INSERT INTO memberships (org_id, account_id, role, joined_at) VALUES (?, ?, ?, ?)"),
+                    args![org.id, org.owner, OWNER, org.now],
+                )
+                .await?;
+                insert_effects(&mut tx, effects).await?;
+                let stored = read_org(&mut tx, org.id).await?;
+                tx.commit().await?;
+                stored.ok_or_else(|| anyhow::anyhow!("the inserted organization was not found").into())
+            })
+        )
+    }
+
+    async fn find_org(&self, key: OrgKey<'_>) -> StoreResult<Option<Organization>> {
+        timed!(DB, "find_org", async {
+            let row = match key {
+                OrgKey::Id(id) => {
+                    let by_id = sql!("SELECT {ORG_COLUMNS} FROM organizations o WHERE o.id = ?");
+                    self.db.pool().fetch_optional(by_id, args![id]).await?
+                }
+                // What no slug can be names no organization (on every database alike, whatever
+                // its collation).
+                OrgKey::Slug(slug) if Slug::parse(slug).is_none() => return Ok(None),
+                OrgKey::Slug(slug) => {
+                    let by_slug = sql!("SELECT {ORG_COLUMNS} FROM organizations o WHERE o.slug = ?");
+                    self.db.pool().fetch_optional(by_slug, args![slug]).await?
+                }
+            };
+            row.as_ref().map(org_from_row).transpose()
+        })
+    }
+
+    async fn update_org(&self, id: Uuid, change: &OrgChange, effects: &Effects) -> StoreResult<Option<Organization>> {
+        timed!(
+            DB,
+            "update_org",
+            self.retrying(|| async move {
+                let mut tx = self.db.begin().await?;
+                if slug_held_by_another(&mut tx, change.slug.as_str(), id).await? {
+                    return Err(StoreError::SlugTaken);
+                }
+                let updated = tx
+                    .execute(
+                        sql!("UPDATE organizations SET name = ?, slug = ?, data = ?, updated_at = ? WHERE id = ?"),
+                        args![&change.name, change.slug.as_str(), &change.data, change.now, id],
+                    )
+                    .await
+                    .map_err(slug_taken)?;
+                if updated == 0 {
+                    return Ok(None);
+                }
+                insert_effects(&mut tx, effects).await?;
+                let stored = read_org(&mut tx, id).await?;
+                tx.commit().await?;
+                Ok(stored)
+            })
+        )
+    }
+
+    async fn delete_org(&self, id: Uuid, effects: &Effects) -> StoreResult<bool> {
+        timed!(
+            DB,
+            "delete_org",
+            self.retrying(|| async move {
+                let mut tx = self.db.begin().await?;
+                tx.lock(sql!("SELECT id FROM organizations WHERE id = ? FOR UPDATE"), args![id]).await?;
+                insert_effects(&mut tx, effects).await?;
+                // The memberships go with it (a cascading delete), on every database.
+                if tx.execute(sql!("DELETE FROM organizations WHERE id = ?"), args![id]).await? == 0 {
+                    return Ok(false);
+                }
+                tx.commit().await?;
+                Ok(true)
+            })
+        )
+    }
+
+    async fn memberships(&self, account_id: Uuid) -> StoreResult<Vec<Membership>> {
+        timed!(DB, "memberships", async {
+            let rows = self
+                .db
+                .pool()
+                .fetch_all(sql!("{MEMBERSHIPS} WHERE m.account_id = ? ORDER BY m.joined_at, o.id"), args![account_id])
+                .await?;
+            rows.iter().map(membership_from_row).collect()
+        })
+    }
+
+    async fn membership(&self, org_id: Uuid, account_id: Uuid) -> StoreResult<Option<Membership>> {
+        timed!(DB, "membership", async {
+            let row = self
+                .db
+                .pool()
+                .fetch_optional(
+                    sql!("{MEMBERSHIPS} WHERE m.org_id = ? AND m.account_id = ?"),
+                    args![org_id, account_id],
+                )
+                .await?;
+            row.as_ref().map(membership_from_row).transpose()
+        })
+    }
+
+    async fn list_members(&self, org_id: Uuid, after: Option<Uuid>, limit: u32) -> StoreResult<Vec<Member>> {
+        timed!(DB, "list_members", async {
+            let rows = match after {
+                None => {
+                    let first = sql!(
+                        "SELECT {MEMBER_COLUMNS} FROM memberships m JOIN accounts a ON a.id = m.account_id
+                         WHERE m.org_id = ? ORDER BY m.joined_at, m.account_id LIMIT ?"
+                    );
+                    self.db.pool().fetch_all(first, args![org_id, i64::from(limit)]).await?
+                }
+                Some(after) => {
+                    // The page after a member: those who joined later, or at the same moment
+                    // with a greater id.
+                    let next = sql!(
+                        "SELECT {MEMBER_COLUMNS} FROM memberships m JOIN accounts a ON a.id = m.account_id
+                         JOIN memberships c ON c.org_id = m.org_id AND c.account_id = ?
+                         WHERE m.org_id = ?
+                           AND (m.joined_at > c.joined_at OR (m.joined_at = c.joined_at AND m.account_id > c.account_id))
+                         ORDER BY m.joined_at, m.account_id LIMIT ?"
+                    );
+                    self.db.pool().fetch_all(next, args![after, org_id, i64::from(limit)]).await?
+                }
+            };
+            rows.iter()
+                .map(|row| {
+                    Ok(Member {
+                        account_id: row.id("account_id")?,
+                        email: row.text("email")?,
+                        name: row.opt_text("name")?,
+                        role: row.text("role")?,
+                        joined_at: row.time("joined_at")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    async fn count_members(&self, org_id: Uuid) -> StoreResult<u64> {
+        timed!(DB, "count_members", async {
+            let counted = sql!("SELECT COUNT(*) AS n FROM memberships WHERE org_id = ?");
+            let row = self.db.pool().fetch_optional(counted, args![org_id]).await?;
+            row.map_or(Ok(0), |row| row.count("n"))
+        })
+    }
+
+    async fn add_member(
+        &self,
+        org_id: Uuid,
+        account_id: Uuid,
+        role: &str,
+        now: DateTime<Utc>,
+        effects: &Effects,
+    ) -> StoreResult<bool> {
+        timed!(
+            DB,
+            "add_member",
+            self.retrying(|| async move {
+                let mut tx = self.db.begin().await?;
+                let member = sql!("SELECT role FROM memberships WHERE org_id = ? AND account_id = ? FOR UPDATE");
+                if tx.fetch_optional(member, args![org_id, account_id]).await?.is_some() {
+                    return Ok(false);
+                }
+                let inserted = tx
+                    .execute(
+                        sql!("INSERT INTO memberships (org_id, account_id, role, joined_at) VALUES (?, ?, ?, ?)"),
+                        args![org_id, account_id, role, now],
+                    )
+                    .await;
+                match inserted {
+                    // A concurrent request added it first.
+                    Err(StoreError::Conflict) => return Ok(false),
+                    other => other?,
+                };
+                insert_effects(&mut tx, effects).await?;
+                tx.commit().await?;
+                Ok(true)
+            })
+        )
+    }
+
+    async fn set_member_role(
+        &self,
+        org_id: Uuid,
+        account_id: Uuid,
+        role: &str,
+        effects: &Effects,
+    ) -> StoreResult<MemberChange> {
+        timed!(
+            DB,
+            "set_member_role",
+            self.retrying(|| async move {
+                let mut tx = self.db.begin().await?;
+                let allowed = guard_owners(&mut tx, org_id, account_id, Some(role)).await?;
+                if allowed != MemberChange::Done {
+                    return Ok(allowed);
+                }
+                tx.execute(
+                    sql!("UPDATE memberships SET role = ? WHERE org_id = ? AND account_id = ?"),
+                    args![role, org_id, account_id],
+                )
+                .await?;
+                insert_effects(&mut tx, effects).await?;
+                tx.commit().await?;
+                Ok(MemberChange::Done)
+            })
+        )
+    }
+
+    async fn remove_member(&self, org_id: Uuid, account_id: Uuid, effects: &Effects) -> StoreResult<MemberChange> {
+        timed!(
+            DB,
+            "remove_member",
+            self.retrying(|| async move {
+                let mut tx = self.db.begin().await?;
+                let allowed = guard_owners(&mut tx, org_id, account_id, None).await?;
+                if allowed != MemberChange::Done {
+                    return Ok(allowed);
+                }
+                tx.execute(
+                    sql!("DELETE FROM memberships WHERE org_id = ? AND account_id = ?"),
+                    args![org_id, account_id],
+                )
+                .await?;
+                insert_effects(&mut tx, effects).await?;
+                tx.commit().await?;
+                Ok(MemberChange::Done)
+            })
+        )
+    }
+}

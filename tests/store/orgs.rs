@@ -1,0 +1,185 @@
+//! Organizations on every database: an organization round-trips with its first owner, its slug
+//! is unique, its members are listed a page at a time in the order they joined, an account is a
+//! member once, and no change leaves an organization without an owner, however many owners
+//! demote each other at once.
+
+use std::sync::Arc;
+
+use gatehouse::model::org::{MemberChange, NewOrganization, OrgChange, OrgKey, Slug};
+use gatehouse::model::outcome::Effects;
+use gatehouse::store::{Store, StoreError};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::Harness;
+use crate::scenarios::{minutes, now, seeded};
+
+crate::per_backend! {
+    stores:
+        an_organization_round_trips_with_its_owner_and_keeps_its_slug_unique,
+        members_are_listed_in_the_order_they_joined_and_an_account_joins_once,
+        the_last_owner_can_be_neither_demoted_nor_removed,
+        owners_demoting_each_other_at_once_leave_exactly_one_owner,
+        deleting_an_organization_or_an_account_takes_the_memberships_with_it;
+    sessions:
+}
+
+fn new_org(slug: &str, owner: Uuid) -> NewOrganization {
+    NewOrganization {
+        id: Uuid::now_v7(),
+        name: format!("The {slug} company"),
+        slug: Slug::parse(slug).unwrap(),
+        data: json!({"plan": "team", "seats": 5}).as_object().unwrap().clone(),
+        owner,
+        now: now(),
+    }
+}
+
+async fn founded(h: &Harness, slug: &str, owner: Uuid) -> Uuid {
+    h.store.insert_org(&new_org(slug, owner), &Effects::none()).await.unwrap().id
+}
+
+pub async fn an_organization_round_trips_with_its_owner_and_keeps_its_slug_unique(h: Harness) {
+    let ann = seeded(&h, "ann@example.com").await;
+    let new = new_org("acme", ann);
+    let stored = h.store.insert_org(&new, &Effects::none()).await.unwrap();
+    assert_eq!((stored.id, stored.name.as_str(), stored.slug.as_str()), (new.id, "The acme company", "acme"));
+    assert_eq!(stored.data, new.data);
+    assert_eq!(h.store.find_org(OrgKey::Id(new.id)).await.unwrap(), Some(stored.clone()));
+    assert_eq!(h.store.find_org(OrgKey::Slug("acme")).await.unwrap(), Some(stored.clone()));
+    assert_eq!(h.store.find_org(OrgKey::Slug("ACME")).await.unwrap(), None, "slugs are compared exactly");
+    assert_eq!(h.store.find_org(OrgKey::Id(Uuid::now_v7())).await.unwrap(), None);
+
+    let mine = h.store.memberships(ann).await.unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!((mine[0].org.id, mine[0].role.as_str()), (new.id, "owner"), "the creator owns it");
+    assert_eq!(h.store.membership(new.id, ann).await.unwrap().unwrap().role, "owner");
+
+    let taken = h.store.insert_org(&new_org("acme", ann), &Effects::none()).await;
+    assert!(matches!(taken, Err(StoreError::SlugTaken)), "{taken:?}");
+    let other = founded(&h, "globex", ann).await;
+    let change = |slug: &str| OrgChange {
+        name: "Globex".into(),
+        slug: Slug::parse(slug).unwrap(),
+        data: json!({"plan": "enterprise"}).as_object().unwrap().clone(),
+        now: now() + minutes(1),
+    };
+    let taken = h.store.update_org(other, &change("acme"), &Effects::none()).await;
+    assert!(matches!(taken, Err(StoreError::SlugTaken)), "{taken:?}");
+    let updated = h.store.update_org(other, &change("globex-corp"), &Effects::none()).await.unwrap().unwrap();
+    assert_eq!((updated.name.as_str(), updated.slug.as_str()), ("Globex", "globex-corp"));
+    assert_eq!(updated.data["plan"], "enterprise");
+    assert!(updated.updated_at > updated.created_at);
+    let same = h.store.update_org(other, &change("globex-corp"), &Effects::none()).await.unwrap();
+    assert!(same.is_some(), "keeping its own slug is no conflict");
+    assert!(h.store.update_org(Uuid::now_v7(), &change("nobody"), &Effects::none()).await.unwrap().is_none());
+    assert_eq!(h.store.memberships(ann).await.unwrap().len(), 2);
+}
+
+pub async fn members_are_listed_in_the_order_they_joined_and_an_account_joins_once(h: Harness) {
+    let ann = seeded(&h, "ann@example.com").await;
+    let org = founded(&h, "acme", ann).await;
+    let mut joined = vec![ann];
+    for n in 0..7 {
+        let member = seeded(&h, &format!("m{n}@example.com")).await;
+        // Two at each moment: the page boundary falls between members who joined together.
+        let at = now() + minutes(1 + n / 2);
+        assert!(h.store.add_member(org, member, "member", at, &Effects::none()).await.unwrap());
+        joined.push(member);
+    }
+    assert!(!h.store.add_member(org, joined[3], "admin", now(), &Effects::none()).await.unwrap(), "a member already");
+    assert_eq!(h.store.membership(org, joined[3]).await.unwrap().unwrap().role, "member", "unchanged");
+    assert_eq!(h.store.count_members(org).await.unwrap(), 8);
+
+    let mut listed = Vec::new();
+    let mut after = None;
+    loop {
+        let page = h.store.list_members(org, after, 3).await.unwrap();
+        assert!(page.len() <= 3);
+        let Some(last) = page.last() else { break };
+        after = Some(last.account_id);
+        listed.extend(page);
+    }
+    let mut expected = joined[1..].to_vec();
+    // Members who joined at the same moment come in id order.
+    expected.chunks_mut(2).for_each(|pair| pair.sort());
+    expected.insert(0, ann);
+    assert_eq!(listed.iter().map(|m| m.account_id).collect::<Vec<_>>(), expected);
+    assert_eq!((listed[0].email.as_str(), listed[0].role.as_str()), ("ann@example.com", "owner"));
+    assert_eq!(listed[0].name.as_deref(), Some("Ann Lee"));
+
+    // A second account in two organizations: each membership is its own. It joined the first
+    // a minute from now, and founds the second now.
+    let other = founded(&h, "globex", joined[2]).await;
+    let roles: Vec<_> = h.store.memberships(joined[2]).await.unwrap().into_iter().map(|m| (m.org.id, m.role)).collect();
+    assert_eq!(roles, vec![(other, "owner".to_owned()), (org, "member".to_owned())], "the oldest first");
+}
+
+pub async fn the_last_owner_can_be_neither_demoted_nor_removed(h: Harness) {
+    let ann = seeded(&h, "ann@example.com").await;
+    let bob = seeded(&h, "bob@example.com").await;
+    let org = founded(&h, "acme", ann).await;
+    let none = Effects::none();
+    assert!(h.store.add_member(org, bob, "member", now(), &none).await.unwrap());
+
+    assert_eq!(h.store.set_member_role(org, ann, "admin", &none).await.unwrap(), MemberChange::LastOwner);
+    assert_eq!(h.store.remove_member(org, ann, &none).await.unwrap(), MemberChange::LastOwner);
+    assert_eq!(h.store.membership(org, ann).await.unwrap().unwrap().role, "owner", "nothing changed");
+    assert_eq!(h.store.set_member_role(org, ann, "owner", &none).await.unwrap(), MemberChange::Done, "still an owner");
+
+    assert_eq!(h.store.set_member_role(org, bob, "owner", &none).await.unwrap(), MemberChange::Done);
+    assert_eq!(
+        h.store.set_member_role(org, ann, "billing", &none).await.unwrap(),
+        MemberChange::Done,
+        "another owns it"
+    );
+    assert_eq!(h.store.membership(org, ann).await.unwrap().unwrap().role, "billing");
+    assert_eq!(h.store.remove_member(org, bob, &none).await.unwrap(), MemberChange::LastOwner);
+    assert_eq!(h.store.remove_member(org, ann, &none).await.unwrap(), MemberChange::Done);
+    assert_eq!(h.store.remove_member(org, ann, &none).await.unwrap(), MemberChange::NotFound);
+    assert_eq!(h.store.set_member_role(org, ann, "member", &none).await.unwrap(), MemberChange::NotFound);
+    assert!(h.store.membership(org, ann).await.unwrap().is_none());
+    assert_eq!(h.store.count_members(org).await.unwrap(), 1);
+}
+
+pub async fn owners_demoting_each_other_at_once_leave_exactly_one_owner(h: Harness) {
+    let replica = h.another_replica().await;
+    for round in 0..5 {
+        let ann = seeded(&h, &format!("ann{round}@example.com")).await;
+        let bob = seeded(&h, &format!("bob{round}@example.com")).await;
+        let org = founded(&h, &format!("race-{round}"), ann).await;
+        assert!(h.store.add_member(org, bob, "owner", now(), &Effects::none()).await.unwrap());
+
+        let demote = |store: Arc<dyn Store>, who: Uuid| {
+            tokio::spawn(async move { store.set_member_role(org, who, "member", &Effects::none()).await.unwrap() })
+        };
+        let (a, b) = (demote(h.store.clone(), ann), demote(replica.clone(), bob));
+        let mut outcomes = [a.await.unwrap(), b.await.unwrap()];
+        outcomes.sort_by_key(|o| *o == MemberChange::Done);
+        assert_eq!(outcomes, [MemberChange::LastOwner, MemberChange::Done], "round {round}: one wins");
+        let mut owners = Vec::new();
+        for who in [ann, bob] {
+            owners.push(h.store.membership(org, who).await.unwrap().unwrap().role == "owner");
+        }
+        assert_eq!(owners.iter().filter(|owner| **owner).count(), 1, "round {round}: {owners:?}");
+    }
+}
+
+pub async fn deleting_an_organization_or_an_account_takes_the_memberships_with_it(h: Harness) {
+    let ann = seeded(&h, "ann@example.com").await;
+    let bob = seeded(&h, "bob@example.com").await;
+    let org = founded(&h, "acme", ann).await;
+    let kept = founded(&h, "globex", ann).await;
+    assert!(h.store.add_member(org, bob, "member", now(), &Effects::none()).await.unwrap());
+    assert!(h.store.add_member(kept, bob, "member", now(), &Effects::none()).await.unwrap());
+
+    assert!(h.store.delete_org(org, &Effects::none()).await.unwrap());
+    assert!(!h.store.delete_org(org, &Effects::none()).await.unwrap(), "gone already");
+    assert!(h.store.find_org(OrgKey::Id(org)).await.unwrap().is_none());
+    assert!(h.store.membership(org, bob).await.unwrap().is_none());
+    assert_eq!(h.store.memberships(bob).await.unwrap().len(), 1, "the other organization's stays");
+
+    assert!(h.store.delete_account(bob, &Effects::none()).await.unwrap());
+    assert_eq!(h.store.count_members(kept).await.unwrap(), 1);
+    assert!(h.store.membership(kept, bob).await.unwrap().is_none());
+}
