@@ -7,6 +7,7 @@
 use serde_json::{Map, Value};
 
 use crate::model::account::{Account, Role, Status};
+use crate::model::org::{OWNER, builtin_permissions};
 
 /// The account's groups, as forward-auth's `group:NAME` rules and its `Remote-Groups` header
 /// see them: its role first, then the strings of `app_data.roles` (one holding a comma is
@@ -52,6 +53,49 @@ pub fn grants_access(target: &Account, role: Role, app_data: &Map<String, Value>
 /// name: accounts of that role have them, and so do accounts whose `app_data.roles` lists them.
 pub fn role_named<'a>(asked: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
     asked.into_iter().filter(|group| Role::parse(group).is_some()).collect()
+}
+
+/// What an account may do in an organization, decided from its membership read at this request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Standing {
+    /// Its role there (`owner` for an admin acting as one).
+    pub role: String,
+    pub permissions: Vec<String>,
+    /// A gatehouse admin acting as the organization's owner would, without being one.
+    pub as_admin: bool,
+}
+
+impl Standing {
+    pub fn may(&self, permission: &str) -> bool {
+        self.permissions.iter().any(|p| p == permission)
+    }
+
+    /// Whether it may change an owner's role, make an owner, or remove one: an owner's alone.
+    pub fn is_owner(&self) -> bool {
+        self.role == OWNER
+    }
+}
+
+/// The account's standing in an organization where its membership has `role` (`None`: not a
+/// member): an active admin acts everywhere as an owner would; anyone else has its role's
+/// permissions, and a non-member none at all.
+pub fn org_standing(account: &Account, role: Option<&str>) -> Option<Standing> {
+    if is_active_admin(account) {
+        let permissions = builtin_permissions(OWNER).unwrap_or_default();
+        return Some(Standing { role: OWNER.to_owned(), permissions, as_admin: role != Some(OWNER) });
+    }
+    let role = role?;
+    Some(Standing {
+        role: role.to_owned(),
+        permissions: builtin_permissions(role).unwrap_or_default(),
+        as_admin: false,
+    })
+}
+
+/// Whether the account may create an organization: anyone may when creation is open, else
+/// admins only.
+pub fn may_create_org(account: &Account, open: bool) -> bool {
+    (open && account.status == Status::Active) || is_active_admin(account)
 }
 
 #[cfg(test)]
@@ -107,5 +151,21 @@ mod tests {
         assert!(grants_access(&ann, Role::Admin, same.as_object().unwrap()));
         assert!(grants_access(&ann, Role::User, json!({"roles": ["ops"]}).as_object().unwrap()));
         assert_eq!(role_named(["admin", "staff", "user"]), ["admin", "user"]);
+    }
+
+    #[test]
+    fn a_member_has_its_role_s_permissions_an_admin_an_owner_s_and_anyone_else_none() {
+        let user = account(Role::User, Status::Active, json!({"roles": ["owner"]}));
+        let member = org_standing(&user, Some("member")).unwrap();
+        assert!(!member.may("org:update") && !member.is_owner() && !member.as_admin);
+        let admin_role = org_standing(&user, Some("admin")).unwrap();
+        assert!(admin_role.may("members:remove") && !admin_role.may("org:delete") && !admin_role.is_owner());
+        assert!(org_standing(&user, None).is_none(), "app_data.roles grants nothing in an organization");
+        let admin = account(Role::Admin, Status::Active, json!({}));
+        let acting = org_standing(&admin, None).unwrap();
+        assert!(acting.may("org:delete") && acting.is_owner() && acting.as_admin);
+        assert!(!org_standing(&admin, Some("owner")).unwrap().as_admin);
+        assert!(org_standing(&account(Role::Admin, Status::Disabled, json!({})), None).is_none());
+        assert!(may_create_org(&user, true) && !may_create_org(&user, false) && may_create_org(&admin, false));
     }
 }

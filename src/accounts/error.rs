@@ -58,6 +58,14 @@ pub enum Error {
     NotFoundIdentity,
     #[error("no such client")]
     NotFoundClient,
+    #[error("no such organization")]
+    NotFoundOrg,
+    #[error("the caller is not a member of the organization")]
+    NotAMember,
+    #[error("the slug belongs to another organization")]
+    SlugTaken,
+    #[error("the organization's last owner cannot be demoted or removed")]
+    LastOwner,
     #[error("no such webhook endpoint")]
     NotFoundWebhook,
     #[error("no such webhook delivery")]
@@ -106,7 +114,7 @@ impl From<StoreError> for Error {
             StoreError::EmailTaken => Error::EmailTaken,
             StoreError::UsernameTaken => Error::UsernameTaken,
             StoreError::LastAdmin => Error::LastAdmin,
-            StoreError::SlugTaken => Error::Unexpected(anyhow::anyhow!("an organization's slug was taken")),
+            StoreError::SlugTaken => Error::SlugTaken,
             StoreError::Conflict => Error::Unexpected(anyhow::anyhow!("a unique key was taken by a concurrent write")),
             StoreError::Unavailable(cause) => Error::Unavailable(cause),
             StoreError::Other(cause) => Error::Unexpected(cause),

@@ -32,6 +32,8 @@ pub struct Policy {
     pub app_url: Option<Url>,
     /// Where a browser completing an emailed link may be sent.
     pub redirects: RedirectPolicy,
+    /// Any active account may create an organization; when not, only admins.
+    pub org_creation_open: bool,
     /// Every text in every language, and the brand.
     pub texts: Arc<Catalog>,
 }
@@ -48,6 +50,7 @@ impl Policy {
             reauth_window: configured.reauth_window,
             app_url: configured.app_url.clone(),
             redirects: RedirectPolicy::new(configured.redirect_allow.clone()).with_login_page(login),
+            org_creation_open: configured.org_creation_open,
             texts,
         }
     }

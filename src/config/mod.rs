@@ -130,6 +130,9 @@ pub struct Policy {
     pub app_url: Option<Url>,
     /// `GATEHOUSE_REDIRECT_ALLOW`: the prefixes a `redirect_to` must start with.
     pub redirect_allow: Vec<Url>,
+    /// Any active account may create an organization (`GATEHOUSE_ORG_CREATION=anyone`); else
+    /// only admins.
+    pub org_creation_open: bool,
 }
 
 /// Every budget and the login lockout policy.
@@ -471,6 +474,7 @@ fn policy(p: &mut Parser<'_>) -> Option<Policy> {
     let reauth_window = p.get(&REAUTH_WINDOW);
     let app_url = p.optional(&APP_URL);
     let redirect_allow = p.optional(&REDIRECT_ALLOW);
+    let org_creation_open = p.get(&ORG_CREATION);
     Some(Policy {
         signup_open: signup_open?,
         signup_conceal_existing: signup_conceal_existing?,
@@ -479,6 +483,7 @@ fn policy(p: &mut Parser<'_>) -> Option<Policy> {
         reauth_window: reauth_window?,
         app_url: app_url?,
         redirect_allow: redirect_allow?.unwrap_or_default(),
+        org_creation_open: org_creation_open?,
     })
 }
 

@@ -175,6 +175,15 @@ pub(super) fn parse_signup(value: &str) -> Result<bool, String> {
     }
 }
 
+/// Who may create organizations (`GATEHOUSE_ORG_CREATION`): `true` for anyone.
+pub(super) fn parse_org_creation(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "anyone" => Ok(true),
+        "admins" => Ok(false),
+        _ => Err("write anyone or admins".into()),
+    }
+}
+
 /// Which accounts must have a second factor (`GATEHOUSE_MFA_REQUIRED`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum MfaPolicy {

@@ -11,8 +11,9 @@ use url::Url;
 use super::parse::{
     LogFormat, MfaPolicy, parse_algorithm, parse_audience, parse_bind, parse_bool, parse_budget, parse_count,
     parse_database_url, parse_duration, parse_encryption_key, parse_grace, parse_lease, parse_log_filter,
-    parse_log_format, parse_mail_from, parse_mfa_required, parse_origins, parse_proxies, parse_public_url,
-    parse_redirect_allow, parse_redis_prefix, parse_rp_id, parse_signup, parse_switch, parse_url_with_schemes,
+    parse_log_format, parse_mail_from, parse_mfa_required, parse_org_creation, parse_origins, parse_proxies,
+    parse_public_url, parse_redirect_allow, parse_redis_prefix, parse_rp_id, parse_signup, parse_switch,
+    parse_url_with_schemes,
 };
 use super::parse::{parse_color, parse_locale, parse_logo_url, parse_product_name};
 use crate::limits::Budget;
@@ -192,6 +193,8 @@ settings! {
         "browser origins allowed to call the API (comma-separated); unset: CORS off";
     SIGNUP: bool = "GATEHOUSE_SIGNUP", Value("open"), Plain, parse_signup,
         "`closed`: `POST /user` answers `403 signup_disabled`; admins and the CLI still create accounts (invitations)";
+    ORG_CREATION: bool = "GATEHOUSE_ORG_CREATION", Value("anyone"), Plain, parse_org_creation,
+        "`admins`: only admins create organizations (`POST /orgs` answers others `403 forbidden`); `anyone`: every active account may";
     PASSWORDLESS: bool = "GATEHOUSE_PASSWORDLESS", Value("on"), Plain, parse_switch,
         "`off`: login by an emailed link or code (`POST /auth/email`) answers `403 passwordless_disabled`";
     WEBHOOK_ALLOW_PRIVATE: bool = "GATEHOUSE_WEBHOOK_ALLOW_PRIVATE", Value("false"), Plain, parse_bool,

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use super::state::AppState;
-use crate::accounts::{self, Caller, ClientInfo};
+use crate::accounts::{self, Caller, ClientInfo, FieldError};
 
 /// The kinds of body a handler accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -374,4 +374,41 @@ pub fn credential<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> R
     serde_json::from_value(value).map_err(|e| {
         ApiError::MalformedRequest(format!("The `credential` is not a WebAuthn credential as browsers send it: {e}."))
     })
+}
+
+/// Items per page unless `limit` says otherwise.
+pub const DEFAULT_PAGE: u32 = 50;
+
+/// A list's `limit` (1 to 500; [`DEFAULT_PAGE`] when absent), or the default with its problem
+/// noted.
+pub fn page_limit(text: Option<&str>, errors: &mut Vec<FieldError>) -> u32 {
+    match text.map(|t| t.trim().parse::<u32>()) {
+        None => DEFAULT_PAGE,
+        Some(Ok(n)) if (1..=crate::accounts::admin::MAX_PAGE).contains(&n) => n,
+        Some(_) => {
+            errors.push(FieldError::new("limit", "limit is a whole number from 1 to 500"));
+            DEFAULT_PAGE
+        }
+    }
+}
+
+/// A list's `cursor` (the `next_cursor` of the previous page), or nothing with its problem noted.
+pub fn page_cursor(text: Option<&str>, errors: &mut Vec<FieldError>) -> Option<uuid::Uuid> {
+    let parsed = text.map(|t| uuid::Uuid::parse_str(t.trim()));
+    if let Some(Err(_)) = parsed {
+        errors.push(FieldError::new("cursor", "cursor is the next_cursor of a previous page"));
+    }
+    parsed.and_then(Result::ok)
+}
+
+/// A page from the items a list read with one more than `limit` asked for: the first `limit`,
+/// and the cursor of the next page (the last item's, by `cursor`) when the extra one came back.
+pub fn page_of<T>(mut items: Vec<T>, limit: u32, cursor: impl Fn(&T) -> String) -> (Vec<T>, Option<String>) {
+    let limit = limit as usize;
+    if items.len() <= limit {
+        return (items, None);
+    }
+    items.truncate(limit);
+    let next = items.last().map(cursor);
+    (items, next)
 }

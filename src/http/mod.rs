@@ -36,6 +36,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .merge(routes::auth::router())
         .merge(routes::mfa::router())
         .merge(routes::passkeys::router())
+        .merge(routes::orgs::router())
         .merge(routes::activation::router())
         .merge(routes::password::router())
         .merge(routes::passwordless::router())

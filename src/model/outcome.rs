@@ -103,10 +103,20 @@ pub enum Kind {
     AdminWebhookReplayed,
     /// Accounts were imported (`detail.lines`, `.imported`, `.existing`, `.bad`).
     AdminUsersImported,
+    /// An organization was created (`detail.org_id`, `.slug`); the account is its first owner.
+    OrgCreated,
+    /// An organization's name, slug or data changed (`detail.org_id`, `.changed`).
+    OrgUpdated,
+    /// An organization was deleted with its memberships (`detail.org_id`, `.slug`).
+    OrgDeleted,
+    /// A member's role changed (`detail.org_id`, `.role`, `.previous`); the account is the member.
+    OrgMemberUpdated,
+    /// A member was removed, or left (`detail.org_id`, `.left`); the account is the member.
+    OrgMemberRemoved,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 58] = [
+    pub const ALL: [Kind; 63] = [
         Kind::Signup,
         Kind::SignupExistingEmail,
         Kind::Activation,
@@ -165,6 +175,11 @@ impl Kind {
         Kind::AdminWebhookDeleted,
         Kind::AdminWebhookReplayed,
         Kind::AdminUsersImported,
+        Kind::OrgCreated,
+        Kind::OrgUpdated,
+        Kind::OrgDeleted,
+        Kind::OrgMemberUpdated,
+        Kind::OrgMemberRemoved,
     ];
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -226,6 +241,11 @@ impl Kind {
             Kind::AdminWebhookDeleted => "admin.webhook_deleted",
             Kind::AdminWebhookReplayed => "admin.webhook_replayed",
             Kind::AdminUsersImported => "admin.users_imported",
+            Kind::OrgCreated => "org.created",
+            Kind::OrgUpdated => "org.updated",
+            Kind::OrgDeleted => "org.deleted",
+            Kind::OrgMemberUpdated => "org.member_updated",
+            Kind::OrgMemberRemoved => "org.member_removed",
         }
     }
 

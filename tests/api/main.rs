@@ -19,6 +19,7 @@ mod logs;
 mod mfa;
 mod misc;
 mod oauth;
+mod orgs;
 mod passkeys;
 mod password;
 mod passwordless;

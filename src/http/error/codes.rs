@@ -110,6 +110,8 @@ codes! {
         "the authenticator's answer did not verify: unknown, used or expired options, another origin, or no user verification";
     Forbidden = "forbidden", FORBIDDEN, "Forbidden",
         "authenticated, but not allowed: another user's account, an admin route, or the last active admin";
+    NotAMember = "not_a_member", FORBIDDEN, "Not a member",
+        "the caller is not (or no longer) a member of the organization; a removal acts at the next request, whatever token the caller holds";
     SignupDisabled = "signup_disabled", FORBIDDEN, "Sign-up disabled",
         "sign-up is closed here (`GATEHOUSE_SIGNUP=closed`): accounts are created by admins";
     PasswordlessDisabled = "passwordless_disabled", FORBIDDEN, "Login by email disabled",
@@ -138,6 +140,10 @@ codes! {
         "another account has this email address";
     UsernameTaken = "username_taken", CONFLICT, "Username taken",
         "another account has, or once had, this username: a username once given is never given to another account";
+    SlugTaken = "slug_taken", CONFLICT, "Slug taken",
+        "another organization has this slug; choose another";
+    LastOwner = "last_owner", CONFLICT, "Last owner",
+        "the change would leave the organization without an owner: make another member an owner first";
     TokenExpired = "token_expired", GONE, "Link expired",
         "the link is past its expiry; ask for a new one";
     PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE, "Payload too large",

@@ -80,6 +80,12 @@ pub enum ApiError {
     NotFound(&'static str),
     /// 405
     MethodNotAllowed,
+    /// 403: not (or no longer) a member of the organization.
+    NotAMember,
+    /// 409: another organization has the slug.
+    SlugTaken,
+    /// 409: the change would leave an organization without an owner.
+    LastOwner,
     /// 409
     EmailTaken,
     /// 409
@@ -183,6 +189,9 @@ impl ApiError {
             MethodNotAllowed => Code::MethodNotAllowed,
             EmailTaken => Code::EmailTaken,
             UsernameTaken => Code::UsernameTaken,
+            NotAMember => Code::NotAMember,
+            SlugTaken => Code::SlugTaken,
+            LastOwner => Code::LastOwner,
             TokenExpired => Code::TokenExpired,
             PayloadTooLarge => Code::PayloadTooLarge,
             UnsupportedMediaType(_) => Code::UnsupportedMediaType,
@@ -246,6 +255,9 @@ impl ApiError {
             MethodNotAllowed => "This path does not support this method.".into(),
             EmailTaken => "An account with this email address exists already.".into(),
             UsernameTaken => "An account with this username exists already.".into(),
+            NotAMember => "You are not a member of this organization.".into(),
+            SlugTaken => "Another organization has this slug; choose another.".into(),
+            LastOwner => "This is the organization's last owner: make another member an owner first.".into(),
             TokenExpired => "The link has expired; ask for a new one.".into(),
             PayloadTooLarge => "The request body is larger than this route takes: 64 KiB (an import: 64 MiB).".into(),
             UnsupportedMediaType(why) => why.clone(),
@@ -364,6 +376,10 @@ impl From<accounts::Error> for ApiError {
             E::NotFoundPasskey => ApiError::NotFound("passkey"),
             E::NotFoundClient => ApiError::NotFound("client"),
             E::NotFoundWebhook => ApiError::NotFound("webhook endpoint"),
+            E::NotFoundOrg => ApiError::NotFound("organization"),
+            E::NotAMember => ApiError::NotAMember,
+            E::SlugTaken => ApiError::SlugTaken,
+            E::LastOwner => ApiError::LastOwner,
             E::NotFoundDelivery => ApiError::NotFound("webhook delivery"),
             E::Forbidden => ApiError::Forbidden,
             E::LastAdmin => ApiError::LastAdmin,

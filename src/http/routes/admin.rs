@@ -14,14 +14,12 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::accounts::FieldError;
-use crate::accounts::admin::{MAX_PAGE, NewUser, parse_role, parse_status, parse_time};
+use crate::accounts::admin::{NewUser, parse_role, parse_status, parse_time};
 use crate::contract::{AccountBody, MessageBody, OutboxEmail, OutboxPage, SessionBody, UserPage};
 use crate::http::error::{ApiError, Errors, code};
-use crate::http::extract::{self, Auth, Client, Path, Query};
+use crate::http::extract::{self, Auth, Client, Path, Query, page_cursor, page_limit, page_of};
 use crate::http::state::AppState;
 use crate::model::admin::{AccountQuery, OutboxQuery};
-
-const DEFAULT_LIMIT: u32 = 50;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -62,25 +60,6 @@ fn keep<T>(errors: &mut Vec<FieldError>, result: Result<T, FieldError>) -> Optio
     result.map_err(|e| errors.push(e)).ok()
 }
 
-fn limit_of(text: Option<&str>, errors: &mut Vec<FieldError>) -> u32 {
-    match text.map(|t| t.trim().parse::<u32>()) {
-        None => DEFAULT_LIMIT,
-        Some(Ok(n)) if (1..=MAX_PAGE).contains(&n) => n,
-        Some(_) => {
-            errors.push(FieldError::new("limit", "limit is a whole number from 1 to 500"));
-            DEFAULT_LIMIT
-        }
-    }
-}
-
-fn cursor_of(text: Option<&str>, errors: &mut Vec<FieldError>) -> Option<Uuid> {
-    let parsed = text.map(|t| Uuid::parse_str(t.trim()));
-    if let Some(Err(_)) = parsed {
-        errors.push(FieldError::new("cursor", "cursor is the next_cursor of a previous page"));
-    }
-    parsed.and_then(Result::ok)
-}
-
 fn account_query(query: UsersQuery) -> Result<AccountQuery, ApiError> {
     let mut errors = Vec::new();
     let e = &mut errors;
@@ -93,8 +72,8 @@ fn account_query(query: UsersQuery) -> Result<AccountQuery, ApiError> {
     {
         errors.push(FieldError::new("q", "q has at most 254 characters"));
     }
-    let limit = limit_of(query.limit.as_deref(), &mut errors);
-    let before = cursor_of(query.cursor.as_deref(), &mut errors);
+    let limit = page_limit(query.limit.as_deref(), &mut errors);
+    let before = page_cursor(query.cursor.as_deref(), &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::ValidationFailed(errors));
     }
@@ -115,21 +94,12 @@ pub async fn list_users(
 ) -> Result<Json<UserPage>, ApiError> {
     let admin = state.accounts.as_admin(&caller, &client).await?;
     let mut query = account_query(query)?;
-    let page = query.limit as usize;
+    let page = query.limit;
     // One more than a page: whether it comes back says whether there is a next page.
     query.limit += 1;
-    let mut found = admin.list_users(&query).await?;
-    let next_cursor = if found.users.len() > page {
-        found.users.truncate(page);
-        found.users.last().map(|last| last.id.to_string())
-    } else {
-        None
-    };
-    Ok(Json(UserPage {
-        users: found.users.into_iter().map(AccountBody::from).collect(),
-        next_cursor,
-        total: found.total,
-    }))
+    let found = admin.list_users(&query).await?;
+    let (users, next_cursor) = page_of(found.users, page, |last| last.id.to_string());
+    Ok(Json(UserPage { users: users.into_iter().map(AccountBody::from).collect(), next_cursor, total: found.total }))
 }
 
 /// A new account, made by an admin.
@@ -298,20 +268,15 @@ pub async fn list_outbox(
     {
         errors.push(FieldError::new("status", "status is queued, sending, sent or failed"));
     }
-    let limit = limit_of(params.limit.as_deref(), &mut errors);
-    let before = cursor_of(params.cursor.as_deref(), &mut errors);
+    let limit = page_limit(params.limit.as_deref(), &mut errors);
+    let before = page_cursor(params.cursor.as_deref(), &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::ValidationFailed(errors));
     }
     let recipient = params.recipient.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
     let query = OutboxQuery { status, recipient, before, limit: limit + 1 };
-    let mut emails = admin.outbox(&query).await?;
-    let next_cursor = if emails.len() > limit as usize {
-        emails.truncate(limit as usize);
-        emails.last().map(|last| last.id.to_string())
-    } else {
-        None
-    };
+    let emails = admin.outbox(&query).await?;
+    let (emails, next_cursor) = page_of(emails, limit, |last| last.id.to_string());
     Ok(Json(OutboxPage { emails: emails.into_iter().map(OutboxEmail::from).collect(), next_cursor }))
 }
 

@@ -13,6 +13,7 @@ pub mod import;
 pub mod login;
 pub mod mfa;
 pub mod oauth;
+pub mod orgs;
 pub mod passkeys;
 pub mod password;
 pub mod passwordless;

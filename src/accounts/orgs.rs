@@ -1,0 +1,269 @@
+//! Organizations: creating one (its creator becomes its owner), the caller's memberships,
+//! reading, changing and deleting an organization, its members, their roles and their removal.
+//! Every check reads the caller's membership at the request (`access::org_standing`), so a
+//! removal or a change of role acts at the very next request, whatever token the caller holds.
+
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::access::{self, Standing};
+use super::admin::MAX_PAGE;
+use super::{Accounts, Caller, ClientInfo, Error, FieldError, Result};
+use crate::model::account::AccountKey;
+use crate::model::org::{
+    Member, MemberChange, Membership, NewOrganization, OWNER, OrgChange, OrgKey, Organization, Slug,
+    builtin_permissions,
+};
+use crate::model::outcome::{Effects, Kind, Outcome};
+
+/// The longest name an organization may have, in characters.
+const MAX_NAME: usize = 200;
+
+/// An organization as submitted on creation.
+#[derive(Debug, Default)]
+pub struct NewOrg {
+    pub name: String,
+    pub slug: Option<String>,
+    pub data: Option<Map<String, Value>>,
+}
+
+/// A change of an organization; what is absent stays.
+#[derive(Debug, Default)]
+pub struct OrgEdit {
+    pub name: Option<String>,
+    pub slug: Option<String>,
+    pub data: Option<Map<String, Value>>,
+}
+
+/// An organization with what the caller may do there.
+#[derive(Clone, Debug)]
+pub struct OrgView {
+    pub org: Organization,
+    pub standing: Standing,
+}
+
+/// One of the caller's memberships, with its permissions.
+#[derive(Clone, Debug)]
+pub struct MembershipView {
+    pub membership: Membership,
+    pub permissions: Vec<String>,
+}
+
+fn name(name: &str) -> Result<String> {
+    let name = name.trim();
+    match name.chars().count() {
+        0 => Err(Error::field("name", "an organization needs a name")),
+        n if n > MAX_NAME => Err(Error::field("name", format!("a name has at most {MAX_NAME} characters"))),
+        _ => Ok(name.to_owned()),
+    }
+}
+
+fn slug(slug: &str) -> Result<Slug> {
+    Slug::parse(slug).ok_or_else(|| {
+        Error::field("slug", "a slug is 2 to 48 lower-case letters, digits and hyphens, not at either end")
+    })
+}
+
+/// A role a member may be given: a built-in one (custom roles come with the organization's own).
+fn role(role: &str) -> Result<&str> {
+    match builtin_permissions(role) {
+        Some(_) => Ok(role),
+        None => Err(Error::Validation(vec![FieldError::new("role", "the roles are owner, admin and member")])),
+    }
+}
+
+impl Accounts {
+    fn org_outcome(&self, kind: Kind, caller: &Caller, org: &Organization, client: &ClientInfo) -> Outcome {
+        self.outcome(kind, Some(caller.account_id), client)
+            .with("org_id", org.id.to_string())
+            .with("slug", org.slug.clone())
+    }
+
+    /// Creates an organization with the caller as its owner.
+    pub async fn create_org(&self, caller: &Caller, new: NewOrg, client: &ClientInfo) -> Result<Organization> {
+        let me = self.me(caller).await?;
+        if !access::may_create_org(&me, self.policy.org_creation_open) {
+            return Err(Error::Forbidden);
+        }
+        let name = name(&new.name)?;
+        let slug = match new.slug.as_deref() {
+            Some(given) => slug(given)?,
+            None => Slug::from_name(&name)
+                .ok_or_else(|| Error::field("slug", "the name makes no slug; give one (2 to 48 of a-z, 0-9 and -)"))?,
+        };
+        let org = NewOrganization {
+            id: Uuid::now_v7(),
+            name,
+            slug,
+            data: new.data.unwrap_or_default(),
+            owner: me.id,
+            now: self.now(),
+        };
+        let created = self
+            .outcome(Kind::OrgCreated, Some(me.id), client)
+            .with("org_id", org.id.to_string())
+            .with("slug", org.slug.as_str());
+        let effects = Effects::of(created);
+        let stored = self.store.insert_org(&org, &effects).await?;
+        self.settle(&effects).await;
+        Ok(stored)
+    }
+
+    /// The caller's memberships, with what each lets it do.
+    pub async fn my_orgs(&self, caller: &Caller) -> Result<Vec<MembershipView>> {
+        let memberships = self.store.memberships(caller.account_id).await?;
+        Ok(memberships
+            .into_iter()
+            .map(|membership| {
+                let permissions = builtin_permissions(&membership.role).unwrap_or_default();
+                MembershipView { membership, permissions }
+            })
+            .collect())
+    }
+
+    /// The organization `key` names and the caller's standing there, read now: `NotFoundOrg`
+    /// when there is none, `NotAMember` when the caller is not (or no longer) a member.
+    pub async fn org(&self, caller: &Caller, key: &str) -> Result<OrgView> {
+        let org = self.store.find_org(OrgKey::of(key)).await?.ok_or(Error::NotFoundOrg)?;
+        let me = self.me(caller).await?;
+        let membership = self.store.membership(org.id, me.id).await?;
+        let standing =
+            access::org_standing(&me, membership.as_ref().map(|m| m.role.as_str())).ok_or(Error::NotAMember)?;
+        Ok(OrgView { org, standing })
+    }
+
+    /// The organization, when the caller's standing there has `permission`.
+    async fn org_with(&self, caller: &Caller, key: &str, permission: &str) -> Result<OrgView> {
+        let view = self.org(caller, key).await?;
+        if !view.standing.may(permission) {
+            return Err(Error::Forbidden);
+        }
+        Ok(view)
+    }
+
+    /// Changes an organization's name, slug or data (`org:update`).
+    pub async fn update_org(
+        &self,
+        caller: &Caller,
+        key: &str,
+        edit: OrgEdit,
+        client: &ClientInfo,
+    ) -> Result<Organization> {
+        let OrgView { org, .. } = self.org_with(caller, key, "org:update").await?;
+        let change = OrgChange {
+            name: edit.name.as_deref().map(name).transpose()?.unwrap_or_else(|| org.name.clone()),
+            slug: match edit.slug.as_deref() {
+                Some(given) => slug(given)?,
+                None => Slug::parse(&org.slug).ok_or_else(|| anyhow::anyhow!("a stored slug does not parse"))?,
+            },
+            data: edit.data.unwrap_or_else(|| org.data.clone()),
+            now: self.now(),
+        };
+        let changed: Vec<&str> = [
+            ("name", change.name != org.name),
+            ("slug", change.slug.as_str() != org.slug),
+            ("data", change.data != org.data),
+        ]
+        .into_iter()
+        .filter_map(|(field, differs)| differs.then_some(field))
+        .collect();
+        let effects =
+            Effects::of(self.org_outcome(Kind::OrgUpdated, caller, &org, client).with("changed", json!(changed)));
+        let updated = self.store.update_org(org.id, &change, &effects).await?.ok_or(Error::NotFoundOrg)?;
+        self.settle(&effects).await;
+        Ok(updated)
+    }
+
+    /// Deletes an organization with its memberships (`org:delete`).
+    pub async fn delete_org(&self, caller: &Caller, key: &str, client: &ClientInfo) -> Result<()> {
+        let OrgView { org, .. } = self.org_with(caller, key, "org:delete").await?;
+        let effects = Effects::of(self.org_outcome(Kind::OrgDeleted, caller, &org, client));
+        if !self.store.delete_org(org.id, &effects).await? {
+            return Err(Error::NotFoundOrg);
+        }
+        self.settle(&effects).await;
+        Ok(())
+    }
+
+    /// A page of the members, in the order they joined, after the member `after` (any member).
+    pub async fn org_members(
+        &self,
+        caller: &Caller,
+        key: &str,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Member>> {
+        let OrgView { org, .. } = self.org(caller, key).await?;
+        Ok(self.store.list_members(org.id, after, limit.clamp(1, MAX_PAGE)).await?)
+    }
+
+    /// Gives a member another role (`members:update`); an owner's role, and the owner role,
+    /// are an owner's to give.
+    pub async fn set_member_role(
+        &self,
+        caller: &Caller,
+        key: &str,
+        account_id: Uuid,
+        new_role: &str,
+        client: &ClientInfo,
+    ) -> Result<Member> {
+        let OrgView { org, standing } = self.org_with(caller, key, "members:update").await?;
+        let new_role = role(new_role)?;
+        let current = self.store.membership(org.id, account_id).await?.ok_or(Error::NotFound)?;
+        if (current.role == OWNER || new_role == OWNER) && !standing.is_owner() {
+            return Err(Error::Forbidden);
+        }
+        let outcome = self.org_outcome(Kind::OrgMemberUpdated, caller, &org, client);
+        let outcome = Outcome { account_id: Some(account_id), ..outcome }
+            .actor(caller.account_id)
+            .with("role", new_role)
+            .with("previous", current.role.clone());
+        let effects = Effects::of(outcome);
+        match self.store.set_member_role(org.id, account_id, new_role, &effects).await? {
+            MemberChange::Done => {}
+            MemberChange::NotFound => return Err(Error::NotFound),
+            MemberChange::LastOwner => return Err(Error::LastOwner),
+        }
+        self.settle(&effects).await;
+        self.member(org.id, account_id).await
+    }
+
+    /// Removes a member (`members:remove`), or the caller itself (leaving); an owner is removed
+    /// only by an owner, and never the last.
+    pub async fn remove_member(&self, caller: &Caller, key: &str, account_id: Uuid, client: &ClientInfo) -> Result<()> {
+        let leaving = account_id == caller.account_id;
+        let OrgView { org, standing } = self.org(caller, key).await?;
+        if !leaving && !standing.may("members:remove") {
+            return Err(Error::Forbidden);
+        }
+        let current = self.store.membership(org.id, account_id).await?.ok_or(Error::NotFound)?;
+        if current.role == OWNER && !leaving && !standing.is_owner() {
+            return Err(Error::Forbidden);
+        }
+        let outcome = self.org_outcome(Kind::OrgMemberRemoved, caller, &org, client);
+        let outcome =
+            Outcome { account_id: Some(account_id), ..outcome }.actor(caller.account_id).with("left", leaving);
+        let effects = Effects::of(outcome);
+        match self.store.remove_member(org.id, account_id, &effects).await? {
+            MemberChange::Done => {}
+            MemberChange::NotFound => return Err(Error::NotFound),
+            MemberChange::LastOwner => return Err(Error::LastOwner),
+        }
+        self.settle(&effects).await;
+        Ok(())
+    }
+
+    /// One member as the list shows it.
+    async fn member(&self, org_id: Uuid, account_id: Uuid) -> Result<Member> {
+        let membership = self.store.membership(org_id, account_id).await?.ok_or(Error::NotFound)?;
+        let found = self.store.find_account(&AccountKey::Id(account_id)).await?;
+        let account = found.map(|c| c.account).ok_or(Error::NotFound)?;
+        Ok(Member {
+            account_id,
+            email: account.email,
+            name: account.name,
+            role: membership.role,
+            joined_at: membership.joined_at,
+        })
+    }
+}

@@ -1,0 +1,292 @@
+//! Organizations: `POST|GET /orgs`, `GET|PATCH|DELETE /orgs/{org}` and the members,
+//! `GET /orgs/{org}/members`, `PATCH|DELETE /orgs/{org}/members/{account_id}`. `{org}` is an
+//! organization's id or its slug. Every route reads the caller's membership at the request: a
+//! member removed a moment ago gets `403 not_a_member`, whatever token it holds.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::accounts::orgs::{MembershipView, NewOrg, OrgEdit, OrgView};
+use crate::accounts::{Error, FieldError};
+use crate::contract::rfc3339;
+use crate::http::error::{ApiError, Errors, code};
+use crate::http::extract::{Auth, Client, Json as JsonBody, Path, Query, page_cursor, page_limit, page_of};
+use crate::http::state::AppState;
+use crate::model::org::{Member, Organization};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/orgs", get(list).post(create))
+        .route("/orgs/{org}", get(read).patch(update).delete(remove))
+        .route("/orgs/{org}/members", get(members))
+        .route("/orgs/{org}/members/{account_id}", patch(set_role).delete(remove_member))
+}
+
+/// An organization.
+#[derive(Serialize, ToSchema)]
+struct OrgBody {
+    id: Uuid,
+    name: String,
+    /// Lower-case letters, digits and hyphens; names the organization in paths, like its id.
+    slug: String,
+    /// Free JSON the organization's admins keep.
+    #[schema(value_type = Object)]
+    data: Map<String, Value>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<Organization> for OrgBody {
+    fn from(org: Organization) -> Self {
+        Self {
+            id: org.id,
+            name: org.name,
+            slug: org.slug,
+            data: org.data,
+            created_at: rfc3339(&org.created_at),
+            updated_at: rfc3339(&org.updated_at),
+        }
+    }
+}
+
+/// An organization with the caller's role and permissions there.
+#[derive(Serialize, ToSchema)]
+struct OrgStanding {
+    org: OrgBody,
+    /// `owner`, `admin` or `member` (`owner` for an admin who is not a member).
+    role: String,
+    permissions: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct OrgList {
+    orgs: Vec<OrgStanding>,
+}
+
+impl From<MembershipView> for OrgStanding {
+    fn from(view: MembershipView) -> Self {
+        Self { org: view.membership.org.into(), role: view.membership.role, permissions: view.permissions }
+    }
+}
+
+impl From<OrgView> for OrgStanding {
+    fn from(view: OrgView) -> Self {
+        Self { org: view.org.into(), role: view.standing.role, permissions: view.standing.permissions }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateOrg {
+    /// 1 to 200 characters.
+    name: String,
+    /// Made from the name when absent.
+    slug: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    data: Option<Map<String, Value>>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct UpdateOrg {
+    name: Option<String>,
+    slug: Option<String>,
+    /// Replaces the data whole.
+    #[schema(value_type = Option<Object>)]
+    data: Option<Map<String, Value>>,
+}
+
+/// A member of an organization.
+#[derive(Serialize, ToSchema)]
+struct MemberBody {
+    account: MemberAccount,
+    role: String,
+    joined_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct MemberAccount {
+    id: Uuid,
+    email: String,
+    name: Option<String>,
+}
+
+impl From<Member> for MemberBody {
+    fn from(m: Member) -> Self {
+        Self {
+            account: MemberAccount { id: m.account_id, email: m.email, name: m.name },
+            role: m.role,
+            joined_at: rfc3339(&m.joined_at),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+struct MemberPage {
+    members: Vec<MemberBody>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct MembersQuery {
+    /// Members per page, 1 to 500 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
+    limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct RoleInput {
+    /// `owner`, `admin` or `member`.
+    role: String,
+}
+
+fn member_id(text: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(text).map_err(|_| Error::NotFound.into())
+}
+
+#[utoipa::path(
+    post, path = "/orgs", summary = "Create an organization", operation_id = "createOrg", tag = "organizations", security(("bearer" = [])),
+    description = "The caller becomes its owner. The slug is made from the name when absent. `GATEHOUSE_ORG_CREATION=admins` keeps creation to admins.",
+    request_body = CreateOrg,
+    responses((status = 201, description = "Created", body = OrgBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::SlugTaken, code::ValidationFailed, code::Unavailable)>)
+)]
+async fn create(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Client(client): Client,
+    JsonBody(input): JsonBody<CreateOrg>,
+) -> Result<Response, ApiError> {
+    let new = NewOrg { name: input.name, slug: input.slug, data: input.data };
+    let org = state.accounts.create_org(&caller, new, &client).await?;
+    Ok((StatusCode::CREATED, Json(OrgBody::from(org))).into_response())
+}
+
+#[utoipa::path(
+    get, path = "/orgs", summary = "Your organizations", operation_id = "listOrgs", tag = "organizations", security(("bearer" = [])),
+    description = "Every organization the caller is a member of, the oldest membership first, with its role and permissions there.",
+    responses((status = 200, description = "The caller's memberships", body = OrgList), Errors<(code::Unauthorized, code::Unavailable)>)
+)]
+async fn list(State(state): State<AppState>, Auth(caller): Auth) -> Result<Json<OrgList>, ApiError> {
+    let orgs = state.accounts.my_orgs(&caller).await?;
+    Ok(Json(OrgList { orgs: orgs.into_iter().map(OrgStanding::from).collect() }))
+}
+
+#[utoipa::path(
+    get, path = "/orgs/{org}", summary = "An organization", operation_id = "getOrg", tag = "organizations", security(("bearer" = [])),
+    params(("org" = String, Path, description = "The organization's id or slug")),
+    responses((status = 200, description = "The organization, with the caller's role and permissions", body = OrgStanding), Errors<(code::Unauthorized, code::NotAMember, code::NotFound, code::Unavailable)>)
+)]
+async fn read(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(org): Path<String>,
+) -> Result<Json<OrgStanding>, ApiError> {
+    Ok(Json(state.accounts.org(&caller, &org).await?.into()))
+}
+
+#[utoipa::path(
+    patch, path = "/orgs/{org}", summary = "Change an organization", operation_id = "updateOrg", tag = "organizations", security(("bearer" = [])),
+    description = "Needs `org:update`. What is absent stays; `data` is replaced whole.",
+    params(("org" = String, Path, description = "The organization's id or slug")),
+    request_body = UpdateOrg,
+    responses((status = 200, description = "The organization as it is now", body = OrgBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::NotAMember, code::NotFound, code::SlugTaken, code::ValidationFailed, code::Unavailable)>)
+)]
+async fn update(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Client(client): Client,
+    Path(org): Path<String>,
+    JsonBody(input): JsonBody<UpdateOrg>,
+) -> Result<Json<OrgBody>, ApiError> {
+    let edit = OrgEdit { name: input.name, slug: input.slug, data: input.data };
+    Ok(Json(state.accounts.update_org(&caller, &org, edit, &client).await?.into()))
+}
+
+#[utoipa::path(
+    delete, path = "/orgs/{org}", summary = "Delete an organization", operation_id = "deleteOrg", tag = "organizations", security(("bearer" = [])),
+    description = "Needs `org:delete` (owners). Its memberships go with it.",
+    params(("org" = String, Path, description = "The organization's id or slug")),
+    responses((status = 204, description = "Deleted"), Errors<(code::Unauthorized, code::Forbidden, code::NotAMember, code::NotFound, code::Unavailable)>)
+)]
+async fn remove(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Client(client): Client,
+    Path(org): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.accounts.delete_org(&caller, &org, &client).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(
+    get, path = "/orgs/{org}/members", summary = "An organization's members", operation_id = "listOrgMembers", tag = "organizations", security(("bearer" = [])),
+    description = "For members. In the order they joined; page with `cursor`.",
+    params(("org" = String, Path, description = "The organization's id or slug"), MembersQuery),
+    responses((status = 200, description = "A page of members", body = MemberPage), Errors<(code::Unauthorized, code::NotAMember, code::NotFound, code::ValidationFailed, code::Unavailable)>)
+)]
+async fn members(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(org): Path<String>,
+    Query(query): Query<MembersQuery>,
+) -> Result<Json<MemberPage>, ApiError> {
+    let mut errors: Vec<FieldError> = Vec::new();
+    let limit = page_limit(query.limit.as_deref(), &mut errors);
+    let after = page_cursor(query.cursor.as_deref(), &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::ValidationFailed(errors));
+    }
+    // One more than a page: whether it comes back says whether there is a next page.
+    let members = state.accounts.org_members(&caller, &org, after, limit + 1).await?;
+    let (members, next_cursor) = page_of(members, limit, |last| last.account_id.to_string());
+    Ok(Json(MemberPage { members: members.into_iter().map(MemberBody::from).collect(), next_cursor }))
+}
+
+#[utoipa::path(
+    patch, path = "/orgs/{org}/members/{account_id}", summary = "Change a member's role", operation_id = "updateOrgMember", tag = "organizations", security(("bearer" = [])),
+    description = "Needs `members:update`; an owner's role, and the owner role, only an owner gives. Never leaves the organization without an owner.",
+    params(("org" = String, Path, description = "The organization's id or slug"), ("account_id" = Uuid, Path, description = "The member's account id")),
+    request_body = RoleInput,
+    responses((status = 200, description = "The member as it is now", body = MemberBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::NotAMember, code::NotFound, code::LastOwner, code::ValidationFailed, code::Unavailable)>)
+)]
+async fn set_role(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Client(client): Client,
+    Path((org, account_id)): Path<(String, String)>,
+    JsonBody(input): JsonBody<RoleInput>,
+) -> Result<Json<MemberBody>, ApiError> {
+    let account_id = member_id(&account_id)?;
+    let member = state.accounts.set_member_role(&caller, &org, account_id, &input.role, &client).await?;
+    Ok(Json(member.into()))
+}
+
+#[utoipa::path(
+    delete, path = "/orgs/{org}/members/{account_id}", summary = "Remove a member, or leave", operation_id = "removeOrgMember", tag = "organizations", security(("bearer" = [])),
+    description = "Needs `members:remove`, or the member itself (leaving); an owner is removed only by an owner, and never the last one. The removed member's next request to the organization's routes gets `403 not_a_member`.",
+    params(("org" = String, Path, description = "The organization's id or slug"), ("account_id" = Uuid, Path, description = "The member's account id")),
+    responses((status = 204, description = "Removed"), Errors<(code::Unauthorized, code::Forbidden, code::NotAMember, code::NotFound, code::LastOwner, code::Unavailable)>)
+)]
+async fn remove_member(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Client(client): Client,
+    Path((org, account_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let account_id = member_id(&account_id)?;
+    state.accounts.remove_member(&caller, &org, account_id, &client).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
