@@ -1039,3 +1039,34 @@ async fn readiness_says_no_mail_server_is_configured_and_a_cli_client_s_id_key_i
         discovery["claims_supported"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
     assert!(!claims.contains(&"role"), "discovery lists no claim ID tokens never carry: {claims:?}");
 }
+
+#[test]
+fn org_commands_create_an_organization_add_and_remove_members_and_keep_the_last_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    for email in ["ann@example.com", "bob@example.com"] {
+        let made = create_user(dir.path(), &["--email", email], "correct horse battery staple");
+        assert_eq!(made.status.code(), Some(0), "{}", stderr(&made));
+    }
+    let org = json_of(dir.path(), &["org", "create", "--name", "Acme, Inc.", "--owner", "ann@example.com"]);
+    let added = stdout(&ok(dir.path(), &["org", "add-member", "acme-inc", "bob@example.com", "--role", "admin"]));
+    let again = stdout(&ok(dir.path(), &["org", "add-member", "acme-inc", "bob@example.com"]));
+    let shown = json_of(dir.path(), &["org", "show", "acme-inc"]);
+    let listed = stdout(&ok(dir.path(), &["org", "list", "--q", "ACME"]));
+    let last_owner = run(gatehouse(dir.path()).args(["org", "remove-member", "acme-inc", "ann@example.com"]));
+    let removed = stdout(&ok(dir.path(), &["org", "remove-member", "acme-inc", "bob@example.com"]));
+    let after = json_of(dir.path(), &["org", "show", org["id"].as_str().unwrap()]);
+    let bad_role =
+        run(gatehouse(dir.path()).args(["org", "add-member", "acme-inc", "bob@example.com", "--role", "czar"]));
+    let nobody = run(gatehouse(dir.path()).args(["org", "add-member", "acme-inc", "nobody@example.com"]));
+
+    assert_eq!((org["name"].as_str(), org["slug"].as_str()), (Some("Acme, Inc."), Some("acme-inc")), "{org}");
+    assert!(added.starts_with("added bob@example.com to acme-inc as admin"), "{added}");
+    assert!(again.contains("a member of acme-inc already"), "{again}");
+    assert_eq!(shown["members"], 2, "{shown}");
+    assert!(listed.contains("acme-inc") && listed.contains("Acme, Inc."), "{listed}");
+    assert!(refusal(&last_owner).contains("last owner"), "{}", stderr(&last_owner));
+    assert!(removed.starts_with("removed bob@example.com from acme-inc"), "{removed}");
+    assert_eq!(after["members"], 1, "{after}");
+    assert!(refusal(&bad_role).contains("the roles are owner, admin and member"));
+    assert_eq!(refusal(&nobody), "no such organization or account: nobody@example.com");
+}

@@ -19,6 +19,7 @@ pub mod mfa;
 mod new_account;
 pub mod oauth;
 mod operator;
+pub mod org_admin;
 pub mod orgs;
 pub mod passkeys;
 mod password;

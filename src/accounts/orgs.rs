@@ -49,7 +49,7 @@ pub struct MembershipView {
     pub permissions: Vec<String>,
 }
 
-fn name(name: &str) -> Result<String> {
+fn check_name(name: &str) -> Result<String> {
     let name = name.trim();
     match name.chars().count() {
         0 => Err(Error::field("name", "an organization needs a name")),
@@ -64,8 +64,17 @@ fn slug(slug: &str) -> Result<Slug> {
     })
 }
 
+/// The slug given, checked, or one made from the name.
+fn new_slug(name: &str, given: Option<&str>) -> Result<Slug> {
+    match given {
+        Some(given) => slug(given),
+        None => Slug::from_name(name)
+            .ok_or_else(|| Error::field("slug", "the name makes no slug; give one (2 to 48 of a-z, 0-9 and -)")),
+    }
+}
+
 /// A role a member may be given: a built-in one (custom roles come with the organization's own).
-fn role(role: &str) -> Result<&str> {
+pub(super) fn check_role(role: &str) -> Result<&str> {
     match builtin_permissions(role) {
         Some(_) => Ok(role),
         None => Err(Error::Validation(vec![FieldError::new("role", "the roles are owner, admin and member")])),
@@ -85,24 +94,22 @@ impl Accounts {
         if !access::may_create_org(&me, self.policy.org_creation_open) {
             return Err(Error::Forbidden);
         }
-        let name = name(&new.name)?;
-        let slug = match new.slug.as_deref() {
-            Some(given) => slug(given)?,
-            None => Slug::from_name(&name)
-                .ok_or_else(|| Error::field("slug", "the name makes no slug; give one (2 to 48 of a-z, 0-9 and -)"))?,
-        };
+        self.found_org(me.id, new, self.outcome(Kind::OrgCreated, Some(me.id), client)).await
+    }
+
+    /// Stores a new organization owned by `owner`, its input checked, told as `created`.
+    pub(super) async fn found_org(&self, owner: Uuid, new: NewOrg, created: Outcome) -> Result<Organization> {
+        let name = check_name(&new.name)?;
+        let slug = new_slug(&name, new.slug.as_deref())?;
         let org = NewOrganization {
             id: Uuid::now_v7(),
             name,
             slug,
             data: new.data.unwrap_or_default(),
-            owner: me.id,
+            owner,
             now: self.now(),
         };
-        let created = self
-            .outcome(Kind::OrgCreated, Some(me.id), client)
-            .with("org_id", org.id.to_string())
-            .with("slug", org.slug.as_str());
+        let created = created.with("org_id", org.id.to_string()).with("slug", org.slug.as_str());
         let effects = Effects::of(created);
         let stored = self.store.insert_org(&org, &effects).await?;
         self.settle(&effects).await;
@@ -151,7 +158,7 @@ impl Accounts {
     ) -> Result<Organization> {
         let OrgView { org, .. } = self.org_with(caller, key, "org:update").await?;
         let change = OrgChange {
-            name: edit.name.as_deref().map(name).transpose()?.unwrap_or_else(|| org.name.clone()),
+            name: edit.name.as_deref().map(check_name).transpose()?.unwrap_or_else(|| org.name.clone()),
             slug: match edit.slug.as_deref() {
                 Some(given) => slug(given)?,
                 None => Slug::parse(&org.slug).ok_or_else(|| anyhow::anyhow!("a stored slug does not parse"))?,
@@ -208,7 +215,7 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<Member> {
         let OrgView { org, standing } = self.org_with(caller, key, "members:update").await?;
-        let new_role = role(new_role)?;
+        let new_role = check_role(new_role)?;
         let current = self.store.membership(org.id, account_id).await?.ok_or(Error::NotFound)?;
         if (current.role == OWNER || new_role == OWNER) && !standing.is_owner() {
             return Err(Error::Forbidden);

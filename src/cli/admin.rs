@@ -143,6 +143,7 @@ pub enum Operation {
     Outbox(OutboxCommand),
     Client(super::clients::ClientCommand),
     Webhook(super::webhooks::WebhookCommand),
+    Org(super::orgs::OrgCommand),
     Import(super::import::ImportArgs),
 }
 
@@ -177,6 +178,7 @@ pub async fn run(
         Operation::User(command) => user(&admin, command, database).await,
         Operation::Client(command) => super::clients::run(&admin, command, database).await,
         Operation::Webhook(command) => super::webhooks::run(&admin, command, database).await,
+        Operation::Org(command) => super::orgs::run(&admin, command, database).await,
         Operation::Import(args) => super::import::run(&admin, args, database).await,
         Operation::Keys(KeysCommand::List { json }) => list_keys(&admin, json).await,
         Operation::Keys(KeysCommand::Rotate) => {

@@ -8,6 +8,7 @@ mod admin;
 mod answer;
 mod clients;
 mod import;
+mod orgs;
 mod table;
 mod webhooks;
 mod work;
@@ -54,6 +55,9 @@ enum Command {
     /// Manage the webhook endpoints and read their delivery logs.
     #[command(subcommand)]
     Webhook(webhooks::WebhookCommand),
+    /// Manage organizations and their members.
+    #[command(subcommand)]
+    Org(orgs::OrgCommand),
     /// Import accounts from another system, with their password hashes (`import FILE`), or
     /// count those still on an imported hash (`import status`).
     Import(import::ImportArgs),
@@ -184,6 +188,7 @@ pub fn main() -> ExitCode {
             Command::Outbox(command) => operate(config, admin::Operation::Outbox(command)).await,
             Command::Client(command) => operate(config, admin::Operation::Client(command)).await,
             Command::Webhook(command) => operate(config, admin::Operation::Webhook(command)).await,
+            Command::Org(command) => operate(config, admin::Operation::Org(command)).await,
             Command::Import(args) => operate(config, admin::Operation::Import(args)).await,
             Command::Mail(MailCommand::Test { to }) => mail_test(config, to).await,
             Command::Dev(DevCommand::Token { email, create, second_factor }) => {

@@ -4,6 +4,7 @@
 //! webhook worker.
 
 pub mod account;
+pub mod org;
 
 pub use self::account::{AccountBody, rfc3339, stored_account};
 

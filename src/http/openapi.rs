@@ -80,6 +80,8 @@ lists them all); a `validation_failed` answer names each field in `errors[]`.";
         routes::orgs::members,
         routes::orgs::set_role,
         routes::orgs::remove_member,
+        routes::orgs::admin_list,
+        routes::orgs::admin_read,
         routes::passkeys::registration_options,
         routes::passkeys::register,
         routes::passkeys::list,

@@ -109,6 +109,8 @@ pub enum Kind {
     OrgUpdated,
     /// An organization was deleted with its memberships (`detail.org_id`, `.slug`).
     OrgDeleted,
+    /// An operator added a member (`detail.org_id`, `.role`); the account is the member.
+    OrgMemberAdded,
     /// A member's role changed (`detail.org_id`, `.role`, `.previous`); the account is the member.
     OrgMemberUpdated,
     /// A member was removed, or left (`detail.org_id`, `.left`); the account is the member.
@@ -116,7 +118,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 63] = [
+    pub const ALL: [Kind; 64] = [
         Kind::Signup,
         Kind::SignupExistingEmail,
         Kind::Activation,
@@ -178,6 +180,7 @@ impl Kind {
         Kind::OrgCreated,
         Kind::OrgUpdated,
         Kind::OrgDeleted,
+        Kind::OrgMemberAdded,
         Kind::OrgMemberUpdated,
         Kind::OrgMemberRemoved,
     ];
@@ -244,6 +247,7 @@ impl Kind {
             Kind::OrgCreated => "org.created",
             Kind::OrgUpdated => "org.updated",
             Kind::OrgDeleted => "org.deleted",
+            Kind::OrgMemberAdded => "org.member_added",
             Kind::OrgMemberUpdated => "org.member_updated",
             Kind::OrgMemberRemoved => "org.member_removed",
         }

@@ -18,6 +18,9 @@ pub trait OrgStore: Send + Sync + std::fmt::Debug + 'static {
     /// [`StoreError::SlugTaken`]: super::error::StoreError::SlugTaken
     async fn insert_org(&self, org: &NewOrganization, effects: &Effects) -> StoreResult<Organization>;
     async fn find_org(&self, key: OrgKey<'_>) -> StoreResult<Option<Organization>>;
+    /// Every organization, newest first (by id, which is time-ordered), before the cursor, at
+    /// most `limit`; with `q`, those whose name or slug holds it (any case).
+    async fn list_orgs(&self, q: Option<&str>, before: Option<Uuid>, limit: u32) -> StoreResult<Vec<Organization>>;
     /// Replaces the editable fields; `None` when there is no such organization.
     async fn update_org(&self, id: Uuid, change: &OrgChange, effects: &Effects) -> StoreResult<Option<Organization>>;
     /// Deletes an organization with its memberships; whether there was one.

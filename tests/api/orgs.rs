@@ -178,5 +178,23 @@ async fn with_creation_kept_to_admins_only_an_admin_creates_and_an_admin_acts_on
         "an admin acts as an owner"
     );
     assert_eq!(patch(&app, "/orgs/anns", json!({"data": {"audited": true}}), &admin).await.status(), StatusCode::OK);
+
+    // Admins list and search every organization, newest first, a page at a time.
+    create(&app, &ann, json!({"name": "Globex", "slug": "globex"})).await;
+    let page: Value = app.get("/admin/orgs?limit=2", Some(&admin)).await.json().await.unwrap();
+    let slugs = |page: &Value| {
+        page["orgs"].as_array().unwrap().iter().map(|o| o["slug"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    assert_eq!(slugs(&page), ["globex", "anns"]);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let rest: Value =
+        app.get(&format!("/admin/orgs?limit=2&cursor={cursor}"), Some(&admin)).await.json().await.unwrap();
+    assert_eq!(slugs(&rest), ["acme"]);
+    let found: Value = app.get("/admin/orgs?q=GLOB", Some(&admin)).await.json().await.unwrap();
+    assert_eq!(slugs(&found), ["globex"]);
+    let one: Value = app.get("/admin/orgs/anns", Some(&admin)).await.json().await.unwrap();
+    assert_eq!((one["org"]["slug"].as_str(), one["members"].as_u64()), (Some("anns"), Some(1)));
+    assert_problem(app.get("/admin/orgs", Some(&ann)).await, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_problem(app.get("/admin/orgs/nothing", Some(&admin)).await, StatusCode::NOT_FOUND, "not_found").await;
     assert_eq!(app.delete("/orgs/anns", Some(&admin)).await.status(), StatusCode::NO_CONTENT);
 }

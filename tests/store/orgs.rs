@@ -74,6 +74,15 @@ pub async fn an_organization_round_trips_with_its_owner_and_keeps_its_slug_uniqu
     assert!(same.is_some(), "keeping its own slug is no conflict");
     assert!(h.store.update_org(Uuid::now_v7(), &change("nobody"), &Effects::none()).await.unwrap().is_none());
     assert_eq!(h.store.memberships(ann).await.unwrap().len(), 2);
+
+    // Every organization, newest first, a page at a time; a search in the name or slug, any case.
+    let third = founded(&h, "initech", ann).await;
+    let ids = |orgs: Vec<gatehouse::model::org::Organization>| orgs.into_iter().map(|o| o.id).collect::<Vec<_>>();
+    assert_eq!(ids(h.store.list_orgs(None, None, 2).await.unwrap()), vec![third, other]);
+    assert_eq!(ids(h.store.list_orgs(None, Some(other), 2).await.unwrap()), vec![new.id]);
+    assert_eq!(ids(h.store.list_orgs(Some("GLOB"), None, 10).await.unwrap()), vec![other], "by name, any case");
+    assert_eq!(ids(h.store.list_orgs(Some("init"), None, 10).await.unwrap()), vec![third], "by slug");
+    assert!(h.store.list_orgs(Some("%"), None, 10).await.unwrap().is_empty(), "wildcards are literal");
 }
 
 pub async fn members_are_listed_in_the_order_they_joined_and_an_account_joins_once(h: Harness) {

@@ -15,11 +15,10 @@ use uuid::Uuid;
 
 use crate::accounts::orgs::{MembershipView, NewOrg, OrgEdit, OrgView};
 use crate::accounts::{Error, FieldError};
-use crate::contract::rfc3339;
+use crate::contract::org::{MemberBody, OrgBody};
 use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{Auth, Client, Json as JsonBody, Path, Query, page_cursor, page_limit, page_of};
 use crate::http::state::AppState;
-use crate::model::org::{Member, Organization};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -27,33 +26,8 @@ pub fn router() -> Router<AppState> {
         .route("/orgs/{org}", get(read).patch(update).delete(remove))
         .route("/orgs/{org}/members", get(members))
         .route("/orgs/{org}/members/{account_id}", patch(set_role).delete(remove_member))
-}
-
-/// An organization.
-#[derive(Serialize, ToSchema)]
-struct OrgBody {
-    id: Uuid,
-    name: String,
-    /// Lower-case letters, digits and hyphens; names the organization in paths, like its id.
-    slug: String,
-    /// Free JSON the organization's admins keep.
-    #[schema(value_type = Object)]
-    data: Map<String, Value>,
-    created_at: String,
-    updated_at: String,
-}
-
-impl From<Organization> for OrgBody {
-    fn from(org: Organization) -> Self {
-        Self {
-            id: org.id,
-            name: org.name,
-            slug: org.slug,
-            data: org.data,
-            created_at: rfc3339(&org.created_at),
-            updated_at: rfc3339(&org.updated_at),
-        }
-    }
+        .route("/admin/orgs", get(admin_list))
+        .route("/admin/orgs/{org}", get(admin_read))
 }
 
 /// An organization with the caller's role and permissions there.
@@ -101,31 +75,6 @@ struct UpdateOrg {
     /// Replaces the data whole.
     #[schema(value_type = Option<Object>)]
     data: Option<Map<String, Value>>,
-}
-
-/// A member of an organization.
-#[derive(Serialize, ToSchema)]
-struct MemberBody {
-    account: MemberAccount,
-    role: String,
-    joined_at: String,
-}
-
-#[derive(Serialize, ToSchema)]
-struct MemberAccount {
-    id: Uuid,
-    email: String,
-    name: Option<String>,
-}
-
-impl From<Member> for MemberBody {
-    fn from(m: Member) -> Self {
-        Self {
-            account: MemberAccount { id: m.account_id, email: m.email, name: m.name },
-            role: m.role,
-            joined_at: rfc3339(&m.joined_at),
-        }
-    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -289,4 +238,76 @@ async fn remove_member(
     let account_id = member_id(&account_id)?;
     state.accounts.remove_member(&caller, &org, account_id, &client).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+struct OrgPage {
+    orgs: Vec<OrgBody>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct OrgsQuery {
+    /// A case-insensitive substring of the name or the slug.
+    q: Option<String>,
+    /// Organizations per page, 1 to 500 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
+    limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// An organization as an admin looks it up.
+#[derive(Serialize, ToSchema)]
+struct AdminOrgBody {
+    org: OrgBody,
+    /// How many members it has.
+    members: u64,
+}
+
+#[utoipa::path(
+    get, path = "/admin/orgs", summary = "Every organization", operation_id = "adminListOrgs", tag = "admin", security(("bearer" = [])),
+    description = "Newest first; `q` matches a case-insensitive substring of the name or slug. Page with `cursor`.",
+    params(OrgsQuery),
+    responses((status = 200, description = "A page of organizations", body = OrgPage), Errors<(code::Unauthorized, code::Forbidden, code::ValidationFailed, code::Unavailable)>)
+)]
+async fn admin_list(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Client(client): Client,
+    Query(query): Query<OrgsQuery>,
+) -> Result<Json<OrgPage>, ApiError> {
+    let admin = state.accounts.as_admin(&caller, &client).await?;
+    let mut errors: Vec<FieldError> = Vec::new();
+    let limit = page_limit(query.limit.as_deref(), &mut errors);
+    let before = page_cursor(query.cursor.as_deref(), &mut errors);
+    if query.q.as_ref().is_some_and(|q| q.chars().count() > 200) {
+        errors.push(FieldError::new("q", "q has at most 200 characters"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::ValidationFailed(errors));
+    }
+    let orgs = admin.orgs(query.q.as_deref(), before, limit + 1).await?;
+    let (orgs, next_cursor) = page_of(orgs, limit, |last| last.id.to_string());
+    Ok(Json(OrgPage { orgs: orgs.into_iter().map(OrgBody::from).collect(), next_cursor }))
+}
+
+#[utoipa::path(
+    get, path = "/admin/orgs/{org}", summary = "An organization, for admins", operation_id = "adminGetOrg", tag = "admin", security(("bearer" = [])),
+    description = "With its member count. An admin also acts on every organization's own routes (`/orgs/{org}…`) as its owner would.",
+    params(("org" = String, Path, description = "The organization's id or slug")),
+    responses((status = 200, description = "The organization", body = AdminOrgBody), Errors<(code::Unauthorized, code::Forbidden, code::NotFound, code::Unavailable)>)
+)]
+async fn admin_read(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Client(client): Client,
+    Path(org): Path<String>,
+) -> Result<Json<AdminOrgBody>, ApiError> {
+    let admin = state.accounts.as_admin(&caller, &client).await?;
+    let found = admin.find_org(&org).await?;
+    Ok(Json(AdminOrgBody { org: found.org.into(), members: found.members }))
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::outbox::insert_effects;
-use super::{Dialect, Exec, Row, SqlStore, Transaction, args, sql};
+use super::{Built, Dialect, Exec, Row, SqlStore, Transaction, args, like_pattern, sql};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::model::org::{MemberChange, OWNER, Slug};
 use crate::model::outcome::Effects;
@@ -143,6 +143,22 @@ impl<D: Dialect> OrgStore for SqlStore<D> {
                 }
             };
             row.as_ref().map(org_from_row).transpose()
+        })
+    }
+
+    async fn list_orgs(&self, q: Option<&str>, before: Option<Uuid>, limit: u32) -> StoreResult<Vec<Organization>> {
+        timed!(DB, "list_orgs", async {
+            let mut sql = Built::new(format!("SELECT {ORG_COLUMNS} FROM organizations o WHERE TRUE"));
+            let pattern = q.map(|q| like_pattern(&q.to_lowercase(), false));
+            if let Some(pattern) = &pattern {
+                sql.push(" AND (lower(o.name) LIKE ? ESCAPE '!' OR o.slug LIKE ? ESCAPE '!')", args![pattern, pattern]);
+            }
+            if let Some(before) = before {
+                sql.and("o.id < ?", before);
+            }
+            sql.push(" ORDER BY o.id DESC LIMIT ?", args![i64::from(limit)]);
+            let rows = sql.fetch_all(&mut self.db.pool()).await?;
+            rows.iter().map(org_from_row).collect()
         })
     }
 

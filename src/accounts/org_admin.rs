@@ -1,0 +1,72 @@
+//! Organizations for admins and operators: every organization listed and searched, one with
+//! its member count, and, for the command line, creating one for an owner and adding or
+//! removing members directly (the API adds members by invitation).
+
+use uuid::Uuid;
+
+use super::admin::{Admin, MAX_PAGE};
+use super::orgs::{NewOrg, check_role};
+use super::{Error, Result};
+use crate::model::org::{MemberChange, OrgKey, Organization};
+use crate::model::outcome::{Effects, Kind, Outcome};
+
+/// An organization as an admin looks it up: with how many members it has.
+#[derive(Clone, Debug)]
+pub struct OrgSummary {
+    pub org: Organization,
+    pub members: u64,
+}
+
+impl Admin<'_> {
+    /// Every organization, newest first, before the cursor; with `q`, those whose name or slug
+    /// holds it.
+    pub async fn orgs(&self, q: Option<&str>, before: Option<Uuid>, limit: u32) -> Result<Vec<Organization>> {
+        let q = q.map(str::trim).filter(|q| !q.is_empty());
+        Ok(self.accounts().store.list_orgs(q, before, limit.clamp(1, MAX_PAGE)).await?)
+    }
+
+    /// The organization `key` (its id or slug) names.
+    pub async fn find_org(&self, key: &str) -> Result<OrgSummary> {
+        let org = self.accounts().store.find_org(OrgKey::of(key)).await?.ok_or(Error::NotFoundOrg)?;
+        let members = self.accounts().store.count_members(org.id).await?;
+        Ok(OrgSummary { org, members })
+    }
+
+    fn org_outcome(&self, kind: Kind, account: Uuid, org: &Organization) -> Outcome {
+        self.outcome(kind, Some(account)).with("org_id", org.id.to_string()).with("slug", org.slug.clone())
+    }
+
+    /// Creates an organization owned by the account `owner` names.
+    pub async fn create_org_for(&self, owner: &str, new: NewOrg) -> Result<Organization> {
+        let owner = self.find_user(owner).await?;
+        self.accounts().found_org(owner.id, new, self.outcome(Kind::OrgCreated, Some(owner.id))).await
+    }
+
+    /// Adds the account `member` names to the organization with `role`; `false` when it is a
+    /// member already (its role stays).
+    pub async fn add_member(&self, key: &str, member: &str, role: &str) -> Result<bool> {
+        let org = self.find_org(key).await?.org;
+        let account = self.find_user(member).await?;
+        let role = check_role(role)?;
+        let effects = Effects::of(self.org_outcome(Kind::OrgMemberAdded, account.id, &org).with("role", role));
+        let added = self.accounts().store.add_member(org.id, account.id, role, self.accounts().now(), &effects).await?;
+        if added {
+            self.accounts().settle(&effects).await;
+        }
+        Ok(added)
+    }
+
+    /// Removes the account `member` names from the organization; never its last owner.
+    pub async fn remove_member(&self, key: &str, member: &str) -> Result<()> {
+        let org = self.find_org(key).await?.org;
+        let account = self.find_user(member).await?;
+        let effects = Effects::of(self.org_outcome(Kind::OrgMemberRemoved, account.id, &org).with("left", false));
+        match self.accounts().store.remove_member(org.id, account.id, &effects).await? {
+            MemberChange::Done => {}
+            MemberChange::NotFound => return Err(Error::NotFound),
+            MemberChange::LastOwner => return Err(Error::LastOwner),
+        }
+        self.accounts().settle(&effects).await;
+        Ok(())
+    }
+}
