@@ -283,6 +283,7 @@ impl Admin<'_> {
     pub async fn delete_user(&self, key: &str) -> Result<Account> {
         let target = self.find_user(key).await?;
         self.accounts.keep_an_admin(&target, Role::User, Status::Disabled).await?;
+        self.accounts.keep_org_owners(target.id).await?;
         self.accounts.sessions.revoke_all_sessions(target.id, None).await?;
         let deleted = self.outcome(Kind::AdminAccountDeleted, Some(target.id)).with("email", target.email.as_str());
         let effects = Effects::of(deleted);

@@ -115,6 +115,7 @@ impl From<StoreError> for Error {
             StoreError::UsernameTaken => Error::UsernameTaken,
             StoreError::LastAdmin => Error::LastAdmin,
             StoreError::SlugTaken => Error::SlugTaken,
+            StoreError::LastOwner => Error::LastOwner,
             StoreError::Conflict => Error::Unexpected(anyhow::anyhow!("a unique key was taken by a concurrent write")),
             StoreError::Unavailable(cause) => Error::Unavailable(cause),
             StoreError::Other(cause) => Error::Unexpected(cause),

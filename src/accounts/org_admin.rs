@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::admin::{Admin, MAX_PAGE};
 use super::orgs::{NewOrg, check_role};
 use super::{Error, Result};
-use crate::model::org::{MemberChange, OrgKey, Organization};
+use crate::model::org::{MemberChange, OrgActor, OrgKey, Organization};
 use crate::model::outcome::{Effects, Kind, Outcome};
 
 /// An organization as an admin looks it up: with how many members it has.
@@ -61,9 +61,10 @@ impl Admin<'_> {
         let org = self.find_org(key).await?.org;
         let account = self.find_user(member).await?;
         let effects = Effects::of(self.org_outcome(Kind::OrgMemberRemoved, account.id, &org).with("left", false));
-        match self.accounts().store.remove_member(org.id, account.id, &effects).await? {
+        match self.accounts().store.remove_member(org.id, account.id, OrgActor::AsOwner, &effects).await? {
             MemberChange::Done => {}
             MemberChange::NotFound => return Err(Error::NotFound),
+            MemberChange::Forbidden => return Err(Error::Forbidden),
             MemberChange::LastOwner => return Err(Error::LastOwner),
         }
         self.accounts().settle(&effects).await;

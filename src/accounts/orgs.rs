@@ -9,15 +9,12 @@ use uuid::Uuid;
 use super::access::{self, Standing};
 use super::admin::MAX_PAGE;
 use super::{Accounts, Caller, ClientInfo, Error, FieldError, Result};
-use crate::model::account::AccountKey;
+use crate::model::account::{AccountData, AccountKey, DisplayName};
 use crate::model::org::{
-    Member, MemberChange, Membership, NewOrganization, OWNER, OrgChange, OrgKey, Organization, Slug,
+    Member, MemberChange, Membership, NewOrganization, OWNER, OrgActor, OrgChange, OrgKey, Organization, Slug,
     builtin_permissions,
 };
 use crate::model::outcome::{Effects, Kind, Outcome};
-
-/// The longest name an organization may have, in characters.
-const MAX_NAME: usize = 200;
 
 /// An organization as submitted on creation.
 #[derive(Debug, Default)]
@@ -50,11 +47,23 @@ pub struct MembershipView {
 }
 
 fn check_name(name: &str) -> Result<String> {
-    let name = name.trim();
-    match name.chars().count() {
-        0 => Err(Error::field("name", "an organization needs a name")),
-        n if n > MAX_NAME => Err(Error::field("name", format!("a name has at most {MAX_NAME} characters"))),
-        _ => Ok(name.to_owned()),
+    match DisplayName::parse(name) {
+        Ok(Some(name)) => Ok(name.as_str().to_owned()),
+        Ok(None) => Err(Error::field("name", "an organization needs a name")),
+        Err(problem) => Err(Error::Validation(vec![problem])),
+    }
+}
+
+/// An organization's `data`: a JSON object of at most 16 KiB, without NUL, as an account's.
+fn check_data(data: Map<String, Value>) -> Result<Map<String, Value>> {
+    AccountData::from_map(data).map(|data| data.as_map().clone()).map_err(|problem| Error::Validation(vec![problem]))
+}
+
+/// Who acts on a membership: a gatehouse admin as an owner, anyone else by its own membership.
+fn actor(caller: &Caller, standing: &Standing) -> OrgActor {
+    match standing.as_admin {
+        true => OrgActor::AsOwner,
+        false => OrgActor::Member(caller.account_id),
     }
 }
 
@@ -105,7 +114,7 @@ impl Accounts {
             id: Uuid::now_v7(),
             name,
             slug,
-            data: new.data.unwrap_or_default(),
+            data: check_data(new.data.unwrap_or_default())?,
             owner,
             now: self.now(),
         };
@@ -163,7 +172,10 @@ impl Accounts {
                 Some(given) => slug(given)?,
                 None => Slug::parse(&org.slug).ok_or_else(|| anyhow::anyhow!("a stored slug does not parse"))?,
             },
-            data: edit.data.unwrap_or_else(|| org.data.clone()),
+            data: match edit.data {
+                Some(data) => check_data(data)?,
+                None => org.data.clone(),
+            },
             now: self.now(),
         };
         let changed: Vec<&str> = [
@@ -226,9 +238,10 @@ impl Accounts {
             .with("role", new_role)
             .with("previous", current.role.clone());
         let effects = Effects::of(outcome);
-        match self.store.set_member_role(org.id, account_id, new_role, &effects).await? {
+        match self.store.set_member_role(org.id, account_id, new_role, actor(caller, &standing), &effects).await? {
             MemberChange::Done => {}
             MemberChange::NotFound => return Err(Error::NotFound),
+            MemberChange::Forbidden => return Err(Error::Forbidden),
             MemberChange::LastOwner => return Err(Error::LastOwner),
         }
         self.settle(&effects).await;
@@ -251,13 +264,24 @@ impl Accounts {
         let outcome =
             Outcome { account_id: Some(account_id), ..outcome }.actor(caller.account_id).with("left", leaving);
         let effects = Effects::of(outcome);
-        match self.store.remove_member(org.id, account_id, &effects).await? {
+        match self.store.remove_member(org.id, account_id, actor(caller, &standing), &effects).await? {
             MemberChange::Done => {}
             MemberChange::NotFound => return Err(Error::NotFound),
+            MemberChange::Forbidden => return Err(Error::Forbidden),
             MemberChange::LastOwner => return Err(Error::LastOwner),
         }
         self.settle(&effects).await;
         Ok(())
+    }
+
+    /// Refuses, before any session is ended, deleting an account that alone owns an
+    /// organization with other members (`LastOwner`). The store checks again inside the
+    /// deletion's transaction, which is what decides a race.
+    pub(super) async fn keep_org_owners(&self, account_id: Uuid) -> Result<()> {
+        match self.store.orgs_only_owned_by(account_id).await?.is_empty() {
+            true => Ok(()),
+            false => Err(Error::LastOwner),
+        }
     }
 
     /// One member as the list shows it.

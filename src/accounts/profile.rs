@@ -76,6 +76,7 @@ impl Accounts {
             self.require_step_up(caller, Some(self.store.factors(me.id).await?))?;
         }
         self.keep_an_admin(&target, Role::User, Status::Disabled).await?;
+        self.keep_org_owners(target.id).await?;
         self.sessions.revoke_all_sessions(target.id, None).await?;
         let kind = if me.id == target.id { Kind::AccountDeleted } else { Kind::AdminAccountDeleted };
         let mut deleted = self.outcome(kind, Some(target.id), client).with("email", target.email.as_str());

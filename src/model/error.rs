@@ -13,6 +13,9 @@ pub enum StoreError {
     /// Another organization has the slug.
     #[error("the slug belongs to another organization")]
     SlugTaken,
+    /// The change would leave an organization with members but no owner.
+    #[error("the change would leave an organization without an owner")]
+    LastOwner,
     /// The change would leave no active admin.
     #[error("the last active admin cannot be removed")]
     LastAdmin,

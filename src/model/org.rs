@@ -149,12 +149,37 @@ pub struct Member {
     pub joined_at: DateTime<Utc>,
 }
 
+/// Who changes a membership: an account, by its own membership (read in the change's
+/// transaction, so a role lost a moment before counts), or a gatehouse admin or the operator,
+/// who act as an owner would.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrgActor {
+    Member(Uuid),
+    AsOwner,
+}
+
+/// Whether an actor of role `actor` may give a member of role `target` the role `new`, or
+/// (`None`) remove it; `leaving` when the actor is that member. Owners alone touch owners.
+pub fn may_change(actor: &str, target: &str, new: Option<&str>, leaving: bool) -> bool {
+    let permissions = builtin_permissions(actor).unwrap_or_default();
+    let has = |permission: &str| permissions.iter().any(|p| p == permission);
+    let touches_owner = target == OWNER || new == Some(OWNER);
+    match new {
+        None if leaving => true,
+        None => has("members:remove") && (target != OWNER || actor == OWNER),
+        Some(_) => has("members:update") && (!touches_owner || actor == OWNER),
+    }
+}
+
 /// What a change of a member's role or a removal came to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MemberChange {
     Done,
     /// Not a member.
     NotFound,
+    /// The actor may not make this change (any more: its own role is read in the change's
+    /// transaction).
+    Forbidden,
     /// It would leave the organization without an owner: nothing changed.
     LastOwner,
 }
@@ -184,6 +209,18 @@ mod tests {
         assert!(!admin.iter().any(|p| p == "org:delete") && admin.len() == PERMISSIONS.len() - 1);
         assert!(builtin_permissions(MEMBER).unwrap().is_empty());
         assert!(builtin_permissions("billing").is_none());
+    }
+
+    #[test]
+    fn owners_alone_touch_owners_and_anyone_may_leave() {
+        assert!(may_change(OWNER, OWNER, Some(ADMIN), false) && may_change(OWNER, MEMBER, None, false));
+        assert!(may_change(ADMIN, MEMBER, Some(ADMIN), false) && may_change(ADMIN, MEMBER, None, false));
+        assert!(!may_change(ADMIN, OWNER, Some(MEMBER), false), "an admin demotes no owner");
+        assert!(!may_change(ADMIN, OWNER, None, false), "an admin removes no owner");
+        assert!(!may_change(ADMIN, MEMBER, Some(OWNER), false), "an admin makes no owner");
+        assert!(!may_change(MEMBER, MEMBER, Some(ADMIN), false) && !may_change(MEMBER, MEMBER, None, false));
+        assert!(may_change(MEMBER, MEMBER, None, true) && may_change(OWNER, OWNER, None, true), "leaving");
+        assert!(!may_change("billing", MEMBER, None, false), "an unknown role grants nothing");
     }
 
     #[test]

@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::error::StoreResult;
-pub use crate::model::org::{Member, MemberChange, Membership, NewOrganization, OrgChange, OrgKey, Organization};
+pub use crate::model::org::{
+    Member, MemberChange, Membership, NewOrganization, OrgActor, OrgChange, OrgKey, Organization,
+};
 use crate::model::outcome::Effects;
 
 #[async_trait]
@@ -33,6 +35,9 @@ pub trait OrgStore: Send + Sync + std::fmt::Debug + 'static {
     /// The members, in the order they joined (then by account id), after the cursor (the
     /// account id of the previous page's last), at most `limit`.
     async fn list_members(&self, org_id: Uuid, after: Option<Uuid>, limit: u32) -> StoreResult<Vec<Member>>;
+    /// The organizations the account alone owns that have other members: what deleting it
+    /// would leave without an owner.
+    async fn orgs_only_owned_by(&self, account_id: Uuid) -> StoreResult<Vec<Uuid>>;
     /// How many members the organization has.
     async fn count_members(&self, org_id: Uuid) -> StoreResult<u64>;
     /// Adds a member; `false` (and nothing changes) when the account is one already.
@@ -44,14 +49,23 @@ pub trait OrgStore: Send + Sync + std::fmt::Debug + 'static {
         now: DateTime<Utc>,
         effects: &Effects,
     ) -> StoreResult<bool>;
-    /// Gives a member another role, unless that leaves the organization without an owner.
+    /// Gives a member another role, if `actor` may (its own role read in this transaction),
+    /// unless that leaves the organization without an owner.
     async fn set_member_role(
         &self,
         org_id: Uuid,
         account_id: Uuid,
         role: &str,
+        actor: OrgActor,
         effects: &Effects,
     ) -> StoreResult<MemberChange>;
-    /// Removes a member, unless it is the last owner.
-    async fn remove_member(&self, org_id: Uuid, account_id: Uuid, effects: &Effects) -> StoreResult<MemberChange>;
+    /// Removes a member, if `actor` may (the member itself may leave), unless it is the last
+    /// owner.
+    async fn remove_member(
+        &self,
+        org_id: Uuid,
+        account_id: Uuid,
+        actor: OrgActor,
+        effects: &Effects,
+    ) -> StoreResult<MemberChange>;
 }

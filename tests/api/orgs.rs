@@ -66,7 +66,16 @@ async fn an_organization_is_created_read_changed_and_deleted_by_its_owner_and_re
     assert_problem(taken, StatusCode::CONFLICT, "slug_taken").await;
     let taken = patch(&app, "/orgs/acme-inc", json!({"slug": "globex"}), &ann).await;
     assert_problem(taken, StatusCode::CONFLICT, "slug_taken").await;
-    for bad in [json!({"name": ""}), json!({"name": "Fine", "slug": "Not A Slug"}), json!({"name": "x".repeat(201)})] {
+    let big = json!({"blob": "x".repeat(17 * 1024)});
+    for bad in [
+        json!({"name": ""}),
+        json!({"name": "Fine", "slug": "Not A Slug"}),
+        json!({"name": "x".repeat(201)}),
+        json!({"name": "a\u{0}b"}),
+        json!({"name": "line\nbreak"}),
+        json!({"name": "Fine", "data": {"k": "\u{0}"}}),
+        json!({"name": "Fine", "data": big}),
+    ] {
         let refused = app.post_json("/orgs", &bad, Some(&ann)).await;
         assert_problem(refused, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     }
@@ -126,6 +135,8 @@ async fn a_role_change_and_a_removal_act_at_the_next_request_and_the_last_owner_
     let refused = patch(&app, &member_path("acme", &ann_account), json!({"role": "member"}), &bob).await;
     assert_problem(refused, StatusCode::FORBIDDEN, "forbidden").await;
     assert_problem(app.delete("/orgs/acme", Some(&bob)).await, StatusCode::FORBIDDEN, "forbidden").await;
+    let refused = app.delete(&member_path("acme", &ann_account), Some(&bob)).await;
+    assert_problem(refused, StatusCode::FORBIDDEN, "forbidden").await;
     let unknown_role = patch(&app, &member_path("acme", &cat_account), json!({"role": "emperor"}), &bob).await;
     assert_problem(unknown_role, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
 
@@ -153,6 +164,29 @@ async fn a_role_change_and_a_removal_act_at_the_next_request_and_the_last_owner_
     assert_problem(app.get("/orgs/acme", Some(&ann)).await, StatusCode::FORBIDDEN, "not_a_member").await;
     let left = app.count("SELECT COUNT(*) FROM audit_events WHERE kind = 'org.member_removed'").await;
     assert_eq!(left, 2, "cat's removal and ann's leaving");
+}
+
+#[tokio::test]
+async fn the_last_owner_of_an_organization_with_members_cannot_delete_their_account() {
+    let app = spawn_app().await;
+    let (_, ann) = app.logged_in_user("ann@example.com").await;
+    let (bob_account, _) = app.logged_in_user("bob@example.com").await;
+    create(&app, &ann, json!({"name": "Acme", "slug": "acme"})).await;
+    create(&app, &ann, json!({"name": "Solo", "slug": "solo"})).await;
+    add_member(&app, "acme", &bob_account, "member").await;
+
+    assert_problem(app.delete("/user", Some(&ann)).await, StatusCode::CONFLICT, "last_owner").await;
+    assert_eq!(app.get("/orgs/solo", Some(&ann)).await.status(), StatusCode::OK, "nothing changed");
+
+    assert_eq!(
+        patch(&app, &member_path("acme", &bob_account), json!({"role": "owner"}), &ann).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(app.delete("/user", Some(&ann)).await.status(), StatusCode::NO_CONTENT);
+    let admin = app.admin("root@example.com").await;
+    assert_problem(app.get("/admin/orgs/solo", Some(&admin)).await, StatusCode::NOT_FOUND, "not_found").await;
+    let acme: Value = app.get("/admin/orgs/acme", Some(&admin)).await.json().await.unwrap();
+    assert_eq!(acme["members"], 1, "the organization stays with its other owner");
 }
 
 #[tokio::test]
@@ -196,5 +230,7 @@ async fn with_creation_kept_to_admins_only_an_admin_creates_and_an_admin_acts_on
     assert_eq!((one["org"]["slug"].as_str(), one["members"].as_u64()), (Some("anns"), Some(1)));
     assert_problem(app.get("/admin/orgs", Some(&ann)).await, StatusCode::FORBIDDEN, "forbidden").await;
     assert_problem(app.get("/admin/orgs/nothing", Some(&admin)).await, StatusCode::NOT_FOUND, "not_found").await;
+    let nul = app.get("/admin/orgs?q=a%00b", Some(&admin)).await;
+    assert_problem(nul, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     assert_eq!(app.delete("/orgs/anns", Some(&admin)).await.status(), StatusCode::NO_CONTENT);
 }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use gatehouse::model::org::{MemberChange, NewOrganization, OrgChange, OrgKey, Slug};
+use gatehouse::model::org::{MemberChange, NewOrganization, OrgActor, OrgChange, OrgKey, Slug};
 use gatehouse::model::outcome::Effects;
 use gatehouse::store::{Store, StoreError};
 use serde_json::json;
@@ -20,9 +20,14 @@ crate::per_backend! {
         members_are_listed_in_the_order_they_joined_and_an_account_joins_once,
         the_last_owner_can_be_neither_demoted_nor_removed,
         owners_demoting_each_other_at_once_leave_exactly_one_owner,
+        an_actor_s_own_role_is_read_in_the_change_and_owners_alone_touch_owners,
+        an_account_that_alone_owns_an_organization_with_members_cannot_be_deleted,
         deleting_an_organization_or_an_account_takes_the_memberships_with_it;
     sessions:
 }
+
+/// A gatehouse admin or the operator, who act as an owner would.
+const AS_OWNER: OrgActor = OrgActor::AsOwner;
 
 fn new_org(slug: &str, owner: Uuid) -> NewOrganization {
     NewOrganization {
@@ -131,47 +136,115 @@ pub async fn the_last_owner_can_be_neither_demoted_nor_removed(h: Harness) {
     let none = Effects::none();
     assert!(h.store.add_member(org, bob, "member", now(), &none).await.unwrap());
 
-    assert_eq!(h.store.set_member_role(org, ann, "admin", &none).await.unwrap(), MemberChange::LastOwner);
-    assert_eq!(h.store.remove_member(org, ann, &none).await.unwrap(), MemberChange::LastOwner);
+    assert_eq!(h.store.set_member_role(org, ann, "admin", AS_OWNER, &none).await.unwrap(), MemberChange::LastOwner);
+    assert_eq!(h.store.remove_member(org, ann, AS_OWNER, &none).await.unwrap(), MemberChange::LastOwner);
     assert_eq!(h.store.membership(org, ann).await.unwrap().unwrap().role, "owner", "nothing changed");
-    assert_eq!(h.store.set_member_role(org, ann, "owner", &none).await.unwrap(), MemberChange::Done, "still an owner");
-
-    assert_eq!(h.store.set_member_role(org, bob, "owner", &none).await.unwrap(), MemberChange::Done);
     assert_eq!(
-        h.store.set_member_role(org, ann, "billing", &none).await.unwrap(),
+        h.store.set_member_role(org, ann, "owner", AS_OWNER, &none).await.unwrap(),
+        MemberChange::Done,
+        "still an owner"
+    );
+
+    assert_eq!(h.store.set_member_role(org, bob, "owner", AS_OWNER, &none).await.unwrap(), MemberChange::Done);
+    assert_eq!(
+        h.store.set_member_role(org, ann, "billing", AS_OWNER, &none).await.unwrap(),
         MemberChange::Done,
         "another owns it"
     );
     assert_eq!(h.store.membership(org, ann).await.unwrap().unwrap().role, "billing");
-    assert_eq!(h.store.remove_member(org, bob, &none).await.unwrap(), MemberChange::LastOwner);
-    assert_eq!(h.store.remove_member(org, ann, &none).await.unwrap(), MemberChange::Done);
-    assert_eq!(h.store.remove_member(org, ann, &none).await.unwrap(), MemberChange::NotFound);
-    assert_eq!(h.store.set_member_role(org, ann, "member", &none).await.unwrap(), MemberChange::NotFound);
+    assert_eq!(h.store.remove_member(org, bob, AS_OWNER, &none).await.unwrap(), MemberChange::LastOwner);
+    assert_eq!(h.store.remove_member(org, ann, AS_OWNER, &none).await.unwrap(), MemberChange::Done);
+    assert_eq!(h.store.remove_member(org, ann, AS_OWNER, &none).await.unwrap(), MemberChange::NotFound);
+    assert_eq!(h.store.set_member_role(org, ann, "member", AS_OWNER, &none).await.unwrap(), MemberChange::NotFound);
     assert!(h.store.membership(org, ann).await.unwrap().is_none());
     assert_eq!(h.store.count_members(org).await.unwrap(), 1);
 }
 
 pub async fn owners_demoting_each_other_at_once_leave_exactly_one_owner(h: Harness) {
     let replica = h.another_replica().await;
-    for round in 0..5 {
+    for round in 0..6 {
         let ann = seeded(&h, &format!("ann{round}@example.com")).await;
         let bob = seeded(&h, &format!("bob{round}@example.com")).await;
         let org = founded(&h, &format!("race-{round}"), ann).await;
         assert!(h.store.add_member(org, bob, "owner", now(), &Effects::none()).await.unwrap());
 
-        let demote = |store: Arc<dyn Store>, who: Uuid| {
-            tokio::spawn(async move { store.set_member_role(org, who, "member", &Effects::none()).await.unwrap() })
+        // Even rounds: each demotes the other; odd rounds: each steps down itself.
+        let crossed = round % 2 == 0;
+        let demote = |store: Arc<dyn Store>, who: Uuid, by: Uuid| {
+            let actor = OrgActor::Member(by);
+            tokio::spawn(
+                async move { store.set_member_role(org, who, "member", actor, &Effects::none()).await.unwrap() },
+            )
         };
-        let (a, b) = (demote(h.store.clone(), ann), demote(replica.clone(), bob));
+        let (a, b) = match crossed {
+            true => (demote(h.store.clone(), bob, ann), demote(replica.clone(), ann, bob)),
+            false => (demote(h.store.clone(), ann, ann), demote(replica.clone(), bob, bob)),
+        };
         let mut outcomes = [a.await.unwrap(), b.await.unwrap()];
         outcomes.sort_by_key(|o| *o == MemberChange::Done);
-        assert_eq!(outcomes, [MemberChange::LastOwner, MemberChange::Done], "round {round}: one wins");
+        // The loser is refused: a crossed demoter was demoted first (its own role is read in
+        // its transaction), a self-demoter would leave no owner.
+        let refused = if crossed { MemberChange::Forbidden } else { MemberChange::LastOwner };
+        assert_eq!(outcomes, [refused, MemberChange::Done], "round {round}: one wins");
         let mut owners = Vec::new();
         for who in [ann, bob] {
             owners.push(h.store.membership(org, who).await.unwrap().unwrap().role == "owner");
         }
         assert_eq!(owners.iter().filter(|owner| **owner).count(), 1, "round {round}: {owners:?}");
     }
+}
+
+pub async fn an_actor_s_own_role_is_read_in_the_change_and_owners_alone_touch_owners(h: Harness) {
+    let ann = seeded(&h, "ann@example.com").await;
+    let mallory = seeded(&h, "mallory@example.com").await;
+    let dave = seeded(&h, "dave@example.com").await;
+    let org = founded(&h, "acme", ann).await;
+    let none = Effects::none();
+    for (who, role) in [(mallory, "admin"), (dave, "member")] {
+        assert!(h.store.add_member(org, who, role, now(), &none).await.unwrap());
+    }
+    let by = OrgActor::Member;
+    // An admin of the organization changes members, but not an owner, and makes none.
+    assert_eq!(h.store.set_member_role(org, dave, "admin", by(mallory), &none).await.unwrap(), MemberChange::Done);
+    assert_eq!(h.store.set_member_role(org, dave, "owner", by(mallory), &none).await.unwrap(), MemberChange::Forbidden);
+    // Dave became an owner after the admin looked: the change itself refuses to touch him.
+    assert_eq!(h.store.set_member_role(org, dave, "owner", by(ann), &none).await.unwrap(), MemberChange::Done);
+    assert_eq!(
+        h.store.set_member_role(org, dave, "member", by(mallory), &none).await.unwrap(),
+        MemberChange::Forbidden
+    );
+    assert_eq!(h.store.remove_member(org, dave, by(mallory), &none).await.unwrap(), MemberChange::Forbidden);
+    // Demoted, the former admin can do nothing more, but may leave.
+    assert_eq!(h.store.set_member_role(org, mallory, "member", by(ann), &none).await.unwrap(), MemberChange::Done);
+    assert_eq!(h.store.set_member_role(org, ann, "member", by(mallory), &none).await.unwrap(), MemberChange::Forbidden);
+    assert_eq!(h.store.remove_member(org, mallory, by(mallory), &none).await.unwrap(), MemberChange::Done);
+    // Removed, it is nobody here.
+    assert_eq!(h.store.remove_member(org, dave, by(mallory), &none).await.unwrap(), MemberChange::Forbidden);
+    assert_eq!(h.store.membership(org, dave).await.unwrap().unwrap().role, "owner", "unchanged");
+}
+
+pub async fn an_account_that_alone_owns_an_organization_with_members_cannot_be_deleted(h: Harness) {
+    let ann = seeded(&h, "ann@example.com").await;
+    let bob = seeded(&h, "bob@example.com").await;
+    let solo = founded(&h, "solo", ann).await;
+    let shared = founded(&h, "shared", ann).await;
+    assert!(h.store.add_member(shared, bob, "member", now(), &Effects::none()).await.unwrap());
+
+    assert_eq!(h.store.orgs_only_owned_by(ann).await.unwrap(), vec![shared], "not the one she is alone in");
+    assert!(h.store.orgs_only_owned_by(bob).await.unwrap().is_empty());
+    let refused = h.store.delete_account(ann, &Effects::none()).await;
+    assert!(matches!(refused, Err(StoreError::LastOwner)), "{refused:?}");
+    assert!(h.store.find_org(OrgKey::Id(solo)).await.unwrap().is_some(), "nothing changed");
+
+    assert_eq!(
+        h.store.set_member_role(shared, bob, "owner", AS_OWNER, &Effects::none()).await.unwrap(),
+        MemberChange::Done
+    );
+    assert!(h.store.orgs_only_owned_by(ann).await.unwrap().is_empty(), "bob owns it too now");
+    assert!(h.store.delete_account(ann, &Effects::none()).await.unwrap());
+    assert!(h.store.find_org(OrgKey::Id(solo)).await.unwrap().is_none(), "her own organization went with her");
+    assert!(h.store.find_org(OrgKey::Id(shared)).await.unwrap().is_some(), "the shared one has its other owner");
+    assert_eq!(h.store.count_members(shared).await.unwrap(), 1);
 }
 
 pub async fn deleting_an_organization_or_an_account_takes_the_memberships_with_it(h: Harness) {

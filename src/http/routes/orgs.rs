@@ -284,8 +284,8 @@ async fn admin_list(
     let mut errors: Vec<FieldError> = Vec::new();
     let limit = page_limit(query.limit.as_deref(), &mut errors);
     let before = page_cursor(query.cursor.as_deref(), &mut errors);
-    if query.q.as_ref().is_some_and(|q| q.chars().count() > 200) {
-        errors.push(FieldError::new("q", "q has at most 200 characters"));
+    if query.q.as_ref().is_some_and(|q| q.chars().count() > 200 || q.contains('\0')) {
+        errors.push(FieldError::new("q", "q has at most 200 characters, none of them NUL"));
     }
     if !errors.is_empty() {
         return Err(ApiError::ValidationFailed(errors));

@@ -161,7 +161,7 @@ async fn patch_mine(
 #[utoipa::path(
     delete, path = "/user/{key}", summary = "Delete an account", operation_id = "deleteUser", tag = "account", security(("bearer" = [])),
     params(("key" = String, Path, description = "The account's id, username or email, or `me`")),
-    responses((status = 204, description = "Deleted, with everything of it; its sessions ended"), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::NotFound, code::Unavailable)>)
+    responses((status = 204, description = "Deleted, with everything of it (and the organizations it alone belonged to); its sessions ended"), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::NotFound, code::LastOwner, code::Unavailable)>)
 )]
 async fn delete(
     State(state): State<AppState>,
@@ -176,7 +176,7 @@ async fn delete(
 #[utoipa::path(
     delete, path = "/user", summary = "Delete your own account", operation_id = "deleteCurrentUser", tag = "account", security(("bearer" = [])),
     description = "`DELETE /user/me`: see `deleteUser`.",
-    responses((status = 204, description = "Deleted, with everything of it; its sessions ended"), Errors<(code::Unauthorized, code::Forbidden, code::Unavailable)>)
+    responses((status = 204, description = "Deleted, with everything of it (and the organizations it alone belonged to); its sessions ended"), Errors<(code::Unauthorized, code::Forbidden, code::LastOwner, code::Unavailable)>)
 )]
 async fn delete_mine(
     State(state): State<AppState>,

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::orgs::release_owned_orgs;
 use super::outbox::insert_effects;
 use super::tokens::insert_token;
 use super::{ACCOUNT_COLUMNS, Dialect, Exec, Row, SqlStore, Transaction, account_from_row, args, read_account, sql};
@@ -257,6 +258,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
             self.retrying(|| async move {
                 let mut tx = self.db.begin().await?;
                 refuse_last_admin(&mut tx, id).await?;
+                release_owned_orgs(&mut tx, id).await?;
                 // Told before it goes (the event carries the account as it was), once its row is
                 // locked, so a change racing the deletion is told first or not at all.
                 tx.lock(sql!("SELECT 1 FROM accounts WHERE id = ? FOR UPDATE"), args![id]).await?;

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::outbox::insert_effects;
 use super::{Built, Dialect, Exec, Row, SqlStore, Transaction, args, like_pattern, sql};
 use crate::metrics::{DATABASE as DB, timed};
-use crate::model::org::{MemberChange, OWNER, Slug};
+use crate::model::org::{MemberChange, OWNER, OrgActor, Slug, may_change};
 use crate::model::outcome::Effects;
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::orgs::{Member, Membership, NewOrganization, OrgChange, OrgKey, OrgStore, Organization};
@@ -59,16 +59,19 @@ async fn read_org(tx: &mut impl Exec, id: Uuid) -> StoreResult<Option<Organizati
     row.as_ref().map(org_from_row).transpose()
 }
 
-/// The last-owner guard, inside the transaction of a change that leaves `account_id` no longer
-/// an owner of `org_id` (its role changed to `role`, or, with `None`, its removal): what the
-/// change may do. It locks the organization's row first, so changes to one organization's
-/// owners take turns, and reads the owners with a locking read, which sees the latest
-/// committed rows: two owners demoting each other at once cannot both succeed.
-async fn guard_owners(
+/// The guard of a change to `account_id`'s membership of `org_id` (its role changed to `role`,
+/// or, with `None`, its removal), inside the change's transaction: what the change may do. It
+/// locks the organization's row first, so changes to one organization's members take turns,
+/// then reads the owners, the actor's own role and the member's with locking reads, which see
+/// the latest committed rows. So the actor's right is judged on its role as it is now (one
+/// demoted or removed a moment ago is refused), an owner promoted meanwhile is an owner here,
+/// and two owners demoting each other at once cannot both succeed.
+async fn guard_members(
     tx: &mut impl Exec,
     org_id: Uuid,
     account_id: Uuid,
     role: Option<&str>,
+    actor: OrgActor,
 ) -> StoreResult<MemberChange> {
     tx.lock(sql!("SELECT id FROM organizations WHERE id = ? FOR UPDATE"), args![org_id]).await?;
     let owners = tx
@@ -77,21 +80,56 @@ async fn guard_owners(
             args![org_id, OWNER],
         )
         .await?;
-    let current = tx
-        .fetch_optional(
-            sql!("SELECT role FROM memberships WHERE org_id = ? AND account_id = ? FOR UPDATE"),
-            args![org_id, account_id],
-        )
-        .await?;
+    let role_of = sql!("SELECT role FROM memberships WHERE org_id = ? AND account_id = ? FOR UPDATE");
+    let actor_role = match actor {
+        OrgActor::AsOwner => Some(OWNER.to_owned()),
+        OrgActor::Member(actor) => {
+            tx.fetch_optional(role_of, args![org_id, actor]).await?.map(|row| row.text("role")).transpose()?
+        }
+    };
+    let current = tx.fetch_optional(role_of, args![org_id, account_id]).await?;
     let Some(current) = current else { return Ok(MemberChange::NotFound) };
-    let stays_owner = role == Some(OWNER);
-    if current.text("role")? == OWNER && !stays_owner {
+    let current = current.text("role")?;
+    let leaving = actor == OrgActor::Member(account_id);
+    if !actor_role.is_some_and(|actor| may_change(&actor, &current, role, leaving)) {
+        return Ok(MemberChange::Forbidden);
+    }
+    if current == OWNER && role != Some(OWNER) {
         let others = owners.iter().filter(|row| !matches!(row.id("account_id"), Ok(owner) if owner == account_id));
         if others.count() == 0 {
             return Ok(MemberChange::LastOwner);
         }
     }
     Ok(MemberChange::Done)
+}
+
+/// Inside the transaction that deletes account `account_id`: the organizations it owns alone
+/// go with it when it is their only member; one with other members but no other owner refuses
+/// the deletion ([`StoreError::LastOwner`]), so no organization is left without an owner. The
+/// organizations' rows are locked in id order first, as the member guard locks them.
+pub(super) async fn release_owned_orgs(tx: &mut impl Exec, account_id: Uuid) -> StoreResult<()> {
+    let owned = tx
+        .fetch_all(
+            sql!("SELECT org_id FROM memberships WHERE account_id = ? AND role = ? ORDER BY org_id"),
+            args![account_id, OWNER],
+        )
+        .await?;
+    for row in owned {
+        let org_id = row.id("org_id")?;
+        tx.lock(sql!("SELECT id FROM organizations WHERE id = ? FOR UPDATE"), args![org_id]).await?;
+        let others = tx
+            .fetch_all(
+                sql!("SELECT role FROM memberships WHERE org_id = ? AND account_id <> ? FOR UPDATE"),
+                args![org_id, account_id],
+            )
+            .await?;
+        if others.is_empty() {
+            tx.execute(sql!("DELETE FROM organizations WHERE id = ?"), args![org_id]).await?;
+        } else if !others.iter().any(|row| matches!(row.text("role"), Ok(role) if role == OWNER)) {
+            return Err(StoreError::LastOwner);
+        }
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -269,6 +307,26 @@ impl<D: Dialect> OrgStore for SqlStore<D> {
         })
     }
 
+    async fn orgs_only_owned_by(&self, account_id: Uuid) -> StoreResult<Vec<Uuid>> {
+        timed!(DB, "orgs_only_owned_by", async {
+            let rows = self
+                .db
+                .pool()
+                .fetch_all(
+                    sql!(
+                        "SELECT m.org_id FROM memberships m WHERE m.account_id = ? AND m.role = ?
+                           AND NOT EXISTS (SELECT 1 FROM memberships o
+                                           WHERE o.org_id = m.org_id AND o.account_id <> m.account_id AND o.role = ?)
+                           AND EXISTS (SELECT 1 FROM memberships x WHERE x.org_id = m.org_id AND x.account_id <> m.account_id)
+                         ORDER BY m.org_id"
+                    ),
+                    args![account_id, OWNER, OWNER],
+                )
+                .await?;
+            rows.iter().map(|row| row.id("org_id")).collect()
+        })
+    }
+
     async fn count_members(&self, org_id: Uuid) -> StoreResult<u64> {
         timed!(DB, "count_members", async {
             let counted = sql!("SELECT COUNT(*) AS n FROM memberships WHERE org_id = ?");
@@ -317,6 +375,7 @@ impl<D: Dialect> OrgStore for SqlStore<D> {
         org_id: Uuid,
         account_id: Uuid,
         role: &str,
+        actor: OrgActor,
         effects: &Effects,
     ) -> StoreResult<MemberChange> {
         timed!(
@@ -324,7 +383,7 @@ impl<D: Dialect> OrgStore for SqlStore<D> {
             "set_member_role",
             self.retrying(|| async move {
                 let mut tx = self.db.begin().await?;
-                let allowed = guard_owners(&mut tx, org_id, account_id, Some(role)).await?;
+                let allowed = guard_members(&mut tx, org_id, account_id, Some(role), actor).await?;
                 if allowed != MemberChange::Done {
                     return Ok(allowed);
                 }
@@ -340,13 +399,19 @@ impl<D: Dialect> OrgStore for SqlStore<D> {
         )
     }
 
-    async fn remove_member(&self, org_id: Uuid, account_id: Uuid, effects: &Effects) -> StoreResult<MemberChange> {
+    async fn remove_member(
+        &self,
+        org_id: Uuid,
+        account_id: Uuid,
+        actor: OrgActor,
+        effects: &Effects,
+    ) -> StoreResult<MemberChange> {
         timed!(
             DB,
             "remove_member",
             self.retrying(|| async move {
                 let mut tx = self.db.begin().await?;
-                let allowed = guard_owners(&mut tx, org_id, account_id, None).await?;
+                let allowed = guard_members(&mut tx, org_id, account_id, None, actor).await?;
                 if allowed != MemberChange::Done {
                     return Ok(allowed);
                 }
