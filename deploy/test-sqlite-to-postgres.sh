@@ -370,6 +370,7 @@ need "a login link for a new address" 202 "$(json POST /auth/email '{"email":"da
 need "confidential client" 201 "$(json POST /admin/clients '{"name":"Grafana","redirect_uris":["https://grafana.example.com/cb"],"post_logout_redirect_uris":["https://grafana.example.com/"],"scopes":["openid","profile","email","app_data"]}' -H "authorization: Bearer $admin_token")"
 client_id=$(jget client_id) client_secret=$(jget client_secret)
 need "public client" 201 "$(json POST /admin/clients '{"name":"SPA","confidential":false,"redirect_uris":["http://127.0.0.1/cb"],"first_party":true}' -H "authorization: Bearer $admin_token")"
+need "an organization, with data" 201 "$(json POST /orgs '{"name":"Acme, Inc.","data":{"plan":"team","seats":5,"note":"ünïcode"}}' -H "authorization: Bearer $carol_token")"
 
 jar="$work/cookies"
 need "login page" 200 "$(call GET /login -c "$jar" -b "$jar")"

@@ -184,7 +184,7 @@ async fn remove(
     get, path = "/orgs/{org}/members", summary = "An organization's members", operation_id = "listOrgMembers", tag = "organizations", security(("bearer" = [])),
     description = "For members. In the order they joined; page with `cursor`.",
     params(("org" = String, Path, description = "The organization's id or slug"), MembersQuery),
-    responses((status = 200, description = "A page of members", body = MemberPage), Errors<(code::Unauthorized, code::NotAMember, code::NotFound, code::ValidationFailed, code::Unavailable)>)
+    responses((status = 200, description = "A page of members", body = MemberPage), Errors<(code::MalformedRequest, code::Unauthorized, code::NotAMember, code::NotFound, code::ValidationFailed, code::Unavailable)>)
 )]
 async fn members(
     State(state): State<AppState>,
@@ -272,7 +272,7 @@ struct AdminOrgBody {
     get, path = "/admin/orgs", summary = "Every organization", operation_id = "adminListOrgs", tag = "admin", security(("bearer" = [])),
     description = "Newest first; `q` matches a case-insensitive substring of the name or slug. Page with `cursor`.",
     params(OrgsQuery),
-    responses((status = 200, description = "A page of organizations", body = OrgPage), Errors<(code::Unauthorized, code::Forbidden, code::ValidationFailed, code::Unavailable)>)
+    responses((status = 200, description = "A page of organizations", body = OrgPage), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::ValidationFailed, code::Unavailable)>)
 )]
 async fn admin_list(
     State(state): State<AppState>,
