@@ -33,7 +33,7 @@ done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# Every table and every column, as of migration 0017. Parents come before the tables whose
+# Every table and every column, as of migration 0018. Parents come before the tables whose
 # foreign keys name them. Short-lived rows (rate limits, login challenges, logins waiting at a
 # provider, authorization codes) are copied too: harmless, and in-flight logins keep working.
 tables=(
@@ -63,6 +63,8 @@ tables=(
   "webhook_endpoints id url events description enabled secret_sealed created_at updated_at"
   "organizations id name slug data created_at updated_at"
   "memberships org_id account_id role joined_at"
+  "org_roles org_id name permissions created_at updated_at"
+  "org_invitations id org_id email role hash invited_by created_at expires_at"
 )
 
 sq() { sqlite3 -batch -bail -noheader -list -init /dev/null "$sqlite_file" "$@"; }

@@ -19,7 +19,7 @@ use gatehouse::config::Config;
 use gatehouse::http::error::ApiError;
 use gatehouse::http::extract::{Object, parse_json};
 use gatehouse::model::account::{AccountData, AccountKey, DisplayName, Email, NewPassword, Username};
-use gatehouse::tokens::jwt::{AccessClaims, KeyRing, MAX_TOKEN_LEN, SigningKey, TokenError};
+use gatehouse::tokens::jwt::{AccessClaims, KeyRing, MAX_TOKEN_LEN, OrgClaim, SigningKey, TokenError};
 use gatehouse::tokens::opaque::{self, OpaqueToken, TokenHash};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -673,10 +673,16 @@ fn claims() -> impl Strategy<Value = AccessClaims> {
                 exp: now + lifetime,
                 jti: Uuid::from_u128(jti),
                 email,
-                role,
+                role: role.clone(),
                 app_data: serde_json::Map::new(),
                 amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
                 aal: 2,
+                org: (sub % 2 == 0).then(|| OrgClaim {
+                    id: Uuid::from_u128(jti),
+                    slug: "acme".into(),
+                    role: role.clone(),
+                    permissions: vec!["members:invite".into(), "docs:write".into()],
+                }),
             }
         },
     )

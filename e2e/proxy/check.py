@@ -51,7 +51,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAEFIK_YML = ROOT / "deploy" / "forward-auth" / "traefik.yml"
-REMOTE = ("Remote-User", "Remote-Email", "Remote-Name", "Remote-Groups")
+REMOTE = ("Remote-User", "Remote-Email", "Remote-Name", "Remote-Groups", "Remote-Org", "Remote-Org-Role")
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 API_ACCEPT = "application/json"
 
@@ -296,6 +296,10 @@ class Suite:
                     "Remote-Email": account["email"],
                     "Remote-Name": account.get("name") or "",
                     "Remote-Groups": ",".join([account["role"]] + roles),
+                    # No session here has an active organization: the app gets none, whatever
+                    # the client sends.
+                    "Remote-Org": "",
+                    "Remote-Org-Role": "",
                 },
             }
         for key, fields in made:
@@ -425,7 +429,7 @@ class Suite:
 
     FORGED = {
         "Remote-User": "admin", "Remote-Groups": "admin", "Remote-Email": "evil@x", "Remote-Name": "Mallory",
-        "Remote_User": "admin", "Remote_Groups": "admin",
+        "Remote_User": "admin", "Remote_Groups": "admin", "Remote-Org": "acme", "Remote-Org-Role": "owner",
     }
 
     def c5_forged_identity(self, proxy):
@@ -436,7 +440,7 @@ class Suite:
         resp, probe, _ = self.via(proxy, "/public/forged", dict(self.FORGED, Accept=API_ACCEPT))
         expect(resp.status == 200, f"the public path with forged headers: expected 200, got {resp}")
         public = expect_no_remote(self.upstream.one(probe))
-        return (f"with Remote-User: admin, Remote-Groups: admin, Remote-Email: evil@x (and Remote_User) sent: "
+        return (f"with Remote-User: admin, Remote-Groups: admin, Remote-Email: evil@x, Remote-Org: acme (and Remote_User) sent: "
                 f"the app got ann's real values (token), {public} (public path)")
 
     def c5b_forged_routing(self, proxy):

@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 
 use crate::model::account::{Account, Role, Status};
-use crate::model::org::{OWNER, builtin_permissions};
+use crate::model::org::{Membership, OWNER, builtin_permissions};
 
 /// The account's groups, as forward-auth's `group:NAME` rules and its `Remote-Groups` header
 /// see them: its role first, then the strings of `app_data.roles` (one holding a comma is
@@ -76,20 +76,17 @@ impl Standing {
     }
 }
 
-/// The account's standing in an organization where its membership has `role` (`None`: not a
-/// member): an active admin acts everywhere as an owner would; anyone else has its role's
-/// permissions, and a non-member none at all.
-pub fn org_standing(account: &Account, role: Option<&str>) -> Option<Standing> {
+/// The account's standing in an organization where its membership is `membership` (`None`:
+/// not a member): an active admin acts everywhere as an owner would; anyone else has its role's
+/// permissions (read with the membership), and a non-member none at all.
+pub fn org_standing(account: &Account, membership: Option<&Membership>) -> Option<Standing> {
     if is_active_admin(account) {
         let permissions = builtin_permissions(OWNER).unwrap_or_default();
-        return Some(Standing { role: OWNER.to_owned(), permissions, as_admin: role != Some(OWNER) });
+        let as_admin = membership.is_none_or(|m| m.role != OWNER);
+        return Some(Standing { role: OWNER.to_owned(), permissions, as_admin });
     }
-    let role = role?;
-    Some(Standing {
-        role: role.to_owned(),
-        permissions: builtin_permissions(role).unwrap_or_default(),
-        as_admin: false,
-    })
+    let membership = membership?;
+    Some(Standing { role: membership.role.clone(), permissions: membership.permissions.clone(), as_admin: false })
 }
 
 /// Whether the account may create an organization: anyone may when creation is open, else
@@ -156,15 +153,34 @@ mod tests {
     #[test]
     fn a_member_has_its_role_s_permissions_an_admin_an_owner_s_and_anyone_else_none() {
         let user = account(Role::User, Status::Active, json!({"roles": ["owner"]}));
-        let member = org_standing(&user, Some("member")).unwrap();
+        let org = crate::model::org::Organization {
+            id: uuid::Uuid::nil(),
+            name: "Acme".into(),
+            slug: "acme".into(),
+            data: Map::new(),
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        };
+        let held = |role: &str, custom: Option<Vec<String>>| Membership {
+            org: org.clone(),
+            account_id: user.id,
+            role: role.to_owned(),
+            permissions: crate::model::org::permissions_of(role, custom),
+            joined_at: chrono::Utc::now(),
+        };
+        let (member, admin, owner) = (held("member", None), held("admin", None), held("owner", None));
+        let billing = held("billing", Some(vec!["invoices:read".into(), "members:invite".into()]));
+        let custom = org_standing(&user, Some(&billing)).unwrap();
+        assert!(custom.may("invoices:read") && custom.may("members:invite") && !custom.may("members:remove"));
+        let member = org_standing(&user, Some(&member)).unwrap();
         assert!(!member.may("org:update") && !member.is_owner() && !member.as_admin);
-        let admin_role = org_standing(&user, Some("admin")).unwrap();
+        let admin_role = org_standing(&user, Some(&admin)).unwrap();
         assert!(admin_role.may("members:remove") && !admin_role.may("org:delete") && !admin_role.is_owner());
         assert!(org_standing(&user, None).is_none(), "app_data.roles grants nothing in an organization");
         let admin = account(Role::Admin, Status::Active, json!({}));
         let acting = org_standing(&admin, None).unwrap();
         assert!(acting.may("org:delete") && acting.is_owner() && acting.as_admin);
-        assert!(!org_standing(&admin, Some("owner")).unwrap().as_admin);
+        assert!(!org_standing(&admin, Some(&owner)).unwrap().as_admin);
         assert!(org_standing(&account(Role::Admin, Status::Disabled, json!({})), None).is_none());
         assert!(may_create_org(&user, true) && !may_create_org(&user, false) && may_create_org(&admin, false));
     }

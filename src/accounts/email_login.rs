@@ -202,7 +202,7 @@ impl Accounts {
         let result = async {
             self.passwordless_on()?;
             let account = self.email_proof_account(proof, &client).await?;
-            self.after_first_factor(account, METHOD, &client, json!({ "method": METHOD })).await
+            self.after_first_factor(account, METHOD, None, &client, json!({ "method": METHOD })).await
         }
         .await;
         let outcome = match &result {
@@ -397,7 +397,7 @@ impl Accounts {
             Some(account) if account.status == Status::Disabled => return Err(Error::Disabled),
             _ => return Err(Error::TokenInvalid),
         };
-        self.after_first_factor(account, &method, &client, json!({ "method": method, "handoff": true })).await
+        self.after_first_factor(account, &method, None, &client, json!({ "method": method, "handoff": true })).await
     }
 }
 

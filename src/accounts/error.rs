@@ -66,6 +66,22 @@ pub enum Error {
     SlugTaken,
     #[error("the organization's last owner cannot be demoted or removed")]
     LastOwner,
+    #[error("the invitation is addressed to another address")]
+    InvitationEmailMismatch,
+    #[error("the invitation has expired")]
+    InvitationExpired,
+    #[error("the account is a member already")]
+    AlreadyMember,
+    #[error("the organization has a role of this name")]
+    RoleTaken,
+    #[error("members hold the role or invitations offer it")]
+    RoleInUse,
+    #[error("the organization has as many members as it may")]
+    MemberLimitReached,
+    #[error("no such invitation")]
+    NotFoundInvitation,
+    #[error("no such role")]
+    NotFoundRole,
     #[error("no such webhook endpoint")]
     NotFoundWebhook,
     #[error("no such webhook delivery")]

@@ -164,7 +164,7 @@ impl Accounts {
             return Err(Error::MfaNotEnabled);
         }
         self.settle(&effects).await;
-        let auth = with_second_factor(caller.auth.amr.clone(), "otp", now);
+        let auth = SessionAuth { org: caller.auth.org, ..with_second_factor(caller.auth.amr.clone(), "otp", now) };
         self.sessions.set_session_auth(caller.session_id, &auth).await?;
         tracing::info!(account_id = %account.id, "second factor enabled");
         Ok(codes)
@@ -252,7 +252,10 @@ impl Accounts {
             Proof::Factor(factor) => {
                 let account = self.me(caller).await?;
                 let method = self.check_second_factor(&account, &factor, client).await?;
-                (account, with_second_factor(caller.auth.amr.clone(), method, now))
+                (
+                    account,
+                    SessionAuth { org: caller.auth.org, ..with_second_factor(caller.auth.amr.clone(), method, now) },
+                )
             }
         };
         if !self.sessions.set_session_auth(caller.session_id, &auth).await? {
@@ -263,7 +266,7 @@ impl Accounts {
                 .detail(json!({ "session_id": caller.session_id, "aal": auth.aal })),
         );
         let (access_token, expires_in) =
-            self.sign_access_token(&account, caller.session_id, caller.session_expires_at, &auth, now)?;
+            self.sign_access_token(&account, caller.session_id, caller.session_expires_at, &auth, now).await?;
         Ok(Reauthenticated { access_token, expires_in })
     }
 
@@ -292,8 +295,15 @@ impl Accounts {
     }
 
     /// The second step of a login: the challenge and a second factor give the token pair.
-    pub async fn complete_login(&self, mfa_token: &str, factor: SecondFactor, client: ClientInfo) -> Result<TokenPair> {
-        let result = self.try_complete_login(mfa_token, &factor, &client).await;
+    /// With `org`, the session starts in that organization, as [`Self::log_in`]'s.
+    pub async fn complete_login(
+        &self,
+        mfa_token: &str,
+        factor: SecondFactor,
+        org: Option<&str>,
+        client: ClientInfo,
+    ) -> Result<TokenPair> {
+        let result = self.try_complete_login(mfa_token, &factor, org, &client).await;
         let outcome = match &result {
             Ok(_) => "success",
             Err(Error::InvalidCode) => "invalid_code",
@@ -309,6 +319,7 @@ impl Accounts {
         &self,
         mfa_token: &str,
         factor: &SecondFactor,
+        org: Option<&str>,
         client: &ClientInfo,
     ) -> Result<TokenPair> {
         self.per_ip(Action::Login, client).await?;
@@ -337,7 +348,8 @@ impl Accounts {
                 return Err(error);
             }
         };
-        let auth = with_second_factor(vec![claimed.first_factor], method, self.now());
+        let org = self.login_org(&account, org).await?;
+        let auth = SessionAuth { org, ..with_second_factor(vec![claimed.first_factor], method, self.now()) };
         self.start_session(account, auth, client, json!({ "second_factor": factor.method() })).await
     }
 

@@ -5,9 +5,9 @@
 use uuid::Uuid;
 
 use super::admin::{Admin, MAX_PAGE};
-use super::orgs::{NewOrg, check_role};
+use super::orgs::{NewOrg, changed};
 use super::{Error, Result};
-use crate::model::org::{MemberChange, OrgActor, OrgKey, Organization};
+use crate::model::org::{OrgActor, OrgKey, Organization};
 use crate::model::outcome::{Effects, Kind, Outcome};
 
 /// An organization as an admin looks it up: with how many members it has.
@@ -47,7 +47,7 @@ impl Admin<'_> {
     pub async fn add_member(&self, key: &str, member: &str, role: &str) -> Result<bool> {
         let org = self.find_org(key).await?.org;
         let account = self.find_user(member).await?;
-        let role = check_role(role)?;
+        self.accounts().role_permissions(org.id, role).await?;
         let effects = Effects::of(self.org_outcome(Kind::OrgMemberAdded, account.id, &org).with("role", role));
         let added = self.accounts().store.add_member(org.id, account.id, role, self.accounts().now(), &effects).await?;
         if added {
@@ -61,12 +61,7 @@ impl Admin<'_> {
         let org = self.find_org(key).await?.org;
         let account = self.find_user(member).await?;
         let effects = Effects::of(self.org_outcome(Kind::OrgMemberRemoved, account.id, &org).with("left", false));
-        match self.accounts().store.remove_member(org.id, account.id, OrgActor::AsOwner, &effects).await? {
-            MemberChange::Done => {}
-            MemberChange::NotFound => return Err(Error::NotFound),
-            MemberChange::Forbidden => return Err(Error::Forbidden),
-            MemberChange::LastOwner => return Err(Error::LastOwner),
-        }
+        changed(self.accounts().store.remove_member(org.id, account.id, OrgActor::AsOwner, &effects).await?)?;
         self.accounts().settle(&effects).await;
         Ok(())
     }

@@ -8,11 +8,10 @@ use uuid::Uuid;
 
 use super::access::{self, Standing};
 use super::admin::MAX_PAGE;
-use super::{Accounts, Caller, ClientInfo, Error, FieldError, Result};
+use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::model::account::{AccountData, AccountKey, DisplayName};
 use crate::model::org::{
     Member, MemberChange, Membership, NewOrganization, OWNER, OrgActor, OrgChange, OrgKey, Organization, Slug,
-    builtin_permissions,
 };
 use crate::model::outcome::{Effects, Kind, Outcome};
 
@@ -82,16 +81,21 @@ fn new_slug(name: &str, given: Option<&str>) -> Result<Slug> {
     }
 }
 
-/// A role a member may be given: a built-in one (custom roles come with the organization's own).
-pub(super) fn check_role(role: &str) -> Result<&str> {
-    match builtin_permissions(role) {
-        Some(_) => Ok(role),
-        None => Err(Error::Validation(vec![FieldError::new("role", "the roles are owner, admin and member")])),
+/// What a change of a member came to, as the caller is answered.
+pub(super) fn changed(change: MemberChange) -> Result<()> {
+    match change {
+        MemberChange::Done => Ok(()),
+        MemberChange::NotFound => Err(Error::NotFound),
+        MemberChange::Forbidden => Err(Error::Forbidden),
+        MemberChange::LastOwner => Err(Error::LastOwner),
+        MemberChange::UnknownRole => {
+            Err(Error::field("role", "no such role: owner, admin, member or one of the organization's own"))
+        }
     }
 }
 
 impl Accounts {
-    fn org_outcome(&self, kind: Kind, caller: &Caller, org: &Organization, client: &ClientInfo) -> Outcome {
+    pub(super) fn org_outcome(&self, kind: Kind, caller: &Caller, org: &Organization, client: &ClientInfo) -> Outcome {
         self.outcome(kind, Some(caller.account_id), client)
             .with("org_id", org.id.to_string())
             .with("slug", org.slug.clone())
@@ -130,10 +134,7 @@ impl Accounts {
         let memberships = self.store.memberships(caller.account_id).await?;
         Ok(memberships
             .into_iter()
-            .map(|membership| {
-                let permissions = builtin_permissions(&membership.role).unwrap_or_default();
-                MembershipView { membership, permissions }
-            })
+            .map(|membership| MembershipView { permissions: membership.permissions.clone(), membership })
             .collect())
     }
 
@@ -143,13 +144,12 @@ impl Accounts {
         let org = self.store.find_org(OrgKey::of(key)).await?.ok_or(Error::NotFoundOrg)?;
         let me = self.me(caller).await?;
         let membership = self.store.membership(org.id, me.id).await?;
-        let standing =
-            access::org_standing(&me, membership.as_ref().map(|m| m.role.as_str())).ok_or(Error::NotAMember)?;
+        let standing = access::org_standing(&me, membership.as_ref()).ok_or(Error::NotAMember)?;
         Ok(OrgView { org, standing })
     }
 
     /// The organization, when the caller's standing there has `permission`.
-    async fn org_with(&self, caller: &Caller, key: &str, permission: &str) -> Result<OrgView> {
+    pub(super) async fn org_with(&self, caller: &Caller, key: &str, permission: &str) -> Result<OrgView> {
         let view = self.org(caller, key).await?;
         if !view.standing.may(permission) {
             return Err(Error::Forbidden);
@@ -227,7 +227,7 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<Member> {
         let OrgView { org, standing } = self.org_with(caller, key, "members:update").await?;
-        let new_role = check_role(new_role)?;
+        self.role_permissions(org.id, new_role).await?;
         let current = self.store.membership(org.id, account_id).await?.ok_or(Error::NotFound)?;
         if (current.role == OWNER || new_role == OWNER) && !standing.is_owner() {
             return Err(Error::Forbidden);
@@ -238,12 +238,7 @@ impl Accounts {
             .with("role", new_role)
             .with("previous", current.role.clone());
         let effects = Effects::of(outcome);
-        match self.store.set_member_role(org.id, account_id, new_role, actor(caller, &standing), &effects).await? {
-            MemberChange::Done => {}
-            MemberChange::NotFound => return Err(Error::NotFound),
-            MemberChange::Forbidden => return Err(Error::Forbidden),
-            MemberChange::LastOwner => return Err(Error::LastOwner),
-        }
+        changed(self.store.set_member_role(org.id, account_id, new_role, actor(caller, &standing), &effects).await?)?;
         self.settle(&effects).await;
         self.member(org.id, account_id).await
     }
@@ -264,12 +259,7 @@ impl Accounts {
         let outcome =
             Outcome { account_id: Some(account_id), ..outcome }.actor(caller.account_id).with("left", leaving);
         let effects = Effects::of(outcome);
-        match self.store.remove_member(org.id, account_id, actor(caller, &standing), &effects).await? {
-            MemberChange::Done => {}
-            MemberChange::NotFound => return Err(Error::NotFound),
-            MemberChange::Forbidden => return Err(Error::Forbidden),
-            MemberChange::LastOwner => return Err(Error::LastOwner),
-        }
+        changed(self.store.remove_member(org.id, account_id, actor(caller, &standing), &effects).await?)?;
         self.settle(&effects).await;
         Ok(())
     }

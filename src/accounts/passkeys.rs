@@ -268,7 +268,10 @@ impl Accounts {
         // Like a confirmed authenticator app: the session that added the passkey has shown it.
         if caller.auth.aal < 2 {
             let method = if backup_eligible { "swk" } else { "hwk" };
-            let auth = super::mfa::with_second_factor(caller.auth.amr.clone(), method, now);
+            let auth = crate::sessions::SessionAuth {
+                org: caller.auth.org,
+                ..super::mfa::with_second_factor(caller.auth.amr.clone(), method, now)
+            };
             self.sessions.set_session_auth(caller.session_id, &auth).await?;
         }
         tracing::info!(account_id = %account.id, passkey_id = %stored.id, "passkey added");

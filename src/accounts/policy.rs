@@ -34,6 +34,12 @@ pub struct Policy {
     pub redirects: RedirectPolicy,
     /// Any active account may create an organization; when not, only admins.
     pub org_creation_open: bool,
+    /// The most members of one organization.
+    pub org_member_limit: u64,
+    /// How long an invitation may be accepted.
+    pub invitation_ttl: Duration,
+    /// The invitations one organization may send.
+    pub invitation_budget: crate::limits::Budget,
     /// Every text in every language, and the brand.
     pub texts: Arc<Catalog>,
 }
@@ -51,6 +57,9 @@ impl Policy {
             app_url: configured.app_url.clone(),
             redirects: RedirectPolicy::new(configured.redirect_allow.clone()).with_login_page(login),
             org_creation_open: configured.org_creation_open,
+            org_member_limit: configured.org_member_limit,
+            invitation_ttl: configured.invitation_ttl,
+            invitation_budget: configured.invitation_budget,
             texts,
         }
     }

@@ -49,8 +49,16 @@ impl Caller {
 impl Accounts {
     /// Checks the password and starts a session. An unknown account costs the same time as a
     /// wrong password and gets the same answer; both count towards the login lockout.
-    pub async fn log_in(&self, id: LoginId, password: SecretString, client: ClientInfo) -> Result<LoginStep> {
-        let result = self.try_log_in(id, password, &client).await;
+    /// With `org` (an organization's id or slug), the session starts in it: the caller must be
+    /// a member (`NotAMember`, checked once the password is).
+    pub async fn log_in(
+        &self,
+        id: LoginId,
+        password: SecretString,
+        org: Option<&str>,
+        client: ClientInfo,
+    ) -> Result<LoginStep> {
+        let result = self.try_log_in(id, password, org, &client).await;
         let outcome = match &result {
             Ok(LoginStep::Session(_)) => "success",
             Ok(LoginStep::SecondFactor(_)) => "mfa_required",
@@ -65,7 +73,13 @@ impl Accounts {
         result
     }
 
-    async fn try_log_in(&self, id: LoginId, password: SecretString, client: &ClientInfo) -> Result<LoginStep> {
+    async fn try_log_in(
+        &self,
+        id: LoginId,
+        password: SecretString,
+        org: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<LoginStep> {
         let (key, login) = match &id {
             LoginId::Email(email) => match Email::parse(email) {
                 Ok(email) => (Some(AccountKey::Email(email.normalized().to_owned())), email.normalized().to_owned()),
@@ -128,7 +142,8 @@ impl Accounts {
                 }
             }
         }
-        let step = self.after_first_factor(account, "pwd", client, json!({})).await?;
+        let org = self.login_org(&account, org).await?;
+        let step = self.after_first_factor(account, "pwd", org, client, json!({})).await?;
         Ok(match step {
             LoginStep::Session(mut pair) => {
                 pair.device_token = self.throttle.enabled().then(|| self.throttle.device_token(&login));
@@ -145,6 +160,7 @@ impl Accounts {
         &self,
         account: Account,
         method: &str,
+        org: Option<Uuid>,
         client: &ClientInfo,
         mut detail: serde_json::Value,
     ) -> Result<LoginStep> {
@@ -155,7 +171,7 @@ impl Accounts {
             );
             return Ok(LoginStep::SecondFactor(challenge));
         }
-        let mut auth = SessionAuth::first_factor(method, self.now());
+        let mut auth = SessionAuth { org, ..SessionAuth::first_factor(method, self.now()) };
         if super::mfa::covers(self.policy.mfa_required, &account) {
             tracing::info!(account_id = %account.id, "a second factor is required and missing: enrolment-only session");
             auth.aal = super::mfa::ENROLMENT_ONLY;
@@ -202,7 +218,7 @@ impl Accounts {
             last_used_at: now,
             auth: session.auth,
         };
-        self.token_pair(account, &live, refresh.secret, now)
+        self.token_pair(account, &live, refresh.secret, now).await
     }
 
     /// Spends a refresh token for a new pair. A token spent within the grace period (a retry,
@@ -263,10 +279,10 @@ impl Accounts {
             self.sessions.revoke_session(session.account_id, session.id).await?;
             return Err(Error::TokenInvalid);
         };
-        self.token_pair(account, &session, next.secret, now)
+        self.token_pair(account, &session, next.secret, now).await
     }
 
-    fn token_pair(
+    async fn token_pair(
         &self,
         account: Account,
         session: &LiveSession,
@@ -274,7 +290,7 @@ impl Accounts {
         now: DateTime<Utc>,
     ) -> Result<TokenPair> {
         let (access_token, expires_in) =
-            self.sign_access_token(&account, session.id, session.expires_at, &session.auth, now)?;
+            self.sign_access_token(&account, session.id, session.expires_at, &session.auth, now).await?;
         Ok(TokenPair {
             access_token,
             expires_in,
@@ -287,7 +303,7 @@ impl Accounts {
 
     /// An access token of the session, living the access-token lifetime but never past the
     /// session's end; with its lifetime in seconds.
-    pub(super) fn sign_access_token(
+    pub(super) async fn sign_access_token(
         &self,
         account: &Account,
         session_id: Uuid,
@@ -297,6 +313,10 @@ impl Accounts {
     ) -> Result<(String, u64)> {
         let ttl = chrono::Duration::from_std(self.settings.access_token_ttl).unwrap_or(chrono::Duration::minutes(15));
         let exp = (now + ttl).min(session_expires_at);
+        let org = match auth.org {
+            Some(org_id) => self.org_claim(org_id, account.id).await?,
+            None => None,
+        };
         let claims = AccessClaims {
             iss: self.keys().issuer().to_owned(),
             sub: account.id,
@@ -310,6 +330,7 @@ impl Accounts {
             app_data: account.app_data.clone(),
             amr: auth.amr.clone(),
             aal: auth.aal,
+            org,
         };
         let access_token = self.keys().sign(&claims)?;
         let expires_in = u64::try_from((exp - now).num_seconds()).unwrap_or_default();

@@ -100,6 +100,19 @@ impl Throttle {
         Ok(self.store.take(key, budget, self.clock.now_ms()).await?)
     }
 
+    /// Takes one from an organization's budget for `what` (its invitations), whether or not the
+    /// per-client limits are on: it bounds the mail one organization can make gatehouse send.
+    pub async fn per_org(&self, what: &str, org_id: uuid::Uuid, budget: Budget) -> Result<()> {
+        match self.take(&key(&format!("org:{what}"), &[&org_id.to_string()]), budget).await? {
+            Decision::Allowed => Ok(()),
+            Decision::Limited { retry_after } => {
+                crate::metrics::event("gatehouse_rate_limited_total", "action", "invitation");
+                tracing::info!(%org_id, what, "an organization's budget was reached");
+                Err(Error::RateLimited { retry_after })
+            }
+        }
+    }
+
     /// Takes one request of `action` from the client IP's budget.
     pub async fn per_ip(&self, action: Action, client: &ClientInfo) -> Result<()> {
         let Some(limits) = &self.limits else { return Ok(()) };

@@ -7,8 +7,10 @@
 //! - `PATH`, when given, matches that path and everything under it at a segment boundary
 //!   (`/admin` matches `/admin` and `/admin/x`, not `/administrator`), in any letter case (an
 //!   app that routes `/ADMIN` to `/admin` is covered too);
-//! - `ACCESS` is `public` (no login), `authenticated` (any active account) or `group:NAME`
-//!   (accounts whose role is `NAME`, or whose `app_data.roles` lists it).
+//! - `ACCESS` is `public` (no login), `authenticated` (any active account), `group:NAME`
+//!   (accounts whose role is `NAME`, or whose `app_data.roles` lists it), or `org:SLUG`
+//!   (members of that organization), `org:SLUG:ROLE` (members with that role there) or
+//!   `org:SLUG:RESOURCE:ACTION` (members whose role there grants that permission).
 //!
 //! A request no rule matches needs a login (`authenticated`).
 
@@ -18,6 +20,12 @@ pub enum Access {
     Public,
     Authenticated,
     Group(String),
+    /// Members of the organization of this slug; with `need`, a role's name or (holding a
+    /// `:`) a permission the member's role must be or grant.
+    Org {
+        slug: String,
+        need: Option<String>,
+    },
 }
 
 /// One rule of `GATEHOUSE_FORWARD_RULES`.
@@ -88,6 +96,23 @@ impl ForwardRule {
     }
 }
 
+/// `SLUG[:ROLE|:RESOURCE:ACTION]` of an `org:` rule, checked as the organizations' own rules
+/// check slugs, role names and permissions.
+fn org_access(text: &str) -> Option<Access> {
+    use crate::model::org::{Slug, valid_permission, valid_role_name};
+    let (slug, need) = match text.split_once(':') {
+        Some((slug, need)) => (slug, Some(need)),
+        None => (text, None),
+    };
+    let slug = Slug::parse(slug)?;
+    let need = match need {
+        Some(need) if valid_role_name(need) || valid_permission(need) => Some(need.to_owned()),
+        Some(_) => return None,
+        None => None,
+    };
+    Some(Access::Org { slug: slug.as_str().to_owned(), need })
+}
+
 /// Parses the setting's value.
 pub fn parse_forward_rules(value: &str) -> Result<ForwardRules, String> {
     let example = "write a list like app.example.com/admin=group:admin,app.example.com/health=public";
@@ -101,11 +126,18 @@ pub fn parse_forward_rules(value: &str) -> Result<ForwardRules, String> {
             let access = match access.trim() {
                 "public" => Access::Public,
                 "authenticated" => Access::Authenticated,
-                other => match other.strip_prefix("group:") {
-                    Some(group) if !group.is_empty() && group.chars().all(|c| c.is_ascii_graphic()) => {
+                other => match (other.strip_prefix("group:"), other.strip_prefix("org:")) {
+                    (Some(group), _) if !group.is_empty() && group.chars().all(|c| c.is_ascii_graphic()) => {
                         Access::Group(group.to_owned())
                     }
-                    _ => return Err(format!("{item:?}: the access is public, authenticated or group:NAME")),
+                    (_, Some(org)) => org_access(org).ok_or_else(|| {
+                        format!("{item:?}: write org:SLUG, org:SLUG:ROLE or org:SLUG:RESOURCE:ACTION (lower case)")
+                    })?,
+                    _ => {
+                        return Err(format!(
+                            "{item:?}: the access is public, authenticated, group:NAME or org:SLUG[:ROLE|:PERMISSION]"
+                        ));
+                    }
                 },
             };
             let target = target.trim().to_ascii_lowercase();
@@ -149,6 +181,21 @@ mod tests {
         assert_eq!(rules.access("localhost:8081", "/x"), &Access::Group("staff".into()));
         assert_eq!(rules.access("localhost", "/x"), &Access::Authenticated);
         assert!(parse_forward_rules("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn org_rules_name_a_slug_and_perhaps_a_role_or_a_permission() {
+        let rules = parse_forward_rules(
+            "a.example.com=org:acme, b.example.com=org:acme:admin, c.example.com=org:acme:docs:write",
+        )
+        .unwrap();
+        let org = |need: Option<&str>| Access::Org { slug: "acme".into(), need: need.map(str::to_owned) };
+        assert_eq!(rules.access("a.example.com", "/"), &org(None));
+        assert_eq!(rules.access("b.example.com", "/"), &org(Some("admin")));
+        assert_eq!(rules.access("c.example.com", "/"), &org(Some("docs:write")));
+        for bad in ["x.com=org:", "x.com=org:Acme", "x.com=org:acme:", "x.com=org:acme:Admin", "x.com=org:acme:a:b:c"] {
+            assert!(parse_forward_rules(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

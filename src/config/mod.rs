@@ -130,9 +130,13 @@ pub struct Policy {
     pub app_url: Option<Url>,
     /// `GATEHOUSE_REDIRECT_ALLOW`: the prefixes a `redirect_to` must start with.
     pub redirect_allow: Vec<Url>,
-    /// Any active account may create an organization (`GATEHOUSE_ORG_CREATION=anyone`); else
-    /// only admins.
+    /// Any active account may create an organization (`GATEHOUSE_ORG_CREATION=anyone`).
     pub org_creation_open: bool,
+    /// An organization's most members, how long its invitations last and how many it may send
+    /// (`GATEHOUSE_ORG_MEMBER_LIMIT`, `GATEHOUSE_INVITATION_TTL`, `GATEHOUSE_INVITATION_BUDGET`).
+    pub org_member_limit: u64,
+    pub invitation_ttl: Duration,
+    pub invitation_budget: Budget,
 }
 
 /// Every budget and the login lockout policy.
@@ -475,6 +479,9 @@ fn policy(p: &mut Parser<'_>) -> Option<Policy> {
     let app_url = p.optional(&APP_URL);
     let redirect_allow = p.optional(&REDIRECT_ALLOW);
     let org_creation_open = p.get(&ORG_CREATION);
+    let org_member_limit = p.get(&ORG_MEMBER_LIMIT);
+    let invitation_ttl = p.get(&INVITATION_TTL);
+    let invitation_budget = p.get(&INVITATION_BUDGET);
     Some(Policy {
         signup_open: signup_open?,
         signup_conceal_existing: signup_conceal_existing?,
@@ -484,6 +491,9 @@ fn policy(p: &mut Parser<'_>) -> Option<Policy> {
         app_url: app_url?,
         redirect_allow: redirect_allow?.unwrap_or_default(),
         org_creation_open: org_creation_open?,
+        org_member_limit: org_member_limit?,
+        invitation_ttl: invitation_ttl?,
+        invitation_budget: invitation_budget?,
     })
 }
 

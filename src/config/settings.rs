@@ -195,6 +195,12 @@ settings! {
         "`closed`: `POST /user` answers `403 signup_disabled`; admins and the CLI still create accounts (invitations)";
     ORG_CREATION: bool = "GATEHOUSE_ORG_CREATION", Value("anyone"), Plain, parse_org_creation,
         "`admins`: only admins create organizations (`POST /orgs` answers others `403 forbidden`); `anyone`: every active account may";
+    ORG_MEMBER_LIMIT: u64 = "GATEHOUSE_ORG_MEMBER_LIMIT", Value("10000"), Plain, |v| parse_count(v, 1, 10_000_000),
+        "the most members one organization may have: accepting an invitation past it answers `409 member_limit_reached`";
+    INVITATION_TTL: Duration = "GATEHOUSE_INVITATION_TTL", Value("7d"), Plain, parse_duration,
+        "how long an invitation to an organization may be accepted";
+    INVITATION_BUDGET: Budget = "GATEHOUSE_INVITATION_BUDGET", Value("100/1h"), Plain, parse_budget,
+        "invitations one organization may send; past it `POST /orgs/{org}/invitations` answers `429`";
     PASSWORDLESS: bool = "GATEHOUSE_PASSWORDLESS", Value("on"), Plain, parse_switch,
         "`off`: login by an emailed link or code (`POST /auth/email`) answers `403 passwordless_disabled`";
     WEBHOOK_ALLOW_PRIVATE: bool = "GATEHOUSE_WEBHOOK_ALLOW_PRIVATE", Value("false"), Plain, parse_bool,

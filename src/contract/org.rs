@@ -6,7 +6,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::rfc3339;
-use crate::model::org::{Member, Organization};
+use crate::model::invitation::{Addressed, Invitation};
+use crate::model::org::{Member, Membership, Organization};
 
 /// An organization.
 #[derive(Debug, Serialize, ToSchema)]
@@ -57,5 +58,92 @@ impl From<Member> for MemberBody {
             role: m.role,
             joined_at: rfc3339(&m.joined_at),
         }
+    }
+}
+
+/// A pending invitation, as the organization lists it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationBody {
+    id: Uuid,
+    /// The invited address (lower case).
+    email: String,
+    role: String,
+    /// Who invited (absent when an admin acting as owner or the operator did).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invited_by: Option<Uuid>,
+    created_at: String,
+    expires_at: String,
+}
+
+impl From<Invitation> for InvitationBody {
+    fn from(i: Invitation) -> Self {
+        Self {
+            id: i.id,
+            email: i.email,
+            role: i.role,
+            invited_by: i.invited_by,
+            created_at: rfc3339(&i.created_at),
+            expires_at: rfc3339(&i.expires_at),
+        }
+    }
+}
+
+/// An organization as its invitations show it to the invited.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitingOrg {
+    id: Uuid,
+    name: String,
+    slug: String,
+}
+
+/// An invitation addressed to the caller.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MyInvitationBody {
+    id: Uuid,
+    org: InvitingOrg,
+    role: String,
+    created_at: String,
+    expires_at: String,
+}
+
+impl From<Addressed> for MyInvitationBody {
+    fn from(a: Addressed) -> Self {
+        Self {
+            id: a.invitation.id,
+            org: InvitingOrg { id: a.org.id, name: a.org.name, slug: a.org.slug },
+            role: a.invitation.role,
+            created_at: rfc3339(&a.invitation.created_at),
+            expires_at: rfc3339(&a.invitation.expires_at),
+        }
+    }
+}
+
+/// A role of an organization.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleBody {
+    name: String,
+    permissions: Vec<String>,
+    /// `owner`, `admin` and `member` are built in, and cannot be changed.
+    builtin: bool,
+}
+
+impl RoleBody {
+    pub fn new(name: String, permissions: Vec<String>, builtin: bool) -> Self {
+        Self { name, permissions, builtin }
+    }
+}
+
+/// An account's membership: the organization, its role there and what the role grants.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MembershipBody {
+    org: OrgBody,
+    role: String,
+    permissions: Vec<String>,
+    joined_at: String,
+}
+
+impl From<Membership> for MembershipBody {
+    fn from(m: Membership) -> Self {
+        Self { org: m.org.into(), role: m.role, permissions: m.permissions, joined_at: rfc3339(&m.joined_at) }
     }
 }

@@ -37,6 +37,8 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .merge(routes::mfa::router())
         .merge(routes::passkeys::router())
         .merge(routes::orgs::router())
+        .merge(routes::org_roles::router())
+        .merge(routes::invitations::router())
         .merge(routes::activation::router())
         .merge(routes::password::router())
         .merge(routes::passwordless::router())

@@ -124,6 +124,8 @@ pub(super) fn sample_args() -> Vec<(&'static str, FluentValue<'static>)> {
         ("who", text("someone@example.com")),
         ("client", text("Example app")),
         ("app", text("app.example.com")),
+        ("org", text("Acme")),
+        ("role", text("admin")),
         ("left", FluentValue::from(3)),
         ("n", FluentValue::from(2)),
     ]

@@ -67,6 +67,7 @@ fn every_email(letters: Letters<'_>) -> Vec<Rendered> {
         letters.password_changed(true),
         letters.email_change_confirm(link, ttl),
         letters.email_changed("new@example.org", link, ttl),
+        letters.invitation(link, ttl, "Acme <b>Corp</b>", "admin"),
         letters.signup_attempt(),
         letters.mfa_enabled(),
         letters.mfa_disabled(false),

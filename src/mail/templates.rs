@@ -154,6 +154,13 @@ impl<'a> Letters<'a> {
         self.finish("email_changed", "email-changed", &args, blocks)
     }
 
+    /// An invitation to join an organization (`org`, its name) with `role`; the link leads to
+    /// the page that accepts it.
+    pub fn invitation(&self, link: &str, ttl: Duration, org: &str, role: &str) -> Rendered {
+        let args = [("valid", self.valid(ttl)), ("org", org.into()), ("role", role.into())];
+        self.with_link("invitation", "invitation", link, &args)
+    }
+
     /// Sent to the owner of an address someone tried to sign up with (when sign-up conceals
     /// existing accounts).
     pub fn signup_attempt(&self) -> Rendered {

@@ -17,6 +17,7 @@ pub mod email_change;
 pub mod email_login;
 pub mod error;
 pub mod identity;
+pub mod invitation;
 pub mod locale;
 pub mod mfa;
 pub mod org;

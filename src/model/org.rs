@@ -136,6 +136,8 @@ pub struct Membership {
     pub org: Organization,
     pub account_id: Uuid,
     pub role: String,
+    /// What the role grants, read with the membership (a custom role's as it is now).
+    pub permissions: Vec<String>,
     pub joined_at: DateTime<Utc>,
 }
 
@@ -158,17 +160,78 @@ pub enum OrgActor {
     AsOwner,
 }
 
-/// Whether an actor of role `actor` may give a member of role `target` the role `new`, or
-/// (`None`) remove it; `leaving` when the actor is that member. Owners alone touch owners.
-pub fn may_change(actor: &str, target: &str, new: Option<&str>, leaving: bool) -> bool {
-    let permissions = builtin_permissions(actor).unwrap_or_default();
-    let has = |permission: &str| permissions.iter().any(|p| p == permission);
-    let touches_owner = target == OWNER || new == Some(OWNER);
+/// A role with its permissions, as a change of membership weighs it.
+#[derive(Clone, Copy, Debug)]
+pub struct Held<'a> {
+    pub role: &'a str,
+    pub permissions: &'a [String],
+}
+
+impl Held<'_> {
+    fn has(&self, permission: &str) -> bool {
+        self.permissions.iter().any(|p| p == permission)
+    }
+
+    /// Whether every permission gatehouse itself checks that `other` grants, this one has too.
+    pub fn covers(&self, other: &Held<'_>) -> bool {
+        other.permissions.iter().filter(|p| PERMISSIONS.contains(&p.as_str())).all(|p| self.has(p))
+    }
+}
+
+/// Whether `actor` may give a member holding `target` the role `new`, or (`None`) remove it;
+/// `leaving` when the actor is that member. Owners alone touch owners, and nobody gives or
+/// takes away more of gatehouse's own permissions than it holds: a custom role with
+/// `members:update` cannot make anyone (itself included) an admin.
+pub fn may_change(actor: Held<'_>, target: Held<'_>, new: Option<Held<'_>>, leaving: bool) -> bool {
+    let owner = actor.role == OWNER;
+    let touches_owner = target.role == OWNER || new.is_some_and(|new| new.role == OWNER);
     match new {
         None if leaving => true,
-        None => has("members:remove") && (target != OWNER || actor == OWNER),
-        Some(_) => has("members:update") && (!touches_owner || actor == OWNER),
+        None => actor.has("members:remove") && (target.role != OWNER || owner) && actor.covers(&target),
+        Some(new) => {
+            actor.has("members:update") && (!touches_owner || owner) && actor.covers(&target) && actor.covers(&new)
+        }
     }
+}
+
+/// The permissions of a role: a built-in one's, else the custom role's (`custom`, what the
+/// organization keeps for that name), else none.
+pub fn permissions_of(role: &str, custom: Option<Vec<String>>) -> Vec<String> {
+    builtin_permissions(role).or(custom).unwrap_or_default()
+}
+
+/// Whether `permission` may be granted by a custom role: a built-in one, or an app's own
+/// `resource:action` (each part 1 to 64 of lower-case letters, digits, `_`, `-` and `.`).
+pub fn valid_permission(permission: &str) -> bool {
+    let part = |p: &str| {
+        (1..=64).contains(&p.len())
+            && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-.".contains(c))
+    };
+    match permission.split_once(':') {
+        Some((resource, action)) => part(resource) && part(action),
+        None => false,
+    }
+}
+
+/// The most permissions one custom role grants.
+pub const MAX_ROLE_PERMISSIONS: usize = 100;
+
+/// A role an organization defined.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrgRole {
+    pub name: String,
+    pub permissions: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What removing a custom role came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoleRemoval {
+    Done,
+    NotFound,
+    /// Members hold it: nothing changed.
+    InUse,
 }
 
 /// What a change of a member's role or a removal came to.
@@ -182,6 +245,8 @@ pub enum MemberChange {
     Forbidden,
     /// It would leave the organization without an owner: nothing changed.
     LastOwner,
+    /// The new role is neither a built-in one nor one of the organization's.
+    UnknownRole,
 }
 
 #[cfg(test)]
@@ -211,16 +276,49 @@ mod tests {
         assert!(builtin_permissions("billing").is_none());
     }
 
+    fn held(role: &str) -> (String, Vec<String>) {
+        let permissions = match role {
+            "hr" => vec!["members:update".to_owned(), "members:remove".to_owned(), "docs:read".to_owned()],
+            "editor" => vec!["docs:write".to_owned()],
+            other => permissions_of(other, None),
+        };
+        (role.to_owned(), permissions)
+    }
+
+    fn may(actor: &str, target: &str, new: Option<&str>, leaving: bool) -> bool {
+        let (actor, target, new) = (held(actor), held(target), new.map(held));
+        fn as_held((role, permissions): &(String, Vec<String>)) -> Held<'_> {
+            Held { role, permissions }
+        }
+        may_change(as_held(&actor), as_held(&target), new.as_ref().map(as_held), leaving)
+    }
+
     #[test]
     fn owners_alone_touch_owners_and_anyone_may_leave() {
-        assert!(may_change(OWNER, OWNER, Some(ADMIN), false) && may_change(OWNER, MEMBER, None, false));
-        assert!(may_change(ADMIN, MEMBER, Some(ADMIN), false) && may_change(ADMIN, MEMBER, None, false));
-        assert!(!may_change(ADMIN, OWNER, Some(MEMBER), false), "an admin demotes no owner");
-        assert!(!may_change(ADMIN, OWNER, None, false), "an admin removes no owner");
-        assert!(!may_change(ADMIN, MEMBER, Some(OWNER), false), "an admin makes no owner");
-        assert!(!may_change(MEMBER, MEMBER, Some(ADMIN), false) && !may_change(MEMBER, MEMBER, None, false));
-        assert!(may_change(MEMBER, MEMBER, None, true) && may_change(OWNER, OWNER, None, true), "leaving");
-        assert!(!may_change("billing", MEMBER, None, false), "an unknown role grants nothing");
+        assert!(may(OWNER, OWNER, Some(ADMIN), false) && may(OWNER, MEMBER, None, false));
+        assert!(may(ADMIN, MEMBER, Some(ADMIN), false) && may(ADMIN, MEMBER, None, false));
+        assert!(!may(ADMIN, OWNER, Some(MEMBER), false), "an admin demotes no owner");
+        assert!(!may(ADMIN, OWNER, None, false), "an admin removes no owner");
+        assert!(!may(ADMIN, MEMBER, Some(OWNER), false), "an admin makes no owner");
+        assert!(!may(MEMBER, MEMBER, Some(ADMIN), false) && !may(MEMBER, MEMBER, None, false));
+        assert!(may(MEMBER, MEMBER, None, true) && may(OWNER, OWNER, None, true), "leaving");
+        assert!(!may("unknown", MEMBER, None, false), "an unknown role grants nothing");
+    }
+
+    #[test]
+    fn a_custom_role_hands_out_no_more_of_gatehouses_permissions_than_it_holds() {
+        assert!(may("hr", MEMBER, Some("editor"), false), "an app's own permissions are the manager's to give");
+        assert!(may("hr", "editor", None, false));
+        assert!(!may("hr", MEMBER, Some(ADMIN), false), "no admin made by a lesser role");
+        assert!(!may("hr", "hr", Some(ADMIN), false), "nor itself");
+        assert!(!may("hr", ADMIN, Some(MEMBER), false) && !may("hr", ADMIN, None, false), "nor an admin touched");
+        assert!(may(ADMIN, "hr", Some(MEMBER), false) && may(ADMIN, MEMBER, Some("hr"), false));
+        assert!(valid_permission("docs:write") && valid_permission("members:invite") && valid_permission("a.b:c-d"));
+        for bad in
+            ["docs", "docs:", ":write", "Docs:write", "docs:write:all", "docs :write", &format!("{}:x", "a".repeat(65))]
+        {
+            assert!(!valid_permission(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! copy goes stale. [`Effects`] is what a change commits beside its own rows (the outcomes'
 //! audit rows and webhook jobs, and the emails), in the same transaction.
 //!
-//! A new kind of event is one variant here and a row in each table that concerns it.
+//! A new kind of event is one variant of [`Kind`] (`outcome/kind.rs`) and a row in each table
+//! that concerns it.
 
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -13,273 +14,8 @@ use super::audit::AuditEvent;
 use super::email::NewEmail;
 use super::webhook::{Event, EventType};
 
-/// What happened. Its name (`as_str`) is the audit trail's `kind`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Kind {
-    Signup,
-    /// A sign-up attempt with an address that belongs to an account already.
-    SignupExistingEmail,
-    Activation,
-    ActivationResendRequested,
-    LoginSucceeded,
-    LoginFailed,
-    /// A login refused by the lockout, before the password was checked.
-    LoginLocked,
-    /// A right password of an account with a second factor: the login waits for it.
-    LoginMfaRequired,
-    /// A login link and code were asked for (`detail.email` when no account has the address).
-    EmailLoginRequested,
-    /// A wrong code of a login by email.
-    EmailLoginFailed,
-    /// An account was made by a sign-up link or code.
-    SignupByEmail,
-    /// A login through a provider (`detail.provider`).
-    LoginSocial,
-    /// A provider's answer that was refused (`detail.provider`, `detail.reason`).
-    LoginSocialFailed,
-    /// An account was made by a login through a provider.
-    SignupByProvider,
-    /// An identity at a provider was linked (`detail.automatic` when by a trusted address).
-    IdentityLinked,
-    IdentityUnlinked,
-    Logout,
-    /// A second factor was enabled (`detail.method`).
-    MfaEnabled,
-    /// A second factor was removed by its owner.
-    MfaDisabled,
-    /// A wrong, replayed or spent second-factor code.
-    MfaFailed,
-    MfaRecoveryCodesRenewed,
-    /// An admin (or an operator) removed every second factor of an account.
-    AdminMfaReset,
-    PasskeyAdded,
-    PasskeyRemoved,
-    /// A synced passkey presented other backup flags than stored; accepted.
-    PasskeyBackupChanged,
-    /// A session was authenticated afresh (a step-up).
-    Reauthenticated,
-    SessionEnded,
-    /// A spent refresh token presented again: the session was ended.
-    RefreshReused,
-    PasswordChanged,
-    PasswordResetRequested,
-    PasswordReset,
-    EmailChangeRequested,
-    EmailChanged,
-    EmailChangeReverted,
-    AccountUpdated,
-    AccountDeleted,
-    AdminAccountUpdated,
-    AdminAccountDeleted,
-    AdminAccountCreated,
-    AdminSessionsEnded,
-    /// An admin (or an operator at the command line) had a password-reset link sent.
-    AdminPasswordResetSent,
-    /// An admin (or an operator) had the activation link sent again.
-    AdminActivationSent,
-    /// An admin (or an operator) requeued a failed email.
-    AdminEmailRetried,
-    /// An operator added a signing key.
-    AdminKeyRotated,
-    RateLimited,
-    /// A client app was let in to an account (`detail.client_id`, `detail.scopes`): a code issued.
-    OauthAuthorized,
-    /// A person agreed to share scopes with a client (`detail.client_id`, `detail.scopes`).
-    OauthConsented,
-    /// A client redeemed a code: its session started (`detail.client_id`, `detail.session_id`).
-    OauthTokenIssued,
-    /// A spent authorization code presented again: the session it started was ended.
-    OauthCodeReused,
-    /// An admin (or an operator) registered, changed, deleted a client or gave it a new secret.
-    AdminClientCreated,
-    AdminClientUpdated,
-    AdminClientDeleted,
-    AdminClientSecretRotated,
-    /// An admin (or an operator) registered, changed or deleted a webhook endpoint
-    /// (`detail.webhook_id`, `.url`, `.events`), or replayed a delivery (`detail.event_id`).
-    AdminWebhookCreated,
-    AdminWebhookUpdated,
-    AdminWebhookDeleted,
-    AdminWebhookReplayed,
-    /// Accounts were imported (`detail.lines`, `.imported`, `.existing`, `.bad`).
-    AdminUsersImported,
-    /// An organization was created (`detail.org_id`, `.slug`); the account is its first owner.
-    OrgCreated,
-    /// An organization's name, slug or data changed (`detail.org_id`, `.changed`).
-    OrgUpdated,
-    /// An organization was deleted with its memberships (`detail.org_id`, `.slug`).
-    OrgDeleted,
-    /// An operator added a member (`detail.org_id`, `.role`); the account is the member.
-    OrgMemberAdded,
-    /// A member's role changed (`detail.org_id`, `.role`, `.previous`); the account is the member.
-    OrgMemberUpdated,
-    /// A member was removed, or left (`detail.org_id`, `.left`); the account is the member.
-    OrgMemberRemoved,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 64] = [
-        Kind::Signup,
-        Kind::SignupExistingEmail,
-        Kind::Activation,
-        Kind::ActivationResendRequested,
-        Kind::LoginSucceeded,
-        Kind::LoginFailed,
-        Kind::LoginLocked,
-        Kind::LoginMfaRequired,
-        Kind::EmailLoginRequested,
-        Kind::EmailLoginFailed,
-        Kind::SignupByEmail,
-        Kind::LoginSocial,
-        Kind::LoginSocialFailed,
-        Kind::SignupByProvider,
-        Kind::IdentityLinked,
-        Kind::IdentityUnlinked,
-        Kind::Logout,
-        Kind::MfaEnabled,
-        Kind::MfaDisabled,
-        Kind::MfaFailed,
-        Kind::MfaRecoveryCodesRenewed,
-        Kind::AdminMfaReset,
-        Kind::PasskeyAdded,
-        Kind::PasskeyRemoved,
-        Kind::PasskeyBackupChanged,
-        Kind::Reauthenticated,
-        Kind::SessionEnded,
-        Kind::RefreshReused,
-        Kind::PasswordChanged,
-        Kind::PasswordResetRequested,
-        Kind::PasswordReset,
-        Kind::EmailChangeRequested,
-        Kind::EmailChanged,
-        Kind::EmailChangeReverted,
-        Kind::AccountUpdated,
-        Kind::AccountDeleted,
-        Kind::AdminAccountUpdated,
-        Kind::AdminAccountDeleted,
-        Kind::AdminAccountCreated,
-        Kind::AdminSessionsEnded,
-        Kind::AdminPasswordResetSent,
-        Kind::AdminActivationSent,
-        Kind::AdminEmailRetried,
-        Kind::AdminKeyRotated,
-        Kind::RateLimited,
-        Kind::OauthAuthorized,
-        Kind::OauthConsented,
-        Kind::OauthTokenIssued,
-        Kind::OauthCodeReused,
-        Kind::AdminClientCreated,
-        Kind::AdminClientUpdated,
-        Kind::AdminClientDeleted,
-        Kind::AdminClientSecretRotated,
-        Kind::AdminWebhookCreated,
-        Kind::AdminWebhookUpdated,
-        Kind::AdminWebhookDeleted,
-        Kind::AdminWebhookReplayed,
-        Kind::AdminUsersImported,
-        Kind::OrgCreated,
-        Kind::OrgUpdated,
-        Kind::OrgDeleted,
-        Kind::OrgMemberAdded,
-        Kind::OrgMemberUpdated,
-        Kind::OrgMemberRemoved,
-    ];
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Kind::Signup => "signup",
-            Kind::SignupExistingEmail => "signup.existing_email",
-            Kind::Activation => "activation",
-            Kind::ActivationResendRequested => "activation.resend_requested",
-            Kind::LoginSucceeded => "login.succeeded",
-            Kind::LoginFailed => "login.failed",
-            Kind::LoginLocked => "login.locked",
-            Kind::LoginMfaRequired => "login.mfa_required",
-            Kind::EmailLoginRequested => "login.email_requested",
-            Kind::EmailLoginFailed => "login.email_failed",
-            Kind::SignupByEmail => "signup.by_email",
-            Kind::LoginSocial => "login.social",
-            Kind::LoginSocialFailed => "login.social_failed",
-            Kind::SignupByProvider => "signup.by_provider",
-            Kind::IdentityLinked => "identity.linked",
-            Kind::IdentityUnlinked => "identity.unlinked",
-            Kind::Logout => "logout",
-            Kind::MfaEnabled => "mfa.enabled",
-            Kind::MfaDisabled => "mfa.disabled",
-            Kind::MfaFailed => "mfa.failed",
-            Kind::MfaRecoveryCodesRenewed => "mfa.recovery_codes_renewed",
-            Kind::AdminMfaReset => "admin.mfa_reset",
-            Kind::PasskeyAdded => "passkey.added",
-            Kind::PasskeyRemoved => "passkey.removed",
-            Kind::PasskeyBackupChanged => "passkey.backup_changed",
-            Kind::Reauthenticated => "session.reauthenticated",
-            Kind::SessionEnded => "session.ended",
-            Kind::RefreshReused => "refresh.reused",
-            Kind::PasswordChanged => "password.changed",
-            Kind::PasswordResetRequested => "password.reset_requested",
-            Kind::PasswordReset => "password.reset",
-            Kind::EmailChangeRequested => "email.change_requested",
-            Kind::EmailChanged => "email.changed",
-            Kind::EmailChangeReverted => "email.change_reverted",
-            Kind::AccountUpdated => "account.updated",
-            Kind::AccountDeleted => "account.deleted",
-            Kind::AdminAccountUpdated => "admin.account_updated",
-            Kind::AdminAccountDeleted => "admin.account_deleted",
-            Kind::AdminAccountCreated => "admin.account_created",
-            Kind::AdminSessionsEnded => "admin.sessions_ended",
-            Kind::AdminPasswordResetSent => "admin.password_reset_sent",
-            Kind::AdminActivationSent => "admin.activation_sent",
-            Kind::AdminEmailRetried => "admin.email_retried",
-            Kind::AdminKeyRotated => "admin.key_rotated",
-            Kind::RateLimited => "rate_limited",
-            Kind::OauthAuthorized => "oauth.authorized",
-            Kind::OauthConsented => "oauth.consented",
-            Kind::OauthTokenIssued => "oauth.token_issued",
-            Kind::OauthCodeReused => "oauth.code_reused",
-            Kind::AdminClientCreated => "admin.client_created",
-            Kind::AdminClientUpdated => "admin.client_updated",
-            Kind::AdminClientDeleted => "admin.client_deleted",
-            Kind::AdminClientSecretRotated => "admin.client_secret_rotated",
-            Kind::AdminWebhookCreated => "admin.webhook_created",
-            Kind::AdminWebhookUpdated => "admin.webhook_updated",
-            Kind::AdminWebhookDeleted => "admin.webhook_deleted",
-            Kind::AdminWebhookReplayed => "admin.webhook_replayed",
-            Kind::AdminUsersImported => "admin.users_imported",
-            Kind::OrgCreated => "org.created",
-            Kind::OrgUpdated => "org.updated",
-            Kind::OrgDeleted => "org.deleted",
-            Kind::OrgMemberAdded => "org.member_added",
-            Kind::OrgMemberUpdated => "org.member_updated",
-            Kind::OrgMemberRemoved => "org.member_removed",
-        }
-    }
-
-    /// The counter the outcome adds one to, beside the audit row: a name, and a label with its
-    /// value where the kind has one.
-    fn counter(self) -> Option<&'static str> {
-        match self {
-            Kind::Signup | Kind::SignupByEmail | Kind::SignupByProvider => Some("gatehouse_signups_total"),
-            Kind::Activation => Some("gatehouse_activations_total"),
-            Kind::Logout => Some("gatehouse_logouts_total"),
-            _ => None,
-        }
-    }
-
-    /// Whether the outcome changed the account's row: the session store's copy of it is stale.
-    pub fn changes_account(self) -> bool {
-        matches!(
-            self,
-            Kind::Activation
-                | Kind::PasswordChanged
-                | Kind::PasswordReset
-                | Kind::AccountUpdated
-                | Kind::AdminAccountUpdated
-                | Kind::EmailChanged
-                | Kind::EmailChangeReverted
-                | Kind::AccountDeleted
-                | Kind::AdminAccountDeleted
-        )
-    }
-}
+mod kind;
+pub use self::kind::Kind;
 
 /// Where a request came from.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -394,6 +130,17 @@ impl Outcome {
             }
             login
         };
+        // An organization's events carry what names it and what changed, beside the account
+        // (the member's, or for the organization's own events the one who acted).
+        let org = |kind| {
+            let mut event = event(kind);
+            for key in ["org_id", "slug", "role", "previous", "left", "invitation_id", "email", "changed"] {
+                if let Some(value) = self.detail.get(key) {
+                    event = event.with(key, value.clone());
+                }
+            }
+            event
+        };
         let linked = || event(EventType::IdentityLinked).with("provider", self.text("provider").unwrap_or_default());
         match self.kind {
             Kind::Signup | Kind::SignupByEmail | Kind::AdminAccountCreated => vec![event(EventType::UserCreated)],
@@ -421,6 +168,15 @@ impl Outcome {
             },
             Kind::SessionEnded => vec![revoked("ended", self.text("session_id"))],
             Kind::AdminSessionsEnded => vec![revoked("admin", None)],
+            Kind::OrgCreated => vec![org(EventType::OrganizationCreated)],
+            Kind::OrgUpdated => vec![org(EventType::OrganizationUpdated)],
+            Kind::OrgDeleted => vec![org(EventType::OrganizationDeleted)],
+            Kind::OrgMemberAdded => vec![org(EventType::MemberAdded)],
+            Kind::OrgMemberUpdated => vec![org(EventType::MemberUpdated)],
+            Kind::OrgMemberRemoved => vec![org(EventType::MemberRemoved)],
+            Kind::InvitationCreated => vec![org(EventType::InvitationCreated)],
+            Kind::InvitationAccepted => vec![org(EventType::InvitationAccepted), org(EventType::MemberAdded)],
+            Kind::InvitationRevoked => vec![org(EventType::InvitationRevoked)],
             _ => Vec::new(),
         }
     }

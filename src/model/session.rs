@@ -46,6 +46,9 @@ pub struct SessionAuth {
     /// When a second factor was last proved in this session (`None` at level 1).
     pub second_factor_at: Option<DateTime<Utc>>,
     pub grant: Option<Grant>,
+    /// The session's active organization: its access tokens carry the `org` claim, read from
+    /// the membership when each is signed (none once the account is no longer a member).
+    pub org: Option<Uuid>,
 }
 
 /// What an OAuth client was granted: the session is that client's, whose tokens open only
@@ -67,13 +70,13 @@ impl SessionAuth {
 
     /// A login by one factor, whose RFC 8176 method is `method`.
     pub fn first_factor(method: &str, at: DateTime<Utc>) -> Self {
-        Self { aal: 1, amr: vec![method.to_owned()], at, second_factor_at: None, grant: None }
+        Self { aal: 1, amr: vec![method.to_owned()], at, second_factor_at: None, grant: None, org: None }
     }
 
     /// A login, or a step-up, that proved a second factor (RFC 8176 `amr` values, `mfa` among
     /// them) at `at`.
     pub fn second_factor(amr: Vec<String>, at: DateTime<Utc>) -> Self {
-        Self { aal: 2, amr, at, second_factor_at: Some(at), grant: None }
+        Self { aal: 2, amr, at, second_factor_at: Some(at), grant: None, org: None }
     }
 
     /// What a session from before authentication levels were recorded counts as: a password
@@ -97,6 +100,7 @@ impl SessionAuth {
                 scopes: grant.scopes.iter().map(|scope| Cow::Borrowed(scope.as_str())).collect(),
                 via: grant.via,
             }),
+            org: self.org,
         };
         serde_json::to_string(&stored).expect("a session's authentication serializes")
     }
@@ -130,6 +134,7 @@ impl SessionAuth {
                 scopes: grant.scopes.into_iter().map(Cow::into_owned).collect(),
                 via: grant.via,
             }),
+            org: stored.org,
         })
     }
 
@@ -156,7 +161,7 @@ impl SessionAuth {
             }),
             _ => return None,
         };
-        Some(Self { aal, amr, at, second_factor_at, grant })
+        Some(Self { aal, amr, at, second_factor_at, grant, org: None })
     }
 }
 
@@ -171,6 +176,8 @@ struct Stored<'a> {
     amr: Vec<Cow<'a, str>>,
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     grant: Option<StoredGrant<'a>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    org: Option<Uuid>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -252,8 +259,11 @@ mod tests {
             ..granted.clone()
         };
         assert_eq!(SessionAuth::decode(Some(&machine.encode())), machine);
+        let in_org = SessionAuth { org: Some(Uuid::now_v7()), ..machine.clone() };
+        assert!(in_org.encode().contains(r#""org":""#) && !machine.encode().contains("org"));
+        assert_eq!(SessionAuth::decode(Some(&in_org.encode())), in_org);
         // A field a later version adds is passed over; one missing or mistyped is not.
-        let added = stored.replace(r#""aal":2,"#, r#""aal":2,"org":"acme","#);
+        let added = stored.replace(r#""aal":2,"#, r#""aal":2,"tenant":"acme","#);
         assert_eq!(SessionAuth::decode(Some(&added)), SessionAuth::decode(Some(stored)));
         assert_eq!(SessionAuth::decode(Some(r#"{"aal":2,"amr":["pwd"]}"#)), SessionAuth::unrecorded());
         assert_eq!(SessionAuth::decode(Some(r#"{"aal":"2","at":1,"amr":[]}"#)), SessionAuth::unrecorded());

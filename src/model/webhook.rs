@@ -16,10 +16,19 @@ pub enum EventType {
     UserMfaChanged,
     SessionRevoked,
     IdentityLinked,
+    OrganizationCreated,
+    OrganizationUpdated,
+    OrganizationDeleted,
+    MemberAdded,
+    MemberUpdated,
+    MemberRemoved,
+    InvitationCreated,
+    InvitationAccepted,
+    InvitationRevoked,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 9] = [
+    pub const ALL: [EventType; 18] = [
         EventType::UserCreated,
         EventType::UserActivated,
         EventType::UserUpdated,
@@ -29,6 +38,15 @@ impl EventType {
         EventType::UserMfaChanged,
         EventType::SessionRevoked,
         EventType::IdentityLinked,
+        EventType::OrganizationCreated,
+        EventType::OrganizationUpdated,
+        EventType::OrganizationDeleted,
+        EventType::MemberAdded,
+        EventType::MemberUpdated,
+        EventType::MemberRemoved,
+        EventType::InvitationCreated,
+        EventType::InvitationAccepted,
+        EventType::InvitationRevoked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +60,15 @@ impl EventType {
             EventType::UserMfaChanged => "user.mfa_changed",
             EventType::SessionRevoked => "session.revoked",
             EventType::IdentityLinked => "identity.linked",
+            EventType::OrganizationCreated => "organization.created",
+            EventType::OrganizationUpdated => "organization.updated",
+            EventType::OrganizationDeleted => "organization.deleted",
+            EventType::MemberAdded => "member.added",
+            EventType::MemberUpdated => "member.updated",
+            EventType::MemberRemoved => "member.removed",
+            EventType::InvitationCreated => "invitation.created",
+            EventType::InvitationAccepted => "invitation.accepted",
+            EventType::InvitationRevoked => "invitation.revoked",
         }
     }
 

@@ -2,7 +2,7 @@
 //! implements them. The core port is one narrow trait per concern ([`AccountStore`],
 //! [`TokenStore`], [`OutboxStore`], [`KeyStore`], [`MfaStore`], [`PasskeyStore`],
 //! [`AdminStore`], [`EmailChangeStore`], [`EmailLoginStore`], [`IdentityStore`],
-//! [`ClientStore`], [`OrgStore`], [`WebhookStore`], [`JobStore`], and the audit trail's and
+//! [`ClientStore`], [`OrgStore`], [`OrgRoleStore`], [`InvitationStore`], [`WebhookStore`], [`JobStore`], and the audit trail's and
 //! rate limits' own), gathered in [`Store`]: every backend has them all, and each consumer takes only the
 //! trait it needs (the job workers a [`JobStore`], the key loader a [`KeyStore`]). A backend
 //! may also offer optional capabilities, asked for through [`Store`]: [`maintenance`] (the paced
@@ -22,12 +22,14 @@ pub mod email_login;
 pub mod error;
 pub mod identities;
 pub mod import;
+pub mod invitations;
 pub mod jobs;
 pub mod keys;
 pub mod maintenance;
 pub mod mfa;
 pub mod mysql;
 mod open;
+pub mod org_roles;
 pub mod orgs;
 pub mod outbox;
 pub mod passkeys;
@@ -52,11 +54,13 @@ pub use self::email_login::EmailLoginStore;
 pub use self::error::{StoreError, StoreResult};
 pub use self::identities::IdentityStore;
 pub use self::import::ImportStore;
+pub use self::invitations::InvitationStore;
 pub use self::jobs::JobStore;
 pub use self::keys::KeyStore;
 use self::maintenance::MaintenanceStore;
 pub use self::mfa::MfaStore;
 pub use self::open::connect;
+pub use self::org_roles::OrgRoleStore;
 pub use self::orgs::OrgStore;
 pub use self::outbox::{NewEmail, OutboxStore, QueuedEmail};
 pub use self::passkeys::PasskeyStore;
@@ -87,6 +91,8 @@ pub trait Store:
     + IdentityStore
     + ClientStore
     + OrgStore
+    + OrgRoleStore
+    + InvitationStore
     + ImportStore
     + WebhookStore
     + LimitStore

@@ -43,6 +43,20 @@ pub struct AccessClaims {
     /// before it was recorded).
     #[serde(default)]
     pub aal: u8,
+    /// The session's active organization, as the membership stood when the token was signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<OrgClaim>,
+}
+
+/// An organization in a token: the session's active one, with the account's role and
+/// permissions there. Apps that must act on a removal at once ask gatehouse instead
+/// (introspection, userinfo, forward-auth): they read the membership at the request.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OrgClaim {
+    pub id: Uuid,
+    pub slug: String,
+    pub role: String,
+    pub permissions: Vec<String>,
 }
 
 /// Why a presented token was refused. The client only ever learns "401".
@@ -416,6 +430,7 @@ mod tests {
             app_data: serde_json::Map::new(),
             amr: vec!["pwd".into()],
             aal: 1,
+            org: None,
         }
     }
 

@@ -145,6 +145,7 @@ mod tests {
             app_data: serde_json::Map::new(),
             amr: vec!["pwd".into()],
             aal: 1,
+            org: None,
         }
     }
 

@@ -22,7 +22,7 @@ async fn patch(app: &TestApp, path: &str, body: Value, token: &str) -> reqwest::
 }
 
 /// Adds `account` to the organization with `role`, as an accepted invitation would.
-async fn add_member(app: &TestApp, slug: &str, account: &Value, role: &str) {
+pub(crate) async fn add_member(app: &TestApp, slug: &str, account: &Value, role: &str) {
     let store = app.services().await.backend.store;
     let org = store.find_org(OrgKey::Slug(slug)).await.unwrap().unwrap();
     let id = Uuid::parse_str(account["id"].as_str().unwrap()).unwrap();

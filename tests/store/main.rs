@@ -9,6 +9,7 @@ mod audit;
 #[path = "../common/database.rs"]
 mod database;
 mod email_change;
+mod invitations;
 mod limits;
 mod mfa;
 mod oauth;

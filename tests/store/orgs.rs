@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use gatehouse::model::org::{MemberChange, NewOrganization, OrgActor, OrgChange, OrgKey, Slug};
+use gatehouse::model::org::{MemberChange, NewOrganization, OrgActor, OrgChange, OrgKey, OrgRole, Slug};
 use gatehouse::model::outcome::Effects;
 use gatehouse::store::{Store, StoreError};
 use serde_json::json;
@@ -146,6 +146,13 @@ pub async fn the_last_owner_can_be_neither_demoted_nor_removed(h: Harness) {
     );
 
     assert_eq!(h.store.set_member_role(org, bob, "owner", AS_OWNER, &none).await.unwrap(), MemberChange::Done);
+    let billing = OrgRole {
+        name: "billing".into(),
+        permissions: vec!["invoices:read".into()],
+        created_at: now(),
+        updated_at: now(),
+    };
+    assert!(h.store.insert_org_role(org, &billing, &none).await.unwrap());
     assert_eq!(
         h.store.set_member_role(org, ann, "billing", AS_OWNER, &none).await.unwrap(),
         MemberChange::Done,

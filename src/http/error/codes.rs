@@ -144,6 +144,18 @@ codes! {
         "another organization has this slug; choose another";
     LastOwner = "last_owner", CONFLICT, "Last owner",
         "the change would leave the organization without an owner: make another member an owner first";
+    InvitationEmailMismatch = "invitation_email_mismatch", FORBIDDEN, "Invitation is for another address",
+        "the invitation was sent to another address than the caller's verified one: log in with the invited address (confirm it first)";
+    InvitationExpired = "invitation_expired", GONE, "Invitation expired",
+        "the invitation is past its expiry (`GATEHOUSE_INVITATION_TTL`); ask for a new one";
+    AlreadyMember = "already_member", CONFLICT, "Already a member",
+        "the address belongs to an account that is a member of the organization already";
+    RoleTaken = "role_exists", CONFLICT, "Role exists",
+        "the organization has a role of this name already (the built-in owner, admin and member among them)";
+    RoleInUse = "role_in_use", CONFLICT, "Role in use",
+        "members hold the role, or pending invitations offer it: give them another role (or revoke the invitations) first";
+    MemberLimitReached = "member_limit_reached", CONFLICT, "Member limit reached",
+        "the organization has as many members as `GATEHOUSE_ORG_MEMBER_LIMIT` allows";
     TokenExpired = "token_expired", GONE, "Link expired",
         "the link is past its expiry; ask for a new one";
     PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE, "Payload too large",

@@ -23,7 +23,9 @@ pub enum ApiError {
     /// 400: an activation, reset or refresh token is unknown or spent.
     TokenInvalid,
     /// 401: no token, or a bad, expired or revoked one.
-    Unauthorized { token_sent: bool },
+    Unauthorized {
+        token_sent: bool,
+    },
     /// 401 `unauthorized`: an `Authorization` header that is not `Bearer <token>` (a bare token,
     /// another scheme).
     NotBearer,
@@ -34,7 +36,10 @@ pub enum ApiError {
     /// 403: right password, account disabled.
     AccountDisabled,
     /// 403: right password; the second factor is next (`mfa_token`, `methods`).
-    MfaRequired { mfa_token: String, methods: Vec<&'static str> },
+    MfaRequired {
+        mfa_token: String,
+        methods: Vec<&'static str>,
+    },
     /// 401: a wrong, replayed or spent second-factor code.
     InvalidCode,
     /// 401: the `mfa_token` is unknown, spent, expired or out of attempts.
@@ -86,6 +91,12 @@ pub enum ApiError {
     SlugTaken,
     /// 409: the change would leave an organization without an owner.
     LastOwner,
+    InvitationEmailMismatch,
+    InvitationExpired,
+    AlreadyMember,
+    RoleTaken,
+    RoleInUse,
+    MemberLimitReached,
     /// 409
     EmailTaken,
     /// 409
@@ -99,7 +110,9 @@ pub enum ApiError {
     /// 422: well-formed input that breaks a rule.
     ValidationFailed(Vec<FieldError>),
     /// 429: too many requests; try again after the delay.
-    RateLimited { retry_after: std::time::Duration },
+    RateLimited {
+        retry_after: std::time::Duration,
+    },
     /// 503: the database, the session store or the hashing pool cannot serve now.
     Unavailable(String, Option<anyhow::Error>),
     /// 500: a bug. Never the client's doing.
@@ -192,6 +205,12 @@ impl ApiError {
             NotAMember => Code::NotAMember,
             SlugTaken => Code::SlugTaken,
             LastOwner => Code::LastOwner,
+            InvitationEmailMismatch => Code::InvitationEmailMismatch,
+            InvitationExpired => Code::InvitationExpired,
+            AlreadyMember => Code::AlreadyMember,
+            RoleTaken => Code::RoleTaken,
+            RoleInUse => Code::RoleInUse,
+            MemberLimitReached => Code::MemberLimitReached,
             TokenExpired => Code::TokenExpired,
             PayloadTooLarge => Code::PayloadTooLarge,
             UnsupportedMediaType(_) => Code::UnsupportedMediaType,
@@ -258,6 +277,12 @@ impl ApiError {
             NotAMember => "You are not a member of this organization.".into(),
             SlugTaken => "Another organization has this slug; choose another.".into(),
             LastOwner => "This is the organization's last owner: make another member an owner first.".into(),
+            InvitationEmailMismatch => "This invitation was sent to another address. Log in with that address (confirmed) to accept it.".into(),
+            InvitationExpired => "This invitation has expired; ask the organization for a new one.".into(),
+            AlreadyMember => "This account is a member of the organization already.".into(),
+            RoleTaken => "The organization has a role of this name already.".into(),
+            RoleInUse => "Members hold this role or invitations offer it; change those first.".into(),
+            MemberLimitReached => "The organization has as many members as it may have.".into(),
             TokenExpired => "The link has expired; ask for a new one.".into(),
             PayloadTooLarge => "The request body is larger than this route takes: 64 KiB (an import: 64 MiB).".into(),
             UnsupportedMediaType(why) => why.clone(),
@@ -380,6 +405,14 @@ impl From<accounts::Error> for ApiError {
             E::NotAMember => ApiError::NotAMember,
             E::SlugTaken => ApiError::SlugTaken,
             E::LastOwner => ApiError::LastOwner,
+            E::InvitationEmailMismatch => ApiError::InvitationEmailMismatch,
+            E::InvitationExpired => ApiError::InvitationExpired,
+            E::AlreadyMember => ApiError::AlreadyMember,
+            E::RoleTaken => ApiError::RoleTaken,
+            E::RoleInUse => ApiError::RoleInUse,
+            E::MemberLimitReached => ApiError::MemberLimitReached,
+            E::NotFoundInvitation => ApiError::NotFound("invitation"),
+            E::NotFoundRole => ApiError::NotFound("role"),
             E::NotFoundDelivery => ApiError::NotFound("webhook delivery"),
             E::Forbidden => ApiError::Forbidden,
             E::LastAdmin => ApiError::LastAdmin,

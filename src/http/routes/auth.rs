@@ -28,6 +28,9 @@ pub fn router() -> Router<AppState> {
 struct LoginBody {
     email: Option<String>,
     username: Option<String>,
+    /// An organization's id or slug: the session starts in it, and its access tokens carry
+    /// the `org` claim (`403 not_a_member` when the account is not a member).
+    org: Option<String>,
     #[schema(value_type = String, format = Password)]
     password: SecretString,
 }
@@ -36,17 +39,17 @@ struct LoginBody {
     post, path = "/auth", summary = "Log in", operation_id = "login", tag = "login",
     description = "Log in with `email` or `username` and `password`. Also takes `application/x-www-form-urlencoded` (OAuth2 password grant); a `username` holding `@` is read as an email.",
     request_body(content((LoginBody = "application/json"), (LoginBody = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "A token pair. With rate limits on, a `gatehouse_device` cookie marks this client as known to the account: the login lockout others cause does not hold it back.", body = TokenBody), Errors<(code::MalformedRequest, code::InvalidCredentials, code::MfaRequired, code::AccountNotActivated, code::AccountDisabled, code::PayloadTooLarge, code::UnsupportedMediaType, code::RateLimited, code::Unavailable)>)
+    responses((status = 200, description = "A token pair. With rate limits on, a `gatehouse_device` cookie marks this client as known to the account: the login lockout others cause does not hold it back.", body = TokenBody), Errors<(code::MalformedRequest, code::InvalidCredentials, code::MfaRequired, code::AccountNotActivated, code::AccountDisabled, code::NotAMember, code::NotFound, code::PayloadTooLarge, code::UnsupportedMediaType, code::RateLimited, code::Unavailable)>)
 )]
 async fn log_in(
     State(state): State<AppState>,
     Client(client): Client,
     body: JsonOrForm<LoginBody>,
 ) -> Result<Response, ApiError> {
-    let LoginBody { email, username, password } = body.value;
+    let LoginBody { email, username, org, password } = body.value;
     let id = LoginId::from_fields(email, username)
         .ok_or_else(|| ApiError::MalformedRequest("Send `email` or `username` with the `password`.".into()))?;
-    let mut pair = tokens(state.accounts.log_in(id, password, client).await?)?;
+    let mut pair = tokens(state.accounts.log_in(id, password, org.as_deref(), client).await?)?;
     let cookie = pair.device_token.take().map(|token| device_cookie(&token, state.edge.https));
     let mut response = Json(TokenBody::from(pair)).into_response();
     if let Some(Ok(cookie)) = cookie.map(|c| HeaderValue::from_str(&c)) {

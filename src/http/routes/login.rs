@@ -216,7 +216,7 @@ async fn submit(
             (Err(_), _) => Err(Error::WebauthnFailed("the browser's answer is not a passkey's")),
             (Ok(credential), Some(token)) => {
                 let factor = SecondFactor::Webauthn(Box::new(credential));
-                state.accounts.complete_login(token.expose_secret(), factor, client).await
+                state.accounts.complete_login(token.expose_secret(), factor, None, client).await
             }
             (Ok(credential), None) => state.accounts.log_in_with_passkey(&credential, client).await,
         };
@@ -235,7 +235,7 @@ async fn submit(
             totp if totp.len() == 6 && totp.bytes().all(|b| b.is_ascii_digit()) => SecondFactor::Totp(totp.into()),
             recovery => SecondFactor::RecoveryCode(recovery.into()),
         };
-        return match state.accounts.complete_login(mfa_token.expose_secret(), factor, client).await {
+        return match state.accounts.complete_login(mfa_token.expose_secret(), factor, None, client).await {
             Ok(pair) => logged_in(&state, &headers, &client_again, pair, next.as_deref()).await,
             Err(error @ Error::InvalidCode) => {
                 let error = ApiError::from(error);
@@ -252,7 +252,7 @@ async fn submit(
         let status = StatusCode::UNPROCESSABLE_ENTITY;
         return pages::login_form(&form, next.as_deref(), &login, Some(&why), status, &ways);
     };
-    match state.accounts.log_in(id, password, client).await {
+    match state.accounts.log_in(id, password, None, client).await {
         Ok(LoginStep::Session(pair)) => logged_in(&state, &headers, &client_again, *pair, next.as_deref()).await,
         Ok(LoginStep::SecondFactor(challenge)) => second_step(&form, next.as_deref(), &challenge),
         Err(error) => refused(&form, next.as_deref(), &login, error, &ways),

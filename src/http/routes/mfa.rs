@@ -206,20 +206,22 @@ struct MfaLoginBody {
     /// …or a passkey's answer to `POST /auth/webauthn/options` with this `mfa_token`.
     #[schema(value_type = Option<Object>)]
     webauthn: Option<serde_json::Value>,
+    /// An organization's id or slug to start the session in, as at `POST /auth`.
+    org: Option<String>,
 }
 
 #[utoipa::path(
     post, path = "/auth/mfa", summary = "Finish a login with the second factor", operation_id = "loginMfa", tag = "login",
     description = "Takes the `mfa_token` of the `mfa_required` answer and a `code` from the app or a `recovery_code`. A TOTP code works once: the same code again (even within its 30 seconds) is refused. Five wrong codes spend the `mfa_token`; wrong codes also slow further attempts for the account.",
     request_body(content((MfaLoginBody = "application/json"), (MfaLoginBody = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "A token pair; the access token carries `aal` 2 and `amr` with `mfa`", body = TokenBody), Errors<(code::MalformedRequest, code::InvalidCode, code::MfaTokenInvalid, code::AccountDisabled, code::UnsupportedMediaType, code::RateLimited, code::Unavailable)>)
+    responses((status = 200, description = "A token pair; the access token carries `aal` 2 and `amr` with `mfa`", body = TokenBody), Errors<(code::MalformedRequest, code::InvalidCode, code::MfaTokenInvalid, code::AccountDisabled, code::NotAMember, code::NotFound, code::UnsupportedMediaType, code::RateLimited, code::Unavailable)>)
 )]
 async fn complete_login(
     State(state): State<AppState>,
     Client(client): Client,
     body: JsonOrForm<MfaLoginBody>,
 ) -> Result<Json<TokenBody>, ApiError> {
-    let MfaLoginBody { mfa_token, code, recovery_code, webauthn } = body.value;
+    let MfaLoginBody { mfa_token, code, recovery_code, webauthn, org } = body.value;
     let factor = match (code, recovery_code, webauthn) {
         (Some(code), None, None) => SecondFactor::Totp(code),
         (None, Some(code), None) => SecondFactor::RecoveryCode(code),
@@ -230,7 +232,7 @@ async fn complete_login(
             ));
         }
     };
-    let pair = state.accounts.complete_login(mfa_token.expose_secret(), factor, client).await?;
+    let pair = state.accounts.complete_login(mfa_token.expose_secret(), factor, org.as_deref(), client).await?;
     Ok(Json(pair.into()))
 }
 

@@ -6,7 +6,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch};
+use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::accounts::orgs::{MembershipView, NewOrg, OrgEdit, OrgView};
 use crate::accounts::{Error, FieldError};
-use crate::contract::org::{MemberBody, OrgBody};
+use crate::contract::org::{MemberBody, MembershipBody, OrgBody};
 use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{Auth, Client, Json as JsonBody, Path, Query, page_cursor, page_limit, page_of};
 use crate::http::state::AppState;
@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/orgs/{org}", get(read).patch(update).delete(remove))
         .route("/orgs/{org}/members", get(members))
         .route("/orgs/{org}/members/{account_id}", patch(set_role).delete(remove_member))
+        .route("/auth/org", post(switch))
         .route("/admin/orgs", get(admin_list))
         .route("/admin/orgs/{org}", get(admin_read))
 }
@@ -98,8 +99,28 @@ struct MembersQuery {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RoleInput {
-    /// `owner`, `admin` or `member`.
+    /// `owner`, `admin`, `member` or one of the organization's own roles.
     role: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct SwitchOrg {
+    /// The organization's id or slug; `null` leaves the session without one.
+    org: Option<String>,
+}
+
+/// The session's new access token, in its new organization.
+#[derive(Serialize, ToSchema)]
+struct SwitchedBody {
+    /// Carries the `org` claim (`{id, slug, role, permissions}`), or none.
+    access_token: String,
+    #[schema(value_type = String, example = "Bearer")]
+    token_type: &'static str,
+    expires_in: u64,
+    /// The membership the session is now in; absent when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    org: Option<MembershipBody>,
 }
 
 fn member_id(text: &str) -> Result<Uuid, ApiError> {
@@ -238,6 +259,27 @@ async fn remove_member(
     let account_id = member_id(&account_id)?;
     state.accounts.remove_member(&caller, &org, account_id, &client).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(
+    post, path = "/auth/org", summary = "Switch the session's organization", operation_id = "switchOrg", tag = "organizations", security(("bearer" = [])),
+    description = "Makes the organization the session's active one (`null`: none). Answers a new access token of the same session carrying the `org` claim; the refresh token stays, and refreshed tokens keep the organization. Only a member may enter one (an admin too).",
+    request_body = SwitchOrg,
+    responses((status = 200, description = "A new access token", body = SwitchedBody), Errors<(code::MalformedRequest, code::Unauthorized, code::NotAMember, code::NotFound, code::Unavailable)>)
+)]
+async fn switch(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Client(client): Client,
+    JsonBody(input): JsonBody<SwitchOrg>,
+) -> Result<Json<SwitchedBody>, ApiError> {
+    let switched = state.accounts.switch_org(&caller, input.org.as_deref(), &client).await?;
+    Ok(Json(SwitchedBody {
+        access_token: switched.token.access_token,
+        token_type: "Bearer",
+        expires_in: switched.token.expires_in,
+        org: switched.membership.map(MembershipBody::from),
+    }))
 }
 
 #[derive(Serialize, ToSchema)]

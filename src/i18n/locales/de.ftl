@@ -89,6 +89,12 @@ email-changed =
     .button = Änderung rückgängig machen
     .outro = Der Link funktioniert einmal und ist { $valid } lang gültig.
 
+invitation =
+    .subject = Einladung zu { $org } bei { $product }
+    .intro = Sie wurden eingeladen, der Organisation { $org } bei { $product } mit der Rolle { $role } beizutreten. Um anzunehmen, öffnen Sie diesen Link und melden Sie sich mit dieser E-Mail-Adresse an oder registrieren Sie sich:
+    .button = Einladung annehmen
+    .outro = Der Link ist { $valid } lang gültig. Wenn Sie diese Organisation nicht kennen, ignorieren Sie diese E-Mail; es geschieht nichts.
+
 signup-attempt =
     .subject = Jemand wollte sich mit Ihrer Adresse registrieren
     .intro = Soeben wollte jemand bei { $product } ein Konto mit dieser E-Mail-Adresse anlegen, doch zu ihr gibt es bereits eines.

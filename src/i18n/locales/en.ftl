@@ -89,6 +89,12 @@ email-changed =
     .button = Undo the change
     .outro = The link works once and expires in { $valid }.
 
+invitation =
+    .subject = You are invited to join { $org } at { $product }
+    .intro = You were invited to join the organization { $org } at { $product }, with the role { $role }. To accept, open this link and log in, or sign up, with this email address:
+    .button = Accept the invitation
+    .outro = The link expires in { $valid }. If you do not know this organization, ignore this email; nothing happens.
+
 signup-attempt =
     .subject = Someone tried to sign up with your address
     .intro = Someone just tried to create an account at { $product } with this email address, but it has one already.

@@ -89,6 +89,12 @@ email-changed =
     .button = Deshacer el cambio
     .outro = El enlace funciona una sola vez y caduca en { $valid }.
 
+invitation =
+    .subject = Invitación para unirte a { $org } en { $product }
+    .intro = Te han invitado a unirte a la organización { $org } en { $product }, con el rol { $role }. Para aceptar, abre este enlace e inicia sesión, o regístrate, con esta dirección de correo:
+    .button = Aceptar la invitación
+    .outro = El enlace caduca en { $valid }. Si no conoces esta organización, ignora este correo; no pasa nada.
+
 signup-attempt =
     .subject = Alguien intentó registrarse con su dirección
     .intro = Alguien acaba de intentar crear una cuenta en { $product } con esta dirección de correo electrónico, pero ya tiene una.

@@ -89,6 +89,12 @@ email-changed =
     .button = Annuler le changement
     .outro = Le lien ne fonctionne qu'une fois et expire dans { $valid }.
 
+invitation =
+    .subject = Invitation à rejoindre { $org } sur { $product }
+    .intro = Vous êtes invité à rejoindre l’organisation { $org } sur { $product }, avec le rôle { $role }. Pour accepter, ouvrez ce lien et connectez-vous, ou inscrivez-vous, avec cette adresse e-mail :
+    .button = Accepter l’invitation
+    .outro = Le lien expire dans { $valid }. Si vous ne connaissez pas cette organisation, ignorez cet e-mail ; rien ne se passe.
+
 signup-attempt =
     .subject = Quelqu'un a tenté de s'inscrire avec votre adresse
     .intro = Quelqu'un vient de tenter de créer un compte sur { $product } avec cette adresse e-mail, mais elle a déjà un compte.

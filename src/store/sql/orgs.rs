@@ -1,6 +1,8 @@
 //! Organizations (`organizations`) and their memberships (`memberships`), and the last-owner
 //! guard.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -8,7 +10,7 @@ use uuid::Uuid;
 use super::outbox::insert_effects;
 use super::{Built, Dialect, Exec, Row, SqlStore, Transaction, args, like_pattern, sql};
 use crate::metrics::{DATABASE as DB, timed};
-use crate::model::org::{MemberChange, OWNER, OrgActor, Slug, may_change};
+use crate::model::org::{Held, MemberChange, OWNER, OrgActor, Slug, builtin_permissions, may_change, permissions_of};
 use crate::model::outcome::Effects;
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::orgs::{Member, Membership, NewOrganization, OrgChange, OrgKey, OrgStore, Organization};
@@ -16,8 +18,11 @@ use crate::store::orgs::{Member, Membership, NewOrganization, OrgChange, OrgKey,
 const ORG_COLUMNS: &str = "o.id, o.name, o.slug, o.data, o.created_at, o.updated_at";
 const MEMBER_COLUMNS: &str = "m.account_id, a.email, a.name, m.role, m.joined_at";
 /// An account's memberships with their organizations.
+/// A custom role's permissions come with it (`custom`: none for a built-in role's name).
 const MEMBERSHIPS: &str = "SELECT o.id, o.name, o.slug, o.data, o.created_at, o.updated_at, m.account_id, m.role, \
-                           m.joined_at FROM memberships m JOIN organizations o ON o.id = m.org_id";
+                           m.joined_at, r.permissions AS custom FROM memberships m \
+                           JOIN organizations o ON o.id = m.org_id \
+                           LEFT JOIN org_roles r ON r.org_id = m.org_id AND r.name = m.role";
 
 fn org_from_row(row: &impl Row) -> StoreResult<Organization> {
     Ok(Organization {
@@ -31,12 +36,27 @@ fn org_from_row(row: &impl Row) -> StoreResult<Organization> {
 }
 
 fn membership_from_row(row: &impl Row) -> StoreResult<Membership> {
+    let role = row.text("role")?;
+    let custom = row.opt_text("custom")?.map(|stored| split_permissions(&stored));
     Ok(Membership {
         org: org_from_row(row)?,
         account_id: row.id("account_id")?,
-        role: row.text("role")?,
+        permissions: permissions_of(&role, custom),
+        role,
         joined_at: row.time("joined_at")?,
     })
+}
+
+/// A custom role's permissions as stored: space-separated (no permission holds a space).
+pub(super) fn split_permissions(stored: &str) -> Vec<String> {
+    stored.split(' ').filter(|p| !p.is_empty()).map(str::to_owned).collect()
+}
+
+/// The organization's custom roles and their permissions, read inside a transaction that
+/// locked its row (so no role changes meanwhile).
+async fn custom_roles(tx: &mut impl Exec, org_id: Uuid) -> StoreResult<HashMap<String, Vec<String>>> {
+    let rows = tx.fetch_all(sql!("SELECT name, permissions FROM org_roles WHERE org_id = ?"), args![org_id]).await?;
+    rows.iter().map(|row| Ok((row.text("name")?, split_permissions(&row.text("permissions")?)))).collect()
 }
 
 /// A slug another organization holds, as the unique key reports it (a concurrent write took
@@ -52,6 +72,18 @@ fn slug_taken(error: StoreError) -> StoreError {
 async fn slug_held_by_another(tx: &mut impl Exec, slug: &str, id: Uuid) -> StoreResult<bool> {
     let holder = tx.fetch_optional(sql!("SELECT id FROM organizations WHERE slug = ?"), args![slug]).await?;
     Ok(holder.map(|row| row.id("id")).transpose()?.is_some_and(|holder| holder != id))
+}
+
+/// The account's membership of the organization, with its role's permissions.
+pub(super) async fn read_membership(
+    tx: &mut impl Exec,
+    org_id: Uuid,
+    account_id: Uuid,
+) -> StoreResult<Option<Membership>> {
+    let row = tx
+        .fetch_optional(sql!("{MEMBERSHIPS} WHERE m.org_id = ? AND m.account_id = ?"), args![org_id, account_id])
+        .await?;
+    row.as_ref().map(membership_from_row).transpose()
 }
 
 async fn read_org(tx: &mut impl Exec, id: Uuid) -> StoreResult<Option<Organization>> {
@@ -91,7 +123,21 @@ async fn guard_members(
     let Some(current) = current else { return Ok(MemberChange::NotFound) };
     let current = current.text("role")?;
     let leaving = actor == OrgActor::Member(account_id);
-    if !actor_role.is_some_and(|actor| may_change(&actor, &current, role, leaving)) {
+    let custom = custom_roles(tx, org_id).await?;
+    let known = |role: &str| builtin_permissions(role).or_else(|| custom.get(role).cloned());
+    let new_permissions = match role {
+        Some(role) => match known(role) {
+            Some(permissions) => Some(permissions),
+            None => return Ok(MemberChange::UnknownRole),
+        },
+        None => None,
+    };
+    let Some(actor_role) = actor_role else { return Ok(MemberChange::Forbidden) };
+    let (actor_permissions, current_permissions) =
+        (known(&actor_role).unwrap_or_default(), known(&current).unwrap_or_default());
+    let held = |role, permissions| Held { role, permissions };
+    let new = role.zip(new_permissions.as_deref()).map(|(role, permissions)| held(role, permissions));
+    if !may_change(held(&actor_role, &actor_permissions), held(&current, &current_permissions), new, leaving) {
         return Ok(MemberChange::Forbidden);
     }
     if current == OWNER && role != Some(OWNER) {
@@ -257,17 +303,7 @@ impl<D: Dialect> OrgStore for SqlStore<D> {
     }
 
     async fn membership(&self, org_id: Uuid, account_id: Uuid) -> StoreResult<Option<Membership>> {
-        timed!(DB, "membership", async {
-            let row = self
-                .db
-                .pool()
-                .fetch_optional(
-                    sql!("{MEMBERSHIPS} WHERE m.org_id = ? AND m.account_id = ?"),
-                    args![org_id, account_id],
-                )
-                .await?;
-            row.as_ref().map(membership_from_row).transpose()
-        })
+        timed!(DB, "membership", read_membership(&mut self.db.pool(), org_id, account_id))
     }
 
     async fn list_members(&self, org_id: Uuid, after: Option<Uuid>, limit: u32) -> StoreResult<Vec<Member>> {

@@ -5,8 +5,9 @@
 //! nginx's `X-Original-URL`). Only a peer in `GATEHOUSE_TRUSTED_PROXIES` may ask (anyone else
 //! gets `403`), and rules cannot be set without it (the start is refused).
 //!
-//! `200` lets the request through, with `Remote-User`, `Remote-Email`, `Remote-Name` and
-//! `Remote-Groups` for the proxy to pass on (in place of any the client sent). A forwarded
+//! `200` lets the request through, with `Remote-User`, `Remote-Email`, `Remote-Name`,
+//! `Remote-Groups` and, for a member, `Remote-Org` and `Remote-Org-Role`, for the proxy to pass
+//! on (in place of any the client sent). A forwarded
 //! request that could reach the app as another URL than the one judged is refused (`403`): an
 //! `X-Original-URL` that disagrees with `X-Forwarded-*`, a host that is not a host, a fragment,
 //! or a path whose meaning depends on who reads it (see [`request`]). Rule paths match in any
@@ -37,6 +38,7 @@ use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{Query, bearer, wants_html};
 use crate::http::state::AppState;
 use crate::model::account::Account;
+use crate::model::org::Membership;
 
 mod request;
 
@@ -55,8 +57,8 @@ struct ForwardQuery {
     description = "Asked by nginx `auth_request`, Caddy `forward_auth` or Traefik `ForwardAuth` before a request reaches an app (any method). Reads a bearer token or the `gatehouse_session` cookie, and the forwarded request from `X-Forwarded-Method`/`-Proto`/`-Host`/`-Uri` or `X-Original-URL` (only from `GATEHOUSE_TRUSTED_PROXIES`); `GATEHOUSE_FORWARD_RULES` says what each host and path requires.",
     params(ForwardQuery),
     responses(
-        (status = 200, description = "Let through; `Remote-User` (the account id; with `GATEHOUSE_FORWARD_REMOTE_USER=username` the username, else the id), `Remote-Email`, `Remote-Name`, `Remote-Groups` (the role and `app_data.roles`, comma-separated) name the account. A `public` rule answers 200 without them.",
-            headers(("Remote-User" = String), ("Remote-Email" = String), ("Remote-Name" = String), ("Remote-Groups" = String))),
+        (status = 200, description = "Let through; `Remote-User` (the account id; with `GATEHOUSE_FORWARD_REMOTE_USER=username` the username, else the id), `Remote-Email`, `Remote-Name`, `Remote-Groups` (the role and `app_data.roles`, comma-separated) name the account; `Remote-Org` and `Remote-Org-Role` the organization of an `org:` rule, or else the session's active one (read at this request: a removed member has none). A `public` rule answers 200 without them.",
+            headers(("Remote-User" = String), ("Remote-Email" = String), ("Remote-Name" = String), ("Remote-Groups" = String), ("Remote-Org" = String), ("Remote-Org-Role" = String))),
         (status = 302, description = "A browser without a login: to `/login?next=<the request's URL>` (the URL must be under `GATEHOUSE_REDIRECT_ALLOW`)"),
         Errors<(code::Unauthorized, code::Forbidden, code::Unavailable)>
     )
@@ -100,10 +102,36 @@ async fn forward(State(state): State<AppState>, parts: Parts, Query(query): Quer
     let Some(caller) = caller else {
         return not_logged_in(&state, &parts.headers, target.as_ref(), sent.is_some(), query.redirect.as_deref());
     };
+    let membership = match org_of(&state, &caller, &access).await {
+        Ok(membership) => membership,
+        Err(error) => return error.into_response(),
+    };
+    if matches!(access, Access::Org { .. }) && membership.is_none() {
+        return ApiError::Forbidden.into_response();
+    }
     match account_of(&state, caller, &access).await {
-        Ok(account) if allowed(&account, &access) => remote_headers(&account, state.edge.remote_user),
+        Ok(account) if allowed(&account, &access) => {
+            remote_headers(&account, membership.as_ref(), state.edge.remote_user)
+        }
         Ok(_) => ApiError::Forbidden.into_response(),
         Err(error) => error.into_response(),
+    }
+}
+
+/// The membership the answer names, read now: for an `org:` rule the rule's organization's
+/// (`None` when the caller is not a member, or lacks the role or permission the rule asks
+/// for); else the session's active organization's, if it has one and the caller is still in it.
+async fn org_of(state: &AppState, caller: &Caller, access: &Access) -> Result<Option<Membership>, ApiError> {
+    match access {
+        Access::Org { slug, need } => {
+            let membership = state.accounts.membership_of(caller.account_id, slug).await?;
+            Ok(membership.filter(|m| match need {
+                None => true,
+                Some(need) if need.contains(':') => m.permissions.iter().any(|p| p == need),
+                Some(role) => &m.role == role,
+            }))
+        }
+        _ => Ok(state.accounts.active_membership(caller).await?),
     }
 }
 
@@ -111,7 +139,7 @@ async fn forward(State(state): State<AppState>, parts: Parts, Query(query): Quer
 /// as the database has it when a group decides.
 async fn account_of(state: &AppState, caller: Caller, access: &Access) -> Result<Account, ApiError> {
     Ok(match access {
-        Access::Group(_) => state.accounts.me(&caller).await?,
+        Access::Group(_) | Access::Org { .. } => state.accounts.me(&caller).await?,
         _ => state.accounts.into_me(caller).await?,
     })
 }
@@ -132,26 +160,31 @@ pub fn warn_of_role_groups(rules: &crate::config::forward::ForwardRules) {
 fn allowed(account: &Account, access: &Access) -> bool {
     match access {
         Access::Group(group) => access::in_group(account, group),
-        Access::Public | Access::Authenticated => true,
+        Access::Public | Access::Authenticated | Access::Org { .. } => true,
     }
 }
 
 /// The `Remote-*` headers naming the account. `Remote-User` is what apps key on, so it is a name
 /// that never passes to another person: the account's id, or (when the operator chose it) its
-/// username, which is never given to another account once given.
-fn remote_headers(account: &Account, remote_user: RemoteUser) -> Response {
+/// username, which is never given to another account once given. With a membership,
+/// `Remote-Org` (its slug) and `Remote-Org-Role`; without, neither (never the client's own).
+fn remote_headers(account: &Account, membership: Option<&Membership>, remote_user: RemoteUser) -> Response {
     let mut response = StatusCode::OK.into_response();
     let headers = response.headers_mut();
     let user = match (remote_user, &account.username) {
         (RemoteUser::Username, Some(username)) => username.clone(),
         _ => account.id.to_string(),
     };
-    let values = [
+    let mut values = vec![
         ("remote-user", user),
         ("remote-email", account.email.clone()),
         ("remote-name", account.name.clone().unwrap_or_default()),
         ("remote-groups", access::groups(account).join(",")),
     ];
+    if let Some(membership) = membership {
+        values.push(("remote-org", membership.org.slug.clone()));
+        values.push(("remote-org-role", membership.role.clone()));
+    }
     for (name, value) in values {
         let clean: String = value.chars().filter(|c| !c.is_control()).collect();
         if let Ok(value) = HeaderValue::from_bytes(clean.as_bytes()) {

@@ -1,0 +1,98 @@
+//! A session's active organization: chosen at login (`"org"`) or switched to
+//! (`POST /auth/org`), kept in the session, and carried by its access tokens as the `org`
+//! claim, read from the membership each time a token is signed. What must act on a removal at
+//! once (gatehouse's own organization routes, forward-auth, introspection, userinfo) reads the
+//! membership at the request instead of trusting the claim.
+
+use serde_json::json;
+use uuid::Uuid;
+
+use super::mfa::Reauthenticated;
+use super::{Accounts, Caller, ClientInfo, Error, Result};
+use crate::model::account::Account;
+use crate::model::org::{Membership, OrgKey};
+use crate::model::outcome::Kind;
+use crate::sessions::SessionAuth;
+use crate::tokens::jwt::OrgClaim;
+
+/// The access token a switch answers with, and the organization it is now in.
+#[derive(Debug)]
+pub struct Switched {
+    pub token: Reauthenticated,
+    pub membership: Option<Membership>,
+}
+
+impl From<&Membership> for OrgClaim {
+    fn from(membership: &Membership) -> Self {
+        OrgClaim {
+            id: membership.org.id,
+            slug: membership.org.slug.clone(),
+            role: membership.role.clone(),
+            permissions: membership.permissions.clone(),
+        }
+    }
+}
+
+impl Accounts {
+    /// The `org` claim of a token of `account_id`'s session in organization `org_id`: its
+    /// membership as it is now (none once it has ended).
+    pub(super) async fn org_claim(&self, org_id: Uuid, account_id: Uuid) -> Result<Option<OrgClaim>> {
+        Ok(self.store.membership(org_id, account_id).await?.as_ref().map(OrgClaim::from))
+    }
+
+    /// The membership of the organization `key` names (`NotFoundOrg`), which the account must
+    /// hold (`NotAMember`): an admin too enters only organizations it belongs to.
+    async fn membership_in(&self, account_id: Uuid, key: &str) -> Result<Membership> {
+        let org = self.store.find_org(OrgKey::of(key)).await?.ok_or(Error::NotFoundOrg)?;
+        self.store.membership(org.id, account_id).await?.ok_or(Error::NotAMember)
+    }
+
+    /// The account's membership of the organization `key` names, read now; `None` when there
+    /// is no such organization or the account is not a member (forward-auth's `org:` rules).
+    pub async fn membership_of(&self, account_id: Uuid, key: &str) -> Result<Option<Membership>> {
+        match self.membership_in(account_id, key).await {
+            Ok(membership) => Ok(Some(membership)),
+            Err(Error::NotFoundOrg | Error::NotAMember) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// The organization a login names, checked once the account is known.
+    pub(super) async fn login_org(&self, account: &Account, key: Option<&str>) -> Result<Option<Uuid>> {
+        match key {
+            Some(key) => Ok(Some(self.membership_in(account.id, key).await?.org.id)),
+            None => Ok(None),
+        }
+    }
+
+    /// The caller's active organization, read now: `None` when the session has none or the
+    /// caller is no longer a member.
+    pub async fn active_membership(&self, caller: &Caller) -> Result<Option<Membership>> {
+        match caller.auth.org {
+            Some(org_id) => Ok(self.store.membership(org_id, caller.account_id).await?),
+            None => Ok(None),
+        }
+    }
+
+    /// Makes the organization `key` names the session's active one (`None`: none), and answers
+    /// a new access token of the same session carrying it; the refresh token stays.
+    pub async fn switch_org(&self, caller: &Caller, key: Option<&str>, client: &ClientInfo) -> Result<Switched> {
+        let account = self.me(caller).await?;
+        let membership = match key {
+            Some(key) => Some(self.membership_in(account.id, key).await?),
+            None => None,
+        };
+        let auth = SessionAuth { org: membership.as_ref().map(|m| m.org.id), ..caller.auth.clone() };
+        if !self.sessions.set_session_auth(caller.session_id, &auth).await? {
+            return Err(Error::Unauthorized);
+        }
+        self.note(
+            self.outcome(Kind::OrgSwitched, Some(account.id), client)
+                .detail(json!({ "session_id": caller.session_id, "org_id": auth.org })),
+        );
+        let now = self.now();
+        let (access_token, expires_in) =
+            self.sign_access_token(&account, caller.session_id, caller.session_expires_at, &auth, now).await?;
+        Ok(Switched { token: Reauthenticated { access_token, expires_in }, membership })
+    }
+}
