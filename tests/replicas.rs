@@ -480,3 +480,83 @@ async fn a_logout_holds_on_every_replica_at_once_though_each_remembers_sessions(
     eprintln!("replicas: a logout with one replica cut off from Redis answered in {} ms", waited.as_millis());
     drop(replicas);
 }
+
+/// A removal from an organization made on one replica refuses the removed member on another at
+/// the very next request, with the token it already holds: the organization's routes and
+/// forward-auth's `org:` rule read the membership there, and a promotion made on one replica
+/// is a permission on another at once. Round after round, the change made on each in turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_removal_from_an_organization_holds_on_every_replica_at_the_next_request() {
+    let Some((postgres, redis)) = servers() else { return };
+    let db = TestDatabase::create_on(Kind::Postgres, &postgres).await;
+    let smtp = SmtpServer::start().await;
+    let ports = [free_port(), free_port()];
+    let mut env = base_env(&db, &redis, &smtp, &format!("http://127.0.0.1:{}", ports[0]));
+    env.insert("GATEHOUSE_TRUSTED_PROXIES".into(), "127.0.0.1".into());
+    env.insert("GATEHOUSE_FORWARD_RULES".into(), "app.test=org:acme".into());
+    let replicas = [Replica::start(ports[0], &env), Replica::start(ports[1], &env)];
+    let client = reqwest::Client::new();
+    for replica in &replicas {
+        until_status(&client, &format!("{}/readyz", replica.url), None, StatusCode::OK).await;
+    }
+    let bases: Vec<String> = replicas.iter().map(|r| r.url.clone()).collect();
+    for email in ["owner@example.com", "bob@example.com"] {
+        post(&client, &format!("{}/user", bases[0]), json!({"email": email, "password": PASSWORD}), None).await;
+        activate(&client, &smtp, email, &bases[0]).await;
+    }
+    let owner = log_in(&client, &bases[0], "owner@example.com", PASSWORD).await;
+    let created =
+        post(&client, &format!("{}/orgs", bases[0]), json!({"name": "Acme", "slug": "acme"}), Some(&owner)).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let bob_id = client
+        .get(format!("{}/user", bases[0]))
+        .bearer_auth(log_in(&client, &bases[0], "bob@example.com", PASSWORD).await);
+    let bob_id = bob_id.send().await.unwrap().json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let forward = |base: &str, token: &str| {
+        client
+            .get(format!("{base}/auth/forward"))
+            .header("x-forwarded-method", "GET")
+            .header("x-forwarded-proto", "http")
+            .header("x-forwarded-host", "app.test")
+            .header("x-forwarded-uri", "/")
+            .bearer_auth(token.to_owned())
+            .send()
+    };
+
+    for round in 0..6 {
+        let (on, other) = (&bases[round % 2], &bases[(round + 1) % 2]);
+        let bob = log_in(&client, other, "bob@example.com", PASSWORD).await;
+        // Bob joins by invitation, accepted on the other replica.
+        let invited = post(
+            &client,
+            &format!("{on}/orgs/acme/invitations"),
+            json!({"email": "bob@example.com", "role": "member"}),
+            Some(&owner),
+        )
+        .await;
+        assert_eq!(invited.status(), StatusCode::CREATED, "round {round}");
+        let link = smtp.nth_to("bob@example.com", 2 + round).await.link("/invitations/accept?token=");
+        let token = link.split("token=").nth(1).unwrap();
+        let accepted = post(&client, &format!("{other}/invitations/accept"), json!({"token": token}), Some(&bob)).await;
+        assert_eq!(accepted.status(), StatusCode::OK, "round {round}");
+        for base in &bases {
+            let read = client.get(format!("{base}/orgs/acme")).bearer_auth(&bob).send().await.unwrap();
+            assert_eq!(read.status(), StatusCode::OK, "round {round}: {base}");
+            assert_eq!(forward(base, &bob).await.unwrap().status(), StatusCode::OK, "round {round}: {base}");
+        }
+        // Promoted on one replica: the permission works on the other at once.
+        let member = format!("{on}/orgs/acme/members/{bob_id}");
+        let promoted = client.patch(&member).bearer_auth(&owner).json(&json!({"role": "admin"})).send().await.unwrap();
+        assert_eq!(promoted.status(), StatusCode::OK, "round {round}");
+        let listed = client.get(format!("{other}/orgs/acme/invitations")).bearer_auth(&bob).send().await.unwrap();
+        assert_eq!(listed.status(), StatusCode::OK, "round {round}: an admin's permission, on {other}");
+        // Removed on one replica: refused on both at the next request.
+        let removed = client.delete(&member).bearer_auth(&owner).send().await.unwrap();
+        assert_eq!(removed.status(), StatusCode::NO_CONTENT, "round {round}");
+        for base in &bases {
+            let read = client.get(format!("{base}/orgs/acme")).bearer_auth(&bob).send().await.unwrap();
+            assert_eq!(read.status(), StatusCode::FORBIDDEN, "round {round}: {base} after the removal on {on}");
+            assert_eq!(forward(base, &bob).await.unwrap().status(), StatusCode::FORBIDDEN, "round {round}: {base}");
+        }
+    }
+}

@@ -9,12 +9,14 @@
 
 (() => {
   const REFRESH_KEY = 'gatehouse.account.refresh';
+  /** An invitation's token from the emailed link, kept through a login or a sign-up. */
+  const INVITATION_KEY = 'gatehouse.account.invitation';
   const passkeys = window.gatehousePasskey;
   const { $, say, clearMessage, PageError, apiClient, el, dash, time, cell, placeholder, busy } = window.gatehousePage;
   const { codeField, askPasskey, stepUp } = window.gatehousePage;
   const { t } = window.gatehouseI18n;
   const client = apiClient(REFRESH_KEY, () => leave());
-  const { api, send, forget, resume } = client;
+  const { api, send, forget, resume, replaceAccess } = client;
   /** The login forms (login.js), wired at the start. */
   let login = null;
   /** The "Confirm it is you" form, which takes the place of the panels while it is up. */
@@ -77,7 +79,8 @@
       $('whoami').textContent = t('you');
       say(t('Your account needs a second factor: set up an authenticator app or add a passkey to go on.'));
     }
-    await Promise.all([loadFactors(), loadPasskeys(), loadIdentities(), loadSessions()]);
+    await Promise.all([loadFactors(), loadPasskeys(), loadIdentities(), loadSessions(), loadOrgs()]);
+    $('invitation-view').hidden = !sessionStorage.getItem(INVITATION_KEY);
   }
 
   function showPanels() {
@@ -291,6 +294,107 @@
   }
 
   // ---------------------------------------------------------------------------------------
+  // Organizations: the person's memberships (the session's active one marked), the
+  // invitations to their confirmed address, and the one the emailed link brought
+
+  /** The organization this page's session is in, from its access token (shown, not trusted). */
+  let activeOrg = null;
+
+  async function loadOrgs() {
+    const [{ orgs }, { invitations }] = await Promise.all([api('GET', '/orgs'), api('GET', '/invitations')]);
+    $('orgs-body').replaceChildren(...orgs.map(orgRow));
+    $('orgs-table').hidden = orgs.length === 0;
+    $('orgs-empty').hidden = orgs.length > 0;
+    $('invitations-body').replaceChildren(...invitations.map(invitationRow));
+    $('invitations-box').hidden = invitations.length === 0;
+  }
+
+  function orgRow(membership) {
+    const { org } = membership;
+    let action;
+    if (activeOrg === org.id) {
+      action = el('span', { text: t('active'), className: 'muted' });
+    } else {
+      action = el('button', { text: t('Work in it'), attrs: { type: 'button' } });
+      action.addEventListener('click', () => busy(action, () => switchOrg(org)));
+    }
+    return el('tr', { attrs: { 'data-testid': 'org-row', 'data-slug': org.slug } }, [
+      cell(el('span', { text: org.name, attrs: { title: org.slug } })),
+      cell(membership.role),
+      cell(time(membership.joined_at)),
+      cell(action),
+    ]);
+  }
+
+  function invitationRow(invitation) {
+    const accept = el('button', { text: t('Accept'), attrs: { type: 'button' } });
+    accept.addEventListener('click', () =>
+      busy(accept, async () => {
+        const joined = await api('POST', `/invitations/${encodeURIComponent(invitation.id)}/accept`);
+        await loadOrgs();
+        say(t('You joined {org}.', { org: joined.org.name }));
+      }),
+    );
+    return el('tr', { attrs: { 'data-testid': 'invitation-row' } }, [
+      cell(invitation.org.name),
+      cell(invitation.role),
+      cell(time(invitation.expires_at)),
+      cell(accept),
+    ]);
+  }
+
+  /** Makes the organization this session's active one: a new access token carries it. */
+  async function switchOrg(org) {
+    const switched = await api('POST', '/auth/org', { body: { org: org.id } });
+    replaceAccess(switched.access_token);
+    activeOrg = org.id;
+    await loadOrgs();
+    say(t('You are now working in {org}.', { org: org.name }));
+  }
+
+  /** Accepts the invitation of the emailed link, with the account now logged in. */
+  async function acceptLinked() {
+    const token = sessionStorage.getItem(INVITATION_KEY);
+    if (!token) {
+      return;
+    }
+    try {
+      const joined = await api('POST', '/invitations/accept', { body: { token } });
+      say(t('You joined {org}.', { org: joined.org.name }));
+    } catch (error) {
+      const sentences = {
+        invitation_email_mismatch: t(
+          'This invitation was sent to another address. Log in with that address (confirmed) to accept it.',
+        ),
+        invitation_expired: t('This invitation has expired; ask the organization for a new one.'),
+        not_found: t('This invitation is no longer valid: it was used, revoked or replaced.'),
+        member_limit_reached: t('The organization is full; ask its admins.'),
+      };
+      if (!error.code || !Object.prototype.hasOwnProperty.call(sentences, error.code)) {
+        throw error;
+      }
+      say(sentences[error.code], 'error');
+    } finally {
+      sessionStorage.removeItem(INVITATION_KEY);
+      $('invitation-view').hidden = true;
+    }
+    await loadOrgs();
+  }
+
+  function dismissInvitation() {
+    sessionStorage.removeItem(INVITATION_KEY);
+    $('invitation-view').hidden = true;
+  }
+
+  /** Signs up with the invited address: a confirmation email, then a login here. */
+  async function signUp() {
+    const email = $('signup-email').value.trim();
+    await api('POST', '/user', { body: { email, password: $('signup-password').value }, auth: false });
+    $('signup-password').value = '';
+    say(t('Almost there: confirm your address by the link we sent to {email}, then log in here.', { email }));
+  }
+
+  // ---------------------------------------------------------------------------------------
   // Sessions
 
   async function loadSessions() {
@@ -387,6 +491,9 @@
     }
 
     onSubmit('passkey-add-form', 'passkey-add', addPasskey);
+    onClick('invitation-accept', acceptLinked);
+    $('invitation-dismiss').addEventListener('click', dismissInvitation);
+    onSubmit('signup-form', 'signup-submit', signUp);
     onSubmit('language-form', 'language-save', saveLanguage);
 
     showLogin();
@@ -395,6 +502,15 @@
     // the history) before it is spent.
     const query = new URLSearchParams(window.location.search);
     const handoff = query.get('code');
+    // An invitation's link: its token waits in this tab until the person is logged in.
+    if (query.has('invitation')) {
+      if (query.get('invitation')) {
+        sessionStorage.setItem(INVITATION_KEY, query.get('invitation'));
+      } else {
+        say(t('This invitation link is not complete; open the link from the email again.'), 'error');
+      }
+    }
+    $('signup-form').hidden = !sessionStorage.getItem(INVITATION_KEY);
     if (query.toString()) {
       window.history.replaceState(null, '', window.location.pathname);
     }

@@ -6,6 +6,7 @@
  *   const result = await gatehouse.logIn({ email, password });
  *   if (result instanceof MfaRequired) await result.completeMfa({ code });
  *   const me = await gatehouse.me();
+ *   await gatehouse.switchOrg("acme"); // the session's tokens now carry the `org` claim
  *
  * Calls that carry the access token (`request` and everything built on it) refresh the session
  * once when gatehouse refuses an expired token, and try the call again once. Concurrent calls
@@ -31,11 +32,38 @@ export type FieldProblem = Schemas["FieldProblem"];
 export type SignUpRequest = Schemas["SignUpRequest"] & { [field: string]: unknown };
 /** A merge patch (RFC 7396) of the caller's profile. Other top-level fields go to `data`. */
 export type ProfileEdit = Schemas["ProfileEdit"] & { [field: string]: unknown };
+/** An organization. */
+export type Org = Schemas["OrgBody"];
+/** The body of a new organization: its name, and a slug (made from the name when absent). */
+export type NewOrg = Schemas["CreateOrg"];
+/** A change of an organization: `name`, `slug`, or `data` (replaced whole). */
+export type OrgEdit = Schemas["UpdateOrg"];
+/** An organization with the caller's role and permissions there. */
+export type OrgStanding = Schemas["OrgStanding"];
+/** A membership: the organization, the role there, what the role grants and when it began. */
+export type Membership = Schemas["MembershipBody"];
+/** A member of an organization, as its member list shows it. */
+export type Member = Schemas["MemberBody"];
+/** One page of an organization's members, in the order they joined. */
+export type MemberPage = Schemas["MemberPage"];
+/** An invitation to an address: what it takes, the address and the role offered. */
+export type InviteRequest = Schemas["InviteBody"];
+/** A pending invitation, as the organization lists it. */
+export type Invitation = Schemas["InvitationBody"];
+/** An invitation addressed to the caller, with the organization it comes from. */
+export type MyInvitation = Schemas["MyInvitationBody"];
+/** The answer of a switch of organization: the session's new access token, and its membership. */
+export type OrgSwitch = Schemas["SwitchedBody"];
 
-/** What a login takes: an email address or a username, and the password. */
-export type Credentials =
+/**
+ * What a login takes: an email address or a username, and the password; with `org` (an
+ * organization's id or slug, of which the account must be a member), the session starts in that
+ * organization and its access tokens carry the `org` claim.
+ */
+export type Credentials = (
   | { email: string; password: string }
-  | { username: string; password: string };
+  | { username: string; password: string }
+) & { org?: string };
 
 /** The second step of a login: a code from the authenticator app, or a recovery code. */
 export type SecondFactor = { code: string } | { recoveryCode: string };
@@ -196,13 +224,16 @@ export class MfaRequired {
   readonly methods: string[];
   /** gatehouse's words for a person. */
   readonly detail: string;
+  /** The organization the login named, which the second step names again (the session starts in it). */
+  readonly org: string | undefined;
   readonly #client: Gatehouse;
 
-  constructor(client: Gatehouse, problem: Pick<Problem, "detail" | "mfa_token" | "methods">) {
+  constructor(client: Gatehouse, problem: Pick<Problem, "detail" | "mfa_token" | "methods">, org?: string) {
     this.#client = client;
     this.mfaToken = problem.mfa_token ?? "";
     this.methods = problem.methods ?? [];
     this.detail = problem.detail;
+    this.org = org;
   }
 
   /** Finishes the login: the session is stored, and the token pair returned. */
@@ -265,23 +296,31 @@ export class Gatehouse {
 
   /**
    * Logs in (`POST /auth`). Returns the token pair (the session is stored), or `MfaRequired`
-   * when the account has a second factor: finish with its `completeMfa`.
+   * when the account has a second factor: finish with its `completeMfa`. With `org`, the
+   * session starts in that organization (`403 not_a_member` when the account is not one).
    */
   async logIn(credentials: Credentials): Promise<TokenPair | MfaRequired> {
     const response = await this.#call("POST", "/auth", credentials, null);
     if (response.ok) return await this.#keep(response);
     const error = await GatehouseError.fromResponse(response);
-    if (error.code === "mfa_required" && error.problem?.mfa_token) return new MfaRequired(this, error.problem);
+    if (error.code === "mfa_required" && error.problem?.mfa_token) {
+      return new MfaRequired(this, error.problem, credentials.org);
+    }
     throw error;
   }
 
-  /** The second step of a login (`POST /auth/mfa`): the session is stored. */
-  async completeMfa(challenge: MfaRequired | string, factor: SecondFactor): Promise<TokenPair> {
+  /**
+   * The second step of a login (`POST /auth/mfa`): the session is stored. It starts in the
+   * organization the login named (`MfaRequired.org`), or in `options.org`.
+   */
+  async completeMfa(challenge: MfaRequired | string, factor: SecondFactor, options: { org?: string } = {}): Promise<TokenPair> {
     const mfaToken = typeof challenge === "string" ? challenge : challenge.mfaToken;
-    const body =
+    const org = options.org ?? (typeof challenge === "string" ? undefined : challenge.org);
+    const body: Record<string, string> =
       "recoveryCode" in factor
         ? { mfa_token: mfaToken, recovery_code: factor.recoveryCode }
         : { mfa_token: mfaToken, code: factor.code };
+    if (org !== undefined) body.org = org;
     const response = await this.#call("POST", "/auth/mfa", body, null);
     if (!response.ok) throw await GatehouseError.fromResponse(response);
     return await this.#keep(response);
@@ -352,6 +391,105 @@ export class Gatehouse {
     const body: Record<string, string> = { email };
     if (options.redirectTo !== undefined) body.redirect_to = options.redirectTo;
     await this.request<void>("POST", "/password/forgot", body, { auth: false });
+  }
+
+  /** Creates an organization (`POST /orgs`); the caller becomes its `owner`. */
+  createOrg(input: NewOrg): Promise<Org> {
+    return this.request<Org>("POST", "/orgs", input);
+  }
+
+  /** The caller's memberships (`GET /orgs`): each organization, with the caller's role and permissions. */
+  async orgs(): Promise<OrgStanding[]> {
+    return (await this.request<Schemas["OrgList"]>("GET", "/orgs")).orgs;
+  }
+
+  /**
+   * An organization, by id or slug (`GET /orgs/{org}`), with the caller's role and permissions
+   * there: `403 not_a_member` for one the caller does not belong to, `404 not_found` for none.
+   */
+  org(key: string): Promise<OrgStanding> {
+    return this.request<OrgStanding>("GET", orgPath(key));
+  }
+
+  /** Changes an organization's name, slug or data (`PATCH /orgs/{org}`, `org:update`); `data` is replaced whole. */
+  updateOrg(key: string, edit: OrgEdit): Promise<Org> {
+    return this.request<Org>("PATCH", orgPath(key), edit);
+  }
+
+  /** Deletes an organization with its memberships and invitations (`DELETE /orgs/{org}`, `org:delete`). */
+  async deleteOrg(key: string): Promise<void> {
+    await this.request<void>("DELETE", orgPath(key));
+  }
+
+  /**
+   * One page of an organization's members, in the order they joined (`GET /orgs/{org}/members`):
+   * pass the answer's `next_cursor` as `cursor` for the next page (absent on the last).
+   */
+  orgMembers(key: string, page: { limit?: number; cursor?: string } = {}): Promise<MemberPage> {
+    const query = new URLSearchParams();
+    if (page.limit !== undefined) query.set("limit", String(page.limit));
+    if (page.cursor !== undefined) query.set("cursor", page.cursor);
+    const search = query.toString();
+    return this.request<MemberPage>("GET", `${orgPath(key)}/members${search ? `?${search}` : ""}`);
+  }
+
+  /**
+   * Invites an address with a role (`POST /orgs/{org}/invitations`, `members:invite`): gatehouse
+   * emails it a link. Inviting an address again replaces its pending invitation; an address
+   * whose account is a member already is `409 already_member`.
+   */
+  invite(key: string, input: InviteRequest): Promise<Invitation> {
+    return this.request<Invitation>("POST", `${orgPath(key)}/invitations`, input);
+  }
+
+  /** An organization's pending invitations, newest first (`GET /orgs/{org}/invitations`, `members:invite`). */
+  async orgInvitations(key: string): Promise<Invitation[]> {
+    return (await this.request<Schemas["InvitationList"]>("GET", `${orgPath(key)}/invitations`)).invitations;
+  }
+
+  /** Revokes an invitation (`DELETE /orgs/{org}/invitations/{id}`, `members:invite`): its link stops working. */
+  async revokeInvitation(key: string, id: string): Promise<void> {
+    await this.request<void>("DELETE", `${orgPath(key)}/invitations/${encodeURIComponent(id)}`);
+  }
+
+  /** The invitations to the caller's confirmed address (`GET /invitations`; none before it is confirmed). */
+  async myInvitations(): Promise<MyInvitation[]> {
+    return (await this.request<Schemas["MyInvitations"]>("GET", "/invitations")).invitations;
+  }
+
+  /**
+   * Accepts an invitation by the token of its emailed link (`POST /invitations/accept`): the
+   * caller joins. Only the invited address, confirmed (`403 invitation_email_mismatch`), once
+   * (`404 not_found` after), before it expires (`410 invitation_expired`).
+   */
+  acceptInvitation(token: string): Promise<Membership> {
+    return this.request<Membership>("POST", "/invitations/accept", { token });
+  }
+
+  /** Accepts one of `myInvitations()` by its id (`POST /invitations/{id}/accept`), under the same rules. */
+  acceptMyInvitation(id: string): Promise<Membership> {
+    return this.request<Membership>("POST", `/invitations/${encodeURIComponent(id)}/accept`);
+  }
+
+  /**
+   * Makes an organization (id or slug) the session's active one, or none with `null`
+   * (`POST /auth/org`; `403 not_a_member`). gatehouse answers a new access token of the same
+   * session, carrying the `org` claim or none: it is stored in place of the old one, the refresh
+   * token stays, and refreshed tokens keep the organization.
+   */
+  async switchOrg(key: string | null): Promise<OrgSwitch> {
+    const switched = await this.request<OrgSwitch>("POST", "/auth/org", { org: key });
+    // Kept unless a logout or a new login has replaced the session in the meantime.
+    const current = await this.#storage.get();
+    const sid = sessionIdOf(switched.access_token);
+    if (current && (sid === undefined || sessionIdOf(current.accessToken) === sid)) {
+      await this.#storage.set({
+        accessToken: switched.access_token,
+        refreshToken: current.refreshToken,
+        expiresAt: Date.now() + switched.expires_in * 1000,
+      });
+    }
+    return switched;
   }
 
   /**
@@ -489,6 +627,24 @@ export class Gatehouse {
       const reason = cause instanceof Error ? cause.message : String(cause);
       throw new GatehouseError({ status: 0, code: "network_error", detail: `No answer from ${url}: ${reason}`, cause });
     }
+  }
+}
+
+/** The path of an organization, by id or slug. */
+function orgPath(key: string): string {
+  return `/orgs/${encodeURIComponent(key)}`;
+}
+
+/** The session (`sid`) an access token belongs to, read without verifying it; `undefined` when unreadable. */
+function sessionIdOf(token: string): string | undefined {
+  const payload = token.split(".")[1];
+  if (!payload) return undefined;
+  try {
+    const binary = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
+    const claims: unknown = JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
+    return isRecord(claims) && typeof claims.sid === "string" ? claims.sid : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -40,6 +40,11 @@ export interface AccessTokenClaims extends JWTPayload {
   amr: string[];
   /** 1 for one factor, 2 for two, 0 for an enrolment-only session. A token without one counts as 1. */
   aal: number;
+  /**
+   * The session's active organization and the account's membership there, read when the token
+   * was signed; absent when the session has none (or the account is no longer a member).
+   */
+  org?: { id: string; slug: string; role: string; permissions: string[] };
 }
 
 export interface VerifyOptions {
