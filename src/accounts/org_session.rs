@@ -65,6 +65,25 @@ impl Accounts {
         }
     }
 
+    /// The organization a grant of the `org` scope names: `hint`'s (`org_hint`) when the
+    /// person is a member, else the browser session's active one while a member, else their only
+    /// membership; none when they belong to several and named none of them, or to none.
+    pub(crate) async fn grant_org(&self, caller: &Caller, hint: Option<&str>) -> Result<Option<Uuid>> {
+        if let Some(hint) = hint
+            && let Some(membership) = self.membership_of(caller.account_id, hint).await?
+        {
+            return Ok(Some(membership.org.id));
+        }
+        if let Some(membership) = self.active_membership(caller).await? {
+            return Ok(Some(membership.org.id));
+        }
+        let memberships = self.store.memberships(caller.account_id).await?;
+        Ok(match memberships.as_slice() {
+            [only] => Some(only.org.id),
+            _ => None,
+        })
+    }
+
     /// The caller's active organization, read now: `None` when the session has none or the
     /// caller is no longer a member.
     pub async fn active_membership(&self, caller: &Caller) -> Result<Option<Membership>> {

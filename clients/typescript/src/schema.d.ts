@@ -1067,7 +1067,7 @@ export interface paths {
         };
         /**
          * Authorization endpoint (OpenID Connect)
-         * @description The authorization code flow with PKCE S256 (required; `plain` is refused). Needs `client_id`, a registered `redirect_uri` (exact; a loopback one's port may vary), `response_type=code`, `code_challenge` and `code_challenge_method=S256`; takes `scope` (`openid profile email offline_access app_data`), `state`, `nonce`, `prompt` (`none`, `login`, `consent`), `max_age` and `login_hint`. Without a browser session the browser is sent to `/login` and back; consent is asked unless the client is first-party or the person agreed before. The answer goes to the redirect URI with `code` (or `error`), `state` and `iss`; an unknown client or redirect URI is shown as a page, never redirected.
+         * @description The authorization code flow with PKCE S256 (required; `plain` is refused). Needs `client_id`, a registered `redirect_uri` (exact; a loopback one's port may vary), `response_type=code`, `code_challenge` and `code_challenge_method=S256`; takes `scope` (`openid profile email offline_access app_data org`), `state`, `nonce`, `prompt` (`none`, `login`, `consent`), `max_age`, `login_hint` and `org_hint` (an organization's id or slug: with the `org` scope, the one the tokens name, if the person is a member; else the session's active one, else their only one). Without a browser session the browser is sent to `/login` and back; consent is asked unless the client is first-party or the person agreed before. The answer goes to the redirect URI with `code` (or `error`), `state` and `iss`; an unknown client or redirect URI is shown as a page, never redirected.
          */
         get: operations["oauthAuthorize"];
         put?: never;
@@ -1089,7 +1089,7 @@ export interface paths {
         put?: never;
         /**
          * Introspect a token (RFC 7662)
-         * @description For confidential clients: whether a client access token is live now (its session not ended), with its `client_id`, `scope`, `sub`, `exp`. A client learns this only of the tokens issued to it, unless it is registered as a resource server (`introspect: true`), which may introspect every client's. Anything else is `{"active": false}`.
+         * @description For confidential clients: whether a client access token is live now (its session not ended), with its `client_id`, `scope`, `sub`, `exp`, and with the `org` scope the `org` claim of the granted organization, read now (absent once the person has left it). A client learns this only of the tokens issued to it, unless it is registered as a resource server (`introspect: true`), which may introspect every client's. Anything else is `{"active": false}`.
          */
         post: operations["oauthIntrospect"];
         delete?: never;
@@ -1167,7 +1167,7 @@ export interface paths {
         };
         /**
          * UserInfo (OpenID Connect)
-         * @description The claims the access token's scopes allow: `sub`; `email`, `email_verified` (email); `name`, `preferred_username`, `updated_at` (profile); `app_data` (app_data). Takes a client's access token (`at+jwt`), not gatehouse's own; `POST` works too.
+         * @description The claims the access token's scopes allow: `sub`; `email`, `email_verified` (email); `name`, `preferred_username`, `updated_at` (profile); `app_data` (app_data); `org` (`{id, slug, role, permissions}` of the granted organization, read now: none once the person has left it). Takes a client's access token (`at+jwt`), not gatehouse's own; `POST` works too.
          */
         get: operations["oauthUserinfo"];
         put?: never;

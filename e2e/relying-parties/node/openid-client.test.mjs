@@ -361,6 +361,47 @@ async function main() {
   const introspected = await client.tokenIntrospection(notesConfig, refreshed.access_token);
   check('introspection: active, with client_id and sub', introspected.active === true && introspected.client_id === notes.client_id && introspected.sub === annId, introspected);
 
+  // ----------------------------------------------------------------------------------------
+  // Organizations: the `org` scope puts the organization named by `org_hint` (ann belongs to
+  // two) in the ID token, userinfo and introspection; the latter two read it live.
+  const annAuth = await http('POST', '/auth', { json: { email: ann.login, password: ann.password } });
+  check('organizations: ann logs in (POST /auth)', annAuth.status === 200, `${annAuth.status} ${annAuth.text.slice(0, 300)}`);
+  for (const [name, slug] of [['Alpha', 'alpha'], ['Beta', 'beta']]) {
+    const made = await http('POST', '/orgs', { token: annAuth.json.access_token, json: { name, slug } });
+    check(`organizations: ann creates ${slug}`, made.status === 201, `${made.status} ${made.text.slice(0, 300)}`);
+  }
+  const teams = await register({
+    name: 'Teams (openid-client)',
+    redirect_uris: ['https://teams.example.com/cb'],
+    confidential: true,
+    scopes: ['openid', 'email', 'org'],
+    first_party: false,
+  });
+  const teamsConfig = await client.discovery(new URL(issuer), teams.client_id, teams.client_secret, client.ClientSecretBasic(teams.client_secret), insecure);
+  redirectUris.set(teamsConfig, 'https://teams.example.com/cb');
+  check('discovery: the org scope and claim are listed',
+    teamsConfig.serverMetadata().scopes_supported.includes('org') && teamsConfig.serverMetadata().claims_supported.includes('org'),
+    teamsConfig.serverMetadata());
+  const inBeta = await request(teamsConfig, { scope: 'openid email org', org_hint: 'beta' });
+  const walkedBeta = await authorize(browser, inBeta.url, { expect: { label: 'org scope' } });
+  check('org scope: consent is asked for the new client', walkedBeta.sawConsent, walkedBeta);
+  const teamTokens = await client.authorizationCodeGrant(teamsConfig, walkedBeta.callback, inBeta.checks);
+  ok('org scope: openid-client accepts the ID token');
+  const orgClaim = teamTokens.claims().org;
+  check('ID token: org names beta, the org_hint, with ann\'s role and permissions',
+    orgClaim && orgClaim.slug === 'beta' && orgClaim.role === 'owner' && orgClaim.permissions.includes('org:delete') && typeof orgClaim.id === 'string',
+    teamTokens.claims());
+  const teamInfo = await client.fetchUserInfo(teamsConfig, teamTokens.access_token, annId);
+  equal('userinfo: org is beta', teamInfo.org?.slug, 'beta');
+  const teamIntrospected = await client.tokenIntrospection(teamsConfig, teamTokens.access_token);
+  equal('introspection: org is beta', teamIntrospected.org?.slug, 'beta');
+  const deleted = await http('DELETE', '/orgs/beta', { token: annAuth.json.access_token });
+  equal('organizations: ann deletes beta', deleted.status, 204);
+  const afterDelete = await client.fetchUserInfo(teamsConfig, teamTokens.access_token, annId);
+  check('userinfo: read live, no org once beta is gone', afterDelete.sub === annId && afterDelete.org === undefined, afterDelete);
+  const notesInfo = await client.fetchUserInfo(notesConfig, refreshed.access_token, annId);
+  check('userinfo: a client without the org scope never sees one', notesInfo.org === undefined, notesInfo);
+
   // A second request in the same browser: no login, and the consent is remembered.
   const again = await request(notesConfig);
   const walkedAgain = await authorize(browser, again.url, { expect: { label: 'second request' } });

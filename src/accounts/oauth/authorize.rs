@@ -12,6 +12,7 @@ use url::Url;
 use super::{CODE_TTL, parse_scopes, redirect_matches};
 use crate::accounts::{Accounts, Caller, ClientInfo, Result};
 use crate::model::outcome::Kind;
+use crate::sessions::SessionAuth;
 use crate::store::clients::{NewCode, OAuthClient};
 use crate::tokens::opaque::OpaqueToken;
 
@@ -39,6 +40,8 @@ struct Checked {
     prompt: Vec<String>,
     max_age: Option<i64>,
     login_hint: Option<String>,
+    /// Which of the person's organizations the `org` scope names (an id or slug).
+    org_hint: Option<String>,
 }
 
 /// The value of `name`, if given once and not empty.
@@ -177,6 +180,7 @@ impl Accounts {
                 .collect(),
             max_age: param(pairs, "max_age").and_then(|v| v.parse().ok()),
             login_hint: param(pairs, "login_hint").map(str::to_owned),
+            org_hint: param(pairs, "org_hint").map(str::to_owned),
             client,
         }))
     }
@@ -229,6 +233,10 @@ impl Accounts {
 
     async fn issue_code(&self, checked: &Checked, caller: &Caller, client_info: &ClientInfo) -> Result<String> {
         let now = self.now();
+        let org = match checked.scopes.iter().any(|s| s == "org") {
+            true => self.grant_org(caller, checked.org_hint.as_deref()).await?,
+            false => None,
+        };
         let code = OpaqueToken::generate();
         let record = NewCode {
             hash: code.hash,
@@ -239,7 +247,7 @@ impl Accounts {
             scopes: checked.scopes.clone(),
             nonce: checked.nonce.clone(),
             code_challenge: checked.challenge.clone(),
-            auth: caller.auth.encode(),
+            auth: SessionAuth { org, ..caller.auth.clone() }.encode(),
             created_at: now,
             expires_at: now + chrono::Duration::from_std(CODE_TTL).unwrap_or_default(),
         };

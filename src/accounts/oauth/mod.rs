@@ -19,7 +19,7 @@ use url::Url;
 use super::Error;
 
 /// The scopes a client may ask for: OpenID Connect's, plus `app_data` (the admin-written data).
-pub const SCOPES: &[&str] = &["openid", "profile", "email", "offline_access", "app_data"];
+pub const SCOPES: &[&str] = &["openid", "profile", "email", "offline_access", "app_data", "org"];
 
 /// The grants a client may be allowed.
 pub const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];

@@ -204,7 +204,7 @@ impl Accounts {
             last_used_at: now,
             auth: session.auth,
         };
-        self.client_tokens(&client, &account, &live, refresh.secret, issued.nonce.as_deref(), None, now)
+        self.client_tokens(&client, &account, &live, refresh.secret, issued.nonce.as_deref(), None, now).await
     }
 
     async fn refresh_client(&self, client: OAuthClient, request: TokenRequest) -> OAuthResult<TokenResponse> {
@@ -253,7 +253,7 @@ impl Accounts {
                 return Err(error);
             }
         };
-        self.client_tokens(&client, &account, &session, next.secret, None, narrowed.as_deref(), now)
+        self.client_tokens(&client, &account, &session, next.secret, None, narrowed.as_deref(), now).await
     }
 
     fn client_credentials(&self, client: OAuthClient, request: TokenRequest) -> OAuthResult<TokenResponse> {
@@ -311,7 +311,7 @@ impl Accounts {
     /// refresh token with `offline_access` (granted, whatever `narrowed` leaves out: it is the
     /// grant's). `narrowed`: the scopes a refresh asked for, the only ones these tokens carry.
     #[allow(clippy::too_many_arguments)]
-    fn client_tokens(
+    async fn client_tokens(
         &self,
         client: &OAuthClient,
         account: &Account,
@@ -346,7 +346,10 @@ impl Accounts {
         )?;
         let has = |scope: &str| grant.scopes.iter().any(|s| s == scope);
         let id_token = match has("openid") {
-            true => Some(self.id_token(client, account, session, grant, nonce, now)?),
+            true => {
+                let org = self.org_claim_of(session, &grant.scopes).await?;
+                Some(self.id_token(client, account, session, grant, nonce, org, now)?)
+            }
             false => None,
         };
         Ok(TokenResponse {
@@ -358,6 +361,7 @@ impl Accounts {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn id_token(
         &self,
         client: &OAuthClient,
@@ -365,10 +369,14 @@ impl Accounts {
         session: &LiveSession,
         grant: &Grant,
         nonce: Option<&str>,
+        org: Option<Value>,
         now: DateTime<Utc>,
     ) -> OAuthResult<String> {
         let ttl = chrono::Duration::from_std(self.settings.access_token_ttl).unwrap_or(chrono::Duration::minutes(15));
         let mut claims = account_claims(account, &grant.scopes);
+        if let Some(org) = org {
+            claims.insert("org".into(), org);
+        }
         let auth = &session.auth;
         claims.extend([
             ("iss".to_owned(), json!(self.keys().issuer())),
@@ -415,7 +423,19 @@ impl Accounts {
         let account = self.store.find_account(&AccountKey::Id(session.account_id)).await?.map(|c| c.account);
         let account = account.filter(|a| a.status == Status::Active).ok_or(Error::Unauthorized)?;
         let scopes: Vec<String> = claims.scope.split(' ').map(str::to_owned).collect();
-        Ok(account_claims(&account, &scopes))
+        let mut answer = account_claims(&account, &scopes);
+        if let Some(org) = self.org_claim_of(&session, &scopes).await? {
+            answer.insert("org".into(), org);
+        }
+        Ok(answer)
+    }
+
+    /// The `org` claim of a client session granted the `org` scope: its organization's
+    /// membership as it is now (none once the account has left it).
+    async fn org_claim_of(&self, session: &LiveSession, scopes: &[String]) -> Result<Option<Value>> {
+        let (true, Some(org_id)) = (scopes.iter().any(|s| s == "org"), session.auth.org) else { return Ok(None) };
+        let claim = self.org_claim(org_id, session.account_id).await?;
+        Ok(claim.map(|claim| json!(claim)))
     }
 
     /// Introspection (RFC 7662): whether a client access token is live, and what it says, to
@@ -425,7 +445,13 @@ impl Accounts {
     pub async fn introspect(&self, asker: &OAuthClient, token: &str) -> Result<Value> {
         match self.live_client_token(token).await {
             Ok((claims, _)) if claims.client_id != asker.id && !asker.introspect => Ok(json!({ "active": false })),
-            Ok((claims, _)) => Ok(json!({
+            Ok((claims, session)) => {
+                let scopes: Vec<String> = claims.scope.split(' ').map(str::to_owned).collect();
+                let org = match &session {
+                    Some(session) => self.org_claim_of(session, &scopes).await?,
+                    None => None,
+                };
+                let mut answer = json!({
                 "active": true,
                 "token_type": "access_token",
                 "client_id": claims.client_id,
@@ -435,7 +461,12 @@ impl Accounts {
                 "iss": claims.iss,
                 "exp": claims.exp,
                 "iat": claims.iat,
-            })),
+                });
+                if let (Some(org), Some(fields)) = (org, answer.as_object_mut()) {
+                    fields.insert("org".into(), org);
+                }
+                Ok(answer)
+            }
             Err(Error::Unauthorized) => Ok(json!({ "active": false })),
             Err(other) => Err(other),
         }

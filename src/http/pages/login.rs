@@ -193,7 +193,7 @@ pub fn consent_form(form: &str, request: &str, client: &str, scopes: &[String], 
 /// What a scope lets a client do, in words; a scope of the app's own is shown as it is.
 fn scope_meaning(scope: &str) -> String {
     match scope {
-        "openid" | "profile" | "email" | "offline_access" | "app_data" => t(&format!("scope-{scope}")),
+        "openid" | "profile" | "email" | "offline_access" | "app_data" | "org" => t(&format!("scope-{scope}")),
         other => other.to_owned(),
     }
 }

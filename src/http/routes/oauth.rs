@@ -61,7 +61,7 @@ fn answer(state: &AppState, headers: &HeaderMap, query: &str, decision: Authoriz
 
 #[utoipa::path(
     get, path = "/oauth2/authorize", summary = "Authorization endpoint (OpenID Connect)", operation_id = "oauthAuthorize", tag = "oidc-provider",
-    description = "The authorization code flow with PKCE S256 (required; `plain` is refused). Needs `client_id`, a registered `redirect_uri` (exact; a loopback one's port may vary), `response_type=code`, `code_challenge` and `code_challenge_method=S256`; takes `scope` (`openid profile email offline_access app_data`), `state`, `nonce`, `prompt` (`none`, `login`, `consent`), `max_age` and `login_hint`. Without a browser session the browser is sent to `/login` and back; consent is asked unless the client is first-party or the person agreed before. The answer goes to the redirect URI with `code` (or `error`), `state` and `iss`; an unknown client or redirect URI is shown as a page, never redirected.",
+    description = "The authorization code flow with PKCE S256 (required; `plain` is refused). Needs `client_id`, a registered `redirect_uri` (exact; a loopback one's port may vary), `response_type=code`, `code_challenge` and `code_challenge_method=S256`; takes `scope` (`openid profile email offline_access app_data org`), `state`, `nonce`, `prompt` (`none`, `login`, `consent`), `max_age`, `login_hint` and `org_hint` (an organization's id or slug: with the `org` scope, the one the tokens name, if the person is a member; else the session's active one, else their only one). Without a browser session the browser is sent to `/login` and back; consent is asked unless the client is first-party or the person agreed before. The answer goes to the redirect URI with `code` (or `error`), `state` and `iss`; an unknown client or redirect URI is shown as a page, never redirected.",
     responses((status = 303, description = "To the redirect URI with `code` or `error`, or to `/login`"), (status = 200, description = "The consent page", content_type = "text/html"), (status = 400, description = "An unknown client or redirect URI: a page", content_type = "text/html"))
 )]
 async fn authorize(
@@ -256,7 +256,7 @@ async fn token(
 
 #[utoipa::path(
     get, path = "/oauth2/userinfo", summary = "UserInfo (OpenID Connect)", operation_id = "oauthUserinfo", tag = "oidc-provider", security(("bearer" = [])),
-    description = "The claims the access token's scopes allow: `sub`; `email`, `email_verified` (email); `name`, `preferred_username`, `updated_at` (profile); `app_data` (app_data). Takes a client's access token (`at+jwt`), not gatehouse's own; `POST` works too.",
+    description = "The claims the access token's scopes allow: `sub`; `email`, `email_verified` (email); `name`, `preferred_username`, `updated_at` (profile); `app_data` (app_data); `org` (`{id, slug, role, permissions}` of the granted organization, read now: none once the person has left it). Takes a client's access token (`at+jwt`), not gatehouse's own; `POST` works too.",
     responses((status = 200, description = "The claims", body = crate::http::extract::Object), Errors<(code::Unauthorized, code::Forbidden, code::Unavailable)>)
 )]
 async fn userinfo(State(state): State<AppState>, parts: axum::http::request::Parts) -> Response {
@@ -306,7 +306,7 @@ async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: JsonOrF
 
 #[utoipa::path(
     post, path = "/oauth2/introspect", summary = "Introspect a token (RFC 7662)", operation_id = "oauthIntrospect", tag = "oidc-provider",
-    description = "For confidential clients: whether a client access token is live now (its session not ended), with its `client_id`, `scope`, `sub`, `exp`. A client learns this only of the tokens issued to it, unless it is registered as a resource server (`introspect: true`), which may introspect every client's. Anything else is `{\"active\": false}`.",
+    description = "For confidential clients: whether a client access token is live now (its session not ended), with its `client_id`, `scope`, `sub`, `exp`, and with the `org` scope the `org` claim of the granted organization, read now (absent once the person has left it). A client learns this only of the tokens issued to it, unless it is registered as a resource server (`introspect: true`), which may introspect every client's. Anything else is `{\"active\": false}`.",
     request_body(content((TokenOfClient = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "`active`, and the token's claims when it is", body = crate::http::extract::Object), (status = 400, description = "invalid_request: no `token`; or `malformed_request`: a body that is not a form"), (status = 401, description = "invalid_client"), Errors<(code::PayloadTooLarge, code::UnsupportedMediaType, code::Unavailable)>)
 )]

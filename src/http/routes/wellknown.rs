@@ -130,6 +130,7 @@ async fn openid_configuration(State(state): State<AppState>) -> Response {
             "preferred_username",
             "updated_at",
             "app_data",
+            "org",
         ],
         authorization_response_iss_parameter_supported: true,
         claims_parameter_supported: false,

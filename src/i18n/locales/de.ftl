@@ -234,6 +234,7 @@ scope-profile = Ihren Namen und Benutzernamen zu sehen
 scope-email = Ihre E-Mail-Adresse zu sehen
 scope-offline_access = angemeldet zu bleiben, während Sie nicht da sind
 scope-app_data = die Daten zu sehen, die Administratoren zu Ihrem Konto führen (Tarif, Rollen)
+scope-org = die Organisation kennen, in der Sie hier arbeiten, und Ihre Rolle und Berechtigungen dort
 
 page-oauth-refused =
     .title = Diese Anmeldeanfrage ist ungültig

@@ -234,6 +234,7 @@ scope-profile = see your name and username
 scope-email = see your email address
 scope-offline_access = stay signed in while you are away
 scope-app_data = see the data administrators keep on your account (plan, roles)
+scope-org = know the organization you work in here, your role and permissions there
 
 page-oauth-refused =
     .title = This sign-in request is not valid

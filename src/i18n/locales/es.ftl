@@ -234,6 +234,7 @@ scope-profile = ver su nombre y su nombre de usuario
 scope-email = ver su dirección de correo electrónico
 scope-offline_access = mantener la sesión iniciada mientras no está
 scope-app_data = ver los datos que los administradores guardan sobre su cuenta (plan, roles)
+scope-org = conocer la organización en la que trabaja aquí, su rol y sus permisos en ella
 
 page-oauth-refused =
     .title = Esta solicitud de inicio de sesión no es válida

@@ -234,6 +234,7 @@ scope-profile = voir votre nom et votre nom d'utilisateur
 scope-email = voir votre adresse e-mail
 scope-offline_access = rester connecté pendant votre absence
 scope-app_data = voir les données que les administrateurs conservent sur votre compte (offre, rôles)
+scope-org = connaître l’organisation dans laquelle vous travaillez ici, votre rôle et vos permissions
 
 page-oauth-refused =
     .title = Cette demande de connexion n'est pas valide
