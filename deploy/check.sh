@@ -269,7 +269,7 @@ for fa in forward.values():
         problems.append(f"forwardAuth.address {fa.get('address')!r} is not gatehouse's /auth/forward")
     if fa.get("trustForwardHeader") is not True:
         problems.append("forwardAuth.trustForwardHeader is not true")
-    if fa.get("authResponseHeaders") != ["Remote-User", "Remote-Email", "Remote-Name", "Remote-Groups", "Remote-Org", "Remote-Org-Role"]:
+    if fa.get("authResponseHeaders") != ["Remote-User", "Remote-Email", "Remote-Name", "Remote-Groups", "Remote-Org", "Remote-Org-Role", "Remote-Org-Id"]:
         problems.append(f"forwardAuth.authResponseHeaders is {fa.get('authResponseHeaders')}")
     if "X-Original-URL" in (fa.get("authRequestHeaders") or ["X-Original-URL"]):
         problems.append("forwardAuth passes a client's X-Original-URL on (authRequestHeaders)")

@@ -11,6 +11,9 @@
   const REFRESH_KEY = 'gatehouse.account.refresh';
   /** An invitation's token from the emailed link, kept through a login or a sign-up. */
   const INVITATION_KEY = 'gatehouse.account.invitation';
+  /** The id of the organization this tab's session was switched into, kept with its refresh
+   *  token: after a reload (whose refreshed tokens keep the organization) it is still marked. */
+  const ORG_KEY = 'gatehouse.account.org';
   const passkeys = window.gatehousePasskey;
   const { $, say, clearMessage, PageError, apiClient, el, dash, time, cell, placeholder, busy } = window.gatehousePage;
   const { codeField, askPasskey, stepUp } = window.gatehousePage;
@@ -52,6 +55,7 @@
   /** Forgets the tokens and shows the login form. */
   function leave() {
     forget();
+    sessionStorage.removeItem(ORG_KEY);
     showLogin();
   }
 
@@ -61,8 +65,12 @@
     say(t('You are logged out.'));
   }
 
-  /** With a token in hand: the account view. */
-  async function enter() {
+  /** With a token in hand: the account view. `resumed`: the session of before a reload, still in
+   *  the organization it was switched into; a new login starts in none. */
+  async function enter({ resumed = false } = {}) {
+    if (!resumed) {
+      sessionStorage.removeItem(ORG_KEY);
+    }
     $('login-view').hidden = true;
     $('account-view').hidden = false;
     $('session').hidden = false;
@@ -297,9 +305,6 @@
   // Organizations: the person's memberships (the session's active one marked), the
   // invitations to their confirmed address, and the one the emailed link brought
 
-  /** The organization this page's session is in, from its access token (shown, not trusted). */
-  let activeOrg = null;
-
   async function loadOrgs() {
     const [{ orgs }, { invitations }] = await Promise.all([api('GET', '/orgs'), api('GET', '/invitations')]);
     $('orgs-body').replaceChildren(...orgs.map(orgRow));
@@ -312,7 +317,8 @@
   function orgRow(membership) {
     const { org } = membership;
     let action;
-    if (activeOrg === org.id) {
+    // Shown, not trusted: the server reads the membership at every request.
+    if (sessionStorage.getItem(ORG_KEY) === org.id) {
       action = el('span', { text: t('active'), className: 'muted' });
     } else {
       action = el('button', { text: t('Work in it'), attrs: { type: 'button' } });
@@ -347,7 +353,7 @@
   async function switchOrg(org) {
     const switched = await api('POST', '/auth/org', { body: { org: org.id } });
     replaceAccess(switched.access_token);
-    activeOrg = org.id;
+    sessionStorage.setItem(ORG_KEY, org.id);
     await loadOrgs();
     say(t('You are now working in {org}.', { org: org.name }));
   }
@@ -529,7 +535,7 @@
         if (handoff) {
           busy($('login-submit'), () => login.exchange(handoff));
         } else {
-          resume(enter);
+          resume(() => enter({ resumed: true }));
         }
         document.body.dataset.ready = 'true';
       });

@@ -1,6 +1,7 @@
 // The gatehouse admin console: log in, list and search accounts, act on one, read its sessions
-// and audit events, look after the outbox, register the client apps and the webhook endpoints
-// (with each endpoint's delivery log). It speaks only gatehouse's own JSON API (same
+// and audit events, list and search the organizations (each with its member count and members),
+// look after the outbox, register the client apps and the webhook endpoints (with each
+// endpoint's delivery log). It speaks only gatehouse's own JSON API (same
 // origin), with the helpers of page.js (tokens, messages, DOM built with textContent). A change
 // the server refuses until the admin confirms it is them (403 reauthentication_required: one that
 // gives lasting access, past GATEHOUSE_REAUTH_WINDOW after the login) brings up the "Confirm it
@@ -13,8 +14,10 @@
   const EVENTS_PAGE = 20;
   const OUTBOX_PAGE = 50;
   const DELIVERIES_PAGE = 50;
+  const ORGS_PAGE = 50;
+  const MEMBERS_PAGE = 50;
   const KNOWN_BADGES = new Set([
-    'user', 'admin', 'pending', 'active', 'disabled', 'enabled', 'queued', 'sending', 'sent', 'delivered', 'failed',
+    'user', 'admin', 'owner', 'pending', 'active', 'disabled', 'enabled', 'queued', 'sending', 'sent', 'delivered', 'failed',
   ]);
 
   const { $, say, clearMessage, fail, apiClient, el, dash, time, cell, placeholder, busy } = window.gatehousePage;
@@ -33,6 +36,9 @@
     detailSeq: 0,
     events: { cursor: null },
     outbox: { cursor: null, query: {}, seq: 0 },
+    orgs: { cursor: null, query: {}, seq: 0 },
+    // The organization open in its detail panel (null when closed), and its member list's paging.
+    org: { selected: null, seq: 0, members: { cursor: null, seq: 0 } },
     // The delivery log shown: its endpoint (null when closed), paging and filter.
     deliveries: { endpoint: null, cursor: null, status: '', seq: 0 },
   };
@@ -58,6 +64,8 @@
     $('session').hidden = true;
     $('login-view').hidden = false;
     $('users-body').replaceChildren();
+    $('orgs-body').replaceChildren();
+    $('orgs-summary').textContent = '';
     $('outbox-body').replaceChildren();
     $('clients-body').replaceChildren();
     $('client-secret').hidden = true;
@@ -65,6 +73,7 @@
     $('webhook-secret').hidden = true;
     closeDeliveries();
     closeDetail();
+    closeOrg();
   }
 
   /** Forgets the tokens and shows the login form. */
@@ -104,7 +113,7 @@
   // Tabs
 
   function selectTab(name) {
-    for (const tab of ['users', 'outbox', 'clients', 'webhooks']) {
+    for (const tab of ['users', 'orgs', 'outbox', 'clients', 'webhooks']) {
       const on = tab === name;
       $(`tab-${tab}`).setAttribute('aria-selected', String(on));
       $(`${tab}-panel`).hidden = !on;
@@ -475,6 +484,196 @@
     await api('POST', `/admin/users/${id(account)}/activation`);
     say(`A new activation link is on its way to ${account.email}.`);
     await loadEvents(true);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Organizations: the list, and one with its member count and members
+
+  const orgKey = (org) => encodeURIComponent(org.id);
+
+  function orgRow(org) {
+    const open = el('button', {
+      text: org.name,
+      className: 'link',
+      attrs: { type: 'button', 'aria-label': `Open ${org.name}` },
+    });
+    const row = el(
+      'tr',
+      { attrs: { 'data-testid': 'org-row', 'data-id': org.id, 'data-slug': org.slug } },
+      [cell(open), cell(el('code', { text: org.slug })), cell(time(org.created_at))],
+    );
+    if (state.org.selected && state.org.selected.id === org.id) {
+      row.classList.add('selected');
+    }
+    row.addEventListener('click', () => openOrg(org.id));
+    return row;
+  }
+
+  async function loadOrgs(fresh) {
+    const tbody = $('orgs-body');
+    const orgs = state.orgs;
+    if (fresh) {
+      orgs.cursor = null;
+      orgs.query = { q: $('orgs-q').value.trim() };
+    }
+    const seq = ++orgs.seq;
+    const params = new URLSearchParams();
+    if (orgs.query.q) {
+      params.set('q', orgs.query.q);
+    }
+    params.set('limit', String(ORGS_PAGE));
+    if (!fresh && orgs.cursor) {
+      params.set('cursor', orgs.cursor);
+    }
+    const page = await api('GET', `/admin/orgs?${params}`);
+    if (seq !== orgs.seq) {
+      return; // a newer search has started meanwhile
+    }
+    if (fresh) {
+      tbody.replaceChildren();
+    }
+    for (const org of page.orgs) {
+      tbody.append(orgRow(org));
+    }
+    orgs.cursor = page.next_cursor || null;
+    $('orgs-more').hidden = !orgs.cursor;
+    const shown = tbody.querySelectorAll('tr[data-testid="org-row"]').length;
+    if (shown === 0) {
+      placeholder(tbody, orgs.query.q ? 'No organization matches.' : 'No organization yet.');
+    }
+    $('orgs-summary').textContent = `${shown} shown${orgs.cursor ? ', more to come' : ''}`;
+  }
+
+  function closeOrg() {
+    const open = state.org;
+    open.selected = null;
+    open.seq++;
+    open.members.cursor = null;
+    open.members.seq++;
+    $('org-detail').hidden = true;
+    $('org-detail').setAttribute('aria-busy', 'false');
+    $('members-body').replaceChildren();
+    $('members-more').hidden = true;
+    for (const row of $('orgs-body').rows) {
+      row.classList.remove('selected');
+    }
+  }
+
+  /** Opens an organization in its detail panel (or reloads it): its fields, member count and
+   *  first page of members. */
+  async function openOrg(orgId, { reload = false } = {}) {
+    if (!reload) {
+      clearMessage();
+    }
+    const seq = ++state.org.seq;
+    const panel = $('org-detail');
+    panel.setAttribute('aria-busy', 'true');
+    try {
+      const answer = await api('GET', `/admin/orgs/${encodeURIComponent(orgId)}`);
+      if (seq !== state.org.seq) {
+        return;
+      }
+      showOrg(answer.org, answer.members);
+      panel.hidden = false;
+      if (!reload) {
+        $('org-detail-title').focus();
+      }
+      await loadMembers(true);
+    } catch (error) {
+      fail(error);
+    } finally {
+      if (seq === state.org.seq) {
+        panel.setAttribute('aria-busy', 'false');
+      }
+    }
+  }
+
+  /** Shows an organization in the detail panel and in its row of the list. */
+  function showOrg(org, members) {
+    state.org.selected = org;
+    $('org-detail-title').textContent = org.name;
+    for (const dd of $('org-detail-fields').querySelectorAll('dd[data-field]')) {
+      const field = dd.dataset.field;
+      if (field === 'members') {
+        dd.textContent = String(members);
+        dd.dataset.value = String(members);
+      } else if (field === 'created_at' || field === 'updated_at') {
+        dd.replaceChildren(time(org[field]));
+      } else if (field === 'data') {
+        const json = org.data && Object.keys(org.data).length > 0 ? JSON.stringify(org.data, null, 1) : '—';
+        dd.replaceChildren(el('code', { text: json }));
+      } else if (field === 'slug' || field === 'id') {
+        dd.replaceChildren(el('code', { text: dash(org[field]) }));
+      } else {
+        dd.textContent = dash(org[field]);
+      }
+    }
+    const tbody = $('orgs-body');
+    for (const row of tbody.rows) {
+      row.classList.toggle('selected', row.dataset.id === org.id);
+    }
+    const row = rowOf(tbody, org.id);
+    if (row) {
+      row.replaceWith(orgRow(org));
+    }
+  }
+
+  function memberRow(member) {
+    const { account } = member;
+    const open = el('button', {
+      text: account.email,
+      className: 'link',
+      attrs: { type: 'button', 'data-testid': 'member-open', 'aria-label': `Open the account ${account.email}` },
+    });
+    open.addEventListener('click', () => {
+      selectTab('users');
+      openUser(account.id);
+    });
+    return el(
+      'tr',
+      { attrs: { 'data-testid': 'member-row', 'data-id': account.id, 'data-email': account.email, 'data-role': member.role } },
+      [cell(open), cell(account.name), cell(badge(member.role)), cell(time(member.joined_at))],
+    );
+  }
+
+  async function loadMembers(fresh) {
+    const org = state.org.selected;
+    if (!org) {
+      return;
+    }
+    const members = state.org.members;
+    const tbody = $('members-body');
+    if (fresh) {
+      members.cursor = null;
+      placeholder(tbody, 'Loading…');
+    }
+    const seq = ++members.seq;
+    const params = new URLSearchParams({ limit: String(MEMBERS_PAGE) });
+    if (!fresh && members.cursor) {
+      params.set('cursor', members.cursor);
+    }
+    let page;
+    try {
+      page = await api('GET', `/orgs/${orgKey(org)}/members?${params}`);
+    } catch (error) {
+      if (seq === members.seq && fresh) {
+        placeholder(tbody, `The members could not be loaded: ${error.message}`, true);
+        $('members-more').hidden = true;
+      }
+      throw error;
+    }
+    if (seq !== members.seq || state.org.selected !== org) {
+      return; // another organization or page was asked for meanwhile
+    }
+    if (fresh) {
+      tbody.replaceChildren();
+    }
+    tbody.append(...page.members.map(memberRow));
+    members.cursor = page.next_cursor || null;
+    $('members-more').hidden = !members.cursor;
+    if (tbody.querySelectorAll('tr[data-testid="member-row"]').length === 0) {
+      placeholder(tbody, 'No member.');
+    }
   }
 
   // ---------------------------------------------------------------------------------------
@@ -868,6 +1067,22 @@
     login = window.gatehouseLogin.wire({ client, enter });
     on('logout', 'click', logOut);
     on('tab-users', 'click', () => selectTab('users'));
+    on('tab-orgs', 'click', () => {
+      selectTab('orgs');
+      clearMessage();
+      loadOrgs(true).catch(fail);
+    });
+    on('orgs-search-form', 'submit', (event) => {
+      event.preventDefault();
+      clearMessage();
+      busy($('orgs-search-submit'), () => loadOrgs(true));
+    });
+    on('orgs-more', 'click', () => busy($('orgs-more'), () => loadOrgs(false)));
+    on('org-detail-close', 'click', closeOrg);
+    on('org-detail-reload', 'click', () =>
+      busy($('org-detail-reload'), () => openOrg(state.org.selected.id, { reload: true })),
+    );
+    on('members-more', 'click', () => busy($('members-more'), () => loadMembers(false)));
     on('tab-outbox', 'click', () => {
       selectTab('outbox');
       clearMessage();
@@ -878,8 +1093,14 @@
       clearMessage();
       busy($('search-submit'), () => loadUsers(true));
     });
+    // A filter's change searches at once, without disabling "Search": a search typed and sent
+    // with Enter meanwhile must not be lost (a form whose submit button is disabled ignores
+    // Enter), and the newest search wins (loadUsers drops older answers).
     for (const filter of ['filter-status', 'filter-role']) {
-      on(filter, 'change', () => busy($('search-submit'), () => loadUsers(true)));
+      on(filter, 'change', () => {
+        clearMessage();
+        loadUsers(true).catch(fail);
+      });
     }
     on('users-more', 'click', () => busy($('users-more'), () => loadUsers(false)));
     on('detail-close', 'click', closeDetail);
@@ -926,10 +1147,14 @@
       clearMessage();
       busy($('deliveries-submit'), () => loadDeliveries(true));
     });
-    on('deliveries-status', 'change', () => busy($('deliveries-submit'), () => loadDeliveries(true)));
+    on('deliveries-status', 'change', () => {
+      clearMessage();
+      loadDeliveries(true).catch(fail);
+    });
     on('deliveries-more', 'click', () => busy($('deliveries-more'), () => loadDeliveries(false)));
     on('deliveries-close', 'click', closeDeliveries);
     $('detail-title').tabIndex = -1;
+    $('org-detail-title').tabIndex = -1;
     $('deliveries-title').tabIndex = -1;
 
     resume(enter);

@@ -40,6 +40,14 @@ const BOB = 'bob@example.com';
 const CAROL = 'carol@example.com';
 // Known only to the provider until the social login signs it up.
 const ALICE = 'alice@example.com';
+// Organizations: orla (an account the admin makes) owns two and invites ivy, who has no account
+// until she signs up on the page the invitation's link opens. This run's mark keeps them apart
+// from those of another run against the same server.
+const RUN = Date.now().toString(36);
+const ORLA = `orla-${RUN}@example.com`;
+const IVY = `ivy-${RUN}@example.com`;
+const HARBOR = { name: `Harbor Works ${RUN}`, slug: `harbor-works-${RUN}` };
+const QUAY = { name: `Quay Labs ${RUN}`, slug: `quay-labs-${RUN}` };
 
 let page;
 let cdp;
@@ -121,6 +129,25 @@ async function emailedLogin(email, seen) {
   const link = text.match(/^(http\S+\/auth\/email\/verify\?token=\S+)$/m)[1];
   const code = text.match(/^([0-9]{8})$/m)[1];
   return { link, code, count: found.length };
+}
+
+/**
+ * The link to `urlPath` (with its `?token=`) in the newest email to `email` in the server's log
+ * that has one, once more than `seen` such emails have arrived.
+ */
+async function emailedLink(email, urlPath, seen = 0) {
+  let found = [];
+  await until(`an email to ${email} with a link to ${urlPath} should be in the log`, async () => {
+    const log = await readFile(SERVER_LOG, 'utf8');
+    found = log
+      .split('email (no GATEHOUSE_SMTP_URL set')
+      .filter((part) => part.includes(`to=${email} `) && part.includes(`${urlPath}?token=`));
+    return found.length > seen;
+  });
+  const text = found[found.length - 1];
+  const escaped = urlPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const link = text.match(new RegExp(`^(http\\S+${escaped}\\?token=\\S+)$`, 'm'))[1];
+  return { link, count: found.length };
 }
 
 /** The claims of an access token (only read here; gatehouse checks the signature). */
@@ -269,6 +296,20 @@ async function main() {
   const annId = (await call('GET', `/user/${encodeURIComponent(ANN)}`, { token: adminToken })).json?.id;
   assert.ok(annId, `${ANN} should exist (e2e/console.sh creates it)`);
   const annToken = (await logInApi(ANN, USER_PASSWORD)).access_token;
+  // orla and her two organizations; the invitations go out in the steps.
+  const madeOrla = await call('POST', '/admin/users', { token: adminToken, body: { email: ORLA, password: USER_PASSWORD } });
+  assert.equal(madeOrla.status, 201, `POST /admin/users ${ORLA}: ${madeOrla.text}`);
+  const orlaToken = (await logInApi(ORLA, USER_PASSWORD)).access_token;
+  for (const org of [HARBOR, QUAY]) {
+    const created = await call('POST', '/orgs', { token: orlaToken, body: org });
+    assert.equal(created.status, 201, `POST /orgs ${org.slug}: ${created.text}`);
+  }
+  /** The members of one of orla's organizations, as `email: role`. */
+  const membersOf = async (org) => {
+    const answer = await call('GET', `/orgs/${org.slug}/members`, { token: orlaToken });
+    assert.equal(answer.status, 200, `GET /orgs/${org.slug}/members: ${answer.text}`);
+    return Object.fromEntries(answer.json.members.map((m) => [m.account.email, m.role]));
+  };
 
   const browser = await launchChromium(CHROMIUM);
   try {
@@ -779,6 +820,134 @@ async function main() {
       assert.equal(await identities.first().getAttribute('data-provider'), 'idp');
       const cells = await identities.first().locator('td').allTextContents();
       assert.deepEqual(cells.slice(0, 2), ['idp', ALICE], `the row of the identity: ${cells.join(' | ')}`);
+    });
+
+    // Organizations, in a browser context of its own: orla's organization invites ivy, who has no
+    // account yet; the emailed link opens the account page, where she signs up, confirms her
+    // address by the emailed activation link, logs in and accepts. A second invitation she
+    // accepts from the list of invitations to her address.
+    const orgContext = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+    page = await orgContext.newPage();
+    page.setDefaultTimeout(10_000);
+    watchConsole(page);
+    page.on('dialog', (dialog) => dialog.accept());
+    const orgRow = (org) => page.locator(`#orgs-body tr[data-testid="org-row"][data-slug="${org.slug}"]`);
+    const invitationRows = () => page.locator('#invitations-body tr[data-testid="invitation-row"]');
+    const waitingToken = () => page.evaluate(() => sessionStorage.getItem('gatehouse.account.invitation'));
+    let invitationToken = null;
+
+    await step('the invitation link opens the account page with the sign-up form', [], async () => {
+      const invited = await call('POST', `/orgs/${HARBOR.slug}/invitations`, {
+        token: orlaToken,
+        body: { email: IVY, role: 'member' },
+      });
+      assert.equal(invited.status, 201, `POST /orgs/${HARBOR.slug}/invitations: ${invited.text}`);
+      const { link } = await emailedLink(IVY, '/invitations/accept');
+      assert.equal(new URL(link).origin, PAGE, 'the link is on the public URL');
+      invitationToken = new URL(link).searchParams.get('token');
+      const response = await page.goto(link);
+      assert.equal(response.status(), 200, `GET ${link}, followed`);
+      const from = response.request().redirectedFrom();
+      assert.equal(from && new URL(from.url()).pathname, '/invitations/accept', 'the link answered with a redirect');
+      await until('account.js should have run', () => page.locator('body[data-ready="true"]').count());
+      assert.equal(new URL(page.url()).pathname, '/account');
+      assert.equal(new URL(page.url()).search, '', 'the token left the address bar');
+      assert.equal(await waitingToken(), invitationToken, 'the token waits in the tab');
+      assert.ok(await visible('#login-form'), 'the login form shows');
+      assert.ok(await visible('#signup-form'), 'the sign-up form shows while an invitation waits');
+      assert.ok(!(await visible('#account-view')), 'nobody is logged in');
+      assert.equal(await messageText(), '', 'nothing is said yet');
+    });
+
+    await step('the invitee signs up there and confirms her address', ['the invitation link opens the account page with the sign-up form'], async () => {
+      const before = await call('GET', `/user/${encodeURIComponent(IVY)}`, { token: adminToken });
+      assert.equal(before.status, 404, `no account ${IVY} before: ${before.text}`);
+      await page.fill('#signup-email', IVY);
+      await page.fill('#signup-password', USER_PASSWORD);
+      await page.click('#signup-submit');
+      await expectMessage(/^Almost there: confirm your address by the link we sent to /);
+      assert.equal(await page.inputValue('#signup-password'), '', 'the password leaves the field');
+      const pending = await call('GET', `/user/${encodeURIComponent(IVY)}`, { token: adminToken });
+      assert.equal(pending.json?.status, 'pending', `signed up, pending: ${pending.text}`);
+      // The activation link, followed in the same tab: the invitation's token waits in it.
+      const { link } = await emailedLink(IVY, '/activate');
+      const activated = await page.goto(link);
+      assert.equal(activated.status(), 200, `GET ${link}`);
+      await expectPageSays(new RegExp(`${IVY.replace(/[.]/g, '\\.')} is confirmed`));
+      const active = await call('GET', `/user/${encodeURIComponent(IVY)}`, { token: adminToken });
+      assert.equal(active.json?.status, 'active', `activated: ${active.text}`);
+      assert.equal(active.json?.email_verified, true, 'the address is confirmed');
+      await page.goto(`${PAGE}/account`);
+      await until('account.js should have run', () => page.locator('body[data-ready="true"]').count());
+      assert.equal(await waitingToken(), invitationToken, 'the token still waits');
+      assert.ok(await visible('#signup-form'), 'the sign-up form still shows');
+    });
+
+    await step('the invitee logs in and is offered the invitation', ['the invitee signs up there and confirms her address'], async () => {
+      await logInPage(IVY, USER_PASSWORD);
+      await expectLoggedIn(IVY);
+      await until('the invitation banner should show', () => visible('#invitation-view'));
+      assert.ok(await visible('#invitation-accept'), 'with its "Accept" button');
+      await until('the invitation should be listed too', async () => (await invitationRows().count()) === 1);
+      assert.ok(await visible('#orgs-empty'), 'no organization yet');
+      assert.equal(await orgRow(HARBOR).count(), 0);
+    });
+
+    await step('accepting the invitation puts the organization in her list', ['the invitee logs in and is offered the invitation'], async () => {
+      await page.click('#invitation-accept');
+      await expectMessage(new RegExp(`^You joined ${HARBOR.name}\\.$`));
+      await until('the organization should be listed', async () => (await orgRow(HARBOR).count()) === 1);
+      const cells = await orgRow(HARBOR).locator('td').allTextContents();
+      assert.deepEqual(cells.slice(0, 2), [HARBOR.name, 'member'], `the row: ${cells.join(' | ')}`);
+      assert.ok(!(await visible('#invitation-view')), 'the banner is gone');
+      assert.ok(!(await visible('#orgs-empty')), 'no "no organization"');
+      assert.ok(!(await visible('#invitations-body')), 'no invitation is left');
+      assert.equal(await waitingToken(), null, 'the token is spent and forgotten');
+      assert.equal((await membersOf(HARBOR))[IVY], 'member', 'the organization lists her');
+      // The link's token is spent: a second acceptance finds nothing.
+      const ivyToken = (await logInApi(IVY, USER_PASSWORD)).access_token;
+      const again = await call('POST', '/invitations/accept', { token: ivyToken, body: { token: invitationToken } });
+      assert.equal(again.status, 404, `the spent token: ${again.text}`);
+    });
+
+    await step('"Work in it" switches the session into the organization', ['accepting the invitation puts the organization in her list'], async () => {
+      const button = orgRow(HARBOR).locator('button', { hasText: 'Work in it' });
+      assert.equal(await button.count(), 1, 'offered for an organization the session is not in');
+      const switched = await answerTo('/auth/org', () => button.click());
+      const { org } = claims(switched.access_token);
+      assert.deepEqual([org?.slug, org?.role], [HARBOR.slug, 'member'], `the new access token's org: ${JSON.stringify(org)}`);
+      await expectMessage(new RegExp(`^You are now working in ${HARBOR.name}\\.$`));
+      await until('the row should say it is active', async () =>
+        (await orgRow(HARBOR).locator('button').count()) === 0 &&
+        (await orgRow(HARBOR).locator('td').nth(3).textContent()).trim() === 'active',
+      );
+    });
+
+    await step('a second invitation is accepted from the list', ['"Work in it" switches the session into the organization'], async () => {
+      const invited = await call('POST', `/orgs/${QUAY.slug}/invitations`, {
+        token: orlaToken,
+        body: { email: IVY, role: 'admin' },
+      });
+      assert.equal(invited.status, 201, `POST /orgs/${QUAY.slug}/invitations: ${invited.text}`);
+      await page.reload();
+      await expectLoggedIn(IVY);
+      await until('the invitation should be listed', async () => (await invitationRows().count()) === 1);
+      assert.ok(!(await visible('#invitation-view')), 'no banner: no link was followed');
+      const cells = await invitationRows().first().locator('td').allTextContents();
+      assert.deepEqual(cells.slice(0, 2), [QUAY.name, 'admin'], `the invitation: ${cells.join(' | ')}`);
+      assert.equal(
+        (await orgRow(HARBOR).locator('td').nth(3).textContent()).trim(),
+        'active',
+        'after the reload the session is still in the organization, and the row says so',
+      );
+      await invitationRows().first().locator('button', { hasText: 'Accept' }).click();
+      await expectMessage(new RegExp(`^You joined ${QUAY.name}\\.$`));
+      await until('the second organization should be listed', async () => (await orgRow(QUAY).count()) === 1);
+      const row = await orgRow(QUAY).locator('td').allTextContents();
+      assert.deepEqual(row.slice(0, 2), [QUAY.name, 'admin'], `the row: ${row.join(' | ')}`);
+      assert.ok(!(await visible('#invitations-body')), 'no invitation is left');
+      assert.equal((await membersOf(QUAY))[IVY], 'admin', 'the organization lists her');
+      assert.equal(await orgRow(QUAY).locator('button', { hasText: 'Work in it' }).count(), 1, 'not the active one');
     });
 
     await consoleStayedClean();

@@ -59,6 +59,74 @@ async function reloadDetailUntil(what, probe, ms = 8000) {
   );
 }
 
+// Organizations, made through the API before the browser starts (see arrangeOrgs): olga creates
+// two; mia and max join the first by invitation. Names and addresses carry this run's mark, so
+// that a server which already has organizations (a second run) does not confuse the steps.
+const RUN = Date.now().toString(36);
+const ORG = { name: `Acme Rockets ${RUN}`, slug: `acme-rockets-${RUN}` };
+const OTHER_ORG = { name: `Zenith Labs ${RUN}`, slug: `zenith-labs-${RUN}` };
+const OLGA = { email: `olga-${RUN}@example.com`, name: 'Olga Owner' };
+// Markup in a member's name must come out as text, as in an account's.
+const MIA = { email: `mia-${RUN}@example.com`, name: '<img src=x data-xss=1> Mia <b>Admin</b>' };
+const MAX = { email: `max-${RUN}@example.com`, name: null };
+const orgRow = (slug) => page.locator(`#orgs-body tr[data-testid="org-row"][data-slug="${slug}"]`);
+const orgSlugs = () =>
+  page.locator('#orgs-body tr[data-testid="org-row"]').evaluateAll((rows) => rows.map((r) => r.dataset.slug));
+const memberRows = () => page.locator('#members-body tr[data-testid="member-row"]');
+const memberEmails = () => memberRows().evaluateAll((rows) => rows.map((r) => r.dataset.email));
+
+/** The accounts, the organizations and the memberships the organization steps look at, made
+ *  through the API: the admin makes the accounts (active, confirmed), olga creates both
+ *  organizations (ORG first, so OTHER_ORG is the newest), invites mia (admin) and max (member)
+ *  to ORG, and each accepts from the list of invitations to their address. */
+async function arrangeOrgs(adminToken) {
+  const tokens = {};
+  for (const person of [OLGA, MIA, MAX]) {
+    const made = await call('POST', '/admin/users', {
+      token: adminToken,
+      body: { email: person.email, password: USER_PASSWORD, ...(person.name ? { name: person.name } : {}) },
+    });
+    assert.equal(made.status, 201, `POST /admin/users ${person.email}: ${made.text}`);
+    tokens[person.email] = (await logInApi(person.email, USER_PASSWORD)).access_token;
+  }
+  const orgs = {};
+  for (const org of [ORG, OTHER_ORG]) {
+    const created = await call('POST', '/orgs', { token: tokens[OLGA.email], body: org });
+    assert.equal(created.status, 201, `POST /orgs ${org.slug}: ${created.text}`);
+    orgs[org.slug] = created.json;
+  }
+  for (const [person, role] of [[MIA, 'admin'], [MAX, 'member']]) {
+    const invited = await call('POST', `/orgs/${ORG.slug}/invitations`, {
+      token: tokens[OLGA.email],
+      body: { email: person.email, role },
+    });
+    assert.equal(invited.status, 201, `inviting ${person.email}: ${invited.text}`);
+    const mine = await call('GET', '/invitations', { token: tokens[person.email] });
+    const invitation = mine.json?.invitations?.find((i) => i.org.slug === ORG.slug);
+    assert.ok(invitation, `GET /invitations of ${person.email} lists it: ${mine.text}`);
+    const accepted = await call('POST', `/invitations/${invitation.id}/accept`, { token: tokens[person.email] });
+    assert.equal(accepted.status, 200, `${person.email} accepts: ${accepted.text}`);
+  }
+  return orgs;
+}
+
+/** While it runs, the page's requests to the paths `which` matches ask for pages of `limit`:
+ *  the "More" buttons then page through a handful of rows as they would through hundreds. */
+async function withPageSize(limit, which, body) {
+  const matches = (url) => which.test(url.pathname);
+  const handler = (route) => {
+    const url = new URL(route.request().url());
+    url.searchParams.set('limit', String(limit));
+    return route.continue({ url: url.toString() });
+  };
+  await page.route(matches, handler);
+  try {
+    await body();
+  } finally {
+    await page.unroute(matches, handler);
+  }
+}
+
 const eventRows = (kind) => page.locator(`#events-body tr[data-testid="event-row"][data-kind="${kind}"]`);
 
 async function logInPage(email, password) {
@@ -92,6 +160,7 @@ async function main() {
   assert.ok(ann?.id, `${ANN} should exist (e2e/console.sh creates it)`);
   const signUp = await call('POST', '/user', { body: { email: DORA, password: USER_PASSWORD, name: DORA_NAME } });
   assert.ok([201, 409].includes(signUp.status), `signing up ${DORA}: ${signUp.status} ${signUp.text}`);
+  const orgs = await arrangeOrgs(adminToken);
 
   const browser = await launchChromium(CHROMIUM);
   const dialogs = [];
@@ -337,6 +406,142 @@ async function main() {
       assert.equal(after.filter((r) => r.startsWith('GET /user/')).length, 2, `one retry: ${after.join(', ')}`);
       assert.ok(await visible('#console-view'), 'still logged in');
     }, { expectConsole: [/status of 401/] });
+
+    await step('the organizations tab lists the organizations, newest first', ['the admin logs in'], async () => {
+      await page.click('#tab-orgs');
+      await until('the organizations panel should show', () => visible('#orgs-panel'));
+      assert.equal(await page.getAttribute('#tab-orgs', 'aria-selected'), 'true');
+      assert.equal(await page.getAttribute('#tab-users', 'aria-selected'), 'false');
+      assert.ok(!(await visible('#users-panel')), 'the users panel is hidden');
+      await until('both organizations should be listed', async () =>
+        (await orgRow(ORG.slug).count()) === 1 && (await orgRow(OTHER_ORG.slug).count()) === 1,
+      );
+      const slugs = await orgSlugs();
+      assert.ok(slugs.indexOf(OTHER_ORG.slug) < slugs.indexOf(ORG.slug), `newest first: ${slugs.join(', ')}`);
+      const cells = await orgRow(ORG.slug).locator('td').allTextContents();
+      assert.deepEqual(cells.slice(0, 2), [ORG.name, ORG.slug], `the row of ${ORG.slug}`);
+      const created = await orgRow(ORG.slug).locator('td time').getAttribute('datetime');
+      assert.equal(created, orgs[ORG.slug].created_at, 'the created time, as the API has it');
+      assert.equal(await orgRow(ORG.slug).getAttribute('data-id'), orgs[ORG.slug].id);
+      assert.match(await page.textContent('#orgs-summary'), /shown/);
+      assert.ok(!(await visible('#org-detail')), 'no organization is open yet');
+    });
+
+    await step('search finds one organization, by slug or by name', ['the organizations tab lists the organizations, newest first'], async () => {
+      await page.fill('#orgs-q', ORG.slug);
+      await page.press('#orgs-q', 'Enter');
+      await until(`only ${ORG.slug} should be listed`, async () => {
+        const slugs = await orgSlugs();
+        return slugs.length === 1 && slugs[0] === ORG.slug;
+      });
+      // A part of the name, in other letters' case.
+      await page.fill('#orgs-q', `ZENITH LABS ${RUN.toUpperCase()}`);
+      await page.click('#orgs-search-submit');
+      await until(`only ${OTHER_ORG.slug} should be listed`, async () => {
+        const slugs = await orgSlugs();
+        return slugs.length === 1 && slugs[0] === OTHER_ORG.slug;
+      });
+      await page.fill('#orgs-q', `no-such-org-${RUN}`);
+      await page.press('#orgs-q', 'Enter');
+      await until('the list should say nothing matches', async () =>
+        (await orgSlugs()).length === 0 && /No organization matches/.test(await page.textContent('#orgs-body')),
+      );
+      const viaApi = await call('GET', `/admin/orgs?q=${encodeURIComponent(ORG.slug)}`, { token: adminToken });
+      assert.deepEqual(viaApi.json?.orgs?.map((o) => o.slug), [ORG.slug], `GET /admin/orgs?q=: ${viaApi.text}`);
+      await page.fill('#orgs-q', RUN);
+      await page.press('#orgs-q', 'Enter');
+      await until('both organizations of this run should be listed', async () => (await orgSlugs()).length === 2);
+    });
+
+    await step('the organization list pages with "More"', ['search finds one organization, by slug or by name'], async () => {
+      await withPageSize(1, /^\/admin\/orgs$/, async () => {
+        await page.click('#orgs-search-submit');
+        await until('one organization and "More" should show', async () =>
+          (await orgSlugs()).length === 1 && (await visible('#orgs-more')),
+        );
+        assert.deepEqual(await orgSlugs(), [OTHER_ORG.slug], 'the newest on the first page');
+        await page.click('#orgs-more');
+        await until('the second page should be added', async () => (await orgSlugs()).length === 2);
+        assert.deepEqual(await orgSlugs(), [OTHER_ORG.slug, ORG.slug], 'the pages in order, each once');
+        // The last page may still say "More" (it was full); one more click finds nothing further.
+        if (await visible('#orgs-more')) {
+          await page.click('#orgs-more');
+          await until('"More" should go once the last page is read', async () => !(await visible('#orgs-more')));
+        }
+        assert.equal((await orgSlugs()).length, 2, 'no organization twice');
+      });
+    });
+
+    await step('an organization opens with its member count and members', ['search finds one organization, by slug or by name'], async () => {
+      await orgRow(ORG.slug).locator('button').click();
+      await until(`the detail panel should show ${ORG.name}`, async () =>
+        (await visible('#org-detail')) && (await page.textContent('#org-detail-title')) === ORG.name,
+      );
+      assert.ok(await orgRow(ORG.slug).evaluate((row) => row.classList.contains('selected')), 'its row is marked');
+      const counted = await call('GET', `/admin/orgs/${ORG.slug}`, { token: adminToken });
+      assert.equal(counted.json?.members, 3, `GET /admin/orgs/{org}: ${counted.text}`);
+      assert.equal(await page.getAttribute('[data-testid="org-detail-members"]', 'data-value'), '3', 'the member count');
+      assert.equal((await page.textContent('[data-testid="org-detail-slug"]')).trim(), ORG.slug);
+      assert.equal((await page.textContent('[data-testid="org-detail-id"]')).trim(), orgs[ORG.slug].id);
+      await until('the members should be listed', async () => (await memberRows().count()) === 3);
+      assert.deepEqual(await memberEmails(), [OLGA.email, MIA.email, MAX.email], 'in the order they joined');
+      const rows = [];
+      for (const email of [OLGA.email, MIA.email, MAX.email]) {
+        const row = page.locator(`#members-body tr[data-testid="member-row"][data-email="${email}"]`);
+        rows.push((await row.locator('td').allTextContents()).slice(0, 3));
+        assert.ok(await row.locator('td time').count(), `a joined time for ${email}`);
+      }
+      assert.deepEqual(rows, [
+        [OLGA.email, OLGA.name, 'owner'],
+        [MIA.email, MIA.name, 'admin'],
+        [MAX.email, '—', 'member'],
+      ], 'email, name (as text) and role of each member');
+      assert.equal(await page.locator('[data-xss]').count(), 0, 'no element was made from a name');
+      assert.ok(!(await visible('#members-more')), 'one page of members: no "More members"');
+    });
+
+    await step('the member list pages with "More members"', ['an organization opens with its member count and members'], async () => {
+      await withPageSize(2, /^\/orgs\/[^/]+\/members$/, async () => {
+        await page.click('#org-detail-reload');
+        await until('two members and "More members" should show', async () =>
+          (await memberRows().count()) === 2 && (await visible('#members-more')),
+        );
+        assert.deepEqual(await memberEmails(), [OLGA.email, MIA.email]);
+        await page.click('#members-more');
+        await until('the third member should be added', async () => (await memberRows().count()) === 3);
+        assert.deepEqual(await memberEmails(), [OLGA.email, MIA.email, MAX.email], 'each member once, in order');
+        assert.ok(!(await visible('#members-more')), 'no "More members" after the last');
+      });
+    });
+
+    await step('another organization replaces the open one', ['an organization opens with its member count and members'], async () => {
+      await until(`${OTHER_ORG.slug} should be listed`, async () => (await orgRow(OTHER_ORG.slug).count()) === 1);
+      await orgRow(OTHER_ORG.slug).locator('button').click();
+      await until(`the detail panel should show ${OTHER_ORG.name}`, async () =>
+        (await page.textContent('#org-detail-title')) === OTHER_ORG.name &&
+        (await page.getAttribute('[data-testid="org-detail-members"]', 'data-value')) === '1',
+      );
+      await until('only its owner should be listed', async () => {
+        const emails = await memberEmails();
+        return emails.length === 1 && emails[0] === OLGA.email;
+      });
+      await page.click('#org-detail-close');
+      assert.ok(!(await visible('#org-detail')), 'closed');
+      assert.equal(await page.locator('#orgs-body tr.selected').count(), 0, 'no row is marked');
+    });
+
+    await step('a member\'s address opens their account', ['an organization opens with its member count and members'], async () => {
+      await orgRow(ORG.slug).locator('button').click();
+      const mia = page.locator(`#members-body tr[data-testid="member-row"][data-email="${MIA.email}"]`);
+      await until(`${MIA.email} should be listed`, async () => (await mia.count()) === 1);
+      await mia.locator('[data-testid="member-open"]').click();
+      await until(`the account panel should show ${MIA.email}`, async () =>
+        (await visible('#users-panel')) && (await visible('#detail')) && (await detailText('detail-email')) === MIA.email,
+      );
+      assert.equal(await page.getAttribute('#tab-users', 'aria-selected'), 'true');
+      assert.ok(!(await visible('#orgs-panel')), 'the organizations panel is hidden');
+      assert.equal(await detailText('detail-name'), MIA.name, 'the name, as text');
+    });
 
     await step('a reload stays logged in', ['the admin logs in'], async () => {
       await page.reload();

@@ -51,7 +51,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAEFIK_YML = ROOT / "deploy" / "forward-auth" / "traefik.yml"
-REMOTE = ("Remote-User", "Remote-Email", "Remote-Name", "Remote-Groups", "Remote-Org", "Remote-Org-Role")
+REMOTE = ("Remote-User", "Remote-Email", "Remote-Name", "Remote-Groups", "Remote-Org", "Remote-Org-Role", "Remote-Org-Id")
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 API_ACCEPT = "application/json"
 
@@ -300,6 +300,7 @@ class Suite:
                     # the client sends.
                     "Remote-Org": "",
                     "Remote-Org-Role": "",
+                    "Remote-Org-Id": "",
                 },
             }
         for key, fields in made:
@@ -430,6 +431,7 @@ class Suite:
     FORGED = {
         "Remote-User": "admin", "Remote-Groups": "admin", "Remote-Email": "evil@x", "Remote-Name": "Mallory",
         "Remote_User": "admin", "Remote_Groups": "admin", "Remote-Org": "acme", "Remote-Org-Role": "owner",
+        "Remote-Org-Id": "0193f1e2-0000-7000-8000-000000000001", "Remote_Org": "acme", "Remote_Org_Role": "owner",
     }
 
     def c5_forged_identity(self, proxy):

@@ -158,6 +158,7 @@ mod tests {
             name: "Acme".into(),
             slug: "acme".into(),
             data: Map::new(),
+            policy: Default::default(),
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),
         };

@@ -78,6 +78,8 @@ pub enum Error {
     RoleInUse,
     #[error("the organization has as many members as it may")]
     MemberLimitReached,
+    #[error("the organization does not take this way of logging in")]
+    LoginMethodNotAllowed,
     #[error("no such invitation")]
     NotFoundInvitation,
     #[error("no such role")]

@@ -63,6 +63,7 @@ impl Accounts {
             return Err(Error::AlreadyMember);
         }
         self.throttle.per_org("invitations", org.id, self.policy.invitation_budget).await?;
+        self.throttle.per_recipient("invitation", email.normalized()).await?;
         let now = self.now();
         let ttl = self.policy.invitation_ttl;
         let token = OpaqueToken::generate();
@@ -104,9 +105,16 @@ impl Accounts {
 
     /// Revokes a pending invitation (`members:invite`): its link no longer works.
     pub async fn revoke_invitation(&self, caller: &Caller, key: &str, id: Uuid, client: &ClientInfo) -> Result<()> {
-        let OrgView { org, .. } = self.org_with(caller, key, "members:invite").await?;
+        let OrgView { org, standing } = self.org_with(caller, key, "members:invite").await?;
         let pending = self.store.org_invitations(org.id, self.now()).await?;
         let invitation = pending.into_iter().find(|i| i.id == id).ok_or(Error::NotFoundInvitation)?;
+        // Nobody revokes an offer it could not have made (a role gone since offers nothing).
+        let offered = self.role_permissions(org.id, &invitation.role).await.unwrap_or_default();
+        let mine = Held { role: &standing.role, permissions: &standing.permissions };
+        if (invitation.role == OWNER && !standing.is_owner()) || !mine.covers(&Held { role: "", permissions: &offered })
+        {
+            return Err(Error::Forbidden);
+        }
         let revoked =
             self.invitation_outcome(Kind::InvitationRevoked, caller.account_id, &invitation, &org.slug, client);
         let effects = Effects::of(revoked);
@@ -165,7 +173,7 @@ impl Accounts {
             Acceptance::Joined(membership) => {
                 self.settle(&effects).await;
                 tracing::info!(org_id = %org.id, account_id = %me.id, "invitation accepted");
-                Ok(membership)
+                Ok(*membership)
             }
             Acceptance::NotFound => Err(Error::NotFoundInvitation),
             Acceptance::Expired => Err(Error::InvitationExpired),

@@ -336,10 +336,12 @@ impl Accounts {
                 Some(account) if account.status == Status::Disabled => return Err(Error::Disabled),
                 _ => return Err(Error::MfaTokenInvalid),
             };
+            // The organization first: a wrong one must not spend the code it came with.
+            let org = self.login_org(&account, org, std::slice::from_ref(&claimed.first_factor), Some(2)).await?;
             let method = self.check_second_factor(&account, factor, client).await?;
-            Ok((account, method))
+            Ok((account, method, org))
         };
-        let (account, method) = match checked.await {
+        let (account, method, org) = match checked.await {
             Ok(checked) => checked,
             Err(error) => {
                 // A wrong code counts against the challenge; any other failure (the lockout, an
@@ -348,7 +350,6 @@ impl Accounts {
                 return Err(error);
             }
         };
-        let org = self.login_org(&account, org).await?;
         let auth = SessionAuth { org, ..with_second_factor(vec![claimed.first_factor], method, self.now()) };
         self.start_session(account, auth, client, json!({ "second_factor": factor.method() })).await
     }

@@ -1,14 +1,15 @@
 //! An organization's custom roles (`roles:manage`): a name and the permissions it grants,
 //! gatehouse's own and any an app defines (`resource:action`). Nobody defines or changes a
-//! role to grant more of gatehouse's own permissions than it holds itself, so `roles:manage`
-//! is no way around `members:update`'s limits.
+//! role to grant a permission it does not hold itself (owners and admins hold every app
+//! permission), so `roles:manage` is no way around `members:update`'s limits.
 
 use std::collections::BTreeSet;
 
 use super::orgs::OrgView;
 use super::{Accounts, Caller, ClientInfo, Error, FieldError, Result};
 use crate::model::org::{
-    Held, MAX_ROLE_PERMISSIONS, OrgRole, RoleRemoval, builtin_permissions, valid_permission, valid_role_name,
+    Held, MAX_ROLE_PERMISSION_BYTES, MAX_ROLE_PERMISSIONS, OrgRole, RoleRemoval, builtin_permissions, valid_permission,
+    valid_role_name,
 };
 use crate::model::outcome::{Effects, Kind};
 
@@ -31,8 +32,10 @@ fn within_reach(view: &OrgView, granted: &[String]) -> Result<()> {
 
 /// The permissions given, checked, without repeats, in order.
 fn check_permissions(given: Vec<String>) -> Result<Vec<String>> {
-    if given.len() > MAX_ROLE_PERMISSIONS {
-        return Err(Error::field("permissions", "a role grants at most 100 permissions"));
+    if given.len() > MAX_ROLE_PERMISSIONS
+        || given.iter().map(|p| p.len() + 1).sum::<usize>() > MAX_ROLE_PERMISSION_BYTES
+    {
+        return Err(Error::field("permissions", "a role grants at most 100 permissions, of 2 KiB together"));
     }
     if let Some(bad) = given.iter().find(|p| !valid_permission(p)) {
         let why = format!("{bad:?} is not a permission: write resource:action (a-z, 0-9, _, - and .)");
@@ -48,9 +51,13 @@ impl Accounts {
         if let Some(permissions) = builtin_permissions(role) {
             return Ok(permissions);
         }
+        let no_such = || Error::field("role", "no such role: owner, admin, member or one of the organization's own");
+        if !valid_role_name(role) {
+            return Err(no_such());
+        }
         match self.store.find_org_role(org_id, role).await? {
             Some(custom) => Ok(custom.permissions),
-            None => Err(Error::field("role", "no such role: owner, admin, member or one of the organization's own")),
+            None => Err(no_such()),
         }
     }
 
@@ -154,7 +161,7 @@ impl Accounts {
         within_reach(&view, &current.permissions)?;
         let org = view.org;
         let effects = Effects::of(self.org_outcome(Kind::OrgRoleDeleted, caller, &org, client).with("role", name));
-        match self.store.delete_org_role(org.id, name, &effects).await? {
+        match self.store.delete_org_role(org.id, name, self.now(), &effects).await? {
             RoleRemoval::Done => {}
             RoleRemoval::NotFound => return Err(Error::NotFoundRole),
             RoleRemoval::InUse => return Err(Error::RoleInUse),

@@ -11,6 +11,7 @@ use super::mfa::Reauthenticated;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::model::account::Account;
 use crate::model::org::{Membership, OrgKey};
+use crate::model::org_policy::Admission;
 use crate::model::outcome::Kind;
 use crate::sessions::SessionAuth;
 use crate::tokens::jwt::OrgClaim;
@@ -33,11 +34,33 @@ impl From<&Membership> for OrgClaim {
     }
 }
 
+/// An organization's policy's answer, as the caller is told it.
+fn admitted(admission: Admission) -> Result<()> {
+    match admission {
+        Admission::Admitted => Ok(()),
+        Admission::EnrolmentRequired => Err(Error::MfaEnrolmentRequired),
+        Admission::StepUpRequired => Err(Error::ReauthenticationRequired),
+        Admission::MethodNotAllowed => Err(Error::LoginMethodNotAllowed),
+    }
+}
+
 impl Accounts {
     /// The `org` claim of a token of `account_id`'s session in organization `org_id`: its
     /// membership as it is now (none once it has ended).
     pub(super) async fn org_claim(&self, org_id: Uuid, account_id: Uuid) -> Result<Option<OrgClaim>> {
         Ok(self.store.membership(org_id, account_id).await?.as_ref().map(OrgClaim::from))
+    }
+
+    /// The `org` claim of a client session granted the `org` scope (OpenID Connect): its
+    /// organization's membership as it is now (none once the account has left it).
+    pub(super) async fn org_claim_of(
+        &self,
+        session: &crate::sessions::LiveSession,
+        scopes: &[String],
+    ) -> Result<Option<serde_json::Value>> {
+        let (true, Some(org_id)) = (scopes.iter().any(|s| s == "org"), session.auth.org) else { return Ok(None) };
+        let claim = self.org_claim(org_id, session.account_id).await?;
+        Ok(claim.map(|claim| json!(claim)))
     }
 
     /// The membership of the organization `key` names (`NotFoundOrg`), which the account must
@@ -57,12 +80,22 @@ impl Accounts {
         }
     }
 
-    /// The organization a login names, checked once the account is known.
-    pub(super) async fn login_org(&self, account: &Account, key: Option<&str>) -> Result<Option<Uuid>> {
-        match key {
-            Some(key) => Ok(Some(self.membership_in(account.id, key).await?.org.id)),
-            None => Ok(None),
-        }
+    /// The organization a login names, checked once the account is known: a member may enter
+    /// it when its policy takes the login's methods (`amr`) at level `aal` (`None`: the level
+    /// the login will reach, 2 when the account has a second factor, whose step follows).
+    pub(super) async fn login_org(
+        &self,
+        account: &Account,
+        key: Option<&str>,
+        amr: &[String],
+        aal: Option<u8>,
+    ) -> Result<Option<Uuid>> {
+        let Some(key) = key else { return Ok(None) };
+        let membership = self.membership_in(account.id, key).await?;
+        let has_factor = self.store.factors(account.id).await?.any();
+        let aal = aal.unwrap_or(if has_factor { 2 } else { 1 });
+        admitted(membership.org.policy.admits(amr, aal, has_factor))?;
+        Ok(Some(membership.org.id))
     }
 
     /// The organization a grant of the `org` scope names: `hint`'s (`org_hint`) when the
@@ -101,6 +134,10 @@ impl Accounts {
             Some(key) => Some(self.membership_in(account.id, key).await?),
             None => None,
         };
+        if let Some(membership) = &membership {
+            let has_factor = self.store.factors(account.id).await?.any();
+            admitted(membership.org.policy.admits(&caller.auth.amr, caller.auth.aal, has_factor))?;
+        }
         let auth = SessionAuth { org: membership.as_ref().map(|m| m.org.id), ..caller.auth.clone() };
         if !self.sessions.set_session_auth(caller.session_id, &auth).await? {
             return Err(Error::Unauthorized);
@@ -109,9 +146,11 @@ impl Accounts {
             self.outcome(Kind::OrgSwitched, Some(account.id), client)
                 .detail(json!({ "session_id": caller.session_id, "org_id": auth.org })),
         );
+        // The new token lives no longer than the one presented: switching is no way to keep a
+        // stolen access token alive without the refresh token.
         let now = self.now();
-        let (access_token, expires_in) =
-            self.sign_access_token(&account, caller.session_id, caller.session_expires_at, &auth, now).await?;
+        let end = caller.token_expires_at.map_or(caller.session_expires_at, |t| t.min(caller.session_expires_at));
+        let (access_token, expires_in) = self.sign_access_token(&account, caller.session_id, end, &auth, now).await?;
         Ok(Switched { token: Reauthenticated { access_token, expires_in }, membership })
     }
 }

@@ -11,7 +11,8 @@ use super::admin::MAX_PAGE;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::model::account::{AccountData, AccountKey, DisplayName};
 use crate::model::org::{
-    Member, MemberChange, Membership, NewOrganization, OWNER, OrgActor, OrgChange, OrgKey, Organization, Slug,
+    Member, MemberChange, Membership, NewOrganization, OWNER, OrgActor, OrgChange, OrgKey, OrgPolicy, Organization,
+    Slug,
 };
 use crate::model::outcome::{Effects, Kind, Outcome};
 
@@ -29,6 +30,7 @@ pub struct OrgEdit {
     pub name: Option<String>,
     pub slug: Option<String>,
     pub data: Option<Map<String, Value>>,
+    pub policy: Option<Value>,
 }
 
 /// An organization with what the caller may do there.
@@ -176,12 +178,17 @@ impl Accounts {
                 Some(data) => check_data(data)?,
                 None => org.data.clone(),
             },
+            policy: match edit.policy {
+                Some(policy) => OrgPolicy::parse(policy).map_err(|why| Error::field("policy", why))?,
+                None => org.policy.clone(),
+            },
             now: self.now(),
         };
         let changed: Vec<&str> = [
             ("name", change.name != org.name),
             ("slug", change.slug.as_str() != org.slug),
             ("data", change.data != org.data),
+            ("policy", change.policy != org.policy),
         ]
         .into_iter()
         .filter_map(|(field, differs)| differs.then_some(field))

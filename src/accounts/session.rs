@@ -34,6 +34,9 @@ pub struct Caller {
     /// What the session store read of the account with the session: the account itself (this
     /// request's read), its copy (only ever shown to its owner), or nothing.
     pub account: AccountRead,
+    /// When the access token presented expires (none for a browser session's cookie): a new
+    /// access token handed out on its strength alone lives no longer.
+    pub token_expires_at: Option<DateTime<Utc>>,
 }
 
 impl Caller {
@@ -142,7 +145,14 @@ impl Accounts {
                 }
             }
         }
-        let org = self.login_org(&account, org).await?;
+        // With a second factor, the organization is named again at its step (`/auth/mfa`) and
+        // checked there: a password alone tells nothing of the account's memberships.
+        let org = match org {
+            Some(key) if !self.store.factors(account.id).await?.any() => {
+                self.login_org(&account, Some(key), &["pwd".to_owned()], Some(1)).await?
+            }
+            _ => None,
+        };
         let step = self.after_first_factor(account, "pwd", org, client, json!({})).await?;
         Ok(match step {
             LoginStep::Session(mut pair) => {
@@ -361,7 +371,8 @@ impl Accounts {
             tracing::debug!(%why, "access token refused");
             Error::Unauthorized
         })?;
-        self.live_caller(claims.sid, claims.sub, with_account).await
+        let caller = self.live_caller(claims.sid, claims.sub, with_account).await?;
+        Ok(Caller { token_expires_at: DateTime::from_timestamp(claims.exp, 0), ..caller })
     }
 
     /// The caller of session `session_id` of `account_id`, if it is live (with what the session
@@ -386,7 +397,14 @@ impl Accounts {
                 }
             });
         }
-        Ok(Caller { account_id, session_id, session_expires_at: session.expires_at, auth: session.auth, account })
+        Ok(Caller {
+            account_id,
+            session_id,
+            session_expires_at: session.expires_at,
+            auth: session.auth,
+            account,
+            token_expires_at: None,
+        })
     }
 
     /// The caller's own account, current: the one read with the session where the session

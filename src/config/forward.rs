@@ -8,7 +8,8 @@
 //!   (`/admin` matches `/admin` and `/admin/x`, not `/administrator`), in any letter case (an
 //!   app that routes `/ADMIN` to `/admin` is covered too);
 //! - `ACCESS` is `public` (no login), `authenticated` (any active account), `group:NAME`
-//!   (accounts whose role is `NAME`, or whose `app_data.roles` lists it), or `org:SLUG`
+//!   (accounts whose role is `NAME`, or whose `app_data.roles` lists it), or `org:SLUG` (or
+//!   `org:ID`, which no other organization can ever take, unlike a slug given up)
 //!   (members of that organization), `org:SLUG:ROLE` (members with that role there) or
 //!   `org:SLUG:RESOURCE:ACTION` (members whose role there grants that permission).
 //!
@@ -20,8 +21,8 @@ pub enum Access {
     Public,
     Authenticated,
     Group(String),
-    /// Members of the organization of this slug; with `need`, a role's name or (holding a
-    /// `:`) a permission the member's role must be or grant.
+    /// Members of the organization of this slug (or id); with `need`, a role's name or
+    /// (holding a `:`) a permission the member's role must be or grant.
     Org {
         slug: String,
         need: Option<String>,
@@ -104,13 +105,18 @@ fn org_access(text: &str) -> Option<Access> {
         Some((slug, need)) => (slug, Some(need)),
         None => (text, None),
     };
-    let slug = Slug::parse(slug)?;
+    // An id names the organization for good; a slug can be given up and taken by another
+    // organization later.
+    let slug = match uuid::Uuid::parse_str(slug) {
+        Ok(id) => id.to_string(),
+        Err(_) => Slug::parse(slug)?.as_str().to_owned(),
+    };
     let need = match need {
         Some(need) if valid_role_name(need) || valid_permission(need) => Some(need.to_owned()),
         Some(_) => return None,
         None => None,
     };
-    Some(Access::Org { slug: slug.as_str().to_owned(), need })
+    Some(Access::Org { slug, need })
 }
 
 /// Parses the setting's value.
@@ -193,6 +199,9 @@ mod tests {
         assert_eq!(rules.access("a.example.com", "/"), &org(None));
         assert_eq!(rules.access("b.example.com", "/"), &org(Some("admin")));
         assert_eq!(rules.access("c.example.com", "/"), &org(Some("docs:write")));
+        let id = "0193f1e2-0000-7000-8000-000000000001";
+        let by_id = parse_forward_rules(&format!("x.com=org:{}:admin", id.to_uppercase())).unwrap();
+        assert_eq!(by_id.access("x.com", "/"), &Access::Org { slug: id.into(), need: Some("admin".into()) });
         for bad in ["x.com=org:", "x.com=org:Acme", "x.com=org:acme:", "x.com=org:acme:Admin", "x.com=org:acme:a:b:c"] {
             assert!(parse_forward_rules(bad).is_err(), "{bad}");
         }

@@ -19,6 +19,10 @@ pub struct OrgBody {
     /// Free JSON the organization's admins keep.
     #[schema(value_type = Object)]
     data: Map<String, Value>,
+    /// What the organization asks of sessions that enter it: `mfa_required`, `login_methods`
+    /// (`password`, `passkey`, `email`, `social`); `{}` asks for nothing more.
+    #[schema(value_type = Object)]
+    policy: Map<String, Value>,
     created_at: String,
     updated_at: String,
 }
@@ -30,6 +34,7 @@ impl From<Organization> for OrgBody {
             name: org.name,
             slug: org.slug,
             data: org.data,
+            policy: org.policy.to_map(),
             created_at: rfc3339(&org.created_at),
             updated_at: rfc3339(&org.updated_at),
         }

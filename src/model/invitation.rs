@@ -62,7 +62,7 @@ pub struct Acceptor<'a> {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Acceptance {
     /// The account is now a member (or was one already: the invitation is spent either way).
-    Joined(Membership),
+    Joined(Box<Membership>),
     /// No such invitation: never issued, revoked, replaced or spent.
     NotFound,
     Expired,

@@ -21,6 +21,7 @@ pub mod invitation;
 pub mod locale;
 pub mod mfa;
 pub mod org;
+pub mod org_policy;
 pub mod outcome;
 pub mod passkey;
 pub mod session;

@@ -10,6 +10,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+pub use super::org_policy::OrgPolicy;
+
 /// The permissions gatehouse itself checks.
 pub const PERMISSIONS: [&str; 8] = [
     "org:update",
@@ -92,6 +94,8 @@ pub struct Organization {
     pub slug: String,
     /// Free JSON the organization's admins keep.
     pub data: Map<String, Value>,
+    /// What it asks of the sessions that enter it.
+    pub policy: OrgPolicy,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -127,6 +131,7 @@ pub struct OrgChange {
     pub name: String,
     pub slug: Slug,
     pub data: Map<String, Value>,
+    pub policy: OrgPolicy,
     pub now: DateTime<Utc>,
 }
 
@@ -172,16 +177,20 @@ impl Held<'_> {
         self.permissions.iter().any(|p| p == permission)
     }
 
-    /// Whether every permission gatehouse itself checks that `other` grants, this one has too.
+    /// Whether this one holds every permission `other` grants: gatehouse's own as listed, and
+    /// an app's own (`resource:action`) as listed or, for the built-in owner and admin, all of
+    /// them (they run the organization, its app permissions included).
     pub fn covers(&self, other: &Held<'_>) -> bool {
-        other.permissions.iter().filter(|p| PERMISSIONS.contains(&p.as_str())).all(|p| self.has(p))
+        let runs_it = self.role == OWNER || self.role == ADMIN;
+        other.permissions.iter().all(|p| self.has(p) || (runs_it && !PERMISSIONS.contains(&p.as_str())))
     }
 }
 
 /// Whether `actor` may give a member holding `target` the role `new`, or (`None`) remove it;
 /// `leaving` when the actor is that member. Owners alone touch owners, and nobody gives or
-/// takes away more of gatehouse's own permissions than it holds: a custom role with
-/// `members:update` cannot make anyone (itself included) an admin.
+/// takes away a permission it does not hold ([`Held::covers`]): a custom role with
+/// `members:update` cannot make anyone (itself included) an admin, nor hand out an app
+/// permission it lacks.
 pub fn may_change(actor: Held<'_>, target: Held<'_>, new: Option<Held<'_>>, leaving: bool) -> bool {
     let owner = actor.role == OWNER;
     let touches_owner = target.role == OWNER || new.is_some_and(|new| new.role == OWNER);
@@ -213,8 +222,10 @@ pub fn valid_permission(permission: &str) -> bool {
     }
 }
 
-/// The most permissions one custom role grants.
+/// The most permissions one custom role grants, and the most bytes they take together (they
+/// ride in every access token of its holders, which must fit a proxy's header buffer).
 pub const MAX_ROLE_PERMISSIONS: usize = 100;
+pub const MAX_ROLE_PERMISSION_BYTES: usize = 2048;
 
 /// A role an organization defined.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -306,9 +317,10 @@ mod tests {
     }
 
     #[test]
-    fn a_custom_role_hands_out_no_more_of_gatehouses_permissions_than_it_holds() {
-        assert!(may("hr", MEMBER, Some("editor"), false), "an app's own permissions are the manager's to give");
-        assert!(may("hr", "editor", None, false));
+    fn a_custom_role_hands_out_no_permission_it_lacks_and_owners_and_admins_run_the_app_s() {
+        assert!(!may("hr", MEMBER, Some("editor"), false), "hr lacks docs:write, so gives it to no one");
+        assert!(!may("hr", "editor", None, false), "nor takes it away");
+        assert!(may(ADMIN, MEMBER, Some("editor"), false) && may(OWNER, "editor", None, false));
         assert!(!may("hr", MEMBER, Some(ADMIN), false), "no admin made by a lesser role");
         assert!(!may("hr", "hr", Some(ADMIN), false), "nor itself");
         assert!(!may("hr", ADMIN, Some(MEMBER), false) && !may("hr", ADMIN, None, false), "nor an admin touched");

@@ -27,6 +27,13 @@ pub trait OrgRoleStore: Send + Sync + std::fmt::Debug + 'static {
         now: DateTime<Utc>,
         effects: &Effects,
     ) -> StoreResult<Option<OrgRole>>;
-    /// Removes a custom role, unless a member holds it.
-    async fn delete_org_role(&self, org_id: Uuid, name: &str, effects: &Effects) -> StoreResult<RoleRemoval>;
+    /// Removes a custom role, unless a member holds it or an invitation not yet expired by
+    /// `now` offers it (expired ones go with it). A name that no role can have names none.
+    async fn delete_org_role(
+        &self,
+        org_id: Uuid,
+        name: &str,
+        now: DateTime<Utc>,
+        effects: &Effects,
+    ) -> StoreResult<RoleRemoval>;
 }

@@ -133,3 +133,67 @@ async fn forward_auth_org_rules_read_the_membership_at_the_request() {
     let unnamed = ask(&app, "any.test").bearer_auth(&in_acme).send().await.unwrap();
     assert_eq!((unnamed.status(), header(&unnamed, "remote-org")), (StatusCode::OK, None));
 }
+
+#[tokio::test]
+async fn an_organization_s_policy_decides_which_sessions_enter_it() {
+    let app = spawn_app().await;
+    let (_, ann) = app.logged_in_user("ann@example.com").await;
+    let (bob_account, bob) = app.logged_in_user("bob@example.com").await;
+    let acme = org(&app, &ann, "acme").await;
+    assert_eq!(acme["policy"], json!({}), "none by default");
+    crate::orgs::add_member(&app, "acme", &bob_account, "member").await;
+
+    for bad in [json!({"mfa": true}), json!({"login_methods": ["sms"]}), json!({"login_methods": []}), json!("strict")]
+    {
+        let refused = app.send_json(Method::PATCH, "/orgs/acme", &json!({"policy": bad}), Some(&ann)).await;
+        assert_problem(refused, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    }
+    let strict = json!({"policy": {"mfa_required": true}});
+    let changed: Value = app.send_json(Method::PATCH, "/orgs/acme", &strict, Some(&ann)).await.json().await.unwrap();
+    assert_eq!(changed["policy"], json!({"mfa_required": true}));
+    let by_member = app.send_json(Method::PATCH, "/orgs/acme", &json!({"policy": {}}), Some(&bob)).await;
+    assert_problem(by_member, StatusCode::FORBIDDEN, "forbidden").await;
+
+    // Bob has no second factor: neither a switch nor a login enters.
+    assert_problem(switch(&app, &bob, json!("acme")).await, StatusCode::FORBIDDEN, "mfa_enrolment_required").await;
+    let login = json!({"email": "bob@example.com", "password": PASSWORD, "org": "acme"});
+    assert_problem(app.post_json("/auth", &login, None).await, StatusCode::FORBIDDEN, "mfa_enrolment_required").await;
+
+    // Only passkeys: a password session is refused; allowing passwords lets it in.
+    let passkeys = json!({"policy": {"login_methods": ["passkey"]}});
+    app.send_json(Method::PATCH, "/orgs/acme", &passkeys, Some(&ann)).await;
+    assert_problem(switch(&app, &bob, json!("acme")).await, StatusCode::FORBIDDEN, "login_method_not_allowed").await;
+    let passwords = json!({"policy": {"login_methods": ["password", "passkey"]}});
+    app.send_json(Method::PATCH, "/orgs/acme", &passwords, Some(&ann)).await;
+    let entered = switch(&app, &bob, json!("acme")).await;
+    assert_eq!(entered.status(), StatusCode::OK);
+    let entered: Value = entered.json().await.unwrap();
+    // A switch hands out a token that lives no longer than the one it was asked with.
+    let switched_exp = jwt_payload(entered["access_token"].as_str().unwrap())["exp"].as_i64().unwrap();
+    assert!(switched_exp <= jwt_payload(&bob)["exp"].as_i64().unwrap());
+    app.count_reaches("SELECT COUNT(*) FROM audit_events WHERE kind = 'session.org_switched'", 1).await;
+}
+
+#[tokio::test]
+async fn forward_auth_org_rules_may_name_the_organization_by_its_id_and_answer_its_id() {
+    let app = spawn_app().await;
+    let (_, ann) = app.logged_in_user("ann@example.com").await;
+    let acme = org(&app, &ann, "acme").await;
+    let id = acme["id"].as_str().unwrap().to_owned();
+    let rules = format!("by-id.test=org:{id}:owner");
+    let app = app
+        .restart_changing(|config| {
+            config.security.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap(), "::1/128".parse().unwrap()];
+            config.security.forward_rules = gatehouse::config::forward::parse_forward_rules(&rules).unwrap();
+        })
+        .await;
+    let ann = app.tokens("ann@example.com", PASSWORD).await["access_token"].as_str().unwrap().to_owned();
+    let passed = ask(&app, "by-id.test").bearer_auth(&ann).send().await.unwrap();
+    assert_eq!(passed.status(), StatusCode::OK);
+    assert_eq!(header(&passed, "remote-org-id").as_deref(), Some(id.as_str()));
+    assert_eq!(header(&passed, "remote-org").as_deref(), Some("acme"));
+    // A new slug changes nothing for a rule by id.
+    app.send_json(Method::PATCH, "/orgs/acme", &json!({"slug": "acme-corp"}), Some(&ann)).await;
+    let renamed = ask(&app, "by-id.test").bearer_auth(&ann).send().await.unwrap();
+    assert_eq!((renamed.status(), header(&renamed, "remote-org").as_deref()), (StatusCode::OK, Some("acme-corp")));
+}

@@ -84,6 +84,21 @@ pub async fn an_invitation_is_spent_once_by_its_address_and_replaced_by_a_new_on
     );
     assert!(h.store.org_invitations(org, now()).await.unwrap().is_empty());
 
+    // An invitation is worth its inviter's word at acceptance: bob, an admin, invites erin as
+    // an admin and is then made a member; his invitation is void.
+    let bob = seeded(&h, "bob@example.com").await;
+    let erin = seeded(&h, "erin@example.com").await;
+    assert!(h.store.add_member(org, bob, "admin", now(), &Effects::none()).await.unwrap());
+    let by_bob = NewInvitation { invited_by: Some(bob), ..invitation(org, "erin@example.com", "admin", "bobs") };
+    h.store.insert_invitation(&by_bob, &Effects::none()).await.unwrap();
+    let actor = gatehouse::model::org::OrgActor::AsOwner;
+    h.store.set_member_role(org, bob, "member", actor, &Effects::none()).await.unwrap();
+    let erin_accepts = Acceptor { account_id: erin, email: "erin@example.com" };
+    let bobs = TokenHash::of("bobs");
+    assert_eq!(accept(InvitationKey::Token(&bobs), erin_accepts, now()).await.unwrap(), Acceptance::NotFound, "void");
+    h.store.set_member_role(org, bob, "admin", actor, &Effects::none()).await.unwrap();
+    assert!(matches!(accept(InvitationKey::Token(&bobs), erin_accepts, now()).await.unwrap(), Acceptance::Joined(_)));
+
     let revoked = invitation(org, "dave@example.com", "member", "third");
     h.store.insert_invitation(&revoked, &Effects::none()).await.unwrap();
     assert!(h.store.revoke_invitation(org, revoked.id, &Effects::none()).await.unwrap());
@@ -156,15 +171,26 @@ pub async fn a_custom_role_s_permissions_come_with_the_membership_and_a_held_rol
     assert_eq!(h.store.memberships(bob).await.unwrap()[0].permissions, wider);
     assert!(h.store.update_org_role(org, "ghost", &wider, now(), &Effects::none()).await.unwrap().is_none());
 
-    assert_eq!(h.store.delete_org_role(org, "billing", &Effects::none()).await.unwrap(), RoleRemoval::InUse);
+    assert_eq!(h.store.delete_org_role(org, "billing", now(), &Effects::none()).await.unwrap(), RoleRemoval::InUse);
     let actor = gatehouse::model::org::OrgActor::AsOwner;
     h.store.set_member_role(org, bob, "member", actor, &Effects::none()).await.unwrap();
     h.store.insert_invitation(&invitation(org, "x@example.com", "billing", "offer"), &Effects::none()).await.unwrap();
-    assert_eq!(h.store.delete_org_role(org, "billing", &Effects::none()).await.unwrap(), RoleRemoval::InUse, "offered");
+    assert_eq!(
+        h.store.delete_org_role(org, "billing", now(), &Effects::none()).await.unwrap(),
+        RoleRemoval::InUse,
+        "offered"
+    );
+    let later = now() + minutes(61);
+    let expired_offer = h.store.delete_org_role(org, "billing", later, &Effects::none()).await.unwrap();
+    assert_eq!(expired_offer, RoleRemoval::Done, "an expired offer holds nothing back");
+    assert!(h.store.insert_org_role(org, &role("billing", &["invoices:read"]), &Effects::none()).await.unwrap());
     h.store.insert_invitation(&invitation(org, "x@example.com", "member", "offer2"), &Effects::none()).await.unwrap();
-    assert_eq!(h.store.delete_org_role(org, "billing", &Effects::none()).await.unwrap(), RoleRemoval::Done);
-    assert_eq!(h.store.delete_org_role(org, "billing", &Effects::none()).await.unwrap(), RoleRemoval::NotFound);
+    assert_eq!(h.store.delete_org_role(org, "billing", now(), &Effects::none()).await.unwrap(), RoleRemoval::Done);
+    assert_eq!(h.store.delete_org_role(org, "billing", now(), &Effects::none()).await.unwrap(), RoleRemoval::NotFound);
     let unknown = h.store.set_member_role(org, bob, "billing", actor, &Effects::none()).await.unwrap();
     assert_eq!(unknown, gatehouse::model::org::MemberChange::UnknownRole);
     assert!(h.store.org_roles(org).await.unwrap().is_empty());
+    for odd in ["BILLING", "billing ", "bil\u{0}ling", ""] {
+        assert!(h.store.find_org_role(org, odd).await.unwrap().is_none(), "{odd:?} names no role");
+    }
 }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use gatehouse::model::org::{MemberChange, NewOrganization, OrgActor, OrgChange, OrgKey, OrgRole, Slug};
+use gatehouse::model::org::{MemberChange, NewOrganization, OrgActor, OrgChange, OrgKey, OrgPolicy, OrgRole, Slug};
 use gatehouse::model::outcome::Effects;
 use gatehouse::store::{Store, StoreError};
 use serde_json::json;
@@ -67,12 +67,15 @@ pub async fn an_organization_round_trips_with_its_owner_and_keeps_its_slug_uniqu
         name: "Globex".into(),
         slug: Slug::parse(slug).unwrap(),
         data: json!({"plan": "enterprise"}).as_object().unwrap().clone(),
+        policy: OrgPolicy { mfa_required: true, login_methods: Some(vec!["passkey".into()]) },
         now: now() + minutes(1),
     };
     let taken = h.store.update_org(other, &change("acme"), &Effects::none()).await;
     assert!(matches!(taken, Err(StoreError::SlugTaken)), "{taken:?}");
     let updated = h.store.update_org(other, &change("globex-corp"), &Effects::none()).await.unwrap().unwrap();
     assert_eq!((updated.name.as_str(), updated.slug.as_str()), ("Globex", "globex-corp"));
+    assert_eq!(updated.policy, change("globex").policy, "the policy round-trips");
+    assert_eq!(h.store.find_org(OrgKey::Id(new.id)).await.unwrap().unwrap().policy, OrgPolicy::default());
     assert_eq!(updated.data["plan"], "enterprise");
     assert!(updated.updated_at > updated.created_at);
     let same = h.store.update_org(other, &change("globex-corp"), &Effects::none()).await.unwrap();

@@ -2231,6 +2231,11 @@ export interface components {
             slug: string;
             /** @description Free JSON the organization's admins keep. */
             data: Record<string, unknown>;
+            /**
+             * @description What the organization asks of sessions that enter it: `mfa_required`, `login_methods`
+             *     (`password`, `passkey`, `email`, `social`); `{}` asks for nothing more.
+             */
+            policy: Record<string, unknown>;
             created_at: string;
             updated_at: string;
         };
@@ -2245,9 +2250,14 @@ export interface components {
         /** @description An organization with the caller's role and permissions there. */
         OrgStanding: {
             org: components["schemas"]["OrgBody"];
-            /** @description `owner`, `admin` or `member` (`owner` for an admin who is not a member). */
+            /**
+             * @description `owner`, `admin`, `member` or one of the organization's own (`owner` for an admin who
+             *     is not a member).
+             */
             role: string;
             permissions: string[];
+            /** @description When the caller joined (absent for an admin who is not a member). */
+            joined_at?: string | null;
         };
         /** @description One email in the outbox (never its body, which holds the link). */
         OutboxEmail: {
@@ -2339,7 +2349,7 @@ export interface components {
          * @description The stable machine-readable error codes.
          * @enum {string}
          */
-        ProblemCode: "malformed_request" | "token_invalid" | "unauthorized" | "invalid_credentials" | "account_not_activated" | "account_disabled" | "mfa_required" | "invalid_code" | "mfa_token_invalid" | "reauthentication_required" | "mfa_enrolment_required" | "mfa_already_enabled" | "mfa_not_enabled" | "passkeys_unavailable" | "webauthn_failed" | "forbidden" | "not_a_member" | "signup_disabled" | "passwordless_disabled" | "oidc_state_invalid" | "handoff_invalid" | "oidc_failed" | "provider_unavailable" | "identity_not_linked" | "identity_taken" | "provider_email_missing" | "last_way_in" | "not_found" | "method_not_allowed" | "email_taken" | "username_taken" | "slug_taken" | "last_owner" | "invitation_email_mismatch" | "invitation_expired" | "already_member" | "role_exists" | "role_in_use" | "member_limit_reached" | "token_expired" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "rate_limited" | "unavailable" | "internal_error";
+        ProblemCode: "malformed_request" | "token_invalid" | "unauthorized" | "invalid_credentials" | "account_not_activated" | "account_disabled" | "mfa_required" | "invalid_code" | "mfa_token_invalid" | "reauthentication_required" | "mfa_enrolment_required" | "mfa_already_enabled" | "mfa_not_enabled" | "passkeys_unavailable" | "webauthn_failed" | "forbidden" | "not_a_member" | "signup_disabled" | "passwordless_disabled" | "oidc_state_invalid" | "handoff_invalid" | "oidc_failed" | "provider_unavailable" | "identity_not_linked" | "identity_taken" | "provider_email_missing" | "last_way_in" | "not_found" | "method_not_allowed" | "email_taken" | "username_taken" | "slug_taken" | "last_owner" | "invitation_email_mismatch" | "invitation_expired" | "already_member" | "role_exists" | "role_in_use" | "login_method_not_allowed" | "member_limit_reached" | "token_expired" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "rate_limited" | "unavailable" | "internal_error";
         /**
          * @description The profile fields of an account. Other top-level fields are kept in `data`.
          * @example {
@@ -2576,6 +2586,8 @@ export interface components {
             slug?: string | null;
             /** @description Replaces the data whole. */
             data?: Record<string, unknown> | null;
+            /** @description Replaces the policy whole: `{"mfa_required"?: bool, "login_methods"?: ["password", "passkey", "email", "social"]}`. */
+            policy?: Record<string, unknown> | null;
         };
         /** @description One page of accounts, newest first. */
         UserPage: {
@@ -5465,13 +5477,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Let through; `Remote-User` (the account id; with `GATEHOUSE_FORWARD_REMOTE_USER=username` the username, else the id), `Remote-Email`, `Remote-Name`, `Remote-Groups` (the role and `app_data.roles`, comma-separated) name the account; `Remote-Org` and `Remote-Org-Role` the organization of an `org:` rule, or else the session's active one (read at this request: a removed member has none). A `public` rule answers 200 without them. */
+            /** @description Let through; `Remote-User` (the account id; with `GATEHOUSE_FORWARD_REMOTE_USER=username` the username, else the id), `Remote-Email`, `Remote-Name`, `Remote-Groups` (the role and `app_data.roles`, comma-separated) name the account; `Remote-Org` (its slug), `Remote-Org-Id` and `Remote-Org-Role` the organization of an `org:` rule, or else the session's active one (read at this request: a removed member has none). Key tenant data on `Remote-Org-Id`: a slug can be given up and taken by another organization. A `public` rule answers 200 without them. */
             200: {
                 headers: {
                     "Remote-Email"?: string;
                     "Remote-Groups"?: string;
                     "Remote-Name"?: string;
                     "Remote-Org"?: string;
+                    "Remote-Org-Id"?: string;
                     "Remote-Org-Role"?: string;
                     "Remote-User"?: string;
                     [name: string]: unknown;

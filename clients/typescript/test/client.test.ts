@@ -3,15 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import {
-  Gatehouse,
-  GatehouseError,
-  MemoryStorage,
-  MfaRequired,
-  webStorage,
-  type Account,
-  type TokenPair,
-} from "gatehouse-client";
+import { Gatehouse, MemoryStorage, MfaRequired, webStorage, type Account } from "gatehouse-client";
 import { verifyAccessToken } from "gatehouse-client/server";
 
 import {
@@ -21,27 +13,13 @@ import {
   countingFetch,
   emailedLink,
   env,
+  failure,
   freshEmail,
   freshPassword,
+  tokens,
   totp,
   untilExpired,
 } from "./helpers.js";
-
-/** The GatehouseError a call fails with (and fails the test when it succeeds or fails otherwise). */
-async function failure(call: Promise<unknown>): Promise<GatehouseError> {
-  try {
-    await call;
-  } catch (error) {
-    assert.ok(error instanceof GatehouseError, `expected a GatehouseError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail("expected the call to fail");
-}
-
-function tokens(result: TokenPair | MfaRequired): TokenPair {
-  assert.ok(!(result instanceof MfaRequired), "expected a token pair, got mfa_required");
-  return result;
-}
 
 describe("sign-up", () => {
   test("a password that breaks the rules is a validation_failed GatehouseError naming the field", async () => {

@@ -1,10 +1,12 @@
 // What the tests share: the gatehouse that test/run.sh started, an admin, fresh accounts, a
-// fetch that counts requests, TOTP codes, and the emails gatehouse wrote to its log.
+// fetch that counts requests, TOTP codes, the emails gatehouse wrote to its log, and the
+// assertions of a failed call and of a login's answer.
+import assert from "node:assert/strict";
 import { createHmac, randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 
-import { Gatehouse, type Account } from "gatehouse-client";
+import { Gatehouse, GatehouseError, MfaRequired, type Account, type TokenPair } from "gatehouse-client";
 
 function required(name: string): string {
   const value = process.env[name];
@@ -121,7 +123,7 @@ export function totp(secret: string, atMillis = Date.now()): string {
 }
 
 /**
- * The link of the last email of a kind (`activation`, `password_reset`) that gatehouse wrote to
+ * The link of the last email of a kind (`activation`, `password_reset`, `invitation`) that gatehouse wrote to
  * its log for an address: without a mail server it writes each email there. Waits up to 10 s for
  * the outbox worker.
  */
@@ -146,4 +148,21 @@ export async function emailedLink(to: string, kind: string): Promise<URL> {
     if (Date.now() > deadline) throw new Error(`no ${kind} email to ${to} in ${env.log}`);
     await sleep(200);
   }
+}
+
+/** The GatehouseError a call fails with (and fails the test when it succeeds or fails otherwise). */
+export async function failure(call: Promise<unknown>): Promise<GatehouseError> {
+  try {
+    await call;
+  } catch (error) {
+    assert.ok(error instanceof GatehouseError, `expected a GatehouseError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail("expected the call to fail");
+}
+
+/** The token pair of a login (and fails the test when it asks for a second factor). */
+export function tokens(result: TokenPair | MfaRequired): TokenPair {
+  assert.ok(!(result instanceof MfaRequired), "expected a token pair, got mfa_required");
+  return result;
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The TypeScript client's tests (clients/typescript), against the real gatehouse: sign-up and
 # its validation errors, login with and without the second factor, refresh with the retry of the
-# refused call (once, shared by concurrent calls), logout, the account, and the server-side
-# token verification; and that src/schema.d.ts is still what openapi.json generates.
+# refused call (once, shared by concurrent calls), logout, the account, organizations (the
+# session's active one, invitations), and the server-side token verification; and that
+# src/schema.d.ts is still what openapi.json generates.
 #
 #   clients/typescript/test/run.sh
 #       runs `npm ci` when node_modules is missing or older than package-lock.json, builds the
@@ -29,7 +30,7 @@ set -euo pipefail
 
 case ${1:-} in
   "") ;;
-  -h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
 esac
 

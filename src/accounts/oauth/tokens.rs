@@ -430,14 +430,6 @@ impl Accounts {
         Ok(answer)
     }
 
-    /// The `org` claim of a client session granted the `org` scope: its organization's
-    /// membership as it is now (none once the account has left it).
-    async fn org_claim_of(&self, session: &LiveSession, scopes: &[String]) -> Result<Option<Value>> {
-        let (true, Some(org_id)) = (scopes.iter().any(|s| s == "org"), session.auth.org) else { return Ok(None) };
-        let claim = self.org_claim(org_id, session.account_id).await?;
-        Ok(claim.map(|claim| json!(claim)))
-    }
-
     /// Introspection (RFC 7662): whether a client access token is live, and what it says, to
     /// the client it was issued to, or to a resource server (a client registered with
     /// `introspect`). Refresh tokens, other clients' tokens and anything else are

@@ -154,6 +154,8 @@ codes! {
         "the organization has a role of this name already (the built-in owner, admin and member among them)";
     RoleInUse = "role_in_use", CONFLICT, "Role in use",
         "members hold the role, or pending invitations offer it: give them another role (or revoke the invitations) first";
+    LoginMethodNotAllowed = "login_method_not_allowed", FORBIDDEN, "Login method not allowed",
+        "the organization's policy does not take the way this session was started (`login_methods`): log in another way to enter it";
     MemberLimitReached = "member_limit_reached", CONFLICT, "Member limit reached",
         "the organization has as many members as `GATEHOUSE_ORG_MEMBER_LIMIT` allows";
     TokenExpired = "token_expired", GONE, "Link expired",

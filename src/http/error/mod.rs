@@ -97,6 +97,7 @@ pub enum ApiError {
     RoleTaken,
     RoleInUse,
     MemberLimitReached,
+    LoginMethodNotAllowed,
     /// 409
     EmailTaken,
     /// 409
@@ -211,6 +212,7 @@ impl ApiError {
             RoleTaken => Code::RoleTaken,
             RoleInUse => Code::RoleInUse,
             MemberLimitReached => Code::MemberLimitReached,
+            LoginMethodNotAllowed => Code::LoginMethodNotAllowed,
             TokenExpired => Code::TokenExpired,
             PayloadTooLarge => Code::PayloadTooLarge,
             UnsupportedMediaType(_) => Code::UnsupportedMediaType,
@@ -283,6 +285,7 @@ impl ApiError {
             RoleTaken => "The organization has a role of this name already.".into(),
             RoleInUse => "Members hold this role or invitations offer it; change those first.".into(),
             MemberLimitReached => "The organization has as many members as it may have.".into(),
+            LoginMethodNotAllowed => "This organization does not take this way of logging in; log in another way to enter it.".into(),
             TokenExpired => "The link has expired; ask for a new one.".into(),
             PayloadTooLarge => "The request body is larger than this route takes: 64 KiB (an import: 64 MiB).".into(),
             UnsupportedMediaType(why) => why.clone(),
@@ -411,6 +414,7 @@ impl From<accounts::Error> for ApiError {
             E::RoleTaken => ApiError::RoleTaken,
             E::RoleInUse => ApiError::RoleInUse,
             E::MemberLimitReached => ApiError::MemberLimitReached,
+            E::LoginMethodNotAllowed => ApiError::LoginMethodNotAllowed,
             E::NotFoundInvitation => ApiError::NotFound("invitation"),
             E::NotFoundRole => ApiError::NotFound("role"),
             E::NotFoundDelivery => ApiError::NotFound("webhook delivery"),

@@ -35,9 +35,13 @@ pub fn router() -> Router<AppState> {
 #[derive(Serialize, ToSchema)]
 struct OrgStanding {
     org: OrgBody,
-    /// `owner`, `admin` or `member` (`owner` for an admin who is not a member).
+    /// `owner`, `admin`, `member` or one of the organization's own (`owner` for an admin who
+    /// is not a member).
     role: String,
     permissions: Vec<String>,
+    /// When the caller joined (absent for an admin who is not a member).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    joined_at: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -47,13 +51,14 @@ struct OrgList {
 
 impl From<MembershipView> for OrgStanding {
     fn from(view: MembershipView) -> Self {
-        Self { org: view.membership.org.into(), role: view.membership.role, permissions: view.permissions }
+        let joined_at = Some(crate::contract::rfc3339(&view.membership.joined_at));
+        Self { org: view.membership.org.into(), role: view.membership.role, permissions: view.permissions, joined_at }
     }
 }
 
 impl From<OrgView> for OrgStanding {
     fn from(view: OrgView) -> Self {
-        Self { org: view.org.into(), role: view.standing.role, permissions: view.standing.permissions }
+        Self { org: view.org.into(), role: view.standing.role, permissions: view.standing.permissions, joined_at: None }
     }
 }
 
@@ -76,6 +81,9 @@ struct UpdateOrg {
     /// Replaces the data whole.
     #[schema(value_type = Option<Object>)]
     data: Option<Map<String, Value>>,
+    /// Replaces the policy whole: `{"mfa_required"?: bool, "login_methods"?: ["password", "passkey", "email", "social"]}`.
+    #[schema(value_type = Option<Object>)]
+    policy: Option<Value>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -181,7 +189,7 @@ async fn update(
     Path(org): Path<String>,
     JsonBody(input): JsonBody<UpdateOrg>,
 ) -> Result<Json<OrgBody>, ApiError> {
-    let edit = OrgEdit { name: input.name, slug: input.slug, data: input.data };
+    let edit = OrgEdit { name: input.name, slug: input.slug, data: input.data, policy: input.policy };
     Ok(Json(state.accounts.update_org(&caller, &org, edit, &client).await?.into()))
 }
 

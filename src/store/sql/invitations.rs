@@ -7,11 +7,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::orgs::read_membership;
+use super::orgs::{custom_roles, read_membership};
 use super::outbox::insert_effects;
 use super::{Exec, Row, SqlStore, Transaction, args, sql};
 use crate::metrics::{DATABASE as DB, timed};
-use crate::model::org::Organization;
+use crate::model::org::{Held, OWNER, OrgPolicy, Organization, builtin_permissions};
 use crate::model::outcome::Effects;
 use crate::store::error::StoreResult;
 use crate::store::invitations::{
@@ -19,7 +19,7 @@ use crate::store::invitations::{
 };
 
 const COLUMNS: &str = "i.id, i.org_id, i.email, i.role, i.invited_by, i.created_at, i.expires_at";
-const ORG_COLUMNS: &str = "o.id AS o_id, o.name, o.slug, o.data, o.created_at AS o_created_at, o.updated_at";
+const ORG_COLUMNS: &str = "o.id AS o_id, o.name, o.slug, o.data, o.policy, o.created_at AS o_created_at, o.updated_at";
 
 fn invitation_from_row(row: &impl Row) -> StoreResult<Invitation> {
     Ok(Invitation {
@@ -41,6 +41,7 @@ fn inviting_org(row: &impl Row) -> StoreResult<Organization> {
         name: row.text("name")?,
         slug: row.text("slug")?,
         data: row.object("data")?,
+        policy: OrgPolicy::from_stored(row.opt_json("policy")?),
         created_at: row.time("o_created_at")?,
         updated_at: row.time("updated_at")?,
     })
@@ -49,6 +50,26 @@ fn inviting_org(row: &impl Row) -> StoreResult<Organization> {
 async fn read_invitation(tx: &mut impl Exec, id: Uuid) -> StoreResult<Option<Invitation>> {
     let row = tx.fetch_optional(sql!("SELECT {COLUMNS} FROM org_invitations i WHERE i.id = ?"), args![id]).await?;
     row.as_ref().map(invitation_from_row).transpose()
+}
+
+/// Whether the invitation is still worth its inviter's word, read in the acceptance's
+/// transaction after the organization's row is locked: its role still exists, and the inviter
+/// (when an account invited) is still a member who may invite and holds every permission the
+/// role grants now (only an owner offers `owner`). A removed or demoted inviter's pending
+/// invitations, and a role widened since, void it (`NotFound`: as if revoked).
+async fn still_offered(tx: &mut impl Exec, org_id: Uuid, invitation: &Invitation) -> StoreResult<bool> {
+    let custom = custom_roles(tx, org_id).await?;
+    let permissions_of = |role: &str| builtin_permissions(role).or_else(|| custom.get(role).cloned());
+    let Some(offered) = permissions_of(&invitation.role) else { return Ok(false) };
+    let Some(inviter) = invitation.invited_by else { return Ok(true) };
+    let role_of = sql!("SELECT role FROM memberships WHERE org_id = ? AND account_id = ? FOR UPDATE");
+    let Some(row) = tx.fetch_optional(role_of, args![org_id, inviter]).await? else { return Ok(false) };
+    let role = row.text("role")?;
+    let held = permissions_of(&role).unwrap_or_default();
+    let inviter = Held { role: &role, permissions: &held };
+    Ok(held.iter().any(|p| p == "members:invite")
+        && (invitation.role != OWNER || role == OWNER)
+        && inviter.covers(&Held { role: &invitation.role, permissions: &offered }))
 }
 
 #[async_trait]
@@ -120,9 +141,13 @@ impl<D: super::Dialect> InvitationStore for SqlStore<D> {
                     args![email, now],
                 )
                 .await?;
-            rows.iter()
+            let addressed: StoreResult<Vec<Addressed>> = rows
+                .iter()
                 .map(|row| Ok(Addressed { invitation: invitation_from_row(row)?, org: inviting_org(row)? }))
-                .collect()
+                .collect();
+            // Exactly this address: MariaDB/MySQL's collation would also match other letter
+            // cases, accents and trailing spaces.
+            Ok(addressed?.into_iter().filter(|a| a.invitation.email == email).collect())
         })
     }
 
@@ -212,6 +237,9 @@ impl<D: super::Dialect> InvitationStore for SqlStore<D> {
                 if invitation.expires_at <= now {
                     return Ok(Acceptance::Expired);
                 }
+                if !still_offered(&mut tx, org_id, &invitation).await? {
+                    return Ok(Acceptance::NotFound);
+                }
                 let member = sql!("SELECT role FROM memberships WHERE org_id = ? AND account_id = ? FOR UPDATE");
                 if tx.fetch_optional(member, args![org_id, acceptor.account_id]).await?.is_none() {
                     let counted = sql!("SELECT COUNT(*) AS n FROM memberships WHERE org_id = ?");
@@ -230,7 +258,7 @@ impl<D: super::Dialect> InvitationStore for SqlStore<D> {
                 let joined = read_membership(&mut tx, org_id, acceptor.account_id).await?;
                 tx.commit().await?;
                 let joined = joined.ok_or_else(|| anyhow::anyhow!("the accepted membership was not found"))?;
-                Ok(Acceptance::Joined(joined))
+                Ok(Acceptance::Joined(Box::new(joined)))
             })
         )
     }

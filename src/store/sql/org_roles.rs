@@ -10,6 +10,7 @@ use super::orgs::split_permissions;
 use super::outbox::insert_effects;
 use super::{Exec, Row, SqlStore, Transaction, args, sql};
 use crate::metrics::{DATABASE as DB, timed};
+use crate::model::org::valid_role_name;
 use crate::model::outcome::Effects;
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::org_roles::{OrgRole, OrgRoleStore, RoleRemoval};
@@ -29,7 +30,12 @@ async fn lock_org(tx: &mut impl Exec, org_id: Uuid) -> StoreResult<()> {
     tx.lock(sql!("SELECT id FROM organizations WHERE id = ? FOR UPDATE"), args![org_id]).await
 }
 
-async fn read_role(tx: &mut impl Exec, org_id: Uuid, name: &str) -> StoreResult<Option<OrgRole>> {
+/// What no role's name can be names no role (on every database alike, whatever its collation:
+/// MariaDB/MySQL would match `BILLING` or `billing ` to `billing`, and PostgreSQL refuses NUL).
+pub(super) async fn read_role(tx: &mut impl Exec, org_id: Uuid, name: &str) -> StoreResult<Option<OrgRole>> {
+    if !valid_role_name(name) {
+        return Ok(None);
+    }
     let row = tx
         .fetch_optional(sql!("SELECT {ROLE_COLUMNS} FROM org_roles WHERE org_id = ? AND name = ?"), args![org_id, name])
         .await?;
@@ -114,7 +120,13 @@ impl<D: super::Dialect> OrgRoleStore for SqlStore<D> {
         )
     }
 
-    async fn delete_org_role(&self, org_id: Uuid, name: &str, effects: &Effects) -> StoreResult<RoleRemoval> {
+    async fn delete_org_role(
+        &self,
+        org_id: Uuid,
+        name: &str,
+        now: DateTime<Utc>,
+        effects: &Effects,
+    ) -> StoreResult<RoleRemoval> {
         timed!(
             DB,
             "delete_org_role",
@@ -125,10 +137,14 @@ impl<D: super::Dialect> OrgRoleStore for SqlStore<D> {
                 if tx.fetch_optional(holders, args![org_id, name]).await?.is_some() {
                     return Ok(RoleRemoval::InUse);
                 }
-                let pending = sql!("SELECT id FROM org_invitations WHERE org_id = ? AND role = ? LIMIT 1");
-                if tx.fetch_optional(pending, args![org_id, name]).await?.is_some() {
+                let pending =
+                    sql!("SELECT id FROM org_invitations WHERE org_id = ? AND role = ? AND expires_at > ? LIMIT 1");
+                if tx.fetch_optional(pending, args![org_id, name, now]).await?.is_some() {
                     return Ok(RoleRemoval::InUse);
                 }
+                // Expired invitations offering it can no longer be accepted: they go with it.
+                tx.execute(sql!("DELETE FROM org_invitations WHERE org_id = ? AND role = ?"), args![org_id, name])
+                    .await?;
                 let deleted = tx
                     .execute(sql!("DELETE FROM org_roles WHERE org_id = ? AND name = ?"), args![org_id, name])
                     .await?;

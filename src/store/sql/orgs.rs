@@ -10,16 +10,18 @@ use uuid::Uuid;
 use super::outbox::insert_effects;
 use super::{Built, Dialect, Exec, Row, SqlStore, Transaction, args, like_pattern, sql};
 use crate::metrics::{DATABASE as DB, timed};
-use crate::model::org::{Held, MemberChange, OWNER, OrgActor, Slug, builtin_permissions, may_change, permissions_of};
+use crate::model::org::{
+    Held, MemberChange, OWNER, OrgActor, OrgPolicy, Slug, builtin_permissions, may_change, permissions_of,
+};
 use crate::model::outcome::Effects;
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::orgs::{Member, Membership, NewOrganization, OrgChange, OrgKey, OrgStore, Organization};
 
-const ORG_COLUMNS: &str = "o.id, o.name, o.slug, o.data, o.created_at, o.updated_at";
+const ORG_COLUMNS: &str = "o.id, o.name, o.slug, o.data, o.policy, o.created_at, o.updated_at";
 const MEMBER_COLUMNS: &str = "m.account_id, a.email, a.name, m.role, m.joined_at";
 /// An account's memberships with their organizations.
 /// A custom role's permissions come with it (`custom`: none for a built-in role's name).
-const MEMBERSHIPS: &str = "SELECT o.id, o.name, o.slug, o.data, o.created_at, o.updated_at, m.account_id, m.role, \
+const MEMBERSHIPS: &str = "SELECT o.id, o.name, o.slug, o.data, o.policy, o.created_at, o.updated_at, m.account_id, m.role, \
                            m.joined_at, r.permissions AS custom FROM memberships m \
                            JOIN organizations o ON o.id = m.org_id \
                            LEFT JOIN org_roles r ON r.org_id = m.org_id AND r.name = m.role";
@@ -30,6 +32,7 @@ fn org_from_row(row: &impl Row) -> StoreResult<Organization> {
         name: row.text("name")?,
         slug: row.text("slug")?,
         data: row.object("data")?,
+        policy: OrgPolicy::from_stored(row.opt_json("policy")?),
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
     })
@@ -54,7 +57,7 @@ pub(super) fn split_permissions(stored: &str) -> Vec<String> {
 
 /// The organization's custom roles and their permissions, read inside a transaction that
 /// locked its row (so no role changes meanwhile).
-async fn custom_roles(tx: &mut impl Exec, org_id: Uuid) -> StoreResult<HashMap<String, Vec<String>>> {
+pub(super) async fn custom_roles(tx: &mut impl Exec, org_id: Uuid) -> StoreResult<HashMap<String, Vec<String>>> {
     let rows = tx.fetch_all(sql!("SELECT name, permissions FROM org_roles WHERE org_id = ?"), args![org_id]).await?;
     rows.iter().map(|row| Ok((row.text("name")?, split_permissions(&row.text("permissions")?)))).collect()
 }
@@ -191,10 +194,10 @@ impl<D: Dialect> OrgStore for SqlStore<D> {
                 }
                 tx.execute(
                     sql!(
-                        "INSERT INTO organizations (id, name, slug, data, created_at, updated_at)
-                         VALUES (?, ?, ?, ?, ?, ?)"
+                        "INSERT INTO organizations (id, name, slug, data, policy, created_at, updated_at)
+                         VALUES (?, ?, ?, ?, ?, ?, ?)"
                     ),
-                    args![org.id, &org.name, org.slug.as_str(), &org.data, org.now, org.now],
+                    args![org.id, &org.name, org.slug.as_str(), &org.data, &serde_json::Map::new(), org.now, org.now],
                 )
                 .await
                 .map_err(slug_taken)?;
@@ -257,8 +260,10 @@ impl<D: Dialect> OrgStore for SqlStore<D> {
                 }
                 let updated = tx
                     .execute(
-                        sql!("UPDATE organizations SET name = ?, slug = ?, data = ?, updated_at = ? WHERE id = ?"),
-                        args![&change.name, change.slug.as_str(), &change.data, change.now, id],
+                        sql!(
+                            "UPDATE organizations SET name = ?, slug = ?, data = ?, policy = ?, updated_at = ? WHERE id = ?"
+                        ),
+                        args![&change.name, change.slug.as_str(), &change.data, &change.policy.to_map(), change.now, id],
                     )
                     .await
                     .map_err(slug_taken)?;

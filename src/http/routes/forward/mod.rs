@@ -57,8 +57,8 @@ struct ForwardQuery {
     description = "Asked by nginx `auth_request`, Caddy `forward_auth` or Traefik `ForwardAuth` before a request reaches an app (any method). Reads a bearer token or the `gatehouse_session` cookie, and the forwarded request from `X-Forwarded-Method`/`-Proto`/`-Host`/`-Uri` or `X-Original-URL` (only from `GATEHOUSE_TRUSTED_PROXIES`); `GATEHOUSE_FORWARD_RULES` says what each host and path requires.",
     params(ForwardQuery),
     responses(
-        (status = 200, description = "Let through; `Remote-User` (the account id; with `GATEHOUSE_FORWARD_REMOTE_USER=username` the username, else the id), `Remote-Email`, `Remote-Name`, `Remote-Groups` (the role and `app_data.roles`, comma-separated) name the account; `Remote-Org` and `Remote-Org-Role` the organization of an `org:` rule, or else the session's active one (read at this request: a removed member has none). A `public` rule answers 200 without them.",
-            headers(("Remote-User" = String), ("Remote-Email" = String), ("Remote-Name" = String), ("Remote-Groups" = String), ("Remote-Org" = String), ("Remote-Org-Role" = String))),
+        (status = 200, description = "Let through; `Remote-User` (the account id; with `GATEHOUSE_FORWARD_REMOTE_USER=username` the username, else the id), `Remote-Email`, `Remote-Name`, `Remote-Groups` (the role and `app_data.roles`, comma-separated) name the account; `Remote-Org` (its slug), `Remote-Org-Id` and `Remote-Org-Role` the organization of an `org:` rule, or else the session's active one (read at this request: a removed member has none). Key tenant data on `Remote-Org-Id`: a slug can be given up and taken by another organization. A `public` rule answers 200 without them.",
+            headers(("Remote-User" = String), ("Remote-Email" = String), ("Remote-Name" = String), ("Remote-Groups" = String), ("Remote-Org" = String), ("Remote-Org-Id" = String), ("Remote-Org-Role" = String))),
         (status = 302, description = "A browser without a login: to `/login?next=<the request's URL>` (the URL must be under `GATEHOUSE_REDIRECT_ALLOW`)"),
         Errors<(code::Unauthorized, code::Forbidden, code::Unavailable)>
     )
@@ -167,7 +167,8 @@ fn allowed(account: &Account, access: &Access) -> bool {
 /// The `Remote-*` headers naming the account. `Remote-User` is what apps key on, so it is a name
 /// that never passes to another person: the account's id, or (when the operator chose it) its
 /// username, which is never given to another account once given. With a membership,
-/// `Remote-Org` (its slug) and `Remote-Org-Role`; without, neither (never the client's own).
+/// `Remote-Org` (its slug), `Remote-Org-Id` and `Remote-Org-Role`; without, none (never the
+/// client's own).
 fn remote_headers(account: &Account, membership: Option<&Membership>, remote_user: RemoteUser) -> Response {
     let mut response = StatusCode::OK.into_response();
     let headers = response.headers_mut();
@@ -184,6 +185,7 @@ fn remote_headers(account: &Account, membership: Option<&Membership>, remote_use
     if let Some(membership) = membership {
         values.push(("remote-org", membership.org.slug.clone()));
         values.push(("remote-org-role", membership.role.clone()));
+        values.push(("remote-org-id", membership.org.id.to_string()));
     }
     for (name, value) in values {
         let clean: String = value.chars().filter(|c| !c.is_control()).collect();
