@@ -33,7 +33,7 @@ done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# Every table and every column, as of migration 0018. Parents come before the tables whose
+# Every table and every column, as of migration 0019. Parents come before the tables whose
 # foreign keys name them. Short-lived rows (rate limits, login challenges, logins waiting at a
 # provider, authorization codes) are copied too: harmless, and in-flight logins keep working.
 tables=(
@@ -61,7 +61,7 @@ tables=(
   "oauth_codes hash client_id account_id browser_session_id redirect_uri scopes nonce code_challenge auth created_at expires_at used_at session_id reused_at"
   "oauth_consents account_id client_id scopes granted_at"
   "webhook_endpoints id url events description enabled secret_sealed created_at updated_at"
-  "organizations id name slug data created_at updated_at"
+  "organizations id name slug data created_at updated_at policy"
   "memberships org_id account_id role joined_at"
   "org_roles org_id name permissions created_at updated_at"
   "org_invitations id org_id email role hash invited_by created_at expires_at"

@@ -371,6 +371,7 @@ need "confidential client" 201 "$(json POST /admin/clients '{"name":"Grafana","r
 client_id=$(jget client_id) client_secret=$(jget client_secret)
 need "public client" 201 "$(json POST /admin/clients '{"name":"SPA","confidential":false,"redirect_uris":["http://127.0.0.1/cb"],"first_party":true}' -H "authorization: Bearer $admin_token")"
 need "an organization, with data" 201 "$(json POST /orgs '{"name":"Acme, Inc.","data":{"plan":"team","seats":5,"note":"ünïcode"}}' -H "authorization: Bearer $carol_token")"
+need "an organization's policy" 200 "$(json PATCH /orgs/acme-inc '{"policy":{"mfa_required":true}}' -H "authorization: Bearer $carol_token")"
 need "a custom role" 201 "$(json POST /orgs/acme-inc/roles '{"name":"billing","permissions":["invoices:read","members:invite"]}' -H "authorization: Bearer $carol_token")"
 need "an invitation, pending" 201 "$(json POST /orgs/acme-inc/invitations '{"email":"erin@example.com","role":"billing"}' -H "authorization: Bearer $carol_token")"
 
