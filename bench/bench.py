@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import socket
+import sqlite3
 import statistics
 import struct
 import subprocess
@@ -44,6 +45,8 @@ SCENARIOS = {
     "healthz": ("GET", "/healthz", "in-binary baseline"),
     "user": ("GET", "/user", "token check + session read + account read"),
     "protected": ("GET", "/protected", "token check + session read"),
+    "user_org": ("GET", "/user", "GET /user with tokens of sessions in an organization (the org claim)"),
+    "members": ("GET", "/orgs/big/members", "the first page (50) of an organization's 10,000 members"),
     "forward": ("GET", "/auth/forward", "forward-auth: token check + session and account read, Remote-* headers"),
     "login": ("POST", "/auth", "Argon2id verify + session write"),
     "login_totp": ("POST", "/auth", "login of an account with an authenticator app: password (403 mfa_required), "
@@ -264,6 +267,8 @@ class Bench:
         self.seed_history_command = [tools, "seed-history"]
         self.io_bound_command = [tools, "io-bound"]
         self.tokens_file = self.workdir / "access-tokens.txt"
+        self.org_tokens_file = self.workdir / "org-access-tokens.txt"
+        self.owner_tokens_file = self.workdir / "owner-access-tokens.txt"
         self.refresh_file = self.workdir / "refresh-tokens.txt"
         self.cleanup = []
         self.database_url, self.extra_env, self.backend = self.prepare_backend()
@@ -315,6 +320,41 @@ class Bench:
             raise RuntimeError(f"login kept failing with {status}")
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             return list(pool.map(one, range(count)))
+
+    def enter_orgs(self, server, pairs):
+        """Each session creates an organization and enters it (POST /orgs, POST /auth/org): the
+        access tokens then carry the org claim, for user_org."""
+        def one(item):
+            n, (access, _) = item
+            status, _ = http("POST", server.url + "/orgs", {"name": f"Bench {n}", "slug": f"bench-{n}"}, access)
+            if status != 201:
+                raise RuntimeError(f"creating an organization answered {status}")
+            status, body = http("POST", server.url + "/auth/org", {"org": f"bench-{n}"}, access)
+            if status != 200:
+                raise RuntimeError(f"entering an organization answered {status}")
+            return body["access_token"]
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            tokens = list(pool.map(one, enumerate(pairs)))
+        self.org_tokens_file.write_text("\n".join(tokens) + "\n")
+
+    def seed_members(self, server, owner, count):
+        """An organization `big` of `count` seeded members beside its owner (whose token asks
+        for the first page), for the member list."""
+        status, org = http("POST", server.url + "/orgs", {"name": "Big", "slug": "big"}, owner)
+        if status != 201:
+            raise RuntimeError(f"creating the big organization answered {status}")
+        done = subprocess.run([*self.seed_command, self.database_url, str(count), "benchmember", PASSWORD],
+                              capture_output=True, text=True, check=True)
+        log("seeded members' accounts", done.stdout.strip())
+        insert = ("INSERT INTO memberships (org_id, account_id, role, joined_at) "
+                  f"SELECT '{org['id']}', id, 'member', created_at FROM accounts WHERE email LIKE 'benchmember%'")
+        if self.backend == "sqlite":
+            with sqlite3.connect(self.database_url.split("://", 1)[1], timeout=60) as db:
+                db.execute(insert)
+        else:
+            subprocess.run(["psql", self.database_url, "-qc", insert], check=True)
+        # Two lines: each wrk thread takes its share of the file.
+        self.owner_tokens_file.write_text(f"{owner}\n{owner}\n")
 
     def top_up_refresh(self, server, needed):
         have = [t for t in self.refresh_file.read_text().split("\n") if t] if self.refresh_file.exists() else []
@@ -415,6 +455,10 @@ class Bench:
         if name in ("healthz", "user", "protected", "forward"):
             # /healthz gets the same Authorization header, so the requests differ only in route.
             command = wrk_command(url, "get_token.lua", concurrency, seconds, [self.tokens_file, threads])
+        elif name == "user_org":
+            command = wrk_command(url, "get_token.lua", concurrency, seconds, [self.org_tokens_file, threads])
+        elif name == "members":
+            command = wrk_command(url, "get_token.lua", concurrency, seconds, [self.owner_tokens_file, threads])
         elif name == "login":
             command = wrk_command(url, "login.lua", concurrency, seconds, [PREFIX, self.o.accounts, PASSWORD, threads])
         elif name == "signup":
@@ -674,6 +718,7 @@ def main():
     parser.add_argument("--concurrency", default="1,64,256")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--accounts", type=int, default=512, help="seeded accounts")
+    parser.add_argument("--members", type=int, default=10_000, help="members of the organization of `members`")
     parser.add_argument("--flood-connections", type=int, default=512,
                         help="connections offering the mixed scenario's login flood (the rate stays 4x the bound; "
                              "each open connection holds about 18 KiB of the server's memory)")
@@ -731,6 +776,11 @@ def main():
             bench.enrol_totp(server)
         pairs = bench.log_in_many(server, options.sessions)
         bench.tokens_file.write_text("\n".join(a for a, _ in pairs) + "\n")
+        if "members" in names:
+            owner, _ = bench.log_in_many(server, 1)[0]
+            bench.seed_members(server, owner, options.members)
+        if "user_org" in names:
+            bench.enter_orgs(server, pairs)
         bench.refresh_file.write_text("\n".join(r for _, r in pairs) + "\n")
         bounds, io_bounds, rounds = [], [], {}
         for n in range(options.rounds):

@@ -11,8 +11,8 @@ use super::admin::MAX_PAGE;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::model::account::{AccountData, AccountKey, DisplayName};
 use crate::model::org::{
-    Member, MemberChange, Membership, NewOrganization, OWNER, OrgActor, OrgChange, OrgKey, OrgPolicy, Organization,
-    Slug,
+    Member, MemberChange, MemberCursor, Membership, NewOrganization, OWNER, OrgActor, OrgChange, OrgKey, OrgPolicy,
+    Organization, Slug,
 };
 use crate::model::outcome::{Effects, Kind, Outcome};
 
@@ -216,7 +216,7 @@ impl Accounts {
         &self,
         caller: &Caller,
         key: &str,
-        after: Option<Uuid>,
+        after: Option<MemberCursor>,
         limit: u32,
     ) -> Result<Vec<Member>> {
         let OrgView { org, .. } = self.org(caller, key).await?;

@@ -156,6 +156,32 @@ pub struct Member {
     pub joined_at: DateTime<Utc>,
 }
 
+/// Where a page of an organization's members starts: after the member who joined at
+/// `joined_at` with `account_id` (the previous page's last). It names a place in the order,
+/// not a member, so a page after one who has left since still comes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemberCursor {
+    pub joined_at: DateTime<Utc>,
+    pub account_id: Uuid,
+}
+
+impl MemberCursor {
+    pub fn of(member: &Member) -> Self {
+        Self { joined_at: member.joined_at, account_id: member.account_id }
+    }
+
+    /// `{unix nanoseconds}.{account id}`.
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.joined_at.timestamp_nanos_opt().unwrap_or_default(), self.account_id)
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        let (nanos, id) = text.trim().split_once('.')?;
+        let joined_at = DateTime::from_timestamp_nanos(nanos.parse().ok()?);
+        Some(Self { joined_at, account_id: Uuid::parse_str(id).ok()? })
+    }
+}
+
 /// Who changes a membership: an account, by its own membership (read in the change's
 /// transaction, so a role lost a moment before counts), or a gatehouse admin or the operator,
 /// who act as an owner would.
@@ -330,6 +356,15 @@ mod tests {
             ["docs", "docs:", ":write", "Docs:write", "docs:write:all", "docs :write", &format!("{}:x", "a".repeat(65))]
         {
             assert!(!valid_permission(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_member_cursor_reads_back_what_it_wrote_and_nothing_else() {
+        let cursor = MemberCursor { joined_at: Utc::now(), account_id: Uuid::now_v7() };
+        assert_eq!(MemberCursor::parse(&cursor.encode()), Some(cursor));
+        for bad in ["", "x", "12.not-an-id", &format!("x.{}", Uuid::now_v7()), &Uuid::now_v7().to_string()] {
+            assert!(MemberCursor::parse(bad).is_none(), "{bad}");
         }
     }
 

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::error::StoreResult;
 pub use crate::model::org::{
-    Member, MemberChange, Membership, NewOrganization, OrgActor, OrgChange, OrgKey, Organization,
+    Member, MemberChange, MemberCursor, Membership, NewOrganization, OrgActor, OrgChange, OrgKey, Organization,
 };
 use crate::model::outcome::Effects;
 
@@ -33,8 +33,8 @@ pub trait OrgStore: Send + Sync + std::fmt::Debug + 'static {
     /// member's rights asks.
     async fn membership(&self, org_id: Uuid, account_id: Uuid) -> StoreResult<Option<Membership>>;
     /// The members, in the order they joined (then by account id), after the cursor (the
-    /// account id of the previous page's last), at most `limit`.
-    async fn list_members(&self, org_id: Uuid, after: Option<Uuid>, limit: u32) -> StoreResult<Vec<Member>>;
+    /// place of the previous page's last), at most `limit`.
+    async fn list_members(&self, org_id: Uuid, after: Option<MemberCursor>, limit: u32) -> StoreResult<Vec<Member>>;
     /// The organizations the account alone owns that have other members: what deleting it
     /// would leave without an owner.
     async fn orgs_only_owned_by(&self, account_id: Uuid) -> StoreResult<Vec<Uuid>>;

@@ -19,6 +19,7 @@ use crate::contract::org::{MemberBody, MembershipBody, OrgBody};
 use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{Auth, Client, Json as JsonBody, Path, Query, page_cursor, page_limit, page_of};
 use crate::http::state::AppState;
+use crate::model::org::MemberCursor;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -223,13 +224,16 @@ async fn members(
 ) -> Result<Json<MemberPage>, ApiError> {
     let mut errors: Vec<FieldError> = Vec::new();
     let limit = page_limit(query.limit.as_deref(), &mut errors);
-    let after = page_cursor(query.cursor.as_deref(), &mut errors);
+    let after = query.cursor.as_deref().map(MemberCursor::parse);
+    if let Some(None) = after {
+        errors.push(FieldError::new("cursor", "cursor is the next_cursor of a previous page"));
+    }
     if !errors.is_empty() {
         return Err(ApiError::ValidationFailed(errors));
     }
     // One more than a page: whether it comes back says whether there is a next page.
-    let members = state.accounts.org_members(&caller, &org, after, limit + 1).await?;
-    let (members, next_cursor) = page_of(members, limit, |last| last.account_id.to_string());
+    let members = state.accounts.org_members(&caller, &org, after.flatten(), limit + 1).await?;
+    let (members, next_cursor) = page_of(members, limit, |last| MemberCursor::of(last).encode());
     Ok(Json(MemberPage { members: members.into_iter().map(MemberBody::from).collect(), next_cursor }))
 }
 

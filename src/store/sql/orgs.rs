@@ -15,7 +15,9 @@ use crate::model::org::{
 };
 use crate::model::outcome::Effects;
 use crate::store::error::{StoreError, StoreResult};
-use crate::store::orgs::{Member, Membership, NewOrganization, OrgChange, OrgKey, OrgStore, Organization};
+use crate::store::orgs::{
+    Member, MemberCursor, Membership, NewOrganization, OrgChange, OrgKey, OrgStore, Organization,
+};
 
 const ORG_COLUMNS: &str = "o.id, o.name, o.slug, o.data, o.policy, o.created_at, o.updated_at";
 const MEMBER_COLUMNS: &str = "m.account_id, a.email, a.name, m.role, m.joined_at";
@@ -311,7 +313,7 @@ impl<D: Dialect> OrgStore for SqlStore<D> {
         timed!(DB, "membership", read_membership(&mut self.db.pool(), org_id, account_id))
     }
 
-    async fn list_members(&self, org_id: Uuid, after: Option<Uuid>, limit: u32) -> StoreResult<Vec<Member>> {
+    async fn list_members(&self, org_id: Uuid, after: Option<MemberCursor>, limit: u32) -> StoreResult<Vec<Member>> {
         timed!(DB, "list_members", async {
             let rows = match after {
                 None => {
@@ -322,16 +324,16 @@ impl<D: Dialect> OrgStore for SqlStore<D> {
                     self.db.pool().fetch_all(first, args![org_id, i64::from(limit)]).await?
                 }
                 Some(after) => {
-                    // The page after a member: those who joined later, or at the same moment
+                    // The page after a place: those who joined later, or at the same moment
                     // with a greater id.
                     let next = sql!(
                         "SELECT {MEMBER_COLUMNS} FROM memberships m JOIN accounts a ON a.id = m.account_id
-                         JOIN memberships c ON c.org_id = m.org_id AND c.account_id = ?
                          WHERE m.org_id = ?
-                           AND (m.joined_at > c.joined_at OR (m.joined_at = c.joined_at AND m.account_id > c.account_id))
+                           AND (m.joined_at > ? OR (m.joined_at = ? AND m.account_id > ?))
                          ORDER BY m.joined_at, m.account_id LIMIT ?"
                     );
-                    self.db.pool().fetch_all(next, args![after, org_id, i64::from(limit)]).await?
+                    let (at, id) = (after.joined_at, after.account_id);
+                    self.db.pool().fetch_all(next, args![org_id, at, at, id, i64::from(limit)]).await?
                 }
             };
             rows.iter()
