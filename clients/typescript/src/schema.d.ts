@@ -677,7 +677,7 @@ export interface paths {
         put?: never;
         /**
          * Switch the session's organization
-         * @description Makes the organization the session's active one (`null`: none). Answers a new access token of the same session carrying the `org` claim; the refresh token stays, and refreshed tokens keep the organization. Only a member may enter one (an admin too).
+         * @description Makes the organization the session's active one (`null`: none). Answers a new access token of the same session carrying the `org` claim, living no longer than the token presented; the refresh token stays, and refreshed tokens keep the organization. Only a member may enter one (an admin too), and only as its policy allows: `403 mfa_enrolment_required` or `reauthentication_required` when it requires a second factor the session has not proved, `403 login_method_not_allowed` when it does not take the way the session was started.
          */
         post: operations["switchOrg"];
         delete?: never;
@@ -5009,7 +5009,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `mfa_required`: right password; finish the login at `POST /auth/mfa` with the problem's `mfa_token` and one of its `methods`; `account_not_activated`: right password, but the account is still pending its email confirmation; `account_disabled`: right password, but an admin has disabled the account; `not_a_member`: the caller is not (or no longer) a member of the organization; a removal acts at the next request, whatever token the caller holds */
+            /** @description `mfa_required`: right password; finish the login at `POST /auth/mfa` with the problem's `mfa_token` and one of its `methods`; `account_not_activated`: right password, but the account is still pending its email confirmation; `account_disabled`: right password, but an admin has disabled the account; `not_a_member`: the caller is not (or no longer) a member of the organization; a removal acts at the next request, whatever token the caller holds; `mfa_enrolment_required`: `GATEHOUSE_MFA_REQUIRED` covers this account and it has no second factor yet: enrol one (`POST /mfa/totp`, then `/mfa/totp/confirm`) with this session first; `login_method_not_allowed`: the organization's policy does not take the way this session was started (`login_methods`): log in another way to enter it */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5568,7 +5568,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `account_disabled`: right password, but an admin has disabled the account; `not_a_member`: the caller is not (or no longer) a member of the organization; a removal acts at the next request, whatever token the caller holds */
+            /** @description `account_disabled`: right password, but an admin has disabled the account; `not_a_member`: the caller is not (or no longer) a member of the organization; a removal acts at the next request, whatever token the caller holds; `login_method_not_allowed`: the organization's policy does not take the way this session was started (`login_methods`): log in another way to enter it */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5915,7 +5915,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `not_a_member`: the caller is not (or no longer) a member of the organization; a removal acts at the next request, whatever token the caller holds */
+            /** @description `not_a_member`: the caller is not (or no longer) a member of the organization; a removal acts at the next request, whatever token the caller holds; `mfa_enrolment_required`: `GATEHOUSE_MFA_REQUIRED` covers this account and it has no second factor yet: enrol one (`POST /mfa/totp`, then `/mfa/totp/confirm`) with this session first; `reauthentication_required`: this change needs a fresh authentication of the session (and its second factor, if the account has one): `POST /auth/reauthenticate`, then retry; `login_method_not_allowed`: the organization's policy does not take the way this session was started (`login_methods`): log in another way to enter it */
             403: {
                 headers: {
                     [name: string]: unknown;

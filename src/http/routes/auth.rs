@@ -39,7 +39,7 @@ struct LoginBody {
     post, path = "/auth", summary = "Log in", operation_id = "login", tag = "login",
     description = "Log in with `email` or `username` and `password`. Also takes `application/x-www-form-urlencoded` (OAuth2 password grant); a `username` holding `@` is read as an email.",
     request_body(content((LoginBody = "application/json"), (LoginBody = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "A token pair. With rate limits on, a `gatehouse_device` cookie marks this client as known to the account: the login lockout others cause does not hold it back.", body = TokenBody), Errors<(code::MalformedRequest, code::InvalidCredentials, code::MfaRequired, code::AccountNotActivated, code::AccountDisabled, code::NotAMember, code::NotFound, code::PayloadTooLarge, code::UnsupportedMediaType, code::RateLimited, code::Unavailable)>)
+    responses((status = 200, description = "A token pair. With rate limits on, a `gatehouse_device` cookie marks this client as known to the account: the login lockout others cause does not hold it back.", body = TokenBody), Errors<(code::MalformedRequest, code::InvalidCredentials, code::MfaRequired, code::AccountNotActivated, code::AccountDisabled, (code::NotAMember, code::NotFound, code::MfaEnrolmentRequired, code::LoginMethodNotAllowed), code::PayloadTooLarge, code::UnsupportedMediaType, code::RateLimited, code::Unavailable)>)
 )]
 async fn log_in(
     State(state): State<AppState>,

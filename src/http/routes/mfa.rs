@@ -214,7 +214,7 @@ struct MfaLoginBody {
     post, path = "/auth/mfa", summary = "Finish a login with the second factor", operation_id = "loginMfa", tag = "login",
     description = "Takes the `mfa_token` of the `mfa_required` answer and a `code` from the app or a `recovery_code`. A TOTP code works once: the same code again (even within its 30 seconds) is refused. Five wrong codes spend the `mfa_token`; wrong codes also slow further attempts for the account.",
     request_body(content((MfaLoginBody = "application/json"), (MfaLoginBody = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "A token pair; the access token carries `aal` 2 and `amr` with `mfa`", body = TokenBody), Errors<(code::MalformedRequest, code::InvalidCode, code::MfaTokenInvalid, code::AccountDisabled, code::NotAMember, code::NotFound, code::UnsupportedMediaType, code::RateLimited, code::Unavailable)>)
+    responses((status = 200, description = "A token pair; the access token carries `aal` 2 and `amr` with `mfa`", body = TokenBody), Errors<(code::MalformedRequest, code::InvalidCode, code::MfaTokenInvalid, code::AccountDisabled, (code::NotAMember, code::NotFound, code::LoginMethodNotAllowed), code::UnsupportedMediaType, code::RateLimited, code::Unavailable)>)
 )]
 async fn complete_login(
     State(state): State<AppState>,

@@ -275,9 +275,9 @@ async fn remove_member(
 
 #[utoipa::path(
     post, path = "/auth/org", summary = "Switch the session's organization", operation_id = "switchOrg", tag = "organizations", security(("bearer" = [])),
-    description = "Makes the organization the session's active one (`null`: none). Answers a new access token of the same session carrying the `org` claim; the refresh token stays, and refreshed tokens keep the organization. Only a member may enter one (an admin too).",
+    description = "Makes the organization the session's active one (`null`: none). Answers a new access token of the same session carrying the `org` claim, living no longer than the token presented; the refresh token stays, and refreshed tokens keep the organization. Only a member may enter one (an admin too), and only as its policy allows: `403 mfa_enrolment_required` or `reauthentication_required` when it requires a second factor the session has not proved, `403 login_method_not_allowed` when it does not take the way the session was started.",
     request_body = SwitchOrg,
-    responses((status = 200, description = "A new access token", body = SwitchedBody), Errors<(code::MalformedRequest, code::Unauthorized, code::NotAMember, code::NotFound, code::Unavailable)>)
+    responses((status = 200, description = "A new access token", body = SwitchedBody), Errors<(code::MalformedRequest, code::Unauthorized, code::NotAMember, code::NotFound, code::MfaEnrolmentRequired, code::ReauthenticationRequired, code::LoginMethodNotAllowed, code::Unavailable)>)
 )]
 async fn switch(
     State(state): State<AppState>,
