@@ -484,7 +484,9 @@ async fn a_logout_holds_on_every_replica_at_once_though_each_remembers_sessions(
 /// A removal from an organization made on one replica refuses the removed member on another at
 /// the very next request, with the token it already holds: the organization's routes and
 /// forward-auth's `org:` rule read the membership there, and a promotion made on one replica
-/// is a permission on another at once. Round after round, the change made on each in turn.
+/// is a permission on another at once. Round after round, the change made on each in turn:
+/// four rounds, so that bob gets no more invitations than one address may in an hour
+/// (`GATEHOUSE_RATE_LIMIT_EMAIL`, 5, with his activation email).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_removal_from_an_organization_holds_on_every_replica_at_the_next_request() {
     let Some((postgres, redis)) = servers() else { return };
@@ -523,7 +525,7 @@ async fn a_removal_from_an_organization_holds_on_every_replica_at_the_next_reque
             .send()
     };
 
-    for round in 0..6 {
+    for round in 0..4 {
         let (on, other) = (&bases[round % 2], &bases[(round + 1) % 2]);
         let bob = log_in(&client, other, "bob@example.com", PASSWORD).await;
         // Bob joins by invitation, accepted on the other replica.
