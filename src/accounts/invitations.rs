@@ -106,8 +106,9 @@ impl Accounts {
     /// Revokes a pending invitation (`members:invite`): its link no longer works.
     pub async fn revoke_invitation(&self, caller: &Caller, key: &str, id: Uuid, client: &ClientInfo) -> Result<()> {
         let OrgView { org, standing } = self.org_with(caller, key, "members:invite").await?;
-        let pending = self.store.org_invitations(org.id, self.now()).await?;
-        let invitation = pending.into_iter().find(|i| i.id == id).ok_or(Error::NotFoundInvitation)?;
+        let found = self.store.find_invitation(InvitationKey::Id(id)).await?.map(|(invitation, _)| invitation);
+        let pending = found.filter(|i| i.org_id == org.id && i.expires_at > self.now());
+        let invitation = pending.ok_or(Error::NotFoundInvitation)?;
         // Nobody revokes an offer it could not have made (a role gone since offers nothing).
         let offered = self.role_permissions(org.id, &invitation.role).await.unwrap_or_default();
         let mine = Held { role: &standing.role, permissions: &standing.permissions };

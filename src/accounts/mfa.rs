@@ -337,7 +337,7 @@ impl Accounts {
                 _ => return Err(Error::MfaTokenInvalid),
             };
             // The organization first: a wrong one must not spend the code it came with.
-            let org = self.login_org(&account, org, std::slice::from_ref(&claimed.first_factor), Some(2)).await?;
+            let org = self.login_org(&account, org, std::slice::from_ref(&claimed.first_factor), 2).await?;
             let method = self.check_second_factor(&account, factor, client).await?;
             Ok((account, method, org))
         };

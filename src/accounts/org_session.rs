@@ -81,19 +81,17 @@ impl Accounts {
     }
 
     /// The organization a login names, checked once the account is known: a member may enter
-    /// it when its policy takes the login's methods (`amr`) at level `aal` (`None`: the level
-    /// the login will reach, 2 when the account has a second factor, whose step follows).
+    /// it when its policy takes the login's methods (`amr`) at level `aal`.
     pub(super) async fn login_org(
         &self,
         account: &Account,
         key: Option<&str>,
         amr: &[String],
-        aal: Option<u8>,
+        aal: u8,
     ) -> Result<Option<Uuid>> {
         let Some(key) = key else { return Ok(None) };
         let membership = self.membership_in(account.id, key).await?;
         let has_factor = self.store.factors(account.id).await?.any();
-        let aal = aal.unwrap_or(if has_factor { 2 } else { 1 });
         admitted(membership.org.policy.admits(amr, aal, has_factor))?;
         Ok(Some(membership.org.id))
     }

@@ -40,13 +40,6 @@ pub struct OrgView {
     pub standing: Standing,
 }
 
-/// One of the caller's memberships, with its permissions.
-#[derive(Clone, Debug)]
-pub struct MembershipView {
-    pub membership: Membership,
-    pub permissions: Vec<String>,
-}
-
 fn check_name(name: &str) -> Result<String> {
     match DisplayName::parse(name) {
         Ok(Some(name)) => Ok(name.as_str().to_owned()),
@@ -132,12 +125,8 @@ impl Accounts {
     }
 
     /// The caller's memberships, with what each lets it do.
-    pub async fn my_orgs(&self, caller: &Caller) -> Result<Vec<MembershipView>> {
-        let memberships = self.store.memberships(caller.account_id).await?;
-        Ok(memberships
-            .into_iter()
-            .map(|membership| MembershipView { permissions: membership.permissions.clone(), membership })
-            .collect())
+    pub async fn my_orgs(&self, caller: &Caller) -> Result<Vec<Membership>> {
+        Ok(self.store.memberships(caller.account_id).await?)
     }
 
     /// The organization `key` names and the caller's standing there, read now: `NotFoundOrg`

@@ -149,7 +149,7 @@ impl Accounts {
         // checked there: a password alone tells nothing of the account's memberships.
         let org = match org {
             Some(key) if !self.store.factors(account.id).await?.any() => {
-                self.login_org(&account, Some(key), &["pwd".to_owned()], Some(1)).await?
+                self.login_org(&account, Some(key), &["pwd".to_owned()], 1).await?
             }
             _ => None,
         };

@@ -13,13 +13,13 @@ use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::accounts::orgs::{MembershipView, NewOrg, OrgEdit, OrgView};
+use crate::accounts::orgs::{NewOrg, OrgEdit, OrgView};
 use crate::accounts::{Error, FieldError};
 use crate::contract::org::{MemberBody, MembershipBody, OrgBody};
 use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{Auth, Client, Json as JsonBody, Path, Query, page_cursor, page_limit, page_of};
 use crate::http::state::AppState;
-use crate::model::org::MemberCursor;
+use crate::model::org::{MemberCursor, Membership};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -50,10 +50,10 @@ struct OrgList {
     orgs: Vec<OrgStanding>,
 }
 
-impl From<MembershipView> for OrgStanding {
-    fn from(view: MembershipView) -> Self {
-        let joined_at = Some(crate::contract::rfc3339(&view.membership.joined_at));
-        Self { org: view.membership.org.into(), role: view.membership.role, permissions: view.permissions, joined_at }
+impl From<Membership> for OrgStanding {
+    fn from(membership: Membership) -> Self {
+        let joined_at = Some(crate::contract::rfc3339(&membership.joined_at));
+        Self { org: membership.org.into(), role: membership.role, permissions: membership.permissions, joined_at }
     }
 }
 
