@@ -562,3 +562,31 @@ async fn a_client_apps_session_is_told_to_webhooks_as_a_login_naming_the_client(
     // The hosted page's login, and the client's.
     app.count_reaches(&format!("{query} '%\"email\":\"ann@example.com\"%'"), 2).await;
 }
+
+/// `org_hint` is the app's word, trusted only as far as the person's memberships go: a hint
+/// naming an organization they are not in (another's, guessed or forged) puts none of it in the
+/// tokens; the grant falls back to the person's only organization.
+#[tokio::test]
+async fn an_org_hint_naming_another_s_organization_grants_nothing_of_it() {
+    let app = spawn_app().await;
+    let admin = app.admin("root@example.com").await;
+    let (_, ann) = app.logged_in_user("ann@example.com").await;
+    let (_, bob) = app.logged_in_user("bob@example.com").await;
+    for (token, slug) in [(&ann, "ann-co"), (&bob, "bob-co")] {
+        let made = app.post_json("/orgs", &json!({"name": slug, "slug": slug}), Some(token)).await;
+        assert_eq!(made.status(), StatusCode::CREATED);
+    }
+    let body = json!({"name": "Teams", "redirect_uris": [REDIRECT], "scopes": ["openid", "org"]});
+    let client = register(&app, &admin, body).await;
+    let browser = Browser::new(&app);
+    let (verifier, challenge) = pkce();
+    let url = authorize_url(&app, &client, &challenge, &[("scope", "openid org"), ("org_hint", "bob-co")]);
+    let url = url.replacen("scope=openid+profile+email+offline_access&", "", 1);
+    let back = authorize(&app, &browser, &url, "ann@example.com").await;
+    let tokens: Value =
+        redeem(&app, &client, &query_param(&back, "code").unwrap(), &verifier).await.json().await.unwrap();
+    let claims = jwt_payload(tokens["id_token"].as_str().unwrap());
+    assert_eq!(claims["org"]["slug"], "ann-co", "her own, never bob's: {claims}");
+    let info: Value = userinfo(&app, tokens["access_token"].as_str().unwrap()).await.json().await.unwrap();
+    assert_eq!(info["org"]["slug"], "ann-co");
+}
