@@ -374,6 +374,7 @@ need "an organization, with data" 201 "$(json POST /orgs '{"name":"Acme, Inc.","
 need "an organization's policy" 200 "$(json PATCH /orgs/acme-inc '{"policy":{"mfa_required":true}}' -H "authorization: Bearer $carol_token")"
 need "a custom role" 201 "$(json POST /orgs/acme-inc/roles '{"name":"billing","permissions":["invoices:read","members:invite"]}' -H "authorization: Bearer $carol_token")"
 need "an invitation, pending" 201 "$(json POST /orgs/acme-inc/invitations '{"email":"erin@example.com","role":"billing"}' -H "authorization: Bearer $carol_token")"
+need "a claimed domain" 201 "$(json POST /orgs/acme-inc/domains '{"domain":"acme.example","auto_join_role":"billing"}' -H "authorization: Bearer $carol_token")"
 
 jar="$work/cookies"
 need "login page" 200 "$(call GET /login -c "$jar" -b "$jar")"
@@ -396,13 +397,18 @@ kids_before=$(jget keys "$work/body" | python3 -c 'import json, sys; print(" ".j
 sleep 1   # the outbox and webhook workers' last writes
 stop_server
 
-# What HTTP could not reach here: an identity at a provider (it needs the provider). And a
+# What HTTP could not reach here: an identity at a provider (it needs the provider), a verified
+# domain and the account it joined (they need a DNS server answering for the domain). And a
 # value that a careless copy mangles: text with control characters (recent sqlite3 shells
 # print some of them escaped, as ^M or ^[, in their display modes).
 sqlite3 -bail "$sqlite_db" "
   INSERT INTO identities (id, account_id, provider, issuer, subject, email, created_at, last_login_at)
   SELECT '01a20a70-0000-7000-8000-000000000001', id, 'github', 'https://github.com', '583231', 'carol@users.noreply.github.com',
          '2026-01-02T03:04:05.123456789+00:00', NULL FROM accounts WHERE email = '$carol_email';
+  UPDATE org_domains SET verified_domain = domain, verified_at = '2026-01-02T03:04:06.5+00:00' WHERE domain = 'acme.example';
+  INSERT INTO org_auto_joins (org_id, account_id, joined_at)
+  SELECT org_id, (SELECT id FROM accounts WHERE email = '$carol_email'), '2026-01-02T03:04:07.25+00:00'
+    FROM org_domains WHERE domain = 'acme.example';
   UPDATE jobs SET last_error = 'line one' || char(13) || char(10) || 'line two' || char(13) || 'esc ' || char(27) || '[0m tab' || char(9) || 'end'
    WHERE id = (SELECT min(id) FROM jobs WHERE kind = 'email');" || abort "setup: direct inserts"
 for table in $(py list_tables "$sqlite_db"); do

@@ -20,6 +20,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod contract;
+pub mod dns;
 pub mod federation;
 pub mod http;
 pub mod i18n;

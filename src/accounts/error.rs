@@ -84,6 +84,18 @@ pub enum Error {
     NotFoundInvitation,
     #[error("no such role")]
     NotFoundRole,
+    #[error("the organization claims no such domain")]
+    NotFoundDomain,
+    #[error("the organization claims this domain already")]
+    DomainExists,
+    #[error("another organization verified this domain")]
+    DomainTaken,
+    #[error("a public mail service's domain cannot be claimed")]
+    PublicMailDomain,
+    #[error("the domain's TXT record does not hold the challenge ({records} TXT records found)")]
+    DomainNotVerified { records: usize },
+    #[error("DNS could not be asked")]
+    DnsUnavailable,
     #[error("no such webhook endpoint")]
     NotFoundWebhook,
     #[error("no such webhook delivery")]

@@ -6,6 +6,7 @@ pub mod access;
 pub mod admin;
 pub mod browser;
 mod client;
+pub mod domains;
 mod email_change;
 pub mod email_login;
 mod error;
@@ -59,6 +60,7 @@ use self::throttle::Action;
 pub use self::throttle::Throttle;
 use crate::audit::AuditLog;
 use crate::clock::Clock;
+use crate::dns::Dns;
 use crate::federation::Providers;
 use crate::i18n::Locale;
 use crate::mail::outbox::Outbox;
@@ -177,6 +179,8 @@ pub struct Accounts {
     webauthn: Option<Arc<webauthn_rs::Webauthn>>,
     /// The social login providers.
     providers: Providers,
+    /// Asks DNS for the records that prove an organization's domain.
+    dns: Dns,
     /// What "now" is for the rules (the system's time, unless a test moved it on).
     clock: Clock,
 }
@@ -196,6 +200,7 @@ pub struct Parts {
     pub sealer: Arc<Sealer>,
     pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
     pub providers: Providers,
+    pub dns: Dns,
     pub clock: Clock,
 }
 
@@ -214,6 +219,7 @@ impl Accounts {
             sealer,
             webauthn,
             providers,
+            dns,
             clock,
         } = parts;
         let keys = Keys::new(keys);
@@ -233,6 +239,7 @@ impl Accounts {
             sealer,
             webauthn,
             providers,
+            dns,
             clock,
         }
     }

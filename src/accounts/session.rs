@@ -146,9 +146,11 @@ impl Accounts {
             }
         }
         // With a second factor, the organization is named again at its step (`/auth/mfa`) and
-        // checked there: a password alone tells nothing of the account's memberships.
+        // checked there: a password alone tells nothing of the account's memberships. Without
+        // one, the login is whole: a domain may join the account before the check.
         let org = match org {
             Some(key) if !self.store.factors(account.id).await?.any() => {
+                self.join_by_domain(&account, client).await?;
                 self.login_org(&account, Some(key), &["pwd".to_owned()], 1).await?
             }
             _ => None,
@@ -192,8 +194,8 @@ impl Accounts {
         self.start_session(account, auth, client, detail).await.map(|pair| LoginStep::Session(Box::new(pair)))
     }
 
-    /// Starts a session of an authenticated account and hands out its first token pair; the
-    /// login is audited with `detail` beside the session id.
+    /// Starts a session of an authenticated account (joined first by a verified domain's
+    /// organization, if one offers) and hands out its first pair; audited with `detail`.
     pub(super) async fn start_session(
         &self,
         account: Account,
@@ -201,6 +203,7 @@ impl Accounts {
         client: &ClientInfo,
         detail: serde_json::Value,
     ) -> Result<TokenPair> {
+        self.join_by_domain(&account, client).await?;
         let now = self.now();
         let refresh = OpaqueToken::generate();
         let session = NewSession {

@@ -103,7 +103,7 @@ impl Throttle {
     /// Takes one from an organization's budget for `what` (its invitations), whether or not the
     /// per-client limits are on: it bounds the mail one organization can make gatehouse send.
     pub async fn per_org(&self, what: &str, org_id: uuid::Uuid, budget: Budget) -> Result<()> {
-        self.per_key(&format!("org:{what}"), &org_id.to_string(), budget).await
+        self.per_key(&format!("org:{what}"), &org_id.to_string(), budget, "org").await
     }
 
     /// Takes one from the budget of emails of `kind` to `address` (normalized) that an
@@ -111,15 +111,15 @@ impl Throttle {
     /// `RateLimited`, where anonymous requests are answered alike and simply not sent.
     pub async fn per_recipient(&self, kind: &str, address: &str) -> Result<()> {
         let Some(limits) = &self.limits else { return Ok(()) };
-        self.per_key(&format!("mail:{kind}"), address, limits.email).await
+        self.per_key(&format!("mail:{kind}"), address, limits.email, "invitation").await
     }
 
-    async fn per_key(&self, namespace: &str, part: &str, budget: Budget) -> Result<()> {
+    async fn per_key(&self, namespace: &str, part: &str, budget: Budget, action: &'static str) -> Result<()> {
         match self.take(&key(namespace, &[part]), budget).await? {
             Decision::Allowed => Ok(()),
             Decision::Limited { retry_after } => {
-                crate::metrics::event("gatehouse_rate_limited_total", "action", "invitation");
-                tracing::info!(namespace, "an invitation budget was reached");
+                crate::metrics::event("gatehouse_rate_limited_total", "action", action);
+                tracing::info!(namespace, "an organization's or a recipient's budget was reached");
                 Err(Error::RateLimited { retry_after })
             }
         }

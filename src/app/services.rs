@@ -122,6 +122,7 @@ impl Services {
             sealer,
             webauthn,
             providers,
+            dns: crate::dns::Dns::new(&config.dns_resolver),
             clock,
         });
         Ok(Self {

@@ -54,6 +54,8 @@ pub struct Config {
     pub smtp_connections: u32,
     /// The most emails one recipient domain is sent per period, if limited.
     pub smtp_domain_rate: Option<crate::limits::Budget>,
+    /// The DNS servers asked to verify domains; none: the system's.
+    pub dns_resolver: Vec<SocketAddr>,
     pub admin: Option<AdminSeed>,
     pub access_token_ttl: Duration,
     pub token_algorithm: KeyAlgorithm,
@@ -235,6 +237,7 @@ impl Config {
         let outbox_lease = p.get(&OUTBOX_LEASE);
         let smtp_connections = p.get(&SMTP_CONNECTIONS);
         let smtp_domain_rate = p.optional(&SMTP_DOMAIN_RATE);
+        let dns_resolver = p.optional(&DNS_RESOLVER);
         let admin = admin_seed(&mut p);
         let access_token_ttl = p.get(&ACCESS_TOKEN_TTL);
         let token_algorithm = p.get(&TOKEN_ALGORITHM);
@@ -255,7 +258,7 @@ impl Config {
         let policy = policy(&mut p);
         let dev = p.get(&DEV);
         if let (Some(true), Some(url)) = (dev, public_url.as_ref())
-            && !is_loopback(url)
+            && !parse::is_loopback(url)
         {
             p.problems.push(format!(
                 "{} is true but {} ({url}) is not on loopback: development conveniences log people in without a \
@@ -291,6 +294,7 @@ impl Config {
                 outbox_lease: outbox_lease?,
                 smtp_connections: smtp_connections?,
                 smtp_domain_rate: smtp_domain_rate?,
+                dns_resolver: dns_resolver?.unwrap_or_default(),
                 admin: admin?,
                 access_token_ttl: access_token_ttl?,
                 token_algorithm: token_algorithm?,
@@ -321,16 +325,6 @@ impl Config {
             }
             _ => Err(ConfigError { problems: p.problems }),
         }
-    }
-}
-
-/// Whether a URL names this machine: `localhost` (or a name under it), or a loopback address.
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(name)) => name == "localhost" || name.ends_with(".localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
     }
 }
 

@@ -311,6 +311,17 @@ pub(super) fn parse_proxies(value: &str) -> Result<Vec<ipnet::IpNet>, String> {
         .collect()
 }
 
+/// DNS servers: IP addresses, each with a port or port 53.
+pub(super) fn parse_resolvers(value: &str) -> Result<Vec<std::net::SocketAddr>, String> {
+    split_list(value)
+        .map(|item| {
+            item.parse::<std::net::SocketAddr>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(|ip| std::net::SocketAddr::new(ip, 53)))
+                .map_err(|_| format!("{item:?} is not a DNS server's address; write a list like 1.1.1.1,[::1]:5353"))
+        })
+        .collect()
+}
+
 /// A cookie's `Domain`: a domain name, lower case, without a leading dot, scheme or port.
 pub(super) fn parse_cookie_domain(value: &str) -> Result<String, String> {
     let domain = value.trim().trim_start_matches('.').to_ascii_lowercase();
@@ -378,6 +389,16 @@ pub(super) fn parse_color(value: &str) -> Result<String, String> {
     match crate::i18n::is_hex_color(&color) {
         true => Ok(color),
         false => Err("write a colour as #rgb or #rrggbb, like #1f4f82".into()),
+    }
+}
+
+/// Whether a URL names this machine: `localhost` (or a name under it), or a loopback address.
+pub(super) fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name == "localhost" || name.ends_with(".localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 

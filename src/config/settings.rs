@@ -126,6 +126,8 @@ settings! {
         "emails sent at once (per replica), each over a connection to the mail server that is kept open and reused";
     SMTP_DOMAIN_RATE: Budget = "GATEHOUSE_SMTP_DOMAIN_RATE", Unset, Plain, parse_budget,
         "the most emails one recipient domain is sent in a period (like `20/1s`), for relays that throttle; unset: no limit (a 4xx answer slows that domain down either way)";
+    DNS_RESOLVER: Vec<std::net::SocketAddr> = "GATEHOUSE_DNS_RESOLVER", Unset, Plain, super::parse::parse_resolvers,
+        "the DNS servers asked for domain verification's TXT records, like `1.1.1.1,[2606:4700::1111]:53` (port 53 when none); unset: the system's (`/etc/resolv.conf`)";
     ADMIN_EMAIL: String = "GATEHOUSE_ADMIN_EMAIL", Unset, Plain, |v| Ok(v.to_owned()),
         "with `GATEHOUSE_ADMIN_PASSWORD`: that admin exists, is active and has that password after start";
     ADMIN_PASSWORD: secrecy::SecretString = "GATEHOUSE_ADMIN_PASSWORD", Unset, Secret,

@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::rfc3339;
+use crate::model::domain::{CHALLENGE_LABEL, OrgDomain};
 use crate::model::invitation::{Addressed, Invitation};
 use crate::model::org::{Member, Membership, Organization};
 
@@ -150,5 +151,45 @@ pub struct MembershipBody {
 impl From<Membership> for MembershipBody {
     fn from(m: Membership) -> Self {
         Self { org: m.org.into(), role: m.role, permissions: m.permissions, joined_at: rfc3339(&m.joined_at) }
+    }
+}
+
+/// A domain an organization claims.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DomainBody {
+    /// Lower case, in its ASCII form (`xn--…` for an international name).
+    domain: String,
+    verified: bool,
+    verified_at: Option<String>,
+    /// The role accounts whose verified address is here join with, at their next login, once;
+    /// none: they do not join.
+    auto_join_role: Option<String>,
+    /// The DNS TXT record that proves the domain: publish `value` at `name`.
+    challenge: ChallengeBody,
+    created_at: String,
+}
+
+/// Where and what to publish.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChallengeBody {
+    /// `dns_txt`.
+    #[serde(rename = "type")]
+    kind: &'static str,
+    /// `_gatehouse-challenge.<domain>`.
+    name: String,
+    value: String,
+}
+
+impl From<OrgDomain> for DomainBody {
+    fn from(d: OrgDomain) -> Self {
+        let name = format!("{CHALLENGE_LABEL}.{}", d.domain);
+        Self {
+            verified: d.verified_at.is_some(),
+            verified_at: d.verified_at.as_ref().map(rfc3339),
+            auto_join_role: d.auto_join_role,
+            challenge: ChallengeBody { kind: "dns_txt", name, value: d.challenge },
+            created_at: rfc3339(&d.created_at),
+            domain: d.domain,
+        }
     }
 }

@@ -12,6 +12,7 @@ pub mod account_change;
 pub mod admin;
 pub mod audit;
 pub mod client;
+pub mod domain;
 pub mod email;
 pub mod email_change;
 pub mod email_login;

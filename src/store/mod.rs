@@ -2,7 +2,7 @@
 //! implements them. The core port is one narrow trait per concern ([`AccountStore`],
 //! [`TokenStore`], [`OutboxStore`], [`KeyStore`], [`MfaStore`], [`PasskeyStore`],
 //! [`AdminStore`], [`EmailChangeStore`], [`EmailLoginStore`], [`IdentityStore`],
-//! [`ClientStore`], [`OrgStore`], [`OrgRoleStore`], [`InvitationStore`], [`WebhookStore`], [`JobStore`], and the audit trail's and
+//! [`ClientStore`], [`OrgStore`], [`OrgRoleStore`], [`OrgDomainStore`], [`InvitationStore`], [`WebhookStore`], [`JobStore`], and the audit trail's and
 //! rate limits' own), gathered in [`Store`]: every backend has them all, and each consumer takes only the
 //! trait it needs (the job workers a [`JobStore`], the key loader a [`KeyStore`]). A backend
 //! may also offer optional capabilities, asked for through [`Store`]: [`maintenance`] (the paced
@@ -29,6 +29,7 @@ pub mod maintenance;
 pub mod mfa;
 pub mod mysql;
 mod open;
+pub mod org_domains;
 pub mod org_roles;
 pub mod orgs;
 pub mod outbox;
@@ -60,6 +61,7 @@ pub use self::keys::KeyStore;
 use self::maintenance::MaintenanceStore;
 pub use self::mfa::MfaStore;
 pub use self::open::connect;
+pub use self::org_domains::OrgDomainStore;
 pub use self::org_roles::OrgRoleStore;
 pub use self::orgs::OrgStore;
 pub use self::outbox::{NewEmail, OutboxStore, QueuedEmail};
@@ -92,6 +94,7 @@ pub trait Store:
     + ClientStore
     + OrgStore
     + OrgRoleStore
+    + OrgDomainStore
     + InvitationStore
     + ImportStore
     + WebhookStore

@@ -27,8 +27,8 @@ pub trait OrgRoleStore: Send + Sync + std::fmt::Debug + 'static {
         now: DateTime<Utc>,
         effects: &Effects,
     ) -> StoreResult<Option<OrgRole>>;
-    /// Removes a custom role, unless a member holds it or an invitation not yet expired by
-    /// `now` offers it (expired ones go with it). A name that no role can have names none.
+    /// Removes a custom role, unless a member holds it, an invitation not yet expired by `now`
+    /// offers it (expired ones go with it) or a domain joins accounts with it. A name that no role can have names none.
     async fn delete_org_role(
         &self,
         org_id: Uuid,

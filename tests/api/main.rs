@@ -9,7 +9,10 @@ mod browser;
 mod captured;
 #[path = "../common/database.rs"]
 mod database;
+#[path = "../common/dns.rs"]
+mod dns;
 mod docs;
+mod domains;
 mod forward;
 mod helpers;
 mod i18n;

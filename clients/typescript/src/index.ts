@@ -52,6 +52,8 @@ export type InviteRequest = Schemas["InviteBody"];
 export type Invitation = Schemas["InvitationBody"];
 /** An invitation addressed to the caller, with the organization it comes from. */
 export type MyInvitation = Schemas["MyInvitationBody"];
+/** A domain an organization claims: whether it is verified, its auto-join role, and the TXT record that proves it. */
+export type OrgDomain = Schemas["DomainBody"];
 /** The answer of a switch of organization: the session's new access token, and its membership. */
 export type OrgSwitch = Schemas["SwitchedBody"];
 
@@ -469,6 +471,42 @@ export class Gatehouse {
   /** Accepts one of `myInvitations()` by its id (`POST /invitations/{id}/accept`), under the same rules. */
   acceptMyInvitation(id: string): Promise<Membership> {
     return this.request<Membership>("POST", `/invitations/${encodeURIComponent(id)}/accept`);
+  }
+
+  /** The domains an organization claims, by name (`GET /orgs/{org}/domains`, `org:update`). */
+  async orgDomains(key: string): Promise<OrgDomain[]> {
+    return (await this.request<Schemas["DomainList"]>("GET", `${orgPath(key)}/domains`)).domains;
+  }
+
+  /**
+   * Claims a domain (`POST /orgs/{org}/domains`, `org:update`): publish `challenge.value` as a
+   * TXT record at `challenge.name`, then call `verifyOrgDomain`. With `autoJoinRole`, accounts
+   * whose confirmed address is at the verified domain join with that role at their next login.
+   */
+  addOrgDomain(key: string, domain: string, autoJoinRole?: string): Promise<OrgDomain> {
+    const body = autoJoinRole === undefined ? { domain } : { domain, auto_join_role: autoJoinRole };
+    return this.request<OrgDomain>("POST", `${orgPath(key)}/domains`, body);
+  }
+
+  /**
+   * Asks gatehouse to look up the domain's TXT record (`POST /orgs/{org}/domains/{domain}/verify`):
+   * `422 domain_verification_failed` until it holds the challenge, `409 domain_taken` when
+   * another organization verified the domain first.
+   */
+  verifyOrgDomain(key: string, domain: string): Promise<OrgDomain> {
+    return this.request<OrgDomain>("POST", `${orgPath(key)}/domains/${encodeURIComponent(domain)}/verify`);
+  }
+
+  /** Sets the role a domain joins accounts with, or stops it with `null` (`PATCH /orgs/{org}/domains/{domain}`). */
+  setDomainAutoJoin(key: string, domain: string, role: string | null): Promise<OrgDomain> {
+    return this.request<OrgDomain>("PATCH", `${orgPath(key)}/domains/${encodeURIComponent(domain)}`, {
+      auto_join_role: role,
+    });
+  }
+
+  /** Gives up a domain (`DELETE /orgs/{org}/domains/{domain}`); the accounts it joined stay members. */
+  async removeOrgDomain(key: string, domain: string): Promise<void> {
+    await this.request<void>("DELETE", `${orgPath(key)}/domains/${encodeURIComponent(domain)}`);
   }
 
   /**

@@ -1244,6 +1244,78 @@ export interface paths {
         patch: operations["updateOrg"];
         trace?: never;
     };
+    "/orgs/{org}/domains": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An organization's domains
+         * @description Needs `org:update`.
+         */
+        get: operations["listOrgDomains"];
+        put?: never;
+        /**
+         * Claim a domain
+         * @description Needs `org:update` (and, with `auto_join_role`, every permission that role grants). Answers the TXT record to publish (`challenge`); then ask for `POST /orgs/{org}/domains/{domain}/verify`. Public mail services' domains are refused; a domain another organization verified answers `409 domain_taken`. At most 50 an organization.
+         */
+        post: operations["addOrgDomain"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{org}/domains/{domain}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One of an organization's domains
+         * @description Needs `org:update`.
+         */
+        get: operations["getOrgDomain"];
+        put?: never;
+        post?: never;
+        /**
+         * Give up a domain
+         * @description Needs `org:update`. Verified or not; accounts it joined stay members. Another organization may then claim and verify it.
+         */
+        delete: operations["deleteOrgDomain"];
+        options?: never;
+        head?: never;
+        /**
+         * Set a domain's auto-join role
+         * @description Needs `org:update`, and every permission the role grants. Accounts whose verified address is in the verified domain join with the role at their next login, once each: a member who leaves, or is removed, is not joined again. `null` stops it; members stay.
+         */
+        patch: operations["updateOrgDomain"];
+        trace?: never;
+    };
+    "/orgs/{org}/domains/{domain}/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify a domain
+         * @description Needs `org:update`. Asks DNS (`GATEHOUSE_DNS_RESOLVER`, else the system's servers) for the TXT records at `_gatehouse-challenge.<domain>`; one holding the challenge's value verifies the domain for this organization alone. Already verified: answers it as it is. At most 30 checks an hour an organization (`429`).
+         */
+        post: operations["verifyOrgDomain"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/orgs/{org}/invitations": {
         parameters: {
             query?: never;
@@ -1817,6 +1889,14 @@ export interface components {
             line: number;
             error: string;
         };
+        /** @description Where and what to publish. */
+        ChallengeBody: {
+            /** @description `dns_txt`. */
+            type: string;
+            /** @description `_gatehouse-challenge.<domain>`. */
+            name: string;
+            value: string;
+        };
         ChangeBody: {
             email?: string | null;
             /** Format: password */
@@ -1967,6 +2047,28 @@ export interface components {
             claims_parameter_supported: boolean;
             request_parameter_supported: boolean;
             request_uri_parameter_supported: boolean;
+        };
+        /** @description A domain an organization claims. */
+        DomainBody: {
+            /** @description Lower case, in its ASCII form (`xn--…` for an international name). */
+            domain: string;
+            verified: boolean;
+            verified_at?: string | null;
+            /**
+             * @description The role accounts whose verified address is here join with, at their next login, once;
+             *     none: they do not join.
+             */
+            auto_join_role?: string | null;
+            /** @description The DNS TXT record that proves the domain: publish `value` at `name`. */
+            challenge: components["schemas"]["ChallengeBody"];
+            created_at: string;
+        };
+        DomainChange: {
+            /** @description The role to join with, or `null` to stop joining. */
+            auto_join_role?: string | null;
+        };
+        DomainList: {
+            domains: components["schemas"]["DomainBody"][];
         };
         EmailChangeToken: {
             token: string;
@@ -2212,6 +2314,19 @@ export interface components {
         MyInvitations: {
             invitations: components["schemas"]["MyInvitationBody"][];
         };
+        NewDomain: {
+            /**
+             * @description A domain name like `example.com` (an international one is kept in its `xn--` form); not
+             *     a public mail service's.
+             */
+            domain: string;
+            /**
+             * @description The role accounts whose verified address is in the domain join with once it is
+             *     verified: `admin`, `member` or a custom role, never `owner`; none (the default): they
+             *     do not join.
+             */
+            auto_join_role?: string | null;
+        };
         NewRole: {
             /** @description 1 to 48 of `a-z`, `0-9`, `_` and `-`, starting with a letter; not a built-in role's. */
             name: string;
@@ -2349,7 +2464,7 @@ export interface components {
          * @description The stable machine-readable error codes.
          * @enum {string}
          */
-        ProblemCode: "malformed_request" | "token_invalid" | "unauthorized" | "invalid_credentials" | "account_not_activated" | "account_disabled" | "mfa_required" | "invalid_code" | "mfa_token_invalid" | "reauthentication_required" | "mfa_enrolment_required" | "mfa_already_enabled" | "mfa_not_enabled" | "passkeys_unavailable" | "webauthn_failed" | "forbidden" | "not_a_member" | "signup_disabled" | "passwordless_disabled" | "oidc_state_invalid" | "handoff_invalid" | "oidc_failed" | "provider_unavailable" | "identity_not_linked" | "identity_taken" | "provider_email_missing" | "last_way_in" | "not_found" | "method_not_allowed" | "email_taken" | "username_taken" | "slug_taken" | "last_owner" | "invitation_email_mismatch" | "invitation_expired" | "already_member" | "role_exists" | "role_in_use" | "login_method_not_allowed" | "member_limit_reached" | "token_expired" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "rate_limited" | "unavailable" | "internal_error";
+        ProblemCode: "malformed_request" | "token_invalid" | "unauthorized" | "invalid_credentials" | "account_not_activated" | "account_disabled" | "mfa_required" | "invalid_code" | "mfa_token_invalid" | "reauthentication_required" | "mfa_enrolment_required" | "mfa_already_enabled" | "mfa_not_enabled" | "passkeys_unavailable" | "webauthn_failed" | "forbidden" | "not_a_member" | "signup_disabled" | "passwordless_disabled" | "oidc_state_invalid" | "handoff_invalid" | "oidc_failed" | "provider_unavailable" | "identity_not_linked" | "identity_taken" | "provider_email_missing" | "last_way_in" | "not_found" | "method_not_allowed" | "email_taken" | "username_taken" | "slug_taken" | "last_owner" | "invitation_email_mismatch" | "invitation_expired" | "already_member" | "role_exists" | "role_in_use" | "login_method_not_allowed" | "member_limit_reached" | "domain_exists" | "domain_taken" | "public_mail_domain" | "domain_verification_failed" | "dns_unavailable" | "token_expired" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "rate_limited" | "unavailable" | "internal_error";
         /**
          * @description The profile fields of an account. Other top-level fields are kept in `data`.
          * @example {
@@ -7994,6 +8109,446 @@ export interface operations {
                 };
             };
             /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listOrgDomains: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id or slug */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Its domains, by name */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainList"];
+                };
+            };
+            /** @description `unauthorized`: no access token, or a malformed, expired, tampered or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin; `not_a_member`: the caller is not (or no longer) a member of the organization; a removal acts at the next request, whatever token the caller holds */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such route, or (for admins) no such account, session or email */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    addOrgDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id or slug */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewDomain"];
+            };
+        };
+        responses: {
+            /** @description Claimed, not yet verified */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainBody"];
+                };
+            };
+            /** @description `malformed_request`: the body is not valid JSON or form data, or a field is missing or of the wrong type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized`: no access token, or a malformed, expired, tampered or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin; `not_a_member`: the caller is not (or no longer) a member of the organization; a removal acts at the next request, whatever token the caller holds */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such route, or (for admins) no such account, session or email */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `domain_exists`: the organization claims this domain already: verify it, or remove it first; `domain_taken`: another organization verified this domain: one organization at most holds a domain */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `public_mail_domain`: anyone may have an address at this mail service (gmail.com, outlook.com…), so no organization can claim it; `validation_failed`: well-formed input that breaks a rule; `errors[]` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getOrgDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id or slug */
+                org: string;
+                /** @description The domain */
+                domain: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The domain */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainBody"];
+                };
+            };
+            /** @description `unauthorized`: no access token, or a malformed, expired, tampered or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin; `not_a_member`: the caller is not (or no longer) a member of the organization; a removal acts at the next request, whatever token the caller holds */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such route, or (for admins) no such account, session or email */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteOrgDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id or slug */
+                org: string;
+                /** @description The domain */
+                domain: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Given up */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unauthorized`: no access token, or a malformed, expired, tampered or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin; `not_a_member`: the caller is not (or no longer) a member of the organization; a removal acts at the next request, whatever token the caller holds */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such route, or (for admins) no such account, session or email */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateOrgDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id or slug */
+                org: string;
+                /** @description The domain */
+                domain: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DomainChange"];
+            };
+        };
+        responses: {
+            /** @description The domain as it is now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainBody"];
+                };
+            };
+            /** @description `malformed_request`: the body is not valid JSON or form data, or a field is missing or of the wrong type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized`: no access token, or a malformed, expired, tampered or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin; `not_a_member`: the caller is not (or no longer) a member of the organization; a removal acts at the next request, whatever token the caller holds */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such route, or (for admins) no such account, session or email */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: well-formed input that breaks a rule; `errors[]` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    verifyOrgDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id or slug */
+                org: string;
+                /** @description The domain */
+                domain: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Verified */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainBody"];
+                };
+            };
+            /** @description `unauthorized`: no access token, or a malformed, expired, tampered or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin; `not_a_member`: the caller is not (or no longer) a member of the organization; a removal acts at the next request, whatever token the caller holds */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such route, or (for admins) no such account, session or email */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `domain_taken`: another organization verified this domain: one organization at most holds a domain */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `domain_verification_failed`: no TXT record at `_gatehouse-challenge.<domain>` holds the challenge: publish it (`challenge.value`), wait for DNS to carry it, then ask again */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `rate_limited`: too many attempts; wait for `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `dns_unavailable`: the DNS servers did not answer (`GATEHOUSE_DNS_RESOLVER`); try again later; `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
             503: {
                 headers: {
                     [name: string]: unknown;

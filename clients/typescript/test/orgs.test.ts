@@ -1,7 +1,7 @@
 // Organizations through the client, against the real gatehouse that test/run.sh started: an
 // organization made, read, changed, listed with its members and deleted; the session's active
 // organization (switchOrg, a login with `org`) and the `org` claim of its access tokens; and
-// invitations, from the emailed link to the membership.
+// invitations, from the emailed link to the membership; and domains claimed and given up.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
@@ -319,5 +319,32 @@ describe("invitations", () => {
     assert.equal(dead.code, "not_found");
     const byId = await failure(declined.acceptMyInvitation(revoked.id));
     assert.equal(byId.status, 404);
+  });
+
+  test("claim a domain, read its TXT challenge, set and clear its auto-join role, give it up", async () => {
+    const { gatehouse: owner } = await loggedIn("domains");
+    const org = await ownOrg(owner, "domains");
+    const domain = `${freshSlug("d")}.example`;
+
+    const claimed = await owner.addOrgDomain(org.slug, domain.toUpperCase(), "member");
+    assert.equal(claimed.domain, domain);
+    assert.equal(claimed.verified, false);
+    assert.equal(claimed.auto_join_role, "member");
+    assert.equal(claimed.challenge.type, "dns_txt");
+    assert.equal(claimed.challenge.name, `_gatehouse-challenge.${domain}`);
+    assert.match(claimed.challenge.value, /^gatehouse-domain-verification=[0-9a-f]{48}$/);
+    assert.deepEqual((await owner.orgDomains(org.id)).map((d) => d.domain), [domain]);
+
+    // Verifying a domain the organization does not claim asks no DNS server: 404.
+    const unclaimed = await failure(owner.verifyOrgDomain(org.slug, `other-${domain}`));
+    assert.equal(unclaimed.status, 404);
+    assert.equal(unclaimed.code, "not_found");
+    const publicMail = await failure(owner.addOrgDomain(org.slug, "gmail.com"));
+    assert.equal(publicMail.code, "public_mail_domain");
+
+    const off = await owner.setDomainAutoJoin(org.slug, domain, null);
+    assert.equal(off.auto_join_role, null);
+    await owner.removeOrgDomain(org.slug, domain);
+    assert.deepEqual(await owner.orgDomains(org.slug), []);
   });
 });

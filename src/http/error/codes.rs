@@ -158,6 +158,16 @@ codes! {
         "the organization's policy does not take the way this session was started (`login_methods`): log in another way to enter it";
     MemberLimitReached = "member_limit_reached", CONFLICT, "Member limit reached",
         "the organization has as many members as `GATEHOUSE_ORG_MEMBER_LIMIT` allows";
+    DomainExists = "domain_exists", CONFLICT, "Domain claimed already",
+        "the organization claims this domain already: verify it, or remove it first";
+    DomainTaken = "domain_taken", CONFLICT, "Domain taken",
+        "another organization verified this domain: one organization at most holds a domain";
+    PublicMailDomain = "public_mail_domain", UNPROCESSABLE_ENTITY, "Public mail domain",
+        "anyone may have an address at this mail service (gmail.com, outlook.com…), so no organization can claim it";
+    DomainNotVerified = "domain_verification_failed", UNPROCESSABLE_ENTITY, "Domain not verified",
+        "no TXT record at `_gatehouse-challenge.<domain>` holds the challenge: publish it (`challenge.value`), wait for DNS to carry it, then ask again";
+    DnsUnavailable = "dns_unavailable", SERVICE_UNAVAILABLE, "DNS unavailable",
+        "the DNS servers did not answer (`GATEHOUSE_DNS_RESOLVER`); try again later";
     TokenExpired = "token_expired", GONE, "Link expired",
         "the link is past its expiry; ask for a new one";
     PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE, "Payload too large",

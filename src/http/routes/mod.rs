@@ -14,6 +14,7 @@ pub mod invitations;
 pub mod login;
 pub mod mfa;
 pub mod oauth;
+pub mod org_domains;
 pub mod org_roles;
 pub mod orgs;
 pub mod passkeys;

@@ -97,7 +97,8 @@ pub enum Kind {
     OrgUpdated,
     /// An organization was deleted with its memberships (`detail.org_id`, `.slug`).
     OrgDeleted,
-    /// An operator added a member (`detail.org_id`, `.role`); the account is the member.
+    /// An operator added a member, or its verified address's domain joined it (`detail.org_id`,
+    /// `.role`, and `.via`: `domain` with `.domain`); the account is the member.
     OrgMemberAdded,
     /// A member's role changed (`detail.org_id`, `.role`, `.previous`); the account is the member.
     OrgMemberUpdated,
@@ -118,10 +119,18 @@ pub enum Kind {
     InvitationRevoked,
     /// A session's active organization changed (`detail.session_id`, `.org_id`: none when cleared).
     OrgSwitched,
+    /// An organization claimed a domain (`detail.org_id`, `.domain`, `.auto_join_role`).
+    OrgDomainAdded,
+    /// An organization's domain was verified by its DNS record (`detail.org_id`, `.domain`).
+    OrgDomainVerified,
+    /// A domain's auto-join role was set or cleared (`detail.org_id`, `.domain`, `.auto_join_role`).
+    OrgDomainUpdated,
+    /// An organization gave up a domain (`detail.org_id`, `.domain`).
+    OrgDomainRemoved,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 71] = [
+    pub const ALL: [Kind; 75] = [
         Kind::Signup,
         Kind::SignupExistingEmail,
         Kind::Activation,
@@ -193,6 +202,10 @@ impl Kind {
         Kind::InvitationAccepted,
         Kind::InvitationRevoked,
         Kind::OrgSwitched,
+        Kind::OrgDomainAdded,
+        Kind::OrgDomainVerified,
+        Kind::OrgDomainUpdated,
+        Kind::OrgDomainRemoved,
     ];
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -267,6 +280,10 @@ impl Kind {
             Kind::InvitationAccepted => "invitation.accepted",
             Kind::InvitationRevoked => "invitation.revoked",
             Kind::OrgSwitched => "session.org_switched",
+            Kind::OrgDomainAdded => "org.domain_added",
+            Kind::OrgDomainVerified => "org.domain_verified",
+            Kind::OrgDomainUpdated => "org.domain_updated",
+            Kind::OrgDomainRemoved => "org.domain_removed",
         }
     }
 

@@ -26,6 +26,7 @@ mod jobs;
 mod keys;
 mod limits;
 mod mfa;
+mod org_domains;
 mod org_roles;
 mod orgs;
 mod outbox;

@@ -26,7 +26,7 @@ fn role_from_row(row: &impl Row) -> StoreResult<OrgRole> {
     })
 }
 
-async fn lock_org(tx: &mut impl Exec, org_id: Uuid) -> StoreResult<()> {
+pub(super) async fn lock_org(tx: &mut impl Exec, org_id: Uuid) -> StoreResult<()> {
     tx.lock(sql!("SELECT id FROM organizations WHERE id = ? FOR UPDATE"), args![org_id]).await
 }
 
@@ -140,6 +140,10 @@ impl<D: super::Dialect> OrgRoleStore for SqlStore<D> {
                 let pending =
                     sql!("SELECT id FROM org_invitations WHERE org_id = ? AND role = ? AND expires_at > ? LIMIT 1");
                 if tx.fetch_optional(pending, args![org_id, name, now]).await?.is_some() {
+                    return Ok(RoleRemoval::InUse);
+                }
+                let joining = sql!("SELECT domain FROM org_domains WHERE org_id = ? AND auto_join_role = ? LIMIT 1");
+                if tx.fetch_optional(joining, args![org_id, name]).await?.is_some() {
                     return Ok(RoleRemoval::InUse);
                 }
                 // Expired invitations offering it can no longer be accepted: they go with it.
