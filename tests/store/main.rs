@@ -8,6 +8,7 @@ mod admin;
 mod audit;
 #[path = "../common/database.rs"]
 mod database;
+mod domains;
 mod email_change;
 mod invitations;
 mod limits;
