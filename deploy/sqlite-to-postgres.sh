@@ -65,7 +65,7 @@ tables=(
   "memberships org_id account_id role joined_at"
   "org_roles org_id name permissions created_at updated_at"
   "org_invitations id org_id email role hash invited_by created_at expires_at"
-  "org_domains org_id domain challenge verified_domain verified_at auto_join_role created_at"
+  "org_domains org_id domain challenge verified_domain verified_at auto_join_role auto_join_by created_at"
   "org_auto_joins org_id account_id joined_at"
 )
 

@@ -15,11 +15,15 @@ use hickory_resolver::{Resolver, TokioResolver};
 /// How long one server is given to answer, and how many times it is asked.
 const TIMEOUT: Duration = Duration::from_secs(4);
 const ATTEMPTS: usize = 2;
+/// Look-ups under way at once, whatever the organizations asking: the rest wait their turn,
+/// so many organizations asking together cannot tie up the server's sockets.
+const AT_ONCE: usize = 8;
 
 /// The resolver, or why there is none (no system configuration and none given).
 #[derive(Clone)]
 pub struct Dns {
     resolver: Result<TokioResolver, String>,
+    turns: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for Dns {
@@ -75,7 +79,7 @@ impl Dns {
         if let Err(why) = &resolver {
             tracing::warn!(%why, "no DNS resolver: domains cannot be verified");
         }
-        Self { resolver }
+        Self { resolver, turns: std::sync::Arc::new(tokio::sync::Semaphore::new(AT_ONCE)) }
     }
 
     /// The TXT records at `name` (a fully qualified name; each record's strings joined), none
@@ -83,6 +87,7 @@ impl Dns {
     pub async fn txt(&self, name: &str) -> Result<Vec<String>, DnsUnavailable> {
         let resolver = self.resolver.as_ref().map_err(|why| DnsUnavailable(why.clone()))?;
         let fqdn = format!("{}.", name.trim_end_matches('.'));
+        let _turn = self.turns.acquire().await.map_err(|e| DnsUnavailable(e.to_string()))?;
         match resolver.txt_lookup(fqdn).await {
             Ok(lookup) => Ok(lookup
                 .answers()

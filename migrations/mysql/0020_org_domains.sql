@@ -2,7 +2,8 @@
 -- verified by a DNS TXT record of its `challenge` (published, so not a secret); a verified
 -- domain's name is copied to `verified_domain`, unique, so one organization at most holds it.
 -- `auto_join_role`: the role accounts with a verified address there join with (none: they do
--- not). `org_auto_joins` remembers each account a domain joined, so that one who leaves or is
+-- not), offered by `auto_join_by` (none: a gatehouse admin), whose standing is judged again at
+-- each join (no foreign key: a deleted account is no member, so its offer is void). `org_auto_joins` remembers each account a domain joined, so that one who leaves or is
 -- removed is not joined again. Domain names are lower-case ASCII by the rules, so the default
 -- collation compares them as the other databases do.
 CREATE TABLE org_domains (
@@ -12,6 +13,7 @@ CREATE TABLE org_domains (
     verified_domain VARCHAR(253),
     verified_at     DATETIME(6),
     auto_join_role  VARCHAR(48),
+    auto_join_by    CHAR(36),
     created_at      DATETIME(6)  NOT NULL,
     PRIMARY KEY (org_id, domain),
     UNIQUE KEY org_domains_verified (verified_domain),

@@ -32,6 +32,12 @@ fn challenge() -> String {
     format!("{CHALLENGE_PREFIX}{value}")
 }
 
+/// Who offers an auto-join role: the calling member, or none for a gatehouse admin (whose
+/// offer stands while it is one, as its invitations do).
+fn offered_by(caller: &Caller, view: &OrgView) -> Option<Uuid> {
+    (!view.standing.as_admin).then_some(caller.account_id)
+}
+
 /// A domain as given in a path: one that cannot be a domain names none.
 fn named(domain: &str) -> Result<DomainName> {
     DomainName::parse(domain).map_err(|_| Error::NotFoundDomain)
@@ -78,17 +84,15 @@ impl Accounts {
         if let Some(role) = &auto_join_role {
             self.may_offer(&view, role).await?;
         }
-        if let Some(holder) = self.store.verified_domain(name.as_str()).await?
-            && holder.org_id != view.org.id
-        {
-            return Err(Error::DomainTaken);
-        }
+        // Whether another organization holds it is told only at verification, to a caller who
+        // published the record: a claim is no way to learn which domains are customers'.
         let claim = OrgDomain {
             org_id: view.org.id,
             domain: name.as_str().to_owned(),
             challenge: challenge(),
             verified_at: None,
             auto_join_role: auto_join_role.clone(),
+            auto_join_by: offered_by(caller, &view),
             created_at: self.now(),
         };
         let added = self.domain_outcome(Kind::OrgDomainAdded, caller, &view, name.as_str(), client);
@@ -158,7 +162,8 @@ impl Accounts {
         }
         let changed = self.domain_outcome(Kind::OrgDomainUpdated, caller, &view, name.as_str(), client);
         let effects = Effects::of(changed.with("auto_join_role", role.clone()));
-        match self.store.set_auto_join(view.org.id, name.as_str(), role.as_deref(), &effects).await? {
+        let by = offered_by(caller, &view);
+        match self.store.set_auto_join(view.org.id, name.as_str(), role.as_deref(), by, &effects).await? {
             AutoJoinChange::Done(domain) => {
                 self.settle(&effects).await;
                 Ok(domain)
@@ -184,9 +189,13 @@ impl Accounts {
         Ok(())
     }
 
-    /// Refuses an auto-join role the caller could not give by invitation: never `owner`, and
-    /// nothing granting a permission it does not hold.
+    /// Refuses an auto-join role the caller could not give by invitation: it needs
+    /// `members:invite` (joining people is inviting them), never `owner`, and nothing granting
+    /// a permission it does not hold. Each join judges the offer again.
     async fn may_offer(&self, view: &OrgView, role: &str) -> Result<()> {
+        if !view.standing.may("members:invite") {
+            return Err(Error::Forbidden);
+        }
         if role == OWNER {
             return Err(Error::field(
                 "auto_join_role",
@@ -203,8 +212,14 @@ impl Accounts {
 
     /// Joins an account whose verified address is in a domain an organization verified, with
     /// the domain's auto-join role: once, at a login, for the organization that holds the
-    /// domain. Answers the organization joined, if any.
-    pub(super) async fn join_by_domain(&self, account: &Account, client: &ClientInfo) -> Result<Option<Uuid>> {
+    /// domain. A failure is logged and the login goes on without it (the next login tries again).
+    pub(super) async fn join_by_domain(&self, account: &Account, client: &ClientInfo) {
+        if let Err(error) = self.try_join_by_domain(account, client).await {
+            tracing::warn!(account_id = %account.id, %error, "could not join the account by its domain");
+        }
+    }
+
+    async fn try_join_by_domain(&self, account: &Account, client: &ClientInfo) -> Result<Option<Uuid>> {
         if !account.email_verified {
             return Ok(None);
         }
@@ -215,6 +230,10 @@ impl Accounts {
         else {
             return Ok(None);
         };
+        // A full organization is told apart before its row is locked: every login there asks.
+        if self.store.count_members(org.id).await? >= self.policy.org_member_limit {
+            return Ok(None);
+        }
         let join = AutoJoin {
             org_id: org.id,
             account_id: account.id,

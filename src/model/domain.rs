@@ -56,9 +56,14 @@ impl DomainName {
         Ok(Self(ascii))
     }
 
-    /// The domain of an address (what follows its last `@`), if it is one.
+    /// The domain of an address (what follows its last `@`), if it is one written as kept:
+    /// ASCII, any case. One that takes decoding or mapping to become a name (`%65`, full-width
+    /// letters, a soft hyphen, an international name not in its `xn--` form) names none, so
+    /// what is matched is what was confirmed.
     pub fn of_email(email: &str) -> Option<Self> {
-        email.rsplit_once('@').and_then(|(_, domain)| Self::parse(domain).ok())
+        let (_, written) = email.rsplit_once('@')?;
+        let written = written.to_ascii_lowercase();
+        Self::parse(&written).ok().filter(|parsed| parsed.0 == written)
     }
 
     pub fn as_str(&self) -> &str {
@@ -89,6 +94,9 @@ pub struct OrgDomain {
     pub verified_at: Option<DateTime<Utc>>,
     /// The role accounts with a verified address here join with; none: they do not join.
     pub auto_join_role: Option<String>,
+    /// The member who offered that role (none: a gatehouse admin); the offer stands only while
+    /// it may invite and holds the role's permissions.
+    pub auto_join_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -162,6 +170,12 @@ mod tests {
         assert_eq!(DomainName::of_email("ann@Example.com").unwrap().as_str(), "example.com");
         assert_eq!(DomainName::of_email("\"a@b\"@example.org").unwrap().as_str(), "example.org");
         assert!(DomainName::of_email("nobody").is_none());
+        for mapped in
+            ["ann@acm%65.com", "ann@\u{ff41}cme.com", "ann@ac\u{ad}me.com", "ann@b\u{fc}cher.de", "ann@acme.com."]
+        {
+            assert!(DomainName::of_email(mapped).is_none(), "{mapped:?}");
+        }
+        assert_eq!(DomainName::of_email("ann@xn--bcher-kva.de").unwrap().as_str(), "xn--bcher-kva.de");
         assert_eq!(DomainName::parse("example.com").unwrap().challenge_name(), "_gatehouse-challenge.example.com");
     }
 }

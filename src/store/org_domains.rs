@@ -26,13 +26,14 @@ pub trait OrgDomainStore: Send + Sync + std::fmt::Debug + 'static {
         now: DateTime<Utc>,
         effects: &Effects,
     ) -> StoreResult<DomainVerification>;
-    /// Sets (or, with `None`, clears) the role the domain joins accounts with; a custom role
-    /// must exist, read in the same transaction.
+    /// Sets (or, with `None`, clears) the role the domain joins accounts with, offered by `by`
+    /// (none: a gatehouse admin); a custom role must exist, read in the same transaction.
     async fn set_auto_join(
         &self,
         org_id: Uuid,
         domain: &str,
         role: Option<&str>,
+        by: Option<Uuid>,
         effects: &Effects,
     ) -> StoreResult<AutoJoinChange>;
     /// Removes a claim, verified or not; whether there was one.
@@ -43,8 +44,8 @@ pub trait OrgDomainStore: Send + Sync + std::fmt::Debug + 'static {
     /// not joined that account before: one read, what every login asks.
     async fn auto_join_offer(&self, domain: &str, account_id: Uuid) -> StoreResult<Option<OrgDomain>>;
     /// Joins the account with the role, in one transaction that locks the organization: only if
-    /// the domain still offers that role, the account has never been joined by it, is not a
-    /// member, and the organization has room. It is remembered either way but the last, so a
+    /// the domain still offers that role, its maker still may (see the invitations' rule), the
+    /// account has never been joined by it, is not a member, and the organization has room. It is remembered either way but the last, so a
     /// member who leaves is not joined again. `effects` commit only with a join.
     async fn auto_join(&self, join: &AutoJoin<'_>, effects: &Effects) -> StoreResult<AutoJoined>;
 }

@@ -100,17 +100,14 @@ async fn a_domain_is_verified_by_its_txt_record_and_then_held_by_that_organizati
     // Asking again answers it as it is.
     assert_eq!(verify(&app, &ann, "acme", "acme-corp.test").await.status(), StatusCode::OK);
 
-    // Held: even with its own record published, rival cannot verify it, nor claim it anew.
+    // Held: even with its own record published, rival cannot verify it. A claim tells nobody
+    // whether a domain is held (only a verification, once the record is published, does).
     dns.publish_txt("_gatehouse-challenge.acme-corp.test", rivals["challenge"]["value"].as_str().unwrap()).await;
     assert_problem(verify(&app, &bob, "rival", "acme-corp.test").await, StatusCode::CONFLICT, "domain_taken").await;
     let deleted = app.delete("/orgs/rival/domains/acme-corp.test", Some(&bob)).await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
-    assert_problem(
-        claim(&app, &bob, "rival", json!({"domain": "acme-corp.test"})).await,
-        StatusCode::CONFLICT,
-        "domain_taken",
-    )
-    .await;
+    assert_eq!(claim(&app, &bob, "rival", json!({"domain": "acme-corp.test"})).await.status(), StatusCode::CREATED);
+    assert_eq!(app.delete("/orgs/rival/domains/acme-corp.test", Some(&bob)).await.status(), StatusCode::NO_CONTENT);
 
     // Given up by acme, it is free again; rival claims it and verifies with its new record.
     assert_eq!(app.delete("/orgs/acme/domains/acme-corp.test", Some(&ann)).await.status(), StatusCode::NO_CONTENT);
@@ -238,6 +235,35 @@ async fn a_verified_domain_joins_its_people_once_with_its_role_and_never_makes_o
     let (_, fay) = app.logged_in_user("fay@acme.test").await;
     assert!(slugs(&app, &fay).await.is_empty());
     assert_eq!(app.delete("/orgs/acme/roles/staff", Some(&ann)).await.status(), StatusCode::NO_CONTENT);
+
+    // An offer is worth its maker's word at each join: Carol, an admin, offers admin; once she
+    // is demoted, nobody joins by her offer (as her invitations would be void).
+    let (carol_user, carol) = app.logged_in_user("carol@example.com").await;
+    add_member(&app, "acme", &carol_user, "admin").await;
+    let by_carol = app
+        .send_json(Method::PATCH, "/orgs/acme/domains/acme.test", &json!({"auto_join_role": "admin"}), Some(&carol))
+        .await;
+    assert_eq!(by_carol.status(), StatusCode::OK);
+    let carol_path = format!("/orgs/acme/members/{}", carol_user["id"].as_str().unwrap());
+    assert_eq!(
+        app.send_json(Method::PATCH, &carol_path, &json!({"role": "member"}), Some(&ann)).await.status(),
+        StatusCode::OK
+    );
+    let (_, hana) = app.logged_in_user("hana@acme.test").await;
+    assert!(slugs(&app, &hana).await.is_empty(), "a demoted admin's offer is void");
+
+    // Joining people is inviting them: org:update alone does not set a role to join with.
+    let branding = json!({"name": "branding", "permissions": ["org:update"]});
+    assert_eq!(app.post_json("/orgs/acme/roles", &branding, Some(&ann)).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        app.send_json(Method::PATCH, &carol_path, &json!({"role": "branding"}), Some(&ann)).await.status(),
+        StatusCode::OK
+    );
+    let refused = app
+        .send_json(Method::PATCH, "/orgs/acme/domains/acme.test", &json!({"auto_join_role": "member"}), Some(&carol))
+        .await;
+    assert_problem(refused, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_eq!(app.get("/orgs/acme/domains", Some(&carol)).await.status(), StatusCode::OK);
 
     // Owner is never given by a domain, nor anything the caller does not hold.
     let owner = app

@@ -38,6 +38,7 @@ fn claim(org_id: Uuid, domain: &str, role: Option<&str>) -> OrgDomain {
         challenge: format!("gatehouse-domain-verification={}", Uuid::now_v7().simple()),
         verified_at: None,
         auto_join_role: role.map(str::to_owned),
+        auto_join_by: None,
         created_at: now(),
     }
 }
@@ -131,7 +132,7 @@ pub async fn a_domain_joins_an_account_once_however_many_logins_arrive_together(
 
     // The role a domain joins with stays; the domain no longer offering it, nobody joins with it.
     assert_eq!(h.store.delete_org_role(org, "staff", now(), &Effects::none()).await.unwrap(), RoleRemoval::InUse);
-    h.store.set_auto_join(org, "acme.test", None, &Effects::none()).await.unwrap();
+    h.store.set_auto_join(org, "acme.test", None, None, &Effects::none()).await.unwrap();
     assert_eq!(join(h.store.clone(), erin, 100).await.unwrap(), AutoJoined::No);
     assert_eq!(h.store.delete_org_role(org, "staff", now(), &Effects::none()).await.unwrap(), RoleRemoval::Done);
 }

@@ -1259,7 +1259,7 @@ export interface paths {
         put?: never;
         /**
          * Claim a domain
-         * @description Needs `org:update` (and, with `auto_join_role`, every permission that role grants). Answers the TXT record to publish (`challenge`); then ask for `POST /orgs/{org}/domains/{domain}/verify`. Public mail services' domains are refused; a domain another organization verified answers `409 domain_taken`. At most 50 an organization.
+         * @description Needs `org:update` (and, with `auto_join_role`, `members:invite` and every permission that role grants). Answers the TXT record to publish (`challenge`); then ask for `POST /orgs/{org}/domains/{domain}/verify`, which tells whether another organization holds it. Public mail services' domains are refused. At most 50 an organization.
          */
         post: operations["addOrgDomain"];
         delete?: never;
@@ -1291,7 +1291,7 @@ export interface paths {
         head?: never;
         /**
          * Set a domain's auto-join role
-         * @description Needs `org:update`, and every permission the role grants. Accounts whose verified address is in the verified domain join with the role at their next login, once each: a member who leaves, or is removed, is not joined again. `null` stops it; members stay.
+         * @description Needs `org:update`, `members:invite` and every permission the role grants (never `owner`). Accounts whose confirmed address is in the verified domain join with the role at their next login, once each: an account that leaves, or is removed, is not joined again. Each join judges the offer again: a setter removed or demoted since voids it. `null` stops it; members stay.
          */
         patch: operations["updateOrgDomain"];
         trace?: never;
@@ -8239,7 +8239,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `domain_exists`: the organization claims this domain already: verify it, or remove it first; `domain_taken`: another organization verified this domain: one organization at most holds a domain */
+            /** @description `domain_exists`: the organization claims this domain already: verify it, or remove it first */
             409: {
                 headers: {
                     [name: string]: unknown;

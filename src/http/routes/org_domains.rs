@@ -64,10 +64,10 @@ async fn list(
 
 #[utoipa::path(
     post, path = "/orgs/{org}/domains", summary = "Claim a domain", operation_id = "addOrgDomain", tag = "organizations", security(("bearer" = [])),
-    description = "Needs `org:update` (and, with `auto_join_role`, every permission that role grants). Answers the TXT record to publish (`challenge`); then ask for `POST /orgs/{org}/domains/{domain}/verify`. Public mail services' domains are refused; a domain another organization verified answers `409 domain_taken`. At most 50 an organization.",
+    description = "Needs `org:update` (and, with `auto_join_role`, `members:invite` and every permission that role grants). Answers the TXT record to publish (`challenge`); then ask for `POST /orgs/{org}/domains/{domain}/verify`, which tells whether another organization holds it. Public mail services' domains are refused. At most 50 an organization.",
     params(("org" = String, Path, description = "The organization's id or slug")),
     request_body = NewDomain,
-    responses((status = 201, description = "Claimed, not yet verified", body = DomainBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::NotAMember, code::NotFound, code::DomainExists, code::DomainTaken, code::PublicMailDomain, code::ValidationFailed, code::Unavailable)>)
+    responses((status = 201, description = "Claimed, not yet verified", body = DomainBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::NotAMember, code::NotFound, code::DomainExists, code::PublicMailDomain, code::ValidationFailed, code::Unavailable)>)
 )]
 async fn add(
     State(state): State<AppState>,
@@ -111,7 +111,7 @@ async fn verify(
 
 #[utoipa::path(
     patch, path = "/orgs/{org}/domains/{domain}", summary = "Set a domain's auto-join role", operation_id = "updateOrgDomain", tag = "organizations", security(("bearer" = [])),
-    description = "Needs `org:update`, and every permission the role grants. Accounts whose verified address is in the verified domain join with the role at their next login, once each: a member who leaves, or is removed, is not joined again. `null` stops it; members stay.",
+    description = "Needs `org:update`, `members:invite` and every permission the role grants (never `owner`). Accounts whose confirmed address is in the verified domain join with the role at their next login, once each: an account that leaves, or is removed, is not joined again. Each join judges the offer again: a setter removed or demoted since voids it. `null` stops it; members stay.",
     params(("org" = String, Path, description = "The organization's id or slug"), ("domain" = String, Path, description = "The domain")),
     request_body = DomainChange,
     responses((status = 200, description = "The domain as it is now", body = DomainBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::NotAMember, code::NotFound, code::ValidationFailed, code::Unavailable)>)

@@ -52,24 +52,30 @@ async fn read_invitation(tx: &mut impl Exec, id: Uuid) -> StoreResult<Option<Inv
     row.as_ref().map(invitation_from_row).transpose()
 }
 
-/// Whether the invitation is still worth its inviter's word, read in the acceptance's
-/// transaction after the organization's row is locked: its role still exists, and the inviter
-/// (when an account invited) is still a member who may invite and holds every permission the
-/// role grants now (only an owner offers `owner`). A removed or demoted inviter's pending
-/// invitations, and a role widened since, void it (`NotFound`: as if revoked).
-async fn still_offered(tx: &mut impl Exec, org_id: Uuid, invitation: &Invitation) -> StoreResult<bool> {
+/// Whether an offer of `offered` (an invitation's role, a domain's auto-join role) is still
+/// worth the word of the member who made it, read in the transaction that takes it up after
+/// the organization's row is locked: the role still exists, and its maker (when an account made
+/// it; `None`: an operator or a gatehouse admin) is still a member who may invite and holds
+/// every permission the role grants now (only an owner offers `owner`). A removed or demoted
+/// maker's offers, and a role widened since, are void.
+pub(super) async fn offer_stands(
+    tx: &mut impl Exec,
+    org_id: Uuid,
+    made_by: Option<Uuid>,
+    offered: &str,
+) -> StoreResult<bool> {
     let custom = custom_roles(tx, org_id).await?;
     let permissions_of = |role: &str| builtin_permissions(role).or_else(|| custom.get(role).cloned());
-    let Some(offered) = permissions_of(&invitation.role) else { return Ok(false) };
-    let Some(inviter) = invitation.invited_by else { return Ok(true) };
+    let Some(granted) = permissions_of(offered) else { return Ok(false) };
+    let Some(maker) = made_by else { return Ok(true) };
     let role_of = sql!("SELECT role FROM memberships WHERE org_id = ? AND account_id = ? FOR UPDATE");
-    let Some(row) = tx.fetch_optional(role_of, args![org_id, inviter]).await? else { return Ok(false) };
+    let Some(row) = tx.fetch_optional(role_of, args![org_id, maker]).await? else { return Ok(false) };
     let role = row.text("role")?;
     let held = permissions_of(&role).unwrap_or_default();
-    let inviter = Held { role: &role, permissions: &held };
+    let maker = Held { role: &role, permissions: &held };
     Ok(held.iter().any(|p| p == "members:invite")
-        && (invitation.role != OWNER || role == OWNER)
-        && inviter.covers(&Held { role: &invitation.role, permissions: &offered }))
+        && (offered != OWNER || role == OWNER)
+        && maker.covers(&Held { role: offered, permissions: &granted }))
 }
 
 #[async_trait]
@@ -237,7 +243,7 @@ impl<D: super::Dialect> InvitationStore for SqlStore<D> {
                 if invitation.expires_at <= now {
                     return Ok(Acceptance::Expired);
                 }
-                if !still_offered(&mut tx, org_id, &invitation).await? {
+                if !offer_stands(&mut tx, org_id, invitation.invited_by, &invitation.role).await? {
                     return Ok(Acceptance::NotFound);
                 }
                 let member = sql!("SELECT role FROM memberships WHERE org_id = ? AND account_id = ? FOR UPDATE");

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::invitations::offer_stands;
 use super::org_roles::{lock_org, read_role};
 use super::orgs::read_membership;
 use super::outbox::insert_effects;
@@ -18,7 +19,7 @@ use crate::model::outcome::Effects;
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::org_domains::{AutoJoin, AutoJoinChange, AutoJoined, DomainVerification, OrgDomain, OrgDomainStore};
 
-const COLUMNS: &str = "org_id, domain, challenge, verified_at, auto_join_role, created_at";
+const COLUMNS: &str = "org_id, domain, challenge, verified_at, auto_join_role, auto_join_by, created_at";
 
 fn domain_from_row(row: &impl Row) -> StoreResult<OrgDomain> {
     Ok(OrgDomain {
@@ -27,6 +28,7 @@ fn domain_from_row(row: &impl Row) -> StoreResult<OrgDomain> {
         challenge: row.text("challenge")?,
         verified_at: row.opt_time("verified_at")?,
         auto_join_role: row.opt_text("auto_join_role")?,
+        auto_join_by: row.opt_id("auto_join_by")?,
         created_at: row.time("created_at")?,
     })
 }
@@ -82,14 +84,15 @@ impl<D: super::Dialect> OrgDomainStore for SqlStore<D> {
                 let inserted = tx
                     .execute(
                         sql!(
-                            "INSERT INTO org_domains (org_id, domain, challenge, auto_join_role, created_at)
-                             VALUES (?, ?, ?, ?, ?)"
+                            "INSERT INTO org_domains (org_id, domain, challenge, auto_join_role, auto_join_by, created_at)
+                             VALUES (?, ?, ?, ?, ?, ?)"
                         ),
                         args![
                             claim.org_id,
                             &claim.domain,
                             &claim.challenge,
                             claim.auto_join_role.as_deref(),
+                            claim.auto_join_by,
                             claim.created_at
                         ],
                     )
@@ -152,6 +155,7 @@ impl<D: super::Dialect> OrgDomainStore for SqlStore<D> {
         org_id: Uuid,
         domain: &str,
         role: Option<&str>,
+        by: Option<Uuid>,
         effects: &Effects,
     ) -> StoreResult<AutoJoinChange> {
         timed!(
@@ -170,8 +174,8 @@ impl<D: super::Dialect> OrgDomainStore for SqlStore<D> {
                     return Ok(AutoJoinChange::UnknownRole);
                 }
                 tx.execute(
-                    sql!("UPDATE org_domains SET auto_join_role = ? WHERE org_id = ? AND domain = ?"),
-                    args![role, org_id, domain],
+                    sql!("UPDATE org_domains SET auto_join_role = ?, auto_join_by = ? WHERE org_id = ? AND domain = ?"),
+                    args![role, by.filter(|_| role.is_some()), org_id, domain],
                 )
                 .await?;
                 insert_effects(&mut tx, effects).await?;
@@ -248,12 +252,18 @@ impl<D: super::Dialect> OrgDomainStore for SqlStore<D> {
             self.retrying(|| async move {
                 let mut tx = self.db.begin().await?;
                 lock_org(&mut tx, join.org_id).await?;
+                // The domain still offers the role, and its offer is still worth its maker's word.
                 let claim = read_claim(&mut tx, join.org_id, join.domain).await?;
-                let offered = claim.is_some_and(|claim| {
-                    claim.verified_at.is_some() && claim.auto_join_role.as_deref() == Some(join.role)
-                });
+                let Some(claim) = claim
+                    .filter(|claim| claim.verified_at.is_some() && claim.auto_join_role.as_deref() == Some(join.role))
+                else {
+                    return Ok(AutoJoined::No);
+                };
+                if !offer_stands(&mut tx, join.org_id, claim.auto_join_by, join.role).await? {
+                    return Ok(AutoJoined::No);
+                }
                 let before = sql!("SELECT account_id FROM org_auto_joins WHERE org_id = ? AND account_id = ?");
-                if !offered || tx.fetch_optional(before, args![join.org_id, join.account_id]).await?.is_some() {
+                if tx.fetch_optional(before, args![join.org_id, join.account_id]).await?.is_some() {
                     return Ok(AutoJoined::No);
                 }
                 let member = sql!("SELECT role FROM memberships WHERE org_id = ? AND account_id = ? FOR UPDATE");
