@@ -1070,3 +1070,45 @@ fn org_commands_create_an_organization_add_and_remove_members_and_keep_the_last_
     assert!(refusal(&bad_role).contains("no such role"), "{}", stderr(&bad_role));
     assert_eq!(refusal(&nobody), "no such organization or account: nobody@example.com");
 }
+
+#[test]
+fn org_domain_commands_show_who_holds_a_domain_and_take_a_claim_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = create_user(dir.path(), &["--email", "ann@example.com"], "correct horse battery staple");
+    assert_eq!(made.status.code(), Some(0), "{}", stderr(&made));
+    let org = json_of(dir.path(), &["org", "create", "--name", "Acme", "--owner", "ann@example.com"]);
+    let none = stdout(&ok(dir.path(), &["org", "domain-holder", "acme.test"]));
+    // A claim and its verification as the API would leave them (verifying asks DNS).
+    let db = rusqlite::Connection::open(dir.path().join("g.db")).unwrap();
+    db.execute(
+        "INSERT INTO org_domains (org_id, domain, challenge, verified_domain, verified_at, auto_join_role, created_at)
+         VALUES (?1, 'acme.test', 'gatehouse-domain-verification=abc', 'acme.test', '2026-11-26T10:00:00+00:00', 'member', '2026-11-26T09:00:00+00:00')",
+        [org["id"].as_str().unwrap()],
+    )
+    .unwrap();
+    let listed = json_of(dir.path(), &["org", "domains", "acme"]);
+    let table = stdout(&ok(dir.path(), &["org", "domains", "acme"]));
+    let holder = stdout(&ok(dir.path(), &["org", "domain-holder", "ACME.test."]));
+    let released = stdout(&ok(dir.path(), &["org", "release-domain", "acme", "acme.test"]));
+    let again = run(gatehouse(dir.path()).args(["org", "release-domain", "acme", "acme.test"]));
+    let after = stdout(&ok(dir.path(), &["org", "domain-holder", "acme.test"]));
+    let bad = run(gatehouse(dir.path()).args(["org", "domain-holder", "not a domain"]));
+    let audited: i64 = db
+        .query_row("SELECT COUNT(*) FROM audit_events WHERE kind = 'org.domain_removed'", [], |row| row.get(0))
+        .unwrap();
+
+    assert_eq!(none.trim(), "no organization has verified acme.test");
+    assert_eq!(
+        (listed[0]["domain"].as_str(), listed[0]["verified"].as_bool()),
+        (Some("acme.test"), Some(true)),
+        "{listed}"
+    );
+    assert_eq!(listed[0]["auto_join_role"], "member");
+    assert!(table.contains("_gatehouse-challenge.acme.test = gatehouse-domain-verification=abc"), "{table}");
+    assert!(holder.starts_with("acme.test is verified by acme ("), "{holder}");
+    assert!(released.starts_with("acme no longer claims acme.test"), "{released}");
+    assert_eq!(refusal(&again), "no such organization, or it does not claim acme.test");
+    assert_eq!(after.trim(), "no organization has verified acme.test");
+    assert!(refusal(&bad).contains("a domain is a name"), "{}", stderr(&bad));
+    assert_eq!(audited, 1);
+}

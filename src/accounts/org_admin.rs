@@ -1,12 +1,15 @@
 //! Organizations for admins and operators: every organization listed and searched, one with
-//! its member count, and, for the command line, creating one for an owner and adding or
-//! removing members directly (the API adds members by invitation).
+//! its member count, and, for the command line, creating one for an owner, adding or removing
+//! members directly (the API adds members by invitation), and an organization's domains: which
+//! organization holds a domain, and taking a claim back (a domain that changed hands, a
+//! customer locked out of its DNS).
 
 use uuid::Uuid;
 
 use super::admin::{Admin, MAX_PAGE};
 use super::orgs::{NewOrg, changed};
 use super::{Error, Result};
+use crate::model::domain::{DomainName, OrgDomain};
 use crate::model::org::{OrgActor, OrgKey, Organization};
 use crate::model::outcome::{Effects, Kind, Outcome};
 
@@ -62,6 +65,39 @@ impl Admin<'_> {
         let account = self.find_user(member).await?;
         let effects = Effects::of(self.org_outcome(Kind::OrgMemberRemoved, account.id, &org).with("left", false));
         changed(self.accounts().store.remove_member(org.id, account.id, OrgActor::AsOwner, &effects).await?)?;
+        self.accounts().settle(&effects).await;
+        Ok(())
+    }
+
+    /// The organization's domains, by name.
+    pub async fn org_domains_of(&self, key: &str) -> Result<(Organization, Vec<OrgDomain>)> {
+        let org = self.find_org(key).await?.org;
+        let domains = self.accounts().store.org_domains(org.id).await?;
+        Ok((org, domains))
+    }
+
+    /// The organization that verified the domain, with its claim, if one did.
+    pub async fn domain_holder(&self, domain: &str) -> Result<Option<(Organization, OrgDomain)>> {
+        let name = DomainName::parse(domain).map_err(|why| Error::field("domain", why))?;
+        let Some(claim) = self.accounts().store.verified_domain(name.as_str()).await? else { return Ok(None) };
+        let org = self.accounts().store.find_org(OrgKey::Id(claim.org_id)).await?;
+        Ok(org.map(|org| (org, claim)))
+    }
+
+    /// Takes the organization's claim of a domain back, verified or not (the accounts it
+    /// joined stay members); another organization may then verify it.
+    pub async fn release_domain(&self, key: &str, domain: &str) -> Result<()> {
+        let org = self.find_org(key).await?.org;
+        let name = DomainName::parse(domain).map_err(|why| Error::field("domain", why))?;
+        let removed = self
+            .outcome(Kind::OrgDomainRemoved, None)
+            .with("org_id", org.id.to_string())
+            .with("slug", org.slug.clone())
+            .with("domain", name.as_str());
+        let effects = Effects::of(removed);
+        if !self.accounts().store.delete_org_domain(org.id, name.as_str(), &effects).await? {
+            return Err(Error::NotFoundDomain);
+        }
         self.accounts().settle(&effects).await;
         Ok(())
     }

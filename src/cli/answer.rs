@@ -25,7 +25,11 @@ pub fn explain(error: Error, not_found: impl FnOnce() -> String) -> anyhow::Erro
         Error::LastAdmin => {
             "the last active admin cannot be demoted, disabled or deleted; make another admin first".to_owned()
         }
-        Error::NotFound | Error::NotFoundClient | Error::NotFoundWebhook | Error::NotFoundDelivery => not_found(),
+        Error::NotFound
+        | Error::NotFoundClient
+        | Error::NotFoundWebhook
+        | Error::NotFoundDelivery
+        | Error::NotFoundDomain => not_found(),
         Error::EmailTaken => "an account with this email exists already".to_owned(),
         Error::UsernameTaken => "an account with this username exists already".to_owned(),
         other => other.to_string(),

@@ -1,6 +1,8 @@
-//! `gatehouse org create|list|show|add-member|remove-member`: organizations at the command line,
-//! as the operator. The operator adds members directly; through the API they come by invitation.
-//! A running server sees a change at its next request.
+//! `gatehouse org create|list|show|add-member|remove-member|domains|domain-holder|release-domain`:
+//! organizations at the command line, as the operator. The operator adds members directly;
+//! through the API they come by invitation. It sees which organization holds a domain and takes
+//! a claim back (verifying stays DNS's, through the API). A running server sees a change at its
+//! next request.
 
 use clap::Subcommand;
 
@@ -8,7 +10,8 @@ use super::answer::{explain, print_json};
 use super::table::Table;
 use crate::accounts::admin::Admin;
 use crate::accounts::orgs::NewOrg;
-use crate::contract::org::OrgBody;
+use crate::contract::org::{DomainBody, OrgBody};
+use crate::model::domain::DomainName;
 
 /// Organizations.
 #[derive(Subcommand, Debug)]
@@ -52,6 +55,18 @@ pub enum OrgCommand {
     },
     /// Remove an account from an organization (never its last owner).
     RemoveMember { org: String, account: String },
+    /// An organization's domains: verified or not, the role they join people with, the TXT
+    /// record that proves each.
+    Domains {
+        org: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Which organization verified a domain, if one did.
+    DomainHolder { domain: String },
+    /// Take an organization's claim of a domain back, verified or not (its members stay):
+    /// another organization may then verify it.
+    ReleaseDomain { org: String, domain: String },
 }
 
 pub async fn run(admin: &Admin<'_>, command: OrgCommand, database: &str) -> anyhow::Result<()> {
@@ -102,6 +117,43 @@ pub async fn run(admin: &Admin<'_>, command: OrgCommand, database: &str) -> anyh
         OrgCommand::RemoveMember { org, account } => {
             admin.remove_member(&org, &account).await.map_err(|e| explain(e, || missing(&account)))?;
             println!("removed {account} from {org} in {database}");
+            Ok(())
+        }
+        OrgCommand::Domains { org, json } => {
+            let (_, domains) = admin.org_domains_of(&org).await.map_err(|e| explain(e, || missing(&org)))?;
+            if json {
+                return print_json(&domains.into_iter().map(DomainBody::from).collect::<Vec<_>>());
+            }
+            let mut table = Table::with_header(["DOMAIN", "VERIFIED", "AUTO-JOIN", "TXT RECORD"]);
+            for d in &domains {
+                let verified = d.verified_at.map_or_else(|| "no".to_owned(), |at| at.to_rfc3339());
+                let record = format!(
+                    "{} = {}",
+                    DomainName::parse(&d.domain).map(|n| n.challenge_name()).unwrap_or_default(),
+                    d.challenge
+                );
+                table.row([d.domain.as_str(), &verified, d.auto_join_role.as_deref().unwrap_or("-"), &record]);
+            }
+            print!("{table}");
+            Ok(())
+        }
+        OrgCommand::DomainHolder { domain } => {
+            match admin.domain_holder(&domain).await.map_err(|e| explain(e, String::new))? {
+                Some((org, claim)) => println!(
+                    "{} is verified by {} ({}) since {}",
+                    claim.domain,
+                    org.slug,
+                    org.id,
+                    claim.verified_at.map(|at| at.to_rfc3339()).unwrap_or_default()
+                ),
+                None => println!("no organization has verified {domain}"),
+            }
+            Ok(())
+        }
+        OrgCommand::ReleaseDomain { org, domain } => {
+            let no_claim = || format!("no such organization, or it does not claim {domain}");
+            admin.release_domain(&org, &domain).await.map_err(|e| explain(e, no_claim))?;
+            println!("{org} no longer claims {domain} in {database}");
             Ok(())
         }
     }
