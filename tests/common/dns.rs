@@ -39,9 +39,18 @@ impl DnsServer {
         let zone = Arc::new(zone);
         let mut catalog = Catalog::new();
         catalog.upsert(LowerName::new(&root), vec![zone.clone()]);
-        let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let address = udp.local_addr().unwrap();
-        let tcp = tokio::net::TcpListener::bind(address).await.unwrap();
+        // One port for UDP and TCP: the port a UDP socket got may be held by a TCP connection
+        // of another test, so try again with another.
+        let mut tries = 0;
+        let (udp, tcp, address) = loop {
+            let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let address = udp.local_addr().unwrap();
+            match tokio::net::TcpListener::bind(address).await {
+                Ok(tcp) => break (udp, tcp, address),
+                Err(_) if tries < 50 => tries += 1,
+                Err(error) => panic!("no port free for both UDP and TCP after {tries} tries: {error}"),
+            }
+        };
         let mut server = Server::new(catalog);
         server.register_socket(udp);
         server.register_listener(tcp, Duration::from_secs(5), 65_535);
