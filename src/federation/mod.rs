@@ -11,6 +11,7 @@
 mod github;
 mod identity;
 mod oidc;
+pub mod saml;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! those already verified ([`verified`]), the opaque random tokens behind refresh tokens and
 //! emailed links ([`opaque`]), keyed tags and the constant-time comparison of secrets
 //! ([`mac`]), PKCE ([`pkce`]), one-time passwords ([`totp`]), recovery codes ([`recovery`]) and
-//! the sealing of secrets at rest ([`sealing`]). Nothing else in gatehouse touches signatures,
+//! the sealing of secrets at rest ([`sealing`]) and XML signatures of SAML ([`xmldsig`]). Nothing else in gatehouse touches signatures,
 //! MACs, random token bytes, token hashes or ciphers (password hashing has its own room,
 //! `passwords`).
 
@@ -15,3 +15,4 @@ pub mod recovery;
 pub mod sealing;
 pub mod totp;
 pub mod verified;
+pub mod xmldsig;
