@@ -67,6 +67,9 @@ tables=(
   "org_invitations id org_id email role hash invited_by created_at expires_at"
   "org_domains org_id domain challenge verified_domain verified_at auto_join_role auto_join_by created_at"
   "org_auto_joins org_id account_id joined_at"
+  "sso_connections id org_id kind name default_role settings created_at updated_at"
+  "saml_requests hash connection_id binding_hash redirect_to handoff_browser handoff_challenge created_at expires_at used_at"
+  "saml_assertions hash expires_at"
 )
 
 sq() { sqlite3 -batch -bail -noheader -list -init /dev/null "$sqlite_file" "$@"; }

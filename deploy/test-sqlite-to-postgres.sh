@@ -375,6 +375,9 @@ need "an organization's policy" 200 "$(json PATCH /orgs/acme-inc '{"policy":{"mf
 need "a custom role" 201 "$(json POST /orgs/acme-inc/roles '{"name":"billing","permissions":["invoices:read","members:invite"]}' -H "authorization: Bearer $carol_token")"
 need "an invitation, pending" 201 "$(json POST /orgs/acme-inc/invitations '{"email":"erin@example.com","role":"billing"}' -H "authorization: Bearer $carol_token")"
 need "a claimed domain" 201 "$(json POST /orgs/acme-inc/domains '{"domain":"acme.example","auto_join_role":"billing"}' -H "authorization: Bearer $carol_token")"
+sso_body=$(python3 -c 'import json, sys; print(json.dumps({"metadata_xml": open(sys.argv[1]).read(), "name": "Acme IdP"}))' e2e/saml/fixtures/idp-metadata.xml)
+need "a SAML connection" 201 "$(json POST /orgs/acme-inc/sso/saml "$sso_body" -H "authorization: Bearer $carol_token")"
+sso_id=$(jget id)
 
 jar="$work/cookies"
 need "login page" 200 "$(call GET /login -c "$jar" -b "$jar")"
@@ -389,6 +392,7 @@ need "authorization request again (a code, left unspent)" 303 "$(call GET "$auth
 
 # Logins waiting at a provider: one started by a browser, one a link started by the admin.
 need "login through GitHub started" 302 "$(call GET /auth/oidc/github)"
+need "login through the SAML connection started" 302 "$(call GET "/sso/saml/$sso_id/login")"
 need "link to GitHub started" 200 "$(json POST /user/identities/github '{}' -H "authorization: Bearer $admin_token")"
 
 need "ann's access token, before the copy" 200 "$(call GET /user -H "authorization: Bearer $ann_token")"
@@ -397,7 +401,8 @@ kids_before=$(jget keys "$work/body" | python3 -c 'import json, sys; print(" ".j
 sleep 1   # the outbox and webhook workers' last writes
 stop_server
 
-# What HTTP could not reach here: an identity at a provider (it needs the provider), a verified
+# What HTTP could not reach here: an identity at a provider (it needs the provider), a used
+# SAML assertion (it needs an identity provider's signed answer), a verified
 # domain and the account it joined (they need a DNS server answering for the domain). And a
 # value that a careless copy mangles: text with control characters (recent sqlite3 shells
 # print some of them escaped, as ^M or ^[, in their display modes).
@@ -405,6 +410,7 @@ sqlite3 -bail "$sqlite_db" "
   INSERT INTO identities (id, account_id, provider, issuer, subject, email, created_at, last_login_at)
   SELECT '01a20a70-0000-7000-8000-000000000001', id, 'github', 'https://github.com', '583231', 'carol@users.noreply.github.com',
          '2026-01-02T03:04:05.123456789+00:00', NULL FROM accounts WHERE email = '$carol_email';
+  INSERT INTO saml_assertions (hash, expires_at) VALUES (randomblob(32), '2099-01-02T03:04:05.5+00:00');
   UPDATE org_domains SET verified_domain = domain, verified_at = '2026-01-02T03:04:06.5+00:00' WHERE domain = 'acme.example';
   INSERT INTO org_auto_joins (org_id, account_id, joined_at)
   SELECT org_id, (SELECT id FROM accounts WHERE email = '$carol_email'), '2026-01-02T03:04:07.25+00:00'

@@ -193,14 +193,18 @@ impl Accounts {
     /// `members:invite` (joining people is inviting them), never `owner`, and nothing granting
     /// a permission it does not hold. Each join judges the offer again.
     async fn may_offer(&self, view: &OrgView, role: &str) -> Result<()> {
+        self.may_grant_on_join(view, role, "auto_join_role").await
+    }
+
+    /// Whether the caller may have people join with `role` without it (a verified domain, a
+    /// single sign-on connection): it may invite, the role is not `owner`, and its own role
+    /// covers `role`. `field` names the setting in the answer.
+    pub(super) async fn may_grant_on_join(&self, view: &OrgView, role: &str, field: &'static str) -> Result<()> {
         if !view.standing.may("members:invite") {
             return Err(Error::Forbidden);
         }
         if role == OWNER {
-            return Err(Error::field(
-                "auto_join_role",
-                "a domain never makes owners; give admin, member or a custom role",
-            ));
+            return Err(Error::field(field, "joining never makes owners; give admin, member or a custom role"));
         }
         let permissions = self.role_permissions(view.org.id, role).await?;
         let me = Held { role: &view.standing.role, permissions: &view.standing.permissions };

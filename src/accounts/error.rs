@@ -96,6 +96,12 @@ pub enum Error {
     DomainNotVerified { records: usize },
     #[error("DNS could not be asked")]
     DnsUnavailable,
+    #[error("the organization has no such single sign-on connection")]
+    NotFoundConnection,
+    #[error("the identity provider's metadata is not usable: {0}")]
+    SsoMetadataInvalid(String),
+    #[error("the identity provider's answer was refused: {0}")]
+    SamlInvalid(String),
     #[error("no such webhook endpoint")]
     NotFoundWebhook,
     #[error("no such webhook delivery")]

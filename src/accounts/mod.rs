@@ -30,8 +30,10 @@ mod password;
 pub mod policy;
 mod profile;
 pub mod redirect;
+pub mod saml_login;
 mod session;
 mod signup;
+pub mod sso;
 pub mod throttle;
 pub mod webhooks;
 

@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod org;
+pub mod sso;
 
 pub use self::account::{AccountBody, rfc3339, stored_account};
 

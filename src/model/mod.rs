@@ -26,5 +26,6 @@ pub mod org_policy;
 pub mod outcome;
 pub mod passkey;
 pub mod session;
+pub mod sso;
 pub mod token;
 pub mod webhook;

@@ -2,7 +2,7 @@
 //! implements them. The core port is one narrow trait per concern ([`AccountStore`],
 //! [`TokenStore`], [`OutboxStore`], [`KeyStore`], [`MfaStore`], [`PasskeyStore`],
 //! [`AdminStore`], [`EmailChangeStore`], [`EmailLoginStore`], [`IdentityStore`],
-//! [`ClientStore`], [`OrgStore`], [`OrgRoleStore`], [`OrgDomainStore`], [`InvitationStore`], [`WebhookStore`], [`JobStore`], and the audit trail's and
+//! [`ClientStore`], [`OrgStore`], [`OrgRoleStore`], [`OrgDomainStore`], [`SsoStore`], [`InvitationStore`], [`WebhookStore`], [`JobStore`], and the audit trail's and
 //! rate limits' own), gathered in [`Store`]: every backend has them all, and each consumer takes only the
 //! trait it needs (the job workers a [`JobStore`], the key loader a [`KeyStore`]). A backend
 //! may also offer optional capabilities, asked for through [`Store`]: [`maintenance`] (the paced
@@ -39,6 +39,7 @@ pub mod probe;
 pub mod seeding;
 pub mod sql;
 pub mod sqlite;
+pub mod sso;
 pub mod tokens;
 pub mod webhooks;
 
@@ -68,6 +69,7 @@ pub use self::outbox::{NewEmail, OutboxStore, QueuedEmail};
 pub use self::passkeys::PasskeyStore;
 use self::probe::Probe;
 use self::seeding::SeedingStore;
+pub use self::sso::SsoStore;
 pub use self::tokens::{NewOneTimeToken, OneTimeToken, TokenPurpose, TokenStore};
 pub use self::webhooks::{Event, EventType, WebhookStore};
 use crate::audit::AuditStore;
@@ -95,6 +97,7 @@ pub trait Store:
     + OrgStore
     + OrgRoleStore
     + OrgDomainStore
+    + SsoStore
     + InvitationStore
     + ImportStore
     + WebhookStore

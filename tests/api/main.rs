@@ -35,6 +35,7 @@ mod seeds;
 mod signup;
 mod smtp;
 mod social;
+mod sso;
 mod tokens;
 mod users;
 mod webhooks;

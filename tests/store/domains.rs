@@ -4,31 +4,18 @@
 //! joins with is not removed.
 
 use gatehouse::model::domain::{AutoJoin, AutoJoined, DomainVerification, OrgDomain};
-use gatehouse::model::org::{NewOrganization, OrgActor, OrgRole, RoleRemoval, Slug};
+use gatehouse::model::org::{OrgActor, OrgRole, RoleRemoval};
 use gatehouse::model::outcome::Effects;
-use serde_json::Map;
 use uuid::Uuid;
 
 use crate::Harness;
-use crate::scenarios::{now, seeded};
+use crate::scenarios::{founded, now, seeded};
 
 crate::per_backend! {
     stores:
         two_organizations_verifying_one_domain_at_once_one_wins,
         a_domain_joins_an_account_once_however_many_logins_arrive_together;
     sessions:
-}
-
-async fn founded(h: &Harness, slug: &str, owner: Uuid) -> Uuid {
-    let org = NewOrganization {
-        id: Uuid::now_v7(),
-        name: slug.to_owned(),
-        slug: Slug::parse(slug).unwrap(),
-        data: Map::new(),
-        owner,
-        now: now(),
-    };
-    h.store.insert_org(&org, &Effects::none()).await.unwrap().id
 }
 
 fn claim(org_id: Uuid, domain: &str, role: Option<&str>) -> OrgDomain {

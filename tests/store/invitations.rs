@@ -4,14 +4,13 @@
 //! permissions come with the membership, and a role held or offered is not removed.
 
 use gatehouse::model::invitation::{Acceptance, Acceptor, InvitationKey, NewInvitation};
-use gatehouse::model::org::{NewOrganization, OrgRole, RoleRemoval, Slug};
+use gatehouse::model::org::{OrgRole, RoleRemoval};
 use gatehouse::model::outcome::Effects;
 use gatehouse::model::token::TokenHash;
-use serde_json::Map;
 use uuid::Uuid;
 
 use crate::Harness;
-use crate::scenarios::{minutes, now, seeded};
+use crate::scenarios::{founded, minutes, now, seeded};
 
 crate::per_backend! {
     stores:
@@ -19,18 +18,6 @@ crate::per_backend! {
         two_acceptances_at_once_make_one_membership_and_the_member_limit_holds,
         a_custom_role_s_permissions_come_with_the_membership_and_a_held_role_stays;
     sessions:
-}
-
-async fn founded(h: &Harness, slug: &str, owner: Uuid) -> Uuid {
-    let org = NewOrganization {
-        id: Uuid::now_v7(),
-        name: slug.to_owned(),
-        slug: Slug::parse(slug).unwrap(),
-        data: Map::new(),
-        owner,
-        now: now(),
-    };
-    h.store.insert_org(&org, &Effects::none()).await.unwrap().id
 }
 
 fn invitation(org_id: Uuid, email: &str, role: &str, token: &str) -> NewInvitation {

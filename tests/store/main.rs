@@ -16,6 +16,7 @@ mod mfa;
 mod oauth;
 mod orgs;
 mod scenarios;
+mod sso;
 mod webhooks;
 
 use std::sync::{Arc, Mutex};

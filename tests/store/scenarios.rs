@@ -75,6 +75,19 @@ fn link(account_id: Uuid, purpose: TokenPurpose, expires_at: DateTime<Utc>) -> (
     (token, record)
 }
 
+/// An organization `slug` owned by `owner`: its id.
+pub(crate) async fn founded(h: &Harness, slug: &str, owner: Uuid) -> Uuid {
+    let org = gatehouse::model::org::NewOrganization {
+        id: Uuid::now_v7(),
+        name: slug.to_owned(),
+        slug: gatehouse::model::org::Slug::parse(slug).unwrap(),
+        data: serde_json::Map::new(),
+        owner,
+        now: now(),
+    };
+    h.store.insert_org(&org, &Effects::none()).await.unwrap().id
+}
+
 pub(crate) async fn seeded(h: &Harness, email_address: &str) -> Uuid {
     h.store.insert_account(&account(email_address, None), None, &Effects::none()).await.unwrap().id
 }

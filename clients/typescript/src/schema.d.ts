@@ -1452,6 +1452,74 @@ export interface paths {
         patch: operations["updateOrgRole"];
         trace?: never;
     };
+    "/orgs/{org}/sso": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An organization's single sign-on connections
+         * @description Needs `sso:manage`.
+         */
+        get: operations["listSsoConnections"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{org}/sso/saml": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add a SAML connection
+         * @description Needs `sso:manage` (and, for `default_role`, `members:invite` and every permission the role grants). Reads the identity provider's metadata (`metadata_xml`) and pins its signing certificates. Answers the URLs to give the identity provider's admins (`sp_entity_id`, `acs_url`, `metadata_url`) and the app (`login_url`). At most 10 an organization.
+         */
+        post: operations["addSamlConnection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{org}/sso/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One single sign-on connection
+         * @description Needs `sso:manage`.
+         */
+        get: operations["getSsoConnection"];
+        put?: never;
+        post?: never;
+        /**
+         * Remove a single sign-on connection
+         * @description Needs `sso:manage`. Logins waiting at the identity provider fail; the accounts it made stay.
+         */
+        delete: operations["removeSsoConnection"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a single sign-on connection
+         * @description Needs `sso:manage`. What the body gives replaces what the connection had; `metadata_xml` replaces the identity provider (give one listing both certificates during a rollover).
+         */
+        patch: operations["updateSsoConnection"];
+        trace?: never;
+    };
     "/password/change": {
         parameters: {
             query?: never;
@@ -1545,6 +1613,66 @@ export interface paths {
          * @description Ready: the database and the session store answer. The mail server's state is in the body (and in the metric `gatehouse_mail_server_up`) but never makes a replica unready: the outbox holds mail until the server is back.
          */
         get: operations["getReadiness"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sso/saml/{id}/acs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The identity provider's answer (assertion consumer service)
+         * @description Where the identity provider posts its answer (HTTP-POST binding). The answer must be signed by a pinned certificate (RSA or ECDSA, SHA-256 or stronger), answer a login this browser started here (its `InResponseTo`, single use, 10 minutes), be for this service (`Audience`, `Recipient`, `Destination`) and within its validity (a minute of skew), and not be a replay. Then, by the just-in-time rules, logs in, links or makes the account and its membership, and answers `303` to the login's `redirect_to` (else `/account`) with `code` (exchange it at `POST /auth/exchange`), or `error={code}`. An answer that fails a check answers `400 saml_invalid`, the reason only in the log and the audit trail.
+         */
+        post: operations["finishSamlLogin"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sso/saml/{id}/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Log in through an organization's identity provider
+         * @description Sends the browser to the identity provider (`302`) with a SAML `AuthnRequest` (HTTP-Redirect binding) and a `RelayState`, and sets a cookie binding the login to this browser for 10 minutes (`SameSite=None; Secure`: the answer comes back as a cross-site post), and the `gatehouse_handoff` cookie its hand-off code is bound to. The identity provider posts its answer to `/sso/saml/{id}/acs`.
+         */
+        get: operations["beginSamlLogin"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sso/saml/{id}/metadata": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The service provider's SAML metadata
+         * @description For the identity provider: the entity id (this URL) and the assertion consumer service (HTTP-POST). Assertions are asked to be signed.
+         */
+        get: operations["samlMetadata"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1812,6 +1940,11 @@ export interface components {
             created_at: string;
             updated_at: string;
         };
+        AcsForm: {
+            /** @description base64 of the identity provider's `Response`. */
+            SAMLResponse?: string | null;
+            RelayState?: string | null;
+        };
         Activated: {
             message: string;
             user: components["schemas"]["Account"];
@@ -1830,6 +1963,13 @@ export interface components {
         };
         AdminSessionList: {
             sessions: components["schemas"]["Session"][];
+        };
+        /** @description Which attributes hold what, beside a `NameID` of the emailAddress format. */
+        AttributeMappingBody: {
+            /** @description The attribute holding the address; none: `email`, `mail` and the common claim names. */
+            email?: string | null;
+            /** @description The attribute holding the display name. */
+            name?: string | null;
         };
         /**
          * @description One security event.
@@ -1973,6 +2113,30 @@ export interface components {
              * @example 123456
              */
             code: string;
+        };
+        ConnectionInput: {
+            /**
+             * @description The identity provider's SAML metadata (XML): its entity id, its login URL
+             *     (HTTP-Redirect binding, https) and one or two signing certificates, which are pinned.
+             *     On a change, a new one replaces them (a certificate rollover).
+             */
+            metadata_xml?: string | null;
+            /** @description Shown to admins; the identity provider's entity id when not given. */
+            name?: string | null;
+            /**
+             * @description The role a person joins with at a first login: `member` (the default), `admin` or a
+             *     custom role, never `owner`; setting it needs `members:invite` and the role's permissions.
+             */
+            default_role?: string | null;
+            attribute_mapping?: null | components["schemas"]["MappingInput"];
+            /**
+             * @description Whether answers no login of gatehouse's asked for (IdP-initiated) log in; `false` by
+             *     default, and safer so: such an answer is bound to no browser.
+             */
+            allow_idp_initiated?: boolean | null;
+        };
+        ConnectionList: {
+            connections: components["schemas"]["SsoConnectionBody"][];
         };
         CreateOrg: {
             /** @description 1 to 200 characters. */
@@ -2145,6 +2309,14 @@ export interface components {
         IdentityList: {
             identities: components["schemas"]["IdentityBody"][];
         };
+        /** @description The identity provider, as its metadata described it. */
+        IdpBody: {
+            entity_id: string;
+            /** @description Where browsers are sent with the login request (HTTP-Redirect binding). */
+            sso_url: string;
+            /** @description The SHA-256 fingerprints of the pinned signing certificates (two during a rollover). */
+            certificate_fingerprints: string[];
+        };
         /** @description What an import did. */
         ImportBody: {
             /**
@@ -2239,6 +2411,13 @@ export interface components {
             org?: string | null;
             /** Format: password */
             password: string;
+        };
+        /** @description Which attributes hold what. */
+        MappingInput: {
+            /** @description The attribute holding the address, when the `NameID` is not one. */
+            email?: string | null;
+            /** @description The attribute holding the display name. */
+            name?: string | null;
         };
         MemberAccount: {
             /** Format: uuid */
@@ -2464,7 +2643,7 @@ export interface components {
          * @description The stable machine-readable error codes.
          * @enum {string}
          */
-        ProblemCode: "malformed_request" | "token_invalid" | "unauthorized" | "invalid_credentials" | "account_not_activated" | "account_disabled" | "mfa_required" | "invalid_code" | "mfa_token_invalid" | "reauthentication_required" | "mfa_enrolment_required" | "mfa_already_enabled" | "mfa_not_enabled" | "passkeys_unavailable" | "webauthn_failed" | "forbidden" | "not_a_member" | "signup_disabled" | "passwordless_disabled" | "oidc_state_invalid" | "handoff_invalid" | "oidc_failed" | "provider_unavailable" | "identity_not_linked" | "identity_taken" | "provider_email_missing" | "last_way_in" | "not_found" | "method_not_allowed" | "email_taken" | "username_taken" | "slug_taken" | "last_owner" | "invitation_email_mismatch" | "invitation_expired" | "already_member" | "role_exists" | "role_in_use" | "login_method_not_allowed" | "member_limit_reached" | "domain_exists" | "domain_taken" | "public_mail_domain" | "domain_verification_failed" | "dns_unavailable" | "token_expired" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "rate_limited" | "unavailable" | "internal_error";
+        ProblemCode: "malformed_request" | "token_invalid" | "unauthorized" | "invalid_credentials" | "account_not_activated" | "account_disabled" | "mfa_required" | "invalid_code" | "mfa_token_invalid" | "reauthentication_required" | "mfa_enrolment_required" | "mfa_already_enabled" | "mfa_not_enabled" | "passkeys_unavailable" | "webauthn_failed" | "forbidden" | "not_a_member" | "signup_disabled" | "passwordless_disabled" | "oidc_state_invalid" | "handoff_invalid" | "oidc_failed" | "provider_unavailable" | "identity_not_linked" | "identity_taken" | "provider_email_missing" | "last_way_in" | "not_found" | "method_not_allowed" | "email_taken" | "username_taken" | "slug_taken" | "last_owner" | "invitation_email_mismatch" | "invitation_expired" | "already_member" | "role_exists" | "role_in_use" | "login_method_not_allowed" | "member_limit_reached" | "domain_exists" | "domain_taken" | "public_mail_domain" | "domain_verification_failed" | "dns_unavailable" | "sso_metadata_invalid" | "saml_invalid" | "token_expired" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "rate_limited" | "unavailable" | "internal_error";
         /**
          * @description The profile fields of an account. Other top-level fields are kept in `data`.
          * @example {
@@ -2633,6 +2812,34 @@ export interface components {
              * @example de
              */
             locale?: string | null;
+        };
+        /** @description A single sign-on connection. */
+        SsoConnectionBody: {
+            /** Format: uuid */
+            id: string;
+            /** @description `saml`. */
+            type: string;
+            name: string;
+            /** @description The role a person joins the organization with at a first login. */
+            default_role: string;
+            /**
+             * @description Give these three to the identity provider's admins: the service provider's entity id
+             *     (audience), its assertion consumer service (HTTP-POST) and its metadata.
+             */
+            sp_entity_id: string;
+            acs_url: string;
+            metadata_url: string;
+            /**
+             * @description Where an app sends a browser to log in through this connection
+             *     (`?redirect_to=` as for every browser login).
+             */
+            login_url: string;
+            idp: components["schemas"]["IdpBody"];
+            /** @description Whether answers no login of gatehouse's asked for (IdP-initiated) log in. */
+            allow_idp_initiated: boolean;
+            attribute_mapping: components["schemas"]["AttributeMappingBody"];
+            created_at: string;
+            updated_at: string;
         };
         SwitchOrg: {
             /** @description The organization's id or slug; `null` leaves the session without one. */
@@ -9318,6 +9525,367 @@ export interface operations {
             };
         };
     };
+    listSsoConnections: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id or slug */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Its connections */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectionList"];
+                };
+            };
+            /** @description `unauthorized`: no access token, or a malformed, expired, tampered or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin; `not_a_member`: the caller is not (or no longer) a member of the organization; a removal acts at the next request, whatever token the caller holds */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such route, or (for admins) no such account, session or email */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    addSamlConnection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id or slug */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConnectionInput"];
+            };
+        };
+        responses: {
+            /** @description Added */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SsoConnectionBody"];
+                };
+            };
+            /** @description `malformed_request`: the body is not valid JSON or form data, or a field is missing or of the wrong type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized`: no access token, or a malformed, expired, tampered or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin; `not_a_member`: the caller is not (or no longer) a member of the organization; a removal acts at the next request, whatever token the caller holds */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such route, or (for admins) no such account, session or email */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `payload_too_large`: the request body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `sso_metadata_invalid`: the SAML metadata is not an identity provider's with an HTTP-Redirect login URL (https) and a signing certificate (RSA 2048+ or EC P-256/P-384); `detail` says what is missing; `validation_failed`: well-formed input that breaks a rule; `errors[]` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getSsoConnection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id or slug */
+                org: string;
+                /** @description The connection's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The connection */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SsoConnectionBody"];
+                };
+            };
+            /** @description `unauthorized`: no access token, or a malformed, expired, tampered or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin; `not_a_member`: the caller is not (or no longer) a member of the organization; a removal acts at the next request, whatever token the caller holds */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such route, or (for admins) no such account, session or email */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    removeSsoConnection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id or slug */
+                org: string;
+                /** @description The connection's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unauthorized`: no access token, or a malformed, expired, tampered or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin; `not_a_member`: the caller is not (or no longer) a member of the organization; a removal acts at the next request, whatever token the caller holds */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such route, or (for admins) no such account, session or email */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateSsoConnection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id or slug */
+                org: string;
+                /** @description The connection's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConnectionInput"];
+            };
+        };
+        responses: {
+            /** @description The connection as it is now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SsoConnectionBody"];
+                };
+            };
+            /** @description `malformed_request`: the body is not valid JSON or form data, or a field is missing or of the wrong type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized`: no access token, or a malformed, expired, tampered or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin; `not_a_member`: the caller is not (or no longer) a member of the organization; a removal acts at the next request, whatever token the caller holds */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such route, or (for admins) no such account, session or email */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `payload_too_large`: the request body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `sso_metadata_invalid`: the SAML metadata is not an identity provider's with an HTTP-Redirect login URL (https) and a signing certificate (RSA 2048+ or EC P-256/P-384); `detail` says what is missing; `validation_failed`: well-formed input that breaks a rule; `errors[]` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     changePassword: {
         parameters: {
             query?: never;
@@ -9676,6 +10244,172 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Readiness"];
+                };
+            };
+            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    finishSamlLogin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The connection's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["AcsForm"];
+            };
+        };
+        responses: {
+            /** @description To `redirect_to` (or `/account`) with `code` or `error` */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `saml_invalid`: the identity provider's answer failed a check (signature, audience, validity, the request it answers, a replay…); the reason is in gatehouse's log and audit trail (`login.social_failed`), never in the answer; `malformed_request`: the body is not valid JSON or form data, or a field is missing or of the wrong type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such route, or (for admins) no such account, session or email */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `rate_limited`: too many attempts; wait for `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    beginSamlLogin: {
+        parameters: {
+            query?: {
+                /** @description Where the browser goes once logged in (with `?code=` to exchange at `POST /auth/exchange`); it must start with a prefix in `GATEHOUSE_REDIRECT_ALLOW`. Without it: `/account`. */
+                redirect_to?: string;
+                /** @description An app that exchanges the hand-off code itself: base64url(SHA-256(code_verifier)) */
+                code_challenge?: string;
+                /** @description `S256` (the default, and the only one) */
+                code_challenge_method?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The connection's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the identity provider */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `not_found`: no such route, or (for admins) no such account, session or email */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: well-formed input that breaks a rule; `errors[]` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `rate_limited`: too many attempts; wait for `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    samlMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The connection's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metadata */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/samlmetadata+xml": unknown;
+                };
+            };
+            /** @description `not_found`: no such route, or (for admins) no such account, session or email */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */

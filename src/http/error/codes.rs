@@ -168,6 +168,10 @@ codes! {
         "no TXT record at `_gatehouse-challenge.<domain>` holds the challenge: publish it (`challenge.value`), wait for DNS to carry it, then ask again";
     DnsUnavailable = "dns_unavailable", SERVICE_UNAVAILABLE, "DNS unavailable",
         "the DNS servers did not answer (`GATEHOUSE_DNS_RESOLVER`); try again later";
+    SsoMetadataInvalid = "sso_metadata_invalid", UNPROCESSABLE_ENTITY, "Identity provider metadata not usable",
+        "the SAML metadata is not an identity provider's with an HTTP-Redirect login URL (https) and a signing certificate (RSA 2048+ or EC P-256/P-384); `detail` says what is missing";
+    SamlInvalid = "saml_invalid", BAD_REQUEST, "SAML answer refused",
+        "the identity provider's answer failed a check (signature, audience, validity, the request it answers, a replay…); the reason is in gatehouse's log and audit trail (`login.social_failed`), never in the answer";
     TokenExpired = "token_expired", GONE, "Link expired",
         "the link is past its expiry; ask for a new one";
     PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE, "Payload too large",

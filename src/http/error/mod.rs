@@ -104,6 +104,10 @@ pub enum ApiError {
     /// 422: the challenge is not published; how many TXT records were found.
     DomainNotVerified(usize),
     DnsUnavailable,
+    /// 422: why the metadata is not usable (the admin's own document).
+    SsoMetadataInvalid(String),
+    /// 400: the reason goes to the log and the audit trail, never to the browser.
+    SamlInvalid,
     /// 409
     EmailTaken,
     /// 409
@@ -224,6 +228,8 @@ impl ApiError {
             PublicMailDomain => Code::PublicMailDomain,
             DomainNotVerified(_) => Code::DomainNotVerified,
             DnsUnavailable => Code::DnsUnavailable,
+            SsoMetadataInvalid(_) => Code::SsoMetadataInvalid,
+            SamlInvalid => Code::SamlInvalid,
             TokenExpired => Code::TokenExpired,
             PayloadTooLarge => Code::PayloadTooLarge,
             UnsupportedMediaType(_) => Code::UnsupportedMediaType,
@@ -303,6 +309,8 @@ impl ApiError {
             DomainNotVerified(0) => "No TXT record was found at the challenge's name; publish it and ask again once DNS carries it.".into(),
             DomainNotVerified(n) => format!("{n} TXT record(s) found at the challenge's name, none holding the challenge's value."),
             DnsUnavailable => "DNS could not be asked now; try again later.".into(),
+            SsoMetadataInvalid(why) => format!("The identity provider's metadata is not usable: {why}."),
+            SamlInvalid => "The identity provider's answer was refused; the reason is in gatehouse's log and audit trail.".into(),
             TokenExpired => "The link has expired; ask for a new one.".into(),
             PayloadTooLarge => "The request body is larger than this route takes: 64 KiB (an import: 64 MiB).".into(),
             UnsupportedMediaType(why) => why.clone(),
@@ -440,6 +448,9 @@ impl From<accounts::Error> for ApiError {
             E::PublicMailDomain => ApiError::PublicMailDomain,
             E::DomainNotVerified { records } => ApiError::DomainNotVerified(records),
             E::DnsUnavailable => ApiError::DnsUnavailable,
+            E::NotFoundConnection => ApiError::NotFound("connection"),
+            E::SsoMetadataInvalid(why) => ApiError::SsoMetadataInvalid(why),
+            E::SamlInvalid(_) => ApiError::SamlInvalid,
             E::NotFoundDelivery => ApiError::NotFound("webhook delivery"),
             E::Forbidden => ApiError::Forbidden,
             E::LastAdmin => ApiError::LastAdmin,

@@ -22,6 +22,7 @@ pub mod password;
 pub mod passwordless;
 pub mod root;
 pub mod social;
+pub mod sso;
 pub mod users;
 pub mod webhooks;
 pub mod wellknown;

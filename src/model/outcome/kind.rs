@@ -127,10 +127,16 @@ pub enum Kind {
     OrgDomainUpdated,
     /// An organization gave up a domain (`detail.org_id`, `.domain`).
     OrgDomainRemoved,
+    /// An organization added a single sign-on connection (`detail.org_id`, `.connection_id`, `.type`).
+    OrgSsoAdded,
+    /// A single sign-on connection's settings changed (`detail.org_id`, `.connection_id`, `.fields`).
+    OrgSsoUpdated,
+    /// A single sign-on connection was removed (`detail.org_id`, `.connection_id`).
+    OrgSsoRemoved,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 75] = [
+    pub const ALL: [Kind; 78] = [
         Kind::Signup,
         Kind::SignupExistingEmail,
         Kind::Activation,
@@ -206,6 +212,9 @@ impl Kind {
         Kind::OrgDomainVerified,
         Kind::OrgDomainUpdated,
         Kind::OrgDomainRemoved,
+        Kind::OrgSsoAdded,
+        Kind::OrgSsoUpdated,
+        Kind::OrgSsoRemoved,
     ];
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -284,6 +293,9 @@ impl Kind {
             Kind::OrgDomainVerified => "org.domain_verified",
             Kind::OrgDomainUpdated => "org.domain_updated",
             Kind::OrgDomainRemoved => "org.domain_removed",
+            Kind::OrgSsoAdded => "org.sso_added",
+            Kind::OrgSsoUpdated => "org.sso_updated",
+            Kind::OrgSsoRemoved => "org.sso_removed",
         }
     }
 

@@ -34,6 +34,7 @@ mod passkeys;
 mod probe;
 mod search;
 pub(crate) mod sessions;
+mod sso;
 mod tokens;
 mod values;
 mod webhooks;

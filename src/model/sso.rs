@@ -1,0 +1,109 @@
+//! An organization's single sign-on connections (SAML 2.0 identity providers of its own), and
+//! the logins waiting at one as they are kept (only hashes of the request's id and of the
+//! cookie binding it to its browser).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::email_login::HandoffBinding;
+use super::token::TokenHash;
+
+/// Where the address of a person comes from, beside a `NameID` of the emailAddress format.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttributeMapping {
+    /// The attribute that holds the address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The attribute that holds the display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// A SAML identity provider as its metadata described it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlSettings {
+    pub idp_entity_id: String,
+    pub sso_url: String,
+    /// The pinned signing certificates, base64 DER (two during a rollover).
+    pub certificates: Vec<String>,
+    /// Where the metadata was read from, when it was given by URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_url: Option<String>,
+    /// Whether answers no request of ours asked for (IdP-initiated) log in: off unless set.
+    #[serde(default)]
+    pub allow_idp_initiated: bool,
+    #[serde(default)]
+    pub attribute_mapping: AttributeMapping,
+}
+
+/// One connection of an organization.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SsoConnection {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub name: String,
+    /// The role a person joins the organization with at a first login.
+    pub default_role: String,
+    pub saml: SamlSettings,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl SsoConnection {
+    /// The provider name its identities are kept under (`sso:{id}`).
+    pub fn provider_name(&self) -> String {
+        format!("sso:{}", self.id.simple())
+    }
+
+    /// The issuer its identities are keyed on with the `NameID`: the connection itself, so
+    /// two connections naming one `NameID` never meet.
+    pub fn identity_issuer(&self) -> String {
+        format!("urn:gatehouse:sso:{}", self.id.simple())
+    }
+}
+
+/// A connection's URLs, for the customer's IT and for the app.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SsoUrls {
+    /// The service provider's entity id (its metadata's URL).
+    pub sp_entity_id: String,
+    /// The assertion consumer service (HTTP-POST).
+    pub acs_url: String,
+    pub metadata_url: String,
+    /// Where an app sends a browser to log in through the connection.
+    pub login_url: String,
+}
+
+/// A login sent to a connection's identity provider, waiting for its answer.
+#[derive(Debug)]
+pub struct NewSamlRequest {
+    /// The hash of the request's `ID`.
+    pub hash: TokenHash,
+    pub connection_id: Uuid,
+    /// The hash of the cookie that binds it to its browser.
+    pub binding_hash: TokenHash,
+    pub redirect_to: Option<String>,
+    pub handoff: HandoffBinding,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A waiting login, spent by its answer.
+#[derive(Debug)]
+pub struct SamlRequest {
+    pub binding_hash: TokenHash,
+    pub redirect_to: Option<String>,
+    pub handoff: HandoffBinding,
+}
+
+/// What spending an answer came to.
+#[derive(Debug)]
+pub enum SamlSpend {
+    /// Spent now: the request it answered (none for an unsolicited answer).
+    Spent(Option<SamlRequest>),
+    /// The request it names is unknown, spent already, expired, or another connection's.
+    UnknownRequest,
+    /// Its assertion was used before.
+    Replayed,
+}

@@ -1,0 +1,429 @@
+//! SAML single sign-on against a real identity provider: pysaml2's IdP signing with Debian's
+//! `xmlsec1` (`e2e/saml/idp.py`), which reads our metadata and our `AuthnRequest` as a real
+//! IdP does, and answers signed responses; the attacks are built from its real output.
+//!
+//! The IdP needs its virtualenv (`e2e/saml/setup.sh` makes it). Without it these tests say so
+//! and pass, unless `GATEHOUSE_TEST_SAML` is set (as `.ci/run` does), when they fail.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use url::Url;
+
+use crate::dns::DnsServer;
+use crate::helpers::{Options, TestApp, assert_problem, eventually, spawn_app_with};
+
+const APP: &str = "http://app.test/";
+const IDP: &str = "https://idp.test/metadata";
+const IDP_SSO: &str = "https://idp.test/sso";
+
+fn saml_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("e2e/saml")
+}
+
+/// The IdP's python, when its virtualenv is there.
+fn python() -> Option<PathBuf> {
+    let venv = std::env::var_os("GATEHOUSE_SAML_VENV").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/gatehouse-saml-venv")
+    });
+    let python = venv.join("bin/python");
+    let ready = python.is_file() && which_xmlsec1();
+    if !ready {
+        assert!(
+            std::env::var_os("GATEHOUSE_TEST_SAML").is_none(),
+            "GATEHOUSE_TEST_SAML is set but the SAML IdP's virtualenv or xmlsec1 is missing: run e2e/saml/setup.sh"
+        );
+        eprintln!("SAML tests skipped: no IdP virtualenv (e2e/saml/setup.sh makes it)");
+    }
+    ready.then_some(python)
+}
+
+fn which_xmlsec1() -> bool {
+    Command::new("xmlsec1").arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
+/// Runs `idp.py` with `args`: its JSON answer, or its refusal (stderr) as `Err`.
+fn idp(python: &PathBuf, args: &[&str]) -> Result<Value, String> {
+    let output = Command::new(python).arg(saml_dir().join("idp.py")).args(args).output().expect("idp.py runs");
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+    }
+    Ok(serde_json::from_slice(&output.stdout).expect("idp.py answers JSON"))
+}
+
+struct World {
+    app: TestApp,
+    dns: DnsServer,
+    python: PathBuf,
+    owner: String,
+    connection: Value,
+    sp_metadata: tempfile::NamedTempFile,
+}
+
+fn idp_metadata(python: &PathBuf, certs: &[&str]) -> String {
+    let mut args = vec!["metadata", "--entity-id", IDP, "--sso-url", IDP_SSO];
+    for cert in certs {
+        args.extend(["--cert", cert]);
+    }
+    idp(python, &args).unwrap()["xml"].as_str().unwrap().to_owned()
+}
+
+/// The app, an organization `acme` and its SAML connection to the test IdP.
+async fn world() -> Option<World> {
+    let python = python()?;
+    let dns = DnsServer::start().await;
+    let options =
+        Options::default().var("GATEHOUSE_REDIRECT_ALLOW", APP).var("GATEHOUSE_DNS_RESOLVER", &dns.address.to_string());
+    let app = spawn_app_with(options).await;
+    let (_, owner) = app.logged_in_user("owner@example.com").await;
+    let created = app.post_json("/orgs", &json!({"name": "Acme", "slug": "acme"}), Some(&owner)).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let body = json!({"metadata_xml": idp_metadata(&python, &["idp"]), "name": "Acme IdP"});
+    let added = app.post_json("/orgs/acme/sso/saml", &body, Some(&owner)).await;
+    assert_eq!(added.status(), StatusCode::CREATED);
+    let connection: Value = added.json().await.unwrap();
+    let metadata = reqwest::get(connection["metadata_url"].as_str().unwrap()).await.unwrap();
+    assert_eq!(metadata.headers()["content-type"], "application/samlmetadata+xml");
+    let sp_metadata = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(sp_metadata.path(), metadata.text().await.unwrap()).unwrap();
+    Some(World { app, dns, python, owner, connection, sp_metadata })
+}
+
+/// A browser's cookies, kept by hand (the binding cookie is `Secure`, sent here over http).
+#[derive(Default)]
+struct Browser {
+    cookies: Vec<(String, String)>,
+}
+
+impl Browser {
+    fn keep(&mut self, response: &reqwest::Response) {
+        for set in response.headers().get_all("set-cookie") {
+            let pair = set.to_str().unwrap().split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(n, _)| n != name);
+            if !value.is_empty() {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+    }
+
+    fn header(&self) -> String {
+        self.cookies.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ")
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+impl World {
+    fn id(&self) -> &str {
+        self.connection["id"].as_str().unwrap()
+    }
+
+    /// Starts a login in `browser`: the URL it is sent to at the IdP.
+    async fn start(&self, browser: &mut Browser) -> String {
+        let login = format!("{}?redirect_to=http://app.test/done", self.connection["login_url"].as_str().unwrap());
+        let response = client().get(&login).header("cookie", browser.header()).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::FOUND);
+        browser.keep(&response);
+        response.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    /// The IdP's answer to the request at `at` (none: unsolicited), with `extra` options.
+    fn answer(&self, at: Option<&str>, name_id: &str, extra: &[&str]) -> Value {
+        let metadata = self.sp_metadata.path().to_str().unwrap();
+        let mut args = vec!["response", "--sp-metadata", metadata, "--idp-entity-id", IDP, "--sso-url", IDP_SSO];
+        args.extend(["--name-id", name_id]);
+        if let Some(at) = at {
+            args.extend(["--authn-request-url", at]);
+        }
+        args.extend(extra);
+        idp(&self.python, &args).unwrap_or_else(|e| panic!("the IdP refused: {e}"))
+    }
+
+    /// Posts an answer to the ACS from `browser`.
+    async fn post(&self, browser: &mut Browser, answer: &Value) -> reqwest::Response {
+        let form = [
+            ("SAMLResponse", answer["saml_response"].as_str().unwrap()),
+            ("RelayState", answer["relay_state"].as_str().unwrap_or("")),
+        ];
+        let acs = self.connection["acs_url"].as_str().unwrap();
+        let response = client().post(acs).header("cookie", browser.header()).form(&form).send().await.unwrap();
+        browser.keep(&response);
+        response
+    }
+
+    /// A whole login of `name_id` with `extra` options: where the browser lands.
+    async fn log_in(&self, name_id: &str, extra: &[&str]) -> (reqwest::Response, Browser) {
+        let mut browser = Browser::default();
+        let at = self.start(&mut browser).await;
+        let answer = self.answer(Some(&at), name_id, extra);
+        (self.post(&mut browser, &answer).await, browser)
+    }
+
+    /// Exchanges the code a landing carries for tokens, from the browser that logged in.
+    async fn exchange(&self, landed: &reqwest::Response, browser: &Browser) -> reqwest::Response {
+        let code = param(&location(landed), "code").expect("a code");
+        client()
+            .post(self.app.url("/auth/exchange"))
+            .header("cookie", browser.header())
+            .json(&json!({"code": code}))
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// The reasons of the SAML refusals in the audit trail, once there are `at_least` of them
+/// (events are written after the answer).
+async fn audit_reasons(app: &TestApp, at_least: usize) -> Vec<String> {
+    let store = app.services().await.backend.store;
+    let filter = gatehouse::model::audit::EventFilter {
+        account_id: None,
+        kind: Some("login.social_failed".into()),
+        ip: None,
+        since: None,
+        until: None,
+        before: None,
+        limit: 200,
+    };
+    eventually("the refusals audited", std::time::Duration::from_secs(5), || async {
+        let events = store.list_events(&filter).await.unwrap();
+        let reasons: Vec<String> =
+            events.iter().filter_map(|e| e.detail.as_ref()?["reason"].as_str().map(str::to_owned)).collect();
+        (reasons.len() >= at_least).then_some(reasons)
+    })
+    .await
+}
+
+fn location(response: &reqwest::Response) -> Url {
+    Url::parse(response.headers()["location"].to_str().unwrap()).unwrap()
+}
+
+fn param(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+#[tokio::test]
+async fn a_person_logs_in_through_the_organizations_idp_and_joins_it_with_the_default_role() {
+    let Some(world) = world().await else { return };
+    let connection = &world.connection;
+    assert_eq!(connection["type"], "saml");
+    assert_eq!(connection["idp"]["entity_id"], IDP);
+    assert_eq!(connection["default_role"], "member");
+    assert!(connection["acs_url"].as_str().unwrap().ends_with(&format!("/sso/saml/{}/acs", world.id())));
+
+    // A real IdP reads our AuthnRequest: ours, for our ACS, with our RelayState.
+    let mut browser = Browser::default();
+    let at = world.start(&mut browser).await;
+    assert!(at.starts_with(IDP_SSO), "{at}");
+    assert!(browser.cookies.iter().any(|(n, _)| n.starts_with("gatehouse_saml_")));
+    let metadata = world.sp_metadata.path().to_str().unwrap();
+    let read = idp(
+        &world.python,
+        &[
+            "login-url-check",
+            "--authn-request-url",
+            &at,
+            "--sp-metadata",
+            metadata,
+            "--idp-entity-id",
+            IDP,
+            "--sso-url",
+            IDP_SSO,
+        ],
+    )
+    .unwrap();
+    assert_eq!(read["acs_url"], connection["acs_url"]);
+    assert_eq!(read["issuer"], connection["sp_entity_id"]);
+
+    let answer = world.answer(Some(&at), "ann@acme.test", &["--attr", "givenName=Ann"]);
+    let landed = world.post(&mut browser, &answer).await;
+    assert_eq!(landed.status(), StatusCode::SEE_OTHER);
+    let to = location(&landed);
+    assert!(to.as_str().starts_with("http://app.test/done?code="), "{to}");
+    let tokens = world.exchange(&landed, &browser).await;
+    assert_eq!(tokens.status(), StatusCode::OK);
+    let tokens: Value = tokens.json().await.unwrap();
+    let me: Value = world.app.get("/user", tokens["access_token"].as_str()).await.json().await.unwrap();
+    assert_eq!(me["email"], "ann@acme.test");
+    // acme.test is not a domain the organization verified: the address is not vouched for.
+    assert_eq!(me["email_verified"], false);
+    let members: Value = world.app.get("/orgs/acme/members", Some(&world.owner)).await.json().await.unwrap();
+    let ann = members["members"].as_array().unwrap().iter().find(|m| m["account"]["email"] == "ann@acme.test");
+    assert_eq!(ann.map(|m| m["role"].clone()), Some(json!("member")), "{members}");
+
+    // The same answer again: its request is spent.
+    let again = world.post(&mut browser, &answer).await;
+    assert_problem(again, StatusCode::BAD_REQUEST, "saml_invalid").await;
+    // A second login of the same person finds the same account (keyed on connection and NameID).
+    let (landed, browser) = world.log_in("ann@acme.test", &[]).await;
+    let tokens: Value = world.exchange(&landed, &browser).await.json().await.unwrap();
+    let again: Value = world.app.get("/user", tokens["access_token"].as_str()).await.json().await.unwrap();
+    assert_eq!(again["id"], me["id"]);
+}
+
+#[tokio::test]
+async fn every_forged_or_misdirected_answer_is_refused_without_saying_why() {
+    let Some(world) = world().await else { return };
+    // Each forgery, and the reason the audit trail must give for it.
+    let recipient = world.app.url("/sso/saml/00000000-0000-0000-0000-000000000000/acs");
+    let refusals: [(Vec<&str>, &str); 16] = [
+        (vec!["--sign", "none"], "not signed"),
+        (vec!["--key", "other"], "pinned certificate"),
+        (vec!["--sig-alg", "rsa-sha1", "--digest-alg", "sha1"], "algorithm not accepted"),
+        (vec!["--variant", "tamper-nameid"], "digest mismatch"),
+        (vec!["--attr", "email=ann@acme.test", "--variant", "tamper-attribute"], "digest mismatch"),
+        (vec!["--variant", "strip-signature"], "not signed"),
+        (vec!["--sign", "response", "--variant", "xsw-wrap-response-detached"], "more than one Assertion"),
+        (vec!["--variant", "xsw-sibling-assertion"], "more than one Assertion"),
+        (vec!["--variant", "xsw-extensions"], "more than one Assertion"),
+        (vec!["--variant", "xsw-wrap-assertion"], "same ID"),
+        (vec!["--variant", "doctype-entity"], "DTD"),
+        (vec!["--audience", "https://other-sp.test/metadata"], "Audience"),
+        (vec!["--not-on-or-after-offset", "-120"], "SubjectConfirmation"),
+        (vec!["--not-before-offset", "300"], "NotBefore"),
+        (vec!["--recipient", recipient.as_str()], "SubjectConfirmation"),
+        (vec!["--destination", recipient.as_str()], "Destination"),
+    ];
+    for (extra, why) in &refusals {
+        let (landed, _) = world.log_in("ann@acme.test", extra).await;
+        let problem = assert_problem(landed, StatusCode::BAD_REQUEST, "saml_invalid").await;
+        assert!(!problem.to_string().contains(why), "{why} told the browser: {problem}");
+    }
+    // An encrypted assertion, which no key of this connection decrypts.
+    let cert = saml_dir().join("keys/other-cert.pem");
+    let (landed, _) = world.log_in("ann@acme.test", &["--encrypt-assertion-with", cert.to_str().unwrap()]).await;
+    assert_problem(landed, StatusCode::BAD_REQUEST, "saml_invalid").await;
+    // No one logged in.
+    let members: Value = world.app.get("/orgs/acme/members", Some(&world.owner)).await.json().await.unwrap();
+    assert_eq!(members["members"].as_array().unwrap().len(), 1, "{members}");
+    // The reasons are in the audit trail, one for each, in order.
+    let mut reasons = audit_reasons(&world.app, refusals.len() + 1).await;
+    reasons.reverse();
+    assert!(reasons[refusals.len()].contains("encrypted"), "{reasons:#?}");
+    for ((extra, why), reason) in refusals.iter().zip(&reasons) {
+        assert!(reason.contains(why), "{extra:?}: {reason}");
+    }
+}
+
+#[tokio::test]
+async fn an_answer_counts_only_in_the_browser_that_asked_and_only_once() {
+    let Some(world) = world().await else { return };
+    // A login started in one browser, its answer posted from another (login CSRF).
+    let mut mine = Browser::default();
+    let at = world.start(&mut mine).await;
+    let answer = world.answer(Some(&at), "mallory@acme.test", &[]);
+    let mut victim = Browser::default();
+    assert_problem(world.post(&mut victim, &answer).await, StatusCode::BAD_REQUEST, "saml_invalid").await;
+    // That request is spent by the attempt: not even its own browser uses it now.
+    assert_problem(world.post(&mut mine, &answer).await, StatusCode::BAD_REQUEST, "saml_invalid").await;
+
+    // An assertion ID seen once is not taken again, even answering another request.
+    let (first, _) = world.log_in("ann@acme.test", &["--assertion-id", "id-reused-assertion"]).await;
+    assert_eq!(first.status(), StatusCode::SEE_OTHER);
+    let (second, _) = world.log_in("ann@acme.test", &["--assertion-id", "id-reused-assertion"]).await;
+    assert_problem(second, StatusCode::BAD_REQUEST, "saml_invalid").await;
+
+    // Unsolicited answers are off by default; on where the connection allows them.
+    let mut browser = Browser::default();
+    let unsolicited = world.answer(None, "ann@acme.test", &[]);
+    assert_problem(world.post(&mut browser, &unsolicited).await, StatusCode::BAD_REQUEST, "saml_invalid").await;
+    let path = format!("/orgs/acme/sso/{}", world.id());
+    let changed = world
+        .app
+        .send_json(reqwest::Method::PATCH, &path, &json!({"allow_idp_initiated": true}), Some(&world.owner))
+        .await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    let unsolicited = world.answer(None, "ann@acme.test", &[]);
+    let landed = world.post(&mut browser, &unsolicited).await;
+    assert_eq!(landed.status(), StatusCode::SEE_OTHER);
+    assert!(location(&landed).path().ends_with("/account"), "{}", location(&landed));
+}
+
+#[tokio::test]
+async fn a_new_certificate_is_taken_after_a_rollover_and_the_old_one_after_it_is_dropped_no_more() {
+    let Some(world) = world().await else { return };
+    let (before, _) = world.log_in("ann@acme.test", &["--key", "rollover"]).await;
+    assert_problem(before, StatusCode::BAD_REQUEST, "saml_invalid").await;
+    let path = format!("/orgs/acme/sso/{}", world.id());
+    let both = json!({"metadata_xml": idp_metadata(&world.python, &["idp", "rollover"])});
+    let changed: Value =
+        world.app.send_json(reqwest::Method::PATCH, &path, &both, Some(&world.owner)).await.json().await.unwrap();
+    assert_eq!(changed["idp"]["certificate_fingerprints"].as_array().unwrap().len(), 2);
+    for key in ["idp", "rollover"] {
+        let (landed, _) = world.log_in("ann@acme.test", &["--key", key]).await;
+        assert_eq!(landed.status(), StatusCode::SEE_OTHER, "{key}");
+    }
+    let only_new = json!({"metadata_xml": idp_metadata(&world.python, &["rollover"])});
+    assert_eq!(
+        world.app.send_json(reqwest::Method::PATCH, &path, &only_new, Some(&world.owner)).await.status(),
+        StatusCode::OK
+    );
+    let (old, _) = world.log_in("ann@acme.test", &["--key", "idp"]).await;
+    assert_problem(old, StatusCode::BAD_REQUEST, "saml_invalid").await;
+}
+
+#[tokio::test]
+async fn an_existing_account_is_linked_only_at_a_domain_the_organization_verified() {
+    let Some(world) = world().await else { return };
+    let (bob, _) = world.app.logged_in_user("bob@acme.test").await;
+    // acme.test is not verified: the IdP cannot take over bob's account.
+    let (landed, _) = world.log_in("bob@acme.test", &[]).await;
+    assert_eq!(param(&location(&landed), "error").as_deref(), Some("identity_not_linked"));
+
+    let claimed = world.app.post_json("/orgs/acme/domains", &json!({"domain": "acme.test"}), Some(&world.owner)).await;
+    let claimed: Value = claimed.json().await.unwrap();
+    let challenge = &claimed["challenge"];
+    world.dns.publish_txt(challenge["name"].as_str().unwrap(), challenge["value"].as_str().unwrap()).await;
+    let verified = world.app.post_json("/orgs/acme/domains/acme.test/verify", &json!({}), Some(&world.owner)).await;
+    assert_eq!(verified.status(), StatusCode::OK);
+
+    let (landed, browser) = world.log_in("bob@acme.test", &[]).await;
+    let tokens: Value = world.exchange(&landed, &browser).await.json().await.unwrap();
+    let me: Value = world.app.get("/user", tokens["access_token"].as_str()).await.json().await.unwrap();
+    assert_eq!(me["id"], bob["id"]);
+    // A new person at the verified domain: the organization vouches for the address.
+    let (landed, browser) = world.log_in("cy@acme.test", &[]).await;
+    let tokens: Value = world.exchange(&landed, &browser).await.json().await.unwrap();
+    let cy: Value = world.app.get("/user", tokens["access_token"].as_str()).await.json().await.unwrap();
+    assert_eq!(cy["email_verified"], true);
+}
+
+#[tokio::test]
+async fn connections_are_managed_with_sso_manage_and_bad_metadata_is_refused_with_its_cause() {
+    let Some(world) = world().await else { return };
+    let (someone, member) = world.app.logged_in_user("member@example.com").await;
+    crate::orgs::add_member(&world.app, "acme", &someone, "member").await;
+    let path = format!("/orgs/acme/sso/{}", world.id());
+    assert_problem(world.app.get(&path, Some(&member)).await, StatusCode::FORBIDDEN, "forbidden").await;
+    let body = json!({"metadata_xml": idp_metadata(&world.python, &["idp"])});
+    let denied = world.app.post_json("/orgs/acme/sso/saml", &body, Some(&member)).await;
+    assert_problem(denied, StatusCode::FORBIDDEN, "forbidden").await;
+
+    let owner = Some(world.owner.as_str());
+    let not_metadata = world.app.post_json("/orgs/acme/sso/saml", &json!({"metadata_xml": "<a/>"}), owner).await;
+    assert_problem(not_metadata, StatusCode::UNPROCESSABLE_ENTITY, "sso_metadata_invalid").await;
+    let entity = "<!DOCTYPE a [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><a>&e;</a>";
+    let dtd = world.app.post_json("/orgs/acme/sso/saml", &json!({"metadata_xml": entity}), owner).await;
+    assert_problem(dtd, StatusCode::UNPROCESSABLE_ENTITY, "sso_metadata_invalid").await;
+    let owners = world
+        .app
+        .post_json(
+            "/orgs/acme/sso/saml",
+            &json!({"metadata_xml": idp_metadata(&world.python, &["idp"]), "default_role": "owner"}),
+            owner,
+        )
+        .await;
+    assert_problem(owners, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+
+    let listed: Value = world.app.get("/orgs/acme/sso", owner).await.json().await.unwrap();
+    assert_eq!(listed["connections"].as_array().unwrap().len(), 1);
+    assert_eq!(world.app.delete(&path, owner).await.status(), StatusCode::NO_CONTENT);
+    assert_problem(world.app.get(&path, owner).await, StatusCode::NOT_FOUND, "not_found").await;
+    let gone = reqwest::get(world.connection["metadata_url"].as_str().unwrap()).await.unwrap();
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+}
