@@ -202,6 +202,7 @@ impl Accounts {
         let result = async {
             self.passwordless_on()?;
             let account = self.email_proof_account(proof, &client).await?;
+            self.sso_gate(&account, None, &client).await?;
             self.after_first_factor(account, METHOD, None, &client, json!({ "method": METHOD })).await
         }
         .await;
@@ -391,13 +392,24 @@ impl Accounts {
             return Err(Error::HandoffInvalid);
         }
         let (account_id, method) = (spent.account_id, spent.method);
+        let spent_by_sso = method == super::saml_login::HANDOFF_METHOD;
         let account = self.store.find_account(&AccountKey::Id(account_id)).await?.map(|c| c.account);
         let account = match account {
             Some(account) if account.status == Status::Active => account,
             Some(account) if account.status == Status::Disabled => return Err(Error::Disabled),
             _ => return Err(Error::TokenInvalid),
         };
-        self.after_first_factor(account, &method, None, &client, json!({ "method": method, "handoff": true })).await
+        // A login through an organization's identity provider met `sso_required` at the ACS;
+        // its session's method is federation's, as social login's.
+        let method = match method.as_str() {
+            super::saml_login::HANDOFF_METHOD => super::identities::METHOD.to_owned(),
+            _ => {
+                self.sso_gate(&account, None, &client).await?;
+                method
+            }
+        };
+        let detail = json!({ "method": method, "handoff": true, "sso": spent_by_sso });
+        self.after_first_factor(account, &method, None, &client, detail).await
     }
 }
 

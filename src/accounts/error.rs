@@ -102,6 +102,10 @@ pub enum Error {
     SsoMetadataInvalid(String),
     #[error("the identity provider's answer was refused: {0}")]
     SamlInvalid(String),
+    /// The organization that verified the address's domain requires its identity provider:
+    /// its login URL.
+    #[error("the account's organization requires its single sign-on")]
+    SsoRequired(String),
     #[error("no such webhook endpoint")]
     NotFoundWebhook,
     #[error("no such webhook delivery")]

@@ -11,7 +11,7 @@ use crate::federation::{Provider, ProviderIdentity};
 use crate::model::account::{Account, AccountData, AccountKey, Email, Role, Status};
 use crate::model::outcome::{Effects, Kind};
 use crate::store::identities::{Identity, IdentityKey, Unlink};
-use crate::store::{NewOneTimeToken, StoreError, TokenPurpose};
+use crate::store::{NewAccount, NewEmail, NewOneTimeToken, StoreError, TokenPurpose};
 use crate::tokens::opaque::OpaqueToken;
 
 impl Accounts {
@@ -136,22 +136,8 @@ impl Accounts {
             created_at: now,
             last_login_at: Some(now),
         };
-        let activation = (!verified).then(|| {
-            let token = OpaqueToken::generate();
-            let ttl = self.settings.activation_ttl;
-            let link = self.settings.link("activate", token.expose(), None);
-            let label = &provider.config.label;
-            let letters = self.policy.letters(account.locale);
-            let rendered = letters.activation_through(&link, ttl, label, identity.email.as_deref());
-            let record = NewOneTimeToken {
-                hash: token.hash,
-                account_id: account.id,
-                purpose: TokenPurpose::ActivationThroughProvider,
-                created_at: now,
-                expires_at: now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(24)),
-            };
-            (record, self.email(&account.email, rendered, now))
-        });
+        let activation =
+            (!verified).then(|| self.activation_through(&account, &provider.config.label, identity.email.as_deref()));
         let signed_up = self
             .outcome(Kind::SignupByProvider, Some(account.id), client)
             .detail(json!({ "provider": provider.config.name, "active": verified }));
@@ -177,6 +163,29 @@ impl Accounts {
         let found = self.store.find_account(&AccountKey::Id(account.id)).await?.ok_or(Error::NotFound)?;
         self.logged_in_socially(provider, &found.account, client);
         Ok(found.account)
+    }
+
+    /// The one-time token and the email that activate `account`, signed up through `label`
+    /// (a provider or an organization's identity provider) whose address is not yet proven.
+    pub(super) fn activation_through(
+        &self,
+        account: &NewAccount,
+        label: &str,
+        identity_email: Option<&str>,
+    ) -> (NewOneTimeToken, NewEmail) {
+        let now = self.now();
+        let token = OpaqueToken::generate();
+        let ttl = self.settings.activation_ttl;
+        let link = self.settings.link("activate", token.expose(), None);
+        let rendered = self.policy.letters(account.locale).activation_through(&link, ttl, label, identity_email);
+        let record = NewOneTimeToken {
+            hash: token.hash,
+            account_id: account.id,
+            purpose: TokenPurpose::ActivationThroughProvider,
+            created_at: now,
+            expires_at: now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(24)),
+        };
+        (record, self.email(&account.email, rendered, now))
     }
 
     /// The caller's linked identities.
@@ -214,7 +223,7 @@ impl Accounts {
 }
 
 /// An account that may log in, or why not.
-fn usable(account: Account) -> Result<Account> {
+pub(super) fn usable(account: Account) -> Result<Account> {
     match account.status {
         Status::Active => Ok(account),
         Status::Pending => Err(Error::NotActivated),

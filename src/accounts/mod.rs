@@ -34,6 +34,7 @@ pub mod saml_login;
 mod session;
 mod signup;
 pub mod sso;
+pub mod sso_routing;
 pub mod throttle;
 pub mod webhooks;
 

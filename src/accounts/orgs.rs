@@ -156,7 +156,7 @@ impl Accounts {
         edit: OrgEdit,
         client: &ClientInfo,
     ) -> Result<Organization> {
-        let OrgView { org, .. } = self.org_with(caller, key, "org:update").await?;
+        let OrgView { org, standing } = self.org_with(caller, key, "org:update").await?;
         let change = OrgChange {
             name: edit.name.as_deref().map(check_name).transpose()?.unwrap_or_else(|| org.name.clone()),
             slug: match edit.slug.as_deref() {
@@ -173,6 +173,9 @@ impl Accounts {
             },
             now: self.now(),
         };
+        if change.policy.sso_required != org.policy.sso_required {
+            self.may_switch_sso_required(&org, &standing, change.policy.sso_required).await?;
+        }
         let changed: Vec<&str> = [
             ("name", change.name != org.name),
             ("slug", change.slug.as_str() != org.slug),

@@ -398,6 +398,7 @@ impl Accounts {
             Some(_) => return Err(Error::NotActivated),
             None => return Err(Error::InvalidCredentials),
         };
+        self.sso_gate(&account, None, client).await?;
         let method = if hardware { "hwk" } else { "swk" };
         let amr = vec![method.to_owned(), "user".to_owned(), "mfa".to_owned()];
         let auth = SessionAuth::second_factor(amr, self.now());

@@ -7,17 +7,26 @@
 //! (never seen before); then the browser must hold the request's cookie. An unsolicited answer
 //! (IdP-initiated) logs in only where the connection allows it.
 //!
-//! Just-in-time rules: the login is keyed on (connection, `NameID`). A known identity logs in
-//! to its account; a new one links to the account of its address only when that address is at
-//! a domain the organization verified (else `identity_not_linked`: the person logs in and links
-//! first), or makes a new active account, whose address counts as verified only at such a
-//! domain. Each login makes the account a member (`default_role`) if it is not one.
+//! Just-in-time rules (social login's, `linking.rs`, made stricter where an organization's own
+//! identity provider speaks, which any admin holding `sso:manage` may have set up):
+//! - a known identity, keyed on (connection, `NameID`), logs in to its account;
+//! - a new identity whose address is at a domain the organization verified links to the
+//!   account of that address only when that account is active with its address verified, is
+//!   no server admin, and belongs to no organization but this one, and not as its owner (else
+//!   `identity_not_linked`): a connection must not capture an owner's account, nor one of
+//!   another organization;
+//! - a new address at such a domain makes a new active account, its address verified (the
+//!   organization vouches for its domain; like an invitation, this works with sign-up closed);
+//! - a new address anywhere else makes a pending account and sends our confirmation email,
+//!   when sign-up is open (else `signup_disabled`): an active account on an address nobody
+//!   proved would let any organization's identity provider hold accounts on others' addresses.
+//!
+//! Each login makes the account a member (`default_role`) if it is not one.
 
 use secrecy::SecretString;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::identities::METHOD;
 use super::new_account::{NewProfile, Submitted};
 use super::redirect::RedirectTo;
 use super::sso::idp_of;
@@ -28,6 +37,7 @@ use crate::federation::saml::response::{self, Assertion, EMAIL_FORMAT, Expected}
 use crate::model::account::{Account, AccountData, AccountKey, Role, Status};
 use crate::model::domain::DomainName;
 use crate::model::email_login::HandoffBinding;
+use crate::model::org::OWNER;
 use crate::model::outcome::{Effects, Kind};
 use crate::model::sso::{NewSamlRequest, SamlSpend, SsoConnection};
 use crate::store::StoreError;
@@ -35,6 +45,10 @@ use crate::store::identities::{Identity, IdentityKey};
 use crate::store::sso::SamlAnswer;
 use crate::tokens::mac::same;
 use crate::tokens::opaque::{OpaqueToken, TokenHash};
+
+/// The method a hand-off code of a SAML login is stored with: the session it opens is of
+/// federation (`fed`), and passes the organization's `sso_required`.
+pub const HANDOFF_METHOD: &str = "sso";
 
 /// The attributes an address is looked for in when the `NameID` is not one and the connection
 /// maps none: the common names of Okta, Entra ID, Google and the LDAP `mail` OID.
@@ -60,6 +74,9 @@ pub struct ToIdp {
 pub struct SamlCallback {
     pub redirect_to: Option<RedirectTo>,
     pub known_login: bool,
+    /// Whether the hand-off code is bound to the binding given for an unsolicited answer (the
+    /// browser must be given it); a solicited one's is the binding its login started with.
+    pub unsolicited: bool,
     pub outcome: Result<SecretString>,
 }
 
@@ -151,7 +168,7 @@ impl Accounts {
         unsolicited: HandoffBinding,
         client: &ClientInfo,
     ) -> SamlCallback {
-        let unknown = |outcome| SamlCallback { redirect_to: None, known_login: false, outcome };
+        let unknown = |outcome| SamlCallback { redirect_to: None, known_login: false, unsolicited: false, outcome };
         let connection = match self.connection(id).await {
             Ok(connection) => connection,
             Err(error) => return unknown(Err(error)),
@@ -167,9 +184,10 @@ impl Accounts {
                 return unknown(Err(error));
             }
         };
+        let unsolicited = assertion.in_response_to.is_none();
         let redirect_to = self.policy.redirects.recheck(redirect_to.as_deref());
         let outcome = match self.account_for_saml(&connection, &assertion, client).await {
-            Ok(account) => self.hand_off(account.id, METHOD, &handoff).await,
+            Ok(account) => self.hand_off(account.id, HANDOFF_METHOD, &handoff).await,
             Err(error) => {
                 self.saml_failed(&connection, &error, client);
                 Err(error)
@@ -177,7 +195,7 @@ impl Accounts {
         };
         let label = if outcome.is_ok() { "success" } else { "refused" };
         crate::metrics::event("gatehouse_saml_logins_total", "outcome", label);
-        SamlCallback { redirect_to, known_login: true, outcome }
+        SamlCallback { redirect_to, known_login: true, unsolicited, outcome }
     }
 
     /// Checks the answer and spends it: its assertion, and the login's `redirect_to` and
@@ -229,6 +247,9 @@ impl Accounts {
             Error::SamlInvalid(why) => why.clone(),
             other => other.to_string(),
         };
+        // A reason may quote the answer (a parser's message): the log and the trail keep its
+        // start only.
+        let reason: String = reason.chars().take(300).collect();
         tracing::info!(connection_id = %connection.id, org_id = %connection.org_id, %reason, "SAML login refused");
         self.note(self.outcome(Kind::LoginSocialFailed, None, client).detail(json!({
             "provider": connection.provider_name(),
@@ -266,6 +287,7 @@ impl Accounts {
             Status::Pending => return Err(Error::NotActivated),
             Status::Disabled => return Err(Error::Disabled),
         };
+        self.sso_gate(&account, Some(connection.org_id), client).await?;
         self.join_by_sso(connection, &account, client).await?;
         tracing::info!(account_id = %account.id, connection_id = %connection.id, "logged in through SAML");
         self.note(self.outcome(Kind::LoginSocial, Some(account.id), client).detail(json!({
@@ -297,7 +319,8 @@ impl Accounts {
         };
         let detail = json!({ "provider": connection.provider_name(), "org_id": connection.org_id, "connection_id": connection.id });
         if let Some(found) = self.store.find_account(&AccountKey::Email(address.to_lowercase())).await? {
-            if !vouched {
+            if !(vouched && self.may_link_by_sso(connection, &found.account).await?) {
+                tracing::info!(connection_id = %connection.id, vouched, "a new SAML identity's address belongs to an account: not linked");
                 return Err(Error::IdentityNotLinked);
             }
             let linked = self.outcome(Kind::IdentityLinked, Some(found.account.id), client).detail(detail);
@@ -308,6 +331,9 @@ impl Accounts {
             }
             self.settle(&effects).await;
             return Ok(found.account);
+        }
+        if !vouched && !self.policy.signup_open {
+            return Err(Error::SignupDisabled);
         }
         let name = connection
             .saml
@@ -328,19 +354,37 @@ impl Accounts {
         };
         let profile = profile(name.map(String::as_str)).or_else(|_| profile(None)).map_err(Error::Validation)?;
         let hash = self.unknown_password_hash().await?;
-        let mut account = profile.account(hash, Role::User, Status::Active, vouched, now);
+        let status = if vouched { Status::Active } else { Status::Pending };
+        let mut account = profile.account(hash, Role::User, status, vouched, now);
         account.locale = client.locale;
         let signed_up = self.outcome(Kind::SignupByProvider, Some(account.id), client).detail(detail);
-        let effects = Effects::of(signed_up.with("active", true));
-        match self.store.insert_account_with_identity(&account, &row(account.id), key, None, &effects).await {
+        let mut effects = Effects::of(signed_up.with("active", vouched));
+        let activation = (!vouched).then(|| self.activation_through(&account, &connection.name, Some(&address)));
+        let token = activation.map(|(token, email)| {
+            effects.emails.push(email);
+            token
+        });
+        let stored =
+            self.store.insert_account_with_identity(&account, &row(account.id), key, token.as_ref(), &effects).await;
+        match stored {
             Ok(()) => {}
             Err(StoreError::EmailTaken) => return Err(Error::IdentityNotLinked),
             Err(StoreError::Conflict) => return Err(Error::IdentityTaken),
             Err(other) => return Err(other.into()),
         }
         self.settle(&effects).await;
-        tracing::info!(account_id = %account.id, connection_id = %connection.id, vouched, "account made by a SAML login");
+        tracing::info!(account_id = %account.id, connection_id = %connection.id, active = vouched, "account made by a SAML login");
         Ok(self.store.find_account(&AccountKey::Id(account.id)).await?.ok_or(Error::NotFound)?.account)
+    }
+
+    /// Whether a new identity of `connection` may link to `account` (its address at a domain
+    /// the organization verified): see the rules above.
+    async fn may_link_by_sso(&self, connection: &SsoConnection, account: &Account) -> Result<bool> {
+        if account.status != Status::Active || !account.email_verified || account.role == Role::Admin {
+            return Ok(false);
+        }
+        let memberships = self.store.memberships(account.id).await?;
+        Ok(memberships.iter().all(|m| m.org.id == connection.org_id && m.role != OWNER))
     }
 
     /// Makes the account a member of the connection's organization, with its default role,

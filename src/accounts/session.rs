@@ -145,9 +145,9 @@ impl Accounts {
                 }
             }
         }
-        // With a second factor, the organization is named again at its step (`/auth/mfa`) and
-        // checked there: a password alone tells nothing of the account's memberships. Without
-        // one, the login is whole: a domain may join the account before the check.
+        self.sso_gate(&account, None, client).await?;
+        // With a second factor, the organization is named again, and checked, at `/auth/mfa`;
+        // without one, the login is whole: a domain may join the account before the check.
         let org = match org {
             Some(key) if !self.store.factors(account.id).await?.any() => {
                 self.join_by_domain(&account, client).await;

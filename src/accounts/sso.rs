@@ -148,7 +148,8 @@ impl Accounts {
             .org_outcome(Kind::OrgSsoAdded, caller, &view.org, client)
             .with("connection_id", connection.id.to_string())
             .with("type", "saml")
-            .with("idp_entity_id", idp.entity_id.as_str());
+            .with("idp_entity_id", idp.entity_id.as_str())
+            .with("certificate_fingerprints", fingerprints(&connection.saml));
         let effects = Effects::of(added);
         if !self.store.insert_sso_connection(&connection, MAX_CONNECTIONS, &effects).await? {
             return Err(Error::field("metadata_xml", "an organization has at most 10 connections"));
@@ -185,10 +186,12 @@ impl Accounts {
             fields.push("name");
         }
         if let Some(role) = input.default_role {
-            self.may_grant_on_join(&view, &role, "default_role").await?;
             connection.default_role = role;
             fields.push("default_role");
         }
+        // Whoever changes a connection (its identity provider above all) must be able to grant
+        // the role it joins people with, changed or not.
+        self.may_grant_on_join(&view, &connection.default_role, "default_role").await?;
         if let Some(mapping) = input.attribute_mapping {
             connection.saml.attribute_mapping = mapping;
             fields.push("attribute_mapping");
@@ -198,10 +201,15 @@ impl Accounts {
             fields.push("allow_idp_initiated");
         }
         connection.updated_at = self.now();
-        let updated = self
+        let mut updated = self
             .org_outcome(Kind::OrgSsoUpdated, caller, &view.org, client)
             .with("connection_id", id.to_string())
             .with("fields", fields);
+        if input.metadata_xml.is_some() {
+            updated = updated
+                .with("idp_entity_id", connection.saml.idp_entity_id.as_str())
+                .with("certificate_fingerprints", fingerprints(&connection.saml));
+        }
         let effects = Effects::of(updated);
         if !self.store.update_sso_connection(&connection, &effects).await? {
             return Err(Error::NotFoundConnection);

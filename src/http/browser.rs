@@ -89,6 +89,19 @@ pub(crate) fn with_cookies(mut response: Response, cookies: impl IntoIterator<It
     response
 }
 
+/// A `302` sending the browser to another server's login (a provider, an identity provider),
+/// setting `binding` (the cookie binding that login to this browser, required) and `also`.
+pub(crate) fn to_login_elsewhere(location: &str, binding: Option<HeaderValue>, also: Option<HeaderValue>) -> Response {
+    match (HeaderValue::from_str(location), binding) {
+        (Ok(location), Some(binding)) => {
+            let to = (StatusCode::FOUND, [(header::LOCATION, location), (header::SET_COOKIE, binding)]).into_response();
+            with_cookies(to, [also])
+        }
+        _ => ApiError::Internal(anyhow::anyhow!("a login's URL or its binding cookie is not a header value"))
+            .into_response(),
+    }
+}
+
 /// The live browser session this request's cookie names, if any.
 pub(crate) async fn browser_caller(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>, ApiError> {
     let Some(value) = cookie(headers, SESSION_COOKIE) else { return Ok(None) };

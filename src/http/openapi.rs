@@ -96,6 +96,7 @@ lists them all); a `validation_failed` answer names each field in `errors[]`.";
         routes::sso::read,
         routes::sso::update,
         routes::sso::remove,
+        routes::sso::discover,
         routes::sso::metadata,
         routes::sso::login,
         routes::sso::acs,

@@ -17,6 +17,10 @@ pub struct OrgPolicy {
     /// The ways of logging in the organization takes; `None`: any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login_methods: Option<Vec<String>>,
+    /// Accounts whose address is at one of the organization's verified domains log in through
+    /// its identity provider only (its owners excepted, so a broken IdP locks nobody out).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sso_required: bool,
 }
 
 /// Whether a session may enter an organization under its policy.
@@ -32,14 +36,15 @@ pub enum Admission {
 }
 
 impl OrgPolicy {
-    /// A policy as submitted: `{"mfa_required"?: bool, "login_methods"?: [...]}`, nothing else;
+    /// A policy as submitted: `{"mfa_required"?: bool, "login_methods"?: [...],
+    /// "sso_required"?: bool}`, nothing else;
     /// the methods known ones, at least one, each once.
     pub fn parse(value: Value) -> Result<Self, String> {
         if !value.is_object() {
-            return Err("a policy is a JSON object: {\"mfa_required\": true|false, \"login_methods\": [...]}".into());
+            return Err("a policy is a JSON object: {\"mfa_required\": true|false, \"login_methods\": [...], \"sso_required\": true|false}".into());
         }
         let policy: OrgPolicy = serde_json::from_value(value)
-            .map_err(|why| format!("a policy is {{\"mfa_required\": true|false, \"login_methods\": [...]}}: {why}"))?;
+            .map_err(|why| format!("a policy is {{\"mfa_required\": true|false, \"login_methods\": [...], \"sso_required\": true|false}}: {why}"))?;
         if let Some(methods) = &policy.login_methods {
             if methods.is_empty() {
                 return Err("login_methods names at least one way in (or is left out: any)".into());
@@ -128,7 +133,11 @@ mod tests {
 
     #[test]
     fn a_session_enters_when_its_method_is_taken_and_its_second_factor_proved() {
-        let strict = OrgPolicy { mfa_required: true, login_methods: Some(vec!["password".into(), "passkey".into()]) };
+        let strict = OrgPolicy {
+            mfa_required: true,
+            login_methods: Some(vec!["password".into(), "passkey".into()]),
+            sso_required: false,
+        };
         assert_eq!(strict.admits(&amr(&["pwd", "otp", "mfa"]), 2, true), Admission::Admitted);
         assert_eq!(strict.admits(&amr(&["hwk", "user", "mfa"]), 2, true), Admission::Admitted);
         assert_eq!(strict.admits(&amr(&["pwd"]), 1, true), Admission::StepUpRequired);

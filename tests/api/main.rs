@@ -36,6 +36,7 @@ mod signup;
 mod smtp;
 mod social;
 mod sso;
+mod sso_routing;
 mod tokens;
 mod users;
 mod webhooks;

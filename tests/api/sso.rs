@@ -110,7 +110,12 @@ impl Browser {
     }
 
     fn header(&self) -> String {
-        self.cookies.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ")
+        self.header_without("")
+    }
+
+    fn header_without(&self, left_out: &str) -> String {
+        let sent = self.cookies.iter().filter(|(n, _)| n != left_out);
+        sent.map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ")
     }
 }
 
@@ -151,7 +156,9 @@ impl World {
             ("RelayState", answer["relay_state"].as_str().unwrap_or("")),
         ];
         let acs = self.connection["acs_url"].as_str().unwrap();
-        let response = client().post(acs).header("cookie", browser.header()).form(&form).send().await.unwrap();
+        // The IdP's post is cross-site: a browser leaves out the `SameSite=Lax` hand-off cookie.
+        let sent = browser.header_without("gatehouse_handoff");
+        let response = client().post(acs).header("cookie", sent).form(&form).send().await.unwrap();
         browser.keep(&response);
         response
     }
@@ -162,6 +169,25 @@ impl World {
         let at = self.start(&mut browser).await;
         let answer = self.answer(Some(&at), name_id, extra);
         (self.post(&mut browser, &answer).await, browser)
+    }
+
+    /// The organization proves it holds acme.test (its TXT record published).
+    async fn verify_domain(&self) {
+        let claimed =
+            self.app.post_json("/orgs/acme/domains", &json!({"domain": "acme.test"}), Some(&self.owner)).await;
+        let claimed: Value = claimed.json().await.unwrap();
+        let challenge = &claimed["challenge"];
+        self.dns.publish_txt(challenge["name"].as_str().unwrap(), challenge["value"].as_str().unwrap()).await;
+        let verified = self.app.post_json("/orgs/acme/domains/acme.test/verify", &json!({}), Some(&self.owner)).await;
+        assert_eq!(verified.status(), StatusCode::OK);
+    }
+
+    /// The account a landing's code logs in to.
+    async fn me(&self, landed: &reqwest::Response, browser: &Browser) -> Value {
+        let tokens = self.exchange(landed, browser).await;
+        assert_eq!(tokens.status(), StatusCode::OK);
+        let tokens: Value = tokens.json().await.unwrap();
+        self.app.get("/user", tokens["access_token"].as_str()).await.json().await.unwrap()
     }
 
     /// Exchanges the code a landing carries for tokens, from the browser that logged in.
@@ -240,18 +266,20 @@ async fn a_person_logs_in_through_the_organizations_idp_and_joins_it_with_the_de
     assert_eq!(read["acs_url"], connection["acs_url"]);
     assert_eq!(read["issuer"], connection["sp_entity_id"]);
 
+    world.verify_domain().await;
     let answer = world.answer(Some(&at), "ann@acme.test", &["--attr", "givenName=Ann"]);
     let landed = world.post(&mut browser, &answer).await;
     assert_eq!(landed.status(), StatusCode::SEE_OTHER);
     let to = location(&landed);
     assert!(to.as_str().starts_with("http://app.test/done?code="), "{to}");
-    let tokens = world.exchange(&landed, &browser).await;
-    assert_eq!(tokens.status(), StatusCode::OK);
-    let tokens: Value = tokens.json().await.unwrap();
-    let me: Value = world.app.get("/user", tokens["access_token"].as_str()).await.json().await.unwrap();
+    // The code is bound to the hand-off cookie the login set, which the ACS left alone.
+    assert!(
+        !landed.headers().get_all("set-cookie").iter().any(|c| c.to_str().unwrap().starts_with("gatehouse_handoff="))
+    );
+    let me = world.me(&landed, &browser).await;
     assert_eq!(me["email"], "ann@acme.test");
-    // acme.test is not a domain the organization verified: the address is not vouched for.
-    assert_eq!(me["email_verified"], false);
+    // acme.test is a domain the organization verified: it vouches for the address.
+    assert_eq!(me["email_verified"], true);
     let members: Value = world.app.get("/orgs/acme/members", Some(&world.owner)).await.json().await.unwrap();
     let ann = members["members"].as_array().unwrap().iter().find(|m| m["account"]["email"] == "ann@acme.test");
     assert_eq!(ann.map(|m| m["role"].clone()), Some(json!("member")), "{members}");
@@ -261,9 +289,34 @@ async fn a_person_logs_in_through_the_organizations_idp_and_joins_it_with_the_de
     assert_problem(again, StatusCode::BAD_REQUEST, "saml_invalid").await;
     // A second login of the same person finds the same account (keyed on connection and NameID).
     let (landed, browser) = world.log_in("ann@acme.test", &[]).await;
-    let tokens: Value = world.exchange(&landed, &browser).await.json().await.unwrap();
-    let again: Value = world.app.get("/user", tokens["access_token"].as_str()).await.json().await.unwrap();
-    assert_eq!(again["id"], me["id"]);
+    assert_eq!(world.me(&landed, &browser).await["id"], me["id"]);
+}
+
+#[tokio::test]
+async fn a_new_address_at_a_domain_nobody_verified_waits_for_our_confirmation_email() {
+    let Some(world) = world().await else { return };
+    // Any organization may point a connection at an IdP of its own, which may name any
+    // address: an account on it is not usable before its owner confirms it.
+    let (landed, _) = world.log_in("victim@elsewhere.test", &[]).await;
+    assert_eq!(param(&location(&landed), "error").as_deref(), Some("account_not_activated"));
+    let link = world.app.activation_link("victim@elsewhere.test", 1).await;
+    let token = link.split("token=").nth(1).unwrap();
+    let confirmed = world.app.client.post(world.app.url("/activate")).json(&json!({"token": token}));
+    assert_eq!(confirmed.send().await.unwrap().status(), StatusCode::OK);
+    let (landed, browser) = world.log_in("victim@elsewhere.test", &[]).await;
+    let me = world.me(&landed, &browser).await;
+    assert_eq!((me["email"].as_str(), me["email_verified"].as_bool()), (Some("victim@elsewhere.test"), Some(true)));
+}
+
+#[tokio::test]
+async fn with_sign_up_closed_only_a_verified_domain_provisions_new_accounts() {
+    let Some(mut world) = world().await else { return };
+    world.app = world.app.restart_changing(|config| config.policy.signup_open = false).await;
+    let (landed, _) = world.log_in("new@elsewhere.test", &[]).await;
+    assert_eq!(param(&location(&landed), "error").as_deref(), Some("signup_disabled"));
+    world.verify_domain().await;
+    let (landed, browser) = world.log_in("new@acme.test", &[]).await;
+    assert_eq!(world.me(&landed, &browser).await["email"], "new@acme.test");
 }
 
 #[tokio::test]
@@ -375,22 +428,20 @@ async fn an_existing_account_is_linked_only_at_a_domain_the_organization_verifie
     let (landed, _) = world.log_in("bob@acme.test", &[]).await;
     assert_eq!(param(&location(&landed), "error").as_deref(), Some("identity_not_linked"));
 
-    let claimed = world.app.post_json("/orgs/acme/domains", &json!({"domain": "acme.test"}), Some(&world.owner)).await;
-    let claimed: Value = claimed.json().await.unwrap();
-    let challenge = &claimed["challenge"];
-    world.dns.publish_txt(challenge["name"].as_str().unwrap(), challenge["value"].as_str().unwrap()).await;
-    let verified = world.app.post_json("/orgs/acme/domains/acme.test/verify", &json!({}), Some(&world.owner)).await;
-    assert_eq!(verified.status(), StatusCode::OK);
+    // Accounts at acme.test an admin with sso:manage must not capture: an owner of another
+    // organization, and a server admin.
+    let (_, dora) = world.app.logged_in_user("dora@acme.test").await;
+    let other = world.app.post_json("/orgs", &json!({"name": "Other", "slug": "other"}), Some(&dora)).await;
+    assert_eq!(other.status(), StatusCode::CREATED);
+    world.app.admin("root@acme.test").await;
+    world.verify_domain().await;
 
     let (landed, browser) = world.log_in("bob@acme.test", &[]).await;
-    let tokens: Value = world.exchange(&landed, &browser).await.json().await.unwrap();
-    let me: Value = world.app.get("/user", tokens["access_token"].as_str()).await.json().await.unwrap();
-    assert_eq!(me["id"], bob["id"]);
-    // A new person at the verified domain: the organization vouches for the address.
-    let (landed, browser) = world.log_in("cy@acme.test", &[]).await;
-    let tokens: Value = world.exchange(&landed, &browser).await.json().await.unwrap();
-    let cy: Value = world.app.get("/user", tokens["access_token"].as_str()).await.json().await.unwrap();
-    assert_eq!(cy["email_verified"], true);
+    assert_eq!(world.me(&landed, &browser).await["id"], bob["id"]);
+    for captured in ["dora@acme.test", "root@acme.test"] {
+        let (landed, _) = world.log_in(captured, &[]).await;
+        assert_eq!(param(&location(&landed), "error").as_deref(), Some("identity_not_linked"), "{captured}");
+    }
 }
 
 #[tokio::test]

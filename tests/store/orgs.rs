@@ -69,7 +69,7 @@ pub async fn an_organization_round_trips_with_its_owner_and_keeps_its_slug_uniqu
         name: "Globex".into(),
         slug: Slug::parse(slug).unwrap(),
         data: json!({"plan": "enterprise"}).as_object().unwrap().clone(),
-        policy: OrgPolicy { mfa_required: true, login_methods: Some(vec!["passkey".into()]) },
+        policy: OrgPolicy { mfa_required: true, login_methods: Some(vec!["passkey".into()]), sso_required: true },
         now: now() + minutes(1),
     };
     let taken = h.store.update_org(other, &change("acme"), &Effects::none()).await;

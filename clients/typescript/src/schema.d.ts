@@ -1621,6 +1621,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/sso/discover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Where an address logs in (single sign-on)
+         * @description For a login page that asks for the address first: when an organization verified the address's domain and has a single sign-on connection, its `login_url` (with `redirect_to`, when given); else `404 not_found`. Found or not, the answer takes the same reads; it is budgeted per IP like logins.
+         */
+        post: operations["discoverSso"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/sso/saml/{id}/acs": {
         parameters: {
             query?: never;
@@ -2169,6 +2189,16 @@ export interface components {
             /** @description Pass it as `cursor` for the next page; `null` on the last page. */
             next_cursor?: string | null;
         };
+        DiscoverInput: {
+            /** @description The address the person typed. */
+            email: string;
+            /** @description Where the login goes on to (checked like every `redirect_to`), added to `login_url`. */
+            redirect_to?: string | null;
+        };
+        Discovered: {
+            /** @description Where to send the browser: the login at the organization's identity provider. */
+            login_url: string;
+        };
         /**
          * @description OpenID Connect discovery: who issues the tokens, where their keys are, and the endpoints
          *     of gatehouse as the OpenID Connect provider of other apps.
@@ -2638,12 +2668,14 @@ export interface components {
              *     (`totp`, `webauthn`, `recovery_code`).
              */
             methods?: string[] | null;
+            /** @description With `sso_required`: where to log in instead (the organization's identity provider). */
+            login_url?: string | null;
         };
         /**
          * @description The stable machine-readable error codes.
          * @enum {string}
          */
-        ProblemCode: "malformed_request" | "token_invalid" | "unauthorized" | "invalid_credentials" | "account_not_activated" | "account_disabled" | "mfa_required" | "invalid_code" | "mfa_token_invalid" | "reauthentication_required" | "mfa_enrolment_required" | "mfa_already_enabled" | "mfa_not_enabled" | "passkeys_unavailable" | "webauthn_failed" | "forbidden" | "not_a_member" | "signup_disabled" | "passwordless_disabled" | "oidc_state_invalid" | "handoff_invalid" | "oidc_failed" | "provider_unavailable" | "identity_not_linked" | "identity_taken" | "provider_email_missing" | "last_way_in" | "not_found" | "method_not_allowed" | "email_taken" | "username_taken" | "slug_taken" | "last_owner" | "invitation_email_mismatch" | "invitation_expired" | "already_member" | "role_exists" | "role_in_use" | "login_method_not_allowed" | "member_limit_reached" | "domain_exists" | "domain_taken" | "public_mail_domain" | "domain_verification_failed" | "dns_unavailable" | "sso_metadata_invalid" | "saml_invalid" | "token_expired" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "rate_limited" | "unavailable" | "internal_error";
+        ProblemCode: "malformed_request" | "token_invalid" | "unauthorized" | "invalid_credentials" | "account_not_activated" | "account_disabled" | "mfa_required" | "invalid_code" | "mfa_token_invalid" | "reauthentication_required" | "mfa_enrolment_required" | "mfa_already_enabled" | "mfa_not_enabled" | "passkeys_unavailable" | "webauthn_failed" | "forbidden" | "not_a_member" | "signup_disabled" | "passwordless_disabled" | "oidc_state_invalid" | "handoff_invalid" | "oidc_failed" | "provider_unavailable" | "identity_not_linked" | "identity_taken" | "provider_email_missing" | "last_way_in" | "not_found" | "method_not_allowed" | "email_taken" | "username_taken" | "slug_taken" | "last_owner" | "invitation_email_mismatch" | "invitation_expired" | "already_member" | "role_exists" | "role_in_use" | "login_method_not_allowed" | "member_limit_reached" | "domain_exists" | "domain_taken" | "public_mail_domain" | "domain_verification_failed" | "dns_unavailable" | "sso_metadata_invalid" | "sso_required" | "saml_invalid" | "token_expired" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "rate_limited" | "unavailable" | "internal_error";
         /**
          * @description The profile fields of an account. Other top-level fields are kept in `data`.
          * @example {
@@ -3212,7 +3244,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `payload_too_large`: the request body is over 64 KiB */
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3272,7 +3304,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `payload_too_large`: the request body is over 64 KiB */
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3415,7 +3447,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `payload_too_large`: the request body is over 64 KiB */
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3630,7 +3662,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `payload_too_large`: the request body is over 64 KiB */
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4235,7 +4267,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `payload_too_large`: the request body is over 64 KiB */
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4372,7 +4404,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `payload_too_large`: the request body is over 64 KiB */
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4883,7 +4915,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `payload_too_large`: the request body is over 64 KiB */
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5098,7 +5130,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `payload_too_large`: the request body is over 64 KiB */
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5349,7 +5381,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `payload_too_large`: the request body is over 64 KiB */
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5484,7 +5516,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `payload_too_large`: the request body is over 64 KiB */
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5661,7 +5693,7 @@ export interface operations {
                     "text/html": unknown;
                 };
             };
-            /** @description `payload_too_large`: the request body is over 64 KiB */
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5749,7 +5781,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `payload_too_large`: the request body is over 64 KiB */
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5998,7 +6030,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `payload_too_large`: the request body is over 64 KiB */
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -6367,7 +6399,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `payload_too_large`: the request body is over 64 KiB */
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -6734,7 +6766,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `payload_too_large`: the request body is over 64 KiB */
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -6893,7 +6925,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `payload_too_large`: the request body is over 64 KiB */
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -7029,7 +7061,7 @@ export interface operations {
                     "text/html": unknown;
                 };
             };
-            /** @description `payload_too_large`: the request body is over 64 KiB */
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -7728,7 +7760,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description `payload_too_large`: the request body is over 64 KiB */
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -7834,7 +7866,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description `payload_too_large`: the request body is over 64 KiB */
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -7899,7 +7931,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description `payload_too_large`: the request body is over 64 KiB */
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -9645,7 +9677,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `payload_too_large`: the request body is over 64 KiB */
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -9857,7 +9889,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `payload_too_large`: the request body is over 64 KiB */
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -9933,7 +9965,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `payload_too_large`: the request body is over 64 KiB */
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -10002,7 +10034,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `payload_too_large`: the request body is over 64 KiB */
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -10151,7 +10183,7 @@ export interface operations {
                     "text/html": unknown;
                 };
             };
-            /** @description `payload_too_large`: the request body is over 64 KiB */
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -10244,6 +10276,75 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Readiness"];
+                };
+            };
+            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    discoverSso: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DiscoverInput"];
+            };
+        };
+        responses: {
+            /** @description The identity provider's login */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Discovered"];
+                };
+            };
+            /** @description `malformed_request`: the body is not valid JSON or form data, or a field is missing or of the wrong type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such route, or (for admins) no such account, session or email */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: well-formed input that breaks a rule; `errors[]` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `rate_limited`: too many attempts; wait for `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
@@ -10519,7 +10620,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `payload_too_large`: the request body is over 64 KiB */
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -10617,7 +10718,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `payload_too_large`: the request body is over 64 KiB */
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -10776,7 +10877,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `payload_too_large`: the request body is over 64 KiB */
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -11137,7 +11238,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `payload_too_large`: the request body is over 64 KiB */
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -11320,7 +11421,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `payload_too_large`: the request body is over 64 KiB */
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;

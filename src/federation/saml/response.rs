@@ -165,8 +165,9 @@ fn read_assertion(
     let subject = one(assertion, ASSERTION, "Subject")?;
     let name = one(subject, ASSERTION, "NameID")?;
     let name_id = text_of(name).trim().to_owned();
-    if name_id.is_empty() || name_id.len() > 512 {
-        return Err(SamlError::refused("the NameID is empty or too long"));
+    // An identity's subject is kept in at most 255 characters on every backend.
+    if name_id.is_empty() || name_id.len() > 255 {
+        return Err(SamlError::refused("the NameID is empty or longer than 255 bytes"));
     }
     let response_in_response_to = response.attribute("InResponseTo");
     let mut confirmed_until = None;

@@ -170,12 +170,14 @@ codes! {
         "the DNS servers did not answer (`GATEHOUSE_DNS_RESOLVER`); try again later";
     SsoMetadataInvalid = "sso_metadata_invalid", UNPROCESSABLE_ENTITY, "Identity provider metadata not usable",
         "the SAML metadata is not an identity provider's with an HTTP-Redirect login URL (https) and a signing certificate (RSA 2048+ or EC P-256/P-384); `detail` says what is missing";
+    SsoRequired = "sso_required", FORBIDDEN, "Single sign-on required",
+        "the organization that verified the address's domain requires its identity provider: log in at the problem's `login_url` (a password, email link, passkey or social login is refused; its owners keep their ways in)";
     SamlInvalid = "saml_invalid", BAD_REQUEST, "SAML answer refused",
         "the identity provider's answer failed a check (signature, audience, validity, the request it answers, a replay…); the reason is in gatehouse's log and audit trail (`login.social_failed`), never in the answer";
     TokenExpired = "token_expired", GONE, "Link expired",
         "the link is past its expiry; ask for a new one";
     PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE, "Payload too large",
-        "the request body is over 64 KiB";
+        "the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB)";
     UnsupportedMediaType = "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, "Unsupported media type",
         "the body's content type is not one this route reads";
     ValidationFailed = "validation_failed", UNPROCESSABLE_ENTITY, "Validation failed",

@@ -108,13 +108,18 @@ pub enum ApiError {
     SsoMetadataInvalid(String),
     /// 400: the reason goes to the log and the audit trail, never to the browser.
     SamlInvalid,
+    /// 403: the organization that verified the address's domain requires its identity provider
+    /// (`login_url`).
+    SsoRequired {
+        login_url: String,
+    },
     /// 409
     EmailTaken,
     /// 409
     UsernameTaken,
     /// 410: the link has expired.
     TokenExpired,
-    /// 413: the body is over 64 KiB.
+    /// 413: the body is over what the route takes (64 KiB; 1 MiB for SAML, 64 MiB for an import).
     PayloadTooLarge,
     /// 415
     UnsupportedMediaType(String),
@@ -158,6 +163,9 @@ pub struct Problem<'a> {
     /// (`totp`, `webauthn`, `recovery_code`).
     #[serde(skip_serializing_if = "Option::is_none")]
     methods: Option<&'a [&'static str]>,
+    /// With `sso_required`: where to log in instead (the organization's identity provider).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    login_url: Option<&'a str>,
 }
 
 /// One field's problem in a `validation_failed` answer.
@@ -230,6 +238,7 @@ impl ApiError {
             DnsUnavailable => Code::DnsUnavailable,
             SsoMetadataInvalid(_) => Code::SsoMetadataInvalid,
             SamlInvalid => Code::SamlInvalid,
+            SsoRequired { .. } => Code::SsoRequired,
             TokenExpired => Code::TokenExpired,
             PayloadTooLarge => Code::PayloadTooLarge,
             UnsupportedMediaType(_) => Code::UnsupportedMediaType,
@@ -311,8 +320,9 @@ impl ApiError {
             DnsUnavailable => "DNS could not be asked now; try again later.".into(),
             SsoMetadataInvalid(why) => format!("The identity provider's metadata is not usable: {why}."),
             SamlInvalid => "The identity provider's answer was refused; the reason is in gatehouse's log and audit trail.".into(),
+            SsoRequired { .. } => "Your organization requires you to log in through its identity provider: go to login_url.".into(),
             TokenExpired => "The link has expired; ask for a new one.".into(),
-            PayloadTooLarge => "The request body is larger than this route takes: 64 KiB (an import: 64 MiB).".into(),
+            PayloadTooLarge => "The request body is larger than this route takes: 64 KiB (a SAML metadata or answer: 1 MiB; an import: 64 MiB).".into(),
             UnsupportedMediaType(why) => why.clone(),
             ValidationFailed(errors) => errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; "),
             RateLimited { retry_after } => {
@@ -353,11 +363,13 @@ impl IntoResponse for ApiError {
             errors,
             mfa_token: None,
             methods: None,
+            login_url: None,
         };
         let problem = match &self {
             ApiError::MfaRequired { mfa_token, methods } => {
                 Problem { mfa_token: Some(mfa_token), methods: Some(methods), ..problem }
             }
+            ApiError::SsoRequired { login_url } => Problem { login_url: Some(login_url), ..problem },
             _ => problem,
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
@@ -451,6 +463,7 @@ impl From<accounts::Error> for ApiError {
             E::NotFoundConnection => ApiError::NotFound("connection"),
             E::SsoMetadataInvalid(why) => ApiError::SsoMetadataInvalid(why),
             E::SamlInvalid(_) => ApiError::SamlInvalid,
+            E::SsoRequired(login_url) => ApiError::SsoRequired { login_url },
             E::NotFoundDelivery => ApiError::NotFound("webhook delivery"),
             E::Forbidden => ApiError::Forbidden,
             E::LastAdmin => ApiError::LastAdmin,

@@ -19,7 +19,8 @@ use uuid::Uuid;
 use crate::accounts::identities::{self, Outcome, ProviderAnswer, ToProvider};
 use crate::contract::IdentityList;
 use crate::http::browser::{
-    ExchangeBody, FORM_COOKIE, account_page, exchange_handoff, form_token, start_handoff, with_cookies,
+    ExchangeBody, FORM_COOKIE, account_page, exchange_handoff, form_token, start_handoff, to_login_elsewhere,
+    with_cookies,
 };
 use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{Auth, Client, Path, Query, cookie};
@@ -103,14 +104,7 @@ fn to_provider(state: &AppState, provider: &str, to: ToProvider) -> Response {
 fn to_provider_with(state: &AppState, provider: &str, to: ToProvider, also: Option<HeaderValue>) -> Response {
     let max_age = identities::LOGIN_TTL.as_secs();
     let cookie = binding_cookie(state, provider, &to.cookie_name, to.cookie_value.expose_secret(), max_age);
-    match (HeaderValue::from_str(to.url.as_str()), cookie) {
-        (Ok(location), Some(cookie)) => {
-            let to = (StatusCode::FOUND, [(header::LOCATION, location), (header::SET_COOKIE, cookie)]).into_response();
-            with_cookies(to, [also])
-        }
-        _ => ApiError::Internal(anyhow::anyhow!("the provider's URL or the cookie is not a header value"))
-            .into_response(),
-    }
+    to_login_elsewhere(to.url.as_str(), cookie, also)
 }
 
 #[utoipa::path(

@@ -5,7 +5,8 @@
 //! the login to it; the identity provider posts its answer to `POST /sso/saml/{id}/acs`, which
 //! answers, as social login does, with a `303` to the app's `redirect_to` carrying a one-time
 //! `code` (or an `error`), never a token. The identity provider reads our metadata at
-//! `GET /sso/saml/{id}/metadata`.
+//! `GET /sso/saml/{id}/metadata`. A login page that asks for the address first learns at
+//! `POST /sso/discover` whether it belongs to an identity provider, and which.
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
@@ -21,7 +22,7 @@ use uuid::Uuid;
 use crate::accounts::saml_login::{self, ToIdp};
 use crate::accounts::sso::{SamlConnectionInput, fingerprints};
 use crate::contract::sso::SsoConnectionBody;
-use crate::http::browser::{account_page, start_handoff, with_cookies};
+use crate::http::browser::{account_page, start_handoff, to_login_elsewhere, with_cookies};
 use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{Auth, Client, Json as JsonBody, Path, Query, cookie};
 use crate::http::pages;
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/orgs/{org}/sso", get(list))
         .route("/orgs/{org}/sso/saml", post(add))
         .route("/orgs/{org}/sso/{id}", get(read).patch(update).delete(remove))
+        .route("/sso/discover", post(discover))
         .route("/sso/saml/{id}/metadata", get(metadata))
         .route("/sso/saml/{id}/login", get(login))
         .route("/sso/saml/{id}/acs", post(acs))
@@ -188,6 +190,37 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct DiscoverInput {
+    /// The address the person typed.
+    email: String,
+    /// Where the login goes on to (checked like every `redirect_to`), added to `login_url`.
+    #[serde(default)]
+    redirect_to: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Discovered {
+    /// Where to send the browser: the login at the organization's identity provider.
+    login_url: String,
+}
+
+#[utoipa::path(
+    post, path = "/sso/discover", summary = "Where an address logs in (single sign-on)", operation_id = "discoverSso", tag = "sso",
+    description = "For a login page that asks for the address first: when an organization verified the address's domain and has a single sign-on connection, its `login_url` (with `redirect_to`, when given); else `404 not_found`. Found or not, the answer takes the same reads; it is budgeted per IP like logins.",
+    request_body = DiscoverInput,
+    responses((status = 200, description = "The identity provider's login", body = Discovered), Errors<(code::MalformedRequest, code::NotFound, code::ValidationFailed, code::RateLimited, code::Unavailable)>)
+)]
+async fn discover(
+    State(state): State<AppState>,
+    Client(client): Client,
+    JsonBody(input): JsonBody<DiscoverInput>,
+) -> Result<Json<Discovered>, ApiError> {
+    let login_url = state.accounts.discover_sso(&input.email, input.redirect_to.as_deref(), &client).await?;
+    Ok(Json(Discovered { login_url }))
+}
+
 #[utoipa::path(
     get, path = "/sso/saml/{id}/metadata", summary = "The service provider's SAML metadata", operation_id = "samlMetadata", tag = "sso",
     description = "For the identity provider: the entity id (this URL) and the assertion consumer service (HTTP-POST). Assertions are asked to be signed.",
@@ -237,16 +270,7 @@ async fn login(
     let to: ToIdp = state.accounts.begin_saml_login(id, query.redirect_to.as_deref(), handoff, &client).await?;
     let max_age = crate::accounts::identities::LOGIN_TTL.as_secs();
     let cookie = binding_cookie(&state, id, &to.cookie_name, to.cookie_value.expose_secret(), max_age);
-    match (HeaderValue::from_str(to.url.as_str()), cookie) {
-        (Ok(location), Some(cookie)) => {
-            let response =
-                (StatusCode::FOUND, [(header::LOCATION, location), (header::SET_COOKIE, cookie)]).into_response();
-            Ok(with_cookies(response, [set]))
-        }
-        _ => {
-            Err(ApiError::Internal(anyhow::anyhow!("the identity provider's URL or the cookie is not a header value")))
-        }
-    }
+    Ok(to_login_elsewhere(to.url.as_str(), cookie, set))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -278,7 +302,9 @@ async fn acs(
     let saml_response = form.saml_response.filter(|r| !r.is_empty()).ok_or(ApiError::SamlInvalid)?;
     let cookie_name = form.relay_state.as_deref().filter(|r| r.len() <= 512).map(saml_login::binding_cookie);
     let binding = cookie_name.as_deref().and_then(|name| cookie(&headers, name));
-    // An unsolicited answer (where the connection takes them) is bound to this browser now.
+    // An unsolicited answer (where the connection takes them) is bound to this browser now. A
+    // solicited one's code is bound to the cookie its login set, which this cross-site post
+    // does not carry (`SameSite=Lax`): setting one here would replace it.
     let (unsolicited, set) = start_handoff(&state, &headers, None, None)?;
     let accounts = &state.accounts;
     let callback = accounts.finish_saml_login(id, &saml_response, binding.as_deref(), unsolicited, &client).await;
@@ -297,6 +323,7 @@ async fn acs(
             Some(to) => to.with_param(name, &value),
             None => account_page(public_url, name, &value),
         };
+        let set = set.filter(|_| callback.unsolicited);
         with_cookies(pages::see_other_url(&to), [set])
     };
     // The login is over, whatever came of it: its cookie goes.

@@ -11,26 +11,53 @@ use roxmltree::{Node, NodeId};
 
 /// The canonical form of `element`, without `skip` and its content; `inclusive` names the
 /// prefixes (`#default` for the default namespace) the signature's `InclusiveNamespaces` lists.
+///
+/// The tree is walked with a stack of its own, not by recursion, and the namespaces rendered
+/// by the open ancestors are one list pushed and popped: neither a deep document nor one that
+/// declares a namespace at every level costs more than its size.
 pub fn canonicalize(element: Node<'_, '_>, skip: Option<NodeId>, inclusive: &[String]) -> String {
-    let mut writer = Writer { out: String::new(), skip, inclusive };
-    writer.element(element, &Rendered::default());
+    let mut writer = Writer { out: String::new(), skip, inclusive, rendered: Vec::new() };
+    let mut steps = vec![Step::Visit(element)];
+    while let Some(step) = steps.pop() {
+        match step {
+            Step::Visit(node) => match node.node_type() {
+                roxmltree::NodeType::Element => {
+                    let rendered_before = writer.rendered.len();
+                    let qname = writer.start_tag(node);
+                    steps.push(Step::Close { qname, rendered_before });
+                    let children = node.children().filter(|child| Some(child.id()) != writer.skip);
+                    let children: Vec<_> = children.collect();
+                    steps.extend(children.into_iter().rev().map(Step::Visit));
+                }
+                roxmltree::NodeType::Text => escape_text(&mut writer.out, node.text().unwrap_or("")),
+                roxmltree::NodeType::PI => writer.processing_instruction(node),
+                roxmltree::NodeType::Comment | roxmltree::NodeType::Root => {}
+            },
+            Step::Close { qname, rendered_before } => {
+                writer.rendered.truncate(rendered_before);
+                writer.out.push_str("</");
+                writer.out.push_str(qname);
+                writer.out.push('>');
+            }
+        }
+    }
     writer.out
 }
 
-/// The namespace declarations output ancestors rendered: (prefix, `""` for the default; URI).
-#[derive(Clone, Default)]
-struct Rendered(Vec<(String, String)>);
-
-impl Rendered {
-    fn get(&self, prefix: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(p, _)| p == prefix).map(|(_, uri)| uri.as_str())
-    }
+/// What is left to do: a node to write, or an element to close (forgetting the namespaces it
+/// rendered).
+enum Step<'a, 'input> {
+    Visit(Node<'a, 'input>),
+    Close { qname: &'input str, rendered_before: usize },
 }
 
 struct Writer<'a> {
     out: String,
     skip: Option<NodeId>,
     inclusive: &'a [String],
+    /// The namespace declarations the open elements rendered: (prefix, `""` for the default;
+    /// URI), innermost last.
+    rendered: Vec<(String, String)>,
 }
 
 /// The prefix of a qualified name as written (`saml:Assertion` → `saml`), `""` for none.
@@ -38,20 +65,26 @@ fn prefix_of(qname: &str) -> &str {
     qname.split_once(':').map_or("", |(prefix, _)| prefix)
 }
 
-/// An element's qualified name as written in its start tag.
+/// An element's qualified name as written in its start tag (empty where the tree's range does
+/// not fall on the input's characters: never a panic).
 fn element_qname<'input>(node: Node<'_, 'input>) -> &'input str {
-    let text = node.document().input_text();
-    let start = &text[node.range().start + 1..];
+    let start = node.document().input_text().get(node.range().start + 1..).unwrap_or("");
     let end = start.find(|c: char| c.is_whitespace() || c == '>' || c == '/').unwrap_or(start.len());
     &start[..end]
 }
 
 fn attribute_qname<'input>(node: Node<'_, 'input>, attribute: &roxmltree::Attribute<'_, 'input>) -> &'input str {
-    &node.document().input_text()[attribute.range_qname()]
+    node.document().input_text().get(attribute.range_qname()).unwrap_or("")
 }
 
 impl Writer<'_> {
-    fn element(&mut self, node: Node<'_, '_>, rendered: &Rendered) {
+    fn rendered(&self, prefix: &str) -> Option<&str> {
+        self.rendered.iter().rev().find(|(p, _)| p == prefix).map(|(_, uri)| uri.as_str())
+    }
+
+    /// Writes an element's start tag, with the namespace declarations it must render (pushed
+    /// on `rendered`); returns its qualified name.
+    fn start_tag<'input>(&mut self, node: Node<'_, 'input>) -> &'input str {
         let qname = element_qname(node);
         let mut used: Vec<&str> = vec![prefix_of(qname)];
         for attribute in node.attributes() {
@@ -74,7 +107,7 @@ impl Writer<'_> {
         }
         used.sort_unstable();
         used.dedup();
-        let mut inner = rendered.clone();
+        let mut declared = Vec::new();
         self.out.push('<');
         self.out.push_str(qname);
         for prefix in used {
@@ -86,8 +119,8 @@ impl Writer<'_> {
             } else {
                 node.lookup_namespace_uri(Some(prefix)).unwrap_or("")
             };
-            let before = rendered.get(prefix).unwrap_or("");
-            let same = if prefix.is_empty() { before == uri } else { rendered.get(prefix) == Some(uri) };
+            let before = self.rendered(prefix);
+            let same = if prefix.is_empty() { before.unwrap_or("") == uri } else { before == Some(uri) };
             if same {
                 continue;
             }
@@ -100,8 +133,9 @@ impl Writer<'_> {
             }
             escape_attribute(&mut self.out, uri);
             self.out.push('"');
-            inner.0.push((prefix.to_owned(), uri.to_owned()));
+            declared.push((prefix.to_owned(), uri.to_owned()));
         }
+        self.rendered.extend(declared);
         let mut attributes: Vec<_> = node.attributes().collect();
         attributes
             .sort_by(|a, b| (a.namespace().unwrap_or(""), a.name()).cmp(&(b.namespace().unwrap_or(""), b.name())));
@@ -113,30 +147,19 @@ impl Writer<'_> {
             self.out.push('"');
         }
         self.out.push('>');
-        for child in node.children() {
-            if Some(child.id()) == self.skip {
-                continue;
+        qname
+    }
+
+    fn processing_instruction(&mut self, node: Node<'_, '_>) {
+        if let Some(pi) = node.pi() {
+            self.out.push_str("<?");
+            self.out.push_str(pi.target);
+            if let Some(value) = pi.value.filter(|v| !v.is_empty()) {
+                self.out.push(' ');
+                self.out.push_str(value);
             }
-            match child.node_type() {
-                roxmltree::NodeType::Element => self.element(child, &inner),
-                roxmltree::NodeType::Text => escape_text(&mut self.out, child.text().unwrap_or("")),
-                roxmltree::NodeType::PI => {
-                    if let Some(pi) = child.pi() {
-                        self.out.push_str("<?");
-                        self.out.push_str(pi.target);
-                        if let Some(value) = pi.value.filter(|v| !v.is_empty()) {
-                            self.out.push(' ');
-                            self.out.push_str(value);
-                        }
-                        self.out.push_str("?>");
-                    }
-                }
-                roxmltree::NodeType::Comment | roxmltree::NodeType::Root => {}
-            }
+            self.out.push_str("?>");
         }
-        self.out.push_str("</");
-        self.out.push_str(qname);
-        self.out.push('>');
     }
 }
 
@@ -211,6 +234,30 @@ mod tests {
     fn a_default_namespace_is_undeclared_under_a_parent_that_rendered_one() {
         let xml = r#"<a xmlns="urn:d"><b xmlns=""/></a>"#;
         assert_eq!(c14n(xml, &[]), r#"<a xmlns="urn:d"><b xmlns=""></b></a>"#);
+    }
+
+    /// A document of `depth` nested elements, each declaring its own prefix when `prefixed`.
+    fn nested(depth: usize, prefixed: bool) -> String {
+        let open = |level: usize| match prefixed {
+            true => format!("<p{level}:e xmlns:p{level}=\"urn:{level}\">"),
+            false => "<e>".to_owned(),
+        };
+        let close = |level: usize| if prefixed { format!("</p{level}:e>") } else { "</e>".to_owned() };
+        let mut xml: String = (0..depth).map(open).collect();
+        xml.extend((0..depth).rev().map(close));
+        xml
+    }
+
+    #[test]
+    fn a_deep_document_is_written_without_recursion_and_each_level_renders_its_own_prefix() {
+        // Deeper than a thread's stack would take, were the walk recursive.
+        for (depth, prefixed) in [(50_000, false), (1_000, true)] {
+            let xml = nested(depth, prefixed);
+            let options = roxmltree::ParsingOptions { nodes_limit: u32::MAX, ..Default::default() };
+            let doc = roxmltree::Document::parse_with_options(&xml, options).unwrap();
+            // Each element renders its own prefix once: the output is the input, as long.
+            assert_eq!(canonicalize(doc.root_element(), None, &[]), xml);
+        }
     }
 
     #[test]

@@ -1,0 +1,89 @@
+//! Where an address logs in: the identity provider of the organization that verified its
+//! domain (`POST /sso/discover`), asked by a login page before it asks for a password; and the
+//! organization's policy `sso_required`, which refuses every other way in to such an address
+//! (a password, an email link or code, a passkey, social login) with its login URL.
+//!
+//! The policy spares the organization's owners (a broken identity provider must not lock out
+//! the people who can fix its connection) and gatehouse's admins; it ends no session itself.
+
+use uuid::Uuid;
+
+use super::access::Standing;
+use super::throttle::Action;
+use super::{Accounts, ClientInfo, Error, Result};
+use crate::model::account::{Account, Email, Role};
+use crate::model::domain::DomainName;
+use crate::model::org::{OWNER, OrgKey, Organization};
+use crate::model::outcome::Kind;
+
+/// A domain no organization can verify (`.invalid` is reserved): what an address without a
+/// usable domain is looked up as, so every answer costs the same reads.
+const NO_DOMAIN: &str = "invalid.invalid";
+
+impl Accounts {
+    /// The login URL of the first connection of the organization that verified the domain of
+    /// `email` (with `redirect_to`, checked like every one, for the login to go on to), or
+    /// [`Error::NotFoundConnection`]. Found or not, the answer takes the same two reads, so its
+    /// time does not tell whether a domain is an organization's.
+    pub async fn discover_sso(&self, email: &str, redirect_to: Option<&str>, client: &ClientInfo) -> Result<String> {
+        self.per_ip(Action::Login, client).await?;
+        let email = Email::parse(email).map_err(|e| Error::Validation(vec![e]))?;
+        let redirect = self.policy.redirect(redirect_to)?;
+        let domain = DomainName::of_email(email.normalized());
+        let claim = self.store.verified_domain(domain.as_ref().map_or(NO_DOMAIN, DomainName::as_str)).await?;
+        let connections = self.store.sso_connections(claim.map_or(Uuid::nil(), |c| c.org_id)).await?;
+        let connection = connections.first().ok_or(Error::NotFoundConnection)?;
+        let mut login = url::Url::parse(&self.sso_urls(connection.id).login_url)
+            .map_err(|e| anyhow::anyhow!("a connection's login URL: {e}"))?;
+        if let Some(redirect) = redirect {
+            login.query_pairs_mut().append_pair("redirect_to", redirect.as_str());
+        }
+        Ok(login.to_string())
+    }
+}
+
+impl Accounts {
+    /// Refuses a login of `account` by any way but its organization's identity provider, when
+    /// the organization that verified its address's domain requires that, with that provider's
+    /// login URL; `through` is the organization whose identity provider the login came through,
+    /// if one did. One read for an address at no verified domain (most logins).
+    pub(super) async fn sso_gate(&self, account: &Account, through: Option<Uuid>, client: &ClientInfo) -> Result<()> {
+        let Some(domain) = DomainName::of_email(&account.email) else { return Ok(()) };
+        let Some(claim) = self.store.verified_domain(domain.as_str()).await? else { return Ok(()) };
+        let Some(org) = self.store.find_org(OrgKey::Id(claim.org_id)).await? else { return Ok(()) };
+        if !org.policy.sso_required || account.role == Role::Admin || through == Some(org.id) {
+            return Ok(());
+        }
+        if self.store.membership(org.id, account.id).await?.is_some_and(|m| m.role == OWNER) {
+            return Ok(());
+        }
+        // Without a connection (the last one removed) there is nowhere to send the person: the
+        // policy waits for one rather than lock everyone out.
+        let Some(connection) = self.store.sso_connections(org.id).await?.into_iter().next() else {
+            tracing::warn!(org_id = %org.id, "sso_required is on but the organization has no connection: not enforced");
+            return Ok(());
+        };
+        tracing::info!(account_id = %account.id, org_id = %org.id, "login refused: the organization requires its single sign-on");
+        let refused = self.outcome(Kind::LoginFailed, Some(account.id), client);
+        self.note(refused.with("reason", "sso_required").with("org_id", org.id.to_string()));
+        Err(Error::SsoRequired(self.sso_urls(connection.id).login_url))
+    }
+
+    /// Whether the caller (of `standing` in `org`) may switch `sso_required` to `on`: it takes
+    /// `sso:manage`, and switching on takes a connection to send people to.
+    pub(super) async fn may_switch_sso_required(
+        &self,
+        org: &Organization,
+        standing: &Standing,
+        on: bool,
+    ) -> Result<()> {
+        if !standing.may("sso:manage") {
+            return Err(Error::Forbidden);
+        }
+        if on && self.store.sso_connections(org.id).await?.is_empty() {
+            let why = "sso_required needs a single sign-on connection first (POST /orgs/{org}/sso/saml)";
+            return Err(Error::field("policy", why));
+        }
+        Ok(())
+    }
+}

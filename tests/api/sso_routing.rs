@@ -1,0 +1,123 @@
+//! Where an address logs in (`POST /sso/discover`) and the organization's `sso_required`:
+//! connections made from the IdP metadata kept in `e2e/saml/fixtures`, so no IdP has to run.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use url::Url;
+
+use crate::dns::DnsServer;
+use crate::helpers::{Options, PASSWORD, TestApp, assert_problem, spawn_app_with};
+
+const APP: &str = "http://app.test/";
+
+/// An app whose `owner` made the organizations `acme` (with a connection) and `beta`, claimed
+/// `acme.test` and `beta.test`, and published their TXT records (not yet verified).
+struct World {
+    app: TestApp,
+    _dns: DnsServer,
+    owner: String,
+    connection: Value,
+}
+
+async fn world(owner_email: &str) -> World {
+    let dns = DnsServer::start().await;
+    let options =
+        Options::default().var("GATEHOUSE_REDIRECT_ALLOW", APP).var("GATEHOUSE_DNS_RESOLVER", &dns.address.to_string());
+    let app = spawn_app_with(options).await;
+    let (_, owner) = app.logged_in_user(owner_email).await;
+    for (name, slug) in [("Acme", "acme"), ("Beta", "beta")] {
+        let created = app.post_json("/orgs", &json!({"name": name, "slug": slug}), Some(&owner)).await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+    }
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/e2e/saml/fixtures/idp-metadata.xml");
+    let metadata = std::fs::read_to_string(fixture).unwrap();
+    let added = app.post_json("/orgs/acme/sso/saml", &json!({"metadata_xml": metadata}), Some(&owner)).await;
+    assert_eq!(added.status(), StatusCode::CREATED);
+    let connection: Value = added.json().await.unwrap();
+    for (slug, domain) in [("acme", "acme.test"), ("beta", "beta.test")] {
+        let claimed = app.post_json(&format!("/orgs/{slug}/domains"), &json!({"domain": domain}), Some(&owner)).await;
+        let claimed: Value = claimed.json().await.unwrap();
+        let challenge = &claimed["challenge"];
+        dns.publish_txt(challenge["name"].as_str().unwrap(), challenge["value"].as_str().unwrap()).await;
+    }
+    World { app, _dns: dns, owner, connection }
+}
+
+impl World {
+    async fn verify(&self, slug: &str, domain: &str) {
+        let path = format!("/orgs/{slug}/domains/{domain}/verify");
+        assert_eq!(self.app.post_json(&path, &json!({}), Some(&self.owner)).await.status(), StatusCode::OK);
+    }
+
+    async fn set_policy(&self, policy: Value) -> reqwest::Response {
+        self.app.send_json(Method::PATCH, "/orgs/acme", &json!({"policy": policy}), Some(&self.owner)).await
+    }
+}
+
+fn param(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+#[tokio::test]
+async fn an_address_at_a_domain_with_single_sign_on_is_sent_to_its_identity_provider() {
+    let world = world("owner@example.com").await;
+    let app = &world.app;
+    let discover = |email: &str| {
+        let body = json!({"email": email});
+        async move { app.post_json("/sso/discover", &body, None).await }
+    };
+    // acme.test is claimed, not yet verified: it routes nowhere.
+    assert_problem(discover("ann@acme.test").await, StatusCode::NOT_FOUND, "not_found").await;
+    world.verify("acme", "acme.test").await;
+    world.verify("beta", "beta.test").await;
+
+    let found = discover("Ann@ACME.test").await;
+    assert_eq!(found.status(), StatusCode::OK);
+    let found: Value = found.json().await.unwrap();
+    assert_eq!(found["login_url"], world.connection["login_url"]);
+    let body = json!({"email": "ann@acme.test", "redirect_to": "http://app.test/done"});
+    let onward: Value = app.post_json("/sso/discover", &body, None).await.json().await.unwrap();
+    let onward = Url::parse(onward["login_url"].as_str().unwrap()).unwrap();
+    assert_eq!(param(&onward, "redirect_to").as_deref(), Some("http://app.test/done"));
+    // A verified domain without a connection and one nobody verified: the same answer.
+    for nowhere in ["bo@beta.test", "cy@elsewhere.test"] {
+        assert_problem(discover(nowhere).await, StatusCode::NOT_FOUND, "not_found").await;
+    }
+    let elsewhere = json!({"email": "ann@acme.test", "redirect_to": "https://evil.test/"});
+    let refused = app.post_json("/sso/discover", &elsewhere, None).await;
+    assert_problem(refused, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_problem(discover("not an address").await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+}
+
+#[tokio::test]
+async fn with_sso_required_the_domains_people_log_in_only_through_the_identity_provider() {
+    let world = world("boss@acme.test").await;
+    let app = &world.app;
+    let (_, ann) = app.logged_in_user("ann@acme.test").await;
+    app.logged_in_user("zed@elsewhere.test").await;
+    world.verify("acme", "acme.test").await;
+
+    // Beta has no connection: it cannot require one.
+    let beta = json!({"policy": {"sso_required": true}});
+    let refused = app.send_json(Method::PATCH, "/orgs/beta", &beta, Some(&world.owner)).await;
+    assert_problem(refused, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    let switched = world.set_policy(json!({"sso_required": true})).await;
+    assert_eq!(switched.status(), StatusCode::OK);
+    let switched: Value = switched.json().await.unwrap();
+    assert_eq!(switched["policy"], json!({"sso_required": true}));
+
+    // ann's password is right, and refused with where to go instead.
+    let problem =
+        assert_problem(app.log_in("ann@acme.test", PASSWORD).await, StatusCode::FORBIDDEN, "sso_required").await;
+    assert_eq!(problem["login_url"], world.connection["login_url"]);
+    // A wrong password still says only that.
+    assert_problem(app.log_in("ann@acme.test", "wrong").await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    // The switch ends no session: ann's token still opens her account.
+    assert_eq!(app.get("/user", Some(&ann)).await.status(), StatusCode::OK);
+    // The owner keeps a way in (a broken IdP locks nobody out), and other domains are untouched.
+    app.tokens("boss@acme.test", PASSWORD).await;
+    app.tokens("zed@elsewhere.test", PASSWORD).await;
+
+    world.set_policy(json!({})).await;
+    app.tokens("ann@acme.test", PASSWORD).await;
+}
