@@ -8,8 +8,10 @@
 //! (IdP-initiated) logs in only where the connection allows it.
 //!
 //! Just-in-time rules (social login's, `linking.rs`, made stricter where an organization's own
-//! identity provider speaks, which any admin holding `sso:manage` may have set up):
-//! - a known identity, keyed on (connection, `NameID`), logs in to its account;
+//! identity provider speaks, which a member holding `sso:manage` and a standing covering
+//! `admin` may have set up):
+//! - a known identity, keyed on (connection, `NameID`), logs in to its account, unless that
+//!   account has become a server admin or this organization's owner since;
 //! - a new identity whose address is at a domain the organization verified links to the
 //!   account of that address only when that account is active with its address verified, is
 //!   no server admin, and belongs to no organization but this one, and not as its owner (else
@@ -277,8 +279,15 @@ impl Accounts {
         let key = IdentityKey { issuer: &issuer, subject: &assertion.name_id };
         let account = match self.store.identity(key).await? {
             Some(identity) => {
+                let key = AccountKey::Id(identity.account_id);
+                let account = self.store.find_account(&key).await?.ok_or(Error::NotFound)?.account;
+                // Promoted since it was linked: the identity provider no longer logs it in.
+                if !self.idp_speaks_for(connection, &account, false).await? {
+                    tracing::info!(account_id = %account.id, connection_id = %connection.id, "a SAML login of an admin or owner refused");
+                    return Err(Error::IdentityNotLinked);
+                }
                 self.store.identity_used(identity.id, self.now()).await?;
-                self.store.find_account(&AccountKey::Id(identity.account_id)).await?.ok_or(Error::NotFound)?.account
+                account
             }
             None => self.link_or_sign_up_by_saml(connection, assertion, key, client).await?,
         };
@@ -319,7 +328,7 @@ impl Accounts {
         };
         let detail = json!({ "provider": connection.provider_name(), "org_id": connection.org_id, "connection_id": connection.id });
         if let Some(found) = self.store.find_account(&AccountKey::Email(address.to_lowercase())).await? {
-            if !(vouched && self.may_link_by_sso(connection, &found.account).await?) {
+            if !(vouched && self.idp_speaks_for(connection, &found.account, true).await?) {
                 tracing::info!(connection_id = %connection.id, vouched, "a new SAML identity's address belongs to an account: not linked");
                 return Err(Error::IdentityNotLinked);
             }
@@ -377,14 +386,19 @@ impl Accounts {
         Ok(self.store.find_account(&AccountKey::Id(account.id)).await?.ok_or(Error::NotFound)?.account)
     }
 
-    /// Whether a new identity of `connection` may link to `account` (its address at a domain
-    /// the organization verified): see the rules above.
-    async fn may_link_by_sso(&self, connection: &SsoConnection, account: &Account) -> Result<bool> {
-        if account.status != Status::Active || !account.email_verified || account.role == Role::Admin {
+    /// Whether `connection`'s identity provider may log `account` in: never a server admin nor
+    /// an owner of this organization, at a first link or at any later login. A `first_link`
+    /// (its address at a domain the organization verified) also needs the account active, its
+    /// address verified, and in no other organization: see the rules above.
+    async fn idp_speaks_for(&self, connection: &SsoConnection, account: &Account, first_link: bool) -> Result<bool> {
+        if account.role == Role::Admin {
+            return Ok(false);
+        }
+        if first_link && (account.status != Status::Active || !account.email_verified) {
             return Ok(false);
         }
         let memberships = self.store.memberships(account.id).await?;
-        Ok(memberships.iter().all(|m| m.org.id == connection.org_id && m.role != OWNER))
+        Ok(memberships.iter().all(|m| if m.org.id == connection.org_id { m.role != OWNER } else { !first_link }))
     }
 
     /// Makes the account a member of the connection's organization, with its default role,

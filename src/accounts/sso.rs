@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::orgs::OrgView;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::federation::saml::metadata::{IdpMetadata, parse_idp_metadata};
-use crate::model::org::MEMBER;
+use crate::model::org::{ADMIN, Held, MEMBER, builtin_permissions};
 use crate::model::outcome::{Effects, Kind};
 use crate::model::sso::{AttributeMapping, SamlSettings, SsoConnection, SsoUrls};
 use crate::tokens::xmldsig::PinnedCertificate;
@@ -87,6 +87,19 @@ impl Accounts {
         self.org_with(caller, key, "sso:manage").await
     }
 
+    /// Whether the caller may set up or change an identity provider of the organization: it
+    /// speaks for every member but the owners, so it takes a standing that covers `admin`'s
+    /// (a custom role holding `sso:manage` alone could otherwise log in as an admin).
+    async fn configuring_idp(&self, caller: &Caller, key: &str) -> Result<OrgView> {
+        let view = self.managing_sso(caller, key).await?;
+        let admin = builtin_permissions(ADMIN).unwrap_or_default();
+        let me = Held { role: &view.standing.role, permissions: &view.standing.permissions };
+        if !me.covers(&Held { role: ADMIN, permissions: &admin }) {
+            return Err(Error::Forbidden);
+        }
+        Ok(view)
+    }
+
     /// The URLs of connection `id` under this gatehouse's public URL.
     pub fn sso_urls(&self, id: Uuid) -> SsoUrls {
         let at = |leaf: &str| {
@@ -123,7 +136,7 @@ impl Accounts {
         input: SamlConnectionInput,
         client: &ClientInfo,
     ) -> Result<SsoConnection> {
-        let view = self.managing_sso(caller, key).await?;
+        let view = self.configuring_idp(caller, key).await?;
         let xml = input
             .metadata_xml
             .as_deref()
@@ -168,7 +181,7 @@ impl Accounts {
         input: SamlConnectionInput,
         client: &ClientInfo,
     ) -> Result<SsoConnection> {
-        let view = self.managing_sso(caller, key).await?;
+        let view = self.configuring_idp(caller, key).await?;
         let before = self
             .store
             .sso_connection(id)
@@ -219,9 +232,15 @@ impl Accounts {
     }
 
     /// Removes a connection: its logins waiting at the identity provider fail; the accounts it
-    /// made stay (with their passwords, links and other ways in).
+    /// made stay (with their passwords, links and other ways in). The last one stays while the
+    /// organization requires single sign-on (switch `sso_required` off first).
     pub async fn remove_sso_connection(&self, caller: &Caller, key: &str, id: Uuid, client: &ClientInfo) -> Result<()> {
         let view = self.managing_sso(caller, key).await?;
+        if view.org.policy.sso_required && self.store.sso_connections(view.org.id).await?.len() <= 1 {
+            let why =
+                "the organization requires single sign-on: switch sso_required off before removing its last connection";
+            return Err(Error::field("id", why));
+        }
         let removed =
             self.org_outcome(Kind::OrgSsoRemoved, caller, &view.org, client).with("connection_id", id.to_string());
         let effects = Effects::of(removed);

@@ -442,6 +442,20 @@ async fn an_existing_account_is_linked_only_at_a_domain_the_organization_verifie
         let (landed, _) = world.log_in(captured, &[]).await;
         assert_eq!(param(&location(&landed), "error").as_deref(), Some("identity_not_linked"), "{captured}");
     }
+    // bob, linked, made an owner since: the IdP no longer logs him in.
+    let owners = json!({"role": "owner"});
+    let promoted = world
+        .app
+        .send_json(
+            reqwest::Method::PATCH,
+            &format!("/orgs/acme/members/{}", bob["id"].as_str().unwrap()),
+            &owners,
+            Some(&world.owner),
+        )
+        .await;
+    assert_eq!(promoted.status(), StatusCode::OK);
+    let (landed, _) = world.log_in("bob@acme.test", &[]).await;
+    assert_eq!(param(&location(&landed), "error").as_deref(), Some("identity_not_linked"));
 }
 
 #[tokio::test]
@@ -454,6 +468,18 @@ async fn connections_are_managed_with_sso_manage_and_bad_metadata_is_refused_wit
     let body = json!({"metadata_xml": idp_metadata(&world.python, &["idp"])});
     let denied = world.app.post_json("/orgs/acme/sso/saml", &body, Some(&member)).await;
     assert_problem(denied, StatusCode::FORBIDDEN, "forbidden").await;
+    // A role holding sso:manage (and members:invite) but less than admin's rights reads the
+    // connections, and sets up no IdP: it would speak for the organization's admins.
+    let role = json!({"name": "sso-helper", "permissions": ["sso:manage", "members:invite"]});
+    let created = world.app.post_json("/orgs/acme/roles", &role, Some(&world.owner)).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let (helper, helper_token) = world.app.logged_in_user("helper@example.com").await;
+    crate::orgs::add_member(&world.app, "acme", &helper, "sso-helper").await;
+    assert_eq!(world.app.get(&path, Some(&helper_token)).await.status(), StatusCode::OK);
+    let added = world.app.post_json("/orgs/acme/sso/saml", &body, Some(&helper_token)).await;
+    assert_problem(added, StatusCode::FORBIDDEN, "forbidden").await;
+    let swapped = world.app.send_json(reqwest::Method::PATCH, &path, &body, Some(&helper_token)).await;
+    assert_problem(swapped, StatusCode::FORBIDDEN, "forbidden").await;
 
     let owner = Some(world.owner.as_str());
     let not_metadata = world.app.post_json("/orgs/acme/sso/saml", &json!({"metadata_xml": "<a/>"}), owner).await;

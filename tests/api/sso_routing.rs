@@ -118,6 +118,12 @@ async fn with_sso_required_the_domains_people_log_in_only_through_the_identity_p
     app.tokens("boss@acme.test", PASSWORD).await;
     app.tokens("zed@elsewhere.test", PASSWORD).await;
 
-    world.set_policy(json!({})).await;
+    // The last connection stays while the policy needs it.
+    let path = format!("/orgs/acme/sso/{}", world.connection["id"].as_str().unwrap());
+    let kept = app.delete(&path, Some(&world.owner)).await;
+    assert_problem(kept, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+
+    assert_eq!(world.set_policy(json!({})).await.status(), StatusCode::OK);
     app.tokens("ann@acme.test", PASSWORD).await;
+    assert_eq!(app.delete(&path, Some(&world.owner)).await.status(), StatusCode::NO_CONTENT);
 }

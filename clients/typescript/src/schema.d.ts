@@ -1483,7 +1483,7 @@ export interface paths {
         put?: never;
         /**
          * Add a SAML connection
-         * @description Needs `sso:manage` (and, for `default_role`, `members:invite` and every permission the role grants). Reads the identity provider's metadata (`metadata_xml`) and pins its signing certificates. Answers the URLs to give the identity provider's admins (`sp_entity_id`, `acs_url`, `metadata_url`) and the app (`login_url`). At most 10 an organization.
+         * @description Needs `sso:manage` with a standing covering `admin`'s permissions (the identity provider speaks for the organization's admins), and, for `default_role`, `members:invite` and every permission the role grants. Reads the identity provider's metadata (`metadata_xml`) and pins its signing certificates. Answers the URLs to give the identity provider's admins (`sp_entity_id`, `acs_url`, `metadata_url`) and the app (`login_url`). At most 10 an organization.
          */
         post: operations["addSamlConnection"];
         delete?: never;
@@ -1515,7 +1515,7 @@ export interface paths {
         head?: never;
         /**
          * Change a single sign-on connection
-         * @description Needs `sso:manage`. What the body gives replaces what the connection had; `metadata_xml` replaces the identity provider (give one listing both certificates during a rollover).
+         * @description Needs what adding one needs (`sso:manage`, a standing covering `admin`'s, and the right to grant its `default_role`, changed or not). What the body gives replaces what the connection had; `metadata_xml` replaces the identity provider (give one listing both certificates during a rollover).
          */
         patch: operations["updateSsoConnection"];
         trace?: never;

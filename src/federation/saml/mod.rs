@@ -24,6 +24,10 @@ const MAX_NODES: u32 = 20_000;
 /// depth before any other check (a SAML answer makes about ten; some identity providers
 /// declare two on every attribute value).
 const MAX_NAMESPACE_DECLARATIONS: usize = 512;
+/// The most attributes (namespace declarations among them) one start tag may have: the parser
+/// compares each attribute with the tag's others, so one tag with tens of thousands would cost
+/// their square before any other check.
+const MAX_TAG_ATTRIBUTES: usize = 128;
 /// The deepest an element may be nested (a SAML response or metadata needs under ten levels).
 const MAX_DEPTH: usize = 64;
 /// The longest name (prefix included) an element or attribute may have, in bytes.
@@ -57,10 +61,37 @@ pub(crate) fn parse_xml(text: &str) -> Result<roxmltree::Document<'_>, SamlError
     if text.matches("xmlns").count() > MAX_NAMESPACE_DECLARATIONS {
         return Err(SamlError::Xml(format!("more than {MAX_NAMESPACE_DECLARATIONS} namespace declarations")));
     }
+    if most_attributes_in_a_tag(text) > MAX_TAG_ATTRIBUTES {
+        return Err(SamlError::Xml(format!("a tag with more than {MAX_TAG_ATTRIBUTES} attributes")));
+    }
     let options = roxmltree::ParsingOptions { allow_dtd: false, nodes_limit: MAX_NODES, ..Default::default() };
     let doc = roxmltree::Document::parse_with_options(text, options).map_err(|e| SamlError::Xml(e.to_string()))?;
     check_shape(&doc)?;
     Ok(doc)
+}
+
+/// The most `=` signs outside quotes in one markup (`<…>`) of `text`: an upper bound of the
+/// attributes of its busiest start tag, counted in one pass before anything is parsed.
+fn most_attributes_in_a_tag(text: &str) -> usize {
+    let (mut most, mut count, mut in_tag, mut quote) = (0, 0, false, None);
+    for byte in text.bytes() {
+        match (in_tag, quote, byte) {
+            (true, Some(open), b) if b == open => quote = None,
+            (true, Some(_), _) => {}
+            (true, None, b'"' | b'\'') => quote = Some(byte),
+            (true, None, b'=') => count += 1,
+            (true, None, b'>') => {
+                in_tag = false;
+                most = usize::max(most, count);
+            }
+            (false, _, b'<') => {
+                in_tag = true;
+                count = 0;
+            }
+            _ => {}
+        }
+    }
+    usize::max(most, count)
 }
 
 /// Refuses a document nested deeper than [`MAX_DEPTH`] or with a name longer than [`MAX_NAME`]
@@ -110,7 +141,7 @@ pub(crate) fn text_of(node: roxmltree::Node<'_, '_>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{MAX_DEPTH, MAX_NAME, MAX_NAMESPACE_DECLARATIONS, parse_xml};
+    use super::{MAX_DEPTH, MAX_NAME, MAX_NAMESPACE_DECLARATIONS, MAX_TAG_ATTRIBUTES, parse_xml};
 
     #[test]
     fn a_document_nested_too_deep_is_refused_before_anything_walks_it() {
@@ -129,6 +160,18 @@ mod tests {
         assert!(parse_xml(&declaring(MAX_NAMESPACE_DECLARATIONS)).is_ok());
         let refused = parse_xml(&declaring(MAX_NAMESPACE_DECLARATIONS + 1)).unwrap_err();
         assert!(refused.to_string().contains("namespace declarations"), "{refused}");
+    }
+
+    #[test]
+    fn a_tag_with_too_many_attributes_is_refused_before_it_is_parsed() {
+        let tag = |count: usize| {
+            let attributes: String = (0..count).map(|n| format!(" a{n}=\"x=y>z\"")).collect();
+            format!("<r{attributes}>t=u</r>")
+        };
+        // `=` and `>` inside quotes, and in text, are not attributes.
+        assert!(parse_xml(&tag(MAX_TAG_ATTRIBUTES)).is_ok());
+        let refused = parse_xml(&tag(MAX_TAG_ATTRIBUTES + 1)).unwrap_err();
+        assert!(refused.to_string().contains("attributes"), "{refused}");
     }
 
     #[test]

@@ -124,7 +124,7 @@ async fn list(
 
 #[utoipa::path(
     post, path = "/orgs/{org}/sso/saml", summary = "Add a SAML connection", operation_id = "addSamlConnection", tag = "sso", security(("bearer" = [])),
-    description = "Needs `sso:manage` (and, for `default_role`, `members:invite` and every permission the role grants). Reads the identity provider's metadata (`metadata_xml`) and pins its signing certificates. Answers the URLs to give the identity provider's admins (`sp_entity_id`, `acs_url`, `metadata_url`) and the app (`login_url`). At most 10 an organization.",
+    description = "Needs `sso:manage` with a standing covering `admin`'s permissions (the identity provider speaks for the organization's admins), and, for `default_role`, `members:invite` and every permission the role grants. Reads the identity provider's metadata (`metadata_xml`) and pins its signing certificates. Answers the URLs to give the identity provider's admins (`sp_entity_id`, `acs_url`, `metadata_url`) and the app (`login_url`). At most 10 an organization.",
     params(("org" = String, Path, description = "The organization's id or slug")),
     request_body = ConnectionInput,
     responses((status = 201, description = "Added", body = SsoConnectionBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::NotAMember, code::NotFound, code::SsoMetadataInvalid, code::ValidationFailed, code::PayloadTooLarge, code::Unavailable)>)
@@ -157,7 +157,7 @@ async fn read(
 
 #[utoipa::path(
     patch, path = "/orgs/{org}/sso/{id}", summary = "Change a single sign-on connection", operation_id = "updateSsoConnection", tag = "sso", security(("bearer" = [])),
-    description = "Needs `sso:manage`. What the body gives replaces what the connection had; `metadata_xml` replaces the identity provider (give one listing both certificates during a rollover).",
+    description = "Needs what adding one needs (`sso:manage`, a standing covering `admin`'s, and the right to grant its `default_role`, changed or not). What the body gives replaces what the connection had; `metadata_xml` replaces the identity provider (give one listing both certificates during a rollover).",
     params(("org" = String, Path, description = "The organization's id or slug"), ("id" = Uuid, Path, description = "The connection's id")),
     request_body = ConnectionInput,
     responses((status = 200, description = "The connection as it is now", body = SsoConnectionBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::NotAMember, code::NotFound, code::SsoMetadataInvalid, code::ValidationFailed, code::PayloadTooLarge, code::Unavailable)>)
