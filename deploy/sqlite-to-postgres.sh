@@ -62,7 +62,7 @@ tables=(
   "oauth_consents account_id client_id scopes granted_at"
   "webhook_endpoints id url events description enabled secret_sealed created_at updated_at"
   "organizations id name slug data created_at updated_at policy"
-  "memberships org_id account_id role joined_at"
+  "memberships org_id account_id role joined_at suspended_at group_names"
   "org_roles org_id name permissions created_at updated_at"
   "org_invitations id org_id email role hash invited_by created_at expires_at"
   "org_domains org_id domain challenge verified_domain verified_at auto_join_role auto_join_by created_at"
@@ -70,6 +70,10 @@ tables=(
   "sso_connections id org_id kind name default_role settings created_at updated_at"
   "saml_requests hash connection_id binding_hash redirect_to handoff_browser handoff_challenge created_at expires_at used_at"
   "saml_assertions hash expires_at"
+  "scim_tokens id org_id name hash created_at last_used_at"
+  "scim_users org_id account_id user_name user_name_key external_id created_account disabled_account attributes created_at updated_at"
+  "scim_groups id org_id display_name display_key external_id created_at updated_at"
+  "scim_group_members group_id org_id account_id"
 )
 
 sq() { sqlite3 -batch -bail -noheader -list -init /dev/null "$sqlite_file" "$@"; }

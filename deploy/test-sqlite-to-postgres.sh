@@ -378,6 +378,7 @@ need "a claimed domain" 201 "$(json POST /orgs/acme-inc/domains '{"domain":"acme
 sso_body=$(python3 -c 'import json, sys; print(json.dumps({"metadata_xml": open(sys.argv[1]).read(), "name": "Acme IdP"}))' e2e/saml/fixtures/idp-metadata.xml)
 need "a SAML connection" 201 "$(json POST /orgs/acme-inc/sso/saml "$sso_body" -H "authorization: Bearer $carol_token")"
 sso_id=$(jget id)
+need "a SCIM token" 201 "$(json POST /orgs/acme-inc/scim/tokens '{"name":"Okta"}' -H "authorization: Bearer $carol_token")"
 
 jar="$work/cookies"
 need "login page" 200 "$(call GET /login -c "$jar" -b "$jar")"
@@ -403,7 +404,8 @@ stop_server
 
 # What HTTP could not reach here: an identity at a provider (it needs the provider), a used
 # SAML assertion (it needs an identity provider's signed answer), a verified
-# domain and the account it joined (they need a DNS server answering for the domain). And a
+# domain and the account it joined (they need a DNS server answering for the domain), a SCIM
+# user and group (they need that verified domain). And a
 # value that a careless copy mangles: text with control characters (recent sqlite3 shells
 # print some of them escaped, as ^M or ^[, in their display modes).
 sqlite3 -bail "$sqlite_db" "
@@ -415,6 +417,18 @@ sqlite3 -bail "$sqlite_db" "
   INSERT INTO org_auto_joins (org_id, account_id, joined_at)
   SELECT org_id, (SELECT id FROM accounts WHERE email = '$carol_email'), '2026-01-02T03:04:07.25+00:00'
     FROM org_domains WHERE domain = 'acme.example';
+  INSERT INTO scim_users (org_id, account_id, user_name, user_name_key, external_id, created_account, disabled_account,
+                          attributes, created_at, updated_at)
+  SELECT org_id, account_id, 'Carol@Acme.example', 'carol@acme.example', '00uCarol', 0, 0, '{\"name\":{\"givenName\":\"Carol\"}}',
+         '2026-01-02T03:04:08.5+00:00', '2026-01-02T03:04:08.5+00:00'
+    FROM memberships WHERE account_id = (SELECT id FROM accounts WHERE email = '$carol_email')
+                       AND org_id = (SELECT id FROM organizations WHERE slug = 'acme-inc');
+  INSERT INTO scim_groups (id, org_id, display_name, display_key, external_id, created_at, updated_at)
+  SELECT '01a20a70-0000-7000-8000-000000000002', id, 'Site Reliability', 'site reliability', NULL,
+         '2026-01-02T03:04:09.5+00:00', '2026-01-02T03:04:09.5+00:00' FROM organizations WHERE slug = 'acme-inc';
+  INSERT INTO scim_group_members (group_id, org_id, account_id)
+  SELECT '01a20a70-0000-7000-8000-000000000002', org_id, account_id FROM scim_users;
+  UPDATE memberships SET group_names = '[\"Site Reliability\"]' WHERE account_id IN (SELECT account_id FROM scim_users);
   UPDATE jobs SET last_error = 'line one' || char(13) || char(10) || 'line two' || char(13) || 'esc ' || char(27) || '[0m tab' || char(9) || 'end'
    WHERE id = (SELECT min(id) FROM jobs WHERE kind = 'email');" || abort "setup: direct inserts"
 for table in $(py list_tables "$sqlite_db"); do

@@ -682,6 +682,7 @@ fn claims() -> impl Strategy<Value = AccessClaims> {
                     slug: "acme".into(),
                     role: role.clone(),
                     permissions: vec!["members:invite".into(), "docs:write".into()],
+                    groups: if sub % 4 == 0 { vec!["Engineering".into()] } else { Vec::new() },
                 }),
             }
         },

@@ -168,6 +168,8 @@ mod tests {
             role: role.to_owned(),
             permissions: crate::model::org::permissions_of(role, custom),
             joined_at: chrono::Utc::now(),
+            groups: Vec::new(),
+            suspended: false,
         };
         let (member, admin, owner) = (held("member", None), held("admin", None), held("owner", None));
         let billing = held("billing", Some(vec!["invoices:read".into(), "members:invite".into()]));

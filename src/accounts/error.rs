@@ -106,6 +106,12 @@ pub enum Error {
     /// its login URL.
     #[error("the account's organization requires its single sign-on")]
     SsoRequired(String),
+    #[error("no such SCIM token")]
+    NotFoundScimToken,
+    /// A SCIM request refused, in SCIM's terms (RFC 7644 §3.12): its status, `scimType` and
+    /// detail.
+    #[error("SCIM request refused ({status}): {detail}")]
+    Scim { status: u16, scim_type: Option<&'static str>, detail: String },
     #[error("no such webhook endpoint")]
     NotFoundWebhook,
     #[error("no such webhook delivery")]

@@ -30,6 +30,7 @@ impl From<&Membership> for OrgClaim {
             slug: membership.org.slug.clone(),
             role: membership.role.clone(),
             permissions: membership.permissions.clone(),
+            groups: membership.groups.clone(),
         }
     }
 }

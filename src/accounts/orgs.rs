@@ -227,7 +227,7 @@ impl Accounts {
     ) -> Result<Member> {
         let OrgView { org, standing } = self.org_with(caller, key, "members:update").await?;
         self.role_permissions(org.id, new_role).await?;
-        let current = self.store.membership(org.id, account_id).await?.ok_or(Error::NotFound)?;
+        let current = self.store.membership_record(org.id, account_id).await?.ok_or(Error::NotFound)?;
         if (current.role == OWNER || new_role == OWNER) && !standing.is_owner() {
             return Err(Error::Forbidden);
         }
@@ -250,7 +250,7 @@ impl Accounts {
         if !leaving && !standing.may("members:remove") {
             return Err(Error::Forbidden);
         }
-        let current = self.store.membership(org.id, account_id).await?.ok_or(Error::NotFound)?;
+        let current = self.store.membership_record(org.id, account_id).await?.ok_or(Error::NotFound)?;
         if current.role == OWNER && !leaving && !standing.is_owner() {
             return Err(Error::Forbidden);
         }
@@ -275,7 +275,7 @@ impl Accounts {
 
     /// One member as the list shows it.
     async fn member(&self, org_id: Uuid, account_id: Uuid) -> Result<Member> {
-        let membership = self.store.membership(org_id, account_id).await?.ok_or(Error::NotFound)?;
+        let membership = self.store.membership_record(org_id, account_id).await?.ok_or(Error::NotFound)?;
         let found = self.store.find_account(&AccountKey::Id(account_id)).await?;
         let account = found.map(|c| c.account).ok_or(Error::NotFound)?;
         Ok(Member {
@@ -284,6 +284,7 @@ impl Accounts {
             name: account.name,
             role: membership.role,
             joined_at: membership.joined_at,
+            suspended: membership.suspended,
         })
     }
 }

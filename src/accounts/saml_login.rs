@@ -397,7 +397,8 @@ impl Accounts {
         if first_link && (account.status != Status::Active || !account.email_verified) {
             return Ok(false);
         }
-        let memberships = self.store.memberships(account.id).await?;
+        // Suspended memberships count: a suspension is no way out of these rules.
+        let memberships = self.store.all_memberships(account.id).await?;
         Ok(memberships.iter().all(|m| if m.org.id == connection.org_id { m.role != OWNER } else { !first_link }))
     }
 

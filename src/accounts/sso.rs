@@ -21,6 +21,8 @@ pub struct SamlConnectionInput {
     /// The identity provider's metadata: on a change, a new one replaces the identity provider
     /// (its certificates: a rollover).
     pub metadata_xml: Option<String>,
+    /// Where to fetch it instead (given again on a change, fetched again).
+    pub metadata_url: Option<String>,
     pub name: Option<String>,
     pub default_role: Option<String>,
     pub attribute_mapping: Option<AttributeMapping>,
@@ -82,15 +84,29 @@ pub(super) fn idp_of(settings: &SamlSettings) -> Result<IdpMetadata> {
 }
 
 impl Accounts {
+    /// The metadata an input gives, pasted or by URL (fetched now), with the URL it came from;
+    /// none when it gives neither.
+    async fn metadata_of(&self, input: &SamlConnectionInput) -> Result<Option<(String, Option<String>)>> {
+        match (&input.metadata_xml, &input.metadata_url) {
+            (Some(_), Some(_)) => Err(Error::field("metadata_url", "give metadata_xml or metadata_url, not both")),
+            (Some(xml), None) => Ok(Some((xml.clone(), None))),
+            (None, Some(url)) => {
+                let (xml, url) = self.fetch_idp_metadata(url).await?;
+                Ok(Some((xml, Some(url))))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
     /// The organization, when the caller may manage its connections.
-    async fn managing_sso(&self, caller: &Caller, key: &str) -> Result<OrgView> {
+    pub(super) async fn managing_sso(&self, caller: &Caller, key: &str) -> Result<OrgView> {
         self.org_with(caller, key, "sso:manage").await
     }
 
     /// Whether the caller may set up or change an identity provider of the organization: it
     /// speaks for every member but the owners, so it takes a standing that covers `admin`'s
     /// (a custom role holding `sso:manage` alone could otherwise log in as an admin).
-    async fn configuring_idp(&self, caller: &Caller, key: &str) -> Result<OrgView> {
+    pub(super) async fn configuring_idp(&self, caller: &Caller, key: &str) -> Result<OrgView> {
         let view = self.managing_sso(caller, key).await?;
         let admin = builtin_permissions(ADMIN).unwrap_or_default();
         let me = Held { role: &view.standing.role, permissions: &view.standing.permissions };
@@ -137,14 +153,18 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<SsoConnection> {
         let view = self.configuring_idp(caller, key).await?;
-        let xml = input
-            .metadata_xml
-            .as_deref()
-            .ok_or_else(|| Error::field("metadata_xml", "give the identity provider's metadata (XML)"))?;
-        let idp = read_metadata(xml)?;
+        let (xml, fetched_from) = match self.metadata_of(&input).await? {
+            Some(found) => found,
+            None => {
+                let why = "give the identity provider's metadata (XML), or metadata_url";
+                return Err(Error::field("metadata_xml", why));
+            }
+        };
+        let idp = read_metadata(&xml)?;
         let role = input.default_role.unwrap_or_else(|| MEMBER.to_owned());
         self.may_grant_on_join(&view, &role, "default_role").await?;
         let mut saml = settings_of(&idp, None);
+        saml.metadata_url = fetched_from;
         saml.allow_idp_initiated = input.allow_idp_initiated.unwrap_or(false);
         saml.attribute_mapping = input.attribute_mapping.unwrap_or_default();
         let now = self.now();
@@ -190,8 +210,10 @@ impl Accounts {
             .ok_or(Error::NotFoundConnection)?;
         let mut connection = before.clone();
         let mut fields = Vec::new();
-        if let Some(xml) = &input.metadata_xml {
+        let new_metadata = self.metadata_of(&input).await?;
+        if let Some((xml, fetched_from)) = &new_metadata {
             connection.saml = settings_of(&read_metadata(xml)?, Some(&before.saml));
+            connection.saml.metadata_url = fetched_from.clone();
             fields.push("metadata");
         }
         if let Some(name) = &input.name {
@@ -218,7 +240,7 @@ impl Accounts {
             .org_outcome(Kind::OrgSsoUpdated, caller, &view.org, client)
             .with("connection_id", id.to_string())
             .with("fields", fields);
-        if input.metadata_xml.is_some() {
+        if new_metadata.is_some() {
             updated = updated
                 .with("idp_entity_id", connection.saml.idp_entity_id.as_str())
                 .with("certificate_fingerprints", fingerprints(&connection.saml));

@@ -11,7 +11,9 @@
 //!   (accounts whose role is `NAME`, or whose `app_data.roles` lists it), or `org:SLUG` (or
 //!   `org:ID`, which no other organization can ever take, unlike a slug given up)
 //!   (members of that organization), `org:SLUG:ROLE` (members with that role there) or
-//!   `org:SLUG:RESOURCE:ACTION` (members whose role there grants that permission).
+//!   `org:SLUG:RESOURCE:ACTION` (members whose role there grants that permission), or
+//!   `org:SLUG:group:NAME` (members in that group of the organization, as its SCIM client
+//!   keeps them; the name in any case, spaces allowed, no comma).
 //!
 //! A request no rule matches needs a login (`authenticated`).
 
@@ -112,6 +114,13 @@ fn org_access(text: &str) -> Option<Access> {
         Err(_) => Slug::parse(slug)?.as_str().to_owned(),
     };
     let need = match need {
+        Some(need)
+            if need
+                .strip_prefix("group:")
+                .is_some_and(|g| !g.trim().is_empty() && !g.chars().any(char::is_control)) =>
+        {
+            Some(need.to_owned())
+        }
         Some(need) if valid_role_name(need) || valid_permission(need) => Some(need.to_owned()),
         Some(_) => return None,
         None => None,
@@ -137,7 +146,7 @@ pub fn parse_forward_rules(value: &str) -> Result<ForwardRules, String> {
                         Access::Group(group.to_owned())
                     }
                     (_, Some(org)) => org_access(org).ok_or_else(|| {
-                        format!("{item:?}: write org:SLUG, org:SLUG:ROLE or org:SLUG:RESOURCE:ACTION (lower case)")
+                        format!("{item:?}: write org:SLUG, org:SLUG:ROLE, org:SLUG:RESOURCE:ACTION (lower case) or org:SLUG:group:NAME")
                     })?,
                     _ => {
                         return Err(format!(
@@ -202,7 +211,16 @@ mod tests {
         let id = "0193f1e2-0000-7000-8000-000000000001";
         let by_id = parse_forward_rules(&format!("x.com=org:{}:admin", id.to_uppercase())).unwrap();
         assert_eq!(by_id.access("x.com", "/"), &Access::Org { slug: id.into(), need: Some("admin".into()) });
-        for bad in ["x.com=org:", "x.com=org:Acme", "x.com=org:acme:", "x.com=org:acme:Admin", "x.com=org:acme:a:b:c"] {
+        let grouped = parse_forward_rules("g.example.com=org:acme:group:Site Reliability").unwrap();
+        assert_eq!(grouped.access("g.example.com", "/"), &org(Some("group:Site Reliability")));
+        for bad in [
+            "x.com=org:",
+            "x.com=org:Acme",
+            "x.com=org:acme:",
+            "x.com=org:acme:Admin",
+            "x.com=org:acme:a:b:c",
+            "x.com=org:acme:group: ",
+        ] {
             assert!(parse_forward_rules(bad).is_err(), "{bad}");
         }
     }

@@ -186,7 +186,7 @@ settings! {
     FORWARDED_HEADER: super::parse::ForwardedHeader = "GATEHOUSE_FORWARDED_HEADER", Value("x-forwarded-for"), Plain, super::parse::parse_forwarded_header,
         "the one header a trusted proxy names the client in: `x-forwarded-for`, `forwarded` or `x-real-ip`; the others are ignored, and the rightmost address no trusted proxy holds is the client";
     FORWARD_RULES: super::forward::ForwardRules = "GATEHOUSE_FORWARD_RULES", Unset, Plain, super::forward::parse_forward_rules,
-        "what apps behind a forward-auth proxy (`GET /auth/forward`) require: `HOST[/PATH]=public|authenticated|group:NAME`, comma-separated, first match wins; unset or no match: a login";
+        "what apps behind a forward-auth proxy (`GET /auth/forward`) require: `HOST[/PATH]=public|authenticated|group:NAME|org:SLUG[:ROLE|:RESOURCE:ACTION|:group:NAME]`, comma-separated, first match wins; unset or no match: a login";
     FORWARD_REMOTE_USER: super::parse::RemoteUser = "GATEHOUSE_FORWARD_REMOTE_USER", Value("id"), Plain, super::parse::parse_remote_user,
         "what forward-auth's `Remote-User` names: `id` (the account's id) or `username` (its username, which is never given to anyone else, else its id); `Remote-Email` and `Remote-Name` go beside it";
     COOKIE_DOMAIN: String = "GATEHOUSE_COOKIE_DOMAIN", Unset, Plain, super::parse::parse_cookie_domain,
@@ -206,7 +206,7 @@ settings! {
     PASSWORDLESS: bool = "GATEHOUSE_PASSWORDLESS", Value("on"), Plain, parse_switch,
         "`off`: login by an emailed link or code (`POST /auth/email`) answers `403 passwordless_disabled`";
     WEBHOOK_ALLOW_PRIVATE: bool = "GATEHOUSE_WEBHOOK_ALLOW_PRIVATE", Value("false"), Plain, parse_bool,
-        "`true`: webhooks may go to loopback, link-local and private addresses (a receiver on the same network); otherwise registering such a URL answers `422` and a name that resolves to one is not delivered to";
+        "`true`: webhooks, and identity provider metadata fetched by URL, may reach loopback, link-local and private addresses (a receiver or identity provider on the same network); otherwise such a URL answers `422` and a name that resolves to one is not reached";
     SIGNUP_CONCEAL_EXISTING: bool = "GATEHOUSE_SIGNUP_CONCEAL_EXISTING", Value("false"), Plain, parse_bool,
         "`true`: sign-up with a taken email answers `202` like a new one; the owner is told by email";
     APP_URL: Url = "GATEHOUSE_APP_URL", Unset, Plain, parse_public_url,

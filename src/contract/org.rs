@@ -48,6 +48,10 @@ pub struct MemberBody {
     account: MemberAccount,
     role: String,
     joined_at: String,
+    /// Suspended by the organization's SCIM client (`active: false`): the membership grants
+    /// nothing until it is made active again.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    suspended: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -63,6 +67,7 @@ impl From<Member> for MemberBody {
             account: MemberAccount { id: m.account_id, email: m.email, name: m.name },
             role: m.role,
             joined_at: rfc3339(&m.joined_at),
+            suspended: m.suspended,
         }
     }
 }

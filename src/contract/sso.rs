@@ -41,6 +41,8 @@ pub struct IdpBody {
     sso_url: String,
     /// The SHA-256 fingerprints of the pinned signing certificates (two during a rollover).
     certificate_fingerprints: Vec<String>,
+    /// Where the metadata was fetched from, when it was given by URL.
+    metadata_url: Option<String>,
 }
 
 /// Which attributes hold what, beside a `NameID` of the emailAddress format.
@@ -73,6 +75,7 @@ impl SsoConnectionBody {
                 entity_id: connection.saml.idp_entity_id,
                 sso_url: connection.saml.sso_url,
                 certificate_fingerprints: fingerprints,
+                metadata_url: connection.saml.metadata_url,
             },
             allow_idp_initiated: connection.saml.allow_idp_initiated,
             attribute_mapping: connection.saml.attribute_mapping.into(),

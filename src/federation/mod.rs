@@ -12,6 +12,7 @@ mod github;
 mod identity;
 mod oidc;
 pub mod saml;
+pub mod scim;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -25,6 +25,7 @@ pub mod org;
 pub mod org_policy;
 pub mod outcome;
 pub mod passkey;
+pub mod scim;
 pub mod session;
 pub mod sso;
 pub mod token;

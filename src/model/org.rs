@@ -144,6 +144,11 @@ pub struct Membership {
     /// What the role grants, read with the membership (a custom role's as it is now).
     pub permissions: Vec<String>,
     pub joined_at: DateTime<Utc>,
+    /// The names of its groups in the organization (kept by SCIM).
+    pub groups: Vec<String>,
+    /// Suspended by the organization's SCIM client: only the reads that include suspended
+    /// memberships return such a one, and it grants nothing.
+    pub suspended: bool,
 }
 
 /// A member as the organization's list shows it.
@@ -154,6 +159,8 @@ pub struct Member {
     pub name: Option<String>,
     pub role: String,
     pub joined_at: DateTime<Utc>,
+    /// Suspended by the organization's SCIM client (`active: false`): it grants nothing.
+    pub suspended: bool,
 }
 
 /// Where a page of an organization's members starts: after the member who joined at
@@ -236,14 +243,15 @@ pub fn permissions_of(role: &str, custom: Option<Vec<String>>) -> Vec<String> {
 }
 
 /// Whether `permission` may be granted by a custom role: a built-in one, or an app's own
-/// `resource:action` (each part 1 to 64 of lower-case letters, digits, `_`, `-` and `.`).
+/// `resource:action` (each part 1 to 64 of lower-case letters, digits, `_`, `-` and `.`). The
+/// resource `group` is not one: forward-auth's `org:SLUG:group:NAME` names a SCIM group.
 pub fn valid_permission(permission: &str) -> bool {
     let part = |p: &str| {
         (1..=64).contains(&p.len())
             && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-.".contains(c))
     };
     match permission.split_once(':') {
-        Some((resource, action)) => part(resource) && part(action),
+        Some((resource, action)) => resource != "group" && part(resource) && part(action),
         None => false,
     }
 }
@@ -352,9 +360,16 @@ mod tests {
         assert!(!may("hr", ADMIN, Some(MEMBER), false) && !may("hr", ADMIN, None, false), "nor an admin touched");
         assert!(may(ADMIN, "hr", Some(MEMBER), false) && may(ADMIN, MEMBER, Some("hr"), false));
         assert!(valid_permission("docs:write") && valid_permission("members:invite") && valid_permission("a.b:c-d"));
-        for bad in
-            ["docs", "docs:", ":write", "Docs:write", "docs:write:all", "docs :write", &format!("{}:x", "a".repeat(65))]
-        {
+        for bad in [
+            "docs",
+            "docs:",
+            ":write",
+            "Docs:write",
+            "docs:write:all",
+            "docs :write",
+            &format!("{}:x", "a".repeat(65)),
+            "group:sre",
+        ] {
             assert!(!valid_permission(bad), "{bad}");
         }
     }

@@ -2,7 +2,7 @@
 //! implements them. The core port is one narrow trait per concern ([`AccountStore`],
 //! [`TokenStore`], [`OutboxStore`], [`KeyStore`], [`MfaStore`], [`PasskeyStore`],
 //! [`AdminStore`], [`EmailChangeStore`], [`EmailLoginStore`], [`IdentityStore`],
-//! [`ClientStore`], [`OrgStore`], [`OrgRoleStore`], [`OrgDomainStore`], [`SsoStore`], [`InvitationStore`], [`WebhookStore`], [`JobStore`], and the audit trail's and
+//! [`ClientStore`], [`OrgStore`], [`OrgRoleStore`], [`OrgDomainStore`], [`SsoStore`], [`ScimStore`], [`ScimGroupStore`], [`InvitationStore`], [`WebhookStore`], [`JobStore`], and the audit trail's and
 //! rate limits' own), gathered in [`Store`]: every backend has them all, and each consumer takes only the
 //! trait it needs (the job workers a [`JobStore`], the key loader a [`KeyStore`]). A backend
 //! may also offer optional capabilities, asked for through [`Store`]: [`maintenance`] (the paced
@@ -36,6 +36,7 @@ pub mod outbox;
 pub mod passkeys;
 pub mod postgres;
 pub mod probe;
+pub mod scim;
 pub mod seeding;
 pub mod sql;
 pub mod sqlite;
@@ -68,6 +69,7 @@ pub use self::orgs::OrgStore;
 pub use self::outbox::{NewEmail, OutboxStore, QueuedEmail};
 pub use self::passkeys::PasskeyStore;
 use self::probe::Probe;
+pub use self::scim::{ScimGroupStore, ScimStore};
 use self::seeding::SeedingStore;
 pub use self::sso::SsoStore;
 pub use self::tokens::{NewOneTimeToken, OneTimeToken, TokenPurpose, TokenStore};
@@ -98,6 +100,8 @@ pub trait Store:
     + OrgRoleStore
     + OrgDomainStore
     + SsoStore
+    + ScimStore
+    + ScimGroupStore
     + InvitationStore
     + ImportStore
     + WebhookStore

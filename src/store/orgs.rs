@@ -32,6 +32,12 @@ pub trait OrgStore: Send + Sync + std::fmt::Debug + 'static {
     /// The account's membership of the organization, read fresh: what every check of a
     /// member's rights asks.
     async fn membership(&self, org_id: Uuid, account_id: Uuid) -> StoreResult<Option<Membership>>;
+    /// The account's membership of the organization, suspended or not
+    /// ([`Membership::suspended`]): what a rule about the membership itself reads (an admin
+    /// changing or removing it, who may be linked or provisioned), never a check of its rights.
+    async fn membership_record(&self, org_id: Uuid, account_id: Uuid) -> StoreResult<Option<Membership>>;
+    /// Every membership of the account, suspended ones too (see [`Self::membership_record`]).
+    async fn all_memberships(&self, account_id: Uuid) -> StoreResult<Vec<Membership>>;
     /// The members, in the order they joined (then by account id), after the cursor (the
     /// place of the previous page's last), at most `limit`.
     async fn list_members(&self, org_id: Uuid, after: Option<MemberCursor>, limit: u32) -> StoreResult<Vec<Member>>;

@@ -57,6 +57,9 @@ pub struct OrgClaim {
     pub slug: String,
     pub role: String,
     pub permissions: Vec<String>,
+    /// The names of the account's groups in the organization (provisioned by SCIM).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
 }
 
 /// Why a presented token was refused. The client only ever learns "401".

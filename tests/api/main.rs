@@ -30,6 +30,7 @@ mod password;
 mod passwordless;
 mod redirects;
 mod restart;
+mod scim;
 mod security;
 mod seeds;
 mod signup;

@@ -127,3 +127,68 @@ async fn with_sso_required_the_domains_people_log_in_only_through_the_identity_p
     app.tokens("ann@acme.test", PASSWORD).await;
     assert_eq!(app.delete(&path, Some(&world.owner)).await.status(), StatusCode::NO_CONTENT);
 }
+
+/// A server on loopback answering `GET /metadata` with `body` and `status`, or a redirect.
+async fn metadata_server(body: String, status: u16) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let answer = move || {
+        let body = body.clone();
+        async move {
+            let status = axum::http::StatusCode::from_u16(status).unwrap();
+            let location = [(axum::http::header::LOCATION, "http://127.0.0.1:9/elsewhere")];
+            (status, location, body)
+        }
+    };
+    let app = axum::Router::new().route("/metadata", axum::routing::get(answer));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("{base}/metadata")
+}
+
+#[tokio::test]
+async fn metadata_by_url_goes_through_the_guard_webhooks_go_through() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/e2e/saml/fixtures/idp-metadata.xml");
+    let metadata = std::fs::read_to_string(fixture).unwrap();
+    let served = metadata_server(metadata.clone(), 200).await;
+
+    // By default, no loopback, private or link-local address, and only https.
+    let app = spawn_app_with(Options::default()).await;
+    let (_, owner) = app.logged_in_user("owner@example.com").await;
+    app.post_json("/orgs", &json!({"name": "Acme", "slug": "acme"}), Some(&owner)).await;
+    for url in [
+        served.as_str(),
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/metadata",
+        "https://10.0.0.1/metadata",
+        "file:///etc/passwd",
+    ] {
+        let added = app.post_json("/orgs/acme/sso/saml", &json!({"metadata_url": url}), Some(&owner)).await;
+        let problem = assert_problem(added, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        assert!(problem.to_string().contains("metadata_url"), "{url}: {problem}");
+    }
+    let both = json!({"metadata_url": "https://idp.example.com/m", "metadata_xml": metadata});
+    let added = app.post_json("/orgs/acme/sso/saml", &both, Some(&owner)).await;
+    assert_problem(added, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+
+    // Where private addresses are allowed (an identity provider on the same network).
+    let app = spawn_app_with(Options::default().var("GATEHOUSE_WEBHOOK_ALLOW_PRIVATE", "true")).await;
+    let (_, owner) = app.logged_in_user("owner@example.com").await;
+    app.post_json("/orgs", &json!({"name": "Acme", "slug": "acme"}), Some(&owner)).await;
+    let added = app.post_json("/orgs/acme/sso/saml", &json!({"metadata_url": served}), Some(&owner)).await;
+    assert_eq!(added.status(), StatusCode::CREATED);
+    let connection: Value = added.json().await.unwrap();
+    assert_eq!(connection["idp"]["metadata_url"], json!(served));
+    assert_eq!(connection["idp"]["certificate_fingerprints"].as_array().map(Vec::len), Some(1));
+    // A redirect is not followed, an error status or a document too large is refused, and the
+    // connection stays as it was.
+    let path = format!("/orgs/acme/sso/{}", connection["id"].as_str().unwrap());
+    let redirecting = metadata_server(String::new(), 302).await;
+    let failing = metadata_server("nope".into(), 500).await;
+    let huge = metadata_server("x".repeat(300 * 1024), 200).await;
+    for url in [redirecting, failing, huge] {
+        let changed = app.send_json(Method::PATCH, &path, &json!({"metadata_url": url}), Some(&owner)).await;
+        assert_problem(changed, StatusCode::UNPROCESSABLE_ENTITY, "sso_metadata_invalid").await;
+    }
+    let read: Value = app.get(&path, Some(&owner)).await.json().await.unwrap();
+    assert_eq!(read["idp"]["metadata_url"], json!(served));
+}

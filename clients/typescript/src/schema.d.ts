@@ -1452,6 +1452,50 @@ export interface paths {
         patch: operations["updateOrgRole"];
         trace?: never;
     };
+    "/orgs/{org}/scim/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An organization's SCIM tokens
+         * @description Needs `sso:manage`. The tokens themselves are never shown again.
+         */
+        get: operations["listScimTokens"];
+        put?: never;
+        /**
+         * Make a SCIM token
+         * @description Needs `sso:manage` with a standing covering `admin`'s permissions. The token (`token`, shown once, kept only as its hash) lets the organization's identity provider provision its members at `/scim/v2`. At most two at once, so one can replace the other.
+         */
+        post: operations["createScimToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{org}/scim/tokens/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke a SCIM token
+         * @description Needs `sso:manage`. The next request with the token is refused, on every replica.
+         */
+        delete: operations["revokeScimToken"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/orgs/{org}/sso": {
         parameters: {
             query?: never;
@@ -1483,7 +1527,7 @@ export interface paths {
         put?: never;
         /**
          * Add a SAML connection
-         * @description Needs `sso:manage` with a standing covering `admin`'s permissions (the identity provider speaks for the organization's admins), and, for `default_role`, `members:invite` and every permission the role grants. Reads the identity provider's metadata (`metadata_xml`) and pins its signing certificates. Answers the URLs to give the identity provider's admins (`sp_entity_id`, `acs_url`, `metadata_url`) and the app (`login_url`). At most 10 an organization.
+         * @description Needs `sso:manage` with a standing covering `admin`'s permissions (the identity provider speaks for the organization's admins), and, for `default_role`, `members:invite` and every permission the role grants. Reads the identity provider's metadata (`metadata_xml`, or fetched from `metadata_url`) and pins its signing certificates. Answers the URLs to give the identity provider's admins (`sp_entity_id`, `acs_url`, `metadata_url`) and the app (`login_url`). At most 10 an organization.
          */
         post: operations["addSamlConnection"];
         delete?: never;
@@ -1515,7 +1559,7 @@ export interface paths {
         head?: never;
         /**
          * Change a single sign-on connection
-         * @description Needs what adding one needs (`sso:manage`, a standing covering `admin`'s, and the right to grant its `default_role`, changed or not). What the body gives replaces what the connection had; `metadata_xml` replaces the identity provider (give one listing both certificates during a rollover).
+         * @description Needs what adding one needs (`sso:manage`, a standing covering `admin`'s, and the right to grant its `default_role`, changed or not). What the body gives replaces what the connection had; `metadata_xml` or `metadata_url` (fetched again) replaces the identity provider (give one listing both certificates during a rollover).
          */
         patch: operations["updateSsoConnection"];
         trace?: never;
@@ -2141,6 +2185,12 @@ export interface components {
              *     On a change, a new one replaces them (a certificate rollover).
              */
             metadata_xml?: string | null;
+            /**
+             * @description Where to fetch the metadata instead (https; through the same guard as webhooks, so
+             *     never a private or loopback address unless `GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true`).
+             *     Given again on a change, it is fetched again (a certificate rollover).
+             */
+            metadata_url?: string | null;
             /** @description Shown to admins; the identity provider's entity id when not given. */
             name?: string | null;
             /**
@@ -2346,6 +2396,8 @@ export interface components {
             sso_url: string;
             /** @description The SHA-256 fingerprints of the pinned signing certificates (two during a rollover). */
             certificate_fingerprints: string[];
+            /** @description Where the metadata was fetched from, when it was given by URL. */
+            metadata_url?: string | null;
         };
         /** @description What an import did. */
         ImportBody: {
@@ -2460,6 +2512,11 @@ export interface components {
             account: components["schemas"]["MemberAccount"];
             role: string;
             joined_at: string;
+            /**
+             * @description Suspended by the organization's SCIM client (`active: false`): the membership grants
+             *     nothing until it is made active again.
+             */
+            suspended?: boolean;
         };
         MemberPage: {
             members: components["schemas"]["MemberBody"][];
@@ -2899,6 +2956,20 @@ export interface components {
             /** @description With `openid`. */
             id_token?: string | null;
         };
+        /** @description A SCIM token, never the token itself but when it is made. */
+        TokenBody: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            created_at: string;
+            /** @description When it last opened a request (to the minute), if ever. */
+            last_used_at?: string | null;
+            /**
+             * @description The token (`scim_…`): only in the answer that made it. Give it to the identity
+             *     provider as its bearer token, with the base URL `{public_url}/scim/v2`.
+             */
+            token?: string | null;
+        };
         TokenForm: {
             grant_type?: string | null;
             code?: string | null;
@@ -2908,6 +2979,13 @@ export interface components {
             scope?: string | null;
             client_id?: string | null;
             client_secret?: string | null;
+        };
+        TokenInput: {
+            /** @description Shown to admins (`SCIM` when not given), 1 to 100 characters. */
+            name?: string | null;
+        };
+        TokenList: {
+            tokens: components["schemas"]["TokenBody"][];
         };
         TokenOfClient: {
             token?: string | null;
@@ -9539,6 +9617,205 @@ export interface operations {
             };
             /** @description `validation_failed`: well-formed input that breaks a rule; `errors[]` names each field */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listScimTokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id or slug */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Its tokens */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenList"];
+                };
+            };
+            /** @description `unauthorized`: no access token, or a malformed, expired, tampered or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin; `not_a_member`: the caller is not (or no longer) a member of the organization; a removal acts at the next request, whatever token the caller holds */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such route, or (for admins) no such account, session or email */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createScimToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id or slug */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenInput"];
+            };
+        };
+        responses: {
+            /** @description Made; `token` is shown this once */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenBody"];
+                };
+            };
+            /** @description `malformed_request`: the body is not valid JSON or form data, or a field is missing or of the wrong type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized`: no access token, or a malformed, expired, tampered or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin; `not_a_member`: the caller is not (or no longer) a member of the organization; a removal acts at the next request, whatever token the caller holds */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such route, or (for admins) no such account, session or email */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: well-formed input that breaks a rule; `errors[]` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revokeScimToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id or slug */
+                org: string;
+                /** @description The token's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unauthorized`: no access token, or a malformed, expired, tampered or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin; `not_a_member`: the caller is not (or no longer) a member of the organization; a removal acts at the next request, whatever token the caller holds */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such route, or (for admins) no such account, session or email */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -21,6 +21,7 @@ pub mod passkeys;
 pub mod password;
 pub mod passwordless;
 pub mod root;
+pub mod scim;
 pub mod social;
 pub mod sso;
 pub mod users;

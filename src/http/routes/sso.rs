@@ -75,6 +75,11 @@ struct ConnectionInput {
     /// On a change, a new one replaces them (a certificate rollover).
     #[serde(default)]
     metadata_xml: Option<String>,
+    /// Where to fetch the metadata instead (https; through the same guard as webhooks, so
+    /// never a private or loopback address unless `GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true`).
+    /// Given again on a change, it is fetched again (a certificate rollover).
+    #[serde(default)]
+    metadata_url: Option<String>,
     /// Shown to admins; the identity provider's entity id when not given.
     #[serde(default)]
     name: Option<String>,
@@ -94,6 +99,7 @@ impl From<ConnectionInput> for SamlConnectionInput {
     fn from(input: ConnectionInput) -> Self {
         Self {
             metadata_xml: input.metadata_xml,
+            metadata_url: input.metadata_url,
             name: input.name,
             default_role: input.default_role,
             attribute_mapping: input.attribute_mapping.map(|m| AttributeMapping { email: m.email, name: m.name }),
@@ -124,7 +130,7 @@ async fn list(
 
 #[utoipa::path(
     post, path = "/orgs/{org}/sso/saml", summary = "Add a SAML connection", operation_id = "addSamlConnection", tag = "sso", security(("bearer" = [])),
-    description = "Needs `sso:manage` with a standing covering `admin`'s permissions (the identity provider speaks for the organization's admins), and, for `default_role`, `members:invite` and every permission the role grants. Reads the identity provider's metadata (`metadata_xml`) and pins its signing certificates. Answers the URLs to give the identity provider's admins (`sp_entity_id`, `acs_url`, `metadata_url`) and the app (`login_url`). At most 10 an organization.",
+    description = "Needs `sso:manage` with a standing covering `admin`'s permissions (the identity provider speaks for the organization's admins), and, for `default_role`, `members:invite` and every permission the role grants. Reads the identity provider's metadata (`metadata_xml`, or fetched from `metadata_url`) and pins its signing certificates. Answers the URLs to give the identity provider's admins (`sp_entity_id`, `acs_url`, `metadata_url`) and the app (`login_url`). At most 10 an organization.",
     params(("org" = String, Path, description = "The organization's id or slug")),
     request_body = ConnectionInput,
     responses((status = 201, description = "Added", body = SsoConnectionBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::NotAMember, code::NotFound, code::SsoMetadataInvalid, code::ValidationFailed, code::PayloadTooLarge, code::Unavailable)>)
@@ -157,7 +163,7 @@ async fn read(
 
 #[utoipa::path(
     patch, path = "/orgs/{org}/sso/{id}", summary = "Change a single sign-on connection", operation_id = "updateSsoConnection", tag = "sso", security(("bearer" = [])),
-    description = "Needs what adding one needs (`sso:manage`, a standing covering `admin`'s, and the right to grant its `default_role`, changed or not). What the body gives replaces what the connection had; `metadata_xml` replaces the identity provider (give one listing both certificates during a rollover).",
+    description = "Needs what adding one needs (`sso:manage`, a standing covering `admin`'s, and the right to grant its `default_role`, changed or not). What the body gives replaces what the connection had; `metadata_xml` or `metadata_url` (fetched again) replaces the identity provider (give one listing both certificates during a rollover).",
     params(("org" = String, Path, description = "The organization's id or slug"), ("id" = Uuid, Path, description = "The connection's id")),
     request_body = ConnectionInput,
     responses((status = 200, description = "The connection as it is now", body = SsoConnectionBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::NotAMember, code::NotFound, code::SsoMetadataInvalid, code::ValidationFailed, code::PayloadTooLarge, code::Unavailable)>)

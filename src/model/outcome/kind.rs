@@ -133,10 +133,20 @@ pub enum Kind {
     OrgSsoUpdated,
     /// A single sign-on connection was removed (`detail.org_id`, `.connection_id`).
     OrgSsoRemoved,
+    /// An organization made a SCIM token (`detail.org_id`, `.token_id`, `.name`).
+    OrgScimTokenAdded,
+    /// A SCIM token was revoked (`detail.org_id`, `.token_id`).
+    OrgScimTokenRemoved,
+    /// The organization's SCIM client made a group (`detail.org_id`, `.group_id`, `.name`).
+    OrgGroupAdded,
+    /// A group's name or members changed (`detail.org_id`, `.group_id`, `.name`).
+    OrgGroupUpdated,
+    /// A group was deleted (`detail.org_id`, `.group_id`).
+    OrgGroupRemoved,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 78] = [
+    pub const ALL: [Kind; 83] = [
         Kind::Signup,
         Kind::SignupExistingEmail,
         Kind::Activation,
@@ -215,6 +225,11 @@ impl Kind {
         Kind::OrgSsoAdded,
         Kind::OrgSsoUpdated,
         Kind::OrgSsoRemoved,
+        Kind::OrgScimTokenAdded,
+        Kind::OrgScimTokenRemoved,
+        Kind::OrgGroupAdded,
+        Kind::OrgGroupUpdated,
+        Kind::OrgGroupRemoved,
     ];
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -296,6 +311,11 @@ impl Kind {
             Kind::OrgSsoAdded => "org.sso_added",
             Kind::OrgSsoUpdated => "org.sso_updated",
             Kind::OrgSsoRemoved => "org.sso_removed",
+            Kind::OrgScimTokenAdded => "org.scim_token_added",
+            Kind::OrgScimTokenRemoved => "org.scim_token_removed",
+            Kind::OrgGroupAdded => "org.group_added",
+            Kind::OrgGroupUpdated => "org.group_updated",
+            Kind::OrgGroupRemoved => "org.group_removed",
         }
     }
 

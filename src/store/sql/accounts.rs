@@ -226,6 +226,11 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
                 if let Some(username) = claimed {
                     claim_username(&mut tx, username, id, change.now).await?;
                 }
+                // The status is now whoever wrote it last: SCIM enables again only an account it
+                // disabled itself, so its mark goes with any other write of the status.
+                let unmark =
+                    sql!("UPDATE scim_users SET disabled_account = ? WHERE account_id = ? AND disabled_account = ?");
+                tx.execute(unmark, args![false, id, true]).await?;
                 insert_effects(&mut tx, effects).await?;
                 let stored = read_account(&mut tx, id).await?;
                 tx.commit().await?;

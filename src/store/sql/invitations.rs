@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::orgs::{custom_roles, read_membership};
+use super::org_roles::custom_roles;
+use super::orgs::read_membership;
 use super::outbox::insert_effects;
 use super::{Exec, Row, SqlStore, Transaction, args, sql};
 use crate::metrics::{DATABASE as DB, timed};
@@ -56,8 +57,8 @@ async fn read_invitation(tx: &mut impl Exec, id: Uuid) -> StoreResult<Option<Inv
 /// worth the word of the member who made it, read in the transaction that takes it up after
 /// the organization's row is locked: the role still exists, and its maker (when an account made
 /// it; `None`: an operator or a gatehouse admin) is still a member who may invite and holds
-/// every permission the role grants now (only an owner offers `owner`). A removed or demoted
-/// maker's offers, and a role widened since, are void.
+/// every permission the role grants now (only an owner offers `owner`). A removed, suspended or
+/// demoted maker's offers, and a role widened since, are void.
 pub(super) async fn offer_stands(
     tx: &mut impl Exec,
     org_id: Uuid,
@@ -68,7 +69,8 @@ pub(super) async fn offer_stands(
     let permissions_of = |role: &str| builtin_permissions(role).or_else(|| custom.get(role).cloned());
     let Some(granted) = permissions_of(offered) else { return Ok(false) };
     let Some(maker) = made_by else { return Ok(true) };
-    let role_of = sql!("SELECT role FROM memberships WHERE org_id = ? AND account_id = ? FOR UPDATE");
+    let role_of =
+        sql!("SELECT role FROM memberships WHERE org_id = ? AND account_id = ? AND suspended_at IS NULL FOR UPDATE");
     let Some(row) = tx.fetch_optional(role_of, args![org_id, maker]).await? else { return Ok(false) };
     let role = row.text("role")?;
     let held = permissions_of(&role).unwrap_or_default();
@@ -246,8 +248,15 @@ impl<D: super::Dialect> InvitationStore for SqlStore<D> {
                 if !offer_stands(&mut tx, org_id, invitation.invited_by, &invitation.role).await? {
                     return Ok(Acceptance::NotFound);
                 }
-                let member = sql!("SELECT role FROM memberships WHERE org_id = ? AND account_id = ? FOR UPDATE");
-                if tx.fetch_optional(member, args![org_id, acceptor.account_id]).await?.is_none() {
+                let member =
+                    sql!("SELECT suspended_at FROM memberships WHERE org_id = ? AND account_id = ? FOR UPDATE");
+                let held = tx.fetch_optional(member, args![org_id, acceptor.account_id]).await?;
+                // A suspended member's membership is the organization's SCIM client's to lift:
+                // an invitation does not.
+                if held.as_ref().map(|row| row.opt_time("suspended_at")).transpose()?.flatten().is_some() {
+                    return Ok(Acceptance::NotFound);
+                }
+                if held.is_none() {
                     let counted = sql!("SELECT COUNT(*) AS n FROM memberships WHERE org_id = ?");
                     let members = tx.fetch_optional(counted, args![org_id]).await?.map_or(Ok(0), |r| r.count("n"))?;
                     if members >= member_limit {

@@ -2,11 +2,12 @@
 //! first, as the member guard does, so a role is never removed while a member is being given
 //! it, and a change of its permissions is seen whole by the next check.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::orgs::split_permissions;
 use super::outbox::insert_effects;
 use super::{Exec, Row, SqlStore, Transaction, args, sql};
 use crate::metrics::{DATABASE as DB, timed};
@@ -28,6 +29,18 @@ fn role_from_row(row: &impl Row) -> StoreResult<OrgRole> {
 
 pub(super) async fn lock_org(tx: &mut impl Exec, org_id: Uuid) -> StoreResult<()> {
     tx.lock(sql!("SELECT id FROM organizations WHERE id = ? FOR UPDATE"), args![org_id]).await
+}
+
+/// A custom role's permissions as stored: space-separated (no permission holds a space).
+pub(super) fn split_permissions(stored: &str) -> Vec<String> {
+    stored.split(' ').filter(|p| !p.is_empty()).map(str::to_owned).collect()
+}
+
+/// The organization's custom roles and their permissions, read inside a transaction that
+/// locked its row (so no role changes meanwhile).
+pub(super) async fn custom_roles(tx: &mut impl Exec, org_id: Uuid) -> StoreResult<HashMap<String, Vec<String>>> {
+    let rows = tx.fetch_all(sql!("SELECT name, permissions FROM org_roles WHERE org_id = ?"), args![org_id]).await?;
+    rows.iter().map(|row| Ok((row.text("name")?, split_permissions(&row.text("permissions")?)))).collect()
 }
 
 /// What no role's name can be names no role (on every database alike, whatever its collation:

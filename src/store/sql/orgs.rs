@@ -1,18 +1,16 @@
-//! Organizations (`organizations`) and their memberships (`memberships`), and the last-owner
-//! guard.
-
-use std::collections::HashMap;
+//! Organizations (`organizations`) and their memberships (`memberships`); the last-owner guard
+//! each change of a membership takes is in `member_guard.rs`.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::member_guard::guard_members;
+use super::org_roles::split_permissions;
 use super::outbox::insert_effects;
 use super::{Built, Dialect, Exec, Row, SqlStore, Transaction, args, like_pattern, sql};
 use crate::metrics::{DATABASE as DB, timed};
-use crate::model::org::{
-    Held, MemberChange, OWNER, OrgActor, OrgPolicy, Slug, builtin_permissions, may_change, permissions_of,
-};
+use crate::model::org::{MemberChange, OWNER, OrgActor, OrgPolicy, Slug, permissions_of};
 use crate::model::outcome::Effects;
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::orgs::{
@@ -20,13 +18,16 @@ use crate::store::orgs::{
 };
 
 const ORG_COLUMNS: &str = "o.id, o.name, o.slug, o.data, o.policy, o.created_at, o.updated_at";
-const MEMBER_COLUMNS: &str = "m.account_id, a.email, a.name, m.role, m.joined_at";
+const MEMBER_COLUMNS: &str = "m.account_id, a.email, a.name, m.role, m.joined_at, m.suspended_at";
 /// An account's memberships with their organizations.
-/// A custom role's permissions come with it (`custom`: none for a built-in role's name).
+/// A custom role's permissions come with it (`custom`: none for a built-in role's name), and its
+/// groups' names. Every read of rights adds [`GRANTING`]: a suspended membership (SCIM's
+/// `active: false`) grants nothing.
 const MEMBERSHIPS: &str = "SELECT o.id, o.name, o.slug, o.data, o.policy, o.created_at, o.updated_at, m.account_id, m.role, \
-                           m.joined_at, r.permissions AS custom FROM memberships m \
+                           m.joined_at, m.group_names, m.suspended_at, r.permissions AS custom FROM memberships m \
                            JOIN organizations o ON o.id = m.org_id \
                            LEFT JOIN org_roles r ON r.org_id = m.org_id AND r.name = m.role";
+const GRANTING: &str = "m.suspended_at IS NULL";
 
 fn org_from_row(row: &impl Row) -> StoreResult<Organization> {
     Ok(Organization {
@@ -49,19 +50,14 @@ fn membership_from_row(row: &impl Row) -> StoreResult<Membership> {
         permissions: permissions_of(&role, custom),
         role,
         joined_at: row.time("joined_at")?,
+        groups: group_names(row.opt_text("group_names")?.as_deref()),
+        suspended: row.opt_time("suspended_at")?.is_some(),
     })
 }
 
-/// A custom role's permissions as stored: space-separated (no permission holds a space).
-pub(super) fn split_permissions(stored: &str) -> Vec<String> {
-    stored.split(' ').filter(|p| !p.is_empty()).map(str::to_owned).collect()
-}
-
-/// The organization's custom roles and their permissions, read inside a transaction that
-/// locked its row (so no role changes meanwhile).
-pub(super) async fn custom_roles(tx: &mut impl Exec, org_id: Uuid) -> StoreResult<HashMap<String, Vec<String>>> {
-    let rows = tx.fetch_all(sql!("SELECT name, permissions FROM org_roles WHERE org_id = ?"), args![org_id]).await?;
-    rows.iter().map(|row| Ok((row.text("name")?, split_permissions(&row.text("permissions")?)))).collect()
+/// A membership's groups' names as kept (a JSON array; none when NULL).
+pub(super) fn group_names(stored: Option<&str>) -> Vec<String> {
+    stored.and_then(|text| serde_json::from_str(text).ok()).unwrap_or_default()
 }
 
 /// A slug another organization holds, as the unique key reports it (a concurrent write took
@@ -86,7 +82,10 @@ pub(super) async fn read_membership(
     account_id: Uuid,
 ) -> StoreResult<Option<Membership>> {
     let row = tx
-        .fetch_optional(sql!("{MEMBERSHIPS} WHERE m.org_id = ? AND m.account_id = ?"), args![org_id, account_id])
+        .fetch_optional(
+            sql!("{MEMBERSHIPS} WHERE {GRANTING} AND m.org_id = ? AND m.account_id = ?"),
+            args![org_id, account_id],
+        )
         .await?;
     row.as_ref().map(membership_from_row).transpose()
 }
@@ -94,64 +93,6 @@ pub(super) async fn read_membership(
 async fn read_org(tx: &mut impl Exec, id: Uuid) -> StoreResult<Option<Organization>> {
     let row = tx.fetch_optional(sql!("SELECT {ORG_COLUMNS} FROM organizations o WHERE o.id = ?"), args![id]).await?;
     row.as_ref().map(org_from_row).transpose()
-}
-
-/// The guard of a change to `account_id`'s membership of `org_id` (its role changed to `role`,
-/// or, with `None`, its removal), inside the change's transaction: what the change may do. It
-/// locks the organization's row first, so changes to one organization's members take turns,
-/// then reads the owners, the actor's own role and the member's with locking reads, which see
-/// the latest committed rows. So the actor's right is judged on its role as it is now (one
-/// demoted or removed a moment ago is refused), an owner promoted meanwhile is an owner here,
-/// and two owners demoting each other at once cannot both succeed.
-async fn guard_members(
-    tx: &mut impl Exec,
-    org_id: Uuid,
-    account_id: Uuid,
-    role: Option<&str>,
-    actor: OrgActor,
-) -> StoreResult<MemberChange> {
-    tx.lock(sql!("SELECT id FROM organizations WHERE id = ? FOR UPDATE"), args![org_id]).await?;
-    let owners = tx
-        .fetch_all(
-            sql!("SELECT account_id FROM memberships WHERE org_id = ? AND role = ? ORDER BY account_id FOR UPDATE"),
-            args![org_id, OWNER],
-        )
-        .await?;
-    let role_of = sql!("SELECT role FROM memberships WHERE org_id = ? AND account_id = ? FOR UPDATE");
-    let actor_role = match actor {
-        OrgActor::AsOwner => Some(OWNER.to_owned()),
-        OrgActor::Member(actor) => {
-            tx.fetch_optional(role_of, args![org_id, actor]).await?.map(|row| row.text("role")).transpose()?
-        }
-    };
-    let current = tx.fetch_optional(role_of, args![org_id, account_id]).await?;
-    let Some(current) = current else { return Ok(MemberChange::NotFound) };
-    let current = current.text("role")?;
-    let leaving = actor == OrgActor::Member(account_id);
-    let custom = custom_roles(tx, org_id).await?;
-    let known = |role: &str| builtin_permissions(role).or_else(|| custom.get(role).cloned());
-    let new_permissions = match role {
-        Some(role) => match known(role) {
-            Some(permissions) => Some(permissions),
-            None => return Ok(MemberChange::UnknownRole),
-        },
-        None => None,
-    };
-    let Some(actor_role) = actor_role else { return Ok(MemberChange::Forbidden) };
-    let (actor_permissions, current_permissions) =
-        (known(&actor_role).unwrap_or_default(), known(&current).unwrap_or_default());
-    let held = |role, permissions| Held { role, permissions };
-    let new = role.zip(new_permissions.as_deref()).map(|(role, permissions)| held(role, permissions));
-    if !may_change(held(&actor_role, &actor_permissions), held(&current, &current_permissions), new, leaving) {
-        return Ok(MemberChange::Forbidden);
-    }
-    if current == OWNER && role != Some(OWNER) {
-        let others = owners.iter().filter(|row| !matches!(row.id("account_id"), Ok(owner) if owner == account_id));
-        if others.count() == 0 {
-            return Ok(MemberChange::LastOwner);
-        }
-    }
-    Ok(MemberChange::Done)
 }
 
 /// Inside the transaction that deletes account `account_id`: the organizations it owns alone
@@ -303,7 +244,10 @@ impl<D: Dialect> OrgStore for SqlStore<D> {
             let rows = self
                 .db
                 .pool()
-                .fetch_all(sql!("{MEMBERSHIPS} WHERE m.account_id = ? ORDER BY m.joined_at, o.id"), args![account_id])
+                .fetch_all(
+                    sql!("{MEMBERSHIPS} WHERE {GRANTING} AND m.account_id = ? ORDER BY m.joined_at, o.id"),
+                    args![account_id],
+                )
                 .await?;
             rows.iter().map(membership_from_row).collect()
         })
@@ -311,6 +255,31 @@ impl<D: Dialect> OrgStore for SqlStore<D> {
 
     async fn membership(&self, org_id: Uuid, account_id: Uuid) -> StoreResult<Option<Membership>> {
         timed!(DB, "membership", read_membership(&mut self.db.pool(), org_id, account_id))
+    }
+
+    async fn membership_record(&self, org_id: Uuid, account_id: Uuid) -> StoreResult<Option<Membership>> {
+        timed!(DB, "membership_record", async {
+            let row = self
+                .db
+                .pool()
+                .fetch_optional(
+                    sql!("{MEMBERSHIPS} WHERE m.org_id = ? AND m.account_id = ?"),
+                    args![org_id, account_id],
+                )
+                .await?;
+            row.as_ref().map(membership_from_row).transpose()
+        })
+    }
+
+    async fn all_memberships(&self, account_id: Uuid) -> StoreResult<Vec<Membership>> {
+        timed!(DB, "all_memberships", async {
+            let rows = self
+                .db
+                .pool()
+                .fetch_all(sql!("{MEMBERSHIPS} WHERE m.account_id = ? ORDER BY m.joined_at, o.id"), args![account_id])
+                .await?;
+            rows.iter().map(membership_from_row).collect()
+        })
     }
 
     async fn list_members(&self, org_id: Uuid, after: Option<MemberCursor>, limit: u32) -> StoreResult<Vec<Member>> {
@@ -344,6 +313,7 @@ impl<D: Dialect> OrgStore for SqlStore<D> {
                         name: row.opt_text("name")?,
                         role: row.text("role")?,
                         joined_at: row.time("joined_at")?,
+                        suspended: row.opt_time("suspended_at")?.is_some(),
                     })
                 })
                 .collect()

@@ -119,14 +119,18 @@ async fn forward(State(state): State<AppState>, parts: Parts, Query(query): Quer
 }
 
 /// The membership the answer names, read now: for an `org:` rule the rule's organization's
-/// (`None` when the caller is not a member, or lacks the role or permission the rule asks
-/// for); else the session's active organization's, if it has one and the caller is still in it.
+/// (`None` when the caller is not a member, or lacks the role, permission or group the rule
+/// asks for; a group's name in any case, as SCIM compares them); else the session's active organization's, if it has one and the caller is still in it.
 async fn org_of(state: &AppState, caller: &Caller, access: &Access) -> Result<Option<Membership>, ApiError> {
     match access {
         Access::Org { slug, need } => {
             let membership = state.accounts.membership_of(caller.account_id, slug).await?;
             Ok(membership.filter(|m| match need {
                 None => true,
+                Some(need) if need.starts_with("group:") => {
+                    let group = need["group:".len()..].to_lowercase();
+                    m.groups.iter().any(|g| g.to_lowercase() == group)
+                }
                 Some(need) if need.contains(':') => m.permissions.iter().any(|p| p == need),
                 Some(role) => &m.role == role,
             }))
