@@ -43,6 +43,12 @@ impl Accounts {
 }
 
 impl Accounts {
+    /// Whether any organization has a single sign-on connection (the hosted login page then
+    /// asks for the address first).
+    pub async fn sso_anywhere(&self) -> Result<bool> {
+        Ok(self.store.any_sso_connection().await?)
+    }
+
     /// Refuses a login of `account` by any way but its organization's identity provider, when
     /// the organization that verified its address's domain requires that, with that provider's
     /// login URL; `through` is the organization whose identity provider the login came through,

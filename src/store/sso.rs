@@ -36,6 +36,8 @@ pub trait SsoStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> StoreResult<bool>;
     async fn sso_connection(&self, id: Uuid) -> StoreResult<Option<SsoConnection>>;
     async fn sso_connections(&self, org_id: Uuid) -> StoreResult<Vec<SsoConnection>>;
+    /// Whether any organization has a connection.
+    async fn any_sso_connection(&self) -> StoreResult<bool>;
     /// Writes a connection's name, role and settings; `false` when it is gone.
     async fn update_sso_connection(&self, connection: &SsoConnection, effects: &Effects) -> StoreResult<bool>;
     /// Removes a connection of `org_id` with its waiting logins; `false` when there is none.

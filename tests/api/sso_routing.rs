@@ -192,3 +192,52 @@ async fn metadata_by_url_goes_through_the_guard_webhooks_go_through() {
     let read: Value = app.get(&path, Some(&owner)).await.json().await.unwrap();
     assert_eq!(read["idp"]["metadata_url"], json!(served));
 }
+
+#[tokio::test]
+async fn the_hosted_login_page_asks_for_the_address_first_and_sends_the_organizations_people_to_their_idp() {
+    use crate::browser::{Browser, field, location};
+    // Before any connection: the password form, as ever.
+    let plain = spawn_app_with(Options::default()).await;
+    let page = Browser::new(&plain).get(&plain.url("/login")).await.text().await.unwrap();
+    assert!(page.contains("name=\"password\""));
+
+    let world = world("owner@example.com").await;
+    let app = &world.app;
+    world.verify("acme", "acme.test").await;
+    let browser = Browser::new(app);
+    let page = browser.get(&app.url("/login?next=http%3A%2F%2Fapp.test%2Fhome")).await.text().await.unwrap();
+    assert!(!page.contains("name=\"password\""), "the address first");
+    let form = field(&page, "form").unwrap();
+    let next = field(&page, "next").unwrap();
+    let post = |login: &'static str| {
+        let fields = [("form", form.clone()), ("next", next.clone()), ("login", login.to_owned())];
+        let browser = &browser;
+        let url = app.url("/login");
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            browser.post_form(&url, &fields).await
+        }
+    };
+    // An address at acme's verified domain goes to acme's identity provider, back here after.
+    let sent = post("ann@acme.test").await;
+    assert_eq!(sent.status(), StatusCode::SEE_OTHER);
+    let to = Url::parse(&location(&sent)).unwrap();
+    let login_url = Url::parse(world.connection["login_url"].as_str().unwrap()).unwrap();
+    assert_eq!(to.path(), login_url.path());
+    let back = param(&to, "redirect_to").unwrap();
+    assert!(back.starts_with(&app.url("/login")) && back.contains("next="), "{back}");
+    // Any other address, or a username, gets the password form with it filled in.
+    for other in ["bob@example.com", "bob"] {
+        let answer = post(other).await;
+        assert_eq!(answer.status(), StatusCode::OK);
+        let page = answer.text().await.unwrap();
+        assert!(page.contains("name=\"password\"") && page.contains(&format!("value=\"{other}\"")), "{other}");
+    }
+    // A password posted at once still logs in (the form a script or a saved login sends).
+    app.active_user("bob@example.com", None).await;
+    let fields =
+        [("form", form.as_str()), ("next", next.as_str()), ("login", "bob@example.com"), ("password", PASSWORD)];
+    let logged_in = browser.post_form(&app.url("/login"), &fields).await;
+    assert_eq!(logged_in.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&logged_in), "http://app.test/home");
+}

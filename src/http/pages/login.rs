@@ -16,6 +16,9 @@ pub struct OtherWays {
     pub email: bool,
     /// Passkeys can be used here.
     pub passkeys: bool,
+    /// An organization logs its people in through its own identity provider: the page asks for
+    /// the address first, and sends such addresses there.
+    pub sso: bool,
 }
 
 /// A form posting a passkey's answer (`passkey`), shown by the page's script only where the
@@ -81,18 +84,27 @@ pub fn login_form(
         true => passkey_form(&hidden, None, &t("page-login.passkey")),
         false => String::new(),
     };
+    // With single sign-on somewhere, the address comes first (its identity provider may be
+    // where it logs in); once given, or after an error, the whole form.
+    let address_first = ways.sso && login.is_empty() && error.is_none();
+    let password = match address_first {
+        true => String::new(),
+        false => format!(
+            "<label for=\"password\">{label}</label>\n\
+             <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\n",
+            label = text(&t("page-login.password")),
+        ),
+    };
+    let button = if address_first { t("page-login.continue") } else { t("page-login.button") };
     let body = format!(
         "{error}<form method=\"post\" action=\"login\">\n{hidden}\
          <label for=\"login\">{login_label}</label>\n\
          <input id=\"login\" name=\"login\" value=\"{login}\" autocomplete=\"username\" required autofocus>\n\
-         <label for=\"password\">{password_label}</label>\n\
-         <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\n\
-         <button type=\"submit\">{button}</button>\n</form>\n{passkey}{providers}{email}",
+         {password}<button type=\"submit\">{button}</button>\n</form>\n{passkey}{providers}{email}",
         error = error_line(error),
         login = attr(login),
         login_label = text(&t("page-login.login")),
-        password_label = text(&t("page-login.password")),
-        button = text(&t("page-login.button")),
+        button = text(&button),
     );
     let page = page_posting_to(status, &t("page-login.title"), body, next);
     if ways.passkeys { with_scripts(page) } else { page }

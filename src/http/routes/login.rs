@@ -73,8 +73,9 @@ fn back_here(state: &AppState, next: Option<&str>) -> String {
     page.to_string()
 }
 
-/// The ways in the page offers beside the password: each provider, and a link by email.
-fn other_ways(state: &AppState, next: Option<&str>) -> pages::OtherWays {
+/// The ways in the page offers beside the password: each provider, a link by email, a passkey,
+/// and whether an organization's identity provider may be where an address logs in.
+async fn other_ways(state: &AppState, next: Option<&str>) -> pages::OtherWays {
     let back = back_here(state, next);
     let issuer = state.accounts.settings().public_url_issuer();
     let providers = state
@@ -88,7 +89,10 @@ fn other_ways(state: &AppState, next: Option<&str>) -> pages::OtherWays {
         })
         .collect();
     let (email, passkeys) = (state.accounts.policy().passwordless, state.accounts.passkeys_available());
-    pages::OtherWays { providers, email, passkeys }
+    // Asked again at each page, so a connection added a moment ago shows (a failed read: the
+    // password form, as before any connection).
+    let sso = state.accounts.sso_anywhere().await.unwrap_or(false);
+    pages::OtherWays { providers, email, passkeys, sso }
 }
 
 /// The login form; with no `next` and a live session, who is logged in; back from a login by
@@ -101,7 +105,7 @@ async fn show(
 ) -> Response {
     let next = login_next(&state, query.next.as_deref()).await;
     let (form, set) = form_token(&state, &headers);
-    let ways = other_ways(&state, next.as_deref());
+    let ways = other_ways(&state, next.as_deref()).await;
     if let Some(code) = &query.code {
         let client_again = client.clone();
         let proof = handoff_proof(&headers, None);
@@ -184,7 +188,7 @@ async fn submit(
         return pages::form_expired();
     }
     let next = login_next(&state, next.as_deref()).await;
-    let ways = other_ways(&state, next.as_deref());
+    let ways = other_ways(&state, next.as_deref()).await;
     let login = login.unwrap_or_default();
     if let Some(address) = email_link {
         let back = back_here(&state, next.as_deref());
@@ -246,6 +250,9 @@ async fn submit(
             Err(error) => refused(&form, next.as_deref(), "", error, &ways),
         };
     }
+    if password.is_none() && ways.sso && !login.trim().is_empty() {
+        return address_first(&state, &form, next.as_deref(), &login, &client, &ways).await;
+    }
     let id = LoginId::from_fields(Some(login.clone()), None);
     let (Some(id), Some(password)) = (id, password) else {
         let why = pages::t("page-login.missing");
@@ -256,6 +263,25 @@ async fn submit(
         Ok(LoginStep::Session(pair)) => logged_in(&state, &headers, &client_again, *pair, next.as_deref()).await,
         Ok(LoginStep::SecondFactor(challenge)) => second_step(&form, next.as_deref(), &challenge),
         Err(error) => refused(&form, next.as_deref(), &login, error, &ways),
+    }
+}
+
+/// The address, given first: to its organization's identity provider when it has one (back
+/// here with a code), else the whole form with the address filled in.
+async fn address_first(
+    state: &AppState,
+    form: &str,
+    next: Option<&str>,
+    login: &str,
+    client: &crate::accounts::ClientInfo,
+    ways: &pages::OtherWays,
+) -> Response {
+    let back = back_here(state, next);
+    match state.accounts.discover_sso(login, Some(&back), client).await {
+        Ok(login_url) => go_to(&login_url),
+        Err(error @ Error::RateLimited { .. }) => refused(form, next, login, error, ways),
+        // No identity provider for it (or a username, which never has one): its password.
+        Err(_) => pages::login_form(form, next, login.trim(), None, StatusCode::OK, ways),
     }
 }
 

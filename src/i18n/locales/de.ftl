@@ -188,6 +188,7 @@ page-login =
     .login = E-Mail-Adresse oder Benutzername
     .password = Passwort
     .button = Anmelden
+    .continue = Weiter
     .passkey = Mit einem Passkey anmelden
     .provider = Weiter mit { $provider }
     .email-label = Oder einen Link per E-Mail erhalten

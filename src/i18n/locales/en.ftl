@@ -188,6 +188,7 @@ page-login =
     .login = Email or username
     .password = Password
     .button = Log in
+    .continue = Continue
     .passkey = Log in with a passkey
     .provider = Continue with { $provider }
     .email-label = Or get a link by email

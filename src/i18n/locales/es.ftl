@@ -188,6 +188,7 @@ page-login =
     .login = Correo electrónico o nombre de usuario
     .password = Contraseña
     .button = Iniciar sesión
+    .continue = Continuar
     .passkey = Iniciar sesión con una llave de acceso
     .provider = Continuar con { $provider }
     .email-label = O reciba un enlace por correo electrónico

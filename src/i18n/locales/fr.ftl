@@ -188,6 +188,7 @@ page-login =
     .login = Adresse e-mail ou nom d'utilisateur
     .password = Mot de passe
     .button = Se connecter
+    .continue = Continuer
     .passkey = Se connecter avec une clé d'accès
     .provider = Continuer avec { $provider }
     .email-label = Ou recevoir un lien par e-mail

@@ -105,6 +105,13 @@ impl<D: Dialect> SsoStore for SqlStore<D> {
         })
     }
 
+    async fn any_sso_connection(&self) -> StoreResult<bool> {
+        timed!(DB, "any_sso_connection", async {
+            let row = self.db.pool().fetch_optional(sql!("SELECT id FROM sso_connections LIMIT 1"), args![]).await?;
+            Ok(row.is_some())
+        })
+    }
+
     async fn update_sso_connection(&self, connection: &SsoConnection, effects: &Effects) -> StoreResult<bool> {
         let settings = settings_text(connection)?;
         let settings = settings.as_str();
