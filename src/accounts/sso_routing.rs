@@ -15,6 +15,7 @@ use crate::model::account::{Account, Email, Role};
 use crate::model::domain::DomainName;
 use crate::model::org::{OWNER, OrgKey, Organization};
 use crate::model::outcome::Kind;
+use crate::model::sso::SsoConnection;
 
 /// A domain no organization can verify (`.invalid` is reserved): what an address without a
 /// usable domain is looked up as, so every answer costs the same reads.
@@ -54,25 +55,50 @@ impl Accounts {
     /// login URL; `through` is the organization whose identity provider the login came through,
     /// if one did. One read for an address at no verified domain (most logins).
     pub(super) async fn sso_gate(&self, account: &Account, through: Option<Uuid>, client: &ClientInfo) -> Result<()> {
-        let Some(domain) = DomainName::of_email(&account.email) else { return Ok(()) };
-        let Some(claim) = self.store.verified_domain(domain.as_str()).await? else { return Ok(()) };
-        let Some(org) = self.store.find_org(OrgKey::Id(claim.org_id)).await? else { return Ok(()) };
-        if !org.policy.sso_required || account.role == Role::Admin || through == Some(org.id) {
+        let Some((org, connection)) = self.sso_requirer(account).await? else { return Ok(()) };
+        if through == Some(org.id) {
             return Ok(());
         }
-        if self.store.membership(org.id, account.id).await?.is_some_and(|m| m.role == OWNER) {
-            return Ok(());
+        tracing::info!(account_id = %account.id, org_id = %org.id, "login refused: the organization requires its single sign-on");
+        let refused = self.outcome(Kind::LoginFailed, Some(account.id), client);
+        self.note(refused.with("reason", "sso_required").with("org_id", org.id.to_string()));
+        Err(Error::SsoRequired(self.sso_urls(connection.id).login_url))
+    }
+
+    /// The organization that requires `account` to log in through its identity provider (it
+    /// verified the address's domain and has `sso_required` on), with the connection to send it
+    /// to; none for its owners and for server admins. One read for an address at no verified
+    /// domain (most accounts).
+    async fn sso_requirer(&self, account: &Account) -> Result<Option<(Organization, SsoConnection)>> {
+        let Some(domain) = DomainName::of_email(&account.email) else { return Ok(None) };
+        let Some(claim) = self.store.verified_domain(domain.as_str()).await? else { return Ok(None) };
+        let Some(org) = self.store.find_org(OrgKey::Id(claim.org_id)).await? else { return Ok(None) };
+        if !org.policy.sso_required || account.role == Role::Admin {
+            return Ok(None);
+        }
+        if self.store.membership_record(org.id, account.id).await?.is_some_and(|m| m.role == OWNER) {
+            return Ok(None);
         }
         // Without a connection (the last one removed) there is nowhere to send the person: the
         // policy waits for one rather than lock everyone out.
         let Some(connection) = self.store.sso_connections(org.id).await?.into_iter().next() else {
             tracing::warn!(org_id = %org.id, "sso_required is on but the organization has no connection: not enforced");
-            return Ok(());
+            return Ok(None);
         };
-        tracing::info!(account_id = %account.id, org_id = %org.id, "login refused: the organization requires its single sign-on");
-        let refused = self.outcome(Kind::LoginFailed, Some(account.id), client);
-        self.note(refused.with("reason", "sso_required").with("org_id", org.id.to_string()));
-        Err(Error::SsoRequired(self.sso_urls(connection.id).login_url))
+        Ok(Some((org, connection)))
+    }
+
+    /// Refuses to move `account` off an address its organization requires single sign-on for:
+    /// at another address, its password would log it in again.
+    pub(super) async fn address_kept_by_sso(&self, account: &Account) -> Result<()> {
+        match self.sso_requirer(account).await? {
+            None => Ok(()),
+            Some((org, _)) => {
+                tracing::info!(account_id = %account.id, org_id = %org.id, "address change refused: the organization requires its single sign-on");
+                let why = "your organization manages this address and requires its single sign-on: the address stays";
+                Err(Error::field("new_email", why))
+            }
+        }
     }
 
     /// Whether the caller (of `standing` in `org`) may switch `sso_required` to `on`: it takes

@@ -114,6 +114,15 @@ async fn with_sso_required_the_domains_people_log_in_only_through_the_identity_p
     assert_problem(app.log_in("ann@acme.test", "wrong").await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
     // The switch ends no session: ann's token still opens her account.
     assert_eq!(app.get("/user", Some(&ann)).await.status(), StatusCode::OK);
+    // Nor can she move her account to an address of her own, where her password would work.
+    let away = json!({"new_email": "ann@home.test", "current_password": PASSWORD});
+    let kept = assert_problem(
+        app.post_json("/email/change", &away, Some(&ann)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert!(kept.to_string().contains("single sign-on"), "{kept}");
     // The owner keeps a way in (a broken IdP locks nobody out), and other domains are untouched.
     app.tokens("boss@acme.test", PASSWORD).await;
     app.tokens("zed@elsewhere.test", PASSWORD).await;
