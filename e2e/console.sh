@@ -1,30 +1,38 @@
 #!/usr/bin/env bash
-# The admin console at /admin and the account page at /account with passkeys and social login,
-# driven in a real headless Chromium (e2e/console/console.test.mjs, then
-# e2e/console/account.test.mjs with DevTools' virtual authenticators; playwright-core and
-# Debian's chromium, no browser is downloaded).
+# The admin console at /admin, the account page at /account with passkeys and social login, and
+# single sign-on through an organization's SAML identity provider, driven in a real headless
+# Chromium (e2e/console/console.test.mjs, e2e/console/account.test.mjs with DevTools' virtual
+# authenticators, then e2e/console/sso.test.mjs; playwright-core and Debian's chromium, no
+# browser is downloaded).
 #
 #   e2e/console.sh
 #       installs chromium with apt-get when /usr/bin/chromium is missing (as root; without root
 #       or network it prints "skipped: …" and exits 0), runs `npm ci` in e2e/console (and in
-#       e2e/oidc when its packages are missing or older than its lock), builds the release
+#       e2e/oidc when its packages are missing or older than its lock), makes the SAML identity
+#       provider's virtualenv and xmlsec1 with e2e/saml/setup.sh (idempotent), builds the release
 #       binary, starts the OpenID Connect provider e2e/oidc/provider.mjs on a free port, then
 #       `gatehouse serve` on another with a fresh SQLite database in a temporary directory (a
 #       bootstrap admin, rate limits off, emails to the log, the provider as the trusted social
 #       login "idp"), creates a few accounts with `gatehouse user create`, starts a second
 #       `gatehouse serve` on a third port, alike but with a database of its own and
 #       GATEHOUSE_REAUTH_WINDOW=2s (for the console's step-up test, which must outwait the
-#       window), runs the browser tests and stops both servers and the provider.
+#       window), runs the console and account tests and stops both servers and the provider.
 #       The public URL is http://localhost:PORT, so that passkeys work (their relying party
 #       cannot be an IP address); the tests' own API calls go to 127.0.0.1.
+#       The single sign-on test then brings up what it needs itself, with the same binary: a
+#       gatehouse of its own (its settings differ: a DNS server of the test's for the domain's
+#       TXT record, the app the login goes on to in GATEHOUSE_REDIRECT_ALLOW, and
+#       GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true to fetch the identity provider's metadata from
+#       loopback), the identity provider e2e/saml/idp_server.py and a DNS server, and stops them.
 #       Screenshots of each step land in target/console-screenshots/.
 #
-# Exit status: the test's (0 all passed, 1 a step failed), 1 when the stack cannot be brought
+# Exit status: the tests' (0 all passed, 1 a step failed), 1 when the stack cannot be brought
 # up, 0 with "skipped: …" when Chromium is missing and cannot be installed.
 #
 # Environment: CARGO_TARGET_DIR (default ~/.cache/gatehouse-target); GATEHOUSE_E2E_BIN, a
 # gatehouse binary to use instead of building one; GATEHOUSE_E2E_CHROMIUM (default
-# /usr/bin/chromium); GATEHOUSE_E2E_KEEP=1 keeps the temporary directory (databases and logs).
+# /usr/bin/chromium); GATEHOUSE_SAML_VENV (default ~/.cache/gatehouse-saml-venv, see
+# e2e/saml/setup.sh); GATEHOUSE_E2E_KEEP=1 keeps the temporary directory (databases and logs).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$(dirname "$0")/.."
@@ -33,7 +41,7 @@ say_as console
 
 case ${1:-} in
   "") ;;
-  -h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
 esac
 
@@ -44,7 +52,8 @@ screenshots="$PWD/target/console-screenshots"
 # The temporary directory and what stops on the way out, in this order.
 gatehouse_pid="" reauth_pid="" provider_pid="" test_pid=""
 cleanup_pids=(test_pid gatehouse_pid reauth_pid provider_pid)
-make_work_dir gatehouse-console GATEHOUSE_E2E_KEEP "gh.db, gatehouse.log, reauth.db, gatehouse-reauth.log, provider.log"
+make_work_dir gatehouse-console GATEHOUSE_E2E_KEEP \
+  "gh.db, gatehouse.log, reauth.db, gatehouse-reauth.log, provider.log; sso/: gh.db, gatehouse.log, idp.log"
 
 # ------------------------------------------------------------------------------------------
 # The browser.
@@ -71,6 +80,13 @@ if [[ ! -d e2e/oidc/node_modules || e2e/oidc/package-lock.json -nt e2e/oidc/node
   say "npm ci in e2e/oidc"
   (cd e2e/oidc && npm ci --no-audit --no-fund --loglevel=error >"$work/npm-oidc.log" 2>&1) \
     || { show_log "$work/npm-oidc.log"; die "npm ci failed in e2e/oidc"; }
+fi
+
+# The SAML identity provider of the single sign-on test: xmlsec1 and pysaml2's virtualenv.
+say "SAML identity provider's virtualenv (e2e/saml/setup.sh)"
+if ! saml_python=$(e2e/saml/setup.sh 2>"$work/saml-setup.log" | tail -n 1) || [ ! -x "$saml_python" ]; then
+  show_log "$work/saml-setup.log"
+  die "e2e/saml/setup.sh failed"
 fi
 
 # ------------------------------------------------------------------------------------------
@@ -169,6 +185,16 @@ for test in console account; do
   wait "$test_pid" || status=$?
   test_pid=""
 done
+
+# Single sign-on: the test starts its own gatehouse, identity provider and DNS server (see above),
+# and shows their logs when a step fails.
+say "running e2e/console/sso.test.mjs (a gatehouse, an identity provider and a DNS server of its own)"
+GATEHOUSE_E2E_BIN="$bin" GATEHOUSE_E2E_SAML_PYTHON="$saml_python" GATEHOUSE_E2E_WORK="$work/sso" \
+  GATEHOUSE_E2E_CHROMIUM="$chromium" GATEHOUSE_E2E_SCREENSHOTS="$screenshots" \
+  node e2e/console/sso.test.mjs &
+test_pid=$!
+wait "$test_pid" || status=$?
+test_pid=""
 
 kill -0 "$gatehouse_pid" 2>/dev/null || { say "error: gatehouse was no longer running at the end" >&2; status=1; }
 kill -0 "$reauth_pid" 2>/dev/null || { say "error: the step-up gatehouse was no longer running at the end" >&2; status=1; }

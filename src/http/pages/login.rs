@@ -1,7 +1,7 @@
 //! The hosted login's pages: the login form with the other ways in, the emailed link's code,
 //! the second step, who is logged in, logging out, and the consent to a client app.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
@@ -108,6 +108,24 @@ pub fn login_form(
     );
     let page = page_posting_to(status, &t("page-login.title"), body, next);
     if ways.passkeys { with_scripts(page) } else { page }
+}
+
+/// The address is its organization's: on to its identity provider's login (`login_url`, of
+/// this origin), by a `Refresh` and a link rather than a redirect answering the form, because a
+/// browser checks `form-action` on every redirect a form's answer starts, and the identity
+/// provider is of another origin (which the page's policy names for no one).
+pub fn to_identity_provider(login_url: &str) -> Response {
+    let body = format!(
+        "{body}<p><a href=\"{href}\">{link}</a></p>\n",
+        body = paragraph(&t("page-sso-continue.body")),
+        href = attr(login_url),
+        link = text(&t("page-sso-continue.link")),
+    );
+    let mut response = page(StatusCode::OK, &t("page-sso-continue.title"), body);
+    if let Ok(refresh) = HeaderValue::from_str(&format!("0; url={login_url}")) {
+        response.headers_mut().insert(HeaderName::from_static("refresh"), refresh);
+    }
+    response
 }
 
 /// After "Email me a link": the same words whether an account has the address or not, and a

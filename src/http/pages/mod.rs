@@ -19,7 +19,7 @@ use url::Url;
 
 pub use self::login::{
     OtherWays, consent_form, email_link_sent, form_expired, link_identity, login_form, logout_form, oauth_refused,
-    second_factor_form, signed_in, signed_out,
+    second_factor_form, signed_in, signed_out, to_identity_provider,
 };
 use super::error::ApiError;
 use crate::accounts::redirect::RedirectTo;

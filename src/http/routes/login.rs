@@ -266,7 +266,7 @@ async fn submit(
     }
 }
 
-/// The address, given first: to its organization's identity provider when it has one (back
+/// The address, given first: on to its organization's identity provider when it has one (back
 /// here with a code), else the whole form with the address filled in.
 async fn address_first(
     state: &AppState,
@@ -278,7 +278,7 @@ async fn address_first(
 ) -> Response {
     let back = back_here(state, next);
     match state.accounts.discover_sso(login, Some(&back), client).await {
-        Ok(login_url) => go_to(&login_url),
+        Ok(login_url) => pages::to_identity_provider(&login_url),
         Err(error @ Error::RateLimited { .. }) => refused(form, next, login, error, ways),
         // No identity provider for it (or a username, which never has one): its password.
         Err(_) => pages::login_form(form, next, login.trim(), None, StatusCode::OK, ways),

@@ -1,5 +1,6 @@
 //! `GET /`: a greeting, personal when a valid token comes with it; `GET /protected`: a
-//! resource only a valid token opens.
+//! resource only a valid token opens; `GET /favicon.ico`: nothing, said plainly (browsers ask
+//! for it on every page of gatehouse's, whose pages name no icon).
 
 use axum::extract::State;
 use axum::routing::get;
@@ -12,7 +13,12 @@ use crate::http::extract::{MaybeAuth, SessionAuth};
 use crate::http::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/", get(hello)).route("/protected", get(protected))
+    Router::new().route("/", get(hello)).route("/protected", get(protected)).route("/favicon.ico", get(no_icon))
+}
+
+/// `204`, cached for a day: no icon, and no `404` in the browser's console or the log.
+async fn no_icon() -> impl axum::response::IntoResponse {
+    (axum::http::StatusCode::NO_CONTENT, [(axum::http::header::CACHE_CONTROL, "public, max-age=86400")])
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

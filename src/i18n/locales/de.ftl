@@ -196,6 +196,11 @@ page-login =
     .missing = Geben Sie Ihre E-Mail-Adresse oder Ihren Benutzernamen und Ihr Passwort ein.
     .failed = Die Anmeldung hat nicht geklappt. Versuchen Sie es erneut oder wählen Sie einen anderen Weg.
 
+page-sso-continue =
+    .title = Mit Ihrer Organisation anmelden
+    .body = Ihre Organisation meldet Sie über ihre eigene Anmeldeseite an.
+    .link = Weiter
+
 page-link-identity =
     .title = { $provider } verknüpfen?
     .body = Damit wird eine { $provider }-Anmeldung mit dem Konto { $email } verknüpft: Wer sich mit diesem { $provider }-Konto anmeldet, gelangt in dieses Konto.

@@ -196,6 +196,11 @@ page-login =
     .missing = Enter your email address or username and your password.
     .failed = The login did not work. Try again, or use another way in.
 
+page-sso-continue =
+    .title = Log in with your organization
+    .body = Your organization logs you in through its own login page.
+    .link = Continue
+
 page-link-identity =
     .title = Link { $provider }?
     .body = This links a { $provider } login to the account { $email }: whoever logs in with that { $provider } account will get into this one.

@@ -196,6 +196,11 @@ page-login =
     .missing = Introduzca su correo electrónico o nombre de usuario y su contraseña.
     .failed = El inicio de sesión no funcionó. Inténtelo de nuevo o use otra forma de entrar.
 
+page-sso-continue =
+    .title = Iniciar sesión con su organización
+    .body = Su organización inicia su sesión a través de su propia página de inicio de sesión.
+    .link = Continuar
+
 page-link-identity =
     .title = ¿Vincular { $provider }?
     .body = Esto vincula un inicio de sesión de { $provider } a la cuenta { $email }: quien inicie sesión con esa cuenta de { $provider } entrará en esta.

@@ -196,6 +196,11 @@ page-login =
     .missing = Saisissez votre adresse e-mail ou votre nom d'utilisateur, et votre mot de passe.
     .failed = La connexion n'a pas abouti. Réessayez ou utilisez un autre moyen.
 
+page-sso-continue =
+    .title = Connexion avec votre organisation
+    .body = Votre organisation vous connecte par sa propre page de connexion.
+    .link = Continuer
+
 page-link-identity =
     .title = Lier { $provider } ?
     .body = Ceci lie une connexion { $provider } au compte { $email } : quiconque se connecte avec ce compte { $provider } entrera dans celui-ci.
