@@ -8,7 +8,8 @@
 // an address at another domain gets the password form, the connection's login URL alone lands
 // on /account logged in, and the identity provider's page works without scripts.
 //
-// It brings up what it needs on free ports of 127.0.0.1, and stops it at the end:
+// It brings up what it needs on free ports of 127.0.0.1 (with stack.mjs, which org.test.mjs
+// shares), and stops it at the end:
 //   - gatehouse: GATEHOUSE_E2E_BIN (default $CARGO_TARGET_DIR/release/gatehouse, with
 //     CARGO_TARGET_DIR defaulting to ~/.cache/gatehouse-target; never built here), with a fresh
 //     SQLite database, a bootstrap admin, rate limits off, public URL http://localhost:PORT,
@@ -34,34 +35,17 @@
 // GATEHOUSE_E2E_CHROMIUM: the browser (default /usr/bin/chromium).
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import dgram from 'node:dgram';
-import { accessSync, closeSync, constants, mkdirSync, openSync, readFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-/** A TCP port free on 127.0.0.1 a moment ago. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
+import {
+  FAVICON_NOT_FOUND, expectLoggedInPage as expectLoggedInAt, hop, landsAt as landsAtIn, loginButton as loginButtonOf,
+  ownGatehouse, recordHops, repo, showLogs, startApp, startDns, startGatehouse, startIdp,
+  stopAll, stopOnSignals, workDir,
+} from './stack.mjs';
 
 // The harness reads the API's address when imported: this test's own gatehouse.
-const GATEHOUSE_PORT = await freePort();
-process.env.GATEHOUSE_E2E_BASE = `http://127.0.0.1:${GATEHOUSE_PORT}`;
+const { port: GATEHOUSE_PORT } = await ownGatehouse();
 const { BASE, call, launchChromium, logInApi, runTest, setting, steps } = await import('./harness.mjs');
 
 const PAGE = `http://localhost:${GATEHOUSE_PORT}`;
@@ -78,202 +62,21 @@ const DOMAIN = 'acme.test';
 const ORG = { name: 'Acme', slug: 'acme' };
 
 // ------------------------------------------------------------------------------------------
-// The DNS server: answers TXT questions from `records`, everything else with no answer
-// (NOERROR, none: what a zone without such a record says). UDP only: these answers are short.
+// Processes (see stack.mjs)
 
-function dnsAnswer(query, records) {
-  if (query.length < 12 || query[2] & 0x80 || query.readUInt16BE(4) !== 1) return null;
-  let at = 12;
-  const labels = [];
-  for (;;) {
-    const length = query[at];
-    if (length === undefined || length & 0xc0) return null;
-    at += 1;
-    if (length === 0) break;
-    labels.push(query.toString('latin1', at, at + length));
-    at += length;
-  }
-  if (at + 4 > query.length) return null;
-  const [type, klass] = [query.readUInt16BE(at), query.readUInt16BE(at + 2)];
-  const question = query.subarray(12, at + 4);
-  const values = type === 16 && klass === 1 ? (records.get(labels.join('.').toLowerCase()) ?? []) : [];
-  const header = Buffer.alloc(12);
-  query.copy(header, 0, 0, 2); // the id
-  // QR, the query's opcode and RD, AA; RCODE 0.
-  header.writeUInt16BE(0x8000 | (query.readUInt16BE(2) & 0x7900) | 0x0400, 2);
-  header.writeUInt16BE(1, 4);
-  header.writeUInt16BE(values.length, 6);
-  const answers = values.map((value) => {
-    const text = Buffer.from(value, 'utf8');
-    const strings = [];
-    for (let i = 0; i < text.length || i === 0; i += 255) {
-      const part = text.subarray(i, i + 255);
-      strings.push(Buffer.from([part.length]), part);
-    }
-    const data = Buffer.concat(strings);
-    const fixed = Buffer.alloc(12);
-    fixed.writeUInt16BE(0xc00c, 0); // the question's name
-    fixed.writeUInt16BE(16, 2); // TXT
-    fixed.writeUInt16BE(1, 4); // IN
-    fixed.writeUInt32BE(0, 6); // TTL
-    fixed.writeUInt16BE(data.length, 10);
-    return Buffer.concat([fixed, data]);
-  });
-  return Buffer.concat([header, question, ...answers]);
-}
-
-async function startDns() {
-  const records = new Map();
-  const asked = [];
-  const socket = dgram.createSocket('udp4');
-  socket.on('message', (query, from) => {
-    const answer = dnsAnswer(query, records);
-    asked.push(answer ? `answered ${answer.readUInt16BE(6)} record(s)` : 'ignored a malformed query');
-    if (answer) socket.send(answer, from.port, from.address);
-  });
-  await new Promise((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(0, '127.0.0.1', resolve);
-  });
-  return {
-    address: `127.0.0.1:${socket.address().port}`,
-    asked,
-    publish: (name, value) => records.set(name.toLowerCase().replace(/\.$/, ''), [value]),
-    close: () => new Promise((resolve) => socket.close(resolve)),
-  };
-}
-
-// ------------------------------------------------------------------------------------------
-// The app the login goes on to.
-
-async function startApp() {
-  const visits = [];
-  const server = http.createServer((request, response) => {
-    if (request.url === '/favicon.ico') {
-      response.writeHead(204).end();
-      return;
-    }
-    visits.push(request.url);
-    response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
-    const shown = request.url.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
-    response.end(
-      '<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>Acme app</title></head>\n' +
-        `<body><h1 id="app">Acme app</h1><p>You are at <code>${shown}</code>.</p></body></html>\n`,
-    );
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const base = `http://127.0.0.1:${server.address().port}`;
-  return { base, visits, close: () => new Promise((resolve) => server.close(resolve)) };
-}
-
-// ------------------------------------------------------------------------------------------
-// Processes
-
-const children = [];
-
-/** Starts `command`, its stdout and stderr (or stderr alone with `stdout: 'pipe'`) to `log`. */
-function start(name, command, args, { env, cwd, log, stdout = 'log' }) {
-  const fd = openSync(log, 'a');
-  const child = spawn(command, args, { env, cwd, stdio: ['ignore', stdout === 'pipe' ? 'pipe' : fd, fd] });
-  closeSync(fd);
-  child.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  child.on('error', (error) => console.error(`${name}: ${error.message}`));
-  children.push({ name, child, log });
-  return child;
-}
-
-async function stopAll() {
-  await Promise.all(
-    children.map(async ({ child }) => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await child.exited;
-      clearTimeout(timer);
-    }),
-  );
-}
-
-function showLogs() {
-  for (const { name, log } of children) {
-    let text = '';
-    try {
-      text = readFileSync(log, 'utf8');
-    } catch {
-      continue;
-    }
-    if (!text.trim()) continue;
-    console.error(`---- last lines of ${name}'s log (${log}) ----`);
-    console.error(text.trimEnd().split('\n').slice(-40).join('\n'));
-    console.error('----');
-  }
-}
-
-/** gatehouse's environment: ours, less every setting of gatehouse's, plus `settings`. */
-function gatehouseEnv(settings) {
-  const env = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!/^(GATEHOUSE_|DATABASE_URL$|REDIS_URL$)/.test(name)) env[name] = value;
-  }
-  return { ...env, ...settings };
-}
-
-async function startGatehouse(work, dns, app) {
-  assert.ok(
-    runnable(BIN),
-    `no gatehouse binary at ${BIN}: build it first (cargo build --release --locked) or set GATEHOUSE_E2E_BIN`,
-  );
-  const child = start('gatehouse', BIN, ['serve'], {
-    cwd: work, // no .env or gatehouse.toml of the clone is read
-    log: path.join(work, 'gatehouse.log'),
-    env: gatehouseEnv({
-      GATEHOUSE_BIND: `127.0.0.1:${GATEHOUSE_PORT}`,
-      GATEHOUSE_PUBLIC_URL: PAGE,
-      GATEHOUSE_DATABASE_URL: `sqlite://${work}/gh.db`,
-      GATEHOUSE_RATE_LIMIT: 'off',
-      GATEHOUSE_LOG: 'info',
+function startGatehouseHere(work, dns, app) {
+  return startGatehouse({
+    bin: BIN,
+    port: GATEHOUSE_PORT,
+    work,
+    settings: {
       GATEHOUSE_ADMIN_EMAIL: ADMIN.email,
       GATEHOUSE_ADMIN_PASSWORD: ADMIN.password,
       GATEHOUSE_DNS_RESOLVER: dns.address,
       GATEHOUSE_REDIRECT_ALLOW: `${app.base}/app/`,
       GATEHOUSE_WEBHOOK_ALLOW_PRIVATE: 'true',
-    }),
+    },
   });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error('gatehouse exited before it was ready');
-    const ready = await fetch(`${BASE}/readyz`).then((r) => r.status === 200, () => false);
-    if (ready) return child;
-    if (Date.now() > deadline) throw new Error(`${BASE}/readyz did not answer 200 within 60 s`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
-/** The identity provider; what its ready line says (url, metadata_url, sso_url, entity_id). */
-async function startIdp(work) {
-  assert.ok(runnable(PYTHON), `no python at ${PYTHON}: run e2e/saml/setup.sh (or set GATEHOUSE_E2E_SAML_PYTHON)`);
-  const script = path.join(repo, 'e2e/saml/idp_server.py');
-  const child = start('the identity provider', PYTHON, [script, '--email', ANN, '--attr', 'givenName=Ann'], {
-    cwd: work,
-    log: path.join(work, 'idp.log'),
-    env: process.env,
-    stdout: 'pipe',
-  });
-  const lines = readline.createInterface({ input: child.stdout });
-  const first = new Promise((resolve) => lines.once('line', resolve));
-  const timeout = new Promise((resolve) => setTimeout(resolve, 30_000, null));
-  const line = await Promise.race([first, child.exited.then(() => null), timeout]);
-  if (!line) throw new Error('the identity provider did not start (no ready line within 30 s)');
-  return JSON.parse(line);
-}
-
-function runnable(file) {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -283,16 +86,9 @@ let browser;
 let page;
 const { step: anyStep, watchConsole, until, consoleStayedClean, finish } = steps(() => page, SHOTS, 'sso-');
 
-// gatehouse's pages name no icon; the browser asks for /favicon.ico, which gatehouse answers
-// with 204 (an older binary with 404, which is no error of the page's).
-const FAVICON_NOT_FOUND = /status of 404 .*\/favicon\.ico\]$/;
-
 /** A step (see harness.mjs) in which the browser's asking for a missing favicon is expected. */
 const step = (name, needs, body, { expectConsole = [] } = {}) =>
   anyStep(name, needs, body, { expectConsole: [FAVICON_NOT_FOUND, ...expectConsole] });
-
-/** The visible text of the page, on one line. */
-const pageText = async () => (await page.locator('body').innerText()).replace(/\s+/g, ' ').trim();
 
 /** The cookie `name` the page's browser keeps for gatehouse. */
 const cookieOf = async (name) => (await page.context().cookies(PAGE)).find((c) => c.name === name);
@@ -305,113 +101,28 @@ async function newPage(options = {}) {
   return tab;
 }
 
-/**
- * Every answer to the tab's top-level navigations from now on, redirects included, in order:
- * method, URL, status, Location, Set-Cookie lines, and the form a POST sent.
- */
-function recordHops(tab) {
-  const hops = [];
-  const pending = [];
-  const onResponse = (response) => {
-    const request = response.request();
-    if (!request.isNavigationRequest() || request.frame() !== tab.mainFrame()) return;
-    const hop = { method: request.method(), url: response.url(), status: response.status(), postData: request.postData() };
-    hops.push(hop);
-    pending.push(
-      Promise.all([response.headerValue('location'), response.headerValues('set-cookie'), response.headerValue('refresh')]).then(
-        ([location, cookies, refresh]) => Object.assign(hop, { location, cookies, refresh }),
-        () => Object.assign(hop, { location: null, cookies: [], refresh: null }),
-      ),
-    );
-  };
-  tab.on('response', onResponse);
-  return {
-    hops,
-    async settled() {
-      await Promise.all(pending);
-      return hops;
-    },
-    stop: () => tab.off('response', onResponse),
-    describe: () => hops.map((h) => `${h.method} ${h.url} -> ${h.status}${h.location ? ` ${h.location}` : ''}`).join('\n  '),
-  };
-}
-
-/** The hop that matches, or a failure listing them all. */
-function hop(record, what, matches) {
-  const found = record.hops.find(matches);
-  assert.ok(found, `no ${what} among the browser's navigations:\n  ${record.describe() || '(none)'}`);
-  return found;
-}
-
-/**
- * Runs `action` (a click that starts a navigation) and waits for the tab to be at `url` exactly
- * (or, given `{ what, test }`, at an address `test` accepts). Failing, says where the tab is,
- * how it got there and what the browser blocked on the way: it stops waiting as soon as the
- * browser reports a Content-Security-Policy violation.
- */
-async function landsAt(url, record, action, ms = 20_000) {
-  const blocked = [];
-  const onConsole = (message) => {
-    if (/Content.Security.Policy/i.test(message.text())) blocked.push(message.text().trim());
-  };
-  page.on('console', onConsole);
-  try {
-    await action();
-    const deadline = Date.now() + ms;
-    const there = typeof url === 'string' ? () => page.url() === url : () => url.test(page.url());
-    while (!there()) {
-      if (blocked.length > 0 || Date.now() > deadline) {
-        const shown = await pageText().catch(() => '(nothing readable)');
-        throw new Error(
-          `the browser should end at ${url.what ?? url}; ` +
-            `${blocked.length > 0 ? 'the browser blocked a navigation, and' : `after ${ms / 1000} s`} ` +
-            `it is at ${page.url()}, showing "${shown.slice(0, 300)}"` +
-            `${blocked.length > 0 ? `; the browser says: ${blocked.join(' | ')}` : ''}` +
-            `; its navigations:\n  ${record.describe() || '(none)'}`,
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  } finally {
-    page.off('console', onConsole);
-  }
-}
+/** See stack.mjs: in the current tab. */
+const landsAt = (url, record, action, ms) => landsAtIn(page, url, record, action, ms);
 
 /** The address-first form's submit button. */
-const loginButton = () => page.locator('form:has(#login) button[type="submit"]');
+const loginButton = () => loginButtonOf(page);
 
-async function expectLoggedInPage(email) {
-  await page.goto(`${PAGE}/login`);
-  const text = await pageText();
-  assert.ok(text.includes(`You are logged in as ${email}.`), `gatehouse's /login says: "${text}"`);
-}
+const expectLoggedInPage = (email) => expectLoggedInAt(page, PAGE, email);
 
 // ------------------------------------------------------------------------------------------
 
 async function main() {
-  for (const file of await readdir(SHOTS).catch(() => [])) {
-    if (/^sso-.*\.png$/.test(file)) await rm(path.join(SHOTS, file));
-  }
-  mkdirSync(SHOTS, { recursive: true });
-  // A directory given is the caller's to keep or remove; one made here goes unless kept.
-  const given = Boolean(process.env.GATEHOUSE_E2E_WORK);
-  const work = process.env.GATEHOUSE_E2E_WORK || (await mkdtemp(path.join(os.tmpdir(), 'gatehouse-sso-')));
-  mkdirSync(work, { recursive: true });
-  const tidy = async () => {
-    if (given) return;
-    if (process.env.GATEHOUSE_E2E_KEEP === '1') {
-      console.log(`kept ${work} (gh.db, gatehouse.log, idp.log)`);
-    } else {
-      await rm(work, { recursive: true, force: true });
-    }
-  };
+  const { work, tidy } = await workDir(SHOTS, 'sso-', 'gatehouse-sso-');
 
   const began = Date.now();
   const dns = await startDns();
   const app = await startApp();
   let idp;
   try {
-    [idp] = await Promise.all([startIdp(work), startGatehouse(work, dns, app)]);
+    [idp] = await Promise.all([
+      startIdp({ python: PYTHON, work, email: ANN, attrs: ['givenName=Ann'] }),
+      startGatehouseHere(work, dns, app),
+    ]);
   } catch (error) {
     showLogs();
     await Promise.all([stopAll(), dns.close(), app.close()]);
@@ -663,10 +374,6 @@ async function main() {
   return ok;
 }
 
-for (const [signal, status] of [['SIGINT', 130], ['SIGTERM', 143]]) {
-  process.on(signal, () => {
-    stopAll().finally(() => process.exit(status));
-  });
-}
+stopOnSignals();
 
 runTest('SSO test', main);

@@ -26,6 +26,8 @@ const ACCOUNTS = {
   alice: { email: 'alice@example.com', email_verified: true, name: 'Alice Liddell' },
   bob: { email: 'bob@example.com', email_verified: false, name: 'Bob' },
   carol: { email: 'carol@example.com', email_verified: true, name: 'Carol' },
+  // At the domain an organization verifies in the single sign-on tests.
+  ann: { email: 'ann@acme.test', email_verified: true, name: 'Ann Acme' },
 };
 const DEFAULT_ACCOUNT = 'alice';
 

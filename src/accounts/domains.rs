@@ -44,6 +44,13 @@ fn named(domain: &str) -> Result<DomainName> {
 }
 
 impl Accounts {
+    /// Whether organization `org_id` verified the domain of `address` (and so vouches for it).
+    pub(super) async fn org_vouches(&self, org_id: Uuid, address: &str) -> Result<bool> {
+        let Some(domain) = DomainName::of_email(address) else { return Ok(false) };
+        let claim = self.store.find_org_domain(org_id, domain.as_str()).await?;
+        Ok(claim.is_some_and(|c| c.verified_at.is_some()))
+    }
+
     fn domain_outcome(&self, kind: Kind, caller: &Caller, org: &OrgView, domain: &str, client: &ClientInfo) -> Outcome {
         self.org_outcome(kind, caller, &org.org, client).with("domain", domain)
     }

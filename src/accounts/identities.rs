@@ -26,7 +26,7 @@ use uuid::Uuid;
 use super::redirect::RedirectTo;
 use super::throttle::Action;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
-use crate::federation::{FederationError, Provider};
+use crate::federation::{FederationError, Http, Provider, ProviderIdentity};
 use crate::model::account::Account;
 use crate::model::outcome::Kind;
 use crate::store::email_login::HandoffBinding;
@@ -90,11 +90,8 @@ impl Accounts {
 
     /// The provider's authorization URL and what the login must keep; the PKCE verifier is
     /// sealed to the login's `state`.
-    async fn to_provider(&self, provider: &Provider) -> Result<(ToProvider, Pending)> {
-        let authorization = provider
-            .authorize(self.providers.http().await.map_err(federation_error)?)
-            .await
-            .map_err(federation_error)?;
+    async fn to_provider(&self, provider: &Provider, http: &Http) -> Result<(ToProvider, Pending)> {
+        let authorization = provider.authorize(http).await.map_err(federation_error)?;
         let binding = OpaqueToken::generate();
         let state = authorization.state.expose_secret();
         let state_hash = TokenHash::of(state);
@@ -120,9 +117,21 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<ToProvider> {
         let provider = self.provider(provider)?;
+        self.begin_provider_login(provider, self.social_http().await?, redirect_to, handoff, client).await
+    }
+
+    /// Starts a login at `provider` (called through `http`), kept until its callback.
+    pub(super) async fn begin_provider_login(
+        &self,
+        provider: &Provider,
+        http: &Http,
+        redirect_to: Option<&str>,
+        handoff: HandoffBinding,
+        client: &ClientInfo,
+    ) -> Result<ToProvider> {
         let redirect = self.policy.redirect(redirect_to)?;
         self.per_ip(Action::Login, client).await?;
-        let (to, pending) = self.to_provider(provider).await?;
+        let (to, pending) = self.to_provider(provider, http).await?;
         let now = self.now();
         let login = NewOidcLogin {
             id: Uuid::now_v7(),
@@ -200,7 +209,7 @@ impl Accounts {
         if !plausible(start) {
             return Err(Error::OidcStateInvalid);
         }
-        let (to, pending) = self.to_provider(provider).await?;
+        let (to, pending) = self.to_provider(provider, self.social_http().await?).await?;
         match self.store.start_oidc_login(&provider.config.name, &TokenHash::of(start), &pending, self.now()).await? {
             Some(_) => Ok(to),
             None => Err(Error::OidcStateInvalid),
@@ -262,8 +271,13 @@ impl Accounts {
         );
     }
 
-    /// The login the `state` names, spent, if this browser started it.
-    async fn spend_social_login(&self, provider: &Provider, state: Option<&str>) -> Result<(OidcLogin, TokenHash)> {
+    /// The login the `state` names, spent (whichever browser sends it: see
+    /// [`Accounts::verified_identity`]).
+    pub(super) async fn spend_social_login(
+        &self,
+        provider: &Provider,
+        state: Option<&str>,
+    ) -> Result<(OidcLogin, TokenHash)> {
         let state = state.filter(|s| !s.is_empty() && s.len() <= 512).ok_or(Error::OidcStateInvalid)?;
         let state_hash = TokenHash::of(state);
         let login = self.store.take_oidc_login(&provider.config.name, &state_hash, self.now()).await?;
@@ -279,6 +293,33 @@ impl Accounts {
         answer: ProviderAnswer<'_>,
         client: &ClientInfo,
     ) -> Result<Option<Account>> {
+        let http = self.social_http().await?;
+        let identity = self.verified_identity(provider, http, login, state_hash, answer).await?;
+        match login.link_account_id {
+            Some(account_id) => {
+                self.link_identity(provider, account_id, &identity, false, client).await?;
+                Ok(None)
+            }
+            None => self.account_for_identity(provider, identity, client).await.map(Some),
+        }
+    }
+
+    async fn social_http(&self) -> Result<&Http> {
+        self.providers.http().await.map_err(federation_error)
+    }
+
+    /// What the provider vouches for at the end of the spent `login`: when this browser is the
+    /// one that started it (its binding cookie), the callback names no refusal and no other
+    /// issuer, and its code redeems (with the login's PKCE verifier) for an ID token that
+    /// verifies.
+    pub(super) async fn verified_identity(
+        &self,
+        provider: &Provider,
+        http: &Http,
+        login: &OidcLogin,
+        state_hash: &TokenHash,
+        answer: ProviderAnswer<'_>,
+    ) -> Result<ProviderIdentity> {
         let bound =
             answer.binding.is_some_and(|cookie| same(TokenHash::of(cookie).as_bytes(), login.binding_hash.as_bytes()));
         if !bound {
@@ -297,17 +338,7 @@ impl Accounts {
             .ok_or_else(|| Error::OidcFailed("the callback has no code".into()))?;
         let verifier = self.sealer.open(&login.pkce_verifier, state_hash.as_bytes()).map_err(anyhow::Error::new)?;
         let verifier = SecretString::from(String::from_utf8_lossy(&verifier).into_owned());
-        let identity = provider
-            .finish(self.providers.http().await.map_err(federation_error)?, code, verifier, &login.nonce)
-            .await
-            .map_err(federation_error)?;
-        match login.link_account_id {
-            Some(account_id) => {
-                self.link_identity(provider, account_id, &identity, false, client).await?;
-                Ok(None)
-            }
-            None => self.account_for_identity(provider, identity, client).await.map(Some),
-        }
+        provider.finish(http, code, verifier, &login.nonce).await.map_err(federation_error)
     }
 }
 

@@ -28,7 +28,6 @@ use super::{Accounts, ClientInfo, Error, Result};
 use crate::federation::scim::filter::{Filter, parse_filter, parse_path};
 use crate::federation::scim::{self as wire, UserInput};
 use crate::model::account::{Account, AccountData, AccountKey, DisplayName, Email, Role, Status};
-use crate::model::domain::DomainName;
 use crate::model::org::{MEMBER, OWNER};
 use crate::model::outcome::{Effects, Kind, Outcome};
 use crate::model::scim::{Provision, Provisioned, ScimUser, ScimUserChange, ScimUserFilter, UserWrite};
@@ -68,8 +67,14 @@ fn protected() -> Error {
     scim(403, None, "SCIM does not change a server admin or an owner of the organization")
 }
 
-fn unreadable(invalid: wire::Invalid) -> Error {
+/// A resource that does not read as one, as SCIM's `400`.
+pub(super) fn unreadable(invalid: wire::Invalid) -> Error {
     scim(400, Some(invalid.scim_type), invalid.detail)
+}
+
+/// A PATCH that cannot be applied, as SCIM's `400`.
+pub(super) fn patch_refused(refused: wire::patch::PatchRefused) -> Error {
+    scim(400, Some(refused.scim_type), refused.detail)
 }
 
 /// `startIndex` and `count` as SCIM takes them: 1-based, a `count` within the page size.
@@ -116,12 +121,6 @@ impl Accounts {
     }
 
     /// Whether the organization verified the domain of `address`.
-    async fn org_vouches(&self, org_id: Uuid, address: &str) -> Result<bool> {
-        let Some(domain) = DomainName::of_email(address) else { return Ok(false) };
-        let claim = self.store.find_org_domain(org_id, domain.as_str()).await?;
-        Ok(claim.is_some_and(|c| c.verified_at.is_some()))
-    }
-
     async fn vouched_address(&self, who: &ScimCaller, address: &str) -> Result<()> {
         if !self.org_vouches(who.org_id, address).await? {
             let why = "the address is not at a domain the organization verified: verify the domain first";
@@ -254,8 +253,7 @@ impl Accounts {
     ) -> Result<ScimUser> {
         let current = self.scim_user(who, id).await?;
         let mut resource = user_fields(&current);
-        crate::federation::scim::patch::apply(&mut resource, body)
-            .map_err(|e| scim(400, Some(e.scim_type), e.detail))?;
+        wire::patch::apply(&mut resource, body).map_err(patch_refused)?;
         self.scim_update_user(who, current, &resource, client).await
     }
 

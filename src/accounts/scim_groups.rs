@@ -6,8 +6,8 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::scim::{ListPage, ScimCaller, not_found, page_of, scim};
-use super::{Accounts, ClientInfo, Error, Result};
+use super::scim::{ListPage, ScimCaller, not_found, page_of, patch_refused, scim, unreadable};
+use super::{Accounts, ClientInfo, Result};
 use crate::federation::scim::filter::{Filter, parse_filter};
 use crate::federation::scim::{self as wire, GroupInput};
 use crate::model::outcome::{Effects, Kind};
@@ -15,10 +15,6 @@ use crate::model::scim::{GroupWrite, MAX_GROUP_NAME_BYTES, MAX_GROUPS, MAX_MEMBE
 
 /// The most groups a page holds when their members come with them.
 pub const MAX_PAGE_WITH_MEMBERS: u32 = 20;
-
-fn unreadable(invalid: wire::Invalid) -> Error {
-    scim(400, Some(invalid.scim_type), invalid.detail)
-}
 
 /// The members' ids a request names; `invalidValue` for one that is no id.
 fn member_ids(values: &[String]) -> Result<Vec<Uuid>> {
@@ -148,7 +144,7 @@ impl Accounts {
     ) -> Result<ScimGroup> {
         let current = self.scim_group(who, id).await?;
         let mut resource = group_fields(&current);
-        wire::patch::apply(&mut resource, body).map_err(|e| scim(400, Some(e.scim_type), e.detail))?;
+        wire::patch::apply(&mut resource, body).map_err(patch_refused)?;
         let input = GroupInput::from_json(&resource).map_err(unreadable)?;
         self.scim_update_group(who, current, input, client).await
     }

@@ -1,6 +1,7 @@
 //! An organization's single sign-on connections (`sso:manage`): a SAML 2.0 identity provider
-//! of its own, described by the metadata its IT gives, whose people log in through it and join
-//! the organization with the connection's `default_role` (see `saml_login.rs`).
+//! of its own, described by the metadata its IT gives, or an OpenID Connect provider of its own
+//! (`sso_oidc.rs`), whose people log in through it and join the organization with the
+//! connection's `default_role` (see `saml_login.rs`, `oidc_login.rs` and `sso_join.rs`).
 
 use uuid::Uuid;
 
@@ -9,7 +10,7 @@ use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::federation::saml::metadata::{IdpMetadata, parse_idp_metadata};
 use crate::model::org::{ADMIN, Held, MEMBER, builtin_permissions};
 use crate::model::outcome::{Effects, Kind};
-use crate::model::sso::{AttributeMapping, SamlSettings, SsoConnection, SsoUrls};
+use crate::model::sso::{AttributeMapping, Protocol, SamlSettings, SsoConnection, SsoUrls};
 use crate::tokens::xmldsig::PinnedCertificate;
 
 /// The most connections one organization may have.
@@ -17,19 +18,66 @@ pub const MAX_CONNECTIONS: usize = 10;
 
 /// What an admin gives for a connection; on a change, what is left out stays.
 #[derive(Debug, Default)]
-pub struct SamlConnectionInput {
+pub struct ConnectionInput {
+    pub name: Option<String>,
+    pub default_role: Option<String>,
+    pub saml: SamlInput,
+    pub oidc: OidcInput,
+}
+
+/// What only a SAML connection takes.
+#[derive(Debug, Default)]
+pub struct SamlInput {
     /// The identity provider's metadata: on a change, a new one replaces the identity provider
     /// (its certificates: a rollover).
     pub metadata_xml: Option<String>,
     /// Where to fetch it instead (given again on a change, fetched again).
     pub metadata_url: Option<String>,
-    pub name: Option<String>,
-    pub default_role: Option<String>,
     pub attribute_mapping: Option<AttributeMapping>,
     pub allow_idp_initiated: Option<bool>,
 }
 
-fn check_name(name: &str) -> Result<String> {
+impl SamlInput {
+    /// The first field it gives, if any.
+    pub(super) fn given(&self) -> Option<&'static str> {
+        [
+            ("metadata_xml", self.metadata_xml.is_some()),
+            ("metadata_url", self.metadata_url.is_some()),
+            ("attribute_mapping", self.attribute_mapping.is_some()),
+            ("allow_idp_initiated", self.allow_idp_initiated.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(name, given)| given.then_some(name))
+    }
+}
+
+/// What only an OpenID Connect connection takes.
+#[derive(Debug, Default)]
+pub struct OidcInput {
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<secrecy::SecretString>,
+}
+
+impl OidcInput {
+    /// The first field it gives, if any.
+    pub(super) fn given(&self) -> Option<&'static str> {
+        [
+            ("issuer", self.issuer.is_some()),
+            ("client_id", self.client_id.is_some()),
+            ("client_secret", self.client_secret.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(name, given)| given.then_some(name))
+    }
+}
+
+/// A field given to a connection of the other kind.
+pub(super) fn not_of_kind(field: &'static str, kind: &str) -> Error {
+    Error::field(field, format!("this field is not one of a {kind} connection"))
+}
+
+pub(super) fn check_name(name: &str) -> Result<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(Error::field(
@@ -86,7 +134,7 @@ pub(super) fn idp_of(settings: &SamlSettings) -> Result<IdpMetadata> {
 impl Accounts {
     /// The metadata an input gives, pasted or by URL (fetched now), with the URL it came from;
     /// none when it gives neither.
-    async fn metadata_of(&self, input: &SamlConnectionInput) -> Result<Option<(String, Option<String>)>> {
+    async fn metadata_of(&self, input: &SamlInput) -> Result<Option<(String, Option<String>)>> {
         match (&input.metadata_xml, &input.metadata_url) {
             (Some(_), Some(_)) => Err(Error::field("metadata_url", "give metadata_xml or metadata_url, not both")),
             (Some(xml), None) => Ok(Some((xml.clone(), None))),
@@ -116,14 +164,22 @@ impl Accounts {
         Ok(view)
     }
 
-    /// The URLs of connection `id` under this gatehouse's public URL.
+    /// `path` under this gatehouse's public URL.
+    pub(super) fn public_at(&self, path: &str) -> String {
+        let mut url = self.settings.public_url.clone();
+        let path = format!("{}{path}", url.path().trim_end_matches('/'));
+        url.set_path(&path);
+        url.to_string()
+    }
+
+    /// Where an app sends a browser to log in through `connection`.
+    pub fn sso_login_url(&self, connection: &SsoConnection) -> String {
+        self.public_at(&format!("/sso/{}/{}/login", connection.protocol.kind(), connection.id))
+    }
+
+    /// The URLs of SAML connection `id` under this gatehouse's public URL.
     pub fn sso_urls(&self, id: Uuid) -> SsoUrls {
-        let at = |leaf: &str| {
-            let mut url = self.settings.public_url.clone();
-            let path = format!("{}/sso/saml/{}/{leaf}", url.path().trim_end_matches('/'), id);
-            url.set_path(&path);
-            url.to_string()
-        };
+        let at = |leaf: &str| self.public_at(&format!("/sso/saml/{id}/{leaf}"));
         SsoUrls {
             sp_entity_id: at("metadata"),
             acs_url: at("acs"),
@@ -149,11 +205,14 @@ impl Accounts {
         &self,
         caller: &Caller,
         key: &str,
-        input: SamlConnectionInput,
+        input: ConnectionInput,
         client: &ClientInfo,
     ) -> Result<SsoConnection> {
         let view = self.configuring_idp(caller, key).await?;
-        let (xml, fetched_from) = match self.metadata_of(&input).await? {
+        if let Some(field) = input.oidc.given() {
+            return Err(not_of_kind(field, "SAML"));
+        }
+        let (xml, fetched_from) = match self.metadata_of(&input.saml).await? {
             Some(found) => found,
             None => {
                 let why = "give the identity provider's metadata (XML), or metadata_url";
@@ -165,40 +224,49 @@ impl Accounts {
         self.may_grant_on_join(&view, &role, "default_role").await?;
         let mut saml = settings_of(&idp, None);
         saml.metadata_url = fetched_from;
-        saml.allow_idp_initiated = input.allow_idp_initiated.unwrap_or(false);
-        saml.attribute_mapping = input.attribute_mapping.unwrap_or_default();
+        saml.allow_idp_initiated = input.saml.allow_idp_initiated.unwrap_or(false);
+        saml.attribute_mapping = input.saml.attribute_mapping.unwrap_or_default();
         let now = self.now();
+        let added = self
+            .org_outcome(Kind::OrgSsoAdded, caller, &view.org, client)
+            .with("type", "saml")
+            .with("idp_entity_id", idp.entity_id.as_str())
+            .with("certificate_fingerprints", fingerprints(&saml));
         let connection = SsoConnection {
             id: Uuid::now_v7(),
             org_id: view.org.id,
             name: check_name(input.name.as_deref().unwrap_or(&idp.entity_id))?,
             default_role: role,
-            saml,
+            protocol: Protocol::Saml(saml),
             created_at: now,
             updated_at: now,
         };
-        let added = self
-            .org_outcome(Kind::OrgSsoAdded, caller, &view.org, client)
-            .with("connection_id", connection.id.to_string())
-            .with("type", "saml")
-            .with("idp_entity_id", idp.entity_id.as_str())
-            .with("certificate_fingerprints", fingerprints(&connection.saml));
-        let effects = Effects::of(added);
+        self.insert_connection(connection, added).await
+    }
+
+    /// Stores a new connection, `added` its audit event.
+    pub(super) async fn insert_connection(
+        &self,
+        connection: SsoConnection,
+        added: crate::model::outcome::Outcome,
+    ) -> Result<SsoConnection> {
+        let effects = Effects::of(added.with("connection_id", connection.id.to_string()));
         if !self.store.insert_sso_connection(&connection, MAX_CONNECTIONS, &effects).await? {
-            return Err(Error::field("metadata_xml", "an organization has at most 10 connections"));
+            return Err(Error::field("name", "an organization has at most 10 connections"));
         }
         self.settle(&effects).await;
-        tracing::info!(org_id = %view.org.id, connection_id = %connection.id, idp = %idp.entity_id, "single sign-on connection added");
+        let kind = connection.protocol.kind();
+        tracing::info!(org_id = %connection.org_id, connection_id = %connection.id, kind, "single sign-on connection added");
         Ok(connection)
     }
 
     /// Changes a connection: what `input` gives replaces what it had.
-    pub async fn update_saml_connection(
+    pub async fn update_sso_connection(
         &self,
         caller: &Caller,
         key: &str,
         id: Uuid,
-        input: SamlConnectionInput,
+        input: ConnectionInput,
         client: &ClientInfo,
     ) -> Result<SsoConnection> {
         let view = self.configuring_idp(caller, key).await?;
@@ -210,11 +278,20 @@ impl Accounts {
             .ok_or(Error::NotFoundConnection)?;
         let mut connection = before.clone();
         let mut fields = Vec::new();
-        let new_metadata = self.metadata_of(&input).await?;
-        if let Some((xml, fetched_from)) = &new_metadata {
-            connection.saml = settings_of(&read_metadata(xml)?, Some(&before.saml));
-            connection.saml.metadata_url = fetched_from.clone();
-            fields.push("metadata");
+        let mut new_idp = None;
+        match &mut connection.protocol {
+            Protocol::Saml(saml) => {
+                if let Some(field) = input.oidc.given() {
+                    return Err(not_of_kind(field, "SAML"));
+                }
+                new_idp = self.change_saml(saml, input.saml, &mut fields).await?;
+            }
+            Protocol::Oidc(oidc) => {
+                if let Some(field) = input.saml.given() {
+                    return Err(not_of_kind(field, "OpenID Connect"));
+                }
+                self.change_oidc(id, oidc, input.oidc, &mut fields).await?;
+            }
         }
         if let Some(name) = &input.name {
             connection.name = check_name(name)?;
@@ -227,23 +304,18 @@ impl Accounts {
         // Whoever changes a connection (its identity provider above all) must be able to grant
         // the role it joins people with, changed or not.
         self.may_grant_on_join(&view, &connection.default_role, "default_role").await?;
-        if let Some(mapping) = input.attribute_mapping {
-            connection.saml.attribute_mapping = mapping;
-            fields.push("attribute_mapping");
-        }
-        if let Some(allow) = input.allow_idp_initiated {
-            connection.saml.allow_idp_initiated = allow;
-            fields.push("allow_idp_initiated");
-        }
         connection.updated_at = self.now();
         let mut updated = self
             .org_outcome(Kind::OrgSsoUpdated, caller, &view.org, client)
             .with("connection_id", id.to_string())
             .with("fields", fields);
-        if new_metadata.is_some() {
+        if let Some(saml) = new_idp {
             updated = updated
-                .with("idp_entity_id", connection.saml.idp_entity_id.as_str())
-                .with("certificate_fingerprints", fingerprints(&connection.saml));
+                .with("idp_entity_id", saml.idp_entity_id.as_str())
+                .with("certificate_fingerprints", fingerprints(&saml));
+        }
+        if let Protocol::Oidc(oidc) = &connection.protocol {
+            updated = updated.with("issuer", oidc.issuer.as_str());
         }
         let effects = Effects::of(updated);
         if !self.store.update_sso_connection(&connection, &effects).await? {
@@ -251,6 +323,31 @@ impl Accounts {
         }
         self.settle(&effects).await;
         Ok(connection)
+    }
+
+    /// Applies a SAML change to `saml`; the settings of a new identity provider, when it names one.
+    async fn change_saml(
+        &self,
+        saml: &mut SamlSettings,
+        input: SamlInput,
+        fields: &mut Vec<&'static str>,
+    ) -> Result<Option<SamlSettings>> {
+        let mut new_idp = None;
+        if let Some((xml, fetched_from)) = self.metadata_of(&input).await? {
+            *saml = settings_of(&read_metadata(&xml)?, Some(saml));
+            saml.metadata_url = fetched_from;
+            fields.push("metadata");
+            new_idp = Some(saml.clone());
+        }
+        if let Some(mapping) = input.attribute_mapping {
+            saml.attribute_mapping = mapping;
+            fields.push("attribute_mapping");
+        }
+        if let Some(allow) = input.allow_idp_initiated {
+            saml.allow_idp_initiated = allow;
+            fields.push("allow_idp_initiated");
+        }
+        Ok(new_idp)
     }
 
     /// Removes a connection: its logins waiting at the identity provider fail; the accounts it

@@ -34,7 +34,7 @@ impl Accounts {
         let claim = self.store.verified_domain(domain.as_ref().map_or(NO_DOMAIN, DomainName::as_str)).await?;
         let connections = self.store.sso_connections(claim.map_or(Uuid::nil(), |c| c.org_id)).await?;
         let connection = connections.first().ok_or(Error::NotFoundConnection)?;
-        let mut login = url::Url::parse(&self.sso_urls(connection.id).login_url)
+        let mut login = url::Url::parse(&self.sso_login_url(connection))
             .map_err(|e| anyhow::anyhow!("a connection's login URL: {e}"))?;
         if let Some(redirect) = redirect {
             login.query_pairs_mut().append_pair("redirect_to", redirect.as_str());
@@ -62,7 +62,7 @@ impl Accounts {
         tracing::info!(account_id = %account.id, org_id = %org.id, "login refused: the organization requires its single sign-on");
         let refused = self.outcome(Kind::LoginFailed, Some(account.id), client);
         self.note(refused.with("reason", "sso_required").with("org_id", org.id.to_string()));
-        Err(Error::SsoRequired(self.sso_urls(connection.id).login_url))
+        Err(Error::SsoRequired(self.sso_login_url(&connection)))
     }
 
     /// The organization that requires `account` to log in through its identity provider (it
@@ -113,7 +113,7 @@ impl Accounts {
             return Err(Error::Forbidden);
         }
         if on && self.store.sso_connections(org.id).await?.is_empty() {
-            let why = "sso_required needs a single sign-on connection first (POST /orgs/{org}/sso/saml)";
+            let why = "sso_required needs a single sign-on connection first (POST /orgs/{org}/sso/saml or /sso/oidc)";
             return Err(Error::field("policy", why));
         }
         Ok(())

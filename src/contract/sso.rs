@@ -5,32 +5,73 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::rfc3339;
-use crate::model::sso::{AttributeMapping, SsoConnection, SsoUrls};
+use crate::model::sso::{AttributeMapping, Protocol, SsoConnection, SsoUrls};
 
-/// A single sign-on connection.
+/// A single sign-on connection: common fields, then those of its `type`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SsoConnectionBody {
     id: Uuid,
-    /// `saml`.
+    /// `saml` or `oidc`.
     #[serde(rename = "type")]
     kind: &'static str,
     name: String,
     /// The role a person joins the organization with at a first login.
     default_role: String,
+    /// Where an app sends a browser to log in through this connection
+    /// (`?redirect_to=` as for every browser login).
+    login_url: String,
+    #[serde(flatten)]
+    protocol: ProtocolBody,
+    created_at: String,
+    updated_at: String,
+}
+
+/// What a connection of each type shows.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ProtocolBody {
+    Saml(SamlBody),
+    Oidc(OidcBody),
+}
+
+/// A SAML connection's own fields.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SamlBody {
     /// Give these three to the identity provider's admins: the service provider's entity id
     /// (audience), its assertion consumer service (HTTP-POST) and its metadata.
     sp_entity_id: String,
     acs_url: String,
     metadata_url: String,
-    /// Where an app sends a browser to log in through this connection
-    /// (`?redirect_to=` as for every browser login).
-    login_url: String,
     idp: IdpBody,
     /// Whether answers no login of gatehouse's asked for (IdP-initiated) log in.
     allow_idp_initiated: bool,
     attribute_mapping: AttributeMappingBody,
-    created_at: String,
-    updated_at: String,
+}
+
+/// An OpenID Connect connection's own fields (its client secret is never shown).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OidcBody {
+    /// Give it to the provider's admins: the redirect URI to register for the client.
+    redirect_uri: String,
+    idp: OidcIdpBody,
+}
+
+/// The OpenID Connect provider.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OidcIdpBody {
+    issuer: String,
+    client_id: String,
+}
+
+/// A connection's URLs under this gatehouse: those of SAML (with its login URL) and the
+/// redirect URI of OpenID Connect; a connection shows those of its type.
+#[derive(Debug)]
+pub struct Shown {
+    pub saml: SsoUrls,
+    pub redirect_uri: String,
+    pub login_url: String,
+    /// A SAML connection's certificates' fingerprints.
+    pub fingerprints: Vec<String>,
 }
 
 /// The identity provider, as its metadata described it.
@@ -61,24 +102,37 @@ impl From<AttributeMapping> for AttributeMappingBody {
 }
 
 impl SsoConnectionBody {
-    pub fn new(connection: SsoConnection, urls: SsoUrls, fingerprints: Vec<String>) -> Self {
+    pub fn new(connection: SsoConnection, shown: Shown) -> Self {
+        let kind = connection.protocol.kind();
+        let protocol = match connection.protocol {
+            Protocol::Saml(saml) => {
+                let urls = shown.saml;
+                ProtocolBody::Saml(SamlBody {
+                    sp_entity_id: urls.sp_entity_id,
+                    acs_url: urls.acs_url,
+                    metadata_url: urls.metadata_url,
+                    idp: IdpBody {
+                        entity_id: saml.idp_entity_id,
+                        sso_url: saml.sso_url,
+                        certificate_fingerprints: shown.fingerprints,
+                        metadata_url: saml.metadata_url,
+                    },
+                    allow_idp_initiated: saml.allow_idp_initiated,
+                    attribute_mapping: saml.attribute_mapping.into(),
+                })
+            }
+            Protocol::Oidc(oidc) => {
+                let idp = OidcIdpBody { issuer: oidc.issuer, client_id: oidc.client_id };
+                ProtocolBody::Oidc(OidcBody { redirect_uri: shown.redirect_uri, idp })
+            }
+        };
         Self {
             id: connection.id,
-            kind: "saml",
+            kind,
             name: connection.name,
             default_role: connection.default_role,
-            sp_entity_id: urls.sp_entity_id,
-            acs_url: urls.acs_url,
-            metadata_url: urls.metadata_url,
-            login_url: urls.login_url,
-            idp: IdpBody {
-                entity_id: connection.saml.idp_entity_id,
-                sso_url: connection.saml.sso_url,
-                certificate_fingerprints: fingerprints,
-                metadata_url: connection.saml.metadata_url,
-            },
-            allow_idp_initiated: connection.saml.allow_idp_initiated,
-            attribute_mapping: connection.saml.attribute_mapping.into(),
+            login_url: shown.login_url,
+            protocol,
             created_at: rfc3339(&connection.created_at),
             updated_at: rfc3339(&connection.updated_at),
         }

@@ -17,6 +17,7 @@ use openidconnect::{
 };
 use secrecy::{ExposeSecret, SecretString};
 
+use super::http::Http;
 use super::identity::{Authorization, FederationError, ProviderIdentity, Registration};
 
 /// How long a discovery document (and its keys) is used before it is fetched again.
@@ -38,7 +39,7 @@ impl Discovery {
     async fn get(
         &self,
         provider: Registration<'_>,
-        http: &reqwest::Client,
+        http: &Http,
         keys_changed: bool,
     ) -> Result<Arc<CoreProviderMetadata>, FederationError> {
         let mut cached = self.cached.lock().await;
@@ -116,7 +117,7 @@ fn client(
 pub(super) async fn authorize(
     provider: Registration<'_>,
     discovery: &Discovery,
-    http: &reqwest::Client,
+    http: &Http,
 ) -> Result<Authorization, FederationError> {
     let metadata = discovery.get(provider, http, false).await?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -139,7 +140,7 @@ pub(super) async fn authorize(
 pub(super) async fn finish(
     provider: Registration<'_>,
     discovery: &Discovery,
-    http: &reqwest::Client,
+    http: &Http,
     code: &str,
     pkce_verifier: SecretString,
     nonce: &str,

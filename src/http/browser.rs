@@ -232,3 +232,94 @@ mod tests {
         assert!(same_origin(&headers(&[]), ours), "not a browser's cross-site post");
     }
 }
+
+/// The cookie binding a login at a provider to this browser: sent back only to the provider's
+/// callback (`callback`, under the public URL's path), never readable by scripts;
+/// `SameSite=Lax`, since the provider's redirect back is a cross-site navigation.
+pub fn provider_binding_cookie(
+    state: &AppState,
+    callback: &str,
+    name: &str,
+    value: &str,
+    max_age: u64,
+) -> Option<HeaderValue> {
+    let prefix = state.accounts.settings().public_url.path().trim_end_matches('/').to_owned();
+    let secure = if state.edge.https { "; Secure" } else { "" };
+    let cookie = format!("{name}={value}; Path={prefix}{callback}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}");
+    HeaderValue::from_str(&cookie).ok()
+}
+
+/// What a provider's callback answers: a `303` to the login's `redirect_to` (else `/account`)
+/// with `code`, `linked={linked}` or `error` (and `error_description`); a problem when the
+/// `state` named no login. The login's binding cookie (`cookie_name`, at `callback`) goes.
+pub fn provider_callback_answer(
+    state: &AppState,
+    callback: crate::accounts::identities::Callback,
+    linked: &str,
+    cookie_name: Option<String>,
+    callback_path: &str,
+) -> Response {
+    use crate::accounts::identities::Outcome;
+    let mut response = if !callback.known_login {
+        match callback.outcome {
+            Err(error) => ApiError::from(error).into_response(),
+            Ok(_) => ApiError::OidcStateInvalid.into_response(),
+        }
+    } else {
+        let public_url = &state.accounts.settings().public_url;
+        let (name, value, description) = match callback.outcome {
+            Ok(Outcome::LoggedIn(handoff)) => ("code", handoff.expose_secret().to_owned(), None),
+            Ok(Outcome::Linked) => ("linked", linked.to_owned(), None),
+            Err(error) => {
+                let error = ApiError::from(error);
+                ("error", error.code_str().to_owned(), Some(error.detail()))
+            }
+        };
+        let mut to = match &callback.redirect_to {
+            Some(to) => to.with_param(name, &value),
+            None => account_page(public_url, name, &value),
+        };
+        if let Some(description) = description {
+            to.query_pairs_mut().append_pair("error_description", &description);
+        }
+        crate::http::pages::see_other_url(&to)
+    };
+    // The login is over, whatever came of it: its cookie goes.
+    if let Some(cookie) = cookie_name.and_then(|name| provider_binding_cookie(state, callback_path, &name, "", 0)) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// What a provider's callback carries in its query (its `code` is never shown by `Debug`).
+#[derive(Deserialize)]
+pub struct CallbackQuery {
+    state: Option<String>,
+    code: Option<String>,
+    error: Option<String>,
+    iss: Option<String>,
+}
+
+impl std::fmt::Debug for CallbackQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallbackQuery").field("error", &self.error).field("iss", &self.iss).finish_non_exhaustive()
+    }
+}
+
+impl CallbackQuery {
+    /// The answer, with the value of the login's binding cookie as this browser sent it.
+    pub fn answer<'a>(&'a self, binding: Option<&'a str>) -> crate::accounts::identities::ProviderAnswer<'a> {
+        crate::accounts::identities::ProviderAnswer {
+            state: self.state.as_deref(),
+            code: self.code.as_deref(),
+            error: self.error.as_deref(),
+            iss: self.iss.as_deref(),
+            binding,
+        }
+    }
+
+    /// The name of the cookie binding the login its `state` names.
+    pub fn binding_cookie(&self) -> Option<String> {
+        self.state.as_deref().map(crate::accounts::identities::binding_cookie)
+    }
+}

@@ -1,4 +1,5 @@
-//! An organization's single sign-on connections (SAML 2.0 identity providers of its own), and
+//! An organization's single sign-on connections (SAML 2.0 or OpenID Connect identity providers
+//! of its own), and
 //! the logins waiting at one as they are kept (only hashes of the request's id and of the
 //! cookie binding it to its browser).
 
@@ -37,6 +38,35 @@ pub struct SamlSettings {
     pub attribute_mapping: AttributeMapping,
 }
 
+/// An OpenID Connect provider of the organization's own: its discovery document is fetched at
+/// the first login (through the same guard as webhooks), not when the connection is made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcSettings {
+    /// The issuer exactly as the provider writes it (discovery and the ID token's `iss`).
+    pub issuer: String,
+    pub client_id: String,
+    /// The client secret, sealed (base64) with the connection's id as its place: it must be
+    /// read back to call the token endpoint, so it is encrypted, never kept in the clear.
+    pub client_secret_sealed: String,
+}
+
+/// What a connection speaks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    Saml(SamlSettings),
+    Oidc(OidcSettings),
+}
+
+impl Protocol {
+    /// The kind as stored and shown: `saml` or `oidc`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Saml(_) => "saml",
+            Self::Oidc(_) => "oidc",
+        }
+    }
+}
+
 /// One connection of an organization.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SsoConnection {
@@ -45,25 +75,41 @@ pub struct SsoConnection {
     pub name: String,
     /// The role a person joins the organization with at a first login.
     pub default_role: String,
-    pub saml: SamlSettings,
+    pub protocol: Protocol,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl SsoConnection {
+    /// Its SAML settings, when it speaks SAML.
+    pub fn saml(&self) -> Option<&SamlSettings> {
+        match &self.protocol {
+            Protocol::Saml(saml) => Some(saml),
+            Protocol::Oidc(_) => None,
+        }
+    }
+
+    /// Its OpenID Connect settings, when it speaks OpenID Connect.
+    pub fn oidc(&self) -> Option<&OidcSettings> {
+        match &self.protocol {
+            Protocol::Oidc(oidc) => Some(oidc),
+            Protocol::Saml(_) => None,
+        }
+    }
+
     /// The provider name its identities are kept under (`sso:{id}`).
     pub fn provider_name(&self) -> String {
         format!("sso:{}", self.id.simple())
     }
 
-    /// The issuer its identities are keyed on with the `NameID`: the connection itself, so
-    /// two connections naming one `NameID` never meet.
+    /// The issuer its identities are keyed on with the `NameID` (or the ID token's `sub`): the
+    /// connection itself, so two connections naming one subject never meet.
     pub fn identity_issuer(&self) -> String {
         format!("urn:gatehouse:sso:{}", self.id.simple())
     }
 }
 
-/// A connection's URLs, for the customer's IT and for the app.
+/// A SAML connection's URLs, for the customer's IT and for the app.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SsoUrls {
     /// The service provider's entity id (its metadata's URL).

@@ -55,6 +55,11 @@ pub async fn spawn_app() -> TestApp {
 /// The app on the backend chosen by the environment (see `tests/common/database.rs`); with
 /// `GATEHOUSE_TEST_REDIS_URL` set, sessions live in Redis under a key prefix of the test's own.
 pub async fn spawn_app_with(options: Options) -> TestApp {
+    try_spawn_app_with(options).await.expect("the app builds")
+}
+
+/// [`spawn_app_with`], or why the app did not start (a port taken meanwhile, say).
+pub async fn try_spawn_app_with(options: Options) -> anyhow::Result<TestApp> {
     init_logs();
     let db = Arc::new(TestDatabase::create().await);
     let smtp = SmtpServer::start().await;
@@ -77,7 +82,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     }
     vars.extend(options.vars);
     let config = Config::from_vars(vars).expect("a valid test configuration").config;
-    start(config, smtp, db, Clock::system()).await
+    try_start(config, smtp, db, Clock::system()).await
 }
 
 fn outbox_settings() -> OutboxSettings {
@@ -89,14 +94,18 @@ fn outbox_settings() -> OutboxSettings {
 }
 
 async fn start(config: Config, smtp: SmtpServer, db: Arc<TestDatabase>, clock: Clock) -> TestApp {
-    let app = Application::build_on(&config, outbox_settings(), clock.clone()).await.expect("the app builds");
+    try_start(config, smtp, db, clock).await.expect("the app builds")
+}
+
+async fn try_start(config: Config, smtp: SmtpServer, db: Arc<TestDatabase>, clock: Clock) -> anyhow::Result<TestApp> {
+    let app = Application::build_on(&config, outbox_settings(), clock.clone()).await?;
     let address = format!("http://127.0.0.1:{}", app.port());
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    TestApp { address, client, smtp, db, clock, config, stop: Some(stop), server: Some(server) }
+    Ok(TestApp { address, client, smtp, db, clock, config, stop: Some(stop), server: Some(server) })
 }
 
 impl TestApp {

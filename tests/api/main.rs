@@ -37,6 +37,7 @@ mod signup;
 mod smtp;
 mod social;
 mod sso;
+mod sso_oidc;
 mod sso_routing;
 mod tokens;
 mod users;

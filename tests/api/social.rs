@@ -14,15 +14,15 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::helpers::{Options, TestApp, assert_problem, jwt_payload, spawn_app_with};
+use crate::helpers::{Options, TestApp, assert_problem, jwt_payload, spawn_app_with, try_spawn_app_with};
 
 /// Where the app lives: browsers are sent here at the end, and never fetch it.
-const APP: &str = "http://app.test/";
+pub(crate) const APP: &str = "http://app.test/";
 
 /// A node server from `e2e/oidc/`, stopped when dropped.
-struct Node {
+pub(crate) struct Node {
     child: Child,
-    ready: Value,
+    pub(crate) ready: Value,
 }
 
 impl Drop for Node {
@@ -37,7 +37,7 @@ fn oidc_dir() -> std::path::PathBuf {
 }
 
 /// Whether the servers can run; when they cannot and `GATEHOUSE_TEST_OIDC` is set, a failure.
-fn servers_available() -> bool {
+pub(crate) fn servers_available() -> bool {
     let installed = oidc_dir().join("node_modules/oidc-provider").is_dir();
     if !installed {
         assert!(
@@ -49,7 +49,7 @@ fn servers_available() -> bool {
     installed
 }
 
-fn start_node(script: &str, env: &[(&str, String)]) -> Node {
+pub(crate) fn start_node(script: &str, env: &[(&str, String)]) -> Node {
     let mut command = Command::new("node");
     command.arg(oidc_dir().join(script)).stdout(Stdio::piped()).stderr(Stdio::inherit());
     for (name, value) in env {
@@ -77,7 +77,21 @@ async fn world(extra: &[(&str, &str)]) -> Option<World> {
     if !servers_available() {
         return None;
     }
-    // The provider must know the callbacks before the app starts: the app's port is picked first.
+    // The provider must know the callbacks before the app starts, so the app's port is picked
+    // first, then bound: another process may take it in between, and then all starts again on
+    // another port.
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match try_world(extra).await {
+            Ok(world) => return Some(world),
+            Err(error) if tries < 5 => eprintln!("the world did not start ({error:#}); again on another port"),
+            Err(error) => panic!("the world did not start in five tries: {error:#}"),
+        }
+    }
+}
+
+async fn try_world(extra: &[(&str, &str)]) -> anyhow::Result<World> {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let base = format!("http://127.0.0.1:{port}");
     let callbacks = ["idp", "idppost"].map(|name| format!("{base}/auth/oidc/{name}/callback")).join(",");
@@ -105,8 +119,8 @@ async fn world(extra: &[(&str, &str)]) -> Option<World> {
     for (name, value) in extra {
         options = options.var(name, value);
     }
-    let app = spawn_app_with(options).await;
-    Some(World { app, idp, _github: github, control: reqwest::Client::new() })
+    let app = try_spawn_app_with(options).await?;
+    Ok(World { app, idp, _github: github, control: reqwest::Client::new() })
 }
 
 impl World {
@@ -136,13 +150,13 @@ impl World {
 }
 
 /// A browser: keeps cookies, follows no redirect by itself.
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
 /// Follows redirects from `url` until one leads to the app, or to the callback when `stop_at`
 /// is given; that location.
-async fn follow(browser: &reqwest::Client, url: &str, stop_at_callback: bool) -> Url {
+pub(crate) async fn follow(browser: &reqwest::Client, url: &str, stop_at_callback: bool) -> Url {
     let mut url = Url::parse(url).unwrap();
     for _ in 0..12 {
         if url.as_str().starts_with(APP) || (stop_at_callback && url.path().ends_with("/callback")) {
@@ -158,7 +172,7 @@ async fn follow(browser: &reqwest::Client, url: &str, stop_at_callback: bool) ->
     panic!("too many redirects, last {url}");
 }
 
-fn param(url: &Url, name: &str) -> Option<String> {
+pub(crate) fn param(url: &Url, name: &str) -> Option<String> {
     url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 

@@ -4,7 +4,7 @@
 
 use gatehouse::model::email_login::HandoffBinding;
 use gatehouse::model::outcome::Effects;
-use gatehouse::model::sso::{NewSamlRequest, SamlSettings, SamlSpend, SsoConnection};
+use gatehouse::model::sso::{NewSamlRequest, OidcSettings, Protocol, SamlSettings, SamlSpend, SsoConnection};
 use gatehouse::store::sso::SamlAnswer;
 use gatehouse::tokens::opaque::TokenHash;
 use uuid::Uuid;
@@ -27,14 +27,14 @@ async fn connection(h: &Harness, slug: &str) -> SsoConnection {
         org_id,
         name: "IdP".into(),
         default_role: "member".into(),
-        saml: SamlSettings {
+        protocol: Protocol::Saml(SamlSettings {
             idp_entity_id: "https://idp.test/metadata".into(),
             sso_url: "https://idp.test/sso".into(),
             certificates: vec![],
             metadata_url: None,
             allow_idp_initiated: false,
             attribute_mapping: Default::default(),
-        },
+        }),
         created_at: now(),
         updated_at: now(),
     };
@@ -135,4 +135,14 @@ pub async fn an_assertion_is_used_once_and_a_request_answers_only_its_connection
     // A removed connection takes its waiting logins with it.
     assert!(h.store.delete_sso_connection(acme.org_id, acme.id, &Effects::none()).await.unwrap());
     assert!(h.store.sso_connection(acme.id).await.unwrap().is_none());
+    // A connection of the other kind is kept as it is, beside one of SAML.
+    let mut oidc = rival.clone();
+    oidc.id = Uuid::now_v7();
+    oidc.protocol = Protocol::Oidc(OidcSettings {
+        issuer: "https://login.rival.test/".into(),
+        client_id: "gatehouse".into(),
+        client_secret_sealed: "c2VhbGVk".into(),
+    });
+    assert!(h.store.insert_sso_connection(&oidc, 10, &Effects::none()).await.unwrap());
+    assert_eq!(h.store.sso_connections(rival.org_id).await.unwrap(), vec![rival, oidc]);
 }

@@ -1516,6 +1516,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/orgs/{org}/sso/oidc": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add an OpenID Connect connection
+         * @description Needs what a SAML connection needs. The organization's own OpenID Connect provider: its people log in as through social login (authorization code with PKCE, the ID token verified against the provider's published keys) and join the organization by the same just-in-time rules as SAML's. Nothing is fetched now: the discovery document is read at the first login, through the same guard as webhooks. Answers the `redirect_uri` to register at the provider and the `login_url` for the app. At most 10 connections an organization.
+         */
+        post: operations["addOidcConnection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/orgs/{org}/sso/saml": {
         parameters: {
             query?: never;
@@ -1559,7 +1579,7 @@ export interface paths {
         head?: never;
         /**
          * Change a single sign-on connection
-         * @description Needs what adding one needs (`sso:manage`, a standing covering `admin`'s, and the right to grant its `default_role`, changed or not). What the body gives replaces what the connection had; `metadata_xml` or `metadata_url` (fetched again) replaces the identity provider (give one listing both certificates during a rollover).
+         * @description Needs what adding one needs (`sso:manage`, a standing covering `admin`'s, and the right to grant its `default_role`, changed or not). What the body gives replaces what the connection had; fields of the other type are refused (`422`). SAML: `metadata_xml` or `metadata_url` (fetched again) replaces the identity provider (give one listing both certificates during a rollover). OpenID Connect: `issuer`, `client_id`, `client_secret`.
          */
         patch: operations["updateSsoConnection"];
         trace?: never;
@@ -1679,6 +1699,46 @@ export interface paths {
          * @description For a login page that asks for the address first: when an organization verified the address's domain and has a single sign-on connection, its `login_url` (with `redirect_to`, when given); else `404 not_found`. Found or not, the answer takes the same reads; it is budgeted per IP like logins.
          */
         post: operations["discoverSso"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sso/oidc/{id}/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The organization's provider's callback
+         * @description Where the provider sends the browser back. Checks as social login's callback does (the `state`, single use, 10 minutes, from this browser; the code redeemed with the PKCE verifier; the ID token's signature, `iss`, `aud`, `exp`, `nonce`; RFC 9207's `iss`), then lets the person in by the just-in-time rules of SAML connections and answers `303` to the login's `redirect_to` (else `/account`) with `code` (exchange it at `POST /auth/exchange`) or `error={code}`. A `state` that names no login answers `400 oidc_state_invalid`.
+         */
+        get: operations["finishOidcSsoLogin"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sso/oidc/{id}/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Log in through an organization's OpenID Connect provider
+         * @description Sends the browser to the organization's provider (`302`) with `state`, `nonce` and PKCE S256, a cookie binding the login to this browser for 10 minutes, and the `gatehouse_handoff` cookie its hand-off code is bound to. The provider sends it back to `/sso/oidc/{id}/callback`. The provider's discovery document is read (through the webhooks' guard) at the first login and kept an hour.
+         */
+        get: operations["beginOidcSsoLogin"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2180,18 +2240,31 @@ export interface components {
         };
         ConnectionInput: {
             /**
-             * @description The identity provider's SAML metadata (XML): its entity id, its login URL
+             * @description (OpenID Connect) The provider's issuer, exactly as its ID tokens write it (https, and,
+             *     like webhooks, never a private or loopback address unless
+             *     `GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true`).
+             */
+            issuer?: string | null;
+            /** @description (OpenID Connect) The client id registered at the provider. */
+            client_id?: string | null;
+            /**
+             * Format: password
+             * @description (OpenID Connect) The client's secret: kept encrypted, never shown again.
+             */
+            client_secret?: string | null;
+            /**
+             * @description (SAML) The identity provider's SAML metadata (XML): its entity id, its login URL
              *     (HTTP-Redirect binding, https) and one or two signing certificates, which are pinned.
              *     On a change, a new one replaces them (a certificate rollover).
              */
             metadata_xml?: string | null;
             /**
-             * @description Where to fetch the metadata instead (https; through the same guard as webhooks, so
+             * @description (SAML) Where to fetch the metadata instead (https; through the same guard as webhooks, so
              *     never a private or loopback address unless `GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true`).
              *     Given again on a change, it is fetched again (a certificate rollover).
              */
             metadata_url?: string | null;
-            /** @description Shown to admins; the identity provider's entity id when not given. */
+            /** @description Shown to admins; the identity provider's entity id (or issuer) when not given. */
             name?: string | null;
             /**
              * @description The role a person joins with at a first login: `member` (the default), `admin` or a
@@ -2200,7 +2273,7 @@ export interface components {
             default_role?: string | null;
             attribute_mapping?: null | components["schemas"]["MappingInput"];
             /**
-             * @description Whether answers no login of gatehouse's asked for (IdP-initiated) log in; `false` by
+             * @description (SAML) Whether answers no login of gatehouse's asked for (IdP-initiated) log in; `false` by
              *     default, and safer so: such an answer is bound to no browser.
              */
             allow_idp_initiated?: boolean | null;
@@ -2599,6 +2672,40 @@ export interface components {
             /** @description gatehouse's own (`members:invite`…) and any of the app's, `resource:action`; at most 100. */
             permissions: string[];
         };
+        /** @description An OpenID Connect connection's own fields (its client secret is never shown). */
+        OidcBody: {
+            /** @description Give it to the provider's admins: the redirect URI to register for the client. */
+            redirect_uri: string;
+            idp: components["schemas"]["OidcIdpBody"];
+        };
+        /** @description An organization's own OpenID Connect provider. */
+        OidcConnectionInput: {
+            /**
+             * @description The provider's issuer, exactly as its ID tokens write it (https, and, like webhooks,
+             *     never a private or loopback address unless `GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true`). Its
+             *     discovery document is read at the first login.
+             */
+            issuer: string;
+            /**
+             * @description The client id registered at the provider, with `redirect_uri` (in the answer) as its
+             *     redirect URI.
+             */
+            client_id: string;
+            /**
+             * Format: password
+             * @description The client's secret (`client_secret_basic`): kept encrypted, never shown again.
+             */
+            client_secret: string;
+            /** @description Shown to admins; the issuer when not given. */
+            name?: string | null;
+            /** @description As for a SAML connection. */
+            default_role?: string | null;
+        };
+        /** @description The OpenID Connect provider. */
+        OidcIdpBody: {
+            issuer: string;
+            client_id: string;
+        };
         OptionsBody: {
             /** @description For the second step of a password login: the `mfa_token` of the `mfa_required` answer. */
             mfa_token?: string | null;
@@ -2775,6 +2882,8 @@ export interface components {
             /** Format: uuid */
             user_id: string;
         };
+        /** @description What a connection of each type shows. */
+        ProtocolBody: components["schemas"]["SamlBody"] | components["schemas"]["OidcBody"];
         /** @description A provider people can log in with. */
         ProviderBody: {
             /** @description As in paths: `/auth/oidc/{name}`. */
@@ -2849,6 +2958,20 @@ export interface components {
         RoleList: {
             roles: components["schemas"]["RoleBody"][];
         };
+        /** @description A SAML connection's own fields. */
+        SamlBody: {
+            /**
+             * @description Give these three to the identity provider's admins: the service provider's entity id
+             *     (audience), its assertion consumer service (HTTP-POST) and its metadata.
+             */
+            sp_entity_id: string;
+            acs_url: string;
+            metadata_url: string;
+            idp: components["schemas"]["IdpBody"];
+            /** @description Whether answers no login of gatehouse's asked for (IdP-initiated) log in. */
+            allow_idp_initiated: boolean;
+            attribute_mapping: components["schemas"]["AttributeMappingBody"];
+        };
         /** @description One of the caller's sessions. */
         Session: {
             /** Format: uuid */
@@ -2902,31 +3025,20 @@ export interface components {
              */
             locale?: string | null;
         };
-        /** @description A single sign-on connection. */
-        SsoConnectionBody: {
+        /** @description A single sign-on connection: common fields, then those of its `type`. */
+        SsoConnectionBody: components["schemas"]["ProtocolBody"] & {
             /** Format: uuid */
             id: string;
-            /** @description `saml`. */
+            /** @description `saml` or `oidc`. */
             type: string;
             name: string;
             /** @description The role a person joins the organization with at a first login. */
             default_role: string;
             /**
-             * @description Give these three to the identity provider's admins: the service provider's entity id
-             *     (audience), its assertion consumer service (HTTP-POST) and its metadata.
-             */
-            sp_entity_id: string;
-            acs_url: string;
-            metadata_url: string;
-            /**
              * @description Where an app sends a browser to log in through this connection
              *     (`?redirect_to=` as for every browser login).
              */
             login_url: string;
-            idp: components["schemas"]["IdpBody"];
-            /** @description Whether answers no login of gatehouse's asked for (IdP-initiated) log in. */
-            allow_idp_initiated: boolean;
-            attribute_mapping: components["schemas"]["AttributeMappingBody"];
             created_at: string;
             updated_at: string;
         };
@@ -9893,6 +10005,87 @@ export interface operations {
             };
         };
     };
+    addOidcConnection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id or slug */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OidcConnectionInput"];
+            };
+        };
+        responses: {
+            /** @description Added */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SsoConnectionBody"];
+                };
+            };
+            /** @description `malformed_request`: the body is not valid JSON or form data, or a field is missing or of the wrong type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized`: no access token, or a malformed, expired, tampered or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin; `not_a_member`: the caller is not (or no longer) a member of the organization; a removal acts at the next request, whatever token the caller holds */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such route, or (for admins) no such account, session or email */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: well-formed input that breaks a rule; `errors[]` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     addSamlConnection: {
         parameters: {
             query?: never;
@@ -10617,6 +10810,145 @@ export interface operations {
             };
             /** @description `rate_limited`: too many attempts; wait for `Retry-After` seconds */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    finishOidcSsoLogin: {
+        parameters: {
+            query?: {
+                /** @description As the provider returns it */
+                state?: string;
+                /** @description The authorization code */
+                code?: string;
+                /** @description The provider's refusal (`access_denied`) */
+                error?: string;
+                /** @description The issuer (RFC 9207); when present it must be the provider's */
+                iss?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The connection's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To `redirect_to` (or `/account`) with `code` or `error` */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `oidc_state_invalid`: the provider's callback names a login that is unknown, finished, older than 10 minutes, or started in another browser (its binding cookie is missing); start the login again */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such route, or (for admins) no such account, session or email */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `rate_limited`: too many attempts; wait for `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    beginOidcSsoLogin: {
+        parameters: {
+            query?: {
+                /** @description Where the browser goes once logged in (with `?code=` to exchange at `POST /auth/exchange`); it must start with a prefix in `GATEHOUSE_REDIRECT_ALLOW`. Without it: `/account`. */
+                redirect_to?: string;
+                /** @description An app that exchanges the hand-off code itself: base64url(SHA-256(code_verifier)) */
+                code_challenge?: string;
+                /** @description `S256` (the default, and the only one) */
+                code_challenge_method?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The connection's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the provider */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `not_found`: no such route, or (for admins) no such account, session or email */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: well-formed input that breaks a rule; `errors[]` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `rate_limited`: too many attempts; wait for `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `provider_unavailable`: the identity provider cannot be reached, or answered outside its protocol; try again later */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };

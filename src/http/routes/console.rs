@@ -22,6 +22,9 @@ const ACCOUNT_HTML: &str = include_str!("../../../assets/account/index.html");
 const ACCOUNT_JS: &str = include_str!("../../../assets/account/account.js");
 const ACCOUNT_CSS: &str = include_str!("../../../assets/account/account.css");
 const ACCOUNT_I18N_JS: &str = include_str!("../../../assets/account/i18n.js");
+const ORG_HTML: &str = include_str!("../../../assets/org/index.html");
+const ORG_JS: &str = include_str!("../../../assets/org/org.js");
+const ORG_CSS: &str = include_str!("../../../assets/org/org.css");
 const PAGE_JS: &str = include_str!("../../../assets/page.js");
 const PASSKEY_JS: &str = include_str!("../../../assets/passkey.js");
 const LOGIN_JS: &str = include_str!("../../../assets/login.js");
@@ -35,11 +38,23 @@ pub fn router() -> Router<AppState> {
         .route("/account", get(account_page))
         .route("/account/", get(account_page))
         .route("/account/brand.css", get(brand))
+        .route("/orgs/{org}/settings", get(org_settings_page))
 }
 
 /// The account page, whose policy also lets in the operator's logo (`GATEHOUSE_LOGO_URL`).
-async fn account_page(State(state): State<AppState>) -> Response {
-    let mut response = page(ACCOUNT_HTML).await;
+async fn account_page(state: State<AppState>) -> Response {
+    branded_page(state, ACCOUNT_HTML).await
+}
+
+/// An organization's settings page (`/orgs/{slug}/settings`), for its admins: domains, single
+/// sign-on connections, SCIM tokens and `sso_required`. The page reads the slug from its path;
+/// whoever may not manage the organization sees the API's refusal, as anywhere else.
+async fn org_settings_page(state: State<AppState>) -> Response {
+    branded_page(state, ORG_HTML).await
+}
+
+async fn branded_page(State(state): State<AppState>, html: &'static str) -> Response {
+    let mut response = page(html).await;
     let logo = state.accounts.policy().texts.options().logo_url.as_ref().map(|url| url.origin().ascii_serialization());
     let policy = logo.map(|origin| CSP.replace("img-src 'self' data:", &format!("img-src 'self' data: {origin}")));
     if let Some(value) = policy.and_then(|p| HeaderValue::from_str(&p).ok()) {
@@ -99,6 +114,8 @@ fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/account/page.js", get(|| script(PAGE_JS)))
         .route("/account/passkey.js", get(|| script(PASSKEY_JS)))
         .route("/account/login.js", get(|| script(LOGIN_JS)))
+        .route("/account/org.js", get(|| script(ORG_JS)))
+        .route("/account/org.css", get(|| style(ORG_CSS)))
         // The hosted login page's passkey button (see `crate::http::pages`).
         .route("/login/passkey.js", get(|| script(PASSKEY_JS)))
         .route("/login/hosted.js", get(|| script(HOSTED_LOGIN_JS)))
@@ -167,6 +184,8 @@ mod tests {
             ("/account/page.js", "text/javascript; charset=utf-8", PAGE_JS),
             ("/account/passkey.js", "text/javascript; charset=utf-8", PASSKEY_JS),
             ("/account/login.js", "text/javascript; charset=utf-8", LOGIN_JS),
+            ("/account/org.js", "text/javascript; charset=utf-8", ORG_JS),
+            ("/account/org.css", "text/css; charset=utf-8", ORG_CSS),
         ] {
             let response = get_path(path).await;
             assert_eq!(response.status(), StatusCode::OK, "{path}");
@@ -194,7 +213,9 @@ mod tests {
     #[test]
     fn the_pages_have_no_inline_script_or_style() {
         // What the CSP would block anyway: fail here, before a browser shows a broken page.
-        for (name, html) in [("admin/index.html", INDEX_HTML), ("account/index.html", ACCOUNT_HTML)] {
+        for (name, html) in
+            [("admin/index.html", INDEX_HTML), ("account/index.html", ACCOUNT_HTML), ("org/index.html", ORG_HTML)]
+        {
             let html = html.to_ascii_lowercase();
             assert!(!html.contains("<style"), "inline <style> in {name}");
             assert!(!html.contains(" style="), "inline style attribute in {name}");

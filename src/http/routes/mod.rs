@@ -24,6 +24,7 @@ pub mod root;
 pub mod scim;
 pub mod social;
 pub mod sso;
+pub mod sso_oidc;
 pub mod users;
 pub mod webhooks;
 pub mod wellknown;

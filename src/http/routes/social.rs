@@ -7,8 +7,8 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use secrecy::ExposeSecret;
@@ -16,11 +16,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::accounts::identities::{self, Outcome, ProviderAnswer, ToProvider};
+use crate::accounts::identities::{self, ToProvider};
 use crate::contract::IdentityList;
 use crate::http::browser::{
-    ExchangeBody, FORM_COOKIE, account_page, exchange_handoff, form_token, start_handoff, to_login_elsewhere,
-    with_cookies,
+    CallbackQuery, ExchangeBody, FORM_COOKIE, exchange_handoff, form_token, provider_binding_cookie,
+    provider_callback_answer, start_handoff, to_login_elsewhere, with_cookies,
 };
 use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{Auth, Client, Path, Query, cookie};
@@ -85,15 +85,8 @@ struct BeginQuery {
     code_challenge_method: Option<String>,
 }
 
-/// The cookie binding a login to this browser: sent back only to the callback, never readable
-/// by scripts; `SameSite=Lax`, since the provider's redirect back is a cross-site navigation.
-fn binding_cookie(state: &AppState, provider: &str, name: &str, value: &str, max_age: u64) -> Option<HeaderValue> {
-    let prefix = state.accounts.settings().public_url.path().trim_end_matches('/').to_owned();
-    let secure = if state.edge.https { "; Secure" } else { "" };
-    let cookie = format!(
-        "{name}={value}; Path={prefix}/auth/oidc/{provider}/callback; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
-    );
-    HeaderValue::from_str(&cookie).ok()
+fn callback_path(provider: &str) -> String {
+    format!("/auth/oidc/{provider}/callback")
 }
 
 fn to_provider(state: &AppState, provider: &str, to: ToProvider) -> Response {
@@ -103,7 +96,8 @@ fn to_provider(state: &AppState, provider: &str, to: ToProvider) -> Response {
 /// [`to_provider`], also setting `also` (the hand-off cookie of a login).
 fn to_provider_with(state: &AppState, provider: &str, to: ToProvider, also: Option<HeaderValue>) -> Response {
     let max_age = identities::LOGIN_TTL.as_secs();
-    let cookie = binding_cookie(state, provider, &to.cookie_name, to.cookie_value.expose_secret(), max_age);
+    let path = callback_path(provider);
+    let cookie = provider_binding_cookie(state, &path, &to.cookie_name, to.cookie_value.expose_secret(), max_age);
     to_login_elsewhere(to.url.as_str(), cookie, also)
 }
 
@@ -145,14 +139,6 @@ async fn begin(
     Ok(to_provider_with(&state, &provider, to, set))
 }
 
-#[derive(Deserialize)]
-struct CallbackQuery {
-    state: Option<String>,
-    code: Option<String>,
-    error: Option<String>,
-    iss: Option<String>,
-}
-
 #[utoipa::path(
     get, path = "/auth/oidc/{provider}/callback", summary = "The provider's callback", operation_id = "finishSocialLogin", tag = "social",
     description = "Where the provider sends the browser back. Checks the `state` (single use, 10 minutes, from this browser), redeems the code with the PKCE verifier, and verifies the ID token (signature by the provider's published keys, `iss`, `aud`, `exp`, `nonce`). Then, by the linking rules, logs in, signs up, or links; and answers `303` to the login's `redirect_to` (else `/account`) with `code` (exchange it at `POST /auth/oidc/exchange`), `linked={provider}` after a link, or `error={code}` (and `error_description`) when it failed. A `state` that names no login answers `400 oidc_state_invalid`.",
@@ -171,46 +157,11 @@ async fn callback(
     headers: HeaderMap,
     Query(query): Query<CallbackQuery>,
 ) -> Response {
-    let cookie_name = query.state.as_deref().map(identities::binding_cookie);
+    let cookie_name = query.binding_cookie();
     let binding = cookie_name.as_deref().and_then(|name| cookie(&headers, name));
-    let answer = ProviderAnswer {
-        state: query.state.as_deref(),
-        code: query.code.as_deref(),
-        error: query.error.as_deref(),
-        iss: query.iss.as_deref(),
-        binding: binding.as_deref(),
-    };
-    let accounts = &state.accounts;
-    let callback = accounts.finish_social_login(&provider, answer, &client).await;
-    let mut response = if !callback.known_login {
-        match callback.outcome {
-            Err(error) => ApiError::from(error).into_response(),
-            Ok(_) => ApiError::OidcStateInvalid.into_response(),
-        }
-    } else {
-        let public_url = &accounts.settings().public_url;
-        let (name, value, description) = match callback.outcome {
-            Ok(Outcome::LoggedIn(handoff)) => ("code", handoff.expose_secret().to_owned(), None),
-            Ok(Outcome::Linked) => ("linked", provider.clone(), None),
-            Err(error) => {
-                let error = ApiError::from(error);
-                ("error", error.code_str().to_owned(), Some(error.detail()))
-            }
-        };
-        let mut to = match &callback.redirect_to {
-            Some(to) => to.with_param(name, &value),
-            None => account_page(public_url, name, &value),
-        };
-        if let Some(description) = description {
-            to.query_pairs_mut().append_pair("error_description", &description);
-        }
-        pages::see_other_url(&to)
-    };
-    // The login is over, whatever came of it: its cookie goes.
-    if let Some(cookie) = cookie_name.and_then(|name| binding_cookie(&state, &provider, &name, "", 0)) {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    response
+    let answer = query.answer(binding.as_deref());
+    let callback = state.accounts.finish_social_login(&provider, answer, &client).await;
+    provider_callback_answer(&state, callback, &provider, cookie_name, &callback_path(&provider))
 }
 
 #[utoipa::path(

@@ -1,4 +1,5 @@
-//! Single sign-on through an organization's SAML identity provider.
+//! Single sign-on through an organization's own identity provider: SAML 2.0, or OpenID Connect
+//! (`/sso/oidc/{id}/login` and its `callback`, which work as social login's do).
 //!
 //! Its admins (`sso:manage`) manage connections under `/orgs/{org}/sso`. A browser logs in at
 //! `GET /sso/saml/{id}/login`, which sends it to the identity provider with a cookie binding
@@ -20,8 +21,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::accounts::saml_login::{self, ToIdp};
-use crate::accounts::sso::{SamlConnectionInput, fingerprints};
-use crate::contract::sso::SsoConnectionBody;
+use crate::accounts::sso::{self as sso_rules, OidcInput, SamlInput, fingerprints};
+use crate::contract::sso::{Shown, SsoConnectionBody};
 use crate::http::browser::{account_page, start_handoff, to_login_elsewhere, with_cookies};
 use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{Auth, Client, Json as JsonBody, Path, Query, cookie};
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/orgs/{org}/sso", get(list))
         .route("/orgs/{org}/sso/saml", post(add))
+        .route("/orgs/{org}/sso/oidc", post(add_oidc))
         .route("/orgs/{org}/sso/{id}", get(read).patch(update).delete(remove))
         .route("/sso/discover", post(discover))
         .route("/sso/saml/{id}/metadata", get(metadata))
@@ -50,9 +52,14 @@ fn connection_id(id: &str) -> Result<Uuid, ApiError> {
 }
 
 fn body(state: &AppState, connection: SsoConnection) -> SsoConnectionBody {
-    let urls = state.accounts.sso_urls(connection.id);
-    let prints = fingerprints(&connection.saml);
-    SsoConnectionBody::new(connection, urls, prints)
+    let accounts = &state.accounts;
+    let shown = Shown {
+        saml: accounts.sso_urls(connection.id),
+        redirect_uri: accounts.oidc_redirect_uri(connection.id),
+        login_url: accounts.sso_login_url(&connection),
+        fingerprints: connection.saml().map(fingerprints).unwrap_or_default(),
+    };
+    SsoConnectionBody::new(connection, shown)
 }
 
 /// Which attributes hold what.
@@ -70,40 +77,93 @@ struct MappingInput {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ConnectionInput {
-    /// The identity provider's SAML metadata (XML): its entity id, its login URL
+    /// (OpenID Connect) The provider's issuer, exactly as its ID tokens write it (https, and,
+    /// like webhooks, never a private or loopback address unless
+    /// `GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true`).
+    #[serde(default)]
+    issuer: Option<String>,
+    /// (OpenID Connect) The client id registered at the provider.
+    #[serde(default)]
+    client_id: Option<String>,
+    /// (OpenID Connect) The client's secret: kept encrypted, never shown again.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password)]
+    client_secret: Option<secrecy::SecretString>,
+    /// (SAML) The identity provider's SAML metadata (XML): its entity id, its login URL
     /// (HTTP-Redirect binding, https) and one or two signing certificates, which are pinned.
     /// On a change, a new one replaces them (a certificate rollover).
     #[serde(default)]
     metadata_xml: Option<String>,
-    /// Where to fetch the metadata instead (https; through the same guard as webhooks, so
+    /// (SAML) Where to fetch the metadata instead (https; through the same guard as webhooks, so
     /// never a private or loopback address unless `GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true`).
     /// Given again on a change, it is fetched again (a certificate rollover).
     #[serde(default)]
     metadata_url: Option<String>,
-    /// Shown to admins; the identity provider's entity id when not given.
+    /// Shown to admins; the identity provider's entity id (or issuer) when not given.
     #[serde(default)]
     name: Option<String>,
     /// The role a person joins with at a first login: `member` (the default), `admin` or a
     /// custom role, never `owner`; setting it needs `members:invite` and the role's permissions.
     #[serde(default)]
     default_role: Option<String>,
+    /// (SAML) Which attributes hold the address and the name.
     #[serde(default)]
     attribute_mapping: Option<MappingInput>,
-    /// Whether answers no login of gatehouse's asked for (IdP-initiated) log in; `false` by
+    /// (SAML) Whether answers no login of gatehouse's asked for (IdP-initiated) log in; `false` by
     /// default, and safer so: such an answer is bound to no browser.
     #[serde(default)]
     allow_idp_initiated: Option<bool>,
 }
 
-impl From<ConnectionInput> for SamlConnectionInput {
+impl From<ConnectionInput> for sso_rules::ConnectionInput {
     fn from(input: ConnectionInput) -> Self {
         Self {
-            metadata_xml: input.metadata_xml,
-            metadata_url: input.metadata_url,
             name: input.name,
             default_role: input.default_role,
-            attribute_mapping: input.attribute_mapping.map(|m| AttributeMapping { email: m.email, name: m.name }),
-            allow_idp_initiated: input.allow_idp_initiated,
+            saml: SamlInput {
+                metadata_xml: input.metadata_xml,
+                metadata_url: input.metadata_url,
+                attribute_mapping: input.attribute_mapping.map(|m| AttributeMapping { email: m.email, name: m.name }),
+                allow_idp_initiated: input.allow_idp_initiated,
+            },
+            oidc: OidcInput { issuer: input.issuer, client_id: input.client_id, client_secret: input.client_secret },
+        }
+    }
+}
+
+/// An organization's own OpenID Connect provider.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct OidcConnectionInput {
+    /// The provider's issuer, exactly as its ID tokens write it (https, and, like webhooks,
+    /// never a private or loopback address unless `GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true`). Its
+    /// discovery document is read at the first login.
+    issuer: String,
+    /// The client id registered at the provider, with `redirect_uri` (in the answer) as its
+    /// redirect URI.
+    client_id: String,
+    /// The client's secret (`client_secret_basic`): kept encrypted, never shown again.
+    #[schema(value_type = String, format = Password)]
+    client_secret: secrecy::SecretString,
+    /// Shown to admins; the issuer when not given.
+    #[serde(default)]
+    name: Option<String>,
+    /// As for a SAML connection.
+    #[serde(default)]
+    default_role: Option<String>,
+}
+
+impl From<OidcConnectionInput> for sso_rules::ConnectionInput {
+    fn from(input: OidcConnectionInput) -> Self {
+        Self {
+            name: input.name,
+            default_role: input.default_role,
+            saml: SamlInput::default(),
+            oidc: OidcInput {
+                issuer: Some(input.issuer),
+                client_id: Some(input.client_id),
+                client_secret: Some(input.client_secret),
+            },
         }
     }
 }
@@ -147,6 +207,24 @@ async fn add(
 }
 
 #[utoipa::path(
+    post, path = "/orgs/{org}/sso/oidc", summary = "Add an OpenID Connect connection", operation_id = "addOidcConnection", tag = "sso", security(("bearer" = [])),
+    description = "Needs what a SAML connection needs. The organization's own OpenID Connect provider: its people log in as through social login (authorization code with PKCE, the ID token verified against the provider's published keys) and join the organization by the same just-in-time rules as SAML's. Nothing is fetched now: the discovery document is read at the first login, through the same guard as webhooks. Answers the `redirect_uri` to register at the provider and the `login_url` for the app. At most 10 connections an organization.",
+    params(("org" = String, Path, description = "The organization's id or slug")),
+    request_body = OidcConnectionInput,
+    responses((status = 201, description = "Added", body = SsoConnectionBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::NotAMember, code::NotFound, code::ValidationFailed, code::Unavailable)>)
+)]
+async fn add_oidc(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Client(client): Client,
+    Path(org): Path<String>,
+    JsonBody(input): JsonBody<OidcConnectionInput>,
+) -> Result<Response, ApiError> {
+    let connection = state.accounts.add_oidc_connection(&caller, &org, input.into(), &client).await?;
+    Ok((StatusCode::CREATED, Json(body(&state, connection))).into_response())
+}
+
+#[utoipa::path(
     get, path = "/orgs/{org}/sso/{id}", summary = "One single sign-on connection", operation_id = "getSsoConnection", tag = "sso", security(("bearer" = [])),
     description = "Needs `sso:manage`.",
     params(("org" = String, Path, description = "The organization's id or slug"), ("id" = Uuid, Path, description = "The connection's id")),
@@ -163,7 +241,7 @@ async fn read(
 
 #[utoipa::path(
     patch, path = "/orgs/{org}/sso/{id}", summary = "Change a single sign-on connection", operation_id = "updateSsoConnection", tag = "sso", security(("bearer" = [])),
-    description = "Needs what adding one needs (`sso:manage`, a standing covering `admin`'s, and the right to grant its `default_role`, changed or not). What the body gives replaces what the connection had; `metadata_xml` or `metadata_url` (fetched again) replaces the identity provider (give one listing both certificates during a rollover).",
+    description = "Needs what adding one needs (`sso:manage`, a standing covering `admin`'s, and the right to grant its `default_role`, changed or not). What the body gives replaces what the connection had; fields of the other type are refused (`422`). SAML: `metadata_xml` or `metadata_url` (fetched again) replaces the identity provider (give one listing both certificates during a rollover). OpenID Connect: `issuer`, `client_id`, `client_secret`.",
     params(("org" = String, Path, description = "The organization's id or slug"), ("id" = Uuid, Path, description = "The connection's id")),
     request_body = ConnectionInput,
     responses((status = 200, description = "The connection as it is now", body = SsoConnectionBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::NotAMember, code::NotFound, code::SsoMetadataInvalid, code::ValidationFailed, code::PayloadTooLarge, code::Unavailable)>)
@@ -176,7 +254,7 @@ async fn update(
     JsonBody(input): JsonBody<ConnectionInput>,
 ) -> Result<Json<SsoConnectionBody>, ApiError> {
     let id = connection_id(&id)?;
-    let connection = state.accounts.update_saml_connection(&caller, &org, id, input.into(), &client).await?;
+    let connection = state.accounts.update_sso_connection(&caller, &org, id, input.into(), &client).await?;
     Ok(Json(body(&state, connection)))
 }
 

@@ -11,29 +11,38 @@ use super::outbox::insert_effects;
 use super::{Dialect, Exec, Row, SqlStore, Transaction, args, sql};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::model::outcome::Effects;
-use crate::model::sso::SamlSettings;
+use crate::model::sso::Protocol;
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::sso::{NewSamlRequest, SamlAnswer, SamlRequest, SamlSpend, SsoConnection, SsoStore};
 use crate::tokens::opaque::TokenHash;
 
-const COLUMNS: &str = "id, org_id, name, default_role, settings, created_at, updated_at";
+const COLUMNS: &str = "id, org_id, kind, name, default_role, settings, created_at, updated_at";
 
 fn connection_from_row(row: &impl Row) -> StoreResult<SsoConnection> {
-    let settings: SamlSettings = serde_json::from_str(&row.text("settings")?)
-        .map_err(|e| anyhow::anyhow!("a stored connection's settings are not readable: {e}"))?;
+    let settings = row.text("settings")?;
+    let unreadable = |e: serde_json::Error| anyhow::anyhow!("a stored connection's settings are not readable: {e}");
+    let protocol = match row.text("kind")?.as_str() {
+        "oidc" => Protocol::Oidc(serde_json::from_str(&settings).map_err(unreadable)?),
+        "saml" => Protocol::Saml(serde_json::from_str(&settings).map_err(unreadable)?),
+        other => return Err(anyhow::anyhow!("a stored connection of an unknown kind: {other}").into()),
+    };
     Ok(SsoConnection {
         id: row.id("id")?,
         org_id: row.id("org_id")?,
         name: row.text("name")?,
         default_role: row.text("default_role")?,
-        saml: settings,
+        protocol,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
     })
 }
 
 fn settings_text(connection: &SsoConnection) -> StoreResult<String> {
-    serde_json::to_string(&connection.saml).map_err(|e| anyhow::anyhow!("settings not written: {e}").into())
+    let written = match &connection.protocol {
+        Protocol::Saml(saml) => serde_json::to_string(saml),
+        Protocol::Oidc(oidc) => serde_json::to_string(oidc),
+    };
+    written.map_err(|e| anyhow::anyhow!("settings not written: {e}").into())
 }
 
 #[async_trait]
@@ -60,11 +69,12 @@ impl<D: Dialect> SsoStore for SqlStore<D> {
                 tx.execute(
                     sql!(
                         "INSERT INTO sso_connections (id, org_id, kind, name, default_role, settings, created_at, updated_at)
-                         VALUES (?, ?, 'saml', ?, ?, ?, ?, ?)"
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
                     ),
                     args![
                         connection.id,
                         connection.org_id,
+                        connection.protocol.kind(),
                         &connection.name,
                         &connection.default_role,
                         settings,

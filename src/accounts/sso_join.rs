@@ -1,0 +1,198 @@
+//! Who a login through an organization's own identity provider (SAML or OpenID Connect) is:
+//! the just-in-time rules, one set for both protocols (social login's, `linking.rs`, made
+//! stricter where an organization's own identity provider speaks, which a member holding
+//! `sso:manage` and a standing covering `admin` may have set up):
+//! - a known identity, keyed on (connection, subject: the `NameID` or the ID token's `sub`),
+//!   logs in to its account, unless that account has become a server admin or this
+//!   organization's owner since;
+//! - a new identity whose address is at a domain the organization verified links to the
+//!   account of that address only when that account is active with its address verified, is
+//!   no server admin, and belongs to no organization but this one, and not as its owner (else
+//!   `identity_not_linked`): a connection must not capture an owner's account, nor one of
+//!   another organization;
+//! - a new address at such a domain makes a new active account, its address verified (the
+//!   organization vouches for its domain; like an invitation, this works with sign-up closed);
+//! - a new address anywhere else makes a pending account and sends our confirmation email,
+//!   when sign-up is open (else `signup_disabled`): an active account on an address nobody
+//!   proved would let any organization's identity provider hold accounts on others' addresses.
+//!
+//! Each login makes the account a member (`default_role`) if it is not one.
+
+use serde_json::json;
+use uuid::Uuid;
+
+use super::new_account::{NewProfile, Submitted};
+use super::{Accounts, ClientInfo, Error, Result};
+use crate::model::account::{Account, AccountData, AccountKey, Role, Status};
+use crate::model::org::OWNER;
+use crate::model::outcome::{Effects, Kind};
+use crate::model::sso::{Protocol, SsoConnection};
+use crate::store::StoreError;
+use crate::store::identities::{Identity, IdentityKey};
+
+/// Who the identity provider says logged in.
+#[derive(Debug)]
+pub(super) struct SsoPerson {
+    /// The `NameID`, or the ID token's `sub`.
+    pub subject: String,
+    pub address: Option<String>,
+    pub name: Option<String>,
+}
+
+impl Accounts {
+    /// The account a verified login of `person` through `connection` logs in to, by the rules
+    /// above; a member of the connection's organization once this returns.
+    pub(super) async fn account_for_sso(
+        &self,
+        connection: &SsoConnection,
+        person: SsoPerson,
+        client: &ClientInfo,
+    ) -> Result<Account> {
+        let issuer = connection.identity_issuer();
+        let key = IdentityKey { issuer: &issuer, subject: &person.subject };
+        let account = match self.store.identity(key).await? {
+            Some(identity) => {
+                let key = AccountKey::Id(identity.account_id);
+                let account = self.store.find_account(&key).await?.ok_or(Error::NotFound)?.account;
+                // Promoted since it was linked: the identity provider no longer logs it in.
+                if !self.idp_speaks_for(connection, &account, false).await? {
+                    tracing::info!(account_id = %account.id, connection_id = %connection.id, "a single sign-on login of an admin or owner refused");
+                    return Err(Error::IdentityNotLinked);
+                }
+                self.store.identity_used(identity.id, self.now()).await?;
+                account
+            }
+            None => self.link_or_sign_up_by_sso(connection, &person, key, client).await?,
+        };
+        let account = match account.status {
+            Status::Active => account,
+            Status::Pending => return Err(Error::NotActivated),
+            Status::Disabled => return Err(Error::Disabled),
+        };
+        self.sso_gate(&account, Some(connection.org_id), client).await?;
+        self.join_by_sso(connection, &account, client).await?;
+        let kind = connection.protocol.kind();
+        tracing::info!(account_id = %account.id, connection_id = %connection.id, kind, "logged in through single sign-on");
+        self.note(self.outcome(Kind::LoginSocial, Some(account.id), client).detail(json!({
+            "provider": connection.provider_name(),
+            "org_id": connection.org_id,
+            "connection_id": connection.id,
+        })));
+        Ok(account)
+    }
+
+    async fn link_or_sign_up_by_sso(
+        &self,
+        connection: &SsoConnection,
+        person: &SsoPerson,
+        key: IdentityKey<'_>,
+        client: &ClientInfo,
+    ) -> Result<Account> {
+        let address = person.address.clone().ok_or_else(|| match connection.protocol {
+            Protocol::Saml(_) => {
+                Error::SamlInvalid("no address: the NameID is not one and no attribute holds one".into())
+            }
+            Protocol::Oidc(_) => Error::OidcFailed("no address: neither the ID token nor UserInfo gives one".into()),
+        })?;
+        let vouched = self.org_vouches(connection.org_id, &address).await?;
+        let now = self.now();
+        let row = |account_id| Identity {
+            id: Uuid::now_v7(),
+            account_id,
+            provider: connection.provider_name(),
+            email: Some(address.clone()),
+            created_at: now,
+            last_login_at: Some(now),
+        };
+        let detail = json!({ "provider": connection.provider_name(), "org_id": connection.org_id, "connection_id": connection.id });
+        if let Some(found) = self.store.find_account(&AccountKey::Email(address.to_lowercase())).await? {
+            if !(vouched && self.idp_speaks_for(connection, &found.account, true).await?) {
+                tracing::info!(connection_id = %connection.id, vouched, "a new single sign-on identity's address belongs to an account: not linked");
+                return Err(Error::IdentityNotLinked);
+            }
+            let linked = self.outcome(Kind::IdentityLinked, Some(found.account.id), client).detail(detail);
+            let effects = Effects::of(linked);
+            match self.store.insert_identity(&row(found.account.id), key, &effects).await {
+                Ok(()) | Err(StoreError::Conflict) => {}
+                Err(other) => return Err(other.into()),
+            }
+            self.settle(&effects).await;
+            return Ok(found.account);
+        }
+        if !vouched && !self.policy.signup_open {
+            return Err(Error::SignupDisabled);
+        }
+        let profile = |name: Option<&str>| {
+            NewProfile::parse(Submitted {
+                email: &address,
+                username: None,
+                name,
+                data: Ok(AccountData::default()),
+                app_data: Ok(AccountData::default()),
+                password: None,
+            })
+        };
+        let profile = profile(person.name.as_deref()).or_else(|_| profile(None)).map_err(Error::Validation)?;
+        let hash = self.unknown_password_hash().await?;
+        let status = if vouched { Status::Active } else { Status::Pending };
+        let mut account = profile.account(hash, Role::User, status, vouched, now);
+        account.locale = client.locale;
+        let signed_up = self.outcome(Kind::SignupByProvider, Some(account.id), client).detail(detail);
+        let mut effects = Effects::of(signed_up.with("active", vouched));
+        let activation = (!vouched).then(|| self.activation_through(&account, &connection.name, Some(&address)));
+        let token = activation.map(|(token, email)| {
+            effects.emails.push(email);
+            token
+        });
+        let stored =
+            self.store.insert_account_with_identity(&account, &row(account.id), key, token.as_ref(), &effects).await;
+        match stored {
+            Ok(()) => {}
+            Err(StoreError::EmailTaken) => return Err(Error::IdentityNotLinked),
+            Err(StoreError::Conflict) => return Err(Error::IdentityTaken),
+            Err(other) => return Err(other.into()),
+        }
+        self.settle(&effects).await;
+        tracing::info!(account_id = %account.id, connection_id = %connection.id, active = vouched, "account made by a single sign-on login");
+        Ok(self.store.find_account(&AccountKey::Id(account.id)).await?.ok_or(Error::NotFound)?.account)
+    }
+
+    /// Whether `connection`'s identity provider may log `account` in: never a server admin nor
+    /// an owner of this organization, at a first link or at any later login. A `first_link`
+    /// (its address at a domain the organization verified) also needs the account active, its
+    /// address verified, and in no other organization: see the rules above.
+    async fn idp_speaks_for(&self, connection: &SsoConnection, account: &Account, first_link: bool) -> Result<bool> {
+        if account.role == Role::Admin {
+            return Ok(false);
+        }
+        if first_link && (account.status != Status::Active || !account.email_verified) {
+            return Ok(false);
+        }
+        // Suspended memberships count: a suspension is no way out of these rules.
+        let memberships = self.store.all_memberships(account.id).await?;
+        Ok(memberships.iter().all(|m| if m.org.id == connection.org_id { m.role != OWNER } else { !first_link }))
+    }
+
+    /// Makes the account a member of the connection's organization, with its default role,
+    /// unless it is one.
+    async fn join_by_sso(&self, connection: &SsoConnection, account: &Account, client: &ClientInfo) -> Result<()> {
+        if self.store.membership(connection.org_id, account.id).await?.is_some() {
+            return Ok(());
+        }
+        if self.store.count_members(connection.org_id).await? >= self.policy.org_member_limit {
+            return Err(Error::MemberLimitReached);
+        }
+        let added = self
+            .outcome(Kind::OrgMemberAdded, Some(account.id), client)
+            .with("org_id", connection.org_id.to_string())
+            .with("role", connection.default_role.as_str())
+            .with("via", "sso")
+            .with("connection_id", connection.id.to_string());
+        let effects = Effects::of(added);
+        let role = &connection.default_role;
+        if self.store.add_member(connection.org_id, account.id, role, self.now(), &effects).await? {
+            self.settle(&effects).await;
+        }
+        Ok(())
+    }
+}
