@@ -75,12 +75,14 @@ impl Accounts {
         Ok(())
     }
 
-    /// The organization a SCIM bearer token acts for; `Unauthorized` for any other token.
+    /// The organization a SCIM bearer token acts for, one request taken from the token's budget
+    /// (`GATEHOUSE_RATE_LIMIT_SCIM`); `Unauthorized` for any other token.
     pub async fn scim_caller(&self, bearer: &str) -> Result<ScimCaller> {
         if !bearer.starts_with(TOKEN_PREFIX) || bearer.len() > 128 {
             return Err(Error::Unauthorized);
         }
         let token = self.store.scim_token_by_hash(&TokenHash::of(bearer)).await?.ok_or(Error::Unauthorized)?;
+        self.throttle.per_scim_token(token.id).await?;
         let now = self.now();
         if token.last_used_at.is_none_or(|at| now - at > Duration::seconds(60)) {
             self.store.scim_token_used(token.id, now).await?;

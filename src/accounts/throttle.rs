@@ -146,6 +146,19 @@ impl Throttle {
         }
     }
 
+    /// Takes one request from a SCIM token's budget.
+    pub async fn per_scim_token(&self, token_id: uuid::Uuid) -> Result<()> {
+        let Some(limits) = &self.limits else { return Ok(()) };
+        match self.take(&key("scim", &[&token_id.simple().to_string()]), limits.scim).await? {
+            Decision::Allowed => Ok(()),
+            Decision::Limited { retry_after } => {
+                crate::metrics::event("gatehouse_rate_limited_total", "action", "scim");
+                tracing::info!(%token_id, "rate limit reached for a SCIM token");
+                Err(Error::RateLimited { retry_after })
+            }
+        }
+    }
+
     /// Whether one more email of `kind` may go to `address` (normalized) now.
     pub async fn may_email(&self, kind: &str, address: &str) -> Result<bool> {
         let Some(limits) = &self.limits else { return Ok(true) };

@@ -149,6 +149,8 @@ pub struct RateLimits {
     pub resend: Budget,
     pub forgot: Budget,
     pub refresh: Budget,
+    /// Per SCIM token.
+    pub scim: Budget,
     /// Per recipient address and kind of email sent on request.
     pub email: Budget,
     /// Failed logins for one account from one client (IP or device).
@@ -400,6 +402,7 @@ fn security(p: &mut Parser<'_>) -> Option<Security> {
     let resend = p.get(&RATE_LIMIT_RESEND);
     let forgot = p.get(&RATE_LIMIT_FORGOT);
     let refresh = p.get(&RATE_LIMIT_REFRESH);
+    let scim = p.get(&RATE_LIMIT_SCIM);
     let email = p.get(&RATE_LIMIT_EMAIL);
     let client_failures = p.get(&LOCKOUT_FAILURES);
     let account_failures = p.get(&LOCKOUT_ACCOUNT_FAILURES);
@@ -439,6 +442,7 @@ fn security(p: &mut Parser<'_>) -> Option<Security> {
             resend: resend?,
             forgot: forgot?,
             refresh: refresh?,
+            scim: scim?,
             email: email?,
             lockout_client: lockout(client_failures?),
             lockout_account: lockout(account_failures?),

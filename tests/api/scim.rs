@@ -21,11 +21,18 @@ struct World {
 
 /// An app whose owner made `acme` (verified `acme.test`, a SCIM token) and `beta`.
 async fn world() -> World {
+    world_with(&[]).await
+}
+
+async fn world_with(extra: &[(&str, &str)]) -> World {
     let dns = DnsServer::start().await;
-    let options = Options::default()
+    let mut options = Options::default()
         .var("GATEHOUSE_DNS_RESOLVER", &dns.address.to_string())
         .var("GATEHOUSE_TRUSTED_PROXIES", "127.0.0.1,::1")
         .var("GATEHOUSE_FORWARD_RULES", "app.test=org:acme:group:Site Reliability");
+    for (name, value) in extra {
+        options = options.var(name, value);
+    }
     let app = spawn_app_with(options).await;
     let (_, owner) = app.logged_in_user("owner@example.com").await;
     for slug in ["acme", "beta"] {
@@ -578,4 +585,24 @@ async fn passwords_are_never_kept_and_a_member_is_in_twenty_groups_at_most() {
     assert!(bare["Resources"][0].get("members").is_none());
     let invisible = json!({"displayName": "adm\u{202e}nimda"});
     refused(&world.scim(Method::POST, "/Groups", Some(invisible)).await, StatusCode::BAD_REQUEST, Some("invalidValue"));
+}
+
+#[tokio::test]
+async fn each_token_has_a_request_budget_of_its_own_and_past_it_answers_429_in_scim_s_form() {
+    let world = world_with(&[("GATEHOUSE_RATE_LIMIT_SCIM", "3/1m")]).await;
+    for _ in 0..3 {
+        assert_eq!(world.scim(Method::GET, "/Users", None).await.0, StatusCode::OK);
+    }
+    let response =
+        world.app.client.get(world.app.url("/scim/v2/Users")).bearer_auth(&world.token).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.headers().contains_key("retry-after"));
+    assert_eq!(response.headers()["content-type"], SCIM);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "429", "{body}");
+    // The rotation's second token has its own budget.
+    let made = world.app.post_json("/orgs/acme/scim/tokens", &json!({"name": "next"}), Some(&world.owner)).await;
+    let next: Value = made.json().await.unwrap();
+    let answer = scim_as(&world.app, next["token"].as_str().unwrap(), Method::GET, "/Users", None).await;
+    assert_eq!(answer.0, StatusCode::OK);
 }
