@@ -74,6 +74,7 @@ tables=(
   "scim_users org_id account_id user_name user_name_key external_id created_account disabled_account attributes created_at updated_at"
   "scim_groups id org_id display_name display_key external_id created_at updated_at"
   "scim_group_members group_id org_id account_id"
+  "api_keys id account_id org_id created_by name prefix hash scopes created_at expires_at last_used_at"
 )
 
 sq() { sqlite3 -batch -bail -noheader -list -init /dev/null "$sqlite_file" "$@"; }

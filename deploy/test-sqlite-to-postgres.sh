@@ -429,6 +429,9 @@ sqlite3 -bail "$sqlite_db" "
   INSERT INTO scim_group_members (group_id, org_id, account_id)
   SELECT '01a20a70-0000-7000-8000-000000000002', org_id, account_id FROM scim_users;
   UPDATE memberships SET group_names = '[\"Site Reliability\"]' WHERE account_id IN (SELECT account_id FROM scim_users);
+  INSERT INTO api_keys (id, account_id, org_id, created_by, name, prefix, hash, scopes, created_at, expires_at, last_used_at)
+  SELECT '01a20a70-0000-7000-8000-000000000003', id, NULL, id, 'deploy script', 'gh_Ab3dEf9h', randomblob(32), 'read:reports',
+         '2026-01-02T03:04:10.5+00:00', '2027-01-02T03:04:10.5+00:00', NULL FROM accounts WHERE email = '$carol_email';
   UPDATE jobs SET last_error = 'line one' || char(13) || char(10) || 'line two' || char(13) || 'esc ' || char(27) || '[0m tab' || char(9) || 'end'
    WHERE id = (SELECT min(id) FROM jobs WHERE kind = 'email');" || abort "setup: direct inserts"
 for table in $(py list_tables "$sqlite_db"); do

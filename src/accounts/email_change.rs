@@ -28,6 +28,7 @@ impl Accounts {
         redirect_to: Option<&str>,
         client: &ClientInfo,
     ) -> Result<()> {
+        caller.refuse_key()?;
         let redirect = self.policy.redirect(redirect_to)?;
         let me = self.me(caller).await?;
         let email = Email::parse(new_email).map_err(|e| Error::field("new_email", e.message))?;

@@ -26,6 +26,8 @@ pub enum Error {
     ReauthenticationRequired,
     #[error("this account must enrol a second factor first")]
     MfaEnrolmentRequired,
+    #[error("an API key may not do this")]
+    ApiKeyForbidden,
     #[error("a second factor is enabled already")]
     MfaAlreadyEnabled,
     #[error("no second factor is enabled (or pending confirmation)")]
@@ -108,6 +110,8 @@ pub enum Error {
     SsoRequired(String),
     #[error("no such SCIM token")]
     NotFoundScimToken,
+    #[error("no such API key")]
+    NotFoundApiKey,
     /// A SCIM request refused, in SCIM's terms (RFC 7644 §3.12): its status, `scimType` and
     /// detail.
     #[error("SCIM request refused ({status}): {detail}")]

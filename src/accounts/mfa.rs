@@ -135,6 +135,7 @@ impl Accounts {
     /// Starts a TOTP enrolment after checking the password; the factor counts only once
     /// confirmed. Starting again replaces an unconfirmed secret.
     pub async fn begin_totp(&self, caller: &Caller, password: SecretString) -> Result<Enrolment> {
+        caller.refuse_key()?;
         let account = self.check_password(caller, password).await?;
         let secret = totp::new_secret();
         let sealed = self.sealer.seal(&secret, account.id.as_bytes());
@@ -149,6 +150,7 @@ impl Accounts {
     /// Confirms the enrolment with a code from the app: the factor counts from now, the
     /// session is at level 2, and a set of recovery codes comes back, shown this once.
     pub async fn confirm_totp(&self, caller: &Caller, code: SecretString, client: &ClientInfo) -> Result<Vec<String>> {
+        caller.refuse_key()?;
         let account = self.me(caller).await?;
         let stored = self.store.totp(account.id).await?.filter(|t| !t.confirmed).ok_or(Error::MfaNotEnabled)?;
         let secret = self.sealer.open(&stored.secret, account.id.as_bytes()).map_err(anyhow::Error::new)?;
@@ -173,6 +175,7 @@ impl Accounts {
     /// Removes the caller's TOTP factor and recovery codes. The proof is a code of the factor,
     /// or the password from a session already at level 2.
     pub async fn disable_totp(&self, caller: &Caller, proof: Proof, client: &ClientInfo) -> Result<()> {
+        caller.refuse_key()?;
         let account = match proof {
             Proof::Password(password) => {
                 let account = self.check_password(caller, password).await?;
@@ -203,6 +206,7 @@ impl Accounts {
 
     /// A new set of recovery codes (step-up); the old set dies.
     pub async fn new_recovery_codes(&self, caller: &Caller, client: &ClientInfo) -> Result<Vec<String>> {
+        caller.refuse_key()?;
         let factors = self.store.factors(caller.account_id).await?;
         if !factors.any() {
             return Err(Error::MfaNotEnabled);
@@ -219,6 +223,8 @@ impl Accounts {
     /// Refuses a sensitive change unless the session was authenticated within the
     /// reauthentication window and, when the account has a factor, at level 2.
     pub(super) fn require_step_up(&self, caller: &Caller, factors: Option<Factors>) -> Result<()> {
+        // A key proves no recent login, and never will: what takes a step-up takes a login.
+        caller.refuse_key()?;
         let window = chrono::Duration::from_std(self.policy.reauth_window).unwrap_or(chrono::Duration::minutes(5));
         // An account with a second factor needs it proved recently, not only the password: a
         // password alone refreshes level 1, never level 2.
@@ -243,6 +249,7 @@ impl Accounts {
     /// second factor also raises the session to level 2. Returns an access token carrying
     /// the new level.
     pub async fn reauthenticate(&self, caller: &Caller, proof: Proof, client: &ClientInfo) -> Result<Reauthenticated> {
+        caller.refuse_key()?;
         let now = self.now();
         let (account, auth) = match proof {
             Proof::Password(password) => {

@@ -4,7 +4,9 @@
 
 pub mod access;
 pub mod admin;
+pub mod api_keys;
 pub mod browser;
+mod caller;
 mod client;
 pub mod domains;
 mod email_change;
@@ -52,6 +54,7 @@ use secrecy::SecretString;
 use url::Url;
 use uuid::Uuid;
 
+pub use self::caller::Caller;
 pub use self::client::ClientInfo;
 pub use self::email_login::{EmailProof, HandoffProof};
 pub use self::error::{Error, Result};
@@ -63,7 +66,6 @@ pub use self::password::PasswordChange;
 pub use self::policy::Policy;
 pub use self::profile::Edit;
 use self::redirect::RedirectTo;
-pub use self::session::Caller;
 pub use self::signup::{Activated, SignUp, SignedUp};
 use self::throttle::Action;
 pub use self::throttle::Throttle;

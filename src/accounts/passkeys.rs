@@ -193,6 +193,7 @@ impl Accounts {
     /// Creation options for a new passkey of the caller (a step-up): a discoverable credential
     /// with user verification, no attestation; the caller's passkeys are excluded.
     pub async fn passkey_registration_options(&self, caller: &Caller) -> Result<CreationChallengeResponse> {
+        caller.refuse_key()?;
         let webauthn = self.relying_party()?;
         self.require_step_up(caller, Some(self.store.factors(caller.account_id).await?))?;
         let account = self.me(caller).await?;
@@ -221,6 +222,7 @@ impl Accounts {
         name: Option<String>,
         client: &ClientInfo,
     ) -> Result<PasskeyInfo> {
+        caller.refuse_key()?;
         let webauthn = self.relying_party()?;
         let name = match name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()) {
             Some(name) if name.chars().count() > MAX_NAME => {
@@ -284,6 +286,7 @@ impl Accounts {
 
     /// Removes one of the caller's passkeys (a step-up); the owner is told by email.
     pub async fn delete_passkey(&self, caller: &Caller, id: Uuid, client: &ClientInfo) -> Result<()> {
+        caller.refuse_key()?;
         self.require_step_up(caller, Some(self.store.factors(caller.account_id).await?))?;
         let account = self.me(caller).await?;
         let notice = self.email(&account.email, self.policy.letters(account.locale).passkey_removed(), self.now());

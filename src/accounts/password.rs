@@ -31,6 +31,7 @@ impl Accounts {
     ) -> Result<()> {
         let found = match caller {
             Some(caller) => {
+                caller.refuse_key()?;
                 let me = self.me(caller).await?;
                 if let Some(email) = change.email.as_deref().filter(|e| !e.trim().is_empty())
                     && email.trim().to_lowercase() != me.email.to_lowercase()

@@ -120,7 +120,7 @@ impl Accounts {
             .with("scim_token_id", who.token_id.to_string())
     }
 
-    /// Whether the organization verified the domain of `address`.
+    /// Refuses an address at no domain the organization verified.
     async fn vouched_address(&self, who: &ScimCaller, address: &str) -> Result<()> {
         if !self.org_vouches(who.org_id, address).await? {
             let why = "the address is not at a domain the organization verified: verify the domain first";

@@ -12,8 +12,9 @@ use serde_json::json;
 
 use super::login::{LoginId, LoginStep, TokenPair};
 use super::throttle::Action;
-use super::{Accounts, ClientInfo, Error, Result};
+use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::model::account::{Account, AccountKey, Email, Status};
+use crate::model::api_key::KEY_PREFIX;
 use crate::model::outcome::{Effects, Kind};
 use crate::sessions::{AccountRead, LiveSession, NewSession, Rotation, SessionAuth, SessionInfo};
 
@@ -22,32 +23,6 @@ use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
 
 /// Sessions are marked used at most this often, so the per-request check stays a read.
 const TOUCH_INTERVAL: chrono::Duration = chrono::Duration::seconds(60);
-
-/// An authenticated caller: a valid token whose session is live.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub account_id: Uuid,
-    pub session_id: Uuid,
-    pub session_expires_at: DateTime<Utc>,
-    /// How the session was last authenticated (for step-up).
-    pub auth: SessionAuth,
-    /// What the session store read of the account with the session: the account itself (this
-    /// request's read), its copy (only ever shown to its owner), or nothing.
-    pub account: AccountRead,
-    /// When the access token presented expires (none for a browser session's cookie): a new
-    /// access token handed out on its strength alone lives no longer.
-    pub token_expires_at: Option<DateTime<Utc>>,
-}
-
-impl Caller {
-    /// The caller, unless its session is good only for enrolling a second factor.
-    pub(super) fn enrolled(self) -> Result<Self> {
-        match self.auth.aal {
-            super::mfa::ENROLMENT_ONLY => Err(Error::MfaEnrolmentRequired),
-            _ => Ok(self),
-        }
-    }
-}
 
 impl Accounts {
     /// Checks the password and starts a session. An unknown account costs the same time as a
@@ -370,6 +345,9 @@ impl Accounts {
     }
 
     async fn check(&self, token: &str, with_account: bool) -> Result<Caller> {
+        if token.starts_with(KEY_PREFIX) {
+            return self.key_caller(token).await;
+        }
         let claims = self.verify_token(token).await.map_err(|why| {
             tracing::debug!(%why, "access token refused");
             Error::Unauthorized
@@ -407,6 +385,7 @@ impl Accounts {
             auth: session.auth,
             account,
             token_expires_at: None,
+            api_key: None,
         })
     }
 

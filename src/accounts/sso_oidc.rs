@@ -121,7 +121,13 @@ impl Accounts {
         input: OidcInput,
         fields: &mut Vec<&'static str>,
     ) -> Result<()> {
-        if let Some(issuer) = input.issuer {
+        if let Some(issuer) = input.issuer.filter(|issuer| *issuer != oidc.issuer) {
+            // The secret is the old provider's: sent to the new one, it would be told to
+            // whoever runs it. Another provider takes its own secret, given with it.
+            if input.client_secret.is_none() {
+                let why = "a new issuer takes the client secret registered at that provider: give client_secret too";
+                return Err(Error::field("client_secret", why));
+            }
             oidc.issuer = self.check_issuer(&issuer).await?;
             fields.push("issuer");
         }
@@ -151,7 +157,7 @@ impl Accounts {
             let sealed = STANDARD.decode(&oidc.client_secret_sealed)?;
             let secret = self.sealer.open(&sealed, &place(id))?;
             let config = ProviderConfig {
-                name: connection.provider_name(),
+                name: connection.login_key(),
                 label: connection.name.clone(),
                 kind: ProviderKind::Oidc,
                 issuer: oidc.issuer.clone(),

@@ -149,11 +149,21 @@ impl Throttle {
     /// Takes one request from a SCIM token's budget.
     pub async fn per_scim_token(&self, token_id: uuid::Uuid) -> Result<()> {
         let Some(limits) = &self.limits else { return Ok(()) };
-        match self.take(&key("scim", &[&token_id.simple().to_string()]), limits.scim).await? {
+        self.per_credential("scim", token_id, limits.scim).await
+    }
+
+    /// Takes one request from an API key's budget.
+    pub async fn per_api_key(&self, key_id: uuid::Uuid) -> Result<()> {
+        let Some(limits) = &self.limits else { return Ok(()) };
+        self.per_credential("api_key", key_id, limits.api_key).await
+    }
+
+    async fn per_credential(&self, kind: &'static str, id: uuid::Uuid, budget: Budget) -> Result<()> {
+        match self.take(&key(kind, &[&id.simple().to_string()]), budget).await? {
             Decision::Allowed => Ok(()),
             Decision::Limited { retry_after } => {
-                crate::metrics::event("gatehouse_rate_limited_total", "action", "scim");
-                tracing::info!(%token_id, "rate limit reached for a SCIM token");
+                crate::metrics::event("gatehouse_rate_limited_total", "action", kind);
+                tracing::info!(kind, %id, "rate limit reached for a credential");
                 Err(Error::RateLimited { retry_after })
             }
         }

@@ -149,8 +149,9 @@ pub struct RateLimits {
     pub resend: Budget,
     pub forgot: Budget,
     pub refresh: Budget,
-    /// Per SCIM token.
+    /// Per SCIM token, and per API key.
     pub scim: Budget,
+    pub api_key: Budget,
     /// Per recipient address and kind of email sent on request.
     pub email: Budget,
     /// Failed logins for one account from one client (IP or device).
@@ -403,6 +404,7 @@ fn security(p: &mut Parser<'_>) -> Option<Security> {
     let forgot = p.get(&RATE_LIMIT_FORGOT);
     let refresh = p.get(&RATE_LIMIT_REFRESH);
     let scim = p.get(&RATE_LIMIT_SCIM);
+    let api_key = p.get(&RATE_LIMIT_API_KEY);
     let email = p.get(&RATE_LIMIT_EMAIL);
     let client_failures = p.get(&LOCKOUT_FAILURES);
     let account_failures = p.get(&LOCKOUT_ACCOUNT_FAILURES);
@@ -443,6 +445,7 @@ fn security(p: &mut Parser<'_>) -> Option<Security> {
             forgot: forgot?,
             refresh: refresh?,
             scim: scim?,
+            api_key: api_key?,
             email: email?,
             lockout_client: lockout(client_failures?),
             lockout_account: lockout(account_failures?),

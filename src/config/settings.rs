@@ -172,6 +172,8 @@ settings! {
         "token refreshes per client IP";
     RATE_LIMIT_SCIM: Budget = "GATEHOUSE_RATE_LIMIT_SCIM", Value("1200/1m"), Plain, parse_budget,
         "SCIM requests per SCIM token (an identity provider's bulk push stays within it)";
+    RATE_LIMIT_API_KEY: Budget = "GATEHOUSE_RATE_LIMIT_API_KEY", Value("600/1m"), Plain, parse_budget,
+        "requests per API key (gatehouse's API, forward-auth and introspection)";
     RATE_LIMIT_EMAIL: Budget = "GATEHOUSE_RATE_LIMIT_EMAIL", Value("5/1h"), Plain, parse_budget,
         "emails of one kind to one address on request; past it the answer is unchanged but nothing is sent";
     LOCKOUT_FAILURES: u32 = "GATEHOUSE_LOCKOUT_FAILURES", Value("5"), Plain, |v| parse_count(v, 1, 1000),

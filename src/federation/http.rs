@@ -15,7 +15,7 @@ use url::Host;
 use crate::webhooks::guard::Guard;
 
 /// The most of one answer that is read (a discovery document, a key set, a token answer).
-const MAX_ANSWER: usize = 1024 * 1024;
+const MAX_ANSWER: usize = 256 * 1024;
 
 /// A client for providers; see the module's documentation.
 #[derive(Clone, Debug)]
@@ -31,9 +31,14 @@ impl Http {
         Self { client, guard }
     }
 
-    /// Refuses a URL whose host is an address the guard does not pass.
+    /// Refuses a URL whose host is an address the guard does not pass, or that is not https
+    /// where the guard allows only public addresses (a secret or a code must not cross the
+    /// internet in the clear).
     fn check(&self, uri: &http::Uri) -> Result<(), Failure> {
         let Some(guard) = self.guard else { return Ok(()) };
+        if !guard.allows_private() && uri.scheme_str() != Some("https") {
+            return Err(HttpClientError::Other("the provider's endpoints must be https".into()));
+        }
         let host = uri.host().unwrap_or_default();
         let ip = match Host::parse(host) {
             Ok(Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
@@ -57,7 +62,7 @@ impl Http {
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(Box::new)? {
             if body.len() + chunk.len() > MAX_ANSWER {
-                return Err(HttpClientError::Other("the answer is larger than 1 MiB".into()));
+                return Err(HttpClientError::Other("the answer is larger than 256 KiB".into()));
             }
             body.extend_from_slice(&chunk);
         }
@@ -85,9 +90,12 @@ mod tests {
     #[test]
     fn an_address_written_in_a_url_passes_the_guard_or_is_refused_before_any_call() {
         let guarded = Http::new(reqwest::Client::new(), Some(Guard::new(false)));
-        for refused in
-            ["http://169.254.169.254/latest", "https://127.0.0.1:8443/token", "https://[::1]/jwks", "http://10.0.0.7/"]
-        {
+        for refused in [
+            "http://169.254.169.254/latest",
+            "https://127.0.0.1:8443/token",
+            "https://[::1]/jwks",
+            "http://93.184.215.14/",
+        ] {
             assert!(guarded.check(&uri(refused)).is_err(), "{refused}");
         }
         for passed in ["https://93.184.215.14/token", "https://login.example.com/jwks"] {

@@ -40,6 +40,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .merge(routes::org_roles::router())
         .merge(routes::org_domains::router())
         .merge(routes::sso::router())
+        .merge(routes::api_keys::router())
         .merge(routes::sso_oidc::router())
         .merge(routes::scim::router())
         .merge(routes::invitations::router())

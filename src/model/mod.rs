@@ -10,6 +10,7 @@
 pub mod account;
 pub mod account_change;
 pub mod admin;
+pub mod api_key;
 pub mod audit;
 pub mod client;
 pub mod domain;

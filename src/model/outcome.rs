@@ -177,6 +177,17 @@ impl Outcome {
             Kind::InvitationCreated => vec![org(EventType::InvitationCreated)],
             Kind::InvitationAccepted => vec![org(EventType::InvitationAccepted), org(EventType::MemberAdded)],
             Kind::InvitationRevoked => vec![org(EventType::InvitationRevoked)],
+            Kind::ApiKeyCreated | Kind::ApiKeyRevoked => {
+                let kind =
+                    if self.kind == Kind::ApiKeyCreated { EventType::ApiKeyCreated } else { EventType::ApiKeyRevoked };
+                let mut event = event(kind);
+                for key in ["key_id", "name", "scopes", "org_id"] {
+                    if let Some(value) = self.detail.get(key) {
+                        event = event.with(key, value.clone());
+                    }
+                }
+                vec![event]
+            }
             _ => Vec::new(),
         }
     }

@@ -103,10 +103,31 @@ impl SsoConnection {
     }
 
     /// The issuer its identities are keyed on with the `NameID` (or the ID token's `sub`): the
-    /// connection itself, so two connections naming one subject never meet.
+    /// connection itself, so two connections naming one subject never meet; for OpenID Connect,
+    /// the connection and its provider's issuer, so a provider put in its place inherits none
+    /// of the identities the last one linked.
     pub fn identity_issuer(&self) -> String {
-        format!("urn:gatehouse:sso:{}", self.id.simple())
+        match &self.protocol {
+            Protocol::Saml(_) => format!("urn:gatehouse:sso:{}", self.id.simple()),
+            Protocol::Oidc(oidc) => format!("urn:gatehouse:sso:{}:{}", self.id.simple(), issuer_tag(&oidc.issuer)),
+        }
     }
+
+    /// What its logins waiting at an OpenID Connect provider are kept under: the connection
+    /// and its provider's issuer, so a login started before the issuer changed finishes at
+    /// neither provider.
+    pub fn login_key(&self) -> String {
+        match &self.protocol {
+            Protocol::Oidc(oidc) => format!("sso:{}:{}", self.id.simple(), issuer_tag(&oidc.issuer)),
+            Protocol::Saml(_) => self.provider_name(),
+        }
+    }
+}
+
+/// Sixteen hex digits of the SHA-256 of an issuer: what tells one provider of a connection from
+/// the one before it.
+fn issuer_tag(issuer: &str) -> String {
+    TokenHash::of(issuer).as_bytes()[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A SAML connection's URLs, for the customer's IT and for the app.

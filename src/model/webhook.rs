@@ -25,10 +25,12 @@ pub enum EventType {
     InvitationCreated,
     InvitationAccepted,
     InvitationRevoked,
+    ApiKeyCreated,
+    ApiKeyRevoked,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 18] = [
+    pub const ALL: [EventType; 20] = [
         EventType::UserCreated,
         EventType::UserActivated,
         EventType::UserUpdated,
@@ -47,6 +49,8 @@ impl EventType {
         EventType::InvitationCreated,
         EventType::InvitationAccepted,
         EventType::InvitationRevoked,
+        EventType::ApiKeyCreated,
+        EventType::ApiKeyRevoked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -69,6 +73,8 @@ impl EventType {
             EventType::InvitationCreated => "invitation.created",
             EventType::InvitationAccepted => "invitation.accepted",
             EventType::InvitationRevoked => "invitation.revoked",
+            EventType::ApiKeyCreated => "api_key.created",
+            EventType::ApiKeyRevoked => "api_key.revoked",
         }
     }
 

@@ -16,6 +16,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod api_keys;
 pub mod clients;
 pub mod email_change;
 pub mod email_login;
@@ -51,6 +52,7 @@ use async_trait::async_trait;
 
 pub use self::accounts::{AccountStore, NewAccount, ProfileChange};
 use self::admin::AdminStore;
+pub use self::api_keys::ApiKeyStore;
 pub use self::clients::ClientStore;
 use self::email_change::EmailChangeStore;
 pub use self::email_login::EmailLoginStore;
@@ -102,6 +104,7 @@ pub trait Store:
     + SsoStore
     + ScimStore
     + ScimGroupStore
+    + ApiKeyStore
     + InvitationStore
     + ImportStore
     + WebhookStore

@@ -27,6 +27,11 @@ impl Guard {
         Self { allow_private }
     }
 
+    /// Whether it lets private addresses through (`GATEHOUSE_WEBHOOK_ALLOW_PRIVATE`).
+    pub fn allows_private(&self) -> bool {
+        self.allow_private
+    }
+
     /// Whether a delivery may connect to `ip`.
     pub fn allows(&self, ip: IpAddr) -> bool {
         self.allow_private || is_public(ip)

@@ -3,6 +3,7 @@
 mod activation;
 mod admin;
 mod adversarial;
+mod api_keys;
 mod app_data;
 mod browser;
 #[path = "../common/logs.rs"]

@@ -16,7 +16,7 @@ const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
 pub(crate) struct Client {
     pub(crate) id: String,
-    secret: Option<String>,
+    pub(crate) secret: Option<String>,
 }
 
 impl Client {

@@ -49,7 +49,11 @@ async fn world() -> Option<World> {
     let idp = start_node("provider.mjs", &[("REDIRECT_URIS", connection["redirect_uri"].as_str().unwrap().to_owned())]);
     let issuer = idp.ready["issuer"].as_str().unwrap().to_owned();
     let path = format!("/orgs/acme/sso/{}", connection["id"].as_str().unwrap());
-    let changed = app.send_json(reqwest::Method::PATCH, &path, &json!({"issuer": issuer}), Some(&owner)).await;
+    let alone = app.send_json(reqwest::Method::PATCH, &path, &json!({"issuer": issuer}), Some(&owner)).await;
+    let problem = assert_problem(alone, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "client_secret", "a new issuer takes its own secret: {problem}");
+    let change = json!({"issuer": issuer, "client_secret": SECRET});
+    let changed = app.send_json(reqwest::Method::PATCH, &path, &change, Some(&owner)).await;
     assert_eq!(changed.status(), StatusCode::OK);
     let connection = changed.json().await.unwrap();
     Some(World { app, idp, owner, connection, dns })
@@ -133,6 +137,21 @@ async fn a_person_at_the_verified_domain_logs_in_through_the_organizations_provi
     let me_again: Value = world.app.get("/user", tokens["access_token"].as_str()).await.json().await.unwrap();
     assert_eq!(me_again["id"], me["id"]);
     world.app.count_reaches("SELECT COUNT(*) FROM identities", 1).await;
+
+    // A login started before the issuer changes finishes nowhere (here the same server under
+    // another spelling of its issuer: to gatehouse, another provider).
+    let login = world.connection["login_url"].as_str().unwrap();
+    let pending = browser();
+    let at_callback = follow(&pending, &format!("{login}?redirect_to=http://app.test/done"), true).await;
+    let path = format!("/orgs/acme/sso/{id}");
+    let respelled = json!({"issuer": format!("{}/", world.issuer()), "client_secret": SECRET});
+    let changed = world.app.send_json(reqwest::Method::PATCH, &path, &respelled, Some(&world.owner)).await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    let finished = pending.get(at_callback).send().await.unwrap();
+    assert_problem(finished, StatusCode::BAD_REQUEST, "oidc_state_invalid").await;
+    let back = json!({"issuer": world.issuer(), "client_secret": SECRET});
+    let changed = world.app.send_json(reqwest::Method::PATCH, &path, &back, Some(&world.owner)).await;
+    assert_eq!(changed.status(), StatusCode::OK);
 
     // With sso_required on, her password would not do; her provider still does.
     let policy = json!({"policy": {"sso_required": true}});

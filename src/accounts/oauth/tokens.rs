@@ -16,7 +16,6 @@ use crate::model::account::{Account, AccountKey, Status};
 use crate::model::outcome::{Effects, Kind};
 use crate::sessions::{Grant, LiveSession, NewSession, Rotation, SessionAuth};
 use crate::store::clients::{OAuthClient, Redemption};
-
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
 
 /// The `typ` of a client's access token.

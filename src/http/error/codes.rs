@@ -100,6 +100,8 @@ codes! {
         "this change needs a fresh authentication of the session (and its second factor, if the account has one): `POST /auth/reauthenticate`, then retry";
     MfaEnrolmentRequired = "mfa_enrolment_required", FORBIDDEN, "Second factor enrolment required",
         "`GATEHOUSE_MFA_REQUIRED` covers this account and it has no second factor yet: enrol one (`POST /mfa/totp`, then `/mfa/totp/confirm`) with this session first";
+    ApiKeyForbidden = "api_key_forbidden", FORBIDDEN, "Not with an API key",
+        "an API key may not manage keys, change the account's credentials, second factors or address, or delete the account: use a login's access token";
     MfaAlreadyEnabled = "mfa_already_enabled", CONFLICT, "Second factor already enabled",
         "the account has a confirmed authenticator already; remove it first to enrol another";
     MfaNotEnabled = "mfa_not_enabled", CONFLICT, "No second factor",

@@ -15,6 +15,7 @@ impl From<accounts::Error> for ApiError {
             E::MfaTokenInvalid => ApiError::MfaTokenInvalid,
             E::ReauthenticationRequired => ApiError::ReauthenticationRequired,
             E::MfaEnrolmentRequired => ApiError::MfaEnrolmentRequired,
+            E::ApiKeyForbidden => ApiError::ApiKeyForbidden,
             E::MfaAlreadyEnabled => ApiError::MfaAlreadyEnabled,
             E::MfaNotEnabled => ApiError::MfaNotEnabled,
             E::PasskeysUnavailable => ApiError::PasskeysUnavailable,
@@ -47,6 +48,7 @@ impl From<accounts::Error> for ApiError {
             E::SsoRequired(login_url) => ApiError::SsoRequired { login_url },
             E::NotFoundDelivery => ApiError::NotFound("webhook delivery"),
             E::NotFoundScimToken => ApiError::NotFound("SCIM token"),
+            E::NotFoundApiKey => ApiError::NotFound("API key"),
             // SCIM's routes answer these in SCIM's own format; elsewhere none arises.
             E::Scim { detail, .. } => ApiError::MalformedRequest(detail),
             E::Forbidden => ApiError::Forbidden,

@@ -49,6 +49,8 @@ pub enum ApiError {
     ReauthenticationRequired,
     /// 403: the account must enrol a second factor before anything else.
     MfaEnrolmentRequired,
+    /// 403: an API key may not do this (manage keys, change credentials, delete the account).
+    ApiKeyForbidden,
     /// 409
     MfaAlreadyEnabled,
     /// 409
@@ -203,6 +205,7 @@ impl ApiError {
             MfaTokenInvalid => Code::MfaTokenInvalid,
             ReauthenticationRequired => Code::ReauthenticationRequired,
             MfaEnrolmentRequired => Code::MfaEnrolmentRequired,
+            ApiKeyForbidden => Code::ApiKeyForbidden,
             MfaAlreadyEnabled => Code::MfaAlreadyEnabled,
             MfaNotEnabled => Code::MfaNotEnabled,
             PasskeysUnavailable => Code::PasskeysUnavailable,
@@ -279,6 +282,9 @@ impl ApiError {
             }
             MfaEnrolmentRequired => {
                 "This account needs a second factor: enrol an authenticator app (POST /mfa/totp, then POST /mfa/totp/confirm) first.".into()
+            }
+            ApiKeyForbidden => {
+                "An API key may not do this: managing keys, changing credentials, second factors or the address, and deleting the account take a login.".into()
             }
             MfaAlreadyEnabled => "An authenticator is enabled already; remove it before enrolling another.".into(),
             MfaNotEnabled => "The account has no second factor (or no enrolment to confirm).".into(),

@@ -2,6 +2,7 @@
 
 pub mod activation;
 pub mod admin;
+pub mod api_keys;
 pub mod auth;
 pub mod clients;
 pub mod console;

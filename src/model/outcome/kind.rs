@@ -143,10 +143,15 @@ pub enum Kind {
     OrgGroupUpdated,
     /// A group was deleted (`detail.org_id`, `.group_id`).
     OrgGroupRemoved,
+    /// An API key was made (`detail.key_id`, `.name`, `.scopes`; `.org_id` for an
+    /// organization's key, the account being the member who made it).
+    ApiKeyCreated,
+    /// An API key was revoked (`detail.key_id`; `.org_id` for an organization's key).
+    ApiKeyRevoked,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 83] = [
+    pub const ALL: [Kind; 85] = [
         Kind::Signup,
         Kind::SignupExistingEmail,
         Kind::Activation,
@@ -230,6 +235,8 @@ impl Kind {
         Kind::OrgGroupAdded,
         Kind::OrgGroupUpdated,
         Kind::OrgGroupRemoved,
+        Kind::ApiKeyCreated,
+        Kind::ApiKeyRevoked,
     ];
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -316,6 +323,8 @@ impl Kind {
             Kind::OrgGroupAdded => "org.group_added",
             Kind::OrgGroupUpdated => "org.group_updated",
             Kind::OrgGroupRemoved => "org.group_removed",
+            Kind::ApiKeyCreated => "api_key.created",
+            Kind::ApiKeyRevoked => "api_key.revoked",
         }
     }
 

@@ -13,6 +13,7 @@
 
 mod accounts;
 mod admin;
+mod api_keys;
 mod audit;
 mod clients;
 mod email_change;

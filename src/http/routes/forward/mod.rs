@@ -38,6 +38,7 @@ use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{Query, bearer, wants_html};
 use crate::http::state::AppState;
 use crate::model::account::Account;
+use crate::model::api_key::{ApiKey, KEY_PREFIX, KeyOwner};
 use crate::model::org::Membership;
 
 mod request;
@@ -58,7 +59,7 @@ struct ForwardQuery {
     params(ForwardQuery),
     responses(
         (status = 200, description = "Let through; `Remote-User` (the account id; with `GATEHOUSE_FORWARD_REMOTE_USER=username` the username, else the id), `Remote-Email`, `Remote-Name`, `Remote-Groups` (the role and `app_data.roles`, comma-separated) name the account; `Remote-Org` (its slug), `Remote-Org-Id` and `Remote-Org-Role` the organization of an `org:` rule, or else the session's active one (read at this request: a removed member has none). Key tenant data on `Remote-Org-Id`: a slug can be given up and taken by another organization. A `public` rule answers 200 without them.",
-            headers(("Remote-User" = String), ("Remote-Email" = String), ("Remote-Name" = String), ("Remote-Groups" = String), ("Remote-Org" = String), ("Remote-Org-Id" = String), ("Remote-Org-Role" = String))),
+            headers(("Remote-User" = String), ("Remote-Email" = String), ("Remote-Name" = String), ("Remote-Groups" = String), ("Remote-Org" = String), ("Remote-Org-Id" = String), ("Remote-Org-Role" = String), ("Remote-Key" = String), ("Remote-Scopes" = String))),
         (status = 302, description = "A browser without a login: to `/login?next=<the request's URL>` (the URL must be under `GATEHOUSE_REDIRECT_ALLOW`)"),
         Errors<(code::Unauthorized, code::Forbidden, code::Unavailable)>
     )
@@ -87,7 +88,20 @@ async fn forward(State(state): State<AppState>, parts: Parts, Query(query): Quer
         return StatusCode::OK.into_response();
     }
     let sent = bearer(&parts);
+    let mut key = None;
     let caller = match sent {
+        Some(Ok(token)) if token.starts_with(KEY_PREFIX) => match state.accounts.verify_api_key(token).await {
+            Ok(verified) if matches!(verified.key.owner, KeyOwner::Org(_)) => {
+                return org_key_answer(&state, &verified.key, &access).await;
+            }
+            Ok(verified) => {
+                let caller = state.accounts.caller_of_key(&verified);
+                key = Some(verified.key);
+                caller.ok()
+            }
+            Err(Error::Unauthorized) => None,
+            Err(other) => return ApiError::from(other).into_response(),
+        },
         Some(Ok(token)) => match state.accounts.authenticate(token).await {
             Ok(caller) => Some(caller),
             Err(Error::Unauthorized) => None,
@@ -111,7 +125,11 @@ async fn forward(State(state): State<AppState>, parts: Parts, Query(query): Quer
     }
     match account_of(&state, caller, &access).await {
         Ok(account) if allowed(&account, &access) => {
-            remote_headers(&account, membership.as_ref(), state.edge.remote_user)
+            let mut response = remote_headers(&account, membership.as_ref(), state.edge.remote_user);
+            if let Some(key) = &key {
+                key_headers(&mut response, key);
+            }
+            response
         }
         Ok(_) => ApiError::Forbidden.into_response(),
         Err(error) => error.into_response(),
@@ -168,6 +186,52 @@ fn allowed(account: &Account, access: &Access) -> bool {
     }
 }
 
+/// The answer for an organization's API key, which acts as the organization: let through
+/// where a login is enough and at an `org:` rule of its own organization that asks for no
+/// role, permission or group (a key holds none), with `Remote-User` the key's id (its `sub`),
+/// the organization's headers, `Remote-Key` and `Remote-Scopes`.
+async fn org_key_answer(state: &AppState, key: &ApiKey, access: &Access) -> Response {
+    let org = match state.accounts.org_of_key(key).await {
+        Ok(Some(org)) => org,
+        Ok(None) => return ApiError::Forbidden.into_response(),
+        Err(error) => return ApiError::from(error).into_response(),
+    };
+    let allowed = match access {
+        Access::Public | Access::Authenticated => true,
+        Access::Org { slug, need: None } => *slug == org.slug,
+        Access::Org { .. } | Access::Group(_) => false,
+    };
+    if !allowed {
+        return ApiError::Forbidden.into_response();
+    }
+    let mut response = StatusCode::OK.into_response();
+    set_headers(
+        &mut response,
+        vec![
+            ("remote-user", key.id.to_string()),
+            ("remote-org", org.slug.clone()),
+            ("remote-org-id", org.id.to_string()),
+        ],
+    );
+    key_headers(&mut response, key);
+    response
+}
+
+/// `Remote-Key` (the key's id) and `Remote-Scopes` (its scopes, comma-separated).
+fn key_headers(response: &mut Response, key: &ApiKey) {
+    set_headers(response, vec![("remote-key", key.id.to_string()), ("remote-scopes", key.scopes.join(","))]);
+}
+
+fn set_headers(response: &mut Response, values: Vec<(&'static str, String)>) {
+    let headers = response.headers_mut();
+    for (name, value) in values {
+        let clean: String = value.chars().filter(|c| !c.is_control()).collect();
+        if let Ok(value) = HeaderValue::from_bytes(clean.as_bytes()) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+}
+
 /// The `Remote-*` headers naming the account. `Remote-User` is what apps key on, so it is a name
 /// that never passes to another person: the account's id, or (when the operator chose it) its
 /// username, which is never given to another account once given. With a membership,
@@ -175,7 +239,6 @@ fn allowed(account: &Account, access: &Access) -> bool {
 /// client's own).
 fn remote_headers(account: &Account, membership: Option<&Membership>, remote_user: RemoteUser) -> Response {
     let mut response = StatusCode::OK.into_response();
-    let headers = response.headers_mut();
     let user = match (remote_user, &account.username) {
         (RemoteUser::Username, Some(username)) => username.clone(),
         _ => account.id.to_string(),
@@ -191,12 +254,7 @@ fn remote_headers(account: &Account, membership: Option<&Membership>, remote_use
         values.push(("remote-org-role", membership.role.clone()));
         values.push(("remote-org-id", membership.org.id.to_string()));
     }
-    for (name, value) in values {
-        let clean: String = value.chars().filter(|c| !c.is_control()).collect();
-        if let Ok(value) = HeaderValue::from_bytes(clean.as_bytes()) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
-    }
+    set_headers(&mut response, values);
     response
 }
 

@@ -1,0 +1,278 @@
+//! API keys: an account's (`/user/api-keys`) and an organization's (`/orgs/{org}/api-keys`,
+//! `api_keys:manage`), shown once and kept as their SHA-256; and what a key presented as a
+//! bearer token opens.
+//!
+//! An account's key acts as its owner on gatehouse's API, except for what takes a login
+//! (`Caller::refuse_key`: managing keys, credentials, second factors, the address, deleting
+//! the account); an organization's key acts as the organization for apps (forward-auth and
+//! introspection) and opens none of gatehouse's own routes. A key is refused from the request
+//! after it is revoked or expires, or its owner is disabled, on every replica: it is read at
+//! every request (one query, with its owner's status). Each key has a request budget of its
+//! own; `last_used_at` is written at most once a minute.
+
+use chrono::{DateTime, Duration, Utc};
+use rand::Rng;
+use secrecy::SecretString;
+use uuid::Uuid;
+
+use super::{Accounts, Caller, ClientInfo, Error, Result};
+use crate::model::api_key::{
+    ApiKey, KEY_CHARS, KEY_PREFIX, KeyOwner, MAX_KEYS, MAX_SCOPES, NewApiKey, SHOWN_CHARS, valid_scope,
+};
+use crate::model::org::{OrgKey, Organization};
+use crate::model::outcome::{Effects, Kind, Outcome};
+use crate::sessions::{AccountRead, SessionAuth};
+use crate::tokens::opaque::TokenHash;
+
+const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// A new key's secret: the prefix and 43 characters drawn uniformly from base62 by the
+/// operating system's generator (256 bits).
+fn new_secret() -> String {
+    let mut rng = rand::rngs::OsRng;
+    let chars: String = (0..KEY_CHARS).map(|_| BASE62[rng.gen_range(0..BASE62.len())] as char).collect();
+    format!("{KEY_PREFIX}{chars}")
+}
+
+/// Whether `token` has a key's shape (checked before any read).
+fn key_shaped(token: &str) -> bool {
+    token
+        .strip_prefix(KEY_PREFIX)
+        .is_some_and(|rest| rest.len() == KEY_CHARS && rest.bytes().all(|b| BASE62.contains(&b)))
+}
+
+/// What a key is made with.
+#[derive(Debug, Default)]
+pub struct KeyInput {
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A key presented as a bearer token, checked.
+#[derive(Clone, Debug)]
+pub struct VerifiedKey {
+    pub key: ApiKey,
+}
+
+impl Accounts {
+    fn checked_key(&self, owner: KeyOwner, created_by: Uuid, input: KeyInput, secret: &str) -> Result<NewApiKey> {
+        let name = input.name.trim();
+        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+            return Err(Error::field("name", "a key's name has 1 to 100 characters, none of them control characters"));
+        }
+        if input.scopes.len() > MAX_SCOPES || !input.scopes.iter().all(|s| valid_scope(s)) {
+            let why = "at most 32 scopes, each 1 to 64 of letters, digits and :._-/";
+            return Err(Error::field("scopes", why));
+        }
+        let mut scopes = input.scopes;
+        scopes.sort();
+        scopes.dedup();
+        let now = self.now();
+        if input.expires_at.is_some_and(|at| at <= now + Duration::minutes(1)) {
+            return Err(Error::field("expires_at", "the expiry must be in the future"));
+        }
+        let key = ApiKey {
+            id: Uuid::now_v7(),
+            owner,
+            created_by: Some(created_by),
+            name: name.to_owned(),
+            prefix: secret[..SHOWN_CHARS].to_owned(),
+            scopes,
+            created_at: now,
+            expires_at: input.expires_at,
+            last_used_at: None,
+        };
+        Ok(NewApiKey { key, hash: TokenHash::of(secret) })
+    }
+
+    async fn store_key(&self, new: NewApiKey, made: Outcome, secret: String) -> Result<(ApiKey, SecretString)> {
+        let made = made.with("key_id", new.key.id.to_string()).with("name", new.key.name.as_str());
+        let effects = Effects::of(made.with("scopes", new.key.scopes.clone()));
+        if !self.store.insert_api_key(&new, MAX_KEYS, &effects).await? {
+            return Err(Error::field("name", "at most 50 keys: revoke one before making another"));
+        }
+        self.settle(&effects).await;
+        tracing::info!(key_id = %new.key.id, "API key made");
+        Ok((new.key, SecretString::from(secret)))
+    }
+
+    /// Makes a key of the caller's own: shown once, kept as its hash.
+    pub async fn create_api_key(
+        &self,
+        caller: &Caller,
+        input: KeyInput,
+        client: &ClientInfo,
+    ) -> Result<(ApiKey, SecretString)> {
+        caller.refuse_key()?;
+        let secret = new_secret();
+        let new = self.checked_key(KeyOwner::Account(caller.account_id), caller.account_id, input, &secret)?;
+        let made = self.outcome(Kind::ApiKeyCreated, Some(caller.account_id), client);
+        self.store_key(new, made, secret).await
+    }
+
+    /// The caller's keys (a key may list them: it sees no secret).
+    pub async fn api_keys(&self, caller: &Caller) -> Result<Vec<ApiKey>> {
+        Ok(self.store.api_keys(KeyOwner::Account(caller.account_id)).await?)
+    }
+
+    /// Revokes one of the caller's keys: refused from its next request, on every replica.
+    pub async fn revoke_api_key(&self, caller: &Caller, id: Uuid, client: &ClientInfo) -> Result<()> {
+        caller.refuse_key()?;
+        let revoked = self.outcome(Kind::ApiKeyRevoked, Some(caller.account_id), client).with("key_id", id.to_string());
+        self.delete_key(KeyOwner::Account(caller.account_id), id, revoked).await
+    }
+
+    async fn delete_key(&self, owner: KeyOwner, id: Uuid, revoked: Outcome) -> Result<()> {
+        let effects = Effects::of(revoked);
+        if !self.store.delete_api_key(owner, id, &effects).await? {
+            return Err(Error::NotFoundApiKey);
+        }
+        self.settle(&effects).await;
+        tracing::info!(key_id = %id, "API key revoked");
+        Ok(())
+    }
+
+    /// Makes a key of the organization (`api_keys:manage`).
+    pub async fn create_org_api_key(
+        &self,
+        caller: &Caller,
+        org: &str,
+        input: KeyInput,
+        client: &ClientInfo,
+    ) -> Result<(ApiKey, SecretString)> {
+        caller.refuse_key()?;
+        let view = self.org_with(caller, org, "api_keys:manage").await?;
+        let secret = new_secret();
+        let new = self.checked_key(KeyOwner::Org(view.org.id), caller.account_id, input, &secret)?;
+        let made = self.org_outcome(Kind::ApiKeyCreated, caller, &view.org, client);
+        self.store_key(new, made, secret).await
+    }
+
+    pub async fn org_api_keys(&self, caller: &Caller, org: &str) -> Result<Vec<ApiKey>> {
+        let view = self.org_with(caller, org, "api_keys:manage").await?;
+        Ok(self.store.api_keys(KeyOwner::Org(view.org.id)).await?)
+    }
+
+    pub async fn revoke_org_api_key(&self, caller: &Caller, org: &str, id: Uuid, client: &ClientInfo) -> Result<()> {
+        caller.refuse_key()?;
+        let view = self.org_with(caller, org, "api_keys:manage").await?;
+        let revoked = self.org_outcome(Kind::ApiKeyRevoked, caller, &view.org, client).with("key_id", id.to_string());
+        self.delete_key(KeyOwner::Org(view.org.id), id, revoked).await
+    }
+
+    /// The key `token` is, if it is one that opens anything now: known, unexpired, its owning
+    /// account active; one request taken from its budget. `Unauthorized` otherwise.
+    pub async fn verify_api_key(&self, token: &str) -> Result<VerifiedKey> {
+        if !key_shaped(token) {
+            return Err(Error::Unauthorized);
+        }
+        let found = self.store.api_key_by_hash(&TokenHash::of(token)).await?.ok_or(Error::Unauthorized)?;
+        let now = self.now();
+        if !found.owner_active || !found.key.live_at(now) {
+            return Err(Error::Unauthorized);
+        }
+        self.throttle.per_api_key(found.key.id).await?;
+        if found.key.last_used_at.is_none_or(|at| now - at > Duration::seconds(60)) {
+            let (store, id) = (self.store.clone(), found.key.id);
+            tokio::spawn(async move {
+                if let Err(error) = store.api_key_used(id, now).await {
+                    tracing::debug!(%error, "could not mark the API key used");
+                }
+            });
+        }
+        Ok(VerifiedKey { key: found.key })
+    }
+
+    /// The caller an account's key is on gatehouse's API; an organization's key opens none of
+    /// it (`ApiKeyForbidden`).
+    pub(super) async fn key_caller(&self, token: &str) -> Result<Caller> {
+        self.caller_of_key(&self.verify_api_key(token).await?)
+    }
+
+    /// The organization an organization's key acts for (none once it is gone).
+    pub async fn org_of_key(&self, key: &ApiKey) -> Result<Option<Organization>> {
+        match key.owner {
+            KeyOwner::Org(id) => Ok(self.store.find_org(OrgKey::Id(id)).await?),
+            KeyOwner::Account(_) => Ok(None),
+        }
+    }
+
+    /// What introspection (RFC 7662) tells of a key: its owner (`sub`: the account, or for an
+    /// organization's key the key itself, with `org`), its scopes and times; `active: false`
+    /// for a key that opens nothing now, and to a client that may not introspect every token
+    /// (keys are no client's: only a resource server allowed that learns of them).
+    pub async fn introspect_key(&self, asker_may: bool, token: &str) -> Result<serde_json::Value> {
+        if !asker_may {
+            return Ok(serde_json::json!({ "active": false }));
+        }
+        let key = match self.verify_api_key(token).await {
+            Ok(verified) => verified.key,
+            Err(Error::Unauthorized) => return Ok(serde_json::json!({ "active": false })),
+            Err(other) => return Err(other),
+        };
+        let mut answer = serde_json::json!({
+            "active": true,
+            "token_type": "api_key",
+            "key_id": key.id,
+            "scope": key.scopes.join(" "),
+            "iss": self.keys().issuer(),
+            "iat": key.created_at.timestamp(),
+        });
+        let fields = answer.as_object_mut().expect("an object");
+        if let Some(at) = key.expires_at {
+            fields.insert("exp".into(), at.timestamp().into());
+        }
+        match key.owner {
+            KeyOwner::Account(account) => {
+                fields.insert("sub".into(), account.to_string().into());
+            }
+            KeyOwner::Org(_) => {
+                fields.insert("sub".into(), key.id.to_string().into());
+                if let Some(org) = self.org_of_key(&key).await? {
+                    fields.insert("org".into(), serde_json::json!({ "id": org.id, "slug": org.slug }));
+                }
+            }
+        }
+        Ok(answer)
+    }
+
+    /// The caller a verified account's key is.
+    pub fn caller_of_key(&self, verified: &VerifiedKey) -> Result<Caller> {
+        let key = &verified.key;
+        let KeyOwner::Account(account_id) = key.owner else { return Err(Error::ApiKeyForbidden) };
+        let far = key.created_at + Duration::days(365 * 100);
+        Ok(Caller {
+            account_id,
+            session_id: key.id,
+            session_expires_at: key.expires_at.unwrap_or(far),
+            auth: SessionAuth {
+                aal: 1,
+                amr: vec!["key".to_owned()],
+                at: key.created_at,
+                second_factor_at: None,
+                grant: None,
+                org: None,
+            },
+            account: AccountRead::Unread { seen: None },
+            token_expires_at: key.expires_at,
+            api_key: Some(key.id),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_has_the_key_shape_and_two_never_meet() {
+        let (one, two) = (new_secret(), new_secret());
+        assert!(key_shaped(&one) && key_shaped(&two), "{one} {two}");
+        assert_ne!(one, two);
+        assert_eq!(one.len(), KEY_PREFIX.len() + KEY_CHARS);
+        for bad in ["gh_", "gh_short", "eyJhbGciOi.x.y", &format!("{}!", &one[..one.len() - 1]), &format!("{one}x")] {
+            assert!(!key_shaped(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! Who is calling: a valid token (or a browser session's cookie, or an API key) whose session
+//! is live.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{Error, Result};
+use crate::sessions::{AccountRead, SessionAuth};
+
+/// An authenticated caller: a valid token whose session is live.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub account_id: Uuid,
+    pub session_id: Uuid,
+    pub session_expires_at: DateTime<Utc>,
+    /// How the session was last authenticated (for step-up).
+    pub auth: SessionAuth,
+    /// What the session store read of the account with the session: the account itself (this
+    /// request's read), its copy (only ever shown to its owner), or nothing.
+    pub account: AccountRead,
+    /// When the access token presented expires (none for a browser session's cookie): a new
+    /// access token handed out on its strength alone lives no longer.
+    pub token_expires_at: Option<DateTime<Utc>>,
+    /// The API key presented, when the caller came with one (`session_id` is then the key's id).
+    pub api_key: Option<Uuid>,
+}
+
+impl Caller {
+    /// The caller, unless its session is good only for enrolling a second factor.
+    pub(super) fn enrolled(self) -> Result<Self> {
+        match self.auth.aal {
+            super::mfa::ENROLMENT_ONLY => Err(Error::MfaEnrolmentRequired),
+            _ => Ok(self),
+        }
+    }
+
+    /// Refuses what an API key may not do (manage keys, change credentials, second factors or
+    /// the address, delete the account): those take a login.
+    pub(super) fn refuse_key(&self) -> Result<()> {
+        match self.api_key {
+            Some(_) => Err(Error::ApiKeyForbidden),
+            None => Ok(()),
+        }
+    }
+}
