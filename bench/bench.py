@@ -44,6 +44,8 @@ HASH_MAX_WAIT_MS = 1000  # the server's default GATEHOUSE_HASH_MAX_WAIT, left as
 SCENARIOS = {
     "healthz": ("GET", "/healthz", "in-binary baseline"),
     "user": ("GET", "/user", "token check + session read + account read"),
+    "user_key": ("GET", "/user", "GET /user with an API key for a token: the key read with its owner's status, "
+                                 "then the account"),
     "protected": ("GET", "/protected", "token check + session read"),
     "user_org": ("GET", "/user", "GET /user with tokens of sessions in an organization (the org claim)"),
     "members": ("GET", "/orgs/big/members", "the first page (50) of an organization's 10,000 members"),
@@ -269,6 +271,7 @@ class Bench:
         self.tokens_file = self.workdir / "access-tokens.txt"
         self.org_tokens_file = self.workdir / "org-access-tokens.txt"
         self.owner_tokens_file = self.workdir / "owner-access-tokens.txt"
+        self.keys_file = self.workdir / "api-keys.txt"
         self.refresh_file = self.workdir / "refresh-tokens.txt"
         self.cleanup = []
         self.database_url, self.extra_env, self.backend = self.prepare_backend()
@@ -336,6 +339,18 @@ class Bench:
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             tokens = list(pool.map(one, enumerate(pairs)))
         self.org_tokens_file.write_text("\n".join(tokens) + "\n")
+
+    def make_keys(self, server, pairs):
+        """An API key for each session's account (POST /user/api-keys), for user_key."""
+        def one(item):
+            n, (access, _) = item
+            status, body = http("POST", server.url + "/user/api-keys", {"name": f"bench {n}"}, access)
+            if status != 201:
+                raise RuntimeError(f"making an API key answered {status}")
+            return body["key"]
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            keys = list(pool.map(one, enumerate(pairs)))
+        self.keys_file.write_text("\n".join(keys) + "\n")
 
     def seed_members(self, server, owner, count):
         """An organization `big` of `count` seeded members beside its owner (whose token asks
@@ -457,6 +472,8 @@ class Bench:
             command = wrk_command(url, "get_token.lua", concurrency, seconds, [self.tokens_file, threads])
         elif name == "user_org":
             command = wrk_command(url, "get_token.lua", concurrency, seconds, [self.org_tokens_file, threads])
+        elif name == "user_key":
+            command = wrk_command(url, "get_token.lua", concurrency, seconds, [self.keys_file, threads])
         elif name == "members":
             command = wrk_command(url, "get_token.lua", concurrency, seconds, [self.owner_tokens_file, threads])
         elif name == "login":
@@ -644,6 +661,11 @@ def targets(results):
                            f"with a PostgreSQL SELECT too: {io['both'] / io['healthz']:.0%}"))
             checks.append(("1. (bound) GET /user vs that bare HMGET", user / io["redis"], "not a target", None,
                            f"{user:,.0f} vs {io['redis']:,.0f} req/s"))
+    keyed = get("user_key", 64, "ok_per_s")
+    if user is not None and keyed is not None:
+        ratio = paired("user_key", "ok_per_s", [row["ok_per_s"] for row in user_rounds])
+        checks.append(("1. GET /user with an API key vs with an access token (c=64)", ratio, ">= 90%", ratio >= 0.9,
+                       f"median of per-round ratios; medians {keyed:,.0f} vs {user:,.0f} req/s"))
     login = get("login", 64, "ok_per_s")
     if login is not None:
         next_to = bounds_next_to("login")
@@ -781,6 +803,8 @@ def main():
             bench.seed_members(server, owner, options.members)
         if "user_org" in names:
             bench.enter_orgs(server, pairs)
+        if "user_key" in names:
+            bench.make_keys(server, pairs)
         bench.refresh_file.write_text("\n".join(r for _, r in pairs) + "\n")
         bounds, io_bounds, rounds = [], [], {}
         for n in range(options.rounds):

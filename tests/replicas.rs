@@ -562,3 +562,43 @@ async fn a_removal_from_an_organization_holds_on_every_replica_at_the_next_reque
         }
     }
 }
+
+/// An API key made on one replica opens the API on the other; revoked on either, it is refused
+/// by both at the next request, round after round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revoked_api_key_is_refused_by_every_replica_at_the_next_request() {
+    let Some((postgres, redis)) = servers() else { return };
+    let db = TestDatabase::create_on(Kind::Postgres, &postgres).await;
+    let smtp = SmtpServer::start().await;
+    let ports = [free_port(), free_port()];
+    let env = base_env(&db, &redis, &smtp, &format!("http://127.0.0.1:{}", ports[0]));
+    let replicas = [Replica::start(ports[0], &env), Replica::start(ports[1], &env)];
+    let client = reqwest::Client::new();
+    for replica in &replicas {
+        until_status(&client, &format!("{}/readyz", replica.url), None, StatusCode::OK).await;
+    }
+    let bases: Vec<String> = replicas.iter().map(|r| r.url.clone()).collect();
+    post(&client, &format!("{}/user", bases[0]), json!({"email": "ann@example.com", "password": PASSWORD}), None).await;
+    activate(&client, &smtp, "ann@example.com", &bases[0]).await;
+    let token = log_in(&client, &bases[0], "ann@example.com", PASSWORD).await;
+    for round in 0..4 {
+        let (on, other) = (&bases[round % 2], &bases[(round + 1) % 2]);
+        let url = format!("{on}/user/api-keys");
+        let made: Value =
+            post(&client, &url, json!({"name": format!("round {round}")}), Some(&token)).await.json().await.unwrap();
+        let key = made["key"].as_str().unwrap();
+        for base in &bases {
+            assert_eq!(me_status(&client, base, key).await, StatusCode::OK, "round {round}: {base}");
+        }
+        let revoked = client
+            .delete(format!("{other}/user/api-keys/{}", made["id"].as_str().unwrap()))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(revoked.status(), StatusCode::NO_CONTENT, "round {round}");
+        for base in &bases {
+            assert_eq!(me_status(&client, base, key).await, StatusCode::UNAUTHORIZED, "round {round}: {base}");
+        }
+    }
+}

@@ -49,10 +49,12 @@ pub struct KeyInput {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// A key presented as a bearer token, checked.
+/// A key presented as a bearer token, checked, with its owning account where the store read
+/// it with the key.
 #[derive(Clone, Debug)]
 pub struct VerifiedKey {
     pub key: ApiKey,
+    account: Option<crate::model::account::Account>,
 }
 
 impl Accounts {
@@ -181,7 +183,7 @@ impl Accounts {
                 }
             });
         }
-        Ok(VerifiedKey { key: found.key })
+        Ok(VerifiedKey { key: found.key, account: found.account })
     }
 
     /// The caller an account's key is on gatehouse's API; an organization's key opens none of
@@ -254,7 +256,10 @@ impl Accounts {
                 grant: None,
                 org: None,
             },
-            account: AccountRead::Unread { seen: None },
+            account: match &verified.account {
+                Some(account) => AccountRead::Current(account.clone()),
+                None => AccountRead::Unread { seen: None },
+            },
             token_expires_at: key.expires_at,
             api_key: Some(key.id),
         })

@@ -50,11 +50,13 @@ impl ApiKey {
 }
 
 /// A key found by its secret, with whether its owning account (for an account's key) is
-/// active: a disabled owner's keys open nothing.
+/// active: a disabled owner's keys open nothing; and the account itself, where the store read
+/// it in the same lookup.
 #[derive(Clone, Debug)]
 pub struct FoundKey {
     pub key: ApiKey,
     pub owner_active: bool,
+    pub account: Option<super::account::Account>,
 }
 
 /// A new key and the hash it is found by.

@@ -115,6 +115,9 @@ impl<D: Dialect> ApiKeyStore for SqlStore<D> {
 
     async fn api_key_by_hash(&self, hash: &TokenHash) -> StoreResult<Option<FoundKey>> {
         timed!(DB, "api_key_by_hash", async {
+            if let Some(found) = self.db.api_key_in_place(hash.as_bytes()) {
+                return found;
+            }
             let row = self
                 .db
                 .pool()
@@ -132,7 +135,7 @@ impl<D: Dialect> ApiKeyStore for SqlStore<D> {
                 KeyOwner::Account(_) => row.opt_text("owner_status")?.as_deref() == Some("active"),
                 KeyOwner::Org(_) => true,
             };
-            Ok(Some(FoundKey { key, owner_active }))
+            Ok(Some(FoundKey { key, owner_active, account: None }))
         })
     }
 

@@ -260,6 +260,12 @@ pub trait Dialect: Send + Sync + std::fmt::Debug + Sized + 'static {
         None
     }
 
+    /// The API key of this hash, read in place where the dialect can (see `sqlite/reader.rs`);
+    /// `None`: read it through the pool.
+    fn api_key_in_place(&self, _hash: &[u8]) -> Option<StoreResult<Option<crate::model::api_key::FoundKey>>> {
+        None
+    }
+
     /// The tail of an `INSERT` that skips a row whose unique key (`key_column`'s) is stored
     /// already, without the leniency toward other errors that `INSERT IGNORE` would bring.
     fn skip_duplicates(key_column: &str) -> String;

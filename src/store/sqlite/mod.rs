@@ -260,6 +260,10 @@ impl Dialect for SqliteDb {
     ) -> Option<StoreResult<Option<(LiveSession, Account)>>> {
         in_place(self.reader.as_ref()?.live_session_and_account(id, now))
     }
+
+    fn api_key_in_place(&self, hash: &[u8]) -> Option<StoreResult<Option<crate::model::api_key::FoundKey>>> {
+        in_place(self.reader.as_ref()?.api_key(hash))
+    }
 }
 
 /// An in-place read's answer, or `None` (read through the pool) when it failed: the pool's

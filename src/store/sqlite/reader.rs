@@ -1,5 +1,5 @@
-//! The per-request reads (the session behind a token, the account it belongs to), done in
-//! place on the async worker instead of through the pool.
+//! The per-request reads (the session behind a token, or the API key, and the account it
+//! belongs to), done in place on the async worker instead of through the pool.
 //!
 //! The async driver runs every SQLite connection on a thread of its own: each statement is a
 //! message to that thread and a wake-up back, plus a pool checkout — well over a hundred µs of
@@ -7,8 +7,8 @@
 //! on the path of every authenticated request, so they go through a few plain connections kept
 //! here instead, used in place for the few µs a point lookup by key takes.
 //!
-//! Each kept connection remembers the sessions it has read with their accounts, and forgets them
-//! all whenever anything at all may have been committed since:
+//! Each kept connection remembers the sessions and API keys it has read with their accounts, and
+//! forgets them all whenever anything at all may have been committed since:
 //!
 //! - **by this process**: every write of the process goes through the pool, whose runners count
 //!   each statement that changes something and each commit, after it ([`note_write`]); a count
@@ -39,6 +39,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
 use uuid::Uuid;
 
 use crate::model::account::{Account, AccountKey, Credentials, Role, Status};
+use crate::model::api_key::{ApiKey, FoundKey, KeyOwner};
 use crate::sessions::{LiveSession, SessionAuth};
 use crate::store::sql::ACCOUNT_COLUMNS;
 use crate::store::sql::sessions::live_session_and_account_sql;
@@ -77,6 +78,7 @@ pub(super) struct Reader {
     by_email: String,
     by_username: String,
     session_and_account: String,
+    key_and_account: String,
 }
 
 impl Reader {
@@ -91,6 +93,12 @@ impl Reader {
             by_email: select("email_normalized"),
             by_username: select("username_normalized"),
             session_and_account: live_session_and_account_sql("?1", "?2"),
+            key_and_account: format!(
+                "SELECT k.id, k.account_id, k.org_id, k.created_by, k.name, k.prefix, k.scopes, k.created_at, \
+                 k.expires_at, k.last_used_at, a.status, {} FROM api_keys k LEFT JOIN accounts a ON a.id = k.account_id \
+                 WHERE k.hash = ?1",
+                ACCOUNT_COLUMNS.split(", ").map(|c| format!("a.{c}")).collect::<Vec<_>>().join(", ")
+            ),
         })
     }
 
@@ -127,6 +135,34 @@ impl Reader {
                 kept.remember(Remembered { session: session.clone(), account: account.clone() });
             }
             Ok(Some((session, account)))
+        })
+    }
+
+    /// The API key whose hash this is, with its owning account (and so its status): remembered
+    /// as sessions are, or read in one statement (and then remembered).
+    pub(super) fn api_key(&self, hash: &[u8]) -> anyhow::Result<Option<FoundKey>> {
+        let hash: [u8; 32] = hash.try_into()?;
+        self.with(|kept| {
+            if kept.recall_current()?
+                && let Some(found) = kept.keys.get(&hash)
+            {
+                return Ok(Some(found.clone()));
+            }
+            let mut statement = kept.conn.prepare_cached(&self.key_and_account)?;
+            let row = statement.query_row([hash.as_slice()], key_row).optional()?;
+            let Some(row) = row else { return Ok(None) };
+            let data_len = row.account.as_ref().map_or(0, |a| a.data.len() + a.app_data.len());
+            let found = row.into_found()?;
+            if data_len > REMEMBERED_DATA {
+                return Ok(Some(found));
+            }
+            if kept.keys.len() >= REMEMBERED
+                && let Some(any) = kept.keys.keys().next().copied()
+            {
+                kept.keys.remove(&any);
+            }
+            kept.keys.insert(hash, found.clone());
+            Ok(Some(found))
         })
     }
 
@@ -185,6 +221,8 @@ struct Kept {
     /// When `version` was last asked.
     asked: Option<Instant>,
     sessions: HashMap<Uuid, Remembered>,
+    /// API keys read, by hash, with their accounts: forgotten with the sessions.
+    keys: HashMap<[u8; 32], FoundKey>,
 }
 
 impl std::fmt::Debug for Kept {
@@ -195,23 +233,31 @@ impl std::fmt::Debug for Kept {
 
 impl Kept {
     fn new(conn: Connection) -> Self {
-        Self { conn, version: None, writes: 0, asked: None, sessions: HashMap::new() }
+        Self { conn, version: None, writes: 0, asked: None, sessions: HashMap::new(), keys: HashMap::new() }
     }
 
     /// The session as remembered, if nothing has been committed since it was read; every
     /// remembered session is forgotten when something may have been (see the module's
     /// documentation).
     fn recall(&mut self, id: &Uuid) -> anyhow::Result<Option<&Remembered>> {
+        self.recall_current()?;
+        Ok(self.sessions.get(id))
+    }
+
+    /// Forgets what was remembered when something may have been committed since; `true` once
+    /// what is left is current.
+    fn recall_current(&mut self) -> anyhow::Result<bool> {
         let writes = WRITES.load(Ordering::Acquire);
         let now = Instant::now();
         if writes != self.writes || self.asked.is_none_or(|asked| now.duration_since(asked) >= OTHER_PROCESSES) {
             let version: i64 = self.conn.prepare_cached("PRAGMA data_version")?.query_row([], |row| row.get(0))?;
             if self.version != Some(version) || writes != self.writes {
                 self.sessions.clear();
+                self.keys.clear();
             }
             (self.version, self.writes, self.asked) = (Some(version), writes, Some(now));
         }
-        Ok(self.sessions.get(id))
+        Ok(true)
     }
 
     /// Remembers a session read at the current version, making room if need be.
@@ -334,6 +380,74 @@ impl AccountRow {
             updated_at: self.updated_at,
         };
         Ok(Credentials { account, password_hash: self.password_hash })
+    }
+}
+
+/// An API key's columns as stored, with its owner's status.
+struct KeyRow {
+    id: String,
+    account_id: Option<String>,
+    org_id: Option<String>,
+    created_by: Option<String>,
+    name: String,
+    prefix: String,
+    scopes: String,
+    created_at: DateTime<Utc>,
+    expires_at: Option<DateTime<Utc>>,
+    last_used_at: Option<DateTime<Utc>>,
+    owner_status: Option<String>,
+    account: Option<AccountRow>,
+}
+
+fn key_row(row: &Row<'_>) -> rusqlite::Result<KeyRow> {
+    let optional_time = |column| match row.get_ref(column)? {
+        rusqlite::types::ValueRef::Null => Ok(None),
+        _ => time(row, column).map(Some),
+    };
+    Ok(KeyRow {
+        id: row.get(0)?,
+        account_id: row.get(1)?,
+        org_id: row.get(2)?,
+        created_by: row.get(3)?,
+        name: row.get(4)?,
+        prefix: row.get(5)?,
+        scopes: row.get(6)?,
+        created_at: time(row, 7)?,
+        expires_at: optional_time(8)?,
+        last_used_at: optional_time(9)?,
+        owner_status: row.get(10)?,
+        account: match row.get::<_, Option<String>>(11)? {
+            Some(_) => Some(account_row(row, 11)?),
+            None => None,
+        },
+    })
+}
+
+impl KeyRow {
+    fn into_found(self) -> anyhow::Result<FoundKey> {
+        let id = |text: &str| Uuid::parse_str(text).map_err(anyhow::Error::from);
+        let owner = match (&self.account_id, &self.org_id) {
+            (Some(account), _) => KeyOwner::Account(id(account)?),
+            (None, Some(org)) => KeyOwner::Org(id(org)?),
+            (None, None) => anyhow::bail!("an API key of no owner"),
+        };
+        let owner_active = match owner {
+            KeyOwner::Account(_) => self.owner_status.as_deref() == Some("active"),
+            KeyOwner::Org(_) => true,
+        };
+        let key = ApiKey {
+            id: id(&self.id)?,
+            owner,
+            created_by: self.created_by.as_deref().map(id).transpose()?,
+            name: self.name,
+            prefix: self.prefix,
+            scopes: self.scopes.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            last_used_at: self.last_used_at,
+        };
+        let account = self.account.map(|row| row.into_credentials().map(|c| c.account)).transpose()?;
+        Ok(FoundKey { key, owner_active, account })
     }
 }
 
