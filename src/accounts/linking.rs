@@ -111,23 +111,8 @@ impl Accounts {
         verified: bool,
         client: &ClientInfo,
     ) -> Result<Account> {
-        let profile = |name: Option<&str>| {
-            NewProfile::parse(Submitted {
-                email: address,
-                username: None,
-                name,
-                data: Ok(AccountData::default()),
-                app_data: Ok(AccountData::default()),
-                password: None,
-            })
-        };
-        // A provider's display name that breaks our rules is left out, not the sign-up.
-        let profile = profile(identity.name.as_deref()).or_else(|_| profile(None)).map_err(Error::Validation)?;
-        let hash = self.unknown_password_hash().await?;
-        let status = if verified { Status::Active } else { Status::Pending };
         let now = self.now();
-        let mut account = profile.account(hash, Role::User, status, verified, now);
-        account.locale = client.locale;
+        let account = self.account_from_provider(address, identity.name.as_deref(), verified, client).await?;
         let row = Identity {
             id: Uuid::now_v7(),
             account_id: account.id,
@@ -167,6 +152,34 @@ impl Accounts {
 
     /// The one-time token and the email that activate `account`, signed up through `label`
     /// (a provider or an organization's identity provider) whose address is not yet proven.
+    /// A new account made by an identity provider's word: its address and display name (left
+    /// out, not the sign-up, when it breaks our rules), no usable password, active with its
+    /// address verified when `verified`, else pending.
+    pub(super) async fn account_from_provider(
+        &self,
+        address: &str,
+        name: Option<&str>,
+        verified: bool,
+        client: &ClientInfo,
+    ) -> Result<NewAccount> {
+        let profile = |name: Option<&str>| {
+            NewProfile::parse(Submitted {
+                email: address,
+                username: None,
+                name,
+                data: Ok(AccountData::default()),
+                app_data: Ok(AccountData::default()),
+                password: None,
+            })
+        };
+        let profile = profile(name).or_else(|_| profile(None)).map_err(Error::Validation)?;
+        let hash = self.unknown_password_hash().await?;
+        let status = if verified { Status::Active } else { Status::Pending };
+        let mut account = profile.account(hash, Role::User, status, verified, self.now());
+        account.locale = client.locale;
+        Ok(account)
+    }
+
     pub(super) fn activation_through(
         &self,
         account: &NewAccount,

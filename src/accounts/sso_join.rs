@@ -21,9 +21,8 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use super::new_account::{NewProfile, Submitted};
 use super::{Accounts, ClientInfo, Error, Result};
-use crate::model::account::{Account, AccountData, AccountKey, Role, Status};
+use crate::model::account::{Account, AccountKey, Role, Status};
 use crate::model::org::OWNER;
 use crate::model::outcome::{Effects, Kind};
 use crate::model::sso::{Protocol, SsoConnection};
@@ -122,21 +121,7 @@ impl Accounts {
         if !vouched && !self.policy.signup_open {
             return Err(Error::SignupDisabled);
         }
-        let profile = |name: Option<&str>| {
-            NewProfile::parse(Submitted {
-                email: &address,
-                username: None,
-                name,
-                data: Ok(AccountData::default()),
-                app_data: Ok(AccountData::default()),
-                password: None,
-            })
-        };
-        let profile = profile(person.name.as_deref()).or_else(|_| profile(None)).map_err(Error::Validation)?;
-        let hash = self.unknown_password_hash().await?;
-        let status = if vouched { Status::Active } else { Status::Pending };
-        let mut account = profile.account(hash, Role::User, status, vouched, now);
-        account.locale = client.locale;
+        let account = self.account_from_provider(&address, person.name.as_deref(), vouched, client).await?;
         let signed_up = self.outcome(Kind::SignupByProvider, Some(account.id), client).detail(detail);
         let mut effects = Effects::of(signed_up.with("active", vouched));
         let activation = (!vouched).then(|| self.activation_through(&account, &connection.name, Some(&address)));
