@@ -60,6 +60,7 @@ tables=(
   "oauth_clients id name confidential secret_hash redirect_uris post_logout_redirect_uris grant_types scopes first_party created_at updated_at introspect"
   "oauth_codes hash client_id account_id browser_session_id redirect_uri scopes nonce code_challenge auth created_at expires_at used_at session_id reused_at"
   "oauth_consents account_id client_id scopes granted_at"
+  "oauth_device_codes device_hash user_hash client_id scopes state account_id auth views polls interval_secs polled_at created_at expires_at"
   "webhook_endpoints id url events description enabled secret_sealed created_at updated_at"
   "organizations id name slug data created_at updated_at policy"
   "memberships org_id account_id role joined_at suspended_at group_names"

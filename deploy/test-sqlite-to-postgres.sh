@@ -432,6 +432,10 @@ sqlite3 -bail "$sqlite_db" "
   INSERT INTO api_keys (id, account_id, org_id, created_by, name, prefix, hash, scopes, created_at, expires_at, last_used_at)
   SELECT '01a20a70-0000-7000-8000-000000000003', id, NULL, id, 'deploy script', 'gh_Ab3dEf9h', randomblob(32), 'read:reports',
          '2026-01-02T03:04:10.5+00:00', '2027-01-02T03:04:10.5+00:00', NULL FROM accounts WHERE email = '$carol_email';
+  INSERT INTO oauth_device_codes (device_hash, user_hash, client_id, scopes, state, account_id, auth, views, polls, interval_secs, polled_at, created_at, expires_at)
+  SELECT randomblob(32), randomblob(32), c.id, 'openid email', 'approved', a.id, '{\"amr\":[\"pwd\"]}', 1, 2, 10,
+         '2026-01-02T03:04:12.5+00:00', '2026-01-02T03:04:10.5+00:00', '2099-01-02T03:14:10.5+00:00'
+    FROM oauth_clients c, accounts a WHERE a.email = '$carol_email' AND c.confidential = 0;
   UPDATE jobs SET last_error = 'line one' || char(13) || char(10) || 'line two' || char(13) || 'esc ' || char(27) || '[0m tab' || char(9) || 'end'
    WHERE id = (SELECT min(id) FROM jobs WHERE kind = 'email');" || abort "setup: direct inserts"
 for table in $(py list_tables "$sqlite_db"); do

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The admin console at /admin, the account page at /account with passkeys and social login,
-# single sign-on through an organization's SAML identity provider, and an organization's settings
-# page at /orgs/{slug}/settings, driven in a real headless Chromium (e2e/console/console.test.mjs,
-# e2e/console/account.test.mjs with DevTools' virtual authenticators, then
-# e2e/console/sso.test.mjs and e2e/console/org.test.mjs; playwright-core and Debian's chromium, no
-# browser is downloaded).
+# single sign-on through an organization's SAML identity provider, an organization's settings
+# page at /orgs/{slug}/settings and the device grant's page at /device, driven in a real headless
+# Chromium (e2e/console/console.test.mjs, e2e/console/account.test.mjs with DevTools' virtual
+# authenticators, then e2e/console/sso.test.mjs, e2e/console/org.test.mjs and
+# e2e/console/device.test.mjs; playwright-core and Debian's chromium, no browser is downloaded).
 #
 #   e2e/console.sh
 #       installs chromium with apt-get when /usr/bin/chromium is missing (as root; without root
@@ -25,7 +25,10 @@
 #       TXT record, the app the login goes on to in GATEHOUSE_REDIRECT_ALLOW, and
 #       GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true to fetch the identity provider's metadata from
 #       loopback), the identity provider e2e/saml/idp_server.py and a DNS server, and stops them.
-#       The organization settings test does the same with a stack of its own, alike.
+#       The organization settings test does the same with a stack of its own, alike. The device
+#       grant's test then brings up a gatehouse of its own alone (a bootstrap admin, rate limits
+#       off): a TV's request, approved on /device after a login with an authenticator app's code,
+#       and a second one denied, the TV's side through the API.
 #       Screenshots of each step land in target/console-screenshots/.
 #
 # Exit status: the tests' (0 all passed, 1 a step failed), 1 when the stack cannot be brought
@@ -43,7 +46,7 @@ say_as console
 
 case ${1:-} in
   "") ;;
-  -h | --help) sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
 esac
 
@@ -55,7 +58,7 @@ screenshots="$PWD/target/console-screenshots"
 gatehouse_pid="" reauth_pid="" provider_pid="" test_pid=""
 cleanup_pids=(test_pid gatehouse_pid reauth_pid provider_pid)
 make_work_dir gatehouse-console GATEHOUSE_E2E_KEEP \
-  "gh.db, gatehouse.log, reauth.db, gatehouse-reauth.log, provider.log; sso/ and org/: gh.db, gatehouse.log, idp.log"
+  "gh.db, gatehouse.log, reauth.db, gatehouse-reauth.log, provider.log; sso/ and org/: gh.db, gatehouse.log, idp.log; device/: gh.db, gatehouse.log"
 
 # ------------------------------------------------------------------------------------------
 # The browser.
@@ -204,6 +207,15 @@ say "running e2e/console/org.test.mjs (a gatehouse, an identity provider and a D
 GATEHOUSE_E2E_BIN="$bin" GATEHOUSE_E2E_SAML_PYTHON="$saml_python" GATEHOUSE_E2E_WORK="$work/org" \
   GATEHOUSE_E2E_CHROMIUM="$chromium" GATEHOUSE_E2E_SCREENSHOTS="$screenshots" \
   node e2e/console/org.test.mjs &
+test_pid=$!
+wait "$test_pid" || status=$?
+test_pid=""
+
+# The device grant's page: a gatehouse of its own, alone (no identity provider, no DNS server).
+say "running e2e/console/device.test.mjs (a gatehouse of its own)"
+GATEHOUSE_E2E_BIN="$bin" GATEHOUSE_E2E_WORK="$work/device" \
+  GATEHOUSE_E2E_CHROMIUM="$chromium" GATEHOUSE_E2E_SCREENSHOTS="$screenshots" \
+  node e2e/console/device.test.mjs &
 test_pid=$!
 wait "$test_pid" || status=$?
 test_pid=""

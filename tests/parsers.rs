@@ -684,6 +684,7 @@ fn claims() -> impl Strategy<Value = AccessClaims> {
                     permissions: vec!["members:invite".into(), "docs:write".into()],
                     groups: if sub % 4 == 0 { vec!["Engineering".into()] } else { Vec::new() },
                 }),
+                act: (sub % 3 == 0).then(|| gatehouse::tokens::jwt::ActClaim { sub: Uuid::from_u128(sid ^ jti) }),
             }
         },
     )

@@ -109,6 +109,11 @@ impl Admin<'_> {
         self.accounts
     }
 
+    /// Where the admin's request came from.
+    pub(in crate::accounts) fn client_info(&self) -> &ClientInfo {
+        &self.client
+    }
+
     /// An outcome of an admin action: the admin is its actor; an operator's says so.
     pub(in crate::accounts) fn outcome(&self, kind: Kind, account: Option<Uuid>) -> Outcome {
         let outcome = self.accounts.outcome(kind, account, &self.client);

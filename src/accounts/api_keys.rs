@@ -255,6 +255,7 @@ impl Accounts {
                 second_factor_at: None,
                 grant: None,
                 org: None,
+                act: None,
             },
             account: match &verified.account {
                 Some(account) => AccountRead::Current(account.clone()),

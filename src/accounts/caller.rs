@@ -34,11 +34,20 @@ impl Caller {
         }
     }
 
-    /// Refuses what an API key may not do (manage keys, change credentials, second factors or
-    /// the address, delete the account): those take a login.
+    /// Refuses what only the account's owner, logged in, may do (manage keys, change
+    /// credentials, second factors or the address, step up, delete the account): not with an
+    /// API key, and not as an admin impersonating the account.
     pub(super) fn refuse_key(&self) -> Result<()> {
-        match self.api_key {
-            Some(_) => Err(Error::ApiKeyForbidden),
+        if self.api_key.is_some() {
+            return Err(Error::ApiKeyForbidden);
+        }
+        self.refuse_impersonation()
+    }
+
+    /// Refuses an admin impersonating the account.
+    pub(super) fn refuse_impersonation(&self) -> Result<()> {
+        match self.auth.act {
+            Some(_) => Err(Error::ImpersonationForbidden),
             None => Ok(()),
         }
     }

@@ -28,6 +28,8 @@ pub enum Error {
     MfaEnrolmentRequired,
     #[error("an API key may not do this")]
     ApiKeyForbidden,
+    #[error("not while an admin impersonates the account")]
+    ImpersonationForbidden,
     #[error("a second factor is enabled already")]
     MfaAlreadyEnabled,
     #[error("no second factor is enabled (or pending confirmation)")]

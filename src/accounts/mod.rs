@@ -13,6 +13,7 @@ mod email_change;
 pub mod email_login;
 mod error;
 pub mod identities;
+pub mod impersonation;
 pub mod import;
 pub mod invitations;
 mod key_cache;

@@ -40,6 +40,8 @@ pub struct Policy {
     pub invitation_ttl: Duration,
     /// The invitations one organization may send.
     pub invitation_budget: crate::limits::Budget,
+    /// The owner is emailed when an admin impersonates the account.
+    pub impersonation_notice: bool,
     /// Every text in every language, and the brand.
     pub texts: Arc<Catalog>,
 }
@@ -60,6 +62,7 @@ impl Policy {
             org_member_limit: configured.org_member_limit,
             invitation_ttl: configured.invitation_ttl,
             invitation_budget: configured.invitation_budget,
+            impersonation_notice: configured.impersonation_notice,
             texts,
         }
     }

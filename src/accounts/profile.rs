@@ -113,6 +113,7 @@ impl Accounts {
     /// The caller's account, if it is an active admin's; `Forbidden` otherwise. Only
     /// [`Accounts::as_admin`] asks: admin operations hang off the capability it hands out.
     pub(super) async fn require_admin(&self, caller: &Caller) -> Result<Account> {
+        caller.refuse_impersonation()?;
         let found = self.store.find_account(&AccountKey::Id(caller.account_id)).await?;
         let account = found.map(|c| c.account).ok_or(Error::Unauthorized)?;
         if !access::is_active_admin(&account) {

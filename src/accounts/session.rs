@@ -319,6 +319,7 @@ impl Accounts {
             amr: auth.amr.clone(),
             aal: auth.aal,
             org,
+            act: auth.act.map(|sub| crate::tokens::jwt::ActClaim { sub }),
         };
         let access_token = self.keys().sign(&claims)?;
         let expires_in = u64::try_from((exp - now).num_seconds()).unwrap_or_default();

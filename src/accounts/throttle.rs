@@ -152,6 +152,16 @@ impl Throttle {
         self.per_credential("scim", token_id, limits.scim).await
     }
 
+    /// Takes one user code entered on `/device` from the budgets of the client IP and of the
+    /// account: guessing codes is bounded for one address and for one account alike.
+    pub async fn per_user_code(&self, account_id: uuid::Uuid, client: &ClientInfo) -> Result<()> {
+        let Some(limits) = &self.limits else { return Ok(()) };
+        if let Some(ip) = &client.ip {
+            self.per_key("user_code:ip", ip, limits.user_code, "user_code").await?;
+        }
+        self.per_key("user_code:account", &account_id.to_string(), limits.user_code, "user_code").await
+    }
+
     /// Takes one request from an API key's budget.
     pub async fn per_api_key(&self, key_id: uuid::Uuid) -> Result<()> {
         let Some(limits) = &self.limits else { return Ok(()) };

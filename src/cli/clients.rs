@@ -25,7 +25,8 @@ pub enum ClientCommand {
         /// A public client (a SPA, a native app): no secret.
         #[arg(long)]
         public: bool,
-        /// A grant type (repeat): authorization_code, refresh_token, client_credentials.
+        /// A grant type (repeat): authorization_code, refresh_token, client_credentials,
+        /// urn:ietf:params:oauth:grant-type:device_code.
         #[arg(long = "grant-type", value_name = "GRANT")]
         grant_types: Vec<String>,
         /// A scope it may ask for (repeat): openid, profile, email, offline_access, app_data.

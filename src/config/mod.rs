@@ -9,6 +9,7 @@
 //! (usually a typo).
 
 pub mod forward;
+mod limits;
 mod parse;
 mod provider_names;
 pub mod providers;
@@ -23,6 +24,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
+pub use self::limits::RateLimits;
 use self::parse::default_public_url;
 pub use self::parse::{
     ForwardedHeader, LogFormat, MfaPolicy, RemoteUser, encryption_key_bytes, parse_budget, parse_duration,
@@ -31,7 +33,7 @@ pub use self::providers::{GitHubEndpoints, ProviderConfig, ProviderKind};
 pub use self::read::Effective;
 use self::read::Parser;
 use self::sources::{Source, gather, read_files};
-use crate::limits::{Budget, LockoutPolicy};
+use crate::limits::Budget;
 use crate::secret_url::SecretUrl;
 use crate::tokens::keys::KeyAlgorithm;
 
@@ -139,25 +141,8 @@ pub struct Policy {
     pub org_member_limit: u64,
     pub invitation_ttl: Duration,
     pub invitation_budget: Budget,
-}
-
-/// Every budget and the login lockout policy.
-#[derive(Clone, Debug)]
-pub struct RateLimits {
-    pub login: Budget,
-    pub signup: Budget,
-    pub resend: Budget,
-    pub forgot: Budget,
-    pub refresh: Budget,
-    /// Per SCIM token, and per API key.
-    pub scim: Budget,
-    pub api_key: Budget,
-    /// Per recipient address and kind of email sent on request.
-    pub email: Budget,
-    /// Failed logins for one account from one client (IP or device).
-    pub lockout_client: LockoutPolicy,
-    /// Failed logins for one account from anywhere.
-    pub lockout_account: LockoutPolicy,
+    /// `GATEHOUSE_IMPERSONATION_NOTICE`: the owner hears of an admin acting as them.
+    pub impersonation_notice: bool,
 }
 
 /// The admin account ensured at start-up.
@@ -397,18 +382,7 @@ fn presentation(
 /// refresh grace, audit retention.
 fn security(p: &mut Parser<'_>) -> Option<Security> {
     use self::settings::*;
-    let enabled = p.get(&RATE_LIMIT);
-    let login = p.get(&RATE_LIMIT_LOGIN);
-    let signup = p.get(&RATE_LIMIT_SIGNUP);
-    let resend = p.get(&RATE_LIMIT_RESEND);
-    let forgot = p.get(&RATE_LIMIT_FORGOT);
-    let refresh = p.get(&RATE_LIMIT_REFRESH);
-    let scim = p.get(&RATE_LIMIT_SCIM);
-    let api_key = p.get(&RATE_LIMIT_API_KEY);
-    let email = p.get(&RATE_LIMIT_EMAIL);
-    let client_failures = p.get(&LOCKOUT_FAILURES);
-    let account_failures = p.get(&LOCKOUT_ACCOUNT_FAILURES);
-    let max_delay = p.get(&LOCKOUT_MAX_DELAY);
+    let rate_limits = self::limits::rate_limits(p);
     let trusted_proxies = p.optional(&TRUSTED_PROXIES);
     let forwarded_header = p.get(&FORWARDED_HEADER);
     let forward_rules = p.optional(&FORWARD_RULES);
@@ -421,7 +395,6 @@ fn security(p: &mut Parser<'_>) -> Option<Security> {
     let webauthn_rp_id = p.optional(&WEBAUTHN_RP_ID);
     let webauthn_origins = p.optional(&WEBAUTHN_ORIGINS);
     let encryption_key = p.optional(&ENCRYPTION_KEY);
-    let max_delay = max_delay?;
     let (trusted_proxies, forward_rules) = (trusted_proxies?.unwrap_or_default(), forward_rules?.unwrap_or_default());
     if trusted_proxies.is_empty() && !forward_rules.is_empty() {
         p.problems.push(format!(
@@ -431,29 +404,8 @@ fn security(p: &mut Parser<'_>) -> Option<Security> {
         ));
         return None;
     }
-    let lockout = |free| LockoutPolicy {
-        free,
-        base: Duration::from_secs(1),
-        max: max_delay,
-        forget_after: (max_delay * 2).max(Duration::from_secs(3600)),
-    };
-    let rate_limits = match enabled? {
-        true => Some(RateLimits {
-            login: login?,
-            signup: signup?,
-            resend: resend?,
-            forgot: forgot?,
-            refresh: refresh?,
-            scim: scim?,
-            api_key: api_key?,
-            email: email?,
-            lockout_client: lockout(client_failures?),
-            lockout_account: lockout(account_failures?),
-        }),
-        false => None,
-    };
     Some(Security {
-        rate_limits,
+        rate_limits: rate_limits?,
         trusted_proxies,
         forwarded_header: forwarded_header?,
         forward_rules,
@@ -483,6 +435,7 @@ fn policy(p: &mut Parser<'_>) -> Option<Policy> {
     let org_member_limit = p.get(&ORG_MEMBER_LIMIT);
     let invitation_ttl = p.get(&INVITATION_TTL);
     let invitation_budget = p.get(&INVITATION_BUDGET);
+    let impersonation_notice = p.get(&IMPERSONATION_NOTICE);
     Some(Policy {
         signup_open: signup_open?,
         signup_conceal_existing: signup_conceal_existing?,
@@ -495,6 +448,7 @@ fn policy(p: &mut Parser<'_>) -> Option<Policy> {
         org_member_limit: org_member_limit?,
         invitation_ttl: invitation_ttl?,
         invitation_budget: invitation_budget?,
+        impersonation_notice: impersonation_notice?,
     })
 }
 

@@ -174,6 +174,8 @@ settings! {
         "SCIM requests per SCIM token (an identity provider's bulk push stays within it)";
     RATE_LIMIT_API_KEY: Budget = "GATEHOUSE_RATE_LIMIT_API_KEY", Value("600/1m"), Plain, parse_budget,
         "requests per API key (gatehouse's API, forward-auth and introspection)";
+    RATE_LIMIT_USER_CODE: Budget = "GATEHOUSE_RATE_LIMIT_USER_CODE", Value("10/1m"), Plain, parse_budget,
+        "device-grant user codes entered on `/device`, per client IP and per account (each entry counts, right or wrong)";
     RATE_LIMIT_EMAIL: Budget = "GATEHOUSE_RATE_LIMIT_EMAIL", Value("5/1h"), Plain, parse_budget,
         "emails of one kind to one address on request; past it the answer is unchanged but nothing is sent";
     LOCKOUT_FAILURES: u32 = "GATEHOUSE_LOCKOUT_FAILURES", Value("5"), Plain, |v| parse_count(v, 1, 1000),
@@ -221,6 +223,8 @@ settings! {
         "a just-spent refresh token presented again this soon gets the same new pair (`off` to disable)";
     REAUTH_WINDOW: Duration = "GATEHOUSE_REAUTH_WINDOW", Value("5m"), Plain, parse_duration,
         "how recent a session's last authentication must be for a step-up (adding or removing a second factor, new recovery codes, deleting one's account, and an admin's changes that create lasting access: clients, webhooks, imports, roles); with a second factor on the account, that factor must be this recent; older sessions get `403 reauthentication_required` until `POST /auth/reauthenticate`";
+    IMPERSONATION_NOTICE: bool = "GATEHOUSE_IMPERSONATION_NOTICE", Value("true"), Plain, parse_bool,
+        "email the owner of an account when an admin impersonates it (`POST /admin/users/{key}/impersonate`), with the admin's reason";
     WEBAUTHN_RP_ID: String = "GATEHOUSE_WEBAUTHN_RP_ID", Computed("the public URL's host, when it is a domain name"), Plain, parse_rp_id,
         "the WebAuthn relying party id passkeys are bound to (a domain; an IP address cannot be one, so with an IP public URL passkeys are off until this is set)";
     WEBAUTHN_ORIGINS: Vec<String> = "GATEHOUSE_WEBAUTHN_ORIGINS", Unset, Plain, parse_origins,

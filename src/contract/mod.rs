@@ -76,6 +76,10 @@ pub struct SessionBody {
     /// to gatehouse itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// The admin acting as the account in this session (`POST /admin/users/{key}/impersonate`);
+    /// absent for the owner's own sessions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impersonated_by: Option<Uuid>,
 }
 
 impl SessionBody {
@@ -89,6 +93,7 @@ impl SessionBody {
             ip: s.ip,
             current: s.id == current,
             client_id: s.auth.grant.map(|grant| grant.client_id),
+            impersonated_by: s.auth.act,
         }
     }
 }

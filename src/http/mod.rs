@@ -3,6 +3,7 @@
 //! Status codes and JSON shapes live here and nowhere else.
 
 pub mod browser;
+pub mod client_auth;
 pub mod client_ip;
 pub mod error;
 pub mod extract;
@@ -33,6 +34,8 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
     let routes = Router::new()
         .merge(routes::root::router())
         .merge(routes::users::router())
+        .merge(routes::device::router())
+        .merge(routes::impersonation::router())
         .merge(routes::auth::router())
         .merge(routes::mfa::router())
         .merge(routes::passkeys::router())

@@ -126,6 +126,8 @@ pub(super) fn sample_args() -> Vec<(&'static str, FluentValue<'static>)> {
         ("app", text("app.example.com")),
         ("org", text("Acme")),
         ("role", text("admin")),
+        ("code", text("WDJB-MJHT")),
+        ("reason", text("Ticket 4411")),
         ("left", FluentValue::from(3)),
         ("n", FluentValue::from(2)),
     ]

@@ -76,6 +76,7 @@ fn every_email(letters: Letters<'_>) -> Vec<Rendered> {
         letters.recovery_code_used(1),
         letters.recovery_code_used(5),
         letters.passkey_added("Laptop"),
+        letters.impersonation_notice("Ticket 4411: the invoice page is blank"),
         letters.passkey_removed(),
         letters.identity_linked("Example", Some("ann@example.org")),
         letters.identity_linked("Example", None),

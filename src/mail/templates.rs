@@ -193,6 +193,16 @@ impl<'a> Letters<'a> {
         self.notice("passkey_added", "passkey-added", &[("name", name.into())])
     }
 
+    /// Tells the owner an admin is acting as them (impersonation), and why.
+    pub fn impersonation_notice(&self, reason: &str) -> Rendered {
+        let args = [("reason", reason.into())];
+        let blocks = ["impersonation-notice.intro", "impersonation-notice.reason", "impersonation-notice.outro"]
+            .into_iter()
+            .map(|key| self.paragraph(key, &args))
+            .collect();
+        self.finish("impersonation_notice", "impersonation-notice", &args, blocks)
+    }
+
     /// Tells the owner a passkey was removed from their account.
     pub fn passkey_removed(&self) -> Rendered {
         self.notice("passkey_removed", "passkey-removed", &[])

@@ -13,6 +13,7 @@ pub mod admin;
 pub mod api_key;
 pub mod audit;
 pub mod client;
+pub mod device;
 pub mod domain;
 pub mod email;
 pub mod email_change;

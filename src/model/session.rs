@@ -49,6 +49,10 @@ pub struct SessionAuth {
     /// The session's active organization: its access tokens carry the `org` claim, read from
     /// the membership when each is signed (none once the account is no longer a member).
     pub org: Option<Uuid>,
+    /// An admin acting as the account (impersonation): their id, the `act` claim of the
+    /// session's tokens. Such a session may not change credentials, second factors or the
+    /// address, delete the account or use admin routes.
+    pub act: Option<Uuid>,
 }
 
 /// What an OAuth client was granted: the session is that client's, whose tokens open only
@@ -70,13 +74,13 @@ impl SessionAuth {
 
     /// A login by one factor, whose RFC 8176 method is `method`.
     pub fn first_factor(method: &str, at: DateTime<Utc>) -> Self {
-        Self { aal: 1, amr: vec![method.to_owned()], at, second_factor_at: None, grant: None, org: None }
+        Self { aal: 1, amr: vec![method.to_owned()], at, second_factor_at: None, grant: None, org: None, act: None }
     }
 
     /// A login, or a step-up, that proved a second factor (RFC 8176 `amr` values, `mfa` among
     /// them) at `at`.
     pub fn second_factor(amr: Vec<String>, at: DateTime<Utc>) -> Self {
-        Self { aal: 2, amr, at, second_factor_at: Some(at), grant: None, org: None }
+        Self { aal: 2, amr, at, second_factor_at: Some(at), grant: None, org: None, act: None }
     }
 
     /// What a session from before authentication levels were recorded counts as: a password
@@ -101,6 +105,7 @@ impl SessionAuth {
                 via: grant.via,
             }),
             org: self.org,
+            act: self.act,
         };
         serde_json::to_string(&stored).expect("a session's authentication serializes")
     }
@@ -135,6 +140,7 @@ impl SessionAuth {
                 via: grant.via,
             }),
             org: stored.org,
+            act: stored.act,
         })
     }
 
@@ -161,7 +167,7 @@ impl SessionAuth {
             }),
             _ => return None,
         };
-        Some(Self { aal, amr, at, second_factor_at, grant, org: None })
+        Some(Self { aal, amr, at, second_factor_at, grant, org: None, act: None })
     }
 }
 
@@ -178,6 +184,8 @@ struct Stored<'a> {
     grant: Option<StoredGrant<'a>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     org: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    act: Option<Uuid>,
 }
 
 #[derive(Serialize, Deserialize)]

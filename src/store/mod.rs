@@ -2,7 +2,7 @@
 //! implements them. The core port is one narrow trait per concern ([`AccountStore`],
 //! [`TokenStore`], [`OutboxStore`], [`KeyStore`], [`MfaStore`], [`PasskeyStore`],
 //! [`AdminStore`], [`EmailChangeStore`], [`EmailLoginStore`], [`IdentityStore`],
-//! [`ClientStore`], [`OrgStore`], [`OrgRoleStore`], [`OrgDomainStore`], [`SsoStore`], [`ScimStore`], [`ScimGroupStore`], [`InvitationStore`], [`WebhookStore`], [`JobStore`], and the audit trail's and
+//! [`ClientStore`], [`DeviceStore`], [`OrgStore`], [`OrgRoleStore`], [`OrgDomainStore`], [`SsoStore`], [`ScimStore`], [`ScimGroupStore`], [`InvitationStore`], [`WebhookStore`], [`JobStore`], and the audit trail's and
 //! rate limits' own), gathered in [`Store`]: every backend has them all, and each consumer takes only the
 //! trait it needs (the job workers a [`JobStore`], the key loader a [`KeyStore`]). A backend
 //! may also offer optional capabilities, asked for through [`Store`]: [`maintenance`] (the paced
@@ -18,6 +18,7 @@ pub mod accounts;
 pub mod admin;
 pub mod api_keys;
 pub mod clients;
+pub mod devices;
 pub mod email_change;
 pub mod email_login;
 pub mod error;
@@ -54,6 +55,7 @@ pub use self::accounts::{AccountStore, NewAccount, ProfileChange};
 use self::admin::AdminStore;
 pub use self::api_keys::ApiKeyStore;
 pub use self::clients::ClientStore;
+pub use self::devices::DeviceStore;
 use self::email_change::EmailChangeStore;
 pub use self::email_login::EmailLoginStore;
 pub use self::error::{StoreError, StoreResult};
@@ -98,6 +100,7 @@ pub trait Store:
     + EmailLoginStore
     + IdentityStore
     + ClientStore
+    + DeviceStore
     + OrgStore
     + OrgRoleStore
     + OrgDomainStore

@@ -46,6 +46,15 @@ pub struct AccessClaims {
     /// The session's active organization, as the membership stood when the token was signed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org: Option<OrgClaim>,
+    /// Who acts as the account (RFC 8693's `act`): an admin impersonating it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<ActClaim>,
+}
+
+/// The actor of an impersonation: `{"sub": <the admin's account id>}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActClaim {
+    pub sub: Uuid,
 }
 
 /// An organization in a token: the session's active one, with the account's role and
@@ -434,6 +443,7 @@ mod tests {
             amr: vec!["pwd".into()],
             aal: 1,
             org: None,
+            act: None,
         }
     }
 

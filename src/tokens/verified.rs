@@ -146,6 +146,7 @@ mod tests {
             amr: vec!["pwd".into()],
             aal: 1,
             org: None,
+            act: None,
         }
     }
 

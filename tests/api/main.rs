@@ -10,6 +10,7 @@ mod browser;
 mod captured;
 #[path = "../common/database.rs"]
 mod database;
+mod device;
 #[path = "../common/dns.rs"]
 mod dns;
 mod docs;
@@ -17,6 +18,7 @@ mod domains;
 mod forward;
 mod helpers;
 mod i18n;
+mod impersonation;
 mod import;
 mod invitations;
 mod login;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use gatehouse::sessions::{Grant, SessionAuth};
 use gatehouse::store::Pace;
 use gatehouse::store::clients::{NewCode, OAuthClient, Redemption};
+use gatehouse::store::devices::{DeviceCode, DeviceDecision, DeviceState};
 use gatehouse::tokens::opaque::{OpaqueToken, TokenHash};
 use uuid::Uuid;
 
@@ -17,7 +18,8 @@ use crate::scenarios::{minutes, now, seeded, session};
 crate::per_backend! {
     stores:
         a_client_round_trips_and_keeps_only_the_hash_of_its_secret,
-        a_code_is_redeemed_once_by_racing_replicas_and_not_after_its_minute;
+        a_code_is_redeemed_once_by_racing_replicas_and_not_after_its_minute,
+        a_device_request_is_answered_once_polled_by_one_at_a_time_and_spent_once;
     sessions:
         a_client_session_keeps_its_grant_and_is_found_by_its_refresh_token,
 }
@@ -70,6 +72,84 @@ pub async fn a_client_round_trips_and_keeps_only_the_hash_of_its_secret(h: Harne
     assert!(h.store.delete_client(&app.id).await.unwrap());
     assert_eq!(h.store.consent(account, &app.id).await.unwrap(), None, "consents leave with their client");
     assert!(!h.store.delete_client(&app.id).await.unwrap());
+}
+
+pub async fn a_device_request_is_answered_once_polled_by_one_at_a_time_and_spent_once(h: Harness) {
+    let app = client(false);
+    h.store.insert_client(&app, None).await.unwrap();
+    let account = seeded(&h, "ann@example.com").await;
+    let t0 = now();
+    let request = |expires_in: chrono::Duration| DeviceCode {
+        device_hash: OpaqueToken::generate().hash,
+        user_hash: OpaqueToken::generate().hash,
+        client_id: app.id.clone(),
+        scopes: vec!["openid".into(), "email".into()],
+        state: DeviceState::Pending,
+        account_id: None,
+        auth: None,
+        views: 0,
+        polls: 0,
+        interval_secs: 5,
+        polled_at: None,
+        created_at: t0,
+        expires_at: t0 + expires_in,
+    };
+    let live = request(minutes(10));
+    h.store.insert_device_code(&live).await.unwrap();
+    assert_eq!(h.store.device_code(&live.device_hash).await.unwrap().as_ref(), Some(&live));
+
+    // Shown at most `max` times, and only while pending and live.
+    for shown in 1..=3 {
+        let found = h.store.view_device_code(&live.user_hash, 3, now()).await.unwrap().expect("pending");
+        assert_eq!((found.views, found.device_hash), (shown, live.device_hash));
+    }
+    assert_eq!(h.store.view_device_code(&live.user_hash, 3, now()).await.unwrap(), None, "shown enough");
+    assert_eq!(h.store.view_device_code(&live.user_hash, 9, t0 + minutes(11)).await.unwrap(), None, "expired");
+
+    // Racing polls: one is counted, the others find the count moved on.
+    let store = Arc::clone(&h.store);
+    let pollers: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, hash) = (Arc::clone(&store), live.device_hash);
+            tokio::spawn(async move { store.record_poll(&hash, 0, 5, now()).await.unwrap() })
+        })
+        .collect();
+    let mut counted = 0;
+    for poller in pollers {
+        counted += usize::from(poller.await.unwrap());
+    }
+    assert_eq!(counted, 1, "one poll of those that saw the same count");
+    let polled = h.store.device_code(&live.device_hash).await.unwrap().unwrap();
+    assert_eq!((polled.polls, polled.polled_at.is_some()), (1, true));
+    assert!(h.store.record_poll(&live.device_hash, 1, 10, now()).await.unwrap());
+    assert_eq!(h.store.device_code(&live.device_hash).await.unwrap().unwrap().interval_secs, 10);
+
+    // Answered once; spent once, only when approved.
+    assert!(!h.store.spend_device_code(&live.device_hash).await.unwrap(), "pending is not spendable");
+    let approve = DeviceDecision::Approve { account_id: account, auth: SessionAuth::password(t0).encode() };
+    assert!(h.store.decide_device_code(&live.device_hash, &approve, now()).await.unwrap());
+    assert!(!h.store.decide_device_code(&live.device_hash, &DeviceDecision::Deny, now()).await.unwrap());
+    let approved = h.store.device_code(&live.device_hash).await.unwrap().unwrap();
+    assert_eq!((approved.state, approved.account_id), (DeviceState::Approved, Some(account)));
+    let spenders: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, hash) = (Arc::clone(&store), live.device_hash);
+            tokio::spawn(async move { store.spend_device_code(&hash).await.unwrap() })
+        })
+        .collect();
+    let mut spent = 0;
+    for spender in spenders {
+        spent += usize::from(spender.await.unwrap());
+    }
+    assert_eq!(spent, 1, "the tokens are handed out once");
+    assert_eq!(h.store.device_code(&live.device_hash).await.unwrap().unwrap().state, DeviceState::Spent);
+
+    // A late answer changes nothing.
+    let late = request(minutes(10));
+    h.store.insert_device_code(&late).await.unwrap();
+    assert!(!h.store.decide_device_code(&late.device_hash, &DeviceDecision::Deny, t0 + minutes(11)).await.unwrap());
+    assert!(h.store.decide_device_code(&late.device_hash, &DeviceDecision::Deny, now()).await.unwrap());
+    assert_eq!(h.store.device_code(&late.device_hash).await.unwrap().unwrap().state, DeviceState::Denied);
 }
 
 pub async fn a_code_is_redeemed_once_by_racing_replicas_and_not_after_its_minute(h: Harness) {

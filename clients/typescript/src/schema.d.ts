@@ -338,6 +338,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/users/{key}/impersonate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Act as an account (support)
+         * @description A step-up is required of the admin (`403 reauthentication_required` otherwise). Gives an access token of the account's (15 minutes at most, never refreshed) whose `act` claim names the admin; gatehouse refuses it for password, address, second-factor, passkey and key changes, deleting the account and every admin route (`403 impersonation_forbidden`). The session is listed among the account's with `impersonated_by`; the audit trail records `admin.impersonated` with the reason, and the owner is emailed unless `GATEHOUSE_IMPERSONATION_NOTICE=false`. Only an active account other than the admin's own can be impersonated.
+         */
+        post: operations["impersonateUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/users/{key}/mfa": {
         parameters: {
             query?: never;
@@ -800,6 +820,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/device": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The device grant's page
+         * @description Without `user_code`: a form to enter it. With it and no browser session: to `/login` and back. Logged in: the client's name and the scopes it asks, with Allow and Deny (posted back here with the page's form token). Each code entered is taken from budgets per client IP and per account (`GATEHOUSE_RATE_LIMIT_USER_CODE`); a code is shown a few times at most.
+         */
+        get: operations["devicePage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/docs": {
         parameters: {
             query?: never;
@@ -1078,6 +1118,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/oauth2/device_authorization": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Device authorization (RFC 8628)
+         * @description A device without a handy browser (a CLI, a TV) asks for codes: the person enters `user_code` at `verification_uri` (or opens `verification_uri_complete`), logs in and approves; meanwhile the device polls `/oauth2/token` with `grant_type=urn:ietf:params:oauth:grant-type:device_code` and `device_code` every `interval` seconds. The client must be registered with that grant type; it authenticates as at the token endpoint (a public client sends `client_id` alone). Errors are RFC 6749's.
+         */
+        post: operations["oauthDeviceAuthorization"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/oauth2/introspect": {
         parameters: {
             query?: never;
@@ -1149,7 +1209,7 @@ export interface paths {
         put?: never;
         /**
          * Token endpoint (OpenID Connect)
-         * @description `grant_type=authorization_code` (with `code`, `redirect_uri`, `code_verifier`), `refresh_token` (rotated; a spent one presented again ends the whole session) or `client_credentials` (confidential clients; `sub` is the client). Clients authenticate with `client_secret_basic` or `client_secret_post`; public clients send `client_id` alone. Errors are RFC 6749's: `{"error","error_description"}`.
+         * @description `grant_type=authorization_code` (with `code`, `redirect_uri`, `code_verifier`), `refresh_token` (rotated; a spent one presented again ends the whole session) `client_credentials` (confidential clients; `sub` is the client) or `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628, with `device_code`: `authorization_pending` until the person answers on `/device`, `slow_down` when polled faster than `interval` (which then grows by 5 s), `access_denied`, `expired_token`, or the tokens, once). Clients authenticate with `client_secret_basic` or `client_secret_post`; public clients send `client_id` alone. Errors are RFC 6749's: `{"error","error_description"}`.
          */
         post: operations["oauthToken"];
         delete?: never;
@@ -2400,6 +2460,35 @@ export interface components {
             /** @description Pass it as `cursor` for the next page; `null` on the last page. */
             next_cursor?: string | null;
         };
+        DeviceAuthorizationAnswer: {
+            /** @description For the device only: it polls the token endpoint with it. */
+            device_code: string;
+            /**
+             * @description For the person: eight letters, shown `WDJB-MJHT`.
+             * @example WDJB-MJHT
+             */
+            user_code: string;
+            /** @description `/device` of the public URL. */
+            verification_uri: string;
+            /** @description `/device?user_code=…`, for a QR code or a link. */
+            verification_uri_complete: string;
+            /**
+             * Format: int64
+             * @description Seconds the codes live (600).
+             */
+            expires_in: number;
+            /**
+             * Format: int64
+             * @description Seconds to wait between polls (5).
+             */
+            interval: number;
+        };
+        DeviceAuthorizationForm: {
+            /** @description Space-separated; `openid` when absent. Each must be one the client is registered for. */
+            scope?: string | null;
+            client_id?: string | null;
+            client_secret?: string | null;
+        };
         DiscoverInput: {
             /** @description The address the person typed. */
             email: string;
@@ -2428,6 +2517,8 @@ export interface components {
             revocation_endpoint: string;
             introspection_endpoint: string;
             end_session_endpoint: string;
+            /** @description The device authorization grant's first step (RFC 8628). */
+            device_authorization_endpoint: string;
             /**
              * @description How ID tokens are signed (`GATEHOUSE_ID_TOKEN_ALGORITHM`, `RS256` by default).
              * @example [
@@ -2559,6 +2650,34 @@ export interface components {
             certificate_fingerprints: string[];
             /** @description Where the metadata was fetched from, when it was given by URL. */
             metadata_url?: string | null;
+        };
+        ImpersonationAnswer: {
+            /** @description An access token of the account's, with `act: {"sub": <the admin's id>}`; no refresh token. */
+            access_token: string;
+            /** @description `Bearer`. */
+            token_type: string;
+            /**
+             * Format: int64
+             * @description Seconds it lives: 15 minutes at most.
+             */
+            expires_in: number;
+            /**
+             * Format: uuid
+             * @description Its session, listed among the account's (`impersonated_by`) and ended like any of them.
+             */
+            session_id: string;
+            /**
+             * Format: uuid
+             * @description The account acted as.
+             */
+            account_id: string;
+        };
+        ImpersonationRequest: {
+            /**
+             * @description Why, in 1 to 500 characters: kept in the audit trail and told to the account's owner.
+             * @example Ticket 4411: the invoice page is blank for this customer
+             */
+            reason: string;
         };
         /** @description What an import did. */
         ImportBody: {
@@ -2964,7 +3083,7 @@ export interface components {
          * @description The stable machine-readable error codes.
          * @enum {string}
          */
-        ProblemCode: "malformed_request" | "token_invalid" | "unauthorized" | "invalid_credentials" | "account_not_activated" | "account_disabled" | "mfa_required" | "invalid_code" | "mfa_token_invalid" | "reauthentication_required" | "mfa_enrolment_required" | "api_key_forbidden" | "mfa_already_enabled" | "mfa_not_enabled" | "passkeys_unavailable" | "webauthn_failed" | "forbidden" | "not_a_member" | "signup_disabled" | "passwordless_disabled" | "oidc_state_invalid" | "handoff_invalid" | "oidc_failed" | "provider_unavailable" | "identity_not_linked" | "identity_taken" | "provider_email_missing" | "last_way_in" | "not_found" | "method_not_allowed" | "email_taken" | "username_taken" | "slug_taken" | "last_owner" | "invitation_email_mismatch" | "invitation_expired" | "already_member" | "role_exists" | "role_in_use" | "login_method_not_allowed" | "member_limit_reached" | "domain_exists" | "domain_taken" | "public_mail_domain" | "domain_verification_failed" | "dns_unavailable" | "sso_metadata_invalid" | "sso_required" | "saml_invalid" | "token_expired" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "rate_limited" | "unavailable" | "internal_error";
+        ProblemCode: "malformed_request" | "token_invalid" | "unauthorized" | "invalid_credentials" | "account_not_activated" | "account_disabled" | "mfa_required" | "invalid_code" | "mfa_token_invalid" | "reauthentication_required" | "mfa_enrolment_required" | "api_key_forbidden" | "impersonation_forbidden" | "mfa_already_enabled" | "mfa_not_enabled" | "passkeys_unavailable" | "webauthn_failed" | "forbidden" | "not_a_member" | "signup_disabled" | "passwordless_disabled" | "oidc_state_invalid" | "handoff_invalid" | "oidc_failed" | "provider_unavailable" | "identity_not_linked" | "identity_taken" | "provider_email_missing" | "last_way_in" | "not_found" | "method_not_allowed" | "email_taken" | "username_taken" | "slug_taken" | "last_owner" | "invitation_email_mismatch" | "invitation_expired" | "already_member" | "role_exists" | "role_in_use" | "login_method_not_allowed" | "member_limit_reached" | "domain_exists" | "domain_taken" | "public_mail_domain" | "domain_verification_failed" | "dns_unavailable" | "sso_metadata_invalid" | "sso_required" | "saml_invalid" | "token_expired" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "rate_limited" | "unavailable" | "internal_error";
         /**
          * @description The profile fields of an account. Other top-level fields are kept in `data`.
          * @example {
@@ -3113,6 +3232,12 @@ export interface components {
              *     to gatehouse itself.
              */
             client_id?: string | null;
+            /**
+             * Format: uuid
+             * @description The admin acting as the account in this session (`POST /admin/users/{key}/impersonate`);
+             *     absent for the owner's own sessions.
+             */
+            impersonated_by?: string | null;
         };
         SessionList: {
             sessions: components["schemas"]["Session"][];
@@ -3214,6 +3339,8 @@ export interface components {
             code_verifier?: string | null;
             refresh_token?: string | null;
             scope?: string | null;
+            /** @description The device grant's code (`grant_type=urn:ietf:params:oauth:grant-type:device_code`). */
+            device_code?: string | null;
             client_id?: string | null;
             client_secret?: string | null;
         };
@@ -4866,6 +4993,87 @@ export interface operations {
             };
             /** @description `not_found`: no such route, or (for admins) no such account, session or email */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    impersonateUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The account's id, username or email */
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImpersonationRequest"];
+            };
+        };
+        responses: {
+            /** @description The account's access token */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImpersonationAnswer"];
+                };
+            };
+            /** @description `malformed_request`: the body is not valid JSON or form data, or a field is missing or of the wrong type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized`: no access token, or a malformed, expired, tampered or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin; `reauthentication_required`: this change needs a fresh authentication of the session (and its second factor, if the account has one): `POST /auth/reauthenticate`, then retry; `impersonation_forbidden`: an admin acting as the account may not change its credentials, second factors or address, manage its keys, delete it or use admin routes; `api_key_forbidden`: an API key may not manage keys, change the account's credentials, second factors or address, or delete the account: use a login's access token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such route, or (for admins) no such account, session or email */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: well-formed input that breaks a rule; `errors[]` names each field */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7014,6 +7222,54 @@ export interface operations {
             };
         };
     };
+    devicePage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The code the device shows (case, spaces and dashes do not matter). */
+                user_code: string | null;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The entry or approval page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+            /** @description To `/login`, and back */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A code that is not waiting: the entry page again */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+            /** @description Too many codes entered: the entry page with the wait */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+        };
+    };
     getApiDocs: {
         parameters: {
             query?: never;
@@ -8041,6 +8297,80 @@ export interface operations {
             };
         };
     };
+    oauthDeviceAuthorization: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["DeviceAuthorizationForm"];
+            };
+        };
+        responses: {
+            /** @description The codes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceAuthorizationAnswer"];
+                };
+            };
+            /** @description invalid_scope, unauthorized_client (not registered for the device grant); or `malformed_request`: a body that is not a form */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description invalid_client */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unsupported_media_type`: the body's content type is not one this route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `rate_limited`: too many attempts; wait for `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     oauthIntrospect: {
         parameters: {
             query?: never;
@@ -8234,7 +8564,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenAnswer"];
                 };
             };
-            /** @description RFC 6749 error: invalid_request, invalid_grant, invalid_scope, unauthorized_client, unsupported_grant_type; or `malformed_request`: a body that is not a form */
+            /** @description RFC 6749 error: invalid_request, invalid_grant, invalid_scope, unauthorized_client, unsupported_grant_type; RFC 8628's authorization_pending, slow_down, access_denied, expired_token; or `malformed_request`: a body that is not a form */
             400: {
                 headers: {
                     [name: string]: unknown;

@@ -2,6 +2,8 @@
 //! (`clients.rs`), the authorization endpoint's decisions (`authorize.rs`) and the token,
 //! userinfo, introspection and revocation endpoints (`tokens.rs`).
 //!
+//! The device authorization grant (RFC 8628) is `device.rs`.
+//!
 //! What it holds to: the authorization-code grant only with PKCE S256 (no `plain`, no implicit
 //! grant, no password grant for client apps), exact redirect URIs (a loopback URI's port may vary
 //! for native apps, RFC 8252), codes spent once within a minute, and a client's session is an
@@ -12,6 +14,8 @@
 
 pub mod authorize;
 pub mod clients;
+pub mod device;
+pub mod revocation;
 pub mod tokens;
 
 use url::Url;
@@ -22,7 +26,8 @@ use super::Error;
 pub const SCOPES: &[&str] = &["openid", "profile", "email", "offline_access", "app_data", "org"];
 
 /// The grants a client may be allowed.
-pub const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
+pub const GRANT_TYPES: &[&str] =
+    &["authorization_code", "refresh_token", "client_credentials", crate::model::device::DEVICE_GRANT];
 
 /// How long an authorization code may wait for its redemption.
 pub const CODE_TTL: std::time::Duration = std::time::Duration::from_secs(60);

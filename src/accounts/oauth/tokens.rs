@@ -1,7 +1,7 @@
 //! The token endpoint's grants (authorization code with PKCE, refresh, client credentials), the
 //! ID token, the client's access token (RFC 9068 `at+jwt`, `aud` the client), and the endpoints
-//! that read them: userinfo, introspection (RFC 7662), revocation (RFC 7009) and the
-//! `id_token_hint` of RP-initiated logout.
+//! that read them: userinfo and introspection (RFC 7662); revocation and the `id_token_hint`
+//! are `revocation.rs`.
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
@@ -38,14 +38,6 @@ pub struct ClientAccessClaims {
     pub jti: Uuid,
 }
 
-/// What an `id_token_hint` tells: for whom it was issued, and in which browser session.
-#[derive(Debug, Deserialize)]
-pub struct IdTokenHint {
-    pub aud: String,
-    #[serde(default)]
-    pub sid: Option<Uuid>,
-}
-
 /// What the token endpoint was sent, beside the client's credentials.
 #[derive(Debug, Default)]
 pub struct TokenRequest {
@@ -55,6 +47,7 @@ pub struct TokenRequest {
     pub code_verifier: Option<String>,
     pub refresh_token: Option<String>,
     pub scope: Option<String>,
+    pub device_code: Option<String>,
 }
 
 /// The token endpoint's answer.
@@ -101,13 +94,11 @@ impl Accounts {
     ) -> OAuthResult<TokenResponse> {
         self.per_ip(Action::Refresh, info).await?;
         if !client.grant_types.contains(&request.grant_type) {
-            return Err(match request.grant_type.as_str() {
-                "authorization_code" | "refresh_token" | "client_credentials" => {
-                    OAuthError::refused("unauthorized_client", "this client may not use this grant type")
-                }
-                _ => OAuthError::refused(
+            return Err(match super::GRANT_TYPES.contains(&request.grant_type.as_str()) {
+                true => OAuthError::refused("unauthorized_client", "this client may not use this grant type"),
+                false => OAuthError::refused(
                     "unsupported_grant_type",
-                    "the grant types are authorization_code, refresh_token and client_credentials",
+                    format!("the grant types are {}", super::GRANT_TYPES.join(", ")),
                 ),
             });
         }
@@ -116,6 +107,7 @@ impl Accounts {
         match request.grant_type.as_str() {
             "authorization_code" => self.redeem(client, request, info).await,
             "refresh_token" => self.refresh_client(client, request).await,
+            crate::model::device::DEVICE_GRANT => self.device_grant(client, request, info).await,
             _ => self.client_credentials(client, request),
         }
     }
@@ -173,10 +165,29 @@ impl Accounts {
             }),
             ..SessionAuth::decode(Some(&issued.auth))
         };
-        let refresh = OpaqueToken::generate();
+        let (live, refresh) = self.client_session(session_id, &client, &account, auth, info).await?;
+        // A replay that came while the session was being made found nothing to end yet.
+        if self.store.code_reused(&hash).await? {
+            self.sessions.revoke_session(account.id, live.id).await?;
+            return Err(OAuthError::invalid_grant("the code has been used already; the tokens it gave are revoked"));
+        }
+        self.client_tokens(&client, &account, &live, refresh, issued.nonce.as_deref(), None, now).await
+    }
+
+    /// Starts a client session `id` for `account`, granted as `auth` says: its refresh token's
+    /// secret, and the session as the tokens are made from it.
+    pub(super) async fn client_session(
+        &self,
+        id: Uuid,
+        client: &OAuthClient,
+        account: &Account,
+        auth: SessionAuth,
+        info: &ClientInfo,
+    ) -> OAuthResult<(LiveSession, SecretString)> {
+        let (refresh, now) = (OpaqueToken::generate(), self.now());
         let ttl = chrono::Duration::from_std(self.settings.session_ttl).unwrap_or(chrono::Duration::days(1));
         let session = NewSession {
-            id: session_id,
+            id,
             account_id: account.id,
             refresh_hash: refresh.hash,
             created_at: now,
@@ -186,11 +197,6 @@ impl Accounts {
             auth,
         };
         self.sessions.create_session(&session).await?;
-        // A replay that came while the session was being made found nothing to end yet.
-        if self.store.code_reused(&hash).await? {
-            self.sessions.revoke_session(account.id, session.id).await?;
-            return Err(OAuthError::invalid_grant("the code has been used already; the tokens it gave are revoked"));
-        }
         let token_issued = self
             .outcome(Kind::OauthTokenIssued, Some(account.id), info)
             .with("client_id", client.id.as_str())
@@ -203,7 +209,7 @@ impl Accounts {
             last_used_at: now,
             auth: session.auth,
         };
-        self.client_tokens(&client, &account, &live, refresh.secret, issued.nonce.as_deref(), None, now).await
+        Ok((live, refresh.secret))
     }
 
     async fn refresh_client(&self, client: OAuthClient, request: TokenRequest) -> OAuthResult<TokenResponse> {
@@ -273,7 +279,7 @@ impl Accounts {
     }
 
     /// The account, if it is still active; else the grant is void.
-    async fn active_account(&self, account_id: Uuid) -> OAuthResult<Account> {
+    pub(super) async fn active_account(&self, account_id: Uuid) -> OAuthResult<Account> {
         let account = self.store.find_account(&AccountKey::Id(account_id)).await?.map(|c| c.account);
         account
             .filter(|a| a.status == Status::Active)
@@ -310,7 +316,7 @@ impl Accounts {
     /// refresh token with `offline_access` (granted, whatever `narrowed` leaves out: it is the
     /// grant's). `narrowed`: the scopes a refresh asked for, the only ones these tokens carry.
     #[allow(clippy::too_many_arguments)]
-    async fn client_tokens(
+    pub(super) async fn client_tokens(
         &self,
         client: &OAuthClient,
         account: &Account,
@@ -398,7 +404,7 @@ impl Accounts {
 
     /// The client session (or client) a client access token belongs to, if it is still good:
     /// signature, expiry, a registered client, and a live session granted to that client.
-    async fn live_client_token(&self, token: &str) -> Result<(ClientAccessClaims, Option<LiveSession>)> {
+    pub(super) async fn live_client_token(&self, token: &str) -> Result<(ClientAccessClaims, Option<LiveSession>)> {
         let claims: ClientAccessClaims =
             self.keys().verify_typed(token, ACCESS_TYP, None, false).map_err(|_| Error::Unauthorized)?;
         if claims.aud != claims.client_id || self.find_client(&claims.client_id).await?.is_none() {
@@ -461,38 +467,5 @@ impl Accounts {
             Err(Error::Unauthorized) => Ok(json!({ "active": false })),
             Err(other) => Err(other),
         }
-    }
-
-    /// Revocation (RFC 7009): a client's access or refresh token ends its session (the whole
-    /// family of refresh tokens with it). Unknown tokens are no error; another client's token is
-    /// refused and left alone.
-    pub async fn revoke_client_token(&self, client: &OAuthClient, token: &str) -> OAuthResult<()> {
-        let not_yours = || OAuthError::invalid_request("the token was not issued to this client");
-        match self.live_client_token(token).await {
-            Ok((claims, _)) if claims.client_id != client.id => return Err(not_yours()),
-            Ok((_, Some(session))) => {
-                self.sessions.revoke_session(session.account_id, session.id).await?;
-                return Ok(());
-            }
-            Ok((_, None)) => return Ok(()),
-            Err(Error::Unauthorized) => {}
-            Err(other) => return Err(other.into()),
-        }
-        if !plausible(token) {
-            return Ok(());
-        }
-        let Some(session) = self.sessions.refresh_token_session(&TokenHash::of(token), self.now()).await? else {
-            return Ok(());
-        };
-        if session.auth.grant.as_ref().is_none_or(|g| g.client_id != client.id) {
-            return Err(not_yours());
-        }
-        self.sessions.revoke_session(session.account_id, session.id).await?;
-        Ok(())
-    }
-
-    /// What an `id_token_hint` says, if we signed it (expired or not).
-    pub fn id_token_hint(&self, hint: &str) -> Option<IdTokenHint> {
-        self.keys().verify_typed::<IdTokenHint>(hint, "JWT", None, true).ok()
     }
 }

@@ -102,6 +102,8 @@ codes! {
         "`GATEHOUSE_MFA_REQUIRED` covers this account and it has no second factor yet: enrol one (`POST /mfa/totp`, then `/mfa/totp/confirm`) with this session first";
     ApiKeyForbidden = "api_key_forbidden", FORBIDDEN, "Not with an API key",
         "an API key may not manage keys, change the account's credentials, second factors or address, or delete the account: use a login's access token";
+    ImpersonationForbidden = "impersonation_forbidden", FORBIDDEN, "Not while impersonating",
+        "an admin acting as the account may not change its credentials, second factors or address, manage its keys, delete it or use admin routes";
     MfaAlreadyEnabled = "mfa_already_enabled", CONFLICT, "Second factor already enabled",
         "the account has a confirmed authenticator already; remove it first to enrol another";
     MfaNotEnabled = "mfa_not_enabled", CONFLICT, "No second factor",

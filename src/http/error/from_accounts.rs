@@ -16,6 +16,7 @@ impl From<accounts::Error> for ApiError {
             E::ReauthenticationRequired => ApiError::ReauthenticationRequired,
             E::MfaEnrolmentRequired => ApiError::MfaEnrolmentRequired,
             E::ApiKeyForbidden => ApiError::ApiKeyForbidden,
+            E::ImpersonationForbidden => ApiError::ImpersonationForbidden,
             E::MfaAlreadyEnabled => ApiError::MfaAlreadyEnabled,
             E::MfaNotEnabled => ApiError::MfaNotEnabled,
             E::PasskeysUnavailable => ApiError::PasskeysUnavailable,

@@ -51,6 +51,8 @@ pub enum ApiError {
     MfaEnrolmentRequired,
     /// 403: an API key may not do this (manage keys, change credentials, delete the account).
     ApiKeyForbidden,
+    /// 403: not while an admin impersonates the account.
+    ImpersonationForbidden,
     /// 409
     MfaAlreadyEnabled,
     /// 409
@@ -206,6 +208,7 @@ impl ApiError {
             ReauthenticationRequired => Code::ReauthenticationRequired,
             MfaEnrolmentRequired => Code::MfaEnrolmentRequired,
             ApiKeyForbidden => Code::ApiKeyForbidden,
+            ImpersonationForbidden => Code::ImpersonationForbidden,
             MfaAlreadyEnabled => Code::MfaAlreadyEnabled,
             MfaNotEnabled => Code::MfaNotEnabled,
             PasskeysUnavailable => Code::PasskeysUnavailable,
@@ -285,6 +288,9 @@ impl ApiError {
             }
             ApiKeyForbidden => {
                 "An API key may not do this: managing keys, changing credentials, second factors or the address, and deleting the account take a login.".into()
+            }
+            ImpersonationForbidden => {
+                "An admin acting as this account may not do this: credentials, second factors, the address, keys, deleting the account and admin routes are the owner's own.".into()
             }
             MfaAlreadyEnabled => "An authenticator is enabled already; remove it before enrolling another.".into(),
             MfaNotEnabled => "The account has no second factor (or no enrolment to confirm).".into(),

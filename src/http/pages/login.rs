@@ -221,7 +221,7 @@ pub fn consent_form(form: &str, request: &str, client: &str, scopes: &[String], 
 }
 
 /// What a scope lets a client do, in words; a scope of the app's own is shown as it is.
-fn scope_meaning(scope: &str) -> String {
+pub(super) fn scope_meaning(scope: &str) -> String {
     match scope {
         "openid" | "profile" | "email" | "offline_access" | "app_data" | "org" => t(&format!("scope-{scope}")),
         other => other.to_owned(),
@@ -274,7 +274,7 @@ pub fn form_expired() -> Response {
     page(StatusCode::FORBIDDEN, &t("page-form-expired.title"), paragraph(&t("page-form-expired.body")) + &login)
 }
 
-fn hidden_fields(form: &str, next: Option<&str>) -> String {
+pub(super) fn hidden_fields(form: &str, next: Option<&str>) -> String {
     let next =
         next.map(|to| format!("<input type=\"hidden\" name=\"next\" value=\"{}\">\n", attr(to))).unwrap_or_default();
     format!("<input type=\"hidden\" name=\"form\" value=\"{}\">\n{next}", attr(form))

@@ -1,9 +1,10 @@
 //! The few HTML pages a person sees: the result of following an activation link, the
-//! password-reset form with its result, the email-change confirmation and undo pages, and the
-//! hosted login (`login.rs`). Each is in the language the browser asks for (see
-//! [`in_language`]), wears the operator's brand, refuses framing and carries a strict
+//! password-reset form with its result, the email-change confirmation and undo pages, the
+//! hosted login (`login.rs`) and the device grant's page (`device.rs`). Each is in the language
+//! the browser asks for (see [`in_language`]), wears the operator's brand, refuses framing and carries a strict
 //! Content-Security-Policy that allows only its own inline style and same-origin forms.
 
+mod device;
 mod login;
 
 use std::future::Future;
@@ -17,6 +18,7 @@ use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 use sha2::{Digest, Sha256};
 use url::Url;
 
+pub use self::device::{device_approval, device_done, device_entry};
 pub use self::login::{
     OtherWays, consent_form, email_link_sent, form_expired, link_identity, login_form, logout_form, oauth_refused,
     second_factor_form, signed_in, signed_out, to_identity_provider,

@@ -9,23 +9,21 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::oauth::OAuthError;
 use crate::accounts::oauth::authorize::Authorization;
-use crate::accounts::oauth::clients::ClientCredentials;
 use crate::accounts::oauth::tokens::{TokenRequest, TokenResponse};
 use crate::accounts::{Caller, Error};
 use crate::http::browser::{
     browser_caller, clear_session_cookies, end_browser_session, form_posted_here, form_token, go_to, with_cookies,
 };
+use crate::http::client_auth::{calling_client, oauth_error};
 use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{Client, JsonOrForm, Query, bearer};
 use crate::http::pages;
 use crate::http::state::AppState;
-use crate::model::client::OAuthClient;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -112,76 +110,6 @@ async fn consent(
     }
 }
 
-/// An OAuth error answer (RFC 6749 section 5.2), or gatehouse's own failure as a problem.
-fn oauth_error(error: OAuthError, basic: bool) -> Response {
-    match error {
-        OAuthError::Refused { error, description } => {
-            #[derive(Serialize)]
-            struct Body<'a> {
-                error: &'a str,
-                error_description: &'a str,
-            }
-            let status = if error == "invalid_client" { StatusCode::UNAUTHORIZED } else { StatusCode::BAD_REQUEST };
-            let mut response = (status, Json(Body { error, error_description: &description })).into_response();
-            if status == StatusCode::UNAUTHORIZED && basic {
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Basic realm="gatehouse""#));
-            }
-            response
-        }
-        OAuthError::Failed(error) => ApiError::from(error).into_response(),
-    }
-}
-
-/// The client's credentials: `Authorization: Basic` (`client_secret_basic`), or `client_id`
-/// with `client_secret` (`client_secret_post`) or alone (a public client) in the body.
-fn credentials(
-    headers: &HeaderMap,
-    client_id: Option<String>,
-    client_secret: Option<SecretString>,
-) -> Result<(ClientCredentials, bool), OAuthError> {
-    let invalid = || {
-        OAuthError::refused("invalid_client", "send the client's credentials (Basic, or client_id and client_secret)")
-    };
-    if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        let Some(encoded) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) else {
-            return Err(invalid());
-        };
-        if client_secret.is_some() {
-            return Err(OAuthError::invalid_request("send the client's credentials one way, not two"));
-        }
-        let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| invalid())?;
-        let decoded = String::from_utf8(decoded).map_err(|_| invalid())?;
-        let (id, secret) = decoded.split_once(':').ok_or_else(invalid)?;
-        let unescape =
-            |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
-        let (id, secret) = (unescape(id).ok_or_else(invalid)?, unescape(secret).ok_or_else(invalid)?);
-        if client_id.as_deref().is_some_and(|other| other != id) {
-            return Err(invalid());
-        }
-        return Ok((ClientCredentials::Secret { id, secret: secret.into() }, true));
-    }
-    match (client_id, client_secret) {
-        (Some(id), Some(secret)) => Ok((ClientCredentials::Secret { id, secret }, false)),
-        (Some(id), None) => Ok((ClientCredentials::Public { id }, false)),
-        _ => Err(invalid()),
-    }
-}
-
-/// The client a request to the token, revocation or introspection endpoint comes from,
-/// authenticated, and whether it used `Basic`; or the answer refusing it.
-async fn calling_client(
-    state: &AppState,
-    headers: &HeaderMap,
-    client_id: Option<String>,
-    client_secret: Option<SecretString>,
-) -> Result<(OAuthClient, bool), Response> {
-    let (credentials, basic) = credentials(headers, client_id, client_secret).map_err(|e| oauth_error(e, false))?;
-    let app = state.accounts.authenticate_client(credentials).await.map_err(|e| oauth_error(e, basic))?;
-    Ok((app, basic))
-}
-
 #[derive(Deserialize, utoipa::ToSchema)]
 struct TokenForm {
     grant_type: Option<String>,
@@ -190,6 +118,8 @@ struct TokenForm {
     code_verifier: Option<String>,
     refresh_token: Option<String>,
     scope: Option<String>,
+    /// The device grant's code (`grant_type=urn:ietf:params:oauth:grant-type:device_code`).
+    device_code: Option<String>,
     client_id: Option<String>,
     #[schema(value_type = Option<String>)]
     client_secret: Option<SecretString>,
@@ -225,9 +155,9 @@ impl From<TokenResponse> for TokenAnswer {
 
 #[utoipa::path(
     post, path = "/oauth2/token", summary = "Token endpoint (OpenID Connect)", operation_id = "oauthToken", tag = "oidc-provider",
-    description = "`grant_type=authorization_code` (with `code`, `redirect_uri`, `code_verifier`), `refresh_token` (rotated; a spent one presented again ends the whole session) or `client_credentials` (confidential clients; `sub` is the client). Clients authenticate with `client_secret_basic` or `client_secret_post`; public clients send `client_id` alone. Errors are RFC 6749's: `{\"error\",\"error_description\"}`.",
+    description = "`grant_type=authorization_code` (with `code`, `redirect_uri`, `code_verifier`), `refresh_token` (rotated; a spent one presented again ends the whole session) `client_credentials` (confidential clients; `sub` is the client) or `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628, with `device_code`: `authorization_pending` until the person answers on `/device`, `slow_down` when polled faster than `interval` (which then grows by 5 s), `access_denied`, `expired_token`, or the tokens, once). Clients authenticate with `client_secret_basic` or `client_secret_post`; public clients send `client_id` alone. Errors are RFC 6749's: `{\"error\",\"error_description\"}`.",
     request_body(content((TokenForm = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "The tokens", body = TokenAnswer), (status = 400, description = "RFC 6749 error: invalid_request, invalid_grant, invalid_scope, unauthorized_client, unsupported_grant_type; or `malformed_request`: a body that is not a form"), (status = 401, description = "invalid_client"), Errors<(code::PayloadTooLarge, code::UnsupportedMediaType, code::RateLimited, code::Unavailable)>)
+    responses((status = 200, description = "The tokens", body = TokenAnswer), (status = 400, description = "RFC 6749 error: invalid_request, invalid_grant, invalid_scope, unauthorized_client, unsupported_grant_type; RFC 8628's authorization_pending, slow_down, access_denied, expired_token; or `malformed_request`: a body that is not a form"), (status = 401, description = "invalid_client"), Errors<(code::PayloadTooLarge, code::UnsupportedMediaType, code::RateLimited, code::Unavailable)>)
 )]
 async fn token(
     State(state): State<AppState>,
@@ -247,6 +177,7 @@ async fn token(
         code_verifier: form.code_verifier,
         refresh_token: form.refresh_token,
         scope: form.scope,
+        device_code: form.device_code,
     };
     match state.accounts.token(app, request, &client).await {
         Ok(tokens) => Json(TokenAnswer::from(tokens)).into_response(),

@@ -57,6 +57,8 @@ struct Discovery {
     revocation_endpoint: String,
     introspection_endpoint: String,
     end_session_endpoint: String,
+    /// The device authorization grant's first step (RFC 8628).
+    device_authorization_endpoint: String,
     /// How ID tokens are signed (`GATEHOUSE_ID_TOKEN_ALGORITHM`, `RS256` by default).
     #[schema(example = json!(["RS256"]))]
     id_token_signing_alg_values_supported: Vec<String>,
@@ -100,6 +102,7 @@ async fn openid_configuration(State(state): State<AppState>) -> Response {
         revocation_endpoint: at("/oauth2/revoke"),
         introspection_endpoint: at("/oauth2/introspect"),
         end_session_endpoint: at("/oauth2/logout"),
+        device_authorization_endpoint: at("/oauth2/device_authorization"),
         id_token_signing_alg_values_supported: vec![keys.id_token_algorithm().name().to_owned()],
         subject_types_supported: vec!["public"],
         response_types_supported: vec!["code"],

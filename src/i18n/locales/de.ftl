@@ -126,6 +126,12 @@ passkey-added =
     .intro = Ihrem Konto bei { $product } wurde soeben ein Passkey namens „{ $name }“ hinzugefügt; er meldet ohne Passwort an und dient als zweiter Faktor.
     .outro = Wenn Sie das nicht waren, setzen Sie Ihr Passwort sofort zurück („Passwort vergessen“ auf { $site }) und entfernen Sie den Passkey in Ihren Kontoeinstellungen.
 
+impersonation-notice =
+    .subject = Ein Administrator hat Ihr Konto geöffnet
+    .intro = Ein Administrator von { $product } handelt in Ihrem Namen, um Ihr Konto so zu sehen, wie Sie es sehen. Er kann weder Ihr Passwort noch Ihre zweiten Faktoren oder Ihre Adresse ändern, und sein Zugang endet innerhalb von 15 Minuten.
+    .reason = Der angegebene Grund: { $reason }
+    .outro = Wenn Sie das nicht erwartet haben, wenden Sie sich an den Support von { $site } und prüfen Sie Ihr Konto.
+
 passkey-removed =
     .subject = Ein Passkey wurde entfernt
     .intro = Soeben wurde ein Passkey von Ihrem Konto bei { $product } entfernt.
@@ -241,6 +247,27 @@ scope-email = Ihre E-Mail-Adresse zu sehen
 scope-offline_access = angemeldet zu bleiben, während Sie nicht da sind
 scope-app_data = die Daten zu sehen, die Administratoren zu Ihrem Konto führen (Tarif, Rollen)
 scope-org = die Organisation kennen, in der Sie hier arbeiten, und Ihre Rolle und Berechtigungen dort
+
+page-device =
+    .title = Gerät verbinden
+    .intro = Geben Sie den Code ein, den Ihr Gerät anzeigt.
+    .code = Code
+    .continue = Weiter
+    .unknown = Dieser Code ist ungültig, abgelaufen oder wurde bereits beantwortet. Prüfen Sie den Code auf Ihrem Gerät oder beginnen Sie dort neu.
+
+page-device-approve =
+    .title = Dieses Gerät verbinden?
+    .intro = { $client } auf einem anderen Gerät möchte Ihr Konto verwenden, um:
+    .check = Erlauben Sie es nur, wenn Sie dies selbst begonnen haben und Ihr Gerät den Code { $code } anzeigt.
+    .who = Sie sind als { $who } angemeldet; das Gerät erhält Zugriff auf dieses Konto.
+    .allow = Erlauben
+    .deny = Ablehnen
+
+page-device-done =
+    .approved-title = Gerät verbunden
+    .approved = Sie können zu Ihrem Gerät zurückkehren: Es ist angemeldet.
+    .denied-title = Anfrage abgelehnt
+    .denied = Das Gerät wurde nicht zugelassen.
 
 page-oauth-refused =
     .title = Diese Anmeldeanfrage ist ungültig

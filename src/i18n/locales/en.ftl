@@ -126,6 +126,12 @@ passkey-added =
     .intro = A passkey named "{ $name }" was just added to your account at { $product }; it logs in without the password and serves as a second factor.
     .outro = If this was not you, reset your password at once ("forgot password" at { $site }) and remove the passkey in your account settings.
 
+impersonation-notice =
+    .subject = An administrator opened your account
+    .intro = An administrator of { $product } is acting as you, to see your account as you see it. They cannot change your password, second factors or address, and their access ends within 15 minutes.
+    .reason = The reason they gave: { $reason }
+    .outro = If you did not expect this, contact the support of { $site } and review your account.
+
 passkey-removed =
     .subject = A passkey was removed
     .intro = A passkey was just removed from your account at { $product }.
@@ -241,6 +247,27 @@ scope-email = see your email address
 scope-offline_access = stay signed in while you are away
 scope-app_data = see the data administrators keep on your account (plan, roles)
 scope-org = know the organization you work in here, your role and permissions there
+
+page-device =
+    .title = Connect a device
+    .intro = Enter the code your device shows.
+    .code = Code
+    .continue = Continue
+    .unknown = That code is not valid, has expired or has been answered already. Check the code your device shows, or start again there.
+
+page-device-approve =
+    .title = Connect this device?
+    .intro = { $client } on another device asks to use your account:
+    .check = Allow it only if you started this yourself and your device shows the code { $code }.
+    .who = You are logged in as { $who }; the device gets access to this account.
+    .allow = Allow
+    .deny = Deny
+
+page-device-done =
+    .approved-title = Device connected
+    .approved = You can go back to your device: it is signed in.
+    .denied-title = Request denied
+    .denied = The device was not let in.
 
 page-oauth-refused =
     .title = This sign-in request is not valid

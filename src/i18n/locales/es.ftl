@@ -126,6 +126,12 @@ passkey-added =
     .intro = Se acaba de añadir una llave de acceso llamada «{ $name }» a su cuenta en { $product }; permite iniciar sesión sin contraseña y sirve como segundo factor.
     .outro = Si no fue usted, restablezca su contraseña de inmediato («¿Olvidó su contraseña?» en { $site }) y elimine la llave de acceso en la configuración de su cuenta.
 
+impersonation-notice =
+    .subject = Un administrador abrió su cuenta
+    .intro = Un administrador de { $product } está actuando como usted, para ver su cuenta tal como usted la ve. No puede cambiar su contraseña, sus segundos factores ni su dirección, y su acceso termina en 15 minutos como máximo.
+    .reason = El motivo indicado: { $reason }
+    .outro = Si no lo esperaba, contacte con el soporte de { $site } y revise su cuenta.
+
 passkey-removed =
     .subject = Se ha eliminado una llave de acceso
     .intro = Se acaba de eliminar una llave de acceso de su cuenta en { $product }.
@@ -241,6 +247,27 @@ scope-email = ver su dirección de correo electrónico
 scope-offline_access = mantener la sesión iniciada mientras no está
 scope-app_data = ver los datos que los administradores guardan sobre su cuenta (plan, roles)
 scope-org = conocer la organización en la que trabaja aquí, su rol y sus permisos en ella
+
+page-device =
+    .title = Conectar un dispositivo
+    .intro = Introduzca el código que muestra su dispositivo.
+    .code = Código
+    .continue = Continuar
+    .unknown = Ese código no es válido, ha caducado o ya fue respondido. Compruebe el código que muestra su dispositivo o empiece de nuevo allí.
+
+page-device-approve =
+    .title = ¿Conectar este dispositivo?
+    .intro = { $client } en otro dispositivo pide usar su cuenta para:
+    .check = Permítalo solo si usted inició esto y su dispositivo muestra el código { $code }.
+    .who = Ha iniciado sesión como { $who }; el dispositivo tendrá acceso a esta cuenta.
+    .allow = Permitir
+    .deny = Denegar
+
+page-device-done =
+    .approved-title = Dispositivo conectado
+    .approved = Puede volver a su dispositivo: ya tiene la sesión iniciada.
+    .denied-title = Solicitud denegada
+    .denied = No se dejó entrar al dispositivo.
 
 page-oauth-refused =
     .title = Esta solicitud de inicio de sesión no es válida

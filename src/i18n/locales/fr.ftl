@@ -126,6 +126,12 @@ passkey-added =
     .intro = Une clé d'accès nommée « { $name } » vient d'être ajoutée à votre compte sur { $product } ; elle permet de se connecter sans mot de passe et sert de second facteur.
     .outro = Si ce n'était pas vous, réinitialisez immédiatement votre mot de passe (« Mot de passe oublié » sur { $site }) et supprimez la clé d'accès dans les paramètres de votre compte.
 
+impersonation-notice =
+    .subject = Un administrateur a ouvert votre compte
+    .intro = Un administrateur de { $product } agit en votre nom, pour voir votre compte comme vous le voyez. Il ne peut modifier ni votre mot de passe, ni vos seconds facteurs, ni votre adresse, et son accès prend fin dans les 15 minutes.
+    .reason = La raison donnée : { $reason }
+    .outro = Si vous ne vous y attendiez pas, contactez le support de { $site } et vérifiez votre compte.
+
 passkey-removed =
     .subject = Une clé d'accès a été supprimée
     .intro = Une clé d'accès vient d'être supprimée de votre compte sur { $product }.
@@ -241,6 +247,27 @@ scope-email = voir votre adresse e-mail
 scope-offline_access = rester connecté pendant votre absence
 scope-app_data = voir les données que les administrateurs conservent sur votre compte (offre, rôles)
 scope-org = connaître l’organisation dans laquelle vous travaillez ici, votre rôle et vos permissions
+
+page-device =
+    .title = Connecter un appareil
+    .intro = Saisissez le code affiché par votre appareil.
+    .code = Code
+    .continue = Continuer
+    .unknown = Ce code n'est pas valide, a expiré ou a déjà reçu une réponse. Vérifiez le code affiché par votre appareil, ou recommencez depuis celui-ci.
+
+page-device-approve =
+    .title = Connecter cet appareil ?
+    .intro = { $client } sur un autre appareil demande à utiliser votre compte pour :
+    .check = N'autorisez que si vous êtes à l'origine de cette demande et que votre appareil affiche le code { $code }.
+    .who = Vous êtes connecté en tant que { $who } ; l'appareil aura accès à ce compte.
+    .allow = Autoriser
+    .deny = Refuser
+
+page-device-done =
+    .approved-title = Appareil connecté
+    .approved = Vous pouvez revenir à votre appareil : il est connecté.
+    .denied-title = Demande refusée
+    .denied = L'appareil n'a pas été autorisé.
 
 page-oauth-refused =
     .title = Cette demande de connexion n'est pas valide

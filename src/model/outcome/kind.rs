@@ -61,6 +61,8 @@ pub enum Kind {
     AdminAccountDeleted,
     AdminAccountCreated,
     AdminSessionsEnded,
+    /// An admin began acting as the account (`detail.reason`, `.session_id`, `.expires_at`).
+    AdminImpersonated,
     /// An admin (or an operator at the command line) had a password-reset link sent.
     AdminPasswordResetSent,
     /// An admin (or an operator) had the activation link sent again.
@@ -78,6 +80,9 @@ pub enum Kind {
     OauthTokenIssued,
     /// A spent authorization code presented again: the session it started was ended.
     OauthCodeReused,
+    /// A person denied a device's request on `/device` (`detail.client_id`, `detail.scopes`);
+    /// an approval is `OauthAuthorized` with `detail.grant` the device grant.
+    OauthDeviceDenied,
     /// An admin (or an operator) registered, changed, deleted a client or gave it a new secret.
     AdminClientCreated,
     AdminClientUpdated,
@@ -151,7 +156,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 85] = [
+    pub const ALL: [Kind; 87] = [
         Kind::Signup,
         Kind::SignupExistingEmail,
         Kind::Activation,
@@ -192,6 +197,7 @@ impl Kind {
         Kind::AdminAccountDeleted,
         Kind::AdminAccountCreated,
         Kind::AdminSessionsEnded,
+        Kind::AdminImpersonated,
         Kind::AdminPasswordResetSent,
         Kind::AdminActivationSent,
         Kind::AdminEmailRetried,
@@ -201,6 +207,7 @@ impl Kind {
         Kind::OauthConsented,
         Kind::OauthTokenIssued,
         Kind::OauthCodeReused,
+        Kind::OauthDeviceDenied,
         Kind::AdminClientCreated,
         Kind::AdminClientUpdated,
         Kind::AdminClientDeleted,
@@ -280,6 +287,7 @@ impl Kind {
             Kind::AdminAccountDeleted => "admin.account_deleted",
             Kind::AdminAccountCreated => "admin.account_created",
             Kind::AdminSessionsEnded => "admin.sessions_ended",
+            Kind::AdminImpersonated => "admin.impersonated",
             Kind::AdminPasswordResetSent => "admin.password_reset_sent",
             Kind::AdminActivationSent => "admin.activation_sent",
             Kind::AdminEmailRetried => "admin.email_retried",
@@ -289,6 +297,7 @@ impl Kind {
             Kind::OauthConsented => "oauth.consented",
             Kind::OauthTokenIssued => "oauth.token_issued",
             Kind::OauthCodeReused => "oauth.code_reused",
+            Kind::OauthDeviceDenied => "oauth.device_denied",
             Kind::AdminClientCreated => "admin.client_created",
             Kind::AdminClientUpdated => "admin.client_updated",
             Kind::AdminClientDeleted => "admin.client_deleted",

@@ -86,7 +86,7 @@ struct Purge {
     kept: Kept,
 }
 
-const PURGES: [Purge; 13] = [
+const PURGES: [Purge; 14] = [
     Purge { table: "sessions", key: "id", condition: "expires_at <= ?", kept: Kept::No },
     Purge { table: "one_time_tokens", key: "hash", condition: "expires_at <= ?", kept: Kept::AsExpiredTokens },
     Purge { table: "email_changes", key: "hash", condition: "expires_at <= ?", kept: Kept::AsExpiredTokens },
@@ -96,6 +96,7 @@ const PURGES: [Purge; 13] = [
     Purge { table: "login_handoffs", key: "hash", condition: "expires_at <= ?", kept: Kept::No },
     Purge { table: "oidc_logins", key: "id", condition: "expires_at <= ?", kept: Kept::No },
     Purge { table: "oauth_codes", key: "hash", condition: "expires_at <= ?", kept: Kept::No },
+    Purge { table: "oauth_device_codes", key: "device_hash", condition: "expires_at <= ?", kept: Kept::No },
     Purge { table: "saml_requests", key: "hash", condition: "expires_at <= ?", kept: Kept::No },
     Purge { table: "saml_assertions", key: "hash", condition: "expires_at <= ?", kept: Kept::No },
     Purge { table: "org_invitations", key: "id", condition: "expires_at <= ?", kept: Kept::AsExpiredTokens },

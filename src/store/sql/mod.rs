@@ -16,6 +16,7 @@ mod admin;
 mod api_keys;
 mod audit;
 mod clients;
+mod devices;
 mod email_change;
 mod email_login;
 mod growth;
