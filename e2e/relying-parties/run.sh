@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# gatehouse's OpenID Connect provider against two real relying-party libraries, headless, over
+# gatehouse's OpenID Connect provider against three real relying-party libraries, headless, over
 # HTTP: openid-client (node/openid-client.test.mjs), then openid-client again for the device
-# authorization grant (node/device.test.mjs), and then Authlib with requests
-# (python/authlib_rp.py). Each registers its own clients through the admin API and proves
-# discovery, the authorization-code flow with PKCE and a nonce (the login and consent forms
-# posted as a browser would), the ID token's claims, userinfo, refresh rotation, introspection,
-# revocation, RP-initiated logout, client credentials and a first-party public client, and
-# that gatehouse refuses what it must: unregistered or look-alike redirect URIs, plain or
-# missing PKCE, a reused code or refresh token (and the tokens they gave die), another client's
-# code or ID token, a wrong secret or code_verifier. The device grant (RFC 8628): the library's
-# own polling, for a public and a confidential client, while the /device page is approved or
-# denied in a browser; single-use codes, slow_down, and clients or scopes not registered for it.
+# authorization grant (node/device.test.mjs), oauth4webapi for token exchange
+# (node/exchange.test.mjs), and then Authlib with requests (python/authlib_rp.py). Each registers
+# its own clients through the admin API and proves discovery, the authorization-code flow with
+# PKCE and a nonce (the login and consent forms posted as a browser would), the ID token's claims,
+# userinfo, refresh rotation, introspection, revocation, RP-initiated logout, client credentials
+# and a first-party public client, and that gatehouse refuses what it must: unregistered or
+# look-alike redirect URIs, plain or missing PKCE, a reused code or refresh token (and the tokens
+# they gave die), another client's code or ID token, a wrong secret or code_verifier. The device
+# grant (RFC 8628): the library's own polling, for a public and a confidential client, while the
+# /device page is approved or denied in a browser; single-use codes, slow_down, and clients or
+# scopes not registered for it. Token exchange (RFC 8693): a service trades a person's access
+# token, with its own as the actor, for one meant for another client's API (act, the same session,
+# introspected there and ended with the session); a wider scope, another client's tokens, an
+# exchanged token again, an unknown audience, a missing actor or a wrong token type, and a client
+# not registered for it are refused.
 #
 #   e2e/relying-parties/run.sh
 #       runs `npm ci` in e2e/relying-parties/node when its node_modules is missing or older than
@@ -18,7 +23,7 @@
 #       ~/.cache/gatehouse-authlib (again when the requirements change), builds the release
 #       binary, starts `gatehouse serve` on a free port with a fresh SQLite database in a
 #       temporary directory (a bootstrap admin, every other setting at its default: rate limits
-#       on, emails to the log), runs the three tests, stops gatehouse with SIGTERM (it must exit 0)
+#       on, emails to the log), runs the four tests, stops gatehouse with SIGTERM (it must exit 0)
 #       and removes everything it made.
 #
 #   GATEHOUSE_RP_SLOW=1 e2e/relying-parties/run.sh
@@ -37,7 +42,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 case ${1:-} in
   "") ;;
-  -h | --help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
 esac
 
@@ -83,7 +88,7 @@ if [[ ! -d node/node_modules || node/package-lock.json -nt node/node_modules ]];
     || { show_log "$work/npm.log"; die "npm ci failed in e2e/relying-parties/node"; }
   touch node/node_modules
 fi
-say "openid-client $(node -p 'require("./node/node_modules/openid-client/package.json").version')"
+say "openid-client $(node -p 'require("./node/node_modules/openid-client/package.json").version'), oauth4webapi $(node -p 'require("./node/node_modules/oauth4webapi/package.json").version')"
 
 # The virtualenv is (re)made when it lacks the requirements it was made from.
 if ! cmp -s python/requirements.txt "$venv/requirements.txt" || [ ! -x "$venv/bin/python" ]; then
@@ -139,6 +144,12 @@ test_pid=$!
 wait "$test_pid" || failed="$failed device-grant"
 test_pid=""
 
+say "token exchange with oauth4webapi (node/exchange.test.mjs)"
+node node/exchange.test.mjs &
+test_pid=$!
+wait "$test_pid" || failed="$failed token-exchange"
+test_pid=""
+
 say "Authlib (python/authlib_rp.py)"
 "$venv/bin/python" python/authlib_rp.py &
 test_pid=$!
@@ -159,4 +170,4 @@ gatehouse_pid=""
 say "gatehouse stopped cleanly on SIGTERM"
 
 [ -z "$failed" ] || die "failed:$failed"
-say "relying parties: passed (openid-client, device grant, Authlib)"
+say "relying parties: passed (openid-client, device grant, token exchange, Authlib)"

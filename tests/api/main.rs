@@ -42,6 +42,7 @@ mod social;
 mod sso;
 mod sso_oidc;
 mod sso_routing;
+mod token_exchange;
 mod tokens;
 mod users;
 mod webhooks;

@@ -45,13 +45,13 @@ async fn confidential(app: &TestApp, admin: &str) -> Client {
 }
 
 /// A PKCE pair: (verifier, S256 challenge).
-fn pkce() -> (String, String) {
+pub(crate) fn pkce() -> (String, String) {
     let verifier = URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes().repeat(2));
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     (verifier, challenge)
 }
 
-fn authorize_url(app: &TestApp, client: &Client, challenge: &str, extra: &[(&str, &str)]) -> String {
+pub(crate) fn authorize_url(app: &TestApp, client: &Client, challenge: &str, extra: &[(&str, &str)]) -> String {
     let mut url = url::Url::parse(&app.url("/oauth2/authorize")).unwrap();
     url.query_pairs_mut().extend_pairs([
         ("client_id", client.id.as_str()),
@@ -68,7 +68,7 @@ fn authorize_url(app: &TestApp, client: &Client, challenge: &str, extra: &[(&str
 }
 
 /// Runs the browser through login (if asked) and consent (if asked); the redirect to the client.
-async fn authorize(app: &TestApp, browser: &Browser, url: &str, email: &str) -> String {
+pub(crate) async fn authorize(app: &TestApp, browser: &Browser, url: &str, email: &str) -> String {
     let mut response = browser.get(url).await;
     if response.status() == StatusCode::SEE_OTHER && location(&response).contains("/login?") {
         let logged_in = browser.log_in(&location(&response), email, PASSWORD).await;
@@ -89,7 +89,7 @@ pub(crate) async fn token(app: &TestApp, client: &Client, form: &[(&str, &str)])
     app.client.post(app.url("/oauth2/token")).header("authorization", client.basic()).form(form).send().await.unwrap()
 }
 
-async fn redeem(app: &TestApp, client: &Client, code: &str, verifier: &str) -> reqwest::Response {
+pub(crate) async fn redeem(app: &TestApp, client: &Client, code: &str, verifier: &str) -> reqwest::Response {
     let form =
         [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", REDIRECT), ("code_verifier", verifier)];
     token(app, client, &form).await

@@ -1209,7 +1209,7 @@ export interface paths {
         put?: never;
         /**
          * Token endpoint (OpenID Connect)
-         * @description `grant_type=authorization_code` (with `code`, `redirect_uri`, `code_verifier`), `refresh_token` (rotated; a spent one presented again ends the whole session) `client_credentials` (confidential clients; `sub` is the client) or `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628, with `device_code`: `authorization_pending` until the person answers on `/device`, `slow_down` when polled faster than `interval` (which then grows by 5 s), `access_denied`, `expired_token`, or the tokens, once). Clients authenticate with `client_secret_basic` or `client_secret_post`; public clients send `client_id` alone. Errors are RFC 6749's: `{"error","error_description"}`.
+         * @description `grant_type=authorization_code` (with `code`, `redirect_uri`, `code_verifier`), `refresh_token` (rotated; a spent one presented again ends the whole session) `client_credentials` (confidential clients; `sub` is the client) or `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628, with `device_code`: `authorization_pending` until the person answers on `/device`, `slow_down` when polled faster than `interval` (which then grows by 5 s), `access_denied`, `expired_token`, or the tokens, once) or `urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693, confidential clients registered for it: `subject_token`, a person's access token issued to this client, and `actor_token`, one of its own, both of type `urn:ietf:params:oauth:token-type:access_token`, with `audience` another client's id → an access token of the person's session for that client, with `act: {"sub": <the actor>}`; no refresh token). Clients authenticate with `client_secret_basic` or `client_secret_post`; public clients send `client_id` alone. Errors are RFC 6749's: `{"error","error_description"}`.
          */
         post: operations["oauthToken"];
         delete?: never;
@@ -3317,6 +3317,8 @@ export interface components {
             refresh_token?: string | null;
             /** @description With `openid`. */
             id_token?: string | null;
+            /** @description A token exchange's: `urn:ietf:params:oauth:token-type:access_token`. */
+            issued_token_type?: string | null;
         };
         /** @description A SCIM token, never the token itself but when it is made. */
         TokenBody: {
@@ -3341,6 +3343,16 @@ export interface components {
             scope?: string | null;
             /** @description The device grant's code (`grant_type=urn:ietf:params:oauth:grant-type:device_code`). */
             device_code?: string | null;
+            /** @description Token exchange (RFC 8693): the person's access token issued to this client. */
+            subject_token?: string | null;
+            /** @description `urn:ietf:params:oauth:token-type:access_token`. */
+            subject_token_type?: string | null;
+            /** @description Token exchange: an access token of this client's own (its client credentials), the actor. */
+            actor_token?: string | null;
+            actor_token_type?: string | null;
+            /** @description Token exchange: the `client_id` of the API the new token is for. */
+            audience?: string | null;
+            requested_token_type?: string | null;
             client_id?: string | null;
             client_secret?: string | null;
         };

@@ -18,14 +18,9 @@
 // than 60 s); about 15 s of it is the library waiting between polls.
 
 import * as client from 'openid-client';
+import { Browser, checks, heading, httpTo, parseForm, setUp, settings } from './helpers.mjs';
 
-const base = process.env.GATEHOUSE_RP_BASE?.replace(/\/$/, '');
-const adminEmail = process.env.GATEHOUSE_RP_ADMIN_EMAIL;
-const adminPassword = process.env.GATEHOUSE_RP_ADMIN_PASSWORD;
-if (!base || !adminEmail || !adminPassword) {
-  console.error('set GATEHOUSE_RP_BASE, GATEHOUSE_RP_ADMIN_EMAIL and GATEHOUSE_RP_ADMIN_PASSWORD (../run.sh does)');
-  process.exit(2);
-}
+const { base, adminEmail, adminPassword } = settings();
 const issuer = base;
 const LABEL = 'device grant';
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -34,58 +29,16 @@ const REQUEST_TIMEOUT_S = 10;
 /** A poll that has not ended by then fails the check (the codes themselves live 600 s). */
 const POLL_TIMEOUT_MS = 30_000;
 
+// The checks, and raw HTTP: the admin API, and requests a library would not send.
+const { ok, check, equal, refused, describe, run, passed } = checks();
+const http = httpTo(base, { timeoutMs: REQUEST_TIMEOUT_S * 1000 });
+
 // Nothing may hang the run: past this, the test fails as a whole.
 setTimeout(() => {
   console.log('FAIL the device grant test did not end within 60 s');
-  console.log(`${LABEL}: ${passed} passed, 1 failed`);
+  console.log(`${LABEL}: ${passed()} passed, 1 failed`);
   process.exit(1);
 }, 60_000).unref();
-
-// ------------------------------------------------------------------------------------------
-// Checks (as in openid-client.test.mjs).
-let passed = 0;
-class CheckFailed extends Error {}
-
-function ok(name) {
-  passed += 1;
-  console.log(`ok   ${name}`);
-}
-
-function check(name, condition, detail) {
-  if (!condition) {
-    console.log(`FAIL ${name}`);
-    if (detail !== undefined) console.log(`     ${typeof detail === 'string' ? detail : JSON.stringify(detail)}`);
-    throw new CheckFailed(name);
-  }
-  ok(name);
-}
-
-function equal(name, actual, expected) {
-  check(name, actual === expected, `expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
-}
-
-/** Runs `fn`, which must throw; returns what it threw. */
-async function refused(name, fn, accept) {
-  let error;
-  try {
-    const value = await fn();
-    check(name, false, `expected a refusal, got ${JSON.stringify(value)?.slice(0, 300)}`);
-  } catch (e) {
-    if (e instanceof CheckFailed) throw e;
-    error = e;
-  }
-  const why = accept(error);
-  check(name, why === true, typeof why === 'string' ? why : describe(error));
-  return error;
-}
-
-function describe(error) {
-  const parts = [error?.name, error?.code, error?.error, error?.status, error?.message];
-  for (let cause = error?.cause, depth = 0; cause && typeof cause === 'object' && depth < 3; cause = cause.cause, depth += 1) {
-    parts.push(`cause: ${cause.message ?? ''} ${JSON.stringify(cause).slice(0, 300)}`);
-  }
-  return parts.filter((p) => p !== undefined).join(' | ');
-}
 
 /** A refusal by the server in OAuth's error form, as openid-client throws it. */
 function oauthError(expected) {
@@ -102,113 +55,7 @@ async function until(condition, ms) {
 }
 
 // ------------------------------------------------------------------------------------------
-// Raw HTTP: the admin API, and requests a library would not send.
-async function http(method, path, { token, json, form, headers = {}, basic } = {}) {
-  const url = path.startsWith('http') ? path : `${base}${path}`;
-  const h = { ...headers };
-  let body;
-  if (token) h.authorization = `Bearer ${token}`;
-  if (basic) h.authorization = `Basic ${Buffer.from(`${encodeURIComponent(basic[0])}:${encodeURIComponent(basic[1])}`).toString('base64')}`;
-  if (json !== undefined) {
-    h['content-type'] = 'application/json';
-    body = JSON.stringify(json);
-  } else if (form !== undefined) {
-    h['content-type'] = 'application/x-www-form-urlencoded';
-    body = new URLSearchParams(form).toString();
-  }
-  const response = await fetch(url, { method, headers: h, body, redirect: 'manual', signal: AbortSignal.timeout(REQUEST_TIMEOUT_S * 1000) });
-  const text = await response.text();
-  let data;
-  try {
-    data = JSON.parse(text);
-  } catch {
-    data = undefined;
-  }
-  return { status: response.status, headers: response.headers, text, json: data, location: response.headers.get('location') };
-}
-
-// ------------------------------------------------------------------------------------------
-// A browser without JavaScript: a cookie jar, redirects followed by hand, forms posted with the
-// page's origin.
-function unescapeHtml(text) {
-  return text.replace(/&(#x[0-9a-f]+|#[0-9]+|amp|lt|gt|quot|apos);/gi, (_, entity) => {
-    const e = entity.toLowerCase();
-    if (e.startsWith('#x')) return String.fromCodePoint(parseInt(e.slice(2), 16));
-    if (e.startsWith('#')) return String.fromCodePoint(parseInt(e.slice(1), 10));
-    return { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" }[e];
-  });
-}
-
-/** The first form of a page posting to `actionName`: its absolute action and its fields. */
-function parseForm(html, pageUrl, actionName) {
-  const forms = [...html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/gi)];
-  const attr = (tag, name) => {
-    const m = tag.match(new RegExp(`\\b${name}="([^"]*)"`, 'i'));
-    return m ? unescapeHtml(m[1]) : undefined;
-  };
-  for (const [, formTag, inner] of forms) {
-    const action = attr(formTag, 'action') ?? '';
-    if (actionName && action !== actionName) continue;
-    const fields = {};
-    for (const [input] of inner.matchAll(/<input\b[^>]*>/gi)) {
-      const name = attr(input, 'name');
-      if (name && attr(input, 'type') === 'hidden') fields[name] = attr(input, 'value') ?? '';
-    }
-    const buttons = [...inner.matchAll(/<button\b[^>]*>/gi)].map(([b]) => ({ name: attr(b, 'name'), value: attr(b, 'value') }));
-    return { action: new URL(action, pageUrl).href, method: (attr(formTag, 'method') ?? 'get').toLowerCase(), fields, buttons };
-  }
-  return undefined;
-}
-
-/** The text of a page's <h1>. */
-function heading(html) {
-  const m = html.match(/<h1\b[^>]*>([\s\S]*?)<\/h1>/i);
-  return m ? unescapeHtml(m[1].replace(/<[^>]*>/g, '')).trim() : undefined;
-}
-
-class Browser {
-  constructor() {
-    this.cookies = new Map();
-  }
-
-  cookieHeader() {
-    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-  }
-
-  remember(response) {
-    for (const line of response.headers.getSetCookie()) {
-      const [pair, ...attrs] = line.split(';');
-      const eq = pair.indexOf('=');
-      const name = pair.slice(0, eq).trim();
-      const value = pair.slice(eq + 1).trim();
-      const maxAge = attrs.map((a) => a.trim().match(/^max-age=(-?\d+)$/i)).find(Boolean);
-      if (value === '' || (maxAge && Number(maxAge[1]) <= 0)) this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
-  }
-
-  async request(method, url, form) {
-    const headers = { accept: 'text/html' };
-    if (this.cookies.size) headers.cookie = this.cookieHeader();
-    let body;
-    if (form) {
-      headers['content-type'] = 'application/x-www-form-urlencoded';
-      headers.origin = new URL(url).origin;
-      body = new URLSearchParams(form).toString();
-    }
-    const response = await fetch(url, { method, headers, body, redirect: 'manual', signal: AbortSignal.timeout(REQUEST_TIMEOUT_S * 1000) });
-    this.remember(response);
-    return { url, status: response.status, location: response.headers.get('location'), text: await response.text(), headers: response.headers };
-  }
-
-  get(url) {
-    return this.request('GET', url);
-  }
-
-  post(url, form) {
-    return this.request('POST', url, form);
-  }
-}
+// The /device page in a browser, and the library's requests and its poll.
 
 /** A page's answer in one line, for a failed check. */
 function summary(page) {
@@ -278,22 +125,8 @@ function startPolling(config, codes) {
 // ------------------------------------------------------------------------------------------
 async function main() {
   // Set-up through the admin API.
-  const auth = await http('POST', '/auth', { json: { email: adminEmail, password: adminPassword } });
-  check('set-up: the admin logs in (POST /auth)', auth.status === 200 && auth.json?.access_token, `${auth.status} ${auth.text.slice(0, 300)}`);
-  const admin = auth.json.access_token;
-  const dana = { login: 'dana@example.com', password: `dana's long passphrase ${Math.random().toString(36).slice(2)}` };
-  const created = await http('POST', '/admin/users', {
-    token: admin,
-    json: { email: dana.login, password: dana.password, name: 'Dana Example', username: 'dana' },
-  });
-  check('set-up: dana is created (POST /admin/users)', created.status === 201 && created.json?.id, `${created.status} ${created.text.slice(0, 300)}`);
-  const danaId = created.json.id;
-
-  async function register(spec) {
-    const r = await http('POST', '/admin/clients', { token: admin, json: spec });
-    check(`set-up: client "${spec.name}" is registered`, r.status === 201 && r.json?.client_id, `${r.status} ${r.text.slice(0, 300)}`);
-    return r.json;
-  }
+  const { person: dana, personId: danaId, register } = await setUp({ http, check }, { adminEmail, adminPassword },
+    { email: 'dana@example.com', name: 'Dana Example', username: 'dana' });
   const cli = await register({
     name: 'Device CLI (openid-client)',
     confidential: false,
@@ -328,7 +161,7 @@ async function main() {
 
   // ----------------------------------------------------------------------------------------
   // A public client, approved: openid-client polls until the tokens come.
-  const browser = new Browser();
+  const browser = new Browser({ timeoutMs: REQUEST_TIMEOUT_S * 1000 });
   const cliLog = watched(cliConfig);
   const codes = await client.initiateDeviceAuthorization(cliConfig, { scope: 'openid email offline_access' });
   ok('public client: openid-client accepts the device authorization answer');
@@ -427,15 +260,5 @@ async function main() {
     () => client.initiateDeviceAuthorization(cliConfig, { scope: 'openid profile' }), oauthError('invalid_scope'));
 }
 
-try {
-  await main();
-  console.log(`${LABEL}: ${passed} passed, 0 failed`);
-  process.exit(0);
-} catch (error) {
-  if (!(error instanceof CheckFailed)) {
-    console.log(`FAIL unexpected error: ${describe(error)}`);
-    console.log(error?.stack ?? error);
-  }
-  console.log(`${LABEL}: ${passed} passed, 1 failed`);
-  process.exit(1);
-}
+await run(LABEL, main);
+process.exit(0);

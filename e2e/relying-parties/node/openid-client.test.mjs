@@ -13,63 +13,16 @@
 // Prints one line per check and exits 1 at the first that fails.
 
 import * as client from 'openid-client';
+import { Browser, checks, httpTo, parseForm, setUp, settings } from './helpers.mjs';
 
-const base = process.env.GATEHOUSE_RP_BASE?.replace(/\/$/, '');
-const adminEmail = process.env.GATEHOUSE_RP_ADMIN_EMAIL;
-const adminPassword = process.env.GATEHOUSE_RP_ADMIN_PASSWORD;
-if (!base || !adminEmail || !adminPassword) {
-  console.error('set GATEHOUSE_RP_BASE, GATEHOUSE_RP_ADMIN_EMAIL and GATEHOUSE_RP_ADMIN_PASSWORD (../run.sh does)');
-  process.exit(2);
-}
+const { base, adminEmail, adminPassword } = settings();
 const issuer = base;
 const origin = new URL(base).origin;
 const LABEL = 'openid-client';
 
-// ------------------------------------------------------------------------------------------
-// Checks.
-let passed = 0;
-class CheckFailed extends Error {}
-
-function ok(name) {
-  passed += 1;
-  console.log(`ok   ${name}`);
-}
-
-function check(name, condition, detail) {
-  if (!condition) {
-    console.log(`FAIL ${name}`);
-    if (detail !== undefined) console.log(`     ${typeof detail === 'string' ? detail : JSON.stringify(detail)}`);
-    throw new CheckFailed(name);
-  }
-  ok(name);
-}
-
-function equal(name, actual, expected) {
-  check(name, actual === expected, `expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
-}
-
-/** Runs `fn`, which must throw; returns what it threw. */
-async function refused(name, fn, accept) {
-  let error;
-  try {
-    const value = await fn();
-    check(name, false, `expected a refusal, got ${JSON.stringify(value)?.slice(0, 300)}`);
-  } catch (e) {
-    if (e instanceof CheckFailed) throw e;
-    error = e;
-  }
-  const why = accept(error);
-  check(name, why === true, typeof why === 'string' ? why : describe(error));
-  return error;
-}
-
-function describe(error) {
-  const parts = [error?.name, error?.code, error?.error, error?.status, error?.message];
-  for (let cause = error?.cause, depth = 0; cause && typeof cause === 'object' && depth < 3; cause = cause.cause, depth += 1) {
-    parts.push(`cause: ${cause.message ?? ''} ${JSON.stringify(cause).slice(0, 300)}`);
-  }
-  return parts.filter((p) => p !== undefined).join(' | ');
-}
+// The checks, and raw HTTP: the admin API, and requests a library would never send.
+const { ok, check, equal, refused, describe, run } = checks();
+const http = httpTo(base);
 
 /** The JSON payload and header of a JWT, unverified (for claims the library does not expose). */
 function jwtParts(jwt) {
@@ -78,107 +31,7 @@ function jwtParts(jwt) {
 }
 
 // ------------------------------------------------------------------------------------------
-// Raw HTTP: the admin API, and requests a library would never send.
-async function http(method, path, { token, json, form, headers = {}, basic } = {}) {
-  const url = path.startsWith('http') ? path : `${base}${path}`;
-  const h = { ...headers };
-  let body;
-  if (token) h.authorization = `Bearer ${token}`;
-  if (basic) h.authorization = `Basic ${Buffer.from(`${encodeURIComponent(basic[0])}:${encodeURIComponent(basic[1])}`).toString('base64')}`;
-  if (json !== undefined) {
-    h['content-type'] = 'application/json';
-    body = JSON.stringify(json);
-  } else if (form !== undefined) {
-    h['content-type'] = 'application/x-www-form-urlencoded';
-    body = new URLSearchParams(form).toString();
-  }
-  const response = await fetch(url, { method, headers: h, body, redirect: 'manual' });
-  const text = await response.text();
-  let data;
-  try {
-    data = JSON.parse(text);
-  } catch {
-    data = undefined;
-  }
-  return { status: response.status, headers: response.headers, text, json: data, location: response.headers.get('location') };
-}
-
-// ------------------------------------------------------------------------------------------
-// A browser without JavaScript: a cookie jar, redirects followed by hand, forms posted with the
-// page's origin.
-function unescapeHtml(text) {
-  return text.replace(/&(#x[0-9a-f]+|#[0-9]+|amp|lt|gt|quot|apos);/gi, (_, entity) => {
-    const e = entity.toLowerCase();
-    if (e.startsWith('#x')) return String.fromCodePoint(parseInt(e.slice(2), 16));
-    if (e.startsWith('#')) return String.fromCodePoint(parseInt(e.slice(1), 10));
-    return { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" }[e];
-  });
-}
-
-/** The first form of a page: its absolute action and its fields (hidden ones and buttons). */
-function parseForm(html, pageUrl, actionName) {
-  const forms = [...html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/gi)];
-  const attr = (tag, name) => {
-    const m = tag.match(new RegExp(`\\b${name}="([^"]*)"`, 'i'));
-    return m ? unescapeHtml(m[1]) : undefined;
-  };
-  for (const [, formTag, inner] of forms) {
-    const action = attr(formTag, 'action') ?? '';
-    if (actionName && action !== actionName) continue;
-    const fields = {};
-    for (const [input] of inner.matchAll(/<input\b[^>]*>/gi)) {
-      const name = attr(input, 'name');
-      if (name && attr(input, 'type') === 'hidden') fields[name] = attr(input, 'value') ?? '';
-    }
-    const buttons = [...inner.matchAll(/<button\b[^>]*>/gi)].map(([b]) => ({ name: attr(b, 'name'), value: attr(b, 'value') }));
-    return { action: new URL(action, pageUrl).href, method: (attr(formTag, 'method') ?? 'get').toLowerCase(), fields, buttons };
-  }
-  return undefined;
-}
-
-class Browser {
-  constructor() {
-    this.cookies = new Map();
-  }
-
-  cookieHeader() {
-    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-  }
-
-  remember(response) {
-    for (const line of response.headers.getSetCookie()) {
-      const [pair, ...attrs] = line.split(';');
-      const eq = pair.indexOf('=');
-      const name = pair.slice(0, eq).trim();
-      const value = pair.slice(eq + 1).trim();
-      const maxAge = attrs.map((a) => a.trim().match(/^max-age=(-?\d+)$/i)).find(Boolean);
-      if (value === '' || (maxAge && Number(maxAge[1]) <= 0)) this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
-  }
-
-  async request(method, url, form) {
-    const headers = { accept: 'text/html' };
-    if (this.cookies.size) headers.cookie = this.cookieHeader();
-    let body;
-    if (form) {
-      headers['content-type'] = 'application/x-www-form-urlencoded';
-      headers.origin = new URL(url).origin;
-      body = new URLSearchParams(form).toString();
-    }
-    const response = await fetch(url, { method, headers, body, redirect: 'manual' });
-    this.remember(response);
-    return { url, status: response.status, location: response.headers.get('location'), text: await response.text(), headers: response.headers };
-  }
-
-  get(url) {
-    return this.request('GET', url);
-  }
-
-  post(url, form) {
-    return this.request('POST', url, form);
-  }
-}
+// An authorization request, built by the library and walked in a browser.
 
 /**
  * Walks an authorization request in `browser` until gatehouse sends it to a URL that is not
@@ -251,22 +104,8 @@ function statusOf(error) {
 // ------------------------------------------------------------------------------------------
 async function main() {
   // Set-up through the admin API.
-  const auth = await http('POST', '/auth', { json: { email: adminEmail, password: adminPassword } });
-  check('set-up: the admin logs in (POST /auth)', auth.status === 200 && auth.json?.access_token, `${auth.status} ${auth.text.slice(0, 300)}`);
-  const admin = auth.json.access_token;
-  const ann = { login: 'ann@example.com', password: `ann's long passphrase ${Math.random().toString(36).slice(2)}` };
-  const created = await http('POST', '/admin/users', {
-    token: admin,
-    json: { email: ann.login, password: ann.password, name: 'Ann Example', username: 'ann' },
-  });
-  check('set-up: ann is created (POST /admin/users)', created.status === 201 && created.json?.id, `${created.status} ${created.text.slice(0, 300)}`);
-  const annId = created.json.id;
-
-  async function register(spec) {
-    const r = await http('POST', '/admin/clients', { token: admin, json: spec });
-    check(`set-up: client "${spec.name}" is registered`, r.status === 201 && r.json?.client_id, `${r.status} ${r.text.slice(0, 300)}`);
-    return r.json;
-  }
+  const { person: ann, personId: annId, register } = await setUp({ http, check }, { adminEmail, adminPassword },
+    { email: 'ann@example.com', name: 'Ann Example', username: 'ann' });
   const notes = await register({
     name: 'Notes (openid-client)',
     redirect_uris: ['https://notes.example.com/cb'],
@@ -603,14 +442,4 @@ async function main() {
   }
 }
 
-try {
-  await main();
-  console.log(`${LABEL}: ${passed} passed, 0 failed`);
-} catch (error) {
-  if (!(error instanceof CheckFailed)) {
-    console.log(`FAIL unexpected error: ${describe(error)}`);
-    console.log(error?.stack ?? error);
-  }
-  console.log(`${LABEL}: ${passed} passed, 1 failed`);
-  process.exit(1);
-}
+await run(LABEL, main);

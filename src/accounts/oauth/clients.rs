@@ -71,6 +71,9 @@ fn apply(mut client: OAuthClient, spec: ClientSpec) -> Result<OAuthClient> {
         problems.push(FieldError::new("grant_types", "a client needs at least one grant type"));
     }
     let grants = |g: &str| client.grant_types.iter().any(|x| x == g);
+    if grants(super::TOKEN_EXCHANGE) && !client.confidential {
+        problems.push(FieldError::new("grant_types", "token exchange needs a confidential client (one with a secret)"));
+    }
     if grants("client_credentials") && !client.confidential {
         problems
             .push(FieldError::new("grant_types", "client_credentials needs a confidential client (one with a secret)"));

@@ -2,7 +2,8 @@
 //! (`clients.rs`), the authorization endpoint's decisions (`authorize.rs`) and the token,
 //! userinfo, introspection and revocation endpoints (`tokens.rs`).
 //!
-//! The device authorization grant (RFC 8628) is `device.rs`.
+//! The device authorization grant (RFC 8628) is `device.rs`; token exchange (RFC 8693),
+//! `exchange.rs`.
 //!
 //! What it holds to: the authorization-code grant only with PKCE S256 (no `plain`, no implicit
 //! grant, no password grant for client apps), exact redirect URIs (a loopback URI's port may vary
@@ -15,6 +16,7 @@
 pub mod authorize;
 pub mod clients;
 pub mod device;
+pub mod exchange;
 pub mod revocation;
 pub mod tokens;
 
@@ -27,10 +29,28 @@ pub const SCOPES: &[&str] = &["openid", "profile", "email", "offline_access", "a
 
 /// The grants a client may be allowed.
 pub const GRANT_TYPES: &[&str] =
-    &["authorization_code", "refresh_token", "client_credentials", crate::model::device::DEVICE_GRANT];
+    &["authorization_code", "refresh_token", "client_credentials", crate::model::device::DEVICE_GRANT, TOKEN_EXCHANGE];
 
 /// How long an authorization code may wait for its redemption.
 pub const CODE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Token exchange's grant type (RFC 8693, `exchange.rs`).
+pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+/// The one token type taken and given.
+pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+
+/// What a token exchange sent, beside the grant type and `scope`.
+#[derive(Debug, Default)]
+pub struct ExchangeRequest {
+    pub subject_token: Option<String>,
+    pub subject_token_type: Option<String>,
+    pub actor_token: Option<String>,
+    pub actor_token_type: Option<String>,
+    /// The client whose API the new token is for (its `client_id`); the exchanging client's
+    /// own when absent.
+    pub audience: Option<String>,
+    pub requested_token_type: Option<String>,
+}
 
 /// An OAuth 2.0 error (RFC 6749 section 5.2 and 4.1.2.1), or a failure of gatehouse itself.
 #[derive(Debug)]

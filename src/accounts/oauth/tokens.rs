@@ -33,6 +33,10 @@ pub struct ClientAccessClaims {
     /// The client session (none for client credentials).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<Uuid>,
+    /// Who acts for `sub` (RFC 8693 `act`, `{"sub": …}`): a token exchange's actor. Such a
+    /// token's `aud` may be another client than `client_id`, the one that exchanged it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Value>,
     pub iat: i64,
     pub exp: i64,
     pub jti: Uuid,
@@ -48,6 +52,8 @@ pub struct TokenRequest {
     pub refresh_token: Option<String>,
     pub scope: Option<String>,
     pub device_code: Option<String>,
+    /// Token exchange (RFC 8693).
+    pub exchange: Option<super::ExchangeRequest>,
 }
 
 /// The token endpoint's answer.
@@ -58,6 +64,8 @@ pub struct TokenResponse {
     pub scope: String,
     pub refresh_token: Option<SecretString>,
     pub id_token: Option<String>,
+    /// Token exchange's `issued_token_type`.
+    pub issued_token_type: Option<&'static str>,
 }
 
 /// The claims of `account` that `scopes` let a client see (the ID token's and userinfo's).
@@ -108,6 +116,7 @@ impl Accounts {
             "authorization_code" => self.redeem(client, request, info).await,
             "refresh_token" => self.refresh_client(client, request).await,
             crate::model::device::DEVICE_GRANT => self.device_grant(client, request, info).await,
+            super::TOKEN_EXCHANGE => self.exchange(client, request).await,
             _ => self.client_credentials(client, request),
         }
     }
@@ -275,7 +284,14 @@ impl Accounts {
         let now = self.now();
         let (access_token, expires_in) =
             self.client_access_token(&client, client.id.clone(), None, &asked, None, now)?;
-        Ok(TokenResponse { access_token, expires_in, scope: asked.join(" "), refresh_token: None, id_token: None })
+        Ok(TokenResponse {
+            access_token,
+            expires_in,
+            scope: asked.join(" "),
+            refresh_token: None,
+            id_token: None,
+            issued_token_type: None,
+        })
     }
 
     /// The account, if it is still active; else the grant is void.
@@ -304,6 +320,7 @@ impl Accounts {
             client_id: client.id.clone(),
             scope: scopes.join(" "),
             sid: session.map(|s| s.id),
+            act: None,
             iat: now.timestamp(),
             exp: exp.timestamp(),
             jti: Uuid::now_v7(),
@@ -363,6 +380,7 @@ impl Accounts {
             scope: grant.scopes.join(" "),
             refresh_token: offline.then_some(refresh),
             id_token,
+            issued_token_type: None,
         })
     }
 
@@ -407,7 +425,9 @@ impl Accounts {
     pub(super) async fn live_client_token(&self, token: &str) -> Result<(ClientAccessClaims, Option<LiveSession>)> {
         let claims: ClientAccessClaims =
             self.keys().verify_typed(token, ACCESS_TYP, None, false).map_err(|_| Error::Unauthorized)?;
-        if claims.aud != claims.client_id || self.find_client(&claims.client_id).await?.is_none() {
+        let audience_known =
+            claims.aud == claims.client_id || (claims.act.is_some() && self.find_client(&claims.aud).await?.is_some());
+        if !audience_known || self.find_client(&claims.client_id).await?.is_none() {
             return Err(Error::Unauthorized);
         }
         let Some(sid) = claims.sid else { return Ok((claims, None)) };
@@ -441,7 +461,9 @@ impl Accounts {
     /// `{"active": false}`: a client learns nothing of tokens that are not its business.
     pub async fn introspect(&self, asker: &OAuthClient, token: &str) -> Result<Value> {
         match self.live_client_token(token).await {
-            Ok((claims, _)) if claims.client_id != asker.id && !asker.introspect => Ok(json!({ "active": false })),
+            Ok((claims, _)) if claims.client_id != asker.id && claims.aud != asker.id && !asker.introspect => {
+                Ok(json!({ "active": false }))
+            }
             Ok((claims, session)) => {
                 let scopes: Vec<String> = claims.scope.split(' ').map(str::to_owned).collect();
                 let org = match &session {
@@ -459,8 +481,13 @@ impl Accounts {
                 "exp": claims.exp,
                 "iat": claims.iat,
                 });
-                if let (Some(org), Some(fields)) = (org, answer.as_object_mut()) {
-                    fields.insert("org".into(), org);
+                if let Some(fields) = answer.as_object_mut() {
+                    if let Some(org) = org {
+                        fields.insert("org".into(), org);
+                    }
+                    if let Some(act) = claims.act {
+                        fields.insert("act".into(), act);
+                    }
                 }
                 Ok(answer)
             }

@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+use crate::accounts::oauth::ExchangeRequest;
 use crate::accounts::oauth::OAuthError;
 use crate::accounts::oauth::authorize::Authorization;
 use crate::accounts::oauth::tokens::{TokenRequest, TokenResponse};
@@ -120,6 +121,16 @@ struct TokenForm {
     scope: Option<String>,
     /// The device grant's code (`grant_type=urn:ietf:params:oauth:grant-type:device_code`).
     device_code: Option<String>,
+    /// Token exchange (RFC 8693): the person's access token issued to this client.
+    subject_token: Option<String>,
+    /// `urn:ietf:params:oauth:token-type:access_token`.
+    subject_token_type: Option<String>,
+    /// Token exchange: an access token of this client's own (its client credentials), the actor.
+    actor_token: Option<String>,
+    actor_token_type: Option<String>,
+    /// Token exchange: the `client_id` of the API the new token is for.
+    audience: Option<String>,
+    requested_token_type: Option<String>,
     client_id: Option<String>,
     #[schema(value_type = Option<String>)]
     client_secret: Option<SecretString>,
@@ -138,6 +149,9 @@ struct TokenAnswer {
     /// With `openid`.
     #[serde(skip_serializing_if = "Option::is_none")]
     id_token: Option<String>,
+    /// A token exchange's: `urn:ietf:params:oauth:token-type:access_token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issued_token_type: Option<&'static str>,
 }
 
 impl From<TokenResponse> for TokenAnswer {
@@ -149,13 +163,14 @@ impl From<TokenResponse> for TokenAnswer {
             scope: r.scope,
             refresh_token: r.refresh_token.map(|t| t.expose_secret().to_owned()),
             id_token: r.id_token,
+            issued_token_type: r.issued_token_type,
         }
     }
 }
 
 #[utoipa::path(
     post, path = "/oauth2/token", summary = "Token endpoint (OpenID Connect)", operation_id = "oauthToken", tag = "oidc-provider",
-    description = "`grant_type=authorization_code` (with `code`, `redirect_uri`, `code_verifier`), `refresh_token` (rotated; a spent one presented again ends the whole session) `client_credentials` (confidential clients; `sub` is the client) or `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628, with `device_code`: `authorization_pending` until the person answers on `/device`, `slow_down` when polled faster than `interval` (which then grows by 5 s), `access_denied`, `expired_token`, or the tokens, once). Clients authenticate with `client_secret_basic` or `client_secret_post`; public clients send `client_id` alone. Errors are RFC 6749's: `{\"error\",\"error_description\"}`.",
+    description = "`grant_type=authorization_code` (with `code`, `redirect_uri`, `code_verifier`), `refresh_token` (rotated; a spent one presented again ends the whole session) `client_credentials` (confidential clients; `sub` is the client) or `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628, with `device_code`: `authorization_pending` until the person answers on `/device`, `slow_down` when polled faster than `interval` (which then grows by 5 s), `access_denied`, `expired_token`, or the tokens, once) or `urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693, confidential clients registered for it: `subject_token`, a person's access token issued to this client, and `actor_token`, one of its own, both of type `urn:ietf:params:oauth:token-type:access_token`, with `audience` another client's id → an access token of the person's session for that client, with `act: {\"sub\": <the actor>}`; no refresh token). Clients authenticate with `client_secret_basic` or `client_secret_post`; public clients send `client_id` alone. Errors are RFC 6749's: `{\"error\",\"error_description\"}`.",
     request_body(content((TokenForm = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "The tokens", body = TokenAnswer), (status = 400, description = "RFC 6749 error: invalid_request, invalid_grant, invalid_scope, unauthorized_client, unsupported_grant_type; RFC 8628's authorization_pending, slow_down, access_denied, expired_token; or `malformed_request`: a body that is not a form"), (status = 401, description = "invalid_client"), Errors<(code::PayloadTooLarge, code::UnsupportedMediaType, code::RateLimited, code::Unavailable)>)
 )]
@@ -178,6 +193,14 @@ async fn token(
         refresh_token: form.refresh_token,
         scope: form.scope,
         device_code: form.device_code,
+        exchange: Some(ExchangeRequest {
+            subject_token: form.subject_token,
+            subject_token_type: form.subject_token_type,
+            actor_token: form.actor_token,
+            actor_token_type: form.actor_token_type,
+            audience: form.audience,
+            requested_token_type: form.requested_token_type,
+        }),
     };
     match state.accounts.token(app, request, &client).await {
         Ok(tokens) => Json(TokenAnswer::from(tokens)).into_response(),
