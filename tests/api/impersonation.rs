@@ -91,7 +91,11 @@ async fn an_admin_sees_what_the_account_sees_but_cannot_touch_what_is_the_owner_
 
 #[tokio::test]
 async fn only_a_recently_logged_in_admin_impersonates_and_never_gains_admin_powers_by_it() {
-    let app = spawn_app_with(Options::default().var("GATEHOUSE_IMPERSONATION_NOTICE", "false")).await;
+    let options = Options::default()
+        .var("GATEHOUSE_IMPERSONATION_NOTICE", "false")
+        .var("GATEHOUSE_TRUSTED_PROXIES", "127.0.0.1,::1")
+        .var("GATEHOUSE_FORWARD_RULES", "app.test=authenticated");
+    let app = spawn_app_with(options).await;
     let admin = app.admin("root@example.com").await;
     let other_admin = app.admin("second@example.com").await;
     let (_, user) = app.logged_in_user("dave@example.com").await;
@@ -110,6 +114,24 @@ async fn only_a_recently_logged_in_admin_impersonates_and_never_gains_admin_powe
     let nested = impersonate(&app, token, "dave@example.com", "chain").await;
     assert_problem(nested, StatusCode::FORBIDDEN, "impersonation_forbidden").await;
     assert_eq!(app.get("/admin/users", Some(&other_admin)).await.status(), StatusCode::OK);
+
+    // At forward-auth it passes as the account, with the admin named for the app.
+    let root_id = id_of(&app, &admin).await;
+    let forward = |bearer: String| {
+        app.client
+            .get(app.url("/auth/forward"))
+            .header("x-forwarded-method", "GET")
+            .header("x-forwarded-proto", "http")
+            .header("x-forwarded-host", "app.test")
+            .header("x-forwarded-uri", "/")
+            .bearer_auth(bearer)
+            .send()
+    };
+    let passed = forward(token.to_owned()).await.unwrap();
+    assert_eq!(passed.status(), StatusCode::OK);
+    assert_eq!(passed.headers()["remote-actor"].to_str().unwrap(), root_id);
+    let own = forward(other_admin.clone()).await.unwrap();
+    assert!(own.status() == StatusCode::OK && own.headers().get("remote-actor").is_none());
 
     // The notice is off here: nothing was mailed to the impersonated admin.
     app.outbox_settled().await;

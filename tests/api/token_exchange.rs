@@ -109,6 +109,13 @@ async fn a_service_acts_for_the_person_at_another_api_and_only_with_what_it_hold
     );
     let billing_own = own_token(&app, &billing).await;
     assert_eq!(error_of(exchange(&app, &orders, subject, &billing_own, &[]).await).await, "invalid_grant");
+    assert_eq!(
+        error_of(exchange(&app, &orders, subject, subject, &[]).await).await,
+        "invalid_grant",
+        "a person is no actor"
+    );
+    let empty = exchange(&app, &orders, subject, &actor, &[("scope", "")]).await;
+    assert_eq!(error_of(empty).await, "invalid_scope");
     assert_eq!(error_of(exchange(&app, &orders, exchanged, &actor, &[]).await).await, "invalid_grant");
     assert_eq!(
         error_of(exchange(&app, &orders, subject, &actor, &[("audience", "nobody")]).await).await,

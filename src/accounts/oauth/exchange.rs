@@ -3,9 +3,10 @@
 //! same person and session for another registered client's API (`audience`), with
 //! `act: {"sub": <the actor>}` saying who acts. Only confidential clients registered for the
 //! grant may exchange; the subject token must be a live access token issued to the exchanging
-//! client (so a token it merely saw cannot be laundered), and the actor token one issued to it
-//! too. The new token is bound to the subject's session: ending the session ends it. There is
-//! no refresh token; the scopes are at most the subject token's.
+//! client (so a token it merely saw cannot be laundered), and the actor token the client's own
+//! client-credentials token. The new token is bound to the subject's session: ending the session
+//! ends it. There is no refresh token; the scopes are at most the subject token's, and only those
+//! the audience is registered for.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -35,37 +36,49 @@ impl Accounts {
         let actor = asked.actor_token.ok_or_else(|| OAuthError::invalid_request("actor_token is required"))?;
         token_type(&asked.actor_token_type, "actor_token_type")?;
 
-        let refused = |what: &str| {
-            OAuthError::invalid_grant(format!("the {what} is not a live access token issued to this client"))
-        };
-        let (subject, session) = self.live_client_token(&subject).await.map_err(|_| refused("subject_token"))?;
-        let (actor, _) = self.live_client_token(&actor).await.map_err(|_| refused("actor_token"))?;
-        if subject.aud != client.id || actor.aud != client.id || subject.act.is_some() {
-            return Err(refused(if subject.aud != client.id { "subject_token" } else { "actor_token" }));
+        let refused = |why: &str| OAuthError::invalid_grant(why.to_owned());
+        let not_subject =
+            "the subject_token is not a live access token issued to this client, or was exchanged already";
+        let not_actor = "the actor_token is not a live client-credentials token of this client";
+        let (subject, session) = self.live_client_token(&subject).await.map_err(|_| refused(not_subject))?;
+        let (actor, _) = self.live_client_token(&actor).await.map_err(|_| refused(not_actor))?;
+        if subject.aud != client.id || subject.client_id != client.id || subject.act.is_some() {
+            return Err(refused(not_subject));
+        }
+        // The actor is the client itself: its own client-credentials token, never a person's.
+        let own = actor.client_id == client.id && actor.sub == client.id && actor.sid.is_none();
+        if !own || actor.aud != client.id || actor.act.is_some() {
+            return Err(refused(not_actor));
         }
         let Some(session) = session else {
             return Err(OAuthError::invalid_grant("the subject_token must be a person's, not a client's own"));
         };
         let audience = match asked.audience {
-            Some(audience) if audience != client.id => {
-                self.find_client(&audience)
-                    .await?
-                    .ok_or_else(|| OAuthError::refused("invalid_target", "audience names no registered client"))?
-                    .id
-            }
-            _ => client.id.clone(),
+            Some(audience) if audience != client.id => self
+                .find_client(&audience)
+                .await?
+                .ok_or_else(|| OAuthError::refused("invalid_target", "audience names no registered client"))?,
+            _ => client.clone(),
         };
         let held: Vec<String> = subject.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
-        let scopes = match request.scope.as_deref() {
+        // At most what the subject holds, and only what the audience is registered for.
+        let scopes: Vec<String> = match request.scope.as_deref() {
             Some(scope) => {
                 let asked = parse_scopes(scope).map_err(|why| OAuthError::refused("invalid_scope", why))?;
                 if asked.iter().any(|s| !held.contains(s)) {
                     return Err(OAuthError::refused("invalid_scope", "an exchange cannot widen the subject's scopes"));
                 }
+                if let Some(scope) = asked.iter().find(|s| !audience.scopes.contains(s)) {
+                    let why = format!("the audience is not registered for the scope {scope:?}");
+                    return Err(OAuthError::refused("invalid_scope", why));
+                }
                 asked
             }
-            None => held,
+            None => held.into_iter().filter(|s| audience.scopes.contains(s)).collect(),
         };
+        if scopes.is_empty() {
+            return Err(OAuthError::refused("invalid_scope", "the exchange would carry no scope"));
+        }
         let now = self.now();
         let end = DateTime::<Utc>::from_timestamp(subject.exp, 0).unwrap_or(now).min(session.expires_at);
         let ttl = chrono::Duration::from_std(self.settings.access_token_ttl).unwrap_or(chrono::Duration::minutes(15));
@@ -73,7 +86,7 @@ impl Accounts {
         let claims = ClientAccessClaims {
             iss: self.keys().issuer().to_owned(),
             sub: subject.sub,
-            aud: audience,
+            aud: audience.id,
             client_id: client.id,
             scope: scopes.join(" "),
             sid: Some(session.id),

@@ -59,7 +59,7 @@ struct ForwardQuery {
     params(ForwardQuery),
     responses(
         (status = 200, description = "Let through; `Remote-User` (the account id; with `GATEHOUSE_FORWARD_REMOTE_USER=username` the username, else the id), `Remote-Email`, `Remote-Name`, `Remote-Groups` (the role and `app_data.roles`, comma-separated) name the account; `Remote-Org` (its slug), `Remote-Org-Id` and `Remote-Org-Role` the organization of an `org:` rule, or else the session's active one (read at this request: a removed member has none). Key tenant data on `Remote-Org-Id`: a slug can be given up and taken by another organization. A `public` rule answers 200 without them.",
-            headers(("Remote-User" = String), ("Remote-Email" = String), ("Remote-Name" = String), ("Remote-Groups" = String), ("Remote-Org" = String), ("Remote-Org-Id" = String), ("Remote-Org-Role" = String), ("Remote-Key" = String), ("Remote-Scopes" = String))),
+            headers(("Remote-User" = String), ("Remote-Email" = String), ("Remote-Name" = String), ("Remote-Groups" = String), ("Remote-Org" = String), ("Remote-Org-Id" = String), ("Remote-Org-Role" = String), ("Remote-Key" = String), ("Remote-Scopes" = String), ("Remote-Actor" = String))),
         (status = 302, description = "A browser without a login: to `/login?next=<the request's URL>` (the URL must be under `GATEHOUSE_REDIRECT_ALLOW`)"),
         Errors<(code::Unauthorized, code::Forbidden, code::Unavailable)>
     )
@@ -123,11 +123,16 @@ async fn forward(State(state): State<AppState>, parts: Parts, Query(query): Quer
     if matches!(access, Access::Org { .. }) && membership.is_none() {
         return ApiError::Forbidden.into_response();
     }
+    let actor = caller.auth.act;
     match account_of(&state, caller, &access).await {
         Ok(account) if allowed(&account, &access) => {
             let mut response = remote_headers(&account, membership.as_ref(), state.edge.remote_user);
             if let Some(key) = &key {
                 key_headers(&mut response, key);
+            }
+            // An admin acting as the account: the app may show it, or refuse.
+            if let Some(actor) = actor {
+                set_headers(&mut response, vec![("remote-actor", actor.to_string())]);
             }
             response
         }
