@@ -4,8 +4,9 @@
 //! (RFC 8693) names the admin. Its session is an ordinary one of the account's, marked with the
 //! admin (`SessionAuth::act`), so it is listed among the account's sessions, ends like any of
 //! them, and every check that reads the caller's session refuses what only the owner may do
-//! (credentials, second factors, the address, keys, deleting the account, admin routes:
-//! `impersonation_forbidden`). The audit trail keeps the reason, and the owner is emailed
+//! (credentials, second factors, the address, keys, deleting the account, admin routes, and
+//! whatever an organization permission allows: `impersonation_forbidden`). An admin's account
+//! cannot be impersonated: acting as an admin would lend that admin's power over others. The audit trail keeps the reason, and the owner is emailed
 //! (`GATEHOUSE_IMPERSONATION_NOTICE`).
 
 use chrono::{DateTime, Duration, Utc};
@@ -49,6 +50,9 @@ impl Admin<'_> {
         }
         if target.status != Status::Active {
             return Err(Error::field("key", "only an active account can be impersonated"));
+        }
+        if crate::accounts::access::has_admin_role(&target) {
+            return Err(Error::field("key", "an admin's account cannot be impersonated"));
         }
         let accounts = self.accounts();
         let now = accounts.now();

@@ -154,6 +154,7 @@ impl Accounts {
     }
 
     async fn accept(&self, caller: &Caller, key: InvitationKey<'_>, client: &ClientInfo) -> Result<Membership> {
+        caller.refuse_impersonation()?;
         let me = self.me(caller).await?;
         let (invitation, org) = self.store.find_invitation(key).await?.ok_or(Error::NotFoundInvitation)?;
         let email = Email::from_stored(me.email.clone());

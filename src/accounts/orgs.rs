@@ -98,6 +98,7 @@ impl Accounts {
 
     /// Creates an organization with the caller as its owner.
     pub async fn create_org(&self, caller: &Caller, new: NewOrg, client: &ClientInfo) -> Result<Organization> {
+        caller.refuse_impersonation()?;
         let me = self.me(caller).await?;
         if !access::may_create_org(&me, self.policy.org_creation_open) {
             return Err(Error::Forbidden);
@@ -139,8 +140,11 @@ impl Accounts {
         Ok(OrgView { org, standing })
     }
 
-    /// The organization, when the caller's standing there has `permission`.
+    /// The organization, when the caller's standing there has `permission`. Never to an admin
+    /// impersonating the account: what a permission allows (members, roles, domains, single
+    /// sign-on, keys, the organization itself) is the owner's to do.
     pub(super) async fn org_with(&self, caller: &Caller, key: &str, permission: &str) -> Result<OrgView> {
+        caller.refuse_impersonation()?;
         let view = self.org(caller, key).await?;
         if !view.standing.may(permission) {
             return Err(Error::Forbidden);
@@ -245,6 +249,7 @@ impl Accounts {
     /// Removes a member (`members:remove`), or the caller itself (leaving); an owner is removed
     /// only by an owner, and never the last.
     pub async fn remove_member(&self, caller: &Caller, key: &str, account_id: Uuid, client: &ClientInfo) -> Result<()> {
+        caller.refuse_impersonation()?;
         let leaving = account_id == caller.account_id;
         let OrgView { org, standing } = self.org(caller, key).await?;
         if !leaving && !standing.may("members:remove") {

@@ -135,6 +135,8 @@ impl Accounts {
         if !access::manages_others(&me) {
             return Err(Error::Forbidden);
         }
+        // Impersonating an account never lends its power over others.
+        caller.refuse_impersonation()?;
         let target = self.store.find_account(&key).await?.ok_or(Error::NotFound)?;
         Ok((me, target.account))
     }

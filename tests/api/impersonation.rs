@@ -107,12 +107,27 @@ async fn only_a_recently_logged_in_admin_impersonates_and_never_gains_admin_powe
     let missing = impersonate(&app, &admin, "nobody@example.com", "why not").await;
     assert_problem(missing, StatusCode::NOT_FOUND, "not_found").await;
 
-    // Acting as another admin opens none of the admin routes.
-    let begun: Value = impersonate(&app, &admin, "second@example.com", "Ticket 9").await.json().await.unwrap();
+    // An admin's account cannot be impersonated: that would lend the admin's power over others.
+    let of_admin = impersonate(&app, &admin, "second@example.com", "Ticket 9").await;
+    assert_problem(of_admin, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+
+    // Acting as a person opens none of the admin routes, and none of what an organization
+    // permission allows: reading is the person's view, changing is the owner's.
+    let created = app.post_json("/orgs", &json!({"name": "Dave Co", "slug": "dave-co"}), Some(&user)).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let begun: Value = impersonate(&app, &admin, "dave@example.com", "Ticket 9").await.json().await.unwrap();
     let token = begun["access_token"].as_str().unwrap();
     assert_problem(app.get("/admin/users", Some(token)).await, StatusCode::FORBIDDEN, "impersonation_forbidden").await;
-    let nested = impersonate(&app, token, "dave@example.com", "chain").await;
+    let nested = impersonate(&app, token, "root@example.com", "chain").await;
     assert_problem(nested, StatusCode::FORBIDDEN, "impersonation_forbidden").await;
+    assert_eq!(app.get("/orgs/dave-co", Some(token)).await.status(), StatusCode::OK);
+    let renamed = app.send_json(Method::PATCH, "/orgs/dave-co", &json!({"name": "Mallory Co"}), Some(token)).await;
+    assert_problem(renamed, StatusCode::FORBIDDEN, "impersonation_forbidden").await;
+    let another = app.post_json("/orgs", &json!({"name": "Side Co", "slug": "side-co"}), Some(token)).await;
+    assert_problem(another, StatusCode::FORBIDDEN, "impersonation_forbidden").await;
+    let invite = json!({"email": "mallory@example.com", "role": "owner"});
+    let invited = app.post_json("/orgs/dave-co/invitations", &invite, Some(token)).await;
+    assert_problem(invited, StatusCode::FORBIDDEN, "impersonation_forbidden").await;
     assert_eq!(app.get("/admin/users", Some(&other_admin)).await.status(), StatusCode::OK);
 
     // At forward-auth it passes as the account, with the admin named for the app.
@@ -133,9 +148,9 @@ async fn only_a_recently_logged_in_admin_impersonates_and_never_gains_admin_powe
     let own = forward(other_admin.clone()).await.unwrap();
     assert!(own.status() == StatusCode::OK && own.headers().get("remote-actor").is_none());
 
-    // The notice is off here: nothing was mailed to the impersonated admin.
+    // The notice is off here: nothing told dave.
     app.outbox_settled().await;
-    assert!(app.smtp.messages_to("second@example.com").iter().all(|m| !m.subject().contains("administrator")));
+    assert!(app.smtp.messages_to("dave@example.com").iter().all(|m| !m.subject().contains("administrator")));
 
     // A step-up is required: past the re-authentication window the admin must confirm again.
     app.clock.advance(Duration::from_secs(6 * 60));

@@ -6369,6 +6369,7 @@ export interface operations {
             /** @description Let through; `Remote-User` (the account id; with `GATEHOUSE_FORWARD_REMOTE_USER=username` the username, else the id), `Remote-Email`, `Remote-Name`, `Remote-Groups` (the role and `app_data.roles`, comma-separated) name the account; `Remote-Org` (its slug), `Remote-Org-Id` and `Remote-Org-Role` the organization of an `org:` rule, or else the session's active one (read at this request: a removed member has none). Key tenant data on `Remote-Org-Id`: a slug can be given up and taken by another organization. A `public` rule answers 200 without them. */
             200: {
                 headers: {
+                    "Remote-Actor"?: string;
                     "Remote-Email"?: string;
                     "Remote-Groups"?: string;
                     "Remote-Key"?: string;
