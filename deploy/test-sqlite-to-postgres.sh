@@ -436,6 +436,9 @@ sqlite3 -bail "$sqlite_db" "
   SELECT randomblob(32), randomblob(32), c.id, 'openid email', 'approved', a.id, '{\"amr\":[\"pwd\"]}', 1, 2, 10,
          '2026-01-02T03:04:12.5+00:00', '2026-01-02T03:04:10.5+00:00', '2099-01-02T03:14:10.5+00:00'
     FROM oauth_clients c, accounts a WHERE a.email = '$carol_email' AND c.confidential = 0;
+  INSERT INTO oauth_initial_tokens (id, hash, name, created_by, uses_left, created_at, expires_at)
+  SELECT '01a20a70-0000-7000-8000-000000000004', randomblob(32), 'MCP clients', id, 3,
+         '2026-01-02T03:04:10.5+00:00', '2099-01-02T03:04:10.5+00:00' FROM accounts WHERE email = '$carol_email';
   UPDATE jobs SET last_error = 'line one' || char(13) || char(10) || 'line two' || char(13) || 'esc ' || char(27) || '[0m tab' || char(9) || 'end'
    WHERE id = (SELECT min(id) FROM jobs WHERE kind = 'email');" || abort "setup: direct inserts"
 for table in $(py list_tables "$sqlite_db"); do

@@ -283,6 +283,7 @@ struct Running {
     background: CancellationToken,
     worker: tokio::task::JoinHandle<()>,
     deliverer: tokio::task::JoinHandle<()>,
+    logouts: tokio::task::JoinHandle<()>,
     sweeper: tokio::task::JoinHandle<()>,
     reloader: tokio::task::JoinHandle<()>,
 }
@@ -294,6 +295,7 @@ impl Running {
         let background = CancellationToken::new();
         let worker = tokio::spawn(services.outbox.clone().run(background.child_token()));
         let deliverer = tokio::spawn(services.webhooks.clone().run(background.child_token()));
+        let logouts = tokio::spawn(services.logouts.clone().run(background.child_token()));
         let sweeper = tokio::spawn(housekeeping(
             services.backend.store.clone(),
             services.accounts.audit().clone(),
@@ -316,7 +318,7 @@ impl Running {
         };
         let state = AppState::new(services.accounts.clone(), services.outbox.clone(), edge);
         let _ = router.set(http::router(state, config.request_timeout));
-        Self { services, background, worker, deliverer, sweeper, reloader }
+        Self { services, background, worker, deliverer, logouts, sweeper, reloader }
     }
 
     /// Lets the worker settle the email it is sending, stops the rest, flushes the audit log.
@@ -327,6 +329,11 @@ impl Running {
         }
         if tokio::time::timeout(WORKER_GRACE, self.deliverer).await.is_err() {
             tracing::warn!("the webhook worker did not stop in time; its claims will expire and be retried");
+        }
+        if tokio::time::timeout(WORKER_GRACE, self.logouts).await.is_err() {
+            tracing::warn!(
+                "the back-channel logout worker did not stop in time; its claims will expire and be retried"
+            );
         }
         self.sweeper.abort();
         self.reloader.abort();

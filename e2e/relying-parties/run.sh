@@ -2,29 +2,41 @@
 # gatehouse's OpenID Connect provider against three real relying-party libraries, headless, over
 # HTTP: openid-client (node/openid-client.test.mjs), then openid-client again for the device
 # authorization grant (node/device.test.mjs), oauth4webapi for token exchange
-# (node/exchange.test.mjs), and then Authlib with requests (python/authlib_rp.py). Each registers
-# its own clients through the admin API and proves discovery, the authorization-code flow with
-# PKCE and a nonce (the login and consent forms posted as a browser would), the ID token's claims,
-# userinfo, refresh rotation, introspection, revocation, RP-initiated logout, client credentials
-# and a first-party public client, and that gatehouse refuses what it must: unregistered or
-# look-alike redirect URIs, plain or missing PKCE, a reused code or refresh token (and the tokens
-# they gave die), another client's code or ID token, a wrong secret or code_verifier. The device
-# grant (RFC 8628): the library's own polling, for a public and a confidential client, while the
-# /device page is approved or denied in a browser; single-use codes, slow_down, and clients or
-# scopes not registered for it. Token exchange (RFC 8693): a service trades a person's access
-# token, with its own as the actor, for one meant for another client's API (act, the same session,
-# introspected there and ended with the session); a wider scope, another client's tokens, an
-# exchanged token again, an unknown audience, a missing actor or a wrong token type, and a client
-# not registered for it are refused.
+# (node/exchange.test.mjs), openid-client for client registration and resource indicators
+# (node/registration.test.mjs), openid-client with jose for back-channel logout
+# (node/backchannel.test.mjs), and then Authlib with requests (python/authlib_rp.py). Each
+# registers its own clients through the admin API (those of the registration test register
+# themselves) and proves discovery, the authorization-code flow with PKCE and a nonce (the login
+# and consent forms posted as a browser would), the ID token's claims, userinfo, refresh rotation,
+# introspection, revocation, RP-initiated logout, client credentials and a first-party public
+# client, and that gatehouse refuses what it must: unregistered or look-alike redirect URIs, plain
+# or missing PKCE, a reused code or refresh token (and the tokens they gave die), another client's
+# code or ID token, a wrong secret or code_verifier. The device grant (RFC 8628): the library's own
+# polling, for a public and a confidential client, while the /device page is approved or denied in
+# a browser; single-use codes, slow_down, and clients or scopes not registered for it. Token
+# exchange (RFC 8693): a service trades a person's access token, with its own as the actor, for one
+# meant for another client's API (act, the same session, introspected there and ended with the
+# session); a wider scope, another client's tokens, an exchanged token again, an unknown audience,
+# a missing actor or a wrong token type, and a client not registered for it are refused. Client
+# registration (RFC 7591, 7592) and resource indicators (RFC 8707): clients the library registers
+# are always asked consent for, get access tokens whose aud is the listed API they name (never one
+# unlisted or not granted: invalid_target), cannot register a plain-http redirect URI or token
+# exchange, and read, replace and remove their registration with its access token alone.
+# Back-channel logout: a client with a logout URI (the test's own receiver) hears of every way its
+# session ends (RP-initiated logout, a revocation, a password change) with a logout token jose
+# verifies against the JWKS (its sid the ID token's); a failed notice comes again with the same
+# jti, and a client without the URI hears nothing.
 #
 #   e2e/relying-parties/run.sh
 #       runs `npm ci` in e2e/relying-parties/node when its node_modules is missing or older than
 #       its lock, installs e2e/relying-parties/python/requirements.txt into a virtualenv at
 #       ~/.cache/gatehouse-authlib (again when the requirements change), builds the release
 #       binary, starts `gatehouse serve` on a free port with a fresh SQLite database in a
-#       temporary directory (a bootstrap admin, every other setting at its default: rate limits
-#       on, emails to the log), runs the four tests, stops gatehouse with SIGTERM (it must exit 0)
-#       and removes everything it made.
+#       temporary directory (a bootstrap admin, client registration open to anyone
+#       (GATEHOUSE_CLIENT_REGISTRATION=open), two APIs a client may name as a resource
+#       (GATEHOUSE_OAUTH_RESOURCES=https://api.example.com/,https://mcp.example.com/mcp), every
+#       other setting at its default: rate limits on, emails to the log), runs the six tests,
+#       stops gatehouse with SIGTERM (it must exit 0) and removes everything it made.
 #
 #   GATEHOUSE_RP_SLOW=1 e2e/relying-parties/run.sh
 #       also proves that an authorization code expires: waits 61 s before redeeming one.
@@ -42,7 +54,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 case ${1:-} in
   "") ;;
-  -h | --help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,51p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
 esac
 
@@ -88,7 +100,7 @@ if [[ ! -d node/node_modules || node/package-lock.json -nt node/node_modules ]];
     || { show_log "$work/npm.log"; die "npm ci failed in e2e/relying-parties/node"; }
   touch node/node_modules
 fi
-say "openid-client $(node -p 'require("./node/node_modules/openid-client/package.json").version'), oauth4webapi $(node -p 'require("./node/node_modules/oauth4webapi/package.json").version')"
+say "openid-client $(node -p 'require("./node/node_modules/openid-client/package.json").version'), oauth4webapi $(node -p 'require("./node/node_modules/oauth4webapi/package.json").version'), jose $(node -p 'require("./node/node_modules/jose/package.json").version')"
 
 # The virtualenv is (re)made when it lacks the requirements it was made from.
 if ! cmp -s python/requirements.txt "$venv/requirements.txt" || [ ! -x "$venv/bin/python" ]; then
@@ -118,6 +130,7 @@ say "gatehouse serve on $base, SQLite in $work"
   export GATEHOUSE_PUBLIC_URL="$base"
   export GATEHOUSE_DATABASE_URL="sqlite://$work/gatehouse.db"
   export GATEHOUSE_ADMIN_EMAIL="$admin_email" GATEHOUSE_ADMIN_PASSWORD="$admin_password"
+  export GATEHOUSE_CLIENT_REGISTRATION=open GATEHOUSE_OAUTH_RESOURCES="https://api.example.com/,https://mcp.example.com/mcp"
   exec "$bin" serve
 ) >"$log" 2>&1 &
 gatehouse_pid=$!
@@ -150,6 +163,18 @@ test_pid=$!
 wait "$test_pid" || failed="$failed token-exchange"
 test_pid=""
 
+say "client registration and resource indicators with openid-client (node/registration.test.mjs)"
+node node/registration.test.mjs &
+test_pid=$!
+wait "$test_pid" || failed="$failed registration"
+test_pid=""
+
+say "back-channel logout verified with jose (node/backchannel.test.mjs)"
+node node/backchannel.test.mjs &
+test_pid=$!
+wait "$test_pid" || failed="$failed backchannel-logout"
+test_pid=""
+
 say "Authlib (python/authlib_rp.py)"
 "$venv/bin/python" python/authlib_rp.py &
 test_pid=$!
@@ -170,4 +195,4 @@ gatehouse_pid=""
 say "gatehouse stopped cleanly on SIGTERM"
 
 [ -z "$failed" ] || die "failed:$failed"
-say "relying parties: passed (openid-client, device grant, token exchange, Authlib)"
+say "relying parties: passed (openid-client, device grant, token exchange, client registration, back-channel logout, Authlib)"

@@ -109,6 +109,14 @@ impl Admin<'_> {
         self.accounts
     }
 
+    /// The admin's account id; none for an operator.
+    pub(in crate::accounts) fn admin_id(&self) -> Option<Uuid> {
+        match &self.actor {
+            Actor::Admin(admin) => Some(admin.0.id),
+            Actor::Operator => None,
+        }
+    }
+
     /// Where the admin's request came from.
     pub(in crate::accounts) fn client_info(&self) -> &ClientInfo {
         &self.client
@@ -274,7 +282,7 @@ impl Admin<'_> {
         self.accounts.keep_an_admin(&target, role, status).await?;
         if status == Status::Disabled && target.status != Status::Disabled {
             // Sessions end first: should the update then fail, nobody kept access.
-            self.accounts.sessions.revoke_all_sessions(target.id, None).await?;
+            self.accounts.close_all_sessions(target.id, None).await?;
         }
         let detail = super::profile::changes(&target, &change);
         let effects = Effects::of(self.outcome(Kind::AdminAccountUpdated, Some(target.id)).detail(detail.into()));
@@ -289,7 +297,7 @@ impl Admin<'_> {
         let target = self.find_user(key).await?;
         self.accounts.keep_an_admin(&target, Role::User, Status::Disabled).await?;
         self.accounts.keep_org_owners(target.id).await?;
-        self.accounts.sessions.revoke_all_sessions(target.id, None).await?;
+        self.accounts.close_all_sessions(target.id, None).await?;
         let deleted = self.outcome(Kind::AdminAccountDeleted, Some(target.id)).with("email", target.email.as_str());
         let effects = Effects::of(deleted);
         if !self.accounts.store.delete_account(target.id, &effects).await? {
@@ -356,7 +364,7 @@ impl Admin<'_> {
     /// Ends every session of the account `key` names; how many ended.
     pub async fn end_sessions(&self, key: &str) -> Result<u64> {
         let target = self.find_user(key).await?;
-        let ended = self.accounts.sessions.revoke_all_sessions(target.id, None).await?;
+        let ended = self.accounts.close_all_sessions(target.id, None).await?;
         self.audit(self.outcome(Kind::AdminSessionsEnded, Some(target.id)).with("ended", ended)).await?;
         tracing::info!(account_id = %target.id, ended, "sessions ended by an admin");
         Ok(ended)

@@ -86,7 +86,7 @@ impl Accounts {
             let auth = crate::sessions::SessionAuth { grant: Some(grant), ..session.auth.clone() };
             self.sessions.set_session_auth(session.id, &auth).await?;
         }
-        self.sessions.revoke_session(old.account_id, old.session_id).await?;
+        self.close_session(old.account_id, old.session_id).await?;
         Ok(())
     }
 
@@ -101,9 +101,9 @@ impl Accounts {
             .map(|s| s.id)
             .collect();
         for session_id in &through {
-            self.sessions.revoke_session(caller.account_id, *session_id).await?;
+            self.close_session(caller.account_id, *session_id).await?;
         }
-        self.sessions.revoke_session(caller.account_id, caller.session_id).await?;
+        self.close_session(caller.account_id, caller.session_id).await?;
         let logged_out = self.outcome(Kind::Logout, Some(caller.account_id), client).detail(json!({
             "scope": "browser",
             "session_id": caller.session_id,

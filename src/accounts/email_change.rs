@@ -103,7 +103,7 @@ impl Accounts {
         let (hash, record) = self.usable_change_link(token, ChangeKind::Revert).await?;
         let current = self.store.find_account(&AccountKey::Id(record.account_id)).await?.ok_or(Error::TokenInvalid)?;
         // Sessions end first: whoever changed the address is out even should the write then fail.
-        let ended = self.sessions.revoke_all_sessions(record.account_id, None).await?;
+        let ended = self.close_all_sessions(record.account_id, None).await?;
         let reverted = self
             .outcome(Kind::EmailChangeReverted, Some(record.account_id), client)
             .detail(json!({ "from": current.account.email, "to": record.email, "sessions_ended": ended }));

@@ -166,7 +166,11 @@ impl Accounts {
             return Err(Error::MfaNotEnabled);
         }
         self.settle(&effects).await;
-        let auth = SessionAuth { org: caller.auth.org, ..with_second_factor(caller.auth.amr.clone(), "otp", now) };
+        let auth = SessionAuth {
+            org: caller.auth.org,
+            act: caller.auth.act,
+            ..with_second_factor(caller.auth.amr.clone(), "otp", now)
+        };
         self.sessions.set_session_auth(caller.session_id, &auth).await?;
         tracing::info!(account_id = %account.id, "second factor enabled");
         Ok(codes)
@@ -261,7 +265,11 @@ impl Accounts {
                 let method = self.check_second_factor(&account, &factor, client).await?;
                 (
                     account,
-                    SessionAuth { org: caller.auth.org, ..with_second_factor(caller.auth.amr.clone(), method, now) },
+                    SessionAuth {
+                        org: caller.auth.org,
+                        act: caller.auth.act,
+                        ..with_second_factor(caller.auth.amr.clone(), method, now)
+                    },
                 )
             }
         };

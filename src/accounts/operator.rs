@@ -84,7 +84,7 @@ impl Accounts {
             let identity = [account.email.as_str(), account.username.as_deref().unwrap_or_default()];
             let password = NewPassword::parse(&password, "password", &identity)?;
             let hash = self.hasher.hash(password.secret().clone()).await?;
-            self.sessions.revoke_all_sessions(account.id, None).await?;
+            self.close_all_sessions(account.id, None).await?;
             let effects = Effects::of(by_operator(Kind::PasswordChanged, account.id));
             self.store.set_password_hash(account.id, &hash, Utc::now(), &effects).await?;
             self.settle(&effects).await;

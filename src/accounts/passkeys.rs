@@ -272,6 +272,7 @@ impl Accounts {
             let method = if backup_eligible { "swk" } else { "hwk" };
             let auth = crate::sessions::SessionAuth {
                 org: caller.auth.org,
+                act: caller.auth.act,
                 ..super::mfa::with_second_factor(caller.auth.amr.clone(), method, now)
             };
             self.sessions.set_session_auth(caller.session_id, &auth).await?;

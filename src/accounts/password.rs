@@ -64,7 +64,7 @@ impl Accounts {
         // Sessions end before the new password is stored: should the write then fail, the
         // old sessions are gone rather than kept.
         let keep = caller.map(|c| c.session_id);
-        let ended = self.sessions.revoke_all_sessions(account.id, keep).await?;
+        let ended = self.close_all_sessions(account.id, keep).await?;
         let now = self.now();
         let notice = self.email(&account.email, self.policy.letters(account.locale).password_changed(false), now);
         let changed = self.outcome(Kind::PasswordChanged, Some(account.id), client).with("sessions_ended", ended);
@@ -144,7 +144,7 @@ impl Accounts {
         let identity = [account.email.as_str(), account.username.as_deref().unwrap_or_default()];
         let new_password = NewPassword::parse(&new_password, "new_password", &identity)?;
         let password_hash = self.hasher.hash(new_password.secret().clone()).await?;
-        self.sessions.revoke_all_sessions(account.id, None).await?;
+        self.close_all_sessions(account.id, None).await?;
         let now = self.now();
         let notice = self.email(&account.email, self.policy.letters(account.locale).password_changed(true), now);
         let effects = Effects::of(self.outcome(Kind::PasswordReset, Some(account.id), client)).email(notice);

@@ -12,7 +12,7 @@ use url::Url;
 
 use super::redirect::{RedirectPolicy, RedirectTo};
 use super::{Error, Result};
-use crate::config::MfaPolicy;
+use crate::config::{ClientRegistration, MfaPolicy};
 use crate::i18n::{Catalog, Locale};
 use crate::mail::templates::Letters;
 
@@ -42,6 +42,10 @@ pub struct Policy {
     pub invitation_budget: crate::limits::Budget,
     /// The owner is emailed when an admin impersonates the account.
     pub impersonation_notice: bool,
+    /// Who may register a client app (RFC 7591).
+    pub client_registration: ClientRegistration,
+    /// The resources (RFC 8707) a client may name.
+    pub oauth_resources: Vec<String>,
     /// Every text in every language, and the brand.
     pub texts: Arc<Catalog>,
 }
@@ -63,6 +67,8 @@ impl Policy {
             invitation_ttl: configured.invitation_ttl,
             invitation_budget: configured.invitation_budget,
             impersonation_notice: configured.impersonation_notice,
+            client_registration: configured.client_registration,
+            oauth_resources: configured.oauth_resources.clone(),
             texts,
         }
     }

@@ -54,7 +54,7 @@ impl Accounts {
         self.keep_an_admin(&target, change.role, change.status).await?;
         if change.status == Status::Disabled && target.status != Status::Disabled {
             // End the sessions first: should the update then fail, nobody kept access.
-            self.sessions.revoke_all_sessions(target.id, None).await?;
+            self.close_all_sessions(target.id, None).await?;
         }
         let kind = if me.id == target.id { Kind::AccountUpdated } else { Kind::AdminAccountUpdated };
         let mut updated = self.outcome(kind, Some(target.id), client).detail(Value::Object(changes(&target, &change)));
@@ -77,7 +77,7 @@ impl Accounts {
         }
         self.keep_an_admin(&target, Role::User, Status::Disabled).await?;
         self.keep_org_owners(target.id).await?;
-        self.sessions.revoke_all_sessions(target.id, None).await?;
+        self.close_all_sessions(target.id, None).await?;
         let kind = if me.id == target.id { Kind::AccountDeleted } else { Kind::AdminAccountDeleted };
         let mut deleted = self.outcome(kind, Some(target.id), client).with("email", target.email.as_str());
         if me.id != target.id {

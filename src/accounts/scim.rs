@@ -334,7 +334,7 @@ impl Accounts {
         }
         if account_enabled == Some(false) && account.status != Status::Disabled {
             // Sessions end first: should the change then fail, nobody kept access.
-            self.sessions.revoke_all_sessions(account.id, None).await?;
+            self.close_all_sessions(account.id, None).await?;
         }
         let change = ScimUserChange {
             user_name: &input.user_name,
@@ -371,7 +371,7 @@ impl Accounts {
         let account = self.scim_account(who, current.account_id).await?;
         let disable = self.may_disable(who, &current).await? && account.status != Status::Disabled;
         if disable {
-            self.sessions.revoke_all_sessions(account.id, None).await?;
+            self.close_all_sessions(account.id, None).await?;
         }
         let removed =
             self.scim_outcome(Kind::OrgMemberRemoved, who, Some(account.id), client).with("account_disabled", disable);

@@ -259,12 +259,12 @@ impl Accounts {
             // A client app's refresh token belongs at `/oauth2/token`; here it could only mint
             // tokens for gatehouse's own API, which its grant never covered.
             tracing::warn!(session_id = %session.id, "a client's refresh token was sent to /auth/refresh; its session ended");
-            self.sessions.revoke_session(session.account_id, session.id).await?;
+            self.close_session(session.account_id, session.id).await?;
             return Err(Error::TokenInvalid);
         }
         let account = self.store.find_account(&AccountKey::Id(session.account_id)).await?.map(|c| c.account);
         let Some(account) = account.filter(|a| a.status == Status::Active) else {
-            self.sessions.revoke_session(session.account_id, session.id).await?;
+            self.close_session(session.account_id, session.id).await?;
             return Err(Error::TokenInvalid);
         };
         self.token_pair(account, &session, next.secret, now).await
@@ -371,6 +371,13 @@ impl Accounts {
         if session.account_id != account_id {
             return Err(Error::Unauthorized);
         }
+        // An impersonation lasts only while its admin is one: demoted or disabled, it ends.
+        if let Some(admin) = session.auth.act {
+            let found = self.store.find_account(&AccountKey::Id(admin)).await?.map(|c| c.account);
+            if !found.is_some_and(|a| a.role == crate::model::account::Role::Admin && a.status == Status::Active) {
+                return Err(Error::Unauthorized);
+            }
+        }
         if now - session.last_used_at > TOUCH_INTERVAL {
             let (sessions, session_id) = (self.sessions.clone(), session.id);
             tokio::spawn(async move {
@@ -439,11 +446,11 @@ impl Accounts {
             .outcome(Kind::Logout, Some(caller.account_id), client)
             .detail(json!({ "scope": scope, "session_id": caller.session_id }));
         if everywhere {
-            let ended = self.sessions.revoke_all_sessions(caller.account_id, None).await?;
+            let ended = self.close_all_sessions(caller.account_id, None).await?;
             self.tell(Effects::of(logged_out)).await?;
             tracing::info!(account_id = %caller.account_id, ended, "logged out everywhere");
         } else {
-            self.sessions.revoke_session(caller.account_id, caller.session_id).await?;
+            self.close_session(caller.account_id, caller.session_id).await?;
             self.tell(Effects::of(logged_out)).await?;
             tracing::info!(account_id = %caller.account_id, session_id = %caller.session_id, "logged out");
         }
@@ -456,7 +463,7 @@ impl Accounts {
 
     /// Ends one of the caller's own sessions.
     pub async fn end_session(&self, caller: &Caller, session_id: Uuid, client: &ClientInfo) -> Result<()> {
-        if self.sessions.revoke_session(caller.account_id, session_id).await? {
+        if self.close_session(caller.account_id, session_id).await? {
             let ended = self
                 .outcome(Kind::SessionEnded, Some(caller.account_id), client)
                 .with("session_id", session_id.to_string());

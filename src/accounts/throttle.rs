@@ -162,6 +162,15 @@ impl Throttle {
         self.per_key("user_code:account", &account_id.to_string(), limits.user_code, "user_code").await
     }
 
+    /// Takes one client registration (RFC 7591) from the client IP's budget.
+    pub async fn per_registration(&self, client: &ClientInfo) -> Result<()> {
+        let Some(limits) = &self.limits else { return Ok(()) };
+        match &client.ip {
+            Some(ip) => self.per_key("register:ip", ip, limits.register, "register").await,
+            None => Ok(()),
+        }
+    }
+
     /// Takes one request from an API key's budget.
     pub async fn per_api_key(&self, key_id: uuid::Uuid) -> Result<()> {
         let Some(limits) = &self.limits else { return Ok(()) };

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::accounts::oauth::logout_delivery::Logouts;
 use crate::accounts::{Accounts, Parts, Policy, Settings, Throttle, keys};
 use crate::audit::AuditLog;
 use crate::clock::Clock;
@@ -27,6 +28,8 @@ pub struct Services {
     pub accounts: Accounts,
     pub outbox: Outbox,
     pub webhooks: Deliverer,
+    /// The back-channel logout worker.
+    pub logouts: Logouts,
     /// The audit writer runs from `open` until [`Services::close`].
     audit_stop: CancellationToken,
     audit_writer: Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
@@ -125,7 +128,9 @@ impl Services {
             dns: crate::dns::Dns::new(&config.dns_resolver),
             clock,
         });
+        let logouts = Logouts::new(backend.store.clone(), accounts.clone(), guard)?;
         Ok(Self {
+            logouts,
             backend,
             accounts,
             outbox,

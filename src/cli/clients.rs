@@ -38,6 +38,9 @@ pub enum ClientCommand {
         /// A resource server: it may introspect every client's tokens, not only its own.
         #[arg(long)]
         introspect: bool,
+        /// Where it hears that a session of its ended (OpenID Connect Back-Channel Logout).
+        #[arg(long, value_name = "URL")]
+        backchannel_logout_uri: Option<String>,
         /// Print the client as JSON, as the HTTP API shows it.
         #[arg(long)]
         json: bool,
@@ -80,6 +83,7 @@ pub async fn run(admin: &Admin<'_>, command: ClientCommand, database: &str) -> a
             scopes,
             first_party,
             introspect,
+            backchannel_logout_uri,
             json,
         } => {
             let spec = ClientSpec {
@@ -91,6 +95,8 @@ pub async fn run(admin: &Admin<'_>, command: ClientCommand, database: &str) -> a
                 scopes: some(scopes),
                 first_party: Some(first_party),
                 introspect: Some(introspect),
+                backchannel_logout_uri,
+                backchannel_logout_session_required: None,
             };
             let made = admin.create_client(spec).await.map_err(|e| explain(e, String::new))?;
             let body = ClientBody::from(made);

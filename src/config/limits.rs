@@ -18,6 +18,8 @@ pub struct RateLimits {
     pub api_key: Budget,
     /// User codes entered on `/device`, per client IP and per account.
     pub user_code: Budget,
+    /// Client registrations per client IP.
+    pub register: Budget,
     /// Per recipient address and kind of email sent on request.
     pub email: Budget,
     /// Failed logins for one account from one client (IP or device).
@@ -39,6 +41,7 @@ pub(super) fn rate_limits(p: &mut Parser<'_>) -> Option<Option<RateLimits>> {
     let scim = p.get(&RATE_LIMIT_SCIM);
     let api_key = p.get(&RATE_LIMIT_API_KEY);
     let user_code = p.get(&RATE_LIMIT_USER_CODE);
+    let register = p.get(&RATE_LIMIT_REGISTER);
     let email = p.get(&RATE_LIMIT_EMAIL);
     let client_failures = p.get(&LOCKOUT_FAILURES);
     let account_failures = p.get(&LOCKOUT_ACCOUNT_FAILURES);
@@ -59,6 +62,7 @@ pub(super) fn rate_limits(p: &mut Parser<'_>) -> Option<Option<RateLimits>> {
             scim: scim?,
             api_key: api_key?,
             user_code: user_code?,
+            register: register?,
             email: email?,
             lockout_client: lockout(client_failures?),
             lockout_account: lockout(account_failures?),

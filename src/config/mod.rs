@@ -27,7 +27,8 @@ use url::Url;
 pub use self::limits::RateLimits;
 use self::parse::default_public_url;
 pub use self::parse::{
-    ForwardedHeader, LogFormat, MfaPolicy, RemoteUser, encryption_key_bytes, parse_budget, parse_duration,
+    ClientRegistration, ForwardedHeader, LogFormat, MfaPolicy, RemoteUser, encryption_key_bytes, parse_budget,
+    parse_duration,
 };
 pub use self::providers::{GitHubEndpoints, ProviderConfig, ProviderKind};
 pub use self::read::Effective;
@@ -143,6 +144,10 @@ pub struct Policy {
     pub invitation_budget: Budget,
     /// `GATEHOUSE_IMPERSONATION_NOTICE`: the owner hears of an admin acting as them.
     pub impersonation_notice: bool,
+    /// `GATEHOUSE_CLIENT_REGISTRATION`: who may register a client app.
+    pub client_registration: ClientRegistration,
+    /// `GATEHOUSE_OAUTH_RESOURCES`: what a client may name as `resource`.
+    pub oauth_resources: Vec<String>,
 }
 
 /// The admin account ensured at start-up.
@@ -436,6 +441,8 @@ fn policy(p: &mut Parser<'_>) -> Option<Policy> {
     let invitation_ttl = p.get(&INVITATION_TTL);
     let invitation_budget = p.get(&INVITATION_BUDGET);
     let impersonation_notice = p.get(&IMPERSONATION_NOTICE);
+    let client_registration = p.get(&CLIENT_REGISTRATION);
+    let oauth_resources = p.optional(&OAUTH_RESOURCES);
     Some(Policy {
         signup_open: signup_open?,
         signup_conceal_existing: signup_conceal_existing?,
@@ -449,6 +456,8 @@ fn policy(p: &mut Parser<'_>) -> Option<Policy> {
         invitation_ttl: invitation_ttl?,
         invitation_budget: invitation_budget?,
         impersonation_notice: impersonation_notice?,
+        client_registration: client_registration?,
+        oauth_resources: oauth_resources?.unwrap_or_default(),
     })
 }
 

@@ -184,6 +184,47 @@ pub(super) fn parse_org_creation(value: &str) -> Result<bool, String> {
     }
 }
 
+/// Whether client apps may register themselves (`GATEHOUSE_CLIENT_REGISTRATION`, RFC 7591).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ClientRegistration {
+    /// Only admins and operators register clients.
+    #[default]
+    Off,
+    /// With an initial access token an admin issued.
+    Token,
+    /// Anyone, within the per-IP budget.
+    Open,
+}
+
+pub(super) fn parse_client_registration(value: &str) -> Result<ClientRegistration, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "off" => Ok(ClientRegistration::Off),
+        "token" => Ok(ClientRegistration::Token),
+        "open" => Ok(ClientRegistration::Open),
+        _ => Err("write off, token or open".into()),
+    }
+}
+
+/// The resources (RFC 8707) access tokens may be issued for: absolute `https` URIs (or `http`
+/// to a loopback address), without fragment, as a client will name them.
+pub(super) fn parse_resources(value: &str) -> Result<Vec<String>, String> {
+    split_list(value)
+        .map(|item| {
+            let url = Url::parse(item).map_err(|_| format!("{item:?} is not an absolute URI"))?;
+            let loopback = matches!(url.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"));
+            let usable = url.fragment().is_none()
+                && url.host().is_some()
+                && (url.scheme() == "https" || (url.scheme() == "http" && loopback));
+            match usable {
+                true => Ok(item.to_owned()),
+                false => {
+                    Err(format!("{item:?}: write an https URI (http only to a loopback address), without fragment"))
+                }
+            }
+        })
+        .collect()
+}
+
 /// Which accounts must have a second factor (`GATEHOUSE_MFA_REQUIRED`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum MfaPolicy {

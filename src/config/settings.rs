@@ -9,13 +9,16 @@ use std::time::Duration;
 use url::Url;
 
 use super::parse::{
+    ClientRegistration, parse_client_registration, parse_color, parse_locale, parse_logo_url, parse_product_name,
+    parse_resources,
+};
+use super::parse::{
     LogFormat, MfaPolicy, parse_algorithm, parse_audience, parse_bind, parse_bool, parse_budget, parse_count,
     parse_database_url, parse_duration, parse_encryption_key, parse_grace, parse_lease, parse_log_filter,
     parse_log_format, parse_mail_from, parse_mfa_required, parse_org_creation, parse_origins, parse_proxies,
     parse_public_url, parse_redirect_allow, parse_redis_prefix, parse_rp_id, parse_signup, parse_switch,
     parse_url_with_schemes,
 };
-use super::parse::{parse_color, parse_locale, parse_logo_url, parse_product_name};
 use crate::limits::Budget;
 use crate::secret_url::SecretUrl;
 use crate::tokens::keys::KeyAlgorithm;
@@ -176,6 +179,8 @@ settings! {
         "requests per API key (gatehouse's API, forward-auth and introspection)";
     RATE_LIMIT_USER_CODE: Budget = "GATEHOUSE_RATE_LIMIT_USER_CODE", Value("10/1m"), Plain, parse_budget,
         "device-grant user codes entered on `/device`, per client IP and per account (each entry counts, right or wrong)";
+    RATE_LIMIT_REGISTER: Budget = "GATEHOUSE_RATE_LIMIT_REGISTER", Value("20/1h"), Plain, parse_budget,
+        "client registrations (`POST /oauth2/register`) per client IP";
     RATE_LIMIT_EMAIL: Budget = "GATEHOUSE_RATE_LIMIT_EMAIL", Value("5/1h"), Plain, parse_budget,
         "emails of one kind to one address on request; past it the answer is unchanged but nothing is sent";
     LOCKOUT_FAILURES: u32 = "GATEHOUSE_LOCKOUT_FAILURES", Value("5"), Plain, |v| parse_count(v, 1, 1000),
@@ -223,6 +228,10 @@ settings! {
         "a just-spent refresh token presented again this soon gets the same new pair (`off` to disable)";
     REAUTH_WINDOW: Duration = "GATEHOUSE_REAUTH_WINDOW", Value("5m"), Plain, parse_duration,
         "how recent a session's last authentication must be for a step-up (adding or removing a second factor, new recovery codes, deleting one's account, and an admin's changes that create lasting access: clients, webhooks, imports, roles); with a second factor on the account, that factor must be this recent; older sessions get `403 reauthentication_required` until `POST /auth/reauthenticate`";
+    CLIENT_REGISTRATION: ClientRegistration = "GATEHOUSE_CLIENT_REGISTRATION", Value("off"), Plain, parse_client_registration,
+        "whether client apps may register themselves at `POST /oauth2/register` (RFC 7591, for MCP clients and other self-registering apps): `off`; `token`, with an initial access token an admin issued (`POST /admin/registration-tokens`); `open`, anyone, within `GATEHOUSE_RATE_LIMIT_REGISTER`. Such clients are third-party: people are always asked to consent";
+    OAUTH_RESOURCES: Vec<String> = "GATEHOUSE_OAUTH_RESOURCES", Unset, Plain, parse_resources,
+        "the APIs (absolute URIs, comma-separated, e.g. `https://api.example.com/`) a client may name as `resource` (RFC 8707) at the authorization and token endpoints; the access token's `aud` is then that URI. Any other `resource` is refused with `invalid_target`";
     IMPERSONATION_NOTICE: bool = "GATEHOUSE_IMPERSONATION_NOTICE", Value("true"), Plain, parse_bool,
         "email the owner of an account when an admin impersonates it (`POST /admin/users/{key}/impersonate`), with the admin's reason";
     WEBAUTHN_RP_ID: String = "GATEHOUSE_WEBAUTHN_RP_ID", Computed("the public URL's host, when it is a domain name"), Plain, parse_rp_id,

@@ -212,6 +212,13 @@ pub struct ClientBody {
     first_party: bool,
     /// A resource server: it may introspect every client's tokens, not only its own.
     introspect: bool,
+    /// It registered itself (`POST /oauth2/register`): third-party, managed with its
+    /// registration access token (or by an admin).
+    self_registered: bool,
+    /// Where it hears that a session of its ended (OpenID Connect Back-Channel Logout).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backchannel_logout_uri: Option<String>,
+    backchannel_logout_session_required: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     /// Only when the client is registered or re-keyed: shown this once, stored only hashed.
@@ -237,6 +244,9 @@ impl From<OAuthClient> for ClientBody {
             scopes: c.scopes,
             first_party: c.first_party,
             introspect: c.introspect,
+            self_registered: c.self_registered,
+            backchannel_logout_uri: c.backchannel_logout_uri,
+            backchannel_logout_session_required: c.backchannel_logout_session_required,
             created_at: c.created_at,
             updated_at: c.updated_at,
             client_secret: None,

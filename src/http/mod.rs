@@ -55,6 +55,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .merge(routes::forward::router())
         .merge(routes::oauth::router())
         .merge(routes::clients::router())
+        .merge(routes::registration::router())
         .merge(routes::webhooks::router())
         .merge(routes::email::router())
         .merge(routes::events::router())

@@ -375,10 +375,13 @@ impl<S: Sender> Worker<S> {
             ::metrics::gauge!("gatehouse_jobs_waiting", "kind" => kind.as_str()).set(backlog.jobs as f64);
             ::metrics::gauge!("gatehouse_jobs_oldest_seconds", "kind" => kind.as_str()).set(age);
             let legacy = match kind {
-                JobKind::Email => "gatehouse_outbox_backlog",
-                JobKind::Webhook => "gatehouse_webhook_backlog",
+                JobKind::Email => Some("gatehouse_outbox_backlog"),
+                JobKind::Webhook => Some("gatehouse_webhook_backlog"),
+                JobKind::Logout => None,
             };
-            ::metrics::gauge!(legacy).set(backlog.jobs as f64);
+            if let Some(legacy) = legacy {
+                ::metrics::gauge!(legacy).set(backlog.jobs as f64);
+            }
         }
     }
 }

@@ -22,6 +22,13 @@ pub struct OAuthClient {
     pub first_party: bool,
     /// A resource server: it may introspect the tokens of every client, not only its own.
     pub introspect: bool,
+    /// It registered itself (RFC 7591) and holds a registration access token; it is
+    /// third-party, whatever it claims.
+    pub self_registered: bool,
+    /// Where it hears that a session of its ended (OpenID Connect Back-Channel Logout).
+    pub backchannel_logout_uri: Option<String>,
+    /// Its logout tokens must carry `sid`.
+    pub backchannel_logout_session_required: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -36,6 +43,8 @@ pub struct NewCode {
     pub redirect_uri: String,
     pub scopes: Vec<String>,
     pub nonce: Option<String>,
+    /// The resources (RFC 8707) the request named: the audiences its access tokens may have.
+    pub resources: Vec<String>,
     /// PKCE S256: base64url(SHA-256(verifier)).
     pub code_challenge: String,
     /// How the person had authenticated (`SessionAuth`'s stored form).
@@ -48,10 +57,24 @@ pub struct NewCode {
 #[derive(Debug)]
 pub enum Redemption {
     /// Live and now spent: what it was issued for.
-    Spent(NewCode),
+    Spent(Box<NewCode>),
     /// Spent before (and now marked reused): the client session its first redemption started,
     /// which is to end.
     Reused { account_id: Uuid, session_id: Option<Uuid> },
     /// Unknown, or past its minute.
     Unknown,
+}
+
+/// An initial access token (RFC 7591 section 3), which lets a client register itself when
+/// registration asks for one (`GATEHOUSE_CLIENT_REGISTRATION=token`). Only its hash is kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InitialToken {
+    pub id: Uuid,
+    pub name: String,
+    /// The admin who issued it.
+    pub created_by: Option<Uuid>,
+    /// How many registrations it still allows.
+    pub uses_left: i64,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
 }

@@ -64,6 +64,8 @@ pub struct Grant {
     pub scopes: Vec<String>,
     /// The browser session the person granted it in; ending that session ends this one.
     pub via: Option<Uuid>,
+    /// The resources (RFC 8707) the authorization named: its access tokens' audiences.
+    pub resources: Vec<String>,
 }
 
 impl SessionAuth {
@@ -92,7 +94,8 @@ impl SessionAuth {
     /// The stored form: a small JSON object, so that what a session records can grow by a
     /// named field and older rows still read: `{"aal":1,"at":…,"amr":["pwd"]}`, plus
     /// `"second_factor_at"` (unix ms) at level 2, and for a client's session
-    /// `"grant":{"client_id":…,"scopes":[…],"via":…}` (`via` left out when none).
+    /// `"grant":{"client_id":…,"scopes":[…],"via":…,"resources":[…]}` (`via` and `resources`
+    /// left out when none).
     pub fn encode(&self) -> String {
         let stored = Stored {
             aal: self.aal,
@@ -103,6 +106,7 @@ impl SessionAuth {
                 client_id: Cow::Borrowed(&grant.client_id),
                 scopes: grant.scopes.iter().map(|scope| Cow::Borrowed(scope.as_str())).collect(),
                 via: grant.via,
+                resources: grant.resources.iter().map(|r| Cow::Borrowed(r.as_str())).collect(),
             }),
             org: self.org,
             act: self.act,
@@ -138,6 +142,7 @@ impl SessionAuth {
                 client_id: grant.client_id.into_owned(),
                 scopes: grant.scopes.into_iter().map(Cow::into_owned).collect(),
                 via: grant.via,
+                resources: grant.resources.into_iter().map(Cow::into_owned).collect(),
             }),
             org: stored.org,
             act: stored.act,
@@ -164,6 +169,7 @@ impl SessionAuth {
                 client_id: client_id.to_owned(),
                 scopes: scopes.split('+').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
                 via: if via == "-" { None } else { Some(Uuid::parse_str(via).ok()?) },
+                resources: Vec::new(),
             }),
             _ => return None,
         };
@@ -196,6 +202,8 @@ struct StoredGrant<'a> {
     scopes: Vec<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     via: Option<Uuid>,
+    #[serde(borrow, default, skip_serializing_if = "Vec::is_empty")]
+    resources: Vec<Cow<'a, str>>,
 }
 
 /// A session as its owner sees it in the list.
@@ -255,15 +263,23 @@ mod tests {
         assert_eq!(SessionAuth::decode(Some(&later.encode())), later);
         let via = Uuid::now_v7();
         let scopes = vec!["openid".to_owned(), "email".to_owned()];
-        let granted = SessionAuth { grant: Some(Grant { client_id: "c_1".into(), scopes, via: Some(via) }), ..auth };
+        let granted = SessionAuth {
+            grant: Some(Grant {
+                client_id: "c_1".into(),
+                scopes,
+                via: Some(via),
+                resources: vec!["https://api.example.com/".into()],
+            }),
+            ..auth
+        };
         assert!(
             granted
                 .encode()
-                .ends_with(&format!(r#""grant":{{"client_id":"c_1","scopes":["openid","email"],"via":"{via}"}}}}"#))
+                .ends_with(&format!(r#""grant":{{"client_id":"c_1","scopes":["openid","email"],"via":"{via}","resources":["https://api.example.com/"]}}}}"#))
         );
         assert_eq!(SessionAuth::decode(Some(&granted.encode())), granted);
         let machine = SessionAuth {
-            grant: Some(Grant { client_id: "c_2".into(), scopes: vec![], via: None }),
+            grant: Some(Grant { client_id: "c_2".into(), scopes: vec![], via: None, resources: vec![] }),
             ..granted.clone()
         };
         assert_eq!(SessionAuth::decode(Some(&machine.encode())), machine);
@@ -288,11 +304,16 @@ mod tests {
         assert_eq!(SessionAuth::decode(Some("2@1700000000123 1700000600123 pwd,otp,mfa")), later);
         let via = Uuid::now_v7();
         let scopes = vec!["openid".to_owned(), "email".to_owned()];
-        let granted = SessionAuth { grant: Some(Grant { client_id: "c_1".into(), scopes, via: Some(via) }), ..auth };
+        let granted = SessionAuth {
+            grant: Some(Grant { client_id: "c_1".into(), scopes, via: Some(via), resources: vec![] }),
+            ..auth
+        };
         let positional = format!("2 1700000000123 pwd,otp,mfa c_1 openid+email {}", via.simple());
         assert_eq!(SessionAuth::decode(Some(&positional)), granted);
-        let machine =
-            SessionAuth { grant: Some(Grant { client_id: "c_2".into(), scopes: vec![], via: None }), ..granted };
+        let machine = SessionAuth {
+            grant: Some(Grant { client_id: "c_2".into(), scopes: vec![], via: None, resources: vec![] }),
+            ..granted
+        };
         assert_eq!(SessionAuth::decode(Some("2 1700000000123 pwd,otp,mfa c_2  -")), machine);
         assert_eq!(SessionAuth::decode(Some("1 1700000000123 pwd c_1")), SessionAuth::unrecorded());
         assert_eq!(SessionAuth::decode(Some("two x")), SessionAuth::unrecorded());

@@ -8,16 +8,24 @@ use uuid::Uuid;
 
 use super::error::StoreResult;
 pub use crate::model::client::OAuthClient;
-pub use crate::model::client::{NewCode, Redemption};
+pub use crate::model::client::{InitialToken, NewCode, Redemption};
 use crate::tokens::opaque::TokenHash;
 
 #[async_trait]
 pub trait ClientStore {
-    /// Stores a client, with the hash of its secret when it is confidential.
-    async fn insert_client(&self, client: &OAuthClient, secret: Option<&TokenHash>) -> StoreResult<()>;
+    /// Stores a client, with the hash of its secret when it is confidential and of its
+    /// registration access token when it registered itself.
+    async fn insert_client(
+        &self,
+        client: &OAuthClient,
+        secret: Option<&TokenHash>,
+        registration: Option<&TokenHash>,
+    ) -> StoreResult<()>;
     async fn find_client(&self, id: &str) -> StoreResult<Option<OAuthClient>>;
     /// The hash of a confidential client's secret.
     async fn client_secret(&self, id: &str) -> StoreResult<Option<TokenHash>>;
+    /// The hash of a self-registered client's registration access token.
+    async fn registration_hash(&self, id: &str) -> StoreResult<Option<TokenHash>>;
     async fn list_clients(&self) -> StoreResult<Vec<OAuthClient>>;
     /// Replaces what an admin may change; `false` when there is no such client.
     async fn update_client(&self, client: &OAuthClient) -> StoreResult<bool>;
@@ -41,4 +49,17 @@ pub trait ClientStore {
         scopes: &[String],
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
+}
+
+/// The initial access tokens admins issue for client registration, kept by their hashes.
+#[async_trait]
+pub trait InitialTokenStore {
+    async fn insert_initial_token(&self, token: &InitialToken, hash: &TokenHash) -> StoreResult<()>;
+    /// The live ones, newest first.
+    async fn list_initial_tokens(&self, now: DateTime<Utc>) -> StoreResult<Vec<InitialToken>>;
+    /// `false` when there was none.
+    async fn delete_initial_token(&self, id: Uuid) -> StoreResult<bool>;
+    /// Takes one registration from the token of this hash, by one conditional write, if it is
+    /// live and has a use left; `false` otherwise.
+    async fn spend_initial_token(&self, hash: &TokenHash, now: DateTime<Utc>) -> StoreResult<bool>;
 }

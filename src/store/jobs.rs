@@ -25,15 +25,18 @@ pub type Claimer = Uuid;
 pub enum JobKind {
     Email,
     Webhook,
+    /// A back-channel logout notice to a client app.
+    Logout,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 2] = [JobKind::Email, JobKind::Webhook];
+    pub const ALL: [JobKind; 3] = [JobKind::Email, JobKind::Webhook, JobKind::Logout];
 
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::Email => "email",
             JobKind::Webhook => "webhook",
+            JobKind::Logout => "logout",
         }
     }
 }

@@ -2,7 +2,7 @@
 //! implements them. The core port is one narrow trait per concern ([`AccountStore`],
 //! [`TokenStore`], [`OutboxStore`], [`KeyStore`], [`MfaStore`], [`PasskeyStore`],
 //! [`AdminStore`], [`EmailChangeStore`], [`EmailLoginStore`], [`IdentityStore`],
-//! [`ClientStore`], [`DeviceStore`], [`OrgStore`], [`OrgRoleStore`], [`OrgDomainStore`], [`SsoStore`], [`ScimStore`], [`ScimGroupStore`], [`InvitationStore`], [`WebhookStore`], [`JobStore`], and the audit trail's and
+//! [`ClientStore`], [`InitialTokenStore`], [`DeviceStore`], [`OrgStore`], [`OrgRoleStore`], [`OrgDomainStore`], [`SsoStore`], [`ScimStore`], [`ScimGroupStore`], [`InvitationStore`], [`WebhookStore`], [`JobStore`], and the audit trail's and
 //! rate limits' own), gathered in [`Store`]: every backend has them all, and each consumer takes only the
 //! trait it needs (the job workers a [`JobStore`], the key loader a [`KeyStore`]). A backend
 //! may also offer optional capabilities, asked for through [`Store`]: [`maintenance`] (the paced
@@ -54,7 +54,7 @@ use async_trait::async_trait;
 pub use self::accounts::{AccountStore, NewAccount, ProfileChange};
 use self::admin::AdminStore;
 pub use self::api_keys::ApiKeyStore;
-pub use self::clients::ClientStore;
+pub use self::clients::{ClientStore, InitialTokenStore};
 pub use self::devices::DeviceStore;
 use self::email_change::EmailChangeStore;
 pub use self::email_login::EmailLoginStore;
@@ -100,6 +100,7 @@ pub trait Store:
     + EmailLoginStore
     + IdentityStore
     + ClientStore
+    + InitialTokenStore
     + DeviceStore
     + OrgStore
     + OrgRoleStore

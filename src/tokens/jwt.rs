@@ -275,6 +275,12 @@ impl KeyRing {
         sign_with(&self.active, claims, typ)
     }
 
+    /// Signs a back-channel logout token (`typ: logout+jwt`) with the ID-token key, which the
+    /// client already verifies ID tokens with.
+    pub fn sign_logout_token<T: Serialize>(&self, claims: &T) -> anyhow::Result<String> {
+        sign_with(self.id_signer.as_ref().unwrap_or(&self.active), claims, "logout+jwt")
+    }
+
     /// Signs the claims of an ID token with the ID-token key (the active key until one exists).
     pub fn sign_id_token<T: Serialize>(&self, claims: &T) -> anyhow::Result<String> {
         sign_with(self.id_signer.as_ref().unwrap_or(&self.active), claims, "JWT")

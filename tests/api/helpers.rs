@@ -126,6 +126,19 @@ impl TestApp {
         start(config, self.smtp.clone(), self.db.clone(), self.clock.clone()).await
     }
 
+    /// A second replica of this app, as behind a load balancer: its own server on its own
+    /// port, with the same database, session store, public URL (so the same issuer) and clock.
+    /// None on SQLite, which one server holds alone.
+    pub async fn replica(&self) -> Option<TestApp> {
+        if self.db.url.starts_with("sqlite") {
+            return None;
+        }
+        let mut config = self.config.clone();
+        config.bind = "127.0.0.1:0".parse().unwrap();
+        config.public_url = self.address.parse().unwrap();
+        Some(start(config, self.smtp.clone(), self.db.clone(), self.clock.clone()).await)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

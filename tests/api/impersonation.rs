@@ -157,3 +157,23 @@ async fn only_a_recently_logged_in_admin_impersonates_and_never_gains_admin_powe
     let stale = impersonate(&app, &admin, "dave@example.com", "Ticket 10").await;
     assert_problem(stale, StatusCode::FORBIDDEN, "reauthentication_required").await;
 }
+
+#[tokio::test]
+async fn an_impersonation_ends_when_its_admin_is_no_longer_one() {
+    let app = spawn_app().await;
+    let admin = app.admin("helpdesk@example.com").await;
+    let admin_id = id_of(&app, &admin).await;
+    let other_admin = app.admin("head-of-support@example.com").await;
+    app.logged_in_user("dora@example.com").await;
+    let begun: Value = impersonate(&app, &admin, "dora@example.com", "Ticket 5120").await.json().await.unwrap();
+    let token = begun["access_token"].as_str().unwrap();
+    assert_eq!(app.get("/user", Some(token)).await.status(), StatusCode::OK);
+    let demoted =
+        app.send_json(Method::PATCH, &format!("/user/{admin_id}"), &json!({"role": "user"}), Some(&other_admin)).await;
+    assert_eq!(demoted.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/user", Some(token)).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "the demoted admin's impersonation is over at the next request"
+    );
+}

@@ -5,6 +5,7 @@ mod admin;
 mod adversarial;
 mod api_keys;
 mod app_data;
+mod backchannel;
 mod browser;
 #[path = "../common/logs.rs"]
 mod captured;
@@ -32,6 +33,7 @@ mod passkeys;
 mod password;
 mod passwordless;
 mod redirects;
+mod registration;
 mod restart;
 mod scim;
 mod security;

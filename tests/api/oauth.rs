@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::browser::{Browser, field, location, query_param};
 use crate::helpers::{PASSWORD, TestApp, assert_problem, jwt_header, jwt_payload, spawn_app};
 
-const REDIRECT: &str = "http://127.0.0.1:9/callback";
+pub(crate) const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
 pub(crate) struct Client {
     pub(crate) id: String,

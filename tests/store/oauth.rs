@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use gatehouse::sessions::{Grant, SessionAuth};
 use gatehouse::store::Pace;
-use gatehouse::store::clients::{NewCode, OAuthClient, Redemption};
+use gatehouse::store::clients::{InitialToken, NewCode, OAuthClient, Redemption};
 use gatehouse::store::devices::{DeviceCode, DeviceDecision, DeviceState};
 use gatehouse::tokens::opaque::{OpaqueToken, TokenHash};
 use uuid::Uuid;
@@ -19,7 +19,8 @@ crate::per_backend! {
     stores:
         a_client_round_trips_and_keeps_only_the_hash_of_its_secret,
         a_code_is_redeemed_once_by_racing_replicas_and_not_after_its_minute,
-        a_device_request_is_answered_once_polled_by_one_at_a_time_and_spent_once;
+        a_device_request_is_answered_once_polled_by_one_at_a_time_and_spent_once,
+        an_initial_access_token_gives_its_uses_once_each_to_racing_registrations;
     sessions:
         a_client_session_keeps_its_grant_and_is_found_by_its_refresh_token,
 }
@@ -37,6 +38,9 @@ fn client(confidential: bool) -> OAuthClient {
         first_party: false,
         // Stored and read back like the rest (a resource server may introspect others' tokens).
         introspect: confidential,
+        self_registered: false,
+        backchannel_logout_uri: confidential.then(|| "https://app.example.com/backchannel-logout?tenant=a".into()),
+        backchannel_logout_session_required: confidential,
         created_at: at,
         updated_at: at,
     }
@@ -45,17 +49,23 @@ fn client(confidential: bool) -> OAuthClient {
 pub async fn a_client_round_trips_and_keeps_only_the_hash_of_its_secret(h: Harness) {
     let app = client(true);
     let secret = OpaqueToken::generate();
-    h.store.insert_client(&app, Some(&secret.hash)).await.unwrap();
+    h.store.insert_client(&app, Some(&secret.hash), None).await.unwrap();
     assert_eq!(h.store.find_client(&app.id).await.unwrap(), Some(app.clone()));
+    assert_eq!(h.store.registration_hash(&app.id).await.unwrap(), None, "an admin's client has no registration token");
     assert_eq!(h.store.client_secret(&app.id).await.unwrap(), Some(secret.hash));
     let public = client(false);
-    h.store.insert_client(&public, None).await.unwrap();
+    let registration = OpaqueToken::generate();
+    h.store.insert_client(&public, None, Some(&registration.hash)).await.unwrap();
+    let found = h.store.find_client(&public.id).await.unwrap().unwrap();
+    assert!(found.self_registered, "a client stored with a registration token registered itself");
+    assert_eq!(h.store.registration_hash(&public.id).await.unwrap(), Some(registration.hash));
     assert_eq!(h.store.client_secret(&public.id).await.unwrap(), None);
     assert!(
         !h.store.set_client_secret(&public.id, &secret.hash, now()).await.unwrap(),
         "a public client gets no secret"
     );
-    assert_eq!(h.store.list_clients().await.unwrap().len(), 2);
+    let listed = h.store.list_clients().await.unwrap();
+    assert_eq!(listed.iter().map(|c| c.self_registered).collect::<Vec<_>>(), [false, true]);
 
     let changed =
         OAuthClient { name: "Renamed".into(), scopes: vec!["openid".into()], first_party: true, ..app.clone() };
@@ -76,7 +86,7 @@ pub async fn a_client_round_trips_and_keeps_only_the_hash_of_its_secret(h: Harne
 
 pub async fn a_device_request_is_answered_once_polled_by_one_at_a_time_and_spent_once(h: Harness) {
     let app = client(false);
-    h.store.insert_client(&app, None).await.unwrap();
+    h.store.insert_client(&app, None, None).await.unwrap();
     let account = seeded(&h, "ann@example.com").await;
     let t0 = now();
     let request = |expires_in: chrono::Duration| DeviceCode {
@@ -154,7 +164,7 @@ pub async fn a_device_request_is_answered_once_polled_by_one_at_a_time_and_spent
 
 pub async fn a_code_is_redeemed_once_by_racing_replicas_and_not_after_its_minute(h: Harness) {
     let app = client(true);
-    h.store.insert_client(&app, Some(&OpaqueToken::generate().hash)).await.unwrap();
+    h.store.insert_client(&app, Some(&OpaqueToken::generate().hash), None).await.unwrap();
     let account = seeded(&h, "ann@example.com").await;
     let t0 = now();
     let code = |expires_in: chrono::Duration| NewCode {
@@ -165,6 +175,7 @@ pub async fn a_code_is_redeemed_once_by_racing_replicas_and_not_after_its_minute
         redirect_uri: "https://app.example.com/cb".into(),
         scopes: vec!["openid".into(), "email".into()],
         nonce: Some("n-1".into()),
+        resources: vec!["https://api.example.com/".into(), "https://mcp.example.com/".into()],
         code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
         auth: SessionAuth::password(t0).encode(),
         created_at: t0,
@@ -187,6 +198,7 @@ pub async fn a_code_is_redeemed_once_by_racing_replicas_and_not_after_its_minute
                 spent += 1;
                 assert_eq!((found.client_id.as_str(), found.nonce.as_deref()), (app.id.as_str(), Some("n-1")));
                 assert_eq!((found.account_id, &found.scopes), (account, &live.scopes));
+                assert_eq!(found.resources, live.resources, "the resources named come back in order");
             }
             Redemption::Reused { account_id, session_id } => {
                 assert_eq!(account_id, account);
@@ -227,6 +239,7 @@ pub async fn a_client_session_keeps_its_grant_and_is_found_by_its_refresh_token(
         client_id: "c0ffee".into(),
         scopes: vec!["openid".into(), "offline_access".into()],
         via: Some(Uuid::now_v7()),
+        resources: vec!["https://api.example.com/".into()],
     };
     new.auth = SessionAuth { grant: Some(grant.clone()), ..SessionAuth::password(t0) };
     h.sessions.create_session(&new).await.unwrap();
@@ -250,4 +263,45 @@ pub async fn a_client_session_keeps_its_grant_and_is_found_by_its_refresh_token(
     assert!(h.sessions.refresh_token_session(&TokenHash::of("unknown"), t0).await.unwrap().is_none());
     h.sessions.revoke_session(account, new.id).await.unwrap();
     assert!(h.sessions.refresh_token_session(&next, t0).await.unwrap().is_none(), "not after the session ended");
+}
+
+pub async fn an_initial_access_token_gives_its_uses_once_each_to_racing_registrations(h: Harness) {
+    let t0 = now();
+    let token = InitialToken {
+        id: Uuid::now_v7(),
+        name: "MCP clients".into(),
+        created_by: None,
+        uses_left: 3,
+        created_at: t0,
+        expires_at: t0 + minutes(60),
+    };
+    let secret = OpaqueToken::generate();
+    h.store.insert_initial_token(&token, &secret.hash).await.unwrap();
+    assert_eq!(h.store.list_initial_tokens(t0).await.unwrap(), vec![token.clone()]);
+    let store = Arc::clone(&h.store);
+    let racers: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, hash) = (Arc::clone(&store), secret.hash);
+            tokio::spawn(async move { store.spend_initial_token(&hash, now()).await.unwrap() })
+        })
+        .collect();
+    let mut spent = 0;
+    for racer in racers {
+        spent += usize::from(racer.await.unwrap());
+    }
+    assert_eq!(spent, 3, "three uses, three registrations, however many race");
+    assert_eq!(h.store.list_initial_tokens(t0).await.unwrap()[0].uses_left, 0);
+    assert!(!h.store.spend_initial_token(&OpaqueToken::generate().hash, now()).await.unwrap(), "an unknown token");
+
+    let other = InitialToken { id: Uuid::now_v7(), uses_left: 5, ..token.clone() };
+    let other_secret = OpaqueToken::generate();
+    h.store.insert_initial_token(&other, &other_secret.hash).await.unwrap();
+    assert!(
+        !h.store.spend_initial_token(&other_secret.hash, t0 + minutes(61)).await.unwrap(),
+        "an expired token gives nothing"
+    );
+    assert_eq!(h.store.list_initial_tokens(t0 + minutes(61)).await.unwrap(), vec![], "expired ones are not listed");
+    assert!(h.store.delete_initial_token(other.id).await.unwrap());
+    assert!(!h.store.spend_initial_token(&other_secret.hash, now()).await.unwrap(), "a withdrawn token gives nothing");
+    assert!(!h.store.delete_initial_token(other.id).await.unwrap());
 }

@@ -256,6 +256,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/registration-tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Initial access tokens */
+        get: operations["listRegistrationTokens"];
+        put?: never;
+        /**
+         * Issue an initial access token
+         * @description For `GATEHOUSE_CLIENT_REGISTRATION=token`: a client registers itself at `POST /oauth2/register` only with one of these. Needs a recent authentication (step-up).
+         */
+        post: operations["createRegistrationToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/registration-tokens/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Withdraw an initial access token */
+        delete: operations["deleteRegistrationToken"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/users": {
         parameters: {
             query?: never;
@@ -1173,6 +1211,54 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth2/register": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Register a client (RFC 7591)
+         * @description For apps that register themselves (MCP clients, CLIs). Off unless `GATEHOUSE_CLIENT_REGISTRATION` is `token` (send an initial access token an admin issued as `Authorization: Bearer`) or `open` (anyone, within `GATEHOUSE_RATE_LIMIT_REGISTER` per IP). Redirect URIs must be https, http to a loopback address, or a private-use scheme; matched exactly. The client is third-party: people are always asked to consent. It cannot register for token exchange. The answer carries `client_secret` (confidential clients) and `registration_access_token`, each shown once.
+         */
+        post: operations["oauthRegister"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth2/register/{client_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a registration (RFC 7592)
+         * @description With the registration access token as `Authorization: Bearer`. The secrets are not shown again: gatehouse keeps only their hashes.
+         */
+        get: operations["oauthReadRegistration"];
+        /**
+         * Replace a registration (RFC 7592)
+         * @description The metadata sent replaces the registration's: what is left out takes its default. `client_id` in the body, when sent, must be the address's. The client stays public or confidential; its id, secret and registration access token stay.
+         */
+        put: operations["oauthUpdateRegistration"];
+        post?: never;
+        /**
+         * Remove a registration (RFC 7592)
+         * @description The client goes with its codes and consents; its tokens are refused from the next request.
+         */
+        delete: operations["oauthDeleteRegistration"];
         options?: never;
         head?: never;
         patch?: never;
@@ -2344,6 +2430,14 @@ export interface components {
             first_party: boolean;
             /** @description A resource server: it may introspect every client's tokens, not only its own. */
             introspect: boolean;
+            /**
+             * @description It registered itself (`POST /oauth2/register`): third-party, managed with its
+             *     registration access token (or by an admin).
+             */
+            self_registered: boolean;
+            /** @description Where it hears that a session of its ended (OpenID Connect Back-Channel Logout). */
+            backchannel_logout_uri?: string | null;
+            backchannel_logout_session_required: boolean;
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -2375,6 +2469,14 @@ export interface components {
              *     issued to it; `true` makes it a resource server that may introspect every client's.
              */
             introspect?: boolean | null;
+            /**
+             * @description OpenID Connect Back-Channel Logout: where the client hears that a session of its ended,
+             *     with a signed `logout_token` (`https`; `http` only for a confidential client); `""`
+             *     removes it.
+             */
+            backchannel_logout_uri?: string | null;
+            /** @description Default `false`: its logout tokens carry `sid` whenever the session has one anyway. */
+            backchannel_logout_session_required?: boolean | null;
         };
         ClientList: {
             clients: components["schemas"]["ClientBody"][];
@@ -2519,6 +2621,11 @@ export interface components {
             end_session_endpoint: string;
             /** @description The device authorization grant's first step (RFC 8628). */
             device_authorization_endpoint: string;
+            /** @description Client registration (RFC 7591), when `GATEHOUSE_CLIENT_REGISTRATION` is not `off`. */
+            registration_endpoint?: string | null;
+            /** @description OpenID Connect Back-Channel Logout 1.0, with `sid`. */
+            backchannel_logout_supported: boolean;
+            backchannel_logout_session_supported: boolean;
             /**
              * @description How ID tokens are signed (`GATEHOUSE_ID_TOKEN_ALGORITHM`, `RS256` by default).
              * @example [
@@ -2695,6 +2802,48 @@ export interface components {
             existing: number;
             bad: components["schemas"]["BadLineBody"][];
         };
+        /** @description An initial access token, without its secret. */
+        InitialTokenBody: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            /**
+             * Format: uuid
+             * @description The admin who issued it.
+             */
+            created_by?: string | null;
+            /**
+             * Format: int64
+             * @description Registrations it still allows.
+             */
+            uses_left: number;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            expires_at: string;
+            /**
+             * @description At issue only: shown this once, stored only hashed. Sent by the registering client as
+             *     `Authorization: Bearer`.
+             */
+            token?: string | null;
+        };
+        InitialTokenInput: {
+            /** @example MCP clients of the data team */
+            name: string;
+            /**
+             * Format: int64
+             * @description Registrations it allows: 1 to 10000, default 1.
+             */
+            uses?: number | null;
+            /**
+             * Format: int64
+             * @description Seconds it lives: 60 to 7776000 (90 days), default 86400.
+             */
+            expires_in?: number | null;
+        };
+        InitialTokenList: {
+            tokens: components["schemas"]["InitialTokenBody"][];
+        };
         /** @description A pending invitation, as the organization lists it. */
         InvitationBody: {
             /** Format: uuid */
@@ -2850,6 +2999,44 @@ export interface components {
         /** @description A plain message, for answers with nothing else to say. */
         Message: {
             message: string;
+        };
+        /**
+         * @description RFC 7591 client metadata; fields gatehouse does not use (`client_uri`, `logo_uri`,
+         *     `contacts`, …) are accepted and ignored.
+         */
+        MetadataInput: {
+            /** @example Claude Desktop */
+            client_name?: string | null;
+            /**
+             * @example [
+             *       "http://127.0.0.1/callback"
+             *     ]
+             */
+            redirect_uris?: string[] | null;
+            post_logout_redirect_uris?: string[] | null;
+            /**
+             * @description `authorization_code` (the default), `refresh_token`, `client_credentials` (confidential
+             *     clients), `urn:ietf:params:oauth:grant-type:device_code`.
+             */
+            grant_types?: string[] | null;
+            /** @description `code` only. */
+            response_types?: string[] | null;
+            /**
+             * @description `none` (a public client: a native app, an SPA), `client_secret_basic` (the default) or
+             *     `client_secret_post`.
+             */
+            token_endpoint_auth_method?: string | null;
+            /** @description Space-separated; `openid profile email offline_access` when absent. */
+            scope?: string | null;
+            /** @description RFC 7592 update: the client's own id, which must match the address. */
+            client_id?: string | null;
+            /**
+             * @description OpenID Connect Back-Channel Logout: where the client hears that a session of its ended
+             *     (`https`; `http` only for a confidential client). Called only at public addresses.
+             */
+            backchannel_logout_uri?: string | null;
+            /** @description Its logout tokens carry `sid` (they always do when the session has one). */
+            backchannel_logout_session_required?: boolean | null;
         };
         /** @description The second step of a login. */
         MfaLoginBody: {
@@ -3172,6 +3359,34 @@ export interface components {
             /** @description A name to tell the passkey by (at most 64 characters). */
             name?: string | null;
         };
+        /** @description A registration (RFC 7591 section 3.2.1). */
+        RegistrationAnswer: {
+            client_id: string;
+            /** @description Confidential clients, at registration only: shown this once, stored only hashed. */
+            client_secret?: string | null;
+            /**
+             * Format: int64
+             * @description With a secret: `0`, it does not expire.
+             */
+            client_secret_expires_at?: number | null;
+            /** Format: int64 */
+            client_id_issued_at: number;
+            /**
+             * @description At registration only: shown this once, stored only hashed. It reads, replaces and removes
+             *     this registration at `registration_client_uri`, and does nothing else.
+             */
+            registration_access_token?: string | null;
+            registration_client_uri: string;
+            client_name: string;
+            redirect_uris: string[];
+            post_logout_redirect_uris: string[];
+            grant_types: string[];
+            response_types: string[];
+            token_endpoint_auth_method: string;
+            scope: string;
+            backchannel_logout_uri?: string | null;
+            backchannel_logout_session_required: boolean;
+        };
         ResendBody: {
             email: string;
             /** @description As on sign-up: where a browser following the new link goes next. */
@@ -3352,6 +3567,11 @@ export interface components {
             actor_token_type?: string | null;
             /** @description Token exchange: the `client_id` of the API the new token is for. */
             audience?: string | null;
+            /**
+             * @description RFC 8707: the API (one of `GATEHOUSE_OAUTH_RESOURCES`) the access token is for, its
+             *     `aud`. With a code or refresh token, one the authorization request named.
+             */
+            resource?: string | null;
             requested_token_type?: string | null;
             client_id?: string | null;
             client_secret?: string | null;
@@ -4563,6 +4783,169 @@ export interface operations {
             };
             /** @description `validation_failed`: well-formed input that breaks a rule; `errors[]` names each field */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listRegistrationTokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The live ones, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InitialTokenList"];
+                };
+            };
+            /** @description `unauthorized`: no access token, or a malformed, expired, tampered or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createRegistrationToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InitialTokenInput"];
+            };
+        };
+        responses: {
+            /** @description Issued; `token` is shown this once */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InitialTokenBody"];
+                };
+            };
+            /** @description `unauthorized`: no access token, or a malformed, expired, tampered or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin; `reauthentication_required`: this change needs a fresh authentication of the session (and its second factor, if the account has one): `POST /auth/reauthenticate`, then retry */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: well-formed input that breaks a rule; `errors[]` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteRegistrationToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Withdrawn: no registration takes it from now on */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unauthorized`: no access token, or a malformed, expired, tampered or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such route, or (for admins) no such account, session or email */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8488,6 +8871,228 @@ export interface operations {
                 };
                 content: {
                     "text/html": unknown;
+                };
+            };
+        };
+    };
+    oauthRegister: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MetadataInput"];
+            };
+        };
+        responses: {
+            /** @description Registered */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistrationAnswer"];
+                };
+            };
+            /** @description RFC 7591 error: `invalid_client_metadata` or `invalid_redirect_uri`; or `malformed_request`: a body that is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_token`: no initial access token, or one that is wrong, spent or expired (`token` mode) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `access_denied`: registration is off here */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unsupported_media_type`: the body's content type is not one this route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `rate_limited`: too many attempts; wait for `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthReadRegistration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The registration */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistrationAnswer"];
+                };
+            };
+            /** @description `invalid_token`: no token, a wrong one, or no such self-registered client */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthUpdateRegistration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MetadataInput"];
+            };
+        };
+        responses: {
+            /** @description The registration */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistrationAnswer"];
+                };
+            };
+            /** @description RFC 7591 error: `invalid_client_metadata` or `invalid_redirect_uri` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unsupported_media_type`: the body's content type is not one this route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthDeleteRegistration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };

@@ -1,8 +1,9 @@
-// What the relying-party tests (openid-client.test.mjs, device.test.mjs) share: the settings
-// ../run.sh passes them, the checks (one `ok …` or `FAIL …` line each, a count per test, its
-// last line `<label>: N passed, M failed`), raw HTTP to gatehouse, the set-up through the admin
-// API (the admin's token, a person, clients registered), and a browser without JavaScript (a
-// cookie jar and the forms of gatehouse's pages, posted as a browser would).
+// What the relying-party tests (openid-client.test.mjs, device.test.mjs, exchange.test.mjs,
+// registration.test.mjs, backchannel.test.mjs) share: the settings ../run.sh passes them, the
+// checks (one `ok …` or `FAIL …` line each, a count per test, its last line `<label>: N passed,
+// M failed`), raw HTTP to gatehouse, the set-up through the admin API (the admin's token, a
+// person, clients registered), and a browser without JavaScript (a cookie jar and the forms of
+// gatehouse's pages, posted as a browser would).
 
 // ------------------------------------------------------------------------------------------
 // Settings.

@@ -25,8 +25,8 @@ pub enum Authorization {
     Redirect(Url),
     /// A login first, then the request `again` (its query, without what the login satisfies).
     Login { again: String, login_hint: Option<String> },
-    /// Ask the person whether `client` may have `scopes`.
-    Consent { client: String, scopes: Vec<String>, redirect_uri: String },
+    /// Ask the person whether `client` may have `scopes`; `unverified`: it registered itself.
+    Consent { client: String, scopes: Vec<String>, redirect_uri: String, unverified: bool },
 }
 
 /// A request whose client and redirect URI are known: from here on, errors go back there.
@@ -42,6 +42,8 @@ struct Checked {
     login_hint: Option<String>,
     /// Which of the person's organizations the `org` scope names (an id or slug).
     org_hint: Option<String>,
+    /// The `resource` parameters (RFC 8707), which may repeat.
+    resources: Vec<String>,
 }
 
 /// The value of `name`, if given once and not empty.
@@ -133,6 +135,7 @@ impl Accounts {
                         client: checked.client.name.clone(),
                         scopes: checked.scopes.clone(),
                         redirect_uri: checked.redirect_uri.clone(),
+                        unverified: checked.client.self_registered,
                     });
                 }
             }
@@ -181,13 +184,14 @@ impl Accounts {
             max_age: param(pairs, "max_age").and_then(|v| v.parse().ok()),
             login_hint: param(pairs, "login_hint").map(str::to_owned),
             org_hint: param(pairs, "org_hint").map(str::to_owned),
+            resources: pairs.iter().filter(|(key, _)| key == "resource").map(|(_, value)| value.clone()).collect(),
             client,
         }))
     }
 
     /// What is wrong with the rest of the request, as an error code and description.
     fn request_problem(&self, pairs: &[(String, String)], checked: &Checked) -> Option<(&'static str, String)> {
-        let mut names: Vec<&str> = pairs.iter().map(|(key, _)| key.as_str()).collect();
+        let mut names: Vec<&str> = pairs.iter().map(|(key, _)| key.as_str()).filter(|key| *key != "resource").collect();
         names.sort_unstable();
         if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
             return Some(("invalid_request", format!("{} is given more than once", twice[0])));
@@ -221,6 +225,10 @@ impl Accounts {
         if !crate::tokens::pkce::plausible_challenge(&checked.challenge) {
             return Some(("invalid_request", "code_challenge is not a base64url SHA-256".into()));
         }
+        let named: Vec<&str> = checked.resources.iter().map(String::as_str).collect();
+        if let Err(why) = self.requested_resources(&named) {
+            return Some(("invalid_target", why));
+        }
         if param(pairs, "max_age").is_some() && checked.max_age.is_none_or(|age| age < 0) {
             return Some(("invalid_request", "max_age is a number of seconds".into()));
         }
@@ -246,16 +254,21 @@ impl Accounts {
             redirect_uri: checked.redirect_uri.clone(),
             scopes: checked.scopes.clone(),
             nonce: checked.nonce.clone(),
+            resources: checked.resources.iter().fold(Vec::new(), |mut kept, r| {
+                if !kept.contains(r) {
+                    kept.push(r.clone());
+                }
+                kept
+            }),
             code_challenge: checked.challenge.clone(),
             auth: SessionAuth { org, ..caller.auth.clone() }.encode(),
             created_at: now,
             expires_at: now + chrono::Duration::from_std(CODE_TTL).unwrap_or_default(),
         };
         self.store.insert_code(&record).await?;
-        self.note(
-            self.outcome(Kind::OauthAuthorized, Some(caller.account_id), client_info)
-                .detail(json!({ "client_id": checked.client.id, "scopes": checked.scopes })),
-        );
+        self.note(self.outcome(Kind::OauthAuthorized, Some(caller.account_id), client_info).detail(
+            json!({ "client_id": checked.client.id, "scopes": checked.scopes, "resources": record.resources }),
+        ));
         Ok(code.expose().to_owned())
     }
 }

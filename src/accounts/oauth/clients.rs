@@ -29,6 +29,9 @@ pub struct ClientSpec {
     pub first_party: Option<bool>,
     /// A resource server, which may introspect every client's tokens.
     pub introspect: Option<bool>,
+    /// Where it hears of a session's end; `Some("")` removes it.
+    pub backchannel_logout_uri: Option<String>,
+    pub backchannel_logout_session_required: Option<bool>,
 }
 
 /// A client just registered or re-keyed, with its secret: shown this once.
@@ -39,7 +42,7 @@ pub struct ClientWithSecret {
 }
 
 /// Applies `spec` to `client` and checks the result whole; every problem comes back at once.
-fn apply(mut client: OAuthClient, spec: ClientSpec) -> Result<OAuthClient> {
+pub(super) fn apply(mut client: OAuthClient, spec: ClientSpec) -> Result<OAuthClient> {
     let mut problems = Vec::new();
     if let Some(name) = spec.name {
         client.name = name.trim().to_owned();
@@ -93,7 +96,32 @@ fn apply(mut client: OAuthClient, spec: ClientSpec) -> Result<OAuthClient> {
     if let Some(introspect) = spec.introspect {
         client.introspect = introspect;
     }
+    if let Some(uri) = spec.backchannel_logout_uri {
+        client.backchannel_logout_uri = Some(uri.trim().to_owned()).filter(|u| !u.is_empty());
+    }
+    if let Some(required) = spec.backchannel_logout_session_required {
+        client.backchannel_logout_session_required = required;
+    }
+    if let Some(why) =
+        client.backchannel_logout_uri.as_deref().and_then(|uri| logout_uri_problem(uri, client.confidential))
+    {
+        problems.push(FieldError::new("backchannel_logout_uri", why));
+    }
     if problems.is_empty() { Ok(client) } else { Err(Error::Validation(problems)) }
+}
+
+/// What is wrong with a back-channel logout URI: it must be absolute, without fragment, and
+/// `https` (`http` only for a confidential client, as OpenID Connect Back-Channel Logout allows).
+fn logout_uri_problem(uri: &str, confidential: bool) -> Option<String> {
+    let Ok(url) = url::Url::parse(uri) else { return Some(format!("{uri:?} is not an absolute URL")) };
+    if url.fragment().is_some() || url.host().is_none() || uri.len() > 2048 {
+        return Some(format!("{uri:?} must name a host, hold no fragment and be at most 2048 characters"));
+    }
+    match url.scheme() {
+        "https" => None,
+        "http" if confidential => None,
+        _ => Some(format!("{uri:?} must be https (http only for a confidential client)")),
+    }
 }
 
 impl Admin<'_> {
@@ -112,12 +140,15 @@ impl Admin<'_> {
             scopes: ["openid", "profile", "email", "offline_access"].map(str::to_owned).to_vec(),
             first_party: false,
             introspect: false,
+            self_registered: false,
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
             created_at: now,
             updated_at: now,
         };
         let client = apply(blank, spec)?;
         let secret = confidential.then(OpaqueToken::generate);
-        self.accounts().store.insert_client(&client, secret.as_ref().map(|s| &s.hash)).await?;
+        self.accounts().store.insert_client(&client, secret.as_ref().map(|s| &s.hash), None).await?;
         tracing::info!(client_id = %client.id, "client registered");
         // Published now, so the app finds it in the JWKS on its first login.
         self.accounts().ensure_id_key().await?;

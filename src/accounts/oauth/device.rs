@@ -205,12 +205,18 @@ impl Accounts {
                     .ok_or_else(|| Error::Unexpected(anyhow::anyhow!("a device code approved by no one")))?;
                 let account = self.active_account(account_id).await?;
                 let auth = SessionAuth {
-                    grant: Some(Grant { client_id: client.id.clone(), scopes: found.scopes, via: None }),
+                    grant: Some(Grant {
+                        client_id: client.id.clone(),
+                        scopes: found.scopes,
+                        via: None,
+                        resources: Vec::new(),
+                    }),
                     ..SessionAuth::decode(found.auth.as_deref())
                 };
                 let id = uuid::Uuid::now_v7();
                 let (session, refresh) = self.client_session(id, &client, &account, auth, info).await?;
-                self.client_tokens(&client, &account, &session, refresh, None, None, now).await
+                let issue = super::tokens::Issue { resource: request.resource.as_deref(), ..Default::default() };
+                self.client_tokens(&client, &account, &session, refresh, issue, now).await
             }
         }
     }

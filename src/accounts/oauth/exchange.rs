@@ -42,12 +42,12 @@ impl Accounts {
         let not_actor = "the actor_token is not a live client-credentials token of this client";
         let (subject, session) = self.live_client_token(&subject).await.map_err(|_| refused(not_subject))?;
         let (actor, _) = self.live_client_token(&actor).await.map_err(|_| refused(not_actor))?;
-        if subject.aud != client.id || subject.client_id != client.id || subject.act.is_some() {
+        if subject.aud.single() != Some(client.id.as_str()) || subject.client_id != client.id || subject.act.is_some() {
             return Err(refused(not_subject));
         }
         // The actor is the client itself: its own client-credentials token, never a person's.
         let own = actor.client_id == client.id && actor.sub == client.id && actor.sid.is_none();
-        if !own || actor.aud != client.id || actor.act.is_some() {
+        if !own || actor.aud.single() != Some(client.id.as_str()) || actor.act.is_some() {
             return Err(refused(not_actor));
         }
         let Some(session) = session else {
@@ -86,7 +86,7 @@ impl Accounts {
         let claims = ClientAccessClaims {
             iss: self.keys().issuer().to_owned(),
             sub: subject.sub,
-            aud: audience.id,
+            aud: super::resources::Audience::one(audience.id),
             client_id: client.id,
             scope: scopes.join(" "),
             sid: Some(session.id),

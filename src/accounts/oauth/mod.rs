@@ -14,9 +14,15 @@
 //! tokens are `at+jwt` with the client as `aud`.
 
 pub mod authorize;
+pub mod backchannel;
 pub mod clients;
 pub mod device;
 pub mod exchange;
+pub mod initial_tokens;
+pub mod introspection;
+pub mod logout_delivery;
+pub mod registration;
+pub mod resources;
 pub mod revocation;
 pub mod tokens;
 
@@ -137,6 +143,9 @@ pub fn registrable(uri: &str) -> Result<(), String> {
     if url.fragment().is_some() || uri.contains(char::is_whitespace) {
         return Err(format!("{uri:?} may not hold a fragment or spaces"));
     }
+    if uri.contains('*') {
+        return Err(format!("{uri:?}: a redirect URI is matched exactly; it may not hold a wildcard"));
+    }
     let allowed = match url.scheme() {
         "https" => url.host().is_some(),
         "http" => is_loopback(&url),
@@ -184,8 +193,14 @@ mod tests {
         {
             assert!(registrable(good).is_ok(), "{good}");
         }
-        for bad in ["http://app.example.com/cb", "https://app.example.com/cb#x", "javascript:alert(1)", "/cb", "data:x"]
-        {
+        for bad in [
+            "http://app.example.com/cb",
+            "https://app.example.com/cb#x",
+            "javascript:alert(1)",
+            "/cb",
+            "data:x",
+            "https://*.example.com/cb",
+        ] {
             assert!(registrable(bad).is_err(), "{bad}");
         }
     }

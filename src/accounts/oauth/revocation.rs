@@ -25,7 +25,7 @@ impl Accounts {
         match self.live_client_token(token).await {
             Ok((claims, _)) if claims.client_id != client.id => return Err(not_yours()),
             Ok((_, Some(session))) => {
-                self.sessions.revoke_session(session.account_id, session.id).await?;
+                self.close_session(session.account_id, session.id).await?;
                 return Ok(());
             }
             Ok((_, None)) => return Ok(()),
@@ -41,7 +41,7 @@ impl Accounts {
         if session.auth.grant.as_ref().is_none_or(|g| g.client_id != client.id) {
             return Err(not_yours());
         }
-        self.sessions.revoke_session(session.account_id, session.id).await?;
+        self.close_session(session.account_id, session.id).await?;
         Ok(())
     }
 

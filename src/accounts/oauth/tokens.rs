@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use super::resources::Audience;
 use super::{OAuthError, OAuthResult, parse_scopes};
 use crate::accounts::throttle::Action;
 use crate::accounts::{Accounts, ClientInfo, Error, Result};
@@ -27,7 +28,8 @@ pub struct ClientAccessClaims {
     pub iss: String,
     /// The account id, or the client's for client credentials.
     pub sub: String,
-    pub aud: String,
+    /// The client; the client an exchange was for; or the resources (RFC 8707) named.
+    pub aud: Audience,
     pub client_id: String,
     pub scope: String,
     /// The client session (none for client credentials).
@@ -54,6 +56,19 @@ pub struct TokenRequest {
     pub device_code: Option<String>,
     /// Token exchange (RFC 8693).
     pub exchange: Option<super::ExchangeRequest>,
+    /// The resource (RFC 8707) the access token is for.
+    pub resource: Option<String>,
+}
+
+/// What a client session's tokens are made with, beside the session.
+#[derive(Debug, Default)]
+pub(super) struct Issue<'a> {
+    /// The authorization request's, for the ID token.
+    pub nonce: Option<&'a str>,
+    /// The scopes a refresh asked for, the only ones these tokens carry.
+    pub narrowed: Option<&'a [String]>,
+    /// The resource (RFC 8707) the token request named.
+    pub resource: Option<&'a str>,
 }
 
 /// The token endpoint's answer.
@@ -69,7 +84,7 @@ pub struct TokenResponse {
 }
 
 /// The claims of `account` that `scopes` let a client see (the ID token's and userinfo's).
-fn account_claims(account: &Account, scopes: &[String]) -> Map<String, Value> {
+pub(super) fn account_claims(account: &Account, scopes: &[String]) -> Map<String, Value> {
     let has = |scope: &str| scopes.iter().any(|s| s == scope);
     let mut claims = Map::new();
     claims.insert("sub".into(), json!(account.id));
@@ -116,6 +131,9 @@ impl Accounts {
             "authorization_code" => self.redeem(client, request, info).await,
             "refresh_token" => self.refresh_client(client, request).await,
             crate::model::device::DEVICE_GRANT => self.device_grant(client, request, info).await,
+            super::TOKEN_EXCHANGE if request.resource.is_some() => {
+                Err(OAuthError::refused("invalid_target", "a token exchange names its target with audience"))
+            }
             super::TOKEN_EXCHANGE => self.exchange(client, request).await,
             _ => self.client_credentials(client, request),
         }
@@ -135,10 +153,10 @@ impl Accounts {
         let hash = TokenHash::of(&code);
         let session_id = Uuid::now_v7();
         let issued = match self.store.redeem_code(&hash, session_id, now).await? {
-            Redemption::Spent(issued) => issued,
+            Redemption::Spent(issued) => *issued,
             Redemption::Reused { account_id, session_id } => {
                 if let Some(session_id) = session_id {
-                    self.sessions.revoke_session(account_id, session_id).await?;
+                    self.close_session(account_id, session_id).await?;
                 }
                 tracing::warn!(%account_id, client_id = %client.id, "an authorization code was presented again; its session ended");
                 self.note(
@@ -171,16 +189,18 @@ impl Accounts {
                 client_id: client.id.clone(),
                 scopes: issued.scopes.clone(),
                 via: Some(issued.browser_session_id),
+                resources: issued.resources.clone(),
             }),
             ..SessionAuth::decode(Some(&issued.auth))
         };
         let (live, refresh) = self.client_session(session_id, &client, &account, auth, info).await?;
         // A replay that came while the session was being made found nothing to end yet.
         if self.store.code_reused(&hash).await? {
-            self.sessions.revoke_session(account.id, live.id).await?;
+            self.close_session(account.id, live.id).await?;
             return Err(OAuthError::invalid_grant("the code has been used already; the tokens it gave are revoked"));
         }
-        self.client_tokens(&client, &account, &live, refresh, issued.nonce.as_deref(), None, now).await
+        let tokens = Issue { nonce: issued.nonce.as_deref(), narrowed: None, resource: request.resource.as_deref() };
+        self.client_tokens(&client, &account, &live, refresh, tokens, now).await
     }
 
     /// Starts a client session `id` for `account`, granted as `auth` says: its refresh token's
@@ -245,7 +265,7 @@ impl Accounts {
         else {
             // Another client's, or gatehouse's own: stolen, or sent to the wrong place. Either way it
             // is no longer secret.
-            self.sessions.revoke_session(session.account_id, session.id).await?;
+            self.close_session(session.account_id, session.id).await?;
             return Err(OAuthError::invalid_grant("the refresh token was not issued to this client"));
         };
         // RFC 6749 section 6: a refresh may ask for less than was granted; these tokens carry
@@ -263,11 +283,12 @@ impl Accounts {
         let account = match self.active_account(session.account_id).await {
             Ok(account) => account,
             Err(error) => {
-                self.sessions.revoke_session(session.account_id, session.id).await?;
+                self.close_session(session.account_id, session.id).await?;
                 return Err(error);
             }
         };
-        self.client_tokens(&client, &account, &session, next.secret, None, narrowed.as_deref(), now).await
+        let tokens = Issue { nonce: None, narrowed: narrowed.as_deref(), resource: request.resource.as_deref() };
+        self.client_tokens(&client, &account, &session, next.secret, tokens, now).await
     }
 
     fn client_credentials(&self, client: OAuthClient, request: TokenRequest) -> OAuthResult<TokenResponse> {
@@ -282,8 +303,9 @@ impl Accounts {
             ));
         }
         let now = self.now();
+        let aud = self.client_audience(&client, request.resource.as_deref())?;
         let (access_token, expires_in) =
-            self.client_access_token(&client, client.id.clone(), None, &asked, None, now)?;
+            self.client_access_token(&client, client.id.clone(), aud, None, &asked, None, now)?;
         Ok(TokenResponse {
             access_token,
             expires_in,
@@ -302,10 +324,12 @@ impl Accounts {
             .ok_or_else(|| OAuthError::invalid_grant("the account is disabled or gone"))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn client_access_token(
         &self,
         client: &OAuthClient,
         sub: String,
+        aud: Audience,
         session: Option<&LiveSession>,
         scopes: &[String],
         end: Option<DateTime<Utc>>,
@@ -316,7 +340,7 @@ impl Accounts {
         let claims = ClientAccessClaims {
             iss: self.keys().issuer().to_owned(),
             sub,
-            aud: client.id.clone(),
+            aud,
             client_id: client.id.clone(),
             scope: scopes.join(" "),
             sid: session.map(|s| s.id),
@@ -330,19 +354,18 @@ impl Accounts {
     }
 
     /// The tokens of a client session: an access token, the ID token with `openid`, and the
-    /// refresh token with `offline_access` (granted, whatever `narrowed` leaves out: it is the
-    /// grant's). `narrowed`: the scopes a refresh asked for, the only ones these tokens carry.
-    #[allow(clippy::too_many_arguments)]
+    /// refresh token with `offline_access` (granted, whatever `issue.narrowed` leaves out: it is
+    /// the grant's).
     pub(super) async fn client_tokens(
         &self,
         client: &OAuthClient,
         account: &Account,
         session: &LiveSession,
         refresh: SecretString,
-        nonce: Option<&str>,
-        narrowed: Option<&[String]>,
+        issue: Issue<'_>,
         now: DateTime<Utc>,
     ) -> OAuthResult<TokenResponse> {
+        let Issue { nonce, narrowed, resource } = issue;
         let granted = session.auth.grant.as_ref().ok_or_else(|| OAuthError::invalid_grant("not a client session"))?;
         // What the client is registered for now bounds what it was granted before.
         let registered = |s: &&String| client.scopes.contains(s);
@@ -358,9 +381,11 @@ impl Accounts {
                 .collect(),
             ..granted.clone()
         };
+        let aud = self.session_audience(client, &granted.resources, resource)?;
         let (access_token, expires_in) = self.client_access_token(
             client,
             account.id.to_string(),
+            aud,
             Some(session),
             &grant.scopes,
             Some(session.expires_at),
@@ -425,8 +450,7 @@ impl Accounts {
     pub(super) async fn live_client_token(&self, token: &str) -> Result<(ClientAccessClaims, Option<LiveSession>)> {
         let claims: ClientAccessClaims =
             self.keys().verify_typed(token, ACCESS_TYP, None, false).map_err(|_| Error::Unauthorized)?;
-        let audience_known =
-            claims.aud == claims.client_id || (claims.act.is_some() && self.find_client(&claims.aud).await?.is_some());
+        let audience_known = self.audience_known(&claims.aud, &claims.client_id, claims.act.is_some()).await?;
         if !audience_known || self.find_client(&claims.client_id).await?.is_none() {
             return Err(Error::Unauthorized);
         }
@@ -437,62 +461,5 @@ impl Accounts {
             return Err(Error::Unauthorized);
         }
         Ok((claims, Some(session)))
-    }
-
-    /// UserInfo: the account's claims the token's scopes allow; `Forbidden` without `openid`.
-    pub async fn userinfo(&self, token: &str) -> Result<Map<String, Value>> {
-        let (claims, session) = self.live_client_token(token).await?;
-        let (Some(session), true) = (session, claims.scope.split(' ').any(|s| s == "openid")) else {
-            return Err(Error::Forbidden);
-        };
-        let account = self.store.find_account(&AccountKey::Id(session.account_id)).await?.map(|c| c.account);
-        let account = account.filter(|a| a.status == Status::Active).ok_or(Error::Unauthorized)?;
-        let scopes: Vec<String> = claims.scope.split(' ').map(str::to_owned).collect();
-        let mut answer = account_claims(&account, &scopes);
-        if let Some(org) = self.org_claim_of(&session, &scopes).await? {
-            answer.insert("org".into(), org);
-        }
-        Ok(answer)
-    }
-
-    /// Introspection (RFC 7662): whether a client access token is live, and what it says, to
-    /// the client it was issued to, or to a resource server (a client registered with
-    /// `introspect`). Refresh tokens, other clients' tokens and anything else are
-    /// `{"active": false}`: a client learns nothing of tokens that are not its business.
-    pub async fn introspect(&self, asker: &OAuthClient, token: &str) -> Result<Value> {
-        match self.live_client_token(token).await {
-            Ok((claims, _)) if claims.client_id != asker.id && claims.aud != asker.id && !asker.introspect => {
-                Ok(json!({ "active": false }))
-            }
-            Ok((claims, session)) => {
-                let scopes: Vec<String> = claims.scope.split(' ').map(str::to_owned).collect();
-                let org = match &session {
-                    Some(session) => self.org_claim_of(session, &scopes).await?,
-                    None => None,
-                };
-                let mut answer = json!({
-                "active": true,
-                "token_type": "access_token",
-                "client_id": claims.client_id,
-                "scope": claims.scope,
-                "sub": claims.sub,
-                "aud": claims.aud,
-                "iss": claims.iss,
-                "exp": claims.exp,
-                "iat": claims.iat,
-                });
-                if let Some(fields) = answer.as_object_mut() {
-                    if let Some(org) = org {
-                        fields.insert("org".into(), org);
-                    }
-                    if let Some(act) = claims.act {
-                        fields.insert("act".into(), act);
-                    }
-                }
-                Ok(answer)
-            }
-            Err(Error::Unauthorized) => Ok(json!({ "active": false })),
-            Err(other) => Err(other),
-        }
     }
 }

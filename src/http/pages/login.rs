@@ -203,11 +203,27 @@ pub fn signed_out(next: Option<&str>) -> Response {
     page(StatusCode::OK, &t("page-signed-out.title"), paragraph(&t("page-signed-out.body")) + &link)
 }
 
-/// The consent page: may `client` have `scopes`? Both buttons post the request back.
-pub fn consent_form(form: &str, request: &str, client: &str, scopes: &[String], redirect_uri: &str) -> Response {
+/// The consent page: may `client` have `scopes`? Both buttons post the request back. A client
+/// that registered itself (`unverified`) is said to be one, with where the answer goes.
+pub fn consent_form(
+    form: &str,
+    request: &str,
+    client: &str,
+    scopes: &[String],
+    redirect_uri: &str,
+    unverified: bool,
+) -> Response {
+    let warning = match unverified {
+        true => {
+            let app = url::Url::parse(redirect_uri).ok().and_then(|u| u.host_str().map(str::to_owned));
+            let app = app.unwrap_or_else(|| redirect_uri.to_owned());
+            paragraph(&t_with("page-consent.unverified", &[("client", client.into()), ("app", app.into())]))
+        }
+        false => String::new(),
+    };
     let items: String = scopes.iter().map(|scope| format!("<li>{}</li>\n", text(&scope_meaning(scope)))).collect();
     let body = format!(
-        "{intro}<ul>\n{items}</ul>\n<form method=\"post\" action=\"consent\">\n{hidden}\
+        "{intro}<ul>\n{items}</ul>\n{warning}<form method=\"post\" action=\"consent\">\n{hidden}\
          <input type=\"hidden\" name=\"request\" value=\"{request}\">\n\
          <button type=\"submit\" name=\"decision\" value=\"allow\" autofocus>{allow}</button>\n\
          <button type=\"submit\" name=\"decision\" value=\"deny\">{deny}</button>\n</form>\n",

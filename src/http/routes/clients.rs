@@ -48,6 +48,12 @@ struct ClientInput {
     /// Default `false`: the client may introspect (`POST /oauth2/introspect`) only the tokens
     /// issued to it; `true` makes it a resource server that may introspect every client's.
     introspect: Option<bool>,
+    /// OpenID Connect Back-Channel Logout: where the client hears that a session of its ended,
+    /// with a signed `logout_token` (`https`; `http` only for a confidential client); `""`
+    /// removes it.
+    backchannel_logout_uri: Option<String>,
+    /// Default `false`: its logout tokens carry `sid` whenever the session has one anyway.
+    backchannel_logout_session_required: Option<bool>,
 }
 
 impl From<ClientInput> for ClientSpec {
@@ -61,6 +67,8 @@ impl From<ClientInput> for ClientSpec {
             scopes: i.scopes,
             first_party: i.first_party,
             introspect: i.introspect,
+            backchannel_logout_uri: i.backchannel_logout_uri,
+            backchannel_logout_session_required: i.backchannel_logout_session_required,
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod orgs;
 pub mod passkeys;
 pub mod password;
 pub mod passwordless;
+pub mod registration;
 pub mod root;
 pub mod scim;
 pub mod social;

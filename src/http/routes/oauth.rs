@@ -51,9 +51,9 @@ fn answer(state: &AppState, headers: &HeaderMap, query: &str, decision: Authoriz
             }
             go_to(login.as_str())
         }
-        Authorization::Consent { client, scopes, redirect_uri } => {
+        Authorization::Consent { client, scopes, redirect_uri, unverified } => {
             let (form, set) = form_token(state, headers);
-            with_cookies(pages::consent_form(&form, query, &client, &scopes, &redirect_uri), [set])
+            with_cookies(pages::consent_form(&form, query, &client, &scopes, &redirect_uri, unverified), [set])
         }
     }
 }
@@ -130,6 +130,9 @@ struct TokenForm {
     actor_token_type: Option<String>,
     /// Token exchange: the `client_id` of the API the new token is for.
     audience: Option<String>,
+    /// RFC 8707: the API (one of `GATEHOUSE_OAUTH_RESOURCES`) the access token is for, its
+    /// `aud`. With a code or refresh token, one the authorization request named.
+    resource: Option<String>,
     requested_token_type: Option<String>,
     client_id: Option<String>,
     #[schema(value_type = Option<String>)]
@@ -201,6 +204,7 @@ async fn token(
             audience: form.audience,
             requested_token_type: form.requested_token_type,
         }),
+        resource: form.resource,
     };
     match state.accounts.token(app, request, &client).await {
         Ok(tokens) => Json(TokenAnswer::from(tokens)).into_response(),

@@ -8,6 +8,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 
+use crate::config::ClientRegistration;
 use crate::http::state::AppState;
 use crate::tokens::jwt::Jwk;
 
@@ -59,6 +60,12 @@ struct Discovery {
     end_session_endpoint: String,
     /// The device authorization grant's first step (RFC 8628).
     device_authorization_endpoint: String,
+    /// Client registration (RFC 7591), when `GATEHOUSE_CLIENT_REGISTRATION` is not `off`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    registration_endpoint: Option<String>,
+    /// OpenID Connect Back-Channel Logout 1.0, with `sid`.
+    backchannel_logout_supported: bool,
+    backchannel_logout_session_supported: bool,
     /// How ID tokens are signed (`GATEHOUSE_ID_TOKEN_ALGORITHM`, `RS256` by default).
     #[schema(example = json!(["RS256"]))]
     id_token_signing_alg_values_supported: Vec<String>,
@@ -103,6 +110,10 @@ async fn openid_configuration(State(state): State<AppState>) -> Response {
         introspection_endpoint: at("/oauth2/introspect"),
         end_session_endpoint: at("/oauth2/logout"),
         device_authorization_endpoint: at("/oauth2/device_authorization"),
+        registration_endpoint: (state.accounts.policy().client_registration != ClientRegistration::Off)
+            .then(|| at("/oauth2/register")),
+        backchannel_logout_supported: true,
+        backchannel_logout_session_supported: true,
         id_token_signing_alg_values_supported: vec![keys.id_token_algorithm().name().to_owned()],
         subject_types_supported: vec!["public"],
         response_types_supported: vec!["code"],

@@ -240,6 +240,7 @@ page-consent =
     .intro = { $client } möchte Ihr Konto verwenden, um:
     .allow = Erlauben
     .deny = Ablehnen
+    .unverified = { $client } hat sich hier selbst registriert: Niemand hat geprüft, wer es gemacht hat. Die Antwort geht an { $app }; erlauben Sie es nur, wenn Sie dort begonnen haben.
 
 scope-openid = zu erfahren, wer Sie sind (Ihre Konto-ID)
 scope-profile = Ihren Namen und Benutzernamen zu sehen

@@ -240,6 +240,7 @@ page-consent =
     .intro = { $client } asks to use your account:
     .allow = Allow
     .deny = Deny
+    .unverified = { $client } registered itself here: nobody has checked who made it. The answer goes to { $app }; allow it only if that is where you started.
 
 scope-openid = know who you are (your account id)
 scope-profile = see your name and username

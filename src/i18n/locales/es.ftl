@@ -240,6 +240,7 @@ page-consent =
     .intro = { $client } pide usar su cuenta para:
     .allow = Permitir
     .deny = Denegar
+    .unverified = { $client } se registró aquí por sí mismo: nadie ha comprobado quién lo creó. La respuesta va a { $app }; permítalo solo si empezó allí.
 
 scope-openid = saber quién es usted (el identificador de su cuenta)
 scope-profile = ver su nombre y su nombre de usuario

@@ -240,6 +240,7 @@ page-consent =
     .intro = { $client } demande à utiliser votre compte pour :
     .allow = Autoriser
     .deny = Refuser
+    .unverified = { $client } s'est inscrit ici de lui-même : personne n'a vérifié qui l'a créé. La réponse part vers { $app } ; n'autorisez que si c'est là que vous avez commencé.
 
 scope-openid = savoir qui vous êtes (l'identifiant de votre compte)
 scope-profile = voir votre nom et votre nom d'utilisateur

@@ -83,6 +83,15 @@ pub enum Kind {
     /// A person denied a device's request on `/device` (`detail.client_id`, `detail.scopes`);
     /// an approval is `OauthAuthorized` with `detail.grant` the device grant.
     OauthDeviceDenied,
+    /// A client registered itself (RFC 7591), or changed or removed itself with its
+    /// registration access token (RFC 7592) (`detail.client_id`, `.name`, …).
+    OauthClientRegistered,
+    OauthClientRegistrationUpdated,
+    OauthClientRegistrationDeleted,
+    /// An admin issued or withdrew an initial access token for client registration
+    /// (`detail.token_id`, `.name`, `.uses`).
+    AdminRegistrationTokenCreated,
+    AdminRegistrationTokenDeleted,
     /// An admin (or an operator) registered, changed, deleted a client or gave it a new secret.
     AdminClientCreated,
     AdminClientUpdated,
@@ -156,7 +165,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 87] = [
+    pub const ALL: [Kind; 92] = [
         Kind::Signup,
         Kind::SignupExistingEmail,
         Kind::Activation,
@@ -208,6 +217,11 @@ impl Kind {
         Kind::OauthTokenIssued,
         Kind::OauthCodeReused,
         Kind::OauthDeviceDenied,
+        Kind::OauthClientRegistered,
+        Kind::OauthClientRegistrationUpdated,
+        Kind::OauthClientRegistrationDeleted,
+        Kind::AdminRegistrationTokenCreated,
+        Kind::AdminRegistrationTokenDeleted,
         Kind::AdminClientCreated,
         Kind::AdminClientUpdated,
         Kind::AdminClientDeleted,
@@ -298,6 +312,11 @@ impl Kind {
             Kind::OauthTokenIssued => "oauth.token_issued",
             Kind::OauthCodeReused => "oauth.code_reused",
             Kind::OauthDeviceDenied => "oauth.device_denied",
+            Kind::OauthClientRegistered => "oauth.client_registered",
+            Kind::OauthClientRegistrationUpdated => "oauth.client_registration_updated",
+            Kind::OauthClientRegistrationDeleted => "oauth.client_registration_deleted",
+            Kind::AdminRegistrationTokenCreated => "admin.registration_token_created",
+            Kind::AdminRegistrationTokenDeleted => "admin.registration_token_deleted",
             Kind::AdminClientCreated => "admin.client_created",
             Kind::AdminClientUpdated => "admin.client_updated",
             Kind::AdminClientDeleted => "admin.client_deleted",

@@ -13,7 +13,8 @@ use crate::store::error::StoreResult;
 use crate::tokens::opaque::TokenHash;
 
 const CLIENT_COLUMNS: &str = "id, name, confidential, redirect_uris, post_logout_redirect_uris, grant_types, scopes, \
-                              first_party, introspect, created_at, updated_at";
+                              first_party, introspect, created_at, updated_at, backchannel_logout_uri, \
+                              backchannel_logout_session_required";
 
 fn list(text: String) -> Vec<String> {
     text.split_whitespace().map(str::to_owned).collect()
@@ -30,6 +31,9 @@ fn client_from_row(row: &impl Row) -> StoreResult<OAuthClient> {
         scopes: list(row.text("scopes")?),
         first_party: row.bool("first_party")?,
         introspect: row.bool("introspect")?,
+        self_registered: row.opt_bytes("registration_hash")?.is_some(),
+        backchannel_logout_uri: row.opt_text("backchannel_logout_uri")?,
+        backchannel_logout_session_required: row.bool("backchannel_logout_session_required")?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
     })
@@ -40,7 +44,7 @@ fn hash(bytes: Vec<u8>) -> StoreResult<TokenHash> {
 }
 
 const CODE_COLUMNS: &str = "client_id, account_id, browser_session_id, redirect_uri, scopes, nonce, code_challenge, auth, \
-                            created_at, expires_at";
+                            created_at, expires_at, resources";
 
 fn code_from_row(row: &impl Row, hash: TokenHash) -> StoreResult<NewCode> {
     Ok(NewCode {
@@ -51,6 +55,7 @@ fn code_from_row(row: &impl Row, hash: TokenHash) -> StoreResult<NewCode> {
         redirect_uri: row.text("redirect_uri")?,
         scopes: list(row.text("scopes")?),
         nonce: row.opt_text("nonce")?,
+        resources: list(row.text("resources")?),
         code_challenge: row.text("code_challenge")?,
         auth: row.text("auth")?,
         created_at: row.time("created_at")?,
@@ -60,13 +65,18 @@ fn code_from_row(row: &impl Row, hash: TokenHash) -> StoreResult<NewCode> {
 
 #[async_trait]
 impl<D: Dialect> ClientStore for SqlStore<D> {
-    async fn insert_client(&self, client: &OAuthClient, secret: Option<&TokenHash>) -> StoreResult<()> {
+    async fn insert_client(
+        &self,
+        client: &OAuthClient,
+        secret: Option<&TokenHash>,
+        registration: Option<&TokenHash>,
+    ) -> StoreResult<()> {
         timed!(DB, "insert_client", async {
             let (redirects, logouts) = (client.redirect_uris.join(" "), client.post_logout_redirect_uris.join(" "));
             let (grants, scopes) = (client.grant_types.join(" "), client.scopes.join(" "));
             let mut tx = self.db.begin().await?;
             tx.execute(
-                sql!("INSERT INTO oauth_clients ({CLIENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                sql!("INSERT INTO oauth_clients ({CLIENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
                 args![
                     &client.id,
                     &client.name,
@@ -79,12 +89,21 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
                     client.introspect,
                     client.created_at,
                     client.updated_at,
+                    &client.backchannel_logout_uri,
+                    client.backchannel_logout_session_required,
                 ],
             )
             .await?;
             if let Some(secret) = secret {
                 tx.execute(sql!("UPDATE oauth_clients SET secret_hash = ? WHERE id = ?"), args![secret, &client.id])
                     .await?;
+            }
+            if let Some(registration) = registration {
+                tx.execute(
+                    sql!("UPDATE oauth_clients SET registration_hash = ? WHERE id = ?"),
+                    args![registration, &client.id],
+                )
+                .await?;
             }
             tx.commit().await
         })
@@ -95,7 +114,10 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
             let row = self
                 .db
                 .pool()
-                .fetch_optional(sql!("SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE id = ?"), args![id])
+                .fetch_optional(
+                    sql!("SELECT {CLIENT_COLUMNS}, registration_hash FROM oauth_clients WHERE id = ?"),
+                    args![id],
+                )
                 .await?;
             row.as_ref().map(client_from_row).transpose()
         })
@@ -115,12 +137,29 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
         })
     }
 
+    async fn registration_hash(&self, id: &str) -> StoreResult<Option<TokenHash>> {
+        timed!(DB, "registration_hash", async {
+            let row = self
+                .db
+                .pool()
+                .fetch_optional(
+                    sql!("SELECT registration_hash FROM oauth_clients WHERE id = ? AND registration_hash IS NOT NULL"),
+                    args![id],
+                )
+                .await?;
+            row.map(|row| row.bytes("registration_hash").and_then(hash)).transpose()
+        })
+    }
+
     async fn list_clients(&self) -> StoreResult<Vec<OAuthClient>> {
         timed!(DB, "list_clients", async {
             let rows = self
                 .db
                 .pool()
-                .fetch_all(sql!("SELECT {CLIENT_COLUMNS} FROM oauth_clients ORDER BY created_at, id"), args![])
+                .fetch_all(
+                    sql!("SELECT {CLIENT_COLUMNS}, registration_hash FROM oauth_clients ORDER BY created_at, id"),
+                    args![],
+                )
                 .await?;
             rows.iter().map(client_from_row).collect()
         })
@@ -136,7 +175,8 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
                 .execute(
                     sql!(
                         "UPDATE oauth_clients SET name = ?, redirect_uris = ?, post_logout_redirect_uris = ?,
-                                grant_types = ?, scopes = ?, first_party = ?, introspect = ?, updated_at = ?
+                                grant_types = ?, scopes = ?, first_party = ?, introspect = ?, updated_at = ?,
+                                backchannel_logout_uri = ?, backchannel_logout_session_required = ?
                          WHERE id = ?"
                     ),
                     args![
@@ -148,6 +188,8 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
                         client.first_party,
                         client.introspect,
                         client.updated_at,
+                        &client.backchannel_logout_uri,
+                        client.backchannel_logout_session_required,
                         &client.id,
                     ],
                 )
@@ -179,11 +221,11 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
 
     async fn insert_code(&self, code: &NewCode) -> StoreResult<()> {
         timed!(DB, "insert_code", async {
-            let scopes = code.scopes.join(" ");
+            let (scopes, resources) = (code.scopes.join(" "), code.resources.join(" "));
             self.db
                 .pool()
                 .execute(
-                    sql!("INSERT INTO oauth_codes (hash, {CODE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                    sql!("INSERT INTO oauth_codes (hash, {CODE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
                     args![
                         &code.hash,
                         &code.client_id,
@@ -196,6 +238,7 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
                         &code.auth,
                         code.created_at,
                         code.expires_at,
+                        &resources,
                     ],
                 )
                 .await?;
@@ -232,7 +275,7 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
                     )
                     .await?;
                 let redemption = match row {
-                    Some(row) if spent == 1 => Redemption::Spent(code_from_row(&row, *hash)?),
+                    Some(row) if spent == 1 => Redemption::Spent(Box::new(code_from_row(&row, *hash)?)),
                     Some(row) if row.opt_time("used_at")?.is_some() => {
                         Redemption::Reused { account_id: row.id("account_id")?, session_id: row.opt_id("session_id")? }
                     }

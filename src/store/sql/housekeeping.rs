@@ -86,7 +86,7 @@ struct Purge {
     kept: Kept,
 }
 
-const PURGES: [Purge; 14] = [
+const PURGES: [Purge; 15] = [
     Purge { table: "sessions", key: "id", condition: "expires_at <= ?", kept: Kept::No },
     Purge { table: "one_time_tokens", key: "hash", condition: "expires_at <= ?", kept: Kept::AsExpiredTokens },
     Purge { table: "email_changes", key: "hash", condition: "expires_at <= ?", kept: Kept::AsExpiredTokens },
@@ -97,6 +97,7 @@ const PURGES: [Purge; 14] = [
     Purge { table: "oidc_logins", key: "id", condition: "expires_at <= ?", kept: Kept::No },
     Purge { table: "oauth_codes", key: "hash", condition: "expires_at <= ?", kept: Kept::No },
     Purge { table: "oauth_device_codes", key: "device_hash", condition: "expires_at <= ?", kept: Kept::No },
+    Purge { table: "oauth_initial_tokens", key: "id", condition: "expires_at <= ?", kept: Kept::No },
     Purge { table: "saml_requests", key: "hash", condition: "expires_at <= ?", kept: Kept::No },
     Purge { table: "saml_assertions", key: "hash", condition: "expires_at <= ?", kept: Kept::No },
     Purge { table: "org_invitations", key: "id", condition: "expires_at <= ?", kept: Kept::AsExpiredTokens },

@@ -23,6 +23,7 @@ mod growth;
 mod housekeeping;
 mod identities;
 mod import;
+mod initial_tokens;
 mod invitations;
 mod jobs;
 mod keys;
