@@ -16,12 +16,13 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::{Accounts, Caller, ClientInfo, Error, Result};
+use crate::model::account::AccountKey;
 use crate::model::api_key::{
-    ApiKey, KEY_CHARS, KEY_PREFIX, KeyOwner, MAX_KEYS, MAX_SCOPES, NewApiKey, SHOWN_CHARS, valid_scope,
+    ApiKey, FoundKey, KEY_CHARS, KEY_PREFIX, KeyOwner, MAX_KEYS, MAX_SCOPES, NewApiKey, SHOWN_CHARS, valid_scope,
 };
 use crate::model::org::{OrgKey, Organization};
 use crate::model::outcome::{Effects, Kind, Outcome};
-use crate::sessions::{AccountRead, SessionAuth};
+use crate::sessions::{AccountRead, KeyMemory, SessionAuth};
 use crate::tokens::opaque::TokenHash;
 
 const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -49,12 +50,12 @@ pub struct KeyInput {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// A key presented as a bearer token, checked, with its owning account where the store read
-/// it with the key.
+/// A key presented as a bearer token, checked, with its owning account as far as it was read
+/// with the key (current from the store, or the replica's remembered copy).
 #[derive(Clone, Debug)]
 pub struct VerifiedKey {
     pub key: ApiKey,
-    account: Option<crate::model::account::Account>,
+    account: AccountRead,
 }
 
 impl Accounts {
@@ -131,6 +132,9 @@ impl Accounts {
             return Err(Error::NotFoundApiKey);
         }
         self.settle(&effects).await;
+        // Every replica forgets its owner's remembered keys before this answers.
+        let (KeyOwner::Account(owner_id) | KeyOwner::Org(owner_id)) = owner;
+        self.sessions.drop_account_copy(owner_id).await?;
         tracing::info!(key_id = %id, "API key revoked");
         Ok(())
     }
@@ -169,13 +173,17 @@ impl Accounts {
         if !key_shaped(token) {
             return Err(Error::Unauthorized);
         }
-        let found = self.store.api_key_by_hash(&TokenHash::of(token)).await?.ok_or(Error::Unauthorized)?;
+        let hash = TokenHash::of(token);
+        let (found, account) = self.found_key(&hash).await?;
         let now = self.now();
         if !found.owner_active || !found.key.live_at(now) {
             return Err(Error::Unauthorized);
         }
         self.throttle.per_api_key(found.key.id).await?;
         if found.key.last_used_at.is_none_or(|at| now - at > Duration::seconds(60)) {
+            if let Some(memory) = self.sessions.key_memory() {
+                memory.used(&hash, now);
+            }
             let (store, id) = (self.store.clone(), found.key.id);
             tokio::spawn(async move {
                 if let Err(error) = store.api_key_used(id, now).await {
@@ -183,7 +191,28 @@ impl Accounts {
                 }
             });
         }
-        Ok(VerifiedKey { key: found.key, account: found.account })
+        Ok(VerifiedKey { key: found.key, account })
+    }
+
+    /// The key of this hash, from the replica's memory of keys when it holds it (with the
+    /// owner's remembered copy, fit to show, never to authorise), else from the store (with the
+    /// owner read now), then remembered.
+    async fn found_key(&self, hash: &TokenHash) -> Result<(FoundKey, AccountRead)> {
+        let memory = self.sessions.key_memory();
+        if let Some(found) = memory.and_then(|memory| memory.key(hash)) {
+            let account = found.account.clone().map_or(AccountRead::Unread { seen: None }, AccountRead::Copy);
+            return Ok((found, account));
+        }
+        let ticket = memory.and_then(KeyMemory::ticket);
+        let mut found = self.store.api_key_by_hash(hash).await?.ok_or(Error::Unauthorized)?;
+        if let (Some(memory), Some(ticket)) = (memory, ticket) {
+            if let (KeyOwner::Account(owner), None, true) = (found.key.owner, &found.account, found.owner_active) {
+                found.account = self.store.find_account(&AccountKey::Id(owner)).await?.map(|c| c.account);
+            }
+            memory.keep(ticket, hash, &found);
+        }
+        let account = found.account.clone().map_or(AccountRead::Unread { seen: None }, AccountRead::Current);
+        Ok((found, account))
     }
 
     /// The caller an account's key is on gatehouse's API; an organization's key opens none of
@@ -257,10 +286,7 @@ impl Accounts {
                 org: None,
                 act: None,
             },
-            account: match &verified.account {
-                Some(account) => AccountRead::Current(account.clone()),
-                None => AccountRead::Unread { seen: None },
-            },
+            account: verified.account.clone(),
             token_expires_at: key.expires_at,
             api_key: Some(key.id),
         })

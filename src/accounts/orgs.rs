@@ -204,6 +204,8 @@ impl Accounts {
             return Err(Error::NotFoundOrg);
         }
         self.settle(&effects).await;
+        // Its keys went with it: every replica forgets those it remembers before this answers.
+        self.sessions.drop_account_copy(org.id).await?;
         Ok(())
     }
 

@@ -361,6 +361,10 @@ impl Accounts {
             Err(other) => return Err(other.into()),
         }
         self.settle(&effects).await;
+        if account_enabled.is_some() {
+            // What replicas remember of the account (its keys' owner status among it) goes.
+            self.account_changed(account.id).await;
+        }
         self.store.scim_user(who.org_id, account.id).await?.ok_or_else(|| not_found("User"))
     }
 
@@ -382,6 +386,9 @@ impl Accounts {
             UserWrite::NotFound | UserWrite::UserNameTaken => return Err(not_found("User")),
         }
         self.settle(&effects).await;
+        if disable {
+            self.account_changed(account.id).await;
+        }
         tracing::info!(org_id = %who.org_id, account_id = %account.id, disabled = disable, "user deprovisioned by SCIM");
         Ok(())
     }

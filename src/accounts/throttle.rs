@@ -162,13 +162,19 @@ impl Throttle {
         self.per_key("user_code:account", &account_id.to_string(), limits.user_code, "user_code").await
     }
 
-    /// Takes one client registration (RFC 7591) from the client IP's budget.
+    /// Takes one client registration (RFC 7591) from the client IP's budget: an IPv6 client's
+    /// whole /64, which one host usually has to itself.
     pub async fn per_registration(&self, client: &ClientInfo) -> Result<()> {
         let Some(limits) = &self.limits else { return Ok(()) };
-        match &client.ip {
-            Some(ip) => self.per_key("register:ip", ip, limits.register, "register").await,
-            None => Ok(()),
-        }
+        let Some(ip) = &client.ip else { return Ok(()) };
+        let network = match ip.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+                let [a, b, c, d, ..] = v6.segments();
+                format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+            }
+            _ => ip.clone(),
+        };
+        self.per_key("register:ip", &network, limits.register, "register").await
     }
 
     /// Takes one request from an API key's budget.

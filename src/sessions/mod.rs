@@ -18,9 +18,24 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::model::account::Account;
+use crate::model::api_key::FoundKey;
 pub use crate::model::session::{AccountRead, Grant, LiveSession, NewSession, Rotation, SessionAuth, SessionInfo};
 use crate::store::error::StoreResult;
 use crate::tokens::opaque::TokenHash;
+
+/// A replica's memory of the API keys it checked lately, kept true as its memory of sessions is
+/// (every change to a key's owner, a key's revocation included, forgets what is held of it on
+/// every replica before it is answered). Only the Redis session store has one.
+pub trait KeyMemory: Send + Sync {
+    /// What to quote when keeping what a read is about to find; `None` when it may not be kept.
+    fn ticket(&self) -> Option<u64>;
+    /// The key of this hash, as read lately, if the memory may answer.
+    fn key(&self, hash: &TokenHash) -> Option<FoundKey>;
+    /// Keeps a key read with `ticket`, unless its owner was forgotten since.
+    fn keep(&self, ticket: u64, hash: &TokenHash, found: &FoundKey);
+    /// Records that the key was marked used at `at`.
+    fn used(&self, hash: &TokenHash, at: DateTime<Utc>);
+}
 
 #[async_trait]
 pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
@@ -84,6 +99,10 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
     async fn revoke_all_sessions(&self, account_id: Uuid, except: Option<Uuid>) -> StoreResult<u64>;
     async fn list_sessions(&self, account_id: Uuid, now: DateTime<Utc>) -> StoreResult<Vec<SessionInfo>>;
     async fn ping_sessions(&self) -> StoreResult<()>;
+    /// This replica's memory of API keys, if it keeps one.
+    fn key_memory(&self) -> Option<&dyn KeyMemory> {
+        None
+    }
 }
 
 /// Whether a refresh token spent at `spent_at` is, at `now`, still within `grace` of its spending

@@ -55,7 +55,7 @@ async fn a_client_registers_itself_is_asked_consent_for_and_manages_only_itself(
     let metadata = json!({
         "client_name": "Desktop agent", "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none",
         "grant_types": ["authorization_code", "refresh_token"], "scope": "openid email offline_access",
-        "logo_uri": "https://agent.example.com/logo.png",
+        "logo_uri": "https://agent.example.com/logo.png", "post_logout_redirect_uris": ["http://127.0.0.1:9/bye"],
     });
     let response = register(&app, None, metadata.clone()).await;
     assert_eq!(response.status(), StatusCode::CREATED);
@@ -80,6 +80,10 @@ async fn a_client_registers_itself_is_asked_consent_for_and_manages_only_itself(
             "invalid_client_metadata",
         ),
         (json!({"redirect_uris": [REDIRECT], "response_types": ["token"]}), "invalid_client_metadata"),
+        (
+            json!({"redirect_uris": [REDIRECT], "grant_types": ["urn:ietf:params:oauth:grant-type:device_code"]}),
+            "invalid_client_metadata",
+        ),
         (json!({"redirect_uris": [REDIRECT], "scope": "openid admin"}), "invalid_client_metadata"),
         (
             json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "private_key_jwt"}),
@@ -114,6 +118,7 @@ async fn a_client_registers_itself_is_asked_consent_for_and_manages_only_itself(
     let html = consent.text().await.unwrap();
     assert!(html.contains("Desktop agent registered itself here"), "the page says nobody vouched for it");
     assert!(html.contains("The answer goes to 127.0.0.1"), "and where the answer goes");
+    assert!(html.contains(&format!("use {API} as you")), "and the API it would reach");
     let field = |name: &str| crate::browser::field(&html, name).unwrap();
     let (form, request) = (field("form"), field("request"));
     let fields = [("form", form.as_str()), ("request", request.as_str()), ("decision", "allow")];
@@ -161,11 +166,30 @@ async fn a_client_registers_itself_is_asked_consent_for_and_manages_only_itself(
     let userinfo = app.get("/oauth2/userinfo", refreshed["access_token"].as_str()).await;
     assert_eq!(userinfo.status(), StatusCode::OK, "a token for an API is still a live token of the session");
 
-    // An API nobody listed is refused at the authorization endpoint, back at the client.
+    // An API nobody listed is refused at the authorization endpoint; for a client that
+    // registered itself the refusal is shown here, never a bounce to its site.
     let (_, challenge) = pkce();
     let elsewhere = authorize_url(&app, &client, &challenge, &[API, "https://evil.example.com/"]);
-    let refused = location(&browser.get(&elsewhere).await);
-    assert_eq!(query_param(&refused, "error").as_deref(), Some("invalid_target"), "{refused}");
+    let refused = browser.get(&elsewhere).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused.text().await.unwrap().contains("invalid_target"));
+    let silent =
+        Browser::new(&app).get(&format!("{}&prompt=none", authorize_url(&app, &client, &challenge, &[]))).await;
+    assert_eq!(silent.status(), StatusCode::BAD_REQUEST, "no redirect to it without the person");
+    // Another API than the one agreed to asks again.
+    let again = browser.get(&authorize_url(&app, &client, &challenge, &[MCP])).await;
+    assert_eq!(again.status(), StatusCode::OK, "the consent covered the API it named, not this one");
+    assert!(again.text().await.unwrap().contains(&format!("use {MCP} as you")));
+    // Its logout with its own hint, in a browser without a session, asks first.
+    let mut logout = url::Url::parse(&app.url("/oauth2/logout")).unwrap();
+    logout
+        .query_pairs_mut()
+        .append_pair("id_token_hint", tokens["id_token"].as_str().unwrap())
+        .append_pair("post_logout_redirect_uri", "http://127.0.0.1:9/bye");
+    let asked = Browser::new(&app).get(logout.as_str()).await;
+    let status = asked.status();
+    let page = asked.text().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "a confirmation page, not a bounce: {page}");
 
     // RFC 7592: its token reads, replaces and removes it, and nothing else.
     let path = format!("/oauth2/register/{id}");
@@ -210,30 +234,40 @@ async fn a_client_registers_itself_is_asked_consent_for_and_manages_only_itself(
 }
 
 #[tokio::test]
-async fn a_confidential_client_registers_and_names_a_listed_api_for_its_own_token() {
+async fn only_an_admins_client_gets_an_api_token_for_itself_and_only_for_a_listed_api() {
     let app = open_app().await;
     let metadata = json!({"client_name": "Reporting job", "grant_types": ["client_credentials"], "scope": "app_data"});
     let registered: Value = register(&app, None, metadata).await.json().await.unwrap();
     assert_eq!(registered["token_endpoint_auth_method"], "client_secret_basic");
     assert_eq!(registered["client_secret_expires_at"], 0);
-    let client = Client {
+    let stranger = Client {
         id: registered["client_id"].as_str().unwrap().to_owned(),
         secret: registered["client_secret"].as_str().map(str::to_owned),
     };
-    let response = token(&app, &client, &[("grant_type", "client_credentials"), ("resource", MCP)]).await;
+    let own: Value = token(&app, &stranger, &[("grant_type", "client_credentials")]).await.json().await.unwrap();
+    assert_eq!(jwt_payload(own["access_token"].as_str().unwrap())["aud"], stranger.id.as_str());
+    let refused = token(&app, &stranger, &[("grant_type", "client_credentials"), ("resource", MCP)]).await;
+    assert_eq!(error_of(refused, StatusCode::BAD_REQUEST).await, "invalid_target", "nobody agreed to it");
+
+    let admin = app.admin("jobs-admin@example.com").await;
+    let job = crate::oauth::register(
+        &app,
+        &admin,
+        json!({"name": "Nightly job", "grant_types": ["client_credentials"], "scopes": ["app_data"]}),
+    )
+    .await;
+    let response = token(&app, &job, &[("grant_type", "client_credentials"), ("resource", MCP)]).await;
     assert_eq!(response.status(), StatusCode::OK);
     let answer: Value = response.json().await.unwrap();
     assert_eq!(jwt_payload(answer["access_token"].as_str().unwrap())["aud"], MCP);
-    let own: Value = token(&app, &client, &[("grant_type", "client_credentials")]).await.json().await.unwrap();
-    assert_eq!(jwt_payload(own["access_token"].as_str().unwrap())["aud"], client.id.as_str());
     let unlisted =
-        token(&app, &client, &[("grant_type", "client_credentials"), ("resource", "https://other.example.com/")]).await;
+        token(&app, &job, &[("grant_type", "client_credentials"), ("resource", "https://other.example.com/")]).await;
     assert_eq!(error_of(unlisted, StatusCode::BAD_REQUEST).await, "invalid_target");
     // The token it got for the API is live where it is checked.
     let introspected: Value = app
         .client
         .post(app.url("/oauth2/introspect"))
-        .header("authorization", client.basic())
+        .header("authorization", job.basic())
         .form(&[("token", answer["access_token"].as_str().unwrap())])
         .send()
         .await

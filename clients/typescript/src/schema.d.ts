@@ -1227,7 +1227,7 @@ export interface paths {
         put?: never;
         /**
          * Register a client (RFC 7591)
-         * @description For apps that register themselves (MCP clients, CLIs). Off unless `GATEHOUSE_CLIENT_REGISTRATION` is `token` (send an initial access token an admin issued as `Authorization: Bearer`) or `open` (anyone, within `GATEHOUSE_RATE_LIMIT_REGISTER` per IP). Redirect URIs must be https, http to a loopback address, or a private-use scheme; matched exactly. The client is third-party: people are always asked to consent. It cannot register for token exchange. The answer carries `client_secret` (confidential clients) and `registration_access_token`, each shown once.
+         * @description For apps that register themselves (MCP clients, CLIs). Off unless `GATEHOUSE_CLIENT_REGISTRATION` is `token` (send an initial access token an admin issued as `Authorization: Bearer`) or `open` (anyone, within `GATEHOUSE_RATE_LIMIT_REGISTER` per IP). Redirect URIs must be https, http to a loopback address, or a private-use scheme; matched exactly. The client is third-party: people are always asked to consent. It cannot register for token exchange or the device grant, and an authorization error it did not get from the person is shown on gatehouse's page rather than sent to its redirect URI. The answer carries `client_secret` (confidential clients) and `registration_access_token`, each shown once.
          */
         post: operations["oauthRegister"];
         delete?: never;
@@ -3016,7 +3016,8 @@ export interface components {
             post_logout_redirect_uris?: string[] | null;
             /**
              * @description `authorization_code` (the default), `refresh_token`, `client_credentials` (confidential
-             *     clients), `urn:ietf:params:oauth:grant-type:device_code`.
+             *     clients; a token for the client itself, never for an API). Token exchange and the device
+             *     grant are an admin's to give.
              */
             grant_types?: string[] | null;
             /** @description `code` only. */

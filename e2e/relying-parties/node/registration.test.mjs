@@ -6,10 +6,13 @@
 // a nonce (the login and consent forms posted as a browser would) names an MCP server as
 // `resource`: the access token's aud is that server, the ID token's stays the client; a refresh
 // may name it again, or nothing (aud the granted resource), but not an API the person did not
-// grant (invalid_target), and an authorization naming a resource the server does not list comes
-// back with invalid_target. A confidential client registered the same way gets client-credentials
-// tokens for a listed API and not for another. Registration refuses an http redirect URI off
-// loopback (invalid_redirect_uri) and token exchange (invalid_client_metadata). With its
+// grant (invalid_target), and an authorization naming a resource the server does not list is
+// refused with invalid_target on a page of gatehouse's (a self-registered client's redirect URI
+// is never used for an answer the person did not give). A confidential client registered the
+// same way gets client-credentials tokens for itself but none for an API (nobody agreed to it),
+// while an admin's client does, for a listed API and not for another. Registration refuses an
+// http redirect URI off loopback (invalid_redirect_uri), token exchange and the device grant
+// (invalid_client_metadata). With its
 // registration access token a client reads, replaces and removes its registration; another
 // client's token is 401 invalid_token; once removed, its refresh token is invalid_client and its
 // access token dead.
@@ -117,7 +120,7 @@ async function authorize(browser, url, login) {
 // ------------------------------------------------------------------------------------------
 async function main() {
   // Set-up through the admin API: only the person; the clients register themselves.
-  const { person: fay, personId: fayId } = await setUp({ http, check }, { adminEmail, adminPassword },
+  const { person: fay, personId: fayId, register: adminRegister } = await setUp({ http, check }, { adminEmail, adminPassword },
     { email: 'fay@example.com', name: 'Fay Example', username: 'fay' });
   const options = { execute: [client.allowInsecureRequests], timeout: REQUEST_TIMEOUT_S };
 
@@ -212,14 +215,9 @@ async function main() {
       ['resource', UNLISTED],
     ]));
     const page = await browser.get(url.href);
-    const to = page.location ? new URL(page.location) : undefined;
-    check(`refused: a listed and an unlisted resource (${UNLISTED}) → 303 back to the client`,
-      page.status === 303 && to && `${to.origin}${to.pathname}` === redirectUri, summary(page));
-    check('refused: with error=invalid_target, no code', to.searchParams.get('error') === 'invalid_target' && !to.searchParams.has('code'), to.href);
-    equal('refused: the error answer carries state', to.searchParams.get('state'), state);
-    await refused('refused: openid-client rejects that answer (AuthorizationResponseError invalid_target)',
-      () => client.authorizationCodeGrant(notesConfig, to, { pkceCodeVerifier: verifier, expectedState: state }),
-      (e) => (e instanceof client.AuthorizationResponseError && e.error === 'invalid_target') || describe(e));
+    check(`refused: a listed and an unlisted resource (${UNLISTED}) → 400, shown by gatehouse`,
+      page.status === 400 && !page.location, summary(page));
+    check('refused: the page names invalid_target', page.text.includes('invalid_target'), summary(page));
   }
 
   // ----------------------------------------------------------------------------------------
@@ -238,15 +236,23 @@ async function main() {
     typeof job.registration_access_token === 'string' && job.registration_access_token !== notes.registration_access_token, job);
   // The configuration the library returned authenticates with client_secret_post (its default
   // with an issued secret); gatehouse takes either way.
-  const forApi = await client.clientCredentialsGrant(jobConfig, { resource: API });
-  const forApiClaims = jwtParts(forApi.access_token).payload;
-  equal(`client credentials naming ${API}: aud is it`, JSON.stringify(forApiClaims.aud), JSON.stringify(API));
-  equal('client credentials: sub is the client', forApiClaims.sub, job.client_id);
+  const ownPost = await client.clientCredentialsGrant(jobConfig);
+  equal('client credentials (client_secret_post): sub is the client', jwtParts(ownPost.access_token).payload.sub, job.client_id);
   const jobBasic = await client.discovery(new URL(issuer), job.client_id, job, client.ClientSecretBasic(job.client_secret), options);
   const own = await client.clientCredentialsGrant(jobBasic);
   equal('client credentials naming no resource (client_secret_basic): aud is the client', JSON.stringify(jwtParts(own.access_token).payload.aud), JSON.stringify(job.client_id));
+  await refused(`refused: a self-registered client's client credentials naming ${API} → invalid_target`,
+    () => client.clientCredentialsGrant(jobBasic, { resource: API }), oauthError('invalid_target'));
+
+  // An admin's client gets a token for a listed API, and for no other.
+  const nightly = await adminRegister({ name: 'Nightly job (openid-client)', grant_types: ['client_credentials'], scopes: ['app_data'] });
+  const nightlyConfig = await client.discovery(new URL(issuer), nightly.client_id, undefined, client.ClientSecretBasic(nightly.client_secret), options);
+  const forApi = await client.clientCredentialsGrant(nightlyConfig, { resource: API });
+  const forApiClaims = jwtParts(forApi.access_token).payload;
+  equal(`an admin's client, client credentials naming ${API}: aud is it`, JSON.stringify(forApiClaims.aud), JSON.stringify(API));
+  equal('client credentials: sub is the client', forApiClaims.sub, nightly.client_id);
   await refused(`refused: client credentials naming an unlisted resource (${UNLISTED}) → invalid_target`,
-    () => client.clientCredentialsGrant(jobBasic, { resource: UNLISTED }), oauthError('invalid_target'));
+    () => client.clientCredentialsGrant(nightlyConfig, { resource: UNLISTED }), oauthError('invalid_target'));
 
   // ----------------------------------------------------------------------------------------
   // Registrations refused, as the library reports them.
@@ -258,6 +264,11 @@ async function main() {
   await refused('registration refused: the token exchange grant → invalid_client_metadata',
     () => client.dynamicClientRegistration(new URL(issuer), {
       client_name: 'Token exchange (openid-client)', grant_types: [TOKEN_EXCHANGE],
+    }, undefined, options),
+    oauthError('invalid_client_metadata'));
+  await refused('registration refused: the device grant → invalid_client_metadata',
+    () => client.dynamicClientRegistration(new URL(issuer), {
+      client_name: 'Device (openid-client)', grant_types: ['urn:ietf:params:oauth:grant-type:device_code'], token_endpoint_auth_method: 'none',
     }, undefined, options),
     oauthError('invalid_client_metadata'));
 

@@ -25,8 +25,9 @@ pub enum Authorization {
     Redirect(Url),
     /// A login first, then the request `again` (its query, without what the login satisfies).
     Login { again: String, login_hint: Option<String> },
-    /// Ask the person whether `client` may have `scopes`; `unverified`: it registered itself.
-    Consent { client: String, scopes: Vec<String>, redirect_uri: String, unverified: bool },
+    /// Ask the person whether `client` may have `scopes` and reach `resources` (RFC 8707) as
+    /// them; `unverified`: it registered itself.
+    Consent { client: String, scopes: Vec<String>, resources: Vec<String>, redirect_uri: String, unverified: bool },
 }
 
 /// A request whose client and redirect URI are known: from here on, errors go back there.
@@ -84,6 +85,11 @@ impl Accounts {
         };
         let issuer = self.keys().issuer().to_owned();
         let error = |error: &str, description: &str| {
+            // A client that registered itself could use its own redirect URI to bounce anyone
+            // from this domain to its site: what the person did not answer is shown here.
+            if checked.client.self_registered && decision != Some(false) {
+                return Ok(Authorization::Refused(format!("The request cannot be answered ({error}): {description}.")));
+            }
             let params = [("error", error), ("error_description", description)];
             Ok(Authorization::Redirect(answer(&checked.redirect_uri, &params, checked.state.as_deref(), &issuer)))
         };
@@ -117,7 +123,9 @@ impl Accounts {
             Some(false) => return error("access_denied", "the person did not allow it"),
             Some(true) => {
                 let (account, client) = (caller.account_id, &checked.client.id);
-                self.store.save_consent(account, client, &checked.scopes, self.now()).await?;
+                // The resources agreed to are kept beside the scopes (a URI is never a scope name).
+                let agreed: Vec<String> = checked.scopes.iter().chain(&checked.resources).cloned().collect();
+                self.store.save_consent(account, client, &agreed, self.now()).await?;
                 self.note(
                     self.outcome(Kind::OauthConsented, Some(caller.account_id), client_info)
                         .detail(json!({ "client_id": checked.client.id, "scopes": checked.scopes })),
@@ -126,7 +134,7 @@ impl Accounts {
             None if checked.client.first_party && !asked => {}
             None => {
                 let agreed = self.store.consent(caller.account_id, &checked.client.id).await?.unwrap_or_default();
-                let covered = checked.scopes.iter().all(|s| agreed.contains(s));
+                let covered = checked.scopes.iter().chain(&checked.resources).all(|s| agreed.contains(s));
                 if asked || !covered {
                     if none {
                         return error("consent_required", "the person has not agreed to share this yet");
@@ -134,6 +142,7 @@ impl Accounts {
                     return Ok(Authorization::Consent {
                         client: checked.client.name.clone(),
                         scopes: checked.scopes.clone(),
+                        resources: checked.resources.clone(),
                         redirect_uri: checked.redirect_uri.clone(),
                         unverified: checked.client.self_registered,
                     });
@@ -184,7 +193,12 @@ impl Accounts {
             max_age: param(pairs, "max_age").and_then(|v| v.parse().ok()),
             login_hint: param(pairs, "login_hint").map(str::to_owned),
             org_hint: param(pairs, "org_hint").map(str::to_owned),
-            resources: pairs.iter().filter(|(key, _)| key == "resource").map(|(_, value)| value.clone()).collect(),
+            resources: pairs.iter().filter(|(key, _)| key == "resource").fold(Vec::new(), |mut kept, (_, value)| {
+                if !kept.contains(value) {
+                    kept.push(value.clone());
+                }
+                kept
+            }),
             client,
         }))
     }
@@ -254,12 +268,7 @@ impl Accounts {
             redirect_uri: checked.redirect_uri.clone(),
             scopes: checked.scopes.clone(),
             nonce: checked.nonce.clone(),
-            resources: checked.resources.iter().fold(Vec::new(), |mut kept, r| {
-                if !kept.contains(r) {
-                    kept.push(r.clone());
-                }
-                kept
-            }),
+            resources: checked.resources.clone(),
             code_challenge: checked.challenge.clone(),
             auth: SessionAuth { org, ..caller.auth.clone() }.encode(),
             created_at: now,

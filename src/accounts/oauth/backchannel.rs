@@ -71,8 +71,9 @@ impl Accounts {
             jobs.push(NewJob {
                 id: jti,
                 kind: JobKind::Logout,
-                // Each its own lane: one client's slow receiver holds back none of the others.
-                lane: format!("logout {jti}"),
+                // One lane per client: a client's slow or failing receiver holds back its own
+                // notices, never another client's.
+                lane: format!("logout {}", client.id),
                 topic: TOPIC.to_owned(),
                 target: client.id,
                 account_id: Some(account_id),

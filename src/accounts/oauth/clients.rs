@@ -65,7 +65,14 @@ pub(super) fn apply(mut client: OAuthClient, spec: ClientSpec) -> Result<OAuthCl
     if let Some(grants) = spec.grant_types {
         client.grant_types = grants;
     }
-    client.grant_types.dedup();
+    let mut seen = Vec::new();
+    client.grant_types.retain(|grant| match seen.contains(grant) {
+        true => false,
+        false => {
+            seen.push(grant.clone());
+            true
+        }
+    });
     if let Some(unknown) = client.grant_types.iter().find(|g| !GRANT_TYPES.contains(&g.as_str())) {
         let why = format!("unknown grant type {unknown:?}; the grant types are {}", GRANT_TYPES.join(", "));
         problems.push(FieldError::new("grant_types", why));

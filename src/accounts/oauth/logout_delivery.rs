@@ -4,7 +4,8 @@
 //! `exp` two minutes on, `jti` the notice's id, the same on every attempt so that a receiver
 //! can tell a repeat, `events`, `sub` and `sid`) and posts it as a form to the client's
 //! `backchannel_logout_uri`. A 2xx delivers it; a 4xx is the client refusing the token, which
-//! another attempt would not change; anything else is tried again for about two hours.
+//! another attempt would not change, and a client gone (or no longer asking, or at a refused
+//! address) has nothing to try again; anything else is tried again for about two hours.
 //!
 //! Where it may connect: an admin registers clients of the team's own network, so their
 //! addresses are taken as they are; a client that registered itself is held to public
@@ -73,7 +74,7 @@ impl Sender for LogoutSender {
 
     async fn attempt(&self, job: Job) -> Outcome {
         let client_id = job.target.clone();
-        let (status, error) = match self.post(&job).await {
+        let (status, error, gone) = match self.post(&job).await {
             Ok(status) => {
                 ::metrics::counter!("gatehouse_backchannel_logouts_total", "outcome" => "delivered").increment(1);
                 tracing::debug!(client_id, status, "back-channel logout delivered");
@@ -81,7 +82,7 @@ impl Sender for LogoutSender {
             }
             Err(refused) => refused,
         };
-        let permanent = status.is_some_and(|s| (400..500).contains(&s) && s != 408 && s != 429);
+        let permanent = gone || status.is_some_and(|s| (400..500).contains(&s) && s != 408 && s != 429);
         match retry_delay(job.attempts).filter(|_| !permanent) {
             Some(delay) => {
                 ::metrics::counter!("gatehouse_backchannel_logouts_total", "outcome" => "retried").increment(1);
@@ -104,19 +105,20 @@ impl Sender for LogoutSender {
 }
 
 impl LogoutSender {
-    /// Posts the notice: the receiver's 2xx status, or the status and why it did not go.
-    async fn post(&self, job: &Job) -> Result<u16, (Option<u16>, String)> {
-        let refused = |error: &str| (None, error.to_owned());
+    /// Posts the notice: the receiver's 2xx status, or the status, why it did not go, and
+    /// whether there is nothing to try again (the notice or its client is gone).
+    async fn post(&self, job: &Job) -> Result<u16, (Option<u16>, String, bool)> {
+        let refused = |error: &str| (None, error.to_owned(), false);
+        let gone = |error: &str| (None, error.to_owned(), true);
         let notice: LogoutNotice =
-            serde_json::from_str(&job.payload).map_err(|_| refused("the stored notice could not be read"))?;
+            serde_json::from_str(&job.payload).map_err(|_| gone("the stored notice could not be read"))?;
         let client = match self.accounts.find_client(&notice.client_id).await {
             Ok(Some(client)) => client,
-            Ok(None) => return Err(refused("the client is gone")),
+            Ok(None) => return Err(gone("the client is gone")),
             Err(_) => return Err(refused("the client could not be read")),
         };
-        let uri =
-            client.backchannel_logout_uri.as_deref().ok_or_else(|| refused("the client no longer asks for it"))?;
-        let url = url::Url::parse(uri).map_err(|_| refused("the URI no longer parses"))?;
+        let uri = client.backchannel_logout_uri.as_deref().ok_or_else(|| gone("the client no longer asks for it"))?;
+        let url = url::Url::parse(uri).map_err(|_| gone("the URI no longer parses"))?;
         let http = match client.self_registered {
             true => {
                 let literal = match url.host() {
@@ -125,7 +127,7 @@ impl LogoutSender {
                     _ => None,
                 };
                 if let Some(ip) = literal.filter(|ip| !self.guard.allows(*ip)) {
-                    return Err((None, format!("{ip} is not a public address")));
+                    return Err((None, format!("{ip} is not a public address"), true));
                 }
                 &self.guarded
             }
@@ -150,10 +152,10 @@ impl LogoutSender {
             Ok(answer) if answer.status().is_success() => Ok(answer.status().as_u16()),
             Ok(answer) => {
                 let status = answer.status();
-                Err((Some(status.as_u16()), format!("the client answered {status}")))
+                Err((Some(status.as_u16()), format!("the client answered {status}"), false))
             }
             Err(e) if e.is_timeout() => Err(refused("no answer within 10 s")),
-            Err(e) => Err((None, format!("{:#}", anyhow::Error::from(e.without_url())))),
+            Err(e) => Err((None, format!("{:#}", anyhow::Error::from(e.without_url())), false)),
         }
     }
 }

@@ -139,6 +139,9 @@ pub fn redirect_matches(registered: &str, presented: &str) -> bool {
 /// Whether a redirect URI may be registered: absolute, no fragment, and `https` — or `http` to
 /// a loopback address, or a native app's private-use scheme (`com.example.app:/callback`).
 pub fn registrable(uri: &str) -> Result<(), String> {
+    if uri.len() > 2000 {
+        return Err("a redirect URI is at most 2000 characters".into());
+    }
     let url = Url::parse(uri).map_err(|_| format!("{uri:?} is not an absolute URL"))?;
     if url.fragment().is_some() || uri.contains(char::is_whitespace) {
         return Err(format!("{uri:?} may not hold a fragment or spaces"));

@@ -23,9 +23,10 @@ use crate::tokens::mac::same;
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
 
 /// The grants a client may register itself for: not token exchange, which reaches other
-/// clients' APIs and is an admin's decision.
-const SELF_GRANTS: &[&str] =
-    &["authorization_code", "refresh_token", "client_credentials", crate::model::device::DEVICE_GRANT];
+/// clients' APIs and is an admin's decision; not the device grant, whose approval page names
+/// only the client, so that a self-chosen name and a code passed round would be all a phishing
+/// page needed.
+const SELF_GRANTS: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
 
 /// What a client registered without `scope` may ask for.
 const DEFAULT_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];

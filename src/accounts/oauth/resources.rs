@@ -104,8 +104,13 @@ impl Accounts {
     }
 
     /// The `aud` of a client-credentials token: the `resource` named, if listed, or the client.
+    /// A client that registered itself gets none for an API: with no person behind the token,
+    /// nobody would have agreed to it.
     pub(super) fn client_audience(&self, client: &OAuthClient, resource: Option<&str>) -> OAuthResult<Audience> {
         match resource {
+            Some(_) if client.self_registered => Err(invalid_target(
+                "a client that registered itself gets tokens for an API only as a person, who agrees to it",
+            )),
             Some(resource) if self.known_resource(resource) => Ok(Audience::one(resource)),
             Some(resource) => {
                 Err(invalid_target(format!("{resource:?} is not a resource this server issues tokens for")))

@@ -125,6 +125,11 @@ impl Accounts {
                 ),
             });
         }
+        // Refused before a code or refresh token is spent on it.
+        if let Some(resource) = request.resource.as_deref().filter(|r| !self.known_resource(r)) {
+            let why = format!("{resource:?} is not a resource this server issues tokens for");
+            return Err(OAuthError::refused("invalid_target", why));
+        }
         // Clients registered before ID tokens had a key of their own find it made here.
         self.ensure_id_key().await?;
         match request.grant_type.as_str() {

@@ -203,16 +203,22 @@ pub fn signed_out(next: Option<&str>) -> Response {
     page(StatusCode::OK, &t("page-signed-out.title"), paragraph(&t("page-signed-out.body")) + &link)
 }
 
-/// The consent page: may `client` have `scopes`? Both buttons post the request back. A client
-/// that registered itself (`unverified`) is said to be one, with where the answer goes.
-pub fn consent_form(
-    form: &str,
-    request: &str,
-    client: &str,
-    scopes: &[String],
-    redirect_uri: &str,
-    unverified: bool,
-) -> Response {
+/// What the consent page asks about.
+#[derive(Debug)]
+pub struct Asked<'a> {
+    pub client: &'a str,
+    pub scopes: &'a [String],
+    /// The APIs (RFC 8707) the client would reach as the person.
+    pub resources: &'a [String],
+    /// The client registered itself.
+    pub unverified: bool,
+}
+
+/// The consent page: may the client have the scopes, and reach the resources? Both buttons
+/// post the request back. A client that registered itself is said to be one, with where the
+/// answer goes.
+pub fn consent_form(form: &str, request: &str, asked: &Asked<'_>, redirect_uri: &str) -> Response {
+    let Asked { client, scopes, resources, unverified } = *asked;
     let warning = match unverified {
         true => {
             let app = url::Url::parse(redirect_uri).ok().and_then(|u| u.host_str().map(str::to_owned));
@@ -221,7 +227,12 @@ pub fn consent_form(
         }
         false => String::new(),
     };
-    let items: String = scopes.iter().map(|scope| format!("<li>{}</li>\n", text(&scope_meaning(scope)))).collect();
+    let items: String = scopes
+        .iter()
+        .map(|scope| scope_meaning(scope))
+        .chain(resources.iter().map(|resource| t_with("scope-resource", &[("app", resource.as_str().into())])))
+        .map(|meaning| format!("<li>{}</li>\n", text(&meaning)))
+        .collect();
     let body = format!(
         "{intro}<ul>\n{items}</ul>\n{warning}<form method=\"post\" action=\"consent\">\n{hidden}\
          <input type=\"hidden\" name=\"request\" value=\"{request}\">\n\

@@ -20,8 +20,8 @@ use url::Url;
 
 pub use self::device::{device_approval, device_done, device_entry};
 pub use self::login::{
-    OtherWays, consent_form, email_link_sent, form_expired, link_identity, login_form, logout_form, oauth_refused,
-    second_factor_form, signed_in, signed_out, to_identity_provider,
+    Asked, OtherWays, consent_form, email_link_sent, form_expired, link_identity, login_form, logout_form,
+    oauth_refused, second_factor_form, signed_in, signed_out, to_identity_provider,
 };
 use super::error::ApiError;
 use crate::accounts::redirect::RedirectTo;

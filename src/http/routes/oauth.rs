@@ -51,9 +51,10 @@ fn answer(state: &AppState, headers: &HeaderMap, query: &str, decision: Authoriz
             }
             go_to(login.as_str())
         }
-        Authorization::Consent { client, scopes, redirect_uri, unverified } => {
+        Authorization::Consent { client, scopes, resources, redirect_uri, unverified } => {
             let (form, set) = form_token(state, headers);
-            with_cookies(pages::consent_form(&form, query, &client, &scopes, &redirect_uri, unverified), [set])
+            let asked = pages::Asked { client: &client, scopes: &scopes, resources: &resources, unverified };
+            with_cookies(pages::consent_form(&form, query, &asked, &redirect_uri), [set])
         }
     }
 }
@@ -345,17 +346,24 @@ async fn logout(
         Err(error) => return error.into_response(),
     };
     let mut hint = hint.flatten();
+    let mut ask = false;
     if let Some(given) = &hint {
         let client = match state.accounts.find_client(&given.aud).await {
             Ok(client) => client,
             Err(error) => return ApiError::from(error).into_response(),
         };
         let ours = session.as_ref().is_none_or(|s| given.sid == Some(s.session_id));
+        // A client that registered itself could send anyone without a session here with its
+        // own hint and be sent back to its site at once: it is asked first, as without a hint.
+        ask = session.is_none() && client.as_ref().is_some_and(|c| c.self_registered);
         if client.is_none() || !ours {
             hint = None;
         }
     }
     let client_id = hint.as_ref().map(|h| h.aud.clone()).or(request.client_id.clone());
+    if ask {
+        hint = None;
+    }
     let next = match after_logout(&state, &request, client_id.as_deref()).await {
         Ok(next) => next,
         Err(page) => return page,

@@ -50,7 +50,8 @@ struct MetadataInput {
     redirect_uris: Option<Vec<String>>,
     post_logout_redirect_uris: Option<Vec<String>>,
     /// `authorization_code` (the default), `refresh_token`, `client_credentials` (confidential
-    /// clients), `urn:ietf:params:oauth:grant-type:device_code`.
+    /// clients; a token for the client itself, never for an API). Token exchange and the device
+    /// grant are an admin's to give.
     grant_types: Option<Vec<String>>,
     /// `code` only.
     response_types: Option<Vec<String>>,
@@ -168,7 +169,7 @@ fn registered(state: &AppState, status: StatusCode, registered: Registered) -> R
 
 #[utoipa::path(
     post, path = "/oauth2/register", summary = "Register a client (RFC 7591)", operation_id = "oauthRegister", tag = "oidc-provider",
-    description = "For apps that register themselves (MCP clients, CLIs). Off unless `GATEHOUSE_CLIENT_REGISTRATION` is `token` (send an initial access token an admin issued as `Authorization: Bearer`) or `open` (anyone, within `GATEHOUSE_RATE_LIMIT_REGISTER` per IP). Redirect URIs must be https, http to a loopback address, or a private-use scheme; matched exactly. The client is third-party: people are always asked to consent. It cannot register for token exchange. The answer carries `client_secret` (confidential clients) and `registration_access_token`, each shown once.",
+    description = "For apps that register themselves (MCP clients, CLIs). Off unless `GATEHOUSE_CLIENT_REGISTRATION` is `token` (send an initial access token an admin issued as `Authorization: Bearer`) or `open` (anyone, within `GATEHOUSE_RATE_LIMIT_REGISTER` per IP). Redirect URIs must be https, http to a loopback address, or a private-use scheme; matched exactly. The client is third-party: people are always asked to consent. It cannot register for token exchange or the device grant, and an authorization error it did not get from the person is shown on gatehouse's page rather than sent to its redirect URI. The answer carries `client_secret` (confidential clients) and `registration_access_token`, each shown once.",
     request_body = MetadataInput,
     responses((status = 201, description = "Registered", body = RegistrationAnswer), (status = 400, description = "RFC 7591 error: `invalid_client_metadata` or `invalid_redirect_uri`; or `malformed_request`: a body that is not JSON"), (status = 401, description = "`invalid_token`: no initial access token, or one that is wrong, spent or expired (`token` mode)"), (status = 403, description = "`access_denied`: registration is off here"), Errors<(code::PayloadTooLarge, code::UnsupportedMediaType, code::RateLimited, code::Unavailable)>)
 )]

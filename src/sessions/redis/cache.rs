@@ -1,5 +1,7 @@
 //! A replica's memory of the sessions it checked lately (and of the account copies read with
-//! them), so that a token presented again is checked without a round trip to Redis.
+//! them), so that a token presented again is checked without a round trip to Redis; and of the
+//! API keys it checked lately, held under their owner (an account or an organization) and
+//! forgotten with it, so that a key presented again costs no database read.
 //!
 //! It answers only while it is *trusted*: while this replica's reader of the invalidation
 //! stream (`sync.rs`) has, less than [`TRUST`] ago, sent a read whose answer it has
@@ -18,7 +20,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::model::account::Account;
-use crate::sessions::LiveSession;
+use crate::model::api_key::{FoundKey, KeyOwner};
+use crate::sessions::{KeyMemory, LiveSession};
+use crate::tokens::opaque::TokenHash;
 
 /// How long after the send of its last applied read of the stream the memory still answers.
 pub(super) const TRUST: Duration = Duration::from_secs(1);
@@ -30,6 +34,9 @@ pub(super) const MAX_AGE: Duration = Duration::from_secs(60);
 /// What an entry is counted as beside its account copy's stored length: the session, the
 /// maps' slots, the copy's parsed form.
 const ENTRY_COST: usize = 512;
+
+/// What a remembered key is counted as: the key and its owner's account.
+const KEY_COST: usize = 2 * ENTRY_COST;
 
 /// The counter of session checks a serving replica answered from memory (`outcome="hit"`) or
 /// took to Redis (`"miss"`).
@@ -49,6 +56,8 @@ pub(super) struct Cache {
 #[derive(Debug, Default)]
 struct State {
     accounts: HashMap<Uuid, Held>,
+    /// The owner each remembered key is held under, by the key's hash.
+    key_owners: HashMap<[u8; 32], Uuid>,
     bytes: usize,
     /// Counts the invalidations applied and the times trust was lost.
     generation: u64,
@@ -61,11 +70,15 @@ struct Held {
     /// The account copy, if one was read, with the bytes it is counted as.
     copy: Option<(Account, usize)>,
     sessions: HashMap<Uuid, (LiveSession, Instant)>,
+    /// The owner's API keys, by their hashes.
+    keys: HashMap<[u8; 32], (FoundKey, Instant)>,
 }
 
 impl Held {
     fn bytes(&self) -> usize {
-        self.copy.as_ref().map_or(0, |(_, bytes)| *bytes) + self.sessions.len() * ENTRY_COST
+        self.copy.as_ref().map_or(0, |(_, bytes)| *bytes)
+            + self.sessions.len() * ENTRY_COST
+            + self.keys.len() * KEY_COST
     }
 }
 
@@ -79,23 +92,31 @@ impl State {
 
     fn clear(&mut self) {
         self.accounts.clear();
+        self.key_owners.clear();
         self.bytes = 0;
         self.generation += 1;
     }
 
     fn forget(&mut self, account_id: Uuid) {
-        if let Some(held) = self.accounts.remove(&account_id) {
-            self.bytes -= held.bytes();
-        }
+        self.drop_held(account_id);
         self.generation += 1;
+    }
+
+    /// Removes what is held of `owner`, its keys' index entries with it.
+    fn drop_held(&mut self, owner: Uuid) -> Option<Held> {
+        let held = self.accounts.remove(&owner)?;
+        self.bytes -= held.bytes();
+        for hash in held.keys.keys() {
+            self.key_owners.remove(hash);
+        }
+        Some(held)
     }
 
     /// Makes room for `bytes` more within `budget`, dropping whole accounts.
     fn make_room(&mut self, bytes: usize, budget: usize) {
         while self.bytes + bytes > budget {
             let Some(victim) = self.accounts.keys().next().copied() else { return };
-            let held = self.accounts.remove(&victim).expect("listed");
-            self.bytes -= held.bytes();
+            self.drop_held(victim);
         }
     }
 }
@@ -159,20 +180,26 @@ impl Cache {
             return;
         }
         let account_id = session.account_id;
-        let before = state.accounts.get(&account_id).map_or(0, Held::bytes);
-        let mut held = state.accounts.remove(&account_id).unwrap_or_default();
-        state.bytes -= before;
+        let mut held = state.drop_held(account_id).unwrap_or_default();
         if let Some((account, bytes)) = copy {
             held.copy = Some((account, bytes + ENTRY_COST));
         }
         held.sessions.insert(session.id, (session, Instant::now()));
+        self.hold(&mut state, account_id, held);
+    }
+
+    /// Puts `held` back under `owner`, within the budget (making room), with its keys indexed.
+    fn hold(&self, state: &mut State, owner: Uuid, held: Held) {
         let bytes = held.bytes();
         if bytes > self.budget {
             return;
         }
         state.make_room(bytes, self.budget);
         state.bytes += bytes;
-        state.accounts.insert(account_id, held);
+        for hash in held.keys.keys() {
+            state.key_owners.insert(*hash, owner);
+        }
+        state.accounts.insert(owner, held);
     }
 
     /// Records that the session was marked used at `at`, so that the mark is not made again
@@ -219,12 +246,66 @@ impl Cache {
         state.clear();
     }
 
+    /// The key of this hash, if held, trusted and not too old.
+    fn get_key(&self, hash: &TokenHash) -> Option<FoundKey> {
+        let state = self.state();
+        let instant = Instant::now();
+        if !state.trusted(instant) {
+            return None;
+        }
+        let owner = state.key_owners.get(hash.as_bytes())?;
+        let (found, stored) = state.accounts.get(owner)?.keys.get(hash.as_bytes())?;
+        (instant.saturating_duration_since(*stored) < MAX_AGE).then(|| found.clone())
+    }
+
     /// The bytes held, as counted here.
     #[cfg(test)]
     fn bytes(&self) -> usize {
         self.state().bytes
     }
 }
+
+impl KeyMemory for Cache {
+    fn ticket(&self) -> Option<u64> {
+        Cache::ticket(self).map(|Ticket(generation)| generation)
+    }
+
+    fn key(&self, hash: &TokenHash) -> Option<FoundKey> {
+        static OUTCOMES: std::sync::OnceLock<[metrics::Counter; 2]> = std::sync::OnceLock::new();
+        let found = self.get_key(hash);
+        let [hits, misses] = OUTCOMES.get_or_init(|| {
+            let outcome = |value: &'static str| metrics::counter!(KEY_CHECKS, "outcome" => value);
+            [outcome("hit"), outcome("miss")]
+        });
+        if found.is_some() { hits } else { misses }.increment(1);
+        found
+    }
+
+    fn keep(&self, ticket: u64, hash: &TokenHash, found: &FoundKey) {
+        let owner = match found.key.owner {
+            KeyOwner::Account(id) | KeyOwner::Org(id) => id,
+        };
+        let mut state = self.state();
+        if state.generation != ticket || !state.trusted(Instant::now()) || owner == Uuid::nil() {
+            return;
+        }
+        let mut held = state.drop_held(owner).unwrap_or_default();
+        held.keys.insert(*hash.as_bytes(), (found.clone(), Instant::now()));
+        self.hold(&mut state, owner, held);
+    }
+
+    fn used(&self, hash: &TokenHash, at: DateTime<Utc>) {
+        let mut state = self.state();
+        let Some(owner) = state.key_owners.get(hash.as_bytes()).copied() else { return };
+        if let Some((found, _)) = state.accounts.get_mut(&owner).and_then(|held| held.keys.get_mut(hash.as_bytes())) {
+            found.key.last_used_at = Some(at);
+        }
+    }
+}
+
+/// The counter of API key checks a serving replica answered from memory (`outcome="hit"`) or
+/// took to the database (`"miss"`).
+const KEY_CHECKS: &str = "gatehouse_api_key_memory_checks_total";
 
 #[cfg(test)]
 mod tests {
@@ -318,5 +399,44 @@ mod tests {
         assert_eq!(cache.get(last.id, last.account_id, Utc::now()).unwrap().0.last_used_at, later);
         cache.forget(last.account_id);
         assert_eq!(cache.bytes(), 3 * ENTRY_COST);
+    }
+
+    #[test]
+    fn a_key_is_held_under_its_owner_and_forgotten_with_it() {
+        use crate::model::api_key::ApiKey;
+        let cache = trusted_cache(1 << 20);
+        let owner = Uuid::now_v7();
+        let found = FoundKey {
+            key: ApiKey {
+                id: Uuid::now_v7(),
+                owner: KeyOwner::Account(owner),
+                created_by: Some(owner),
+                name: "deploy".into(),
+                prefix: "gh_abc".into(),
+                scopes: vec![],
+                created_at: Utc::now(),
+                expires_at: None,
+                last_used_at: None,
+            },
+            owner_active: true,
+            account: None,
+        };
+        let hash = TokenHash::of("gh_secret");
+        let racing = KeyMemory::ticket(&cache).unwrap();
+        cache.apply(Instant::now(), [Some(owner)], true); // the key is revoked meanwhile
+        cache.keep(racing, &hash, &found);
+        assert!(cache.key(&hash).is_none(), "read before the revocation's invalidation");
+        cache.keep(KeyMemory::ticket(&cache).unwrap(), &hash, &found);
+        assert_eq!(cache.key(&hash).map(|f| f.key.id), Some(found.key.id));
+        let at = Utc::now();
+        cache.used(&hash, at);
+        assert_eq!(cache.key(&hash).unwrap().key.last_used_at, Some(at));
+        cache.put(cache.ticket().unwrap(), session(owner), None); // the owner's session beside it
+        cache.forget(owner);
+        assert!(cache.key(&hash).is_none(), "forgotten with its owner");
+        assert_eq!(cache.bytes(), 0);
+        cache.keep(KeyMemory::ticket(&cache).unwrap(), &hash, &found);
+        cache.distrust();
+        assert!(cache.key(&hash).is_none(), "not answered untrusted");
     }
 }

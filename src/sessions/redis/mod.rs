@@ -303,6 +303,10 @@ impl SessionStore for RedisSessions {
         })
     }
 
+    fn key_memory(&self) -> Option<&dyn crate::sessions::KeyMemory> {
+        self.cache.as_deref().map(|cache| cache as &dyn crate::sessions::KeyMemory)
+    }
+
     async fn drop_account_copy(&self, account_id: Uuid) -> StoreResult<()> {
         timed!(SESSIONS, "drop_copy", async {
             let mut connection = self.connection.clone();
