@@ -4871,6 +4871,15 @@ export interface operations {
                     "application/json": components["schemas"]["InitialTokenBody"];
                 };
             };
+            /** @description `malformed_request`: the body is not valid JSON or form data, or a field is missing or of the wrong type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `unauthorized`: no access token, or a malformed, expired, tampered or revoked one */
             401: {
                 headers: {
@@ -4882,6 +4891,24 @@ export interface operations {
             };
             /** @description `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin; `reauthentication_required`: this change needs a fresh authentication of the session (and its second factor, if the account has one): `POST /auth/reauthenticate`, then retry */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unsupported_media_type`: the body's content type is not one this route reads */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4926,6 +4953,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description `malformed_request`: the body is not valid JSON or form data, or a field is missing or of the wrong type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             /** @description `unauthorized`: no access token, or a malformed, expired, tampered or revoked one */
             401: {

@@ -291,7 +291,7 @@ struct InitialTokenInput {
     post, path = "/admin/registration-tokens", summary = "Issue an initial access token", operation_id = "createRegistrationToken", tag = "admin", security(("bearer" = [])),
     description = "For `GATEHOUSE_CLIENT_REGISTRATION=token`: a client registers itself at `POST /oauth2/register` only with one of these. Needs a recent authentication (step-up).",
     request_body = InitialTokenInput,
-    responses((status = 201, description = "Issued; `token` is shown this once", body = InitialTokenBody), Errors<(code::Unauthorized, code::Forbidden, code::ReauthenticationRequired, code::ValidationFailed, code::Unavailable)>)
+    responses((status = 201, description = "Issued; `token` is shown this once", body = InitialTokenBody), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::ReauthenticationRequired, code::ValidationFailed, code::PayloadTooLarge, code::UnsupportedMediaType, code::Unavailable)>)
 )]
 async fn create_token(
     State(state): State<AppState>,
@@ -323,7 +323,7 @@ async fn list_tokens(
 #[utoipa::path(
     delete, path = "/admin/registration-tokens/{id}", summary = "Withdraw an initial access token", operation_id = "deleteRegistrationToken", tag = "admin", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 204, description = "Withdrawn: no registration takes it from now on"), Errors<(code::Unauthorized, code::Forbidden, code::NotFound, code::Unavailable)>)
+    responses((status = 204, description = "Withdrawn: no registration takes it from now on"), Errors<(code::MalformedRequest, code::Unauthorized, code::Forbidden, code::NotFound, code::Unavailable)>)
 )]
 async fn delete_token(
     State(state): State<AppState>,
