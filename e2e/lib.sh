@@ -97,6 +97,22 @@ e2e_cleanup() {
 }
 
 # ------------------------------------------------------------------------------------------
+# Node packages.
+
+# npm_ci_when_stale DIR: runs `npm ci` in DIR (a path relative to the repository's root) when
+# its node_modules is missing or older than its package-lock.json, saying so; dies with the end
+# of npm's log when it fails. Needs $work.
+npm_ci_when_stale() {
+  local dir="$e2e_root/$1" npm_log
+  [[ ! -d "$dir/node_modules" || "$dir/package-lock.json" -nt "$dir/node_modules" ]] || return 0
+  say "npm ci in $1"
+  npm_log="$work/npm-${1//\//-}.log"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >"$npm_log" 2>&1) \
+    || { show_log "$npm_log"; die "npm ci failed in $1"; }
+  touch "$dir/node_modules"
+}
+
+# ------------------------------------------------------------------------------------------
 # The gatehouse binary.
 
 # gatehouse_binary [MODE]: sets bin to the gatehouse binary to run, or dies. CARGO_TARGET_DIR

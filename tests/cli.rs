@@ -653,6 +653,7 @@ fn work_once_delivers_the_queued_emails_sweeps_and_says_what_it_did() {
     let done: Value = serde_json::from_slice(&first.stdout).unwrap();
     assert_eq!(done["emails"]["done"], 1, "{done}");
     assert_eq!(done["webhook_deliveries"]["done"], 0, "{done}");
+    assert_eq!(done["logout_notices"]["done"], 0, "{done}");
     assert!(done["swept"]["expired"].is_u64(), "{done}");
     assert!(stderr(&first).contains("email delivered"), "{}", stderr(&first));
     let again: Value = serde_json::from_slice(&second.stdout).unwrap();

@@ -94,12 +94,7 @@ need_tools node npm python3
 
 # ------------------------------------------------------------------------------------------
 # The libraries.
-if [[ ! -d node/node_modules || node/package-lock.json -nt node/node_modules ]]; then
-  say "npm ci in e2e/relying-parties/node"
-  (cd node && npm ci --no-audit --no-fund --loglevel=error >"$work/npm.log" 2>&1) \
-    || { show_log "$work/npm.log"; die "npm ci failed in e2e/relying-parties/node"; }
-  touch node/node_modules
-fi
+npm_ci_when_stale e2e/relying-parties/node
 say "openid-client $(node -p 'require("./node/node_modules/openid-client/package.json").version'), oauth4webapi $(node -p 'require("./node/node_modules/oauth4webapi/package.json").version'), jose $(node -p 'require("./node/node_modules/jose/package.json").version')"
 
 # The virtualenv is (re)made when it lacks the requirements it was made from.

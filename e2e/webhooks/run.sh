@@ -82,12 +82,7 @@ need_tools node npm
 
 # ------------------------------------------------------------------------------------------
 # The reference library.
-if [[ ! -d node_modules || package-lock.json -nt node_modules ]]; then
-  say "npm ci in e2e/webhooks"
-  npm ci --no-audit --no-fund --loglevel=error >"$work/npm.log" 2>&1 \
-    || { show_log "$work/npm.log"; die "npm ci failed in e2e/webhooks"; }
-  touch node_modules
-fi
+npm_ci_when_stale e2e/webhooks
 say "node $(node --version), standardwebhooks $(node -p 'require("./node_modules/standardwebhooks/package.json").version')"
 
 # ------------------------------------------------------------------------------------------

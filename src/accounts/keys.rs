@@ -40,6 +40,26 @@ impl Accounts {
         }
     }
 
+    /// Checks a token of another shape than gatehouse's access token (see
+    /// [`KeyRing::verify_typed`]); like [`Self::verify_token`], one naming a key not loaded here
+    /// (an ID-token key another replica made) makes this replica reload its keys once first.
+    pub(super) async fn verify_typed<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        typ: &str,
+        expired_too: bool,
+    ) -> Result<T, TokenError> {
+        match self.keys().verify_typed(token, typ, None, expired_too) {
+            Err(TokenError::UnknownKey) if self.keys.may_reload_for_unknown_kid() => {
+                if let Err(error) = self.reload_keys().await {
+                    tracing::warn!(%error, "could not reload the signing keys");
+                }
+                self.keys().verify_typed(token, typ, None, expired_too)
+            }
+            other => other,
+        }
+    }
+
     /// Re-reads the signing keys now and then until `stop`, so that a key rotated on any
     /// replica (or by an operator) is published here before it signs.
     pub async fn reload_keys_until(self, stop: tokio_util::sync::CancellationToken) {

@@ -1,5 +1,6 @@
 //! `gatehouse work --once`: one round of the background work the server does on its own — the
-//! emails and webhook deliveries that are due, then the housekeeping sweep — for a scheduler
+//! emails, webhook deliveries and back-channel logout notices that are due, then the
+//! housekeeping sweep — for a scheduler
 //! that runs it every minute (cron, a systemd timer, a serverless schedule) beside or instead
 //! of a server's own workers. Safe beside running servers: each job goes to one claimer.
 
@@ -30,14 +31,16 @@ pub struct WorkArgs {
 pub async fn run(services: Services, config: &Config, args: WorkArgs) -> anyhow::Result<()> {
     debug_assert!(args.once);
     let started = Instant::now();
-    let (mut emails, mut deliveries) = (Pass::default(), Pass::default());
+    let (mut emails, mut deliveries, mut logouts) = (Pass::default(), Pass::default(), Pass::default());
     let delivered = async {
         loop {
             let email_pass = services.outbox.deliver_due().await?;
             let delivery_pass = services.webhooks.deliver_due().await?;
-            let idle = email_pass.handled() == 0 && delivery_pass.handled() == 0;
+            let logout_pass = services.logouts.deliver_due().await?;
+            let idle = email_pass.handled() == 0 && delivery_pass.handled() == 0 && logout_pass.handled() == 0;
             emails.add(&email_pass);
             deliveries.add(&delivery_pass);
+            logouts.add(&logout_pass);
             if idle || started.elapsed() >= args.within {
                 return anyhow::Ok(());
             }
@@ -62,6 +65,7 @@ pub async fn run(services: Services, config: &Config, args: WorkArgs) -> anyhow:
         json!({
             "emails": pass(&emails),
             "webhook_deliveries": pass(&deliveries),
+            "logout_notices": pass(&logouts),
             "swept": {"expired": swept.expired, "audit_events": swept.audit_events},
             "seconds": (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
         })

@@ -2,7 +2,9 @@
 //! replica ends it and however it ends (the browser's logout, a revocation, a password change,
 //! an admin disabling the account), the client's back-channel URI gets a `logout_token` it can
 //! verify with the JWKS alone; a receiver that fails gets it again with the same `jti`; a client
-//! without the URI hears nothing.
+//! without the URI hears nothing. A session granted without a browser session (the device grant)
+//! has a `sid` of its own, in its ID token and its logout token; a client that registered itself
+//! is never called at a private address.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,8 +15,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::browser::{Browser, query_param};
-use crate::helpers::{PASSWORD, TestApp, eventually, jwt_header, jwt_payload, spawn_app};
-use crate::oauth::{Client, REDIRECT, authorize, authorize_url, pkce, redeem, register};
+use crate::device::{DEVICE_GRANT, answer, device_authorization, to_approval};
+use crate::helpers::{Options, PASSWORD, TestApp, eventually, jwt_header, jwt_payload, spawn_app, spawn_app_with};
+use crate::oauth::{Client, REDIRECT, authorize, authorize_url, pkce, redeem, register, token};
 
 const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
@@ -119,10 +122,12 @@ async fn every_way_a_session_ends_tells_its_client_from_any_replica_and_a_failed
     let tokens = grant(&app, &browser, &notes, "lena@example.com").await;
     grant(&app, &browser, &quiet, "lena@example.com").await;
     let sid = jwt_payload(tokens["id_token"].as_str().unwrap())["sid"].clone();
-    let asked = browser.get(&other_replica.url("/oauth2/logout")).await.text().await.unwrap();
-    let form = crate::browser::field(&asked, "form").unwrap();
-    let out = browser.post_form(&other_replica.url("/oauth2/logout"), &[("form", form.as_str())]).await;
-    assert!(out.status().is_success() || out.status().is_redirection(), "{}", out.status());
+    // The hint's key was made on the first replica after the other started: the other takes it
+    // up to check the hint, which ends the session without asking.
+    let hint = tokens["id_token"].as_str().unwrap();
+    let out = browser.get(&format!("{}?id_token_hint={hint}", other_replica.url("/oauth2/logout"))).await;
+    assert_eq!(out.status(), StatusCode::OK);
+    assert!(crate::browser::field(&out.text().await.unwrap(), "form").is_none(), "signed out, not asked");
     let first = verified(&app, &receiver.nth(1).await, &notes).await;
     assert_eq!((&first["sub"], &first["sid"], &first["aud"]), (&person["id"], &sid, &json!(notes.id)));
     assert_eq!(first["iss"], app.address.as_str());
@@ -130,16 +135,7 @@ async fn every_way_a_session_ends_tells_its_client_from_any_replica_and_a_failed
     // A revocation, then a password change (which ends the rest): each session once.
     let browser = Browser::new(&app);
     let revoked = grant(&app, &browser, &notes, "lena@example.com").await;
-    let refresh = revoked["refresh_token"].as_str().unwrap();
-    let answer = other_replica
-        .client
-        .post(other_replica.url("/oauth2/revoke"))
-        .header("authorization", notes.basic())
-        .form(&[("token", refresh)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), StatusCode::OK);
+    revoke(other_replica, &notes, &revoked).await;
     let second = verified(&app, &receiver.nth(2).await, &notes).await;
     assert_ne!(second["jti"], first["jti"]);
     let kept = grant(&app, &browser, &notes, "lena@example.com").await;
@@ -177,4 +173,96 @@ async fn every_way_a_session_ends_tells_its_client_from_any_replica_and_a_failed
     assert_eq!((&failed["jti"], &failed["sub"]), (&again["jti"], &mia["id"]), "a repeat a receiver can recognise");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(receiver.tokens().len(), 5, "nothing for the client without a URI, nothing twice");
+}
+
+/// Ends a client session by revoking its refresh token, as its client would.
+async fn revoke(app: &TestApp, client: &Client, tokens: &Value) {
+    let refresh = tokens["refresh_token"].as_str().expect("a refresh token");
+    let answer = app
+        .client
+        .post(app.url("/oauth2/revoke"))
+        .header("authorization", client.basic())
+        .form(&[("token", refresh)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_device_session_has_a_sid_of_its_own_which_its_logout_token_repeats() {
+    let app = spawn_app().await;
+    let receiver = Receiver::start().await;
+    let admin = app.admin("bcl-device-admin@example.com").await;
+    let person = app.active_user("tv-bcl@example.com", None).await;
+    let spec = json!({
+        "name": "TV app", "grant_types": [DEVICE_GRANT, "refresh_token"],
+        "scopes": ["openid", "email", "offline_access"],
+        "backchannel_logout_uri": receiver.url, "backchannel_logout_session_required": true,
+    });
+    let tv = register(&app, &admin, spec).await;
+    let started = device_authorization(&app, &tv, "openid email offline_access").await;
+    assert_eq!(started.status(), StatusCode::OK);
+    let codes: Value = started.json().await.unwrap();
+    let (browser, html) = to_approval(&app, &codes, "tv-bcl@example.com").await;
+    assert_eq!(answer(&app, &browser, &html, "allow").await.status(), StatusCode::OK);
+    let device_code = codes["device_code"].as_str().unwrap();
+    let polled = token(&app, &tv, &[("grant_type", DEVICE_GRANT), ("device_code", device_code)]).await;
+    assert_eq!(polled.status(), StatusCode::OK);
+    let tokens: Value = polled.json().await.unwrap();
+    let sid = jwt_payload(tokens["id_token"].as_str().unwrap())["sid"].clone();
+    assert!(sid.is_string(), "the client asked for sid: its ID token has one although no browser session made it");
+
+    // The refresh keeps it; the end of the session names it.
+    let refresh = [("grant_type", "refresh_token"), ("refresh_token", tokens["refresh_token"].as_str().unwrap())];
+    let refreshed: Value = token(&app, &tv, &refresh).await.json().await.unwrap();
+    assert_eq!(jwt_payload(refreshed["id_token"].as_str().unwrap())["sid"], sid, "{refreshed}");
+    revoke(&app, &tv, &refreshed).await;
+    let notice = verified(&app, &receiver.nth(1).await, &tv).await;
+    assert_eq!((&notice["sub"], &notice["sid"]), (&person["id"], &sid));
+}
+
+#[tokio::test]
+async fn a_self_registered_client_is_not_called_at_a_private_address() {
+    let app = spawn_app_with(Options::default().var("GATEHOUSE_CLIENT_REGISTRATION", "open")).await;
+    let receiver = Receiver::start().await;
+    app.active_user("ssrf-bcl@example.com", None).await;
+    // One names the loopback address, one a name that resolves to it.
+    let by_name = receiver.url.replace("127.0.0.1", "localhost");
+    let mut clients = Vec::new();
+    for uri in [receiver.url.as_str(), by_name.as_str()] {
+        let metadata = json!({
+            "client_name": "Agent", "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "client_secret_basic",
+            "grant_types": ["authorization_code", "refresh_token"], "scope": "openid profile email offline_access",
+            "backchannel_logout_uri": uri,
+        });
+        let registered = app.post_json("/oauth2/register", &metadata, None).await;
+        assert_eq!(registered.status(), StatusCode::CREATED, "accepted: where it points is judged when it is called");
+        let registered: Value = registered.json().await.unwrap();
+        assert_eq!(registered["backchannel_logout_uri"], uri);
+        let client = Client {
+            id: registered["client_id"].as_str().unwrap().to_owned(),
+            secret: registered["client_secret"].as_str().map(str::to_owned),
+        };
+        let browser = Browser::new(&app);
+        let tokens = grant(&app, &browser, &client, "ssrf-bcl@example.com").await;
+        revoke(&app, &client, &tokens).await;
+        clients.push(client);
+    }
+
+    // The literal address is refused for good; the name is refused where it resolves, each time.
+    let literal = format!(
+        "SELECT COUNT(*) FROM jobs WHERE kind = 'logout' AND target = '{}' AND status = 'failed' \
+         AND last_error LIKE '%127.0.0.1 is not a public address%'",
+        clients[0].id
+    );
+    app.count_reaches(&literal, 1).await;
+    let named = format!(
+        "SELECT COUNT(*) FROM jobs WHERE kind = 'logout' AND target = '{}' AND status = 'queued' AND attempts >= 1 \
+         AND last_error IS NOT NULL",
+        clients[1].id
+    );
+    app.count_reaches(&named, 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(receiver.tokens().is_empty(), "the receiver on loopback got nothing");
 }

@@ -12,7 +12,7 @@ use crate::browser::{Browser, field, location};
 use crate::helpers::{PASSWORD, TestApp, spawn_app, spawn_app_with};
 use crate::oauth::{Client, register};
 
-const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+pub(crate) const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// A public client allowed the device grant (`name`), as a CLI would be registered.
 async fn cli(app: &TestApp, admin: &str) -> Client {
@@ -24,7 +24,7 @@ async fn cli(app: &TestApp, admin: &str) -> Client {
     register(app, admin, body).await
 }
 
-async fn device_authorization(app: &TestApp, client: &Client, scope: &str) -> reqwest::Response {
+pub(crate) async fn device_authorization(app: &TestApp, client: &Client, scope: &str) -> reqwest::Response {
     let request = app.client.post(app.url("/oauth2/device_authorization"));
     let request = match client.secret {
         Some(_) => request.header("authorization", client.basic()).form(&[("scope", scope)]),
@@ -55,7 +55,7 @@ async fn poll_error(app: &TestApp, client: &Client, device_code: &str) -> String
 
 /// A browser that arrives with `verification_uri_complete`, logs in as `email` and sees the
 /// approval page: the browser and the page's HTML.
-async fn to_approval(app: &TestApp, codes: &Value, email: &str) -> (Browser, String) {
+pub(crate) async fn to_approval(app: &TestApp, codes: &Value, email: &str) -> (Browser, String) {
     let browser = Browser::new(app);
     let response = browser.get(codes["verification_uri_complete"].as_str().unwrap()).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -70,7 +70,7 @@ async fn to_approval(app: &TestApp, codes: &Value, email: &str) -> (Browser, Str
     (browser, page.text().await.unwrap())
 }
 
-async fn answer(app: &TestApp, browser: &Browser, html: &str, decision: &str) -> reqwest::Response {
+pub(crate) async fn answer(app: &TestApp, browser: &Browser, html: &str, decision: &str) -> reqwest::Response {
     let (form, code) = (field(html, "form").unwrap(), field(html, "user_code").expect("an approval page"));
     let fields = [("form", form.as_str()), ("user_code", code.as_str()), ("decision", decision)];
     browser.post_form(&app.url("/device"), &fields).await

@@ -11,10 +11,17 @@
 // comes again about 5 s later with the same jti, signed afresh. Nothing else arrives: nothing for
 // the client without the URI, nothing twice but the retried notice.
 //
-// Run by ../run.sh after registration.test.mjs, against the same gatehouse, which sets:
+// With a second replica (GATEHOUSE_RP_OTHER_BASE, ../replicas.sh), each session is made on the
+// first and ended on the second (the logout URL, the revocation endpoint and the password change
+// sent there), and the first must refuse the ended session's token at once: the notices come
+// from whichever replica's worker takes them.
+//
+// Run by ../run.sh after registration.test.mjs, against the same gatehouse, and by
+// ../replicas.sh against two replicas on one database, which set:
 //   GATEHOUSE_RP_BASE            gatehouse's address, also its issuer (http://127.0.0.1:PORT)
 //   GATEHOUSE_RP_ADMIN_EMAIL     the bootstrap admin
 //   GATEHOUSE_RP_ADMIN_PASSWORD
+//   GATEHOUSE_RP_OTHER_BASE      (optional) another replica, where the sessions are ended
 // Prints one line per check and exits 1 at the first that fails (or when the whole takes more
 // than 60 s); about 5 s of it is gatehouse waiting before it sends a failed notice again.
 
@@ -25,6 +32,8 @@ import { Browser, checks, httpTo, parseForm, setUp, settings } from './helpers.m
 
 const { base, adminEmail, adminPassword } = settings();
 const issuer = base;
+/** Where the sessions are ended: another replica, or the same gatehouse. */
+const other = (process.env.GATEHOUSE_RP_OTHER_BASE || base).replace(/\/$/, '');
 const origin = new URL(base).origin;
 const LABEL = 'back-channel logout';
 /** The event a logout token carries. */
@@ -39,6 +48,14 @@ const REQUEST_TIMEOUT_S = 10;
 // The checks, and raw HTTP: the admin API, and requests a library would not send.
 const { ok, check, equal, describe, run, passed } = checks();
 const http = httpTo(base, { timeoutMs: REQUEST_TIMEOUT_S * 1000 });
+const httpOther = httpTo(other, { timeoutMs: REQUEST_TIMEOUT_S * 1000 });
+
+/** `url` (one of gatehouse's, as discovery names them) sent to the replica that ends sessions. */
+function onOther(url) {
+  const moved = new URL(url);
+  moved.host = new URL(other).host;
+  return moved.href;
+}
 
 // Nothing may hang the run: past this, the test fails as a whole.
 setTimeout(() => {
@@ -214,6 +231,13 @@ async function main() {
   const algorithms = meta.id_token_signing_alg_values_supported;
   check('discovery: the ID token\'s signing algorithms', Array.isArray(algorithms) && algorithms.length > 0, algorithms);
 
+  // The calendar as the library sees it, with the revocation endpoint on the other replica.
+  const calendarOnOther = new client.Configuration({ ...meta, revocation_endpoint: onOther(meta.revocation_endpoint) },
+    calendar.client_id, calendar.client_secret, client.ClientSecretBasic(calendar.client_secret));
+  client.allowInsecureRequests(calendarOnOther);
+  calendarOnOther.timeout = REQUEST_TIMEOUT_S;
+  if (other !== base) ok(`replicas: sessions made on ${base} are ended on ${other}`);
+
   // jose, as the client would: the JWKS of discovery alone.
   const jwks = createRemoteJWKSet(new URL(meta.jwks_uri), { timeoutDuration: REQUEST_TIMEOUT_S * 1000 });
 
@@ -259,9 +283,9 @@ async function main() {
   equal('nothing is sent while the sessions live', receiver.got.length, 0);
 
   const logoutState = client.randomState();
-  const out = await browser.get(client.buildEndSessionUrl(calendarConfig, {
+  const out = await browser.get(onOther(client.buildEndSessionUrl(calendarConfig, {
     id_token_hint: first.tokens.id_token, post_logout_redirect_uri: CALENDAR_BYE, state: logoutState,
-  }).href);
+  }).href));
   const bye = out.location ? new URL(out.location) : undefined;
   check('logout: 303 at once to the registered post_logout_redirect_uri', out.status === 303 && `${bye?.origin}${bye?.pathname}` === CALENDAR_BYE, summary(out));
   equal('logout: state comes back', bye.searchParams.get('state'), logoutState);
@@ -276,7 +300,7 @@ async function main() {
   const second = await grant(calendarConfig, browser, CALENDAR_REDIRECT, gil, 'calendar again');
   check('calendar again: the login is asked again (the browser session ended)', second.sawLogin, second.sawLogin);
   check('calendar again: a new sid', second.claims.sid !== first.claims.sid, [second.claims.sid, first.claims.sid]);
-  await client.tokenRevocation(calendarConfig, second.tokens.refresh_token);
+  await client.tokenRevocation(calendarOnOther, second.tokens.refresh_token);
   ok('revocation: openid-client revokes the refresh token (200)');
   equal('revocation: the session ended (userinfo 401)', (await http('GET', '/oauth2/userinfo', { token: second.tokens.access_token })).status, 401);
   const revoked = await verified(await receiver.nth(2, 10_000, 'revocation'), 'revocation', { sub: gilId, sid: second.claims.sid });
@@ -291,7 +315,7 @@ async function main() {
   const own = await http('POST', '/auth', { json: { email: gil.login, password: gil.password } });
   check('password change: gil logs in (POST /auth)', own.status === 200 && own.json?.access_token, `${own.status} ${own.text.slice(0, 300)}`);
   const newPassword = `gil's other long passphrase ${Math.random().toString(36).slice(2)}`;
-  const changed = await http('POST', '/password/change', {
+  const changed = await httpOther('POST', '/password/change', {
     token: own.json.access_token, json: { current_password: gil.password, new_password: newPassword },
   });
   equal('password change: 204', changed.status, 204);

@@ -20,11 +20,20 @@ pub struct LogoutNotice {
     pub client_id: String,
     /// The account.
     pub sub: String,
-    /// The browser session the grant was made in (the ID token's `sid`), if any.
+    /// The ID token's `sid` (see [`sid_of`]); absent only from notices queued before every
+    /// grant had one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<Uuid>,
     /// The client session that ended.
     pub session_id: Uuid,
+}
+
+/// The `sid` of a client session's ID tokens and logout tokens: the browser session the grant
+/// was made in, or, for a grant made without one (the device grant), the client session itself.
+/// Every ID token has one, so a client that registered `backchannel_logout_session_required`
+/// always gets the `sid` it can match.
+pub fn sid_of(grant: &Grant, session_id: Uuid) -> Uuid {
+    grant.via.unwrap_or(session_id)
 }
 
 /// The job's `topic`.
@@ -65,8 +74,12 @@ impl Accounts {
             if client.backchannel_logout_uri.is_none() {
                 continue;
             }
-            let notice =
-                LogoutNotice { client_id: client.id.clone(), sub: account_id.to_string(), sid: grant.via, session_id };
+            let notice = LogoutNotice {
+                client_id: client.id.clone(),
+                sub: account_id.to_string(),
+                sid: Some(sid_of(&grant, session_id)),
+                session_id,
+            };
             let jti = Uuid::now_v7();
             jobs.push(NewJob {
                 id: jti,

@@ -45,8 +45,9 @@ impl Accounts {
         Ok(())
     }
 
-    /// What an `id_token_hint` says, if we signed it (expired or not).
-    pub fn id_token_hint(&self, hint: &str) -> Option<IdTokenHint> {
-        self.keys().verify_typed::<IdTokenHint>(hint, "JWT", None, true).ok()
+    /// What an `id_token_hint` says, if we signed it (expired or not), with a key of this
+    /// replica's or one another replica made since.
+    pub async fn id_token_hint(&self, hint: &str) -> Option<IdTokenHint> {
+        self.verify_typed::<IdTokenHint>(hint, "JWT", true).await.ok()
     }
 }

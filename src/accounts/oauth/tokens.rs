@@ -441,9 +441,7 @@ impl Accounts {
             ("amr".to_owned(), json!(auth.amr)),
             ("acr".to_owned(), json!(if auth.aal >= 2 { "aal2" } else { "aal1" })),
         ]);
-        if let Some(via) = grant.via {
-            claims.insert("sid".into(), json!(via));
-        }
+        claims.insert("sid".into(), json!(super::backchannel::sid_of(grant, session.id)));
         if let Some(nonce) = nonce {
             claims.insert("nonce".into(), json!(nonce));
         }
@@ -454,7 +452,7 @@ impl Accounts {
     /// signature, expiry, a registered client, and a live session granted to that client.
     pub(super) async fn live_client_token(&self, token: &str) -> Result<(ClientAccessClaims, Option<LiveSession>)> {
         let claims: ClientAccessClaims =
-            self.keys().verify_typed(token, ACCESS_TYP, None, false).map_err(|_| Error::Unauthorized)?;
+            self.verify_typed(token, ACCESS_TYP, false).await.map_err(|_| Error::Unauthorized)?;
         let audience_known = self.audience_known(&claims.aud, &claims.client_id, claims.act.is_some()).await?;
         if !audience_known || self.find_client(&claims.client_id).await?.is_none() {
             return Err(Error::Unauthorized);

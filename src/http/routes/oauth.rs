@@ -335,7 +335,10 @@ async fn logout(
     headers: HeaderMap,
     Query(request): Query<LogoutRequest>,
 ) -> Response {
-    let hint = request.id_token_hint.as_deref().map(|hint| state.accounts.id_token_hint(hint));
+    let hint = match request.id_token_hint.as_deref() {
+        Some(hint) => Some(state.accounts.id_token_hint(hint).await),
+        None => None,
+    };
     if let Some(None) = hint {
         return pages::oauth_refused("The id_token_hint was not issued here.");
     }
