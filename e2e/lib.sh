@@ -113,6 +113,106 @@ npm_ci_when_stale() {
 }
 
 # ------------------------------------------------------------------------------------------
+# A mail catcher.
+
+# start_maildev SMTP_PORT WEB_PORT: installs MailDev 3 from npm into $maildev_dir (default
+# ~/.cache/gatehouse-maildev, or GATEHOUSE_E2E_MAILDEV_DIR) once, under a lock for concurrent
+# runs, and starts it on 127.0.0.1 (its log $work/maildev.log, its mail in $work/mail); sets
+# maildev_pid, and returns once its API answers (dies otherwise). Needs $work.
+start_maildev() {
+  local smtp_port=$1 web_port=$2
+  maildev_dir="${GATEHOUSE_E2E_MAILDEV_DIR:-$HOME/.cache/gatehouse-maildev}"
+  local maildev="$maildev_dir/node_modules/.bin/maildev"
+  mkdir -p "$(dirname "$maildev_dir")"
+  if command -v flock >/dev/null; then
+    exec 8>"$maildev_dir.lock"
+    flock -w 600 8 || die "could not lock $maildev_dir.lock"
+  fi
+  if ! "$maildev" --version >/dev/null 2>&1; then
+    say "installing MailDev 3 from npm into $maildev_dir (once)"
+    mkdir -p "$maildev_dir"
+    if ! npm install --prefix "$maildev_dir" --no-audit --no-fund --loglevel=error maildev@3; then
+      # A registry that lags behind may miss the newest mailparser's exact dependencies; pin
+      # mailparser to a release whose dependency tree is older, and try once more.
+      say "npm install failed; retrying with mailparser pinned to 3.9.30"
+      python3 - "$maildev_dir/package.json" <<'PY'
+import json, os, sys
+path = sys.argv[1]
+manifest = json.load(open(path)) if os.path.exists(path) else {"private": True}
+manifest.setdefault("overrides", {})["mailparser"] = "3.9.30"
+json.dump(manifest, open(path, "w"), indent=2)
+PY
+      npm install --prefix "$maildev_dir" --no-audit --no-fund --loglevel=error maildev@3 \
+        || die "could not install MailDev from npm into $maildev_dir"
+    fi
+  fi
+  exec 8>&-
+  say "MailDev $("$maildev" --version 2>/dev/null): SMTP 127.0.0.1:$smtp_port, API http://127.0.0.1:$web_port"
+  "$maildev" --smtp "$smtp_port" --ip 127.0.0.1 --web "$web_port" --web-ip 127.0.0.1 \
+    --mail-directory "$work/mail" >"$work/maildev.log" 2>&1 &
+  maildev_pid=$!
+  wait_http "http://127.0.0.1:$web_port/api/healthz" 30 "$maildev_pid" \
+    || { show_log "$work/maildev.log"; die "MailDev did not come up"; }
+}
+
+# ------------------------------------------------------------------------------------------
+# A database of the run's own on a database server.
+
+# fresh_database SERVER_URL: makes a database gatehouse_e2e_<time>_<random> on the PostgreSQL
+# (postgres://…) or MariaDB/MySQL (mysql://…) server SERVER_URL, whose user may create databases,
+# with psql or mysql; sets database_url to its URL and fresh_database_name to its name. The
+# script calls drop_fresh_database on the way out (from a cleanup hook). Dies when it cannot.
+fresh_database() {
+  local server_url=$1
+  fresh_database_name="gatehouse_e2e_$(date +%s)_$RANDOM"
+  local parts
+  parts=$(python3 - "$server_url" "$fresh_database_name" <<'PY'
+import sys, urllib.parse as p
+u = p.urlsplit(sys.argv[1])
+print(u.scheme, u.hostname or "127.0.0.1", u.port or 0, p.unquote(u.username or "-"), p.unquote(u.password or "-"),
+      p.urlunsplit(u._replace(path="/" + sys.argv[2])))
+PY
+  ) || die "not a database URL: $server_url"
+  read -r fresh_database_scheme fresh_database_host fresh_database_port fresh_database_user fresh_database_password \
+    database_url <<<"$parts"
+  fresh_database_server=$server_url
+  fresh_database_sql "CREATE DATABASE $fresh_database_name" >/dev/null \
+    || die "could not create the database $fresh_database_name on $fresh_database_scheme://$fresh_database_host"
+  fresh_database_made=1
+}
+
+# fresh_database_sql STATEMENT: runs STATEMENT on fresh_database's server, outside its database.
+fresh_database_sql() {
+  case $fresh_database_scheme in
+    postgres | postgresql)
+      need_tools psql
+      psql -X -q -v ON_ERROR_STOP=1 "$fresh_database_server" -c "$1"
+      ;;
+    *)
+      need_tools mysql
+      local args=(--protocol=TCP -h "$fresh_database_host" -u "$fresh_database_user")
+      [ "$fresh_database_port" = 0 ] || args+=(-P "$fresh_database_port")
+      [ "$fresh_database_password" = - ] || args+=("-p$fresh_database_password")
+      mysql "${args[@]}" -e "$1"
+      ;;
+  esac
+}
+
+# drop_fresh_database: drops fresh_database's database, if it made one, unless GATEHOUSE_E2E_KEEP
+# is 1; a failure is only said.
+drop_fresh_database() {
+  [ "${fresh_database_made:-}" = 1 ] || return 0
+  if [ "${GATEHOUSE_E2E_KEEP:-}" = 1 ]; then
+    say "kept the database $fresh_database_name"
+    return 0
+  fi
+  local statement="DROP DATABASE IF EXISTS $fresh_database_name"
+  case $fresh_database_scheme in postgres | postgresql) statement="$statement WITH (FORCE)" ;; esac
+  fresh_database_sql "$statement" >/dev/null 2>&1 || say "warning: could not drop the database $fresh_database_name"
+  fresh_database_made=""
+}
+
+# ------------------------------------------------------------------------------------------
 # The gatehouse binary.
 
 # gatehouse_binary [MODE]: sets bin to the gatehouse binary to run, or dies. CARGO_TARGET_DIR

@@ -56,8 +56,6 @@ say_as e2e
 need_tools cargo python3 npm node
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse-target}"
-maildev_dir="${GATEHOUSE_E2E_MAILDEV_DIR:-$HOME/.cache/gatehouse-maildev}"
-maildev="$maildev_dir/node_modules/.bin/maildev"
 
 # The temporary directory and what stops on the way out, in this order.
 gatehouse_pid="" maildev_pid="" e2e_pid=""
@@ -68,37 +66,7 @@ read -r http_port smtp_port web_port < <(free_ports 3)
 
 gatehouse_binary --build
 
-# MailDev, installed once from the npm registry and cached (under a lock, for concurrent runs).
-mkdir -p "$(dirname "$maildev_dir")"
-if command -v flock >/dev/null; then
-  exec 8>"$maildev_dir.lock"
-  flock -w 600 8 || die "could not lock $maildev_dir.lock"
-fi
-if ! "$maildev" --version >/dev/null 2>&1; then
-  say "installing MailDev 3 from npm into $maildev_dir (once)"
-  mkdir -p "$maildev_dir"
-  if ! npm install --prefix "$maildev_dir" --no-audit --no-fund --loglevel=error maildev@3; then
-    # A registry that lags behind may miss the newest mailparser's exact dependencies; pin
-    # mailparser to a release whose dependency tree is older, and try once more.
-    say "npm install failed; retrying with mailparser pinned to 3.9.30"
-    python3 - "$maildev_dir/package.json" <<'EOF'
-import json, os, sys
-path = sys.argv[1]
-manifest = json.load(open(path)) if os.path.exists(path) else {"private": True}
-manifest.setdefault("overrides", {})["mailparser"] = "3.9.30"
-json.dump(manifest, open(path, "w"), indent=2)
-EOF
-    npm install --prefix "$maildev_dir" --no-audit --no-fund --loglevel=error maildev@3 \
-      || die "could not install MailDev from npm into $maildev_dir"
-  fi
-fi
-exec 8>&-
-say "MailDev $("$maildev" --version 2>/dev/null): SMTP 127.0.0.1:$smtp_port, API http://127.0.0.1:$web_port"
-"$maildev" --smtp "$smtp_port" --ip 127.0.0.1 --web "$web_port" --web-ip 127.0.0.1 \
-  --mail-directory "$work/mail" >"$work/maildev.log" 2>&1 &
-maildev_pid=$!
-wait_http "http://127.0.0.1:$web_port/api/healthz" 30 "$maildev_pid" \
-  || { show_log "$work/maildev.log"; die "MailDev did not come up"; }
+start_maildev "$smtp_port" "$web_port"
 
 # gatehouse, from the temporary directory (so no .env or gatehouse.toml of the clone is read)
 # and with nothing of ours from the environment but the settings below.

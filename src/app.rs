@@ -23,10 +23,14 @@ use crate::store::sqlite::file::{self as sqlite_file, ServerLock};
 
 mod database;
 mod housekeeping;
+#[cfg(feature = "lambda")]
+pub mod lambda;
+mod rounds;
 mod services;
 pub use self::database::{migrate, sqlite_path};
 use self::housekeeping::housekeeping;
 pub use self::housekeeping::{Swept, sweep};
+pub use self::rounds::{Round, round};
 pub use self::services::Services;
 
 /// How long shutdown waits for the outbox worker to settle the email it is sending.
@@ -277,6 +281,24 @@ fn admin_problems(errors: Vec<FieldError>) -> ConfigError {
     ConfigError { problems }
 }
 
+/// The HTTP API and pages over `services`, as `config` and the public URL shape the edge.
+fn router_of(services: &Services, config: &Config, public_url: &url::Url) -> Router {
+    let edge = Edge {
+        proxies: http::client_ip::Proxies {
+            trusted: config.security.trusted_proxies.clone(),
+            header: config.security.forwarded_header,
+        },
+        cors_origins: config.security.cors_origins.clone(),
+        https: public_url.scheme() == "https",
+        origin: public_url.origin().ascii_serialization(),
+        forward_rules: config.security.forward_rules.clone(),
+        remote_user: config.security.forward_remote_user,
+        cookie_domain: config.security.cookie_domain.clone(),
+    };
+    let state = AppState::new(services.accounts.clone(), services.outbox.clone(), edge);
+    http::router(state, config.request_timeout)
+}
+
 /// The services at work: their router published, their background tasks running.
 struct Running {
     services: Services,
@@ -304,20 +326,7 @@ impl Running {
         ));
         let reloader = tokio::spawn(services.accounts.clone().reload_keys_until(background.child_token()));
         crate::memory::start_trimming();
-        let edge = Edge {
-            proxies: http::client_ip::Proxies {
-                trusted: config.security.trusted_proxies.clone(),
-                header: config.security.forwarded_header,
-            },
-            cors_origins: config.security.cors_origins.clone(),
-            https: opener.public_url.scheme() == "https",
-            origin: opener.public_url.origin().ascii_serialization(),
-            forward_rules: config.security.forward_rules.clone(),
-            remote_user: config.security.forward_remote_user,
-            cookie_domain: config.security.cookie_domain.clone(),
-        };
-        let state = AppState::new(services.accounts.clone(), services.outbox.clone(), edge);
-        let _ = router.set(http::router(state, config.request_timeout));
+        let _ = router.set(router_of(&services, config, &opener.public_url));
         Self { services, background, worker, deliverer, logouts, sweeper, reloader }
     }
 

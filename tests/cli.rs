@@ -637,6 +637,30 @@ fn keys_rotate_adds_a_key_that_is_published_but_does_not_sign_yet() {
     assert!(line.split_whitespace().rev().take(2).eq(["yes", "no"]), "signing no, published yes: {line}");
 }
 
+/// As a Lambda function: refused outside the Lambda runtime, and, under it, on a database no
+/// other instance shares or with a handler name it does not know; each with its reason, before
+/// anything is opened.
+#[test]
+fn lambda_is_refused_where_it_cannot_serve_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = run(gatehouse(dir.path()).arg("lambda"));
+    assert_eq!(outside.status.code(), Some(2), "{}", stderr(&outside));
+    assert!(stderr(&outside).contains("AWS_LAMBDA_RUNTIME_API"), "{}", stderr(&outside));
+
+    // Started as the runtime starts a bootstrap: no arguments, the runtime's address set.
+    let sqlite = run(gatehouse(dir.path()).env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9"));
+    assert_eq!(sqlite.status.code(), Some(2), "{}", stderr(&sqlite));
+    assert!(stderr(&sqlite).contains("instances share"), "a SQLite file is one per instance: {}", stderr(&sqlite));
+    assert!(!dir.path().join("g.db").exists(), "nothing was created");
+
+    let unknown = run(gatehouse(dir.path())
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+        .env("_HANDLER", "worker")
+        .env("GATEHOUSE_DATABASE_URL", "postgres://nobody@127.0.0.1:9/none"));
+    assert_eq!(unknown.status.code(), Some(2), "{}", stderr(&unknown));
+    assert!(stderr(&unknown).contains("\"worker\""), "{}", stderr(&unknown));
+}
+
 /// One round of the background work, as a scheduler runs it: the queued email goes out (to the
 /// log, no SMTP server being set) and the outbox says so; a second round finds nothing.
 #[test]

@@ -6,8 +6,8 @@
 #
 #   e2e/relying-parties/replicas.sh DATABASE_URL [REDIS_URL]
 #       DATABASE_URL is a PostgreSQL (postgres://…) or MariaDB/MySQL (mysql://…) server whose
-#       user may create databases: a database gatehouse_rp_<random> is made on it for the run and
-#       dropped afterwards. With REDIS_URL the replicas keep sessions and rate limits in Redis;
+#       user may create databases: a database gatehouse_e2e_<time>_<random> is made on it for the
+#       run and dropped afterwards. With REDIS_URL the replicas keep sessions and rate limits in Redis;
 #       without it, in the database. Runs `npm ci` in e2e/relying-parties/node when needed, uses
 #       the release binary as it is (never built here), starts the replicas (a bootstrap admin,
 #       every other setting at its default), runs the test, and stops both with SIGTERM (each
@@ -40,40 +40,9 @@ say_as rp-replicas
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse-target}"
 show_log_full_paths=1
 
-# The server's parts (scheme, host, port, user, password, the database in its path), and the
-# URL of the run's own database on it.
-database="gatehouse_rp_$(date +%s)_$RANDOM"
-read -r scheme host port user password < <(python3 - "$server_url" <<'PY'
-import sys, urllib.parse
-u = urllib.parse.urlsplit(sys.argv[1])
-print(u.scheme, u.hostname or "127.0.0.1", u.port or 0, urllib.parse.unquote(u.username or "-"),
-      urllib.parse.unquote(u.password or "-"))
-PY
-)
-database_url=$(python3 -c 'import sys, urllib.parse as p; u = p.urlsplit(sys.argv[1]); print(p.urlunsplit(u._replace(path="/" + sys.argv[2])))' "$server_url" "$database")
-
-# sql STATEMENT: runs STATEMENT on the server, outside the run's database.
-case $scheme in
-  postgres | postgresql)
-    need_tools psql
-    sql() { psql -X -q -v ON_ERROR_STOP=1 "$server_url" -c "$1"; }
-    drop_statement="DROP DATABASE IF EXISTS $database WITH (FORCE)"
-    ;;
-  *)
-    need_tools mysql
-    sql() {
-      local args=(--protocol=TCP -h "$host" -u "$user")
-      [ "$port" = 0 ] || args+=(-P "$port")
-      [ "$password" = - ] || args+=("-p$password")
-      mysql "${args[@]}" -e "$1"
-    }
-    drop_statement="DROP DATABASE IF EXISTS $database"
-    ;;
-esac
-
 # On the way out: the replicas still running fail the run, a failure shows their logs, and the
 # database goes unless kept.
-primary_pid="" secondary_pid="" test_pid="" created=""
+primary_pid="" secondary_pid="" test_pid=""
 finish() {
   local pid
   for pid in "$primary_pid" "$secondary_pid"; do
@@ -84,21 +53,18 @@ finish() {
     fi
   done
   if [ "$cleanup_status" -ne 0 ]; then show_log "$work/primary.log"; show_log "$work/secondary.log"; fi
-  if [ -n "$created" ] && [ "${GATEHOUSE_E2E_KEEP:-}" != 1 ]; then
-    sql "$drop_statement" >/dev/null 2>&1 || say "warning: could not drop the database $database"
-  fi
+  drop_fresh_database
 }
 cleanup_pids=(test_pid)
 cleanup_hooks=(finish)
-make_work_dir gatehouse-rp-replicas GATEHOUSE_E2E_KEEP "the replicas' logs; the database $database"
+make_work_dir gatehouse-rp-replicas GATEHOUSE_E2E_KEEP "the replicas' logs"
 
 need_tools node npm python3
 npm_ci_when_stale e2e/relying-parties/node
 gatehouse_binary --no-build
 
-sql "CREATE DATABASE $database" >/dev/null || die "could not create the database $database on $scheme://$host"
-created=1
-say "database $database on $scheme://$host${redis_url:+, sessions in Redis ($redis_url)}"
+fresh_database "$server_url"
+say "database $fresh_database_name on $fresh_database_scheme://$fresh_database_host${redis_url:+, sessions in Redis ($redis_url)}"
 
 read -r primary_port secondary_port < <(free_ports 2)
 base="http://127.0.0.1:$primary_port" other="http://127.0.0.1:$secondary_port"

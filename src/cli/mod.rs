@@ -78,6 +78,11 @@ enum Command {
     /// Run one round of the background work a server does on its own (the emails and webhook
     /// deliveries due, then the housekeeping sweep) and exit: for a scheduler.
     Work(work::WorkArgs),
+    /// Serve as an AWS Lambda function: what the binary does, as the function's `bootstrap`,
+    /// when the Lambda runtime starts it without arguments. The function's handler name
+    /// (`_HANDLER`) picks `http` (the API, the default) or `work` (the background work).
+    #[cfg(feature = "lambda")]
+    Lambda,
     /// Print the OpenAPI 3.1 description of the HTTP API.
     Openapi,
     /// Exit 0 if the server on GATEHOUSE_BIND answers /healthz, 1 otherwise (for container
@@ -140,7 +145,7 @@ enum MailCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let command = cli.command.unwrap_or(Command::Serve);
+    let command = cli.command.unwrap_or_else(default_command);
     let loaded = match Config::load() {
         Ok(loaded) => loaded,
         Err(error) => return config_failed(&error),
@@ -196,6 +201,8 @@ pub fn main() -> ExitCode {
             }
             Command::Purge => purge(config).await,
             Command::Work(args) => work::run(open(&config).await?, &config, args).await,
+            #[cfg(feature = "lambda")]
+            Command::Lambda => crate::app::lambda::run(config).await,
         }
     });
     match result {
@@ -213,6 +220,16 @@ pub fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// Without a command: a Lambda function when the Lambda runtime started the binary, a server
+/// otherwise.
+fn default_command() -> Command {
+    #[cfg(feature = "lambda")]
+    if crate::app::lambda::started_by_lambda() {
+        return Command::Lambda;
+    }
+    Command::Serve
 }
 
 fn config_failed(error: &ConfigError) -> ExitCode {

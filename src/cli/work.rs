@@ -1,18 +1,15 @@
 //! `gatehouse work --once`: one round of the background work the server does on its own — the
 //! emails, webhook deliveries and back-channel logout notices that are due, then the
-//! housekeeping sweep — for a scheduler
-//! that runs it every minute (cron, a systemd timer, a serverless schedule) beside or instead
-//! of a server's own workers. Safe beside running servers: each job goes to one claimer.
+//! housekeeping sweep — for a scheduler that runs it every minute (cron, a systemd timer, a
+//! serverless schedule) beside or instead of a server's own workers. Safe beside running
+//! servers: each job goes to one claimer.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Args;
-use serde_json::json;
 
 use crate::app::Services;
 use crate::config::Config;
-use crate::jobs::Pass;
-use crate::priority::Pace;
 
 #[derive(Args, Debug)]
 pub struct WorkArgs {
@@ -26,50 +23,12 @@ pub struct WorkArgs {
     within: Duration,
 }
 
-/// Delivers what is due with `services`, pass after pass until a pass finds nothing or
-/// `within` has gone by, sweeps once, closes them and prints one JSON line of what it did.
+/// Runs one round with `services` (see [`crate::app::round`]), closes them and prints one JSON
+/// line of what it did.
 pub async fn run(services: Services, config: &Config, args: WorkArgs) -> anyhow::Result<()> {
     debug_assert!(args.once);
-    let started = Instant::now();
-    let (mut emails, mut deliveries, mut logouts) = (Pass::default(), Pass::default(), Pass::default());
-    let delivered = async {
-        loop {
-            let email_pass = services.outbox.deliver_due().await?;
-            let delivery_pass = services.webhooks.deliver_due().await?;
-            let logout_pass = services.logouts.deliver_due().await?;
-            let idle = email_pass.handled() == 0 && delivery_pass.handled() == 0 && logout_pass.handled() == 0;
-            emails.add(&email_pass);
-            deliveries.add(&delivery_pass);
-            logouts.add(&logout_pass);
-            if idle || started.elapsed() >= args.within {
-                return anyhow::Ok(());
-            }
-        }
-    }
-    .await;
-    let swept = crate::app::sweep(
-        services.backend.store.as_ref(),
-        services.accounts.audit(),
-        config.security.audit_retention,
-        Pace::Full,
-    )
-    .await;
+    let (done, result) = crate::app::round(&services, args.within, Some(config.security.audit_retention)).await;
     services.close().await;
-    delivered?;
-    let pass = |pass: &Pass| {
-        json!({"done": pass.done, "retried": pass.retried, "failed": pass.failed, "deferred": pass.deferred,
-               "abandoned": pass.abandoned})
-    };
-    println!(
-        "{}",
-        json!({
-            "emails": pass(&emails),
-            "webhook_deliveries": pass(&deliveries),
-            "logout_notices": pass(&logouts),
-            "swept": {"expired": swept.expired, "audit_events": swept.audit_events},
-            "seconds": (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
-        })
-    );
-    anyhow::ensure!(!swept.failed, "the sweep did not finish; the log above says why (the next round tries again)");
-    Ok(())
+    println!("{}", serde_json::to_string(&done)?);
+    result
 }

@@ -63,7 +63,7 @@ impl Default for QueueSettings {
 }
 
 /// What one pass over the due jobs did ([`Worker::deliver_due`]).
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Pass {
     pub done: usize,
     pub retried: usize,
