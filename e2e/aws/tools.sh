@@ -17,7 +17,8 @@
 #
 #   eval "$(e2e/aws/tools.sh --print-env)"
 #       the same, then prints on stdout one export line for each tool's path, to be evaluated
-#       by the caller: GATEHOUSE_MOTO_SERVER (moto_server), GATEHOUSE_CARGO_LAMBDA
+#       by the caller: GATEHOUSE_MOTO_PYTHON (the python of moto's virtualenv, which runs
+#       e2e/aws/dynamodb_engine.py: moto's server answering one request at a time), GATEHOUSE_CARGO_LAMBDA
 #       (cargo-lambda), GATEHOUSE_CFN_LINT (cfn-lint) and GATEHOUSE_CFN_LINT_PYTHON (the python of
 #       cfn-lint's virtualenv, which can import samtranslator). cargo-lambda is a cargo
 #       subcommand run directly, so its first argument is `lambda`: "$GATEHOUSE_CARGO_LAMBDA"
@@ -122,7 +123,7 @@ install_pinned "$cache/gatehouse-cfn-lint" cfn-lint "cfn-lint==$CFN_LINT_VERSION
   "aws-sam-translator==$SAM_TRANSLATOR_VERSION"
 
 if [ "$print_env" = 1 ]; then
-  printf 'export GATEHOUSE_MOTO_SERVER=%q\n' "$cache/gatehouse-moto/bin/moto_server"
+  printf 'export GATEHOUSE_MOTO_PYTHON=%q\n' "$cache/gatehouse-moto/bin/python"
   printf 'export GATEHOUSE_CARGO_LAMBDA=%q\n' "$cache/gatehouse-cargo-lambda/bin/cargo-lambda"
   printf 'export GATEHOUSE_CFN_LINT=%q\n' "$cache/gatehouse-cfn-lint/bin/cfn-lint"
   printf 'export GATEHOUSE_CFN_LINT_PYTHON=%q\n' "$cache/gatehouse-cfn-lint/bin/python"

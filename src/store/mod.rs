@@ -19,6 +19,8 @@ pub mod admin;
 pub mod api_keys;
 pub mod clients;
 pub mod devices;
+#[cfg(feature = "dynamodb")]
+pub mod dynamo;
 pub mod email_change;
 pub mod email_login;
 pub mod error;

@@ -9,6 +9,15 @@ mod audit;
 #[path = "../common/database.rs"]
 mod database;
 mod domains;
+#[cfg(feature = "dynamodb")]
+mod dynamo;
+#[cfg(feature = "dynamodb")]
+mod dynamo_jobs;
+#[cfg(feature = "dynamodb")]
+mod dynamo_sessions;
+#[cfg(feature = "dynamodb")]
+#[path = "../common/dynamodb.rs"]
+mod dynamodb_engine;
 mod email_change;
 mod invitations;
 mod limits;

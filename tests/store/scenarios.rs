@@ -34,7 +34,7 @@ pub(crate) fn minutes(n: i64) -> chrono::Duration {
     chrono::Duration::minutes(n)
 }
 
-fn account(email: &str, username: Option<&str>) -> NewAccount {
+pub(crate) fn account(email: &str, username: Option<&str>) -> NewAccount {
     NewAccount {
         id: Uuid::now_v7(),
         email: email.to_owned(),
@@ -69,7 +69,11 @@ pub(crate) fn email(recipient: &str, at: DateTime<Utc>) -> NewEmail {
     }
 }
 
-fn link(account_id: Uuid, purpose: TokenPurpose, expires_at: DateTime<Utc>) -> (OpaqueToken, NewOneTimeToken) {
+pub(crate) fn link(
+    account_id: Uuid,
+    purpose: TokenPurpose,
+    expires_at: DateTime<Utc>,
+) -> (OpaqueToken, NewOneTimeToken) {
     let token = OpaqueToken::generate();
     let record = NewOneTimeToken { hash: token.hash, account_id, purpose, created_at: now(), expires_at };
     (token, record)
