@@ -12,6 +12,8 @@ mod domains;
 #[cfg(feature = "dynamodb")]
 mod dynamo;
 #[cfg(feature = "dynamodb")]
+mod dynamo_audit_limits;
+#[cfg(feature = "dynamodb")]
 mod dynamo_jobs;
 #[cfg(feature = "dynamodb")]
 mod dynamo_sessions;

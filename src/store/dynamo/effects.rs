@@ -61,7 +61,12 @@ fn job_item(job: &NewJob) -> Item {
     item(job_pk(job.id), "J", attributes)
 }
 
-/// An audit event's item: in its day's partition, and (when it concerns an account) in the
+/// The partition of the audit events of `at`'s month.
+pub(super) fn audit_pk(at: DateTime<Utc>) -> String {
+    format!("M#{}", at.format("%Y-%m"))
+}
+
+/// An audit event's item: in its month's partition, and (when it concerns an account) in the
 /// `account` index.
 pub(super) fn audit_item(event: &AuditEvent) -> Item {
     let event = event.storable();
@@ -78,7 +83,7 @@ pub(super) fn audit_item(event: &AuditEvent) -> Item {
     if let Some(detail) = &event.detail {
         attributes.push(("detail", s(detail.to_string())));
     }
-    item(format!("D#{}", event.at.format("%Y-%m-%d")), event.id.to_string(), attributes)
+    item(audit_pk(event.at), event.id.to_string(), attributes)
 }
 
 /// The writes that tell of a change, to go in its transaction: its emails (as jobs) and its

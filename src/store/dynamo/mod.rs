@@ -26,16 +26,19 @@
 //!   UUIDv7, so in the order written), where a strongly consistent query finds the lane's
 //!   first job; the index `due` (`due_pk = <kind>`, `due_sk = <time>#<id>`: when it is next
 //!   due, or when its claim runs out) lists what a claim may take.
-//! - `<prefix>audit`: the audit trail, `pk = D#<day>`, `sk = <event id>`.
+//! - `<prefix>audit`: the audit trail, `pk = M#<month>`, `sk = <event id>`, with the index
+//!   `account` (`account_pk`, `sk`).
 //!
 //! A change and what it tells (its emails as jobs, its audit events) are one transaction of at
 //! most [`MAX_TRANSACTION`] items.
 
 mod accounts;
+mod audit;
 mod effects;
 mod items;
 mod jobs;
 mod keys;
+mod limits;
 mod plan;
 mod sessions;
 mod tables;
