@@ -14,6 +14,8 @@ mod dynamo;
 #[cfg(feature = "dynamodb")]
 mod dynamo_audit_limits;
 #[cfg(feature = "dynamodb")]
+mod dynamo_email;
+#[cfg(feature = "dynamodb")]
 mod dynamo_jobs;
 #[cfg(feature = "dynamodb")]
 mod dynamo_sessions;

@@ -35,6 +35,7 @@
 mod accounts;
 mod audit;
 mod effects;
+mod email_change;
 mod items;
 mod jobs;
 mod keys;
