@@ -28,7 +28,53 @@ fn claim_username(tables: &Tables, normalized: &str, id: Uuid, now: DateTime<Utc
         item(username_pk(normalized), "U", vec![("account", s(id.to_string())), ("at", super::items::stamp(now))]);
     Write::put(&tables.main, claim).when("attribute_not_exists(#pk) OR #account = :id").value("id", s(id.to_string()))
 }
+/// The writes of a new account: the account, its address marker ([`StoreError::EmailTaken`]
+/// when taken), its username's claim ([`StoreError::UsernameTaken`]) and, for an active admin,
+/// its place in the admin set.
+pub(super) fn new_account(tables: &Tables, account: &NewAccount) -> StoreResult<Plan<Account>> {
+    let stored = Account {
+        id: account.id,
+        email: account.email.clone(),
+        username: account.username.clone(),
+        name: account.name.clone(),
+        data: account.data.clone(),
+        app_data: account.app_data.clone(),
+        role: account.role,
+        status: account.status,
+        email_verified: account.email_verified,
+        locale: account.locale,
+        created_at: account.now,
+        updated_at: account.now,
+    };
+    let fresh = "attribute_not_exists(#pk)";
+    let written = Write::put(&tables.main, account_item(&stored, &account.password_hash, 1, 1)?).when(fresh);
+    let mut plan = Plan { writes: vec![written], value: stored.clone(), refusals: Vec::new() };
+    let marker = item(email_pk(&account.email_normalized), "E", vec![("account", s(account.id.to_string()))]);
+    plan.refused_by(Write::put(&tables.main, marker).when(fresh), || StoreError::EmailTaken);
+    if let Some(username) = &account.username {
+        let claim = claim_username(tables, &username.to_ascii_lowercase(), account.id, account.now);
+        plan.refused_by(claim, || StoreError::UsernameTaken);
+    }
+    plan.keep_admins(tables, false, is_active_admin(&stored), account.id);
+    Ok(plan)
+}
+
 impl DynamoStore {
+    /// Writes a new account's plan in one transaction: its value, or what its refused
+    /// condition means.
+    pub(super) async fn write_new<T>(&self, plan: Plan<T>) -> StoreResult<T> {
+        let writes = plan.writes.into_iter().map(Write::build).collect::<StoreResult<Vec<_>>>()?;
+        match self.transact(writes).await {
+            Ok(()) => Ok(plan.value),
+            Err(WriteError::Store(error)) => Err(error),
+            Err(WriteError::Conflict) => Err(StoreError::Conflict),
+            Err(failed) => match plan.refusals.iter().find(|(index, _)| failed.failed(*index)) {
+                Some((_, refusal)) => Err(refusal()),
+                None => Err(anyhow::anyhow!("a new item's key is taken").into()),
+            },
+        }
+    }
+
     /// The account a marker (`E#…`, `U#…`) points at.
     async fn read_marker(&self, pk: String, sk: &str) -> StoreResult<Option<Uuid>> {
         let read = self.client.get_item().table_name(&self.tables.main).set_key(Some(key(pk, sk)));
@@ -47,49 +93,12 @@ impl AccountStore for DynamoStore {
         effects: &Effects,
     ) -> StoreResult<Account> {
         timed!(DB, "insert_account", async {
-            let stored = Account {
-                id: account.id,
-                email: account.email.clone(),
-                username: account.username.clone(),
-                name: account.name.clone(),
-                data: account.data.clone(),
-                app_data: account.app_data.clone(),
-                role: account.role,
-                status: account.status,
-                email_verified: account.email_verified,
-                locale: account.locale,
-                created_at: account.now,
-                updated_at: account.now,
-            };
-            let fresh = "attribute_not_exists(#pk)";
-            let mut plan = Plan {
-                writes: vec![
-                    Write::put(&self.tables.main, account_item(&stored, &account.password_hash, 1, 1)?).when(fresh),
-                ],
-                value: (),
-                refusals: Vec::new(),
-            };
-            let marker = item(email_pk(&account.email_normalized), "E", vec![("account", s(account.id.to_string()))]);
-            plan.refused_by(Write::put(&self.tables.main, marker).when(fresh), || StoreError::EmailTaken);
-            if let Some(username) = &account.username {
-                let claim = claim_username(&self.tables, &username.to_ascii_lowercase(), account.id, account.now);
-                plan.refused_by(claim, || StoreError::UsernameTaken);
-            }
-            plan.keep_admins(&self.tables, false, is_active_admin(&stored), account.id);
+            let mut plan = new_account(&self.tables, account)?;
             if let Some(token) = link {
                 plan.writes.push(super::tokens::token_write(&self.tables, token));
             }
             plan.tell(&self.tables, effects)?;
-            let writes = plan.writes.into_iter().map(Write::build).collect::<StoreResult<Vec<_>>>()?;
-            match self.transact(writes).await {
-                Ok(()) => Ok(stored),
-                Err(WriteError::Store(error)) => Err(error),
-                Err(WriteError::Conflict) => Err(StoreError::Conflict),
-                Err(failed) => match plan.refusals.iter().find(|(index, _)| failed.failed(*index)) {
-                    Some((_, refusal)) => Err(refusal()),
-                    None => Err(anyhow::anyhow!("the new account's id {} is taken", account.id).into()),
-                },
-            }
+            self.write_new(plan).await
         })
     }
 

@@ -150,7 +150,7 @@ impl DynamoStore {
                 let planned = readdress(&self.tables, &read, &link.email, now)?;
                 let mut plan =
                     Plan { writes: planned.writes, value: (planned.value, previous), refusals: planned.refusals };
-                plan.refused_by(spend(&self.tables, change_key(hash), now), || StoreError::Conflict);
+                plan.spends(spend(&self.tables, change_key(hash), now), || StoreError::Conflict);
                 plan.writes.extend(extra());
                 plan.writes.extend(effects::writes(&self.tables, effects)?);
                 Ok(Some(plan))

@@ -36,6 +36,7 @@ mod accounts;
 mod audit;
 mod effects;
 mod email_change;
+mod email_login;
 mod items;
 mod jobs;
 mod keys;

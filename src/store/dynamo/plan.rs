@@ -102,6 +102,14 @@ impl<T> Plan<T> {
         self.writes.push(write);
     }
 
+    /// Adds the write that spends what the change redeems (a link, a code): when its condition
+    /// fails, `refusal` is what the change answers, whatever other condition failed with it
+    /// (spent already comes before a taken address).
+    pub(super) fn spends(&mut self, write: Write, refusal: fn() -> StoreError) {
+        self.refusals.insert(0, (self.writes.len(), refusal));
+        self.writes.push(write);
+    }
+
     /// Keeps the set of active admins true: the account joins it, or leaves it on condition
     /// that another admin remains ([`StoreError::LastAdmin`] otherwise).
     pub(super) fn keep_admins(&mut self, tables: &Tables, was: bool, is: bool, id: Uuid) {

@@ -132,7 +132,7 @@ impl TokenStore for DynamoStore {
                 .change_account(token.account_id, |read| {
                     let account = proved(&read, now);
                     let mut plan = Plan::new(&self.tables, &read, &account, &read.password_hash, ())?;
-                    plan.refused_by(spend(&self.tables, hash, now), || StoreError::Conflict);
+                    plan.spends(spend(&self.tables, hash, now), || StoreError::Conflict);
                     plan.tell(&self.tables, effects)?;
                     Ok(Some(plan))
                 })
@@ -163,7 +163,7 @@ impl TokenStore for DynamoStore {
                 .change_account(token.account_id, |read| {
                     let account = proved(&read, now);
                     let mut plan = Plan::new(&self.tables, &read, &account, password_hash, ())?;
-                    plan.refused_by(spend(&self.tables, hash, now), || StoreError::Conflict);
+                    plan.spends(spend(&self.tables, hash, now), || StoreError::Conflict);
                     for other in &others {
                         let other = key(format!("T#{other}"), "T");
                         let spent = Write::update(&self.tables.main, other, "SET #used = if_not_exists(#used, :now)")
