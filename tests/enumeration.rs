@@ -8,6 +8,9 @@
 mod captured;
 #[path = "common/database.rs"]
 mod database;
+#[cfg(feature = "dynamodb")]
+#[path = "common/dynamodb.rs"]
+mod dynamodb_engine;
 #[path = "api/helpers.rs"]
 #[allow(dead_code)]
 mod helpers;

@@ -4,6 +4,9 @@
 
 #[path = "common/database.rs"]
 mod database;
+#[cfg(feature = "dynamodb")]
+#[path = "common/dynamodb.rs"]
+mod dynamodb_engine;
 #[path = "common/proxy.rs"]
 mod proxy;
 #[path = "api/smtp.rs"]

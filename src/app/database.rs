@@ -19,6 +19,5 @@ pub fn sqlite_path(url: &SecretUrl) -> Option<PathBuf> {
 /// connection given at least 30 s.
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     let options = DbOptions { max_connections: 1, timeout: config.database_timeout.max(Duration::from_secs(30)) };
-    store::connect(&config.database_url, &options).await?;
-    Ok(())
+    store::migrate(&config.database_url, &options).await
 }

@@ -287,7 +287,8 @@ pub(super) fn parse_public_url(value: &str) -> Result<Url, String> {
 }
 
 pub(super) fn parse_database_url(value: &str) -> Result<SecretUrl, String> {
-    let advice = "write sqlite://path/to/file.db, postgres://user:pass@host/db or mysql://user:pass@host/db";
+    let advice = "write sqlite://path/to/file.db, postgres://user:pass@host/db, mysql://user:pass@host/db or \
+                  dynamodb://<table-prefix>";
     let scheme = value.split("://").next().unwrap_or_default();
     match scheme {
         "sqlite" => Ok(SecretUrl::new(value)),
@@ -297,6 +298,11 @@ pub(super) fn parse_database_url(value: &str) -> Result<SecretUrl, String> {
                 Ok(SecretUrl::new(&value.replacen("mariadb://", "mysql://", 1)))
             }
             _ => Err(format!("{advice} (with a host and a database name)")),
+        },
+        #[cfg(feature = "dynamodb")]
+        "dynamodb" => match crate::store::dynamo::Target::from_url(value) {
+            Ok(_) => Ok(SecretUrl::new(value)),
+            Err(error) => Err(format!("{error:#}")),
         },
         _ => Err(advice.into()),
     }

@@ -68,7 +68,7 @@ pub use self::jobs::JobStore;
 pub use self::keys::KeyStore;
 use self::maintenance::MaintenanceStore;
 pub use self::mfa::MfaStore;
-pub use self::open::connect;
+pub use self::open::{connect, migrate};
 pub use self::org_domains::OrgDomainStore;
 pub use self::org_roles::OrgRoleStore;
 pub use self::orgs::OrgStore;

@@ -11,6 +11,9 @@ mod browser;
 mod captured;
 #[path = "../common/database.rs"]
 mod database;
+#[cfg(feature = "dynamodb")]
+#[path = "../common/dynamodb.rs"]
+mod dynamodb_engine;
 mod device;
 #[path = "../common/dns.rs"]
 mod dns;

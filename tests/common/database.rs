@@ -12,6 +12,9 @@ pub enum Kind {
     Sqlite,
     Postgres,
     Mysql,
+    /// Tables of their own on the DynamoDB engine of `dynamodb.rs` (the test program includes
+    /// it as `dynamodb_engine`).
+    Dynamodb,
 }
 
 impl Kind {
@@ -21,7 +24,8 @@ impl Kind {
             "" | "sqlite" => Kind::Sqlite,
             "postgres" => Kind::Postgres,
             "mysql" | "mariadb" => Kind::Mysql,
-            other => panic!("GATEHOUSE_TEST_BACKEND={other:?}: write sqlite, postgres or mysql"),
+            "dynamodb" => Kind::Dynamodb,
+            other => panic!("GATEHOUSE_TEST_BACKEND={other:?}: write sqlite, postgres, mysql or dynamodb"),
         }
     }
 
@@ -29,6 +33,7 @@ impl Kind {
     pub fn server_url(self) -> Option<String> {
         let var = match self {
             Kind::Sqlite => return None,
+            Kind::Dynamodb => return dynamodb_endpoint(),
             Kind::Postgres => "GATEHOUSE_TEST_POSTGRES_URL",
             Kind::Mysql => "GATEHOUSE_TEST_MYSQL_URL",
         };
@@ -41,6 +46,7 @@ impl Kind {
             Kind::Sqlite => "sqlite",
             Kind::Postgres => "postgres",
             Kind::Mysql => "mysql",
+            Kind::Dynamodb => "dynamodb",
         }
     }
 
@@ -49,8 +55,22 @@ impl Kind {
             Kind::Sqlite => "",
             Kind::Postgres => "GATEHOUSE_TEST_POSTGRES_URL",
             Kind::Mysql => "GATEHOUSE_TEST_MYSQL_URL",
+            Kind::Dynamodb => "GATEHOUSE_MOTO_PYTHON or GATEHOUSE_TEST_DYNAMODB_URL",
         }
     }
+}
+
+/// The DynamoDB engine's endpoint, started if need be.
+#[cfg(feature = "dynamodb")]
+fn dynamodb_endpoint() -> Option<String> {
+    let endpoint = crate::dynamodb_engine::endpoint()?;
+    crate::dynamodb_engine::require_credentials();
+    Some(endpoint)
+}
+
+#[cfg(not(feature = "dynamodb"))]
+fn dynamodb_endpoint() -> Option<String> {
+    None
 }
 
 /// One test's database; dropped with it.
@@ -93,6 +113,9 @@ impl TestDatabase {
 
     /// A fresh database on the server at `server` (whose own database is used to create it).
     pub async fn create_on(kind: Kind, server: &str) -> Self {
+        if kind == Kind::Dynamodb {
+            return Self::create_tables(server).await;
+        }
         let name = format!("gh_test_{}", uuid::Uuid::now_v7().simple());
         sqlx::any::install_default_drivers();
         let mut admin = sqlx::AnyConnection::connect(server)
@@ -101,6 +124,21 @@ impl TestDatabase {
         admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
         admin.close().await.unwrap();
         Self { kind, url: with_database(server, &name), server: Some((server.to_owned(), name)), _dir: None }
+    }
+
+    /// Fresh tables on the DynamoDB engine at `endpoint`, created as `gatehouse migrate` does.
+    #[cfg(feature = "dynamodb")]
+    async fn create_tables(endpoint: &str) -> Self {
+        let url = crate::dynamodb_engine::database_url(endpoint);
+        let options =
+            gatehouse::store::DbOptions { max_connections: 1, timeout: std::time::Duration::from_secs(30) };
+        gatehouse::store::migrate(&gatehouse::secret_url::SecretUrl::new(&url), &options).await.unwrap();
+        Self { kind: Kind::Dynamodb, url, server: None, _dir: None }
+    }
+
+    #[cfg(not(feature = "dynamodb"))]
+    async fn create_tables(_: &str) -> Self {
+        unreachable!("DynamoDB tests are built with the dynamodb feature")
     }
 
     pub async fn connect(&self) -> sqlx::AnyConnection {
@@ -124,7 +162,7 @@ impl TestDatabase {
     pub fn long_ago(&self) -> &'static str {
         match self.kind {
             Kind::Mysql => "'2000-01-01 00:00:00'",
-            Kind::Sqlite | Kind::Postgres => "'2000-01-01T00:00:00+00:00'",
+            Kind::Sqlite | Kind::Postgres | Kind::Dynamodb => "'2000-01-01T00:00:00+00:00'",
         }
     }
 }

@@ -8,6 +8,9 @@
 mod captured;
 #[path = "../common/database.rs"]
 mod database;
+#[cfg(feature = "dynamodb")]
+#[path = "../common/dynamodb.rs"]
+mod dynamodb_engine;
 #[path = "../api/smtp.rs"]
 mod mail_server;
 #[path = "../common/proxy.rs"]

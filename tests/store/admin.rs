@@ -40,6 +40,11 @@ macro_rules! admin_conformance {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                async fn $name() { if let Some(h) = crate::harness(crate::Kind::Mysql).await { super::$name(h).await } } )*
         }
+        #[cfg(feature = "dynamodb")]
+        mod dynamodb {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $name() { if let Some(h) = crate::harness(crate::Kind::Dynamodb).await { super::$name(h).await } } )*
+        }
     };
 }
 

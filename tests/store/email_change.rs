@@ -229,6 +229,11 @@ macro_rules! on_every_database {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                async fn $scenario() { if let Some(h) = crate::harness(crate::Kind::Mysql).await { super::$scenario(h).await } } )*
         }
+        #[cfg(feature = "dynamodb")]
+        mod dynamodb {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $scenario() { if let Some(h) = crate::harness(crate::Kind::Dynamodb).await { super::$scenario(h).await } } )*
+        }
     };
 }
 

@@ -253,6 +253,13 @@ macro_rules! on_every_backend {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                async fn $db() { if let Some(s) = super::database(crate::Kind::Mysql).await { super::$db(s).await } } )*
         }
+        #[cfg(feature = "dynamodb")]
+        mod dynamodb {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $limit() { if let Some(s) = super::database(crate::Kind::Dynamodb).await { super::$limit(s).await } } )*
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $db() { if let Some(s) = super::database(crate::Kind::Dynamodb).await { super::$db(s).await } } )*
+        }
         mod redis_limits {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                async fn $limit() { if let Some((s, _)) = super::redis_subject().await { super::$limit(s).await } } )*

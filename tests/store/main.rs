@@ -147,6 +147,13 @@ macro_rules! per_backend {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                async fn $session() { if let Some(h) = crate::harness(crate::Kind::Mysql).await { super::$session(h).await } } )*
         }
+        #[cfg(feature = "dynamodb")]
+        mod dynamodb {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $name() { if let Some(h) = crate::harness(crate::Kind::Dynamodb).await { super::$name(h).await } } )*
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $session() { if let Some(h) = crate::harness(crate::Kind::Dynamodb).await { super::$session(h).await } } )*
+        }
         mod redis_sessions {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                async fn $session() { if let Some(h) = crate::redis_harness().await { super::$session(h).await } } )*
@@ -175,6 +182,13 @@ macro_rules! conformance {
                async fn $store() { if let Some(h) = crate::harness(crate::Kind::Mysql).await { crate::scenarios::$store(h).await } } )*
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                async fn $session() { if let Some(h) = crate::harness(crate::Kind::Mysql).await { crate::scenarios::$session(h).await } } )*
+        }
+        #[cfg(feature = "dynamodb")]
+        mod dynamodb {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $store() { if let Some(h) = crate::harness(crate::Kind::Dynamodb).await { crate::scenarios::$store(h).await } } )*
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $session() { if let Some(h) = crate::harness(crate::Kind::Dynamodb).await { crate::scenarios::$session(h).await } } )*
         }
         mod redis_sessions {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

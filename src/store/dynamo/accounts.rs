@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::items::{Write, WriteError, item, key, n, s, sdk_error};
+use super::items::{Write, WriteError, item, key, n, s};
 use super::plan::{Plan, account_item, account_pk, is_active_admin};
 use super::{DynamoStore, Tables};
 use crate::metrics::{DATABASE as DB, timed};
@@ -48,7 +48,7 @@ pub(super) fn new_account(tables: &Tables, account: &NewAccount) -> StoreResult<
     };
     let fresh = "attribute_not_exists(#pk)";
     let written = Write::put(&tables.main, account_item(&stored, &account.password_hash, 1, 1)?).when(fresh);
-    let mut plan = Plan { writes: vec![written], value: stored.clone(), refusals: Vec::new() };
+    let mut plan = Plan::of(vec![written], stored.clone(), Some(stored.clone()));
     let marker = item(email_pk(&account.email_normalized), "E", vec![("account", s(account.id.to_string()))]);
     plan.refused_by(Write::put(&tables.main, marker).when(fresh), || StoreError::EmailTaken);
     if let Some(username) = &account.username {
@@ -62,7 +62,8 @@ pub(super) fn new_account(tables: &Tables, account: &NewAccount) -> StoreResult<
 impl DynamoStore {
     /// Writes a new account's plan in one transaction: its value, or what its refused
     /// condition means.
-    pub(super) async fn write_new<T>(&self, plan: Plan<T>) -> StoreResult<T> {
+    pub(super) async fn write_new<T>(&self, mut plan: Plan<T>) -> StoreResult<T> {
+        plan.writes.extend(self.deliveries_of(&plan.events, plan.account.as_ref()).await?);
         let writes = plan.writes.into_iter().map(Write::build).collect::<StoreResult<Vec<_>>>()?;
         match self.transact(writes).await {
             Ok(()) => Ok(plan.value),
@@ -77,9 +78,8 @@ impl DynamoStore {
 
     /// The account a marker (`E#…`, `U#…`) points at.
     async fn read_marker(&self, pk: String, sk: &str) -> StoreResult<Option<Uuid>> {
-        let read = self.client.get_item().table_name(&self.tables.main).set_key(Some(key(pk, sk)));
-        let found = read.consistent_read(true).send().await.map_err(sdk_error)?;
-        let Some(marker) = found.item else { return Ok(None) };
+        let found = self.get(&self.tables.main, key(pk, sk)).await?;
+        let Some(marker) = found else { return Ok(None) };
         Ok(Some(super::items::id(&marker, "account")?))
     }
 }
@@ -174,7 +174,8 @@ impl AccountStore for DynamoStore {
                     let account_key = key(account_pk(id), "A");
                     let gone =
                         Write::delete(&self.tables.main, account_key).when("#ver = :ver").value("ver", n(read.version));
-                    let mut plan = Plan { writes: vec![gone], value: (), refusals: Vec::new() };
+                    // Its events carry the account as it was.
+                    let mut plan = Plan::of(vec![gone], (), Some(read.account.clone()));
                     let marker = key(email_pk(&read.account.email.to_lowercase()), "E");
                     plan.writes.push(Write::delete(&self.tables.main, marker));
                     plan.keep_admins(&self.tables, read.is_active_admin(), false, id);
@@ -182,6 +183,12 @@ impl AccountStore for DynamoStore {
                     Ok(Some(plan))
                 })
                 .await?;
+            if deleted.is_some()
+                && let Err(error) = self.drop_owned(&account_pk(id)).await
+            {
+                // Unreachable without the account; the deletion stands.
+                tracing::warn!(account = %id, error = %error, "items of a deleted account were left behind");
+            }
             Ok(deleted.is_some())
         })
     }

@@ -4,8 +4,13 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::Tables;
-use super::items::{Item, Write, item, n, s, stamp, stamp_text};
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::items::{Item, Write, item, n, s, stamp, stamp_text, text};
+use super::{DynamoStore, Tables};
+use crate::contract::account::AccountBody;
+use crate::model::account::Account;
+use crate::model::webhook::Event;
 use crate::model::audit::AuditEvent;
 use crate::model::outcome::Effects;
 use crate::store::error::StoreResult;
@@ -52,13 +57,29 @@ fn job_item(job: &NewJob) -> Item {
     if let Some(account) = job.account_id {
         attributes.push(("account", s(account.to_string())));
     }
+    // The outbox is listed newest first through the `target` index.
+    if job.kind == JobKind::Email {
+        attributes.push(("target_pk", s(job.kind.as_str())));
+        attributes.push(("target_sk", s(job.id.to_string())));
+    }
     if let Some(reference) = job.ref_id {
         attributes.push(("ref", s(reference.to_string())));
+        // A webhook delivery is listed by its endpoint, newest event first (`target` index).
+        if job.kind == JobKind::Webhook {
+            attributes.push(("target_pk", s(target_pk(job.kind, &job.target))));
+            attributes.push(("target_sk", s(reference.to_string())));
+        }
     }
     if let Some(body) = &job.body {
         attributes.push(("body", s(body.as_str())));
     }
     item(job_pk(job.id), "J", attributes)
+}
+
+/// The `target` index's partition of the jobs of `kind` for `target` (a webhook endpoint's
+/// deliveries).
+pub(super) fn target_pk(kind: JobKind, target: &str) -> String {
+    format!("{}#{target}", kind.as_str())
 }
 
 /// The partition of the audit events of `at`'s month.
@@ -87,8 +108,9 @@ pub(super) fn audit_item(event: &AuditEvent) -> Item {
 }
 
 /// The writes that tell of a change, to go in its transaction: its emails (as jobs) and its
-/// audit events. Each is new, so each is written on condition that its key is free (a
-/// retried transaction never writes one twice).
+/// audit events (its webhook deliveries need reads: see [`DynamoStore::told`]). Each is new,
+/// so each is written on condition that its key is free (a retried transaction never writes
+/// one twice).
 pub(super) fn writes(tables: &Tables, effects: &Effects) -> StoreResult<Vec<Write>> {
     let fresh = "attribute_not_exists(#pk)";
     let mut writes = Vec::with_capacity(2 * effects.emails.len() + effects.outcomes.len());
@@ -99,4 +121,74 @@ pub(super) fn writes(tables: &Tables, effects: &Effects) -> StoreResult<Vec<Writ
         writes.push(Write::put(&tables.audit, audit_item(&event)).when(fresh));
     }
     Ok(writes)
+}
+
+/// The partition of the webhook endpoints (a handful: one consistent query lists them).
+pub(super) const ENDPOINTS: &str = "WH";
+
+impl DynamoStore {
+    /// The writes that tell of a change, for its transaction: its emails, its audit events and
+    /// its webhook deliveries, with the account as it is now.
+    pub(super) async fn told(&self, effects: &Effects) -> StoreResult<Vec<Write>> {
+        let mut told = writes(&self.tables, effects)?;
+        told.extend(self.deliveries_of(&effects.webhooks(), None).await?);
+        Ok(told)
+    }
+
+    /// One delivery of each event to every enabled endpoint that receives its type, carrying
+    /// the account as `account` has it (the change's result) or, for another account, as read
+    /// now. An event nobody receives costs the one query of the endpoints; an event of an
+    /// account that is not there is nobody's news.
+    pub(super) async fn deliveries_of(&self, events: &[Event], account: Option<&Account>) -> StoreResult<Vec<Write>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let endpoints = self.partition(&self.tables.main, ENDPOINTS, "").await?;
+        let mut deliveries = Vec::new();
+        for event in events {
+            let mut receivers = Vec::new();
+            for endpoint in &endpoints {
+                let enabled = matches!(endpoint.get("enabled"), Some(AttributeValue::Bool(true)));
+                let events = text(endpoint, "events")?;
+                if enabled && events.split_whitespace().any(|kind| kind == event.kind.as_str()) {
+                    receivers.push(text(endpoint, "sk")?.to_owned());
+                }
+            }
+            if receivers.is_empty() {
+                continue;
+            }
+            let read;
+            let subject = match account {
+                Some(account) if account.id == event.account_id => account,
+                _ => match self.read_account(event.account_id).await? {
+                    Some(stored) => {
+                        read = stored.account;
+                        &read
+                    }
+                    None => continue,
+                },
+            };
+            let mut data = event.detail.clone();
+            let body = serde_json::to_value(AccountBody::from(subject.clone())).map_err(anyhow::Error::from)?;
+            data.insert("account".into(), body);
+            let payload = serde_json::Value::Object(data).to_string();
+            let (event_id, at) = (Uuid::now_v7(), Utc::now());
+            for endpoint in receivers {
+                let job = NewJob {
+                    id: Uuid::now_v7(),
+                    kind: JobKind::Webhook,
+                    lane: format!("{endpoint} {}", event.account_id),
+                    topic: event.kind.as_str().to_owned(),
+                    target: endpoint,
+                    account_id: Some(event.account_id),
+                    ref_id: Some(event_id),
+                    payload: payload.clone(),
+                    body: None,
+                    created_at: at,
+                };
+                deliveries.extend(job_writes(&self.tables, &job));
+            }
+        }
+        Ok(deliveries)
+    }
 }

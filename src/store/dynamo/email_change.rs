@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::items::{Item, Write, hex, item, key, names, opt_time, s, sdk_error, stamp, stamp_text, text, time, ttl};
 use super::plan::{Plan, Stored};
-use super::{DynamoStore, Tables, effects};
+use super::{DynamoStore, Tables};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::model::account::Account;
 use crate::model::outcome::Effects;
@@ -148,11 +148,11 @@ impl DynamoStore {
             .change_account(link.account_id, |read| {
                 let previous = read.account.email.clone();
                 let planned = readdress(&self.tables, &read, &link.email, now)?;
-                let mut plan =
-                    Plan { writes: planned.writes, value: (planned.value, previous), refusals: planned.refusals };
+                let value = (planned.value.clone(), previous);
+                let mut plan = planned.with_value(value);
                 plan.spends(spend(&self.tables, change_key(hash), now), || StoreError::Conflict);
                 plan.writes.extend(extra());
-                plan.writes.extend(effects::writes(&self.tables, effects)?);
+                plan.tell(&self.tables, effects)?;
                 Ok(Some(plan))
             })
             .await;
@@ -173,16 +173,15 @@ impl EmailChangeStore for DynamoStore {
             let open = self.open_changes(change.account_id, Some(ChangeKind::Confirm), change.created_at).await?;
             let mut writes = spend_open(&self.tables, &open, change.created_at);
             writes.push(change_write(&self.tables, change));
-            writes.extend(effects::writes(&self.tables, effects)?);
+            writes.extend(self.told(effects).await?);
             self.insert_new(writes, "insert_email_change").await
         })
     }
 
     async fn find_email_change(&self, hash: &TokenHash) -> StoreResult<Option<EmailChangeToken>> {
         timed!(DB, "find_email_change", async {
-            let read = self.client.get_item().table_name(&self.tables.main).set_key(Some(change_key(hash)));
-            let found = read.consistent_read(true).send().await.map_err(sdk_error)?;
-            found.item.as_ref().map(change_from_item).transpose()
+            let found = self.get(&self.tables.main, change_key(hash)).await?;
+            found.as_ref().map(change_from_item).transpose()
         })
     }
 

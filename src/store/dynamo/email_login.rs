@@ -7,14 +7,14 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::accounts::new_account;
-use super::items::{Item, Write, WriteError, hex, id, item, key, n, names, opt_text, s, sdk_error, stamp, ttl};
+use super::items::{Item, Write, WriteError, hex, id, item, key, n, opt_text, s, stamp, ttl};
 use super::plan::Plan;
-use super::{DynamoStore, Tables, effects};
+use super::{DynamoStore, Tables};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::model::account::Status;
 use crate::model::outcome::Effects;
@@ -118,14 +118,9 @@ fn spend(tables: &Tables, id: Uuid, bound: u32, now: DateTime<Utc>, account: Opt
 }
 
 impl DynamoStore {
-    async fn get_item(&self, key: Item) -> StoreResult<Option<Item>> {
-        let read = self.client.get_item().table_name(&self.tables.main).set_key(Some(key)).consistent_read(true);
-        Ok(read.send().await.map_err(sdk_error)?.item)
-    }
-
     /// The login the address's newest pointer names, and when it expires.
     async fn newest_login(&self, email_normalized: &str) -> StoreResult<Option<(Uuid, DateTime<Utc>)>> {
-        let Some(pointer) = self.get_item(newest_key(email_normalized)).await? else { return Ok(None) };
+        let Some(pointer) = self.get(&self.tables.main, newest_key(email_normalized)).await? else { return Ok(None) };
         Ok(Some((id(&pointer, "login")?, super::items::time(&pointer, "expires")?)))
     }
 }
@@ -162,7 +157,7 @@ impl EmailLoginStore for DynamoStore {
                     }
                     None => writes.push(replaced.when("attribute_not_exists(#pk)")),
                 }
-                writes.extend(effects::writes(&self.tables, effects)?);
+                writes.extend(self.told(effects).await?);
                 let built = writes.into_iter().map(Write::build).collect::<StoreResult<Vec<_>>>()?;
                 match self.transact(built).await {
                     Ok(()) => return Ok(()),
@@ -182,8 +177,8 @@ impl EmailLoginStore for DynamoStore {
         now: DateTime<Utc>,
     ) -> StoreResult<LinkState> {
         timed!(DB, "email_login_by_link", async {
-            let Some(link) = self.get_item(link_key(hash)).await? else { return Ok(LinkState::Unknown) };
-            let Some(found) = self.get_item(login_key(id(&link, "login")?)).await? else {
+            let Some(link) = self.get(&self.tables.main, link_key(hash)).await? else { return Ok(LinkState::Unknown) };
+            let Some(found) = self.get(&self.tables.main, login_key(id(&link, "login")?)).await? else {
                 return Ok(LinkState::Unknown);
             };
             let attempts = super::items::number(&found, "attempts")?;
@@ -208,27 +203,12 @@ impl EmailLoginStore for DynamoStore {
             let update = "SET #attempts = #attempts + :one";
             let condition =
                 "attribute_exists(#pk) AND attribute_not_exists(#used) AND #expires > :now AND #attempts < :max";
-            let taken = self
-                .client
-                .update_item()
-                .table_name(&self.tables.main)
-                .set_key(Some(login_key(newest)))
-                .update_expression(update)
-                .condition_expression(condition)
-                .set_expression_attribute_names(names(&[update, condition]))
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":now", stamp(now))
-                .expression_attribute_values(":max", n(max_attempts))
-                .return_values(ReturnValue::AllNew)
-                .send()
-                .await;
-            match taken {
-                Ok(taken) => taken.attributes.as_ref().map(login_from_item).transpose(),
-                Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                    Ok(None)
-                }
-                Err(error) => Err(sdk_error(error)),
-            }
+            let take = Write::update(&self.tables.main, login_key(newest), update)
+                .when(condition)
+                .value("one", n(1))
+                .value("now", stamp(now))
+                .value("max", n(max_attempts));
+            self.update_if(take).await?.as_ref().map(login_from_item).transpose()
         })
     }
 
@@ -262,7 +242,7 @@ impl EmailLoginStore for DynamoStore {
                 }
                 Redeem::New(account) => {
                     let planned = new_account(&self.tables, account)?;
-                    let mut plan = Plan { writes: planned.writes, value: account.id, refusals: planned.refusals };
+                    let mut plan = planned.with_value(account.id);
                     let spent = spend(&self.tables, id, attempts_bound, now, Some(account.id));
                     plan.spends(spent, || StoreError::Conflict);
                     plan.tell(&self.tables, effects)?;
@@ -307,32 +287,13 @@ impl EmailLoginStore for DynamoStore {
         timed!(DB, "spend_handoff", async {
             let update = "SET #used = :now";
             let condition = "attribute_exists(#pk) AND attribute_not_exists(#used) AND #expires > :now";
-            let spent = self
-                .client
-                .update_item()
-                .table_name(&self.tables.main)
-                .set_key(Some(handoff_key(hash)))
-                .update_expression(update)
-                .condition_expression(condition)
-                .set_expression_attribute_names(names(&[update, condition]))
-                .expression_attribute_values(":now", stamp(now))
-                .return_values(ReturnValue::AllNew)
-                .send()
-                .await;
-            match spent {
-                Ok(spent) => {
-                    let Some(found) = spent.attributes else { return Ok(None) };
-                    Ok(Some(SpentHandoff {
-                        account_id: id(&found, "account")?,
-                        method: super::items::text(&found, "method")?.to_owned(),
-                        binding: binding_from_item(&found)?,
-                    }))
-                }
-                Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                    Ok(None)
-                }
-                Err(error) => Err(sdk_error(error)),
-            }
+            let spend = Write::update(&self.tables.main, handoff_key(hash), update).when(condition).value("now", stamp(now));
+            let Some(found) = self.update_if(spend).await? else { return Ok(None) };
+            Ok(Some(SpentHandoff {
+                account_id: id(&found, "account")?,
+                method: super::items::text(&found, "method")?.to_owned(),
+                binding: binding_from_item(&found)?,
+            }))
         })
     }
 }

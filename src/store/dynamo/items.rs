@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -119,6 +121,22 @@ impl Write {
     pub(super) fn value(mut self, name: &str, value: AttributeValue) -> Self {
         self.values.insert(format!(":{name}"), value);
         self
+    }
+
+    /// This update as a call of its own (not in a transaction).
+    pub(super) fn single_update(self, client: &Client) -> StoreResult<UpdateItemFluentBuilder> {
+        let WriteKind::Update(key, expression) = self.kind else {
+            return Err(anyhow::anyhow!("only an update is written alone").into());
+        };
+        let names = names(&[&expression, self.condition.as_deref().unwrap_or_default()]);
+        Ok(client
+            .update_item()
+            .table_name(self.table)
+            .set_key(Some(key))
+            .update_expression(expression)
+            .set_condition_expression(self.condition)
+            .set_expression_attribute_values((!self.values.is_empty()).then_some(self.values))
+            .set_expression_attribute_names(names))
     }
 
     pub(super) fn build(self) -> StoreResult<TransactWriteItem> {

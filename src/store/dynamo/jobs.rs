@@ -10,13 +10,13 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::effects::{due_sk, job_pk, job_writes, lane_pk};
 use super::items::{Item, Write, WriteError, key, n, names, opt_text, s, sdk_error, stamp, stamp_text, text, time};
-use super::{DynamoStore, MAX_TRANSACTION, effects};
+use super::{DynamoStore, MAX_TRANSACTION};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::model::outcome::Effects;
 use crate::store::error::{StoreError, StoreResult};
@@ -39,7 +39,7 @@ fn opt_id(item: &Item, name: &str) -> StoreResult<Option<Uuid>> {
         .transpose()
 }
 
-fn job_id(item: &Item) -> StoreResult<Uuid> {
+pub(super) fn job_id(item: &Item) -> StoreResult<Uuid> {
     let pk = text(item, "pk")?;
     Uuid::parse_str(pk.trim_start_matches("J#")).map_err(|_| anyhow::anyhow!("a job item keyed {pk:?}").into())
 }
@@ -186,32 +186,17 @@ impl DynamoStore {
         let update = "SET #status = :sending, #claimed_until = :until, #claimed_by = :claimer, \
                       #attempts = #attempts + :one, #due_sk = :due";
         let condition = "(#status = :queued AND #next_at <= :now) OR (#status = :sending AND #claimed_until <= :now)";
-        let taken = self
-            .client
-            .update_item()
-            .table_name(&self.tables.jobs)
-            .set_key(Some(key(job_pk(id), "J")))
-            .update_expression(update)
-            .condition_expression(condition)
-            .set_expression_attribute_names(names(&[update, condition]))
-            .expression_attribute_values(":sending", s("sending"))
-            .expression_attribute_values(":queued", s("queued"))
-            .expression_attribute_values(":until", stamp(until))
-            .expression_attribute_values(":claimer", s(claimer.to_string()))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":due", s(due_sk(until, id)))
-            .expression_attribute_values(":now", stamp(now))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match taken {
-            Ok(taken) => taken.attributes.as_ref().map(job_from_item).transpose(),
-            // Taken by another claimer, or settled, meanwhile.
-            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Ok(None)
-            }
-            Err(error) => Err(sdk_error(error)),
-        }
+        let take = Write::update(&self.tables.jobs, key(job_pk(id), "J"), update)
+            .when(condition)
+            .value("sending", s("sending"))
+            .value("queued", s("queued"))
+            .value("until", stamp(until))
+            .value("claimer", s(claimer.to_string()))
+            .value("one", n(1))
+            .value("due", s(due_sk(until, id)))
+            .value("now", stamp(now));
+        // `None`: taken by another claimer, or settled, meanwhile.
+        self.update_if(take).await?.as_ref().map(job_from_item).transpose()
     }
 }
 
@@ -225,7 +210,7 @@ impl OutboxStore for DynamoStore {
         if effects.is_empty() {
             return Ok(());
         }
-        timed!(DB, "record", async { self.insert_new(effects::writes(&self.tables, effects)?, "record").await })
+        timed!(DB, "record", async { self.insert_new(self.told(effects).await?, "record").await })
     }
 }
 
@@ -307,8 +292,8 @@ impl JobStore for DynamoStore {
         timed!(DB, "settle_jobs", async {
             let mut applied = 0;
             for job in settled {
-                let read = self.client.get_item().table_name(&self.tables.jobs).set_key(Some(key(job_pk(job.id), "J")));
-                let Some(item) = read.consistent_read(true).send().await.map_err(sdk_error)?.item else { continue };
+                // The lane, whose entry a final settlement deletes in the same transaction.
+                let Some(item) = self.get(&self.tables.jobs, key(job_pk(job.id), "J")).await? else { continue };
                 let (write, ended) = settlement(job, claimer, &self.tables.jobs);
                 let mut writes = vec![write.build()?];
                 if ended {

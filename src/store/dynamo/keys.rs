@@ -129,9 +129,8 @@ impl KeyStore for DynamoStore {
 
     async fn sealing_key(&self) -> StoreResult<Option<Vec<u8>>> {
         timed!(DB, "sealing_key", async {
-            let read = self.client.get_item().table_name(&self.tables.main).set_key(Some(key("SEALING", "generated")));
-            let found = read.consistent_read(true).send().await.map_err(sdk_error)?;
-            found.item.as_ref().map(|item| bytes(item, "secret")).transpose()
+            let found = self.get(&self.tables.main, key("SEALING", "generated")).await?;
+            found.as_ref().map(|item| bytes(item, "secret")).transpose()
         })
     }
 

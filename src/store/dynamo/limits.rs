@@ -33,9 +33,8 @@ fn row_from_item(found: &Item) -> StoreResult<(LimitRow, i64)> {
 
 impl DynamoStore {
     async fn read_limit(&self, name: &str) -> StoreResult<Option<(LimitRow, i64)>> {
-        let read = self.client.get_item().table_name(&self.tables.main).set_key(Some(limit_key(name)));
-        let found = read.consistent_read(true).send().await.map_err(sdk_error)?;
-        found.item.as_ref().map(row_from_item).transpose()
+        let found = self.get(&self.tables.main, limit_key(name)).await?;
+        found.as_ref().map(row_from_item).transpose()
     }
 
     /// Reads `name`'s row, lets `step` decide, and stores the row it returns if the stored one

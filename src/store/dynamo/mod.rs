@@ -33,18 +33,37 @@
 //! most [`MAX_TRANSACTION`] items.
 
 mod accounts;
+mod admin;
+mod api_keys;
 mod audit;
+mod clients;
+mod devices;
 mod effects;
 mod email_change;
 mod email_login;
+mod identities;
+mod import;
+mod invitations;
 mod items;
 mod jobs;
 mod keys;
 mod limits;
+mod mfa;
+mod org_domains;
+mod org_roles;
+mod orgs;
+mod owned;
+mod passkeys;
 mod plan;
+mod probe;
+mod scaffold;
+mod scim;
+mod scim_groups;
 mod sessions;
+mod sso;
 mod tables;
 mod tokens;
+mod webhooks;
 
 use std::time::Duration;
 
@@ -52,9 +71,13 @@ use anyhow::Context as _;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
-use self::items::WriteError;
+use self::items::{Item, Write, WriteError};
 pub use self::tables::{Tables, Target};
 use crate::secret_url::SecretUrl;
+use crate::store::error::{StoreError, StoreResult};
+
+/// How many times a transaction is written again when a concurrent one met the same items.
+const ATTEMPTS: usize = 8;
 
 /// The most items one `TransactWriteItems` may write.
 pub const MAX_TRANSACTION: usize = 100;
@@ -115,6 +138,60 @@ impl DynamoStore {
     /// this version reads.
     pub async fn check_tables(&self) -> anyhow::Result<Vec<String>> {
         tables::check(&self.client, &self.tables).await
+    }
+
+    /// The item `key` of `table`, read strongly consistent.
+    async fn get(&self, table: &str, key: Item) -> StoreResult<Option<Item>> {
+        let read = self.client.get_item().table_name(table).set_key(Some(key)).consistent_read(true);
+        Ok(read.send().await.map_err(items::sdk_error)?.item)
+    }
+
+    /// Writes the one item of `update` if its condition holds: the item as written, or `None`
+    /// when the condition failed (another writer came first, or the item is gone or spent).
+    async fn update_if(&self, update: Write) -> StoreResult<Option<Item>> {
+        let request = update.single_update(&self.client)?;
+        match request.return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew).send().await {
+            Ok(written) => Ok(written.attributes),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(None)
+            }
+            Err(error) => Err(items::sdk_error(error)),
+        }
+    }
+
+    /// Writes `writes` in one transaction, read again on a conflict: `false` when one of their
+    /// conditions failed (nothing was written).
+    async fn write_if(&self, writes: Vec<Write>, what: &str) -> StoreResult<bool> {
+        let built: Vec<TransactWriteItem> = writes.into_iter().map(Write::build).collect::<StoreResult<_>>()?;
+        for _ in 0..ATTEMPTS {
+            match self.transact(built.clone()).await {
+                Ok(()) => return Ok(true),
+                Err(WriteError::Conflict) => continue,
+                Err(WriteError::Condition(_)) => return Ok(false),
+                Err(WriteError::Store(error)) => return Err(error),
+            }
+        }
+        Err(StoreError::Unavailable(anyhow::anyhow!("{what}: kept meeting concurrent writes")))
+    }
+
+    /// The items of the partition `pk` of `table` whose sort keys begin with `prefix`, in the
+    /// order of their sort keys (strongly consistent, every page).
+    async fn partition(&self, table: &str, pk: &str, prefix: &str) -> StoreResult<Vec<Item>> {
+        let condition = "#pk = :pk AND begins_with(#sk, :prefix)";
+        self.client
+            .query()
+            .table_name(table)
+            .key_condition_expression(condition)
+            .set_expression_attribute_names(items::names(&[condition]))
+            .expression_attribute_values(":pk", items::s(pk))
+            .expression_attribute_values(":prefix", items::s(prefix))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(items::sdk_error)
     }
 
     /// Writes `items` in one transaction: all or none. A failed condition comes back as

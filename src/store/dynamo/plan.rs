@@ -5,10 +5,11 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use uuid::Uuid;
 
-use super::items::{Item, Write, WriteError, item, key, n, s, sdk_error, text};
+use super::items::{Item, Write, WriteError, item, key, n, s, text};
 use super::{DynamoStore, Tables, effects};
 use crate::model::account::{Account, Role, Status};
 use crate::model::outcome::Effects;
+use crate::model::webhook::Event;
 use crate::store::error::{StoreError, StoreResult};
 
 /// How many times a change is planned again when another change of the account came first.
@@ -52,11 +53,16 @@ pub(super) fn account_item(account: &Account, password_hash: &str, version: i64,
         ("email_norm", s(account.email.to_lowercase())),
         ("role", s(account.role.as_str())),
         ("status", s(account.status.as_str())),
+        ("created", super::items::stamp(account.created_at)),
         ("by_pk", s("A")),
         ("by_sk", s(account.id.to_string())),
     ];
+    // Lower-cased, for the admin search (a substring of any of them).
     if let Some(username) = &account.username {
-        attributes.push(("username_norm", s(username.to_ascii_lowercase())));
+        attributes.push(("username_norm", s(username.to_lowercase())));
+    }
+    if let Some(name) = &account.name {
+        attributes.push(("name_norm", s(name.to_lowercase())));
     }
     Ok(item(account_pk(account.id), "A", attributes))
 }
@@ -76,6 +82,10 @@ pub(super) struct Plan<T> {
     /// For an item whose condition failed, the error it means (the account's own: someone
     /// else changed it first, so the change is planned again).
     pub refusals: Vec<(usize, fn() -> StoreError)>,
+    /// The webhook events the change tells (their deliveries are written with it, see
+    /// [`DynamoStore::deliveries_of`]) and the account they carry: as the change leaves it.
+    pub events: Vec<Event>,
+    pub account: Option<Account>,
 }
 
 impl<T> Plan<T> {
@@ -91,9 +101,19 @@ impl<T> Plan<T> {
             Write::put(&tables.main, account_item(account, password_hash, read.version + 1, read.generation)?)
                 .when("#ver = :ver")
                 .value("ver", n(read.version));
-        let mut plan = Self { writes: vec![written], value, refusals: Vec::new() };
+        let mut plan = Self::of(vec![written], value, Some(account.clone()));
         plan.keep_admins(tables, read.is_active_admin(), is_active_admin(account), account.id);
         Ok(plan)
+    }
+
+    /// The plan of `writes`, whose events carry `account`.
+    pub(super) fn of(writes: Vec<Write>, value: T, account: Option<Account>) -> Self {
+        Self { writes, value, refusals: Vec::new(), events: Vec::new(), account }
+    }
+
+    /// The same plan, returning `value`.
+    pub(super) fn with_value<U>(self, value: U) -> Plan<U> {
+        Plan { writes: self.writes, value, refusals: self.refusals, events: self.events, account: self.account }
     }
 
     /// Adds a write that, when its condition fails, means `refusal`.
@@ -133,6 +153,7 @@ impl<T> Plan<T> {
     /// Adds what the change tells.
     pub(super) fn tell(&mut self, tables: &Tables, effects: &Effects) -> StoreResult<()> {
         self.writes.extend(effects::writes(tables, effects)?);
+        self.events.extend(effects.webhooks());
         Ok(())
     }
 }
@@ -140,9 +161,8 @@ impl<T> Plan<T> {
 impl DynamoStore {
     /// The account `id` as stored now (a strongly consistent read).
     pub(super) async fn read_account(&self, id: Uuid) -> StoreResult<Option<Stored>> {
-        let read = self.client.get_item().table_name(&self.tables.main).set_key(Some(key(account_pk(id), "A")));
-        let found = read.consistent_read(true).send().await.map_err(sdk_error)?;
-        found.item.as_ref().map(stored_from_item).transpose()
+        let found = self.get(&self.tables.main, key(account_pk(id), "A")).await?;
+        found.as_ref().map(stored_from_item).transpose()
     }
 
     /// Runs a change of the account `id`: reads it, lets `plan` make the writes, writes them in
@@ -155,7 +175,8 @@ impl DynamoStore {
     ) -> StoreResult<Option<T>> {
         for _ in 0..ATTEMPTS {
             let Some(read) = self.read_account(id).await? else { return Ok(None) };
-            let Some(planned) = plan(read)? else { return Ok(None) };
+            let Some(mut planned) = plan(read)? else { return Ok(None) };
+            planned.writes.extend(self.deliveries_of(&planned.events, planned.account.as_ref()).await?);
             let writes = planned.writes.into_iter().map(Write::build).collect::<StoreResult<Vec<_>>>()?;
             match self.transact(writes).await {
                 Ok(()) => return Ok(Some(planned.value)),

@@ -85,13 +85,8 @@ fn session_from_item(item: &Item) -> StoreResult<StoredSession> {
 }
 
 impl DynamoStore {
-    async fn get(&self, key: Item) -> StoreResult<Option<Item>> {
-        let read = self.client.get_item().table_name(&self.tables.main).set_key(Some(key)).consistent_read(true);
-        Ok(read.send().await.map_err(sdk_error)?.item)
-    }
-
     async fn read_session(&self, id: Uuid) -> StoreResult<Option<StoredSession>> {
-        self.get(session_key(id)).await?.as_ref().map(session_from_item).transpose()
+        self.get(&self.tables.main, session_key(id)).await?.as_ref().map(session_from_item).transpose()
     }
 
     /// The session `id` and its account, when the session is live at `now`; `account_id` is
@@ -220,22 +215,11 @@ impl SessionStore for DynamoStore {
 
     async fn touch_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
         timed!(SESSIONS, "touch", async {
-            let touch = self
-                .client
-                .update_item()
-                .table_name(&self.tables.main)
-                .set_key(Some(session_key(id)))
-                .update_expression("SET #last_used = :now")
-                .condition_expression("attribute_exists(#pk) AND #last_used < :now")
-                .set_expression_attribute_names(names(&["#pk #last_used"]))
-                .expression_attribute_values(":now", stamp(now));
-            match touch.send().await {
-                Ok(_) => Ok(()),
-                Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                    Ok(())
-                }
-                Err(error) => Err(sdk_error(error)),
-            }
+            let touch = Write::update(&self.tables.main, session_key(id), "SET #last_used = :now")
+                .when("attribute_exists(#pk) AND #last_used < :now")
+                .value("now", stamp(now));
+            // Not touched: the session is gone, or a later use touched it first.
+            self.update_if(touch).await.map(|_| ())
         })
     }
 
@@ -248,7 +232,7 @@ impl SessionStore for DynamoStore {
     ) -> StoreResult<Rotation> {
         timed!(SESSIONS, "rotate", async {
             for _ in 0..ATTEMPTS {
-                let Some(token) = self.get(refresh_key(presented)).await? else { return Ok(Rotation::Unknown) };
+                let Some(token) = self.get(&self.tables.main, refresh_key(presented)).await? else { return Ok(Rotation::Unknown) };
                 let session_id = id(&token, "session")?;
                 let Some((session, account)) = self.live(session_id, None, now).await? else {
                     return Ok(Rotation::Unknown);
@@ -258,7 +242,7 @@ impl SessionStore for DynamoStore {
                     // A replay within the grace period: `next` must be the token this one was
                     // spent for (made at that very instant) and still be the session's current one.
                     if spent_within(spent_at, now, grace)
-                        && let Some(successor) = self.get(refresh_key(next)).await?
+                        && let Some(successor) = self.get(&self.tables.main, refresh_key(next)).await?
                         && id(&successor, "session")? == session_id
                         && opt_time(&successor, "used")?.is_none()
                         && time(&successor, "created")? == spent_at
@@ -314,7 +298,7 @@ impl SessionStore for DynamoStore {
 
     async fn refresh_token_session(&self, hash: &TokenHash, now: DateTime<Utc>) -> StoreResult<Option<LiveSession>> {
         timed!(SESSIONS, "find_by_refresh", async {
-            let Some(token) = self.get(refresh_key(hash)).await? else { return Ok(None) };
+            let Some(token) = self.get(&self.tables.main, refresh_key(hash)).await? else { return Ok(None) };
             Ok(self.live(id(&token, "session")?, None, now).await?.map(|(session, _)| session.live()))
         })
     }
@@ -414,6 +398,6 @@ impl DynamoStore {
 
     /// A cheap round trip: the read of an item that never exists.
     pub(super) async fn ping_tables(&self) -> StoreResult<()> {
-        self.get(key("PING", "PING")).await.map(|_| ())
+        self.get(&self.tables.main, key("PING", "PING")).await.map(|_| ())
     }
 }

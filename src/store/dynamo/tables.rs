@@ -68,19 +68,24 @@ impl Tables {
 
     fn specs(&self) -> [Spec<'_>; 3] {
         [
-            Spec { name: &self.main, index: Some(("by", "by_pk", "by_sk")), stream: false, ttl: true },
-            Spec { name: &self.jobs, index: Some(("due", "due_pk", "due_sk")), stream: true, ttl: true },
-            Spec { name: &self.audit, index: Some(("account", "account_pk", "sk")), stream: false, ttl: true },
+            Spec { name: &self.main, indexes: &[("by", "by_pk", "by_sk")], stream: false, ttl: true },
+            Spec {
+                name: &self.jobs,
+                indexes: &[("due", "due_pk", "due_sk"), ("target", "target_pk", "target_sk")],
+                stream: true,
+                ttl: true,
+            },
+            Spec { name: &self.audit, indexes: &[("account", "account_pk", "sk")], stream: false, ttl: true },
         ]
     }
 }
 
-/// A table's shape: keys `pk` and `sk` (text), one global index (name, its key attributes)
+/// A table's shape: keys `pk` and `sk` (text), its global indexes (name, their key attributes)
 /// projecting everything, and whether it has a stream and expiry.
 #[derive(Debug)]
 struct Spec<'a> {
     name: &'a str,
-    index: Option<(&'static str, &'static str, &'static str)>,
+    indexes: &'static [(&'static str, &'static str, &'static str)],
     stream: bool,
     ttl: bool,
 }
@@ -107,7 +112,7 @@ pub(super) async fn create(client: &Client, tables: &Tables) -> anyhow::Result<(
             .billing_mode(BillingMode::PayPerRequest)
             .key_schema(key_element("pk", KeyType::Hash)?)
             .key_schema(key_element("sk", KeyType::Range)?);
-        if let Some((index, hash, range)) = spec.index {
+        for &(index, hash, range) in spec.indexes {
             for name in [hash, range] {
                 if !attributes.iter().any(|a| a.attribute_name() == name) {
                     attributes.push(text_attribute(name)?);
@@ -190,10 +195,13 @@ pub(super) async fn check(client: &Client, tables: &Tables) -> anyhow::Result<Ve
         if keys != [("pk", &KeyType::Hash), ("sk", &KeyType::Range)] {
             anyhow::bail!("the DynamoDB table {} exists with other keys than pk and sk: not gatehouse's", spec.name);
         }
-        if let Some((index, _, _)) = spec.index
-            && !table.global_secondary_indexes().iter().any(|i| i.index_name() == Some(index))
-        {
-            anyhow::bail!("the DynamoDB table {} has no index {index:?}: not gatehouse's, or made by hand", spec.name);
+        for (index, _, _) in spec.indexes {
+            if !table.global_secondary_indexes().iter().any(|i| i.index_name() == Some(*index)) {
+                anyhow::bail!(
+                    "the DynamoDB table {} has no index {index:?}: made by another version or by hand",
+                    spec.name
+                );
+            }
         }
     }
     Ok(missing)

@@ -73,9 +73,8 @@ fn proved(read: &Stored, now: DateTime<Utc>) -> crate::model::account::Account {
 
 impl DynamoStore {
     async fn read_token(&self, hash: &TokenHash) -> StoreResult<Option<OneTimeToken>> {
-        let read = self.client.get_item().table_name(&self.tables.main).set_key(Some(token_key(hash)));
-        let found = read.consistent_read(true).send().await.map_err(sdk_error)?;
-        found.item.as_ref().map(token_from_item).transpose()
+        let found = self.get(&self.tables.main, token_key(hash)).await?;
+        found.as_ref().map(token_from_item).transpose()
     }
 
     /// The token, when it is unspent, unexpired at `now` and for one of `purposes`.
@@ -113,7 +112,7 @@ impl TokenStore for DynamoStore {
     async fn insert_link(&self, token: &NewOneTimeToken, effects: &Effects) -> StoreResult<()> {
         timed!(DB, "insert_link", async {
             let mut writes = vec![token_write(&self.tables, token).build()?];
-            for write in super::effects::writes(&self.tables, effects)? {
+            for write in self.told(effects).await? {
                 writes.push(write.build()?);
             }
             self.transact(writes).await.map_err(|e| e.into_store("insert_link"))

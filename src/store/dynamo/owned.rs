@@ -1,0 +1,79 @@
+//! What belongs to an account or an organization and goes with it. The SQL store has foreign
+//! keys that cascade; here an owner's items live in the owner's own partition (`A#<id>` for an
+//! account, `O#<id>` for an organization), where a strongly consistent query finds every one of
+//! them, and an item that must also be found by another key (a passkey by its credential, an
+//! API key by its hash, a member by the organization) has a companion item under that key,
+//! named by the owned item's `also_pk`/`also_sk` and deleted with it.
+//!
+//! A write that adds to an owner checks, in its transaction, that the owner exists
+//! ([`owner_exists`]); deleting the owner writes the owner's item, so nothing is added to an
+//! owner once it is gone, and [`DynamoStore::drop_owned`] (run after the deletion commits)
+//! finds everything that was added before. Should it be interrupted, what it left is
+//! unreachable: every read through a companion reads the owned item, and every owned item's
+//! reader reads its owner.
+
+use super::items::{Item, Write, key, opt_text, text};
+use super::{DynamoStore, MAX_TRANSACTION, Tables};
+use crate::store::error::StoreResult;
+
+/// The owner item's sort key (`A` for an account, `O` for an organization).
+fn owner_sk(owner_pk: &str) -> &'static str {
+    if owner_pk.starts_with("O#") { "O" } else { "A" }
+}
+
+/// The condition, in the transaction of a write adding to the owner `owner_pk` (`A#<id>` or
+/// `O#<id>`), that the owner exists.
+pub(super) fn owner_exists(tables: &Tables, owner_pk: &str) -> Write {
+    Write::check(&tables.main, key(owner_pk, owner_sk(owner_pk)), "attribute_exists(#pk)")
+}
+
+/// Names `companion` (a key) in `owned` as the item deleted with it.
+pub(super) fn with_companion(mut owned: Item, companion: &Item) -> Item {
+    for (name, attribute) in [("also_pk", "pk"), ("also_sk", "sk")] {
+        if let Some(value) = companion.get(attribute) {
+            owned.insert(name.to_owned(), value.clone());
+        }
+    }
+    owned
+}
+
+/// The key of `owned`'s companion, if it has one.
+pub(super) fn companion_of(owned: &Item) -> StoreResult<Option<Item>> {
+    match (opt_text(owned, "also_pk")?, opt_text(owned, "also_sk")?) {
+        (Some(pk), Some(sk)) => Ok(Some(key(pk, sk))),
+        _ => Ok(None),
+    }
+}
+
+impl DynamoStore {
+    /// Deletes every item of the owner `owner_pk`'s partition but the owner's own, with their
+    /// companions: the cascade of a deletion, after it committed.
+    pub(super) async fn drop_owned(&self, owner_pk: &str) -> StoreResult<()> {
+        let items = self.partition(&self.tables.main, owner_pk, "").await?;
+        let mut deletes = Vec::new();
+        for owned in &items {
+            let sk = text(owned, "sk")?;
+            if sk == owner_sk(owner_pk) {
+                continue;
+            }
+            deletes.push(key(owner_pk, sk));
+            deletes.extend(companion_of(owned)?);
+        }
+        for chunk in deletes.chunks(MAX_TRANSACTION) {
+            let writes = chunk.iter().map(|k| Write::delete(&self.tables.main, k.clone())).collect();
+            // Deletes without conditions: only a conflict with another write can stop them.
+            self.write_if(writes, "drop_owned").await?;
+        }
+        Ok(())
+    }
+}
+
+/// The owner partition of an account.
+pub(super) fn account_owner(id: uuid::Uuid) -> String {
+    super::plan::account_pk(id)
+}
+
+/// The owner partition of an organization.
+pub(super) fn org_owner(id: uuid::Uuid) -> String {
+    format!("O#{id}")
+}
