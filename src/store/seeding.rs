@@ -49,3 +49,9 @@ pub trait SeedingStore: Send + Sync + std::fmt::Debug + 'static {
     /// accounts).
     async fn seed_history(&self, plan: &HistoryPlan, now: DateTime<Utc>) -> StoreResult<HistoryPlan>;
 }
+
+/// The seeded account number `n`: its email, username and display name (every backend seeds
+/// the same accounts).
+pub fn seed_identity(prefix: &str, n: u64) -> (String, String, String) {
+    (format!("{prefix}{n}@example.com"), format!("{prefix}{n}"), format!("Seed {n}"))
+}

@@ -27,18 +27,24 @@ use crate::{Harness, Kind};
 
 /// For each scenario, one test per database backend.
 macro_rules! admin_conformance {
-    ($($name:ident),* $(,)?) => {
+    (every: $($name:ident),* ; sql: $($sql:ident),* $(,)?) => {
         mod sqlite {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                async fn $name() { if let Some(h) = crate::harness(crate::Kind::Sqlite).await { super::$name(h).await } } )*
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $sql() { if let Some(h) = crate::harness(crate::Kind::Sqlite).await { super::$sql(h).await } } )*
         }
         mod postgres {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                async fn $name() { if let Some(h) = crate::harness(crate::Kind::Postgres).await { super::$name(h).await } } )*
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $sql() { if let Some(h) = crate::harness(crate::Kind::Postgres).await { super::$sql(h).await } } )*
         }
         mod mysql {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                async fn $name() { if let Some(h) = crate::harness(crate::Kind::Mysql).await { super::$name(h).await } } )*
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $sql() { if let Some(h) = crate::harness(crate::Kind::Mysql).await { super::$sql(h).await } } )*
         }
         #[cfg(feature = "dynamodb")]
         mod dynamodb {
@@ -49,6 +55,7 @@ macro_rules! admin_conformance {
 }
 
 admin_conformance! {
+    every:
     accounts_filter_by_status_role_and_creation_time_alone_and_combined,
     the_search_matches_email_username_or_name_in_any_case_and_wildcards_literally,
     the_search_follows_renames_and_deletions,
@@ -62,7 +69,9 @@ admin_conformance! {
     a_failed_email_is_requeued_once_and_nothing_else_is,
     concurrent_rotations_get_distinct_generations,
     deleting_old_signing_keys_keeps_the_newest,
-    seeding_inserts_listable_active_verified_accounts,
+    seeding_inserts_listable_active_verified_accounts;
+    // The purge: DynamoDB expires items by itself (`ttl`) and offers none.
+    sql:
     a_seeded_history_is_written_whole_and_the_purge_takes_its_expired_part_in_batches,
     the_servers_sweep_keeps_to_its_pace,
     a_purge_goes_on_when_another_takes_some_of_its_batch,

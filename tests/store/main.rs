@@ -70,6 +70,18 @@ impl Harness {
     pub async fn purge(&self, now: chrono::DateTime<chrono::Utc>, pace: Pace) -> u64 {
         self.store.maintenance().expect("the store offers maintenance").purge_expired(now, pace).await.unwrap()
     }
+
+    /// As [`Self::purge`], where the store offers a purge; `None` where it expires items by
+    /// itself (DynamoDB's `ttl`: its reads answer as if the expired were gone).
+    pub async fn purge_if_offered(&self, now: chrono::DateTime<chrono::Utc>, pace: Pace) -> Option<u64> {
+        match self.store.maintenance() {
+            Some(maintenance) => Some(maintenance.purge_expired(now, pace).await.unwrap()),
+            None => {
+                assert_eq!(self.db.kind, Kind::Dynamodb, "only DynamoDB expires items by itself");
+                None
+            }
+        }
+    }
 }
 
 fn options() -> DbOptions {

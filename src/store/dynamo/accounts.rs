@@ -15,11 +15,11 @@ use crate::store::accounts::{AccountStore, NewAccount, ProfileChange};
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::tokens::NewOneTimeToken;
 
-fn email_pk(normalized: &str) -> String {
+pub(super) fn email_pk(normalized: &str) -> String {
     format!("E#{normalized}")
 }
 
-fn username_pk(normalized: &str) -> String {
+pub(super) fn username_pk(normalized: &str) -> String {
     format!("U#{normalized}")
 }
 /// A username claim, for the account `id`: new, or already this account's.
@@ -95,7 +95,7 @@ impl AccountStore for DynamoStore {
         timed!(DB, "insert_account", async {
             let mut plan = new_account(&self.tables, account)?;
             if let Some(token) = link {
-                plan.writes.push(super::tokens::token_write(&self.tables, token));
+                plan.writes.extend(super::tokens::token_write(&self.tables, token)?);
             }
             plan.tell(&self.tables, effects)?;
             self.write_new(plan).await

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::items::{Item, Write, hex, item, key, names, opt_time, s, sdk_error, stamp, stamp_text, text, time, ttl};
 use super::plan::{Plan, Stored};
+use super::owned::{account_owner, pointer};
 use super::{DynamoStore, Tables};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::model::account::Account;
@@ -25,7 +26,9 @@ fn changes_of(account_id: Uuid) -> String {
     format!("A#{account_id}#changes")
 }
 
-fn change_write(tables: &Tables, change: &NewEmailChange) -> Write {
+/// The writes of a new link: the link, and its pointer in the account's partition, which
+/// takes it away with the account.
+fn change_write(tables: &Tables, change: &NewEmailChange) -> StoreResult<[Write; 2]> {
     let mut written = item(
         "",
         "",
@@ -35,13 +38,16 @@ fn change_write(tables: &Tables, change: &NewEmailChange) -> Write {
             ("email", s(change.email.as_str())),
             ("created", stamp(change.created_at)),
             ("expires", stamp(change.expires_at)),
-            ("ttl", ttl(change.expires_at)),
+            // Kept a week past its end, as the SQL store's purge keeps it: a late click hears
+            // "expired", not "unknown".
+            ("ttl", ttl(change.expires_at + chrono::Duration::days(7))),
             ("by_pk", s(changes_of(change.account_id))),
             ("by_sk", s(hex(change.hash.as_bytes()))),
         ],
     );
     written.extend(change_key(&change.hash));
-    Write::put(&tables.main, written).when("attribute_not_exists(#pk)")
+    let owned = pointer(tables, &account_owner(change.account_id), &change_key(&change.hash), change.expires_at + chrono::Duration::days(7))?;
+    Ok([Write::put(&tables.main, written).when("attribute_not_exists(#pk)"), owned])
 }
 
 fn change_from_item(found: &Item) -> StoreResult<EmailChangeToken> {
@@ -172,7 +178,7 @@ impl EmailChangeStore for DynamoStore {
             // A new confirmation link spends the account's earlier ones.
             let open = self.open_changes(change.account_id, Some(ChangeKind::Confirm), change.created_at).await?;
             let mut writes = spend_open(&self.tables, &open, change.created_at);
-            writes.push(change_write(&self.tables, change));
+            writes.extend(change_write(&self.tables, change)?);
             writes.extend(self.told(effects).await?);
             self.insert_new(writes, "insert_email_change").await
         })
@@ -193,7 +199,8 @@ impl EmailChangeStore for DynamoStore {
         effects: &Effects,
     ) -> StoreResult<Redeemed> {
         timed!(DB, "redeem_email_change", async {
-            self.follow(hash, ChangeKind::Confirm, now, effects, || vec![change_write(&self.tables, revert)]).await
+            let revert_writes = change_write(&self.tables, revert)?;
+            self.follow(hash, ChangeKind::Confirm, now, effects, || revert_writes.iter().map(Write::clone).collect()).await
         })
     }
 

@@ -74,7 +74,7 @@ pub(super) fn names(expressions: &[&str]) -> Option<HashMap<String, String>> {
 
 /// One write of a transaction, with its condition and the values the expressions name
 /// (`:name` placeholders; attributes are written `#name`, see [`names`]).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct Write {
     table: String,
     kind: WriteKind,
@@ -82,7 +82,7 @@ pub(super) struct Write {
     values: Item,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum WriteKind {
     Put(Item),
     Update(Item, String),

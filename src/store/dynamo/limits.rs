@@ -14,7 +14,7 @@ use crate::metrics::{DATABASE as DB, timed};
 use crate::store::error::{StoreError, StoreResult};
 
 /// How many times a step reads again when a concurrent one wrote first.
-const ATTEMPTS: usize = 16;
+const ATTEMPTS: u32 = 64;
 
 fn limit_key(name: &str) -> Item {
     key(format!("RL#{name}"), "RL")
@@ -44,7 +44,13 @@ impl DynamoStore {
         name: &str,
         step: impl Fn(Option<LimitRow>) -> (T, Option<LimitRow>),
     ) -> StoreResult<T> {
-        for _ in 0..ATTEMPTS {
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                // Callers racing on one key (a crowd of failed logins) take turns: each round
+                // has one winner, and a random pause spreads the others out.
+                let pause = rand::Rng::gen_range(&mut rand::thread_rng(), 0..=u64::from(attempt.min(16)) * 2);
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            }
             let current = self.read_limit(name).await?;
             let (answer, write) = step(current.map(|(row, _)| row));
             let Some(new) = write else { return Ok(answer) };

@@ -59,6 +59,7 @@ mod probe;
 mod scaffold;
 mod scim;
 mod scim_groups;
+mod seeding;
 mod sessions;
 mod sso;
 mod tables;
@@ -177,15 +178,23 @@ impl DynamoStore {
     /// The items of the partition `pk` of `table` whose sort keys begin with `prefix`, in the
     /// order of their sort keys (strongly consistent, every page).
     async fn partition(&self, table: &str, pk: &str, prefix: &str) -> StoreResult<Vec<Item>> {
-        let condition = "#pk = :pk AND begins_with(#sk, :prefix)";
-        self.client
+        // DynamoDB refuses an empty string in a key condition: no prefix is the whole partition.
+        let condition = match prefix.is_empty() {
+            true => "#pk = :pk",
+            false => "#pk = :pk AND begins_with(#sk, :prefix)",
+        };
+        let mut query = self
+            .client
             .query()
             .table_name(table)
             .key_condition_expression(condition)
             .set_expression_attribute_names(items::names(&[condition]))
             .expression_attribute_values(":pk", items::s(pk))
-            .expression_attribute_values(":prefix", items::s(prefix))
-            .consistent_read(true)
+            .consistent_read(true);
+        if !prefix.is_empty() {
+            query = query.expression_attribute_values(":prefix", items::s(prefix));
+        }
+        query
             .into_paginator()
             .items()
             .send()

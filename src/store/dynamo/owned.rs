@@ -12,7 +12,9 @@
 //! unreachable: every read through a companion reads the owned item, and every owned item's
 //! reader reads its owner.
 
-use super::items::{Item, Write, key, opt_text, text};
+use chrono::{DateTime, Utc};
+
+use super::items::{Item, Write, item, key, opt_text, text, ttl};
 use super::{DynamoStore, MAX_TRANSACTION, Tables};
 use crate::store::error::StoreResult;
 
@@ -43,6 +45,14 @@ pub(super) fn companion_of(owned: &Item) -> StoreResult<Option<Item>> {
         (Some(pk), Some(sk)) => Ok(Some(key(pk, sk))),
         _ => Ok(None),
     }
+}
+
+/// An item of the owner's partition that only names `companion` (a link, a code kept under its
+/// own key), so that it goes with the owner; it expires with it.
+pub(super) fn pointer(tables: &Tables, owner_pk: &str, companion: &Item, expires: DateTime<Utc>) -> StoreResult<Write> {
+    let sk = text(companion, "pk")?;
+    let owned = with_companion(item(owner_pk, sk, vec![("ttl", ttl(expires))]), companion);
+    Ok(Write::put(&tables.main, owned))
 }
 
 impl DynamoStore {

@@ -12,6 +12,7 @@ use super::DynamoStore;
 use super::effects::job_pk;
 use super::items::{Item, key, opt_text, sdk_error, text};
 use crate::store::Store;
+use crate::store::seeding::SeedingStore;
 use crate::store::error::StoreResult;
 use crate::store::probe::{Held, Probe};
 
@@ -22,6 +23,10 @@ impl Store for DynamoStore {
     }
 
     fn probe(&self) -> Option<&dyn Probe> {
+        Some(self)
+    }
+
+    fn seeding(&self) -> Option<&dyn SeedingStore> {
         Some(self)
     }
 }

@@ -284,11 +284,13 @@ impl SessionStore for DynamoStore {
                 match self.transact(writes).await {
                     Ok(()) => return Ok(Rotation::Rotated(LiveSession { last_used_at: now, ..live })),
                     Err(WriteError::Store(error)) => return Err(error),
+                    // Spent by a concurrent presentation (which may have stored this very
+                    // successor): read again, and answer as a replay or reuse.
+                    Err(failed) if failed.failed(0) => continue,
                     Err(failed) if failed.failed(2) => return Ok(Rotation::Unknown),
                     Err(failed) if failed.failed(1) => {
                         return Err(anyhow::anyhow!("the successor refresh token is stored already").into());
                     }
-                    // Spent by a concurrent presentation: read again, and answer as a replay or reuse.
                     Err(_) => continue,
                 }
             }

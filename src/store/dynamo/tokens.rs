@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::items::{Item, Write, id, item, key, names, opt_time, s, sdk_error, stamp, stamp_text, text, time, ttl};
 use super::plan::{Plan, Stored};
+use super::owned::{account_owner, pointer};
 use super::{DynamoStore, Tables};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::model::account::Status;
@@ -24,8 +25,9 @@ fn resets_of(account_id: Uuid) -> String {
     format!("A#{account_id}#resets")
 }
 
-/// The write of a new token (its email goes with it, in the same transaction).
-pub(super) fn token_write(tables: &Tables, token: &NewOneTimeToken) -> Write {
+/// The writes of a new token (its email goes with it, in the same transaction): the token,
+/// and its pointer in the account's partition, which takes it away with the account.
+pub(super) fn token_write(tables: &Tables, token: &NewOneTimeToken) -> StoreResult<[Write; 2]> {
     let mut attributes = vec![
         ("account", s(token.account_id.to_string())),
         ("purpose", s(token.purpose.as_str())),
@@ -39,7 +41,8 @@ pub(super) fn token_write(tables: &Tables, token: &NewOneTimeToken) -> Write {
     }
     let mut written = item("", "", attributes);
     written.extend(token_key(&token.hash));
-    Write::put(&tables.main, written).when("attribute_not_exists(#pk)")
+    let owned = pointer(tables, &account_owner(token.account_id), &token_key(&token.hash), token.expires_at)?;
+    Ok([Write::put(&tables.main, written).when("attribute_not_exists(#pk)"), owned])
 }
 
 fn token_from_item(item: &Item) -> StoreResult<OneTimeToken> {
@@ -111,7 +114,10 @@ impl DynamoStore {
 impl TokenStore for DynamoStore {
     async fn insert_link(&self, token: &NewOneTimeToken, effects: &Effects) -> StoreResult<()> {
         timed!(DB, "insert_link", async {
-            let mut writes = vec![token_write(&self.tables, token).build()?];
+            let mut writes = Vec::new();
+            for write in token_write(&self.tables, token)? {
+                writes.push(write.build()?);
+            }
             for write in self.told(effects).await? {
                 writes.push(write.build()?);
             }

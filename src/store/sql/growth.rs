@@ -10,6 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::{NoContext, Timestamp, Uuid};
 
 use super::{Arg, Built, Dialect, Exec, SqlStore, Transaction};
+use crate::store::seeding::seed_identity;
 use crate::audit::{AuditEvent, AuditStore};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::model::outcome::Kind;
@@ -23,11 +24,6 @@ const ROWS_PER_TRANSACTION: u64 = 50_000;
 const SEED_ROWS_PER_TRANSACTION: u64 = 100_000;
 /// Values per seeded row.
 const SEED_VALUES_PER_ROW: usize = 9;
-
-/// The seeded account number `n`: its email, username and display name.
-pub(crate) fn seed_identity(prefix: &str, n: u64) -> (String, String, String) {
-    (format!("{prefix}{n}@example.com"), format!("{prefix}{n}"), format!("Seed {n}"))
-}
 
 /// One value of a seeded row, owned while its batch is built.
 enum Cell {
