@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use super::{DbOptions, FullStore};
-use super::{mysql::MySqlStore, postgres::PostgresStore, sqlite::SqliteStore};
 #[cfg(feature = "dynamodb")]
 use super::dynamo::DynamoStore;
+use super::{DbOptions, FullStore};
+use super::{mysql::MySqlStore, postgres::PostgresStore, sqlite::SqliteStore};
 use crate::secret_url::SecretUrl;
 
 /// Opens the database named by the URL and brings its schema up to date.

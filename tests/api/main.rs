@@ -11,14 +11,14 @@ mod browser;
 mod captured;
 #[path = "../common/database.rs"]
 mod database;
-#[cfg(feature = "dynamodb")]
-#[path = "../common/dynamodb.rs"]
-mod dynamodb_engine;
 mod device;
 #[path = "../common/dns.rs"]
 mod dns;
 mod docs;
 mod domains;
+#[cfg(feature = "dynamodb")]
+#[path = "../common/dynamodb.rs"]
+mod dynamodb_engine;
 mod forward;
 mod helpers;
 mod i18n;

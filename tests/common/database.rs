@@ -130,8 +130,7 @@ impl TestDatabase {
     #[cfg(feature = "dynamodb")]
     async fn create_tables(endpoint: &str) -> Self {
         let url = crate::dynamodb_engine::database_url(endpoint);
-        let options =
-            gatehouse::store::DbOptions { max_connections: 1, timeout: std::time::Duration::from_secs(30) };
+        let options = gatehouse::store::DbOptions { max_connections: 1, timeout: std::time::Duration::from_secs(30) };
         gatehouse::store::migrate(&gatehouse::secret_url::SecretUrl::new(&url), &options).await.unwrap();
         Self { kind: Kind::Dynamodb, url, server: None, _dir: None }
     }

@@ -12,17 +12,10 @@ mod domains;
 #[cfg(feature = "dynamodb")]
 mod dynamo;
 #[cfg(feature = "dynamodb")]
-mod dynamo_audit_limits;
-#[cfg(feature = "dynamodb")]
-mod dynamo_email;
-#[cfg(feature = "dynamodb")]
-mod dynamo_jobs;
-#[cfg(feature = "dynamodb")]
-mod dynamo_sessions;
-#[cfg(feature = "dynamodb")]
 #[path = "../common/dynamodb.rs"]
 mod dynamodb_engine;
 mod email_change;
+mod email_login;
 mod invitations;
 mod limits;
 mod mfa;

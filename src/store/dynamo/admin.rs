@@ -48,7 +48,8 @@ fn account_filter(query: &AccountQuery) -> (String, Option<String>, Vec<(&'stati
         values.push((":created_before", super::items::stamp_text(before)));
     }
     if let Some(q) = query.q.as_deref().filter(|q| !q.is_empty()) {
-        filters.push("(contains(#email_norm, :q) OR contains(#username_norm, :q) OR contains(#name_norm, :q))".to_owned());
+        filters
+            .push("(contains(#email_norm, :q) OR contains(#username_norm, :q) OR contains(#name_norm, :q))".to_owned());
         values.push((":q", q.to_lowercase()));
     }
     let filter = (!filters.is_empty()).then(|| filters.join(" AND "));
@@ -180,10 +181,12 @@ impl AdminStore for DynamoStore {
                 request = request.expression_attribute_values(":before", s(before.to_string()));
             }
             if let Some(status) = &query.status {
-                request = request.expression_attribute_values(":status", s(if status == "sent" { "done" } else { status }));
+                request =
+                    request.expression_attribute_values(":status", s(if status == "sent" { "done" } else { status }));
             }
             if let Some(recipient) = &query.recipient {
-                request = request.expression_attribute_values(":lane", s(format!("email {}", recipient.to_lowercase())));
+                request =
+                    request.expression_attribute_values(":lane", s(format!("email {}", recipient.to_lowercase())));
             }
             let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
             let mut listed = Vec::new();

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::items::{Item, Write, hex, item, key, names, opt_time, s, sdk_error, stamp, stamp_text, text, time, ttl};
-use super::plan::{Plan, Stored};
 use super::owned::{account_owner, pointer};
+use super::plan::{Plan, Stored};
 use super::{DynamoStore, Tables};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::model::account::Account;
@@ -46,7 +46,12 @@ fn change_write(tables: &Tables, change: &NewEmailChange) -> StoreResult<[Write;
         ],
     );
     written.extend(change_key(&change.hash));
-    let owned = pointer(tables, &account_owner(change.account_id), &change_key(&change.hash), change.expires_at + chrono::Duration::days(7))?;
+    let owned = pointer(
+        tables,
+        &account_owner(change.account_id),
+        &change_key(&change.hash),
+        change.expires_at + chrono::Duration::days(7),
+    )?;
     Ok([Write::put(&tables.main, written).when("attribute_not_exists(#pk)"), owned])
 }
 
@@ -200,7 +205,8 @@ impl EmailChangeStore for DynamoStore {
     ) -> StoreResult<Redeemed> {
         timed!(DB, "redeem_email_change", async {
             let revert_writes = change_write(&self.tables, revert)?;
-            self.follow(hash, ChangeKind::Confirm, now, effects, || revert_writes.iter().map(Write::clone).collect()).await
+            self.follow(hash, ChangeKind::Confirm, now, effects, || revert_writes.iter().map(Write::clone).collect())
+                .await
         })
     }
 

@@ -287,7 +287,8 @@ impl EmailLoginStore for DynamoStore {
         timed!(DB, "spend_handoff", async {
             let update = "SET #used = :now";
             let condition = "attribute_exists(#pk) AND attribute_not_exists(#used) AND #expires > :now";
-            let spend = Write::update(&self.tables.main, handoff_key(hash), update).when(condition).value("now", stamp(now));
+            let spend =
+                Write::update(&self.tables.main, handoff_key(hash), update).when(condition).value("now", stamp(now));
             let Some(found) = self.update_if(spend).await? else { return Ok(None) };
             Ok(Some(SpentHandoff {
                 account_id: id(&found, "account")?,

@@ -10,9 +10,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::DynamoStore;
 use super::items::{Item, Write, hex, id, item, key, n, number, opt_text, s, stamp, text, time, ttl};
 use super::owned::{account_owner, owner_exists};
-use super::DynamoStore;
 use crate::metrics::{DATABASE as DB, timed};
 use crate::model::outcome::Effects;
 use crate::store::error::{StoreError, StoreResult};
@@ -167,7 +167,8 @@ impl MfaStore for DynamoStore {
             for _ in 0..ATTEMPTS {
                 let (factors, held) = self.factor_items(account_id).await?;
                 let confirmed = factors.as_ref().is_some_and(|f| f.contains_key("confirmed"));
-                if !confirmed && !(passkeys && !held.is_empty()) {
+                let removes_passkeys = passkeys && !held.is_empty();
+                if !confirmed && !removes_passkeys {
                     return Ok(false);
                 }
                 let mut writes = Vec::new();
@@ -301,10 +302,13 @@ impl MfaStore for DynamoStore {
 
     async fn release_challenge(&self, hash: &TokenHash, wrong: bool) -> StoreResult<()> {
         timed!(DB, "mfa_release_challenge", async {
-            let release =
-                Write::update(&self.tables.main, challenge_key(hash), "SET #attempts = #attempts + :wrong REMOVE #used")
-                    .when("attribute_exists(#pk)")
-                    .value("wrong", n(i64::from(wrong)));
+            let release = Write::update(
+                &self.tables.main,
+                challenge_key(hash),
+                "SET #attempts = #attempts + :wrong REMOVE #used",
+            )
+            .when("attribute_exists(#pk)")
+            .value("wrong", n(i64::from(wrong)));
             self.update_if(release).await.map(|_| ())
         })
     }

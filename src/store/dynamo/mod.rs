@@ -194,13 +194,7 @@ impl DynamoStore {
         if !prefix.is_empty() {
             query = query.expression_attribute_values(":prefix", items::s(prefix));
         }
-        query
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(items::sdk_error)
+        query.into_paginator().items().send().try_collect().await.map_err(items::sdk_error)
     }
 
     /// Writes `items` in one transaction: all or none. A failed condition comes back as

@@ -84,6 +84,7 @@ pub(super) fn account_owner(id: uuid::Uuid) -> String {
 }
 
 /// The owner partition of an organization.
+#[allow(dead_code, reason = "the organization ports are being written")]
 pub(super) fn org_owner(id: uuid::Uuid) -> String {
     format!("O#{id}")
 }

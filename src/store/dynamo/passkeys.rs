@@ -170,7 +170,9 @@ impl PasskeyStore for DynamoStore {
     ) -> StoreResult<Option<(Option<Uuid>, String)>> {
         timed!(DB, "take_ceremony", async {
             let take = Write::update(&self.tables.main, ceremony_key(hash), "SET #used = :now")
-                .when("attribute_exists(#pk) AND #purpose = :purpose AND attribute_not_exists(#used) AND #expires > :now")
+                .when(
+                    "attribute_exists(#pk) AND #purpose = :purpose AND attribute_not_exists(#used) AND #expires > :now",
+                )
                 .value("purpose", s(purpose.as_str()))
                 .value("now", stamp(now));
             let Some(taken) = self.update_if(take).await? else { return Ok(None) };

@@ -12,9 +12,9 @@ use super::DynamoStore;
 use super::effects::job_pk;
 use super::items::{Item, key, opt_text, sdk_error, text};
 use crate::store::Store;
-use crate::store::seeding::SeedingStore;
 use crate::store::error::StoreResult;
 use crate::store::probe::{Held, Probe};
+use crate::store::seeding::SeedingStore;
 
 #[async_trait]
 impl Store for DynamoStore {
@@ -74,7 +74,13 @@ impl Probe for DynamoStore {
                 Held::RateLimits => u64::from(pk.starts_with("RL#")),
                 Held::Emails => u64::from(sk == "J" && opt_text(item, "kind")? == Some("email")),
                 Held::Authenticators => u64::from(sk == "MFA" && item.contains_key("secret")),
-                Held::RecoveryCodes => if sk == "MFA" { set_size(item, "codes") } else { 0 },
+                Held::RecoveryCodes => {
+                    if sk == "MFA" {
+                        set_size(item, "codes")
+                    } else {
+                        0
+                    }
+                }
                 Held::Identities => u64::from(pk.starts_with("A#") && sk.starts_with("ID#")),
                 Held::Clients => u64::from(pk.starts_with("CL#") && sk == "CL"),
                 Held::KeyGenerations | Held::NewestKeyGeneration => {

@@ -4,11 +4,6 @@
 use async_trait::async_trait;
 
 use super::DynamoStore;
-use crate::store::scim::Page;
-use crate::store::sso::SamlAnswer;
-use crate::store::admin::AdminStore;
-use crate::store::{ApiKeyStore, ClientStore, DeviceStore, IdentityStore, ImportStore, InitialTokenStore, InvitationStore, MfaStore, OrgDomainStore, OrgRoleStore, OrgStore, PasskeyStore, ScimGroupStore, ScimStore, SsoStore, WebhookStore};
-use chrono::{DateTime, Utc};
 use crate::model::account::Account;
 use crate::model::admin::{AccountQuery, OutboxEntry, OutboxQuery};
 use crate::model::api_key::{ApiKey, FoundKey, KeyOwner, NewApiKey};
@@ -20,17 +15,30 @@ use crate::model::identity::Identity;
 use crate::model::identity::{IdentityKey, NewOidcLogin, OidcLogin, Pending, Unlink};
 use crate::model::invitation::{Acceptance, Acceptor, Addressed, Invitation, InvitationKey, NewInvitation};
 use crate::model::mfa::{Claimed, Factors, NewChallenge, StoredTotp};
-use crate::model::org::{     Member, MemberChange, MemberCursor, Membership, NewOrganization, OrgActor, OrgChange, OrgKey, Organization, };
+use crate::model::org::{
+    Member, MemberChange, MemberCursor, Membership, NewOrganization, OrgActor, OrgChange, OrgKey, Organization,
+};
 use crate::model::org::{OrgRole, RoleRemoval};
 use crate::model::outcome::Effects;
 use crate::model::passkey::{Ceremony, NewCeremony, StoredPasskey};
-use crate::model::scim::{     GroupWrite, MembersChange, NewScimToken, Provision, Provisioned, ScimGroup, ScimToken, ScimUser, ScimUserChange,     ScimUserFilter, UserWrite, };
+use crate::model::scim::{
+    GroupWrite, MembersChange, NewScimToken, Provision, Provisioned, ScimGroup, ScimToken, ScimUser, ScimUserChange,
+    ScimUserFilter, UserWrite,
+};
 use crate::model::sso::{NewSamlRequest, SamlRequest, SamlSpend, SsoConnection};
 use crate::model::webhook::{Delivery, DeliveryStatus, Endpoint, Event, EventType};
 use crate::store::accounts::NewAccount;
+use crate::store::admin::AdminStore;
 use crate::store::error::StoreResult;
+use crate::store::scim::Page;
+use crate::store::sso::SamlAnswer;
 use crate::store::tokens::NewOneTimeToken;
+use crate::store::{
+    ApiKeyStore, ClientStore, DeviceStore, IdentityStore, ImportStore, InitialTokenStore, InvitationStore, MfaStore,
+    OrgDomainStore, OrgRoleStore, OrgStore, PasskeyStore, ScimGroupStore, ScimStore, SsoStore, WebhookStore,
+};
 use crate::tokens::opaque::TokenHash;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 #[async_trait]
@@ -603,8 +611,6 @@ impl ScimGroupStore for DynamoStore {
     }
 }
 
-
-
 #[async_trait]
 impl ImportStore for DynamoStore {
     async fn import_accounts(&self, accounts: &[NewAccount]) -> StoreResult<Vec<uuid::Uuid>> {
@@ -625,5 +631,3 @@ impl ImportStore for DynamoStore {
         unimplemented!("foreign_hash_prefixes")
     }
 }
-
-

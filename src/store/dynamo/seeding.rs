@@ -10,10 +10,10 @@ use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::DynamoStore;
 use super::accounts::{email_pk, username_pk};
 use super::items::{Item, item, s, sdk_error, stamp};
 use super::plan::account_item;
-use super::DynamoStore;
 use crate::metrics::{DATABASE as DB, timed};
 use crate::model::account::{Account, Role, Status};
 use crate::store::error::{StoreError, StoreResult};
@@ -29,7 +29,8 @@ impl DynamoStore {
             let mut requests: Vec<WriteRequest> = chunk
                 .iter()
                 .map(|written| {
-                    let put = PutRequest::builder().set_item(Some(written.clone())).build().map_err(anyhow::Error::from)?;
+                    let put =
+                        PutRequest::builder().set_item(Some(written.clone())).build().map_err(anyhow::Error::from)?;
                     Ok(WriteRequest::builder().put_request(put).build())
                 })
                 .collect::<StoreResult<_>>()?;
@@ -41,7 +42,8 @@ impl DynamoStore {
                     .send()
                     .await
                     .map_err(sdk_error)?;
-                requests = written.unprocessed_items.and_then(|mut left| left.remove(&self.tables.main)).unwrap_or_default();
+                requests =
+                    written.unprocessed_items.and_then(|mut left| left.remove(&self.tables.main)).unwrap_or_default();
                 if requests.is_empty() {
                     break;
                 }
@@ -57,7 +59,13 @@ impl DynamoStore {
 
 #[async_trait]
 impl SeedingStore for DynamoStore {
-    async fn seed_accounts(&self, prefix: &str, count: u64, password_hash: &str, now: DateTime<Utc>) -> StoreResult<u64> {
+    async fn seed_accounts(
+        &self,
+        prefix: &str,
+        count: u64,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
         timed!(DB, "seed_accounts", async {
             let mut items = Vec::with_capacity(3 * BATCH * 40);
             for n in 1..=count {

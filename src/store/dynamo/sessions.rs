@@ -232,7 +232,9 @@ impl SessionStore for DynamoStore {
     ) -> StoreResult<Rotation> {
         timed!(SESSIONS, "rotate", async {
             for _ in 0..ATTEMPTS {
-                let Some(token) = self.get(&self.tables.main, refresh_key(presented)).await? else { return Ok(Rotation::Unknown) };
+                let Some(token) = self.get(&self.tables.main, refresh_key(presented)).await? else {
+                    return Ok(Rotation::Unknown);
+                };
                 let session_id = id(&token, "session")?;
                 let Some((session, account)) = self.live(session_id, None, now).await? else {
                     return Ok(Rotation::Unknown);

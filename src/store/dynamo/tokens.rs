@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::items::{Item, Write, id, item, key, names, opt_time, s, sdk_error, stamp, stamp_text, text, time, ttl};
-use super::plan::{Plan, Stored};
 use super::owned::{account_owner, pointer};
+use super::plan::{Plan, Stored};
 use super::{DynamoStore, Tables};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::model::account::Status;

@@ -11,11 +11,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::DynamoStore;
-use super::jobs::job_id;
 use super::effects::{ENDPOINTS, due_sk, job_pk, lane_pk, target_pk};
-use super::items::{
-    Item, Write, id, item, key, names, number, opt_text, opt_time, s, sdk_error, stamp, text, time,
-};
+use super::items::{Item, Write, id, item, key, names, number, opt_text, opt_time, s, sdk_error, stamp, text, time};
+use super::jobs::job_id;
 use crate::metrics::{DATABASE as DB, timed};
 use crate::store::error::StoreResult;
 use crate::store::jobs::JobKind;
@@ -83,7 +81,12 @@ fn stored_status(status: DeliveryStatus) -> &'static str {
 impl DynamoStore {
     /// The endpoint's deliveries newest first, from the `target` index: those of events before
     /// `before`, up to `limit` of them (every one without).
-    async fn endpoint_jobs(&self, endpoint_id: Uuid, before: Option<Uuid>, limit: Option<usize>) -> StoreResult<Vec<Item>> {
+    async fn endpoint_jobs(
+        &self,
+        endpoint_id: Uuid,
+        before: Option<Uuid>,
+        limit: Option<usize>,
+    ) -> StoreResult<Vec<Item>> {
         let condition = match before {
             Some(_) => "#target_pk = :target AND #target_sk < :before",
             None => "#target_pk = :target",
@@ -139,9 +142,11 @@ impl DynamoStore {
         for job in self.endpoint_jobs(endpoint_id, None, None).await? {
             let job_id = job_id(&job)?;
             let write = match held {
-                true => Write::update(&self.tables.jobs, key(job_pk(job_id), "J"), "SET #status = :held, #due_pk = :due_pk")
-                    .when("#status = :queued")
-                    .value("due_pk", s(format!("{kind}#held"))),
+                true => {
+                    Write::update(&self.tables.jobs, key(job_pk(job_id), "J"), "SET #status = :held, #due_pk = :due_pk")
+                        .when("#status = :queued")
+                        .value("due_pk", s(format!("{kind}#held")))
+                }
                 false => Write::update(
                     &self.tables.jobs,
                     key(job_pk(job_id), "J"),

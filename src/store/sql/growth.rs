@@ -10,11 +10,11 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::{NoContext, Timestamp, Uuid};
 
 use super::{Arg, Built, Dialect, Exec, SqlStore, Transaction};
-use crate::store::seeding::seed_identity;
 use crate::audit::{AuditEvent, AuditStore};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::model::outcome::Kind;
 use crate::store::error::StoreResult;
+use crate::store::seeding::seed_identity;
 use crate::store::seeding::{HistoryPlan, SeedingStore};
 
 /// Rows per transaction.
