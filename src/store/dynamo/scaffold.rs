@@ -108,91 +108,6 @@ impl IdentityStore for DynamoStore {
 }
 
 #[async_trait]
-impl ClientStore for DynamoStore {
-    async fn insert_client(
-        &self,
-        client: &OAuthClient,
-        secret: Option<&TokenHash>,
-        registration: Option<&TokenHash>,
-    ) -> StoreResult<()> {
-        unimplemented!("insert_client")
-    }
-
-    async fn find_client(&self, id: &str) -> StoreResult<Option<OAuthClient>> {
-        unimplemented!("find_client")
-    }
-
-    async fn client_secret(&self, id: &str) -> StoreResult<Option<TokenHash>> {
-        unimplemented!("client_secret")
-    }
-
-    async fn registration_hash(&self, id: &str) -> StoreResult<Option<TokenHash>> {
-        unimplemented!("registration_hash")
-    }
-
-    async fn list_clients(&self) -> StoreResult<Vec<OAuthClient>> {
-        unimplemented!("list_clients")
-    }
-
-    async fn update_client(&self, client: &OAuthClient) -> StoreResult<bool> {
-        unimplemented!("update_client")
-    }
-
-    async fn set_client_secret(&self, id: &str, secret: &TokenHash, now: DateTime<Utc>) -> StoreResult<bool> {
-        unimplemented!("set_client_secret")
-    }
-
-    async fn delete_client(&self, id: &str) -> StoreResult<bool> {
-        unimplemented!("delete_client")
-    }
-
-    async fn insert_code(&self, code: &NewCode) -> StoreResult<()> {
-        unimplemented!("insert_code")
-    }
-
-    async fn redeem_code(&self, hash: &TokenHash, session_id: Uuid, now: DateTime<Utc>) -> StoreResult<Redemption> {
-        unimplemented!("redeem_code")
-    }
-
-    async fn code_reused(&self, hash: &TokenHash) -> StoreResult<bool> {
-        unimplemented!("code_reused")
-    }
-
-    async fn consent(&self, account_id: Uuid, client_id: &str) -> StoreResult<Option<Vec<String>>> {
-        unimplemented!("consent")
-    }
-
-    async fn save_consent(
-        &self,
-        account_id: Uuid,
-        client_id: &str,
-        scopes: &[String],
-        now: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        unimplemented!("save_consent")
-    }
-}
-
-#[async_trait]
-impl InitialTokenStore for DynamoStore {
-    async fn insert_initial_token(&self, token: &InitialToken, hash: &TokenHash) -> StoreResult<()> {
-        unimplemented!("insert_initial_token")
-    }
-
-    async fn list_initial_tokens(&self, now: DateTime<Utc>) -> StoreResult<Vec<InitialToken>> {
-        unimplemented!("list_initial_tokens")
-    }
-
-    async fn delete_initial_token(&self, id: Uuid) -> StoreResult<bool> {
-        unimplemented!("delete_initial_token")
-    }
-
-    async fn spend_initial_token(&self, hash: &TokenHash, now: DateTime<Utc>) -> StoreResult<bool> {
-        unimplemented!("spend_initial_token")
-    }
-}
-
-#[async_trait]
 impl DeviceStore for DynamoStore {
     async fn insert_device_code(&self, code: &DeviceCode) -> StoreResult<()> {
         unimplemented!("insert_device_code")
@@ -460,46 +375,6 @@ impl InvitationStore for DynamoStore {
         effects: &Effects,
     ) -> StoreResult<Acceptance> {
         unimplemented!("accept_invitation")
-    }
-}
-
-#[async_trait]
-impl SsoStore for DynamoStore {
-    async fn insert_sso_connection(
-        &self,
-        connection: &SsoConnection,
-        max: usize,
-        effects: &Effects,
-    ) -> StoreResult<bool> {
-        unimplemented!("insert_sso_connection")
-    }
-
-    async fn sso_connection(&self, id: Uuid) -> StoreResult<Option<SsoConnection>> {
-        unimplemented!("sso_connection")
-    }
-
-    async fn sso_connections(&self, org_id: Uuid) -> StoreResult<Vec<SsoConnection>> {
-        unimplemented!("sso_connections")
-    }
-
-    async fn any_sso_connection(&self) -> StoreResult<bool> {
-        unimplemented!("any_sso_connection")
-    }
-
-    async fn update_sso_connection(&self, connection: &SsoConnection, effects: &Effects) -> StoreResult<bool> {
-        unimplemented!("update_sso_connection")
-    }
-
-    async fn delete_sso_connection(&self, org_id: Uuid, id: Uuid, effects: &Effects) -> StoreResult<bool> {
-        unimplemented!("delete_sso_connection")
-    }
-
-    async fn insert_saml_request(&self, request: &NewSamlRequest) -> StoreResult<()> {
-        unimplemented!("insert_saml_request")
-    }
-
-    async fn spend_saml_answer(&self, answer: &SamlAnswer<'_>) -> StoreResult<SamlSpend> {
-        unimplemented!("spend_saml_answer")
     }
 }
 
