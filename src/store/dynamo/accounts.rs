@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::items::{Write, WriteError, item, key, n, s};
 use super::plan::{Plan, account_item, account_pk, is_active_admin};
-use super::{DynamoStore, Tables};
+use super::{ATTEMPTS, DynamoStore, Tables};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::model::account::{Account, AccountKey, Credentials};
 use crate::model::outcome::Effects;
@@ -169,27 +169,46 @@ impl AccountStore for DynamoStore {
 
     async fn delete_account(&self, id: Uuid, effects: &Effects) -> StoreResult<bool> {
         timed!(DB, "delete_account", async {
-            let deleted = self
-                .change_account(id, |read| {
-                    let account_key = key(account_pk(id), "A");
-                    let gone =
-                        Write::delete(&self.tables.main, account_key).when("#ver = :ver").value("ver", n(read.version));
-                    // Its events carry the account as it was.
-                    let mut plan = Plan::of(vec![gone], (), Some(read.account.clone()));
-                    let marker = key(email_pk(&read.account.email.to_lowercase()), "E");
-                    plan.writes.push(Write::delete(&self.tables.main, marker));
-                    plan.keep_admins(&self.tables, read.is_active_admin(), false, id);
-                    plan.tell(&self.tables, effects)?;
-                    Ok(Some(plan))
-                })
-                .await?;
-            if deleted.is_some()
-                && let Err(error) = self.drop_owned(&account_pk(id)).await
-            {
-                // Unreachable without the account; the deletion stands.
-                tracing::warn!(account = %id, error = %error, "items of a deleted account were left behind");
+            for _ in 0..ATTEMPTS {
+                // The organizations it owns are released in its transaction (deleted when it is
+                // their only member; refused when it would leave members without an owner), each
+                // on condition of the organization's version as read here.
+                let released = self.released_orgs(id).await?;
+                let deleted = self
+                    .change_account(id, |read| {
+                        let account_key = key(account_pk(id), "A");
+                        let gone = Write::delete(&self.tables.main, account_key)
+                            .when("#ver = :ver")
+                            .value("ver", n(read.version));
+                        // Its events carry the account as it was.
+                        let mut plan = Plan::of(vec![gone], (), Some(read.account.clone()));
+                        let marker = key(email_pk(&read.account.email.to_lowercase()), "E");
+                        plan.writes.push(Write::delete(&self.tables.main, marker));
+                        plan.keep_admins(&self.tables, read.is_active_admin(), false, id);
+                        for write in &released.writes {
+                            // An organization changed meanwhile: released again, from a new read.
+                            plan.refused_by(write.clone(), || StoreError::Conflict);
+                        }
+                        plan.tell(&self.tables, effects)?;
+                        Ok(Some(plan))
+                    })
+                    .await;
+                let deleted = match deleted {
+                    Err(StoreError::Conflict) => continue,
+                    deleted => deleted?,
+                };
+                if deleted.is_some() {
+                    for org in &released.dropped {
+                        self.drop_org(*org).await;
+                    }
+                    if let Err(error) = self.drop_owned(&account_pk(id)).await {
+                        // Unreachable without the account; the deletion stands.
+                        tracing::warn!(account = %id, error = %error, "items of a deleted account were left behind");
+                    }
+                }
+                return Ok(deleted.is_some());
             }
-            Ok(deleted.is_some())
+            Err(StoreError::Unavailable(anyhow::anyhow!("the organizations of {id} kept changing during its deletion")))
         })
     }
 }

@@ -220,7 +220,7 @@ impl InvitationStore for DynamoStore {
                 .map(|stored| stored.invitation)
                 .filter(|invitation| invitation.expires_at > now)
                 .collect();
-            pending.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+            pending.sort_by_key(|i| std::cmp::Reverse((i.created_at, i.id)));
             Ok(pending)
         })
     }
@@ -260,7 +260,7 @@ impl InvitationStore for DynamoStore {
                 }
             }
             invitations.retain(|i| i.email == email && i.expires_at > now);
-            invitations.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+            invitations.sort_by_key(|i| std::cmp::Reverse((i.created_at, i.id)));
             Ok(invitations
                 .into_iter()
                 .filter_map(|invitation| {

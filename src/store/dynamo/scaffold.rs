@@ -173,10 +173,6 @@ impl ApiKeyStore for DynamoStore {
     }
 }
 
-
-
-
-
 #[async_trait]
 impl ScimStore for DynamoStore {
     async fn insert_scim_token(&self, token: &NewScimToken, max: usize, effects: &Effects) -> StoreResult<bool> {
