@@ -231,7 +231,7 @@ impl DynamoStore {
                 Some(membership_of(org, member, custom.get(&(*org_id, member.role.clone())).cloned()))
             })
             .collect();
-        memberships.sort_by(|a, b| (a.joined_at, a.org.id).cmp(&(b.joined_at, b.org.id)));
+        memberships.sort_by_key(|m| (m.joined_at, m.org.id));
         Ok(memberships)
     }
 
@@ -244,7 +244,7 @@ impl DynamoStore {
         limit: u32,
     ) -> StoreResult<Vec<Member>> {
         let mut members = self.members(org_id).await?;
-        members.sort_by(|a, b| (a.joined, a.account).cmp(&(b.joined, b.account)));
+        members.sort_by_key(|m| (m.joined, m.account));
         if let Some(after) = after {
             members.retain(|m| (m.joined, m.account) > (after.joined_at, after.account_id));
         }
