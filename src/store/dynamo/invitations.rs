@@ -328,6 +328,7 @@ impl InvitationStore for DynamoStore {
                 let mut writes = vec![turn(&self.tables, org_id, read.ver)];
                 let [gone, by_hash, by_id] = invitation_gone(&self.tables, &stored);
                 writes.extend([gone.when("attribute_exists(#pk)"), by_hash, by_id]);
+                let joining = held.is_none();
                 let member = match held {
                     Some(member) => member,
                     None => {
@@ -346,9 +347,14 @@ impl InvitationStore for DynamoStore {
                         }
                     }
                 };
-                if self.commit(writes, &told).await?.is_none() {
-                    let joined = membership_of(&read.org, &member, custom.get(&member.role).cloned());
-                    return Ok(Acceptance::Joined(Box::new(joined)));
+                match self.commit(writes, &told).await? {
+                    None => {
+                        let joined = membership_of(&read.org, &member, custom.get(&member.role).cloned());
+                        return Ok(Acceptance::Joined(Box::new(joined)));
+                    }
+                    // The acceptor's account is gone (the last of the membership's writes).
+                    Some(failed) if joining && failed.failed(6) => return Ok(Acceptance::NotFound),
+                    Some(_) => continue,
                 }
             }
             Err(busy(org_id))

@@ -312,6 +312,8 @@ impl OrgDomainStore for DynamoStore {
                         let joined = membership_of(&read.org, &member, custom.get(join.role).cloned());
                         return Ok(AutoJoined::Joined(Box::new(joined)));
                     }
+                    // The account is gone (the last of the membership's writes).
+                    Some(failed) if !is_member && failed.failed(4) => return Ok(AutoJoined::No),
                     Some(_) => continue,
                 }
             }

@@ -20,6 +20,9 @@ use crate::model::outcome::Effects;
 use crate::store::error::StoreResult;
 use crate::store::org_roles::{OrgRole, OrgRoleStore, RoleRemoval};
 
+/// How many expired invitations offering a role go in the transaction that deletes it.
+const EXPIRED_PER_CHANGE: usize = 30;
+
 pub(super) fn role_key(org_id: Uuid, name: &str) -> Item {
     key(org_owner(org_id), format!("ROLE#{name}"))
 }
@@ -166,7 +169,9 @@ impl OrgRoleStore for DynamoStore {
                     Write::delete(&self.tables.main, role_key(org_id, name)).when("attribute_exists(#pk)"),
                 ];
                 // Expired invitations offering it can no longer be accepted: they go with it.
-                for expired in offering {
+                // (A few at a time, within the transaction; the rest expire away with the
+                // invitations' `ttl` and can never be accepted.)
+                for expired in offering.into_iter().take(EXPIRED_PER_CHANGE) {
                     writes.extend(super::invitations::invitation_gone(&self.tables, expired));
                 }
                 if self.commit(writes, &told).await?.is_none() {
