@@ -34,72 +34,6 @@ use crate::tokens::opaque::TokenHash;
 use uuid::Uuid;
 
 #[async_trait]
-impl IdentityStore for DynamoStore {
-    async fn insert_oidc_login(&self, login: &NewOidcLogin) -> StoreResult<()> {
-        unimplemented!("insert_oidc_login")
-    }
-
-    async fn start_oidc_login(
-        &self,
-        provider: &str,
-        start_hash: &TokenHash,
-        pending: &Pending,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<Option<String>>> {
-        unimplemented!("start_oidc_login")
-    }
-
-    async fn oidc_link_account(
-        &self,
-        provider: &str,
-        start_hash: &TokenHash,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<Uuid>> {
-        unimplemented!("oidc_link_account")
-    }
-
-    async fn take_oidc_login(
-        &self,
-        provider: &str,
-        state_hash: &TokenHash,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<OidcLogin>> {
-        unimplemented!("take_oidc_login")
-    }
-
-    async fn identity(&self, key: IdentityKey<'_>) -> StoreResult<Option<Identity>> {
-        unimplemented!("identity")
-    }
-
-    async fn identities(&self, account_id: Uuid) -> StoreResult<Vec<Identity>> {
-        unimplemented!("identities")
-    }
-
-    async fn insert_identity(&self, identity: &Identity, key: IdentityKey<'_>, effects: &Effects) -> StoreResult<()> {
-        unimplemented!("insert_identity")
-    }
-
-    async fn insert_account_with_identity(
-        &self,
-        account: &NewAccount,
-        identity: &Identity,
-        key: IdentityKey<'_>,
-        activation: Option<&NewOneTimeToken>,
-        effects: &Effects,
-    ) -> StoreResult<()> {
-        unimplemented!("insert_account_with_identity")
-    }
-
-    async fn identity_used(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
-        unimplemented!("identity_used")
-    }
-
-    async fn delete_identity(&self, account_id: Uuid, id: Uuid, effects: &Effects) -> StoreResult<Unlink> {
-        unimplemented!("delete_identity")
-    }
-}
-
-#[async_trait]
 impl ClientStore for DynamoStore {
     async fn insert_client(
         &self,
@@ -181,72 +115,6 @@ impl InitialTokenStore for DynamoStore {
 
     async fn spend_initial_token(&self, hash: &TokenHash, now: DateTime<Utc>) -> StoreResult<bool> {
         unimplemented!("spend_initial_token")
-    }
-}
-
-#[async_trait]
-impl DeviceStore for DynamoStore {
-    async fn insert_device_code(&self, code: &DeviceCode) -> StoreResult<()> {
-        unimplemented!("insert_device_code")
-    }
-
-    async fn view_device_code(
-        &self,
-        user_hash: &TokenHash,
-        max_views: i64,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<DeviceCode>> {
-        unimplemented!("view_device_code")
-    }
-
-    async fn decide_device_code(
-        &self,
-        device_hash: &TokenHash,
-        decision: &DeviceDecision,
-        now: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        unimplemented!("decide_device_code")
-    }
-
-    async fn device_code(&self, device_hash: &TokenHash) -> StoreResult<Option<DeviceCode>> {
-        unimplemented!("device_code")
-    }
-
-    async fn record_poll(
-        &self,
-        device_hash: &TokenHash,
-        seen: i64,
-        interval_secs: i64,
-        now: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        unimplemented!("record_poll")
-    }
-
-    async fn spend_device_code(&self, device_hash: &TokenHash) -> StoreResult<bool> {
-        unimplemented!("spend_device_code")
-    }
-}
-
-#[async_trait]
-impl ApiKeyStore for DynamoStore {
-    async fn insert_api_key(&self, new: &NewApiKey, max: usize, effects: &Effects) -> StoreResult<bool> {
-        unimplemented!("insert_api_key")
-    }
-
-    async fn api_keys(&self, owner: KeyOwner) -> StoreResult<Vec<ApiKey>> {
-        unimplemented!("api_keys")
-    }
-
-    async fn api_key_by_hash(&self, hash: &TokenHash) -> StoreResult<Option<FoundKey>> {
-        unimplemented!("api_key_by_hash")
-    }
-
-    async fn api_key_used(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
-        unimplemented!("api_key_used")
-    }
-
-    async fn delete_api_key(&self, owner: KeyOwner, id: Uuid, effects: &Effects) -> StoreResult<bool> {
-        unimplemented!("delete_api_key")
     }
 }
 
@@ -602,28 +470,3 @@ impl ScimGroupStore for DynamoStore {
         unimplemented!("delete_scim_group")
     }
 }
-
-
-
-#[async_trait]
-impl ImportStore for DynamoStore {
-    async fn import_accounts(&self, accounts: &[NewAccount]) -> StoreResult<Vec<uuid::Uuid>> {
-        unimplemented!("import_accounts")
-    }
-
-    async fn replace_password_hash(
-        &self,
-        id: uuid::Uuid,
-        old: &str,
-        new: &str,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> StoreResult<bool> {
-        unimplemented!("replace_password_hash")
-    }
-
-    async fn foreign_hash_prefixes(&self, current_prefix: &str) -> StoreResult<Vec<(String, u64)>> {
-        unimplemented!("foreign_hash_prefixes")
-    }
-}
-
-
