@@ -56,7 +56,6 @@ mod owned;
 mod passkeys;
 mod plan;
 mod probe;
-mod scaffold;
 mod scim;
 mod scim_groups;
 mod seeding;
