@@ -5,11 +5,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::identities::IDENTITY;
 use super::items::{Write, WriteError, item, key, n, s};
+use super::owned::deletions;
 use super::plan::{Plan, account_item, account_pk, is_active_admin};
+use super::scim::scim_unmark;
 use super::{ATTEMPTS, DynamoStore, Tables};
 use crate::metrics::{DATABASE as DB, timed};
-use crate::model::account::{Account, AccountKey, Credentials};
+use crate::model::account::{Account, AccountKey, Credentials, Status};
 use crate::model::outcome::Effects;
 use crate::store::accounts::{AccountStore, NewAccount, ProfileChange};
 use crate::store::error::{StoreError, StoreResult};
@@ -131,7 +134,8 @@ impl AccountStore for DynamoStore {
         effects: &Effects,
     ) -> StoreResult<Option<Account>> {
         timed!(DB, "update_profile", async {
-            self.change_account(id, |read| {
+            self.change_account_with(id, Some(IDENTITY), |read, identities| {
+                let pending = read.account.status == Status::Pending;
                 let mut account = read.account.clone();
                 account.username = change.username.clone();
                 account.name = change.name.clone();
@@ -146,6 +150,14 @@ impl AccountStore for DynamoStore {
                     let claim = claim_username(&self.tables, &username.to_ascii_lowercase(), id, change.now);
                     plan.refused_by(claim, || StoreError::UsernameTaken);
                 }
+                if pending && change.status == Status::Active {
+                    // An admin activating a pending account vouches for the address, not for the
+                    // logins whoever signed up linked: those go.
+                    plan.writes.extend(deletions(&self.tables, identities)?);
+                }
+                // The status is now whoever wrote it last: SCIM enables again only an account
+                // it disabled itself, so its mark goes with any other write of the account.
+                plan.writes.push(scim_unmark(&self.tables, id));
                 plan.tell(&self.tables, effects)?;
                 Ok(Some(plan))
             })

@@ -12,7 +12,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::accounts::new_account;
+use super::identities::IDENTITY;
 use super::items::{Item, Write, WriteError, hex, id, item, key, n, opt_text, s, stamp, ttl};
+use super::owned::deletions;
 use super::plan::Plan;
 use super::{DynamoStore, Tables};
 use crate::metrics::{DATABASE as DB, timed};
@@ -223,9 +225,14 @@ impl EmailLoginStore for DynamoStore {
         timed!(DB, "redeem_email_login", async {
             let spent = match redeem {
                 Redeem::Existing { account_id, fresh_password } => {
-                    self.change_account(account_id, |read| {
+                    self.change_account_with(account_id, Some(IDENTITY), |read, identities| {
                         let mut account = read.account.clone();
                         let mut password = read.password_hash.as_str();
+                        let dropped = match account.status == Status::Pending && fresh_password.is_some() {
+                            // Proving the address by email drops the logins linked while pending.
+                            true => deletions(&self.tables, identities)?,
+                            false => Vec::new(),
+                        };
                         if let Some(fresh) = fresh_password
                             && account.status == Status::Pending
                         {
@@ -235,6 +242,7 @@ impl EmailLoginStore for DynamoStore {
                         account.email_verified = true;
                         let mut plan = Plan::new(&self.tables, &read, &account, password, account_id)?;
                         plan.spends(spend(&self.tables, id, attempts_bound, now, None), || StoreError::Conflict);
+                        plan.writes.extend(dropped);
                         plan.tell(&self.tables, effects)?;
                         Ok(Some(plan))
                     })

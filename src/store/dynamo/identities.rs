@@ -33,7 +33,7 @@ use crate::tokens::opaque::TokenHash;
 const ATTEMPTS: usize = 8;
 
 /// The sort key prefix of an account's identities.
-const IDENTITY: &str = "ID#";
+pub(super) const IDENTITY: &str = "ID#";
 
 fn identity_key(account_id: Uuid, id: Uuid) -> Item {
     key(account_owner(account_id), format!("{IDENTITY}{id}"))
@@ -230,7 +230,7 @@ impl IdentityStore for DynamoStore {
             plan.refused_by(marker, || StoreError::Conflict);
             plan.writes.push(owned);
             if let Some(token) = activation {
-                plan.writes.push(super::tokens::token_write(&self.tables, token));
+                plan.writes.extend(super::tokens::token_write(&self.tables, token)?);
             }
             plan.tell(&self.tables, effects)?;
             self.write_new(plan).await

@@ -55,6 +55,16 @@ pub(super) fn pointer(tables: &Tables, owner_pk: &str, companion: &Item, expires
     Ok(Write::put(&tables.main, owned))
 }
 
+/// The writes deleting `owned` (items of an owner's partition, as read) with their companions.
+pub(super) fn deletions(tables: &Tables, owned: &[Item]) -> StoreResult<Vec<Write>> {
+    let mut writes = Vec::new();
+    for found in owned {
+        writes.push(Write::delete(&tables.main, key(text(found, "pk")?, text(found, "sk")?)));
+        writes.extend(companion_of(found)?.map(|companion| Write::delete(&tables.main, companion)));
+    }
+    Ok(writes)
+}
+
 impl DynamoStore {
     /// Deletes every item of the owner `owner_pk`'s partition but the owner's own, with their
     /// companions: the cascade of a deletion, after it committed.

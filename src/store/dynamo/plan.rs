@@ -173,9 +173,38 @@ impl DynamoStore {
         id: Uuid,
         mut plan: impl FnMut(Stored) -> StoreResult<Option<Plan<T>>>,
     ) -> StoreResult<Option<T>> {
+        self.change_account_with(id, None, |read, _| plan(read)).await
+    }
+
+    /// As [`Self::change_account`], reading with the account (in one strongly consistent query
+    /// of its partition) its items whose sort keys begin with `owned` (its identities, say), which
+    /// `plan` decides on too. A change that adds such an item raises the account's version, so
+    /// a plan never writes on a stale list of them.
+    pub(super) async fn change_account_with<T>(
+        &self,
+        id: Uuid,
+        owned: Option<&str>,
+        mut plan: impl FnMut(Stored, &[Item]) -> StoreResult<Option<Plan<T>>>,
+    ) -> StoreResult<Option<T>> {
         for _ in 0..ATTEMPTS {
-            let Some(read) = self.read_account(id).await? else { return Ok(None) };
-            let Some(mut planned) = plan(read)? else { return Ok(None) };
+            let (read, items) = match owned {
+                None => (self.read_account(id).await?, Vec::new()),
+                Some(prefix) => {
+                    let mut read = None;
+                    let mut items = Vec::new();
+                    for found in self.partition(&self.tables.main, &account_pk(id), "").await? {
+                        let sk = text(&found, "sk")?;
+                        if sk == "A" {
+                            read = Some(stored_from_item(&found)?);
+                        } else if sk.starts_with(prefix) {
+                            items.push(found);
+                        }
+                    }
+                    (read, items)
+                }
+            };
+            let Some(read) = read else { return Ok(None) };
+            let Some(mut planned) = plan(read, &items)? else { return Ok(None) };
             planned.writes.extend(self.deliveries_of(&planned.events, planned.account.as_ref()).await?);
             let writes = planned.writes.into_iter().map(Write::build).collect::<StoreResult<Vec<_>>>()?;
             match self.transact(writes).await {

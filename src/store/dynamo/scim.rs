@@ -99,7 +99,6 @@ fn disabled_key(account_id: Uuid) -> Item {
 /// mark off it: SCIM enables again only an account it disabled itself, and the status is now
 /// whoever wrote it last (the SQL store's `UPDATE scim_users SET disabled_account = false`).
 /// For the account's `update_profile`, to join its transaction.
-#[allow(dead_code)]
 pub(super) fn scim_unmark(tables: &Tables, account_id: Uuid) -> Write {
     Write::delete(&tables.main, disabled_key(account_id))
 }

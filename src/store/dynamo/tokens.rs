@@ -5,8 +5,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::identities::IDENTITY;
 use super::items::{Item, Write, id, item, key, names, opt_time, s, sdk_error, stamp, stamp_text, text, time, ttl};
-use super::owned::{account_owner, pointer};
+use super::owned::{account_owner, deletions, pointer};
 use super::plan::{Plan, Stored};
 use super::{DynamoStore, Tables};
 use crate::metrics::{DATABASE as DB, timed};
@@ -133,11 +134,17 @@ impl TokenStore for DynamoStore {
         timed!(DB, "redeem_activation", async {
             let purposes = [TokenPurpose::Activation, TokenPurpose::ActivationThroughProvider];
             let Some(token) = self.spendable(hash, &purposes, now).await? else { return Ok(false) };
+            // The confirmation link of a sign-up through a provider keeps that login; any other
+            // proof of the address drops the logins linked while it was pending.
+            let drops = token.purpose == TokenPurpose::Activation;
             let spent = self
-                .change_account(token.account_id, |read| {
+                .change_account_with(token.account_id, Some(IDENTITY), |read, identities| {
                     let account = proved(&read, now);
                     let mut plan = Plan::new(&self.tables, &read, &account, &read.password_hash, ())?;
                     plan.spends(spend(&self.tables, hash, now), || StoreError::Conflict);
+                    if drops && read.account.status == Status::Pending {
+                        plan.writes.extend(deletions(&self.tables, identities)?);
+                    }
                     plan.tell(&self.tables, effects)?;
                     Ok(Some(plan))
                 })
@@ -165,10 +172,13 @@ impl TokenStore for DynamoStore {
             let others: Vec<String> =
                 self.reset_tokens_of(token.account_id, now).await?.into_iter().filter(|other| *other != mine).collect();
             let done = self
-                .change_account(token.account_id, |read| {
+                .change_account_with(token.account_id, Some(IDENTITY), |read, identities| {
                     let account = proved(&read, now);
                     let mut plan = Plan::new(&self.tables, &read, &account, password_hash, ())?;
                     plan.spends(spend(&self.tables, hash, now), || StoreError::Conflict);
+                    if read.account.status == Status::Pending {
+                        plan.writes.extend(deletions(&self.tables, identities)?);
+                    }
                     for other in &others {
                         let other = key(format!("T#{other}"), "T");
                         let spent = Write::update(&self.tables.main, other, "SET #used = if_not_exists(#used, :now)")
