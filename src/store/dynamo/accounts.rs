@@ -5,9 +5,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::identities::IDENTITY;
 use super::items::{Write, WriteError, item, key, n, s};
-use super::owned::deletions;
+use super::owned::{IDENTITY, deletions};
 use super::plan::{Plan, account_item, account_pk, is_active_admin};
 use super::scim::scim_unmark;
 use super::{ATTEMPTS, DynamoStore, Tables};

@@ -12,9 +12,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::accounts::new_account;
-use super::identities::IDENTITY;
 use super::items::{Item, Write, WriteError, hex, id, item, key, n, opt_text, s, stamp, ttl};
-use super::owned::deletions;
+use super::owned::{IDENTITY, deletions};
 use super::plan::Plan;
 use super::{DynamoStore, Tables};
 use crate::metrics::{DATABASE as DB, timed};

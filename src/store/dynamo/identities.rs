@@ -17,8 +17,7 @@ use super::accounts::new_account;
 use super::items::{
     Item, Write, WriteError, id, item, key, n, names, opt_text, opt_time, s, sdk_error, stamp, text, time,
 };
-use super::mfa::PASSKEY;
-use super::owned::{account_owner, companion_of, with_companion};
+use super::owned::{IDENTITY, PASSKEY, account_owner, companion_of, with_companion};
 use super::plan::account_pk;
 use super::{DynamoStore, Tables};
 use crate::metrics::{DATABASE as DB, timed};
@@ -31,9 +30,6 @@ use crate::tokens::opaque::TokenHash;
 
 /// How many times a change is written again when a concurrent one came first.
 const ATTEMPTS: usize = 8;
-
-/// The sort key prefix of an account's identities.
-pub(super) const IDENTITY: &str = "ID#";
 
 fn identity_key(account_id: Uuid, id: Uuid) -> Item {
     key(account_owner(account_id), format!("{IDENTITY}{id}"))

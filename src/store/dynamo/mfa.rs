@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::DynamoStore;
 use super::items::{Item, Write, hex, id, item, key, n, number, opt_text, s, stamp, text, time, ttl};
-use super::owned::{account_owner, owner_exists};
+use super::owned::{PASSKEY, account_owner, owner_exists};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::model::outcome::Effects;
 use crate::store::error::{StoreError, StoreResult};
@@ -21,9 +21,6 @@ use crate::tokens::opaque::TokenHash;
 
 /// How many times a removal is planned again when the factors changed meanwhile.
 const ATTEMPTS: usize = 8;
-
-/// The sort key of a passkey in its account's partition.
-pub(super) const PASSKEY: &str = "PK#";
 
 fn factors_key(account_id: Uuid) -> Item {
     key(account_owner(account_id), "MFA")

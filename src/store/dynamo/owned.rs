@@ -18,6 +18,13 @@ use super::items::{Item, Write, item, key, opt_text, text, ttl};
 use super::{DynamoStore, MAX_TRANSACTION, Tables};
 use crate::store::error::StoreResult;
 
+/// The sort-key prefix of an account's identities in its partition (read by the changes that
+/// drop a pending account's unconfirmed ones).
+pub(super) const IDENTITY: &str = "ID#";
+
+/// The sort-key prefix of an account's passkeys in its partition (counted with its factors).
+pub(super) const PASSKEY: &str = "PK#";
+
 /// The owner item's sort key (`A` for an account, `O` for an organization).
 fn owner_sk(owner_pk: &str) -> &'static str {
     if owner_pk.starts_with("O#") { "O" } else { "A" }

@@ -9,8 +9,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::items::{Item, Write, WriteError, hex, id, item, key, opt_text, opt_time, s, stamp, text, time, ttl};
-use super::mfa::PASSKEY;
-use super::owned::{account_owner, companion_of, owner_exists, with_companion};
+use super::owned::{PASSKEY, account_owner, companion_of, owner_exists, with_companion};
 use super::{DynamoStore, Tables};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::model::outcome::Effects;

@@ -5,9 +5,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::identities::IDENTITY;
 use super::items::{Item, Write, id, item, key, names, opt_time, s, sdk_error, stamp, stamp_text, text, time, ttl};
-use super::owned::{account_owner, deletions, pointer};
+use super::owned::{IDENTITY, account_owner, deletions, pointer};
 use super::plan::{Plan, Stored};
 use super::{DynamoStore, Tables};
 use crate::metrics::{DATABASE as DB, timed};
