@@ -7,6 +7,13 @@ noisy neighbour hurts every scenario alike), and takes the median of the rounds.
 server's CPU time and memory from /proc, measures start-up to ready and the bare Argon2id
 bound (bench/tools/hash_bound.rs) in the same run, and writes bench/results/*.json, the tables
 in docs/BENCHMARKS.md and docs/bench-throughput.svg. Standard library only.
+
+The backend is SQLite unless the environment names another: GATEHOUSE_BENCH_POSTGRES_URL (and
+GATEHOUSE_BENCH_REDIS_URL beside it), or GATEHOUSE_BENCH_DYNAMODB=1, the DynamoDB store on a
+local DynamoDB-compatible engine (moto's server, e2e/aws/dynamodb_engine.py, run by the python
+GATEHOUSE_MOTO_PYTHON names) on a free loopback port. That engine serves one request at a time,
+so its figures say what the server does around the store's calls, not what DynamoDB would give:
+they are written to the temp directory only, never to the committed tables.
 """
 
 import argparse
@@ -37,6 +44,14 @@ ROOT = Path(__file__).resolve().parent.parent
 LUA = ROOT / "bench" / "lua"
 PREFIX = "bench"
 PASSWORD = "bench-password-9f3k2"
+ENGINE = ROOT / "e2e" / "aws" / "dynamodb_engine.py"
+# The region the local engine is named by (it accepts real regions only) and the credentials
+# the AWS SDK wants even for a local engine (any will do).
+DYNAMODB_ENV = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
+                "AWS_EC2_METADATA_DISABLED": "true"}
+# The scenarios a backend cannot prepare: `members` inserts its memberships with SQL.
+NOT_ON = {"dynamodb": {"members": "its 10,000 memberships are inserted with SQL, which the DynamoDB store has no "
+                                  "place for"}}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 HASH_MAX_WAIT_MS = 1000  # the server's default GATEHOUSE_HASH_MAX_WAIT, left as it is
 
@@ -230,6 +245,15 @@ class Server:
                 self.process.wait()
 
 
+def engine_answers(port):
+    """Whether the DynamoDB engine on `port` answers its status page."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/data.json", timeout=5) as answer:
+            return answer.status == 200
+    except (OSError, ValueError):
+        return False
+
+
 def wrk_command(url, script, concurrency, seconds, args, threads=None):
     threads = threads or min(concurrency, 2)
     return ["wrk", "-t", str(threads), "-c", str(concurrency), "-d", f"{seconds}s", "--timeout", "10s",
@@ -274,6 +298,9 @@ class Bench:
         self.keys_file = self.workdir / "api-keys.txt"
         self.refresh_file = self.workdir / "refresh-tokens.txt"
         self.cleanup = []
+        self.engine = None
+        # The environment of the helper programs that open the database (the seed program).
+        self.tool_env = dict(os.environ)
         self.database_url, self.extra_env, self.backend = self.prepare_backend()
 
     # --- backends -------------------------------------------------------------------------
@@ -281,6 +308,11 @@ class Bench:
     def prepare_backend(self):
         postgres = os.environ.get("GATEHOUSE_BENCH_POSTGRES_URL")
         redis = os.environ.get("GATEHOUSE_BENCH_REDIS_URL")
+        if os.environ.get("GATEHOUSE_BENCH_DYNAMODB", "") not in ("", "0"):
+            if postgres or redis:
+                raise SystemExit("bench: GATEHOUSE_BENCH_DYNAMODB goes alone, without GATEHOUSE_BENCH_POSTGRES_URL "
+                                 "or GATEHOUSE_BENCH_REDIS_URL")
+            return self.prepare_dynamodb()
         if not postgres:
             return f"sqlite://{self.workdir}/gatehouse.db", {}, "sqlite"
         name = f"gatehouse_bench_{os.getpid()}_{int(time.time())}"
@@ -299,15 +331,65 @@ class Bench:
                                                  f"| xargs -r redis-cli -u '{redis}' del >/dev/null"])
         return url, extra, backend
 
+    def prepare_dynamodb(self):
+        """The DynamoDB store on a local engine started here (stopped by close()), under a table
+        prefix of this run's, its tables made by `gatehouse migrate`."""
+        python = os.environ.get("GATEHOUSE_MOTO_PYTHON")
+        if not python:
+            raise SystemExit('bench: GATEHOUSE_BENCH_DYNAMODB needs GATEHOUSE_MOTO_PYTHON, the python of moto\'s '
+                             'virtualenv: eval "$(e2e/aws/tools.sh --print-env)"')
+        port = free_port()
+        self.engine_log = self.workdir / "dynamodb-engine.log"
+        with open(self.engine_log, "wb") as engine_log:
+            self.engine = subprocess.Popen([python, str(ENGINE), "-H", "127.0.0.1", "-p", str(port)],
+                                           stdout=engine_log, stderr=subprocess.STDOUT)
+        started = time.perf_counter()
+        while not engine_answers(port):
+            if self.engine.poll() is not None or time.perf_counter() - started > 60:
+                self.close()
+                raise RuntimeError(f"the DynamoDB engine did not answer on port {port}; see {self.engine_log}")
+            time.sleep(0.1)
+        self.dynamodb_endpoint = f"http://127.0.0.1:{port}"
+        self.tool_env.update(DYNAMODB_ENV)
+        try:
+            url = self.dynamodb_tables(f"bench{os.getpid()}-")
+        except BaseException:
+            self.close()
+            raise
+        log(f"DynamoDB engine (moto) on port {port}, ready in {time.perf_counter() - started:.1f}s")
+        return url, dict(DYNAMODB_ENV), "dynamodb"
+
+    def dynamodb_tables(self, prefix):
+        """Fresh tables under `prefix` on the engine (`gatehouse migrate`); their database URL."""
+        url = f"dynamodb://{prefix}?region={DYNAMODB_ENV['AWS_REGION']}&endpoint={self.dynamodb_endpoint}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")}
+        env.update(DYNAMODB_ENV, GATEHOUSE_DATABASE_URL=url, GATEHOUSE_LOG="warn")
+        done = subprocess.run([self.binary, "migrate"], env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"gatehouse migrate on the DynamoDB engine failed: {done.stderr}{done.stdout}")
+        return url
+
+    def engine_calls(self):
+        """The DynamoDB calls the engine has answered so far (its log has a line for each)."""
+        with open(self.engine_log, "rb") as engine_log:
+            return sum(1 for line in engine_log if b'"POST / HTTP' in line)
+
     def close(self):
         for command in self.cleanup:
             subprocess.run(command, check=False, capture_output=True)
+        if self.engine and self.engine.poll() is None:
+            self.engine.terminate()
+            try:
+                self.engine.wait(10)
+            except subprocess.TimeoutExpired:
+                self.engine.kill()
+                self.engine.wait()
 
     # --- preparation ----------------------------------------------------------------------
 
     def seed(self, count):
         done = subprocess.run([*self.seed_command, self.database_url, str(count), PREFIX, PASSWORD],
-                              capture_output=True, text=True, check=True)
+                              capture_output=True, text=True, check=True, env=self.tool_env)
         log("seeded", done.stdout.strip())
 
     def log_in_many(self, server, count, start=0):
@@ -359,7 +441,7 @@ class Bench:
         if status != 201:
             raise RuntimeError(f"creating the big organization answered {status}")
         done = subprocess.run([*self.seed_command, self.database_url, str(count), "benchmember", PASSWORD],
-                              capture_output=True, text=True, check=True)
+                              capture_output=True, text=True, check=True, env=self.tool_env)
         log("seeded members' accounts", done.stdout.strip())
         insert = ("INSERT INTO memberships (org_id, account_id, role, joined_at) "
                   f"SELECT '{org['id']}', id, 'member', created_at FROM accounts WHERE email LIKE 'benchmember%'")
@@ -385,7 +467,7 @@ class Bench:
         for each through the API, as a person would; keeps their secrets."""
         count = self.o.totp_accounts
         done = subprocess.run([*self.seed_command, self.database_url, str(count), TOTP_PREFIX, PASSWORD],
-                              capture_output=True, text=True, check=True)
+                              capture_output=True, text=True, check=True, env=self.tool_env)
         log("seeded for login_totp", done.stdout.strip())
 
         def one(n):
@@ -452,8 +534,18 @@ class Bench:
             process.wait(10)
 
     def startup(self, starts):
+        """Seconds from exec to ready, each start on a fresh database: a SQLite file (on every
+        SQL backend), or on DynamoDB fresh tables on the engine (made before the clock starts)."""
         times = []
         for n in range(starts):
+            if self.backend == "dynamodb":
+                url = self.dynamodb_tables(f"bench{os.getpid()}-start{n}-")
+                server = Server(self.binary, url, self.workdir, DYNAMODB_ENV)
+                try:
+                    times.append(server.start(ready_within=120))
+                finally:
+                    server.stop()
+                continue
             fresh = self.workdir / f"startup-{n}"
             fresh.mkdir()
             server = Server(self.binary, f"sqlite://{fresh}/gatehouse.db", self.workdir)
@@ -495,12 +587,16 @@ class Bench:
         else:
             raise ValueError(name)
         server.reset_peak()
+        calls_before = self.engine_calls() if self.engine else None
         cpu_before = server.cpu_seconds()
         result = run_wrk(command, env)
         cpu = server.cpu_seconds() - cpu_before
         if name == "refresh":
             shutil.move(self.workdir / "refresh-left.txt", self.refresh_file)
         row = summarize(result, cpu, server.memory_kib()[1])
+        if calls_before is not None and result["requests"]:
+            # The server's background work (the job queue's polling) is counted in too.
+            row["engine_calls_per_req"] = (self.engine_calls() - calls_before) / result["requests"]
         if name == "login_totp":
             # The first step's 403 mfa_required is the expected answer, not an error.
             row["errors"] -= row["statuses"].get("403", 0)
@@ -721,7 +817,9 @@ def targets(results):
         checks.append(("5. peak RSS during the login flood", mixed["peak_rss_mib"], "<= 64 MiB",
                        mixed["peak_rss_mib"] <= 64, "VmHWM"))
     start = results["startup_ms"]["median"]
-    checks.append(("6. start-up to ready (SQLite, fresh database)", start, "< 200 ms", start < 200,
+    fresh = ("DynamoDB on the local engine, fresh tables" if results["backend"] == "dynamodb"
+             else "SQLite, fresh database")
+    checks.append((f"6. start-up to ready ({fresh})", start, "< 200 ms", start < 200,
                    f"median of {len(results['startup_ms']['all'])}"))
     return [{"target": t, "value": v, "need": n, "pass": None if p is None else bool(p), "note": note}
             for t, v, n, p, note in checks]
@@ -775,6 +873,13 @@ def main():
 
     workdir = tempfile.mkdtemp(prefix="gatehouse-bench-")
     bench = Bench(options, workdir)
+    for name, why in NOT_ON.get(bench.backend, {}).items():
+        if name in names:
+            log(f"skipping {name} on {bench.backend}: {why}")
+            names.remove(name)
+    if bench.backend == "dynamodb" and not options.no_docs:
+        log("dynamodb: the local engine's figures are indicative only; they go to the temp directory (--no-docs)")
+        options.no_docs = True
     server = None
     try:
         log(f"backend {bench.backend}, work in {workdir}")
@@ -834,8 +939,10 @@ def main():
                         time.sleep(0.5)
                         row["healthz_after"] = bench.scenario(server, "healthz", c, options.duration, bound)["req_per_s"]
                     rounds.setdefault(name, {}).setdefault(str(c), []).append(row)
+                    calls = (f"  engine calls/req {row['engine_calls_per_req']:.2f}"
+                             if row.get("engine_calls_per_req") is not None else "")
                     log(f"  {name:9} c={c:<3} {row['req_per_s']:9.1f} req/s  ok {row['ok_per_s']:9.1f}/s  "
-                        f"p99 {row['p99_ms']:7.2f} ms  errors {row['errors']}")
+                        f"p50 {row['p50_ms']:7.2f} ms  p99 {row['p99_ms']:7.2f} ms  errors {row['errors']}{calls}")
                     time.sleep(0.5)
         time.sleep(2)
         after_rss, lifetime_peak = server.memory_kib()

@@ -29,7 +29,14 @@
 #   GATEHOUSE_BENCH_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test): run on a fresh
 #   PostgreSQL database created next to that one (and dropped afterwards);
 #   GATEHOUSE_BENCH_REDIS_URL (e.g. redis://127.0.0.1:6379): sessions in Redis, under a unique
-#   key prefix (deleted afterwards).
+#   key prefix (deleted afterwards);
+#   GATEHOUSE_BENCH_DYNAMODB=1 (with GATEHOUSE_MOTO_PYTHON, as `eval "$(e2e/aws/tools.sh
+#   --print-env)"` sets it): the DynamoDB store on a local DynamoDB-compatible engine (moto,
+#   e2e/aws/dynamodb_engine.py) started on a free loopback port and stopped afterwards, fresh
+#   tables made by `gatehouse migrate`, start-up timed on fresh tables too. The engine serves one
+#   request at a time, so the figures are indicative only: they go to the temp directory, never
+#   to the committed tables, and each row counts the engine's calls per request. The members
+#   scenario is skipped there (its memberships are inserted with SQL). bench.py only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -16,6 +16,9 @@ mod dynamodb_engine;
 mod helpers;
 #[path = "api/smtp.rs"]
 mod smtp;
+#[path = "api/stored.rs"]
+#[allow(dead_code)]
+mod stored;
 
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,8 @@
 //! Several gatehouse processes on one PostgreSQL + Redis, and outages of both under a running
 //! server. Needs `GATEHOUSE_TEST_POSTGRES_URL` and `GATEHOUSE_TEST_REDIS_URL`; without them the
-//! tests are skipped and say so.
+//! tests are skipped and say so. What replicas share (keys, sessions, the outbox, budgets,
+//! memberships, API keys) is also proven on one DynamoDB with no Redis, on the engine of
+//! `common/dynamodb.rs`.
 
 #[path = "common/database.rs"]
 mod database;
@@ -41,6 +43,28 @@ fn servers() -> Option<(String, String)> {
             None
         }
     }
+}
+
+/// What the replicas of a test share: a database, and Redis or not.
+struct Shared {
+    db: TestDatabase,
+    redis: Option<String>,
+}
+
+/// PostgreSQL and Redis, or `None` when they are not configured.
+async fn on_postgres_and_redis() -> Option<Shared> {
+    let (postgres, redis) = servers()?;
+    Some(Shared { db: TestDatabase::create_on(Kind::Postgres, &postgres).await, redis: Some(redis) })
+}
+
+/// Tables of their own on the DynamoDB engine, with no Redis, or `None` (and a note on stderr)
+/// when no engine is configured.
+async fn on_dynamodb() -> Option<Shared> {
+    let Some(endpoint) = Kind::Dynamodb.server_url() else {
+        database::skip("dynamodb", Kind::Dynamodb.env_var(), "the replica tests on DynamoDB");
+        return None;
+    };
+    Some(Shared { db: TestDatabase::create_on(Kind::Dynamodb, &endpoint).await, redis: None })
 }
 
 fn free_port() -> u16 {
@@ -109,15 +133,29 @@ async fn until_status(client: &reqwest::Client, url: &str, token: Option<&str>, 
 /// budget per address is raised, because every request here comes from 127.0.0.1 and the tests
 /// sign up more accounts than one person would in a minute (the budget test sets its own).
 fn base_env(db: &TestDatabase, redis: &str, smtp: &SmtpServer, public_url: &str) -> HashMap<String, String> {
-    HashMap::from([
+    let mut env = shared_env(db, None, smtp, public_url);
+    env.insert("GATEHOUSE_REDIS_URL".into(), redis.to_owned());
+    env.insert("GATEHOUSE_REDIS_PREFIX".into(), format!("gh-replicas-{}:", uuid::Uuid::now_v7().simple()));
+    env
+}
+
+/// [`base_env`] for what `shared` holds (sessions in the database when there is no Redis).
+fn shared_env(db: &TestDatabase, redis: Option<&str>, smtp: &SmtpServer, public_url: &str) -> HashMap<String, String> {
+    if let Some(redis) = redis {
+        return base_env(db, redis, smtp, public_url);
+    }
+    let mut env = HashMap::from([
         ("GATEHOUSE_DATABASE_URL".into(), db.url.clone()),
-        ("GATEHOUSE_REDIS_URL".into(), redis.to_owned()),
-        ("GATEHOUSE_REDIS_PREFIX".into(), format!("gh-replicas-{}:", uuid::Uuid::now_v7().simple())),
         ("GATEHOUSE_SMTP_URL".into(), smtp.url()),
         ("GATEHOUSE_PUBLIC_URL".into(), public_url.to_owned()),
         ("GATEHOUSE_LOG".into(), "warn".into()),
         ("GATEHOUSE_RATE_LIMIT_SIGNUP".into(), "1000/1m".into()),
-    ])
+    ]);
+    // The AWS SDK's settings for a DynamoDB database (credentials, region).
+    for (name, value) in std::env::vars().filter(|(name, _)| name.starts_with("AWS_")) {
+        env.insert(name, value);
+    }
+    env
 }
 
 async fn post(client: &reqwest::Client, url: &str, body: Value, token: Option<&str>) -> reqwest::Response {
@@ -143,12 +181,22 @@ async fn activate(client: &reqwest::Client, smtp: &SmtpServer, email: &str, base
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn three_replicas_share_keys_sessions_and_the_outbox() {
-    let Some((postgres, redis)) = servers() else { return };
-    let db = TestDatabase::create_on(Kind::Postgres, &postgres).await;
+async fn three_replicas_share_keys_sessions_and_the_outbox_on_postgres_and_redis() {
+    let Some(shared) = on_postgres_and_redis().await else { return };
+    three_replicas_share_keys_sessions_and_the_outbox(shared).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_replicas_share_keys_sessions_and_the_outbox_on_dynamodb() {
+    let Some(shared) = on_dynamodb().await else { return };
+    three_replicas_share_keys_sessions_and_the_outbox(shared).await;
+}
+
+async fn three_replicas_share_keys_sessions_and_the_outbox(shared: Shared) {
+    let Shared { db, redis } = shared;
     let smtp = SmtpServer::start().await;
     let ports = [free_port(), free_port(), free_port()];
-    let env = base_env(&db, &redis, &smtp, &format!("http://127.0.0.1:{}", ports[0]));
+    let env = shared_env(&db, redis.as_deref(), &smtp, &format!("http://127.0.0.1:{}", ports[0]));
     // Started together on an empty database: they race to create the signing key.
     let mut replicas: Vec<Replica> = ports.iter().map(|port| Replica::start(*port, &env)).collect();
     let client = reqwest::Client::new();
@@ -273,15 +321,25 @@ async fn three_replicas_share_keys_sessions_and_the_outbox() {
     drop(replicas);
 }
 
-/// A budget and the login lockout are shared: requests spread over two processes on one Redis
-/// count together.
+/// A budget and the login lockout are shared: requests spread over two processes on one Redis (or
+/// one DynamoDB) count together.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_replicas_share_one_rate_limit_and_one_lockout() {
-    let Some((postgres, redis)) = servers() else { return };
-    let db = TestDatabase::create_on(Kind::Postgres, &postgres).await;
+async fn two_replicas_share_one_rate_limit_and_one_lockout_on_postgres_and_redis() {
+    let Some(shared) = on_postgres_and_redis().await else { return };
+    two_replicas_share_one_rate_limit_and_one_lockout(shared).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_share_one_rate_limit_and_one_lockout_on_dynamodb() {
+    let Some(shared) = on_dynamodb().await else { return };
+    two_replicas_share_one_rate_limit_and_one_lockout(shared).await;
+}
+
+async fn two_replicas_share_one_rate_limit_and_one_lockout(shared: Shared) {
+    let Shared { db, redis } = shared;
     let smtp = SmtpServer::start().await;
     let ports = [free_port(), free_port()];
-    let mut env = base_env(&db, &redis, &smtp, &format!("http://127.0.0.1:{}", ports[0]));
+    let mut env = shared_env(&db, redis.as_deref(), &smtp, &format!("http://127.0.0.1:{}", ports[0]));
     env.insert("GATEHOUSE_RATE_LIMIT_SIGNUP".into(), "4/1m".into());
     let replicas: Vec<Replica> = ports.iter().map(|port| Replica::start(*port, &env)).collect();
     let client = reqwest::Client::new();
@@ -491,12 +549,22 @@ async fn a_logout_holds_on_every_replica_at_once_though_each_remembers_sessions(
 /// four rounds, so that bob gets no more invitations than one address may in an hour
 /// (`GATEHOUSE_RATE_LIMIT_EMAIL`, 5, with his activation email).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_removal_from_an_organization_holds_on_every_replica_at_the_next_request() {
-    let Some((postgres, redis)) = servers() else { return };
-    let db = TestDatabase::create_on(Kind::Postgres, &postgres).await;
+async fn a_removal_from_an_organization_holds_on_every_replica_at_the_next_request_on_postgres_and_redis() {
+    let Some(shared) = on_postgres_and_redis().await else { return };
+    a_removal_from_an_organization_holds_on_every_replica_at_the_next_request(shared).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_removal_from_an_organization_holds_on_every_replica_at_the_next_request_on_dynamodb() {
+    let Some(shared) = on_dynamodb().await else { return };
+    a_removal_from_an_organization_holds_on_every_replica_at_the_next_request(shared).await;
+}
+
+async fn a_removal_from_an_organization_holds_on_every_replica_at_the_next_request(shared: Shared) {
+    let Shared { db, redis } = shared;
     let smtp = SmtpServer::start().await;
     let ports = [free_port(), free_port()];
-    let mut env = base_env(&db, &redis, &smtp, &format!("http://127.0.0.1:{}", ports[0]));
+    let mut env = shared_env(&db, redis.as_deref(), &smtp, &format!("http://127.0.0.1:{}", ports[0]));
     env.insert("GATEHOUSE_TRUSTED_PROXIES".into(), "127.0.0.1".into());
     env.insert("GATEHOUSE_FORWARD_RULES".into(), "app.test=org:acme".into());
     let replicas = [Replica::start(ports[0], &env), Replica::start(ports[1], &env)];
@@ -569,12 +637,22 @@ async fn a_removal_from_an_organization_holds_on_every_replica_at_the_next_reque
 /// An API key made on one replica opens the API on the other; revoked on either, it is refused
 /// by both at the next request, round after round.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_revoked_api_key_is_refused_by_every_replica_at_the_next_request() {
-    let Some((postgres, redis)) = servers() else { return };
-    let db = TestDatabase::create_on(Kind::Postgres, &postgres).await;
+async fn a_revoked_api_key_is_refused_by_every_replica_at_the_next_request_on_postgres_and_redis() {
+    let Some(shared) = on_postgres_and_redis().await else { return };
+    a_revoked_api_key_is_refused_by_every_replica_at_the_next_request(shared).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revoked_api_key_is_refused_by_every_replica_at_the_next_request_on_dynamodb() {
+    let Some(shared) = on_dynamodb().await else { return };
+    a_revoked_api_key_is_refused_by_every_replica_at_the_next_request(shared).await;
+}
+
+async fn a_revoked_api_key_is_refused_by_every_replica_at_the_next_request(shared: Shared) {
+    let Shared { db, redis } = shared;
     let smtp = SmtpServer::start().await;
     let ports = [free_port(), free_port()];
-    let env = base_env(&db, &redis, &smtp, &format!("http://127.0.0.1:{}", ports[0]));
+    let env = shared_env(&db, redis.as_deref(), &smtp, &format!("http://127.0.0.1:{}", ports[0]));
     let replicas = [Replica::start(ports[0], &env), Replica::start(ports[1], &env)];
     let client = reqwest::Client::new();
     for replica in &replicas {

@@ -58,6 +58,14 @@ fn written(write: GroupWrite) -> Result<()> {
             ),
         )),
         GroupWrite::GroupLimit => Err(scim(403, None, format!("an organization has at most {MAX_GROUPS} groups"))),
+        GroupWrite::TooLarge { at_most } => Err(scim(
+            400,
+            Some("tooMany"),
+            format!(
+                "this change would add, remove or rename the group for too many members at once \
+                 ({at_most} always fit); send the members in smaller PATCH operations"
+            ),
+        )),
     }
 }
 

@@ -147,6 +147,11 @@ pub enum GroupWrite {
     TooManyGroups(Uuid),
     /// The organization has [`MAX_GROUPS`] already.
     GroupLimit,
+    /// The change would rewrite more memberships at once than the store can in one
+    /// transaction (DynamoDB's 100 items): at most this many.
+    TooLarge {
+        at_most: usize,
+    },
 }
 
 /// A token's hash with the token's row, to store.

@@ -2,6 +2,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, assert_problem, spawn_app};
+use crate::stored::{Jobs, Stored};
 
 #[tokio::test]
 async fn the_emailed_link_activates_the_account_and_a_second_click_answers_the_same() {
@@ -87,7 +88,7 @@ async fn resend_answers_the_same_for_every_address_and_mails_only_pending_accoun
     // Once active, a resend sends nothing more.
     app.post_json("/activate/resend", &json!({"email": "eve@example.com"}), None).await;
     app.post_json("/activate/resend", &json!({"email": "eve@example.com"}), None).await;
-    assert_eq!(app.count("SELECT COUNT(*) FROM jobs WHERE kind = 'email' AND target = 'eve@example.com'").await, 2);
+    assert_eq!(app.count(Stored::Jobs(Jobs::emails_to("eve@example.com"))).await, 2);
 }
 
 #[tokio::test]
@@ -102,10 +103,7 @@ async fn emails_survive_a_mail_server_that_is_down_at_sign_up() {
     .await;
     let response = app.sign_up(json!({"email": "fay@example.com", "password": PASSWORD})).await;
     assert_eq!(response.status(), StatusCode::CREATED);
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM jobs WHERE kind = 'email' AND status IN ('queued', 'sending')").await,
-        1
-    );
+    assert_eq!(app.count(Stored::Jobs(Jobs { statuses: &["queued", "sending"], ..Jobs::of("email") })).await, 1);
     assert!(app.smtp.messages().is_empty());
 
     // The mail server comes back on the configured port; the worker's retry delivers it.

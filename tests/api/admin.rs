@@ -349,10 +349,7 @@ async fn the_outbox_lists_emails_without_their_links_and_retries_a_failed_one() 
         .as_str()
         .unwrap()
         .to_owned();
-    app.sql(&format!(
-        "UPDATE jobs SET status = 'failed', attempts = 15, last_error = '550 mailbox unavailable', body = '{{\"text\":\"x\",\"html\":\"x\"}}' WHERE id = '{failed_id}'"
-    ))
-    .await;
+    app.fail_email(&failed_id, "550 mailbox unavailable").await;
     let failed = admin_get(&app, "/admin/outbox?status=failed", &admin).await;
     assert_eq!(failed["emails"][0]["last_error"], "550 mailbox unavailable");
     let retried = app.post_json(&format!("/admin/outbox/{failed_id}/retry"), &json!({}), Some(&admin)).await;

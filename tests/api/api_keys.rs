@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Options, TestApp, assert_problem, spawn_app_with};
 use crate::oauth::register;
+use crate::stored::Stored;
 
 async fn app() -> TestApp {
     let options = Options::default()
@@ -51,7 +52,7 @@ async fn a_key_is_shown_once_opens_the_api_as_its_owner_and_nothing_that_takes_a
     assert_eq!(made["prefix"], key[..11]);
     assert_eq!(made["scopes"], json!(["deploy", "reports:read"]));
     // Kept as a hash only, and never listed again.
-    app.count_reaches(&format!("SELECT COUNT(*) FROM api_keys WHERE prefix = '{}'", &key[..11]), 1).await;
+    app.count_reaches(Stored::ApiKeysWithPrefix(&key[..11]), 1).await;
     let listed = app.get("/user/api-keys", Some(&token)).await.text().await.unwrap();
     assert!(listed.contains(made["id"].as_str().unwrap()) && !listed.contains(&key), "{listed}");
 
@@ -88,14 +89,14 @@ async fn a_key_is_shown_once_opens_the_api_as_its_owner_and_nothing_that_takes_a
     for bad in [forged.as_str(), "gh_short"] {
         assert_problem(app.get("/user", Some(bad)).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
     }
-    app.count_reaches("SELECT COUNT(*) FROM audit_events WHERE kind = 'api_key.created'", 1).await;
+    app.count_reaches(Stored::AuditEvents(&["api_key.created"]), 1).await;
 
     // Revoked: refused at the next request.
     let path = format!("/user/api-keys/{}", made["id"].as_str().unwrap());
     let revoked = app.send_json(Method::DELETE, &path, &json!({}), Some(&token)).await;
     assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
     assert_problem(app.get("/user", Some(&key)).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    app.count_reaches("SELECT COUNT(*) FROM audit_events WHERE kind = 'api_key.revoked'", 1).await;
+    app.count_reaches(Stored::AuditEvents(&["api_key.revoked"]), 1).await;
 }
 
 #[tokio::test]

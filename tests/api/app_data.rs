@@ -5,6 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, assert_problem, jwt_payload, spawn_app};
+use crate::stored::Stored;
 
 #[tokio::test]
 async fn an_admin_sets_app_data_the_user_reads_it_and_the_next_token_carries_it() {
@@ -77,7 +78,7 @@ async fn sign_up_refuses_app_data_and_an_admin_may_create_an_account_with_it() {
         .await;
     let problem = assert_problem(refused, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     assert_eq!(problem["errors"][0]["field"], "app_data");
-    assert_eq!(app.count("SELECT COUNT(*) FROM accounts WHERE email_normalized = 'cat@example.com'").await, 0);
+    assert_eq!(app.count(Stored::AccountsWithEmail("cat@example.com")).await, 0);
 
     let admin = app.admin("root@example.com").await;
     let body = json!({"email": "dan@example.com", "password": PASSWORD, "app_data": {"tenant": "acme"}});

@@ -18,6 +18,7 @@ use crate::browser::{Browser, query_param};
 use crate::device::{DEVICE_GRANT, answer, device_authorization, to_approval};
 use crate::helpers::{Options, PASSWORD, TestApp, eventually, jwt_header, jwt_payload, spawn_app, spawn_app_with};
 use crate::oauth::{Client, REDIRECT, authorize, authorize_url, pkce, redeem, register, token};
+use crate::stored::{Jobs, Stored};
 
 const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
@@ -251,18 +252,21 @@ async fn a_self_registered_client_is_not_called_at_a_private_address() {
     }
 
     // The literal address is refused for good; the name is refused where it resolves, each time.
-    let literal = format!(
-        "SELECT COUNT(*) FROM jobs WHERE kind = 'logout' AND target = '{}' AND status = 'failed' \
-         AND last_error LIKE '%127.0.0.1 is not a public address%'",
-        clients[0].id
-    );
-    app.count_reaches(&literal, 1).await;
-    let named = format!(
-        "SELECT COUNT(*) FROM jobs WHERE kind = 'logout' AND target = '{}' AND status = 'queued' AND attempts >= 1 \
-         AND last_error IS NOT NULL",
-        clients[1].id
-    );
-    app.count_reaches(&named, 1).await;
+    let literal = Jobs {
+        target: Some(&clients[0].id),
+        statuses: &["failed"],
+        error_has: Some("127.0.0.1 is not a public address"),
+        ..Jobs::of("logout")
+    };
+    app.count_reaches(Stored::Jobs(literal), 1).await;
+    let named = Jobs {
+        target: Some(&clients[1].id),
+        statuses: &["queued"],
+        error_has: Some(""),
+        tried: true,
+        ..Jobs::of("logout")
+    };
+    app.count_reaches(Stored::Jobs(named), 1).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(receiver.tokens().is_empty(), "the receiver on loopback got nothing");
 }

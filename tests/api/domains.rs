@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use crate::dns::DnsServer;
 use crate::helpers::{Options, PASSWORD, TestApp, assert_problem, spawn_app_with};
 use crate::orgs::add_member;
+use crate::stored::Stored;
 
 async fn app_with_dns() -> (TestApp, DnsServer) {
     let dns = DnsServer::start().await;
@@ -128,7 +129,7 @@ async fn a_domain_is_verified_by_its_txt_record_and_then_held_by_that_organizati
     );
 
     for kind in ["org.domain_added", "org.domain_verified", "org.domain_removed"] {
-        let rows = app.count(&format!("SELECT COUNT(*) FROM audit_events WHERE kind = '{kind}'")).await;
+        let rows = app.count(Stored::AuditEvents(&[kind])).await;
         assert!(rows >= 1, "{kind} audited");
     }
 }
@@ -187,7 +188,7 @@ async fn two_organizations_verifying_one_domain_at_once_one_wins() {
     let mut statuses = [a.status(), b.status()];
     statuses.sort();
     assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT]);
-    let holders = app.count("SELECT COUNT(*) FROM org_domains WHERE verified_domain = 'contested.test'").await;
+    let holders = app.count(Stored::VerifiedDomains("contested.test")).await;
     assert_eq!(holders, 1);
 }
 
@@ -206,7 +207,7 @@ async fn a_verified_domain_joins_its_people_once_with_its_role_and_never_makes_o
     let mine: Value = app.get("/orgs", Some(&dave)).await.json().await.unwrap();
     assert_eq!(mine["orgs"][0]["role"], "staff");
     assert_eq!(mine["orgs"][0]["permissions"], json!(["docs:read"]));
-    let joined = app.count("SELECT COUNT(*) FROM audit_events WHERE kind = 'org.member_added'").await;
+    let joined = app.count(Stored::AuditEvents(&["org.member_added"])).await;
     assert_eq!(joined, 1);
     // Someone at another domain, or at a subdomain, is not joined.
     let (_, erin) = app.logged_in_user("erin@mail.acme.test").await;

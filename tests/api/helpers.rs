@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 
 use crate::database::TestDatabase;
 use crate::smtp::SmtpServer;
+use crate::stored::{Jobs, Stored};
 
 /// A password that passes the policy; tests that need another say so.
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -249,37 +250,14 @@ impl TestApp {
         self.tokens(email, PASSWORD).await["access_token"].as_str().unwrap().to_owned()
     }
 
-    /// A count from the test's database.
-    pub async fn count(&self, query: &str) -> i64 {
-        self.db.count(query).await
-    }
-
-    /// Waits (at most five seconds) until `query` counts `expected`, and asserts it does: for
-    /// what is written after the answer (audit events are written in the background).
-    pub async fn count_reaches(&self, query: &str, expected: i64) {
-        let what = format!("{query} to count {expected}");
-        eventually(&what, Duration::from_secs(5), || async { (self.count(query).await == expected).then_some(()) })
-            .await
-    }
-
     /// Waits (at most ten seconds) until the outbox holds nothing queued or being sent: every
     /// email written so far has been delivered or given up on.
     pub async fn outbox_settled(&self) {
-        let pending = "SELECT COUNT(*) FROM jobs WHERE kind = 'email' AND status IN ('queued', 'sending')";
+        let pending = Stored::Jobs(Jobs { statuses: &["queued", "sending"], ..Jobs::of("email") });
         eventually("an outbox with nothing queued or being sent", Duration::from_secs(10), || async {
             (self.count(pending).await == 0).then_some(())
         })
         .await
-    }
-
-    /// Runs SQL against the test's database.
-    pub async fn sql(&self, statement: &str) {
-        self.db.execute(statement).await
-    }
-
-    /// Moves every emailed link's expiry into the past.
-    pub async fn expire_links(&self) {
-        self.sql(&format!("UPDATE one_time_tokens SET expires_at = {}", self.db.long_ago())).await
     }
 }
 

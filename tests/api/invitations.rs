@@ -7,6 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, TestApp, assert_problem, spawn_app};
+use crate::stored::Stored;
 
 async fn org(app: &TestApp, token: &str, slug: &str) -> Value {
     let response = app.post_json("/orgs", &json!({"name": slug, "slug": slug}), Some(token)).await;
@@ -88,9 +89,7 @@ async fn an_invitation_is_accepted_once_by_its_address_alone_and_a_forwarded_lin
     let again = invite(&app, &ann, "acme", "carol@example.com", "member").await;
     assert_problem(again, StatusCode::CONFLICT, "already_member").await;
 
-    let kinds = app
-        .count("SELECT COUNT(*) FROM audit_events WHERE kind IN ('invitation.created', 'invitation.accepted')")
-        .await;
+    let kinds = app.count(Stored::AuditEvents(&["invitation.created", "invitation.accepted"])).await;
     assert_eq!(kinds, 2);
 }
 

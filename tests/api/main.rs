@@ -47,6 +47,7 @@ mod social;
 mod sso;
 mod sso_oidc;
 mod sso_routing;
+mod stored;
 mod token_exchange;
 mod tokens;
 mod users;

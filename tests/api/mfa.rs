@@ -7,6 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{Options, PASSWORD, TestApp, assert_problem, jwt_payload, spawn_app, spawn_app_with};
+use crate::stored::Stored;
 
 fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
@@ -181,7 +182,7 @@ async fn an_mfa_token_takes_five_wrong_codes_then_is_spent() {
     assert_problem(unknown, StatusCode::UNAUTHORIZED, "mfa_token_invalid").await;
     let neither = second_step(&app, json!({"mfa_token": mfa_token_of(&app).await})).await;
     assert_problem(neither, StatusCode::BAD_REQUEST, "malformed_request").await;
-    app.count_reaches("SELECT COUNT(*) FROM audit_events WHERE kind = 'mfa.failed'", 5).await;
+    app.count_reaches(Stored::AuditEvents(&["mfa.failed"]), 5).await;
 }
 
 /// Eight logins race to spend one code: exactly one gets in, on every backend and with Redis.
@@ -295,7 +296,7 @@ async fn an_admin_removes_every_factor_and_the_user_is_told() {
     assert_eq!(app.log_in("ann@example.com", PASSWORD).await.status(), StatusCode::OK);
     let again = app.delete("/admin/users/ann@example.com/mfa", Some(&admin)).await;
     assert_problem(again, StatusCode::CONFLICT, "mfa_not_enabled").await;
-    app.count_reaches("SELECT COUNT(*) FROM audit_events WHERE kind = 'admin.mfa_reset'", 1).await;
+    app.count_reaches(Stored::AuditEvents(&["admin.mfa_reset"]), 1).await;
 }
 
 /// The secret is stored sealed; a key configured later seals new secrets while the generated

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::browser::{Browser, field, location, query_param};
 use crate::helpers::{PASSWORD, TestApp, assert_problem, jwt_header, jwt_payload, spawn_app};
+use crate::stored::{Jobs, Stored};
 
 pub(crate) const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
@@ -229,13 +230,13 @@ async fn a_code_works_once_within_its_minute_and_a_second_redemption_ends_what_t
         "the reuse revoked the first redemption's tokens"
     );
     // Both second presentations were reuses: the first code's, after the wrong verifier, too.
-    app.count_reaches("SELECT COUNT(*) FROM audit_events WHERE kind = 'oauth.code_reused'", 2).await;
+    app.count_reaches(Stored::AuditEvents(&["oauth.code_reused"]), 2).await;
 
     let (verifier, challenge) = pkce();
     let code =
         query_param(&authorize(&app, &browser, &authorize_url(&app, &client, &challenge, &[]), "-").await, "code")
             .unwrap();
-    app.sql(&format!("UPDATE oauth_codes SET expires_at = {}", app.db.long_ago())).await;
+    app.expire_authorization_codes().await;
     oauth_error(redeem(&app, &client, &code, &verifier).await, StatusCode::BAD_REQUEST, "invalid_grant").await;
 }
 
@@ -434,7 +435,7 @@ async fn admins_manage_clients_at_runtime_and_a_change_acts_at_once() {
         "not_found",
     )
     .await;
-    app.count_reaches("SELECT COUNT(*) FROM audit_events WHERE kind LIKE 'admin.client_%'", 4).await;
+    app.count_reaches(Stored::AuditEventsStartingWith("admin.client_"), 4).await;
 }
 
 #[tokio::test]
@@ -557,10 +558,11 @@ async fn a_client_apps_session_is_told_to_webhooks_as_a_login_naming_the_client(
 
     let (client, _, _) = signed_in(&app, "ann@example.com").await;
 
-    let query = "SELECT COUNT(*) FROM jobs WHERE kind = 'webhook' AND topic = 'user.login' AND payload LIKE";
-    app.count_reaches(&format!("{query} '%\"client_id\":\"{}\"%'", client.id), 1).await;
+    let logins = Jobs { topic: Some("user.login"), ..Jobs::of("webhook") };
+    let with_client = format!("\"client_id\":\"{}\"", client.id);
+    app.count_reaches(Stored::Jobs(Jobs { payload_has: Some(&with_client), ..logins }), 1).await;
     // The hosted page's login, and the client's.
-    app.count_reaches(&format!("{query} '%\"email\":\"ann@example.com\"%'"), 2).await;
+    app.count_reaches(Stored::Jobs(Jobs { payload_has: Some("\"email\":\"ann@example.com\""), ..logins }), 2).await;
 }
 
 /// `org_hint` is the app's word, trusted only as far as the person's memberships go: a hint

@@ -7,6 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{Options, PASSWORD, TestApp, assert_problem, jwt_payload, spawn_app, spawn_app_with};
+use crate::stored::Stored;
 
 async fn org(app: &TestApp, token: &str, slug: &str) -> Value {
     let response = app.post_json("/orgs", &json!({"name": slug, "slug": slug}), Some(token)).await;
@@ -171,7 +172,7 @@ async fn an_organization_s_policy_decides_which_sessions_enter_it() {
     // A switch hands out a token that lives no longer than the one it was asked with.
     let switched_exp = jwt_payload(entered["access_token"].as_str().unwrap())["exp"].as_i64().unwrap();
     assert!(switched_exp <= jwt_payload(&bob)["exp"].as_i64().unwrap());
-    app.count_reaches("SELECT COUNT(*) FROM audit_events WHERE kind = 'session.org_switched'", 1).await;
+    app.count_reaches(Stored::AuditEvents(&["session.org_switched"]), 1).await;
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::{Options, TestApp, assert_problem, spawn_app, spawn_app_with};
+use crate::stored::Stored;
 
 async fn create(app: &TestApp, token: &str, body: Value) -> Value {
     let response = app.post_json("/orgs", &body, Some(token)).await;
@@ -93,7 +94,7 @@ async fn an_organization_is_created_read_changed_and_deleted_by_its_owner_and_re
     assert_eq!(app.delete("/orgs/acme", Some(&ann)).await.status(), StatusCode::NO_CONTENT);
     assert_problem(app.get(&format!("/orgs/{id}"), Some(&ann)).await, StatusCode::NOT_FOUND, "not_found").await;
     for kind in ["org.created", "org.updated", "org.deleted"] {
-        let rows = app.count(&format!("SELECT COUNT(*) FROM audit_events WHERE kind = '{kind}'")).await;
+        let rows = app.count(Stored::AuditEvents(&[kind])).await;
         assert!(rows >= 1, "{kind} audited");
     }
 }
@@ -162,7 +163,7 @@ async fn a_role_change_and_a_removal_act_at_the_next_request_and_the_last_owner_
     );
     assert_eq!(app.delete(&member_path("acme", &ann_account), Some(&ann)).await.status(), StatusCode::NO_CONTENT);
     assert_problem(app.get("/orgs/acme", Some(&ann)).await, StatusCode::FORBIDDEN, "not_a_member").await;
-    let left = app.count("SELECT COUNT(*) FROM audit_events WHERE kind = 'org.member_removed'").await;
+    let left = app.count(Stored::AuditEvents(&["org.member_removed"])).await;
     assert_eq!(left, 2, "cat's removal and ann's leaving");
 }
 

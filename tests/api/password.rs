@@ -5,6 +5,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, TestApp, assert_problem, spawn_app};
+use crate::stored::{Jobs, Stored};
 
 const NEW_PASSWORD: &str = "a brand new passphrase 2024";
 
@@ -179,13 +180,10 @@ async fn forgot_answers_byte_for_byte_the_same_and_emails_only_an_existing_accou
     let link = app.reset_link("gus@example.com", 2).await;
     assert!(link.starts_with(&format!("{}/password/reset?token=", app.address)), "{link}");
     assert_eq!(
-        app.count(
-            "SELECT COUNT(*) FROM jobs WHERE kind = 'email' AND target = 'gus@example.com' AND topic = 'password_reset'"
-        )
-        .await,
+        app.count(Stored::Jobs(Jobs { topic: Some("password_reset"), ..Jobs::emails_to("gus@example.com") })).await,
         1
     );
-    assert_eq!(app.count("SELECT COUNT(*) FROM jobs WHERE kind = 'email' AND target = 'nobody@example.com'").await, 0);
+    assert_eq!(app.count(Stored::Jobs(Jobs::emails_to("nobody@example.com"))).await, 0);
 }
 
 #[tokio::test]
@@ -252,10 +250,7 @@ async fn the_emailed_link_shows_a_framing_proof_form_without_spending_the_token(
     assert_reset_form(&response.text().await.unwrap(), &token);
     let shown_again = app.client.get(&link).send().await.unwrap();
     assert_eq!(shown_again.status(), StatusCode::OK, "showing the form spends nothing");
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM one_time_tokens WHERE purpose = 'password_reset' AND used_at IS NULL").await,
-        1
-    );
+    assert_eq!(app.count(Stored::UnspentLinks("password_reset")).await, 1);
     assert_eq!(reset(&app, &token, NEW_PASSWORD).await.status(), StatusCode::NO_CONTENT);
 }
 

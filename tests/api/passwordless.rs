@@ -10,6 +10,7 @@ use crate::helpers::{Options, PASSWORD, TestApp, assert_problem, jwt_payload, sp
 use crate::mfa::{code as totp_code, enrolled_user};
 use crate::smtp::Received;
 use crate::social::{VERIFIER, challenge};
+use crate::stored::Stored;
 
 /// An app asks for a login by email, with the challenge of its verifier (it exchanges the
 /// hand-off code itself, with [`exchange`]).
@@ -62,7 +63,7 @@ fn handoff(response: &Response, prefix: &str) -> String {
 }
 
 async fn unused_logins(app: &TestApp) -> i64 {
-    app.count("SELECT COUNT(*) FROM email_logins WHERE used_at IS NULL").await
+    app.count(Stored::OpenEmailLogins).await
 }
 
 #[tokio::test]
@@ -127,7 +128,7 @@ async fn the_code_logs_in_once_and_five_wrong_codes_end_the_login() {
     }
     assert_problem(with_code(&app, "bob@example.com", &code).await, StatusCode::UNAUTHORIZED, "invalid_code").await;
     assert_eq!(app.client.get(&link).send().await.unwrap().status(), StatusCode::BAD_REQUEST, "the link died too");
-    app.count_reaches("SELECT COUNT(*) FROM audit_events WHERE kind = 'login.email_failed'", 9).await;
+    app.count_reaches(Stored::AuditEvents(&["login.email_failed"]), 9).await;
 }
 
 #[tokio::test]
@@ -167,7 +168,7 @@ async fn unknown_addresses_hear_the_same_and_sign_up_by_email_while_sign_up_is_o
     let user = response.json::<Value>().await.unwrap()["user"].clone();
     assert_eq!((user["email"].clone(), user["status"].clone()), (json!("Newcomer@Example.com"), json!("active")));
     assert_eq!(user["email_verified"], true);
-    app.count_reaches("SELECT COUNT(*) FROM audit_events WHERE kind = 'signup.by_email'", 1).await;
+    app.count_reaches(Stored::AuditEvents(&["signup.by_email"]), 1).await;
 
     let closed = spawn_app_with(Options::default().var("GATEHOUSE_SIGNUP", "closed")).await;
     assert_eq!(ask(&closed, "stranger@example.com").await.status(), StatusCode::ACCEPTED);

@@ -6,6 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{Options, PASSWORD, TestApp, assert_problem, spawn_app, spawn_app_with};
+use crate::stored::Stored;
 
 const WELCOME: &str = "https://app.example.com/welcome?from=email";
 
@@ -67,7 +68,7 @@ async fn the_open_redirect_attack_list_is_refused_with_422_and_creates_nothing()
             assert_problem(app.sign_up(body).await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
         assert_eq!(problem["errors"][0]["field"], "redirect_to", "{attack}");
     }
-    assert_eq!(app.count("SELECT COUNT(*) FROM accounts").await, 0);
+    assert_eq!(app.count(Stored::Accounts).await, 0);
     for path in ["/activate/resend", "/password/forgot"] {
         let body = json!({"email": "ann@example.com", "redirect_to": "https://evil.com/"});
         assert_problem(app.post_json(path, &body, None).await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")

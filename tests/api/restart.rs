@@ -5,6 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{Options, PASSWORD, assert_problem, jwt_header, spawn_app, spawn_app_with};
+use crate::stored::Stored;
 
 async fn jwks_kids(app: &crate::helpers::TestApp) -> Vec<String> {
     let jwks: Value = app.get("/.well-known/jwks.json", None).await.json().await.unwrap();
@@ -74,5 +75,5 @@ async fn the_bootstrap_admin_keeps_its_sessions_across_a_restart() {
     );
     let again = app.tokens("boss@example.com", admin_password).await;
     assert_eq!(again["user"]["id"], tokens["user"]["id"], "still the one admin account");
-    assert_eq!(app.count("SELECT COUNT(*) FROM accounts WHERE role = 'admin'").await, 1);
+    assert_eq!(app.count(Stored::Admins).await, 1);
 }

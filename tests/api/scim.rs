@@ -494,7 +494,7 @@ async fn a_suspension_elsewhere_still_counts_and_admins_still_manage_a_suspended
     let (dan, _) = app.logged_in_user("dan@acme.test").await;
     crate::orgs::add_member(app, "beta", &dan, "member").await;
     let dan_id = dan["id"].as_str().unwrap();
-    app.sql(&format!("UPDATE memberships SET suspended_at = joined_at WHERE account_id = '{dan_id}'")).await;
+    app.suspend_memberships(dan_id).await;
     let captured = world.scim(Method::POST, "/Users", Some(okta_user("dan@acme.test", "Dan"))).await;
     refused(&captured, StatusCode::CONFLICT, Some("uniqueness"));
 
@@ -542,10 +542,7 @@ async fn an_admins_decision_and_a_persons_own_address_outlast_scim() {
     // Bea, made by SCIM, moved her account to an address of her own: SCIM renames it no more.
     let (_, bea) = world.scim(Method::POST, "/Users", Some(okta_user("bea@acme.test", "Bea"))).await;
     let bea_id = bea["id"].as_str().unwrap();
-    app.sql(&format!(
-        "UPDATE accounts SET email = 'bea@home.test', email_normalized = 'bea@home.test' WHERE id = '{bea_id}'"
-    ))
-    .await;
+    app.move_address(bea_id, "bea@home.test").await;
     let mut moved = okta_user("bea.new@acme.test", "Beatrix");
     moved["userName"] = json!("bea@acme.test");
     let (status, _) = world.scim(Method::PUT, &format!("/Users/{bea_id}"), Some(moved)).await;
@@ -605,4 +602,48 @@ async fn each_token_has_a_request_budget_of_its_own_and_past_it_answers_429_in_s
     let next: Value = made.json().await.unwrap();
     let answer = scim_as(&world.app, next["token"].as_str().unwrap(), Method::GET, "/Users", None).await;
     assert_eq!(answer.0, StatusCode::OK);
+}
+
+/// A group's change rewrites every membership it touches. DynamoDB's transaction holds 100
+/// items, so there a change touching more members at once is refused with `tooMany` (in
+/// smaller PATCH operations it goes through), where SQL takes it whole; a group of any size is
+/// deleted in one request, and its members keep their other groups.
+#[tokio::test]
+async fn a_group_of_many_members_is_filled_and_deleted_on_every_backend() {
+    let world = world().await;
+    let mut ids = Vec::new();
+    for n in 0..100 {
+        let (status, user) = world.scim(Method::POST, "/Users", Some(okta_user(&format!("m{n}@acme.test"), "M"))).await;
+        assert_eq!(status, StatusCode::CREATED, "{user}");
+        ids.push(user["id"].as_str().unwrap().to_owned());
+    }
+    let group = |name: &str| json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name});
+    let add = |ids: &[String]| {
+        let members: Vec<Value> = ids.iter().map(|id| json!({"value": id})).collect();
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+               "Operations": [{"op": "add", "path": "members", "value": members}]})
+    };
+    let (_, everyone) = world.scim(Method::POST, "/Groups", Some(group("everyone"))).await;
+    let (_, few) = world.scim(Method::POST, "/Groups", Some(group("few"))).await;
+    let path = format!("/Groups/{}", everyone["id"].as_str().unwrap());
+    let few_path = format!("/Groups/{}", few["id"].as_str().unwrap());
+    assert_eq!(world.scim(Method::PATCH, &few_path, Some(add(&ids[..3]))).await.0, StatusCode::OK);
+
+    let whole = world.scim(Method::PATCH, &path, Some(add(&ids))).await;
+    if world.app.db.kind == crate::database::Kind::Dynamodb {
+        refused(&whole, StatusCode::BAD_REQUEST, Some("tooMany"));
+        for batch in ids.chunks(50) {
+            assert_eq!(world.scim(Method::PATCH, &path, Some(add(batch))).await.0, StatusCode::OK);
+        }
+    } else {
+        assert_eq!(whole.0, StatusCode::OK, "{}", whole.1);
+    }
+    let (_, filled) = world.scim(Method::GET, &path, None).await;
+    assert_eq!(filled["members"].as_array().unwrap().len(), 100);
+
+    let deleted = world.scim(Method::DELETE, &path, None).await;
+    assert_eq!(deleted.0, StatusCode::NO_CONTENT, "{}", deleted.1);
+    refused(&world.scim(Method::GET, &path, None).await, StatusCode::NOT_FOUND, None);
+    let (_, kept) = world.scim(Method::GET, &few_path, None).await;
+    assert_eq!(kept["members"].as_array().unwrap().len(), 3, "{kept}");
 }

@@ -8,6 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{Options, PASSWORD, TestApp, assert_problem, eventually, spawn_app, spawn_app_with};
+use crate::stored::Stored;
 
 /// An app behind a trusted proxy (loopback), so tests can speak for many client IPs.
 async fn behind_proxy(options: Options) -> TestApp {
@@ -211,7 +212,7 @@ async fn concealed_sign_up_answers_alike_and_tells_the_owner() {
     let notice = app.smtp.nth_to("first@example.com", 2).await;
     assert!(notice.subject().contains("tried to sign up"), "{}", notice.subject());
     assert!(!notice.text().contains("token="), "the notice carries no link token");
-    assert_eq!(app.count("SELECT COUNT(*) FROM accounts").await, 1);
+    assert_eq!(app.count(Stored::Accounts).await, 1);
 }
 
 #[tokio::test]

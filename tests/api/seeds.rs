@@ -6,6 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, assert_problem, jwt_payload, spawn_app};
+use crate::stored::Stored;
 
 fn bearer(tokens: &Value) -> String {
     tokens["access_token"].as_str().expect("an access token").to_owned()
@@ -317,10 +318,9 @@ async fn seed_003_backend_auth_register_log_in_to_a_token_with_user_id_and_creat
     assert_eq!(app.get("/protected", Some(&token)).await.status(), StatusCode::OK);
 
     // Passwords are not stored in open form: an Argon2id hash, nothing of the password.
-    assert_eq!(app.count("SELECT COUNT(*) FROM accounts WHERE password_hash LIKE '$argon2id$%'").await, 1);
-    let open =
-        format!("SELECT COUNT(*) FROM accounts WHERE password_hash LIKE '%{PASSWORD}%' OR email LIKE '%{PASSWORD}%'");
-    assert_eq!(app.count(&open).await, 0);
+    assert_eq!(app.count(Stored::HashesStartingWith("$argon2id$")).await, 1);
+    let open = Stored::InTheClear { table: "accounts", columns: &["password_hash", "email"], text: PASSWORD };
+    assert_eq!(app.count(open).await, 0);
     // The administrator sees the account, not the password.
     let admin = app.admin("root@example.com").await;
     let seen = app.get("/user/olga@example.com", Some(&admin)).await.text().await.unwrap();
@@ -404,5 +404,5 @@ async fn seed_004_fender_register_with_name_log_in_for_a_token_log_out_update_th
     assert_problem(app.get("/user", Some(&token)).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
     assert_problem(app.log_in("leo@example.com", PASSWORD).await, StatusCode::UNAUTHORIZED, "invalid_credentials")
         .await;
-    assert_eq!(app.count("SELECT COUNT(*) FROM accounts WHERE email_normalized = 'leo@example.com'").await, 0);
+    assert_eq!(app.count(Stored::AccountsWithEmail("leo@example.com")).await, 0);
 }

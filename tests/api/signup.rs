@@ -2,6 +2,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{Options, PASSWORD, assert_problem, spawn_app, spawn_app_with};
+use crate::stored::Stored;
 
 #[tokio::test]
 async fn sign_up_creates_a_pending_account_and_emails_a_confirmation_link() {
@@ -175,7 +176,7 @@ async fn closed_sign_up_answers_403_but_admins_still_create_accounts() {
 
     let refused = app.sign_up(json!({"email": "walkin@example.com", "password": PASSWORD})).await;
     assert_problem(refused, StatusCode::FORBIDDEN, "signup_disabled").await;
-    assert_eq!(app.count("SELECT COUNT(*) FROM accounts WHERE email_normalized = 'walkin@example.com'").await, 0);
+    assert_eq!(app.count(Stored::AccountsWithEmail("walkin@example.com")).await, 0);
 
     let admin = app.admin("root@example.com").await;
     let invited = app.post_json("/admin/users", &json!({"email": "invited@example.com"}), Some(&admin)).await;

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::helpers::{Options, TestApp, assert_problem, jwt_payload, spawn_app_with, try_spawn_app_with};
+use crate::stored::Stored;
 
 /// Where the app lives: browsers are sent here at the end, and never fetch it.
 pub(crate) const APP: &str = "http://app.test/";
@@ -241,9 +242,9 @@ async fn a_verified_identity_of_a_trusted_provider_signs_up_active_and_logs_in_a
 
     let again = tokens_through(&world, "idp").await;
     assert_eq!(again["user"]["id"], me["id"], "the same identity logs in to the same account");
-    assert_eq!(app.count("SELECT COUNT(*) FROM accounts").await, 1);
-    app.count_reaches("SELECT COUNT(*) FROM audit_events WHERE kind = 'signup.by_provider'", 1).await;
-    app.count_reaches("SELECT COUNT(*) FROM audit_events WHERE kind = 'login.social'", 2).await;
+    assert_eq!(app.count(Stored::Accounts).await, 1);
+    app.count_reaches(Stored::AuditEvents(&["signup.by_provider"]), 1).await;
+    app.count_reaches(Stored::AuditEvents(&["login.social"]), 2).await;
     // A hand-off code works once.
     let landed = log_in_through(&world, "idp").await;
     let code = param(&landed, "code").unwrap();
@@ -286,7 +287,7 @@ async fn the_owner_of_the_address_who_resets_the_password_of_a_pending_account_u
     world.next_user("bob").await;
     let landed = log_in_through(&world, "idp").await;
     assert_eq!(param(&landed, "error").as_deref(), Some("account_not_activated"), "{landed}");
-    assert_eq!(app.count("SELECT COUNT(*) FROM identities").await, 1);
+    assert_eq!(app.count(Stored::Identities).await, 1);
 
     let forgot = app.post_json("/password/forgot", &json!({"email": "bob@example.com"}), None).await;
     assert_eq!(forgot.status(), StatusCode::ACCEPTED);
@@ -294,7 +295,7 @@ async fn the_owner_of_the_address_who_resets_the_password_of_a_pending_account_u
     let token = link.split("token=").nth(1).unwrap().split('&').next().unwrap();
     let body = json!({"token": token, "new_password": "the owner's own passphrase"});
     assert!(app.post_json("/password/reset", &body, None).await.status().is_success());
-    assert_eq!(app.count("SELECT COUNT(*) FROM identities").await, 0, "the maker's login is unlinked");
+    assert_eq!(app.count(Stored::Identities).await, 0, "the maker's login is unlinked");
 
     world.next_user("bob").await;
     let landed = log_in_through(&world, "idp").await;
@@ -312,14 +313,14 @@ async fn a_new_identity_links_to_an_account_with_its_address_only_through_a_trus
     let landed = log_in_through(&world, "idppost").await;
     assert_eq!(param(&landed, "error").as_deref(), Some("identity_not_linked"), "{landed}");
     assert!(param(&landed, "error_description").unwrap().contains("log in and link"), "{landed}");
-    assert_eq!(app.count("SELECT COUNT(*) FROM identities").await, 0);
+    assert_eq!(app.count(Stored::Identities).await, 0);
 
     let pair = tokens_through(&world, "idp").await;
     assert_eq!(pair["user"]["id"], alice["id"]);
     app.smtp.wait_for("alice@example.com", 2).await;
     let notice = app.smtp.messages_to("alice@example.com").pop().unwrap();
     assert!(notice.text().contains("Idp account (alice@example.com)"), "{}", notice.text());
-    app.count_reaches("SELECT COUNT(*) FROM audit_events WHERE kind = 'identity.linked'", 1).await;
+    app.count_reaches(Stored::AuditEvents(&["identity.linked"]), 1).await;
 }
 
 #[tokio::test]
@@ -338,8 +339,8 @@ async fn an_id_token_with_a_wrong_audience_nonce_issuer_expiry_or_key_is_refused
         let description = param(&landed, "error_description").unwrap();
         assert!(description.contains(reason), "{change}: {description}");
     }
-    assert_eq!(world.app.count("SELECT COUNT(*) FROM accounts").await, 0);
-    world.app.count_reaches("SELECT COUNT(*) FROM audit_events WHERE kind = 'login.social_failed'", 5).await;
+    assert_eq!(world.app.count(Stored::Accounts).await, 0);
+    world.app.count_reaches(Stored::AuditEvents(&["login.social_failed"]), 5).await;
     // The provider, untampered, still logs in.
     tokens_through(&world, "idp").await;
 }
@@ -431,16 +432,16 @@ async fn a_logged_in_person_links_a_provider_logs_in_with_it_and_unlinks_it_but_
     let listed: Value = app.get("/user/identities", Some(&token)).await.json().await.unwrap();
     let id = listed["identities"][0]["id"].as_str().unwrap().to_owned();
     // With an unconfirmed address and nothing else, the identity is the last way in.
-    app.sql("UPDATE accounts SET email_verified = FALSE WHERE email = 'dana@example.com'").await;
+    app.set_email_verified("dana@example.com", false).await;
     let last = app.delete(&format!("/user/identities/{id}"), Some(&token)).await;
     assert_problem(last, StatusCode::CONFLICT, "last_way_in").await;
-    app.sql("UPDATE accounts SET email_verified = TRUE WHERE email = 'dana@example.com'").await;
+    app.set_email_verified("dana@example.com", true).await;
     assert_eq!(app.delete(&format!("/user/identities/{id}"), Some(&token)).await.status(), StatusCode::NO_CONTENT);
     let notice = app.smtp.nth_to("dana@example.com", 3).await.text();
     assert!(notice.contains("no longer logs in"), "{notice}");
     let listed: Value = app.get("/user/identities", Some(&token)).await.json().await.unwrap();
     assert_eq!(listed["identities"], json!([]));
-    app.count_reaches("SELECT COUNT(*) FROM audit_events WHERE kind = 'identity.unlinked'", 1).await;
+    app.count_reaches(Stored::AuditEvents(&["identity.unlinked"]), 1).await;
 }
 
 /// Needs no node server: the provider here is a port nobody listens on.
@@ -460,7 +461,7 @@ async fn a_provider_that_is_down_stops_neither_the_start_nor_other_logins_and_an
     let answer = app.get("/auth/oidc/down", None).await;
     let problem = assert_problem(answer, StatusCode::BAD_GATEWAY, "provider_unavailable").await;
     assert!(!problem["detail"].as_str().unwrap().contains("127.0.0.1"), "no address is shown: {problem}");
-    app.count_reaches("SELECT COUNT(*) FROM oidc_logins", 0).await;
+    app.count_reaches(Stored::SocialLoginsUnderWay, 0).await;
     app.active_user("fay@example.com", None).await;
     assert_eq!(app.log_in("fay@example.com", crate::helpers::PASSWORD).await.status(), StatusCode::OK);
 }
@@ -470,7 +471,7 @@ async fn sign_up_through_a_provider_obeys_the_sign_up_switch() {
     let Some(world) = world(&[("GATEHOUSE_SIGNUP", "closed")]).await else { return };
     let landed = log_in_through(&world, "idp").await;
     assert_eq!(param(&landed, "error").as_deref(), Some("signup_disabled"), "{landed}");
-    assert_eq!(world.app.count("SELECT COUNT(*) FROM accounts").await, 0);
+    assert_eq!(world.app.count(Stored::Accounts).await, 0);
 }
 
 #[tokio::test]
@@ -537,7 +538,7 @@ async fn a_hand_off_code_opened_in_another_browser_or_without_the_verifier_logs_
     .await;
     let landed = log_in_through(&world, "idp").await;
     assert_eq!(exchange(&world, &param(&landed, "code").unwrap()).await.status(), StatusCode::OK);
-    app.count_reaches("SELECT COUNT(*) FROM audit_events WHERE kind = 'login.failed'", 3).await;
+    app.count_reaches(Stored::AuditEvents(&["login.failed"]), 3).await;
 }
 
 /// A forced link: the start URL of a link is anyone's to send. Opened in someone else's browser,
@@ -566,7 +567,7 @@ async fn a_link_start_url_opened_elsewhere_asks_first_and_only_its_own_page_goes
     let other_href = other_page.split("href=\"").nth(1).unwrap().split('"').next().unwrap().replace("&amp;", "&");
     let carried = victim.get(Url::parse(start).unwrap().join(&other_href).unwrap()).send().await.unwrap();
     assert_eq!(carried.status(), StatusCode::OK, "another browser's answer shows the page again");
-    assert_eq!(app.count("SELECT COUNT(*) FROM identities").await, 0, "nothing was linked");
+    assert_eq!(app.count(Stored::Identities).await, 0, "nothing was linked");
     world.next_user("carol").await;
     let landed = confirm_link(&victim, start, "mallory@example.com").await;
     assert_eq!(param(&landed, "linked").as_deref(), Some("idp"), "{landed}");
@@ -582,7 +583,7 @@ async fn activating_a_pending_account_another_way_than_its_provider_link_drops_t
     world.next_user("bob").await;
     let landed = log_in_through(&world, "idp").await;
     assert_eq!(param(&landed, "error").as_deref(), Some("account_not_activated"), "{landed}");
-    assert_eq!(app.count("SELECT COUNT(*) FROM identities").await, 1);
+    assert_eq!(app.count(Stored::Identities).await, 1);
 
     // The owner asks for the activation link again: its email names the login it removes.
     let resend = app.post_json("/activate/resend", &json!({"email": "bob@example.com"}), None).await;
@@ -592,7 +593,7 @@ async fn activating_a_pending_account_another_way_than_its_provider_link_drops_t
     let link = email.link("/activate?token=");
     let token = link.split("token=").nth(1).unwrap().split('&').next().unwrap();
     assert_eq!(app.post_json("/activate", &json!({"token": token}), None).await.status(), StatusCode::OK);
-    assert_eq!(app.count("SELECT COUNT(*) FROM identities").await, 0, "the maker's login is gone");
+    assert_eq!(app.count(Stored::Identities).await, 0, "the maker's login is gone");
     world.next_user("bob").await;
     let landed = log_in_through(&world, "idp").await;
     assert_eq!(param(&landed, "error").as_deref(), Some("identity_not_linked"), "{landed}");
@@ -601,11 +602,11 @@ async fn activating_a_pending_account_another_way_than_its_provider_link_drops_t
     world.next_user("carol").await;
     let landed = log_in_through(&world, "idppost").await;
     assert_eq!(param(&landed, "error").as_deref(), Some("account_not_activated"), "{landed}");
-    assert_eq!(app.count("SELECT COUNT(*) FROM identities").await, 1);
+    assert_eq!(app.count(Stored::Identities).await, 1);
     let admin = app.admin("root@example.com").await;
     let activated = app
         .send_json(reqwest::Method::PATCH, "/user/carol@example.com", &json!({"status": "active"}), Some(&admin))
         .await;
     assert_eq!(activated.status(), StatusCode::OK);
-    assert_eq!(app.count("SELECT COUNT(*) FROM identities").await, 0, "an admin vouches for the address only");
+    assert_eq!(app.count(Stored::Identities).await, 0, "an admin vouches for the address only");
 }

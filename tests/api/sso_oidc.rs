@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use crate::dns::DnsServer;
 use crate::helpers::{Options, TestApp, assert_problem, spawn_app_with};
 use crate::social::{APP, Node, VERIFIER, browser, challenge, follow, param, servers_available, start_node};
+use crate::stored::Stored;
 
 const SECRET: &str = "gatehouse-secret";
 
@@ -113,8 +114,9 @@ async fn a_person_at_the_verified_domain_logs_in_through_the_organizations_provi
     assert!(!connection.to_string().contains(SECRET), "{connection}");
     let listed = world.app.get("/orgs/acme/sso", Some(&world.owner)).await.text().await.unwrap();
     assert!(listed.contains(id) && !listed.contains(SECRET), "{listed}");
-    world.app.count_reaches(&format!("SELECT COUNT(*) FROM sso_connections WHERE settings LIKE '%{SECRET}%'"), 0).await;
-    world.app.count_reaches("SELECT COUNT(*) FROM sso_connections WHERE kind = 'oidc'", 1).await;
+    let clear = Stored::InTheClear { table: "sso_connections", columns: &["settings"], text: SECRET };
+    world.app.count_reaches(clear, 0).await;
+    world.app.count_reaches(Stored::SsoConnections(Some("oidc")), 1).await;
 
     world.verify_domain().await;
     world.next_user("ann").await;
@@ -136,7 +138,7 @@ async fn a_person_at_the_verified_domain_logs_in_through_the_organizations_provi
     let tokens: Value = world.exchange(&again).await.json().await.unwrap();
     let me_again: Value = world.app.get("/user", tokens["access_token"].as_str()).await.json().await.unwrap();
     assert_eq!(me_again["id"], me["id"]);
-    world.app.count_reaches("SELECT COUNT(*) FROM identities", 1).await;
+    world.app.count_reaches(Stored::Identities, 1).await;
 
     // A login started before the issuer changes finishes nowhere (here the same server under
     // another spelling of its issuer: to gatehouse, another provider).
@@ -183,17 +185,14 @@ async fn a_forged_or_misdirected_answer_of_the_provider_logs_nobody_in() {
     // A state that names no login at all is a problem of its own.
     let unknown = world.app.get(&format!("{}?state=nothing-of-ours&code=x", at_callback.path()), None).await;
     assert_problem(unknown, StatusCode::BAD_REQUEST, "oidc_state_invalid").await;
-    world.app.count_reaches("SELECT COUNT(*) FROM accounts WHERE email = 'ann@acme.test'", 0).await;
+    world.app.count_reaches(Stored::AccountsWithEmail("ann@acme.test"), 0).await;
     // A person at a domain the organization did not verify gets a pending account and our own
     // confirmation email, not a session.
     world.next_user("alice").await;
     let landed = world.log_in().await;
     assert!(param(&landed, "code").is_none() && param(&landed, "error").is_some(), "{landed}");
-    world
-        .app
-        .count_reaches("SELECT COUNT(*) FROM accounts WHERE email = 'alice@example.com' AND status = 'pending'", 1)
-        .await;
-    world.app.count_reaches("SELECT COUNT(*) FROM audit_events WHERE kind = 'login.social_failed'", 5).await;
+    world.app.count_reaches(Stored::PendingAccountsWithEmail("alice@example.com"), 1).await;
+    world.app.count_reaches(Stored::AuditEvents(&["login.social_failed"]), 5).await;
 }
 
 /// Needs no provider: what is refused when the connection is made or changed.
@@ -229,5 +228,5 @@ async fn an_issuer_on_a_private_address_a_secret_in_clear_http_and_fields_of_sam
     let (_, stranger) = app.logged_in_user("stranger@example.com").await;
     let refused = app.post_json("/orgs/acme/sso/oidc", &body, Some(&stranger)).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    app.count_reaches("SELECT COUNT(*) FROM sso_connections", 1).await;
+    app.count_reaches(Stored::SsoConnections(None), 1).await;
 }

@@ -5,6 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, TestApp, assert_problem, spawn_app};
+use crate::stored::Stored;
 
 /// An active user with a username, logged in: `(account, access token)`.
 async fn logged_in_with_username(app: &TestApp, email: &str, username: &str) -> (Value, String) {
@@ -442,7 +443,7 @@ async fn deleting_ones_own_account_kills_the_token_and_the_login() {
     assert_problem(app.get("/user", Some(&token)).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
     assert_problem(app.log_in("oli@example.com", PASSWORD).await, StatusCode::UNAUTHORIZED, "invalid_credentials")
         .await;
-    assert_eq!(app.count("SELECT COUNT(*) FROM accounts WHERE email = 'oli@example.com'").await, 0);
+    assert_eq!(app.count(Stored::AccountsWithEmail("oli@example.com")).await, 0);
 }
 
 #[tokio::test]

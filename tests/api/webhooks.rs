@@ -18,6 +18,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{Options, PASSWORD, TestApp, assert_problem, spawn_app, spawn_app_with};
+use crate::stored::{Jobs, Stored};
 
 /// One request the receiver got.
 #[derive(Clone, Debug)]
@@ -180,7 +181,7 @@ async fn the_registry_shows_the_secret_once_and_refuses_private_targets() {
     assert_problem(app.get(&format!("/admin/webhooks/{id}"), Some(&admin)).await, StatusCode::NOT_FOUND, "not_found")
         .await;
     assert_problem(app.get("/admin/webhooks/not-an-id", Some(&admin)).await, StatusCode::NOT_FOUND, "not_found").await;
-    app.count_reaches("SELECT COUNT(*) FROM audit_events WHERE kind LIKE 'admin.webhook_%'", 3).await;
+    app.count_reaches(Stored::AuditEventsStartingWith("admin.webhook_"), 3).await;
 }
 
 /// An endpoint receiving every event, on a loopback receiver; its secret.
@@ -229,7 +230,7 @@ async fn committed_changes_arrive_signed_and_in_order_and_refused_ones_never() {
         "user.deleted",
     ];
     // Deliveries are written with the changes, so the database already holds all there will be.
-    assert_eq!(app.count("SELECT COUNT(*) FROM jobs WHERE kind = 'webhook'").await, expected.len() as i64);
+    assert_eq!(app.count(Stored::Jobs(Jobs::of("webhook"))).await, expected.len() as i64);
     let got = receiver.wait_for(expected.len()).await;
     assert!(got.iter().all(|r| r.json()["data"]["account"]["id"] == ann_id.as_str()));
     let types: Vec<String> = got.iter().map(|r| r.json()["type"].as_str().unwrap().to_owned()).collect();
@@ -280,7 +281,7 @@ async fn a_receiver_that_was_down_gets_the_event_again_with_the_same_id_and_a_re
 
     // The receiver is back; the retry falls due (as it would 5 s later).
     receiver.answer(200);
-    app.sql(&format!("UPDATE jobs SET next_attempt_at = {} WHERE kind = 'webhook'", app.db.long_ago())).await;
+    app.make_deliveries_due().await;
     let got = receiver.wait_for(2).await;
     assert_eq!(
         (got[1].id.as_str(), got[1].body.as_str()),

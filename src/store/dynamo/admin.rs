@@ -1,5 +1,5 @@
 //! Administration: the account list and the outbox. Accounts are listed newest first through
-//! the `by` index (`by_pk = A`, `by_sk = <id>`, UUIDv7), filtered by DynamoDB as it reads
+//! the `listing` index (`by_pk = A`, `by_sk = <id>`, UUIDv7), filtered by DynamoDB as it reads
 //! them: status, role, creation time, and the search, a substring of the lower-cased address,
 //! username or name, as on SQL. What is degraded is the cost, not the answer: a search or a
 //! filter reads through the accounts until a page is full (every account, for a count), where
@@ -92,7 +92,7 @@ impl DynamoStore {
             .client
             .query()
             .table_name(&self.tables.main)
-            .index_name("by")
+            .index_name("listing")
             .key_condition_expression(&condition)
             .set_filter_expression(filter.clone())
             .set_expression_attribute_names(names(&[&condition, filter.as_deref().unwrap_or_default()]))

@@ -45,7 +45,7 @@ fn hash_key(hash: &TokenHash) -> Item {
     key(format!("K#{}", hex(hash.as_bytes())), "K")
 }
 
-/// The partition of the `by` index that finds a key by its id alone.
+/// The partition of the `listing` index that finds a key by its id alone.
 fn by_id(id: Uuid) -> String {
     format!("{API_KEY}{id}")
 }

@@ -1,13 +1,13 @@
 //! Client apps, their authorization codes and the consents people gave them.
 //!
-//! - A client is the item `CL#<client id>`/`CL`, listed through the `by` index (`by_pk = CL`,
+//! - A client is the item `CL#<client id>`/`CL`, listed through the `listing` index (`by_pk = CL`,
 //!   `by_sk = <created>#<id>`). Its secret and registration access token are kept as their
 //!   SHA-256 only (`secret`, `registration`), as the SQL store keeps them.
 //! - A code is the item `AC#<hash, hex>`/`AC`, spent by one transaction: its update on condition
 //!   that it is unspent and unexpired, with the conditions that its client and its account still
 //!   exist. A code presented again after that is marked `reused`.
 //! - A consent is the item `CG#<client id>` of its account's partition (it goes with the
-//!   account), listed per client through the `by` index (`by_pk = CG#<client id>`).
+//!   account), listed per client through the `listing` index (`by_pk = CG#<client id>`).
 //!
 //! Deleting a client deletes its item only; what the SQL store's cascades delete with it is made
 //! unusable by the reads instead: redeeming a code checks, in its transaction, that the client
@@ -25,7 +25,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::items::{
-    Item, Write, WriteError, hex, id, item, key, names, opt_text, s, sdk_error, stamp, stamp_text, text, time, ttl,
+    Item, Write, WriteError, hex, id, item, key, opt_hash, opt_text, s, stamp, stamp_text, text, time, ttl,
 };
 use super::owned::{account_owner, owner_exists};
 use super::{DynamoStore, MAX_TRANSACTION};
@@ -37,7 +37,7 @@ use crate::tokens::opaque::TokenHash;
 /// How many times a redemption is written again when a concurrent one met the same code.
 const ATTEMPTS: usize = 8;
 
-/// The partition of the `by` index listing every client.
+/// The partition of the `listing` index listing every client.
 const CLIENTS: &str = "CL";
 
 pub(super) fn client_key(id: &str) -> Item {
@@ -52,24 +52,13 @@ fn consent_key(account_id: Uuid, client_id: &str) -> Item {
     key(account_owner(account_id), format!("CG#{client_id}"))
 }
 
-/// The partition of the `by` index listing a client's consents.
+/// The partition of the `listing` index listing a client's consents.
 fn consents_of(client_id: &str) -> String {
     format!("CG#{client_id}")
 }
 
 fn bytes(hash: &TokenHash) -> AttributeValue {
     AttributeValue::B(Blob::new(hash.as_bytes().to_vec()))
-}
-
-/// The hash kept as the attribute `name`, if the item has it.
-pub(super) fn opt_hash(item: &Item, name: &str) -> StoreResult<Option<TokenHash>> {
-    match item.get(name) {
-        None | Some(AttributeValue::Null(_)) => Ok(None),
-        Some(AttributeValue::B(bytes)) => TokenHash::from_bytes(bytes.as_ref())
-            .map(Some)
-            .ok_or_else(|| anyhow::anyhow!("a stored {name:?} is not 32 bytes").into()),
-        Some(_) => Err(anyhow::anyhow!("the attribute {name:?} is not bytes").into()),
-    }
 }
 
 fn flag(item: &Item, name: &str) -> bool {
@@ -200,18 +189,10 @@ impl ClientStore for DynamoStore {
         })
     }
 
-    /// Through the `by` index: a client registered a moment ago may be missing from the list.
+    /// Through the `listing` index: a client registered a moment ago may be missing from the list.
     async fn list_clients(&self) -> StoreResult<Vec<OAuthClient>> {
         timed!(DB, "list_clients", async {
-            let query = self
-                .client
-                .query()
-                .table_name(&self.tables.main)
-                .index_name("by")
-                .key_condition_expression("#by_pk = :pk")
-                .set_expression_attribute_names(names(&["#by_pk"]))
-                .expression_attribute_values(":pk", s(CLIENTS));
-            let items: Vec<Item> = query.into_paginator().items().send().try_collect().await.map_err(sdk_error)?;
+            let items = self.listed(CLIENTS, false).await?;
             let mut clients = items.iter().map(client_from_item).collect::<StoreResult<Vec<_>>>()?;
             clients.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
             Ok(clients)
@@ -265,15 +246,7 @@ impl ClientStore for DynamoStore {
             }
             // The consents the index lists already (one saved a moment before may be missing:
             // it is unusable all the same, since its client is gone).
-            let query = self
-                .client
-                .query()
-                .table_name(&self.tables.main)
-                .index_name("by")
-                .key_condition_expression("#by_pk = :pk")
-                .set_expression_attribute_names(names(&["#by_pk"]))
-                .expression_attribute_values(":pk", s(consents_of(id)));
-            let items: Vec<Item> = query.into_paginator().items().send().try_collect().await.map_err(sdk_error)?;
+            let items = self.listed(&consents_of(id), false).await?;
             let keys =
                 items.iter().map(|c| Ok(key(text(c, "pk")?, text(c, "sk")?))).collect::<StoreResult<Vec<_>>>()?;
             for chunk in keys.chunks(MAX_TRANSACTION) {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
 use super::items::{Item, Write, item, n, s, stamp, stamp_text, text};
 use super::{DynamoStore, Tables};
@@ -133,6 +133,12 @@ impl DynamoStore {
         let mut told = writes(&self.tables, effects)?;
         told.extend(self.deliveries_of(&effects.webhooks(), None).await?);
         Ok(told)
+    }
+
+    /// What a change tells (its emails, audit events and webhook deliveries), built once for
+    /// every attempt of its transaction.
+    pub(super) async fn told_built(&self, effects: &Effects) -> StoreResult<Vec<TransactWriteItem>> {
+        self.told(effects).await?.into_iter().map(Write::build).collect()
     }
 
     /// One delivery of each event to every enabled endpoint that receives its type, carrying

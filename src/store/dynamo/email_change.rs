@@ -1,4 +1,4 @@
-//! Email change links: an item per link hash (`C#<hash>`), listed per account in the `by`
+//! Email change links: an item per link hash (`C#<hash>`), listed per account in the `listing`
 //! index. Following one moves the account's address marker (`E#…`) in the transaction that
 //! changes the address: a taken address cancels it.
 
@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::items::{Item, Write, hex, item, key, names, opt_time, s, sdk_error, stamp, stamp_text, text, time, ttl};
+use super::items::{Item, Write, hex, item, key, opt_time, s, stamp, stamp_text, text, time, ttl};
 use super::owned::{account_owner, pointer};
 use super::plan::{Plan, Stored};
 use super::{DynamoStore, Tables};
@@ -21,7 +21,7 @@ fn change_key(hash: &TokenHash) -> Item {
     key(format!("C#{}", hex(hash.as_bytes())), "C")
 }
 
-/// The partition of the `by` index listing an account's change links.
+/// The partition of the `listing` index listing an account's change links.
 fn changes_of(account_id: Uuid) -> String {
     format!("A#{account_id}#changes")
 }
@@ -106,7 +106,7 @@ fn readdress(tables: &Tables, read: &Stored, email: &str, now: DateTime<Utc>) ->
 }
 
 impl DynamoStore {
-    /// The open links of the account (the `by` index, which may lag a link made a moment ago),
+    /// The open links of the account (the `listing` index, which may lag a link made a moment ago),
     /// as (pk, kind).
     async fn open_changes(
         &self,
@@ -114,15 +114,7 @@ impl DynamoStore {
         kind: Option<ChangeKind>,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<(String, String)>> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.tables.main)
-            .index_name("by")
-            .key_condition_expression("#by_pk = :pk")
-            .set_expression_attribute_names(names(&["#by_pk"]))
-            .expression_attribute_values(":pk", s(changes_of(account_id)));
-        let items: Vec<Item> = query.into_paginator().items().send().try_collect().await.map_err(sdk_error)?;
+        let items = self.listed(&changes_of(account_id), false).await?;
         let now = stamp_text(now);
         let mut open = Vec::new();
         for found in &items {

@@ -14,9 +14,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::accounts::new_account;
-use super::items::{
-    Item, Write, WriteError, id, item, key, n, names, opt_text, opt_time, s, sdk_error, stamp, text, time,
-};
+use super::items::{Item, Write, WriteError, id, item, key, n, opt_text, opt_time, s, stamp, text, time};
 use super::owned::{IDENTITY, PASSKEY, account_owner, companion_of, with_companion};
 use super::plan::account_pk;
 use super::{DynamoStore, Tables};
@@ -41,7 +39,7 @@ fn provider_key(key_of: IdentityKey<'_>) -> Item {
     key(format!("IDP#{}#{}#{}", key_of.issuer.len(), key_of.issuer, key_of.subject), "IDP")
 }
 
-/// The partition of the `by` index that finds an identity by its id alone.
+/// The partition of the `listing` index that finds an identity by its id alone.
 fn by_id(id: Uuid) -> String {
     format!("{IDENTITY}{id}")
 }
@@ -101,18 +99,10 @@ fn bump_account(tables: &Tables, account_id: Uuid, read: Option<i64>) -> Write {
 }
 
 impl DynamoStore {
-    /// The items of the `by` index's partition `by_pk` (eventually consistent: an item written
+    /// The items of the `listing` index's partition `by_pk` (eventually consistent: an item written
     /// a moment ago may not be there yet).
     pub(super) async fn by_index(&self, by_pk: &str) -> StoreResult<Vec<Item>> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.tables.main)
-            .index_name("by")
-            .key_condition_expression("#by_pk = :pk")
-            .set_expression_attribute_names(names(&["#by_pk"]))
-            .expression_attribute_values(":pk", s(by_pk));
-        Ok(query.send().await.map_err(sdk_error)?.items().to_vec())
+        self.listed(by_pk, false).await
     }
 
     /// The writes deleting every identity of the account `account_id` with their companions,

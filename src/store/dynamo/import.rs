@@ -144,7 +144,7 @@ impl ImportStore for DynamoStore {
                 .client
                 .query()
                 .table_name(&self.tables.main)
-                .index_name("by")
+                .index_name("listing")
                 .key_condition_expression("#by_pk = :accounts")
                 .filter_expression(filter)
                 .projection_expression("#hash")

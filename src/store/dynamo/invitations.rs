@@ -4,7 +4,7 @@
 //! per organization and address: a new one replaces it in the organization's turn. Accepting
 //! one spends it in the transaction that makes the membership, in the organization's turn (see
 //! [`super::orgs::turn`]), so the member limit holds and two acceptances of one link cannot
-//! both join. The invitations to an address are the `by` index (`by_pk = CIE#<address>`), which
+//! both join. The invitations to an address are the `listing` index (`by_pk = CIE#<address>`), which
 //! lags a new one by a moment.
 
 use std::collections::HashMap;
@@ -15,9 +15,7 @@ use uuid::Uuid;
 
 use super::DynamoStore;
 use super::Tables;
-use super::items::{
-    Item, Write, hex, id, item, key, names, opt_text, s, sdk_error, stamp, stamp_text, text, time, ttl,
-};
+use super::items::{Item, Write, hex, id, item, key, opt_text, s, stamp, stamp_text, text, time, ttl};
 use super::orgs::{ATTEMPTS, MemberItem, busy, member_writes, membership_of, org_from_item, org_key, turn};
 use super::owned::{org_owner, with_companion};
 use crate::metrics::{DATABASE as DB, timed};
@@ -227,24 +225,9 @@ impl InvitationStore for DynamoStore {
 
     async fn invitations_to(&self, email: &str, now: DateTime<Utc>) -> StoreResult<Vec<Addressed>> {
         timed!(DB, "invitations_to", async {
-            // The `by` index (it lags by a moment); each invitation is read again from its
+            // The `listing` index (it lags by a moment); each invitation is read again from its
             // organization's partition, so a replaced or spent one is not listed.
-            let condition = "#by_pk = :pk";
-            let listed: Vec<Item> = self
-                .client
-                .query()
-                .table_name(&self.tables.main)
-                .index_name("by")
-                .key_condition_expression(condition)
-                .set_expression_attribute_names(names(&[condition]))
-                .expression_attribute_values(":pk", s(format!("CIE#{email}")))
-                .scan_index_forward(false)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(sdk_error)?;
+            let listed = self.listed(&format!("CIE#{email}"), true).await?;
             let mut keys = Vec::new();
             for found in &listed {
                 keys.push(key(text(found, "pk")?, text(found, "sk")?));

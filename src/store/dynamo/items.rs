@@ -12,6 +12,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use uuid::Uuid;
 
 use crate::store::error::{StoreError, StoreResult};
+use crate::tokens::opaque::TokenHash;
 
 /// An item as the SDK gives it.
 pub(super) type Item = HashMap<String, AttributeValue>;
@@ -316,4 +317,15 @@ pub(super) fn opt_time(item: &Item, name: &str) -> StoreResult<Option<DateTime<U
     let parsed =
         DateTime::parse_from_rfc3339(text).map_err(|_| anyhow::anyhow!("the attribute {name:?} is not a time"))?;
     Ok(Some(parsed.with_timezone(&Utc)))
+}
+
+/// The hash kept as the attribute `name`, if the item has it.
+pub(super) fn opt_hash(item: &Item, name: &str) -> StoreResult<Option<TokenHash>> {
+    match item.get(name) {
+        None | Some(AttributeValue::Null(_)) => Ok(None),
+        Some(AttributeValue::B(bytes)) => TokenHash::from_bytes(bytes.as_ref())
+            .map(Some)
+            .ok_or_else(|| anyhow::anyhow!("a stored {name:?} is not 32 bytes").into()),
+        Some(_) => Err(anyhow::anyhow!("the attribute {name:?} is not bytes").into()),
+    }
 }

@@ -56,6 +56,7 @@ mod owned;
 mod passkeys;
 mod plan;
 mod probe;
+mod reads;
 mod scim;
 mod scim_groups;
 mod seeding;

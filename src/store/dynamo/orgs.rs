@@ -11,13 +11,13 @@
 //! member counts and the role checks are exact. A failed `ver` condition means "changed
 //! meanwhile": the change reads again and decides again (up to [`ATTEMPTS`] times).
 //!
-//! The list of every organization is the `by` index (`by_pk = ORGS`, `by_sk = <id>`), which lags
+//! The list of every organization is the `listing` index (`by_pk = ORGS`, `by_sk = <id>`), which lags
 //! a write by a moment.
 
 mod members;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{KeysAndAttributes, Select, TransactWriteItem};
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use uuid::Uuid;
 
 // What the other ports that change memberships (SCIM, the account deletion) build on.
@@ -37,7 +37,7 @@ use crate::store::orgs::{
 /// How many times a change of an organization decides again when another came first.
 pub(super) const ATTEMPTS: usize = 8;
 
-/// The `by` index partition listing every organization.
+/// The `listing` index partition listing every organization.
 const ORGS: &str = "ORGS";
 
 pub(super) fn org_key(id: Uuid) -> Item {
@@ -126,12 +126,6 @@ impl DynamoStore {
         Ok(Some(OrgRead { org: org_from_item(&found)?, ver: number(&found, "ver")? }))
     }
 
-    /// What a change tells (its emails, audit events and webhook deliveries), built once for
-    /// every attempt of its transaction.
-    pub(super) async fn told_built(&self, effects: &Effects) -> StoreResult<Vec<TransactWriteItem>> {
-        self.told(effects).await?.into_iter().map(Write::build).collect()
-    }
-
     /// Writes `writes` and `told` in one transaction: `None` when written, else how it failed
     /// ([`WriteError::Condition`] with which conditions failed, or [`WriteError::Conflict`]: in
     /// either case the caller decides again unless a refusal of its own failed).
@@ -147,63 +141,6 @@ impl DynamoStore {
             Err(WriteError::Store(error)) => Err(error),
             Err(failed) => Ok(Some(failed)),
         }
-    }
-
-    /// The items of `keys` of the main table (strongly consistent, in no particular order;
-    /// missing ones are left out).
-    pub(super) async fn batch_get(&self, keys: Vec<Item>) -> StoreResult<Vec<Item>> {
-        let mut found = Vec::new();
-        for chunk in keys.chunks(100) {
-            let mut pending = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(chunk.to_vec()))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(anyhow::Error::from)?,
-            );
-            while let Some(request) = pending.take() {
-                let answer = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.tables.main, request)
-                    .send()
-                    .await
-                    .map_err(sdk_error)?;
-                if let Some(mut items) = answer.responses
-                    && let Some(items) = items.remove(&self.tables.main)
-                {
-                    found.extend(items);
-                }
-                pending = answer
-                    .unprocessed_keys
-                    .and_then(|mut left| left.remove(&self.tables.main))
-                    .filter(|left| !left.keys().is_empty());
-            }
-        }
-        Ok(found)
-    }
-
-    /// How many items of the partition `pk` have sort keys beginning with `prefix` (strongly
-    /// consistent).
-    pub(super) async fn count(&self, pk: &str, prefix: &str) -> StoreResult<u64> {
-        let condition = "#pk = :pk AND begins_with(#sk, :prefix)";
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&self.tables.main)
-            .key_condition_expression(condition)
-            .set_expression_attribute_names(names(&[condition]))
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":prefix", s(prefix))
-            .consistent_read(true)
-            .select(Select::Count)
-            .into_paginator()
-            .send();
-        let mut counted = 0u64;
-        while let Some(page) = pages.next().await {
-            counted += u64::try_from(page.map_err(sdk_error)?.count()).unwrap_or(0);
-        }
-        Ok(counted)
     }
 
     /// What follows an organization's deletion: everything it owned, with their companions.
@@ -281,7 +218,7 @@ impl OrgStore for DynamoStore {
 
     async fn list_orgs(&self, q: Option<&str>, before: Option<Uuid>, limit: u32) -> StoreResult<Vec<Organization>> {
         timed!(DB, "list_orgs", async {
-            // The `by` index: it lags a new or changed organization by a moment.
+            // The `listing` index: it lags a new or changed organization by a moment.
             let condition = match before {
                 Some(_) => "#by_pk = :pk AND #by_sk < :before",
                 None => "#by_pk = :pk",
@@ -291,7 +228,7 @@ impl OrgStore for DynamoStore {
                 .client
                 .query()
                 .table_name(&self.tables.main)
-                .index_name("by")
+                .index_name("listing")
                 .key_condition_expression(condition)
                 .set_filter_expression(filter.map(str::to_owned))
                 .set_expression_attribute_names(names(&[condition, filter.unwrap_or_default()]))

@@ -33,7 +33,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::items::{Item, Write, WriteError, id, item, key, n, names, number, opt_text, opt_time, s, sdk_error};
+use super::items::{Item, Write, WriteError, id, item, key, n, number, opt_text, opt_time, s};
 use super::items::{stamp, text, time};
 use super::owned::{account_owner, org_owner, with_companion};
 use super::plan::Stored;
@@ -267,34 +267,6 @@ impl DynamoStore {
             }
         }
         Ok(found)
-    }
-
-    /// The items of the partition `pk` whose sort keys begin with `prefix` and that pass
-    /// `filter` (strongly consistent, every page).
-    pub(super) async fn partition_where(
-        &self,
-        pk: &str,
-        prefix: &str,
-        filter: &str,
-        values: Vec<(&str, AttributeValue)>,
-    ) -> StoreResult<Vec<Item>> {
-        let condition = "#pk = :pk AND begins_with(#sk, :prefix)";
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.tables.main)
-            .key_condition_expression(condition)
-            .set_expression_attribute_names(names(&[condition, filter]))
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":prefix", s(prefix))
-            .consistent_read(true);
-        if !filter.is_empty() {
-            query = query.filter_expression(filter);
-        }
-        for (name, value) in values {
-            query = query.expression_attribute_values(format!(":{name}"), value);
-        }
-        query.into_paginator().items().send().try_collect().await.map_err(sdk_error)
     }
 
     /// Writes one attempt at a change of an organization (its [`org_turn`] among `writes`).

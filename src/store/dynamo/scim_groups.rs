@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::items::{Item, Write, id, item, key, opt_text, s, stamp, text, time};
 use super::owned::org_owner;
 use super::scim::{ATTEMPTS, Attempt, Member, member_key, name_key, org_turn, string_set};
-use super::{DynamoStore, Tables};
+use super::{DynamoStore, MAX_TRANSACTION, Tables};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::model::outcome::Effects;
 use crate::model::scim::{MAX_GROUP_NAME_BYTES, MAX_GROUPS, MAX_MEMBER_GROUPS};
@@ -202,6 +202,13 @@ fn settled(attempt: Attempt, on_refusal: GroupWrite) -> Option<GroupWrite> {
     }
 }
 
+/// The refusal of a change whose writes would not fit one transaction: each member whose groups'
+/// names change is one write, beside a few of the change's own.
+fn too_large(writes: &[Write]) -> Option<GroupWrite> {
+    let overhead = 10;
+    (writes.len() > MAX_TRANSACTION).then_some(GroupWrite::TooLarge { at_most: MAX_TRANSACTION - overhead })
+}
+
 fn kept_changing(org_id: Uuid) -> StoreError {
     StoreError::Unavailable(anyhow::anyhow!("the organization {org_id} kept changing while its groups changed"))
 }
@@ -238,6 +245,9 @@ impl ScimGroupStore for DynamoStore {
                     };
                 writes.push(group_write(&self.tables, group, &after).when("attribute_not_exists(#pk)"));
                 writes.extend(self.told(effects).await?);
+                if let Some(refused) = too_large(&writes) {
+                    return Ok(refused);
+                }
                 if let Some(done) = settled(self.attempt(writes, &[1]).await?, GroupWrite::NameTaken) {
                     return Ok(done);
                 }
@@ -328,6 +338,9 @@ impl ScimGroupStore for DynamoStore {
                 let changed = ScimGroup { created_at: current.group.created_at, ..group.clone() };
                 writes.push(group_write(&self.tables, &changed, &after).when("attribute_exists(#pk)"));
                 writes.extend(self.told(effects).await?);
+                if let Some(refused) = too_large(&writes) {
+                    return Ok(refused);
+                }
                 if let Some(done) = settled(self.attempt(writes, &refusals).await?, GroupWrite::NameTaken) {
                     return Ok(done);
                 }
@@ -338,14 +351,12 @@ impl ScimGroupStore for DynamoStore {
 
     async fn delete_scim_group(&self, org_id: Uuid, id: Uuid, effects: &Effects) -> StoreResult<bool> {
         timed!(DB, "delete_scim_group", async {
-            for _ in 0..ATTEMPTS {
+            let told = self.told(effects).await?;
+            let mut conflicts = 0;
+            while conflicts < ATTEMPTS {
                 let Some(version) = self.org_version(org_id).await? else { return Ok(false) };
                 let Some(current) = self.read_group(org_id, id).await? else { return Ok(false) };
-                let mut writes = vec![
-                    org_turn(&self.tables, org_id, version),
-                    Write::delete(&self.tables.main, group_key(org_id, id)).when("attribute_exists(#pk)"),
-                    Write::delete(&self.tables.main, group_name_marker(org_id, &current.name_key)),
-                ];
+                let mut writes = vec![org_turn(&self.tables, org_id, version)];
                 let members = self.members_among(org_id, &current.set).await?;
                 let name = current.group.display_name.as_str();
                 for account_id in live(&current.set, name, &members) {
@@ -354,9 +365,21 @@ impl ScimGroupStore for DynamoStore {
                     names.remove(name);
                     writes.push(names_write(&self.tables, org_id, account_id, names));
                 }
-                writes.extend(self.told(effects).await?);
-                if settled(self.attempt(writes, &[]).await?, GroupWrite::NotFound).is_some() {
-                    return Ok(true);
+                // A group of more members than one transaction holds loses their names in
+                // turns of their own first (each at the organization's turn, so no change
+                // interleaves), and goes with the last.
+                let last = writes.len() + 2 + told.len() <= MAX_TRANSACTION;
+                if last {
+                    writes.push(Write::delete(&self.tables.main, group_key(org_id, id)).when("attribute_exists(#pk)"));
+                    writes.push(Write::delete(&self.tables.main, group_name_marker(org_id, &current.name_key)));
+                    writes.extend(told.iter().cloned());
+                } else {
+                    writes.truncate(MAX_TRANSACTION);
+                }
+                match self.attempt(writes, &[]).await? {
+                    Attempt::Written if last => return Ok(true),
+                    Attempt::Written => {}
+                    Attempt::Again | Attempt::Refused(_) => conflicts += 1,
                 }
             }
             Err(kept_changing(org_id))

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::items::{
-    Item, Write, WriteError, id, item, key, n, names, opt_text, opt_time, s, sdk_error, stamp, text, time, ttl,
+    Item, Write, WriteError, id, item, key, n, opt_text, opt_time, s, sdk_error, stamp, text, time, ttl,
 };
 use super::plan::{Stored, account_pk};
 use super::{DynamoStore, items};
@@ -39,7 +39,7 @@ fn refresh_key(hash: &TokenHash) -> Item {
     key(format!("R#{}", super::items::hex(hash.as_bytes())), "R")
 }
 
-/// The partition of the `by` index listing an account's sessions.
+/// The partition of the `listing` index listing an account's sessions.
 fn sessions_of(account_id: Uuid) -> String {
     format!("A#{account_id}#sessions")
 }
@@ -380,22 +380,10 @@ impl SessionStore for DynamoStore {
 }
 
 impl DynamoStore {
-    /// The account's live sessions, newest first (the `by` index, which may lag a session made
+    /// The account's live sessions, newest first (the `listing` index, which may lag a session made
     /// a moment ago).
     async fn sessions_in(&self, account: &Stored, now: DateTime<Utc>) -> StoreResult<Vec<StoredSession>> {
-        let pages = self
-            .client
-            .query()
-            .table_name(&self.tables.main)
-            .index_name("by")
-            .key_condition_expression("#by_pk = :pk")
-            .set_expression_attribute_names(names(&["#by_pk"]))
-            .expression_attribute_values(":pk", s(sessions_of(account.account.id)))
-            .scan_index_forward(false)
-            .into_paginator()
-            .items()
-            .send();
-        let items: Vec<Item> = pages.try_collect().await.map_err(sdk_error)?;
+        let items = self.listed(&sessions_of(account.account.id), true).await?;
         let sessions = items.iter().map(session_from_item).collect::<StoreResult<Vec<_>>>()?;
         Ok(sessions.into_iter().filter(|session| session.is_live(account, now)).collect())
     }

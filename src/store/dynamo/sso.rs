@@ -3,7 +3,7 @@
 //!
 //! - A connection is the item `SSO#<id>` of its organization's partition (it goes with the
 //!   organization, see `owned.rs`), with its companion `SC#<id>`/`SC` naming the organization,
-//!   by which it is found by id. Every connection is also in the `by` index (`by_pk = SSO`),
+//!   by which it is found by id. Every connection is also in the `listing` index (`by_pk = SSO`),
 //!   which answers whether any exists.
 //! - Adding one takes its turn with the organization's other changes as the SQL store's lock of
 //!   the organization row makes it: it reads the organization's `ver`, counts the connections
@@ -23,7 +23,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use uuid::Uuid;
 
 use super::DynamoStore;
-use super::clients::opt_hash;
+use super::items::opt_hash;
 use super::items::{
     Item, Write, WriteError, hex, id, item, key, n, names, number, opt_text, s, sdk_error, stamp, text, time, ttl,
 };
@@ -42,7 +42,7 @@ const ATTEMPTS: usize = 8;
 /// The sort key prefix of connections in their organization's partition.
 const CONNECTION: &str = "SSO#";
 
-/// The partition of the `by` index listing every connection.
+/// The partition of the `listing` index listing every connection.
 const CONNECTIONS: &str = "SSO";
 
 fn connection_key(org_id: Uuid, id: Uuid) -> Item {
@@ -186,14 +186,14 @@ impl SsoStore for DynamoStore {
         })
     }
 
-    /// Through the `by` index: a connection added (or removed) a moment ago may not count yet.
+    /// Through the `listing` index: a connection added (or removed) a moment ago may not count yet.
     async fn any_sso_connection(&self) -> StoreResult<bool> {
         timed!(DB, "any_sso_connection", async {
             let query = self
                 .client
                 .query()
                 .table_name(&self.tables.main)
-                .index_name("by")
+                .index_name("listing")
                 .key_condition_expression("#by_pk = :pk")
                 .set_expression_attribute_names(names(&["#by_pk"]))
                 .expression_attribute_values(":pk", s(CONNECTIONS))

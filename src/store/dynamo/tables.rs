@@ -68,7 +68,7 @@ impl Tables {
 
     fn specs(&self) -> [Spec<'_>; 3] {
         [
-            Spec { name: &self.main, indexes: &[("by", "by_pk", "by_sk")], stream: false, ttl: true },
+            Spec { name: &self.main, indexes: &[("listing", "by_pk", "by_sk")], stream: false, ttl: true },
             Spec {
                 name: &self.jobs,
                 indexes: &[("due", "due_pk", "due_sk"), ("target", "target_pk", "target_sk")],
@@ -236,5 +236,25 @@ mod tests {
             assert!(error.contains("dynamodb://"), "{url}: {error}");
         }
         assert!(Target::from_url(&format!("dynamodb://{}", "a".repeat(201))).is_err());
+    }
+
+    /// DynamoDB's naming rules, which a local engine may not enforce: table and index names
+    /// of 3 to 255 letters, digits, `_`, `-` or `.`; attribute names of 1 to 255 characters.
+    #[test]
+    fn every_table_and_index_name_is_one_dynamodb_accepts() {
+        let name_ok = |name: &str| {
+            (3..=255).contains(&name.len())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        };
+        for prefix in ["a", &"p".repeat(MAX_PREFIX)] {
+            let tables = Tables::from_prefix(prefix).unwrap();
+            for spec in tables.specs() {
+                assert!(name_ok(spec.name), "table {}", spec.name);
+                for (index, hash, range) in spec.indexes {
+                    assert!(name_ok(index), "index {index} of {}", spec.name);
+                    assert!(!hash.is_empty() && !range.is_empty());
+                }
+            }
+        }
     }
 }

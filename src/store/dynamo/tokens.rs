@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::items::{Item, Write, id, item, key, names, opt_time, s, sdk_error, stamp, stamp_text, text, time, ttl};
+use super::items::{Item, Write, id, item, key, opt_time, s, stamp, stamp_text, text, time, ttl};
 use super::owned::{IDENTITY, account_owner, deletions, pointer};
 use super::plan::{Plan, Stored};
 use super::{DynamoStore, Tables};
@@ -20,7 +20,7 @@ fn token_key(hash: &TokenHash) -> Item {
     key(format!("T#{}", super::items::hex(hash.as_bytes())), "T")
 }
 
-/// The partition of the `by` index listing an account's reset tokens.
+/// The partition of the `listing` index listing an account's reset tokens.
 fn resets_of(account_id: Uuid) -> String {
     format!("A#{account_id}#resets")
 }
@@ -91,22 +91,18 @@ impl DynamoStore {
         Ok(token.filter(|t| purposes.contains(&t.purpose) && t.used_at.is_none() && t.expires_at > now))
     }
 
-    /// The hashes of the account's reset tokens unexpired at `now` (the `by` index: it may lag
+    /// The hashes of the account's reset tokens unexpired at `now` (the `listing` index: it may lag
     /// a new token by a moment, which a reset racing the request of another link can miss;
     /// that link stays usable, as it would had it been requested just after the reset).
     async fn reset_tokens_of(&self, account_id: Uuid, now: DateTime<Utc>) -> StoreResult<Vec<String>> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.tables.main)
-            .index_name("by")
-            .key_condition_expression("#by_pk = :pk")
-            .filter_expression("#expires > :now")
-            .set_expression_attribute_names(names(&["#by_pk #expires"]))
-            .expression_attribute_values(":pk", s(resets_of(account_id)))
-            .expression_attribute_values(":now", s(stamp_text(now)));
-        let found = query.send().await.map_err(sdk_error)?;
-        found.items().iter().map(|item| text(item, "by_sk").map(str::to_owned)).collect()
+        let now = stamp_text(now);
+        let mut live = Vec::new();
+        for item in self.listed(&resets_of(account_id), false).await? {
+            if text(&item, "expires")? > now.as_str() {
+                live.push(text(&item, "by_sk")?.to_owned());
+            }
+        }
+        Ok(live)
     }
 }
 

@@ -1,5 +1,5 @@
 //! Initial access tokens for client registration. A token is the item `IT#<id>`/`IT` (listed
-//! through the `by` index, `by_pk = IT`), found by its hash through the marker
+//! through the `listing` index, `by_pk = IT`), found by its hash through the marker
 //! `IT#<hash, hex>`/`ITH`. A registration takes one use by one conditional update of the token
 //! (`uses > 0`, unexpired), so a token good for `n` registrations gives `n` however many race.
 
@@ -9,14 +9,14 @@ use uuid::Uuid;
 
 use super::super::DynamoStore;
 use super::super::items::{
-    Item, Write, hex, id, item, key, n, names, number, opt_text, s, sdk_error, stamp, stamp_text, text, time, ttl,
+    Item, Write, hex, id, item, key, n, number, opt_text, s, stamp, stamp_text, text, time, ttl,
 };
 use crate::metrics::{DATABASE as DB, timed};
 use crate::store::clients::{InitialToken, InitialTokenStore};
 use crate::store::error::StoreResult;
 use crate::tokens::opaque::TokenHash;
 
-/// The partition of the `by` index listing every token.
+/// The partition of the `listing` index listing every token.
 const TOKENS: &str = "IT";
 
 fn token_key(id: Uuid) -> Item {
@@ -67,21 +67,16 @@ impl InitialTokenStore for DynamoStore {
         })
     }
 
-    /// Through the `by` index: a token issued a moment ago may be missing from the list.
+    /// Through the `listing` index: a token issued a moment ago may be missing from the list.
     async fn list_initial_tokens(&self, now: DateTime<Utc>) -> StoreResult<Vec<InitialToken>> {
         timed!(DB, "list_initial_tokens", async {
-            let query = self
-                .client
-                .query()
-                .table_name(&self.tables.main)
-                .index_name("by")
-                .key_condition_expression("#by_pk = :pk")
-                .filter_expression("#expires > :now")
-                .set_expression_attribute_names(names(&["#by_pk #expires"]))
-                .expression_attribute_values(":pk", s(TOKENS))
-                .expression_attribute_values(":now", s(stamp_text(now)));
-            let items: Vec<Item> = query.into_paginator().items().send().try_collect().await.map_err(sdk_error)?;
-            let mut tokens = items.iter().map(token_from_item).collect::<StoreResult<Vec<_>>>()?;
+            let mut tokens = Vec::new();
+            for item in self.listed(TOKENS, false).await? {
+                let token = token_from_item(&item)?;
+                if token.expires_at > now {
+                    tokens.push(token);
+                }
+            }
             tokens.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
             Ok(tokens)
         })
