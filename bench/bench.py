@@ -595,7 +595,7 @@ class Bench:
             shutil.move(self.workdir / "refresh-left.txt", self.refresh_file)
         row = summarize(result, cpu, server.memory_kib()[1])
         if calls_before is not None and result["requests"]:
-            # The server's background work (the job queue's polling) is counted in too.
+            # The server's background work (its polling of the tables) is counted in too.
             row["engine_calls_per_req"] = (self.engine_calls() - calls_before) / result["requests"]
         if name == "login_totp":
             # The first step's 403 mfa_required is the expected answer, not an error.
