@@ -62,8 +62,8 @@ fn written(write: GroupWrite) -> Result<()> {
             400,
             Some("tooMany"),
             format!(
-                "this change would add, remove or rename the group for too many members at once \
-                 ({at_most} always fit); send the members in smaller PATCH operations"
+                "this change would add or remove too many members at once ({at_most} always fit): send \
+                 them in smaller PATCH operations; a group of more members cannot be renamed on this store"
             ),
         )),
     }

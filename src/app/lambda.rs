@@ -152,7 +152,8 @@ async fn work(
         "work round done"
     );
     if let Err(error) = result {
-        // The invocation fails, so that the schedule or the stream tries again.
+        // The invocation fails, as Lambda's logs and metrics should show; what it left is taken
+        // by the next round (the schedule's within a minute: the stream's mapping does not retry).
         tracing::error!(error = %format!("{error:#}"), "the work round failed");
         return Err(format!("{error:#}").into());
     }

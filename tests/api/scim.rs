@@ -607,7 +607,8 @@ async fn each_token_has_a_request_budget_of_its_own_and_past_it_answers_429_in_s
 /// A group's change rewrites every membership it touches. DynamoDB's transaction holds 100
 /// items, so there a change touching more members at once is refused with `tooMany` (in
 /// smaller PATCH operations it goes through), where SQL takes it whole; a group of any size is
-/// deleted in one request, and its members keep their other groups.
+/// deleted in one request: none of its members keeps its name (which rides in their tokens),
+/// and they keep their other groups.
 #[tokio::test]
 async fn a_group_of_many_members_is_filled_and_deleted_on_every_backend() {
     let world = world().await;
@@ -640,10 +641,26 @@ async fn a_group_of_many_members_is_filled_and_deleted_on_every_backend() {
     }
     let (_, filled) = world.scim(Method::GET, &path, None).await;
     assert_eq!(filled["members"].as_array().unwrap().len(), 100);
+    let store = world.app.services().await.backend.store;
+    let groups_of = |id: &String| {
+        let store = store.clone();
+        let id = uuid::Uuid::parse_str(id).unwrap();
+        async move {
+            let memberships = store.memberships(id).await.unwrap();
+            memberships.into_iter().find(|m| m.org.slug == "acme").unwrap().groups
+        }
+    };
+    for id in &ids {
+        assert!(groups_of(id).await.contains(&"everyone".to_owned()), "{id}");
+    }
 
     let deleted = world.scim(Method::DELETE, &path, None).await;
     assert_eq!(deleted.0, StatusCode::NO_CONTENT, "{}", deleted.1);
     refused(&world.scim(Method::GET, &path, None).await, StatusCode::NOT_FOUND, None);
     let (_, kept) = world.scim(Method::GET, &few_path, None).await;
     assert_eq!(kept["members"].as_array().unwrap().len(), 3, "{kept}");
+    for (n, id) in ids.iter().enumerate() {
+        let expected: Vec<String> = if n < 3 { vec!["few".to_owned()] } else { Vec::new() };
+        assert_eq!(groups_of(id).await, expected, "{id}");
+    }
 }

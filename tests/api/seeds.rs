@@ -319,8 +319,11 @@ async fn seed_003_backend_auth_register_log_in_to_a_token_with_user_id_and_creat
 
     // Passwords are not stored in open form: an Argon2id hash, nothing of the password.
     assert_eq!(app.count(Stored::HashesStartingWith("$argon2id$")).await, 1);
-    let open = Stored::InTheClear { table: "accounts", columns: &["password_hash", "email"], text: PASSWORD };
-    assert_eq!(app.count(open).await, 0);
+    for (table, columns) in
+        [("accounts", &["password_hash", "email"][..]), ("jobs", &["payload", "body"]), ("audit_events", &["detail"])]
+    {
+        assert_eq!(app.count(Stored::InTheClear { table, columns, text: PASSWORD }).await, 0, "{table}");
+    }
     // The administrator sees the account, not the password.
     let admin = app.admin("root@example.com").await;
     let seen = app.get("/user/olga@example.com", Some(&admin)).await.text().await.unwrap();

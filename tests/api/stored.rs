@@ -64,7 +64,8 @@ pub enum Stored<'a> {
     /// API keys with this prefix.
     ApiKeysWithPrefix(&'a str),
     /// Rows (items) holding `text` in the clear: on SQL, in the named columns of the table; on
-    /// DynamoDB, in any text attribute of any table.
+    /// DynamoDB, in any text attribute of any table (a stricter question: a test asks it of
+    /// each table where the text could be kept).
     InTheClear {
         table: &'a str,
         columns: &'a [&'a str],
@@ -82,7 +83,7 @@ fn quoted_list(texts: &[&str]) -> String {
 }
 
 impl Stored<'_> {
-    fn sql(&self) -> String {
+    fn sql(&self, kind: Kind) -> String {
         let count = "SELECT COUNT(*) FROM";
         match *self {
             Self::Accounts => format!("{count} accounts"),
@@ -133,7 +134,14 @@ impl Stored<'_> {
             Self::ApiKeysWithPrefix(prefix) => format!("{count} api_keys WHERE prefix = {}", quoted(prefix)),
             Self::InTheClear { table, columns, text } => {
                 let pattern = quoted(&format!("%{text}%"));
-                let held = columns.iter().map(|c| format!("{c} LIKE {pattern}")).collect::<Vec<_>>().join(" OR ");
+                // As text, whatever the column's type (PostgreSQL's JSONB has no LIKE).
+                let text_of = |column: &str| match kind {
+                    Kind::Postgres => format!("CAST({column} AS TEXT)"),
+                    Kind::Mysql => format!("CAST({column} AS CHAR)"),
+                    Kind::Sqlite | Kind::Dynamodb => column.to_owned(),
+                };
+                let held =
+                    columns.iter().map(|c| format!("{} LIKE {pattern}", text_of(c))).collect::<Vec<_>>().join(" OR ");
                 format!("{count} {table} WHERE {held}")
             }
         }
@@ -146,7 +154,7 @@ impl TestApp {
         match self.db.kind {
             #[cfg(feature = "dynamodb")]
             Kind::Dynamodb => dynamo::count(&self.db.url, what).await,
-            _ => self.db.count(&what.sql()).await,
+            _ => self.db.count(&what.sql(self.db.kind)).await,
         }
     }
 
