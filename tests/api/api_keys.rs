@@ -13,7 +13,10 @@ async fn app() -> TestApp {
     let options = Options::default()
         .var("GATEHOUSE_TRUSTED_PROXIES", "127.0.0.1,::1")
         .var("GATEHOUSE_FORWARD_RULES", "app.test:8081/acme=org:acme, app.test:8081/admins=org:acme:admin")
-        .var("GATEHOUSE_RATE_LIMIT_API_KEY", "40/1m");
+        // An hour's budget: it refills one request per 90 s, so no request comes back into it
+        // while a test spends 41, however slow the database (a minute's would refill one every
+        // 1.5 s, within a slow backend's 41 requests).
+        .var("GATEHOUSE_RATE_LIMIT_API_KEY", "40/1h");
     spawn_app_with(options).await
 }
 
