@@ -27,7 +27,7 @@ mod housekeeping;
 pub mod lambda;
 mod rounds;
 mod services;
-pub use self::database::{migrate, sqlite_path};
+pub use self::database::{Copied, CopyRefused, copy_to, migrate, sqlite_path};
 use self::housekeeping::housekeeping;
 pub use self::housekeeping::{Swept, sweep};
 pub use self::rounds::{Round, round};

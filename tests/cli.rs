@@ -123,7 +123,7 @@ fn help_lists_every_command() {
 
     assert!(output.status.success(), "{}", stderr(&output));
     let help = stdout(&output);
-    for command in ["serve", "migrate", "user", "keys", "outbox", "config", "mail", "purge", "work"] {
+    for command in ["serve", "migrate", "copy", "user", "keys", "outbox", "config", "mail", "purge", "work"] {
         assert!(help.lines().any(|line| line.trim_start().starts_with(command)), "{command} missing from:\n{help}");
     }
 }
@@ -475,6 +475,39 @@ fn user_create_refuses_a_weak_password_or_a_bad_username_and_says_why() {
     // Nothing was created: the address is still free.
     let fine = create_user(dir.path(), &["--email", "b@example.com"], PASSWORD);
     assert_eq!(fine.status.code(), Some(0), "{}", stderr(&fine));
+}
+
+#[test]
+fn copy_moves_the_database_into_an_empty_one_and_refuses_one_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    for (email, admin) in [("root@example.com", &["--admin"][..]), ("ann@example.com", &[])] {
+        let created = create_user(dir.path(), &[&["--email", email][..], admin].concat(), PASSWORD);
+        assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
+    }
+    ok(dir.path(), &["user", "disable", "ann@example.com"]);
+    let target = format!("sqlite://{}", dir.path().join("moved.db").display());
+
+    let copied = ok(dir.path(), &["copy", "--to", &target]);
+    let said = stdout(&copied);
+    assert!(said.lines().any(|line| line == "accounts: 2"), "{said}");
+    assert!(said.contains("sessions were not copied"), "{said}");
+    assert!(stderr(&copied).contains("2 accounts"), "progress on standard error: {}", stderr(&copied));
+    let on_target = |args: &[&str]| {
+        let output = run(gatehouse(dir.path()).env("GATEHOUSE_DATABASE_URL", &target).args(args));
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()
+    };
+    let moved = on_target(&["user", "list", "--json"]);
+    assert_eq!(emails(&moved), ["ann@example.com", "root@example.com"]);
+    let statuses: Vec<&str> =
+        moved["users"].as_array().unwrap().iter().map(|u| u["status"].as_str().unwrap()).collect();
+    let roles: Vec<&str> = moved["users"].as_array().unwrap().iter().map(|u| u["role"].as_str().unwrap()).collect();
+    assert_eq!((statuses, roles), (vec!["disabled", "active"], vec!["user", "admin"]));
+
+    let again = run(gatehouse(dir.path()).args(["copy", "--to", &target]));
+    assert_eq!(refusal(&again), "refusing to copy (nothing was written):");
+    assert!(stderr(&again).contains("the target already holds accounts"), "{}", stderr(&again));
+    assert_eq!(emails(&on_target(&["user", "list", "--json"])).len(), 2, "nothing more was written");
 }
 
 #[test]

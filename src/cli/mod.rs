@@ -40,6 +40,15 @@ enum Command {
     Serve,
     /// Create or bring the database schema up to date, then exit.
     Migrate,
+    /// Copy what lasts (keys, accounts and their second factors, identities and API keys, the
+    /// audit trail) into another, empty database: to move to DynamoDB, or between any two.
+    /// Stop the servers first; sessions and links in flight are not copied.
+    Copy {
+        /// The database to copy into, made by `gatehouse migrate` and unused
+        /// (`dynamodb://gatehouse-`, `postgres://…`, `sqlite://…`).
+        #[arg(long)]
+        to: String,
+    },
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
@@ -185,6 +194,7 @@ pub fn main() -> ExitCode {
         match command {
             Command::Serve | Command::Config(_) | Command::Openapi | Command::Healthcheck => serve(config).await,
             Command::Migrate => migrate(config).await,
+            Command::Copy { to } => copy(config, &to).await,
             Command::User(UserCommand::Create { email, username, admin, password_stdin, json }) => {
                 create_user(config, NewUserArgs { email, username, admin, password_stdin, json }).await
             }
@@ -291,6 +301,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 /// not created: run in the wrong directory, a command would otherwise make an empty database
 /// there and act on it (and `user create --admin` would put the first admin in an orphan).
 async fn open(config: &Config) -> anyhow::Result<Services> {
+    refuse_a_missing_file(config)?;
+    let outbox = OutboxSettings { lease: config.outbox_lease, ..OutboxSettings::default() };
+    Services::open(config, config.public_url.clone(), outbox, false, crate::clock::Clock::system()).await
+}
+
+/// A SQLite file that does not exist, refused (see [`open`]).
+fn refuse_a_missing_file(config: &Config) -> anyhow::Result<()> {
     if let Some(path) = crate::app::sqlite_path(&config.database_url)
         && !path.exists()
     {
@@ -305,8 +322,7 @@ async fn open(config: &Config) -> anyhow::Result<Services> {
         }
         .into());
     }
-    let outbox = OutboxSettings { lease: config.outbox_lease, ..OutboxSettings::default() };
-    Services::open(config, config.public_url.clone(), outbox, false, crate::clock::Clock::system()).await
+    Ok(())
 }
 
 /// Where a command writes, for its confirmation: the SQLite file's absolute path, or the
@@ -323,6 +339,41 @@ fn database_named(config: &Config) -> String {
 async fn migrate(config: Config) -> anyhow::Result<()> {
     crate::app::migrate(&config).await?;
     println!("the database at {} is up to date", config.database_url);
+    Ok(())
+}
+
+/// Copies the configured database into the one `to` names, saying how far it got on standard
+/// error and what it copied on standard output.
+async fn copy(config: Config, to: &str) -> anyhow::Result<()> {
+    refuse_a_missing_file(&config)?;
+    let to = crate::secret_url::SecretUrl::new(to);
+    eprintln!("copying {} into {}", database_named(&config), to.masked());
+    let progress = |copied: &crate::app::Copied| eprintln!("  {} accounts…", copied.accounts);
+    let copied = match crate::app::copy_to(&config, &to, &progress).await {
+        Err(error) if error.is::<crate::app::CopyRefused>() => return Err(answer::Refused(error.to_string()).into()),
+        other => other?,
+    };
+    let crate::app::Copied {
+        signing_keys,
+        sealing_key,
+        accounts,
+        authenticators,
+        recovery_code_sets,
+        passkeys,
+        identities,
+        api_keys,
+        audit_events,
+    } = copied;
+    println!("signing keys: {signing_keys}");
+    println!("sealing key: {}", if sealing_key { 1 } else { 0 });
+    println!("accounts: {accounts}");
+    println!("authenticator apps: {authenticators}");
+    println!("recovery code sets: {recovery_code_sets}");
+    println!("passkeys: {passkeys}");
+    println!("social identities: {identities}");
+    println!("API keys: {api_keys}");
+    println!("audit events: {audit_events}");
+    println!("copied into {}; sessions were not copied: everybody logs in again", to.masked());
     Ok(())
 }
 

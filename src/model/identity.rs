@@ -21,12 +21,26 @@ pub struct Identity {
 }
 
 /// What an identity is keyed on: the provider's issuer and its subject there. Written, and
-/// looked up by, but never read back (MySQL keeps them in a binary collation, so that
-/// subjects differing only in case stay apart).
+/// looked up by; read back only by a copy into another store ([`Keyed`]). MySQL keeps them in
+/// a binary collation, so that subjects differing only in case stay apart.
 #[derive(Clone, Copy, Debug)]
 pub struct IdentityKey<'a> {
     pub issuer: &'a str,
     pub subject: &'a str,
+}
+
+/// An identity with what it is keyed on, as a copy into another store reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Keyed {
+    pub identity: Identity,
+    pub issuer: String,
+    pub subject: String,
+}
+
+impl Keyed {
+    pub fn key(&self) -> IdentityKey<'_> {
+        IdentityKey { issuer: &self.issuer, subject: &self.subject }
+    }
 }
 
 /// What a login sent to a provider must keep to finish.

@@ -16,6 +16,9 @@ pub trait ApiKeyStore: Send + Sync + std::fmt::Debug + 'static {
     async fn insert_api_key(&self, new: &NewApiKey, max: usize, effects: &Effects) -> StoreResult<bool>;
     /// The owner's keys, oldest first.
     async fn api_keys(&self, owner: KeyOwner) -> StoreResult<Vec<ApiKey>>;
+    /// The owner's keys with the hashes of their secrets, oldest first: for a copy into another
+    /// store, nothing else.
+    async fn api_keys_with_hashes(&self, owner: KeyOwner) -> StoreResult<Vec<NewApiKey>>;
     /// The key whose hash this is, with whether its owning account is active.
     async fn api_key_by_hash(&self, hash: &TokenHash) -> StoreResult<Option<FoundKey>>;
     async fn api_key_used(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()>;

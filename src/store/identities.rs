@@ -11,7 +11,7 @@ use super::accounts::NewAccount;
 use super::error::StoreResult;
 use super::tokens::NewOneTimeToken;
 pub use crate::model::identity::Identity;
-pub use crate::model::identity::{IdentityKey, NewOidcLogin, OidcLogin, Pending, Unlink};
+pub use crate::model::identity::{IdentityKey, Keyed, NewOidcLogin, OidcLogin, Pending, Unlink};
 use crate::model::outcome::Effects;
 use crate::tokens::opaque::TokenHash;
 
@@ -44,6 +44,8 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> StoreResult<Option<OidcLogin>>;
     async fn identity(&self, key: IdentityKey<'_>) -> StoreResult<Option<Identity>>;
     async fn identities(&self, account_id: Uuid) -> StoreResult<Vec<Identity>>;
+    /// The account's identities with their issuers and subjects, for a copy into another store.
+    async fn keyed_identities(&self, account_id: Uuid) -> StoreResult<Vec<Keyed>>;
     /// Links an identity and queues `notice`, atomically; `Conflict` when the identity is
     /// linked already.
     async fn insert_identity(&self, identity: &Identity, key: IdentityKey<'_>, effects: &Effects) -> StoreResult<()>;

@@ -18,6 +18,7 @@ pub mod accounts;
 pub mod admin;
 pub mod api_keys;
 pub mod clients;
+pub mod copying;
 pub mod devices;
 #[cfg(feature = "dynamodb")]
 pub mod dynamo;

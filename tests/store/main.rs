@@ -6,6 +6,7 @@
 
 mod admin;
 mod audit;
+mod copying;
 #[path = "../common/database.rs"]
 mod database;
 mod domains;

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::DynamoStore;
-use super::items::{Item, Write, WriteError, hex, id, item, key, n, opt_text, opt_time, s, stamp, text, time};
+use super::items::{Item, Write, WriteError, hex, id, item, key, n, opt_text, opt_time, s, stamp, text, time, unhex};
 use super::owned::{account_owner, companion_of, org_owner, owner_exists, with_companion};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::model::account::Status;
@@ -149,6 +149,26 @@ impl ApiKeyStore for DynamoStore {
                 }
             }
             keys.sort_by_key(|k| (k.created_at, k.id));
+            Ok(keys)
+        })
+    }
+
+    async fn api_keys_with_hashes(&self, owner: KeyOwner) -> StoreResult<Vec<NewApiKey>> {
+        timed!(DB, "api_keys_with_hashes", async {
+            let items = self.partition(&self.tables.main, &owner_pk(owner), API_KEY).await?;
+            let mut keys = Vec::with_capacity(items.len());
+            for found in &items {
+                if text(found, "sk")? == COUNT {
+                    continue;
+                }
+                // The companion's key is `K#<the hash, hex>`.
+                let unreadable = || StoreError::Other(anyhow::anyhow!("an API key's companion key is not K#<hash>"));
+                let companion =
+                    opt_text(found, "also_pk")?.and_then(|pk| pk.strip_prefix("K#")).ok_or_else(unreadable)?;
+                let hash = unhex(companion).and_then(|bytes| TokenHash::from_bytes(&bytes)).ok_or_else(unreadable)?;
+                keys.push(NewApiKey { key: key_from_item(found)?, hash });
+            }
+            keys.sort_by_key(|k| (k.key.created_at, k.key.id));
             Ok(keys)
         })
     }

@@ -22,7 +22,7 @@ use crate::metrics::{DATABASE as DB, timed};
 use crate::model::outcome::Effects;
 use crate::store::accounts::NewAccount;
 use crate::store::error::{StoreError, StoreResult};
-use crate::store::identities::{Identity, IdentityKey, IdentityStore, NewOidcLogin, OidcLogin, Pending, Unlink};
+use crate::store::identities::{Identity, IdentityKey, IdentityStore, Keyed, NewOidcLogin, OidcLogin, Pending, Unlink};
 use crate::store::tokens::NewOneTimeToken;
 use crate::tokens::opaque::TokenHash;
 
@@ -37,6 +37,18 @@ fn identity_key(account_id: Uuid, id: Uuid) -> Item {
 /// that no issuer and subject run into another pair).
 fn provider_key(key_of: IdentityKey<'_>) -> Item {
     key(format!("IDP#{}#{}#{}", key_of.issuer.len(), key_of.issuer, key_of.subject), "IDP")
+}
+
+/// The issuer and subject a companion's key names (see [`provider_key`]).
+fn key_of_companion(pk: &str) -> StoreResult<(String, String)> {
+    let unreadable =
+        || StoreError::Other(anyhow::anyhow!("an identity's companion key is not IDP#<length>#<issuer>#<subject>"));
+    let rest = pk.strip_prefix("IDP#").ok_or_else(unreadable)?;
+    let (length, rest) = rest.split_once('#').ok_or_else(unreadable)?;
+    let length: usize = length.parse().map_err(|_| unreadable())?;
+    let issuer = rest.get(..length).ok_or_else(unreadable)?;
+    let subject = rest.get(length..).and_then(|tail| tail.strip_prefix('#')).ok_or_else(unreadable)?;
+    Ok((issuer.to_owned(), subject.to_owned()))
 }
 
 /// The partition of the `listing` index that finds an identity by its id alone.
@@ -169,6 +181,19 @@ impl IdentityStore for DynamoStore {
         })
     }
 
+    async fn keyed_identities(&self, account_id: Uuid) -> StoreResult<Vec<Keyed>> {
+        timed!(DB, "keyed_identities", async {
+            let items = self.partition(&self.tables.main, &account_owner(account_id), IDENTITY).await?;
+            let mut keyed = Vec::with_capacity(items.len());
+            for found in &items {
+                let (issuer, subject) = key_of_companion(opt_text(found, "also_pk")?.unwrap_or_default())?;
+                keyed.push(Keyed { identity: identity_from_item(found)?, issuer, subject });
+            }
+            keyed.sort_by_key(|k| (k.identity.created_at, k.identity.id));
+            Ok(keyed)
+        })
+    }
+
     async fn insert_identity(
         &self,
         identity: &Identity,
@@ -277,5 +302,21 @@ impl IdentityStore for DynamoStore {
                 "the account {account_id} kept changing while an identity was removed"
             )))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_companion_key_gives_back_the_issuer_and_subject_it_was_made_of() {
+        for (issuer, subject) in [("https://accounts.example.com", "123"), ("https://x/#a#", "#b#c"), ("é", "")] {
+            let made = provider_key(IdentityKey { issuer, subject });
+            let pk = text(&made, "pk").unwrap();
+            assert_eq!(key_of_companion(pk).unwrap(), (issuer.to_owned(), subject.to_owned()));
+        }
+        assert!(key_of_companion("IDP#99#short#x").is_err());
+        assert!(key_of_companion("A#1").is_err());
     }
 }

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::DynamoStore;
-use super::items::{Item, Write, hex, id, item, key, n, number, opt_text, s, stamp, text, time, ttl};
+use super::items::{Item, Write, hex, id, item, key, n, number, opt_text, s, stamp, text, time, ttl, unhex};
 use super::owned::{PASSKEY, account_owner, owner_exists};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::model::outcome::Effects;
@@ -36,11 +36,7 @@ fn code_set(codes: &[[u8; 32]]) -> AttributeValue {
 }
 
 fn code_of(text: &str) -> StoreResult<[u8; 32]> {
-    let bytes: Vec<u8> = (0..text.len())
-        .step_by(2)
-        .map(|at| text.get(at..at + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
-        .collect::<Option<_>>()
-        .ok_or_else(|| anyhow::anyhow!("a recovery code hash is not hex"))?;
+    let bytes = unhex(text).ok_or_else(|| anyhow::anyhow!("a recovery code hash is not hex"))?;
     bytes.try_into().map_err(|_| StoreError::Other(anyhow::anyhow!("a recovery code hash is not 32 bytes")))
 }
 

@@ -113,6 +113,23 @@ impl<D: Dialect> ApiKeyStore for SqlStore<D> {
         })
     }
 
+    async fn api_keys_with_hashes(&self, owner: KeyOwner) -> StoreResult<Vec<NewApiKey>> {
+        timed!(DB, "api_keys_with_hashes", async {
+            let (account, org) = columns_of(owner);
+            let query = sql!(
+                "SELECT {COLUMNS}, k.hash FROM api_keys k WHERE k.account_id = ? OR k.org_id = ? \
+                 ORDER BY k.created_at, k.id"
+            );
+            let rows = self.db.pool().fetch_all(query, args![account, org]).await?;
+            let with_hash = |row: &D::Row| -> StoreResult<NewApiKey> {
+                let hash = TokenHash::from_bytes(&row.bytes("hash")?)
+                    .ok_or_else(|| anyhow::anyhow!("a stored API key hash is not 32 bytes"))?;
+                Ok(NewApiKey { key: key_from_row(row)?, hash })
+            };
+            rows.iter().map(with_hash).collect()
+        })
+    }
+
     async fn api_key_by_hash(&self, hash: &TokenHash) -> StoreResult<Option<FoundKey>> {
         timed!(DB, "api_key_by_hash", async {
             if let Some(found) = self.db.api_key_in_place(hash.as_bytes()) {

@@ -15,7 +15,7 @@ use crate::metrics::{DATABASE as DB, timed};
 use crate::model::outcome::Effects;
 use crate::store::accounts::NewAccount;
 use crate::store::error::StoreResult;
-use crate::store::identities::{Identity, IdentityKey, IdentityStore, NewOidcLogin, OidcLogin, Pending, Unlink};
+use crate::store::identities::{Identity, IdentityKey, IdentityStore, Keyed, NewOidcLogin, OidcLogin, Pending, Unlink};
 use crate::store::tokens::NewOneTimeToken;
 use crate::tokens::opaque::TokenHash;
 
@@ -238,6 +238,34 @@ impl<D: Dialect> IdentityStore for SqlStore<D> {
                 )
                 .await?;
             rows.iter().map(identity_from_row).collect()
+        })
+    }
+
+    async fn keyed_identities(&self, account_id: Uuid) -> StoreResult<Vec<Keyed>> {
+        timed!(DB, "keyed_identities", async {
+            let rows = self
+                .db
+                .pool()
+                .fetch_all(
+                    sql!(
+                        "SELECT {IDENTITY_COLUMNS}, issuer, subject FROM identities WHERE account_id = ? \
+                         ORDER BY created_at, id"
+                    ),
+                    args![account_id],
+                )
+                .await?;
+            // MySQL keeps them in a binary collation, which its driver hands over as bytes.
+            let text = |row: &D::Row, column: &str| -> StoreResult<String> {
+                row.text(column).or_else(|_| {
+                    String::from_utf8(row.bytes(column)?)
+                        .map_err(|_| anyhow::anyhow!("an identity's {column} is not UTF-8").into())
+                })
+            };
+            let keyed = |row: &D::Row| -> StoreResult<Keyed> {
+                let (issuer, subject) = (text(row, "issuer")?, text(row, "subject")?);
+                Ok(Keyed { identity: identity_from_row(row)?, issuer, subject })
+            };
+            rows.iter().map(keyed).collect()
         })
     }
 

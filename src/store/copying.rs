@@ -1,0 +1,310 @@
+//! Copying what one store keeps into another (`gatehouse copy --to URL`): SQLite or PostgreSQL
+//! into DynamoDB, or any store into any other. It reads and writes through the persistence
+//! ports alone, so that each backend writes its own layout (DynamoDB's uniqueness markers, key
+//! counters and the set of admins; SQL's rows and claims) by the same code that writes it when
+//! serving, and nothing here knows a table.
+//!
+//! What it carries: the signing keys (tokens already issued keep verifying) and the sealing
+//! key (sealed secrets stay readable); every account with its id, address, username, profile,
+//! app data, language, role, status, verification and password hash; each account's
+//! authenticator app (its sealed secret, whether it was confirmed, the last step used), its
+//! unspent recovery codes, passkeys, social identities (issuer and subject) and API keys (by
+//! the hash of their secret, with their scopes, expiry and last use); and the audit trail.
+//!
+//! What it leaves, by design: what lives minutes or hours and is made again on demand —
+//! sessions and refresh tokens (everybody logs in again after the move), one-time links and
+//! codes (a pending account asks for a new activation email), login challenges and logins
+//! waiting at a provider, rate-limit counts — and the outbox's history of emails already sent
+//! or given up on.
+//!
+//! What stops it before it writes anything: a target that is not empty (copy into tables or a
+//! database freshly made by `gatehouse migrate`); emails still waiting to be sent (they would
+//! be lost: let the servers, or `gatehouse work`, send them first); and what this version does
+//! not carry yet, named, so that nothing is left behind unsaid: organizations (with their
+//! members, roles, domains, invitations, SSO connections and SCIM directories), OAuth client
+//! apps and their registration tokens, and webhook endpoints.
+//!
+//! An account's updated time becomes its creation time, and an authenticator app's times the
+//! time of the copy; usernames an account gave up stay free of it only on the source. The
+//! source must not change meanwhile (stop the servers): the copy ends by counting the source's
+//! accounts again and fails when they are not the number copied.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio::task::JoinSet;
+use uuid::Uuid;
+
+use super::Store;
+use super::accounts::NewAccount;
+use crate::model::account::{AccountKey, Email};
+use crate::model::admin::{AccountQuery, OutboxQuery};
+use crate::model::api_key::KeyOwner;
+use crate::model::audit::EventFilter;
+use crate::model::outcome::Effects;
+
+/// How many accounts (and audit events) are read and written at a time.
+const PAGE: u32 = 200;
+
+/// How many accounts' factors, identities and keys are copied at once.
+const AT_ONCE: usize = 8;
+
+/// What was copied.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Copied {
+    pub signing_keys: u64,
+    pub sealing_key: bool,
+    pub accounts: u64,
+    pub authenticators: u64,
+    pub recovery_code_sets: u64,
+    pub passkeys: u64,
+    pub identities: u64,
+    pub api_keys: u64,
+    pub audit_events: u64,
+}
+
+impl Copied {
+    fn add(&mut self, other: &Copied) {
+        self.authenticators += other.authenticators;
+        self.recovery_code_sets += other.recovery_code_sets;
+        self.passkeys += other.passkeys;
+        self.identities += other.identities;
+        self.api_keys += other.api_keys;
+    }
+}
+
+/// Why a copy did not start: each reason a line, nothing written.
+#[derive(Debug, thiserror::Error)]
+#[error("refusing to copy (nothing was written):\n  - {}", .0.join("\n  - "))]
+pub struct Refused(pub Vec<String>);
+
+/// Copies everything `from` keeps that lasts (see the module documentation) into `to`, which
+/// must be empty; `progress` is told the running totals after each page of accounts.
+pub async fn copy(
+    from: Arc<dyn Store>,
+    to: Arc<dyn Store>,
+    now: DateTime<Utc>,
+    progress: &(dyn Fn(&Copied) + Sync),
+) -> anyhow::Result<Copied> {
+    let mut refusals = not_carried(&*from, now).await?;
+    refusals.extend(not_empty(&*to).await?);
+    if !refusals.is_empty() {
+        return Err(Refused(refusals).into());
+    }
+    let mut copied = Copied::default();
+
+    // The keys first: an account's sealed secrets are read with the sealing key.
+    if let Some(sealing) = from.sealing_key().await? {
+        to.insert_first_sealing_key(&sealing, now).await?;
+        copied.sealing_key = true;
+    }
+    for (generation, key) in from.signing_keys().await?.iter().enumerate() {
+        match generation {
+            0 => to.insert_first_signing_key(key).await?,
+            _ => to.insert_signing_key(key).await?,
+        }
+        copied.signing_keys += 1;
+    }
+
+    let mut before = None;
+    loop {
+        let page = from.list_accounts(&AccountQuery { before, limit: PAGE, ..AccountQuery::default() }).await?;
+        let Some(last) = page.last() else { break };
+        before = Some(last.id);
+        let ids: Vec<Uuid> = page.iter().map(|account| account.id).collect();
+        let accounts = each(&ids, |id| {
+            let from = from.clone();
+            async move {
+                let found = from.find_account(&AccountKey::Id(id)).await?;
+                found.ok_or_else(|| anyhow::anyhow!("account {id} went away during the copy: stop the servers first"))
+            }
+        })
+        .await?;
+        let new: Vec<NewAccount> = accounts
+            .into_iter()
+            .map(|credentials| {
+                let account = credentials.account;
+                NewAccount {
+                    id: account.id,
+                    email_normalized: Email::from_stored(account.email.clone()).normalized().to_owned(),
+                    email: account.email,
+                    username: account.username,
+                    name: account.name,
+                    data: account.data,
+                    app_data: account.app_data,
+                    password_hash: credentials.password_hash,
+                    role: account.role,
+                    status: account.status,
+                    email_verified: account.email_verified,
+                    locale: account.locale,
+                    now: account.created_at,
+                }
+            })
+            .collect();
+        let written = to.import_accounts(&new).await?;
+        if written.len() != new.len() {
+            anyhow::bail!(
+                "{} of {} accounts were not written: an address or username is taken in the target, which was \
+                 empty when the copy began (is something else writing to it?)",
+                new.len() - written.len(),
+                new.len()
+            );
+        }
+        copied.accounts += new.len() as u64;
+        let owned = each(&ids, |id| {
+            let (from, to) = (from.clone(), to.clone());
+            async move { copy_owned(&*from, &*to, id, now).await }
+        })
+        .await?;
+        owned.iter().for_each(|one| copied.add(one));
+        progress(&copied);
+    }
+
+    let mut before = None;
+    loop {
+        let page = from.list_events(&EventFilter { before, limit: PAGE, ..EventFilter::default() }).await?;
+        let Some(last) = page.last() else { break };
+        before = Some(last.id);
+        to.insert_events(&page).await?;
+        copied.audit_events += page.len() as u64;
+    }
+    progress(&copied);
+
+    // Every write into the target was acknowledged whole; the source is counted again, since
+    // an account made while the copy read its pages would be missing (DynamoDB's index, which
+    // counts the target, may lag behind the writes a moment ago).
+    let source = from.count_accounts(&AccountQuery { limit: u32::MAX, ..AccountQuery::default() }).await?;
+    if source != copied.accounts {
+        anyhow::bail!(
+            "the source holds {source} accounts, but {} were copied: the source changed during the copy (stop the \
+             servers, then copy again into freshly made tables)",
+            copied.accounts
+        );
+    }
+    Ok(copied)
+}
+
+/// `task` for each of `ids`, [`AT_ONCE`] at a time: the results in the order of `ids`, or the
+/// first error.
+async fn each<T, F, Task>(ids: &[Uuid], task: F) -> anyhow::Result<Vec<T>>
+where
+    T: Send + 'static,
+    F: Fn(Uuid) -> Task,
+    Task: Future<Output = anyhow::Result<T>> + Send + 'static,
+{
+    let mut results: Vec<Option<T>> = std::iter::repeat_with(|| None).take(ids.len()).collect();
+    let mut running = JoinSet::new();
+    for (at, &id) in ids.iter().enumerate() {
+        if running.len() == AT_ONCE
+            && let Some(done) = running.join_next().await
+        {
+            let (index, result) = done?;
+            results[index] = Some(result?);
+        }
+        let work = task(id);
+        running.spawn(async move { (at, work.await) });
+    }
+    while let Some(done) = running.join_next().await {
+        let (index, result) = done?;
+        results[index] = Some(result?);
+    }
+    Ok(results.into_iter().flatten().collect())
+}
+
+/// What belongs to account `id`: its authenticator app and recovery codes, passkeys, social
+/// identities and API keys. Written as it was; none of it tells anybody (no audit event, no
+/// email, no webhook).
+async fn copy_owned(from: &dyn Store, to: &dyn Store, id: Uuid, now: DateTime<Utc>) -> anyhow::Result<Copied> {
+    let mut copied = Copied::default();
+    let quiet = Effects::none();
+    let codes = from.recovery_codes(id).await?;
+    let totp = from.totp(id).await?;
+    if let Some(totp) = &totp {
+        to.begin_totp(id, &totp.secret, now).await?;
+        if totp.confirmed {
+            // The step of the last code accepted: a code seen before the move stays spent.
+            to.confirm_totp(id, totp.last_step.unwrap_or(0), &codes, now, &quiet).await?;
+        }
+        copied.authenticators += 1;
+    }
+    if !codes.is_empty() {
+        if !totp.as_ref().is_some_and(|totp| totp.confirmed) {
+            to.replace_recovery_codes(id, &codes, now, &quiet).await?;
+        }
+        copied.recovery_code_sets += 1;
+    }
+    for passkey in from.passkeys(id).await? {
+        to.insert_passkey(&passkey, &quiet).await?;
+        copied.passkeys += 1;
+    }
+    for keyed in from.keyed_identities(id).await? {
+        to.insert_identity(&keyed.identity, keyed.key(), &quiet).await?;
+        copied.identities += 1;
+    }
+    for key in from.api_keys_with_hashes(KeyOwner::Account(id)).await? {
+        if !to.insert_api_key(&key, usize::MAX, &quiet).await? {
+            anyhow::bail!("the target refused an API key of account {id}");
+        }
+        if let Some(used) = key.key.last_used_at {
+            to.api_key_used(key.key.id, used).await?;
+        }
+        copied.api_keys += 1;
+    }
+    Ok(copied)
+}
+
+/// What `from` holds that this copy does not carry (see the module documentation), each said.
+async fn not_carried(from: &dyn Store, now: DateTime<Utc>) -> anyhow::Result<Vec<String>> {
+    let mut refusals = Vec::new();
+    let mut waiting = 0;
+    for status in ["queued", "sending"] {
+        let query = OutboxQuery { status: Some(status.to_owned()), limit: 1_000, ..OutboxQuery::default() };
+        waiting += from.list_outbox(&query).await?.len();
+    }
+    if waiting > 0 {
+        refusals.push(format!(
+            "{waiting}{} emails wait to be sent: start gatehouse (or run `gatehouse work`) until `gatehouse outbox \
+             list --status queued` shows none, then stop it and copy",
+            if waiting >= 1_000 { " or more" } else { "" }
+        ));
+    }
+    let later = "this version's copy does not carry them yet";
+    if !from.list_orgs(None, None, 1).await?.is_empty() {
+        refusals.push(format!("the source has organizations: {later}"));
+    }
+    if !from.list_clients().await?.is_empty() {
+        refusals.push(format!("the source has OAuth client apps: {later}"));
+    }
+    if !from.list_initial_tokens(now).await?.is_empty() {
+        refusals.push(format!("the source has client registration tokens: {later}"));
+    }
+    if !from.endpoints().await?.is_empty() {
+        refusals.push(format!("the source has webhook endpoints: {later}"));
+    }
+    Ok(refusals)
+}
+
+/// What `to` holds already: a copy goes into an empty store only.
+async fn not_empty(to: &dyn Store) -> anyhow::Result<Vec<String>> {
+    let mut held = Vec::new();
+    if !to.list_accounts(&AccountQuery { limit: 1, ..AccountQuery::default() }).await?.is_empty() {
+        held.push("accounts");
+    }
+    if !to.signing_keys().await?.is_empty() || to.sealing_key().await?.is_some() {
+        held.push("keys");
+    }
+    if !to.list_events(&EventFilter { limit: 1, ..EventFilter::default() }).await?.is_empty() {
+        held.push("audit events");
+    }
+    if !to.list_orgs(None, None, 1).await?.is_empty() {
+        held.push("organizations");
+    }
+    Ok(match held.is_empty() {
+        true => Vec::new(),
+        false => vec![format!(
+            "the target already holds {}: copy into tables or a database that `gatehouse migrate` just made, and \
+             that no server has used",
+            held.join(", ")
+        )],
+    })
+}

@@ -1,0 +1,263 @@
+//! The copy into another store (`gatehouse copy`): from SQLite into each backend and back out
+//! of it into a fresh SQLite, everything that lasts arrives as it was (read back through the
+//! target's own reads, as its server reads it); and a copy that would lose something or write
+//! over something does not start.
+
+use std::sync::Arc;
+
+use gatehouse::model::account::{AccountKey, Role, Status};
+use gatehouse::model::api_key::{ApiKey, KeyOwner, NewApiKey};
+use gatehouse::model::audit::{AuditEvent, EventFilter};
+use gatehouse::model::identity::{Identity, IdentityKey};
+use gatehouse::model::org::{NewOrganization, Slug};
+use gatehouse::model::outcome::Effects;
+use gatehouse::model::passkey::StoredPasskey;
+use gatehouse::model::token::TokenHash;
+use gatehouse::store::Store;
+use gatehouse::store::copying::{Copied, Refused, copy};
+use gatehouse::tokens::jwt::SigningKey;
+use uuid::Uuid;
+
+use crate::scenarios::{account, email, minutes, now};
+use crate::{Harness, Kind};
+
+crate::per_backend! {
+    stores:
+        everything_that_lasts_arrives_whole_and_comes_back_whole,
+        a_copy_that_would_lose_or_overwrite_something_does_not_start;
+    sessions:
+}
+
+/// More than one page of the copy's.
+const PLAIN_ACCOUNTS: usize = 230;
+
+const SEALING: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+/// What the source holds: the ids of the accounts that own something.
+struct Filled {
+    ann: Uuid,
+    bob: Uuid,
+    cem: Uuid,
+    accounts: Vec<Uuid>,
+}
+
+async fn fill(store: &dyn Store) -> Filled {
+    let at = now() - minutes(600);
+    store.insert_first_sealing_key(SEALING, at).await.unwrap();
+    store.insert_first_signing_key(&SigningKey::generate(at).unwrap()).await.unwrap();
+    store.insert_signing_key(&SigningKey::generate(at + minutes(60)).unwrap()).await.unwrap();
+
+    let mut ann = account("Ann.Lee@Example.com", Some("Ann_L"));
+    (ann.role, ann.status, ann.email_verified, ann.now) = (Role::Admin, Status::Active, true, at);
+    let mut bob = account("bob@example.com", None);
+    (bob.locale, bob.name, bob.data, bob.password_hash) = (None, None, Default::default(), "$2b$10$imported".into());
+    let mut cem = account("cem@example.com", Some("cem"));
+    (cem.status, cem.email_verified) = (Status::Disabled, true);
+    let mut new = vec![ann, bob, cem];
+    for n in 0..PLAIN_ACCOUNTS {
+        let mut plain = account(&format!("user{n}@example.com"), Some(&format!("user{n}")));
+        plain.status = Status::Active;
+        new.push(plain);
+    }
+    let accounts = store.import_accounts(&new).await.unwrap();
+    assert_eq!(accounts.len(), new.len());
+    let (ann, bob, cem) = (new[0].id, new[1].id, new[2].id);
+
+    let quiet = Effects::none();
+    assert!(store.begin_totp(ann, b"\x01sealed ann", at).await.unwrap());
+    assert!(store.confirm_totp(ann, 57_000_123, &[[1; 32], [2; 32], [3; 32]], at, &quiet).await.unwrap());
+    assert!(store.spend_recovery_code(ann, &[2; 32], &quiet, at).await.unwrap(), "a spent code stays spent");
+    assert!(store.begin_totp(bob, b"\x01sealed bob, never confirmed", at).await.unwrap());
+    store.replace_recovery_codes(cem, &[[9; 32]], at, &quiet).await.unwrap();
+    let passkey = StoredPasskey {
+        id: Uuid::now_v7(),
+        account_id: ann,
+        credential_id: vec![0, 1, 2, 255],
+        passkey: r#"{"cred":{"cred_id":"AAEC_w"}}"#.into(),
+        name: "Laptop ü".into(),
+        backup_eligible: true,
+        backup_state: false,
+        created_at: at,
+        last_used_at: Some(at + minutes(5)),
+    };
+    store.insert_passkey(&passkey, &quiet).await.unwrap();
+    for (owner, issuer, subject) in
+        [(ann, "https://accounts.example.com", "Sub-1"), (cem, "https://idp.example/#tenant#", "sub#2")]
+    {
+        let identity = Identity {
+            id: Uuid::now_v7(),
+            account_id: owner,
+            provider: "example".into(),
+            email: (owner == ann).then(|| "ann@idp.example".into()),
+            created_at: at,
+            last_login_at: None,
+        };
+        store.insert_identity(&identity, IdentityKey { issuer, subject }, &quiet).await.unwrap();
+    }
+    for (n, expires) in [(1u8, None), (2, Some(at + minutes(60 * 24 * 30)))] {
+        let key = ApiKey {
+            id: Uuid::now_v7(),
+            owner: KeyOwner::Account(ann),
+            created_by: Some(ann),
+            name: format!("ci {n}"),
+            prefix: format!("gh_k{n}"),
+            scopes: vec!["read".into(), "deploy:prod".into()],
+            created_at: at,
+            expires_at: expires,
+            last_used_at: None,
+        };
+        let used = key.id;
+        assert!(
+            store
+                .insert_api_key(&NewApiKey { key, hash: TokenHash::of(&format!("key {n}")) }, 5, &quiet)
+                .await
+                .unwrap()
+        );
+        if n == 2 {
+            store.api_key_used(used, at + minutes(1)).await.unwrap();
+        }
+    }
+    let events: Vec<AuditEvent> = (0..5)
+        .map(|n| AuditEvent::new("login.succeeded").account(ann).detail(serde_json::json!({"n": n})))
+        .chain([AuditEvent::new("rate_limited")])
+        .collect();
+    store.insert_events(&events).await.unwrap();
+    Filled { ann, bob, cem, accounts }
+}
+
+fn all_events() -> EventFilter {
+    EventFilter { limit: 1_000, ..EventFilter::default() }
+}
+
+/// Asserts that `to` holds what `from` holds, as each reads it.
+async fn assert_same(from: &dyn Store, to: &dyn Store, filled: &Filled) {
+    assert_eq!(from.sealing_key().await.unwrap(), to.sealing_key().await.unwrap());
+    let keys = |keys: Vec<SigningKey>| {
+        keys.into_iter().map(|k| (k.kid, k.algorithm, k.private_pkcs8, k.public_key, k.created_at)).collect::<Vec<_>>()
+    };
+    let signing = keys(from.signing_keys().await.unwrap());
+    assert_eq!(signing.len(), 2);
+    assert_eq!(signing, keys(to.signing_keys().await.unwrap()), "the same keys, oldest first");
+
+    for &id in &filled.accounts {
+        let was = from.find_account(&AccountKey::Id(id)).await.unwrap().unwrap();
+        let is = to.find_account(&AccountKey::Id(id)).await.unwrap().unwrap();
+        assert_eq!(is.password_hash, was.password_hash);
+        let mut expected = was.account.clone();
+        expected.updated_at = expected.created_at;
+        assert_eq!(is.account, expected);
+        let by_email = to.find_account(&AccountKey::Email(was.account.email.to_lowercase())).await.unwrap();
+        assert_eq!(by_email.map(|c| c.account.id), Some(id), "found by its address");
+        if let Some(username) = &was.account.username {
+            let by_name = to.find_account(&AccountKey::Username(username.to_lowercase())).await.unwrap();
+            assert_eq!(by_name.map(|c| c.account.id), Some(id), "found by its username");
+        }
+        assert_eq!(to.totp(id).await.unwrap(), from.totp(id).await.unwrap());
+        let codes = |mut codes: Vec<[u8; 32]>| {
+            codes.sort();
+            codes
+        };
+        assert_eq!(codes(to.recovery_codes(id).await.unwrap()), codes(from.recovery_codes(id).await.unwrap()));
+        assert_eq!(to.passkeys(id).await.unwrap(), from.passkeys(id).await.unwrap());
+        assert_eq!(to.keyed_identities(id).await.unwrap(), from.keyed_identities(id).await.unwrap());
+        let keys = |keys: Vec<NewApiKey>| keys.into_iter().map(|k| (k.key, *k.hash.as_bytes())).collect::<Vec<_>>();
+        assert_eq!(
+            keys(to.api_keys_with_hashes(KeyOwner::Account(id)).await.unwrap()),
+            keys(from.api_keys_with_hashes(KeyOwner::Account(id)).await.unwrap())
+        );
+    }
+    assert_eq!(to.factors(filled.ann).await.unwrap(), from.factors(filled.ann).await.unwrap());
+    assert!(to.factors(filled.ann).await.unwrap().any(), "ann's second factors count");
+    assert!(!to.totp(filled.bob).await.unwrap().unwrap().confirmed, "bob's app is still unconfirmed");
+    assert_eq!(to.recovery_codes(filled.cem).await.unwrap(), vec![[9; 32]]);
+    assert_eq!(to.recovery_codes(filled.ann).await.unwrap().len(), 2, "the spent code stayed spent");
+    let last = to.totp(filled.ann).await.unwrap().unwrap().last_step.unwrap();
+    assert!(!to.accept_totp_step(filled.ann, last).await.unwrap(), "the last step used stays used");
+    assert!(to.accept_totp_step(filled.ann, last + 1).await.unwrap(), "and the next is taken");
+
+    let found = to.api_key_by_hash(&TokenHash::of("key 1")).await.unwrap().expect("a key opens by its secret");
+    assert_eq!((found.key.owner, found.owner_active), (KeyOwner::Account(filled.ann), true));
+    let key = IdentityKey { issuer: "https://idp.example/#tenant#", subject: "sub#2" };
+    assert_eq!(to.identity(key).await.unwrap().map(|i| i.account_id), Some(filled.cem));
+    let passkey = to.passkey_by_credential(&[0, 1, 2, 255]).await.unwrap();
+    assert_eq!(passkey.map(|p| p.account_id), Some(filled.ann));
+
+    let ids = |events: Vec<AuditEvent>| {
+        events.into_iter().map(|e| (e.id, e.kind, e.account_id, e.detail)).collect::<Vec<_>>()
+    };
+    assert_eq!(ids(to.list_events(&all_events()).await.unwrap()), ids(from.list_events(&all_events()).await.unwrap()));
+}
+
+fn expected_counts(filled: &Filled) -> Copied {
+    Copied {
+        signing_keys: 2,
+        sealing_key: true,
+        accounts: filled.accounts.len() as u64,
+        authenticators: 2,
+        recovery_code_sets: 2,
+        passkeys: 1,
+        identities: 2,
+        api_keys: 2,
+        audit_events: 6,
+    }
+}
+
+fn quietly(_: &Copied) {}
+
+pub async fn everything_that_lasts_arrives_whole_and_comes_back_whole(h: Harness) {
+    let source = crate::harness(Kind::Sqlite).await.unwrap();
+    let filled = fill(&*source.store).await;
+    let copied = copy(source.store.clone(), h.store.clone(), now(), &quietly).await.unwrap();
+    assert_eq!(copied, expected_counts(&filled));
+    assert_same(&*source.store, &*h.store, &filled).await;
+
+    // And out of the backend again, into a fresh SQLite: its reads give back all it was given.
+    let back = crate::harness(Kind::Sqlite).await.unwrap();
+    let copied = copy(h.store.clone(), back.store.clone(), now(), &quietly).await.unwrap();
+    assert_eq!(copied, expected_counts(&filled));
+    assert_same(&*h.store, &*back.store, &filled).await;
+}
+
+/// The copy's refusal, with its reasons.
+async fn refusal(from: &Harness, to: &Harness) -> Vec<String> {
+    let error = copy(from.store.clone(), to.store.clone(), now(), &quietly).await.unwrap_err();
+    error.downcast::<Refused>().expect("a refusal, not a failure").0
+}
+
+async fn untouched(store: &Arc<dyn Store>) {
+    assert!(store.signing_keys().await.unwrap().is_empty() && store.sealing_key().await.unwrap().is_none());
+    let one = gatehouse::model::admin::AccountQuery { limit: 1, ..Default::default() };
+    assert!(store.list_accounts(&one).await.unwrap().is_empty());
+}
+
+pub async fn a_copy_that_would_lose_or_overwrite_something_does_not_start(h: Harness) {
+    // A source with an email waiting and an organization: both named, nothing written.
+    let source = crate::harness(Kind::Sqlite).await.unwrap();
+    let waiting = account("dan@example.com", None);
+    let effects = Effects::none().email(email("dan@example.com", now()));
+    source.store.insert_account(&waiting, None, &effects).await.unwrap();
+    let org = NewOrganization {
+        id: Uuid::now_v7(),
+        name: "Acme".into(),
+        slug: Slug::parse("acme").unwrap(),
+        data: Default::default(),
+        owner: waiting.id,
+        now: now(),
+    };
+    source.store.insert_org(&org, &Effects::none()).await.unwrap();
+    let reasons = refusal(&source, &h).await;
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(reasons[0].starts_with("1 emails wait to be sent"), "{reasons:?}");
+    assert!(reasons[1].contains("organizations"), "{reasons:?}");
+    untouched(&h.store).await;
+
+    // A target in use: refused, and the source's own copy into it never begins.
+    let clean = crate::harness(Kind::Sqlite).await.unwrap();
+    fill(&*clean.store).await;
+    h.store.insert_first_signing_key(&SigningKey::generate(now()).unwrap()).await.unwrap();
+    let reasons = refusal(&clean, &h).await;
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(reasons[0].starts_with("the target already holds keys"), "{reasons:?}");
+    let one = gatehouse::model::admin::AccountQuery { limit: 1, ..Default::default() };
+    assert!(h.store.list_accounts(&one).await.unwrap().is_empty(), "no account was written");
+}
