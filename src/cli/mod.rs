@@ -40,8 +40,9 @@ enum Command {
     Serve,
     /// Create or bring the database schema up to date, then exit.
     Migrate,
-    /// Copy what lasts (keys, accounts and their second factors, identities and API keys, the
-    /// audit trail) into another, empty database: to move to DynamoDB, or between any two.
+    /// Copy what lasts (keys, accounts and their second factors, identities, API keys and
+    /// consents, client apps, webhook endpoints, the audit trail) into another, empty database:
+    /// to move to DynamoDB, or between any two.
     /// Stop the servers first; sessions and links in flight are not copied.
     Copy {
         /// The database to copy into, made by `gatehouse migrate` and unused
@@ -362,6 +363,9 @@ async fn copy(config: Config, to: &str) -> anyhow::Result<()> {
         passkeys,
         identities,
         api_keys,
+        consents,
+        clients,
+        webhook_endpoints,
         audit_events,
     } = copied;
     println!("signing keys: {signing_keys}");
@@ -372,6 +376,9 @@ async fn copy(config: Config, to: &str) -> anyhow::Result<()> {
     println!("passkeys: {passkeys}");
     println!("social identities: {identities}");
     println!("API keys: {api_keys}");
+    println!("consents: {consents}");
+    println!("client apps: {clients}");
+    println!("webhook endpoints: {webhook_endpoints}");
     println!("audit events: {audit_events}");
     println!("copied into {}; sessions were not copied: everybody logs in again", to.masked());
     Ok(())

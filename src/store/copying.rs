@@ -8,26 +8,30 @@
 //! key (sealed secrets stay readable); every account with its id, address, username, profile,
 //! app data, language, role, status, verification and password hash; each account's
 //! authenticator app (its sealed secret, whether it was confirmed, the last step used), its
-//! unspent recovery codes, passkeys, social identities (issuer and subject) and API keys (by
-//! the hash of their secret, with their scopes, expiry and last use); and the audit trail.
+//! unspent recovery codes, passkeys, social identities (issuer and subject), API keys (by the
+//! hash of their secret, with their scopes, expiry and last use) and consents to client apps;
+//! the OAuth client apps (with the hashes of their secrets and registration tokens); the
+//! webhook endpoints (with their sealed signing secrets); and the audit trail.
 //!
 //! What it leaves, by design: what lives minutes or hours and is made again on demand —
 //! sessions and refresh tokens (everybody logs in again after the move), one-time links and
 //! codes (a pending account asks for a new activation email), login challenges and logins
-//! waiting at a provider, rate-limit counts — and the outbox's history of emails already sent
-//! or given up on.
+//! waiting at a provider, authorization and device codes, rate-limit counts — and the history
+//! of emails and webhook deliveries already sent or given up on.
 //!
 //! What stops it before it writes anything: a target that is not empty (copy into tables or a
-//! database freshly made by `gatehouse migrate`); emails still waiting to be sent (they would
-//! be lost: let the servers, or `gatehouse work`, send them first); and what this version does
-//! not carry yet, named, so that nothing is left behind unsaid: organizations (with their
-//! members, roles, domains, invitations, SSO connections and SCIM directories), OAuth client
-//! apps and their registration tokens, and webhook endpoints.
+//! database freshly made by `gatehouse migrate`); emails or webhook deliveries still waiting
+//! to be sent (they would be lost: let the servers, or `gatehouse work`, send them first);
+//! live client registration tokens (short-lived: delete them, and issue new ones after the
+//! move); and what this version does not carry yet, named, so that nothing is left behind
+//! unsaid: organizations (with their members, roles, domains, invitations, SSO connections and
+//! SCIM directories).
 //!
-//! An account's updated time becomes its creation time, and an authenticator app's times the
-//! time of the copy; usernames an account gave up stay free of it only on the source. The
-//! source must not change meanwhile (stop the servers): the copy ends by counting the source's
-//! accounts again and fails when they are not the number copied.
+//! An account's updated time becomes its creation time, and the times an authenticator app was
+//! set up and a consent given become the time of the copy; usernames an account gave up stay
+//! free of it only on the source. The source must not change meanwhile (stop the servers): the
+//! copy ends by counting the source's accounts again and fails when they are not the number
+//! copied.
 
 use std::sync::Arc;
 
@@ -42,6 +46,8 @@ use crate::model::admin::{AccountQuery, OutboxQuery};
 use crate::model::api_key::KeyOwner;
 use crate::model::audit::EventFilter;
 use crate::model::outcome::Effects;
+use crate::model::webhook::DeliveryStatus;
+use crate::store::webhooks::DeliveryQuery;
 
 /// How many accounts (and audit events) are read and written at a time.
 const PAGE: u32 = 200;
@@ -60,6 +66,9 @@ pub struct Copied {
     pub passkeys: u64,
     pub identities: u64,
     pub api_keys: u64,
+    pub consents: u64,
+    pub clients: u64,
+    pub webhook_endpoints: u64,
     pub audit_events: u64,
 }
 
@@ -70,6 +79,7 @@ impl Copied {
         self.passkeys += other.passkeys;
         self.identities += other.identities;
         self.api_keys += other.api_keys;
+        self.consents += other.consents;
     }
 }
 
@@ -104,6 +114,23 @@ pub async fn copy(
             _ => to.insert_signing_key(key).await?,
         }
         copied.signing_keys += 1;
+    }
+
+    // The client apps before the accounts' consents to them.
+    let clients = from.list_clients().await?;
+    for client in &clients {
+        let (secret, registration) = (from.client_secret(&client.id).await?, from.registration_hash(&client.id).await?);
+        to.insert_client(client, secret.as_ref(), registration.as_ref()).await?;
+        copied.clients += 1;
+    }
+    let clients: Arc<[String]> = clients.into_iter().map(|client| client.id).collect();
+    for endpoint in from.endpoints().await? {
+        let (endpoint, sealed) = from
+            .endpoint_with_secret(endpoint.id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("webhook endpoint {} went away during the copy", endpoint.id))?;
+        to.insert_endpoint(&endpoint, &sealed).await?;
+        copied.webhook_endpoints += 1;
     }
 
     let mut before = None;
@@ -152,8 +179,8 @@ pub async fn copy(
         }
         copied.accounts += new.len() as u64;
         let owned = each(&ids, |id| {
-            let (from, to) = (from.clone(), to.clone());
-            async move { copy_owned(&*from, &*to, id, now).await }
+            let (from, to, clients) = (from.clone(), to.clone(), clients.clone());
+            async move { copy_owned(&*from, &*to, id, &clients, now).await }
         })
         .await?;
         owned.iter().for_each(|one| copied.add(one));
@@ -212,9 +239,15 @@ where
 }
 
 /// What belongs to account `id`: its authenticator app and recovery codes, passkeys, social
-/// identities and API keys. Written as it was; none of it tells anybody (no audit event, no
-/// email, no webhook).
-async fn copy_owned(from: &dyn Store, to: &dyn Store, id: Uuid, now: DateTime<Utc>) -> anyhow::Result<Copied> {
+/// identities, API keys and consents to the `clients`. Written as it was; none of it tells
+/// anybody (no audit event, no email, no webhook).
+async fn copy_owned(
+    from: &dyn Store,
+    to: &dyn Store,
+    id: Uuid,
+    clients: &[String],
+    now: DateTime<Utc>,
+) -> anyhow::Result<Copied> {
     let mut copied = Copied::default();
     let quiet = Effects::none();
     let codes = from.recovery_codes(id).await?;
@@ -250,6 +283,12 @@ async fn copy_owned(from: &dyn Store, to: &dyn Store, id: Uuid, now: DateTime<Ut
         }
         copied.api_keys += 1;
     }
+    for client in clients {
+        if let Some(scopes) = from.consent(id, client).await? {
+            to.save_consent(id, client, &scopes, now).await?;
+            copied.consents += 1;
+        }
+    }
     Ok(copied)
 }
 
@@ -268,18 +307,28 @@ async fn not_carried(from: &dyn Store, now: DateTime<Utc>) -> anyhow::Result<Vec
             if waiting >= 1_000 { " or more" } else { "" }
         ));
     }
-    let later = "this version's copy does not carry them yet";
+    let mut deliveries = 0;
+    for endpoint in from.endpoints().await? {
+        for status in [DeliveryStatus::Queued, DeliveryStatus::Sending] {
+            let query = DeliveryQuery { endpoint_id: endpoint.id, status: Some(status), before: None, limit: 1_000 };
+            deliveries += from.deliveries(&query).await?.len();
+        }
+    }
+    if deliveries > 0 {
+        refusals.push(format!(
+            "{deliveries} webhook deliveries wait to be sent: start gatehouse (or run `gatehouse work`) until \
+             `gatehouse webhook deliveries ID` shows none queued or sending for any endpoint, then stop it and copy"
+        ));
+    }
+    let tokens = from.list_initial_tokens(now).await?.len();
+    if tokens > 0 {
+        refusals.push(format!(
+            "the source has {tokens} live client registration tokens, which are not copied: withdraw them \
+             (`DELETE /admin/registration-tokens/{{id}}`) and issue new ones after the move"
+        ));
+    }
     if !from.list_orgs(None, None, 1).await?.is_empty() {
-        refusals.push(format!("the source has organizations: {later}"));
-    }
-    if !from.list_clients().await?.is_empty() {
-        refusals.push(format!("the source has OAuth client apps: {later}"));
-    }
-    if !from.list_initial_tokens(now).await?.is_empty() {
-        refusals.push(format!("the source has client registration tokens: {later}"));
-    }
-    if !from.endpoints().await?.is_empty() {
-        refusals.push(format!("the source has webhook endpoints: {later}"));
+        refusals.push("the source has organizations: this version's copy does not carry them yet".to_owned());
     }
     Ok(refusals)
 }

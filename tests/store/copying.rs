@@ -8,11 +8,13 @@ use std::sync::Arc;
 use gatehouse::model::account::{AccountKey, Role, Status};
 use gatehouse::model::api_key::{ApiKey, KeyOwner, NewApiKey};
 use gatehouse::model::audit::{AuditEvent, EventFilter};
+use gatehouse::model::client::{InitialToken, OAuthClient};
 use gatehouse::model::identity::{Identity, IdentityKey};
 use gatehouse::model::org::{NewOrganization, Slug};
 use gatehouse::model::outcome::Effects;
 use gatehouse::model::passkey::StoredPasskey;
 use gatehouse::model::token::TokenHash;
+use gatehouse::model::webhook::{Endpoint, EventType};
 use gatehouse::store::Store;
 use gatehouse::store::copying::{Copied, Refused, copy};
 use gatehouse::tokens::jwt::SigningKey;
@@ -39,6 +41,26 @@ struct Filled {
     bob: Uuid,
     cem: Uuid,
     accounts: Vec<Uuid>,
+    clients: Vec<String>,
+}
+
+fn client(n: u8, confidential: bool, at: chrono::DateTime<chrono::Utc>) -> OAuthClient {
+    OAuthClient {
+        id: format!("app-{n}"),
+        name: format!("App {n}"),
+        confidential,
+        redirect_uris: vec![format!("https://app{n}.example.com/cb")],
+        post_logout_redirect_uris: vec![],
+        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        scopes: vec!["openid".into(), "email".into()],
+        first_party: n == 1,
+        introspect: false,
+        self_registered: !confidential,
+        backchannel_logout_uri: confidential.then(|| "https://app1.example.com/bye".into()),
+        backchannel_logout_session_required: confidential,
+        created_at: at,
+        updated_at: at,
+    }
 }
 
 async fn fill(store: &dyn Store) -> Filled {
@@ -117,12 +139,26 @@ async fn fill(store: &dyn Store) -> Filled {
             store.api_key_used(used, at + minutes(1)).await.unwrap();
         }
     }
+    let (confidential, public) = (client(1, true, at), client(2, false, at));
+    store.insert_client(&confidential, Some(&TokenHash::of("secret 1")), None).await.unwrap();
+    store.insert_client(&public, None, Some(&TokenHash::of("registration 2"))).await.unwrap();
+    store.save_consent(ann, &public.id, &["openid".into(), "email".into()], at).await.unwrap();
+    let endpoint = Endpoint {
+        id: Uuid::now_v7(),
+        url: "https://hooks.example.com/in?x=1".into(),
+        events: vec![EventType::UserCreated, EventType::UserLogin],
+        description: "CRM".into(),
+        enabled: true,
+        created_at: at,
+        updated_at: at,
+    };
+    store.insert_endpoint(&endpoint, b"\x02sealed webhook secret").await.unwrap();
     let events: Vec<AuditEvent> = (0..5)
         .map(|n| AuditEvent::new("login.succeeded").account(ann).detail(serde_json::json!({"n": n})))
         .chain([AuditEvent::new("rate_limited")])
         .collect();
     store.insert_events(&events).await.unwrap();
-    Filled { ann, bob, cem, accounts }
+    Filled { ann, bob, cem, accounts, clients: vec![confidential.id, public.id] }
 }
 
 fn all_events() -> EventFilter {
@@ -182,6 +218,27 @@ async fn assert_same(from: &dyn Store, to: &dyn Store, filled: &Filled) {
     let passkey = to.passkey_by_credential(&[0, 1, 2, 255]).await.unwrap();
     assert_eq!(passkey.map(|p| p.account_id), Some(filled.ann));
 
+    let mut clients = (from.list_clients().await.unwrap(), to.list_clients().await.unwrap());
+    clients.0.sort_by(|a, b| a.id.cmp(&b.id));
+    clients.1.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(clients.0.len(), 2);
+    assert_eq!(clients.0, clients.1);
+    for id in &filled.clients {
+        let hash = |hash: Option<TokenHash>| hash.map(|h| *h.as_bytes());
+        assert_eq!(hash(to.client_secret(id).await.unwrap()), hash(from.client_secret(id).await.unwrap()));
+        assert_eq!(hash(to.registration_hash(id).await.unwrap()), hash(from.registration_hash(id).await.unwrap()));
+        assert_eq!(to.consent(filled.ann, id).await.unwrap(), from.consent(filled.ann, id).await.unwrap());
+    }
+    assert!(to.consent(filled.ann, &filled.clients[1]).await.unwrap().is_some(), "ann's consent came along");
+    let endpoints = from.endpoints().await.unwrap();
+    assert_eq!(endpoints.len(), 1);
+    assert_eq!(to.endpoints().await.unwrap(), endpoints);
+    assert_eq!(
+        to.endpoint_with_secret(endpoints[0].id).await.unwrap(),
+        from.endpoint_with_secret(endpoints[0].id).await.unwrap(),
+        "with its sealed secret"
+    );
+
     let ids = |events: Vec<AuditEvent>| {
         events.into_iter().map(|e| (e.id, e.kind, e.account_id, e.detail)).collect::<Vec<_>>()
     };
@@ -198,6 +255,9 @@ fn expected_counts(filled: &Filled) -> Copied {
         passkeys: 1,
         identities: 2,
         api_keys: 2,
+        consents: 1,
+        clients: 2,
+        webhook_endpoints: 1,
         audit_events: 6,
     }
 }
@@ -231,7 +291,8 @@ async fn untouched(store: &Arc<dyn Store>) {
 }
 
 pub async fn a_copy_that_would_lose_or_overwrite_something_does_not_start(h: Harness) {
-    // A source with an email waiting and an organization: both named, nothing written.
+    // A source with an email waiting, a live registration token and an organization: each
+    // named, nothing written.
     let source = crate::harness(Kind::Sqlite).await.unwrap();
     let waiting = account("dan@example.com", None);
     let effects = Effects::none().email(email("dan@example.com", now()));
@@ -245,10 +306,20 @@ pub async fn a_copy_that_would_lose_or_overwrite_something_does_not_start(h: Har
         now: now(),
     };
     source.store.insert_org(&org, &Effects::none()).await.unwrap();
+    let token = InitialToken {
+        id: Uuid::now_v7(),
+        name: "ci".into(),
+        created_by: None,
+        uses_left: 3,
+        created_at: now(),
+        expires_at: now() + minutes(60),
+    };
+    source.store.insert_initial_token(&token, &TokenHash::of("initial")).await.unwrap();
     let reasons = refusal(&source, &h).await;
-    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
     assert!(reasons[0].starts_with("1 emails wait to be sent"), "{reasons:?}");
-    assert!(reasons[1].contains("organizations"), "{reasons:?}");
+    assert!(reasons[1].starts_with("the source has 1 live client registration tokens"), "{reasons:?}");
+    assert!(reasons[2].contains("organizations"), "{reasons:?}");
     untouched(&h.store).await;
 
     // A target in use: refused, and the source's own copy into it never begins.
