@@ -7,6 +7,7 @@
 mod admin;
 mod answer;
 mod clients;
+mod copy;
 mod import;
 mod orgs;
 mod table;
@@ -41,8 +42,8 @@ enum Command {
     /// Create or bring the database schema up to date, then exit.
     Migrate,
     /// Copy what lasts (keys, accounts and their second factors, identities, API keys and
-    /// consents, client apps, webhook endpoints, the audit trail) into another, empty database:
-    /// to move to DynamoDB, or between any two.
+    /// consents, client apps, webhook endpoints, organizations, the audit trail) into another,
+    /// empty database: to move to DynamoDB, or between any two.
     /// Stop the servers first; sessions and links in flight are not copied.
     Copy {
         /// The database to copy into, made by `gatehouse migrate` and unused
@@ -195,7 +196,7 @@ pub fn main() -> ExitCode {
         match command {
             Command::Serve | Command::Config(_) | Command::Openapi | Command::Healthcheck => serve(config).await,
             Command::Migrate => migrate(config).await,
-            Command::Copy { to } => copy(config, &to).await,
+            Command::Copy { to } => copy_to(config, &to).await,
             Command::User(UserCommand::Create { email, username, admin, password_stdin, json }) => {
                 create_user(config, NewUserArgs { email, username, admin, password_stdin, json }).await
             }
@@ -345,43 +346,19 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
 
 /// Copies the configured database into the one `to` names, saying how far it got on standard
 /// error and what it copied on standard output.
-async fn copy(config: Config, to: &str) -> anyhow::Result<()> {
+async fn copy_to(config: Config, to: &str) -> anyhow::Result<()> {
     refuse_a_missing_file(&config)?;
     let to = crate::secret_url::SecretUrl::new(to);
     eprintln!("copying {} into {}", database_named(&config), to.masked());
     let progress = |copied: &crate::app::Copied| eprintln!("  {} accounts…", copied.accounts);
-    let copied = match crate::app::copy_to(&config, &to, &progress).await {
-        Err(error) if error.is::<crate::app::CopyRefused>() => return Err(answer::Refused(error.to_string()).into()),
-        other => other?,
-    };
-    let crate::app::Copied {
-        signing_keys,
-        sealing_key,
-        accounts,
-        authenticators,
-        recovery_code_sets,
-        passkeys,
-        identities,
-        api_keys,
-        consents,
-        clients,
-        webhook_endpoints,
-        audit_events,
-    } = copied;
-    println!("signing keys: {signing_keys}");
-    println!("sealing key: {}", if sealing_key { 1 } else { 0 });
-    println!("accounts: {accounts}");
-    println!("authenticator apps: {authenticators}");
-    println!("recovery code sets: {recovery_code_sets}");
-    println!("passkeys: {passkeys}");
-    println!("social identities: {identities}");
-    println!("API keys: {api_keys}");
-    println!("consents: {consents}");
-    println!("client apps: {clients}");
-    println!("webhook endpoints: {webhook_endpoints}");
-    println!("audit events: {audit_events}");
-    println!("copied into {}; sessions were not copied: everybody logs in again", to.masked());
-    Ok(())
+    match crate::app::copy_to(&config, &to, &progress).await {
+        Ok(copied) => {
+            copy::print(copied, &to.masked());
+            Ok(())
+        }
+        Err(error) if error.is::<crate::app::CopyRefused>() => Err(answer::Refused(error.to_string()).into()),
+        Err(error) => Err(error),
+    }
 }
 
 async fn purge(config: Config) -> anyhow::Result<()> {

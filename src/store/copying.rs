@@ -11,7 +11,10 @@
 //! unspent recovery codes, passkeys, social identities (issuer and subject), API keys (by the
 //! hash of their secret, with their scopes, expiry and last use) and consents to client apps;
 //! the OAuth client apps (with the hashes of their secrets and registration tokens); the
-//! webhook endpoints (with their sealed signing secrets); and the audit trail.
+//! webhook endpoints (with their sealed signing secrets); the organizations with their policy,
+//! custom roles, members, domains (verified or not, with the role they join accounts with), SSO
+//! connections (SAML and OpenID Connect, their secrets sealed) and API keys; and the audit
+//! trail.
 //!
 //! What it leaves, by design: what lives minutes or hours and is made again on demand —
 //! sessions and refresh tokens (everybody logs in again after the move), one-time links and
@@ -22,16 +25,22 @@
 //! What stops it before it writes anything: a target that is not empty (copy into tables or a
 //! database freshly made by `gatehouse migrate`); emails or webhook deliveries still waiting
 //! to be sent (they would be lost: let the servers, or `gatehouse work`, send them first);
-//! live client registration tokens (short-lived: delete them, and issue new ones after the
-//! move); and what this version does not carry yet, named, so that nothing is left behind
-//! unsaid: organizations (with their members, roles, domains, invitations, SSO connections and
-//! SCIM directories).
+//! live client registration tokens and organization invitations (short-lived, and kept by
+//! hashes a copy cannot make links of again: withdraw them, and issue new ones after the move);
+//! and what this version does not carry yet, named, so that nothing is left behind unsaid:
+//! organizations' SCIM directories (their tokens, provisioned users and groups, suspended
+//! memberships).
 //!
 //! An account's updated time becomes its creation time, and the times an authenticator app was
-//! set up and a consent given become the time of the copy; usernames an account gave up stay
-//! free of it only on the source. The source must not change meanwhile (stop the servers): the
-//! copy ends by counting the source's accounts again and fails when they are not the number
-//! copied.
+//! set up and a consent given become the time of the copy, and an organization's first owner
+//! joins it when it was made; usernames an account gave up stay free of it only on the source,
+//! and so does the memory of whom a domain joined (a member who left may be joined again). The
+//! source must not change meanwhile (stop the servers): the copy ends by counting the source's
+//! accounts again and fails when they are not the number copied.
+
+mod orgs;
+mod refusals;
+mod tally;
 
 use std::sync::Arc;
 
@@ -39,49 +48,18 @@ use chrono::{DateTime, Utc};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
+pub use self::tally::Copied;
+use self::tally::PAGE;
 use super::Store;
 use super::accounts::NewAccount;
 use crate::model::account::{AccountKey, Email};
-use crate::model::admin::{AccountQuery, OutboxQuery};
+use crate::model::admin::AccountQuery;
 use crate::model::api_key::KeyOwner;
 use crate::model::audit::EventFilter;
 use crate::model::outcome::Effects;
-use crate::model::webhook::DeliveryStatus;
-use crate::store::webhooks::DeliveryQuery;
-
-/// How many accounts (and audit events) are read and written at a time.
-const PAGE: u32 = 200;
 
 /// How many accounts' factors, identities and keys are copied at once.
 const AT_ONCE: usize = 8;
-
-/// What was copied.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Copied {
-    pub signing_keys: u64,
-    pub sealing_key: bool,
-    pub accounts: u64,
-    pub authenticators: u64,
-    pub recovery_code_sets: u64,
-    pub passkeys: u64,
-    pub identities: u64,
-    pub api_keys: u64,
-    pub consents: u64,
-    pub clients: u64,
-    pub webhook_endpoints: u64,
-    pub audit_events: u64,
-}
-
-impl Copied {
-    fn add(&mut self, other: &Copied) {
-        self.authenticators += other.authenticators;
-        self.recovery_code_sets += other.recovery_code_sets;
-        self.passkeys += other.passkeys;
-        self.identities += other.identities;
-        self.api_keys += other.api_keys;
-        self.consents += other.consents;
-    }
-}
 
 /// Why a copy did not start: each reason a line, nothing written.
 #[derive(Debug, thiserror::Error)]
@@ -96,8 +74,8 @@ pub async fn copy(
     now: DateTime<Utc>,
     progress: &(dyn Fn(&Copied) + Sync),
 ) -> anyhow::Result<Copied> {
-    let mut refusals = not_carried(&*from, now).await?;
-    refusals.extend(not_empty(&*to).await?);
+    let mut refusals = refusals::not_carried(&*from, now).await?;
+    refusals.extend(refusals::not_empty(&*to).await?);
     if !refusals.is_empty() {
         return Err(Refused(refusals).into());
     }
@@ -184,6 +162,17 @@ pub async fn copy(
         })
         .await?;
         owned.iter().for_each(|one| copied.add(one));
+        progress(&copied);
+    }
+
+    let mut before = None;
+    loop {
+        let page = from.list_orgs(None, before, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        before = Some(last.id);
+        for org in &page {
+            orgs::copy_org(&*from, &*to, org, &mut copied).await?;
+        }
         progress(&copied);
     }
 
@@ -290,70 +279,4 @@ async fn copy_owned(
         }
     }
     Ok(copied)
-}
-
-/// What `from` holds that this copy does not carry (see the module documentation), each said.
-async fn not_carried(from: &dyn Store, now: DateTime<Utc>) -> anyhow::Result<Vec<String>> {
-    let mut refusals = Vec::new();
-    let mut waiting = 0;
-    for status in ["queued", "sending"] {
-        let query = OutboxQuery { status: Some(status.to_owned()), limit: 1_000, ..OutboxQuery::default() };
-        waiting += from.list_outbox(&query).await?.len();
-    }
-    if waiting > 0 {
-        refusals.push(format!(
-            "{waiting}{} emails wait to be sent: start gatehouse (or run `gatehouse work`) until `gatehouse outbox \
-             list --status queued` shows none, then stop it and copy",
-            if waiting >= 1_000 { " or more" } else { "" }
-        ));
-    }
-    let mut deliveries = 0;
-    for endpoint in from.endpoints().await? {
-        for status in [DeliveryStatus::Queued, DeliveryStatus::Sending] {
-            let query = DeliveryQuery { endpoint_id: endpoint.id, status: Some(status), before: None, limit: 1_000 };
-            deliveries += from.deliveries(&query).await?.len();
-        }
-    }
-    if deliveries > 0 {
-        refusals.push(format!(
-            "{deliveries} webhook deliveries wait to be sent: start gatehouse (or run `gatehouse work`) until \
-             `gatehouse webhook deliveries ID` shows none queued or sending for any endpoint, then stop it and copy"
-        ));
-    }
-    let tokens = from.list_initial_tokens(now).await?.len();
-    if tokens > 0 {
-        refusals.push(format!(
-            "the source has {tokens} live client registration tokens, which are not copied: withdraw them \
-             (`DELETE /admin/registration-tokens/{{id}}`) and issue new ones after the move"
-        ));
-    }
-    if !from.list_orgs(None, None, 1).await?.is_empty() {
-        refusals.push("the source has organizations: this version's copy does not carry them yet".to_owned());
-    }
-    Ok(refusals)
-}
-
-/// What `to` holds already: a copy goes into an empty store only.
-async fn not_empty(to: &dyn Store) -> anyhow::Result<Vec<String>> {
-    let mut held = Vec::new();
-    if !to.list_accounts(&AccountQuery { limit: 1, ..AccountQuery::default() }).await?.is_empty() {
-        held.push("accounts");
-    }
-    if !to.signing_keys().await?.is_empty() || to.sealing_key().await?.is_some() {
-        held.push("keys");
-    }
-    if !to.list_events(&EventFilter { limit: 1, ..EventFilter::default() }).await?.is_empty() {
-        held.push("audit events");
-    }
-    if !to.list_orgs(None, None, 1).await?.is_empty() {
-        held.push("organizations");
-    }
-    Ok(match held.is_empty() {
-        true => Vec::new(),
-        false => vec![format!(
-            "the target already holds {}: copy into tables or a database that `gatehouse migrate` just made, and \
-             that no server has used",
-            held.join(", ")
-        )],
-    })
 }

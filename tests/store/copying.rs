@@ -9,10 +9,15 @@ use gatehouse::model::account::{AccountKey, Role, Status};
 use gatehouse::model::api_key::{ApiKey, KeyOwner, NewApiKey};
 use gatehouse::model::audit::{AuditEvent, EventFilter};
 use gatehouse::model::client::{InitialToken, OAuthClient};
+use gatehouse::model::domain::OrgDomain;
 use gatehouse::model::identity::{Identity, IdentityKey};
-use gatehouse::model::org::{NewOrganization, Slug};
+use gatehouse::model::invitation::NewInvitation;
+use gatehouse::model::org::{NewOrganization, OrgChange, OrgKey, OrgRole, Slug};
+use gatehouse::model::org_policy::OrgPolicy;
 use gatehouse::model::outcome::Effects;
 use gatehouse::model::passkey::StoredPasskey;
+use gatehouse::model::scim::{NewScimToken, ScimToken};
+use gatehouse::model::sso::{Protocol, SamlSettings, SsoConnection};
 use gatehouse::model::token::TokenHash;
 use gatehouse::model::webhook::{Endpoint, EventType};
 use gatehouse::store::Store;
@@ -42,6 +47,7 @@ struct Filled {
     cem: Uuid,
     accounts: Vec<Uuid>,
     clients: Vec<String>,
+    org: Uuid,
 }
 
 fn client(n: u8, confidential: bool, at: chrono::DateTime<chrono::Utc>) -> OAuthClient {
@@ -153,12 +159,81 @@ async fn fill(store: &dyn Store) -> Filled {
         updated_at: at,
     };
     store.insert_endpoint(&endpoint, b"\x02sealed webhook secret").await.unwrap();
+    // An organization: its policy, a custom role, three members, a verified domain that joins
+    // accounts with the custom role, an unverified one, and a key of its own.
+    let org = NewOrganization {
+        id: Uuid::now_v7(),
+        name: "Acme".into(),
+        slug: Slug::parse("acme").unwrap(),
+        data: serde_json::json!({"plan": "team"}).as_object().unwrap().clone(),
+        owner: ann,
+        now: at,
+    };
+    store.insert_org(&org, &quiet).await.unwrap();
+    let policy = OrgPolicy { mfa_required: true, ..OrgPolicy::default() };
+    let change = OrgChange {
+        name: "Acme Inc".into(),
+        slug: org.slug.clone(),
+        data: org.data.clone(),
+        policy,
+        now: at + minutes(1),
+    };
+    store.update_org(org.id, &change, &quiet).await.unwrap().unwrap();
+    let auditor =
+        OrgRole { name: "auditor".into(), permissions: vec!["members:read".into()], created_at: at, updated_at: at };
+    assert!(store.insert_org_role(org.id, &auditor, &quiet).await.unwrap());
+    assert!(store.add_member(org.id, bob, "member", at + minutes(2), &quiet).await.unwrap());
+    assert!(store.add_member(org.id, cem, "auditor", at + minutes(3), &quiet).await.unwrap());
+    for domain in ["acme.example", "acme-labs.example"] {
+        let claim = OrgDomain {
+            org_id: org.id,
+            domain: domain.into(),
+            challenge: format!("gatehouse-verification={domain}"),
+            verified_at: None,
+            auto_join_role: None,
+            auto_join_by: None,
+            created_at: at,
+        };
+        assert!(store.insert_org_domain(&claim, 10, &quiet).await.unwrap());
+    }
+    store.verify_org_domain(org.id, "acme.example", at + minutes(4), &quiet).await.unwrap();
+    store.set_auto_join(org.id, "acme.example", Some("auditor"), Some(ann), &quiet).await.unwrap();
+    let connection = SsoConnection {
+        id: Uuid::now_v7(),
+        org_id: org.id,
+        name: "Okta".into(),
+        default_role: "auditor".into(),
+        protocol: Protocol::Saml(SamlSettings {
+            idp_entity_id: "https://idp.acme.example/metadata".into(),
+            sso_url: "https://idp.acme.example/sso".into(),
+            certificates: vec![],
+            metadata_url: None,
+            allow_idp_initiated: true,
+            attribute_mapping: Default::default(),
+        }),
+        created_at: at,
+        updated_at: at,
+    };
+    assert!(store.insert_sso_connection(&connection, 10, &quiet).await.unwrap());
+    let key = ApiKey {
+        id: Uuid::now_v7(),
+        owner: KeyOwner::Org(org.id),
+        created_by: Some(ann),
+        name: "deploy".into(),
+        prefix: "gh_org".into(),
+        scopes: vec!["deploy".into()],
+        created_at: at,
+        expires_at: None,
+        last_used_at: None,
+    };
+    assert!(store.insert_api_key(&NewApiKey { key, hash: TokenHash::of("org key") }, 5, &quiet).await.unwrap());
+
     let events: Vec<AuditEvent> = (0..5)
         .map(|n| AuditEvent::new("login.succeeded").account(ann).detail(serde_json::json!({"n": n})))
         .chain([AuditEvent::new("rate_limited")])
         .collect();
     store.insert_events(&events).await.unwrap();
-    Filled { ann, bob, cem, accounts, clients: vec![confidential.id, public.id] }
+    Filled { ann, bob, cem, accounts, clients: vec![confidential.id, public.id], org: org.id }
 }
 
 fn all_events() -> EventFilter {
@@ -167,6 +242,7 @@ fn all_events() -> EventFilter {
 
 /// Asserts that `to` holds what `from` holds, as each reads it.
 async fn assert_same(from: &dyn Store, to: &dyn Store, filled: &Filled) {
+    let api_keys = |keys: Vec<NewApiKey>| keys.into_iter().map(|k| (k.key, *k.hash.as_bytes())).collect::<Vec<_>>();
     assert_eq!(from.sealing_key().await.unwrap(), to.sealing_key().await.unwrap());
     let keys = |keys: Vec<SigningKey>| {
         keys.into_iter().map(|k| (k.kid, k.algorithm, k.private_pkcs8, k.public_key, k.created_at)).collect::<Vec<_>>()
@@ -196,10 +272,9 @@ async fn assert_same(from: &dyn Store, to: &dyn Store, filled: &Filled) {
         assert_eq!(codes(to.recovery_codes(id).await.unwrap()), codes(from.recovery_codes(id).await.unwrap()));
         assert_eq!(to.passkeys(id).await.unwrap(), from.passkeys(id).await.unwrap());
         assert_eq!(to.keyed_identities(id).await.unwrap(), from.keyed_identities(id).await.unwrap());
-        let keys = |keys: Vec<NewApiKey>| keys.into_iter().map(|k| (k.key, *k.hash.as_bytes())).collect::<Vec<_>>();
         assert_eq!(
-            keys(to.api_keys_with_hashes(KeyOwner::Account(id)).await.unwrap()),
-            keys(from.api_keys_with_hashes(KeyOwner::Account(id)).await.unwrap())
+            api_keys(to.api_keys_with_hashes(KeyOwner::Account(id)).await.unwrap()),
+            api_keys(from.api_keys_with_hashes(KeyOwner::Account(id)).await.unwrap())
         );
     }
     assert_eq!(to.factors(filled.ann).await.unwrap(), from.factors(filled.ann).await.unwrap());
@@ -239,6 +314,32 @@ async fn assert_same(from: &dyn Store, to: &dyn Store, filled: &Filled) {
         "with its sealed secret"
     );
 
+    let org = from.find_org(OrgKey::Id(filled.org)).await.unwrap().unwrap();
+    assert!(org.policy.mfa_required);
+    assert_eq!(to.find_org(OrgKey::Slug("acme")).await.unwrap(), Some(org.clone()));
+    assert_eq!(to.list_members(org.id, None, 10).await.unwrap(), from.list_members(org.id, None, 10).await.unwrap());
+    assert_eq!(to.count_members(org.id).await.unwrap(), 3);
+    assert_eq!(to.org_roles(org.id).await.unwrap(), from.org_roles(org.id).await.unwrap());
+    assert_eq!(to.org_domains(org.id).await.unwrap(), from.org_domains(org.id).await.unwrap());
+    let verified = to.verified_domain("acme.example").await.unwrap().expect("the verified domain is found");
+    assert_eq!((verified.org_id, verified.auto_join_role.as_deref()), (org.id, Some("auditor")));
+    assert!(to.verified_domain("acme-labs.example").await.unwrap().is_none(), "the unverified one stays so");
+    let membership = to.membership(org.id, filled.cem).await.unwrap().expect("cem is a member");
+    assert_eq!(
+        (membership.role.as_str(), membership.permissions.clone()),
+        ("auditor", vec!["members:read".to_owned()])
+    );
+    let connections = from.sso_connections(org.id).await.unwrap();
+    assert_eq!(connections.len(), 1);
+    assert_eq!(to.sso_connections(org.id).await.unwrap(), connections);
+    assert_eq!(to.sso_connection(connections[0].id).await.unwrap().as_ref(), Some(&connections[0]));
+    assert!(to.any_sso_connection().await.unwrap());
+    let org_keys = api_keys(to.api_keys_with_hashes(KeyOwner::Org(org.id)).await.unwrap());
+    assert_eq!(org_keys, api_keys(from.api_keys_with_hashes(KeyOwner::Org(org.id)).await.unwrap()));
+    assert_eq!(org_keys.len(), 1);
+    let found = to.api_key_by_hash(&TokenHash::of("org key")).await.unwrap().expect("the organization's key opens");
+    assert_eq!(found.key.owner, KeyOwner::Org(org.id));
+
     let ids = |events: Vec<AuditEvent>| {
         events.into_iter().map(|e| (e.id, e.kind, e.account_id, e.detail)).collect::<Vec<_>>()
     };
@@ -254,10 +355,15 @@ fn expected_counts(filled: &Filled) -> Copied {
         recovery_code_sets: 2,
         passkeys: 1,
         identities: 2,
-        api_keys: 2,
+        api_keys: 3,
         consents: 1,
         clients: 2,
         webhook_endpoints: 1,
+        organizations: 1,
+        memberships: 3,
+        org_roles: 1,
+        org_domains: 2,
+        sso_connections: 1,
         audit_events: 6,
     }
 }
@@ -291,8 +397,8 @@ async fn untouched(store: &Arc<dyn Store>) {
 }
 
 pub async fn a_copy_that_would_lose_or_overwrite_something_does_not_start(h: Harness) {
-    // A source with an email waiting, a live registration token and an organization: each
-    // named, nothing written.
+    // A source with an email waiting, a live registration token, an invitation and an
+    // organization's SCIM directory: each named, nothing written.
     let source = crate::harness(Kind::Sqlite).await.unwrap();
     let waiting = account("dan@example.com", None);
     let effects = Effects::none().email(email("dan@example.com", now()));
@@ -306,6 +412,28 @@ pub async fn a_copy_that_would_lose_or_overwrite_something_does_not_start(h: Har
         now: now(),
     };
     source.store.insert_org(&org, &Effects::none()).await.unwrap();
+    let invitation = NewInvitation {
+        id: Uuid::now_v7(),
+        org_id: org.id,
+        email: "eve@example.com".into(),
+        role: "member".into(),
+        hash: TokenHash::of("invitation"),
+        invited_by: Some(waiting.id),
+        created_at: now(),
+        expires_at: now() + minutes(60),
+    };
+    source.store.insert_invitation(&invitation, &Effects::none()).await.unwrap();
+    let directory = NewScimToken {
+        token: ScimToken {
+            id: Uuid::now_v7(),
+            org_id: org.id,
+            name: "Okta".into(),
+            created_at: now(),
+            last_used_at: None,
+        },
+        hash: TokenHash::of("scim"),
+    };
+    assert!(source.store.insert_scim_token(&directory, 10, &Effects::none()).await.unwrap());
     let token = InitialToken {
         id: Uuid::now_v7(),
         name: "ci".into(),
@@ -316,10 +444,11 @@ pub async fn a_copy_that_would_lose_or_overwrite_something_does_not_start(h: Har
     };
     source.store.insert_initial_token(&token, &TokenHash::of("initial")).await.unwrap();
     let reasons = refusal(&source, &h).await;
-    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert_eq!(reasons.len(), 4, "{reasons:?}");
     assert!(reasons[0].starts_with("1 emails wait to be sent"), "{reasons:?}");
     assert!(reasons[1].starts_with("the source has 1 live client registration tokens"), "{reasons:?}");
-    assert!(reasons[2].contains("organizations"), "{reasons:?}");
+    assert!(reasons[2].starts_with("the source has 1 live organization invitations"), "{reasons:?}");
+    assert!(reasons[3].starts_with("the organizations acme have SCIM directories"), "{reasons:?}");
     untouched(&h.store).await;
 
     // A target in use: refused, and the source's own copy into it never begins.
