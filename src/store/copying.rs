@@ -165,16 +165,10 @@ pub async fn copy(
         progress(&copied);
     }
 
-    let mut before = None;
-    loop {
-        let page = from.list_orgs(None, before, PAGE).await?;
-        let Some(last) = page.last() else { break };
-        before = Some(last.id);
-        for org in &page {
-            orgs::copy_org(&*from, &*to, org, &mut copied).await?;
-        }
-        progress(&copied);
+    for org in &orgs::all_orgs(&*from).await? {
+        orgs::copy_org(&*from, &*to, org, &mut copied).await?;
     }
+    progress(&copied);
 
     let mut before = None;
     loop {

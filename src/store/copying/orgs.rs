@@ -10,6 +10,17 @@ use crate::model::org::{Member, MemberCursor, NewOrganization, OWNER, OrgChange,
 use crate::model::outcome::Effects;
 use crate::store::Store;
 
+/// Every organization, newest first (a few pages at most, held at once).
+pub(super) async fn all_orgs(store: &dyn Store) -> anyhow::Result<Vec<Organization>> {
+    let (mut orgs, mut before) = (Vec::new(), None);
+    loop {
+        let page = store.list_orgs(None, before, PAGE).await?;
+        let Some(last) = page.last() else { return Ok(orgs) };
+        before = Some(last.id);
+        orgs.extend(page);
+    }
+}
+
 /// Every member of the organization, in the order they joined.
 pub(super) async fn members_of(store: &dyn Store, org_id: Uuid) -> anyhow::Result<Vec<Member>> {
     let (mut members, mut after) = (Vec::new(), None);

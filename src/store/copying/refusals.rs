@@ -3,8 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::orgs::members_of;
-use super::tally::PAGE;
+use super::orgs::{all_orgs, members_of};
 use crate::model::admin::{AccountQuery, OutboxQuery};
 use crate::model::audit::EventFilter;
 use crate::model::scim::ScimUserFilter;
@@ -48,20 +47,14 @@ pub(super) async fn not_carried(from: &dyn Store, now: DateTime<Utc>) -> anyhow:
         ));
     }
     let (mut invitations, mut directories) = (0, Vec::new());
-    let mut before = None;
-    loop {
-        let page = from.list_orgs(None, before, PAGE).await?;
-        let Some(last) = page.last() else { break };
-        before = Some(last.id);
-        for org in &page {
-            invitations += from.org_invitations(org.id, now).await?.len();
-            let scim = !from.scim_tokens(org.id).await?.is_empty()
-                || from.scim_users(org.id, &ScimUserFilter::default(), 0, 1).await?.total > 0
-                || from.scim_groups(org.id, None, None, 0, 1, false).await?.total > 0
-                || members_of(from, org.id).await?.iter().any(|member| member.suspended);
-            if scim {
-                directories.push(org.slug.clone());
-            }
+    for org in &all_orgs(from).await? {
+        invitations += from.org_invitations(org.id, now).await?.len();
+        let scim = !from.scim_tokens(org.id).await?.is_empty()
+            || from.scim_users(org.id, &ScimUserFilter::default(), 0, 1).await?.total > 0
+            || from.scim_groups(org.id, None, None, 0, 1, false).await?.total > 0
+            || members_of(from, org.id).await?.iter().any(|member| member.suspended);
+        if scim {
+            directories.push(org.slug.clone());
         }
     }
     if invitations > 0 {
