@@ -5,26 +5,23 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Options, PASSWORD, TestApp, assert_problem, spawn_app, spawn_app_with};
-use crate::mfa::{code, enrolled_user};
+use crate::helpers::{PASSWORD, TestApp, assert_problem, spawn_app};
+use crate::mfa::{code_on_server_time, enrolled_user};
 
-/// The re-authentication window is one second here so that a session can outgrow it without
-/// the test waiting the default five minutes.
-async fn app_with_short_window() -> TestApp {
-    spawn_app_with(Options::default().var("GATEHOUSE_REAUTH_WINDOW", "1s")).await
-}
-
-async fn outgrow_the_window() {
-    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+/// Moves the server's clock past the default five-minute re-authentication window: every
+/// session authenticated before is now too old for a step-up, and one authenticated after has
+/// the whole window ahead of it however slow the store's round trips are.
+fn outgrow_the_window(app: &TestApp) {
+    app.clock.advance(std::time::Duration::from_secs(5 * 60 + 1));
 }
 
 #[tokio::test]
 async fn an_old_admin_token_cannot_create_lasting_access_until_the_admin_authenticates_again() {
-    let app = app_with_short_window().await;
+    let app = spawn_app().await;
     let admin = app.admin("root@example.com").await;
     let (user, _) = app.logged_in_user("ann@example.com").await;
     let ann = user["id"].as_str().unwrap().to_owned();
-    outgrow_the_window().await;
+    outgrow_the_window(&app);
 
     let client = json!({"name": "Backdoor", "redirect_uris": ["https://evil.example/cb"], "first_party": true});
     let hook = json!({"url": "https://hooks.example.com/in", "events": ["user.created"]});
@@ -74,12 +71,12 @@ async fn an_old_admin_token_cannot_create_lasting_access_until_the_admin_authent
 /// actions that need a recent authentication at the admin's highest level.
 #[tokio::test]
 async fn an_admin_with_a_second_factor_needs_it_again_not_just_the_password() {
-    let app = app_with_short_window().await;
+    let app = spawn_app().await;
     let (token, secret, _) = enrolled_user(&app, "boss@example.com").await;
     let root = app.admin("root2@example.com").await;
     let promoted = app.send_json(Method::PATCH, "/user/boss@example.com", &json!({"role": "admin"}), Some(&root)).await;
     assert_eq!(promoted.status(), StatusCode::OK);
-    outgrow_the_window().await;
+    outgrow_the_window(&app);
     // The boss's session is at level 2 from the code of the enrolment; its second factor is now
     // more than the window old.
     let by_password = app.post_json("/auth/reauthenticate", &json!({"password": PASSWORD}), Some(&token)).await;
@@ -89,7 +86,9 @@ async fn an_admin_with_a_second_factor_needs_it_again_not_just_the_password() {
     let client = json!({"name": "App", "redirect_uris": ["https://app.example.org/cb"]});
     let refused = app.post_json("/admin/clients", &client, Some(stale)).await;
     assert_problem(refused, StatusCode::FORBIDDEN, "reauthentication_required").await;
-    let by_code = app.post_json("/auth/reauthenticate", &json!({"code": code(&secret, 1)}), Some(stale)).await;
+    let by_code = app
+        .post_json("/auth/reauthenticate", &json!({"code": code_on_server_time(&app, &secret, 1)}), Some(stale))
+        .await;
     let by_code: Value = by_code.json().await.unwrap();
     let made = app.post_json("/admin/clients", &client, by_code["access_token"].as_str()).await;
     assert_eq!(made.status(), StatusCode::CREATED);
