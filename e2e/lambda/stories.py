@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import re
 import secrets
 import sys
 import time
@@ -57,10 +58,21 @@ SCHEDULED = {
 }
 
 
-# The work function's filter on the job table's stream, the FilterCriteria pattern of the event
-# source mapping WorkOnNewJob in deploy/aws/template.yaml: the insertion of a job (`J#<id>`); a
-# lane's entry (`L#…`), a job's changes and removals start nothing.
-STREAM_FILTER = {"eventName": ["INSERT"], "dynamodb": {"Keys": {"pk": {"S": [{"prefix": "J#"}]}}}}
+TEMPLATE = Path(__file__).resolve().parent.parent.parent / "deploy" / "aws" / "template.yaml"
+
+
+def stream_filter(template: str) -> dict:
+    """The work function's filter on the job table's stream: the one FilterCriteria pattern of
+    the template's event source mapping, read from the template itself so the check runs what
+    is deployed (the insertion of a job, `J#<id>`; a lane's entry `L#…`, a job's changes and
+    removals start nothing)."""
+    patterns = re.findall(r"^\s*FilterCriteria:\s*\n\s*Filters:\s*\n\s*- Pattern: '([^']*)'", template, re.M)
+    if len(patterns) != 1:
+        raise SystemExit(f"{TEMPLATE}: expected one FilterCriteria pattern, found {len(patterns)}")
+    return json.loads(patterns[0])
+
+
+STREAM_FILTER = stream_filter(TEMPLATE.read_text())
 
 
 def invoke_work(base: str, event: dict | None = None) -> dict:

@@ -5,7 +5,12 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Select};
 
 use super::DynamoStore;
 use super::items::{Item, names, s, sdk_error};
-use crate::store::error::StoreResult;
+use crate::store::error::{StoreError, StoreResult};
+
+/// How many times the keys a batch read left unprocessed (DynamoDB was throttling) are asked
+/// for again, waiting twice as long each time from [`FIRST_PAUSE_MS`]: about 6 s in all.
+const UNPROCESSED_ROUNDS: u32 = 7;
+const FIRST_PAUSE_MS: u64 = 50;
 
 impl DynamoStore {
     /// The items of the partition `pk` whose sort keys begin with `prefix` and that pass
@@ -77,7 +82,8 @@ impl DynamoStore {
     }
 
     /// The items of `keys` of the main table (strongly consistent, in no particular order;
-    /// missing ones are left out).
+    /// missing ones are left out). Keys DynamoDB leaves unprocessed are asked for again after a
+    /// pause that doubles, and the read fails as unavailable when throttling outlasts them.
     pub(super) async fn batch_get(&self, keys: Vec<Item>) -> StoreResult<Vec<Item>> {
         let mut found = Vec::new();
         for chunk in keys.chunks(100) {
@@ -88,7 +94,17 @@ impl DynamoStore {
                     .build()
                     .map_err(anyhow::Error::from)?,
             );
+            let mut round = 0;
             while let Some(request) = pending.take() {
+                if round > 0 {
+                    if round > UNPROCESSED_ROUNDS {
+                        let why = anyhow::anyhow!("DynamoDB left keys of a batch read unprocessed {round} times");
+                        return Err(StoreError::Unavailable(why));
+                    }
+                    let pause = FIRST_PAUSE_MS << (round - 1);
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                }
+                round += 1;
                 let answer = self
                     .client
                     .batch_get_item()

@@ -353,17 +353,27 @@ impl ScimGroupStore for DynamoStore {
         timed!(DB, "delete_scim_group", async {
             let told = self.told(effects).await?;
             let mut conflicts = 0;
+            // The members whose names an earlier turn of this delete took the group off, and the
+            // organization's version that turn left: while no other change took a turn since,
+            // they are not read again (a large group's turns would read it whole each time).
+            let (mut done, mut after_turn) = (BTreeSet::new(), None);
             while conflicts < ATTEMPTS {
                 let Some(version) = self.org_version(org_id).await? else { return Ok(false) };
+                if after_turn != Some(version) {
+                    done.clear();
+                }
                 let Some(current) = self.read_group(org_id, id).await? else { return Ok(false) };
                 let mut writes = vec![org_turn(&self.tables, org_id, version)];
-                let members = self.members_among(org_id, &current.set).await?;
+                let pending: BTreeSet<Uuid> = current.set.difference(&done).copied().collect();
+                let members = self.members_among(org_id, &pending).await?;
                 let name = current.group.display_name.as_str();
-                for account_id in live(&current.set, name, &members) {
+                let mut renamed = Vec::new();
+                for account_id in live(&pending, name, &members) {
                     let Some(member) = members.get(&account_id) else { continue };
                     let mut names = member.groups.clone();
                     names.remove(name);
                     writes.push(names_write(&self.tables, org_id, account_id, names));
+                    renamed.push(account_id);
                 }
                 // A group of more members than one transaction holds loses their names in
                 // turns of their own first (each at the organization's turn, so no change
@@ -375,10 +385,14 @@ impl ScimGroupStore for DynamoStore {
                     writes.extend(told.iter().cloned());
                 } else {
                     writes.truncate(MAX_TRANSACTION);
+                    renamed.truncate(MAX_TRANSACTION - 1);
                 }
                 match self.attempt(writes, &[]).await? {
                     Attempt::Written if last => return Ok(true),
-                    Attempt::Written => {}
+                    Attempt::Written => {
+                        done.extend(renamed);
+                        after_turn = Some(version + 1);
+                    }
                     Attempt::Again | Attempt::Refused(_) => conflicts += 1,
                 }
             }
