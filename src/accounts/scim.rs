@@ -213,6 +213,8 @@ impl Accounts {
             external_id: input.external_id.as_deref(),
             active: input.active,
             attributes: &attributes,
+            created_account: new_account.is_some(),
+            disabled_account: false,
             now,
         };
         match self.store.provision_scim_user(&provision, self.policy.org_member_limit, &effects).await? {

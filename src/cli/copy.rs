@@ -21,6 +21,9 @@ pub fn print(copied: Copied, to: &str) {
         org_roles,
         org_domains,
         sso_connections,
+        scim_users,
+        scim_groups,
+        scim_tokens,
         audit_events,
     } = copied;
     println!("signing keys: {signing_keys}");
@@ -39,6 +42,9 @@ pub fn print(copied: Copied, to: &str) {
     println!("organization roles: {org_roles}");
     println!("organization domains: {org_domains}");
     println!("SSO connections: {sso_connections}");
+    println!("SCIM-provisioned members: {scim_users}");
+    println!("SCIM groups: {scim_groups}");
+    println!("SCIM tokens: {scim_tokens}");
     println!("audit events: {audit_events}");
     println!("copied into {to}; sessions were not copied: everybody logs in again");
 }

@@ -72,6 +72,12 @@ pub struct Provision<'a> {
     pub external_id: Option<&'a str>,
     pub active: bool,
     pub attributes: &'a Map<String, Value>,
+    /// SCIM made the account: `new_account.is_some()` when provisioning; in a copy into
+    /// another store, what the source says.
+    pub created_account: bool,
+    /// SCIM disabled the account (so it may enable it again): `false` when provisioning; in a
+    /// copy, what the source says.
+    pub disabled_account: bool,
     pub now: DateTime<Utc>,
 }
 

@@ -13,8 +13,11 @@
 //! the OAuth client apps (with the hashes of their secrets and registration tokens); the
 //! webhook endpoints (with their sealed signing secrets); the organizations with their policy,
 //! custom roles, members, domains (verified or not, with the role they join accounts with), SSO
-//! connections (SAML and OpenID Connect, their secrets sealed) and API keys; and the audit
-//! trail.
+//! connections (SAML and OpenID Connect, their secrets sealed), API keys, the accounts their
+//! domains joined (one who left is not joined again) and SCIM directories
+//! (the tokens by hash, the provisioned members with their `userName`, `externalId`,
+//! attributes and suspension, and whether SCIM made or disabled their accounts; the groups with
+//! their members); and the audit trail.
 //!
 //! What it leaves, by design: what lives minutes or hours and is made again on demand —
 //! sessions and refresh tokens (everybody logs in again after the move), one-time links and
@@ -26,18 +29,16 @@
 //! database freshly made by `gatehouse migrate`); emails or webhook deliveries still waiting
 //! to be sent (they would be lost: let the servers, or `gatehouse work`, send them first);
 //! live client registration tokens and organization invitations (short-lived, and kept by
-//! hashes a copy cannot make links of again: withdraw them, and issue new ones after the move);
-//! and what this version does not carry yet, named, so that nothing is left behind unsaid:
-//! organizations' SCIM directories (their tokens, provisioned users and groups, suspended
-//! memberships).
+//! hashes a copy cannot make links of again: withdraw them, and issue new ones after the move).
 //!
-//! An account's updated time becomes its creation time, and the times an authenticator app was
-//! set up and a consent given become the time of the copy, and an organization's first owner
-//! joins it when it was made; usernames an account gave up stay free of it only on the source,
-//! and so does the memory of whom a domain joined (a member who left may be joined again). The
+//! An account's and a provisioned member's updated time becomes its creation time (and a
+//! suspension's time the member's provisioning), the times an authenticator app was set up and
+//! a consent given become the time of the copy, and an organization's first owner joins it when
+//! it was made; usernames an account gave up stay free of it only on the source. The
 //! source must not change meanwhile (stop the servers): the copy ends by counting the source's
 //! accounts again and fails when they are not the number copied.
 
+mod directory;
 mod orgs;
 mod refusals;
 mod tally;
@@ -167,6 +168,8 @@ pub async fn copy(
 
     for org in &orgs::all_orgs(&*from).await? {
         orgs::copy_org(&*from, &*to, org, &mut copied).await?;
+        // After its members: provisioning finds each membership there.
+        directory::copy_directory(&*from, &*to, org, &mut copied).await?;
     }
     progress(&copied);
 

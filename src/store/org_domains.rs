@@ -48,4 +48,10 @@ pub trait OrgDomainStore: Send + Sync + std::fmt::Debug + 'static {
     /// account has never been joined by it, is not a member, and the organization has room. It is remembered either way but the last, so a
     /// member who leaves is not joined again. `effects` commit only with a join.
     async fn auto_join(&self, join: &AutoJoin<'_>, effects: &Effects) -> StoreResult<AutoJoined>;
+    /// The accounts the organization's domains joined, with when, oldest first: what a copy
+    /// into another store carries, so that a member who left is not joined again there.
+    async fn auto_joined(&self, org_id: Uuid) -> StoreResult<Vec<(Uuid, DateTime<Utc>)>>;
+    /// Remembers that a domain of the organization joined the account at `at` (a copy's write;
+    /// the account is not joined again). Remembered already: nothing changes.
+    async fn remember_auto_join(&self, org_id: Uuid, account_id: Uuid, at: DateTime<Utc>) -> StoreResult<()>;
 }

@@ -27,6 +27,9 @@ pub trait ScimStore: Send + Sync + std::fmt::Debug + 'static {
     /// Adds a token; `false` when the organization holds `max` already.
     async fn insert_scim_token(&self, token: &NewScimToken, max: usize, effects: &Effects) -> StoreResult<bool>;
     async fn scim_tokens(&self, org_id: Uuid) -> StoreResult<Vec<ScimToken>>;
+    /// The tokens with their hashes, oldest first: what a copy into another store writes (a
+    /// server never reads a hash back).
+    async fn scim_tokens_with_hashes(&self, org_id: Uuid) -> StoreResult<Vec<NewScimToken>>;
     /// The token whose hash this is.
     async fn scim_token_by_hash(&self, hash: &TokenHash) -> StoreResult<Option<ScimToken>>;
     async fn scim_token_used(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()>;

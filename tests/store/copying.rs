@@ -16,7 +16,6 @@ use gatehouse::model::org::{NewOrganization, OrgChange, OrgKey, OrgRole, Slug};
 use gatehouse::model::org_policy::OrgPolicy;
 use gatehouse::model::outcome::Effects;
 use gatehouse::model::passkey::StoredPasskey;
-use gatehouse::model::scim::{NewScimToken, ScimToken};
 use gatehouse::model::sso::{Protocol, SamlSettings, SsoConnection};
 use gatehouse::model::token::TokenHash;
 use gatehouse::model::webhook::{Endpoint, EventType};
@@ -27,6 +26,8 @@ use uuid::Uuid;
 
 use crate::scenarios::{account, email, minutes, now};
 use crate::{Harness, Kind};
+
+mod directory;
 
 crate::per_backend! {
     stores:
@@ -87,7 +88,7 @@ async fn fill(store: &dyn Store) -> Filled {
         plain.status = Status::Active;
         new.push(plain);
     }
-    let accounts = store.import_accounts(&new).await.unwrap();
+    let mut accounts = store.import_accounts(&new).await.unwrap();
     assert_eq!(accounts.len(), new.len());
     let (ann, bob, cem) = (new[0].id, new[1].id, new[2].id);
 
@@ -198,6 +199,8 @@ async fn fill(store: &dyn Store) -> Filled {
     }
     store.verify_org_domain(org.id, "acme.example", at + minutes(4), &quiet).await.unwrap();
     store.set_auto_join(org.id, "acme.example", Some("auditor"), Some(ann), &quiet).await.unwrap();
+    // The domain joined the first plain account once, and it left since.
+    store.remember_auto_join(org.id, new[3].id, at + minutes(5)).await.unwrap();
     let connection = SsoConnection {
         id: Uuid::now_v7(),
         org_id: org.id,
@@ -227,6 +230,7 @@ async fn fill(store: &dyn Store) -> Filled {
         last_used_at: None,
     };
     assert!(store.insert_api_key(&NewApiKey { key, hash: TokenHash::of("org key") }, 5, &quiet).await.unwrap());
+    accounts.push(directory::fill(store, org.id, bob, cem, at).await);
 
     let events: Vec<AuditEvent> = (0..5)
         .map(|n| AuditEvent::new("login.succeeded").account(ann).detail(serde_json::json!({"n": n})))
@@ -318,12 +322,19 @@ async fn assert_same(from: &dyn Store, to: &dyn Store, filled: &Filled) {
     assert!(org.policy.mfa_required);
     assert_eq!(to.find_org(OrgKey::Slug("acme")).await.unwrap(), Some(org.clone()));
     assert_eq!(to.list_members(org.id, None, 10).await.unwrap(), from.list_members(org.id, None, 10).await.unwrap());
-    assert_eq!(to.count_members(org.id).await.unwrap(), 3);
+    assert_eq!(to.count_members(org.id).await.unwrap(), 4);
     assert_eq!(to.org_roles(org.id).await.unwrap(), from.org_roles(org.id).await.unwrap());
     assert_eq!(to.org_domains(org.id).await.unwrap(), from.org_domains(org.id).await.unwrap());
     let verified = to.verified_domain("acme.example").await.unwrap().expect("the verified domain is found");
     assert_eq!((verified.org_id, verified.auto_join_role.as_deref()), (org.id, Some("auditor")));
     assert!(to.verified_domain("acme-labs.example").await.unwrap().is_none(), "the unverified one stays so");
+    let joined = from.auto_joined(org.id).await.unwrap();
+    assert_eq!(joined.len(), 1);
+    assert_eq!(to.auto_joined(org.id).await.unwrap(), joined);
+    let other = to.find_account(&AccountKey::Email("user1@example.com".into())).await.unwrap().unwrap();
+    let (left, other) = (joined[0].0, other.account.id);
+    assert!(to.auto_join_offer("acme.example", left).await.unwrap().is_none(), "who left is not joined again");
+    assert!(to.auto_join_offer("acme.example", other).await.unwrap().is_some(), "the others are");
     let membership = to.membership(org.id, filled.cem).await.unwrap().expect("cem is a member");
     assert_eq!(
         (membership.role.as_str(), membership.permissions.clone()),
@@ -339,6 +350,7 @@ async fn assert_same(from: &dyn Store, to: &dyn Store, filled: &Filled) {
     assert_eq!(org_keys.len(), 1);
     let found = to.api_key_by_hash(&TokenHash::of("org key")).await.unwrap().expect("the organization's key opens");
     assert_eq!(found.key.owner, KeyOwner::Org(org.id));
+    directory::assert_same(from, to, org.id, filled.bob).await;
 
     let ids = |events: Vec<AuditEvent>| {
         events.into_iter().map(|e| (e.id, e.kind, e.account_id, e.detail)).collect::<Vec<_>>()
@@ -360,10 +372,13 @@ fn expected_counts(filled: &Filled) -> Copied {
         clients: 2,
         webhook_endpoints: 1,
         organizations: 1,
-        memberships: 3,
+        memberships: 4,
         org_roles: 1,
         org_domains: 2,
         sso_connections: 1,
+        scim_users: 3,
+        scim_groups: 2,
+        scim_tokens: 1,
         audit_events: 6,
     }
 }
@@ -382,6 +397,7 @@ pub async fn everything_that_lasts_arrives_whole_and_comes_back_whole(h: Harness
     let copied = copy(h.store.clone(), back.store.clone(), now(), &quietly).await.unwrap();
     assert_eq!(copied, expected_counts(&filled));
     assert_same(&*h.store, &*back.store, &filled).await;
+    directory::scim_enables_what_it_disabled(&*back.store, filled.org).await;
 }
 
 /// The copy's refusal, with its reasons.
@@ -397,8 +413,8 @@ async fn untouched(store: &Arc<dyn Store>) {
 }
 
 pub async fn a_copy_that_would_lose_or_overwrite_something_does_not_start(h: Harness) {
-    // A source with an email waiting, a live registration token, an invitation and an
-    // organization's SCIM directory: each named, nothing written.
+    // A source with an email waiting, a live registration token and an invitation: each named,
+    // nothing written.
     let source = crate::harness(Kind::Sqlite).await.unwrap();
     let waiting = account("dan@example.com", None);
     let effects = Effects::none().email(email("dan@example.com", now()));
@@ -423,17 +439,6 @@ pub async fn a_copy_that_would_lose_or_overwrite_something_does_not_start(h: Har
         expires_at: now() + minutes(60),
     };
     source.store.insert_invitation(&invitation, &Effects::none()).await.unwrap();
-    let directory = NewScimToken {
-        token: ScimToken {
-            id: Uuid::now_v7(),
-            org_id: org.id,
-            name: "Okta".into(),
-            created_at: now(),
-            last_used_at: None,
-        },
-        hash: TokenHash::of("scim"),
-    };
-    assert!(source.store.insert_scim_token(&directory, 10, &Effects::none()).await.unwrap());
     let token = InitialToken {
         id: Uuid::now_v7(),
         name: "ci".into(),
@@ -444,11 +449,10 @@ pub async fn a_copy_that_would_lose_or_overwrite_something_does_not_start(h: Har
     };
     source.store.insert_initial_token(&token, &TokenHash::of("initial")).await.unwrap();
     let reasons = refusal(&source, &h).await;
-    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
     assert!(reasons[0].starts_with("1 emails wait to be sent"), "{reasons:?}");
     assert!(reasons[1].starts_with("the source has 1 live client registration tokens"), "{reasons:?}");
     assert!(reasons[2].starts_with("the source has 1 live organization invitations"), "{reasons:?}");
-    assert!(reasons[3].starts_with("the organizations acme have SCIM directories"), "{reasons:?}");
     untouched(&h.store).await;
 
     // A target in use: refused, and the source's own copy into it never begins.

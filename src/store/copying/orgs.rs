@@ -4,6 +4,7 @@
 use uuid::Uuid;
 
 use super::tally::{Copied, PAGE};
+use crate::model::account::AccountKey;
 use crate::model::api_key::KeyOwner;
 use crate::model::domain::{AutoJoinChange, DomainVerification, OrgDomain};
 use crate::model::org::{Member, MemberCursor, NewOrganization, OWNER, OrgChange, Organization, Slug};
@@ -104,6 +105,13 @@ pub(super) async fn copy_org(
             anyhow::bail!("organization {}: the role its domain {} joins with was refused", org.slug, domain.domain);
         }
         copied.org_domains += 1;
+    }
+    // Whom the domains joined: one who left is not joined again. (An account deleted since has
+    // nothing to remember; DynamoDB keeps the memory after it.)
+    for (account_id, at) in from.auto_joined(org.id).await? {
+        if from.find_account(&AccountKey::Id(account_id)).await?.is_some() {
+            to.remember_auto_join(org.id, account_id, at).await?;
+        }
     }
     for connection in from.sso_connections(org.id).await? {
         if !to.insert_sso_connection(&connection, usize::MAX, &quiet).await? {

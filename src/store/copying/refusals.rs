@@ -3,10 +3,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::orgs::{all_orgs, members_of};
+use super::orgs::all_orgs;
 use crate::model::admin::{AccountQuery, OutboxQuery};
 use crate::model::audit::EventFilter;
-use crate::model::scim::ScimUserFilter;
 use crate::model::webhook::DeliveryStatus;
 use crate::store::Store;
 use crate::store::webhooks::DeliveryQuery;
@@ -46,28 +45,14 @@ pub(super) async fn not_carried(from: &dyn Store, now: DateTime<Utc>) -> anyhow:
              (`DELETE /admin/registration-tokens/{{id}}`) and issue new ones after the move"
         ));
     }
-    let (mut invitations, mut directories) = (0, Vec::new());
+    let mut invitations = 0;
     for org in &all_orgs(from).await? {
         invitations += from.org_invitations(org.id, now).await?.len();
-        let scim = !from.scim_tokens(org.id).await?.is_empty()
-            || from.scim_users(org.id, &ScimUserFilter::default(), 0, 1).await?.total > 0
-            || from.scim_groups(org.id, None, None, 0, 1, false).await?.total > 0
-            || members_of(from, org.id).await?.iter().any(|member| member.suspended);
-        if scim {
-            directories.push(org.slug.clone());
-        }
     }
     if invitations > 0 {
         refusals.push(format!(
             "the source has {invitations} live organization invitations, which are not copied: revoke them and \
              invite again after the move"
-        ));
-    }
-    if !directories.is_empty() {
-        refusals.push(format!(
-            "the organizations {} have SCIM directories (tokens, provisioned users or groups, suspended \
-             members): this version's copy does not carry them yet",
-            directories.join(", ")
         ));
     }
     Ok(refusals)

@@ -22,6 +22,9 @@ pub struct Copied {
     pub org_roles: u64,
     pub org_domains: u64,
     pub sso_connections: u64,
+    pub scim_users: u64,
+    pub scim_groups: u64,
+    pub scim_tokens: u64,
     pub audit_events: u64,
 }
 

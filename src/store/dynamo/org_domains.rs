@@ -17,7 +17,7 @@ use crate::metrics::{DATABASE as DB, timed};
 use crate::model::domain::DomainName;
 use crate::model::org::builtin_permissions;
 use crate::model::outcome::Effects;
-use crate::store::error::StoreResult;
+use crate::store::error::{StoreError, StoreResult};
 use crate::store::org_domains::{AutoJoin, AutoJoinChange, AutoJoined, DomainVerification, OrgDomain, OrgDomainStore};
 
 fn claim_key(org_id: Uuid, domain: &str) -> Item {
@@ -249,6 +249,31 @@ impl OrgDomainStore for DynamoStore {
 
     async fn verified_domain(&self, domain: &str) -> StoreResult<Option<OrgDomain>> {
         timed!(DB, "verified_domain", self.verified_claim(domain))
+    }
+
+    async fn auto_joined(&self, org_id: Uuid) -> StoreResult<Vec<(Uuid, DateTime<Utc>)>> {
+        timed!(DB, "auto_joined", async {
+            let items = self.partition(&self.tables.main, &org_owner(org_id), "CJ#").await?;
+            let mut joined = Vec::with_capacity(items.len());
+            for found in &items {
+                let account = text(found, "sk")?.strip_prefix("CJ#").and_then(|id| Uuid::parse_str(id).ok());
+                let account = account.ok_or_else(|| StoreError::Other(anyhow::anyhow!("a remembered join's key")))?;
+                joined.push((account, time(found, "joined")?));
+            }
+            joined.sort_by_key(|(account, at)| (*at, *account));
+            Ok(joined)
+        })
+    }
+
+    async fn remember_auto_join(&self, org_id: Uuid, account_id: Uuid, at: DateTime<Utc>) -> StoreResult<()> {
+        timed!(DB, "remember_auto_join", async {
+            let mut remembered = item("", "", vec![("joined", stamp(at))]);
+            remembered.extend(joined_key(org_id, account_id));
+            // Remembered already: the condition fails, and nothing changes.
+            let put = Write::put(&self.tables.main, remembered).when("attribute_not_exists(#pk)");
+            self.write_if(vec![put], "remember_auto_join").await?;
+            Ok(())
+        })
     }
 
     async fn auto_join_offer(&self, domain: &str, account_id: Uuid) -> StoreResult<Option<OrgDomain>> {

@@ -325,6 +325,10 @@ impl ScimStore for DynamoStore {
         timed!(DB, "scim_tokens", self.tokens_of(org_id))
     }
 
+    async fn scim_tokens_with_hashes(&self, org_id: Uuid) -> StoreResult<Vec<NewScimToken>> {
+        timed!(DB, "scim_tokens_with_hashes", self.tokens_with_hashes(org_id))
+    }
+
     async fn scim_token_by_hash(&self, hash: &TokenHash) -> StoreResult<Option<ScimToken>> {
         timed!(DB, "scim_token_by_hash", self.token_by_hash(hash))
     }

@@ -121,12 +121,7 @@ impl<D: Dialect> ApiKeyStore for SqlStore<D> {
                  ORDER BY k.created_at, k.id"
             );
             let rows = self.db.pool().fetch_all(query, args![account, org]).await?;
-            let with_hash = |row: &D::Row| -> StoreResult<NewApiKey> {
-                let hash = TokenHash::from_bytes(&row.bytes("hash")?)
-                    .ok_or_else(|| anyhow::anyhow!("a stored API key hash is not 32 bytes"))?;
-                Ok(NewApiKey { key: key_from_row(row)?, hash })
-            };
-            rows.iter().map(with_hash).collect()
+            rows.iter().map(|row| Ok(NewApiKey { key: key_from_row(row)?, hash: row.hash("hash")? })).collect()
         })
     }
 

@@ -12,7 +12,7 @@ use crate::store::error::StoreResult;
 use crate::store::import::ImportStore;
 
 /// Values per imported row.
-const VALUES_PER_ROW: usize = 14;
+const VALUES_PER_ROW: usize = 15;
 
 #[async_trait]
 impl<D: Dialect> ImportStore for SqlStore<D> {
@@ -40,8 +40,8 @@ impl<D: Dialect> ImportStore for SqlStore<D> {
             for (batch, usernames) in accounts.chunks(per_insert).zip(normalized.chunks(per_insert)) {
                 let mut insert = Built::new(
                     "INSERT INTO accounts (id, email, email_normalized, username, username_normalized, name, data,
-                                           app_data, password_hash, role, status, email_verified, created_at,
-                                           updated_at)
+                                           app_data, password_hash, role, status, email_verified, locale,
+                                           created_at, updated_at)
                      VALUES ",
                 );
                 for (i, (account, username)) in batch.iter().zip(usernames).enumerate() {
@@ -58,10 +58,11 @@ impl<D: Dialect> ImportStore for SqlStore<D> {
                         account.role.as_str().into(),
                         account.status.as_str().into(),
                         account.email_verified.into(),
+                        account.locale.map(|l| l.as_str()).into(),
                         account.now.into(),
                         account.now.into(),
                     ];
-                    let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+                    let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
                     insert.push(if i == 0 { "" } else { ", " }, &[]).push(row, &values);
                 }
                 insert.push(&format!(" {}", D::skip_duplicates("id")), &[]);

@@ -11,7 +11,7 @@ use super::invitations::offer_stands;
 use super::org_roles::{lock_org, read_role};
 use super::orgs::read_membership;
 use super::outbox::insert_effects;
-use super::{Exec, Row, SqlStore, Transaction, args, sql};
+use super::{Built, Dialect, Exec, Row, SqlStore, Transaction, args, sql};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::model::domain::DomainName;
 use crate::model::org::builtin_permissions;
@@ -53,7 +53,7 @@ async fn read_claim(tx: &mut impl Exec, org_id: Uuid, domain: &str) -> StoreResu
 }
 
 #[async_trait]
-impl<D: super::Dialect> OrgDomainStore for SqlStore<D> {
+impl<D: Dialect> OrgDomainStore for SqlStore<D> {
     async fn org_domains(&self, org_id: Uuid) -> StoreResult<Vec<OrgDomain>> {
         timed!(DB, "org_domains", async {
             let rows = self
@@ -221,6 +221,26 @@ impl<D: super::Dialect> OrgDomainStore for SqlStore<D> {
                 .fetch_optional(sql!("SELECT {COLUMNS} FROM org_domains WHERE verified_domain = ?"), args![domain])
                 .await?;
             row.as_ref().map(domain_from_row).transpose()
+        })
+    }
+
+    async fn auto_joined(&self, org_id: Uuid) -> StoreResult<Vec<(Uuid, DateTime<Utc>)>> {
+        timed!(DB, "auto_joined", async {
+            let query = sql!(
+                "SELECT account_id, joined_at FROM org_auto_joins WHERE org_id = ? ORDER BY joined_at, account_id"
+            );
+            let rows = self.db.pool().fetch_all(query, args![org_id]).await?;
+            rows.iter().map(|row| Ok((row.id("account_id")?, row.time("joined_at")?))).collect()
+        })
+    }
+
+    async fn remember_auto_join(&self, org_id: Uuid, account_id: Uuid, at: DateTime<Utc>) -> StoreResult<()> {
+        timed!(DB, "remember_auto_join", async {
+            let mut insert = Built::new("INSERT INTO org_auto_joins (org_id, account_id, joined_at) VALUES ");
+            insert.push("(?, ?, ?)", &[org_id.into(), account_id.into(), at.into()]);
+            insert.push(&format!(" {}", D::skip_duplicates("org_id")), &[]);
+            insert.execute(&mut self.db.pool()).await?;
+            Ok(())
         })
     }
 

@@ -157,16 +157,21 @@ impl<D: Dialect> ScimStore for SqlStore<D> {
     }
 
     async fn scim_tokens(&self, org_id: Uuid) -> StoreResult<Vec<ScimToken>> {
-        timed!(DB, "scim_tokens", async {
+        let tokens = self.scim_tokens_with_hashes(org_id).await?;
+        Ok(tokens.into_iter().map(|new| new.token).collect())
+    }
+
+    async fn scim_tokens_with_hashes(&self, org_id: Uuid) -> StoreResult<Vec<NewScimToken>> {
+        timed!(DB, "scim_tokens_with_hashes", async {
             let rows = self
                 .db
                 .pool()
                 .fetch_all(
-                    sql!("SELECT {TOKEN_COLUMNS} FROM scim_tokens WHERE org_id = ? ORDER BY created_at, id"),
+                    sql!("SELECT {TOKEN_COLUMNS}, hash FROM scim_tokens WHERE org_id = ? ORDER BY created_at, id"),
                     args![org_id],
                 )
                 .await?;
-            rows.iter().map(token_from_row).collect()
+            rows.iter().map(|row| Ok(NewScimToken { token: token_from_row(row)?, hash: row.hash("hash")? })).collect()
         })
     }
 
@@ -331,8 +336,8 @@ impl<D: Dialect> ScimStore for SqlStore<D> {
                         p.user_name,
                         key,
                         p.external_id,
-                        p.new_account.is_some(),
-                        false,
+                        p.created_account,
+                        p.disabled_account,
                         attributes,
                         p.now,
                         p.now

@@ -14,7 +14,6 @@ use crate::model::outcome::Effects;
 use crate::model::sso::Protocol;
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::sso::{NewSamlRequest, SamlAnswer, SamlRequest, SamlSpend, SsoConnection, SsoStore};
-use crate::tokens::opaque::TokenHash;
 
 const COLUMNS: &str = "id, org_id, kind, name, default_role, settings, created_at, updated_at";
 
@@ -233,10 +232,8 @@ impl<D: Dialect> SsoStore for SqlStore<D> {
                             )
                             .await?;
                         let Some(row) = row else { return Ok(SamlSpend::UnknownRequest) };
-                        let binding = TokenHash::from_bytes(&row.bytes("binding_hash")?)
-                            .ok_or_else(|| anyhow::anyhow!("a stored binding is not 32 bytes"))?;
                         Some(SamlRequest {
-                            binding_hash: binding,
+                            binding_hash: row.hash("binding_hash")?,
                             redirect_to: row.opt_text("redirect_to")?,
                             handoff: super::email_login::binding_from_row(&row)?,
                         })

@@ -139,6 +139,12 @@ pub trait Row: Send + Sync + 'static {
     fn count(&self, column: &str) -> StoreResult<u64> {
         Ok(self.int(column)?.try_into().unwrap_or_default())
     }
+
+    /// A stored hash of a token, code or key (32 bytes).
+    fn hash(&self, column: &str) -> StoreResult<TokenHash> {
+        let bytes = self.bytes(column)?;
+        Ok(TokenHash::from_bytes(&bytes).ok_or_else(|| anyhow::anyhow!("the stored {column} is not 32 bytes"))?)
+    }
 }
 
 /// The columns every driver reads natively (text, booleans, times, bytes), for a dialect's

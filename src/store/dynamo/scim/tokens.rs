@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::super::items::{Item, Write, hex, id, item, key, opt_time, s, stamp, text, time};
+use super::super::items::{Item, Write, hex, id, item, key, opt_time, s, stamp, text, time, unhex};
 use super::super::owned::{org_owner, with_companion};
 use super::super::{DynamoStore, Tables};
 use super::{ATTEMPTS, Attempt, org_turn};
@@ -101,6 +101,18 @@ impl DynamoStore {
         let items = self.partition(&self.tables.main, &org_owner(org_id), "ST#").await?;
         let mut tokens = items.iter().map(|item| token_from(item, org_id)).collect::<StoreResult<Vec<_>>>()?;
         tokens.sort_by_key(|t| (t.created_at, t.id));
+        Ok(tokens)
+    }
+
+    pub(super) async fn tokens_with_hashes(&self, org_id: Uuid) -> StoreResult<Vec<NewScimToken>> {
+        let items = self.partition(&self.tables.main, &org_owner(org_id), "ST#").await?;
+        let mut tokens = Vec::with_capacity(items.len());
+        for found in &items {
+            let hash = unhex(text(found, "hash")?).and_then(|bytes| TokenHash::from_bytes(&bytes));
+            let hash = hash.ok_or_else(|| StoreError::Other(anyhow::anyhow!("a SCIM token's hash is not hex")))?;
+            tokens.push(NewScimToken { token: token_from(found, org_id)?, hash });
+        }
+        tokens.sort_by_key(|t| (t.token.created_at, t.token.id));
         Ok(tokens)
     }
 

@@ -76,6 +76,12 @@ fn claim_name(store: &DynamoStore, org_id: Uuid, name_key: &str, account_id: Uui
     }
 }
 
+/// Puts the organization on the account's SCIM mark: its SCIM disabled the account.
+fn mark_org(store: &DynamoStore, account_id: Uuid, org_id: Uuid) -> Write {
+    let org = aws_sdk_dynamodb::types::AttributeValue::Ss(vec![org_id.to_string()]);
+    Write::update(&store.tables.main, disabled_key(account_id), "ADD #orgs :org").value("org", org)
+}
+
 /// Takes the organization off the account's SCIM mark.
 fn unmark_org(store: &DynamoStore, account_id: Uuid, org_id: Uuid) -> Write {
     let org = aws_sdk_dynamodb::types::AttributeValue::Ss(vec![org_id.to_string()]);
@@ -196,7 +202,7 @@ impl DynamoStore {
                 user_name: p.user_name.to_owned(),
                 name_key: name.clone(),
                 external_id: p.external_id.map(str::to_owned),
-                made: p.new_account.is_some(),
+                made: p.created_account,
                 attributes: attributes.clone(),
                 created: p.now,
                 updated: p.now,
@@ -210,8 +216,10 @@ impl DynamoStore {
                     change.with_plan(self, plan, effects).await?;
                 }
                 None => {
-                    if self.marked_by(account_id, org_id).await? {
-                        change.writes.push(unmark_org(self, account_id, org_id));
+                    match (self.marked_by(account_id, org_id).await?, p.disabled_account) {
+                        (true, false) => change.writes.push(unmark_org(self, account_id, org_id)),
+                        (false, true) => change.writes.push(mark_org(self, account_id, org_id)),
+                        _ => {}
                     }
                     change.writes.extend(self.told(effects).await?);
                 }
@@ -286,12 +294,7 @@ impl DynamoStore {
             let account_written = account.status != read.account.status || change.profile.is_some();
             match (marked, disabled) {
                 // With the account's write, on condition of its version: it exists.
-                (false, true) => {
-                    let org = aws_sdk_dynamodb::types::AttributeValue::Ss(vec![org_id.to_string()]);
-                    writes.writes.push(
-                        Write::update(&self.tables.main, disabled_key(account_id), "ADD #orgs :org").value("org", org),
-                    );
-                }
+                (false, true) => writes.writes.push(mark_org(self, account_id, org_id)),
                 (true, false) => writes.writes.push(unmark_org(self, account_id, org_id)),
                 _ => {}
             }
