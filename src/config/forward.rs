@@ -2,8 +2,12 @@
 //! require, by host and path. A comma-separated list of `HOST[/PATH]=ACCESS`, checked in order,
 //! the first match deciding:
 //!
-//! - `HOST` is a host name, with a port when the app is reached on one (`app.example.com`,
-//!   `localhost:8081`), or `*.example.com` for every subdomain of `example.com`;
+//! - `HOST` is a host name (`app.example.com`, in Unicode or its IDNA form), with a port when
+//!   only that port is meant (`localhost:8081`), or `*.example.com` for every subdomain of
+//!   `example.com`. Hosts are compared in one canonical form ([`Authority`]: lower case, IDNA,
+//!   no trailing dot); a rule without a port matches the host on any port (a proxy routes
+//!   `app.example.com:8443` to the `app.example.com` site), and a request on a port that no rule
+//!   of its host names, where only rules naming other ports would match, is refused;
 //! - `PATH`, when given, matches that path and everything under it at a segment boundary
 //!   (`/admin` matches `/admin` and `/admin/x`, not `/administrator`), in any letter case (an
 //!   app that routes `/ADMIN` to `/admin` is covered too);
@@ -16,6 +20,8 @@
 //!   keeps them; the name in any case, spaces allowed, no comma).
 //!
 //! A request no rule matches needs a login (`authenticated`).
+
+use crate::model::authority::{Authority, HostPattern};
 
 /// Who may pass.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,8 +40,7 @@ pub enum Access {
 /// One rule of `GATEHOUSE_FORWARD_RULES`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ForwardRule {
-    /// Lower case; a leading `*.` matches any subdomain.
-    host: String,
+    host: HostPattern,
     /// Empty, or a path starting with `/` without a trailing one.
     path: String,
     access: Access,
@@ -47,22 +52,26 @@ pub struct ForwardRules(Vec<ForwardRule>);
 
 const AUTHENTICATED: Access = Access::Authenticated;
 
+/// A request on a port that no rule of its host names, where a rule naming another port of the
+/// host would have matched: it reaches an app the rules do not describe, and is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnnamedPort;
+
 impl ForwardRules {
-    /// What a request for `host` (with its port, if any) and `path` requires.
-    pub fn access(&self, host: &str, path: &str) -> &Access {
-        let host = host.to_ascii_lowercase();
-        // `app.example.com.` is `app.example.com`, written fully qualified.
-        let host = match host.split_once(':') {
-            Some((name, port)) if !name.starts_with('[') => {
-                format!("{}:{port}", name.strip_suffix('.').unwrap_or(name))
-            }
-            _ => host.strip_suffix('.').map(str::to_owned).unwrap_or(host),
-        };
+    /// What a request for `authority` and `path` requires.
+    pub fn access(&self, authority: &Authority, path: &str) -> Result<&Access, UnnamedPort> {
         let path = path.split(['?', '#']).next().unwrap_or_default().to_ascii_lowercase();
-        self.0
-            .iter()
-            .find(|rule| rule.matches_host(&host) && rule.matches_path(&path))
-            .map_or(&AUTHENTICATED, |r| &r.access)
+        let mut on_other_port = false;
+        for rule in self.0.iter().filter(|rule| rule.host.names_host(authority) && rule.matches_path(&path)) {
+            if rule.host.matches(authority) {
+                return Ok(&rule.access);
+            }
+            on_other_port = true;
+        }
+        match on_other_port {
+            true => Err(UnnamedPort),
+            false => Ok(&AUTHENTICATED),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -86,13 +95,6 @@ impl ForwardRules {
 }
 
 impl ForwardRule {
-    fn matches_host(&self, host: &str) -> bool {
-        match self.host.strip_prefix("*.") {
-            Some(parent) => host.strip_suffix(parent).is_some_and(|sub| sub.len() > 1 && sub.ends_with('.')),
-            None => host == self.host,
-        }
-    }
-
     fn matches_path(&self, path: &str) -> bool {
         self.path.is_empty()
             || path.strip_prefix(&self.path).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
@@ -155,19 +157,17 @@ pub fn parse_forward_rules(value: &str) -> Result<ForwardRules, String> {
                     }
                 },
             };
-            let target = target.trim().to_ascii_lowercase();
+            let target = target.trim();
             let (host, path) = match target.find('/') {
-                Some(slash) => (&target[..slash], target[slash..].trim_end_matches('/')),
-                None => (target.as_str(), ""),
+                Some(slash) => (&target[..slash], target[slash..].trim_end_matches('/').to_ascii_lowercase()),
+                None => (target, String::new()),
             };
-            let bare = host.strip_prefix("*.").unwrap_or(host);
-            let valid_host = !bare.is_empty()
-                && !bare.contains('*')
-                && bare.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
-            if !valid_host || path.chars().any(|c| c.is_whitespace() || c == '?' || c == '#') {
+            let host = HostPattern::parse(host)
+                .map_err(|why| format!("{item:?} does not name a host (and path): {why}; {example}"))?;
+            if path.chars().any(|c| c.is_whitespace() || c == '?' || c == '#') {
                 return Err(format!("{item:?} does not name a host (and path); {example}"));
             }
-            Ok(ForwardRule { host: host.to_owned(), path: path.to_owned(), access })
+            Ok(ForwardRule { host, path, access })
         })
         .collect::<Result<Vec<_>, _>>()
         .map(ForwardRules)
@@ -177,6 +177,10 @@ pub fn parse_forward_rules(value: &str) -> Result<ForwardRules, String> {
 mod tests {
     use super::*;
 
+    fn at(host: &str) -> Authority {
+        Authority::parse(host, "https").unwrap()
+    }
+
     #[test]
     fn the_first_matching_rule_decides_and_paths_match_at_segment_boundaries() {
         let rules = parse_forward_rules(
@@ -184,18 +188,50 @@ mod tests {
              open.example.com=public, localhost:8081=group:staff",
         )
         .unwrap();
-        assert_eq!(rules.access("app.example.com", "/admin"), &Access::Group("admin".into()));
-        assert_eq!(rules.access("APP.example.com", "/admin/users?x=1"), &Access::Group("admin".into()));
-        assert_eq!(rules.access("app.example.com", "/administrator"), &Access::Authenticated);
-        assert_eq!(rules.access("app.example.com", "/ADMIN/x"), &Access::Group("admin".into()), "any letter case");
-        assert_eq!(rules.access("app.example.com", "/health"), &Access::Public);
+        assert_eq!(rules.access(&at("app.example.com"), "/admin").unwrap(), &Access::Group("admin".into()));
+        assert_eq!(rules.access(&at("APP.example.com"), "/admin/users?x=1").unwrap(), &Access::Group("admin".into()));
+        assert_eq!(rules.access(&at("app.example.com"), "/administrator").unwrap(), &Access::Authenticated);
+        assert_eq!(
+            rules.access(&at("app.example.com"), "/ADMIN/x").unwrap(),
+            &Access::Group("admin".into()),
+            "any letter case"
+        );
+        assert_eq!(rules.access(&at("app.example.com"), "/health").unwrap(), &Access::Public);
         // The wildcard comes first, so the later rule for open.example.com never applies.
-        assert_eq!(rules.access("open.example.com", "/"), &Access::Authenticated);
-        assert_eq!(rules.access("example.com", "/"), &Access::Authenticated, "no rule: a login");
-        assert_eq!(rules.access("evil-example.com", "/admin"), &Access::Authenticated);
-        assert_eq!(rules.access("localhost:8081", "/x"), &Access::Group("staff".into()));
-        assert_eq!(rules.access("localhost", "/x"), &Access::Authenticated);
+        assert_eq!(rules.access(&at("open.example.com"), "/").unwrap(), &Access::Authenticated);
+        assert_eq!(rules.access(&at("example.com"), "/").unwrap(), &Access::Authenticated, "no rule: a login");
+        assert_eq!(rules.access(&at("evil-example.com"), "/admin").unwrap(), &Access::Authenticated);
+        assert_eq!(rules.access(&at("localhost:8081"), "/x").unwrap(), &Access::Group("staff".into()));
+        assert_eq!(rules.access(&at("localhost"), "/x"), Err(UnnamedPort), "a port no rule of localhost names");
+        assert_eq!(rules.access(&at("localhost:9"), "/x"), Err(UnnamedPort));
         assert!(parse_forward_rules("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_port_escapes_no_rule_and_a_port_no_rule_names_is_refused() {
+        let rules = parse_forward_rules(
+            "app.example.com=group:admin, grafana.example.com=org:acme, *.example.org=group:staff, \
+             api.example.net:8443/admin=group:admin, api.example.net=public",
+        )
+        .unwrap();
+        let admin = Access::Group("admin".into());
+        for spelling in [
+            "app.example.com",
+            "app.example.com:8443",
+            "app.example.com:1",
+            "app.example.com:80",
+            "APP.EXAMPLE.COM.:443",
+        ] {
+            assert_eq!(rules.access(&at(spelling), "/").unwrap(), &admin, "{spelling}");
+        }
+        let acme = Access::Org { slug: "acme".into(), need: None };
+        assert_eq!(rules.access(&at("grafana.example.com:8443"), "/").unwrap(), &acme);
+        assert_eq!(rules.access(&at("x.example.org:1"), "/").unwrap(), &Access::Group("staff".into()));
+        // The port-named rule first, then the host's other rule on any port.
+        assert_eq!(rules.access(&at("api.example.net:8443"), "/admin").unwrap(), &admin);
+        assert_eq!(rules.access(&at("api.example.net:9443"), "/admin").unwrap(), &Access::Public);
+        let idn = parse_forward_rules("bücher.example=group:admin").unwrap();
+        assert_eq!(idn.access(&at("XN--BCHER-KVA.example.:444"), "/").unwrap(), &admin);
     }
 
     #[test]
@@ -205,14 +241,17 @@ mod tests {
         )
         .unwrap();
         let org = |need: Option<&str>| Access::Org { slug: "acme".into(), need: need.map(str::to_owned) };
-        assert_eq!(rules.access("a.example.com", "/"), &org(None));
-        assert_eq!(rules.access("b.example.com", "/"), &org(Some("admin")));
-        assert_eq!(rules.access("c.example.com", "/"), &org(Some("docs:write")));
+        assert_eq!(rules.access(&at("a.example.com"), "/").unwrap(), &org(None));
+        assert_eq!(rules.access(&at("b.example.com"), "/").unwrap(), &org(Some("admin")));
+        assert_eq!(rules.access(&at("c.example.com"), "/").unwrap(), &org(Some("docs:write")));
         let id = "0193f1e2-0000-7000-8000-000000000001";
         let by_id = parse_forward_rules(&format!("x.com=org:{}:admin", id.to_uppercase())).unwrap();
-        assert_eq!(by_id.access("x.com", "/"), &Access::Org { slug: id.into(), need: Some("admin".into()) });
+        assert_eq!(
+            by_id.access(&at("x.com"), "/").unwrap(),
+            &Access::Org { slug: id.into(), need: Some("admin".into()) }
+        );
         let grouped = parse_forward_rules("g.example.com=org:acme:group:Site Reliability").unwrap();
-        assert_eq!(grouped.access("g.example.com", "/"), &org(Some("group:Site Reliability")));
+        assert_eq!(grouped.access(&at("g.example.com"), "/").unwrap(), &org(Some("group:Site Reliability")));
         for bad in [
             "x.com=org:",
             "x.com=org:Acme",

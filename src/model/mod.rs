@@ -12,6 +12,7 @@ pub mod account_change;
 pub mod admin;
 pub mod api_key;
 pub mod audit;
+pub mod authority;
 pub mod client;
 pub mod device;
 pub mod domain;

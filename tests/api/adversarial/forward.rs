@@ -24,7 +24,7 @@ async fn ask(app: &TestApp, host: &str, uri: &str, token: Option<&str>) -> Statu
         .get(app.url("/auth/forward"))
         .header("x-forwarded-method", "GET")
         .header("x-forwarded-proto", "https")
-        .header("x-forwarded-host", host);
+        .header("x-forwarded-host", reqwest::header::HeaderValue::from_bytes(host.as_bytes()).unwrap());
     request = match reqwest::header::HeaderValue::from_bytes(uri.as_bytes()) {
         Ok(value) => request.header("x-forwarded-uri", value),
         Err(_) => return StatusCode::FORBIDDEN,
@@ -149,6 +149,79 @@ async fn the_reviewed_differentials_are_refused() {
         assert_eq!(ask(&app, host, "/admin/x", Some(&token)).await, StatusCode::FORBIDDEN, "{host}");
         assert_eq!(ask(&app, host, "/public/x", None).await, StatusCode::OK, "{host}");
     }
+}
+
+/// The review's host differential: a port (any, the scheme's or another), a trailing dot, capitals
+/// or the host's IDNA form reach the same app through Caddy and nginx, so they must fall under the
+/// same rules; what is not a host (credentials, a list, a bare IPv6 address) is refused.
+#[tokio::test]
+async fn every_spelling_of_a_guarded_host_falls_under_its_rules() {
+    let rules = "app.example.com=group:admin, grafana.example.com=org:acme, *.example.org=group:admin, \
+                 bücher.example=group:admin, [::1]:8080=group:admin";
+    let app = spawn_app_with(
+        Options::default().var("GATEHOUSE_TRUSTED_PROXIES", "127.0.0.1,::1").var("GATEHOUSE_FORWARD_RULES", rules),
+    )
+    .await;
+    let (_, user) = app.logged_in_user("ann@example.com").await;
+    let admin = app.admin("root@example.com").await;
+    let created = app.post_json("/orgs", &serde_json::json!({"name": "Acme", "slug": "acme"}), Some(&admin)).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let same = [
+        (
+            "app.example.com",
+            &[
+                "app.example.com:8443",
+                "app.example.com:1",
+                "app.example.com:80",
+                "app.example.com:443",
+                "APP.Example.COM",
+                "app.example.com.",
+                "app.example.com.:8443",
+            ][..],
+        ),
+        ("grafana.example.com", &["grafana.example.com:8443", "GRAFANA.example.com.:1"][..]),
+        ("x.example.org", &["x.example.org:8443", "X.EXAMPLE.ORG.", "a.b.example.org:1"][..]),
+        ("xn--bcher-kva.example", &["bücher.example", "BÜCHER.example:8443", "XN--BCHER-KVA.EXAMPLE."][..]),
+        ("[::1]:8080", &["[0:0:0:0:0:0:0:1]:8080", "[::0001]:8080"][..]),
+    ];
+    for (canonical, spellings) in same {
+        let user_verdict = ask(&app, canonical, "/", Some(&user)).await;
+        assert_eq!(user_verdict, StatusCode::FORBIDDEN, "{canonical}: a plain user is refused");
+        assert_eq!(ask(&app, canonical, "/", Some(&admin)).await, StatusCode::OK, "{canonical}: the admin passes");
+        for spelling in spellings {
+            assert_eq!(ask(&app, spelling, "/", Some(&user)).await, user_verdict, "{spelling} as {canonical}");
+        }
+    }
+    // A port no rule of [::1] names is refused, not taken for an unguarded host.
+    assert_eq!(ask(&app, "[::1]:9090", "/", Some(&admin)).await, StatusCode::FORBIDDEN);
+    for broken in [
+        "user@app.example.com",
+        "app.example.com@x.test",
+        "app.example.com,x.test",
+        "::1",
+        "app%2eexample.com",
+        "app.example.com:99999",
+    ] {
+        assert_eq!(ask(&app, broken, "/", Some(&admin)).await, StatusCode::FORBIDDEN, "{broken}");
+    }
+    // One header twice: the proxy may have read one and the app the other.
+    let twice = app
+        .client
+        .get(app.url("/auth/forward"))
+        .header("x-forwarded-proto", "https")
+        .header("x-forwarded-host", "open.example.net")
+        .header("x-forwarded-host", "app.example.com")
+        .header("x-forwarded-uri", "/")
+        .bearer_auth(&user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(twice.status(), StatusCode::FORBIDDEN);
+    // Escaped bytes that are not UTF-8, or that normalisation turns into a dot, are refused.
+    for path in ["/public/%c0%ae%c0%ae/admin", "/public/%ff", "/public/%ef%bc%8e%ef%bc%8e/admin"] {
+        assert_eq!(ask(&app, "open.example.net", path, Some(&user)).await, StatusCode::FORBIDDEN, "{path}");
+    }
+    assert_eq!(ask(&app, "open.example.net", "/caf%C3%A9", Some(&user)).await, StatusCode::OK);
 }
 
 /// Rules without trusted proxies would be rules nobody applies: the start is refused.

@@ -10,8 +10,10 @@
 //! on (in place of any the client sent). A forwarded
 //! request that could reach the app as another URL than the one judged is refused (`403`): an
 //! `X-Original-URL` that disagrees with `X-Forwarded-*`, a host that is not a host, a fragment,
-//! or a path whose meaning depends on who reads it (see [`request`]). Rule paths match in any
-//! letter case, hosts with or without their trailing dot. Without a login,
+//! or a path whose meaning depends on who reads it (see [`request`]), or a header given twice.
+//! Rule paths match in any letter case; hosts in their one canonical form (any case, with or
+//! without their trailing dot, Unicode or IDNA, on any port unless the rule names one; a port no
+//! rule of the host names, where a rule naming another port would match, is refused). Without a login,
 //! an API client gets `401`, and a browser is sent to `/login` with the request's URL to come back
 //! to (`302`; with `?redirect=401`, a `401` carrying that `Location`, for nginx, whose
 //! `auth_request` passes only 2xx, 401 and 403 on). Logged in without the group a rule asks for:
@@ -28,11 +30,11 @@ use axum::routing::any;
 use serde::Deserialize;
 use url::Url;
 
-use self::request::{Forwarded, Target, authority, forwarded};
+use self::request::{Forwarded, Target, forwarded};
 use crate::accounts::access;
 use crate::accounts::{Caller, Error};
 use crate::config::RemoteUser;
-use crate::config::forward::Access;
+use crate::config::forward::{Access, UnnamedPort};
 use crate::http::browser::{browser_caller, checked_next};
 use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{Query, bearer, wants_html};
@@ -81,7 +83,13 @@ async fn forward(State(state): State<AppState>, parts: Parts, Query(query): Quer
         }
     };
     let access = match &target {
-        Some(target) => state.edge.forward_rules.access(&authority(&target.url), target.url.path()).clone(),
+        Some(target) => match state.edge.forward_rules.access(&target.authority, target.url.path()) {
+            Ok(access) => access.clone(),
+            Err(UnnamedPort) => {
+                tracing::warn!(authority = %target.authority, "a forwarded request on a port no rule of its host names was refused");
+                return ApiError::Forbidden.into_response();
+            }
+        },
         None => Access::Authenticated,
     };
     if access == Access::Public {

@@ -8,18 +8,38 @@
 //! (`403`) rather than judged: a `;` parameter, an empty segment, a `.` or `..` segment (raw
 //! or percent-encoded, in any case), a backslash, an encoded slash, backslash or percent sign,
 //! a percent-encoded letter, digit or `-._~` (which RFC 3986 normalisation decodes and a plain
-//! comparison does not), a control character, a bad escape, or a header that is not text.
-//! What remains means the same to every reader, and is the path judged.
+//! comparison does not), a control character, a bad escape, escaped bytes that are not UTF-8
+//! (an overlong `%c0%ae` is a dot to some decoders) or that decode to a character Unicode
+//! normalisation changes (a fullwidth `%ef%bc%8e` is a dot after NFKC), or a header that is not
+//! text. What remains means the same to every reader, and is the path judged.
+//!
+//! The host is judged in its one canonical form ([`Authority`]: any case, a trailing dot, a
+//! port, Unicode or IDNA all name the same host), and a forwarded header given twice, whose
+//! copies a proxy and the app might read differently, is refused.
 
 use axum::http::HeaderMap;
 use url::Url;
+
+use crate::model::authority::Authority;
 
 /// The request the proxy asks about.
 #[derive(Debug)]
 pub(super) struct Target {
     pub method: String,
+    /// Its host and port, as the rules are looked up by.
+    pub authority: Authority,
     pub url: Url,
 }
+
+/// The headers a proxy names the request with: each may be given once.
+const FORWARDED: [&str; 6] = [
+    "x-forwarded-method",
+    "x-original-method",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-forwarded-uri",
+    "x-original-url",
+];
 
 /// What a trusted proxy's headers say of the request: nothing, the request, or something that
 /// cannot be the request a proxy forwards (the app might see another URL than the one judged).
@@ -28,11 +48,6 @@ pub(super) enum Forwarded {
     Absent,
     Request(Target),
     Suspicious(&'static str),
-}
-
-/// Whether `host` is a host with an optional port and nothing else.
-fn plain_host(host: &str) -> bool {
-    !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
 }
 
 /// Why a path's meaning depends on who reads it, if it does (see the module's comment).
@@ -59,6 +74,9 @@ pub(super) fn ambiguous_path(path: &str) -> Option<&'static str> {
             return Some("the forwarded path escapes a letter, digit, separator, dot, % or control character");
         }
     }
+    if let Some(why) = unstable_text(path) {
+        return Some(why);
+    }
     // No escaped dot remains, so a dot segment can only be written plainly. The last segment
     // may be empty: `/app/` is an ordinary directory.
     let segments: Vec<&str> = path[1..].split('/').collect();
@@ -69,12 +87,32 @@ pub(super) fn ambiguous_path(path: &str) -> Option<&'static str> {
     None
 }
 
+/// Why the bytes a path escapes are not text that means one thing to every reader: not UTF-8
+/// (overlong forms, lone continuation bytes, `%ff`), or text that Unicode's compatibility
+/// normalisation (NFKC, which some apps and file systems apply) would change.
+fn unstable_text(path: &str) -> Option<&'static str> {
+    let decoded: Vec<u8> = percent_encoding::percent_decode_str(path).collect();
+    let Ok(text) = std::str::from_utf8(&decoded) else {
+        return Some("the forwarded path escapes bytes that are not UTF-8");
+    };
+    if !unicode_normalization::is_nfkc(text) {
+        return Some("the forwarded path escapes a character that Unicode normalisation changes");
+    }
+    None
+}
+
 /// The forwarded request, from a trusted proxy's headers.
 pub(super) fn forwarded(headers: &HeaderMap) -> Forwarded {
+    // Two copies of one header: the proxy may have judged one and the app read the other.
+    if FORWARDED.iter().any(|name| headers.get_all(*name).iter().nth(1).is_some()) {
+        return Forwarded::Suspicious("a forwarded header is given more than once");
+    }
     // A header that is there but is not text is a request this check cannot read: refused,
     // never taken for absent.
     let mut unreadable = false;
-    let mut get = |name: &str| match headers.get(name).map(|v| v.to_str()) {
+    // UTF-8, so a host written in Unicode is read (and brought to its IDNA form); a path in
+    // anything but ASCII is refused below.
+    let mut get = |name: &str| match headers.get(name).map(|v| std::str::from_utf8(v.as_bytes())) {
         None => None,
         Some(Ok(text)) => Some(text.trim()).filter(|v| !v.is_empty()),
         Some(Err(_)) => {
@@ -90,11 +128,14 @@ pub(super) fn forwarded(headers: &HeaderMap) -> Forwarded {
     }
     let from_parts = match host {
         None => None,
-        Some(host) if !plain_host(host) => return Forwarded::Suspicious("the forwarded host is not a host"),
         Some(host) => {
             let (proto, uri) = (proto.unwrap_or("https"), uri.unwrap_or("/"));
             if !matches!(proto, "http" | "https") || !uri.starts_with('/') {
                 return Forwarded::Suspicious("the forwarded scheme or path is not one");
+            }
+            // The host alone: a `/` or `?` in it would move part of it into the path.
+            if Authority::parse(host, proto).is_err() {
+                return Forwarded::Suspicious("the forwarded host is not a host");
             }
             Some(format!("{proto}://{host}{uri}"))
         }
@@ -111,32 +152,31 @@ pub(super) fn forwarded(headers: &HeaderMap) -> Forwarded {
     }
     // The authority and the path as written: a `?` or `@` in the authority would move the real
     // path into a query or the host into credentials.
-    let Some((_, rest)) = text.split_once("://") else { return Forwarded::Suspicious("the forwarded URL is not one") };
-    let (authority, path_and_query) = rest.find('/').map_or((rest, "/"), |slash| rest.split_at(slash));
-    if !plain_host(authority) {
-        return Forwarded::Suspicious("the forwarded host is not a host");
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return Forwarded::Suspicious("the forwarded URL is not one");
+    };
+    if !matches!(scheme, "http" | "https") {
+        return Forwarded::Suspicious("the forwarded scheme or path is not one");
     }
+    let (written, path_and_query) = rest.find('/').map_or((rest, "/"), |slash| rest.split_at(slash));
+    let authority = match Authority::parse(written, scheme) {
+        Ok(authority) => authority,
+        Err(why) => {
+            tracing::debug!(why, "the forwarded host is not a host");
+            return Forwarded::Suspicious("the forwarded host is not a host");
+        }
+    };
     let raw_path = path_and_query.split('?').next().unwrap_or_default();
     if let Some(why) = ambiguous_path(raw_path) {
         return Forwarded::Suspicious(why);
     }
-    let Ok(url) = Url::parse(&text) else { return Forwarded::Suspicious("the forwarded URL does not parse") };
+    let canonical = format!("{scheme}://{}{path_and_query}", authority.for_url(scheme));
+    let Ok(url) = Url::parse(&canonical) else { return Forwarded::Suspicious("the forwarded URL does not parse") };
     // What is left means one thing to every reader; the parser must agree, or it is refused.
-    if url.path() != raw_path || !url.host_str().is_some_and(plain_host) {
+    if url.path() != raw_path || url.host_str() != Some(authority.host()) {
         return Forwarded::Suspicious("the forwarded URL reads differently once parsed");
     }
-    Forwarded::Request(Target { method, url })
-}
-
-/// `host[:port]` as the forward rules name it: the fully qualified form `app.example.com.`
-/// is the same host as `app.example.com`.
-pub(super) fn authority(url: &Url) -> String {
-    let host = url.host_str().unwrap_or_default();
-    let host = host.strip_suffix('.').unwrap_or(host);
-    match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_owned(),
-    }
+    Forwarded::Request(Target { method, authority, url })
 }
 
 #[cfg(test)]
@@ -255,6 +295,17 @@ mod tests {
             "/public/x%zz",
             "/public/%3b/admin",
             "/public/a b",
+            "/public/%c0%ae%c0%ae/admin",
+            "/public/%C0%AE/admin",
+            "/public/%e0%80%ae",
+            "/public/%ff",
+            "/public/%C3",
+            "/public/%80admin",
+            "/public/%ef%bc%8e%ef%bc%8e/admin",
+            "/public/%EF%BC%8F",
+            "/%EF%BD%81dmin",
+            "/public/e%CC%81",
+            "/public/%e2%80%a4",
         ] {
             assert!(matches!(ask(uri), Forwarded::Suspicious(_)), "{uri} was judged");
         }
@@ -273,20 +324,110 @@ mod tests {
         assert!(matches!(forwarded(&headers), Forwarded::Suspicious(_)));
     }
 
+    fn ask_host(headers: &[(&'static str, &str)]) -> Forwarded {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.append(*name, HeaderValue::from_str(value).unwrap());
+        }
+        forwarded(&map)
+    }
+
     #[test]
-    fn a_fully_qualified_host_is_the_same_host_and_case_does_not_matter() {
+    fn every_spelling_of_the_host_is_judged_as_the_host() {
         let rules = rules();
-        for host in ["app.test.", "APP.Test", "app.test"] {
-            let url = Url::parse(&format!("https://{host}/admin/x")).unwrap();
-            assert_eq!(rules.access(&authority(&url), url.path()), &Access::Group("admin".into()), "{host}");
+        let admin = Access::Group("admin".into());
+        for host in ["app.test.", "APP.Test", "app.test", "app.test:443", "app.test:8443", "app.test:1", "App.Test.:80"]
+        {
+            let Forwarded::Request(target) = ask_host(&[("x-forwarded-host", host), ("x-forwarded-uri", "/admin/x")])
+            else {
+                panic!("{host} was refused")
+            };
+            assert_eq!(rules.access(&target.authority, target.url.path()), Ok(&admin), "{host}");
+        }
+        for host in [
+            "user@app.test",
+            "app.test@evil.test",
+            "app.test, evil.test",
+            "app.test evil.test",
+            "app%2etest",
+            "app.test:0",
+            "app.test:99999",
+            "app..test",
+            "::1",
+            "app.test/public",
+            "app.test?",
+        ] {
+            let asked = ask_host(&[("x-forwarded-host", host), ("x-forwarded-uri", "/admin/x")]);
+            assert!(matches!(asked, Forwarded::Suspicious(_)), "{host} was judged");
+        }
+        let original = ask_host(&[("x-original-url", "https://user@app.test/admin")]);
+        assert!(matches!(original, Forwarded::Suspicious(_)));
+    }
+
+    #[test]
+    fn a_forwarded_header_given_twice_is_refused() {
+        for name in FORWARDED {
+            let value = if name.ends_with("host") {
+                "app.test"
+            } else if name.ends_with("url") {
+                "https://app.test/"
+            } else if name.ends_with("uri") {
+                "/"
+            } else if name.ends_with("proto") {
+                "https"
+            } else {
+                "GET"
+            };
+            let asked = ask_host(&[("x-forwarded-host", "app.test"), (name, value), (name, value)]);
+            assert!(matches!(asked, Forwarded::Suspicious(_)), "{name} twice was judged");
         }
     }
 
     fn piece() -> impl Strategy<Value = &'static str> {
         prop::sample::select(vec![
-            "admin", "ADMIN", "Admin", "health", "public", "api", "private", "x", "users", ".", "..", "", "%2e", "%2E",
-            "%2e%2e", ".%2e", "%2E.", ";", ";x=1", "..;", "admin;", "\\", "%5c", "%5C", "%2f", "%2F", "%00", "%0a",
-            "%25", "%252e", "%61dmin", "%41DMIN", "a%20b", "%C3%A9", "%3b", "adm%69n", "~", "-", "_",
+            "admin",
+            "ADMIN",
+            "Admin",
+            "health",
+            "public",
+            "api",
+            "private",
+            "x",
+            "users",
+            ".",
+            "..",
+            "",
+            "%2e",
+            "%2E",
+            "%2e%2e",
+            ".%2e",
+            "%2E.",
+            ";",
+            ";x=1",
+            "..;",
+            "admin;",
+            "\\",
+            "%5c",
+            "%5C",
+            "%2f",
+            "%2F",
+            "%00",
+            "%0a",
+            "%25",
+            "%252e",
+            "%61dmin",
+            "%41DMIN",
+            "a%20b",
+            "%C3%A9",
+            "%3b",
+            "adm%69n",
+            "~",
+            "-",
+            "_",
+            "%c0%ae",
+            "%ef%bc%8e",
+            "%ff",
+            "%EF%BD%81dmin",
         ])
     }
 
@@ -311,10 +452,11 @@ mod tests {
         fn a_judged_path_falls_under_the_rule_of_its_normal_forms(path in path()) {
             let rules = rules();
             if let Forwarded::Request(target) = ask(&path) {
-                let judged = rules.access(&authority(&target.url), target.url.path());
-                prop_assert_eq!(judged, rules.access("app.test", &servlet(&path)), "servlet: {}", servlet(&path));
-                prop_assert_eq!(judged, rules.access("app.test", &rfc3986(&path)), "RFC 3986: {}", rfc3986(&path));
-                prop_assert_eq!(judged, rules.access("app.test", &percent_decode(&path)), "decoded");
+                let judged = rules.access(&target.authority, target.url.path());
+                let host = Authority::parse("app.test", "https").unwrap();
+                prop_assert_eq!(judged, rules.access(&host, &servlet(&path)), "servlet: {}", servlet(&path));
+                prop_assert_eq!(judged, rules.access(&host, &rfc3986(&path)), "RFC 3986: {}", rfc3986(&path));
+                prop_assert_eq!(judged, rules.access(&host, &percent_decode(&path)), "decoded");
             }
         }
     }
