@@ -26,11 +26,23 @@ For each proxy:
      left-most X-Forwarded-For, still get 429 rate_limited once the budget (20/1m) is spent,
      and the audit trail (GET /admin/events) has them from that address, never a forged one
      (9b: nor do X-Original-URL or X-Forwarded-* a client sends there reach gatehouse)
+Then gatehouse alone and both proxies together:
+ 10  host spellings (e2e/proxy/differential.py): each guarded host (app.example.com/admin
+     group:admin, grafana.example.com org:acme, *.example.org group:admin, bücher.example
+     group:admin, [2001:db8::1] group:admin), served by the shipped nginx server and Caddy site
+     on ports of their own, is asked for in every spelling (ports, a trailing dot, letter case,
+     the A-label in upper case or the name in Unicode, an IPv6 address written out, user@host,
+     lists, %, two Host or X-Forwarded-Host headers) without a login, as ann and as the admin:
+     from gatehouse alone (the X-Forwarded-* Caddy would send), through nginx and through Caddy.
+     Every spelling of the host gets the canonical request's verdict (or the proxy itself does
+     not serve it, which the line shows); no login and ann never reach the app in any spelling;
+     gatehouse alone refuses every malformed one
 Then Traefik's request shape, and the same questions from a peer that is not in
 GATEHOUSE_TRUSTED_PROXIES (a connection from 127.0.0.2), which must be refused whole (403).
 
     GATEHOUSE_E2E_ADMIN_PASSWORD=... python3 e2e/proxy/check.py --gatehouse URL \
-        --nginx URL --caddy URL --nginx-api URL --upstream-log FILE --admin-email EMAIL
+        --nginx URL --caddy URL --nginx-api URL --upstream-log FILE --admin-email EMAIL \
+        --hosts-nginx URL --hosts-caddy URL --site-ports P,P,...
 
 Prints one line per check ("  ok: ..." or "  FAILED: ..."); exit status 1 when one failed.
 """
@@ -48,6 +60,8 @@ import time
 import urllib.parse
 from html.parser import HTMLParser
 from pathlib import Path
+
+import differential
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAEFIK_YML = ROOT / "deploy" / "forward-auth" / "traefik.yml"
@@ -230,6 +244,10 @@ class Suite:
         self.sites = {"nginx": (args.nginx_api.rstrip("/"), "auth.example.com"),
                       "caddy": (self.proxies["caddy"], f"auth.example.com:{caddy_port}")}
         self.upstream = Upstream(args.upstream_log)
+        # Check 10's proxies for the guarded hosts, and the app's port behind each host's site.
+        self.hosts = {name: urllib.parse.urlsplit(url).port for name, url in (("nginx", args.hosts_nginx),
+                                                                               ("caddy", args.hosts_caddy))}
+        self.site_ports = [int(p) for p in args.site_ports.split(",")]
         self.admin_email, self.admin_password = args.admin_email, admin_password
         self.passed = self.failed = 0
         self.users = {}
@@ -615,6 +633,34 @@ class Suite:
         return ("GET /auth/forward at gatehouse's site, no login, with X-Original-URL and X-Forwarded-Uri naming "
                 "a public path: " + ", ".join(f"Host: {sent} 401" for sent, _ in answers))
 
+    # -- every spelling of a guarded host ------------------------------------------------------
+
+    def c10_setup(self):
+        resp = self.api("POST", "/orgs", {"name": "Acme", "slug": "acme"}, self.users["admin"]["token"])
+        expect(resp.status == 201 and (resp.json() or {}).get("slug") == "acme", f"POST /orgs as the admin: {resp}")
+        return "the admin made the organization acme (grafana.example.com's org:acme); ann is not in it"
+
+    def c10_host_spellings(self):
+        callers = {"anonymous": (None, None)}
+        callers.update({who: (self.users[who]["token"], self.users[who]["remote"]["Remote-User"])
+                        for who in ("ann", "admin")})
+        check = differential.Differential(urllib.parse.urlsplit(self.gatehouse).port, self.hosts, self.site_ports,
+                                          callers, self.upstream.log)
+        try:
+            results = check.run()
+        except Exception as error:  # a crash of the check is a failure too
+            self.failed += 1
+            print(f"  FAILED: 10 host spellings: {type(error).__name__}: {error}", flush=True)
+            return
+        for label, problems, detail in results:
+            self.run(label, self.none_of, problems, detail)
+        print(f"  {check.count} requests in {check.elapsed:.1f} s", flush=True)
+
+    @staticmethod
+    def none_of(problems, detail):
+        expect(not problems, "; ".join(problems))
+        return detail
+
     # -- Traefik's requests, sent directly ----------------------------------------------------
 
     def traefik_shape(self):
@@ -761,6 +807,12 @@ class Suite:
                 ("9b forged routing headers at gatehouse's site", self.c9b_forged_routing_at_gatehouse),
             ):
                 self.run(f"{proxy} {label}", check, proxy)
+        print(f"host spellings (gatehouse alone; nginx on {self.hosts['nginx']} and Caddy on {self.hosts['caddy']} "
+              f"serving the guarded hosts)", flush=True)
+        before = self.failed
+        self.run("10 the organization acme", self.c10_setup)
+        if self.failed == before:
+            self.c10_host_spellings()
         print("traefik (its ForwardAuth requests, sent to gatehouse directly)", flush=True)
         try:
             self.request_headers, self.response_headers = self.traefik_shape()
@@ -788,6 +840,9 @@ def main():
     parser.add_argument("--nginx-api", required=True)
     parser.add_argument("--upstream-log", required=True)
     parser.add_argument("--admin-email", required=True)
+    parser.add_argument("--hosts-nginx", required=True, help="nginx's port for the guarded hosts of check 10")
+    parser.add_argument("--hosts-caddy", required=True, help="Caddy's port for the guarded hosts of check 10")
+    parser.add_argument("--site-ports", required=True, help="the app's port behind each guarded host's site")
     args = parser.parse_args()
     password = os.environ.get("GATEHOUSE_E2E_ADMIN_PASSWORD")
     if not password:

@@ -7,7 +7,11 @@
 # is served by the same nginx with deploy/nginx.conf (HTTPS, a throwaway certificate) and by
 # the Caddyfile's auth.example.com: through both, a client outside GATEHOUSE_TRUSTED_PROXIES
 # forging its address in Forwarded, X-Real-IP and X-Forwarded-For must still be held to its
-# per-IP budget and be recorded under its own address (check.py's check 9).
+# per-IP budget and be recorded under its own address (check.py's check 9). Each guarded host
+# of e2e/proxy/differential.py gets the shipped nginx server and Caddy site once more, on ports
+# of their own, in front of the app on a port of its own: every spelling of the host (ports,
+# a trailing dot, case, IDNA, IPv6 forms, and malformed ones) must get the host's own verdict
+# from gatehouse alone, through nginx and through Caddy (check 10).
 #
 #   e2e/proxy/run.sh
 #       installs nginx and caddy with apt-get when either is missing (as root; without root or
@@ -16,10 +20,12 @@
 #       them (e2e/proxy/render.py), starts the echoing app, `gatehouse serve` with a fresh SQLite
 #       database in a temporary directory (a bootstrap admin, GATEHOUSE_TRUSTED_PROXIES=127.0.0.1,
 #       GATEHOUSE_FORWARD_RULES with /admin=group:admin, /staff=group:staff and /public=public
-#       for each proxy and for app.example.com, GATEHOUSE_REDIRECT_ALLOW listing the proxies'
-#       /app/ and https://app.example.com/), then nginx and Caddy as the current user with
-#       everything under the temporary directory; runs e2e/proxy/check.py (one line per check),
-#       stops everything (gatehouse must exit 0 on SIGTERM) and removes what it made.
+#       for each proxy and for app.example.com, then check 10's guarded hosts:
+#       grafana.example.com=org:acme, and group:admin for *.example.org, bücher.example and
+#       [2001:db8::1]; GATEHOUSE_REDIRECT_ALLOW listing the proxies' /app/ and
+#       https://app.example.com/), then nginx and Caddy as the current user with everything
+#       under the temporary directory; runs e2e/proxy/check.py (one line per check), stops
+#       everything (gatehouse must exit 0 on SIGTERM) and removes what it made.
 #
 # Needs python3 and openssl. Exit status: 0 all passed, 1 a check failed or the stack could not
 # be brought up, 0 with "skipped: …" when nginx or caddy is missing and cannot be installed.
@@ -35,7 +41,7 @@ say_as proxy
 
 case ${1:-} in
   "") ;;
-  -h | --help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
 esac
 
@@ -75,19 +81,25 @@ command -v openssl >/dev/null || die "openssl is needed (a throwaway certificate
 # gatehouse.
 gatehouse_binary
 
-read -r port upstream_port nginx_port caddy_port api_port api_http_port < <(free_ports 6)
+# The last five: the app behind each guarded host of e2e/proxy/differential.py (SITES, in order).
+read -r port upstream_port nginx_port caddy_port api_port api_http_port hosts_nginx_port hosts_caddy_port \
+  site_ports < <(free_ports 13)
+read -r -a site_port_list <<<"$site_ports"
+site_ports=${site_ports// /,}
 base="http://127.0.0.1:$port"
 nginx_url="http://127.0.0.1:$nginx_port"
 caddy_url="http://127.0.0.1:$caddy_port"
 api_url="https://127.0.0.1:$api_port"
 
 say "rendering deploy/forward-auth/nginx.conf and Caddyfile for nginx on $nginx_port, Caddy on $caddy_port;"
-say "  deploy/nginx.conf for the same nginx on $api_port (HTTPS) and $api_http_port"
+say "  deploy/nginx.conf for the same nginx on $api_port (HTTPS) and $api_http_port;"
+say "  the guarded hosts of check 10 on $hosts_nginx_port (nginx) and $hosts_caddy_port (Caddy)"
 python3 e2e/proxy/render.py --out "$work" --gatehouse-port "$port" --upstream-port "$upstream_port" \
-  --nginx-port "$nginx_port" --caddy-port "$caddy_port" --nginx-api-port "$api_port" --nginx-api-http-port "$api_http_port"
+  --nginx-port "$nginx_port" --caddy-port "$caddy_port" --nginx-api-port "$api_port" --nginx-api-http-port "$api_http_port" \
+  --hosts-nginx-port "$hosts_nginx_port" --hosts-caddy-port "$hosts_caddy_port" --site-ports "$site_ports"
 
-say "the echoing app (e2e/proxy/upstream.py) on 127.0.0.1:$upstream_port"
-python3 e2e/proxy/upstream.py "$upstream_port" "$work/upstream.jsonl" >"$work/upstream.log" 2>&1 &
+say "the echoing app (e2e/proxy/upstream.py) on 127.0.0.1:$upstream_port (and $site_ports for check 10's hosts)"
+python3 e2e/proxy/upstream.py "$upstream_port" "$work/upstream.jsonl" "${site_port_list[@]}" >"$work/upstream.log" 2>&1 &
 upstream_pid=$!
 wait_http "http://127.0.0.1:$upstream_port/ready" 10 "$upstream_pid" \
   || { show_logs; die "the echoing app did not come up"; }
@@ -96,6 +108,8 @@ rules=""
 for host in "127.0.0.1:$nginx_port" "127.0.0.1:$caddy_port" app.example.com; do
   rules+="${rules:+,}$host/admin=group:admin,$host/staff=group:staff,$host/public=public"
 done
+# Check 10's guarded hosts besides app.example.com/admin (e2e/proxy/differential.py's SITES).
+rules+=",grafana.example.com=org:acme,*.example.org=group:admin,bücher.example=group:admin,[2001:db8::1]=group:admin"
 # The proxies' /app/ only, so that their /outside/ is a URL a login may not return to.
 redirect_allow="$nginx_url/app/,$caddy_url/app/,https://app.example.com/"
 admin_email=admin@example.com
@@ -143,7 +157,8 @@ say "ready; running e2e/proxy/check.py"
 # In the background and waited for, so that a signal to this script stops it at once.
 status=0
 GATEHOUSE_E2E_ADMIN_PASSWORD="$admin_password" python3 e2e/proxy/check.py --gatehouse "$base" \
-  --nginx "$nginx_url" --caddy "$caddy_url" --nginx-api "$api_url" --upstream-log "$work/upstream.jsonl" --admin-email "$admin_email" &
+  --nginx "$nginx_url" --caddy "$caddy_url" --nginx-api "$api_url" --upstream-log "$work/upstream.jsonl" --admin-email "$admin_email" \
+  --hosts-nginx "http://127.0.0.1:$hosts_nginx_port" --hosts-caddy "http://127.0.0.1:$hosts_caddy_port" --site-ports "$site_ports" &
 check_pid=$!
 wait "$check_pid" || status=$?
 check_pid=""

@@ -104,6 +104,15 @@ impl Admin<'_> {
         }
     }
 
+    /// Whether the admin's credential may perform `operation`, by the credential matrix; an
+    /// operator at the command line holds the database already.
+    pub(in crate::accounts) async fn admit(&self, operation: super::access::matrix::Operation) -> Result<()> {
+        match &self.actor {
+            Actor::Admin(admin) => self.accounts.admit(&admin.1, operation).await,
+            Actor::Operator => Ok(()),
+        }
+    }
+
     /// The account service the capability was taken from.
     pub(in crate::accounts) fn accounts(&self) -> &Accounts {
         self.accounts
@@ -201,7 +210,7 @@ impl Admin<'_> {
             return Err(Error::Validation(errors));
         };
         if role == Role::Admin {
-            self.require_recent().await?;
+            self.admit(super::access::matrix::Operation::AdminGrant).await?;
         }
         // Without a password the account gets a random one nobody knows, and a link to set its own.
         let secret = match &profile.password {
@@ -277,7 +286,7 @@ impl Admin<'_> {
             return Ok(target);
         }
         if super::access::grants_access(&target, change.role, &change.app_data) {
-            self.require_recent().await?;
+            self.admit(super::access::matrix::Operation::AdminGrant).await?;
         }
         self.accounts.keep_an_admin(&target, role, status).await?;
         if status == Status::Disabled && target.status != Status::Disabled {

@@ -15,6 +15,7 @@ use rand::Rng;
 use secrecy::SecretString;
 use uuid::Uuid;
 
+use super::access::matrix::Operation;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::model::account::AccountKey;
 use crate::model::api_key::{
@@ -107,7 +108,7 @@ impl Accounts {
         input: KeyInput,
         client: &ClientInfo,
     ) -> Result<(ApiKey, SecretString)> {
-        caller.refuse_key()?;
+        self.admit(caller, Operation::OwnApiKey).await?;
         let secret = new_secret();
         let new = self.checked_key(KeyOwner::Account(caller.account_id), caller.account_id, input, &secret)?;
         let made = self.outcome(Kind::ApiKeyCreated, Some(caller.account_id), client);
@@ -147,7 +148,7 @@ impl Accounts {
         input: KeyInput,
         client: &ClientInfo,
     ) -> Result<(ApiKey, SecretString)> {
-        caller.refuse_key()?;
+        self.admit(caller, Operation::OrgApiKey).await?;
         let view = self.org_with(caller, org, "api_keys:manage").await?;
         let secret = new_secret();
         let new = self.checked_key(KeyOwner::Org(view.org.id), caller.account_id, input, &secret)?;

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Error, Result};
+use super::access::matrix::{self, Cell, Credential, Operation};
+use super::{Accounts, Error, Result};
 use crate::sessions::{AccountRead, SessionAuth};
 
 /// An authenticated caller: a valid token whose session is live.
@@ -34,6 +35,16 @@ impl Caller {
         }
     }
 
+    /// The kind of credential it came with, as the credential matrix names it.
+    pub fn credential(&self) -> Credential {
+        match (self.api_key, self.auth.act, self.auth.aal) {
+            (Some(_), _, _) => Credential::PersonalKey,
+            (None, Some(_), _) => Credential::Impersonation,
+            (None, None, aal) if aal >= 2 => Credential::SessionAal2,
+            (None, None, _) => Credential::Session,
+        }
+    }
+
     /// Refuses what only the account's owner, logged in, may do (manage keys, change
     /// credentials, second factors or the address, step up, delete the account): not with an
     /// API key, and not as an admin impersonating the account.
@@ -49,6 +60,18 @@ impl Caller {
         match self.auth.act {
             Some(_) => Err(Error::ImpersonationForbidden),
             None => Ok(()),
+        }
+    }
+}
+
+impl Accounts {
+    /// Whether the caller's credential may perform `operation`, by the credential matrix: a
+    /// refusal, or for a fresh-only operation a session that authenticated recently enough.
+    pub(super) async fn admit(&self, caller: &Caller, operation: Operation) -> Result<()> {
+        match matrix::cell(operation, caller.credential()) {
+            Cell::Allowed => Ok(()),
+            Cell::Fresh => self.require_step_up(caller, Some(self.store.factors(caller.account_id).await?)),
+            Cell::Refused(refusal) => Err(refusal.into()),
         }
     }
 }

@@ -9,6 +9,7 @@ use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use super::orgs::OrgView;
+use super::access::matrix::Operation;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::limits::Budget;
 use crate::model::account::Account;
@@ -123,6 +124,7 @@ impl Accounts {
         domain: &str,
         client: &ClientInfo,
     ) -> Result<OrgDomain> {
+        self.admit(caller, Operation::DomainVerification).await?;
         let view = self.managing_domains(caller, key).await?;
         let name = named(domain)?;
         let claim = self.store.find_org_domain(view.org.id, name.as_str()).await?.ok_or(Error::NotFoundDomain)?;
@@ -162,6 +164,7 @@ impl Accounts {
         role: Option<String>,
         client: &ClientInfo,
     ) -> Result<OrgDomain> {
+        self.admit(caller, Operation::DomainVerification).await?;
         let view = self.managing_domains(caller, key).await?;
         let name = named(domain)?;
         if let Some(role) = &role {

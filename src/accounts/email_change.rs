@@ -7,6 +7,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde_json::json;
 
+use super::access::matrix::Operation;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::model::account::{Account, AccountKey, Email};
 use crate::model::outcome::{Effects, Kind};
@@ -28,7 +29,7 @@ impl Accounts {
         redirect_to: Option<&str>,
         client: &ClientInfo,
     ) -> Result<()> {
-        caller.refuse_key()?;
+        self.admit(caller, Operation::EmailChange).await?;
         let redirect = self.policy.redirect(redirect_to)?;
         let me = self.me(caller).await?;
         let email = Email::parse(new_email).map_err(|e| Error::field("new_email", e.message))?;

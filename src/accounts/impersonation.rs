@@ -42,7 +42,7 @@ impl Admin<'_> {
         if reason.is_empty() || reason.chars().count() > MAX_REASON {
             return Err(Error::field("reason", format!("say why, in 1 to {MAX_REASON} characters")));
         }
-        self.require_recent().await?;
+        self.admit(super::access::matrix::Operation::Impersonation).await?;
         let admin = self.actor_id().ok_or(Error::Forbidden)?;
         let target = self.find_user(key).await?;
         if target.id == admin {

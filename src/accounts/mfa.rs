@@ -19,6 +19,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::throttle::Action;
+use super::access::matrix::Operation;
 use super::{Accounts, Caller, ClientInfo, Error, Result, TokenPair};
 use crate::config::MfaPolicy;
 use crate::model::account::{Account, AccountKey, Status};
@@ -135,7 +136,7 @@ impl Accounts {
     /// Starts a TOTP enrolment after checking the password; the factor counts only once
     /// confirmed. Starting again replaces an unconfirmed secret.
     pub async fn begin_totp(&self, caller: &Caller, password: SecretString) -> Result<Enrolment> {
-        caller.refuse_key()?;
+        self.admit(caller, Operation::Totp).await?;
         let account = self.check_password(caller, password).await?;
         let secret = totp::new_secret();
         let sealed = self.sealer.seal(&secret, account.id.as_bytes());

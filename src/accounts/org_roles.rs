@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 
 use super::orgs::OrgView;
+use super::access::matrix::Operation;
 use super::{Accounts, Caller, ClientInfo, Error, FieldError, Result};
 use crate::model::org::{
     Held, MAX_ROLE_PERMISSION_BYTES, MAX_ROLE_PERMISSIONS, OrgRole, RoleRemoval, builtin_permissions, valid_permission,
@@ -92,6 +93,7 @@ impl Accounts {
         permissions: Vec<String>,
         client: &ClientInfo,
     ) -> Result<OrgRole> {
+        self.admit(caller, Operation::OrgRole).await?;
         if !valid_role_name(name) {
             let why = "a role's name is 1 to 48 of a-z, 0-9, _ and -, starting with a letter";
             return Err(Error::field("name", why));
@@ -127,6 +129,7 @@ impl Accounts {
         permissions: Vec<String>,
         client: &ClientInfo,
     ) -> Result<OrgRole> {
+        self.admit(caller, Operation::OrgRole).await?;
         if builtin_permissions(name).is_some() {
             return Err(Error::Forbidden);
         }

@@ -3,6 +3,11 @@
 //! claim, read from the membership each time a token is signed. What must act on a removal at
 //! once (gatehouse's own organization routes, forward-auth, introspection, userinfo) reads the
 //! membership at the request instead of trusting the claim.
+//!
+//! Every door that grants or states an organization (the organization routes, forward-auth,
+//! access and ID tokens, userinfo, introspection, the code and device grants, token exchange, a
+//! member's API key) asks [`Accounts::admitted`]: the membership read now, and the organization's
+//! policy (`mfa_required`, `login_methods`) held against how the caller proved itself.
 
 use serde_json::json;
 use uuid::Uuid;
@@ -36,7 +41,7 @@ impl From<&Membership> for OrgClaim {
 }
 
 /// An organization's policy's answer, as the caller is told it.
-fn admitted(admission: Admission) -> Result<()> {
+pub(super) fn admitted(admission: Admission) -> Result<()> {
     match admission {
         Admission::Admitted => Ok(()),
         Admission::EnrolmentRequired => Err(Error::MfaEnrolmentRequired),
@@ -46,21 +51,51 @@ fn admitted(admission: Admission) -> Result<()> {
 }
 
 impl Accounts {
-    /// The `org` claim of a token of `account_id`'s session in organization `org_id`: its
-    /// membership as it is now (none once it has ended).
-    pub(super) async fn org_claim(&self, org_id: Uuid, account_id: Uuid) -> Result<Option<OrgClaim>> {
-        Ok(self.store.membership(org_id, account_id).await?.as_ref().map(OrgClaim::from))
+    /// Whether the organization's policy admits a caller that proved itself as `auth` says (a
+    /// session's methods and level; an API key's `key`): the one question every door that grants
+    /// or states an organization asks ([`Self::admitted`]). Whether the account has a second
+    /// factor is read only when it tells a step-up from an enrolment.
+    pub(super) async fn admission(&self, membership: &Membership, auth: &SessionAuth) -> Result<Admission> {
+        Ok(match membership.org.policy.admits(&auth.amr, auth.aal, true) {
+            Admission::StepUpRequired if !self.store.factors(membership.account_id).await?.any() => {
+                Admission::EnrolmentRequired
+            }
+            admission => admission,
+        })
+    }
+
+    /// The membership as the doors show it: none when there is none, or when the
+    /// organization's policy does not admit `auth` (a member without the second factor it
+    /// requires, or logged in a way it does not take, is granted and told no organization).
+    pub(crate) async fn admitted(&self, membership: Option<Membership>, auth: &SessionAuth) -> Result<Option<Membership>> {
+        let Some(membership) = membership else { return Ok(None) };
+        Ok(match self.admission(&membership, auth).await? {
+            Admission::Admitted => Some(membership),
+            refused => {
+                tracing::debug!(org_id = %membership.org.id, ?refused, "the organization's policy does not admit this session: no organization");
+                None
+            }
+        })
+    }
+
+    /// The `org` claim of a token of a session of `account_id` (authenticated as `auth`) in
+    /// organization `org_id`: its membership as it is now, when the policy admits the session
+    /// (none once it has ended).
+    pub(super) async fn org_claim(&self, org_id: Uuid, account_id: Uuid, auth: &SessionAuth) -> Result<Option<OrgClaim>> {
+        let membership = self.admitted(self.store.membership(org_id, account_id).await?, auth).await?;
+        Ok(membership.as_ref().map(OrgClaim::from))
     }
 
     /// The `org` claim of a client session granted the `org` scope (OpenID Connect): its
-    /// organization's membership as it is now (none once the account has left it).
+    /// organization's membership as it is now, when the policy admits the session (none once
+    /// the account has left it).
     pub(super) async fn org_claim_of(
         &self,
         session: &crate::sessions::LiveSession,
         scopes: &[String],
     ) -> Result<Option<serde_json::Value>> {
         let (true, Some(org_id)) = (scopes.iter().any(|s| s == "org"), session.auth.org) else { return Ok(None) };
-        let claim = self.org_claim(org_id, session.account_id).await?;
+        let claim = self.org_claim(org_id, session.account_id, &session.auth).await?;
         Ok(claim.map(|claim| json!(claim)))
     }
 
@@ -71,11 +106,12 @@ impl Accounts {
         self.store.membership(org.id, account_id).await?.ok_or(Error::NotAMember)
     }
 
-    /// The account's membership of the organization `key` names, read now; `None` when there
-    /// is no such organization or the account is not a member (forward-auth's `org:` rules).
-    pub async fn membership_of(&self, account_id: Uuid, key: &str) -> Result<Option<Membership>> {
+    /// The account's membership of the organization `key` names, read now, as a caller
+    /// authenticated as `auth` is granted it; `None` when there is no such organization, the
+    /// account is not a member, or the policy does not admit it (forward-auth's `org:` rules).
+    pub async fn membership_of(&self, account_id: Uuid, key: &str, auth: &SessionAuth) -> Result<Option<Membership>> {
         match self.membership_in(account_id, key).await {
-            Ok(membership) => Ok(Some(membership)),
+            Ok(membership) => self.admitted(Some(membership), auth).await,
             Err(Error::NotFoundOrg | Error::NotAMember) => Ok(None),
             Err(other) => Err(other),
         }
@@ -92,17 +128,18 @@ impl Accounts {
     ) -> Result<Option<Uuid>> {
         let Some(key) = key else { return Ok(None) };
         let membership = self.membership_in(account.id, key).await?;
-        let has_factor = self.store.factors(account.id).await?.any();
-        admitted(membership.org.policy.admits(amr, aal, has_factor))?;
+        let auth = SessionAuth { amr: amr.to_vec(), aal, ..SessionAuth::first_factor("", self.now()) };
+        admitted(self.admission(&membership, &auth).await?)?;
         Ok(Some(membership.org.id))
     }
 
     /// The organization a grant of the `org` scope names: `hint`'s (`org_hint`) when the
     /// person is a member, else the browser session's active one while a member, else their only
-    /// membership; none when they belong to several and named none of them, or to none.
+    /// membership; none when they belong to several and named none of them, or to none, and
+    /// none that the organization's policy does not admit the session to.
     pub(crate) async fn grant_org(&self, caller: &Caller, hint: Option<&str>) -> Result<Option<Uuid>> {
         if let Some(hint) = hint
-            && let Some(membership) = self.membership_of(caller.account_id, hint).await?
+            && let Some(membership) = self.membership_of(caller.account_id, hint, &caller.auth).await?
         {
             return Ok(Some(membership.org.id));
         }
@@ -110,17 +147,18 @@ impl Accounts {
             return Ok(Some(membership.org.id));
         }
         let memberships = self.store.memberships(caller.account_id).await?;
-        Ok(match memberships.as_slice() {
-            [only] => Some(only.org.id),
+        let only = match memberships.as_slice() {
+            [only] => Some(only.clone()),
             _ => None,
-        })
+        };
+        Ok(self.admitted(only, &caller.auth).await?.map(|m| m.org.id))
     }
 
-    /// The caller's active organization, read now: `None` when the session has none or the
-    /// caller is no longer a member.
+    /// The caller's active organization, read now: `None` when the session has none, the
+    /// caller is no longer a member, or the policy no longer admits the session.
     pub async fn active_membership(&self, caller: &Caller) -> Result<Option<Membership>> {
         match caller.auth.org {
-            Some(org_id) => Ok(self.store.membership(org_id, caller.account_id).await?),
+            Some(org_id) => self.admitted(self.store.membership(org_id, caller.account_id).await?, &caller.auth).await,
             None => Ok(None),
         }
     }
@@ -134,8 +172,7 @@ impl Accounts {
             None => None,
         };
         if let Some(membership) = &membership {
-            let has_factor = self.store.factors(account.id).await?.any();
-            admitted(membership.org.policy.admits(&caller.auth.amr, caller.auth.aal, has_factor))?;
+            admitted(self.admission(membership, &caller.auth).await?)?;
         }
         let auth = SessionAuth { org: membership.as_ref().map(|m| m.org.id), ..caller.auth.clone() };
         if !self.sessions.set_session_auth(caller.session_id, &auth).await? {

@@ -6,6 +6,7 @@
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use super::access::matrix::Operation;
 use super::access::{self, Standing};
 use super::admin::MAX_PAGE;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
@@ -131,13 +132,25 @@ impl Accounts {
     }
 
     /// The organization `key` names and the caller's standing there, read now: `NotFoundOrg`
-    /// when there is none, `NotAMember` when the caller is not (or no longer) a member.
+    /// when there is none, `NotAMember` when the caller is not (or no longer) a member, and the
+    /// organization's policy's refusal when it does not admit the caller's session (or key): a
+    /// member works in an organization only as its policy allows.
     pub async fn org(&self, caller: &Caller, key: &str) -> Result<OrgView> {
+        let (view, membership) = self.org_unchecked(caller, key).await?;
+        if let (false, Some(membership)) = (view.standing.as_admin, membership) {
+            super::org_session::admitted(self.admission(&membership, &caller.auth).await?)?;
+        }
+        Ok(view)
+    }
+
+    /// [`Self::org`] without the policy, with the caller's membership: for leaving, which a
+    /// member the policy no longer admits may still do.
+    async fn org_unchecked(&self, caller: &Caller, key: &str) -> Result<(OrgView, Option<Membership>)> {
         let org = self.store.find_org(OrgKey::of(key)).await?.ok_or(Error::NotFoundOrg)?;
         let me = self.me(caller).await?;
         let membership = self.store.membership(org.id, me.id).await?;
         let standing = access::org_standing(&me, membership.as_ref()).ok_or(Error::NotAMember)?;
-        Ok(OrgView { org, standing })
+        Ok((OrgView { org, standing }, membership))
     }
 
     /// The organization, when the caller's standing there has `permission`. Never to an admin
@@ -177,6 +190,9 @@ impl Accounts {
             },
             now: self.now(),
         };
+        if change.policy != org.policy {
+            self.admit(caller, Operation::OrgPolicy).await?;
+        }
         if change.policy.sso_required != org.policy.sso_required {
             self.may_switch_sso_required(&org, &standing, change.policy.sso_required).await?;
         }
@@ -198,6 +214,7 @@ impl Accounts {
 
     /// Deletes an organization with its memberships (`org:delete`).
     pub async fn delete_org(&self, caller: &Caller, key: &str, client: &ClientInfo) -> Result<()> {
+        self.admit(caller, Operation::OrgDeletion).await?;
         let OrgView { org, .. } = self.org_with(caller, key, "org:delete").await?;
         let effects = Effects::of(self.org_outcome(Kind::OrgDeleted, caller, &org, client));
         if !self.store.delete_org(org.id, &effects).await? {
@@ -232,7 +249,10 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<Member> {
         let OrgView { org, standing } = self.org_with(caller, key, "members:update").await?;
-        self.role_permissions(org.id, new_role).await?;
+        let permissions = self.role_permissions(org.id, new_role).await?;
+        if let Some(operation) = access::granting(new_role, &permissions, Operation::OwnershipGrant, Operation::MemberPromotion) {
+            self.admit(caller, operation).await?;
+        }
         let current = self.store.membership_record(org.id, account_id).await?.ok_or(Error::NotFound)?;
         if (current.role == OWNER || new_role == OWNER) && !standing.is_owner() {
             return Err(Error::Forbidden);
@@ -253,7 +273,10 @@ impl Accounts {
     pub async fn remove_member(&self, caller: &Caller, key: &str, account_id: Uuid, client: &ClientInfo) -> Result<()> {
         caller.refuse_impersonation()?;
         let leaving = account_id == caller.account_id;
-        let OrgView { org, standing } = self.org(caller, key).await?;
+        let OrgView { org, standing } = match leaving {
+            true => self.org_unchecked(caller, key).await?.0,
+            false => self.org(caller, key).await?,
+        };
         if !leaving && !standing.may("members:remove") {
             return Err(Error::Forbidden);
         }

@@ -27,6 +27,7 @@ use webauthn_rs::prelude::{
 use webauthn_rs::{Webauthn, WebauthnBuilder};
 use webauthn_rs_proto::{AuthenticatorSelectionCriteria, ResidentKeyRequirement, UserVerificationPolicy};
 
+use super::access::matrix::Operation;
 use super::{Accounts, Caller, ClientInfo, Error, Result, TokenPair};
 use crate::model::account::{Account, AccountKey, Status};
 use crate::model::outcome::{Effects, Kind};
@@ -193,9 +194,8 @@ impl Accounts {
     /// Creation options for a new passkey of the caller (a step-up): a discoverable credential
     /// with user verification, no attestation; the caller's passkeys are excluded.
     pub async fn passkey_registration_options(&self, caller: &Caller) -> Result<CreationChallengeResponse> {
-        caller.refuse_key()?;
         let webauthn = self.relying_party()?;
-        self.require_step_up(caller, Some(self.store.factors(caller.account_id).await?))?;
+        self.admit(caller, Operation::Passkey).await?;
         let account = self.me(caller).await?;
         let existing = self.store.passkeys(account.id).await?;
         let exclude = existing.iter().map(|p| p.credential_id.clone()).collect();

@@ -5,6 +5,7 @@
 use secrecy::{ExposeSecret, SecretString};
 
 use super::throttle::Action;
+use super::access::matrix::Operation;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::model::account::{AccountKey, Email, NewPassword, Status};
 use crate::model::outcome::{Effects, Kind};
@@ -31,7 +32,7 @@ impl Accounts {
     ) -> Result<()> {
         let found = match caller {
             Some(caller) => {
-                caller.refuse_key()?;
+                self.admit(caller, Operation::PasswordChange).await?;
                 let me = self.me(caller).await?;
                 if let Some(email) = change.email.as_deref().filter(|e| !e.trim().is_empty())
                     && email.trim().to_lowercase() != me.email.to_lowercase()

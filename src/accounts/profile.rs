@@ -6,6 +6,7 @@
 use serde_json::{Map, Value, json};
 
 use super::access;
+use super::access::matrix::Operation;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::i18n::Locale;
 use crate::model::account::{Account, AccountData, AccountKey, DisplayName, FieldError, Role, Status, Username};
@@ -49,7 +50,7 @@ impl Accounts {
             return Err(Error::field("username", "this username is reserved; choose another"));
         }
         if access::grants_access(&target, change.role, &change.app_data) {
-            self.require_step_up(caller, Some(self.store.factors(me.id).await?))?;
+            self.admit(caller, Operation::AdminGrant).await?;
         }
         self.keep_an_admin(&target, change.role, change.status).await?;
         if change.status == Status::Disabled && target.status != Status::Disabled {
@@ -73,7 +74,7 @@ impl Accounts {
     pub async fn delete_account(&self, caller: &Caller, key: &str, client: &ClientInfo) -> Result<()> {
         let (me, target) = self.resolve(caller, key).await?;
         if me.id == target.id {
-            self.require_step_up(caller, Some(self.store.factors(me.id).await?))?;
+            self.admit(caller, Operation::AccountDeletion).await?;
         }
         self.keep_an_admin(&target, Role::User, Status::Disabled).await?;
         self.keep_org_owners(target.id).await?;
@@ -132,11 +133,12 @@ impl Accounts {
         if key.names(&me) {
             return Ok((me.clone(), me));
         }
+        // Impersonating an account never lends its power over others (asked first, so an
+        // impersonation is told the same whatever the account's role).
+        caller.refuse_impersonation()?;
         if !access::manages_others(&me) {
             return Err(Error::Forbidden);
         }
-        // Impersonating an account never lends its power over others.
-        caller.refuse_impersonation()?;
         let target = self.store.find_account(&key).await?.ok_or(Error::NotFound)?;
         Ok((me, target.account))
     }

@@ -8,6 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
 use super::scim::{ScimCaller, TOKEN_PREFIX};
+use super::access::matrix::Operation;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::model::outcome::{Effects, Kind};
 use crate::model::scim::{MAX_SCIM_TOKENS, NewScimToken, ScimToken};
@@ -33,6 +34,7 @@ impl Accounts {
         name: Option<&str>,
         client: &ClientInfo,
     ) -> Result<(ScimToken, SecretString)> {
+        self.admit(caller, Operation::ScimToken).await?;
         let view = self.configuring_idp(caller, key).await?;
         let secret = format!("{TOKEN_PREFIX}{}", OpaqueToken::generate().secret.expose_secret());
         let token = ScimToken {

@@ -302,7 +302,7 @@ impl Accounts {
         let ttl = chrono::Duration::from_std(self.settings.access_token_ttl).unwrap_or(chrono::Duration::minutes(15));
         let exp = (now + ttl).min(session_expires_at);
         let org = match auth.org {
-            Some(org_id) => self.org_claim(org_id, account.id).await?,
+            Some(org_id) => self.org_claim(org_id, account.id, auth).await?,
             None => None,
         };
         let claims = AccessClaims {

@@ -6,6 +6,7 @@
 use uuid::Uuid;
 
 use super::orgs::OrgView;
+use super::access::matrix::Operation;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::federation::saml::metadata::{IdpMetadata, parse_idp_metadata};
 use crate::model::org::{ADMIN, Held, MEMBER, builtin_permissions};
@@ -208,6 +209,7 @@ impl Accounts {
         input: ConnectionInput,
         client: &ClientInfo,
     ) -> Result<SsoConnection> {
+        self.admit(caller, Operation::SsoConnection).await?;
         let view = self.configuring_idp(caller, key).await?;
         if let Some(field) = input.oidc.given() {
             return Err(not_of_kind(field, "SAML"));
@@ -269,6 +271,7 @@ impl Accounts {
         input: ConnectionInput,
         client: &ClientInfo,
     ) -> Result<SsoConnection> {
+        self.admit(caller, Operation::SsoMetadata).await?;
         let view = self.configuring_idp(caller, key).await?;
         let before = self
             .store

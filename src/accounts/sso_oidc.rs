@@ -23,6 +23,7 @@ use super::saml_login::HANDOFF_METHOD;
 use super::sso::{ConnectionInput, OidcInput, check_name, not_of_kind};
 use super::sso_join::SsoPerson;
 use super::throttle::Action;
+use super::access::matrix::Operation;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::config::{ProviderConfig, ProviderKind};
 use crate::federation::{Http, Provider};
@@ -82,6 +83,7 @@ impl Accounts {
         input: ConnectionInput,
         client: &ClientInfo,
     ) -> Result<SsoConnection> {
+        self.admit(caller, Operation::SsoConnection).await?;
         let view = self.configuring_idp(caller, key).await?;
         if let Some(field) = input.saml.given() {
             return Err(not_of_kind(field, "OpenID Connect"));

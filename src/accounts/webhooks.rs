@@ -81,7 +81,7 @@ impl Admin<'_> {
         if spec.url.is_none() {
             return Err(Error::field("url", "an endpoint needs its URL"));
         }
-        self.require_recent().await?;
+        self.admit(crate::accounts::access::matrix::Operation::Webhook).await?;
         let now = Utc::now();
         let blank = Endpoint {
             id: Uuid::now_v7(),

@@ -9,6 +9,7 @@ mod backchannel;
 mod browser;
 #[path = "../common/logs.rs"]
 mod captured;
+mod credentials;
 #[path = "../common/database.rs"]
 mod database;
 mod device;

@@ -134,7 +134,7 @@ fn logout_uri_problem(uri: &str, confidential: bool) -> Option<String> {
 impl Admin<'_> {
     /// Registers a client; a confidential one gets its secret, shown this once.
     pub async fn create_client(&self, spec: ClientSpec) -> Result<ClientWithSecret> {
-        self.require_recent().await?;
+        self.admit(crate::accounts::access::matrix::Operation::Client).await?;
         let now = self.accounts().now();
         let confidential = spec.confidential.unwrap_or(true);
         let blank = OAuthClient {

@@ -1,6 +1,7 @@
 //! Initial access tokens (RFC 7591 section 3): with `GATEHOUSE_CLIENT_REGISTRATION=token`, a
 //! client registers itself only with one of these, which an admin issues for a number of
-//! registrations and a time. The token is shown once and kept as its SHA-256.
+//! registrations and a time, from a session that authenticated recently (the credential matrix).
+//! The token is shown once and kept as its SHA-256.
 
 use secrecy::SecretString;
 use serde_json::json;
@@ -32,6 +33,8 @@ impl Admin<'_> {
         uses: Option<i64>,
         ttl: Option<chrono::Duration>,
     ) -> Result<IssuedToken> {
+        // A token lets clients register themselves: lasting access, which takes a fresh login.
+        self.admit(crate::accounts::access::matrix::Operation::RegistrationToken).await?;
         let name = name.trim();
         let mut problems = Vec::new();
         if name.is_empty() || name.chars().count() > 200 {

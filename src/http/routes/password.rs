@@ -35,16 +35,22 @@ struct ChangeBody {
 
 #[utoipa::path(
     post, path = "/password/change", summary = "Change the password", operation_id = "changePassword", tag = "password", security((), ("bearer" = [])),
-    description = "With a token, every other session of the account ends; without one, every session ends.",
+    description = "With a token, every other session of the account ends; without one, every session ends. A bearer token that opens nothing here (expired, revoked, a SCIM or client app's token) is answered `401`, never taken for no token.",
     request_body = ChangeBody,
-    responses((status = 204, description = "Changed"), Errors<(code::MalformedRequest, code::InvalidCredentials, code::AccountNotActivated, code::AccountDisabled, code::Forbidden, code::PayloadTooLarge, code::UnsupportedMediaType, code::ValidationFailed, code::Unavailable)>)
+    responses((status = 204, description = "Changed"), Errors<(code::MalformedRequest, code::Unauthorized, code::ApiKeyForbidden, code::ImpersonationForbidden, code::InvalidCredentials, code::AccountNotActivated, code::AccountDisabled, code::Forbidden, code::PayloadTooLarge, code::UnsupportedMediaType, code::ValidationFailed, code::Unavailable)>)
 )]
 async fn change(
     State(state): State<AppState>,
     MaybeAuth(caller): MaybeAuth,
     Client(client): Client,
+    headers: axum::http::HeaderMap,
     extract::Json(body): extract::Json<ChangeBody>,
 ) -> Result<StatusCode, ApiError> {
+    // A token sent and refused is told, never taken for no token: the body alone would then
+    // decide, and a caller would not learn that its credential opens nothing here.
+    if caller.is_none() && headers.contains_key(axum::http::header::AUTHORIZATION) {
+        return Err(ApiError::Unauthorized { token_sent: true });
+    }
     if caller.is_none() && body.email.as_deref().is_none_or(|e| e.trim().is_empty()) {
         return Err(ApiError::MalformedRequest("Send `email` (or an access token) with the passwords.".into()));
     }

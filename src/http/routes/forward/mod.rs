@@ -155,7 +155,7 @@ async fn forward(State(state): State<AppState>, parts: Parts, Query(query): Quer
 async fn org_of(state: &AppState, caller: &Caller, access: &Access) -> Result<Option<Membership>, ApiError> {
     match access {
         Access::Org { slug, need } => {
-            let membership = state.accounts.membership_of(caller.account_id, slug).await?;
+            let membership = state.accounts.membership_of(caller.account_id, slug, &caller.auth).await?;
             Ok(membership.filter(|m| match need {
                 None => true,
                 Some(need) if need.starts_with("group:") => {

@@ -2,9 +2,12 @@
 //! its `app_data.roles`), whether it holds the admin capability, whether it may act on another
 //! account, and whether a change to an account changes what it may reach. The admin
 //! capability ([`super::Accounts::as_admin`]), account edits, the MFA policy and forward-auth's
-//! `group:` rules all ask here; organization membership joins these rules here.
+//! `group:` rules all ask here; organization membership joins these rules here; and which kind
+//! of credential may create lasting access is the table of [`matrix`].
 
 use serde_json::{Map, Value};
+
+pub mod matrix;
 
 use crate::model::account::{Account, Role, Status};
 use crate::model::org::{Membership, OWNER, builtin_permissions};
@@ -87,6 +90,22 @@ pub fn org_standing(account: &Account, membership: Option<&Membership>) -> Optio
     }
     let membership = membership?;
     Some(Standing { role: membership.role.clone(), permissions: membership.permissions.clone(), as_admin: false })
+}
+
+/// What giving a member the role `role` (which grants `permissions`) is, in the credential
+/// matrix: making an owner (`owner`), granting any permission at all (`beyond`: a member's role
+/// grants none), or (`None`) nothing it guards.
+pub fn granting(
+    role: &str,
+    permissions: &[String],
+    owner: matrix::Operation,
+    beyond: matrix::Operation,
+) -> Option<matrix::Operation> {
+    match (role == OWNER, permissions.is_empty()) {
+        (true, _) => Some(owner),
+        (false, false) => Some(beyond),
+        (false, true) => None,
+    }
 }
 
 /// Whether the account may create an organization: anyone may when creation is open, else
