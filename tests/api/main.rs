@@ -16,6 +16,7 @@ mod device;
 #[path = "../common/dns.rs"]
 mod dns;
 mod docs;
+mod doors;
 mod domains;
 #[cfg(feature = "dynamodb")]
 #[path = "../common/dynamodb.rs"]
