@@ -28,6 +28,9 @@ const ACCOUNTS = {
   carol: { email: 'carol@example.com', email_verified: true, name: 'Carol' },
   // At the domain an organization verifies in the single sign-on tests.
   ann: { email: 'ann@acme.test', email_verified: true, name: 'Ann Acme' },
+  // At that domain too, but the provider does not say it verified the address.
+  ceo: { email: 'ceo@acme.test', email_verified: false, name: 'Ceo Acme' },
+  newbie: { email: 'newbie@acme.test', email_verified: false, name: 'New Acme' },
 };
 const DEFAULT_ACCOUNT = 'alice';
 

@@ -8,8 +8,8 @@ use rand::RngCore;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use super::orgs::OrgView;
 use super::access::matrix::Operation;
+use super::orgs::OrgView;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::limits::Budget;
 use crate::model::account::Account;

@@ -110,6 +110,12 @@ pub enum Error {
     /// its login URL.
     #[error("the account's organization requires its single sign-on")]
     SsoRequired(String),
+    #[error("the connection's organization has verified no domain: it takes no logins")]
+    SsoConnectionInactive,
+    #[error("the organization's identity provider speaks only for addresses at the domains it verified")]
+    SsoDomainNotVerified,
+    #[error("the identity provider did not say it verified the address, and the connection takes no such logins")]
+    SsoEmailUnverified,
     #[error("no such SCIM token")]
     NotFoundScimToken,
     #[error("no such API key")]

@@ -5,8 +5,8 @@
 
 use uuid::Uuid;
 
-use super::orgs::OrgView;
 use super::access::{self, matrix::Operation};
+use super::orgs::OrgView;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::model::account::{AccountKey, Email};
 use crate::model::invitation::{Acceptance, Acceptor, Addressed, Invitation, InvitationKey, NewInvitation};
@@ -51,7 +51,8 @@ impl Accounts {
         let OrgView { org, standing } = self.org_with(caller, key, "members:invite").await?;
         let email = Email::parse(&request.email).map_err(|e| Error::field("email", e.message))?;
         let permissions = self.role_permissions(org.id, &request.role).await?;
-        let operation = access::granting(&request.role, &permissions, Operation::OwnerInvitation, Operation::AdminInvitation);
+        let operation =
+            access::granting(&request.role, &permissions, Operation::OwnerInvitation, Operation::AdminInvitation);
         self.admit(caller, operation.unwrap_or(Operation::MemberInvitation)).await?;
         let inviter = Held { role: &standing.role, permissions: &standing.permissions };
         let offered = Held { role: &request.role, permissions: &permissions };

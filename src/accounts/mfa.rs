@@ -18,8 +18,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::throttle::Action;
 use super::access::matrix::Operation;
+use super::throttle::Action;
 use super::{Accounts, Caller, ClientInfo, Error, Result, TokenPair};
 use crate::config::MfaPolicy;
 use crate::model::account::{Account, AccountKey, Status};

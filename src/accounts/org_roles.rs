@@ -5,8 +5,8 @@
 
 use std::collections::BTreeSet;
 
-use super::orgs::OrgView;
 use super::access::matrix::Operation;
+use super::orgs::OrgView;
 use super::{Accounts, Caller, ClientInfo, Error, FieldError, Result};
 use crate::model::org::{
     Held, MAX_ROLE_PERMISSION_BYTES, MAX_ROLE_PERMISSIONS, OrgRole, RoleRemoval, builtin_permissions, valid_permission,

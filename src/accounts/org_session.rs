@@ -67,7 +67,11 @@ impl Accounts {
     /// The membership as the doors show it: none when there is none, or when the
     /// organization's policy does not admit `auth` (a member without the second factor it
     /// requires, or logged in a way it does not take, is granted and told no organization).
-    pub(crate) async fn admitted(&self, membership: Option<Membership>, auth: &SessionAuth) -> Result<Option<Membership>> {
+    pub(crate) async fn admitted(
+        &self,
+        membership: Option<Membership>,
+        auth: &SessionAuth,
+    ) -> Result<Option<Membership>> {
         let Some(membership) = membership else { return Ok(None) };
         Ok(match self.admission(&membership, auth).await? {
             Admission::Admitted => Some(membership),
@@ -81,7 +85,12 @@ impl Accounts {
     /// The `org` claim of a token of a session of `account_id` (authenticated as `auth`) in
     /// organization `org_id`: its membership as it is now, when the policy admits the session
     /// (none once it has ended).
-    pub(super) async fn org_claim(&self, org_id: Uuid, account_id: Uuid, auth: &SessionAuth) -> Result<Option<OrgClaim>> {
+    pub(super) async fn org_claim(
+        &self,
+        org_id: Uuid,
+        account_id: Uuid,
+        auth: &SessionAuth,
+    ) -> Result<Option<OrgClaim>> {
         let membership = self.admitted(self.store.membership(org_id, account_id).await?, auth).await?;
         Ok(membership.as_ref().map(OrgClaim::from))
     }

@@ -250,7 +250,9 @@ impl Accounts {
     ) -> Result<Member> {
         let OrgView { org, standing } = self.org_with(caller, key, "members:update").await?;
         let permissions = self.role_permissions(org.id, new_role).await?;
-        if let Some(operation) = access::granting(new_role, &permissions, Operation::OwnershipGrant, Operation::MemberPromotion) {
+        if let Some(operation) =
+            access::granting(new_role, &permissions, Operation::OwnershipGrant, Operation::MemberPromotion)
+        {
             self.admit(caller, operation).await?;
         }
         let current = self.store.membership_record(org.id, account_id).await?.ok_or(Error::NotFound)?;

@@ -4,8 +4,8 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::throttle::Action;
 use super::access::matrix::Operation;
+use super::throttle::Action;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::model::account::{AccountKey, Email, NewPassword, Status};
 use crate::model::outcome::{Effects, Kind};

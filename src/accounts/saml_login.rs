@@ -92,7 +92,13 @@ fn address_of(saml: &SamlSettings, assertion: &Assertion) -> Option<String> {
 /// The person an assertion names.
 fn person_of(saml: &SamlSettings, assertion: &Assertion) -> SsoPerson {
     let name = saml.attribute_mapping.name.as_deref().and_then(|n| assertion.attributes.get(n)).and_then(|v| v.first());
-    SsoPerson { subject: assertion.name_id.clone(), address: address_of(saml, assertion), name: name.cloned() }
+    // The organization's own identity provider signed the assertion: it stands for the address.
+    SsoPerson {
+        subject: assertion.name_id.clone(),
+        address: address_of(saml, assertion),
+        address_verified: true,
+        name: name.cloned(),
+    }
 }
 
 impl Accounts {
@@ -119,7 +125,8 @@ impl Accounts {
         handoff: HandoffBinding,
         client: &ClientInfo,
     ) -> Result<ToIdp> {
-        let (_, saml) = self.saml_connection(id).await?;
+        let (connection, saml) = self.saml_connection(id).await?;
+        self.require_active(&connection).await?;
         let redirect = self.policy.redirect(redirect_to)?;
         self.per_ip(Action::Login, client).await?;
         let idp = idp_of(&saml)?;

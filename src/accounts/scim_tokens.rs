@@ -7,8 +7,8 @@ use chrono::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
-use super::scim::{ScimCaller, TOKEN_PREFIX};
 use super::access::matrix::Operation;
+use super::scim::{ScimCaller, TOKEN_PREFIX};
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::model::outcome::{Effects, Kind};
 use crate::model::scim::{MAX_SCIM_TOKENS, NewScimToken, ScimToken};

@@ -5,8 +5,8 @@
 
 use uuid::Uuid;
 
-use super::orgs::OrgView;
 use super::access::matrix::Operation;
+use super::orgs::OrgView;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::federation::saml::metadata::{IdpMetadata, parse_idp_metadata};
 use crate::model::org::{ADMIN, Held, MEMBER, builtin_permissions};
@@ -58,6 +58,9 @@ pub struct OidcInput {
     pub issuer: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<secrecy::SecretString>,
+    /// Whether an ID token without `email_verified` may make a new account (see
+    /// `OidcSettings::allow_unverified_email`).
+    pub allow_unverified_email: Option<bool>,
 }
 
 impl OidcInput {
@@ -67,6 +70,7 @@ impl OidcInput {
             ("issuer", self.issuer.is_some()),
             ("client_id", self.client_id.is_some()),
             ("client_secret", self.client_secret.is_some()),
+            ("allow_unverified_email", self.allow_unverified_email.is_some()),
         ]
         .into_iter()
         .find_map(|(name, given)| given.then_some(name))
@@ -101,6 +105,12 @@ fn settings_of(idp: &IdpMetadata, before: Option<&SamlSettings>) -> SamlSettings
         metadata_url: None,
         allow_idp_initiated: before.is_some_and(|b| b.allow_idp_initiated),
         attribute_mapping: before.map(|b| b.attribute_mapping.clone()).unwrap_or_default(),
+        // Once another identity provider takes the connection, the identities keyed on the
+        // connection alone stay the last one's.
+        legacy_idp: before.and_then(|b| match &b.legacy_idp {
+            Some(linked_under) => Some(linked_under.clone()),
+            None => (b.idp_entity_id != idp.entity_id).then(|| b.idp_entity_id.clone()),
+        }),
     }
 }
 
@@ -118,6 +128,23 @@ pub fn fingerprints(settings: &SamlSettings) -> Vec<String> {
         .filter_map(|c| PinnedCertificate::from_base64(c).ok())
         .map(|c| c.fingerprint())
         .collect()
+}
+
+/// Whom a changed connection trusts now, when that changed (another identity provider, or other
+/// keys of one): the provider as it names itself, and its keys as the owners can check them.
+fn idp_change(before: &Protocol, after: &Protocol) -> Option<(String, String)> {
+    match (before, after) {
+        (Protocol::Saml(old), Protocol::Saml(new))
+            if old.idp_entity_id != new.idp_entity_id || old.certificates != new.certificates =>
+        {
+            Some((new.idp_entity_id.clone(), fingerprints(new).join(", ")))
+        }
+        (Protocol::Oidc(old), Protocol::Oidc(new)) if old.issuer != new.issuer => {
+            let discovery = format!("{}/.well-known/openid-configuration", new.issuer.trim_end_matches('/'));
+            Some((new.issuer.clone(), discovery))
+        }
+        _ => None,
+    }
 }
 
 /// The identity provider a connection's settings describe.
@@ -320,7 +347,17 @@ impl Accounts {
         if let Protocol::Oidc(oidc) = &connection.protocol {
             updated = updated.with("issuer", oidc.issuer.as_str());
         }
-        let effects = Effects::of(updated);
+        let trusted = idp_change(&before.protocol, &connection.protocol);
+        let mut effects = Effects::of(updated.with("idp_changed", trusted.is_some()));
+        // Whom the connection trusts changed: every owner hears of it, whoever made the change.
+        if let Some((idp, keys)) = trusted {
+            let now = self.now();
+            for owner in self.org_owners(view.org.id).await? {
+                let letters = self.policy.letters(owner.locale);
+                let letter = letters.sso_idp_changed(&view.org.name, &id.to_string(), &idp, &keys);
+                effects.emails.push(self.email(&owner.email, letter, now));
+            }
+        }
         if !self.store.update_sso_connection(&connection, &effects).await? {
             return Err(Error::NotFoundConnection);
         }
@@ -351,6 +388,25 @@ impl Accounts {
             fields.push("allow_idp_initiated");
         }
         Ok(new_idp)
+    }
+
+    /// The organization's owners' accounts, for what they must be told.
+    async fn org_owners(&self, org_id: Uuid) -> Result<Vec<crate::model::account::Account>> {
+        let mut owners = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.store.list_members(org_id, after, super::admin::MAX_PAGE).await?;
+            for member in page.iter().filter(|m| m.role == crate::model::org::OWNER && !m.suspended) {
+                let found = self.store.find_account(&crate::model::account::AccountKey::Id(member.account_id)).await?;
+                owners.extend(found.map(|f| f.account));
+            }
+            match page.last() {
+                Some(last) if page.len() as u32 == super::admin::MAX_PAGE => {
+                    after = Some(crate::model::org::MemberCursor::of(last))
+                }
+                _ => return Ok(owners),
+            }
+        }
     }
 
     /// Removes a connection: its logins waiting at the identity provider fail; the accounts it

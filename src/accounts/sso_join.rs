@@ -1,20 +1,29 @@
 //! Who a login through an organization's own identity provider (SAML or OpenID Connect) is:
 //! the just-in-time rules, one set for both protocols (social login's, `linking.rs`, made
 //! stricter where an organization's own identity provider speaks, which a member holding
-//! `sso:manage` and a standing covering `admin` may have set up):
-//! - a known identity, keyed on (connection, subject: the `NameID` or the ID token's `sub`),
-//!   logs in to its account, unless that account has become a server admin or this
-//!   organization's owner since;
+//! `sso:manage` and a standing covering `admin` may have set up). The identity provider speaks
+//! only for accounts that belong to its organization alone:
+//! - a connection takes logins only while its organization holds a verified domain
+//!   (`sso_connection_inactive`): the holder of a domain's DNS vouched for it, so gatehouse's
+//!   domain never sends a browser to an identity provider nobody vetted;
+//! - a known identity, keyed on (connection, its identity provider, subject: the `NameID` or the
+//!   ID token's `sub`), logs in to its account at every login only while that account is no
+//!   server admin, not this organization's owner, and in no other organization (else
+//!   `identity_not_linked`): an admin of the organization who changed its identity provider, or
+//!   an identity provider's own admin, must not act as a member who since joined or made an
+//!   organization of their own;
 //! - a new identity whose address is at a domain the organization verified links to the
-//!   account of that address only when that account is active with its address verified, is
-//!   no server admin, and belongs to no organization but this one, and not as its owner (else
-//!   `identity_not_linked`): a connection must not capture an owner's account, nor one of
-//!   another organization;
+//!   account of that address only when that account is active with its address verified, the
+//!   identity provider says it verified the address too (SAML's assertions, signed by the
+//!   organization's own provider, do; an ID token must say `email_verified`), and the same rules
+//!   hold (else `identity_not_linked`);
 //! - a new address at such a domain makes a new active account, its address verified (the
-//!   organization vouches for its domain; like an invitation, this works with sign-up closed);
-//! - a new address anywhere else makes a pending account and sends our confirmation email,
-//!   when sign-up is open (else `signup_disabled`): an active account on an address nobody
-//!   proved would let any organization's identity provider hold accounts on others' addresses.
+//!   organization vouches for its domain; like an invitation, this works with sign-up closed),
+//!   when the provider verified it or the connection opted in to accounts from addresses it did
+//!   not verify (`allow_unverified_email`, OpenID Connect; else `sso_email_unverified`);
+//! - any other address makes nothing, pending or not (`sso_domain_not_verified`): an
+//!   organization's identity provider holds no account, nor sends any email, at an address of a
+//!   domain nobody vouched for.
 //!
 //! Each login makes the account a member (`default_role`) if it is not one.
 
@@ -35,6 +44,8 @@ pub(super) struct SsoPerson {
     /// The `NameID`, or the ID token's `sub`.
     pub subject: String,
     pub address: Option<String>,
+    /// Whether the identity provider says it verified `address`.
+    pub address_verified: bool,
     pub name: Option<String>,
 }
 
@@ -47,15 +58,17 @@ impl Accounts {
         person: SsoPerson,
         client: &ClientInfo,
     ) -> Result<Account> {
+        self.require_active(connection).await?;
         let issuer = connection.identity_issuer();
         let key = IdentityKey { issuer: &issuer, subject: &person.subject };
-        let account = match self.store.identity(key).await? {
+        let account = match self.known_identity(connection, key).await? {
             Some(identity) => {
                 let key = AccountKey::Id(identity.account_id);
                 let account = self.store.find_account(&key).await?.ok_or(Error::NotFound)?.account;
-                // Promoted since it was linked: the identity provider no longer logs it in.
+                // Promoted, or in another organization since it was linked: the identity
+                // provider no longer logs it in.
                 if !self.idp_speaks_for(connection, &account, false).await? {
-                    tracing::info!(account_id = %account.id, connection_id = %connection.id, "a single sign-on login of an admin or owner refused");
+                    tracing::info!(account_id = %account.id, connection_id = %connection.id, "a single sign-on login of an admin, an owner or another organization's member refused");
                     return Err(Error::IdentityNotLinked);
                 }
                 self.store.identity_used(identity.id, self.now()).await?;
@@ -80,6 +93,17 @@ impl Accounts {
         Ok(account)
     }
 
+    /// The identity `key` names, or one keyed on the connection alone (as releases before
+    /// identities were keyed on the identity provider too made them) while the connection's
+    /// identity provider is still the one it was linked under.
+    async fn known_identity(&self, connection: &SsoConnection, key: IdentityKey<'_>) -> Result<Option<Identity>> {
+        if let Some(identity) = self.store.identity(key).await? {
+            return Ok(Some(identity));
+        }
+        let Some(legacy) = connection.legacy_identity_issuer() else { return Ok(None) };
+        Ok(self.store.identity(IdentityKey { issuer: &legacy, subject: key.subject }).await?)
+    }
+
     async fn link_or_sign_up_by_sso(
         &self,
         connection: &SsoConnection,
@@ -94,6 +118,10 @@ impl Accounts {
             Protocol::Oidc(_) => Error::OidcFailed("no address: neither the ID token nor UserInfo gives one".into()),
         })?;
         let vouched = self.org_vouches(connection.org_id, &address).await?;
+        if !vouched {
+            tracing::info!(connection_id = %connection.id, "a single sign-on login for an address at no domain the organization verified: nothing made");
+            return Err(Error::SsoDomainNotVerified);
+        }
         let now = self.now();
         let row = |account_id| Identity {
             id: Uuid::now_v7(),
@@ -105,8 +133,9 @@ impl Accounts {
         };
         let detail = json!({ "provider": connection.provider_name(), "org_id": connection.org_id, "connection_id": connection.id });
         if let Some(found) = self.store.find_account(&AccountKey::Email(address.to_lowercase())).await? {
-            if !(vouched && self.idp_speaks_for(connection, &found.account, true).await?) {
-                tracing::info!(connection_id = %connection.id, vouched, "a new single sign-on identity's address belongs to an account: not linked");
+            // An address nobody proved takes over no account, whatever the organization allows.
+            if !(person.address_verified && self.idp_speaks_for(connection, &found.account, true).await?) {
+                tracing::info!(connection_id = %connection.id, address_verified = person.address_verified, "a new single sign-on identity's address belongs to an account: not linked");
                 return Err(Error::IdentityNotLinked);
             }
             let linked = self.outcome(Kind::IdentityLinked, Some(found.account.id), client).detail(detail);
@@ -118,19 +147,15 @@ impl Accounts {
             self.settle(&effects).await;
             return Ok(found.account);
         }
-        if !vouched && !self.policy.signup_open {
-            return Err(Error::SignupDisabled);
+        let unverified_allowed = connection.oidc().is_some_and(|oidc| oidc.allow_unverified_email);
+        if !person.address_verified && !unverified_allowed {
+            tracing::info!(connection_id = %connection.id, "a single sign-on login whose address the provider did not verify: no account made");
+            return Err(Error::SsoEmailUnverified);
         }
-        let account = self.account_from_provider(&address, person.name.as_deref(), vouched, client).await?;
+        let account = self.account_from_provider(&address, person.name.as_deref(), true, client).await?;
         let signed_up = self.outcome(Kind::SignupByProvider, Some(account.id), client).detail(detail);
-        let mut effects = Effects::of(signed_up.with("active", vouched));
-        let activation = (!vouched).then(|| self.activation_through(&account, &connection.name, Some(&address)));
-        let token = activation.map(|(token, email)| {
-            effects.emails.push(email);
-            token
-        });
-        let stored =
-            self.store.insert_account_with_identity(&account, &row(account.id), key, token.as_ref(), &effects).await;
+        let effects = Effects::of(signed_up.with("active", true));
+        let stored = self.store.insert_account_with_identity(&account, &row(account.id), key, None, &effects).await;
         match stored {
             Ok(()) => {}
             Err(StoreError::EmailTaken) => return Err(Error::IdentityNotLinked),
@@ -138,14 +163,14 @@ impl Accounts {
             Err(other) => return Err(other.into()),
         }
         self.settle(&effects).await;
-        tracing::info!(account_id = %account.id, connection_id = %connection.id, active = vouched, "account made by a single sign-on login");
+        tracing::info!(account_id = %account.id, connection_id = %connection.id, "account made by a single sign-on login");
         Ok(self.store.find_account(&AccountKey::Id(account.id)).await?.ok_or(Error::NotFound)?.account)
     }
 
-    /// Whether `connection`'s identity provider may log `account` in: never a server admin nor
-    /// an owner of this organization, at a first link or at any later login. A `first_link`
-    /// (its address at a domain the organization verified) also needs the account active, its
-    /// address verified, and in no other organization: see the rules above.
+    /// Whether `connection`'s identity provider may log `account` in: never a server admin, an
+    /// owner of this organization, nor a member of any other, at a first link or at any later
+    /// login. A `first_link` (its address at a domain the organization verified) also needs the
+    /// account active with its address verified: see the rules above.
     async fn idp_speaks_for(&self, connection: &SsoConnection, account: &Account, first_link: bool) -> Result<bool> {
         if account.role == Role::Admin {
             return Ok(false);
@@ -155,7 +180,24 @@ impl Accounts {
         }
         // Suspended memberships count: a suspension is no way out of these rules.
         let memberships = self.store.all_memberships(account.id).await?;
-        Ok(memberships.iter().all(|m| if m.org.id == connection.org_id { m.role != OWNER } else { !first_link }))
+        Ok(memberships.iter().all(|m| m.org.id == connection.org_id && m.role != OWNER))
+    }
+
+    /// Refuses a connection whose organization holds no verified domain
+    /// (`sso_connection_inactive`): see the rules above.
+    pub(super) async fn require_active(&self, connection: &SsoConnection) -> Result<()> {
+        match self.sso_active(connection.org_id).await? {
+            true => Ok(()),
+            false => {
+                tracing::info!(connection_id = %connection.id, "a login through a connection whose organization has verified no domain refused");
+                Err(Error::SsoConnectionInactive)
+            }
+        }
+    }
+
+    /// Whether the organization's connections take logins: it holds a verified domain.
+    pub async fn sso_active(&self, org_id: Uuid) -> Result<bool> {
+        Ok(self.store.org_domains(org_id).await?.iter().any(|d| d.verified_at.is_some()))
     }
 
     /// Makes the account a member of the connection's organization, with its default role,

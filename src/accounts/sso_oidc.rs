@@ -18,12 +18,12 @@ use base64::engine::general_purpose::STANDARD;
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
+use super::access::matrix::Operation;
 use super::identities::{Callback, Outcome, ProviderAnswer, ToProvider, federation_error};
 use super::saml_login::HANDOFF_METHOD;
 use super::sso::{ConnectionInput, OidcInput, check_name, not_of_kind};
 use super::sso_join::SsoPerson;
 use super::throttle::Action;
-use super::access::matrix::Operation;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::config::{ProviderConfig, ProviderKind};
 use crate::federation::{Http, Provider};
@@ -88,7 +88,7 @@ impl Accounts {
         if let Some(field) = input.saml.given() {
             return Err(not_of_kind(field, "OpenID Connect"));
         }
-        let OidcInput { issuer, client_id, client_secret } = input.oidc;
+        let OidcInput { issuer, client_id, client_secret, allow_unverified_email } = input.oidc;
         let issuer = issuer.ok_or_else(|| Error::field("issuer", "give the provider's issuer"))?;
         let client_id = client_field("client_id", client_id.as_deref().unwrap_or_default())?;
         let secret = client_secret.ok_or_else(|| Error::field("client_secret", "give the client secret"))?;
@@ -97,7 +97,12 @@ impl Accounts {
         let name = check_name(input.name.as_deref().unwrap_or(&issuer))?;
         let issuer = self.check_issuer(&issuer).await?;
         let id = Uuid::now_v7();
-        let oidc = OidcSettings { client_secret_sealed: self.seal_secret(id, &secret)?, issuer, client_id };
+        let oidc = OidcSettings {
+            client_secret_sealed: self.seal_secret(id, &secret)?,
+            issuer,
+            client_id,
+            allow_unverified_email: allow_unverified_email.unwrap_or(false),
+        };
         let added = self
             .org_outcome(Kind::OrgSsoAdded, caller, &view.org, client)
             .with("type", "oidc")
@@ -140,6 +145,10 @@ impl Accounts {
         if let Some(secret) = input.client_secret {
             oidc.client_secret_sealed = self.seal_secret(id, &secret)?;
             fields.push("client_secret");
+        }
+        if let Some(allow) = input.allow_unverified_email {
+            oidc.allow_unverified_email = allow;
+            fields.push("allow_unverified_email");
         }
         Ok(())
     }
@@ -184,7 +193,8 @@ impl Accounts {
         handoff: HandoffBinding,
         client: &ClientInfo,
     ) -> Result<ToProvider> {
-        let (_, provider, http) = self.oidc_connection(id).await?;
+        let (connection, provider, http) = self.oidc_connection(id).await?;
+        self.require_active(&connection).await?;
         self.begin_provider_login(&provider, http, redirect_to, handoff, client).await
     }
 
@@ -210,7 +220,12 @@ impl Accounts {
         let redirect_to = self.policy.redirects.recheck(login.redirect_to.as_deref());
         let outcome = match self.verified_identity(&provider, http, &login, &state_hash, answer).await {
             Ok(identity) => {
-                let person = SsoPerson { subject: identity.subject, address: identity.email, name: identity.name };
+                let person = SsoPerson {
+                    subject: identity.subject,
+                    address: identity.email,
+                    address_verified: identity.email_verified,
+                    name: identity.name,
+                };
                 self.account_for_sso(&connection, person, client).await
             }
             Err(error) => Err(error),

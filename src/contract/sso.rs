@@ -20,6 +20,9 @@ pub struct SsoConnectionBody {
     /// Where an app sends a browser to log in through this connection
     /// (`?redirect_to=` as for every browser login).
     login_url: String,
+    /// Whether it takes logins: only once its organization has verified a domain (until then it
+    /// sends no browser to its identity provider, `sso_connection_inactive`).
+    active: bool,
     #[serde(flatten)]
     protocol: ProtocolBody,
     created_at: String,
@@ -61,6 +64,8 @@ pub struct OidcBody {
 pub struct OidcIdpBody {
     issuer: String,
     client_id: String,
+    /// Whether an ID token without `email_verified` may make a new account.
+    allow_unverified_email: bool,
 }
 
 /// A connection's URLs under this gatehouse: those of SAML (with its login URL) and the
@@ -72,6 +77,8 @@ pub struct Shown {
     pub login_url: String,
     /// A SAML connection's certificates' fingerprints.
     pub fingerprints: Vec<String>,
+    /// Whether its organization's connections take logins.
+    pub active: bool,
 }
 
 /// The identity provider, as its metadata described it.
@@ -122,7 +129,11 @@ impl SsoConnectionBody {
                 })
             }
             Protocol::Oidc(oidc) => {
-                let idp = OidcIdpBody { issuer: oidc.issuer, client_id: oidc.client_id };
+                let idp = OidcIdpBody {
+                    issuer: oidc.issuer,
+                    client_id: oidc.client_id,
+                    allow_unverified_email: oidc.allow_unverified_email,
+                };
                 ProtocolBody::Oidc(OidcBody { redirect_uri: shown.redirect_uri, idp })
             }
         };
@@ -132,6 +143,7 @@ impl SsoConnectionBody {
             name: connection.name,
             default_role: connection.default_role,
             login_url: shown.login_url,
+            active: shown.active,
             protocol,
             created_at: rfc3339(&connection.created_at),
             updated_at: rfc3339(&connection.updated_at),

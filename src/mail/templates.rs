@@ -203,6 +203,19 @@ impl<'a> Letters<'a> {
         self.finish("impersonation_notice", "impersonation-notice", &args, blocks)
     }
 
+    /// Tells an organization's owner that one of its single sign-on connections trusts another
+    /// identity provider, or other keys of one, now: `idp` as the provider names itself, and the
+    /// fingerprints of the keys it is trusted by. Nothing an admin of the organization wrote
+    /// (the connection's name) is shown as a provider.
+    pub fn sso_idp_changed(&self, org: &str, connection: &str, idp: &str, keys: &str) -> Rendered {
+        let args = [("org", org.into()), ("connection", connection.into()), ("idp", idp.into()), ("keys", keys.into())];
+        let blocks = ["sso-idp-changed.intro", "sso-idp-changed.now", "sso-idp-changed.outro"]
+            .into_iter()
+            .map(|key| self.paragraph(key, &args))
+            .collect();
+        self.finish("sso_idp_changed", "sso-idp-changed", &args, blocks)
+    }
+
     /// Tells the owner a passkey was removed from their account.
     pub fn passkey_removed(&self) -> Rendered {
         self.notice("passkey_removed", "passkey-removed", &[])

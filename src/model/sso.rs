@@ -36,6 +36,12 @@ pub struct SamlSettings {
     pub allow_idp_initiated: bool,
     #[serde(default)]
     pub attribute_mapping: AttributeMapping,
+    /// The identity provider (its entity id) that the identities keyed on the connection alone
+    /// were linked under: those are what releases before identities were keyed on the identity
+    /// provider too made. `None` (a connection stored before then): its identity provider now.
+    /// Set when the identity provider changes, so they never log in through another one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legacy_idp: Option<String>,
 }
 
 /// An OpenID Connect provider of the organization's own: its discovery document is fetched at
@@ -48,6 +54,11 @@ pub struct OidcSettings {
     /// The client secret, sealed (base64) with the connection's id as its place: it must be
     /// read back to call the token endpoint, so it is encrypted, never kept in the clear.
     pub client_secret_sealed: String,
+    /// Whether a new account may be made from an ID token that does not say the provider
+    /// verified the address (`email_verified`): off unless the organization opts in. An
+    /// existing account is never taken over on such a token.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_unverified_email: bool,
 }
 
 /// What a connection speaks.
@@ -103,14 +114,24 @@ impl SsoConnection {
     }
 
     /// The issuer its identities are keyed on with the `NameID` (or the ID token's `sub`): the
-    /// connection itself, so two connections naming one subject never meet; for OpenID Connect,
-    /// the connection and its provider's issuer, so a provider put in its place inherits none
-    /// of the identities the last one linked.
+    /// connection and its identity provider (the SAML entity id, the OpenID Connect issuer), so
+    /// two connections naming one subject never meet, and an identity provider put in the
+    /// place of another inherits none of the identities the last one linked.
     pub fn identity_issuer(&self) -> String {
-        match &self.protocol {
-            Protocol::Saml(_) => format!("urn:gatehouse:sso:{}", self.id.simple()),
-            Protocol::Oidc(oidc) => format!("urn:gatehouse:sso:{}:{}", self.id.simple(), issuer_tag(&oidc.issuer)),
-        }
+        let idp = match &self.protocol {
+            Protocol::Saml(saml) => &saml.idp_entity_id,
+            Protocol::Oidc(oidc) => &oidc.issuer,
+        };
+        format!("urn:gatehouse:sso:{}:{}", self.id.simple(), issuer_tag(idp))
+    }
+
+    /// The issuer identities of a SAML connection were keyed on before they were keyed on its
+    /// identity provider too: still theirs while that provider is the one it names now (see
+    /// [`SamlSettings::legacy_idp`]), else none.
+    pub fn legacy_identity_issuer(&self) -> Option<String> {
+        let saml = self.saml()?;
+        let linked_under = saml.legacy_idp.as_deref().unwrap_or(&saml.idp_entity_id);
+        (linked_under == saml.idp_entity_id).then(|| format!("urn:gatehouse:sso:{}", self.id.simple()))
     }
 
     /// What its logins waiting at an OpenID Connect provider are kept under: the connection

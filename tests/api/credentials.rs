@@ -93,13 +93,15 @@ async fn world(app: &TestApp, dns: &DnsServer, root: &str, n: usize, credential:
         Credential::SessionAal2 => with_authenticator_app(app, session).await,
         _ => session,
     };
-    let principal_id = ok(app.get("/user", Some(&session)).await, StatusCode::OK).await["id"].as_str().unwrap().to_owned();
+    let principal_id =
+        ok(app.get("/user", Some(&session)).await, StatusCode::OK).await["id"].as_str().unwrap().to_owned();
     let member = app.active_user(&format!("{name}-member@example.com"), None).await;
     let member_id = member["id"].as_str().unwrap().to_owned();
     ok(app.post_json("/orgs", &json!({"name": name, "slug": name}), Some(&session)).await, StatusCode::CREATED).await;
     let operator = app.services().await.accounts;
     assert!(operator.as_operator().add_member(&name, &member_id, "member").await.unwrap());
-    let added = app.post_json(&format!("/orgs/{name}/sso/saml"), &json!({"metadata_xml": metadata()}), Some(&session)).await;
+    let added =
+        app.post_json(&format!("/orgs/{name}/sso/saml"), &json!({"metadata_xml": metadata()}), Some(&session)).await;
     let connection = ok(added, StatusCode::CREATED).await["id"].as_str().unwrap().to_owned();
     let domain = format!("{name}.test");
     let claimed = app.post_json(&format!("/orgs/{name}/domains"), &json!({"domain": domain}), Some(&session)).await;
@@ -118,11 +120,13 @@ async fn world(app: &TestApp, dns: &DnsServer, root: &str, n: usize, credential:
             ok(made, StatusCode::CREATED).await["key"].as_str().unwrap().to_owned()
         }
         Credential::OrgKey => {
-            let made = app.post_json(&format!("/orgs/{name}/api-keys"), &json!({"name": "matrix"}), Some(&session)).await;
+            let made =
+                app.post_json(&format!("/orgs/{name}/api-keys"), &json!({"name": "matrix"}), Some(&session)).await;
             ok(made, StatusCode::CREATED).await["key"].as_str().unwrap().to_owned()
         }
         Credential::ScimToken => {
-            let made = app.post_json(&format!("/orgs/{name}/scim/tokens"), &json!({"name": "matrix"}), Some(&session)).await;
+            let made =
+                app.post_json(&format!("/orgs/{name}/scim/tokens"), &json!({"name": "matrix"}), Some(&session)).await;
             ok(made, StatusCode::CREATED).await["token"].as_str().unwrap().to_owned()
         }
         Credential::ClientCredentials => {
@@ -138,7 +142,8 @@ async fn world(app: &TestApp, dns: &DnsServer, root: &str, n: usize, credential:
 
 /// The session, once its account confirmed an authenticator app: at level 2 from then on.
 async fn with_authenticator_app(app: &TestApp, session: String) -> String {
-    let enrolment = ok(app.post_json("/mfa/totp", &json!({"password": PASSWORD}), Some(&session)).await, StatusCode::OK).await;
+    let enrolment =
+        ok(app.post_json("/mfa/totp", &json!({"password": PASSWORD}), Some(&session)).await, StatusCode::OK).await;
     let secret = totp_rs::Secret::try_from_base32(enrolment["secret"].as_str().unwrap()).unwrap().as_bytes().to_vec();
     let code = crate::mfa::code(&secret, 0);
     ok(app.post_json("/mfa/totp/confirm", &json!({"code": code}), Some(&session)).await, StatusCode::OK).await;
@@ -189,7 +194,9 @@ async fn perform(app: &TestApp, world: &World, operation: Operation) -> Response
         Operation::AccountDeletion => (Method::DELETE, "/user".to_owned(), Value::Null),
         Operation::OrgApiKey => (Method::POST, format!("/orgs/{org}/api-keys"), json!({"name": "another"})),
         Operation::ScimToken => (Method::POST, format!("/orgs/{org}/scim/tokens"), json!({"name": "another"})),
-        Operation::SsoConnection => (Method::POST, format!("/orgs/{org}/sso/saml"), json!({"metadata_xml": metadata()})),
+        Operation::SsoConnection => {
+            (Method::POST, format!("/orgs/{org}/sso/saml"), json!({"metadata_xml": metadata()}))
+        }
         Operation::SsoMetadata => {
             (Method::PATCH, format!("/orgs/{org}/sso/{}", world.connection), json!({"metadata_xml": metadata()}))
         }
@@ -214,9 +221,11 @@ async fn perform(app: &TestApp, world: &World, operation: Operation) -> Response
             (Method::PATCH, path, body)
         }
         Operation::OrgDeletion => (Method::DELETE, format!("/orgs/{org}"), Value::Null),
-        Operation::Webhook => {
-            (Method::POST, "/admin/webhooks".to_owned(), json!({"url": "https://93.184.216.34/in", "events": ["user.created"]}))
-        }
+        Operation::Webhook => (
+            Method::POST,
+            "/admin/webhooks".to_owned(),
+            json!({"url": "https://93.184.216.34/in", "events": ["user.created"]}),
+        ),
         Operation::Client => (
             Method::POST,
             "/admin/clients".to_owned(),
@@ -254,7 +263,10 @@ async fn judge(operation: Operation, credential: Credential, response: Response)
     };
     match held {
         true => Ok(()),
-        false => Err(format!("{operation:?} ({}) with {credential:?}: expected {cell:?}, got {status} {body}", operation.route())),
+        false => Err(format!(
+            "{operation:?} ({}) with {credential:?}: expected {cell:?}, got {status} {body}",
+            operation.route()
+        )),
     }
 }
 
@@ -298,7 +310,11 @@ async fn what_takes_a_fresh_login_is_refused_to_an_older_session_until_it_authen
         let refused = perform(&app, &world, *operation).await;
         let status = refused.status();
         let body: Value = refused.json().await.unwrap();
-        assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("reauthentication_required")), "{operation:?}");
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("reauthentication_required")),
+            "{operation:?}"
+        );
     }
     let again = app.post_json("/auth/reauthenticate", &json!({"password": PASSWORD}), Some(&world.credential)).await;
     let again = ok(again, StatusCode::OK).await;

@@ -110,7 +110,12 @@ async fn world() -> World {
     let key = app.post_json("/user/api-keys", &json!({"name": "ci"}), Some(session)).await;
     let key = key.json::<Value>().await.unwrap()["key"].as_str().unwrap().to_owned();
     let portal = register(&app, &admin, portal_body()).await;
-    let billing = register(&app, &admin, json!({"name": "Billing", "grant_types": ["client_credentials"], "scopes": ["openid", "org"]})).await;
+    let billing = register(
+        &app,
+        &admin,
+        json!({"name": "Billing", "grant_types": ["client_credentials"], "scopes": ["openid", "org"]}),
+    )
+    .await;
     let tokens = code_grant(&app, &portal).await;
     World {
         member_id,
@@ -212,7 +217,8 @@ async fn opens(world: &World, door: Door) -> bool {
             org_of(tokens["id_token"].as_str().expect("an ID token")).is_some()
         }
         Door::TokenExchange => {
-            let actor: Value = token(app, &world.portal, &[("grant_type", "client_credentials")]).await.json().await.unwrap();
+            let actor: Value =
+                token(app, &world.portal, &[("grant_type", "client_credentials")]).await.json().await.unwrap();
             let form = [
                 ("grant_type", EXCHANGE),
                 ("subject_token", world.client_access.as_str()),

@@ -16,8 +16,8 @@ mod device;
 #[path = "../common/dns.rs"]
 mod dns;
 mod docs;
-mod doors;
 mod domains;
+mod doors;
 #[cfg(feature = "dynamodb")]
 #[path = "../common/dynamodb.rs"]
 mod dynamodb_engine;

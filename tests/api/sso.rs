@@ -14,10 +14,13 @@ use url::Url;
 
 use crate::dns::DnsServer;
 use crate::helpers::{Options, TestApp, assert_problem, eventually, spawn_app_with};
+use crate::stored::Stored;
 
 const APP: &str = "http://app.test/";
 const IDP: &str = "https://idp.test/metadata";
 const IDP_SSO: &str = "https://idp.test/sso";
+/// Another identity provider, an organization admin's own.
+const BOB_IDP: &str = "https://bob-idp.test/metadata";
 
 fn saml_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("e2e/saml")
@@ -63,15 +66,28 @@ struct World {
 }
 
 fn idp_metadata(python: &PathBuf, certs: &[&str]) -> String {
-    let mut args = vec!["metadata", "--entity-id", IDP, "--sso-url", IDP_SSO];
+    idp_metadata_of(python, IDP, certs)
+}
+
+/// The metadata of an identity provider of entity id `entity` that signs with `certs`.
+fn idp_metadata_of(python: &PathBuf, entity: &str, certs: &[&str]) -> String {
+    let mut args = vec!["metadata", "--entity-id", entity, "--sso-url", IDP_SSO];
     for cert in certs {
         args.extend(["--cert", cert]);
     }
     idp(python, &args).unwrap()["xml"].as_str().unwrap().to_owned()
 }
 
-/// The app, an organization `acme` and its SAML connection to the test IdP.
+/// The app, an organization `acme` that verified `acme.test`, and its SAML connection to the
+/// test IdP.
 async fn world() -> Option<World> {
+    let world = world_without_domain().await?;
+    world.verify_domain().await;
+    Some(world)
+}
+
+/// The same before the organization verifies a domain: its connection takes no logins.
+async fn world_without_domain() -> Option<World> {
     let python = python()?;
     let dns = DnsServer::start().await;
     let options =
@@ -266,7 +282,6 @@ async fn a_person_logs_in_through_the_organizations_idp_and_joins_it_with_the_de
     assert_eq!(read["acs_url"], connection["acs_url"]);
     assert_eq!(read["issuer"], connection["sp_entity_id"]);
 
-    world.verify_domain().await;
     let answer = world.answer(Some(&at), "ann@acme.test", &["--attr", "givenName=Ann"]);
     let landed = world.post(&mut browser, &answer).await;
     assert_eq!(landed.status(), StatusCode::SEE_OTHER);
@@ -292,20 +307,21 @@ async fn a_person_logs_in_through_the_organizations_idp_and_joins_it_with_the_de
     assert_eq!(world.me(&landed, &browser).await["id"], me["id"]);
 }
 
+/// The review's finding 6: anyone may make an organization and name its connection "Google";
+/// its identity provider may name any address. At a domain the organization never verified it
+/// makes nothing, pending or not, and nobody is emailed.
 #[tokio::test]
-async fn a_new_address_at_a_domain_nobody_verified_waits_for_our_confirmation_email() {
+async fn an_address_at_a_domain_the_organization_did_not_verify_gets_no_account_and_no_email() {
     let Some(world) = world().await else { return };
-    // Any organization may point a connection at an IdP of its own, which may name any
-    // address: an account on it is not usable before its owner confirms it.
-    let (landed, _) = world.log_in("victim@elsewhere.test", &[]).await;
-    assert_eq!(param(&location(&landed), "error").as_deref(), Some("account_not_activated"));
-    let link = world.app.activation_link("victim@elsewhere.test", 1).await;
-    let token = link.split("token=").nth(1).unwrap();
-    let confirmed = world.app.client.post(world.app.url("/activate")).json(&json!({"token": token}));
-    assert_eq!(confirmed.send().await.unwrap().status(), StatusCode::OK);
-    let (landed, browser) = world.log_in("victim@elsewhere.test", &[]).await;
-    let me = world.me(&landed, &browser).await;
-    assert_eq!((me["email"].as_str(), me["email_verified"].as_bool()), (Some("victim@elsewhere.test"), Some(true)));
+    let path = format!("/orgs/acme/sso/{}", world.id());
+    let google = json!({"name": "Google"});
+    let renamed = world.app.send_json(reqwest::Method::PATCH, &path, &google, Some(&world.owner)).await;
+    assert_eq!(renamed.status(), StatusCode::OK);
+    let (landed, _) = world.log_in("victim@gmail.example", &[]).await;
+    assert_eq!(param(&location(&landed), "error").as_deref(), Some("sso_domain_not_verified"));
+    world.app.count_reaches(Stored::AccountsWithEmail("victim@gmail.example"), 0).await;
+    world.app.outbox_settled().await;
+    assert!(world.app.smtp.messages_to("victim@gmail.example").is_empty(), "nobody is told anything");
 }
 
 #[tokio::test]
@@ -313,10 +329,27 @@ async fn with_sign_up_closed_only_a_verified_domain_provisions_new_accounts() {
     let Some(mut world) = world().await else { return };
     world.app = world.app.restart_changing(|config| config.policy.signup_open = false).await;
     let (landed, _) = world.log_in("new@elsewhere.test", &[]).await;
-    assert_eq!(param(&location(&landed), "error").as_deref(), Some("signup_disabled"));
-    world.verify_domain().await;
+    assert_eq!(param(&location(&landed), "error").as_deref(), Some("sso_domain_not_verified"));
     let (landed, browser) = world.log_in("new@acme.test", &[]).await;
     assert_eq!(world.me(&landed, &browser).await["email"], "new@acme.test");
+}
+
+/// The review's finding 7: until its organization verifies a domain, a connection sends no
+/// browser to the address its metadata names, and says so.
+#[tokio::test]
+async fn a_connection_sends_no_browser_anywhere_before_its_organization_verifies_a_domain() {
+    let Some(world) = world_without_domain().await else { return };
+    assert_eq!(world.connection["active"], false, "{}", world.connection);
+    let login = world.connection["login_url"].as_str().unwrap();
+    let refused = client().get(login).send().await.unwrap();
+    assert!(refused.headers().get("location").is_none(), "no redirect");
+    assert_problem(refused, StatusCode::FORBIDDEN, "sso_connection_inactive").await;
+    world.verify_domain().await;
+    let shown: Value =
+        world.app.get(&format!("/orgs/acme/sso/{}", world.id()), Some(&world.owner)).await.json().await.unwrap();
+    assert_eq!(shown["active"], true);
+    let mut browser = Browser::default();
+    assert!(world.start(&mut browser).await.starts_with(IDP_SSO));
 }
 
 #[tokio::test]
@@ -424,17 +457,12 @@ async fn a_new_certificate_is_taken_after_a_rollover_and_the_old_one_after_it_is
 async fn an_existing_account_is_linked_only_at_a_domain_the_organization_verified() {
     let Some(world) = world().await else { return };
     let (bob, _) = world.app.logged_in_user("bob@acme.test").await;
-    // acme.test is not verified: the IdP cannot take over bob's account.
-    let (landed, _) = world.log_in("bob@acme.test", &[]).await;
-    assert_eq!(param(&location(&landed), "error").as_deref(), Some("identity_not_linked"));
-
     // Accounts at acme.test an admin with sso:manage must not capture: an owner of another
     // organization, and a server admin.
     let (_, dora) = world.app.logged_in_user("dora@acme.test").await;
     let other = world.app.post_json("/orgs", &json!({"name": "Other", "slug": "other"}), Some(&dora)).await;
     assert_eq!(other.status(), StatusCode::CREATED);
     world.app.admin("root@acme.test").await;
-    world.verify_domain().await;
 
     let (landed, browser) = world.log_in("bob@acme.test", &[]).await;
     assert_eq!(world.me(&landed, &browser).await["id"], bob["id"]);
@@ -456,6 +484,76 @@ async fn an_existing_account_is_linked_only_at_a_domain_the_organization_verifie
     assert_eq!(promoted.status(), StatusCode::OK);
     let (landed, _) = world.log_in("bob@acme.test", &[]).await;
     assert_eq!(param(&location(&landed), "error").as_deref(), Some("identity_not_linked"));
+}
+
+/// The review's finding 2: a known identity logs in only while its account belongs to this
+/// organization alone, asked at every login; an admin who puts an identity provider of his own
+/// in the connection's place inherits none of the identities linked under the last one, and
+/// every owner is told of the change.
+#[tokio::test]
+async fn a_known_identity_logs_in_only_while_its_account_is_the_organizations_alone() {
+    let Some(world) = world().await else { return };
+    let (landed, browser) = world.log_in("alice@acme.test", &[]).await;
+    let tokens: Value = world.exchange(&landed, &browser).await.json().await.unwrap();
+    let alice = tokens["access_token"].as_str().unwrap();
+    let own = world.app.post_json("/orgs", &json!({"name": "Alice's", "slug": "alices"}), Some(alice)).await;
+    assert_eq!(own.status(), StatusCode::CREATED);
+    // Her identity provider would now act as another organization's owner: refused.
+    let (landed, _) = world.log_in("alice@acme.test", &[]).await;
+    assert_eq!(param(&location(&landed), "error").as_deref(), Some("identity_not_linked"));
+
+    // bob, an admin of acme (not its owner), swaps the connection's identity provider for one of
+    // his own, which names alice.
+    let (bob, bob_token) = world.app.logged_in_user("bob@example.com").await;
+    crate::orgs::add_member(&world.app, "acme", &bob, "admin").await;
+    let path = format!("/orgs/acme/sso/{}", world.id());
+    let his = json!({"metadata_xml": idp_metadata_of(&world.python, BOB_IDP, &["other"])});
+    let swapped = world.app.send_json(reqwest::Method::PATCH, &path, &his, Some(&bob_token)).await;
+    assert_eq!(swapped.status(), StatusCode::OK);
+    let bobs = ["--idp-entity-id", BOB_IDP, "--key", "other"];
+    let (landed, _) = world.log_in("alice@acme.test", &bobs).await;
+    assert_eq!(param(&location(&landed), "error").as_deref(), Some("identity_not_linked"));
+    // The owner is told, by email, which identity provider the connection trusts now.
+    let told = world.app.smtp.wait_for("owner@example.com", 1).await;
+    let told = told.last().unwrap();
+    assert!(told.text().contains(BOB_IDP) && told.text().contains("Acme"), "{}", told.text());
+    assert!(!told.text().contains("Acme IdP"), "the connection's name is never shown as a provider");
+    let audited = Stored::AuditEvents(&["org.sso_updated"]);
+    world.app.count_reaches(audited, 1).await;
+}
+
+/// Identities linked before they were keyed on the identity provider (keyed on the connection
+/// alone) keep logging in while the connection names the identity provider they were linked
+/// under, and never through another.
+#[tokio::test]
+async fn an_identity_keyed_on_the_connection_alone_logs_in_only_through_its_own_identity_provider() {
+    let Some(world) = world().await else { return };
+    let daniel = world.app.active_user("daniel@acme.test", None).await;
+    let daniel_id = daniel["id"].as_str().unwrap();
+    let store = world.app.services().await.backend.store;
+    let connection = uuid::Uuid::parse_str(world.id()).unwrap();
+    let legacy = format!("urn:gatehouse:sso:{}", connection.simple());
+    let identity = gatehouse::model::identity::Identity {
+        id: uuid::Uuid::now_v7(),
+        account_id: uuid::Uuid::parse_str(daniel_id).unwrap(),
+        provider: format!("sso:{}", connection.simple()),
+        email: Some("dan@acme.test".into()),
+        created_at: chrono::Utc::now(),
+        last_login_at: None,
+    };
+    let key = gatehouse::model::identity::IdentityKey { issuer: &legacy, subject: "dan@acme.test" };
+    store.insert_identity(&identity, key, &gatehouse::model::outcome::Effects::none()).await.unwrap();
+    let (landed, browser) = world.log_in("dan@acme.test", &[]).await;
+    assert_eq!(world.me(&landed, &browser).await["id"], daniel["id"], "the identity of before logs in");
+
+    let path = format!("/orgs/acme/sso/{}", world.id());
+    let another = json!({"metadata_xml": idp_metadata_of(&world.python, BOB_IDP, &["other"])});
+    let swapped = world.app.send_json(reqwest::Method::PATCH, &path, &another, Some(&world.owner)).await;
+    assert_eq!(swapped.status(), StatusCode::OK);
+    let (landed, browser) = world.log_in("dan@acme.test", &["--idp-entity-id", BOB_IDP, "--key", "other"]).await;
+    let dan = world.me(&landed, &browser).await;
+    assert_eq!(dan["email"], "dan@acme.test");
+    assert_ne!(dan["id"], daniel["id"], "another identity provider starts afresh");
 }
 
 #[tokio::test]

@@ -186,13 +186,46 @@ async fn a_forged_or_misdirected_answer_of_the_provider_logs_nobody_in() {
     let unknown = world.app.get(&format!("{}?state=nothing-of-ours&code=x", at_callback.path()), None).await;
     assert_problem(unknown, StatusCode::BAD_REQUEST, "oidc_state_invalid").await;
     world.app.count_reaches(Stored::AccountsWithEmail("ann@acme.test"), 0).await;
-    // A person at a domain the organization did not verify gets a pending account and our own
-    // confirmation email, not a session.
+    // A person at a domain the organization did not verify gets nothing: no account, pending or
+    // not, and no email.
     world.next_user("alice").await;
     let landed = world.log_in().await;
-    assert!(param(&landed, "code").is_none() && param(&landed, "error").is_some(), "{landed}");
-    world.app.count_reaches(Stored::PendingAccountsWithEmail("alice@example.com"), 1).await;
+    assert_eq!(param(&landed, "error").as_deref(), Some("sso_domain_not_verified"), "{landed}");
+    world.app.count_reaches(Stored::AccountsWithEmail("alice@example.com"), 0).await;
     world.app.count_reaches(Stored::AuditEvents(&["login.social_failed"]), 5).await;
+}
+
+/// The review's finding 5: a verified domain proves who holds its DNS, not who registered an
+/// address at the identity provider. An ID token that does not say `email_verified` takes over
+/// no existing account, and makes a new one only where the connection opted in.
+#[tokio::test]
+async fn an_address_the_provider_did_not_verify_takes_over_nothing_and_makes_an_account_only_by_opt_in() {
+    let Some(world) = world().await else { return };
+    world.verify_domain().await;
+    let (ceo, _) = world.app.logged_in_user("ceo@acme.test").await;
+    world.next_user("ceo").await;
+    let landed = world.log_in().await;
+    assert_eq!(param(&landed, "error").as_deref(), Some("identity_not_linked"), "{landed}");
+    world.next_user("newbie").await;
+    let landed = world.log_in().await;
+    assert_eq!(param(&landed, "error").as_deref(), Some("sso_email_unverified"), "{landed}");
+    world.app.count_reaches(Stored::AccountsWithEmail("newbie@acme.test"), 0).await;
+
+    let path = format!("/orgs/acme/sso/{}", world.connection["id"].as_str().unwrap());
+    let opt_in = json!({"allow_unverified_email": true});
+    let changed = world.app.send_json(reqwest::Method::PATCH, &path, &opt_in, Some(&world.owner)).await;
+    let changed: Value = changed.json().await.unwrap();
+    assert_eq!(changed["idp"]["allow_unverified_email"], true, "{changed}");
+    world.next_user("newbie").await;
+    let landed = world.log_in().await;
+    assert_eq!(world.exchange(&landed).await.status(), StatusCode::OK, "{landed}");
+    world.app.count_reaches(Stored::AccountsWithEmail("newbie@acme.test"), 1).await;
+    // The opt-in makes accounts; it never hands over one that exists.
+    world.next_user("ceo").await;
+    let landed = world.log_in().await;
+    assert_eq!(param(&landed, "error").as_deref(), Some("identity_not_linked"), "{landed}");
+    world.app.count_reaches(Stored::AccountsWithEmail("ceo@acme.test"), 1).await;
+    assert_eq!(ceo["email"], "ceo@acme.test");
 }
 
 /// Needs no provider: what is refused when the connection is made or changed.

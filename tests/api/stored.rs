@@ -40,8 +40,6 @@ pub enum Stored<'a> {
     Admins,
     /// Accounts with this address (compared in lower case).
     AccountsWithEmail(&'a str),
-    /// Pending accounts with this address.
-    PendingAccountsWithEmail(&'a str),
     /// Accounts whose password hash starts so.
     HashesStartingWith(&'a str),
     /// Social identities.
@@ -91,10 +89,6 @@ impl Stored<'_> {
             Self::AccountsWithEmail(email) => {
                 format!("{count} accounts WHERE email_normalized = {}", quoted(&email.to_lowercase()))
             }
-            Self::PendingAccountsWithEmail(email) => format!(
-                "{count} accounts WHERE email_normalized = {} AND status = 'pending'",
-                quoted(&email.to_lowercase())
-            ),
             Self::HashesStartingWith(start) => {
                 format!("{count} accounts WHERE password_hash LIKE {}", quoted(&format!("{start}%")))
             }

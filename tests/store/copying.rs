@@ -213,6 +213,7 @@ async fn fill(store: &dyn Store) -> Filled {
             metadata_url: None,
             allow_idp_initiated: true,
             attribute_mapping: Default::default(),
+            legacy_idp: Some("https://old-idp.acme.example/metadata".into()),
         }),
         created_at: at,
         updated_at: at,

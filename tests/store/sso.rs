@@ -34,6 +34,7 @@ async fn connection(h: &Harness, slug: &str) -> SsoConnection {
             metadata_url: None,
             allow_idp_initiated: false,
             attribute_mapping: Default::default(),
+            legacy_idp: None,
         }),
         created_at: now(),
         updated_at: now(),
@@ -142,6 +143,7 @@ pub async fn an_assertion_is_used_once_and_a_request_answers_only_its_connection
         issuer: "https://login.rival.test/".into(),
         client_id: "gatehouse".into(),
         client_secret_sealed: "c2VhbGVk".into(),
+        allow_unverified_email: true,
     });
     assert!(h.store.insert_sso_connection(&oidc, 10, &Effects::none()).await.unwrap());
     assert_eq!(h.store.sso_connections(rival.org_id).await.unwrap(), vec![rival, oidc]);

@@ -249,7 +249,9 @@ mod tests {
     #[test]
     fn no_credential_but_a_login_creates_lasting_access_except_a_key_s_member_invitation() {
         for operation in Operation::ALL {
-            for credential in [Credential::OrgKey, Credential::ScimToken, Credential::ClientCredentials, Credential::ClientToken] {
+            for credential in
+                [Credential::OrgKey, Credential::ScimToken, Credential::ClientCredentials, Credential::ClientToken]
+            {
                 assert!(matches!(cell(*operation, credential), Cell::Refused(_)), "{operation:?} {credential:?}");
             }
             assert_eq!(cell(*operation, Credential::Impersonation), I, "{operation:?}");
@@ -263,6 +265,8 @@ mod tests {
     fn the_table_renders_a_row_per_operation() {
         let table = markdown();
         assert_eq!(table.lines().count(), Operation::ALL.len() + 2);
-        assert!(table.contains("| make a SCIM token | `POST /orgs/{org}/scim/tokens` | yes | yes | imp | key | key | 401 | 401 | 401 |"));
+        assert!(table.contains(
+            "| make a SCIM token | `POST /orgs/{org}/scim/tokens` | yes | yes | imp | key | key | 401 | 401 | 401 |"
+        ));
     }
 }

@@ -176,6 +176,12 @@ codes! {
         "the SAML metadata is not an identity provider's with an HTTP-Redirect login URL (https) and a signing certificate (RSA 2048+ or EC P-256/P-384); `detail` says what is missing";
     SsoRequired = "sso_required", FORBIDDEN, "Single sign-on required",
         "the organization that verified the address's domain requires its identity provider: log in at the problem's `login_url` (a password, email link, passkey or social login is refused; its owners keep their ways in)";
+    SsoConnectionInactive = "sso_connection_inactive", FORBIDDEN, "Connection not active",
+        "the connection's organization has verified no domain (`POST /orgs/{org}/domains/{domain}/verify`): until one is, its connections send no browser to their identity provider and take no answer from it";
+    SsoDomainNotVerified = "sso_domain_not_verified", FORBIDDEN, "Address outside the organization's domains",
+        "an organization's identity provider logs in, links and makes accounts only for addresses at domains the organization verified: log in another way";
+    SsoEmailUnverified = "sso_email_unverified", FORBIDDEN, "Address not verified by the identity provider",
+        "the ID token does not say the provider verified the address (`email_verified`): no account is made from it unless the connection allows it (`allow_unverified_email`), and none is ever linked";
     SamlInvalid = "saml_invalid", BAD_REQUEST, "SAML answer refused",
         "the identity provider's answer failed a check (signature, audience, validity, the request it answers, a replay…); the reason is in gatehouse's log and audit trail (`login.social_failed`), never in the answer";
     TokenExpired = "token_expired", GONE, "Link expired",

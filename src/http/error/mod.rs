@@ -118,6 +118,12 @@ pub enum ApiError {
     SsoRequired {
         login_url: String,
     },
+    /// 403: the connection's organization has verified no domain.
+    SsoConnectionInactive,
+    /// 403: the address is at no domain the organization verified.
+    SsoDomainNotVerified,
+    /// 403: the ID token does not say the address is verified.
+    SsoEmailUnverified,
     /// 409
     EmailTaken,
     /// 409
@@ -246,6 +252,9 @@ impl ApiError {
             SsoMetadataInvalid(_) => Code::SsoMetadataInvalid,
             SamlInvalid => Code::SamlInvalid,
             SsoRequired { .. } => Code::SsoRequired,
+            SsoConnectionInactive => Code::SsoConnectionInactive,
+            SsoDomainNotVerified => Code::SsoDomainNotVerified,
+            SsoEmailUnverified => Code::SsoEmailUnverified,
             TokenExpired => Code::TokenExpired,
             PayloadTooLarge => Code::PayloadTooLarge,
             UnsupportedMediaType(_) => Code::UnsupportedMediaType,
@@ -334,6 +343,9 @@ impl ApiError {
             SsoMetadataInvalid(why) => format!("The identity provider's metadata is not usable: {why}."),
             SamlInvalid => "The identity provider's answer was refused; the reason is in gatehouse's log and audit trail.".into(),
             SsoRequired { .. } => "Your organization requires you to log in through its identity provider: go to login_url.".into(),
+            SsoConnectionInactive => "This single sign-on connection takes no logins until its organization verifies a domain.".into(),
+            SsoDomainNotVerified => "This organization's identity provider logs in only addresses at the domains the organization verified; log in another way.".into(),
+            SsoEmailUnverified => "The identity provider did not say it verified this address, so no account is made or linked from this login; ask the organization's IT.".into(),
             TokenExpired => "The link has expired; ask for a new one.".into(),
             PayloadTooLarge => "The request body is larger than this route takes: 64 KiB (a SAML metadata or answer: 1 MiB; an import: 64 MiB).".into(),
             UnsupportedMediaType(why) => why.clone(),

@@ -51,13 +51,15 @@ fn connection_id(id: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(id).map_err(|_| ApiError::NotFound("connection"))
 }
 
-fn body(state: &AppState, connection: SsoConnection) -> SsoConnectionBody {
+/// A connection as shown; `active`: whether its organization's connections take logins.
+fn body(state: &AppState, connection: SsoConnection, active: bool) -> SsoConnectionBody {
     let accounts = &state.accounts;
     let shown = Shown {
         saml: accounts.sso_urls(connection.id),
         redirect_uri: accounts.oidc_redirect_uri(connection.id),
         login_url: accounts.sso_login_url(&connection),
         fingerprints: connection.saml().map(fingerprints).unwrap_or_default(),
+        active,
     };
     SsoConnectionBody::new(connection, shown)
 }
@@ -113,6 +115,12 @@ struct ConnectionInput {
     /// default, and safer so: such an answer is bound to no browser.
     #[serde(default)]
     allow_idp_initiated: Option<bool>,
+    /// (OpenID Connect) Whether an ID token that does not say the provider verified the
+    /// address (`email_verified`) may make a new account at the organization's verified
+    /// domains; `false` by default. Such a token never links to, or logs in as, an existing
+    /// account.
+    #[serde(default)]
+    allow_unverified_email: Option<bool>,
 }
 
 impl From<ConnectionInput> for sso_rules::ConnectionInput {
@@ -126,7 +134,12 @@ impl From<ConnectionInput> for sso_rules::ConnectionInput {
                 attribute_mapping: input.attribute_mapping.map(|m| AttributeMapping { email: m.email, name: m.name }),
                 allow_idp_initiated: input.allow_idp_initiated,
             },
-            oidc: OidcInput { issuer: input.issuer, client_id: input.client_id, client_secret: input.client_secret },
+            oidc: OidcInput {
+                issuer: input.issuer,
+                client_id: input.client_id,
+                client_secret: input.client_secret,
+                allow_unverified_email: input.allow_unverified_email,
+            },
         }
     }
 }
@@ -151,6 +164,11 @@ struct OidcConnectionInput {
     /// As for a SAML connection.
     #[serde(default)]
     default_role: Option<String>,
+    /// Whether an ID token that does not say the provider verified the address
+    /// (`email_verified`) may make a new account at the organization's verified domains;
+    /// `false` by default. Such a token never links to, or logs in as, an existing account.
+    #[serde(default)]
+    allow_unverified_email: Option<bool>,
 }
 
 impl From<OidcConnectionInput> for sso_rules::ConnectionInput {
@@ -163,6 +181,7 @@ impl From<OidcConnectionInput> for sso_rules::ConnectionInput {
                 issuer: Some(input.issuer),
                 client_id: Some(input.client_id),
                 client_secret: Some(input.client_secret),
+                allow_unverified_email: input.allow_unverified_email,
             },
         }
     }
@@ -185,7 +204,11 @@ async fn list(
     Path(org): Path<String>,
 ) -> Result<Json<ConnectionList>, ApiError> {
     let connections = state.accounts.sso_connections(&caller, &org).await?;
-    Ok(Json(ConnectionList { connections: connections.into_iter().map(|c| body(&state, c)).collect() }))
+    let active = match connections.first() {
+        Some(first) => state.accounts.sso_active(first.org_id).await?,
+        None => false,
+    };
+    Ok(Json(ConnectionList { connections: connections.into_iter().map(|c| body(&state, c, active)).collect() }))
 }
 
 #[utoipa::path(
@@ -203,7 +226,11 @@ async fn add(
     JsonBody(input): JsonBody<ConnectionInput>,
 ) -> Result<Response, ApiError> {
     let connection = state.accounts.add_saml_connection(&caller, &org, input.into(), &client).await?;
-    Ok((StatusCode::CREATED, Json(body(&state, connection))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(body(&state, connection.clone(), state.accounts.sso_active(connection.org_id).await?)),
+    )
+        .into_response())
 }
 
 #[utoipa::path(
@@ -221,7 +248,11 @@ async fn add_oidc(
     JsonBody(input): JsonBody<OidcConnectionInput>,
 ) -> Result<Response, ApiError> {
     let connection = state.accounts.add_oidc_connection(&caller, &org, input.into(), &client).await?;
-    Ok((StatusCode::CREATED, Json(body(&state, connection))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(body(&state, connection.clone(), state.accounts.sso_active(connection.org_id).await?)),
+    )
+        .into_response())
 }
 
 #[utoipa::path(
@@ -236,7 +267,7 @@ async fn read(
     Path((org, id)): Path<(String, String)>,
 ) -> Result<Json<SsoConnectionBody>, ApiError> {
     let connection = state.accounts.sso_connection(&caller, &org, connection_id(&id)?).await?;
-    Ok(Json(body(&state, connection)))
+    Ok(Json(body(&state, connection.clone(), state.accounts.sso_active(connection.org_id).await?)))
 }
 
 #[utoipa::path(
@@ -255,7 +286,7 @@ async fn update(
 ) -> Result<Json<SsoConnectionBody>, ApiError> {
     let id = connection_id(&id)?;
     let connection = state.accounts.update_sso_connection(&caller, &org, id, input.into(), &client).await?;
-    Ok(Json(body(&state, connection)))
+    Ok(Json(body(&state, connection.clone(), state.accounts.sso_active(connection.org_id).await?)))
 }
 
 #[utoipa::path(

@@ -143,6 +143,12 @@ identity-linked =
     .intro = Eine Anmeldung mit einem { $provider }-Konto meldet Sie nun bei Ihrem Konto bei { $product } an.
     .outro = Wenn Sie das nicht waren, setzen Sie Ihr Passwort sofort zurück („Passwort vergessen“ auf { $site }) und entfernen Sie die { $provider }-Anmeldung in Ihren Kontoeinstellungen.
 
+sso-idp-changed =
+    .subject = Die Single-Sign-on-Anmeldung Ihrer Organisation vertraut jetzt einem anderen Identitätsanbieter
+    .intro = Eine Single-Sign-on-Verbindung Ihrer Organisation „{ $org }“ bei { $product } (Verbindung { $connection }) wurde soeben so geändert, dass sie einem anderen Identitätsanbieter oder anderen Schlüsseln ihres Identitätsanbieters vertraut.
+    .now = Sie vertraut jetzt dem Identitätsanbieter, der sich { $idp } nennt, mit den Schlüsseln { $keys }. Wer sich bisher über sie angemeldet hat, meldet sich neu an: Keine Anmeldung, die sie verknüpft hat, geht auf einen anderen Identitätsanbieter über.
+    .outro = Wenn Sie diese Änderung nicht erwartet haben, prüfen Sie sofort die Single-Sign-on-Verbindungen und das Protokoll der Organisation, und entfernen Sie die Verbindung, wenn sie nicht Ihre ist.
+
 identity-unlinked =
     .subject = Anmeldung mit { $provider } getrennt
     .intro = Eine Anmeldung mit Ihrem { $provider }-Konto meldet Sie nicht mehr bei Ihrem Konto bei { $product } an.

@@ -143,6 +143,12 @@ identity-linked =
     .intro = Logging in with a { $provider } account now logs in to your account at { $product }.
     .outro = If this was not you, reset your password at once ("forgot password" at { $site }) and remove the { $provider } login in your account settings.
 
+sso-idp-changed =
+    .subject = Your organization's single sign-on now trusts another identity provider
+    .intro = A single sign-on connection of your organization "{ $org }" at { $product } (connection { $connection }) was just changed to trust another identity provider, or other keys of its identity provider.
+    .now = It now trusts the identity provider that names itself { $idp }, by the keys { $keys }. People it logged in before log in through it afresh: no login it linked carries over to another identity provider.
+    .outro = If you did not expect this change, review the organization's single sign-on connections and its audit trail at once, and remove the connection if it is not yours.
+
 identity-unlinked =
     .subject = { $provider } login unlinked
     .intro = Logging in with your { $provider } account no longer logs in to your account at { $product }.

@@ -143,6 +143,12 @@ identity-linked =
     .intro = Iniciar sesión con una cuenta de { $provider } ahora le da acceso a su cuenta en { $product }.
     .outro = Si no fue usted, restablezca su contraseña de inmediato («¿Olvidó su contraseña?» en { $site }) y quite el inicio de sesión con { $provider } en la configuración de su cuenta.
 
+sso-idp-changed =
+    .subject = El inicio de sesión único de su organización confía ahora en otro proveedor de identidad
+    .intro = Una conexión de inicio de sesión único de su organización «{ $org }» en { $product } (conexión { $connection }) acaba de cambiarse para confiar en otro proveedor de identidad, o en otras claves de su proveedor de identidad.
+    .now = Ahora confía en el proveedor de identidad que se llama a sí mismo { $idp }, con las claves { $keys }. Quienes iniciaban sesión con ella vuelven a empezar: ningún inicio de sesión que vinculó pasa a otro proveedor de identidad.
+    .outro = Si no esperaba este cambio, revise de inmediato las conexiones de inicio de sesión único de la organización y su registro de auditoría, y elimine la conexión si no es suya.
+
 identity-unlinked =
     .subject = Inicio de sesión con { $provider } desvinculado
     .intro = Iniciar sesión con su cuenta de { $provider } ya no le da acceso a su cuenta en { $product }.

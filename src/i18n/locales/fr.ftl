@@ -143,6 +143,12 @@ identity-linked =
     .intro = Se connecter avec un compte { $provider } vous connecte désormais à votre compte sur { $product }.
     .outro = Si ce n'était pas vous, réinitialisez immédiatement votre mot de passe (« Mot de passe oublié » sur { $site }) et retirez la connexion { $provider } dans les paramètres de votre compte.
 
+sso-idp-changed =
+    .subject = L'authentification unique de votre organisation fait maintenant confiance à un autre fournisseur d'identité
+    .intro = Une connexion d'authentification unique de votre organisation « { $org } » sur { $product } (connexion { $connection }) vient d'être modifiée pour faire confiance à un autre fournisseur d'identité, ou à d'autres clés de son fournisseur d'identité.
+    .now = Elle fait maintenant confiance au fournisseur d'identité qui se nomme { $idp }, par les clés { $keys }. Les personnes qu'elle connectait se connectent à nouveau : aucune connexion qu'elle a liée ne passe à un autre fournisseur d'identité.
+    .outro = Si vous n'attendiez pas ce changement, vérifiez sans tarder les connexions d'authentification unique de l'organisation et son journal d'audit, et supprimez la connexion si elle n'est pas la vôtre.
+
 identity-unlinked =
     .subject = Connexion { $provider } dissociée
     .intro = Se connecter avec votre compte { $provider } ne vous connecte plus à votre compte sur { $product }.

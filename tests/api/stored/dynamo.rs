@@ -77,9 +77,6 @@ fn counted(item: &Item, what: &Stored<'_>) -> bool {
         Stored::Accounts => account(item),
         Stored::Admins => account(item) && is(item, "role", Some("admin")),
         Stored::AccountsWithEmail(email) => account(item) && is(item, "email_norm", Some(&email.to_lowercase())),
-        Stored::PendingAccountsWithEmail(email) => {
-            account(item) && is(item, "email_norm", Some(&email.to_lowercase())) && is(item, "status", Some("pending"))
-        }
         Stored::HashesStartingWith(start) => account(item) && text(item, "hash").is_some_and(|h| h.starts_with(start)),
         Stored::Identities => keyed(item, "A#", |sk| sk.starts_with("ID#")),
         Stored::Jobs(ref jobs) => job(item, jobs),
