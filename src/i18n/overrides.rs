@@ -128,6 +128,9 @@ pub(super) fn sample_args() -> Vec<(&'static str, FluentValue<'static>)> {
         ("role", text("admin")),
         ("code", text("WDJB-MJHT")),
         ("reason", text("Ticket 4411")),
+        ("connection", text("0193f1e2-0000-7000-8000-000000000001")),
+        ("idp", text("https://idp.example.com/metadata")),
+        ("keys", text("SHA256:AB:CD")),
         ("left", FluentValue::from(3)),
         ("n", FluentValue::from(2)),
     ]

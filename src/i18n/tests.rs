@@ -81,6 +81,12 @@ fn every_email(letters: Letters<'_>) -> Vec<Rendered> {
         letters.identity_linked("Example", Some("ann@example.org")),
         letters.identity_linked("Example", None),
         letters.identity_unlinked("Example"),
+        letters.sso_idp_changed(
+            "Acme",
+            "0193f1e2-0000-7000-8000-000000000001",
+            "https://idp.example.com/metadata",
+            "AB:CD",
+        ),
         letters.test_message(),
     ]
 }

@@ -116,10 +116,12 @@ impl Username {
     }
 
     /// Whether this is a name that only an admin may give: one of [`RESERVED_USERNAMES`], or one
-    /// that differs from it only in letter case or in characters that look alike (the UTS #39
-    /// skeletons meet: `ADMlN`, `adrnin`, `r00t`).
+    /// that differs from it only in letter case, in characters that look alike (the UTS #39
+    /// skeletons meet: `ADMlN`, `adrnin`, `r00t`), or in the punctuation a username may hold
+    /// (`admin_`, `no-reply`, `gate.house`).
     pub fn reserved(&self) -> bool {
-        let own = skeletons(self.as_str());
+        let bare: String = self.as_str().chars().filter(|c| !matches!(c, '_' | '.' | '-')).collect();
+        let own = skeletons(&bare);
         RESERVED_USERNAMES.iter().any(|name| skeletons(name).iter().any(|s| own.contains(s)))
     }
 }
@@ -498,12 +500,33 @@ mod tests {
     fn usernames_follow_the_contract() {
         assert_eq!(Username::parse("ben").unwrap().as_str(), "ben");
         assert_eq!(Username::parse("Ben_1.x-y").unwrap().normalized(), "ben_1.x-y");
-        for reserved in
-            ["admin", "ADMIN", "AdMiN", "ADMlN", "adrnin", "r00t", "ROOT", "n0reply", "gatehouse", "SUPP0RT", "abuse"]
-        {
+        for reserved in [
+            "admin",
+            "ADMIN",
+            "AdMiN",
+            "ADMlN",
+            "adrnin",
+            "r00t",
+            "ROOT",
+            "n0reply",
+            "gatehouse",
+            "SUPP0RT",
+            "abuse",
+            "admin_",
+            "_admin",
+            "a.d.m.i.n",
+            "no-reply",
+            "No_Reply",
+            "gate-house",
+            "gate.h0use",
+            "root.",
+            "-support-",
+        ] {
             assert!(Username::parse(reserved).unwrap().reserved(), "{reserved} is free");
         }
-        for free in ["ben", "admins", "admin_1", "rooted", "sysadmin", "noreplies", "supporter"] {
+        for free in
+            ["ben", "admins", "admin_1", "rooted", "sysadmin", "noreplies", "supporter", "ad-min-team", "gate_keeper"]
+        {
             assert!(!Username::parse(free).unwrap().reserved(), "{free} is reserved");
         }
         for bad in ["be", &"x".repeat(33), "ben!", "ben@example.com", "bén", "b en"] {

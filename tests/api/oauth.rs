@@ -592,3 +592,42 @@ async fn an_org_hint_naming_another_s_organization_grants_nothing_of_it() {
     let info: Value = userinfo(&app, tokens["access_token"].as_str().unwrap()).await.json().await.unwrap();
     assert_eq!(info["org"]["slug"], "ann-co");
 }
+
+/// A third-party client the person let read one of her organizations reads no other by naming
+/// it in `org_hint`: the organization is agreed to by name, and another is asked about again.
+#[tokio::test]
+async fn a_consent_to_one_organization_lends_no_other_to_a_third_party_client() {
+    let app = spawn_app().await;
+    let admin = app.admin("root@example.com").await;
+    let (_, ann) = app.logged_in_user("ann@example.com").await;
+    for slug in ["acme", "beta"] {
+        let made = app.post_json("/orgs", &json!({"name": slug.to_uppercase(), "slug": slug}), Some(&ann)).await;
+        assert_eq!(made.status(), StatusCode::CREATED);
+    }
+    let body =
+        json!({"name": "Planner", "redirect_uris": [REDIRECT], "scopes": ["openid", "org"], "first_party": false});
+    let client = register(&app, &admin, body).await;
+    let browser = Browser::new(&app);
+    let url_for = |org: &str, extra: &[(&str, &str)]| {
+        let (_, challenge) = pkce();
+        let mut params = vec![("scope", "openid org"), ("org_hint", org)];
+        params.extend_from_slice(extra);
+        authorize_url(&app, &client, &challenge, &params).replacen("scope=openid+profile+email+offline_access&", "", 1)
+    };
+    // She agrees to share acme: asked by name.
+    let first = browser.get(&url_for("acme", &[])).await;
+    let first = browser.log_in(&location(&first), "ann@example.com", PASSWORD).await;
+    let page = browser.get(&location(&first)).await;
+    let html = page.text().await.unwrap();
+    assert!(html.contains("ACME"), "the consent page names the organization: {html}");
+    authorize(&app, &browser, &url_for("acme", &[]), "ann@example.com").await;
+    // Asked again for acme: nothing to ask.
+    let again = browser.get(&url_for("acme", &[("prompt", "none")])).await;
+    assert!(query_param(&location(&again), "code").is_some(), "{}", location(&again));
+    // Naming beta: not silently; with prompt=none, consent_required; else the page names it.
+    let silently = browser.get(&url_for("beta", &[("prompt", "none")])).await;
+    assert_eq!(query_param(&location(&silently), "error").as_deref(), Some("consent_required"));
+    let asked = browser.get(&url_for("beta", &[])).await;
+    assert_eq!(asked.status(), StatusCode::OK);
+    assert!(asked.text().await.unwrap().contains("BETA"));
+}

@@ -513,9 +513,10 @@ async fn a_known_identity_logs_in_only_while_its_account_is_the_organizations_al
     let bobs = ["--idp-entity-id", BOB_IDP, "--key", "other"];
     let (landed, _) = world.log_in("alice@acme.test", &bobs).await;
     assert_eq!(param(&location(&landed), "error").as_deref(), Some("identity_not_linked"));
-    // The owner is told, by email, which identity provider the connection trusts now.
-    let told = world.app.smtp.wait_for("owner@example.com", 1).await;
-    let told = told.last().unwrap();
+    // The owner is told, by email, which identity provider the connection trusts now (after the
+    // activation email of their sign-up).
+    let told = world.app.smtp.wait_for("owner@example.com", 2).await;
+    let told = &told[1];
     assert!(told.text().contains(BOB_IDP) && told.text().contains("Acme"), "{}", told.text());
     assert!(!told.text().contains("Acme IdP"), "the connection's name is never shown as a provider");
     let audited = Stored::AuditEvents(&["org.sso_updated"]);

@@ -8,9 +8,11 @@
 
 use serde_json::json;
 use url::Url;
+use uuid::Uuid;
 
 use super::{CODE_TTL, parse_scopes, redirect_matches};
 use crate::accounts::{Accounts, Caller, ClientInfo, Result};
+use crate::model::org::OrgKey;
 use crate::model::outcome::Kind;
 use crate::sessions::SessionAuth;
 use crate::store::clients::{NewCode, OAuthClient};
@@ -27,7 +29,15 @@ pub enum Authorization {
     Login { again: String, login_hint: Option<String> },
     /// Ask the person whether `client` may have `scopes` and reach `resources` (RFC 8707) as
     /// them; `unverified`: it registered itself.
-    Consent { client: String, scopes: Vec<String>, resources: Vec<String>, redirect_uri: String, unverified: bool },
+    Consent {
+        client: String,
+        scopes: Vec<String>,
+        resources: Vec<String>,
+        redirect_uri: String,
+        unverified: bool,
+        /// The organization the `org` scope would name (its name), asked about by name.
+        org: Option<String>,
+    },
 }
 
 /// A request whose client and redirect URI are known: from here on, errors go back there.
@@ -66,6 +76,12 @@ fn answer(redirect_uri: &str, params: &[(&str, &str)], state: Option<&str>, issu
         query.append_pair("iss", issuer);
     }
     url
+}
+
+/// How a consent records the organization it let a client read: a URN, never a scope's name
+/// nor a resource a client may name.
+fn consented_org(org: Uuid) -> String {
+    format!("urn:gatehouse:org:{org}")
 }
 
 impl Accounts {
@@ -119,12 +135,21 @@ impl Accounts {
             return Ok(Authorization::Login { again, login_hint: checked.login_hint });
         };
         let asked = checked.prompt.iter().any(|p| p == "consent");
+        // The organization the `org` scope names, agreed to by name: a client the person let
+        // read one organization reads no other by naming it in `org_hint`.
+        let org = match checked.scopes.iter().any(|s| s == "org") {
+            true => self.grant_org(caller, checked.org_hint.as_deref()).await?,
+            false => None,
+        };
+        let org_consent = org.map(consented_org);
         match decision {
             Some(false) => return error("access_denied", "the person did not allow it"),
             Some(true) => {
                 let (account, client) = (caller.account_id, &checked.client.id);
-                // The resources agreed to are kept beside the scopes (a URI is never a scope name).
-                let agreed: Vec<String> = checked.scopes.iter().chain(&checked.resources).cloned().collect();
+                // The resources agreed to are kept beside the scopes (a URI is never a scope
+                // name), and so is the organization, as a URN.
+                let agreed: Vec<String> =
+                    checked.scopes.iter().chain(&checked.resources).chain(&org_consent).cloned().collect();
                 self.store.save_consent(account, client, &agreed, self.now()).await?;
                 self.note(
                     self.outcome(Kind::OauthConsented, Some(caller.account_id), client_info)
@@ -134,22 +159,28 @@ impl Accounts {
             None if checked.client.first_party && !asked => {}
             None => {
                 let agreed = self.store.consent(caller.account_id, &checked.client.id).await?.unwrap_or_default();
-                let covered = checked.scopes.iter().chain(&checked.resources).all(|s| agreed.contains(s));
+                let covered =
+                    checked.scopes.iter().chain(&checked.resources).chain(&org_consent).all(|s| agreed.contains(s));
                 if asked || !covered {
                     if none {
                         return error("consent_required", "the person has not agreed to share this yet");
                     }
+                    let org = match org {
+                        Some(id) => self.store.find_org(OrgKey::Id(id)).await?.map(|o| o.name),
+                        None => None,
+                    };
                     return Ok(Authorization::Consent {
                         client: checked.client.name.clone(),
                         scopes: checked.scopes.clone(),
                         resources: checked.resources.clone(),
                         redirect_uri: checked.redirect_uri.clone(),
                         unverified: checked.client.self_registered,
+                        org,
                     });
                 }
             }
         }
-        let code = self.issue_code(&checked, caller, client_info).await?;
+        let code = self.issue_code(&checked, caller, org, client_info).await?;
         let url = answer(&checked.redirect_uri, &[("code", &code)], checked.state.as_deref(), &issuer);
         Ok(Authorization::Redirect(url))
     }
@@ -253,12 +284,14 @@ impl Accounts {
         None
     }
 
-    async fn issue_code(&self, checked: &Checked, caller: &Caller, client_info: &ClientInfo) -> Result<String> {
+    async fn issue_code(
+        &self,
+        checked: &Checked,
+        caller: &Caller,
+        org: Option<Uuid>,
+        client_info: &ClientInfo,
+    ) -> Result<String> {
         let now = self.now();
-        let org = match checked.scopes.iter().any(|s| s == "org") {
-            true => self.grant_org(caller, checked.org_hint.as_deref()).await?,
-            false => None,
-        };
         let code = OpaqueToken::generate();
         let record = NewCode {
             hash: code.hash,

@@ -212,13 +212,15 @@ pub struct Asked<'a> {
     pub resources: &'a [String],
     /// The client registered itself.
     pub unverified: bool,
+    /// The organization the `org` scope would tell the client of, by name.
+    pub org: Option<&'a str>,
 }
 
 /// The consent page: may the client have the scopes, and reach the resources? Both buttons
 /// post the request back. A client that registered itself is said to be one, with where the
 /// answer goes.
 pub fn consent_form(form: &str, request: &str, asked: &Asked<'_>, redirect_uri: &str) -> Response {
-    let Asked { client, scopes, resources, unverified } = *asked;
+    let Asked { client, scopes, resources, unverified, org } = *asked;
     let warning = match unverified {
         true => {
             let app = url::Url::parse(redirect_uri).ok().and_then(|u| u.host_str().map(str::to_owned));
@@ -229,7 +231,10 @@ pub fn consent_form(form: &str, request: &str, asked: &Asked<'_>, redirect_uri: 
     };
     let items: String = scopes
         .iter()
-        .map(|scope| scope_meaning(scope))
+        .map(|scope| match (scope.as_str(), org) {
+            ("org", Some(org)) => t_with("scope-org-named", &[("org", org.into())]),
+            _ => scope_meaning(scope),
+        })
         .chain(resources.iter().map(|resource| t_with("scope-resource", &[("app", resource.as_str().into())])))
         .map(|meaning| format!("<li>{}</li>\n", text(&meaning)))
         .collect();

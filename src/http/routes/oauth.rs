@@ -51,9 +51,10 @@ fn answer(state: &AppState, headers: &HeaderMap, query: &str, decision: Authoriz
             }
             go_to(login.as_str())
         }
-        Authorization::Consent { client, scopes, resources, redirect_uri, unverified } => {
+        Authorization::Consent { client, scopes, resources, redirect_uri, unverified, org } => {
             let (form, set) = form_token(state, headers);
-            let asked = pages::Asked { client: &client, scopes: &scopes, resources: &resources, unverified };
+            let org = org.as_deref();
+            let asked = pages::Asked { client: &client, scopes: &scopes, resources: &resources, unverified, org };
             with_cookies(pages::consent_form(&form, query, &asked, &redirect_uri), [set])
         }
     }

@@ -254,6 +254,7 @@ scope-email = Ihre E-Mail-Adresse zu sehen
 scope-offline_access = angemeldet zu bleiben, während Sie nicht da sind
 scope-app_data = die Daten zu sehen, die Administratoren zu Ihrem Konto führen (Tarif, Rollen)
 scope-org = die Organisation kennen, in der Sie hier arbeiten, und Ihre Rolle und Berechtigungen dort
+scope-org-named = wissen, dass Sie hier in { $org } arbeiten, und Ihre Rolle und Berechtigungen dort
 scope-resource = { $app } in Ihrem Namen verwenden
 
 page-device =

@@ -254,6 +254,7 @@ scope-email = see your email address
 scope-offline_access = stay signed in while you are away
 scope-app_data = see the data administrators keep on your account (plan, roles)
 scope-org = know the organization you work in here, your role and permissions there
+scope-org-named = know that you work in { $org } here, your role and permissions there
 scope-resource = use { $app } as you
 
 page-device =

@@ -254,6 +254,7 @@ scope-email = ver su dirección de correo electrónico
 scope-offline_access = mantener la sesión iniciada mientras no está
 scope-app_data = ver los datos que los administradores guardan sobre su cuenta (plan, roles)
 scope-org = conocer la organización en la que trabaja aquí, su rol y sus permisos en ella
+scope-org-named = saber que trabaja aquí en { $org }, su rol y sus permisos en ella
 scope-resource = usar { $app } en su nombre
 
 page-device =

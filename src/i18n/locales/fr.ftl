@@ -254,6 +254,7 @@ scope-email = voir votre adresse e-mail
 scope-offline_access = rester connecté pendant votre absence
 scope-app_data = voir les données que les administrateurs conservent sur votre compte (offre, rôles)
 scope-org = connaître l’organisation dans laquelle vous travaillez ici, votre rôle et vos permissions
+scope-org-named = savoir que vous travaillez ici dans { $org }, votre rôle et vos permissions
 scope-resource = utiliser { $app } en votre nom
 
 page-device =
