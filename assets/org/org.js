@@ -383,10 +383,18 @@
       time(connection.created_at),
       '.',
     ]);
+    const parts = [head, el('p', { text: intro }), values([...shown, ...about]), footer];
+    if (connection.active === false) {
+      parts.splice(1, 0, el('p', {
+        className: 'once',
+        text: 'Not active yet: it takes no logins, and sends nobody to the identity provider, until the organization verifies a domain (see Domains).',
+        attrs: { 'data-testid': 'sso-inactive' },
+      }));
+    }
     return el(
       'article',
       { className: 'connection', attrs: { 'data-testid': 'sso-connection', 'data-id': connection.id, 'data-type': dash(connection.type) } },
-      [head, el('p', { text: intro }), values([...shown, ...about]), footer],
+      parts,
     );
   }
 
