@@ -1785,7 +1785,7 @@ export interface paths {
         put?: never;
         /**
          * Change the password
-         * @description With a token, every other session of the account ends; without one, every session ends.
+         * @description With a token, every other session of the account ends; without one, every session ends. A bearer token that opens nothing here (expired, revoked, a SCIM or client app's token) is answered `401`, never taken for no token.
          */
         post: operations["changePassword"];
         delete?: never;
@@ -2527,6 +2527,13 @@ export interface components {
              *     default, and safer so: such an answer is bound to no browser.
              */
             allow_idp_initiated?: boolean | null;
+            /**
+             * @description (OpenID Connect) Whether an ID token that does not say the provider verified the
+             *     address (`email_verified`) may make a new account at the organization's verified
+             *     domains; `false` by default. Such a token never links to, or logs in as, an existing
+             *     account.
+             */
+            allow_unverified_email?: boolean | null;
         };
         ConnectionList: {
             connections: components["schemas"]["SsoConnectionBody"][];
@@ -3132,11 +3139,19 @@ export interface components {
             name?: string | null;
             /** @description As for a SAML connection. */
             default_role?: string | null;
+            /**
+             * @description Whether an ID token that does not say the provider verified the address
+             *     (`email_verified`) may make a new account at the organization's verified domains;
+             *     `false` by default. Such a token never links to, or logs in as, an existing account.
+             */
+            allow_unverified_email?: boolean | null;
         };
         /** @description The OpenID Connect provider. */
         OidcIdpBody: {
             issuer: string;
             client_id: string;
+            /** @description Whether an ID token without `email_verified` may make a new account. */
+            allow_unverified_email: boolean;
         };
         OptionsBody: {
             /** @description For the second step of a password login: the `mfa_token` of the `mfa_required` answer. */
@@ -3271,7 +3286,7 @@ export interface components {
          * @description The stable machine-readable error codes.
          * @enum {string}
          */
-        ProblemCode: "malformed_request" | "token_invalid" | "unauthorized" | "invalid_credentials" | "account_not_activated" | "account_disabled" | "mfa_required" | "invalid_code" | "mfa_token_invalid" | "reauthentication_required" | "mfa_enrolment_required" | "api_key_forbidden" | "impersonation_forbidden" | "mfa_already_enabled" | "mfa_not_enabled" | "passkeys_unavailable" | "webauthn_failed" | "forbidden" | "not_a_member" | "signup_disabled" | "passwordless_disabled" | "oidc_state_invalid" | "handoff_invalid" | "oidc_failed" | "provider_unavailable" | "identity_not_linked" | "identity_taken" | "provider_email_missing" | "last_way_in" | "not_found" | "method_not_allowed" | "email_taken" | "username_taken" | "slug_taken" | "last_owner" | "invitation_email_mismatch" | "invitation_expired" | "already_member" | "role_exists" | "role_in_use" | "login_method_not_allowed" | "member_limit_reached" | "domain_exists" | "domain_taken" | "public_mail_domain" | "domain_verification_failed" | "dns_unavailable" | "sso_metadata_invalid" | "sso_required" | "saml_invalid" | "token_expired" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "rate_limited" | "unavailable" | "internal_error";
+        ProblemCode: "malformed_request" | "token_invalid" | "unauthorized" | "invalid_credentials" | "account_not_activated" | "account_disabled" | "mfa_required" | "invalid_code" | "mfa_token_invalid" | "reauthentication_required" | "mfa_enrolment_required" | "api_key_forbidden" | "impersonation_forbidden" | "mfa_already_enabled" | "mfa_not_enabled" | "passkeys_unavailable" | "webauthn_failed" | "forbidden" | "not_a_member" | "signup_disabled" | "passwordless_disabled" | "oidc_state_invalid" | "handoff_invalid" | "oidc_failed" | "provider_unavailable" | "identity_not_linked" | "identity_taken" | "provider_email_missing" | "last_way_in" | "not_found" | "method_not_allowed" | "email_taken" | "username_taken" | "slug_taken" | "last_owner" | "invitation_email_mismatch" | "invitation_expired" | "already_member" | "role_exists" | "role_in_use" | "login_method_not_allowed" | "member_limit_reached" | "domain_exists" | "domain_taken" | "public_mail_domain" | "domain_verification_failed" | "dns_unavailable" | "sso_metadata_invalid" | "sso_required" | "sso_connection_inactive" | "sso_domain_not_verified" | "sso_email_unverified" | "saml_invalid" | "token_expired" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "rate_limited" | "unavailable" | "internal_error";
         /**
          * @description The profile fields of an account. Other top-level fields are kept in `data`.
          * @example {
@@ -3505,6 +3520,11 @@ export interface components {
              *     (`?redirect_to=` as for every browser login).
              */
             login_url: string;
+            /**
+             * @description Whether it takes logins: only once its organization has verified a domain (until then it
+             *     sends no browser to its identity provider, `sso_connection_inactive`).
+             */
+            active: boolean;
             created_at: string;
             updated_at: string;
         };
@@ -11728,7 +11748,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `invalid_credentials`: wrong email, username or password (one answer for all) */
+            /** @description `unauthorized`: no access token, or a malformed, expired, tampered or revoked one; `invalid_credentials`: wrong email, username or password (one answer for all) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -11737,7 +11757,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `account_not_activated`: right password, but the account is still pending its email confirmation; `account_disabled`: right password, but an admin has disabled the account; `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin */
+            /** @description `api_key_forbidden`: an API key may not manage keys, change the account's credentials, second factors or address, or delete the account: use a login's access token; `impersonation_forbidden`: an admin acting as the account may not change its credentials, second factors or address, manage its keys, delete it or use admin routes; `account_not_activated`: right password, but the account is still pending its email confirmation; `account_disabled`: right password, but an admin has disabled the account; `forbidden`: authenticated, but not allowed: another user's account, an admin route, or the last active admin */
             403: {
                 headers: {
                     [name: string]: unknown;
