@@ -314,3 +314,93 @@ fn the_contract_sits_below_http_and_the_command_line_and_its_account_beside_the_
         .collect();
     assert!(lifted.is_empty(), "the account's shape, which the store and the webhook worker use, imports {lifted:?}");
 }
+
+/// The stores that still render the webhook payload's account themselves (the fan-out written
+/// once per backend), which is to be computed before the port; no other store may import the
+/// contract.
+const FAN_OUT_STILL_IN_STORES: [&str; 2] =
+    ["store/sql/webhooks → contract/account", "store/dynamo/effects → contract/account"];
+
+#[test]
+fn stores_never_import_the_contract_and_the_contract_never_imports_the_rules() {
+    let room = |name: &'static str| move |target: &Module| target.first().is_some_and(|room| room == name);
+    let mut crossings = imports_between("store", room("contract"));
+    crossings.retain(|crossing| !FAN_OUT_STILL_IN_STORES.contains(&crossing.as_str()));
+    crossings.extend(imports_between("contract", room("accounts")));
+    for below in ["sessions", "limits", "audit"] {
+        crossings.extend(imports_between(below, room("store")));
+    }
+    assert!(crossings.is_empty(), "a room importing one it must not:\n{}", crossings.join("\n"));
+}
+
+/// Every file under `src/` with its code (tests left out), by its path under `src/`.
+fn sources() -> Vec<(String, String)> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    modules()
+        .into_values()
+        .map(|path| (path.strip_prefix(&src).unwrap().to_string_lossy().into_owned(), code(&path)))
+        .collect()
+}
+
+/// Only the authenticator tells credentials apart by their prefix: the prefixes are named where
+/// they are defined (`model/api_key.rs`, the authenticator), where a credential is minted, and
+/// nowhere else.
+#[test]
+fn only_the_authenticator_reads_a_credential_s_prefix() {
+    const MINTERS: [&str; 2] = ["accounts/api_keys.rs", "accounts/scim_tokens.rs"];
+    let mut readers = Vec::new();
+    for (file, code) in sources() {
+        if file == "accounts/authenticator.rs" || file == "model/api_key.rs" {
+            continue;
+        }
+        for (number, line) in code.lines().enumerate() {
+            let named = line.contains("KEY_PREFIX") || line.contains("SCIM_PREFIX");
+            let spelt = line.contains("\"gh_\"") || line.contains("\"scim_\"");
+            let mints = MINTERS.contains(&file.as_str())
+                && (line.contains("format!(") || line.trim_start().starts_with("use "));
+            if (named || spelt) && !mints {
+                readers.push(format!("src/{file}:{}: {}", number + 1, line.trim()));
+            }
+        }
+    }
+    assert!(readers.is_empty(), "a credential's prefix read outside the authenticator:\n{}", readers.join("\n"));
+}
+
+/// Roles are compared in the access room (`accounts/access/`) and the model's pure rules
+/// (`model/`), never where a request happens. The stores below still hold rules of their own
+/// (written once per backend), which are to move to the model; no file may join them.
+#[test]
+fn roles_are_compared_in_the_access_room_alone() {
+    const RULES_STILL_IN_STORES: [&str; 12] = [
+        "store/sql/scim.rs",
+        "store/sql/member_guard.rs",
+        "store/sql/accounts.rs",
+        "store/sql/invitations.rs",
+        "store/sql/orgs.rs",
+        "store/copying/orgs.rs",
+        "store/dynamo/scim.rs",
+        "store/dynamo/orgs/members.rs",
+        "store/dynamo/plan.rs",
+        "store/dynamo/invitations.rs",
+        "store/dynamo/import.rs",
+        "store/dynamo/orgs.rs",
+    ];
+    let constant = r"(Role::[A-Z]\w*|\bOWNER\b|\bADMIN\b|\bMEMBER\b)";
+    let comparison = regex_lite::Regex::new(&format!(
+        r"(==|!=)\s*&?{constant}|{constant}\s*(==|!=)|matches!\([^)]*Role::|\.role\s*==\s*\*?role\b"
+    ))
+    .unwrap();
+    let mut inline = Vec::new();
+    for (file, code) in sources() {
+        if file.starts_with("accounts/access/")
+            || file.starts_with("model/")
+            || RULES_STILL_IN_STORES.contains(&file.as_str())
+        {
+            continue;
+        }
+        for (number, line) in code.lines().enumerate().filter(|(_, line)| comparison.is_match(line)) {
+            inline.push(format!("src/{file}:{}: {}", number + 1, line.trim()));
+        }
+    }
+    assert!(inline.is_empty(), "roles compared outside the access room:\n{}", inline.join("\n"));
+}

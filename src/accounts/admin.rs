@@ -209,7 +209,7 @@ impl Admin<'_> {
         let (Some(role), Some(status), Some(profile), true) = (role, status, profile, errors.is_empty()) else {
             return Err(Error::Validation(errors));
         };
-        if role == Role::Admin {
+        if super::access::is_admin_role(role) {
             self.admit(super::access::matrix::Operation::AdminGrant).await?;
         }
         // Without a password the account gets a random one nobody knows, and a link to set its own.

@@ -16,31 +16,23 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::access::matrix::Operation;
+use super::authenticator::{BASE62, well_formed_key};
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::model::account::AccountKey;
 use crate::model::api_key::{
-    ApiKey, FoundKey, KEY_CHARS, KEY_PREFIX, KeyOwner, MAX_KEYS, MAX_SCOPES, NewApiKey, SHOWN_CHARS, valid_scope,
+    ApiKey, FoundKey, KEY_CHARS, KeyOwner, MAX_KEYS, MAX_SCOPES, NewApiKey, SHOWN_CHARS, valid_scope,
 };
 use crate::model::org::{OrgKey, Organization};
 use crate::model::outcome::{Effects, Kind, Outcome};
 use crate::sessions::{AccountRead, KeyMemory, SessionAuth};
 use crate::tokens::opaque::TokenHash;
 
-const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
 /// A new key's secret: the prefix and 43 characters drawn uniformly from base62 by the
 /// operating system's generator (256 bits).
 fn new_secret() -> String {
     let mut rng = rand::rngs::OsRng;
     let chars: String = (0..KEY_CHARS).map(|_| BASE62[rng.gen_range(0..BASE62.len())] as char).collect();
-    format!("{KEY_PREFIX}{chars}")
-}
-
-/// Whether `token` has a key's shape (checked before any read).
-fn key_shaped(token: &str) -> bool {
-    token
-        .strip_prefix(KEY_PREFIX)
-        .is_some_and(|rest| rest.len() == KEY_CHARS && rest.bytes().all(|b| BASE62.contains(&b)))
+    format!("{}{chars}", crate::model::api_key::KEY_PREFIX)
 }
 
 /// What a key is made with.
@@ -171,7 +163,7 @@ impl Accounts {
     /// The key `token` is, if it is one that opens anything now: known, unexpired, its owning
     /// account active; one request taken from its budget. `Unauthorized` otherwise.
     pub async fn verify_api_key(&self, token: &str) -> Result<VerifiedKey> {
-        if !key_shaped(token) {
+        if !well_formed_key(token) {
             return Err(Error::Unauthorized);
         }
         let hash = TokenHash::of(token);
@@ -301,11 +293,11 @@ mod tests {
     #[test]
     fn a_secret_has_the_key_shape_and_two_never_meet() {
         let (one, two) = (new_secret(), new_secret());
-        assert!(key_shaped(&one) && key_shaped(&two), "{one} {two}");
+        assert!(well_formed_key(&one) && well_formed_key(&two), "{one} {two}");
         assert_ne!(one, two);
-        assert_eq!(one.len(), KEY_PREFIX.len() + KEY_CHARS);
+        assert_eq!(one.len(), crate::model::api_key::KEY_PREFIX.len() + KEY_CHARS);
         for bad in ["gh_", "gh_short", "eyJhbGciOi.x.y", &format!("{}!", &one[..one.len() - 1]), &format!("{one}x")] {
-            assert!(!key_shaped(bad), "{bad}");
+            assert!(!well_formed_key(bad), "{bad}");
         }
     }
 }

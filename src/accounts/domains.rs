@@ -16,7 +16,7 @@ use crate::model::account::Account;
 use crate::model::domain::{
     AutoJoin, AutoJoinChange, AutoJoined, DomainName, DomainVerification, MAX_ORG_DOMAINS, OrgDomain,
 };
-use crate::model::org::{Held, OWNER, OrgKey};
+use crate::model::org::{Held, OrgKey};
 use crate::model::outcome::{Effects, Kind, Outcome};
 
 /// How often one organization may have gatehouse ask DNS for its records.
@@ -213,7 +213,7 @@ impl Accounts {
         if !view.standing.may("members:invite") {
             return Err(Error::Forbidden);
         }
-        if role == OWNER {
+        if super::access::is_owner_role(role) {
             return Err(Error::field(field, "joining never makes owners; give admin, member or a custom role"));
         }
         let permissions = self.role_permissions(view.org.id, role).await?;

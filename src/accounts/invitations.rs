@@ -10,7 +10,7 @@ use super::orgs::OrgView;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::model::account::{AccountKey, Email};
 use crate::model::invitation::{Acceptance, Acceptor, Addressed, Invitation, InvitationKey, NewInvitation};
-use crate::model::org::{Held, Membership, OWNER};
+use crate::model::org::{Held, Membership};
 use crate::model::outcome::{Effects, Kind, Outcome};
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
 
@@ -56,7 +56,7 @@ impl Accounts {
         self.admit(caller, operation.unwrap_or(Operation::MemberInvitation)).await?;
         let inviter = Held { role: &standing.role, permissions: &standing.permissions };
         let offered = Held { role: &request.role, permissions: &permissions };
-        if (request.role == OWNER && !standing.is_owner()) || !inviter.covers(&offered) {
+        if !standing.may_handle(&request.role) || !inviter.covers(&offered) {
             return Err(Error::Forbidden);
         }
         let invitee = self.store.find_account(&AccountKey::Email(email.normalized().to_owned())).await?;
@@ -116,8 +116,7 @@ impl Accounts {
         // Nobody revokes an offer it could not have made (a role gone since offers nothing).
         let offered = self.role_permissions(org.id, &invitation.role).await.unwrap_or_default();
         let mine = Held { role: &standing.role, permissions: &standing.permissions };
-        if (invitation.role == OWNER && !standing.is_owner()) || !mine.covers(&Held { role: "", permissions: &offered })
-        {
+        if !standing.may_handle(&invitation.role) || !mine.covers(&Held { role: "", permissions: &offered }) {
             return Err(Error::Forbidden);
         }
         let revoked =

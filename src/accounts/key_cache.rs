@@ -3,9 +3,7 @@
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
-
-use crate::tokens::jwt::{KeyAlgorithm, KeyRing};
+use crate::tokens::jwt::KeyRing;
 
 /// How often a replica re-reads the keys; shorter than the publish delay.
 pub const RELOAD_EVERY: Duration = Duration::from_secs(30);
@@ -50,15 +48,4 @@ impl Keys {
 }
 
 /// A signing key as an operator sees it (never the private half).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyInfo {
-    pub kid: String,
-    pub algorithm: KeyAlgorithm,
-    pub created_at: DateTime<Utc>,
-    /// Signs new access tokens now.
-    pub signing: bool,
-    /// Signs new ID tokens now.
-    pub signs_id_tokens: bool,
-    /// In the JWKS: verifies tokens.
-    pub published: bool,
-}
+pub use crate::model::token::KeyInfo;

@@ -2,10 +2,6 @@
 //! session, or the second step).
 
 use super::mfa::MfaChallenge;
-use secrecy::SecretString;
-use uuid::Uuid;
-
-use crate::model::account::Account;
 
 /// Who is logging in: an email address or a username.
 #[derive(Debug, Clone)]
@@ -38,19 +34,4 @@ pub enum LoginStep {
 }
 
 /// What a login or refresh hands out.
-pub struct TokenPair {
-    pub access_token: String,
-    pub expires_in: u64,
-    pub refresh_token: SecretString,
-    pub account: Account,
-    /// The session the pair belongs to (a browser login keeps it in its cookie).
-    pub session_id: Uuid,
-    /// After a login with limits on: proof for later logins that this client is known.
-    pub device_token: Option<String>,
-}
-
-impl std::fmt::Debug for TokenPair {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenPair").field("account", &self.account.id).finish_non_exhaustive()
-    }
-}
+pub use crate::model::session::TokenPair;

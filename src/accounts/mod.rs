@@ -5,6 +5,7 @@
 pub mod access;
 pub mod admin;
 pub mod api_keys;
+pub mod authenticator;
 pub mod browser;
 mod caller;
 mod client;

@@ -63,7 +63,7 @@ impl Accounts {
             return self.create_active_account(email, None, password, Role::Admin).await;
         };
         let mut account = existing.account;
-        if account.role != Role::Admin || account.status != Status::Active {
+        if !super::access::is_active_admin(&account) {
             let change = ProfileChange {
                 username: account.username.clone(),
                 name: account.name.clone(),

@@ -12,7 +12,7 @@ use super::admin::MAX_PAGE;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::model::account::{AccountData, AccountKey, DisplayName};
 use crate::model::org::{
-    Member, MemberChange, MemberCursor, Membership, NewOrganization, OWNER, OrgActor, OrgChange, OrgKey, OrgPolicy,
+    Member, MemberChange, MemberCursor, Membership, NewOrganization, OrgActor, OrgChange, OrgKey, OrgPolicy,
     Organization, Slug,
 };
 use crate::model::outcome::{Effects, Kind, Outcome};
@@ -256,7 +256,7 @@ impl Accounts {
             self.admit(caller, operation).await?;
         }
         let current = self.store.membership_record(org.id, account_id).await?.ok_or(Error::NotFound)?;
-        if (current.role == OWNER || new_role == OWNER) && !standing.is_owner() {
+        if !standing.may_handle(&current.role) || !standing.may_handle(new_role) {
             return Err(Error::Forbidden);
         }
         let outcome = self.org_outcome(Kind::OrgMemberUpdated, caller, &org, client);
@@ -283,7 +283,7 @@ impl Accounts {
             return Err(Error::Forbidden);
         }
         let current = self.store.membership_record(org.id, account_id).await?.ok_or(Error::NotFound)?;
-        if current.role == OWNER && !leaving && !standing.is_owner() {
+        if !leaving && !standing.may_handle(&current.role) {
             return Err(Error::Forbidden);
         }
         let outcome = self.org_outcome(Kind::OrgMemberRemoved, caller, &org, client);

@@ -97,7 +97,7 @@ impl Accounts {
     /// store checks again inside its transaction, which is what decides a race.
     pub(super) async fn keep_an_admin(&self, target: &Account, role: Role, status: Status) -> Result<()> {
         let is_admin = access::is_active_admin(target);
-        let stays_admin = role == Role::Admin && status == Status::Active;
+        let stays_admin = access::stays_active_admin(role, status);
         if is_admin && !stays_admin {
             let query = crate::store::admin::AccountQuery {
                 role: Some(Role::Admin),

@@ -23,18 +23,17 @@
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use super::access;
 use super::new_account::{NewProfile, Submitted};
 use super::{Accounts, ClientInfo, Error, Result};
 use crate::federation::scim::filter::{Filter, parse_filter, parse_path};
 use crate::federation::scim::{self as wire, UserInput};
 use crate::model::account::{Account, AccountData, AccountKey, DisplayName, Email, Role, Status};
-use crate::model::org::{MEMBER, OWNER};
+use crate::model::org::MEMBER;
 use crate::model::outcome::{Effects, Kind, Outcome};
 use crate::model::scim::{Provision, Provisioned, ScimUser, ScimUserChange, ScimUserFilter, UserWrite};
 use crate::store::StoreError;
 
-/// What every SCIM token starts with.
-pub const TOKEN_PREFIX: &str = "scim_";
 /// The most resources one page holds, and the page a list without `count` gets.
 pub const MAX_PAGE: u32 = crate::federation::scim::discovery::MAX_RESULTS;
 pub const DEFAULT_PAGE: u32 = 100;
@@ -131,12 +130,12 @@ impl Accounts {
 
     /// Whether SCIM may provision an existing account: see the rules above.
     async fn may_provision(&self, org_id: Uuid, account: &Account) -> Result<bool> {
-        if account.role == Role::Admin {
+        if access::has_admin_role(account) {
             return Ok(false);
         }
         let memberships = self.store.all_memberships(account.id).await?;
         if let Some(here) = memberships.iter().find(|m| m.org.id == org_id) {
-            return Ok(here.role != OWNER);
+            return Ok(!access::is_owner_role(&here.role));
         }
         Ok(memberships.is_empty() && account.status == Status::Active && account.email_verified)
     }
@@ -264,9 +263,10 @@ impl Accounts {
     async fn scim_account(&self, who: &ScimCaller, account_id: Uuid) -> Result<Account> {
         let found = self.store.find_account(&AccountKey::Id(account_id)).await?;
         let account = found.map(|c| c.account).ok_or_else(|| not_found("User"))?;
-        let owner =
-            self.store.all_memberships(account_id).await?.iter().any(|m| m.org.id == who.org_id && m.role == OWNER);
-        if account.role == Role::Admin || owner {
+        let memberships = self.store.all_memberships(account_id).await?;
+        let here: Vec<_> = memberships.into_iter().filter(|m| m.org.id == who.org_id).collect();
+        // Another organization's membership does not protect an account SCIM already holds.
+        if !access::org_may_speak_for(&account, &here, who.org_id) {
             return Err(protected());
         }
         Ok(account)

@@ -8,7 +8,8 @@ use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
 use super::access::matrix::Operation;
-use super::scim::{ScimCaller, TOKEN_PREFIX};
+use super::authenticator::{SCIM_PREFIX, well_formed_scim_token};
+use super::scim::ScimCaller;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::model::outcome::{Effects, Kind};
 use crate::model::scim::{MAX_SCIM_TOKENS, NewScimToken, ScimToken};
@@ -36,7 +37,7 @@ impl Accounts {
     ) -> Result<(ScimToken, SecretString)> {
         self.admit(caller, Operation::ScimToken).await?;
         let view = self.configuring_idp(caller, key).await?;
-        let secret = format!("{TOKEN_PREFIX}{}", OpaqueToken::generate().secret.expose_secret());
+        let secret = format!("{SCIM_PREFIX}{}", OpaqueToken::generate().secret.expose_secret());
         let token = ScimToken {
             id: Uuid::now_v7(),
             org_id: view.org.id,
@@ -80,7 +81,7 @@ impl Accounts {
     /// The organization a SCIM bearer token acts for, one request taken from the token's budget
     /// (`GATEHOUSE_RATE_LIMIT_SCIM`); `Unauthorized` for any other token.
     pub async fn scim_caller(&self, bearer: &str) -> Result<ScimCaller> {
-        if !bearer.starts_with(TOKEN_PREFIX) || bearer.len() > 128 {
+        if !well_formed_scim_token(bearer) {
             return Err(Error::Unauthorized);
         }
         let token = self.store.scim_token_by_hash(&TokenHash::of(bearer)).await?.ok_or(Error::Unauthorized)?;

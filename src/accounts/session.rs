@@ -10,11 +10,11 @@ use uuid::Uuid;
 
 use serde_json::json;
 
+use super::authenticator::{Shape, shape};
 use super::login::{LoginId, LoginStep, TokenPair};
 use super::throttle::Action;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::model::account::{Account, AccountKey, Email, Status};
-use crate::model::api_key::KEY_PREFIX;
 use crate::model::outcome::{Effects, Kind};
 use crate::sessions::{AccountRead, LiveSession, NewSession, Rotation, SessionAuth, SessionInfo};
 
@@ -346,7 +346,7 @@ impl Accounts {
     }
 
     async fn check(&self, token: &str, with_account: bool) -> Result<Caller> {
-        if token.starts_with(KEY_PREFIX) {
+        if shape(token) == Shape::ApiKey {
             return self.key_caller(token).await;
         }
         let claims = self.verify_token(token).await.map_err(|why| {
@@ -374,7 +374,7 @@ impl Accounts {
         // An impersonation lasts only while its admin is one: demoted or disabled, it ends.
         if let Some(admin) = session.auth.act {
             let found = self.store.find_account(&AccountKey::Id(admin)).await?.map(|c| c.account);
-            if !found.is_some_and(|a| a.role == crate::model::account::Role::Admin && a.status == Status::Active) {
+            if !found.is_some_and(|a| super::access::is_active_admin(&a)) {
                 return Err(Error::Unauthorized);
             }
         }

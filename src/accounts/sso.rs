@@ -396,7 +396,7 @@ impl Accounts {
         let mut after = None;
         loop {
             let page = self.store.list_members(org_id, after, super::admin::MAX_PAGE).await?;
-            for member in page.iter().filter(|m| m.role == crate::model::org::OWNER && !m.suspended) {
+            for member in page.iter().filter(|m| super::access::is_owner_role(&m.role) && !m.suspended) {
                 let found = self.store.find_account(&crate::model::account::AccountKey::Id(member.account_id)).await?;
                 owners.extend(found.map(|f| f.account));
             }

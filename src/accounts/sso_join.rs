@@ -30,9 +30,9 @@
 use serde_json::json;
 use uuid::Uuid;
 
+use super::access;
 use super::{Accounts, ClientInfo, Error, Result};
-use crate::model::account::{Account, AccountKey, Role, Status};
-use crate::model::org::OWNER;
+use crate::model::account::{Account, AccountKey, Status};
 use crate::model::outcome::{Effects, Kind};
 use crate::model::sso::{Protocol, SsoConnection};
 use crate::store::StoreError;
@@ -172,15 +172,12 @@ impl Accounts {
     /// login. A `first_link` (its address at a domain the organization verified) also needs the
     /// account active with its address verified: see the rules above.
     async fn idp_speaks_for(&self, connection: &SsoConnection, account: &Account, first_link: bool) -> Result<bool> {
-        if account.role == Role::Admin {
-            return Ok(false);
-        }
         if first_link && (account.status != Status::Active || !account.email_verified) {
             return Ok(false);
         }
         // Suspended memberships count: a suspension is no way out of these rules.
         let memberships = self.store.all_memberships(account.id).await?;
-        Ok(memberships.iter().all(|m| m.org.id == connection.org_id && m.role != OWNER))
+        Ok(access::org_may_speak_for(account, &memberships, connection.org_id))
     }
 
     /// Refuses a connection whose organization holds no verified domain

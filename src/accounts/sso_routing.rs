@@ -8,12 +8,12 @@
 
 use uuid::Uuid;
 
-use super::access::Standing;
+use super::access::{self, Standing};
 use super::throttle::Action;
 use super::{Accounts, ClientInfo, Error, Result};
-use crate::model::account::{Account, Email, Role};
+use crate::model::account::{Account, Email};
 use crate::model::domain::DomainName;
-use crate::model::org::{OWNER, OrgKey, Organization};
+use crate::model::org::{OrgKey, Organization};
 use crate::model::outcome::Kind;
 use crate::model::sso::SsoConnection;
 
@@ -73,10 +73,14 @@ impl Accounts {
         let Some(domain) = DomainName::of_email(&account.email) else { return Ok(None) };
         let Some(claim) = self.store.verified_domain(domain.as_str()).await? else { return Ok(None) };
         let Some(org) = self.store.find_org(OrgKey::Id(claim.org_id)).await? else { return Ok(None) };
-        if !org.policy.sso_required || account.role == Role::Admin {
+        if !org.policy.sso_required {
             return Ok(None);
         }
-        if self.store.membership_record(org.id, account.id).await?.is_some_and(|m| m.role == OWNER) {
+        let membership = match access::has_admin_role(account) {
+            true => None,
+            false => self.store.membership_record(org.id, account.id).await?,
+        };
+        if access::spared_by_sso_required(account, membership.as_ref()) {
             return Ok(None);
         }
         // Without a connection (the last one removed) there is nowhere to send the person: the

@@ -5,7 +5,6 @@
 //! when it is registered or changed, and again at each delivery (`webhooks::guard`).
 
 use chrono::Utc;
-use secrecy::SecretString;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -26,11 +25,7 @@ pub struct WebhookSpec {
 }
 
 /// An endpoint just registered, with its secret: shown this once.
-#[derive(Debug)]
-pub struct EndpointWithSecret {
-    pub endpoint: Endpoint,
-    pub secret: SecretString,
-}
+pub use crate::model::webhook::EndpointWithSecret;
 
 /// Applies `spec` to `endpoint` and checks the result whole; every problem comes back at once.
 async fn apply(mut endpoint: Endpoint, spec: WebhookSpec, guard: Guard) -> Result<Endpoint> {

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 pub use crate::model::audit::{AuditEvent, EventFilter, SHORT_TEXT_MAX, USER_AGENT_MAX, clip};
+use crate::model::error::StoreResult;
 use crate::priority::Pace;
-use crate::store::error::StoreResult;
 
 /// Where events are kept.
 #[async_trait]

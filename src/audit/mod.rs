@@ -19,8 +19,8 @@ use tokio::sync::{mpsc, oneshot};
 pub use self::event::{AuditEvent, AuditStore, EventFilter, SHORT_TEXT_MAX, USER_AGENT_MAX, clip};
 pub use self::writer::AuditWriter;
 use self::writer::{Message, Settings, chain, dropped};
+use crate::model::error::StoreResult;
 use crate::priority::Pace;
-use crate::store::error::StoreResult;
 
 /// The audit trail's front: queues events for the [`AuditWriter`], writes urgent ones at once,
 /// and reads them back for admins.
@@ -115,8 +115,8 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
+    use crate::model::error::StoreError;
     use crate::model::outcome::Kind;
-    use crate::store::error::StoreError;
 
     /// Events in memory; can refuse writes as an unavailable database, and refuses any event
     /// of the kind `poison` as a database error.

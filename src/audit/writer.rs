@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::event::{AuditEvent, AuditStore};
-use crate::store::error::StoreError;
+use crate::model::error::StoreError;
 
 /// How the writer batches and retries.
 #[derive(Clone, Debug)]

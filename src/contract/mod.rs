@@ -15,12 +15,13 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::accounts::oauth::clients::ClientWithSecret;
-use crate::accounts::webhooks::EndpointWithSecret;
-use crate::accounts::{KeyInfo, TokenPair};
 use crate::model::admin::OutboxEntry;
+use crate::model::client::ClientWithSecret;
 use crate::model::client::OAuthClient;
 use crate::model::identity::Identity;
+use crate::model::session::TokenPair;
+use crate::model::token::KeyInfo;
+use crate::model::webhook::EndpointWithSecret;
 use crate::model::webhook::{Delivery, DeliveryStatus, Endpoint};
 use crate::sessions::SessionInfo;
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::store::error::StoreResult;
+use crate::model::error::StoreResult;
 
 /// A request budget: `count` requests per `period`, all of which may come at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

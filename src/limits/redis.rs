@@ -17,8 +17,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Script, Value};
 
 use super::{Budget, Decision, FailureState, LimitRow, LimitStore, LockoutPolicy, cell, failures_in, millis};
+use crate::model::error::{StoreError, StoreResult};
 use crate::secret_url::SecretUrl;
-use crate::store::error::{StoreError, StoreResult};
 
 /// [`super::apply_take`]. ARGV: now, emission interval, tolerance (ms). Returns {1, new arrival
 /// time} when allowed, {0, retry after in ms} when not.

@@ -78,3 +78,10 @@ pub struct InitialToken {
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
+
+/// A client just registered or re-keyed, with its secret: shown this once.
+#[derive(Debug)]
+pub struct ClientWithSecret {
+    pub client: OAuthClient,
+    pub secret: Option<secrecy::SecretString>,
+}

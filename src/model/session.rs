@@ -247,6 +247,24 @@ pub enum AccountRead {
     Unread { seen: Option<String> },
 }
 
+/// What a login or refresh hands out.
+pub struct TokenPair {
+    pub access_token: String,
+    pub expires_in: u64,
+    pub refresh_token: secrecy::SecretString,
+    pub account: Account,
+    /// The session the pair belongs to (a browser login keeps it in its cookie).
+    pub session_id: Uuid,
+    /// After a login with limits on: proof for later logins that this client is known.
+    pub device_token: Option<String>,
+}
+
+impl std::fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenPair").field("account", &self.account.id).finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -78,3 +78,49 @@ pub struct OneTimeToken {
     pub expires_at: DateTime<Utc>,
     pub used_at: Option<DateTime<Utc>>,
 }
+
+/// An algorithm access tokens can be signed with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum KeyAlgorithm {
+    #[default]
+    EdDSA,
+    ES256,
+    RS256,
+}
+
+impl KeyAlgorithm {
+    pub const ALL: [Self; 3] = [Self::EdDSA, Self::ES256, Self::RS256];
+
+    /// The name of the algorithm in a JWT header and a JWK (`alg`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::EdDSA => "EdDSA",
+            Self::ES256 => "ES256",
+            Self::RS256 => "RS256",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|algorithm| algorithm.name() == name)
+    }
+}
+
+impl std::fmt::Display for KeyAlgorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A signing key as an operator sees it (never the private half).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    pub kid: String,
+    pub algorithm: KeyAlgorithm,
+    pub created_at: DateTime<Utc>,
+    /// Signs new access tokens now.
+    pub signing: bool,
+    /// Signs new ID tokens now.
+    pub signs_id_tokens: bool,
+    /// In the JWKS: verifies tokens.
+    pub published: bool,
+}

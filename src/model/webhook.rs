@@ -160,3 +160,10 @@ pub struct Delivery {
     pub last_error: Option<String>,
     pub delivered_at: Option<DateTime<Utc>>,
 }
+
+/// An endpoint just registered, with its secret: shown this once.
+#[derive(Debug)]
+pub struct EndpointWithSecret {
+    pub endpoint: Endpoint,
+    pub secret: secrecy::SecretString,
+}

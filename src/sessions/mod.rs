@@ -19,8 +19,8 @@ use uuid::Uuid;
 
 use crate::model::account::Account;
 use crate::model::api_key::FoundKey;
+use crate::model::error::StoreResult;
 pub use crate::model::session::{AccountRead, Grant, LiveSession, NewSession, Rotation, SessionAuth, SessionInfo};
-use crate::store::error::StoreResult;
 use crate::tokens::opaque::TokenHash;
 
 /// A replica's memory of the API keys it checked lately, kept true as its memory of sessions is

@@ -10,6 +10,7 @@ use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::keys::JwtAlgorithm;
 use super::mac::MacKey;
 
 pub use super::keys::{Jwk, KeyAlgorithm, SigningKey};

@@ -20,43 +20,20 @@ use sha2::{Digest, Sha256};
 /// The size of the RSA keys generated for `RS256`.
 const RSA_BITS: usize = 2048;
 
-/// An algorithm access tokens can be signed with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub enum KeyAlgorithm {
-    #[default]
-    EdDSA,
-    ES256,
-    RS256,
+pub use crate::model::token::KeyAlgorithm;
+
+/// The `jsonwebtoken` algorithm of a key's.
+pub(super) trait JwtAlgorithm {
+    fn jwt(self) -> Algorithm;
 }
 
-impl KeyAlgorithm {
-    pub const ALL: [Self; 3] = [Self::EdDSA, Self::ES256, Self::RS256];
-
-    /// The name of the algorithm in a JWT header and a JWK (`alg`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::EdDSA => "EdDSA",
-            Self::ES256 => "ES256",
-            Self::RS256 => "RS256",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|algorithm| algorithm.name() == name)
-    }
-
-    pub(super) fn jwt(self) -> Algorithm {
+impl JwtAlgorithm for KeyAlgorithm {
+    fn jwt(self) -> Algorithm {
         match self {
             Self::EdDSA => Algorithm::EdDSA,
             Self::ES256 => Algorithm::ES256,
             Self::RS256 => Algorithm::RS256,
         }
-    }
-}
-
-impl std::fmt::Display for KeyAlgorithm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
     }
 }
 

@@ -77,6 +77,11 @@ impl Standing {
     pub fn is_owner(&self) -> bool {
         self.role == OWNER
     }
+
+    /// Whether it may give, offer or take away `role`: the owner role is an owner's alone.
+    pub fn may_handle(&self, role: &str) -> bool {
+        !is_owner_role(role) || self.is_owner()
+    }
 }
 
 /// The account's standing in an organization where its membership is `membership` (`None`:
@@ -105,6 +110,50 @@ pub fn granting(
         (true, _) => Some(owner),
         (false, false) => Some(beyond),
         (false, true) => None,
+    }
+}
+
+/// Whether `role` is the owner role, which only an owner gives, takes or touches.
+pub fn is_owner_role(role: &str) -> bool {
+    role == OWNER
+}
+
+/// Whether the account stays an active admin with `role` and `status`.
+pub fn stays_active_admin(role: Role, status: Status) -> bool {
+    role == Role::Admin && status == Status::Active
+}
+
+/// Whether giving `role` makes a server admin.
+pub fn is_admin_role(role: Role) -> bool {
+    role == Role::Admin
+}
+
+/// Whether an organization's own identity provider, or its SCIM client, may speak for `account`
+/// in organization `org_id`, whose memberships (suspended ones too: a suspension is no way out
+/// of this) are `memberships`: never a server admin, nor this organization's owner, nor a member
+/// of any other organization.
+pub fn org_may_speak_for(account: &Account, memberships: &[Membership], org_id: uuid::Uuid) -> bool {
+    !has_admin_role(account) && memberships.iter().all(|m| m.org.id == org_id && !is_owner_role(&m.role))
+}
+
+/// Whether an organization's `sso_required` spares `account`, whose membership there is
+/// `membership`: its owners and gatehouse's admins keep every way in, so a broken identity
+/// provider locks out nobody who can fix it.
+pub fn spared_by_sso_required(account: &Account, membership: Option<&Membership>) -> bool {
+    has_admin_role(account) || membership.is_some_and(|m| is_owner_role(&m.role))
+}
+
+/// Whether a membership meets what a forward-auth `org:` rule asks beyond membership: a role's
+/// name, a permission (holding a `:`), or `group:NAME` (any letter case, as SCIM compares).
+pub fn meets(membership: &Membership, need: Option<&str>) -> bool {
+    match need {
+        None => true,
+        Some(need) if need.starts_with("group:") => {
+            let group = need["group:".len()..].to_lowercase();
+            membership.groups.iter().any(|g| g.to_lowercase() == group)
+        }
+        Some(need) if need.contains(':') => membership.permissions.iter().any(|p| p == need),
+        Some(role) => membership.role == role,
     }
 }
 

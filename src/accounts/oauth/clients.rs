@@ -35,11 +35,7 @@ pub struct ClientSpec {
 }
 
 /// A client just registered or re-keyed, with its secret: shown this once.
-#[derive(Debug)]
-pub struct ClientWithSecret {
-    pub client: OAuthClient,
-    pub secret: Option<SecretString>,
-}
+pub use crate::model::client::ClientWithSecret;
 
 /// Applies `spec` to `client` and checks the result whole; every problem comes back at once.
 pub(super) fn apply(mut client: OAuthClient, spec: ClientSpec) -> Result<OAuthClient> {

@@ -281,11 +281,7 @@ async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: Jso
         return oauth_error(refusal, basic);
     }
     let Some(token) = form.token else { return oauth_error(OAuthError::invalid_request("token is required"), basic) };
-    let answer = match token.starts_with(crate::model::api_key::KEY_PREFIX) {
-        true => state.accounts.introspect_key(app.introspect, &token).await,
-        false => state.accounts.introspect(&app, &token).await,
-    };
-    match answer {
+    match state.accounts.introspect_credential(&app, &token).await {
         Ok(answer) => Json(answer).into_response(),
         Err(error) => ApiError::from(error).into_response(),
     }

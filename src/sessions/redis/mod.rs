@@ -55,8 +55,8 @@ use self::sync::Keys;
 use super::{AccountRead, LiveSession, NewSession, Rotation, SessionAuth, SessionInfo, SessionStore};
 use crate::metrics::{SESSION_STORE as SESSIONS, timed};
 use crate::model::account::Account;
+use crate::model::error::{StoreError, StoreResult};
 use crate::secret_url::SecretUrl;
-use crate::store::error::{StoreError, StoreResult};
 use crate::tokens::opaque::TokenHash;
 
 pub struct RedisSessions {

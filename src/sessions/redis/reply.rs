@@ -6,8 +6,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use redis::Value;
 use uuid::Uuid;
 
+use crate::model::error::{StoreError, StoreResult};
 use crate::sessions::{LiveSession, SessionAuth};
-use crate::store::error::{StoreError, StoreResult};
 use crate::tokens::opaque::TokenHash;
 
 pub(super) fn unavailable(error: redis::RedisError) -> StoreError {

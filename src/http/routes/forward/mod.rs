@@ -32,6 +32,7 @@ use url::Url;
 
 use self::request::{Forwarded, Target, forwarded};
 use crate::accounts::access;
+use crate::accounts::authenticator::Principal;
 use crate::accounts::{Caller, Error};
 use crate::config::RemoteUser;
 use crate::config::forward::{Access, UnnamedPort};
@@ -40,7 +41,7 @@ use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{Query, bearer, wants_html};
 use crate::http::state::AppState;
 use crate::model::account::Account;
-use crate::model::api_key::{ApiKey, KEY_PREFIX, KeyOwner};
+use crate::model::api_key::ApiKey;
 use crate::model::org::Membership;
 
 mod request;
@@ -98,21 +99,13 @@ async fn forward(State(state): State<AppState>, parts: Parts, Query(query): Quer
     let sent = bearer(&parts);
     let mut key = None;
     let caller = match sent {
-        Some(Ok(token)) if token.starts_with(KEY_PREFIX) => match state.accounts.verify_api_key(token).await {
-            Ok(verified) if matches!(verified.key.owner, KeyOwner::Org(_)) => {
-                return org_key_answer(&state, &verified.key, &access).await;
+        Some(Ok(token)) => match state.accounts.principal(token).await {
+            Ok(Principal::Organization { key }) => return org_key_answer(&state, &key, &access).await,
+            Ok(Principal::Person { caller, key: personal }) => {
+                key = personal;
+                Some(*caller)
             }
-            Ok(verified) => {
-                let caller = state.accounts.caller_of_key(&verified);
-                key = Some(verified.key);
-                caller.ok()
-            }
-            Err(Error::Unauthorized) => None,
-            Err(other) => return ApiError::from(other).into_response(),
-        },
-        Some(Ok(token)) => match state.accounts.authenticate(token).await {
-            Ok(caller) => Some(caller),
-            Err(Error::Unauthorized) => None,
+            Err(Error::Unauthorized | Error::ApiKeyForbidden) => None,
             Err(other) => return ApiError::from(other).into_response(),
         },
         Some(Err(())) => None,
@@ -156,15 +149,7 @@ async fn org_of(state: &AppState, caller: &Caller, access: &Access) -> Result<Op
     match access {
         Access::Org { slug, need } => {
             let membership = state.accounts.membership_of(caller.account_id, slug, &caller.auth).await?;
-            Ok(membership.filter(|m| match need {
-                None => true,
-                Some(need) if need.starts_with("group:") => {
-                    let group = need["group:".len()..].to_lowercase();
-                    m.groups.iter().any(|g| g.to_lowercase() == group)
-                }
-                Some(need) if need.contains(':') => m.permissions.iter().any(|p| p == need),
-                Some(role) => &m.role == role,
-            }))
+            Ok(membership.filter(|m| access::meets(m, need.as_deref())))
         }
         _ => Ok(state.accounts.active_membership(caller).await?),
     }

@@ -1,0 +1,116 @@
+//! The authenticator: the one place a presented credential is told apart by its shape, and
+//! turned into who is calling. An API key starts `gh_` (a person's or an organization's), a
+//! SCIM token `scim_`; anything else is a signed token (gatehouse's access token, a client
+//! app's). Nothing else in gatehouse reads a credential's prefix (`tests/architecture.rs`
+//! keeps it so): the HTTP extractors, forward-auth, introspection and SCIM all ask here, so a
+//! new kind of credential is taught to one function, and no caller kind can be taken for another
+//! at one door and not at the next.
+
+use super::{Accounts, Caller, Error, Result};
+use crate::model::api_key::{ApiKey, KEY_CHARS, KEY_PREFIX, KeyOwner};
+
+/// The prefix of a SCIM token.
+pub const SCIM_PREFIX: &str = "scim_";
+
+/// The characters of a key's secret.
+pub(super) const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// What a presented credential is, by its shape alone (nothing is checked yet).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// An API key: a person's or an organization's.
+    ApiKey,
+    /// An organization's SCIM token.
+    ScimToken,
+    /// Anything else: a signed token (gatehouse's access token, or a client app's).
+    Signed,
+}
+
+/// The shape of `credential`.
+pub fn shape(credential: &str) -> Shape {
+    if credential.starts_with(KEY_PREFIX) {
+        Shape::ApiKey
+    } else if credential.starts_with(SCIM_PREFIX) {
+        Shape::ScimToken
+    } else {
+        Shape::Signed
+    }
+}
+
+/// Whether `token` is shaped as a key is made (checked before any read).
+pub(super) fn well_formed_key(token: &str) -> bool {
+    token
+        .strip_prefix(KEY_PREFIX)
+        .is_some_and(|rest| rest.len() == KEY_CHARS && rest.bytes().all(|b| BASE62.contains(&b)))
+}
+
+/// Whether `token` is shaped as a SCIM token is made (checked before any read).
+pub(super) fn well_formed_scim_token(token: &str) -> bool {
+    token.starts_with(SCIM_PREFIX) && token.len() <= 128
+}
+
+/// Who is calling gatehouse's own API or asking forward-auth, resolved once from a bearer
+/// credential.
+#[derive(Debug)]
+pub enum Principal {
+    /// A person: through a session (or an admin acting as them), or through their API key
+    /// (`key`), which the caller's `api_key` names too.
+    Person { caller: Box<Caller>, key: Option<ApiKey> },
+    /// An organization, through one of its API keys: it acts as the organization and is no
+    /// person (gatehouse's own API refuses it; forward-auth lets it act where its organization
+    /// may).
+    Organization { key: ApiKey },
+}
+
+impl Accounts {
+    /// Who a bearer credential is: a person's session or key, or an organization's key;
+    /// `Unauthorized` for anything else (a SCIM token, a client app's token, an unknown or
+    /// revoked one).
+    pub async fn principal(&self, bearer: &str) -> Result<Principal> {
+        match shape(bearer) {
+            Shape::ApiKey => {
+                let verified = self.verify_api_key(bearer).await?;
+                match verified.key.owner {
+                    KeyOwner::Org(_) => Ok(Principal::Organization { key: verified.key }),
+                    KeyOwner::Account(_) => {
+                        let caller = self.caller_of_key(&verified)?;
+                        Ok(Principal::Person { caller: Box::new(caller), key: Some(verified.key) })
+                    }
+                }
+            }
+            Shape::ScimToken => Err(Error::Unauthorized),
+            Shape::Signed => Ok(Principal::Person { caller: Box::new(self.authenticate(bearer).await?), key: None }),
+        }
+    }
+
+    /// RFC 7662 introspection of any credential by the client `app`: a key's answer for a
+    /// key (only to a resource server), a token's for anything else.
+    pub async fn introspect_credential(
+        &self,
+        app: &crate::store::clients::OAuthClient,
+        credential: &str,
+    ) -> Result<serde_json::Value> {
+        match shape(credential) {
+            Shape::ApiKey => self.introspect_key(app.introspect, credential).await,
+            Shape::ScimToken | Shape::Signed => self.introspect(app, credential).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_credential_is_told_apart_by_its_shape_alone() {
+        let key = format!("{KEY_PREFIX}{}", "a".repeat(KEY_CHARS));
+        assert_eq!(shape(&key), Shape::ApiKey);
+        assert!(well_formed_key(&key));
+        assert!(!well_formed_key(&format!("{KEY_PREFIX}short")) && !well_formed_key(&"a".repeat(46)));
+        assert!(!well_formed_key(&format!("{KEY_PREFIX}{}", "-".repeat(KEY_CHARS))));
+        assert_eq!(shape("scim_abc"), Shape::ScimToken);
+        assert!(well_formed_scim_token("scim_abc") && !well_formed_scim_token(&format!("scim_{}", "a".repeat(200))));
+        assert_eq!(shape("eyJhbGciOiJFZERTQSJ9.e30.sig"), Shape::Signed);
+        assert_eq!(shape(""), Shape::Signed);
+    }
+}
