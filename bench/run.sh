@@ -11,7 +11,7 @@
 #             1M accounts with their history (seeded by bench/tools/seed_history.rs), the admin
 #             list and audit trail at depth, start-up, memory, disk and the purge; results in
 #             the growth section of docs/BENCHMARKS.md and docs/bench-growth.svg. About half an
-#             hour per backend at 1M. With --smoke: 1k and 10k accounts, a minute or two,
+#             hour per backend at 1M. With --smoke: 1k and 2k accounts, under a minute,
 #             asserts that every figure is there, writes nothing.
 #        bench/run.sh [--no-build] --mail [--smoke] [mail.py options]
 #   --mail    the mail benchmark (bench/mail.py): a queue of 10,000 emails drained into a local

@@ -22,6 +22,7 @@ use crate::model::account::AccountKey;
 use crate::model::api_key::{
     ApiKey, FoundKey, KEY_CHARS, KeyOwner, MAX_KEYS, MAX_SCOPES, NewApiKey, SHOWN_CHARS, valid_scope,
 };
+use crate::model::org::Permission;
 use crate::model::org::{OrgKey, Organization};
 use crate::model::outcome::{Effects, Kind, Outcome};
 use crate::sessions::{AccountRead, KeyMemory, SessionAuth};
@@ -141,7 +142,7 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<(ApiKey, SecretString)> {
         self.admit(caller, Operation::OrgApiKey).await?;
-        let view = self.org_with(caller, org, "api_keys:manage").await?;
+        let view = self.org_with(caller, org, Permission::ApiKeysManage).await?;
         let secret = new_secret();
         let new = self.checked_key(KeyOwner::Org(view.org.id), caller.account_id, input, &secret)?;
         let made = self.org_outcome(Kind::ApiKeyCreated, caller, &view.org, client);
@@ -149,13 +150,13 @@ impl Accounts {
     }
 
     pub async fn org_api_keys(&self, caller: &Caller, org: &str) -> Result<Vec<ApiKey>> {
-        let view = self.org_with(caller, org, "api_keys:manage").await?;
+        let view = self.org_with(caller, org, Permission::ApiKeysManage).await?;
         Ok(self.store.api_keys(KeyOwner::Org(view.org.id)).await?)
     }
 
     pub async fn revoke_org_api_key(&self, caller: &Caller, org: &str, id: Uuid, client: &ClientInfo) -> Result<()> {
         caller.refuse_key()?;
-        let view = self.org_with(caller, org, "api_keys:manage").await?;
+        let view = self.org_with(caller, org, Permission::ApiKeysManage).await?;
         let revoked = self.org_outcome(Kind::ApiKeyRevoked, caller, &view.org, client).with("key_id", id.to_string());
         self.delete_key(KeyOwner::Org(view.org.id), id, revoked).await
     }

@@ -16,6 +16,7 @@ use crate::model::account::Account;
 use crate::model::domain::{
     AutoJoin, AutoJoinChange, AutoJoined, DomainName, DomainVerification, MAX_ORG_DOMAINS, OrgDomain,
 };
+use crate::model::org::Permission;
 use crate::model::org::{Held, OrgKey};
 use crate::model::outcome::{Effects, Kind, Outcome};
 
@@ -58,7 +59,7 @@ impl Accounts {
 
     /// The organization, when the caller may manage its domains.
     async fn managing_domains(&self, caller: &Caller, key: &str) -> Result<OrgView> {
-        self.org_with(caller, key, "org:update").await
+        self.org_with(caller, key, Permission::OrgUpdate).await
     }
 
     /// The organization's domains, by name.
@@ -210,7 +211,7 @@ impl Accounts {
     /// single sign-on connection): it may invite, the role is not `owner`, and its own role
     /// covers `role`. `field` names the setting in the answer.
     pub(super) async fn may_grant_on_join(&self, view: &OrgView, role: &str, field: &'static str) -> Result<()> {
-        if !view.standing.may("members:invite") {
+        if !view.standing.may(Permission::MembersInvite) {
             return Err(Error::Forbidden);
         }
         if super::access::is_owner_role(role) {

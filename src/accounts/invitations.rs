@@ -10,6 +10,7 @@ use super::orgs::OrgView;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::model::account::{AccountKey, Email};
 use crate::model::invitation::{Acceptance, Acceptor, Addressed, Invitation, InvitationKey, NewInvitation};
+use crate::model::org::Permission;
 use crate::model::org::{Held, Membership};
 use crate::model::outcome::{Effects, Kind, Outcome};
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
@@ -48,7 +49,7 @@ impl Accounts {
         request: InviteRequest,
         client: &ClientInfo,
     ) -> Result<Invitation> {
-        let OrgView { org, standing } = self.org_with(caller, key, "members:invite").await?;
+        let OrgView { org, standing } = self.org_with(caller, key, Permission::MembersInvite).await?;
         let email = Email::parse(&request.email).map_err(|e| Error::field("email", e.message))?;
         let permissions = self.role_permissions(org.id, &request.role).await?;
         let operation =
@@ -103,13 +104,13 @@ impl Accounts {
 
     /// The organization's pending invitations (`members:invite`).
     pub async fn org_invitations(&self, caller: &Caller, key: &str) -> Result<Vec<Invitation>> {
-        let OrgView { org, .. } = self.org_with(caller, key, "members:invite").await?;
+        let OrgView { org, .. } = self.org_with(caller, key, Permission::MembersInvite).await?;
         Ok(self.store.org_invitations(org.id, self.now()).await?)
     }
 
     /// Revokes a pending invitation (`members:invite`): its link no longer works.
     pub async fn revoke_invitation(&self, caller: &Caller, key: &str, id: Uuid, client: &ClientInfo) -> Result<()> {
-        let OrgView { org, standing } = self.org_with(caller, key, "members:invite").await?;
+        let OrgView { org, standing } = self.org_with(caller, key, Permission::MembersInvite).await?;
         let found = self.store.find_invitation(InvitationKey::Id(id)).await?.map(|(invitation, _)| invitation);
         let pending = found.filter(|i| i.org_id == org.id && i.expires_at > self.now());
         let invitation = pending.ok_or(Error::NotFoundInvitation)?;

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use super::access::matrix::Operation;
 use super::orgs::OrgView;
 use super::{Accounts, Caller, ClientInfo, Error, FieldError, Result};
+use crate::model::org::Permission;
 use crate::model::org::{
     Held, MAX_ROLE_PERMISSION_BYTES, MAX_ROLE_PERMISSIONS, OrgRole, RoleRemoval, builtin_permissions, valid_permission,
     valid_role_name,
@@ -64,7 +65,7 @@ impl Accounts {
 
     /// The organization with the caller's standing, when it may manage roles.
     async fn managing_roles(&self, caller: &Caller, key: &str) -> Result<OrgView> {
-        self.org_with(caller, key, "roles:manage").await
+        self.org_with(caller, key, Permission::RolesManage).await
     }
 
     /// The roles of the organization: the built-in ones, then its own by name (`roles:manage`).

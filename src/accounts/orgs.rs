@@ -11,6 +11,7 @@ use super::access::{self, Standing};
 use super::admin::MAX_PAGE;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::model::account::{AccountData, AccountKey, DisplayName};
+use crate::model::org::Permission;
 use crate::model::org::{
     Member, MemberChange, MemberCursor, Membership, NewOrganization, OrgActor, OrgChange, OrgKey, OrgPolicy,
     Organization, Slug,
@@ -156,7 +157,7 @@ impl Accounts {
     /// The organization, when the caller's standing there has `permission`. Never to an admin
     /// impersonating the account: what a permission allows (members, roles, domains, single
     /// sign-on, keys, the organization itself) is the owner's to do.
-    pub(super) async fn org_with(&self, caller: &Caller, key: &str, permission: &str) -> Result<OrgView> {
+    pub(super) async fn org_with(&self, caller: &Caller, key: &str, permission: Permission) -> Result<OrgView> {
         caller.refuse_impersonation()?;
         let view = self.org(caller, key).await?;
         if !view.standing.may(permission) {
@@ -173,7 +174,7 @@ impl Accounts {
         edit: OrgEdit,
         client: &ClientInfo,
     ) -> Result<Organization> {
-        let OrgView { org, standing } = self.org_with(caller, key, "org:update").await?;
+        let OrgView { org, standing } = self.org_with(caller, key, Permission::OrgUpdate).await?;
         let change = OrgChange {
             name: edit.name.as_deref().map(check_name).transpose()?.unwrap_or_else(|| org.name.clone()),
             slug: match edit.slug.as_deref() {
@@ -215,7 +216,7 @@ impl Accounts {
     /// Deletes an organization with its memberships (`org:delete`).
     pub async fn delete_org(&self, caller: &Caller, key: &str, client: &ClientInfo) -> Result<()> {
         self.admit(caller, Operation::OrgDeletion).await?;
-        let OrgView { org, .. } = self.org_with(caller, key, "org:delete").await?;
+        let OrgView { org, .. } = self.org_with(caller, key, Permission::OrgDelete).await?;
         let effects = Effects::of(self.org_outcome(Kind::OrgDeleted, caller, &org, client));
         if !self.store.delete_org(org.id, &effects).await? {
             return Err(Error::NotFoundOrg);
@@ -248,7 +249,7 @@ impl Accounts {
         new_role: &str,
         client: &ClientInfo,
     ) -> Result<Member> {
-        let OrgView { org, standing } = self.org_with(caller, key, "members:update").await?;
+        let OrgView { org, standing } = self.org_with(caller, key, Permission::MembersUpdate).await?;
         let permissions = self.role_permissions(org.id, new_role).await?;
         if let Some(operation) =
             access::granting(new_role, &permissions, Operation::OwnershipGrant, Operation::MemberPromotion)
@@ -279,7 +280,7 @@ impl Accounts {
             true => self.org_unchecked(caller, key).await?.0,
             false => self.org(caller, key).await?,
         };
-        if !leaving && !standing.may("members:remove") {
+        if !leaving && !standing.may(Permission::MembersRemove) {
             return Err(Error::Forbidden);
         }
         let current = self.store.membership_record(org.id, account_id).await?.ok_or(Error::NotFound)?;

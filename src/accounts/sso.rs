@@ -9,6 +9,7 @@ use super::access::matrix::Operation;
 use super::orgs::OrgView;
 use super::{Accounts, Caller, ClientInfo, Error, Result};
 use crate::federation::saml::metadata::{IdpMetadata, parse_idp_metadata};
+use crate::model::org::Permission;
 use crate::model::org::{ADMIN, Held, MEMBER, builtin_permissions};
 use crate::model::outcome::{Effects, Kind};
 use crate::model::sso::{AttributeMapping, Protocol, SamlSettings, SsoConnection, SsoUrls};
@@ -176,7 +177,7 @@ impl Accounts {
 
     /// The organization, when the caller may manage its connections.
     pub(super) async fn managing_sso(&self, caller: &Caller, key: &str) -> Result<OrgView> {
-        self.org_with(caller, key, "sso:manage").await
+        self.org_with(caller, key, Permission::SsoManage).await
     }
 
     /// Whether the caller may set up or change an identity provider of the organization: it

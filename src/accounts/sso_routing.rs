@@ -13,6 +13,7 @@ use super::throttle::Action;
 use super::{Accounts, ClientInfo, Error, Result};
 use crate::model::account::{Account, Email};
 use crate::model::domain::DomainName;
+use crate::model::org::Permission;
 use crate::model::org::{OrgKey, Organization};
 use crate::model::outcome::Kind;
 use crate::model::sso::SsoConnection;
@@ -113,7 +114,7 @@ impl Accounts {
         standing: &Standing,
         on: bool,
     ) -> Result<()> {
-        if !standing.may("sso:manage") {
+        if !standing.may(Permission::SsoManage) {
             return Err(Error::Forbidden);
         }
         if on && self.store.sso_connections(org.id).await?.is_empty() {

@@ -12,17 +12,58 @@ use uuid::Uuid;
 
 pub use super::org_policy::OrgPolicy;
 
-/// The permissions gatehouse itself checks.
-pub const PERMISSIONS: [&str; 8] = [
-    "org:update",
-    "org:delete",
-    "members:invite",
-    "members:update",
-    "members:remove",
-    "roles:manage",
-    "sso:manage",
-    "api_keys:manage",
-];
+/// The permissions gatehouse itself checks, a typed catalogue: the code names one of these,
+/// never a string (an app's own permissions, `resource:action` strings, are granted and shown
+/// but never checked by gatehouse).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Permission {
+    OrgUpdate,
+    OrgDelete,
+    MembersInvite,
+    MembersUpdate,
+    MembersRemove,
+    RolesManage,
+    SsoManage,
+    ApiKeysManage,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 8] = [
+        Permission::OrgUpdate,
+        Permission::OrgDelete,
+        Permission::MembersInvite,
+        Permission::MembersUpdate,
+        Permission::MembersRemove,
+        Permission::RolesManage,
+        Permission::SsoManage,
+        Permission::ApiKeysManage,
+    ];
+
+    /// Its name, as roles hold it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Permission::OrgUpdate => "org:update",
+            Permission::OrgDelete => "org:delete",
+            Permission::MembersInvite => "members:invite",
+            Permission::MembersUpdate => "members:update",
+            Permission::MembersRemove => "members:remove",
+            Permission::RolesManage => "roles:manage",
+            Permission::SsoManage => "sso:manage",
+            Permission::ApiKeysManage => "api_keys:manage",
+        }
+    }
+}
+
+/// The names of the permissions gatehouse itself checks.
+pub const PERMISSIONS: [&str; 8] = {
+    let mut names = [""; 8];
+    let mut i = 0;
+    while i < Permission::ALL.len() {
+        names[i] = Permission::ALL[i].as_str();
+        i += 1;
+    }
+    names
+};
 
 /// The built-in roles.
 pub const OWNER: &str = "owner";

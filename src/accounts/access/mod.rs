@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 pub mod matrix;
 
 use crate::model::account::{Account, Role, Status};
-use crate::model::org::{Membership, OWNER, builtin_permissions};
+use crate::model::org::{Membership, OWNER, Permission, builtin_permissions};
 
 /// The account's groups, as forward-auth's `group:NAME` rules and its `Remote-Groups` header
 /// see them: its role first, then the strings of `app_data.roles` (one holding a comma is
@@ -69,8 +69,8 @@ pub struct Standing {
 }
 
 impl Standing {
-    pub fn may(&self, permission: &str) -> bool {
-        self.permissions.iter().any(|p| p == permission)
+    pub fn may(&self, permission: Permission) -> bool {
+        self.permissions.iter().any(|p| p == permission.as_str())
     }
 
     /// Whether it may change an owner's role, make an owner, or remove one: an owner's alone.
@@ -242,15 +242,20 @@ mod tests {
         let (member, admin, owner) = (held("member", None), held("admin", None), held("owner", None));
         let billing = held("billing", Some(vec!["invoices:read".into(), "members:invite".into()]));
         let custom = org_standing(&user, Some(&billing)).unwrap();
-        assert!(custom.may("invoices:read") && custom.may("members:invite") && !custom.may("members:remove"));
+        assert!(custom.permissions.iter().any(|p| p == "invoices:read"));
+        assert!(custom.may(Permission::MembersInvite) && !custom.may(Permission::MembersRemove));
         let member = org_standing(&user, Some(&member)).unwrap();
-        assert!(!member.may("org:update") && !member.is_owner() && !member.as_admin);
+        assert!(!member.may(Permission::OrgUpdate) && !member.is_owner() && !member.as_admin);
         let admin_role = org_standing(&user, Some(&admin)).unwrap();
-        assert!(admin_role.may("members:remove") && !admin_role.may("org:delete") && !admin_role.is_owner());
+        assert!(
+            admin_role.may(Permission::MembersRemove)
+                && !admin_role.may(Permission::OrgDelete)
+                && !admin_role.is_owner()
+        );
         assert!(org_standing(&user, None).is_none(), "app_data.roles grants nothing in an organization");
         let admin = account(Role::Admin, Status::Active, json!({}));
         let acting = org_standing(&admin, None).unwrap();
-        assert!(acting.may("org:delete") && acting.is_owner() && acting.as_admin);
+        assert!(acting.may(Permission::OrgDelete) && acting.is_owner() && acting.as_admin);
         assert!(!org_standing(&admin, Some(&owner)).unwrap().as_admin);
         assert!(org_standing(&account(Role::Admin, Status::Disabled, json!({})), None).is_none());
         assert!(may_create_org(&user, true) && !may_create_org(&user, false) && may_create_org(&admin, false));
