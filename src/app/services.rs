@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::accounts::oauth::logout_delivery::Logouts;
-use crate::accounts::{Accounts, Parts, Policy, Settings, Throttle, keys};
+use crate::accounts::{Accounts, Parts, Settings, Throttle, keys};
 use crate::audit::AuditLog;
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
@@ -83,7 +83,7 @@ impl Services {
             refresh_grace: security.refresh_grace,
             webhooks_allow_private: security.webhook_allow_private,
         };
-        let policy = Policy::configured(&config.policy, login, config.texts.clone());
+        let policy = config.policy.clone().with_login_page(login);
         http::routes::forward::warn_of_role_groups(&security.forward_rules);
         let keys = keys::load_or_create(backend.store.as_ref(), &settings.issuing()).await?;
         let webauthn = relying_party(&settings.public_url, security)?;

@@ -456,7 +456,7 @@ async fn dev_token(config: Config, email: &str, create: bool, second_factor: boo
 /// Sends one message through the configured transport; no database is opened.
 async fn mail_test(config: Config, to: String) -> anyhow::Result<()> {
     let transport = crate::mail::smtp::transport(config.smtp_url.as_ref(), &config.mail_from)?;
-    let rendered = Letters::new(&config.texts, config.texts.pick(None)).test_message();
+    let rendered = Letters::new(&config.policy.texts, config.policy.texts.pick(None)).test_message();
     let id = uuid::Uuid::now_v7();
     let email = QueuedEmail {
         id,

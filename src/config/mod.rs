@@ -34,6 +34,7 @@ pub use self::providers::{GitHubEndpoints, ProviderConfig, ProviderKind};
 pub use self::read::Effective;
 use self::read::Parser;
 use self::sources::{Source, gather, read_files};
+use crate::accounts::redirect::RedirectPolicy;
 use crate::limits::Budget;
 use crate::secret_url::SecretUrl;
 use crate::tokens::keys::KeyAlgorithm;
@@ -83,9 +84,6 @@ pub struct Config {
     pub dev: bool,
     /// Social login providers (`GATEHOUSE_OIDC_<NAME>_*`), by name.
     pub providers: Vec<ProviderConfig>,
-    /// Every text in every language, with the brand and the operator's templates: read and
-    /// checked with the rest of the configuration.
-    pub texts: std::sync::Arc<crate::i18n::Catalog>,
 }
 
 /// The brute-force, enumeration and browser defences.
@@ -117,9 +115,11 @@ pub struct Security {
 }
 
 /// The policy the operator sets for the people who use gatehouse: who may sign up and how, the
-/// ways in, the second factor, the step-up window, where browsers may be sent. (The texts and
-/// brand are `Config::texts`.) The account rules hold it as `accounts::Policy`, apart from the
-/// process's settings, so that an organization may later have its own.
+/// ways in, the second factor, the step-up window, where browsers may be sent, and the texts and
+/// brand of every page and email. It is kept apart from the process's settings (links, token
+/// lifetimes, algorithms) and is the one type of it: the account rules hold it whole as
+/// `accounts::Policy`, read through `Accounts::policy`, so that an organization may later have
+/// its own. A new policy setting is a field here and a line in [`policy`].
 #[derive(Clone, Debug)]
 pub struct Policy {
     /// Anyone may sign up (`GATEHOUSE_SIGNUP=open`); when closed, only admins create accounts.
@@ -133,8 +133,9 @@ pub struct Policy {
     pub reauth_window: Duration,
     /// `GATEHOUSE_APP_URL`: the pages of emailed links point back to it.
     pub app_url: Option<Url>,
-    /// `GATEHOUSE_REDIRECT_ALLOW`: the prefixes a `redirect_to` must start with.
-    pub redirect_allow: Vec<Url>,
+    /// `GATEHOUSE_REDIRECT_ALLOW`: the prefixes a `redirect_to` must start with (and, once the
+    /// service is assembled, gatehouse's own login page).
+    pub redirects: RedirectPolicy,
     /// Any active account may create an organization (`GATEHOUSE_ORG_CREATION=anyone`).
     pub org_creation_open: bool,
     /// An organization's most members, how long its invitations last and how many it may send
@@ -148,6 +149,9 @@ pub struct Policy {
     pub client_registration: ClientRegistration,
     /// `GATEHOUSE_OAUTH_RESOURCES`: what a client may name as `resource`.
     pub oauth_resources: Vec<String>,
+    /// Every text in every language, with the brand and the operator's templates: read and
+    /// checked with the rest of the configuration.
+    pub texts: std::sync::Arc<crate::i18n::Catalog>,
 }
 
 /// The admin account ensured at start-up.
@@ -248,7 +252,7 @@ impl Config {
         let log = p.get(&LOG);
         let log_format = p.get(&LOG_FORMAT);
         let security = security(&mut p);
-        let policy = policy(&mut p);
+        let policy = policy(&mut p, public_url.as_ref());
         let dev = p.get(&DEV);
         if let (Some(true), Some(url)) = (dev, public_url.as_ref())
             && !parse::is_loopback(url)
@@ -259,7 +263,6 @@ impl Config {
                 DEV.name, PUBLIC_URL.name
             ));
         }
-        let texts = presentation(&mut p, public_url.as_ref(), policy.as_ref());
         let (providers, mut provider_problems, provider_lines) = providers::read(p.raw());
         p.problems.append(&mut provider_problems);
 
@@ -307,7 +310,6 @@ impl Config {
                 policy: policy?,
                 dev: dev?,
                 providers,
-                texts: texts?,
             })
         };
         match build() {
@@ -354,7 +356,7 @@ fn admin_seed(p: &mut Parser<'_>) -> Option<Option<AdminSeed>> {
 fn presentation(
     p: &mut Parser<'_>,
     public_url: Option<&Url>,
-    policy: Option<&Policy>,
+    app_url: Option<&Url>,
 ) -> Option<std::sync::Arc<crate::i18n::Catalog>> {
     use self::settings::*;
     let default_locale = p.get(&DEFAULT_LOCALE);
@@ -363,7 +365,7 @@ fn presentation(
     let accent_color = p.get(&ACCENT_COLOR);
     let templates_dir = p.optional(&TEMPLATES_DIR);
     let public_url = public_url?;
-    let named = policy.and_then(|s| s.app_url.as_ref()).unwrap_or(public_url);
+    let named = app_url.unwrap_or(public_url);
     let host = named.host_str().unwrap_or("gatehouse");
     let options = crate::i18n::Options {
         default_locale: default_locale?,
@@ -426,8 +428,8 @@ fn security(p: &mut Parser<'_>) -> Option<Security> {
     })
 }
 
-/// The policy settings (see [`Policy`]).
-fn policy(p: &mut Parser<'_>) -> Option<Policy> {
+/// The policy settings (see [`Policy`]); the texts name the app's address when one is set.
+fn policy(p: &mut Parser<'_>, public_url: Option<&Url>) -> Option<Policy> {
     use self::settings::*;
     let signup_open = p.get(&SIGNUP);
     let signup_conceal_existing = p.get(&SIGNUP_CONCEAL_EXISTING);
@@ -443,6 +445,7 @@ fn policy(p: &mut Parser<'_>) -> Option<Policy> {
     let impersonation_notice = p.get(&IMPERSONATION_NOTICE);
     let client_registration = p.get(&CLIENT_REGISTRATION);
     let oauth_resources = p.optional(&OAUTH_RESOURCES);
+    let texts = presentation(p, public_url, app_url.as_ref().and_then(Option::as_ref));
     Some(Policy {
         signup_open: signup_open?,
         signup_conceal_existing: signup_conceal_existing?,
@@ -450,7 +453,7 @@ fn policy(p: &mut Parser<'_>) -> Option<Policy> {
         mfa_required: mfa_required?,
         reauth_window: reauth_window?,
         app_url: app_url?,
-        redirect_allow: redirect_allow?.unwrap_or_default(),
+        redirects: RedirectPolicy::new(redirect_allow?.unwrap_or_default()),
         org_creation_open: org_creation_open?,
         org_member_limit: org_member_limit?,
         invitation_ttl: invitation_ttl?,
@@ -458,6 +461,7 @@ fn policy(p: &mut Parser<'_>) -> Option<Policy> {
         impersonation_notice: impersonation_notice?,
         client_registration: client_registration?,
         oauth_resources: oauth_resources?.unwrap_or_default(),
+        texts: texts?,
     })
 }
 

@@ -349,6 +349,17 @@ impl Role {
             _ => None,
         }
     }
+
+    /// Whether this is a server admin's role.
+    pub fn is_admin(self) -> bool {
+        self == Role::Admin
+    }
+}
+
+/// Whether an account with `role` and `status` is an active server admin: the kind of which
+/// one must always remain (every store keeps the last one, inside the change's transaction).
+pub fn is_active_admin(role: Role, status: Status) -> bool {
+    role.is_admin() && status == Status::Active
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -66,6 +66,30 @@ pub enum LinkState {
     Unknown,
 }
 
+/// What a stored login by email holds of its own state, as a store reads it with the login.
+#[derive(Clone, Copy, Debug)]
+pub struct LinkFacts {
+    /// Used, or ended by a newer request.
+    pub used: bool,
+    /// The wrong codes tried so far.
+    pub attempts: i64,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl LinkState {
+    /// What a stored login's link may still do at `now`, `max_attempts` wrong codes ending it:
+    /// the one judgement every store's read of a link asks.
+    pub fn of(login: EmailLogin, facts: LinkFacts, max_attempts: u32, now: DateTime<Utc>) -> Self {
+        if facts.used || facts.attempts >= i64::from(max_attempts) {
+            LinkState::Spent
+        } else if facts.expires_at <= now {
+            LinkState::Expired
+        } else {
+            LinkState::Live(login)
+        }
+    }
+}
+
 /// What spending a login by email does to the account.
 #[derive(Debug)]
 pub enum Redeem<'a> {

@@ -6,6 +6,8 @@
 //! but deleting the organization; changing an owner's role is an owner's alone, which the rules
 //! check apart) and `member` (none: a member reads the organization and its members).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -277,6 +279,120 @@ pub fn may_change(actor: Held<'_>, target: Held<'_>, new: Option<Held<'_>>, leav
     }
 }
 
+/// Whether `role` is the owner role, which only an owner gives, takes or touches.
+pub fn is_owner(role: &str) -> bool {
+    role == OWNER
+}
+
+/// Whether an owner besides `member` remains among `members` (each an account and its role).
+pub fn another_owner<'a>(members: impl IntoIterator<Item = (Uuid, &'a str)>, member: Uuid) -> bool {
+    members.into_iter().any(|(account, role)| account != member && is_owner(role))
+}
+
+/// Whether an organization's directory (its SCIM client) must leave a member alone: its owner,
+/// or a server admin (`account_role`), whom no organization's directory changes.
+pub fn directory_spares(org_role: &str, account_role: super::account::Role) -> bool {
+    is_owner(org_role) || account_role.is_admin()
+}
+
+/// Who made an invitation, as its acceptance reads it in its turn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Maker<'a> {
+    /// No maker on record: the organization's own (an operator's, or one whose account is
+    /// deleted since, as a SQL store forgets it).
+    Unrecorded,
+    /// A member, holding this role now.
+    Member(&'a str),
+    /// No longer a member, or suspended.
+    Gone,
+}
+
+/// Whether an offer of the role `offered` still stands: the role exists, and the maker still
+/// holds `members:invite` and every permission the role grants now (only an owner offers
+/// `owner`). A removed, suspended or demoted maker's offers, and a role widened since, are
+/// void. `custom`: the organization's custom roles, their permissions by name.
+pub fn offer_stands(offered: &str, maker: Maker<'_>, custom: &HashMap<String, Vec<String>>) -> bool {
+    let known = |role: &str| builtin_permissions(role).or_else(|| custom.get(role).cloned());
+    let Some(granted) = known(offered) else { return false };
+    let role = match maker {
+        Maker::Unrecorded => return true,
+        Maker::Gone => return false,
+        Maker::Member(role) => role,
+    };
+    let held = known(role).unwrap_or_default();
+    let maker = Held { role, permissions: &held };
+    held.iter().any(|p| p == "members:invite")
+        && (!is_owner(offered) || is_owner(role))
+        && maker.covers(&Held { role: offered, permissions: &granted })
+}
+
+/// What deleting an account does to an organization it belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Release {
+    /// Not an owner there, or one of several: its membership just goes.
+    Leaves,
+    /// Its only member: the organization goes with it.
+    Dropped,
+    /// Its only owner, with other members: the deletion is refused, so that no organization is
+    /// left without an owner.
+    LastOwner,
+}
+
+/// What deleting `account` does to the organization whose members (each an account and its
+/// role, the account's own among them) are `members`, as read in the deletion's turn.
+pub fn release<'a>(account: Uuid, members: impl IntoIterator<Item = (Uuid, &'a str)> + Clone) -> Release {
+    let owns = members.clone().into_iter().any(|(member, role)| member == account && is_owner(role));
+    let others = members.clone().into_iter().filter(|(member, _)| *member != account).count();
+    match (owns, others) {
+        (true, 0) => Release::Dropped,
+        (true, _) if !another_owner(members, account) => Release::LastOwner,
+        _ => Release::Leaves,
+    }
+}
+
+/// One organization's memberships as a change of one of them reads them in its turn (its
+/// transaction's locking reads, or the items its conditional writes depend on): what
+/// [`member_change`] decides on. Each store reads them its own way; the decision is this one.
+#[derive(Clone, Copy, Debug)]
+pub struct MemberFacts<'a> {
+    /// The actor's role now: an owner's for the organization acting as owner, `None` when the
+    /// actor is no longer a member.
+    pub actor_role: Option<&'a str>,
+    /// The member's role now (`None`: not a member).
+    pub current: Option<&'a str>,
+    /// An owner besides the member remains.
+    pub another_owner: bool,
+    /// The organization's custom roles: their permissions by name.
+    pub custom: &'a HashMap<String, Vec<String>>,
+}
+
+/// What a change of a member's role to `role` (or, with `None`, its removal) may do, the
+/// actor's right judged on its role as it is now ([`may_change`]; `leaving` when the actor is
+/// that member), and never leaving the organization without an owner.
+pub fn member_change(facts: MemberFacts<'_>, role: Option<&str>, leaving: bool) -> MemberChange {
+    let Some(current) = facts.current else { return MemberChange::NotFound };
+    let known = |role: &str| builtin_permissions(role).or_else(|| facts.custom.get(role).cloned());
+    let new_permissions = match role {
+        Some(role) => match known(role) {
+            Some(permissions) => Some(permissions),
+            None => return MemberChange::UnknownRole,
+        },
+        None => None,
+    };
+    let Some(actor_role) = facts.actor_role else { return MemberChange::Forbidden };
+    let (actor_permissions, current_permissions) =
+        (known(actor_role).unwrap_or_default(), known(current).unwrap_or_default());
+    let held = |role, permissions| Held { role, permissions };
+    let new = role.zip(new_permissions.as_deref()).map(|(role, permissions)| held(role, permissions));
+    if !may_change(held(actor_role, &actor_permissions), held(current, &current_permissions), new, leaving) {
+        return MemberChange::Forbidden;
+    }
+    if is_owner(current) && !role.is_some_and(is_owner) && !facts.another_owner {
+        return MemberChange::LastOwner;
+    }
+    MemberChange::Done
+}
+
 /// The permissions of a role: a built-in one's, else the custom role's (`custom`, what the
 /// organization keeps for that name), else none.
 pub fn permissions_of(role: &str, custom: Option<Vec<String>>) -> Vec<String> {
@@ -338,6 +454,61 @@ pub enum MemberChange {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deleting_an_account_drops_the_organizations_it_alone_is_in_and_keeps_an_owner_elsewhere() {
+        let (ann, bob, cy) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        assert_eq!(release(ann, [(ann, OWNER)]), Release::Dropped);
+        assert_eq!(release(ann, [(ann, OWNER), (bob, "admin")]), Release::LastOwner);
+        assert_eq!(release(ann, [(ann, OWNER), (bob, "admin"), (cy, OWNER)]), Release::Leaves);
+        assert_eq!(release(bob, [(ann, OWNER), (bob, "admin")]), Release::Leaves);
+        // A member alone but not an owner (no such organization should exist) does not drop it.
+        assert_eq!(release(bob, [(bob, "member")]), Release::Leaves);
+    }
+
+    #[test]
+    fn an_offer_stands_while_its_maker_may_still_make_it() {
+        let none = HashMap::new();
+        assert!(offer_stands("admin", Maker::Unrecorded, &none));
+        assert!(!offer_stands("nobody", Maker::Unrecorded, &none));
+        assert!(offer_stands("member", Maker::Member("admin"), &none));
+        assert!(!offer_stands(OWNER, Maker::Member("admin"), &none));
+        assert!(offer_stands(OWNER, Maker::Member(OWNER), &none));
+        assert!(!offer_stands("member", Maker::Member("member"), &none));
+        assert!(!offer_stands("member", Maker::Gone, &none));
+        let custom = HashMap::from([("recruiter".to_owned(), vec!["members:invite".to_owned()])]);
+        assert!(offer_stands("member", Maker::Member("recruiter"), &custom));
+        assert!(!offer_stands("admin", Maker::Member("recruiter"), &custom));
+    }
+
+    #[test]
+    fn a_member_change_keeps_an_owner_and_reads_the_actor_s_role_as_it_is_now() {
+        let none = HashMap::new();
+        let facts =
+            |actor_role, current, another_owner| MemberFacts { actor_role, current, another_owner, custom: &none };
+        let owner = Some(OWNER);
+        // The last owner neither demotes itself nor leaves; another owner lets it.
+        assert_eq!(member_change(facts(owner, owner, false), Some("admin"), false), MemberChange::LastOwner);
+        assert_eq!(member_change(facts(owner, owner, false), None, true), MemberChange::LastOwner);
+        assert_eq!(member_change(facts(owner, owner, true), Some("member"), false), MemberChange::Done);
+        assert_eq!(
+            member_change(facts(owner, Some("member"), false), Some("nobody"), false),
+            MemberChange::UnknownRole
+        );
+        assert_eq!(member_change(facts(owner, None, true), None, false), MemberChange::NotFound);
+        // An actor removed or demoted a moment ago is judged on that.
+        assert_eq!(member_change(facts(None, Some("member"), true), None, false), MemberChange::Forbidden);
+        assert_eq!(member_change(facts(Some("member"), Some("member"), true), None, false), MemberChange::Forbidden);
+        // An admin touches no owner and makes none.
+        assert_eq!(member_change(facts(Some("admin"), owner, true), Some("member"), false), MemberChange::Forbidden);
+        assert_eq!(member_change(facts(Some("admin"), Some("member"), true), owner, false), MemberChange::Forbidden);
+        assert_eq!(member_change(facts(Some("admin"), Some("member"), true), None, false), MemberChange::Done);
+        // A custom role's holder grants nothing it lacks.
+        let custom = HashMap::from([("lead".to_owned(), vec!["members:update".to_owned()])]);
+        let lead =
+            MemberFacts { actor_role: Some("lead"), current: Some("member"), another_owner: true, custom: &custom };
+        assert_eq!(member_change(lead, Some("admin"), false), MemberChange::Forbidden);
+    }
 
     #[test]
     fn slugs_are_short_lower_case_words_joined_by_hyphens_and_never_an_id() {

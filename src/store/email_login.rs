@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::error::StoreResult;
-pub use crate::model::email_login::{EmailLogin, HandoffBinding, LinkState, NewEmailLogin, Redeem, SpentHandoff};
+pub use crate::model::email_login::{
+    EmailLogin, HandoffBinding, LinkFacts, LinkState, NewEmailLogin, Redeem, SpentHandoff,
+};
 use crate::model::outcome::Effects;
 use crate::tokens::opaque::TokenHash;
 

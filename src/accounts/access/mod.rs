@@ -115,12 +115,12 @@ pub fn granting(
 
 /// Whether `role` is the owner role, which only an owner gives, takes or touches.
 pub fn is_owner_role(role: &str) -> bool {
-    role == OWNER
+    crate::model::org::is_owner(role)
 }
 
 /// Whether the account stays an active admin with `role` and `status`.
 pub fn stays_active_admin(role: Role, status: Status) -> bool {
-    role == Role::Admin && status == Status::Active
+    crate::model::account::is_active_admin(role, status)
 }
 
 /// Whether giving `role` makes a server admin.

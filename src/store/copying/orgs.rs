@@ -7,7 +7,7 @@ use super::tally::{Copied, PAGE};
 use crate::model::account::AccountKey;
 use crate::model::api_key::KeyOwner;
 use crate::model::domain::{AutoJoinChange, DomainVerification, OrgDomain};
-use crate::model::org::{Member, MemberCursor, NewOrganization, OWNER, OrgChange, Organization, Slug};
+use crate::model::org::{Member, MemberCursor, NewOrganization, OrgChange, Organization, Slug, is_owner};
 use crate::model::outcome::Effects;
 use crate::store::Store;
 
@@ -45,7 +45,7 @@ pub(super) async fn copy_org(
     let members = members_of(from, org.id).await?;
     let owner = members
         .iter()
-        .find(|member| member.role == OWNER)
+        .find(|member| is_owner(&member.role))
         .ok_or_else(|| anyhow::anyhow!("organization {} has no owner", org.slug))?;
     let slug = Slug::parse(&org.slug).ok_or_else(|| anyhow::anyhow!("organization {}: its slug is not one", org.id))?;
     let new = NewOrganization {

@@ -20,7 +20,7 @@ use crate::metrics::{DATABASE as DB, timed};
 use crate::model::account::Status;
 use crate::model::outcome::Effects;
 use crate::store::email_login::{
-    EmailLogin, EmailLoginStore, HandoffBinding, LinkState, NewEmailLogin, Redeem, SpentHandoff,
+    EmailLogin, EmailLoginStore, HandoffBinding, LinkFacts, LinkState, NewEmailLogin, Redeem, SpentHandoff,
 };
 use crate::store::error::{StoreError, StoreResult};
 use crate::tokens::opaque::TokenHash;
@@ -182,14 +182,12 @@ impl EmailLoginStore for DynamoStore {
             let Some(found) = self.get(&self.tables.main, login_key(id(&link, "login")?)).await? else {
                 return Ok(LinkState::Unknown);
             };
-            let attempts = super::items::number(&found, "attempts")?;
-            if found.contains_key("used") || attempts >= i64::from(max_attempts) {
-                return Ok(LinkState::Spent);
-            }
-            if super::items::time(&found, "expires")? <= now {
-                return Ok(LinkState::Expired);
-            }
-            Ok(LinkState::Live(login_from_item(&found)?))
+            let facts = LinkFacts {
+                used: found.contains_key("used"),
+                attempts: super::items::number(&found, "attempts")?,
+                expires_at: super::items::time(&found, "expires")?,
+            };
+            Ok(LinkState::of(login_from_item(&found)?, facts, max_attempts, now))
         })
     }
 

@@ -17,7 +17,7 @@ use super::items::{Write, WriteError, names, s, sdk_error, text};
 use super::plan::Plan;
 use super::{DynamoStore, MAX_TRANSACTION};
 use crate::metrics::{DATABASE as DB, timed};
-use crate::model::account::{Account, Role, Status};
+use crate::model::account::Account;
 use crate::store::accounts::NewAccount;
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::import::ImportStore;
@@ -99,7 +99,7 @@ impl ImportStore for DynamoStore {
                 usernames.extend(username);
                 let one = planned(new_account(&self.tables, account)?, account.id)?;
                 // An active admin joins the admin set, one item a transaction writes once.
-                let is_admin = account.role == Role::Admin && account.status == Status::Active;
+                let is_admin = crate::model::account::is_active_admin(account.role, account.status);
                 if items + one.writes.len() > MAX_TRANSACTION || (is_admin && admin) {
                     batches.push(Vec::new());
                     (items, admin) = (0, false);

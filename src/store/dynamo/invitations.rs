@@ -19,7 +19,7 @@ use super::items::{Item, Write, hex, id, item, key, opt_text, s, stamp, stamp_te
 use super::orgs::{ATTEMPTS, MemberItem, busy, member_writes, membership_of, org_from_item, org_key, turn};
 use super::owned::{org_owner, with_companion};
 use crate::metrics::{DATABASE as DB, timed};
-use crate::model::org::{Held, OWNER, Organization, builtin_permissions};
+use crate::model::org::{self as org, Maker, Organization};
 use crate::model::outcome::Effects;
 use crate::store::error::StoreResult;
 use crate::store::invitations::{
@@ -159,20 +159,15 @@ impl DynamoStore {
         offered: &str,
         gone_is_none: bool,
     ) -> StoreResult<bool> {
-        let permissions_of = |role: &str| builtin_permissions(role).or_else(|| custom.get(role).cloned());
-        let Some(granted) = permissions_of(offered) else { return Ok(false) };
-        let Some(maker) = made_by else { return Ok(true) };
-        let Some(member) = members.iter().find(|m| m.account == maker) else {
-            return Ok(gone_is_none && self.read_account(maker).await?.is_none());
+        let maker = match made_by.map(|maker| (maker, members.iter().find(|m| m.account == maker))) {
+            None => Maker::Unrecorded,
+            Some((_, Some(member))) if member.suspended.is_some() => Maker::Gone,
+            Some((_, Some(member))) => Maker::Member(&member.role),
+            // A maker whose account is deleted since is forgotten, as a SQL store forgets it.
+            Some((maker, None)) if gone_is_none && self.read_account(maker).await?.is_none() => Maker::Unrecorded,
+            Some((_, None)) => Maker::Gone,
         };
-        if member.suspended.is_some() {
-            return Ok(false);
-        }
-        let held = permissions_of(&member.role).unwrap_or_default();
-        let maker = Held { role: &member.role, permissions: &held };
-        Ok(held.iter().any(|p| p == "members:invite")
-            && (offered != OWNER || member.role == OWNER)
-            && maker.covers(&Held { role: offered, permissions: &granted }))
+        Ok(org::offer_stands(offered, maker, custom))
     }
 }
 

@@ -26,7 +26,7 @@ pub(super) use self::members::{MemberItem, Released, member_gone, member_key, me
 use super::items::{Item, Write, WriteError, id, item, key, n, names, number, s, sdk_error, stamp, text, time};
 use super::{DynamoStore, Tables};
 use crate::metrics::{DATABASE as DB, timed};
-use crate::model::org::{OWNER, OrgPolicy, Slug};
+use crate::model::org::{OWNER, OrgPolicy, Release, Slug, release};
 use crate::model::outcome::Effects;
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::orgs::{
@@ -327,9 +327,7 @@ impl OrgStore for DynamoStore {
             let mut alone = Vec::new();
             for org_id in self.orgs_of(account_id).await? {
                 let members = self.members(org_id).await?;
-                let owns = members.iter().any(|m| m.account == account_id && m.role == OWNER);
-                let others: Vec<&MemberItem> = members.iter().filter(|m| m.account != account_id).collect();
-                if owns && !others.is_empty() && !others.iter().any(|m| m.role == OWNER) {
+                if release(account_id, members.iter().map(|m| (m.account, m.role.as_str()))) == Release::LastOwner {
                     alone.push(org_id);
                 }
             }

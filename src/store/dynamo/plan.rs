@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::items::{Item, Write, WriteError, item, key, n, s, text};
 use super::{DynamoStore, Tables, effects};
-use crate::model::account::{Account, Role, Status};
+use crate::model::account::Account;
 use crate::model::outcome::Effects;
 use crate::model::webhook::Event;
 use crate::store::error::{StoreError, StoreResult};
@@ -40,7 +40,7 @@ impl Stored {
 }
 
 pub(super) fn is_active_admin(account: &Account) -> bool {
-    account.role == Role::Admin && account.status == Status::Active
+    crate::model::account::is_active_admin(account.role, account.status)
 }
 
 pub(super) fn account_item(account: &Account, password_hash: &str, version: i64, generation: i64) -> StoreResult<Item> {
@@ -230,6 +230,7 @@ mod tests {
 
     use super::super::items::opt_text;
     use super::*;
+    use crate::model::account::{Role, Status};
 
     #[test]
     fn an_account_item_reads_back_as_written() {

@@ -39,8 +39,7 @@ use super::owned::{account_owner, org_owner, with_companion};
 use super::plan::Stored;
 use super::{DynamoStore, Tables};
 use crate::metrics::{DATABASE as DB, timed};
-use crate::model::account::Role;
-use crate::model::org::OWNER;
+use crate::model::org::directory_spares;
 use crate::model::outcome::Effects;
 use crate::store::error::StoreResult;
 use crate::store::scim::{
@@ -295,7 +294,7 @@ impl DynamoStore {
     pub(super) async fn provisioned(&self, org_id: Uuid, account_id: Uuid) -> StoreResult<Current> {
         let Some((record, member)) = self.live_record(org_id, account_id).await? else { return Ok(Current::Missing) };
         let Some(stored) = self.read_account(account_id).await? else { return Ok(Current::Missing) };
-        if member.role == OWNER || stored.account.role == Role::Admin {
+        if directory_spares(&member.role, stored.account.role) {
             return Ok(Current::Protected);
         }
         Ok(Current::Member(Box::new((record, member, stored))))

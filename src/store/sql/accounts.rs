@@ -11,7 +11,7 @@ use super::outbox::insert_effects;
 use super::tokens::insert_token;
 use super::{ACCOUNT_COLUMNS, Dialect, Exec, Row, SqlStore, Transaction, account_from_row, args, read_account, sql};
 use crate::metrics::{DATABASE as DB, timed};
-use crate::model::account::{Account, AccountKey, Credentials, Role, Status};
+use crate::model::account::{Account, AccountKey, Credentials, Role, Status, is_active_admin};
 use crate::model::outcome::Effects;
 use crate::store::accounts::{AccountStore, NewAccount, ProfileChange};
 use crate::store::error::{StoreError, StoreResult};
@@ -36,9 +36,10 @@ pub(super) async fn refuse_last_admin(tx: &mut impl Exec, id: Uuid) -> StoreResu
     let target =
         tx.fetch_optional(sql!("SELECT role, status FROM accounts WHERE id = ? FOR NO KEY UPDATE"), args![id]).await?;
     let Some(target) = target else { return Ok(()) };
-    let is_active_admin = target.text("role")? == Role::Admin.as_str() && target.text("status")? == "active";
+    let (role, status) = (Role::parse(&target.text("role")?), Status::parse(&target.text("status")?));
+    let target_is_active_admin = role.zip(status).is_some_and(|(role, status)| is_active_admin(role, status));
     let others = admins.iter().map(|row| row.id("id")).filter(|admin| !matches!(admin, Ok(a) if *a == id)).count();
-    if is_active_admin && others == 0 {
+    if target_is_active_admin && others == 0 {
         return Err(StoreError::LastAdmin);
     }
     Ok(())
@@ -164,7 +165,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         effects: &Effects,
     ) -> StoreResult<Option<Account>> {
         let username_normalized = change.username.as_ref().map(|u| u.to_ascii_lowercase());
-        let stays_active_admin = change.role == Role::Admin && change.status == Status::Active;
+        let stays_active_admin = is_active_admin(change.role, change.status);
         let claimed = username_normalized.as_deref();
         let values = args![
             &change.username,

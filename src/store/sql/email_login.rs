@@ -13,7 +13,7 @@ use super::{Dialect, Exec, Row, SqlStore, Transaction, args, sql};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::model::outcome::Effects;
 use crate::store::email_login::{
-    EmailLogin, EmailLoginStore, HandoffBinding, LinkState, NewEmailLogin, Redeem, SpentHandoff,
+    EmailLogin, EmailLoginStore, HandoffBinding, LinkFacts, LinkState, NewEmailLogin, Redeem, SpentHandoff,
 };
 use crate::store::error::StoreResult;
 use crate::tokens::opaque::TokenHash;
@@ -103,13 +103,12 @@ impl<D: Dialect> EmailLoginStore for SqlStore<D> {
                 )
                 .await?;
             let Some(row) = row else { return Ok(LinkState::Unknown) };
-            if row.opt_time("used_at")?.is_some() || row.int("attempts")? >= i64::from(max_attempts) {
-                return Ok(LinkState::Spent);
-            }
-            if row.time("expires_at")? <= now {
-                return Ok(LinkState::Expired);
-            }
-            Ok(LinkState::Live(login_from_row(&row)?))
+            let facts = LinkFacts {
+                used: row.opt_time("used_at")?.is_some(),
+                attempts: row.int("attempts")?,
+                expires_at: row.time("expires_at")?,
+            };
+            Ok(LinkState::of(login_from_row(&row)?, facts, max_attempts, now))
         })
     }
 

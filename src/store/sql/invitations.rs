@@ -12,7 +12,7 @@ use super::orgs::read_membership;
 use super::outbox::insert_effects;
 use super::{Exec, Row, SqlStore, Transaction, args, sql};
 use crate::metrics::{DATABASE as DB, timed};
-use crate::model::org::{Held, OWNER, OrgPolicy, Organization, builtin_permissions};
+use crate::model::org::{self as org, Maker, OrgPolicy, Organization};
 use crate::model::outcome::Effects;
 use crate::store::error::StoreResult;
 use crate::store::invitations::{
@@ -66,18 +66,21 @@ pub(super) async fn offer_stands(
     offered: &str,
 ) -> StoreResult<bool> {
     let custom = custom_roles(tx, org_id).await?;
-    let permissions_of = |role: &str| builtin_permissions(role).or_else(|| custom.get(role).cloned());
-    let Some(granted) = permissions_of(offered) else { return Ok(false) };
-    let Some(maker) = made_by else { return Ok(true) };
-    let role_of =
-        sql!("SELECT role FROM memberships WHERE org_id = ? AND account_id = ? AND suspended_at IS NULL FOR UPDATE");
-    let Some(row) = tx.fetch_optional(role_of, args![org_id, maker]).await? else { return Ok(false) };
-    let role = row.text("role")?;
-    let held = permissions_of(&role).unwrap_or_default();
-    let maker = Held { role: &role, permissions: &held };
-    Ok(held.iter().any(|p| p == "members:invite")
-        && (offered != OWNER || role == OWNER)
-        && maker.covers(&Held { role: offered, permissions: &granted }))
+    let role = match made_by {
+        None => None,
+        Some(maker) => {
+            let role_of = sql!(
+                "SELECT role FROM memberships WHERE org_id = ? AND account_id = ? AND suspended_at IS NULL FOR UPDATE"
+            );
+            Some(tx.fetch_optional(role_of, args![org_id, maker]).await?.map(|row| row.text("role")).transpose()?)
+        }
+    };
+    let maker = match &role {
+        None => Maker::Unrecorded,
+        Some(None) => Maker::Gone,
+        Some(Some(role)) => Maker::Member(role),
+    };
+    Ok(org::offer_stands(offered, maker, &custom))
 }
 
 #[async_trait]

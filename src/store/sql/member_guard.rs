@@ -1,11 +1,11 @@
-//! The last-owner guard: what a change of one membership may do, judged inside its
-//! transaction.
+//! The last-owner guard: the memberships a change of one of them is judged on, read inside its
+//! transaction; the judgement is the model's ([`member_change`]).
 
 use uuid::Uuid;
 
 use super::org_roles::custom_roles;
 use super::{Exec, Row, args, sql};
-use crate::model::org::{Held, MemberChange, OWNER, OrgActor, builtin_permissions, may_change};
+use crate::model::org::{MemberChange, MemberFacts, OWNER, OrgActor, member_change};
 use crate::store::error::StoreResult;
 
 /// The guard of a change to `account_id`'s membership of `org_id` (its role changed to `role`,
@@ -36,32 +36,11 @@ pub(super) async fn guard_members(
             tx.fetch_optional(role_of, args![org_id, actor]).await?.map(|row| row.text("role")).transpose()?
         }
     };
-    let current = tx.fetch_optional(role_of, args![org_id, account_id]).await?;
-    let Some(current) = current else { return Ok(MemberChange::NotFound) };
-    let current = current.text("role")?;
-    let leaving = actor == OrgActor::Member(account_id);
+    let current =
+        tx.fetch_optional(role_of, args![org_id, account_id]).await?.map(|row| row.text("role")).transpose()?;
+    let another_owner = owners.iter().any(|row| !matches!(row.id("account_id"), Ok(owner) if owner == account_id));
     let custom = custom_roles(tx, org_id).await?;
-    let known = |role: &str| builtin_permissions(role).or_else(|| custom.get(role).cloned());
-    let new_permissions = match role {
-        Some(role) => match known(role) {
-            Some(permissions) => Some(permissions),
-            None => return Ok(MemberChange::UnknownRole),
-        },
-        None => None,
-    };
-    let Some(actor_role) = actor_role else { return Ok(MemberChange::Forbidden) };
-    let (actor_permissions, current_permissions) =
-        (known(&actor_role).unwrap_or_default(), known(&current).unwrap_or_default());
-    let held = |role, permissions| Held { role, permissions };
-    let new = role.zip(new_permissions.as_deref()).map(|(role, permissions)| held(role, permissions));
-    if !may_change(held(&actor_role, &actor_permissions), held(&current, &current_permissions), new, leaving) {
-        return Ok(MemberChange::Forbidden);
-    }
-    if current == OWNER && role != Some(OWNER) {
-        let others = owners.iter().filter(|row| !matches!(row.id("account_id"), Ok(owner) if owner == account_id));
-        if others.count() == 0 {
-            return Ok(MemberChange::LastOwner);
-        }
-    }
-    Ok(MemberChange::Done)
+    let facts =
+        MemberFacts { actor_role: actor_role.as_deref(), current: current.as_deref(), another_owner, custom: &custom };
+    Ok(member_change(facts, role, actor == OrgActor::Member(account_id)))
 }

@@ -10,7 +10,7 @@ use super::org_roles::split_permissions;
 use super::outbox::insert_effects;
 use super::{Built, Dialect, Exec, Row, SqlStore, Transaction, args, like_pattern, sql};
 use crate::metrics::{DATABASE as DB, timed};
-use crate::model::org::{MemberChange, OWNER, OrgActor, OrgPolicy, Slug, permissions_of};
+use crate::model::org::{MemberChange, OWNER, OrgActor, OrgPolicy, Release, Slug, permissions_of, release};
 use crate::model::outcome::Effects;
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::orgs::{
@@ -109,16 +109,17 @@ pub(super) async fn release_owned_orgs(tx: &mut impl Exec, account_id: Uuid) -> 
     for row in owned {
         let org_id = row.id("org_id")?;
         tx.lock(sql!("SELECT id FROM organizations WHERE id = ? FOR UPDATE"), args![org_id]).await?;
-        let others = tx
-            .fetch_all(
-                sql!("SELECT role FROM memberships WHERE org_id = ? AND account_id <> ? FOR UPDATE"),
-                args![org_id, account_id],
-            )
+        let rows = tx
+            .fetch_all(sql!("SELECT account_id, role FROM memberships WHERE org_id = ? FOR UPDATE"), args![org_id])
             .await?;
-        if others.is_empty() {
-            tx.execute(sql!("DELETE FROM organizations WHERE id = ?"), args![org_id]).await?;
-        } else if !others.iter().any(|row| matches!(row.text("role"), Ok(role) if role == OWNER)) {
-            return Err(StoreError::LastOwner);
+        let members =
+            rows.iter().map(|row| Ok((row.id("account_id")?, row.text("role")?))).collect::<StoreResult<Vec<_>>>()?;
+        match release(account_id, members.iter().map(|(member, role)| (*member, role.as_str()))) {
+            Release::Dropped => {
+                tx.execute(sql!("DELETE FROM organizations WHERE id = ?"), args![org_id]).await?;
+            }
+            Release::LastOwner => return Err(StoreError::LastOwner),
+            Release::Leaves => {}
         }
     }
     Ok(())

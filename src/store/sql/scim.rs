@@ -14,7 +14,7 @@ use super::outbox::insert_effects;
 use super::{Built, Dialect, Exec, Row, SqlStore, Transaction, args, sql};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::model::account::{Role, Status};
-use crate::model::org::OWNER;
+use crate::model::org::directory_spares;
 use crate::model::outcome::Effects;
 use crate::model::scim::{MAX_GROUP_NAME_BYTES, MAX_MEMBER_GROUPS};
 use crate::store::error::{StoreError, StoreResult};
@@ -85,7 +85,8 @@ async fn provisioned<E: Exec>(
         )
         .await?;
     let Some(current) = current else { return Ok(Current::Missing) };
-    if current.text("role")? == OWNER || current.text("account_role")? == Role::Admin.as_str() {
+    let account_role = Role::parse(&current.text("account_role")?).unwrap_or(Role::User);
+    if directory_spares(&current.text("role")?, account_role) {
         return Ok(Current::Protected);
     }
     Ok(Current::Member(current))

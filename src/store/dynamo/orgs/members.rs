@@ -17,7 +17,9 @@ use super::super::org_roles::{role_from_item, role_key};
 use super::super::owned::{account_owner, org_owner, owner_exists, with_companion};
 use super::super::plan::stored_from_item;
 use super::{ATTEMPTS, busy, org_from_item, org_key, turn};
-use crate::model::org::{Held, OWNER, builtin_permissions, may_change, permissions_of};
+use crate::model::org::{
+    MemberFacts, OWNER, Release, another_owner, builtin_permissions, is_owner, member_change, permissions_of, release,
+};
 use crate::model::outcome::Effects;
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::orgs::{Member, MemberChange, MemberCursor, Membership, OrgActor, Organization};
@@ -86,10 +88,9 @@ pub(in crate::store::dynamo) fn member_gone(tables: &Tables, org_id: Uuid, accou
 }
 
 /// What a change of `account_id`'s membership (its role changed to `role`, or, with `None`, its
-/// removal) by `actor` may do, judged on the organization's members and custom roles as read
-/// in the change's turn: exactly the SQL store's member guard. The actor's right is its role as
-/// it is now, an owner promoted meanwhile is an owner here, and two owners demoting each other
-/// at once cannot both succeed (the second's turn finds the first's change).
+/// removal) by `actor` may do: the model's decision ([`member_change`]) on the organization's
+/// members and custom roles as read in the change's turn, as the SQL store's member guard asks
+/// it. The second of two owners demoting each other at once finds the first's change in its turn.
 fn decide(
     members: &[MemberItem],
     custom: &HashMap<String, Vec<String>>,
@@ -97,33 +98,14 @@ fn decide(
     role: Option<&str>,
     actor: OrgActor,
 ) -> MemberChange {
-    let role_of = |who: Uuid| members.iter().find(|m| m.account == who).map(|m| m.role.clone());
+    let role_of = |who: Uuid| members.iter().find(|m| m.account == who).map(|m| m.role.as_str());
     let actor_role = match actor {
-        OrgActor::AsOwner => Some(OWNER.to_owned()),
+        OrgActor::AsOwner => Some(OWNER),
         OrgActor::Member(actor) => role_of(actor),
     };
-    let Some(current) = role_of(account_id) else { return MemberChange::NotFound };
-    let leaving = actor == OrgActor::Member(account_id);
-    let known = |role: &str| builtin_permissions(role).or_else(|| custom.get(role).cloned());
-    let new_permissions = match role {
-        Some(role) => match known(role) {
-            Some(permissions) => Some(permissions),
-            None => return MemberChange::UnknownRole,
-        },
-        None => None,
-    };
-    let Some(actor_role) = actor_role else { return MemberChange::Forbidden };
-    let (actor_permissions, current_permissions) =
-        (known(&actor_role).unwrap_or_default(), known(&current).unwrap_or_default());
-    let held = |role, permissions| Held { role, permissions };
-    let new = role.zip(new_permissions.as_deref()).map(|(role, permissions)| held(role, permissions));
-    if !may_change(held(&actor_role, &actor_permissions), held(&current, &current_permissions), new, leaving) {
-        return MemberChange::Forbidden;
-    }
-    if current == OWNER && role != Some(OWNER) && !members.iter().any(|m| m.role == OWNER && m.account != account_id) {
-        return MemberChange::LastOwner;
-    }
-    MemberChange::Done
+    let another_owner = another_owner(members.iter().map(|m| (m.account, m.role.as_str())), account_id);
+    let facts = MemberFacts { actor_role, current: role_of(account_id), another_owner, custom };
+    member_change(facts, role, actor == OrgActor::Member(account_id))
 }
 
 pub(in crate::store::dynamo) fn membership_of(
@@ -331,18 +313,19 @@ impl DynamoStore {
         for org_id in orgs {
             let Some(read) = self.read_org(org_id).await? else { continue };
             let members = self.members(org_id).await?;
-            if !members.iter().any(|m| m.account == account_id && m.role == OWNER) {
+            if !members.iter().any(|m| m.account == account_id && is_owner(&m.role)) {
                 continue;
             }
-            let others: Vec<&MemberItem> = members.iter().filter(|m| m.account != account_id).collect();
-            if others.is_empty() {
-                released.writes.extend(self.org_deletion(&read).await?);
-                released.dropped.push(org_id);
-            } else if !others.iter().any(|m| m.role == OWNER) {
-                return Err(StoreError::LastOwner);
-            } else {
-                released.writes.push(turn(&self.tables, org_id, read.ver));
-                released.writes.extend(member_gone(&self.tables, org_id, account_id));
+            match release(account_id, members.iter().map(|m| (m.account, m.role.as_str()))) {
+                Release::Dropped => {
+                    released.writes.extend(self.org_deletion(&read).await?);
+                    released.dropped.push(org_id);
+                }
+                Release::LastOwner => return Err(StoreError::LastOwner),
+                Release::Leaves => {
+                    released.writes.push(turn(&self.tables, org_id, read.ver));
+                    released.writes.extend(member_gone(&self.tables, org_id, account_id));
+                }
             }
         }
         Ok(released)
