@@ -329,7 +329,10 @@ pub fn offer_stands(offered: &str, maker: Maker<'_>, custom: &HashMap<String, Ve
 /// What deleting an account does to an organization it belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Release {
-    /// Not an owner there, or one of several: its membership just goes.
+    /// Not an owner there: its membership just goes.
+    NotOwner,
+    /// One of several owners: its membership goes in the organization's turn, so that no
+    /// change of the members counts it as an owner meanwhile.
     Leaves,
     /// Its only member: the organization goes with it.
     Dropped,
@@ -344,9 +347,10 @@ pub fn release<'a>(account: Uuid, members: impl IntoIterator<Item = (Uuid, &'a s
     let owns = members.clone().into_iter().any(|(member, role)| member == account && is_owner(role));
     let others = members.clone().into_iter().filter(|(member, _)| *member != account).count();
     match (owns, others) {
+        (false, _) => Release::NotOwner,
         (true, 0) => Release::Dropped,
         (true, _) if !another_owner(members, account) => Release::LastOwner,
-        _ => Release::Leaves,
+        (true, _) => Release::Leaves,
     }
 }
 
@@ -461,9 +465,9 @@ mod tests {
         assert_eq!(release(ann, [(ann, OWNER)]), Release::Dropped);
         assert_eq!(release(ann, [(ann, OWNER), (bob, "admin")]), Release::LastOwner);
         assert_eq!(release(ann, [(ann, OWNER), (bob, "admin"), (cy, OWNER)]), Release::Leaves);
-        assert_eq!(release(bob, [(ann, OWNER), (bob, "admin")]), Release::Leaves);
+        assert_eq!(release(bob, [(ann, OWNER), (bob, "admin")]), Release::NotOwner);
         // A member alone but not an owner (no such organization should exist) does not drop it.
-        assert_eq!(release(bob, [(bob, "member")]), Release::Leaves);
+        assert_eq!(release(bob, [(bob, "member")]), Release::NotOwner);
     }
 
     #[test]

@@ -119,7 +119,7 @@ pub(super) async fn release_owned_orgs(tx: &mut impl Exec, account_id: Uuid) -> 
                 tx.execute(sql!("DELETE FROM organizations WHERE id = ?"), args![org_id]).await?;
             }
             Release::LastOwner => return Err(StoreError::LastOwner),
-            Release::Leaves => {}
+            Release::NotOwner | Release::Leaves => {}
         }
     }
     Ok(())

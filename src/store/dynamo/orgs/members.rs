@@ -18,7 +18,7 @@ use super::super::owned::{account_owner, org_owner, owner_exists, with_companion
 use super::super::plan::stored_from_item;
 use super::{ATTEMPTS, busy, org_from_item, org_key, turn};
 use crate::model::org::{
-    MemberFacts, OWNER, Release, another_owner, builtin_permissions, is_owner, member_change, permissions_of, release,
+    MemberFacts, OWNER, Release, another_owner, builtin_permissions, member_change, permissions_of, release,
 };
 use crate::model::outcome::Effects;
 use crate::store::error::{StoreError, StoreResult};
@@ -313,15 +313,13 @@ impl DynamoStore {
         for org_id in orgs {
             let Some(read) = self.read_org(org_id).await? else { continue };
             let members = self.members(org_id).await?;
-            if !members.iter().any(|m| m.account == account_id && is_owner(&m.role)) {
-                continue;
-            }
             match release(account_id, members.iter().map(|m| (m.account, m.role.as_str()))) {
                 Release::Dropped => {
                     released.writes.extend(self.org_deletion(&read).await?);
                     released.dropped.push(org_id);
                 }
                 Release::LastOwner => return Err(StoreError::LastOwner),
+                Release::NotOwner => {}
                 Release::Leaves => {
                     released.writes.push(turn(&self.tables, org_id, read.ver));
                     released.writes.extend(member_gone(&self.tables, org_id, account_id));
