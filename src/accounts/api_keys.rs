@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::access::matrix::Operation;
 use super::authenticator::{BASE62, well_formed_key};
-use super::{Accounts, Caller, ClientInfo, Error, Result};
+use super::{Accounts, Caller, CallerKey, ClientInfo, Error, Result, Via};
 use crate::model::account::AccountKey;
 use crate::model::api_key::{
     ApiKey, FoundKey, KEY_CHARS, KeyOwner, MAX_KEYS, MAX_SCOPES, NewApiKey, SHOWN_CHARS, valid_scope,
@@ -25,7 +25,7 @@ use crate::model::api_key::{
 use crate::model::org::Permission;
 use crate::model::org::{OrgKey, Organization};
 use crate::model::outcome::{Effects, Kind, Outcome};
-use crate::sessions::{AccountRead, KeyMemory, SessionAuth};
+use crate::sessions::{AccountRead, KeyMemory};
 use crate::tokens::opaque::TokenHash;
 
 /// A new key's secret: the prefix and 43 characters drawn uniformly from base62 by the
@@ -266,23 +266,10 @@ impl Accounts {
     pub fn caller_of_key(&self, verified: &VerifiedKey) -> Result<Caller> {
         let key = &verified.key;
         let KeyOwner::Account(account_id) = key.owner else { return Err(Error::ApiKeyForbidden) };
-        let far = key.created_at + Duration::days(365 * 100);
         Ok(Caller {
             account_id,
-            session_id: key.id,
-            session_expires_at: key.expires_at.unwrap_or(far),
-            auth: SessionAuth {
-                aal: 1,
-                amr: vec!["key".to_owned()],
-                at: key.created_at,
-                second_factor_at: None,
-                grant: None,
-                org: None,
-                act: None,
-            },
             account: verified.account.clone(),
-            token_expires_at: key.expires_at,
-            api_key: Some(key.id),
+            via: Via::Key(CallerKey { id: key.id, expires_at: key.expires_at }),
         })
     }
 }

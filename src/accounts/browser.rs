@@ -78,15 +78,16 @@ impl Accounts {
             return self.log_out_browser(old, client).await;
         }
         let now = self.now();
+        let old_session = old.session()?.id;
         for session in self.sessions.list_sessions(old.account_id, now).await? {
-            let Some(grant) = session.auth.grant.as_ref().filter(|grant| grant.via == Some(old.session_id)) else {
+            let Some(grant) = session.auth.grant.as_ref().filter(|grant| grant.via == Some(old_session)) else {
                 continue;
             };
             let grant = crate::sessions::Grant { via: Some(new_session), ..grant.clone() };
             let auth = crate::sessions::SessionAuth { grant: Some(grant), ..session.auth.clone() };
             self.sessions.set_session_auth(session.id, &auth).await?;
         }
-        self.close_session(old.account_id, old.session_id).await?;
+        self.close_session(old.account_id, old_session).await?;
         Ok(())
     }
 
@@ -94,23 +95,24 @@ impl Accounts {
     /// gatehouse signs out of the apps it let in.
     pub async fn log_out_browser(&self, caller: &Caller, client: &ClientInfo) -> Result<()> {
         let now = self.now();
+        let browser = caller.session()?.id;
         let granted = self.sessions.list_sessions(caller.account_id, now).await?;
         let through: Vec<Uuid> = granted
             .into_iter()
-            .filter(|s| s.auth.grant.as_ref().is_some_and(|grant| grant.via == Some(caller.session_id)))
+            .filter(|s| s.auth.grant.as_ref().is_some_and(|grant| grant.via == Some(browser)))
             .map(|s| s.id)
             .collect();
         for session_id in &through {
             self.close_session(caller.account_id, *session_id).await?;
         }
-        self.close_session(caller.account_id, caller.session_id).await?;
+        self.close_session(caller.account_id, browser).await?;
         let logged_out = self.outcome(Kind::Logout, Some(caller.account_id), client).detail(json!({
             "scope": "browser",
-            "session_id": caller.session_id,
+            "session_id": browser,
             "client_sessions": through,
         }));
         self.tell(Effects::of(logged_out)).await?;
-        tracing::info!(account_id = %caller.account_id, session_id = %caller.session_id, clients = through.len(), "logged out of the browser session");
+        tracing::info!(account_id = %caller.account_id, session_id = %browser, clients = through.len(), "logged out of the browser session");
         Ok(())
     }
 }

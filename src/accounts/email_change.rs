@@ -38,7 +38,7 @@ impl Accounts {
         }
         let found = self.store.find_account(&AccountKey::Id(me.id)).await?;
         let (account, _) = self.verify_credentials(found, current_password).await?;
-        self.require_level(caller.auth.aal, Some(self.store.factors(account.id).await?))?;
+        self.require_level(caller.aal(), Some(self.store.factors(account.id).await?))?;
         self.address_kept_by_sso(&account).await?;
         if self.store.find_account(&AccountKey::Email(email.normalized().to_owned())).await?.is_some() {
             return Err(Error::EmailTaken);

@@ -167,12 +167,13 @@ impl Accounts {
             return Err(Error::MfaNotEnabled);
         }
         self.settle(&effects).await;
+        let session = caller.session()?;
         let auth = SessionAuth {
-            org: caller.auth.org,
-            act: caller.auth.act,
-            ..with_second_factor(caller.auth.amr.clone(), "otp", now)
+            org: session.auth.org,
+            act: session.auth.act,
+            ..with_second_factor(session.auth.amr.clone(), "otp", now)
         };
-        self.sessions.set_session_auth(caller.session_id, &auth).await?;
+        self.sessions.set_session_auth(session.id, &auth).await?;
         tracing::info!(account_id = %account.id, "second factor enabled");
         Ok(codes)
     }
@@ -184,7 +185,7 @@ impl Accounts {
         let account = match proof {
             Proof::Password(password) => {
                 let account = self.check_password(caller, password).await?;
-                if caller.auth.aal < 2 {
+                if caller.aal() < 2 {
                     return Err(Error::ReauthenticationRequired);
                 }
                 account
@@ -229,16 +230,16 @@ impl Accounts {
     /// reauthentication window and, when the account has a factor, at level 2.
     pub(super) fn require_step_up(&self, caller: &Caller, factors: Option<Factors>) -> Result<()> {
         // A key proves no recent login, and never will: what takes a step-up takes a login.
-        caller.refuse_key()?;
+        let session = caller.own_session()?;
         let window = chrono::Duration::from_std(self.policy.reauth_window).unwrap_or(chrono::Duration::minutes(5));
         // An account with a second factor needs it proved recently, not only the password: a
         // password alone refreshes level 1, never level 2.
         let needs_second = factors.as_ref().is_some_and(Factors::any);
-        let proved = if needs_second { caller.auth.second_factor_at } else { Some(caller.auth.at) };
+        let proved = if needs_second { session.auth.second_factor_at } else { Some(session.auth.at) };
         if proved.is_none_or(|at| self.now() - at > window) {
             return Err(Error::ReauthenticationRequired);
         }
-        self.require_level(caller.auth.aal, factors)
+        self.require_level(session.auth.aal, factors)
     }
 
     /// Refuses a change made at level 1 (or without a session: `aal` 0) to an account with a
@@ -254,12 +255,12 @@ impl Accounts {
     /// second factor also raises the session to level 2. Returns an access token carrying
     /// the new level.
     pub async fn reauthenticate(&self, caller: &Caller, proof: Proof, client: &ClientInfo) -> Result<Reauthenticated> {
-        caller.refuse_key()?;
+        let session = caller.own_session()?;
         let now = self.now();
         let (account, auth) = match proof {
             Proof::Password(password) => {
                 let account = self.check_password(caller, password).await?;
-                (account, SessionAuth { at: now, ..caller.auth.clone() })
+                (account, SessionAuth { at: now, ..session.auth.clone() })
             }
             Proof::Factor(factor) => {
                 let account = self.me(caller).await?;
@@ -267,22 +268,22 @@ impl Accounts {
                 (
                     account,
                     SessionAuth {
-                        org: caller.auth.org,
-                        act: caller.auth.act,
-                        ..with_second_factor(caller.auth.amr.clone(), method, now)
+                        org: session.auth.org,
+                        act: session.auth.act,
+                        ..with_second_factor(session.auth.amr.clone(), method, now)
                     },
                 )
             }
         };
-        if !self.sessions.set_session_auth(caller.session_id, &auth).await? {
+        if !self.sessions.set_session_auth(session.id, &auth).await? {
             return Err(Error::Unauthorized);
         }
         self.note(
             self.outcome(Kind::Reauthenticated, Some(account.id), client)
-                .detail(json!({ "session_id": caller.session_id, "aal": auth.aal })),
+                .detail(json!({ "session_id": session.id, "aal": auth.aal })),
         );
         let (access_token, expires_in) =
-            self.sign_access_token(&account, caller.session_id, caller.session_expires_at, &auth, now).await?;
+            self.sign_access_token(&account, session.id, session.expires_at, &auth, now).await?;
         Ok(Reauthenticated { access_token, expires_in })
     }
 

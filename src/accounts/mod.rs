@@ -56,7 +56,7 @@ use secrecy::SecretString;
 use url::Url;
 use uuid::Uuid;
 
-pub use self::caller::Caller;
+pub use self::caller::{Caller, CallerKey, CallerSession, Via};
 pub use self::client::ClientInfo;
 pub use self::email_login::{EmailProof, HandoffProof};
 pub use self::error::{Error, Result};

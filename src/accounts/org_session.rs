@@ -55,8 +55,8 @@ impl Accounts {
     /// session's methods and level; an API key's `key`): the one question every door that grants
     /// or states an organization asks ([`Self::admitted`]). Whether the account has a second
     /// factor is read only when it tells a step-up from an enrolment.
-    pub(super) async fn admission(&self, membership: &Membership, auth: &SessionAuth) -> Result<Admission> {
-        Ok(match membership.org.policy.admits(&auth.amr, auth.aal, true) {
+    pub(super) async fn admission(&self, membership: &Membership, (amr, aal): (&[String], u8)) -> Result<Admission> {
+        Ok(match membership.org.policy.admits(amr, aal, true) {
             Admission::StepUpRequired if !self.store.factors(membership.account_id).await?.any() => {
                 Admission::EnrolmentRequired
             }
@@ -70,10 +70,10 @@ impl Accounts {
     pub(crate) async fn admitted(
         &self,
         membership: Option<Membership>,
-        auth: &SessionAuth,
+        proved: (&[String], u8),
     ) -> Result<Option<Membership>> {
         let Some(membership) = membership else { return Ok(None) };
-        Ok(match self.admission(&membership, auth).await? {
+        Ok(match self.admission(&membership, proved).await? {
             Admission::Admitted => Some(membership),
             refused => {
                 tracing::debug!(org_id = %membership.org.id, ?refused, "the organization's policy does not admit this session: no organization");
@@ -91,7 +91,7 @@ impl Accounts {
         account_id: Uuid,
         auth: &SessionAuth,
     ) -> Result<Option<OrgClaim>> {
-        let membership = self.admitted(self.store.membership(org_id, account_id).await?, auth).await?;
+        let membership = self.admitted(self.store.membership(org_id, account_id).await?, (&auth.amr, auth.aal)).await?;
         Ok(membership.as_ref().map(OrgClaim::from))
     }
 
@@ -118,9 +118,14 @@ impl Accounts {
     /// The account's membership of the organization `key` names, read now, as a caller
     /// authenticated as `auth` is granted it; `None` when there is no such organization, the
     /// account is not a member, or the policy does not admit it (forward-auth's `org:` rules).
-    pub async fn membership_of(&self, account_id: Uuid, key: &str, auth: &SessionAuth) -> Result<Option<Membership>> {
+    pub async fn membership_of(
+        &self,
+        account_id: Uuid,
+        key: &str,
+        proved: (&[String], u8),
+    ) -> Result<Option<Membership>> {
         match self.membership_in(account_id, key).await {
-            Ok(membership) => self.admitted(Some(membership), auth).await,
+            Ok(membership) => self.admitted(Some(membership), proved).await,
             Err(Error::NotFoundOrg | Error::NotAMember) => Ok(None),
             Err(other) => Err(other),
         }
@@ -137,8 +142,7 @@ impl Accounts {
     ) -> Result<Option<Uuid>> {
         let Some(key) = key else { return Ok(None) };
         let membership = self.membership_in(account.id, key).await?;
-        let auth = SessionAuth { amr: amr.to_vec(), aal, ..SessionAuth::first_factor("", self.now()) };
-        admitted(self.admission(&membership, &auth).await?)?;
+        admitted(self.admission(&membership, (amr, aal)).await?)?;
         Ok(Some(membership.org.id))
     }
 
@@ -148,7 +152,7 @@ impl Accounts {
     /// none that the organization's policy does not admit the session to.
     pub(crate) async fn grant_org(&self, caller: &Caller, hint: Option<&str>) -> Result<Option<Uuid>> {
         if let Some(hint) = hint
-            && let Some(membership) = self.membership_of(caller.account_id, hint, &caller.auth).await?
+            && let Some(membership) = self.membership_of(caller.account_id, hint, caller.proved()).await?
         {
             return Ok(Some(membership.org.id));
         }
@@ -160,14 +164,16 @@ impl Accounts {
             [only] => Some(only.clone()),
             _ => None,
         };
-        Ok(self.admitted(only, &caller.auth).await?.map(|m| m.org.id))
+        Ok(self.admitted(only, caller.proved()).await?.map(|m| m.org.id))
     }
 
     /// The caller's active organization, read now: `None` when the session has none, the
     /// caller is no longer a member, or the policy no longer admits the session.
     pub async fn active_membership(&self, caller: &Caller) -> Result<Option<Membership>> {
-        match caller.auth.org {
-            Some(org_id) => self.admitted(self.store.membership(org_id, caller.account_id).await?, &caller.auth).await,
+        match caller.org() {
+            Some(org_id) => {
+                self.admitted(self.store.membership(org_id, caller.account_id).await?, caller.proved()).await
+            }
             None => Ok(None),
         }
     }
@@ -175,27 +181,28 @@ impl Accounts {
     /// Makes the organization `key` names the session's active one (`None`: none), and answers
     /// a new access token of the same session carrying it; the refresh token stays.
     pub async fn switch_org(&self, caller: &Caller, key: Option<&str>, client: &ClientInfo) -> Result<Switched> {
+        let session = caller.session()?;
         let account = self.me(caller).await?;
         let membership = match key {
             Some(key) => Some(self.membership_in(account.id, key).await?),
             None => None,
         };
         if let Some(membership) = &membership {
-            admitted(self.admission(membership, &caller.auth).await?)?;
+            admitted(self.admission(membership, caller.proved()).await?)?;
         }
-        let auth = SessionAuth { org: membership.as_ref().map(|m| m.org.id), ..caller.auth.clone() };
-        if !self.sessions.set_session_auth(caller.session_id, &auth).await? {
+        let auth = SessionAuth { org: membership.as_ref().map(|m| m.org.id), ..session.auth.clone() };
+        if !self.sessions.set_session_auth(session.id, &auth).await? {
             return Err(Error::Unauthorized);
         }
         self.note(
             self.outcome(Kind::OrgSwitched, Some(account.id), client)
-                .detail(json!({ "session_id": caller.session_id, "org_id": auth.org })),
+                .detail(json!({ "session_id": session.id, "org_id": auth.org })),
         );
         // The new token lives no longer than the one presented: switching is no way to keep a
         // stolen access token alive without the refresh token.
         let now = self.now();
-        let end = caller.token_expires_at.map_or(caller.session_expires_at, |t| t.min(caller.session_expires_at));
-        let (access_token, expires_in) = self.sign_access_token(&account, caller.session_id, end, &auth, now).await?;
+        let end = session.token_expires_at.map_or(session.expires_at, |t| t.min(session.expires_at));
+        let (access_token, expires_in) = self.sign_access_token(&account, session.id, end, &auth, now).await?;
         Ok(Switched { token: Reauthenticated { access_token, expires_in }, membership })
     }
 }

@@ -139,7 +139,7 @@ impl Accounts {
     pub async fn org(&self, caller: &Caller, key: &str) -> Result<OrgView> {
         let (view, membership) = self.org_unchecked(caller, key).await?;
         if let (false, Some(membership)) = (view.standing.as_admin, membership) {
-            super::org_session::admitted(self.admission(&membership, &caller.auth).await?)?;
+            super::org_session::admitted(self.admission(&membership, caller.proved()).await?)?;
         }
         Ok(view)
     }

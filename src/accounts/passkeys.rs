@@ -268,14 +268,16 @@ impl Accounts {
         }
         self.settle(&effects).await;
         // Like a confirmed authenticator app: the session that added the passkey has shown it.
-        if caller.auth.aal < 2 {
+        if let Ok(session) = caller.session()
+            && session.auth.aal < 2
+        {
             let method = if backup_eligible { "swk" } else { "hwk" };
             let auth = crate::sessions::SessionAuth {
-                org: caller.auth.org,
-                act: caller.auth.act,
-                ..super::mfa::with_second_factor(caller.auth.amr.clone(), method, now)
+                org: session.auth.org,
+                act: session.auth.act,
+                ..super::mfa::with_second_factor(session.auth.amr.clone(), method, now)
             };
-            self.sessions.set_session_auth(caller.session_id, &auth).await?;
+            self.sessions.set_session_auth(session.id, &auth).await?;
         }
         tracing::info!(account_id = %account.id, passkey_id = %stored.id, "passkey added");
         Ok(stored.into())

@@ -57,14 +57,14 @@ impl Accounts {
         let (account, _) = self.verify_credentials(found, change.current_password.clone()).await?;
         // The current password is the fresh authentication; an account with a second factor
         // also needs a session that passed it (none, without a token).
-        self.require_level(caller.map_or(0, |c| c.auth.aal), Some(self.store.factors(account.id).await?))?;
+        self.require_level(caller.map_or(0, Caller::aal), Some(self.store.factors(account.id).await?))?;
         if change.new_password.expose_secret() == change.current_password.expose_secret() {
             return Err(Error::field("new_password", "choose a password different from the current one"));
         }
         let hash = self.hasher.hash(new_password.secret().clone()).await?;
         // Sessions end before the new password is stored: should the write then fail, the
         // old sessions are gone rather than kept.
-        let keep = caller.map(|c| c.session_id);
+        let keep = caller.and_then(Caller::session_id);
         let ended = self.close_all_sessions(account.id, keep).await?;
         let now = self.now();
         let notice = self.email(&account.email, self.policy.letters(account.locale).password_changed(false), now);

@@ -13,7 +13,7 @@ use serde_json::json;
 use super::authenticator::{Shape, shape};
 use super::login::{LoginId, LoginStep, TokenPair};
 use super::throttle::Action;
-use super::{Accounts, Caller, ClientInfo, Error, Result};
+use super::{Accounts, Caller, CallerSession, ClientInfo, Error, Result, Via};
 use crate::model::account::{Account, AccountKey, Email, Status};
 use crate::model::outcome::{Effects, Kind};
 use crate::sessions::{AccountRead, LiveSession, NewSession, Rotation, SessionAuth, SessionInfo};
@@ -353,8 +353,11 @@ impl Accounts {
             tracing::debug!(%why, "access token refused");
             Error::Unauthorized
         })?;
-        let caller = self.live_caller(claims.sid, claims.sub, with_account).await?;
-        Ok(Caller { token_expires_at: DateTime::from_timestamp(claims.exp, 0), ..caller })
+        let mut caller = self.live_caller(claims.sid, claims.sub, with_account).await?;
+        if let Via::Session(session) = &mut caller.via {
+            session.token_expires_at = DateTime::from_timestamp(claims.exp, 0);
+        }
+        Ok(caller)
     }
 
     /// The caller of session `session_id` of `account_id`, if it is live (with what the session
@@ -388,12 +391,13 @@ impl Accounts {
         }
         Ok(Caller {
             account_id,
-            session_id,
-            session_expires_at: session.expires_at,
-            auth: session.auth,
             account,
-            token_expires_at: None,
-            api_key: None,
+            via: Via::Session(CallerSession {
+                id: session_id,
+                expires_at: session.expires_at,
+                auth: session.auth,
+                token_expires_at: None,
+            }),
         })
     }
 
@@ -444,15 +448,18 @@ impl Accounts {
         let scope = if everywhere { "all" } else { "session" };
         let logged_out = self
             .outcome(Kind::Logout, Some(caller.account_id), client)
-            .detail(json!({ "scope": scope, "session_id": caller.session_id }));
+            .detail(json!({ "scope": scope, "session_id": caller.session_id() }));
         if everywhere {
             let ended = self.close_all_sessions(caller.account_id, None).await?;
             self.tell(Effects::of(logged_out)).await?;
             tracing::info!(account_id = %caller.account_id, ended, "logged out everywhere");
         } else {
-            self.close_session(caller.account_id, caller.session_id).await?;
+            // A key has no session to end: it lives until it is revoked or expires.
+            if let Some(session_id) = caller.session_id() {
+                self.close_session(caller.account_id, session_id).await?;
+            }
             self.tell(Effects::of(logged_out)).await?;
-            tracing::info!(account_id = %caller.account_id, session_id = %caller.session_id, "logged out");
+            tracing::info!(account_id = %caller.account_id, session_id = ?caller.session_id(), "logged out");
         }
         Ok(())
     }

@@ -84,7 +84,7 @@ pub struct SessionBody {
 }
 
 impl SessionBody {
-    pub fn new(s: SessionInfo, current: Uuid) -> Self {
+    pub fn new(s: SessionInfo, current: Option<Uuid>) -> Self {
         Self {
             id: s.id,
             created_at: rfc3339(&s.created_at),
@@ -92,7 +92,7 @@ impl SessionBody {
             expires_at: rfc3339(&s.expires_at),
             user_agent: s.user_agent,
             ip: s.ip,
-            current: s.id == current,
+            current: Some(s.id) == current,
             client_id: s.auth.grant.map(|grant| grant.client_id),
             impersonated_by: s.auth.act,
         }

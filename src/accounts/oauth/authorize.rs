@@ -116,7 +116,8 @@ impl Accounts {
         let none = checked.prompt.iter().any(|p| p == "none");
         // Compared in milliseconds, so that `max_age=0` always asks (it means `prompt=login`).
         let session = session.filter(|caller| {
-            let age = (self.now() - caller.auth.at).num_milliseconds();
+            let Ok(session) = caller.session() else { return false };
+            let age = (self.now() - session.auth.at).num_milliseconds();
             checked.max_age.is_none_or(|max| age <= max.saturating_mul(1000))
         });
         let Some(caller) = session.filter(|_| !fresh_login || decision.is_some()) else {
@@ -292,18 +293,19 @@ impl Accounts {
         client_info: &ClientInfo,
     ) -> Result<String> {
         let now = self.now();
+        let session = caller.session()?;
         let code = OpaqueToken::generate();
         let record = NewCode {
             hash: code.hash,
             client_id: checked.client.id.clone(),
             account_id: caller.account_id,
-            browser_session_id: caller.session_id,
+            browser_session_id: session.id,
             redirect_uri: checked.redirect_uri.clone(),
             scopes: checked.scopes.clone(),
             nonce: checked.nonce.clone(),
             resources: checked.resources.clone(),
             code_challenge: checked.challenge.clone(),
-            auth: SessionAuth { org, ..caller.auth.clone() }.encode(),
+            auth: SessionAuth { org, ..session.auth.clone() }.encode(),
             created_at: now,
             expires_at: now + chrono::Duration::from_std(CODE_TTL).unwrap_or_default(),
         };

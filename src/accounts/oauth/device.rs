@@ -144,7 +144,7 @@ impl Accounts {
                     true => self.grant_org(caller, None).await?,
                     false => None,
                 };
-                let auth = SessionAuth { org, ..caller.auth.clone() }.encode();
+                let auth = SessionAuth { org, ..caller.session()?.auth.clone() }.encode();
                 DeviceDecision::Approve { account_id: caller.account_id, auth }
             }
             false => DeviceDecision::Deny,

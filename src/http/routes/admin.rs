@@ -170,7 +170,7 @@ pub async fn user_sessions(
 ) -> Result<Json<SessionList>, ApiError> {
     let admin = state.accounts.as_admin(&caller, &client).await?;
     let sessions = admin.sessions(&key).await?;
-    Ok(Json(SessionList { sessions: sessions.into_iter().map(|s| SessionBody::new(s, caller.session_id)).collect() }))
+    Ok(Json(SessionList { sessions: sessions.into_iter().map(|s| SessionBody::new(s, caller.session_id())).collect() }))
 }
 
 #[utoipa::path(

@@ -130,7 +130,7 @@ async fn sessions(
     EnrollingAuth(caller): EnrollingAuth,
 ) -> Result<Json<SessionList>, ApiError> {
     let list = state.accounts.list_sessions(&caller).await?;
-    Ok(Json(SessionList { sessions: list.into_iter().map(|s| SessionBody::new(s, caller.session_id)).collect() }))
+    Ok(Json(SessionList { sessions: list.into_iter().map(|s| SessionBody::new(s, caller.session_id())).collect() }))
 }
 
 #[utoipa::path(

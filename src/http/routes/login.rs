@@ -319,7 +319,7 @@ async fn logged_in(
         return pages::link_problem(StatusCode::FORBIDDEN, "second-factor-first");
     }
     if let Ok(Some(previous)) = browser_caller(state, headers).await
-        && previous.session_id != pair.session_id
+        && previous.session_id() != Some(pair.session_id)
         && let Err(error) =
             state.accounts.replace_browser_session(&previous, pair.session_id, pair.account.id, client).await
     {

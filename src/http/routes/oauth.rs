@@ -352,7 +352,7 @@ async fn logout(
             Ok(client) => client,
             Err(error) => return ApiError::from(error).into_response(),
         };
-        let ours = session.as_ref().is_none_or(|s| given.sid == Some(s.session_id));
+        let ours = session.as_ref().is_none_or(|s| given.sid.is_some() && given.sid == s.session_id());
         // A client that registered itself could send anyone without a session here with its
         // own hint and be sent back to its site at once: it is asked first, as without a hint.
         ask = session.is_none() && client.as_ref().is_some_and(|c| c.self_registered);

@@ -124,7 +124,7 @@ async fn forward(State(state): State<AppState>, parts: Parts, Query(query): Quer
     if matches!(access, Access::Org { .. }) && membership.is_none() {
         return ApiError::Forbidden.into_response();
     }
-    let actor = caller.auth.act;
+    let actor = caller.impersonator();
     match account_of(&state, caller, &access).await {
         Ok(account) if allowed(&account, &access) => {
             let mut response = remote_headers(&account, membership.as_ref(), state.edge.remote_user);
@@ -148,7 +148,7 @@ async fn forward(State(state): State<AppState>, parts: Parts, Query(query): Quer
 async fn org_of(state: &AppState, caller: &Caller, access: &Access) -> Result<Option<Membership>, ApiError> {
     match access {
         Access::Org { slug, need } => {
-            let membership = state.accounts.membership_of(caller.account_id, slug, &caller.auth).await?;
+            let membership = state.accounts.membership_of(caller.account_id, slug, caller.proved()).await?;
             Ok(membership.filter(|m| access::meets(m, need.as_deref())))
         }
         _ => Ok(state.accounts.active_membership(caller).await?),
