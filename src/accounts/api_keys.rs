@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use super::access::matrix::Operation;
 use super::authenticator::{BASE62, well_formed_key};
+use super::oauth::Introspected;
 use super::{Accounts, Caller, CallerKey, ClientInfo, Error, Result, Via};
 use crate::model::account::AccountKey;
 use crate::model::api_key::{
@@ -223,43 +224,23 @@ impl Accounts {
         }
     }
 
-    /// What introspection (RFC 7662) tells of a key: its owner (`sub`: the account, or for an
-    /// organization's key the key itself, with `org`), its scopes and times; `active: false`
-    /// for a key that opens nothing now, and to a client that may not introspect every token
-    /// (keys are no client's: only a resource server allowed that learns of them).
-    pub async fn introspect_key(&self, asker_may: bool, token: &str) -> Result<serde_json::Value> {
+    /// What introspection (RFC 7662) tells of a key: inactive for a key that opens nothing
+    /// now, and to a client that may not introspect every token (keys are no client's: only a
+    /// resource server allowed that learns of them).
+    pub(crate) async fn introspect_key(&self, asker_may: bool, token: &str) -> Result<Introspected> {
         if !asker_may {
-            return Ok(serde_json::json!({ "active": false }));
+            return Ok(Introspected::Inactive);
         }
         let key = match self.verify_api_key(token).await {
             Ok(verified) => verified.key,
-            Err(Error::Unauthorized) => return Ok(serde_json::json!({ "active": false })),
+            Err(Error::Unauthorized) => return Ok(Introspected::Inactive),
             Err(other) => return Err(other),
         };
-        let mut answer = serde_json::json!({
-            "active": true,
-            "token_type": "api_key",
-            "key_id": key.id,
-            "scope": key.scopes.join(" "),
-            "iss": self.keys().issuer(),
-            "iat": key.created_at.timestamp(),
-        });
-        let fields = answer.as_object_mut().expect("an object");
-        if let Some(at) = key.expires_at {
-            fields.insert("exp".into(), at.timestamp().into());
-        }
-        match key.owner {
-            KeyOwner::Account(account) => {
-                fields.insert("sub".into(), account.to_string().into());
-            }
-            KeyOwner::Org(_) => {
-                fields.insert("sub".into(), key.id.to_string().into());
-                if let Some(org) = self.org_of_key(&key).await? {
-                    fields.insert("org".into(), serde_json::json!({ "id": org.id, "slug": org.slug }));
-                }
-            }
-        }
-        Ok(answer)
+        let org = match key.owner {
+            KeyOwner::Account(_) => None,
+            KeyOwner::Org(_) => self.org_of_key(&key).await?,
+        };
+        Ok(Introspected::Key { key: Box::new(key), issuer: self.keys().issuer().to_owned(), org })
     }
 
     /// The caller a verified account's key is.

@@ -89,7 +89,7 @@ impl Accounts {
         &self,
         app: &crate::store::clients::OAuthClient,
         credential: &str,
-    ) -> Result<serde_json::Value> {
+    ) -> Result<super::oauth::Introspected> {
         match shape(credential) {
             Shape::ApiKey => self.introspect_key(app.introspect, credential).await,
             Shape::ScimToken | Shape::Signed => self.introspect(app, credential).await,

@@ -20,7 +20,7 @@
 //!   did, and no more (an account an admin disabled stays disabled);
 //! - `DELETE` ends the membership, with the same rule for the account.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::access;
@@ -253,7 +253,7 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<ScimUser> {
         let current = self.scim_user(who, id).await?;
-        let mut resource = user_fields(&current);
+        let mut resource = wire::resource::user_fields(&current);
         wire::patch::apply(&mut resource, body).map_err(patch_refused)?;
         self.scim_update_user(who, current, &resource, client).await
     }
@@ -394,25 +394,6 @@ impl Accounts {
         tracing::info!(org_id = %who.org_id, account_id = %account.id, disabled = disable, "user deprovisioned by SCIM");
         Ok(())
     }
-
-    /// A User as SCIM shows it, under this gatehouse's public URL.
-    pub fn scim_user_resource(&self, user: &ScimUser) -> Value {
-        let mut resource = user_fields(user);
-        resource["schemas"] = json!([wire::USER_SCHEMA]);
-        resource["id"] = json!(user.account_id);
-        resource["meta"] = json!({
-            "resourceType": "User",
-            "created": crate::contract::rfc3339(&user.created_at),
-            "lastModified": crate::contract::rfc3339(&user.updated_at),
-            "location": self.scim_location("Users", user.account_id),
-        });
-        resource
-    }
-
-    /// The URL of a SCIM resource.
-    pub fn scim_location(&self, kind: &str, id: Uuid) -> String {
-        format!("{}/scim/v2/{kind}/{id}", self.settings.public_url.as_str().trim_end_matches('/'))
-    }
 }
 
 /// The most a User's kept attributes may weigh, as JSON.
@@ -452,23 +433,4 @@ fn drop_passwords(object: &mut Map<String, Value>) {
             _ => {}
         }
     }
-}
-
-/// A User's attributes as SCIM reads and writes them (no `id`, `schemas` nor `meta`): what the
-/// client last wrote, with the server's own `userName`, `externalId` and `active`.
-fn user_fields(user: &ScimUser) -> Value {
-    let mut resource = user.attributes.clone();
-    resource.insert("userName".into(), json!(user.user_name));
-    if let Some(external_id) = &user.external_id {
-        resource.insert("externalId".into(), json!(external_id));
-    }
-    // `active` as the server holds it, where the client wrote one or the member is suspended.
-    let written = resource.keys().find(|k| k.eq_ignore_ascii_case("active")).cloned();
-    if let Some(key) = written {
-        resource.remove(&key);
-        resource.insert("active".into(), json!(user.active));
-    } else if !user.active {
-        resource.insert("active".into(), json!(false));
-    }
-    Value::Object(resource)
 }

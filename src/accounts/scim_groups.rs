@@ -3,7 +3,7 @@
 //! `org:SLUG:group:NAME` rules read them with the membership, at the request. A group names
 //! members of its organization only.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::scim::{ListPage, ScimCaller, not_found, page_of, patch_refused, scim, unreadable};
@@ -67,16 +67,6 @@ fn written(write: GroupWrite) -> Result<()> {
             ),
         )),
     }
-}
-
-/// A Group's attributes as SCIM reads and writes them (no `id`, `schemas` nor `meta`).
-fn group_fields(group: &ScimGroup) -> Value {
-    let members: Vec<Value> = group.members.iter().map(|id| json!({"value": id})).collect();
-    let mut resource = json!({"displayName": group.display_name, "members": members});
-    if let Some(external_id) = &group.external_id {
-        resource["externalId"] = json!(external_id);
-    }
-    resource
 }
 
 impl Accounts {
@@ -151,7 +141,7 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<ScimGroup> {
         let current = self.scim_group(who, id).await?;
-        let mut resource = group_fields(&current);
+        let mut resource = wire::resource::group_fields(&current);
         wire::patch::apply(&mut resource, body).map_err(patch_refused)?;
         let input = GroupInput::from_json(&resource).map_err(unreadable)?;
         self.scim_update_group(who, current, input, client).await
@@ -191,28 +181,5 @@ impl Accounts {
         }
         self.settle(&effects).await;
         Ok(())
-    }
-
-    /// A Group as SCIM shows it.
-    pub fn scim_group_resource(&self, group: &ScimGroup) -> Value {
-        let mut resource = group_fields(group);
-        if let Some(Value::Array(members)) = resource.get_mut("members") {
-            for member in members.iter_mut() {
-                let id = member["value"].as_str().and_then(|v| Uuid::parse_str(v).ok());
-                if let Some(id) = id {
-                    member["$ref"] = json!(self.scim_location("Users", id));
-                    member["type"] = json!("User");
-                }
-            }
-        }
-        resource["schemas"] = json!([wire::GROUP_SCHEMA]);
-        resource["id"] = json!(group.id);
-        resource["meta"] = json!({
-            "resourceType": "Group",
-            "created": crate::contract::rfc3339(&group.created_at),
-            "lastModified": crate::contract::rfc3339(&group.updated_at),
-            "location": self.scim_location("Groups", group.id),
-        });
-        resource
     }
 }

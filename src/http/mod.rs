@@ -7,6 +7,7 @@ pub mod client_auth;
 pub mod client_ip;
 pub mod error;
 pub mod extract;
+pub mod introspection;
 mod middleware;
 pub mod openapi;
 mod pages;

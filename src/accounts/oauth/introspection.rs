@@ -1,12 +1,26 @@
 //! The endpoints that read a client's access token: UserInfo (OpenID Connect) and
 //! introspection (RFC 7662).
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-use super::tokens::account_claims;
+use super::tokens::{ClientAccessClaims, account_claims};
 use crate::accounts::{Accounts, Error, Result};
 use crate::model::account::{AccountKey, Status};
+use crate::model::api_key::ApiKey;
+use crate::model::org::Organization;
 use crate::store::clients::OAuthClient;
+
+/// What introspection found of a credential, before any wire format (the token endpoint's
+/// front renders it as RFC 7662 says).
+#[derive(Debug)]
+pub enum Introspected {
+    /// Nothing the asker may learn of: not live, or not its business.
+    Inactive,
+    /// A live client access token, with its organization's claim read now (`org` scope).
+    Token { claims: Box<ClientAccessClaims>, org: Option<Value> },
+    /// A live API key, with the organization of an organization's key.
+    Key { key: Box<ApiKey>, issuer: String, org: Option<Organization> },
+}
 
 impl Accounts {
     /// UserInfo: the account's claims the token's scopes allow; `Forbidden` without `openid`.
@@ -27,12 +41,12 @@ impl Accounts {
 
     /// Introspection (RFC 7662): whether a client access token is live, and what it says, to
     /// the client it was issued to, or to a resource server (a client registered with
-    /// `introspect`). Refresh tokens, other clients' tokens and anything else are
-    /// `{"active": false}`: a client learns nothing of tokens that are not its business.
-    pub async fn introspect(&self, asker: &OAuthClient, token: &str) -> Result<Value> {
+    /// `introspect`). Refresh tokens, other clients' tokens and anything else are inactive: a
+    /// client learns nothing of tokens that are not its business.
+    pub(crate) async fn introspect(&self, asker: &OAuthClient, token: &str) -> Result<Introspected> {
         match self.live_client_token(token).await {
             Ok((claims, _)) if claims.client_id != asker.id && !claims.aud.contains(&asker.id) && !asker.introspect => {
-                Ok(json!({ "active": false }))
+                Ok(Introspected::Inactive)
             }
             Ok((claims, session)) => {
                 let scopes: Vec<String> = claims.scope.split(' ').map(str::to_owned).collect();
@@ -40,28 +54,9 @@ impl Accounts {
                     Some(session) => self.org_claim_of(session, &scopes).await?,
                     None => None,
                 };
-                let mut answer = json!({
-                "active": true,
-                "token_type": "access_token",
-                "client_id": claims.client_id,
-                "scope": claims.scope,
-                "sub": claims.sub,
-                "aud": claims.aud,
-                "iss": claims.iss,
-                "exp": claims.exp,
-                "iat": claims.iat,
-                });
-                if let Some(fields) = answer.as_object_mut() {
-                    if let Some(org) = org {
-                        fields.insert("org".into(), org);
-                    }
-                    if let Some(act) = claims.act {
-                        fields.insert("act".into(), act);
-                    }
-                }
-                Ok(answer)
+                Ok(Introspected::Token { claims: Box::new(claims), org })
             }
-            Err(Error::Unauthorized) => Ok(json!({ "active": false })),
+            Err(Error::Unauthorized) => Ok(Introspected::Inactive),
             Err(other) => Err(other),
         }
     }

@@ -20,6 +20,7 @@ pub mod device;
 pub mod exchange;
 pub mod initial_tokens;
 pub mod introspection;
+pub use self::introspection::Introspected;
 pub mod logout_delivery;
 pub mod registration;
 pub mod resources;

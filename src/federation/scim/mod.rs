@@ -6,6 +6,7 @@
 pub mod discovery;
 pub mod filter;
 pub mod patch;
+pub mod resource;
 
 use serde_json::{Value, json};
 

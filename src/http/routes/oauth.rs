@@ -282,7 +282,7 @@ async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: Jso
     }
     let Some(token) = form.token else { return oauth_error(OAuthError::invalid_request("token is required"), basic) };
     match state.accounts.introspect_credential(&app, &token).await {
-        Ok(answer) => Json(answer).into_response(),
+        Ok(found) => Json(crate::http::introspection::answer(found)).into_response(),
         Err(error) => ApiError::from(error).into_response(),
     }
 }

@@ -283,7 +283,7 @@ fn created(resource: Value) -> Response {
 async fn list_users(State(state): State<AppState>, ScimAuth(who): ScimAuth, RawQuery(raw): RawQuery) -> ScimResult {
     let query = list_query(raw.as_deref())?;
     let page = state.accounts.scim_users(&who, query.filter.as_deref(), query.start_index, query.count).await;
-    Ok(listed(page.map_err(scim_error)?, |u| query.project(state.accounts.scim_user_resource(u))))
+    Ok(listed(page.map_err(scim_error)?, |u| query.project(wire::resource::user(u, public(&state)))))
 }
 
 async fn create_user(
@@ -293,7 +293,7 @@ async fn create_user(
     body: Bytes,
 ) -> ScimResult {
     let user = state.accounts.scim_create_user(&who, &body_of(&body)?, &client).await.map_err(scim_error)?;
-    Ok(created(state.accounts.scim_user_resource(&user)))
+    Ok(created(wire::resource::user(&user, public(&state))))
 }
 
 async fn read_user(
@@ -304,7 +304,7 @@ async fn read_user(
 ) -> ScimResult {
     let query = list_query(raw.as_deref())?;
     let user = state.accounts.scim_user(&who, &id).await.map_err(scim_error)?;
-    Ok(scim_json(StatusCode::OK, query.project(state.accounts.scim_user_resource(&user))))
+    Ok(scim_json(StatusCode::OK, query.project(wire::resource::user(&user, public(&state)))))
 }
 
 async fn replace_user(
@@ -315,7 +315,7 @@ async fn replace_user(
     body: Bytes,
 ) -> ScimResult {
     let user = state.accounts.scim_replace_user(&who, &id, &body_of(&body)?, &client).await.map_err(scim_error)?;
-    Ok(scim_json(StatusCode::OK, state.accounts.scim_user_resource(&user)))
+    Ok(scim_json(StatusCode::OK, wire::resource::user(&user, public(&state))))
 }
 
 async fn patch_user(
@@ -326,7 +326,7 @@ async fn patch_user(
     body: Bytes,
 ) -> ScimResult {
     let user = state.accounts.scim_patch_user(&who, &id, &body_of(&body)?, &client).await.map_err(scim_error)?;
-    Ok(scim_json(StatusCode::OK, state.accounts.scim_user_resource(&user)))
+    Ok(scim_json(StatusCode::OK, wire::resource::user(&user, public(&state))))
 }
 
 async fn delete_user(
@@ -345,7 +345,7 @@ async fn list_groups(State(state): State<AppState>, ScimAuth(who): ScimAuth, Raw
         .accounts
         .scim_groups(&who, query.filter.as_deref(), query.start_index, query.count, query.members())
         .await;
-    Ok(listed(page.map_err(scim_error)?, |g| query.project(state.accounts.scim_group_resource(g))))
+    Ok(listed(page.map_err(scim_error)?, |g| query.project(wire::resource::group(g, public(&state)))))
 }
 
 async fn create_group(
@@ -355,7 +355,7 @@ async fn create_group(
     body: Bytes,
 ) -> ScimResult {
     let group = state.accounts.scim_create_group(&who, &body_of(&body)?, &client).await.map_err(scim_error)?;
-    Ok(created(state.accounts.scim_group_resource(&group)))
+    Ok(created(wire::resource::group(&group, public(&state))))
 }
 
 async fn read_group(
@@ -366,7 +366,7 @@ async fn read_group(
 ) -> ScimResult {
     let query = list_query(raw.as_deref())?;
     let group = state.accounts.scim_group(&who, &id).await.map_err(scim_error)?;
-    Ok(scim_json(StatusCode::OK, query.project(state.accounts.scim_group_resource(&group))))
+    Ok(scim_json(StatusCode::OK, query.project(wire::resource::group(&group, public(&state)))))
 }
 
 async fn replace_group(
@@ -377,7 +377,7 @@ async fn replace_group(
     body: Bytes,
 ) -> ScimResult {
     let group = state.accounts.scim_replace_group(&who, &id, &body_of(&body)?, &client).await.map_err(scim_error)?;
-    Ok(scim_json(StatusCode::OK, state.accounts.scim_group_resource(&group)))
+    Ok(scim_json(StatusCode::OK, wire::resource::group(&group, public(&state))))
 }
 
 async fn patch_group(
@@ -388,7 +388,7 @@ async fn patch_group(
     body: Bytes,
 ) -> ScimResult {
     let group = state.accounts.scim_patch_group(&who, &id, &body_of(&body)?, &client).await.map_err(scim_error)?;
-    Ok(scim_json(StatusCode::OK, state.accounts.scim_group_resource(&group)))
+    Ok(scim_json(StatusCode::OK, wire::resource::group(&group, public(&state))))
 }
 
 async fn delete_group(
@@ -426,7 +426,7 @@ async fn unknown() -> Response {
 // ---- discovery (RFC 7644 §4)
 
 fn base(state: &AppState) -> String {
-    format!("{}/scim/v2", state.accounts.settings().public_url.as_str().trim_end_matches('/'))
+    format!("{}/scim/v2", public(state).trim_end_matches('/'))
 }
 
 async fn service_provider_config(State(state): State<AppState>) -> Response {
@@ -459,6 +459,11 @@ async fn schema(State(state): State<AppState>, Path(id): Path<String>) -> Respon
         Some(found) => scim_json(StatusCode::OK, found),
         None => scim_json(StatusCode::NOT_FOUND, wire::error(404, None, "no such schema")),
     }
+}
+
+/// The public URL the resources' locations are under.
+fn public(state: &AppState) -> &str {
+    state.accounts.settings().public_url.as_str()
 }
 
 #[cfg(test)]
