@@ -312,20 +312,13 @@ fn the_contract_sits_below_http_and_the_command_line_and_its_account_beside_the_
         .filter(|target| target.first().is_none_or(|room| room != "model"))
         .map(|target| target.join("/"))
         .collect();
-    assert!(lifted.is_empty(), "the account's shape, which the store and the webhook worker use, imports {lifted:?}");
+    assert!(lifted.is_empty(), "the account's shape, which the webhook worker uses, imports {lifted:?}");
 }
-
-/// The stores that still render the webhook payload's account themselves (the fan-out written
-/// once per backend), which is to be computed before the port; no other store may import the
-/// contract.
-const FAN_OUT_STILL_IN_STORES: [&str; 2] =
-    ["store/sql/webhooks → contract/account", "store/dynamo/effects → contract/account"];
 
 #[test]
 fn stores_never_import_the_contract_and_the_contract_never_imports_the_rules() {
     let room = |name: &'static str| move |target: &Module| target.first().is_some_and(|room| room == name);
     let mut crossings = imports_between("store", room("contract"));
-    crossings.retain(|crossing| !FAN_OUT_STILL_IN_STORES.contains(&crossing.as_str()));
     crossings.extend(imports_between("contract", room("accounts")));
     for below in ["sessions", "limits", "audit"] {
         crossings.extend(imports_between(below, room("store")));

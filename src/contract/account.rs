@@ -1,6 +1,6 @@
 //! The account as the contract shows it: in every answer, on the command line and in a webhook
-//! delivery's `data.account`. It imports nothing above the model, so the store (writing a
-//! webhook's payload) and the webhook worker use it as the API does.
+//! delivery's `data.account`. It imports nothing above the model, so the webhook worker (which
+//! writes a delivery's account in it as it sends) uses it as the API does.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -75,8 +75,8 @@ impl From<Account> for AccountBody {
 }
 
 /// The account of a webhook job as the API shows it: what a delivery's `data.account` holds.
-/// The store writes it in this form; a job written before it did holds the account's serde
-/// form, which reads the same way.
+/// The stores write a job's account in the account's own serde form (deciding nothing of its
+/// shape); jobs of some earlier releases hold it in this form already, which reads the same way.
 pub fn stored_account(stored: serde_json::Value) -> Option<serde_json::Value> {
     let account: Account = serde_json::from_value(stored).ok()?;
     serde_json::to_value(AccountBody::from(account)).ok()

@@ -106,6 +106,21 @@ impl Event {
         self.detail.insert(key.to_owned(), value.into());
         self
     }
+
+    /// What a delivery of the event keeps: its details, and as `account` the account as the
+    /// change left it, in the account's own form (the delivery worker writes it as the API shows
+    /// it when it sends, as it does for the jobs of every earlier release).
+    pub fn payload(&self, account: &crate::model::account::Account) -> serde_json::Result<String> {
+        let mut data = self.detail.clone();
+        data.insert("account".into(), serde_json::to_value(account)?);
+        Ok(serde_json::Value::Object(data).to_string())
+    }
+}
+
+/// Whether an endpoint receives events of `kind`: enabled, and subscribed to it (its event
+/// types as stored, space-separated).
+pub fn receives(enabled: bool, events: &str, kind: EventType) -> bool {
+    enabled && events.split_whitespace().any(|name| name == kind.as_str())
 }
 
 /// A registered endpoint (its secret is kept apart, sealed).

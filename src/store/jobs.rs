@@ -63,6 +63,34 @@ pub struct NewJob {
     pub created_at: DateTime<Utc>,
 }
 
+/// The jobs that deliver `event` to each of `receivers` (endpoint ids), carrying `account` as
+/// the change left it: one event id for all, each in the lane of its endpoint and the account,
+/// so one account's events reach an endpoint in the order they were written. Every store writes
+/// these and decides nothing of them.
+pub fn deliveries(
+    event: &crate::model::webhook::Event,
+    account: &crate::model::account::Account,
+    receivers: impl IntoIterator<Item = String>,
+) -> super::error::StoreResult<Vec<NewJob>> {
+    let payload = event.payload(account).map_err(anyhow::Error::from)?;
+    let (event_id, at) = (Uuid::now_v7(), Utc::now());
+    Ok(receivers
+        .into_iter()
+        .map(|endpoint| NewJob {
+            id: Uuid::now_v7(),
+            kind: JobKind::Webhook,
+            lane: format!("{endpoint} {}", event.account_id),
+            topic: event.kind.as_str().to_owned(),
+            target: endpoint,
+            account_id: Some(event.account_id),
+            ref_id: Some(event_id),
+            payload: payload.clone(),
+            body: None,
+            created_at: at,
+        })
+        .collect())
+}
+
 impl std::fmt::Debug for NewJob {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NewJob")

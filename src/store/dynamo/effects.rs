@@ -8,13 +8,12 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
 use super::items::{Item, Write, item, n, s, stamp, stamp_text, text};
 use super::{DynamoStore, Tables};
-use crate::contract::account::AccountBody;
 use crate::model::account::Account;
 use crate::model::audit::AuditEvent;
 use crate::model::outcome::Effects;
-use crate::model::webhook::Event;
+use crate::model::webhook::{Event, receives};
 use crate::store::error::StoreResult;
-use crate::store::jobs::{JobKind, NewJob};
+use crate::store::jobs::{self, JobKind, NewJob};
 use crate::store::outbox::email_job;
 
 /// The partition of a lane's entries: one per job waiting, held or being sent, sorted by id
@@ -155,8 +154,7 @@ impl DynamoStore {
             let mut receivers = Vec::new();
             for endpoint in &endpoints {
                 let enabled = matches!(endpoint.get("enabled"), Some(AttributeValue::Bool(true)));
-                let events = text(endpoint, "events")?;
-                if enabled && events.split_whitespace().any(|kind| kind == event.kind.as_str()) {
+                if receives(enabled, text(endpoint, "events")?, event.kind) {
                     receivers.push(text(endpoint, "sk")?.to_owned());
                 }
             }
@@ -174,24 +172,7 @@ impl DynamoStore {
                     None => continue,
                 },
             };
-            let mut data = event.detail.clone();
-            let body = serde_json::to_value(AccountBody::from(subject.clone())).map_err(anyhow::Error::from)?;
-            data.insert("account".into(), body);
-            let payload = serde_json::Value::Object(data).to_string();
-            let (event_id, at) = (Uuid::now_v7(), Utc::now());
-            for endpoint in receivers {
-                let job = NewJob {
-                    id: Uuid::now_v7(),
-                    kind: JobKind::Webhook,
-                    lane: format!("{endpoint} {}", event.account_id),
-                    topic: event.kind.as_str().to_owned(),
-                    target: endpoint,
-                    account_id: Some(event.account_id),
-                    ref_id: Some(event_id),
-                    payload: payload.clone(),
-                    body: None,
-                    created_at: at,
-                };
+            for job in jobs::deliveries(event, subject, receivers)? {
                 deliveries.extend(job_writes(&self.tables, &job));
             }
         }

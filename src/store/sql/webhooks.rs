@@ -6,15 +6,13 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use uuid::Uuid;
 
 use super::jobs::{hold_jobs, insert_job};
 use super::{Dialect, Exec, Row, SqlStore, Transaction, args, read_account, sql};
-use crate::contract::account::AccountBody;
 use crate::metrics::{DATABASE as DB, timed};
 use crate::store::error::StoreResult;
-use crate::store::jobs::{JobKind, NewJob};
+use crate::store::jobs::{JobKind, deliveries};
 use crate::store::webhooks::{Delivery, DeliveryQuery, DeliveryStatus, Endpoint, Event, EventType, WebhookStore};
 
 const ENDPOINT_COLUMNS: &str = "id, url, events, description, enabled, created_at, updated_at";
@@ -98,24 +96,7 @@ pub(super) async fn insert_events(tx: &mut impl Exec, events: &[Event]) -> Store
             continue;
         }
         let Some(stored) = read_account(tx, event.account_id).await? else { continue };
-        let mut data = event.detail.clone();
-        let account = AccountBody::from(stored.account);
-        data.insert("account".into(), serde_json::to_value(&account).map_err(anyhow::Error::from)?);
-        let data = Value::Object(data).to_string();
-        let (id, at) = (Uuid::now_v7(), Utc::now());
-        for endpoint in receivers {
-            let job = NewJob {
-                id: Uuid::now_v7(),
-                kind: JobKind::Webhook,
-                lane: format!("{endpoint} {}", event.account_id),
-                topic: event.kind.as_str().to_owned(),
-                target: endpoint.to_string(),
-                account_id: Some(event.account_id),
-                ref_id: Some(id),
-                payload: data.clone(),
-                body: None,
-                created_at: at,
-            };
+        for job in deliveries(event, &stored.account, receivers.iter().map(Uuid::to_string))? {
             insert_job(tx, &job).await?;
         }
     }
