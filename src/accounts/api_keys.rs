@@ -250,7 +250,7 @@ impl Accounts {
         Ok(Caller {
             account_id,
             account: verified.account.clone(),
-            via: Via::Key(CallerKey { id: key.id, expires_at: key.expires_at }),
+            via: Via::Key(CallerKey { id: key.id, expires_at: key.expires_at, scopes: key.scopes.clone() }),
         })
     }
 }

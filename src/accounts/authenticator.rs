@@ -54,8 +54,8 @@ pub(super) fn well_formed_scim_token(token: &str) -> bool {
 #[derive(Debug)]
 pub enum Principal {
     /// A person: through a session (or an admin acting as them), or through their API key
-    /// (`key`), which the caller's `api_key` names too.
-    Person { caller: Box<Caller>, key: Option<ApiKey> },
+    /// (the caller's [`super::Via`] says which).
+    Person(Box<Caller>),
     /// An organization, through one of its API keys: it acts as the organization and is no
     /// person (gatehouse's own API refuses it; forward-auth lets it act where its organization
     /// may).
@@ -72,14 +72,11 @@ impl Accounts {
                 let verified = self.verify_api_key(bearer).await?;
                 match verified.key.owner {
                     KeyOwner::Org(_) => Ok(Principal::Organization { key: verified.key }),
-                    KeyOwner::Account(_) => {
-                        let caller = self.caller_of_key(&verified)?;
-                        Ok(Principal::Person { caller: Box::new(caller), key: Some(verified.key) })
-                    }
+                    KeyOwner::Account(_) => Ok(Principal::Person(Box::new(self.caller_of_key(&verified)?))),
                 }
             }
             Shape::ScimToken => Err(Error::Unauthorized),
-            Shape::Signed => Ok(Principal::Person { caller: Box::new(self.authenticate(bearer).await?), key: None }),
+            Shape::Signed => Ok(Principal::Person(Box::new(self.authenticate(bearer).await?))),
         }
     }
 

@@ -49,6 +49,8 @@ pub struct CallerSession {
 pub struct CallerKey {
     pub id: Uuid,
     pub expires_at: Option<DateTime<Utc>>,
+    /// What its holder said it is for (the app behind forward-auth reads them).
+    pub scopes: Vec<String>,
 }
 
 impl Caller {

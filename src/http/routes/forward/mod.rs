@@ -29,11 +29,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde::Deserialize;
 use url::Url;
+use uuid::Uuid;
 
 use self::request::{Forwarded, Target, forwarded};
 use crate::accounts::access;
 use crate::accounts::authenticator::Principal;
-use crate::accounts::{Caller, Error};
+use crate::accounts::{Caller, Error, Via};
 use crate::config::RemoteUser;
 use crate::config::forward::{Access, UnnamedPort};
 use crate::http::browser::{browser_caller, checked_next};
@@ -97,14 +98,10 @@ async fn forward(State(state): State<AppState>, parts: Parts, Query(query): Quer
         return StatusCode::OK.into_response();
     }
     let sent = bearer(&parts);
-    let mut key = None;
     let caller = match sent {
         Some(Ok(token)) => match state.accounts.principal(token).await {
             Ok(Principal::Organization { key }) => return org_key_answer(&state, &key, &access).await,
-            Ok(Principal::Person { caller, key: personal }) => {
-                key = personal;
-                Some(*caller)
-            }
+            Ok(Principal::Person(caller)) => Some(*caller),
             Err(Error::Unauthorized | Error::ApiKeyForbidden) => None,
             Err(other) => return ApiError::from(other).into_response(),
         },
@@ -125,11 +122,15 @@ async fn forward(State(state): State<AppState>, parts: Parts, Query(query): Quer
         return ApiError::Forbidden.into_response();
     }
     let actor = caller.impersonator();
+    let key = match &caller.via {
+        Via::Key(key) => Some((key.id, key.scopes.clone())),
+        Via::Session(_) => None,
+    };
     match account_of(&state, caller, &access).await {
         Ok(account) if allowed(&account, &access) => {
             let mut response = remote_headers(&account, membership.as_ref(), state.edge.remote_user);
-            if let Some(key) = &key {
-                key_headers(&mut response, key);
+            if let Some((id, scopes)) = &key {
+                key_headers(&mut response, *id, scopes);
             }
             // An admin acting as the account: the app may show it, or refuse.
             if let Some(actor) = actor {
@@ -211,13 +212,13 @@ async fn org_key_answer(state: &AppState, key: &ApiKey, access: &Access) -> Resp
             ("remote-org-id", org.id.to_string()),
         ],
     );
-    key_headers(&mut response, key);
+    key_headers(&mut response, key.id, &key.scopes);
     response
 }
 
 /// `Remote-Key` (the key's id) and `Remote-Scopes` (its scopes, comma-separated).
-fn key_headers(response: &mut Response, key: &ApiKey) {
-    set_headers(response, vec![("remote-key", key.id.to_string()), ("remote-scopes", key.scopes.join(","))]);
+fn key_headers(response: &mut Response, id: Uuid, scopes: &[String]) {
+    set_headers(response, vec![("remote-key", id.to_string()), ("remote-scopes", scopes.join(","))]);
 }
 
 fn set_headers(response: &mut Response, values: Vec<(&'static str, String)>) {
