@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::accounts::admin::{Admin, MAX_PAGE};
 use crate::accounts::{Error, FieldError, Result};
-use crate::model::outcome::Kind;
+use crate::model::outcome::{Effects, Kind};
 use crate::store::webhooks::{Delivery, DeliveryQuery, DeliveryStatus, Endpoint, EventType};
 use crate::webhooks::signing::sealed_place;
 use crate::webhooks::{Guard, Secret};
@@ -90,9 +90,10 @@ impl Admin<'_> {
         let endpoint = apply(blank, spec, self.guard()).await?;
         let secret = Secret::generate();
         let sealed = self.accounts().sealer.seal(secret.bytes(), &sealed_place(endpoint.id));
-        self.accounts().store.insert_endpoint(&endpoint, &sealed).await?;
+        let created = Effects::of(self.outcome(Kind::AdminWebhookCreated, None).detail(describe(&endpoint)));
+        self.accounts().store.insert_endpoint(&endpoint, &sealed, &created).await?;
+        self.accounts().settle(&created).await;
         tracing::info!(webhook_id = %endpoint.id, "webhook endpoint registered");
-        self.audit(self.outcome(Kind::AdminWebhookCreated, None).detail(describe(&endpoint))).await?;
         Ok(EndpointWithSecret { endpoint, secret: secret.display() })
     }
 
@@ -114,20 +115,22 @@ impl Admin<'_> {
             self.require_recent().await?;
         }
         let endpoint = Endpoint { updated_at: Utc::now(), ..endpoint };
-        if !self.accounts().store.update_endpoint(&endpoint).await? {
+        let updated = Effects::of(self.outcome(Kind::AdminWebhookUpdated, None).detail(describe(&endpoint)));
+        if !self.accounts().store.update_endpoint(&endpoint, &updated).await? {
             return Err(Error::NotFoundWebhook);
         }
-        self.audit(self.outcome(Kind::AdminWebhookUpdated, None).detail(describe(&endpoint))).await?;
+        self.accounts().settle(&updated).await;
         Ok(endpoint)
     }
 
     /// Removes an endpoint and every delivery still owed to it.
     pub async fn delete_webhook(&self, id: Uuid) -> Result<Endpoint> {
         let endpoint = self.webhook(id).await?;
-        if !self.accounts().store.delete_endpoint(id).await? {
+        let deleted = Effects::of(self.outcome(Kind::AdminWebhookDeleted, None).detail(describe(&endpoint)));
+        if !self.accounts().store.delete_endpoint(id, &deleted).await? {
             return Err(Error::NotFoundWebhook);
         }
-        self.audit(self.outcome(Kind::AdminWebhookDeleted, None).detail(describe(&endpoint))).await?;
+        self.accounts().settle(&deleted).await;
         Ok(endpoint)
     }
 

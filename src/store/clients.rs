@@ -9,8 +9,12 @@ use uuid::Uuid;
 use super::error::StoreResult;
 pub use crate::model::client::OAuthClient;
 pub use crate::model::client::{InitialToken, NewCode, Redemption};
+use crate::model::outcome::Effects;
 use crate::tokens::opaque::TokenHash;
 
+/// The registry's changes (clients, initial access tokens, and webhook endpoints in
+/// [`super::webhooks::WebhookStore`]) are written with what tells of them (`effects`: the
+/// audit rows) in one transaction, as an account's changes are.
 #[async_trait]
 pub trait ClientStore {
     /// Stores a client, with the hash of its secret when it is confidential and of its
@@ -20,6 +24,7 @@ pub trait ClientStore {
         client: &OAuthClient,
         secret: Option<&TokenHash>,
         registration: Option<&TokenHash>,
+        effects: &Effects,
     ) -> StoreResult<()>;
     async fn find_client(&self, id: &str) -> StoreResult<Option<OAuthClient>>;
     /// The hash of a confidential client's secret.
@@ -28,11 +33,17 @@ pub trait ClientStore {
     async fn registration_hash(&self, id: &str) -> StoreResult<Option<TokenHash>>;
     async fn list_clients(&self) -> StoreResult<Vec<OAuthClient>>;
     /// Replaces what an admin may change; `false` when there is no such client.
-    async fn update_client(&self, client: &OAuthClient) -> StoreResult<bool>;
+    async fn update_client(&self, client: &OAuthClient, effects: &Effects) -> StoreResult<bool>;
     /// Replaces a confidential client's secret; `false` when there is no such client.
-    async fn set_client_secret(&self, id: &str, secret: &TokenHash, now: DateTime<Utc>) -> StoreResult<bool>;
+    async fn set_client_secret(
+        &self,
+        id: &str,
+        secret: &TokenHash,
+        now: DateTime<Utc>,
+        effects: &Effects,
+    ) -> StoreResult<bool>;
     /// Removes a client with its codes and consents; `false` when there was none.
-    async fn delete_client(&self, id: &str) -> StoreResult<bool>;
+    async fn delete_client(&self, id: &str, effects: &Effects) -> StoreResult<bool>;
     async fn insert_code(&self, code: &NewCode) -> StoreResult<()>;
     /// Spends a code, once, if it is live, naming `session_id` as the client session its
     /// redemption starts. Presented again, it is marked reused (see [`Self::code_reused`]).
@@ -54,11 +65,11 @@ pub trait ClientStore {
 /// The initial access tokens admins issue for client registration, kept by their hashes.
 #[async_trait]
 pub trait InitialTokenStore {
-    async fn insert_initial_token(&self, token: &InitialToken, hash: &TokenHash) -> StoreResult<()>;
+    async fn insert_initial_token(&self, token: &InitialToken, hash: &TokenHash, effects: &Effects) -> StoreResult<()>;
     /// The live ones, newest first.
     async fn list_initial_tokens(&self, now: DateTime<Utc>) -> StoreResult<Vec<InitialToken>>;
     /// `false` when there was none.
-    async fn delete_initial_token(&self, id: Uuid) -> StoreResult<bool>;
+    async fn delete_initial_token(&self, id: Uuid, effects: &Effects) -> StoreResult<bool>;
     /// Takes one registration from the token of this hash, by one conditional write, if it is
     /// live and has a use left; `false` otherwise.
     async fn spend_initial_token(&self, hash: &TokenHash, now: DateTime<Utc>) -> StoreResult<bool>;

@@ -99,7 +99,7 @@ pub async fn copy(
     let clients = from.list_clients().await?;
     for client in &clients {
         let (secret, registration) = (from.client_secret(&client.id).await?, from.registration_hash(&client.id).await?);
-        to.insert_client(client, secret.as_ref(), registration.as_ref()).await?;
+        to.insert_client(client, secret.as_ref(), registration.as_ref(), &Effects::none()).await?;
         copied.clients += 1;
     }
     let clients: Arc<[String]> = clients.into_iter().map(|client| client.id).collect();
@@ -108,7 +108,7 @@ pub async fn copy(
             .endpoint_with_secret(endpoint.id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("webhook endpoint {} went away during the copy", endpoint.id))?;
-        to.insert_endpoint(&endpoint, &sealed).await?;
+        to.insert_endpoint(&endpoint, &sealed, &Effects::none()).await?;
         copied.webhook_endpoints += 1;
     }
 

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::error::StoreResult;
+use crate::model::outcome::Effects;
 pub use crate::model::webhook::{Delivery, DeliveryStatus, Endpoint, Event, EventType};
 
 /// Which deliveries the log lists: one endpoint's, newest first, optionally of one status,
@@ -23,14 +24,16 @@ pub struct DeliveryQuery {
 
 #[async_trait]
 pub trait WebhookStore: Send + Sync + std::fmt::Debug + 'static {
-    async fn insert_endpoint(&self, endpoint: &Endpoint, secret_sealed: &[u8]) -> StoreResult<()>;
+    /// Stores an endpoint with its sealed secret, and `effects` (what tells of it) in the same
+    /// transaction, as every change of the registry.
+    async fn insert_endpoint(&self, endpoint: &Endpoint, secret_sealed: &[u8], effects: &Effects) -> StoreResult<()>;
     /// Every endpoint, oldest first.
     async fn endpoints(&self) -> StoreResult<Vec<Endpoint>>;
     async fn endpoint(&self, id: Uuid) -> StoreResult<Option<Endpoint>>;
     /// Replaces the endpoint's url, events, description and enabled flag; `false` when it is gone.
-    async fn update_endpoint(&self, endpoint: &Endpoint) -> StoreResult<bool>;
+    async fn update_endpoint(&self, endpoint: &Endpoint, effects: &Effects) -> StoreResult<bool>;
     /// Removes the endpoint and every delivery owed to it.
-    async fn delete_endpoint(&self, id: Uuid) -> StoreResult<bool>;
+    async fn delete_endpoint(&self, id: Uuid, effects: &Effects) -> StoreResult<bool>;
     /// An endpoint with its sealed secret, for sending to it.
     async fn endpoint_with_secret(&self, id: Uuid) -> StoreResult<Option<(Endpoint, Vec<u8>)>>;
     async fn deliveries(&self, query: &DeliveryQuery) -> StoreResult<Vec<Delivery>>;

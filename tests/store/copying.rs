@@ -147,8 +147,8 @@ async fn fill(store: &dyn Store) -> Filled {
         }
     }
     let (confidential, public) = (client(1, true, at), client(2, false, at));
-    store.insert_client(&confidential, Some(&TokenHash::of("secret 1")), None).await.unwrap();
-    store.insert_client(&public, None, Some(&TokenHash::of("registration 2"))).await.unwrap();
+    store.insert_client(&confidential, Some(&TokenHash::of("secret 1")), None, &Effects::none()).await.unwrap();
+    store.insert_client(&public, None, Some(&TokenHash::of("registration 2")), &Effects::none()).await.unwrap();
     store.save_consent(ann, &public.id, &["openid".into(), "email".into()], at).await.unwrap();
     let endpoint = Endpoint {
         id: Uuid::now_v7(),
@@ -159,7 +159,7 @@ async fn fill(store: &dyn Store) -> Filled {
         created_at: at,
         updated_at: at,
     };
-    store.insert_endpoint(&endpoint, b"\x02sealed webhook secret").await.unwrap();
+    store.insert_endpoint(&endpoint, b"\x02sealed webhook secret", &Effects::none()).await.unwrap();
     // An organization: its policy, a custom role, three members, a verified domain that joins
     // accounts with the custom role, an unverified one, and a key of its own.
     let org = NewOrganization {
@@ -448,7 +448,7 @@ pub async fn a_copy_that_would_lose_or_overwrite_something_does_not_start(h: Har
         created_at: now(),
         expires_at: now() + minutes(60),
     };
-    source.store.insert_initial_token(&token, &TokenHash::of("initial")).await.unwrap();
+    source.store.insert_initial_token(&token, &TokenHash::of("initial"), &Effects::none()).await.unwrap();
     let reasons = refusal(&source, &h).await;
     assert_eq!(reasons.len(), 3, "{reasons:?}");
     assert!(reasons[0].starts_with("1 emails wait to be sent"), "{reasons:?}");

@@ -5,6 +5,9 @@
 
 use std::sync::Arc;
 
+use gatehouse::model::audit::EventFilter;
+use gatehouse::model::outcome::{Effects, Kind, Outcome};
+use gatehouse::model::webhook::Endpoint;
 use gatehouse::sessions::{Grant, SessionAuth};
 use gatehouse::store::Pace;
 use gatehouse::store::clients::{InitialToken, NewCode, OAuthClient, Redemption};
@@ -20,7 +23,8 @@ crate::per_backend! {
         a_client_round_trips_and_keeps_only_the_hash_of_its_secret,
         a_code_is_redeemed_once_by_racing_replicas_and_not_after_its_minute,
         a_device_request_is_answered_once_polled_by_one_at_a_time_and_spent_once,
-        an_initial_access_token_gives_its_uses_once_each_to_racing_registrations;
+        an_initial_access_token_gives_its_uses_once_each_to_racing_registrations,
+        every_change_of_the_registry_is_audited_in_its_own_transaction_and_only_when_made;
     sessions:
         a_client_session_keeps_its_grant_and_is_found_by_its_refresh_token,
 }
@@ -49,19 +53,19 @@ fn client(confidential: bool) -> OAuthClient {
 pub async fn a_client_round_trips_and_keeps_only_the_hash_of_its_secret(h: Harness) {
     let app = client(true);
     let secret = OpaqueToken::generate();
-    h.store.insert_client(&app, Some(&secret.hash), None).await.unwrap();
+    h.store.insert_client(&app, Some(&secret.hash), None, &Effects::none()).await.unwrap();
     assert_eq!(h.store.find_client(&app.id).await.unwrap(), Some(app.clone()));
     assert_eq!(h.store.registration_hash(&app.id).await.unwrap(), None, "an admin's client has no registration token");
     assert_eq!(h.store.client_secret(&app.id).await.unwrap(), Some(secret.hash));
     let public = client(false);
     let registration = OpaqueToken::generate();
-    h.store.insert_client(&public, None, Some(&registration.hash)).await.unwrap();
+    h.store.insert_client(&public, None, Some(&registration.hash), &Effects::none()).await.unwrap();
     let found = h.store.find_client(&public.id).await.unwrap().unwrap();
     assert!(found.self_registered, "a client stored with a registration token registered itself");
     assert_eq!(h.store.registration_hash(&public.id).await.unwrap(), Some(registration.hash));
     assert_eq!(h.store.client_secret(&public.id).await.unwrap(), None);
     assert!(
-        !h.store.set_client_secret(&public.id, &secret.hash, now()).await.unwrap(),
+        !h.store.set_client_secret(&public.id, &secret.hash, now(), &Effects::none()).await.unwrap(),
         "a public client gets no secret"
     );
     let listed = h.store.list_clients().await.unwrap();
@@ -69,24 +73,24 @@ pub async fn a_client_round_trips_and_keeps_only_the_hash_of_its_secret(h: Harne
 
     let changed =
         OAuthClient { name: "Renamed".into(), scopes: vec!["openid".into()], first_party: true, ..app.clone() };
-    assert!(h.store.update_client(&changed).await.unwrap());
+    assert!(h.store.update_client(&changed, &Effects::none()).await.unwrap());
     assert_eq!(h.store.find_client(&app.id).await.unwrap(), Some(changed));
     let next = OpaqueToken::generate();
-    assert!(h.store.set_client_secret(&app.id, &next.hash, now()).await.unwrap());
+    assert!(h.store.set_client_secret(&app.id, &next.hash, now(), &Effects::none()).await.unwrap());
     assert_eq!(h.store.client_secret(&app.id).await.unwrap(), Some(next.hash));
 
     let account = seeded(&h, "ann@example.com").await;
     h.store.save_consent(account, &app.id, &["openid".into()], now()).await.unwrap();
     h.store.save_consent(account, &app.id, &["openid".into(), "email".into()], now()).await.unwrap();
     assert_eq!(h.store.consent(account, &app.id).await.unwrap(), Some(vec!["openid".into(), "email".into()]));
-    assert!(h.store.delete_client(&app.id).await.unwrap());
+    assert!(h.store.delete_client(&app.id, &Effects::none()).await.unwrap());
     assert_eq!(h.store.consent(account, &app.id).await.unwrap(), None, "consents leave with their client");
-    assert!(!h.store.delete_client(&app.id).await.unwrap());
+    assert!(!h.store.delete_client(&app.id, &Effects::none()).await.unwrap());
 }
 
 pub async fn a_device_request_is_answered_once_polled_by_one_at_a_time_and_spent_once(h: Harness) {
     let app = client(false);
-    h.store.insert_client(&app, None, None).await.unwrap();
+    h.store.insert_client(&app, None, None, &Effects::none()).await.unwrap();
     let account = seeded(&h, "ann@example.com").await;
     let t0 = now();
     let request = |expires_in: chrono::Duration| DeviceCode {
@@ -164,7 +168,7 @@ pub async fn a_device_request_is_answered_once_polled_by_one_at_a_time_and_spent
 
 pub async fn a_code_is_redeemed_once_by_racing_replicas_and_not_after_its_minute(h: Harness) {
     let app = client(true);
-    h.store.insert_client(&app, Some(&OpaqueToken::generate().hash), None).await.unwrap();
+    h.store.insert_client(&app, Some(&OpaqueToken::generate().hash), None, &Effects::none()).await.unwrap();
     let account = seeded(&h, "ann@example.com").await;
     let t0 = now();
     let code = |expires_in: chrono::Duration| NewCode {
@@ -278,7 +282,7 @@ pub async fn an_initial_access_token_gives_its_uses_once_each_to_racing_registra
         expires_at: t0 + minutes(60),
     };
     let secret = OpaqueToken::generate();
-    h.store.insert_initial_token(&token, &secret.hash).await.unwrap();
+    h.store.insert_initial_token(&token, &secret.hash, &Effects::none()).await.unwrap();
     assert_eq!(h.store.list_initial_tokens(t0).await.unwrap(), vec![token.clone()]);
     let store = Arc::clone(&h.store);
     let racers: Vec<_> = (0..8)
@@ -297,13 +301,84 @@ pub async fn an_initial_access_token_gives_its_uses_once_each_to_racing_registra
 
     let other = InitialToken { id: Uuid::now_v7(), uses_left: 5, ..token.clone() };
     let other_secret = OpaqueToken::generate();
-    h.store.insert_initial_token(&other, &other_secret.hash).await.unwrap();
+    h.store.insert_initial_token(&other, &other_secret.hash, &Effects::none()).await.unwrap();
     assert!(
         !h.store.spend_initial_token(&other_secret.hash, t0 + minutes(61)).await.unwrap(),
         "an expired token gives nothing"
     );
     assert_eq!(h.store.list_initial_tokens(t0 + minutes(61)).await.unwrap(), vec![], "expired ones are not listed");
-    assert!(h.store.delete_initial_token(other.id).await.unwrap());
+    assert!(h.store.delete_initial_token(other.id, &Effects::none()).await.unwrap());
     assert!(!h.store.spend_initial_token(&other_secret.hash, now()).await.unwrap(), "a withdrawn token gives nothing");
-    assert!(!h.store.delete_initial_token(other.id).await.unwrap());
+    assert!(!h.store.delete_initial_token(other.id, &Effects::none()).await.unwrap());
+}
+
+/// What tells of a registry change: one audit row of `kind`.
+fn told(kind: Kind) -> Effects {
+    Effects::of(Outcome::new(kind))
+}
+
+/// How many audit rows of `kind` the store holds.
+async fn audited(h: &Harness, kind: Kind) -> usize {
+    let filter = EventFilter { kind: Some(kind.as_str().to_owned()), limit: 500, ..Default::default() };
+    h.store.list_events(&filter).await.unwrap().len()
+}
+
+/// Each write of the registry (clients, their secrets, initial access tokens, webhook endpoints)
+/// writes its audit row with it, in one transaction; a write that changed nothing (no such
+/// entry) writes none.
+pub async fn every_change_of_the_registry_is_audited_in_its_own_transaction_and_only_when_made(h: Harness) {
+    let app = client(true);
+    h.store
+        .insert_client(&app, Some(&OpaqueToken::generate().hash), None, &told(Kind::AdminClientCreated))
+        .await
+        .unwrap();
+    assert_eq!(audited(&h, Kind::AdminClientCreated).await, 1);
+    let renamed = OAuthClient { name: "Renamed".into(), ..app.clone() };
+    assert!(h.store.update_client(&renamed, &told(Kind::AdminClientUpdated)).await.unwrap());
+    let rotated = told(Kind::AdminClientSecretRotated);
+    assert!(h.store.set_client_secret(&app.id, &OpaqueToken::generate().hash, now(), &rotated).await.unwrap());
+    assert!(h.store.delete_client(&app.id, &told(Kind::AdminClientDeleted)).await.unwrap());
+    let ghost = OAuthClient { id: "nobody".into(), ..renamed };
+    assert!(!h.store.update_client(&ghost, &told(Kind::AdminClientUpdated)).await.unwrap());
+    assert!(!h.store.set_client_secret(&ghost.id, &OpaqueToken::generate().hash, now(), &rotated).await.unwrap());
+    assert!(!h.store.delete_client(&ghost.id, &told(Kind::AdminClientDeleted)).await.unwrap());
+    for kind in [Kind::AdminClientUpdated, Kind::AdminClientSecretRotated, Kind::AdminClientDeleted] {
+        assert_eq!(audited(&h, kind).await, 1, "{kind:?}: once, with the change that was made");
+    }
+
+    let t0 = now();
+    let token = InitialToken {
+        id: Uuid::now_v7(),
+        name: "agents".into(),
+        created_by: None,
+        uses_left: 1,
+        created_at: t0,
+        expires_at: t0 + minutes(60),
+    };
+    let created = told(Kind::AdminRegistrationTokenCreated);
+    h.store.insert_initial_token(&token, &OpaqueToken::generate().hash, &created).await.unwrap();
+    let deleted = told(Kind::AdminRegistrationTokenDeleted);
+    assert!(h.store.delete_initial_token(token.id, &deleted).await.unwrap());
+    assert!(!h.store.delete_initial_token(token.id, &deleted).await.unwrap());
+    assert_eq!(audited(&h, Kind::AdminRegistrationTokenCreated).await, 1);
+    assert_eq!(audited(&h, Kind::AdminRegistrationTokenDeleted).await, 1);
+
+    let endpoint = Endpoint {
+        id: Uuid::now_v7(),
+        url: "https://hooks.example.com/in".into(),
+        events: Vec::new(),
+        description: String::new(),
+        enabled: true,
+        created_at: t0,
+        updated_at: t0,
+    };
+    h.store.insert_endpoint(&endpoint, b"sealed", &told(Kind::AdminWebhookCreated)).await.unwrap();
+    let disabled = Endpoint { enabled: false, ..endpoint.clone() };
+    assert!(h.store.update_endpoint(&disabled, &told(Kind::AdminWebhookUpdated)).await.unwrap());
+    assert!(h.store.delete_endpoint(endpoint.id, &told(Kind::AdminWebhookDeleted)).await.unwrap());
+    assert!(!h.store.update_endpoint(&disabled, &told(Kind::AdminWebhookUpdated)).await.unwrap());
+    assert!(!h.store.delete_endpoint(endpoint.id, &told(Kind::AdminWebhookDeleted)).await.unwrap());
+    for kind in [Kind::AdminWebhookCreated, Kind::AdminWebhookUpdated, Kind::AdminWebhookDeleted] {
+        assert_eq!(audited(&h, kind).await, 1, "{kind:?}: once, with the change that was made");
+    }
 }

@@ -35,7 +35,7 @@ async fn endpoint(h: &Harness, events: &[EventType]) -> Endpoint {
         created_at: at,
         updated_at: at,
     };
-    h.store.insert_endpoint(&endpoint, b"sealed secret").await.unwrap();
+    h.store.insert_endpoint(&endpoint, b"sealed secret", &Effects::none()).await.unwrap();
     endpoint
 }
 
@@ -172,16 +172,16 @@ pub async fn replay_queues_a_settled_delivery_and_disabled_or_deleted_endpoints_
     assert_eq!((replayed.last_response_status, replayed.last_error), (None, None), "a fresh start");
 
     let disabled = Endpoint { enabled: false, updated_at: now(), ..hooks.clone() };
-    assert!(h.store.update_endpoint(&disabled).await.unwrap());
+    assert!(h.store.update_endpoint(&disabled, &Effects::none()).await.unwrap());
     assert!(claim(&h, worker, chrono::Utc::now()).await.is_empty(), "held back while disabled");
     assert_eq!(log(&h, hooks.id).await[0].status, DeliveryStatus::Queued, "listed as queued while held");
     let more = Happened::new(Kind::PasswordChanged).account(cat);
     h.store.set_password_hash(cat, "$argon2id$w", now(), &Effects::none().and(more)).await.unwrap();
     assert_eq!(log(&h, hooks.id).await.len(), 1, "a disabled endpoint is not written to");
-    assert!(h.store.update_endpoint(&hooks).await.unwrap());
+    assert!(h.store.update_endpoint(&hooks, &Effects::none()).await.unwrap());
     assert_eq!(claim(&h, worker, chrono::Utc::now()).await.len(), 1, "goes once enabled");
 
-    assert!(h.store.delete_endpoint(hooks.id).await.unwrap());
+    assert!(h.store.delete_endpoint(hooks.id, &Effects::none()).await.unwrap());
     assert!(log(&h, hooks.id).await.is_empty(), "what was owed to it goes with it");
     assert_eq!(h.store.endpoint(hooks.id).await.unwrap(), None);
     assert_eq!(h.store.job_backlog(JobKind::Webhook).await.unwrap().jobs, 0);

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::{GRANT_TYPES, OAuthError, OAuthResult, parse_scopes, registrable};
 use crate::accounts::admin::Admin;
 use crate::accounts::{Accounts, Error, FieldError, Result};
-use crate::model::outcome::Kind;
+use crate::model::outcome::{Effects, Kind};
 use crate::store::clients::OAuthClient;
 use crate::tokens::mac::same;
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
@@ -151,11 +151,12 @@ impl Admin<'_> {
         };
         let client = apply(blank, spec)?;
         let secret = confidential.then(OpaqueToken::generate);
-        self.accounts().store.insert_client(&client, secret.as_ref().map(|s| &s.hash), None).await?;
+        let created = Effects::of(self.outcome(Kind::AdminClientCreated, None).detail(describe(&client)));
+        self.accounts().store.insert_client(&client, secret.as_ref().map(|s| &s.hash), None, &created).await?;
+        self.accounts().settle(&created).await;
         tracing::info!(client_id = %client.id, "client registered");
         // Published now, so the app finds it in the JWKS on its first login.
         self.accounts().ensure_id_key().await?;
-        self.audit(self.outcome(Kind::AdminClientCreated, None).detail(describe(&client))).await?;
         Ok(ClientWithSecret { client, secret: secret.map(|s| s.secret) })
     }
 
@@ -181,10 +182,11 @@ impl Admin<'_> {
             self.require_recent().await?;
         }
         let client = OAuthClient { updated_at: self.accounts().now(), ..client };
-        if !self.accounts().store.update_client(&client).await? {
+        let updated = Effects::of(self.outcome(Kind::AdminClientUpdated, None).detail(describe(&client)));
+        if !self.accounts().store.update_client(&client, &updated).await? {
             return Err(Error::NotFoundClient);
         }
-        self.audit(self.outcome(Kind::AdminClientUpdated, None).detail(describe(&client))).await?;
+        self.accounts().settle(&updated).await;
         Ok(client)
     }
 
@@ -196,10 +198,12 @@ impl Admin<'_> {
             return Err(Error::field("confidential", "a public client has no secret"));
         }
         let secret = OpaqueToken::generate();
-        if !self.accounts().store.set_client_secret(id, &secret.hash, self.accounts().now()).await? {
+        let rotated =
+            Effects::of(self.outcome(Kind::AdminClientSecretRotated, None).detail(json!({ "client_id": id })));
+        if !self.accounts().store.set_client_secret(id, &secret.hash, self.accounts().now(), &rotated).await? {
             return Err(Error::NotFoundClient);
         }
-        self.audit(self.outcome(Kind::AdminClientSecretRotated, None).detail(json!({ "client_id": id }))).await?;
+        self.accounts().settle(&rotated).await;
         Ok(ClientWithSecret { client, secret: Some(secret.secret) })
     }
 
@@ -207,10 +211,11 @@ impl Admin<'_> {
     /// request (each check finds the client first).
     pub async fn delete_client(&self, id: &str) -> Result<OAuthClient> {
         let client = self.client(id).await?;
-        if !self.accounts().store.delete_client(id).await? {
+        let deleted = Effects::of(self.outcome(Kind::AdminClientDeleted, None).detail(describe(&client)));
+        if !self.accounts().store.delete_client(id, &deleted).await? {
             return Err(Error::NotFoundClient);
         }
-        self.audit(self.outcome(Kind::AdminClientDeleted, None).detail(describe(&client))).await?;
+        self.accounts().settle(&deleted).await;
         Ok(client)
     }
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::accounts::admin::Admin;
 use crate::accounts::{Error, Result};
-use crate::model::outcome::Kind;
+use crate::model::outcome::{Effects, Kind};
 use crate::store::clients::InitialToken;
 use crate::tokens::opaque::OpaqueToken;
 
@@ -62,9 +62,10 @@ impl Admin<'_> {
             expires_at: now + ttl,
         };
         let secret = OpaqueToken::generate();
-        self.accounts().store.insert_initial_token(&token, &secret.hash).await?;
         let detail = json!({ "token_id": token.id, "name": token.name, "uses": uses, "expires_at": token.expires_at });
-        self.audit(self.outcome(Kind::AdminRegistrationTokenCreated, None).detail(detail)).await?;
+        let created = Effects::of(self.outcome(Kind::AdminRegistrationTokenCreated, None).detail(detail));
+        self.accounts().store.insert_initial_token(&token, &secret.hash, &created).await?;
+        self.accounts().settle(&created).await;
         Ok(IssuedToken { token, secret: secret.secret })
     }
 
@@ -75,9 +76,12 @@ impl Admin<'_> {
 
     /// Withdraws a token: no registration takes it from now on.
     pub async fn delete_initial_token(&self, id: Uuid) -> Result<()> {
-        if !self.accounts().store.delete_initial_token(id).await? {
+        let deleted =
+            Effects::of(self.outcome(Kind::AdminRegistrationTokenDeleted, None).detail(json!({ "token_id": id })));
+        if !self.accounts().store.delete_initial_token(id, &deleted).await? {
             return Err(Error::NotFound);
         }
-        self.audit(self.outcome(Kind::AdminRegistrationTokenDeleted, None).detail(json!({ "token_id": id }))).await
+        self.accounts().settle(&deleted).await;
+        Ok(())
     }
 }

@@ -173,11 +173,11 @@ impl Accounts {
         }
         let secret = client.confidential.then(OpaqueToken::generate);
         let access = OpaqueToken::generate();
-        self.store.insert_client(&client, secret.as_ref().map(|s| &s.hash), Some(&access.hash)).await?;
+        let registered = Effects::of(self.outcome(Kind::OauthClientRegistered, None, info).detail(describe(&client)));
+        self.store.insert_client(&client, secret.as_ref().map(|s| &s.hash), Some(&access.hash), &registered).await?;
+        self.settle(&registered).await;
         self.ensure_id_key().await?;
         tracing::info!(client_id = %client.id, "a client registered itself");
-        let registered = self.outcome(Kind::OauthClientRegistered, None, info).detail(describe(&client));
-        self.tell(Effects::of(registered)).await?;
         Ok(Registered {
             client,
             auth_method: method,
@@ -219,11 +219,12 @@ impl Accounts {
         let before = self.registered_client(id, token).await?;
         let (client, method) = described(before, metadata, false)?;
         let client = OAuthClient { updated_at: self.now(), ..client };
-        if !self.store.update_client(&client).await? {
+        let updated =
+            Effects::of(self.outcome(Kind::OauthClientRegistrationUpdated, None, info).detail(describe(&client)));
+        if !self.store.update_client(&client, &updated).await? {
             return Err(invalid_token());
         }
-        let updated = self.outcome(Kind::OauthClientRegistrationUpdated, None, info).detail(describe(&client));
-        self.tell(Effects::of(updated)).await?;
+        self.settle(&updated).await;
         Ok(Registered { client, auth_method: method, client_secret: None, registration_access_token: None })
     }
 
@@ -231,11 +232,12 @@ impl Accounts {
     /// the next request.
     pub async fn delete_registration(&self, id: &str, token: Option<&str>, info: &ClientInfo) -> OAuthResult<()> {
         let client = self.registered_client(id, token).await?;
-        if !self.store.delete_client(&client.id).await? {
+        let deleted =
+            Effects::of(self.outcome(Kind::OauthClientRegistrationDeleted, None, info).detail(describe(&client)));
+        if !self.store.delete_client(&client.id, &deleted).await? {
             return Err(invalid_token());
         }
-        let deleted = self.outcome(Kind::OauthClientRegistrationDeleted, None, info).detail(describe(&client));
-        self.tell(Effects::of(deleted)).await?;
+        self.settle(&deleted).await;
         Ok(())
     }
 }

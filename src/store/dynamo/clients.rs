@@ -30,6 +30,7 @@ use super::items::{
 use super::owned::{account_owner, owner_exists};
 use super::{DynamoStore, MAX_TRANSACTION};
 use crate::metrics::{DATABASE as DB, timed};
+use crate::model::outcome::Effects;
 use crate::store::clients::{ClientStore, NewCode, OAuthClient, Redemption};
 use crate::store::error::{StoreError, StoreResult};
 use crate::tokens::opaque::TokenHash;
@@ -159,11 +160,13 @@ impl ClientStore for DynamoStore {
         client: &OAuthClient,
         secret: Option<&TokenHash>,
         registration: Option<&TokenHash>,
+        effects: &Effects,
     ) -> StoreResult<()> {
         timed!(DB, "insert_client", async {
             let written = client_item(client, secret, registration);
-            let put = Write::put(&self.tables.main, written).when("attribute_not_exists(#pk)");
-            self.insert_new(vec![put], "insert_client").await
+            let mut writes = vec![Write::put(&self.tables.main, written).when("attribute_not_exists(#pk)")];
+            writes.extend(self.told(effects).await?);
+            self.insert_new(writes, "insert_client").await
         })
     }
 
@@ -199,7 +202,7 @@ impl ClientStore for DynamoStore {
         })
     }
 
-    async fn update_client(&self, client: &OAuthClient) -> StoreResult<bool> {
+    async fn update_client(&self, client: &OAuthClient, effects: &Effects) -> StoreResult<bool> {
         timed!(DB, "update_client", async {
             let mut update = "SET #name = :name, #redirect_uris = :redirects, #logout_uris = :logouts, \
                               #grant_types = :grants, #scopes = :scopes, #first_party = :first_party, \
@@ -223,25 +226,36 @@ impl ClientStore for DynamoStore {
             if let Some(uri) = &client.backchannel_logout_uri {
                 write = write.value("uri", s(uri.as_str()));
             }
-            Ok(self.update_if(write).await?.is_some())
+            let mut writes = vec![write];
+            writes.extend(self.told(effects).await?);
+            self.write_if(writes, "update_client").await
         })
     }
 
-    async fn set_client_secret(&self, id: &str, secret: &TokenHash, now: DateTime<Utc>) -> StoreResult<bool> {
+    async fn set_client_secret(
+        &self,
+        id: &str,
+        secret: &TokenHash,
+        now: DateTime<Utc>,
+        effects: &Effects,
+    ) -> StoreResult<bool> {
         timed!(DB, "set_client_secret", async {
             let write = Write::update(&self.tables.main, client_key(id), "SET #secret = :secret, #updated = :now")
                 .when("attribute_exists(#pk) AND #confidential = :yes")
                 .value("secret", bytes(secret))
                 .value("now", stamp(now))
                 .value("yes", AttributeValue::Bool(true));
-            Ok(self.update_if(write).await?.is_some())
+            let mut writes = vec![write];
+            writes.extend(self.told(effects).await?);
+            self.write_if(writes, "set_client_secret").await
         })
     }
 
-    async fn delete_client(&self, id: &str) -> StoreResult<bool> {
+    async fn delete_client(&self, id: &str, effects: &Effects) -> StoreResult<bool> {
         timed!(DB, "delete_client", async {
-            let deleted = Write::delete(&self.tables.main, client_key(id)).when("attribute_exists(#pk)");
-            if !self.write_if(vec![deleted], "delete_client").await? {
+            let mut writes = vec![Write::delete(&self.tables.main, client_key(id)).when("attribute_exists(#pk)")];
+            writes.extend(self.told(effects).await?);
+            if !self.write_if(writes, "delete_client").await? {
                 return Ok(false);
             }
             // The consents the index lists already (one saved a moment before may be missing:

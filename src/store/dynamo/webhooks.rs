@@ -15,6 +15,7 @@ use super::effects::{ENDPOINTS, due_sk, job_pk, lane_pk, target_pk};
 use super::items::{Item, Write, id, item, key, names, number, opt_text, opt_time, s, sdk_error, stamp, text, time};
 use super::jobs::job_id;
 use crate::metrics::{DATABASE as DB, timed};
+use crate::model::outcome::Effects;
 use crate::store::error::StoreResult;
 use crate::store::jobs::JobKind;
 use crate::store::webhooks::{Delivery, DeliveryQuery, DeliveryStatus, Endpoint, EventType, WebhookStore};
@@ -166,7 +167,7 @@ impl DynamoStore {
 
 #[async_trait]
 impl WebhookStore for DynamoStore {
-    async fn insert_endpoint(&self, endpoint: &Endpoint, secret_sealed: &[u8]) -> StoreResult<()> {
+    async fn insert_endpoint(&self, endpoint: &Endpoint, secret_sealed: &[u8], effects: &Effects) -> StoreResult<()> {
         timed!(DB, "insert_endpoint", async {
             let written = item(
                 ENDPOINTS,
@@ -181,8 +182,9 @@ impl WebhookStore for DynamoStore {
                     ("secret", AttributeValue::B(secret_sealed.to_vec().into())),
                 ],
             );
-            let write = Write::put(&self.tables.main, written).when("attribute_not_exists(#pk)");
-            self.insert_new(vec![write], "insert_endpoint").await
+            let mut writes = vec![Write::put(&self.tables.main, written).when("attribute_not_exists(#pk)")];
+            writes.extend(self.told(effects).await?);
+            self.insert_new(writes, "insert_endpoint").await
         })
     }
 
@@ -202,7 +204,7 @@ impl WebhookStore for DynamoStore {
     }
 
     /// An endpoint switched off holds its queued deliveries; switched on, they are due at once.
-    async fn update_endpoint(&self, endpoint: &Endpoint) -> StoreResult<bool> {
+    async fn update_endpoint(&self, endpoint: &Endpoint, effects: &Effects) -> StoreResult<bool> {
         timed!(DB, "update_endpoint", async {
             let update = "SET #url = :url, #events = :events, #description = :description, #enabled = :enabled, \
                           #updated = :updated";
@@ -213,7 +215,9 @@ impl WebhookStore for DynamoStore {
                 .value("description", s(endpoint.description.as_str()))
                 .value("enabled", AttributeValue::Bool(endpoint.enabled))
                 .value("updated", stamp(endpoint.updated_at));
-            if self.update_if(write).await?.is_none() {
+            let mut writes = vec![write];
+            writes.extend(self.told(effects).await?);
+            if !self.write_if(writes, "update_endpoint").await? {
                 return Ok(false);
             }
             self.hold_deliveries(endpoint.id, !endpoint.enabled, endpoint.updated_at).await?;
@@ -221,10 +225,11 @@ impl WebhookStore for DynamoStore {
         })
     }
 
-    async fn delete_endpoint(&self, id: Uuid) -> StoreResult<bool> {
+    async fn delete_endpoint(&self, id: Uuid, effects: &Effects) -> StoreResult<bool> {
         timed!(DB, "delete_endpoint", async {
-            let gone = Write::delete(&self.tables.main, endpoint_key(id)).when("attribute_exists(#pk)");
-            if !self.write_if(vec![gone], "delete_endpoint").await? {
+            let mut writes = vec![Write::delete(&self.tables.main, endpoint_key(id)).when("attribute_exists(#pk)")];
+            writes.extend(self.told(effects).await?);
+            if !self.write_if(writes, "delete_endpoint").await? {
                 return Ok(false);
             }
             // Its deliveries after it: a worker finding one of them finds the endpoint gone.

@@ -6,8 +6,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::outbox::{committed, insert_effects};
 use super::{Dialect, Exec, Row, SqlStore, Transaction, args, sql};
 use crate::metrics::{DATABASE as DB, timed};
+use crate::model::outcome::Effects;
 use crate::store::clients::{ClientStore, NewCode, OAuthClient, Redemption};
 use crate::store::error::StoreResult;
 use crate::tokens::opaque::TokenHash;
@@ -70,6 +72,7 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
         client: &OAuthClient,
         secret: Option<&TokenHash>,
         registration: Option<&TokenHash>,
+        effects: &Effects,
     ) -> StoreResult<()> {
         timed!(DB, "insert_client", async {
             let (redirects, logouts) = (client.redirect_uris.join(" "), client.post_logout_redirect_uris.join(" "));
@@ -105,6 +108,7 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
                 )
                 .await?;
             }
+            insert_effects(&mut tx, effects).await?;
             tx.commit().await
         })
     }
@@ -165,13 +169,12 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
         })
     }
 
-    async fn update_client(&self, client: &OAuthClient) -> StoreResult<bool> {
+    async fn update_client(&self, client: &OAuthClient, effects: &Effects) -> StoreResult<bool> {
         timed!(DB, "update_client", async {
             let (redirects, logouts) = (client.redirect_uris.join(" "), client.post_logout_redirect_uris.join(" "));
             let (grants, scopes) = (client.grant_types.join(" "), client.scopes.join(" "));
-            let changed = self
-                .db
-                .pool()
+            let mut tx = self.db.begin().await?;
+            let changed = tx
                 .execute(
                     sql!(
                         "UPDATE oauth_clients SET name = ?, redirect_uris = ?, post_logout_redirect_uris = ?,
@@ -194,28 +197,34 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
                     ],
                 )
                 .await?;
-            Ok(changed == 1)
+            committed(tx, changed == 1, effects).await
         })
     }
 
-    async fn set_client_secret(&self, id: &str, secret: &TokenHash, now: DateTime<Utc>) -> StoreResult<bool> {
+    async fn set_client_secret(
+        &self,
+        id: &str,
+        secret: &TokenHash,
+        now: DateTime<Utc>,
+        effects: &Effects,
+    ) -> StoreResult<bool> {
         timed!(DB, "set_client_secret", async {
-            let changed = self
-                .db
-                .pool()
+            let mut tx = self.db.begin().await?;
+            let changed = tx
                 .execute(
                     sql!("UPDATE oauth_clients SET secret_hash = ?, updated_at = ? WHERE id = ? AND confidential = ?"),
                     args![secret, now, id, true],
                 )
                 .await?;
-            Ok(changed == 1)
+            committed(tx, changed == 1, effects).await
         })
     }
 
-    async fn delete_client(&self, id: &str) -> StoreResult<bool> {
+    async fn delete_client(&self, id: &str, effects: &Effects) -> StoreResult<bool> {
         timed!(DB, "delete_client", async {
-            let deleted = self.db.pool().execute(sql!("DELETE FROM oauth_clients WHERE id = ?"), args![id]).await?;
-            Ok(deleted == 1)
+            let mut tx = self.db.begin().await?;
+            let deleted = tx.execute(sql!("DELETE FROM oauth_clients WHERE id = ?"), args![id]).await?;
+            committed(tx, deleted == 1, effects).await
         })
     }
 

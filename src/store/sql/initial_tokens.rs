@@ -6,8 +6,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Dialect, Exec, Row, SqlStore, args, sql};
+use super::outbox::{committed, insert_effects};
+use super::{Dialect, Exec, Row, SqlStore, Transaction, args, sql};
 use crate::metrics::{DATABASE as DB, timed};
+use crate::model::outcome::Effects;
 use crate::store::clients::{InitialToken, InitialTokenStore};
 use crate::store::error::StoreResult;
 use crate::tokens::opaque::TokenHash;
@@ -25,27 +27,27 @@ fn token_from_row(row: &impl Row) -> StoreResult<InitialToken> {
 
 #[async_trait]
 impl<D: Dialect> InitialTokenStore for SqlStore<D> {
-    async fn insert_initial_token(&self, token: &InitialToken, hash: &TokenHash) -> StoreResult<()> {
+    async fn insert_initial_token(&self, token: &InitialToken, hash: &TokenHash, effects: &Effects) -> StoreResult<()> {
         timed!(DB, "insert_initial_token", async {
-            self.db
-                .pool()
-                .execute(
-                    sql!(
-                        "INSERT INTO oauth_initial_tokens (id, hash, name, created_by, uses_left, created_at, expires_at)
+            let mut tx = self.db.begin().await?;
+            tx.execute(
+                sql!(
+                    "INSERT INTO oauth_initial_tokens (id, hash, name, created_by, uses_left, created_at, expires_at)
                          VALUES (?, ?, ?, ?, ?, ?, ?)"
-                    ),
-                    args![
-                        token.id,
-                        hash,
-                        &token.name,
-                        token.created_by,
-                        token.uses_left,
-                        token.created_at,
-                        token.expires_at
-                    ],
-                )
-                .await?;
-            Ok(())
+                ),
+                args![
+                    token.id,
+                    hash,
+                    &token.name,
+                    token.created_by,
+                    token.uses_left,
+                    token.created_at,
+                    token.expires_at
+                ],
+            )
+            .await?;
+            insert_effects(&mut tx, effects).await?;
+            tx.commit().await
         })
     }
 
@@ -66,11 +68,11 @@ impl<D: Dialect> InitialTokenStore for SqlStore<D> {
         })
     }
 
-    async fn delete_initial_token(&self, id: Uuid) -> StoreResult<bool> {
+    async fn delete_initial_token(&self, id: Uuid, effects: &Effects) -> StoreResult<bool> {
         timed!(DB, "delete_initial_token", async {
-            let deleted =
-                self.db.pool().execute(sql!("DELETE FROM oauth_initial_tokens WHERE id = ?"), args![id]).await?;
-            Ok(deleted == 1)
+            let mut tx = self.db.begin().await?;
+            let deleted = tx.execute(sql!("DELETE FROM oauth_initial_tokens WHERE id = ?"), args![id]).await?;
+            committed(tx, deleted == 1, effects).await
         })
     }
 

@@ -26,6 +26,16 @@ pub(super) async fn insert_effects(tx: &mut impl Exec, effects: &Effects) -> Sto
     insert_events(tx, &effects.webhooks()).await
 }
 
+/// Commits `tx` with `effects` written in it when the change it holds `wrote` (nothing tells of
+/// a change that was not made); whether it did.
+pub(super) async fn committed(mut tx: impl Transaction, wrote: bool, effects: &Effects) -> StoreResult<bool> {
+    if wrote {
+        insert_effects(&mut tx, effects).await?;
+        tx.commit().await?;
+    }
+    Ok(wrote)
+}
+
 #[async_trait]
 impl<D: Dialect> OutboxStore for SqlStore<D> {
     async fn queue_email(&self, email: &NewEmail) -> StoreResult<()> {

@@ -9,8 +9,10 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::jobs::{hold_jobs, insert_job};
+use super::outbox::{committed, insert_effects};
 use super::{Dialect, Exec, Row, SqlStore, Transaction, args, read_account, sql};
 use crate::metrics::{DATABASE as DB, timed};
+use crate::model::outcome::Effects;
 use crate::store::error::StoreResult;
 use crate::store::jobs::{JobKind, deliveries};
 use crate::store::webhooks::{Delivery, DeliveryQuery, DeliveryStatus, Endpoint, Event, EventType, WebhookStore};
@@ -105,28 +107,28 @@ pub(super) async fn insert_events(tx: &mut impl Exec, events: &[Event]) -> Store
 
 #[async_trait]
 impl<D: Dialect> WebhookStore for SqlStore<D> {
-    async fn insert_endpoint(&self, endpoint: &Endpoint, secret_sealed: &[u8]) -> StoreResult<()> {
+    async fn insert_endpoint(&self, endpoint: &Endpoint, secret_sealed: &[u8], effects: &Effects) -> StoreResult<()> {
         timed!(DB, "insert_endpoint", async {
-            self.db
-                .pool()
-                .execute(
-                    sql!(
-                        "INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}, secret_sealed)
+            let mut tx = self.db.begin().await?;
+            tx.execute(
+                sql!(
+                    "INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}, secret_sealed)
                          VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                    ),
-                    args![
-                        endpoint.id,
-                        &endpoint.url,
-                        &event_list(&endpoint.events),
-                        &endpoint.description,
-                        endpoint.enabled,
-                        endpoint.created_at,
-                        endpoint.updated_at,
-                        secret_sealed,
-                    ],
-                )
-                .await?;
-            Ok(())
+                ),
+                args![
+                    endpoint.id,
+                    &endpoint.url,
+                    &event_list(&endpoint.events),
+                    &endpoint.description,
+                    endpoint.enabled,
+                    endpoint.created_at,
+                    endpoint.updated_at,
+                    secret_sealed,
+                ],
+            )
+            .await?;
+            insert_effects(&mut tx, effects).await?;
+            tx.commit().await
         })
     }
 
@@ -153,7 +155,7 @@ impl<D: Dialect> WebhookStore for SqlStore<D> {
     }
 
     /// An endpoint switched off holds its queued deliveries; switched on, they are due at once.
-    async fn update_endpoint(&self, endpoint: &Endpoint) -> StoreResult<bool> {
+    async fn update_endpoint(&self, endpoint: &Endpoint, effects: &Effects) -> StoreResult<bool> {
         timed!(
             DB,
             "update_endpoint",
@@ -177,13 +179,12 @@ impl<D: Dialect> WebhookStore for SqlStore<D> {
                     .await?;
                 let target = endpoint.id.to_string();
                 hold_jobs(&mut tx, JobKind::Webhook, &target, !endpoint.enabled, endpoint.updated_at).await?;
-                tx.commit().await?;
-                Ok(updated == 1)
+                committed(tx, updated == 1, effects).await
             })
         )
     }
 
-    async fn delete_endpoint(&self, id: Uuid) -> StoreResult<bool> {
+    async fn delete_endpoint(&self, id: Uuid, effects: &Effects) -> StoreResult<bool> {
         timed!(DB, "delete_endpoint", async {
             let mut tx = self.db.begin().await?;
             // Not left to the foreign key: SQLite enforces it only where the connection asks.
@@ -193,8 +194,7 @@ impl<D: Dialect> WebhookStore for SqlStore<D> {
             )
             .await?;
             let deleted = tx.execute(sql!("DELETE FROM webhook_endpoints WHERE id = ?"), args![id]).await?;
-            tx.commit().await?;
-            Ok(deleted == 1)
+            committed(tx, deleted == 1, effects).await
         })
     }
 

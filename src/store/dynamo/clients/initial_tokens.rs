@@ -12,6 +12,7 @@ use super::super::items::{
     Item, Write, hex, id, item, key, n, number, opt_text, s, stamp, stamp_text, text, time, ttl,
 };
 use crate::metrics::{DATABASE as DB, timed};
+use crate::model::outcome::Effects;
 use crate::store::clients::{InitialToken, InitialTokenStore};
 use crate::store::error::StoreResult;
 use crate::tokens::opaque::TokenHash;
@@ -40,7 +41,7 @@ fn token_from_item(item: &Item) -> StoreResult<InitialToken> {
 
 #[async_trait]
 impl InitialTokenStore for DynamoStore {
-    async fn insert_initial_token(&self, token: &InitialToken, hash: &TokenHash) -> StoreResult<()> {
+    async fn insert_initial_token(&self, token: &InitialToken, hash: &TokenHash, effects: &Effects) -> StoreResult<()> {
         timed!(DB, "insert_initial_token", async {
             let mut attributes = vec![
                 ("id", s(token.id.to_string())),
@@ -59,10 +60,11 @@ impl InitialTokenStore for DynamoStore {
             let mut marker = item("", "", vec![("token", s(token.id.to_string())), ("ttl", ttl(token.expires_at))]);
             marker.extend(marker_key(hash));
             let fresh = "attribute_not_exists(#pk)";
-            let writes = vec![
+            let mut writes = vec![
                 Write::put(&self.tables.main, written).when(fresh),
                 Write::put(&self.tables.main, marker).when(fresh),
             ];
+            writes.extend(self.told(effects).await?);
             self.insert_new(writes, "insert_initial_token").await
         })
     }
@@ -82,14 +84,15 @@ impl InitialTokenStore for DynamoStore {
         })
     }
 
-    async fn delete_initial_token(&self, id: Uuid) -> StoreResult<bool> {
+    async fn delete_initial_token(&self, id: Uuid, effects: &Effects) -> StoreResult<bool> {
         timed!(DB, "delete_initial_token", async {
             let Some(found) = self.get(&self.tables.main, token_key(id)).await? else { return Ok(false) };
             let marker = key(format!("IT#{}", text(&found, "hash")?), "ITH");
-            let writes = vec![
+            let mut writes = vec![
                 Write::delete(&self.tables.main, token_key(id)).when("attribute_exists(#pk)"),
                 Write::delete(&self.tables.main, marker),
             ];
+            writes.extend(self.told(effects).await?);
             self.write_if(writes, "delete_initial_token").await
         })
     }
