@@ -382,3 +382,19 @@ fn roles_are_compared_in_the_access_room_alone() {
     }
     assert!(inline.is_empty(), "roles compared outside the access room:\n{}", inline.join("\n"));
 }
+
+/// A change and what it tells are one step: `Accounts::commit` runs the store's write and, once
+/// it made the change, settles its effects; no use case settles by hand.
+#[test]
+fn changes_are_settled_by_the_one_commit_step() {
+    let mut by_hand = Vec::new();
+    for (file, code) in sources().into_iter().filter(|(file, _)| file.starts_with("accounts/")) {
+        for (number, line) in code.lines().enumerate() {
+            let settles = line.contains(".settle(") && !line.trim_start().starts_with("//");
+            if settles && !(file == "accounts/commit.rs" && line.trim() == "self.settle(effects).await;") {
+                by_hand.push(format!("src/{file}:{}: {}", number + 1, line.trim()));
+            }
+        }
+    }
+    assert!(by_hand.is_empty(), "effects settled outside Accounts::commit:\n{}", by_hand.join("\n"));
+}

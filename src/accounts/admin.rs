@@ -235,8 +235,10 @@ impl Admin<'_> {
             effects.emails.push(mail);
             token
         });
-        let created = self.accounts.store.insert_account(&account, token.as_ref(), &effects).await?;
-        self.accounts.settle(&effects).await;
+        let created = self
+            .accounts
+            .commit(&effects, self.accounts.store.insert_account(&account, token.as_ref(), &effects))
+            .await?;
         tracing::info!(account_id = %created.id, role = created.role.as_str(), "account created by an admin");
         Ok(created)
     }
@@ -295,8 +297,11 @@ impl Admin<'_> {
         }
         let detail = super::profile::changes(&target, &change);
         let effects = Effects::of(self.outcome(Kind::AdminAccountUpdated, Some(target.id)).detail(detail.into()));
-        let updated = self.accounts.store.update_profile(target.id, &change, &effects).await?.ok_or(Error::NotFound)?;
-        self.accounts.settle(&effects).await;
+        let updated = self
+            .accounts
+            .commit(&effects, self.accounts.store.update_profile(target.id, &change, &effects))
+            .await?
+            .ok_or(Error::NotFound)?;
         tracing::info!(account_id = %updated.id, "account changed by an admin");
         Ok(updated)
     }
@@ -309,10 +314,9 @@ impl Admin<'_> {
         self.accounts.close_all_sessions(target.id, None).await?;
         let deleted = self.outcome(Kind::AdminAccountDeleted, Some(target.id)).with("email", target.email.as_str());
         let effects = Effects::of(deleted);
-        if !self.accounts.store.delete_account(target.id, &effects).await? {
+        if !self.accounts.commit(&effects, self.accounts.store.delete_account(target.id, &effects)).await? {
             return Err(Error::NotFound);
         }
-        self.accounts.settle(&effects).await;
         tracing::info!(account_id = %target.id, "account deleted by an admin");
         Ok(target)
     }
@@ -327,8 +331,7 @@ impl Admin<'_> {
         let (token, mail) =
             self.accounts.link_email(target.id, &target.email, target.locale, purpose, Utc::now(), None);
         let effects = Effects::of(self.outcome(Kind::AdminPasswordResetSent, Some(target.id))).email(mail);
-        self.accounts.store.insert_link(&token, &effects).await?;
-        self.accounts.settle(&effects).await;
+        self.accounts.commit(&effects, self.accounts.store.insert_link(&token, &effects)).await?;
         Ok(target)
     }
 
@@ -340,8 +343,7 @@ impl Admin<'_> {
         }
         let (token, mail) = self.accounts.activation_email(&target, None).await?;
         let effects = Effects::of(self.outcome(Kind::AdminActivationSent, Some(target.id))).email(mail);
-        self.accounts.store.insert_link(&token, &effects).await?;
-        self.accounts.settle(&effects).await;
+        self.accounts.commit(&effects, self.accounts.store.insert_link(&token, &effects)).await?;
         Ok(target)
     }
 

@@ -87,10 +87,9 @@ impl Accounts {
     async fn store_key(&self, new: NewApiKey, made: Outcome, secret: String) -> Result<(ApiKey, SecretString)> {
         let made = made.with("key_id", new.key.id.to_string()).with("name", new.key.name.as_str());
         let effects = Effects::of(made.with("scopes", new.key.scopes.clone()));
-        if !self.store.insert_api_key(&new, MAX_KEYS, &effects).await? {
+        if !self.commit(&effects, self.store.insert_api_key(&new, MAX_KEYS, &effects)).await? {
             return Err(Error::field("name", "at most 50 keys: revoke one before making another"));
         }
-        self.settle(&effects).await;
         tracing::info!(key_id = %new.key.id, "API key made");
         Ok((new.key, SecretString::from(secret)))
     }
@@ -123,10 +122,9 @@ impl Accounts {
 
     async fn delete_key(&self, owner: KeyOwner, id: Uuid, revoked: Outcome) -> Result<()> {
         let effects = Effects::of(revoked);
-        if !self.store.delete_api_key(owner, id, &effects).await? {
+        if !self.commit(&effects, self.store.delete_api_key(owner, id, &effects)).await? {
             return Err(Error::NotFoundApiKey);
         }
-        self.settle(&effects).await;
         // Every replica forgets its owner's remembered keys before this answers.
         let (KeyOwner::Account(owner_id) | KeyOwner::Org(owner_id)) = owner;
         self.sessions.drop_account_copy(owner_id).await?;

@@ -106,13 +106,12 @@ impl Accounts {
         };
         let added = self.domain_outcome(Kind::OrgDomainAdded, caller, &view, name.as_str(), client);
         let effects = Effects::of(added.with("auto_join_role", auto_join_role));
-        if !self.store.insert_org_domain(&claim, MAX_ORG_DOMAINS, &effects).await? {
+        if !self.commit(&effects, self.store.insert_org_domain(&claim, MAX_ORG_DOMAINS, &effects)).await? {
             return match self.store.find_org_domain(view.org.id, name.as_str()).await? {
                 Some(_) => Err(Error::DomainExists),
                 None => Err(Error::field("domain", "an organization claims at most 50 domains")),
             };
         }
-        self.settle(&effects).await;
         Ok(claim)
     }
 
@@ -145,9 +144,11 @@ impl Accounts {
         }
         let verified = self.domain_outcome(Kind::OrgDomainVerified, caller, &view, name.as_str(), client);
         let effects = Effects::of(verified);
-        match self.store.verify_org_domain(view.org.id, name.as_str(), self.now(), &effects).await? {
+        match self
+            .commit(&effects, self.store.verify_org_domain(view.org.id, name.as_str(), self.now(), &effects))
+            .await?
+        {
             DomainVerification::Verified(domain) => {
-                self.settle(&effects).await;
                 tracing::info!(org_id = %view.org.id, domain = name.as_str(), "domain verified");
                 Ok(domain)
             }
@@ -174,11 +175,11 @@ impl Accounts {
         let changed = self.domain_outcome(Kind::OrgDomainUpdated, caller, &view, name.as_str(), client);
         let effects = Effects::of(changed.with("auto_join_role", role.clone()));
         let by = offered_by(caller, &view);
-        match self.store.set_auto_join(view.org.id, name.as_str(), role.as_deref(), by, &effects).await? {
-            AutoJoinChange::Done(domain) => {
-                self.settle(&effects).await;
-                Ok(domain)
-            }
+        match self
+            .commit(&effects, self.store.set_auto_join(view.org.id, name.as_str(), role.as_deref(), by, &effects))
+            .await?
+        {
+            AutoJoinChange::Done(domain) => Ok(domain),
             AutoJoinChange::NotFound => Err(Error::NotFoundDomain),
             AutoJoinChange::UnknownRole => {
                 Err(Error::field("auto_join_role", "no such role: admin, member or one of the organization's own"))
@@ -193,10 +194,9 @@ impl Accounts {
         let name = named(domain)?;
         let removed = self.domain_outcome(Kind::OrgDomainRemoved, caller, &view, name.as_str(), client);
         let effects = Effects::of(removed);
-        if !self.store.delete_org_domain(view.org.id, name.as_str(), &effects).await? {
+        if !self.commit(&effects, self.store.delete_org_domain(view.org.id, name.as_str(), &effects)).await? {
             return Err(Error::NotFoundDomain);
         }
-        self.settle(&effects).await;
         Ok(())
     }
 
@@ -265,9 +265,8 @@ impl Accounts {
             .with("via", "domain")
             .with("domain", name.as_str());
         let effects = Effects::of(added);
-        match self.store.auto_join(&join, &effects).await? {
+        match self.commit(&effects, self.store.auto_join(&join, &effects)).await? {
             AutoJoined::Joined(_) => {
-                self.settle(&effects).await;
                 tracing::info!(org_id = %org.id, account_id = %account.id, role, "joined by a verified domain");
                 Ok(Some(org.id))
             }

@@ -59,8 +59,7 @@ impl Accounts {
             self.email(email.as_str(), self.policy.letters(account.locale).email_change_confirm(&link, ttl), now);
         let requested = self.outcome(Kind::EmailChangeRequested, Some(account.id), client).with("to", email.as_str());
         let effects = Effects::of(requested).email(mail);
-        self.store.insert_email_change(&change, &effects).await?;
-        self.settle(&effects).await;
+        self.commit(&effects, self.store.insert_email_change(&change, &effects)).await?;
         tracing::info!(account_id = %account.id, "email change requested");
         Ok(())
     }
@@ -88,12 +87,12 @@ impl Accounts {
             .outcome(Kind::EmailChanged, Some(record.account_id), client)
             .detail(json!({ "from": old_email, "to": record.email }));
         let effects = Effects::of(changed).email(notice);
-        let redeemed = match self.store.redeem_email_change(&hash, &revert, now, &effects).await {
+        let redeemed = match self.commit(&effects, self.store.redeem_email_change(&hash, &revert, now, &effects)).await
+        {
             Err(StoreError::EmailTaken) => return Err(Error::EmailTaken),
             other => other?,
         };
         let Redeemed::Changed { account, .. } = redeemed else { return Err(Error::TokenInvalid) };
-        self.settle(&effects).await;
         tracing::info!(account_id = %account.id, "email address changed");
         Ok(account)
     }
@@ -109,12 +108,11 @@ impl Accounts {
             .outcome(Kind::EmailChangeReverted, Some(record.account_id), client)
             .detail(json!({ "from": current.account.email, "to": record.email, "sessions_ended": ended }));
         let effects = Effects::of(reverted);
-        let redeemed = match self.store.redeem_email_revert(&hash, self.now(), &effects).await {
+        let redeemed = match self.commit(&effects, self.store.redeem_email_revert(&hash, self.now(), &effects)).await {
             Err(StoreError::EmailTaken) => return Err(Error::EmailTaken),
             other => other?,
         };
         let Redeemed::Changed { account, .. } = redeemed else { return Err(Error::TokenInvalid) };
-        self.settle(&effects).await;
         tracing::info!(account_id = %account.id, sessions_ended = ended, "email change undone");
         Ok(account)
     }

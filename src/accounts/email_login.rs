@@ -163,8 +163,7 @@ impl Accounts {
                     None => event.detail(json!({ "email": email.normalized(), "signup": true })),
                 };
                 let effects = Effects::of(requested).email(self.email(&address, rendered, now));
-                self.store.insert_email_login(&login, &effects).await?;
-                self.settle(&effects).await;
+                self.commit(&effects, self.store.insert_email_login(&login, &effects)).await?;
                 tracing::info!(account_id = ?account_id, signup = account_id.is_none(), "login link and code sent");
             }
             _ => {
@@ -294,11 +293,8 @@ impl Accounts {
                         ),
                         _ => Effects::none(),
                     };
-                    let redeemed = self.store.redeem_email_login(login.id, attempts_bound, redeem, now, &effects).await;
-                    if let Ok(Some(_)) = &redeemed {
-                        self.settle(&effects).await;
-                    }
-                    redeemed
+                    let redeemed = self.store.redeem_email_login(login.id, attempts_bound, redeem, now, &effects);
+                    self.commit(&effects, redeemed).await
                 }
                 None => {
                     if !self.policy.signup_open {
@@ -306,10 +302,13 @@ impl Accounts {
                     }
                     let new = self.account_by_email(&login.email, client.locale).await?;
                     let effects = Effects::of(self.outcome(Kind::SignupByEmail, Some(new.id), client));
-                    let result =
-                        self.store.redeem_email_login(login.id, attempts_bound, Redeem::New(&new), now, &effects).await;
+                    let result = self
+                        .commit(
+                            &effects,
+                            self.store.redeem_email_login(login.id, attempts_bound, Redeem::New(&new), now, &effects),
+                        )
+                        .await;
                     if let Ok(Some(id)) = &result {
-                        self.settle(&effects).await;
                         tracing::info!(account_id = %id, "account signed up by email");
                     }
                     result

@@ -96,8 +96,7 @@ impl Accounts {
         };
         let created = self.invitation_outcome(Kind::InvitationCreated, caller.account_id, &pending, &org.slug, client);
         let effects = Effects::of(created).email(mail);
-        let stored = self.store.insert_invitation(&new, &effects).await?;
-        self.settle(&effects).await;
+        let stored = self.commit(&effects, self.store.insert_invitation(&new, &effects)).await?;
         tracing::info!(org_id = %org.id, invitation_id = %stored.id, "invitation sent");
         Ok(stored)
     }
@@ -123,10 +122,9 @@ impl Accounts {
         let revoked =
             self.invitation_outcome(Kind::InvitationRevoked, caller.account_id, &invitation, &org.slug, client);
         let effects = Effects::of(revoked);
-        if !self.store.revoke_invitation(org.id, id, &effects).await? {
+        if !self.commit(&effects, self.store.revoke_invitation(org.id, id, &effects)).await? {
             return Err(Error::NotFoundInvitation);
         }
-        self.settle(&effects).await;
         Ok(())
     }
 
@@ -175,9 +173,8 @@ impl Accounts {
         let effects = Effects::of(accepted);
         let acceptor = Acceptor { account_id: me.id, email: email.normalized() };
         let limit = self.policy.org_member_limit;
-        match self.store.accept_invitation(key, acceptor, now, limit, &effects).await? {
+        match self.commit(&effects, self.store.accept_invitation(key, acceptor, now, limit, &effects)).await? {
             Acceptance::Joined(membership) => {
-                self.settle(&effects).await;
                 tracing::info!(org_id = %org.id, account_id = %me.id, "invitation accepted");
                 Ok(*membership)
             }

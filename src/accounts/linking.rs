@@ -46,12 +46,11 @@ impl Accounts {
             .outcome(Kind::IdentityLinked, Some(account_id), client)
             .detail(json!({ "provider": provider.config.name, "identity_id": row.id, "automatic": automatic }));
         let effects = Effects::of(linked).email(notice);
-        match self.store.insert_identity(&row, key_of(identity), &effects).await {
+        match self.commit(&effects, self.store.insert_identity(&row, key_of(identity), &effects)).await {
             Ok(()) => {}
             Err(StoreError::Conflict) => return Err(Error::IdentityTaken),
             Err(other) => return Err(other.into()),
         }
-        self.settle(&effects).await;
         tracing::info!(%account_id, provider = %provider.config.name, automatic, "identity linked");
         Ok(())
     }
@@ -131,8 +130,12 @@ impl Accounts {
             effects.emails.push(email);
             token
         });
-        let stored =
-            self.store.insert_account_with_identity(&account, &row, key_of(identity), token.as_ref(), &effects).await;
+        let stored = self
+            .commit(
+                &effects,
+                self.store.insert_account_with_identity(&account, &row, key_of(identity), token.as_ref(), &effects),
+            )
+            .await;
         match stored {
             Ok(()) => {}
             // Someone signed up with the address, or linked the identity, meanwhile.
@@ -140,7 +143,6 @@ impl Accounts {
             Err(StoreError::Conflict) => return Err(Error::IdentityTaken),
             Err(other) => return Err(other.into()),
         }
-        self.settle(&effects).await;
         tracing::info!(account_id = %account.id, provider = %provider.config.name, active = verified, "account signed up through a provider");
         if !verified {
             return Err(Error::NotActivated);
@@ -223,9 +225,8 @@ impl Accounts {
         let unlinked =
             self.outcome(Kind::IdentityUnlinked, Some(caller.account_id), client).with("identity_id", id.to_string());
         let effects = Effects::of(unlinked).email(notice);
-        match self.store.delete_identity(caller.account_id, id, &effects).await? {
+        match self.commit(&effects, self.store.delete_identity(caller.account_id, id, &effects)).await? {
             Unlink::Removed => {
-                self.settle(&effects).await;
                 tracing::info!(account_id = %caller.account_id, identity_id = %id, "identity unlinked");
                 Ok(())
             }

@@ -163,10 +163,9 @@ impl Accounts {
         let step = i64::try_from(step).unwrap_or(i64::MAX);
         let enabled = self.outcome(Kind::MfaEnabled, Some(account.id), client).with("method", "totp");
         let effects = Effects::of(enabled).email(notice);
-        if !self.store.confirm_totp(account.id, step, &hashes, now, &effects).await? {
+        if !self.commit(&effects, self.store.confirm_totp(account.id, step, &hashes, now, &effects)).await? {
             return Err(Error::MfaNotEnabled);
         }
-        self.settle(&effects).await;
         let session = caller.session()?;
         let auth = SessionAuth {
             org: session.auth.org,
@@ -202,10 +201,9 @@ impl Accounts {
         let notice = self.email(&account.email, self.policy.letters(account.locale).mfa_disabled(false), self.now());
         let disabled = self.outcome(Kind::MfaDisabled, Some(account.id), client).with("method", "totp");
         let effects = Effects::of(disabled).email(notice);
-        if !self.store.remove_factors(account.id, false, &effects).await? {
+        if !self.commit(&effects, self.store.remove_factors(account.id, false, &effects)).await? {
             return Err(Error::MfaNotEnabled);
         }
-        self.settle(&effects).await;
         tracing::info!(account_id = %account.id, "second factor removed");
         Ok(())
     }
@@ -221,8 +219,8 @@ impl Accounts {
         let codes = recovery::generate();
         let hashes: Vec<[u8; 32]> = codes.iter().map(|c| recovery::hash(caller.account_id, c)).collect();
         let renewed = Effects::of(self.outcome(Kind::MfaRecoveryCodesRenewed, Some(caller.account_id), client));
-        self.store.replace_recovery_codes(caller.account_id, &hashes, self.now(), &renewed).await?;
-        self.settle(&renewed).await;
+        self.commit(&renewed, self.store.replace_recovery_codes(caller.account_id, &hashes, self.now(), &renewed))
+            .await?;
         Ok(codes)
     }
 
@@ -418,11 +416,7 @@ impl Accounts {
         let notice =
             self.email(&account.email, self.policy.letters(account.locale).recovery_code_used(left), self.now());
         let effects = Effects::none().email(notice);
-        let spent = self.store.spend_recovery_code(account.id, &hash, &effects, self.now()).await?;
-        if spent {
-            self.settle(&effects).await;
-        }
-        Ok(spent)
+        Ok(self.commit(&effects, self.store.spend_recovery_code(account.id, &hash, &effects, self.now())).await?)
     }
 
     /// The caller's account, after checking its password. A wrong one answers
@@ -445,11 +439,7 @@ impl Accounts {
     pub(super) async fn reset_factors(&self, account: &Account, reset: Outcome) -> Result<bool> {
         let notice = self.email(&account.email, self.policy.letters(account.locale).mfa_disabled(true), self.now());
         let effects = Effects::of(reset).email(notice);
-        let removed = self.store.remove_factors(account.id, true, &effects).await?;
-        if removed {
-            self.settle(&effects).await;
-        }
-        Ok(removed)
+        Ok(self.commit(&effects, self.store.remove_factors(account.id, true, &effects)).await?)
     }
 }
 

@@ -9,6 +9,7 @@ pub mod authenticator;
 pub mod browser;
 mod caller;
 mod client;
+mod commit;
 pub mod domains;
 mod email_change;
 pub mod email_login;
@@ -80,7 +81,7 @@ use crate::mail::outbox::Outbox;
 use crate::mail::templates::Rendered;
 pub use crate::model::account::FieldError;
 use crate::model::account::{Account, Credentials, Status};
-use crate::model::outcome::{Effects, Kind, Outcome};
+use crate::model::outcome::{Kind, Outcome};
 use crate::passwords::PasswordHasher;
 use crate::sessions::SessionStore;
 pub use crate::store::email_login::HandoffBinding;
@@ -100,16 +101,6 @@ async fn at_least<T>(floor: Duration, work: impl std::future::Future<Output = T>
     let result = work.await;
     tokio::time::sleep_until(started + floor).await;
     result
-}
-
-/// Adds one to the outcome's counter, if it has one.
-fn count(outcome: &Outcome) {
-    if let Some(counter) = outcome.counter() {
-        match counter.label {
-            Some((label, value)) => crate::metrics::event(counter.name, label, value),
-            None => crate::metrics::count(counter.name),
-        }
-    }
 }
 
 /// The process's settings: links, token lifetimes and algorithms, what the service is. What is
@@ -264,42 +255,6 @@ impl Accounts {
 
     pub fn audit(&self) -> &AuditLog {
         &self.audit
-    }
-
-    /// Writes the outcomes of a change the database did not make (a session starts or ends in
-    /// the session store, which may be Redis; an admin changes a registry), right after it:
-    /// their audit rows and webhook jobs in one transaction. Should that fail, the request
-    /// fails: no token goes out for a login nobody was told of.
-    async fn tell(&self, effects: Effects) -> Result<()> {
-        self.store.record(&effects).await?;
-        self.settle(&effects).await;
-        Ok(())
-    }
-
-    /// An outcome that changed nothing (a refused attempt, a request): its audit row goes
-    /// through the batching writer, so that a flood of refused logins costs no write each.
-    fn note(&self, outcome: Outcome) {
-        debug_assert!(outcome.webhooks().is_empty() && !outcome.kind.changes_account());
-        count(&outcome);
-        self.audit.record(outcome.audit());
-    }
-
-    /// After a change and its effects are committed: what the tables derive from its outcomes
-    /// beside the rows (the counters, the session store's stale copy of the account) and the
-    /// outbox's wake-up for its emails.
-    async fn settle(&self, effects: &Effects) {
-        for outcome in &effects.outcomes {
-            count(outcome);
-            if let (true, Some(account)) = (outcome.kind.changes_account(), outcome.account_id) {
-                self.account_changed(account).await;
-            }
-        }
-        for email in &effects.emails {
-            crate::metrics::event("gatehouse_emails_queued_total", "kind", email.kind);
-        }
-        if !effects.emails.is_empty() {
-            self.outbox.wake();
-        }
     }
 
     /// Takes one request of `action` from the client IP's budget; a refusal is audited.

@@ -50,8 +50,7 @@ impl Accounts {
             now: Utc::now(),
         };
         let effects = Effects::of(by_operator(Kind::AdminAccountCreated, account.id).with("role", role.as_str()));
-        let created = self.store.insert_account(&account, None, &effects).await?;
-        self.settle(&effects).await;
+        let created = self.commit(&effects, self.store.insert_account(&account, None, &effects)).await?;
         tracing::info!(account_id = %created.id, role = role.as_str(), "account created by an operator");
         Ok(created)
     }
@@ -76,8 +75,10 @@ impl Accounts {
             };
             let detail = super::profile::changes(&account, &change);
             let effects = Effects::of(by_operator(Kind::AdminAccountUpdated, account.id).detail(detail.into()));
-            account = self.store.update_profile(account.id, &change, &effects).await?.ok_or(Error::NotFound)?;
-            self.settle(&effects).await;
+            account = self
+                .commit(&effects, self.store.update_profile(account.id, &change, &effects))
+                .await?
+                .ok_or(Error::NotFound)?;
         }
         let verified = self.hasher.verify(password.clone(), Some(existing.password_hash)).await?;
         if !verified.matches {
@@ -86,8 +87,7 @@ impl Accounts {
             let hash = self.hasher.hash(password.secret().clone()).await?;
             self.close_all_sessions(account.id, None).await?;
             let effects = Effects::of(by_operator(Kind::PasswordChanged, account.id));
-            self.store.set_password_hash(account.id, &hash, Utc::now(), &effects).await?;
-            self.settle(&effects).await;
+            self.commit(&effects, self.store.set_password_hash(account.id, &hash, Utc::now(), &effects)).await?;
             tracing::info!(account_id = %account.id, "bootstrap admin password set from the configuration");
         }
         Ok(account)

@@ -52,11 +52,8 @@ impl Admin<'_> {
         let account = self.find_user(member).await?;
         self.accounts().role_permissions(org.id, role).await?;
         let effects = Effects::of(self.org_outcome(Kind::OrgMemberAdded, account.id, &org).with("role", role));
-        let added = self.accounts().store.add_member(org.id, account.id, role, self.accounts().now(), &effects).await?;
-        if added {
-            self.accounts().settle(&effects).await;
-        }
-        Ok(added)
+        let add = self.accounts().store.add_member(org.id, account.id, role, self.accounts().now(), &effects);
+        Ok(self.accounts().commit(&effects, add).await?)
     }
 
     /// Removes the account `member` names from the organization; never its last owner.
@@ -64,8 +61,11 @@ impl Admin<'_> {
         let org = self.find_org(key).await?.org;
         let account = self.find_user(member).await?;
         let effects = Effects::of(self.org_outcome(Kind::OrgMemberRemoved, account.id, &org).with("left", false));
-        changed(self.accounts().store.remove_member(org.id, account.id, OrgActor::AsOwner, &effects).await?)?;
-        self.accounts().settle(&effects).await;
+        changed(
+            self.accounts()
+                .commit(&effects, self.accounts().store.remove_member(org.id, account.id, OrgActor::AsOwner, &effects))
+                .await?,
+        )?;
         Ok(())
     }
 
@@ -95,10 +95,13 @@ impl Admin<'_> {
             .with("slug", org.slug.clone())
             .with("domain", name.as_str());
         let effects = Effects::of(removed);
-        if !self.accounts().store.delete_org_domain(org.id, name.as_str(), &effects).await? {
+        if !self
+            .accounts()
+            .commit(&effects, self.accounts().store.delete_org_domain(org.id, name.as_str(), &effects))
+            .await?
+        {
             return Err(Error::NotFoundDomain);
         }
-        self.accounts().settle(&effects).await;
         Ok(())
     }
 }

@@ -113,10 +113,9 @@ impl Accounts {
             .with("role", name)
             .with("permissions", role.permissions.clone());
         let effects = Effects::of(created);
-        if !self.store.insert_org_role(org.id, &role, &effects).await? {
+        if !self.commit(&effects, self.store.insert_org_role(org.id, &role, &effects)).await? {
             return Err(Error::RoleTaken);
         }
-        self.settle(&effects).await;
         Ok(role)
     }
 
@@ -147,11 +146,9 @@ impl Accounts {
             .with("previous", current.permissions);
         let effects = Effects::of(updated);
         let stored = self
-            .store
-            .update_org_role(org.id, name, &permissions, self.now(), &effects)
+            .commit(&effects, self.store.update_org_role(org.id, name, &permissions, self.now(), &effects))
             .await?
             .ok_or(Error::NotFoundRole)?;
-        self.settle(&effects).await;
         Ok(stored)
     }
 
@@ -165,12 +162,11 @@ impl Accounts {
         within_reach(&view, &current.permissions)?;
         let org = view.org;
         let effects = Effects::of(self.org_outcome(Kind::OrgRoleDeleted, caller, &org, client).with("role", name));
-        match self.store.delete_org_role(org.id, name, self.now(), &effects).await? {
+        match self.commit(&effects, self.store.delete_org_role(org.id, name, self.now(), &effects)).await? {
             RoleRemoval::Done => {}
             RoleRemoval::NotFound => return Err(Error::NotFoundRole),
             RoleRemoval::InUse => return Err(Error::RoleInUse),
         }
-        self.settle(&effects).await;
         Ok(())
     }
 }

@@ -122,8 +122,7 @@ impl Accounts {
         };
         let created = created.with("org_id", org.id.to_string()).with("slug", org.slug.as_str());
         let effects = Effects::of(created);
-        let stored = self.store.insert_org(&org, &effects).await?;
-        self.settle(&effects).await;
+        let stored = self.commit(&effects, self.store.insert_org(&org, &effects)).await?;
         Ok(stored)
     }
 
@@ -208,8 +207,8 @@ impl Accounts {
         .collect();
         let effects =
             Effects::of(self.org_outcome(Kind::OrgUpdated, caller, &org, client).with("changed", json!(changed)));
-        let updated = self.store.update_org(org.id, &change, &effects).await?.ok_or(Error::NotFoundOrg)?;
-        self.settle(&effects).await;
+        let updated =
+            self.commit(&effects, self.store.update_org(org.id, &change, &effects)).await?.ok_or(Error::NotFoundOrg)?;
         Ok(updated)
     }
 
@@ -218,10 +217,9 @@ impl Accounts {
         self.admit(caller, Operation::OrgDeletion).await?;
         let OrgView { org, .. } = self.org_with(caller, key, Permission::OrgDelete).await?;
         let effects = Effects::of(self.org_outcome(Kind::OrgDeleted, caller, &org, client));
-        if !self.store.delete_org(org.id, &effects).await? {
+        if !self.commit(&effects, self.store.delete_org(org.id, &effects)).await? {
             return Err(Error::NotFoundOrg);
         }
-        self.settle(&effects).await;
         // Its keys went with it: every replica forgets those it remembers before this answers.
         self.sessions.drop_account_copy(org.id).await?;
         Ok(())
@@ -266,8 +264,13 @@ impl Accounts {
             .with("role", new_role)
             .with("previous", current.role.clone());
         let effects = Effects::of(outcome);
-        changed(self.store.set_member_role(org.id, account_id, new_role, actor(caller, &standing), &effects).await?)?;
-        self.settle(&effects).await;
+        changed(
+            self.commit(
+                &effects,
+                self.store.set_member_role(org.id, account_id, new_role, actor(caller, &standing), &effects),
+            )
+            .await?,
+        )?;
         self.member(org.id, account_id).await
     }
 
@@ -291,8 +294,10 @@ impl Accounts {
         let outcome =
             Outcome { account_id: Some(account_id), ..outcome }.actor(caller.account_id).with("left", leaving);
         let effects = Effects::of(outcome);
-        changed(self.store.remove_member(org.id, account_id, actor(caller, &standing), &effects).await?)?;
-        self.settle(&effects).await;
+        changed(
+            self.commit(&effects, self.store.remove_member(org.id, account_id, actor(caller, &standing), &effects))
+                .await?,
+        )?;
         Ok(())
     }
 

@@ -261,12 +261,11 @@ impl Accounts {
             .outcome(Kind::PasskeyAdded, Some(account.id), client)
             .detail(json!({ "passkey_id": stored.id, "name": stored.name, "backup_eligible": backup_eligible }));
         let effects = Effects::of(added).email(notice);
-        match self.store.insert_passkey(&stored, &effects).await {
+        match self.commit(&effects, self.store.insert_passkey(&stored, &effects)).await {
             Ok(()) => {}
             Err(StoreError::Conflict) => return Err(Error::WebauthnFailed("this passkey is registered already")),
             Err(other) => return Err(other.into()),
         }
-        self.settle(&effects).await;
         // Like a confirmed authenticator app: the session that added the passkey has shown it.
         if let Ok(session) = caller.session()
             && session.auth.aal < 2
@@ -295,10 +294,9 @@ impl Accounts {
         let notice = self.email(&account.email, self.policy.letters(account.locale).passkey_removed(), self.now());
         let removed = self.outcome(Kind::PasskeyRemoved, Some(account.id), client).with("passkey_id", id.to_string());
         let effects = Effects::of(removed).email(notice);
-        if !self.store.delete_passkey(account.id, id, &effects).await? {
+        if !self.commit(&effects, self.store.delete_passkey(account.id, id, &effects)).await? {
             return Err(Error::NotFoundPasskey);
         }
-        self.settle(&effects).await;
         Ok(())
     }
 

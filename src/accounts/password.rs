@@ -70,8 +70,7 @@ impl Accounts {
         let notice = self.email(&account.email, self.policy.letters(account.locale).password_changed(false), now);
         let changed = self.outcome(Kind::PasswordChanged, Some(account.id), client).with("sessions_ended", ended);
         let effects = Effects::of(changed).email(notice);
-        self.store.set_password_hash(account.id, &hash, now, &effects).await?;
-        self.settle(&effects).await;
+        self.commit(&effects, self.store.set_password_hash(account.id, &hash, now, &effects)).await?;
         tracing::info!(account_id = %account.id, sessions_ended = ended, "password changed");
         Ok(())
     }
@@ -104,8 +103,7 @@ impl Accounts {
                     redirect.as_ref(),
                 );
                 let effects = Effects::of(requested.account(account.id)).email(mail);
-                self.store.insert_link(&token, &effects).await?;
-                self.settle(&effects).await;
+                self.commit(&effects, self.store.insert_link(&token, &effects)).await?;
                 tracing::info!(account_id = %account.id, "password reset link sent");
             }
             found => {
@@ -149,10 +147,9 @@ impl Accounts {
         let now = self.now();
         let notice = self.email(&account.email, self.policy.letters(account.locale).password_changed(true), now);
         let effects = Effects::of(self.outcome(Kind::PasswordReset, Some(account.id), client)).email(notice);
-        if !self.store.redeem_reset(&hash, &password_hash, now, &effects).await? {
+        if !self.commit(&effects, self.store.redeem_reset(&hash, &password_hash, now, &effects)).await? {
             return Err(Error::TokenInvalid);
         }
-        self.settle(&effects).await;
         tracing::info!(account_id = %account.id, "password reset");
         Ok(())
     }

@@ -63,8 +63,10 @@ impl Accounts {
             updated = updated.actor(me.id);
         }
         let effects = Effects::of(updated);
-        let updated = self.store.update_profile(target.id, &change, &effects).await?.ok_or(Error::NotFound)?;
-        self.settle(&effects).await;
+        let updated = self
+            .commit(&effects, self.store.update_profile(target.id, &change, &effects))
+            .await?
+            .ok_or(Error::NotFound)?;
         tracing::info!(account_id = %updated.id, by = %me.id, "account updated");
         Ok(updated)
     }
@@ -85,10 +87,9 @@ impl Accounts {
             deleted = deleted.actor(me.id);
         }
         let effects = Effects::of(deleted);
-        if !self.store.delete_account(target.id, &effects).await? {
+        if !self.commit(&effects, self.store.delete_account(target.id, &effects)).await? {
             return Err(Error::NotFound);
         }
-        self.settle(&effects).await;
         tracing::info!(account_id = %target.id, by = %me.id, "account deleted");
         Ok(())
     }

@@ -216,7 +216,10 @@ impl Accounts {
             disabled_account: false,
             now,
         };
-        match self.store.provision_scim_user(&provision, self.policy.org_member_limit, &effects).await? {
+        match self
+            .commit(&effects, self.store.provision_scim_user(&provision, self.policy.org_member_limit, &effects))
+            .await?
+        {
             Provisioned::Done => {}
             Provisioned::UserNameTaken | Provisioned::EmailTaken => {
                 return Err(scim(
@@ -227,7 +230,6 @@ impl Accounts {
             }
             Provisioned::MemberLimit => return Err(scim(403, None, "the organization has reached its member limit")),
         }
-        self.settle(&effects).await;
         tracing::info!(org_id = %who.org_id, account_id = %account_id, made = new_account.is_some(), "user provisioned by SCIM");
         self.store.scim_user(who.org_id, account_id).await?.ok_or_else(|| not_found("User"))
     }
@@ -353,7 +355,7 @@ impl Accounts {
             .with("active", input.active)
             .with("account_disabled", account_enabled == Some(false));
         let effects = Effects::of(updated);
-        match self.store.update_scim_user(who.org_id, account.id, &change, &effects).await {
+        match self.commit(&effects, self.store.update_scim_user(who.org_id, account.id, &change, &effects)).await {
             Ok(UserWrite::Done) => {}
             Ok(UserWrite::NotFound) => return Err(not_found("User")),
             Ok(UserWrite::Protected) => return Err(protected()),
@@ -362,7 +364,6 @@ impl Accounts {
             }
             Err(other) => return Err(other.into()),
         }
-        self.settle(&effects).await;
         if account_enabled.is_some() {
             // What replicas remember of the account (its keys' owner status among it) goes.
             self.account_changed(account.id).await;
@@ -382,12 +383,14 @@ impl Accounts {
         let removed =
             self.scim_outcome(Kind::OrgMemberRemoved, who, Some(account.id), client).with("account_disabled", disable);
         let effects = Effects::of(removed);
-        match self.store.deprovision_scim_user(who.org_id, account.id, disable, self.now(), &effects).await? {
+        match self
+            .commit(&effects, self.store.deprovision_scim_user(who.org_id, account.id, disable, self.now(), &effects))
+            .await?
+        {
             UserWrite::Done => {}
             UserWrite::Protected => return Err(protected()),
             UserWrite::NotFound | UserWrite::UserNameTaken => return Err(not_found("User")),
         }
-        self.settle(&effects).await;
         if disable {
             self.account_changed(account.id).await;
         }

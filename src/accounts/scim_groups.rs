@@ -114,8 +114,7 @@ impl Accounts {
             .with("name", group.display_name.as_str())
             .with("members", members.len());
         let effects = Effects::of(added);
-        written(self.store.insert_scim_group(&group, &members, &effects).await?)?;
-        self.settle(&effects).await;
+        written(self.commit(&effects, self.store.insert_scim_group(&group, &members, &effects)).await?)?;
         self.store.scim_group(who.org_id, group.id).await?.ok_or_else(|| not_found("Group"))
     }
 
@@ -166,8 +165,7 @@ impl Accounts {
             .with("group_id", group.id.to_string())
             .with("name", group.display_name.as_str());
         let effects = Effects::of(updated);
-        written(self.store.update_scim_group(&group, &members, &effects).await?)?;
-        self.settle(&effects).await;
+        written(self.commit(&effects, self.store.update_scim_group(&group, &members, &effects)).await?)?;
         self.store.scim_group(who.org_id, group.id).await?.ok_or_else(|| not_found("Group"))
     }
 
@@ -176,10 +174,9 @@ impl Accounts {
         let removed =
             self.scim_outcome(Kind::OrgGroupRemoved, who, None, client).with("group_id", group.id.to_string());
         let effects = Effects::of(removed);
-        if !self.store.delete_scim_group(who.org_id, group.id, &effects).await? {
+        if !self.commit(&effects, self.store.delete_scim_group(who.org_id, group.id, &effects)).await? {
             return Err(not_found("Group"));
         }
-        self.settle(&effects).await;
         Ok(())
     }
 }

@@ -51,11 +51,10 @@ impl Accounts {
             .with("name", token.name.as_str());
         let effects = Effects::of(added);
         let new = NewScimToken { token: token.clone(), hash: TokenHash::of(&secret) };
-        if !self.store.insert_scim_token(&new, MAX_SCIM_TOKENS, &effects).await? {
+        if !self.commit(&effects, self.store.insert_scim_token(&new, MAX_SCIM_TOKENS, &effects)).await? {
             let why = "an organization holds at most 2 SCIM tokens: revoke one before making another";
             return Err(Error::field("name", why));
         }
-        self.settle(&effects).await;
         tracing::info!(org_id = %view.org.id, token_id = %token.id, "SCIM token made");
         Ok((token, SecretString::from(secret)))
     }
@@ -71,10 +70,9 @@ impl Accounts {
         let removed =
             self.org_outcome(Kind::OrgScimTokenRemoved, caller, &view.org, client).with("token_id", id.to_string());
         let effects = Effects::of(removed);
-        if !self.store.delete_scim_token(view.org.id, id, &effects).await? {
+        if !self.commit(&effects, self.store.delete_scim_token(view.org.id, id, &effects)).await? {
             return Err(Error::NotFoundScimToken);
         }
-        self.settle(&effects).await;
         Ok(())
     }
 

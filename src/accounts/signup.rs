@@ -107,7 +107,7 @@ impl Accounts {
         let (token, mail) =
             self.link_email(account.id, email.as_str(), locale, TokenPurpose::Activation, now, redirect.as_ref());
         let effects = Effects::of(self.outcome(Kind::Signup, Some(account.id), client)).email(mail);
-        let created = match self.store.insert_account(&account, Some(&token), &effects).await {
+        let created = match self.commit(&effects, self.store.insert_account(&account, Some(&token), &effects)).await {
             Ok(created) => created,
             Err(StoreError::EmailTaken) if conceal => {
                 // Lost a race with another sign-up for the same address.
@@ -119,7 +119,6 @@ impl Accounts {
             }
             Err(other) => return Err(other.into()),
         };
-        self.settle(&effects).await;
         tracing::info!(account_id = %created.id, "account signed up");
         Ok(SignedUp::Created(created))
     }
@@ -155,10 +154,7 @@ impl Accounts {
                 return Err(Error::TokenExpired);
             }
             let effects = Effects::of(self.outcome(Kind::Activation, Some(record.account_id), client));
-            first_time = self.store.redeem_activation(&hash, now, &effects).await?;
-            if first_time {
-                self.settle(&effects).await;
-            }
+            first_time = self.commit(&effects, self.store.redeem_activation(&hash, now, &effects)).await?;
         }
         let account = self.store.find_account(&AccountKey::Id(record.account_id)).await?.ok_or(Error::TokenInvalid)?;
         if account.account.status == Status::Pending {
@@ -191,8 +187,7 @@ impl Accounts {
                 let account = credentials.account;
                 let (token, mail) = self.activation_email(&account, redirect.as_ref()).await?;
                 let effects = Effects::of(requested.account(account.id)).email(mail);
-                self.store.insert_link(&token, &effects).await?;
-                self.settle(&effects).await;
+                self.commit(&effects, self.store.insert_link(&token, &effects)).await?;
                 tracing::info!(account_id = %account.id, "activation link resent");
             }
             found => {

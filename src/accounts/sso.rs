@@ -281,10 +281,9 @@ impl Accounts {
         added: crate::model::outcome::Outcome,
     ) -> Result<SsoConnection> {
         let effects = Effects::of(added.with("connection_id", connection.id.to_string()));
-        if !self.store.insert_sso_connection(&connection, MAX_CONNECTIONS, &effects).await? {
+        if !self.commit(&effects, self.store.insert_sso_connection(&connection, MAX_CONNECTIONS, &effects)).await? {
             return Err(Error::field("name", "an organization has at most 10 connections"));
         }
-        self.settle(&effects).await;
         let kind = connection.protocol.kind();
         tracing::info!(org_id = %connection.org_id, connection_id = %connection.id, kind, "single sign-on connection added");
         Ok(connection)
@@ -359,10 +358,9 @@ impl Accounts {
                 effects.emails.push(self.email(&owner.email, letter, now));
             }
         }
-        if !self.store.update_sso_connection(&connection, &effects).await? {
+        if !self.commit(&effects, self.store.update_sso_connection(&connection, &effects)).await? {
             return Err(Error::NotFoundConnection);
         }
-        self.settle(&effects).await;
         Ok(connection)
     }
 
@@ -423,10 +421,9 @@ impl Accounts {
         let removed =
             self.org_outcome(Kind::OrgSsoRemoved, caller, &view.org, client).with("connection_id", id.to_string());
         let effects = Effects::of(removed);
-        if !self.store.delete_sso_connection(view.org.id, id, &effects).await? {
+        if !self.commit(&effects, self.store.delete_sso_connection(view.org.id, id, &effects)).await? {
             return Err(Error::NotFoundConnection);
         }
-        self.settle(&effects).await;
         Ok(())
     }
 }

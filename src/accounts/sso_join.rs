@@ -140,11 +140,10 @@ impl Accounts {
             }
             let linked = self.outcome(Kind::IdentityLinked, Some(found.account.id), client).detail(detail);
             let effects = Effects::of(linked);
-            match self.store.insert_identity(&row(found.account.id), key, &effects).await {
+            match self.commit(&effects, self.store.insert_identity(&row(found.account.id), key, &effects)).await {
                 Ok(()) | Err(StoreError::Conflict) => {}
                 Err(other) => return Err(other.into()),
             }
-            self.settle(&effects).await;
             return Ok(found.account);
         }
         let unverified_allowed = connection.oidc().is_some_and(|oidc| oidc.allow_unverified_email);
@@ -155,14 +154,15 @@ impl Accounts {
         let account = self.account_from_provider(&address, person.name.as_deref(), true, client).await?;
         let signed_up = self.outcome(Kind::SignupByProvider, Some(account.id), client).detail(detail);
         let effects = Effects::of(signed_up.with("active", true));
-        let stored = self.store.insert_account_with_identity(&account, &row(account.id), key, None, &effects).await;
+        let stored = self
+            .commit(&effects, self.store.insert_account_with_identity(&account, &row(account.id), key, None, &effects))
+            .await;
         match stored {
             Ok(()) => {}
             Err(StoreError::EmailTaken) => return Err(Error::IdentityNotLinked),
             Err(StoreError::Conflict) => return Err(Error::IdentityTaken),
             Err(other) => return Err(other.into()),
         }
-        self.settle(&effects).await;
         tracing::info!(account_id = %account.id, connection_id = %connection.id, "account made by a single sign-on login");
         Ok(self.store.find_account(&AccountKey::Id(account.id)).await?.ok_or(Error::NotFound)?.account)
     }
@@ -214,9 +214,7 @@ impl Accounts {
             .with("connection_id", connection.id.to_string());
         let effects = Effects::of(added);
         let role = &connection.default_role;
-        if self.store.add_member(connection.org_id, account.id, role, self.now(), &effects).await? {
-            self.settle(&effects).await;
-        }
+        self.commit(&effects, self.store.add_member(connection.org_id, account.id, role, self.now(), &effects)).await?;
         Ok(())
     }
 }

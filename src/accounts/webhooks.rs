@@ -91,8 +91,7 @@ impl Admin<'_> {
         let secret = Secret::generate();
         let sealed = self.accounts().sealer.seal(secret.bytes(), &sealed_place(endpoint.id));
         let created = Effects::of(self.outcome(Kind::AdminWebhookCreated, None).detail(describe(&endpoint)));
-        self.accounts().store.insert_endpoint(&endpoint, &sealed, &created).await?;
-        self.accounts().settle(&created).await;
+        self.accounts().commit(&created, self.accounts().store.insert_endpoint(&endpoint, &sealed, &created)).await?;
         tracing::info!(webhook_id = %endpoint.id, "webhook endpoint registered");
         Ok(EndpointWithSecret { endpoint, secret: secret.display() })
     }
@@ -116,10 +115,9 @@ impl Admin<'_> {
         }
         let endpoint = Endpoint { updated_at: Utc::now(), ..endpoint };
         let updated = Effects::of(self.outcome(Kind::AdminWebhookUpdated, None).detail(describe(&endpoint)));
-        if !self.accounts().store.update_endpoint(&endpoint, &updated).await? {
+        if !self.accounts().commit(&updated, self.accounts().store.update_endpoint(&endpoint, &updated)).await? {
             return Err(Error::NotFoundWebhook);
         }
-        self.accounts().settle(&updated).await;
         Ok(endpoint)
     }
 
@@ -127,10 +125,9 @@ impl Admin<'_> {
     pub async fn delete_webhook(&self, id: Uuid) -> Result<Endpoint> {
         let endpoint = self.webhook(id).await?;
         let deleted = Effects::of(self.outcome(Kind::AdminWebhookDeleted, None).detail(describe(&endpoint)));
-        if !self.accounts().store.delete_endpoint(id, &deleted).await? {
+        if !self.accounts().commit(&deleted, self.accounts().store.delete_endpoint(id, &deleted)).await? {
             return Err(Error::NotFoundWebhook);
         }
-        self.accounts().settle(&deleted).await;
         Ok(endpoint)
     }
 

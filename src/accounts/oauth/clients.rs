@@ -152,8 +152,12 @@ impl Admin<'_> {
         let client = apply(blank, spec)?;
         let secret = confidential.then(OpaqueToken::generate);
         let created = Effects::of(self.outcome(Kind::AdminClientCreated, None).detail(describe(&client)));
-        self.accounts().store.insert_client(&client, secret.as_ref().map(|s| &s.hash), None, &created).await?;
-        self.accounts().settle(&created).await;
+        self.accounts()
+            .commit(
+                &created,
+                self.accounts().store.insert_client(&client, secret.as_ref().map(|s| &s.hash), None, &created),
+            )
+            .await?;
         tracing::info!(client_id = %client.id, "client registered");
         // Published now, so the app finds it in the JWKS on its first login.
         self.accounts().ensure_id_key().await?;
@@ -183,10 +187,9 @@ impl Admin<'_> {
         }
         let client = OAuthClient { updated_at: self.accounts().now(), ..client };
         let updated = Effects::of(self.outcome(Kind::AdminClientUpdated, None).detail(describe(&client)));
-        if !self.accounts().store.update_client(&client, &updated).await? {
+        if !self.accounts().commit(&updated, self.accounts().store.update_client(&client, &updated)).await? {
             return Err(Error::NotFoundClient);
         }
-        self.accounts().settle(&updated).await;
         Ok(client)
     }
 
@@ -200,10 +203,16 @@ impl Admin<'_> {
         let secret = OpaqueToken::generate();
         let rotated =
             Effects::of(self.outcome(Kind::AdminClientSecretRotated, None).detail(json!({ "client_id": id })));
-        if !self.accounts().store.set_client_secret(id, &secret.hash, self.accounts().now(), &rotated).await? {
+        if !self
+            .accounts()
+            .commit(
+                &rotated,
+                self.accounts().store.set_client_secret(id, &secret.hash, self.accounts().now(), &rotated),
+            )
+            .await?
+        {
             return Err(Error::NotFoundClient);
         }
-        self.accounts().settle(&rotated).await;
         Ok(ClientWithSecret { client, secret: Some(secret.secret) })
     }
 
@@ -212,10 +221,9 @@ impl Admin<'_> {
     pub async fn delete_client(&self, id: &str) -> Result<OAuthClient> {
         let client = self.client(id).await?;
         let deleted = Effects::of(self.outcome(Kind::AdminClientDeleted, None).detail(describe(&client)));
-        if !self.accounts().store.delete_client(id, &deleted).await? {
+        if !self.accounts().commit(&deleted, self.accounts().store.delete_client(id, &deleted)).await? {
             return Err(Error::NotFoundClient);
         }
-        self.accounts().settle(&deleted).await;
         Ok(client)
     }
 }

@@ -64,8 +64,9 @@ impl Admin<'_> {
         let secret = OpaqueToken::generate();
         let detail = json!({ "token_id": token.id, "name": token.name, "uses": uses, "expires_at": token.expires_at });
         let created = Effects::of(self.outcome(Kind::AdminRegistrationTokenCreated, None).detail(detail));
-        self.accounts().store.insert_initial_token(&token, &secret.hash, &created).await?;
-        self.accounts().settle(&created).await;
+        self.accounts()
+            .commit(&created, self.accounts().store.insert_initial_token(&token, &secret.hash, &created))
+            .await?;
         Ok(IssuedToken { token, secret: secret.secret })
     }
 
@@ -78,10 +79,9 @@ impl Admin<'_> {
     pub async fn delete_initial_token(&self, id: Uuid) -> Result<()> {
         let deleted =
             Effects::of(self.outcome(Kind::AdminRegistrationTokenDeleted, None).detail(json!({ "token_id": id })));
-        if !self.accounts().store.delete_initial_token(id, &deleted).await? {
+        if !self.accounts().commit(&deleted, self.accounts().store.delete_initial_token(id, &deleted)).await? {
             return Err(Error::NotFound);
         }
-        self.accounts().settle(&deleted).await;
         Ok(())
     }
 }

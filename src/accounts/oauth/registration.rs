@@ -174,8 +174,11 @@ impl Accounts {
         let secret = client.confidential.then(OpaqueToken::generate);
         let access = OpaqueToken::generate();
         let registered = Effects::of(self.outcome(Kind::OauthClientRegistered, None, info).detail(describe(&client)));
-        self.store.insert_client(&client, secret.as_ref().map(|s| &s.hash), Some(&access.hash), &registered).await?;
-        self.settle(&registered).await;
+        self.commit(
+            &registered,
+            self.store.insert_client(&client, secret.as_ref().map(|s| &s.hash), Some(&access.hash), &registered),
+        )
+        .await?;
         self.ensure_id_key().await?;
         tracing::info!(client_id = %client.id, "a client registered itself");
         Ok(Registered {
@@ -221,10 +224,9 @@ impl Accounts {
         let client = OAuthClient { updated_at: self.now(), ..client };
         let updated =
             Effects::of(self.outcome(Kind::OauthClientRegistrationUpdated, None, info).detail(describe(&client)));
-        if !self.store.update_client(&client, &updated).await? {
+        if !self.commit(&updated, self.store.update_client(&client, &updated)).await? {
             return Err(invalid_token());
         }
-        self.settle(&updated).await;
         Ok(Registered { client, auth_method: method, client_secret: None, registration_access_token: None })
     }
 
@@ -234,10 +236,9 @@ impl Accounts {
         let client = self.registered_client(id, token).await?;
         let deleted =
             Effects::of(self.outcome(Kind::OauthClientRegistrationDeleted, None, info).detail(describe(&client)));
-        if !self.store.delete_client(&client.id, &deleted).await? {
+        if !self.commit(&deleted, self.store.delete_client(&client.id, &deleted)).await? {
             return Err(invalid_token());
         }
-        self.settle(&deleted).await;
         Ok(())
     }
 }

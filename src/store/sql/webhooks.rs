@@ -1,5 +1,5 @@
 //! Webhook endpoints (`webhook_endpoints`) and the deliveries owed to them: jobs of the job
-//! queue ([`super::jobs`]), written by [`insert_events`] inside the transaction of the change
+//! queue ([`super::jobs`]), written by [`super::outbox::insert_events`] inside the transaction of the change
 //! they tell of, one per endpoint; the event's id is the job's `ref_id`, the endpoint's id its
 //! `target`, and its lane the endpoint and the account, so one account's events reach one
 //! endpoint in the order they committed.
@@ -8,14 +8,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::jobs::{hold_jobs, insert_job};
+use super::jobs::hold_jobs;
 use super::outbox::{committed, insert_effects};
-use super::{Dialect, Exec, Row, SqlStore, Transaction, args, read_account, sql};
+use super::{Dialect, Exec, Row, SqlStore, Transaction, args, sql};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::model::outcome::Effects;
 use crate::store::error::StoreResult;
-use crate::store::jobs::{JobKind, deliveries};
-use crate::store::webhooks::{Delivery, DeliveryQuery, DeliveryStatus, Endpoint, Event, EventType, WebhookStore};
+use crate::store::jobs::JobKind;
+use crate::store::webhooks::{Delivery, DeliveryQuery, DeliveryStatus, Endpoint, EventType, WebhookStore};
 
 const ENDPOINT_COLUMNS: &str = "id, url, events, description, enabled, created_at, updated_at";
 /// A delivery's columns in `jobs`.
@@ -76,33 +76,6 @@ fn stored_status(status: DeliveryStatus) -> &'static str {
         DeliveryStatus::Delivered => "done",
         other => other.as_str(),
     }
-}
-
-/// The enabled endpoints that receive events of `kind`.
-async fn subscribers(exec: &mut impl Exec, kind: EventType) -> StoreResult<Vec<Uuid>> {
-    let pattern = format!("% {} %", kind.as_str());
-    exec.fetch_all(sql!("SELECT id FROM webhook_endpoints WHERE enabled = ? AND events LIKE ?"), args![true, &pattern])
-        .await?
-        .iter()
-        .map(|row| row.id("id"))
-        .collect()
-}
-
-/// Writes one delivery of each event to every enabled endpoint that receives its type, with the
-/// account as it stands now in this transaction. An event nobody receives costs one look at
-/// the (small) endpoint table; an event of an account that is not there is nobody's news.
-pub(super) async fn insert_events(tx: &mut impl Exec, events: &[Event]) -> StoreResult<()> {
-    for event in events {
-        let receivers = subscribers(tx, event.kind).await?;
-        if receivers.is_empty() {
-            continue;
-        }
-        let Some(stored) = read_account(tx, event.account_id).await? else { continue };
-        for job in deliveries(event, &stored.account, receivers.iter().map(Uuid::to_string))? {
-            insert_job(tx, &job).await?;
-        }
-    }
-    Ok(())
 }
 
 #[async_trait]
