@@ -14,6 +14,7 @@ pub mod domains;
 mod email_change;
 pub mod email_login;
 mod error;
+pub mod handoff;
 pub mod identities;
 pub mod impersonation;
 pub mod import;
@@ -59,8 +60,9 @@ use uuid::Uuid;
 
 pub use self::caller::{Caller, CallerKey, CallerSession, Via};
 pub use self::client::ClientInfo;
-pub use self::email_login::{EmailProof, HandoffProof};
+pub use self::email_login::EmailProof;
 pub use self::error::{Error, Result};
+pub use self::handoff::HandoffProof;
 use self::key_cache::Keys;
 pub use self::key_cache::{KeyInfo, RELOAD_EVERY as KEY_RELOAD_EVERY};
 pub use self::login::{LoginId, LoginStep, TokenPair};
