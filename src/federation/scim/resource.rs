@@ -1,6 +1,7 @@
 //! Users and Groups as SCIM shows them: the attributes a client reads and patches, and the
 //! whole resource with its `schemas`, `id` and `meta` under gatehouse's public URL.
 
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -15,16 +16,13 @@ pub fn location(base: &str, kind: &str, id: Uuid) -> String {
 
 /// A User as SCIM shows it, under the public URL `base`.
 pub fn user(user: &ScimUser, base: &str) -> Value {
-    let mut resource = user_fields(user);
-    resource["schemas"] = json!([USER_SCHEMA]);
-    resource["id"] = json!(user.account_id);
-    resource["meta"] = json!({
-        "resourceType": "User",
-        "created": rfc3339(&user.created_at),
-        "lastModified": rfc3339(&user.updated_at),
-        "location": location(base, "Users", user.account_id),
-    });
-    resource
+    framed(
+        user_fields(user),
+        (USER_SCHEMA, "User", "Users"),
+        user.account_id,
+        (&user.created_at, &user.updated_at),
+        base,
+    )
 }
 
 /// A Group as SCIM shows it, under the public URL `base`: each member with its `$ref`.
@@ -39,13 +37,25 @@ pub fn group(group: &ScimGroup, base: &str) -> Value {
             }
         }
     }
-    resource["schemas"] = json!([GROUP_SCHEMA]);
-    resource["id"] = json!(group.id);
+    framed(resource, (GROUP_SCHEMA, "Group", "Groups"), group.id, (&group.created_at, &group.updated_at), base)
+}
+
+/// A resource's attributes with what the server sets around them: `schemas`, `id` and `meta`
+/// (of `kind`: its schema, resource type and endpoint; its times; its location under `base`).
+fn framed(
+    mut resource: Value,
+    (schema, resource_type, endpoint): (&str, &str, &str),
+    id: Uuid,
+    (created, updated): (&DateTime<Utc>, &DateTime<Utc>),
+    base: &str,
+) -> Value {
+    resource["schemas"] = json!([schema]);
+    resource["id"] = json!(id);
     resource["meta"] = json!({
-        "resourceType": "Group",
-        "created": rfc3339(&group.created_at),
-        "lastModified": rfc3339(&group.updated_at),
-        "location": location(base, "Groups", group.id),
+        "resourceType": resource_type,
+        "created": rfc3339(created),
+        "lastModified": rfc3339(updated),
+        "location": location(base, endpoint, id),
     });
     resource
 }
