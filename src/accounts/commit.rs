@@ -77,7 +77,7 @@ fn count(outcome: &Outcome) {
 
 impl Accounts {
     /// Writes the outcomes of a change the database did not make (a session starts or ends in
-    /// the session store, which may be Redis; an admin changes a registry), right after it:
+    /// the session store, which may be Redis; an admin ends sessions or imports accounts), right after it:
     /// their audit rows and webhook jobs in one transaction. Should that fail, the request
     /// fails: no token goes out for a login nobody was told of.
     pub(super) async fn tell(&self, effects: Effects) -> Result<()> {
