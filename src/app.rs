@@ -253,7 +253,7 @@ impl Opener {
 /// Makes sure the admin named by `GATEHOUSE_ADMIN_EMAIL` exists, is active and has the
 /// configured password. Values the rules refuse are a configuration error.
 async fn ensure_admin(services: &Services, admin: &AdminSeed) -> anyhow::Result<()> {
-    match services.accounts.ensure_admin(&admin.email, admin.password.clone()).await {
+    match services.capabilities.accounts.ensure_admin(&admin.email, admin.password.clone()).await {
         Ok(_) => Ok(()),
         Err(crate::accounts::Error::Validation(errors)) => Err(admin_problems(errors).into()),
         Err(other) => Err(anyhow::Error::new(other).context("ensuring the admin from GATEHOUSE_ADMIN_EMAIL")),
@@ -295,7 +295,7 @@ fn router_of(services: &Services, config: &Config, public_url: &url::Url) -> Rou
         remote_user: config.security.forward_remote_user,
         cookie_domain: config.security.cookie_domain.clone(),
     };
-    let state = AppState::new(services.accounts.clone(), services.outbox.clone(), edge);
+    let state = AppState::new(services.capabilities.clone(), services.outbox.clone(), edge);
     http::router(state, config.request_timeout)
 }
 
@@ -320,11 +320,13 @@ impl Running {
         let logouts = tokio::spawn(services.logouts.clone().run(background.child_token()));
         let sweeper = tokio::spawn(housekeeping(
             services.backend.store.clone(),
-            services.accounts.audit().clone(),
+            services.capabilities.authentication.audit().clone(),
             config.security.audit_retention,
             background.child_token(),
         ));
-        let reloader = tokio::spawn(services.accounts.clone().reload_keys_until(background.child_token()));
+        let reloader = tokio::spawn(
+            crate::accounts::Core::clone(&services.capabilities.accounts).reload_keys_until(background.child_token()),
+        );
         crate::memory::start_trimming();
         let _ = router.set(router_of(&services, config, &opener.public_url));
         Self { services, background, worker, deliverer, logouts, sweeper, reloader }

@@ -383,7 +383,7 @@ fn roles_are_compared_in_the_access_room_alone() {
     assert!(inline.is_empty(), "roles compared outside the access room:\n{}", inline.join("\n"));
 }
 
-/// A change and what it tells are one step: `Accounts::commit` runs the store's write and, once
+/// A change and what it tells are one step: `Core::commit` runs the store's write and, once
 /// it made the change, settles its effects; no use case settles by hand.
 #[test]
 fn changes_are_settled_by_the_one_commit_step() {
@@ -396,5 +396,24 @@ fn changes_are_settled_by_the_one_commit_step() {
             }
         }
     }
-    assert!(by_hand.is_empty(), "effects settled outside Accounts::commit:\n{}", by_hand.join("\n"));
+    assert!(by_hand.is_empty(), "effects settled outside Core::commit:\n{}", by_hand.join("\n"));
+}
+
+/// No capability of the account rules holds the whole store: each holds the bundle of ports its
+/// use cases call (`store/ports.rs`), and the whole store is only handed in, in `Parts`, to be
+/// narrowed. A use case that reaches for a port outside its bundle does not compile; this rule
+/// keeps the whole store from coming back as a field.
+#[test]
+fn no_capability_holds_the_whole_store() {
+    let whole = regex_lite::Regex::new(r"dyn\s+(crate::store::)?Store\b").unwrap();
+    let mut found = Vec::new();
+    for (file, code) in sources().into_iter().filter(|(file, _)| file.starts_with("accounts/")) {
+        for (number, line) in code.lines().enumerate() {
+            let handed_in = file == "accounts/mod.rs" && line.trim() == "pub store: Arc<dyn Store>,";
+            if whole.is_match(line) && !handed_in {
+                found.push(format!("src/{file}:{}: {}", number + 1, line.trim()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "a capability holding more than its ports:\n{}", found.join("\n"));
 }

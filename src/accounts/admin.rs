@@ -1,7 +1,7 @@
 //! Administration: what an admin (through the API) or an operator (at the command line) may do
 //! to other people's accounts, to the outbox and to the signing keys. All of it hangs off
-//! [`Admin`], a capability: the only ways to get one are [`Accounts::as_admin`], which checks
-//! that the caller is an active admin, and [`Accounts::as_operator`], for the command line,
+//! [`Admin`], a capability: the only ways to get one are `as_admin`, which checks
+//! that the caller is an active admin, and `as_operator`, for the command line,
 //! whose user already holds the database. Code without one cannot even name these operations.
 
 use chrono::{DateTime, Utc};
@@ -10,7 +10,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::new_account::{NewProfile, Submitted};
-use super::{Accounts, Caller, ClientInfo, Error, Result};
+use super::{Accounts, AuthorizationServer, Caller, ClientInfo, Core, Error, Organizations, Result};
 use crate::audit::{AuditEvent, EventFilter};
 use crate::model::account::{Account, AccountData, AccountKey, FieldError, Role, Status};
 use crate::model::outcome::{Effects, Kind, Outcome};
@@ -35,8 +35,12 @@ enum Actor {
 
 /// The capability to administer. See the module documentation.
 #[derive(Debug, Clone)]
-pub struct Admin<'a> {
-    accounts: &'a Accounts,
+pub struct Admin<'a, S = Accounts> {
+    /// What every capability stands on: the acting admin's checks and the commit step.
+    core: &'a Core,
+    /// The capability administered: accounts, organizations, or the authorization server's
+    /// clients.
+    service: &'a S,
     actor: Actor,
     client: ClientInfo,
 }
@@ -65,20 +69,40 @@ pub struct UserPage {
     pub total: Option<u64>,
 }
 
-impl Accounts {
-    /// The admin capability for a caller that is an active admin; `Forbidden` otherwise.
-    pub async fn as_admin(&self, caller: &Caller, client: &ClientInfo) -> Result<Admin<'_>> {
+impl Core {
+    /// The admin capability over `service` for a caller that is an active admin; `Forbidden`
+    /// otherwise.
+    async fn admin_of<'a, S: Sync>(
+        &'a self,
+        service: &'a S,
+        caller: &Caller,
+        client: &ClientInfo,
+    ) -> Result<Admin<'a, S>> {
         let account = self.require_admin(caller).await?;
-        Ok(Admin { accounts: self, actor: Actor::Admin(Box::new((account, caller.clone()))), client: client.clone() })
-    }
-
-    /// The admin capability for an operator at the command line.
-    pub fn as_operator(&self) -> Admin<'_> {
-        Admin { accounts: self, actor: Actor::Operator, client: ClientInfo::default() }
+        let actor = Actor::Admin(Box::new((account, caller.clone())));
+        Ok(Admin { core: self, service, actor, client: client.clone() })
     }
 }
 
-impl Admin<'_> {
+/// `as_admin` and `as_operator` for each capability an admin administers.
+macro_rules! administered {
+    ($($service:ty),+) => {$(
+        impl $service {
+            /// The admin capability for a caller that is an active admin; `Forbidden` otherwise.
+            pub async fn as_admin(&self, caller: &Caller, client: &ClientInfo) -> Result<Admin<'_, Self>> {
+                self.admin_of(self, caller, client).await
+            }
+
+            /// The admin capability for an operator at the command line.
+            pub fn as_operator(&self) -> Admin<'_, Self> {
+                Admin { core: self, service: self, actor: Actor::Operator, client: ClientInfo::default() }
+            }
+        }
+    )+};
+}
+administered!(Accounts, Organizations, AuthorizationServer);
+
+impl<S> Admin<'_, S> {
     /// The acting admin's account id (none for an operator).
     pub fn actor_id(&self) -> Option<Uuid> {
         match &self.actor {
@@ -97,8 +121,8 @@ impl Admin<'_> {
         match &self.actor {
             Actor::Admin(admin) => {
                 let (account, caller) = &**admin;
-                let factors = self.accounts.store.factors(account.id).await?;
-                self.accounts.require_step_up(caller, Some(factors))
+                let factors = self.core.store.factors(account.id).await?;
+                self.core.require_step_up(caller, Some(factors))
             }
             Actor::Operator => Ok(()),
         }
@@ -108,14 +132,14 @@ impl Admin<'_> {
     /// operator at the command line holds the database already.
     pub(in crate::accounts) async fn admit(&self, operation: super::access::matrix::Operation) -> Result<()> {
         match &self.actor {
-            Actor::Admin(admin) => self.accounts.admit(&admin.1, operation).await,
+            Actor::Admin(admin) => self.core.admit(&admin.1, operation).await,
             Actor::Operator => Ok(()),
         }
     }
 
-    /// The account service the capability was taken from.
-    pub(in crate::accounts) fn accounts(&self) -> &Accounts {
-        self.accounts
+    /// The capability administered.
+    pub(in crate::accounts) fn service(&self) -> &S {
+        self.service
     }
 
     /// The admin's account id; none for an operator.
@@ -133,7 +157,7 @@ impl Admin<'_> {
 
     /// An outcome of an admin action: the admin is its actor; an operator's says so.
     pub(in crate::accounts) fn outcome(&self, kind: Kind, account: Option<Uuid>) -> Outcome {
-        let outcome = self.accounts.outcome(kind, account, &self.client);
+        let outcome = self.core.outcome(kind, account, &self.client);
         match &self.actor {
             Actor::Admin(admin) => outcome.actor(admin.0.id),
             Actor::Operator => outcome.with("via", "command line"),
@@ -143,9 +167,11 @@ impl Admin<'_> {
     /// Records an admin action that changed no account (a registry, a key, the outbox), right
     /// after the change.
     pub(in crate::accounts) async fn audit(&self, outcome: Outcome) -> Result<()> {
-        self.accounts.tell(Effects::of(outcome)).await
+        self.core.tell(Effects::of(outcome)).await
     }
+}
 
+impl Admin<'_> {
     /// Accounts matching the query, newest first, with the total when it is cheap: on the
     /// first page of a list without a text search (which would have to scan), when at most
     /// [`COUNTED_UP_TO`] match (counting a million takes longer than the page itself).
@@ -153,10 +179,10 @@ impl Admin<'_> {
         let mut query = query.clone();
         query.q = query.q.map(|q| q.trim().to_lowercase()).filter(|q| !q.is_empty());
         query.limit = query.limit.clamp(1, MAX_PAGE + 1);
-        let users = self.accounts.store.list_accounts(&query).await?;
+        let users = self.service.store.list_accounts(&query).await?;
         let total = match (&query.q, query.before) {
             (None, None) => {
-                let counted = self.accounts.store.count_accounts_up_to(&query, COUNTED_UP_TO + 1).await?;
+                let counted = self.service.store.count_accounts_up_to(&query, COUNTED_UP_TO + 1).await?;
                 (counted <= COUNTED_UP_TO).then_some(counted)
             }
             _ => None,
@@ -164,19 +190,9 @@ impl Admin<'_> {
         Ok(UserPage { users, total })
     }
 
-    /// The account `key` (id, email, username, or `me`: the acting admin) names.
-    pub async fn find_user(&self, key: &str) -> Result<Account> {
-        let key = match &self.actor {
-            Actor::Admin(admin) if AccountKey::is_me(key) => AccountKey::Id(admin.0.id),
-            _ => AccountKey::parse(key),
-        };
-        let found = self.accounts.store.find_account(&key).await?;
-        found.map(|c| c.account).ok_or(Error::NotFound)
-    }
-
     /// Audit events matching the filter, newest first.
     pub async fn events(&self, filter: &EventFilter) -> Result<Vec<AuditEvent>> {
-        Ok(self.accounts.audit.list(filter).await?)
+        Ok(self.service.audit.list(filter).await?)
     }
 
     /// Creates an account directly: active (with the given password, or with a reset link to
@@ -217,7 +233,7 @@ impl Admin<'_> {
             Some(password) => password.secret().clone(),
             None => OpaqueToken::generate().secret,
         };
-        let password_hash = self.accounts.hasher.hash(secret).await?;
+        let password_hash = self.service.hasher.hash(secret).await?;
         let now = Utc::now();
         let account = profile.account(password_hash, role, status, status == Status::Active, now);
         let (email, password) = (&profile.email, &profile.password);
@@ -226,8 +242,7 @@ impl Admin<'_> {
             (_, None) => Some(TokenPurpose::PasswordReset),
             _ => None,
         };
-        let link =
-            purpose.map(|purpose| self.accounts.link_email(account.id, email.as_str(), None, purpose, now, None));
+        let link = purpose.map(|purpose| self.service.link_email(account.id, email.as_str(), None, purpose, now, None));
         let detail =
             json!({ "role": account.role.as_str(), "status": account.status.as_str(), "email": account.email });
         let mut effects = Effects::of(self.outcome(Kind::AdminAccountCreated, Some(account.id)).detail(detail));
@@ -236,8 +251,8 @@ impl Admin<'_> {
             token
         });
         let created = self
-            .accounts
-            .commit(&effects, self.accounts.store.insert_account(&account, token.as_ref(), &effects))
+            .service
+            .commit(&effects, self.service.store.insert_account(&account, token.as_ref(), &effects))
             .await?;
         tracing::info!(account_id = %created.id, role = created.role.as_str(), "account created by an admin");
         Ok(created)
@@ -290,16 +305,16 @@ impl Admin<'_> {
         if super::access::grants_access(&target, change.role, &change.app_data) {
             self.admit(super::access::matrix::Operation::AdminGrant).await?;
         }
-        self.accounts.keep_an_admin(&target, role, status).await?;
+        self.service.keep_an_admin(&target, role, status).await?;
         if status == Status::Disabled && target.status != Status::Disabled {
             // Sessions end first: should the update then fail, nobody kept access.
-            self.accounts.close_all_sessions(target.id, None).await?;
+            self.service.close_all_sessions(target.id, None).await?;
         }
         let detail = super::profile::changes(&target, &change);
         let effects = Effects::of(self.outcome(Kind::AdminAccountUpdated, Some(target.id)).detail(detail.into()));
         let updated = self
-            .accounts
-            .commit(&effects, self.accounts.store.update_profile(target.id, &change, &effects))
+            .service
+            .commit(&effects, self.service.store.update_profile(target.id, &change, &effects))
             .await?
             .ok_or(Error::NotFound)?;
         tracing::info!(account_id = %updated.id, "account changed by an admin");
@@ -309,12 +324,12 @@ impl Admin<'_> {
     /// Deletes the account `key` names, and everything of it. The last active admin stays.
     pub async fn delete_user(&self, key: &str) -> Result<Account> {
         let target = self.find_user(key).await?;
-        self.accounts.keep_an_admin(&target, Role::User, Status::Disabled).await?;
-        self.accounts.keep_org_owners(target.id).await?;
-        self.accounts.close_all_sessions(target.id, None).await?;
+        self.service.keep_an_admin(&target, Role::User, Status::Disabled).await?;
+        self.service.keep_org_owners(target.id).await?;
+        self.service.close_all_sessions(target.id, None).await?;
         let deleted = self.outcome(Kind::AdminAccountDeleted, Some(target.id)).with("email", target.email.as_str());
         let effects = Effects::of(deleted);
-        if !self.accounts.commit(&effects, self.accounts.store.delete_account(target.id, &effects)).await? {
+        if !self.service.commit(&effects, self.service.store.delete_account(target.id, &effects)).await? {
             return Err(Error::NotFound);
         }
         tracing::info!(account_id = %target.id, "account deleted by an admin");
@@ -328,10 +343,9 @@ impl Admin<'_> {
             return Err(Error::field("status", "the account is disabled; enable it first"));
         }
         let purpose = TokenPurpose::PasswordReset;
-        let (token, mail) =
-            self.accounts.link_email(target.id, &target.email, target.locale, purpose, Utc::now(), None);
+        let (token, mail) = self.service.link_email(target.id, &target.email, target.locale, purpose, Utc::now(), None);
         let effects = Effects::of(self.outcome(Kind::AdminPasswordResetSent, Some(target.id))).email(mail);
-        self.accounts.commit(&effects, self.accounts.store.insert_link(&token, &effects)).await?;
+        self.service.commit(&effects, self.service.store.insert_link(&token, &effects)).await?;
         Ok(target)
     }
 
@@ -341,9 +355,9 @@ impl Admin<'_> {
         if target.status != Status::Pending {
             return Err(Error::field("status", "only a pending account has an activation link to send"));
         }
-        let (token, mail) = self.accounts.activation_email(&target, None).await?;
+        let (token, mail) = self.service.activation_email(&target, None).await?;
         let effects = Effects::of(self.outcome(Kind::AdminActivationSent, Some(target.id))).email(mail);
-        self.accounts.commit(&effects, self.accounts.store.insert_link(&token, &effects)).await?;
+        self.service.commit(&effects, self.service.store.insert_link(&token, &effects)).await?;
         Ok(target)
     }
 
@@ -353,7 +367,7 @@ impl Admin<'_> {
     pub async fn reset_mfa(&self, key: &str) -> Result<Account> {
         self.require_recent().await?;
         let target = self.find_user(key).await?;
-        if !self.accounts.reset_factors(&target, self.outcome(Kind::AdminMfaReset, Some(target.id))).await? {
+        if !self.service.reset_factors(&target, self.outcome(Kind::AdminMfaReset, Some(target.id))).await? {
             return Err(Error::MfaNotEnabled);
         }
         tracing::info!(account_id = %target.id, "second factors removed by an admin");
@@ -363,19 +377,19 @@ impl Admin<'_> {
     /// The identities at providers linked to the account `key` names.
     pub async fn identities(&self, key: &str) -> Result<Vec<crate::store::identities::Identity>> {
         let target = self.find_user(key).await?;
-        Ok(self.accounts.store.identities(target.id).await?)
+        Ok(self.service.store.identities(target.id).await?)
     }
 
     /// The live sessions of the account `key` names.
     pub async fn sessions(&self, key: &str) -> Result<Vec<SessionInfo>> {
         let target = self.find_user(key).await?;
-        Ok(self.accounts.sessions.list_sessions(target.id, Utc::now()).await?)
+        Ok(self.service.sessions.list_sessions(target.id, Utc::now()).await?)
     }
 
     /// Ends every session of the account `key` names; how many ended.
     pub async fn end_sessions(&self, key: &str) -> Result<u64> {
         let target = self.find_user(key).await?;
-        let ended = self.accounts.close_all_sessions(target.id, None).await?;
+        let ended = self.service.close_all_sessions(target.id, None).await?;
         self.audit(self.outcome(Kind::AdminSessionsEnded, Some(target.id)).with("ended", ended)).await?;
         tracing::info!(account_id = %target.id, ended, "sessions ended by an admin");
         Ok(ended)
@@ -385,18 +399,18 @@ impl Admin<'_> {
     pub async fn outbox(&self, query: &OutboxQuery) -> Result<Vec<OutboxEntry>> {
         let mut query = query.clone();
         query.limit = query.limit.clamp(1, MAX_PAGE + 1);
-        Ok(self.accounts.store.list_outbox(&query).await?)
+        Ok(self.service.store.list_outbox(&query).await?)
     }
 
     /// Queues a failed email again.
     pub async fn retry_email(&self, id: Uuid) -> Result<OutboxEntry> {
-        match self.accounts.store.retry_email(id, Utc::now()).await? {
+        match self.service.store.retry_email(id, Utc::now()).await? {
             Retried::NotFound => return Err(Error::NotFound),
             Retried::NotFailed => return Err(Error::field("status", "only a failed email can be retried")),
             Retried::Requeued => {}
         }
-        self.accounts.outbox.wake();
-        let entry = self.accounts.store.find_outbox(id).await?.ok_or(Error::NotFound)?;
+        self.service.outbox.wake();
+        let entry = self.service.store.find_outbox(id).await?.ok_or(Error::NotFound)?;
         tracing::info!(email_id = %id, kind = %entry.kind, "failed email requeued by an admin");
         self.audit(self.outcome(Kind::AdminEmailRetried, None).detail(json!({ "email_id": id, "kind": entry.kind })))
             .await?;
@@ -405,12 +419,12 @@ impl Admin<'_> {
 
     /// Every signing key, with what it does now.
     pub async fn keys(&self) -> Result<Vec<super::KeyInfo>> {
-        self.accounts.list_keys().await
+        self.service.list_keys().await
     }
 
-    /// Adds a signing key (see [`Accounts::rotate_key`]).
+    /// Adds a signing key (see [`Core::rotate_key`]).
     pub async fn rotate_key(&self) -> Result<Vec<super::KeyInfo>> {
-        self.accounts.rotate_key().await
+        self.service.rotate_key().await
     }
 }
 
@@ -429,4 +443,16 @@ pub fn parse_time(field: &'static str, value: &str) -> Result<DateTime<Utc>, Fie
     DateTime::parse_from_rfc3339(value)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| FieldError::new(field, "write a time like 2026-01-31T12:00:00Z"))
+}
+
+impl<S> Admin<'_, S> {
+    /// The account `key` (id, email, username, or `me`: the acting admin) names.
+    pub async fn find_user(&self, key: &str) -> Result<Account> {
+        let key = match &self.actor {
+            Actor::Admin(admin) if AccountKey::is_me(key) => AccountKey::Id(admin.0.id),
+            _ => AccountKey::parse(key),
+        };
+        let found = self.core.store.find_account(&key).await?;
+        found.map(|c| c.account).ok_or(Error::NotFound)
+    }
 }

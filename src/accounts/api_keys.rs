@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::access::matrix::Operation;
 use super::authenticator::{BASE62, well_formed_key};
 use super::oauth::Introspected;
-use super::{Accounts, Caller, CallerKey, ClientInfo, Error, Result, Via};
+use super::{Caller, CallerKey, ClientInfo, Core, Error, Organizations, Result, Via};
 use crate::model::account::AccountKey;
 use crate::model::api_key::{
     ApiKey, FoundKey, KEY_CHARS, KeyOwner, MAX_KEYS, MAX_SCOPES, NewApiKey, SHOWN_CHARS, valid_scope,
@@ -53,7 +53,93 @@ pub struct VerifiedKey {
     account: AccountRead,
 }
 
-impl Accounts {
+impl Core {
+    /// The key `token` is, if it is one that opens anything now: known, unexpired, its owning
+    /// account active; one request taken from its budget. `Unauthorized` otherwise.
+    pub async fn verify_api_key(&self, token: &str) -> Result<VerifiedKey> {
+        if !well_formed_key(token) {
+            return Err(Error::Unauthorized);
+        }
+        let hash = TokenHash::of(token);
+        let (found, account) = self.found_key(&hash).await?;
+        let now = self.now();
+        if !found.owner_active || !found.key.live_at(now) {
+            return Err(Error::Unauthorized);
+        }
+        self.throttle.per_api_key(found.key.id).await?;
+        if found.key.last_used_at.is_none_or(|at| now - at > Duration::seconds(60)) {
+            if let Some(memory) = self.sessions.key_memory() {
+                memory.used(&hash, now);
+            }
+            let (store, id) = (self.store.clone(), found.key.id);
+            tokio::spawn(async move {
+                if let Err(error) = store.api_key_used(id, now).await {
+                    tracing::debug!(%error, "could not mark the API key used");
+                }
+            });
+        }
+        Ok(VerifiedKey { key: found.key, account })
+    }
+
+    /// The key of this hash, from the replica's memory of keys when it holds it (with the
+    /// owner's remembered copy, fit to show, never to authorise), else from the store (with the
+    /// owner read now), then remembered.
+    async fn found_key(&self, hash: &TokenHash) -> Result<(FoundKey, AccountRead)> {
+        let memory = self.sessions.key_memory();
+        if let Some(found) = memory.and_then(|memory| memory.key(hash)) {
+            let account = found.account.clone().map_or(AccountRead::Unread { seen: None }, AccountRead::Copy);
+            return Ok((found, account));
+        }
+        let ticket = memory.and_then(KeyMemory::ticket);
+        let mut found = self.store.api_key_by_hash(hash).await?.ok_or(Error::Unauthorized)?;
+        if let (Some(memory), Some(ticket)) = (memory, ticket) {
+            if let (KeyOwner::Account(owner), None, true) = (found.key.owner, &found.account, found.owner_active) {
+                found.account = self.store.find_account(&AccountKey::Id(owner)).await?.map(|c| c.account);
+            }
+            memory.keep(ticket, hash, &found);
+        }
+        let account = found.account.clone().map_or(AccountRead::Unread { seen: None }, AccountRead::Current);
+        Ok((found, account))
+    }
+
+    /// The caller an account's key is on gatehouse's API; an organization's key opens none of
+    /// it (`ApiKeyForbidden`).
+    pub(super) async fn key_caller(&self, token: &str) -> Result<Caller> {
+        self.caller_of_key(&self.verify_api_key(token).await?)
+    }
+
+    /// What introspection (RFC 7662) tells of a key: inactive for a key that opens nothing
+    /// now, and to a client that may not introspect every token (keys are no client's: only a
+    /// resource server allowed that learns of them).
+    pub(crate) async fn introspect_key(&self, asker_may: bool, token: &str) -> Result<Introspected> {
+        if !asker_may {
+            return Ok(Introspected::Inactive);
+        }
+        let key = match self.verify_api_key(token).await {
+            Ok(verified) => verified.key,
+            Err(Error::Unauthorized) => return Ok(Introspected::Inactive),
+            Err(other) => return Err(other),
+        };
+        let org = match key.owner {
+            KeyOwner::Account(_) => None,
+            KeyOwner::Org(_) => self.org_of_key(&key).await?,
+        };
+        Ok(Introspected::Key { key: Box::new(key), issuer: self.keys().issuer().to_owned(), org })
+    }
+
+    /// The caller a verified account's key is.
+    pub fn caller_of_key(&self, verified: &VerifiedKey) -> Result<Caller> {
+        let key = &verified.key;
+        let KeyOwner::Account(account_id) = key.owner else { return Err(Error::ApiKeyForbidden) };
+        Ok(Caller {
+            account_id,
+            account: verified.account.clone(),
+            via: Via::Key(CallerKey { id: key.id, expires_at: key.expires_at, scopes: key.scopes.clone() }),
+        })
+    }
+}
+
+impl Organizations {
     fn checked_key(&self, owner: KeyOwner, created_by: Uuid, input: KeyInput, secret: &str) -> Result<NewApiKey> {
         let name = input.name.trim();
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
@@ -159,97 +245,15 @@ impl Accounts {
         let revoked = self.org_outcome(Kind::ApiKeyRevoked, caller, &view.org, client).with("key_id", id.to_string());
         self.delete_key(KeyOwner::Org(view.org.id), id, revoked).await
     }
+}
 
-    /// The key `token` is, if it is one that opens anything now: known, unexpired, its owning
-    /// account active; one request taken from its budget. `Unauthorized` otherwise.
-    pub async fn verify_api_key(&self, token: &str) -> Result<VerifiedKey> {
-        if !well_formed_key(token) {
-            return Err(Error::Unauthorized);
-        }
-        let hash = TokenHash::of(token);
-        let (found, account) = self.found_key(&hash).await?;
-        let now = self.now();
-        if !found.owner_active || !found.key.live_at(now) {
-            return Err(Error::Unauthorized);
-        }
-        self.throttle.per_api_key(found.key.id).await?;
-        if found.key.last_used_at.is_none_or(|at| now - at > Duration::seconds(60)) {
-            if let Some(memory) = self.sessions.key_memory() {
-                memory.used(&hash, now);
-            }
-            let (store, id) = (self.store.clone(), found.key.id);
-            tokio::spawn(async move {
-                if let Err(error) = store.api_key_used(id, now).await {
-                    tracing::debug!(%error, "could not mark the API key used");
-                }
-            });
-        }
-        Ok(VerifiedKey { key: found.key, account })
-    }
-
-    /// The key of this hash, from the replica's memory of keys when it holds it (with the
-    /// owner's remembered copy, fit to show, never to authorise), else from the store (with the
-    /// owner read now), then remembered.
-    async fn found_key(&self, hash: &TokenHash) -> Result<(FoundKey, AccountRead)> {
-        let memory = self.sessions.key_memory();
-        if let Some(found) = memory.and_then(|memory| memory.key(hash)) {
-            let account = found.account.clone().map_or(AccountRead::Unread { seen: None }, AccountRead::Copy);
-            return Ok((found, account));
-        }
-        let ticket = memory.and_then(KeyMemory::ticket);
-        let mut found = self.store.api_key_by_hash(hash).await?.ok_or(Error::Unauthorized)?;
-        if let (Some(memory), Some(ticket)) = (memory, ticket) {
-            if let (KeyOwner::Account(owner), None, true) = (found.key.owner, &found.account, found.owner_active) {
-                found.account = self.store.find_account(&AccountKey::Id(owner)).await?.map(|c| c.account);
-            }
-            memory.keep(ticket, hash, &found);
-        }
-        let account = found.account.clone().map_or(AccountRead::Unread { seen: None }, AccountRead::Current);
-        Ok((found, account))
-    }
-
-    /// The caller an account's key is on gatehouse's API; an organization's key opens none of
-    /// it (`ApiKeyForbidden`).
-    pub(super) async fn key_caller(&self, token: &str) -> Result<Caller> {
-        self.caller_of_key(&self.verify_api_key(token).await?)
-    }
-
+impl Core {
     /// The organization an organization's key acts for (none once it is gone).
     pub async fn org_of_key(&self, key: &ApiKey) -> Result<Option<Organization>> {
         match key.owner {
             KeyOwner::Org(id) => Ok(self.store.find_org(OrgKey::Id(id)).await?),
             KeyOwner::Account(_) => Ok(None),
         }
-    }
-
-    /// What introspection (RFC 7662) tells of a key: inactive for a key that opens nothing
-    /// now, and to a client that may not introspect every token (keys are no client's: only a
-    /// resource server allowed that learns of them).
-    pub(crate) async fn introspect_key(&self, asker_may: bool, token: &str) -> Result<Introspected> {
-        if !asker_may {
-            return Ok(Introspected::Inactive);
-        }
-        let key = match self.verify_api_key(token).await {
-            Ok(verified) => verified.key,
-            Err(Error::Unauthorized) => return Ok(Introspected::Inactive),
-            Err(other) => return Err(other),
-        };
-        let org = match key.owner {
-            KeyOwner::Account(_) => None,
-            KeyOwner::Org(_) => self.org_of_key(&key).await?,
-        };
-        Ok(Introspected::Key { key: Box::new(key), issuer: self.keys().issuer().to_owned(), org })
-    }
-
-    /// The caller a verified account's key is.
-    pub fn caller_of_key(&self, verified: &VerifiedKey) -> Result<Caller> {
-        let key = &verified.key;
-        let KeyOwner::Account(account_id) = key.owner else { return Err(Error::ApiKeyForbidden) };
-        Ok(Caller {
-            account_id,
-            account: verified.account.clone(),
-            via: Via::Key(CallerKey { id: key.id, expires_at: key.expires_at, scopes: key.scopes.clone() }),
-        })
     }
 }
 

@@ -6,7 +6,8 @@
 //! new kind of credential is taught to one function, and no caller kind can be taken for another
 //! at one door and not at the next.
 
-use super::{Accounts, Caller, Error, Result};
+use super::scim::ScimCaller;
+use super::{AuthorizationServer, Caller, Core, Error, Result};
 use crate::model::api_key::{ApiKey, KEY_CHARS, KEY_PREFIX, KeyOwner};
 
 /// The prefix of a SCIM token.
@@ -49,8 +50,27 @@ pub(super) fn well_formed_scim_token(token: &str) -> bool {
     token.starts_with(SCIM_PREFIX) && token.len() <= 128
 }
 
-/// Who is calling gatehouse's own API or asking forward-auth, resolved once from a bearer
-/// credential.
+/// Where a bearer credential is presented. Each door admits some shapes of credential, decided
+/// before anything is read: a credential of another shape is refused as unknown, at no cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Door {
+    /// Forward-auth: a person's session or key, or an organization's key.
+    Forward,
+    /// SCIM: an organization's directory, by its SCIM token.
+    Scim,
+}
+
+impl Door {
+    /// Whether a credential of `shape` may be presented here at all.
+    pub fn admits(self, shape: Shape) -> bool {
+        match self {
+            Door::Forward => matches!(shape, Shape::ApiKey | Shape::Signed),
+            Door::Scim => shape == Shape::ScimToken,
+        }
+    }
+}
+
+/// Who is calling, resolved once from a bearer credential presented at a [`Door`].
 #[derive(Debug)]
 pub enum Principal {
     /// A person: through a session (or an admin acting as them), or through their API key
@@ -60,14 +80,21 @@ pub enum Principal {
     /// person (gatehouse's own API refuses it; forward-auth lets it act where its organization
     /// may).
     Organization { key: ApiKey },
+    /// An organization's directory, through its SCIM token: it provisions the organization's
+    /// people and groups, and is refused everywhere else.
+    Directory(ScimCaller),
 }
 
-impl Accounts {
-    /// Who a bearer credential is: a person's session or key, or an organization's key;
-    /// `Unauthorized` for anything else (a SCIM token, a client app's token, an unknown or
-    /// revoked one).
-    pub async fn principal(&self, bearer: &str) -> Result<Principal> {
-        match shape(bearer) {
+impl Core {
+    /// Who a bearer credential presented at `door` is: a person's session or key, an
+    /// organization's key, an organization's directory; `Unauthorized` for anything else (a
+    /// shape the door does not admit, a client app's token, an unknown or revoked one).
+    pub async fn principal(&self, door: Door, bearer: &str) -> Result<Principal> {
+        let shape = shape(bearer);
+        if !door.admits(shape) {
+            return Err(Error::Unauthorized);
+        }
+        match shape {
             Shape::ApiKey => {
                 let verified = self.verify_api_key(bearer).await?;
                 match verified.key.owner {
@@ -75,11 +102,13 @@ impl Accounts {
                     KeyOwner::Account(_) => Ok(Principal::Person(Box::new(self.caller_of_key(&verified)?))),
                 }
             }
-            Shape::ScimToken => Err(Error::Unauthorized),
+            Shape::ScimToken => Ok(Principal::Directory(self.scim_caller(bearer).await?)),
             Shape::Signed => Ok(Principal::Person(Box::new(self.authenticate(bearer).await?))),
         }
     }
+}
 
+impl AuthorizationServer {
     /// RFC 7662 introspection of any credential by the client `app`: a key's answer for a
     /// key (only to a resource server), a token's for anything else.
     pub async fn introspect_credential(
@@ -97,6 +126,21 @@ impl Accounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every door × every shape: forward-auth takes keys and signed tokens, SCIM its own
+    /// tokens only, each refusing the rest before any read.
+    #[test]
+    fn each_door_admits_its_own_shapes_and_no_other() {
+        let table = [
+            (Door::Forward, [(Shape::ApiKey, true), (Shape::ScimToken, false), (Shape::Signed, true)]),
+            (Door::Scim, [(Shape::ApiKey, false), (Shape::ScimToken, true), (Shape::Signed, false)]),
+        ];
+        for (door, row) in table {
+            for (shape, admitted) in row {
+                assert_eq!(door.admits(shape), admitted, "{door:?} × {shape:?}");
+            }
+        }
+    }
 
     #[test]
     fn a_credential_is_told_apart_by_its_shape_alone() {

@@ -6,20 +6,20 @@
 //! account's ids and an HMAC of both under a key derived from the signing keys: nothing is
 //! stored beside the session, a cookie cannot be made without the key, and the ids an access
 //! token shows (its `sid`) open nothing without it. The forms that post to gatehouse carry a
-//! token bound the same way to something only that browser holds (see [`Accounts::form_token`]).
+//! token bound the same way to something only that browser holds (see [`Core::form_token`]).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Accounts, Caller, ClientInfo, Error, Result};
+use super::{Caller, ClientInfo, Core, Error, Result};
 use crate::model::outcome::{Effects, Kind};
 
 /// The cookie that holds the browser session.
 pub const SESSION_COOKIE: &str = "gatehouse_session";
 
-impl Accounts {
+impl Core {
     fn cookie_mac(&self, session_id: Uuid, account_id: Uuid) -> String {
         let key = self.keys().derive_secret("browser-session");
         let message = format!("{}.{}", session_id.simple(), account_id.simple());

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::access::matrix::{self, Cell, Credential, Operation};
-use super::{Accounts, Error, Result};
+use super::{Core, Error, Result};
 use crate::sessions::{AccountRead, SessionAuth};
 
 /// An authenticated person: who they are and how they proved it. A session and an API key are
@@ -134,7 +134,7 @@ impl Caller {
     }
 }
 
-impl Accounts {
+impl Core {
     /// Whether the caller's credential may perform `operation`, by the credential matrix: a
     /// refusal, or for a fresh-only operation a session that authenticated recently enough.
     pub(super) async fn admit(&self, caller: &Caller, operation: Operation) -> Result<()> {

@@ -1,12 +1,12 @@
 //! A change's one step: the store writes it with what tells of it (its effects) in one
 //! transaction, and once it made the change, what follows from its outcomes is settled.
 
-use super::{Accounts, Result};
+use super::{Core, Result};
 use crate::model::outcome::{Effects, Outcome};
 use crate::store::error::StoreResult;
 
 /// Whether a store write made its change, and so wrote the effects it was given with it: what
-/// [`Accounts::commit`] settles on.
+/// [`Core::commit`] settles on.
 pub(super) trait Wrote {
     fn wrote(&self) -> bool;
 }
@@ -75,7 +75,7 @@ fn count(outcome: &Outcome) {
     }
 }
 
-impl Accounts {
+impl Core {
     /// Writes the outcomes of a change the database did not make (a session starts or ends in
     /// the session store, which may be Redis; an admin ends sessions or imports accounts), right after it:
     /// their audit rows and webhook jobs in one transaction. Should that fail, the request

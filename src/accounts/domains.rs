@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::access::matrix::Operation;
 use super::orgs::OrgView;
-use super::{Accounts, Caller, ClientInfo, Error, Result};
+use super::{Caller, ClientInfo, Error, Organizations, Result};
 use crate::limits::Budget;
 use crate::model::account::Account;
 use crate::model::domain::{
@@ -45,7 +45,7 @@ fn named(domain: &str) -> Result<DomainName> {
     DomainName::parse(domain).map_err(|_| Error::NotFoundDomain)
 }
 
-impl Accounts {
+impl Organizations {
     /// Whether organization `org_id` verified the domain of `address` (and so vouches for it).
     pub(super) async fn org_vouches(&self, org_id: Uuid, address: &str) -> Result<bool> {
         let Some(domain) = DomainName::of_email(address) else { return Ok(false) };

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::new_account::{NewProfile, Submitted};
 use super::throttle::Action;
-use super::{Accounts, ClientInfo, Error, LoginStep, Result};
+use super::{Authentication, ClientInfo, Error, LoginStep, Result};
 use crate::i18n::Locale;
 use crate::model::account::{Account, AccountData, AccountKey, Email, Role, Status};
 use crate::model::outcome::{Effects, Kind};
@@ -62,7 +62,7 @@ fn typed_code(code: &str) -> Option<String> {
     (digits.len() == CODE_DIGITS && digits.bytes().all(|b| b.is_ascii_digit())).then_some(digits)
 }
 
-impl Accounts {
+impl Authentication {
     fn passwordless_on(&self) -> Result<()> {
         if self.policy.passwordless { Ok(()) } else { Err(Error::PasswordlessDisabled) }
     }

@@ -14,7 +14,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::throttle::Action;
-use super::{Accounts, ClientInfo, Error, LoginStep, Result};
+use super::{Authentication, ClientInfo, Error, LoginStep, Result};
 use crate::model::account::{AccountKey, Status};
 use crate::model::outcome::Kind;
 use crate::store::email_login::HandoffBinding;
@@ -48,7 +48,7 @@ impl HandoffProof {
     }
 }
 
-impl Accounts {
+impl Authentication {
     /// A hand-off code for the browser login of `account_id` by `method`, bound to `binding`.
     pub(super) async fn hand_off(
         &self,

@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use super::redirect::RedirectTo;
 use super::throttle::Action;
-use super::{Accounts, Caller, ClientInfo, Error, Result};
+use super::{Authentication, Caller, ClientInfo, Error, Result};
 use crate::federation::{FederationError, Http, Provider, ProviderIdentity};
 use crate::model::account::Account;
 use crate::model::outcome::Kind;
@@ -78,7 +78,7 @@ fn expiry(now: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
     now + chrono::Duration::from_std(LOGIN_TTL).unwrap_or(chrono::Duration::minutes(10))
 }
 
-impl Accounts {
+impl Authentication {
     pub(super) fn provider(&self, name: &str) -> Result<&std::sync::Arc<Provider>> {
         self.providers.get(name).ok_or(Error::UnknownProvider)
     }
@@ -272,7 +272,7 @@ impl Accounts {
     }
 
     /// The login the `state` names, spent (whichever browser sends it: see
-    /// [`Accounts::verified_identity`]).
+    /// [`Authentication::verified_identity`]).
     pub(super) async fn spend_social_login(
         &self,
         provider: &Provider,

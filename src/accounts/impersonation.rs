@@ -54,7 +54,7 @@ impl Admin<'_> {
         if crate::accounts::access::has_admin_role(&target) {
             return Err(Error::field("key", "an admin's account cannot be impersonated"));
         }
-        let accounts = self.accounts();
+        let accounts = self.service();
         let now = accounts.now();
         let ttl = Duration::from_std(accounts.settings.access_token_ttl).unwrap_or(MAX_IMPERSONATION);
         let expires_at = now + ttl.min(MAX_IMPERSONATION);

@@ -179,7 +179,7 @@ fn describe(error: &FieldError) -> String {
 
 /// Publishes `gatehouse_imported_password_hashes{format}`: the accounts still on a hash they
 /// were imported with (see [`Admin::foreign_hashes`]). Housekeeping calls it.
-pub async fn count_imported_hashes(store: &dyn crate::store::Store) {
+pub async fn count_imported_hashes(store: &dyn crate::store::ports::AccountPorts) {
     match foreign_hashes(store).await {
         Ok(counts) => {
             for format in ["argon2", "bcrypt", "scrypt", "firebase-scrypt", "pbkdf2", "none", "unknown"] {
@@ -192,7 +192,7 @@ pub async fn count_imported_hashes(store: &dyn crate::store::Store) {
 }
 
 /// The accounts on a hash gatehouse did not make at its current settings, by format.
-async fn foreign_hashes(store: &dyn crate::store::Store) -> Result<Vec<(&'static str, u64)>> {
+async fn foreign_hashes(store: &dyn crate::store::ports::AccountPorts) -> Result<Vec<(&'static str, u64)>> {
     let prefixes = store.foreign_hash_prefixes(crate::passwords::CURRENT_PREFIX).await?;
     let mut counts: std::collections::BTreeMap<&'static str, u64> = std::collections::BTreeMap::new();
     for (prefix, n) in prefixes {
@@ -238,7 +238,7 @@ impl Admin<'_> {
                 }
             }
             if batch.len() == BATCH || (done && !batch.is_empty()) {
-                let inserted = self.accounts().store.import_accounts(&batch).await?;
+                let inserted = self.service().store.import_accounts(&batch).await?;
                 report.imported += inserted.len() as u64;
                 report.existing += (batch.len() - inserted.len()) as u64;
                 batch.clear();
@@ -263,6 +263,6 @@ impl Admin<'_> {
     /// by format (`argon2` counts Argon2 hashes of other parameters; `none`, accounts without
     /// a password).
     pub async fn foreign_hashes(&self) -> Result<Vec<(&'static str, u64)>> {
-        foreign_hashes(self.accounts().store.as_ref()).await
+        foreign_hashes(self.service().store.as_ref()).await
     }
 }

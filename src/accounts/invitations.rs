@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::access::{self, matrix::Operation};
 use super::orgs::OrgView;
-use super::{Accounts, Caller, ClientInfo, Error, Result};
+use super::{Caller, ClientInfo, Error, Organizations, Result};
 use crate::model::account::{AccountKey, Email};
 use crate::model::invitation::{Acceptance, Acceptor, Addressed, Invitation, InvitationKey, NewInvitation};
 use crate::model::org::Permission;
@@ -22,7 +22,7 @@ pub struct InviteRequest {
     pub role: String,
 }
 
-impl Accounts {
+impl Organizations {
     fn invitation_outcome(
         &self,
         kind: Kind,

@@ -8,13 +8,13 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use super::key_cache::KeyInfo;
-use super::{Accounts, Result};
+use super::{Core, Result};
 use crate::model::outcome::{Effects, Kind, Outcome};
 use crate::store::KeyStore;
 use crate::tokens::jwt::{AccessClaims, Issuing, KeyAlgorithm, KeyRing, SigningKey, TokenError};
 use crate::tokens::sealing::{KEY_LEN, Sealer};
 
-impl Accounts {
+impl Core {
     /// Re-reads the signing keys from the database.
     pub async fn reload_keys(&self) -> Result<()> {
         let stored = self.store.signing_keys().await?;

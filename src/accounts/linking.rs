@@ -6,7 +6,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::new_account::{NewProfile, Submitted};
-use super::{Accounts, Caller, ClientInfo, Error, Result};
+use super::{Authentication, Caller, ClientInfo, Error, Result};
 use crate::federation::{Provider, ProviderIdentity};
 use crate::model::account::{Account, AccountData, AccountKey, Email, Role, Status};
 use crate::model::outcome::{Effects, Kind};
@@ -14,7 +14,7 @@ use crate::store::identities::{Identity, IdentityKey, Unlink};
 use crate::store::{NewAccount, NewEmail, NewOneTimeToken, StoreError, TokenPurpose};
 use crate::tokens::opaque::OpaqueToken;
 
-impl Accounts {
+impl Authentication {
     /// Links `identity` to `account_id` (a no-op when it is linked to it already), telling the
     /// owner by email.
     pub(super) async fn link_identity(

@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::access::matrix::Operation;
 use super::throttle::Action;
-use super::{Accounts, Caller, ClientInfo, Error, Result, TokenPair};
+use super::{Authentication, Caller, ClientInfo, Core, Error, Result, TokenPair};
 use crate::config::MfaPolicy;
 use crate::model::account::{Account, AccountKey, Status};
 use crate::model::outcome::{Effects, Kind, Outcome};
@@ -127,7 +127,34 @@ fn unix(now: DateTime<Utc>) -> u64 {
     u64::try_from(now.timestamp()).unwrap_or_default()
 }
 
-impl Accounts {
+impl Core {
+    /// Refuses a sensitive change unless the session was authenticated within the
+    /// reauthentication window and, when the account has a factor, at level 2.
+    pub(super) fn require_step_up(&self, caller: &Caller, factors: Option<Factors>) -> Result<()> {
+        // A key proves no recent login, and never will: what takes a step-up takes a login.
+        let session = caller.own_session()?;
+        let window = chrono::Duration::from_std(self.policy.reauth_window).unwrap_or(chrono::Duration::minutes(5));
+        // An account with a second factor needs it proved recently, not only the password: a
+        // password alone refreshes level 1, never level 2.
+        let needs_second = factors.as_ref().is_some_and(Factors::any);
+        let proved = if needs_second { session.auth.second_factor_at } else { Some(session.auth.at) };
+        if proved.is_none_or(|at| self.now() - at > window) {
+            return Err(Error::ReauthenticationRequired);
+        }
+        self.require_level(session.auth.aal, factors)
+    }
+
+    /// Refuses a change made at level 1 (or without a session: `aal` 0) to an account with a
+    /// factor.
+    pub(super) fn require_level(&self, aal: u8, factors: Option<Factors>) -> Result<()> {
+        match factors {
+            Some(factors) if factors.any() && aal < 2 => Err(Error::ReauthenticationRequired),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Authentication {
     /// The caller's factors.
     pub async fn factors(&self, caller: &Caller) -> Result<Factors> {
         Ok(self.store.factors(caller.account_id).await?)
@@ -222,31 +249,6 @@ impl Accounts {
         self.commit(&renewed, self.store.replace_recovery_codes(caller.account_id, &hashes, self.now(), &renewed))
             .await?;
         Ok(codes)
-    }
-
-    /// Refuses a sensitive change unless the session was authenticated within the
-    /// reauthentication window and, when the account has a factor, at level 2.
-    pub(super) fn require_step_up(&self, caller: &Caller, factors: Option<Factors>) -> Result<()> {
-        // A key proves no recent login, and never will: what takes a step-up takes a login.
-        let session = caller.own_session()?;
-        let window = chrono::Duration::from_std(self.policy.reauth_window).unwrap_or(chrono::Duration::minutes(5));
-        // An account with a second factor needs it proved recently, not only the password: a
-        // password alone refreshes level 1, never level 2.
-        let needs_second = factors.as_ref().is_some_and(Factors::any);
-        let proved = if needs_second { session.auth.second_factor_at } else { Some(session.auth.at) };
-        if proved.is_none_or(|at| self.now() - at > window) {
-            return Err(Error::ReauthenticationRequired);
-        }
-        self.require_level(session.auth.aal, factors)
-    }
-
-    /// Refuses a change made at level 1 (or without a session: `aal` 0) to an account with a
-    /// factor.
-    pub(super) fn require_level(&self, aal: u8, factors: Option<Factors>) -> Result<()> {
-        match factors {
-            Some(factors) if factors.any() && aal < 2 => Err(Error::ReauthenticationRequired),
-            _ => Ok(()),
-        }
     }
 
     /// Authenticates the session afresh (a step-up): the password refreshes the time, a

@@ -87,6 +87,9 @@ use crate::model::outcome::{Kind, Outcome};
 use crate::passwords::PasswordHasher;
 use crate::sessions::SessionStore;
 pub use crate::store::email_login::HandoffBinding;
+use crate::store::ports::{
+    AccountPorts, AuthenticationPorts, AuthorizationPorts, CorePorts, FederationPorts, OrganizationPorts,
+};
 use crate::store::{NewEmail, NewOneTimeToken, Store, TokenPurpose};
 use crate::tokens::jwt::{Issuing, KeyAlgorithm, KeyRing};
 use crate::tokens::opaque::OpaqueToken;
@@ -164,10 +167,13 @@ impl Settings {
     }
 }
 
-/// The account service: the one place the rules live.
+/// What every capability stands on: the process's settings and policy, the clock, the commit
+/// step (outbox, audit, counters), callers and their sessions, the signing keys, and the
+/// back-channel logout a closed session sends. Each capability below holds its own narrow
+/// store and stands on the one it needs ([`std::ops::Deref`]), never on the whole store.
 #[derive(Clone, Debug)]
-pub struct Accounts {
-    store: Arc<dyn Store>,
+pub struct Core {
+    store: Arc<dyn CorePorts>,
     sessions: Arc<dyn SessionStore>,
     hasher: PasswordHasher,
     keys: Keys,
@@ -179,19 +185,77 @@ pub struct Accounts {
     policy: Arc<Policy>,
     throttle: Throttle,
     audit: AuditLog,
-    /// Seals the secrets kept for reading back (TOTP seeds).
+    /// Seals the secrets kept for reading back (TOTP seeds, providers' client secrets).
     sealer: Arc<Sealer>,
-    /// The WebAuthn relying party; `None` when there is no domain to bind passkeys to.
-    webauthn: Option<Arc<webauthn_rs::Webauthn>>,
-    /// The social login providers.
-    providers: Providers,
-    /// Asks DNS for the records that prove an organization's domain.
-    dns: Dns,
     /// What "now" is for the rules (the system's time, unless a test moved it on).
     clock: Clock,
 }
 
-/// What the account service is built from.
+/// Organizations: their members and roles, domains, invitations, keys and single sign-on
+/// settings; and the standing a member's login carries into a session.
+#[derive(Clone, Debug)]
+pub struct Organizations {
+    core: Core,
+    store: Arc<dyn OrganizationPorts>,
+    /// Asks DNS for the records that prove an organization's domain.
+    dns: Dns,
+}
+
+/// Authentication: logins by password, second factor, passkey, email link and social
+/// provider, the hand-off every browser login ends with, and the sessions they open.
+#[derive(Clone, Debug)]
+pub struct Authentication {
+    organizations: Organizations,
+    store: Arc<dyn AuthenticationPorts>,
+    /// The WebAuthn relying party; `None` when there is no domain to bind passkeys to.
+    webauthn: Option<Arc<webauthn_rs::Webauthn>>,
+    /// The social login providers.
+    providers: Providers,
+}
+
+/// Federation: single sign-on in from an organization's identity provider (SAML, OpenID
+/// Connect) and SCIM provisioning of its people and groups.
+#[derive(Clone, Debug)]
+pub struct Federation {
+    authentication: Authentication,
+    store: Arc<dyn FederationPorts>,
+}
+
+/// The authorization server: clients and their registration, authorization codes, the device
+/// grant, token issue, exchange, refresh, introspection and revocation.
+#[derive(Clone, Debug)]
+pub struct AuthorizationServer {
+    organizations: Organizations,
+    store: Arc<dyn AuthorizationPorts>,
+}
+
+/// Accounts: sign-up and activation, the profile, email and password changes, administration,
+/// imports and webhooks.
+#[derive(Clone, Debug)]
+pub struct Accounts {
+    authentication: Authentication,
+    store: Arc<dyn AccountPorts>,
+}
+
+/// Each capability stands on the one below it: its use cases call the lower one's as their own.
+macro_rules! stands_on {
+    ($service:ty => $field:ident: $below:ty) => {
+        impl std::ops::Deref for $service {
+            type Target = $below;
+
+            fn deref(&self) -> &$below {
+                &self.$field
+            }
+        }
+    };
+}
+stands_on!(Organizations => core: Core);
+stands_on!(Authentication => organizations: Organizations);
+stands_on!(Federation => authentication: Authentication);
+stands_on!(AuthorizationServer => organizations: Organizations);
+stands_on!(Accounts => authentication: Authentication);
+
+/// What the account rules are built from.
 #[derive(Debug)]
 pub struct Parts {
     pub store: Arc<dyn Store>,
@@ -210,7 +274,18 @@ pub struct Parts {
     pub clock: Clock,
 }
 
-impl Accounts {
+/// The capabilities the routes, the workers and the operator's commands call, each holding
+/// only its own store ports.
+#[derive(Clone, Debug)]
+pub struct Capabilities {
+    pub accounts: Accounts,
+    pub authentication: Authentication,
+    pub organizations: Organizations,
+    pub federation: Federation,
+    pub oauth: AuthorizationServer,
+}
+
+impl Capabilities {
     pub fn new(parts: Parts) -> Self {
         let Parts {
             store,
@@ -228,28 +303,34 @@ impl Accounts {
             dns,
             clock,
         } = parts;
-        let keys = Keys::new(keys);
-        let verified = Arc::new(VerifiedTokens::default());
-        let policy = Arc::new(policy);
-        Self {
-            store,
+        let core = Core {
+            store: store.clone(),
             sessions,
             hasher,
-            keys,
-            verified,
+            keys: Keys::new(keys),
+            verified: Arc::new(VerifiedTokens::default()),
             outbox,
             settings,
-            policy,
+            policy: Arc::new(policy),
             throttle,
             audit,
             sealer,
-            webauthn,
-            providers,
-            dns,
             clock,
+        };
+        let organizations = Organizations { core, store: store.clone(), dns };
+        let authentication =
+            Authentication { organizations: organizations.clone(), store: store.clone(), webauthn, providers };
+        Self {
+            federation: Federation { authentication: authentication.clone(), store: store.clone() },
+            oauth: AuthorizationServer { organizations: organizations.clone(), store: store.clone() },
+            accounts: Accounts { authentication: authentication.clone(), store },
+            authentication,
+            organizations,
         }
     }
+}
 
+impl Core {
     /// The time the rules go by (see [`Clock`]).
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()
@@ -320,23 +401,6 @@ impl Accounts {
             Status::Disabled => Err(Error::Disabled),
             Status::Active => Ok((credentials.account, verified.rehashed)),
         }
-    }
-
-    /// A fresh activation link for a pending account, and its email. When whoever signed up
-    /// linked a provider's login, the email names it, and says that confirming here removes it
-    /// (it does: only the link of [`TokenPurpose::ActivationThroughProvider`] keeps it).
-    async fn activation_email(
-        &self,
-        account: &Account,
-        redirect: Option<&RedirectTo>,
-    ) -> Result<(NewOneTimeToken, NewEmail)> {
-        let identities = self.store.identities(account.id).await?;
-        let linked = identities.first().map(|identity| match self.providers.get(&identity.provider) {
-            Some(provider) => provider.config.label.clone(),
-            None => identity.provider.clone(),
-        });
-        let (id, email, locale, now) = (account.id, &account.email, account.locale, self.now());
-        Ok(self.link_email_unlinking(id, email, locale, TokenPurpose::Activation, now, redirect, linked.as_deref()))
     }
 
     /// A one-time token for `purpose` and the email carrying its link, ready to store together.
@@ -410,5 +474,24 @@ impl Accounts {
 impl From<FieldError> for Error {
     fn from(error: FieldError) -> Self {
         Error::Validation(vec![error])
+    }
+}
+
+impl Accounts {
+    /// A fresh activation link for a pending account, and its email. When whoever signed up
+    /// linked a provider's login, the email names it, and says that confirming here removes it
+    /// (it does: only the link of [`TokenPurpose::ActivationThroughProvider`] keeps it).
+    async fn activation_email(
+        &self,
+        account: &Account,
+        redirect: Option<&RedirectTo>,
+    ) -> Result<(NewOneTimeToken, NewEmail)> {
+        let identities = self.store.identities(account.id).await?;
+        let linked = identities.first().map(|identity| match self.providers.get(&identity.provider) {
+            Some(provider) => provider.config.label.clone(),
+            None => identity.provider.clone(),
+        });
+        let (id, email, locale, now) = (account.id, &account.email, account.locale, self.now());
+        Ok(self.link_email_unlinking(id, email, locale, TokenPurpose::Activation, now, redirect, linked.as_deref()))
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use super::access::matrix::Operation;
 use super::orgs::OrgView;
-use super::{Accounts, Caller, ClientInfo, Error, FieldError, Result};
+use super::{Caller, ClientInfo, Error, FieldError, Organizations, Result};
 use crate::model::org::Permission;
 use crate::model::org::{
     Held, MAX_ROLE_PERMISSION_BYTES, MAX_ROLE_PERMISSIONS, OrgRole, RoleRemoval, builtin_permissions, valid_permission,
@@ -46,7 +46,7 @@ fn check_permissions(given: Vec<String>) -> Result<Vec<String>> {
     Ok(given.into_iter().collect::<BTreeSet<_>>().into_iter().collect())
 }
 
-impl Accounts {
+impl Organizations {
     /// The permissions of the role named `role` in the organization: a built-in one's or its
     /// own custom role's; a validation error for any other name.
     pub(super) async fn role_permissions(&self, org_id: uuid::Uuid, role: &str) -> Result<Vec<String>> {

@@ -6,14 +6,14 @@
 //!
 //! Every door that grants or states an organization (the organization routes, forward-auth,
 //! access and ID tokens, userinfo, introspection, the code and device grants, token exchange, a
-//! member's API key) asks [`Accounts::admitted`]: the membership read now, and the organization's
+//! member's API key) asks [`Organizations::admitted`]: the membership read now, and the organization's
 //! policy (`mfa_required`, `login_methods`) held against how the caller proved itself.
 
 use serde_json::json;
 use uuid::Uuid;
 
 use super::mfa::Reauthenticated;
-use super::{Accounts, Caller, ClientInfo, Error, Result};
+use super::{Authentication, Caller, ClientInfo, Error, Organizations, Result};
 use crate::model::account::Account;
 use crate::model::org::{Membership, OrgKey};
 use crate::model::org_policy::Admission;
@@ -50,7 +50,7 @@ pub(super) fn admitted(admission: Admission) -> Result<()> {
     }
 }
 
-impl Accounts {
+impl Organizations {
     /// Whether the organization's policy admits a caller that proved itself as `auth` says (a
     /// session's methods and level; an API key's `key`): the one question every door that grants
     /// or states an organization asks ([`Self::admitted`]). Whether the account has a second
@@ -131,21 +131,6 @@ impl Accounts {
         }
     }
 
-    /// The organization a login names, checked once the account is known: a member may enter
-    /// it when its policy takes the login's methods (`amr`) at level `aal`.
-    pub(super) async fn login_org(
-        &self,
-        account: &Account,
-        key: Option<&str>,
-        amr: &[String],
-        aal: u8,
-    ) -> Result<Option<Uuid>> {
-        let Some(key) = key else { return Ok(None) };
-        let membership = self.membership_in(account.id, key).await?;
-        admitted(self.admission(&membership, (amr, aal)).await?)?;
-        Ok(Some(membership.org.id))
-    }
-
     /// The organization a grant of the `org` scope names: `hint`'s (`org_hint`) when the
     /// person is a member, else the browser session's active one while a member, else their only
     /// membership; none when they belong to several and named none of them, or to none, and
@@ -176,6 +161,23 @@ impl Accounts {
             }
             None => Ok(None),
         }
+    }
+}
+
+impl Authentication {
+    /// The organization a login names, checked once the account is known: a member may enter
+    /// it when its policy takes the login's methods (`amr`) at level `aal`.
+    pub(super) async fn login_org(
+        &self,
+        account: &Account,
+        key: Option<&str>,
+        amr: &[String],
+        aal: u8,
+    ) -> Result<Option<Uuid>> {
+        let Some(key) = key else { return Ok(None) };
+        let membership = self.membership_in(account.id, key).await?;
+        admitted(self.admission(&membership, (amr, aal)).await?)?;
+        Ok(Some(membership.org.id))
     }
 
     /// Makes the organization `key` names the session's active one (`None`: none), and answers

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::access::matrix::Operation;
 use super::access::{self, Standing};
 use super::admin::MAX_PAGE;
-use super::{Accounts, Caller, ClientInfo, Error, Result};
+use super::{Caller, ClientInfo, Error, Organizations, Result};
 use crate::model::account::{AccountData, AccountKey, DisplayName};
 use crate::model::org::Permission;
 use crate::model::org::{
@@ -91,7 +91,7 @@ pub(super) fn changed(change: MemberChange) -> Result<()> {
     }
 }
 
-impl Accounts {
+impl Organizations {
     pub(super) fn org_outcome(&self, kind: Kind, caller: &Caller, org: &Organization, client: &ClientInfo) -> Outcome {
         self.outcome(kind, Some(caller.account_id), client)
             .with("org_id", org.id.to_string())

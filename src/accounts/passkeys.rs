@@ -28,7 +28,7 @@ use webauthn_rs::{Webauthn, WebauthnBuilder};
 use webauthn_rs_proto::{AuthenticatorSelectionCriteria, ResidentKeyRequirement, UserVerificationPolicy};
 
 use super::access::matrix::Operation;
-use super::{Accounts, Caller, ClientInfo, Error, Result, TokenPair};
+use super::{Authentication, Caller, ClientInfo, Error, Result, TokenPair};
 use crate::model::account::{Account, AccountKey, Status};
 use crate::model::outcome::{Effects, Kind};
 use crate::sessions::SessionAuth;
@@ -150,7 +150,7 @@ impl From<StoredPasskey> for PasskeyInfo {
     }
 }
 
-impl Accounts {
+impl Authentication {
     /// Whether passkeys can be used here (the public URL names a domain to bind them to).
     pub fn passkeys_available(&self) -> bool {
         self.webauthn.is_some()

@@ -6,7 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::access::matrix::Operation;
 use super::throttle::Action;
-use super::{Accounts, Caller, ClientInfo, Error, Result};
+use super::{Authentication, Caller, ClientInfo, Error, Result};
 use crate::model::account::{AccountKey, Email, NewPassword, Status};
 use crate::model::outcome::{Effects, Kind};
 use crate::store::TokenPurpose;
@@ -21,7 +21,7 @@ pub struct PasswordChange {
     pub new_password: SecretString,
 }
 
-impl Accounts {
+impl Authentication {
     /// Sets a new password after checking the current one. With a caller (a token), the
     /// account is the caller's and every other session ends; without, every session ends.
     pub async fn change_password(

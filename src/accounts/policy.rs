@@ -2,7 +2,7 @@
 //! and how, whether login by email is on, which accounts need a second factor, how recent a
 //! step-up must be, where a browser may be sent, and the texts and brand of every page and
 //! email. It is the configuration's one type ([`crate::config::Policy`]), held whole and read
-//! through [`super::Accounts::policy`], the one place a caller's policy is decided, so that an
+//! through [`super::Core::policy`], the one place a caller's policy is decided, so that an
 //! organization may later have its own; here is what the account rules do with it.
 
 use url::Url;

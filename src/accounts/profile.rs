@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::access;
 use super::access::matrix::Operation;
-use super::{Accounts, Caller, ClientInfo, Error, Result};
+use super::{Accounts, Caller, ClientInfo, Core, Error, Result};
 use crate::i18n::Locale;
 use crate::model::account::{Account, AccountData, AccountKey, DisplayName, FieldError, Role, Status, Username};
 use crate::model::outcome::{Effects, Kind};
@@ -110,18 +110,6 @@ impl Accounts {
             }
         }
         Ok(())
-    }
-
-    /// The caller's account, if it is an active admin's; `Forbidden` otherwise. Only
-    /// [`Accounts::as_admin`] asks: admin operations hang off the capability it hands out.
-    pub(super) async fn require_admin(&self, caller: &Caller) -> Result<Account> {
-        caller.refuse_impersonation()?;
-        let found = self.store.find_account(&AccountKey::Id(caller.account_id)).await?;
-        let account = found.map(|c| c.account).ok_or(Error::Unauthorized)?;
-        if !access::is_active_admin(&account) {
-            return Err(Error::Forbidden);
-        }
-        Ok(account)
     }
 
     /// The caller's account and the target account, once the access rules allow it.
@@ -325,6 +313,20 @@ pub(super) fn changes(before: &Account, change: &ProfileChange) -> serde_json::M
         detail.insert("activated".into(), Value::Bool(true));
     }
     detail
+}
+
+impl Core {
+    /// The caller's account, if it is an active admin's; `Forbidden` otherwise. Only
+    /// [`Accounts::as_admin`] asks: admin operations hang off the capability it hands out.
+    pub(super) async fn require_admin(&self, caller: &Caller) -> Result<Account> {
+        caller.refuse_impersonation()?;
+        let found = self.store.find_account(&AccountKey::Id(caller.account_id)).await?;
+        let account = found.map(|c| c.account).ok_or(Error::Unauthorized)?;
+        if !access::is_active_admin(&account) {
+            return Err(Error::Forbidden);
+        }
+        Ok(account)
+    }
 }
 
 #[cfg(test)]

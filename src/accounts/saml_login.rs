@@ -18,7 +18,7 @@ use super::redirect::RedirectTo;
 use super::sso::idp_of;
 use super::sso_join::SsoPerson;
 use super::throttle::Action;
-use super::{Accounts, ClientInfo, Error, Result};
+use super::{ClientInfo, Error, Federation, Result};
 use crate::federation::saml::request::{RequestFor, authn_request};
 use crate::federation::saml::response::{self, Assertion, EMAIL_FORMAT, Expected};
 use crate::model::email_login::HandoffBinding;
@@ -101,7 +101,7 @@ fn person_of(saml: &SamlSettings, assertion: &Assertion) -> SsoPerson {
     }
 }
 
-impl Accounts {
+impl Federation {
     /// SAML connection `id` and its settings.
     async fn saml_connection(&self, id: Uuid) -> Result<(SsoConnection, SamlSettings)> {
         let connection = self.store.sso_connection(id).await?.ok_or(Error::NotFoundConnection)?;

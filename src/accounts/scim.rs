@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use super::access;
 use super::new_account::{NewProfile, Submitted};
-use super::{Accounts, ClientInfo, Error, Result};
+use super::{ClientInfo, Error, Federation, Result};
 use crate::federation::scim::filter::{Filter, parse_filter, parse_path};
 use crate::federation::scim::{self as wire, UserInput};
 use crate::model::account::{Account, AccountData, AccountKey, DisplayName, Email, Role, Status};
@@ -104,7 +104,7 @@ fn user_filter(text: Option<&str>) -> Result<ScimUserFilter> {
     Ok(filter)
 }
 
-impl Accounts {
+impl Federation {
     /// An outcome of the SCIM client's, about `account`.
     pub(super) fn scim_outcome(
         &self,

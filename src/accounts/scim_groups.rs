@@ -7,7 +7,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::scim::{ListPage, ScimCaller, not_found, page_of, patch_refused, scim, unreadable};
-use super::{Accounts, ClientInfo, Result};
+use super::{ClientInfo, Federation, Result};
 use crate::federation::scim::filter::{Filter, parse_filter};
 use crate::federation::scim::{self as wire, GroupInput};
 use crate::model::outcome::{Effects, Kind};
@@ -69,7 +69,7 @@ fn written(write: GroupWrite) -> Result<()> {
     }
 }
 
-impl Accounts {
+impl Federation {
     pub async fn scim_group(&self, who: &ScimCaller, id: &str) -> Result<ScimGroup> {
         let id = Uuid::parse_str(id).map_err(|_| not_found("Group"))?;
         self.store.scim_group(who.org_id, id).await?.ok_or_else(|| not_found("Group"))

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::access::matrix::Operation;
 use super::authenticator::{SCIM_PREFIX, well_formed_scim_token};
 use super::scim::ScimCaller;
-use super::{Accounts, Caller, ClientInfo, Error, Result};
+use super::{Caller, ClientInfo, Core, Error, Organizations, Result};
 use crate::model::outcome::{Effects, Kind};
 use crate::model::scim::{MAX_SCIM_TOKENS, NewScimToken, ScimToken};
 use crate::tokens::opaque::{OpaqueToken, TokenHash};
@@ -26,7 +26,7 @@ fn check_token_name(name: Option<&str>) -> Result<String> {
     Ok(name.to_owned())
 }
 
-impl Accounts {
+impl Organizations {
     /// Makes a SCIM token for the organization: shown once, kept as its hash.
     pub async fn create_scim_token(
         &self,
@@ -75,7 +75,9 @@ impl Accounts {
         }
         Ok(())
     }
+}
 
+impl Core {
     /// The organization a SCIM bearer token acts for, one request taken from the token's budget
     /// (`GATEHOUSE_RATE_LIMIT_SCIM`); `Unauthorized` for any other token.
     pub async fn scim_caller(&self, bearer: &str) -> Result<ScimCaller> {

@@ -13,7 +13,7 @@ use serde_json::json;
 use super::authenticator::{Shape, shape};
 use super::login::{LoginId, LoginStep, TokenPair};
 use super::throttle::Action;
-use super::{Accounts, Caller, CallerSession, ClientInfo, Error, Result, Via};
+use super::{Authentication, Caller, CallerSession, ClientInfo, Core, Error, Result, Via};
 use crate::model::account::{Account, AccountKey, Email, Status};
 use crate::model::outcome::{Effects, Kind};
 use crate::sessions::{AccountRead, LiveSession, NewSession, Rotation, SessionAuth, SessionInfo};
@@ -24,7 +24,137 @@ use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
 /// Sessions are marked used at most this often, so the per-request check stays a read.
 const TOUCH_INTERVAL: chrono::Duration = chrono::Duration::seconds(60);
 
-impl Accounts {
+impl Core {
+    /// The per-request check: signature, expiry, and a live session for the token's account;
+    /// with it, what the session store holds of the account (see [`Caller::account`]). An
+    /// enrolment-only session (see [`super::mfa::MfaPolicy`]) is refused.
+    pub async fn authenticate(&self, token: &str) -> Result<Caller> {
+        self.check(token, true).await?.enrolled()
+    }
+
+    /// The same check, for routes that need no more than the caller's ids: the session alone is
+    /// read.
+    pub async fn authenticate_session(&self, token: &str) -> Result<Caller> {
+        self.check(token, false).await?.enrolled()
+    }
+
+    /// The check for the routes an enrolment-only session may use: enrolling a second factor,
+    /// the session list, logout.
+    pub async fn authenticate_enrolling(&self, token: &str) -> Result<Caller> {
+        self.check(token, true).await
+    }
+
+    async fn check(&self, token: &str, with_account: bool) -> Result<Caller> {
+        if shape(token) == Shape::ApiKey {
+            return self.key_caller(token).await;
+        }
+        let claims = self.verify_token(token).await.map_err(|why| {
+            tracing::debug!(%why, "access token refused");
+            Error::Unauthorized
+        })?;
+        let mut caller = self.live_caller(claims.sid, claims.sub, with_account).await?;
+        if let Via::Session(session) = &mut caller.via {
+            session.token_expires_at = DateTime::from_timestamp(claims.exp, 0);
+        }
+        Ok(caller)
+    }
+
+    /// The caller of session `session_id` of `account_id`, if it is live (with what the session
+    /// store read of the account, when `with_account`); marks it used now and then.
+    pub(super) async fn live_caller(&self, session_id: Uuid, account_id: Uuid, with_account: bool) -> Result<Caller> {
+        let now = self.now();
+        let found = if with_account {
+            self.sessions.live_session_and_account(session_id, account_id, now).await?
+        } else {
+            let session = self.sessions.live_session_of(session_id, account_id, now).await?;
+            session.map(|session| (session, AccountRead::Unread { seen: None }))
+        };
+        let (session, account) = found.ok_or(Error::Unauthorized)?;
+        if session.account_id != account_id {
+            return Err(Error::Unauthorized);
+        }
+        // An impersonation lasts only while its admin is one: demoted or disabled, it ends.
+        if let Some(admin) = session.auth.act {
+            let found = self.store.find_account(&AccountKey::Id(admin)).await?.map(|c| c.account);
+            if !found.is_some_and(|a| super::access::is_active_admin(&a)) {
+                return Err(Error::Unauthorized);
+            }
+        }
+        if now - session.last_used_at > TOUCH_INTERVAL {
+            let (sessions, session_id) = (self.sessions.clone(), session.id);
+            tokio::spawn(async move {
+                if let Err(error) = sessions.touch_session(session_id, now).await {
+                    tracing::debug!(%error, "could not mark the session used");
+                }
+            });
+        }
+        Ok(Caller {
+            account_id,
+            account,
+            via: Via::Session(CallerSession {
+                id: session_id,
+                expires_at: session.expires_at,
+                auth: session.auth,
+                token_expires_at: None,
+            }),
+        })
+    }
+
+    /// The caller's own account, current: the one read with the session where the session
+    /// store holds the accounts, else from the database.
+    pub async fn me(&self, caller: &Caller) -> Result<Account> {
+        if let AccountRead::Current(account) = &caller.account {
+            return Ok(account.clone());
+        }
+        self.stored_account(caller.account_id).await
+    }
+
+    /// The caller's account as the database has it (gone: the token is no longer good).
+    async fn stored_account(&self, account_id: Uuid) -> Result<Account> {
+        let found = self.store.find_account(&AccountKey::Id(account_id)).await?;
+        found.map(|c| c.account).ok_or(Error::Unauthorized)
+    }
+
+    /// The caller's own account, to show it to its owner (`GET /user`, the greeting at `GET /`):
+    /// the one read with the session, or its copy, else the database's, of which the session
+    /// store then keeps a copy.
+    pub async fn into_me(&self, caller: Caller) -> Result<Account> {
+        match caller.account {
+            AccountRead::Current(account) | AccountRead::Copy(account) => Ok(account),
+            AccountRead::Unread { seen } => {
+                let account = self.stored_account(caller.account_id).await?;
+                if let Some(seen) = seen
+                    && let Err(error) = self.sessions.keep_account_copy(&account, &seen).await
+                {
+                    tracing::debug!(%error, "could not keep a copy of the account");
+                }
+                Ok(account)
+            }
+        }
+    }
+
+    /// After any change to an account: marks the session store's copy of it stale. The change
+    /// is made by then, so a failure is reported, not returned: the owner may see the old
+    /// account in `GET /user` until the copy expires.
+    pub(crate) async fn account_changed(&self, account_id: Uuid) {
+        if let Err(error) = self.sessions.drop_account_copy(account_id).await {
+            tracing::warn!(%error, %account_id, "could not mark the copy of the account stale; it shows until it expires");
+        }
+    }
+}
+
+fn truncate(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
+impl Authentication {
     /// Checks the password and starts a session. An unknown account costs the same time as a
     /// wrong password and gets the same answer; both count towards the login lockout.
     /// With `org` (an organization's id or slug), the session starts in it: the caller must be
@@ -326,123 +456,6 @@ impl Accounts {
         Ok((access_token, expires_in))
     }
 
-    /// The per-request check: signature, expiry, and a live session for the token's account;
-    /// with it, what the session store holds of the account (see [`Caller::account`]). An
-    /// enrolment-only session (see [`super::mfa::MfaPolicy`]) is refused.
-    pub async fn authenticate(&self, token: &str) -> Result<Caller> {
-        self.check(token, true).await?.enrolled()
-    }
-
-    /// The same check, for routes that need no more than the caller's ids: the session alone is
-    /// read.
-    pub async fn authenticate_session(&self, token: &str) -> Result<Caller> {
-        self.check(token, false).await?.enrolled()
-    }
-
-    /// The check for the routes an enrolment-only session may use: enrolling a second factor,
-    /// the session list, logout.
-    pub async fn authenticate_enrolling(&self, token: &str) -> Result<Caller> {
-        self.check(token, true).await
-    }
-
-    async fn check(&self, token: &str, with_account: bool) -> Result<Caller> {
-        if shape(token) == Shape::ApiKey {
-            return self.key_caller(token).await;
-        }
-        let claims = self.verify_token(token).await.map_err(|why| {
-            tracing::debug!(%why, "access token refused");
-            Error::Unauthorized
-        })?;
-        let mut caller = self.live_caller(claims.sid, claims.sub, with_account).await?;
-        if let Via::Session(session) = &mut caller.via {
-            session.token_expires_at = DateTime::from_timestamp(claims.exp, 0);
-        }
-        Ok(caller)
-    }
-
-    /// The caller of session `session_id` of `account_id`, if it is live (with what the session
-    /// store read of the account, when `with_account`); marks it used now and then.
-    pub(super) async fn live_caller(&self, session_id: Uuid, account_id: Uuid, with_account: bool) -> Result<Caller> {
-        let now = self.now();
-        let found = if with_account {
-            self.sessions.live_session_and_account(session_id, account_id, now).await?
-        } else {
-            let session = self.sessions.live_session_of(session_id, account_id, now).await?;
-            session.map(|session| (session, AccountRead::Unread { seen: None }))
-        };
-        let (session, account) = found.ok_or(Error::Unauthorized)?;
-        if session.account_id != account_id {
-            return Err(Error::Unauthorized);
-        }
-        // An impersonation lasts only while its admin is one: demoted or disabled, it ends.
-        if let Some(admin) = session.auth.act {
-            let found = self.store.find_account(&AccountKey::Id(admin)).await?.map(|c| c.account);
-            if !found.is_some_and(|a| super::access::is_active_admin(&a)) {
-                return Err(Error::Unauthorized);
-            }
-        }
-        if now - session.last_used_at > TOUCH_INTERVAL {
-            let (sessions, session_id) = (self.sessions.clone(), session.id);
-            tokio::spawn(async move {
-                if let Err(error) = sessions.touch_session(session_id, now).await {
-                    tracing::debug!(%error, "could not mark the session used");
-                }
-            });
-        }
-        Ok(Caller {
-            account_id,
-            account,
-            via: Via::Session(CallerSession {
-                id: session_id,
-                expires_at: session.expires_at,
-                auth: session.auth,
-                token_expires_at: None,
-            }),
-        })
-    }
-
-    /// The caller's own account, current: the one read with the session where the session
-    /// store holds the accounts, else from the database.
-    pub async fn me(&self, caller: &Caller) -> Result<Account> {
-        if let AccountRead::Current(account) = &caller.account {
-            return Ok(account.clone());
-        }
-        self.stored_account(caller.account_id).await
-    }
-
-    /// The caller's account as the database has it (gone: the token is no longer good).
-    async fn stored_account(&self, account_id: Uuid) -> Result<Account> {
-        let found = self.store.find_account(&AccountKey::Id(account_id)).await?;
-        found.map(|c| c.account).ok_or(Error::Unauthorized)
-    }
-
-    /// The caller's own account, to show it to its owner (`GET /user`, the greeting at `GET /`):
-    /// the one read with the session, or its copy, else the database's, of which the session
-    /// store then keeps a copy.
-    pub async fn into_me(&self, caller: Caller) -> Result<Account> {
-        match caller.account {
-            AccountRead::Current(account) | AccountRead::Copy(account) => Ok(account),
-            AccountRead::Unread { seen } => {
-                let account = self.stored_account(caller.account_id).await?;
-                if let Some(seen) = seen
-                    && let Err(error) = self.sessions.keep_account_copy(&account, &seen).await
-                {
-                    tracing::debug!(%error, "could not keep a copy of the account");
-                }
-                Ok(account)
-            }
-        }
-    }
-
-    /// After any change to an account: marks the session store's copy of it stale. The change
-    /// is made by then, so a failure is reported, not returned: the owner may see the old
-    /// account in `GET /user` until the copy expires.
-    pub(crate) async fn account_changed(&self, account_id: Uuid) {
-        if let Err(error) = self.sessions.drop_account_copy(account_id).await {
-            tracing::warn!(%error, %account_id, "could not mark the copy of the account stale; it shows until it expires");
-        }
-    }
-
     /// Ends the caller's session, or with `everywhere` every session of the account.
     pub async fn log_out(&self, caller: &Caller, everywhere: bool, client: &ClientInfo) -> Result<()> {
         let scope = if everywhere { "all" } else { "session" };
@@ -480,15 +493,4 @@ impl Accounts {
             Err(Error::SessionNotFound)
         }
     }
-}
-
-fn truncate(mut text: String, max: usize) -> String {
-    if text.len() > max {
-        let mut end = max;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-    }
-    text
 }

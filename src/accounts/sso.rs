@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::access::matrix::Operation;
 use super::orgs::OrgView;
-use super::{Accounts, Caller, ClientInfo, Error, Result};
+use super::{Caller, ClientInfo, Error, Organizations, Result};
 use crate::federation::saml::metadata::{IdpMetadata, parse_idp_metadata};
 use crate::model::org::Permission;
 use crate::model::org::{ADMIN, Held, MEMBER, builtin_permissions};
@@ -160,7 +160,7 @@ pub(super) fn idp_of(settings: &SamlSettings) -> Result<IdpMetadata> {
     Ok(IdpMetadata { entity_id: settings.idp_entity_id.clone(), sso_url, certificates })
 }
 
-impl Accounts {
+impl Organizations {
     /// The metadata an input gives, pasted or by URL (fetched now), with the URL it came from;
     /// none when it gives neither.
     async fn metadata_of(&self, input: &SamlInput) -> Result<Option<(String, Option<String>)>> {

@@ -31,7 +31,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::access;
-use super::{Accounts, ClientInfo, Error, Result};
+use super::{ClientInfo, Error, Federation, Result};
 use crate::model::account::{Account, AccountKey, Status};
 use crate::model::outcome::{Effects, Kind};
 use crate::model::sso::{Protocol, SsoConnection};
@@ -49,7 +49,7 @@ pub(super) struct SsoPerson {
     pub name: Option<String>,
 }
 
-impl Accounts {
+impl Federation {
     /// The account a verified login of `person` through `connection` logs in to, by the rules
     /// above; a member of the connection's organization once this returns.
     pub(super) async fn account_for_sso(

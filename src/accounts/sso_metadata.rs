@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use super::{Accounts, Error, Result};
+use super::{Error, Organizations, Result};
 use crate::webhooks::guard::Guard;
 
 /// The most a metadata document may weigh, as fetched.
@@ -24,7 +24,7 @@ fn not_fetched(why: impl std::fmt::Display) -> Error {
     Error::SsoMetadataInvalid(format!("the metadata could not be fetched: {why}"))
 }
 
-impl Accounts {
+impl Organizations {
     /// The metadata at `url`, and the URL as checked.
     pub(super) async fn fetch_idp_metadata(&self, url: &str) -> Result<(String, String)> {
         let allow_private = self.settings.webhooks_allow_private;

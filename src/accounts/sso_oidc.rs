@@ -24,7 +24,7 @@ use super::saml_login::HANDOFF_METHOD;
 use super::sso::{ConnectionInput, OidcInput, check_name, not_of_kind};
 use super::sso_join::SsoPerson;
 use super::throttle::Action;
-use super::{Accounts, Caller, ClientInfo, Error, Result};
+use super::{Caller, ClientInfo, Error, Federation, Organizations, Result};
 use crate::config::{ProviderConfig, ProviderKind};
 use crate::federation::{Http, Provider};
 use crate::model::email_login::HandoffBinding;
@@ -51,7 +51,93 @@ fn client_field(field: &'static str, value: &str) -> Result<String> {
     Ok(value.to_owned())
 }
 
-impl Accounts {
+impl Federation {
+    /// OpenID Connect connection `id`, its provider (kept while the connection is unchanged)
+    /// and the guarded client it is called with.
+    async fn oidc_connection(&self, id: Uuid) -> Result<(SsoConnection, Arc<Provider>, &Http)> {
+        let connection = self.store.sso_connection(id).await?.ok_or(Error::NotFoundConnection)?;
+        let oidc = connection.oidc().ok_or(Error::NotFoundConnection)?;
+        let version = connection.updated_at.timestamp_micros();
+        let provider = self.providers.of_connection(id, version, || {
+            let sealed = STANDARD.decode(&oidc.client_secret_sealed)?;
+            let secret = self.sealer.open(&sealed, &place(id))?;
+            let config = ProviderConfig {
+                name: connection.login_key(),
+                label: connection.name.clone(),
+                kind: ProviderKind::Oidc,
+                issuer: oidc.issuer.clone(),
+                client_id: oidc.client_id.clone(),
+                client_secret: SecretString::from(String::from_utf8(secret.to_vec())?),
+                scopes: SCOPES.map(str::to_owned).to_vec(),
+                token_auth_post: false,
+                trust_email: false,
+            };
+            Ok(Provider::new(config, url::Url::parse(&self.oidc_redirect_uri(id))?))
+        })?;
+        let http = self.providers.guarded_http(self.settings.webhooks_allow_private).await.map_err(federation_error)?;
+        Ok((connection, provider, http))
+    }
+
+    /// Starts a login at OpenID Connect connection `id`'s provider; a browser that finishes it
+    /// is sent to `redirect_to` (checked like every `redirect_to`), else to `/account`.
+    pub async fn begin_oidc_sso_login(
+        &self,
+        id: Uuid,
+        redirect_to: Option<&str>,
+        handoff: HandoffBinding,
+        client: &ClientInfo,
+    ) -> Result<ToProvider> {
+        let (connection, provider, http) = self.oidc_connection(id).await?;
+        self.require_active(&connection).await?;
+        self.begin_provider_login(&provider, http, redirect_to, handoff, client).await
+    }
+
+    /// The provider's callback: the login checked as social login's is, then the person let
+    /// in by the just-in-time rules and handed off.
+    pub async fn finish_oidc_sso_login(&self, id: Uuid, answer: ProviderAnswer<'_>, client: &ClientInfo) -> Callback {
+        let unknown = |outcome| Callback { redirect_to: None, known_login: false, outcome };
+        let (connection, provider, http) = match self.oidc_connection(id).await {
+            Ok(found) => found,
+            Err(error) => return unknown(Err(error)),
+        };
+        let login = match self.per_ip(Action::Login, client).await {
+            Ok(()) => self.spend_social_login(&provider, answer.state).await,
+            Err(error) => Err(error),
+        };
+        let (login, state_hash) = match login {
+            Ok(spent) => spent,
+            Err(error) => {
+                self.sso_failed(&connection, &error, client);
+                return unknown(Err(error));
+            }
+        };
+        let redirect_to = self.policy.redirects.recheck(login.redirect_to.as_deref());
+        let outcome = match self.verified_identity(&provider, http, &login, &state_hash, answer).await {
+            Ok(identity) => {
+                let person = SsoPerson {
+                    subject: identity.subject,
+                    address: identity.email,
+                    address_verified: identity.email_verified,
+                    name: identity.name,
+                };
+                self.account_for_sso(&connection, person, client).await
+            }
+            Err(error) => Err(error),
+        };
+        let outcome = match outcome {
+            Ok(account) => self.hand_off(account.id, HANDOFF_METHOD, &login.handoff).await.map(Outcome::LoggedIn),
+            Err(error) => {
+                self.sso_failed(&connection, &error, client);
+                Err(error)
+            }
+        };
+        let label = if outcome.is_ok() { "success" } else { "refused" };
+        crate::metrics::event("gatehouse_oidc_sso_logins_total", "outcome", label);
+        Callback { redirect_to, known_login: true, outcome }
+    }
+}
+
+impl Organizations {
     /// The issuer as given (kept to the byte: the ID token's `iss` must match it), once its
     /// form and where it points now pass: https (unless private addresses are allowed), no
     /// query or fragment, a host that is or resolves to public addresses only.
@@ -156,89 +242,5 @@ impl Accounts {
     /// The callback of OpenID Connect connection `id`, for its provider to send browsers back to.
     pub fn oidc_redirect_uri(&self, id: Uuid) -> String {
         self.public_at(&format!("/sso/oidc/{id}/callback"))
-    }
-
-    /// OpenID Connect connection `id`, its provider (kept while the connection is unchanged)
-    /// and the guarded client it is called with.
-    async fn oidc_connection(&self, id: Uuid) -> Result<(SsoConnection, Arc<Provider>, &Http)> {
-        let connection = self.store.sso_connection(id).await?.ok_or(Error::NotFoundConnection)?;
-        let oidc = connection.oidc().ok_or(Error::NotFoundConnection)?;
-        let version = connection.updated_at.timestamp_micros();
-        let provider = self.providers.of_connection(id, version, || {
-            let sealed = STANDARD.decode(&oidc.client_secret_sealed)?;
-            let secret = self.sealer.open(&sealed, &place(id))?;
-            let config = ProviderConfig {
-                name: connection.login_key(),
-                label: connection.name.clone(),
-                kind: ProviderKind::Oidc,
-                issuer: oidc.issuer.clone(),
-                client_id: oidc.client_id.clone(),
-                client_secret: SecretString::from(String::from_utf8(secret.to_vec())?),
-                scopes: SCOPES.map(str::to_owned).to_vec(),
-                token_auth_post: false,
-                trust_email: false,
-            };
-            Ok(Provider::new(config, url::Url::parse(&self.oidc_redirect_uri(id))?))
-        })?;
-        let http = self.providers.guarded_http(self.settings.webhooks_allow_private).await.map_err(federation_error)?;
-        Ok((connection, provider, http))
-    }
-
-    /// Starts a login at OpenID Connect connection `id`'s provider; a browser that finishes it
-    /// is sent to `redirect_to` (checked like every `redirect_to`), else to `/account`.
-    pub async fn begin_oidc_sso_login(
-        &self,
-        id: Uuid,
-        redirect_to: Option<&str>,
-        handoff: HandoffBinding,
-        client: &ClientInfo,
-    ) -> Result<ToProvider> {
-        let (connection, provider, http) = self.oidc_connection(id).await?;
-        self.require_active(&connection).await?;
-        self.begin_provider_login(&provider, http, redirect_to, handoff, client).await
-    }
-
-    /// The provider's callback: the login checked as social login's is, then the person let
-    /// in by the just-in-time rules and handed off.
-    pub async fn finish_oidc_sso_login(&self, id: Uuid, answer: ProviderAnswer<'_>, client: &ClientInfo) -> Callback {
-        let unknown = |outcome| Callback { redirect_to: None, known_login: false, outcome };
-        let (connection, provider, http) = match self.oidc_connection(id).await {
-            Ok(found) => found,
-            Err(error) => return unknown(Err(error)),
-        };
-        let login = match self.per_ip(Action::Login, client).await {
-            Ok(()) => self.spend_social_login(&provider, answer.state).await,
-            Err(error) => Err(error),
-        };
-        let (login, state_hash) = match login {
-            Ok(spent) => spent,
-            Err(error) => {
-                self.sso_failed(&connection, &error, client);
-                return unknown(Err(error));
-            }
-        };
-        let redirect_to = self.policy.redirects.recheck(login.redirect_to.as_deref());
-        let outcome = match self.verified_identity(&provider, http, &login, &state_hash, answer).await {
-            Ok(identity) => {
-                let person = SsoPerson {
-                    subject: identity.subject,
-                    address: identity.email,
-                    address_verified: identity.email_verified,
-                    name: identity.name,
-                };
-                self.account_for_sso(&connection, person, client).await
-            }
-            Err(error) => Err(error),
-        };
-        let outcome = match outcome {
-            Ok(account) => self.hand_off(account.id, HANDOFF_METHOD, &login.handoff).await.map(Outcome::LoggedIn),
-            Err(error) => {
-                self.sso_failed(&connection, &error, client);
-                Err(error)
-            }
-        };
-        let label = if outcome.is_ok() { "success" } else { "refused" };
-        crate::metrics::event("gatehouse_oidc_sso_logins_total", "outcome", label);
-        Callback { redirect_to, known_login: true, outcome }
     }
 }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::access::{self, Standing};
 use super::throttle::Action;
-use super::{Accounts, ClientInfo, Error, Result};
+use super::{ClientInfo, Error, Organizations, Result};
 use crate::model::account::{Account, Email};
 use crate::model::domain::DomainName;
 use crate::model::org::Permission;
@@ -22,7 +22,7 @@ use crate::model::sso::SsoConnection;
 /// usable domain is looked up as, so every answer costs the same reads.
 const NO_DOMAIN: &str = "invalid.invalid";
 
-impl Accounts {
+impl Organizations {
     /// The login URL of the first connection of the organization that verified the domain of
     /// `email` (with `redirect_to`, checked like every one, for the login to go on to), or
     /// [`Error::NotFoundConnection`]. Found or not, the answer takes the same two reads, so its
@@ -44,7 +44,7 @@ impl Accounts {
     }
 }
 
-impl Accounts {
+impl Organizations {
     /// Whether any organization has a single sign-on connection (the hosted login page then
     /// asks for the address first).
     pub async fn sso_anywhere(&self) -> Result<bool> {

@@ -68,7 +68,7 @@ async fn apply(mut endpoint: Endpoint, spec: WebhookSpec, guard: Guard) -> Resul
 
 impl Admin<'_> {
     fn guard(&self) -> Guard {
-        Guard::new(self.accounts().settings.webhooks_allow_private)
+        Guard::new(self.service().settings.webhooks_allow_private)
     }
 
     /// Registers an endpoint with a new secret, shown this once.
@@ -89,19 +89,19 @@ impl Admin<'_> {
         };
         let endpoint = apply(blank, spec, self.guard()).await?;
         let secret = Secret::generate();
-        let sealed = self.accounts().sealer.seal(secret.bytes(), &sealed_place(endpoint.id));
+        let sealed = self.service().sealer.seal(secret.bytes(), &sealed_place(endpoint.id));
         let created = Effects::of(self.outcome(Kind::AdminWebhookCreated, None).detail(describe(&endpoint)));
-        self.accounts().commit(&created, self.accounts().store.insert_endpoint(&endpoint, &sealed, &created)).await?;
+        self.service().commit(&created, self.service().store.insert_endpoint(&endpoint, &sealed, &created)).await?;
         tracing::info!(webhook_id = %endpoint.id, "webhook endpoint registered");
         Ok(EndpointWithSecret { endpoint, secret: secret.display() })
     }
 
     pub async fn webhooks(&self) -> Result<Vec<Endpoint>> {
-        Ok(self.accounts().store.endpoints().await?)
+        Ok(self.service().store.endpoints().await?)
     }
 
     pub async fn webhook(&self, id: Uuid) -> Result<Endpoint> {
-        self.accounts().store.endpoint(id).await?.ok_or(Error::NotFoundWebhook)
+        self.service().store.endpoint(id).await?.ok_or(Error::NotFoundWebhook)
     }
 
     /// Changes what `spec` names; the rest stays. A disabled endpoint is written nothing new;
@@ -115,7 +115,7 @@ impl Admin<'_> {
         }
         let endpoint = Endpoint { updated_at: Utc::now(), ..endpoint };
         let updated = Effects::of(self.outcome(Kind::AdminWebhookUpdated, None).detail(describe(&endpoint)));
-        if !self.accounts().commit(&updated, self.accounts().store.update_endpoint(&endpoint, &updated)).await? {
+        if !self.service().commit(&updated, self.service().store.update_endpoint(&endpoint, &updated)).await? {
             return Err(Error::NotFoundWebhook);
         }
         Ok(endpoint)
@@ -125,7 +125,7 @@ impl Admin<'_> {
     pub async fn delete_webhook(&self, id: Uuid) -> Result<Endpoint> {
         let endpoint = self.webhook(id).await?;
         let deleted = Effects::of(self.outcome(Kind::AdminWebhookDeleted, None).detail(describe(&endpoint)));
-        if !self.accounts().commit(&deleted, self.accounts().store.delete_endpoint(id, &deleted)).await? {
+        if !self.service().commit(&deleted, self.service().store.delete_endpoint(id, &deleted)).await? {
             return Err(Error::NotFoundWebhook);
         }
         Ok(endpoint)
@@ -142,13 +142,13 @@ impl Admin<'_> {
     ) -> Result<Vec<Delivery>> {
         self.webhook(id).await?;
         let query = DeliveryQuery { endpoint_id: id, status, before, limit: limit.clamp(1, MAX_PAGE + 1) };
-        Ok(self.accounts().store.deliveries(&query).await?)
+        Ok(self.service().store.deliveries(&query).await?)
     }
 
     /// Sends a delivered or failed delivery again, now, with the same `webhook-id` and body, and
     /// another day of attempts.
     pub async fn replay_webhook(&self, id: Uuid, event_id: Uuid) -> Result<Delivery> {
-        let store = &self.accounts().store;
+        let store = &self.service().store;
         let delivery = store.delivery(id, event_id).await?.ok_or(Error::NotFoundDelivery)?;
         if !store.replay_delivery(id, event_id, Utc::now()).await? {
             let why =

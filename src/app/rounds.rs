@@ -58,7 +58,8 @@ pub async fn round(
     .await;
     let mut result = delivered;
     if let Some(retention) = audit_retention {
-        let swept = sweep(services.backend.store.as_ref(), services.accounts.audit(), retention, Pace::Full).await;
+        let swept =
+            sweep(services.backend.store.as_ref(), services.capabilities.accounts.audit(), retention, Pace::Full).await;
         if swept.failed && result.is_ok() {
             result =
                 Err(anyhow::anyhow!("the sweep did not finish; the log above says why (the next round tries again)"));

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::accounts::oauth::logout_delivery::Logouts;
-use crate::accounts::{Accounts, Parts, Settings, Throttle, keys};
+use crate::accounts::{Capabilities, Parts, Settings, Throttle, keys};
 use crate::audit::AuditLog;
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
@@ -25,7 +25,8 @@ use crate::webhooks::{Deliverer, DeliverySettings, Guard};
 #[derive(Clone, Debug)]
 pub struct Services {
     pub backend: Backend,
-    pub accounts: Accounts,
+    /// The account rules, by capability.
+    pub capabilities: Capabilities,
     pub outbox: Outbox,
     pub webhooks: Deliverer,
     /// The back-channel logout worker.
@@ -112,7 +113,7 @@ impl Services {
         let (audit, writer) = AuditLog::start(backend.store.clone());
         let audit_stop = CancellationToken::new();
         let audit_writer = tokio::spawn(writer.run(audit_stop.clone()));
-        let accounts = Accounts::new(Parts {
+        let capabilities = Capabilities::new(Parts {
             store: backend.store.clone(),
             sessions: backend.sessions.clone(),
             hasher,
@@ -128,11 +129,11 @@ impl Services {
             dns: crate::dns::Dns::new(&config.dns_resolver),
             clock,
         });
-        let logouts = Logouts::new(backend.store.clone(), accounts.clone(), guard)?;
+        let logouts = Logouts::new(backend.store.clone(), capabilities.oauth.clone(), guard)?;
         Ok(Self {
             logouts,
             backend,
-            accounts,
+            capabilities,
             outbox,
             webhooks,
             audit_stop,

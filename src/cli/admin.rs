@@ -173,12 +173,16 @@ pub async fn run(
     database: &str,
     operation: Operation,
 ) -> anyhow::Result<()> {
-    let admin = services.accounts.as_operator();
+    let admin = services.capabilities.accounts.as_operator();
     match operation {
         Operation::User(command) => user(&admin, command, database).await,
-        Operation::Client(command) => super::clients::run(&admin, command, database).await,
+        Operation::Client(command) => {
+            super::clients::run(&services.capabilities.oauth.as_operator(), command, database).await
+        }
         Operation::Webhook(command) => super::webhooks::run(&admin, command, database).await,
-        Operation::Org(command) => super::orgs::run(&admin, command, database).await,
+        Operation::Org(command) => {
+            super::orgs::run(&services.capabilities.organizations.as_operator(), command, database).await
+        }
         Operation::Import(args) => super::import::run(&admin, args, database).await,
         Operation::Keys(KeysCommand::List { json }) => list_keys(&admin, json).await,
         Operation::Keys(KeysCommand::Rotate) => {

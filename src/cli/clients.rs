@@ -5,6 +5,7 @@ use clap::Subcommand;
 
 use super::answer::{Refused, explain, print_json};
 use super::table::Table;
+use crate::accounts::AuthorizationServer;
 use crate::accounts::admin::Admin;
 use crate::accounts::oauth::clients::ClientSpec;
 use crate::contract::ClientBody;
@@ -71,7 +72,7 @@ fn some(list: Vec<String>) -> Option<Vec<String>> {
     (!list.is_empty()).then_some(list)
 }
 
-pub async fn run(admin: &Admin<'_>, command: ClientCommand, database: &str) -> anyhow::Result<()> {
+pub async fn run(admin: &Admin<'_, AuthorizationServer>, command: ClientCommand, database: &str) -> anyhow::Result<()> {
     let missing = |id: &str| format!("no such client: {id}");
     match command {
         ClientCommand::Create {

@@ -366,7 +366,7 @@ async fn purge(config: Config) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let swept = crate::app::sweep(
         services.backend.store.as_ref(),
-        services.accounts.audit(),
+        services.capabilities.authentication.audit(),
         config.security.audit_retention,
         crate::priority::Pace::Full,
     )
@@ -401,7 +401,11 @@ async fn create_user(config: Config, args: NewUserArgs) -> anyhow::Result<()> {
         }
     };
     let role = if args.admin { Role::Admin } else { Role::User };
-    let created = services.accounts.create_active_account(&args.email, args.username.as_deref(), password, role).await;
+    let created = services
+        .capabilities
+        .accounts
+        .create_active_account(&args.email, args.username.as_deref(), password, role)
+        .await;
     services.close().await;
     let account = created.map_err(|e| answer::explain(e, || "no such account".into()))?;
     if args.json {
@@ -446,7 +450,7 @@ async fn dev_token(config: Config, email: &str, create: bool, second_factor: boo
         .into());
     }
     let services = open(&config).await?;
-    let pair = services.accounts.dev_login(email, create, second_factor).await;
+    let pair = services.capabilities.accounts.dev_login(email, create, second_factor).await;
     services.close().await;
     let pair = pair.map_err(|e| answer::explain(e, || format!("no account has {email}: add --create to make one")))?;
     println!("{}", serde_json::to_string_pretty(&crate::contract::TokenBody::from(pair))?);

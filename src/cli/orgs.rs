@@ -8,6 +8,7 @@ use clap::Subcommand;
 
 use super::answer::{explain, print_json};
 use super::table::Table;
+use crate::accounts::Organizations;
 use crate::accounts::admin::Admin;
 use crate::accounts::orgs::NewOrg;
 use crate::contract::org::{DomainBody, OrgBody};
@@ -69,7 +70,7 @@ pub enum OrgCommand {
     ReleaseDomain { org: String, domain: String },
 }
 
-pub async fn run(admin: &Admin<'_>, command: OrgCommand, database: &str) -> anyhow::Result<()> {
+pub async fn run(admin: &Admin<'_, Organizations>, command: OrgCommand, database: &str) -> anyhow::Result<()> {
     let missing = |what: &str| format!("no such organization or account: {what}");
     match command {
         OrgCommand::Create { name, slug, owner, json } => {

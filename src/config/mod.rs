@@ -118,7 +118,7 @@ pub struct Security {
 /// ways in, the second factor, the step-up window, where browsers may be sent, and the texts and
 /// brand of every page and email. It is kept apart from the process's settings (links, token
 /// lifetimes, algorithms) and is the one type of it: the account rules hold it whole as
-/// `accounts::Policy`, read through `Accounts::policy`, so that an organization may later have
+/// `accounts::Policy`, read through `Core::policy`, so that an organization may later have
 /// its own. A new policy setting is a field here and a line in [`policy`].
 #[derive(Clone, Debug)]
 pub struct Policy {

@@ -72,13 +72,13 @@ pub(crate) fn form_binding(state: &AppState, headers: &HeaderMap) -> (String, Op
 /// The form token for this browser, and the cookie to set when it had none.
 pub(crate) fn form_token(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
     let (binding, set) = form_binding(state, headers);
-    (state.accounts.form_token(&binding), set)
+    (state.authentication.form_token(&binding), set)
 }
 
 /// Whether a posted form is one of our pages' own, from this browser.
 pub(crate) fn form_posted_here(state: &AppState, headers: &HeaderMap, token: &str) -> bool {
     same_origin(headers, &state.edge.origin)
-        && cookie(headers, FORM_COOKIE).is_some_and(|binding| state.accounts.form_token_valid(&binding, token))
+        && cookie(headers, FORM_COOKIE).is_some_and(|binding| state.authentication.form_token_valid(&binding, token))
 }
 
 /// Adds `Set-Cookie` headers to an answer.
@@ -105,7 +105,7 @@ pub(crate) fn to_login_elsewhere(location: &str, binding: Option<HeaderValue>, a
 /// The live browser session this request's cookie names, if any.
 pub(crate) async fn browser_caller(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>, ApiError> {
     let Some(value) = cookie(headers, SESSION_COOKIE) else { return Ok(None) };
-    match state.accounts.browser_caller(&value).await {
+    match state.authentication.browser_caller(&value).await {
         Ok(caller) => Ok(Some(caller)),
         Err(Error::Unauthorized | Error::MfaEnrolmentRequired) => Ok(None),
         Err(other) => Err(other.into()),
@@ -117,7 +117,7 @@ pub(crate) async fn browser_caller(state: &AppState, headers: &HeaderMap) -> Res
 pub(crate) fn checked_next(state: &AppState, next: Option<&str>) -> Option<String> {
     let next = next?;
     let url = url::Url::parse(next).ok()?;
-    let public = state.accounts.settings().public_url.as_str();
+    let public = state.authentication.settings().public_url.as_str();
     let own = url.as_str().starts_with(public) || format!("{}/", url.as_str()) == public;
     (own || state.accounts.policy().redirects.check(next).is_ok()).then(|| url.to_string())
 }
@@ -137,7 +137,7 @@ pub(crate) async fn end_browser_session(
     client: &crate::accounts::ClientInfo,
 ) -> Result<(), ApiError> {
     if let Some(caller) = browser_caller(state, headers).await? {
-        state.accounts.log_out_browser(&caller, client).await?;
+        state.authentication.log_out_browser(&caller, client).await?;
     }
     Ok(())
 }
@@ -197,7 +197,7 @@ pub(crate) async fn exchange_handoff(
 ) -> Result<TokenBody, ApiError> {
     let ExchangeBody { code, code_verifier } = body;
     let proof = handoff_proof(headers, code_verifier);
-    Ok(tokens(state.accounts.exchange_handoff(code.expose_secret(), &proof, client).await?)?.into())
+    Ok(tokens(state.authentication.exchange_handoff(code.expose_secret(), &proof, client).await?)?.into())
 }
 
 #[cfg(test)]
@@ -243,7 +243,7 @@ pub fn provider_binding_cookie(
     value: &str,
     max_age: u64,
 ) -> Option<HeaderValue> {
-    let prefix = state.accounts.settings().public_url.path().trim_end_matches('/').to_owned();
+    let prefix = state.authentication.settings().public_url.path().trim_end_matches('/').to_owned();
     let secure = if state.edge.https { "; Secure" } else { "" };
     let cookie = format!("{name}={value}; Path={prefix}{callback}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}");
     HeaderValue::from_str(&cookie).ok()
@@ -266,7 +266,7 @@ pub fn provider_callback_answer(
             Ok(_) => ApiError::OidcStateInvalid.into_response(),
         }
     } else {
-        let public_url = &state.accounts.settings().public_url;
+        let public_url = &state.authentication.settings().public_url;
         let (name, value, description) = match callback.outcome {
             Ok(Outcome::LoggedIn(handoff)) => ("code", handoff.expose_secret().to_owned(), None),
             Ok(Outcome::Linked) => ("linked", linked.to_owned(), None),

@@ -82,6 +82,6 @@ pub async fn calling_client(
     client_secret: Option<SecretString>,
 ) -> Result<(OAuthClient, bool), Response> {
     let (credentials, basic) = credentials(headers, client_id, client_secret).map_err(|e| oauth_error(e, false))?;
-    let app = state.accounts.authenticate_client(credentials).await.map_err(|e| oauth_error(e, basic))?;
+    let app = state.oauth.authenticate_client(credentials).await.map_err(|e| oauth_error(e, basic))?;
     Ok((app, basic))
 }

@@ -251,7 +251,7 @@ impl FromRequestParts<AppState> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = required_bearer(parts)?;
-        let caller = state.accounts.authenticate(token).await?;
+        let caller = state.authentication.authenticate(token).await?;
         record_caller(&caller);
         Ok(Auth(caller))
     }
@@ -267,7 +267,7 @@ impl FromRequestParts<AppState> for EnrollingAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = required_bearer(parts)?;
-        let caller = state.accounts.authenticate_enrolling(token).await?;
+        let caller = state.authentication.authenticate_enrolling(token).await?;
         record_caller(&caller);
         Ok(EnrollingAuth(caller))
     }
@@ -283,7 +283,7 @@ impl FromRequestParts<AppState> for SessionAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = required_bearer(parts)?;
-        let caller = state.accounts.authenticate_session(token).await?;
+        let caller = state.authentication.authenticate_session(token).await?;
         record_caller(&caller);
         Ok(SessionAuth(caller))
     }
@@ -299,7 +299,7 @@ impl FromRequestParts<AppState> for MaybeAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let Some(Ok(token)) = bearer(parts) else { return Ok(MaybeAuth(None)) };
-        match state.accounts.authenticate(token).await {
+        match state.authentication.authenticate(token).await {
             Ok(caller) => {
                 record_caller(&caller);
                 Ok(MaybeAuth(Some(caller)))

@@ -1,10 +1,10 @@
-//! What every handler can reach: the account service, the outbox, and how the edge treats
+//! What every handler can reach: the capabilities of the account rules, the outbox, and how the edge treats
 //! browsers and proxies.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::accounts::Accounts;
+use crate::accounts::{Accounts, Authentication, AuthorizationServer, Capabilities, Federation, Organizations};
 use crate::mail::outbox::Outbox;
 
 /// What every handler can reach. Every request gets a copy, so it is one shared pointer.
@@ -13,7 +13,16 @@ pub struct AppState(Arc<Shared>);
 
 #[derive(Debug)]
 pub struct Shared {
+    /// Sign-up, profiles, email and password changes, administration, imports, webhooks.
     pub accounts: Accounts,
+    /// Logins, second factors, passkeys, the hand-off, sessions, and who a credential is.
+    pub authentication: Authentication,
+    /// Organizations, their members, roles, domains, invitations and settings.
+    pub organizations: Organizations,
+    /// Single sign-on in and SCIM.
+    pub federation: Federation,
+    /// The OAuth 2.0 authorization server and OpenID provider.
+    pub oauth: AuthorizationServer,
     pub outbox: Outbox,
     pub edge: Arc<Edge>,
     /// The last mail-server check and its outcome, so readiness probes stay cheap.
@@ -63,7 +72,17 @@ impl Edge {
 }
 
 impl AppState {
-    pub fn new(accounts: Accounts, outbox: Outbox, edge: Edge) -> Self {
-        Self(Arc::new(Shared { accounts, outbox, edge: Arc::new(edge), mailer_health: Mutex::new(None) }))
+    pub fn new(capabilities: Capabilities, outbox: Outbox, edge: Edge) -> Self {
+        let Capabilities { accounts, authentication, organizations, federation, oauth } = capabilities;
+        Self(Arc::new(Shared {
+            accounts,
+            authentication,
+            organizations,
+            federation,
+            oauth,
+            outbox,
+            edge: Arc::new(edge),
+            mailer_health: Mutex::new(None),
+        }))
     }
 }

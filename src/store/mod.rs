@@ -39,6 +39,7 @@ pub mod org_roles;
 pub mod orgs;
 pub mod outbox;
 pub mod passkeys;
+pub mod ports;
 pub mod postgres;
 pub mod probe;
 pub mod scim;
@@ -75,6 +76,9 @@ pub use self::org_roles::OrgRoleStore;
 pub use self::orgs::OrgStore;
 pub use self::outbox::{NewEmail, OutboxStore, QueuedEmail};
 pub use self::passkeys::PasskeyStore;
+pub use self::ports::{
+    AccountPorts, AuthenticationPorts, AuthorizationPorts, CorePorts, FederationPorts, Health, OrganizationPorts,
+};
 use self::probe::Probe;
 pub use self::scim::{ScimGroupStore, ScimStore};
 use self::seeding::SeedingStore;
@@ -90,7 +94,14 @@ use crate::sessions::SessionStore;
 /// email changes and (when no Redis is configured) rate limits live in the same database.
 #[async_trait]
 pub trait Store:
-    AccountStore
+    CorePorts
+    + OrganizationPorts
+    + AuthenticationPorts
+    + FederationPorts
+    + AuthorizationPorts
+    + AccountPorts
+    + AccountStore
+    + Health
     + TokenStore
     + OutboxStore
     + JobStore
@@ -121,8 +132,6 @@ pub trait Store:
     + std::fmt::Debug
     + 'static
 {
-    /// A cheap round trip, for readiness.
-    async fn ping(&self) -> StoreResult<()>;
     /// Removing what has expired, in paced batches: an optional capability (see
     /// [`maintenance`]); `None` when the database expires items on its own.
     fn maintenance(&self) -> Option<&dyn MaintenanceStore> {

@@ -98,7 +98,7 @@ async fn world(app: &TestApp, dns: &DnsServer, root: &str, n: usize, credential:
     let member = app.active_user(&format!("{name}-member@example.com"), None).await;
     let member_id = member["id"].as_str().unwrap().to_owned();
     ok(app.post_json("/orgs", &json!({"name": name, "slug": name}), Some(&session)).await, StatusCode::CREATED).await;
-    let operator = app.services().await.accounts;
+    let operator = app.services().await.capabilities.organizations;
     assert!(operator.as_operator().add_member(&name, &member_id, "member").await.unwrap());
     let added =
         app.post_json(&format!("/orgs/{name}/sso/saml"), &json!({"metadata_xml": metadata()}), Some(&session)).await;

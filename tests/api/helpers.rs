@@ -238,6 +238,7 @@ impl TestApp {
     pub async fn admin(&self, email: &str) -> String {
         self.services()
             .await
+            .capabilities
             .accounts
             .create_active_account(
                 email,

@@ -312,7 +312,7 @@ async fn secrets_are_sealed_and_stay_readable_when_a_key_is_configured() {
     let app = spawn_app().await;
     let (_, secret, _) = enrolled_user(&app, "ann@example.com").await;
     let services = app.services().await;
-    let ann = services.accounts.as_operator().find_user("ann@example.com").await.unwrap();
+    let ann = services.capabilities.accounts.as_operator().find_user("ann@example.com").await.unwrap();
     let stored = services.backend.store.totp(ann.id).await.unwrap().unwrap();
     assert!(
         !stored.secret.windows(secret.len()).any(|w| w == secret.as_slice()),

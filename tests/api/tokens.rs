@@ -108,7 +108,7 @@ async fn a_rotation_publishes_a_key_of_the_configured_algorithm_while_the_old_ke
         let (_, before) = app.logged_in_user("ann@example.com").await;
         let old_kid = jwt_header(&before)["kid"].clone();
 
-        let rotated = app.services().await.accounts.rotate_key().await.unwrap().remove(0);
+        let rotated = app.services().await.capabilities.accounts.rotate_key().await.unwrap().remove(0);
         let app = app.restart().await;
 
         assert_eq!(rotated.algorithm, algorithm);

@@ -3,7 +3,7 @@
 //! the operation (the account's owner, the organization's owner, an admin).
 //!
 //! One table, read three ways: the use cases ask [`cell`] before they act (through
-//! `Accounts::admit`), `docs/SECURITY.md` shows [`markdown`] (a test keeps the two the same), and
+//! `Core::admit`), `docs/SECURITY.md` shows [`markdown`] (a test keeps the two the same), and
 //! the integration suite performs every operation with every credential and expects what the
 //! table says. An operation without a row does not compile; a credential without a column
 //! neither.

@@ -11,7 +11,7 @@ use url::Url;
 use uuid::Uuid;
 
 use super::{CODE_TTL, parse_scopes, redirect_matches};
-use crate::accounts::{Accounts, Caller, ClientInfo, Result};
+use crate::accounts::{AuthorizationServer, Caller, ClientInfo, Result};
 use crate::model::org::OrgKey;
 use crate::model::outcome::Kind;
 use crate::sessions::SessionAuth;
@@ -84,7 +84,7 @@ fn consented_org(org: Uuid) -> String {
     format!("urn:gatehouse:org:{org}")
 }
 
-impl Accounts {
+impl AuthorizationServer {
     /// Decides an authorization request (its query string), for the browser session `session`;
     /// `decision` is the person's answer on the consent page, when this is its post.
     pub async fn authorize(

@@ -1,5 +1,5 @@
 //! OpenID Connect Back-Channel Logout 1.0, the producing side: every way a session ends goes
-//! through [`Accounts::close_session`] or [`Accounts::close_all_sessions`], which end it in the
+//! through [`Core::close_session`] or [`Core::close_all_sessions`], which end it in the
 //! session store and then queue, for each client session among those ended whose client has a
 //! `backchannel_logout_uri`, a job that tells the client (`logout_delivery.rs` sends it). The jobs
 //! are written right after the sessions end, before the request answers: a failure to write them
@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::accounts::{Accounts, Result};
+use crate::accounts::{Core, Result};
 use crate::model::session::Grant;
 use crate::store::jobs::{JobKind, NewJob};
 
@@ -39,7 +39,7 @@ pub fn sid_of(grant: &Grant, session_id: Uuid) -> Uuid {
 /// The job's `topic`.
 pub const TOPIC: &str = "backchannel_logout";
 
-impl Accounts {
+impl Core {
     /// Ends one session of the account, telling its client when it is a client session whose
     /// client asked to hear of it; `false` when there was no such session.
     pub async fn close_session(&self, account_id: Uuid, id: Uuid) -> Result<bool> {

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{GRANT_TYPES, OAuthError, OAuthResult, parse_scopes, registrable};
 use crate::accounts::admin::Admin;
-use crate::accounts::{Accounts, Error, FieldError, Result};
+use crate::accounts::{AuthorizationServer, Core, Error, FieldError, Result};
 use crate::model::outcome::{Effects, Kind};
 use crate::store::clients::OAuthClient;
 use crate::tokens::mac::same;
@@ -127,11 +127,11 @@ fn logout_uri_problem(uri: &str, confidential: bool) -> Option<String> {
     }
 }
 
-impl Admin<'_> {
+impl Admin<'_, AuthorizationServer> {
     /// Registers a client; a confidential one gets its secret, shown this once.
     pub async fn create_client(&self, spec: ClientSpec) -> Result<ClientWithSecret> {
         self.admit(crate::accounts::access::matrix::Operation::Client).await?;
-        let now = self.accounts().now();
+        let now = self.service().now();
         let confidential = spec.confidential.unwrap_or(true);
         let blank = OAuthClient {
             id: Uuid::new_v4().simple().to_string(),
@@ -152,24 +152,24 @@ impl Admin<'_> {
         let client = apply(blank, spec)?;
         let secret = confidential.then(OpaqueToken::generate);
         let created = Effects::of(self.outcome(Kind::AdminClientCreated, None).detail(describe(&client)));
-        self.accounts()
+        self.service()
             .commit(
                 &created,
-                self.accounts().store.insert_client(&client, secret.as_ref().map(|s| &s.hash), None, &created),
+                self.service().store.insert_client(&client, secret.as_ref().map(|s| &s.hash), None, &created),
             )
             .await?;
         tracing::info!(client_id = %client.id, "client registered");
         // Published now, so the app finds it in the JWKS on its first login.
-        self.accounts().ensure_id_key().await?;
+        self.service().ensure_id_key().await?;
         Ok(ClientWithSecret { client, secret: secret.map(|s| s.secret) })
     }
 
     pub async fn clients(&self) -> Result<Vec<OAuthClient>> {
-        Ok(self.accounts().store.list_clients().await?)
+        Ok(self.service().store.list_clients().await?)
     }
 
     pub async fn client(&self, id: &str) -> Result<OAuthClient> {
-        self.accounts().store.find_client(id).await?.ok_or(Error::NotFoundClient)
+        self.service().store.find_client(id).await?.ok_or(Error::NotFoundClient)
     }
 
     /// Changes what `spec` names; the rest stays.
@@ -185,9 +185,9 @@ impl Admin<'_> {
         if (OAuthClient { name: before.name.clone(), ..client.clone() }) != before {
             self.require_recent().await?;
         }
-        let client = OAuthClient { updated_at: self.accounts().now(), ..client };
+        let client = OAuthClient { updated_at: self.service().now(), ..client };
         let updated = Effects::of(self.outcome(Kind::AdminClientUpdated, None).detail(describe(&client)));
-        if !self.accounts().commit(&updated, self.accounts().store.update_client(&client, &updated)).await? {
+        if !self.service().commit(&updated, self.service().store.update_client(&client, &updated)).await? {
             return Err(Error::NotFoundClient);
         }
         Ok(client)
@@ -204,11 +204,8 @@ impl Admin<'_> {
         let rotated =
             Effects::of(self.outcome(Kind::AdminClientSecretRotated, None).detail(json!({ "client_id": id })));
         if !self
-            .accounts()
-            .commit(
-                &rotated,
-                self.accounts().store.set_client_secret(id, &secret.hash, self.accounts().now(), &rotated),
-            )
+            .service()
+            .commit(&rotated, self.service().store.set_client_secret(id, &secret.hash, self.service().now(), &rotated))
             .await?
         {
             return Err(Error::NotFoundClient);
@@ -221,7 +218,7 @@ impl Admin<'_> {
     pub async fn delete_client(&self, id: &str) -> Result<OAuthClient> {
         let client = self.client(id).await?;
         let deleted = Effects::of(self.outcome(Kind::AdminClientDeleted, None).detail(describe(&client)));
-        if !self.accounts().commit(&deleted, self.accounts().store.delete_client(id, &deleted)).await? {
+        if !self.service().commit(&deleted, self.service().store.delete_client(id, &deleted)).await? {
             return Err(Error::NotFoundClient);
         }
         Ok(client)
@@ -241,7 +238,7 @@ pub enum ClientCredentials {
     Public { id: String },
 }
 
-impl Accounts {
+impl AuthorizationServer {
     /// The client the credentials prove, or `invalid_client`; a confidential client must send its
     /// secret (compared in constant time), a public one must not.
     pub async fn authenticate_client(&self, credentials: ClientCredentials) -> OAuthResult<OAuthClient> {
@@ -267,7 +264,9 @@ impl Accounts {
             _ => Err(invalid()),
         }
     }
+}
 
+impl Core {
     /// A client by its id, as a request names it.
     pub async fn find_client(&self, id: &str) -> Result<Option<OAuthClient>> {
         if id.is_empty() || id.len() > 64 {

@@ -18,7 +18,7 @@ use serde_json::json;
 use super::tokens::{TokenRequest, TokenResponse};
 use super::{OAuthError, OAuthResult, parse_scopes};
 use crate::accounts::throttle::Action;
-use crate::accounts::{Accounts, Caller, ClientInfo, Error, Result};
+use crate::accounts::{AuthorizationServer, Caller, ClientInfo, Error, Result};
 use crate::model::device::{
     DEVICE_CODE_TTL_SECS, DEVICE_GRANT, DeviceCode, DeviceDecision, DeviceState, MAX_VIEWS, POLL_INTERVAL_SECS,
     USER_CODE_ALPHABET, USER_CODE_LEN, display_user_code, normalize_user_code,
@@ -54,7 +54,7 @@ fn new_user_code() -> String {
     (0..USER_CODE_LEN).map(|_| char::from(USER_CODE_ALPHABET[rng.gen_range(0..USER_CODE_ALPHABET.len())])).collect()
 }
 
-impl Accounts {
+impl AuthorizationServer {
     /// The keyed hash a user code is kept and found by.
     fn user_code_hash(&self, code: &str) -> TokenHash {
         OpaqueToken::derive(&self.keys().derive_secret("device-user-code"), code).hash

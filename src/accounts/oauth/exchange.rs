@@ -13,10 +13,10 @@ use serde_json::json;
 
 use super::tokens::{ClientAccessClaims, TokenRequest, TokenResponse};
 use super::{ACCESS_TOKEN_TYPE, OAuthError, OAuthResult, parse_scopes};
-use crate::accounts::{Accounts, Error};
+use crate::accounts::{AuthorizationServer, Error};
 use crate::store::clients::OAuthClient;
 
-impl Accounts {
+impl AuthorizationServer {
     /// The token endpoint's token exchange.
     pub(super) async fn exchange(&self, client: OAuthClient, request: TokenRequest) -> OAuthResult<TokenResponse> {
         if !client.confidential {

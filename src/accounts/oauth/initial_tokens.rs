@@ -8,7 +8,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::accounts::admin::Admin;
-use crate::accounts::{Error, Result};
+use crate::accounts::{AuthorizationServer, Error, Result};
 use crate::model::outcome::{Effects, Kind};
 use crate::store::clients::InitialToken;
 use crate::tokens::opaque::OpaqueToken;
@@ -24,7 +24,7 @@ pub struct IssuedToken {
     pub secret: SecretString,
 }
 
-impl Admin<'_> {
+impl Admin<'_, AuthorizationServer> {
     /// Issues an initial access token good for `uses` registrations (1 when absent) until
     /// `ttl` from now (a day when absent).
     pub async fn create_initial_token(
@@ -52,7 +52,7 @@ impl Admin<'_> {
             return Err(Error::Validation(problems));
         }
         self.require_recent().await?;
-        let now = self.accounts().now();
+        let now = self.service().now();
         let token = InitialToken {
             id: Uuid::now_v7(),
             name: name.to_owned(),
@@ -64,22 +64,22 @@ impl Admin<'_> {
         let secret = OpaqueToken::generate();
         let detail = json!({ "token_id": token.id, "name": token.name, "uses": uses, "expires_at": token.expires_at });
         let created = Effects::of(self.outcome(Kind::AdminRegistrationTokenCreated, None).detail(detail));
-        self.accounts()
-            .commit(&created, self.accounts().store.insert_initial_token(&token, &secret.hash, &created))
+        self.service()
+            .commit(&created, self.service().store.insert_initial_token(&token, &secret.hash, &created))
             .await?;
         Ok(IssuedToken { token, secret: secret.secret })
     }
 
     /// The live tokens, newest first.
     pub async fn initial_tokens(&self) -> Result<Vec<InitialToken>> {
-        Ok(self.accounts().store.list_initial_tokens(self.accounts().now()).await?)
+        Ok(self.service().store.list_initial_tokens(self.service().now()).await?)
     }
 
     /// Withdraws a token: no registration takes it from now on.
     pub async fn delete_initial_token(&self, id: Uuid) -> Result<()> {
         let deleted =
             Effects::of(self.outcome(Kind::AdminRegistrationTokenDeleted, None).detail(json!({ "token_id": id })));
-        if !self.accounts().commit(&deleted, self.accounts().store.delete_initial_token(id, &deleted)).await? {
+        if !self.service().commit(&deleted, self.service().store.delete_initial_token(id, &deleted)).await? {
             return Err(Error::NotFound);
         }
         Ok(())

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::tokens::{ClientAccessClaims, account_claims};
-use crate::accounts::{Accounts, Error, Result};
+use crate::accounts::{AuthorizationServer, Error, Result};
 use crate::model::account::{AccountKey, Status};
 use crate::model::api_key::ApiKey;
 use crate::model::org::Organization;
@@ -22,7 +22,7 @@ pub enum Introspected {
     Key { key: Box<ApiKey>, issuer: String, org: Option<Organization> },
 }
 
-impl Accounts {
+impl AuthorizationServer {
     /// UserInfo: the account's claims the token's scopes allow; `Forbidden` without `openid`.
     pub async fn userinfo(&self, token: &str) -> Result<Map<String, Value>> {
         let (claims, session) = self.live_client_token(token).await?;

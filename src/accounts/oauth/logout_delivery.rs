@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use url::Host;
 
 use super::backchannel::LogoutNotice;
-use crate::accounts::Accounts;
+use crate::accounts::AuthorizationServer;
 use crate::jobs::{QueueSettings, Sender, Worker};
 use crate::store::jobs::{Job, JobKind, JobStore, Outcome};
 use crate::webhooks::Guard;
@@ -45,7 +45,7 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// How one notice goes.
 #[derive(Debug)]
 pub struct LogoutSender {
-    accounts: Accounts,
+    oauth: AuthorizationServer,
     /// For clients an admin registered.
     direct: reqwest::Client,
     /// For clients that registered themselves: through the guard.
@@ -112,7 +112,7 @@ impl LogoutSender {
         let gone = |error: &str| (None, error.to_owned(), true);
         let notice: LogoutNotice =
             serde_json::from_str(&job.payload).map_err(|_| gone("the stored notice could not be read"))?;
-        let client = match self.accounts.find_client(&notice.client_id).await {
+        let client = match self.oauth.find_client(&notice.client_id).await {
             Ok(Some(client)) => client,
             Ok(None) => return Err(gone("the client is gone")),
             Err(_) => return Err(refused("the client could not be read")),
@@ -134,7 +134,7 @@ impl LogoutSender {
             false => &self.direct,
         };
         let now = Utc::now().timestamp();
-        let keys = self.accounts.keys();
+        let keys = self.oauth.keys();
         let mut claims = json!({
             "iss": keys.issuer(),
             "aud": client.id,
@@ -173,9 +173,9 @@ pub struct Logouts {
 }
 
 impl Logouts {
-    pub fn new(jobs: std::sync::Arc<dyn JobStore>, accounts: Accounts, guard: Guard) -> anyhow::Result<Self> {
+    pub fn new(jobs: std::sync::Arc<dyn JobStore>, oauth: AuthorizationServer, guard: Guard) -> anyhow::Result<Self> {
         let sender = LogoutSender {
-            accounts,
+            oauth,
             direct: client(reqwest::Client::builder())?,
             guarded: client(reqwest::Client::builder().dns_resolver(guard.resolver()))?,
             guard,

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::clients::{ClientSpec, apply};
 use super::{OAuthError, OAuthResult};
-use crate::accounts::{Accounts, ClientInfo, Error};
+use crate::accounts::{AuthorizationServer, ClientInfo, Error};
 use crate::config::ClientRegistration;
 use crate::model::outcome::{Effects, Kind};
 use crate::store::clients::OAuthClient;
@@ -127,7 +127,7 @@ fn auth_method(client: &OAuthClient) -> String {
     if client.confidential { "client_secret_basic" } else { "none" }.to_owned()
 }
 
-impl Accounts {
+impl AuthorizationServer {
     /// Registers a client (`POST /oauth2/register`); `initial_token` is the bearer token sent,
     /// which `token` mode requires.
     pub async fn register_client(

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{OAuthError, OAuthResult};
-use crate::accounts::Accounts;
+use crate::accounts::AuthorizationServer;
 use crate::store::clients::OAuthClient;
 
 /// The `aud` of a client's access token: the client's id, another client's (a token exchange's),
@@ -65,7 +65,7 @@ fn invalid_target(why: impl Into<String>) -> OAuthError {
     OAuthError::refused("invalid_target", why)
 }
 
-impl Accounts {
+impl AuthorizationServer {
     /// Whether `resource` is one the operator lists.
     pub(super) fn known_resource(&self, resource: &str) -> bool {
         self.policy().oauth_resources.iter().any(|r| r == resource)

@@ -4,7 +4,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{OAuthError, OAuthResult};
-use crate::accounts::{Accounts, Error};
+use crate::accounts::{AuthorizationServer, Error};
 use crate::store::clients::OAuthClient;
 use crate::tokens::opaque::{TokenHash, plausible};
 
@@ -16,7 +16,7 @@ pub struct IdTokenHint {
     pub sid: Option<Uuid>,
 }
 
-impl Accounts {
+impl AuthorizationServer {
     /// Revocation (RFC 7009): a client's access or refresh token ends its session (the whole
     /// family of refresh tokens with it). Unknown tokens are no error; another client's token is
     /// refused and left alone.

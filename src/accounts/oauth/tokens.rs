@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::resources::Audience;
 use super::{OAuthError, OAuthResult, parse_scopes};
 use crate::accounts::throttle::Action;
-use crate::accounts::{Accounts, ClientInfo, Error, Result};
+use crate::accounts::{AuthorizationServer, ClientInfo, Error, Result};
 use crate::model::account::{Account, AccountKey, Status};
 use crate::model::outcome::{Effects, Kind};
 use crate::sessions::{Grant, LiveSession, NewSession, Rotation, SessionAuth};
@@ -107,7 +107,7 @@ pub(super) fn account_claims(account: &Account, scopes: &[String]) -> Map<String
     claims
 }
 
-impl Accounts {
+impl AuthorizationServer {
     /// The token endpoint, for an authenticated client.
     pub async fn token(
         &self,

@@ -111,7 +111,7 @@ fn key_id(id: &str) -> Result<Uuid, ApiError> {
     responses((status = 200, description = "The keys", body = KeyList), Errors<(code::Unauthorized, code::Unavailable)>)
 )]
 async fn list(State(state): State<AppState>, Auth(caller): Auth) -> Result<Json<KeyList>, ApiError> {
-    let keys = state.accounts.api_keys(&caller).await?;
+    let keys = state.organizations.api_keys(&caller).await?;
     Ok(Json(KeyList { api_keys: keys.into_iter().map(Into::into).collect() }))
 }
 
@@ -127,7 +127,7 @@ async fn create(
     Client(client): Client,
     JsonBody(request): JsonBody<KeyRequest>,
 ) -> Result<Response, ApiError> {
-    let (key, secret) = state.accounts.create_api_key(&caller, request.into(), &client).await?;
+    let (key, secret) = state.organizations.create_api_key(&caller, request.into(), &client).await?;
     Ok(made(key, &secret))
 }
 
@@ -143,7 +143,7 @@ async fn revoke(
     Client(client): Client,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.accounts.revoke_api_key(&caller, key_id(&id)?, &client).await?;
+    state.organizations.revoke_api_key(&caller, key_id(&id)?, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -158,7 +158,7 @@ async fn org_list(
     Auth(caller): Auth,
     Path(org): Path<String>,
 ) -> Result<Json<KeyList>, ApiError> {
-    let keys = state.accounts.org_api_keys(&caller, &org).await?;
+    let keys = state.organizations.org_api_keys(&caller, &org).await?;
     Ok(Json(KeyList { api_keys: keys.into_iter().map(Into::into).collect() }))
 }
 
@@ -176,7 +176,7 @@ async fn org_create(
     Path(org): Path<String>,
     JsonBody(request): JsonBody<KeyRequest>,
 ) -> Result<Response, ApiError> {
-    let (key, secret) = state.accounts.create_org_api_key(&caller, &org, request.into(), &client).await?;
+    let (key, secret) = state.organizations.create_org_api_key(&caller, &org, request.into(), &client).await?;
     Ok(made(key, &secret))
 }
 
@@ -192,6 +192,6 @@ async fn org_revoke(
     Client(client): Client,
     Path((org, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    state.accounts.revoke_org_api_key(&caller, &org, key_id(&id)?, &client).await?;
+    state.organizations.revoke_org_api_key(&caller, &org, key_id(&id)?, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

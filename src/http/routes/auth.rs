@@ -49,7 +49,7 @@ async fn log_in(
     let LoginBody { email, username, org, password } = body.value;
     let id = LoginId::from_fields(email, username)
         .ok_or_else(|| ApiError::MalformedRequest("Send `email` or `username` with the `password`.".into()))?;
-    let mut pair = tokens(state.accounts.log_in(id, password, org.as_deref(), client).await?)?;
+    let mut pair = tokens(state.authentication.log_in(id, password, org.as_deref(), client).await?)?;
     let cookie = pair.device_token.take().map(|token| device_cookie(&token, state.edge.https));
     let mut response = Json(TokenBody::from(pair)).into_response();
     if let Some(Ok(cookie)) = cookie.map(|c| HeaderValue::from_str(&c)) {
@@ -83,7 +83,7 @@ async fn refresh(
     body: JsonOrForm<RefreshBody>,
 ) -> Result<Json<TokenBody>, ApiError> {
     use secrecy::ExposeSecret;
-    Ok(Json(state.accounts.refresh(body.value.refresh_token.expose_secret(), client).await?.into()))
+    Ok(Json(state.authentication.refresh(body.value.refresh_token.expose_secret(), client).await?.into()))
 }
 
 #[derive(Deserialize)]
@@ -112,7 +112,7 @@ async fn log_out(
             )]));
         }
     };
-    state.accounts.log_out(&caller, everywhere, &client).await?;
+    state.authentication.log_out(&caller, everywhere, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -129,7 +129,7 @@ async fn sessions(
     State(state): State<AppState>,
     EnrollingAuth(caller): EnrollingAuth,
 ) -> Result<Json<SessionList>, ApiError> {
-    let list = state.accounts.list_sessions(&caller).await?;
+    let list = state.authentication.list_sessions(&caller).await?;
     Ok(Json(SessionList { sessions: list.into_iter().map(|s| SessionBody::new(s, caller.session_id())).collect() }))
 }
 
@@ -145,6 +145,6 @@ async fn end_session(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound("session"))?;
-    state.accounts.end_session(&caller, id, &client).await?;
+    state.authentication.end_session(&caller, id, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -82,7 +82,7 @@ async fn list(
     Auth(caller): Auth,
     Client(client): Client,
 ) -> Result<Json<ClientList>, ApiError> {
-    let admin = state.accounts.as_admin(&caller, &client).await?;
+    let admin = state.oauth.as_admin(&caller, &client).await?;
     Ok(Json(ClientList { clients: admin.clients().await?.into_iter().map(ClientBody::from).collect() }))
 }
 
@@ -97,7 +97,7 @@ async fn create(
     Client(client): Client,
     JsonBody(input): JsonBody<ClientInput>,
 ) -> Result<Response, ApiError> {
-    let admin = state.accounts.as_admin(&caller, &client).await?;
+    let admin = state.oauth.as_admin(&caller, &client).await?;
     let made = admin.create_client(input.into()).await?;
     Ok((StatusCode::CREATED, Json(ClientBody::from(made))).into_response())
 }
@@ -113,7 +113,7 @@ async fn read(
     Client(client): Client,
     Path(id): Path<String>,
 ) -> Result<Json<ClientBody>, ApiError> {
-    let admin = state.accounts.as_admin(&caller, &client).await?;
+    let admin = state.oauth.as_admin(&caller, &client).await?;
     Ok(Json(admin.client(&id).await?.into()))
 }
 
@@ -130,7 +130,7 @@ async fn update(
     Path(id): Path<String>,
     JsonBody(input): JsonBody<ClientInput>,
 ) -> Result<Json<ClientBody>, ApiError> {
-    let admin = state.accounts.as_admin(&caller, &client).await?;
+    let admin = state.oauth.as_admin(&caller, &client).await?;
     Ok(Json(admin.update_client(&id, input.into()).await?.into()))
 }
 
@@ -145,7 +145,7 @@ async fn remove(
     Client(client): Client,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let admin = state.accounts.as_admin(&caller, &client).await?;
+    let admin = state.oauth.as_admin(&caller, &client).await?;
     admin.delete_client(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -161,6 +161,6 @@ async fn rotate_secret(
     Client(client): Client,
     Path(id): Path<String>,
 ) -> Result<Json<ClientBody>, ApiError> {
-    let admin = state.accounts.as_admin(&caller, &client).await?;
+    let admin = state.oauth.as_admin(&caller, &client).await?;
     Ok(Json(admin.rotate_client_secret(&id).await?.into()))
 }

@@ -73,7 +73,7 @@ async fn device_authorization(
         Ok(found) => found,
         Err(refusal) => return refusal,
     };
-    match state.accounts.device_authorization(app, form.scope.as_deref(), &client).await {
+    match state.oauth.device_authorization(app, form.scope.as_deref(), &client).await {
         Ok(codes) => {
             let answer = DeviceAuthorizationAnswer {
                 device_code: codes.device_code,
@@ -97,7 +97,7 @@ struct DeviceQuery {
 
 /// To the login page, and back here with the code.
 fn log_in_first(state: &AppState, code: &str) -> Response {
-    let issuer = state.accounts.settings().public_url_issuer();
+    let issuer = state.authentication.settings().public_url_issuer();
     let mut back = url::Url::parse(&format!("{issuer}/device")).expect("the public URL parses");
     back.query_pairs_mut().append_pair("user_code", code);
     let mut login = url::Url::parse(&format!("{issuer}/login")).expect("the public URL parses");
@@ -143,9 +143,9 @@ async fn show(
         Ok(None) => return log_in_first(&state, code),
         Err(error) => return error.into_response(),
     };
-    match state.accounts.device_request(code, &caller, &client).await {
+    match state.oauth.device_request(code, &caller, &client).await {
         Ok(Some(request)) => {
-            let who = match state.accounts.me(&caller).await {
+            let who = match state.authentication.me(&caller).await {
                 Ok(account) => account.email,
                 Err(error) => return ApiError::from(error).into_response(),
             };
@@ -187,7 +187,7 @@ async fn decide(
         "deny" => false,
         _ => return ApiError::from(Error::field("decision", "allow or deny")).into_response(),
     };
-    match state.accounts.decide_device(&user_code, &caller, approve, &client).await {
+    match state.oauth.decide_device(&user_code, &caller, approve, &client).await {
         Ok(true) => pages::device_done(approve),
         Ok(false) => pages::device_entry(&user_code, Some(&pages::t("page-device.unknown")), StatusCode::BAD_REQUEST),
         Err(error) => refused(&user_code, error),

@@ -52,7 +52,7 @@ async fn healthz() -> Json<Health> {
     responses((status = 200, description = "The database and session store answer", body = Readiness), Errors<(code::Unavailable,)>)
 )]
 async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, ApiError> {
-    let checks = tokio::time::timeout(Duration::from_secs(3), state.accounts.check_ready()).await;
+    let checks = tokio::time::timeout(Duration::from_secs(3), state.authentication.check_ready()).await;
     match checks {
         Ok(Ok(())) => {}
         Ok(Err(error)) => {
@@ -99,7 +99,7 @@ async fn mailer_ok(state: &AppState) -> bool {
 async fn metrics(State(state): State<AppState>) -> axum::response::Response {
     use axum::http::{HeaderValue, header};
     use axum::response::IntoResponse;
-    ::metrics::gauge!("gatehouse_password_hash_queue_depth").set(state.accounts.hasher().queued() as f64);
+    ::metrics::gauge!("gatehouse_password_hash_queue_depth").set(state.authentication.hasher().queued() as f64);
     let handle = crate::metrics::handle();
     handle.run_upkeep();
     let mut response = handle.render().into_response();

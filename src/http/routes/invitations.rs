@@ -85,7 +85,7 @@ async fn invite(
     JsonBody(input): JsonBody<InviteBody>,
 ) -> Result<Response, ApiError> {
     let request = InviteRequest { email: input.email, role: input.role };
-    let invitation = state.accounts.invite(&caller, &org, request, &client).await?;
+    let invitation = state.organizations.invite(&caller, &org, request, &client).await?;
     Ok((StatusCode::CREATED, Json(InvitationBody::from(invitation))).into_response())
 }
 
@@ -100,7 +100,7 @@ async fn org_list(
     Auth(caller): Auth,
     Path(org): Path<String>,
 ) -> Result<Json<InvitationList>, ApiError> {
-    let invitations = state.accounts.org_invitations(&caller, &org).await?;
+    let invitations = state.organizations.org_invitations(&caller, &org).await?;
     Ok(Json(InvitationList { invitations: invitations.into_iter().map(InvitationBody::from).collect() }))
 }
 
@@ -116,7 +116,7 @@ async fn revoke(
     Client(client): Client,
     Path((org, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    state.accounts.revoke_invitation(&caller, &org, invitation_id(&id)?, &client).await?;
+    state.organizations.revoke_invitation(&caller, &org, invitation_id(&id)?, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -126,7 +126,7 @@ async fn revoke(
     responses((status = 200, description = "Invitations to the caller", body = MyInvitations), Errors<(code::Unauthorized, code::Unavailable)>)
 )]
 async fn mine(State(state): State<AppState>, Auth(caller): Auth) -> Result<Json<MyInvitations>, ApiError> {
-    let invitations = state.accounts.my_invitations(&caller).await?;
+    let invitations = state.organizations.my_invitations(&caller).await?;
     Ok(Json(MyInvitations { invitations: invitations.into_iter().map(MyInvitationBody::from).collect() }))
 }
 
@@ -142,7 +142,7 @@ async fn accept(
     Client(client): Client,
     JsonBody(input): JsonBody<AcceptBody>,
 ) -> Result<Json<MembershipBody>, ApiError> {
-    let membership = state.accounts.accept_invitation(&caller, input.token.expose_secret(), &client).await?;
+    let membership = state.organizations.accept_invitation(&caller, input.token.expose_secret(), &client).await?;
     Ok(Json(membership.into()))
 }
 
@@ -158,7 +158,7 @@ async fn accept_mine(
     Client(client): Client,
     Path(id): Path<String>,
 ) -> Result<Json<MembershipBody>, ApiError> {
-    let membership = state.accounts.accept_invitation_by_id(&caller, invitation_id(&id)?, &client).await?;
+    let membership = state.organizations.accept_invitation_by_id(&caller, invitation_id(&id)?, &client).await?;
     Ok(Json(membership.into()))
 }
 
@@ -169,7 +169,7 @@ async fn accept_mine(
     responses((status = 303, description = "To the account page"), Errors<(code::MalformedRequest,)>)
 )]
 async fn page(State(state): State<AppState>, Query(query): Query<PageQuery>) -> Response {
-    let public = &state.accounts.settings().public_url;
+    let public = &state.authentication.settings().public_url;
     match query.token.filter(|t| crate::tokens::opaque::plausible(t)) {
         Some(token) => go_to(account_page(public, "invitation", &token).as_str()),
         None => go_to(account_page(public, "invitation", "").as_str()),

@@ -36,11 +36,11 @@ pub fn router() -> Router<AppState> {
 pub(crate) async fn login_next(state: &AppState, next: Option<&str>) -> Option<String> {
     let next = checked_next(state, next)?;
     let url = url::Url::parse(&next).ok()?;
-    let authorize = format!("{}/oauth2/authorize", state.accounts.settings().public_url_issuer());
+    let authorize = format!("{}/oauth2/authorize", state.authentication.settings().public_url_issuer());
     if url.as_str().split('?').next() != Some(authorize.as_str()) {
         return Some(next);
     }
-    match state.accounts.authorization_is_registered(url.query().unwrap_or_default()).await {
+    match state.oauth.authorization_is_registered(url.query().unwrap_or_default()).await {
         Ok(true) => Some(next),
         Ok(false) => None,
         Err(error) => {
@@ -65,8 +65,8 @@ struct LoginQuery {
 /// This page's own address with `next`: where a login by email or through a provider started
 /// here comes back to (`GATEHOUSE_REDIRECT_ALLOW` always allows it).
 fn back_here(state: &AppState, next: Option<&str>) -> String {
-    let mut page = url::Url::parse(&format!("{}/login", state.accounts.settings().public_url_issuer()))
-        .unwrap_or_else(|_| state.accounts.settings().public_url.clone());
+    let mut page = url::Url::parse(&format!("{}/login", state.authentication.settings().public_url_issuer()))
+        .unwrap_or_else(|_| state.authentication.settings().public_url.clone());
     if let Some(next) = next {
         page.query_pairs_mut().append_pair("next", next);
     }
@@ -77,9 +77,9 @@ fn back_here(state: &AppState, next: Option<&str>) -> String {
 /// and whether an organization's identity provider may be where an address logs in.
 async fn other_ways(state: &AppState, next: Option<&str>) -> pages::OtherWays {
     let back = back_here(state, next);
-    let issuer = state.accounts.settings().public_url_issuer();
+    let issuer = state.authentication.settings().public_url_issuer();
     let providers = state
-        .accounts
+        .authentication
         .providers()
         .into_iter()
         .filter_map(|(name, label)| {
@@ -88,10 +88,10 @@ async fn other_ways(state: &AppState, next: Option<&str>) -> pages::OtherWays {
             Some((label, start.to_string()))
         })
         .collect();
-    let (email, passkeys) = (state.accounts.policy().passwordless, state.accounts.passkeys_available());
+    let (email, passkeys) = (state.accounts.policy().passwordless, state.authentication.passkeys_available());
     // Asked again at each page, so a connection added a moment ago shows (a failed read: the
     // password form, as before any connection).
-    let sso = state.accounts.sso_anywhere().await.unwrap_or(false);
+    let sso = state.organizations.sso_anywhere().await.unwrap_or(false);
     pages::OtherWays { providers, email, passkeys, sso }
 }
 
@@ -109,7 +109,7 @@ async fn show(
     if let Some(code) = &query.code {
         let client_again = client.clone();
         let proof = handoff_proof(&headers, None);
-        let response = match state.accounts.exchange_handoff(code.expose_secret(), &proof, client).await {
+        let response = match state.authentication.exchange_handoff(code.expose_secret(), &proof, client).await {
             Ok(LoginStep::Session(pair)) => logged_in(&state, &headers, &client_again, *pair, next.as_deref()).await,
             Ok(LoginStep::SecondFactor(challenge)) => second_step(&form, next.as_deref(), &challenge),
             Err(error) => refused(&form, next.as_deref(), "", error, &ways),
@@ -124,7 +124,7 @@ async fn show(
     if next.is_none() {
         match browser_caller(&state, &headers).await {
             Ok(Some(caller)) => {
-                let who = match state.accounts.me(&caller).await {
+                let who = match state.authentication.me(&caller).await {
                     Ok(account) => account.email,
                     Err(error) => return ApiError::from(error).into_response(),
                 };
@@ -196,7 +196,8 @@ async fn submit(
             Ok(started) => started,
             Err(error) => return error.into_response(),
         };
-        let sent = match state.accounts.request_email_login(&address, Some(back.as_str()), binding, &client).await {
+        let sent = match state.authentication.request_email_login(&address, Some(back.as_str()), binding, &client).await
+        {
             Ok(()) => pages::email_link_sent(&form, next.as_deref(), address.trim(), None, StatusCode::OK),
             Err(error) => refused(&form, next.as_deref(), &address, error, &ways),
         };
@@ -205,7 +206,7 @@ async fn submit(
     let client_again = client.clone();
     if let (Some(code), Some(email)) = (email_code, email) {
         let proof = EmailProof::Code { email: email.clone(), code };
-        return match state.accounts.log_in_by_email(proof, client).await {
+        return match state.authentication.log_in_by_email(proof, client).await {
             Ok(LoginStep::Session(pair)) => logged_in(&state, &headers, &client_again, *pair, next.as_deref()).await,
             Ok(LoginStep::SecondFactor(challenge)) => second_step(&form, next.as_deref(), &challenge),
             Err(error @ Error::InvalidCode) => {
@@ -220,9 +221,9 @@ async fn submit(
             (Err(_), _) => Err(Error::WebauthnFailed("the browser's answer is not a passkey's")),
             (Ok(credential), Some(token)) => {
                 let factor = SecondFactor::Webauthn(Box::new(credential));
-                state.accounts.complete_login(token.expose_secret(), factor, None, client).await
+                state.authentication.complete_login(token.expose_secret(), factor, None, client).await
             }
-            (Ok(credential), None) => state.accounts.log_in_with_passkey(&credential, client).await,
+            (Ok(credential), None) => state.authentication.log_in_with_passkey(&credential, client).await,
         };
         return match (outcome, mfa_token) {
             (Ok(pair), _) => logged_in(&state, &headers, &client_again, pair, next.as_deref()).await,
@@ -239,7 +240,7 @@ async fn submit(
             totp if totp.len() == 6 && totp.bytes().all(|b| b.is_ascii_digit()) => SecondFactor::Totp(totp.into()),
             recovery => SecondFactor::RecoveryCode(recovery.into()),
         };
-        return match state.accounts.complete_login(mfa_token.expose_secret(), factor, None, client).await {
+        return match state.authentication.complete_login(mfa_token.expose_secret(), factor, None, client).await {
             Ok(pair) => logged_in(&state, &headers, &client_again, pair, next.as_deref()).await,
             Err(error @ Error::InvalidCode) => {
                 let error = ApiError::from(error);
@@ -259,7 +260,7 @@ async fn submit(
         let status = StatusCode::UNPROCESSABLE_ENTITY;
         return pages::login_form(&form, next.as_deref(), &login, Some(&why), status, &ways);
     };
-    match state.accounts.log_in(id, password, None, client).await {
+    match state.authentication.log_in(id, password, None, client).await {
         Ok(LoginStep::Session(pair)) => logged_in(&state, &headers, &client_again, *pair, next.as_deref()).await,
         Ok(LoginStep::SecondFactor(challenge)) => second_step(&form, next.as_deref(), &challenge),
         Err(error) => refused(&form, next.as_deref(), &login, error, &ways),
@@ -277,7 +278,7 @@ async fn address_first(
     ways: &pages::OtherWays,
 ) -> Response {
     let back = back_here(state, next);
-    match state.accounts.discover_sso(login, Some(&back), client).await {
+    match state.organizations.discover_sso(login, Some(&back), client).await {
         Ok(login_url) => pages::to_identity_provider(&login_url),
         Err(error @ Error::RateLimited { .. }) => refused(form, next, login, error, ways),
         // No identity provider for it (or a username, which never has one): its password.
@@ -306,7 +307,7 @@ fn refused(form: &str, next: Option<&str>, login: &str, error: Error, ways: &pag
 
 /// Sets the browser-session cookie and goes on to `next` (or to the login page, which then
 /// says who is logged in). A browser session already there is replaced (see
-/// [`crate::accounts::Accounts::replace_browser_session`]).
+/// [`crate::accounts::Core::replace_browser_session`]).
 async fn logged_in(
     state: &AppState,
     headers: &HeaderMap,
@@ -314,19 +315,19 @@ async fn logged_in(
     pair: TokenPair,
     next: Option<&str>,
 ) -> Response {
-    let value = state.accounts.browser_cookie(pair.session_id, pair.account.id);
-    if let Err(Error::MfaEnrolmentRequired) = state.accounts.browser_caller(&value).await {
+    let value = state.authentication.browser_cookie(pair.session_id, pair.account.id);
+    if let Err(Error::MfaEnrolmentRequired) = state.authentication.browser_caller(&value).await {
         return pages::link_problem(StatusCode::FORBIDDEN, "second-factor-first");
     }
     if let Ok(Some(previous)) = browser_caller(state, headers).await
         && previous.session_id() != Some(pair.session_id)
         && let Err(error) =
-            state.accounts.replace_browser_session(&previous, pair.session_id, pair.account.id, client).await
+            state.authentication.replace_browser_session(&previous, pair.session_id, pair.account.id, client).await
     {
         tracing::warn!(%error, "could not end the browser session this login replaces");
     }
-    let max_age = state.accounts.settings().session_ttl.as_secs();
-    let login_page = format!("{}/login", state.accounts.settings().public_url_issuer());
+    let max_age = state.authentication.settings().session_ttl.as_secs();
+    let login_page = format!("{}/login", state.authentication.settings().public_url_issuer());
     let cookie = state.edge.cookie(SESSION_COOKIE, &value, max_age, true);
     with_cookies(go_to(next.unwrap_or(&login_page)), [cookie])
 }

@@ -46,7 +46,7 @@ async fn status(
     State(state): State<AppState>,
     EnrollingAuth(caller): EnrollingAuth,
 ) -> Result<Json<MfaStatus>, ApiError> {
-    let factors = state.accounts.factors(&caller).await?;
+    let factors = state.authentication.factors(&caller).await?;
     Ok(Json(MfaStatus { totp: factors.totp, recovery_codes: factors.recovery_codes, passkeys: factors.passkeys }))
 }
 
@@ -78,7 +78,7 @@ async fn begin_totp(
     EnrollingAuth(caller): EnrollingAuth,
     extract::Json(body): extract::Json<PasswordBody>,
 ) -> Result<Json<EnrolmentBody>, ApiError> {
-    let enrolment = state.accounts.begin_totp(&caller, body.password).await?;
+    let enrolment = state.authentication.begin_totp(&caller, body.password).await?;
     let otpauth_uri = enrolment.otpauth_uri.expose_secret();
     Ok(Json(EnrolmentBody {
         secret: enrolment.secret.expose_secret().to_owned(),
@@ -127,7 +127,7 @@ async fn confirm_totp(
     Client(client): Client,
     extract::Json(body): extract::Json<CodeBody>,
 ) -> Result<Json<RecoveryCodes>, ApiError> {
-    let recovery_codes = state.accounts.confirm_totp(&caller, body.code, &client).await?;
+    let recovery_codes = state.authentication.confirm_totp(&caller, body.code, &client).await?;
     Ok(Json(RecoveryCodes { recovery_codes }))
 }
 
@@ -173,7 +173,7 @@ async fn disable_totp(
     Client(client): Client,
     extract::Json(body): extract::Json<ProofBody>,
 ) -> Result<StatusCode, ApiError> {
-    state.accounts.disable_totp(&caller, body.into_proof()?, &client).await?;
+    state.authentication.disable_totp(&caller, body.into_proof()?, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -187,7 +187,7 @@ async fn new_recovery_codes(
     Auth(caller): Auth,
     Client(client): Client,
 ) -> Result<Json<RecoveryCodes>, ApiError> {
-    let recovery_codes = state.accounts.new_recovery_codes(&caller, &client).await?;
+    let recovery_codes = state.authentication.new_recovery_codes(&caller, &client).await?;
     Ok(Json(RecoveryCodes { recovery_codes }))
 }
 
@@ -232,7 +232,7 @@ async fn complete_login(
             ));
         }
     };
-    let pair = state.accounts.complete_login(mfa_token.expose_secret(), factor, org.as_deref(), client).await?;
+    let pair = state.authentication.complete_login(mfa_token.expose_secret(), factor, org.as_deref(), client).await?;
     Ok(Json(pair.into()))
 }
 
@@ -258,7 +258,7 @@ async fn reauthenticate(
     Client(client): Client,
     extract::Json(body): extract::Json<ProofBody>,
 ) -> Result<Json<ReauthenticatedBody>, ApiError> {
-    let fresh = state.accounts.reauthenticate(&caller, body.into_proof()?, &client).await?;
+    let fresh = state.authentication.reauthenticate(&caller, body.into_proof()?, &client).await?;
     Ok(Json(ReauthenticatedBody {
         access_token: fresh.access_token,
         token_type: "Bearer",

@@ -43,7 +43,7 @@ fn answer(state: &AppState, headers: &HeaderMap, query: &str, decision: Authoriz
         Authorization::Refused(why) => pages::oauth_refused(&why),
         Authorization::Redirect(url) => go_to(url.as_str()),
         Authorization::Login { again, login_hint } => {
-            let issuer = state.accounts.settings().public_url_issuer();
+            let issuer = state.authentication.settings().public_url_issuer();
             let mut login = url::Url::parse(&format!("{issuer}/login")).expect("the public URL parses");
             login.query_pairs_mut().append_pair("next", &format!("{issuer}/oauth2/authorize?{again}"));
             if let Some(hint) = login_hint {
@@ -76,7 +76,7 @@ async fn authorize(
         Ok(caller) => caller,
         Err(error) => return error.into_response(),
     };
-    match state.accounts.authorize(&query, caller.as_ref(), None, &client).await {
+    match state.oauth.authorize(&query, caller.as_ref(), None, &client).await {
         Ok(decision) => answer(&state, &headers, &query, decision),
         Err(error) => ApiError::from(error).into_response(),
     }
@@ -107,7 +107,7 @@ async fn consent(
         Err(error) => return error.into_response(),
     };
     let decision = Some(decision == "allow");
-    match state.accounts.authorize(&request, caller.as_ref(), decision.filter(|_| caller.is_some()), &client).await {
+    match state.oauth.authorize(&request, caller.as_ref(), decision.filter(|_| caller.is_some()), &client).await {
         Ok(decision) => answer(&state, &headers, &request, decision),
         Err(error) => ApiError::from(error).into_response(),
     }
@@ -208,7 +208,7 @@ async fn token(
         }),
         resource: form.resource,
     };
-    match state.accounts.token(app, request, &client).await {
+    match state.oauth.token(app, request, &client).await {
         Ok(tokens) => Json(TokenAnswer::from(tokens)).into_response(),
         Err(error) => oauth_error(error, basic),
     }
@@ -221,7 +221,7 @@ async fn token(
 )]
 async fn userinfo(State(state): State<AppState>, parts: axum::http::request::Parts) -> Response {
     let Some(Ok(token)) = bearer(&parts) else { return ApiError::Unauthorized { token_sent: false }.into_response() };
-    match state.accounts.userinfo(token).await {
+    match state.oauth.userinfo(token).await {
         Ok(claims) => Json(claims).into_response(),
         Err(Error::Forbidden) => {
             let mut response = ApiError::Forbidden.into_response();
@@ -258,7 +258,7 @@ async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: JsonOrF
         Err(refusal) => return refusal,
     };
     let Some(token) = form.token else { return oauth_error(OAuthError::invalid_request("token is required"), basic) };
-    match state.accounts.revoke_client_token(&app, &token).await {
+    match state.oauth.revoke_client_token(&app, &token).await {
         Ok(()) => StatusCode::OK.into_response(),
         Err(error) => oauth_error(error, basic),
     }
@@ -281,7 +281,7 @@ async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: Jso
         return oauth_error(refusal, basic);
     }
     let Some(token) = form.token else { return oauth_error(OAuthError::invalid_request("token is required"), basic) };
-    match state.accounts.introspect_credential(&app, &token).await {
+    match state.oauth.introspect_credential(&app, &token).await {
         Ok(found) => Json(crate::http::introspection::answer(found)).into_response(),
         Err(error) => ApiError::from(error).into_response(),
     }
@@ -306,7 +306,7 @@ async fn after_logout(
 ) -> Result<Option<String>, Response> {
     let Some(uri) = request.post_logout_redirect_uri.as_deref() else { return Ok(None) };
     let client = match client_id {
-        Some(id) => state.accounts.find_client(id).await.map_err(|e| ApiError::from(e).into_response())?,
+        Some(id) => state.authentication.find_client(id).await.map_err(|e| ApiError::from(e).into_response())?,
         None => None,
     };
     if !client.is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r == uri)) {
@@ -333,7 +333,7 @@ async fn logout(
     Query(request): Query<LogoutRequest>,
 ) -> Response {
     let hint = match request.id_token_hint.as_deref() {
-        Some(hint) => Some(state.accounts.id_token_hint(hint).await),
+        Some(hint) => Some(state.oauth.id_token_hint(hint).await),
         None => None,
     };
     if let Some(None) = hint {
@@ -348,7 +348,7 @@ async fn logout(
     let mut hint = hint.flatten();
     let mut ask = false;
     if let Some(given) = &hint {
-        let client = match state.accounts.find_client(&given.aud).await {
+        let client = match state.authentication.find_client(&given.aud).await {
             Ok(client) => client,
             Err(error) => return ApiError::from(error).into_response(),
         };

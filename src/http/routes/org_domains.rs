@@ -58,7 +58,7 @@ async fn list(
     Auth(caller): Auth,
     Path(org): Path<String>,
 ) -> Result<Json<DomainList>, ApiError> {
-    let domains = state.accounts.org_domains(&caller, &org).await?;
+    let domains = state.organizations.org_domains(&caller, &org).await?;
     Ok(Json(DomainList { domains: domains.into_iter().map(DomainBody::from).collect() }))
 }
 
@@ -76,7 +76,8 @@ async fn add(
     Path(org): Path<String>,
     JsonBody(input): JsonBody<NewDomain>,
 ) -> Result<Response, ApiError> {
-    let domain = state.accounts.add_org_domain(&caller, &org, &input.domain, input.auto_join_role, &client).await?;
+    let domain =
+        state.organizations.add_org_domain(&caller, &org, &input.domain, input.auto_join_role, &client).await?;
     Ok((StatusCode::CREATED, Json(DomainBody::from(domain))).into_response())
 }
 
@@ -91,7 +92,7 @@ async fn read(
     Auth(caller): Auth,
     Path((org, domain)): Path<(String, String)>,
 ) -> Result<Json<DomainBody>, ApiError> {
-    Ok(Json(state.accounts.org_domain(&caller, &org, &domain).await?.into()))
+    Ok(Json(state.organizations.org_domain(&caller, &org, &domain).await?.into()))
 }
 
 #[utoipa::path(
@@ -106,7 +107,7 @@ async fn verify(
     Client(client): Client,
     Path((org, domain)): Path<(String, String)>,
 ) -> Result<Json<DomainBody>, ApiError> {
-    Ok(Json(state.accounts.verify_org_domain(&caller, &org, &domain, &client).await?.into()))
+    Ok(Json(state.organizations.verify_org_domain(&caller, &org, &domain, &client).await?.into()))
 }
 
 #[utoipa::path(
@@ -123,7 +124,8 @@ async fn update(
     Path((org, domain)): Path<(String, String)>,
     JsonBody(input): JsonBody<DomainChange>,
 ) -> Result<Json<DomainBody>, ApiError> {
-    let domain = state.accounts.set_domain_auto_join(&caller, &org, &domain, input.auto_join_role, &client).await?;
+    let domain =
+        state.organizations.set_domain_auto_join(&caller, &org, &domain, input.auto_join_role, &client).await?;
     Ok(Json(domain.into()))
 }
 
@@ -139,6 +141,6 @@ async fn remove(
     Client(client): Client,
     Path((org, domain)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    state.accounts.remove_org_domain(&caller, &org, &domain, &client).await?;
+    state.organizations.remove_org_domain(&caller, &org, &domain, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -54,7 +54,7 @@ async fn list(
     Auth(caller): Auth,
     Path(org): Path<String>,
 ) -> Result<Json<RoleList>, ApiError> {
-    let roles = state.accounts.org_roles(&caller, &org).await?;
+    let roles = state.organizations.org_roles(&caller, &org).await?;
     Ok(Json(RoleList { roles: roles.into_iter().map(|r| RoleBody::new(r.name, r.permissions, r.builtin)).collect() }))
 }
 
@@ -72,7 +72,7 @@ async fn create(
     Path(org): Path<String>,
     JsonBody(input): JsonBody<NewRole>,
 ) -> Result<Response, ApiError> {
-    let role = state.accounts.create_org_role(&caller, &org, &input.name, input.permissions, &client).await?;
+    let role = state.organizations.create_org_role(&caller, &org, &input.name, input.permissions, &client).await?;
     Ok((StatusCode::CREATED, Json(RoleBody::new(role.name, role.permissions, false))).into_response())
 }
 
@@ -90,7 +90,7 @@ async fn update(
     Path((org, name)): Path<(String, String)>,
     JsonBody(input): JsonBody<RoleChange>,
 ) -> Result<Json<RoleBody>, ApiError> {
-    let role = state.accounts.update_org_role(&caller, &org, &name, input.permissions, &client).await?;
+    let role = state.organizations.update_org_role(&caller, &org, &name, input.permissions, &client).await?;
     Ok(Json(RoleBody::new(role.name, role.permissions, false)))
 }
 
@@ -106,6 +106,6 @@ async fn remove(
     Client(client): Client,
     Path((org, name)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    state.accounts.delete_org_role(&caller, &org, &name, &client).await?;
+    state.organizations.delete_org_role(&caller, &org, &name, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

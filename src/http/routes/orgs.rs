@@ -149,7 +149,7 @@ async fn create(
     JsonBody(input): JsonBody<CreateOrg>,
 ) -> Result<Response, ApiError> {
     let new = NewOrg { name: input.name, slug: input.slug, data: input.data };
-    let org = state.accounts.create_org(&caller, new, &client).await?;
+    let org = state.organizations.create_org(&caller, new, &client).await?;
     Ok((StatusCode::CREATED, Json(OrgBody::from(org))).into_response())
 }
 
@@ -159,7 +159,7 @@ async fn create(
     responses((status = 200, description = "The caller's memberships", body = OrgList), Errors<(code::Unauthorized, code::Unavailable)>)
 )]
 async fn list(State(state): State<AppState>, Auth(caller): Auth) -> Result<Json<OrgList>, ApiError> {
-    let orgs = state.accounts.my_orgs(&caller).await?;
+    let orgs = state.organizations.my_orgs(&caller).await?;
     Ok(Json(OrgList { orgs: orgs.into_iter().map(OrgStanding::from).collect() }))
 }
 
@@ -191,7 +191,7 @@ async fn update(
     JsonBody(input): JsonBody<UpdateOrg>,
 ) -> Result<Json<OrgBody>, ApiError> {
     let edit = OrgEdit { name: input.name, slug: input.slug, data: input.data, policy: input.policy };
-    Ok(Json(state.accounts.update_org(&caller, &org, edit, &client).await?.into()))
+    Ok(Json(state.organizations.update_org(&caller, &org, edit, &client).await?.into()))
 }
 
 #[utoipa::path(
@@ -206,7 +206,7 @@ async fn remove(
     Client(client): Client,
     Path(org): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.accounts.delete_org(&caller, &org, &client).await?;
+    state.organizations.delete_org(&caller, &org, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -232,7 +232,7 @@ async fn members(
         return Err(ApiError::ValidationFailed(errors));
     }
     // One more than a page: whether it comes back says whether there is a next page.
-    let members = state.accounts.org_members(&caller, &org, after.flatten(), limit + 1).await?;
+    let members = state.organizations.org_members(&caller, &org, after.flatten(), limit + 1).await?;
     let (members, next_cursor) = page_of(members, limit, |last| MemberCursor::of(last).encode());
     Ok(Json(MemberPage { members: members.into_iter().map(MemberBody::from).collect(), next_cursor }))
 }
@@ -252,7 +252,7 @@ async fn set_role(
     JsonBody(input): JsonBody<RoleInput>,
 ) -> Result<Json<MemberBody>, ApiError> {
     let account_id = member_id(&account_id)?;
-    let member = state.accounts.set_member_role(&caller, &org, account_id, &input.role, &client).await?;
+    let member = state.organizations.set_member_role(&caller, &org, account_id, &input.role, &client).await?;
     Ok(Json(member.into()))
 }
 
@@ -269,7 +269,7 @@ async fn remove_member(
     Path((org, account_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let account_id = member_id(&account_id)?;
-    state.accounts.remove_member(&caller, &org, account_id, &client).await?;
+    state.organizations.remove_member(&caller, &org, account_id, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -285,7 +285,7 @@ async fn switch(
     Client(client): Client,
     JsonBody(input): JsonBody<SwitchOrg>,
 ) -> Result<Json<SwitchedBody>, ApiError> {
-    let switched = state.accounts.switch_org(&caller, input.org.as_deref(), &client).await?;
+    let switched = state.authentication.switch_org(&caller, input.org.as_deref(), &client).await?;
     Ok(Json(SwitchedBody {
         access_token: switched.token.access_token,
         token_type: "Bearer",
@@ -334,7 +334,7 @@ async fn admin_list(
     Client(client): Client,
     Query(query): Query<OrgsQuery>,
 ) -> Result<Json<OrgPage>, ApiError> {
-    let admin = state.accounts.as_admin(&caller, &client).await?;
+    let admin = state.organizations.as_admin(&caller, &client).await?;
     let mut errors: Vec<FieldError> = Vec::new();
     let limit = page_limit(query.limit.as_deref(), &mut errors);
     let before = page_cursor(query.cursor.as_deref(), &mut errors);
@@ -361,7 +361,7 @@ async fn admin_read(
     Client(client): Client,
     Path(org): Path<String>,
 ) -> Result<Json<AdminOrgBody>, ApiError> {
-    let admin = state.accounts.as_admin(&caller, &client).await?;
+    let admin = state.organizations.as_admin(&caller, &client).await?;
     let found = admin.find_org(&org).await?;
     Ok(Json(AdminOrgBody { org: found.org.into(), members: found.members }))
 }

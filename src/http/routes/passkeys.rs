@@ -64,7 +64,7 @@ async fn registration_options(
     State(state): State<AppState>,
     EnrollingAuth(caller): EnrollingAuth,
 ) -> Result<Json<Value>, ApiError> {
-    let options = state.accounts.passkey_registration_options(&caller).await?;
+    let options = state.authentication.passkey_registration_options(&caller).await?;
     Ok(Json(serde_json::to_value(options).map_err(|e| ApiError::Internal(e.into()))?))
 }
 
@@ -89,7 +89,7 @@ async fn register(
     extract::Json(body): extract::Json<RegisterBody>,
 ) -> Result<(StatusCode, Json<PasskeyBody>), ApiError> {
     let answer: RegisterPublicKeyCredential = credential(body.credential)?;
-    let passkey = state.accounts.register_passkey(&caller, &answer, body.name, &client).await?;
+    let passkey = state.authentication.register_passkey(&caller, &answer, body.name, &client).await?;
     Ok((StatusCode::CREATED, Json(passkey.into())))
 }
 
@@ -103,7 +103,7 @@ struct PasskeyList {
     responses((status = 200, description = "Oldest first", body = PasskeyList), Errors<(code::Unauthorized, code::Unavailable)>)
 )]
 async fn list(State(state): State<AppState>, Auth(caller): Auth) -> Result<Json<PasskeyList>, ApiError> {
-    let credentials = state.accounts.passkeys(&caller).await?.into_iter().map(PasskeyBody::from).collect();
+    let credentials = state.authentication.passkeys(&caller).await?.into_iter().map(PasskeyBody::from).collect();
     Ok(Json(PasskeyList { credentials }))
 }
 
@@ -120,7 +120,7 @@ async fn remove(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound("passkey"))?;
-    state.accounts.delete_passkey(&caller, id, &client).await?;
+    state.authentication.delete_passkey(&caller, id, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -145,11 +145,11 @@ async fn request_options(
 ) -> Result<Json<Value>, ApiError> {
     use secrecy::ExposeSecret;
     let account = match (body.mfa_token, caller) {
-        (Some(token), _) => Some(state.accounts.mfa_token_account(token.expose_secret()).await?),
+        (Some(token), _) => Some(state.authentication.mfa_token_account(token.expose_secret()).await?),
         (None, Some(caller)) => Some(caller.account_id),
         (None, None) => None,
     };
-    let options = state.accounts.passkey_request_options(account, &client).await?;
+    let options = state.authentication.passkey_request_options(account, &client).await?;
     Ok(Json(serde_json::to_value(options).map_err(|e| ApiError::Internal(e.into()))?))
 }
 
@@ -172,5 +172,5 @@ async fn log_in(
     extract::Json(body): extract::Json<PasskeyLoginBody>,
 ) -> Result<Json<TokenBody>, ApiError> {
     let answer: PublicKeyCredential = credential(body.credential)?;
-    Ok(Json(state.accounts.log_in_with_passkey(&answer, client).await?.into()))
+    Ok(Json(state.authentication.log_in_with_passkey(&answer, client).await?.into()))
 }

@@ -56,7 +56,7 @@ async fn change(
     }
     let change =
         PasswordChange { email: body.email, current_password: body.current_password, new_password: body.new_password };
-    state.accounts.change_password(caller.as_ref(), change, &client).await?;
+    state.authentication.change_password(caller.as_ref(), change, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -79,7 +79,7 @@ async fn forgot(
     Client(client): Client,
     extract::Json(body): extract::Json<ForgotBody>,
 ) -> Result<(StatusCode, Json<MessageBody>), ApiError> {
-    state.accounts.forgot_password(&body.email, body.redirect_to.as_deref(), &client).await?;
+    state.authentication.forgot_password(&body.email, body.redirect_to.as_deref(), &client).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(MessageBody { message: "If an account has this address, a password-reset link is on its way." }),
@@ -118,7 +118,7 @@ async fn form(State(state): State<AppState>, query: Result<Query<TokenQuery>, Ap
         return link_problem(ApiError::TokenInvalid);
     };
     let redirect_to = state.accounts.policy().redirects.recheck(redirect_to.as_deref());
-    match state.accounts.check_reset_token(&token).await {
+    match state.authentication.check_reset_token(&token).await {
         Ok(()) => pages::reset_form(&token, redirect_to.as_ref(), None, StatusCode::OK),
         Err(error) => link_problem(error.into()),
     }
@@ -153,7 +153,7 @@ async fn reset(
         // Another site's page posting the form: refused before the token is even looked at.
         return pages::link_problem(StatusCode::FORBIDDEN, "form-from-elsewhere");
     }
-    let result = state.accounts.reset_password(&token, new_password, &client).await.map_err(ApiError::from);
+    let result = state.authentication.reset_password(&token, new_password, &client).await.map_err(ApiError::from);
     match (body.kind, result) {
         (BodyKind::Json, Ok(())) => StatusCode::NO_CONTENT.into_response(),
         (BodyKind::Json, Err(error)) => error.into_response(),

@@ -54,7 +54,7 @@ async fn request(
     extract::Json(body): extract::Json<EmailLoginBody>,
 ) -> Result<Response, ApiError> {
     let (binding, set) = start_handoff(&state, &headers, body.code_challenge, body.code_challenge_method.as_deref())?;
-    state.accounts.request_email_login(&body.email, body.redirect_to.as_deref(), binding, &client).await?;
+    state.authentication.request_email_login(&body.email, body.redirect_to.as_deref(), binding, &client).await?;
     let message = MessageBody { message: "If this address may log in here, a link and a code are on their way." };
     Ok(with_cookies((StatusCode::ACCEPTED, Json(message)).into_response(), [set]))
 }
@@ -95,7 +95,7 @@ async fn page(State(state): State<AppState>, query: Result<Query<LinkQuery>, Api
         return link_problem(ApiError::TokenInvalid);
     };
     let redirect_to = state.accounts.policy().redirects.recheck(redirect_to.as_deref());
-    match state.accounts.check_email_link(&token).await {
+    match state.authentication.check_email_link(&token).await {
         Ok(()) => pages::email_login_form(&token, redirect_to.as_ref()),
         Err(error) => link_problem(error.into()),
     }
@@ -160,7 +160,7 @@ async fn verify(
                 .into_response();
         }
     };
-    match state.accounts.log_in_by_email(proof, client).await.map_err(ApiError::from).and_then(tokens) {
+    match state.authentication.log_in_by_email(proof, client).await.map_err(ApiError::from).and_then(tokens) {
         Ok(pair) => Json(TokenBody::from(pair)).into_response(),
         Err(error) => error.into_response(),
     }

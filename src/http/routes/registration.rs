@@ -115,7 +115,7 @@ struct RegistrationAnswer {
 
 fn answer(state: &AppState, registered: Registered) -> RegistrationAnswer {
     let Registered { client, auth_method, client_secret, registration_access_token } = registered;
-    let issuer = state.accounts.keys().issuer().to_owned();
+    let issuer = state.authentication.keys().issuer().to_owned();
     RegistrationAnswer {
         registration_client_uri: format!("{issuer}/oauth2/register/{}", client.id),
         client_secret_expires_at: client_secret.as_ref().map(|_| 0),
@@ -179,7 +179,7 @@ async fn register(
     headers: HeaderMap,
     JsonBody(input): JsonBody<MetadataInput>,
 ) -> Response {
-    match state.accounts.register_client(bearer(&headers), input.into(), &client).await {
+    match state.oauth.register_client(bearer(&headers), input.into(), &client).await {
         Ok(done) => registered(&state, StatusCode::CREATED, done),
         Err(error) => refused(error),
     }
@@ -192,7 +192,7 @@ async fn register(
     responses((status = 200, description = "The registration", body = RegistrationAnswer), (status = 401, description = "`invalid_token`: no token, a wrong one, or no such self-registered client"), Errors<(code::Unavailable,)>)
 )]
 async fn read(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    match state.accounts.read_registration(&id, bearer(&headers)).await {
+    match state.oauth.read_registration(&id, bearer(&headers)).await {
         Ok(done) => registered(&state, StatusCode::OK, done),
         Err(error) => refused(error),
     }
@@ -216,7 +216,7 @@ async fn replace(
         let why = "client_id in the body is not the one of the address";
         return refused(OAuthError::refused("invalid_client_metadata", why));
     }
-    match state.accounts.update_registration(&id, bearer(&headers), input.into(), &client).await {
+    match state.oauth.update_registration(&id, bearer(&headers), input.into(), &client).await {
         Ok(done) => registered(&state, StatusCode::OK, done),
         Err(error) => refused(error),
     }
@@ -234,7 +234,7 @@ async fn remove(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    match state.accounts.delete_registration(&id, bearer(&headers), &client).await {
+    match state.oauth.delete_registration(&id, bearer(&headers), &client).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(error) => refused(error),
     }
@@ -299,7 +299,7 @@ async fn create_token(
     Client(client): Client,
     JsonBody(input): JsonBody<InitialTokenInput>,
 ) -> Result<(StatusCode, Json<InitialTokenBody>), ApiError> {
-    let admin = state.accounts.as_admin(&caller, &client).await?;
+    let admin = state.oauth.as_admin(&caller, &client).await?;
     let ttl = input.expires_in.map(|secs| chrono::Duration::seconds(secs.clamp(0, 10 * 365 * 86_400)));
     let IssuedToken { token, secret } = admin.create_initial_token(&input.name, input.uses, ttl).await?;
     let body = InitialTokenBody { token: Some(secret.expose_secret().to_owned()), ..token.into() };
@@ -315,7 +315,7 @@ async fn list_tokens(
     Auth(caller): Auth,
     Client(client): Client,
 ) -> Result<Json<InitialTokenList>, ApiError> {
-    let admin = state.accounts.as_admin(&caller, &client).await?;
+    let admin = state.oauth.as_admin(&caller, &client).await?;
     let tokens = admin.initial_tokens().await?.into_iter().map(InitialTokenBody::from).collect();
     Ok(Json(InitialTokenList { tokens }))
 }
@@ -331,7 +331,7 @@ async fn delete_token(
     Client(client): Client,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    let admin = state.accounts.as_admin(&caller, &client).await?;
+    let admin = state.oauth.as_admin(&caller, &client).await?;
     admin.delete_initial_token(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

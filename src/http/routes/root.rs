@@ -37,7 +37,7 @@ async fn hello(State(state): State<AppState>, MaybeAuth(caller): MaybeAuth) -> R
     let Some(caller) = caller else {
         return Ok(Json(Hello { message: "Hello World".into(), user: None }));
     };
-    let account = state.accounts.into_me(caller).await?;
+    let account = state.authentication.into_me(caller).await?;
     Ok(Json(Hello { message: format!("Hello {}", account.display_name()), user: Some(account.into()) }))
 }
 

@@ -23,6 +23,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::accounts;
+use crate::accounts::authenticator::{Door, Principal};
 use crate::accounts::scim::{ListPage, ScimCaller};
 use crate::federation::scim::{self as wire, MEDIA_TYPE};
 use crate::http::error::{ApiError, Errors, code};
@@ -109,7 +110,7 @@ async fn list_tokens(
     Auth(caller): Auth,
     Path(org): Path<String>,
 ) -> Result<Json<TokenList>, ApiError> {
-    let tokens = state.accounts.scim_tokens(&caller, &org).await?;
+    let tokens = state.organizations.scim_tokens(&caller, &org).await?;
     Ok(Json(TokenList { tokens: tokens.into_iter().map(Into::into).collect() }))
 }
 
@@ -127,7 +128,7 @@ async fn create_token(
     Path(org): Path<String>,
     JsonBody(input): JsonBody<TokenInput>,
 ) -> Result<Response, ApiError> {
-    let (token, secret) = state.accounts.create_scim_token(&caller, &org, input.name.as_deref(), &client).await?;
+    let (token, secret) = state.organizations.create_scim_token(&caller, &org, input.name.as_deref(), &client).await?;
     let mut body = TokenBody::from(token);
     body.token = Some(secret.expose_secret().to_owned());
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
@@ -148,7 +149,7 @@ async fn revoke_token(
     Path((org, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound("SCIM token"))?;
-    state.accounts.revoke_scim_token(&caller, &org, id, &client).await?;
+    state.organizations.revoke_scim_token(&caller, &org, id, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -196,7 +197,10 @@ impl FromRequestParts<AppState> for ScimAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let Some(Ok(token)) = bearer(parts) else { return Err(scim_error(accounts::Error::Unauthorized)) };
-        state.accounts.scim_caller(token).await.map(ScimAuth).map_err(scim_error)
+        match state.authentication.principal(Door::Scim, token).await.map_err(scim_error)? {
+            Principal::Directory(directory) => Ok(ScimAuth(directory)),
+            Principal::Person(_) | Principal::Organization { .. } => Err(scim_error(accounts::Error::Unauthorized)),
+        }
     }
 }
 
@@ -282,7 +286,7 @@ fn created(resource: Value) -> Response {
 
 async fn list_users(State(state): State<AppState>, ScimAuth(who): ScimAuth, RawQuery(raw): RawQuery) -> ScimResult {
     let query = list_query(raw.as_deref())?;
-    let page = state.accounts.scim_users(&who, query.filter.as_deref(), query.start_index, query.count).await;
+    let page = state.federation.scim_users(&who, query.filter.as_deref(), query.start_index, query.count).await;
     Ok(listed(page.map_err(scim_error)?, |u| query.project(wire::resource::user(u, public(&state)))))
 }
 
@@ -292,7 +296,7 @@ async fn create_user(
     Client(client): Client,
     body: Bytes,
 ) -> ScimResult {
-    let user = state.accounts.scim_create_user(&who, &body_of(&body)?, &client).await.map_err(scim_error)?;
+    let user = state.federation.scim_create_user(&who, &body_of(&body)?, &client).await.map_err(scim_error)?;
     Ok(created(wire::resource::user(&user, public(&state))))
 }
 
@@ -303,7 +307,7 @@ async fn read_user(
     RawQuery(raw): RawQuery,
 ) -> ScimResult {
     let query = list_query(raw.as_deref())?;
-    let user = state.accounts.scim_user(&who, &id).await.map_err(scim_error)?;
+    let user = state.federation.scim_user(&who, &id).await.map_err(scim_error)?;
     Ok(scim_json(StatusCode::OK, query.project(wire::resource::user(&user, public(&state)))))
 }
 
@@ -314,7 +318,7 @@ async fn replace_user(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ScimResult {
-    let user = state.accounts.scim_replace_user(&who, &id, &body_of(&body)?, &client).await.map_err(scim_error)?;
+    let user = state.federation.scim_replace_user(&who, &id, &body_of(&body)?, &client).await.map_err(scim_error)?;
     Ok(scim_json(StatusCode::OK, wire::resource::user(&user, public(&state))))
 }
 
@@ -325,7 +329,7 @@ async fn patch_user(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ScimResult {
-    let user = state.accounts.scim_patch_user(&who, &id, &body_of(&body)?, &client).await.map_err(scim_error)?;
+    let user = state.federation.scim_patch_user(&who, &id, &body_of(&body)?, &client).await.map_err(scim_error)?;
     Ok(scim_json(StatusCode::OK, wire::resource::user(&user, public(&state))))
 }
 
@@ -335,14 +339,14 @@ async fn delete_user(
     Client(client): Client,
     Path(id): Path<String>,
 ) -> ScimResult {
-    state.accounts.scim_delete_user(&who, &id, &client).await.map_err(scim_error)?;
+    state.federation.scim_delete_user(&who, &id, &client).await.map_err(scim_error)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn list_groups(State(state): State<AppState>, ScimAuth(who): ScimAuth, RawQuery(raw): RawQuery) -> ScimResult {
     let query = list_query(raw.as_deref())?;
     let page = state
-        .accounts
+        .federation
         .scim_groups(&who, query.filter.as_deref(), query.start_index, query.count, query.members())
         .await;
     Ok(listed(page.map_err(scim_error)?, |g| query.project(wire::resource::group(g, public(&state)))))
@@ -354,7 +358,7 @@ async fn create_group(
     Client(client): Client,
     body: Bytes,
 ) -> ScimResult {
-    let group = state.accounts.scim_create_group(&who, &body_of(&body)?, &client).await.map_err(scim_error)?;
+    let group = state.federation.scim_create_group(&who, &body_of(&body)?, &client).await.map_err(scim_error)?;
     Ok(created(wire::resource::group(&group, public(&state))))
 }
 
@@ -365,7 +369,7 @@ async fn read_group(
     RawQuery(raw): RawQuery,
 ) -> ScimResult {
     let query = list_query(raw.as_deref())?;
-    let group = state.accounts.scim_group(&who, &id).await.map_err(scim_error)?;
+    let group = state.federation.scim_group(&who, &id).await.map_err(scim_error)?;
     Ok(scim_json(StatusCode::OK, query.project(wire::resource::group(&group, public(&state)))))
 }
 
@@ -376,7 +380,7 @@ async fn replace_group(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ScimResult {
-    let group = state.accounts.scim_replace_group(&who, &id, &body_of(&body)?, &client).await.map_err(scim_error)?;
+    let group = state.federation.scim_replace_group(&who, &id, &body_of(&body)?, &client).await.map_err(scim_error)?;
     Ok(scim_json(StatusCode::OK, wire::resource::group(&group, public(&state))))
 }
 
@@ -387,7 +391,7 @@ async fn patch_group(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ScimResult {
-    let group = state.accounts.scim_patch_group(&who, &id, &body_of(&body)?, &client).await.map_err(scim_error)?;
+    let group = state.federation.scim_patch_group(&who, &id, &body_of(&body)?, &client).await.map_err(scim_error)?;
     Ok(scim_json(StatusCode::OK, wire::resource::group(&group, public(&state))))
 }
 
@@ -397,7 +401,7 @@ async fn delete_group(
     Client(client): Client,
     Path(id): Path<String>,
 ) -> ScimResult {
-    state.accounts.scim_delete_group(&who, &id, &client).await.map_err(scim_error)?;
+    state.federation.scim_delete_group(&who, &id, &client).await.map_err(scim_error)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -463,7 +467,7 @@ async fn schema(State(state): State<AppState>, Path(id): Path<String>) -> Respon
 
 /// The public URL the resources' locations are under.
 fn public(state: &AppState) -> &str {
-    state.accounts.settings().public_url.as_str()
+    state.authentication.settings().public_url.as_str()
 }
 
 #[cfg(test)]

@@ -56,7 +56,8 @@ struct ProviderList {
     responses((status = 200, description = "The configured providers, by name", body = ProviderList))
 )]
 async fn providers(State(state): State<AppState>) -> Json<ProviderList> {
-    let providers = state.accounts.providers().into_iter().map(|(name, label)| ProviderBody { name, label }).collect();
+    let providers =
+        state.authentication.providers().into_iter().map(|(name, label)| ProviderBody { name, label }).collect();
     Json(ProviderList { providers })
 }
 
@@ -160,7 +161,7 @@ async fn callback(
     let cookie_name = query.binding_cookie();
     let binding = cookie_name.as_deref().and_then(|name| cookie(&headers, name));
     let answer = query.answer(binding.as_deref());
-    let callback = state.accounts.finish_social_login(&provider, answer, &client).await;
+    let callback = state.authentication.finish_social_login(&provider, answer, &client).await;
     provider_callback_answer(&state, callback, &provider, cookie_name, &callback_path(&provider))
 }
 
@@ -169,7 +170,7 @@ async fn callback(
     responses((status = 200, description = "The identities at providers that log in to this account", body = IdentityList), Errors<(code::Unauthorized, code::Unavailable)>)
 )]
 async fn list(State(state): State<AppState>, Auth(caller): Auth) -> Result<Json<IdentityList>, ApiError> {
-    Ok(Json(IdentityList::new(state.accounts.identities(&caller).await?)))
+    Ok(Json(IdentityList::new(state.authentication.identities(&caller).await?)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -206,7 +207,7 @@ async fn link(
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::MalformedRequest(format!("The body is not valid JSON: {e}.")))?
     };
-    let url = state.accounts.begin_social_link(&caller, &provider, body.redirect_to.as_deref()).await?;
+    let url = state.authentication.begin_social_link(&caller, &provider, body.redirect_to.as_deref()).await?;
     Ok(Json(LinkStart { url: url.to_string() }))
 }
 
@@ -224,6 +225,6 @@ async fn unlink(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound("identity"))?;
-    state.accounts.unlink_identity(&caller, id, &client).await?;
+    state.authentication.unlink_identity(&caller, id, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

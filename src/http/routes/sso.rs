@@ -203,9 +203,9 @@ async fn list(
     Auth(caller): Auth,
     Path(org): Path<String>,
 ) -> Result<Json<ConnectionList>, ApiError> {
-    let connections = state.accounts.sso_connections(&caller, &org).await?;
+    let connections = state.organizations.sso_connections(&caller, &org).await?;
     let active = match connections.first() {
-        Some(first) => state.accounts.sso_active(first.org_id).await?,
+        Some(first) => state.federation.sso_active(first.org_id).await?,
         None => false,
     };
     Ok(Json(ConnectionList { connections: connections.into_iter().map(|c| body(&state, c, active)).collect() }))
@@ -225,10 +225,10 @@ async fn add(
     Path(org): Path<String>,
     JsonBody(input): JsonBody<ConnectionInput>,
 ) -> Result<Response, ApiError> {
-    let connection = state.accounts.add_saml_connection(&caller, &org, input.into(), &client).await?;
+    let connection = state.organizations.add_saml_connection(&caller, &org, input.into(), &client).await?;
     Ok((
         StatusCode::CREATED,
-        Json(body(&state, connection.clone(), state.accounts.sso_active(connection.org_id).await?)),
+        Json(body(&state, connection.clone(), state.federation.sso_active(connection.org_id).await?)),
     )
         .into_response())
 }
@@ -247,10 +247,10 @@ async fn add_oidc(
     Path(org): Path<String>,
     JsonBody(input): JsonBody<OidcConnectionInput>,
 ) -> Result<Response, ApiError> {
-    let connection = state.accounts.add_oidc_connection(&caller, &org, input.into(), &client).await?;
+    let connection = state.organizations.add_oidc_connection(&caller, &org, input.into(), &client).await?;
     Ok((
         StatusCode::CREATED,
-        Json(body(&state, connection.clone(), state.accounts.sso_active(connection.org_id).await?)),
+        Json(body(&state, connection.clone(), state.federation.sso_active(connection.org_id).await?)),
     )
         .into_response())
 }
@@ -266,8 +266,8 @@ async fn read(
     Auth(caller): Auth,
     Path((org, id)): Path<(String, String)>,
 ) -> Result<Json<SsoConnectionBody>, ApiError> {
-    let connection = state.accounts.sso_connection(&caller, &org, connection_id(&id)?).await?;
-    Ok(Json(body(&state, connection.clone(), state.accounts.sso_active(connection.org_id).await?)))
+    let connection = state.organizations.sso_connection(&caller, &org, connection_id(&id)?).await?;
+    Ok(Json(body(&state, connection.clone(), state.federation.sso_active(connection.org_id).await?)))
 }
 
 #[utoipa::path(
@@ -285,8 +285,8 @@ async fn update(
     JsonBody(input): JsonBody<ConnectionInput>,
 ) -> Result<Json<SsoConnectionBody>, ApiError> {
     let id = connection_id(&id)?;
-    let connection = state.accounts.update_sso_connection(&caller, &org, id, input.into(), &client).await?;
-    Ok(Json(body(&state, connection.clone(), state.accounts.sso_active(connection.org_id).await?)))
+    let connection = state.organizations.update_sso_connection(&caller, &org, id, input.into(), &client).await?;
+    Ok(Json(body(&state, connection.clone(), state.federation.sso_active(connection.org_id).await?)))
 }
 
 #[utoipa::path(
@@ -301,7 +301,7 @@ async fn remove(
     Client(client): Client,
     Path((org, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    state.accounts.remove_sso_connection(&caller, &org, connection_id(&id)?, &client).await?;
+    state.organizations.remove_sso_connection(&caller, &org, connection_id(&id)?, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -332,7 +332,7 @@ async fn discover(
     Client(client): Client,
     JsonBody(input): JsonBody<DiscoverInput>,
 ) -> Result<Json<Discovered>, ApiError> {
-    let login_url = state.accounts.discover_sso(&input.email, input.redirect_to.as_deref(), &client).await?;
+    let login_url = state.organizations.discover_sso(&input.email, input.redirect_to.as_deref(), &client).await?;
     Ok(Json(Discovered { login_url }))
 }
 
@@ -343,7 +343,7 @@ async fn discover(
     responses((status = 200, description = "The metadata", content_type = "application/samlmetadata+xml"), Errors<(code::NotFound, code::Unavailable)>)
 )]
 async fn metadata(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let xml = state.accounts.saml_metadata(connection_id(&id)?).await?;
+    let xml = state.federation.saml_metadata(connection_id(&id)?).await?;
     Ok(([(header::CONTENT_TYPE, "application/samlmetadata+xml")], xml).into_response())
 }
 
@@ -358,7 +358,7 @@ struct LoginQuery {
 /// provider's post back is a cross-site `POST`, which a `SameSite=Lax` cookie would miss: it
 /// is `SameSite=None`, hence `Secure` (browsers keep such cookies on https and on localhost).
 fn binding_cookie(state: &AppState, id: Uuid, name: &str, value: &str, max_age: u64) -> Option<HeaderValue> {
-    let prefix = state.accounts.settings().public_url.path().trim_end_matches('/').to_owned();
+    let prefix = state.authentication.settings().public_url.path().trim_end_matches('/').to_owned();
     let cookie =
         format!("{name}={value}; Path={prefix}/sso/saml/{id}/acs; Max-Age={max_age}; HttpOnly; SameSite=None; Secure");
     HeaderValue::from_str(&cookie).ok()
@@ -382,7 +382,7 @@ async fn login(
 ) -> Result<Response, ApiError> {
     let id = connection_id(&id)?;
     let (handoff, set) = start_handoff(&state, &headers, query.code_challenge, query.code_challenge_method.as_deref())?;
-    let to: ToIdp = state.accounts.begin_saml_login(id, query.redirect_to.as_deref(), handoff, &client).await?;
+    let to: ToIdp = state.federation.begin_saml_login(id, query.redirect_to.as_deref(), handoff, &client).await?;
     let max_age = crate::accounts::identities::LOGIN_TTL.as_secs();
     let cookie = binding_cookie(&state, id, &to.cookie_name, to.cookie_value.expose_secret(), max_age);
     Ok(to_login_elsewhere(to.url.as_str(), cookie, set))
@@ -421,7 +421,7 @@ async fn acs(
     // solicited one's code is bound to the cookie its login set, which this cross-site post
     // does not carry (`SameSite=Lax`): setting one here would replace it.
     let (unsolicited, set) = start_handoff(&state, &headers, None, None)?;
-    let accounts = &state.accounts;
+    let accounts = &state.federation;
     let callback = accounts.finish_saml_login(id, &saml_response, binding.as_deref(), unsolicited, &client).await;
     let mut response = if !callback.known_login {
         match callback.outcome {

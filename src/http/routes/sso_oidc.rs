@@ -53,7 +53,7 @@ async fn login(
 ) -> Result<Response, ApiError> {
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound("connection"))?;
     let (handoff, set) = start_handoff(&state, &headers, query.code_challenge, query.code_challenge_method.as_deref())?;
-    let to = state.accounts.begin_oidc_sso_login(id, query.redirect_to.as_deref(), handoff, &client).await?;
+    let to = state.federation.begin_oidc_sso_login(id, query.redirect_to.as_deref(), handoff, &client).await?;
     let max_age = crate::accounts::identities::LOGIN_TTL.as_secs();
     let value = to.cookie_value.expose_secret();
     let cookie = provider_binding_cookie(&state, &callback_path(id), &to.cookie_name, value, max_age);
@@ -81,6 +81,6 @@ async fn callback(
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound("connection"))?;
     let cookie_name = query.binding_cookie();
     let binding = cookie_name.as_deref().and_then(|name| cookie(&headers, name));
-    let callback = state.accounts.finish_oidc_sso_login(id, query.answer(binding.as_deref()), &client).await;
+    let callback = state.federation.finish_oidc_sso_login(id, query.answer(binding.as_deref()), &client).await;
     Ok(provider_callback_answer(&state, callback, "", cookie_name, &callback_path(id)))
 }

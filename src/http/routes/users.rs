@@ -78,7 +78,7 @@ async fn sign_up(
     responses((status = 200, description = "The caller's own account", body = AccountBody), Errors<(code::Unauthorized, code::Unavailable)>)
 )]
 async fn me(State(state): State<AppState>, Auth(caller): Auth) -> Result<Json<AccountBody>, ApiError> {
-    Ok(Json(state.accounts.into_me(caller).await?.into()))
+    Ok(Json(state.authentication.into_me(caller).await?.into()))
 }
 
 #[utoipa::path(

@@ -37,10 +37,10 @@ struct Jwks {
 async fn jwks(State(state): State<AppState>) -> Response {
     // A client registered at the command line had its ID-token key made by another process:
     // published here at once, not at the next reload.
-    if let Err(error) = state.accounts.reload_keys_for_missing_id_key().await {
+    if let Err(error) = state.authentication.reload_keys_for_missing_id_key().await {
         tracing::warn!(%error, "could not reload the signing keys");
     }
-    cached(Json(Jwks { keys: state.accounts.keys().jwks() }))
+    cached(Json(Jwks { keys: state.authentication.keys().jwks() }))
 }
 
 /// OpenID Connect discovery: who issues the tokens, where their keys are, and the endpoints
@@ -96,7 +96,7 @@ struct Discovery {
     responses((status = 200, description = "The discovery document", body = Discovery))
 )]
 async fn openid_configuration(State(state): State<AppState>) -> Response {
-    let keys = state.accounts.keys();
+    let keys = state.authentication.keys();
     let issuer = keys.issuer();
     let at = |path: &str| format!("{issuer}{path}");
     let client_auth = vec!["client_secret_basic", "client_secret_post", "none"];

@@ -11,17 +11,20 @@ use uuid::Uuid;
 use super::DynamoStore;
 use super::effects::job_pk;
 use super::items::{Item, key, opt_text, sdk_error, text};
-use crate::store::Store;
 use crate::store::error::StoreResult;
 use crate::store::probe::{Held, Probe};
 use crate::store::seeding::SeedingStore;
+use crate::store::{Health, Store};
 
 #[async_trait]
-impl Store for DynamoStore {
+impl Health for DynamoStore {
     async fn ping(&self) -> StoreResult<()> {
         self.ping_tables().await
     }
+}
 
+#[async_trait]
+impl Store for DynamoStore {
     fn probe(&self) -> Option<&dyn Probe> {
         Some(self)
     }

@@ -10,7 +10,7 @@ use super::{Dialect, Exec, SqlStore, args, sql};
 use crate::metrics::{DATABASE as DB, timed};
 use crate::store::error::StoreResult;
 use crate::store::maintenance::MaintenanceStore;
-use crate::store::{Pace, Store};
+use crate::store::{Health, Pace, Store};
 
 /// How long expired one-time tokens, email-change links and logins by email are kept, so that a late click
 /// still hears "expired".
@@ -31,14 +31,17 @@ const BACKGROUND_BATCH: i64 = 25;
 const BACKGROUND_ROWS_PER_SECOND: u32 = 500;
 
 #[async_trait]
-impl<D: Dialect> Store for SqlStore<D> {
+impl<D: Dialect> Health for SqlStore<D> {
     async fn ping(&self) -> StoreResult<()> {
         timed!(DB, "ping", async {
             self.db.pool().execute(sql!("SELECT 1"), args![]).await?;
             Ok(())
         })
     }
+}
 
+#[async_trait]
+impl<D: Dialect> Store for SqlStore<D> {
     fn maintenance(&self) -> Option<&dyn MaintenanceStore> {
         Some(self)
     }

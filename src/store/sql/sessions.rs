@@ -13,7 +13,7 @@ use crate::metrics::{SESSION_STORE as SESSIONS, timed};
 use crate::sessions::{
     AccountRead, LiveSession, NewSession, Rotation, SessionAuth, SessionInfo, SessionStore, spent_within,
 };
-use crate::store::Store;
+use crate::store::Health;
 use crate::store::error::StoreResult;
 use crate::tokens::opaque::TokenHash;
 

@@ -33,7 +33,7 @@ use uuid::Uuid;
 
 use self::request::{Forwarded, Target, forwarded};
 use crate::accounts::access;
-use crate::accounts::authenticator::Principal;
+use crate::accounts::authenticator::{Door, Principal};
 use crate::accounts::{Caller, Error, Via};
 use crate::config::RemoteUser;
 use crate::config::forward::{Access, UnnamedPort};
@@ -99,10 +99,10 @@ async fn forward(State(state): State<AppState>, parts: Parts, Query(query): Quer
     }
     let sent = bearer(&parts);
     let caller = match sent {
-        Some(Ok(token)) => match state.accounts.principal(token).await {
+        Some(Ok(token)) => match state.authentication.principal(Door::Forward, token).await {
             Ok(Principal::Organization { key }) => return org_key_answer(&state, &key, &access).await,
             Ok(Principal::Person(caller)) => Some(*caller),
-            Err(Error::Unauthorized | Error::ApiKeyForbidden) => None,
+            Ok(Principal::Directory(_)) | Err(Error::Unauthorized | Error::ApiKeyForbidden) => None,
             Err(other) => return ApiError::from(other).into_response(),
         },
         Some(Err(())) => None,
@@ -149,10 +149,10 @@ async fn forward(State(state): State<AppState>, parts: Parts, Query(query): Quer
 async fn org_of(state: &AppState, caller: &Caller, access: &Access) -> Result<Option<Membership>, ApiError> {
     match access {
         Access::Org { slug, need } => {
-            let membership = state.accounts.membership_of(caller.account_id, slug, caller.proved()).await?;
+            let membership = state.organizations.membership_of(caller.account_id, slug, caller.proved()).await?;
             Ok(membership.filter(|m| access::meets(m, need.as_deref())))
         }
-        _ => Ok(state.accounts.active_membership(caller).await?),
+        _ => Ok(state.organizations.active_membership(caller).await?),
     }
 }
 
@@ -160,8 +160,8 @@ async fn org_of(state: &AppState, caller: &Caller, access: &Access) -> Result<Op
 /// as the database has it when a group decides.
 async fn account_of(state: &AppState, caller: Caller, access: &Access) -> Result<Account, ApiError> {
     Ok(match access {
-        Access::Group(_) | Access::Org { .. } => state.accounts.me(&caller).await?,
-        _ => state.accounts.into_me(caller).await?,
+        Access::Group(_) | Access::Org { .. } => state.authentication.me(&caller).await?,
+        _ => state.authentication.into_me(caller).await?,
     })
 }
 
@@ -190,7 +190,7 @@ fn allowed(account: &Account, access: &Access) -> bool {
 /// role, permission or group (a key holds none), with `Remote-User` the key's id (its `sub`),
 /// the organization's headers, `Remote-Key` and `Remote-Scopes`.
 async fn org_key_answer(state: &AppState, key: &ApiKey, access: &Access) -> Response {
-    let org = match state.accounts.org_of_key(key).await {
+    let org = match state.authentication.org_of_key(key).await {
         Ok(Some(org)) => org,
         Ok(None) => return ApiError::Forbidden.into_response(),
         Err(error) => return ApiError::from(error).into_response(),
@@ -274,8 +274,8 @@ fn not_logged_in(
     let Some(back) = target.and_then(|t| checked_next(state, Some(t.url.as_str()))) else {
         return unauthorized;
     };
-    let mut login = Url::parse(&format!("{}/login", state.accounts.settings().public_url_issuer()))
-        .unwrap_or_else(|_| state.accounts.settings().public_url.clone());
+    let mut login = Url::parse(&format!("{}/login", state.authentication.settings().public_url_issuer()))
+        .unwrap_or_else(|_| state.authentication.settings().public_url.clone());
     login.query_pairs_mut().append_pair("next", &back);
     let Ok(location) = HeaderValue::from_str(login.as_str()) else { return unauthorized };
     let status = if redirect == Some("401") { StatusCode::UNAUTHORIZED } else { StatusCode::FOUND };
