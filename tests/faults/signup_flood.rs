@@ -108,7 +108,7 @@ async fn run(backend: &Backend) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
 
-    // One email per address: identical copies only, at most one more per kill.
+    // One email per address: identical copies only, at most RESENDS_PER_KILL more per kill.
     let mut by_address: HashMap<String, Vec<(String, String)>> = HashMap::new();
     for message in mail.messages() {
         for to in &message.to {
