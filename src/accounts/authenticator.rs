@@ -6,9 +6,12 @@
 //! new kind of credential is taught to one function, and no caller kind can be taken for another
 //! at one door and not at the next.
 
+use uuid::Uuid;
+
 use super::scim::ScimCaller;
 use super::{AuthorizationServer, Caller, Core, Error, Result};
 use crate::model::api_key::{ApiKey, KEY_CHARS, KEY_PREFIX, KeyOwner};
+use crate::tokens::jwt::OrgClaim;
 
 /// The prefix of a SCIM token.
 pub const SCIM_PREFIX: &str = "scim_";
@@ -83,6 +86,22 @@ pub enum Principal {
     /// An organization's directory, through its SCIM token: it provisions the organization's
     /// people and groups, and is refused everywhere else.
     Directory(ScimCaller),
+    /// A client app, through an access token it was issued for a protected resource: for the
+    /// person who granted it, or for itself (client credentials). Only a protected resource's
+    /// door takes one (see [`AuthorizationServer::resource_principal`]).
+    Client(Box<ClientCaller>),
+}
+
+/// A client app calling a protected resource with a token it was issued for it.
+#[derive(Clone, Debug)]
+pub struct ClientCaller {
+    pub client_id: String,
+    /// The person the client acts for; none for a client-credentials token.
+    pub account_id: Option<Uuid>,
+    /// The token's scopes.
+    pub scopes: Vec<String>,
+    /// The organization the person granted (the `org` scope), as the membership is now.
+    pub org: Option<OrgClaim>,
 }
 
 impl Core {
@@ -109,6 +128,40 @@ impl Core {
 }
 
 impl AuthorizationServer {
+    /// Who a bearer credential presented to the protected resource `resource` (its canonical
+    /// URL) is: a client's access token issued for it (signed as a client's token, its `aud`
+    /// naming the resource, the client still registered, the grant's session still live), or
+    /// else whoever it is at forward-auth's door, gatehouse's own logins. A client's token for
+    /// another resource is no one here.
+    pub async fn resource_principal(&self, resource: &str, bearer: &str) -> Result<Principal> {
+        if shape(bearer) == Shape::Signed {
+            match self.live_client_token(bearer).await {
+                Ok((claims, session)) if claims.aud.contains(resource) => {
+                    let scopes: Vec<String> =
+                        claims.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+                    let org = match (&session, scopes.iter().any(|s| s == "org")) {
+                        (Some(session), true) => match session.auth.org {
+                            Some(org) => self.org_claim(org, session.account_id, &session.auth).await?,
+                            None => None,
+                        },
+                        _ => None,
+                    };
+                    let account_id = session.map(|session| session.account_id);
+                    return Ok(Principal::Client(Box::new(ClientCaller {
+                        client_id: claims.client_id,
+                        account_id,
+                        scopes,
+                        org,
+                    })));
+                }
+                Ok(_) => return Err(Error::Unauthorized),
+                Err(Error::Unauthorized) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        self.principal(Door::Forward, bearer).await
+    }
+
     /// RFC 7662 introspection of any credential by the client `app`: a key's answer for a
     /// key (only to a resource server), a token's for anything else.
     pub async fn introspect_credential(

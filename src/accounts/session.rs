@@ -110,7 +110,7 @@ impl Core {
     }
 
     /// The caller's account as the database has it (gone: the token is no longer good).
-    async fn stored_account(&self, account_id: Uuid) -> Result<Account> {
+    pub(crate) async fn stored_account(&self, account_id: Uuid) -> Result<Account> {
         let found = self.store.find_account(&AccountKey::Id(account_id)).await?;
         found.map(|c| c.account).ok_or(Error::Unauthorized)
     }

@@ -17,11 +17,16 @@
 //!   (members of that organization), `org:SLUG:ROLE` (members with that role there) or
 //!   `org:SLUG:RESOURCE:ACTION` (members whose role there grants that permission), or
 //!   `org:SLUG:group:NAME` (members in that group of the organization, as its SCIM client
-//!   keeps them; the name in any case, spaces allowed, no comma).
+//!   keeps them; the name in any case, spaces allowed, no comma); or `resource` (a protected
+//!   resource of `GATEHOUSE_RESOURCES` whose URL has this host, and whose path the rule's path
+//!   is at or under: an access token a client got for it passes, as does a login of
+//!   gatehouse's own) or `resource:SCOPE` (a client's token must carry that scope of the
+//!   resource).
 //!
 //! A request no rule matches needs a login (`authenticated`).
 
 use crate::model::authority::{Authority, HostPattern};
+use crate::model::resource::Resource;
 
 /// Who may pass.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,6 +39,13 @@ pub enum Access {
     Org {
         slug: String,
         need: Option<String>,
+    },
+    /// A protected resource's callers: a client's access token for it (with `scope`, when
+    /// given), or a login. `resource` is the resource's canonical URL, bound at start (see
+    /// [`ForwardRules::bind_resources`]).
+    Resource {
+        resource: String,
+        scope: Option<String>,
     },
 }
 
@@ -76,6 +88,46 @@ impl ForwardRules {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Binds each `resource` rule to the resource of `resources` it protects: the one whose URL
+    /// has the rule's host (and port, when the URL names one) and whose path the rule's path is
+    /// at or under, the longest such. A rule that names no resource, names one with a wildcard
+    /// host, or asks for a scope its resource does not have stops the start.
+    pub fn bind_resources(&mut self, resources: &[Resource]) -> Result<(), String> {
+        for rule in &mut self.0 {
+            let Access::Resource { resource: bound, scope } = &mut rule.access else { continue };
+            let named = resources
+                .iter()
+                .filter(|resource| {
+                    let (authority, path) = resource.authority_and_path();
+                    let scheme = resource.url().split(':').next().unwrap_or("https");
+                    let at = Authority::parse(&authority, scheme);
+                    let under = rule.path.strip_prefix(&path.to_ascii_lowercase());
+                    !rule.host.is_wildcard()
+                        && at.is_ok_and(|at| rule.host.names_host(&at))
+                        && under.is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+                })
+                .max_by_key(|resource| resource.authority_and_path().1.len());
+            let Some(resource) = named else {
+                return Err(format!(
+                    "the rule for {}{} asks for a resource, and no resource of GATEHOUSE_RESOURCES has that host \
+                     (without a wildcard) with the rule's path at or under its own",
+                    rule.host, rule.path
+                ));
+            };
+            if let Some(scope) = scope.as_deref().filter(|scope| !resource.has_scope(scope)) {
+                return Err(format!(
+                    "the rule for {}{} asks for the scope {scope:?}, which {} does not have (its scopes: {})",
+                    rule.host,
+                    rule.path,
+                    resource.url(),
+                    resource.scopes().join(" ")
+                ));
+            }
+            *bound = resource.url().to_owned();
+        }
+        Ok(())
     }
 
     /// The groups the rules ask for (`group:NAME`), each once.
@@ -143,6 +195,14 @@ pub fn parse_forward_rules(value: &str) -> Result<ForwardRules, String> {
             let access = match access.trim() {
                 "public" => Access::Public,
                 "authenticated" => Access::Authenticated,
+                "resource" => Access::Resource { resource: String::new(), scope: None },
+                other if other.starts_with("resource:") => {
+                    let scope = &other["resource:".len()..];
+                    if scope.is_empty() || !scope.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'\\')) {
+                        return Err(format!("{item:?}: write resource or resource:SCOPE"));
+                    }
+                    Access::Resource { resource: String::new(), scope: Some(scope.to_owned()) }
+                }
                 other => match (other.strip_prefix("group:"), other.strip_prefix("org:")) {
                     (Some(group), _) if !group.is_empty() && group.chars().all(|c| c.is_ascii_graphic()) => {
                         Access::Group(group.to_owned())
@@ -152,7 +212,8 @@ pub fn parse_forward_rules(value: &str) -> Result<ForwardRules, String> {
                     })?,
                     _ => {
                         return Err(format!(
-                            "{item:?}: the access is public, authenticated, group:NAME or org:SLUG[:ROLE|:PERMISSION]"
+                            "{item:?}: the access is public, authenticated, group:NAME, org:SLUG[:ROLE|:PERMISSION] or \
+                             resource[:SCOPE]"
                         ));
                     }
                 },
@@ -270,5 +331,41 @@ mod tests {
             let error = parse_forward_rules(bad).unwrap_err();
             assert!(error.contains(bad.split('=').next().unwrap()), "{bad}: {error}");
         }
+    }
+
+    #[test]
+    fn a_resource_rule_is_bound_to_the_resource_its_host_and_path_name_or_stops_the_start() {
+        let resources = crate::config::parse::parse_resources(
+            "https://mcp.example.com/ mcp:tools mcp:admin, https://api.example.com/v1 reports:read, \
+             https://api.example.com/v1/beta",
+        )
+        .unwrap();
+        let mut rules = parse_forward_rules(
+            "mcp.example.com/admin=resource:mcp:admin, MCP.example.com=resource, api.example.com/v1/beta/x=resource, \
+             api.example.com/v1=resource:reports:read",
+        )
+        .unwrap();
+        rules.bind_resources(&resources).unwrap();
+        let bound = |host: &str, path: &str| rules.access(&at(host), path).unwrap().clone();
+        let resource = |url: &str, scope: Option<&str>| Access::Resource {
+            resource: url.to_owned(),
+            scope: scope.map(str::to_owned),
+        };
+        assert_eq!(bound("mcp.example.com", "/admin/x"), resource("https://mcp.example.com/", Some("mcp:admin")));
+        assert_eq!(bound("mcp.example.com", "/mcp"), resource("https://mcp.example.com/", None));
+        assert_eq!(bound("api.example.com", "/v1/beta/x/y"), resource("https://api.example.com/v1/beta", None));
+        assert_eq!(bound("api.example.com", "/v1/r"), resource("https://api.example.com/v1", Some("reports:read")));
+
+        for (rules, why) in [
+            ("other.example.com=resource", "no resource of GATEHOUSE_RESOURCES has that host"),
+            ("*.example.com=resource", "no resource of GATEHOUSE_RESOURCES has that host"),
+            ("api.example.com=resource", "no resource of GATEHOUSE_RESOURCES has that host"),
+            ("mcp.example.com=resource:reports:read", "which https://mcp.example.com/ does not have"),
+        ] {
+            let mut parsed = parse_forward_rules(rules).unwrap();
+            let refused = parsed.bind_resources(&resources).unwrap_err();
+            assert!(refused.contains(why), "{rules}: {refused}");
+        }
+        assert!(parse_forward_rules("mcp.example.com=resource:").is_err());
     }
 }

@@ -147,8 +147,9 @@ pub struct Policy {
     pub impersonation_notice: bool,
     /// `GATEHOUSE_CLIENT_REGISTRATION`: who may register a client app.
     pub client_registration: ClientRegistration,
-    /// `GATEHOUSE_OAUTH_RESOURCES`: what a client may name as `resource`.
-    pub oauth_resources: Vec<String>,
+    /// `GATEHOUSE_RESOURCES` (or its former name `GATEHOUSE_OAUTH_RESOURCES`): the protected
+    /// resources, which a client may name as `resource`.
+    pub resources: Vec<crate::model::resource::Resource>,
     /// Every text in every language, with the brand and the operator's templates: read and
     /// checked with the rest of the configuration.
     pub texts: std::sync::Arc<crate::i18n::Catalog>,
@@ -251,8 +252,13 @@ impl Config {
         let hash_max_wait = p.get(&HASH_MAX_WAIT);
         let log = p.get(&LOG);
         let log_format = p.get(&LOG_FORMAT);
-        let security = security(&mut p);
+        let mut security = security(&mut p);
         let policy = policy(&mut p, public_url.as_ref());
+        if let (Some(security), Some(policy)) = (security.as_mut(), policy.as_ref())
+            && let Err(why) = security.forward_rules.bind_resources(&policy.resources)
+        {
+            p.problems.push(format!("{}: {why}", FORWARD_RULES.name));
+        }
         let dev = p.get(&DEV);
         if let (Some(true), Some(url)) = (dev, public_url.as_ref())
             && !parse::is_loopback(url)
@@ -444,7 +450,17 @@ fn policy(p: &mut Parser<'_>, public_url: Option<&Url>) -> Option<Policy> {
     let invitation_budget = p.get(&INVITATION_BUDGET);
     let impersonation_notice = p.get(&IMPERSONATION_NOTICE);
     let client_registration = p.get(&CLIENT_REGISTRATION);
-    let oauth_resources = p.optional(&OAUTH_RESOURCES);
+    let resources = match (p.optional(&RESOURCES), p.optional(&OAUTH_RESOURCES)) {
+        (Some(Some(_)), Some(Some(_))) => {
+            p.problems.push(format!(
+                "{} and its former name {} are both set; keep {} alone",
+                RESOURCES.name, OAUTH_RESOURCES.name, RESOURCES.name
+            ));
+            None
+        }
+        (Some(current), Some(former)) => Some(current.or(former).unwrap_or_default()),
+        _ => None,
+    };
     let texts = presentation(p, public_url, app_url.as_ref().and_then(Option::as_ref));
     Some(Policy {
         signup_open: signup_open?,
@@ -460,7 +476,7 @@ fn policy(p: &mut Parser<'_>, public_url: Option<&Url>) -> Option<Policy> {
         invitation_budget: invitation_budget?,
         impersonation_notice: impersonation_notice?,
         client_registration: client_registration?,
-        oauth_resources: oauth_resources?.unwrap_or_default(),
+        resources: resources?,
         texts: texts?,
     })
 }

@@ -8,6 +8,7 @@ use url::Url;
 
 use crate::accounts::redirect::RedirectPolicy;
 use crate::limits::Budget;
+use crate::model::resource::Resource;
 use crate::secret_url::SecretUrl;
 use crate::tokens::keys::KeyAlgorithm;
 
@@ -207,22 +208,39 @@ pub(super) fn parse_client_registration(value: &str) -> Result<ClientRegistratio
 
 /// The resources (RFC 8707) access tokens may be issued for: absolute `https` URIs (or `http`
 /// to a loopback address), without fragment, as a client will name them.
-pub(super) fn parse_resources(value: &str) -> Result<Vec<String>, String> {
-    split_list(value)
-        .map(|item| {
-            let url = Url::parse(item).map_err(|_| format!("{item:?} is not an absolute URI"))?;
-            let loopback = matches!(url.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"));
-            let usable = url.fragment().is_none()
-                && url.host().is_some()
-                && (url.scheme() == "https" || (url.scheme() == "http" && loopback));
-            match usable {
-                true => Ok(item.to_owned()),
-                false => {
-                    Err(format!("{item:?}: write an https URI (http only to a loopback address), without fragment"))
-                }
-            }
-        })
-        .collect()
+pub(super) fn parse_resources(value: &str) -> Result<Vec<Resource>, String> {
+    let entries = value.split(',').map(str::trim).filter(|entry| !entry.is_empty()).map(|entry| {
+        let mut words = entry.split_whitespace();
+        let url = words.next().unwrap_or_default();
+        let scopes: Vec<String> = words.map(str::to_owned).collect();
+        if let Some(scope) = scopes.iter().find(|scope| scope.contains("://")) {
+            return Err(format!(
+                "{scope:?} is a URL where a scope of {url} was expected: separate resources by commas"
+            ));
+        }
+        Ok((url, scopes))
+    });
+    listed(entries)
+}
+
+/// `GATEHOUSE_OAUTH_RESOURCES`, the former name: URLs alone, separated by commas or spaces.
+pub(super) fn parse_former_resources(value: &str) -> Result<Vec<Resource>, String> {
+    listed(split_list(value).map(|url| Ok((url, Vec::new()))))
+}
+
+/// The resources of `entries` (each a URL and its scopes), none listed twice.
+fn listed<'a>(entries: impl Iterator<Item = Result<(&'a str, Vec<String>), String>>) -> Result<Vec<Resource>, String> {
+    let mut resources: Vec<Resource> = Vec::new();
+    for entry in entries {
+        let (url, scopes) = entry?;
+        let resource = Resource::new(url, scopes)
+            .map_err(|why| format!("{why}; write `<resource URL> <scope> <scope>…`, entries separated by commas"))?;
+        if resources.iter().any(|r| r.url() == resource.url()) {
+            return Err(format!("{url:?} is listed twice (as {})", resource.url()));
+        }
+        resources.push(resource);
+    }
+    Ok(resources)
 }
 
 /// Which accounts must have a second factor (`GATEHOUSE_MFA_REQUIRED`).

@@ -9,8 +9,8 @@ use std::time::Duration;
 use url::Url;
 
 use super::parse::{
-    ClientRegistration, parse_client_registration, parse_color, parse_locale, parse_logo_url, parse_product_name,
-    parse_resources,
+    ClientRegistration, parse_client_registration, parse_color, parse_former_resources, parse_locale, parse_logo_url,
+    parse_product_name, parse_resources,
 };
 use super::parse::{
     LogFormat, MfaPolicy, parse_algorithm, parse_audience, parse_bind, parse_bool, parse_budget, parse_count,
@@ -230,8 +230,10 @@ settings! {
         "how recent a session's last authentication must be for a step-up (adding or removing a second factor, new recovery codes, deleting one's account, and an admin's changes that create lasting access: clients, webhooks, imports, roles); with a second factor on the account, that factor must be this recent; older sessions get `403 reauthentication_required` until `POST /auth/reauthenticate`";
     CLIENT_REGISTRATION: ClientRegistration = "GATEHOUSE_CLIENT_REGISTRATION", Value("off"), Plain, parse_client_registration,
         "whether client apps may register themselves at `POST /oauth2/register` (RFC 7591, for MCP clients and other self-registering apps): `off`; `token`, with an initial access token an admin issued (`POST /admin/registration-tokens`); `open`, anyone, within `GATEHOUSE_RATE_LIMIT_REGISTER`. Such clients are third-party: people are always asked to consent";
-    OAUTH_RESOURCES: Vec<String> = "GATEHOUSE_OAUTH_RESOURCES", Unset, Plain, parse_resources,
-        "the APIs (absolute URIs, comma-separated, e.g. `https://api.example.com/`) a client may name as `resource` (RFC 8707) at the authorization and token endpoints; the access token's `aud` is then that URI. Any other `resource` is refused with `invalid_target`";
+    RESOURCES: Vec<crate::model::resource::Resource> = "GATEHOUSE_RESOURCES", Unset, Plain, parse_resources,
+        "the protected resources (APIs, MCP servers) gatehouse issues tokens for: `<resource URL> <scope> <scope>…`, entries separated by commas (e.g. `https://mcp.example.com/ mcp:tools mcp:admin`). A client names one as `resource` (RFC 8707) at the authorization and token endpoints and the access token's `aud` is then its URL; any other `resource` is refused with `invalid_target`. URLs are compared in one canonical form (scheme and host in any case, the default port, a trailing slash). Forward-auth rules `HOST[/PATH]=resource[:SCOPE]` protect them, and `/.well-known/oauth-protected-resource` describes them (RFC 9728)";
+    OAUTH_RESOURCES: Vec<crate::model::resource::Resource> = "GATEHOUSE_OAUTH_RESOURCES", Unset, Plain, parse_former_resources,
+        "the former name of `GATEHOUSE_RESOURCES`, read when that is unset (setting both is an error): resource URLs alone, separated by commas or spaces";
     IMPERSONATION_NOTICE: bool = "GATEHOUSE_IMPERSONATION_NOTICE", Value("true"), Plain, parse_bool,
         "email the owner of an account when an admin impersonates it (`POST /admin/users/{key}/impersonate`), with the admin's reason";
     WEBAUTHN_RP_ID: String = "GATEHOUSE_WEBAUTHN_RP_ID", Computed("the public URL's host, when it is a domain name"), Plain, parse_rp_id,

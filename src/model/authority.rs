@@ -161,6 +161,21 @@ impl HostPattern {
     pub fn has_port(&self) -> bool {
         self.port.is_some()
     }
+
+    /// Whether it means every subdomain of a host (`*.example.com`).
+    pub fn is_wildcard(&self) -> bool {
+        self.wildcard
+    }
+}
+
+impl fmt::Display for HostPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let wildcard = if self.wildcard { "*." } else { "" };
+        match self.port {
+            Some(port) => write!(f, "{wildcard}{}:{port}", self.host),
+            None => write!(f, "{wildcard}{}", self.host),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ pub mod org;
 pub mod org_policy;
 pub mod outcome;
 pub mod passkey;
+pub mod resource;
 pub mod scim;
 pub mod session;
 pub mod sso;

@@ -3,6 +3,7 @@
 mod activation;
 mod admin;
 mod adversarial;
+mod agents;
 mod api_keys;
 mod app_data;
 mod backchannel;

@@ -14,6 +14,7 @@ use super::{CODE_TTL, parse_scopes, redirect_matches};
 use crate::accounts::{AuthorizationServer, Caller, ClientInfo, Result};
 use crate::model::org::OrgKey;
 use crate::model::outcome::Kind;
+use crate::model::resource::canonical;
 use crate::sessions::SessionAuth;
 use crate::store::clients::{NewCode, OAuthClient};
 use crate::tokens::opaque::OpaqueToken;
@@ -225,9 +226,12 @@ impl AuthorizationServer {
             max_age: param(pairs, "max_age").and_then(|v| v.parse().ok()),
             login_hint: param(pairs, "login_hint").map(str::to_owned),
             org_hint: param(pairs, "org_hint").map(str::to_owned),
+            // In the one spelling tokens carry and forward-auth compares; a resource that is not
+            // one is refused below, as written.
             resources: pairs.iter().filter(|(key, _)| key == "resource").fold(Vec::new(), |mut kept, (_, value)| {
-                if !kept.contains(value) {
-                    kept.push(value.clone());
+                let value = canonical(value).unwrap_or_else(|_| value.clone());
+                if !kept.contains(&value) {
+                    kept.push(value);
                 }
                 kept
             }),

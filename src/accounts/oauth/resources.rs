@@ -1,13 +1,16 @@
 //! Resource indicators (RFC 8707): a client names the API it wants a token for (`resource`, an
 //! absolute URI) at the authorization endpoint, where the person's consent covers it, and again
 //! at the token endpoint to pick one; the access token's `aud` is then that API, not the client.
-//! Only the resources the operator lists (`GATEHOUSE_OAUTH_RESOURCES`) may be named: anything
-//! else is `invalid_target`, so a client cannot have a token minted for an arbitrary audience.
+//! Only the resources the operator lists (`GATEHOUSE_RESOURCES`) may be named: anything else is
+//! `invalid_target`, so a client cannot have a token minted for an arbitrary audience. A resource
+//! is named in any spelling of its URL and recorded, and put in `aud`, in its one canonical form
+//! (`model::resource::canonical`), the form forward-auth compares.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{OAuthError, OAuthResult};
 use crate::accounts::AuthorizationServer;
+use crate::model::resource::{Resource, canonical};
 use crate::store::clients::OAuthClient;
 
 /// The `aud` of a client's access token: the client's id, another client's (a token exchange's),
@@ -66,21 +69,27 @@ fn invalid_target(why: impl Into<String>) -> OAuthError {
 }
 
 impl AuthorizationServer {
+    /// The listed resource `named` spells, if it is one.
+    pub(crate) fn resource(&self, named: &str) -> Option<&Resource> {
+        let url = canonical(named).ok()?;
+        self.policy().resources.iter().find(|r| r.url() == url)
+    }
+
     /// Whether `resource` is one the operator lists.
     pub(super) fn known_resource(&self, resource: &str) -> bool {
-        self.policy().oauth_resources.iter().any(|r| r == resource)
+        self.resource(resource).is_some()
     }
 
     /// The resources an authorization request names (each `resource` parameter), each a listed
     /// one; the description of the first that is not.
     pub(super) fn requested_resources(&self, named: &[&str]) -> Result<Vec<String>, String> {
         let mut resources: Vec<String> = Vec::new();
-        for resource in named {
-            if !self.known_resource(resource) {
-                return Err(format!("{resource:?} is not a resource this server issues tokens for"));
-            }
-            if !resources.iter().any(|r| r == resource) {
-                resources.push((*resource).to_owned());
+        for named in named {
+            let Some(resource) = self.resource(named) else {
+                return Err(format!("{named:?} is not a resource this server issues tokens for"));
+            };
+            if !resources.iter().any(|r| r == resource.url()) {
+                resources.push(resource.url().to_owned());
             }
         }
         Ok(resources)
@@ -95,8 +104,9 @@ impl AuthorizationServer {
         granted: &[String],
         resource: Option<&str>,
     ) -> OAuthResult<Audience> {
-        match resource {
-            Some(resource) if granted.iter().any(|g| g == resource) => Ok(Audience::one(resource)),
+        let named = resource.map(|resource| canonical(resource).unwrap_or_else(|_| resource.to_owned()));
+        match named {
+            Some(resource) if granted.contains(&resource) => Ok(Audience::one(resource)),
             Some(_) => Err(invalid_target("the resource was not part of the authorization this grant comes from")),
             None if granted.is_empty() => Ok(Audience::one(client.id.clone())),
             None => Ok(Audience(granted.to_vec())),
@@ -111,10 +121,10 @@ impl AuthorizationServer {
             Some(_) if client.self_registered => Err(invalid_target(
                 "a client that registered itself gets tokens for an API only as a person, who agrees to it",
             )),
-            Some(resource) if self.known_resource(resource) => Ok(Audience::one(resource)),
-            Some(resource) => {
-                Err(invalid_target(format!("{resource:?} is not a resource this server issues tokens for")))
-            }
+            Some(resource) => match self.resource(resource) {
+                Some(listed) => Ok(Audience::one(listed.url())),
+                None => Err(invalid_target(format!("{resource:?} is not a resource this server issues tokens for"))),
+            },
             None => Ok(Audience::one(client.id.clone())),
         }
     }

@@ -450,7 +450,10 @@ impl AuthorizationServer {
 
     /// The client session (or client) a client access token belongs to, if it is still good:
     /// signature, expiry, a registered client, and a live session granted to that client.
-    pub(super) async fn live_client_token(&self, token: &str) -> Result<(ClientAccessClaims, Option<LiveSession>)> {
+    pub(in crate::accounts) async fn live_client_token(
+        &self,
+        token: &str,
+    ) -> Result<(ClientAccessClaims, Option<LiveSession>)> {
         let claims: ClientAccessClaims =
             self.verify_typed(token, ACCESS_TYP, false).await.map_err(|_| Error::Unauthorized)?;
         let audience_known = self.audience_known(&claims.aud, &claims.client_id, claims.act.is_some()).await?;

@@ -199,7 +199,9 @@ impl FromRequestParts<AppState> for ScimAuth {
         let Some(Ok(token)) = bearer(parts) else { return Err(scim_error(accounts::Error::Unauthorized)) };
         match state.authentication.principal(Door::Scim, token).await.map_err(scim_error)? {
             Principal::Directory(directory) => Ok(ScimAuth(directory)),
-            Principal::Person(_) | Principal::Organization { .. } => Err(scim_error(accounts::Error::Unauthorized)),
+            Principal::Person(_) | Principal::Organization { .. } | Principal::Client(_) => {
+                Err(scim_error(accounts::Error::Unauthorized))
+            }
         }
     }
 }

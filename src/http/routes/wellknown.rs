@@ -1,7 +1,12 @@
-//! `GET /.well-known/jwks.json`, the public keys that verify access tokens, and
-//! `GET /.well-known/openid-configuration`, the discovery document that points at them.
+//! `GET /.well-known/jwks.json`, the public keys that verify access tokens, and the discovery
+//! document that points at them and at every endpoint: `GET /.well-known/openid-configuration`
+//! (OpenID Connect Discovery) and `GET /.well-known/oauth-authorization-server` (RFC 8414, which
+//! some OAuth clients ask alone, MCP clients among them), the same document. When the issuer
+//! has a path (`https://example.com/auth`), each also answers in RFC 8414's path-inserted form
+//! (`/.well-known/oauth-authorization-server/auth`), for a proxy that routes that address of the
+//! host to gatehouse.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -9,6 +14,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 use crate::config::ClientRegistration;
+use crate::http::error::{ApiError, Errors, code};
 use crate::http::state::AppState;
 use crate::tokens::jwt::Jwk;
 
@@ -20,6 +26,9 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/.well-known/jwks.json", get(jwks))
         .route("/.well-known/openid-configuration", get(openid_configuration))
+        .route("/.well-known/openid-configuration/{*issuer_path}", get(discovery_at_issuer_path))
+        .route("/.well-known/oauth-authorization-server", get(authorization_server_metadata))
+        .route("/.well-known/oauth-authorization-server/{*issuer_path}", get(discovery_at_issuer_path))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -96,11 +105,42 @@ struct Discovery {
     responses((status = 200, description = "The discovery document", body = Discovery))
 )]
 async fn openid_configuration(State(state): State<AppState>) -> Response {
+    cached(Json(discovery(&state)))
+}
+
+#[utoipa::path(
+    get, path = "/.well-known/oauth-authorization-server", summary = "Authorization server metadata (RFC 8414)",
+    operation_id = "getAuthorizationServerMetadata", tag = "keys",
+    description = "The discovery document under RFC 8414's name, for OAuth clients that ask only there (MCP clients \
+        among them): the same document as `/.well-known/openid-configuration`. When the issuer has a path, \
+        `/.well-known/oauth-authorization-server/<that path>` and `/.well-known/openid-configuration/<that path>` \
+        answer it too (RFC 8414's path-inserted form); any other path under either is `404`.",
+    responses(
+        (status = 200, description = "The discovery document", body = Discovery),
+        Errors<(code::NotFound,)>
+    )
+)]
+async fn authorization_server_metadata(State(state): State<AppState>) -> Response {
+    cached(Json(discovery(&state)))
+}
+
+/// The discovery document at its path-inserted address: only the issuer's own path.
+async fn discovery_at_issuer_path(State(state): State<AppState>, Path(issuer_path): Path<String>) -> Response {
+    let issuer = state.authentication.keys().issuer().to_owned();
+    let own = url::Url::parse(&issuer).map(|url| url.path().trim_matches('/').to_owned()).unwrap_or_default();
+    if own.is_empty() || issuer_path.trim_end_matches('/') != own {
+        return ApiError::NotFound("discovery document").into_response();
+    }
+    cached(Json(discovery(&state)))
+}
+
+/// The discovery document: who issues the tokens, the keys, every endpoint and what each takes.
+fn discovery(state: &AppState) -> Discovery {
     let keys = state.authentication.keys();
     let issuer = keys.issuer();
     let at = |path: &str| format!("{issuer}{path}");
     let client_auth = vec!["client_secret_basic", "client_secret_post", "none"];
-    cached(Json(Discovery {
+    Discovery {
         issuer: issuer.to_owned(),
         jwks_uri: at("/.well-known/jwks.json"),
         authorization_endpoint: at("/oauth2/authorize"),
@@ -150,7 +190,7 @@ async fn openid_configuration(State(state): State<AppState>) -> Response {
         claims_parameter_supported: false,
         request_parameter_supported: false,
         request_uri_parameter_supported: false,
-    }))
+    }
 }
 
 fn cached(body: impl IntoResponse) -> Response {

@@ -26,14 +26,14 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
+use axum::routing::{any, get};
 use serde::Deserialize;
 use url::Url;
 use uuid::Uuid;
 
 use self::request::{Forwarded, Target, forwarded};
 use crate::accounts::access;
-use crate::accounts::authenticator::{Door, Principal};
+use crate::accounts::authenticator::{ClientCaller, Door, Principal};
 use crate::accounts::{Caller, Error, Via};
 use crate::config::RemoteUser;
 use crate::config::forward::{Access, UnnamedPort};
@@ -45,10 +45,16 @@ use crate::model::account::Account;
 use crate::model::api_key::ApiKey;
 use crate::model::org::Membership;
 
+mod metadata;
 mod request;
 
+pub use self::metadata::__path_protected_resource;
+
 pub fn router() -> Router<AppState> {
-    Router::new().route("/auth/forward", any(forward))
+    Router::new()
+        .route("/auth/forward", any(forward))
+        .route(metadata::WELL_KNOWN, get(metadata::protected_resource))
+        .route(&format!("{}/{{*path}}", metadata::WELL_KNOWN), get(metadata::protected_resource))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -99,12 +105,19 @@ async fn forward(State(state): State<AppState>, parts: Parts, Query(query): Quer
     }
     let sent = bearer(&parts);
     let caller = match sent {
-        Some(Ok(token)) => match state.authentication.principal(Door::Forward, token).await {
-            Ok(Principal::Organization { key }) => return org_key_answer(&state, &key, &access).await,
-            Ok(Principal::Person(caller)) => Some(*caller),
-            Ok(Principal::Directory(_)) | Err(Error::Unauthorized | Error::ApiKeyForbidden) => None,
-            Err(other) => return ApiError::from(other).into_response(),
-        },
+        Some(Ok(token)) => {
+            let principal = match &access {
+                Access::Resource { resource, .. } => state.oauth.resource_principal(resource, token).await,
+                _ => state.authentication.principal(Door::Forward, token).await,
+            };
+            match principal {
+                Ok(Principal::Organization { key }) => return org_key_answer(&state, &key, &access).await,
+                Ok(Principal::Client(client)) => return client_answer(&state, &client, &access).await,
+                Ok(Principal::Person(caller)) => Some(*caller),
+                Ok(Principal::Directory(_)) | Err(Error::Unauthorized | Error::ApiKeyForbidden) => None,
+                Err(other) => return ApiError::from(other).into_response(),
+            }
+        }
         Some(Err(())) => None,
         None => match browser_caller(&state, &parts.headers).await {
             Ok(caller) => caller,
@@ -112,7 +125,13 @@ async fn forward(State(state): State<AppState>, parts: Parts, Query(query): Quer
         },
     };
     let Some(caller) = caller else {
-        return not_logged_in(&state, &parts.headers, target.as_ref(), sent.is_some(), query.redirect.as_deref());
+        let mut answer =
+            not_logged_in(&state, &parts.headers, target.as_ref(), sent.is_some(), query.redirect.as_deref());
+        if let (Access::Resource { resource, scope }, StatusCode::UNAUTHORIZED) = (&access, answer.status()) {
+            let error = sent.is_some().then_some("invalid_token");
+            challenge(&state, &mut answer, resource, scope.as_deref(), error);
+        }
+        return answer;
     };
     let membership = match org_of(&state, &caller, &access).await {
         Ok(membership) => membership,
@@ -181,7 +200,64 @@ pub fn warn_of_role_groups(rules: &crate::config::forward::ForwardRules) {
 fn allowed(account: &Account, access: &Access) -> bool {
     match access {
         Access::Group(group) => access::in_group(account, group),
-        Access::Public | Access::Authenticated | Access::Org { .. } => true,
+        Access::Public | Access::Authenticated | Access::Org { .. } | Access::Resource { .. } => true,
+    }
+}
+
+/// The answer for a client app's token at a protected resource's rule: `403` with RFC 6750's
+/// `insufficient_scope` challenge when the rule asks for a scope the token lacks (the client
+/// asks the person again, for more); else let through with `Remote-User` (the person, as
+/// `Remote-User` names people; the client itself for client credentials), `Remote-Client`,
+/// `Remote-Scopes` and, when the person granted one, the organization's headers.
+async fn client_answer(state: &AppState, client: &ClientCaller, access: &Access) -> Response {
+    let Access::Resource { resource, scope } = access else { return ApiError::Forbidden.into_response() };
+    if let Some(needed) = scope.as_deref().filter(|needed| !client.scopes.iter().any(|s| s == needed)) {
+        let mut answer = ApiError::Forbidden.into_response();
+        challenge(state, &mut answer, resource, Some(needed), Some("insufficient_scope"));
+        return answer;
+    }
+    let user = match (client.account_id, state.edge.remote_user) {
+        (Some(id), RemoteUser::Username) => match state.authentication.stored_account(id).await {
+            Ok(account) => account.username.unwrap_or_else(|| id.to_string()),
+            Err(error) => return ApiError::from(error).into_response(),
+        },
+        (Some(id), RemoteUser::Id) => id.to_string(),
+        (None, _) => client.client_id.clone(),
+    };
+    let mut values = vec![
+        ("remote-user", user),
+        ("remote-client", client.client_id.clone()),
+        ("remote-scopes", client.scopes.join(",")),
+    ];
+    if let Some(org) = &client.org {
+        values.push(("remote-org", org.slug.clone()));
+        values.push(("remote-org-role", org.role.clone()));
+        values.push(("remote-org-id", org.id.to_string()));
+    }
+    let mut response = StatusCode::OK.into_response();
+    set_headers(&mut response, values);
+    response
+}
+
+/// RFC 9728's challenge on a refusal at a protected resource: where its metadata is (which
+/// names gatehouse as its authorization server), the scope to ask for, and why a token sent
+/// was refused (`invalid_token`, `insufficient_scope`).
+fn challenge(state: &AppState, answer: &mut Response, resource: &str, scope: Option<&str>, error: Option<&str>) {
+    let Some(resource) = state.authentication.policy().resources.iter().find(|r| r.url() == resource) else { return };
+    let mut parts = Vec::new();
+    if let Some(error) = error {
+        parts.push(format!("error=\"{error}\""));
+    }
+    let scopes = match scope {
+        Some(scope) => scope.to_owned(),
+        None => resource.scopes().join(" "),
+    };
+    if !scopes.is_empty() {
+        parts.push(format!("scope=\"{scopes}\""));
+    }
+    parts.push(format!("resource_metadata=\"{}\"", resource.metadata_url()));
+    if let Ok(value) = HeaderValue::from_str(&format!("Bearer {}", parts.join(", "))) {
+        answer.headers_mut().insert(header::WWW_AUTHENTICATE, value);
     }
 }
 
@@ -196,7 +272,7 @@ async fn org_key_answer(state: &AppState, key: &ApiKey, access: &Access) -> Resp
         Err(error) => return ApiError::from(error).into_response(),
     };
     let allowed = match access {
-        Access::Public | Access::Authenticated => true,
+        Access::Public | Access::Authenticated | Access::Resource { .. } => true,
         Access::Org { slug, need: None } => *slug == org.slug,
         Access::Org { .. } | Access::Group(_) => false,
     };

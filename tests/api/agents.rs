@@ -1,0 +1,224 @@
+//! The agent front door: what an MCP client (or any OAuth client that configures itself from
+//! an address alone) finds and is given.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::browser::{Browser, query_param};
+use crate::helpers::{Options, TestApp, assert_problem, jwt_payload, spawn_app, spawn_app_with};
+use crate::oauth::{Client, REDIRECT, authorize, authorize_url, pkce, redeem, token};
+
+/// RFC 8414's metadata answers where MCP clients ask, and it is the OpenID discovery document;
+/// at an issuer with a path, RFC 8414's path-inserted forms of both answer too, and no other
+/// path under them does.
+#[tokio::test]
+async fn the_authorization_server_metadata_is_the_discovery_document_and_answers_at_the_issuer_s_path() {
+    let app = spawn_app().await;
+    let openid: Value = app.get("/.well-known/openid-configuration", None).await.json().await.unwrap();
+    let metadata = app.get("/.well-known/oauth-authorization-server", None).await;
+    assert_eq!(metadata.status(), StatusCode::OK);
+    assert_eq!(metadata.headers()["cache-control"], "public, max-age=60");
+    assert_eq!(metadata.json::<Value>().await.unwrap(), openid);
+    assert_eq!(openid["issuer"], app.address.as_str());
+    let without_path = app.get("/.well-known/oauth-authorization-server/auth", None).await;
+    assert_eq!(without_path.status(), StatusCode::NOT_FOUND);
+
+    let issuer = "https://auth.example.com/auth";
+    let app = spawn_app_with(Options::default().var("GATEHOUSE_PUBLIC_URL", issuer)).await;
+    for path in [
+        "/.well-known/oauth-authorization-server/auth",
+        "/.well-known/oauth-authorization-server/auth/",
+        "/.well-known/openid-configuration/auth",
+        "/.well-known/oauth-authorization-server",
+    ] {
+        let response = app.get(path, None).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let document: Value = response.json().await.unwrap();
+        assert_eq!(document["issuer"], issuer, "{path}");
+        assert_eq!(document["token_endpoint"], format!("{issuer}/oauth2/token"), "{path}");
+        assert_eq!(document["code_challenge_methods_supported"], serde_json::json!(["S256"]), "{path}");
+    }
+    for path in [
+        "/.well-known/oauth-authorization-server/other",
+        "/.well-known/oauth-authorization-server/auth/more",
+        "/.well-known/openid-configuration/Auth",
+    ] {
+        let response = app.get(path, None).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(response.headers()["content-type"], "application/problem+json", "{path}");
+    }
+}
+
+const MCP: &str = "https://mcp.test/";
+const REPORTS: &str = "https://api.test/v1";
+
+/// gatehouse in front of two protected resources, behind a proxy on this host: an MCP server
+/// whose `/admin` needs the `mcp:admin` scope, and a reports API.
+async fn front_door() -> TestApp {
+    let options = Options::default()
+        .var("GATEHOUSE_TRUSTED_PROXIES", "127.0.0.1,::1")
+        .var("GATEHOUSE_RESOURCES", &format!("{MCP} mcp:tools mcp:admin, {REPORTS} reports:read"))
+        .var("GATEHOUSE_FORWARD_RULES", "mcp.test/admin=resource:mcp:admin, mcp.test=resource, api.test/v1=resource");
+    spawn_app_with(options).await
+}
+
+/// The question a proxy asks about `GET path` on `host`.
+fn ask(app: &TestApp, host: &str, path: &str) -> reqwest::RequestBuilder {
+    app.client
+        .get(app.url("/auth/forward"))
+        .header("x-forwarded-method", "GET")
+        .header("x-forwarded-proto", "https")
+        .header("x-forwarded-host", host)
+        .header("x-forwarded-uri", path)
+}
+
+fn header(response: &reqwest::Response, name: &str) -> Option<String> {
+    response.headers().get(name).map(|v| v.to_str().unwrap().to_owned())
+}
+
+/// A client-credentials token of an admin's client for `resource`.
+async fn machine_token(app: &TestApp, admin: &str, resource: &str) -> (Client, String) {
+    let body = json!({"name": "Nightly job", "grant_types": ["client_credentials"], "scopes": ["app_data"]});
+    let job = crate::oauth::register(app, admin, body).await;
+    let form = [("grant_type", "client_credentials"), ("scope", "app_data"), ("resource", resource)];
+    let response = token(app, &job, &form).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: Value = response.json().await.unwrap();
+    let token = answer["access_token"].as_str().unwrap().to_owned();
+    (job, token)
+}
+
+/// A protected resource's rule lets through a token a client was issued for that resource
+/// (whoever it acts for, named in `Remote-User` and `Remote-Client`), and gatehouse's own logins;
+/// a token for another resource, none, or one whose grant has ended gets RFC 9728's challenge,
+/// and a rule's scope the token lacks gets `insufficient_scope`.
+#[tokio::test]
+async fn a_resource_takes_the_tokens_issued_for_it_and_challenges_the_rest() {
+    let app = front_door().await;
+    let admin = app.admin("root@example.com").await;
+    let metadata_url = "https://mcp.test/.well-known/oauth-protected-resource";
+
+    let anonymous = ask(&app, "mcp.test", "/mcp").send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        header(&anonymous, "www-authenticate").as_deref(),
+        Some(format!(r#"Bearer scope="mcp:tools mcp:admin", resource_metadata="{metadata_url}""#).as_str())
+    );
+
+    let (job, machine) = machine_token(&app, &admin, "https://MCP.test:443").await;
+    assert_eq!(jwt_payload(&machine)["aud"], MCP, "the resource's one spelling");
+    let passed = ask(&app, "mcp.test", "/mcp").bearer_auth(&machine).send().await.unwrap();
+    assert_eq!(passed.status(), StatusCode::OK);
+    assert_eq!(header(&passed, "remote-user").as_deref(), Some(job.id.as_str()), "a machine is its client");
+    assert_eq!(header(&passed, "remote-client").as_deref(), Some(job.id.as_str()));
+    assert_eq!(header(&passed, "remote-scopes").as_deref(), Some("app_data"));
+
+    let elsewhere = ask(&app, "api.test", "/v1/reports").bearer_auth(&machine).send().await.unwrap();
+    assert_eq!(elsewhere.status(), StatusCode::UNAUTHORIZED, "a token for another resource");
+    assert_eq!(
+        header(&elsewhere, "www-authenticate").as_deref(),
+        Some(
+            r#"Bearer error="invalid_token", scope="reports:read", resource_metadata="https://api.test/.well-known/oauth-protected-resource/v1""#
+        )
+    );
+    let narrow = ask(&app, "mcp.test", "/admin/tools").bearer_auth(&machine).send().await.unwrap();
+    assert_eq!(narrow.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        header(&narrow, "www-authenticate").as_deref(),
+        Some(
+            format!(r#"Bearer error="insufficient_scope", scope="mcp:admin", resource_metadata="{metadata_url}""#)
+                .as_str()
+        )
+    );
+
+    // A person's grant to a client, for the resource: the person passes through the client.
+    let person = app.active_user("ann@example.com", None).await;
+    let body = json!({
+        "name": "Agent", "redirect_uris": [REDIRECT], "grant_types": ["authorization_code", "refresh_token"],
+        "scopes": ["openid", "profile", "email", "offline_access"],
+    });
+    let agent = crate::oauth::register(&app, &admin, body).await;
+    let browser = Browser::new(&app);
+    let (verifier, challenge) = pkce();
+    let url = authorize_url(&app, &agent, &challenge, &[("resource", "https://mcp.test")]);
+    let back = authorize(&app, &browser, &url, "ann@example.com").await;
+    let granted: Value =
+        redeem(&app, &agent, &query_param(&back, "code").unwrap(), &verifier).await.json().await.unwrap();
+    let delegated = granted["access_token"].as_str().unwrap();
+    let passed = ask(&app, "mcp.test", "/mcp").bearer_auth(delegated).send().await.unwrap();
+    assert_eq!(passed.status(), StatusCode::OK);
+    assert_eq!(header(&passed, "remote-user").as_deref(), person["id"].as_str());
+    assert_eq!(header(&passed, "remote-client").as_deref(), Some(agent.id.as_str()));
+    assert_eq!(header(&passed, "remote-scopes").as_deref(), Some("openid,profile,email,offline_access"));
+
+    // gatehouse's own login passes as it does at any rule that asks for a login.
+    let (_, own) = app.logged_in_user("bob@example.com").await;
+    let passed = ask(&app, "mcp.test", "/mcp").bearer_auth(&own).send().await.unwrap();
+    assert_eq!(passed.status(), StatusCode::OK);
+    assert!(header(&passed, "remote-client").is_none());
+
+    // The grant ends with the session: the token is refused from the next request on.
+    let revoked = app
+        .client
+        .post(app.url("/oauth2/revoke"))
+        .header("authorization", agent.basic())
+        .form(&[("token", granted["refresh_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    let ended = ask(&app, "mcp.test", "/mcp").bearer_auth(delegated).send().await.unwrap();
+    assert_eq!(ended.status(), StatusCode::UNAUTHORIZED);
+    assert!(header(&ended, "www-authenticate").unwrap().starts_with(r#"Bearer error="invalid_token""#));
+}
+
+/// The protected resource metadata answers, through a trusted proxy, for the resource whose
+/// host the proxy forwards and whose path follows the well-known name; for nothing else.
+#[tokio::test]
+async fn a_resource_s_metadata_names_gatehouse_as_its_authorization_server_for_its_proxy_alone() {
+    let app = front_door().await;
+    let issuer = app.address.clone();
+    let through = |host: &str, path: &str| {
+        app.client.get(app.url(path)).header("x-forwarded-proto", "https").header("x-forwarded-host", host)
+    };
+
+    for (host, path, resource, scopes) in [
+        ("mcp.test", "/.well-known/oauth-protected-resource", MCP, json!(["mcp:tools", "mcp:admin"])),
+        ("MCP.test:443", "/.well-known/oauth-protected-resource", MCP, json!(["mcp:tools", "mcp:admin"])),
+        ("api.test", "/.well-known/oauth-protected-resource/v1", REPORTS, json!(["reports:read"])),
+    ] {
+        let response = through(host, path).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{host}{path}");
+        let metadata: Value = response.json().await.unwrap();
+        assert_eq!(metadata["resource"], resource, "{host}{path}");
+        assert_eq!(metadata["authorization_servers"], json!([issuer]));
+        assert_eq!(metadata["scopes_supported"], scopes);
+        assert_eq!(metadata["bearer_methods_supported"], json!(["header"]));
+    }
+    for (host, path) in [
+        ("api.test", "/.well-known/oauth-protected-resource"),
+        ("mcp.test", "/.well-known/oauth-protected-resource/v1"),
+        ("other.test", "/.well-known/oauth-protected-resource"),
+    ] {
+        let response = through(host, path).send().await.unwrap();
+        assert_problem(response, StatusCode::NOT_FOUND, "not_found").await;
+    }
+    let direct = app.get("/.well-known/oauth-protected-resource", None).await;
+    assert_eq!(direct.status(), StatusCode::NOT_FOUND, "no proxy named a resource's host");
+
+    let untrusted = spawn_app_with(
+        Options::default()
+            .var("GATEHOUSE_TRUSTED_PROXIES", "10.9.9.9")
+            .var("GATEHOUSE_RESOURCES", &format!("{MCP} mcp:tools")),
+    )
+    .await;
+    let forged = untrusted
+        .client
+        .get(untrusted.url("/.well-known/oauth-protected-resource"))
+        .header("x-forwarded-proto", "https")
+        .header("x-forwarded-host", "mcp.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::NOT_FOUND, "forwarded headers from anyone but a trusted proxy");
+}
