@@ -55,7 +55,11 @@ const REPORTS: &str = "https://api.test/v1";
 /// gatehouse in front of two protected resources, behind a proxy on this host: an MCP server
 /// whose `/admin` needs the `mcp:admin` scope, and a reports API.
 async fn front_door() -> TestApp {
-    let options = Options::default()
+    front_door_with(Options::default()).await
+}
+
+async fn front_door_with(options: Options) -> TestApp {
+    let options = options
         .var("GATEHOUSE_TRUSTED_PROXIES", "127.0.0.1,::1")
         .var("GATEHOUSE_RESOURCES", &format!("{MCP} mcp:tools mcp:admin, {REPORTS} reports:read"))
         .var("GATEHOUSE_FORWARD_RULES", "mcp.test/admin=resource:mcp:admin, mcp.test=resource, api.test/v1=resource");
@@ -221,4 +225,83 @@ async fn a_resource_s_metadata_names_gatehouse_as_its_authorization_server_for_i
         .await
         .unwrap();
     assert_eq!(forged.status(), StatusCode::NOT_FOUND, "forwarded headers from anyone but a trusted proxy");
+}
+
+/// What an MCP client does: it registers itself naming no scope, asks for a token for the
+/// resource naming no scope either, and gets the resource's scopes (with a refresh token, as it
+/// registered the refresh grant); a client that asked for less meets a rule's scope with
+/// `insufficient_scope`, asks again for the union, and passes.
+#[tokio::test]
+async fn a_client_that_names_no_scope_gets_the_resource_s_and_asks_again_for_more_when_a_rule_needs_it() {
+    let app = front_door_with(Options::default().var("GATEHOUSE_CLIENT_REGISTRATION", "open")).await;
+    let discovery: Value = app.get("/.well-known/oauth-authorization-server", None).await.json().await.unwrap();
+    let supported = discovery["scopes_supported"].as_array().unwrap();
+    assert!(["openid", "mcp:tools", "mcp:admin", "reports:read"].iter().all(|s| supported.contains(&json!(s))));
+    let metadata = json!({
+        "client_name": "Coding agent", "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none",
+        "grant_types": ["authorization_code", "refresh_token"],
+    });
+    let registered: Value = app.post_json("/oauth2/register", &metadata, None).await.json().await.unwrap();
+    assert_eq!(registered["scope"], "openid profile email offline_access mcp:tools mcp:admin reports:read");
+    let client = Client { id: registered["client_id"].as_str().unwrap().to_owned(), secret: None };
+    app.active_user("ann@example.com", None).await;
+    let browser = Browser::new(&app);
+    let ask_for = |scope: Option<&str>| {
+        let (verifier, challenge) = pkce();
+        let mut url = url::Url::parse(&app.url("/oauth2/authorize")).unwrap();
+        url.query_pairs_mut().extend_pairs([
+            ("client_id", client.id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+            ("state", "st"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+            ("resource", "https://mcp.test"),
+        ]);
+        if let Some(scope) = scope {
+            url.query_pairs_mut().append_pair("scope", scope);
+        }
+        (url.to_string(), verifier)
+    };
+    let redeem_public = |code: String, verifier: String| {
+        let form = [
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code),
+            ("redirect_uri", REDIRECT.to_owned()),
+            ("code_verifier", verifier),
+            ("client_id", client.id.clone()),
+        ];
+        app.client.post(app.url("/oauth2/token")).form(&form).send()
+    };
+
+    let (url, verifier) = ask_for(None);
+    let back = authorize(&app, &browser, &url, "ann@example.com").await;
+    let tokens: Value =
+        redeem_public(query_param(&back, "code").unwrap(), verifier).await.unwrap().json().await.unwrap();
+    assert_eq!(tokens["scope"], "openid mcp:tools mcp:admin offline_access");
+    assert!(tokens["refresh_token"].is_string(), "it registered the refresh grant: {tokens}");
+    let access = tokens["access_token"].as_str().unwrap();
+    let admin = ask(&app, "mcp.test", "/admin/x").bearer_auth(access).send().await.unwrap();
+    assert_eq!(admin.status(), StatusCode::OK);
+    assert_eq!(header(&admin, "remote-scopes").as_deref(), Some("openid,mcp:tools,mcp:admin,offline_access"));
+
+    let (url, verifier) = ask_for(Some("mcp:tools"));
+    let back = authorize(&app, &browser, &url, "ann@example.com").await;
+    let narrow: Value =
+        redeem_public(query_param(&back, "code").unwrap(), verifier).await.unwrap().json().await.unwrap();
+    let narrow = narrow["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(ask(&app, "mcp.test", "/tools").bearer_auth(&narrow).send().await.unwrap().status(), StatusCode::OK);
+    let refused = ask(&app, "mcp.test", "/admin/x").bearer_auth(&narrow).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(header(&refused, "www-authenticate").unwrap().contains(r#"scope="mcp:admin""#));
+    let (url, verifier) = ask_for(Some("mcp:tools mcp:admin"));
+    let back = authorize(&app, &browser, &url, "ann@example.com").await;
+    let wider: Value =
+        redeem_public(query_param(&back, "code").unwrap(), verifier).await.unwrap().json().await.unwrap();
+    let wider = wider["access_token"].as_str().unwrap();
+    assert_eq!(ask(&app, "mcp.test", "/admin/x").bearer_auth(wider).send().await.unwrap().status(), StatusCode::OK);
+
+    let unknown =
+        app.post_json("/oauth2/register", &json!({"redirect_uris": [REDIRECT], "scope": "mcp:root"}), None).await;
+    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST, "a scope no resource has");
 }

@@ -210,7 +210,19 @@ impl AuthorizationServer {
         if !client.redirect_uris.iter().any(|registered| redirect_matches(registered, redirect_uri)) {
             return refuse("The redirect_uri is not one registered for this client.");
         }
-        let scopes = parse_scopes(param(pairs, "scope").unwrap_or("openid")).unwrap_or_default();
+        // In the one spelling tokens carry and forward-auth compares; a resource that is not one
+        // is refused below, as written.
+        let resources = pairs.iter().filter(|(key, _)| key == "resource").fold(Vec::new(), |mut kept, (_, value)| {
+            let value = canonical(value).unwrap_or_else(|_| value.clone());
+            if !kept.contains(&value) {
+                kept.push(value);
+            }
+            kept
+        });
+        let scopes = match param(pairs, "scope") {
+            Some(asked) => parse_scopes(asked, &self.policy().resources).unwrap_or_default(),
+            None => self.default_scopes(&client, &resources),
+        };
         Ok(Ok(Checked {
             redirect_uri: redirect_uri.to_owned(),
             state: param(pairs, "state").map(str::to_owned),
@@ -226,17 +238,32 @@ impl AuthorizationServer {
             max_age: param(pairs, "max_age").and_then(|v| v.parse().ok()),
             login_hint: param(pairs, "login_hint").map(str::to_owned),
             org_hint: param(pairs, "org_hint").map(str::to_owned),
-            // In the one spelling tokens carry and forward-auth compares; a resource that is not
-            // one is refused below, as written.
-            resources: pairs.iter().filter(|(key, _)| key == "resource").fold(Vec::new(), |mut kept, (_, value)| {
-                let value = canonical(value).unwrap_or_else(|_| value.clone());
-                if !kept.contains(&value) {
-                    kept.push(value);
-                }
-                kept
-            }),
+            resources,
             client,
         }))
+    }
+
+    /// The scopes of a request that names none: `openid`; with resources named, also each
+    /// one's scopes and, for a client registered for the refresh grant, `offline_access` (an
+    /// MCP client names no scope, and should not send its person back to the browser every
+    /// quarter of an hour). Only scopes the client is registered for.
+    fn default_scopes(&self, client: &OAuthClient, resources: &[String]) -> Vec<String> {
+        let mut scopes = vec!["openid".to_owned()];
+        if resources.is_empty() {
+            return scopes;
+        }
+        let listed = self.policy().resources.iter().filter(|r| resources.iter().any(|named| named == r.url()));
+        scopes.extend(listed.flat_map(|r| r.scopes().iter().cloned()));
+        if client.grant_types.iter().any(|g| g == "refresh_token") {
+            scopes.push("offline_access".to_owned());
+        }
+        let mut kept: Vec<String> = Vec::new();
+        for scope in scopes {
+            if client.scopes.contains(&scope) && !kept.contains(&scope) {
+                kept.push(scope);
+            }
+        }
+        kept
     }
 
     /// What is wrong with the rest of the request, as an error code and description.
@@ -257,7 +284,7 @@ impl AuthorizationServer {
         if !checked.client.grant_types.iter().any(|g| g == "authorization_code") {
             return Some(("unauthorized_client", "this client may not use the authorization code grant".into()));
         }
-        if let Err(why) = parse_scopes(param(pairs, "scope").unwrap_or("openid")) {
+        if let Some(Err(why)) = param(pairs, "scope").map(|asked| parse_scopes(asked, &self.policy().resources)) {
             return Some(("invalid_scope", why));
         }
         if let Some(scope) = checked.scopes.iter().find(|s| !checked.client.scopes.contains(s)) {

@@ -11,6 +11,7 @@ use super::{GRANT_TYPES, OAuthError, OAuthResult, parse_scopes, registrable};
 use crate::accounts::admin::Admin;
 use crate::accounts::{AuthorizationServer, Core, Error, FieldError, Result};
 use crate::model::outcome::{Effects, Kind};
+use crate::model::resource::Resource;
 use crate::store::clients::OAuthClient;
 use crate::tokens::mac::same;
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
@@ -38,7 +39,7 @@ pub struct ClientSpec {
 pub use crate::model::client::ClientWithSecret;
 
 /// Applies `spec` to `client` and checks the result whole; every problem comes back at once.
-pub(super) fn apply(mut client: OAuthClient, spec: ClientSpec) -> Result<OAuthClient> {
+pub(super) fn apply(mut client: OAuthClient, spec: ClientSpec, resources: &[Resource]) -> Result<OAuthClient> {
     let mut problems = Vec::new();
     if let Some(name) = spec.name {
         client.name = name.trim().to_owned();
@@ -88,7 +89,7 @@ pub(super) fn apply(mut client: OAuthClient, spec: ClientSpec) -> Result<OAuthCl
         problems.push(FieldError::new("redirect_uris", "authorization_code needs at least one redirect URI"));
     }
     if let Some(scopes) = spec.scopes {
-        match parse_scopes(&scopes.join(" ")) {
+        match parse_scopes(&scopes.join(" "), resources) {
             Ok(scopes) => client.scopes = scopes,
             Err(why) => problems.push(FieldError::new("scopes", why)),
         }
@@ -149,7 +150,7 @@ impl Admin<'_, AuthorizationServer> {
             created_at: now,
             updated_at: now,
         };
-        let client = apply(blank, spec)?;
+        let client = apply(blank, spec, &self.service().policy().resources)?;
         let secret = confidential.then(OpaqueToken::generate);
         let created = Effects::of(self.outcome(Kind::AdminClientCreated, None).detail(describe(&client)));
         self.service()
@@ -179,7 +180,7 @@ impl Admin<'_, AuthorizationServer> {
             return Err(Error::field("confidential", why));
         }
         let before = self.client(id).await?;
-        let client = apply(before.clone(), spec)?;
+        let client = apply(before.clone(), spec, &self.service().policy().resources)?;
         // Where a client's codes may go, what it may ask for, and whether people are asked at
         // all are lasting access; its name is not.
         if (OAuthClient { name: before.name.clone(), ..client.clone() }) != before {

@@ -71,8 +71,8 @@ impl AuthorizationServer {
         if !client.grant_types.iter().any(|g| g == DEVICE_GRANT) {
             return Err(OAuthError::refused("unauthorized_client", "this client may not use the device grant"));
         }
-        let scopes =
-            parse_scopes(scope.unwrap_or("openid")).map_err(|why| OAuthError::refused("invalid_scope", why))?;
+        let scopes = parse_scopes(scope.unwrap_or("openid"), &self.policy().resources)
+            .map_err(|why| OAuthError::refused("invalid_scope", why))?;
         if let Some(scope) = scopes.iter().find(|s| !client.scopes.contains(s)) {
             return Err(OAuthError::refused(
                 "invalid_scope",

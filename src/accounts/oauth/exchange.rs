@@ -64,7 +64,8 @@ impl AuthorizationServer {
         // At most what the subject holds, and only what the audience is registered for.
         let scopes: Vec<String> = match request.scope.as_deref() {
             Some(scope) => {
-                let asked = parse_scopes(scope).map_err(|why| OAuthError::refused("invalid_scope", why))?;
+                let asked = parse_scopes(scope, &self.policy().resources)
+                    .map_err(|why| OAuthError::refused("invalid_scope", why))?;
                 if asked.iter().any(|s| !held.contains(s)) {
                     return Err(OAuthError::refused("invalid_scope", "an exchange cannot widen the subject's scopes"));
                 }

@@ -30,6 +30,7 @@ pub mod tokens;
 use url::Url;
 
 use super::Error;
+use crate::model::resource::Resource;
 
 /// The scopes a client may ask for: OpenID Connect's, plus `app_data` (the admin-written data).
 pub const SCOPES: &[&str] = &["openid", "profile", "email", "offline_access", "app_data", "org"];
@@ -94,18 +95,30 @@ impl From<crate::store::StoreError> for OAuthError {
 
 pub type OAuthResult<T> = std::result::Result<T, OAuthError>;
 
-/// Space-separated scopes, each one known; duplicates dropped, order kept.
-pub fn parse_scopes(text: &str) -> Result<Vec<String>, String> {
+/// Space-separated scopes, each one known (OpenID Connect's and gatehouse's, or a scope of one
+/// of the protected `resources`); duplicates dropped, order kept.
+pub fn parse_scopes(text: &str, resources: &[Resource]) -> Result<Vec<String>, String> {
     let mut scopes: Vec<String> = Vec::new();
     for scope in text.split(' ').filter(|s| !s.is_empty()) {
-        if !SCOPES.contains(&scope) {
-            return Err(format!("unknown scope {scope:?}; the scopes are {}", SCOPES.join(" ")));
+        if !SCOPES.contains(&scope) && !resources.iter().any(|r| r.has_scope(scope)) {
+            return Err(format!("unknown scope {scope:?}; the scopes are {}", supported_scopes(resources).join(" ")));
         }
         if !scopes.iter().any(|s| s == scope) {
             scopes.push(scope.to_owned());
         }
     }
     Ok(scopes)
+}
+
+/// Every scope a client may ask for: OpenID Connect's and gatehouse's, then each resource's.
+pub fn supported_scopes(resources: &[Resource]) -> Vec<String> {
+    let mut scopes: Vec<String> = SCOPES.iter().map(|s| (*s).to_owned()).collect();
+    for scope in resources.iter().flat_map(Resource::scopes) {
+        if !scopes.contains(scope) {
+            scopes.push(scope.clone());
+        }
+    }
+    scopes
 }
 
 fn is_loopback(url: &Url) -> bool {
@@ -211,7 +224,11 @@ mod tests {
 
     #[test]
     fn scopes_are_known_ones() {
-        assert_eq!(parse_scopes("openid  email openid").unwrap(), ["openid", "email"]);
-        assert!(parse_scopes("openid admin").unwrap_err().contains("admin"));
+        assert_eq!(parse_scopes("openid  email openid", &[]).unwrap(), ["openid", "email"]);
+        assert!(parse_scopes("openid admin", &[]).unwrap_err().contains("admin"));
+        let mcp = Resource::new("https://mcp.example.com/", vec!["mcp:tools".into()]).unwrap();
+        assert_eq!(parse_scopes("openid mcp:tools", std::slice::from_ref(&mcp)).unwrap(), ["openid", "mcp:tools"]);
+        assert!(parse_scopes("mcp:tools", &[]).is_err(), "a resource's scope only while it is listed");
+        assert_eq!(supported_scopes(&[mcp]).last().map(String::as_str), Some("mcp:tools"));
     }
 }

@@ -18,6 +18,7 @@ use super::{OAuthError, OAuthResult};
 use crate::accounts::{AuthorizationServer, ClientInfo, Error};
 use crate::config::ClientRegistration;
 use crate::model::outcome::{Effects, Kind};
+use crate::model::resource::Resource;
 use crate::store::clients::OAuthClient;
 use crate::tokens::mac::same;
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
@@ -74,7 +75,12 @@ fn invalid_token() -> OAuthError {
 
 /// The client `metadata` describes, on top of `client`; what is wrong comes back as RFC 7591's
 /// `invalid_client_metadata` or `invalid_redirect_uri`.
-fn described(client: OAuthClient, metadata: ClientMetadata, creating: bool) -> OAuthResult<(OAuthClient, String)> {
+fn described(
+    client: OAuthClient,
+    metadata: ClientMetadata,
+    creating: bool,
+    resources: &[Resource],
+) -> OAuthResult<(OAuthClient, String)> {
     let method = metadata.token_endpoint_auth_method.unwrap_or_else(|| "client_secret_basic".into());
     let confidential = match method.as_str() {
         "none" => false,
@@ -110,14 +116,20 @@ fn described(client: OAuthClient, metadata: ClientMetadata, creating: bool) -> O
         grant_types: Some(grants),
         scopes: Some(match metadata.scope {
             Some(scope) => scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
-            None => DEFAULT_SCOPES.map(str::to_owned).to_vec(),
+            // OpenID Connect's usual four, and every protected resource's: the person is
+            // asked for whatever the client asks, and an MCP client names no scope here.
+            None => DEFAULT_SCOPES
+                .map(str::to_owned)
+                .into_iter()
+                .chain(resources.iter().flat_map(|r| r.scopes().iter().cloned()))
+                .collect(),
         }),
         first_party: Some(false),
         introspect: Some(false),
         backchannel_logout_uri: Some(metadata.backchannel_logout_uri.unwrap_or_default()),
         backchannel_logout_session_required: Some(metadata.backchannel_logout_session_required.unwrap_or(false)),
     };
-    let client = apply(OAuthClient { confidential, ..client }, spec).map_err(metadata_error)?;
+    let client = apply(OAuthClient { confidential, ..client }, spec, resources).map_err(metadata_error)?;
     Ok((client, method))
 }
 
@@ -164,7 +176,7 @@ impl AuthorizationServer {
             created_at: now,
             updated_at: now,
         };
-        let (client, method) = described(blank, metadata, true)?;
+        let (client, method) = described(blank, metadata, true, &self.policy().resources)?;
         // Spent only for a registration that will be made: metadata to fix costs no use.
         if let (ClientRegistration::Token, Some(token)) = (mode, initial_token)
             && !self.store.spend_initial_token(&TokenHash::of(token), now).await?
@@ -220,7 +232,7 @@ impl AuthorizationServer {
         info: &ClientInfo,
     ) -> OAuthResult<Registered> {
         let before = self.registered_client(id, token).await?;
-        let (client, method) = described(before, metadata, false)?;
+        let (client, method) = described(before, metadata, false, &self.policy().resources)?;
         let client = OAuthClient { updated_at: self.now(), ..client };
         let updated =
             Effects::of(self.outcome(Kind::OauthClientRegistrationUpdated, None, info).detail(describe(&client)));

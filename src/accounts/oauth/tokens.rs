@@ -277,7 +277,8 @@ impl AuthorizationServer {
         // only that, and the grant keeps the rest for the refreshes after it.
         let narrowed = match request.scope.as_deref() {
             Some(scope) => {
-                let asked = parse_scopes(scope).map_err(|why| OAuthError::refused("invalid_scope", why))?;
+                let asked = parse_scopes(scope, &self.policy().resources)
+                    .map_err(|why| OAuthError::refused("invalid_scope", why))?;
                 if asked.iter().any(|s| !grant.scopes.contains(s)) {
                     return Err(OAuthError::refused("invalid_scope", "a refresh cannot widen the granted scopes"));
                 }
@@ -297,7 +298,7 @@ impl AuthorizationServer {
     }
 
     fn client_credentials(&self, client: OAuthClient, request: TokenRequest) -> OAuthResult<TokenResponse> {
-        let asked = parse_scopes(request.scope.as_deref().unwrap_or_default())
+        let asked = parse_scopes(request.scope.as_deref().unwrap_or_default(), &self.policy().resources)
             .map_err(|why| OAuthError::refused("invalid_scope", why))?;
         if let Some(scope) =
             asked.iter().find(|s| matches!(s.as_str(), "openid" | "offline_access") || !client.scopes.contains(s))

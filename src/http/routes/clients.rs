@@ -41,7 +41,7 @@ struct ClientInput {
     confidential: Option<bool>,
     /// `authorization_code`, `refresh_token`, `client_credentials`; default the first two.
     grant_types: Option<Vec<String>>,
-    /// `openid`, `profile`, `email`, `offline_access`, `app_data`; default the first four.
+    /// `openid`, `profile`, `email`, `offline_access`, `app_data`, `org` and the protected resources' scopes; default the first four.
     scopes: Option<Vec<String>>,
     /// Default `false`: people are asked to consent.
     first_party: Option<bool>,

@@ -58,7 +58,7 @@ struct MetadataInput {
     /// `none` (a public client: a native app, an SPA), `client_secret_basic` (the default) or
     /// `client_secret_post`.
     token_endpoint_auth_method: Option<String>,
-    /// Space-separated; `openid profile email offline_access` when absent.
+    /// Space-separated; `openid profile email offline_access` and every protected resource's scopes when absent.
     scope: Option<String>,
     /// RFC 7592 update: the client's own id, which must match the address.
     client_id: Option<String>,

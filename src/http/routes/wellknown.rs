@@ -87,7 +87,8 @@ struct Discovery {
     token_endpoint_auth_methods_supported: Vec<&'static str>,
     revocation_endpoint_auth_methods_supported: Vec<&'static str>,
     introspection_endpoint_auth_methods_supported: Vec<&'static str>,
-    scopes_supported: &'static [&'static str],
+    /// OpenID Connect's and gatehouse's scopes, then each protected resource's.
+    scopes_supported: Vec<String>,
     prompt_values_supported: Vec<&'static str>,
     /// The claims of ID tokens, userinfo and gatehouse's own access tokens.
     claims_supported: Vec<&'static str>,
@@ -163,7 +164,7 @@ fn discovery(state: &AppState) -> Discovery {
         token_endpoint_auth_methods_supported: client_auth.clone(),
         revocation_endpoint_auth_methods_supported: client_auth,
         introspection_endpoint_auth_methods_supported: vec!["client_secret_basic", "client_secret_post"],
-        scopes_supported: crate::accounts::oauth::SCOPES,
+        scopes_supported: crate::accounts::oauth::supported_scopes(&state.authentication.policy().resources),
         prompt_values_supported: vec!["none", "login", "consent"],
         claims_supported: vec![
             "iss",
