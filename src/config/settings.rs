@@ -203,7 +203,7 @@ settings! {
     COOKIE_DOMAIN: String = "GATEHOUSE_COOKIE_DOMAIN", Unset, Plain, super::parse::parse_cookie_domain,
         "the `Domain` of the browser-session cookie (e.g. `example.com`), so that apps on sibling hosts behind a forward-auth proxy receive it; unset: gatehouse's own host only";
     CORS_ORIGINS: Vec<String> = "GATEHOUSE_CORS_ORIGINS", Unset, Plain, parse_origins,
-        "browser origins allowed to call the API (comma-separated); unset: CORS off";
+        "browser origins allowed to call the API (comma-separated); unset: none. Discovery, the keys, client registration and the token endpoint answer any origin (browser-based MCP clients run anywhere; none of them takes a cookie)";
     SIGNUP: bool = "GATEHOUSE_SIGNUP", Value("open"), Plain, parse_signup,
         "`closed`: `POST /user` answers `403 signup_disabled`; admins and the CLI still create accounts (invitations)";
     ORG_CREATION: bool = "GATEHOUSE_ORG_CREATION", Value("anyone"), Plain, parse_org_creation,

@@ -98,33 +98,45 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
     } else {
         routes
     };
-    let routes = match cors(&edge.cors_origins) {
-        Some(cors) => routes.layer(cors),
-        None => routes,
-    };
-    routes.with_state(state)
+    routes.layer(cors(&edge.cors_origins)).with_state(state)
 }
 
-/// CORS for the configured origins: bearer tokens in `Authorization`, no cookies (credentials
-/// stay off, so another site can never ride on a browser's cookies).
-fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+/// CORS: for the configured origins everywhere, and for any origin at the agent's front door
+/// (discovery, the keys, client registration, the token endpoint), which browser-based MCP
+/// clients call from wherever they run. Bearer tokens in `Authorization`, never cookies:
+/// credentials stay off, so another site can never ride on a browser's cookies, and the
+/// front door's endpoints take no cookie at all.
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
     use axum::http::Method;
     use tower_http::cors::{AllowOrigin, CorsLayer};
-    if origins.is_empty() {
-        return None;
-    }
-    let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
-    Some(
-        CorsLayer::new()
-            .allow_origin(AllowOrigin::list(allowed))
-            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
-            .allow_headers([
-                header::AUTHORIZATION,
-                header::CONTENT_TYPE,
-                header::ACCEPT,
-                HeaderName::from_static(middleware::REQUEST_ID),
-            ])
-            .expose_headers([header::LOCATION, header::RETRY_AFTER, HeaderName::from_static(middleware::REQUEST_ID)])
-            .max_age(Duration::from_secs(600)),
-    )
+    let listed: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    let allowed = AllowOrigin::predicate(move |origin: &HeaderValue, request: &axum::http::request::Parts| {
+        listed.contains(origin) || open_to_any_origin(request.uri.path())
+    });
+    CorsLayer::new()
+        .allow_origin(allowed)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            HeaderName::from_static(middleware::REQUEST_ID),
+            HeaderName::from_static("mcp-protocol-version"),
+        ])
+        .expose_headers([
+            header::LOCATION,
+            header::RETRY_AFTER,
+            header::WWW_AUTHENTICATE,
+            HeaderName::from_static(middleware::REQUEST_ID),
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
+/// The agent's front door, which any origin may call: the discovery documents (in every form),
+/// the keys, client registration (RFC 7591 and 7592) and the token endpoint.
+fn open_to_any_origin(path: &str) -> bool {
+    path.starts_with("/.well-known/")
+        || path == "/oauth2/token"
+        || path == "/oauth2/register"
+        || path.starts_with("/oauth2/register/")
 }

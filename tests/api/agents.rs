@@ -305,3 +305,35 @@ async fn a_client_that_names_no_scope_gets_the_resource_s_and_asks_again_for_mor
         app.post_json("/oauth2/register", &json!({"redirect_uris": [REDIRECT], "scope": "mcp:root"}), None).await;
     assert_eq!(unknown.status(), StatusCode::BAD_REQUEST, "a scope no resource has");
 }
+
+/// A browser-based MCP client, at an origin nobody listed, reaches discovery, registration and
+/// the token endpoint (its preflight naming `mcp-protocol-version`), and nothing else.
+#[tokio::test]
+async fn the_front_door_answers_any_origin_and_the_rest_of_the_api_only_listed_ones() {
+    let app = spawn_app_with(Options::default().var("GATEHOUSE_CORS_ORIGINS", "https://app.example.com")).await;
+    let inspector = "http://localhost:6274";
+    let preflight = |path: &str, origin: &str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url(path))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type,mcp-protocol-version")
+            .send()
+    };
+    for path in ["/oauth2/token", "/oauth2/register", "/.well-known/oauth-authorization-server"] {
+        let answer = preflight(path, inspector).await.unwrap();
+        assert_eq!(answer.headers()["access-control-allow-origin"], inspector, "{path}");
+        let headers = answer.headers()["access-control-allow-headers"].to_str().unwrap().to_owned();
+        assert!(headers.contains("mcp-protocol-version"), "{path}: {headers}");
+        assert!(answer.headers().get("access-control-allow-credentials").is_none(), "never credentials");
+    }
+    let discovery = app.client.get(app.url("/.well-known/openid-configuration")).header("origin", inspector).send();
+    assert_eq!(discovery.await.unwrap().headers()["access-control-allow-origin"], inspector);
+
+    for path in ["/user", "/auth", "/admin/users", "/oauth2/introspect"] {
+        let answer = preflight(path, inspector).await.unwrap();
+        assert!(answer.headers().get("access-control-allow-origin").is_none(), "{path}");
+        let listed = preflight(path, "https://app.example.com").await.unwrap();
+        assert_eq!(listed.headers()["access-control-allow-origin"], "https://app.example.com", "{path}");
+    }
+}

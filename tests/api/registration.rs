@@ -166,16 +166,39 @@ async fn a_client_registers_itself_is_asked_consent_for_and_manages_only_itself(
     let userinfo = app.get("/oauth2/userinfo", refreshed["access_token"].as_str()).await;
     assert_eq!(userinfo.status(), StatusCode::OK, "a token for an API is still a live token of the session");
 
-    // An API nobody listed is refused at the authorization endpoint; for a client that
-    // registered itself the refusal is shown here, never a bounce to its site.
+    // An API nobody listed is refused at the authorization endpoint. The client that registered
+    // itself waits on loopback, on the person's own machine: the refusal goes there, as does
+    // a silent request's, so a command-line tool hears it instead of waiting for ever.
     let (_, challenge) = pkce();
     let elsewhere = authorize_url(&app, &client, &challenge, &[API, "https://evil.example.com/"]);
     let refused = browser.get(&elsewhere).await;
-    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
-    assert!(refused.text().await.unwrap().contains("invalid_target"));
+    assert_eq!(refused.status(), StatusCode::SEE_OTHER);
+    let to = location(&refused);
+    assert!(to.starts_with(REDIRECT), "{to}");
+    assert_eq!(query_param(&to, "error").as_deref(), Some("invalid_target"));
     let silent =
         Browser::new(&app).get(&format!("{}&prompt=none", authorize_url(&app, &client, &challenge, &[]))).await;
-    assert_eq!(silent.status(), StatusCode::BAD_REQUEST, "no redirect to it without the person");
+    assert_eq!(silent.status(), StatusCode::SEE_OTHER);
+    assert_eq!(query_param(&location(&silent), "error").as_deref(), Some("login_required"));
+    // One that registered a site of its own never has anyone bounced there without the person.
+    let site = "https://agent.example.com/cb";
+    let registered: Value =
+        register(&app, None, json!({"redirect_uris": [site], "token_endpoint_auth_method": "none"}))
+            .await
+            .json()
+            .await
+            .unwrap();
+    let remote = Client { id: registered["client_id"].as_str().unwrap().to_owned(), secret: None };
+    let mut silent = url::Url::parse(&authorize_url(&app, &remote, &challenge, &[])).unwrap();
+    let pairs: Vec<(String, String)> = silent.query_pairs().into_owned().filter(|(k, _)| k != "redirect_uri").collect();
+    silent
+        .query_pairs_mut()
+        .clear()
+        .extend_pairs(pairs)
+        .append_pair("redirect_uri", site)
+        .append_pair("prompt", "none");
+    let shown = Browser::new(&app).get(silent.as_str()).await;
+    assert_eq!(shown.status(), StatusCode::BAD_REQUEST, "no redirect to its site without the person");
     // Another API than the one agreed to asks again.
     let again = browser.get(&authorize_url(&app, &client, &challenge, &[MCP])).await;
     assert_eq!(again.status(), StatusCode::OK, "the consent covered the API it named, not this one");

@@ -101,10 +101,13 @@ impl AuthorizationServer {
             Err(refusal) => return Ok(refusal),
         };
         let issuer = self.keys().issuer().to_owned();
+        // A client that registered itself could use its own redirect URI to bounce anyone from
+        // this domain to its site: what the person did not answer is shown here. Not when the
+        // URI is on loopback (RFC 8252): it leads to the person's own machine, where a native
+        // app or a command-line tool waits on it and would otherwise wait for ever.
+        let bounce = Url::parse(&checked.redirect_uri).is_ok_and(|uri| !super::is_loopback(&uri));
         let error = |error: &str, description: &str| {
-            // A client that registered itself could use its own redirect URI to bounce anyone
-            // from this domain to its site: what the person did not answer is shown here.
-            if checked.client.self_registered && decision != Some(false) {
+            if checked.client.self_registered && bounce && decision != Some(false) {
                 return Ok(Authorization::Refused(format!("The request cannot be answered ({error}): {description}.")));
             }
             let params = [("error", error), ("error_description", description)];
