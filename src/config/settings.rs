@@ -179,8 +179,8 @@ settings! {
         "requests per API key (gatehouse's API, forward-auth and introspection)";
     RATE_LIMIT_USER_CODE: Budget = "GATEHOUSE_RATE_LIMIT_USER_CODE", Value("10/1m"), Plain, parse_budget,
         "device-grant user codes entered on `/device`, per client IP and per account (each entry counts, right or wrong)";
-    RATE_LIMIT_REGISTER: Budget = "GATEHOUSE_RATE_LIMIT_REGISTER", Value("20/1h"), Plain, parse_budget,
-        "client registrations (`POST /oauth2/register`) per client IP";
+    RATE_LIMIT_REGISTER: Budget = "GATEHOUSE_RATE_LIMIT_REGISTER", Value("60/1h"), Plain, parse_budget,
+        "client registrations (`POST /oauth2/register`) per client IP (an IPv6 client's /64): enough for a developer whose MCP client registers on every run";
     RATE_LIMIT_EMAIL: Budget = "GATEHOUSE_RATE_LIMIT_EMAIL", Value("5/1h"), Plain, parse_budget,
         "emails of one kind to one address on request; past it the answer is unchanged but nothing is sent";
     LOCKOUT_FAILURES: u32 = "GATEHOUSE_LOCKOUT_FAILURES", Value("5"), Plain, |v| parse_count(v, 1, 1000),

@@ -156,7 +156,12 @@ impl AuthorizationServer {
                 let why = "client registration is off here; an admin registers clients (GATEHOUSE_CLIENT_REGISTRATION)";
                 return Err(OAuthError::refused("access_denied", why));
             }
-            (ClientRegistration::Token, None) => return Err(invalid_token()),
+            (ClientRegistration::Token, None) => {
+                let why = "registration here needs an initial access token an admin issued, sent as Authorization: \
+                           Bearer (GATEHOUSE_CLIENT_REGISTRATION=token); a client that cannot send one is registered \
+                           by an admin instead";
+                return Err(OAuthError::refused("invalid_token", why));
+            }
             _ => {}
         }
         self.throttle.per_registration(info).await?;

@@ -144,6 +144,10 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// RFC 7591's and RFC 6750's error answers; a refusal to register at all is `403`.
 fn refused(error: OAuthError) -> Response {
+    let error = match error {
+        OAuthError::Failed(failure) => return failed(failure),
+        refused => refused,
+    };
     let status = match &error {
         OAuthError::Refused { error: "invalid_token", .. } => StatusCode::UNAUTHORIZED,
         OAuthError::Refused { error: "access_denied", .. } => StatusCode::FORBIDDEN,
@@ -161,6 +165,28 @@ fn refused(error: OAuthError) -> Response {
     response
 }
 
+/// A failure that is not the request's (a spent budget, an unavailable database, an internal
+/// error) in the same `{"error", "error_description"}` shape, with its status and
+/// `Retry-After`: a registering client reads one kind of answer.
+fn failed(failure: crate::accounts::Error) -> Response {
+    let problem = ApiError::from(failure).into_response();
+    let (error, description) = match problem.status() {
+        StatusCode::TOO_MANY_REQUESTS => (
+            "temporarily_unavailable",
+            "too many registrations from this network; try again after Retry-After seconds (GATEHOUSE_RATE_LIMIT_REGISTER)",
+        ),
+        StatusCode::SERVICE_UNAVAILABLE => ("temporarily_unavailable", "the service is unavailable; try again shortly"),
+        _ => ("server_error", "internal error"),
+    };
+    let body = Json(serde_json::json!({ "error": error, "error_description": description }));
+    let mut response = (problem.status(), body).into_response();
+    if let Some(retry) = problem.headers().get(header::RETRY_AFTER) {
+        response.headers_mut().insert(header::RETRY_AFTER, retry.clone());
+    }
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 fn registered(state: &AppState, status: StatusCode, registered: Registered) -> Response {
     let mut response = (status, Json(answer(state, registered))).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -171,7 +197,7 @@ fn registered(state: &AppState, status: StatusCode, registered: Registered) -> R
     post, path = "/oauth2/register", summary = "Register a client (RFC 7591)", operation_id = "oauthRegister", tag = "oidc-provider",
     description = "For apps that register themselves (MCP clients, CLIs). Off unless `GATEHOUSE_CLIENT_REGISTRATION` is `token` (send an initial access token an admin issued as `Authorization: Bearer`) or `open` (anyone, within `GATEHOUSE_RATE_LIMIT_REGISTER` per IP). Redirect URIs must be https, http to a loopback address, or a private-use scheme; matched exactly. The client is third-party: people are always asked to consent. It cannot register for token exchange or the device grant, and an authorization error it did not get from the person is shown on gatehouse's page rather than sent to its redirect URI. The answer carries `client_secret` (confidential clients) and `registration_access_token`, each shown once.",
     request_body = MetadataInput,
-    responses((status = 201, description = "Registered", body = RegistrationAnswer), (status = 400, description = "RFC 7591 error: `invalid_client_metadata` or `invalid_redirect_uri`; or `malformed_request`: a body that is not JSON"), (status = 401, description = "`invalid_token`: no initial access token, or one that is wrong, spent or expired (`token` mode)"), (status = 403, description = "`access_denied`: registration is off here"), Errors<(code::PayloadTooLarge, code::UnsupportedMediaType, code::RateLimited, code::Unavailable)>)
+    responses((status = 201, description = "Registered", body = RegistrationAnswer), (status = 400, description = "RFC 7591 error: `invalid_client_metadata` or `invalid_redirect_uri`; or `malformed_request`: a body that is not JSON"), (status = 401, description = "`invalid_token`: no initial access token (the description says what is needed), or one that is wrong, spent or expired (`token` mode)"), (status = 403, description = "`access_denied`: registration is off here"), (status = 429, description = "`temporarily_unavailable`: past `GATEHOUSE_RATE_LIMIT_REGISTER`, with `Retry-After`"), (status = 503, description = "`temporarily_unavailable`: the database did not answer"), Errors<(code::PayloadTooLarge, code::UnsupportedMediaType)>)
 )]
 async fn register(
     State(state): State<AppState>,
