@@ -141,7 +141,7 @@ settings! {
     TOKEN_ALGORITHM: KeyAlgorithm = "GATEHOUSE_TOKEN_ALGORITHM", Value("EdDSA"), Plain, parse_algorithm,
         "how access tokens are signed: `EdDSA` (Ed25519), `ES256` (P-256) or `RS256` (RSA 2048) for verifiers without Ed25519; switching keeps tokens already issued valid";
     ID_TOKEN_ALGORITHM: KeyAlgorithm = "GATEHOUSE_ID_TOKEN_ALGORITHM", Value("RS256"), Plain, parse_algorithm,
-        "how the ID tokens of client apps are signed: `RS256`, which every OpenID Connect relying party accepts, or `EdDSA` or `ES256`; its key is made when the first client app is registered";
+        "how the ID tokens of client apps are signed: `RS256`, which every OpenID Connect relying party accepts, or `EdDSA` or `ES256` (only if every app takes them: Apache's `mod_auth_openidc`, among others, refuses EdDSA); its key is made when the first client app is registered";
     TOKEN_AUDIENCE: String = "GATEHOUSE_TOKEN_AUDIENCE", Computed("the public URL, as the issuer"), Plain, parse_audience,
         "the `aud` claim of access tokens, which the APIs verifying them check";
     SESSION_TTL: Duration = "GATEHOUSE_SESSION_TTL", Value("24h"), Plain, parse_duration,

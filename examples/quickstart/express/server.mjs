@@ -1,6 +1,7 @@
 // An Express API whose /api routes need a gatehouse login.
 //
-//   npm install express gatehouse-middleware
+//   npm install express ../../../clients/node-middleware/gatehouse-middleware-0.1.0.tgz
+//     (the tarball `npm ci && npm pack` writes in clients/node-middleware: not on npm yet)
 //   GATEHOUSE_ISSUER=http://127.0.0.1:8080 node server.mjs
 import express from 'express';
 import { gatehouse } from 'gatehouse-middleware/express';

@@ -1,6 +1,6 @@
 """A FastAPI app whose /api routes need a gatehouse login.
 
-    pip install "gatehouse-middleware[fastapi]" uvicorn
+    pip install "../../../clients/python[fastapi]" uvicorn   # from the clone: not on PyPI yet
     GATEHOUSE_ISSUER=http://127.0.0.1:8080 uvicorn app:app --port 8000
 """
 

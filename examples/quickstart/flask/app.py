@@ -1,6 +1,6 @@
 """A Flask app whose /api routes need a gatehouse login.
 
-    pip install "gatehouse-middleware[flask]"
+    pip install "../../../clients/python[flask]"   # from the clone: not on PyPI yet
     GATEHOUSE_ISSUER=http://127.0.0.1:8080 flask --app app run --port 8000
 """
 
