@@ -44,6 +44,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/.well-known/oauth-authorization-server": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Authorization server metadata (RFC 8414)
+         * @description The discovery document under RFC 8414's name, for OAuth clients that ask only there (MCP clients among them): the same document as `/.well-known/openid-configuration`. When the issuer has a path, `/.well-known/oauth-authorization-server/<that path>` and `/.well-known/openid-configuration/<that path>` answer it too (RFC 8414's path-inserted form); any other path under either is `404`.
+         */
+        get: operations["getAuthorizationServerMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/oauth-protected-resource": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Protected resource metadata (RFC 9728)
+         * @description Asked through the proxy in front of a protected resource (`GATEHOUSE_RESOURCES`), at the resource's host: which authorization server issues its tokens and which scopes it has. The resource is the forwarded host (from `GATEHOUSE_TRUSTED_PROXIES` only) and the path after the well-known name (`/.well-known/oauth-protected-resource/mcp` for `https://host/mcp`). Any other request is `404`.
+         */
+        get: operations["getProtectedResourceMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/.well-known/openid-configuration": {
         parameters: {
             query?: never;
@@ -2460,7 +2500,7 @@ export interface components {
             confidential?: boolean | null;
             /** @description `authorization_code`, `refresh_token`, `client_credentials`; default the first two. */
             grant_types?: string[] | null;
-            /** @description `openid`, `profile`, `email`, `offline_access`, `app_data`; default the first four. */
+            /** @description `openid`, `profile`, `email`, `offline_access`, `app_data`, `org` and the protected resources' scopes; default the first four. */
             scopes?: string[] | null;
             /** @description Default `false`: people are asked to consent. */
             first_party?: boolean | null;
@@ -2649,6 +2689,7 @@ export interface components {
             token_endpoint_auth_methods_supported: string[];
             revocation_endpoint_auth_methods_supported: string[];
             introspection_endpoint_auth_methods_supported: string[];
+            /** @description OpenID Connect's and gatehouse's scopes, then each protected resource's. */
             scopes_supported: string[];
             prompt_values_supported: string[];
             /** @description The claims of ID tokens, userinfo and gatehouse's own access tokens. */
@@ -3034,7 +3075,7 @@ export interface components {
              *     `client_secret_post`.
              */
             token_endpoint_auth_method?: string | null;
-            /** @description Space-separated; `openid profile email offline_access` when absent. */
+            /** @description Space-separated; `openid profile email offline_access` and every protected resource's scopes when absent. */
             scope?: string | null;
             /** @description RFC 7592 update: the client's own id, which must match the address. */
             client_id?: string | null;
@@ -3414,6 +3455,20 @@ export interface components {
             new_password: string;
             /** @description From the reset page's form: where the browser goes once the password is set (`303`). */
             redirect_to?: string | null;
+        };
+        /** @description RFC 9728 protected resource metadata. */
+        ResourceMetadata: {
+            /**
+             * @description The resource's URL, in its canonical form: what tokens for it carry as `aud`.
+             * @example https://mcp.example.com/
+             */
+            resource: string;
+            /** @description gatehouse's issuer: where a client gets a token for the resource. */
+            authorization_servers: string[];
+            /** @description The resource's scopes (`GATEHOUSE_RESOURCES`). */
+            scopes_supported: string[];
+            /** @description Tokens go in the `Authorization` header. */
+            bearer_methods_supported: string[];
         };
         /** @description A role of an organization. */
         RoleBody: {
@@ -3813,6 +3868,64 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Jwks"];
+                };
+            };
+        };
+    };
+    getAuthorizationServerMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The discovery document */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Discovery"];
+                };
+            };
+            /** @description `not_found`: no such route, or (for admins) no such account, session or email */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getProtectedResourceMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The resource's metadata */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResourceMetadata"];
+                };
+            };
+            /** @description `not_found`: no such route, or (for admins) no such account, session or email */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -8961,7 +9074,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description `invalid_token`: no initial access token, or one that is wrong, spent or expired (`token` mode) */
+            /** @description `invalid_token`: no initial access token (the description says what is needed), or one that is wrong, spent or expired (`token` mode) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8993,23 +9106,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `rate_limited`: too many attempts; wait for `Retry-After` seconds */
+            /** @description `temporarily_unavailable`: past `GATEHOUSE_RATE_LIMIT_REGISTER`, with `Retry-After` */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
+                content?: never;
             };
-            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            /** @description `temporarily_unavailable`: the database did not answer */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
+                content?: never;
             };
         };
     };

@@ -7,8 +7,9 @@
 // `resource`: the access token's aud is that server, the ID token's stays the client; a refresh
 // may name it again, or nothing (aud the granted resource), but not an API the person did not
 // grant (invalid_target), and an authorization naming a resource the server does not list is
-// refused with invalid_target on a page of gatehouse's (a self-registered client's redirect URI
-// is never used for an answer the person did not give). A confidential client registered the
+// refused with invalid_target at the client's loopback redirect URI (RFC 8252: it leads to the
+// person's own machine, where the tool waits; a self-registered client's own site would get no
+// answer the person did not give). A confidential client registered the
 // same way gets client-credentials tokens for itself but none for an API (nobody agreed to it),
 // while an admin's client does, for a listed API and not for another. Registration refuses an
 // http redirect URI off loopback (invalid_redirect_uri), token exchange and the device grant
@@ -22,7 +23,8 @@
 //   GATEHOUSE_RP_ADMIN_EMAIL     the bootstrap admin
 //   GATEHOUSE_RP_ADMIN_PASSWORD
 // and runs gatehouse with GATEHOUSE_CLIENT_REGISTRATION=open and
-// GATEHOUSE_OAUTH_RESOURCES=https://api.example.com/,https://mcp.example.com/mcp.
+// GATEHOUSE_OAUTH_RESOURCES=https://api.example.com/,https://mcp.example.com/mcp (the former name
+// of GATEHOUSE_RESOURCES, still read).
 // Prints one line per check and exits 1 at the first that fails (or when the whole takes more
 // than 60 s).
 
@@ -215,9 +217,11 @@ async function main() {
       ['resource', UNLISTED],
     ]));
     const page = await browser.get(url.href);
-    check(`refused: a listed and an unlisted resource (${UNLISTED}) → 400, shown by gatehouse`,
-      page.status === 400 && !page.location, summary(page));
-    check('refused: the page names invalid_target', page.text.includes('invalid_target'), summary(page));
+    check(`refused: a listed and an unlisted resource (${UNLISTED}) → 303 to the loopback redirect URI`,
+      page.status === 303 && page.location?.startsWith(redirectUri), summary(page));
+    const answer = new URL(page.location ?? redirectUri);
+    equal('refused: the answer is invalid_target', answer.searchParams.get('error'), 'invalid_target');
+    equal('refused: with the state', answer.searchParams.get('state'), state);
   }
 
   // ----------------------------------------------------------------------------------------
