@@ -26,6 +26,12 @@ For each proxy:
      left-most X-Forwarded-For, still get 429 rate_limited once the budget (20/1m) is spent,
      and the audit trail (GET /admin/events) has them from that address, never a forged one
      (9b: nor do X-Original-URL or X-Forwarded-* a client sends there reach gatehouse)
+ 11  a protected resource (RFC 9728): the proxy's /mcp (GATEHOUSE_RESOURCES, a
+     resource:mcp:tools rule) answers no token 401 with the challenge naming its metadata,
+     serves that metadata from gatehouse at its own host (a client's X-Forwarded-Host or
+     X-Original-URL changes nothing), lets a client's token for it with mcp:tools through
+     (Remote-Client and Remote-Scopes at the app) and passes on a 403 with insufficient_scope
+     for a token without it
 Then gatehouse alone and both proxies together:
  10  host spellings (e2e/proxy/differential.py): each guarded host (app.example.com/admin
      group:admin, grafana.example.com org:acme, *.example.org group:admin, bücher.example
@@ -48,6 +54,7 @@ Prints one line per check ("  ok: ..." or "  FAILED: ..."); exit status 1 when o
 """
 
 import argparse
+import base64
 import gzip
 import http.client
 import json
@@ -499,6 +506,53 @@ class Suite:
             shown = expect_no_remote(self.upstream.one(probe))
         return f"200 without a login (browser and API), Remote-* at the app: {shown}"
 
+    def c11_resource(self, proxy):
+        """The proxy's /mcp is a protected resource (GATEHOUSE_RESOURCES, a resource:mcp:tools
+        rule): no token gets RFC 9728's challenge, the metadata is served at the resource's
+        host through the proxy, a client's token for it with the scope passes (Remote-Client
+        at the app), and one without the scope gets 403 with insufficient_scope, passed on."""
+        resource = f"{self.proxies[proxy]}/mcp"
+        metadata_url = f"{self.proxies[proxy]}/.well-known/oauth-protected-resource/mcp"
+        resp, probe, _ = self.via(proxy, "/mcp/tools", {"Accept": API_ACCEPT})
+        challenge = resp.header("WWW-Authenticate") or ""
+        expect(resp.status == 401 and f'resource_metadata="{metadata_url}"' in challenge,
+               f"no token: expected 401 with the challenge naming {metadata_url}, got {resp}")
+        self.upstream.none(probe)
+        metadata = request(metadata_url, headers={"Accept": "application/json"})
+        expect(metadata.status == 200 and (metadata.json() or {}).get("resource") == resource
+               and (metadata.json() or {}).get("authorization_servers") == [self.gatehouse],
+               f"the metadata through the proxy: {metadata}")
+        forged = request(metadata_url, headers={"X-Forwarded-Host": "elsewhere.example", "X-Original-URL": "http://x/"})
+        expect(forged.status == 200 and (forged.json() or {}).get("resource") == resource,
+               f"the metadata with a client's forwarded headers: still this resource's, got {forged}")
+        admin = self.users["admin"]["token"]
+        passed = {}
+        for scope, status in (("mcp:tools", 200), ("mcp:admin", 403)):
+            made = self.api("POST", "/admin/clients", {"name": f"agent {scope}", "grant_types": ["client_credentials"],
+                                                       "scopes": [scope]}, admin)
+            expect(made.status == 201, f"POST /admin/clients: {made}")
+            client = made.json()
+            basic = base64.b64encode(f"{client['client_id']}:{client['client_secret']}".encode()).decode()
+            form = urllib.parse.urlencode({"grant_type": "client_credentials", "scope": scope, "resource": resource})
+            issued = request(self.gatehouse + "/oauth2/token", "POST",
+                             {"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"}, form)
+            expect(issued.status == 200, f"a token for {resource} with {scope}: {issued}")
+            token = issued.json()["access_token"]
+            resp, probe, _ = self.via(proxy, "/mcp/tools", {"Accept": API_ACCEPT, "Authorization": f"Bearer {token}"})
+            expect(resp.status == status, f"a client's token with {scope}: expected {status}, got {resp}")
+            if status == 200:
+                got = remote_at_upstream(self.upstream.one(probe))
+                expect(got.get("remote-client") == [client["client_id"]] and got.get("remote-scopes") == [scope],
+                       f"the app got {got}")
+                passed = got
+            else:
+                self.upstream.none(probe)
+                challenge = resp.header("WWW-Authenticate") or ""
+                expect('error="insufficient_scope"' in challenge and 'scope="mcp:tools"' in challenge,
+                       f"without the scope: expected the insufficient_scope challenge, got {resp}")
+        return (f"401 with the challenge; the metadata names gatehouse; a client's token with the scope passes "
+                f"(the app got {passed}); without it 403 insufficient_scope, passed on")
+
     def expect_not_passed(self, proxy, resp, probe, what):
         """The request never reached the app, and the client was sent nowhere but to gatehouse's
         login page for a URL of the proxy's own origin."""
@@ -805,6 +859,7 @@ class Suite:
                 ("8b Host and URL tricks", self.c8b_host_tricks),
                 ("9 forged client address at gatehouse's site", self.c9_forged_client_address),
                 ("9b forged routing headers at gatehouse's site", self.c9b_forged_routing_at_gatehouse),
+                ("11 a protected resource (RFC 9728)", self.c11_resource),
             ):
                 self.run(f"{proxy} {label}", check, proxy)
         print(f"host spellings (gatehouse alone; nginx on {self.hosts['nginx']} and Caddy on {self.hosts['caddy']} "

@@ -149,6 +149,7 @@ def caddy_app_site(site, name, address, gatehouse, upstream):
     of the app on `upstream`."""
     site = replace(site, name, "app.example.com {\n", f"{address} {{\n")
     site = replace(site, name, "forward_auth 127.0.0.1:8080 {", f"forward_auth 127.0.0.1:{gatehouse} {{")
+    site = replace(site, name, "reverse_proxy 127.0.0.1:8080 {", f"reverse_proxy 127.0.0.1:{gatehouse} {{")
     return replace(site, name, "reverse_proxy 127.0.0.1:3000\n", f"reverse_proxy 127.0.0.1:{upstream}\n")
 
 

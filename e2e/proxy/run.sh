@@ -108,6 +108,9 @@ rules=""
 for host in "127.0.0.1:$nginx_port" "127.0.0.1:$caddy_port" app.example.com; do
   rules+="${rules:+,}$host/admin=group:admin,$host/staff=group:staff,$host/public=public"
 done
+# Check 11: each proxy's /mcp is a protected resource whose tokens need mcp:tools.
+resources="$nginx_url/mcp mcp:tools mcp:admin, $caddy_url/mcp mcp:tools mcp:admin"
+rules+=",127.0.0.1:$nginx_port/mcp=resource:mcp:tools,127.0.0.1:$caddy_port/mcp=resource:mcp:tools"
 # Check 10's guarded hosts besides app.example.com/admin (e2e/proxy/differential.py's SITES).
 rules+=",grafana.example.com=org:acme,*.example.org=group:admin,bücher.example=group:admin,[2001:db8::1]=group:admin"
 # The proxies' /app/ only, so that their /outside/ is a URL a login may not return to.
@@ -129,6 +132,7 @@ say "  GATEHOUSE_REDIRECT_ALLOW=$redirect_allow"
   export GATEHOUSE_TRUSTED_PROXIES=127.0.0.1
   export GATEHOUSE_REDIRECT_ALLOW="$redirect_allow"
   export GATEHOUSE_FORWARD_RULES="$rules"
+  export GATEHOUSE_RESOURCES="$resources"
   exec "$bin" serve
 ) >"$work/gatehouse.log" 2>&1 &
 gatehouse_pid=$!

@@ -91,13 +91,14 @@ impl ForwardRules {
     }
 
     /// Binds each `resource` rule to the resource of `resources` it protects: the one whose URL
-    /// has the rule's host (and port, when the URL names one) and whose path the rule's path is
-    /// at or under, the longest such. A rule that names no resource, names one with a wildcard
-    /// host, or asks for a scope its resource does not have stops the start.
+    /// has the rule's host (and the rule's port, when it names one) and whose path the rule's
+    /// path is at or under, the longest such. A rule that names no resource or two (the same
+    /// host and path on two ports, and the rule names no port), names one with a wildcard host,
+    /// or asks for a scope its resource does not have stops the start.
     pub fn bind_resources(&mut self, resources: &[Resource]) -> Result<(), String> {
         for rule in &mut self.0 {
             let Access::Resource { resource: bound, scope } = &mut rule.access else { continue };
-            let named = resources
+            let candidates: Vec<&Resource> = resources
                 .iter()
                 .filter(|resource| {
                     let (authority, path) = resource.authority_and_path();
@@ -105,11 +106,23 @@ impl ForwardRules {
                     let at = Authority::parse(&authority, scheme);
                     let under = rule.path.strip_prefix(&path.to_ascii_lowercase());
                     !rule.host.is_wildcard()
-                        && at.is_ok_and(|at| rule.host.names_host(&at))
+                        && at.is_ok_and(|at| rule.host.matches(&at))
                         && under.is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
                 })
-                .max_by_key(|resource| resource.authority_and_path().1.len());
-            let Some(resource) = named else {
+                .collect();
+            let longest = candidates.iter().map(|resource| resource.authority_and_path().1.len()).max();
+            let named: Vec<&Resource> =
+                candidates.into_iter().filter(|r| Some(r.authority_and_path().1.len()) == longest).collect();
+            if let [first, second, ..] = named.as_slice() {
+                return Err(format!(
+                    "the rule for {}{} could mean {} or {}: name the port in the rule",
+                    rule.host,
+                    rule.path,
+                    first.url(),
+                    second.url()
+                ));
+            }
+            let Some(resource) = named.first() else {
                 return Err(format!(
                     "the rule for {}{} asks for a resource, and no resource of GATEHOUSE_RESOURCES has that host \
                      (without a wildcard) with the rule's path at or under its own",
@@ -346,6 +359,9 @@ mod tests {
         )
         .unwrap();
         rules.bind_resources(&resources).unwrap();
+        let bound_of = |rules: &ForwardRules, host: &str, path: &str| {
+            rules.access(&Authority::parse(host, "http").unwrap(), path).unwrap().clone()
+        };
         let bound = |host: &str, path: &str| rules.access(&at(host), path).unwrap().clone();
         let resource = |url: &str, scope: Option<&str>| Access::Resource {
             resource: url.to_owned(),
@@ -367,5 +383,15 @@ mod tests {
             assert!(refused.contains(why), "{rules}: {refused}");
         }
         assert!(parse_forward_rules("mcp.example.com=resource:").is_err());
+
+        // One host, two ports: the rule's port picks, and a rule without one is ambiguous.
+        let two =
+            crate::config::parse::parse_resources("http://127.0.0.1:8001/mcp, http://127.0.0.1:8002/mcp").unwrap();
+        let mut rules = parse_forward_rules("127.0.0.1:8001/mcp=resource, 127.0.0.1:8002/mcp=resource").unwrap();
+        rules.bind_resources(&two).unwrap();
+        assert_eq!(bound_of(&rules, "127.0.0.1:8002", "/mcp"), resource("http://127.0.0.1:8002/mcp", None));
+        assert_eq!(bound_of(&rules, "127.0.0.1:8001", "/mcp/x"), resource("http://127.0.0.1:8001/mcp", None));
+        let mut unported = parse_forward_rules("127.0.0.1/mcp=resource").unwrap();
+        assert!(unported.bind_resources(&two).unwrap_err().contains("name the port"));
     }
 }
