@@ -36,6 +36,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -65,6 +66,9 @@ SCENARIOS = {
     "user_org": ("GET", "/user", "GET /user with tokens of sessions in an organization (the org claim)"),
     "members": ("GET", "/orgs/big/members", "the first page (50) of an organization's 10,000 members"),
     "forward": ("GET", "/auth/forward", "forward-auth: token check + session and account read, Remote-* headers"),
+    "forward_resource": ("GET", "/auth/forward", "forward-auth at a protected resource's rule with a client's "
+                                                  "client-credentials token for it: signature, the client's read, "
+                                                  "Remote-* headers"),
     "login": ("POST", "/auth", "Argon2id verify + session write"),
     "login_totp": ("POST", "/auth", "login of an account with an authenticator app: password (403 mfa_required), "
                                     "then POST /auth/mfa with the code; ok/s = completed logins"),
@@ -72,6 +76,8 @@ SCENARIOS = {
     "refresh": ("POST", "/auth/refresh", "refresh-token rotation (one write transaction)"),
     "mixed": ("GET", "/user", "GET /user measured during a login flood at 4x hashing capacity"),
 }
+# forward_resource's protected resource, as the proxy in front of it names its host.
+RESOURCE_HOST = "mcp.bench.test"
 # The scenarios whose throughput is compared with the bare Argon2id bound.
 HASHING = ("login", "signup")
 TOTP_PREFIX = "benchtotp"
@@ -169,6 +175,9 @@ class Server:
             # The forward scenario asks /auth/forward as a proxy on this host would; only a
             # trusted proxy may ask.
             "GATEHOUSE_TRUSTED_PROXIES": "127.0.0.1",
+            # forward_resource's protected resource, behind a rule that asks for its scope.
+            "GATEHOUSE_RESOURCES": f"https://{RESOURCE_HOST}/ mcp:tools",
+            "GATEHOUSE_FORWARD_RULES": f"{RESOURCE_HOST}=resource:mcp:tools",
         })
         env.update(extra_env or {})
         self.env = env
@@ -295,6 +304,7 @@ class Bench:
         self.tokens_file = self.workdir / "access-tokens.txt"
         self.org_tokens_file = self.workdir / "org-access-tokens.txt"
         self.owner_tokens_file = self.workdir / "owner-access-tokens.txt"
+        self.client_tokens_file = self.workdir / "client-access-tokens.txt"
         self.keys_file = self.workdir / "api-keys.txt"
         self.refresh_file = self.workdir / "refresh-tokens.txt"
         self.cleanup = []
@@ -434,6 +444,27 @@ class Bench:
             keys = list(pool.map(one, enumerate(pairs)))
         self.keys_file.write_text("\n".join(keys) + "\n")
 
+    def client_tokens(self, server, count):
+        """`count` client-credentials tokens of a client registered at the command line, for the
+        protected resource, for forward_resource."""
+        env = dict(self.tool_env, GATEHOUSE_DATABASE_URL=self.database_url, GATEHOUSE_RESOURCES=server.env["GATEHOUSE_RESOURCES"])
+        made = subprocess.run([self.binary, "client", "create", "--name", "Bench agent", "--grant-type", "client_credentials",
+                               "--scope", "mcp:tools", "--json"], capture_output=True, text=True, check=True, env=env)
+        client = json.loads(made.stdout)
+        basic = base64.b64encode(f"{client['client_id']}:{client['client_secret']}".encode()).decode()
+        form = urllib.parse.urlencode({"grant_type": "client_credentials", "scope": "mcp:tools",
+                                       "resource": f"https://{RESOURCE_HOST}/"}).encode()
+
+        def one(_):
+            request = urllib.request.Request(server.url + "/oauth2/token", data=form, method="POST")
+            request.add_header("Authorization", f"Basic {basic}")
+            request.add_header("Content-Type", "application/x-www-form-urlencoded")
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return json.loads(answer.read())["access_token"]
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            issued = list(pool.map(one, range(count)))
+        self.client_tokens_file.write_text("\n".join(issued) + "\n")
+
     def seed_members(self, server, owner, count):
         """An organization `big` of `count` seeded members beside its owner (whose token asks
         for the first page), for the member list."""
@@ -566,6 +597,9 @@ class Bench:
             command = wrk_command(url, "get_token.lua", concurrency, seconds, [self.org_tokens_file, threads])
         elif name == "user_key":
             command = wrk_command(url, "get_token.lua", concurrency, seconds, [self.keys_file, threads])
+        elif name == "forward_resource":
+            command = wrk_command(url, "get_token_forwarded.lua", concurrency, seconds,
+                                  [self.client_tokens_file, threads, RESOURCE_HOST])
         elif name == "members":
             command = wrk_command(url, "get_token.lua", concurrency, seconds, [self.owner_tokens_file, threads])
         elif name == "login":
@@ -762,6 +796,12 @@ def targets(results):
         ratio = paired("user_key", "ok_per_s", [row["ok_per_s"] for row in user_rounds])
         checks.append(("1. GET /user with an API key vs with an access token (c=64)", ratio, ">= 90%", ratio >= 0.9,
                        f"median of per-round ratios; medians {keyed:,.0f} vs {user:,.0f} req/s"))
+    forward, resource = get("forward", 64, "ok_per_s"), get("forward_resource", 64, "ok_per_s")
+    if forward is not None and resource is not None:
+        forward_rounds = [row["ok_per_s"] for row in (results["rounds"].get("forward") or {}).get("64", [])]
+        ratio = paired("forward_resource", "ok_per_s", forward_rounds)
+        checks.append(("1. forward-auth with a client's token for a resource vs with an access token (c=64)", ratio,
+                       ">= 90%", ratio >= 0.9, f"median of per-round ratios; medians {resource:,.0f} vs {forward:,.0f} req/s"))
     login = get("login", 64, "ok_per_s")
     if login is not None:
         next_to = bounds_next_to("login")
@@ -910,6 +950,8 @@ def main():
             bench.enter_orgs(server, pairs)
         if "user_key" in names:
             bench.make_keys(server, pairs)
+        if "forward_resource" in names:
+            bench.client_tokens(server, options.sessions)
         bench.refresh_file.write_text("\n".join(r for _, r in pairs) + "\n")
         bounds, io_bounds, rounds = [], [], {}
         for n in range(options.rounds):

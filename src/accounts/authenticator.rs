@@ -148,7 +148,7 @@ impl AuthorizationServer {
                     };
                     let account_id = session.map(|session| session.account_id);
                     return Ok(Principal::Client(Box::new(ClientCaller {
-                        client_id: claims.client_id,
+                        client_id: claims.client_id.clone(),
                         account_id,
                         scopes,
                         org,

@@ -40,6 +40,29 @@ impl Core {
         }
     }
 
+    /// Checks a client app's access token (`at+jwt`): from this process's memory of client
+    /// tokens when these exact bytes were checked before (see [`crate::tokens::verified::VerifiedTokens`]), else in full;
+    /// like [`Self::verify_token`], a key not loaded here makes this replica reload once first.
+    pub(super) async fn verify_client_token(
+        &self,
+        token: &str,
+        typ: &str,
+    ) -> Result<Arc<super::oauth::tokens::ClientAccessClaims>, TokenError> {
+        let now = Utc::now().timestamp();
+        let verify = |ring: &KeyRing| {
+            self.verified_clients.verify_with(ring, token, now, || ring.verify_typed(token, typ, None, false))
+        };
+        match verify(&self.keys()) {
+            Err(TokenError::UnknownKey) if self.keys.may_reload_for_unknown_kid() => {
+                if let Err(error) = self.reload_keys().await {
+                    tracing::warn!(%error, "could not reload the signing keys");
+                }
+                verify(&self.keys())
+            }
+            other => other,
+        }
+    }
+
     /// Checks a token of another shape than gatehouse's access token (see
     /// [`KeyRing::verify_typed`]); like [`Self::verify_token`], one naming a key not loaded here
     /// (an ID-token key another replica made) makes this replica reload its keys once first.

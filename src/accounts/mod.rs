@@ -67,6 +67,7 @@ use self::key_cache::Keys;
 pub use self::key_cache::{KeyInfo, RELOAD_EVERY as KEY_RELOAD_EVERY};
 pub use self::login::{LoginId, LoginStep, TokenPair};
 pub use self::mfa::{Enrolment, MfaChallenge, Proof, Reauthenticated, SecondFactor};
+pub use self::oauth::tokens::ClientAccessClaims;
 pub use self::password::PasswordChange;
 pub use self::policy::Policy;
 pub use self::profile::Edit;
@@ -179,6 +180,8 @@ pub struct Core {
     keys: Keys,
     /// Access tokens whose signature this process has checked (see [`VerifiedTokens`]).
     verified: Arc<VerifiedTokens>,
+    /// The same for client apps' access tokens, at the protected resources' door.
+    verified_clients: Arc<VerifiedTokens<ClientAccessClaims>>,
     outbox: Outbox,
     settings: Settings,
     /// The policy in force (see [`Policy`]).
@@ -287,37 +290,24 @@ pub struct Capabilities {
 
 impl Capabilities {
     pub fn new(parts: Parts) -> Self {
-        let Parts {
-            store,
-            sessions,
-            hasher,
-            keys,
-            outbox,
-            settings,
-            policy,
-            throttle,
-            audit,
-            sealer,
-            webauthn,
-            providers,
-            dns,
-            clock,
-        } = parts;
+        let store = parts.store;
         let core = Core {
             store: store.clone(),
-            sessions,
-            hasher,
-            keys: Keys::new(keys),
+            sessions: parts.sessions,
+            hasher: parts.hasher,
+            keys: Keys::new(parts.keys),
             verified: Arc::new(VerifiedTokens::default()),
-            outbox,
-            settings,
-            policy: Arc::new(policy),
-            throttle,
-            audit,
-            sealer,
-            clock,
+            verified_clients: Arc::new(VerifiedTokens::default()),
+            outbox: parts.outbox,
+            settings: parts.settings,
+            policy: Arc::new(parts.policy),
+            throttle: parts.throttle,
+            audit: parts.audit,
+            sealer: parts.sealer,
+            clock: parts.clock,
         };
-        let organizations = Organizations { core, store: store.clone(), dns };
+        let organizations = Organizations { core, store: store.clone(), dns: parts.dns };
+        let (webauthn, providers) = (parts.webauthn, parts.providers);
         let authentication =
             Authentication { organizations: organizations.clone(), store: store.clone(), webauthn, providers };
         Self {

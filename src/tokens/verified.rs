@@ -1,6 +1,8 @@
 //! Remembered verifications: the access tokens whose signature this process has already
 //! checked, so that a token presented again skips the Ed25519 check (about 80 µs, more than
 //! the rest of a token-checked request) and costs one SHA-256 and a map look-up instead.
+//! gatehouse's own access tokens have one memory, client apps' access tokens (checked at a
+//! protected resource's door) another: each remembers its own kind of claims.
 //!
 //! Only what the signature proves is remembered: that these exact bytes were signed by the
 //! key named `kid`, with these claims. Everything that can change is still checked on every
@@ -25,30 +27,50 @@ pub const DEFAULT_CAPACITY: usize = 4096;
 /// within [`DEFAULT_CAPACITY`] times a small entry.
 const REMEMBERED_TOKEN_LEN: usize = 2048;
 
-struct Entry {
+/// Claims that say when their token expires (`exp`, seconds since the epoch).
+pub trait Expiring {
+    fn expires_at(&self) -> i64;
+}
+
+impl Expiring for AccessClaims {
+    fn expires_at(&self) -> i64 {
+        self.exp
+    }
+}
+
+struct Entry<C> {
     kid: String,
-    claims: Arc<AccessClaims>,
+    claims: Arc<C>,
 }
 
 /// A bounded map from token digest to verified claims; cheap to share behind an `Arc`.
-pub struct VerifiedTokens {
-    entries: Mutex<HashMap<[u8; 32], Entry>>,
+pub struct VerifiedTokens<C = AccessClaims> {
+    entries: Mutex<HashMap<[u8; 32], Entry<C>>>,
     capacity: usize,
 }
 
-impl std::fmt::Debug for VerifiedTokens {
+impl<C: Expiring> std::fmt::Debug for VerifiedTokens<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VerifiedTokens").field("len", &self.len()).field("capacity", &self.capacity).finish()
     }
 }
 
-impl Default for VerifiedTokens {
+impl<C: Expiring> Default for VerifiedTokens<C> {
     fn default() -> Self {
         Self::new(DEFAULT_CAPACITY)
     }
 }
 
-impl VerifiedTokens {
+impl VerifiedTokens<AccessClaims> {
+    /// Verifies gatehouse's access token `token` with `ring` as of `now` (seconds since the
+    /// epoch): from memory when these exact bytes were verified before by a key the ring still
+    /// knows, else in full (and remembered when valid). Expiry is always checked against `now`.
+    pub fn verify(&self, ring: &KeyRing, token: &str, now: i64) -> Result<Arc<AccessClaims>, TokenError> {
+        self.verify_with(ring, token, now, || ring.verify(token))
+    }
+}
+
+impl<C: Expiring> VerifiedTokens<C> {
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
         Self { entries: Mutex::new(HashMap::with_capacity(capacity.min(1024))), capacity }
@@ -63,10 +85,16 @@ impl VerifiedTokens {
         self.len() == 0
     }
 
-    /// Verifies `token` with `ring` as of `now` (seconds since the epoch): from memory when
-    /// these exact bytes were verified before by a key the ring still knows, else in full
-    /// (and remembered when valid). Expiry is always checked against `now`.
-    pub fn verify(&self, ring: &KeyRing, token: &str, now: i64) -> Result<Arc<AccessClaims>, TokenError> {
+    /// Verifies `token` with `ring` as of `now`: from memory when these exact bytes were
+    /// verified before by a key the ring still knows, else in full by `full` (and remembered
+    /// when valid). Expiry is always checked against `now`.
+    pub fn verify_with(
+        &self,
+        ring: &KeyRing,
+        token: &str,
+        now: i64,
+        full: impl FnOnce() -> Result<C, TokenError>,
+    ) -> Result<Arc<C>, TokenError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Malformed);
         }
@@ -74,7 +102,7 @@ impl VerifiedTokens {
         if let Some(claims) = self.recall(ring, &digest, now)? {
             return Ok(claims);
         }
-        let claims = Arc::new(ring.verify(token)?);
+        let claims = Arc::new(full()?);
         // The signature checked out, so the header names a key the ring knows.
         if token.len() > REMEMBERED_TOKEN_LEN {
             return Ok(claims);
@@ -86,7 +114,7 @@ impl VerifiedTokens {
     }
 
     /// A remembered verification still good at `now`; `Ok(None)` means verify in full.
-    fn recall(&self, ring: &KeyRing, digest: &[u8; 32], now: i64) -> Result<Option<Arc<AccessClaims>>, TokenError> {
+    fn recall(&self, ring: &KeyRing, digest: &[u8; 32], now: i64) -> Result<Option<Arc<C>>, TokenError> {
         let mut entries = self.lock();
         let Some(entry) = entries.get(digest) else {
             return Ok(None);
@@ -97,17 +125,17 @@ impl VerifiedTokens {
             return Ok(None);
         }
         // The same rule as the full check (no leeway): expired once `exp` is in the past.
-        if entry.claims.exp < now {
+        if entry.claims.expires_at() < now {
             entries.remove(digest);
             return Err(TokenError::Expired);
         }
         Ok(Some(entry.claims.clone()))
     }
 
-    fn remember(&self, digest: [u8; 32], entry: Entry, now: i64) {
+    fn remember(&self, digest: [u8; 32], entry: Entry<C>, now: i64) {
         let mut entries = self.lock();
         if entries.len() >= self.capacity && !entries.contains_key(&digest) {
-            entries.retain(|_, e| e.claims.exp >= now);
+            entries.retain(|_, e| e.claims.expires_at() >= now);
             // Freeing less than a quarter would make the next inserts scan again: start afresh.
             if entries.len() > self.capacity - self.capacity / 4 {
                 entries.clear();
@@ -116,7 +144,7 @@ impl VerifiedTokens {
         entries.insert(digest, entry);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Entry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Entry<C>>> {
         self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

@@ -86,7 +86,7 @@ impl AuthorizationServer {
         let exp = (now + ttl).min(end);
         let claims = ClientAccessClaims {
             iss: self.keys().issuer().to_owned(),
-            sub: subject.sub,
+            sub: subject.sub.clone(),
             aud: super::resources::Audience::one(audience.id),
             client_id: client.id,
             scope: scopes.join(" "),

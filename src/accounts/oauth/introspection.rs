@@ -54,7 +54,7 @@ impl AuthorizationServer {
                     Some(session) => self.org_claim_of(session, &scopes).await?,
                     None => None,
                 };
-                Ok(Introspected::Token { claims: Box::new(claims), org })
+                Ok(Introspected::Token { claims: Box::new(ClientAccessClaims::clone(&claims)), org })
             }
             Err(Error::Unauthorized) => Ok(Introspected::Inactive),
             Err(other) => Err(other),

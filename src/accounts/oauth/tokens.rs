@@ -23,7 +23,7 @@ use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
 const ACCESS_TYP: &str = "at+jwt";
 
 /// The claims of a client's access token.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ClientAccessClaims {
     pub iss: String,
     /// The account id, or the client's for client credentials.
@@ -42,6 +42,12 @@ pub struct ClientAccessClaims {
     pub iat: i64,
     pub exp: i64,
     pub jti: Uuid,
+}
+
+impl crate::tokens::verified::Expiring for ClientAccessClaims {
+    fn expires_at(&self) -> i64 {
+        self.exp
+    }
 }
 
 /// What the token endpoint was sent, beside the client's credentials.
@@ -454,9 +460,8 @@ impl AuthorizationServer {
     pub(in crate::accounts) async fn live_client_token(
         &self,
         token: &str,
-    ) -> Result<(ClientAccessClaims, Option<LiveSession>)> {
-        let claims: ClientAccessClaims =
-            self.verify_typed(token, ACCESS_TYP, false).await.map_err(|_| Error::Unauthorized)?;
+    ) -> Result<(std::sync::Arc<ClientAccessClaims>, Option<LiveSession>)> {
+        let claims = self.verify_client_token(token, ACCESS_TYP).await.map_err(|_| Error::Unauthorized)?;
         let audience_known = self.audience_known(&claims.aud, &claims.client_id, claims.act.is_some()).await?;
         if !audience_known || self.find_client(&claims.client_id).await?.is_none() {
             return Err(Error::Unauthorized);
