@@ -6919,10 +6919,11 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Let through; `Remote-User` (the account id; with `GATEHOUSE_FORWARD_REMOTE_USER=username` the username, else the id), `Remote-Email`, `Remote-Name`, `Remote-Groups` (the role and `app_data.roles`, comma-separated) name the account; `Remote-Org` (its slug), `Remote-Org-Id` and `Remote-Org-Role` the organization of an `org:` rule, or else the session's active one (read at this request: a removed member has none). Key tenant data on `Remote-Org-Id`: a slug can be given up and taken by another organization. A `public` rule answers 200 without them. */
+            /** @description Let through; `Remote-User` (the account id; with `GATEHOUSE_FORWARD_REMOTE_USER=username` the username, else the id), `Remote-Email`, `Remote-Name`, `Remote-Groups` (the role and `app_data.roles`, comma-separated) name the account; `Remote-Org` (its slug), `Remote-Org-Id` and `Remote-Org-Role` the organization of an `org:` rule, or else the session's active one (read at this request: a removed member has none). Key tenant data on `Remote-Org-Id`: a slug can be given up and taken by another organization. A `public` rule answers 200 without them. At a `resource` rule, a client's access token for the resource passes with `Remote-User` (the person, or the client for client credentials), `Remote-Client` and `Remote-Scopes`; refusals there carry RFC 9728's `WWW-Authenticate` challenge (`resource_metadata`, `scope`, and `invalid_token` or a 403's `insufficient_scope`). */
             200: {
                 headers: {
                     "Remote-Actor"?: string;
+                    "Remote-Client"?: string;
                     "Remote-Email"?: string;
                     "Remote-Groups"?: string;
                     "Remote-Key"?: string;
