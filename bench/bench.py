@@ -598,7 +598,7 @@ class Bench:
         elif name == "user_key":
             command = wrk_command(url, "get_token.lua", concurrency, seconds, [self.keys_file, threads])
         elif name == "forward_resource":
-            command = wrk_command(url, "get_token_forwarded.lua", concurrency, seconds,
+            command = wrk_command(url, "get_token.lua", concurrency, seconds,
                                   [self.client_tokens_file, threads, RESOURCE_HOST])
         elif name == "members":
             command = wrk_command(url, "get_token.lua", concurrency, seconds, [self.owner_tokens_file, threads])

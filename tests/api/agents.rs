@@ -337,3 +337,48 @@ async fn the_front_door_answers_any_origin_and_the_rest_of_the_api_only_listed_o
         assert_eq!(listed.headers()["access-control-allow-origin"], "https://app.example.com", "{path}");
     }
 }
+
+/// The resource door, every kind of credential: what passes and what hears the challenge, at a
+/// rule that asks only for the resource. A client's token passes only when issued for this
+/// resource; gatehouse's own credentials pass as at any rule that asks for a login; a SCIM
+/// token and anything unknown are no one.
+#[tokio::test]
+async fn every_kind_of_credential_meets_the_resource_door_as_the_table_says() {
+    let app = front_door().await;
+    let admin = app.admin("root@example.com").await;
+    let (_, session) = app.logged_in_user("ann@example.com").await;
+    let personal: Value =
+        app.post_json("/user/api-keys", &json!({"name": "laptop"}), Some(&session)).await.json().await.unwrap();
+    let created = app.post_json("/orgs", &json!({"name": "Acme", "slug": "acme"}), Some(&session)).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let org_key: Value =
+        app.post_json("/orgs/acme/api-keys", &json!({"name": "ci"}), Some(&session)).await.json().await.unwrap();
+    let (_, for_mcp) = machine_token(&app, &admin, MCP).await;
+    let (_, for_reports) = machine_token(&app, &admin, REPORTS).await;
+    let job = crate::oauth::register(
+        &app,
+        &admin,
+        json!({"name": "Own API", "grant_types": ["client_credentials"], "scopes": ["app_data"]}),
+    )
+    .await;
+    let own: Value = token(&app, &job, &[("grant_type", "client_credentials")]).await.json().await.unwrap();
+
+    let table: [(&str, &str, StatusCode); 8] = [
+        ("gatehouse's access token", &session, StatusCode::OK),
+        ("a person's API key", personal["key"].as_str().unwrap(), StatusCode::OK),
+        ("an organization's API key", org_key["key"].as_str().unwrap(), StatusCode::OK),
+        ("a client's token for this resource", &for_mcp, StatusCode::OK),
+        ("a client's token for another resource", &for_reports, StatusCode::UNAUTHORIZED),
+        ("a client's token for itself", own["access_token"].as_str().unwrap(), StatusCode::UNAUTHORIZED),
+        ("a SCIM token's shape", "scim_0123456789abcdef", StatusCode::UNAUTHORIZED),
+        ("no token of gatehouse's", "not-a-token", StatusCode::UNAUTHORIZED),
+    ];
+    for (what, credential, status) in table {
+        let answer = ask(&app, "mcp.test", "/mcp").bearer_auth(credential).send().await.unwrap();
+        assert_eq!(answer.status(), status, "{what}");
+        if status == StatusCode::UNAUTHORIZED {
+            let challenge = header(&answer, "www-authenticate").unwrap_or_default();
+            assert!(challenge.starts_with(r#"Bearer error="invalid_token""#), "{what}: {challenge}");
+        }
+    }
+}

@@ -71,8 +71,13 @@ fn invalid_target(why: impl Into<String>) -> OAuthError {
 impl AuthorizationServer {
     /// The listed resource `named` spells, if it is one.
     pub(crate) fn resource(&self, named: &str) -> Option<&Resource> {
+        let resources = &self.policy().resources;
+        // A token's `aud` holds the canonical form already: no parse on the request path.
+        if let Some(listed) = resources.iter().find(|r| r.url() == named) {
+            return Some(listed);
+        }
         let url = canonical(named).ok()?;
-        self.policy().resources.iter().find(|r| r.url() == url)
+        resources.iter().find(|r| r.url() == url)
     }
 
     /// Whether `resource` is one the operator lists.
