@@ -3,7 +3,8 @@
 # HTTP: openid-client (node/openid-client.test.mjs), then openid-client again for the device
 # authorization grant (node/device.test.mjs), oauth4webapi for token exchange
 # (node/exchange.test.mjs), openid-client for client registration and resource indicators
-# (node/registration.test.mjs), openid-client with jose for back-channel logout
+# (node/registration.test.mjs), openid-client for pushed authorization requests
+# (node/par.test.mjs), openid-client with jose for back-channel logout
 # (node/backchannel.test.mjs), and then Authlib with requests (python/authlib_rp.py). Each
 # registers its own clients through the admin API (those of the registration test register
 # themselves) and proves discovery, the authorization-code flow with PKCE and a nonce (the login
@@ -164,6 +165,12 @@ test_pid=$!
 wait "$test_pid" || failed="$failed registration"
 test_pid=""
 
+say "pushed authorization requests with openid-client (node/par.test.mjs)"
+node node/par.test.mjs &
+test_pid=$!
+wait "$test_pid" || failed="$failed pushed-requests"
+test_pid=""
+
 say "back-channel logout verified with jose (node/backchannel.test.mjs)"
 node node/backchannel.test.mjs &
 test_pid=$!
@@ -190,4 +197,4 @@ gatehouse_pid=""
 say "gatehouse stopped cleanly on SIGTERM"
 
 [ -z "$failed" ] || die "failed:$failed"
-say "relying parties: passed (openid-client, device grant, token exchange, client registration, back-channel logout, Authlib)"
+say "relying parties: passed (openid-client, device grant, token exchange, client registration, pushed requests, back-channel logout, Authlib)"

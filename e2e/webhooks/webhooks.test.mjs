@@ -563,8 +563,12 @@ test('kill -9 while a delivery is in flight loses nothing', async (t) => {
       names[account.id].push(name);
     }
   }
-  // The free account's changes go out at once, but one may be read as `sending` in the moment
-  // between its answer and its settlement: wait (briefly) until only the held two are.
+  // The free account's changes go out at once: wait until its receiver has them all, so that
+  // none is claimed but unsent at the kill (its lane would wait out the lease after the restart).
+  await until('the free account’s changes, which the held ones do not hold up',
+    () => receiver.of(free.id).length === 1 + names[free.id].length, { detail: () => receiver.summary() });
+  // One may still be read as `sending` in the moment between its answer and its settlement:
+  // wait (briefly) until only the held two are.
   const held = [inFlightA.id, inFlightB.id].sort();
   const onlyHeldSending = (log) => JSON.stringify(log.filter((d) => d.status === 'sending').map((d) => d.id).sort());
   let beforeKill = await deliveryLog(endpoint);

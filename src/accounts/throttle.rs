@@ -177,6 +177,15 @@ impl Throttle {
         self.per_key("register:ip", &network, limits.register, "register").await
     }
 
+    /// Whether this is the first use of `id` (a one-time value of kind `what`) on any replica,
+    /// remembered for `lasting`, which must cover the value's whole life. Whether or not the
+    /// per-client limits are on: single use is a guarantee, not a budget. A budget of one per
+    /// `lasting` is exactly that, kept where the budgets are.
+    pub async fn first_use(&self, what: &str, id: &str, lasting: Duration) -> Result<bool> {
+        let once = Budget { count: 1, period: lasting };
+        Ok(self.take(&key(&format!("once:{what}"), &[id]), once).await? == Decision::Allowed)
+    }
+
     /// Takes one request from an API key's budget.
     pub async fn per_api_key(&self, key_id: uuid::Uuid) -> Result<()> {
         let Some(limits) = &self.limits else { return Ok(()) };

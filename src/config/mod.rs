@@ -147,6 +147,8 @@ pub struct Policy {
     pub impersonation_notice: bool,
     /// `GATEHOUSE_CLIENT_REGISTRATION`: who may register a client app.
     pub client_registration: ClientRegistration,
+    /// `GATEHOUSE_REQUIRE_PAR`: authorization requests must be pushed first (RFC 9126).
+    pub pushed_requests_required: bool,
     /// `GATEHOUSE_RESOURCES` (or its former name `GATEHOUSE_OAUTH_RESOURCES`): the protected
     /// resources, which a client may name as `resource`.
     pub resources: Vec<crate::model::resource::Resource>,
@@ -450,6 +452,7 @@ fn policy(p: &mut Parser<'_>, public_url: Option<&Url>) -> Option<Policy> {
     let invitation_budget = p.get(&INVITATION_BUDGET);
     let impersonation_notice = p.get(&IMPERSONATION_NOTICE);
     let client_registration = p.get(&CLIENT_REGISTRATION);
+    let pushed_requests_required = p.get(&REQUIRE_PAR);
     let resources = match (p.optional(&RESOURCES), p.optional(&OAUTH_RESOURCES)) {
         (Some(Some(_)), Some(Some(_))) => {
             p.problems.push(format!(
@@ -476,6 +479,7 @@ fn policy(p: &mut Parser<'_>, public_url: Option<&Url>) -> Option<Policy> {
         invitation_budget: invitation_budget?,
         impersonation_notice: impersonation_notice?,
         client_registration: client_registration?,
+        pushed_requests_required: pushed_requests_required?,
         resources: resources?,
         texts: texts?,
     })

@@ -182,6 +182,29 @@ impl<T: Body, S: Send + Sync> FromRequest<S> for JsonOrForm<T> {
     }
 }
 
+/// An `application/x-www-form-urlencoded` body as its pairs, in order, a name repeated as
+/// often as it was sent (RFC 8707's `resource`): for bodies that are an authorization request.
+#[derive(Debug)]
+pub struct FormPairs(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequest<S> for FormPairs {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let expected = "application/x-www-form-urlencoded";
+        match body_kind(req.headers()) {
+            Some(Ok(BodyKind::Form)) => {}
+            Some(Ok(BodyKind::Json) | Err(_)) | None => {
+                return Err(ApiError::UnsupportedMediaType(format!("This endpoint takes {expected}.")));
+            }
+        }
+        let bytes = read_body(req, state).await?;
+        serde_urlencoded::from_bytes(&bytes)
+            .map(FormPairs)
+            .map_err(|_| ApiError::MalformedRequest("The form body is not valid URL-encoded text.".into()))
+    }
+}
+
 /// A query string (`?token=…`), with rejections (a repeated or mistyped parameter) as
 /// problem+json `malformed_request` instead of axum's plain text.
 #[derive(Debug)]

@@ -55,6 +55,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .merge(routes::login::router())
         .merge(routes::forward::router())
         .merge(routes::oauth::router())
+        .merge(routes::par::router())
         .merge(routes::clients::router())
         .merge(routes::registration::router())
         .merge(routes::webhooks::router())
@@ -133,10 +134,11 @@ fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
 }
 
 /// The agent's front door, which any origin may call: the discovery documents (in every form),
-/// the keys, client registration (RFC 7591 and 7592) and the token endpoint.
+/// the keys, client registration (RFC 7591 and 7592), pushed requests and the token endpoint.
 fn open_to_any_origin(path: &str) -> bool {
     path.starts_with("/.well-known/")
         || path == "/oauth2/token"
+        || path == "/oauth2/par"
         || path == "/oauth2/register"
         || path.starts_with("/oauth2/register/")
 }

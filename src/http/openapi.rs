@@ -161,6 +161,7 @@ lists them all); a `validation_failed` answer names each field in `errors[]`.";
         routes::forward::protected_resource,
         routes::oauth::authorize,
         routes::oauth::token,
+        routes::par::push,
         routes::oauth::userinfo,
         routes::oauth::revoke,
         routes::oauth::introspect,

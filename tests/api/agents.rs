@@ -320,7 +320,7 @@ async fn the_front_door_answers_any_origin_and_the_rest_of_the_api_only_listed_o
             .header("access-control-request-headers", "content-type,mcp-protocol-version")
             .send()
     };
-    for path in ["/oauth2/token", "/oauth2/register", "/.well-known/oauth-authorization-server"] {
+    for path in ["/oauth2/token", "/oauth2/par", "/oauth2/register", "/.well-known/oauth-authorization-server"] {
         let answer = preflight(path, inspector).await.unwrap();
         assert_eq!(answer.headers()["access-control-allow-origin"], inspector, "{path}");
         let headers = answer.headers()["access-control-allow-headers"].to_str().unwrap().to_owned();

@@ -26,6 +26,7 @@ enum Door {
     ForwardActiveOrg,
     AccessToken,
     CodeGrant,
+    PushedCodeGrant,
     IdToken,
     Userinfo,
     Introspection,
@@ -35,7 +36,7 @@ enum Door {
 }
 
 /// Every door, with where it is and what opening it means.
-const DOORS: [(Door, &str, &str); 13] = [
+const DOORS: [(Door, &str, &str); 14] = [
     (Door::OrgRoutes, "`GET /orgs/{org}` and every organization route", "200 instead of the policy's 403"),
     (Door::Switch, "`POST /auth/org`", "the session enters it"),
     (Door::LoginNamingIt, "`POST /auth` with `org`", "the login enters it"),
@@ -43,6 +44,7 @@ const DOORS: [(Door, &str, &str); 13] = [
     (Door::ForwardActiveOrg, "`GET /auth/forward` elsewhere, the session's active organization", "`Remote-Org`"),
     (Door::AccessToken, "gatehouse's access token (`POST /auth/refresh`)", "the `org` claim"),
     (Door::CodeGrant, "the code grant with `scope=org` and `org_hint`", "the ID token's `org`"),
+    (Door::PushedCodeGrant, "the same request pushed first (`POST /oauth2/par`)", "the ID token's `org`"),
     (Door::IdToken, "an ID token of a client's refresh", "the `org` claim"),
     (Door::Userinfo, "`GET /oauth2/userinfo`", "`org`"),
     (Door::Introspection, "`POST /oauth2/introspect`", "`org`"),
@@ -146,6 +148,29 @@ async fn code_grant(app: &TestApp, portal: &Client) -> Value {
     tokens.json().await.unwrap()
 }
 
+/// The same, pushed first: the browser carries only the `request_uri`.
+async fn pushed_code_grant(app: &TestApp, portal: &Client) -> Value {
+    let browser = Browser::new(app);
+    let (verifier, challenge) = pkce();
+    let request = [
+        ("response_type", "code"),
+        ("redirect_uri", crate::oauth::REDIRECT),
+        ("scope", "openid email org offline_access"),
+        ("org_hint", "acme"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let pushed = app.client.post(app.url("/oauth2/par")).header("authorization", portal.basic()).form(&request);
+    let pushed: Value = pushed.send().await.unwrap().json().await.unwrap();
+    let mut url = url::Url::parse(&app.url("/oauth2/authorize")).unwrap();
+    let request_uri = pushed["request_uri"].as_str().expect("a request_uri");
+    url.query_pairs_mut().extend_pairs([("client_id", portal.id.as_str()), ("request_uri", request_uri)]);
+    let back = authorize(app, &browser, url.as_str(), MEMBER).await;
+    let tokens = redeem(app, portal, &query_param(&back, "code").unwrap(), &verifier).await;
+    assert_eq!(tokens.status(), StatusCode::OK);
+    tokens.json().await.unwrap()
+}
+
 fn org_of(token: &str) -> Option<String> {
     jwt_payload(token)["org"]["slug"].as_str().map(str::to_owned)
 }
@@ -193,6 +218,9 @@ async fn opens(world: &World, door: Door) -> bool {
             org_of(refreshed["access_token"].as_str().unwrap()).is_some()
         }
         Door::CodeGrant => org_of(code_grant(app, &world.portal).await["id_token"].as_str().unwrap()).is_some(),
+        Door::PushedCodeGrant => {
+            org_of(pushed_code_grant(app, &world.portal).await["id_token"].as_str().unwrap()).is_some()
+        }
         Door::IdToken => {
             let form = [("grant_type", "refresh_token"), ("refresh_token", world.client_refresh.as_str())];
             let refreshed: Value = token(app, &world.portal, &form).await.json().await.unwrap();

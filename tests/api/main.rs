@@ -35,6 +35,7 @@ mod misc;
 mod oauth;
 mod org_tokens;
 mod orgs;
+mod par;
 mod passkeys;
 mod password;
 mod passwordless;

@@ -1256,6 +1256,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/oauth2/par": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Push an authorization request (RFC 9126)
+         * @description A client posts the parameters it would send to `/oauth2/authorize`, authenticated as at the token endpoint (a public client sends `client_id` alone), and gets a `request_uri` to send there instead, with `client_id` and nothing else: the request never passes through the browser. It is checked now as the authorization endpoint would check it, and a mistake is an RFC 6749 error here (`invalid_request` for an unregistered redirect URI, `invalid_scope`, `invalid_target`, …). The `request_uri` is good for 60 s to start the authorization (through a login and the consent page it goes on for 30 minutes), for that client only, and yields one code. With `GATEHOUSE_REQUIRE_PAR=true` every authorization request must come this way.
+         */
+        post: operations["oauthPushedAuthorizationRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/oauth2/register": {
         parameters: {
             query?: never;
@@ -2668,6 +2688,10 @@ export interface components {
             end_session_endpoint: string;
             /** @description The device authorization grant's first step (RFC 8628). */
             device_authorization_endpoint: string;
+            /** @description Pushed authorization requests (RFC 9126). */
+            pushed_authorization_request_endpoint: string;
+            /** @description `GATEHOUSE_REQUIRE_PAR`: only pushed authorization requests are taken. */
+            require_pushed_authorization_requests: boolean;
             /** @description Client registration (RFC 7591), when `GATEHOUSE_CLIENT_REGISTRATION` is not `off`. */
             registration_endpoint?: string | null;
             /** @description OpenID Connect Back-Channel Logout 1.0, with `sid`. */
@@ -3381,6 +3405,34 @@ export interface components {
         };
         ProviderList: {
             providers: components["schemas"]["ProviderBody"][];
+        };
+        PushedRequestAnswer: {
+            /** @description `urn:ietf:params:oauth:request_uri:…`: send it to `/oauth2/authorize` with `client_id`. */
+            request_uri: string;
+            /**
+             * Format: int64
+             * @description Seconds it may wait for its use (60).
+             */
+            expires_in: number;
+        };
+        /** @description The parameters of `/oauth2/authorize`, with the client's credentials. */
+        PushedRequestForm: {
+            client_id?: string | null;
+            client_secret?: string | null;
+            response_type: string;
+            redirect_uri: string;
+            code_challenge: string;
+            /** @description `S256`. */
+            code_challenge_method: string;
+            scope?: string | null;
+            state?: string | null;
+            nonce?: string | null;
+            /** @description RFC 8707; may repeat. */
+            resource?: string | null;
+            prompt?: string | null;
+            max_age?: string | null;
+            login_hint?: string | null;
+            org_hint?: string | null;
         };
         /** @description Readiness, with what the outbox waits on. */
         Readiness: {
@@ -9042,6 +9094,71 @@ export interface operations {
                 };
                 content: {
                     "text/html": unknown;
+                };
+            };
+        };
+    };
+    oauthPushedAuthorizationRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["PushedRequestForm"];
+            };
+        };
+        responses: {
+            /** @description The request_uri */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PushedRequestAnswer"];
+                };
+            };
+            /** @description RFC 6749 error: invalid_request, invalid_scope, invalid_target, unauthorized_client, unsupported_response_type, request_not_supported; or `malformed_request`: a body that is not a form */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description invalid_client */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `payload_too_large`: the request body is over what the route takes (64 KiB; SAML 1 MiB; an import 64 MiB) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unsupported_media_type`: the body's content type is not one this route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unavailable`: the database, the session store or the hashing pool cannot serve now; nothing was half-written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };

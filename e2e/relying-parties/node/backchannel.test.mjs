@@ -28,7 +28,7 @@
 import { createServer } from 'node:http';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as client from 'openid-client';
-import { Browser, checks, httpTo, parseForm, setUp, settings } from './helpers.mjs';
+import { Browser, checks, httpTo, setUp, settings, walk } from './helpers.mjs';
 
 const { base, adminEmail, adminPassword } = settings();
 const issuer = base;
@@ -124,40 +124,6 @@ async function startReceiver() {
 // The authorization-code flow, built by the library and walked in a browser.
 
 /**
- * Follows `url` until gatehouse sends the browser off its own origin: logs in with `login` when
- * asked, allows on a consent page. Returns { callback, sawLogin }.
- */
-async function signIn(browser, url, login, what) {
-  let sawLogin = false;
-  for (let step = 0; step < 10; step += 1) {
-    const page = await browser.get(url);
-    const path = new URL(url).pathname;
-    let next;
-    if (page.status === 302 || page.status === 303) {
-      next = new URL(page.location, url).href;
-    } else if (page.status === 200 && path === '/login') {
-      sawLogin = true;
-      const form = parseForm(page.text, url, 'login');
-      check(`${what}: the login page has its form`, form?.fields.form && form.fields.next, page.text.slice(0, 400));
-      const answer = await browser.post(form.action, { ...form.fields, login: login.login, password: login.password });
-      check(`${what}: the login is accepted (303 on, a session cookie)`, answer.status === 303 && browser.cookies.has('gatehouse_session'), summary(answer));
-      next = new URL(answer.location, form.action).href;
-    } else if (page.status === 200 && path === '/oauth2/authorize') {
-      const form = parseForm(page.text, url, 'consent');
-      check(`${what}: the consent page has its form`, form?.fields.form && form.fields.request, page.text.slice(0, 400));
-      const answer = await browser.post(form.action, { ...form.fields, decision: 'allow' });
-      check(`${what}: consent is given (303 on)`, answer.status === 303 && answer.location, summary(answer));
-      next = new URL(answer.location, form.action).href;
-    } else {
-      check(`${what}: gatehouse answers ${url}`, false, summary(page));
-    }
-    if (new URL(next).origin !== origin) return { callback: new URL(next), sawLogin };
-    url = next;
-  }
-  check(`${what}: the flow ends`, false, 'more than 10 steps');
-}
-
-/**
  * A client session by the code flow with PKCE and a nonce, in `browser`. Returns { tokens,
  * claims (the ID token's, as openid-client validated them), sawLogin }.
  */
@@ -173,7 +139,7 @@ async function grant(config, browser, redirectUri, login, what) {
     state: expectedState,
     nonce: expectedNonce,
   });
-  const { callback, sawLogin } = await signIn(browser, url.href, login, what);
+  const { callback, sawLogin } = await walk(browser, url, { origin, login, label: what, check });
   equal(`${what}: the answer goes to the registered redirect URI`, `${callback.origin}${callback.pathname}`, redirectUri);
   const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier, expectedState, expectedNonce, idTokenExpected: true });
   const claims = tokens.claims();

@@ -19,7 +19,7 @@
 // than 30 s).
 
 import * as oauth from 'oauth4webapi';
-import { Browser, checks, httpTo, parseForm, setUp, settings } from './helpers.mjs';
+import { Browser, checks, httpTo, setUp, settings, walk } from './helpers.mjs';
 
 const { base, adminEmail, adminPassword } = settings();
 const issuer = base;
@@ -63,38 +63,6 @@ function payloadOf(jwt) {
 /** A registered client as oauth4webapi takes it: its metadata and its authentication. */
 function asClient(registered, auth = oauth.ClientSecretBasic) {
   return { ...registered, client: { client_id: registered.client_id }, auth: auth(registered.client_secret) };
-}
-
-// ------------------------------------------------------------------------------------------
-// The authorization request, walked in a browser (the login, and consent if asked).
-
-/** Follows `url` until gatehouse sends the browser off its own origin; returns that URL. */
-async function signIn(browser, url, login) {
-  for (let step = 0; step < 10; step += 1) {
-    const page = await browser.get(url);
-    const path = new URL(url).pathname;
-    let next;
-    if (page.status === 302 || page.status === 303) {
-      next = new URL(page.location, url).href;
-    } else if (page.status === 200 && path === '/login') {
-      const form = parseForm(page.text, url, 'login');
-      check('code flow: the login page has its form', form?.fields.form && form.fields.next, page.text.slice(0, 400));
-      const answer = await browser.post(form.action, { ...form.fields, login: login.login, password: login.password });
-      check('code flow: the login is accepted (303 on)', answer.status === 303 && answer.location, `${answer.status} ${answer.text.slice(0, 300)}`);
-      next = new URL(answer.location, form.action).href;
-    } else if (page.status === 200 && path === '/oauth2/authorize') {
-      const form = parseForm(page.text, url, 'consent');
-      check('code flow: the consent page has its form', form?.fields.form && form.fields.request, page.text.slice(0, 400));
-      const answer = await browser.post(form.action, { ...form.fields, decision: 'allow' });
-      check('code flow: consent is given (303 on)', answer.status === 303 && answer.location, `${answer.status} ${answer.text.slice(0, 300)}`);
-      next = new URL(answer.location, form.action).href;
-    } else {
-      check(`code flow: gatehouse answers ${url}`, false, `${page.status} location=${page.location} ${page.text.slice(0, 400)}`);
-    }
-    if (new URL(next).origin !== origin) return new URL(next);
-    url = next;
-  }
-  check('code flow: the flow ends', false, 'more than 10 steps');
 }
 
 // ------------------------------------------------------------------------------------------
@@ -147,7 +115,8 @@ async function main() {
     code_challenge: await oauth.calculatePKCECodeChallenge(codeVerifier),
     code_challenge_method: 'S256',
   }).toString();
-  const callback = await signIn(new Browser({ timeoutMs: REQUEST_TIMEOUT_MS }), authorizationUrl.href, erin);
+  const browser = new Browser({ timeoutMs: REQUEST_TIMEOUT_MS });
+  const { callback } = await walk(browser, authorizationUrl, { origin, login: erin, label: 'code flow', check });
   const answer = oauth.validateAuthResponse(as, gateway.client, callback, state);
   ok('code flow: oauth4webapi accepts the callback (state, iss)');
   const person = await oauth.processAuthorizationCodeResponse(as, gateway.client,

@@ -1,5 +1,5 @@
 // What the relying-party tests (openid-client.test.mjs, device.test.mjs, exchange.test.mjs,
-// registration.test.mjs, backchannel.test.mjs) share: the settings ../run.sh passes them, the
+// registration.test.mjs, par.test.mjs, backchannel.test.mjs) share: the settings ../run.sh passes them, the
 // checks (one `ok …` or `FAIL …` line each, a count per test, its last line `<label>: N passed,
 // M failed`), raw HTTP to gatehouse, the set-up through the admin API (the admin's token, a
 // person, clients registered), and a browser without JavaScript (a cookie jar and the forms of
@@ -252,4 +252,43 @@ export class Browser {
   post(url, form) {
     return this.request('POST', url, form);
   }
+}
+
+/**
+ * Walks an authorization request in `browser` until gatehouse sends it off `origin` (to the
+ * client's redirect URI, never fetched): logs in with `login` when the login page is shown,
+ * answers the consent page with `decision`. Each step is a check named after `label`. Returns
+ * { callback (a URL), sawLogin, sawConsent }.
+ */
+export async function walk(browser, url, { origin, login, decision = 'allow', label, check }) {
+  let sawLogin = false;
+  let sawConsent = false;
+  let at = url.href ?? url;
+  for (let step = 0; step < 10; step += 1) {
+    const page = await browser.get(at);
+    const path = new URL(at).pathname;
+    let next;
+    if (page.status === 302 || page.status === 303) {
+      next = new URL(page.location, at).href;
+    } else if (page.status === 200 && path === '/login') {
+      sawLogin = true;
+      const form = parseForm(page.text, at, 'login');
+      check(`${label}: the login page has its form`, form?.fields.form && form.fields.next, page.text.slice(0, 400));
+      const answer = await browser.post(form.action, { ...form.fields, login: login.login, password: login.password });
+      check(`${label}: the login is accepted (303 on)`, answer.status === 303, `${answer.status} ${answer.text.slice(0, 300)}`);
+      next = new URL(answer.location, form.action).href;
+    } else if (page.status === 200 && path === '/oauth2/authorize') {
+      sawConsent = true;
+      const form = parseForm(page.text, at, 'consent');
+      check(`${label}: the consent page has its form`, form?.fields.form && form.fields.request, page.text.slice(0, 400));
+      const answer = await browser.post(form.action, { ...form.fields, decision });
+      check(`${label}: the consent answer sends the browser on (303)`, answer.status === 303, `${answer.status} ${answer.text.slice(0, 300)}`);
+      next = new URL(answer.location, form.action).href;
+    } else {
+      check(`${label}: gatehouse answers ${at}`, false, `${page.status} ${page.text.slice(0, 400)}`);
+    }
+    if (new URL(next).origin !== origin) return { callback: new URL(next), sawLogin, sawConsent };
+    at = next;
+  }
+  check(`${label}: the flow ends`, false, 'more than 10 steps');
 }

@@ -10,7 +10,8 @@ use serde_json::json;
 use url::Url;
 use uuid::Uuid;
 
-use super::{CODE_TTL, parse_scopes, redirect_matches};
+use super::par::Request;
+use super::{CODE_TTL, OAuthError, parse_scopes, redirect_matches};
 use crate::accounts::{AuthorizationServer, Caller, ClientInfo, Result};
 use crate::model::org::OrgKey;
 use crate::model::outcome::Kind;
@@ -29,8 +30,9 @@ pub enum Authorization {
     /// A login first, then the request `again` (its query, without what the login satisfies).
     Login { again: String, login_hint: Option<String> },
     /// Ask the person whether `client` may have `scopes` and reach `resources` (RFC 8707) as
-    /// them; `unverified`: it registered itself.
+    /// them; `unverified`: it registered itself. The page posts `request` back with the answer.
     Consent {
+        request: String,
         client: String,
         scopes: Vec<String>,
         resources: Vec<String>,
@@ -95,10 +97,13 @@ impl AuthorizationServer {
         decision: Option<bool>,
         client_info: &ClientInfo,
     ) -> Result<Authorization> {
-        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        let Request { pairs, pushed } = match self.authorization_request(query) {
+            Ok(request) => request,
+            Err(why) => return Ok(Authorization::Refused(why)),
+        };
         let checked = match self.check_request(&pairs).await? {
             Ok(checked) => checked,
-            Err(refusal) => return Ok(refusal),
+            Err(why) => return Ok(Authorization::Refused(why)),
         };
         let issuer = self.keys().issuer().to_owned();
         // A client that registered itself could use its own redirect URI to bounce anyone from
@@ -113,7 +118,7 @@ impl AuthorizationServer {
             let params = [("error", error), ("error_description", description)];
             Ok(Authorization::Redirect(answer(&checked.redirect_uri, &params, checked.state.as_deref(), &issuer)))
         };
-        if let Some(why) = self.request_problem(&pairs, &checked) {
+        if let Some(why) = self.request_problem(&pairs, &checked, pushed.is_some()) {
             return error(why.0, &why.1);
         }
         let fresh_login = checked.prompt.iter().any(|p| p == "login");
@@ -128,15 +133,18 @@ impl AuthorizationServer {
             if none {
                 return error("login_required", "no one is logged in here (or not recently enough)");
             }
-            let again: String = url::form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(pairs.iter().filter(|(key, _)| key != "max_age").map(|(key, value)| match key.as_str() {
+            let again: Vec<(String, String)> = pairs
+                .iter()
+                .filter(|(key, _)| key != "max_age")
+                .map(|(key, value)| match key.as_str() {
                     "prompt" => {
                         let rest: Vec<&str> = value.split(' ').filter(|p| *p != "login").collect();
-                        (key.as_str(), rest.join(" "))
+                        (key.clone(), rest.join(" "))
                     }
-                    _ => (key.as_str(), value.clone()),
-                }))
-                .finish();
+                    _ => (key.clone(), value.clone()),
+                })
+                .collect();
+            let again = self.carried(pushed, &again);
             return Ok(Authorization::Login { again, login_hint: checked.login_hint });
         };
         let asked = checked.prompt.iter().any(|p| p == "consent");
@@ -175,6 +183,7 @@ impl AuthorizationServer {
                         None => None,
                     };
                     return Ok(Authorization::Consent {
+                        request: self.carried(pushed, &pairs),
                         client: checked.client.name.clone(),
                         scopes: checked.scopes.clone(),
                         resources: checked.resources.clone(),
@@ -185,6 +194,11 @@ impl AuthorizationServer {
                 }
             }
         }
+        if let Some(push) = pushed
+            && !self.spend_pushed(push).await?
+        {
+            return error("invalid_request", "this pushed authorization request was used already; start again");
+        }
         let code = self.issue_code(&checked, caller, org, client_info).await?;
         let url = answer(&checked.redirect_uri, &[("code", &code)], checked.state.as_deref(), &issuer);
         Ok(Authorization::Redirect(url))
@@ -194,13 +208,23 @@ impl AuthorizationServer {
     /// redirect URIs: only then may the login page that precedes it let its forms lead to the
     /// client's origin.
     pub async fn authorization_is_registered(&self, query: &str) -> Result<bool> {
-        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        let Ok(Request { pairs, .. }) = self.authorization_request(query) else { return Ok(false) };
         Ok(self.check_request(&pairs).await?.is_ok())
     }
 
-    /// The client and its redirect URI, or the refusal to show.
-    async fn check_request(&self, pairs: &[(String, String)]) -> Result<std::result::Result<Checked, Authorization>> {
-        let refuse = |why: &str| Ok(Err(Authorization::Refused(why.to_owned())));
+    /// A pushed request checked as the authorization endpoint will check it: what it would
+    /// show or send back, as an RFC 6749 error for the client that pushed it.
+    pub(super) async fn check_pushed(&self, request: &Request) -> std::result::Result<(), OAuthError> {
+        let checked = self.check_request(&request.pairs).await?.map_err(OAuthError::invalid_request)?;
+        match self.request_problem(&request.pairs, &checked, true) {
+            Some((error, description)) => Err(OAuthError::refused(error, description)),
+            None => Ok(()),
+        }
+    }
+
+    /// The client and its redirect URI, or why the request is refused (a page, never a redirect).
+    async fn check_request(&self, pairs: &[(String, String)]) -> Result<std::result::Result<Checked, String>> {
+        let refuse = |why: &str| Ok(Err(why.to_owned()));
         let Some(client_id) = param(pairs, "client_id") else {
             return refuse("The request names no client (client_id).");
         };
@@ -270,14 +294,25 @@ impl AuthorizationServer {
     }
 
     /// What is wrong with the rest of the request, as an error code and description.
-    fn request_problem(&self, pairs: &[(String, String)], checked: &Checked) -> Option<(&'static str, String)> {
+    fn request_problem(
+        &self,
+        pairs: &[(String, String)],
+        checked: &Checked,
+        pushed: bool,
+    ) -> Option<(&'static str, String)> {
         let mut names: Vec<&str> = pairs.iter().map(|(key, _)| key.as_str()).filter(|key| *key != "resource").collect();
         names.sort_unstable();
         if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
             return Some(("invalid_request", format!("{} is given more than once", twice[0])));
         }
-        if param(pairs, "request").is_some() || param(pairs, "request_uri").is_some() {
+        if param(pairs, "request").is_some() {
             return Some(("request_not_supported", "request objects are not supported".into()));
+        }
+        if self.policy().pushed_requests_required && !pushed {
+            return Some((
+                "invalid_request",
+                "authorization requests are pushed here first: POST them to /oauth2/par, then send request_uri".into(),
+            ));
         }
         match param(pairs, "response_type") {
             Some("code") => {}

@@ -3,7 +3,7 @@
 //! userinfo, introspection and revocation endpoints (`tokens.rs`).
 //!
 //! The device authorization grant (RFC 8628) is `device.rs`; token exchange (RFC 8693),
-//! `exchange.rs`.
+//! `exchange.rs`; pushed authorization requests (RFC 9126), `par.rs`.
 //!
 //! What it holds to: the authorization-code grant only with PKCE S256 (no `plain`, no implicit
 //! grant, no password grant for client apps), exact redirect URIs (a loopback URI's port may vary
@@ -22,6 +22,7 @@ pub mod initial_tokens;
 pub mod introspection;
 pub use self::introspection::Introspected;
 pub mod logout_delivery;
+pub mod par;
 pub mod registration;
 pub mod resources;
 pub mod revocation;

@@ -20,6 +20,7 @@ pub mod oauth;
 pub mod org_domains;
 pub mod org_roles;
 pub mod orgs;
+pub mod par;
 pub mod passkeys;
 pub mod password;
 pub mod passwordless;

@@ -38,7 +38,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Turns the decision into the browser's next step.
-fn answer(state: &AppState, headers: &HeaderMap, query: &str, decision: Authorization) -> Response {
+fn answer(state: &AppState, headers: &HeaderMap, decision: Authorization) -> Response {
     match decision {
         Authorization::Refused(why) => pages::oauth_refused(&why),
         Authorization::Redirect(url) => go_to(url.as_str()),
@@ -51,11 +51,11 @@ fn answer(state: &AppState, headers: &HeaderMap, query: &str, decision: Authoriz
             }
             go_to(login.as_str())
         }
-        Authorization::Consent { client, scopes, resources, redirect_uri, unverified, org } => {
+        Authorization::Consent { request, client, scopes, resources, redirect_uri, unverified, org } => {
             let (form, set) = form_token(state, headers);
             let org = org.as_deref();
             let asked = pages::Asked { client: &client, scopes: &scopes, resources: &resources, unverified, org };
-            with_cookies(pages::consent_form(&form, query, &asked, &redirect_uri), [set])
+            with_cookies(pages::consent_form(&form, &request, &asked, &redirect_uri), [set])
         }
     }
 }
@@ -77,7 +77,7 @@ async fn authorize(
         Err(error) => return error.into_response(),
     };
     match state.oauth.authorize(&query, caller.as_ref(), None, &client).await {
-        Ok(decision) => answer(&state, &headers, &query, decision),
+        Ok(decision) => answer(&state, &headers, decision),
         Err(error) => ApiError::from(error).into_response(),
     }
 }
@@ -108,7 +108,7 @@ async fn consent(
     };
     let decision = Some(decision == "allow");
     match state.oauth.authorize(&request, caller.as_ref(), decision.filter(|_| caller.is_some()), &client).await {
-        Ok(decision) => answer(&state, &headers, &request, decision),
+        Ok(decision) => answer(&state, &headers, decision),
         Err(error) => ApiError::from(error).into_response(),
     }
 }

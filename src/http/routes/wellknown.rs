@@ -69,6 +69,10 @@ struct Discovery {
     end_session_endpoint: String,
     /// The device authorization grant's first step (RFC 8628).
     device_authorization_endpoint: String,
+    /// Pushed authorization requests (RFC 9126).
+    pushed_authorization_request_endpoint: String,
+    /// `GATEHOUSE_REQUIRE_PAR`: only pushed authorization requests are taken.
+    require_pushed_authorization_requests: bool,
     /// Client registration (RFC 7591), when `GATEHOUSE_CLIENT_REGISTRATION` is not `off`.
     #[serde(skip_serializing_if = "Option::is_none")]
     registration_endpoint: Option<String>,
@@ -151,6 +155,8 @@ fn discovery(state: &AppState) -> Discovery {
         introspection_endpoint: at("/oauth2/introspect"),
         end_session_endpoint: at("/oauth2/logout"),
         device_authorization_endpoint: at("/oauth2/device_authorization"),
+        pushed_authorization_request_endpoint: at("/oauth2/par"),
+        require_pushed_authorization_requests: state.accounts.policy().pushed_requests_required,
         registration_endpoint: (state.accounts.policy().client_registration != ClientRegistration::Off)
             .then(|| at("/oauth2/register")),
         backchannel_logout_supported: true,
