@@ -8,6 +8,7 @@
 
 use uuid::Uuid;
 
+use super::oauth::dpop::Possession;
 use super::scim::ScimCaller;
 use super::{AuthorizationServer, Caller, Core, Error, Result};
 use crate::model::api_key::{ApiKey, KEY_CHARS, KEY_PREFIX, KeyOwner};
@@ -102,6 +103,8 @@ pub struct ClientCaller {
     pub scopes: Vec<String>,
     /// The organization the person granted (the `org` scope), as the membership is now.
     pub org: Option<OrgClaim>,
+    /// The key the token is bound to (DPoP), proven with this request.
+    pub dpop_jkt: Option<String>,
 }
 
 impl Core {
@@ -132,11 +135,19 @@ impl AuthorizationServer {
     /// URL) is: a client's access token issued for it (signed as a client's token, its `aud`
     /// naming the resource, the client still registered, the grant's session still live), or
     /// else whoever it is at forward-auth's door, gatehouse's own logins. A client's token for
-    /// another resource is no one here.
-    pub async fn resource_principal(&self, resource: &str, bearer: &str) -> Result<Principal> {
+    /// another resource is no one here. `possession`: the request used the DPoP scheme, which
+    /// only a token bound to a key may, with a proof of that key (and such a token may not come
+    /// as a bearer token).
+    pub async fn resource_principal(
+        &self,
+        resource: &str,
+        bearer: &str,
+        possession: Option<Possession<'_>>,
+    ) -> Result<Principal> {
         if shape(bearer) == Shape::Signed {
             match self.live_client_token(bearer).await {
                 Ok((claims, session)) if claims.aud.contains(resource) => {
+                    let dpop_jkt = self.presented_as_bound(bearer, claims.cnf.as_ref(), possession).await?;
                     let scopes: Vec<String> =
                         claims.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
                     let org = match (&session, scopes.iter().any(|s| s == "org")) {
@@ -152,12 +163,17 @@ impl AuthorizationServer {
                         account_id,
                         scopes,
                         org,
+                        dpop_jkt,
                     })));
                 }
                 Ok(_) => return Err(Error::Unauthorized),
                 Err(Error::Unauthorized) => {}
                 Err(other) => return Err(other),
             }
+        }
+        // Nothing else is bound to a key: the DPoP scheme is no way to present it.
+        if possession.is_some() {
+            return Err(Error::Unauthorized);
         }
         self.principal(Door::Forward, bearer).await
     }

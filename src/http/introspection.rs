@@ -35,6 +35,11 @@ pub fn answer(found: Introspected) -> Value {
             if let Some(act) = claims.act {
                 answer.insert("act".into(), act);
             }
+            // RFC 9449 §6.2: a resource server checks the proof against the bound key itself.
+            if let Some(cnf) = claims.cnf {
+                answer.insert("cnf".into(), json!({ "jkt": cnf.jkt }));
+                answer.insert("token_type".into(), "DPoP".into());
+            }
         }
         Introspected::Key { key, issuer, org } => {
             let key = *key;

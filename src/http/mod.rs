@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod client_auth;
 pub mod client_ip;
+pub mod dpop;
 pub mod error;
 pub mod extract;
 pub mod introspection;

@@ -66,6 +66,9 @@ pub struct Grant {
     pub via: Option<Uuid>,
     /// The resources (RFC 8707) the authorization named: its access tokens' audiences.
     pub resources: Vec<String>,
+    /// The key (RFC 9449 thumbprint) a public client's tokens are bound to: its refresh
+    /// tokens are redeemed only with a DPoP proof of that key, and its access tokens carry it.
+    pub jkt: Option<String>,
 }
 
 impl SessionAuth {
@@ -107,6 +110,7 @@ impl SessionAuth {
                 scopes: grant.scopes.iter().map(|scope| Cow::Borrowed(scope.as_str())).collect(),
                 via: grant.via,
                 resources: grant.resources.iter().map(|r| Cow::Borrowed(r.as_str())).collect(),
+                jkt: grant.jkt.as_deref().map(Cow::Borrowed),
             }),
             org: self.org,
             act: self.act,
@@ -143,6 +147,7 @@ impl SessionAuth {
                 scopes: grant.scopes.into_iter().map(Cow::into_owned).collect(),
                 via: grant.via,
                 resources: grant.resources.into_iter().map(Cow::into_owned).collect(),
+                jkt: grant.jkt.map(Cow::into_owned),
             }),
             org: stored.org,
             act: stored.act,
@@ -170,6 +175,7 @@ impl SessionAuth {
                 scopes: scopes.split('+').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
                 via: if via == "-" { None } else { Some(Uuid::parse_str(via).ok()?) },
                 resources: Vec::new(),
+                jkt: None,
             }),
             _ => return None,
         };
@@ -204,6 +210,8 @@ struct StoredGrant<'a> {
     via: Option<Uuid>,
     #[serde(borrow, default, skip_serializing_if = "Vec::is_empty")]
     resources: Vec<Cow<'a, str>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    jkt: Option<Cow<'a, str>>,
 }
 
 /// A session as its owner sees it in the list.
@@ -287,17 +295,18 @@ mod tests {
                 scopes,
                 via: Some(via),
                 resources: vec!["https://api.example.com/".into()],
+                jkt: Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs".into()),
             }),
             ..auth
         };
         assert!(
             granted
                 .encode()
-                .ends_with(&format!(r#""grant":{{"client_id":"c_1","scopes":["openid","email"],"via":"{via}","resources":["https://api.example.com/"]}}}}"#))
+                .ends_with(&format!(r#""grant":{{"client_id":"c_1","scopes":["openid","email"],"via":"{via}","resources":["https://api.example.com/"],"jkt":"NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"}}}}"#))
         );
         assert_eq!(SessionAuth::decode(Some(&granted.encode())), granted);
         let machine = SessionAuth {
-            grant: Some(Grant { client_id: "c_2".into(), scopes: vec![], via: None, resources: vec![] }),
+            grant: Some(Grant { client_id: "c_2".into(), scopes: vec![], via: None, resources: vec![], jkt: None }),
             ..granted.clone()
         };
         assert_eq!(SessionAuth::decode(Some(&machine.encode())), machine);
@@ -323,13 +332,13 @@ mod tests {
         let via = Uuid::now_v7();
         let scopes = vec!["openid".to_owned(), "email".to_owned()];
         let granted = SessionAuth {
-            grant: Some(Grant { client_id: "c_1".into(), scopes, via: Some(via), resources: vec![] }),
+            grant: Some(Grant { client_id: "c_1".into(), scopes, via: Some(via), resources: vec![], jkt: None }),
             ..auth
         };
         let positional = format!("2 1700000000123 pwd,otp,mfa c_1 openid+email {}", via.simple());
         assert_eq!(SessionAuth::decode(Some(&positional)), granted);
         let machine = SessionAuth {
-            grant: Some(Grant { client_id: "c_2".into(), scopes: vec![], via: None, resources: vec![] }),
+            grant: Some(Grant { client_id: "c_2".into(), scopes: vec![], via: None, resources: vec![], jkt: None }),
             ..granted
         };
         assert_eq!(SessionAuth::decode(Some("2 1700000000123 pwd,otp,mfa c_2  -")), machine);

@@ -49,7 +49,7 @@ async fn the_authorization_server_metadata_is_the_discovery_document_and_answers
     }
 }
 
-const MCP: &str = "https://mcp.test/";
+pub(crate) const MCP: &str = "https://mcp.test/";
 const REPORTS: &str = "https://api.test/v1";
 
 /// gatehouse in front of two protected resources, behind a proxy on this host: an MCP server
@@ -58,7 +58,7 @@ async fn front_door() -> TestApp {
     front_door_with(Options::default()).await
 }
 
-async fn front_door_with(options: Options) -> TestApp {
+pub(crate) async fn front_door_with(options: Options) -> TestApp {
     let options = options
         .var("GATEHOUSE_TRUSTED_PROXIES", "127.0.0.1,::1")
         .var("GATEHOUSE_RESOURCES", &format!("{MCP} mcp:tools mcp:admin, {REPORTS} reports:read"))
@@ -67,7 +67,7 @@ async fn front_door_with(options: Options) -> TestApp {
 }
 
 /// The question a proxy asks about `GET path` on `host`.
-fn ask(app: &TestApp, host: &str, path: &str) -> reqwest::RequestBuilder {
+pub(crate) fn ask(app: &TestApp, host: &str, path: &str) -> reqwest::RequestBuilder {
     app.client
         .get(app.url("/auth/forward"))
         .header("x-forwarded-method", "GET")
@@ -76,7 +76,7 @@ fn ask(app: &TestApp, host: &str, path: &str) -> reqwest::RequestBuilder {
         .header("x-forwarded-uri", path)
 }
 
-fn header(response: &reqwest::Response, name: &str) -> Option<String> {
+pub(crate) fn header(response: &reqwest::Response, name: &str) -> Option<String> {
     response.headers().get(name).map(|v| v.to_str().unwrap().to_owned())
 }
 

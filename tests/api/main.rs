@@ -19,6 +19,7 @@ mod dns;
 mod docs;
 mod domains;
 mod doors;
+mod dpop;
 #[cfg(feature = "dynamodb")]
 #[path = "../common/dynamodb.rs"]
 mod dynamodb_engine;

@@ -246,6 +246,7 @@ pub async fn a_client_session_keeps_its_grant_and_is_found_by_its_refresh_token(
         scopes: vec!["openid".into(), "offline_access".into()],
         via: Some(Uuid::now_v7()),
         resources: vec!["https://api.example.com/".into()],
+        jkt: Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs".into()),
     };
     new.auth = SessionAuth { grant: Some(grant.clone()), ..SessionAuth::password(t0) };
     h.sessions.create_session(&new).await.unwrap();

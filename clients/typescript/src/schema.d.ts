@@ -656,7 +656,7 @@ export interface paths {
         };
         /**
          * Forward-auth check for reverse proxies
-         * @description Asked by nginx `auth_request`, Caddy `forward_auth` or Traefik `ForwardAuth` before a request reaches an app (any method). Reads a bearer token or the `gatehouse_session` cookie, and the forwarded request from `X-Forwarded-Method`/`-Proto`/`-Host`/`-Uri` or `X-Original-URL` (only from `GATEHOUSE_TRUSTED_PROXIES`); `GATEHOUSE_FORWARD_RULES` says what each host and path requires.
+         * @description Asked by nginx `auth_request`, Caddy `forward_auth` or Traefik `ForwardAuth` before a request reaches an app (any method). Reads a bearer token or the `gatehouse_session` cookie, and the forwarded request from `X-Forwarded-Method`/`-Proto`/`-Host`/`-Uri` or `X-Original-URL` (only from `GATEHOUSE_TRUSTED_PROXIES`); `GATEHOUSE_FORWARD_RULES` says what each host and path requires. At a protected resource's rule, a client's token bound to a key (DPoP) comes as `Authorization: DPoP` with the client's `DPoP` proof for the forwarded request, and is answered with `Remote-Dpop-Jkt`.
          */
         get: operations["forwardAuth"];
         put?: never;
@@ -1355,7 +1355,7 @@ export interface paths {
         put?: never;
         /**
          * Token endpoint (OpenID Connect)
-         * @description `grant_type=authorization_code` (with `code`, `redirect_uri`, `code_verifier`), `refresh_token` (rotated; a spent one presented again ends the whole session) `client_credentials` (confidential clients; `sub` is the client) or `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628, with `device_code`: `authorization_pending` until the person answers on `/device`, `slow_down` when polled faster than `interval` (which then grows by 5 s), `access_denied`, `expired_token`, or the tokens, once) or `urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693, confidential clients registered for it: `subject_token`, a person's access token issued to this client, and `actor_token`, one of its own, both of type `urn:ietf:params:oauth:token-type:access_token`, with `audience` another client's id → an access token of the person's session for that client, with `act: {"sub": <the actor>}`; no refresh token). Clients authenticate with `client_secret_basic` or `client_secret_post`; public clients send `client_id` alone. Errors are RFC 6749's: `{"error","error_description"}`.
+         * @description `grant_type=authorization_code` (with `code`, `redirect_uri`, `code_verifier`), `refresh_token` (rotated; a spent one presented again ends the whole session) `client_credentials` (confidential clients; `sub` is the client) or `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628, with `device_code`: `authorization_pending` until the person answers on `/device`, `slow_down` when polled faster than `interval` (which then grows by 5 s), `access_denied`, `expired_token`, or the tokens, once) or `urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693, confidential clients registered for it: `subject_token`, a person's access token issued to this client, and `actor_token`, one of its own, both of type `urn:ietf:params:oauth:token-type:access_token`, with `audience` another client's id → an access token of the person's session for that client, with `act: {"sub": <the actor>}`; no refresh token). Clients authenticate with `client_secret_basic` or `client_secret_post`; public clients send `client_id` alone. With a `DPoP` header (RFC 9449: a proof for `POST` this URL) the access token is bound to the proof's key (`cnf.jkt`, `token_type: DPoP`), and so are a public client's refresh tokens, which then need a proof of that key. Errors are RFC 6749's: `{"error","error_description"}`.
          */
         post: operations["oauthToken"];
         delete?: never;
@@ -1373,7 +1373,7 @@ export interface paths {
         };
         /**
          * UserInfo (OpenID Connect)
-         * @description The claims the access token's scopes allow: `sub`; `email`, `email_verified` (email); `name`, `preferred_username`, `updated_at` (profile); `app_data` (app_data); `org` (`{id, slug, role, permissions}` of the granted organization, read now: none once the person has left it). Takes a client's access token (`at+jwt`), not gatehouse's own; `POST` works too.
+         * @description The claims the access token's scopes allow: `sub`; `email`, `email_verified` (email); `name`, `preferred_username`, `updated_at` (profile); `app_data` (app_data); `org` (`{id, slug, role, permissions}` of the granted organization, read now: none once the person has left it). Takes a client's access token (`at+jwt`), not gatehouse's own; `POST` works too. A token bound to a key (DPoP) only as `Authorization: DPoP` with a `DPoP` proof of that key for this request (else `401` with a `DPoP` challenge).
          */
         get: operations["oauthUserinfo"];
         put?: never;
@@ -2692,6 +2692,8 @@ export interface components {
             pushed_authorization_request_endpoint: string;
             /** @description `GATEHOUSE_REQUIRE_PAR`: only pushed authorization requests are taken. */
             require_pushed_authorization_requests: boolean;
+            /** @description DPoP (RFC 9449): the algorithms a proof may be signed with. */
+            dpop_signing_alg_values_supported: string[];
             /** @description Client registration (RFC 7591), when `GATEHOUSE_CLIENT_REGISTRATION` is not `off`. */
             registration_endpoint?: string | null;
             /** @description OpenID Connect Back-Channel Logout 1.0, with `sid`. */
@@ -3651,7 +3653,7 @@ export interface components {
         };
         TokenAnswer: {
             access_token: string;
-            /** @description `Bearer`. */
+            /** @description `Bearer`, or `DPoP` for an access token bound to the key of the request's DPoP proof. */
             token_type: string;
             /** Format: int64 */
             expires_in: number;
@@ -6971,11 +6973,12 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Let through; `Remote-User` (the account id; with `GATEHOUSE_FORWARD_REMOTE_USER=username` the username, else the id), `Remote-Email`, `Remote-Name`, `Remote-Groups` (the role and `app_data.roles`, comma-separated) name the account; `Remote-Org` (its slug), `Remote-Org-Id` and `Remote-Org-Role` the organization of an `org:` rule, or else the session's active one (read at this request: a removed member has none). Key tenant data on `Remote-Org-Id`: a slug can be given up and taken by another organization. A `public` rule answers 200 without them. At a `resource` rule, a client's access token for the resource passes with `Remote-User` (the person, or the client for client credentials), `Remote-Client` and `Remote-Scopes`; refusals there carry RFC 9728's `WWW-Authenticate` challenge (`resource_metadata`, `scope`, and `invalid_token` or a 403's `insufficient_scope`). */
+            /** @description Let through; `Remote-User` (the account id; with `GATEHOUSE_FORWARD_REMOTE_USER=username` the username, else the id), `Remote-Email`, `Remote-Name`, `Remote-Groups` (the role and `app_data.roles`, comma-separated) name the account; `Remote-Org` (its slug), `Remote-Org-Id` and `Remote-Org-Role` the organization of an `org:` rule, or else the session's active one (read at this request: a removed member has none). Key tenant data on `Remote-Org-Id`: a slug can be given up and taken by another organization. A `public` rule answers 200 without them. At a `resource` rule, a client's access token for the resource passes with `Remote-User` (the person, or the client for client credentials), `Remote-Client` and `Remote-Scopes` (and `Remote-Dpop-Jkt`, the key a DPoP-bound token was proven with); refusals there carry RFC 9728's `WWW-Authenticate` challenge (`resource_metadata`, `scope`, and `invalid_token` or a 403's `insufficient_scope`). */
             200: {
                 headers: {
                     "Remote-Actor"?: string;
                     "Remote-Client"?: string;
+                    "Remote-Dpop-Jkt"?: string;
                     "Remote-Email"?: string;
                     "Remote-Groups"?: string;
                     "Remote-Key"?: string;
@@ -9466,7 +9469,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenAnswer"];
                 };
             };
-            /** @description RFC 6749 error: invalid_request, invalid_grant, invalid_scope, unauthorized_client, unsupported_grant_type; RFC 8628's authorization_pending, slow_down, access_denied, expired_token; or `malformed_request`: a body that is not a form */
+            /** @description RFC 6749 error: invalid_request, invalid_grant, invalid_scope, unauthorized_client, unsupported_grant_type; RFC 9449's invalid_dpop_proof; RFC 8628's authorization_pending, slow_down, access_denied, expired_token; or `malformed_request`: a body that is not a form */
             400: {
                 headers: {
                     [name: string]: unknown;

@@ -162,6 +162,7 @@ impl AuthorizationServer {
         &self,
         client: OAuthClient,
         request: TokenRequest,
+        jkt: Option<&str>,
         info: &ClientInfo,
     ) -> OAuthResult<TokenResponse> {
         let code = request
@@ -210,12 +211,13 @@ impl AuthorizationServer {
                         scopes: found.scopes,
                         via: None,
                         resources: Vec::new(),
+                        jkt: super::dpop::bound_refresh(&client, jkt),
                     }),
                     ..SessionAuth::decode(found.auth.as_deref())
                 };
                 let id = uuid::Uuid::now_v7();
                 let (session, refresh) = self.client_session(id, &client, &account, auth, info).await?;
-                let issue = super::tokens::Issue { resource: request.resource.as_deref(), ..Default::default() };
+                let issue = super::tokens::Issue { resource: request.resource.as_deref(), jkt, ..Default::default() };
                 self.client_tokens(&client, &account, &session, refresh, issue, now).await
             }
         }

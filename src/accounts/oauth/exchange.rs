@@ -18,7 +18,12 @@ use crate::store::clients::OAuthClient;
 
 impl AuthorizationServer {
     /// The token endpoint's token exchange.
-    pub(super) async fn exchange(&self, client: OAuthClient, request: TokenRequest) -> OAuthResult<TokenResponse> {
+    pub(super) async fn exchange(
+        &self,
+        client: OAuthClient,
+        request: TokenRequest,
+        jkt: Option<&str>,
+    ) -> OAuthResult<TokenResponse> {
         if !client.confidential {
             return Err(OAuthError::refused("unauthorized_client", "token exchange is for confidential clients"));
         }
@@ -95,6 +100,7 @@ impl AuthorizationServer {
             iat: now.timestamp(),
             exp: exp.timestamp(),
             jti: uuid::Uuid::now_v7(),
+            cnf: jkt.map(|jkt| super::dpop::Confirmation { jkt: jkt.to_owned() }),
         };
         let access_token = self.keys().sign_typed(&claims, "at+jwt").map_err(Error::from)?;
         let expires_in = u64::try_from((exp - now).num_seconds()).unwrap_or_default();
@@ -105,6 +111,7 @@ impl AuthorizationServer {
             refresh_token: None,
             id_token: None,
             issued_token_type: Some(ACCESS_TOKEN_TYPE),
+            token_type: super::dpop::token_type(jkt),
         })
     }
 }

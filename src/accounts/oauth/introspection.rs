@@ -1,11 +1,12 @@
 //! The endpoints that read a client's access token: UserInfo (OpenID Connect) and
 //! introspection (RFC 7662).
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
-use super::tokens::{ClientAccessClaims, account_claims};
+use super::dpop::Possession;
+use super::tokens::ClientAccessClaims;
 use crate::accounts::{AuthorizationServer, Error, Result};
-use crate::model::account::{AccountKey, Status};
+use crate::model::account::{Account, AccountKey, Status};
 use crate::model::api_key::ApiKey;
 use crate::model::org::Organization;
 use crate::store::clients::OAuthClient;
@@ -22,10 +23,35 @@ pub enum Introspected {
     Key { key: Box<ApiKey>, issuer: String, org: Option<Organization> },
 }
 
+/// The claims of `account` that `scopes` let a client see (the ID token's and userinfo's).
+pub(super) fn account_claims(account: &Account, scopes: &[String]) -> Map<String, Value> {
+    let has = |scope: &str| scopes.iter().any(|s| s == scope);
+    let mut claims = Map::new();
+    claims.insert("sub".into(), json!(account.id));
+    if has("email") {
+        claims.insert("email".into(), json!(account.email));
+        claims.insert("email_verified".into(), json!(account.email_verified));
+    }
+    if has("profile") {
+        if let Some(name) = &account.name {
+            claims.insert("name".into(), json!(name));
+        }
+        if let Some(username) = &account.username {
+            claims.insert("preferred_username".into(), json!(username));
+        }
+        claims.insert("updated_at".into(), json!(account.updated_at.timestamp()));
+    }
+    if has("app_data") {
+        claims.insert("app_data".into(), Value::Object(account.app_data.clone()));
+    }
+    claims
+}
+
 impl AuthorizationServer {
     /// UserInfo: the account's claims the token's scopes allow; `Forbidden` without `openid`.
-    pub async fn userinfo(&self, token: &str) -> Result<Map<String, Value>> {
+    pub async fn userinfo(&self, token: &str, possession: Option<Possession<'_>>) -> Result<Map<String, Value>> {
         let (claims, session) = self.live_client_token(token).await?;
+        self.presented_as_bound(token, claims.cnf.as_ref(), possession).await?;
         let (Some(session), true) = (session, claims.scope.split(' ').any(|s| s == "openid")) else {
             return Err(Error::Forbidden);
         };

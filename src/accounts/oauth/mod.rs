@@ -17,6 +17,7 @@ pub mod authorize;
 pub mod backchannel;
 pub mod clients;
 pub mod device;
+pub mod dpop;
 pub mod exchange;
 pub mod initial_tokens;
 pub mod introspection;

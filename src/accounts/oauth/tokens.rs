@@ -6,9 +6,11 @@
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::dpop::{Confirmation, bound_refresh, token_type};
+use super::introspection::account_claims;
 use super::resources::Audience;
 use super::{OAuthError, OAuthResult, parse_scopes};
 use crate::accounts::throttle::Action;
@@ -42,6 +44,9 @@ pub struct ClientAccessClaims {
     pub iat: i64,
     pub exp: i64,
     pub jti: Uuid,
+    /// The key the token is bound to (DPoP, RFC 9449): it opens a door only with a proof of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
 }
 
 impl crate::tokens::verified::Expiring for ClientAccessClaims {
@@ -64,6 +69,8 @@ pub struct TokenRequest {
     pub exchange: Option<super::ExchangeRequest>,
     /// The resource (RFC 8707) the access token is for.
     pub resource: Option<String>,
+    /// The `DPoP` header (RFC 9449): a proof of the key the tokens are to be bound to.
+    pub dpop: Option<String>,
 }
 
 /// What a client session's tokens are made with, beside the session.
@@ -75,6 +82,8 @@ pub(super) struct Issue<'a> {
     pub narrowed: Option<&'a [String]>,
     /// The resource (RFC 8707) the token request named.
     pub resource: Option<&'a str>,
+    /// The key the access token is bound to (DPoP).
+    pub jkt: Option<&'a str>,
 }
 
 /// The token endpoint's answer.
@@ -87,30 +96,8 @@ pub struct TokenResponse {
     pub id_token: Option<String>,
     /// Token exchange's `issued_token_type`.
     pub issued_token_type: Option<&'static str>,
-}
-
-/// The claims of `account` that `scopes` let a client see (the ID token's and userinfo's).
-pub(super) fn account_claims(account: &Account, scopes: &[String]) -> Map<String, Value> {
-    let has = |scope: &str| scopes.iter().any(|s| s == scope);
-    let mut claims = Map::new();
-    claims.insert("sub".into(), json!(account.id));
-    if has("email") {
-        claims.insert("email".into(), json!(account.email));
-        claims.insert("email_verified".into(), json!(account.email_verified));
-    }
-    if has("profile") {
-        if let Some(name) = &account.name {
-            claims.insert("name".into(), json!(name));
-        }
-        if let Some(username) = &account.username {
-            claims.insert("preferred_username".into(), json!(username));
-        }
-        claims.insert("updated_at".into(), json!(account.updated_at.timestamp()));
-    }
-    if has("app_data") {
-        claims.insert("app_data".into(), Value::Object(account.app_data.clone()));
-    }
-    claims
+    /// `DPoP` for an access token bound to a key, else `Bearer`.
+    pub token_type: &'static str,
 }
 
 impl AuthorizationServer {
@@ -136,17 +123,20 @@ impl AuthorizationServer {
             let why = format!("{resource:?} is not a resource this server issues tokens for");
             return Err(OAuthError::refused("invalid_target", why));
         }
+        // Checked (and spent) before a code or refresh token is spent on it.
+        let proof = self.token_proof(request.dpop.as_deref()).await?;
+        let jkt = proof.as_ref().map(|proof| proof.jkt.as_str());
         // Clients registered before ID tokens had a key of their own find it made here.
         self.ensure_id_key().await?;
         match request.grant_type.as_str() {
-            "authorization_code" => self.redeem(client, request, info).await,
-            "refresh_token" => self.refresh_client(client, request).await,
-            crate::model::device::DEVICE_GRANT => self.device_grant(client, request, info).await,
+            "authorization_code" => self.redeem(client, request, jkt, info).await,
+            "refresh_token" => self.refresh_client(client, request, jkt).await,
+            crate::model::device::DEVICE_GRANT => self.device_grant(client, request, jkt, info).await,
             super::TOKEN_EXCHANGE if request.resource.is_some() => {
                 Err(OAuthError::refused("invalid_target", "a token exchange names its target with audience"))
             }
-            super::TOKEN_EXCHANGE => self.exchange(client, request).await,
-            _ => self.client_credentials(client, request),
+            super::TOKEN_EXCHANGE => self.exchange(client, request, jkt).await,
+            _ => self.client_credentials(client, request, jkt),
         }
     }
 
@@ -154,6 +144,7 @@ impl AuthorizationServer {
         &self,
         client: OAuthClient,
         request: TokenRequest,
+        jkt: Option<&str>,
         info: &ClientInfo,
     ) -> OAuthResult<TokenResponse> {
         let code =
@@ -201,6 +192,7 @@ impl AuthorizationServer {
                 scopes: issued.scopes.clone(),
                 via: Some(issued.browser_session_id),
                 resources: issued.resources.clone(),
+                jkt: bound_refresh(&client, jkt),
             }),
             ..SessionAuth::decode(Some(&issued.auth))
         };
@@ -210,7 +202,8 @@ impl AuthorizationServer {
             self.close_session(account.id, live.id).await?;
             return Err(OAuthError::invalid_grant("the code has been used already; the tokens it gave are revoked"));
         }
-        let tokens = Issue { nonce: issued.nonce.as_deref(), narrowed: None, resource: request.resource.as_deref() };
+        let resource = request.resource.as_deref();
+        let tokens = Issue { nonce: issued.nonce.as_deref(), narrowed: None, resource, jkt };
         self.client_tokens(&client, &account, &live, refresh, tokens, now).await
     }
 
@@ -252,7 +245,12 @@ impl AuthorizationServer {
         Ok((live, refresh.secret))
     }
 
-    async fn refresh_client(&self, client: OAuthClient, request: TokenRequest) -> OAuthResult<TokenResponse> {
+    async fn refresh_client(
+        &self,
+        client: OAuthClient,
+        request: TokenRequest,
+        jkt: Option<&str>,
+    ) -> OAuthResult<TokenResponse> {
         let presented = request
             .refresh_token
             .filter(|t| plausible(t))
@@ -279,6 +277,13 @@ impl AuthorizationServer {
             self.close_session(session.account_id, session.id).await?;
             return Err(OAuthError::invalid_grant("the refresh token was not issued to this client"));
         };
+        // Bound to a key: whoever sent it without a proof of that key does not hold the key, so
+        // the token is no longer the client's alone.
+        if grant.jkt.as_deref().is_some_and(|bound| jkt != Some(bound)) {
+            self.close_session(session.account_id, session.id).await?;
+            let why = "the refresh token is bound to a DPoP key this request did not prove; its session has ended";
+            return Err(OAuthError::refused("invalid_dpop_proof", why));
+        }
         // RFC 6749 section 6: a refresh may ask for less than was granted; these tokens carry
         // only that, and the grant keeps the rest for the refreshes after it.
         let narrowed = match request.scope.as_deref() {
@@ -299,11 +304,16 @@ impl AuthorizationServer {
                 return Err(error);
             }
         };
-        let tokens = Issue { nonce: None, narrowed: narrowed.as_deref(), resource: request.resource.as_deref() };
+        let tokens = Issue { nonce: None, narrowed: narrowed.as_deref(), resource: request.resource.as_deref(), jkt };
         self.client_tokens(&client, &account, &session, next.secret, tokens, now).await
     }
 
-    fn client_credentials(&self, client: OAuthClient, request: TokenRequest) -> OAuthResult<TokenResponse> {
+    fn client_credentials(
+        &self,
+        client: OAuthClient,
+        request: TokenRequest,
+        jkt: Option<&str>,
+    ) -> OAuthResult<TokenResponse> {
         let asked = parse_scopes(request.scope.as_deref().unwrap_or_default(), &self.policy().resources)
             .map_err(|why| OAuthError::refused("invalid_scope", why))?;
         if let Some(scope) =
@@ -317,7 +327,7 @@ impl AuthorizationServer {
         let now = self.now();
         let aud = self.client_audience(&client, request.resource.as_deref())?;
         let (access_token, expires_in) =
-            self.client_access_token(&client, client.id.clone(), aud, None, &asked, None, now)?;
+            self.client_access_token(&client, client.id.clone(), aud, None, &asked, None, jkt, now)?;
         Ok(TokenResponse {
             access_token,
             expires_in,
@@ -325,6 +335,7 @@ impl AuthorizationServer {
             refresh_token: None,
             id_token: None,
             issued_token_type: None,
+            token_type: token_type(jkt),
         })
     }
 
@@ -345,6 +356,7 @@ impl AuthorizationServer {
         session: Option<&LiveSession>,
         scopes: &[String],
         end: Option<DateTime<Utc>>,
+        jkt: Option<&str>,
         now: DateTime<Utc>,
     ) -> OAuthResult<(String, u64)> {
         let ttl = chrono::Duration::from_std(self.settings.access_token_ttl).unwrap_or(chrono::Duration::minutes(15));
@@ -360,6 +372,7 @@ impl AuthorizationServer {
             iat: now.timestamp(),
             exp: exp.timestamp(),
             jti: Uuid::now_v7(),
+            cnf: jkt.map(|jkt| Confirmation { jkt: jkt.to_owned() }),
         };
         let token = self.keys().sign_typed(&claims, ACCESS_TYP).map_err(Error::from)?;
         Ok((token, u64::try_from((exp - now).num_seconds()).unwrap_or_default()))
@@ -377,7 +390,7 @@ impl AuthorizationServer {
         issue: Issue<'_>,
         now: DateTime<Utc>,
     ) -> OAuthResult<TokenResponse> {
-        let Issue { nonce, narrowed, resource } = issue;
+        let Issue { nonce, narrowed, resource, jkt } = issue;
         let granted = session.auth.grant.as_ref().ok_or_else(|| OAuthError::invalid_grant("not a client session"))?;
         // What the client is registered for now bounds what it was granted before.
         let registered = |s: &&String| client.scopes.contains(s);
@@ -401,6 +414,7 @@ impl AuthorizationServer {
             Some(session),
             &grant.scopes,
             Some(session.expires_at),
+            jkt,
             now,
         )?;
         let has = |scope: &str| grant.scopes.iter().any(|s| s == scope);
@@ -418,6 +432,7 @@ impl AuthorizationServer {
             refresh_token: offline.then_some(refresh),
             id_token,
             issued_token_type: None,
+            token_type: token_type(jkt),
         })
     }
 

@@ -21,8 +21,9 @@ use crate::http::browser::{
     browser_caller, clear_session_cookies, end_browser_session, form_posted_here, form_token, go_to, with_cookies,
 };
 use crate::http::client_auth::{calling_client, oauth_error};
+use crate::http::dpop;
 use crate::http::error::{ApiError, Errors, code};
-use crate::http::extract::{Client, JsonOrForm, Query, bearer};
+use crate::http::extract::{Client, JsonOrForm, Query};
 use crate::http::pages;
 use crate::http::state::AppState;
 
@@ -144,7 +145,7 @@ struct TokenForm {
 #[derive(Serialize, utoipa::ToSchema)]
 struct TokenAnswer {
     access_token: String,
-    /// `Bearer`.
+    /// `Bearer`, or `DPoP` for an access token bound to the key of the request's DPoP proof.
     token_type: &'static str,
     expires_in: u64,
     scope: String,
@@ -163,7 +164,7 @@ impl From<TokenResponse> for TokenAnswer {
     fn from(r: TokenResponse) -> Self {
         TokenAnswer {
             access_token: r.access_token,
-            token_type: "Bearer",
+            token_type: r.token_type,
             expires_in: r.expires_in,
             scope: r.scope,
             refresh_token: r.refresh_token.map(|t| t.expose_secret().to_owned()),
@@ -175,9 +176,9 @@ impl From<TokenResponse> for TokenAnswer {
 
 #[utoipa::path(
     post, path = "/oauth2/token", summary = "Token endpoint (OpenID Connect)", operation_id = "oauthToken", tag = "oidc-provider",
-    description = "`grant_type=authorization_code` (with `code`, `redirect_uri`, `code_verifier`), `refresh_token` (rotated; a spent one presented again ends the whole session) `client_credentials` (confidential clients; `sub` is the client) or `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628, with `device_code`: `authorization_pending` until the person answers on `/device`, `slow_down` when polled faster than `interval` (which then grows by 5 s), `access_denied`, `expired_token`, or the tokens, once) or `urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693, confidential clients registered for it: `subject_token`, a person's access token issued to this client, and `actor_token`, one of its own, both of type `urn:ietf:params:oauth:token-type:access_token`, with `audience` another client's id → an access token of the person's session for that client, with `act: {\"sub\": <the actor>}`; no refresh token). Clients authenticate with `client_secret_basic` or `client_secret_post`; public clients send `client_id` alone. Errors are RFC 6749's: `{\"error\",\"error_description\"}`.",
+    description = "`grant_type=authorization_code` (with `code`, `redirect_uri`, `code_verifier`), `refresh_token` (rotated; a spent one presented again ends the whole session) `client_credentials` (confidential clients; `sub` is the client) or `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628, with `device_code`: `authorization_pending` until the person answers on `/device`, `slow_down` when polled faster than `interval` (which then grows by 5 s), `access_denied`, `expired_token`, or the tokens, once) or `urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693, confidential clients registered for it: `subject_token`, a person's access token issued to this client, and `actor_token`, one of its own, both of type `urn:ietf:params:oauth:token-type:access_token`, with `audience` another client's id → an access token of the person's session for that client, with `act: {\"sub\": <the actor>}`; no refresh token). Clients authenticate with `client_secret_basic` or `client_secret_post`; public clients send `client_id` alone. With a `DPoP` header (RFC 9449: a proof for `POST` this URL) the access token is bound to the proof's key (`cnf.jkt`, `token_type: DPoP`), and so are a public client's refresh tokens, which then need a proof of that key. Errors are RFC 6749's: `{\"error\",\"error_description\"}`.",
     request_body(content((TokenForm = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "The tokens", body = TokenAnswer), (status = 400, description = "RFC 6749 error: invalid_request, invalid_grant, invalid_scope, unauthorized_client, unsupported_grant_type; RFC 8628's authorization_pending, slow_down, access_denied, expired_token; or `malformed_request`: a body that is not a form"), (status = 401, description = "invalid_client"), Errors<(code::PayloadTooLarge, code::UnsupportedMediaType, code::RateLimited, code::Unavailable)>)
+    responses((status = 200, description = "The tokens", body = TokenAnswer), (status = 400, description = "RFC 6749 error: invalid_request, invalid_grant, invalid_scope, unauthorized_client, unsupported_grant_type; RFC 9449's invalid_dpop_proof; RFC 8628's authorization_pending, slow_down, access_denied, expired_token; or `malformed_request`: a body that is not a form"), (status = 401, description = "invalid_client"), Errors<(code::PayloadTooLarge, code::UnsupportedMediaType, code::RateLimited, code::Unavailable)>)
 )]
 async fn token(
     State(state): State<AppState>,
@@ -189,6 +190,13 @@ async fn token(
     let (app, basic) = match calling_client(&state, &headers, form.client_id, form.client_secret).await {
         Ok(found) => found,
         Err(refusal) => return refusal,
+    };
+    let dpop = match crate::http::dpop::proof(&headers) {
+        Some(Ok(proof)) => Some(proof.to_owned()),
+        Some(Err(())) => {
+            return oauth_error(OAuthError::refused("invalid_dpop_proof", "send one DPoP header, as text"), basic);
+        }
+        None => None,
     };
     let request = TokenRequest {
         grant_type: form.grant_type.unwrap_or_default(),
@@ -207,6 +215,7 @@ async fn token(
             requested_token_type: form.requested_token_type,
         }),
         resource: form.resource,
+        dpop,
     };
     match state.oauth.token(app, request, &client).await {
         Ok(tokens) => Json(TokenAnswer::from(tokens)).into_response(),
@@ -216,12 +225,15 @@ async fn token(
 
 #[utoipa::path(
     get, path = "/oauth2/userinfo", summary = "UserInfo (OpenID Connect)", operation_id = "oauthUserinfo", tag = "oidc-provider", security(("bearer" = [])),
-    description = "The claims the access token's scopes allow: `sub`; `email`, `email_verified` (email); `name`, `preferred_username`, `updated_at` (profile); `app_data` (app_data); `org` (`{id, slug, role, permissions}` of the granted organization, read now: none once the person has left it). Takes a client's access token (`at+jwt`), not gatehouse's own; `POST` works too.",
+    description = "The claims the access token's scopes allow: `sub`; `email`, `email_verified` (email); `name`, `preferred_username`, `updated_at` (profile); `app_data` (app_data); `org` (`{id, slug, role, permissions}` of the granted organization, read now: none once the person has left it). Takes a client's access token (`at+jwt`), not gatehouse's own; `POST` works too. A token bound to a key (DPoP) only as `Authorization: DPoP` with a `DPoP` proof of that key for this request (else `401` with a `DPoP` challenge).",
     responses((status = 200, description = "The claims", body = crate::http::extract::Object), Errors<(code::Unauthorized, code::Forbidden, code::Unavailable)>)
 )]
 async fn userinfo(State(state): State<AppState>, parts: axum::http::request::Parts) -> Response {
-    let Some(Ok(token)) = bearer(&parts) else { return ApiError::Unauthorized { token_sent: false }.into_response() };
-    match state.oauth.userinfo(token).await {
+    let Some(Ok(sent)) = dpop::presented(&parts) else {
+        return ApiError::Unauthorized { token_sent: false }.into_response();
+    };
+    let url = format!("{}/oauth2/userinfo", state.oauth.keys().issuer());
+    match state.oauth.userinfo(sent.token, sent.possession(parts.method.as_str(), &url)).await {
         Ok(claims) => Json(claims).into_response(),
         Err(Error::Forbidden) => {
             let mut response = ApiError::Forbidden.into_response();
@@ -229,7 +241,13 @@ async fn userinfo(State(state): State<AppState>, parts: axum::http::request::Par
             response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
             response
         }
-        Err(Error::Unauthorized) => ApiError::Unauthorized { token_sent: true }.into_response(),
+        Err(Error::Unauthorized) => {
+            let mut response = ApiError::Unauthorized { token_sent: true }.into_response();
+            if sent.dpop {
+                dpop::challenge(&mut response, Some("invalid_token"));
+            }
+            response
+        }
         Err(error) => ApiError::from(error).into_response(),
     }
 }

@@ -73,6 +73,8 @@ struct Discovery {
     pushed_authorization_request_endpoint: String,
     /// `GATEHOUSE_REQUIRE_PAR`: only pushed authorization requests are taken.
     require_pushed_authorization_requests: bool,
+    /// DPoP (RFC 9449): the algorithms a proof may be signed with.
+    dpop_signing_alg_values_supported: &'static [&'static str],
     /// Client registration (RFC 7591), when `GATEHOUSE_CLIENT_REGISTRATION` is not `off`.
     #[serde(skip_serializing_if = "Option::is_none")]
     registration_endpoint: Option<String>,
@@ -157,6 +159,7 @@ fn discovery(state: &AppState) -> Discovery {
         device_authorization_endpoint: at("/oauth2/device_authorization"),
         pushed_authorization_request_endpoint: at("/oauth2/par"),
         require_pushed_authorization_requests: state.accounts.policy().pushed_requests_required,
+        dpop_signing_alg_values_supported: &crate::tokens::dpop::ALGORITHMS,
         registration_endpoint: (state.accounts.policy().client_registration != ClientRegistration::Off)
             .then(|| at("/oauth2/register")),
         backchannel_logout_supported: true,

@@ -38,8 +38,9 @@ use crate::accounts::{Caller, Error, Via};
 use crate::config::RemoteUser;
 use crate::config::forward::{Access, UnnamedPort};
 use crate::http::browser::{browser_caller, checked_next};
+use crate::http::dpop::{self, Presented};
 use crate::http::error::{ApiError, Errors, code};
-use crate::http::extract::{Query, bearer, wants_html};
+use crate::http::extract::{Query, wants_html};
 use crate::http::state::AppState;
 use crate::model::account::Account;
 use crate::model::api_key::ApiKey;
@@ -65,11 +66,11 @@ struct ForwardQuery {
 
 #[utoipa::path(
     get, path = "/auth/forward", summary = "Forward-auth check for reverse proxies", operation_id = "forwardAuth", tag = "forward-auth",
-    description = "Asked by nginx `auth_request`, Caddy `forward_auth` or Traefik `ForwardAuth` before a request reaches an app (any method). Reads a bearer token or the `gatehouse_session` cookie, and the forwarded request from `X-Forwarded-Method`/`-Proto`/`-Host`/`-Uri` or `X-Original-URL` (only from `GATEHOUSE_TRUSTED_PROXIES`); `GATEHOUSE_FORWARD_RULES` says what each host and path requires.",
+    description = "Asked by nginx `auth_request`, Caddy `forward_auth` or Traefik `ForwardAuth` before a request reaches an app (any method). Reads a bearer token or the `gatehouse_session` cookie, and the forwarded request from `X-Forwarded-Method`/`-Proto`/`-Host`/`-Uri` or `X-Original-URL` (only from `GATEHOUSE_TRUSTED_PROXIES`); `GATEHOUSE_FORWARD_RULES` says what each host and path requires. At a protected resource's rule, a client's token bound to a key (DPoP) comes as `Authorization: DPoP` with the client's `DPoP` proof for the forwarded request, and is answered with `Remote-Dpop-Jkt`.",
     params(ForwardQuery),
     responses(
-        (status = 200, description = "Let through; `Remote-User` (the account id; with `GATEHOUSE_FORWARD_REMOTE_USER=username` the username, else the id), `Remote-Email`, `Remote-Name`, `Remote-Groups` (the role and `app_data.roles`, comma-separated) name the account; `Remote-Org` (its slug), `Remote-Org-Id` and `Remote-Org-Role` the organization of an `org:` rule, or else the session's active one (read at this request: a removed member has none). Key tenant data on `Remote-Org-Id`: a slug can be given up and taken by another organization. A `public` rule answers 200 without them. At a `resource` rule, a client's access token for the resource passes with `Remote-User` (the person, or the client for client credentials), `Remote-Client` and `Remote-Scopes`; refusals there carry RFC 9728's `WWW-Authenticate` challenge (`resource_metadata`, `scope`, and `invalid_token` or a 403's `insufficient_scope`).",
-            headers(("Remote-User" = String), ("Remote-Email" = String), ("Remote-Name" = String), ("Remote-Groups" = String), ("Remote-Org" = String), ("Remote-Org-Id" = String), ("Remote-Org-Role" = String), ("Remote-Key" = String), ("Remote-Scopes" = String), ("Remote-Client" = String), ("Remote-Actor" = String))),
+        (status = 200, description = "Let through; `Remote-User` (the account id; with `GATEHOUSE_FORWARD_REMOTE_USER=username` the username, else the id), `Remote-Email`, `Remote-Name`, `Remote-Groups` (the role and `app_data.roles`, comma-separated) name the account; `Remote-Org` (its slug), `Remote-Org-Id` and `Remote-Org-Role` the organization of an `org:` rule, or else the session's active one (read at this request: a removed member has none). Key tenant data on `Remote-Org-Id`: a slug can be given up and taken by another organization. A `public` rule answers 200 without them. At a `resource` rule, a client's access token for the resource passes with `Remote-User` (the person, or the client for client credentials), `Remote-Client` and `Remote-Scopes` (and `Remote-Dpop-Jkt`, the key a DPoP-bound token was proven with); refusals there carry RFC 9728's `WWW-Authenticate` challenge (`resource_metadata`, `scope`, and `invalid_token` or a 403's `insufficient_scope`).",
+            headers(("Remote-User" = String), ("Remote-Email" = String), ("Remote-Name" = String), ("Remote-Groups" = String), ("Remote-Org" = String), ("Remote-Org-Id" = String), ("Remote-Org-Role" = String), ("Remote-Key" = String), ("Remote-Scopes" = String), ("Remote-Client" = String), ("Remote-Dpop-Jkt" = String), ("Remote-Actor" = String))),
         (status = 302, description = "A browser without a login: to `/login?next=<the request's URL>` (the URL must be under `GATEHOUSE_REDIRECT_ALLOW`)"),
         Errors<(code::Unauthorized, code::Forbidden, code::Unavailable)>
     )
@@ -103,12 +104,18 @@ async fn forward(State(state): State<AppState>, parts: Parts, Query(query): Quer
     if access == Access::Public {
         return StatusCode::OK.into_response();
     }
-    let sent = bearer(&parts);
+    let sent = dpop::presented(&parts);
+    let with_dpop = matches!(sent, Some(Ok(Presented { dpop: true, .. })));
     let caller = match sent {
-        Some(Ok(token)) => {
-            let principal = match &access {
-                Access::Resource { resource, .. } => state.oauth.resource_principal(resource, token).await,
-                _ => state.authentication.principal(Door::Forward, token).await,
+        Some(Ok(sent)) => {
+            let principal = match (&access, &target) {
+                (Access::Resource { resource, .. }, Some(target)) => {
+                    let possession = sent.possession(&target.method, target.url.as_str());
+                    state.oauth.resource_principal(resource, sent.token, possession).await
+                }
+                // Only a client's token for a resource is ever bound to a key.
+                _ if sent.dpop => Err(Error::Unauthorized),
+                _ => state.authentication.principal(Door::Forward, sent.token).await,
             };
             match principal {
                 Ok(Principal::Organization { key }) => return org_key_answer(&state, &key, &access).await,
@@ -130,6 +137,9 @@ async fn forward(State(state): State<AppState>, parts: Parts, Query(query): Quer
         if let (Access::Resource { resource, scope }, StatusCode::UNAUTHORIZED) = (&access, answer.status()) {
             let error = sent.is_some().then_some("invalid_token");
             challenge(&state, &mut answer, resource, scope.as_deref(), error);
+            if with_dpop {
+                dpop::challenge(&mut answer, error);
+            }
         }
         return answer;
     };
@@ -229,6 +239,11 @@ async fn client_answer(state: &AppState, client: &ClientCaller, access: &Access)
         ("remote-client", client.client_id.clone()),
         ("remote-scopes", client.scopes.join(",")),
     ];
+    // The key the token is bound to, proven with this request: an app that checks proofs
+    // itself (for a method or path the proxy does not see) knows which key to expect.
+    if let Some(jkt) = &client.dpop_jkt {
+        values.push(("remote-dpop-jkt", jkt.clone()));
+    }
     if let Some(org) = &client.org {
         values.push(("remote-org", org.slug.clone()));
         values.push(("remote-org-role", org.role.clone()));
