@@ -32,6 +32,10 @@ For each proxy:
      X-Original-URL changes nothing), lets a client's token for it with mcp:tools through
      (Remote-Client and Remote-Scopes at the app) and passes on a 403 with insufficient_scope
      for a token without it
+ 12  a DPoP-bound token (RFC 9449) at that resource: with the DPoP scheme and a proof of its
+     key for the URL the client called (signed with the openssl command line) it passes, and
+     the app gets Remote-Dpop-Jkt (never the client's own); the proof replayed and the token
+     as a bearer token are refused before the app
 Then gatehouse alone and both proxies together:
  10  host spellings (e2e/proxy/differential.py): each guarded host (app.example.com/admin
      group:admin, grafana.example.com org:acme, *.example.org group:admin, bücher.example
@@ -56,6 +60,7 @@ Prints one line per check ("  ok: ..." or "  FAILED: ..."); exit status 1 when o
 import argparse
 import base64
 import gzip
+import hashlib
 import http.client
 import json
 import os
@@ -205,6 +210,42 @@ class Upstream:
     def none(self, probe):
         seen = self.seen(probe)
         expect(not seen, f"the request reached the app: {seen}")
+
+
+class DpopKey:
+    """An Ed25519 key pair made and used by the openssl command line (the standard library has no
+    Ed25519), and the DPoP proofs (RFC 9449) it signs."""
+
+    def __init__(self):
+        import subprocess
+        import tempfile
+        self.dir = tempfile.mkdtemp(prefix="dpop-")
+        self.pem = os.path.join(self.dir, "key.pem")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", self.pem], check=True,
+                       capture_output=True)
+        der = subprocess.run(["openssl", "pkey", "-in", self.pem, "-pubout", "-outform", "DER"], check=True,
+                             capture_output=True).stdout
+        self.x = b64url(der[-32:])
+        canonical = json.dumps({"crv": "Ed25519", "kty": "OKP", "x": self.x}, separators=(",", ":"), sort_keys=True)
+        self.jkt = b64url(hashlib.sha256(canonical.encode()).digest())
+
+    def proof(self, method, url, token=None):
+        import subprocess
+        header = {"typ": "dpop+jwt", "alg": "EdDSA", "jwk": {"kty": "OKP", "crv": "Ed25519", "x": self.x}}
+        claims = {"jti": secrets.token_hex(12), "htm": method, "htu": url, "iat": int(time.time())}
+        if token:
+            claims["ath"] = b64url(hashlib.sha256(token.encode()).digest())
+        signing_input = ".".join(b64url(json.dumps(part).encode()) for part in (header, claims))
+        # Ed25519 signs in one shot, from a file whose size openssl reads first (not a pipe).
+        message = os.path.join(self.dir, "input")
+        Path(message).write_text(signing_input)
+        signature = subprocess.run(["openssl", "pkeyutl", "-sign", "-inkey", self.pem, "-rawin", "-in", message],
+                                   check=True, capture_output=True).stdout
+        return f"{signing_input}.{b64url(signature)}"
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def remote_at_upstream(record):
@@ -553,6 +594,44 @@ class Suite:
         return (f"401 with the challenge; the metadata names gatehouse; a client's token with the scope passes "
                 f"(the app got {passed}); without it 403 insufficient_scope, passed on")
 
+    def c12_dpop(self, proxy):
+        """A client-credentials token bound to the client's key (DPoP, RFC 9449) passes the
+        proxy's /mcp with the DPoP scheme and a proof of that key for the URL the client
+        called (the app gets Remote-Dpop-Jkt); the same proof again, and the token as a bearer
+        token, are refused before the app; a Remote-Dpop-Jkt the client sends itself never
+        reaches the app."""
+        resource = f"{self.proxies[proxy]}/mcp"
+        key = DpopKey()
+        made = self.api("POST", "/admin/clients", {"name": f"bound agent {proxy}", "grant_types": ["client_credentials"],
+                                                   "scopes": ["mcp:tools"]}, self.users["admin"]["token"])
+        expect(made.status == 201, f"POST /admin/clients: {made}")
+        client = made.json()
+        basic = base64.b64encode(f"{client['client_id']}:{client['client_secret']}".encode()).decode()
+        form = urllib.parse.urlencode({"grant_type": "client_credentials", "scope": "mcp:tools", "resource": resource})
+        token_url = self.gatehouse + "/oauth2/token"
+        issued = request(token_url, "POST", {"Authorization": f"Basic {basic}", "DPoP": key.proof("POST", token_url),
+                                             "Content-Type": "application/x-www-form-urlencoded"}, form)
+        expect(issued.status == 200 and issued.json().get("token_type") == "DPoP", f"a bound token: {issued}")
+        token = issued.json()["access_token"]
+        proof = key.proof("GET", f"{resource}/tools", token)
+        bound = {"Accept": API_ACCEPT, "Authorization": f"DPoP {token}", "DPoP": proof, "Remote-Dpop-Jkt": "forged"}
+        resp, probe, _ = self.via(proxy, "/mcp/tools", bound)
+        expect(resp.status == 200, f"the bound token with its proof: expected 200, got {resp}")
+        got = remote_at_upstream(self.upstream.one(probe))
+        expect(got.get("remote-dpop-jkt") == [key.jkt] and got.get("remote-client") == [client["client_id"]],
+               f"the app got {got}, expected Remote-Dpop-Jkt {key.jkt}")
+        again, probe, _ = self.via(proxy, "/mcp/tools", bound)
+        expect(again.status == 401, f"the same proof again: expected 401, got {again}")
+        self.upstream.none(probe)
+        challenges = again.all("WWW-Authenticate")
+        expect(any(c.startswith("Bearer ") for c in challenges), f"the replay's challenge: {challenges}")
+        as_bearer, probe, _ = self.via(proxy, "/mcp/tools", {"Accept": API_ACCEPT, "Authorization": f"Bearer {token}",
+                                                              "Remote-Dpop-Jkt": key.jkt})
+        expect(as_bearer.status == 401, f"the bound token as a bearer token: expected 401, got {as_bearer}")
+        self.upstream.none(probe)
+        return (f"a bound token with its proof passes (Remote-Dpop-Jkt {key.jkt[:12]}…, the client's own dropped); "
+                f"the proof replayed: 401 {challenges}; as a bearer token: 401")
+
     def expect_not_passed(self, proxy, resp, probe, what):
         """The request never reached the app, and the client was sent nowhere but to gatehouse's
         login page for a URL of the proxy's own origin."""
@@ -860,6 +939,7 @@ class Suite:
                 ("9 forged client address at gatehouse's site", self.c9_forged_client_address),
                 ("9b forged routing headers at gatehouse's site", self.c9b_forged_routing_at_gatehouse),
                 ("11 a protected resource (RFC 9728)", self.c11_resource),
+                ("12 a DPoP-bound token at the protected resource", self.c12_dpop),
             ):
                 self.run(f"{proxy} {label}", check, proxy)
         print(f"host spellings (gatehouse alone; nginx on {self.hosts['nginx']} and Caddy on {self.hosts['caddy']} "
