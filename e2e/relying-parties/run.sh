@@ -4,7 +4,8 @@
 # authorization grant (node/device.test.mjs), oauth4webapi for token exchange
 # (node/exchange.test.mjs), openid-client for client registration and resource indicators
 # (node/registration.test.mjs), openid-client for pushed authorization requests
-# (node/par.test.mjs), openid-client with jose for back-channel logout
+# (node/par.test.mjs), openid-client for DPoP with server nonces (node/dpop.test.mjs),
+# openid-client with jose for back-channel logout
 # (node/backchannel.test.mjs), and then Authlib with requests (python/authlib_rp.py). Each
 # registers its own clients through the admin API (those of the registration test register
 # themselves) and proves discovery, the authorization-code flow with PKCE and a nonce (the login
@@ -127,6 +128,7 @@ say "gatehouse serve on $base, SQLite in $work"
   export GATEHOUSE_DATABASE_URL="sqlite://$work/gatehouse.db"
   export GATEHOUSE_ADMIN_EMAIL="$admin_email" GATEHOUSE_ADMIN_PASSWORD="$admin_password"
   export GATEHOUSE_CLIENT_REGISTRATION=open GATEHOUSE_OAUTH_RESOURCES="https://api.example.com/,https://mcp.example.com/mcp"
+  export GATEHOUSE_DPOP_NONCE=true
   exec "$bin" serve
 ) >"$log" 2>&1 &
 gatehouse_pid=$!
@@ -171,6 +173,12 @@ test_pid=$!
 wait "$test_pid" || failed="$failed pushed-requests"
 test_pid=""
 
+say "DPoP with openid-client (node/dpop.test.mjs)"
+node node/dpop.test.mjs &
+test_pid=$!
+wait "$test_pid" || failed="$failed DPoP"
+test_pid=""
+
 say "back-channel logout verified with jose (node/backchannel.test.mjs)"
 node node/backchannel.test.mjs &
 test_pid=$!
@@ -197,4 +205,4 @@ gatehouse_pid=""
 say "gatehouse stopped cleanly on SIGTERM"
 
 [ -z "$failed" ] || die "failed:$failed"
-say "relying parties: passed (openid-client, device grant, token exchange, client registration, pushed requests, back-channel logout, Authlib)"
+say "relying parties: passed (openid-client, device grant, token exchange, client registration, pushed requests, DPoP, back-channel logout, Authlib)"

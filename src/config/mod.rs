@@ -149,6 +149,8 @@ pub struct Policy {
     pub client_registration: ClientRegistration,
     /// `GATEHOUSE_REQUIRE_PAR`: authorization requests must be pushed first (RFC 9126).
     pub pushed_requests_required: bool,
+    /// `GATEHOUSE_DPOP_NONCE`: DPoP proofs at the token endpoint carry a server nonce.
+    pub dpop_nonce: bool,
     /// `GATEHOUSE_RESOURCES` (or its former name `GATEHOUSE_OAUTH_RESOURCES`): the protected
     /// resources, which a client may name as `resource`.
     pub resources: Vec<crate::model::resource::Resource>,
@@ -453,6 +455,7 @@ fn policy(p: &mut Parser<'_>, public_url: Option<&Url>) -> Option<Policy> {
     let impersonation_notice = p.get(&IMPERSONATION_NOTICE);
     let client_registration = p.get(&CLIENT_REGISTRATION);
     let pushed_requests_required = p.get(&REQUIRE_PAR);
+    let dpop_nonce = p.get(&DPOP_NONCE);
     let resources = match (p.optional(&RESOURCES), p.optional(&OAUTH_RESOURCES)) {
         (Some(Some(_)), Some(Some(_))) => {
             p.problems.push(format!(
@@ -480,6 +483,7 @@ fn policy(p: &mut Parser<'_>, public_url: Option<&Url>) -> Option<Policy> {
         impersonation_notice: impersonation_notice?,
         client_registration: client_registration?,
         pushed_requests_required: pushed_requests_required?,
+        dpop_nonce: dpop_nonce?,
         resources: resources?,
         texts: texts?,
     })

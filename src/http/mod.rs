@@ -124,12 +124,14 @@ fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
             header::ACCEPT,
             HeaderName::from_static(middleware::REQUEST_ID),
             HeaderName::from_static("mcp-protocol-version"),
+            HeaderName::from_static("dpop"),
         ])
         .expose_headers([
             header::LOCATION,
             header::RETRY_AFTER,
             header::WWW_AUTHENTICATE,
             HeaderName::from_static(middleware::REQUEST_ID),
+            HeaderName::from_static("dpop-nonce"),
         ])
         .max_age(Duration::from_secs(600))
 }

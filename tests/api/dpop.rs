@@ -288,3 +288,48 @@ async fn a_public_client_s_refresh_token_is_bound_to_its_key_and_a_proof_is_take
     let info = info.header("dpop", key.proof("GET", &userinfo, Some(&access))).send().await.unwrap();
     assert_eq!(info.status(), StatusCode::UNAUTHORIZED, "its access tokens died with it");
 }
+
+/// With `GATEHOUSE_DPOP_NONCE`, the token endpoint asks for a nonce of its own (RFC 9449 §8):
+/// a proof without one, or with one it did not give, is `use_dpop_nonce` with the nonce to use;
+/// with it the grant goes through; every answer names the nonce; one from ten minutes ago is
+/// stale.
+#[tokio::test]
+async fn a_server_nonce_is_asked_for_given_and_taken_for_a_while() {
+    let app = front_door_with(Options::default().var("GATEHOUSE_DPOP_NONCE", "true")).await;
+    let admin = app.admin("root@example.com").await;
+    let agent = register(&app, &admin, json!({"name": "Agent", "grant_types": ["client_credentials"]})).await;
+    let key = Key::new();
+    let token_url = app.url("/oauth2/token");
+    let proof_with = |nonce: Option<&str>| {
+        let mut claims = claims("POST", &token_url, None);
+        claims["iat"] = json!(app.clock.now().timestamp());
+        if let Some(nonce) = nonce {
+            claims["nonce"] = json!(nonce);
+        }
+        key.sign(key.jwk(), "dpop+jwt", claims)
+    };
+    let grant = |proof: String| {
+        let request = app.client.post(&token_url).header("authorization", agent.basic()).header("dpop", proof);
+        request.form(&[("grant_type", "client_credentials")]).send()
+    };
+
+    let asked = grant(proof_with(None)).await.unwrap();
+    assert_eq!(asked.status(), StatusCode::BAD_REQUEST);
+    let nonce = header(&asked, "dpop-nonce").expect("the nonce to use");
+    assert_eq!(asked.json::<Value>().await.unwrap()["error"], "use_dpop_nonce");
+    let made_up = grant(proof_with(Some("made-up"))).await.unwrap();
+    assert_eq!(made_up.json::<Value>().await.unwrap()["error"], "use_dpop_nonce", "a nonce gatehouse did not give");
+
+    let granted = grant(proof_with(Some(&nonce))).await.unwrap();
+    assert_eq!(granted.status(), StatusCode::OK);
+    assert!(header(&granted, "dpop-nonce").is_some(), "every answer names the nonce");
+    assert_eq!(granted.json::<Value>().await.unwrap()["token_type"], "DPoP");
+
+    app.clock.advance(std::time::Duration::from_secs(11 * 60));
+    let stale = grant(proof_with(Some(&nonce))).await.unwrap();
+    assert_eq!(stale.status(), StatusCode::BAD_REQUEST);
+    let fresh = header(&stale, "dpop-nonce").unwrap();
+    assert_ne!(fresh, nonce);
+    assert_eq!(stale.json::<Value>().await.unwrap()["error"], "use_dpop_nonce", "ten minutes on");
+    assert_eq!(grant(proof_with(Some(&fresh))).await.unwrap().status(), StatusCode::OK);
+}

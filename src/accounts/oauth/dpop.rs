@@ -5,12 +5,18 @@
 //! token. Each proof is taken once: its `jti` is spent in the shared limit store, on every
 //! replica. The proof itself is checked in [`crate::tokens::dpop`].
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use super::{OAuthError, OAuthResult};
 use crate::accounts::{AuthorizationServer, Error, Result};
 use crate::model::client::OAuthClient;
 use crate::tokens::dpop::{self, Expected, Proof, Refused};
+use crate::tokens::mac::same;
+
+/// How long one DPoP nonce is handed out (seconds); it is taken for as long again.
+const NONCE_WINDOW: i64 = 300;
 
 /// A token's confirmation claim (RFC 7800 `cnf`): the thumbprint of the key it is bound to.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -46,10 +52,35 @@ impl AuthorizationServer {
         let Some(proof) = proof else { return Ok(None) };
         let url = format!("{}/oauth2/token", self.keys().issuer());
         let at = Possession { proof: Some(proof), method: "POST", url: &url };
-        match self.proven(at, None).await? {
-            Ok(proof) => Ok(Some(proof)),
-            Err(Refused(why)) => Err(OAuthError::refused("invalid_dpop_proof", why)),
+        let proof = match self.proven(at, None).await? {
+            Ok(proof) => proof,
+            Err(Refused(why)) => return Err(OAuthError::refused("invalid_dpop_proof", why)),
+        };
+        if self.policy().dpop_nonce && !proof.nonce.as_deref().is_some_and(|nonce| self.nonce_holds(nonce)) {
+            return Err(OAuthError::refused("use_dpop_nonce", "send the proof again with the DPoP-Nonce given"));
         }
+        Ok(Some(proof))
+    }
+
+    /// The nonce a DPoP proof at the token endpoint is to carry now, when nonces are asked for
+    /// (`GATEHOUSE_DPOP_NONCE`): the same on every replica for a window of [`NONCE_WINDOW`],
+    /// and taken through the next.
+    pub fn dpop_nonce(&self) -> Option<String> {
+        self.policy().dpop_nonce.then(|| self.nonce_of(self.nonce_window()))
+    }
+
+    fn nonce_window(&self) -> i64 {
+        self.now().timestamp().div_euclid(NONCE_WINDOW)
+    }
+
+    fn nonce_of(&self, window: i64) -> String {
+        let tag = self.keys().derive_secret("dpop-nonce").tag(&[window.to_string().as_bytes()]);
+        URL_SAFE_NO_PAD.encode(&tag[..18])
+    }
+
+    fn nonce_holds(&self, nonce: &str) -> bool {
+        let window = self.nonce_window();
+        [window, window - 1].iter().any(|w| same(self.nonce_of(*w).as_bytes(), nonce.as_bytes()))
     }
 
     /// Whether a client access token is presented as its binding asks: a token bound to a key

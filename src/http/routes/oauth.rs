@@ -217,10 +217,15 @@ async fn token(
         resource: form.resource,
         dpop,
     };
-    match state.oauth.token(app, request, &client).await {
+    let mut answer = match state.oauth.token(app, request, &client).await {
         Ok(tokens) => Json(TokenAnswer::from(tokens)).into_response(),
         Err(error) => oauth_error(error, basic),
+    };
+    // With nonces asked for, every answer names the one to use next (RFC 9449 §8.1).
+    if let Some(nonce) = state.oauth.dpop_nonce().and_then(|nonce| HeaderValue::from_str(&nonce).ok()) {
+        answer.headers_mut().insert("dpop-nonce", nonce);
     }
+    answer
 }
 
 #[utoipa::path(
