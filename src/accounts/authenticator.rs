@@ -148,6 +148,9 @@ impl AuthorizationServer {
             match self.live_client_token(bearer).await {
                 Ok((claims, session)) if claims.aud.contains(resource) => {
                     let dpop_jkt = self.presented_as_bound(bearer, claims.cnf.as_ref(), possession).await?;
+                    if dpop_jkt.is_none() && self.dpop_required(resource) {
+                        return Err(Error::Unauthorized);
+                    }
                     let scopes: Vec<String> =
                         claims.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
                     let org = match (&session, scopes.iter().any(|s| s == "org")) {
@@ -171,8 +174,9 @@ impl AuthorizationServer {
                 Err(other) => return Err(other),
             }
         }
-        // Nothing else is bound to a key: the DPoP scheme is no way to present it.
-        if possession.is_some() {
+        // Nothing else is bound to a key: the DPoP scheme is no way to present it, and a
+        // resource that takes only bound tokens takes nothing else.
+        if possession.is_some() || self.dpop_required(resource) {
             return Err(Error::Unauthorized);
         }
         self.principal(Door::Forward, bearer).await

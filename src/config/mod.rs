@@ -14,6 +14,7 @@ mod parse;
 mod provider_names;
 pub mod providers;
 mod read;
+mod resources;
 pub mod settings;
 mod sources;
 
@@ -456,17 +457,7 @@ fn policy(p: &mut Parser<'_>, public_url: Option<&Url>) -> Option<Policy> {
     let client_registration = p.get(&CLIENT_REGISTRATION);
     let pushed_requests_required = p.get(&REQUIRE_PAR);
     let dpop_nonce = p.get(&DPOP_NONCE);
-    let resources = match (p.optional(&RESOURCES), p.optional(&OAUTH_RESOURCES)) {
-        (Some(Some(_)), Some(Some(_))) => {
-            p.problems.push(format!(
-                "{} and its former name {} are both set; keep {} alone",
-                RESOURCES.name, OAUTH_RESOURCES.name, RESOURCES.name
-            ));
-            None
-        }
-        (Some(current), Some(former)) => Some(current.or(former).unwrap_or_default()),
-        _ => None,
-    };
+    let resources = resources::resources(p);
     let texts = presentation(p, public_url, app_url.as_ref().and_then(Option::as_ref));
     Some(Policy {
         signup_open: signup_open?,

@@ -223,6 +223,11 @@ pub(super) fn parse_resources(value: &str) -> Result<Vec<Resource>, String> {
     listed(entries)
 }
 
+/// Resource URLs, comma-separated, each in its canonical form (`GATEHOUSE_DPOP_RESOURCES`).
+pub(super) fn parse_resource_urls(value: &str) -> Result<Vec<String>, String> {
+    value.split(',').map(str::trim).filter(|url| !url.is_empty()).map(crate::model::resource::canonical).collect()
+}
+
 /// `GATEHOUSE_OAUTH_RESOURCES`, the former name: URLs alone, separated by commas or spaces.
 pub(super) fn parse_former_resources(value: &str) -> Result<Vec<Resource>, String> {
     listed(split_list(value).map(|url| Ok((url, Vec::new()))))

@@ -10,7 +10,7 @@ use url::Url;
 
 use super::parse::{
     ClientRegistration, parse_client_registration, parse_color, parse_former_resources, parse_locale, parse_logo_url,
-    parse_product_name, parse_resources,
+    parse_product_name, parse_resource_urls, parse_resources,
 };
 use super::parse::{
     LogFormat, MfaPolicy, parse_algorithm, parse_audience, parse_bind, parse_bool, parse_budget, parse_count,
@@ -236,6 +236,8 @@ settings! {
         "`true`: a DPoP proof at the token endpoint must carry a nonce gatehouse gave (RFC 9449 §8): one without it is answered `400 use_dpop_nonce` with the `DPoP-Nonce` header to use, as is every answer of the token endpoint; a nonce lasts five to ten minutes, on every replica. It bounds how long a proof made ahead of time (by a client whose key leaked) stays usable";
     RESOURCES: Vec<crate::model::resource::Resource> = "GATEHOUSE_RESOURCES", Unset, Plain, parse_resources,
         "the protected resources (APIs, MCP servers) gatehouse issues tokens for: `<resource URL> <scope> <scope>…`, entries separated by commas (e.g. `https://mcp.example.com/ mcp:tools mcp:admin`). A client names one as `resource` (RFC 8707) at the authorization and token endpoints and the access token's `aud` is then its URL; any other `resource` is refused with `invalid_target`. URLs are compared in one canonical form (scheme and host in any case, the default port, a trailing slash). Forward-auth rules `HOST[/PATH]=resource[:SCOPE]` protect them, and `/.well-known/oauth-protected-resource` describes them (RFC 9728)";
+    DPOP_RESOURCES: Vec<String> = "GATEHOUSE_DPOP_RESOURCES", Unset, Plain, parse_resource_urls,
+        "resources of `GATEHOUSE_RESOURCES` (their URLs, comma-separated) that take only access tokens bound to a key (DPoP, RFC 9449): the token endpoint issues tokens for them only with a DPoP proof (`invalid_dpop_proof` otherwise), their forward-auth rules let through nothing but such a token with a fresh proof (no bearer token, API key or browser session), and their metadata says `dpop_bound_access_tokens_required`";
     OAUTH_RESOURCES: Vec<crate::model::resource::Resource> = "GATEHOUSE_OAUTH_RESOURCES", Unset, Plain, parse_former_resources,
         "the former name of `GATEHOUSE_RESOURCES`, read when that is unset (setting both is an error): resource URLs alone, separated by commas or spaces";
     IMPERSONATION_NOTICE: bool = "GATEHOUSE_IMPERSONATION_NOTICE", Value("true"), Plain, parse_bool,

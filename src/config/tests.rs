@@ -191,3 +191,19 @@ fn a_bare_port_listens_on_every_interface_and_the_links_say_localhost() {
         load(&[("GATEHOUSE_BIND", ":8080"), ("GATEHOUSE_PUBLIC_URL", "https://auth.example.com")]).unwrap().config;
     assert_eq!(config.public_url.as_str(), "https://auth.example.com/", "a public URL that is set wins");
 }
+
+#[test]
+fn a_resource_taking_only_bound_tokens_must_be_one_of_the_resources() {
+    let resources = ("GATEHOUSE_RESOURCES", "https://mcp.example.com/ mcp:tools, https://api.example.com/v1");
+    let loaded = load(&[resources, ("GATEHOUSE_DPOP_RESOURCES", "HTTPS://MCP.example.com:443")]).unwrap();
+    let bound: Vec<(&str, bool)> =
+        loaded.config.policy.resources.iter().map(|r| (r.url(), r.dpop_required())).collect();
+    assert_eq!(bound, [("https://mcp.example.com/", true), ("https://api.example.com/v1", false)]);
+    let err = load(&[resources, ("GATEHOUSE_DPOP_RESOURCES", "https://other.example.com/")]).unwrap_err();
+    assert!(
+        err.problems.iter().any(|p| p.contains("GATEHOUSE_DPOP_RESOURCES") && p.contains("other.example.com")),
+        "{err}"
+    );
+    let err = load(&[("GATEHOUSE_DPOP_RESOURCES", "not a url")]).unwrap_err();
+    assert!(err.problems.iter().any(|p| p.contains("GATEHOUSE_DPOP_RESOURCES")), "{err}");
+}

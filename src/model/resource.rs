@@ -18,6 +18,8 @@ pub struct Resource {
     /// Its scopes, in the order the operator wrote them; the first ones are what a client that
     /// names no scope is given.
     scopes: Vec<String>,
+    /// It takes only access tokens bound to a key (DPoP, RFC 9449): `GATEHOUSE_DPOP_RESOURCES`.
+    dpop_required: bool,
 }
 
 impl Resource {
@@ -37,7 +39,17 @@ impl Resource {
                 unique.push(scope);
             }
         }
-        Ok(Self { url, scopes: unique })
+        Ok(Self { url, scopes: unique, dpop_required: false })
+    }
+
+    /// The same resource, taking only DPoP-bound tokens.
+    pub fn requiring_dpop(self) -> Self {
+        Self { dpop_required: true, ..self }
+    }
+
+    /// Whether it takes only access tokens bound to a key.
+    pub fn dpop_required(&self) -> bool {
+        self.dpop_required
     }
 
     /// The canonical URL: what tokens carry as `aud` and metadata as `resource`.

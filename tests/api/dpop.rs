@@ -333,3 +333,56 @@ async fn a_server_nonce_is_asked_for_given_and_taken_for_a_while() {
     assert_eq!(stale.json::<Value>().await.unwrap()["error"], "use_dpop_nonce", "ten minutes on");
     assert_eq!(grant(proof_with(Some(&fresh))).await.unwrap().status(), StatusCode::OK);
 }
+
+/// A resource of `GATEHOUSE_DPOP_RESOURCES` takes nothing but a DPoP-bound token with its
+/// proof: the token endpoint makes no bearer token for it, its door refuses gatehouse's own
+/// credentials and sends no browser to log in, and its metadata says so; another resource
+/// is untouched.
+#[tokio::test]
+async fn a_resource_that_takes_only_bound_tokens_takes_nothing_else() {
+    let app = front_door_with(Options::default().var("GATEHOUSE_DPOP_RESOURCES", MCP)).await;
+    let admin = app.admin("root@example.com").await;
+    let body = json!({"name": "Agent", "grant_types": ["client_credentials"], "scopes": ["app_data"]});
+    let agent = register(&app, &admin, body).await;
+    let metadata = |host: &str, path: &str| {
+        let request = app.client.get(app.url(path)).header("x-forwarded-proto", "https");
+        request.header("x-forwarded-host", host).send()
+    };
+    let mcp: Value = metadata("mcp.test", "/.well-known/oauth-protected-resource").await.unwrap().json().await.unwrap();
+    assert_eq!(mcp["dpop_bound_access_tokens_required"], true, "{mcp}");
+    let reports: Value =
+        metadata("api.test", "/.well-known/oauth-protected-resource/v1").await.unwrap().json().await.unwrap();
+    assert_eq!(reports["dpop_bound_access_tokens_required"], false, "{reports}");
+
+    let form = [("grant_type", "client_credentials"), ("resource", "https://MCP.test:443")];
+    let bearer = crate::oauth::token(&app, &agent, &form).await;
+    assert_eq!(bearer.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(bearer.json::<Value>().await.unwrap()["error"], "invalid_dpop_proof", "no bearer token for it");
+    let other =
+        crate::oauth::token(&app, &agent, &[("grant_type", "client_credentials"), ("resource", "https://api.test/v1")]);
+    assert_eq!(other.await.status(), StatusCode::OK, "a bearer token for the other resource");
+
+    let key = Key::new();
+    let answer: Value = bound_machine_token(&app, &agent, &key).await.json().await.unwrap();
+    let token = answer["access_token"].as_str().expect("a bound token").to_owned();
+    let proof = key.proof("GET", "https://mcp.test/mcp", Some(&token));
+    assert_eq!(ask_bound(&app, &token, Some(&proof)).send().await.unwrap().status(), StatusCode::OK);
+
+    let (_, session) = app.logged_in_user("ann@example.com").await;
+    let key_of_ann: Value =
+        app.post_json("/user/api-keys", &json!({"name": "laptop"}), Some(&session)).await.json().await.unwrap();
+    for (what, credential) in
+        [("gatehouse's access token", session.as_str()), ("an API key", key_of_ann["key"].as_str().unwrap())]
+    {
+        let answer = ask(&app, "mcp.test", "/mcp").bearer_auth(credential).send().await.unwrap();
+        assert_eq!(answer.status(), StatusCode::UNAUTHORIZED, "{what}");
+        let challenges: Vec<&str> =
+            answer.headers().get_all("www-authenticate").iter().map(|v| v.to_str().unwrap()).collect();
+        assert!(challenges.iter().any(|c| c.starts_with("DPoP ")), "{what}: {challenges:?}");
+    }
+    let browser = ask(&app, "mcp.test", "/mcp").header("accept", "text/html").send().await.unwrap();
+    assert_eq!(browser.status(), StatusCode::UNAUTHORIZED, "no browser is sent to log in");
+    assert!(browser.headers().get("location").is_none());
+    let at_reports = ask(&app, "api.test", "/v1/x").bearer_auth(&session).send().await.unwrap();
+    assert_eq!(at_reports.status(), StatusCode::OK, "the other resource takes gatehouse's logins as before");
+}

@@ -3523,6 +3523,10 @@ export interface components {
             scopes_supported: string[];
             /** @description Tokens go in the `Authorization` header. */
             bearer_methods_supported: string[];
+            /** @description What a DPoP proof to it may be signed with (RFC 9449). */
+            dpop_signing_alg_values_supported: string[];
+            /** @description `GATEHOUSE_DPOP_RESOURCES`: it takes only DPoP-bound tokens. */
+            dpop_bound_access_tokens_required: boolean;
         };
         /** @description A role of an organization. */
         RoleBody: {

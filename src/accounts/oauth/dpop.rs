@@ -9,6 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
+use super::resources::Audience;
 use super::{OAuthError, OAuthResult};
 use crate::accounts::{AuthorizationServer, Error, Result};
 use crate::model::client::OAuthClient;
@@ -81,6 +82,26 @@ impl AuthorizationServer {
     fn nonce_holds(&self, nonce: &str) -> bool {
         let window = self.nonce_window();
         [window, window - 1].iter().any(|w| same(self.nonce_of(*w).as_bytes(), nonce.as_bytes()))
+    }
+
+    /// A token for a resource that takes only bound tokens (`GATEHOUSE_DPOP_RESOURCES`) must be
+    /// bound: refused before it is made, as `invalid_dpop_proof`.
+    pub(super) fn bound_as_resources_ask(&self, aud: &Audience, jkt: Option<&str>) -> OAuthResult<()> {
+        if jkt.is_some() {
+            return Ok(());
+        }
+        match self.policy().resources.iter().find(|r| r.dpop_required() && aud.contains(r.url())) {
+            Some(resource) => Err(OAuthError::refused(
+                "invalid_dpop_proof",
+                format!("{} takes only DPoP-bound tokens: send a DPoP proof", resource.url()),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the resource (its canonical URL) takes only bound tokens.
+    pub fn dpop_required(&self, resource: &str) -> bool {
+        self.policy().resources.iter().any(|r| r.url() == resource && r.dpop_required())
     }
 
     /// Whether a client access token is presented as its binding asks: a token bound to a key

@@ -1,12 +1,13 @@
 //! The endpoints that read a client's access token: UserInfo (OpenID Connect) and
 //! introspection (RFC 7662).
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
+use super::claims::account_claims;
 use super::dpop::Possession;
 use super::tokens::ClientAccessClaims;
 use crate::accounts::{AuthorizationServer, Error, Result};
-use crate::model::account::{Account, AccountKey, Status};
+use crate::model::account::{AccountKey, Status};
 use crate::model::api_key::ApiKey;
 use crate::model::org::Organization;
 use crate::store::clients::OAuthClient;
@@ -21,30 +22,6 @@ pub enum Introspected {
     Token { claims: Box<ClientAccessClaims>, org: Option<Value> },
     /// A live API key, with the organization of an organization's key.
     Key { key: Box<ApiKey>, issuer: String, org: Option<Organization> },
-}
-
-/// The claims of `account` that `scopes` let a client see (the ID token's and userinfo's).
-pub(super) fn account_claims(account: &Account, scopes: &[String]) -> Map<String, Value> {
-    let has = |scope: &str| scopes.iter().any(|s| s == scope);
-    let mut claims = Map::new();
-    claims.insert("sub".into(), json!(account.id));
-    if has("email") {
-        claims.insert("email".into(), json!(account.email));
-        claims.insert("email_verified".into(), json!(account.email_verified));
-    }
-    if has("profile") {
-        if let Some(name) = &account.name {
-            claims.insert("name".into(), json!(name));
-        }
-        if let Some(username) = &account.username {
-            claims.insert("preferred_username".into(), json!(username));
-        }
-        claims.insert("updated_at".into(), json!(account.updated_at.timestamp()));
-    }
-    if has("app_data") {
-        claims.insert("app_data".into(), Value::Object(account.app_data.clone()));
-    }
-    claims
 }
 
 impl AuthorizationServer {

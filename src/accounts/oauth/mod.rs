@@ -15,6 +15,7 @@
 
 pub mod authorize;
 pub mod backchannel;
+pub mod claims;
 pub mod clients;
 pub mod device;
 pub mod dpop;

@@ -9,14 +9,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::claims::account_claims;
 use super::dpop::{Confirmation, bound_refresh, token_type};
-use super::introspection::account_claims;
 use super::resources::Audience;
 use super::{OAuthError, OAuthResult, parse_scopes};
 use crate::accounts::throttle::Action;
 use crate::accounts::{AuthorizationServer, ClientInfo, Error, Result};
 use crate::model::account::{Account, AccountKey, Status};
 use crate::model::outcome::{Effects, Kind};
+use crate::model::resource::canonical;
 use crate::sessions::{Grant, LiveSession, NewSession, Rotation, SessionAuth};
 use crate::store::clients::{OAuthClient, Redemption};
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
@@ -126,6 +127,9 @@ impl AuthorizationServer {
         // Checked (and spent) before a code or refresh token is spent on it.
         let proof = self.token_proof(request.dpop.as_deref()).await?;
         let jkt = proof.as_ref().map(|proof| proof.jkt.as_str());
+        if let Some(resource) = request.resource.as_deref().and_then(|r| canonical(r).ok()) {
+            self.bound_as_resources_ask(&Audience::one(resource), jkt)?;
+        }
         // Clients registered before ID tokens had a key of their own find it made here.
         self.ensure_id_key().await?;
         match request.grant_type.as_str() {
@@ -359,6 +363,7 @@ impl AuthorizationServer {
         jkt: Option<&str>,
         now: DateTime<Utc>,
     ) -> OAuthResult<(String, u64)> {
+        self.bound_as_resources_ask(&aud, jkt)?;
         let ttl = chrono::Duration::from_std(self.settings.access_token_ttl).unwrap_or(chrono::Duration::minutes(15));
         let exp = end.map_or(now + ttl, |end| (now + ttl).min(end));
         let claims = ClientAccessClaims {

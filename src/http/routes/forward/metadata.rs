@@ -35,6 +35,10 @@ pub(super) struct ResourceMetadata {
     scopes_supported: Vec<String>,
     /// Tokens go in the `Authorization` header.
     bearer_methods_supported: Vec<&'static str>,
+    /// What a DPoP proof to it may be signed with (RFC 9449).
+    dpop_signing_alg_values_supported: &'static [&'static str],
+    /// `GATEHOUSE_DPOP_RESOURCES`: it takes only DPoP-bound tokens.
+    dpop_bound_access_tokens_required: bool,
 }
 
 #[utoipa::path(
@@ -68,6 +72,8 @@ pub(super) async fn protected_resource(State(state): State<AppState>, parts: Par
         authorization_servers: vec![state.authentication.keys().issuer().to_owned()],
         scopes_supported: resource.scopes().to_vec(),
         bearer_methods_supported: vec!["header"],
+        dpop_signing_alg_values_supported: &crate::tokens::dpop::ALGORITHMS,
+        dpop_bound_access_tokens_required: resource.dpop_required(),
     };
     let mut response = Json(metadata).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));

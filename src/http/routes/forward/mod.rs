@@ -126,18 +126,22 @@ async fn forward(State(state): State<AppState>, parts: Parts, Query(query): Quer
             }
         }
         Some(Err(())) => None,
+        // A resource that takes only DPoP-bound tokens takes no browser session either.
+        None if matches!(&access, Access::Resource { resource, .. } if state.oauth.dpop_required(resource)) => None,
         None => match browser_caller(&state, &parts.headers).await {
             Ok(caller) => caller,
             Err(error) => return error.into_response(),
         },
     };
     let Some(caller) = caller else {
-        let mut answer =
-            not_logged_in(&state, &parts.headers, target.as_ref(), sent.is_some(), query.redirect.as_deref());
+        let dpop_only = matches!(&access, Access::Resource { resource, .. } if state.oauth.dpop_required(resource));
+        // Nobody is sent to log in for a resource that takes only DPoP-bound tokens.
+        let back = target.as_ref().filter(|_| !dpop_only);
+        let mut answer = not_logged_in(&state, &parts.headers, back, sent.is_some(), query.redirect.as_deref());
         if let (Access::Resource { resource, scope }, StatusCode::UNAUTHORIZED) = (&access, answer.status()) {
             let error = sent.is_some().then_some("invalid_token");
             challenge(&state, &mut answer, resource, scope.as_deref(), error);
-            if with_dpop {
+            if with_dpop || dpop_only {
                 dpop::challenge(&mut answer, error);
             }
         }
