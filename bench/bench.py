@@ -69,6 +69,8 @@ SCENARIOS = {
     "forward_resource": ("GET", "/auth/forward", "forward-auth at a protected resource's rule with a client's "
                                                   "client-credentials token for it: signature, the client's read, "
                                                   "Remote-* headers"),
+    "forward_dpop": ("GET", "/auth/forward", "forward_resource with a DPoP-bound token and a fresh proof per request: "
+                                              "the proof's signature and its jti spent in the limit store besides"),
     "login": ("POST", "/auth", "Argon2id verify + session write"),
     "login_totp": ("POST", "/auth", "login of an account with an authenticator app: password (403 mfa_required), "
                                     "then POST /auth/mfa with the code; ok/s = completed logins"),
@@ -301,6 +303,9 @@ class Bench:
         self.seed_command = [tools, "seed"]
         self.seed_history_command = [tools, "seed-history"]
         self.io_bound_command = [tools, "io-bound"]
+        self.dpop_command = [tools, "dpop"]
+        self.dpop_key_file = self.workdir / "dpop-key.pk8"
+        self.bound_tokens_file = self.workdir / "bound-access-tokens.txt"
         self.tokens_file = self.workdir / "access-tokens.txt"
         self.org_tokens_file = self.workdir / "org-access-tokens.txt"
         self.owner_tokens_file = self.workdir / "owner-access-tokens.txt"
@@ -465,6 +470,44 @@ class Bench:
             issued = list(pool.map(one, range(count)))
         self.client_tokens_file.write_text("\n".join(issued) + "\n")
 
+    def bound_tokens(self, server, count):
+        """`count` client-credentials tokens bound to one key (DPoP) for the protected resource, for
+        forward_dpop."""
+        env = dict(self.tool_env, GATEHOUSE_DATABASE_URL=self.database_url, GATEHOUSE_RESOURCES=server.env["GATEHOUSE_RESOURCES"])
+        made = subprocess.run([self.binary, "client", "create", "--name", "Bench bound agent", "--grant-type",
+                               "client_credentials", "--scope", "mcp:tools", "--json"],
+                              capture_output=True, text=True, check=True, env=env)
+        client = json.loads(made.stdout)
+        basic = base64.b64encode(f"{client['client_id']}:{client['client_secret']}".encode()).decode()
+        form = urllib.parse.urlencode({"grant_type": "client_credentials", "scope": "mcp:tools",
+                                       "resource": f"https://{RESOURCE_HOST}/"}).encode()
+        proofs = subprocess.run(self.dpop_command + [str(self.dpop_key_file), "POST", server.url + "/oauth2/token", str(count)],
+                                capture_output=True, text=True, check=True).stdout.split()
+
+        def one(proof):
+            request = urllib.request.Request(server.url + "/oauth2/token", data=form, method="POST")
+            request.add_header("Authorization", f"Basic {basic}")
+            request.add_header("Content-Type", "application/x-www-form-urlencoded")
+            request.add_header("DPoP", proof)
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                body = json.loads(answer.read())
+                if body.get("token_type") != "DPoP":
+                    raise RuntimeError(f"a DPoP proof gave a {body.get('token_type')} token")
+                return body["access_token"]
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            issued = list(pool.map(one, proofs))
+        self.bound_tokens_file.write_text("\n".join(issued) + "\n")
+
+    def dpop_proofs(self, concurrency, seconds):
+        """A file of `<token> <proof>` lines for one run of forward_dpop, made just before it (a
+        proof is good for a minute): enough for the fastest rate this machine is seen to reach."""
+        count = max(2_000, int(seconds * (4_000 if concurrency == 1 else 30_000)))
+        out = self.workdir / "dpop-proofs.txt"
+        with open(out, "w") as lines:
+            subprocess.run(self.dpop_command + [str(self.dpop_key_file), "GET", f"https://{RESOURCE_HOST}/tools",
+                                                str(count), str(self.bound_tokens_file)], stdout=lines, check=True)
+        return out
+
     def seed_members(self, server, owner, count):
         """An organization `big` of `count` seeded members beside its owner (whose token asks
         for the first page), for the member list."""
@@ -600,6 +643,9 @@ class Bench:
         elif name == "forward_resource":
             command = wrk_command(url, "get_token.lua", concurrency, seconds,
                                   [self.client_tokens_file, threads, RESOURCE_HOST])
+        elif name == "forward_dpop":
+            proofs = self.dpop_proofs(concurrency, seconds)
+            command = wrk_command(url, "get_dpop.lua", concurrency, seconds, [proofs, threads, RESOURCE_HOST])
         elif name == "members":
             command = wrk_command(url, "get_token.lua", concurrency, seconds, [self.owner_tokens_file, threads])
         elif name == "login":
@@ -802,6 +848,12 @@ def targets(results):
         ratio = paired("forward_resource", "ok_per_s", forward_rounds)
         checks.append(("1. forward-auth with a client's token for a resource vs with an access token (c=64)", ratio,
                        ">= 90%", ratio >= 0.9, f"median of per-round ratios; medians {resource:,.0f} vs {forward:,.0f} req/s"))
+    bound = get("forward_dpop", 64, "ok_per_s")
+    if resource is not None and bound is not None:
+        resource_rounds = [row["ok_per_s"] for row in (results["rounds"].get("forward_resource") or {}).get("64", [])]
+        ratio = paired("forward_dpop", "ok_per_s", resource_rounds)
+        checks.append(("1. forward-auth with a DPoP-bound token and its proof vs with a bearer token (c=64)", ratio,
+                       ">= 75%", ratio >= 0.75, f"median of per-round ratios; medians {bound:,.0f} vs {resource:,.0f} req/s"))
     login = get("login", 64, "ok_per_s")
     if login is not None:
         next_to = bounds_next_to("login")
@@ -952,6 +1004,8 @@ def main():
             bench.make_keys(server, pairs)
         if "forward_resource" in names:
             bench.client_tokens(server, options.sessions)
+        if "forward_dpop" in names:
+            bench.bound_tokens(server, options.sessions)
         bench.refresh_file.write_text("\n".join(r for _, r in pairs) + "\n")
         bounds, io_bounds, rounds = [], [], {}
         for n in range(options.rounds):

@@ -75,6 +75,40 @@ pub struct Throttle {
     device_key: Arc<MacKey>,
     /// What "now" is (the system's time, unless a test moved it on).
     clock: Clock,
+    /// Where one-time values are remembered when one process is the only one that can see them
+    /// (a SQLite file, which one server holds alone): in its memory, at no write per value.
+    /// `None`: in the limit store, which every replica shares.
+    once: Option<Arc<std::sync::Mutex<OnceMemory>>>,
+}
+
+/// One-time values seen by this process, each with when it may be forgotten (Unix ms).
+#[derive(Debug, Default)]
+pub struct OnceMemory {
+    until: std::collections::HashMap<String, i64>,
+    inserts: usize,
+}
+
+/// The most one-time values held at once: past it (after forgetting the expired ones), a new one
+/// is refused rather than the memory growing without bound.
+const ONCE_MEMORY_MAX: usize = 1_000_000;
+
+impl OnceMemory {
+    /// Whether `key` is new now; then it is remembered until `until_ms`.
+    fn first(&mut self, key: String, now_ms: i64, until_ms: i64) -> bool {
+        if self.until.get(&key).is_some_and(|until| *until > now_ms) {
+            return false;
+        }
+        self.inserts += 1;
+        if self.inserts.is_multiple_of(4096) || self.until.len() >= ONCE_MEMORY_MAX {
+            self.until.retain(|_, until| *until > now_ms);
+        }
+        if self.until.len() >= ONCE_MEMORY_MAX {
+            tracing::warn!("too many one-time values to remember at once; this one is refused");
+            return false;
+        }
+        self.until.insert(key, until_ms);
+        true
+    }
 }
 
 /// `namespace:digest(parts)`; the digest keeps raw identifiers out of the limit store.
@@ -89,7 +123,13 @@ fn key(namespace: &str, parts: &[&str]) -> String {
 
 impl Throttle {
     pub fn new(store: Arc<dyn LimitStore>, limits: Option<RateLimits>, device_key: MacKey, clock: Clock) -> Self {
-        Self { store, limits, device_key: Arc::new(device_key), clock }
+        Self { store, limits, device_key: Arc::new(device_key), clock, once: None }
+    }
+
+    /// The same, remembering one-time values in this process's memory: only for a store no
+    /// other process can use (a SQLite file, which one server holds alone).
+    pub fn with_once_in_memory(self) -> Self {
+        Self { once: Some(Arc::default()), ..self }
     }
 
     pub fn enabled(&self) -> bool {
@@ -182,8 +222,15 @@ impl Throttle {
     /// per-client limits are on: single use is a guarantee, not a budget. A budget of one per
     /// `lasting` is exactly that, kept where the budgets are.
     pub async fn first_use(&self, what: &str, id: &str, lasting: Duration) -> Result<bool> {
+        let key = key(&format!("once:{what}"), &[id]);
+        if let Some(memory) = &self.once {
+            let now = self.clock.now_ms();
+            let until = now.saturating_add(i64::try_from(lasting.as_millis()).unwrap_or(i64::MAX));
+            let mut memory = memory.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            return Ok(memory.first(key, now, until));
+        }
         let once = Budget { count: 1, period: lasting };
-        Ok(self.take(&key(&format!("once:{what}"), &[id]), once).await? == Decision::Allowed)
+        Ok(self.take(&key, once).await? == Decision::Allowed)
     }
 
     /// Takes one request from an API key's budget.
@@ -344,5 +391,20 @@ impl Throttle {
             return Ok(());
         }
         Ok(self.store.clear(&Self::second_factor_key(account_id)).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OnceMemory;
+
+    #[test]
+    fn a_one_time_value_is_taken_once_until_it_may_be_forgotten() {
+        let mut memory = OnceMemory::default();
+        assert!(memory.first("a".into(), 1_000, 2_000));
+        assert!(!memory.first("a".into(), 1_999, 3_000), "seen, and still remembered");
+        assert!(memory.first("b".into(), 1_999, 3_000), "another value");
+        assert!(memory.first("a".into(), 2_000, 3_000), "forgotten once its time is over");
+        assert!(!memory.first("a".into(), 2_500, 3_500));
     }
 }

@@ -110,6 +110,12 @@ impl Services {
         let keys = Arc::new(keys);
         let throttle =
             Throttle::new(limits, security.rate_limits.clone(), keys.derive_secret("device-tokens"), clock.clone());
+        // One server holds a SQLite file alone: its one-time values (DPoP proofs, pushed
+        // requests) need no shared write each.
+        let throttle = match (&config.redis_url, config.database_url.scheme()) {
+            (None, "sqlite") => throttle.with_once_in_memory(),
+            _ => throttle,
+        };
         let (audit, writer) = AuditLog::start(backend.store.clone());
         let audit_stop = CancellationToken::new();
         let audit_writer = tokio::spawn(writer.run(audit_stop.clone()));
