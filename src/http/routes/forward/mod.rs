@@ -106,6 +106,9 @@ async fn forward(State(state): State<AppState>, parts: Parts, Query(query): Quer
     }
     let sent = dpop::presented(&parts);
     let with_dpop = matches!(sent, Some(Ok(Presented { dpop: true, .. })));
+    // A resource that takes only DPoP-bound tokens takes no browser session, and sends nobody
+    // to log in.
+    let dpop_only = matches!(&access, Access::Resource { resource, .. } if state.oauth.dpop_required(resource));
     let caller = match sent {
         Some(Ok(sent)) => {
             let principal = match (&access, &target) {
@@ -126,16 +129,13 @@ async fn forward(State(state): State<AppState>, parts: Parts, Query(query): Quer
             }
         }
         Some(Err(())) => None,
-        // A resource that takes only DPoP-bound tokens takes no browser session either.
-        None if matches!(&access, Access::Resource { resource, .. } if state.oauth.dpop_required(resource)) => None,
+        None if dpop_only => None,
         None => match browser_caller(&state, &parts.headers).await {
             Ok(caller) => caller,
             Err(error) => return error.into_response(),
         },
     };
     let Some(caller) = caller else {
-        let dpop_only = matches!(&access, Access::Resource { resource, .. } if state.oauth.dpop_required(resource));
-        // Nobody is sent to log in for a resource that takes only DPoP-bound tokens.
         let back = target.as_ref().filter(|_| !dpop_only);
         let mut answer = not_logged_in(&state, &parts.headers, back, sent.is_some(), query.redirect.as_deref());
         if let (Access::Resource { resource, scope }, StatusCode::UNAUTHORIZED) = (&access, answer.status()) {
