@@ -269,7 +269,7 @@ for fa in forward.values():
         problems.append(f"forwardAuth.address {fa.get('address')!r} is not gatehouse's /auth/forward")
     if fa.get("trustForwardHeader") is not True:
         problems.append("forwardAuth.trustForwardHeader is not true")
-    if fa.get("authResponseHeaders") != ["Remote-User", "Remote-Email", "Remote-Name", "Remote-Groups", "Remote-Org", "Remote-Org-Role", "Remote-Org-Id"]:
+    if fa.get("authResponseHeaders") != ["Remote-User", "Remote-Email", "Remote-Name", "Remote-Groups", "Remote-Org", "Remote-Org-Role", "Remote-Org-Id", "Remote-Client", "Remote-Scopes", "Remote-Dpop-Jkt"]:
         problems.append(f"forwardAuth.authResponseHeaders is {fa.get('authResponseHeaders')}")
     if "X-Original-URL" in (fa.get("authRequestHeaders") or ["X-Original-URL"]):
         problems.append("forwardAuth passes a client's X-Original-URL on (authRequestHeaders)")
@@ -303,11 +303,18 @@ for name in own:
     missing = {"forwarded", "x-real-ip"} - removed(routers[name])
     if missing:
         problems.append(f"router {name} (gatehouse itself) passes a client's {sorted(missing)} on")
+# A client's underscored spelling of each copied header (Remote_User, which many frameworks read
+# as REMOTE_USER like Remote-User) is removed on every guarded router.
+for name in guarded:
+    copied = {h for fa in forward.values() for h in fa.get("authResponseHeaders") or []}
+    unstripped = {h.replace("-", "_").lower() for h in copied} - removed(routers[name])
+    if unstripped:
+        problems.append(f"router {name} passes a client's {sorted(unstripped)} on")
 if problems:
     print(f"  FAILED: {path}: " + "; ".join(problems))
 else:
     print(f"  ok: {path}: one forwardAuth middleware (address /auth/forward, trustForwardHeader, the "
-          f"four Remote-* headers, no X-Original-URL from clients), used by the router(s) "
+          f"Remote-* headers, their underscored spellings from clients removed, no X-Original-URL from clients), used by the router(s) "
           f"{', '.join(guarded)}; the router(s) {', '.join(own)} to gatehouse itself remove a client's "
           f"Forwarded and X-Real-IP; every router's middlewares and service are defined")
 PYTHON
