@@ -32,6 +32,7 @@ pub mod jobs;
 pub mod keys;
 pub mod maintenance;
 pub mod mfa;
+pub mod migrations;
 pub mod mysql;
 mod open;
 pub mod org_domains;

@@ -23,6 +23,7 @@ mod mfa;
 mod oauth;
 mod orgs;
 mod scenarios;
+mod schema;
 mod sso;
 mod webhooks;
 

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use gatehouse::model::audit::EventFilter;
+use gatehouse::model::client::ClientPolicy;
 use gatehouse::model::outcome::{Effects, Kind, Outcome};
 use gatehouse::model::webhook::Endpoint;
 use gatehouse::sessions::{Grant, SessionAuth};
@@ -45,6 +46,8 @@ fn client(confidential: bool) -> OAuthClient {
         self_registered: false,
         backchannel_logout_uri: confidential.then(|| "https://app.example.com/backchannel-logout?tenant=a".into()),
         backchannel_logout_session_required: confidential,
+        // A column added after 0.1.0, read and written like the rest.
+        policy: ClientPolicy { require_pushed_authorization_requests: confidential, dpop_bound_access_tokens: true },
         created_at: at,
         updated_at: at,
     }
@@ -181,6 +184,7 @@ pub async fn a_code_is_redeemed_once_by_racing_replicas_and_not_after_its_minute
         nonce: Some("n-1".into()),
         resources: vec!["https://api.example.com/".into(), "https://mcp.example.com/".into()],
         code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+        dpop_jkt: Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into()),
         auth: SessionAuth::password(t0).encode(),
         created_at: t0,
         expires_at: t0 + expires_in,
@@ -203,6 +207,7 @@ pub async fn a_code_is_redeemed_once_by_racing_replicas_and_not_after_its_minute
                 assert_eq!((found.client_id.as_str(), found.nonce.as_deref()), (app.id.as_str(), Some("n-1")));
                 assert_eq!((found.account_id, &found.scopes), (account, &live.scopes));
                 assert_eq!(found.resources, live.resources, "the resources named come back in order");
+                assert_eq!(found.dpop_jkt, live.dpop_jkt, "the key the request named comes back");
             }
             Redemption::Reused { account_id, session_id } => {
                 assert_eq!(account_id, account);

@@ -30,6 +30,7 @@ use super::items::{
 use super::owned::{account_owner, owner_exists};
 use super::{DynamoStore, MAX_TRANSACTION};
 use crate::metrics::{DATABASE as DB, timed};
+use crate::model::client::ClientPolicy;
 use crate::model::outcome::Effects;
 use crate::store::clients::{ClientStore, NewCode, OAuthClient, Redemption};
 use crate::store::error::{StoreError, StoreResult};
@@ -89,6 +90,7 @@ fn client_item(client: &OAuthClient, secret: Option<&TokenHash>, registration: O
         ("by_sk", s(format!("{}#{}", stamp_text(client.created_at), client.id))),
     ];
     attributes.extend(client.backchannel_logout_uri.as_deref().map(|uri| ("backchannel_uri", s(uri))));
+    attributes.extend(client.policy.stored().map(|policy| ("policy", s(policy))));
     attributes.extend(secret.map(|hash| ("secret", bytes(hash))));
     attributes.extend(registration.map(|hash| ("registration", bytes(hash))));
     let mut written = item("", "", attributes);
@@ -110,6 +112,7 @@ fn client_from_item(item: &Item) -> StoreResult<OAuthClient> {
         self_registered: opt_hash(item, "registration")?.is_some(),
         backchannel_logout_uri: opt_text(item, "backchannel_uri")?.map(str::to_owned),
         backchannel_logout_session_required: flag(item, "backchannel_sid"),
+        policy: ClientPolicy::from_stored(opt_text(item, "policy")?),
         created_at: time(item, "created")?,
         updated_at: time(item, "updated")?,
     })
@@ -126,6 +129,7 @@ fn code_from_item(item: &Item, hash: TokenHash) -> StoreResult<NewCode> {
         nonce: opt_text(item, "nonce")?.map(str::to_owned),
         resources: list(item, "resources")?,
         code_challenge: text(item, "code_challenge")?.to_owned(),
+        dpop_jkt: opt_text(item, "dpop_jkt")?.map(str::to_owned),
         auth: text(item, "auth")?.to_owned(),
         created_at: time(item, "created")?,
         expires_at: time(item, "expires")?,
@@ -208,9 +212,18 @@ impl ClientStore for DynamoStore {
                               #grant_types = :grants, #scopes = :scopes, #first_party = :first_party, \
                               #introspect = :introspect, #updated = :updated, #backchannel_sid = :sid"
                 .to_owned();
+            let policy = client.policy.stored();
+            let mut removed = Vec::new();
             match &client.backchannel_logout_uri {
                 Some(_) => update.push_str(", #backchannel_uri = :uri"),
-                None => update.push_str(" REMOVE #backchannel_uri"),
+                None => removed.push("#backchannel_uri"),
+            }
+            match &policy {
+                Some(_) => update.push_str(", #policy = :policy"),
+                None => removed.push("#policy"),
+            }
+            if !removed.is_empty() {
+                update.push_str(&format!(" REMOVE {}", removed.join(", ")));
             }
             let mut write = Write::update(&self.tables.main, client_key(&client.id), update)
                 .when("attribute_exists(#pk)")
@@ -225,6 +238,9 @@ impl ClientStore for DynamoStore {
                 .value("sid", AttributeValue::Bool(client.backchannel_logout_session_required));
             if let Some(uri) = &client.backchannel_logout_uri {
                 write = write.value("uri", s(uri.as_str()));
+            }
+            if let Some(policy) = policy {
+                write = write.value("policy", s(policy));
             }
             let mut writes = vec![write];
             writes.extend(self.told(effects).await?);
@@ -287,6 +303,7 @@ impl ClientStore for DynamoStore {
                 ("ttl", ttl(code.expires_at)),
             ];
             attributes.extend(code.nonce.as_deref().map(|nonce| ("nonce", s(nonce))));
+            attributes.extend(code.dpop_jkt.as_deref().map(|jkt| ("dpop_jkt", s(jkt))));
             let mut written = item("", "", attributes);
             written.extend(code_key(&code.hash));
             let put = Write::put(&self.tables.main, written).when("attribute_not_exists(#pk)");

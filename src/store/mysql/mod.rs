@@ -25,6 +25,7 @@ use super::DbOptions;
 use super::error::{StoreError, StoreResult};
 use super::sql::{Arg, Dialect, Row, SqlStore, native_columns, object_from_text, runners, uuid_from_text};
 use crate::secret_url::SecretUrl;
+use crate::store::migrations::{self, Additive};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/mysql");
 
@@ -79,7 +80,9 @@ impl MySqlStore {
             .connect_with(options)
             .await
             .map_err(|e| anyhow::anyhow!("opening the MySQL database {url}: {e}"))?;
-        Ok(SqlStore::new(MySqlDb { pool }))
+        let store = SqlStore::new(MySqlDb { pool });
+        store.apply_additive().await.map_err(|e| anyhow::anyhow!("migrating the MySQL database {url}: {e}"))?;
+        Ok(store)
     }
 }
 
@@ -214,6 +217,16 @@ impl Dialect for MySqlDb {
     const SEARCH_SAMPLE: Option<&'static str> = None;
     const SEARCH_INDEX: Option<&'static str> = None;
 
+    const ADDITIVE: &'static [Additive] = migrations::MYSQL;
+    /// A named lock of the connection; DDL commits by itself, so it is given back explicitly.
+    const MIGRATION_LOCK: Option<&'static str> = Some("SELECT GET_LOCK('gatehouse_migrations', 30)");
+    const MIGRATION_UNLOCK: Option<&'static str> = Some("SELECT RELEASE_LOCK('gatehouse_migrations')");
+
+    /// The column, table or index is there already (1060, 1050, 1061).
+    fn already_applied(error: &StoreError) -> bool {
+        database_error(error).is_some_and(|e| [1060, 1050, 1061].contains(&e.number()))
+    }
+
     type Row = MySqlRow;
     type Pool<'a> = MySqlPoolExec<'a>;
     type Tx = MySqlTx;
@@ -236,10 +249,18 @@ impl Dialect for MySqlDb {
     }
 
     fn is_deadlock(error: &StoreError) -> bool {
-        let StoreError::Unavailable(cause) = error else { return false };
-        let Some(sqlx::Error::Database(db)) = cause.downcast_ref::<sqlx::Error>() else { return false };
-        db.try_downcast_ref::<MySqlDatabaseError>().is_some_and(|e| e.number() == code::DEADLOCK)
+        database_error(error).is_some_and(|e| e.number() == code::DEADLOCK)
     }
+}
+
+/// The server's error behind a store error, if one is.
+fn database_error(error: &StoreError) -> Option<&MySqlDatabaseError> {
+    let cause = match error {
+        StoreError::Unavailable(cause) | StoreError::Other(cause) => cause,
+        _ => return None,
+    };
+    let Some(sqlx::Error::Database(db)) = cause.downcast_ref::<sqlx::Error>() else { return None };
+    db.try_downcast_ref::<MySqlDatabaseError>()
 }
 
 #[cfg(test)]

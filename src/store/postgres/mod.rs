@@ -19,6 +19,7 @@ use super::DbOptions;
 use super::error::{StoreError, StoreResult};
 use super::sql::{Arg, Dialect, Row, SqlStore, native_columns, numbered_placeholders, runners};
 use crate::secret_url::SecretUrl;
+use crate::store::migrations::{self, Additive};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -46,7 +47,9 @@ impl PostgresStore {
             .await
             .map_err(|e| anyhow::anyhow!("connecting to the PostgreSQL database {url}: {e}"))?;
         MIGRATOR.run(&pool).await.map_err(|e| anyhow::anyhow!("migrating the PostgreSQL database {url}: {e}"))?;
-        Ok(SqlStore::new(PostgresDb { pool }))
+        let store = SqlStore::new(PostgresDb { pool });
+        store.apply_additive().await.map_err(|e| anyhow::anyhow!("migrating the PostgreSQL database {url}: {e}"))?;
+        Ok(store)
     }
 }
 
@@ -151,6 +154,11 @@ impl Dialect for PostgresDb {
          FROM accounts TABLESAMPLE SYSTEM ((SELECT LEAST(100, 400000.0 / GREATEST(reltuples, 1)) \
          FROM pg_class WHERE oid = 'accounts'::regclass)) LIMIT 2000",
     );
+
+    const ADDITIVE: &'static [Additive] = migrations::POSTGRES;
+    /// A transaction-scoped advisory lock (the key spells "gatehous"), given back at commit.
+    const MIGRATION_LOCK: Option<&'static str> = Some("SELECT pg_advisory_xact_lock(7449363237540164979)");
+    const MIGRATION_UNLOCK: Option<&'static str> = None;
 
     type Row = PgRow;
     type Pool<'a> = PgPoolExec<'a>;

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::outbox::{committed, insert_effects};
 use super::{Dialect, Exec, Row, SqlStore, Transaction, args, sql};
 use crate::metrics::{DATABASE as DB, timed};
+use crate::model::client::ClientPolicy;
 use crate::model::outcome::Effects;
 use crate::store::clients::{ClientStore, NewCode, OAuthClient, Redemption};
 use crate::store::error::StoreResult;
@@ -16,7 +17,7 @@ use crate::tokens::opaque::TokenHash;
 
 const CLIENT_COLUMNS: &str = "id, name, confidential, redirect_uris, post_logout_redirect_uris, grant_types, scopes, \
                               first_party, introspect, created_at, updated_at, backchannel_logout_uri, \
-                              backchannel_logout_session_required";
+                              backchannel_logout_session_required, policy";
 
 fn list(text: String) -> Vec<String> {
     text.split_whitespace().map(str::to_owned).collect()
@@ -36,6 +37,7 @@ fn client_from_row(row: &impl Row) -> StoreResult<OAuthClient> {
         self_registered: row.opt_bytes("registration_hash")?.is_some(),
         backchannel_logout_uri: row.opt_text("backchannel_logout_uri")?,
         backchannel_logout_session_required: row.bool("backchannel_logout_session_required")?,
+        policy: ClientPolicy::from_stored(row.opt_text("policy")?.as_deref()),
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
     })
@@ -46,7 +48,7 @@ fn hash(bytes: Vec<u8>) -> StoreResult<TokenHash> {
 }
 
 const CODE_COLUMNS: &str = "client_id, account_id, browser_session_id, redirect_uri, scopes, nonce, code_challenge, auth, \
-                            created_at, expires_at, resources";
+                            created_at, expires_at, resources, dpop_jkt";
 
 fn code_from_row(row: &impl Row, hash: TokenHash) -> StoreResult<NewCode> {
     Ok(NewCode {
@@ -59,6 +61,7 @@ fn code_from_row(row: &impl Row, hash: TokenHash) -> StoreResult<NewCode> {
         nonce: row.opt_text("nonce")?,
         resources: list(row.text("resources")?),
         code_challenge: row.text("code_challenge")?,
+        dpop_jkt: row.opt_text("dpop_jkt")?,
         auth: row.text("auth")?,
         created_at: row.time("created_at")?,
         expires_at: row.time("expires_at")?,
@@ -79,7 +82,7 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
             let (grants, scopes) = (client.grant_types.join(" "), client.scopes.join(" "));
             let mut tx = self.db.begin().await?;
             tx.execute(
-                sql!("INSERT INTO oauth_clients ({CLIENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                sql!("INSERT INTO oauth_clients ({CLIENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
                 args![
                     &client.id,
                     &client.name,
@@ -94,6 +97,7 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
                     client.updated_at,
                     &client.backchannel_logout_uri,
                     client.backchannel_logout_session_required,
+                    &client.policy.stored(),
                 ],
             )
             .await?;
@@ -179,7 +183,7 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
                     sql!(
                         "UPDATE oauth_clients SET name = ?, redirect_uris = ?, post_logout_redirect_uris = ?,
                                 grant_types = ?, scopes = ?, first_party = ?, introspect = ?, updated_at = ?,
-                                backchannel_logout_uri = ?, backchannel_logout_session_required = ?
+                                backchannel_logout_uri = ?, backchannel_logout_session_required = ?, policy = ?
                          WHERE id = ?"
                     ),
                     args![
@@ -193,6 +197,7 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
                         client.updated_at,
                         &client.backchannel_logout_uri,
                         client.backchannel_logout_session_required,
+                        &client.policy.stored(),
                         &client.id,
                     ],
                 )
@@ -234,7 +239,9 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
             self.db
                 .pool()
                 .execute(
-                    sql!("INSERT INTO oauth_codes (hash, {CODE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                    sql!(
+                        "INSERT INTO oauth_codes (hash, {CODE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    ),
                     args![
                         &code.hash,
                         &code.client_id,
@@ -248,6 +255,7 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
                         code.created_at,
                         code.expires_at,
                         &resources,
+                        &code.dpop_jkt,
                     ],
                 )
                 .await?;

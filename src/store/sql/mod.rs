@@ -12,6 +12,7 @@
 //! truly differ between servers are methods of the dialect, each saying why.
 
 mod accounts;
+pub(crate) mod additive;
 mod admin;
 mod api_keys;
 mod audit;
@@ -291,6 +292,19 @@ pub trait Dialect: Send + Sync + std::fmt::Debug + Sized + 'static {
     /// dialect has a search index or a prefilter: the store asks it for the rarest part of a
     /// term (see [`search`]).
     const SEARCH_SAMPLE: Option<&'static str>;
+
+    /// The migrations after 0.1.0, which only add (applied by [`additive`]).
+    const ADDITIVE: &'static [crate::store::migrations::Additive];
+    /// The statement taking the lock that lets one replica at a time apply them, in the
+    /// transaction that applies them, where the dialect's write transactions do not already run
+    /// one at a time; and the one giving it back, where committing does not.
+    const MIGRATION_LOCK: Option<&'static str>;
+    const MIGRATION_UNLOCK: Option<&'static str>;
+    /// Whether a migration's statement failed only because its work is done already (a start
+    /// interrupted between a statement and its record, where DDL commits by itself).
+    fn already_applied(_error: &StoreError) -> bool {
+        false
+    }
 }
 
 /// The database store over a dialect; see the module documentation.

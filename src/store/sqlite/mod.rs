@@ -31,6 +31,7 @@ use super::sql::{
 use crate::model::account::{Account, AccountKey, Credentials};
 use crate::secret_url::SecretUrl;
 use crate::sessions::LiveSession;
+use crate::store::migrations::{self, Additive};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -107,7 +108,9 @@ impl SqliteStore {
             .await
             .map_err(|e| anyhow::anyhow!("opening the SQLite database {url}: {e}"))?;
         MIGRATOR.run(&pool).await.map_err(|e| anyhow::anyhow!("migrating the SQLite database {url}: {e}"))?;
-        Ok(SqlStore::new(SqliteDb { pool, reader }))
+        let store = SqlStore::new(SqliteDb { pool, reader });
+        store.apply_additive().await.map_err(|e| anyhow::anyhow!("migrating the SQLite database {url}: {e}"))?;
+        Ok(store)
     }
 }
 
@@ -219,6 +222,11 @@ impl Dialect for SqliteDb {
         "account_search CROSS JOIN account_search_docs ON account_search_docs.doc = account_search.rowid \
          WHERE account_search MATCH ?",
     );
+
+    const ADDITIVE: &'static [Additive] = migrations::SQLITE;
+    /// `BEGIN IMMEDIATE` write transactions run one at a time already.
+    const MIGRATION_LOCK: Option<&'static str> = None;
+    const MIGRATION_UNLOCK: Option<&'static str> = None;
 
     type Row = SqliteRow;
     type Pool<'a> = SqlitePoolExec<'a>;
