@@ -98,6 +98,8 @@ pub async fn run(admin: &Admin<'_, AuthorizationServer>, command: ClientCommand,
                 introspect: Some(introspect),
                 backchannel_logout_uri,
                 backchannel_logout_session_required: None,
+                require_pushed_authorization_requests: None,
+                dpop_bound_access_tokens: None,
             };
             let made = admin.create_client(spec).await.map_err(|e| explain(e, String::new))?;
             let body = ClientBody::from(made);

@@ -220,6 +220,10 @@ pub struct ClientBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     backchannel_logout_uri: Option<String>,
     backchannel_logout_session_required: bool,
+    /// `/oauth2/authorize` takes only its pushed requests (RFC 9126).
+    require_pushed_authorization_requests: bool,
+    /// Its token requests must carry a DPoP proof (RFC 9449).
+    dpop_bound_access_tokens: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     /// Only when the client is registered or re-keyed: shown this once, stored only hashed.
@@ -248,6 +252,8 @@ impl From<OAuthClient> for ClientBody {
             self_registered: c.self_registered,
             backchannel_logout_uri: c.backchannel_logout_uri,
             backchannel_logout_session_required: c.backchannel_logout_session_required,
+            require_pushed_authorization_requests: c.policy.require_pushed_authorization_requests,
+            dpop_bound_access_tokens: c.policy.dpop_bound_access_tokens,
             created_at: c.created_at,
             updated_at: c.updated_at,
             client_secret: None,

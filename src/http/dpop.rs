@@ -7,6 +7,8 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 
 use super::extract::bearer;
+use super::state::AppState;
+use crate::accounts::oauth::OAuthError;
 use crate::accounts::oauth::dpop::Possession;
 use crate::tokens::dpop::ALGORITHMS;
 
@@ -43,6 +45,20 @@ pub fn proof(headers: &HeaderMap) -> Option<Result<&str, ()>> {
         return Some(Err(()));
     }
     Some(first.to_str().map_err(|_| ()))
+}
+
+/// The proof sent to an endpoint of the authorization server (the token endpoint, the pushed
+/// request's), if any; a repeated or unreadable `DPoP` header is `invalid_dpop_proof`.
+pub fn sent_proof(headers: &HeaderMap) -> Result<Option<&str>, OAuthError> {
+    proof(headers).transpose().map_err(|()| OAuthError::refused("invalid_dpop_proof", "send one DPoP header, as text"))
+}
+
+/// With nonces asked for, an answer of the authorization server names the one to use next
+/// (RFC 9449 section 8.1).
+pub fn with_nonce(state: &AppState, response: &mut Response) {
+    if let Some(nonce) = state.oauth.dpop_nonce().and_then(|nonce| HeaderValue::from_str(&nonce).ok()) {
+        response.headers_mut().insert("dpop-nonce", nonce);
+    }
 }
 
 /// The token of `Authorization: DPoP <token>`, if that is the header's scheme.

@@ -29,8 +29,36 @@ pub struct OAuthClient {
     pub backchannel_logout_uri: Option<String>,
     /// Its logout tokens must carry `sid`.
     pub backchannel_logout_session_required: bool,
+    /// What it asked of itself beyond 0.1.0's registration.
+    pub policy: ClientPolicy,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// What a client asked of itself in its registration (RFC 7591 metadata of later RFCs), kept as
+/// one JSON object (a column added after 0.1.0: a client an older release wrote has none of it).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ClientPolicy {
+    /// Its authorization requests must be pushed (RFC 9126 section 6): `/oauth2/authorize`
+    /// takes only a `request_uri` from it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_pushed_authorization_requests: bool,
+    /// Its access tokens are always DPoP-bound (RFC 9449 section 5.2): a token request of it
+    /// without a proof is refused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_bound_access_tokens: bool,
+}
+
+impl ClientPolicy {
+    /// The stored form: `None` when nothing is asked.
+    pub fn stored(&self) -> Option<String> {
+        (self != &Self::default()).then(|| serde_json::to_string(self).unwrap_or_default())
+    }
+
+    /// Read back; what this release does not know is ignored (a newer release's).
+    pub fn from_stored(text: Option<&str>) -> Self {
+        text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default()
+    }
 }
 
 /// An authorization code about to be handed out.
@@ -47,6 +75,9 @@ pub struct NewCode {
     pub resources: Vec<String>,
     /// PKCE S256: base64url(SHA-256(verifier)).
     pub code_challenge: String,
+    /// The thumbprint of the key the request named (`dpop_jkt`, RFC 9449 section 10): only a
+    /// proof of that key redeems the code.
+    pub dpop_jkt: Option<String>,
     /// How the person had authenticated (`SessionAuth`'s stored form).
     pub auth: String,
     pub created_at: DateTime<Utc>,

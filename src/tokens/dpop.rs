@@ -137,6 +137,11 @@ pub fn check(proof: &str, expected: &Expected) -> Result<Proof, Refused> {
     Ok(Proof { jkt, jti, nonce: claims.nonce })
 }
 
+/// Whether `jkt` could be a thumbprint: the base64url (unpadded) of a SHA-256.
+pub fn plausible_thumbprint(jkt: &str) -> bool {
+    jkt.len() == 43 && jkt.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+}
+
 /// The RFC 7638 thumbprint of a public JWK: SHA-256 of its required members, in lexicographic
 /// order, as compact JSON; `None` for a key type (or a member) it does not know.
 pub fn thumbprint(jwk: &serde_json::Map<String, Value>) -> Option<String> {

@@ -304,6 +304,39 @@ async fn a_client_that_names_no_scope_gets_the_resource_s_and_asks_again_for_mor
     let unknown =
         app.post_json("/oauth2/register", &json!({"redirect_uris": [REDIRECT], "scope": "mcp:root"}), None).await;
     assert_eq!(unknown.status(), StatusCode::BAD_REQUEST, "a scope no resource has");
+
+    // As MCP clients register: with the scope of the first challenge they met. The resource's
+    // other scopes come with it, so that their step-up to mcp:admin asks the person instead of
+    // being invalid_scope.
+    let challenged = json!({
+        "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none", "scope": "mcp:tools offline_access",
+        "grant_types": ["authorization_code", "refresh_token"],
+    });
+    let registered: Value = app.post_json("/oauth2/register", &challenged, None).await.json().await.unwrap();
+    assert_eq!(registered["scope"], "mcp:tools mcp:admin offline_access", "not reports:read, another resource's");
+    let sdk = Client { id: registered["client_id"].as_str().unwrap().to_owned(), secret: None };
+    let (verifier, challenge) = pkce();
+    let mut url = url::Url::parse(&app.url("/oauth2/authorize")).unwrap();
+    url.query_pairs_mut().extend_pairs([
+        ("client_id", sdk.id.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("response_type", "code"),
+        ("scope", "mcp:tools mcp:admin"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+        ("resource", "https://mcp.test"),
+    ]);
+    let back = authorize(&app, &browser, url.as_str(), "ann@example.com").await;
+    let form = [
+        ("grant_type", "authorization_code".to_owned()),
+        ("code", query_param(&back, "code").unwrap_or_else(|| panic!("a code: {back}"))),
+        ("redirect_uri", REDIRECT.to_owned()),
+        ("code_verifier", verifier),
+        ("client_id", sdk.id.clone()),
+    ];
+    let stepped: Value =
+        app.client.post(app.url("/oauth2/token")).form(&form).send().await.unwrap().json().await.unwrap();
+    assert_eq!(stepped["scope"], "mcp:tools mcp:admin", "{stepped}");
 }
 
 /// A browser-based MCP client, at an origin nobody listed, reaches discovery, registration and

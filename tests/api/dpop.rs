@@ -17,13 +17,13 @@ use crate::helpers::{Options, TestApp, jwt_payload};
 use crate::oauth::{Client, REDIRECT, authorize, pkce, register};
 
 /// A client's key pair (Ed25519), and the proofs it makes.
-struct Key {
+pub(crate) struct Key {
     pkcs8: Vec<u8>,
     x: String,
 }
 
 impl Key {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let pkcs8 = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap().as_ref().to_vec();
         let public = Ed25519KeyPair::from_pkcs8(&pkcs8).unwrap().public_key().as_ref().to_vec();
         Key { pkcs8, x: URL_SAFE_NO_PAD.encode(public) }
@@ -34,13 +34,13 @@ impl Key {
     }
 
     /// Its RFC 7638 thumbprint.
-    fn jkt(&self) -> String {
+    pub(crate) fn jkt(&self) -> String {
         let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, self.x);
         URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
     }
 
     /// A proof of this key for `method` `url`, with `token`'s hash.
-    fn proof(&self, method: &str, url: &str, token: Option<&str>) -> String {
+    pub(crate) fn proof(&self, method: &str, url: &str, token: Option<&str>) -> String {
         self.sign(self.jwk(), "dpop+jwt", claims(method, url, token))
     }
 

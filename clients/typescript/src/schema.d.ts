@@ -2498,6 +2498,10 @@ export interface components {
             /** @description Where it hears that a session of its ended (OpenID Connect Back-Channel Logout). */
             backchannel_logout_uri?: string | null;
             backchannel_logout_session_required: boolean;
+            /** @description `/oauth2/authorize` takes only its pushed requests (RFC 9126). */
+            require_pushed_authorization_requests: boolean;
+            /** @description Its token requests must carry a DPoP proof (RFC 9449). */
+            dpop_bound_access_tokens: boolean;
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -2537,6 +2541,10 @@ export interface components {
             backchannel_logout_uri?: string | null;
             /** @description Default `false`: its logout tokens carry `sid` whenever the session has one anyway. */
             backchannel_logout_session_required?: boolean | null;
+            /** @description Default `false`: `/oauth2/authorize` takes only a pushed request (`request_uri`, RFC 9126) of it. */
+            require_pushed_authorization_requests?: boolean | null;
+            /** @description Default `false`: its token requests must carry a DPoP proof, so its access tokens are always bound (RFC 9449). */
+            dpop_bound_access_tokens?: boolean | null;
         };
         ClientList: {
             clients: components["schemas"]["ClientBody"][];
@@ -3112,6 +3120,10 @@ export interface components {
             backchannel_logout_uri?: string | null;
             /** @description Its logout tokens carry `sid` (they always do when the session has one). */
             backchannel_logout_session_required?: boolean | null;
+            /** @description RFC 9126 section 6: `/oauth2/authorize` takes only a pushed request (`request_uri`) of it. */
+            require_pushed_authorization_requests?: boolean | null;
+            /** @description RFC 9449 section 5.2: its token requests must carry a DPoP proof. */
+            dpop_bound_access_tokens?: boolean | null;
         };
         /** @description The second step of a login. */
         MfaLoginBody: {
@@ -3435,6 +3447,11 @@ export interface components {
             max_age?: string | null;
             login_hint?: string | null;
             org_hint?: string | null;
+            /**
+             * @description RFC 9449 section 10: the thumbprint of the DPoP key the code is for. A `DPoP` proof sent
+             *     with the push (`htu` `{issuer}/oauth2/par`) names it too.
+             */
+            dpop_jkt?: string | null;
         };
         /** @description Readiness, with what the outbox waits on. */
         Readiness: {
@@ -3497,6 +3514,8 @@ export interface components {
             scope: string;
             backchannel_logout_uri?: string | null;
             backchannel_logout_session_required: boolean;
+            require_pushed_authorization_requests: boolean;
+            dpop_bound_access_tokens: boolean;
         };
         ResendBody: {
             email: string;

@@ -58,6 +58,8 @@ struct Checked {
     org_hint: Option<String>,
     /// The `resource` parameters (RFC 8707), which may repeat.
     resources: Vec<String>,
+    /// The thumbprint of the key the code is for (`dpop_jkt`, RFC 9449 section 10).
+    dpop_jkt: Option<String>,
 }
 
 /// The value of `name`, if given once and not empty.
@@ -265,6 +267,7 @@ impl AuthorizationServer {
             max_age: param(pairs, "max_age").and_then(|v| v.parse().ok()),
             login_hint: param(pairs, "login_hint").map(str::to_owned),
             org_hint: param(pairs, "org_hint").map(str::to_owned),
+            dpop_jkt: param(pairs, "dpop_jkt").map(str::to_owned),
             resources,
             client,
         }))
@@ -312,6 +315,20 @@ impl AuthorizationServer {
             return Some((
                 "invalid_request",
                 "authorization requests are pushed here first: POST them to /oauth2/par, then send request_uri".into(),
+            ));
+        }
+        if checked.client.policy.require_pushed_authorization_requests && !pushed {
+            return Some((
+                "invalid_request",
+                "this client registered require_pushed_authorization_requests: POST the request to /oauth2/par, then \
+                 send request_uri"
+                    .into(),
+            ));
+        }
+        if checked.dpop_jkt.as_deref().is_some_and(|jkt| !crate::tokens::dpop::plausible_thumbprint(jkt)) {
+            return Some((
+                "invalid_request",
+                "dpop_jkt is the base64url SHA-256 thumbprint of a key (RFC 7638)".into(),
             ));
         }
         match param(pairs, "response_type") {
@@ -374,6 +391,7 @@ impl AuthorizationServer {
             nonce: checked.nonce.clone(),
             resources: checked.resources.clone(),
             code_challenge: checked.challenge.clone(),
+            dpop_jkt: checked.dpop_jkt.clone(),
             auth: SessionAuth { org, ..session.auth.clone() }.encode(),
             created_at: now,
             expires_at: now + chrono::Duration::from_std(CODE_TTL).unwrap_or_default(),

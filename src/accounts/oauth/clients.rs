@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::{GRANT_TYPES, OAuthError, OAuthResult, parse_scopes, registrable};
 use crate::accounts::admin::Admin;
 use crate::accounts::{AuthorizationServer, Core, Error, FieldError, Result};
+use crate::model::client::ClientPolicy;
 use crate::model::outcome::{Effects, Kind};
 use crate::model::resource::Resource;
 use crate::store::clients::OAuthClient;
@@ -33,6 +34,10 @@ pub struct ClientSpec {
     /// Where it hears of a session's end; `Some("")` removes it.
     pub backchannel_logout_uri: Option<String>,
     pub backchannel_logout_session_required: Option<bool>,
+    /// Its authorization requests must be pushed (RFC 9126 section 6).
+    pub require_pushed_authorization_requests: Option<bool>,
+    /// Its access tokens are always DPoP-bound (RFC 9449 section 5.2).
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 /// A client just registered or re-keyed, with its secret: shown this once.
@@ -106,6 +111,12 @@ pub(super) fn apply(mut client: OAuthClient, spec: ClientSpec, resources: &[Reso
     if let Some(required) = spec.backchannel_logout_session_required {
         client.backchannel_logout_session_required = required;
     }
+    if let Some(required) = spec.require_pushed_authorization_requests {
+        client.policy.require_pushed_authorization_requests = required;
+    }
+    if let Some(required) = spec.dpop_bound_access_tokens {
+        client.policy.dpop_bound_access_tokens = required;
+    }
     if let Some(why) =
         client.backchannel_logout_uri.as_deref().and_then(|uri| logout_uri_problem(uri, client.confidential))
     {
@@ -147,6 +158,7 @@ impl Admin<'_, AuthorizationServer> {
             self_registered: false,
             backchannel_logout_uri: None,
             backchannel_logout_session_required: false,
+            policy: ClientPolicy::default(),
             created_at: now,
             updated_at: now,
         };

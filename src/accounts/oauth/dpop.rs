@@ -50,8 +50,15 @@ impl AuthorizationServer {
     /// The proof sent to the token endpoint (`None`: the tokens are bearer tokens), checked and
     /// spent; a bad one is `invalid_dpop_proof`.
     pub(super) async fn token_proof(&self, proof: Option<&str>) -> OAuthResult<Option<Proof>> {
+        self.endpoint_proof(proof, "/oauth2/token").await
+    }
+
+    /// The proof sent to one of the authorization server's endpoints (the token endpoint, or the
+    /// pushed request's, which binds the code to the key), checked and spent, with its nonce
+    /// when nonces are asked for.
+    pub(super) async fn endpoint_proof(&self, proof: Option<&str>, path: &str) -> OAuthResult<Option<Proof>> {
         let Some(proof) = proof else { return Ok(None) };
-        let url = format!("{}/oauth2/token", self.keys().issuer());
+        let url = format!("{}{path}", self.keys().issuer());
         let at = Possession { proof: Some(proof), method: "POST", url: &url };
         let proof = match self.proven(at, None).await? {
             Ok(proof) => proof,

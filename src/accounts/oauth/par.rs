@@ -80,9 +80,22 @@ impl AuthorizationServer {
         &self,
         client: &OAuthClient,
         mut pairs: Vec<(String, String)>,
+        dpop: Option<&str>,
     ) -> std::result::Result<Pushed, OAuthError> {
         if pairs.iter().any(|(key, _)| key == "request_uri") {
             return Err(OAuthError::invalid_request("a pushed request cannot name a request_uri"));
+        }
+        // A proof sent with the push binds the code to its key, as `dpop_jkt` would (RFC 9449
+        // section 10.1); both must then name the same key.
+        if let Some(proof) = self.endpoint_proof(dpop, "/oauth2/par").await? {
+            match pairs.iter().find(|(key, _)| key == "dpop_jkt") {
+                Some((_, named)) if *named != proof.jkt => {
+                    let why = "dpop_jkt names another key than the DPoP proof sent with the push";
+                    return Err(OAuthError::refused("invalid_dpop_proof", why));
+                }
+                Some(_) => {}
+                None => pairs.push(("dpop_jkt".to_owned(), proof.jkt)),
+            }
         }
         match pairs.iter().filter(|(key, _)| key == "client_id").map(|(_, value)| value).next() {
             Some(named) if *named != client.id => {

@@ -17,6 +17,7 @@ use super::clients::{ClientSpec, apply};
 use super::{OAuthError, OAuthResult};
 use crate::accounts::{AuthorizationServer, ClientInfo, Error};
 use crate::config::ClientRegistration;
+use crate::model::client::ClientPolicy;
 use crate::model::outcome::{Effects, Kind};
 use crate::model::resource::Resource;
 use crate::store::clients::OAuthClient;
@@ -46,6 +47,10 @@ pub struct ClientMetadata {
     pub scope: Option<String>,
     pub backchannel_logout_uri: Option<String>,
     pub backchannel_logout_session_required: Option<bool>,
+    /// RFC 9126 section 6.
+    pub require_pushed_authorization_requests: Option<bool>,
+    /// RFC 9449 section 5.2.
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 /// A registration as stored, and the secrets shown this once.
@@ -115,9 +120,9 @@ fn described(
         confidential: None,
         grant_types: Some(grants),
         scopes: Some(match metadata.scope {
-            Some(scope) => scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            Some(scope) => with_whole_resources(scope.split(' ').filter(|s| !s.is_empty()), resources),
             // OpenID Connect's usual four, and every protected resource's: the person is
-            // asked for whatever the client asks, and an MCP client names no scope here.
+            // asked for whatever the client asks.
             None => DEFAULT_SCOPES
                 .map(str::to_owned)
                 .into_iter()
@@ -128,9 +133,30 @@ fn described(
         introspect: Some(false),
         backchannel_logout_uri: Some(metadata.backchannel_logout_uri.unwrap_or_default()),
         backchannel_logout_session_required: Some(metadata.backchannel_logout_session_required.unwrap_or(false)),
+        require_pushed_authorization_requests: Some(metadata.require_pushed_authorization_requests.unwrap_or(false)),
+        dpop_bound_access_tokens: Some(metadata.dpop_bound_access_tokens.unwrap_or(false)),
     };
     let client = apply(OAuthClient { confidential, ..client }, spec, resources).map_err(metadata_error)?;
     Ok((client, method))
+}
+
+/// The scopes a client registers for when it names `named`: those, and every other scope of a
+/// protected resource one of them belongs to. MCP clients register with the scope of the first
+/// challenge they met (`mcp:tools`) and, when a tool answers `insufficient_scope`, ask again for
+/// another of the same resource (`mcp:admin`); the person is asked each time, as for any
+/// self-registered client, so a resource's scopes are one registration.
+fn with_whole_resources<'a>(named: impl Iterator<Item = &'a str>, resources: &[Resource]) -> Vec<String> {
+    let mut scopes: Vec<String> = Vec::new();
+    for scope in named {
+        let resource = resources.iter().find(|r| r.scopes().iter().any(|s| s == scope));
+        let whole = resource.map(|r| r.scopes().to_vec()).unwrap_or_else(|| vec![scope.to_owned()]);
+        for scope in whole {
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+    }
+    scopes
 }
 
 /// How a confidential client authenticates, as it registered: gatehouse takes either, so the
@@ -178,6 +204,7 @@ impl AuthorizationServer {
             self_registered: true,
             backchannel_logout_uri: None,
             backchannel_logout_session_required: false,
+            policy: ClientPolicy::default(),
             created_at: now,
             updated_at: now,
         };

@@ -5,10 +5,10 @@
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+pub use super::claims::ClientAccessClaims;
 use super::claims::account_claims;
 use super::dpop::{Confirmation, bound_refresh, token_type};
 use super::resources::Audience;
@@ -24,37 +24,6 @@ use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
 
 /// The `typ` of a client's access token.
 const ACCESS_TYP: &str = "at+jwt";
-
-/// The claims of a client's access token.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ClientAccessClaims {
-    pub iss: String,
-    /// The account id, or the client's for client credentials.
-    pub sub: String,
-    /// The client; the client an exchange was for; or the resources (RFC 8707) named.
-    pub aud: Audience,
-    pub client_id: String,
-    pub scope: String,
-    /// The client session (none for client credentials).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sid: Option<Uuid>,
-    /// Who acts for `sub` (RFC 8693 `act`, `{"sub": …}`): a token exchange's actor. Such a
-    /// token's `aud` may be another client than `client_id`, the one that exchanged it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub act: Option<Value>,
-    pub iat: i64,
-    pub exp: i64,
-    pub jti: Uuid,
-    /// The key the token is bound to (DPoP, RFC 9449): it opens a door only with a proof of it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cnf: Option<Confirmation>,
-}
-
-impl crate::tokens::verified::Expiring for ClientAccessClaims {
-    fn expires_at(&self) -> i64 {
-        self.exp
-    }
-}
 
 /// What the token endpoint was sent, beside the client's credentials.
 #[derive(Debug, Default)]
@@ -127,6 +96,10 @@ impl AuthorizationServer {
         // Checked (and spent) before a code or refresh token is spent on it.
         let proof = self.token_proof(request.dpop.as_deref()).await?;
         let jkt = proof.as_ref().map(|proof| proof.jkt.as_str());
+        if client.policy.dpop_bound_access_tokens && jkt.is_none() {
+            let why = "this client registered dpop_bound_access_tokens: its token requests carry a DPoP proof";
+            return Err(OAuthError::refused("invalid_dpop_proof", why));
+        }
         if let Some(resource) = request.resource.as_deref().and_then(|r| canonical(r).ok()) {
             self.bound_as_resources_ask(&Audience::one(resource), jkt)?;
         }
@@ -183,6 +156,10 @@ impl AuthorizationServer {
         }
         if !crate::tokens::pkce::holds(&verifier, &issued.code_challenge) {
             return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"));
+        }
+        if issued.dpop_jkt.as_deref().is_some_and(|bound| jkt != Some(bound)) {
+            let why = "the authorization request named a DPoP key (dpop_jkt) this request did not prove";
+            return Err(OAuthError::refused("invalid_dpop_proof", why));
         }
         // The browser session that granted it must still be live: a logout in between wins.
         let browser = self.sessions.live_session(issued.browser_session_id, now).await?;

@@ -54,6 +54,10 @@ struct ClientInput {
     backchannel_logout_uri: Option<String>,
     /// Default `false`: its logout tokens carry `sid` whenever the session has one anyway.
     backchannel_logout_session_required: Option<bool>,
+    /// Default `false`: `/oauth2/authorize` takes only a pushed request (`request_uri`, RFC 9126) of it.
+    require_pushed_authorization_requests: Option<bool>,
+    /// Default `false`: its token requests must carry a DPoP proof, so its access tokens are always bound (RFC 9449).
+    dpop_bound_access_tokens: Option<bool>,
 }
 
 impl From<ClientInput> for ClientSpec {
@@ -69,6 +73,8 @@ impl From<ClientInput> for ClientSpec {
             introspect: i.introspect,
             backchannel_logout_uri: i.backchannel_logout_uri,
             backchannel_logout_session_required: i.backchannel_logout_session_required,
+            require_pushed_authorization_requests: i.require_pushed_authorization_requests,
+            dpop_bound_access_tokens: i.dpop_bound_access_tokens,
         }
     }
 }

@@ -191,12 +191,9 @@ async fn token(
         Ok(found) => found,
         Err(refusal) => return refusal,
     };
-    let dpop = match crate::http::dpop::proof(&headers) {
-        Some(Ok(proof)) => Some(proof.to_owned()),
-        Some(Err(())) => {
-            return oauth_error(OAuthError::refused("invalid_dpop_proof", "send one DPoP header, as text"), basic);
-        }
-        None => None,
+    let dpop = match dpop::sent_proof(&headers) {
+        Ok(proof) => proof.map(str::to_owned),
+        Err(refused) => return oauth_error(refused, basic),
     };
     let request = TokenRequest {
         grant_type: form.grant_type.unwrap_or_default(),
@@ -221,10 +218,7 @@ async fn token(
         Ok(tokens) => Json(TokenAnswer::from(tokens)).into_response(),
         Err(error) => oauth_error(error, basic),
     };
-    // With nonces asked for, every answer names the one to use next (RFC 9449 §8.1).
-    if let Some(nonce) = state.oauth.dpop_nonce().and_then(|nonce| HeaderValue::from_str(&nonce).ok()) {
-        answer.headers_mut().insert("dpop-nonce", nonce);
-    }
+    dpop::with_nonce(&state, &mut answer);
     answer
 }
 

@@ -15,6 +15,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::http::client_auth::{calling_client, oauth_error};
+use crate::http::dpop;
 use crate::http::error::{Errors, code};
 use crate::http::extract::FormPairs;
 use crate::http::state::AppState;
@@ -44,6 +45,9 @@ struct PushedRequestForm {
     max_age: Option<String>,
     login_hint: Option<String>,
     org_hint: Option<String>,
+    /// RFC 9449 section 10: the thumbprint of the DPoP key the code is for. A `DPoP` proof sent
+    /// with the push (`htu` `{issuer}/oauth2/par`) names it too.
+    dpop_jkt: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -68,7 +72,11 @@ async fn push(State(state): State<AppState>, headers: HeaderMap, FormPairs(mut p
         Ok(found) => found,
         Err(refusal) => return refusal,
     };
-    match state.oauth.push_request(&app, pairs).await {
+    let proof = match dpop::sent_proof(&headers) {
+        Ok(proof) => proof,
+        Err(refused) => return oauth_error(refused, basic),
+    };
+    let mut response = match state.oauth.push_request(&app, pairs, proof).await {
         Ok(pushed) => {
             let answer = PushedRequestAnswer { request_uri: pushed.request_uri, expires_in: pushed.expires_in };
             let mut response = (StatusCode::CREATED, Json(answer)).into_response();
@@ -76,5 +84,7 @@ async fn push(State(state): State<AppState>, headers: HeaderMap, FormPairs(mut p
             response
         }
         Err(error) => oauth_error(error, basic),
-    }
+    };
+    dpop::with_nonce(&state, &mut response);
+    response
 }

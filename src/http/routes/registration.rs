@@ -67,6 +67,10 @@ struct MetadataInput {
     backchannel_logout_uri: Option<String>,
     /// Its logout tokens carry `sid` (they always do when the session has one).
     backchannel_logout_session_required: Option<bool>,
+    /// RFC 9126 section 6: `/oauth2/authorize` takes only a pushed request (`request_uri`) of it.
+    require_pushed_authorization_requests: Option<bool>,
+    /// RFC 9449 section 5.2: its token requests must carry a DPoP proof.
+    dpop_bound_access_tokens: Option<bool>,
 }
 
 impl From<MetadataInput> for ClientMetadata {
@@ -81,6 +85,8 @@ impl From<MetadataInput> for ClientMetadata {
             scope: m.scope,
             backchannel_logout_uri: m.backchannel_logout_uri,
             backchannel_logout_session_required: m.backchannel_logout_session_required,
+            require_pushed_authorization_requests: m.require_pushed_authorization_requests,
+            dpop_bound_access_tokens: m.dpop_bound_access_tokens,
         }
     }
 }
@@ -111,6 +117,8 @@ struct RegistrationAnswer {
     #[serde(skip_serializing_if = "Option::is_none")]
     backchannel_logout_uri: Option<String>,
     backchannel_logout_session_required: bool,
+    require_pushed_authorization_requests: bool,
+    dpop_bound_access_tokens: bool,
 }
 
 fn answer(state: &AppState, registered: Registered) -> RegistrationAnswer {
@@ -132,6 +140,8 @@ fn answer(state: &AppState, registered: Registered) -> RegistrationAnswer {
         scope: client.scopes.join(" "),
         backchannel_logout_uri: client.backchannel_logout_uri,
         backchannel_logout_session_required: client.backchannel_logout_session_required,
+        require_pushed_authorization_requests: client.policy.require_pushed_authorization_requests,
+        dpop_bound_access_tokens: client.policy.dpop_bound_access_tokens,
     }
 }
 
