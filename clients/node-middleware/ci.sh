@@ -58,7 +58,7 @@ tarball=$(ls "$work"/gatehouse-middleware-*.tgz)
 tar -tzf "$tarball" | sort >"$work/contents"
 sed 's/^/  /' "$work/contents"
 for required in dist/index.js dist/index.d.ts dist/express.js dist/express.d.ts dist/fastify.js dist/fastify.d.ts \
-  dist/http.js dist/http.d.ts dist/verifier.js dist/errors.js package.json README.md; do
+  dist/http.js dist/http.d.ts dist/verifier.js dist/errors.js dist/resource.js dist/caller.js package.json README.md; do
   grep -qx "package/$required" "$work/contents" || die "the tarball lacks $required"
 done
 if grep -Ev '^package/(dist/[a-z]+\.(js|d\.ts)|package\.json|README\.md|LICENSE[^/]*)$' "$work/contents"; then
@@ -85,6 +85,8 @@ EOF
     "fastify gatehouse": typeof fastify.gatehouse === "function" && typeof fastify.gatehouseHook === "function",
     "http gatehouse": typeof http.gatehouse === "function" && typeof http.sendError === "function",
     "a middleware": typeof express.gatehouse({ issuer: "http://127.0.0.1:9", log: () => {} }) === "function",
+    "resourceMetadata": [express, fastify, http].every((entry) => typeof entry.resourceMetadata === "function"),
+    "canonicalResource": root.canonicalResource("HTTPS://MCP.example.com:443") === "https://mcp.example.com/",
   };
   const failed = Object.entries(checks).filter(([, ok]) => !ok).map(([name]) => name);
   if (failed.length) { console.error("failed: " + failed.join(", ")); process.exit(1); }

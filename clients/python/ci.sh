@@ -44,7 +44,7 @@ import sys, tarfile, zipfile
 
 wheel, sdist = sys.argv[1:]
 names = set(zipfile.ZipFile(wheel).namelist())
-modules = {f"gatehouse_middleware/{m}" for m in ("__init__.py", "auth.py", "errors.py", "verifier.py", "starlette.py", "fastapi.py", "flask.py", "py.typed")}
+modules = {f"gatehouse_middleware/{m}" for m in ("__init__.py", "auth.py", "errors.py", "resource.py", "verifier.py", "starlette.py", "fastapi.py", "flask.py", "py.typed")}
 missing = modules - names
 assert not missing, f"the wheel lacks {sorted(missing)}"
 info = next(n for n in names if n.endswith(".dist-info/METADATA"))

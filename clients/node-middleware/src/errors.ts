@@ -13,7 +13,10 @@ export type GatehouseErrorCode =
   | "mfa_enrolment_required"
   /** 403: the session's `aal` is below the `requireAal` of the route. */
   | "insufficient_aal"
-  /** 403: the account's `role` is not one of the `requireRole` of the route. */
+  /**
+   * 403: the account's `role` is not one of the `requireRole` of the route, or (reason
+   * `insufficient_scope`) the token lacks a scope of the route's `scopes`.
+   */
   | "forbidden"
   /** 503: gatehouse could not be reached for its keys or a live check. */
   | "unavailable"
@@ -31,6 +34,7 @@ export type GatehouseErrorReason =
   | "bad_signature"
   | "wrong_issuer"
   | "wrong_audience"
+  | "dpop_bound"
   | "expired"
   | "not_yet_valid"
   | "missing_claim"
@@ -38,6 +42,7 @@ export type GatehouseErrorReason =
   | "enrolment_only"
   | "insufficient_aal"
   | "role"
+  | "insufficient_scope"
   | "unreachable"
   | "issuer_mismatch"
   | "bad_discovery"
@@ -72,6 +77,17 @@ const STATUSES: Record<GatehouseErrorCode, number> = {
   internal_error: 500,
 };
 
+/**
+ * What a protected resource's refusal tells the client, RFC 9728's challenge: where the
+ * resource's metadata is (which names gatehouse), and the scopes to ask for.
+ */
+export interface Challenge {
+  /** The resource's metadata URL. */
+  resourceMetadata: string;
+  /** The scopes to ask for: the route's, else the resource's; none when unknown. */
+  scopes?: readonly string[];
+}
+
 /** What the client is told for a `500` and a `503`: the cause (addresses, errors) stays in the server's log. */
 const INTERNAL_DETAIL = "Something went wrong on our side; it has been logged.";
 const UNAVAILABLE_DETAIL = "The API could not reach its authentication service to check the token; try again shortly.";
@@ -87,13 +103,26 @@ export class GatehouseError extends Error {
   readonly code: GatehouseErrorCode;
   readonly reason: GatehouseErrorReason;
   readonly title: string;
+  /** On a protected resource (the `resource` option): RFC 9728's challenge of a `401`, or of a `403` for a scope. */
+  readonly challenge: Challenge | undefined;
 
-  constructor(code: GatehouseErrorCode, reason: GatehouseErrorReason, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(
+    code: GatehouseErrorCode,
+    reason: GatehouseErrorReason,
+    message: string,
+    options?: { cause?: unknown; challenge?: Challenge },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.reason = reason;
     this.status = STATUSES[code];
     this.title = TITLES[code];
+    this.challenge = options?.challenge;
+  }
+
+  /** The same refusal with a protected resource's challenge. */
+  withChallenge(challenge: Challenge): GatehouseError {
+    return new GatehouseError(this.code, this.reason, this.message, { cause: this.cause, challenge });
   }
 
   /**
@@ -110,23 +139,34 @@ export class GatehouseError extends Error {
     };
   }
 
-  /** The headers of the answer, as gatehouse sends them (RFC 6750 for a `401`). */
+  /**
+   * The headers of the answer, as gatehouse sends them: RFC 6750's `WWW-Authenticate` on a
+   * `401`, and on a protected resource RFC 9728's (`resource_metadata`, `scope`) on a `401` and
+   * on the `403` of a missing scope.
+   */
   get headers(): Record<string, string> {
     const headers: Record<string, string> = {
       "content-type": "application/problem+json",
       "cache-control": "no-store",
     };
-    if (this.status === 401) {
-      headers["www-authenticate"] =
-        this.reason === "missing_token"
-          ? "Bearer"
-          : this.reason === "not_bearer"
-            ? 'Bearer error="invalid_request"'
-            : 'Bearer error="invalid_token"';
+    if (this.status === 401 || this.reason === "insufficient_scope") {
+      const parts = [];
+      const error = this.challengeError;
+      if (error !== undefined) parts.push(`error="${error}"`);
+      if (this.challenge?.scopes?.length) parts.push(`scope="${this.challenge.scopes.join(" ")}"`);
+      if (this.challenge) parts.push(`resource_metadata="${this.challenge.resourceMetadata}"`);
+      headers["www-authenticate"] = parts.length === 0 ? "Bearer" : `Bearer ${parts.join(", ")}`;
     } else if (this.status === 503) {
       headers["retry-after"] = "1";
     }
     return headers;
+  }
+
+  /** RFC 6750's `error` of the challenge: none without a token, `invalid_request` for another scheme. */
+  private get challengeError(): string | undefined {
+    if (this.reason === "insufficient_scope") return "insufficient_scope";
+    if (this.reason === "missing_token") return undefined;
+    return this.reason === "not_bearer" ? "invalid_request" : "invalid_token";
   }
 }
 

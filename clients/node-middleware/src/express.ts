@@ -7,14 +7,23 @@
  *
  * A request with a valid token goes on with `req.auth` (and `res.locals.auth`) set; any other
  * is answered here: `401`, `403`, `503` or `500` with a problem document as gatehouse answers.
+ *
+ * A protected resource (an MCP server, an API of `GATEHOUSE_RESOURCES`) names itself, and serves
+ * its metadata at the root of the app:
+ *
+ *   const mcp = { issuer, resource: "https://mcp.example.com/mcp", resourceScopes: ["mcp:tools", "mcp:admin"] };
+ *   app.use(resourceMetadata(mcp));
+ *   app.post("/mcp", gatehouse({ ...mcp, scopes: ["mcp:tools"] }), handler);
  */
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 
 import { GatehouseError } from "./errors.js";
-import { createVerifier, type GatehouseAuth, type GatehouseOptions } from "./verifier.js";
+import { metadataDocument, METADATA_HEADERS, protectedResource } from "./resource.js";
+import { createVerifier, issuerOf, type GatehouseAuth, type GatehouseOptions } from "./verifier.js";
 
 export { GatehouseError } from "./errors.js";
-export type { GatehouseErrorCode, GatehouseErrorReason, Problem } from "./errors.js";
+export type { Challenge, GatehouseErrorCode, GatehouseErrorReason, Problem } from "./errors.js";
+export type { ProtectedResource, ResourceMetadata } from "./resource.js";
 export type { AccessTokenClaims, GatehouseAuth, GatehouseOptions, GatehouseOrg } from "./verifier.js";
 
 declare global {
@@ -63,6 +72,22 @@ export function gatehouse(options: GatehouseOptions): GatehouseMiddleware {
     );
   };
   return Object.assign(middleware, { ready: () => verifier.ready() });
+}
+
+/**
+ * Serves the protected resource's metadata (RFC 9728) that the `resource` options describe, at
+ * its path (`/.well-known/oauth-protected-resource/mcp` for `https://mcp.example.com/mcp`):
+ * `app.use(resourceMetadata({ issuer, resource, resourceScopes }))`, at the root of the app and
+ * before any middleware that would ask that path for a token. Other requests go on.
+ */
+export function resourceMetadata(options: GatehouseOptions): RequestHandler {
+  const resource = protectedResource(options);
+  if (!resource) throw new TypeError("gatehouse-middleware: resourceMetadata needs the resource option: the API's URL in GATEHOUSE_RESOURCES");
+  const body = JSON.stringify(metadataDocument(resource, issuerOf(options)));
+  return (req, res, next) => {
+    if (req.path !== resource.metadataPath || (req.method !== "GET" && req.method !== "HEAD")) return next();
+    res.status(200).set(METADATA_HEADERS).send(body);
+  };
 }
 
 export default gatehouse;

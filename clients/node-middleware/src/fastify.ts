@@ -11,14 +11,23 @@
  * Like `fastify-plugin`, the plugin is not encapsulated: its `onRequest` hook covers the routes
  * of the scope it is registered in (register it inside a scope of its own, as above, to protect
  * part of an app). For a single route: `{ onRequest: gatehouseHook({ issuer, requireAal: 2 }) }`.
+ *
+ * A protected resource (an MCP server, an API of `GATEHOUSE_RESOURCES`) names itself, and serves
+ * its metadata with a route of its own, registered at the root:
+ *
+ *   const mcp = { issuer, resource: "https://mcp.example.com/mcp", resourceScopes: ["mcp:tools", "mcp:admin"] };
+ *   app.register(resourceMetadata, mcp);
+ *   app.post("/mcp", { onRequest: gatehouseHook({ ...mcp, scopes: ["mcp:tools"] }) }, handler);
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 
 import { GatehouseError } from "./errors.js";
-import { createVerifier, type GatehouseAuth, type GatehouseOptions, type Verifier } from "./verifier.js";
+import { metadataDocument, METADATA_HEADERS, protectedResource } from "./resource.js";
+import { createVerifier, issuerOf, type GatehouseAuth, type GatehouseOptions, type Verifier } from "./verifier.js";
 
 export { GatehouseError } from "./errors.js";
-export type { GatehouseErrorCode, GatehouseErrorReason, Problem } from "./errors.js";
+export type { Challenge, GatehouseErrorCode, GatehouseErrorReason, Problem } from "./errors.js";
+export type { ProtectedResource, ResourceMetadata } from "./resource.js";
 export type { AccessTokenClaims, GatehouseAuth, GatehouseOptions, GatehouseOrg } from "./verifier.js";
 
 declare module "fastify" {
@@ -67,5 +76,18 @@ Object.assign(gatehouse, {
   [Symbol.for("fastify.display-name")]: "gatehouse-middleware",
   [Symbol.for("plugin-meta")]: { name: "gatehouse-middleware", fastify: ">=4" },
 });
+
+/**
+ * A plugin serving the protected resource's metadata (RFC 9728) that the `resource` options
+ * describe, at its path (`GET /.well-known/oauth-protected-resource/mcp` for
+ * `https://mcp.example.com/mcp`): `app.register(resourceMetadata, { issuer, resource, resourceScopes })`,
+ * at the root (a prefix would move the route), outside the scope of the `gatehouse` plugin.
+ */
+export const resourceMetadata: FastifyPluginAsync<GatehouseOptions> = async (fastify: FastifyInstance, options: GatehouseOptions) => {
+  const resource = protectedResource(options);
+  if (!resource) throw new TypeError("gatehouse-middleware: resourceMetadata needs the resource option: the API's URL in GATEHOUSE_RESOURCES");
+  const body = JSON.stringify(metadataDocument(resource, issuerOf(options)));
+  fastify.get(resource.metadataPath, (_request, reply) => reply.code(200).headers(METADATA_HEADERS).send(body));
+};
 
 export default gatehouse;

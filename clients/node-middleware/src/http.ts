@@ -9,14 +9,24 @@
  *
  *   // or by hand, in a handler of your own:
  *   const who = await auth.authenticate(req);   // throws a GatehouseError
+ *
+ * A protected resource (an MCP server, an API of `GATEHOUSE_RESOURCES`) names itself, and serves
+ * its metadata before anything else:
+ *
+ *   const mcp = { issuer, resource: "https://mcp.example.com/mcp", resourceScopes: ["mcp:tools"] };
+ *   const metadata = resourceMetadata(mcp);
+ *   const protect = gatehouse(mcp).protect(handler);
+ *   createServer((req, res) => metadata(req, res) || protect(req, res));
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 
 import { GatehouseError } from "./errors.js";
-import { createVerifier, type GatehouseAuth, type GatehouseOptions } from "./verifier.js";
+import { metadataDocument, METADATA_HEADERS, protectedResource } from "./resource.js";
+import { createVerifier, issuerOf, type GatehouseAuth, type GatehouseOptions } from "./verifier.js";
 
 export { GatehouseError } from "./errors.js";
-export type { GatehouseErrorCode, GatehouseErrorReason, Problem } from "./errors.js";
+export type { Challenge, GatehouseErrorCode, GatehouseErrorReason, Problem } from "./errors.js";
+export type { ProtectedResource, ResourceMetadata } from "./resource.js";
 export type { AccessTokenClaims, GatehouseAuth, GatehouseOptions, GatehouseOrg } from "./verifier.js";
 
 /** A request that got through `protect`: `req.auth` is set. */
@@ -80,6 +90,25 @@ export function gatehouse(options: GatehouseOptions): HttpGatehouse {
     },
     sendError,
     ready: () => verifier.ready(),
+  };
+}
+
+/**
+ * Answers the protected resource's metadata (RFC 9728) that the `resource` options describe:
+ * the returned function answers `GET` (and `HEAD`) of its path
+ * (`/.well-known/oauth-protected-resource/mcp` for `https://mcp.example.com/mcp`) and returns
+ * `true`, and returns `false` for any other request, which it leaves alone.
+ */
+export function resourceMetadata(options: GatehouseOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const resource = protectedResource(options);
+  if (!resource) throw new TypeError("gatehouse-middleware: resourceMetadata needs the resource option: the API's URL in GATEHOUSE_RESOURCES");
+  const body = JSON.stringify(metadataDocument(resource, issuerOf(options)));
+  return (req, res) => {
+    const path = (req.url ?? "").split("?")[0];
+    if (path !== resource.metadataPath || (req.method !== "GET" && req.method !== "HEAD")) return false;
+    res.writeHead(200, { ...METADATA_HEADERS, "content-length": Buffer.byteLength(body) });
+    res.end(req.method === "HEAD" ? undefined : body);
+    return true;
   };
 }
 

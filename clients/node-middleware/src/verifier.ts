@@ -1,70 +1,24 @@
 /**
  * The verification every entry point shares: gatehouse's discovery document read once, its
  * keys fetched and cached, each access token checked offline with `jose`, and on request a
- * live check of the session at gatehouse.
+ * live check of the session at gatehouse. With the `resource` option the API is a protected
+ * resource, which also takes the access tokens gatehouse issued client apps for it.
  */
 import { decodeProtectedHeader, errors as jose, importJWK, jwtVerify, type CryptoKey, type JWK, type JWTPayload } from "jose";
 
+import {
+  accountCaller,
+  bearerToken,
+  checkRequirements,
+  clientCaller,
+  tokenKind,
+  type GatehouseAuth,
+  type Requirements,
+} from "./caller.js";
 import { GatehouseError, quote, unauthorized, unavailable } from "./errors.js";
+import { audienceHolds, protectedResource, scopeList, type ProtectedResource } from "./resource.js";
 
-/** An organization the token is scoped to (the `org` claim, in gatehouse versions that have organizations). */
-export interface GatehouseOrg {
-  id: string;
-  slug: string;
-  /** The account's role in the organization. */
-  role: string;
-  permissions: string[];
-}
-
-/** The claims of a gatehouse access token. */
-export interface AccessTokenClaims extends JWTPayload {
-  /** gatehouse's public URL. */
-  iss: string;
-  /** The account id (a UUID). */
-  sub: string;
-  /** `GATEHOUSE_TOKEN_AUDIENCE`, by default gatehouse's public URL. */
-  aud: string | string[];
-  /** The session the token belongs to. */
-  sid: string;
-  iat: number;
-  exp: number;
-  jti: string;
-  /** The account's address at issue time. */
-  email: string;
-  /** `user` or `admin` at issue time. */
-  role: "user" | "admin" | (string & {});
-  /** The admin-written object of the account (`{}` unless set). */
-  app_data: Record<string, unknown>;
-  /** How the session was authenticated (RFC 8176): `["pwd"]`, `["pwd","otp","mfa"]`, … */
-  amr: string[];
-  /** 1 for one factor, 2 for two, 0 for an enrolment-only session. */
-  aal: number;
-  org?: GatehouseOrg;
-}
-
-/** Who is calling: what a verified token says, as `req.auth`. */
-export interface GatehouseAuth {
-  /** The account id (`sub`): the stable key to store on your side. */
-  accountId: string;
-  /** The account's address when the token was issued (`email`). */
-  email: string;
-  /** `user` or `admin` when the token was issued (`role`). */
-  role: "user" | "admin" | (string & {});
-  /** 1 for one factor, 2 for two (`aal`); never 0, which is refused. */
-  aal: number;
-  /** How the session was authenticated (`amr`, RFC 8176). */
-  amr: string[];
-  /** The admin-written object of the account (`app_data`); never the user-written `data`. */
-  appData: Record<string, unknown>;
-  /** The session the token belongs to (`sid`). */
-  sessionId: string;
-  /** The organization the token is scoped to (`org`), when gatehouse issues one. */
-  org?: GatehouseOrg;
-  /** Every claim of the token. */
-  claims: AccessTokenClaims;
-  /** With `live: "user"`: the account as gatehouse answered `GET /user` for this request. */
-  account?: Record<string, unknown>;
-}
+export type { AccessTokenClaims, GatehouseAuth, GatehouseOrg } from "./caller.js";
 
 /** The options of every entry point. Durations are in seconds. */
 export interface GatehouseOptions {
@@ -80,9 +34,28 @@ export interface GatehouseOptions {
   /** The roles accepted (`403 forbidden` for others); any by default. */
   requireRole?: string | string[];
   /**
+   * This API's URL as gatehouse's `GATEHOUSE_RESOURCES` lists it (`https://mcp.example.com/mcp`):
+   * the API is a protected resource, and also takes the access tokens gatehouse issued client
+   * apps for it (`typ: at+jwt`, `aud` holding this URL in any spelling). Refusals then carry RFC
+   * 9728's challenge, which names the resource's metadata (see `resourceMetadata`). Without it,
+   * client apps' tokens are refused.
+   */
+  resource?: string;
+  /** The scopes the resource supports (its scopes in `GATEHOUSE_RESOURCES`), for its metadata and challenges. */
+  resourceScopes?: string[];
+  /** The resource's name for people, for its metadata (`resource_name`). */
+  resourceName?: string;
+  /**
+   * The scopes a token must hold (all of them), with `resource`: others get `403 forbidden` with
+   * RFC 6750's `insufficient_scope` challenge, and the client asks for more. gatehouse's own
+   * access tokens carry no scopes, so a route with `scopes` takes client apps' tokens only.
+   */
+  scopes?: string[];
+  /**
    * `"user"`: after the offline checks, ask gatehouse whether the session still lives
    * (`GET {issuer}/user` with the token), on every request, so that a logout is seen at once.
-   * Default `false`: offline only.
+   * Default `false`: offline only. Not with `resource`: `GET /user` takes gatehouse's own tokens
+   * only (behind gatehouse's forward-auth, a client's token is checked against its session).
    */
   live?: false | "user";
   /** Clock skew allowed for `exp` and `nbf`. Default 5. */
@@ -106,6 +79,8 @@ export interface GatehouseOptions {
 export interface Verifier {
   /** The configured issuer, without a trailing slash. */
   readonly issuer: string;
+  /** The protected resource of the `resource` options; `undefined` without them. */
+  readonly resource: ProtectedResource | undefined;
   /**
    * Reads the discovery document and the keys now. Rejects with a `GatehouseError` when the
    * issuer is misconfigured (`code` `internal_error`: its message names both spellings) or
@@ -182,6 +157,23 @@ function describe(error: unknown): string {
   return String(error);
 }
 
+/** The issuer of the options, checked, without a trailing slash: the `iss` of every token. */
+export function issuerOf(options: Pick<GatehouseOptions, "issuer">): string {
+  if (!options || typeof options.issuer !== "string") {
+    throw new TypeError("gatehouse-middleware: the issuer option is required: gatehouse's public URL, e.g. { issuer: 'https://auth.example.com' }");
+  }
+  let url: URL;
+  try {
+    url = new URL(options.issuer);
+  } catch {
+    throw new TypeError(`gatehouse-middleware: the issuer ${quote(options.issuer)} is not a URL`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new TypeError(`gatehouse-middleware: the issuer ${quote(options.issuer)} is not an http(s) URL`);
+  }
+  return withoutTrailingSlash(options.issuer);
+}
+
 /** Builds a verifier. Throws a `TypeError` at once for options that cannot work. */
 export function createVerifier(options: GatehouseOptions): Verifier {
   return new GatehouseVerifier(options);
@@ -190,8 +182,8 @@ export function createVerifier(options: GatehouseOptions): Verifier {
 class GatehouseVerifier implements Verifier {
   readonly issuer: string;
   private readonly audience: string | string[] | undefined;
-  private readonly requireAal: number;
-  private readonly requireRole: string[] | undefined;
+  private readonly requirements: Requirements;
+  readonly resource: ProtectedResource | undefined;
   private readonly live: false | "user";
   private readonly clockTolerance: number;
   private readonly refetchMs: number;
@@ -214,26 +206,11 @@ class GatehouseVerifier implements Verifier {
   private unknownKidFetchedAt = -Infinity;
 
   constructor(options: GatehouseOptions) {
-    if (!options || typeof options.issuer !== "string") {
-      throw new TypeError("gatehouse-middleware: the issuer option is required: gatehouse's public URL, e.g. { issuer: 'https://auth.example.com' }");
-    }
-    let url: URL;
-    try {
-      url = new URL(options.issuer);
-    } catch {
-      throw new TypeError(`gatehouse-middleware: the issuer ${quote(options.issuer)} is not a URL`);
-    }
-    if (url.protocol !== "https:" && url.protocol !== "http:") {
-      throw new TypeError(`gatehouse-middleware: the issuer ${quote(options.issuer)} is not an http(s) URL`);
-    }
-    this.issuer = withoutTrailingSlash(options.issuer);
+    this.issuer = issuerOf(options);
     this.audience = options.audience;
     if (options.requireAal !== undefined && options.requireAal !== 1 && options.requireAal !== 2) {
       throw new TypeError(`gatehouse-middleware: requireAal is 1 or 2 (got ${String(options.requireAal)})`);
     }
-    this.requireAal = options.requireAal ?? 1;
-    this.requireRole =
-      options.requireRole === undefined ? undefined : Array.isArray(options.requireRole) ? options.requireRole : [options.requireRole];
     const live = options.live ?? false;
     if ((live as string) === "introspect") {
       throw new TypeError(
@@ -245,6 +222,22 @@ class GatehouseVerifier implements Verifier {
       throw new TypeError(`gatehouse-middleware: live is false or 'user' (got ${quote(live)})`);
     }
     this.live = live;
+    this.resource = protectedResource(options);
+    if (options.scopes !== undefined && !this.resource) {
+      throw new TypeError("gatehouse-middleware: scopes are a protected resource's: set resource (the API's URL in GATEHOUSE_RESOURCES) too");
+    }
+    if (this.resource && live !== false) {
+      throw new TypeError(
+        "gatehouse-middleware: live: 'user' does not go with resource: GET /user takes gatehouse's own tokens only; " +
+          "put the resource behind gatehouse's forward-auth to have each client token's session checked at every request",
+      );
+    }
+    const scopes = options.scopes === undefined ? [] : scopeList(options.scopes, "scopes");
+    this.requirements = {
+      requireAal: options.requireAal ?? 1,
+      requireRole: options.requireRole === undefined ? undefined : [options.requireRole].flat(),
+      scopes: scopes.length > 0 ? scopes : undefined,
+    };
     this.clockTolerance = seconds(options.clockTolerance, 5, "clockTolerance");
     this.refetchMs = seconds(options.keyRefetchInterval, 30, "keyRefetchInterval") * 1000;
     this.maxAgeMs = seconds(options.keysMaxAge, 600, "keysMaxAge") * 1000;
@@ -264,21 +257,31 @@ class GatehouseVerifier implements Verifier {
   }
 
   async authenticate(authorization: string | null | undefined): Promise<GatehouseAuth> {
-    if (authorization === undefined || authorization === null || authorization.trim() === "") {
-      throw unauthorized("missing_token", "No access token: send it as Authorization: Bearer <token>.");
-    }
-    const match = /^\s*(\S+)(?:\s+(.*?))?\s*$/.exec(authorization);
-    if (!match || match[1]!.toLowerCase() !== "bearer") {
-      throw unauthorized("not_bearer", "The Authorization header does not use the Bearer scheme: send Authorization: Bearer <token>.");
-    }
-    const token = match[2] ?? "";
-    if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(token)) {
-      throw unauthorized("malformed", "The Authorization header has no token after Bearer, or one with characters a token does not have.");
+    let token: string;
+    try {
+      token = bearerToken(authorization);
+    } catch (error) {
+      throw this.challenged(error);
     }
     return this.verify(token);
   }
 
   async verify(token: string): Promise<GatehouseAuth> {
+    try {
+      return await this.check(token);
+    } catch (error) {
+      throw this.challenged(error);
+    }
+  }
+
+  /** A refusal as this API answers it: on a protected resource, with RFC 9728's challenge. */
+  private challenged(error: unknown): unknown {
+    if (!this.resource || !(error instanceof GatehouseError)) return error;
+    if (error.status !== 401 && error.reason !== "insufficient_scope") return error;
+    return error.withChallenge({ resourceMetadata: this.resource.metadataUrl, scopes: this.requirements.scopes ?? this.resource.scopes });
+  }
+
+  private async check(token: string): Promise<GatehouseAuth> {
     if (typeof token !== "string" || token.length === 0 || token.length > MAX_TOKEN_LENGTH || token.split(".").length !== 3) {
       throw unauthorized("malformed", "The token is not a JWT: a gatehouse access token is three base64url parts joined by dots.");
     }
@@ -288,11 +291,14 @@ class GatehouseVerifier implements Verifier {
     } catch (error) {
       throw unauthorized("malformed", "The token is not a JWT: its header is not base64url-encoded JSON.", error);
     }
-    if (typeof header.typ !== "string" || header.typ.replace(/^application\//i, "").toLowerCase() !== "jwt") {
+    const kind = tokenKind(header.typ);
+    if (kind === undefined || (kind === "client" && !this.resource)) {
       const typ = typeof header.typ === "string" ? quote(header.typ) : "missing";
       throw unauthorized(
         "wrong_type",
-        `The token's type (header "typ") is ${typ}, not "JWT": it is not a gatehouse access token (a client app's access token is "at+jwt").`,
+        this.resource
+          ? `The token's type (header "typ") is ${typ}, not "JWT" or "at+jwt": it is not a gatehouse access token.`
+          : `The token's type (header "typ") is ${typ}, not "JWT": it is not a gatehouse access token (a client app's access token is "at+jwt", which only an API set up with the resource option takes).`,
       );
     }
     if (typeof header.kid !== "string" || header.kid === "") {
@@ -313,6 +319,21 @@ class GatehouseVerifier implements Verifier {
       );
     }
 
+    const auth = this.resource && kind === "client" ? await this.clientAuth(token, key, issuer, this.resource) : await this.accountAuth(token, key, issuer);
+    if (auth.claims.cnf !== undefined) {
+      throw unauthorized(
+        "dpop_bound",
+        `The token is bound to a key (DPoP, claim "cnf"): it opens nothing without a proof of that key, and this API does not check DPoP proofs. ` +
+          `Get a token without a DPoP proof, or put the API behind gatehouse's forward-auth, which checks them.`,
+      );
+    }
+    checkRequirements(auth, this.requirements);
+    if (this.live === "user") auth.account = await this.liveAccount(token, issuer);
+    return auth;
+  }
+
+  /** gatehouse's own access token (`typ: JWT`): its signature, `iss`, `aud`, times and the account's claims. */
+  private async accountAuth(token: string, key: Key, issuer: string): Promise<GatehouseAuth> {
     const audience = this.audience ?? issuer;
     let payload: JWTPayload;
     try {
@@ -328,45 +349,33 @@ class GatehouseVerifier implements Verifier {
       throw this.refusal(error, issuer, audience);
     }
 
-    for (const claim of ["sub", "sid", "email", "role"] as const) {
-      if (typeof payload[claim] !== "string") {
-        throw unauthorized("malformed", `The token's "${claim}" claim is not a string.`);
-      }
-    }
-    const aal = typeof payload.aal === "number" ? payload.aal : 1; // tokens from before second factors had none
-    const claims = { ...payload, aal } as AccessTokenClaims;
-    const auth: GatehouseAuth = {
-      accountId: claims.sub,
-      email: claims.email,
-      role: claims.role,
-      aal,
-      amr: Array.isArray(claims.amr) ? claims.amr : [],
-      appData: isObject(claims.app_data) ? claims.app_data : {},
-      sessionId: claims.sid,
-      claims,
-    };
-    if (isObject(claims.org)) auth.org = claims.org as unknown as GatehouseOrg;
+    return accountCaller(payload);
+  }
 
-    if (aal < 1) {
-      throw new GatehouseError(
-        "mfa_enrolment_required",
-        "enrolment_only",
-        "The token is of an enrolment-only session (\"aal\" 0): the account must enrol a second factor at gatehouse first, then use the new access token.",
+  /**
+   * A client app's access token (RFC 9068, `typ: at+jwt`): its signature, `iss`, times, and an
+   * `aud` that holds this resource, compared in canonical form.
+   */
+  private async clientAuth(token: string, key: Key, issuer: string, resource: ProtectedResource): Promise<GatehouseAuth> {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, key.key, {
+        algorithms: [key.alg],
+        typ: "at+jwt",
+        issuer,
+        clockTolerance: this.clockTolerance,
+        requiredClaims: ["sub", "aud", "client_id", "iat", "exp"],
+      }));
+    } catch (error) {
+      throw this.refusal(error, issuer, resource.url);
+    }
+    if (!audienceHolds(payload.aud, resource.url)) {
+      throw unauthorized(
+        "wrong_audience",
+        `The token's audience ("aud") is ${quote(payload.aud)}, not the resource ${quote(resource.url)}: it was issued for another API.`,
       );
     }
-    if (aal < this.requireAal) {
-      throw new GatehouseError(
-        "insufficient_aal",
-        "insufficient_aal",
-        `This route needs a session with a second factor ("aal" ${this.requireAal}); the token's session has "aal" ${aal}: confirm a second factor at gatehouse (POST /auth/reauthenticate with a code), then use the new access token.`,
-      );
-    }
-    if (this.requireRole && !this.requireRole.includes(auth.role)) {
-      const wanted = this.requireRole.map(quote).join(" or ");
-      throw new GatehouseError("forbidden", "role", `This route is for the role ${wanted}; the account's role is ${quote(auth.role)}.`);
-    }
-    if (this.live === "user") auth.account = await this.liveAccount(token, issuer);
-    return auth;
+    return clientCaller(payload);
   }
 
   /** The `GatehouseError` for what `jwtVerify` threw. */

@@ -4,7 +4,9 @@
 # ports; every kind of bad token refused with gatehouse's problem document; the options' 403s;
 # the live check after a logout; a misconfigured issuer; an algorithm switch (a new key, fetched
 # once) and made-up key ids (at most one fetch of the keys per interval), on servers of the
-# tests' own; the types a TypeScript app sees.
+# tests' own; a protected resource (the resource option: client apps' tokens for it, RFC 9728's
+# challenges and metadata), on a server of its own with GATEHOUSE_RESOURCES; the types a
+# TypeScript app sees.
 #
 #   clients/node-middleware/test/run.sh
 #       runs `npm ci` when node_modules is missing or older than package-lock.json, builds the
@@ -18,7 +20,8 @@
 #   GATEHOUSE_LOG_FORMAT=json       the tests read the activation links from the log, one JSON
 #                                   line per email
 #   GATEHOUSE_ADMIN_EMAIL/PASSWORD  a bootstrap admin, to make accounts
-# The key tests (test/keys.test.mjs) start gatehouse servers of their own with the same binary.
+# The key tests (test/keys.test.mjs) and the resource tests (test/resource.test.mjs) start
+# gatehouse servers of their own with the same binary.
 #
 # Exit status: 0 when every test passed; 1 when one failed, the stack could not be brought up
 # or gatehouse did not stop cleanly (the last lines of its log are printed); 2 on a usage error.

@@ -5,10 +5,17 @@ import { createServer } from "node:http";
 import express from "express";
 import Fastify from "fastify";
 
-import { createVerifier, GatehouseError, type GatehouseAuth, type GatehouseOptions } from "gatehouse-middleware";
-import { gatehouse as expressGatehouse } from "gatehouse-middleware/express";
-import { gatehouse as fastifyGatehouse, gatehouseHook } from "gatehouse-middleware/fastify";
-import { gatehouse as httpGatehouse, sendError } from "gatehouse-middleware/http";
+import {
+  createVerifier,
+  GatehouseError,
+  metadataDocument,
+  type GatehouseAuth,
+  type GatehouseOptions,
+  type ResourceMetadata,
+} from "gatehouse-middleware";
+import { gatehouse as expressGatehouse, resourceMetadata } from "gatehouse-middleware/express";
+import { gatehouse as fastifyGatehouse, gatehouseHook, resourceMetadata as fastifyMetadata } from "gatehouse-middleware/fastify";
+import { gatehouse as httpGatehouse, resourceMetadata as httpMetadata, sendError } from "gatehouse-middleware/http";
 
 const options: GatehouseOptions = { issuer: "https://auth.example.com", requireAal: 2, live: "user", audience: ["a", "b"] };
 
@@ -61,6 +68,32 @@ const verified: Promise<GatehouseAuth> = verifier.authenticate("Bearer x");
 void started;
 void verified;
 
+// A protected resource: its options, the client's side of req.auth, its metadata in each entry point.
+const mcp: GatehouseOptions = {
+  issuer: "https://auth.example.com",
+  resource: "https://mcp.example.com/mcp",
+  resourceScopes: ["mcp:tools", "mcp:admin"],
+  resourceName: "Tools",
+};
+app.use(resourceMetadata(mcp));
+app.post("/mcp", expressGatehouse({ ...mcp, scopes: ["mcp:admin"] }), (req, res) => {
+  const isClient: boolean | undefined = req.auth?.isClient;
+  const clientId: string | undefined = req.auth?.clientId;
+  const scopes: string[] | undefined = req.auth?.scopes;
+  const subject: string | undefined = req.auth?.subject;
+  res.json({ isClient, clientId, scopes, subject });
+});
+fastify.register(fastifyMetadata, mcp);
+const metadata = httpMetadata(mcp);
+createServer((req, res) => metadata(req, res) || auth.protect((r, s) => s.end(r.auth.scopes.join(" ")))(req, res));
+const resource = createVerifier(mcp).resource;
+const document: ResourceMetadata | undefined = resource && metadataDocument(resource, "https://auth.example.com");
+const refusal = (error: GatehouseError): string | undefined => error.challenge?.resourceMetadata;
+void document;
+void refusal;
+
+// @ts-expect-error scopes are a list
+createVerifier({ ...mcp, scopes: "mcp:admin" });
 // @ts-expect-error requireAal is 1 or 2
 createVerifier({ issuer: "https://auth.example.com", requireAal: 3 });
 // @ts-expect-error live is false or "user"

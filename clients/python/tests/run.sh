@@ -3,7 +3,9 @@
 # their claims; missing, garbage, another key's, wrong-audience, expired, client-app and
 # algorithm-confusion tokens refused; key rotation and algorithm switches (one fetch of the key
 # set for a new key, at most one per interval for a burst of made-up key ids); aal and role
-# requirements; the live check after a logout; an issuer spelled otherwise failing at start.
+# requirements; the live check after a logout; an issuer spelled otherwise failing at start; a
+# protected resource (resource=): client apps' tokens for it, RFC 9728's challenges and metadata,
+# DPoP-bound tokens refused, against a gatehouse of its own with GATEHOUSE_RESOURCES.
 # FastAPI and Starlette apps are served by uvicorn, Flask apps by werkzeug's development
 # server, each on a free port, and called over HTTP.
 #

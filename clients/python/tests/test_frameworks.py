@@ -68,6 +68,8 @@ def test_a_real_token_passes_and_exposes_its_claims(api: str, gatehouse: Gatehou
         "app_data": {},
         "session_id": claims_of(login.token)["sid"],
         "org": None,
+        "client_id": None,
+        "scopes": [],
     }
 
 

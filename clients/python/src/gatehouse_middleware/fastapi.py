@@ -14,6 +14,14 @@
     @app.post("/payouts")
     def payout(user: Auth = Depends(auth.require(aal=2, live=True))): ...
 
+A protected resource (an MCP server, an API of ``GATEHOUSE_RESOURCES``) names itself, serves its
+metadata (RFC 9728) when the app is passed, and may require scopes per route:
+
+    mcp = GatehouseAuth(app, issuer=..., resource="https://mcp.example.com/mcp", resource_scopes=["mcp:tools"])
+
+    @app.post("/mcp")
+    def tools(caller: Auth = Depends(mcp.require(scopes=["mcp:tools"]))): ...
+
 Passing the app (or calling ``auth.init_app(app)``) makes refusals ``application/problem+json``
 answers. The dependency also declares a bearer security scheme, so that the OpenAPI document
 and ``/docs`` show which routes take a token.
@@ -57,6 +65,7 @@ class GatehouseAuth(_starlette.GatehouseAuth):
         aal: int = 1,
         role: str | Iterable[str] | None = None,
         live: bool | None = None,
+        scopes: str | Iterable[str] | None = None,
     ) -> "_Requirement":
         """A dependency with requirements: ``Depends(auth.require(aal=2, live=True))``.
 
@@ -64,8 +73,10 @@ class GatehouseAuth(_starlette.GatehouseAuth):
         :param role: the role (or roles) the account must have, e.g. ``"admin"``.
         :param live: ask gatehouse whether the session is still live (default: the
             ``live`` the dependency was made with).
+        :param scopes: on a protected resource, the scopes the token must hold; a token
+            without one of them is answered ``403`` with the ``insufficient_scope`` challenge.
         """
-        return _Requirement(self, aal=aal, role=role, live=live)
+        return _Requirement(self, aal=aal, role=role, live=live, scopes=scopes)
 
 
 class _Requirement(_starlette._Requirement):
@@ -74,4 +85,4 @@ class _Requirement(_starlette._Requirement):
         request: Request,
         _scheme: HTTPAuthorizationCredentials | None = Security(_bearer),
     ) -> Auth:
-        return self.auth.authenticate(request, aal=self.aal, role=self.role, live=self.live)
+        return self.auth.authenticate(request, aal=self.aal, role=self.role, live=self.live, scopes=self.scopes)

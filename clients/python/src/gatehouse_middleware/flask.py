@@ -19,6 +19,15 @@ The caller's :class:`~gatehouse_middleware.Auth` is ``flask.g.gatehouse`` in a p
 (:func:`current_auth` returns it typed). A refused request is answered with an
 ``application/problem+json`` body (``401`` with ``WWW-Authenticate: Bearer``,
 ``403 insufficient_aal``, ``503 unavailable``) and the view is not called.
+
+A protected resource (an MCP server, an API of ``GATEHOUSE_RESOURCES``) names itself; the
+extension then serves its metadata (RFC 9728), and views may require scopes:
+
+    mcp = Gatehouse(app, issuer=..., resource="https://mcp.example.com/mcp", resource_scopes=["mcp:tools"])
+
+    @app.post("/mcp")
+    @mcp.required(scopes=["mcp:tools"])
+    def tools(): ...
 """
 
 from __future__ import annotations
@@ -33,7 +42,8 @@ from typing import Any, TypeVar, overload
 from flask import Flask, Response, current_app, g, request
 
 from .auth import Auth
-from .errors import GatehouseError
+from .errors import ConfigurationError, GatehouseError
+from .resource import METADATA_HEADERS, scope_list
 from .verifier import Verifier
 
 __all__ = ["Gatehouse", "current_auth", "problem_response"]
@@ -79,7 +89,9 @@ class Gatehouse:
         ``required(live=...)`` decides for one view.
     :param verifier: a :class:`~gatehouse_middleware.Verifier` to share, instead of the issuer
         and its options.
-    :param options: the :class:`~gatehouse_middleware.Verifier`'s other options.
+    :param options: the :class:`~gatehouse_middleware.Verifier`'s other options (``resource``,
+        ``resource_scopes`` and ``resource_name`` for a protected resource, whose metadata
+        :meth:`init_app` then serves).
     """
 
     def __init__(
@@ -96,8 +108,20 @@ class Gatehouse:
             raise TypeError("give Gatehouse either verifier= or issuer= and its options, not both")
         self._issuer, self._audience, self._options = issuer, audience, options
         self._verifier, self._live = verifier, live
+        self._check(live=live, scopes=None)
         if app is not None:
             self.init_app(app)
+
+    def _check(self, *, live: bool | None, scopes: str | Iterable[str] | None) -> tuple[str, ...]:
+        """A view's requirements checked when it is decorated, before any app is set up, so that
+        a misconfiguration stops the start (see :meth:`Verifier.requirements`); its scopes."""
+        resource = self._verifier.resource is not None if self._verifier else self._options.get("resource") is not None
+        required = () if scopes is None else scope_list(scopes, "a view's scopes")
+        if resource and (self._live if live is None else live):
+            raise ConfigurationError("live=True does not go with resource=: GET /user takes gatehouse's own tokens only")
+        if required and not resource:
+            raise ConfigurationError("scopes are a protected resource's: give Gatehouse resource= too")
+        return required
 
     def init_app(self, app: Flask) -> None:
         """Reads gatehouse's discovery document for this app and installs the refusal handler.
@@ -114,6 +138,14 @@ class Gatehouse:
         # One entry per extension, so that an app may have two (e.g. for two audiences).
         app.extensions.setdefault("gatehouse", {})[id(self)] = _State(verifier, self._live)
         app.register_error_handler(GatehouseError, problem_response)
+        resource = verifier.resource
+        if resource is not None:
+            document = json.dumps(resource.metadata(verifier.issuer))
+
+            def metadata() -> Response:
+                return Response(document, headers=METADATA_HEADERS, content_type="application/json")
+
+            app.add_url_rule(resource.metadata_path, f"gatehouse_metadata:{resource.metadata_path}", metadata, methods=["GET"])
 
     @property
     def verifier(self) -> Verifier:
@@ -132,6 +164,7 @@ class Gatehouse:
         aal: int = 1,
         role: str | Iterable[str] | None = None,
         live: bool | None = None,
+        scopes: str | Iterable[str] | None = None,
     ) -> Auth:
         """Verifies the current request's bearer token, sets ``flask.g.gatehouse`` and returns it.
 
@@ -144,6 +177,7 @@ class Gatehouse:
                 aal=aal,
                 role=role,
                 live=state.live if live is None else live,
+                scopes=scopes,
             )
         except GatehouseError as error:
             log.debug("refused %s %s: %s", request.method, request.path, error.reason)
@@ -163,6 +197,7 @@ class Gatehouse:
         aal: int = 1,
         role: str | Iterable[str] | None = None,
         live: bool | None = None,
+        scopes: str | Iterable[str] | None = None,
     ) -> Callable[[View], View]: ...
 
     def required(
@@ -173,19 +208,23 @@ class Gatehouse:
         aal: int = 1,
         role: str | Iterable[str] | None = None,
         live: bool | None = None,
+        scopes: str | Iterable[str] | None = None,
     ) -> View | Callable[[View], View]:
         """Protects a view: ``@gh.required()``, ``@gh.required(aal=2)``, ``@gh.required(live=True)``.
 
         :param aal: 2 for views that need a login with a second factor.
         :param role: the role (or roles) the account must have, e.g. ``"admin"``.
         :param live: ask gatehouse whether the session is still live (default: the extension's).
+        :param scopes: on a protected resource, the scopes the token must hold; a token without
+            one of them is answered ``403`` with the ``insufficient_scope`` challenge.
         """
+        required = self._check(live=live, scopes=scopes)
 
         def decorate(view: View) -> View:
             @functools.wraps(view)
             def protected(*args: Any, **kwargs: Any) -> Any:
                 try:
-                    self.authenticate(aal=aal, role=role, live=live)
+                    self.authenticate(aal=aal, role=role, live=live, scopes=required)
                 except GatehouseError as error:
                     return problem_response(error)
                 return current_app.ensure_sync(view)(*args, **kwargs)

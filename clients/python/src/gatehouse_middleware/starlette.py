@@ -14,6 +14,14 @@
 A refused request is answered with an ``application/problem+json`` body (``401`` with
 ``WWW-Authenticate: Bearer``, ``403 insufficient_aal``, ``503 unavailable``). FastAPI apps use
 :mod:`gatehouse_middleware.fastapi`, whose dependency is this class.
+
+A protected resource (an MCP server, an API of ``GATEHOUSE_RESOURCES``) names itself; ``init_app``
+then also serves its metadata (RFC 9728), and routes may require scopes:
+
+    auth = GatehouseAuth(issuer=..., resource="https://mcp.example.com/mcp", resource_scopes=["mcp:tools"])
+
+    @auth.required(scopes=["mcp:tools"])
+    async def tools(request): ...
 """
 
 from __future__ import annotations
@@ -30,7 +38,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .auth import Auth
-from .errors import GatehouseError
+from .errors import ConfigurationError, GatehouseError
+from .resource import METADATA_HEADERS
 from .verifier import Verifier
 
 __all__ = ["GatehouseAuth", "GatehouseHTTPException", "problem_response"]
@@ -78,7 +87,8 @@ class GatehouseAuth:
     :param verifier: a :class:`~gatehouse_middleware.Verifier` to share, instead of the
         issuer and its options.
     :param options: the :class:`~gatehouse_middleware.Verifier`'s other options (``leeway``,
-        ``refetch_interval``, ``timeout``...).
+        ``refetch_interval``, ``timeout``..., and ``resource``, ``resource_scopes``,
+        ``resource_name`` for a protected resource).
     """
 
     def __init__(
@@ -99,13 +109,25 @@ class GatehouseAuth:
             raise TypeError("give GatehouseAuth either verifier= or issuer= and its options, not both")
         self.verifier = verifier
         self.live = live
+        verifier.requirements(live=live)
         self._warned = False
         if app is not None:
             self.init_app(app)
 
     def init_app(self, app: Any) -> None:
-        """Makes the app answer refusals as ``application/problem+json``."""
+        """Makes the app answer refusals as ``application/problem+json`` and, for a protected
+        resource, serve its metadata at its path (:meth:`metadata`)."""
         app.add_exception_handler(GatehouseHTTPException, _handle)
+        if self.verifier.resource is not None:
+            app.add_route(self.verifier.resource.metadata_path, self.metadata, methods=["GET"], include_in_schema=False)
+
+    async def metadata(self, request: Request) -> Response:
+        """The protected resource's metadata document (RFC 9728), naming gatehouse; the endpoint
+        :meth:`init_app` routes ``GET {resource.metadata_path}`` to."""
+        resource = self.verifier.resource
+        if resource is None:
+            raise ConfigurationError("the metadata is a protected resource's: give GatehouseAuth resource=")
+        return JSONResponse(resource.metadata(self.verifier.issuer), headers=METADATA_HEADERS)
 
     def authenticate(
         self,
@@ -114,6 +136,7 @@ class GatehouseAuth:
         aal: int = 1,
         role: str | Iterable[str] | None = None,
         live: bool | None = None,
+        scopes: str | Iterable[str] | None = None,
     ) -> Auth:
         """Verifies the request's bearer token (blocking: network I/O when keys must be fetched
         or for the live check). Raises :class:`GatehouseHTTPException` when it is refused."""
@@ -123,6 +146,7 @@ class GatehouseAuth:
                 aal=aal,
                 role=role,
                 live=self.live if live is None else live,
+                scopes=scopes,
             )
         except GatehouseError as error:
             log.debug("refused %s %s: %s", request.method, request.url.path, error.reason)
@@ -152,9 +176,10 @@ class GatehouseAuth:
         aal: int = 1,
         role: str | Iterable[str] | None = None,
         live: bool | None = None,
+        scopes: str | Iterable[str] | None = None,
     ) -> Callable[[Request], Auth]:
         """A FastAPI dependency with requirements: ``Depends(auth.require(aal=2))``."""
-        return _Requirement(self, aal=aal, role=role, live=live)
+        return _Requirement(self, aal=aal, role=role, live=live, scopes=scopes)
 
     def required(
         self,
@@ -162,9 +187,14 @@ class GatehouseAuth:
         aal: int = 1,
         role: str | Iterable[str] | None = None,
         live: bool | None = None,
+        scopes: str | Iterable[str] | None = None,
     ) -> Callable[[Endpoint], Endpoint]:
         """Protects a Starlette endpoint (a function taking the request). The caller's
-        :class:`Auth` is ``request.state.gatehouse``; a refusal is answered at once."""
+        :class:`Auth` is ``request.state.gatehouse``; a refusal is answered at once.
+
+        :param scopes: on a protected resource, the scopes the token must hold; a token without
+            one of them is answered ``403`` with the ``insufficient_scope`` challenge."""
+        scopes = self._checked(live, scopes)
 
         def decorate(endpoint: Endpoint) -> Endpoint:
             if inspect.iscoroutinefunction(endpoint):
@@ -172,7 +202,7 @@ class GatehouseAuth:
                 @functools.wraps(endpoint)
                 async def protected_async(request: Request, *args: Any, **kwargs: Any) -> Any:
                     try:
-                        await run_in_threadpool(self.authenticate, request, aal=aal, role=role, live=live)
+                        await run_in_threadpool(self.authenticate, request, aal=aal, role=role, live=live, scopes=scopes)
                     except GatehouseHTTPException as refused:
                         return problem_response(refused.error)
                     return await endpoint(request, *args, **kwargs)
@@ -182,7 +212,7 @@ class GatehouseAuth:
             @functools.wraps(endpoint)
             def protected(request: Request, *args: Any, **kwargs: Any) -> Any:
                 try:
-                    self.authenticate(request, aal=aal, role=role, live=live)
+                    self.authenticate(request, aal=aal, role=role, live=live, scopes=scopes)
                 except GatehouseHTTPException as refused:
                     return problem_response(refused.error)
                 return endpoint(request, *args, **kwargs)
@@ -191,12 +221,26 @@ class GatehouseAuth:
 
         return decorate
 
+    def _checked(self, live: bool | None, scopes: str | Iterable[str] | None) -> tuple[str, ...]:
+        """A route's requirements checked when the route is made, so that a misconfiguration
+        stops the app's start; its scopes."""
+        return self.verifier.requirements(live=self.live if live is None else live, scopes=scopes)
+
 
 class _Requirement:
     """``auth.require(...)``: a dependency bound to a route's requirements."""
 
-    def __init__(self, auth: GatehouseAuth, *, aal: int, role: str | Iterable[str] | None, live: bool | None) -> None:
+    def __init__(
+        self,
+        auth: GatehouseAuth,
+        *,
+        aal: int,
+        role: str | Iterable[str] | None,
+        live: bool | None,
+        scopes: str | Iterable[str] | None,
+    ) -> None:
         self.auth, self.aal, self.role, self.live = auth, aal, role, live
+        self.scopes = auth._checked(live, scopes)
 
     def __call__(self, request: Request) -> Auth:
-        return self.auth.authenticate(request, aal=self.aal, role=self.role, live=self.live)
+        return self.auth.authenticate(request, aal=self.aal, role=self.role, live=self.live, scopes=self.scopes)

@@ -8,6 +8,10 @@ the ``issuer`` and the ``jwks_uri``, and keeps the JSON Web Key Set in memory. A
 key it has not seen (a rotation, an algorithm switch) makes it fetch the key set again, at most
 once per ``refetch_interval``. Signatures are checked by PyJWT with the ``cryptography``
 package, with the algorithm the key declares in the key set.
+
+With ``resource=`` the API is a protected resource of gatehouse (an MCP server, an API of
+``GATEHOUSE_RESOURCES``): it also takes the access tokens gatehouse issued client apps for it, and
+its refusals carry RFC 9728's challenge.
 """
 
 from __future__ import annotations
@@ -25,8 +29,17 @@ from typing import Any
 
 import jwt
 
-from .auth import Auth, Org
-from .errors import ConfigurationError, Forbidden, InsufficientAal, Unauthorized, Unavailable
+from .auth import Auth, account_auth, client_auth, require
+from .errors import (
+    INVALID_TOKEN,
+    Challenge,
+    ConfigurationError,
+    GatehouseError,
+    InsufficientScope,
+    Unauthorized,
+    Unavailable,
+)
+from .resource import ProtectedResource, scope_list
 
 __all__ = ["DEFAULT_ALGORITHMS", "Verifier", "bearer_token", "require"]
 
@@ -58,8 +71,11 @@ _MAX_DOCUMENT = 1 << 20
 # at most this often.
 _RETRY_UNREACHED = 1.0
 
-_INVALID = "The access token is invalid, expired or revoked; log in again."
 _ENDED = "The session of this access token has ended; log in again."
+_BOUND = (
+    "The access token is bound to a key (DPoP), and this API takes bearer tokens only: "
+    "get a token without a DPoP proof."
+)
 
 
 class _Unreachable(Exception):
@@ -124,6 +140,12 @@ def bearer_token(authorization: str | None) -> str | None:
         return None
     scheme, _, token = authorization.strip().partition(" ")
     token = token.strip()
+    if scheme.lower() == "dpop":
+        raise Unauthorized(
+            "This API does not check DPoP proofs: send a token that is not bound, as Authorization: Bearer <token>.",
+            reason="the Authorization header uses the DPoP scheme",
+            error="invalid_request",
+        )
     if scheme.lower() != "bearer" or not token or " " in token:
         raise Unauthorized(
             "Send the access token with the Bearer scheme: Authorization: Bearer <token>.",
@@ -148,6 +170,13 @@ class Verifier:
         (keys gatehouse no longer publishes leave the cache then).
     :param timeout: seconds to wait for gatehouse on each request to it.
     :param algorithms: the algorithms a key may declare; gatehouse's three by default.
+    :param resource: this API's URL as gatehouse's ``GATEHOUSE_RESOURCES`` lists it
+        (``https://mcp.example.com/mcp``): the API is a protected resource, and also takes the
+        access tokens gatehouse issued client apps for it (``typ: at+jwt``, ``aud`` holding this
+        URL in any spelling). Refusals then carry RFC 9728's challenge, which names the
+        resource's metadata. Without it, client apps' tokens are refused.
+    :param resource_scopes: the scopes the resource supports, for its metadata and challenges.
+    :param resource_name: the resource's name for people, for its metadata.
 
     Raises :class:`ConfigurationError` when gatehouse answers at that address but calls itself
     another issuer. When it does not answer at all, the verifier logs a warning and asks again
@@ -164,6 +193,9 @@ class Verifier:
         jwks_max_age: float = 300.0,
         timeout: float = 5.0,
         algorithms: Iterable[str] = DEFAULT_ALGORITHMS,
+        resource: str | None = None,
+        resource_scopes: str | Iterable[str] | None = None,
+        resource_name: str | None = None,
     ) -> None:
         if not isinstance(issuer, str) or not issuer:
             raise ConfigurationError("the issuer is required: gatehouse's public URL, e.g. https://auth.example.com")
@@ -178,6 +210,12 @@ class Verifier:
         self.refetch_interval = float(refetch_interval)
         self.jwks_max_age = float(jwks_max_age)
         self.timeout = float(timeout)
+        #: The protected resource of ``resource=``; ``None`` without it.
+        self.resource: ProtectedResource | None = None
+        if resource is not None:
+            self.resource = ProtectedResource.parse(resource, resource_scopes, resource_name)
+        elif resource_scopes is not None or resource_name is not None:
+            raise ConfigurationError("resource_scopes and resource_name describe a resource: give resource= too")
         self.algorithms = frozenset(algorithms)
         unknown = sorted(self.algorithms - _KEY_SHAPES.keys())
         if unknown or not self.algorithms:
@@ -323,7 +361,7 @@ class Verifier:
             if since < (_RETRY_UNREACHED if never else self.refetch_interval):
                 if never:
                     raise Unavailable("gatehouse cannot be reached; try again later.", reason="no keys yet")
-                raise Unauthorized(_INVALID, reason=f"unknown key {kid!r}", error="invalid_token")
+                raise Unauthorized(INVALID_TOKEN, reason=f"unknown key {kid!r}", error="invalid_token")
             try:
                 self._fetch_keys()
             except _Unreachable as error:
@@ -331,7 +369,7 @@ class Verifier:
                 raise Unavailable("gatehouse cannot be reached; try again later.", reason=str(error)) from None
             key = self._keys.get(kid)
             if key is None:
-                raise Unauthorized(_INVALID, reason=f"unknown key {kid!r}", error="invalid_token")
+                raise Unauthorized(INVALID_TOKEN, reason=f"unknown key {kid!r}", error="invalid_token")
             return key
 
     # ------------------------------------------------------------------------------------------
@@ -343,22 +381,25 @@ class Verifier:
         Checks the signature with the algorithm of the key the header's ``kid`` names (a header
         naming another algorithm is refused), that ``typ`` is ``JWT`` (a client app's ``at+jwt``
         token is not one of gatehouse's own), ``iss``, ``aud``, ``exp``, ``nbf`` and ``iat``
-        with the leeway, and that the claims of gatehouse's access tokens are there.
+        with the leeway, and that the claims of gatehouse's access tokens are there. With
+        ``resource=``, a client app's token (``at+jwt``) is taken too, when its ``aud`` holds the
+        resource. A token bound to a DPoP key (``cnf``) is refused: nothing here checks proofs.
 
         Raises :class:`Unauthorized` when it does not verify and :class:`Unavailable` when the
         keys cannot be had. Does not look at ``aal``: :meth:`authenticate` does.
         """
         if not isinstance(token, str) or not token or len(token) > _MAX_TOKEN_LEN or token.count(".") != 2:
-            raise Unauthorized(_INVALID, reason="not a JWT", error="invalid_token")
+            raise Unauthorized(INVALID_TOKEN, reason="not a JWT", error="invalid_token")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
-            raise Unauthorized(_INVALID, reason="malformed header", error="invalid_token") from None
+            raise Unauthorized(INVALID_TOKEN, reason="malformed header", error="invalid_token") from None
         kid, typ = header.get("kid"), header.get("typ")
         if not isinstance(kid, str) or not kid:
-            raise Unauthorized(_INVALID, reason="no kid in the header", error="invalid_token")
-        if typ is not None and (not isinstance(typ, str) or typ.lower() != "jwt"):
-            raise Unauthorized(_INVALID, reason=f"typ {typ!r} is not JWT", error="invalid_token")
+            raise Unauthorized(INVALID_TOKEN, reason="no kid in the header", error="invalid_token")
+        client = self.resource is not None and isinstance(typ, str) and typ.lower() in ("at+jwt", "application/at+jwt")
+        if not client and typ is not None and (not isinstance(typ, str) or typ.lower() != "jwt"):
+            raise Unauthorized(INVALID_TOKEN, reason=f"typ {typ!r} is not JWT", error="invalid_token")
         key = self._key(kid)
         try:
             claims: dict[str, Any] = jwt.decode(
@@ -366,14 +407,44 @@ class Verifier:
                 key,
                 # The key's algorithm, never the header's: a header naming another is refused.
                 algorithms=[key.algorithm_name],
-                audience=self.audience,
+                # A client app's token names the resource, in any spelling: checked below.
+                audience=None if client else self.audience,
                 issuer=self.issuer,
                 leeway=self.leeway,
-                options={"require": ["iss", "aud", "sub", "sid", "iat", "exp", "jti", "email", "role"]},
+                options=(
+                    {"require": ["iss", "aud", "sub", "client_id", "iat", "exp"], "verify_aud": False}
+                    if client
+                    else {"require": ["iss", "aud", "sub", "sid", "iat", "exp", "jti", "email", "role"]}
+                ),
             )
         except jwt.PyJWTError as error:
-            raise Unauthorized(_INVALID, reason=f"{type(error).__name__}: {error}", error="invalid_token") from None
-        return _auth(claims)
+            raise Unauthorized(INVALID_TOKEN, reason=f"{type(error).__name__}: {error}", error="invalid_token") from None
+        if "cnf" in claims:
+            raise Unauthorized(_BOUND, reason="bound to a DPoP key (cnf)", error="invalid_token")
+        if not client:
+            return account_auth(claims)
+        assert self.resource is not None
+        if not self.resource.holds(claims["aud"]):
+            reason = f"aud {claims['aud']!r} does not hold the resource {self.resource.url!r}"
+            raise Unauthorized(INVALID_TOKEN, reason=reason, error="invalid_token")
+        return client_auth(claims)
+
+    def requirements(self, *, live: bool = False, scopes: str | Iterable[str] | None = None) -> tuple[str, ...]:
+        """Checks what a route asks of this verifier, and returns its scopes.
+
+        Raises :class:`ConfigurationError` for requirements that cannot work: ``scopes`` without
+        ``resource=`` (gatehouse's own tokens carry none), or ``live`` with it (``GET /user``
+        takes gatehouse's own tokens only; behind gatehouse's forward-auth, a client's token is
+        checked against its session at every request)."""
+        if live and self.resource is not None:
+            raise ConfigurationError(
+                "live=True does not go with resource=: GET /user takes gatehouse's own tokens only; put the "
+                "resource behind gatehouse's forward-auth to have each client token's session checked"
+            )
+        required = () if scopes is None else scope_list(scopes, "a route's scopes")
+        if required and self.resource is None:
+            raise ConfigurationError("scopes are a protected resource's: give the verifier resource= too")
+        return required
 
     def authenticate(
         self,
@@ -382,6 +453,7 @@ class Verifier:
         aal: int = 1,
         role: str | Iterable[str] | None = None,
         live: bool = False,
+        scopes: str | Iterable[str] | None = None,
     ) -> Auth:
         """Verifies a token and checks what a route requires; returns the caller's :class:`Auth`.
 
@@ -391,16 +463,22 @@ class Verifier:
         :param role: the role (or one of the roles) the account must have, e.g. ``"admin"``.
         :param live: also ask gatehouse whether the session is still live (``GET {issuer}/user``),
             so that a logout is seen at once rather than when the token expires.
+        :param scopes: with ``resource=``, the scopes the token must hold (all of them).
 
-        Raises :class:`Unauthorized` (401), :class:`InsufficientAal` or :class:`Forbidden`
-        (403), or :class:`Unavailable` (503).
+        Raises :class:`Unauthorized` (401), :class:`InsufficientAal`, :class:`Forbidden` or
+        :class:`InsufficientScope` (403), or :class:`Unavailable` (503); and
+        :class:`ConfigurationError` for requirements that cannot work (see :meth:`requirements`).
         """
-        if token is None:
-            raise Unauthorized("Send an access token: Authorization: Bearer <token>.", reason="no access token")
-        auth = self.verify(token)
-        require(auth, aal=aal, role=role)
-        if live:
-            self.check_live(token)
+        required = self.requirements(live=live, scopes=scopes)
+        try:
+            if token is None:
+                raise Unauthorized("Send an access token: Authorization: Bearer <token>.", reason="no access token")
+            auth = self.verify(token)
+            require(auth, aal=aal, role=role, scopes=required)
+            if live:
+                self.check_live(token)
+        except (Unauthorized, InsufficientScope) as error:
+            raise self._challenged(error, required) from None
         return auth
 
     def authenticate_header(
@@ -410,9 +488,21 @@ class Verifier:
         aal: int = 1,
         role: str | Iterable[str] | None = None,
         live: bool = False,
+        scopes: str | Iterable[str] | None = None,
     ) -> Auth:
         """:meth:`authenticate` with the token of an ``Authorization`` header's value."""
-        return self.authenticate(bearer_token(authorization), aal=aal, role=role, live=live)
+        try:
+            token = bearer_token(authorization)
+        except Unauthorized as error:
+            raise self._challenged(error, self.requirements(live=live, scopes=scopes)) from None
+        return self.authenticate(token, aal=aal, role=role, live=live, scopes=scopes)
+
+    def _challenged(self, error: GatehouseError, scopes: tuple[str, ...]) -> GatehouseError:
+        """The refusal with RFC 9728's challenge, on a protected resource: the route's scopes,
+        else the resource's."""
+        if self.resource is not None:
+            error.challenge = Challenge(self.resource.metadata_url, scopes or self.resource.scopes or ())
+        return error
 
     def check_live(self, token: str) -> None:
         """Asks gatehouse whether the token's session is still live: ``GET {issuer}/user``.
@@ -434,74 +524,3 @@ class Verifier:
             raise Unauthorized(_ENDED, reason="the session has ended", error="invalid_token")
         log.warning("the live check got %d from GET %s", status, url)
         raise Unavailable("gatehouse cannot confirm the session now; try again later.", reason=f"GET /user answered {status}")
-
-
-def require(auth: Auth, *, aal: int = 1, role: str | Iterable[str] | None = None) -> None:
-    """Raises :class:`InsufficientAal` or :class:`Forbidden` unless ``auth`` meets the requirement."""
-    if auth.aal < 1:
-        raise InsufficientAal(
-            "This session can only enrol a second factor (aal 0): enrol one, then refresh the token.",
-            required=max(aal, 1),
-            actual=auth.aal,
-        )
-    if auth.aal < aal:
-        raise InsufficientAal(
-            f"This needs a login with a second factor (aal {aal}); this session has aal {auth.aal}. "
-            "Step up with POST /auth/reauthenticate and a code, then retry with the new token.",
-            required=aal,
-            actual=auth.aal,
-        )
-    if role is not None:
-        roles = {role} if isinstance(role, str) else set(role)
-        if auth.role not in roles:
-            raise Forbidden("You are not allowed to do this.", reason=f"role {auth.role!r}, one of {sorted(roles)} required")
-
-
-def _auth(claims: dict[str, Any]) -> Auth:
-    """The Auth of verified claims; Unauthorized when they are not shaped as gatehouse's."""
-
-    def bad(claim: str) -> Unauthorized:
-        return Unauthorized(_INVALID, reason=f"the claim {claim!r} is malformed", error="invalid_token")
-
-    strings = {}
-    for claim in ("sub", "sid", "email", "role"):
-        value = claims.get(claim)
-        if not isinstance(value, str):
-            raise bad(claim)
-        strings[claim] = value
-    # Tokens issued before second factors existed have no aal: one factor.
-    aal = claims.get("aal", 1)
-    if not isinstance(aal, int) or isinstance(aal, bool):
-        raise bad("aal")
-    amr = claims.get("amr", [])
-    if not isinstance(amr, list) or not all(isinstance(m, str) for m in amr):
-        raise bad("amr")
-    app_data = claims.get("app_data", {})
-    if not isinstance(app_data, dict):
-        raise bad("app_data")
-    return Auth(
-        account_id=strings["sub"],
-        email=strings["email"],
-        role=strings["role"],
-        aal=aal,
-        amr=tuple(amr),
-        app_data=app_data,
-        session_id=strings["sid"],
-        org=_org(claims.get("org")),
-        claims=claims,
-    )
-
-
-def _org(value: Any) -> Org | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict) or not isinstance(value.get("id"), str):
-        raise Unauthorized(_INVALID, reason="the claim 'org' is malformed", error="invalid_token")
-    permissions = value.get("permissions") or []
-    slug, role = value.get("slug"), value.get("role")
-    return Org(
-        id=value["id"],
-        slug=slug if isinstance(slug, str) else None,
-        role=role if isinstance(role, str) else None,
-        permissions=tuple(p for p in permissions if isinstance(p, str)) if isinstance(permissions, list) else (),
-    )
