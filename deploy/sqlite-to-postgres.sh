@@ -33,7 +33,8 @@ done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# Every table and every column, as of migration 0019. Parents come before the tables whose
+# Every table and every column, as of migration 0026 (the migrations' own records are not
+# copied: `gatehouse migrate` wrote PostgreSQL's). Parents come before the tables whose
 # foreign keys name them. Short-lived rows (rate limits, login challenges, logins waiting at a
 # provider, authorization codes) are copied too: harmless, and in-flight logins keep working.
 tables=(
@@ -57,8 +58,8 @@ tables=(
   "login_handoffs hash account_id method created_at expires_at used_at handoff_browser handoff_challenge"
   "identities id account_id provider issuer subject email created_at last_login_at"
   "oidc_logins id provider state_hash binding_hash start_hash nonce pkce_verifier redirect_to link_account_id created_at expires_at used_at handoff_browser handoff_challenge"
-  "oauth_clients id name confidential secret_hash redirect_uris post_logout_redirect_uris grant_types scopes first_party created_at updated_at introspect registration_hash backchannel_logout_uri backchannel_logout_session_required"
-  "oauth_codes hash client_id account_id browser_session_id redirect_uri scopes nonce code_challenge auth created_at expires_at used_at session_id reused_at resources"
+  "oauth_clients id name confidential secret_hash redirect_uris post_logout_redirect_uris grant_types scopes first_party created_at updated_at introspect registration_hash backchannel_logout_uri backchannel_logout_session_required policy"
+  "oauth_codes hash client_id account_id browser_session_id redirect_uri scopes nonce code_challenge auth created_at expires_at used_at session_id reused_at resources dpop_jkt"
   "oauth_consents account_id client_id scopes granted_at"
   "oauth_device_codes device_hash user_hash client_id scopes state account_id auth views polls interval_secs polled_at created_at expires_at"
   "oauth_initial_tokens id hash name created_by uses_left created_at expires_at"
@@ -106,18 +107,31 @@ IFS='|' read -r pg_version pg_failed <<< "$(pg -c "SELECT coalesce(max(version),
 [ "$pg_failed" = 0 ] || problem "PostgreSQL has a failed migration"
 [ "$sqlite_version" = "$pg_version" ] \
   || problem "SQLite is at migration $sqlite_version, PostgreSQL at $pg_version: run the same gatehouse version's \`gatehouse migrate\` against both"
+# The migrations after 0.1.0 (only adding) are recorded in gatehouse_migrations: the same
+# versions on both sides (none where a 0.1.0 binary made the database).
+sqlite_additive=
+if [ "$(sq "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'gatehouse_migrations'")" = 1 ]; then
+  sqlite_additive=$(sq "SELECT coalesce(group_concat(version, ' '), '') FROM (SELECT version FROM gatehouse_migrations ORDER BY version)")
+fi
+pg_additive=
+if [ "$(pg -c "SELECT to_regclass('gatehouse_migrations') IS NOT NULL")" = t ]; then
+  pg_additive=$(pg -c "SELECT coalesce(string_agg(version::text, ' ' ORDER BY version), '') FROM gatehouse_migrations")
+fi
+[ "$sqlite_additive" = "$pg_additive" ] \
+  || problem "SQLite has the additive migrations [${sqlite_additive}], PostgreSQL [${pg_additive}]: run the same gatehouse version's \`gatehouse migrate\` against both"
 
 # ---- the tables and columns: the list above, SQLite's and PostgreSQL's must be the same
 for entry in "${tables[@]}"; do echo "${entry%% *}"; done | sort > "$work/known"
 # SQLite's search index (0013: account_search, its own tables, account_search_docs) is derived
 # from accounts by triggers; PostgreSQL's search has its own index, built by its migrations.
-sq "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\\' AND name <> '_sqlx_migrations'
+sq "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\\'
+      AND name NOT IN ('_sqlx_migrations', 'gatehouse_migrations')
       AND name NOT LIKE 'account\_search%' ESCAPE '\\'" \
   | sort > "$work/sqlite-tables"
 pg -c "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_class c
          JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid
         WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
-          AND c.relname <> '_sqlx_migrations'" > "$work/pg-columns"
+          AND c.relname NOT IN ('_sqlx_migrations', 'gatehouse_migrations')" > "$work/pg-columns"
 cut -d'|' -f1 "$work/pg-columns" | sort -u > "$work/pg-tables"
 unknown=$(only_in "$work/sqlite-tables" "$work/known")
 [ -z "$unknown" ] || problem "SQLite has tables this script does not know: $unknown"

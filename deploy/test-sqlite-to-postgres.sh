@@ -189,7 +189,8 @@ def tables(db):
     con = sqlite3.connect(db)
     return [r[0] for r in con.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
-        "AND name <> '_sqlx_migrations' AND name NOT LIKE 'account\\_search%' ESCAPE '\\' ORDER BY name")]
+        "AND name NOT IN ('_sqlx_migrations', 'gatehouse_migrations') "
+        "AND name NOT LIKE 'account\\_search%' ESCAPE '\\' ORDER BY name")]
 
 def canon():
     """JSON from stdin, with its keys sorted; "(none)" for nothing."""
@@ -472,6 +473,12 @@ for table in $(py list_tables "$sqlite_db"); do
   m=$(pg -c "SELECT count(*) FROM \"$table\"" 2>&1) || m="error: $m"
   check "rows: $table" "$n" "$m"
 done
+
+# The migrations' own records are not copied: each side's are its own start's, with the same
+# versions and texts.
+additive_sqlite=$(sqlite3 "$sqlite_db" "SELECT group_concat(version || ':' || checksum, ' ') FROM (SELECT * FROM gatehouse_migrations ORDER BY version)")
+additive_pg=$(pg -c "SELECT string_agg(version || ':' || checksum, ' ' ORDER BY version) FROM gatehouse_migrations")
+check "the additive migrations: the same versions and texts on both sides" "$additive_sqlite" "$additive_pg"
 
 # Every row and column.
 pg -c "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_class c
