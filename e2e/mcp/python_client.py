@@ -335,6 +335,13 @@ class Run:
                 and "mcp:admin" in answer.get("remote-scopes", "").split(","), answer)
         return True
 
+    async def bare_call(self, http, token):
+        """`tools/list` at /mcp with `token`, without the SDK (which would authorize anew)."""
+        return await http.post(self.mcp, headers={
+            "Authorization": f"Bearer {token}", "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream"},
+            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+
     async def revocation(self):
         c = self.checks
         tokens, client_id = self.storage.tokens, self.storage.client_info.client_id
@@ -343,10 +350,7 @@ class Run:
                                       data={"token": tokens.refresh_token or tokens.access_token, "client_id": client_id})
             c.check("the app revokes its grant at /oauth2/revoke (RFC 7009): 200", revoked.status_code == 200,
                     f"{revoked.status_code} {revoked.text[:200]}")
-            answer = await http.post(self.mcp, headers={
-                "Authorization": f"Bearer {tokens.access_token}", "Content-Type": "application/json",
-                "Accept": "application/json, text/event-stream"},
-                json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+            answer = await self.bare_call(http, tokens.access_token)
         said = challenge(answer.headers.get("www-authenticate", ""))
         c.check("its access token is refused at the next request: 401 invalid_token",
                 answer.status_code == 401 and said.get("error") == "invalid_token", (answer.status_code, said))
@@ -389,10 +393,7 @@ class Run:
             c.check("the token is live (userinfo answers 200 for the person)",
                     userinfo.status_code == 200 and userinfo.json().get("sub") == self.args.account_id,
                     f"{userinfo.status_code} {userinfo.text[:200]}")
-            refused = await http.post(self.mcp, headers={
-                "Authorization": f"Bearer {token}", "Content-Type": "application/json",
-                "Accept": "application/json, text/event-stream"},
-                json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+            refused = await self.bare_call(http, token)
         said = challenge(refused.headers.get("www-authenticate", ""))
         c.check("the MCP server's nginx refuses it: 401 invalid_token with the challenge",
                 refused.status_code == 401 and said.get("error") == "invalid_token"

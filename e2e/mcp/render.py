@@ -21,13 +21,12 @@ not know of stops the run instead of testing something else.
 """
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "e2e" / "proxy"))
-from render import Mismatch, block, nginx_app_server, replace  # noqa: E402  (e2e/proxy/render.py)
+from render import Mismatch, block, nginx_app_server, nginx_main, replace  # noqa: E402  (e2e/proxy/render.py)
 
 ENV = "examples/mcp/gatehouse.env"
 
@@ -70,30 +69,10 @@ def nginx(out, args):
     before, server, after = block(text, name, "\nserver {\n")
     text = before + nginx_app_server(server, name, args.nginx_port, "127.0.0.1", args.mcp_port) + after
     directory = out / "nginx"
-    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (directory / "tmp" / sub).mkdir(parents=True, exist_ok=True)
+    directory.mkdir(parents=True, exist_ok=True)
     (directory / "mcp.conf").write_text(text)
-    # Started by root, nginx would run its workers as nobody, who cannot read this directory.
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    (directory / "nginx.conf").write_text(
-        f"""# Made by e2e/mcp/render.py: deploy/forward-auth/nginx.conf in front of examples/mcp/server.py.
-{user}worker_processes 1;
-pid {directory}/nginx.pid;
-error_log {directory}/error.log info;
-events {{
-    worker_connections 128;
-}}
-http {{
-    access_log {directory}/access.log;
-    client_body_temp_path {directory}/tmp/body;
-    proxy_temp_path {directory}/tmp/proxy;
-    fastcgi_temp_path {directory}/tmp/fastcgi;
-    uwsgi_temp_path {directory}/tmp/uwsgi;
-    scgi_temp_path {directory}/tmp/scgi;
-    include {directory}/mcp.conf;
-}}
-"""
-    )
+    nginx_main(directory, "e2e/mcp/render.py: deploy/forward-auth/nginx.conf in front of examples/mcp/server.py.",
+               ["mcp.conf"])
 
 
 def main():

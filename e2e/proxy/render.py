@@ -86,8 +86,7 @@ def nginx(out, ports):
     before, server, after = block(text, name, "\nserver {\n")
     text = before + nginx_app_server(server, name, ports.nginx, "127.0.0.1", ports.upstream) + after
     directory = out / "nginx"
-    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (directory / "tmp" / sub).mkdir(parents=True, exist_ok=True)
+    directory.mkdir(parents=True, exist_ok=True)
     (directory / "forward-auth.conf").write_text(text)
     # The guarded hosts of check 10, one server each, the same upstream gatehouse_forward_auth.
     (directory / "hosts.conf").write_text(
@@ -97,11 +96,21 @@ def nginx(out, ports):
                   for site, upstream in zip(SITES, ports.site_ports))
     )
     gatehouse_site(directory, ports)
+    nginx_main(directory, "e2e/proxy/render.py: deploy/forward-auth/nginx.conf (also once for each guarded\n"
+               "# host of check 10) and deploy/nginx.conf in a main configuration.",
+               ["forward-auth.conf", "hosts.conf", "gatehouse.conf"])
+
+
+def nginx_main(directory, made_by, includes):
+    """nginx's main configuration in `directory`, with its temporary directories, running as the
+    user who starts it and including the files `includes` (of `directory`)."""
+    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (directory / "tmp" / sub).mkdir(parents=True, exist_ok=True)
     # Started by root, nginx would run its workers as nobody, who cannot read this directory.
     user = "user root;\n" if os.geteuid() == 0 else ""
+    included = "".join(f"    include {directory}/{name};\n" for name in includes)
     (directory / "nginx.conf").write_text(
-        f"""# Made by e2e/proxy/render.py: deploy/forward-auth/nginx.conf (also once for each guarded
-# host of check 10) and deploy/nginx.conf in a main configuration.
+        f"""# Made by {made_by}
 {user}worker_processes 1;
 pid {directory}/nginx.pid;
 error_log {directory}/error.log info;
@@ -115,10 +124,7 @@ http {{
     fastcgi_temp_path {directory}/tmp/fastcgi;
     uwsgi_temp_path {directory}/tmp/uwsgi;
     scgi_temp_path {directory}/tmp/scgi;
-    include {directory}/forward-auth.conf;
-    include {directory}/hosts.conf;
-    include {directory}/gatehouse.conf;
-}}
+{included}}}
 """
     )
 
