@@ -230,6 +230,8 @@ pub struct Federation {
 pub struct AuthorizationServer {
     organizations: Organizations,
     store: Arc<dyn AuthorizationPorts>,
+    /// The key sets of `private_key_jwt` clients, fetched from their `jwks_uri`.
+    client_keys: Arc<crate::webhooks::fetch::Kept<jsonwebtoken::jwk::JwkSet>>,
 }
 
 /// Accounts: sign-up and activation, the profile, email and password changes, administration,
@@ -312,7 +314,11 @@ impl Capabilities {
             Authentication { organizations: organizations.clone(), store: store.clone(), webauthn, providers };
         Self {
             federation: Federation { authentication: authentication.clone(), store: store.clone() },
-            oauth: AuthorizationServer { organizations: organizations.clone(), store: store.clone() },
+            oauth: AuthorizationServer {
+                organizations: organizations.clone(),
+                store: store.clone(),
+                client_keys: Arc::default(),
+            },
             accounts: Accounts { authentication: authentication.clone(), store },
             authentication,
             organizations,

@@ -42,6 +42,10 @@ pub enum ClientCommand {
         /// Where it hears that a session of its ended (OpenID Connect Back-Channel Logout).
         #[arg(long, value_name = "URL")]
         backchannel_logout_uri: Option<String>,
+        /// It proves itself with `private_key_jwt`, by the keys of the JWK Set at this https URL,
+        /// instead of a secret (none is made).
+        #[arg(long, value_name = "URL", conflicts_with = "public")]
+        jwks_uri: Option<String>,
         /// Print the client as JSON, as the HTTP API shows it.
         #[arg(long)]
         json: bool,
@@ -85,6 +89,7 @@ pub async fn run(admin: &Admin<'_, AuthorizationServer>, command: ClientCommand,
             first_party,
             introspect,
             backchannel_logout_uri,
+            jwks_uri,
             json,
         } => {
             let spec = ClientSpec {
@@ -100,6 +105,8 @@ pub async fn run(admin: &Admin<'_, AuthorizationServer>, command: ClientCommand,
                 backchannel_logout_session_required: None,
                 require_pushed_authorization_requests: None,
                 dpop_bound_access_tokens: None,
+                jwks: None,
+                jwks_uri,
             };
             let made = admin.create_client(spec).await.map_err(|e| explain(e, String::new))?;
             let body = ClientBody::from(made);

@@ -224,6 +224,15 @@ pub struct ClientBody {
     require_pushed_authorization_requests: bool,
     /// Its token requests must carry a DPoP proof (RFC 9449).
     dpop_bound_access_tokens: bool,
+    /// How it proves itself: `client_secret_basic` (or `_post`: either is taken), `private_key_jwt`, or `none` (a public client).
+    token_endpoint_auth_method: &'static str,
+    /// Its public keys, for `private_key_jwt`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    jwks: Option<serde_json::Value>,
+    /// Where its public keys are, for `private_key_jwt`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jwks_uri: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     /// Only when the client is registered or re-keyed: shown this once, stored only hashed.
@@ -239,7 +248,11 @@ impl std::fmt::Debug for ClientBody {
 
 impl From<OAuthClient> for ClientBody {
     fn from(c: OAuthClient) -> Self {
+        let (jwks, jwks_uri) = c.policy.published_keys();
         ClientBody {
+            token_endpoint_auth_method: c.auth_method(),
+            jwks,
+            jwks_uri,
             client_id: c.id,
             name: c.name,
             confidential: c.confidential,

@@ -35,6 +35,23 @@ pub struct OAuthClient {
     pub updated_at: DateTime<Utc>,
 }
 
+impl OAuthClient {
+    /// Whether it proves itself with a secret: confidential, and without keys.
+    pub fn secret_kept(&self) -> bool {
+        self.confidential && self.policy.keys.is_none()
+    }
+
+    /// How it proves itself at the token endpoint, as RFC 7591 names it (of the two ways of
+    /// sending a secret, the common one: gatehouse takes either).
+    pub fn auth_method(&self) -> &'static str {
+        match (self.confidential, &self.policy.keys) {
+            (false, _) => "none",
+            (true, Some(_)) => "private_key_jwt",
+            (true, None) => "client_secret_basic",
+        }
+    }
+}
+
 /// What a client asked of itself in its registration (RFC 7591 metadata of later RFCs), kept as
 /// one JSON object (a column added after 0.1.0: a client an older release wrote has none of it).
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -47,9 +64,32 @@ pub struct ClientPolicy {
     /// without a proof is refused.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dpop_bound_access_tokens: bool,
+    /// The public keys it proves itself with (`private_key_jwt`, RFC 7523 section 2.2), instead
+    /// of a secret: a confidential client with keys has no secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<ClientKeys>,
+}
+
+/// Where a client's public keys are: in its registration, or at a URL of its own.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientKeys {
+    /// A JWK Set (`{"keys": [...]}`), as registered.
+    Jwks(serde_json::Value),
+    /// Where its JWK Set is fetched from (through the guard, and cached).
+    JwksUri(String),
 }
 
 impl ClientPolicy {
+    /// Its keys as RFC 7591 metadata shows them: `(jwks, jwks_uri)`.
+    pub fn published_keys(&self) -> (Option<serde_json::Value>, Option<String>) {
+        match self.keys.clone() {
+            Some(ClientKeys::Jwks(set)) => (Some(set), None),
+            Some(ClientKeys::JwksUri(uri)) => (None, Some(uri)),
+            None => (None, None),
+        }
+    }
+
     /// The stored form: `None` when nothing is asked.
     pub fn stored(&self) -> Option<String> {
         (self != &Self::default()).then(|| serde_json::to_string(self).unwrap_or_default())

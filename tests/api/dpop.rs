@@ -46,10 +46,20 @@ impl Key {
 
     /// Signed by hand, so that the header is exactly what the test says (a private member too).
     fn sign(&self, jwk: Value, typ: &str, claims: Value) -> String {
-        let unsigned = handmade(json!({"typ": typ, "alg": "EdDSA", "jwk": jwk}), &claims, "");
+        self.signed(json!({"typ": typ, "alg": "EdDSA", "jwk": jwk}), &claims)
+    }
+
+    /// A JWT of `claims` under `header` as given, signed with this key.
+    pub(crate) fn signed(&self, header: Value, claims: &Value) -> String {
+        let unsigned = handmade(header, claims, "");
         let input = unsigned.trim_end_matches('.');
         let signature = Ed25519KeyPair::from_pkcs8(&self.pkcs8).unwrap().sign(input.as_bytes());
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
+    }
+
+    /// Its public key as a JWK named `kid`, as a client registers it.
+    pub(crate) fn public_jwk(&self, kid: &str) -> Value {
+        json!({"kty": "OKP", "crv": "Ed25519", "x": self.x, "kid": kid, "use": "sig", "alg": "EdDSA"})
     }
 }
 
@@ -65,7 +75,7 @@ fn claims(method: &str, url: &str, token: Option<&str>) -> Value {
 }
 
 /// A JWT by hand: header and claims as given, and `signature` as its third part.
-fn handmade(header: Value, claims: &Value, signature: &str) -> String {
+pub(crate) fn handmade(header: Value, claims: &Value, signature: &str) -> String {
     let part = |value: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap());
     format!("{}.{}.{signature}", part(&header), part(claims))
 }

@@ -10,6 +10,7 @@ mod backchannel;
 mod browser;
 #[path = "../common/logs.rs"]
 mod captured;
+mod client_assertion;
 mod client_policy;
 mod credentials;
 #[path = "../common/database.rs"]

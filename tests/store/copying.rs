@@ -8,7 +8,7 @@ use std::sync::Arc;
 use gatehouse::model::account::{AccountKey, Role, Status};
 use gatehouse::model::api_key::{ApiKey, KeyOwner, NewApiKey};
 use gatehouse::model::audit::{AuditEvent, EventFilter};
-use gatehouse::model::client::{ClientPolicy, InitialToken, OAuthClient};
+use gatehouse::model::client::{ClientKeys, ClientPolicy, InitialToken, OAuthClient};
 use gatehouse::model::domain::OrgDomain;
 use gatehouse::model::identity::{Identity, IdentityKey};
 use gatehouse::model::invitation::NewInvitation;
@@ -65,7 +65,11 @@ fn client(n: u8, confidential: bool, at: chrono::DateTime<chrono::Utc>) -> OAuth
         self_registered: !confidential,
         backchannel_logout_uri: confidential.then(|| "https://app1.example.com/bye".into()),
         backchannel_logout_session_required: confidential,
-        policy: ClientPolicy { require_pushed_authorization_requests: n == 1, dpop_bound_access_tokens: confidential },
+        policy: ClientPolicy {
+            require_pushed_authorization_requests: n == 1,
+            dpop_bound_access_tokens: confidential,
+            keys: (n == 1).then(|| ClientKeys::Jwks(serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}))),
+        },
         created_at: at,
         updated_at: at,
     }

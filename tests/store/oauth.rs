@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use gatehouse::model::audit::EventFilter;
-use gatehouse::model::client::ClientPolicy;
+use gatehouse::model::client::{ClientKeys, ClientPolicy};
 use gatehouse::model::outcome::{Effects, Kind, Outcome};
 use gatehouse::model::webhook::Endpoint;
 use gatehouse::sessions::{Grant, SessionAuth};
@@ -47,7 +47,11 @@ fn client(confidential: bool) -> OAuthClient {
         backchannel_logout_uri: confidential.then(|| "https://app.example.com/backchannel-logout?tenant=a".into()),
         backchannel_logout_session_required: confidential,
         // A column added after 0.1.0, read and written like the rest.
-        policy: ClientPolicy { require_pushed_authorization_requests: confidential, dpop_bound_access_tokens: true },
+        policy: ClientPolicy {
+            require_pushed_authorization_requests: confidential,
+            dpop_bound_access_tokens: true,
+            keys: confidential.then(|| ClientKeys::JwksUri("https://app.example.com/jwks.json".into())),
+        },
         created_at: at,
         updated_at: at,
     }

@@ -1355,7 +1355,7 @@ export interface paths {
         put?: never;
         /**
          * Token endpoint (OpenID Connect)
-         * @description `grant_type=authorization_code` (with `code`, `redirect_uri`, `code_verifier`), `refresh_token` (rotated; a spent one presented again ends the whole session) `client_credentials` (confidential clients; `sub` is the client) or `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628, with `device_code`: `authorization_pending` until the person answers on `/device`, `slow_down` when polled faster than `interval` (which then grows by 5 s), `access_denied`, `expired_token`, or the tokens, once) or `urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693, confidential clients registered for it: `subject_token`, a person's access token issued to this client, and `actor_token`, one of its own, both of type `urn:ietf:params:oauth:token-type:access_token`, with `audience` another client's id → an access token of the person's session for that client, with `act: {"sub": <the actor>}`; no refresh token). Clients authenticate with `client_secret_basic` or `client_secret_post`; public clients send `client_id` alone. With a `DPoP` header (RFC 9449: a proof for `POST` this URL) the access token is bound to the proof's key (`cnf.jkt`, `token_type: DPoP`), and so are a public client's refresh tokens, which then need a proof of that key. Errors are RFC 6749's: `{"error","error_description"}`.
+         * @description `grant_type=authorization_code` (with `code`, `redirect_uri`, `code_verifier`), `refresh_token` (rotated; a spent one presented again ends the whole session) `client_credentials` (confidential clients; `sub` is the client) or `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628, with `device_code`: `authorization_pending` until the person answers on `/device`, `slow_down` when polled faster than `interval` (which then grows by 5 s), `access_denied`, `expired_token`, or the tokens, once) or `urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693, confidential clients registered for it: `subject_token`, a person's access token issued to this client, and `actor_token`, one of its own, both of type `urn:ietf:params:oauth:token-type:access_token`, with `audience` another client's id → an access token of the person's session for that client, with `act: {"sub": <the actor>}`; no refresh token). Clients authenticate with `client_secret_basic`, `client_secret_post` or `private_key_jwt` (`client_assertion_type` and `client_assertion`); public clients send `client_id` alone. With a `DPoP` header (RFC 9449: a proof for `POST` this URL) the access token is bound to the proof's key (`cnf.jkt`, `token_type: DPoP`), and so are a public client's refresh tokens, which then need a proof of that key. Errors are RFC 6749's: `{"error","error_description"}`.
          */
         post: operations["oauthToken"];
         delete?: never;
@@ -2502,12 +2502,34 @@ export interface components {
             require_pushed_authorization_requests: boolean;
             /** @description Its token requests must carry a DPoP proof (RFC 9449). */
             dpop_bound_access_tokens: boolean;
+            /** @description How it proves itself: `client_secret_basic` (or `_post`: either is taken), `private_key_jwt`, or `none` (a public client). */
+            token_endpoint_auth_method: string;
+            /** @description Its public keys, for `private_key_jwt`. */
+            jwks?: Record<string, unknown> | null;
+            /** @description Where its public keys are, for `private_key_jwt`. */
+            jwks_uri?: string | null;
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
             updated_at: string;
             /** @description Only when the client is registered or re-keyed: shown this once, stored only hashed. */
             client_secret?: string | null;
+        };
+        /**
+         * @description How a client may prove itself in a form's body: `client_id` with `client_secret`
+         *     (`client_secret_post`), with `client_assertion` (`private_key_jwt`), or alone (a public client).
+         */
+        ClientFields: {
+            client_id?: string | null;
+            client_secret?: string | null;
+            /** @description `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`, with `client_assertion`. */
+            client_assertion_type?: string | null;
+            /**
+             * @description `private_key_jwt` (RFC 7523 section 2.2): a JWT signed by one of the client's registered
+             *     keys, `iss` and `sub` its `client_id`, `aud` the issuer or this endpoint's URL, with
+             *     `exp` (at most an hour away) and a `jti` used once.
+             */
+            client_assertion?: string | null;
         };
         /** @description A client as submitted; on `PATCH`, what is absent stays. */
         ClientInput: {
@@ -2545,6 +2567,17 @@ export interface components {
             require_pushed_authorization_requests?: boolean | null;
             /** @description Default `false`: its token requests must carry a DPoP proof, so its access tokens are always bound (RFC 9449). */
             dpop_bound_access_tokens?: boolean | null;
+            /**
+             * @description Creation only, for a confidential client that proves itself with `private_key_jwt`
+             *     (RFC 7523) instead of a secret: its public keys, a JWK Set (`{"keys": [...]}` of EC, OKP
+             *     or RSA keys, at most 10). Such a client gets no secret.
+             */
+            jwks?: Record<string, unknown> | null;
+            /**
+             * @description Creation only, instead of `jwks`: the `https` URL of its JWK Set, fetched as webhooks are
+             *     sent (public addresses only) and kept as its `Cache-Control` says (a minute to a day).
+             */
+            jwks_uri?: string | null;
         };
         ClientList: {
             clients: components["schemas"]["ClientBody"][];
@@ -2660,11 +2693,9 @@ export interface components {
              */
             interval: number;
         };
-        DeviceAuthorizationForm: {
+        DeviceAuthorizationForm: components["schemas"]["ClientFields"] & {
             /** @description Space-separated; `openid` when absent. Each must be one the client is registered for. */
             scope?: string | null;
-            client_id?: string | null;
-            client_secret?: string | null;
         };
         DiscoverInput: {
             /** @description The address the person typed. */
@@ -2721,8 +2752,15 @@ export interface components {
             /** @description S256 only: `plain` is refused. */
             code_challenge_methods_supported: string[];
             token_endpoint_auth_methods_supported: string[];
+            /**
+             * @description `private_key_jwt` (RFC 7523): the algorithms a client assertion may be signed with, at
+             *     every endpoint that takes one.
+             */
+            token_endpoint_auth_signing_alg_values_supported: string[];
             revocation_endpoint_auth_methods_supported: string[];
+            revocation_endpoint_auth_signing_alg_values_supported: string[];
             introspection_endpoint_auth_methods_supported: string[];
+            introspection_endpoint_auth_signing_alg_values_supported: string[];
             /** @description OpenID Connect's and gatehouse's scopes, then each protected resource's. */
             scopes_supported: string[];
             prompt_values_supported: string[];
@@ -3105,10 +3143,17 @@ export interface components {
             /** @description `code` only. */
             response_types?: string[] | null;
             /**
-             * @description `none` (a public client: a native app, an SPA), `client_secret_basic` (the default) or
-             *     `client_secret_post`.
+             * @description `none` (a public client: a native app, an SPA), `client_secret_basic` (the default),
+             *     `client_secret_post`, or `private_key_jwt` (with `jwks` or `jwks_uri`: no secret is issued).
              */
             token_endpoint_auth_method?: string | null;
+            /** @description With `private_key_jwt`: the client's public keys, a JWK Set of EC, OKP or RSA keys. */
+            jwks?: Record<string, unknown> | null;
+            /**
+             * @description With `private_key_jwt`, instead of `jwks`: the `https` URL of its JWK Set (fetched at public
+             *     addresses only).
+             */
+            jwks_uri?: string | null;
             /** @description Space-separated; `openid profile email offline_access` and every protected resource's scopes when absent. */
             scope?: string | null;
             /** @description RFC 7592 update: the client's own id, which must match the address. */
@@ -3430,9 +3475,7 @@ export interface components {
             expires_in: number;
         };
         /** @description The parameters of `/oauth2/authorize`, with the client's credentials. */
-        PushedRequestForm: {
-            client_id?: string | null;
-            client_secret?: string | null;
+        PushedRequestForm: components["schemas"]["ClientFields"] & {
             response_type: string;
             redirect_uri: string;
             code_challenge: string;
@@ -3511,6 +3554,8 @@ export interface components {
             grant_types: string[];
             response_types: string[];
             token_endpoint_auth_method: string;
+            jwks?: Record<string, unknown> | null;
+            jwks_uri?: string | null;
             scope: string;
             backchannel_logout_uri?: string | null;
             backchannel_logout_session_required: boolean;
@@ -3702,7 +3747,7 @@ export interface components {
              */
             token?: string | null;
         };
-        TokenForm: {
+        TokenForm: components["schemas"]["ClientFields"] & {
             grant_type?: string | null;
             code?: string | null;
             redirect_uri?: string | null;
@@ -3726,8 +3771,6 @@ export interface components {
              */
             resource?: string | null;
             requested_token_type?: string | null;
-            client_id?: string | null;
-            client_secret?: string | null;
         };
         TokenInput: {
             /** @description Shown to admins (`SCIM` when not given), 1 to 100 characters. */
@@ -3736,12 +3779,10 @@ export interface components {
         TokenList: {
             tokens: components["schemas"]["TokenBody"][];
         };
-        TokenOfClient: {
+        TokenOfClient: components["schemas"]["ClientFields"] & {
             token?: string | null;
             /** @description Accepted and not needed: gatehouse tells the kinds apart. */
             token_type_hint?: string | null;
-            client_id?: string | null;
-            client_secret?: string | null;
         };
         /** @description The answer to a login or a refresh. */
         TokenPair: {

@@ -10,10 +10,11 @@ use uuid::Uuid;
 use super::{GRANT_TYPES, OAuthError, OAuthResult, parse_scopes, registrable};
 use crate::accounts::admin::Admin;
 use crate::accounts::{AuthorizationServer, Core, Error, FieldError, Result};
-use crate::model::client::ClientPolicy;
+use crate::model::client::{ClientKeys, ClientPolicy};
 use crate::model::outcome::{Effects, Kind};
 use crate::model::resource::Resource;
 use crate::store::clients::OAuthClient;
+use crate::tokens::assertion::{claimed_client, key_set_problem};
 use crate::tokens::mac::same;
 use crate::tokens::opaque::{OpaqueToken, TokenHash, plausible};
 
@@ -38,6 +39,11 @@ pub struct ClientSpec {
     pub require_pushed_authorization_requests: Option<bool>,
     /// Its access tokens are always DPoP-bound (RFC 9449 section 5.2).
     pub dpop_bound_access_tokens: Option<bool>,
+    /// The public keys it proves itself with (`private_key_jwt`) instead of a secret, as a JWK
+    /// Set or the URL of one (not both); given at creation, and changed only for a client that
+    /// has keys (a client does not change how it proves itself).
+    pub jwks: Option<serde_json::Value>,
+    pub jwks_uri: Option<String>,
 }
 
 /// A client just registered or re-keyed, with its secret: shown this once.
@@ -117,12 +123,43 @@ pub(super) fn apply(mut client: OAuthClient, spec: ClientSpec, resources: &[Reso
     if let Some(required) = spec.dpop_bound_access_tokens {
         client.policy.dpop_bound_access_tokens = required;
     }
+    match (spec.jwks, spec.jwks_uri) {
+        (Some(_), Some(_)) => problems.push(FieldError::new("jwks_uri", "register jwks or jwks_uri, not both")),
+        (Some(set), None) => client.policy.keys = Some(ClientKeys::Jwks(set)),
+        (None, Some(uri)) => client.policy.keys = Some(ClientKeys::JwksUri(uri)),
+        (None, None) => {}
+    }
+    match &client.policy.keys {
+        Some(_) if !client.confidential => {
+            problems
+                .push(FieldError::new("jwks", "a public client proves nothing: keys are for a confidential client"));
+        }
+        Some(ClientKeys::Jwks(keys)) => problems.extend(key_set_problem(keys).map(|why| FieldError::new("jwks", why))),
+        Some(ClientKeys::JwksUri(uri)) => {
+            problems.extend(keys_uri_problem(uri).map(|why| FieldError::new("jwks_uri", why)));
+        }
+        None => {}
+    }
     if let Some(why) =
         client.backchannel_logout_uri.as_deref().and_then(|uri| logout_uri_problem(uri, client.confidential))
     {
         problems.push(FieldError::new("backchannel_logout_uri", why));
     }
     if problems.is_empty() { Ok(client) } else { Err(Error::Validation(problems)) }
+}
+
+/// What is wrong with a `jwks_uri`: it must be an absolute `https` URL (`http` is let through
+/// where the fetch's guard lets private addresses in, so that it is refused at the fetch
+/// instead), without credentials or fragment.
+fn keys_uri_problem(uri: &str) -> Option<String> {
+    let Ok(url) = url::Url::parse(uri) else { return Some(format!("{uri:?} is not an absolute URL")) };
+    let plain = url.username().is_empty() && url.password().is_none() && url.fragment().is_none();
+    if !plain || url.host().is_none() || uri.len() > 2048 || !matches!(url.scheme(), "https" | "http") {
+        return Some(format!(
+            "{uri:?} must be an https URL of at most 2048 characters, with no credentials or fragment"
+        ));
+    }
+    None
 }
 
 /// What is wrong with a back-channel logout URI: it must be absolute, without fragment, and
@@ -163,7 +200,7 @@ impl Admin<'_, AuthorizationServer> {
             updated_at: now,
         };
         let client = apply(blank, spec, &self.service().policy().resources)?;
-        let secret = confidential.then(OpaqueToken::generate);
+        let secret = client.secret_kept().then(OpaqueToken::generate);
         let created = Effects::of(self.outcome(Kind::AdminClientCreated, None).detail(describe(&client)));
         self.service()
             .commit(
@@ -192,6 +229,10 @@ impl Admin<'_, AuthorizationServer> {
             return Err(Error::field("confidential", why));
         }
         let before = self.client(id).await?;
+        if (spec.jwks.is_some() || spec.jwks_uri.is_some()) && before.policy.keys.is_none() {
+            let why = "a client keeps how it proves itself (a secret, or keys); register a new one to change that";
+            return Err(Error::field("jwks", why));
+        }
         let client = apply(before.clone(), spec, &self.service().policy().resources)?;
         // Where a client's codes may go, what it may ask for, and whether people are asked at
         // all are lasting access; its name is not.
@@ -210,8 +251,8 @@ impl Admin<'_, AuthorizationServer> {
     pub async fn rotate_client_secret(&self, id: &str) -> Result<ClientWithSecret> {
         self.require_recent().await?;
         let client = self.client(id).await?;
-        if !client.confidential {
-            return Err(Error::field("confidential", "a public client has no secret"));
+        if !client.secret_kept() {
+            return Err(Error::field("confidential", "only a confidential client without keys has a secret"));
         }
         let secret = OpaqueToken::generate();
         let rotated =
@@ -242,38 +283,54 @@ fn describe(client: &OAuthClient) -> serde_json::Value {
     json!({ "client_id": client.id, "name": client.name, "scopes": client.scopes, "grant_types": client.grant_types })
 }
 
-/// How a client authenticated at the token, revocation or introspection endpoint.
+/// How a client authenticated at the token, PAR, device, revocation or introspection endpoint.
 #[derive(Debug)]
 pub enum ClientCredentials {
     /// `Authorization: Basic` or `client_id` and `client_secret` in the body.
     Secret { id: String, secret: SecretString },
+    /// `client_assertion` (`private_key_jwt`), with the `client_id` of the body if one was sent.
+    Assertion { id: Option<String>, assertion: String },
     /// A public client: `client_id` alone.
     Public { id: String },
 }
 
 impl AuthorizationServer {
-    /// The client the credentials prove, or `invalid_client`; a confidential client must send its
-    /// secret (compared in constant time), a public one must not.
-    pub async fn authenticate_client(&self, credentials: ClientCredentials) -> OAuthResult<OAuthClient> {
+    /// The client the credentials prove at `endpoint` (its path: an assertion's `aud` may name
+    /// it), or `invalid_client`. A client proves itself the one way it registered: a secret
+    /// (compared in constant time), an assertion signed by one of its keys, or, a public one,
+    /// nothing.
+    pub async fn authenticate_client(
+        &self,
+        credentials: ClientCredentials,
+        endpoint: &str,
+    ) -> OAuthResult<OAuthClient> {
         let invalid = || OAuthError::refused("invalid_client", "unknown client, or wrong client credentials");
-        let (id, secret) = match &credentials {
-            ClientCredentials::Secret { id, secret } => (id, Some(secret)),
-            ClientCredentials::Public { id } => (id, None),
+        let id = match &credentials {
+            ClientCredentials::Secret { id, .. } | ClientCredentials::Public { id } => id.clone(),
+            ClientCredentials::Assertion { assertion, .. } => claimed_client(assertion).ok_or_else(invalid)?,
         };
         if id.is_empty() || id.len() > 64 {
             return Err(invalid());
         }
-        let client = self.store.find_client(id).await?.ok_or_else(invalid)?;
-        match (client.confidential, secret) {
-            (true, Some(secret)) if plausible(secret.expose_secret()) => {
-                let stored = self.store.client_secret(id).await?.ok_or_else(invalid)?;
+        let client = self.store.find_client(&id).await?.ok_or_else(invalid)?;
+        match credentials {
+            ClientCredentials::Secret { secret, .. } if client.secret_kept() && plausible(secret.expose_secret()) => {
+                let stored = self.store.client_secret(&id).await?.ok_or_else(invalid)?;
                 let presented = TokenHash::of(secret.expose_secret());
                 match same(presented.as_bytes(), stored.as_bytes()) {
                     true => Ok(client),
                     false => Err(invalid()),
                 }
             }
-            (false, None) => Ok(client),
+            ClientCredentials::Assertion { id: named, assertion } if client.confidential => {
+                if named.is_some_and(|named| named != client.id) {
+                    return Err(invalid());
+                }
+                let Some(keys) = client.policy.keys.clone() else { return Err(invalid()) };
+                self.asserted(&client, &keys, &assertion, endpoint).await?;
+                Ok(client)
+            }
+            ClientCredentials::Public { .. } if !client.confidential => Ok(client),
             _ => Err(invalid()),
         }
     }

@@ -16,6 +16,7 @@
 pub mod authorize;
 pub mod backchannel;
 pub mod claims;
+pub mod client_keys;
 pub mod clients;
 pub mod device;
 pub mod dpop;

@@ -41,8 +41,11 @@ pub struct ClientMetadata {
     pub post_logout_redirect_uris: Option<Vec<String>>,
     pub grant_types: Option<Vec<String>>,
     pub response_types: Option<Vec<String>>,
-    /// `none` (a public client), `client_secret_basic` (the default) or `client_secret_post`.
+    /// `none` (a public client), `client_secret_basic` (the default), `client_secret_post`, or
+    /// `private_key_jwt` (with `jwks` or `jwks_uri`).
     pub token_endpoint_auth_method: Option<String>,
+    pub jwks: Option<serde_json::Value>,
+    pub jwks_uri: Option<String>,
     /// Space-separated.
     pub scope: Option<String>,
     pub backchannel_logout_uri: Option<String>,
@@ -87,19 +90,30 @@ fn described(
     resources: &[Resource],
 ) -> OAuthResult<(OAuthClient, String)> {
     let method = metadata.token_endpoint_auth_method.unwrap_or_else(|| "client_secret_basic".into());
-    let confidential = match method.as_str() {
-        "none" => false,
-        "client_secret_basic" | "client_secret_post" => true,
-        other => {
+    let keys = metadata.jwks.is_some() || metadata.jwks_uri.is_some();
+    let confidential = match (method.as_str(), keys) {
+        ("none", false) => false,
+        ("client_secret_basic" | "client_secret_post", false) | ("private_key_jwt", true) => true,
+        ("private_key_jwt", false) => {
+            let why = "token_endpoint_auth_method private_key_jwt needs the client's keys: jwks or jwks_uri";
+            return Err(OAuthError::refused("invalid_client_metadata", why));
+        }
+        ("none" | "client_secret_basic" | "client_secret_post", true) => {
+            let why = "jwks and jwks_uri go with token_endpoint_auth_method private_key_jwt";
+            return Err(OAuthError::refused("invalid_client_metadata", why));
+        }
+        (other, _) => {
             let why = format!(
-                "token_endpoint_auth_method {other:?} is not supported: none, client_secret_basic or client_secret_post"
+                "token_endpoint_auth_method {other:?} is not supported: none, client_secret_basic, \
+                 client_secret_post or private_key_jwt"
             );
             return Err(OAuthError::refused("invalid_client_metadata", why));
         }
     };
-    if !creating && confidential != client.confidential {
-        let why =
-            "a client stays public or confidential: token_endpoint_auth_method cannot change between none and a secret";
+    let proves_by_keys = |c: &OAuthClient| c.policy.keys.is_some();
+    if !creating && (confidential != client.confidential || keys != proves_by_keys(&client)) {
+        let why = "a client keeps how it proves itself: token_endpoint_auth_method cannot change between none, \
+                   a secret and private_key_jwt";
         return Err(OAuthError::refused("invalid_client_metadata", why));
     }
     if let Some(unknown) = metadata.response_types.iter().flatten().find(|t| *t != "code") {
@@ -135,6 +149,8 @@ fn described(
         backchannel_logout_session_required: Some(metadata.backchannel_logout_session_required.unwrap_or(false)),
         require_pushed_authorization_requests: Some(metadata.require_pushed_authorization_requests.unwrap_or(false)),
         dpop_bound_access_tokens: Some(metadata.dpop_bound_access_tokens.unwrap_or(false)),
+        jwks: metadata.jwks,
+        jwks_uri: metadata.jwks_uri,
     };
     let client = apply(OAuthClient { confidential, ..client }, spec, resources).map_err(metadata_error)?;
     Ok((client, method))
@@ -157,12 +173,6 @@ fn with_whole_resources<'a>(named: impl Iterator<Item = &'a str>, resources: &[R
         }
     }
     scopes
-}
-
-/// How a confidential client authenticates, as it registered: gatehouse takes either, so the
-/// answer repeats the common one.
-fn auth_method(client: &OAuthClient) -> String {
-    if client.confidential { "client_secret_basic" } else { "none" }.to_owned()
 }
 
 impl AuthorizationServer {
@@ -215,7 +225,7 @@ impl AuthorizationServer {
         {
             return Err(invalid_token());
         }
-        let secret = client.confidential.then(OpaqueToken::generate);
+        let secret = client.secret_kept().then(OpaqueToken::generate);
         let access = OpaqueToken::generate();
         let registered = Effects::of(self.outcome(Kind::OauthClientRegistered, None, info).detail(describe(&client)));
         self.commit(
@@ -250,7 +260,7 @@ impl AuthorizationServer {
     /// RFC 7592 read: the registration as it stands (its secrets are not kept, so not shown).
     pub async fn read_registration(&self, id: &str, token: Option<&str>) -> OAuthResult<Registered> {
         let client = self.registered_client(id, token).await?;
-        let auth_method = auth_method(&client);
+        let auth_method = client.auth_method().to_owned();
         Ok(Registered { client, auth_method, client_secret: None, registration_access_token: None })
     }
 

@@ -58,6 +58,14 @@ struct ClientInput {
     require_pushed_authorization_requests: Option<bool>,
     /// Default `false`: its token requests must carry a DPoP proof, so its access tokens are always bound (RFC 9449).
     dpop_bound_access_tokens: Option<bool>,
+    /// Creation only, for a confidential client that proves itself with `private_key_jwt`
+    /// (RFC 7523) instead of a secret: its public keys, a JWK Set (`{"keys": [...]}` of EC, OKP
+    /// or RSA keys, at most 10). Such a client gets no secret.
+    #[schema(value_type = Option<Object>)]
+    jwks: Option<serde_json::Value>,
+    /// Creation only, instead of `jwks`: the `https` URL of its JWK Set, fetched as webhooks are
+    /// sent (public addresses only) and kept as its `Cache-Control` says (a minute to a day).
+    jwks_uri: Option<String>,
 }
 
 impl From<ClientInput> for ClientSpec {
@@ -75,6 +83,8 @@ impl From<ClientInput> for ClientSpec {
             backchannel_logout_session_required: i.backchannel_logout_session_required,
             require_pushed_authorization_requests: i.require_pushed_authorization_requests,
             dpop_bound_access_tokens: i.dpop_bound_access_tokens,
+            jwks: i.jwks,
+            jwks_uri: i.jwks_uri,
         }
     }
 }

@@ -13,12 +13,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::Error;
 use crate::http::browser::{browser_caller, form_posted_here, form_token, go_to, with_cookies};
-use crate::http::client_auth::{calling_client, oauth_error};
+use crate::http::client_auth::{ClientFields, calling_client, oauth_error};
 use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{Client, JsonOrForm, Query};
 use crate::http::pages;
@@ -34,9 +33,8 @@ pub fn router() -> Router<AppState> {
 struct DeviceAuthorizationForm {
     /// Space-separated; `openid` when absent. Each must be one the client is registered for.
     scope: Option<String>,
-    client_id: Option<String>,
-    #[schema(value_type = Option<String>)]
-    client_secret: Option<SecretString>,
+    #[serde(flatten)]
+    client: ClientFields,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -69,7 +67,7 @@ async fn device_authorization(
     body: JsonOrForm<DeviceAuthorizationForm>,
 ) -> Response {
     let form = body.value;
-    let (app, basic) = match calling_client(&state, &headers, form.client_id, form.client_secret).await {
+    let (app, basic) = match calling_client(&state, &headers, form.client, "/oauth2/device_authorization").await {
         Ok(found) => found,
         Err(refusal) => return refusal,
     };

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::oauth::ExchangeRequest;
@@ -20,7 +20,7 @@ use crate::accounts::{Caller, Error};
 use crate::http::browser::{
     browser_caller, clear_session_cookies, end_browser_session, form_posted_here, form_token, go_to, with_cookies,
 };
-use crate::http::client_auth::{calling_client, oauth_error};
+use crate::http::client_auth::{ClientFields, calling_client, oauth_error};
 use crate::http::dpop;
 use crate::http::error::{ApiError, Errors, code};
 use crate::http::extract::{Client, JsonOrForm, Query};
@@ -137,9 +137,8 @@ struct TokenForm {
     /// `aud`. With a code or refresh token, one the authorization request named.
     resource: Option<String>,
     requested_token_type: Option<String>,
-    client_id: Option<String>,
-    #[schema(value_type = Option<String>)]
-    client_secret: Option<SecretString>,
+    #[serde(flatten)]
+    client: ClientFields,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -176,7 +175,7 @@ impl From<TokenResponse> for TokenAnswer {
 
 #[utoipa::path(
     post, path = "/oauth2/token", summary = "Token endpoint (OpenID Connect)", operation_id = "oauthToken", tag = "oidc-provider",
-    description = "`grant_type=authorization_code` (with `code`, `redirect_uri`, `code_verifier`), `refresh_token` (rotated; a spent one presented again ends the whole session) `client_credentials` (confidential clients; `sub` is the client) or `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628, with `device_code`: `authorization_pending` until the person answers on `/device`, `slow_down` when polled faster than `interval` (which then grows by 5 s), `access_denied`, `expired_token`, or the tokens, once) or `urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693, confidential clients registered for it: `subject_token`, a person's access token issued to this client, and `actor_token`, one of its own, both of type `urn:ietf:params:oauth:token-type:access_token`, with `audience` another client's id → an access token of the person's session for that client, with `act: {\"sub\": <the actor>}`; no refresh token). Clients authenticate with `client_secret_basic` or `client_secret_post`; public clients send `client_id` alone. With a `DPoP` header (RFC 9449: a proof for `POST` this URL) the access token is bound to the proof's key (`cnf.jkt`, `token_type: DPoP`), and so are a public client's refresh tokens, which then need a proof of that key. Errors are RFC 6749's: `{\"error\",\"error_description\"}`.",
+    description = "`grant_type=authorization_code` (with `code`, `redirect_uri`, `code_verifier`), `refresh_token` (rotated; a spent one presented again ends the whole session) `client_credentials` (confidential clients; `sub` is the client) or `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628, with `device_code`: `authorization_pending` until the person answers on `/device`, `slow_down` when polled faster than `interval` (which then grows by 5 s), `access_denied`, `expired_token`, or the tokens, once) or `urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693, confidential clients registered for it: `subject_token`, a person's access token issued to this client, and `actor_token`, one of its own, both of type `urn:ietf:params:oauth:token-type:access_token`, with `audience` another client's id → an access token of the person's session for that client, with `act: {\"sub\": <the actor>}`; no refresh token). Clients authenticate with `client_secret_basic`, `client_secret_post` or `private_key_jwt` (`client_assertion_type` and `client_assertion`); public clients send `client_id` alone. With a `DPoP` header (RFC 9449: a proof for `POST` this URL) the access token is bound to the proof's key (`cnf.jkt`, `token_type: DPoP`), and so are a public client's refresh tokens, which then need a proof of that key. Errors are RFC 6749's: `{\"error\",\"error_description\"}`.",
     request_body(content((TokenForm = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "The tokens", body = TokenAnswer), (status = 400, description = "RFC 6749 error: invalid_request, invalid_grant, invalid_scope, unauthorized_client, unsupported_grant_type; RFC 9449's invalid_dpop_proof; RFC 8628's authorization_pending, slow_down, access_denied, expired_token; or `malformed_request`: a body that is not a form"), (status = 401, description = "invalid_client"), Errors<(code::PayloadTooLarge, code::UnsupportedMediaType, code::RateLimited, code::Unavailable)>)
 )]
@@ -187,7 +186,7 @@ async fn token(
     body: JsonOrForm<TokenForm>,
 ) -> Response {
     let form = body.value;
-    let (app, basic) = match calling_client(&state, &headers, form.client_id, form.client_secret).await {
+    let (app, basic) = match calling_client(&state, &headers, form.client, "/oauth2/token").await {
         Ok(found) => found,
         Err(refusal) => return refusal,
     };
@@ -257,9 +256,8 @@ struct TokenOfClient {
     /// Accepted and not needed: gatehouse tells the kinds apart.
     #[serde(rename = "token_type_hint")]
     _token_type_hint: Option<String>,
-    client_id: Option<String>,
-    #[schema(value_type = Option<String>)]
-    client_secret: Option<SecretString>,
+    #[serde(flatten)]
+    client: ClientFields,
 }
 
 #[utoipa::path(
@@ -270,7 +268,7 @@ struct TokenOfClient {
 )]
 async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: JsonOrForm<TokenOfClient>) -> Response {
     let form = body.value;
-    let (app, basic) = match calling_client(&state, &headers, form.client_id, form.client_secret).await {
+    let (app, basic) = match calling_client(&state, &headers, form.client, "/oauth2/revoke").await {
         Ok(found) => found,
         Err(refusal) => return refusal,
     };
@@ -289,7 +287,7 @@ async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: JsonOrF
 )]
 async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: JsonOrForm<TokenOfClient>) -> Response {
     let form = body.value;
-    let (app, basic) = match calling_client(&state, &headers, form.client_id, form.client_secret).await {
+    let (app, basic) = match calling_client(&state, &headers, form.client, "/oauth2/introspect").await {
         Ok(found) => found,
         Err(refusal) => return refusal,
     };

@@ -11,10 +11,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use crate::http::client_auth::{calling_client, oauth_error};
+use crate::http::client_auth::{ClientFields, calling_client, oauth_error};
 use crate::http::dpop;
 use crate::http::error::{Errors, code};
 use crate::http::extract::FormPairs;
@@ -28,9 +27,8 @@ pub fn router() -> Router<AppState> {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[allow(dead_code)]
 struct PushedRequestForm {
-    client_id: Option<String>,
-    #[schema(value_type = Option<String>)]
-    client_secret: Option<SecretString>,
+    #[serde(flatten)]
+    client: ClientFields,
     response_type: String,
     redirect_uri: String,
     code_challenge: String,
@@ -65,10 +63,8 @@ struct PushedRequestAnswer {
     responses((status = 201, description = "The request_uri", body = PushedRequestAnswer), (status = 400, description = "RFC 6749 error: invalid_request, invalid_scope, invalid_target, unauthorized_client, unsupported_response_type, request_not_supported; or `malformed_request`: a body that is not a form"), (status = 401, description = "invalid_client"), Errors<(code::PayloadTooLarge, code::UnsupportedMediaType, code::Unavailable)>)
 )]
 async fn push(State(state): State<AppState>, headers: HeaderMap, FormPairs(mut pairs): FormPairs) -> Response {
-    let client_id = pairs.iter().find(|(key, _)| key == "client_id").map(|(_, value)| value.clone());
-    let client_secret = pairs.iter().find(|(key, _)| key == "client_secret").map(|(_, value)| value.clone());
-    pairs.retain(|(key, _)| key != "client_secret");
-    let (app, basic) = match calling_client(&state, &headers, client_id, client_secret.map(SecretString::from)).await {
+    let fields = ClientFields::take_from(&mut pairs);
+    let (app, basic) = match calling_client(&state, &headers, fields, "/oauth2/par").await {
         Ok(found) => found,
         Err(refusal) => return refusal,
     };

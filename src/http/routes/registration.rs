@@ -55,9 +55,15 @@ struct MetadataInput {
     grant_types: Option<Vec<String>>,
     /// `code` only.
     response_types: Option<Vec<String>>,
-    /// `none` (a public client: a native app, an SPA), `client_secret_basic` (the default) or
-    /// `client_secret_post`.
+    /// `none` (a public client: a native app, an SPA), `client_secret_basic` (the default),
+    /// `client_secret_post`, or `private_key_jwt` (with `jwks` or `jwks_uri`: no secret is issued).
     token_endpoint_auth_method: Option<String>,
+    /// With `private_key_jwt`: the client's public keys, a JWK Set of EC, OKP or RSA keys.
+    #[schema(value_type = Option<Object>)]
+    jwks: Option<serde_json::Value>,
+    /// With `private_key_jwt`, instead of `jwks`: the `https` URL of its JWK Set (fetched at public
+    /// addresses only).
+    jwks_uri: Option<String>,
     /// Space-separated; `openid profile email offline_access` and every protected resource's scopes when absent.
     scope: Option<String>,
     /// RFC 7592 update: the client's own id, which must match the address.
@@ -82,6 +88,8 @@ impl From<MetadataInput> for ClientMetadata {
             grant_types: m.grant_types,
             response_types: m.response_types,
             token_endpoint_auth_method: m.token_endpoint_auth_method,
+            jwks: m.jwks,
+            jwks_uri: m.jwks_uri,
             scope: m.scope,
             backchannel_logout_uri: m.backchannel_logout_uri,
             backchannel_logout_session_required: m.backchannel_logout_session_required,
@@ -113,6 +121,11 @@ struct RegistrationAnswer {
     grant_types: Vec<String>,
     response_types: Vec<&'static str>,
     token_endpoint_auth_method: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    jwks: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jwks_uri: Option<String>,
     scope: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     backchannel_logout_uri: Option<String>,
@@ -124,7 +137,10 @@ struct RegistrationAnswer {
 fn answer(state: &AppState, registered: Registered) -> RegistrationAnswer {
     let Registered { client, auth_method, client_secret, registration_access_token } = registered;
     let issuer = state.authentication.keys().issuer().to_owned();
+    let (jwks, jwks_uri) = client.policy.published_keys();
     RegistrationAnswer {
+        jwks,
+        jwks_uri,
         registration_client_uri: format!("{issuer}/oauth2/register/{}", client.id),
         client_secret_expires_at: client_secret.as_ref().map(|_| 0),
         client_secret: client_secret.map(|s| s.expose_secret().to_owned()),

@@ -91,8 +91,13 @@ struct Discovery {
     /// S256 only: `plain` is refused.
     code_challenge_methods_supported: Vec<&'static str>,
     token_endpoint_auth_methods_supported: Vec<&'static str>,
+    /// `private_key_jwt` (RFC 7523): the algorithms a client assertion may be signed with, at
+    /// every endpoint that takes one.
+    token_endpoint_auth_signing_alg_values_supported: &'static [&'static str],
     revocation_endpoint_auth_methods_supported: Vec<&'static str>,
+    revocation_endpoint_auth_signing_alg_values_supported: &'static [&'static str],
     introspection_endpoint_auth_methods_supported: Vec<&'static str>,
+    introspection_endpoint_auth_signing_alg_values_supported: &'static [&'static str],
     /// OpenID Connect's and gatehouse's scopes, then each protected resource's.
     scopes_supported: Vec<String>,
     prompt_values_supported: Vec<&'static str>,
@@ -146,7 +151,8 @@ fn discovery(state: &AppState) -> Discovery {
     let keys = state.authentication.keys();
     let issuer = keys.issuer();
     let at = |path: &str| format!("{issuer}{path}");
-    let client_auth = vec!["client_secret_basic", "client_secret_post", "none"];
+    let client_auth = vec!["client_secret_basic", "client_secret_post", "private_key_jwt", "none"];
+    let assertion_algorithms = &crate::tokens::dpop::ALGORITHMS;
     Discovery {
         issuer: issuer.to_owned(),
         jwks_uri: at("/.well-known/jwks.json"),
@@ -171,8 +177,15 @@ fn discovery(state: &AppState) -> Discovery {
         grant_types_supported: crate::accounts::oauth::GRANT_TYPES,
         code_challenge_methods_supported: vec!["S256"],
         token_endpoint_auth_methods_supported: client_auth.clone(),
+        token_endpoint_auth_signing_alg_values_supported: assertion_algorithms,
         revocation_endpoint_auth_methods_supported: client_auth,
-        introspection_endpoint_auth_methods_supported: vec!["client_secret_basic", "client_secret_post"],
+        revocation_endpoint_auth_signing_alg_values_supported: assertion_algorithms,
+        introspection_endpoint_auth_methods_supported: vec![
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+        ],
+        introspection_endpoint_auth_signing_alg_values_supported: assertion_algorithms,
         scopes_supported: crate::accounts::oauth::supported_scopes(&state.authentication.policy().resources),
         prompt_values_supported: vec!["none", "login", "consent"],
         claims_supported: vec![
