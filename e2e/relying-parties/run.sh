@@ -5,11 +5,13 @@
 # (node/exchange.test.mjs), openid-client for client registration and resource indicators
 # (node/registration.test.mjs), openid-client for pushed authorization requests
 # (node/par.test.mjs), openid-client for DPoP with server nonces (node/dpop.test.mjs),
+# openid-client and oauth4webapi for client assertions (node/private-key-jwt.test.mjs),
 # openid-client with jose for back-channel logout
 # (node/backchannel.test.mjs), and then Authlib with requests (python/authlib_rp.py). Each
-# registers its own clients through the admin API (those of the registration test register
-# themselves) and proves discovery, the authorization-code flow with PKCE and a nonce (the login
-# and consent forms posted as a browser would), the ID token's claims, userinfo, refresh rotation,
+# registers its own clients through the admin API (those of the registration test, and one of
+# the client-assertion test, register themselves) and proves discovery, the authorization-code
+# flow with PKCE and a nonce (the login and consent forms posted as a browser would), the ID
+# token's claims, userinfo, refresh rotation,
 # introspection, revocation, RP-initiated logout, client credentials and a first-party public
 # client, and that gatehouse refuses what it must: unregistered or look-alike redirect URIs, plain
 # or missing PKCE, a reused code or refresh token (and the tokens they gave die), another client's
@@ -24,6 +26,14 @@
 # are always asked consent for, get access tokens whose aud is the listed API they name (never one
 # unlisted or not granted: invalid_target), cannot register a plain-http redirect URI or token
 # exchange, and read, replace and remove their registration with its access token alone.
+# Client assertions (private_key_jwt, RFC 7523): discovery lists the method and its algorithms;
+# a client registered with an ES256 public key (by an admin) gets no secret and proves itself
+# with assertions openid-client signs, for client credentials, a pushed request, the code it
+# gives, a refresh, introspection and revocation; a client that registers itself with an Ed25519
+# key proves itself through oauth4webapi, and an admin's client with an RSA key through Authlib
+# (client credentials); the same assertion twice, one signed by another key, naming another
+# server as aud, expired or unsigned (alg none), and a secret from a client with keys are
+# refused (401 invalid_client).
 # Back-channel logout: a client with a logout URI (the test's own receiver) hears of every way its
 # session ends (RP-initiated logout, a revocation, a password change) with a logout token jose
 # verifies against the JWKS (its sid the ID token's); a failed notice comes again with the same
@@ -37,7 +47,7 @@
 #       temporary directory (a bootstrap admin, client registration open to anyone
 #       (GATEHOUSE_CLIENT_REGISTRATION=open), two APIs a client may name as a resource
 #       (GATEHOUSE_OAUTH_RESOURCES=https://api.example.com/,https://mcp.example.com/mcp), every
-#       other setting at its default: rate limits on, emails to the log), runs the six tests,
+#       other setting at its default: rate limits on, emails to the log), runs the nine tests,
 #       stops gatehouse with SIGTERM (it must exit 0) and removes everything it made.
 #
 #   GATEHOUSE_RP_SLOW=1 e2e/relying-parties/run.sh
@@ -56,7 +66,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 case ${1:-} in
   "") ;;
-  -h | --help) sed -n '2,51p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,62p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
 esac
 
@@ -179,6 +189,12 @@ test_pid=$!
 wait "$test_pid" || failed="$failed DPoP"
 test_pid=""
 
+say "client assertions (private_key_jwt) with openid-client and oauth4webapi (node/private-key-jwt.test.mjs)"
+node node/private-key-jwt.test.mjs &
+test_pid=$!
+wait "$test_pid" || failed="$failed private_key_jwt"
+test_pid=""
+
 say "back-channel logout verified with jose (node/backchannel.test.mjs)"
 node node/backchannel.test.mjs &
 test_pid=$!
@@ -205,4 +221,4 @@ gatehouse_pid=""
 say "gatehouse stopped cleanly on SIGTERM"
 
 [ -z "$failed" ] || die "failed:$failed"
-say "relying parties: passed (openid-client, device grant, token exchange, client registration, pushed requests, DPoP, back-channel logout, Authlib)"
+say "relying parties: passed (openid-client, device grant, token exchange, client registration, pushed requests, DPoP, private_key_jwt, back-channel logout, Authlib)"

@@ -99,11 +99,19 @@ pub fn check(assertion: &str, keys: &JwkSet, expected: &Expected) -> Result<Asse
     if assertion.len() > MAX_ASSERTION_LEN {
         return Err(Refused("the client assertion is too long"));
     }
-    let header = jsonwebtoken::decode_header(assertion).map_err(|_| Refused("the client assertion is not a JWT"))?;
-    let alg = format!("{:?}", header.alg);
+    // The alg is read first, so that one the JWT library does not know (`none`, RFC 9864's
+    // `Ed25519`) is named as the problem rather than the assertion's form.
+    let alg = assertion
+        .split('.')
+        .next()
+        .and_then(|part| URL_SAFE_NO_PAD.decode(part).ok())
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        .and_then(|header| header.get("alg").and_then(Value::as_str).map(str::to_owned))
+        .ok_or(Refused("the client assertion is not a JWT"))?;
     if !ALGORITHMS.contains(&alg.as_str()) {
         return Err(Refused("the client assertion's alg is not one of ES256, ES384, EdDSA, RS256, PS256"));
     }
+    let header = jsonwebtoken::decode_header(assertion).map_err(|_| Refused("the client assertion is not a JWT"))?;
     let candidates: Vec<&Jwk> = match &header.kid {
         Some(kid) => keys.keys.iter().filter(|k| k.common.key_id.as_deref() == Some(kid.as_str())).collect(),
         None => keys.keys.iter().collect(),

@@ -6,10 +6,11 @@ introspects and revokes; the ID token is verified as Authlib's own OpenID client
 the signature against the provider's JWKS with joserfc (Authlib's JOSE implementation;
 authlib.jose is deprecated since Authlib 1.7), the claims with authlib.oidc.core.CodeIDToken
 (iss, aud, exp, iat, nonce, azp). The login and consent forms are posted over plain HTTP, as a
-browser would. Then what must be refused: PKCE plain or missing, a reused code (and the tokens
-it gave die), a wrong client secret or code_verifier, another client's code or ID token,
-unregistered redirect URIs, an unregistered post_logout_redirect_uri; with GATEHOUSE_RP_SLOW=1
-also an expired code (61 s wait).
+browser would. Client credentials, with a secret and with an assertion Authlib signs with an RSA
+key (private_key_jwt; the same assertion twice is refused). Then what must be refused: PKCE
+plain or missing, a reused code (and the tokens it gave die), a wrong client secret or
+code_verifier, another client's code or ID token, unregistered redirect URIs, an unregistered
+post_logout_redirect_uri; with GATEHOUSE_RP_SLOW=1 also an expired code (61 s wait).
 
 Run by ../run.sh, which starts gatehouse and sets GATEHOUSE_RP_BASE (its address, also the
 issuer), GATEHOUSE_RP_ADMIN_EMAIL and GATEHOUSE_RP_ADMIN_PASSWORD. Prints one line per check
@@ -30,11 +31,12 @@ import requests
 from authlib.common.security import generate_token
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.requests_client import OAuth2Session, OAuthError
+from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from authlib.oidc import discovery, rpinitiated
 from authlib.oidc.core import CodeIDToken, UserInfo
 from joserfc import jwt
 from joserfc.errors import InvalidClaimError
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, RSAKey
 from joserfc.jws import JWSRegistry
 
 # gatehouse signs its access tokens with EdDSA (Ed25519), which RFC 9864 deprecates in favour
@@ -479,6 +481,29 @@ def main():
     shop_cc = oauth_session(shop["client_id"], shop["client_secret"])
     refused("client credentials: Shop is not allowed the grant (unauthorized_client)",
             lambda: shop_cc.fetch_token(T, grant_type="client_credentials"), oauth_error("unauthorized_client"))
+
+    # Client credentials with a signed assertion (private_key_jwt): a client registered with an
+    # RSA public key, Authlib signing with the private half (RS256, aud the token endpoint).
+    rsa = RSAKey.generate_key(2048, parameters={"kid": "reports-rsa"}, private=True)
+    reports = register(name="Reports (Authlib, private_key_jwt)", confidential=True, grant_types=["client_credentials"],
+                       scopes=["app_data"], jwks={"keys": [rsa.as_dict(private=False)]})
+    equal("private_key_jwt: the client has keys, no secret", (reports.get("token_endpoint_auth_method"), reports.get("client_secret")),
+          ("private_key_jwt", None))
+    pk_sent = []
+    pk = oauth_session(reports["client_id"], rsa, scope="app_data", token_endpoint_auth_method="private_key_jwt")
+    pk.register_client_auth_method(PrivateKeyJWT(T, headers={"kid": "reports-rsa"}))
+    pk.hooks["response"].append(lambda r, *a, **k: pk_sent.append(r.request))
+    pk_token = pk.fetch_token(T, grant_type="client_credentials")
+    equal("private_key_jwt: Authlib's client credentials, sub the client", jwt_parts(pk_token["access_token"])[1].get("sub"), reports["client_id"])
+    pk_body = parse_qs(pk_sent[0].body if isinstance(pk_sent[0].body, str) else pk_sent[0].body.decode())
+    header, payload = jwt_parts(pk_body["client_assertion"][0])
+    check("private_key_jwt: Authlib sent an assertion (RS256, the kid, iss = sub = client_id, aud the token endpoint), no secret",
+          header.get("alg") == "RS256" and header.get("kid") == "reports-rsa" and payload.get("iss") == payload.get("sub") == reports["client_id"]
+          and payload.get("aud") == T and "client_secret" not in pk_body and "Authorization" not in pk_sent[0].headers, (header, payload, sorted(pk_body)))
+    replayed = http("POST", T, data={"grant_type": "client_credentials", "client_id": reports["client_id"],
+                                  "client_assertion_type": pk_body["client_assertion_type"][0], "client_assertion": pk_body["client_assertion"][0]})
+    check("private_key_jwt: the same assertion again → 401 invalid_client", replayed.status_code == 401 and replayed.json().get("error") == "invalid_client",
+          f"{replayed.status_code} {replayed.text}")
 
     # --------------------------------------------------------------------------------------
     # RP-initiated logout.
