@@ -1,8 +1,11 @@
 //! The DynamoDB engine tests run against: the endpoint `GATEHOUSE_TEST_DYNAMODB_URL` names, or
 //! (with `GATEHOUSE_MOTO_PYTHON`, the python of moto's virtualenv, as `e2e/aws/tools.sh
-//! --print-env` gives it) a local DynamoDB-compatible engine, `e2e/aws/dynamodb_engine.py`,
-//! started once per test program and stopped when it exits. Each test gets tables of its own, under a fresh prefix. The AWS SDK
-//! needs credentials even for a local engine: any will do (`AWS_ACCESS_KEY_ID=test
+//! --print-env` gives it) local DynamoDB-compatible engines, `e2e/aws/dynamodb_engine.py`,
+//! started once per test program and stopped when it exits. Each test gets tables of its own,
+//! under a fresh prefix, on one engine. An engine serves one request at a time (its module says
+//! why), so a program starts [`ENGINES`] of them and hands them to its tests in turn: the tests'
+//! requests are then answered side by side, as by the service itself. The AWS SDK needs
+//! credentials even for a local engine: any will do (`AWS_ACCESS_KEY_ID=test
 //! AWS_SECRET_ACCESS_KEY=test`).
 
 #![allow(dead_code)]
@@ -11,12 +14,18 @@ use std::io::Read as _;
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// The region tests name (a local engine accepts the real regions only).
 pub const REGION: &str = "us-east-1";
 
-/// The engine's endpoint, starting it the first time; `None` when the environment names none.
+/// How many engines one test program starts: one a core's worth, for the two cores a test
+/// program and its engines share.
+pub const ENGINES: usize = 2;
+
+/// An engine's endpoint, the next in turn (starting them the first time); `None` when the
+/// environment names none.
 pub fn endpoint() -> Option<String> {
     if let Ok(url) = std::env::var("GATEHOUSE_TEST_DYNAMODB_URL")
         && !url.is_empty()
@@ -24,8 +33,13 @@ pub fn endpoint() -> Option<String> {
         return Some(url);
     }
     let python = std::env::var("GATEHOUSE_MOTO_PYTHON").ok().filter(|p| !p.is_empty())?;
-    static ENGINE: OnceLock<(Child, String)> = OnceLock::new();
-    Some(ENGINE.get_or_init(|| start(&python)).1.clone())
+    static STARTED: OnceLock<Vec<(Child, String)>> = OnceLock::new();
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let engines = STARTED.get_or_init(|| {
+        let starting: Vec<_> = (0..ENGINES).map(|_| spawn(&python)).collect();
+        starting.into_iter().map(|(child, port)| ready(child, port)).collect()
+    });
+    Some(engines[NEXT.fetch_add(1, Ordering::Relaxed) % engines.len()].1.clone())
 }
 
 /// Fails with the fix when the SDK would find no credentials.
@@ -47,11 +61,12 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Starts the engine under a shell that stops it when this program's end closes its stdin.
+/// Starts an engine under a shell that stops it when this program's end closes its stdin: the
+/// shell, and the port it listens on.
 // The shell lives as long as this program (its handle is kept in a static), so it is never
 // waited for: the program's end closes its stdin, and it stops the engine and exits.
 #[allow(clippy::zombie_processes)]
-fn start(python: &str) -> (Child, String) {
+fn spawn(python: &str) -> (Child, u16) {
     let port = free_port();
     let engine = concat!(env!("CARGO_MANIFEST_DIR"), "/e2e/aws/dynamodb_engine.py");
     let script = r#""$0" "$1" -H 127.0.0.1 -p "$2" >/dev/null 2>&1 & engine=$!; cat >/dev/null; kill $engine"#;
@@ -61,15 +76,19 @@ fn start(python: &str) -> (Child, String) {
         .stdout(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("starting {engine} with {python}: {e}"));
-    let endpoint = format!("http://127.0.0.1:{port}");
+    (child, port)
+}
+
+/// The engine started on `port` once it answers, with its endpoint.
+fn ready(child: Child, port: u16) -> (Child, String) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if answers(port) {
-            return (child, endpoint);
+            return (child, format!("http://127.0.0.1:{port}"));
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    panic!("the DynamoDB engine {engine} did not answer on port {port} within a minute");
+    panic!("the DynamoDB engine did not answer on port {port} within a minute");
 }
 
 /// Whether the engine answers its status page.
