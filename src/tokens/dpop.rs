@@ -12,11 +12,12 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use url::Url;
+
+use super::compact;
 
 /// The longest proof taken: an RSA-4096 key in the header and a signature fit well within.
 const MAX_PROOF_LEN: usize = 4096;
@@ -24,9 +25,8 @@ const MAX_PROOF_LEN: usize = 4096;
 /// How far a proof's `iat` may be from now, either way.
 pub const ISSUED_WINDOW: Duration = Duration::from_secs(60);
 
-/// The signature algorithms a proof may use: asymmetric ones only (never `none`, never HMAC,
-/// whose key the server would have to share).
-pub const ALGORITHMS: [&str; 5] = ["ES256", "ES384", "EdDSA", "RS256", "PS256"];
+/// The signature algorithms a proof may use.
+pub use super::compact::ALGORITHMS;
 
 /// The request a proof must be about.
 #[derive(Debug)]
@@ -83,19 +83,12 @@ pub fn check(proof: &str, expected: &Expected) -> Result<Proof, Refused> {
     if proof.len() > MAX_PROOF_LEN {
         return Err(Refused("the DPoP proof is too long"));
     }
-    let header = proof
-        .split('.')
-        .next()
-        .and_then(|part| URL_SAFE_NO_PAD.decode(part).ok())
-        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-        .ok_or(Refused("the DPoP proof is not a JWT"))?;
+    let header = compact::header(proof).ok_or(Refused("the DPoP proof is not a JWT"))?;
     if header.get("typ").and_then(Value::as_str) != Some("dpop+jwt") {
         return Err(Refused("the DPoP proof's typ is not dpop+jwt"));
     }
-    let alg = header.get("alg").and_then(Value::as_str).unwrap_or_default();
-    if !ALGORITHMS.contains(&alg) {
-        return Err(Refused("the DPoP proof's alg is not one of ES256, ES384, EdDSA, RS256, PS256"));
-    }
+    let alg = compact::taken_algorithm(&header)
+        .ok_or(Refused("the DPoP proof's alg is not one of ES256, ES384, EdDSA, Ed25519, RS256, PS256"))?;
     let jwk = header.get("jwk").and_then(Value::as_object).ok_or(Refused("the DPoP proof carries no jwk"))?;
     // A private or symmetric key in the header means the client gave its secret away.
     if ["d", "p", "q", "dp", "dq", "qi", "k"].iter().any(|member| jwk.contains_key(*member)) {
@@ -104,15 +97,8 @@ pub fn check(proof: &str, expected: &Expected) -> Result<Proof, Refused> {
     let jkt = thumbprint(jwk).ok_or(Refused("the DPoP proof's jwk is not an EC, OKP or RSA public key"))?;
     let key: jsonwebtoken::jwk::Jwk = serde_json::from_value(Value::Object(jwk.clone()))
         .map_err(|_| Refused("the DPoP proof's jwk is not a usable key"))?;
-    let key = DecodingKey::from_jwk(&key).map_err(|_| Refused("the DPoP proof's jwk is not a usable key"))?;
-    let algorithm: Algorithm = alg.parse().map_err(|_| Refused("the DPoP proof's alg is not supported"))?;
-    let mut validation = Validation::new(algorithm);
-    validation.required_spec_claims.clear();
-    validation.validate_exp = false;
-    validation.validate_aud = false;
-    let claims = jsonwebtoken::decode::<Claims>(proof, &key, &validation)
-        .map_err(|_| Refused("the DPoP proof's signature does not verify with its jwk"))?
-        .claims;
+    let claims: Claims = compact::verified(proof, alg, &key)
+        .ok_or(Refused("the DPoP proof's signature does not verify with its jwk"))?;
 
     let jti =
         claims.jti.filter(|jti| !jti.is_empty() && jti.len() <= 256).ok_or(Refused("the DPoP proof has no jti"))?;

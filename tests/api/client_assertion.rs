@@ -90,6 +90,10 @@ async fn a_client_with_keys_proves_itself_with_an_assertion_at_every_door_and_ea
     assert_eq!(shown["jwks"]["keys"][0]["kid"], "k1", "{shown}");
     let replica = app.replica().await;
     let issuer = app.url("");
+    // RFC 9864's name for the same Ed25519 signature, which newer client libraries send.
+    let renamed = key.signed(json!({"alg": "Ed25519", "typ": "JWT", "kid": "k1"}), &claims(&client.id, &issuer));
+    let fields = [("client_assertion_type", ASSERTION_TYPE), ("client_assertion", renamed.as_str())];
+    assert_eq!(request(&app, "/oauth2/token", &fields).send().await.unwrap().status(), StatusCode::OK, "alg Ed25519");
     for (door, ok) in DOORS {
         for aud in [issuer.clone(), app.url(door)] {
             let signed = assertion(&key, "k1", &claims(&client.id, &aud));

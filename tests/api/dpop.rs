@@ -111,7 +111,10 @@ fn ask_bound(app: &TestApp, token: &str, proof: Option<&str>) -> reqwest::Reques
 async fn a_bound_token_opens_a_door_only_with_a_fresh_proof_of_its_key() {
     let app = front_door().await;
     let discovery: Value = app.get("/.well-known/oauth-authorization-server", None).await.json().await.unwrap();
-    assert_eq!(discovery["dpop_signing_alg_values_supported"], json!(["ES256", "ES384", "EdDSA", "RS256", "PS256"]));
+    assert_eq!(
+        discovery["dpop_signing_alg_values_supported"],
+        json!(["ES256", "ES384", "EdDSA", "Ed25519", "RS256", "PS256"])
+    );
     let admin = app.admin("root@example.com").await;
     let body =
         json!({"name": "Agent", "grant_types": ["client_credentials"], "scopes": ["app_data"], "introspect": true});
@@ -136,6 +139,10 @@ async fn a_bound_token_opens_a_door_only_with_a_fresh_proof_of_its_key() {
     assert_eq!(passed.status(), StatusCode::OK);
     assert_eq!(header(&passed, "remote-dpop-jkt"), Some(key.jkt()));
     assert_eq!(header(&passed, "remote-client").as_deref(), Some(agent.id.as_str()));
+    // RFC 9864's name for the same Ed25519 signature, which newer client libraries send.
+    let renamed =
+        key.signed(json!({"typ": "dpop+jwt", "alg": "Ed25519", "jwk": key.jwk()}), &claims("GET", url, Some(&token)));
+    assert_eq!(ask_bound(&app, &token, Some(&renamed)).send().await.unwrap().status(), StatusCode::OK, "alg Ed25519");
 
     let other = Key::new();
     let fresh = |method: &str, url: &str| claims(method, url, Some(&token));
