@@ -29,6 +29,15 @@ fi
 cd "$(dirname "$0")"   # clients/node-middleware
 here=$PWD
 
+# clients/node-middleware, and the Express quickstart that builds it in place, are one workshop:
+# suites running side by side (CI's two lanes) take turns in it, the first holding it for all
+# it runs.
+if [[ -z ${GATEHOUSE_NODE_MIDDLEWARE_HELD:-} ]]; then
+  exec 7>"${TMPDIR:-/tmp}/gatehouse-node-middleware.lock"
+  flock 7
+  export GATEHOUSE_NODE_MIDDLEWARE_HELD=1
+fi
+
 started=$(date +%s)
 say() { printf '[node-middleware ci %3ss] %s\n' "$(( $(date +%s) - started ))" "$*"; }
 die() { say "error: $*" >&2; exit 1; }

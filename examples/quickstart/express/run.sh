@@ -28,6 +28,15 @@ for tool in node npm; do
   command -v "$tool" >/dev/null || die "$tool is needed and not on PATH"
 done
 
+# clients/node-middleware, and the Express quickstart that builds it in place, are one workshop:
+# suites running side by side (CI's two lanes) take turns in it, the first holding it for all
+# it runs.
+if [[ -z ${GATEHOUSE_NODE_MIDDLEWARE_HELD:-} ]]; then
+  exec 7>"${TMPDIR:-/tmp}/gatehouse-node-middleware.lock"
+  flock 7
+  export GATEHOUSE_NODE_MIDDLEWARE_HELD=1
+fi
+
 # The package (linked by path from package.json, so built in place) and the quickstart's own
 # dependencies.
 if [[ ! -d $package/node_modules || $package/package-lock.json -nt $package/node_modules ]]; then
