@@ -14,6 +14,7 @@ use super::{OAuthError, OAuthResult};
 use crate::accounts::AuthorizationServer;
 use crate::model::client::{ClientKeys, OAuthClient};
 use crate::tokens::assertion::{self, Expected};
+use crate::tokens::compact;
 use crate::tokens::dpop::Refused;
 use crate::webhooks::Guard;
 use crate::webhooks::fetch::{Entry, fetch};
@@ -54,9 +55,12 @@ impl AuthorizationServer {
                     Some(kept) => kept,
                     None => self.fetch_keys(uri).await?,
                 };
-                let kid = jsonwebtoken::decode_header(assertion).ok().and_then(|h| h.kid);
+                // Read as the check reads it, so that an `Ed25519`-named assertion's new kid is
+                // fetched for too.
+                let header = compact::header(assertion);
+                let kid = header.as_ref().and_then(|h| h.get("kid")).and_then(serde_json::Value::as_str);
                 let lacks =
-                    kid.is_some_and(|kid| !kept.value.keys.iter().any(|k| k.common.key_id.as_ref() == Some(&kid)));
+                    kid.is_some_and(|kid| !kept.value.keys.iter().any(|k| k.common.key_id.as_deref() == Some(kid)));
                 let kept = match lacks && self.now() - kept.fetched >= REFETCH_AFTER {
                     true => self.fetch_keys(uri).await?,
                     false => kept,
